@@ -21,8 +21,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "risk_curve": "risk",
     "optimal_scale": "risk",
-    "OptimalScale": "risk",
-    "RiskCurve": "risk",
+    "OptimalScale": "results",
 }
 
 
@@ -39,5 +38,5 @@ __all__ = [
     "Grid", "quantize", "msqe", "qsin", "sinreq",
     "Normal", "Laplace", "ReLU", "get_distribution",
     "Regularizer", "MSQE", "QSIN", "SINREQ", "get_regularizer", "user_regularizer",
-    "risk_curve", "optimal_scale", "OptimalScale", "RiskCurve",
+    "risk_curve", "optimal_scale", "OptimalScale",
 ]
