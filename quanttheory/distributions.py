@@ -14,7 +14,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
 from ._validate import check_finite_real, check_positive
 
@@ -95,6 +94,8 @@ class Normal(Distribution):
         return np.exp(-0.5 * z * z) / (self.scale * math.sqrt(2 * math.pi))
 
     def cdf(self, x):
+        from scipy import special  # lazy: keeps `import quanttheory` fast
+
         return special.ndtr((np.asarray(x, dtype=float) - self.loc) / self.scale)
 
     def mean(self) -> float:
@@ -185,7 +186,7 @@ class ReLU(Distribution):
         m, c = self.base.loc, self.base.scale
         if isinstance(self.base, Normal):
             t = m / c
-            Phi = special.ndtr(t)
+            Phi = 0.5 * math.erfc(-t / math.sqrt(2))
             phi = math.exp(-0.5 * t * t) / math.sqrt(2 * math.pi)
             return m * Phi + c * phi, (m * m + c * c) * Phi + m * c * phi
         # Laplace

@@ -180,6 +180,23 @@ def mse(dist, scales, grid) -> np.ndarray:
     return expected_phi(dist, scales, grid, "msqe")
 
 
+def significant_local_minima(values, rel: float = 1e-9) -> list[int]:
+    """Indices of local minima of a sampled curve that are deeper than ``rel * value``
+    relative to the highest point on *both* sides (numerical ripples on flat parts of a
+    curve, at the 1e-16 level, are not minima)."""
+    v = np.asarray(values, dtype=float)
+    if v.size < 3:
+        return []
+    left_max = np.maximum.accumulate(v)
+    right_max = np.maximum.accumulate(v[::-1])[::-1]
+    out = []
+    for i in range(1, v.size - 1):
+        if v[i] < v[i - 1] and v[i] <= v[i + 1]:
+            if min(left_max[i - 1], right_max[i + 1]) - v[i] > rel * abs(v[i]):
+                out.append(i)
+    return out
+
+
 # ---------------------------------------------------------------------------
 # certified global minimization
 # ---------------------------------------------------------------------------
@@ -269,7 +286,7 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
     ib = int(np.argmin(vals))
     best_s, best = float(scan[ib]), float(vals[ib])
     # local minima of the scan (diagnostics / SinReQ)
-    loc_idx = [i for i in range(1, scan.size - 1) if vals[i] <= vals[i - 1] and vals[i] <= vals[i + 1]]
+    loc_idx = significant_local_minima(vals)
 
     if reg.code == CODE_SINREQ or reg.code == CODE_USER:
         if reg.code == CODE_SINREQ:
@@ -286,7 +303,9 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
                    risk_lower_bound=0.0 if reg.code == CODE_SINREQ else float("nan"), method=method,
                    extra={"scan_local_minima": [float(scan[i]) for i in loc_idx]})
     else:
-        res = _branch_and_bound(dist, grid, reg, R, scan, vals, rtol)
+        # hull shrinking costs ~1/width lower-bound evaluations; each costs O(2^b)
+        iters = int(min(300, max(40, 2 ** (16 - grid.bits))))
+        res = _branch_and_bound(dist, grid, reg, R, scan, vals, rtol, hull_iterations=iters)
         res["extra"]["scan_local_minima"] = [float(scan[i]) for i in loc_idx]
 
     excess = msqe_scale = None
@@ -350,7 +369,7 @@ def _branch_and_bound(dist, grid, reg, R, scan, vals, rtol, hull_iterations=60, 
     for _ in range(hull_iterations):
         live.sort()
         ends = [iv for iv in (live[0], live[-1]) if (iv[1] - iv[0]) / iv[0] > 1e-14]
-        if (live[-1][1] - live[0][0]) / best_s < 1e-5 or not ends:
+        if (live[-1][1] - live[0][0]) / best_s < 1e-6 or not ends:
             break
         for iv in ({id(v): v for v in ends}).values():
             if iv in live:
