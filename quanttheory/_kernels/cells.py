@@ -34,6 +34,7 @@ CODE_USER = -1
 CODE_MSQE = 0
 CODE_QSIN = 1
 CODE_SINREQ = 2
+CODE_DMSQE = 3  # d/ds of s^2 E[MSQE(xi/s)]: integrand -2 k d (k = grid integer of the piece)
 
 # piece types
 P_LTAIL = 0  # anchor r_b s, d <= 0
@@ -217,8 +218,10 @@ def _pick(a, amax, shift):
 
 
 @numba.njit(cache=True)
-def _s2phi(code, ptype, d, s):
-    """s^2 phi(u) for the built-ins at offset d from the anchor."""
+def _s2phi(code, ptype, d, s, k):
+    """s^2 phi(u) for the built-ins at offset d from the anchor k s."""
+    if code == CODE_DMSQE:
+        return -2.0 * k * d
     if ptype == P_CELL:
         if code == CODE_MSQE:
             return d * d
@@ -287,6 +290,8 @@ def _block_sum(law, mu, sig, code, s, k1, k2, ns, nodes, weights, amax):
         d = hw * nodes[j, q]
         if code == CODE_MSQE:
             ph = d * d
+        elif code == CODE_DMSQE:
+            ph = -2.0 * d  # times k per cell below
         else:
             v = math.sin(math.pi * d / s)
             ph = s * s * v * v
@@ -313,6 +318,8 @@ def _block_sum(law, mu, sig, code, s, k1, k2, ns, nodes, weights, amax):
                 for q in range(n):
                     acc += g[q] * E[q]
                     E[q] *= r[q]
+                if code == CODE_DMSQE:
+                    acc *= kk
                 part += P * acc
                 P *= Q
                 Q *= QQ
@@ -324,7 +331,10 @@ def _block_sum(law, mu, sig, code, s, k1, k2, ns, nodes, weights, amax):
             P = math.exp(-side * z) / (2.0 * sig)
             R = math.exp(-side * delta)
             for kk in range(k, kend + 1):
-                part += P * acc
+                if code == CODE_DMSQE:
+                    part += P * acc * kk
+                else:
+                    part += P * acc
                 P *= R
         t = total + part
         if abs(total) >= abs(part):
@@ -373,7 +383,7 @@ def curve_builtin(law, mu, sig, relu, r_b, r_t, code, scales, ns, nodes, weights
         a1, b1, a2, b2 = _blocks(law, mu, sig, relu, r_b, r_t, periodic, s)
         closed = False
         total = 0.0
-        if not periodic:
+        if not periodic and code != CODE_DMSQE:
             # closed-form tails where they are free of cancellation
             if law == LAW_LAPLACE:
                 closed = True
@@ -403,7 +413,7 @@ def curve_builtin(law, mu, sig, relu, r_b, r_t, code, scales, ns, nodes, weights
             acc = 0.0
             for q in range(n):
                 d = mid + hw * nodes[j, q]
-                acc += weights[j, q] * _density(law, mu, sig, cmu, d) * _s2phi(code, ptype, d, s)
+                acc += weights[j, q] * _density(law, mu, sig, cmu, d) * _s2phi(code, ptype, d, s, table[p, 3])
             acc *= hw
             t = total + acc
             if abs(total) >= abs(acc):
@@ -585,3 +595,87 @@ def lower_bound(law, mu, sig, relu, r_b, r_t, code, s1, s2, ns, nodes, weights, 
             acc += weights[j, q] * _density(law, mu, sig, cmu, d) * val
         total += acc * hw
     return total
+
+
+@numba.njit(cache=True)
+def _cdf_parts(law, mu, sig, relu, x):
+    """(F(x), S(x)) of the continuous part (ReLU: mass on (0, inf) only), each accurate
+    relative to itself (S = 1 - F computed directly)."""
+    if relu and x <= 0.0:
+        x = 0.0
+    z = (x - mu) / sig
+    if law == LAW_NORMAL:
+        F = 0.5 * math.erfc(-z / 1.4142135623730951)
+        S = 0.5 * math.erfc(z / 1.4142135623730951)
+    else:
+        if z < 0:
+            F = 0.5 * math.exp(z)
+            S = 1.0 - F
+        else:
+            S = 0.5 * math.exp(-z)
+            F = 1.0 - S
+    if relu:
+        z0 = -mu / sig
+        if law == LAW_NORMAL:
+            F0 = 0.5 * math.erfc(-z0 / 1.4142135623730951)
+        else:
+            F0 = 0.5 * math.exp(z0) if z0 < 0 else 1.0 - 0.5 * math.exp(-z0)
+        F = F - F0
+    return F, S
+
+
+@numba.njit(cache=True)
+def _maxp(law, mu, sig, relu, a, b):
+    """max of the continuous density over [a, b] (unimodal with mode mu)."""
+    lo = min(a, b)
+    hi = max(a, b)
+    if relu:
+        if hi <= 0.0:
+            return 0.0
+        lo = max(lo, 0.0)
+    if lo <= mu and mu <= hi:
+        x = mu
+    elif hi < mu:
+        x = hi
+    else:
+        x = lo
+    return _density(law, mu, sig, x - mu, 0.0)
+
+
+@numba.njit(cache=True)
+def msqe_curvature_lower_bound(law, mu, sig, relu, r_b, r_t, s1, s2):
+    """Lower bound of ``d^2/ds^2 E[(xi - Q_s(xi))^2]`` over s in [s1, s2].
+
+    ``R''(s) = 2 E[K_s^2] - 2 s sum_{k=r_b}^{r_t-1} (k + 1/2)^2 p((k + 1/2) s)`` (boundary
+    terms of the moving cells; K_s = clip(round(xi/s))).  ``|K_s|`` is non-increasing in s,
+    so ``E[K_s^2] >= E[K_{s2}^2]``; each boundary density is bounded by the maximum of the
+    unimodal density over ``(k + 1/2)[s1, s2]``.
+    """
+    lo, hi = _window(law, mu, sig, relu)
+    # E[K_{s2}^2] = sum_k k^2 P(cell_k(s2)); cells meeting the window only
+    kmin = _kint(math.floor(lo / s2 - 0.5), r_b, r_t)
+    kmax = _kint(math.ceil(hi / s2 + 0.5), r_b, r_t)
+    ek2 = 0.0
+    for k in range(kmin, kmax + 1):
+        if k == 0:
+            continue
+        a = (k - 0.5) * s2
+        b = (k + 0.5) * s2
+        if k > 0:
+            Sa = _cdf_parts(law, mu, sig, relu, a)[1]
+            Sb = 0.0 if k == r_t else _cdf_parts(law, mu, sig, relu, b)[1]
+            pk = Sa - Sb
+        else:
+            Fb = _cdf_parts(law, mu, sig, relu, b)[0]
+            Fa = 0.0 if k == r_b else _cdf_parts(law, mu, sig, relu, a)[0]
+            pk = Fb - Fa
+        if pk > 0:
+            ek2 += k * k * pk
+    # boundary sum at its maximum over the interval
+    bsum = 0.0
+    jmin = _kint(math.floor(min(lo / s1, lo / s2) - 1.0), r_b, r_t - 1)
+    jmax = _kint(math.ceil(max(hi / s1, hi / s2) + 1.0), r_b, r_t - 1)
+    for k in range(jmin, jmax + 1):
+        c = k + 0.5
+        bsum += c * c * _maxp(law, mu, sig, relu, c * s1, c * s2)
+    return 2.0 * ek2 - 2.0 * s2 * bsum
