@@ -450,7 +450,7 @@ def test_experiments_quick_cli_and_table(tmp_path, capsys):
     out = tmp_path / "t.npz"
     assert experiments.main(["--quick", "--out", str(out)]) == 0
     res = experiments.load(out)
-    assert res["acc"].shape == (5, 2, 1) and np.all((res["acc"] >= 0) & (res["acc"] <= 1))
+    assert res["acc"].shape == (len(experiments.METHODS), 2, 1) and np.all((res["acc"] >= 0) & (res["acc"] <= 1))
     assert res["hist_counts"].sum(axis=-1).min() > 0
     txt = capsys.readouterr().out
     assert "| QSin |" in txt and "| LSQ |" in txt

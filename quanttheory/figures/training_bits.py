@@ -7,7 +7,7 @@ import numpy as np
 from ._common import pyplot, savefig
 from ._training_data import DATA, results, subtitle  # noqa: F401  (DATA used by tests)
 
-TITLE = "Training: quantized accuracy vs bits (float+PTQ, QSin, MSQE, SinReQ, LSQ), mean +- std over seeds"
+TITLE = "Training: quantized accuracy vs bits (float+PTQ, QSin, MSQE, pi^2 MSQE, SinReQ, LSQ), mean +- std over seeds"
 ORDER = 310
 
 
@@ -19,9 +19,9 @@ def make(outdir, quick: bool = False, fmt: str = "png") -> list:
     gm = res["grid_msqe"]
     S = acc.shape[2]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9.5, 3.8))
-    markers = "osD^v"
+    markers = "osDP^v"
     for m, name in enumerate(res["methods"]):
-        off = (m - 2) * 0.06
+        off = (m - 2.5) * 0.06
         sd = acc[m].std(axis=1, ddof=1) if S > 1 else np.zeros(len(bits))
         a1.errorbar(bits + off, acc[m].mean(axis=1), yerr=sd, marker=markers[m], ms=4, capsize=3,
                     label=str(name))

@@ -1,8 +1,8 @@
 """The multi-seed experiment behind the training figures and docs/training.md.
 
 For every seed: draw the spirals data set, pretrain a float MLP ``2-32-32-3``,
-then fine-tune a copy of it at each bit width with QSin, MSQE and SinReQ
-regularization (learned log-scales, App. D activation rule, ``lam_w`` x10 and
+then fine-tune a copy of it at each bit width with QSin, MSQE, pi^2*MSQE and
+SinReQ regularization (learned log-scales, App. D activation rule, ``lam_w`` x10 and
 lr x0.1 at epochs 10 and 20) and with LSQ; the float network is also quantized
 post-training with per-tensor MSQE-optimal scales ("float+PTQ").  Every network
 is evaluated *quantized* (weights and hidden activations rounded with its own
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from dataclasses import dataclass, field, replace
@@ -31,8 +32,13 @@ from . import mlp as _mlp
 from .data import make_spirals
 from .train import TrainConfig, pretrain, train
 
-METHODS = ("float+PTQ", "QSin", "MSQE", "SinReQ", "LSQ")
-_SQR = {"QSin": "qsin", "MSQE": "msqe", "SinReQ": "sinreq"}
+METHODS = ("float+PTQ", "QSin", "MSQE", "π²·MSQE", "SinReQ", "LSQ")
+_SQR = {"QSin": "qsin", "MSQE": "msqe", "π²·MSQE": "msqe", "SinReQ": "sinreq"}
+_LAM_FACTOR = {"π²·MSQE": math.pi**2}
+"""``π²·MSQE`` is MSQE with ``lam_w`` and ``lam_a`` multiplied by ``pi**2``, i.e. the
+regularizer ``pi**2 MSQE`` that has QSin's curvature at the grid points (the
+package's ``curve_factor`` convention): at equal ``lam`` QSin's restoring force
+``pi sin(2 pi r) ~ 2 pi**2 r`` near a grid point is ``pi**2`` times MSQE's ``2 r``."""
 
 
 @dataclass(frozen=True)
@@ -58,9 +64,10 @@ class ExperimentConfig:
                 "hist_epochs": list(self.hist_epochs), "hist_bin": self.hist_bin}
 
 
-QUICK = ExperimentConfig(seeds=(0,), bits=(2, 4), n_train=400, n_test=400, pre_epochs=15,
-                         finetune=TrainConfig(epochs=6, milestones=(2, 4), batch_size=32),
-                         hist_epochs=(0, 2, 4, 6))
+QUICK = ExperimentConfig(seeds=(0,), bits=(2, 4), n_train=600, n_test=600, hidden=(16, 16), pre_epochs=40,
+                         finetune=TrainConfig(epochs=8, milestones=(3, 6), batch_size=32),
+                         hist_epochs=(0, 3, 6, 8))
+"""Tiny configuration for smoke tests and the figures' quick mode (about a second)."""
 
 
 def grid_msqe(p: _mlp.MLPParams, bits: int) -> float:
@@ -99,7 +106,8 @@ def run(cfg: ExperimentConfig = ExperimentConfig(), verbose: bool = False) -> di
     for j, seed in enumerate(cfg.seeds):
         ss = np.random.SeedSequence(int(seed)).spawn(3)
         data = make_spirals(cfg.n_train, cfg.n_test, rng=np.random.default_rng(ss[0]))
-        base = pretrain(data, hidden=cfg.hidden, epochs=cfg.pre_epochs, rng=np.random.default_rng(ss[1]))
+        base = pretrain(data, hidden=cfg.hidden, epochs=cfg.pre_epochs, batch_size=cfg.finetune.batch_size,
+                        rng=np.random.default_rng(ss[1]))
         float_acc[j] = _mlp.evaluate(base.params, data.X_test, data.y_test).accuracy
         ft_seed = int(np.random.default_rng(ss[2]).integers(2**62))
         for i, bits in enumerate(cfg.bits):
@@ -110,7 +118,9 @@ def run(cfg: ExperimentConfig = ExperimentConfig(), verbose: bool = False) -> di
                 snaps = cfg.hist_epochs if (j == 0 and bits == cfg.hist_bits and name in ("QSin", "LSQ")) else ()
                 c = replace(cfg.finetune, method="lsq" if name == "LSQ" else "sqr",
                             regularizer=_SQR.get(name, "qsin"), bits=bits, hidden=cfg.hidden,
-                            snapshot_epochs=snaps)
+                            snapshot_epochs=snaps,
+                            lam_w=cfg.finetune.lam_w * _LAM_FACTOR.get(name, 1.0),
+                            lam_a=cfg.finetune.lam_a * _LAM_FACTOR.get(name, 1.0))
                 r = train(data, c, init=base.params, rng=ft_seed)
                 acc[m, i, j] = _mlp.evaluate(r.params, data.X_test, data.y_test, bits).accuracy
                 gm[m, i, j] = grid_msqe(r.params, bits)
