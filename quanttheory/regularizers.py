@@ -181,8 +181,18 @@ def user_regularizer(phi: Callable, name: str | None = None, *, periodic_tails: 
     name = name or getattr(phi, "__name__", "user")
     func = _numba_vectorize(phi) if use_numba else None
     if func is None:
+        scalar = np.vectorize(phi, otypes=[np.float64])
+
         def func(u, r_b, r_t, _phi=phi):
-            return _phi(u, r_b, r_t)
+            # numpy-vectorized phi first; a scalar-only phi (e.g. with `if u < r_b`)
+            # raises or returns the wrong shape on arrays: loop it elementwise instead
+            try:
+                out = np.asarray(_phi(u, r_b, r_t))
+                if out.shape == np.shape(u):
+                    return out
+            except Exception:
+                pass
+            return scalar(u, r_b, r_t)
     return Regularizer(name, CODE_USER, func, periodic_tails=periodic_tails, scalar_func=phi)
 
 

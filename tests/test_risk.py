@@ -215,3 +215,19 @@ def test_sinreq_closed_form_branch_matches_cells():
         closed_1e4 = risk._sinreq_closed(law, mu, sig, relu, np.array([1e-4]))
         assert closed_1e4[0] == pytest.approx(cells[0], rel=1e-12)
         assert np.all(closed > 0)
+
+
+def test_scalar_only_python_phi_falls_back_to_elementwise():
+    # numba cannot compile it (import inside) and it is not array-safe (`if u < r_b`)
+    def phi(u, r_b, r_t):
+        import math as m
+
+        if u < r_b:
+            return m.pi**2 * (u - r_b) ** 2
+        if u > r_t:
+            return m.pi**2 * (u - r_t) ** 2
+        return m.sin(m.pi * u) ** 2
+
+    reg = user_regularizer(phi, "scalar_only")
+    d, g = Normal(), Grid(2)
+    np.testing.assert_allclose(risk_curve(d, [0.4, 1.3], g, reg), risk_curve(d, [0.4, 1.3], g, "qsin"), rtol=1e-12)
