@@ -260,6 +260,17 @@ def _blocks(law, mu, sig, relu, r_b, r_t, periodic, s):
 
 
 @numba.njit(cache=True)
+def _neumaier(total, comp, x):
+    """One step of Neumaier compensated summation: returns (total + x, new compensation)."""
+    t = total + x
+    if abs(total) >= abs(x):
+        comp += (total - t) + x
+    else:
+        comp += (x - t) + total
+    return t, comp
+
+
+@numba.njit(cache=True)
 def _block_sum(law, mu, sig, code, s, k1, k2, ns, nodes, weights, amax):
     """Sum over regular cells k1..k2 of the cell integrals, by recurrences.
 
@@ -336,12 +347,7 @@ def _block_sum(law, mu, sig, code, s, k1, k2, ns, nodes, weights, amax):
                 else:
                     part += P * acc
                 P *= R
-        t = total + part
-        if abs(total) >= abs(part):
-            comp += (total - t) + part
-        else:
-            comp += (part - t) + total
-        total = t
+        total, comp = _neumaier(total, comp, part)
         k = kend + 1
     return total + comp
 
@@ -414,13 +420,7 @@ def curve_builtin(law, mu, sig, relu, r_b, r_t, code, scales, ns, nodes, weights
             for q in range(n):
                 d = mid + hw * nodes[j, q]
                 acc += weights[j, q] * _density(law, mu, sig, cmu, d) * _s2phi(code, ptype, d, s, table[p, 3])
-            acc *= hw
-            t = total + acc
-            if abs(total) >= abs(acc):
-                comp += (total - t) + acc
-            else:
-                comp += (acc - t) + total
-            total = t
+            total, comp = _neumaier(total, comp, acc * hw)
         out[i] = total + comp
     return out
 
