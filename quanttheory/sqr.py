@@ -118,6 +118,7 @@ class SQRReport:
     C_values: np.ndarray = field(repr=False, compare=False)
     smoothness_order: int
     smoothness_order_note: str
+    jumps: Mapping[int, Mapping[str, Any]]
     definition: tuple[PropertyResult, ...]
     claims: tuple[PropertyResult, ...]
     coverage: Coverage
@@ -152,6 +153,7 @@ class SQRReport:
             "C_per_grid_point": {"points": [int(p) for p in self.C_points],
                                  "values": [_jsonable(v) for v in self.C_values]},
             "smoothness_order": self.smoothness_order, "smoothness_order_note": self.smoothness_order_note,
+            "jumps": {str(k): {kk: _jsonable(vv) for kk, vv in v.items()} for k, v in self.jumps.items()},
             "definition": [r.to_dict() for r in self.definition],
             "claims": [r.to_dict() for r in self.claims],
             "coverage": {**asdict(self.coverage), "complete": self.coverage.complete},
@@ -931,8 +933,10 @@ class _Checker:
         thresholds = {"equal_tolerance": self.tol_eq, "zero_tolerance": self.tol_zero,
                       "jump_rtol": 1e-6, "C_rtol": rtol_C, "richardson_safety": 4.0,
                       "fine_step": self.h, "special_step": self.h_spec, "theorem1_rtol": 1e-6}
+        jumps = {j: {"u": v[1], "left": v[2], "right": v[3], "threshold": v[4], "where": v[0]}
+                 for j, v in sorted(first_jump.items())}
         return SQRReport(self.reg.name, self.g, is_sqr, a_ext, b_ext, C_ref, self.C_pts, C_vals,
-                         order, note, definition, tuple(claims), cov, thresholds, tuple(notes))
+                         order, note, jumps, definition, tuple(claims), cov, thresholds, tuple(notes))
 
     def _theorem1(self, a, b, eq: PropertyResult) -> PropertyResult:
         r_b, r_t = self.r_b, self.r_t
