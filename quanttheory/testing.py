@@ -49,10 +49,25 @@ def _st():
     return st
 
 
+_CACHE: dict = {}
+
+
 def _phi(phi):
+    """Resolve once per callable: wrapping a plain function may try a numba compile (slow)."""
     from .sqr import _resolve
 
-    return _resolve(phi)
+    try:
+        return _CACHE[phi]
+    except (KeyError, TypeError):
+        pass
+    reg = _resolve(phi)
+    try:
+        if len(_CACHE) > 256:
+            _CACHE.clear()
+        _CACHE[phi] = reg
+    except TypeError:  # unhashable callable
+        pass
+    return reg
 
 
 def _eval(phi, grid: Grid, u) -> np.ndarray:
@@ -88,7 +103,8 @@ def points(grid: Grid, tails: bool = True, max_tail: float = 1e4):
     off = st.floats(1e-6, 0.5, allow_nan=False) | st.floats(-0.5, -1e-6, allow_nan=False)
     parts = [
         st.floats(g.r_b, g.r_t, allow_nan=False, allow_infinity=False),
-        st.builds(lambda k, d: float(k) + d, n, off),
+        st.builds(lambda k, d: float(k) + d, n, off) if tails else
+        st.builds(lambda k, d: float(k) + (abs(d) if k == g.r_b else -abs(d) if k == g.r_t else d), n, off),
         st.builds(lambda k: k + 0.5, st.integers(g.r_b, g.r_t - 1)) if g.r_t > g.r_b else n.map(float),
         n.map(float),
     ]
