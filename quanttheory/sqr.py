@@ -353,8 +353,20 @@ def check(phi, grid, *, signed: bool | None = None, points_per_cell: int = 256, 
 
 
 def _resolve(phi) -> Regularizer:
+    """Name / Regularizer / callable -> Regularizer.  A callable that already works on numpy arrays is
+    used as is (no numba compile); a scalar-only one goes through ``user_regularizer`` (numba)."""
     if isinstance(phi, str) and phi.lower() in EXAMPLES:
         return EXAMPLES[phi.lower()]
+    if callable(phi) and not isinstance(phi, Regularizer):
+        probe = np.array([0.25, -0.75, 1.5])
+        try:
+            with np.errstate(all="ignore"):
+                out = np.asarray(phi(probe, -1, 1))
+            vectorized = out.shape == probe.shape and out.dtype.kind in "fiu"
+        except Exception:
+            vectorized = False
+        if vectorized:
+            return user_regularizer(phi, use_numba=False)
     return get_regularizer(phi)
 
 
