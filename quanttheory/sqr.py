@@ -573,18 +573,19 @@ class _Checker:
         Wm = self._fine_matrix(wts, P)
         win = np.lib.stride_tricks.sliding_window_view(V, 2 * P + 1, axis=1)
         R = (win.reshape(-1, 2 * P + 1) @ Wm).reshape(V.shape[0], n_core, -1)
-        D = {}
+        ests = {}
         for j in range(3):
             p = m - j
-            est = {}
             for si, side in enumerate((1, -1)):
                 dh = R[:, :, 4 * j + 2 * si]
                 d2h = R[:, :, 4 * j + 2 * si + 1]
-                ext = dh + (dh - d2h) / (2 ** p - 1)
-                err = np.abs(dh - d2h)  # undivided: bounds truncation AND argument-rounding noise
-                est[side] = (ext, err)
-            (dl, el), (dr, er) = est[-1], est[1]
-            noise = self.noise_abs * np.abs(wts[j]).sum() * 2.0 / h ** j * 4
+                # undivided error: bounds truncation AND argument-rounding noise
+                ests[(j, side)] = (dh + (dh - d2h) / (2 ** p - 1), np.abs(dh - d2h))
+        arg = self._arg_noise(ests, xc, 2 * m * h)
+        D = {}
+        for j in range(3):
+            (dl, el), (dr, er) = ests[(j, -1)], ests[(j, 1)]
+            noise = (self.noise_abs * 8 + arg) * np.abs(wts[j]).sum() / h ** j
             thr = 4.0 * (el + er) + 1e-6 * (np.abs(dl) + np.abs(dr)) + noise + self.S * 1e-12
             D[j] = (np.abs(dl - dr), thr, dl, dr)
         # cascade rule: order-j jump counts only if not explained by an order-(j+1) jump within one step
@@ -602,6 +603,13 @@ class _Checker:
                     self.fine_jumps[j] = (float(score.flat[i]), (float(xc.flat[i]), float(dl.flat[i]),
                                                                  float(dr.flat[i]), float(thr.flat[i])))
         self.fine_nflag += int(flagged_any.sum())
+
+    @staticmethod
+    def _arg_noise(ests, x, reach):
+        """Rounding of phi's argument: |phi(fl(u)) - phi(u)| <~ eps |u| * (local slope on the stencil)."""
+        slope = np.maximum(np.abs(ests[(1, -1)][0]), np.abs(ests[(1, 1)][0])) + reach * np.maximum(
+            np.abs(ests[(2, -1)][0]), np.abs(ests[(2, 1)][0]))
+        return EPS * (np.abs(x) + 1) * slope
 
     def _fine_matrix(self, wts, P):
         if getattr(self, "_Wm", None) is None:
@@ -667,8 +675,12 @@ class _Checker:
             for side, F in ((1, right), (-1, left)):
                 dh = (F[:, :m] @ w) * side ** j / h ** j
                 d2h = (F[:, 1:2 * m:2] @ w) * side ** j / (2 * h) ** j
-                est[(j, side)] = (dh + (dh - d2h) / (2 ** p - 1), np.abs(dh - d2h),
-                                  self.noise_abs * np.abs(w).sum() * 8 / h ** j)
+                est[(j, side)] = (dh + (dh - d2h) / (2 ** p - 1), np.abs(dh - d2h))
+        arg = self._arg_noise(est, x, 2 * m * h)
+        for j in range(5):
+            nj = (self.noise_abs * 8 + arg) * np.abs(weights_array(m, j)).sum() / h ** j
+            for side in (1, -1):
+                est[(j, side)] = est[(j, side)] + (nj,)
         self.spec_x, self.spec_center, self.spec_est = x, center, est
         jumps = {}
         for j in range(5):
