@@ -163,3 +163,45 @@ def test_assertion_helpers_reject_bad_arguments():
         qt.assert_prop2("qsin", g, 0.5, 0.01, PI2, 1.0)
     with pytest.raises(ValueError):
         qt.assert_periodic("qsin", g, g.r_b - 0.5)
+
+
+# ---------------------------------------------------------------- the checker itself on random grids
+from hypothesis import settings  # noqa: E402
+
+from quanttheory.sqr import check  # noqa: E402
+
+
+@settings(max_examples=6)
+@given(grid=qt.grids(max_bits=6))
+def test_prop3_checker_on_random_grids(grid):
+    r = check("qsin", grid, n_vectors=50)
+    assert r.is_sqr and r.passed
+    assert r.a.value == pytest.approx(4.0, rel=1e-12)
+    assert r.b_prime.value == pytest.approx(PI2, rel=1e-9)
+    np.testing.assert_allclose(r.C_values, PI2, rtol=1e-7)
+
+
+@settings(max_examples=6)
+@given(grid=qt.grids(max_bits=6))
+def test_sinreq_checker_witness_on_random_grids(grid):
+    r = check("sinreq", grid, n_vectors=20)
+    assert not r.is_sqr
+    assert r["equivalence"].witness.u == (grid.r_t + 1,)
+
+
+def _doc_phi(u, r_b, r_t):  # the example of docs/sqr.md (vectorized user function)
+    d = u - np.rint(u)
+    inner = d * d - 2 * d ** 4
+    return np.where(u < r_b, (u - r_b) ** 2, np.where(u > r_t, (u - r_t) ** 2, inner))
+
+
+@given(case=qt.grids_and_points(max_bits=16))
+def test_docs_example_equivalence(case):
+    grid, u = case
+    qt.assert_equivalence(_doc_phi, grid, u, a=0.5, b_prime=1.0)
+
+
+@given(case=qt.grids_and_vectors(), s=qt.scales())
+def test_docs_example_theorem1(case, s):
+    grid, u = case
+    qt.assert_theorem1(_doc_phi, grid, u * s, s, a=0.5, b_prime=1.0, rtol=1e-7)
