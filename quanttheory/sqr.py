@@ -752,6 +752,13 @@ class _Checker:
             u = self.zero_bad.u
             witness = Witness((u,), {"phi": float(self._phi1(u)), "MSQE": 0.0},
                               f"phi(u) != 0 at a grid integer where MSQE = 0: no b' can bound it")
+        elif a_kind.startswith("grid point") and a_val <= 4 * float(np.max(self.C_err)) + 1e-12 * S:
+            u = a_u + 2.0 ** -10
+            m = float(_msqe(np.array(u), r_b, r_t))
+            p = float(self._phi1(u))
+            witness = Witness((u,), {"phi": p, "MSQE": m, "phi/MSQE": p / m, "phi''(n)/2 at n": a_val},
+                              f"phi/MSQE -> phi''(n)/2 = {_fmt(a_val)} as u -> n = {_fmt(a_u)}: "
+                              "no a > 0 with a MSQE <= phi near the grid point")
         elif a_val <= 0 or not np.isfinite(a_val):
             u = a_u
             witness = Witness((u,), {"phi": float(self._phi1(u)), "MSQE": float(_msqe(np.array(u), r_b, r_t)),
@@ -915,9 +922,10 @@ class _Checker:
                    "max_abs_phi'(n)": float(np.max(np.abs(np.concatenate(self.d1[:2]))))}
         witness = None
         pts2 = np.concatenate([self.C_pts, self.C_pts])
-        if cmin <= 0:
+        if cmin <= 4 * float(np.max(self.C_err)) + 1e-12 * S:
             i = int(np.argmin(C_all))
-            witness = Witness((float(pts2[i]),), {"C = phi''(n)/2": cmin}, "C must be > 0")
+            witness = Witness((float(pts2[i]),), {"C = phi''(n)/2": cmin, "error estimate": float(np.max(self.C_err))},
+                              "C must be > 0 (here it is not distinguishable from 0)")
         elif spreadC > rtol_C * abs(C_ref) + 4 * float(np.max(self.C_err)):
             i, k = int(np.argmin(C_all)), int(np.argmax(C_all))
             side = lambda q: "left" if q < self.C_pts.size else "right"

@@ -215,3 +215,21 @@ def test_bad_options(kw):
 def test_bad_regularizer_name():
     with pytest.raises(ValueError, match="unknown regularizer"):
         check("nope", 3)
+
+
+def test_flat_bottom_fails_equivalence_at_grid_points():
+    # sin^4 has phi''(n) = 0: phi/MSQE -> 0 at every grid point, so no a > 0 (and Prop. 2's C = 0)
+    def s4(u, r_b, r_t):
+        u = np.asarray(u, float)
+        return np.where(u < r_b, PI2 ** 2 * (u - r_b) ** 4, np.where(u > r_t, PI2 ** 2 * (u - r_t) ** 4,
+                                                                      np.sin(np.pi * u) ** 4))
+    r = check(s4, Grid(3, True))
+    assert r["C2"].passed and r["order"].passed
+    w = r["equivalence"].witness
+    assert not r["equivalence"].passed and r.a.kind == "grid point (limit u->n)"
+    # closed form at the witness u = n + 2^-10: sin^4(pi d)/d^2 inside, pi^4 d^2 in a tail (~9.3e-5)
+    d = 2.0 ** -10
+    u = w.u[0]
+    ref = math.sin(math.pi * d) ** 4 / d ** 2 if -4 <= u <= 3 else math.pi ** 4 * d ** 2
+    assert w.values["phi/MSQE"] == pytest.approx(ref, rel=1e-9)
+    assert not r["prop2"].passed and "C must be > 0" in r["prop2"].witness.message
