@@ -443,6 +443,7 @@ class _Checker:
         self.op_max_u = np.full(M + 1, np.nan)
         self.op_inc = _Track(inf)
         self.op_inc_pair = (np.nan, np.nan, np.nan, np.nan)
+        self.op_plateau = None
         self.per_min = np.full(two_m + 1, inf)
         self.per_min_u = np.full(two_m + 1, np.nan)
         self.per_max = np.full(two_m + 1, -inf)
@@ -519,6 +520,14 @@ class _Checker:
                         self.op_inc.value = float(d.flat[i])
                         self.op_inc_pair = (float(pu[r, c]), float(prof[r, c]), float(pu[r, c + 1]),
                                             float(prof[r, c + 1]))
+                    # a plateau: two consecutive steps within the tolerance (one tiny step alone is
+                    # allowed: a profile may be very flat at d = 1/2 or d = 0 and still increase)
+                    tie = np.abs(d) <= self.tol_eq
+                    plat = tie[:, :-1] & tie[:, 1:]
+                    if plat.any() and self.op_plateau is None:
+                        r, c = divmod(int(np.flatnonzero(plat.ravel())[0]), M - 1)
+                        self.op_plateau = (float(pu[r, c]), float(prof[r, c]), float(pu[r, c + 2]),
+                                           float(prof[r, c + 2]))
                 a = np.argmin(ci, axis=0)
                 vals = ci[a, np.arange(two_m + 1)]
                 better = vals < self.per_min
@@ -790,16 +799,18 @@ class _Checker:
             witness = Witness((u1, u2), {"MSQE(u1)": float((j * self.h) ** 2), "MSQE(u2)": float((j * self.h) ** 2),
                                          "phi(u1)": float(self.op_max[j]), "phi(u2)": float(self.op_min[j])},
                               "equal MSQE but different phi")
-        elif self.op_inc.value <= self.tol_eq:
-            u1, p1, u2, p2 = self.op_inc_pair
+        elif self.op_inc.value < -self.tol_eq or self.op_plateau is not None:
+            decreasing = self.op_inc.value < -self.tol_eq
+            u1, p1, u2, p2 = self.op_inc_pair if decreasing else self.op_plateau
             witness = Witness((u1, u2), {"MSQE(u1)": float(_msqe(np.array(u1), r_b, r_t)),
                                          "MSQE(u2)": float(_msqe(np.array(u2), r_b, r_t)),
                                          "phi(u1)": p1, "phi(u2)": p2},
-                              "MSQE(u1) < MSQE(u2) but phi(u1) >= phi(u2) (within tolerance)")
+                              "MSQE(u1) < MSQE(u2) but phi(u1) > phi(u2)" if decreasing else
+                              "MSQE(u1) < MSQE(u2) but phi(u1) = phi(u2) within tolerance (plateau)")
         else:
             cross = self.op_max[:-1] - self.op_min[1:]
             i = int(np.argmax(cross))
-            if cross[i] >= -self.tol_eq:
+            if cross[i] > self.tol_eq:
                 u1, u2 = float(self.op_max_u[i]), float(self.op_min_u[i + 1])
                 witness = Witness((u1, u2), {"MSQE(u1)": float(_msqe(np.array(u1), r_b, r_t)),
                                              "MSQE(u2)": float(_msqe(np.array(u2), r_b, r_t)),

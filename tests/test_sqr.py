@@ -233,3 +233,31 @@ def test_flat_bottom_fails_equivalence_at_grid_points():
     ref = math.sin(math.pi * d) ** 4 / d ** 2 if -4 <= u <= 3 else math.pi ** 4 * d ** 2
     assert w.values["phi/MSQE"] == pytest.approx(ref, rel=1e-9)
     assert not r["prop2"].passed and "C must be > 0" in r["prop2"].witness.message
+
+
+def test_very_flat_profile_at_half_integers_still_order_preserving():
+    # p(d) = d^2 - 4 d^4 + 16/3 d^6 has p'(1/2) = p''(1/2) = 0 (solved by hand) but p' > 0 on (0, 1/2):
+    # the last mesh step below 1/2 is ~1e-10, below the tie tolerance, yet the profile increases
+    def flat(u, r_b, r_t):
+        u = np.asarray(u, float)
+        d = u - np.rint(u)
+        return np.where(u < r_b, (u - r_b) ** 2, np.where(u > r_t, (u - r_t) ** 2,
+                                                           d * d - 4 * d ** 4 + 16 / 3 * d ** 6))
+    r = check(flat, Grid(4, True))
+    assert r.is_sqr and r.passed, r.format_table()
+    # a = p(1/2)/(1/4) = 4 (1/4 - 1/4 + 1/12) = 1/3
+    assert r.a.value == pytest.approx(1 / 3, rel=1e-12)
+
+
+def test_plateau_breaks_order_preservation():
+    # phi constant for |d| >= 0.4: MSQE grows, phi does not
+    def plateau(u, r_b, r_t):
+        u = np.asarray(u, float)
+        d = np.abs(u - np.rint(u))
+        g = np.sin(np.pi * np.minimum(d, 0.4)) ** 2
+        return np.where(u < r_b, PI2 * (u - r_b) ** 2, np.where(u > r_t, PI2 * (u - r_t) ** 2, g))
+    r = check(plateau, Grid(4, True))
+    w = r["order"].witness
+    assert not r["order"].passed and "plateau" in w.message
+    assert w.values["MSQE(u1)"] < w.values["MSQE(u2)"]
+    assert w.values["phi(u1)"] == w.values["phi(u2)"] == pytest.approx(math.sin(0.4 * math.pi) ** 2)
