@@ -568,8 +568,36 @@ class _Checker:
         out = np.where(inside, np.where(frac == 0.5, 2, np.where(frac <= 1.0 / 16, 1, 0)), 3)
         return out
 
+    USE_NUMBA = True
+
     def _fine_smoothness(self, V, X, wts, P):
         """One-sided derivative jumps (orders 0..2) at every fine-mesh point away from special points."""
+        if not self.USE_NUMBA:
+            return self._fine_smoothness_numpy(V, X, wts, P)
+        from ._kernels.sqr_jumps import fine_jumps
+
+        m, h = self.M_FINE, self.h
+        if getattr(self, "_Wk", None) is None:
+            Wk = np.zeros((3, 2, 2, m))
+            for j in range(3):
+                for si, side in enumerate((1, -1)):
+                    for sk, step in enumerate((1, 2)):
+                        Wk[j, si, sk] = wts[j] * side ** j / (step * h) ** j
+            self._Wk = Wk
+            self._absw = np.array([np.abs(wts[j]).sum() / h ** j for j in range(3)])
+        best = np.zeros((3, 5))
+        for j in range(3):
+            best[j, 0] = self.fine_jumps[j][0]
+        n0 = np.ascontiguousarray(X[:, P] - 0.0)
+        nflag = fine_jumps(np.ascontiguousarray(V), n0, float(h), int(P), int(m), self._Wk, self._absw,
+                           float(self.noise_abs), float(self.S), float(self.C_CASCADE), best)
+        for j in range(3):
+            if best[j, 0] > self.fine_jumps[j][0]:
+                self.fine_jumps[j] = (float(best[j, 0]), tuple(float(v) for v in best[j, 1:]))
+        self.fine_nflag += int(nflag)
+
+    def _fine_smoothness_numpy(self, V, X, wts, P):
+        """Reference numpy implementation of :meth:`_fine_smoothness` (BLAS on sliding windows)."""
         m, h = self.M_FINE, self.h
         n_core = self.ppc + 1
         core = slice(P, P + n_core)

@@ -261,3 +261,26 @@ def test_plateau_breaks_order_preservation():
     assert not r["order"].passed and "plateau" in w.message
     assert w.values["MSQE(u1)"] < w.values["MSQE(u2)"]
     assert w.values["phi(u1)"] == w.values["phi(u2)"] == pytest.approx(math.sin(0.4 * math.pi) ** 2)
+
+
+@pytest.mark.parametrize("name", ["qsin", "msqe", "lopsided"])
+def test_numba_kernel_matches_numpy_reference(name, monkeypatch):
+    """The fused numba jump scan must reproduce the numpy/BLAS reference (same formulas; only the
+    summation order differs, so 1e-9 relative)."""
+    from quanttheory import sqr
+
+    def kinked(u, r_b, r_t):
+        u = np.asarray(u, float)
+        q = np.sin(np.pi * (u - np.rint(u))) ** 2 * (1 + 0.1 * np.abs(np.sin(np.pi * (u - 0.3))))
+        return np.where(u < r_b, PI2 * (u - r_b) ** 2, np.where(u > r_t, PI2 * (u - r_t) ** 2, q))
+
+    phi = kinked if name == "lopsided" else name
+    out = []
+    for flag in (True, False):
+        monkeypatch.setattr(sqr._Checker, "USE_NUMBA", flag)
+        out.append(check(phi, Grid(3, True)).jumps)
+    assert out[0].keys() == out[1].keys()
+    for k in out[0]:
+        assert out[0][k]["u"] == out[1][k]["u"] and out[0][k]["where"] == out[1][k]["where"]
+        for f in ("left", "right", "threshold"):
+            assert out[0][k][f] == pytest.approx(out[1][k][f], rel=1e-9, abs=1e-12)
