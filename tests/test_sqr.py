@@ -284,3 +284,13 @@ def test_numba_kernel_matches_numpy_reference(name, monkeypatch):
         assert out[0][k]["u"] == out[1][k]["u"] and out[0][k]["where"] == out[1][k]["where"]
         for f in ("left", "right", "threshold"):
             assert out[0][k][f] == pytest.approx(out[1][k][f], rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.slow
+def test_qsin_16_bit_every_cell():
+    r = check("qsin", Grid(16, True))
+    assert r.coverage.complete and r.coverage.cells_checked == 65535
+    assert r.is_sqr and r.passed
+    assert r.smoothness_order == 3 and r.jumps[4]["u"] in (-32768, 32767)
+    np.testing.assert_allclose(r.C_values, PI2, rtol=1e-7)
+    assert r.C_points.size == 65536
