@@ -318,8 +318,8 @@ def check(phi, grid, *, signed: bool | None = None, points_per_cell: int = 256, 
     grid : Grid or int
         The grid, or a bit width (signed unless ``signed=False``).
     points_per_cell : int
-        Even number of mesh intervals per grid cell (mesh step ``1/points_per_cell``,
-        a power of two keeps every mesh point exact in float64).
+        Mesh intervals per grid cell (mesh step ``1/points_per_cell``), a power of
+        two >= 64 (keeps every mesh point exact in float64).
     max_cells : int
         Grids with more cells are checked on the first and last ``max_cells/4``
         cells plus ``max_cells/2`` evenly spread ones (reported in ``coverage``).
@@ -340,8 +340,9 @@ def check(phi, grid, *, signed: bool | None = None, points_per_cell: int = 256, 
     g = as_grid(grid, signed)
     reg = _resolve(phi)
     ppc = int(points_per_cell)
-    if ppc < 16 or ppc % 2 or ppc & (ppc - 1):
-        raise ValueError(f"points_per_cell must be a power of two >= 16, got {points_per_cell}")
+    if ppc < 64 or ppc & (ppc - 1):
+        raise ValueError(f"points_per_cell must be a power of two >= 64 (coarser meshes leave no room for "
+                         f"the off-grid-point jump scan), got {points_per_cell}")
     if int(max_cells) < 8:
         raise ValueError(f"max_cells must be >= 8, got {max_cells}")
     if int(tail_cells) < 1:

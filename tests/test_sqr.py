@@ -205,7 +205,7 @@ def test_phi_wrong_shape():
         check(lambda u, r_b, r_t: np.zeros(3), Grid(2, True))
 
 
-@pytest.mark.parametrize("kw", [dict(points_per_cell=100), dict(points_per_cell=8), dict(max_cells=2),
+@pytest.mark.parametrize("kw", [dict(points_per_cell=100), dict(points_per_cell=32), dict(max_cells=2),
                                 dict(tail_cells=0), dict(far_tail=float("inf"))])
 def test_bad_options(kw):
     with pytest.raises(ValueError):
