@@ -25,37 +25,55 @@ import numpy as np
 
 from .._validate import as_float_array, check_positive
 
-__all__ = ["measure_amplification", "Amplification", "expected_inv_max_sq", "amplification_law"]
+__all__ = ["measure_amplification", "Amplification", "expected_inv_max_sq", "expected_sech4",
+           "amplification_law"]
 
 
-def expected_inv_max_sq(M: int) -> float:
-    """``E[1 / max_{k<=M} Z_k^2]`` for i.i.d. standard normals (``scipy.integrate.quad`` on the max law).
-
-    Density of ``Y = max|Z_k|``: ``M erf(y/sqrt2)^(M-1) sqrt(2/pi) exp(-y^2/2)``.
-    """
-    from scipy.integrate import quad
-    from scipy.special import erf, log_ndtr
-
-    if isinstance(M, bool) or not isinstance(M, (int, np.integer)) or M < 1:
-        raise ValueError(f"M (number of weights) must be an int >= 1, got {M!r}")
-    if M == 1:
-        return math.inf  # E[1/Z^2] diverges
+def _max_density(M: int):
+    """Density of ``max_k |Z_k|`` for ``M`` i.i.d. standard normals (stable in the far tail)."""
+    from scipy.special import log_ndtr
 
     def dens(y):
         if y <= 0:
             return 0.0
-        # log erf(y/sqrt2) = log(1 - 2 Phi(-y)) computed stably
-        le = math.log1p(-2.0 * math.exp(log_ndtr(-y))) if y < 8 else -2.0 * math.exp(log_ndtr(-y))
-        return math.exp(math.log(M) + (M - 1) * le - 0.5 * y * y) * math.sqrt(2 / math.pi) / (y * y)
+        p = math.exp(log_ndtr(-y))            # P(Z > y)
+        le = math.log1p(-2.0 * p)             # log P(|Z| <= y)
+        return math.exp(math.log(M) + (M - 1) * le - 0.5 * y * y) * math.sqrt(2 / math.pi)
 
+    return dens
+
+
+def _quad_max(M: int, g) -> float:
+    from scipy.integrate import quad
+
+    dens = _max_density(M)
     mode = math.sqrt(2 * math.log(M))
     pts = [0.0, max(mode - 3, 1e-3), mode, mode + 3, mode + 12]
-    total = 0.0
-    for a, b in zip(pts[:-1], pts[1:]):
-        v, _ = quad(dens, a, b, epsabs=0, epsrel=1e-11, limit=200)
-        total += v
-    _ = erf  # imported for documentation parity
-    return total
+    return sum(quad(lambda y: g(y) * dens(y), a, b, epsabs=0, epsrel=1e-11, limit=200)[0]
+               for a, b in zip(pts[:-1], pts[1:]))
+
+
+def expected_inv_max_sq(M: int, sigma: float | None = None) -> float:
+    """``E[1 / max_k Z_k^2]`` (``sigma=None``) or ``E[1 / max_k tanh^2(sigma Z_k)]`` for M i.i.d. N(0,1).
+
+    Integrated with ``scipy.integrate.quad`` against the law of ``Y = max|Z_k|``:
+    density ``M erf(y/sqrt2)^(M-1) sqrt(2/pi) exp(-y^2/2)``.
+    """
+    if isinstance(M, bool) or not isinstance(M, (int, np.integer)) or M < 2:
+        raise ValueError(f"M (number of weights) must be an int >= 2, got {M!r}")
+    if sigma is None:
+        return _quad_max(int(M), lambda y: 1.0 / (y * y))
+    sg = check_positive(sigma, "sigma")
+    return _quad_max(int(M), lambda y: 1.0 / math.tanh(sg * y) ** 2)
+
+
+def expected_sech4(sigma: float) -> float:
+    """``E[sech^4(sigma Z)]`` for ``Z ~ N(0, 1)`` (``scipy.integrate.quad``)."""
+    from scipy.integrate import quad
+
+    sg = check_positive(sigma, "sigma")
+    f = lambda z: math.exp(-0.5 * z * z) / math.cosh(sg * z) ** 4 / math.sqrt(2 * math.pi)  # noqa: E731
+    return 2 * quad(f, 0, 40, epsabs=0, epsrel=1e-12, limit=200)[0]
 
 
 @dataclass(frozen=True)
@@ -66,7 +84,9 @@ class Amplification:
     repetitions), ``stderr`` (standard error over repetitions), ``seed_sqrt`` (``n_hat``,
     the square of S7's ``sqrt(n_hat)``), ``twofold`` (2), ``log_law``
     (``n_hat / (2 c ln M)``), ``exact_max`` (``n_hat E[1/max Z^2] / c``; ignores sech^4 and
-    tanh saturation, exact as ``c / n_hat -> 0``).
+    tanh saturation, exact as ``c / n_hat -> 0``), ``exact_tanh`` (``E[sech^4(sigma Z)]
+    E[1/max tanh^2(sigma Z)]``, ``sigma^2 = c/n_hat``: exact up to the O(1/M) correlation of
+    one weight with the max).
     """
 
     M: np.ndarray
@@ -78,6 +98,7 @@ class Amplification:
     twofold: np.ndarray
     log_law: np.ndarray
     exact_max: np.ndarray
+    exact_tanh: np.ndarray
 
 
 def amplification_law(n_hat, M, c=1.0) -> np.ndarray:
@@ -122,5 +143,7 @@ def measure_amplification(n_hat, M=(100, 10_000), c=1.0, reps=8, rng=0) -> Ampli
         se[i] = vals.std(axis=0, ddof=1) / math.sqrt(reps)
     exact = np.array([[n / c * expected_inv_max_sq(int(m)) for n in nh] for m in Ms])
     law = np.array([amplification_law(nh, int(m), c) for m in Ms])
+    ex_t = np.array([[expected_sech4(math.sqrt(c / n)) * expected_inv_max_sq(int(m), math.sqrt(c / n))
+                      for n in nh] for m in Ms])
     return Amplification(Ms, nh, c, meas, se, np.broadcast_to(nh, meas.shape).copy(),
-                         np.full(meas.shape, 2.0), law, exact)
+                         np.full(meas.shape, 2.0), law, exact, ex_t)
