@@ -273,24 +273,25 @@ def simulate(*, N: int, alpha: float, eta: float, steps: int, transform="vanilla
     Et = np.empty((seeds, nrec))
     ri = 0
     t0 = time.perf_counter()
-    for step in range(steps + 1):
-        if step > 0:
-            What, cache = transform_forward(W, tr, n_hat)
-        CW = np.matmul(C, What[:, :, None])[:, :, 0]
-        if ri < nrec and step == rec[ri]:
-            d = What - wbar
-            Eg[:, ri] = x2 * np.einsum("bi,bi->b", d, d) + se * se
-            Et[:, ri] = (np.einsum("bi,bi->b", What, CW) - 2 * np.einsum("bi,bi->b", b, What) + yy) / P
-            ri += 1
-        if step == steps:
-            break
-        grad = transform_backward(CW - b, W, cache, tr, detach_max=detach_max, detach_scale=detach_scale)
-        W -= eta * grad
-        if not np.all(np.isfinite(W)):
-            raise ValueError(
-                f"gradient descent diverged at step {step + 1} (non-finite weights); "
-                f"eta * lambda_max = {eta_lmax:.4g}, linearized learning-rate gain {gain:.4g}: lower eta"
-            )
+    with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected below
+        for step in range(steps + 1):
+            if step > 0:
+                What, cache = transform_forward(W, tr, n_hat)
+            CW = np.matmul(C, What[:, :, None])[:, :, 0]
+            if ri < nrec and step == rec[ri]:
+                d = What - wbar
+                Eg[:, ri] = x2 * np.einsum("bi,bi->b", d, d) + se * se
+                Et[:, ri] = (np.einsum("bi,bi->b", What, CW) - 2 * np.einsum("bi,bi->b", b, What) + yy) / P
+                ri += 1
+            if step == steps:
+                break
+            grad = transform_backward(CW - b, W, cache, tr, detach_max=detach_max, detach_scale=detach_scale)
+            W -= eta * grad
+            if not np.all(np.isfinite(W)):
+                raise ValueError(
+                    f"gradient descent diverged at step {step + 1} (non-finite weights); "
+                    f"eta * lambda_max = {eta_lmax:.4g}, linearized learning-rate gain {gain:.4g}: lower eta"
+                )
     seconds = time.perf_counter() - t0
     mg, bg = _band(Eg, level)
     mt, bt = _band(Et, level)
