@@ -49,7 +49,7 @@ def make(outdir, quick=False, fmt="png"):
             ax.set_xlabel("t = eta N x_scale^2 steps (vanilla time)")
             ax.set_ylabel(name)
             ax.set_title(title, fontsize=8)
-            ax.grid(alpha=0.3, which="both", lw=0.4)
+            ax.grid(alpha=0.3, lw=0.4)
         axes[row, 0].set_ylim(1e-4, None)
     axes[0, 0].legend(loc="lower left", fontsize=6.5)
     fig.suptitle(f"alpha={ALPHA}, sigma_w={SIGMA_W}, sigma_w0={SIGMA_W0}, sigma_eps={SIGMA_EPS}, "

@@ -32,7 +32,7 @@ def make(outdir, quick=False, fmt="png"):
     ax.set_yscale("log")
     ax.set_xlabel("n_hat   (weights ~ N(0, c/n_hat), c = 1)")
     ax.set_ylabel("mean (dW^/dW)^2 = sech^4 W / max tanh^2 W")
-    ax.grid(alpha=0.3, which="both", lw=0.4)
+    ax.grid(alpha=0.3, lw=0.4)
     ax.legend(fontsize=6, loc="upper left")
     fig.tight_layout()
     return [savefig(fig, outdir, "linear_lr_gain", fmt)]

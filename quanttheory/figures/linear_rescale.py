@@ -39,7 +39,7 @@ def make(outdir, quick=False, fmt="png"):
             ax.set_xlabel("t = eta N steps")
             ax.set_ylabel(("training error E_t", "generalization error E_g")[col])
             ax.set_title(f"NN units, W(0) ~ N(0, {s0:g}^2/N), n_hat = N", fontsize=8)
-            ax.grid(alpha=0.3, which="both", lw=0.4)
+            ax.grid(alpha=0.3, lw=0.4)
         axes[row, 0].set_ylim(1e-4, None)
         axes[row, 0].legend(loc="lower left", fontsize=6.5)
     fig.suptitle(f"S8 fixes VAR[W*] = 1/n_hat (output variance 1); S9 keeps VAR[W]. alpha={ALPHA}, "

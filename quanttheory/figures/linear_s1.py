@@ -33,7 +33,7 @@ def make(outdir, quick=False, fmt="png"):
         ax.set_xlabel("alpha = P / N")
         ax.set_ylabel("generalization error")
         ax.set_title(f"sigma_w = 1, sigma_w0 = 0, sigma_eps = {se:g}", fontsize=8)
-        ax.grid(alpha=0.3, which="both", lw=0.4)
+        ax.grid(alpha=0.3, lw=0.4)
     axes[0].legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     return [savefig(fig, outdir, "linear_s1", fmt)]

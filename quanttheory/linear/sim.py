@@ -153,14 +153,14 @@ class SimResult:
 
 
 def _band(x: np.ndarray, level: float):
-    from scipy.stats import t as student
+    from scipy.special import stdtrit  # Student-t quantile (lighter import than scipy.stats)
 
     n = x.shape[0]
     mean = x.mean(axis=0)
     if n < 2:
         return mean, (mean.copy(), mean.copy())
     se = x.std(axis=0, ddof=1) / math.sqrt(n)
-    z = student.ppf(0.5 + level / 2, n - 1)
+    z = float(stdtrit(n - 1, 0.5 + level / 2))
     return mean, (mean - z * se, mean + z * se)
 
 
