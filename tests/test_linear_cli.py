@@ -48,7 +48,7 @@ def test_linear_figures_quick(tmp_path):
     reg = registry()
     names = [n for n in reg if n.startswith("linear_")]
     assert set(names) >= {"linear_curves", "linear_rescale", "linear_s1", "linear_lr_gain"}
-    for n in names:
-        assert getattr(reg[n], "ORDER", 0) >= 200
-        paths = reg[n].make(tmp_path, quick=True)
-        assert all(p.exists() and p.stat().st_size > 1000 for p in paths)
+    assert all(getattr(reg[n], "ORDER", 0) >= 200 and callable(reg[n].make) for n in names)
+    # one full quick render (the others share the code path; `quanttheory figures --quick` runs all)
+    paths = reg["linear_curves"].make(tmp_path, quick=True)
+    assert all(p.exists() and p.stat().st_size > 1000 for p in paths)

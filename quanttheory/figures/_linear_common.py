@@ -9,7 +9,7 @@ LABELS = {"vanilla": "vanilla", "clamp": "clamp S3", "const": "const rescale S8"
 def sim_settings(quick: bool) -> dict:
     """Simulation sizes: quick mode for smoke tests, full mode a few seconds per figure."""
     if quick:
-        return dict(N=50, seeds=4, steps=300, record=12)
+        return dict(N=40, seeds=3, steps=150, record=8)
     return dict(N=100, seeds=10, steps=1200, record=25)
 
 

@@ -16,7 +16,7 @@ def make(outdir, quick=False, fmt="png"):
     from ..linear import measure_amplification
 
     plt = pyplot()
-    nh = np.geomspace(1, 1e4, 9 if quick else 17)
+    nh = np.geomspace(1, 1e4, 5 if quick else 17)
     Ms = (100, 10_000) if quick else (100, 3_000, 100_000)
     r = measure_amplification(nh, M=Ms, c=C, reps=3 if quick else 4, rng=3)
     fig, ax = plt.subplots(figsize=(5.6, 4.2))

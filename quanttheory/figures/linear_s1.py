@@ -16,7 +16,7 @@ def make(outdir, quick=False, fmt="png"):
     from ..linear import s1_comparison
 
     plt = pyplot()
-    n = 16 if quick else 50
+    n = 8 if quick else 50
     alphas = np.unique(np.concatenate([np.geomspace(0.05, 0.98, n // 2), [1.0], np.geomspace(1.02, 8, n // 2)]))
     fig, axes = plt.subplots(1, 2, figsize=(8.6, 3.5))
     for ax, se in zip(axes, NOISES):

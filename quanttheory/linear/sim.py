@@ -126,7 +126,8 @@ class SimResult:
     ``t = eta N x_scale^2 steps`` is the theory time; ``band_*`` are the ``level``
     Student-t confidence bands of the seed mean; ``eta_lambda_max`` the largest
     ``eta_theory lambda_max(X^T X)`` over seeds (vanilla GD diverges above 2);
-    ``steps_per_second`` counts GD steps of all seeds (seed-steps) per wall second.
+    ``steps_per_second`` counts GD steps of all seeds (seed-steps) per wall second;
+    ``weights`` are the final effective weights ``T(W)``, shape ``(seeds, N)``.
     """
 
     steps: np.ndarray
@@ -149,6 +150,7 @@ class SimResult:
     steps_per_second: float
     init_out_var: float
     lr_gain: float
+    weights: np.ndarray | None = None
     params: dict = field(default_factory=dict)
 
 
@@ -300,7 +302,7 @@ def simulate(*, N: int, alpha: float, eta: float, steps: int, transform="vanilla
         level=level, N=N, P=P, alpha=P / N, transform=tr, n_hat=float(n_hat), eta=eta,
         eta_lambda_max=eta_lmax, seconds=seconds,
         steps_per_second=(steps * seeds / seconds) if seconds > 0 else math.inf,
-        init_out_var=init_out_var, lr_gain=gain,
+        init_out_var=init_out_var, lr_gain=gain, weights=What,
         params=dict(sigma_w=sw, sigma_w0=s0, sigma_eps=se, inputs=inputs, seeds=seeds,
                     detach_max=detach_max, detach_scale=detach_scale),
     )
