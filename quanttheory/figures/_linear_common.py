@@ -10,7 +10,7 @@ def sim_settings(quick: bool) -> dict:
     """Simulation sizes: quick mode for smoke tests, full mode a few seconds per figure."""
     if quick:
         return dict(N=40, seeds=3, steps=150, record=8)
-    return dict(N=100, seeds=10, steps=1200, record=25)
+    return dict(N=100, seeds=8, steps=1000, record=22)
 
 
 def plot_band(ax, x, res, which, color, label, ls="-"):
