@@ -52,3 +52,13 @@ def test_linear_figures_quick(tmp_path):
     # one full quick render (the others share the code path; `quanttheory figures --quick` runs all)
     paths = reg["linear_curves"].make(tmp_path, quick=True)
     assert all(p.exists() and p.stat().st_size > 1000 for p in paths)
+
+
+def test_import_is_light():
+    import subprocess
+    import sys
+
+    code = ("import sys, quanttheory.linear as L; "
+            "bad = [m for m in ('quanttheory.linear.theory', 'quanttheory.linear.sim', 'matplotlib', 'numba') "
+            "if m in sys.modules]; assert not bad, bad; assert callable(L.learning_curves)")
+    subprocess.run([sys.executable, "-c", code], check=True)
