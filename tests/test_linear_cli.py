@@ -1,0 +1,64 @@
+"""`quanttheory linear` CLI and the linear figures in quick mode."""
+
+import pytest
+
+from quanttheory.cli import main
+from quanttheory.linear import theory as th
+
+
+def test_theory_prints_limits_and_optimal_stopping(capsys):
+    assert main(["linear", "theory", "--alpha", "0.5", "--sigma-eps", "0.5", "--t", "1", "10"]) == 0
+    out = capsys.readouterr().out
+    lim = th.asymptotic_errors(0.5, 1.0, 0.0, 0.5)
+    opt = th.optimal_stopping(0.5, 1.0, 0.0, 0.5)
+    assert f"E_g(t->inf) = {lim.E_g_inf:.10g}" in out
+    assert f"t_opt = {opt.t_opt:.10g}" in out
+    assert "seed S1 = 0.75" in out
+    assert f"{th.generalization_error(10.0, 0.5, 1.0, 0.0, 0.5):.10g}" in out
+
+
+def test_alpha_one_limit_is_inf(capsys):
+    assert main(["linear", "theory", "--alpha", "1", "--sigma-eps", "0.1"]) == 0
+    assert "E_g(t->inf) = inf" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["linear", "theory", "--alpha", "-1"], "alpha"),
+    (["linear", "theory", "--alpha", "1", "--sigma-w", "-2"], "sigma_w"),
+    (["linear", "theory", "--alpha", "1", "--eta", "1", "--t", "2"], "unstable"),
+    (["linear", "simulate", "--alpha", "2", "--eta", "1", "--N", "20", "--steps", "3"], "unstable"),
+    (["linear"], "choose an action"),
+])
+def test_bad_input_clean_error(argv, msg, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "error" in err and msg in err
+
+
+def test_simulate_runs(capsys):
+    assert main(["linear", "simulate", "--alpha", "0.5", "--N", "30", "--steps", "20", "--seeds", "3",
+                 "--transform", "S3"]) == 0
+    out = capsys.readouterr().out
+    assert "transform clamp" in out and "seed-steps/s" in out
+
+
+def test_linear_figures_quick(tmp_path):
+    from quanttheory.figures import registry
+
+    reg = registry()
+    names = [n for n in reg if n.startswith("linear_")]
+    assert set(names) >= {"linear_curves", "linear_rescale", "linear_s1", "linear_lr_gain"}
+    assert all(getattr(reg[n], "ORDER", 0) >= 200 and callable(reg[n].make) for n in names)
+    # one full quick render (the others share the code path; `quanttheory figures --quick` runs all)
+    paths = reg["linear_curves"].make(tmp_path, quick=True)
+    assert all(p.exists() and p.stat().st_size > 1000 for p in paths)
+
+
+def test_import_is_light():
+    import subprocess
+    import sys
+
+    code = ("import sys, quanttheory.linear as L; "
+            "bad = [m for m in ('quanttheory.linear.theory', 'quanttheory.linear.sim', 'matplotlib', 'numba') "
+            "if m in sys.modules]; assert not bad, bad; assert callable(L.learning_curves)")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,199 @@
+"""Exact linear-model theory (quanttheory.linear.theory) against independent references.
+
+References: exact rational MP moments (Narayana polynomials), mpmath quadrature at 30
+digits of the defining integrals (tolerance 1e-10 relative: the package's Gauss rule is
+accurate to ~1e-13 here; 1e-10 leaves room for the eigenvalue round-off that grows like
+t * eps), closed-form limits, scipy.integrate.quad for the density's mass and mean.
+"""
+
+from fractions import Fraction
+from math import comb
+
+import mpmath as mp
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+from scipy.integrate import quad
+
+from quanttheory.linear import theory as th
+
+ALPHAS = [0.3, 0.99, 1.0, 1.01, 4.0]
+TIMES = [0.01, 1.0, 30.0, 1000.0]
+
+
+def narayana_moment(alpha, k):
+    """int rho lambda^k (k >= 1) of the MP law = sum_j N(k, j) alpha^j (exact rationals)."""
+    a = Fraction(alpha).limit_denominator(10**6)
+    return sum(Fraction(comb(k, j) * comb(k, j - 1), k) * a**j for j in range(1, k + 1))
+
+
+@pytest.mark.parametrize("alpha", [0.3, 1.0, 2.5])
+def test_gauss_rule_reproduces_mp_moments(alpha):
+    rule = th.mp_rule(alpha, 10)  # exact to degree 19
+    assert rule.weights.sum() == pytest.approx(min(1.0, alpha), rel=1e-14)
+    for k in range(1, 20):
+        exact = float(narayana_moment(alpha, k))
+        got = rule.weights @ rule.nodes**k
+        assert got == pytest.approx(exact, rel=1e-12), k
+
+
+@pytest.mark.parametrize("alpha", [0.25, 2.0])
+def test_density_mass_and_mean_quad(alpha):
+    lo, hi = th.mp_edges(alpha)
+    f = lambda x: float(th.mp_density(np.array([x]), alpha)[0])  # noqa: E731
+    mass = quad(f, lo, hi, epsabs=0, epsrel=1e-12, limit=200)[0]
+    mean = quad(lambda x: x * f(x), lo, hi, epsabs=0, epsrel=1e-12, limit=200)[0]
+    assert mass + th.mp_atom(alpha) == pytest.approx(1.0, rel=1e-9)
+    assert mean == pytest.approx(alpha, rel=1e-9)  # E[lambda] = tr(X^T X)/N = P/N
+
+
+mp.mp.dps = 20  # 1e-20 reference accuracy, far below the 1e-10 tolerance
+
+
+def _ref(alpha, t, S, s2, eta=None):
+    """mpmath: theta-substituted integrals (lambda = l_- + 2 r sin^2(theta/2)); returns (E_g, E_t)."""
+    a = mp.mpf(alpha)
+    lo, hi = (1 - mp.sqrt(a)) ** 2, (1 + mp.sqrt(a)) ** 2
+    r = (hi - lo) / 2
+    t = mp.mpf(t)
+
+    def q_of(lam):
+        if eta is None:
+            return mp.exp(-lam * t)
+        return (1 - mp.mpf(eta) * lam) ** int(round(t / eta))
+
+    def one_minus_q_sq_over_lam(lam):
+        if eta is None:
+            return mp.expm1(-lam * t) ** 2 / lam
+        return (1 - q_of(lam)) ** 2 / lam
+
+    def w(th_):
+        lam = lo + 2 * r * mp.sin(th_ / 2) ** 2
+        return lam, r * r * mp.sin(th_) ** 2 / (2 * mp.pi * lam)
+
+    def fg(th_):
+        lam, wt = w(th_)
+        q = q_of(lam)
+        return wt * (S * q * q + s2 * one_minus_q_sq_over_lam(lam))
+
+    def ft(th_):
+        lam, wt = w(th_)
+        q = q_of(lam)
+        return wt * (lam * S + s2) * q * q
+
+    pts = [0] + [mp.mpf(x) for x in np.geomspace(1e-6, 1, 10)] + [mp.pi]
+    eg = max(0, 1 - a) * S + mp.quad(fg, pts) + s2
+    et = mp.quad(ft, pts) / a + (1 - 1 / a) * s2 * (1 if a > 1 else 0)
+    return float(eg), float(et)
+
+
+@pytest.mark.parametrize("alpha", ALPHAS)
+def test_curves_match_mpmath(alpha):
+    S, s2 = 1.0 + 0.25, 0.09
+    c = th.learning_curves(TIMES, alpha, 1.0, 0.5, 0.3)
+    for i, t in enumerate(TIMES):
+        eg, et = _ref(alpha, t, S, s2)
+        assert c.E_g[i] == pytest.approx(eg, rel=1e-10), (alpha, t)
+        assert c.E_t[i] == pytest.approx(et, rel=1e-10), (alpha, t)
+
+
+@pytest.mark.parametrize("alpha", [0.5, 1.0, 2.0])
+def test_discrete_map_matches_mpmath(alpha):
+    eta = 0.1
+    t = np.array([0.1, 2.0, 30.0])
+    c = th.learning_curves(t, alpha, 1.0, 0.5, 0.3, eta=eta)
+    for i in range(t.size):
+        eg, et = _ref(alpha, t[i], 1.25, 0.09, eta=eta)
+        assert c.E_g[i] == pytest.approx(eg, rel=1e-10)
+        assert c.E_t[i] == pytest.approx(et, rel=1e-10)
+
+
+def test_vectorized_equals_scalar_and_shape():
+    t = np.array([[0.0, 0.5], [3.0, np.inf]])
+    c = th.learning_curves(t, 0.7, 1.0, 0.2, 0.4)
+    assert c.E_g.shape == (2, 2)
+    for idx in np.ndindex(t.shape):
+        s = th.learning_curves(float(t[idx]), 0.7, 1.0, 0.2, 0.4)
+        assert isinstance(s.E_g, float)
+        assert s.E_g == pytest.approx(c.E_g[idx], rel=1e-13)
+        assert s.E_t == pytest.approx(c.E_t[idx], rel=1e-13, abs=1e-300)
+
+
+@pytest.mark.parametrize("alpha", [0.3, 4.0])
+def test_limits_closed_form_vs_quadrature(alpha):
+    # int rho_c / lambda by mpmath, independent of the closed form alpha/(1-alpha) or 1/(alpha-1)
+    lo, hi = th.mp_edges(alpha)
+    inv = mp.quad(lambda x: mp.sqrt((hi - x) * (x - lo)) / (2 * mp.pi * x * x), [lo, hi])
+    S, s2 = 1.3, 0.2
+    eg_ref = max(0, 1 - alpha) * S + s2 * float(inv) + s2
+    lim = th.asymptotic_errors(alpha, np.sqrt(1.0), np.sqrt(0.3), np.sqrt(0.2))
+    assert lim.E_g_inf == pytest.approx(eg_ref, rel=1e-12)
+    # the finite-t curve converges to it (e^{-2 l_- t} is below 1e-100 at t = 3000)
+    assert th.generalization_error(3000.0, alpha, 1.0, np.sqrt(0.3), np.sqrt(0.2)) == pytest.approx(
+        eg_ref, rel=1e-11)
+    assert th.generalization_error(np.inf, alpha, 1.0, np.sqrt(0.3), np.sqrt(0.2)) == lim.E_g_inf
+
+
+def test_alpha_one_diverges_with_noise():
+    assert th.asymptotic_errors(1.0, 1, 0, 0.1).E_g_inf == np.inf
+    eg = th.generalization_error([1e2, 1e3, 1e4], 1.0, 1, 0, 0.1)
+    assert np.all(np.diff(eg) > 0)  # grows like sqrt(t) (rho ~ 1/sqrt(lambda) at 0)
+    # E_g(4t) - s2 ~ 2 (E_g(t) - s2) for large t: the sqrt(t) law
+    r = (th.generalization_error(4e4, 1.0, 1, 0, 0.1) - th.generalization_error(1e4, 1.0, 1, 0, 0.1))
+    r0 = th.generalization_error(1e4, 1.0, 1, 0, 0.1) - th.generalization_error(2500.0, 1.0, 1, 0, 0.1)
+    assert r / r0 == pytest.approx(2.0, rel=0.02)
+
+
+@pytest.mark.parametrize("alpha,se", [(0.5, 0.3), (1.0, 0.1), (2.0, 0.5), (0.9, 0.05)])
+def test_optimal_stopping_is_global_min_on_fine_grid(alpha, se):
+    o = th.optimal_stopping(alpha, 1.0, 0.2, se)
+    grid = np.geomspace(1e-3, 1e4, 3000)
+    eg = th.generalization_error(grid, alpha, 1.0, 0.2, se)
+    assert o.E_g_opt <= eg.min() * (1 + 1e-12)
+    # a single sign change of dE_g/dt over the whole range (unimodality in these cases)
+    d = np.diff(eg)
+    assert np.count_nonzero((d[:-1] < 0) & (d[1:] >= 0)) == 1
+    # stationarity: central difference of E_g at t_opt is ~0 relative to the curvature scale
+    h = 1e-4 * o.t_opt
+    g = th.generalization_error([o.t_opt - h, o.t_opt, o.t_opt + h], alpha, 1.0, 0.2, se)
+    assert g[1] <= min(g[0], g[2]) + 1e-15
+    assert o.E_t_at_opt == pytest.approx(th.training_error(o.t_opt, alpha, 1.0, 0.2, se))
+
+
+def test_optimal_stopping_without_noise_is_infinite():
+    o = th.optimal_stopping(0.5, 1.0, 0.0, 0.0)
+    assert o.t_opt == np.inf and o.E_g_opt == pytest.approx(0.5)
+
+
+@given(alpha=st.floats(0.05, 6.0), sw=st.floats(0.0, 2.0), s0=st.floats(0.0, 2.0),
+       se=st.floats(0.0, 1.0))
+def test_curve_properties(alpha, sw, s0, se):
+    t = np.array([0.0, 0.1, 1.0, 10.0, 100.0])
+    c = th.learning_curves(t, alpha, sw, s0, se)
+    S, s2 = sw * sw + s0 * s0, se * se
+    # at t = 0 both errors are S + sigma^2 (derived in the module docstring)
+    assert c.E_g[0] == pytest.approx(S + s2, rel=1e-12, abs=1e-15)
+    assert c.E_t[0] == pytest.approx(S + s2, rel=1e-12, abs=1e-15)
+    assert np.all(np.diff(c.E_t) <= 1e-14 * (S + s2))  # training error never increases
+    assert np.all(c.E_g >= s2 * (1 - 1e-12))
+    assert np.all(c.E_t >= 0)
+
+
+@pytest.mark.parametrize("bad,exc", [
+    (dict(alpha=0.0), ValueError), (dict(alpha=-1.0), ValueError), (dict(alpha=np.nan), ValueError),
+    (dict(alpha=True), TypeError), (dict(sigma_w=-1.0), ValueError), (dict(sigma_w0=-0.1), ValueError),
+    (dict(sigma_eps=np.inf), ValueError), (dict(t=[1.0, np.nan]), ValueError), (dict(t=-1.0), ValueError),
+    (dict(t=[1 + 1j]), TypeError), (dict(eta=1.0, alpha=1.0), ValueError),
+    (dict(eta=0.1, t=0.15), ValueError), (dict(t=1e9), ValueError),
+])
+def test_bad_input(bad, exc):
+    kw = dict(t=1.0, alpha=0.5, sigma_w=1.0, sigma_w0=0.0, sigma_eps=0.1)
+    kw.update(bad)
+    t = kw.pop("t")
+    with pytest.raises(exc):
+        th.learning_curves(t, **kw)
+
+
+def test_unstable_eta_message():
+    with pytest.raises(ValueError, match=r"eta \* lambda_max = 4 > 2"):
+        th.generalization_error(1.0, 1.0, eta=1.0)
