@@ -114,12 +114,18 @@ def _g(x, digits=10) -> str:
     return "" if math.isnan(x) else f"{x:.{digits}g}"
 
 
+CSV_DIGITS = {"s_msqe": 8, "s_qsin": 8, "rel_gap": 7, "msqe_excess": 7, "bits_lost": 7}
+"""Significant digits written per column (default 10).  A flat minimum pins ``s*`` only to
+~1e-8..1e-7 relative (risks are exact to ~1e-12), so scales, gap and excess get fewer digits:
+the committed CSV then does not churn when the engine's last bits change."""
+
+
 def to_csv(rows: list[Row]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(COLUMNS)
     for r in rows:
-        w.writerow([_g(v) for v in r])
+        w.writerow([_g(v, CSV_DIGITS.get(k, 10)) for k, v in zip(COLUMNS, r)])
     return buf.getvalue()
 
 
