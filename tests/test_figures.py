@@ -136,9 +136,13 @@ def test_table_rows_match_optimal_scale(law, bits, signed):
 
 @pytest.mark.slow
 def test_all_low_bit_rows_match_optimal_scale():
-    """Every <= 8-bit row: the scan + Brent optimum is the certified global one."""
+    """Every <= 8-bit row: the scan + Brent optimum is the certified global one.  (N / Laplace on
+    unsigned grids are minimized on the ReLU law's curve; test_clipped_rows_identity covers them,
+    and ROWS checks one of them against optimal_scale on the law itself.)"""
     for law in optimal_scales.LAW_ORDER:
         for signed in (True, False):
+            if not signed and not law.startswith("relu"):
+                continue
             for b in optimal_scales.QUICK_BITS:
                 _check_row(optimal_scales.compute_row(law, b, signed), law, b, signed)
 
@@ -176,8 +180,8 @@ def test_table_identities_and_columns(tmp_path):
     by = {(r["law"], r["grid"], r["bits"]): r for r in rows}
     for r in rows:
         assert r["s_qsin"] > r["s_msqe"] > 0
-        assert r["rel_gap"] == pytest.approx(r["s_qsin"] / r["s_msqe"] - 1, abs=2e-8)  # 8-digit scales in the CSV
-        assert r["msqe_excess"] == pytest.approx(r["msqe_at_s_qsin_pi2"] / r["msqe_min_pi2"] - 1, abs=2e-9)
+        assert r["rel_gap"] == pytest.approx(r["s_qsin"] / r["s_msqe"] - 1, abs=1e-7)  # CSV rounding: 7-digit gap, 8-digit s
+        assert r["msqe_excess"] == pytest.approx(r["msqe_at_s_qsin_pi2"] / r["msqe_min_pi2"] - 1, abs=1e-8)  # 7 digits
         assert r["msqe_excess"] > 0  # s_qsin is not the MSQE minimizer
         assert r["mse_min"] == pytest.approx(r["msqe_min_pi2"] / PI2, rel=1e-9)
         assert r["qsin_min"] <= r["msqe_min_pi2"]  # sin^2(pi d) <= pi^2 d^2 pointwise
@@ -205,7 +209,7 @@ def test_committed_table_is_current():
         old = rows[(new.law, new.grid, bits)]
         for key in ("s_msqe", "s_qsin", "msqe_min_pi2", "mse_min", "qsin_min"):
             assert old[key] == pytest.approx(getattr(new, key), rel=1e-6), key
-        assert old["msqe_excess"] == pytest.approx(new.msqe_excess, abs=1e-8)
+        assert old["msqe_excess"] == pytest.approx(new.msqe_excess, abs=2e-8)  # 7 digits in the CSV
 
 
 @pytest.mark.parametrize("fmt", ["svg", "pdf"])
