@@ -36,14 +36,18 @@ def pyplot():
     return plt
 
 
-def savefig(fig, outdir, stem: str, fmt: str = "png") -> Path:
-    """Save ``fig`` as ``outdir/stem.fmt`` with reproducible bytes; close it; return the path."""
+def savefig(fig, outdir, stem: str, fmt: str = "png", dpi: float | None = None) -> Path:
+    """Save ``fig`` as ``outdir/stem.fmt`` with reproducible bytes; close it; return the path.
+
+    ``dpi`` overrides ``savefig.dpi`` (150) for raster output, e.g. low-resolution quick mode.
+    """
     if fmt not in FORMATS:
         raise ValueError(f"unknown figure format {fmt!r}; choose one of {FORMATS}")
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     path = outdir / f"{stem}.{fmt}"
-    fig.savefig(path, format=fmt, metadata=_METADATA[fmt])
+    kw = {} if dpi is None else {"dpi": dpi}
+    fig.savefig(path, format=fmt, metadata=_METADATA[fmt], **kw)
     import matplotlib.pyplot as plt
 
     plt.close(fig)
