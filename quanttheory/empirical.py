@@ -66,6 +66,8 @@ MAX_INTERVALS = 1 << 11
 STRADDLER_BUFFER = 1 << 16
 EPS = 2.0**-52
 DEGENERATE_SCALE = 1.0
+TINY_DATA = 2.0**-490
+S_FLOOR = 2.0**-1000
 
 
 # --------------------------------------------------------------------------- data access
@@ -220,7 +222,12 @@ def _bracket(st: DataStats, Tp: int, Tn: int) -> tuple[float, float] | None:
         hi = max(hi, st.max_neg)
     if hi == 0.0:
         return None
-    return lo, 2.0 * hi
+    if hi < TINY_DATA:
+        raise ValueError(f"the data's magnitudes are all below {TINY_DATA:.3g}: squared errors underflow in "
+                         "float64; rescale the data by a power of 2 (the optimal scale scales with it)")
+    # below S_FLOOR only points with |x| < (T + 1/2) S_FLOOR ~ 1e-298 are not clipped; their squared
+    # errors (< 1e-596) underflow to 0 in float64, so MSE is non-increasing there as well
+    return max(lo, S_FLOOR), 2.0 * hi
 
 
 def _qmin(E2, KE, K2, tlo, thi):
