@@ -60,7 +60,7 @@ from ._kernels import BLOCK_SIZE as BLOCK
 CHUNK = 1 << 22
 HIST_SUBBITS_MAX = 12
 HIST_OCTAVES = 24
-STOP_RTOL = 2.0**-11
+STOP_RTOL = 2.0**-13
 DIRECT_LIMIT = 1 << 16
 MAX_INTERVALS = 1 << 11
 STRADDLER_BUFFER = 1 << 16
@@ -188,8 +188,8 @@ class _Hist:
                 K.hist_chunk32(c, (e_lo + 126) << m, m, nb, h)
             else:
                 K.hist_chunk64(c, (e_lo + 1022) << m, m, nb, h)
-        P0 = np.empty((6, nb + 1))
-        P1 = np.empty((6, nb + 1))
+        P0 = np.empty((nb + 1, 6))
+        P1 = np.empty((nb + 1, 6))
         K.prefix_sums(h, nb, 0, P0)
         K.prefix_sums(h, nb, 1, P1)
         self.h, self.nb, self.e_lo, self.m, self.P0, self.P1 = h, nb, e_lo, m, P0, P1
@@ -312,11 +312,12 @@ def _exact_cluster(arr, A, B, Tp, Tn, n, depth=0):
     Tm = max(Tp, Tn)
     M = int(max(1 << 12, math.ceil(4 * (B - A) / A * (2 * Tm + 2))))
     base = np.zeros(4)
-    acc = np.zeros((7, M))
+    acc_rows = np.zeros((M, 8))
     sbuf = np.empty(STRADDLER_BUFFER)
     scount = np.zeros(1, dtype=np.int64)
     for c in _iter_chunks(arr):
-        K.shist_chunk(c, A, B, 1.0 / A, 1.0 / B, s0, M, Tp, Tn, base, acc, sbuf, scount)
+        K.shist_chunk(c, A, B, 1.0 / A, 1.0 / B, s0, M, Tp, Tn, base, acc_rows, sbuf, scount)
+    acc = acc_rows.T[:7]
     L = base[:3, None] + np.concatenate((np.zeros((3, 1)), np.cumsum(acc[:3], axis=1)[:, :-1]), axis=1)
     R = L + acc[:3]
     edges = A + (B - A) * (np.arange(M + 1) / M)

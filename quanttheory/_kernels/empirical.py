@@ -119,19 +119,19 @@ def hist_chunk32(x, off, m, nb, h):
 
 @numba.njit(cache=True)
 def prefix_sums(h, nb, side, P):
-    """Double-word prefix sums: ``P[c, j] + P[c+3, j] = sum_{i < j} h[side, i, c]``.
+    """Double-word prefix sums: ``P[j, c] + P[j, c+3] = sum_{i < j} h[side, i, c]``.
 
-    ``P`` has shape (6, nb+1).  The high word is the float64 running sum, the low
+    ``P`` has shape (nb+1, 6) (one cache line per bin).  The high word is the float64 running sum, the low
     word accumulates the exact TwoSum rounding errors, so a range sum
-    ``(P[c, j1] - P[c, j0]) + (P[c+3, j1] - P[c+3, j0])`` is accurate to about
+    ``(P[j1, c] - P[j0, c]) + (P[j1, c+3] - P[j0, c+3])`` is accurate to about
     ``eps`` times the *range* sum (plus ``nb eps**2`` times the total), not
     ``eps`` times the cumulative total.
     """
     for c in range(3):
         hi = 0.0
         lo = 0.0
-        P[c, 0] = 0.0
-        P[c + 3, 0] = 0.0
+        P[0, c] = 0.0
+        P[0, c + 3] = 0.0
         for j in range(nb):
             x = h[3 * (side * nb + j) + c]
             t = hi + x
@@ -139,8 +139,8 @@ def prefix_sums(h, nb, side, P):
             err = (hi - (t - bp)) + (x - bp)
             hi = t
             lo += err
-            P[c, j + 1] = hi
-            P[c + 3, j + 1] = lo
+            P[j + 1, c] = hi
+            P[j + 1, c + 3] = lo
 
 
 @numba.njit(cache=True)
@@ -198,14 +198,14 @@ def eval_pieces(bnd, cen, isz, npc, h, side, P, nb, e_lo, m, buf, ibuf):
             j1 = nb
         if j1 > j0 and not isz[p]:
             a = cen[p]
-            d0 = (P[0, j1] - P[0, j0]) + (P[3, j1] - P[3, j0])
-            d1 = (P[1, j1] - P[1, j0]) + (P[4, j1] - P[4, j0])
-            d2 = (P[2, j1] - P[2, j0]) + (P[5, j1] - P[5, j0])
+            d0 = (P[j1, 0] - P[j0, 0]) + (P[j1, 3] - P[j0, 3])
+            d1 = (P[j1, 1] - P[j0, 1]) + (P[j1, 4] - P[j0, 4])
+            d2 = (P[j1, 2] - P[j0, 2]) + (P[j1, 5] - P[j0, 5])
             val = d2 - 2.0 * a * d1 + a * a * d0
             # rounding: range sums to ~3 eps relative, the combination to ~4 eps of its terms,
             # stored prefix words to nb eps^2 of the totals
             err += 8.0 * EPS * (d2 + 2.0 * a * abs(d1) + a * a * d0) + 4.0 * nb * EPS * EPS * (
-                P[2, nb] + 2.0 * a * P[1, nb] + a * a * P[0, nb])
+                P[nb, 2] + 2.0 * a * P[nb, 1] + a * a * P[nb, 0])
             if val < 0.0:
                 val = 0.0
             lb += val
@@ -412,7 +412,7 @@ def shist_chunk(x, A, B, iA, iB, s0, M, Tp, Tn, base, acc, sbuf, scount):
 
     Every point starts in its state at ``A`` (index ``kA``), summed centred at
     ``s0`` into base[0..2] = (sum e**2, sum k e, sum k**2), base[3] += v**2 on
-    sides with ``T = 0``.  Each breakpoint ``beta = v/(k+1/2)`` in ``[A, B]``
+    sides with ``T = 0``.  ``acc`` has shape (M, 8) (one cache line per s-bin).  Each breakpoint ``beta = v/(k+1/2)`` in ``[A, B]``
     (index ``k+1 -> k``) adds, in its s-bin ``j``: acc[0..2] the change of the
     three sums, acc[3..5] the sums of the point's old state (to remove it from
     the fixed part), acc[6] a lower bound of the point's error on the s-bin.
@@ -465,18 +465,18 @@ def shist_chunk(x, A, B, iA, iB, s0, M, Tp, Tn, base, acc, sbuf, scount):
                     j = M - 1
                 e_new = v - k * s0
                 e_old = v - (k + 1.0) * s0
-                acc[0, j] += e_new * e_new - e_old * e_old
-                acc[1, j] += k * e_new - (k + 1.0) * e_old
-                acc[2, j] += k * k - (k + 1.0) * (k + 1.0)
-                acc[3, j] += e_old * e_old
-                acc[4, j] += (k + 1.0) * e_old
-                acc[5, j] += (k + 1.0) * (k + 1.0)
+                acc[j, 0] += e_new * e_new - e_old * e_old
+                acc[j, 1] += k * e_new - (k + 1.0) * e_old
+                acc[j, 2] += k * k - (k + 1.0) * (k + 1.0)
+                acc[j, 3] += e_old * e_old
+                acc[j, 4] += (k + 1.0) * e_old
+                acc[j, 5] += (k + 1.0) * (k + 1.0)
                 sj = A + j * h
                 d1 = v - k * (sj + h)
                 d2 = (k + 1.0) * sj - v
                 d = d1 if d1 < d2 else d2
                 if d > 0.0:
-                    acc[6, j] += d * d
+                    acc[j, 6] += d * d
                 k += 1.0
         base[0] += a0
         base[1] += a1
