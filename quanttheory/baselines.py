@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import optimize, special
+from scipy import special
 
 from .grid import Grid, as_grid
 from ._validate import as_float_array
@@ -73,6 +73,8 @@ def percentile(x, grid, q: float = 99.99) -> float:
 
 
 def _aciq_alpha(clip_mse, g: Grid, hi: float) -> float:
+    from scipy import optimize
+
     noise = (lambda al: al * al / (3 * 4.0**g.bits)) if g.signed else (lambda al: al * al / (12 * 4.0**g.bits))
     res = optimize.minimize_scalar(lambda al: clip_mse(al) + noise(al), bounds=(1e-12 * hi, hi), method="bounded",
                                    options={"xatol": 1e-10 * hi})
