@@ -178,7 +178,8 @@ class _Hist:
 
         vmax = max(st.max_pos, st.max_neg)
         e_hi = math.frexp(vmax)[1]
-        m = min(HIST_SUBBITS_MAX, 6 + bits)
+        # finer bins than ~n/24 per octave only cost prefix-sum time
+        m = min(HIST_SUBBITS_MAX, 6 + bits, max(8, int(math.log2(max(st.n, 2))) - 1))
         floor = -1021 if arr.dtype != np.float32 else -125
         e_lo = max(e_hi - HIST_OCTAVES, floor)
         nb = (e_hi - e_lo + 1) * (1 << m) + 1

@@ -127,20 +127,21 @@ def prefix_sums(h, nb, side, P):
     ``eps`` times the *range* sum (plus ``nb eps**2`` times the total), not
     ``eps`` times the cumulative total.
     """
-    for c in range(3):
-        hi = 0.0
-        lo = 0.0
+    his = np.zeros(3)
+    los = np.zeros(3)
+    for c in range(6):
         P[0, c] = 0.0
-        P[0, c + 3] = 0.0
-        for j in range(nb):
-            x = h[3 * (side * nb + j) + c]
+    base = 3 * side * nb
+    for j in range(nb):
+        for c in range(3):
+            x = h[base + 3 * j + c]
+            hi = his[c]
             t = hi + x
             bp = t - hi
-            err = (hi - (t - bp)) + (x - bp)
-            hi = t
-            lo += err
-            P[j + 1, c] = hi
-            P[j + 1, c + 3] = lo
+            los[c] += (hi - (t - bp)) + (x - bp)
+            his[c] = t
+            P[j + 1, c] = t
+            P[j + 1, c + 3] = los[c]
 
 
 @numba.njit(cache=True)
