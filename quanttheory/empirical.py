@@ -571,6 +571,7 @@ def optimal_scale_data(data, grid, regularizer="msqe", axis=None) -> OptimalScal
     Parameters
     ----------
     data : array-like of real numbers (NumPy array, memory-mapped ``.npy``, ``__array__``)
+        or an :class:`Empirical` distribution
     grid : Grid or int (bit width, signed)
     regularizer : "msqe" (exact), "qsin" (scan + refinement, Lipschitz bound), a
         :class:`~quanttheory.regularizers.Regularizer` or callable (scan + refinement, not certified)
@@ -579,7 +580,7 @@ def optimal_scale_data(data, grid, regularizer="msqe", axis=None) -> OptimalScal
     """
     grid = as_grid(grid)
     reg = get_regularizer(regularizer)
-    arr = _as_array(data)
+    arr = data.data if isinstance(data, Empirical) else _as_array(data)
     if axis is None:
         return _optimal_one(arr, grid, reg)
     if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
@@ -664,6 +665,9 @@ class Empirical(Distribution):
 
     def kernel_params(self):
         raise TypeError("Empirical is not a parametric law: use Empirical.risk_curve / optimal_scale_data")
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self._x, dtype=dtype)
 
     def risk_curve(self, scales, grid, regularizer="msqe") -> np.ndarray:
         """``cf * s**2 * mean(phi(x / s))`` at each scale (same shape as ``scales``), exact sums."""

@@ -351,7 +351,8 @@ def test_empirical_distribution_interface():
         assert ri == pytest.approx(PI2 * np.mean((x - quantize(x, si, g)) ** 2), rel=1e-12)
         assert d.risk_curve(si, g, "qsin") == pytest.approx(si * si * np.mean(QSIN(x / si, g)), rel=1e-12)
     r = d.optimal_scale(g)
-    assert r.scale == E.optimal_scale_data(x, g).scale
+    assert r.scale == E.optimal_scale_data(x, g).scale == E.optimal_scale_data(d, g).scale
+    np.testing.assert_array_equal(np.asarray(d), x)
 
 
 # --------------------------------------------------------------------------- other regularizers
