@@ -50,12 +50,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .distributions import Distribution, as_generator
+from .distributions import as_generator
 from .grid import Grid, as_grid
 from .regularizers import Regularizer, get_regularizer
 from .results import OptimalScale
 from ._validate import check_scales
-from ._kernels import BLOCK_SIZE as BLOCK
+BLOCK = 4096  # = quanttheory._kernels.empirical.BLOCK (not imported: importing the kernels loads numba)
 
 CHUNK = 1 << 22
 HIST_SUBBITS_MAX = 12
@@ -613,15 +613,23 @@ def _optimal_one(arr, grid, reg, name="data"):
     return _optimal_general(arr, grid, reg)
 
 
-class Empirical(Distribution):
+class Empirical:
     """The empirical distribution of a real tensor (equal weight ``1/n`` on each value).
 
     Accepts any real array-like (memory-mapped arrays are read in chunks, never
     copied whole).  Validated once at construction: NaN/inf, empty, complex and
     boolean data are rejected, integers converted to float64.
+
+    It offers the interface of :class:`quanttheory.distributions.Distribution`
+    (``mean``, ``second_moment``, ``var``, ``sample``, ``cdf``, ``risk_curve``)
+    but deliberately does not subclass it: ``Distribution`` means "parametric
+    law the exact integrator handles" to :mod:`quanttheory.risk`, which sends
+    everything else here (:func:`as_empirical`, :func:`optimal_scale_data`).
     """
 
     law = -1
+    relu = False
+    point_mass = 0.0
 
     def __init__(self, data):
         self._x = _as_array(data)
@@ -645,6 +653,9 @@ class Empirical(Distribution):
 
     def mean(self) -> float:
         return self._st.sum / self._st.n
+
+    def var(self) -> float:
+        return self.second_moment() - self.mean() ** 2
 
     def second_moment(self) -> float:
         return self._st.sum_sq / self._st.n
@@ -686,6 +697,11 @@ class Empirical(Distribution):
 
     def __repr__(self) -> str:
         return f"Empirical(n={self.n}, dtype={self._x.dtype})"
+
+
+def as_empirical(data) -> Empirical:
+    """``data`` as an :class:`Empirical` (returned unchanged if it already is one)."""
+    return data if isinstance(data, Empirical) else Empirical(data)
 
 
 # --------------------------------------------------------------------------- CLI

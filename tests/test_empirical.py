@@ -353,6 +353,7 @@ def test_empirical_distribution_interface():
     r = d.optimal_scale(g)
     assert r.scale == E.optimal_scale_data(x, g).scale == E.optimal_scale_data(d, g).scale
     np.testing.assert_array_equal(np.asarray(d), x)
+    assert E.as_empirical(d) is d and E.as_empirical(x).n == d.n
 
 
 # --------------------------------------------------------------------------- other regularizers
@@ -412,3 +413,15 @@ def test_cli_scale_file(tmp_path, capsys):
     q.write_text("1 2 3")
     with pytest.raises(ValueError, match=".npy"):
         E.cli_scale_file(_args(file=str(q)))
+
+
+def test_block_constant_in_sync_and_lazy_numba():
+    import subprocess
+    import sys
+
+    from quanttheory._kernels import empirical as K
+
+    assert E.BLOCK == K.BLOCK
+    code = "import sys, quanttheory.empirical, quanttheory.baselines; print('numba' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

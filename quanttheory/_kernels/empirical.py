@@ -22,7 +22,7 @@ import numba
 import numpy as np
 
 EPS = 2.0**-52
-from . import BLOCK_SIZE as BLOCK
+BLOCK = 4096  # blocked-summation size; quanttheory.empirical.BLOCK must match (tested)
 
 
 @numba.njit(cache=True)
