@@ -1,0 +1,523 @@
+"""Numba kernels of the empirical (data) scale-factor engine (private).
+
+All inputs are validated by :mod:`quanttheory.empirical` before these run:
+1-D contiguous float32/float64 chunks, finite values, positive scales, grid tops
+``T >= 0``.  Values are split by sign into two *sides*: side 0 holds ``v = x``
+for ``x >= 0`` (grid top ``Tp = r_t``), side 1 holds ``v = -x`` for ``x < 0``
+(grid top ``Tn = -r_b``; ``0`` for unsigned grids).  On a side with top ``T``
+the error of ``v`` at scale ``s`` is ``(v - s * min(rint(v / s), T))**2``,
+exactly ``(x - Q_U(x))**2`` of :func:`quanttheory.grid.quantize`.
+
+Histogram bins are floating-point (log-linear) bins: with ``m`` sub-bits, bin
+``j >= 1`` holds ``[2**(e-1) (1 + sub/2**m), 2**(e-1) (1 + (sub+1)/2**m))``
+with ``e = e_lo + (j-1) >> m`` and ``sub = (j-1) & (2**m - 1)``; bin 0 holds
+``[0, 2**(e_lo-1))``.  The bin of a value is read from its IEEE bits.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+EPS = 2.0**-52
+BLOCK = 4096  # blocked-summation size; quanttheory.empirical.BLOCK must match (tested)
+
+
+@numba.njit(cache=True)
+def scan_chunk(x, st):
+    """Accumulate chunk statistics into ``st`` (float64[10]).
+
+    st[0] max v side 0, st[1] max v side 1, st[2] min v>0 side 0, st[3] min v>0 side 1,
+    st[4] count side 0 (incl. zeros), st[5] count side 1, st[6] sum x**2, st[7] sum x.
+    Returns -1, or the index of the first non-finite value (-2 if all are finite
+    but ``x**2`` overflows).  Finiteness is checked per block through the sum of
+    squares (NaN/inf propagate), the bad index is searched only on failure.
+    """
+    mx0 = st[0]
+    mx1 = st[1]
+    mn0 = st[2]
+    mn1 = st[3]
+    c0 = 0
+    q_tot = 0.0
+    l_tot = 0.0
+    n = x.size
+    inf = math.inf
+    for b0 in range(0, n, BLOCK):
+        b1 = min(n, b0 + BLOCK)
+        q = 0.0
+        lsum = 0.0
+        for i in range(b0, b1):
+            xi = np.float64(x[i])
+            q += xi * xi
+            lsum += xi
+            mx0 = max(mx0, xi)
+            mx1 = max(mx1, -xi)
+            mn0 = min(mn0, xi if xi > 0.0 else inf)
+            mn1 = min(mn1, -xi if xi < 0.0 else inf)
+            c0 += xi >= 0.0
+        if not math.isfinite(q):
+            for i in range(b0, b1):
+                if not math.isfinite(x[i]):
+                    return i
+            return -2
+        q_tot += q
+        l_tot += lsum
+    st[0] = mx0
+    st[1] = mx1
+    st[2] = mn0
+    st[3] = mn1
+    st[4] += c0
+    st[5] += n - c0
+    st[6] += q_tot
+    st[7] += l_tot
+    return -1
+
+
+@numba.njit(cache=True)
+def hist_chunk64(x, off, m, nb, h):
+    """Add float64 chunk ``x`` to histogram ``h`` (flat, [side][bin][count, sum v, sum v^2])."""
+    bits = x.view(np.int64)
+    mask = np.int64(0x7FFFFFFFFFFFFFFF)
+    sh = 52 - m
+    for i in range(x.size):
+        b = bits[i]
+        side = 0
+        if b < 0:
+            side = nb
+        j = ((b & mask) >> sh) - off + 1
+        if j < 0:
+            j = 0
+        v = abs(x[i])
+        k = 3 * (side + j)
+        h[k] += 1.0
+        h[k + 1] += v
+        h[k + 2] += v * v
+
+
+@numba.njit(cache=True)
+def hist_chunk32(x, off, m, nb, h):
+    """Same as :func:`hist_chunk64` for float32 chunks."""
+    bits = x.view(np.int32)
+    mask = np.int32(0x7FFFFFFF)
+    sh = 23 - m
+    for i in range(x.size):
+        b = bits[i]
+        side = 0
+        if b < 0:
+            side = nb
+        j = np.int64((b & mask) >> sh) - off + 1
+        if j < 0:
+            j = 0
+        v = abs(np.float64(x[i]))
+        k = 3 * (side + j)
+        h[k] += 1.0
+        h[k + 1] += v
+        h[k + 2] += v * v
+
+
+@numba.njit(cache=True)
+def prefix_sums(h, nb, side, P):
+    """Double-word prefix sums: ``P[j, c] + P[j, c+3] = sum_{i < j} h[side, i, c]``.
+
+    ``P`` has shape (nb+1, 6) (one cache line per bin).  The high word is the float64 running sum, the low
+    word accumulates the exact TwoSum rounding errors, so a range sum
+    ``(P[j1, c] - P[j0, c]) + (P[j1, c+3] - P[j0, c+3])`` is accurate to about
+    ``eps`` times the *range* sum (plus ``nb eps**2`` times the total), not
+    ``eps`` times the cumulative total.
+    """
+    his = np.zeros(3)
+    los = np.zeros(3)
+    for c in range(6):
+        P[0, c] = 0.0
+    base = 3 * side * nb
+    for j in range(nb):
+        for c in range(3):
+            x = h[base + 3 * j + c]
+            hi = his[c]
+            t = hi + x
+            bp = t - hi
+            los[c] += (hi - (t - bp)) + (x - bp)
+            his[c] = t
+            P[j + 1, c] = t
+            P[j + 1, c + 3] = los[c]
+
+
+@numba.njit(cache=True)
+def bin_of(v, e_lo, m, nb, buf, ibuf):
+    """Bin index of value ``v >= 0`` (``nb`` if beyond the last bin); ``ibuf`` is an int64 view of ``buf``."""
+    if v == math.inf:
+        return nb
+    buf[0] = v
+    j = (ibuf[0] >> (52 - m)) - ((e_lo + 1022) << m) + 1
+    if j < 0:
+        j = 0
+    if j > nb:
+        j = nb
+    return j
+
+
+@numba.njit(cache=True)
+def bin_lower(j, e_lo, m):
+    if j <= 0:
+        return 0.0
+    q = j - 1
+    e = e_lo + (q >> m)
+    sub = q & ((1 << m) - 1)
+    return math.ldexp(1.0 + sub / (1 << m), e - 1)
+
+
+@numba.njit(cache=True)
+def eval_pieces(bnd, cen, isz, npc, h, side, P, nb, e_lo, m, buf, ibuf):
+    """Bounds on ``sum_v g(v)`` over one side's histogram.
+
+    ``g`` is piecewise: on ``[bnd[p], bnd[p+1])`` (``bnd[npc] = inf``) it is
+    ``(v - cen[p])**2``, or 0 if ``isz[p]``.  Interior bins of a piece are summed
+    exactly from prefix sums; a bin containing a piece boundary contributes
+    ``count * min g`` over the bin to the lower bound and the best single-piece
+    sum to the upper bound (valid when ``g = min_p (v - cen[p])**2``).
+    Returns (lower, upper, rounding error bound).
+    """
+    lb = 0.0
+    ub = 0.0
+    err = 0.0
+    base = side * nb
+    # walk pieces; jprev = bin of the left boundary of the current piece (-1 for the first)
+    jprev = -1
+    p = 0
+    while p < npc:
+        # right boundary bin of piece p
+        if p + 1 < npc:
+            jr = bin_of(bnd[p + 1], e_lo, m, nb, buf, ibuf)
+        else:
+            jr = nb
+        # interior bins (jprev, jr)
+        j0 = jprev + 1
+        j1 = jr
+        if j1 > nb:
+            j1 = nb
+        if j1 > j0 and not isz[p]:
+            a = cen[p]
+            d0 = (P[j1, 0] - P[j0, 0]) + (P[j1, 3] - P[j0, 3])
+            d1 = (P[j1, 1] - P[j0, 1]) + (P[j1, 4] - P[j0, 4])
+            d2 = (P[j1, 2] - P[j0, 2]) + (P[j1, 5] - P[j0, 5])
+            val = d2 - 2.0 * a * d1 + a * a * d0
+            # rounding: range sums to ~3 eps relative, the combination to ~4 eps of its terms,
+            # stored prefix words to nb eps^2 of the totals
+            err += 8.0 * EPS * (d2 + 2.0 * a * abs(d1) + a * a * d0) + 4.0 * nb * EPS * EPS * (
+                P[nb, 2] + 2.0 * a * P[nb, 1] + a * a * P[nb, 0])
+            if val < 0.0:
+                val = 0.0
+            lb += val
+            ub += val
+        if jr >= nb:
+            break
+        # boundary bin jr: find all pieces q with a boundary in it: p+1 .. r
+        r = p + 1
+        while r + 1 < npc and bin_of(bnd[r + 1], e_lo, m, nb, buf, ibuf) == jr:
+            r += 1
+        k = 3 * (base + jr)
+        cnt = h[k]
+        if cnt > 0.0:
+            lo = bin_lower(jr, e_lo, m)
+            hi = bin_lower(jr + 1, e_lo, m)
+            s1 = h[k + 1]
+            s2 = h[k + 2]
+            best_lb = math.inf
+            best_ub = math.inf
+            for q in range(p, r + 1):
+                if isz[q]:
+                    best_lb = 0.0
+                    best_ub = 0.0  # only meaningful for lower-bound use
+                    continue
+                a = cen[q]
+                left = lo if bnd[q] < lo else bnd[q]
+                right = hi
+                if q + 1 < npc and bnd[q + 1] < hi:
+                    right = bnd[q + 1]
+                # distance from a to [left, right]
+                if a < left:
+                    d = left - a
+                elif a > right:
+                    d = a - right
+                else:
+                    d = 0.0
+                if d * d < best_lb:
+                    best_lb = d * d
+                full = s2 - 2.0 * a * s1 + a * a * cnt
+                err += 4.0 * EPS * (s2 + 2.0 * a * s1 + a * a * cnt)
+                if full < 0.0:
+                    full = 0.0
+                if full < best_ub:
+                    best_ub = full
+            lb += cnt * best_lb
+            ub += best_ub
+        jprev = jr
+        p = r
+    return lb, ub, err
+
+
+@numba.njit(cache=True)
+def _fixed_pieces(s, T, bnd, cen, isz):
+    """Pieces of ``g(v) = (v - s min(rint(v/s), T))**2``; returns their number."""
+    bnd[0] = 0.0
+    cen[0] = 0.0
+    isz[0] = False
+    for k in range(1, T + 1):
+        bnd[k] = (k - 0.5) * s
+        cen[k] = k * s
+        isz[k] = False
+    return T + 1
+
+
+@numba.njit(cache=True)
+def _interval_pieces(s1, s2, T, bnd, cen, isz):
+    """Pieces of ``g(v) = dist(v, {0} U [k s1, k s2], k = 1..T)**2``; returns their number."""
+    if T == 0:
+        bnd[0] = 0.0
+        cen[0] = 0.0
+        isz[0] = False
+        return 1
+    n = 0
+    if s1 > 0.0:
+        bnd[0] = 0.0
+        cen[0] = 0.0
+        isz[0] = False
+        bnd[1] = 0.5 * s1
+        cen[1] = s1
+        isz[1] = False
+        bnd[2] = s1
+        cen[2] = 0.0
+        isz[2] = True
+        n = 3
+    else:
+        bnd[0] = 0.0
+        cen[0] = 0.0
+        isz[0] = True
+        n = 1
+    for k in range(1, T):
+        a = k * s2
+        c = (k + 1) * s1
+        if c > a:
+            bnd[n] = a
+            cen[n] = a
+            isz[n] = False
+            bnd[n + 1] = 0.5 * (a + c)
+            cen[n + 1] = c
+            isz[n + 1] = False
+            bnd[n + 2] = c
+            cen[n + 2] = 0.0
+            isz[n + 2] = True
+            n += 3
+    bnd[n] = T * s2
+    cen[n] = T * s2
+    isz[n] = False
+    return n + 1
+
+
+@numba.njit(cache=True)
+def interval_lower_bounds(s1s, s2s, h, nb, e_lo, m, P0, P1, Tp, Tn, out):
+    """``out[i]`` = rigorous lower bound of ``sum (x - Q(x))**2`` over ``s in [s1s[i], s2s[i]]``."""
+    nmax = 3 * max(Tp, Tn) + 4
+    buf = np.empty(1)
+    ibuf = buf.view(np.int64)
+    bnd = np.empty(nmax)
+    cen = np.empty(nmax)
+    isz = np.empty(nmax, dtype=np.bool_)
+    for i in range(s1s.size):
+        tot = 0.0
+        err = 0.0
+        npc = _interval_pieces(s1s[i], s2s[i], Tp, bnd, cen, isz)
+        lb, ub, e = eval_pieces(bnd, cen, isz, npc, h, 0, P0, nb, e_lo, m, buf, ibuf)
+        tot += lb
+        err += e
+        npc = _interval_pieces(s1s[i], s2s[i], Tn, bnd, cen, isz)
+        lb, ub, e = eval_pieces(bnd, cen, isz, npc, h, 1, P1, nb, e_lo, m, buf, ibuf)
+        tot += lb
+        err += e
+        out[i] = tot - err
+
+
+@numba.njit(cache=True)
+def fixed_bounds(ss, h, nb, e_lo, m, P0, P1, Tp, Tn, lo_out, hi_out):
+    """Lower and upper bounds of ``sum (x - Q(x))**2`` at each fixed scale ``ss[i]``."""
+    nmax = max(Tp, Tn) + 2
+    buf = np.empty(1)
+    ibuf = buf.view(np.int64)
+    bnd = np.empty(nmax)
+    cen = np.empty(nmax)
+    isz = np.empty(nmax, dtype=np.bool_)
+    for i in range(ss.size):
+        npc = _fixed_pieces(ss[i], Tp, bnd, cen, isz)
+        lb0, ub0, e0 = eval_pieces(bnd, cen, isz, npc, h, 0, P0, nb, e_lo, m, buf, ibuf)
+        npc = _fixed_pieces(ss[i], Tn, bnd, cen, isz)
+        lb1, ub1, e1 = eval_pieces(bnd, cen, isz, npc, h, 1, P1, nb, e_lo, m, buf, ibuf)
+        lo_out[i] = lb0 + lb1 - e0 - e1
+        hi_out[i] = ub0 + ub1 + e0 + e1
+
+
+@numba.njit(cache=True)
+def msqe_sums(x, ss, Tp, Tn, out):
+    """``out[j] += sum_i (x_i - Q(x_i; ss[j]))**2`` (blocked summation; ``x_i / s`` as in grid.quantize)."""
+    n = x.size
+    for b0 in range(0, n, BLOCK):
+        b1 = min(n, b0 + BLOCK)
+        for j in range(ss.size):
+            s = ss[j]
+            acc = 0.0
+            for i in range(b0, b1):
+                xi = np.float64(x[i])
+                if xi >= 0.0:
+                    v = xi
+                    T = Tp
+                else:
+                    v = -xi
+                    T = Tn
+                k = np.rint(v / s)
+                if k > T:
+                    k = T
+                d = v - k * s
+                acc += d * d
+            out[j] += acc
+
+
+@numba.njit(cache=True)
+def builtin_sums(x, ss, code, r_b, r_t, out):
+    """``out[j] += sum_i s**2 phi(x_i / s)`` for built-in QSin (1) / SinReQ (2)."""
+    n = x.size
+    pi = math.pi
+    for j in range(ss.size):
+        s = ss[j]
+        tot = 0.0
+        for b0 in range(0, n, BLOCK):
+            b1 = min(n, b0 + BLOCK)
+            acc = 0.0
+            for i in range(b0, b1):
+                u = np.float64(x[i]) / s
+                if code == 1 and u < r_b:
+                    val = pi * pi * (u - r_b) ** 2
+                elif code == 1 and u > r_t:
+                    val = pi * pi * (u - r_t) ** 2
+                else:
+                    sn = math.sin(pi * (u - np.rint(u)))
+                    val = sn * sn
+                acc += val
+            tot += acc
+        out[j] += tot * s * s
+
+
+@numba.njit(cache=True)
+def shist_chunk(x, A, B, iA, iB, s0, M, Tp, Tn, base, acc, sbuf, scount):
+    """Fine histogram *in s* of the breakpoints inside ``[A, B]`` (``M`` equal s-bins).
+
+    Every point starts in its state at ``A`` (index ``kA``), summed centred at
+    ``s0`` into base[0..2] = (sum e**2, sum k e, sum k**2), base[3] += v**2 on
+    sides with ``T = 0``.  ``acc`` has shape (M, 8) (one cache line per s-bin).  Each breakpoint ``beta = v/(k+1/2)`` in ``[A, B]``
+    (index ``k+1 -> k``) adds, in its s-bin ``j``: acc[0..2] the change of the
+    three sums, acc[3..5] the sums of the point's old state (to remove it from
+    the fixed part), acc[6] a lower bound of the point's error on the s-bin.
+    Points with breakpoints are copied to ``sbuf`` while it has room;
+    ``scount[0]`` counts them all.
+    """
+    cap = sbuf.size
+    ns = scount[0]
+    n = x.size
+    inv = M / (B - A)
+    h = (B - A) / M
+    for b0 in range(0, n, BLOCK):
+        b1 = min(n, b0 + BLOCK)
+        a0 = 0.0
+        a1 = 0.0
+        a2 = 0.0
+        a3 = 0.0
+        for i in range(b0, b1):
+            xi = np.float64(x[i])
+            if xi >= 0.0:
+                v = xi
+                T = Tp
+            else:
+                v = -xi
+                T = Tn
+            if T == 0:
+                a3 += v * v
+                continue
+            kA = np.rint(v * iA)
+            if kA > T:
+                kA = T
+            e = v - kA * s0
+            a0 += e * e
+            a1 += kA * e
+            a2 += kA * kA
+            kB = np.rint(v * iB)
+            if kB > T:
+                kB = T
+            if kB < kA:
+                if ns < cap:
+                    sbuf[ns] = xi
+                ns += 1
+            k = kB
+            while k < kA:
+                beta = v / (k + 0.5)
+                j = int((beta - A) * inv)
+                if j < 0:
+                    j = 0
+                if j >= M:
+                    j = M - 1
+                e_new = v - k * s0
+                e_old = v - (k + 1.0) * s0
+                acc[j, 0] += e_new * e_new - e_old * e_old
+                acc[j, 1] += k * e_new - (k + 1.0) * e_old
+                acc[j, 2] += k * k - (k + 1.0) * (k + 1.0)
+                acc[j, 3] += e_old * e_old
+                acc[j, 4] += (k + 1.0) * e_old
+                acc[j, 5] += (k + 1.0) * (k + 1.0)
+                sj = A + j * h
+                d1 = v - k * (sj + h)
+                d2 = (k + 1.0) * sj - v
+                d = d1 if d1 < d2 else d2
+                if d > 0.0:
+                    acc[j, 6] += d * d
+                k += 1.0
+        base[0] += a0
+        base[1] += a1
+        base[2] += a2
+        base[3] += a3
+    scount[0] = ns
+
+
+@numba.njit(cache=True)
+def cand_chunk(x, A, B, iA, iB, M, Tp, Tn, cand, mask):
+    """``mask[i] = True`` for points with a breakpoint in a candidate s-bin (``cand[j]``)."""
+    inv = M / (B - A)
+    nfl = 0
+    for i in range(x.size):
+        xi = np.float64(x[i])
+        if xi >= 0.0:
+            v = xi
+            T = Tp
+        else:
+            v = -xi
+            T = Tn
+        mask[i] = False
+        if T == 0:
+            continue
+        kA = np.rint(v * iA)
+        if kA > T:
+            kA = T
+        kB = np.rint(v * iB)
+        if kB > T:
+            kB = T
+        k = kB
+        while k < kA:
+            j = int((v / (k + 0.5) - A) * inv)
+            if j < 0:
+                j = 0
+            if j >= M:
+                j = M - 1
+            if cand[j]:
+                mask[i] = True
+                nfl += 1
+                break
+            k += 1.0
+    return nfl
