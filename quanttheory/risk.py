@@ -201,13 +201,32 @@ def significant_local_minima(values, rel: float = 1e-9) -> list[int]:
 # certified global minimization
 # ---------------------------------------------------------------------------
 
-def _lower_bound(dist, grid, reg, s1, s2) -> float:
+def _lower_bound(dist, grid, reg, s1, s2, above=None) -> float:
+    """Rigorous lower bound of ``R(s)`` over ``s in [s1, s2]`` (``s1`` may be 0, ``s2`` inf).
+
+    The larger of two bounds (:mod:`quanttheory._kernels.cells`): the distance to the
+    union of the intervals ``k [s1, s2]`` (valid for unbounded intervals, used for the
+    bracket), and the cell-by-cell bound with the worst cell position (finite
+    intervals; its gap is O((s2 - s1)/s) whatever the bit width).  With ``above``
+    the search may stop early at any valid bound exceeding it.
+    """
     from ._kernels import cells
 
     ns, nodes, weights, amax = _tables()
     law, mu, sig, relu = dist.kernel_params()
-    return reg.curve_factor * cells.lower_bound(law, mu, sig, relu, grid.r_b, grid.r_t, reg.code, float(s1),
-                                                float(s2), ns, nodes, weights, amax)
+    args = (law, mu, sig, relu, grid.r_b, grid.r_t, reg.code, float(s1), float(s2), ns, nodes, weights, amax)
+    finite = s1 > 0 and math.isfinite(s2)
+    if finite and reg.code in (CODE_MSQE, CODE_QSIN):
+        # cheap O(1) edge-and-tail bound first: enough to discard scales far below s*
+        lb = cells.lower_bound_cells(*args, True)
+        if above is not None and reg.curve_factor * lb > above:
+            return reg.curve_factor * lb
+        lb = cells.lower_bound_cells(*args)
+        if grid.bits < 8:
+            lb = max(lb, cells.lower_bound(*args))
+    else:
+        lb = cells.lower_bound(*args)
+    return reg.curve_factor * lb
 
 
 def _dmsqe(dist, grid, s):
@@ -370,7 +389,7 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
                    extra={"scan_local_minima": [float(scan[i]) for i in loc_idx]})
     else:
         # hull shrinking costs ~1/width lower-bound evaluations; each costs O(2^b)
-        iters = 300 if grid.bits <= 10 else 60
+        iters = 300 if grid.bits <= 10 else 120
         res = _branch_and_bound(dist, grid, reg, R, scan, vals, rtol, hull_iterations=iters)
         res["extra"]["scan_local_minima"] = [float(scan[i]) for i in loc_idx]
 
@@ -387,12 +406,11 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
 
 
 def _branch_and_bound(dist, grid, reg, R, scan, vals, rtol, hull_iterations=60, cert_iterations=20):
-    lb = lambda a, b: _lower_bound(dist, grid, reg, a, b)
     counts = {"lb": 0, "risk": 0}
 
     def LB(a, b):
         counts["lb"] += 1
-        return lb(a, b)
+        return _lower_bound(dist, grid, reg, a, b, above=best)
 
     def Rc(s):
         counts["risk"] += 1

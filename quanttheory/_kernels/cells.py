@@ -281,15 +281,23 @@ def _block_sum(law, mu, sig, code, s, k1, k2, ns, nodes, weights, amax):
     constant ratio ``e^{-Delta}``).  The recurrences restart from exact values
     every 32 cells, so rounding grows by at most ~32 ulp.
     """
+    return _block_sum_g(law, mu, sig, code, s, s, 0.5 * s, k1, k2, ns, nodes, weights, amax)
+
+
+@numba.njit(cache=True)
+def _block_sum_g(law, mu, sig, code, s, spacing, hw, k1, k2, ns, nodes, weights, amax):
+    """Sum over k = k1..k2 of ``int_{-hw}^{hw} s^2 phi(y) p(k spacing + y) dy`` by recurrences
+    (``phi`` of a cell of width ``s``; the risk uses spacing = s, hw = s/2, the interval
+    lower bound spacing = s2, hw = s1/2, s = s1)."""
     if k2 < k1:
         return 0.0
-    hw = 0.5 * s
-    delta = s / sig
+    delta = spacing / sig
+    hd = hw / sig
     if law == LAW_NORMAL:
-        zmax = max(abs((k1 * s - hw - mu) / sig), abs((k2 * s + hw - mu) / sig))
-        a = zmax * 0.5 * delta + 0.125 * delta * delta
+        zmax = max(abs((k1 * spacing - hw - mu) / sig), abs((k2 * spacing + hw - mu) / sig))
+        a = zmax * hd + 0.5 * hd * hd
     else:
-        a = 0.5 * delta
+        a = hd
     a += _a_phi(code, P_CELL, False)
     j = _pick(a, amax, _shift(code, P_CELL, False))
     n = ns[j]
@@ -316,7 +324,7 @@ def _block_sum(law, mu, sig, code, s, k1, k2, ns, nodes, weights, amax):
     k = k1
     while k <= k2:
         kend = min(k2, k + 31)
-        z = (k * s - mu) / sig
+        z = (k * spacing - mu) / sig
         part = 0.0
         if law == LAW_NORMAL:
             P = math.exp(-0.5 * z * z) / (sig * 2.5066282746310002)
@@ -679,3 +687,160 @@ def msqe_curvature_lower_bound(law, mu, sig, relu, r_b, r_t, s1, s2):
         c = k + 0.5
         bsum += c * c * _maxp(law, mu, sig, relu, c * s1, c * s2)
     return 2.0 * ek2 - 2.0 * s2 * bsum
+
+
+# ---------------------------------------------------------------------------
+# Second interval lower bound: cell by cell with the worst cell position.
+#
+# For s in [s1, s2] the cell of grid integer k is ``k s + y``, ``|y| <= s/2``, and its
+# error integrand ``phi_s(y) p(k s + y)`` with ``phi_s(y) = y^2`` (MSQE) or
+# ``s^2 sin^2(pi y / s)`` (QSin, increasing in s for |y| <= s/2).  Hence the cell
+# contributes at least ``int_{|y| <= s1/2} phi_{s1}(y) min_{c in k[s1, s2]} p(c + y) dy``
+# and, the density being unimodal and symmetric about ``mu``, the minimum over the
+# centre c is attained at an end: ``p(a + y)`` left of ``y* = mu - (a + b)/2`` and
+# ``p(b + y)`` right of it.  The edge cells include their clipping tails (whose
+# integrand does not depend on s).  Unlike the distance-to-union bound, this one
+# loses only O((s + |k| (s2 - s1)) / scale) relative per cell, not O(|k| (s2 - s1) / s).
+# ---------------------------------------------------------------------------
+
+@numba.njit(cache=True)
+def _dens_relu(law, mu, sig, relu, x):
+    if relu and x <= 0.0:
+        return 0.0
+    return _density(law, mu, sig, x - mu, 0.0)
+
+
+@numba.njit(cache=True)
+def _gl_plain(law, mu, sig, relu, code, tail, s1, c, lo0, hi0, ns, nodes, weights, amax):
+    """int_{lo0}^{hi0} phi(y) p(c + y) dy on a piece where the density is analytic."""
+    if not hi0 > lo0:
+        return 0.0
+    a = _piece_a(law, mu, sig, c, lo0, hi0)
+    m = 1
+    if a > MAX_PIECE_A:
+        m = int(math.ceil(a / MAX_PIECE_A))
+    step = (hi0 - lo0) / m
+    ptype = P_RTAIL if tail else P_CELL
+    total = 0.0
+    for part in range(m):
+        da = lo0 + part * step
+        db = hi0 if part == m - 1 else lo0 + (part + 1) * step
+        aa = _piece_a(law, mu, sig, c, da, db) + _a_phi(code, ptype, False)
+        j = _pick(aa, amax, _shift(code, ptype, False))
+        mid = 0.5 * (da + db)
+        hw = 0.5 * (db - da)
+        acc = 0.0
+        for q in range(ns[j]):
+            y = mid + hw * nodes[j, q]
+            if tail:
+                val = y * y if code == CODE_MSQE else math.pi * math.pi * y * y
+            elif code == CODE_MSQE:
+                val = y * y
+            else:
+                v = math.sin(math.pi * y / s1)
+                val = s1 * s1 * v * v
+            acc += weights[j, q] * val * _dens_relu(law, mu, sig, relu, c + y)
+        total += acc * hw
+    return total
+
+
+@numba.njit(cache=True)
+def _gl_anchor(law, mu, sig, relu, code, tail, s1, c, y0, y1, ns, nodes, weights, amax):
+    """int_{y0}^{y1} phi(y) p(c + y) dy, split at the Laplace kink and the ReLU origin.
+
+    Clipped to the density window (dropping positive terms keeps a lower bound)."""
+    lo, hi = _window(law, mu, sig, relu)
+    y0 = max(y0, lo - c)
+    y1 = min(y1, hi - c)
+    if not y1 > y0:
+        return 0.0
+    x1 = mu - c if law == LAW_LAPLACE else y0
+    x2 = -c if relu else y0
+    if x1 > x2:
+        x1, x2 = x2, x1
+    x1 = min(max(x1, y0), y1)
+    x2 = min(max(x2, y0), y1)
+    return (_gl_plain(law, mu, sig, relu, code, tail, s1, c, y0, x1, ns, nodes, weights, amax)
+            + _gl_plain(law, mu, sig, relu, code, tail, s1, c, x1, x2, ns, nodes, weights, amax)
+            + _gl_plain(law, mu, sig, relu, code, tail, s1, c, x2, y1, ns, nodes, weights, amax))
+
+
+@numba.njit(cache=True)
+def _gl_min(law, mu, sig, relu, code, tail, s1, a, b, y0, y1, ns, nodes, weights, amax):
+    """int_{y0}^{y1} phi(y) min(p(a + y), p(b + y)) dy for a <= b (unimodal, symmetric p)."""
+    ystar = mu - 0.5 * (a + b)
+    left = _gl_anchor(law, mu, sig, relu, code, tail, s1, a, y0, min(y1, ystar), ns, nodes, weights, amax)
+    right = _gl_anchor(law, mu, sig, relu, code, tail, s1, b, max(y0, ystar), y1, ns, nodes, weights, amax)
+    return left + right
+
+
+@numba.njit(cache=True)
+def lower_bound_cells(law, mu, sig, relu, r_b, r_t, code, s1, s2, ns, nodes, weights, amax, edges_only=False):
+    """Lower bound of ``s^2 E[phi(xi/s)]`` over s in [s1, s2] (0 < s1 <= s2 < inf), MSQE/QSin.
+
+    ``edges_only`` drops the interior cells: a cheaper (O(1) in the bit width), weaker bound.
+    """
+    lo, hi = _window(law, mu, sig, relu)
+    if hi <= lo:
+        return 0.0
+    h1 = 0.5 * s1
+    big = 1 << 62
+    # interior cells whose possible positions meet the window
+    kmin = _kint(math.floor((lo - s2) / (s1 if lo < 0 else s2)), -big, big)
+    kmax = _kint(math.ceil((hi + s2) / (s1 if hi > 0 else s2)), -big, big)
+    kmin = max(kmin, r_b + 1)
+    kmax = min(kmax, r_t - 1)
+    if edges_only:
+        kmax = kmin - 1
+    total = 0.0
+    comp = 0.0
+    # cells entirely on one side of the mode take the density at the outer position
+    # k s2 + y: equally spaced anchors, summed by recurrences (_block_sum_g)
+    half = 0.5 * (s1 + s2)
+    kr = _kint(math.ceil((mu + h1) / half), -big, big)       # right of the mode from here
+    kl = _kint(math.floor((mu - h1) / half), -big, big)      # left of the mode up to here
+    if law == LAW_LAPLACE or relu:
+        kr = max(kr, _kint(math.ceil((max(mu, 0.0) + h1) / s2), -big, big) + 1)
+    if relu:
+        kl = kmin - 1  # no density left of 0: those cells contribute nothing extra
+    dmax = s1 / sig
+    blocks_ok = (law == LAW_LAPLACE and 0.5 * dmax <= MAX_PIECE_A) or \
+        (law == LAW_NORMAL and (NORMAL_SPAN + s2 / sig) * 0.5 * dmax + 0.125 * dmax * dmax <= MAX_PIECE_A)
+    r1 = max(kr, kmin)
+    r2 = kmax
+    l1 = kmin
+    l2 = min(kl, kmax)
+    if blocks_ok and r2 >= r1:
+        total, comp = _neumaier(total, comp, _block_sum_g(law, mu, sig, code, s1, s2, h1, r1, r2,
+                                                          ns, nodes, weights, amax))
+    else:
+        r1, r2 = 1, 0
+    if blocks_ok and l2 >= l1 and not relu:
+        total, comp = _neumaier(total, comp, _block_sum_g(law, mu, sig, code, s1, s2, h1, l1, l2,
+                                                          ns, nodes, weights, amax))
+    else:
+        l1, l2 = 1, 0
+    for k in range(kmin, kmax + 1):
+        if (r1 <= k and k <= r2) or (l1 <= k and k <= l2):
+            continue
+        a = k * s1
+        b = k * s2
+        if a > b:
+            a, b = b, a
+        if relu and b + h1 <= 0.0:
+            continue  # cell entirely at x <= 0 whatever s: no density there
+        v = _gl_min(law, mu, sig, relu, code, False, s1, a, b, -h1, h1, ns, nodes, weights, amax)
+        total, comp = _neumaier(total, comp, v)
+    # right edge: half-cell y in [-s/2, 0] plus the tail y >= 0, centre r_t s
+    a = _kmul(r_t, s1)
+    b = _kmul(r_t, s2)
+    v = _gl_min(law, mu, sig, relu, code, False, s1, a, b, -h1, 0.0, ns, nodes, weights, amax)
+    v += _gl_min(law, mu, sig, relu, code, True, s1, a, b, 0.0, max(hi - a, 0.0), ns, nodes, weights, amax)
+    total, comp = _neumaier(total, comp, v)
+    # left edge: half-cell y in [0, s/2] plus the tail y <= 0, centre r_b s
+    a = _kmul(r_b, s2)
+    b = _kmul(r_b, s1)
+    v = _gl_min(law, mu, sig, relu, code, False, s1, a, b, 0.0, h1, ns, nodes, weights, amax)
+    v += _gl_min(law, mu, sig, relu, code, True, s1, a, b, min(lo - b, 0.0), 0.0, ns, nodes, weights, amax)
+    total, comp = _neumaier(total, comp, v)
+    return total + comp
