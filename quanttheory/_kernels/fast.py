@@ -159,9 +159,12 @@ def _normal_one(mu, sig, relu, r_b, r_t, code, s, eta):
         return 0.0, False
     pa = _pdf(alpha) if has_a else 0.0
     pb = _pdf(beta) if has_b else 0.0
-    # Hermite recurrences He_{n+1} = z He_n - n He_{n-1}, we need odd orders
-    ha0, ha1 = 1.0, alpha if has_a else 0.0   # He_0, He_1 at alpha
-    hb0, hb1 = 1.0, beta if has_b else 0.0
+    # Hermite functions h_n = He_n(z) phi(z) by He_{n+1} = z He_n - n He_{n-1}, scaled by
+    # phi from the start so that far ends (phi underflows to 0) give 0, never inf * 0
+    ha0 = pa
+    ha1 = alpha * pa if has_a else 0.0
+    hb0 = pb
+    hb1 = beta * pb if has_b else 0.0
     it2 = 1.0 / (t * t)
     tp = 1.0  # t^-2k
     acc = 0.0
@@ -171,7 +174,7 @@ def _normal_one(mu, sig, relu, r_b, r_t, code, s, eta):
     for k in range(1, KMAX + 1):
         n = 2 * k - 1  # current odd order held in h*1
         tp *= it2
-        dk = ha1 * pa - hb1 * pb
+        dk = ha1 - hb1
         sgn = -1.0 if (k & 1) else 1.0
         if code == CODE_MSQE:
             acc += sgn * eta[k] * tp * dk
