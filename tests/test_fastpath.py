@@ -213,8 +213,12 @@ def test_hybrid_matches_cells_and_selects():
     s = np.geomspace(1e-4, 100, 41) * 8 / 256
     better = fp.fast_is_better(0, 0.0, 1.0, False, -128, 127, 0, s)
     assert better[:20].all() and not better[-1]
-    # 1-bit grid: the per-cell path has 2 cells, the fast path is not "better"
-    assert not fp.fast_is_better(0, 0.0, 1.0, False, -1, 0, 0, s).any()
+    # the rule is "handled and >= MIN_CELLS per-cell cells"
+    for bits in (1, 8):
+        r_b, r_t = grid(bits, True)
+        h = fp.fast_expected_phi(0, 0.0, 1.0, False, r_b, r_t, 0, s).handled
+        n = fp.percell_cells(0, 0.0, 1.0, False, r_b, r_t, 0, s)
+        assert np.array_equal(fp.fast_is_better(0, 0.0, 1.0, False, r_b, r_t, 0, s), h & (n >= fp.MIN_CELLS))
     # shape is preserved
     assert fp.hybrid_expected_phi(0, 0.0, 1.0, False, -8, 7, 0, s[:6].reshape(2, 3)).shape == (2, 3)
 
