@@ -28,8 +28,9 @@ fast_expected_phi(law, mu, sig, relu, r_b, r_t, code, scales) -> FastResult
 fast_is_better(law, mu, sig, relu, r_b, r_t, code, scales) -> bool ndarray
     handled and the per-cell path would visit >= ``MIN_CELLS`` cells (0: every handled scale).
 hybrid_expected_phi(law, mu, sig, relu, r_b, r_t, code, scales) -> ndarray
-    automatic selection, per-cell path for the remaining scales (drop-in for
-    ``risk._builtin``).
+    automatic selection; the remaining scales (s comparable to the law's scale) get
+    the per-cell quadrature of the cells with the clipping tails in closed form
+    (drop-in for ``risk._builtin``).
 """
 
 from __future__ import annotations
@@ -140,8 +141,9 @@ def hybrid_expected_phi(law, mu, sig, relu, r_b, r_t, code, scales, *, method="a
     """``s**2 E[phi(xi/s)]`` choosing per scale between the fast path and the per-cell path.
 
     ``method``: ``"auto"`` (fast where :func:`fast_is_better`), ``"fast"`` (fast
-    wherever handled, per-cell elsewhere) or ``"cells"`` (per-cell only, the
-    reference).  Drop-in replacement for ``quanttheory.risk._builtin``'s kernel call.
+    wherever handled) or ``"cells"`` (``cells.curve_builtin`` only, the reference).
+    With "auto"/"fast" the other scales use ``_kernels.fast.cells_closed_tails``:
+    the per-cell Gauss-Legendre rules on the grid cells, tails in closed form.  Drop-in replacement for ``quanttheory.risk._builtin``'s kernel call.
     """
     if method not in ("auto", "fast", "cells"):
         raise ValueError(f"method must be 'auto', 'fast' or 'cells', got {method!r}")
@@ -159,9 +161,17 @@ def hybrid_expected_phi(law, mu, sig, relu, r_b, r_t, code, scales, *, method="a
         out[use] = res.values[use]
     rest = ~use
     if np.any(rest):
-        from ._kernels import cells
-
         ns, nodes, weights, amax = _gauss()
-        out[rest] = cells.curve_builtin(law, mu, sig, relu, r_b, r_t, code, np.ascontiguousarray(flat[rest]),
-                                        ns, nodes, weights, amax)
+        sub = np.ascontiguousarray(flat[rest])
+        if method == "cells":
+            from ._kernels import cells
+
+            out[rest] = cells.curve_builtin(law, mu, sig, relu, r_b, r_t, code, sub, ns, nodes, weights, amax)
+        else:
+            # same per-cell quadrature of the cells, clipping tails in closed form (cheaper)
+            from ._kernels.fast import cells_closed_tails
+
+            tmp = np.empty_like(sub)
+            cells_closed_tails(law, mu, sig, relu, r_b, r_t, code, sub, ns, nodes, weights, amax, tmp)
+            out[rest] = tmp
     return out.reshape(s.shape)
