@@ -142,8 +142,7 @@ def hybrid_expected_phi(law, mu, sig, relu, r_b, r_t, code, scales, *, method="a
 
     ``method``: ``"auto"`` (fast where :func:`fast_is_better`), ``"fast"`` (fast
     wherever handled) or ``"cells"`` (``cells.curve_builtin`` only, the reference).
-    With "auto"/"fast" the other scales use ``_kernels.fast.cells_closed_tails``:
-    the per-cell Gauss-Legendre rules on the grid cells, tails in closed form.  Drop-in replacement for ``quanttheory.risk._builtin``'s kernel call.
+    With "auto"/"fast" the other scales use the per-cell path ``cells.curve_builtin``.  Drop-in replacement for ``quanttheory.risk._builtin``'s kernel call.
     """
     if method not in ("auto", "fast", "cells"):
         raise ValueError(f"method must be 'auto', 'fast' or 'cells', got {method!r}")
@@ -163,15 +162,8 @@ def hybrid_expected_phi(law, mu, sig, relu, r_b, r_t, code, scales, *, method="a
     if np.any(rest):
         ns, nodes, weights, amax = _gauss()
         sub = np.ascontiguousarray(flat[rest])
-        if method == "cells":
-            from ._kernels import cells
+        from ._kernels import cells
 
-            out[rest] = cells.curve_builtin(law, mu, sig, relu, r_b, r_t, code, sub, ns, nodes, weights, amax)
-        else:
-            # same per-cell quadrature of the cells, clipping tails in closed form (cheaper)
-            from ._kernels.fast import cells_closed_tails
-
-            tmp = np.empty_like(sub)
-            cells_closed_tails(law, mu, sig, relu, r_b, r_t, code, sub, ns, nodes, weights, amax, tmp)
-            out[rest] = tmp
+        # the per-cell path (closed-form tails and cell recurrences where they apply)
+        out[rest] = cells.curve_builtin(law, mu, sig, relu, r_b, r_t, code, sub, ns, nodes, weights, amax)
     return out.reshape(s.shape)

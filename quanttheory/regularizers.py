@@ -185,14 +185,11 @@ def user_regularizer(phi: Callable, name: str | None = None, *, periodic_tails: 
 
         def func(u, r_b, r_t, _phi=phi):
             # numpy-vectorized phi first; a scalar-only phi (e.g. with `if u < r_b`)
-            # raises or returns the wrong shape on arrays: loop it elementwise instead
+            # raises on arrays: loop it elementwise instead (a wrong shape is reported)
             try:
-                out = np.asarray(_phi(u, r_b, r_t))
-                if out.shape == np.shape(u):
-                    return out
+                return _phi(u, r_b, r_t)
             except Exception:
-                pass
-            return scalar(u, r_b, r_t)
+                return scalar(u, r_b, r_t)
     return Regularizer(name, CODE_USER, func, periodic_tails=periodic_tails, scalar_func=phi)
 
 

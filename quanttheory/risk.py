@@ -54,8 +54,15 @@ def _is_parametric(dist) -> bool:
     return isinstance(dist, Distribution)
 
 
-def expected_phi(dist: Distribution, scales, grid: Grid, regularizer="msqe") -> np.ndarray:
-    """``s**2 E[phi(xi / s)]`` for each scale, *without* the curve factor (data units squared)."""
+def expected_phi(dist: Distribution, scales, grid: Grid, regularizer="msqe", *, method="auto") -> np.ndarray:
+    """``s**2 E[phi(xi / s)]`` for each scale, *without* the curve factor (data units squared).
+
+    ``method``: ``"auto"`` (default: the bit-independent fast path wherever it is
+    certified, else the per-cell path), ``"fast"``, or ``"cells"`` (per-cell
+    Gauss-Legendre only, the reference).  User regularizers always use the cells.
+    """
+    if method not in _METHODS:
+        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
     dist = _check_dist(dist)
     grid = as_grid(grid)
     reg = get_regularizer(regularizer)
@@ -63,7 +70,7 @@ def expected_phi(dist: Distribution, scales, grid: Grid, regularizer="msqe") -> 
     flat = np.ascontiguousarray(s.ravel())
     law, mu, sig, relu = dist.kernel_params()
     if reg.code in (CODE_MSQE, CODE_QSIN, CODE_SINREQ):
-        out = _builtin(law, mu, sig, relu, grid, reg.code, flat)
+        out = _builtin(law, mu, sig, relu, grid, reg.code, flat, method)
     else:
         out = _user(law, mu, sig, relu, grid, reg, flat)
     # the ReLU atom at 0: P(xi <= 0) s^2 phi(0)
@@ -75,7 +82,16 @@ def expected_phi(dist: Distribution, scales, grid: Grid, regularizer="msqe") -> 
     return out.reshape(s.shape)
 
 
-def _builtin(law, mu, sig, relu, grid, code, flat):
+_METHODS = ("auto", "fast", "cells")
+
+
+def _builtin(law, mu, sig, relu, grid, code, flat, method="auto"):
+    """Built-in regularizers: the bit-independent fast path (``auto``/``fast``, see
+    :mod:`quanttheory.fastpath`) or the per-cell reference path (``cells``)."""
+    if method != "cells":
+        from .fastpath import hybrid_expected_phi
+
+        return hybrid_expected_phi(law, mu, sig, relu, grid.r_b, grid.r_t, code, flat, method=method)
     from ._kernels import cells
 
     ns, nodes, weights, amax = _tables()
@@ -146,7 +162,7 @@ def _user(law, mu, sig, relu, grid, reg: Regularizer, flat):
     return out
 
 
-def risk_curve(dist, scales, grid, regularizer="msqe") -> np.ndarray:
+def risk_curve(dist, scales, grid, regularizer="msqe", *, method="auto") -> np.ndarray:
     """Risk curve ``R_phi[xi](s) = f_phi s**2 E[phi(xi/s)]`` at each scale (data units squared).
 
     Parameters
@@ -160,6 +176,10 @@ def risk_curve(dist, scales, grid, regularizer="msqe") -> np.ndarray:
     regularizer : str, Regularizer or callable
         ``"msqe"`` (``f = pi**2``: ``MSQE[xi](s) = pi**2 E[(xi - Q_U(xi))**2]``),
         ``"qsin"``, ``"sinreq"`` or a user ``phi(u, r_b, r_t)``.
+    method : {"auto", "fast", "cells"}
+        Evaluation path for the built-ins (parametric laws): ``auto`` picks the
+        bit-independent fast path (:mod:`quanttheory.fastpath`) wherever it is
+        certified; ``cells`` forces the per-cell reference path.
 
     Returns
     -------
@@ -172,7 +192,7 @@ def risk_curve(dist, scales, grid, regularizer="msqe") -> np.ndarray:
         from .empirical import as_empirical
 
         return as_empirical(dist).risk_curve(scales, grid, reg)
-    return reg.curve_factor * expected_phi(dist, scales, grid, reg)
+    return reg.curve_factor * expected_phi(dist, scales, grid, reg, method=method)
 
 
 def mse(dist, scales, grid) -> np.ndarray:

@@ -259,24 +259,3 @@ def test_validation():
         fp.fast_expected_phi(0, 0.0, 1.0, "yes", -8, 7, 0, s)
     with pytest.raises(ValueError, match="method"):
         fp.hybrid_expected_phi(0, 0.0, 1.0, False, -8, 7, 0, s, method="fastest")
-
-
-def test_cells_closed_tails_equals_cells():
-    """The fallback (per-cell quadrature on the cells, closed-form tails) against the
-    per-cell path with quadrature tails, where the fast formulas are not used (s ~ sig)."""
-    from quanttheory._kernels import cells
-    from quanttheory._kernels.fast import cells_closed_tails
-    from quanttheory.risk import _tables
-
-    ns, nodes, weights, amax = _tables()
-    s = np.geomspace(0.2, 40, 40)
-    n = 0
-    for law, loc, relu in LAWS:
-        for r_b, r_t in ((-1, 0), (0, 1), (-2, 1), (0, 15), (-128, 127)):
-            for code in (0, 1, 2):
-                out = np.empty_like(s)
-                cells_closed_tails(law, loc, 1.0, relu, r_b, r_t, code, s, ns, nodes, weights, amax, out)
-                ref = cells.curve_builtin(law, loc, 1.0, relu, r_b, r_t, code, s, ns, nodes, weights, amax)
-                assert rel(out, ref).max() <= RTOL, (law, loc, relu, r_b, r_t, code)
-                n += s.size
-    assert n > 1000

@@ -62,9 +62,10 @@ def test_against_mpmath_reference(key):
     g = Grid(recs[0]["bits"], recs[0]["signed"])
     s = np.array([r["s"] for r in recs])
     ref = np.array([float(r["reference"]) for r in recs])
-    got = risk_curve(d, s, g, recs[0]["regularizer"])
-    rel = np.abs(got / ref - 1)
-    assert rel.max() <= 1e-12, (rel, s)
+    for method in ("auto", "cells"):
+        got = risk_curve(d, s, g, recs[0]["regularizer"], method=method)
+        rel = np.abs(got / ref - 1)
+        assert rel.max() <= 1e-12, (method, rel, s)
 
 
 @pytest.mark.parametrize("law,bits,signed,reg,s", [
@@ -211,7 +212,7 @@ def test_sinreq_closed_form_branch_matches_cells():
         law, mu, sig, relu = d.kernel_params()
         s = np.array([2e-5, 5e-5])
         closed = risk._sinreq_closed(law, mu, sig, relu, s)
-        cells = risk._builtin(law, mu, sig, relu, Grid(8), 2, np.array([1e-4]))
+        cells = risk._builtin(law, mu, sig, relu, Grid(8), 2, np.array([1e-4]), "cells")
         closed_1e4 = risk._sinreq_closed(law, mu, sig, relu, np.array([1e-4]))
         assert closed_1e4[0] == pytest.approx(cells[0], rel=1e-12)
         assert np.all(closed > 0)

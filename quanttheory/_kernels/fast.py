@@ -32,7 +32,6 @@ import math
 import numba
 import numpy as np
 
-from .cells import P_CELL, _a_phi, _density, _piece_a, _pick, _pieces, _s2phi
 
 LAW_NORMAL = 0
 LAW_LAPLACE = 1
@@ -372,65 +371,3 @@ def fast_curve(law, mu, sig, relu, r_b, r_t, code, scales, eta, out, handled):
             v, h = _laplace_one(mu, sig, relu, r_b, r_t, code, s)
         out[i] = v if h else np.nan
         handled[i] = h
-
-
-@numba.njit(cache=True)
-def closed_tails(law, mu, sig, relu, r_b, r_t, code, s):
-    """``T_A + T_B`` (QSin: times pi^2) in closed form; 0 for SinReQ."""
-    if code == CODE_SINREQ:
-        return 0.0
-    tf = _PI2 if code == CODE_QSIN else 1.0
-    if law == LAW_NORMAL:
-        beta = (r_t * s - mu) / sig
-        T = _tail_above(beta, sig)
-        if not relu:
-            T += _tail_above(-(r_b * s - mu) / sig, sig)
-        return tf * T
-    kap = s / sig
-    q = mu / s
-    kmu = np.floor(q + 0.5)
-    dmu = q - kmu
-    T = _laplace_tail_above(float(r_t), kmu, dmu, kap, sig)
-    if not relu:
-        T += _laplace_tail_above(-float(r_b), -kmu, -dmu, kap, sig)
-    return tf * T
-
-
-@numba.njit(cache=True)
-def cells_closed_tails(law, mu, sig, relu, r_b, r_t, code, scales, ns, nodes, weights, amax, out):
-    """Per-cell Gauss-Legendre for the grid cells (exactly as cells.curve_builtin) but the
-    two clipping tails in closed form: for the scales the O(1) formulas leave (s ~ sig),
-    where the per-cell path's cost is dominated by its subdivided tail pieces."""
-    periodic = code == CODE_SINREQ
-    empty = np.empty((0, 5))
-    for i in range(scales.shape[0]):
-        s = scales[i]
-        npieces = _pieces(law, mu, sig, relu, r_b, r_t, periodic, s, empty)
-        table = np.empty((npieces, 5))
-        _pieces(law, mu, sig, relu, r_b, r_t, periodic, s, table)
-        total = closed_tails(law, mu, sig, relu, r_b, r_t, code, s)
-        comp = 0.0
-        for p in range(npieces):
-            ptype = int(table[p, 4])
-            if ptype != P_CELL:
-                continue
-            c = table[p, 0]
-            da = table[p, 1]
-            db = table[p, 2]
-            a = _piece_a(law, mu, sig, c, da, db) + _a_phi(code, ptype, False)
-            j = _pick(a, amax)
-            mid = 0.5 * (da + db)
-            hw = 0.5 * (db - da)
-            cmu = c - mu
-            acc = 0.0
-            for q in range(ns[j]):
-                d = mid + hw * nodes[j, q]
-                acc += weights[j, q] * _density(law, mu, sig, cmu, d) * _s2phi(code, ptype, d, s)
-            acc *= hw
-            t = total + acc
-            if abs(total) >= abs(acc):
-                comp += (total - t) + acc
-            else:
-                comp += (acc - t) + total
-            total = t
-        out[i] = total + comp
