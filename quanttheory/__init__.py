@@ -22,6 +22,9 @@ _LAZY = {
     "risk_curve": "risk",
     "optimal_scale": "risk",
     "OptimalScale": "results",
+    "Empirical": "empirical",
+    "optimal_scale_data": "empirical",
+    "as_empirical": "empirical",
 }
 
 
@@ -38,5 +41,5 @@ __all__ = [
     "Grid", "quantize", "msqe", "qsin", "sinreq",
     "Normal", "Laplace", "ReLU", "get_distribution",
     "Regularizer", "MSQE", "QSIN", "SINREQ", "get_regularizer", "user_regularizer",
-    "risk_curve", "optimal_scale", "OptimalScale",
+    "risk_curve", "optimal_scale", "OptimalScale", "Empirical", "optimal_scale_data", "as_empirical",
 ]

@@ -166,6 +166,16 @@ def _numba_vectorize(phi: Callable) -> Callable | None:
         return None
 
 
+def _works_on_arrays(phi) -> bool:
+    """True when ``phi`` maps a float array to a real array of the same shape."""
+    probe = np.array([0.25, -0.75, 1.5, 2.5])
+    try:
+        out = np.asarray(phi(probe, -1, 1))
+    except Exception:
+        return False
+    return out.shape == probe.shape and out.dtype.kind in "fiu"
+
+
 def user_regularizer(phi: Callable, name: str | None = None, *, periodic_tails: bool = False,
                      use_numba: bool = True) -> Regularizer:
     """Wrap a user function ``phi(u, r_b, r_t)`` (grid units) as a :class:`Regularizer`.
@@ -179,6 +189,8 @@ def user_regularizer(phi: Callable, name: str | None = None, *, periodic_tails: 
     if not callable(phi):
         raise TypeError(f"a regularizer must be callable or a name, got {type(phi).__name__}")
     name = name or getattr(phi, "__name__", "user")
+    if use_numba and _works_on_arrays(phi):
+        use_numba = False  # already numpy-vectorized: no compile needed
     func = _numba_vectorize(phi) if use_numba else None
     if func is None:
         scalar = np.vectorize(phi, otypes=[np.float64])
