@@ -10,12 +10,15 @@ E[MSQE(xi/s)] = pi**2 E[(xi - Q_U(xi))**2]``) and ``f_phi = 1`` otherwise
 ``pi**2 E[xi**2]`` as ``s -> 0`` and as ``s -> inf`` (not ``pi**2 Var(xi)`` as the
 ECCV supplement states: the two differ whenever ``E[xi] != 0``, e.g. after ReLU).
 
-Exactness: the expectation is integrated piece by piece (grid cells, edge
-half-cells, tails, split at the Laplace kink and subdivided on the density's
-scale), with a Gauss-Legendre rule per piece whose order is chosen from an error
-bound (see :mod:`quanttheory._kernels.cells`).  Tested against mpmath at 50
-digits: relative error <= 1e-12 for bits 1..16, both grid kinds, the four laws,
-scales from 1e-4x to 100x the optimum.
+Exactness: by default (``method="auto"``) each scale uses the bit-independent
+closed forms of :mod:`quanttheory.fastpath` wherever their error bound is
+certified, else the per-cell path: the expectation integrated piece by piece
+(grid cells, edge half-cells, tails, split at the Laplace kink and subdivided on
+the density's scale) with a Gauss-Legendre rule per piece whose order is chosen
+from an error bound (:mod:`quanttheory._kernels.cells`).  Both are tested against
+mpmath at 50 digits: relative error <= 1e-12 (7e-14 observed) for bits 1..16,
+both grid kinds, the four laws, scales from 1e-4x to 100x the optimum; the fast
+path also for bits up to 24.
 """
 
 from __future__ import annotations
