@@ -387,6 +387,27 @@ def _tail_sq(law, mu, sig, relu, c, right):
 
 
 @numba.njit(cache=True)
+def _integrate_table(law, mu, sig, code, s, table, npieces, ns, nodes, weights, amax, total, comp):
+    """Add ``int s^2 phi p`` over every piece of ``table`` to (total, comp) (Neumaier)."""
+    for p in range(npieces):
+        c = table[p, 0]
+        da = table[p, 1]
+        db = table[p, 2]
+        ptype = int(table[p, 4])
+        a = _piece_a(law, mu, sig, c, da, db) + _a_phi(code, ptype, False)
+        j = _pick(a, amax, _shift(code, ptype, False))
+        mid = 0.5 * (da + db)
+        hw = 0.5 * (db - da)
+        cmu = c - mu
+        acc = 0.0
+        for q in range(ns[j]):
+            d = mid + hw * nodes[j, q]
+            acc += weights[j, q] * _density(law, mu, sig, cmu, d) * _s2phi(code, ptype, d, s, table[p, 3])
+        total, comp = _neumaier(total, comp, acc * hw)
+    return total, comp
+
+
+@numba.njit(cache=True)
 def curve_builtin(law, mu, sig, relu, r_b, r_t, code, scales, ns, nodes, weights, amax):
     """``s^2 E[phi(xi/s)]`` (no curve factor, atom excluded) for each scale; built-in phi."""
     out = np.empty(scales.shape[0])
@@ -412,23 +433,8 @@ def curve_builtin(law, mu, sig, relu, r_b, r_t, code, scales, ns, nodes, weights
         _pieces(law, mu, sig, relu, r_b, r_t, periodic, s, table, a1, b1, a2, b2, closed)
         total += _block_sum(law, mu, sig, code, s, a1, b1, ns, nodes, weights, amax)
         total += _block_sum(law, mu, sig, code, s, a2, b2, ns, nodes, weights, amax)
-        comp = 0.0  # Neumaier compensation
-        for p in range(npieces):
-            c = table[p, 0]
-            da = table[p, 1]
-            db = table[p, 2]
-            ptype = int(table[p, 4])
-            a = _piece_a(law, mu, sig, c, da, db) + _a_phi(code, ptype, False)
-            j = _pick(a, amax, _shift(code, ptype, False))
-            n = ns[j]
-            mid = 0.5 * (da + db)
-            hw = 0.5 * (db - da)
-            cmu = c - mu
-            acc = 0.0
-            for q in range(n):
-                d = mid + hw * nodes[j, q]
-                acc += weights[j, q] * _density(law, mu, sig, cmu, d) * _s2phi(code, ptype, d, s, table[p, 3])
-            total, comp = _neumaier(total, comp, acc * hw)
+        total, comp = _integrate_table(law, mu, sig, code, s, table, npieces, ns, nodes, weights, amax,
+                                       total, 0.0)
         out[i] = total + comp
     return out
 
@@ -579,30 +585,9 @@ def lower_bound(law, mu, sig, relu, r_b, r_t, code, s1, s2, ns, nodes, weights, 
     npieces = _lb_pieces(law, mu, sig, relu, r_b, r_t, periodic, s1, s2, empty)
     table = np.empty((npieces, 5))
     _lb_pieces(law, mu, sig, relu, r_b, r_t, periodic, s1, s2, table)
-    total = 0.0
-    for p in range(npieces):
-        c = table[p, 0]
-        da = table[p, 1]
-        db = table[p, 2]
-        ptype = int(table[p, 4])
-        a = _piece_a(law, mu, sig, c, da, db) + _a_phi(code, ptype, False)
-        j = _pick(a, amax, _shift(code, ptype, False))
-        mid = 0.5 * (da + db)
-        hw = 0.5 * (db - da)
-        cmu = c - mu
-        acc = 0.0
-        for q in range(ns[j]):
-            d = mid + hw * nodes[j, q]
-            if ptype == P_CELL and code != CODE_MSQE:
-                v = math.sin(math.pi * d / s1)
-                val = s1 * s1 * v * v
-            elif code == CODE_MSQE:
-                val = d * d
-            else:
-                val = math.pi * math.pi * d * d
-            acc += weights[j, q] * _density(law, mu, sig, cmu, d) * val
-        total += acc * hw
-    return total
+    # on gap pieces phi at scale s1 is the bound: s1^2 sin^2(pi d / s1), d^2 or pi^2 d^2
+    total, comp = _integrate_table(law, mu, sig, code, s1, table, npieces, ns, nodes, weights, amax, 0.0, 0.0)
+    return total + comp
 
 
 @numba.njit(cache=True)
