@@ -81,9 +81,35 @@ class Regularizer:
         """Evaluate on a float64 array with the output validated."""
         try:
             out = self.func(u, r_b, r_t)
-        except Exception as exc:  # user code: wrap with context
-            raise ValueError(f"regularizer {self.name!r} raised {type(exc).__name__}: {exc}") from exc
+        except Exception as exc:  # user code: wrap with context, naming a failing input
+            bad = self._first_raising(u, r_b, r_t)
+            where = f" at u = {bad!r}" if bad is not None else ""
+            raise ValueError(f"regularizer {self.name!r} raised {type(exc).__name__}: {exc}{where}") from exc
         return _check_output(self.name, u, out)
+
+    def _first_raising(self, u: np.ndarray, r_b: int, r_t: int):
+        """Bisect for one input at which ``func`` raises (None if not isolated)."""
+        flat = np.ascontiguousarray(u, dtype=np.float64).ravel()
+        lo, hi = 0, flat.size
+        if hi == 0 or hi > 1 << 22:
+            return None
+
+        def fails(part):
+            try:
+                self.func(part, r_b, r_t)
+                return False
+            except Exception:
+                return True
+
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if fails(flat[lo:mid]):
+                hi = mid
+            elif fails(flat[mid:hi]):
+                lo = mid
+            else:
+                return None
+        return float(flat[lo]) if fails(flat[lo:hi]) else None
 
 
 def _check_output(name: str, u: np.ndarray, out) -> np.ndarray:

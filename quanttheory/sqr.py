@@ -231,34 +231,9 @@ class _Evaluator:
         self.count += u.size
         try:
             return self.reg.evaluate(u, self.r_b, self.r_t)
-        except ValueError as exc:
-            bad = self._locate(u)
-            where = f" (first failing input u = {bad!r})" if bad is not None and "at u =" not in str(exc) else ""
-            raise ValueError(f"{exc}{where}; raised while checking {stage} on the "
+        except ValueError as exc:  # Regularizer.evaluate already names the failing u
+            raise ValueError(f"{exc}; raised while checking {stage} on the "
                              f"[{self.r_b}, {self.r_t}] grid") from exc
-
-    def _locate(self, u: np.ndarray):
-        """Bisect for one input at which phi raises or returns a non-finite value."""
-        flat = u.ravel()
-        lo, hi = 0, flat.size
-        if hi > 1 << 22:
-            return None
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if self._fails(flat[lo:mid]):
-                hi = mid
-            elif self._fails(flat[mid:hi]):
-                lo = mid
-            else:
-                return None
-        return float(flat[lo]) if hi - lo == 1 and self._fails(flat[lo:hi]) else None
-
-    def _fails(self, part: np.ndarray) -> bool:
-        try:
-            self.reg.evaluate(np.ascontiguousarray(part), self.r_b, self.r_t)
-            return False
-        except Exception:
-            return True
 
 
 def _msqe(u, r_b, r_t):

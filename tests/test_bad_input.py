@@ -67,6 +67,19 @@ def test_user_phi_raises_is_wrapped():
         risk_curve(Normal(), [1.0], Grid(4), reg)
 
 
+def test_user_phi_raise_names_the_input():
+    def picky(u, r_b, r_t):
+        u = np.asarray(u)
+        if np.any(u > 3.0):
+            raise ArithmeticError("too big")
+        return u * u
+
+    reg = user_regularizer(picky, "picky", use_numba=False)
+    with pytest.raises(ValueError, match=r"picky.*too big at u = ") as info:
+        reg(np.array([0.0, 1.0, 5.0, 2.0]), Grid(4))
+    assert "u = 5.0" in str(info.value)
+
+
 def test_user_phi_wrong_shape():
     reg = user_regularizer(lambda u, r_b, r_t: np.zeros(3), "shape", use_numba=False)
     with pytest.raises(ValueError, match="shape"):

@@ -188,7 +188,7 @@ def test_phi_raising_names_input():
         if np.any(u > r_t + 3):
             raise ZeroDivisionError("boom")
         return np.sin(np.pi * u) ** 2
-    with pytest.raises(ValueError, match=r"raised ZeroDivisionError: boom.*first failing input u = "):
+    with pytest.raises(ValueError, match=r"raised ZeroDivisionError: boom at u = "):
         check(bad, Grid(2, True))
 
 
