@@ -267,17 +267,18 @@ def _convexity_certificate(dist, grid, a, b, pieces: int = 8):
     strict convexity; returns (s, error bound) or None.
 
     ``R''(s) = 2 E[K_s^2] - 2 s sum_k (k + 1/2)^2 p((k + 1/2) s)`` is bounded below on
-    sub-intervals (:func:`msqe_curvature_lower_bound`); if every bound is > 0 the
+    sub-intervals (the larger of :func:`msqe_curvature_lower_bound`, first order in the
+    width, and :func:`msqe_curvature_taylor_bound`, second order); if every bound is > 0 the
     curve is strictly convex on [a, b] with modulus c = min bound, its minimizer there
     is unique, it is found by bisection on the sign of the exact derivative ``R'(s) =
     -2 E[K (xi - K s)]``, and ``|s - s_true| <= (|R'(s)| + err) / c``, where err is
-    1e-12 of the size of the terms of R'.  None when the budget (~2^22 cell
+    1e-12 of the size of the terms of R'.  None when the budget (~2^24 boundary
     evaluations) runs out before convexity is shown.
     """
     from ._kernels import cells
 
     law, mu, sig, relu = dist.kernel_params()
-    budget = max(16, 2 ** (22 - grid.bits))
+    budget = max(256, 2 ** (24 - grid.bits))
     edges = np.geomspace(a, b, pieces + 1)
     stack = list(zip(edges[:-1], edges[1:]))
     cmin, used = math.inf, 0
@@ -285,7 +286,9 @@ def _convexity_certificate(dist, grid, a, b, pieces: int = 8):
         if used >= budget:
             return None
         x, y = stack.pop()
-        c = cells.msqe_curvature_lower_bound(law, mu, sig, relu, grid.r_b, grid.r_t, float(x), float(y))
+        args = (law, mu, sig, relu, grid.r_b, grid.r_t, float(x), float(y))
+        # the larger of the interval bound (first order) and the Taylor bound (second order)
+        c = max(cells.msqe_curvature_lower_bound(*args), cells.msqe_curvature_taylor_bound(*args))
         used += 1
         if c > 0:
             cmin = min(cmin, c)
@@ -353,14 +356,16 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
 
     Intervals whose bound exceeds the best value found are discarded: the survivors
     contain every global minimizer.  The outermost survivors are bisected to shrink
-    their hull.  For MSQE a rigorous lower bound of
-    ``R''(s) = 2 pi^2 [E[K^2] - s sum_k (k + 1/2)^2 p((k + 1/2) s)]`` then proves the
-    curve strictly convex on the hull (when the budget allows: up to ~8-12 bits), and
-    ``s*`` is the root of the exact derivative ``R' = -2 pi^2 E[K (xi - K s)]`` found by
-    bisection, with ``scale_error = |R'(s*)| / min R''`` (1e-12..1e-10 relative).
-    Otherwise ``s*`` comes from a golden-section search inside the hull and
-    ``scale_error`` is the distance to the far end of the hull (~1e-3 relative at
-    12-16 bits).  ``risk_lower_bound``: no ``s`` has a lower risk.
+    their hull.  For MSQE rigorous lower bounds of
+    ``R''(s) = 2 pi^2 [E[K^2] - s sum_k (k + 1/2)^2 p((k + 1/2) s)]`` (an interval bound
+    and a second-order Taylor bound with a termwise bound of the fourth derivative)
+    then prove the curve strictly convex on the hull, and ``s*`` is the root of the
+    exact derivative ``R' = -2 pi^2 E[K (xi - K s)]`` found by bisection, with
+    ``scale_error = |R'(s*)| / min R''`` (measured 2e-12..1.7e-9 relative, bits 1..16,
+    the four laws of the paper).  If convexity cannot be shown (e.g. a Laplace kink
+    off 0 crossed by a cell boundary inside the hull) ``s*`` comes from a
+    golden-section search inside the hull and ``scale_error`` is the distance to the
+    far end of the hull (~1e-3 relative).  ``risk_lower_bound``: no ``s`` has a lower risk.
 
     SinReQ has no quadratic tails: ``s^2 E[sin^2(pi xi/s)] <= s^2 -> 0`` as
     ``s -> 0``, so its infimum is 0 and not attained; the lowest local minimum at

@@ -94,10 +94,10 @@ def test_unimodal_bits_1_to_16(d, signed):
 
 
 @pytest.mark.parametrize("d", [Normal(), ReLU(Normal()), Laplace(), ReLU(Laplace())], ids=str)
-@pytest.mark.parametrize("bits", [1, 2, 4, 8])
+@pytest.mark.parametrize("bits", [1, 2, 4, 8, 12, 16])
 def test_convexity_certificate_is_tight_and_true(d, bits):
-    """For <= 8 bits the MSQE minimizer is certified to < 1e-7 relative (1e-12..7e-9 measured); the exact derivative
-    changes sign across [s* - err, s* + err] (so the stationary point is inside the bound)."""
+    """For bits 1..16 the MSQE minimizer is certified to < 1e-7 relative (2e-12..1.7e-9 measured); the exact
+    derivative changes sign across [s* - err, s* + err] (so the stationary point is inside the bound)."""
     from quanttheory.risk import _dmsqe
 
     g = Grid(bits, not d.relu)
@@ -106,3 +106,25 @@ def test_convexity_certificate_is_tight_and_true(d, bits):
     assert res.scale_error / res.scale < 1e-7
     e = max(res.scale_error, 1e-14 * res.scale)
     assert _dmsqe(d, g, res.scale - 2 * e) <= 0 <= _dmsqe(d, g, res.scale + 2 * e)
+
+
+@pytest.mark.parametrize("d", [Normal(), ReLU(Normal()), Laplace(), ReLU(Laplace()), Normal(0.3, 0.7)], ids=str)
+@pytest.mark.parametrize("bits", [4, 8, 12])
+def test_curvature_bounds_are_lower_bounds(d, bits):
+    """Both curvature bounds (interval, first order; Taylor, second order) lie below the exact
+    R''/pi^2 at every point of the interval, which is checked against a finite difference."""
+    from quanttheory._kernels import cells
+    from quanttheory.risk import expected_phi
+
+    law, mu, sig, relu = d.kernel_params()
+    g = Grid(bits, not d.relu)
+    s0 = 6.0 / 2**bits
+    q = lambda x: cells.msqe_curvature_lower_bound(law, mu, sig, relu, g.r_b, g.r_t, x, x)
+    h = s0 * 1e-3
+    f = lambda x: expected_phi(d, [x], g, "msqe")[0]
+    assert q(s0) == pytest.approx((f(s0 + h) - 2 * f(s0) + f(s0 - h)) / h**2, rel=1e-3)
+    for w in (1e-2, 1e-3, 1e-4):
+        s1, s2 = s0 * (1 - w), s0 * (1 + w)
+        exact_min = min(q(x) for x in np.linspace(s1, s2, 41))
+        for bound in (cells.msqe_curvature_lower_bound, cells.msqe_curvature_taylor_bound):
+            assert bound(law, mu, sig, relu, g.r_b, g.r_t, s1, s2) <= exact_min * (1 + 1e-9) + 1e-9

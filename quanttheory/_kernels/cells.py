@@ -829,3 +829,57 @@ def lower_bound_cells(law, mu, sig, relu, r_b, r_t, code, s1, s2, ns, nodes, wei
     v += _gl_min(law, mu, sig, relu, code, True, s1, a, b, min(lo - b, 0.0), 0.0, ns, nodes, weights, amax)
     total, comp = _neumaier(total, comp, v)
     return total + comp
+
+
+@numba.njit(cache=True)
+def msqe_curvature_taylor_bound(law, mu, sig, relu, r_b, r_t, s1, s2):
+    """Second-order lower bound of ``Q(s) = R''(s) / pi^2`` over [s1, s2] (MSQE curve).
+
+    With the Abel form ``Q(s) = 2 r_t^2 - 2 sum_j [2 c_j F(c_j s) + s c_j^2 p(c_j s)]``
+    (``c_j = j + 1/2``, j = r_b .. r_t - 1; F the CDF including a ReLU atom) one gets
+    ``Q'(s) = -2 sum_j c_j^2 [3 p(b_j) + b_j p'(b_j)]`` and
+    ``Q''(s) = -2 sum_j c_j^3 [4 p'(b_j) + b_j p''(b_j)]`` (``b_j = c_j s``).  Then
+    ``Q(s) >= Q(m) - |Q'(m)| h - M h^2 / 2`` on ``[m - h, m + h]`` with ``M`` a termwise
+    bound of ``|Q''|`` (sup of the density over ``c_j [s1, s2]`` times sup of the
+    polynomial factor).  The loss is second order in h, unlike the interval bound.
+    Requires p smooth on every ``c_j [s1, s2]``: returns -inf if a Laplace kink lies in
+    one (then the caller falls back).  Boundaries outside the density window (mass
+    < 1e-38) are skipped, as everywhere in the engine.
+    """
+    lo, hi = _window(law, mu, sig, relu)
+    m = 0.5 * (s1 + s2)
+    h = 0.5 * (s2 - s1)
+    q0 = msqe_curvature_lower_bound(law, mu, sig, relu, r_b, r_t, m, m)
+    jmin = _kint(math.floor(min(lo / s1, lo / s2) - 1.0), r_b, r_t - 1)
+    jmax = _kint(math.ceil(max(hi / s1, hi / s2) + 1.0), r_b, r_t - 1)
+    d1 = 0.0
+    mbound = 0.0
+    for j in range(jmin, jmax + 1):
+        c = j + 0.5
+        b = c * m
+        a1 = c * s1
+        a2 = c * s2
+        blo = min(a1, a2)
+        bhi = max(a1, a2)
+        if relu and bhi <= 0.0:
+            continue
+        if law == LAW_LAPLACE and blo < mu and mu < bhi:
+            return -math.inf
+        if not (relu and b <= 0.0):
+            p = _density(law, mu, sig, b - mu, 0.0)
+            z = (b - mu) / sig
+            if law == LAW_NORMAL:
+                dp = -z / sig * p
+            else:
+                dp = -p / sig if z > 0 else p / sig
+            d1 += c * c * (3.0 * p + b * dp)
+        pmax = _maxp(law, mu, sig, relu, blo, bhi)
+        bmax = max(abs(blo), abs(bhi))
+        if law == LAW_NORMAL:
+            zmax = max(abs(blo - mu), abs(bhi - mu)) / sig
+            poly = 4.0 * zmax / sig + bmax * (zmax * zmax + 1.0) / (sig * sig)
+        else:
+            poly = 4.0 / sig + bmax / (sig * sig)
+        mbound += abs(c) ** 3 * pmax * poly
+    q1 = -2.0 * d1
+    return q0 - abs(q1) * h - mbound * h * h  # (1/2) * 2 * mbound h^2
