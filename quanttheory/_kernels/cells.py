@@ -186,6 +186,17 @@ def _pieces(law, mu, sig, relu, r_b, r_t, periodic, s, out, skip_a1=1, skip_b1=0
 
 
 @numba.njit(cache=True)
+def _piece_table(law, mu, sig, relu, r_b, r_t, periodic, s, skip_a1=1, skip_b1=0, skip_a2=1, skip_b2=0,
+                 skip_tails=False):
+    """The rows of :func:`_pieces` as a new array (one counting pass, one filling pass)."""
+    n = _pieces(law, mu, sig, relu, r_b, r_t, periodic, s, np.empty((0, 5)), skip_a1, skip_b1, skip_a2,
+                skip_b2, skip_tails)
+    table = np.empty((n, 5))
+    _pieces(law, mu, sig, relu, r_b, r_t, periodic, s, table, skip_a1, skip_b1, skip_a2, skip_b2, skip_tails)
+    return table
+
+
+@numba.njit(cache=True)
 def _a_phi(code, ptype, user):
     """Analytic-variation bound of s^2 phi on a piece (grid-unit cell of width <= 1)."""
     if user:
@@ -412,7 +423,6 @@ def curve_builtin(law, mu, sig, relu, r_b, r_t, code, scales, ns, nodes, weights
     """``s^2 E[phi(xi/s)]`` (no curve factor, atom excluded) for each scale; built-in phi."""
     out = np.empty(scales.shape[0])
     periodic = code == CODE_SINREQ
-    empty = np.empty((0, 5))
     for i in range(scales.shape[0]):
         s = scales[i]
         a1, b1, a2, b2 = _blocks(law, mu, sig, relu, r_b, r_t, periodic, s)
@@ -428,9 +438,8 @@ def curve_builtin(law, mu, sig, relu, r_b, r_t, code, scales, ns, nodes, weights
                 f = 1.0 if code == CODE_MSQE else math.pi * math.pi
                 total = f * (_tail_sq(law, mu, sig, relu, r_t * s, True)
                              + _tail_sq(law, mu, sig, relu, r_b * s, False))
-        npieces = _pieces(law, mu, sig, relu, r_b, r_t, periodic, s, empty, a1, b1, a2, b2, closed)
-        table = np.empty((npieces, 5))
-        _pieces(law, mu, sig, relu, r_b, r_t, periodic, s, table, a1, b1, a2, b2, closed)
+        table = _piece_table(law, mu, sig, relu, r_b, r_t, periodic, s, a1, b1, a2, b2, closed)
+        npieces = table.shape[0]
         total += _block_sum(law, mu, sig, code, s, a1, b1, ns, nodes, weights, amax)
         total += _block_sum(law, mu, sig, code, s, a2, b2, ns, nodes, weights, amax)
         total, comp = _integrate_table(law, mu, sig, code, s, table, npieces, ns, nodes, weights, amax,
@@ -442,10 +451,8 @@ def curve_builtin(law, mu, sig, relu, r_b, r_t, code, scales, ns, nodes, weights
 @numba.njit(cache=True)
 def count_nodes(law, mu, sig, relu, r_b, r_t, periodic, s, ns, amax):
     """Number of quadrature nodes :func:`user_nodes` will emit for scale ``s``."""
-    empty = np.empty((0, 5))
-    npieces = _pieces(law, mu, sig, relu, r_b, r_t, periodic, s, empty)
-    table = np.empty((npieces, 5))
-    _pieces(law, mu, sig, relu, r_b, r_t, periodic, s, table)
+    table = _piece_table(law, mu, sig, relu, r_b, r_t, periodic, s)
+    npieces = table.shape[0]
     total = 0
     for p in range(npieces):
         a = _piece_a(law, mu, sig, table[p, 0], table[p, 1], table[p, 2]) + _a_phi(CODE_USER, 1, True)
@@ -456,10 +463,8 @@ def count_nodes(law, mu, sig, relu, r_b, r_t, periodic, s, ns, amax):
 @numba.njit(cache=True)
 def user_nodes(law, mu, sig, relu, r_b, r_t, periodic, s, ns, nodes, weights, amax, u_out, w_out):
     """Fill grid-unit nodes ``u`` and weights ``w`` with ``s^2 E[phi] ~= sum w phi(u)``."""
-    empty = np.empty((0, 5))
-    npieces = _pieces(law, mu, sig, relu, r_b, r_t, periodic, s, empty)
-    table = np.empty((npieces, 5))
-    _pieces(law, mu, sig, relu, r_b, r_t, periodic, s, table)
+    table = _piece_table(law, mu, sig, relu, r_b, r_t, periodic, s)
+    npieces = table.shape[0]
     pos = 0
     for p in range(npieces):
         c = table[p, 0]
