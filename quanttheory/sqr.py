@@ -219,6 +219,22 @@ def _jsonable(v):
 # ----------------------------------------------------------------------------- evaluation helpers
 
 
+def _update_extrema(vals2d, u2d, lo, lo_u, hi, hi_u) -> None:
+    """Column-wise running min/max of ``vals2d`` (rows: cells) into ``lo``/``hi`` in place,
+    with the inputs ``u2d`` where they are attained."""
+    cols = np.arange(vals2d.shape[1])
+    a = np.argmin(vals2d, axis=0)
+    v = vals2d[a, cols]
+    better = v < lo
+    lo[better] = v[better]
+    lo_u[better] = u2d[a, cols][better]
+    b = np.argmax(vals2d, axis=0)
+    v = vals2d[b, cols]
+    better = v > hi
+    hi[better] = v[better]
+    hi_u[better] = u2d[b, cols][better]
+
+
 class _Evaluator:
     """Calls the regularizer, counts evaluations and names the input that broke it."""
 
@@ -479,16 +495,7 @@ class _Checker:
                 right, right_u = ci[:, :M + 1], xi[:, :M + 1]
                 left, left_u = ci[:, ::-1][:, :M + 1], xi[:, ::-1][:, :M + 1]
                 for prof, pu in ((right, right_u), (left, left_u)):
-                    a = np.argmin(prof, axis=0)
-                    vals = prof[a, np.arange(M + 1)]
-                    better = vals < self.op_min
-                    self.op_min[better] = vals[better]
-                    self.op_min_u[better] = pu[a, np.arange(M + 1)][better]
-                    b = np.argmax(prof, axis=0)
-                    vals = prof[b, np.arange(M + 1)]
-                    better = vals > self.op_max
-                    self.op_max[better] = vals[better]
-                    self.op_max_u[better] = pu[b, np.arange(M + 1)][better]
+                    _update_extrema(prof, pu, self.op_min, self.op_min_u, self.op_max, self.op_max_u)
                     d = np.diff(prof, axis=1)
                     i = int(np.argmin(d))
                     if d.flat[i] < self.op_inc.value:
@@ -504,16 +511,7 @@ class _Checker:
                         r, c = divmod(int(np.flatnonzero(plat.ravel())[0]), M - 1)
                         self.op_plateau = (float(pu[r, c]), float(prof[r, c]), float(pu[r, c + 2]),
                                            float(prof[r, c + 2]))
-                a = np.argmin(ci, axis=0)
-                vals = ci[a, np.arange(two_m + 1)]
-                better = vals < self.per_min
-                self.per_min[better] = vals[better]
-                self.per_min_u[better] = xi[a, np.arange(two_m + 1)][better]
-                b = np.argmax(ci, axis=0)
-                vals = ci[b, np.arange(two_m + 1)]
-                better = vals > self.per_max
-                self.per_max[better] = vals[better]
-                self.per_max_u[better] = xi[b, np.arange(two_m + 1)][better]
+                _update_extrema(ci, xi, self.per_min, self.per_min_u, self.per_max, self.per_max_u)
                 # evenness about n (inner grid points r_b < n < r_t): right profile of cell n vs left of n-1
                 icells = cells[is_inner]
                 if prev_left is not None:
