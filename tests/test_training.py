@@ -90,6 +90,15 @@ def assert_grad(analytic, numeric, what):
     assert err < TOL, f"{what}: max relative error {err:.2e}"
 
 
+def my_qsin(u, r_b, r_t):
+    """A user QSin written as a plain scalar function (numba-compilable)."""
+    if u < r_b:
+        return math.pi**2 * (u - r_b) ** 2
+    if u > r_t:
+        return math.pi**2 * (u - r_t) ** 2
+    return math.sin(math.pi * u) ** 2
+
+
 # ----------------------------------------------------------------- phi'
 @pytest.mark.parametrize("name", ["qsin", "msqe", "sinreq"])
 @pytest.mark.parametrize("bits", [2, 4])
@@ -124,13 +133,6 @@ def test_dphi_user_central_difference():
     """A user QSin (numba scalar) gets phi' by central difference: matches the analytic
     QSin derivative within the error bound of quanttheory.training.phi
     (1.5e-13 * 12**2 * 4 pi**3 + 2.3e-10 * (pi + 2 pi**2 * 4) ~ 2e-8 at |u| = 12)."""
-
-    def my_qsin(u, r_b, r_t):
-        if u < r_b:
-            return math.pi**2 * (u - r_b) ** 2
-        if u > r_t:
-            return math.pi**2 * (u - r_t) ** 2
-        return math.sin(math.pi * u) ** 2
 
     u = np.random.default_rng(2).uniform(-12, 12, 500)
     pg = phi_and_grad(my_qsin, u, -8, 7)
@@ -373,13 +375,6 @@ def test_reproducible_from_seed(tiny):
 def test_user_regularizer_trains_like_builtin(tiny):
     """A user QSin (central-difference phi') follows the built-in's trajectory closely."""
     data, base = tiny
-
-    def my_qsin(u, r_b, r_t):
-        if u < r_b:
-            return math.pi**2 * (u - r_b) ** 2
-        if u > r_t:
-            return math.pi**2 * (u - r_t) ** 2
-        return math.sin(math.pi * u) ** 2
 
     a = train(data, _cfg(regularizer="qsin", epochs=1, milestones=()), init=base.params, rng=2)
     b = train(data, _cfg(regularizer=my_qsin, epochs=1, milestones=()), init=base.params, rng=2)
