@@ -167,7 +167,9 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
     SinReQ has no quadratic tails: ``s^2 E[sin^2(pi xi/s)] <= s^2 -> 0`` as
     ``s -> 0``, so its infimum is 0 and not attained; the lowest local minimum at
     ``s > 0`` is returned with ``risk_lower_bound = 0`` and a method saying so.
-    User regularizers get a dense log-scan plus golden refinement (not certified).
+    User regularizers, and laws without numba kernels (``kernel_params()`` None,
+    integrated by :mod:`quanttheory.risk.generic`), get a dense log-scan plus
+    golden refinement (not certified).
 
     A purely atomic law (``law.has_density`` False: data arrays, ``Empirical``) gets
     the exact data optimum :func:`quanttheory.risk.data.optimal_scale_atoms`
@@ -204,7 +206,8 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
     # local minima of the scan (diagnostics / SinReQ)
     loc_idx = significant_local_minima(vals)
 
-    if reg.code == CODE_SINREQ or reg.code == CODE_USER:
+    bounds = dist.kernel_params() is not None  # the interval lower bounds need the law's numba kernels
+    if reg.code == CODE_SINREQ or reg.code == CODE_USER or not bounds:
         if reg.code == CODE_SINREQ:
             if not loc_idx:
                 raise ValueError("SinReQ's curve has no local minimum at s > 0 for this law and grid; "
@@ -214,7 +217,10 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
         lo_i, hi_i = max(ib - 1, 0), min(ib + 1, scan.size - 1)
         s_opt, r_opt = _golden(R, float(scan[lo_i]), float(scan[hi_i]), None, 1e-11)
         method = ("lowest local minimum at s > 0 (SinReQ's infimum is 0 as s -> 0)" if reg.code == CODE_SINREQ
-                  else "log-scan (161 points) + golden section; not certified for user regularizers")
+                  else "log-scan (161 points) + golden section; not certified for user regularizers"
+                  if reg.code == CODE_USER
+                  else f"log-scan (161 points) + golden section; not certified ({dist.name} has no interval-bound "
+                       "kernels)")
         res = dict(scale=s_opt, risk=r_opt, scale_error=float(scan[hi_i] - scan[lo_i]),
                    risk_lower_bound=0.0 if reg.code == CODE_SINREQ else float("nan"), method=method,
                    extra={"scan_local_minima": [float(scan[i]) for i in loc_idx]})
