@@ -84,7 +84,16 @@ def _solve_one(arr, bits, name="data", allow_constant=False, prune=True):
                 return _constant_result(c, n, bits, name, allow_constant)
     zs = np.arange(N + 1)
     tops = [(N - int(z), int(z)) for z in zs]
-    brackets = [E._bracket(st, tp, tn) for tp, tn in tops]
+    brackets = []
+    for tp, tn in tops:
+        try:
+            brackets.append(E._bracket(st, tp, tn))
+        except ValueError:
+            if max(st.max_pos, st.max_neg) < E.TINY_DATA:
+                raise
+            # the sides with levels hold only values below TINY_DATA: their squared errors underflow, the
+            # MSE is mean(x^2) up to < 1e-295 for every s: this z cannot beat the others
+            brackets.append(None)
     hist = E._Hist(arr, st, bits + 1) if prune and n * N > E.DIRECT_LIMIT else None
     best_ub = st.sum_sq  # n * MSE as s -> inf, for every z
     live = {}

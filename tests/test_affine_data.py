@@ -1,0 +1,120 @@
+"""Exact affine (s, z) optimum of data against brute-force enumeration.
+
+Brute force (independent of the engine): for each z, MSE(s) is piecewise quadratic in s
+with breakpoints s = |x_i| / (k + 1/2) (k below the side's top N - z or z); on each piece
+the assignment k_i is fixed, the quadratic sum (x - s k)^2 is minimized in closed form
+(s = sum x k / sum k^2, clamped to the piece).  The minimum over all pieces and all z is
+the global optimum.
+"""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from quanttheory.affine import grid as A
+from quanttheory.affine.data import optimal_affine_data
+from quanttheory.empirical import optimal_scale_data
+
+
+def brute_force(x, bits):
+    x = np.asarray(x, dtype=float)
+    N = 2**bits - 1
+    best = (math.inf, None, None)
+    for z in range(N + 1):
+        bps = []
+        for v in x:
+            T = N - z if v >= 0 else z
+            bps += [abs(v) / (k + 0.5) for k in range(T)]
+        amax = float(np.abs(x).max())
+        bps = np.unique(np.array([b for b in bps if b > 0] + [amax * 1e-9, 4 * amax + 1.0]))
+        for a, b in zip(bps[:-1], bps[1:]):
+            m = 0.5 * (a + b)
+            k = np.clip(np.rint(x / m), -z, N - z)
+            kk = float((k * k).sum())
+            s = m if kk == 0 else min(max(float((x * k).sum()) / kk, a), b)
+            val = float(np.mean((x - s * np.clip(np.rint(x / s), -z, N - z)) ** 2))
+            if val < best[0]:
+                best = (val, z, s)
+    return best
+
+
+@given(st.lists(st.floats(-100, 100, allow_subnormal=False), min_size=2, max_size=9), st.integers(1, 3))
+def test_matches_brute_force(xs, bits):
+    x = np.array(xs)
+    if np.ptp(x) == 0 or np.all(np.abs(x) < 1e-6):
+        return
+    r = optimal_affine_data(x, bits)
+    F, z, s = brute_force(x, bits)
+    assert r.mse == pytest.approx(F, rel=1e-10, abs=1e-300)
+    # the returned (s, z) reproduces the MSE through the public quantizer
+    xh = A.affine_fake_quantize(x, r.scale, r.zero_point, bits)
+    assert float(np.mean((x - xh) ** 2)) == pytest.approx(r.mse, rel=1e-10, abs=1e-300)
+    assert r.mse_lower_bound <= r.mse
+
+
+def test_adversarial_hand_derived():
+    # one-sided data {1, 2, 3} with 2 bits: z = 0, s = 1 puts a level on each value: MSE 0
+    # (the scale is the minimizer of a quadratic piece: exact up to a few ulps, so MSE <= (3 * 4 eps)^2)
+    tiny = (3 * 4 * 2.0**-52) ** 2
+    r = optimal_affine_data([1.0, 2.0, 3.0], 2)
+    assert r.mse <= tiny and r.zero_point == 0 and r.scale == pytest.approx(1.0, rel=1e-14)
+    # mirror image: z = N = 3
+    r = optimal_affine_data([-1.0, -2.0, -3.0], 2)
+    assert r.mse <= tiny and r.zero_point == 3
+    # {-1, 0, 2}: z = 1, s = 1 (levels -1, 0, 1, 2) is exact; symmetric grids cannot do it at 2 bits
+    r = optimal_affine_data([-1.0, 0.0, 2.0], 2)
+    assert r.mse <= tiny and r.zero_point == 1
+    assert optimal_scale_data([-1.0, 0.0, 2.0], 2).extra["mse"] > 0.1
+
+
+def test_pruning_is_exact_on_larger_data():
+    """n = 20000 (histogram path): equal to the enumeration of the engine's exact 1-D optimum over all z."""
+    rng = np.random.default_rng(5)
+    x = np.concatenate([rng.laplace(0.8, 1.0, 15000), rng.normal(-2.0, 0.3, 5000)])
+    bits = 3
+    r = optimal_affine_data(x, bits)
+    per_z = [optimal_scale_data(x, A.ShiftedGrid(bits, False, z)).extra["mse"] for z in range(8)]
+    assert r.mse == pytest.approx(min(per_z), rel=1e-12)
+    assert per_z[r.zero_point] == pytest.approx(r.mse, rel=1e-12)
+    assert len(r.extra["pruned_zero_points"]) >= 1
+
+
+def test_per_channel_and_group_equal_slices():
+    rng = np.random.default_rng(2)
+    w = rng.normal(size=(3, 40)) + np.array([[0.0], [2.0], [-1.0]])
+    r = optimal_affine_data(w, 3, axis=0)
+    for i in range(3):
+        ri = optimal_affine_data(w[i], 3)
+        assert r.scale[i] == ri.scale and r.zero_point[i] == ri.zero_point and r.mse[i] == ri.mse
+    rt = optimal_affine_data(w.T, 3, axis=1)
+    np.testing.assert_array_equal(rt.mse, r.mse)
+    g = optimal_affine_data(w, 3, group=20)
+    assert g.mse.shape == (6,)
+    assert g.mse[1] == optimal_affine_data(w.ravel()[20:40], 3).mse
+    gc = optimal_affine_data(w, 3, axis=0, group=10)
+    assert gc.mse.shape == (12,)
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="constant"):
+        optimal_affine_data(np.full(10, 2.5), 4)
+    with pytest.raises(ValueError, match="constant"):
+        optimal_affine_data(np.zeros(10), 4)
+    r = optimal_affine_data(np.full(10, 2.5), 4, allow_constant=True)
+    assert r.mse == 0.0 and r.extra["degenerate"]
+    assert np.all(A.affine_fake_quantize(np.full(10, 2.5), r.scale, r.zero_point, 4) == 2.5)
+    with pytest.raises(ValueError, match="constant"):
+        optimal_affine_data(np.array([[1.0, 2.0], [3.0, 3.0]]), 2, axis=0)
+    with pytest.raises(ValueError, match="non-finite"):
+        optimal_affine_data([1.0, np.nan], 4)
+    with pytest.raises(ValueError, match="divide"):
+        optimal_affine_data(np.ones(10), 4, group=3)
+    with pytest.raises(ValueError):
+        optimal_affine_data(np.ones(10), 9)
+    with pytest.raises(TypeError):
+        optimal_affine_data(np.ones(4) + 1j, 4)
+    with pytest.raises(ValueError, match="empty"):
+        optimal_affine_data(np.array([]), 4)
