@@ -118,3 +118,56 @@ def test_bad_inputs():
         optimal_affine_data(np.ones(4) + 1j, 4)
     with pytest.raises(ValueError, match="empty"):
         optimal_affine_data(np.array([]), 4)
+
+
+# --------------------------------------------------------------------------- real offset
+def brute_force_offset(x, bits):
+    """min over s > 0, m of sum (x - m - k s)^2 over every monotone assignment k of the sorted data
+    (interchanging the minima: min_{s,m} min_k = min_k min_{s,m}); s -> 0 gives the variance."""
+    import itertools
+
+    N = 2**bits - 1
+    xs = np.sort(np.asarray(x, dtype=float))
+    n = xs.size
+    best = float(np.sum((xs - xs.mean()) ** 2))
+    for ks in itertools.combinations_with_replacement(range(N + 1), n):
+        k = np.array(ks, dtype=float)
+        vk = float(np.sum((k - k.mean()) ** 2))
+        cov = float(np.sum((xs - xs.mean()) * (k - k.mean())))
+        if vk > 0 and cov > 0:
+            s = cov / vk
+            m = xs.mean() - s * k.mean()
+            best = min(best, float(np.sum((xs - m - s * k) ** 2)))
+    return best / n
+
+
+@given(st.lists(st.floats(-100, 100, allow_subnormal=False), min_size=2, max_size=7), st.integers(1, 2))
+def test_offset_matches_brute_force(xs, bits):
+    from quanttheory.affine.data import optimal_offset_data
+
+    x = np.array(xs)
+    if np.ptp(x) < 1e-6 * max(1.0, float(np.abs(x).max())):
+        return
+    r = optimal_offset_data(x, bits)
+    F = brute_force_offset(x, bits)
+    scale = float(np.var(x)) + 1e-300
+    assert r.mse == pytest.approx(F, rel=1e-9, abs=1e-13 * scale)
+    xh = A.offset_fake_quantize(x, r.scale, r.offset, bits)
+    assert float(np.mean((x - xh) ** 2)) == pytest.approx(r.mse, rel=1e-9, abs=1e-13 * scale)
+    # the real offset relaxes the integer zero-point
+    assert r.mse <= optimal_affine_data(x, bits).mse * (1 + 1e-9) + 1e-13 * scale
+
+
+def test_offset_per_group_and_bad_input():
+    from quanttheory.affine.data import optimal_offset_data
+
+    rng = np.random.default_rng(4)
+    w = rng.laplace(size=(2, 64)) + 0.5
+    g = optimal_offset_data(w, 3, group=32)
+    assert g.mse.shape == (4,)
+    assert g.mse[3] == optimal_offset_data(w[1, 32:], 3).mse
+    with pytest.raises(ValueError, match="every s > 0 is optimal"):
+        optimal_offset_data(np.full(5, 1.5), 3)
+    assert optimal_offset_data(np.full(5, 1.5), 3, allow_constant=True).mse == 0.0
+    with pytest.raises(ValueError, match="non-finite"):
+        optimal_offset_data(np.array([1.0, np.inf]), 3)

@@ -198,6 +198,14 @@ def optimal_affine_data(data, bits, *, axis=None, group=None, allow_constant=Fal
     arr = E._as_array(data)
     if axis is None and group is None:
         return _solve_one(arr, bits, allow_constant=allow_constant)
+    rows, kind = _rows(arr, axis, group)
+    res = [_solve_one(rows[i], bits, name=f"{kind} {i}", allow_constant=allow_constant)
+           for i in range(rows.shape[0])]
+    return _stack(res, bits, f"per-{kind}: ", {"axis": axis, "group": group, "count": len(res)})
+
+
+def _rows(arr, axis, group):
+    """2-D view: one row per channel (``axis``) or per group of ``group`` consecutive elements."""
     if axis is not None:
         if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
             raise TypeError(f"axis must be an int or None, got {type(axis).__name__}")
@@ -213,7 +221,37 @@ def optimal_affine_data(data, bits, *, axis=None, group=None, allow_constant=Fal
             raise ValueError(f"group size {group} does not divide the {rows.shape[1]} elements per "
                              f"{'channel' if axis is not None else 'tensor'}; pad the data or pick a divisor")
         rows = rows.reshape(-1, int(group))
-    res = [_solve_one(rows[i], bits, name=f"{'group' if group else 'channel'} {i}", allow_constant=allow_constant)
+    if rows.shape[1] == 0:
+        raise ValueError(f"data of shape {arr.shape} has empty channels")
+    return rows, ("group" if group is not None else "channel")
+
+
+def optimal_offset_data(data, bits, *, axis=None, group=None, allow_constant=False) -> AffineOptimum:
+    """Exact global minimizer of ``mean (x - s clip(rint((x - m)/s), 0, N) - m)^2`` over ``s > 0`` and real
+    ``m`` (the "scale and min" form), per tensor, per channel (``axis``) or per group of ``group`` elements.
+
+    Algorithm and certificate: :mod:`quanttheory.affine.offset_data`.  Cost: O(n) per box of a
+    two-dimensional branch and bound (~10^3-10^4 boxes): meant for groups and channels (n <= ~10^4);
+    constant data raises unless ``allow_constant`` (every s is then optimal).
+    """
+    from .. import empirical as E
+    from .offset_data import optimal_offset_1d
+
+    bits = _bits(bits)
+    arr = E._as_array(data)
+    E._scan(arr)  # NaN / inf / overflow checks with the engine's messages
+    if axis is None and group is None:
+        return optimal_offset_1d(arr, bits, allow_constant=allow_constant)
+    rows, kind = _rows(arr, axis, group)
+    res = [optimal_offset_1d(rows[i], bits, name=f"{kind} {i}", allow_constant=allow_constant)
            for i in range(rows.shape[0])]
-    return _stack(res, bits, "per-" + ("group" if group else "channel") + ": ",
-                  {"axis": axis, "group": group, "count": len(res)})
+
+    def col(field):
+        return np.array([getattr(r, field) for r in res], dtype=float)
+
+    return AffineOptimum(bits, "offset", col("scale"), None, col("offset"), col("mse"), col("mse_lower_bound"),
+                         col("scale_error"), col("offset_error"),
+                         f"per-{kind}: " + " | ".join(sorted({r.method for r in res})),
+                         extra={"axis": axis, "group": group, "count": len(res),
+                                "degenerate": np.array([bool((r.extra or {}).get("degenerate", False))
+                                                        for r in res])})
