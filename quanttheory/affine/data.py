@@ -94,7 +94,7 @@ def _solve_one(arr, bits, name="data", allow_constant=False, prune=True):
             # the sides with levels hold only values below TINY_DATA: their squared errors underflow, the
             # MSE is mean(x^2) up to < 1e-295 for every s: this z cannot beat the others
             brackets.append(None)
-    hist = E._Hist(arr, st, bits + 1) if prune and n * N > E.DIRECT_LIMIT else None
+    hist = E._Hist(arr, st, bits + 1) if prune and n * N > 64 else None
     best_ub = st.sum_sq  # n * MSE as s -> inf, for every z
     live = {}
     for z, br in zip(zs, brackets):
