@@ -94,7 +94,7 @@ def section_laws(bits, quick, rng):
             v = law_mse_of(d, bits, st)
             ref = a.mse if st.zero_point is not None else o.mse
             assert v >= a.mse_lower_bound * (1 - 1e-12) if st.zero_point is not None else v >= o.mse_lower_bound
-            cells.append(f"{st.name.split(' ')[0]} {100 * (v / ref - 1):+.2f}")
+            cells.append(f"{f.__name__} {100 * (v / ref - 1):+.2f}")
         print(f"{d} | {ta * 1e3:.1f} | {a.zero_point} | {a.mse:.6g} | {(a.mse - a.mse_lower_bound) / a.mse:.1e} | "
               f"{tn:.2f} | {to * 1e3:.0f} | {o.mse:.6g} | {(o.mse - o.mse_lower_bound) / o.mse:.1e} | "
               + "; ".join(cells))
