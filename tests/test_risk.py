@@ -25,7 +25,7 @@ from scipy import integrate
 
 import mpref
 from quanttheory import Grid, Laplace, Normal, ReLU, msqe, qsin, sinreq
-from quanttheory.regularizers import user_regularizer
+from quanttheory.formats.regularizers import user_regularizer
 from quanttheory.risk import expected_phi, mse, risk_curve
 
 REF = Path(__file__).parent / "data" / "risk_reference.json"
@@ -205,7 +205,7 @@ def test_user_regularizer_atom_counts():
 
 def test_sinreq_closed_form_branch_matches_cells():
     # tiny scales switch to the closed form (periodic tails); continuity across the switch
-    from quanttheory import risk
+    from quanttheory.risk import curve as risk
 
     for d in (Normal(0.1, 1.0), ReLU(Normal(0.2, 1.0)), Laplace(0.3, 1.0), ReLU(Laplace(0.3, 1.0)),
               ReLU(Laplace(-0.3, 1.0))):
