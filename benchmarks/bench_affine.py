@@ -42,7 +42,7 @@ from quanttheory.affine import baselines as BL  # noqa: E402
 from quanttheory.affine.data import optimal_affine_data, optimal_offset_data  # noqa: E402
 from quanttheory.affine.grid import ShiftedGrid  # noqa: E402
 from quanttheory.affine.parametric import optimal_affine, optimal_offset, _Law, _offset_mse_exact  # noqa: E402
-from quanttheory.distributions import Laplace, Normal, ReLU  # noqa: E402
+from quanttheory.laws import Laplace, Normal, ReLU  # noqa: E402
 from quanttheory.risk import mse as engine_mse, optimal_scale  # noqa: E402
 
 

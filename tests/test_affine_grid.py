@@ -13,9 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import integrate
 
-from quanttheory import grid as G
+from quanttheory.formats import grid as G
 from quanttheory.affine import grid as A
-from quanttheory.distributions import Laplace, Normal, ReLU
+from quanttheory.laws import Laplace, Normal, ReLU
 from quanttheory.risk import expected_phi
 
 

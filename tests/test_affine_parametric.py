@@ -14,7 +14,7 @@ import pytest
 from quanttheory.affine import grid as A
 from quanttheory.affine._moments import seg_sq, union_dist_sq
 from quanttheory.affine.parametric import optimal_affine, optimal_offset
-from quanttheory.distributions import Laplace, Normal, ReLU
+from quanttheory.laws import Laplace, Normal, ReLU
 from quanttheory.risk import mse as engine_mse
 from quanttheory.risk import optimal_scale
 

@@ -10,7 +10,7 @@ zero-point baselines ``m = -s z``).  Exact comparisons use
   ``z = clip(-rint(min / s), 0, N)``;
 * :func:`symmetric_optimum` -- the exact optimum of the signed grid
   ``[-2^(b-1), 2^(b-1) - 1]`` (= affine with ``z = 2^(b-1)``), from
-  :func:`quanttheory.empirical.optimal_scale_data`;
+  :func:`quanttheory.risk.data.optimal_scale_data`;
 * :func:`hqq` -- HQQ-style half-quadratic alternating solver: scale fixed from min-max,
   real zero-point updated from a proximal ``l_p`` shrinkage of the error
   (``p = 0.7``, ``beta = 10`` growing by ``kappa = 1.01``, 20 iterations);
@@ -72,8 +72,8 @@ def minmax(x, bits) -> AffineSetting:
 
 
 def symmetric_optimum(x, bits) -> AffineSetting:
-    from ..empirical import optimal_scale_data
-    from ..grid import Grid
+    from ..formats.grid import Grid
+    from ..risk.data import optimal_scale_data
 
     t0 = time.perf_counter()
     x, N = _prep(x, bits)

@@ -8,7 +8,7 @@ is, for each fixed ``z``, the empirical MSE of the integer grid ``[-z, N - z]``
 (:class:`~quanttheory.affine.grid.ShiftedGrid`): per sign the grid has
 ``Tp = N - z`` positive and ``Tn = z`` negative levels.  The joint optimum is the
 minimum over the ``N + 1`` zero-points of exact one-dimensional problems, which
-the exact data engine (:mod:`quanttheory.empirical`) solves with a certificate.
+the exact data engine (:mod:`quanttheory.risk.data`) solves with a certificate.
 To avoid solving all of them:
 
 1. one pass (validation, extrema, moments) and one histogram pass of ``|x|`` per
@@ -64,11 +64,13 @@ def _constant_result(c: float, n: int, bits: int, name: str, allow_constant: boo
 
 
 def _solve_one(arr, bits, name="data", allow_constant=False, prune=True):
-    from .. import empirical as E
+    from ..risk import data as E
+    from ..risk.data_search import _Hist
+    from ..laws.atoms import as_data_array, scan
 
     t0 = time.perf_counter()
     N = 2**bits - 1
-    st = E._scan(arr, name)
+    st = scan(arr, name)
     n = st.n
     lo_v = -st.max_neg if st.n_neg else st.min_pos  # smallest value
     hi_v = st.max_pos if st.n_pos else -st.min_neg
@@ -94,7 +96,7 @@ def _solve_one(arr, bits, name="data", allow_constant=False, prune=True):
             # the sides with levels hold only values below TINY_DATA: their squared errors underflow, the
             # MSE is mean(x^2) up to < 1e-295 for every s: this z cannot beat the others
             brackets.append(None)
-    hist = E._Hist(arr, st, bits + 1) if prune and n * N > 64 else None
+    hist = _Hist(arr, st, bits + 1) if prune and n * N > 64 else None
     best_ub = st.sum_sq  # n * MSE as s -> inf, for every z
     live = {}
     for z, br in zip(zs, brackets):
@@ -143,7 +145,11 @@ def _solve_one(arr, bits, name="data", allow_constant=False, prune=True):
             pruned.append(z)
             lbs.append(zlb / n)
             continue
-        r = E._optimal_msqe(arr, ShiftedGrid(bits, False, z), st)
+        try:
+            r = E._optimal_msqe(arr, ShiftedGrid(bits, False, z), st)
+        except ZeroDivisionError as exc:  # the 1-D engine underflows on magnitudes ~1e-38 next to ~1
+            raise ValueError(f"{name}: the exact 1-D engine failed for zero-point {z} (values spanning more than "
+                             "~1e30 in magnitude underflow); rescale or drop the negligible values") from exc
         solved.append((z, r.scale, r.extra["mse"]))
         lbs.append(r.risk_lower_bound / math.pi**2)
         if best is None or r.extra["mse"] < best.extra["mse"]:
@@ -155,7 +161,7 @@ def _solve_one(arr, bits, name="data", allow_constant=False, prune=True):
     ties = sorted(z for z, _, v in solved if v <= F * (1 + 1e-12))
     lb_all = min([F] + lbs)
     method = ("exact: branch and bound over (zero-point, scale interval) boxes on the |x| histogram, exact "
-              "one-dimensional optimum (quanttheory.empirical) for every zero-point not excluded")
+              "one-dimensional optimum (quanttheory.risk.data) for every zero-point not excluded")
     return AffineOptimum(bits, "zero_point", float(best.scale), int(zb), -float(best.scale) * zb, F, lb_all,
                          float(best.scale_error), float(best.scale_error) * zb, method,
                          extra={"n": n, "solved_zero_points": [s[0] for s in solved],
@@ -192,10 +198,12 @@ def optimal_affine_data(data, bits, *, axis=None, group=None, allow_constant=Fal
         Constant data (or a constant channel/group) has MSE 0 for a continuum of ``(s, z)``:
         raise (default) or return one of them flagged in ``extra["degenerate"]``.
     """
-    from .. import empirical as E
+    from ..risk import data as E
+    from ..risk.data_search import _Hist
+    from ..laws.atoms import as_data_array, scan
 
     bits = _bits(bits)
-    arr = E._as_array(data)
+    arr = as_data_array(data)
     if axis is None and group is None:
         return _solve_one(arr, bits, allow_constant=allow_constant)
     rows, kind = _rows(arr, axis, group)
@@ -234,12 +242,14 @@ def optimal_offset_data(data, bits, *, axis=None, group=None, allow_constant=Fal
     two-dimensional branch and bound (~10^3-10^4 boxes): meant for groups and channels (n <= ~10^4);
     constant data raises unless ``allow_constant`` (every s is then optimal).
     """
-    from .. import empirical as E
+    from ..risk import data as E
+    from ..risk.data_search import _Hist
+    from ..laws.atoms import as_data_array, scan
     from .offset_data import optimal_offset_1d
 
     bits = _bits(bits)
-    arr = E._as_array(data)
-    E._scan(arr)  # NaN / inf / overflow checks with the engine's messages
+    arr = as_data_array(data)
+    scan(arr)  # NaN / inf / overflow checks with the engine's messages
     if axis is None and group is None:
         return optimal_offset_1d(arr, bits, allow_constant=allow_constant)
     rows, kind = _rows(arr, axis, group)

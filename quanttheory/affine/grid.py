@@ -16,7 +16,7 @@ Conventions (tested from this definition in ``tests/test_affine_grid.py``):
   measure-zero set; the risk values are unaffected);
 * clamping is applied to the *code* after adding ``z`` (``0 <= q <= N``), so in
   grid units the quantizer is the integer grid ``[-z, N - z]``: this is
-  :class:`ShiftedGrid`, a :class:`quanttheory.grid.Grid` whose ``r_b = -z`` and
+  :class:`ShiftedGrid`, a :class:`quanttheory.formats.grid.Grid` whose ``r_b = -z`` and
   ``r_t = N - z``, usable by every existing engine (risk curves, data optima);
 * ``z`` must be an integer in ``0..N`` (PyTorch requires ``quant_min <= z <=
   quant_max``): other values raise ``ValueError``; the scale must be finite and > 0.
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._validate import as_float_array, check_finite_real, check_scale
-from ..grid import MAX_BITS, Grid
+from ..formats.grid import MAX_BITS, Grid
 
 
 def _check_bits(bits) -> int:
@@ -65,7 +65,7 @@ def check_zero_point(zero_point, bits: int) -> int:
 @dataclass(frozen=True)
 class ShiftedGrid(Grid):
     """The integer grid ``[-z, 2**bits - 1 - z]``: a ``bits``-bit affine grid at zero-point ``z``
-    expressed in grid units (``x_hat / s``).  A :class:`quanttheory.grid.Grid`, so the existing
+    expressed in grid units (``x_hat / s``).  A :class:`quanttheory.formats.grid.Grid`, so the existing
     risk and data engines accept it.  ``signed`` is always False (codes ``0..N``)."""
 
     zero_point: int = 0

@@ -54,8 +54,8 @@ from typing import Any
 
 import numpy as np
 
-from ..distributions import Distribution
-from ..grid import Grid
+from ..formats.grid import Grid
+from ..laws import Laplace, Normal, ReLU
 from .grid import ShiftedGrid, _check_bits
 
 MAX_PARAMETRIC_BITS = 8
@@ -125,8 +125,8 @@ class AffineOptimum:
         return {k: conv(getattr(self, k)) for k in self.__dataclass_fields__}
 
 
-def _check_law(dist) -> Distribution:
-    if not isinstance(dist, Distribution):
+def _check_law(dist):
+    if not isinstance(dist, (Normal, Laplace, ReLU)):
         raise TypeError(f"dist must be a parametric law (Normal, Laplace, ReLU(...)), got {type(dist).__name__}; "
                         "for data use quanttheory.affine.optimal_affine_data")
     return dist
@@ -145,7 +145,7 @@ class _Law:
 
     LB_REACH = {0: 9.0, 1: 40.0}  # lower bounds may drop the tails beyond (dropping mass keeps them valid)
 
-    def __init__(self, dist: Distribution):
+    def __init__(self, dist):
         from ._moments import reach
 
         self.dist = dist
@@ -280,7 +280,8 @@ def optimal_affine(dist, bits, *, hull_rtol: float = 1e-3) -> AffineOptimum:
             break
     # 4. per surviving zero-point: convexity certificate on its hull (risk engine), else Brent in the hull;
     #    the MSE of the result from the certified risk engine
-    from ..risk import _convexity_certificate, mse as engine_mse
+    from ..risk import mse as engine_mse
+    from ..risk.optimum import _convexity_certificate
 
     # a law symmetric about 0 has MSE(s, z) = MSE(s, N - z) (x -> -x): certify one of each mirror pair
     symmetric = L.mu == 0.0 and not L.relu
@@ -345,7 +346,6 @@ def _offset_mse_exact(dist, L: "_Law", bits, s, m) -> float:
     """Accurate MSE of the real-offset quantizer: the risk engine on the law shifted by -m (unsigned grid)
     for Normal/Laplace; Gauss-Legendre cells + closed-form tails (``_moments.point_mse``) for ReLU laws."""
     if not L.relu:
-        from ..distributions import Laplace, Normal
         from ..risk import mse as engine_mse
 
         shifted = (Normal if L.law == 0 else Laplace)(L.mu - m, L.sig)

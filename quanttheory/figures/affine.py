@@ -39,7 +39,7 @@ def make(outdir, quick: bool = False, fmt: str = "png") -> list[Path]:
     from ..affine import baselines as BL
     from ..affine.parametric import _Law, _offset_mse_exact, optimal_affine, optimal_offset
     from ..affine.grid import ShiftedGrid
-    from ..distributions import Laplace, Normal, ReLU
+    from ..laws import Laplace, Normal, ReLU
     from ..risk import mse as engine_mse
 
     plt = pyplot()
