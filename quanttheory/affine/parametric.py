@@ -356,6 +356,63 @@ def _offset_mse_exact(dist, L: "_Law", bits, s, m) -> float:
     return float(point_mse(L.law, L.mu, L.sig, True, L.p0, m + s * np.arange(N + 1)))
 
 
+def _clusters(s1, s2, m1, m2):
+    """Index arrays of the connected groups of touching boxes (union-find on rectangle overlap)."""
+    n = s1.size
+    parent = list(range(n))
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    tol_s = 1e-12 * float(np.max(s2)) if n else 0.0
+    tol_m = 1e-12 * float(np.max(np.abs(np.concatenate([m1, m2])))) + 1e-300 if n else 0.0
+    for i in range(n):
+        ov = np.flatnonzero((s1 <= s2[i] + tol_s) & (s2 >= s1[i] - tol_s) & (m1 <= m2[i] + tol_m)
+                            & (m2 >= m1[i] - tol_m))
+        for j in ov:
+            ri, rj = find(i), find(int(j))
+            if ri != rj:
+                parent[ri] = rj
+    groups = {}
+    for i in range(n):
+        groups.setdefault(find(i), []).append(i)
+    return [np.array(g) for g in groups.values()]
+
+
+def _second_order_lb(L: "_Law", N, s1, s2, c1, c2):
+    """Taylor lower bound on (s, c) boxes: F(x) >= F(x0) + g.d + lam |d|^2 / 2 with x0 the centre,
+    g the exact gradient and lam a lower bound of the Hessian's smallest eigenvalue over the box
+    (``_convex2d.lambda_lower``; F is C^1 where no threshold crosses a ReLU atom, else -inf: no
+    bound).  In (s, c = m + s N/2) coordinates the Hessian is J^T H J, J = [[1, 0], [-N/2, 1]]."""
+    from ._convex2d import gradient_many, lambda_lower
+
+    out = np.full(s1.size, -np.inf)
+    ok = s1 > 0
+    if not ok.any():
+        return out
+    a1, a2, b1, b2 = s1[ok], s2[ok], c1[ok], c2[ok]
+    sc, cc = 0.5 * (a1 + a2), 0.5 * (b1 + b2)
+    mcen = cc - sc * N / 2
+    v, e = L.value(_offset_levels(N, sc, mcen))
+    gs, gm, ge = gradient_many(L.law, L.mu, L.sig, L.relu, L.p0, N, sc, mcen)
+    lam = lambda_lower(L.law, L.mu, L.sig, L.relu, L.p0, N, a1, a2, b1 - a2 * N / 2, b2 - a1 * N / 2)
+    sv = np.linalg.svd(np.array([[1.0, 0.0], [-N / 2, 1.0]]), compute_uv=False)
+    lam_t = np.where(lam >= 0, lam * sv[-1] ** 2, lam * sv[0] ** 2)
+    g1 = gs - (N / 2) * gm  # d/ds at fixed c
+    g2 = gm                 # d/dc
+    h1, h2 = 0.5 * (a2 - a1), 0.5 * (b2 - b1)
+    tot = v - e
+    for g, h in ((g1, h1), (g2, h2)):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = np.where(lam_t > 0, np.clip(-g / np.where(lam_t > 0, lam_t, 1.0), -h, h), -np.sign(g) * h)
+        tot = tot + g * d + 0.5 * lam_t * d * d - ge * h
+    out[ok] = np.where(np.isfinite(lam_t), tot, -np.inf)
+    return out
+
+
 def optimal_offset(dist, bits, *, box_rtol: float = 1e-3, max_boxes: int = 20000) -> AffineOptimum:
     """Global minimizer of ``E[(xi - m - s clip(rint((xi - m)/s), 0, N))^2]`` over ``s > 0`` and real ``m``.
 
@@ -363,10 +420,17 @@ def optimal_offset(dist, bits, *, box_rtol: float = 1e-3, max_boxes: int = 20000
     ``[m1 + k s1, m2 + k s2]``, closed-form union-distance lower bounds), on a search
     region bounded as described in the module docstring; boxes are bisected along the
     side that moves the levels most (``N (s2 - s1)`` against ``m2 - m1``) until both are
-    below ``box_rtol * s``.  The incumbent is refined by Nelder-Mead on the exact MSE.
-    ``mse_lower_bound`` is the smallest lower bound of a surviving box: no ``(s, m)`` has
-    a smaller MSE; ``scale_error`` / ``offset_error`` bound the distance from the result
-    to every surviving box (every global minimizer lies in one).
+    below ``box_rtol * s``; from the second round on, the bound is also the Taylor bound
+    ``F(x0) + g.d + lam |d|^2 / 2`` (exact gradient at the centre, interval-Hessian eigenvalue
+    bound ``lam``), which is second order in the box size.  The surviving boxes are grouped
+    into connected clusters; on each cluster's rectangle a convexity certificate (interval
+    Hessian > 0) makes the minimizer there unique and Newton's method on the exact gradient
+    finds it, with ``|x - x*| <= |grad F(x)| / lam`` and ``F(x) - F(x*) <= |grad F|^2 / (2 lam)``.
+    ``mse_lower_bound``: the smallest cluster bound (no ``(s, m)`` has a smaller MSE);
+    ``scale_error`` / ``offset_error``: distance to every possible global minimizer (mirror
+    optima of symmetric laws are listed in ``extra["per_cluster"]`` and widen the errors).
+    Uncertified clusters (e.g. a threshold crossing a ReLU atom) fall back to Nelder-Mead and
+    the clusters' box lower bounds.
     """
     from scipy.optimize import minimize
 
@@ -400,9 +464,6 @@ def optimal_offset(dist, bits, *, box_rtol: float = 1e-3, max_boxes: int = 20000
             return math.inf
         return float(ub([s], [m])[0])
 
-    r = minimize(f, x0, method="Nelder-Mead", options={"xatol": 1e-10 * x0[0], "fatol": 0.0, "maxiter": 400})
-    if r.fun < best:
-        best, x0 = float(r.fun), np.array(r.x)
 
     def seg(a, b, c):
         v, e = seg_sq(L.law, L.mu, L.sig, L.relu, a, b, c)
@@ -466,6 +527,8 @@ def optimal_offset(dist, bits, *, box_rtol: float = 1e-3, max_boxes: int = 20000
         lo = c1[:, None] + jp * s1[:, None] + jn * s2[:, None]
         hi = c2[:, None] + jp * s2[:, None] + jn * s1[:, None]
         lb = L.lower(lo, hi)
+        if rounds > 1:
+            lb = np.maximum(lb, _second_order_lb(L, N, s1, s2, c1, c2))
         # outside m in [m_lo, m_hi] nothing can win (step 3): such boxes may be dropped, but keeping
         # them is harmless; drop only by the bound
         keep = lb <= best * (1 + LB_RTOL)
@@ -490,22 +553,73 @@ def optimal_offset(dist, bits, *, box_rtol: float = 1e-3, max_boxes: int = 20000
         c1n = np.concatenate([c1[rest], c1[split_s], c1[split_s], c1[split_c], cc[split_c]])
         c2n = np.concatenate([c2[rest], c2[split_s], c2[split_s], cc[split_c], c2[split_c]])
         s1, s2, c1, c2 = s1n, s2n, c1n, c2n
-    # 5. refine the incumbent (it lies in a surviving box or beats them all) and evaluate it accurately
-    r = minimize(f, x0, method="Nelder-Mead", options={"xatol": 1e-12 * x0[0], "fatol": 0.0, "maxiter": 600})
-    s_star, m_star = (float(r.x[0]), float(r.x[1])) if r.fun <= best else (float(x0[0]), float(x0[1]))
-    F = _offset_mse_exact(dist, L, bits, s_star, m_star)
-    lbmin = min(float(lb.min()), F) if lb.size else F
-    s_err = float(max(np.max(np.abs(s1 - s_star)), np.max(np.abs(s2 - s_star)))) if lb.size else 0.0
-    # m = c - s N / 2 over a box: extremes at its corners
-    mc = np.stack([c1 - s1 * N / 2, c1 - s2 * N / 2, c2 - s1 * N / 2, c2 - s2 * N / 2])
-    m_err = float(np.max(np.abs(mc - m_star))) if lb.size else 0.0
+    # 5. the incumbent (it lies in a surviving box or beats them all)
+    nm = (float(x0[0]), float(x0[1]))
+    # 6. clusters of surviving boxes (every global minimizer lies in one); on each cluster's rectangle a
+    #    convexity certificate (interval Hessian) makes the minimizer unique there: Newton on the exact
+    #    gradient from the cluster's best point, |x - x*| <= |grad F(x)| / lam,
+    #    F(x) - F(x*) <= |grad F(x)|^2 / (2 lam); uncertified clusters keep their box lower bound
+    from ._convex2d import certify, gradient, hessian
+
+    m1b, m2b = c1 - s2 * N / 2, c2 - s1 * N / 2  # (s, m) bounding rectangle of each box
+    clusters = _clusters(s1, s2, m1b, m2b)
+    cand = []  # (F, s, m, lower bound, error, certified)
+    for idx in clusters:
+        sa, sb_ = float(s1[idx].min()), float(s2[idx].max())
+        ma, mb = float(m1b[idx].min()), float(m2b[idx].max())
+        lam = certify(L.law, L.mu, L.sig, L.relu, L.p0, N, sa, sb_, ma, mb) if sa > 0 else None
+        if sa <= nm[0] <= sb_ and ma <= nm[1] <= mb:
+            x = np.array(nm)
+        else:
+            scn, ccn = 0.5 * (s1[idx] + s2[idx]), 0.5 * (c1[idx] + c2[idx])
+            vv = ub(scn, ccn - scn * N / 2)
+            jb = int(np.argmin(vv))
+            x = np.array([scn[jb], ccn[jb] - scn[jb] * N / 2])
+        if lam is None:
+            r = minimize(f, x, method="Nelder-Mead", options={"xatol": 1e-10 * x[0], "fatol": 0.0, "maxiter": 300})
+            if r.fun < f(x):
+                x = np.array(r.x)
+            Fx = _offset_mse_exact(dist, L, bits, float(x[0]), float(x[1]))
+            cand.append((Fx, float(x[0]), float(x[1]), min(float(lb[idx].min()), Fx),
+                         (sb_ - sa, mb - ma), False))
+            continue
+        for _ in range(8):
+            g = np.array(gradient(L.law, L.mu, L.sig, L.relu, L.p0, N, x[0], x[1]))
+            try:
+                xn = x - np.linalg.solve(hessian(L.law, L.mu, L.sig, L.relu, N, x[0], x[1]), g)
+            except np.linalg.LinAlgError:
+                break
+            if not (sa <= xn[0] <= sb_ and ma <= xn[1] <= mb):
+                break
+            x = xn
+        g = np.array(gradient(L.law, L.mu, L.sig, L.relu, L.p0, N, x[0], x[1]))
+        gn = float(np.hypot(*g))
+        Fx = _offset_mse_exact(dist, L, bits, float(x[0]), float(x[1]))
+        err = gn / lam + 4 * 2.0**-52 * max(abs(x[0]), abs(x[1]))
+        # engine / Gauss-Legendre values are accurate to 1e-12 relative
+        cand.append((Fx, float(x[0]), float(x[1]), Fx * (1 - 1e-12) - gn * gn / (2 * lam), (err, err), True))
+    cand.sort()
+    F, s_star, m_star, _, (s_err, m_err), certified = cand[0]
+    lbmin = min(c[3] for c in cand)
+    # another cluster whose lower bound is below F may hold the minimizer: widen the errors to it
+    for c in cand[1:]:
+        if c[3] <= F:
+            s_err = max(s_err, abs(c[1] - s_star) + c[4][0])
+            m_err = max(m_err, abs(c[2] - m_star) + c[4][1])
+            certified = certified and c[5]
+    certified = certified and all(c[5] for c in cand if c[3] <= F)
     method = ("certified two-dimensional branch and bound over (scale, centre) boxes with closed-form "
-              "union-distance lower bounds; Nelder-Mead refinement; MSE from "
-              + ("the certified risk engine (law shifted by -m, unsigned grid)" if not L.relu else
-                 "Gauss-Legendre cells and closed-form tails"))
+              "union-distance lower bounds; "
+              + ("MSE proven strictly convex on the rectangle holding every surviving box (interval Hessian), "
+                 "Newton on the exact gradient: |x - x*| <= |grad F| / lambda; " if certified else
+                 "Nelder-Mead refinement (no convexity certificate: the gap is the box bound); ")
+              + "MSE from " + ("the certified risk engine (law shifted by -m, unsigned grid)" if not L.relu else
+                               "Gauss-Legendre cells and closed-form tails"))
     if capped:
         method += f"; stopped at {max_boxes} boxes (the certificate gap is wider)"
     return AffineOptimum(bits, "offset", s_star, None, m_star, F, lbmin, s_err, m_err, method,
                          extra={"boxes": int(lb.size), "rounds": rounds, "bound_evaluations": L.evals,
+                                "convexity_certified": certified, "clusters": len(clusters),
+                                "per_cluster": [(c[1], c[2], c[0], c[3], c[5]) for c in cand],
                                 "region": {"s_hi": s_hi, "m_lo": m_lo, "m_hi": m_hi},
                                 "seconds": time.perf_counter() - t0})
