@@ -90,15 +90,19 @@ def test_pruning_is_exact_on_larger_data():
 def test_per_channel_and_group_equal_slices():
     rng = np.random.default_rng(2)
     w = rng.normal(size=(3, 40)) + np.array([[0.0], [2.0], [-1.0]])
-    r = optimal_affine_data(w, 3, axis=0)
+    r = optimal_affine_data(w, 3, axis=0, fast=False)
+    rf = optimal_affine_data(w, 3, axis=0)
     for i in range(3):
         ri = optimal_affine_data(w[i], 3)
         assert r.scale[i] == ri.scale and r.zero_point[i] == ri.zero_point and r.mse[i] == ri.mse
+        # the fused kernel: the same optimum up to rounding
+        assert rf.zero_point[i] == ri.zero_point
+        assert rf.scale[i] == pytest.approx(ri.scale, rel=1e-12) and rf.mse[i] == pytest.approx(ri.mse, rel=1e-12)
     rt = optimal_affine_data(w.T, 3, axis=1)
-    np.testing.assert_array_equal(rt.mse, r.mse)
+    np.testing.assert_array_equal(rt.mse, rf.mse)
     g = optimal_affine_data(w, 3, group=20)
     assert g.mse.shape == (6,)
-    assert g.mse[1] == optimal_affine_data(w.ravel()[20:40], 3).mse
+    assert g.mse[1] == pytest.approx(optimal_affine_data(w.ravel()[20:40], 3).mse, rel=1e-12)
     gc = optimal_affine_data(w, 3, axis=0, group=10)
     assert gc.mse.shape == (12,)
 
@@ -176,3 +180,46 @@ def test_offset_per_group_and_bad_input():
     assert optimal_offset_data(np.full(5, 1.5), 3, allow_constant=True).mse == 0.0
     with pytest.raises(ValueError, match="non-finite"):
         optimal_offset_data(np.array([1.0, np.inf]), 3)
+
+
+@pytest.mark.parametrize("bits", [2, 4, 5])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_rows_equal_reference(bits, dtype):
+    """The fused per-row kernel against the reference path (exact 1-D engine per zero-point), row by row:
+    same MSE to 1e-12 relative (both exact; rounding of the quadratic sums), same zero-point or a tie."""
+    rng = np.random.default_rng(bits)
+    R, n = 24, 300
+    X = np.concatenate([
+        rng.laplace(size=(6, n)) + rng.normal(size=(6, 1)),
+        np.maximum(rng.normal(size=(6, n)), 0.0),                 # one-sided with many exact zeros
+        rng.normal(size=(6, n)) * 0.02,
+        np.round(rng.normal(size=(6, n)) * 4) / 4,               # lattice data: many ties
+    ]).astype(dtype)
+    fast = optimal_affine_data(X, bits, axis=0)
+    ref = optimal_affine_data(X, bits, axis=0, fast=False)
+    assert "fused" in fast.method
+    # both exact; each minimizes a quadratic form sum x^2 - 2 s B + s^2 C whose cancellation (sum x^2 / MSE
+    # up to ~1e3 at 5 bits) moves s* by ~1e-13 relative: MSE to 1e-10 relative, or 1e-13 of mean x^2
+    m2 = np.mean(X.astype(float) ** 2, axis=1)
+    assert np.all(np.abs(fast.mse - ref.mse) <= 1e-10 * ref.mse + 1e-13 * m2)
+    for i in range(R):
+        if fast.zero_point[i] != ref.zero_point[i]:
+            assert ref.mse[i] == pytest.approx(
+                float(np.mean((X[i].astype(float) - A.affine_fake_quantize(X[i], ref.scale[i],
+                                                                          int(fast.zero_point[i]), bits)) ** 2)),
+                rel=1e-9) or fast.mse[i] <= ref.mse[i] * (1 + 1e-12)
+        # the returned (s, z) reproduce the MSE
+        xh = A.affine_fake_quantize(X[i], fast.scale[i], int(fast.zero_point[i]), bits)
+        assert abs(float(np.mean((X[i].astype(float) - xh) ** 2)) - fast.mse[i]) <= 1e-12 * fast.mse[i] + 1e-15 * m2[i]
+    assert np.all(fast.mse_lower_bound <= fast.mse)
+
+
+def test_fused_rows_constant_and_nan_rows():
+    X = np.vstack([np.linspace(-1, 2, 50), np.full(50, 0.5), np.linspace(0, 1, 50)])
+    with pytest.raises(ValueError, match="constant"):
+        optimal_affine_data(X, 3, axis=0)
+    r = optimal_affine_data(X, 3, axis=0, allow_constant=True)
+    assert r.extra["degenerate"].tolist() == [False, True, False] and r.mse[1] == 0.0
+    X[2, 7] = np.nan
+    with pytest.raises(ValueError, match="non-finite"):
+        optimal_affine_data(X, 3, axis=0, allow_constant=True)

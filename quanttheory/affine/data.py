@@ -181,7 +181,7 @@ def _stack(results, bits, method_prefix, extra):
                          method_prefix + " | ".join(methods), extra=ex)
 
 
-def optimal_affine_data(data, bits, *, axis=None, group=None, allow_constant=False) -> AffineOptimum:
+def optimal_affine_data(data, bits, *, axis=None, group=None, allow_constant=False, fast=True) -> AffineOptimum:
     """Exact global minimizer of the affine MSE ``mean (x - s (clip(rint(x/s) + z, 0, N) - z))^2``
     over ``s > 0`` and integer ``z in 0..N`` (``N = 2**bits - 1``).
 
@@ -197,6 +197,10 @@ def optimal_affine_data(data, bits, *, axis=None, group=None, allow_constant=Fal
     allow_constant : bool
         Constant data (or a constant channel/group) has MSE 0 for a continuum of ``(s, z)``:
         raise (default) or return one of them flagged in ``extra["degenerate"]``.
+    fast : bool
+        Per-channel / per-group rows of at most 65536 values use the fused numba kernel
+        (:mod:`quanttheory.affine._rows`, same exact optimum, ~15x faster); ``False`` forces the
+        reference path (one exact 1-D engine call per surviving zero-point and row).
     """
     from ..risk import data as E
     from ..risk.data_search import _Hist
@@ -207,9 +211,55 @@ def optimal_affine_data(data, bits, *, axis=None, group=None, allow_constant=Fal
     if axis is None and group is None:
         return _solve_one(arr, bits, allow_constant=allow_constant)
     rows, kind = _rows(arr, axis, group)
+    if fast and rows.shape[1] <= FAST_MAX_ROW:
+        return _solve_rows_fast(rows, bits, kind, allow_constant, {"axis": axis, "group": group})
     res = [_solve_one(rows[i], bits, name=f"{kind} {i}", allow_constant=allow_constant)
            for i in range(rows.shape[0])]
     return _stack(res, bits, f"per-{kind}: ", {"axis": axis, "group": group, "count": len(res)})
+
+
+FAST_MAX_ROW = 1 << 16
+FAST_BINS = 256
+
+
+def _solve_rows_fast(rows, bits, kind, allow_constant, extra):
+    """All rows at once with the fused kernel (:mod:`quanttheory.affine._rows`); rows it flags
+    (buffers, constant rows) go to the reference solver / the constant-data rule."""
+    from ..laws.atoms import scan
+    from ._rows import solve_rows
+
+    t0 = time.perf_counter()
+    X = rows if rows.dtype in (np.float32, np.float64) and rows.flags.c_contiguous else \
+        np.ascontiguousarray(rows, dtype=np.float64 if rows.dtype != np.float32 else np.float32)
+    if not X.dtype.isnative:
+        X = X.astype(X.dtype.newbyteorder("="))
+    scan(X, "data")  # NaN / inf / overflow: the engine's errors
+    R, n = X.shape
+    N = 2**bits - 1
+    s = np.zeros(R)
+    z = np.zeros(R, dtype=np.int64)
+    mse = np.zeros(R)
+    status = np.zeros(R, dtype=np.int64)
+    info = np.zeros((R, 3))
+    solve_rows(X, N, FAST_BINS, 2.0**-4, 3, s, z, mse, status, info)
+    lb = mse - 16 * 2.0**-52 * n * np.mean(np.square(X, dtype=np.float64), axis=1)
+    s_err = 4 * 2.0**-52 * s
+    degenerate = np.zeros(R, dtype=bool)
+    fallback = []
+    for i in np.flatnonzero(status != 0):
+        r = _solve_one(X[i], bits, name=f"{kind} {i}", allow_constant=allow_constant)
+        s[i], z[i], mse[i], lb[i], s_err[i] = r.scale, r.zero_point, r.mse, r.mse_lower_bound, r.scale_error
+        degenerate[i] = bool((r.extra or {}).get("degenerate", False))
+        if status[i] != 2:
+            fallback.append(int(i))
+    ex = dict(extra)
+    ex.update(count=R, degenerate=degenerate, reference_rows=fallback, seconds=time.perf_counter() - t0,
+              bound_evaluations=info[:, 1].copy(), exact_sweeps=info[:, 2].copy())
+    method = (f"per-{kind}: exact, fused row kernel: histogram branch and bound over (zero-point, scale interval) "
+              "boxes, exact breakpoint sweep of the surviving zero-points on the raw values")
+    off_err = np.where(np.isinf(s_err), np.inf, np.where(np.isinf(s_err), 0.0, s_err) * z)
+    return AffineOptimum(bits, "zero_point", s, z, -s * z, mse, np.minimum(lb, mse), s_err, off_err, method,
+                         extra=ex)
 
 
 def _rows(arr, axis, group):
