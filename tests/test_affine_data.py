@@ -223,3 +223,14 @@ def test_fused_rows_constant_and_nan_rows():
     X[2, 7] = np.nan
     with pytest.raises(ValueError, match="non-finite"):
         optimal_affine_data(X, 3, axis=0, allow_constant=True)
+
+
+@given(st.lists(st.lists(FINITE, min_size=6, max_size=6), min_size=2, max_size=4), st.integers(1, 3))
+def test_fused_rows_match_brute_force(rows, bits):
+    X = np.array(rows)
+    if np.any(np.ptp(X, axis=1) == 0) or np.any(np.all(np.abs(X) < 1e-6, axis=1)):
+        return
+    r = optimal_affine_data(X, bits, axis=0)
+    for i in range(X.shape[0]):
+        F, _, _ = brute_force(X[i], bits)
+        assert r.mse[i] == pytest.approx(F, rel=1e-10, abs=1e-13 * float(np.mean(X[i] ** 2)))
