@@ -209,6 +209,13 @@ def optimal_affine_data(data, bits, *, axis=None, group=None, allow_constant=Fal
     bits = _bits(bits)
     arr = as_data_array(data)
     if axis is None and group is None:
+        if fast and arr.size <= FAST_MAX_ROW:
+            r = _solve_rows_fast(arr.reshape(1, -1), bits, "tensor", allow_constant, {})
+            ex = {k: (v[0] if isinstance(v, np.ndarray) and v.ndim == 1 and v.size == 1 else v)
+                  for k, v in r.extra.items()}
+            return AffineOptimum(bits, "zero_point", float(r.scale[0]), int(r.zero_point[0]), float(r.offset[0]),
+                                 float(r.mse[0]), float(r.mse_lower_bound[0]), float(r.scale_error[0]),
+                                 float(r.offset_error[0]), r.method.replace("per-tensor: ", ""), extra=ex)
         return _solve_one(arr, bits, allow_constant=allow_constant)
     rows, kind = _rows(arr, axis, group)
     if fast and rows.shape[1] <= FAST_MAX_ROW:
