@@ -52,3 +52,65 @@ def test_scale_text(capsys):
 def test_scale_errors(argv, msg, capsys):
     assert main(argv) == 2
     assert msg in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- --affine
+def _strict(s):
+    def bad(c):
+        raise AssertionError(f"non-finite constant {c} in JSON")
+
+    return json.loads(s, parse_constant=bad)
+
+
+def test_scale_affine_dist_json_matches_api(capsys):
+    from quanttheory.affine import optimal_affine
+
+    assert main(["scale", "--dist", "laplace", "--loc", "1", "--bits", "3", "--affine", "--json"]) == 0
+    data = _strict(capsys.readouterr().out)
+    ref = optimal_affine(Laplace(1.0, 1.0), 3)
+    assert data["zero_point"] == ref.zero_point
+    assert data["scale"] == pytest.approx(ref.scale, rel=1e-12)
+    assert data["mse"] == pytest.approx(ref.mse, rel=1e-12)
+
+
+def test_scale_affine_file_axis_group(tmp_path, capsys):
+    import numpy as np
+
+    from quanttheory.affine import optimal_affine_data
+
+    w = np.random.default_rng(0).laplace(size=(3, 64)) + 0.4
+    f = tmp_path / "w.npy"
+    np.save(f, w)
+    assert main(["scale", str(f), "--bits", "3", "--affine", "--axis", "0", "--json"]) == 0
+    data = _strict(capsys.readouterr().out)
+    ref = optimal_affine_data(w, 3, axis=0)
+    assert data["zero_point"] == ref.zero_point.tolist()
+    np.testing.assert_allclose(data["mse"], ref.mse, rtol=1e-12)
+    assert main(["scale", str(f), "--bits", "3", "--affine", "--group", "32"]) == 0
+    out = capsys.readouterr().out
+    assert "6 groups" in out and "z =" in out
+    assert main(["scale", str(f), "--bits", "2", "--affine", "offset", "--group", "64", "--json"]) == 0
+    assert len(_strict(capsys.readouterr().out)["mse"]) == 3
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["--dist", "normal", "--bits", "4", "--affine", "--unsigned"], "drop --unsigned"),
+    (["--dist", "normal", "--bits", "4", "--group", "8"], "add --affine"),
+    (["--dist", "normal", "--bits", "4", "--affine", "--axis", "0"], "apply to a FILE"),
+    (["--dist", "normal", "--bits", "9", "--affine"], "bits 1..8"),
+])
+def test_scale_affine_errors(argv, msg, capsys):
+    assert main(["scale"] + argv) == 2
+    assert msg in capsys.readouterr().err
+
+
+def test_scale_affine_constant_and_nan_files(tmp_path, capsys):
+    import numpy as np
+
+    f = tmp_path / "c.npy"
+    np.save(f, np.full(10, 2.0))
+    assert main(["scale", str(f), "--bits", "4", "--affine"]) == 2
+    assert "constant" in capsys.readouterr().err
+    np.save(f, np.array([1.0, np.nan]))
+    assert main(["scale", str(f), "--bits", "4", "--affine"]) == 2
+    assert "non-finite" in capsys.readouterr().err

@@ -16,12 +16,21 @@ def add_arguments(p) -> None:
     p.add_argument("--unsigned", action="store_true", help="unsigned grid [0, 2^b - 1]")
     p.add_argument("--regularizer", default="msqe", help="msqe (default), qsin or sinreq")
     p.add_argument("--axis", type=int, default=None, help="per-channel axis (tensor input)")
+    p.add_argument("--affine", nargs="?", const="zero_point", choices=("zero_point", "offset"), default=None,
+                   help="joint optimum of an affine grid x_hat = s (q - z) (integer zero-point, default) or "
+                        "x_hat = s q + m ('--affine offset'); codes 0..2^b - 1 (see docs/affine.md)")
+    p.add_argument("--group", type=int, default=None,
+                   help="with --affine and a FILE: one (s, z) per group of this many consecutive elements")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
 def run(args) -> int:
     from ..formats.grid import Grid
 
+    if getattr(args, "affine", None) is not None:
+        return run_affine(args)
+    if getattr(args, "group", None) is not None:
+        raise ValueError("--group applies to affine grids: add --affine")
     grid = Grid(args.bits, not args.unsigned)
     if args.file is not None:
         if args.dist is not None:
@@ -91,4 +100,77 @@ def run_file(args) -> int:
             for i, (s, r) in enumerate(zip(res.scale, res.risk)):
                 print(f"  [{i}] s* = {s:.17g}  risk = {r:.17g}")
         print(f"method: {res.method}")
+    return 0
+
+
+def _strict_json(d) -> str:
+    def bad(c):
+        raise ValueError(f"non-finite number {c} in JSON output")
+
+    out = json.dumps(d, allow_nan=False)
+    json.loads(out, parse_constant=bad)
+    return out
+
+
+def run_affine(args) -> int:
+    """``quanttheory scale (FILE.npy | --dist D) --bits B --affine [offset] [--axis A | --group K] [--json]``."""
+    import numpy as np
+
+    form = args.affine
+    if args.unsigned:
+        raise ValueError("affine grids always use the codes 0..2^b - 1: drop --unsigned")
+    if (args.regularizer or "msqe") != "msqe":
+        raise ValueError("--affine optimizes the MSE only: drop --regularizer")
+    if args.file is not None:
+        if args.dist is not None:
+            raise ValueError("give either a FILE or --dist, not both")
+        import pathlib
+
+        from ..affine.data import optimal_affine_data, optimal_offset_data
+
+        path = pathlib.Path(args.file)
+        if not path.exists():
+            raise ValueError(f"file {str(path)!r} does not exist")
+        if path.suffix != ".npy":
+            raise ValueError(f"expected a .npy file (np.save), got {path.name!r}")
+        try:
+            arr = np.load(path, mmap_mode="r", allow_pickle=False)
+        except Exception as exc:  # noqa: BLE001 - report any reader error cleanly
+            raise ValueError(f"cannot read {str(path)!r} as a .npy array: {exc}") from exc
+        f = optimal_affine_data if form == "zero_point" else optimal_offset_data
+        res = f(arr, args.bits, axis=args.axis, group=args.group)
+        what = f"file {path}  shape {arr.shape} dtype {arr.dtype}"
+    else:
+        if args.dist is None:
+            raise ValueError("give a .npy FILE or --dist normal|laplace")
+        if args.axis is not None or args.group is not None:
+            raise ValueError("--axis / --group apply to a FILE, not to --dist")
+        from ..affine.parametric import optimal_affine, optimal_offset
+        from ..laws.parametric import get_distribution
+
+        dist = get_distribution(args.dist, args.loc, args.dist_scale, args.relu)
+        res = (optimal_affine if form == "zero_point" else optimal_offset)(dist, args.bits)
+        what = f"distribution {dist}"
+    if args.json:
+        d = res.as_dict()
+        d["input"] = what
+        print(_strict_json(d))
+        return 0
+    print(what)
+    print(f"affine grid    {args.bits} bits, codes 0..{2**args.bits - 1}, form "
+          + ("x_hat = s (q - z)" if form == "zero_point" else "x_hat = s q + m"))
+    if np.ndim(res.scale) == 0:
+        print(f"optimal scale  {res.scale:.12g}  (+- {res.scale_error:.2g})")
+        if res.zero_point is not None:
+            print(f"zero-point     {res.zero_point}")
+        print(f"offset m       {res.offset:.12g}")
+        print(f"MSE at optimum {res.mse:.12g}")
+        print(f"MSE >=         {res.mse_lower_bound:.12g}  (certified lower bound over every (s, "
+              + ("z" if form == "zero_point" else "m") + "))")
+    else:
+        print(f"{np.size(res.scale)} {'groups' if args.group else 'channels'}")
+        for i in range(np.size(res.scale)):
+            zp = f"  z = {res.zero_point[i]}" if res.zero_point is not None else f"  m = {res.offset[i]:.12g}"
+            print(f"  [{i}] s* = {res.scale[i]:.12g}{zp}  mse = {res.mse[i]:.12g}")
+    print(f"method         {res.method}")
     return 0

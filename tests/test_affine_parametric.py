@@ -1,0 +1,218 @@
+"""Certified joint optima (s, z) and (s, m) for the parametric laws.
+
+References: the per-zero-point certified 1-D optimum of quanttheory.risk (min over z by
+enumeration), scipy quad evaluations of the MSE at the optimum, dense brute-force scans
+of the MSE landscape (risk engine), mpmath for the closed-form pieces.
+"""
+
+import math
+
+import mpmath as mp
+import numpy as np
+import pytest
+
+from quanttheory.affine import grid as A
+from quanttheory.affine._moments import seg_sq, union_dist_sq
+from quanttheory.affine.parametric import optimal_affine, optimal_offset
+from quanttheory.laws import Laplace, Normal, ReLU
+from quanttheory.risk import mse as engine_mse
+from quanttheory.risk import optimal_scale
+
+from test_affine_grid import _quad_mse
+
+LAWS = [Normal(0.0, 1.0), Laplace(1.0, 1.0), ReLU(Normal(0.0, 1.0)), ReLU(Laplace(0.5, 1.0)), Normal(-0.8, 0.5)]
+
+
+def _mp_seg(law, mu, sig, relu, a, b, c):
+    mp.mp.dps = 40
+
+    def p(x):
+        if relu and x <= 0:
+            return mp.mpf(0)
+        if law == 0:
+            return mp.exp(-((x - mu) / sig) ** 2 / 2) / (sig * mp.sqrt(2 * mp.pi))
+        return mp.exp(-abs(x - mu) / sig) / (2 * sig)
+
+    lo = -mp.inf if a == -np.inf else mp.mpf(a)
+    hi = mp.inf if b == np.inf else mp.mpf(b)
+    pts = [lo] + sorted(q for q in ([mu] if law == 1 else []) + ([0] if relu else []) if lo < q < hi) + [hi]
+    return mp.quad(lambda x: (x - c) ** 2 * p(x), pts)
+
+
+def test_closed_form_pieces_against_mpmath():
+    """Each closed-form piece against mpmath quad at 40 digits; the returned error bound must cover
+    the actual error (that is what makes the lower bounds rigorous)."""
+    rng = np.random.default_rng(7)
+    for law in (0, 1):
+        for relu in (False, True):
+            for _ in range(12):
+                mu, sig = float(rng.normal()), float(rng.uniform(0.3, 2.0))
+                a = float(rng.normal(scale=3))
+                b = a + float(rng.exponential(1.5))
+                c = float(rng.normal(scale=3))
+                if rng.random() < 0.25:
+                    a = -np.inf
+                if rng.random() < 0.25:
+                    b = np.inf
+                v, e = seg_sq(law, mu, sig, relu, a, b, c)
+                ref = float(_mp_seg(law, mu, sig, relu, a, b, c))
+                assert abs(float(v) - ref) <= float(e) + 1e-300
+                assert float(e) <= 1e-6 * ref + 1e-11 * sig**2  # the bound is not vacuous
+
+
+def test_kernel_matches_numpy_union_bound():
+    from quanttheory.affine._kernels import union_dist_sq as K
+    from quanttheory.affine._moments import reach
+
+    rng = np.random.default_rng(0)
+    for law in (0, 1):
+        for relu in (False, True):
+            lo = np.sort(rng.normal(size=(20, 8)) * 2, axis=1)
+            hi = np.maximum.accumulate(lo + rng.exponential(0.1, size=lo.shape), axis=1)
+            v, _ = union_dist_sq(law, 0.2, 1.3, relu, 0.3 if relu else 0.0, lo, hi)
+            vo, eo = np.empty(20), np.empty(20)
+            K(law, 0.2, 1.3, relu, 0.3 if relu else 0.0, reach(law, 0.2, 1.3), lo, hi, vo, eo)
+            np.testing.assert_allclose(vo, v, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dist", LAWS)
+def test_joint_optimum_equals_enumeration_of_certified_1d_optima(dist):
+    """Independent reference: min over every z of the risk engine's certified 1-D optimum on the
+    ShiftedGrid (2 bits: 4 zero-points).  MSE equal to 1e-11 relative (both certified to ~1e-12)."""
+    bits = 2
+    r = optimal_affine(dist, bits)
+    per_z = []
+    for z in range(2**bits):
+        g = A.ShiftedGrid(bits, False, z)
+        try:
+            o = optimal_scale(dist, g)
+            per_z.append((o.risk / math.pi**2, z, o.scale))
+        except ValueError:  # ReLU law on [-3, 0]: every s gives E[xi^2]
+            per_z.append((dist.second_moment(), z, math.nan))
+    F, z, s = min(per_z)
+    assert r.mse == pytest.approx(F, rel=1e-11)
+    assert r.mse_lower_bound <= r.mse * (1 + 1e-15) and r.mse_lower_bound >= F * (1 - 1e-10)
+    assert r.zero_point in [zz for v, zz, _ in per_z if v <= F * (1 + 1e-11)]
+    assert r.scale == pytest.approx(s, rel=1e-6)
+
+
+@pytest.mark.slow
+def test_four_bits_against_enumeration_and_quad():
+    dist = Laplace(1.0, 1.0)
+    r = optimal_affine(dist, 4)
+    per_z = [(optimal_scale(dist, A.ShiftedGrid(4, False, z)).risk / math.pi**2, z) for z in range(16)]
+    F, z = min(per_z)
+    assert r.mse == pytest.approx(F, rel=1e-11) and r.zero_point == z
+    assert r.mse == pytest.approx(_quad_mse(dist, r.scale, r.zero_point, 4), rel=1e-10)
+
+
+@pytest.mark.parametrize("dist", LAWS[:3])
+def test_dense_scan_never_beats_the_optimum(dist):
+    """Brute force: 4-bit MSE (risk engine) on 16 zero-points x 600 scales around the optimum."""
+    bits = 4
+    r = optimal_affine(dist, bits)
+    ss = r.scale * np.geomspace(0.5, 2.0, 600)
+    scan = min(float(np.min(engine_mse(dist, ss, A.ShiftedGrid(bits, False, z)))) for z in range(16))
+    assert r.mse <= scan * (1 + 1e-12)
+    assert r.mse_lower_bound <= scan
+    assert r.mse == pytest.approx(_quad_mse(dist, r.scale, r.zero_point, bits), rel=1e-10)
+
+
+def test_symmetric_law_ties_and_shifted_law_hand_derived():
+    r = optimal_affine(Normal(0.0, 1.0), 4)
+    # x -> -x maps z to N - z: 7 and 8 tie
+    assert set(r.extra["tied_zero_points"]) == {7, 8}
+    # Normal(10, 1): for any z >= 1 the levels of z = 0 at the same s contain the positive levels of z,
+    # and P(xi < 0) ~ 7.6e-24: z = 0 is optimal
+    r = optimal_affine(Normal(10.0, 1.0), 4)
+    assert r.zero_point == 0
+    # ReLU law with 1 bit: z = 1 maps every value to 0 (MSE = E[xi^2]); z = 0 is better
+    d = ReLU(Normal(0.0, 1.0))
+    r = optimal_affine(d, 1)
+    assert r.zero_point == 0 and r.mse < d.second_moment()
+
+
+def test_affine_beats_symmetric_signed_grid_on_relu():
+    """The signed grid is the affine grid with z = 2^(b-1): the joint optimum can only be better."""
+    d = ReLU(Normal(0.0, 1.0))
+    sym = optimal_scale(d, 4)  # signed 4-bit grid = ShiftedGrid z = 8
+    r = optimal_affine(d, 4)
+    assert r.mse <= sym.risk / math.pi**2 * (1 + 1e-12)
+    assert r.mse < 0.5 * sym.risk / math.pi**2  # 8 levels wasted on negatives: far worse
+
+
+def test_bad_inputs():
+    with pytest.raises(TypeError):
+        optimal_affine(np.ones(3), 4)
+    with pytest.raises(ValueError):
+        optimal_affine(Normal(), 9)
+    with pytest.raises(TypeError):
+        optimal_affine(Normal(), 4.0)
+
+
+@pytest.mark.parametrize("dist", [Normal(0.0, 1.0), Laplace(1.0, 1.0), ReLU(Normal(0.0, 1.0))])
+def test_real_offset_optimum(dist):
+    bits = 2
+    r = optimal_offset(dist, bits)
+    a = optimal_affine(dist, bits)
+    N = 2**bits - 1
+    # relaxation: m = -s z is one admissible offset
+    assert r.mse <= a.mse * (1 + 1e-12)
+    assert r.mse_lower_bound <= r.mse
+    # value by quad (the law's MSE on levels m + k s)
+    lv = r.offset + r.scale * np.arange(N + 1)
+    ref = sum(float(_mp_seg(*dist.kernel_params(), *(lambda t: (t[k], t[k + 1]))(
+        np.concatenate([[-np.inf], 0.5 * (lv[1:] + lv[:-1]), [np.inf]])), lv[k])) for k in range(N + 1))
+    ref += dist.point_mass * float(np.min(np.abs(lv))) ** 2
+    assert r.mse == pytest.approx(ref, rel=1e-10)
+    # brute force: dense scan over (s, m) around the optimum never beats it, nor the certificate
+    ss = r.scale * np.linspace(0.8, 1.25, 61)
+    ms = r.offset + r.scale * np.linspace(-0.5, 0.5, 61)
+    S, M = np.meshgrid(ss, ms, indexing="ij")
+    lvs = M.ravel()[:, None] + S.ravel()[:, None] * np.arange(N + 1)[None, :]
+    law, mu, sig, relu = dist.kernel_params()
+    vals, _ = union_dist_sq(law, mu, sig, relu, dist.point_mass, lvs, lvs)
+    assert r.mse <= float(vals.min()) * (1 + 1e-9)
+    assert r.mse_lower_bound <= float(vals.min())
+    # convexity certificate on every cluster of surviving boxes: the gap is the engine's accuracy
+    assert r.extra["convexity_certified"]
+    assert (r.mse - r.mse_lower_bound) / r.mse < 2e-12
+
+
+@pytest.mark.parametrize("dist", [Normal(0.3, 1.2), Laplace(1.0, 0.8), ReLU(Normal(0.2, 1.0)),
+                                  ReLU(Laplace(0.5, 1.0))])
+def test_gradient_and_hessian_formulas_against_finite_differences(dist):
+    """The exact gradient / Hessian of F(s, m) used by the certificate, against central differences
+    of the Gauss-Legendre MSE (1e-7 relative for the gradient at h = 1e-6, 1e-4 for the Hessian at
+    h = 1e-4: the differences' own truncation and rounding errors)."""
+    from quanttheory.affine._convex2d import gradient, hessian, lambda_lower
+    from quanttheory.affine._moments import point_mse
+
+    law, mu, sig, relu = dist.kernel_params()
+    p0, N = dist.point_mass, 7
+    s, m = 0.5, (0.04 if relu else -1.3)
+
+    def F(s, m):
+        return point_mse(law, mu, sig, relu, p0, m + s * np.arange(N + 1))
+
+    h = 1e-6
+    g = gradient(law, mu, sig, relu, p0, N, s, m)
+    fd = ((F(s + h, m) - F(s - h, m)) / (2 * h), (F(s, m + h) - F(s, m - h)) / (2 * h))
+    np.testing.assert_allclose(g, fd, rtol=1e-7, atol=1e-9)
+    h = 1e-4
+    H = hessian(law, mu, sig, relu, N, s, m)
+    Hss = (F(s + h, m) - 2 * F(s, m) + F(s - h, m)) / h**2
+    Hmm = (F(s, m + h) - 2 * F(s, m) + F(s, m - h)) / h**2
+    Hsm = (F(s + h, m + h) - F(s + h, m - h) - F(s - h, m + h) + F(s - h, m - h)) / (4 * h * h)
+    np.testing.assert_allclose(H.ravel(), [Hss, Hsm, Hsm, Hmm], rtol=1e-4, atol=1e-6)
+    lam = lambda_lower(law, mu, sig, relu, p0, N, [s - 1e-3], [s + 1e-3], [m - 1e-3], [m + 1e-3])[0]
+    assert lam <= np.linalg.eigvalsh(H)[0]
+
+
+def test_real_offset_mirror_optima_of_a_symmetric_law():
+    """Laplace(1, 1) is symmetric about 1: m -> 2 - m - N s maps optima to optima."""
+    r = optimal_offset(Laplace(1.0, 1.0), 2)
+    ms = sorted(c[1] for c in r.extra["per_cluster"] if c[2] <= r.mse * (1 + 1e-12))
+    assert len(ms) == 2
+    assert ms[0] + ms[1] == pytest.approx(2 - 3 * r.scale, rel=1e-9)
+    assert r.offset_error >= abs(ms[1] - ms[0])
