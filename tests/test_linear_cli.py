@@ -1,5 +1,6 @@
 """`quanttheory linear` CLI and the linear figures in quick mode."""
 
+import numpy as np
 import pytest
 
 from quanttheory.cli import main
@@ -62,3 +63,20 @@ def test_import_is_light():
             "bad = [m for m in ('quanttheory.linear.theory', 'quanttheory.linear.sim', 'matplotlib', 'numba') "
             "if m in sys.modules]; assert not bad, bad; assert callable(L.learning_curves)")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_theory_overshooting_eta_prints_numbers_not_nan(capsys):
+    """Issue #18 item 1: `--alpha 1 --eta 0.45 --t 9.45` printed nan with exit 0 (21 steps, eta lambda_+ = 1.8)."""
+    assert main(["linear", "theory", "--alpha", "1", "--sigma-w0", "0.5", "--sigma-eps", "0.4",
+                 "--eta", "0.45", "--t", "9.45", "0.45", "4.5"]) == 0
+    out = capsys.readouterr().out
+    assert "nan" not in out.lower()
+    c = th.learning_curves(np.array([21, 1, 10]) * 0.45, 1.0, 1.0, 0.5, 0.4, eta=0.45)
+    for g, e in zip(c.E_g, c.E_t):
+        assert f"{g:.10g}" in out and f"{e:.10g}" in out
+
+
+def test_theory_fractional_step_count_is_an_error(capsys):
+    assert main(["linear", "theory", "--alpha", "1", "--eta", "0.45", "--t", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "whole number of steps" in err

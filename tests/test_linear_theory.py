@@ -197,3 +197,80 @@ def test_bad_input(bad, exc):
 def test_unstable_eta_message():
     with pytest.raises(ValueError, match=r"eta \* lambda_max = 4 > 2"):
         th.generalization_error(1.0, 1.0, eta=1.0)
+
+
+# ----------------------------------------------------------------------------- discrete map, overshooting
+def _exact_discrete(alpha, eta, k, S, s2):
+    """Exact rational E_g, E_t of the discrete map after k steps (issue #18 item 1 reference).
+
+    q = (1 - eta l)^k is a polynomial in l, so every integral is a finite sum of MP moments:
+    int rho_c l^j = Narayana polynomial (j >= 1), min(1, alpha) (j = 0).  Fractions, no rounding.
+    """
+    a, e, S, s2 = (Fraction(x) for x in (alpha, eta, S, s2))
+    m = [min(Fraction(1), a)] + [narayana_moment(a, j) for j in range(1, 2 * k + 2)]
+    q2 = [comb(2 * k, j) * (-e) ** j for j in range(2 * k + 1)]          # (1 - e l)^(2k)
+    p = [-comb(k, j + 1) * (-e) ** (j + 1) for j in range(k)]            # (1 - q) / l
+    p2 = [sum(p[i] * p[j - i] for i in range(max(0, j - k + 1), min(j, k - 1) + 1)) for j in range(2 * k - 1)]
+    eg = max(Fraction(0), 1 - a) * S + S * sum(c * m[j] for j, c in enumerate(q2)) + s2
+    eg += s2 * sum(c * m[j + 1] for j, c in enumerate(p2))               # (1-q)^2 / l = l p^2
+    et = (S * sum(c * m[j + 1] for j, c in enumerate(q2)) + s2 * sum(c * m[j] for j, c in enumerate(q2))) / a
+    if a > 1:
+        et += (1 - 1 / a) * s2
+    return float(eg), float(et)
+
+
+# alpha = 1: lambda_+ = 4, steps overshoot (1 < eta lambda < 2) for eta > 0.25;
+# alpha = 1/4: lambda_+ = 9/4, overshoot for eta > 4/9.
+SWEEP = [(1.0, "0.26"), (1.0, "0.37"), (1.0, "0.45"), (1.0, "0.4999"), (0.25, "0.6"), (0.25, "0.8888")]
+
+
+@pytest.mark.parametrize("alpha,eta", SWEEP)
+def test_discrete_map_overshooting_steps_exact(alpha, eta):
+    """t = k * eta formed in floating point (as a user does) gives the exact rational answer.
+
+    Before the fix t/eta was recomputed in floating point and a negative base raised to a
+    non-integer power: NaN at 7-15 % of the step counts (e.g. alpha = 1, eta = 0.4999, k = 20).
+    Tolerance 1e-11 relative: Gauss with k + 2 nodes is exact for these polynomials; the rest is
+    round-off of sums of O(k) terms of size <= S.
+    """
+    e = float(eta)
+    ks = np.arange(0, 41)
+    t = ks * e
+    c = th.learning_curves(t, alpha, 1.0, 0.5, 0.4, eta=e)
+    assert np.all(np.isfinite(c.E_g)) and np.all(np.isfinite(c.E_t))
+    assert np.all(c.E_t >= 0)
+    for k in range(0, 41, 3):
+        eg, et = _exact_discrete(alpha, Fraction(eta), k, Fraction(5, 4), Fraction(4, 25))
+        assert c.E_g[k] == pytest.approx(eg, rel=1e-11, abs=1e-15), (k, eg)
+        assert c.E_t[k] == pytest.approx(et, rel=1e-11, abs=1e-15), (k, et)
+
+
+def test_discrete_map_issue_example_and_dense_sweep():
+    """The reported case, and a dense (eta, k) sweep: never NaN, equal to the direct power sum."""
+    c = th.learning_curves(20 * 0.4999, 1.0, 1.0, 0.5, 0.4, eta=0.4999)
+    eg, et = _exact_discrete(1.0, Fraction("0.4999"), 20, Fraction(5, 4), Fraction(4, 25))
+    assert c.E_g == pytest.approx(eg, rel=1e-11) and c.E_t == pytest.approx(et, rel=1e-11)
+    rule = th.mp_rule(1.0, 120)
+    for eta in np.linspace(0.2, 0.4999, 37):
+        ks = np.arange(0, 100)
+        cc = th.learning_curves(ks * eta, 1.0, 1.0, 0.0, 0.3, eta=eta)
+        assert np.all(np.isfinite(cc.E_g)) and np.all(np.isfinite(cc.E_t)), eta
+        # independent path: Python int powers (defined for negative bases) on a big Gauss rule
+        for k in (1, 17, 54, 99):
+            q = np.array([(1.0 - eta * x) ** int(k) for x in rule.nodes])
+            ref_t = (rule.weights * (rule.nodes + 0.09)) @ (q * q)
+            assert cc.E_t[k] == pytest.approx(ref_t, rel=1e-9, abs=1e-14), (eta, k)
+
+
+@pytest.mark.parametrize("t,eta", [(0.15, 0.1), (1.0000001, 0.5), (10.0, 0.3)])
+def test_discrete_map_rejects_fractional_step_counts(t, eta):
+    with pytest.raises(ValueError, match="whole number of steps.*nearest"):
+        th.learning_curves(t, 1.0, eta=eta)
+
+
+def test_discrete_map_rounds_float_step_counts():
+    """t = k * eta in floating point is k steps; t reported back is k * eta."""
+    eta = 0.1
+    t = np.array([3 * eta, 0.30000000000000004, 0.3])
+    c = th.learning_curves(t, 0.5, 1.0, 0.2, 0.3, eta=eta)
+    assert np.ptp(c.E_g) == 0 and np.ptp(c.E_t) == 0
