@@ -253,9 +253,9 @@ def _check_eta(eta, alpha, t):
     if np.any(off):
         i = int(np.flatnonzero(off)[0])
         raise ValueError(
-            f"with eta given (discrete GD), t/eta must be a whole number of steps: t = {t[i]:.17g}, "
-            f"eta = {e:.17g} gives t/eta = {k[i]:.17g}; pass t = k * eta for an integer k "
-            f"(nearest: t = {kr[i] * e:.17g}, k = {kr[i]:.0f})"
+            f"with eta given (discrete GD), t/eta must be a whole number of steps: t = {float(t[i])!r}, "
+            f"eta = {e!r} gives t/eta = {float(k[i])!r}; pass t = k * eta for an integer k "
+            f"(nearest: t = {float(kr[i] * e)!r}, k = {kr[i]:.0f})"
         )
     return e, kr
 
