@@ -42,8 +42,8 @@ Gauss rule of this measure (Golub–Welsch nodes, Christoffel weights) integrate
 singularity at ``l_- = 0`` when ``alpha = 1``) are absorbed in the weight; the
 integrands above are entire functions of ``l`` (``(1-q)^2/l`` has a removable
 singularity) and converge geometrically.  The node count grows like
-``sqrt(t sqrt(alpha))``; results agree with mpmath to <= 1e-10 relative
-(tests/test_linear_theory.py).
+``sqrt(t sqrt(alpha))``; results agree with 30-digit mpmath quadrature to 1e-9 relative
+(tests/test_linear_theory.py; observed <= 6.3e-12, and 1.4e-10 for E_t ~ 1e-183 at t = 1000).
 """
 
 from __future__ import annotations
