@@ -483,10 +483,12 @@ def test_run_parallel_is_bitwise_equal_to_in_process_run(monkeypatch):
 
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
-    cfg = replace(experiments.QUICK, seeds=(3, 1), bits=(2,))
+    cfg = replace(experiments.QUICK, seeds=(3, 1), bits=(4,))   # hist_bits = 4: histograms + sandwich too
     a = experiments.run(cfg)
     b = experiments.run_parallel(cfg, jobs=2)
     assert os.environ["OMP_NUM_THREADS"] == "2" and "OPENBLAS_NUM_THREADS" not in os.environ
+    assert "sandwich_lw" in a and a["hist_counts"].sum() > 0
+    assert set(a) == set(b)
     for k in a:
         if k != "seconds":
             assert np.array_equal(np.asarray(a[k]), np.asarray(b[k])), k
