@@ -116,7 +116,7 @@ def run(args) -> int:
 
 
 def _theory(args) -> int:
-    from . import theory
+    from ..linear import theory
 
     kw = dict(sigma_w=args.sigma_w, sigma_w0=args.sigma_w0, sigma_eps=args.sigma_eps)
     # compute everything (this also validates --t against --eta) before printing anything
@@ -138,7 +138,7 @@ def _theory(args) -> int:
 
 
 def _simulate(args) -> int:
-    from .sim import simulate
+    from ..linear.sim import simulate
 
     r = simulate(N=args.N, alpha=args.alpha, eta=args.eta, steps=args.steps, transform=args.transform,
                  sigma_w=args.sigma_w, sigma_w0=args.sigma_w0, sigma_eps=args.sigma_eps, n_hat=args.n_hat,
