@@ -74,7 +74,7 @@ def figure_settings():
                      sigma_eps=0.3, inputs="unit", seeds=8, rng=1, record=[0, 1, 2, 10, 100, 1000])
         ep = effective_parameters(r)
         th = learning_curves(r.t * ep.time_scale, 0.5, 1.0, ep.sigma_w0_eff, 0.3)
-        print(f"{tr:8s} gain {ep.time_scale:.3g}  steps {list(r.steps)}  t {[float(f'{x:.3g}') for x in r.t]}")
+        print(f"{tr:8s} gain {ep.time_scale:.3g}  steps {r.steps.tolist()}  t {[float(f'{x:.3g}') for x in r.t]}")
         print(f"         simulated E_g {np.round(r.mean_g, 3).tolist()}")
         print(f"         (linearized) theory E_g {np.round(th.E_g, 3).tolist()}")
     print("expected clamp gain and init output variance at N = M = 100, c = 1: "
