@@ -172,3 +172,25 @@ def test_bad_input(bad, exc):
     kw.update(bad)
     with pytest.raises(exc):
         sim.simulate(**kw)
+
+
+@pytest.mark.parametrize("tr", ["vanilla", "std", "clamp"])
+def test_training_error_is_a_sum_of_squares_at_convergence(tr):
+    """Issue #18 item 2: E_t was w'Cw - 2b'w + y'y, which cancels to about -1e-16 once GD has
+    interpolated the data (alpha < 1, no label noise).  It is now a sum of squared residuals:
+    never negative, and equal to the directly computed ||y - X T(W)||^2 / P (regenerated draws)
+    to 1e-20 absolute (the true value is ~1e-30: round-off of residuals of size eps |y|)."""
+    N, alpha, eta, steps = 40, 0.5, 0.3, 3000
+    r = sim.simulate(N=N, alpha=alpha, eta=eta, steps=steps, transform=tr, sigma_eps=0.0, seeds=8, rng=0,
+                     record=[0, steps])
+    assert np.all(r.E_t >= 0)
+    P = r.P
+    for i, s in enumerate(np.random.SeedSequence(0).spawn(8)):
+        g = np.random.default_rng(s)
+        X = g.standard_normal((P, N)) / np.sqrt(N)
+        wbar = g.standard_normal(N)
+        y = X @ wbar + g.standard_normal(P) * 0.0
+        res = y - X @ r.weights[i]
+        assert r.E_t[i, -1] == pytest.approx(res @ res / P, rel=1e-6, abs=1e-20)
+    if tr == "vanilla":
+        assert np.all(r.E_t[:, -1] < 1e-25)   # interpolates: alpha < 1, no noise

@@ -2,7 +2,7 @@
 
 Each subcommand lives in a module exposing ``add_arguments(parser)`` and
 ``run(args) -> int``: :mod:`quanttheory.cli.scale`, :mod:`quanttheory.cli.figures`,
-and, until they move here, ``quanttheory.sqr_cli`` and ``quanttheory.linear.cli``.
+:mod:`quanttheory.cli.linear` and, until it moves here, ``quanttheory.sqr_cli``.
 Only the chosen subcommand's module is imported, and nothing heavy (numba,
 matplotlib) until it runs, so ``quanttheory --help`` is instant.
 """
@@ -18,7 +18,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "scale": ("quanttheory.cli.scale", "optimal scale factor of a distribution or of a .npy tensor"),
     "figures": ("quanttheory.cli.figures", "regenerate the supplementary figures and tables"),
     "check-regularizer": ("quanttheory.sqr_cli", "property-check a regularizer against the SQR definition"),
-    "linear": ("quanttheory.linear.cli", "linear-model theory of training/generalization error"),
+    "linear": ("quanttheory.cli.linear", "linear-model theory of training/generalization error"),
 }
 
 

@@ -12,7 +12,7 @@ ORDER = 310
 
 
 def make(outdir, quick: bool = False, fmt: str = "png") -> list:
-    res = results(quick)
+    res = results(quick, outdir)
     plt = pyplot()
     bits = np.asarray(res["bits"], dtype=int)
     acc = 100 * res["acc"]

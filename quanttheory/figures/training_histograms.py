@@ -10,7 +10,7 @@ ORDER = 300
 
 
 def make(outdir, quick: bool = False, fmt: str = "png") -> list:
-    res = results(quick)
+    res = results(quick, outdir)
     plt = pyplot()
     counts = res["hist_counts"]  # (method, epoch, layer, bin)
     edges = res["hist_edges"]

@@ -12,7 +12,7 @@ ORDER = 320
 
 
 def make(outdir, quick: bool = False, fmt: str = "png") -> list:
-    res = results(quick)
+    res = results(quick, outdir)
     plt = pyplot()
     ep = res["sandwich_epoch"].astype(float)
     ms = res["sandwich_msqe"].astype(float)

@@ -39,6 +39,20 @@ from .phi import phi_and_grad
 SCALE_FLOOR = 1e-12
 """Scales are kept >= this value (LSQ trains ``s`` directly and could cross 0)."""
 
+_matmul = np.matmul
+"""Every matrix product of the forward and backward passes goes through this name, so that
+:func:`split_matmul` can replace it (experiments ``--emulate-other-blas``)."""
+
+
+def split_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` with the inner dimension summed as two halves added at the end: the same
+    product in another (equally valid) floating-point summation order, as another BLAS kernel
+    would compute it.  Used to measure how far round-off differences move a training run."""
+    k = a.shape[-1] // 2
+    if k == 0:
+        return a @ b
+    return a[..., k:] @ b[k:] + a[..., :k] @ b[:k]
+
 
 @dataclass(eq=False)
 class MLPParams:
@@ -128,7 +142,7 @@ def _forward(W, b, X, act=None):
     cache = []
     L = len(W)
     for l in range(L):
-        h = a @ W[l] + b[l]
+        h = _matmul(a, W[l]) + b[l]
         if l < L - 1:
             A = relu(h)
             cache.append((a, h, A))
@@ -149,10 +163,10 @@ def _backward(W, cache, dlogits, act_inside=None):
     dh = dlogits
     for l in range(L - 1, -1, -1):
         a, h, _ = cache[l]
-        dW[l] = a.T @ dh
+        dW[l] = _matmul(a.T, dh)
         db[l] = dh.sum(axis=0)
         if l > 0:
-            da = dh @ W[l].T
+            da = _matmul(dh, W[l].T)
             da_out[l - 1] = da
             if act_inside is not None:
                 da = da * act_inside[l - 1]
