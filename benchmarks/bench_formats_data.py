@@ -7,7 +7,7 @@ Normal(0, 1) tensor.  For each format it times, in the same run and on the same
 data (minimum of ``--repeats`` runs; the machine is shared, the minimum is the
 least noisy):
 
-* ``exact``: :func:`quanttheory.formats.data.optimal_scale_format_data`
+* ``exact``: :func:`quanttheory.risk.format_data.optimal_scale_format_data`
   (global, certified; after one warm-up call);
 * ``amax``: the absmax rule ``s = max|x| / level_max`` (one cast);
 * ``sweep N`` for N = 39, 126, 1000: the candidate search toolkits run — the
@@ -38,7 +38,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from quanttheory.formats import get_format  # noqa: E402
-from quanttheory.formats.data import optimal_scale_format_data  # noqa: E402
+from quanttheory.risk.format_data import optimal_scale_format_data  # noqa: E402
 
 ML_NAMES = {"e4m3": "float8_e4m3fn", "e5m2": "float8_e5m2", "e2m3": "float6_e2m3fn",
             "e3m2": "float6_e3m2fn", "e2m1": "float4_e2m1fn"}

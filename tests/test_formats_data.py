@@ -1,11 +1,11 @@
-"""Exact optimal scale of data for any format (quanttheory.formats.data).
+"""Exact optimal scale of data for any format (quanttheory.risk.format_data).
 
 References (independent of the code under test):
 * ``exact_rational``: every breakpoint ``x_i / m_j`` in exact rational arithmetic (fractions), nearest
   level by exhaustive comparison, exact quadratic minimum on every piece (small inputs);
 * ``brute_float``: the same enumeration in float64 with ``argmin |u - levels|`` (medium inputs);
 * a dense scan of MSE(s) with ml_dtypes casts for the FP8/FP6/FP4 formats;
-* the integer-grid engine :func:`quanttheory.empirical.optimal_scale_data` for int grids.
+* the integer-grid engine :func:`quanttheory.risk.data.optimal_scale_data` for int grids.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import quanttheory.formats.data as D
-from quanttheory.empirical import optimal_scale_data
+import quanttheory.risk.format_data as D
+from quanttheory.risk.data import optimal_scale_data
 from quanttheory.formats import get_format, levelset
-from quanttheory.grid import Grid
+from quanttheory.formats.grid import Grid
 
 PI2 = math.pi**2
 

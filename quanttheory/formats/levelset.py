@@ -22,11 +22,11 @@ Decision boundaries are the float64 midpoints ``fl((l_j + l_{j+1}) / 2)``
 values).  A zero result carries the sign of the input when the input lies in
 the zero level's rounding cell (mirrored about 0 when 0 is the lowest level):
 ``-0.0`` for ``-0.3`` as numpy's ``rint`` and the ml_dtypes casts give, ``+0.0``
-for ``-2.5`` on an unsigned grid as :func:`quanttheory.grid.quantize` gives.
+for ``-2.5`` on an unsigned grid as :func:`quanttheory.formats.grid.quantize` gives.
 
 Constructors: :func:`integer`, :func:`quanttheory.formats.minifloat.minifloat`,
 :func:`levelset`; presets by name with :func:`get_format`; :func:`as_format`
-converts a Format, a :class:`~quanttheory.grid.Grid`, a name or an int (signed
+converts a Format, a :class:`~quanttheory.formats.grid.Grid`, a name or an int (signed
 grid of that many bits).
 """
 
@@ -41,7 +41,7 @@ import numpy as np
 MAX_LEVELS = 1 << 17
 """Largest level set accepted (fp16/bf16 have 2**16 - 2**11 + 1 finite values)."""
 
-MAX_INT_BITS = 24  # as quanttheory.grid.MAX_BITS
+MAX_INT_BITS = 24  # as quanttheory.formats.grid.MAX_BITS
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -205,15 +205,12 @@ class Format:
 
     # ------------------------------------------------------------------ conversions
     def to_grid(self):
-        """The equivalent :class:`~quanttheory.grid.Grid` (standard signed/unsigned integer grids only)."""
+        """The equivalent :class:`~quanttheory.formats.grid.Grid` (standard signed/unsigned integer grids only)."""
         if self.is_integer_grid:
             lo, hi = self.r_b, self.r_t
             b = (hi - lo + 1).bit_length() - 1
             if hi - lo + 1 == 1 << b and 1 <= b <= MAX_INT_BITS and lo in (0, -(1 << (b - 1))):
-                try:
-                    from ..grid import Grid
-                except ImportError:  # pragma: no cover - after the formats/ refactor
-                    from .grid import Grid
+                from .grid import Grid
                 return Grid(b, lo < 0)
         raise ValueError(f"format {self.name!r} is not a standard b-bit integer grid; it has no Grid equivalent")
 

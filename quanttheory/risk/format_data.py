@@ -54,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from .levelset import Format, as_format
+from ..formats.levelset import Format, as_format
 
 LD = np.longdouble
 EPS_LD = float(np.finfo(np.longdouble).eps)
@@ -185,7 +185,7 @@ class _Side:
         return (self.v, self.P0f, self.H1, self.L1, self.H2, self.L2, self.b, self.c, self.gamma_k)
 
     def k_lower_bound(self, s1, s2):
-        from .._kernels import formats_data as K
+        from ._kernels import format_data as K
 
         out = np.empty(s1.size)
         if self.P == 0:
@@ -196,7 +196,7 @@ class _Side:
         return out
 
     def k_value(self, ss):
-        from .._kernels import formats_data as K
+        from ._kernels import format_data as K
 
         out = np.empty(ss.size)
         err = np.empty(ss.size)
@@ -204,7 +204,7 @@ class _Side:
         return out, err
 
     def k_events(self, s1, s2):
-        from .._kernels import formats_data as K
+        from ._kernels import format_data as K
 
         out = np.empty(s1.size, dtype=np.int64)
         K.events(self.v, self.b, np.ascontiguousarray(s1, dtype=np.float64),
@@ -734,7 +734,7 @@ def optimal_scale_format_data(data, fmt, axis=None, *, rtol: float = RTOL) -> Fo
         certificate ``risk_lower_bound``, the near-optimal set, and the amax rule's
         scale and MSE for comparison.
     """
-    from ..empirical import _as_array, _iter_chunks, _scan
+    from ..laws.atoms import as_data_array as _as_array, iter_chunks as _iter_chunks, scan as _scan
 
     fmt = as_format(fmt)
     if isinstance(rtol, bool) or not isinstance(rtol, (int, float, np.floating)) or not 0 <= float(rtol) < 1e-2:
@@ -772,7 +772,7 @@ def optimal_scale_format_data(data, fmt, axis=None, *, rtol: float = RTOL) -> Fo
 def format_mse(data, scale, fmt) -> np.ndarray | float:
     """Exact ``MSE(s) = mean (x - s q(x / s))**2`` (data units squared) at each scale (any shape)."""
     from .._validate import check_scales
-    from ..empirical import _as_array, _iter_chunks, _scan
+    from ..laws.atoms import as_data_array as _as_array, iter_chunks as _iter_chunks, scan as _scan
 
     fmt = as_format(fmt)
     arr = _as_array(data)
