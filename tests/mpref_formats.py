@@ -44,3 +44,37 @@ def mp_format_mse(law_code: int, loc, scale, relu: bool, levels, s, dps: int = 5
             dz = min(abs(x) for x in L)
             total += law.point_mass() * (dz * s) ** 2
         return total
+
+
+def mp_format_dmse(law_code: int, loc, scale, relu: bool, levels, s, dps: int = 50):
+    """Reference ``d/ds E[(xi - Q_s(xi))^2] = -2 sum_i l_i E[xi - l_i s; cell_i]`` (+ the ReLU
+    atom's ``2 P(xi <= 0) d0^2 s``), from the same partial moments."""
+    with mp.workdps(dps):
+        law = Law(law_code, loc, scale, relu)
+        s = mp.mpf(s)
+        L = [mp.mpf(float(x)) for x in levels]
+        K = len(L)
+        total = mp.mpf(0)
+        prev = law.M(-mp.inf)
+        for i in range(K):
+            b = mp.inf if i == K - 1 else (L[i] + L[i + 1]) / 2 * s
+            if i < K - 1 and b < law.lo:
+                continue
+            Mb = law.M(b)
+            if i > 0 and (L[i - 1] + L[i]) / 2 * s > law.hi:
+                break
+            d0, d1 = Mb[0] - prev[0], Mb[1] - prev[1]
+            total += -2 * L[i] * (d1 - L[i] * s * d0)
+            prev = Mb
+        if relu:
+            dz = min(abs(x) for x in L)
+            total += 2 * law.point_mass() * dz * dz * s
+        return total
+
+
+def mp_format_argmin(law_code: int, loc, scale, relu: bool, levels, s0, dps: int = 40):
+    """Root of the reference derivative near ``s0`` (secant iteration at ``dps`` digits)."""
+    with mp.workdps(dps):
+        f = lambda s: mp_format_dmse(law_code, loc, scale, relu, levels, s, dps)  # noqa: E731
+        return mp.findroot(f, (mp.mpf(s0) * (1 - mp.mpf(10) ** -6), mp.mpf(s0) * (1 + mp.mpf(10) ** -6)),
+                           solver="secant", tol=mp.mpf(10) ** (-2 * dps // 3))

@@ -507,3 +507,55 @@ def lower_bound(law, mu, sig, relu, levels, s1, s2, ns, nodes, weights, amax):
         total, comp = _c._neumaier(total, comp, _piece_sum(law, mu, sig, start0, 0.0, lo - start0,
                                                            min(0.0, hi - start0), 0, ns, nodes, weights, amax))
     return total + comp
+
+
+@numba.njit(cache=True)
+def curvature_lower(law, mu, sig, relu, levels, s1, s2, has_zero):
+    """Lower bound of ``F''(s)`` (continuous part) over s in [s1, s2].
+
+    ``F''(s) = 2 E[l_s(xi)^2] - 2 s sum_j m_j^2 delta_j p(m_j s)`` (m_j the midpoints,
+    delta_j = l_{j+1} - l_j: the moving cell boundaries; the error is continuous across
+    them).  When 0 is a level, ``|l_s(x)|`` is non-increasing in s (the quantizer is
+    monotone and maps x >= 0 to levels >= 0), so ``E[l_s^2] >= E[l_{s2}^2]`` (cell masses
+    at s2 from the tail on each cell's side, no cancellation); otherwise the first term
+    is bounded by 0.  The sum is bounded termwise by the maximum of the unimodal
+    density over ``m_j [s1, s2]``.  Cells and boundaries outside the law's window
+    (density < 1e-37 of its maximum) are skipped, as everywhere in the engine.
+    """
+    lo, hi = _c._window(law, mu, sig, relu)
+    K = levels.shape[0]
+    ek2 = 0.0
+    if has_zero:
+        for i in range(K):
+            l = levels[i]
+            if l == 0.0:
+                continue
+            a = -math.inf if i == 0 else 0.5 * (levels[i - 1] + l) * s2
+            b = math.inf if i == K - 1 else 0.5 * (l + levels[i + 1]) * s2
+            if b < lo or a > hi:
+                continue
+            if a >= mu:
+                Sa = _c._cdf_parts(law, mu, sig, relu, a)[1]
+                Sb = 0.0 if math.isinf(b) else _c._cdf_parts(law, mu, sig, relu, b)[1]
+                pk = Sa - Sb
+            else:
+                Fb = _c._cdf_parts(law, mu, sig, relu, b)[0] if not math.isinf(b) else math.nan
+                Fa = 0.0 if math.isinf(a) else _c._cdf_parts(law, mu, sig, relu, a)[0]
+                if math.isinf(b):
+                    pk = 1.0 - Fa  # last cell straddling the mode: complement
+                else:
+                    pk = Fb - Fa
+            if pk > 0.0:
+                ek2 += l * l * pk
+    total = 0.0
+    for j in range(K - 1):
+        m = 0.5 * (levels[j] + levels[j + 1])
+        d = levels[j + 1] - levels[j]
+        a = m * s1
+        b = m * s2
+        if a > b:
+            a, b = b, a
+        if b < lo or a > hi:
+            continue
+        total += m * m * d * _c._maxp(law, mu, sig, relu, a, b)
+    return 2.0 * ek2 * (1.0 - 1e-12) - 2.0 * s2 * total
