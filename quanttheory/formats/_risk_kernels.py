@@ -176,6 +176,14 @@ def _normal_cells(mu, sig, levels, s, i0, i1):
 
 
 @numba.njit(cache=True)
+def _e2_scaled(z, logf):
+    """``e^logf E2(z)`` without overflow for large z (``E2`` of :func:`quanttheory._kernels.fast._e2`)."""
+    if z > 2.0:
+        return (math.exp(z + logf) * (z * z - 2.0 * z + 2.0) - 2.0 * math.exp(logf)) / (z * z * z)
+    return math.exp(logf) * _f._e2(z)
+
+
+@numba.njit(cache=True)
 def _laplace_side(mu, b, a, nint, hs):
     """Laplace run [a, a + nint hs] entirely on the decreasing side (a >= mu).
 
@@ -190,12 +198,14 @@ def _laplace_side(mu, b, a, nint, hs):
     if pa == 0.0:
         return 0.0
     ep = _f._e2(-0.5 * kap)
-    em = _f._e2(0.5 * kap)
     if nint > 1:
-        geo = math.exp(-kap) * math.expm1(-kap * (nint - 1)) / math.expm1(-kap)
+        ratio = math.expm1(-kap * (nint - 1)) / math.expm1(-kap)
     else:
-        geo = 0.0
-    return pa * hs * hs * hs * 0.125 * (ep + (ep + em) * geo + math.exp(-kap * nint) * em)
+        ratio = 0.0
+    # r = e^{-kap}; E2(kap/2) grows like e^{kap/2}: carry the factors r, r^nint inside
+    total = ep + ep * math.exp(-kap) * ratio + _e2_scaled(0.5 * kap, -kap) * ratio \
+        + _e2_scaled(0.5 * kap, -kap * nint)
+    return pa * hs * hs * hs * 0.125 * total
 
 
 @numba.njit(cache=True)
