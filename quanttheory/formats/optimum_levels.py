@@ -324,9 +324,11 @@ def format_optimal_scale(dist, fmt, *, rtol: float = 1e-9, resolution: float = 1
         found.append((fs, s, (a, b)))
         if fs < best:
             best, best_s = fs, s
+    # reported: every local minimum within rtol of the lowest one (plus the curve's rounding, 1e-13)
+    fmin = min([fs for fs, _, _ in found] + [best])
     minima = sorted(
         (FormatMinimum(float(s), _PI2 * float(fs), _sqnr(P.m2, fs), (float(iv[0]), float(iv[1])))
-         for fs, s, iv in found if fs <= thr()), key=lambda m: m.risk)
+         for fs, s, iv in found if fs <= fmin * (1.0 + rtol + 1e-13)), key=lambda m: m.risk)
     risk_lb = min([lb for *_, lb in clusters] + [best])
     # 4. powers of two: R at every 2^k in a bracket certified for the best power's risk
     k_lo = math.floor(math.log2(s_lo))
