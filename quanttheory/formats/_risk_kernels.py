@@ -175,6 +175,31 @@ def _normal_cells(mu, sig, levels, s, i0, i1):
     return sig * sig * (total + comp)
 
 
+# Taylor coefficients of E2(z) = int_0^1 v^2 e^{z v} dv = sum_n z^n / (n! (n + 3))
+_E2C = np.array([1.0 / (math.factorial(n) * (n + 3)) for n in range(28)])
+
+
+@numba.njit(cache=True)
+def _e2_pair(x):
+    """``(E2(-x), E2(x))`` for 0 <= x <= 2 from one even and one odd Horner sum in x^2
+    (terms beyond x^27/27! < 2e-20 dropped; all coefficients positive, no cancellation
+    in the even part, the odd part is smaller than the even part)."""
+    x2 = x * x
+    ev = 0.0
+    od = 0.0
+    nmax = 27 if x > 0.5 else (15 if x > 0.05 else 9)
+    n = nmax if nmax % 2 == 1 else nmax - 1
+    while n >= 1:
+        od = od * x2 + _E2C[n]
+        n -= 2
+    n = nmax - 1 if nmax % 2 == 1 else nmax
+    while n >= 0:
+        ev = ev * x2 + _E2C[n]
+        n -= 2
+    od *= x
+    return ev - od, ev + od
+
+
 @numba.njit(cache=True)
 def _e2_scaled(z, logf):
     """``e^logf E2(z)`` without overflow for large z (``E2`` of :func:`quanttheory._kernels.fast._e2`)."""
@@ -197,14 +222,19 @@ def _laplace_side(mu, b, a, nint, hs):
     pa = math.exp(-(a - mu) / b) / (2.0 * b)
     if pa == 0.0:
         return 0.0
-    ep = _f._e2(-0.5 * kap)
     if nint > 1:
         ratio = math.expm1(-kap * (nint - 1)) / math.expm1(-kap)
     else:
         ratio = 0.0
-    # r = e^{-kap}; E2(kap/2) grows like e^{kap/2}: carry the factors r, r^nint inside
-    total = ep + ep * math.exp(-kap) * ratio + _e2_scaled(0.5 * kap, -kap) * ratio \
-        + _e2_scaled(0.5 * kap, -kap * nint)
+    if kap <= 4.0:
+        ep, em = _e2_pair(0.5 * kap)
+        r = math.exp(-kap)
+        total = ep + (ep + em) * r * ratio + em * math.exp(-kap * nint)
+    else:
+        # E2(kap/2) grows like e^{kap/2}: carry the factors r, r^nint inside
+        ep = _f._e2(-0.5 * kap)
+        total = ep + ep * math.exp(-kap) * ratio + _e2_scaled(0.5 * kap, -kap) * ratio \
+            + _e2_scaled(0.5 * kap, -kap * nint)
     return pa * hs * hs * hs * 0.125 * total
 
 
