@@ -30,7 +30,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 from quanttheory import Grid, Laplace, Normal, ReLU  # noqa: E402
-from quanttheory.formats.risk_levels import format_mse, format_risk_curve  # noqa: E402
+from quanttheory.risk.levels import format_mse, format_risk_curve  # noqa: E402
 from quanttheory.risk import optimal_scale, risk_curve  # noqa: E402
 
 LAWS = [("N(0,1)", Normal()), ("Laplace", Laplace()), ("N+ReLU", ReLU(Normal())), ("Laplace+ReLU", ReLU(Laplace()))]

@@ -14,7 +14,7 @@ import numpy as np
 
 from quanttheory import Grid
 from quanttheory import sqr
-from quanttheory.regularizers import QSIN
+from quanttheory.formats.regularizers import QSIN
 
 
 def timed(name, g, use_numba):

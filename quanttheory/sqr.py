@@ -29,8 +29,8 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from ._fd import weights_array
-from .grid import Grid, as_grid
-from .regularizers import PI2, Regularizer, get_regularizer, user_regularizer
+from .formats.grid import Grid, as_grid
+from .formats.regularizers import PI2, Regularizer, get_regularizer, user_regularizer
 
 EPS = np.finfo(float).eps
 
@@ -1113,6 +1113,6 @@ EXAMPLES: dict[str, Regularizer] = {
 
 def names() -> list[str]:
     """Names accepted by :func:`check` besides callables: registered regularizers and :data:`EXAMPLES`."""
-    from .regularizers import available
+    from .formats.regularizers import available
 
     return sorted(set(available()) | set(EXAMPLES))

@@ -68,7 +68,7 @@ def load_callable(spec: str):
 
 
 def run(args) -> int:
-    from .grid import Grid
+    from .formats.grid import Grid
     from .sqr import check
 
     phi = load_callable(args.regularizer)

@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-from .grid import Grid, as_grid
+from .formats.grid import Grid, as_grid
 
 __all__ = [
     "grids", "points", "grids_and_points", "grids_and_pairs", "grids_and_vectors", "scales",

@@ -47,7 +47,7 @@ def fmt_levels(name):
 def s_ref(d, levels):
     import numpy as np
 
-    from quanttheory.formats.risk_levels import format_mse
+    from quanttheory.risk.levels import format_mse
 
     rms = float(np.sqrt(d.second_moment()))
     sc = np.geomspace(rms / max(abs(levels[0]), abs(levels[-1])) / 100, rms * 100, 2000)

@@ -7,10 +7,10 @@ import math
 
 import pytest
 
-from quanttheory.distributions import Laplace, Normal
+from quanttheory.laws import Laplace, Normal
 from quanttheory.figures import formats, registry
-from quanttheory.formats.amax_rule import amax_rule_mse
-from quanttheory.formats.risk_levels import format_mse
+from quanttheory.risk.amax_rule import amax_rule_mse
+from quanttheory.risk.levels import format_mse
 
 
 def test_registered():

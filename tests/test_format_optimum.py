@@ -27,9 +27,9 @@ from scipy import integrate
 from mpref_formats import mp_format_argmin, mp_format_mse
 from quanttheory import Laplace, Normal, ReLU
 from quanttheory.formats import get_format
-from quanttheory.formats.amax_rule import amax_rule_mse
-from quanttheory.formats.optimum_levels import format_optimal_scale
-from quanttheory.formats.risk_levels import format_mse
+from quanttheory.risk.amax_rule import amax_rule_mse
+from quanttheory.risk.levels_optimum import format_optimal_scale
+from quanttheory.risk.levels import format_mse
 from quanttheory.risk import optimal_scale
 
 PI2 = math.pi ** 2

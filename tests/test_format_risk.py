@@ -26,7 +26,7 @@ from hypothesis import given, strategies as st
 from mpref_formats import mp_format_dmse
 from quanttheory import Grid, Laplace, Normal, ReLU
 from quanttheory.formats import get_format, integer
-from quanttheory.formats.risk_levels import format_dmse, format_mse, format_risk_curve, format_sqnr_db
+from quanttheory.risk.levels import format_dmse, format_mse, format_risk_curve, format_sqnr_db
 from quanttheory.risk import risk_curve
 
 REF = Path(__file__).parent / "data" / "format_risk_reference.json"
@@ -180,7 +180,7 @@ def test_bad_input():
         format_mse(Normal(), [0.0], "e4m3")
     with pytest.raises(ValueError, match="finite"):
         format_mse(Normal(), [math.nan], "e4m3")
-    with pytest.raises(TypeError, match="distribution"):
+    with pytest.raises(TypeError, match="law"):
         format_mse(np.zeros(3), [0.1], "e4m3")
     with pytest.raises(ValueError, match="method"):
         format_mse(Normal(), [0.1], "e4m3", method="fast")
@@ -192,3 +192,10 @@ def test_bad_input():
         format_mse(Normal(), [0.1], [0.0, math.inf])
     # a level set is a set: order does not matter
     assert format_mse(Normal(), [0.3], [1.0, 0.0, -2.0])[0] == format_mse(Normal(), [0.3], [-2.0, 0.0, 1.0])[0]
+
+
+def test_laws_without_kernels_are_refused_clearly():
+    from quanttheory.laws import Empirical
+
+    with pytest.raises(ValueError, match="numba kernels"):
+        format_mse(Empirical(np.array([0.1, -0.3, 2.0])), [0.1], "e4m3")

@@ -4,15 +4,15 @@ and power-of-two scales cost.
 For each law (N(0,1), Laplace(0,1)) and each format -- INT4, INT6, INT8 (signed, narrow
 symmetric range ``[-(2^(b-1)-1), 2^(b-1)-1]``), FP4 E2M1, NF4, FP6 E2M3 / E3M2,
 FP8 E4M3 / E5M2 -- computed from the exact risk curves
-(:mod:`quanttheory.formats.risk_levels`):
+(:mod:`quanttheory.risk.levels`):
 
 * ``sqnr_opt_db = 10 log10(E[xi^2] / min_s E[(xi - Q_s(xi))^2])`` at the certified global
-  optimum (:func:`~quanttheory.formats.optimum_levels.format_optimal_scale`), the optimal
+  optimum (:func:`~quanttheory.risk.levels_optimum.format_optimal_scale`), the optimal
   scale and ``n_minima``, the number of local minima within 1e-9 of the best (minifloats:
   near-equal minima one octave apart);
 * ``amax_loss_1e3_db``, ``amax_loss_1e6_db``: dB lost by the absmax rule
   ``s = max_{i<=n} |xi_i| / level_max`` with n = 1e3, 1e6 calibration samples (exact
-  expectation over the law of the max, :func:`~quanttheory.formats.amax_rule.amax_rule_mse`);
+  expectation over the law of the max, :func:`~quanttheory.risk.amax_rule.amax_rule_mse`);
 * ``pow2_loss_db``: dB lost by the best power-of-two scale (certified over all ``2^k``).
 
 Files: ``formats.csv`` (every number), ``formats.md`` (the README table) and the figure
@@ -46,7 +46,7 @@ COLUMNS = ("law", "format", "preset", "sqnr_opt_db", "scale_opt", "n_minima", "m
 
 
 def _laws():
-    from ..distributions import Laplace, Normal
+    from ..laws import Laplace, Normal
 
     return (("N(0,1)", Normal()), ("Laplace(0,1)", Laplace()))
 
@@ -70,8 +70,8 @@ class Row(NamedTuple):
 
 
 def compute_row(law_label: str, dist, label: str, preset: str) -> Row:
-    from ..formats.amax_rule import amax_rule_mse
-    from ..formats.optimum_levels import format_optimal_scale
+    from ..risk.amax_rule import amax_rule_mse
+    from ..risk.levels_optimum import format_optimal_scale
 
     o = format_optimal_scale(dist, preset)
     a3, a6 = (amax_rule_mse(dist, preset, n) for n in AMAX_N)
@@ -122,7 +122,7 @@ def markdown(rows) -> str:
 
 
 def make(outdir, quick: bool = False, fmt: str = "png") -> list[Path]:
-    from ..formats.risk_levels import format_mse
+    from ..risk.levels import format_mse
 
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -149,7 +149,7 @@ def make(outdir, quick: bool = False, fmt: str = "png") -> list[Path]:
         ax.set_ylim(max(0.0, lo - 3.0), max(r.sqnr_opt_db for r in rs) + 3.0)
     axes[0].legend(loc="upper left")
     # SQNR curves: octave-periodic plateau of the minifloats vs the single optimum of INT8
-    from ..distributions import Normal
+    from ..laws import Normal
 
     d = Normal()
     npts = 400 if quick else 3000

@@ -8,7 +8,7 @@ random; the expected quantization MSE of the rule, for fresh data from the same 
     E_n = E_M[ mse(M / level_max) ],    M = max_{i <= n} |xi_i|,   P(M <= m) = G(m)^n,
 
 with ``mse(s) = E[(xi - Q_s(xi))^2]`` the exact curve of
-:func:`~quanttheory.formats.risk_levels.format_mse` and ``G`` the CDF of ``|xi|``.
+:func:`~quanttheory.risk.levels.format_mse` and ``G`` the CDF of ``|xi|``.
 
 Quadrature in the quantile variable: ``tau = n S(M)`` (``S = 1 - G``) has
 ``P(tau > t) = (1 - t/n)^n`` on ``[0, n]``, so with ``t = e^y``
@@ -30,7 +30,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .risk_levels import _check_dist, _mse_flat, _prepare, as_levels_format
+from .levels import _check_dist, _mse_flat, _prepare, as_levels_format
 
 _YMIN = -45.0
 _YMAX = 4.5
@@ -58,8 +58,8 @@ def _log_survival(dist, m):
     from scipy import special
 
     m = np.asarray(m, dtype=float)
-    mu, sig = dist.loc, dist.scale
-    if dist.law == 0:
+    law, mu, sig, relu = dist.kernel_params()
+    if law == 0:
         up = special.log_ndtr(-(m - mu) / sig)      # P(xi > m)
         dn = special.log_ndtr((-m - mu) / sig)      # P(xi < -m)
     else:
@@ -67,7 +67,7 @@ def _log_survival(dist, m):
             return np.where(z >= 0, math.log(0.5) - np.maximum(z, 0), np.log1p(-0.5 * np.exp(np.minimum(z, 0))))
         up = log_tail((m - mu) / sig)
         dn = log_tail((m + mu) / sig)
-    if dist.relu:
+    if relu:
         return up  # the negative side is mapped to the atom at 0, |xi| = xi
     return np.logaddexp(up, dn)
 

@@ -12,12 +12,12 @@ one run, NF4 is 15 runs of one interval each.  So
     F(s) = T_low(L_0 s) + T_high(L_{K-1} s) + sum_runs  int_{a s}^{b s} (h s)^2 saw^2(.) p
 
 and each run is the *interior* of an integer grid at scale ``h s``, evaluated by the
-bit-independent formulas of :mod:`quanttheory._kernels.fast` (Normal: Fourier series
+bit-independent formulas of :mod:`quanttheory.risk._kernels.fast` (Normal: Fourier series
 integrated by parts at the two ends, rigorous remainder bound; Laplace: geometric
 series of cells and the segment helper ``_seg_right``), at O(1) cost per run whatever
 its length.  Runs where those formulas are not certified (spacing comparable to the
 law's scale) fall back to per-cell Gauss-Legendre with the error-bounded orders of
-:mod:`quanttheory._kernels.cells` (its ``_emit`` / ``_integrate_table``).  The tails
+:mod:`quanttheory.risk._kernels.cells` (its ``_emit`` / ``_integrate_table``).  The tails
 are closed forms (Mills-ratio continued fraction / exponentials).
 
 The second kernel family builds the pieces of the whole level set (cells anchored at
@@ -33,8 +33,8 @@ import math
 import numba
 import numpy as np
 
-from .._kernels import cells as _c
-from .._kernels import fast as _f
+from . import cells as _c
+from . import fast as _f
 
 LAW_NORMAL = 0
 LAW_LAPLACE = 1
@@ -202,7 +202,7 @@ def _e2_pair(x):
 
 @numba.njit(cache=True)
 def _e2_scaled(z, logf):
-    """``e^logf E2(z)`` without overflow for large z (``E2`` of :func:`quanttheory._kernels.fast._e2`)."""
+    """``e^logf E2(z)`` without overflow for large z (``E2`` of :func:`quanttheory.risk._kernels.fast._e2`)."""
     if z > 2.0:
         return (math.exp(z + logf) * (z * z - 2.0 * z + 2.0) - 2.0 * math.exp(logf)) / (z * z * z)
     return math.exp(logf) * _f._e2(z)
@@ -290,7 +290,7 @@ def _piece_sum(law, mu, sig, c, k, da, db, code, ns, nodes, weights, amax):
     (code 3, the s-derivative), split at the Laplace kink and subdivided so that each
     piece has variation bound ``a <= MAX_A`` and half-width ``<= MAX_H`` law scales; the
     Gauss-Legendre order per piece is the smallest meeting ``a^(2n)/((2n)! 4^n) <= 1e-19``
-    (table of :func:`quanttheory._kernels.cells.gauss_tables`), plus one for ``d^2``."""
+    (table of :func:`quanttheory.risk._kernels.cells.gauss_tables`), plus one for ``d^2``."""
     if not db > da:
         return 0.0
     kink = mu - c

@@ -14,10 +14,10 @@ Method (``method="auto"``): the clipping tails in closed form, and the range
 plus the first level of the next binade; an integer grid is one run; NF4 has 15
 one-interval runs).  On a run the error is a periodic sawtooth square whose integral
 against the Normal / Laplace density has O(1) closed forms (the integer grid's fast
-path, :mod:`quanttheory._kernels.fast`, applied to the run's interior): a 1000-point
+path, :mod:`quanttheory.risk._kernels.fast`, applied to the run's interior): a 1000-point
 E4M3 curve costs ~30 runs per scale, whatever the number of levels.  Runs where the
 closed forms are not certified fall back to per-cell Gauss-Legendre with error-bounded
-orders (:mod:`quanttheory._kernels.cells`).  ``method="cells"`` integrates every cell by
+orders (:mod:`quanttheory.risk._kernels.cells`).  ``method="cells"`` integrates every cell by
 Gauss-Legendre (the reference path).  Both agree with an mpmath reference (partial
 moments per cell, 50 digits) to <= 1e-12 relative; see ``docs/format_risk.md``.
 
@@ -37,7 +37,7 @@ from functools import lru_cache
 import numpy as np
 
 from .._validate import check_scales
-from ..distributions import Distribution
+from ..laws.base import Law
 
 _METHODS = ("auto", "cells")
 
@@ -82,7 +82,7 @@ def _prepare_levels(levels: np.ndarray) -> _Prepared:
 def as_levels_format(fmt):
     """The :class:`~quanttheory.formats.Format` of ``fmt`` (Format, preset name, Grid, int
     bit width, or a 1-D array of levels in grid units)."""
-    from . import as_format, levelset
+    from ..formats import as_format, levelset
 
     if isinstance(fmt, (np.ndarray, list, tuple)):
         return levelset(np.asarray(fmt, dtype=float), require_zero=False)
@@ -93,30 +93,35 @@ def _prepare(fmt) -> _Prepared:
     return _prepare_cached(fmt)
 
 
-def _check_dist(dist) -> Distribution:
-    if not isinstance(dist, Distribution):
+def _check_dist(dist) -> Law:
+    if not isinstance(dist, Law):
         raise TypeError(
-            f"dist must be a quanttheory distribution (Normal, Laplace, ReLU), got {type(dist).__name__}; "
+            f"dist must be a quanttheory law (Normal, Laplace, ReLU), got {type(dist).__name__}; "
             "for data arrays use the empirical/data functions")
+    atoms_off_zero = any(np.any(np.asarray(a.values) != 0.0) for a in dist.atoms())
+    if dist.kernel_params() is None or atoms_off_zero:
+        raise ValueError(
+            f"format risk curves need a law with numba kernels (Normal, Laplace or ReLU of either), got "
+            f"{type(dist).__name__}")
     return dist
 
 
 @lru_cache(maxsize=1)
 def _tables():
-    from .._kernels.cells import gauss_tables
+    from ._kernels.cells import gauss_tables
 
     return gauss_tables()
 
 
 @lru_cache(maxsize=1)
 def _eta():
-    from .._kernels.fast import eta_table
+    from ._kernels.fast import eta_table
 
     return eta_table()
 
 
 def _mse_flat(dist, prep: _Prepared, flat: np.ndarray, method: str) -> np.ndarray:
-    from . import _risk_kernels as rk
+    from ._kernels import levels as rk
 
     law, mu, sig, relu = dist.kernel_params()
     ns, nodes, weights, amax = _tables()
@@ -179,7 +184,7 @@ def format_risk_curve(dist, scales, fmt, regularizer: str = "msqe", *, method: s
 
 
 def _integer_regularizer(dist, scales, f, regularizer, method):
-    from ..regularizers import get_regularizer
+    from ..formats.regularizers import get_regularizer
 
     reg = get_regularizer(regularizer)
     if not f.is_integer_grid:
@@ -194,7 +199,7 @@ def _integer_regularizer(dist, scales, f, regularizer, method):
     s = check_scales(scales)
     flat = np.ascontiguousarray(s.ravel(), dtype=np.float64)
     law, mu, sig, relu = dist.kernel_params()
-    from ..fastpath import hybrid_expected_phi
+    from .fastpath import hybrid_expected_phi
 
     meth = "cells" if method == "cells" else "auto"
     out = hybrid_expected_phi(law, mu, sig, relu, r_b, r_t, reg.code, flat, method=meth)
@@ -216,7 +221,7 @@ def format_dmse(dist, scales, fmt) -> np.ndarray:
     prep = _prepare(f)
     s = check_scales(scales)
     flat = np.ascontiguousarray(s.ravel(), dtype=np.float64)
-    from . import _risk_kernels as rk
+    from ._kernels import levels as rk
 
     law, mu, sig, relu = dist.kernel_params()
     ns, nodes, weights, amax = _tables()

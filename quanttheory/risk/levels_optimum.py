@@ -2,7 +2,7 @@
 the exact price of the absmax ("amax") scale rule.
 
 For a format with levels ``L`` (grid units) and a law ``xi`` the risk curve is
-``R(s) = pi**2 E[(xi - Q_s(xi))**2]`` (:func:`~quanttheory.formats.risk_levels.format_risk_curve`).
+``R(s) = pi**2 E[(xi - Q_s(xi))**2]`` (:func:`~quanttheory.risk.levels.format_risk_curve`).
 A minifloat level set is almost unchanged by ``s -> 2 s``, so ``R`` has near-equal local
 minima one octave apart (their values may differ only in the 11th digit): the answer is
 a *set* of scales, and the well-posed number is the minimum risk.
@@ -38,7 +38,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .risk_levels import _check_dist, _mse_flat, _prepare, _tables, as_levels_format
+from .levels import _check_dist, _mse_flat, _prepare, _tables, as_levels_format
 
 _PI2 = math.pi ** 2
 _SAFETY = 1e-12  # relative allowance for the rounding of the computed curve (<= 1e-13 measured)
@@ -130,7 +130,7 @@ class _Problem:
         return float(self.F([s])[0])
 
     def dF(self, s) -> float:
-        from . import _risk_kernels as rk
+        from ._kernels import levels as rk
 
         self.n_d += 1
         ns, nodes, weights, amax = _tables()
@@ -138,7 +138,7 @@ class _Problem:
         return v + 2.0 * self.p0 * self.prep.d0 ** 2 * s
 
     def lb_dist(self, s1, s2) -> float:
-        from . import _risk_kernels as rk
+        from ._kernels import levels as rk
 
         self.n_lb += 1
         ns, nodes, weights, amax = _tables()
@@ -149,7 +149,7 @@ class _Problem:
     def lb_taylor(self, s1, s2):
         """(lower bound on [s1, s2], F at the midpoint, midpoint): second-order Taylor bound
         with the exact F'(m) and a lower bound c of F'' on the interval."""
-        from . import _risk_kernels as rk
+        from ._kernels import levels as rk
 
         m = 0.5 * (s1 + s2)
         h = 0.5 * (s2 - s1)
