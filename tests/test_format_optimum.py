@@ -22,6 +22,7 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 from scipy import integrate
 
 from mpref_formats import mp_format_argmin, mp_format_mse
@@ -179,3 +180,28 @@ def test_amax_rule_bad_input():
             amax_rule_mse(Normal(), "e4m3", bad)
     with pytest.raises(TypeError):
         amax_rule_mse(Normal(), "e4m3", "100")
+
+
+@settings(max_examples=12, deadline=None)
+@given(raw=st.lists(st.floats(-4.0, 4.0, allow_nan=False), min_size=2, max_size=7, unique=True),
+       law=st.sampled_from([0, 1, 2]))
+def test_certificate_random_level_sets(raw, law):
+    # adversarial: arbitrary small level sets (with or without 0, asymmetric, irregular)
+    levels = np.unique(np.round(np.array(raw), 3))
+    if levels.size < 2 or np.min(np.diff(levels)) < 1e-2:
+        return
+    d = [Normal(), Laplace(0.3, 0.8), Normal(-0.5, 1.5)][law]
+    o = format_optimal_scale(d, levels)
+    lo, hi = o.extra["bracket"]
+    s = np.geomspace(lo, hi, 6000)
+    r = PI2 * format_mse(d, s, levels)
+    assert r.min() >= o.risk_lower_bound * (1 - 1e-12)
+    assert r.min() >= o.risk * (1 - 1e-12)
+    near = s[r <= o.risk * (1 + o.rtol)]
+    inside = np.zeros(near.shape, dtype=bool)
+    for a, b in o.certified_intervals:
+        inside |= (near >= a) & (near <= b)
+    assert inside.all()
+    # outside the bracket the curve is worse too (checked on a few decades beyond it)
+    out = np.concatenate([np.geomspace(lo * 1e-3, lo, 50), np.geomspace(hi, hi * 1e3, 50)])
+    assert (PI2 * format_mse(d, out, levels) > o.risk).all()

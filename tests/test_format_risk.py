@@ -199,3 +199,17 @@ def test_laws_without_kernels_are_refused_clearly():
 
     with pytest.raises(ValueError, match="numba kernels"):
         format_mse(Empirical(np.array([0.1, -0.3, 2.0])), [0.1], "e4m3")
+
+
+def test_user_level_arrays():
+    # an irregular set (a regression: the preset machinery's run detection is not needed here)
+    lv = [-1.961, -1.773, -1.576, -0.439, 0.036, 0.428]
+    s = np.geomspace(0.05, 5, 7)
+    a = format_mse(Normal(), s, lv)
+    b = format_mse(Normal(), s, lv, method="cells")
+    np.testing.assert_allclose(a, b, rtol=1e-12)
+    # consecutive integers are an integer grid: QSin is allowed and equals the integer engine's
+    np.testing.assert_allclose(format_risk_curve(Normal(), s, np.arange(-8, 8), "qsin"),
+                               risk_curve(Normal(), s, Grid(4), "qsin"), rtol=1e-12)
+    with pytest.raises(TypeError):
+        format_mse(Normal(), s, np.array([[0.0, 1.0]]))

@@ -79,13 +79,58 @@ def _prepare_levels(levels: np.ndarray) -> _Prepared:
     return _Prepared(lv, i0, i1, h, order, float(np.min(np.abs(lv))))
 
 
-def as_levels_format(fmt):
-    """The :class:`~quanttheory.formats.Format` of ``fmt`` (Format, preset name, Grid, int
-    bit width, or a 1-D array of levels in grid units)."""
-    from ..formats import as_format, levelset
+@dataclass(frozen=True)
+class UserLevels:
+    """A user level set given as an array (grid units): what the curve engine needs of a
+    format (``name``, ``levels``, ``level_max``, ``is_integer_grid``, ``r_b``, ``r_t``),
+    validated here and independent of the preset machinery."""
 
+    key: tuple
+
+    @property
+    def levels(self) -> np.ndarray:
+        return np.array(self.key, dtype=np.float64)
+
+    @property
+    def name(self) -> str:
+        return f"levels[{len(self.key)}]"
+
+    @property
+    def level_max(self) -> float:
+        return float(max(abs(self.key[0]), abs(self.key[-1])))
+
+    @property
+    def is_integer_grid(self) -> bool:
+        lv = self.levels
+        return bool(np.all(lv == np.round(lv)) and np.all(np.diff(lv) == 1.0))
+
+    @property
+    def r_b(self) -> int:
+        return int(self.key[0])
+
+    @property
+    def r_t(self) -> int:
+        return int(self.key[-1])
+
+
+def as_levels_format(fmt):
+    """The format of ``fmt``: a :class:`~quanttheory.formats.Format`, preset name, Grid or int bit
+    width (via :func:`quanttheory.formats.as_format`), or a 1-D array of levels in grid units
+    (a set: sorted here; NaN/inf or duplicates raise ``ValueError``)."""
+    from ..formats import as_format
+
+    if isinstance(fmt, UserLevels):
+        return fmt
     if isinstance(fmt, (np.ndarray, list, tuple)):
-        return levelset(np.asarray(fmt, dtype=float), require_zero=False)
+        arr = np.asarray(fmt)
+        if arr.dtype.kind not in "fiu" or arr.ndim != 1:
+            raise TypeError(f"levels must be a 1-D array of real numbers, got dtype {arr.dtype}, shape {arr.shape}")
+        lv = np.sort(arr.astype(np.float64))
+        if lv.size < 2 or not np.all(np.isfinite(lv)):
+            raise ValueError("a level set needs at least 2 finite levels (grid units); remove NaN/inf")
+        if np.any(np.diff(lv) == 0):
+            raise ValueError("the levels contain duplicates; pass each level once")
+        return UserLevels(tuple(float(x) for x in lv))
     return as_format(fmt)
 
 
