@@ -213,3 +213,13 @@ def test_user_level_arrays():
                                risk_curve(Normal(), s, Grid(4), "qsin"), rtol=1e-12)
     with pytest.raises(TypeError):
         format_mse(Normal(), s, np.array([[0.0, 1.0]]))
+
+
+def test_normal_tail_with_adaptive_depth_matches_the_full_continued_fraction():
+    # the clipping tail E[(X - B)^2; X > B] with the depth rule 12 + 520/beta^2 agrees with
+    # the 120-term continued fraction of the integer fast path (itself tested against mpmath)
+    from quanttheory.risk._kernels.fast import _tail_above
+    from quanttheory.risk._kernels.levels import _normal_tail
+
+    for beta in np.concatenate([np.linspace(-3.0, 3.0, 121), np.geomspace(3.0, 37.0, 300)]):
+        assert _normal_tail(float(beta), 1.3) == pytest.approx(_tail_above(float(beta), 1.3), rel=2e-15)

@@ -48,10 +48,30 @@ TOL = 1e-16  # remainder bound / run estimate (Normal runs), as the integer fast
 # ---------------------------------------------------------------------------
 
 @numba.njit(cache=True)
+def _normal_tail(beta, sig):
+    """``E[(X - B)^2; X > B]`` for N(mu, sig^2), ``beta = (B - mu)/sig``.
+
+    As :func:`quanttheory.risk._kernels.fast._tail_above`, but for ``beta >= 2`` the Mills-ratio
+    continued fraction ``D_n = n / (beta + D_{n+1})`` is started at depth
+    ``min(120, 12 + 520 / beta^2)`` instead of 120: measured against mpmath (40 digits) the
+    depth needed for 3e-16 relative is 110, 59, 38, 24, 15, 10, 8 at beta = 2, 3, 4, 6, 10, 20,
+    40, below the rule everywhere (the FP8 optima clip at 4-9 sig: 18-45 instead of 120 terms).
+    """
+    if beta < 2.0:
+        return _f._tail_above(beta, sig)
+    n0 = min(_f.CF_TERMS, 12 + int(520.0 / (beta * beta)))
+    d = 0.0
+    for n in range(n0, 1, -1):
+        d = n / (beta + d)
+    d1 = 1.0 / (beta + d)
+    return sig * sig * _f._pdf(beta) * (d / ((beta + d) * (beta + d1)))
+
+
+@numba.njit(cache=True)
 def _tail_hi(law, mu, sig, B):
     """``E[(X - B)^2; X > B]`` of the *base* law (no ReLU restriction)."""
     if law == LAW_NORMAL:
-        return _f._tail_above((B - mu) / sig, sig)
+        return _normal_tail((B - mu) / sig, sig)
     e = (B - mu) / sig
     if e >= 0.0:
         return sig * sig * math.exp(-e)
