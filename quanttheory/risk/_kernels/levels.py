@@ -121,10 +121,12 @@ def _normal_run(alpha, beta, ta, pa, tb, pb, hs, t, eta, floor):
             return 0.0, True
         return 0.0, False
     cbound = 2.0 * _ZETA4_PI2 * hs * hs
-    # the bound sqrt((2K)!) / t^{2K} is smallest near 2K = t^2, where it is about
-    # (2 pi t^2)^{1/4} e^{-t^2/2} (Stirling): give up at once when even that is too big
-    if t < 12.0 and math.sqrt(math.sqrt(2.0 * math.pi * t * t)) * math.exp(-0.5 * t * t) > 10.0 * target / cbound:
-        return 0.0, False
+    # the bound sqrt((2K)!) / t^{2K} is smallest at 2K ~ t^2 (K <= KMAX): when even that
+    # minimum is too big, give up at once instead of running the whole loop
+    if t < 16.0:
+        kb = min(_f.KMAX, max(1, int(0.5 * t * t + 0.5)))
+        if cbound * math.exp(0.5 * math.lgamma(2.0 * kb + 1.0) - 2.0 * kb * math.log(t)) > target:
+            return 0.0, False
     ha0 = pa
     ha1 = alpha * pa
     hb0 = pb
