@@ -205,3 +205,22 @@ def test_certificate_random_level_sets(raw, law):
     # outside the bracket the curve is worse too (checked on a few decades beyond it)
     out = np.concatenate([np.geomspace(lo * 1e-3, lo, 50), np.geomspace(hi, hi * 1e3, 50)])
     assert (PI2 * format_mse(d, out, levels) > o.risk).all()
+
+
+def test_budget_exhausted_certificate_still_valid():
+    import json
+
+    d = Laplace()
+    o = format_optimal_scale(d, "e3m2", max_bounds=60)
+    assert o.extra["budget_exhausted"] and "budget" in o.method
+    lo, hi = o.extra["bracket"]
+    s = np.geomspace(lo, hi, 8000)
+    r = PI2 * format_mse(d, s, "e3m2")
+    assert r.min() >= o.risk_lower_bound * (1 - 1e-12)
+    near = s[r <= o.risk * (1 + o.rtol)]
+    assert all(any(a <= x <= b for a, b in o.certified_intervals) for x in near)
+
+    def bad(c):
+        raise ValueError(c)
+
+    json.loads(json.dumps(o.as_dict()), parse_constant=bad)

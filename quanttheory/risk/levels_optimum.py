@@ -329,7 +329,7 @@ def format_optimal_scale(dist, fmt, *, rtol: float = 1e-9, resolution: float = 1
     minima = sorted(
         (FormatMinimum(float(s), _PI2 * float(fs), _sqnr(P.m2, fs), (float(iv[0]), float(iv[1])))
          for fs, s, iv in found if fs <= fmin * (1.0 + rtol + 1e-13)), key=lambda m: m.risk)
-    risk_lb = min([lb for *_, lb in clusters] + [best])
+    risk_lb = max(0.0, min([lb for *_, lb in clusters] + [best]))  # an MSE is >= 0 (and JSON-finite)
     # 4. powers of two: R at every 2^k in a bracket certified for the best power's risk
     k_lo = math.floor(math.log2(s_lo))
     k_hi = math.ceil(math.log2(s_hi))
@@ -337,10 +337,10 @@ def format_optimal_scale(dist, fmt, *, rtol: float = 1e-9, resolution: float = 1
     pv = P.F(np.ldexp(1.0, ks))
     j = int(np.argmin(pv))
     p_best = float(pv[j])
-    while P.lb_dist(0.0, math.ldexp(1.0, int(ks[0]))) <= p_best:
+    while ks[0] > -1000 and P.lb_dist(0.0, math.ldexp(1.0, int(ks[0]))) <= p_best:
         ks = np.concatenate([[ks[0] - 1], ks])
         pv = np.concatenate([P.F([math.ldexp(1.0, int(ks[0]))]), pv])
-    while P.lb_dist(math.ldexp(1.0, int(ks[-1])), math.inf) <= p_best:
+    while ks[-1] < 1000 and P.lb_dist(math.ldexp(1.0, int(ks[-1])), math.inf) <= p_best:
         ks = np.concatenate([ks, [ks[-1] + 1]])
         pv = np.concatenate([pv, P.F([math.ldexp(1.0, int(ks[-1]))])])
     j = int(np.argmin(pv))
