@@ -223,3 +223,11 @@ def test_normal_tail_with_adaptive_depth_matches_the_full_continued_fraction():
 
     for beta in np.concatenate([np.linspace(-3.0, 3.0, 121), np.geomspace(3.0, 37.0, 300)]):
         assert _normal_tail(float(beta), 1.3) == pytest.approx(_tail_above(float(beta), 1.3), rel=2e-15)
+
+
+@pytest.mark.parametrize("name", ["fp16", "bf16"])
+def test_wide_presets_runs_agree_with_cells(name):
+    # 63k / 65k levels: 59 / 507 runs against every cell by Gauss-Legendre
+    s = np.geomspace(1e-8, 1e3, 8)
+    for d in (Normal(), Laplace(0.3, 2.0), ReLU(Normal(0.2, 1.0))):
+        np.testing.assert_allclose(format_mse(d, s, name), format_mse(d, s, name, method="cells"), rtol=1e-12)
