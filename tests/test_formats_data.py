@@ -20,9 +20,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import quanttheory.formats.data as D
-from quanttheory.empirical import optimal_scale_data
+from quanttheory.risk import optimal_scale_data
 from quanttheory.formats import get_format, levelset
-from quanttheory.grid import Grid
+from quanttheory.formats.grid import Grid
 
 PI2 = math.pi**2
 

@@ -697,7 +697,7 @@ def optimal_scale_format_data(data, fmt, axis=None, *, rtol: float = RTOL) -> Fo
         certificate ``risk_lower_bound``, the near-optimal set, and the amax rule's
         scale and MSE for comparison.
     """
-    from ..empirical import _as_array, _iter_chunks, _scan
+    from ..laws.atoms import as_data_array as _as_array, iter_chunks as _iter_chunks, scan as _scan
 
     fmt = as_format(fmt)
     if isinstance(rtol, bool) or not isinstance(rtol, (int, float, np.floating)) or not 0 <= float(rtol) < 1e-2:
@@ -735,7 +735,7 @@ def optimal_scale_format_data(data, fmt, axis=None, *, rtol: float = RTOL) -> Fo
 def format_mse(data, scale, fmt) -> np.ndarray | float:
     """Exact ``MSE(s) = mean (x - s q(x / s))**2`` (data units squared) at each scale (any shape)."""
     from .._validate import check_scales
-    from ..empirical import _as_array, _iter_chunks, _scan
+    from ..laws.atoms import as_data_array as _as_array, iter_chunks as _iter_chunks, scan as _scan
 
     fmt = as_format(fmt)
     arr = _as_array(data)
