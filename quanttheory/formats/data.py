@@ -60,7 +60,7 @@ LD = np.longdouble
 EPS_LD = float(np.finfo(np.longdouble).eps)
 BLOCK = 4096
 RTOL = 1e-9
-EVENTS_STOP = 1 << 12
+EVENTS_STOP = 1 << 8
 CLUSTER_EVENTS = 1 << 18
 CLUSTER_WIDTH = 1.0625  # clusters stay narrow: coefficients centred at s0 lose ~(width)^2 to cancellation
 SWEEP_MAX = 1 << 20
@@ -69,6 +69,7 @@ MAX_INTERVALS = 1 << 16
 MAX_NEAR = 64
 NEAR_DIRECT = 4
 DEGENERATE_SCALE = 1.0
+USE_KERNELS = True  # numba bounds (False: the numpy/longdouble reference implementation, tested equal)
 
 
 # --------------------------------------------------------------------------- result
@@ -173,6 +174,42 @@ class _Side:
         self.P2f = self.P2.astype(np.float64)
         # each prefix word is within gamma * (its own value) of the exact prefix (non-negative terms)
         self.gamma = 2.0 * EPS_LD * (BLOCK + self.nu / BLOCK + 4)
+        # float64 high/low words of the prefix sums for the numba kernels
+        self.H1 = self.P1f
+        self.L1 = (self.P1 - self.P1f.astype(LD)).astype(np.float64)
+        self.H2 = self.P2f
+        self.L2 = (self.P2 - self.P2f.astype(LD)).astype(np.float64)
+        self.gamma_k = self.gamma + 2.0**-52 * 2.0**-11  # + the low word's own rounding
+
+    def _kargs(self):
+        return (self.v, self.P0f, self.H1, self.L1, self.H2, self.L2, self.b, self.c, self.gamma_k)
+
+    def k_lower_bound(self, s1, s2):
+        from .._kernels import formats_data as K
+
+        out = np.empty(s1.size)
+        if self.P == 0:
+            val, err = self.value(s1)
+            return np.maximum(val - err, 0.0)
+        K.lb_fixed(*self._kargs(), np.ascontiguousarray(s1, dtype=np.float64),
+                   np.ascontiguousarray(s2, dtype=np.float64), out)
+        return out
+
+    def k_value(self, ss):
+        from .._kernels import formats_data as K
+
+        out = np.empty(ss.size)
+        err = np.empty(ss.size)
+        K.values(*self._kargs(), np.ascontiguousarray(ss, dtype=np.float64), out, err)
+        return out, err
+
+    def k_events(self, s1, s2):
+        from .._kernels import formats_data as K
+
+        out = np.empty(s1.size, dtype=np.int64)
+        K.events(self.v, self.b, np.ascontiguousarray(s1, dtype=np.float64),
+                 np.ascontiguousarray(s2, dtype=np.float64), out)
+        return out
 
     # range sums over distinct-value index ranges [i0, i1)
     def sums(self, i0, i1):
@@ -585,7 +622,7 @@ def _bb(sides, s_lo, s_hi, pieces, rtol, info):
         tot = np.zeros(ss.size)
         err = np.zeros(ss.size)
         for sd in sides:
-            v, e = sd.value(ss)
+            v, e = sd.k_value(ss) if USE_KERNELS else sd.value(ss)
             tot += v
             err += e
         return tot, err
@@ -593,7 +630,7 @@ def _bb(sides, s_lo, s_hi, pieces, rtol, info):
     def LB1(a, b):
         tot = np.zeros(a.size)
         for sd in sides:
-            l2 = sd.lower_bound_fixed(a, b)
+            l2 = sd.k_lower_bound(a, b) if USE_KERNELS else sd.lower_bound_fixed(a, b)
             bad = np.isnan(l2)
             if bad.any():
                 l2[bad] = sd.lower_bound(a[bad], b[bad])
@@ -603,7 +640,7 @@ def _bb(sides, s_lo, s_hi, pieces, rtol, info):
     def EV1(a, b):
         tot = np.zeros(a.size, dtype=np.int64)
         for sd in act:
-            tot += sd.events_count(a, b)
+            tot += sd.k_events(a, b) if USE_KERNELS else sd.events_count(a, b)
         return tot
 
     def F(ss):
