@@ -102,7 +102,7 @@ def test_matches_exact_rational(name, xs):
     assert abs(r.mse - f) <= 1e-13 * f + 1e-300
     assert r.risk_lower_bound <= PI2 * f * (1 + 1e-13) + 1e-300
     # the reported scale attains the minimum (it may be another of several equal minimizers)
-    assert D.format_mse(x, r.scale, fmt) <= f * (1 + 1e-12) + 1e-300
+    assert D.format_data_mse(x, r.scale, fmt) <= f * (1 + 1e-12) + 1e-300
 
 
 @pytest.mark.parametrize("name", ["e2m1", "nf4", "e3m2", "int4n"])
@@ -234,8 +234,8 @@ def test_format_mse_matches_numpy():
     fmt = get_format("nf4")
     s = np.array([0.5, 1.0, 2.7])
     ref = [np.mean((x - si * fmt.levels[np.argmin(np.abs(x[:, None] / si - fmt.levels), axis=1)]) ** 2) for si in s]
-    np.testing.assert_allclose(D.format_mse(x, s, fmt), ref, rtol=1e-14)
-    assert isinstance(D.format_mse(x, 1.0, fmt), float)
+    np.testing.assert_allclose(D.format_data_mse(x, s, fmt), ref, rtol=1e-14)
+    assert isinstance(D.format_data_mse(x, 1.0, fmt), float)
 
 
 @pytest.mark.parametrize("name", ["e4m3", "nf4", "int4n", "e2m1"])

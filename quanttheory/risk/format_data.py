@@ -769,7 +769,7 @@ def optimal_scale_format_data(data, fmt, axis=None, *, rtol: float = RTOL) -> Fo
                        {"axis": int(axis), "channels": len(res)})
 
 
-def format_mse(data, scale, fmt) -> np.ndarray | float:
+def format_data_mse(data, scale, fmt) -> np.ndarray | float:
     """Exact ``MSE(s) = mean (x - s q(x / s))**2`` (data units squared) at each scale (any shape)."""
     from .._validate import check_scales
     from ..laws.atoms import as_data_array as _as_array, iter_chunks as _iter_chunks, scan as _scan

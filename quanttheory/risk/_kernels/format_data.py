@@ -1,4 +1,4 @@
-"""Numba kernels of the format data-optimum engine (private; see quanttheory.formats.data).
+"""Numba kernels of the format data-optimum engine (private; see quanttheory.risk.format_data).
 
 Inputs are validated in Python first: ``v`` sorted distinct magnitudes (float64, finite, >= 0),
 prefix sums ``P0`` (counts) and ``H1 + L1``, ``H2 + L2`` (sum v, sum v**2 split from extended
