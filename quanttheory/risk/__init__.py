@@ -26,7 +26,8 @@ from .results import OptimalScale
 from .amax_rule import AmaxRule, amax_rule_mse
 from .levels import format_mse, format_risk_curve
 from .levels_optimum import FormatMinimum, FormatOptimum, format_optimal_scale
+from .format_data import FormatScale, format_data_mse, optimal_scale_format_data
 
-__all__ = ["expected_phi", "mse", "risk_curve", "significant_local_minima", "optimal_scale", "OptimalScale",
+__all__ = ["FormatScale", "format_data_mse", "optimal_scale_format_data", "expected_phi", "mse", "risk_curve", "significant_local_minima", "optimal_scale", "OptimalScale",
            "optimal_scale_data", "empirical_mse", "mse_sums", "format_risk_curve", "format_mse",
            "format_optimal_scale", "FormatOptimum", "FormatMinimum", "amax_rule_mse", "AmaxRule"]
