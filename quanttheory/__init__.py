@@ -30,6 +30,10 @@ _LAZY = {
     "Law": "laws",
     "optimal_scale_data": "risk",
     "as_empirical": "laws",
+    "Format": "formats",
+    "get_format": "formats",
+    "optimal_scale_format_data": "risk",
+    "format_optimal_scale": "risk",
 }
 
 
@@ -47,4 +51,5 @@ __all__ = [
     "Normal", "Laplace", "ReLU", "get_distribution", "Law",
     "Regularizer", "MSQE", "QSIN", "SINREQ", "get_regularizer", "user_regularizer",
     "risk_curve", "optimal_scale", "OptimalScale", "Empirical", "optimal_scale_data", "as_empirical",
+    "Format", "get_format", "optimal_scale_format_data", "format_optimal_scale",
 ]
