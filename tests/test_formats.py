@@ -232,3 +232,15 @@ def test_minifloat_bad():
     # e4m3 with a custom saturation point
     f = minifloat(4, 3, special="fn", finite_max=240)
     assert f.hi == 240 and f.quantize([1000.0])[0] == 240
+
+
+def test_levelset_irregular_decimals_rebuild_exactly():
+    # -1.961 + (-1.773 - -1.961) is not -1.773 in binary floating point: a greedy run built from the
+    # spacing alone would not rebuild the levels.  Every level set of finite distinct values is valid.
+    from quanttheory.formats import levelset
+
+    vals = [-1.961, -1.773, -1.576, -0.439, 0.036, 0.428]
+    f = levelset(vals, require_zero=False)
+    rebuilt = np.concatenate([a + b * np.arange(c) for a, b, c in f.binades])
+    assert np.array_equal(rebuilt, np.array(vals))
+    assert f.quantize(np.array([-1.9, 0.3]))[1] == 0.428

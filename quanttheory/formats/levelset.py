@@ -264,7 +264,11 @@ def _check_levels(values, name: str = "levels") -> np.ndarray:
 
 
 def _uniform_runs(lv: np.ndarray) -> tuple:
-    """Greedy maximal runs of equal spacing, left to right: ((start, step, count), ...)."""
+    """Greedy maximal runs of equal spacing, left to right: ((start, step, count), ...).
+
+    A run is extended only while ``start + k * step`` reproduces the level bit for bit, so the
+    runs always rebuild ``lv`` exactly (irregular decimal level sets fall into short runs).
+    """
     runs = []
     i = 0
     K = lv.size
@@ -273,8 +277,12 @@ def _uniform_runs(lv: np.ndarray) -> tuple:
             runs.append((lv[i], 0.0, 1))
             break
         step = lv[i + 1] - lv[i]
+        if lv[i] + step != lv[i + 1]:  # the run formula start + k*step must rebuild each level exactly
+            runs.append((lv[i], 0.0, 1))
+            i += 1
+            continue
         j = i + 1
-        while j + 1 < K and lv[j + 1] - lv[j] == step:
+        while j + 1 < K and lv[j + 1] - lv[j] == step and lv[i] + step * (j + 1 - i) == lv[j + 1]:
             j += 1
         runs.append((lv[i], step, j - i + 1))
         i = j + 1
