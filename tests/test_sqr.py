@@ -267,7 +267,7 @@ def test_plateau_breaks_order_preservation():
 def test_numba_kernel_matches_numpy_reference(name, monkeypatch):
     """The fused numba jump scan must reproduce the numpy/BLAS reference (same formulas; only the
     summation order differs, so 1e-9 relative)."""
-    from quanttheory import sqr
+    from quanttheory.sqr import smoothness
 
     def kinked(u, r_b, r_t):
         u = np.asarray(u, float)
@@ -277,7 +277,7 @@ def test_numba_kernel_matches_numpy_reference(name, monkeypatch):
     phi = kinked if name == "lopsided" else name
     out = []
     for flag in (True, False):
-        monkeypatch.setattr(sqr._Checker, "USE_NUMBA", flag)
+        monkeypatch.setattr(smoothness, "USE_NUMBA", flag)
         out.append(check(phi, Grid(3, True)).jumps)
     assert out[0].keys() == out[1].keys()
     for k in out[0]:

@@ -1,6 +1,6 @@
 """Numba kernel of the SQR checker's fine-mesh derivative-jump test (private).
 
-Same arithmetic as ``quanttheory.sqr._Checker._fine_smoothness_numpy`` (the reference it is tested
+Same arithmetic as ``quanttheory.sqr.smoothness.FineJumpScan._update_numpy`` (the reference it is tested
 against), fused into one pass so that no (rows x points x 12) temporaries are built.
 Inputs are validated by the caller: finite float64 arrays, ``P >= 2 m``.
 """

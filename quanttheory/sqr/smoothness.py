@@ -1,0 +1,181 @@
+"""Property 3, smoothness: ``phi`` in ``C^2(R)``, and the highest smoothness order found.
+
+A derivative-jump test: one-sided derivatives of order ``k`` from exact rational one-sided
+finite-difference weights on nodes ``x +- j h`` (``j = 1..m``, ``x`` itself excluded), at steps ``h``
+and ``2h``, Richardson-extrapolated; a jump is significant when it exceeds the Richardson error, a
+``1e-6`` relative floor and the rounding noise (see ``docs/sqr.md``).
+
+* :class:`FineJumpScan`: every fine-mesh point away from integers/half-integers (numba kernel, or the
+  numpy/BLAS reference when ``USE_NUMBA`` is False), with the cascade rule;
+* :func:`special_jumps`: the special points of :attr:`PhiView.special`, orders 0..4;
+* :func:`verdict`: ``C0``, ``C1``, ``C2``, the smoothness order and the first jump per order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._fd import weights_array
+from .report import PropertyResult, Witness, _fmt
+from .view import PhiView, arg_noise
+
+USE_NUMBA = True
+"""Use the fused numba kernel for the fine-mesh scan (False: the numpy reference)."""
+
+C_CASCADE = 4.0
+NAMES = ["phi (continuity)", "phi'", "phi''"]
+
+
+class FineJumpScan:
+    """One-sided derivative jumps (orders 0..2) at every fine-mesh point away from special points."""
+
+    def __init__(self, view: PhiView):
+        self.view = view
+        m, h = view.M_FINE, view.h
+        self.wts = {j: weights_array(m, j) for j in range(3)}
+        self.fine_jumps = {j: (0.0, None) for j in range(3)}
+        self.nflag = 0
+        Wk = np.zeros((3, 2, 2, m))
+        for j in range(3):
+            for si, side in enumerate((1, -1)):
+                for sk, step in enumerate((1, 2)):
+                    Wk[j, si, sk] = self.wts[j] * side ** j / (step * h) ** j
+        self.Wk = Wk
+        self.absw = np.array([np.abs(self.wts[j]).sum() / h ** j for j in range(3)])
+
+    def update(self, b) -> None:
+        if USE_NUMBA:
+            self._update_numba(b)
+        else:
+            self._update_numpy(b)
+
+    def _record(self, j, score, info):
+        if score > self.fine_jumps[j][0]:
+            self.fine_jumps[j] = (float(score), tuple(float(v) for v in info))
+
+    def _update_numba(self, b):
+        from .._kernels.sqr_jumps import fine_jumps
+
+        v = self.view
+        best = np.zeros((3, 5))
+        for j in range(3):
+            best[j, 0] = self.fine_jumps[j][0]
+        n0 = np.ascontiguousarray(b.X[:, b.P] - 0.0)
+        nflag = fine_jumps(np.ascontiguousarray(b.V), n0, float(v.h), int(b.P), int(v.M_FINE), self.Wk,
+                           self.absw, float(v.noise_abs), float(v.S), float(C_CASCADE), best)
+        for j in range(3):
+            self._record(j, best[j, 0], best[j, 1:])
+        self.nflag += int(nflag)
+
+    def _update_numpy(self, b):
+        """Reference numpy implementation (BLAS on sliding windows): same formulas as the kernel."""
+        v = self.view
+        m, h, P, V = v.M_FINE, v.h, b.P, b.V
+        n_core = v.ppc + 1
+        xc = b.xc
+        frac = np.abs(xc * 2 - np.rint(xc * 2)) / 2  # distance to nearest integer/half-integer
+        away = frac > (2 * m + 1) * h
+        if not away.any():
+            return
+        win = np.lib.stride_tricks.sliding_window_view(V, 2 * P + 1, axis=1)
+        R = (win.reshape(-1, 2 * P + 1) @ self._matrix(P)).reshape(V.shape[0], n_core, -1)
+        ests = {}
+        for j in range(3):
+            p = m - j
+            for si, side in enumerate((1, -1)):
+                dh, d2h = R[:, :, 4 * j + 2 * si], R[:, :, 4 * j + 2 * si + 1]
+                # undivided error: bounds truncation AND argument-rounding noise
+                ests[(j, side)] = (dh + (dh - d2h) / (2 ** p - 1), np.abs(dh - d2h))
+        arg = arg_noise(ests, xc, 2 * m * h)
+        D = {}
+        for j in range(3):
+            (dl, el), (dr, er) = ests[(j, -1)], ests[(j, 1)]
+            noise = (v.noise_abs * 8 + arg) * np.abs(self.wts[j]).sum() / h ** j
+            thr = 4.0 * (el + er) + 1e-6 * (np.abs(dl) + np.abs(dr)) + noise + v.S * 1e-12
+            D[j] = (np.abs(dl - dr), thr, dl, dr)
+        # cascade rule: order-j jump counts only if not explained by an order-(j+1) jump within one step
+        flagged_any = np.zeros(xc.shape, bool)
+        for j in range(3):
+            jump, thr, dl, dr = D[j]
+            sig = (jump > thr) & away
+            if j < 2:
+                sig &= jump > C_CASCADE * h * D[j + 1][0]
+            flagged_any |= (jump > thr) & away
+            if sig.any():
+                score = np.where(sig, jump / thr, 0.0)
+                i = int(np.argmax(score))
+                self._record(j, score.flat[i], (xc.flat[i], dl.flat[i], dr.flat[i], thr.flat[i]))
+        self.nflag += int(flagged_any.sum())
+
+    def _matrix(self, P):
+        """All 12 one-sided stencils (order j, side, step) as columns of one matrix."""
+        if getattr(self, "_Wm", None) is None:
+            m = self.view.M_FINE
+            Wm = np.zeros((2 * P + 1, 12))
+            for j in range(3):
+                for si, side in enumerate((1, -1)):
+                    for sk, step in enumerate((1, 2)):
+                        for t in range(1, m + 1):
+                            Wm[P + side * step * t, 4 * j + 2 * si + sk] = self.Wk[j, si, sk, t - 1]
+            self._Wm = Wm
+        return self._Wm
+
+
+def special_jumps(view: PhiView) -> dict:
+    """``{order j: (jump, threshold, left, right)}`` arrays over :attr:`PhiView.special` points
+    (order 0 also compares ``phi(x)`` itself with both limits)."""
+    sp = view.special
+    jumps = {}
+    for j in range(5):
+        dr, er, nr = sp.est[(j, 1)]
+        dl, el, _ = sp.est[(j, -1)]
+        thr = 4.0 * (el + er) + 1e-6 * (np.abs(dl) + np.abs(dr)) + 2 * nr + view.S * 1e-12
+        jump = np.abs(dl - dr)
+        if j == 0:
+            jump = np.maximum(jump, np.maximum(np.abs(dl - sp.center), np.abs(dr - sp.center)))
+        jumps[j] = (jump, thr, dl, dr)
+    return jumps
+
+
+def verdict(view: PhiView, fine: FineJumpScan, spec: dict):
+    """Returns ``(results C0..C2, order, note, first_jump)``; ``first_jump[j] = (where, u, left,
+    right, threshold, count)`` for every order ``j`` with a significant jump."""
+    first_jump = {}
+    for j in range(5):
+        jump, thr, dl, dr = spec[j]
+        sig = jump > thr
+        if sig.any():
+            i = int(np.argmax(np.where(sig, jump / thr, 0)))
+            first_jump[j] = ("special", float(view.special.x[i]), float(dl[i]), float(dr[i]), float(thr[i]),
+                             int(sig.sum()))
+    for j in range(3):
+        if j not in first_jump and fine.fine_jumps[j][1] is not None:
+            u, dl, dr, thr = fine.fine_jumps[j][1]
+            first_jump[j] = ("mesh", u, dl, dr, thr, None)
+    order = next((j - 1 for j in range(5) if j in first_jump), 4)
+    results = []
+    for k in range(3):
+        bad = [j for j in range(k + 1) if j in first_jump]
+        witness = None
+        if bad:
+            j = bad[0]
+            where, u, dl, dr, thr, cnt = first_jump[j]
+            vals = {f"left limit of {NAMES[j]}": dl, f"right limit of {NAMES[j]}": dr, "threshold": thr}
+            if j == 0:
+                vals["phi(u)"] = view.phi1(u)
+            msg = (f"{NAMES[j]} jumps at u = {_fmt(u)}"
+                   + (f" ({cnt} such grid points/half-integers)" if cnt else
+                      f" (fine-mesh detection; location within {(2 * view.M_FINE + 1) * view.h:g})"))
+            witness = Witness((u,), vals, msg)
+        results.append(PropertyResult(
+            f"C{k}", f"3. smoothness C^{k}", witness is None,
+            f"no jump in orders 0..{k} (one-sided FD, Richardson)" if witness is None else "fails",
+            {"orders_tested": list(range(k + 1))}, witness))
+    note = ("orders 0-2 at every mesh point and at integers/half-integers/r_b/r_t; orders 3-4 only at "
+            "integers, half-integers and r_b/r_t")
+    if order == 4:
+        note += "; no jump found up to order 4 (the highest tested): C^4 at least on this evidence"
+    elif order >= 2:
+        _, u, dl, dr, _, _ = first_jump[order + 1]
+        note += f"; order-{order + 1} derivative jumps at u = {_fmt(u)} ({_fmt(dl)} -> {_fmt(dr)})"
+    return results, order, note, first_jump
