@@ -8,7 +8,7 @@ import numpy as np
 
 from ..grid import as_grid
 from ..regularizers import Regularizer, get_regularizer, user_regularizer
-from . import equivalence, order, propositions, smoothness, theorem1
+from . import equivalence, limits, order, propositions, smoothness, theorem1
 from .examples import EXAMPLES
 from .report import Coverage, SQRReport
 from .view import PhiView
@@ -92,11 +92,12 @@ def run(view: PhiView, n_vectors: int, seed: int) -> SQRReport:
     ratios.add_far_tails()
     roots.add_far_tails()
     spec = smoothness.special_jumps(view)
-    cv = propositions.curvature(view, spec)
+    gl = limits.grid_limits(view, spec["fine"])
+    cv = propositions.curvature(view, gl, spec["fine"])
     conv = propositions.prop2_convergence(view, cv)
     trend = equivalence.tail_trend(view)
 
-    eq, a_ext, b_ext = equivalence.verdict(view, ratios, roots, cv.pts, cv.all, cv.err, trend)
+    eq, a_ext, b_ext = equivalence.verdict(view, ratios, roots, gl, limits.tail_limits(view), trend)
     op_res = order.verdict(view, op)
     smooth, order_k, note, first_jump = smoothness.verdict(view, fine, spec)
     is_sqr = eq.passed and op_res.passed and smooth[2].passed
@@ -107,7 +108,7 @@ def run(view: PhiView, n_vectors: int, seed: int) -> SQRReport:
     notes = list(view.notes)
     notes.append("Theorem 1's region Omega = {L_w <= C1, L_a <= C2} is not bounded (so not compact): "
                  "W = s * n (a grid integer n != 0) has L_w = s^2 phi(n) = 0 for every s > 0")
-    if fine.nflag and all(fine.fine_jumps[j][1] is None for j in range(3)):
+    if fine.nflag and all(fine.fine_jumps[j][1] is None for j in range(fine.K)):
         notes.append(f"{fine.nflag} fine-mesh points had jumps explained by higher-order jumps nearby")
     cov = Coverage(view.cells_total, int(view.inner.size), view.ppc, view.h, view.T, view.far, view.h_spec,
                    view.ev.count)

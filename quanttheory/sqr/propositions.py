@@ -74,7 +74,7 @@ def prop1_verdicts(view: PhiView, scan: Prop1Scan, roots) -> list[PropertyResult
     out = []
     # 1.1 roots and minima
     witness = None
-    numbers = {"n_extra_local_minima_on_mesh": scan.n_locmin, "min_phi_off_grid": roots.extra_root.value,
+    numbers = {"n_extra_local_minima_on_mesh": scan.n_locmin, "min_phi_over_zero_tolerance": roots.root.value,
                "min_phi": roots.neg.value}
     if roots.grid_nonzero():
         u = roots.zero_bad.u
@@ -82,10 +82,10 @@ def prop1_verdicts(view: PhiView, scan: Prop1Scan, roots) -> list[PropertyResult
     elif roots.neg.value < -view.tol_zero:
         witness = Witness((roots.neg.u,), {"phi": roots.neg.value},
                           "phi < 0 = phi(grid point): grid points are not global minima")
-    elif roots.extra_root.value <= view.tol_zero:
-        u = roots.extra_root.u
-        witness = Witness((u,), {"phi": roots.extra_root.value, "MSQE": float(view.msqe(u))},
-                          "root of phi that is not a grid integer in [r_b, r_t]")
+    elif roots.off_grid_root():
+        u = roots.root.u
+        witness = Witness((u,), {"phi": roots.root_phi, "MSQE": float(view.msqe(u))},
+                          "root of phi that is not a grid integer in [r_b, r_t] (phi within the zero tolerance)")
     elif scan.locmins:
         u, v, vl, vr = min(scan.locmins, key=lambda t: abs(t[0]))
         witness = Witness((u - view.h, u, u + view.h), {"phi(u-h)": vl, "phi(u)": v, "phi(u+h)": vr},
@@ -147,15 +147,16 @@ class Curvature:
         return (self.left + self.right) / 2
 
 
-def curvature(view: PhiView, spec_jumps: dict) -> Curvature:
-    """The constants ``C = phi''(n)/2`` from the one-sided second derivatives at the grid integers."""
-    sp = view.special
+def curvature(view: PhiView, gl, spec_fine: dict) -> Curvature:
+    """``C = phi''(n)/2`` per grid point and side: the one-sided limits of ``phi/MSQE`` (for a ``C^2``
+    ``phi`` with ``phi(n) = phi'(n) = 0`` they are ``phi''(n+-)/2``); ``phi'(n+-)`` from the fine
+    special-point stencils."""
+    sp = view.special_fine
     x = sp.x
     isg = (x == np.rint(x)) & (x >= view.r_b) & (x <= view.r_t)
     est = sp.est
-    return Curvature(x[isg].astype(np.int64), est[(2, -1)][0][isg] / 2, est[(2, 1)][0][isg] / 2,
-                     (est[(2, -1)][1][isg] + est[(2, 1)][1][isg]) / 2,
-                     est[(1, -1)][0][isg], est[(1, 1)][0][isg], spec_jumps[1][1][isg])
+    return Curvature(gl.pts, gl.left, gl.right, gl.err, est[(1, -1)][0][isg], est[(1, 1)][0][isg],
+                     spec_fine[1][1][isg])
 
 
 def prop2_convergence(view: PhiView, cv: Curvature):

@@ -58,6 +58,7 @@ class Extreme:
     u: float
     kind: str
     kinds: tuple[str, ...]
+    method: str = ""
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ class SQRReport:
             "grid": {"bits": self.grid.bits, "signed": self.grid.signed, "r_b": self.grid.r_b,
                      "r_t": self.grid.r_t},
             "is_sqr": self.is_sqr, "all_passed": self.passed,
-            "a": asdict(self.a), "b_prime": asdict(self.b_prime), "C": _jsonable(self.C),
+            "a": _jsonable(asdict(self.a)), "b_prime": _jsonable(asdict(self.b_prime)), "C": _jsonable(self.C),
             "C_per_grid_point": {"points": [int(p) for p in self.C_points],
                                  "values": [_jsonable(v) for v in self.C_values]},
             "smoothness_order": self.smoothness_order, "smoothness_order_note": self.smoothness_order_note,
@@ -178,6 +179,8 @@ def _fmt(v) -> str:
 
 
 def _jsonable(v):
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
     if isinstance(v, np.ndarray):
         return [_jsonable(x) for x in v.tolist()]
     if isinstance(v, (list, tuple)):

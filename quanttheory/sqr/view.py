@@ -142,12 +142,13 @@ class Special:
     x: np.ndarray
     center: np.ndarray
     est: dict
+    h: float
 
 
 class PhiView:
     """The sampled view of ``phi`` on a grid (see the module docstring)."""
 
-    M_FINE = 6  # one-sided stencil nodes on the fine mesh (orders 0..2)
+    M_FINE = 8  # one-sided stencil nodes on the fine mesh (orders 0..4)
     M_SPEC = 8  # nodes at integers / half-integers (orders 0..4)
 
     def __init__(self, reg: Regularizer, grid: Grid, ppc: int, max_cells: int, tail_cells: int,
@@ -216,16 +217,30 @@ class PhiView:
                 "lower": FarTail(t, lo, vl, vl / (self.r_b - lo) ** 2)}
 
     @cached_property
-    def special(self) -> Special:
-        """One-sided derivatives (orders 0..4, ``m = 8`` nodes, steps ``h`` and ``2h``, Richardson) at
-        every checked grid integer and half-integer, in the tail cells, and at ``r_b``, ``r_t``."""
+    def special_points(self) -> np.ndarray:
+        """Every checked grid integer and half-integer, the tail cells' ones, ``r_b`` and ``r_t``."""
         r_b, r_t, inner = self.r_b, self.r_t, self.inner
         pts = [inner.astype(np.float64), inner + 0.5,
                np.arange(r_b - self.T, r_b, dtype=np.float64), np.arange(r_b - self.T, r_b) + 0.5,
                np.arange(r_t, r_t + self.T + 1, dtype=np.float64), np.arange(r_t, r_t + self.T) + 0.5,
                np.array([float(r_t)])]
-        x = np.unique(np.concatenate(pts))
-        m, h = self.M_SPEC, self.h_spec
+        return np.unique(np.concatenate(pts))
+
+    @cached_property
+    def special(self) -> Special:
+        """One-sided derivatives (orders 0..4, ``m = 8`` nodes, steps ``h`` and ``2h``, Richardson,
+        ``h = h_spec = 1/256``) at :attr:`special_points`."""
+        return self.special_at(self.h_spec)
+
+    @cached_property
+    def special_fine(self) -> Special:
+        """The same at ``h = h_spec / 8``: stencils 8x shorter, so a second singularity closer than
+        ``16 h_spec`` to a special point does not contaminate them (rounding noise 8^k larger)."""
+        return self.special_at(self.h_spec / 8)
+
+    def special_at(self, h: float) -> Special:
+        x = self.special_points
+        m = self.M_SPEC
         node = np.arange(1, 2 * m + 1)
         center = self.ev(x, "the grid points and half-integers")
         right = self.ev(x[:, None] + node[None, :] * h, "one-sided stencils at grid points").reshape(x.size, -1)
@@ -243,7 +258,7 @@ class PhiView:
             nj = (self.noise_abs * 8 + arg) * np.abs(weights_array(m, j)).sum() / h ** j
             for side in (1, -1):
                 est[(j, side)] = est[(j, side)] + (nj,)
-        return Special(x, center, est)
+        return Special(x, center, est, h)
 
     # -- locations ---------------------------------------------------------------------------------
     def kinds(self, x):
