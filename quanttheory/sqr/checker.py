@@ -49,19 +49,35 @@ def check(phi, grid, *, signed: bool | None = None, points_per_cell: int = 256, 
         grid point, smoothness order, witnesses for every failure.
     """
     g = as_grid(grid, signed)
+    validate_options(points_per_cell, max_cells, tail_cells, far_tail, n_vectors, seed)
     reg = resolve(phi)
     ppc = int(points_per_cell)
-    if ppc < 64 or ppc & (ppc - 1):
-        raise ValueError(f"points_per_cell must be a power of two >= 64 (coarser meshes leave no room for "
-                         f"the off-grid-point jump scan), got {points_per_cell}")
-    if int(max_cells) < 8:
-        raise ValueError(f"max_cells must be >= 8, got {max_cells}")
-    if int(tail_cells) < 1:
-        raise ValueError(f"tail_cells must be >= 1, got {tail_cells}")
-    if not (math.isfinite(far_tail) and far_tail > tail_cells):
-        raise ValueError(f"far_tail must be finite and > tail_cells, got {far_tail}")
     view = PhiView(reg, g, ppc, int(max_cells), int(tail_cells), float(far_tail), int(chunk_cells))
     return run(view, int(n_vectors), int(seed))
+
+
+def _int(name, v, lo, hi=None):
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {type(v).__name__}")
+    if v < lo or (hi is not None and v > hi):
+        rng = f">= {lo}" if hi is None else f"in {lo}..{hi}"
+        raise ValueError(f"{name} must be {rng}, got {v}")
+    return int(v)
+
+
+def validate_options(points_per_cell, max_cells, tail_cells, far_tail, n_vectors, seed) -> None:
+    """Check every option of :func:`check` before any work starts (ValueError/TypeError saying what to do)."""
+    ppc = _int("points_per_cell", points_per_cell, 64, 1 << 20)
+    if ppc & (ppc - 1):
+        raise ValueError(f"points_per_cell must be a power of two in 64..2^20 (keeps every mesh point exact "
+                         f"in float64; coarser meshes leave no room for the jump scan), got {points_per_cell}")
+    _int("max_cells", max_cells, 8)
+    t = _int("tail_cells", tail_cells, 1)
+    if not (isinstance(far_tail, (int, float, np.integer, np.floating)) and math.isfinite(far_tail)
+            and far_tail > t):
+        raise ValueError(f"far_tail must be finite and > tail_cells, got {far_tail}")
+    _int("n_vectors", n_vectors, 1)
+    _int("seed", seed, 0)
 
 
 def resolve(phi) -> Regularizer:

@@ -3,7 +3,8 @@
 On ``[r_b, r_t]`` this is equivalent to ``phi = g(MSQE)`` with ``g`` strictly increasing.  Every inner
 cell gives two profiles, ``phi(n + d)`` and ``phi(n + 1 - d)`` for ``d = 0, h, ..., 1/2``;
 :class:`OrderScan` compares them column-wise over all profiles (equal MSQE -> equal phi), along each
-profile (no decrease, no plateau) and across columns (``max_j <= min_{j+1}``).
+profile (no decrease beyond ``tol_eq``; no plateau: two consecutive steps of ``1/256`` in ``d`` within
+``tol_eq``, a step fixed independently of the mesh) and across columns (``max_j <= min_{j+1}``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class OrderScan:
         self.op_inc = Track()
         self.op_inc_pair = (np.nan, np.nan, np.nan, np.nan)
         self.op_plateau = None
+        self.stride = max(1, view.ppc // 256)
 
     def update(self, b) -> None:
         if not b.is_inner.any():
@@ -41,13 +43,18 @@ class OrderScan:
                 r, c = divmod(i, M)
                 self.op_inc.value = float(d.flat[i])
                 self.op_inc_pair = (float(pu[r, c]), float(prof[r, c]), float(pu[r, c + 1]), float(prof[r, c + 1]))
-            # a plateau: two consecutive steps within the tolerance (one tiny step alone is
-            # allowed: a profile may be very flat at d = 1/2 or d = 0 and still increase)
-            tie = np.abs(d) <= tol
+            # a plateau: two consecutive steps of 1/256 in d within the tolerance (one tiny step alone
+            # is allowed: a profile may be very flat at d = 1/2 or d = 0 and still increase).  The step
+            # is fixed, not the mesh step: on a finer mesh a strictly increasing profile has steps below
+            # any fixed tolerance (pi^2 h^2 at d = 0), so the plateau test must not shrink with h.
+            st = self.stride
+            ds = np.diff(prof[:, ::st], axis=1)
+            tie = np.abs(ds) <= tol
             plat = tie[:, :-1] & tie[:, 1:]
             if plat.any() and self.op_plateau is None:
-                r, c = divmod(int(np.flatnonzero(plat.ravel())[0]), M - 1)
-                self.op_plateau = (float(pu[r, c]), float(prof[r, c]), float(pu[r, c + 2]), float(prof[r, c + 2]))
+                r, c = divmod(int(np.flatnonzero(plat.ravel())[0]), ds.shape[1] - 1)
+                c0, c2 = c * st, (c + 2) * st
+                self.op_plateau = (float(pu[r, c0]), float(prof[r, c0]), float(pu[r, c2]), float(prof[r, c2]))
 
 
 def verdict(view: PhiView, scan: OrderScan) -> PropertyResult:

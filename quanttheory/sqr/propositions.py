@@ -24,7 +24,7 @@ class Prop1Scan:
     def __init__(self, view: PhiView):
         self.view = view
         M, n = view.half, view.ppc + 1
-        self.locmins: list[tuple[float, float, float, float]] = []
+        self.locmins: list[tuple[float, float, float, float, float]] = []
         self.n_locmin = 0
         self.per_min, self.per_max = np.full(n, np.inf), np.full(n, -np.inf)
         self.per_min_u, self.per_max_u = np.full(n, np.nan), np.full(n, np.nan)
@@ -34,14 +34,20 @@ class Prop1Scan:
 
     def update(self, b) -> None:
         v, P, n = self.view, b.P, self.view.ppc + 1
-        Vc, Vl, Vr = b.V[:, P:P + n], b.V[:, P - 1:P + n - 1], b.V[:, P + 1:P + n + 1]
-        lm = (Vc <= Vl) & (Vc <= Vr) & (np.maximum(Vl, Vr) - Vc > v.tol_eq) & (b.ms > 0)
-        if lm.any():
-            idx = np.flatnonzero(lm.ravel())
-            self.n_locmin += idx.size
-            for i in idx[:4]:
-                self.locmins.append((float(b.xc.ravel()[i]), float(Vc.ravel()[i]), float(Vl.ravel()[i]),
-                                     float(Vr.ravel()[i])))
+        # discrete local minima at the mesh step and (finer meshes) at the fixed step 1/256, whose rises
+        # do not vanish below the tolerance as the mesh is refined
+        for st in sorted({1, max(1, v.ppc // 256)}):
+            Vc, Vl, Vr = b.V[:, P:P + n], b.V[:, P - st:P + n - st], b.V[:, P + st:P + n + st]
+            lm = (Vc <= Vl) & (Vc <= Vr) & (np.maximum(Vl, Vr) - Vc > v.tol_eq) & (b.ms > 0)
+            if st > 1:  # a bracket [x - st h, x + st h] around a grid integer holds its minimum, not x
+                nn = np.rint(b.xc)
+                lm &= ~((np.abs(b.xc - nn) < st * v.h) & (nn >= v.r_b) & (nn <= v.r_t))
+            if lm.any():
+                idx = np.flatnonzero(lm.ravel())
+                self.n_locmin += idx.size
+                for i in idx[:4]:
+                    self.locmins.append((float(b.xc.ravel()[i]), float(Vc.ravel()[i]), float(Vl.ravel()[i]),
+                                         float(Vr.ravel()[i]), st * v.h))
         if b.is_inner.any():
             self._inner(b)
 
@@ -87,8 +93,8 @@ def prop1_verdicts(view: PhiView, scan: Prop1Scan, roots) -> list[PropertyResult
         witness = Witness((u,), {"phi": roots.root_phi, "MSQE": float(view.msqe(u))},
                           "root of phi that is not a grid integer in [r_b, r_t] (phi within the zero tolerance)")
     elif scan.locmins:
-        u, v, vl, vr = min(scan.locmins, key=lambda t: abs(t[0]))
-        witness = Witness((u - view.h, u, u + view.h), {"phi(u-h)": vl, "phi(u)": v, "phi(u+h)": vr},
+        u, v, vl, vr, step = min(scan.locmins, key=lambda t: abs(t[0]))
+        witness = Witness((u - step, u, u + step), {"phi(u-h)": vl, "phi(u)": v, "phi(u+h)": vr},
                           "local minimum that is not a grid integer"
                           + (" (in a tail: order preservation says nothing outside [r_b, r_t])"
                              if (u < r_b or u > r_t) else ""))

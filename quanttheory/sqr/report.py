@@ -138,12 +138,28 @@ class SQRReport:
     def to_json(self, **kw) -> str:
         return json.dumps(self.to_dict(), **({"indent": 2} | kw))
 
-    def format_table(self) -> str:
+    def exit_status(self, strict: bool = False) -> int:
+        """Exit status of ``quanttheory check-regularizer``: 0 when ``phi`` IS an SQR (definition 1-3;
+        with ``strict`` also every claim must hold), else 1."""
+        return 0 if (self.passed if strict else self.is_sqr) else 1
+
+    def verdict_line(self, strict: bool = False) -> str:
+        claims = [r.title.split(" ")[0] for r in self.claims if not r.passed]
+        rule = "definition 1-3 and every claim (--strict)" if strict else "definition 1-3"
+        line = (f"verdict: {'IS' if self.is_sqr else 'is NOT'} an SQR (definition 1-3: equivalence, order "
+                f"preservation, C^2); exit status {self.exit_status(strict)} (covers: {rule})")
+        if claims:
+            line += (f"; claims failing: {', '.join(claims)}" +
+                     ("" if strict else " (reported, not in the exit status; --strict counts them)"))
+        else:
+            line += "; all claims hold"
+        return line
+
+    def format_table(self, strict: bool = False) -> str:
         """Human-readable table of every property and claim."""
         g = self.grid
         lines = [f"SQR check of {self.regularizer!r} on the {g}",
-                 f"verdict: {'IS' if self.is_sqr else 'is NOT'} an SQR (definition 1-3); "
-                 f"{'all claims hold' if self.passed else str(len(self.failures())) + ' property/claim failure(s)'}",
+                 self.verdict_line(strict),
                  f"a  = {_fmt(self.a.value)}  at u = {_fmt(self.a.u)} ({', '.join(self.a.kinds)})",
                  f"b' = {_fmt(self.b_prime.value)}  at u = {_fmt(self.b_prime.u)} ({', '.join(self.b_prime.kinds)})",
                  f"C  = phi''(n)/2 = {_fmt(self.C)}  (per grid point: min {_fmt(np.min(self.C_values))}, "

@@ -157,7 +157,9 @@ class PhiView:
         self.r_b, self.r_t = grid.r_b, grid.r_t
         self.ev = Evaluator(reg, grid)
         self.ppc, self.h, self.half = ppc, 1.0 / ppc, ppc // 2
-        self.max_cells, self.T, self.far, self.chunk = max_cells, tail_cells, far_tail, max(8, chunk)
+        # cells per block: bounded so that a block holds at most ~2M mesh points (memory at fine meshes)
+        self.max_cells, self.T, self.far = max_cells, tail_cells, far_tail
+        self.chunk = max(1, min(max(8, chunk), (1 << 21) // ppc))
         self.h_spec = 1.0 / 256
         self.notes: list[str] = []
         self.inner, self.cells_total = checked_cells(grid, max_cells)
@@ -191,7 +193,7 @@ class PhiView:
 
     def blocks(self):
         """Yield the fine mesh as :class:`Block` s: lower tail cells, inner cells in chunks, upper tail."""
-        P, n_core = 2 * self.M_FINE, self.ppc + 1
+        P, n_core = max(2 * self.M_FINE, self.ppc // 256), self.ppc + 1
         off = np.arange(-P, self.ppc + P + 1) * self.h
         r_b, r_t = self.r_b, self.r_t
         groups = [np.arange(r_b - self.T, r_b)]
