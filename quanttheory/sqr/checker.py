@@ -114,7 +114,8 @@ def run(view: PhiView, n_vectors: int, seed: int) -> SQRReport:
     trend = equivalence.tail_trend(view)
 
     eq, a_ext, b_ext = equivalence.verdict(view, ratios, roots, gl, limits.tail_limits(view), trend)
-    op_res = order.verdict(view, op)
+    refined = np.concatenate([ratios.refined.get("min", np.empty(0)), ratios.refined.get("max", np.empty(0))])
+    op_res = order.verdict(view, op, order.off_mesh_check(view, op, refined))
     smooth, order_k, note, first_jump = smoothness.verdict(view, fine, spec)
     is_sqr = eq.passed and op_res.passed and smooth[2].passed
     claims = propositions.prop1_verdicts(view, p1, roots)

@@ -79,6 +79,7 @@ class RatioScan:
         self.kind_min: dict[str, float] = {}
         self.kind_max: dict[str, float] = {}
         self.cand = {"min": (np.empty(0), np.empty(0), np.empty(0)), "max": (np.empty(0), np.empty(0), np.empty(0))}
+        self.refined: dict[str, np.ndarray] = {}
 
     def _kind(self, kname, r):
         self.kind_min[kname] = min(self.kind_min.get(kname, np.inf), float(r.min()))
@@ -169,6 +170,7 @@ def refine(view: PhiView, scan: RatioScan, roots: RootScan, which: str, iters: i
         c, d, fc, fd = (np.where(left, new, d), np.where(left, c, new), np.where(left, fn, fd),
                         np.where(left, fc, fn))
     i = int(np.argmin(best_v))
+    scan.refined[which] = best_u  # for the order-preservation cross-check
     return sgn * float(best_v[i]), float(best_u[i])
 
 

@@ -57,7 +57,31 @@ class OrderScan:
                 self.op_plateau = (float(pu[r, c0]), float(prof[r, c0]), float(pu[r, c2]), float(prof[r, c2]))
 
 
-def verdict(view: PhiView, scan: OrderScan) -> PropertyResult:
+def off_mesh_check(view: PhiView, scan: OrderScan, points: np.ndarray):
+    """Order preservation at off-mesh points (the refined local extremes of ``phi/MSQE``: narrow dips
+    and bumps between mesh points): a point with ``d = |u - n|`` between mesh columns ``j`` and ``j+1``
+    must satisfy ``max_j phi <= phi(u) <= min_{j+1} phi``.  Returns a witness tuple or None."""
+    u = points[(points > view.r_b) & (points < view.r_t)]
+    if u.size == 0 or not np.isfinite(scan.op_max).all():
+        return None
+    d = np.abs(u - np.rint(u))
+    j = np.minimum(np.floor(d / view.h).astype(np.int64), view.half - 1)
+    off = d > j * view.h
+    u, d, j = u[off], d[off], j[off]
+    if u.size == 0:
+        return None
+    v = view.ev(u, "order preservation at off-mesh extremes")
+    low = scan.op_max[j] - v  # > tol: a point of smaller MSQE has larger phi
+    high = v - scan.op_min[j + 1]  # > tol: a point of larger MSQE has smaller phi
+    i, k = int(np.argmax(low)), int(np.argmax(high))
+    if low[i] > view.tol_eq:
+        return float(scan.op_max_u[j[i]]), float(scan.op_max[j[i]]), float(u[i]), float(v[i])
+    if high[k] > view.tol_eq:
+        return float(u[k]), float(v[k]), float(scan.op_min_u[j[k] + 1]), float(scan.op_min[j[k] + 1])
+    return None
+
+
+def verdict(view: PhiView, scan: OrderScan, off_mesh=None) -> PropertyResult:
     r_b, r_t, tol = view.r_b, view.r_t, view.tol_eq
     spread = scan.op_max - scan.op_min
     j = int(np.argmax(spread))
@@ -77,6 +101,10 @@ def verdict(view: PhiView, scan: OrderScan) -> PropertyResult:
         u1, p1, u2, p2 = scan.op_inc_pair if decreasing else scan.op_plateau
         witness = pair(u1, p1, u2, p2, "MSQE(u1) < MSQE(u2) but phi(u1) > phi(u2)" if decreasing else
                        "MSQE(u1) < MSQE(u2) but phi(u1) = phi(u2) within tolerance (plateau)")
+    elif off_mesh is not None:
+        u1, p1, u2, p2 = off_mesh
+        witness = pair(u1, p1, u2, p2, "MSQE(u1) < MSQE(u2) but phi(u1) > phi(u2) (found between mesh points "
+                       "by the refinement of a local extreme of phi/MSQE)")
     else:
         cross = scan.op_max[:-1] - scan.op_min[1:]
         i = int(np.argmax(cross))
