@@ -22,7 +22,7 @@ from .view import KINDS, PhiView, Track
 
 KIND_ORDER = ["half-integer", "grid point (limit u->n)", "near grid point", "interior", "tail", "far tail",
               "far tail (limit u -> inf)"]
-N_CANDIDATES = 512
+N_CANDIDATES = 2048
 GOLD = (np.sqrt(5.0) - 1) / 2
 
 
@@ -91,6 +91,13 @@ class RatioScan:
         sgn = 1.0 if which == "min" else -1.0
         v, uu = np.concatenate([v, r]), np.concatenate([uu, u])
         br = np.concatenate([br.reshape(-1, 2), np.stack([lo, hi], axis=1)]) if br.size else np.stack([lo, hi], 1)
+        # one candidate per (position in the cell, value): periodic copies of an extreme would crowd out
+        # the others (QSin has the same minimum at every half-integer)
+        if v.size:
+            frac = np.round((uu - np.floor(uu)) * self.view.ppc)
+            key = np.round(v * 1e12 / max(1e-300, float(np.max(np.abs(v)))))
+            _, first = np.unique(np.stack([frac, key], axis=1), axis=0, return_index=True)
+            v, uu, br = v[first], uu[first], br[first]
         if v.size > N_CANDIDATES:
             keep = np.argpartition(sgn * v, N_CANDIDATES)[:N_CANDIDATES]
             v, uu, br = v[keep], uu[keep], br[keep]
@@ -112,10 +119,10 @@ class RatioScan:
         h = v.h
         # local extremes of the ratio (neighbours with MSQE = 0 count as +-inf: a grid point's limit)
         lo_n, hi_n = np.nan_to_num(rl, nan=np.inf), np.nan_to_num(rr, nan=np.inf)
-        m = pos & (rc <= lo_n) & (rc <= hi_n)
+        m = pos & (rc <= lo_n) & (rc <= hi_n) & ((rc < lo_n) | (rc < hi_n))  # strict on one side: no plateaus
         self._candidates("min", rc[m], b.xc[m], b.xc[m] - h, b.xc[m] + h)
         lo_n, hi_n = np.nan_to_num(rl, nan=-np.inf), np.nan_to_num(rr, nan=-np.inf)
-        m = pos & (rc >= lo_n) & (rc >= hi_n)
+        m = pos & (rc >= lo_n) & (rc >= hi_n) & ((rc > lo_n) | (rc > hi_n))
         self._candidates("max", rc[m], b.xc[m], b.xc[m] - h, b.xc[m] + h)
 
     def add_far_tails(self) -> None:
