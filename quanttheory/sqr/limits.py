@@ -112,14 +112,14 @@ def grid_limits(view: PhiView, jumps_fine: dict) -> GridLimits:
         reason[side * d1[isg] > thr1] = "phi' has a non-zero one-sided limit where phi = 0: phi/MSQE ~ 1/d"
         reason[np.abs(d0[isg]) > thr0] = "phi jumps at the grid point where MSQE = 0: phi/MSQE ~ 1/d^2"
         # growth without shrinking increments on the rounding-safe part (noise << ratio)
-        safe = noise * 1e4 < np.abs(R)
-        for i in np.flatnonzero(reason == ""):
-            k = np.flatnonzero(safe[i])
-            if k.size >= 4:
-                q = R[i, k[-4:]]
-                dq = np.diff(q)
-                if np.all(dq > 0) and dq[-1] >= 0.9 * dq[-2] and dq[-1] > 1e-6 * abs(q[-1]):
-                    reason[i] = "phi/MSQE grows without bound as u -> n (increments do not shrink)"
+        # (the safe d form a prefix: the noise grows as d shrinks)
+        nsafe = np.cumprod(noise * 1e4 < np.abs(R), axis=1).sum(axis=1)
+        cols = np.clip(nsafe[:, None] - 4 + np.arange(4)[None, :], 0, R.shape[1] - 1)
+        dq = np.diff(np.take_along_axis(R, cols, axis=1), axis=1)
+        q_last = np.take_along_axis(R, cols[:, -1:], axis=1)[:, 0]
+        grows = ((nsafe >= 4) & np.all(dq > 0, axis=1) & (dq[:, -1] >= 0.9 * dq[:, -2])
+                 & (dq[:, -1] > 1e-6 * np.abs(q_last)))
+        reason[grows & (reason == "")] = "phi/MSQE grows without bound as u -> n (increments do not shrink)"
         out[side] = (lim, err, reason, R)
     return GridLimits(n.astype(np.int64), out[-1][0], out[1][0], out[-1][1], out[1][1], out[-1][2],
                       out[1][2], d, out[-1][3], out[1][3])
