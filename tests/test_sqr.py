@@ -131,6 +131,10 @@ def test_lopsided_breaks_order_preservation(reports):
 def test_cubic_tails_unbounded_ratio(reports):
     r = reports["cubic_tails"]
     assert r["C2"].passed and r["order"].passed
+    # the third derivative jumps from 0 (QSin at r_t) to 6 (t^3) at the same point as QSin's 4th derivative jump
+    # (-8 pi^4 -> 0): the order-3 jump is below 4 h |J4| = 12 at h = 1/256, resolved at h = 1/1024
+    assert r.smoothness_order == 2 and r.jumps[3]["u"] in (-8, 7)
+    assert abs(r.jumps[3]["left"] - r.jumps[3]["right"]) == pytest.approx(6.0, rel=1e-6)
     assert not r["equivalence"].passed
     w = r["equivalence"].witness
     assert w.u[0] > 1e5 and "grows without bound" in w.message

@@ -284,6 +284,10 @@ def verdict(view: PhiView, ratios: RatioScan, roots: RootScan, gl: GridLimits, t
         witness = _witness_ratio(view, u, f"phi/MSQE {what} in the {side} tail (far-tail trend test), so no "
                                  "finite " + ("b'" if what.startswith("grows") else "a > 0"),
                                  **{"phi/MSQE one decade closer": q0})
+        if what.startswith("grows"):
+            b_val, b_u, b_kind, b_how = np.inf, u, "far tail (limit u -> inf)", "far-tail trend: grows without bound"
+        else:
+            a_val, a_u, a_kind, a_how = 0.0, u, "far tail (limit u -> inf)", "far-tail trend: tends to 0"
     a_ext = Extreme(a_val, a_u, a_kind, _kinds_near(a_val, ratios.kind_min, cmin, converged) or (a_kind,), a_how)
     b_ext = Extreme(b_val, b_u, b_kind, _kinds_near(b_val, ratios.kind_max, cmax, converged) or (b_kind,), b_how)
     ok = witness is None

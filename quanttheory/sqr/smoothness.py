@@ -133,6 +133,7 @@ class FineJumpScan:
 
 
 def _level_jumps(view: PhiView, sp) -> dict:
+    """Per order: [jump, threshold, left, right, significant (with the cascade)] at one step level."""
     jumps = {}
     for j in range(5):
         dr, er, nr = sp.est[(j, 1)]
@@ -154,20 +155,44 @@ def special_jumps(view: PhiView) -> dict:
     """``{order j: (jump, threshold, left, right, significant)}`` arrays over the special points
     (order 0 also compares ``phi(x)`` itself with both limits; cascade rule as on the mesh).
 
-    Two step levels: ``h_spec`` and ``h_spec/8``.  A jump counts if it is significant on the fine
-    level, or on the coarse level unless the fine level could have resolved it (its threshold is below
-    half the coarse jump) and did not: then the coarse stencils were contaminated by a singularity
-    near, but not at, the point.  The values reported are those of the level that decided."""
-    co, fi = _level_jumps(view, view.special), _level_jumps(view, view.special_fine)
+    Three step levels: ``h_spec = 1/256`` (every point), ``h_spec/4`` (only where the coarse level
+    shows a jump or an inflated Richardson error at some order) and ``h_spec/8`` (every point).  A jump
+    counts if it is significant on a level and no finer level could have resolved it (threshold below
+    half the jump) without finding it: then the longer stencils were contaminated by a singularity near,
+    but not at, the point.  A finer level also separates a true order-k jump at the point from the
+    shadow of an order-(k+1) jump one coarse step away (the cascade bound ``4 h J_(k+1)`` shrinks with
+    ``h``).  The values reported are those of the finest level that found the jump."""
+    x = view.special_points
+    co = _level_jumps(view, view.special)
+    fi = _level_jumps(view, view.special_fine)
+    # points needing the middle level: any coarse jump, or a Richardson error above the noise
+    need = np.zeros(x.size, bool)
+    for j in range(5):
+        need |= co[j][0] > co[j][1]
+        el, er = view.special.est[(j, -1)][1], view.special.est[(j, 1)][1]
+        need |= 4 * (el + er) > 2 * view.special.est[(j, 1)][2]
+    mid = {j: [np.zeros(x.size), np.full(x.size, np.inf), np.zeros(x.size), np.zeros(x.size),
+               np.zeros(x.size, bool)] for j in range(5)}
+    if need.any():
+        sub = _level_jumps(view, view.special_at(view.h_spec / 4, x[need]))
+        for j in range(5):
+            for k in range(5):
+                mid[j][k][need] = sub[j][k]
+    levels = [co, mid, fi]  # coarse to fine
     out = {"fine": fi}
     for j in range(5):
-        jc, tc, lc, rc, sc = co[j]
-        jf, tf, lf, rf, sf = fi[j]
-        contradicted = (tf < 0.5 * jc) & ~sf
-        use_fine = sf & ~(sc & ~contradicted)
-        sig = sf | (sc & ~contradicted)
-        pick = lambda a, b: np.where(use_fine, b, a)
-        out[j] = (pick(jc, jf), pick(tc, tf), pick(lc, lf), pick(rc, rf), sig)
+        sig = np.zeros(x.size, bool)
+        vals = [np.array(co[j][k], dtype=float) for k in range(4)]
+        for li, L in enumerate(levels):
+            jump, thr, dl, dr, sg = L[j]
+            contra = np.zeros(x.size, bool)
+            for F in levels[li + 1:]:
+                contra |= (F[j][1] < 0.5 * jump) & ~F[j][4]
+            ok = sg & ~contra
+            sig |= ok
+            for k, arr in enumerate((jump, thr, dl, dr)):
+                vals[k] = np.where(ok, arr, vals[k])
+        out[j] = (*vals, sig)
     return out
 
 

@@ -240,8 +240,9 @@ class PhiView:
         ``16 h_spec`` to a special point does not contaminate them (rounding noise 8^k larger)."""
         return self.special_at(self.h_spec / 8)
 
-    def special_at(self, h: float) -> Special:
-        x = self.special_points
+    def special_at(self, h: float, x=None) -> Special:
+        """One-sided estimates at step ``h`` at the points ``x`` (default: :attr:`special_points`)."""
+        x = self.special_points if x is None else x
         m = self.M_SPEC
         node = np.arange(1, 2 * m + 1)
         center = self.ev(x, "the grid points and half-integers")
