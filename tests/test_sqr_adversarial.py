@@ -299,6 +299,11 @@ def test_partially_seen_dip_found_by_refinement():
     r = check(phi, G)
     assert not r["order"].passed and _order_witness_ok(r, phi)
     assert "between mesh points" in r["order"].witness.message
+    # the dip is also a local minimum of phi that no mesh point shows: Prop. 1(1), witness re-evaluated
+    lo, u, hi = r["prop1.1"].witness.u
+    p = lambda x: float(phi(np.array([x]), G.r_b, G.r_t)[0])
+    assert not r["prop1.1"].passed and p(u) < p(lo) and p(u) < p(hi)
+    assert abs(abs(u - round(u)) - 77.5 / 256) < 1e-3
 
 
 def test_dip_below_the_mesh_is_a_documented_blind_spot():

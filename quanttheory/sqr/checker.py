@@ -118,7 +118,7 @@ def run(view: PhiView, n_vectors: int, seed: int) -> SQRReport:
     op_res = order.verdict(view, op, order.off_mesh_check(view, op, refined))
     smooth, order_k, note, first_jump = smoothness.verdict(view, fine, spec)
     is_sqr = eq.passed and op_res.passed and smooth[2].passed
-    claims = propositions.prop1_verdicts(view, p1, roots)
+    claims = propositions.prop1_verdicts(view, p1, roots, ratios.refined.get("min"))
     claims.append(propositions.prop2_verdict(view, cv, conv, trend))
     claims.append(theorem1.check_theorem1(view, a_ext.value, b_ext.value, eq, n_vectors, seed))
 

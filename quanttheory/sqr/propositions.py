@@ -75,7 +75,24 @@ class Prop1Scan:
         self.prev_left, self.prev_cell = left[-1], icells[-1]
 
 
-def prop1_verdicts(view: PhiView, scan: Prop1Scan, roots) -> list[PropertyResult]:
+def off_mesh_minima(view: PhiView, points: np.ndarray):
+    """Local minima of phi between mesh points: at each refined local minimum ``u*`` of ``phi/MSQE``
+    (a narrow dip shows there), ``phi(u*)`` below ``phi(u* +- h/8)`` and ``phi(u* +- h/2)`` by more
+    than ``tol_eq``, away from the grid integers.  Returns ``(u - h/8, u, u + h/8, values)`` or None."""
+    nn = np.rint(points)
+    u = points[~((np.abs(points - nn) < view.h) & (nn >= view.r_b) & (nn <= view.r_t))]
+    if u.size == 0:
+        return None
+    offs = np.array([0.0, -0.125, 0.125, -0.5, 0.5]) * view.h
+    V = view.ev(u[:, None] + offs[None, :], "Prop. 1(1) at off-mesh extremes").reshape(u.size, -1)
+    rise = np.min(V[:, 1:], axis=1) - V[:, 0]
+    i = int(np.argmax(rise))
+    if rise[i] > view.tol_eq:
+        return float(u[i]), V[i]
+    return None
+
+
+def prop1_verdicts(view: PhiView, scan: Prop1Scan, roots, refined_min=None) -> list[PropertyResult]:
     r_b, r_t, tol = view.r_b, view.r_t, view.tol_eq
     out = []
     # 1.1 roots and minima
@@ -98,6 +115,12 @@ def prop1_verdicts(view: PhiView, scan: Prop1Scan, roots) -> list[PropertyResult
                           "local minimum that is not a grid integer"
                           + (" (in a tail: order preservation says nothing outside [r_b, r_t])"
                              if (u < r_b or u > r_t) else ""))
+    elif refined_min is not None and (hit := off_mesh_minima(view, refined_min)) is not None:
+        u, V = hit
+        e = view.h / 8
+        witness = Witness((u - e, u, u + e), {"phi(u-h)": float(V[1]), "phi(u)": float(V[0]), "phi(u+h)": float(V[2])},
+                          "local minimum that is not a grid integer (between mesh points: found by refining a "
+                          "local minimum of phi/MSQE)")
     else:
         for side, ft in view.far_tails.items():
             bad = np.flatnonzero(np.diff(ft.v) <= 0)
