@@ -117,7 +117,8 @@ def grid_limits(view: PhiView, jumps_fine: dict) -> GridLimits:
         cols = np.clip(nsafe[:, None] - 4 + np.arange(4)[None, :], 0, R.shape[1] - 1)
         dq = np.diff(np.take_along_axis(R, cols, axis=1), axis=1)
         q_last = np.take_along_axis(R, cols[:, -1:], axis=1)[:, 0]
-        grows = ((nsafe >= 4) & np.all(dq > 0, axis=1) & (dq[:, -1] >= 0.9 * dq[:, -2])
+        nz = 100 * np.take_along_axis(noise, cols[:, -1:], axis=1)[:, 0]  # increments far above rounding
+        grows = ((nsafe >= 4) & np.all(dq > nz[:, None], axis=1) & (dq[:, -1] >= 0.9 * dq[:, -2])
                  & (dq[:, -1] > 1e-6 * np.abs(q_last)))
         reason[grows & (reason == "")] = "phi/MSQE grows without bound as u -> n (increments do not shrink)"
         out[side] = (lim, err, reason, R)
