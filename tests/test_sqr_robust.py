@@ -98,3 +98,21 @@ def test_options_are_checked_before_phi_is_evaluated(kw, msg):
         raise RuntimeError("phi evaluated")
     with pytest.raises((ValueError, TypeError), match=msg):
         check(trap, Grid(3, True), **kw)
+
+
+def test_json_has_no_nan_or_infinity_tokens():
+    """b' = inf (a cusp at the grid points) must serialize as a string, not as the non-standard
+    Infinity token: parse with a strict parser."""
+    def cusp(u, r_b, r_t):
+        u = np.asarray(u, float)
+        s = np.abs(np.sin(np.pi * (u - np.rint(u))))
+        t = np.maximum(np.maximum(r_b - u, u - r_t), 0.0)
+        return np.where((u < r_b) | (u > r_t), PI2 * t * t + 0.01 * np.pi * t, s * s + 0.01 * s)
+
+    def no_constant(c):
+        raise ValueError(f"non-standard JSON constant {c}")
+
+    r = check(cusp, Grid(2, True), n_vectors=20)
+    assert r.b_prime.value == math.inf
+    d = __import__("json").loads(r.to_json(), parse_constant=no_constant)
+    assert d["b_prime"]["value"] == "inf" and d["is_sqr"] is False
