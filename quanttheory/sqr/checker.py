@@ -108,7 +108,7 @@ def run(view: PhiView, n_vectors: int, seed: int) -> SQRReport:
     ratios.add_far_tails()
     roots.add_far_tails()
     spec = smoothness.special_jumps(view)
-    gl = limits.grid_limits(view, spec["fine"])
+    gl = limits.grid_limits(view)
     cv = propositions.curvature(view, gl, spec["fine"])
     conv = propositions.prop2_convergence(view, cv)
     trend = equivalence.tail_trend(view)

@@ -85,10 +85,9 @@ class GridLimits:
         return None
 
 
-def grid_limits(view: PhiView, jumps_fine: dict) -> GridLimits:
-    """``lim phi(n +- d)/d^2`` at every grid integer of the special points (see module docstring).
-    ``jumps_fine``: the fine special-point estimates (``view.special_fine``) for the one-sided
-    ``phi(n+-)`` and ``phi'(n+-)`` tests."""
+def grid_limits(view: PhiView) -> GridLimits:
+    """``lim phi(n +- d)/d^2`` at every grid integer of the special points (see module docstring);
+    the one-sided ``phi(n+-)`` and ``phi'(n+-)`` come from the fine stencils ``view.special_fine``."""
     sp = view.special_fine
     x = sp.x
     isg = (x == np.rint(x)) & (x >= view.r_b) & (x <= view.r_t)

@@ -49,9 +49,12 @@ class PropertyResult:
 class Extreme:
     """An extreme ratio ``phi/MSQE``: its value, where it is reached and how.
 
-    ``kind`` is one of ``"half-integer"``, ``"grid point (limit u->n)"``,
-    ``"tail"``, ``"far tail"``, ``"interior"``; ``kinds`` lists every kind of
-    location whose ratio is within ``1e-6`` (relative) of ``value``.
+    ``kind`` is one of ``"half-integer"``, ``"grid point (limit u->n)"``, ``"near grid point"``,
+    ``"interior"``, ``"tail"``, ``"far tail"``, ``"far tail (limit u -> inf)"``; ``kinds`` lists every
+    kind of location whose ratio is within ``1e-6`` (relative) of ``value``; ``method`` says how the
+    value was obtained (mesh extreme refined by golden section, one-sided limit at a grid point by
+    Richardson extrapolation, limit at infinity exactly or by an asymptotic fit, or why it is 0 / inf).
+    ``value = inf`` (``b'``) or ``0`` (``a``) when the equivalence fails for lack of a finite constant.
     """
 
     value: float
