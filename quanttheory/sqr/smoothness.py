@@ -63,7 +63,7 @@ class FineJumpScan:
             self.fine_jumps[j] = (float(score), tuple(float(v) for v in info))
 
     def _update_numba(self, b):
-        from .._kernels.sqr_jumps import fine_jumps
+        from ._kernel import fine_jumps
 
         v, K = self.view, self.K
         best = np.zeros((K, 5))

@@ -1,5 +1,7 @@
 """Numba kernel of the SQR checker's fine-mesh derivative-jump test (private).
 
+Formerly ``quanttheory._kernels.sqr_jumps``.
+
 Same arithmetic as ``quanttheory.sqr.smoothness.FineJumpScan._update_numpy`` (the reference it is
 tested against), fused into one pass so that no (rows x points x 4K) temporaries are built.
 Inputs are validated by the caller: finite float64 arrays, ``P >= 2 m``.
