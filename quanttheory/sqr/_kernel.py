@@ -16,7 +16,7 @@ _EPS = np.finfo(np.float64).eps
 
 
 @numba.njit(cache=True)
-def fine_jumps(V, n0, h, P, m, W, absw, noise0, S, cascade, away, best):  # pragma: no cover - compiled
+def fine_jumps(V, n0, h, P, m, W, absw, noise0, S, cascade, away, best, flags, nf):  # pragma: no cover - compiled
     """Scan every core point of every row for one-sided jumps of orders 0..K-1.
 
     V     : (rows, ncore + 2P) values of phi; row r, core index k is at x = n0[r] + k h
@@ -24,6 +24,8 @@ def fine_jumps(V, n0, h, P, m, W, absw, noise0, S, cascade, away, best):  # prag
     absw  : (K,) sum |w_j| / h^j
     away  : points closer than this to an integer/half-integer are skipped (< 0: none skipped)
     best  : (K, 5) in/out: [score, x, left, right, threshold] of the most significant jump per order
+    flags : (NF, 6) out: [x, order, score, left, right, threshold] of every significant jump, in scan
+            order, while ``nf[0] < NF``; ``nf[0]`` counts all of them
     returns the number of points with any significant (pre-cascade) jump
     """
     K = W.shape[0]
@@ -73,6 +75,15 @@ def fine_jumps(V, n0, h, P, m, W, absw, noise0, S, cascade, away, best):  # prag
                     if sig and j < K - 1:
                         sig = jump[j] > cascade * h * jump[j + 1]
                     if sig:
+                        if nf[0] < flags.shape[0]:
+                            q = nf[0]
+                            flags[q, 0] = x
+                            flags[q, 1] = j
+                            flags[q, 2] = jump[j] / thr[j]
+                            flags[q, 3] = ext[j, 1]
+                            flags[q, 4] = ext[j, 0]
+                            flags[q, 5] = thr[j]
+                        nf[0] += 1
                         score = jump[j] / thr[j]
                         if score > best[j, 0]:
                             best[j, 0] = score

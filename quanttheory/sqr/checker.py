@@ -105,6 +105,7 @@ def run(view: PhiView, n_vectors: int, seed: int) -> SQRReport:
     for block in view.blocks():
         for scan in (ratios, roots, p1, fine, op):
             scan.update(block)
+    fine.confirm()
     ratios.add_far_tails()
     roots.add_far_tails()
     spec = smoothness.special_jumps(view)
