@@ -116,3 +116,18 @@ def test_json_has_no_nan_or_infinity_tokens():
     assert r.b_prime.value == math.inf
     d = __import__("json").loads(r.to_json(), parse_constant=no_constant)
     assert d["b_prime"]["value"] == "inf" and d["is_sqr"] is False
+
+
+def test_cancellation_prone_formula_is_still_qsin():
+    """(1 - cos 2 pi u)/2 = sin^2(pi u) exactly, but computed with an absolute rounding ~eps that is
+    huge relative to phi next to a grid point: no false root, and b' stays the grid-point limit pi^2
+    (a refined point next to a grid point that beats it only by its rounding allowance is discarded)."""
+    def cos_form(u, r_b, r_t):
+        u = np.asarray(u, float)
+        t = np.maximum(np.maximum(r_b - u, u - r_t), 0.0)
+        return np.where((u < r_b) | (u > r_t), PI2 * t * t, (1 - np.cos(2 * np.pi * u)) / 2)
+
+    r = check(cos_form, Grid(8, False), n_vectors=40)
+    assert r.is_sqr and r.passed
+    assert r.a.value == pytest.approx(4.0, rel=1e-12)
+    assert r.b_prime.value == pytest.approx(PI2, rel=1e-9)

@@ -181,6 +181,16 @@ def refine(view: PhiView, scan: RatioScan, roots: RootScan, which: str, iters: i
     return sgn * float(best_v[i]), float(best_u[i])
 
 
+def ratio_noise(view: PhiView, u: float, r: float) -> float:
+    """Rounding allowance of ``phi/MSQE`` at ``u``: an absolute ``64 eps S`` on phi and the argument's
+    ``eps |u|`` times ``|phi'| ~ 2 |r| d``, divided by ``MSQE = d^2`` (large next to a grid point)."""
+    ms = float(view.msqe(u))
+    if not ms > 0:
+        return np.inf
+    eps = np.finfo(float).eps
+    return 64 * eps * view.S / ms + 8 * eps * (abs(u) + 1) * 2 * abs(r) / np.sqrt(ms)
+
+
 def tail_trend(view: PhiView):
     """Heuristic: does ``phi/MSQE`` tend to 0 or infinity in a far tail?
     Returns a list of ``(side, what, u, ratio, ratio one decade closer)``."""
@@ -232,6 +242,13 @@ def verdict(view: PhiView, ratios: RatioScan, roots: RootScan, gl: GridLimits, t
     for t in converged:
         cands_a.append((t.value, t.u, f"limit at infinity ({t.method})"))
         cands_b.append((t.value, t.u, f"limit at infinity ({t.method})"))
+    # a refined value that beats the other candidates by less than its own rounding allowance (next to a
+    # grid point, for a phi computed with cancellation such as (1 - cos 2 pi u)/2) does not count
+    for cands, sgn in ((cands_a, -1.0), (cands_b, 1.0)):
+        if len(cands) > 1 and np.isfinite(cands[0][0]):
+            others = max(sgn * c[0] for c in cands[1:])
+            if 0 < sgn * cands[0][0] - others < ratio_noise(view, cands[0][1], cands[0][0]):
+                cands.pop(0)
     a_val, a_u, a_how = min(cands_a, key=lambda c: (c[0], c[2] != glim))
     b_val, b_u, b_how = max(cands_b, key=lambda c: (c[0], c[2] == glim))
 
