@@ -163,8 +163,10 @@ class SQRReport:
         g = self.grid
         lines = [f"SQR check of {self.regularizer!r} on the {g}",
                  self.verdict_line(strict),
-                 f"a  = {_fmt(self.a.value)}  at u = {_fmt(self.a.u)} ({', '.join(self.a.kinds)})",
-                 f"b' = {_fmt(self.b_prime.value)}  at u = {_fmt(self.b_prime.u)} ({', '.join(self.b_prime.kinds)})",
+                 f"a  = {_fmt(self.a.value)}  at u = {_fmt(self.a.u)} ({', '.join(self.a.kinds)})"
+                 + (f"; {self.a.method}" if self.a.method else ""),
+                 f"b' = {_fmt(self.b_prime.value)}  at u = {_fmt(self.b_prime.u)} ({', '.join(self.b_prime.kinds)})"
+                 + (f"; {self.b_prime.method}" if self.b_prime.method else ""),
                  f"C  = phi''(n)/2 = {_fmt(self.C)}  (per grid point: min {_fmt(np.min(self.C_values))}, "
                  f"max {_fmt(np.max(self.C_values))}, {self.C_points.size} points)",
                  f"highest smoothness order found: C^{self.smoothness_order} ({self.smoothness_order_note})",
