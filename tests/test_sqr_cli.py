@@ -1,7 +1,6 @@
 """quanttheory check-regularizer: exit status, table, JSON, MODULE:FUNC and file.py:FUNC loading."""
 
 import json
-import math
 import pathlib
 import subprocess
 import sys

@@ -23,7 +23,7 @@ class Prop1Scan:
 
     def __init__(self, view: PhiView):
         self.view = view
-        M, n = view.half, view.ppc + 1
+        n = view.ppc + 1
         self.locmins: list[tuple[float, float, float, float, float]] = []
         self.n_locmin = 0
         self.per_min, self.per_max = np.full(n, np.inf), np.full(n, -np.inf)
