@@ -19,9 +19,10 @@ grid integers and half-integers -- not a proof.  See ``docs/sqr.md`` for the
 mesh, the thresholds and what a pass does and does not show.
 
 Layout: :mod:`.view` (the one sampled view of phi every check reads), one module per
-property family (:mod:`.equivalence`, :mod:`.order`, :mod:`.smoothness`, :mod:`.propositions`,
-:mod:`.theorem1`), :mod:`.report` (result types), :mod:`.checker` (:func:`check`),
-:mod:`.examples` (example regularizers), :mod:`.cli` (``quanttheory check-regularizer``).
+property family (:mod:`.equivalence` with :mod:`.limits`, :mod:`.order`, :mod:`.smoothness` with its
+numba kernel :mod:`._kernel`, :mod:`.propositions`, :mod:`.theorem1`), :mod:`.report` (result types),
+:mod:`.checker` (:func:`check`), :mod:`.examples` (example regularizers), :mod:`.cli` (the logic of
+``quanttheory check-regularizer``).
 """
 
 from __future__ import annotations

@@ -45,8 +45,16 @@ def check(phi, grid, *, signed: bool | None = None, points_per_cell: int = 256, 
     -------
     SQRReport
         Frozen report: verdicts, tightest ``a`` (``inf phi/MSQE``) and ``b'``
-        (``sup phi/MSQE``) with where they are reached, ``C = phi''(n)/2`` per
-        grid point, smoothness order, witnesses for every failure.
+        (``sup phi/MSQE``) with where they are reached and how (refined mesh
+        extreme, grid-point limit, limit at infinity; ``b' = inf`` / ``a = 0``
+        when no finite constant exists), ``C = phi''(n)/2`` per grid point,
+        smoothness order, witnesses for every failure.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Bad options (checked before phi is evaluated), or a phi that raises,
+        returns NaN/inf or the wrong shape (naming the input ``u``).
     """
     g = as_grid(grid, signed)
     validate_options(points_per_cell, max_cells, tail_cells, far_tail, n_vectors, seed)
