@@ -105,11 +105,12 @@ class RatioScan:
 
     def update(self, b) -> None:
         v = self.view
-        ms_all = v.msqe(b.X)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            R = np.where(ms_all > 0, b.V / ms_all, np.nan)
         P, n = b.P, v.ppc + 1
-        rc, rl, rr = R[:, P:P + n], R[:, P - 1:P + n - 1], R[:, P + 1:P + n + 1]
+        cols = slice(P - 1, P + n + 1)  # the core and one neighbour on each side
+        ms_all = v.msqe(b.X[:, cols])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            R = np.where(ms_all > 0, b.V[:, cols] / ms_all, np.nan)
+        rc, rl, rr = R[:, 1:n + 1], R[:, :n], R[:, 2:n + 2]
         pos = b.ms > 0
         kinds = v.kinds(b.xc[pos])
         for code, kname in enumerate(KINDS):
