@@ -17,9 +17,9 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
 from mpref import mp_risk  # noqa: E402
 
-from quanttheory import fastpath as fp  # noqa: E402
-from quanttheory._kernels import cells  # noqa: E402
-from quanttheory.risk import _tables  # noqa: E402
+from quanttheory.risk import fastpath as fp  # noqa: E402
+from quanttheory.risk._kernels import cells  # noqa: E402
+from quanttheory.risk.curve import _tables  # noqa: E402
 
 ns, nodes, weights, amax = _tables()
 REG = ["MSQE", "QSin", "SinReQ"]

@@ -7,7 +7,7 @@ unsigned grid, and a "real-looking" mixture: a narrow Gaussian bulk, a wider
 Gaussian shoulder and 0.01% large outliers), each size n and bit width b it
 prints
 
-* ``opt x``   the time of :func:`quanttheory.empirical.optimal_scale_data`
+* ``opt x``   the time of :func:`quanttheory.risk.data.optimal_scale_data`
   relative to ONE NumPy pass over the same data (``np.abs(x).max()``, timed in
   the same run: best of 3 -- the machine is shared, the minimum is the least noisy), and
 * for each baseline, ``MSE(s_baseline) / MSE(s*) - 1`` in percent (exact MSE of
@@ -30,9 +30,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from quanttheory import baselines as B  # noqa: E402
-from quanttheory.empirical import mse_sums, optimal_scale_data  # noqa: E402
-from quanttheory.grid import Grid  # noqa: E402
+from quanttheory.risk import baselines as B  # noqa: E402
+from quanttheory.risk.data import mse_sums, optimal_scale_data  # noqa: E402
+from quanttheory.formats.grid import Grid  # noqa: E402
 
 
 def make(name: str, n: int, rng: np.random.Generator) -> tuple[np.ndarray, bool]:

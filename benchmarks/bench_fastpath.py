@@ -6,9 +6,9 @@ Run from the worktree root (plain script, not collected by pytest):
 
 For each bit width the curve is 1000 scales log-spaced over 1e-4x .. 100x the
 optimum estimate 8 rms / 2^b, Normal(0, 1) and Laplace(0, 1), signed grid, MSQE
-and QSin.  "fast" = quanttheory.fastpath.hybrid_expected_phi (automatic
+and QSin.  "fast" = quanttheory.risk.fastpath.hybrid_expected_phi (automatic
 selection: fast formulas where certified and worthwhile, per-cell path for the
-rest, i.e. everything a user gets); "cells" = quanttheory._kernels.cells.curve_builtin
+rest, i.e. everything a user gets); "cells" = quanttheory.risk._kernels.cells.curve_builtin
 on all points.  At 16 and 24 bits the per-cell path is timed on an evenly spaced
 subset of the 1000 points (every 20th at 16 bits, every 200th at 24 bits) and
 extrapolated linearly to 1000 points (marked "*").  Times are the best of 3 runs
@@ -24,9 +24,9 @@ import time
 
 import numpy as np
 
-from quanttheory import fastpath as fp
-from quanttheory._kernels import cells
-from quanttheory.risk import _tables
+from quanttheory.risk import fastpath as fp
+from quanttheory.risk._kernels import cells
+from quanttheory.risk.curve import _tables
 
 
 def best(f, repeat=3):
@@ -79,8 +79,8 @@ def main(argv=None):
         return 0
     print("\noptimal_scale (signed grid): per-cell risk curves (risk._builtin forced to method='cells') "
           "vs the default path")
-    from quanttheory import risk
-    from quanttheory.distributions import Laplace, Normal
+    from quanttheory.risk import curve as risk
+    from quanttheory.laws.parametric import Laplace, Normal
 
     orig = risk._builtin
 

@@ -42,7 +42,7 @@ def table_baseline() -> None:
 
     from quanttheory.figures import _optima
     from quanttheory.figures.optimal_scales import LAW_ORDER, QUICK_BITS
-    from quanttheory.grid import Grid
+    from quanttheory.formats.grid import Grid
     from quanttheory.risk import optimal_scale, risk_curve
 
     risk_curve(_optima.LAWS["normal"][0], np.array([1.0]), 4, "qsin")  # compile / load outside timings

@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 from scipy import integrate  # noqa: E402
 
 from quanttheory import Grid, Laplace, Normal, ReLU, qsin  # noqa: E402
-from quanttheory.grid import msqe  # noqa: E402
+from quanttheory.formats.grid import msqe  # noqa: E402
 from quanttheory.risk import optimal_scale, risk_curve  # noqa: E402
 
 LAWS = [("N(0,1)", Normal()), ("N+ReLU", ReLU(Normal())), ("Laplace", Laplace()), ("Laplace+ReLU", ReLU(Laplace()))]

@@ -14,8 +14,8 @@ import numpy as np
 
 from quanttheory import Grid
 from quanttheory import sqr
+from quanttheory.formats.regularizers import QSIN
 from quanttheory.sqr import smoothness
-from quanttheory.regularizers import QSIN
 
 
 def timed(name, g, use_numba):

@@ -5,30 +5,35 @@ disk).  Main entry points::
 
     from quanttheory import Grid, Normal, Laplace, ReLU, risk_curve, optimal_scale
 
-Sub-packages: :mod:`quanttheory.sqr` (SQR property checker),
+Packages by domain (``docs/architecture.md``): :mod:`quanttheory.formats` (the
+grid, quantizer and pointwise errors), :mod:`quanttheory.laws` (the law protocol,
+parametric and empirical laws), :mod:`quanttheory.risk` (risk curves, certified
+optima, fast path, data optimum), :mod:`quanttheory.sqr` (SQR property checker),
 :mod:`quanttheory.linear` (linear-model theory and simulation),
-:mod:`quanttheory.figures` (supplementary figures).
+:mod:`quanttheory.training`, :mod:`quanttheory.figures` (supplementary figures),
+:mod:`quanttheory.cli` (the ``quanttheory`` command).
 """
 
 from __future__ import annotations
 
-from .distributions import Laplace, Normal, ReLU, get_distribution
-from .grid import Grid, msqe, qsin, quantize, sinreq
-from .regularizers import MSQE, QSIN, SINREQ, Regularizer, get_regularizer, user_regularizer
+from .formats.grid import Grid, msqe, qsin, quantize, sinreq
+from .formats.regularizers import MSQE, QSIN, SINREQ, Regularizer, get_regularizer, user_regularizer
+from .laws.parametric import Laplace, Normal, ReLU, get_distribution
 
 __version__ = "0.1.0"
 
 _LAZY = {
     "risk_curve": "risk",
     "optimal_scale": "risk",
-    "OptimalScale": "results",
-    "Empirical": "empirical",
-    "optimal_scale_data": "empirical",
-    "as_empirical": "empirical",
+    "OptimalScale": "risk",
+    "Empirical": "laws",
+    "Law": "laws",
+    "optimal_scale_data": "risk",
+    "as_empirical": "laws",
 }
 
 
-def __getattr__(name):  # lazy: risk imports numba
+def __getattr__(name):  # lazy: keeps `import quanttheory` to numpy only
     if name in _LAZY:
         import importlib
 
@@ -39,7 +44,7 @@ def __getattr__(name):  # lazy: risk imports numba
 
 __all__ = [
     "Grid", "quantize", "msqe", "qsin", "sinreq",
-    "Normal", "Laplace", "ReLU", "get_distribution",
+    "Normal", "Laplace", "ReLU", "get_distribution", "Law",
     "Regularizer", "MSQE", "QSIN", "SINREQ", "get_regularizer", "user_regularizer",
     "risk_curve", "optimal_scale", "OptimalScale", "Empirical", "optimal_scale_data", "as_empirical",
 ]

@@ -61,3 +61,12 @@ def check_scales(scales) -> np.ndarray:
         bad = arr.ravel()[np.flatnonzero(arr.ravel() <= 0)[0]]
         raise ValueError(f"scales must all be > 0, got {bad}")
     return arr
+
+
+def as_generator(rng) -> np.random.Generator:
+    """Return a ``numpy.random.Generator`` from a Generator or an int seed."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        return np.random.default_rng(int(rng))
+    raise TypeError("rng must be a numpy.random.Generator or an int seed (no global RNG is used)")

@@ -22,7 +22,7 @@ Example (see ``docs/sqr.md``)::
         qt.assert_theorem1(my_phi, grid, u * s, s, a=0.5, b_prime=1.0)
 
 All points are in grid units ``u = x / s``; ``phi`` may be a callable
-``phi(u, r_b, r_t)``, a :class:`~quanttheory.regularizers.Regularizer` or a name.
+``phi(u, r_b, r_t)``, a :class:`~quanttheory.formats.regularizers.Regularizer` or a name.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-from .grid import Grid, as_grid
+from .formats.grid import Grid, as_grid
 
 __all__ = [
     "grids", "points", "grids_and_points", "grids_and_pairs", "grids_and_vectors", "scales",
@@ -84,7 +84,7 @@ def _msqe(u, g: Grid):
 
 
 def grids(min_bits: int = 1, max_bits: int = 8, signed=None):
-    """Strategy of :class:`~quanttheory.grid.Grid` with random bit width and signedness."""
+    """Strategy of :class:`~quanttheory.formats.grid.Grid` with random bit width and signedness."""
     st = _st()
     sg = st.booleans() if signed is None else st.just(bool(signed))
     return st.builds(Grid, st.integers(min_bits, max_bits), sg)

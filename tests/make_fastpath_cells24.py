@@ -5,7 +5,7 @@ too slow for the suite.  Run from the worktree root:
 
     PYTHONPATH=. /work/venv/bin/python tests/make_fastpath_cells24.py
 
-Writes tests/data/fastpath_cells24.json.  Uses only quanttheory._kernels.cells
+Writes tests/data/fastpath_cells24.json.  Uses only quanttheory.risk._kernels.cells
 (the reference path), never the fast path.
 """
 
@@ -15,8 +15,8 @@ import pathlib
 
 import numpy as np
 
-from quanttheory._kernels import cells
-from quanttheory.risk import _tables
+from quanttheory.risk._kernels import cells
+from quanttheory.risk.curve import _tables
 
 ns, nodes, weights, amax = _tables()
 out = []

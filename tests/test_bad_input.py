@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from quanttheory import Grid, Normal, ReLU, get_distribution
-from quanttheory.regularizers import get_regularizer, user_regularizer
+from quanttheory.formats.regularizers import get_regularizer, user_regularizer
 from quanttheory.risk import optimal_scale, risk_curve
 
 

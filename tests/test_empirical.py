@@ -1,4 +1,4 @@
-"""Tests of the exact empirical optimal scale (quanttheory.empirical) and the baselines.
+"""Tests of the exact empirical optimal scale (quanttheory.risk.data, laws.Empirical) and the baselines.
 
 References used (all independent of the code under test):
 * a brute-force enumeration of every breakpoint ``|x_i|/(k+1/2)`` with the exact quadratic
@@ -19,11 +19,38 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate, optimize, stats
 
-import quanttheory.empirical as E
-from quanttheory import baselines as B
-from quanttheory.grid import Grid, mean_msqe, quantize, quantize_index
-from quanttheory.regularizers import QSIN
-from quanttheory.results import OptimalScale
+import quanttheory.laws as _laws
+import quanttheory.laws.atoms as _atoms
+import quanttheory.risk.data as _data
+import quanttheory.risk.data_search as _search
+from quanttheory.cli import scale as _cli_scale
+from quanttheory.risk import baselines as B
+from quanttheory.formats.grid import Grid, mean_msqe, quantize, quantize_index
+from quanttheory.formats.regularizers import QSIN
+from quanttheory.risk.results import OptimalScale
+
+
+class _FormerEmpiricalModule:
+    """The names of the former flat module ``quanttheory.empirical``, forwarded to their owners now
+    (so that monkeypatching a constant patches the module that reads it)."""
+
+    __slots__ = ()
+    _owners = {"optimal_scale_data": (_data, None), "mse_sums": (_data, None), "BLOCK": (_data, None),
+               "DIRECT_LIMIT": (_data, None), "STRADDLER_BUFFER": (_search, None), "CHUNK": (_atoms, None),
+               "Empirical": (_laws, None), "as_empirical": (_laws, None), "cli_scale_file": (_cli_scale, "run_file")}
+
+    def __getattr__(self, name):
+        if name not in self._owners:
+            raise AttributeError(name)
+        mod, new = self._owners[name]
+        return getattr(mod, new or name)
+
+    def __setattr__(self, name, value):
+        mod, new = self._owners[name]
+        setattr(mod, new or name, value)
+
+
+E = _FormerEmpiricalModule()
 
 PI2 = math.pi**2
 
@@ -419,9 +446,9 @@ def test_block_constant_in_sync_and_lazy_numba():
     import subprocess
     import sys
 
-    from quanttheory._kernels import empirical as K
+    from quanttheory.risk._kernels import data as K
 
     assert E.BLOCK == K.BLOCK
-    code = "import sys, quanttheory.empirical, quanttheory.baselines; print('numba' in sys.modules)"
+    code = "import sys, quanttheory.laws, quanttheory.risk.data, quanttheory.risk.baselines; print('numba' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

@@ -1,6 +1,6 @@
-"""Tests of the O(1)-per-scale fast path (quanttheory.fastpath) against two independent references.
+"""Tests of the O(1)-per-scale fast path (quanttheory.risk.fastpath) against two independent references.
 
-* the per-cell Gauss-Legendre path (quanttheory._kernels.cells.curve_builtin, error <= ~1e-14),
+* the per-cell Gauss-Legendre path (quanttheory.risk._kernels.cells.curve_builtin, error <= ~1e-14),
   wherever it is cheap (cells in the window <= ~3e4), and at 24 bits from precomputed values;
 * mpmath at 40 digits (tests/mpref.py): QSin/SinReQ in O(1) at every bit width (1..24) and
   MSQE live at small widths, from tests/data/fastpath_mp_msqe.json at 12 and 16 bits
@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from quanttheory import fastpath as fp
+from quanttheory.risk import fastpath as fp
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from mpref import mp_risk  # noqa: E402
@@ -53,8 +53,8 @@ def scan(law, loc, bits, n=25):
 
 
 def cells_ref(law, loc, relu, r_b, r_t, code, s):
-    from quanttheory._kernels import cells
-    from quanttheory.risk import _tables
+    from quanttheory.risk._kernels import cells
+    from quanttheory.risk.curve import _tables
 
     ns, nodes, weights, amax = _tables()
     return cells.curve_builtin(law, loc, 1.0, relu, r_b, r_t, code, np.ascontiguousarray(s, dtype=float),
@@ -147,7 +147,7 @@ def test_msqe_24_bits_against_precomputed_cells():
 
 def test_scan_covers_the_true_optimum():
     """The scan 1e-4x..100x of 8 rms/2^b brackets optimal_scale with margin (bits <= 12)."""
-    from quanttheory.distributions import Laplace, Normal
+    from quanttheory.laws.parametric import Laplace, Normal
     from quanttheory.risk import optimal_scale
 
     for dist, law in ((Normal(0.0, 1.0), 0), (Laplace(0.0, 1.0), 1)):
@@ -233,8 +233,8 @@ def test_property_fast_equals_cells(law, loc, sig, relu, bits, signed, code, lm)
     res = fp.fast_expected_phi(law, loc, sig, relu, r_b, r_t, code, s)
     if not res.handled[0] or fp.percell_cells(law, loc, sig, relu, r_b, r_t, code, s)[0] > 1.5e4:
         return
-    from quanttheory._kernels import cells
-    from quanttheory.risk import _tables
+    from quanttheory.risk._kernels import cells
+    from quanttheory.risk.curve import _tables
 
     ns, nodes, weights, amax = _tables()
     ref = cells.curve_builtin(law, loc, sig, relu, r_b, r_t, code, s, ns, nodes, weights, amax)[0]

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 from quanttheory.cli import main
-from quanttheory.distributions import Laplace, Normal, ReLU
+from quanttheory.laws.parametric import Laplace, Normal, ReLU
 from quanttheory.figures import _optima, eccv_fig2, optimal_scales, registry
-from quanttheory.grid import Grid
+from quanttheory.formats.grid import Grid
 from quanttheory.risk import optimal_scale, risk_curve
 
 PI2 = math.pi**2

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from quanttheory import Grid, msqe, qsin, quantize, sinreq
-from quanttheory.grid import mean_msqe
+from quanttheory.formats.grid import mean_msqe
 
 
 @pytest.mark.parametrize("bits,signed,rb,rt", [(1, True, -1, 0), (4, True, -8, 7), (4, False, 0, 15),

@@ -98,7 +98,7 @@ def test_unimodal_bits_1_to_16(d, signed):
 def test_convexity_certificate_is_tight_and_true(d, bits):
     """For bits 1..16 the MSQE minimizer is certified to < 1e-7 relative (2e-12..1.7e-9 measured); the exact
     derivative changes sign across [s* - err, s* + err] (so the stationary point is inside the bound)."""
-    from quanttheory.risk import _dmsqe
+    from quanttheory.risk.optimum import _dmsqe
 
     g = Grid(bits, not d.relu)
     res = optimal_scale(d, g, "msqe")
@@ -113,7 +113,7 @@ def test_convexity_certificate_is_tight_and_true(d, bits):
 def test_curvature_bounds_are_lower_bounds(d, bits):
     """Both curvature bounds (interval, first order; Taylor, second order) lie below the exact
     R''/pi^2 at every point of the interval, which is checked against a finite difference."""
-    from quanttheory._kernels import cells
+    from quanttheory.risk._kernels import cells
     from quanttheory.risk import expected_phi
 
     law, mu, sig, relu = d.kernel_params()

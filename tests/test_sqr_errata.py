@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from quanttheory import Grid, qsin
-from quanttheory.regularizers import QSIN
+from quanttheory.formats.regularizers import QSIN
 from quanttheory.sqr import check
 
 PI2 = math.pi ** 2

@@ -7,7 +7,7 @@ import pytest
 
 from quanttheory import Grid
 from quanttheory import testing as qt
-from quanttheory.regularizers import user_regularizer
+from quanttheory.formats.regularizers import user_regularizer
 from quanttheory.sqr import check
 
 PI2 = math.pi ** 2

@@ -16,7 +16,7 @@ import math
 import numpy as np
 import pytest
 
-from quanttheory.grid import Grid
+from quanttheory.formats.grid import Grid
 from quanttheory.training import mlp
 from quanttheory.training.data import make_spirals, make_teacher
 from quanttheory.training.phi import dphi_builtin, phi_and_grad, sandwich_constants
@@ -319,7 +319,7 @@ def test_theorem1_sandwich_along_training_qsin(tiny, bits):
     assert np.all(4 * ms <= lw * (1 + 1e-12)), np.min(lw / ms)
     assert np.all(lw <= math.pi**2 * ms * (1 + 1e-12)), np.max(lw / ms)
     # the package's grid functions give the same MSQE_w at the end
-    from quanttheory.grid import mean_msqe
+    from quanttheory.formats.grid import mean_msqe
     want = [mean_msqe(W, s, Grid(bits)) for W, s in zip(r.params.W, r.params.s_w)]
     np.testing.assert_allclose(ms[-1], want, rtol=1e-12)
     # and the regularizer pulled the weights towards the grid

@@ -13,7 +13,7 @@ import importlib
 import pkgutil
 from types import ModuleType
 
-_SKIP = {"cli"}
+_SKIP: set[str] = set()  # helper modules start with "_"
 
 
 def registry() -> dict[str, ModuleType]:

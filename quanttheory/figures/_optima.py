@@ -21,8 +21,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..distributions import Laplace, Normal, ReLU
-from ..grid import Grid
+from ..formats.grid import Grid
+from ..laws.parametric import Laplace, Normal, ReLU
 
 # key -> (distribution, plot label, short text label); plain text: mathtext parsing is slow
 

@@ -28,7 +28,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..grid import Grid
+from ..formats.grid import Grid
 from ._common import pyplot, savefig
 from ._optima import LAWS, grid_label, optimum, pow10_label
 

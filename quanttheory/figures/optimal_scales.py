@@ -34,7 +34,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..grid import Grid
+from ..formats.grid import Grid
 from ._common import pyplot, savefig
 from ._optima import LAWS, optimum_pair
 

@@ -116,7 +116,7 @@ def measure_amplification(n_hat, M=(100, 10_000), c=1.0, reps=8, rng=0) -> Ampli
     The same standard-normal draws are reused across ``n_hat`` (common random numbers), so
     the curves over ``n_hat`` are smooth.
     """
-    from ..distributions import as_generator
+    from .._validate import as_generator
 
     nh = as_float_array(n_hat, "n_hat", allow_empty=False).ravel()
     if np.any(nh <= 0):

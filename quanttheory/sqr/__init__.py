@@ -27,8 +27,8 @@ numba kernel :mod:`._kernel`, :mod:`.propositions`, :mod:`.theorem1`), :mod:`.re
 
 from __future__ import annotations
 
-from ..grid import Grid, as_grid  # noqa: F401  (re-exported as before the split)
-from ..regularizers import PI2, Regularizer, get_regularizer, user_regularizer  # noqa: F401
+from ..formats.grid import Grid, as_grid  # noqa: F401  (re-exported as before the split)
+from ..formats.regularizers import PI2, Regularizer, get_regularizer, user_regularizer  # noqa: F401
 from .checker import check, resolve
 from .examples import EXAMPLES, cubic_tails, lopsided, names, qsin_msqe_tails, quartic, tail_minima
 from .report import Coverage, Extreme, PropertyResult, SQRReport, Witness

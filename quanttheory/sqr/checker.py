@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from ..grid import as_grid
-from ..regularizers import Regularizer, get_regularizer, user_regularizer
+from ..formats.grid import as_grid
+from ..formats.regularizers import Regularizer, get_regularizer, user_regularizer
 from . import equivalence, limits, order, propositions, smoothness, theorem1
 from .examples import EXAMPLES
 from .report import Coverage, SQRReport
@@ -23,7 +23,7 @@ def check(phi, grid, *, signed: bool | None = None, points_per_cell: int = 256, 
     ----------
     phi : callable, Regularizer or str
         ``phi(u, r_b, r_t)`` in grid units (vectorized or numba-compilable
-        scalar), a :class:`~quanttheory.regularizers.Regularizer`, or a
+        scalar), a :class:`~quanttheory.formats.regularizers.Regularizer`, or a
         registered name (``"qsin"``, ``"msqe"``, ``"sinreq"``) or one of
         :data:`EXAMPLES`.
     grid : Grid or int

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..regularizers import PI2, Regularizer, user_regularizer
+from ..formats.regularizers import PI2, Regularizer, user_regularizer
 
 
 def _tails(u, r_b, r_t, inner, tail_lo, tail_hi):
@@ -67,6 +67,6 @@ EXAMPLES: dict[str, Regularizer] = {
 
 def names() -> list[str]:
     """Names accepted by :func:`check` besides callables: registered regularizers and :data:`EXAMPLES`."""
-    from ..regularizers import available
+    from ..formats.regularizers import available
 
     return sorted(set(available()) | set(EXAMPLES))

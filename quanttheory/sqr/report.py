@@ -9,7 +9,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..grid import Grid
+from ..formats.grid import Grid
 
 @dataclass(frozen=True)
 class Witness:

@@ -20,8 +20,8 @@ from functools import cached_property
 import numpy as np
 
 from .._fd import weights_array
-from ..grid import Grid
-from ..regularizers import Regularizer
+from ..formats.grid import Grid
+from ..formats.regularizers import Regularizer
 
 EPS = np.finfo(float).eps
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..distributions import as_generator
+from .._validate import as_generator
 
 
 @dataclass(frozen=True, eq=False)

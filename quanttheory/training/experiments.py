@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..grid import Grid
+from ..formats.grid import Grid
 from . import mlp as _mlp
 from .data import make_spirals
 from .train import TrainConfig, pretrain, train

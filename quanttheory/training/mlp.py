@@ -33,7 +33,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..grid import Grid
+from ..formats.grid import Grid
 from .phi import phi_and_grad
 
 SCALE_FLOOR = 1e-12

@@ -32,7 +32,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..regularizers import CODE_MSQE, CODE_QSIN, CODE_SINREQ, Regularizer, get_regularizer
+from ..formats.regularizers import CODE_MSQE, CODE_QSIN, CODE_SINREQ, Regularizer, get_regularizer
 
 FD_STEP = 2.0**-20
 """Relative central-difference step (grid units) for user regularizers."""

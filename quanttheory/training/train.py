@@ -17,9 +17,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .._validate import check_finite_real, check_positive
-from ..distributions import as_generator
-from ..grid import Grid
-from ..regularizers import get_regularizer
+from .._validate import as_generator
+from ..formats.grid import Grid
+from ..formats.regularizers import get_regularizer
 from . import mlp as _mlp
 from .data import Dataset
 

@@ -15,7 +15,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from . import registry
+    from ..figures import registry
 
     reg = registry()
     if args.list:

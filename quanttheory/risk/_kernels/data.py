@@ -1,12 +1,13 @@
 """Numba kernels of the empirical (data) scale-factor engine (private).
 
-All inputs are validated by :mod:`quanttheory.empirical` before these run:
+All inputs are validated by :mod:`quanttheory.laws.atoms` and
+:mod:`quanttheory.risk.data` before these run:
 1-D contiguous float32/float64 chunks, finite values, positive scales, grid tops
 ``T >= 0``.  Values are split by sign into two *sides*: side 0 holds ``v = x``
 for ``x >= 0`` (grid top ``Tp = r_t``), side 1 holds ``v = -x`` for ``x < 0``
 (grid top ``Tn = -r_b``; ``0`` for unsigned grids).  On a side with top ``T``
 the error of ``v`` at scale ``s`` is ``(v - s * min(rint(v / s), T))**2``,
-exactly ``(x - Q_U(x))**2`` of :func:`quanttheory.grid.quantize`.
+exactly ``(x - Q_U(x))**2`` of :func:`quanttheory.formats.grid.quantize`.
 
 Histogram bins are floating-point (log-linear) bins: with ``m`` sub-bits, bin
 ``j >= 1`` holds ``[2**(e-1) (1 + sub/2**m), 2**(e-1) (1 + (sub+1)/2**m))``
@@ -22,57 +23,7 @@ import numba
 import numpy as np
 
 EPS = 2.0**-52
-BLOCK = 4096  # blocked-summation size; quanttheory.empirical.BLOCK must match (tested)
-
-
-@numba.njit(cache=True)
-def scan_chunk(x, st):
-    """Accumulate chunk statistics into ``st`` (float64[10]).
-
-    st[0] max v side 0, st[1] max v side 1, st[2] min v>0 side 0, st[3] min v>0 side 1,
-    st[4] count side 0 (incl. zeros), st[5] count side 1, st[6] sum x**2, st[7] sum x.
-    Returns -1, or the index of the first non-finite value (-2 if all are finite
-    but ``x**2`` overflows).  Finiteness is checked per block through the sum of
-    squares (NaN/inf propagate), the bad index is searched only on failure.
-    """
-    mx0 = st[0]
-    mx1 = st[1]
-    mn0 = st[2]
-    mn1 = st[3]
-    c0 = 0
-    q_tot = 0.0
-    l_tot = 0.0
-    n = x.size
-    inf = math.inf
-    for b0 in range(0, n, BLOCK):
-        b1 = min(n, b0 + BLOCK)
-        q = 0.0
-        lsum = 0.0
-        for i in range(b0, b1):
-            xi = np.float64(x[i])
-            q += xi * xi
-            lsum += xi
-            mx0 = max(mx0, xi)
-            mx1 = max(mx1, -xi)
-            mn0 = min(mn0, xi if xi > 0.0 else inf)
-            mn1 = min(mn1, -xi if xi < 0.0 else inf)
-            c0 += xi >= 0.0
-        if not math.isfinite(q):
-            for i in range(b0, b1):
-                if not math.isfinite(x[i]):
-                    return i
-            return -2
-        q_tot += q
-        l_tot += lsum
-    st[0] = mx0
-    st[1] = mx1
-    st[2] = mn0
-    st[3] = mn1
-    st[4] += c0
-    st[5] += n - c0
-    st[6] += q_tot
-    st[7] += l_tot
-    return -1
+BLOCK = 4096  # blocked-summation size; quanttheory.risk.data.BLOCK and laws._kernels.BLOCK must match (tested)
 
 
 @numba.njit(cache=True)

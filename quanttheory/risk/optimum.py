@@ -1,233 +1,30 @@
-"""Exact risk curves and certified optimal scale factors.
+"""Certified optimal scale factors: ``s* = argmin_{s > 0} R_phi[xi](s)`` for every law.
 
-For a random variable xi and a regularizer phi (grid units), the risk curve is
-
-    R_phi[xi](s) = f_phi * s**2 * E[ phi(xi / s) ]          (data units squared)
-
-with the paper's factor ``f_phi = pi**2`` for MSQE (so ``MSQE[xi](s) = pi**2 s**2
-E[MSQE(xi/s)] = pi**2 E[(xi - Q_U(xi))**2]``) and ``f_phi = 1`` otherwise
-(``QSin[xi](s) = s**2 E[QSin(xi/s)]``).  Both MSQE and QSin curves tend to
-``pi**2 E[xi**2]`` as ``s -> 0`` and as ``s -> inf`` (not ``pi**2 Var(xi)`` as the
-ECCV supplement states: the two differ whenever ``E[xi] != 0``, e.g. after ReLU).
-
-Exactness: by default (``method="auto"``) each scale uses the bit-independent
-closed forms of :mod:`quanttheory.fastpath` wherever their error bound is
-certified, else the per-cell path: the expectation integrated piece by piece
-(grid cells, edge half-cells, tails, split at the Laplace kink and subdivided on
-the density's scale) with a Gauss-Legendre rule per piece whose order is chosen
-from an error bound (:mod:`quanttheory._kernels.cells`).  Both are tested against
-mpmath at 50 digits: relative error <= 1e-12 (7e-14 observed) for bits 1..16,
-both grid kinds, the four laws, scales from 1e-4x to 100x the optimum; the fast
-path also for bits up to 24.
+:func:`optimal_scale` is the engine's entry.  A law with a continuous part goes
+through branch and bound with rigorous interval lower bounds from its numba
+kernels (``law.kernel_params()``) and, for MSQE, a strict-convexity certificate;
+a purely atomic law (``law.has_density`` False, e.g. data) gets the exact
+piecewise-quadratic optimum of :mod:`quanttheory.risk.data`.  Nothing here asks
+which class a law is: only the :class:`quanttheory.laws.Law` protocol is used.
 """
 
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 
 import numpy as np
 
-from ._validate import check_scales
-from .distributions import Distribution, LAW_NORMAL
-from .grid import Grid, as_grid
-from .regularizers import CODE_MSQE, CODE_QSIN, CODE_SINREQ, CODE_USER, Regularizer, get_regularizer
+from ..formats.grid import as_grid
+from ..formats.regularizers import CODE_MSQE, CODE_QSIN, CODE_SINREQ, CODE_USER, get_regularizer
+from ..laws import as_law
+from .curve import _tables, expected_phi, risk_curve, significant_local_minima
 from .results import OptimalScale
 
-MAX_PERIODIC_PIECES = 1 << 21
-_CHUNK_NODES = 1 << 22
-
-
-@lru_cache(maxsize=1)
-def _tables():
-    from ._kernels.cells import gauss_tables
-
-    return gauss_tables()
-
-
-def _check_dist(dist) -> Distribution:
-    if not isinstance(dist, Distribution):
-        raise TypeError(
-            f"dist must be a quanttheory distribution (Normal, Laplace, ReLU, Empirical), got {type(dist).__name__}"
-        )
-    return dist
-
-
-def _is_parametric(dist) -> bool:
-    return isinstance(dist, Distribution)
-
-
-def expected_phi(dist: Distribution, scales, grid: Grid, regularizer="msqe", *, method="auto") -> np.ndarray:
-    """``s**2 E[phi(xi / s)]`` for each scale, *without* the curve factor (data units squared).
-
-    ``method``: ``"auto"`` (default: the bit-independent fast path wherever it is
-    certified, else the per-cell path), ``"fast"``, or ``"cells"`` (per-cell
-    Gauss-Legendre only, the reference).  User regularizers always use the cells.
-    """
-    if method not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
-    dist = _check_dist(dist)
-    grid = as_grid(grid)
-    reg = get_regularizer(regularizer)
-    s = check_scales(scales)
-    flat = np.ascontiguousarray(s.ravel())
-    law, mu, sig, relu = dist.kernel_params()
-    if reg.code in (CODE_MSQE, CODE_QSIN, CODE_SINREQ):
-        out = _builtin(law, mu, sig, relu, grid, reg.code, flat, method)
-    else:
-        out = _user(law, mu, sig, relu, grid, reg, flat)
-    # the ReLU atom at 0: P(xi <= 0) s^2 phi(0)
-    p0 = dist.point_mass
-    if p0 > 0.0:
-        phi0 = float(reg.evaluate(np.zeros(1), grid.r_b, grid.r_t)[0])
-        if phi0 != 0.0:
-            out = out + p0 * flat**2 * phi0
-    return out.reshape(s.shape)
-
-
-_METHODS = ("auto", "fast", "cells")
-
-
-def _builtin(law, mu, sig, relu, grid, code, flat, method="auto"):
-    """Built-in regularizers: the bit-independent fast path (``auto``/``fast``, see
-    :mod:`quanttheory.fastpath`) or the per-cell reference path (``cells``)."""
-    if method != "cells":
-        from .fastpath import hybrid_expected_phi
-
-        return hybrid_expected_phi(law, mu, sig, relu, grid.r_b, grid.r_t, code, flat, method=method)
-    from ._kernels import cells
-
-    ns, nodes, weights, amax = _tables()
-    if code == CODE_SINREQ:
-        # the periodic tails make the piece count ~ window / s: closed form for tiny s
-        span = (cells.NORMAL_SPAN if law == LAW_NORMAL else cells.LAPLACE_SPAN) * sig
-        small = 2 * span / flat > MAX_PERIODIC_PIECES
-        out = np.empty_like(flat)
-        if np.any(small):
-            out[small] = _sinreq_closed(law, mu, sig, relu, flat[small])
-        if np.any(~small):
-            out[~small] = cells.curve_builtin(law, mu, sig, relu, grid.r_b, grid.r_t, code,
-                                              np.ascontiguousarray(flat[~small]), ns, nodes, weights, amax)
-        return out
-    return cells.curve_builtin(law, mu, sig, relu, grid.r_b, grid.r_t, code, flat, ns, nodes, weights, amax)
-
-
-def _sinreq_closed(law, mu, sig, relu, s):
-    """``s^2 E[sin^2(pi xi/s)] = s^2 (P - Re E[e^{i w xi}]) / 2`` with ``w = 2 pi / s``.
-
-    Used only when ``w * scale > 2**21 pi / span`` (no cancellation: Re E[e^{iw xi}]
-    is then negligible or tiny next to P).  Normal: ``cos(w mu) e^{-w^2 sig^2/2}``;
-    Laplace: ``cos(w mu) / (1 + w^2 b^2)``; ReLU-Laplace and ReLU-Normal: partial
-    characteristic functions over (0, inf) (elementary / Faddeeva ``w``).
-    """
-    from scipy import special
-
-    w = 2 * math.pi / s
-    if law == LAW_NORMAL:
-        if not relu:
-            P, rc = 1.0, np.cos(w * mu) * np.exp(-0.5 * (w * sig) ** 2)
-        else:
-            tau = mu / sig
-            P = float(special.ndtr(tau))
-            rc = 0.5 * math.exp(-0.5 * tau * tau) * special.wofz((w * sig - 1j * tau) / math.sqrt(2)).real
-    else:
-        b = sig
-        den = 1 + (w * b) ** 2
-        if not relu:
-            P, rc = 1.0, np.cos(w * mu) / den
-        elif mu <= 0:
-            P = 0.5 * math.exp(mu / b)
-            rc = P / den
-        else:
-            e = 0.5 * math.exp(-mu / b)
-            P = 1 - e
-            rc = (np.cos(w * mu) - e) / den
-    return s * s * (P - rc) / 2
-
-
-def _user(law, mu, sig, relu, grid, reg: Regularizer, flat):
-    from ._kernels import cells
-
-    ns, nodes, weights, amax = _tables()
-    out = np.empty_like(flat)
-    for i, s in enumerate(flat):
-        n = cells.count_nodes(law, mu, sig, relu, grid.r_b, grid.r_t, reg.periodic_tails, s, ns, amax)
-        if n > _CHUNK_NODES * 4:
-            raise ValueError(
-                f"scale {s:g} needs {n} quadrature nodes for the user regularizer {reg.name!r} "
-                "(periodic tails over a window much wider than s); use a larger scale"
-            )
-        u = np.empty(n)
-        wts = np.empty(n)
-        cells.user_nodes(law, mu, sig, relu, grid.r_b, grid.r_t, reg.periodic_tails, s, ns, nodes, weights,
-                         amax, u, wts)
-        out[i] = math.fsum(wts * reg.evaluate(u, grid.r_b, grid.r_t))
-    return out
-
-
-def risk_curve(dist, scales, grid, regularizer="msqe", *, method="auto") -> np.ndarray:
-    """Risk curve ``R_phi[xi](s) = f_phi s**2 E[phi(xi/s)]`` at each scale (data units squared).
-
-    Parameters
-    ----------
-    dist : Distribution
-        ``Normal``, ``Laplace``, ``ReLU(...)``, or an empirical distribution.
-    scales : array_like
-        Scale factors ``s > 0`` (any shape; the result has the same shape).
-    grid : Grid or int
-        The grid (an int is a signed grid of that many bits).
-    regularizer : str, Regularizer or callable
-        ``"msqe"`` (``f = pi**2``: ``MSQE[xi](s) = pi**2 E[(xi - Q_U(xi))**2]``),
-        ``"qsin"``, ``"sinreq"`` or a user ``phi(u, r_b, r_t)``.
-    method : {"auto", "fast", "cells"}
-        Evaluation path for the built-ins (parametric laws): ``auto`` picks the
-        bit-independent fast path (:mod:`quanttheory.fastpath`) wherever it is
-        certified; ``cells`` forces the per-cell reference path.
-
-    Returns
-    -------
-    ndarray
-        ``R(s)``, relative error <= 1e-12 for the parametric laws.
-    """
-    grid = as_grid(grid)
-    reg = get_regularizer(regularizer)
-    if not _is_parametric(dist):
-        from .empirical import as_empirical
-
-        return as_empirical(dist).risk_curve(scales, grid, reg)
-    return reg.curve_factor * expected_phi(dist, scales, grid, reg, method=method)
-
-
-def mse(dist, scales, grid) -> np.ndarray:
-    """Plain quantization mean squared error ``E[(xi - Q_U(xi))**2]`` (no pi**2 factor)."""
-    return expected_phi(dist, scales, grid, "msqe")
-
-
-def significant_local_minima(values, rel: float = 1e-9) -> list[int]:
-    """Indices of local minima of a sampled curve that are deeper than ``rel * value``
-    relative to the highest point on *both* sides (numerical ripples on flat parts of a
-    curve, at the 1e-16 level, are not minima)."""
-    v = np.asarray(values, dtype=float)
-    if v.size < 3:
-        return []
-    left_max = np.maximum.accumulate(v)
-    right_max = np.maximum.accumulate(v[::-1])[::-1]
-    out = []
-    for i in range(1, v.size - 1):
-        if v[i] < v[i - 1] and v[i] <= v[i + 1]:
-            if min(left_max[i - 1], right_max[i + 1]) - v[i] > rel * abs(v[i]):
-                out.append(i)
-    return out
-
-
-# ---------------------------------------------------------------------------
-# certified global minimization
-# ---------------------------------------------------------------------------
 
 def _lower_bound(dist, grid, reg, s1, s2, above=None) -> float:
     """Rigorous lower bound of ``R(s)`` over ``s in [s1, s2]`` (``s1`` may be 0, ``s2`` inf).
 
-    The larger of two bounds (:mod:`quanttheory._kernels.cells`): the distance to the
+    The larger of two bounds (:mod:`quanttheory.risk._kernels.cells`): the distance to the
     union of the intervals ``k [s1, s2]`` (valid for unbounded intervals, used for the
     bracket), and the cell-by-cell bound with the worst cell position (finite
     intervals; its gap is O((s2 - s1)/s) whatever the bit width).  With ``above``
@@ -370,22 +167,26 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
     SinReQ has no quadratic tails: ``s^2 E[sin^2(pi xi/s)] <= s^2 -> 0`` as
     ``s -> 0``, so its infimum is 0 and not attained; the lowest local minimum at
     ``s > 0`` is returned with ``risk_lower_bound = 0`` and a method saying so.
-    User regularizers get a dense log-scan plus golden refinement (not certified).
+    User regularizers, and laws without numba kernels (``kernel_params()`` None,
+    integrated by :mod:`quanttheory.risk.generic`), get a dense log-scan plus
+    golden refinement (not certified).
 
-    For empirical data (arrays, ``Empirical``) this dispatches to
-    :func:`quanttheory.empirical.optimal_scale_data` (``axis`` for per-channel).
+    A purely atomic law (``law.has_density`` False: data arrays, ``Empirical``) gets
+    the exact data optimum :func:`quanttheory.risk.data.optimal_scale_atoms`
+    (``axis`` for per-channel).
     """
     grid = as_grid(grid)
     reg = get_regularizer(regularizer)
-    if not _is_parametric(dist):
-        from .empirical import optimal_scale_data
+    dist = as_law(dist)
+    if not dist.has_density:
+        from .data import optimal_scale_atoms
 
-        return optimal_scale_data(dist, grid, reg, axis=axis)
+        return optimal_scale_atoms(dist.atoms(), grid, reg, axis=axis)
     if axis is not None:
         raise ValueError("axis= applies to data arrays, not to parametric distributions")
     if not (0 < rtol < 1e-2):
         raise ValueError("rtol must be in (0, 1e-2)")
-    if dist.relu and grid.r_t == 0:
+    if dist.support()[0] >= 0 and grid.r_t == 0:
         raise ValueError(
             f"{dist} is >= 0 and the {grid} has no positive grid point: every value quantizes to 0, "
             "the risk is pi^2 E[xi^2] for every s and no scale is optimal; use an unsigned grid or more bits"
@@ -405,7 +206,8 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
     # local minima of the scan (diagnostics / SinReQ)
     loc_idx = significant_local_minima(vals)
 
-    if reg.code == CODE_SINREQ or reg.code == CODE_USER:
+    bounds = dist.kernel_params() is not None  # the interval lower bounds need the law's numba kernels
+    if reg.code == CODE_SINREQ or reg.code == CODE_USER or not bounds:
         if reg.code == CODE_SINREQ:
             if not loc_idx:
                 raise ValueError("SinReQ's curve has no local minimum at s > 0 for this law and grid; "
@@ -415,7 +217,10 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
         lo_i, hi_i = max(ib - 1, 0), min(ib + 1, scan.size - 1)
         s_opt, r_opt = _golden(R, float(scan[lo_i]), float(scan[hi_i]), None, 1e-11)
         method = ("lowest local minimum at s > 0 (SinReQ's infimum is 0 as s -> 0)" if reg.code == CODE_SINREQ
-                  else "log-scan (161 points) + golden section; not certified for user regularizers")
+                  else "log-scan (161 points) + golden section; not certified for user regularizers"
+                  if reg.code == CODE_USER
+                  else f"log-scan (161 points) + golden section; not certified ({dist.name} has no interval-bound "
+                       "kernels)")
         res = dict(scale=s_opt, risk=r_opt, scale_error=float(scan[hi_i] - scan[lo_i]),
                    risk_lower_bound=0.0 if reg.code == CODE_SINREQ else float("nan"), method=method,
                    extra={"scan_local_minima": [float(scan[i]) for i in loc_idx]})

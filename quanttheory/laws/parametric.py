@@ -1,4 +1,4 @@
-"""Distributions of the quantized quantity xi: Normal, Laplace and their ReLU.
+"""Parametric laws of the quantized quantity xi: Normal, Laplace and their ReLU.
 
 ``ReLU(xi) = max(xi, 0)`` has a point mass ``P(xi <= 0)`` at 0 plus the base
 density on ``(0, inf)``.  All laws take a location and a scale parameter
@@ -15,61 +15,30 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import check_finite_real, check_positive
+from .._validate import as_generator, check_finite_real, check_positive
+from .atoms import Atoms
+from .base import Law
 
-LAW_NORMAL = 0
+LAW_NORMAL = 0  # law codes of the numba kernels (quanttheory.risk._kernels)
 LAW_LAPLACE = 1
 
 
-def as_generator(rng) -> np.random.Generator:
-    """Return a ``numpy.random.Generator`` from a Generator or an int seed."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
-        return np.random.default_rng(int(rng))
-    raise TypeError("rng must be a numpy.random.Generator or an int seed (no global RNG is used)")
-
-
-class Distribution:
-    """Base class of the parametric laws the exact engine integrates."""
+class _LocScale(Law):
+    """A location-scale law with numba integration kernels (``law`` is the kernel code)."""
 
     law: int
     loc: float
     scale: float
     relu: bool = False
 
-    # --- interface -------------------------------------------------------
-    def pdf(self, x):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def cdf(self, x):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def mean(self) -> float:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def second_moment(self) -> float:  # pragma: no cover - abstract
-        """``E[xi**2]``: both risk curves tend to ``pi**2 E[xi**2]`` as s -> 0 and s -> inf."""
-        raise NotImplementedError
-
-    def var(self) -> float:
-        return self.second_moment() - self.mean() ** 2
-
-    def sample(self, rng, size) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    @property
-    def point_mass(self) -> float:
-        """Probability of the atom at 0 (ReLU laws), else 0."""
-        return 0.0
+    def __post_init__(self):  # dataclass subclasses: validate and normalize loc and scale
+        loc, scale = _check_params(self.loc, self.scale)
+        object.__setattr__(self, "loc", loc)
+        object.__setattr__(self, "scale", scale)
 
     def kernel_params(self) -> tuple[int, float, float, bool]:
         """(law code, loc, scale, relu) for the numba kernels."""
         return self.law, self.loc, self.scale, self.relu
-
-    @property
-    def name(self) -> str:
-        return type(self).__name__
 
 
 def _check_params(loc, scale):
@@ -77,17 +46,12 @@ def _check_params(loc, scale):
 
 
 @dataclass(frozen=True)
-class Normal(Distribution):
+class Normal(_LocScale):
     """Normal law ``N(loc, scale**2)``."""
 
     loc: float = 0.0
     scale: float = 1.0
     law = LAW_NORMAL
-
-    def __post_init__(self):
-        loc, scale = _check_params(self.loc, self.scale)
-        object.__setattr__(self, "loc", loc)
-        object.__setattr__(self, "scale", scale)
 
     def pdf(self, x):
         z = (np.asarray(x, dtype=float) - self.loc) / self.scale
@@ -97,6 +61,41 @@ class Normal(Distribution):
         from scipy import special  # lazy: keeps `import quanttheory` fast
 
         return special.ndtr((np.asarray(x, dtype=float) - self.loc) / self.scale)
+
+    def sf(self, x):
+        from scipy import special
+
+        return special.ndtr((self.loc - np.asarray(x, dtype=float)) / self.scale)
+
+    def partial_moment(self, k: int, a: float = -math.inf, b: float = math.inf) -> float:
+        """``E[xi**k; a < xi <= b]`` in closed form for k <= 2 (z = (x - loc) / scale)::
+
+            k=0: Phi(zb) - Phi(za)
+            k=1: loc P + scale (phi(za) - phi(zb))
+            k=2: (loc**2 + scale**2) P + 2 loc scale (phi(za) - phi(zb)) + scale**2 (za phi(za) - zb phi(zb))
+        """
+        if k > 2:
+            return super().partial_moment(k, a, b)
+        from scipy import special
+
+        if not a < b:
+            return 0.0
+        m, c = self.loc, self.scale
+        za, zb = (a - m) / c, (b - m) / c
+        P = float(special.ndtr(-za) - special.ndtr(-zb)) if za > 0 else float(special.ndtr(zb) - special.ndtr(za))
+        if k == 0:
+            return P
+
+        def phi(z):
+            return 0.0 if math.isinf(z) else math.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+
+        def zphi(z):
+            return 0.0 if math.isinf(z) else z * phi(z)
+
+        d1 = phi(za) - phi(zb)
+        if k == 1:
+            return m * P + c * d1
+        return (m * m + c * c) * P + 2 * m * c * d1 + c * c * (zphi(za) - zphi(zb))
 
     def mean(self) -> float:
         return self.loc
@@ -112,17 +111,12 @@ class Normal(Distribution):
 
 
 @dataclass(frozen=True)
-class Laplace(Distribution):
+class Laplace(_LocScale):
     """Laplace law with density ``exp(-|x - loc| / scale) / (2 scale)``."""
 
     loc: float = 0.0
     scale: float = 1.0
     law = LAW_LAPLACE
-
-    def __post_init__(self):
-        loc, scale = _check_params(self.loc, self.scale)
-        object.__setattr__(self, "loc", loc)
-        object.__setattr__(self, "scale", scale)
 
     def pdf(self, x):
         z = np.abs(np.asarray(x, dtype=float) - self.loc) / self.scale
@@ -131,6 +125,46 @@ class Laplace(Distribution):
     def cdf(self, x):
         z = (np.asarray(x, dtype=float) - self.loc) / self.scale
         return np.where(z < 0, 0.5 * np.exp(np.minimum(z, 0)), 1 - 0.5 * np.exp(-np.maximum(z, 0)))
+
+    def sf(self, x):
+        return self.cdf(2 * self.loc - np.asarray(x, dtype=float))
+
+    def breakpoints(self) -> tuple[float, ...]:
+        """The kink of the density at ``loc``."""
+        return (self.loc,)
+
+    def partial_moment(self, k: int, a: float = -math.inf, b: float = math.inf) -> float:
+        """``E[xi**k; a < xi <= b]`` in closed form for k <= 2, split at ``loc``.
+
+        Above ``loc`` (``t = x - loc``) the antiderivative of ``x**k e^{-t/c} / (2c)`` is
+        ``-e^{-t/c} P_k(x) / 2`` with ``P_0 = 1``, ``P_1 = x + c``, ``P_2 = x**2 + 2 c x + 2 c**2``;
+        below, (``t = loc - x``) ``+e^{-t/c} Q_k(x) / 2`` with ``Q_0 = 1``, ``Q_1 = x - c``,
+        ``Q_2 = x**2 - 2 c x + 2 c**2``.
+        """
+        if k > 2:
+            return super().partial_moment(k, a, b)
+        if not a < b:
+            return 0.0
+        m, c = self.loc, self.scale
+
+        def upper(x):  # antiderivative on [m, inf)
+            if math.isinf(x):
+                return 0.0
+            poly = (1.0, x + c, x * x + 2 * c * x + 2 * c * c)[k]
+            return -0.5 * math.exp(-(x - m) / c) * poly
+
+        def lower(x):  # antiderivative on (-inf, m]
+            if math.isinf(x):
+                return 0.0
+            poly = (1.0, x - c, x * x - 2 * c * x + 2 * c * c)[k]
+            return 0.5 * math.exp(-(m - x) / c) * poly
+
+        total = 0.0
+        if a < m:
+            total += lower(min(b, m)) - lower(a)
+        if b > m:
+            total += upper(b) - upper(max(a, m))
+        return total
 
     def mean(self) -> float:
         return self.loc
@@ -146,10 +180,10 @@ class Laplace(Distribution):
 
 
 @dataclass(frozen=True)
-class ReLU(Distribution):
+class ReLU(_LocScale):
     """``max(base, 0)``: an atom ``P(base <= 0)`` at 0 plus the base density on ``(0, inf)``."""
 
-    base: Distribution = Normal()
+    base: Law = Normal()
     relu = True
 
     def __post_init__(self):
@@ -180,6 +214,21 @@ class ReLU(Distribution):
     def cdf(self, x):
         x = np.asarray(x, dtype=float)
         return np.where(x < 0, 0.0, self.base.cdf(x))
+
+    def support(self) -> tuple[float, float]:
+        return 0.0, math.inf
+
+    def breakpoints(self) -> tuple[float, ...]:
+        return tuple(c for c in self.base.breakpoints() if c > 0)
+
+    def atoms(self) -> tuple:
+        """The atom ``P(base <= 0)`` at 0."""
+        p0 = self.point_mass
+        return (Atoms(np.zeros(1), p0),) if p0 > 0.0 else ()
+
+    def partial_moment(self, k: int, a: float = -math.inf, b: float = math.inf) -> float:
+        """The base law's partial moment over ``(max(a, 0), b]`` (continuous part only)."""
+        return self.base.partial_moment(k, max(float(a), 0.0), b)
 
     def _partial_moments(self) -> tuple[float, float]:
         """``E[base; base > 0]`` and ``E[base**2; base > 0]`` in closed form."""
@@ -216,7 +265,7 @@ class ReLU(Distribution):
 _LAWS = {"normal": Normal, "gauss": Normal, "gaussian": Normal, "laplace": Laplace}
 
 
-def get_distribution(name: str, loc: float = 0.0, scale: float = 1.0, relu: bool = False) -> Distribution:
+def get_distribution(name: str, loc: float = 0.0, scale: float = 1.0, relu: bool = False) -> Law:
     """Build a law by name (``"normal"`` or ``"laplace"``), optionally followed by ReLU."""
     if not isinstance(name, str):
         raise TypeError(f"distribution name must be a string, got {type(name).__name__}")

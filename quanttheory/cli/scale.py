@@ -20,19 +20,17 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from .grid import Grid
+    from ..formats.grid import Grid
 
     grid = Grid(args.bits, not args.unsigned)
     if args.file is not None:
         if args.dist is not None:
             raise ValueError("give either a FILE or --dist, not both")
-        from .empirical import cli_scale_file
-
-        return int(cli_scale_file(args) or 0)
+        return int(run_file(args) or 0)
     if args.dist is None:
         raise ValueError("give a .npy FILE or --dist normal|laplace")
-    from .distributions import get_distribution
-    from .risk import optimal_scale
+    from ..laws.parametric import get_distribution
+    from ..risk.optimum import optimal_scale
 
     dist = get_distribution(args.dist, args.loc, args.dist_scale, args.relu)
     res = optimal_scale(dist, grid, args.regularizer)
@@ -53,4 +51,44 @@ def run(args) -> int:
     print(f"method         {res.method}")
     if not math.isfinite(res.risk):
         return 1
+    return 0
+
+
+def run_file(args) -> int:
+    """``quanttheory scale FILE.npy --bits B [--unsigned] [--axis A] [--regularizer R] [--json]``."""
+    import pathlib
+
+    import numpy as np
+
+    from ..formats.grid import Grid
+    from ..risk.data import optimal_scale_data
+
+    path = pathlib.Path(args.file)
+    if not path.exists():
+        raise ValueError(f"file {str(path)!r} does not exist")
+    if path.suffix != ".npy":
+        raise ValueError(f"expected a .npy file (np.save), got {path.name!r}")
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except Exception as exc:  # noqa: BLE001 - report any reader error cleanly
+        raise ValueError(f"cannot read {str(path)!r} as a .npy array: {exc}") from exc
+    grid = Grid(int(args.bits), signed=not bool(getattr(args, "unsigned", False)))
+    res = optimal_scale_data(arr, grid, getattr(args, "regularizer", "msqe") or "msqe", axis=getattr(args, "axis", None))
+    if getattr(args, "json", False):
+        d = res.as_dict()
+        d["file"] = str(path)
+        print(json.dumps(d, default=float))
+    else:
+        mse = res.extra.get("mse") if res.extra else None
+        print(f"file: {path}  shape {arr.shape} dtype {arr.dtype}")
+        print(f"grid: {grid}   regularizer: {res.regularizer}")
+        if np.ndim(res.scale) == 0:
+            print(f"optimal scale s* = {res.scale:.17g}  (+- {res.scale_error:.3g})")
+            print(f"risk R(s*) = {res.risk:.17g}   mse = {mse:.17g}" if mse is not None else f"risk = {res.risk}")
+            print(f"certified lower bound: {res.risk_lower_bound:.17g}")
+        else:
+            print(f"per-channel along axis {args.axis}: {np.size(res.scale)} channels")
+            for i, (s, r) in enumerate(zip(res.scale, res.risk)):
+                print(f"  [{i}] s* = {s:.17g}  risk = {r:.17g}")
+        print(f"method: {res.method}")
     return 0

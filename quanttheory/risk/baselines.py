@@ -1,6 +1,6 @@
-"""Scale-factor heuristics used in practice, as baselines for :func:`quanttheory.empirical.optimal_scale_data`.
+"""Scale-factor heuristics used in practice, as baselines for :func:`quanttheory.risk.data.optimal_scale_data`.
 
-Every function takes a real tensor ``x`` and a :class:`~quanttheory.grid.Grid`
+Every function takes a real tensor ``x`` and a :class:`~quanttheory.formats.grid.Grid`
 (or an int bit width) and returns a scale ``s > 0`` (data units) for the
 quantizer ``Q_U(x) = s clip(rint(x/s), r_b, r_t)``.  A clipping threshold
 ``alpha`` is turned into a scale as ``s = alpha / r_t`` for x >= 0 and
@@ -35,8 +35,8 @@ import math
 import numpy as np
 from scipy import special
 
-from .grid import Grid, as_grid
-from ._validate import as_float_array
+from .._validate import as_float_array
+from ..formats.grid import Grid, as_grid
 
 
 def _prep(x, grid) -> tuple[np.ndarray, Grid]:
@@ -143,7 +143,7 @@ def lsq_init(x, grid) -> float:
 
 def sweep(x, grid, candidates: int = 100) -> float:
     """MSE observer: ``alpha_i = max|x| i / candidates``; exact MSE of each; best kept."""
-    from .empirical import mse_sums
+    from .data import mse_sums
 
     a, g = _prep(x, grid)
     al_max = float(np.abs(a).max()) if g.signed else float(max(a.max(), 0.0))

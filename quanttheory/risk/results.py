@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .grid import Grid
+from ..formats.grid import Grid
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Risk curves whose cost per scale does not grow with the bit width (issue 8).
 
-The per-cell engine (:mod:`quanttheory._kernels.cells`) integrates every grid cell
+The per-cell engine (:mod:`quanttheory.risk._kernels.cells`) integrates every grid cell
 that meets the law's window: ``min(2**b, window / s)`` cells per scale.  This
 module evaluates the same quantity
 
@@ -41,7 +41,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validate import check_finite_real, check_positive, check_scales
+from .._validate import check_finite_real, check_positive, check_scales
 
 MIN_CELLS = 0
 """The fast path is chosen when the per-cell path would integrate at least this
@@ -94,7 +94,7 @@ def _check(law, mu, sig, relu, r_b, r_t, code):
 def fast_expected_phi(law, mu, sig, relu, r_b, r_t, code, scales) -> FastResult:
     """``s**2 E[phi(xi/s)]`` at each scale by the O(1)-per-scale formulas.
 
-    Same quantity as ``quanttheory._kernels.cells.curve_builtin`` (data units
+    Same quantity as ``quanttheory.risk._kernels.cells.curve_builtin`` (data units
     squared, no curve factor, ReLU atom excluded).  ``law``: 0 Normal(mu, sig),
     1 Laplace(mu, sig) (density ``exp(-|x-mu|/sig)/(2 sig)``); ``relu`` restricts
     the density to ``(0, inf)``; ``code``: 0 MSQE, 1 QSin, 2 SinReQ; grid
@@ -142,7 +142,7 @@ def hybrid_expected_phi(law, mu, sig, relu, r_b, r_t, code, scales, *, method="a
 
     ``method``: ``"auto"`` (fast where :func:`fast_is_better`), ``"fast"`` (fast
     wherever handled) or ``"cells"`` (``cells.curve_builtin`` only, the reference).
-    With "auto"/"fast" the other scales use the per-cell path ``cells.curve_builtin``.  Drop-in replacement for ``quanttheory.risk._builtin``'s kernel call.
+    With "auto"/"fast" the other scales use the per-cell path ``cells.curve_builtin``.  Drop-in replacement for ``quanttheory.risk.curve._builtin``'s kernel call.
     """
     if method not in ("auto", "fast", "cells"):
         raise ValueError(f"method must be 'auto', 'fast' or 'cells', got {method!r}")

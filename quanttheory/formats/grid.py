@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import as_float_array, check_scale
+from .._validate import as_float_array, check_scale
 
 MAX_BITS = 24
 """Largest bit width accepted.  Beyond 24 bits grid integers near ``r_t`` lose

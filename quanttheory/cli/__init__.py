@@ -1,8 +1,11 @@
 """Command-line interface ``quanttheory`` (argparse; subcommands import lazily).
 
 Each subcommand lives in a module exposing ``add_arguments(parser)`` and
-``run(args) -> int``; nothing heavy (numba, matplotlib) is imported until a
-subcommand runs, so ``quanttheory --help`` is instant.
+``run(args) -> int``: :mod:`quanttheory.cli.scale`, :mod:`quanttheory.cli.figures`,
+:mod:`quanttheory.cli.check_regularizer`,
+and, until it moves here, ``quanttheory.linear.cli``.
+Only the chosen subcommand's module is imported, and nothing heavy (numba,
+matplotlib) until it runs, so ``quanttheory --help`` is instant.
 """
 
 from __future__ import annotations
@@ -13,12 +16,12 @@ import sys
 
 # name -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "scale": ("quanttheory._cli_scale", "optimal scale factor of a distribution or of a .npy tensor"),
-    "figures": ("quanttheory.figures.cli", "regenerate the supplementary figures and tables"),
-    "check-regularizer": ("quanttheory.sqr_cli", "property-check a regularizer against the SQR definition"),
+    "scale": ("quanttheory.cli.scale", "optimal scale factor of a distribution or of a .npy tensor"),
+    "figures": ("quanttheory.cli.figures", "regenerate the supplementary figures and tables"),
+    "check-regularizer": ("quanttheory.cli.check_regularizer",
+                          "property-check a regularizer against the SQR definition"),
     "linear": ("quanttheory.linear.cli", "linear-model theory of training/generalization error"),
 }
-
 
 
 def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, object | None]:

@@ -1,0 +1,25 @@
+"""Risk curves and certified optimal scale factors, for every law of :mod:`quanttheory.laws`.
+
+* :mod:`~quanttheory.risk.curve`: ``expected_phi`` / ``risk_curve``, the one
+  engine path (continuous part by the law's kernels + sums over its atoms);
+* :mod:`~quanttheory.risk.optimum`: ``optimal_scale``, certified branch and bound
+  (continuous laws) or the exact data optimum (atomic laws);
+* :mod:`~quanttheory.risk.fastpath`: the bit-independent closed forms;
+* :mod:`~quanttheory.risk.data`, :mod:`~quanttheory.risk.data_search`: exact MSE
+  sums and the exact optimum of a data tensor;
+* :mod:`~quanttheory.risk.baselines`: the scale heuristics used in practice;
+* :mod:`~quanttheory.risk.results`: :class:`OptimalScale`;
+* ``risk._kernels``: their numba kernels (compiled lazily, ``cache=True``).
+
+Importing this package loads neither numba nor scipy.
+"""
+
+from __future__ import annotations
+
+from .curve import expected_phi, mse, risk_curve, significant_local_minima
+from .data import empirical_mse, mse_sums, optimal_scale_data
+from .optimum import optimal_scale
+from .results import OptimalScale
+
+__all__ = ["expected_phi", "mse", "risk_curve", "significant_local_minima", "optimal_scale", "OptimalScale",
+           "optimal_scale_data", "empirical_mse", "mse_sums"]

@@ -1,0 +1,287 @@
+"""The exact search behind :func:`quanttheory.risk.data.optimal_scale_data` (private).
+
+Steps 2-4 of the algorithm in :mod:`quanttheory.risk.data`: the floating-point
+histogram of ``|x|`` (:class:`_Hist`), its interval branch and bound
+(:func:`_bb_exact`), and the exact sweep of the breakpoints of the surviving
+clusters (:func:`_exact_cluster`; :func:`_exact_direct` for small data).
+Every function returns pieces ``(s, value, tolerance)`` of the piecewise
+quadratic ``n MSE(s)``; the caller picks the minimum and certifies it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..laws.atoms import DataStats, iter_chunks
+
+BLOCK = 4096  # = quanttheory.risk._kernels.data.BLOCK (not imported: importing the kernels loads numba)
+EPS = 2.0**-52
+HIST_SUBBITS_MAX = 12
+HIST_OCTAVES = 24
+STOP_RTOL = None  # relative width where bisection stops; None: chosen from n
+MAX_INTERVALS = 1 << 11
+STRADDLER_BUFFER = 1 << 16
+
+
+# --------------------------------------------------------------------------- histogram + branch and bound
+class _Hist:
+    def __init__(self, arr: np.ndarray, st: DataStats, bits: int):
+        from ._kernels import data as K
+
+        vmax = max(st.max_pos, st.max_neg)
+        e_hi = math.frexp(vmax)[1]
+        # finer bins than ~n/24 per octave only cost prefix-sum time
+        m = min(HIST_SUBBITS_MAX, 6 + bits, max(8, int(math.log2(max(st.n, 2))) - 1))
+        floor = -1021 if arr.dtype != np.float32 else -125
+        e_lo = max(e_hi - HIST_OCTAVES, floor)
+        nb = (e_hi - e_lo + 1) * (1 << m) + 1
+        h = np.zeros(2 * nb * 3)
+        for c in iter_chunks(arr):
+            if c.dtype == np.float32:
+                K.hist_chunk32(c, (e_lo + 126) << m, m, nb, h)
+            else:
+                K.hist_chunk64(c, (e_lo + 1022) << m, m, nb, h)
+        P0 = np.empty((nb + 1, 6))
+        P1 = np.empty((nb + 1, 6))
+        K.prefix_sums(h, nb, 0, P0)
+        K.prefix_sums(h, nb, 1, P1)
+        self.h, self.nb, self.e_lo, self.m, self.P0, self.P1 = h, nb, e_lo, m, P0, P1
+
+    def interval_lb(self, s1, s2, Tp, Tn):
+        from ._kernels import data as K
+
+        out = np.empty(s1.size)
+        K.interval_lower_bounds(s1, s2, self.h, self.nb, self.e_lo, self.m, self.P0, self.P1, Tp, Tn, out)
+        return out
+
+    def fixed(self, ss, Tp, Tn):
+        from ._kernels import data as K
+
+        lo = np.empty(ss.size)
+        hi = np.empty(ss.size)
+        K.fixed_bounds(ss, self.h, self.nb, self.e_lo, self.m, self.P0, self.P1, Tp, Tn, lo, hi)
+        return lo, hi
+
+
+def _qmin(E2, KE, K2, tlo, thi):
+    """Minimum over ``t in [tlo, thi]`` of ``E2 - 2 t KE + t**2 K2`` (``K2 >= 0``), vectorized."""
+    E2, KE, K2, tlo, thi = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (E2, KE, K2, tlo, thi)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tc = np.where(K2 > 0, KE / np.where(K2 > 0, K2, 1.0), tlo)
+    tc = np.clip(tc, tlo, thi)
+    best_t = tlo.copy()
+    best = E2 - 2 * tlo * KE + tlo * tlo * K2
+    for t in (thi, tc):
+        val = E2 - 2 * t * KE + t * t * K2
+        better = val < best
+        best = np.where(better, val, best)
+        best_t = np.where(better, t, best_t)
+    return best, best_t
+
+
+def _events(v, T, A, B):
+    """Breakpoints in ``[A, B]`` of points ``v`` (top ``T``): index ``k+1 -> k`` at ``beta = v/(k+1/2)``.
+
+    Grid indices at the ends use ``rint(v * (1/A))`` exactly as the kernels do (at an exact
+    tie both neighbours have the same error, so either choice is correct, but all passes
+    must agree).
+    """
+    kA = np.minimum(np.rint(v * (1.0 / A)), T)
+    kB = np.minimum(np.rint(v * (1.0 / B)), T)
+    nev = (kA - kB).astype(np.int64)
+    idx = np.repeat(np.arange(v.size), nev)
+    first = np.repeat(np.cumsum(nev) - nev, nev)
+    k = np.repeat(kB, nev) + (np.arange(idx.size) - first)
+    vv = v[idx]
+    return kA, vv, k, vv / (k + 0.5)
+
+
+def _sweep_events(c0, s0, a, b, beta, vv, k):
+    """Exact minimum over ``s in [a, b]`` starting from sums ``c0`` at ``a`` and applying the events in order."""
+    order = np.argsort(beta, kind="stable")
+    beta, vv, k = beta[order], vv[order], k[order]
+    e_new = vv - k * s0
+    e_old = vv - (k + 1) * s0
+    d = np.stack((e_new * e_new - e_old * e_old, k * e_new - (k + 1) * e_old, k * k - (k + 1) * (k + 1)))
+    cum = np.concatenate((np.zeros((3, 1)), np.cumsum(d, axis=1)), axis=1) + np.asarray(c0, float)[:3, None]
+    cabs = np.concatenate((np.zeros((3, 1)), np.cumsum(np.abs(d), axis=1)), axis=1)
+    edges = np.concatenate(([a], np.clip(beta, a, b), [b]))
+    val, t = _qmin(cum[0], cum[1], cum[2], edges[:-1] - s0, edges[1:] - s0)
+    at = np.abs(t)
+    mag = (np.abs(cum[0]) + 2 * at * np.abs(cum[1]) + at * at * np.abs(cum[2])
+           + cabs[0] + 2 * at * cabs[1] + at * at * cabs[2])
+    return np.maximum(val, 0.0), s0 + t, mag
+
+
+def _exact_direct(arr, A, B, Tp, Tn):
+    """Small data: every breakpoint in ``[A, B]`` enumerated and swept exactly."""
+    x = np.concatenate([c.astype(np.float64) for c in iter_chunks(arr)])
+    v = np.abs(x)
+    T = np.where(x >= 0, Tp, Tn).astype(np.float64)
+    const = float(np.sum(v[T == 0] ** 2))
+    v, T = v[T > 0], T[T > 0]
+    s0 = 0.5 * (A + B)
+    kA, vv, k, beta = _events(v, T, A, B)
+    e = v - kA * s0
+    c0 = (float(np.sum(e * e)), float(np.sum(kA * e)), float(np.sum(kA * kA)))
+    val, s, mag = _sweep_events(c0, s0, A, B, beta, vv, k)
+
+    tolv = 4 * EPS * (BLOCK + x.size / BLOCK + beta.size + 16) * (mag + const)
+    return s, val + const, tolv, beta.size
+
+
+def _exact_cluster(arr, A, B, Tp, Tn, n, depth=0):
+    """Exact minimum on ``[A, B]`` (relative width <= 1): two data passes.
+
+    Pass 1 builds the s-histogram of the breakpoints (:func:`shist_chunk`), whose
+    per-s-bin exact sums give an upper bound (the quadratic of either side) and a
+    lower bound (fixed points exactly + a bound for the points switching in the
+    bin) on every s-bin; pass 2 collects the breakpoints of the s-bins that the
+    bounds cannot exclude, which are swept exactly.
+    """
+    from ._kernels import data as K
+
+    s0 = 0.5 * (A + B)
+    Tm = max(Tp, Tn)
+    M = int(max(1 << 12, math.ceil(4 * (B - A) / A * (2 * Tm + 2))))
+    base = np.zeros(4)
+    acc_rows = np.zeros((M, 8))
+    sbuf = np.empty(STRADDLER_BUFFER)
+    scount = np.zeros(1, dtype=np.int64)
+    for c in iter_chunks(arr):
+        K.shist_chunk(c, A, B, 1.0 / A, 1.0 / B, s0, M, Tp, Tn, base, acc_rows, sbuf, scount)
+    acc = acc_rows.T[:7]
+    L = base[:3, None] + np.concatenate((np.zeros((3, 1)), np.cumsum(acc[:3], axis=1)[:, :-1]), axis=1)
+    R = L + acc[:3]
+    edges = A + (B - A) * (np.arange(M + 1) / M)
+    edges[-1] = B
+    tlo, thi = edges[:-1] - s0, edges[1:] - s0
+    uL, _ = _qmin(L[0], L[1], L[2], tlo, thi)
+    uR, _ = _qmin(R[0], R[1], R[2], tlo, thi)
+    ub = np.minimum(uL, uR)
+    Fx = L - acc[3:6]
+    lbF, _ = _qmin(Fx[0], Fx[1], np.maximum(Fx[2], 0.0), tlo, thi)
+    lb = lbF + acc[6]
+    ubs = float(ub.min())
+    rtol = 16 * EPS * (BLOCK + n / BLOCK + M + 16)
+    tol = rtol * (ubs + base[0] + float(np.sum(acc[3])) + float(np.sum(np.abs(acc[0]))))
+    cand = lb <= ubs + tol
+    passes = 1
+    cj = np.flatnonzero(cand)
+    A2, B2 = float(edges[cj[0]]), float(edges[cj[-1] + 1])
+    if scount[0] > sbuf.size and depth < 8 and (B2 - A2) < 0.25 * (B - A):
+        # too many breakpoints: zoom into the hull of the candidate s-bins (the minimizer is there)
+        out = _exact_cluster(arr, A2, B2, Tp, Tn, n, depth + 1)
+        out[4]["passes"] += 1
+        return out
+    if scount[0] <= sbuf.size:  # every point with a breakpoint in [A, B] was kept
+        xs = sbuf[:scount[0]]
+    else:  # pass 2: only the points with a breakpoint in a candidate s-bin
+        passes = 2
+        xl = []
+        for c in iter_chunks(arr):
+            mask = np.empty(c.size, dtype=np.bool_)
+            if K.cand_chunk(c, A, B, 1.0 / A, 1.0 / B, M, Tp, Tn, cand, mask):
+                xl.append(c[mask].astype(np.float64))
+        xs = np.concatenate(xl) if xl else np.empty(0)
+    v = np.abs(xs)
+    T = np.where(xs >= 0, Tp, Tn).astype(np.float64)
+    _, vv, k, beta = _events(v, T, A, B)
+    inv = M / (B - A)
+    jb = np.clip(((beta - A) * inv).astype(np.int64), 0, M - 1)
+    keep = cand[jb]
+    jb, beta, vv, k = jb[keep], beta[keep], vv[keep], k[keep]
+    piece_s, piece_v = [], []
+    order = np.lexsort((beta, jb))
+    jb, beta, vv, k = jb[order], beta[order], vv[order], k[order]
+    starts = np.searchsorted(jb, cj, side="left")
+    cnts = np.searchsorted(jb, cj, side="right") - starts
+    # all candidate s-bins swept at once: bin j has pieces [edge_j, b_1], [b_1, b_2], ..., [b_r, edge_j+1]
+    e_new = vv - k * s0
+    e_old = vv - (k + 1) * s0
+    d = np.stack((e_new * e_new - e_old * e_old, k * e_new - (k + 1) * e_old, k * k - (k + 1) * (k + 1)))
+    cumd = np.concatenate((np.zeros((3, 1)), np.cumsum(d, axis=1)), axis=1)
+    cuma = np.concatenate((np.zeros((3, 1)), np.cumsum(np.abs(d), axis=1)), axis=1)
+    npc = cnts + 1
+    pbin = np.repeat(cj, npc)
+    pst = np.repeat(starts, npc)
+    r = np.arange(pbin.size) - np.repeat(np.cumsum(npc) - npc, npc)
+    last = r == np.repeat(cnts, npc)
+    ev = pst + r  # index of the event ending this piece (if not last)
+    left = np.where(r == 0, edges[pbin], beta[np.maximum(ev - 1, 0)] if beta.size else 0.0)
+    right = np.where(last, edges[pbin + 1], beta[np.minimum(ev, max(beta.size - 1, 0))] if beta.size else 0.0)
+    left = np.clip(left, edges[pbin], edges[pbin + 1])
+    right = np.clip(right, left, edges[pbin + 1])
+    coef = L[:, pbin] + cumd[:, ev] - cumd[:, pst]
+    cabs = cuma[:, ev] - cuma[:, pst]
+    val, t = _qmin(coef[0], coef[1], coef[2], left - s0, right - s0)
+    at = np.abs(t)
+    gl = np.sum(np.abs(acc[:3]), axis=1)
+    mag = (np.abs(coef[0]) + 2 * at * np.abs(coef[1]) + at * at * np.abs(coef[2])
+           + cabs[0] + 2 * at * cabs[1] + at * at * cabs[2] + gl[0] + 2 * at * gl[1] + at * at * gl[2] + base[3])
+    return (s0 + t, np.maximum(val, 0.0) + base[3], rtol * mag,
+            int(scount[0]), {"s_bins": M, "candidate_bins": int(cj.size), "passes": passes})
+
+
+def _bb_exact(arr, st, Tp, Tn, s_lo, s_hi):
+    """Branch and bound on the |x| histogram, then exact search of the surviving clusters."""
+    n = st.n
+    hist = _Hist(arr, st, int(math.ceil(math.log2(max(Tp, Tn) + 1))) + 1)
+    nint = max(8, int(math.ceil(4 * math.log2(s_hi / s_lo))))
+    edges = s_lo * (s_hi / s_lo) ** (np.arange(nint + 1) / nint)
+    edges[0], edges[-1] = s_lo, s_hi
+    s1, s2 = edges[:-1].copy(), edges[1:].copy()
+    best_ub = st.sum_sq  # n * MSE(s_hi), exactly
+    # the interval bound loses ~ 12 E|x/s| * width (first order): deeper bisection costs bound
+    # evaluations, a wider cluster costs breakpoints in the s-histogram pass (~ n * width * E|x/s|)
+    stop = STOP_RTOL if STOP_RTOL is not None else (2.0**-6 if n <= 10**5 else 2.0**-9 if n <= 3 * 10**6 else 2.0**-12)
+    levels = 0
+    evals = 0
+    while True:
+        levels += 1
+        lb = hist.interval_lb(s1, s2, Tp, Tn)
+        mid = 0.5 * (s1 + s2)
+        _, ub = hist.fixed(mid, Tp, Tn)
+        evals += 2 * s1.size
+        best_ub = min(best_ub, float(ub.min()))
+        keep = lb <= best_ub * (1 + 1e-12)
+        s1, s2, lb = s1[keep], s2[keep], lb[keep]
+        wide = (s2 - s1) > stop * s2
+        if not wide.any() or levels >= 80 or s1.size > MAX_INTERVALS:
+            break
+        m = 0.5 * (s1[wide] + s2[wide])
+        s1 = np.concatenate((s1[~wide], s1[wide], m))
+        s2 = np.concatenate((s2[~wide], m, s2[wide]))
+    order = np.argsort(s1)
+    s1, s2, lb = s1[order], s2[order], lb[order]
+    clusters = []
+    for a, b, l in zip(s1, s2, lb):
+        if clusters and a <= clusters[-1][1] * (1 + 1e-3) and b <= 2 * clusters[-1][0]:
+            clusters[-1][1] = max(clusters[-1][1], b)
+            clusters[-1][2] = min(clusters[-1][2], l)
+        else:
+            clusters.append([a, b, l])
+    clusters.sort(key=lambda c: c[2])
+    best = math.inf
+    piece_s, piece_v, piece_t = [], [], []
+    passes = 0
+    nstr = 0
+    cand_bins = 0
+    for A, B, l in clusters:
+        if l > best * (1 + 1e-12):
+            continue
+        ps, pv, pt, ns, inf = _exact_cluster(arr, float(A), float(B), Tp, Tn, n)
+        passes += inf["passes"]
+        nstr += ns
+        cand_bins += inf["candidate_bins"]
+        piece_s.append(ps)
+        piece_v.append(pv)
+        piece_t.append(pt)
+        best = min(best, float(np.min(pv + pt)))
+    if best_ub < best * (1 - 1e-6):  # cannot happen unless a bound is wrong
+        raise RuntimeError("internal error: histogram upper bound below the exact minimum; please report")
+    info = {"bb_levels": levels, "bb_bound_evals": evals, "clusters": len(clusters), "data_passes": 3 + passes,
+            "straddlers": nstr, "candidate_bins": cand_bins}
+    return np.concatenate(piece_s), np.concatenate(piece_v), np.concatenate(piece_t), info
