@@ -15,10 +15,11 @@ import numpy as np
 from quanttheory import Grid
 from quanttheory import sqr
 from quanttheory.formats.regularizers import QSIN
+from quanttheory.sqr import smoothness
 
 
 def timed(name, g, use_numba):
-    sqr._Checker.USE_NUMBA = use_numba
+    smoothness.USE_NUMBA = use_numba
     t0 = time.perf_counter()
     r = sqr.check(name, g)
     return r, time.perf_counter() - t0
@@ -42,7 +43,7 @@ def main():
         t_ev = time.perf_counter() - t2
         print(f"{b:>4} {r.coverage.cells_checked:>7} {r.coverage.n_evaluations:>10} {t_nb:>9.2f} {t_np:>9.2f} "
               f"{t_np / t_nb:>6.1f} {t_ev:>8.3f} {t_nb / t_ev:>7.1f}   passed={r.passed}")
-    sqr._Checker.USE_NUMBA = True
+    smoothness.USE_NUMBA = True
 
 
 if __name__ == "__main__":

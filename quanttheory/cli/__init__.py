@@ -2,7 +2,7 @@
 
 Each subcommand lives in a module exposing ``add_arguments(parser)`` and
 ``run(args) -> int``: :mod:`quanttheory.cli.scale`, :mod:`quanttheory.cli.figures`,
-:mod:`quanttheory.cli.linear` and, until it moves here, ``quanttheory.sqr_cli``.
+:mod:`quanttheory.cli.linear` and :mod:`quanttheory.cli.check_regularizer`.
 Only the chosen subcommand's module is imported, and nothing heavy (numba,
 matplotlib) until it runs, so ``quanttheory --help`` is instant.
 """
@@ -17,7 +17,8 @@ import sys
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "scale": ("quanttheory.cli.scale", "optimal scale factor of a distribution or of a .npy tensor"),
     "figures": ("quanttheory.cli.figures", "regenerate the supplementary figures and tables"),
-    "check-regularizer": ("quanttheory.sqr_cli", "property-check a regularizer against the SQR definition"),
+    "check-regularizer": ("quanttheory.cli.check_regularizer",
+                          "property-check a regularizer against the SQR definition"),
     "linear": ("quanttheory.cli.linear", "linear-model theory of training/generalization error"),
 }
 

@@ -28,6 +28,7 @@ The exact risk engine assumes ``phi`` is smooth (analytic) on each half-cell
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -169,8 +170,25 @@ def available() -> list[str]:
     return sorted(_REGISTRY)
 
 
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def _numba_vectorize(phi: Callable) -> Callable | None:
-    """Compile a scalar ``phi(u, r_b, r_t)`` with numba and loop it; None if numba can't."""
+    """Compile a scalar ``phi(u, r_b, r_t)`` with numba and loop it; None if numba can't.
+    Compiled once per function object (cached; a compile costs ~1 s)."""
+    try:
+        return _COMPILED[phi]
+    except (KeyError, TypeError):
+        pass
+    func = _numba_vectorize_uncached(phi)
+    try:
+        _COMPILED[phi] = func
+    except TypeError:  # not weak-referenceable: compile every time
+        pass
+    return func
+
+
+def _numba_vectorize_uncached(phi: Callable) -> Callable | None:
     try:
         import numba
         from numba.core.registry import CPUDispatcher
