@@ -99,7 +99,10 @@ class BlockFormat:
 
     @property
     def lmax(self) -> float:
-        return float(self.fmt.level_max)
+        """Largest magnitude representable on BOTH sides (127/64 for MXINT8, whose -2 is
+        one-sided): ``ceil`` with ``c = 1`` then never saturates."""
+        lv = self.fmt.levels
+        return float(min(-lv[0], lv[-1])) if lv[0] < 0 else float(lv[-1])
 
 
 _PRESETS = {

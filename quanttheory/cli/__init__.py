@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "figures": ("quanttheory.cli.figures", "regenerate the supplementary figures and tables"),
     "check-regularizer": ("quanttheory.sqr_cli", "property-check a regularizer against the SQR definition"),
     "linear": ("quanttheory.linear.cli", "linear-model theory of training/generalization error"),
+    "blocks": ("quanttheory.cli.blocks", "block-scaled formats (MX, NVFP4, group INT): exact error of each scale rule"),
 }
 
 
