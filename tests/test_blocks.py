@@ -171,11 +171,11 @@ def test_real_oracle_beats_dense_scan():
     X = oracle_scales(x, bf)
     sse = np.sum((x - X[:, None] * bf.fmt.quantize(x / X[:, None])) ** 2, axis=1)
     M = np.max(np.abs(x), axis=1)
-    grid = M[:, None] / 7 * np.linspace(0.3, 1.6, 20001)[None, :]
+    grid = M[:, None] / 7 * np.linspace(0.3, 1.6, 2001)[None, :]
     dense = np.min([np.sum((x - g[:, None] * bf.fmt.quantize(x / g[:, None])) ** 2, axis=1) for g in grid.T],
                    axis=0)
     assert np.all(sse <= dense * (1 + 1e-12))
-    assert np.all(dense <= sse * (1 + 1e-3))
+    assert np.all(dense <= sse * (1 + 1e-2))
 
 
 def test_report_oracle_is_best():

@@ -263,7 +263,7 @@ def block_data_report(x, fmt, *, rules=None, axis=-1, block=None, scale_format=N
                 ov = un
             Xs = np.where(X > 0, X, 1.0)[:, None]
             u = ch / Xs
-            sat = np.count_nonzero(((u > hi) | (u < lo)) & (X > 0)[:, None])
+            sat = np.count_nonzero(((u > hi * (1 + 1e-12)) | (u < lo * (1 + 1e-12))) & (X > 0)[:, None])
             a = acc[r]
             a[0] += float(np.sum(sse))
             a[1] += int(sat)

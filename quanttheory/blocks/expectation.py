@@ -177,8 +177,10 @@ def _integrand(dist, bf, rule, c, S, k, m, lawbp):
     en = np.where(pos, (-m - Xs * fmt.quantize(-m / Xs)) ** 2, m * m)
     Gk1 = G ** (k - 1)
     mse = Gk1 * (fp * ep + fn * en)
-    satp = np.where(pos, m > Xs * hi, False)
-    satn = np.where(pos, -m < Xs * lo, False)
+    # saturated: x / X beyond the range; 1e-12 relative slack so that real scales X = m lmax / c
+    # with c = 1 (t = m / X = lmax up to rounding) are not counted by floating-point noise
+    satp = np.where(pos, m / Xs > hi * (1 + 1e-12), False)
+    satn = np.where(pos, -m / Xs < lo * (1 + 1e-12), False)
     sat = Gk1 * (fp * satp + fn * satn)
     if k > 1:
         T = np.empty(m.size)
@@ -189,8 +191,8 @@ def _integrand(dist, bf, rule, c, S, k, m, lawbp):
         wgt = (k - 1) * g * G ** (k - 2)
         mse = mse + wgt * T
         # P(X hi < xi <= m) + P(-m <= xi < X lo), saturated elements among the k-1 others
-        ps = np.where(pos & (m > Xs * hi), dist.cdf(m) - dist.cdf(Xs * hi), 0.0)
-        ns = np.where(pos & (-m < Xs * lo), dist.cdf(Xs * lo) - dist.cdf(-m), 0.0)
+        ps = np.where(satp, dist.cdf(m) - dist.cdf(Xs * hi), 0.0)
+        ns = np.where(satn, dist.cdf(Xs * lo) - dist.cdf(-m), 0.0)
         sat = sat + wgt * (ps + ns)
     return mse, sat
 
@@ -412,7 +414,7 @@ def monte_carlo_block_mse(dist, fmt, rule=None, *, n: int = 10 ** 7, rng=None, b
             X, _ = _oracle_chunk(xb, bf, S)
             e = _block_sse(xb, X, fmt_e)[0]
         Xs = np.where(X > 0, X, 1.0)[:, None]
-        sat += int(np.count_nonzero(((xb / Xs > hi) | (xb / Xs < lo)) & (X > 0)[:, None]))
+        sat += int(np.count_nonzero(((xb / Xs > hi * (1 + 1e-12)) | (xb / Xs < lo * (1 + 1e-12))) & (X > 0)[:, None]))
         e = e / k
         s1 += float(np.sum(e))
         s2 += float(np.sum(e * e))

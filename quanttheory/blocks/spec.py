@@ -350,7 +350,7 @@ def quantize_blocks(x, element, *, block=None, scale_format=None, rule=None, axi
     lo, hi = float(fmt.levels[0]), float(fmt.levels[-1])
     Xs = np.where(X > 0, X, 1.0)[..., None]
     u = xb / Xs
-    sat = int(np.count_nonzero(((u > hi) | (u < lo)) & (X > 0)[..., None]))
+    sat = int(np.count_nonzero(((u > hi * (1 + 1e-12)) | (u < lo * (1 + 1e-12))) & (X > 0)[..., None]))
     vals = q.reshape(padded_shape)[..., :n]
     vals = np.moveaxis(vals, -1, int(axis))
     return BlockQuantized(vals, X, under, over, sat, r, bf.block)
