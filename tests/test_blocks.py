@@ -232,7 +232,7 @@ def test_expectation_vs_mc_1e8():
     ex = block_mse(Normal(), "mxfp4", "floor")
     mc, se = _mc_independent("normal", "e2m1", 32, "floor", 10 ** 8, seed=2024)
     assert abs(ex.mse - mc) <= 3 * se, (ex.mse, mc, se)
-    assert se < 2e-4 * ex.mse
+    assert se < 3e-4 * ex.mse  # n = 1e8 elements reached
 
 
 @pytest.mark.parametrize("law", [Normal(), Laplace(scale=0.7)])
@@ -273,3 +273,41 @@ def test_expectation_against_quad_k1():
         tot += integrate.quad(err, a, b, epsabs=0, epsrel=1e-13, limit=200)[0]
         a = b
     assert abs(2 * tot - ex.mse) <= 1e-9 * ex.mse
+
+
+# ------------------------------------------------------------------------ CLI
+def _strict(s):
+    import json
+
+    def bad(c):
+        raise ValueError(c)
+
+    return json.loads(s, parse_constant=bad)
+
+
+def test_cli_dist_json(capsys):
+    from quanttheory.cli import main
+
+    assert main(["blocks", "--dist", "normal", "--format", "mxfp4", "--rule", "floor", "--json"]) == 0
+    out = _strict(capsys.readouterr().out)
+    ref = block_mse(Normal(), "mxfp4", "floor")
+    assert out["rules"][0]["mse"] == ref.mse and out["block"] == 32
+
+
+def test_cli_file(tmp_path, capsys):
+    from quanttheory.cli import main
+
+    x = np.random.default_rng(0).standard_normal((8, 48))
+    p = tmp_path / "w.npy"
+    np.save(p, x)
+    assert main(["blocks", str(p), "--format", "nvfp4", "--axis", "-1", "--json"]) == 0
+    out = _strict(capsys.readouterr().out)
+    rules = {r["rule"]: r for r in out["rules"]}
+    assert rules["oracle"]["gap_to_oracle_db"] == 0.0
+    assert all(r["mse"] >= rules["oracle"]["mse"] * (1 - 1e-12) for r in rules.values())
+    assert main(["blocks", str(p), "--format", "mxfp4"]) == 2          # 48 not divisible by 32
+    assert main(["blocks", str(p), "--format", "mxfp4", "--partial"]) == 0
+    assert main(["blocks", "--dist", "normal", "--format", "mxfp9"]) == 2
+    x[0, 0] = np.nan
+    np.save(p, x)
+    assert main(["blocks", str(p), "--format", "nvfp4"]) == 2
