@@ -179,8 +179,10 @@ def _integrand(dist, bf, rule, c, S, k, m, lawbp):
     mse = Gk1 * (fp * ep + fn * en)
     # saturated: x / X beyond the range; 1e-12 relative slack so that real scales X = m lmax / c
     # with c = 1 (t = m / X = lmax up to rounding) are not counted by floating-point noise
-    satp = np.where(pos, m / Xs > hi * (1 + 1e-12), False)
-    satn = np.where(pos, -m / Xs < lo * (1 + 1e-12), False)
+    # (only for real scales: elsewhere the panels are split exactly at t = hi, |lo|)
+    slack = 1e-12 if bf.scale_format == "real" else 0.0
+    satp = np.where(pos, m / Xs > hi * (1 + slack), False)
+    satn = np.where(pos, -m / Xs < lo * (1 + slack), False)
     sat = Gk1 * (fp * satp + fn * satn)
     if k > 1:
         T = np.empty(m.size)
@@ -203,14 +205,10 @@ def _jumps(bf: BlockFormat, rule: str, c: float, S: float, mlo: float, mhi: floa
     if bf.scale_format == "real":
         return np.empty(0)
     if bf.scale_format == "e8m0":
-        jlo, jhi = math.floor(math.log2(mlo)) - 2, math.ceil(math.log2(mhi)) + 2
-        p = np.exp2(np.arange(jlo, jhi + 1, dtype=float))
-        if rule == "floor":
-            pts = p
-        elif rule == "round":
-            pts = p * math.sqrt(2.0)
-        else:
-            pts = p * lmax / c
+        factor = 1.0 if rule == "floor" else math.sqrt(2.0) if rule == "round" else lmax / c
+        jlo = math.floor(math.log2(mlo / factor)) - 1
+        jhi = math.ceil(math.log2(mhi / factor)) + 1
+        pts = np.exp2(np.arange(jlo, jhi + 1, dtype=float)) * factor
     else:
         vals = np.asarray(_positive_values("e4m3" if bf.scale_format == "e4m3" else "fp16"))
         if rule == "floor" or rule == "ceil":
@@ -323,6 +321,9 @@ def block_mse(dist, fmt, rule=None, *, block=None, scale_format=None, c: float =
         d = np.abs(two - w1) + 1e-3 * np.abs((sl + sr) - s1) * m2
         scale = max(abs(total) + float(np.sum(np.abs(two))), 1e-300)
         ok = d <= tol * scale * np.maximum((b - a) / (mhi - mlo), 1e-3)
+        # panels narrower than 1e-13 relative: a scale jump computed 1 ulp away from its
+        # breakpoint; their whole contribution is below width * max integrand (kept in err)
+        ok |= (b - a) <= 1e-13 * b
         total += float(np.sum(two[ok]))
         total_sat += float(np.sum((sl + sr)[ok]))
         err += float(np.sum(d[ok]))
