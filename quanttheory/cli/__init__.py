@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "check-regularizer": ("quanttheory.cli.check_regularizer",
                           "property-check a regularizer against the SQR definition"),
     "linear": ("quanttheory.cli.linear", "linear-model theory of training/generalization error"),
+    "blocks": ("quanttheory.cli.blocks", "block-scaled formats (MX, NVFP4, group INT): exact error of each scale rule"),
 }
 
 

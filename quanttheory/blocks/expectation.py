@@ -1,0 +1,446 @@
+"""Exact expected per-element MSE of a block-scale rule for iid data.
+
+Blocks of ``k`` iid elements ``xi_i`` with density ``f`` (any continuous
+:class:`~quanttheory.laws.Law` without atoms: Normal, Laplace, ...).  A rule that depends
+on the block absmax ``M = max_i |xi_i|`` only (``floor``, ``ceil``, ``round``, ``clip``)
+gives a scale ``X = r(M)``.  With ``G(m) = P(|xi| <= m)``, ``g(m) = f(m) + f(-m)``,
+``e(x, X) = (x - X q(x / X))^2`` and
+
+    T(m, X) = int_{-m}^{m} e(x, X) f(x) dx                       (inner integral),
+
+conditioning on ``M = m`` (density ``k g G^(k-1)``: one element at ``|xi| = m`` with sign
+``+`` w.p. ``f(m)/g(m)``, the other ``k - 1`` iid on ``|xi| <= m``) gives the per-element MSE
+
+    MSE = int_0^inf G(m)^(k-1) [f(m) e(m, X) + f(-m) e(-m, X)] dm
+        + (k - 1) int_0^inf g(m) G(m)^(k-2) T(m, X) dm,          X = r(m).
+
+The saturation rate (fraction of elements with ``x / X`` outside the element range) is the
+same formula with ``e`` replaced by the indicator of saturation; the scale underflow /
+overflow rates are ``P(M in {m : r(m) out of range})`` from ``G^k``.
+
+Quadrature: the ``m`` axis is split at every jump of ``r`` (powers of two for E8M0,
+midpoints or values of the E4M3 / fp16 scale set) and, inside each piece (``X`` constant),
+at every ``m = X mu_j`` (element midpoints and range ends: the integrand's kinks) and the
+law's breakpoints; on each panel 16-point Gauss-Legendre, bisected until the 1-panel and
+2-half-panel values agree (``|diff|`` summed is ``error_estimate``; target ``tol``
+relative).  ``T`` is the sum over the element format's rounding cells (split at 0 and at
+the law's breakpoints) of 16-point Gauss-Legendre of ``(u - l_j)^2 f(X u) X^3`` in grid
+units ``u``: the integrand is a polynomial times a smooth density on each cell, so this is
+at the double-precision floor for the laws here (checked against adaptive ``quad``).
+``m`` is truncated to ``[m_lo, m_hi]`` with the neglected mass bounded below ``1e-16``
+relative.
+
+``4over6`` and ``oracle`` depend on the whole block, not only ``M``: their expectation is
+a ``k``-dimensional integral this module does not reduce; :func:`monte_carlo_block_mse`
+estimates it (with a standard error) and says so.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import NamedTuple
+
+import numpy as np
+
+from .spec import (BlockFormat, _positive_values, block_scales, check_rule, get_block_format)
+
+_GL_N = 16
+
+
+@lru_cache(maxsize=1)
+def _gl():
+    z, w = np.polynomial.legendre.leggauss(_GL_N)
+    return z, w
+
+
+class BlockMSE(NamedTuple):
+    """Expected per-element error of a block rule: ``mse`` (data units^2), ``sqnr_db =
+    10 log10(E[xi^2] / mse)``, ``saturation_rate`` (fraction of elements clipped),
+    ``scale_underflow_rate`` / ``scale_overflow_rate`` (fraction of blocks), ``error_estimate``
+    (absolute, on ``mse``), the ``rule``, block size ``k``, clip multiplier ``c``, and the NVFP4
+    tensor scale ``tensor_scale`` (1 when unused)."""
+
+    mse: float
+    sqnr_db: float
+    saturation_rate: float
+    scale_underflow_rate: float
+    scale_overflow_rate: float
+    error_estimate: float
+    rule: str
+    k: int
+    c: float
+    tensor_scale: float
+
+
+def _check_law(dist):
+    from ..laws.base import Law
+
+    if not isinstance(dist, Law):
+        raise TypeError(f"dist must be a quanttheory law (Normal, Laplace, ...), got {type(dist).__name__}")
+    if not dist.has_density or dist.atoms() or dist.point_mass > 0:
+        raise ValueError("block expectations need a law with a density and no point masses (Normal, Laplace); "
+                         "for ReLU-type laws or data use block_data_report on samples")
+    return dist
+
+
+def _G(dist, m):
+    """P(|xi| <= m) for m >= 0, computed as 1 - P(xi > m) - P(xi < -m)."""
+    return 1.0 - np.asarray(dist.sf(m), float) - np.asarray(dist.cdf(-m), float)
+
+
+def default_tensor_scale(dist, bf: BlockFormat, n_tensor: int = 1 << 24) -> float:
+    """NVFP4 tensor scale ``S = amax / (448 * 6)`` with ``amax`` the median of the max of
+    ``n_tensor`` (default 2^24, a 4096 x 4096 matrix) iid ``|xi|``."""
+    from scipy import optimize
+
+    q = 1.0 - 0.5 ** (1.0 / n_tensor)  # P(|xi| > amax) at the median of the max
+    sd = math.sqrt(dist.second_moment())
+    hi = sd
+    while dist.sf(hi) + dist.cdf(-hi) > q:
+        hi *= 2
+    amax = optimize.brentq(lambda m: float(dist.sf(m) + dist.cdf(-m)) - q, 0.0, hi, xtol=1e-14 * hi)
+    return amax / (448.0 * bf.lmax)
+
+
+def _cell_integrals(dist, fmt, X, a, b):
+    """int_a^b (u - l)^2 f(X u) X^3 du over cells [a, b] (arrays, same shape) lying inside one
+    rounding cell each (level l = nearest level of the centre)."""
+    z, w = _gl()
+    mids = np.asarray(fmt.midpoints, float)
+    lv = np.asarray(fmt.levels, float)
+    c = 0.5 * (a + b)
+    h = 0.5 * (b - a)
+    lev = lv[np.searchsorted(mids, c)]
+    u = c[..., None] + h[..., None] * z
+    Xb = np.broadcast_to(np.asarray(X)[..., None], u.shape) if np.ndim(X) else X
+    fx = dist.pdf((Xb * u).ravel()).reshape(u.shape)
+    return (((u - lev[..., None]) ** 2 * fx) @ w) * h * np.asarray(X) ** 3
+
+
+def _inner_T(dist, fmt, m, X, lawbp):
+    """T(m, X) = int_{-m}^{m} (x - X q(x/X))^2 f(x) dx for node arrays m, X (X > 0).
+
+    Complete rounding cells are integrated once per distinct X (cumulative sums); each node
+    adds its two partial end cells."""
+    mids = np.asarray(fmt.midpoints, float)
+    t = m / X
+    Xu, inv = np.unique(X, return_inverse=True)
+    U = Xu.size
+    tmax = np.zeros(U)
+    np.maximum.at(tmax, inv, t)
+    cols = [np.broadcast_to(mids, (U, mids.size)), np.zeros((U, 1)), -tmax[:, None], tmax[:, None]]
+    cols += [(np.full(U, bp) / Xu)[:, None] for bp in lawbp]
+    edges = np.sort(np.concatenate(cols, axis=1), axis=1)
+    full = _cell_integrals(dist, fmt, Xu[:, None], edges[:, :-1], edges[:, 1:])
+    cum = np.concatenate([np.zeros((U, 1)), np.cumsum(full, axis=1)], axis=1)
+    er = edges[inv]
+    hi = np.sum(er <= t[:, None], axis=1) - 1          # e_hi <= t < e_hi+1 (t = tmax: last edge)
+    lo = np.sum(er <= -t[:, None], axis=1) - 1         # e_lo <= -t < e_lo+1
+    hi = np.minimum(hi, er.shape[1] - 2)
+    r = np.arange(t.size)
+    e_hi = er[r, hi]
+    e_lo1 = er[r, lo + 1]
+    same = lo == hi
+    pa = np.where(same, -t, e_hi)
+    pb = t
+    qa = -t
+    qb = np.where(same, -t, e_lo1)
+    part = _cell_integrals(dist, fmt, X, pa, pb) + _cell_integrals(dist, fmt, X, qa, qb)
+    cum_n = cum[inv]
+    middle = np.where(same, 0.0, cum_n[r, hi] - cum_n[r, np.minimum(lo + 1, hi)])
+    return middle + part
+
+
+def _x2_integral(dist, m):
+    z, w = _gl()
+    out = np.empty(m.size)
+    for i, mi in enumerate(m):
+        h = 0.5 * mi
+        xs = np.concatenate([-h + h * z, h + h * z])
+        out[i] = h * np.sum(np.concatenate([w, w]) * xs * xs * dist.pdf(xs))
+    return out
+
+
+def _integrand(dist, bf, rule, c, S, k, m, lawbp):
+    """(mse integrand, saturation integrand) at nodes m > 0."""
+    fmt = bf.fmt
+    X, _, _ = block_scales(m, bf, rule, c=c, tensor_scale=S)
+    lo, hi = float(fmt.levels[0]), float(fmt.levels[-1])
+    fp = dist.pdf(m)
+    fn = dist.pdf(-m)
+    g = fp + fn
+    G = np.clip(_G(dist, m), 0.0, 1.0)
+    pos = X > 0
+    Xs = np.where(pos, X, 1.0)
+    ep = np.where(pos, (m - Xs * fmt.quantize(m / Xs)) ** 2, m * m)
+    en = np.where(pos, (-m - Xs * fmt.quantize(-m / Xs)) ** 2, m * m)
+    Gk1 = G ** (k - 1)
+    mse = Gk1 * (fp * ep + fn * en)
+    # saturated: x / X beyond the range; 1e-12 relative slack so that real scales X = m lmax / c
+    # with c = 1 (t = m / X = lmax up to rounding) are not counted by floating-point noise
+    # (only for real scales: elsewhere the panels are split exactly at t = hi, |lo|)
+    slack = 1e-12 if bf.scale_format == "real" else 0.0
+    satp = np.where(pos, m / Xs > hi * (1 + slack), False)
+    satn = np.where(pos, -m / Xs < lo * (1 + slack), False)
+    sat = Gk1 * (fp * satp + fn * satn)
+    if k > 1:
+        T = np.empty(m.size)
+        if pos.any():
+            T[pos] = _inner_T(dist, fmt, m[pos], X[pos], lawbp)
+        if (~pos).any():
+            T[~pos] = _x2_integral(dist, m[~pos])
+        wgt = (k - 1) * g * G ** (k - 2)
+        mse = mse + wgt * T
+        # P(X hi < xi <= m) + P(-m <= xi < X lo), saturated elements among the k-1 others
+        ps = np.where(satp, dist.cdf(m) - dist.cdf(Xs * hi), 0.0)
+        ns = np.where(satn, dist.cdf(Xs * lo) - dist.cdf(-m), 0.0)
+        sat = sat + wgt * (ps + ns)
+    return mse, sat
+
+
+def _jumps(bf: BlockFormat, rule: str, c: float, S: float, mlo: float, mhi: float) -> np.ndarray:
+    """m values in (mlo, mhi) where the rule's scale jumps."""
+    lmax = bf.lmax
+    if bf.scale_format == "real":
+        return np.empty(0)
+    if bf.scale_format == "e8m0":
+        factor = 1.0 if rule == "floor" else math.sqrt(2.0) if rule == "round" else lmax / c
+        jlo = math.floor(math.log2(mlo / factor)) - 1
+        jhi = math.ceil(math.log2(mhi / factor)) + 1
+        pts = np.exp2(np.arange(jlo, jhi + 1, dtype=float)) * factor
+    else:
+        vals = np.asarray(_positive_values("e4m3" if bf.scale_format == "e4m3" else "fp16"))
+        if rule == "floor" or rule == "ceil":
+            pts = vals
+        else:
+            pts = np.concatenate([[vals[0] / 2], 0.5 * (vals[:-1] + vals[1:])])
+        pts = pts * S * lmax / c
+    return pts[(pts > mlo) & (pts < mhi)]
+
+
+def _range(dist, k, tol):
+    m2 = dist.second_moment()
+    sd = math.sqrt(m2)
+    # upper: k E[xi^2; |xi| > m] < 1e-3 tol E[xi^2]
+    hi = sd
+    while k * (dist.partial_moment(2, hi, math.inf) + dist.partial_moment(2, -math.inf, -hi)) > 1e-3 * tol * m2:
+        hi *= 1.25
+    # lower: every error is <= (2 M)^2 when M < m_lo; 4 m_lo^2 G(m_lo)^k < 1e-3 tol E[xi^2]
+    lo = sd
+    while 4 * lo * lo * float(_G(dist, lo)) ** k > 1e-3 * tol * m2:
+        lo *= 0.5
+    return lo, hi
+
+
+def _panels(dist, bf, rule, c, S, mlo, mhi):
+    jumps = _jumps(bf, rule, c, S, mlo, mhi)
+    edges = np.concatenate([[mlo], jumps, [mhi]])
+    fmt = bf.fmt
+    kinks_u = np.unique(np.abs(np.concatenate([fmt.midpoints, [fmt.levels[0], fmt.levels[-1]]])))
+    lawbp = [abs(b) for b in dist.breakpoints()]
+    pts = [edges]
+    if bf.scale_format != "real":
+        mid = 0.5 * (edges[:-1] + edges[1:])
+        X, _, _ = block_scales(mid, bf, rule, c=c, tensor_scale=S)
+        kk = (X[:, None] * kinks_u[None, :]).ravel()
+        pts.append(kk)
+    pts.append(np.array(lawbp))
+    allp = np.unique(np.concatenate(pts))
+    allp = allp[(allp >= mlo) & (allp <= mhi)]
+    return allp
+
+
+def _gl_panels(fun, a, b):
+    z, w = _gl()
+    h = 0.5 * (b - a)
+    x = (0.5 * (a + b))[:, None] + h[:, None] * z
+    v1, v2 = fun(x.ravel())
+    v1 = v1.reshape(x.shape) @ w * h
+    v2 = v2.reshape(x.shape) @ w * h
+    return v1, v2
+
+
+def block_mse(dist, fmt, rule=None, *, block=None, scale_format=None, c: float = 1.0, tensor_scale=None,
+              tol: float = 1e-11, max_rounds: int = 30) -> BlockMSE:
+    """Exact expected per-element MSE of a block-scale rule for iid ``dist`` (see module doc).
+
+    Parameters
+    ----------
+    dist : Law
+        ``Normal(loc, scale)``, ``Laplace(loc, scale)`` (any law with a density, no atoms).
+    fmt : str or BlockFormat
+        ``"mxfp4"``, ``"mxfp8_e4m3"``, ``"nvfp4"``, ``"int4_g128"`` ... (see
+        :func:`~quanttheory.blocks.get_block_format`); ``block`` / ``scale_format`` override.
+    rule : {"floor", "ceil", "round", "clip"} or None (the format's default rule)
+    c : float
+        Clip multiplier (``clip``; scales the target ``c M / lmax`` of ``ceil``/``round``
+        for non-E8M0 scales).
+    tensor_scale : float or None
+        NVFP4's FP32 tensor scale ``S`` (default :func:`default_tensor_scale`).
+    tol : float
+        Target relative accuracy of ``mse`` (the returned ``error_estimate`` is absolute).
+    """
+    dist = _check_law(dist)
+    bf = get_block_format(fmt, block=block, scale_format=scale_format)
+    r = check_rule(rule, bf)
+    if r in ("4over6", "oracle"):
+        raise ValueError(f"rule {r!r} depends on every element of the block, not only its absmax: no exact 1-D "
+                         "expectation; use monte_carlo_block_mse (Monte Carlo with a standard error)")
+    if not (isinstance(c, (int, float, np.floating)) and math.isfinite(c) and c > 0):
+        raise ValueError(f"clip multiplier c must be a finite number > 0, got {c!r}")
+    if not (isinstance(tol, float) and 1e-15 <= tol < 1e-2):
+        raise ValueError(f"tol must be a float in [1e-15, 1e-2), got {tol!r}")
+    k = bf.block
+    S = 1.0
+    if bf.scale_format == "e4m3":
+        S = default_tensor_scale(dist, bf) if tensor_scale is None else float(tensor_scale)
+        if not (math.isfinite(S) and S > 0):
+            raise ValueError(f"tensor_scale must be a finite number > 0, got {tensor_scale!r}")
+    mlo, mhi = _range(dist, k, tol)
+    edges = _panels(dist, bf, r, float(c), S, mlo, mhi)
+    lawbp = tuple(float(b) for b in dist.breakpoints())
+
+    def fun(x):
+        return _integrand(dist, bf, r, float(c), S, k, x, lawbp)
+
+    a, b = edges[:-1], edges[1:]
+    total = 0.0
+    total_sat = 0.0
+    err = 0.0
+    m2 = dist.second_moment()
+    # first guess of the magnitude for the absolute target
+    for _ in range(max_rounds):
+        if a.size == 0:
+            break
+        mid = 0.5 * (a + b)
+        w1, s1 = _gl_panels(fun, a, b)
+        wl, sl = _gl_panels(fun, a, mid)
+        wr, sr = _gl_panels(fun, mid, b)
+        two = wl + wr
+        d = np.abs(two - w1) + 1e-3 * np.abs((sl + sr) - s1) * m2
+        scale = max(abs(total) + float(np.sum(np.abs(two))), 1e-300)
+        ok = d <= tol * scale * np.maximum((b - a) / (mhi - mlo), 1e-3)
+        # panels narrower than 1e-13 relative: a scale jump computed 1 ulp away from its
+        # breakpoint; their whole contribution is below width * max integrand (kept in err)
+        ok |= (b - a) <= 1e-13 * b
+        total += float(np.sum(two[ok]))
+        total_sat += float(np.sum((sl + sr)[ok]))
+        err += float(np.sum(d[ok]))
+        a, b = np.concatenate([a[~ok], mid[~ok]]), np.concatenate([mid[~ok], b[~ok]])
+    else:
+        pass
+    if a.size:
+        raise RuntimeError("block_mse: quadrature did not converge; report this with the arguments")
+    # scale range failures: P(M in set) from the CDF of M = G^k at the thresholds
+    under, over = _range_failures(dist, bf, r, float(c), S, k)
+    mse = total
+    return BlockMSE(mse, 10 * math.log10(m2 / mse) if mse > 0 else math.inf, total_sat, under, over,
+                    err + 1e-3 * tol * m2, r, k, float(c), S)
+
+
+def _range_failures(dist, bf, rule, c, S, k):
+    from .spec import E8M0_MAX, E8M0_MIN
+
+    def P_le(m):
+        return float(np.clip(_G(dist, np.array(m)), 0, 1)) ** k if m > 0 else 0.0
+
+    lmax = bf.lmax
+    if bf.scale_format == "e8m0":
+        # E < E8M0_MIN  <=> M < threshold ; E > E8M0_MAX <=> M >= threshold
+        if rule == "floor":
+            tu, to = 2.0 ** (E8M0_MIN + bf.emax), 2.0 ** (E8M0_MAX + bf.emax + 1)
+        elif rule == "round":
+            tu, to = 2.0 ** (E8M0_MIN + bf.emax - 0.5), 2.0 ** (E8M0_MAX + bf.emax + 0.5)
+        else:
+            tu, to = 2.0 ** (E8M0_MIN - 1) * lmax / c, 2.0 ** E8M0_MAX * lmax / c
+        return P_le(tu), 1.0 - P_le(to) if math.isfinite(to) else 0.0
+    if bf.scale_format == "real":
+        return 0.0, 0.0
+    vals = _positive_values("e4m3" if bf.scale_format == "e4m3" else "fp16")
+    Ss = S if bf.scale_format == "e4m3" else 1.0
+    if rule == "floor":
+        tu = vals[0]
+    elif rule == "ceil":
+        tu = 0.0
+    else:
+        tu = vals[0] / 2
+    return P_le(tu * Ss * lmax / c), 1.0 - P_le(vals[-1] * Ss * lmax / c)
+
+
+def monte_carlo_block_mse(dist, fmt, rule=None, *, n: int = 10 ** 7, rng=None, block=None, scale_format=None,
+                          c: float = 1.0, tensor_scale=None, chunk: int = 1 << 20):
+    """Monte Carlo estimate of the per-element MSE: ``(mean, standard_error, saturation_rate)``.
+
+    ``n`` elements (rounded up to whole blocks) drawn from ``dist`` with the explicit
+    ``rng`` (Generator or int seed), in chunks of ``chunk`` elements; the standard error is
+    that of the mean of the per-block errors (blocks are independent).  Works for every rule
+    (including ``4over6`` and ``oracle``)."""
+    from .._validate import as_generator
+    from .data import _oracle_chunk
+    from .spec import _block_sse
+
+    dist = _check_law(dist)
+    bf = get_block_format(fmt, block=block, scale_format=scale_format)
+    r = check_rule(rule, bf)
+    if rng is None:
+        raise ValueError("pass rng= (a numpy Generator or an int seed): Monte Carlo needs explicit randomness")
+    gen = as_generator(rng)
+    k = bf.block
+    S = 1.0
+    if bf.scale_format == "e4m3":
+        S = default_tensor_scale(dist, bf) if tensor_scale is None else float(tensor_scale)
+    nblocks = -(-int(n) // k)
+    per = max(1, chunk // k)
+    s1 = s2 = 0.0
+    sat = 0
+    fmt_e = bf.fmt
+    lo, hi = float(fmt_e.levels[0]), float(fmt_e.levels[-1])
+    done = 0
+    while done < nblocks:
+        nb = min(per, nblocks - done)
+        xb = np.asarray(dist.sample(gen, nb * k), float).reshape(nb, k)
+        M = np.max(np.abs(xb), axis=1)
+        if r in ("floor", "ceil", "round", "clip"):
+            X, _, _ = block_scales(M, bf, r, c=c, tensor_scale=S)
+            e, _ = _block_sse(xb, X, fmt_e)
+        elif r == "4over6":
+            X6 = block_scales(M, bf, "round", c=c, tensor_scale=S)[0]
+            X4 = block_scales(M, bf, "round", c=1.5 * c, tensor_scale=S)[0]
+            e6 = _block_sse(xb, X6, fmt_e)[0]
+            e4 = _block_sse(xb, X4, fmt_e)[0]
+            X = np.where(e4 < e6, X4, X6)
+            e = np.minimum(e4, e6)
+        else:
+            X, _ = _oracle_chunk(xb, bf, S)
+            e = _block_sse(xb, X, fmt_e)[0]
+        Xs = np.where(X > 0, X, 1.0)[:, None]
+        sat += int(np.count_nonzero(((xb / Xs > hi * (1 + 1e-12)) | (xb / Xs < lo * (1 + 1e-12))) & (X > 0)[:, None]))
+        e = e / k
+        s1 += float(np.sum(e))
+        s2 += float(np.sum(e * e))
+        done += nb
+    mean = s1 / nblocks
+    var = max(s2 / nblocks - mean * mean, 0.0)
+    return mean, math.sqrt(var / nblocks), sat / (nblocks * k)
+
+
+def optimal_clip(dist, fmt, *, block=None, scale_format=None, tensor_scale=None, bounds=(0.3, 1.3),
+                 tol: float = 1e-9):
+    """Clip multiplier ``c`` minimizing :func:`block_mse` with rule ``clip`` (bounded scalar search on
+    ``bounds``; for E8M0/E4M3 scales the MSE is piecewise smooth in ``c``, the search is local:
+    a grid of 41 values first, then Brent around the best).  Returns ``(c, BlockMSE)``."""
+    from scipy import optimize
+
+    grid = np.linspace(bounds[0], bounds[1], 41)
+    vals = [block_mse(dist, fmt, "clip", block=block, scale_format=scale_format, c=float(cc),
+                      tensor_scale=tensor_scale, tol=1e-10).mse for cc in grid]
+    i = int(np.argmin(vals))
+    lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
+    res = optimize.minimize_scalar(
+        lambda cc: block_mse(dist, fmt, "clip", block=block, scale_format=scale_format, c=float(cc),
+                             tensor_scale=tensor_scale, tol=1e-10).mse,
+        bounds=(lo, hi), method="bounded", options={"xatol": tol})
+    cbest = float(res.x) if res.fun <= vals[i] else float(grid[i])
+    return cbest, block_mse(dist, fmt, "clip", block=block, scale_format=scale_format, c=cbest,
+                            tensor_scale=tensor_scale)

@@ -1,0 +1,368 @@
+"""Block-scaled formats (OCP MX v1.0, NVFP4, group-wise INT) and their block-scale rules.
+
+A block format quantizes ``k`` consecutive elements ``x_1..x_k`` (along one axis) with one
+shared scale ``X > 0``:  ``Q(x_i) = X * q(x_i / X)`` with ``q`` the element format's
+round-to-nearest (ties to the even code), saturating at its extreme levels.  ``X`` is chosen
+by a *rule* from the block absmax ``M = max_i |x_i|`` (or, for ``4over6`` / ``oracle``,
+from the whole block) and stored in a *scale format*:
+
+===========  =====================================================================
+scale format value set of ``X``
+===========  =====================================================================
+``e8m0``     ``2^E``, ``E`` integer in ``[-127, 127]`` (OCP MX: bias 127, code 255 = NaN)
+``e4m3``     ``S * b``, ``b`` a positive finite E4M3 (FN) value (2^-9 .. 448), ``S`` one
+             FP32 tensor scale (NVFP4; ``S = amax_tensor / (448 * 6)`` by default)
+``fp16``     a positive finite float16 value (group-wise INT)
+``real``     any real ``X > 0`` (exact, an idealization of fp16/fp32 scales)
+===========  =====================================================================
+
+Rules (``lmax`` = largest level magnitude of the element format, ``emax`` = exponent of
+its largest normal, ``c`` the clip multiplier, default 1):
+
+* ``floor`` (OCP MX v1.0):  E8M0 ``E = floor(log2 M) - emax``.  ``M / X`` lies in
+  ``[2^emax, 2^(emax+1))``: the top binade of the element format *and beyond*, so blocks
+  with ``M / X > lmax`` saturate (e.g. FP4: ``M / X`` in [4, 8), clipped above 6).
+  For E4M3/fp16 scales: the largest representable ``X <= c M / lmax``.
+* ``ceil`` (RCEIL): the smallest representable ``X >= c M / lmax`` (never saturates for
+  ``c = 1``).  E8M0: ``E = ceil(log2(c M / lmax))``.
+* ``round``: E8M0 ``E = round(log2 M) - emax`` (log2 rounded to nearest, ties up);
+  for E4M3/fp16 scales: the representable value nearest to ``c M / lmax`` (the NVFP4
+  recipe ``b = E4M3(amax_block / (6 S))``; ties to even code).
+* ``clip``: like ``ceil`` for E8M0 (``X = 2^ceil(log2(c M / lmax))``), like ``round``
+  for E4M3/fp16, and ``X = c M / lmax`` for real scales: the block is clipped at
+  ``c M``.  (``c < 1`` trades saturation of the largest elements for resolution.)
+* ``4over6`` (E2M1 elements only): per block, the candidates ``round`` with ``c = 1``
+  (amax maps to 6) and ``c = 6/4`` (amax maps to 4); the one with the smaller block
+  squared error is kept (ties: the first).
+* ``oracle``: the representable ``X`` minimizing the block's squared error (for real
+  scales: the exact minimizer over ``X > 0``, see :mod:`quanttheory.blocks.data`).
+
+Scale out of range: E8M0 ``E`` is clamped to ``[-127, 127]`` (counted as scale
+underflow / overflow); E4M3 saturates at 448 (overflow) and rounds to 0 below 2^-10
+(underflow: the block is quantized to 0); fp16 likewise (65504, 2^-25).  A block with
+``M = 0`` is exactly representable (all zeros) whatever ``X``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+__all__ = ["BlockFormat", "get_block_format", "block_format_names", "RULES", "SCALE_FORMATS",
+           "quantize_blocks", "block_scales", "element_format", "BlockQuantized"]
+
+RULES = ("floor", "ceil", "round", "clip", "4over6", "oracle")
+SCALE_FORMATS = ("e8m0", "e4m3", "fp16", "real")
+E8M0_MIN, E8M0_MAX = -127, 127
+
+# element name -> (Format name / constructor, emax_elem)
+_ELEMENTS = {
+    "e4m3": 8, "e5m2": 15, "e2m3": 2, "e3m2": 4, "e2m1": 2, "mxint8": 0, "int4n": 2, "int8n": 6,
+}
+
+
+@lru_cache(maxsize=None)
+def element_format(name: str):
+    """The element :class:`~quanttheory.formats.Format` (``mxint8`` = int8 two's complement
+    with an implicit 2^-6: levels ``-128/64 .. 127/64``)."""
+    from ..formats import get_format, levelset
+
+    key = str(name).lower()
+    if key == "mxint8":
+        return levelset(np.arange(-128, 128) / 64.0, name="mxint8")
+    if key not in _ELEMENTS:
+        raise ValueError(f"unknown element format {name!r}; valid: {sorted(_ELEMENTS)}")
+    return get_format(key)
+
+
+@dataclass(frozen=True)
+class BlockFormat:
+    """A block-scaled format: ``k`` elements of ``element`` share one scale in ``scale_format``.
+
+    ``default_rule`` is the rule of the format's specification (OCP ``floor`` for MX,
+    ``round`` for NVFP4 (the recipe), ``clip`` (= amax / lmax) for group-wise INT).
+    """
+
+    name: str
+    element: str
+    block: int
+    scale_format: str
+    default_rule: str
+    emax: int = field(default=0)
+
+    @property
+    def fmt(self):
+        return element_format(self.element)
+
+    @property
+    def lmax(self) -> float:
+        """Largest magnitude representable on BOTH sides (127/64 for MXINT8, whose -2 is
+        one-sided): ``ceil`` with ``c = 1`` then never saturates."""
+        lv = self.fmt.levels
+        return float(min(-lv[0], lv[-1])) if lv[0] < 0 else float(lv[-1])
+
+
+_PRESETS = {
+    "mxfp8_e4m3": ("e4m3", 32, "e8m0", "floor"),
+    "mxfp8_e5m2": ("e5m2", 32, "e8m0", "floor"),
+    "mxfp6_e2m3": ("e2m3", 32, "e8m0", "floor"),
+    "mxfp6_e3m2": ("e3m2", 32, "e8m0", "floor"),
+    "mxfp4": ("e2m1", 32, "e8m0", "floor"),
+    "mxint8": ("mxint8", 32, "e8m0", "floor"),
+    "nvfp4": ("e2m1", 16, "e4m3", "round"),
+    "int4_g32": ("int4n", 32, "fp16", "clip"),
+    "int4_g64": ("int4n", 64, "fp16", "clip"),
+    "int4_g128": ("int4n", 128, "fp16", "clip"),
+}
+_ALIASES = {"mxfp8": "mxfp8_e4m3", "mxfp6": "mxfp6_e2m3", "int4": "int4_g128"}
+
+
+def block_format_names() -> list[str]:
+    return list(_PRESETS)
+
+
+def get_block_format(name, *, block=None, scale_format=None) -> BlockFormat:
+    """A preset (``mxfp8_e4m3 mxfp8_e5m2 mxfp6_e2m3 mxfp6_e3m2 mxfp4 mxint8 nvfp4 int4_g32
+    int4_g64 int4_g128``; aliases ``mxfp8 mxfp6 int4``), or an element name (``e2m1`` ...)
+    with ``block`` and ``scale_format`` given; ``block`` / ``scale_format`` override a preset."""
+    if isinstance(name, BlockFormat):
+        bf = name
+    else:
+        key = str(name).lower()
+        key = _ALIASES.get(key, key)
+        if key in _PRESETS:
+            el, k, sf, rule = _PRESETS[key]
+            bf = BlockFormat(key, el, k, sf, rule, _ELEMENTS[el])
+        elif key in _ELEMENTS:
+            if block is None or scale_format is None:
+                raise ValueError(f"element format {key!r}: give block=k and scale_format= one of {SCALE_FORMATS}")
+            bf = BlockFormat(key, key, 1, "real", "floor" if scale_format == "e8m0" else "clip", _ELEMENTS[key])
+        else:
+            raise ValueError(f"unknown block format {name!r}; valid presets: {block_format_names()} "
+                             f"or element formats {sorted(_ELEMENTS)} with block= and scale_format=")
+    if block is not None:
+        if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or int(block) < 1:
+            raise ValueError(f"block size must be an integer >= 1, got {block!r}")
+        bf = BlockFormat(bf.name, bf.element, int(block), bf.scale_format, bf.default_rule, bf.emax)
+    if scale_format is not None:
+        sf = str(scale_format).lower()
+        if sf not in SCALE_FORMATS:
+            raise ValueError(f"unknown scale format {scale_format!r}; valid: {SCALE_FORMATS}")
+        rule = bf.default_rule if (sf == "e8m0") == (bf.scale_format == "e8m0") else (
+            "floor" if sf == "e8m0" else "clip")
+        bf = BlockFormat(bf.name, bf.element, bf.block, sf, rule, bf.emax)
+    return bf
+
+
+def check_rule(rule, bf: BlockFormat) -> str:
+    r = bf.default_rule if rule is None else str(rule).lower()
+    r = {"ocp": "floor", "rceil": "ceil", "nearest": "round", "4/6": "4over6", "four_over_six": "4over6",
+         "amax": "clip", "optimal": "oracle"}.get(r, r)
+    if r not in RULES:
+        raise ValueError(f"unknown scale rule {rule!r}; valid: {RULES}")
+    if r == "4over6" and bf.element != "e2m1":
+        raise ValueError("the 4over6 rule maps the block amax to 6 or 4: it needs E2M1 (FP4) elements")
+    return r
+
+
+# ---------------------------------------------------------------------------- scale sets
+@lru_cache(maxsize=None)
+def _positive_values(scale_format: str) -> np.ndarray:
+    """Sorted positive finite values of an E4M3 / fp16 scale (read-only)."""
+    from ..formats import get_format
+
+    lv = np.asarray(get_format(scale_format).levels)
+    v = lv[lv > 0].copy()
+    v.setflags(write=False)
+    return v
+
+
+def _scale_from_target(target, bf: BlockFormat, rule: str, tensor_scale: float):
+    """Representable scale for a real target ``t = c M / lmax`` (array), rule floor/ceil/round.
+
+    Returns (X, underflow mask, overflow mask)."""
+    t = np.asarray(target, dtype=np.float64)
+    sf = bf.scale_format
+    if sf == "real":
+        return t.copy(), np.zeros(t.shape, bool), np.zeros(t.shape, bool)
+    if sf == "e8m0":
+        with np.errstate(divide="ignore"):
+            lg = np.log2(t)
+        if rule == "ceil":
+            e = np.ceil(lg)
+            # exact powers of two: log2 is exact for them, nothing to fix
+        else:  # 'floor'/'round' are on log2 M - emax, handled by the caller; here ceil only
+            raise AssertionError
+        under = e < E8M0_MIN
+        over = e > E8M0_MAX
+        return np.exp2(np.clip(e, E8M0_MIN, E8M0_MAX)), under, over
+    vals = _positive_values("e4m3" if sf == "e4m3" else "fp16")
+    S = tensor_scale if sf == "e4m3" else 1.0
+    u = t / S
+    if rule == "round":
+        from ..formats import get_format
+
+        q = np.abs(get_format("e4m3" if sf == "e4m3" else "fp16").quantize(u))
+    elif rule == "floor":
+        j = np.searchsorted(vals, u, side="right") - 1
+        q = np.where(j >= 0, vals[np.maximum(j, 0)], 0.0)
+    else:  # ceil
+        j = np.searchsorted(vals, u, side="left")
+        q = vals[np.minimum(j, vals.size - 1)]
+    over = u > vals[-1]
+    under = (q == 0.0) & (u > 0)
+    return S * q, under, over
+
+
+def e8m0_exponent(M, bf: BlockFormat, rule: str, c: float = 1.0):
+    """Unclamped E8M0 exponent of the rule for block absmax ``M > 0`` (array)."""
+    M = np.asarray(M, dtype=np.float64)
+    if rule == "floor":
+        _, ex = np.frexp(M)  # M = f 2^ex, f in [0.5, 1): floor(log2 M) = ex - 1, exact
+        return (ex - 1 - bf.emax).astype(np.float64)
+    if rule == "round":
+        # round(log2 M) (ties up): floor(log2 M) + (M >= 2^(floor+0.5)) ; compare f >= 2^-0.5
+        f, ex = np.frexp(M)
+        return (ex - 1 + (f >= 0.5 * math.sqrt(2.0)) - bf.emax).astype(np.float64)
+    t = c * M / bf.lmax
+    f, ex = np.frexp(t)  # ceil(log2 t): ex if f > 0.5 else ex - 1
+    return (ex - (f == 0.5)).astype(np.float64)
+
+
+def block_scales(M, bf: BlockFormat, rule: str, *, c: float = 1.0, tensor_scale: float = 1.0):
+    """Scale ``X`` of a rule that depends on the block absmax only (floor/ceil/round/clip).
+
+    Returns ``(X, underflow, overflow)`` arrays; ``X`` is 0 where the scale underflows to 0
+    (E4M3/fp16); blocks with ``M = 0`` get ``X = 1`` (irrelevant: all elements are 0)."""
+    M = np.asarray(M, dtype=np.float64)
+    Mp = np.where(M > 0, M, 1.0)
+    if bf.scale_format == "e8m0":
+        e = e8m0_exponent(Mp, bf, "ceil" if rule == "clip" else rule, c)
+        under = (e < E8M0_MIN) & (M > 0)
+        over = (e > E8M0_MAX) & (M > 0)
+        X = np.exp2(np.clip(e, E8M0_MIN, E8M0_MAX))
+    else:
+        r = {"clip": "round" if bf.scale_format != "real" else "round"}.get(rule, rule)
+        X, under, over = _scale_from_target(c * Mp / bf.lmax, bf, r, tensor_scale)
+        under &= M > 0
+        over &= M > 0
+    X = np.where(M > 0, X, 1.0)
+    return X, under, over
+
+
+# ---------------------------------------------------------------------------- quantize
+@dataclass(frozen=True)
+class BlockQuantized:
+    """Result of :func:`quantize_blocks`: ``values`` (float64, the input's shape),
+    ``scales`` (one per block, shape ``(..., nblocks)`` with the block axis last),
+    ``scale_underflow`` / ``scale_overflow`` (bool per block), ``saturated`` (number of
+    elements with ``|x| / X`` beyond the element range), ``rule``, ``block``."""
+
+    values: np.ndarray
+    scales: np.ndarray
+    scale_underflow: np.ndarray
+    scale_overflow: np.ndarray
+    saturated: int
+    rule: str
+    block: int
+
+
+def as_blocks(x, block: int, axis: int = -1, partial: bool = False):
+    """Move ``axis`` last and reshape to ``(..., nblocks, block)``; the partial last block (if
+    allowed) is zero-padded (zeros change neither the absmax nor any block error).
+    Returns (blocks, n_axis, moved shape)."""
+    from .._validate import as_float_array
+
+    x = as_float_array(x, "x")
+    if x.ndim == 0:
+        x = x.reshape(1)
+    if not np.all(np.isfinite(x)):
+        raise ValueError("data contains NaN or infinity; remove or replace them before block quantization")
+    if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or int(block) < 1:
+        raise ValueError(f"block size must be an integer >= 1, got {block!r}")
+    block = int(block)
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -x.ndim <= int(axis) < x.ndim:
+        raise ValueError(f"axis {axis!r} out of range for data of shape {x.shape}")
+    xm = np.moveaxis(x, int(axis), -1)
+    n = xm.shape[-1]
+    rem = n % block
+    if rem and not partial:
+        raise ValueError(f"block size {block} does not divide the axis length {n}; pass partial=True "
+                         "(the last block then has the remaining elements) or choose another block size")
+    if rem:
+        pad = np.zeros(xm.shape[:-1] + (block - rem,))
+        xm = np.concatenate([xm, pad], axis=-1)
+    return xm.reshape(xm.shape[:-1] + (-1, block)), n, xm.shape
+
+
+def _block_sse(xb, X, fmt):
+    """Squared error of each block (..., nb) at scales X (..., nb); X == 0 -> all zeros."""
+    Xs = np.where(X > 0, X, 1.0)[..., None]
+    q = Xs * fmt.quantize(xb / Xs)
+    q = np.where((X > 0)[..., None], q, 0.0)
+    return np.sum((xb - q) ** 2, axis=-1), q
+
+
+def quantize_blocks(x, element, *, block=None, scale_format=None, rule=None, axis=-1, c=1.0,
+                    tensor_scale=None, partial=False) -> BlockQuantized:
+    """Block-scaled quantization of ``x`` along ``axis``.
+
+    ``element``: a preset block format name (``"mxfp4"``, ``"nvfp4"``, ``"int4_g128"`` ...) or
+    a :class:`BlockFormat`, or an element format name with ``block`` and ``scale_format``.
+    ``rule``: one of :data:`RULES` (default: the format's own rule).  ``c``: clip multiplier
+    (rules ``clip``; also scales the target of ``ceil``/``round`` for E4M3/fp16/real).
+    ``tensor_scale``: NVFP4 FP32 tensor scale ``S`` (default ``amax(x) / (448 * 6)``).
+    ``partial``: allow a last block shorter than ``block`` (its scale comes from its own
+    elements).  Each block: ``Q(x_i) = X * q(x_i / X)``, ``q`` round to nearest even,
+    saturating.
+    """
+    bf = get_block_format(element, block=block, scale_format=scale_format)
+    r = check_rule(rule, bf)
+    if not (isinstance(c, (int, float, np.floating)) and math.isfinite(c) and c > 0):
+        raise ValueError(f"clip multiplier c must be a finite number > 0, got {c!r}")
+    xb, n, padded_shape = as_blocks(x, bf.block, axis, partial)
+    M = np.max(np.abs(xb), axis=-1)
+    S = _tensor_scale(xb, bf, tensor_scale)
+    fmt = bf.fmt
+    if r in ("floor", "ceil", "round", "clip"):
+        X, under, over = block_scales(M, bf, r, c=c, tensor_scale=S)
+        _, q = _block_sse(xb, X, fmt)
+    elif r == "4over6":
+        X6, u6, o6 = block_scales(M, bf, "round", c=c, tensor_scale=S)
+        X4, u4, o4 = block_scales(M, bf, "round", c=c * 1.5, tensor_scale=S)
+        e6, q6 = _block_sse(xb, X6, fmt)
+        e4, q4 = _block_sse(xb, X4, fmt)
+        pick4 = e4 < e6
+        X = np.where(pick4, X4, X6)
+        under = np.where(pick4, u4, u6)
+        over = np.where(pick4, o4, o6)
+        q = np.where(pick4[..., None], q4, q6)
+    else:
+        from .data import oracle_scales
+
+        X = oracle_scales(xb, bf, tensor_scale=S)
+        under = np.zeros(X.shape, bool)
+        over = np.zeros(X.shape, bool)
+        _, q = _block_sse(xb, X, fmt)
+    lo, hi = float(fmt.levels[0]), float(fmt.levels[-1])
+    Xs = np.where(X > 0, X, 1.0)[..., None]
+    u = xb / Xs
+    sat = int(np.count_nonzero(((u > hi * (1 + 1e-12)) | (u < lo * (1 + 1e-12))) & (X > 0)[..., None]))
+    vals = q.reshape(padded_shape)[..., :n]
+    vals = np.moveaxis(vals, -1, int(axis))
+    return BlockQuantized(vals, X, under, over, sat, r, bf.block)
+
+
+def _tensor_scale(xb, bf: BlockFormat, tensor_scale):
+    if bf.scale_format != "e4m3":
+        return 1.0
+    if tensor_scale is None:
+        amax = float(np.max(np.abs(xb))) if xb.size else 0.0
+        return amax / (448.0 * bf.lmax) if amax > 0 else 1.0
+    ts = float(tensor_scale)
+    if not (math.isfinite(ts) and ts > 0):
+        raise ValueError(f"tensor_scale must be a finite number > 0, got {tensor_scale!r}")
+    return ts
