@@ -74,3 +74,21 @@ def mp_msqe(law, shape, loc, scale, relu, r_b, r_t, s, dps=40):
             d = [Gs[i][j] - Gs[i + 1][j] for j in range(3)]
             total += d[2] - 2 * tau * d[1] + tau * tau * d[0]
         return total * sig * sig
+
+
+def mp_dmsqe(law, shape, loc, scale, relu, r_b, r_t, s, dps=40):
+    """``d/ds s^2 E[MSQE(xi/s)] = -2 E[K (xi - K s)]`` (K the clipped grid integer), same partial moments."""
+    with mp.workdps(dps):
+        st = Std(law, shape)
+        mu, sig, s = mp.mpf(loc), mp.mpf(scale), mp.mpf(s)
+        z0 = -mu / sig if relu else -mp.inf
+        bounds = [-mp.inf] + [((k + mp.mpf(1) / 2) * s - mu) / sig for k in range(r_b, r_t)] + [mp.inf]
+        bounds = [max(b, z0) for b in bounds]
+        Gs = [st.G(b) for b in bounds]
+        total = mp.mpf(0)
+        for i, k in enumerate(range(r_b, r_t + 1)):
+            if bounds[i + 1] <= bounds[i] or k == 0:
+                continue
+            tau = (k * s - mu) / sig
+            total += k * ((Gs[i][1] - Gs[i + 1][1]) - tau * (Gs[i][0] - Gs[i + 1][0]))
+        return -2 * sig * total
