@@ -35,6 +35,10 @@ _LAZY = {
     "Mixture": "laws",
     "from_scipy": "laws",
     "fit_law": "laws",
+    "Format": "formats",
+    "get_format": "formats",
+    "optimal_scale_format_data": "risk",
+    "format_optimal_scale": "risk",
 }
 
 
@@ -53,4 +57,5 @@ __all__ = [
     "Regularizer", "MSQE", "QSIN", "SINREQ", "get_regularizer", "user_regularizer",
     "risk_curve", "optimal_scale", "OptimalScale", "Empirical", "optimal_scale_data", "as_empirical",
     "StudentT", "GenNormal", "Mixture", "from_scipy", "fit_law",
+    "Format", "get_format", "optimal_scale_format_data", "format_optimal_scale",
 ]

@@ -12,16 +12,42 @@ def add_arguments(p) -> None:
     p.add_argument("--loc", type=float, default=0.0, help="location of the law (default 0)")
     p.add_argument("--dist-scale", type=float, default=1.0, help="scale of the law (default 1)")
     p.add_argument("--relu", action="store_true", help="apply ReLU to the law")
-    p.add_argument("--bits", type=int, required=True, help="bit width (1..24)")
+    p.add_argument("--bits", type=int, default=None, help="bit width of the integer grid (1..24)")
+    p.add_argument("--format", default=None, metavar="NAME",
+                   help="number format instead of --bits: e4m3, e5m2, e2m3, e3m2, e2m1, nf4, fp16, bf16, "
+                        "int<b>, int<b>n (narrow), uint<b>")
     p.add_argument("--unsigned", action="store_true", help="unsigned grid [0, 2^b - 1]")
     p.add_argument("--regularizer", default="msqe", help="msqe (default), qsin or sinreq")
     p.add_argument("--axis", type=int, default=None, help="per-channel axis (tensor input)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
+def _strict(v):
+    """JSON-safe copy: numpy scalars/arrays to Python, non-finite floats to None (strict JSON)."""
+    import numpy as np
+
+    if isinstance(v, dict):
+        return {str(k): _strict(a) for k, a in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_strict(a) for a in v]
+    if isinstance(v, np.ndarray):
+        return [_strict(a) for a in v.tolist()]
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    return str(v)
+
+
 def run(args) -> int:
     from ..formats.grid import Grid
 
+    if getattr(args, "format", None) is not None:
+        return run_format(args)
+    if args.bits is None:
+        raise ValueError("give --bits B (integer grid) or --format NAME (e.g. e4m3, nf4, int8n)")
     grid = Grid(args.bits, not args.unsigned)
     if args.file is not None:
         if args.dist is not None:
@@ -91,4 +117,86 @@ def run_file(args) -> int:
             for i, (s, r) in enumerate(zip(res.scale, res.risk)):
                 print(f"  [{i}] s* = {s:.17g}  risk = {r:.17g}")
         print(f"method: {res.method}")
+    return 0
+
+
+def run_format(args) -> int:
+    """``quanttheory scale (FILE.npy | --dist LAW) --format NAME [--axis A] [--json]``: MSE-optimal scale(s)."""
+    import pathlib
+
+    import numpy as np
+
+    from ..formats.levelset import get_format
+
+    if args.bits is not None:
+        raise ValueError("give either --bits or --format, not both (integer grids are formats too: "
+                         "--format int8, int8n, uint8)")
+    if args.unsigned:
+        raise ValueError("--unsigned is for --bits; with --format name an unsigned format, e.g. --format uint4")
+    if (args.regularizer or "msqe") != "msqe":
+        raise ValueError("--format optimizes the MSE (msqe) only; QSin/SinReQ are defined on integer grids (--bits)")
+    fmt = get_format(args.format)
+    if args.file is not None:
+        if args.dist is not None:
+            raise ValueError("give either a FILE or --dist, not both")
+        from ..risk.format_data import optimal_scale_format_data
+
+        path = pathlib.Path(args.file)
+        if not path.exists():
+            raise ValueError(f"file {str(path)!r} does not exist")
+        if path.suffix != ".npy":
+            raise ValueError(f"expected a .npy file (np.save), got {path.name!r}")
+        try:
+            arr = np.load(path, mmap_mode="r", allow_pickle=False)
+        except Exception as exc:  # noqa: BLE001 - report any reader error cleanly
+            raise ValueError(f"cannot read {str(path)!r} as a .npy array: {exc}") from exc
+        res = optimal_scale_format_data(arr, fmt, axis=args.axis)
+        if args.json:
+            d = res.as_dict()
+            d["file"] = str(path)
+            print(json.dumps(_strict(d), allow_nan=False))
+            return 0
+        print(f"file: {path}  shape {arr.shape} dtype {arr.dtype}")
+        print(f"format: {fmt}   (MSE-optimal scale, exact and certified)")
+        if np.ndim(res.scale) == 0:
+            print(f"optimal scale s* = {res.scale:.17g}  (+- {res.scale_error:.3g})")
+            print(f"mse(s*) = {res.mse:.17g}   risk pi^2 mse = {res.risk:.17g}")
+            print(f"certified lower bound on the risk: {res.risk_lower_bound:.17g}")
+            near = res.near_optimal_scales
+            print(f"near-optimal scales (local minima within rtol {res.extra.get('rtol', 1e-9):g}): {len(near)}")
+            for s_, m_ in zip(near, res.near_optimal_mse):
+                print(f"  s = {s_:.17g}   mse = {m_:.17g}")
+            if res.mse > 0:
+                print(f"amax rule s = {res.amax_scale:.12g}: mse {res.amax_mse:.12g} "
+                      f"(+{100 * (res.amax_mse / res.mse - 1):.4g}% vs optimum)")
+        else:
+            print(f"per-channel along axis {args.axis}: {np.size(res.scale)} channels")
+            for i, (s_, m_, nr) in enumerate(zip(res.scale, res.mse, res.near_optimal_scales)):
+                print(f"  [{i}] s* = {s_:.17g}  mse = {m_:.17g}  near-optimal: {len(nr)}")
+        print(f"method: {res.method}")
+        return 0
+    if args.dist is None:
+        raise ValueError("give a .npy FILE or --dist normal|laplace")
+    if args.axis is not None:
+        raise ValueError("--axis is for a tensor FILE, not for --dist")
+    from ..laws.parametric import get_distribution
+    from ..risk.levels_optimum import format_optimal_scale
+
+    dist = get_distribution(args.dist, args.loc, args.dist_scale, args.relu)
+    res = format_optimal_scale(dist, fmt)
+    if args.json:
+        d = res.as_dict()
+        d["distribution"] = str(dist)
+        print(json.dumps(_strict(d), indent=2, allow_nan=False))
+        return 0
+    print(f"distribution   {dist}")
+    print(f"format         {fmt}")
+    print(f"optimal scale  {res.scale:.12g}   SQNR {res.sqnr_db:.6f} dB")
+    print(f"risk at s*     {res.risk:.12g}")
+    print(f"risk >=        {res.risk_lower_bound:.12g}  (lower bound over all s)")
+    print(f"near-optimal   {len(res.minima)} local minim{'um' if len(res.minima) == 1 else 'a'} within rtol {res.rtol:g}:")
+    for m in res.minima:
+        print(f"  s = {m.scale:.12g}   risk = {m.risk:.15g}   SQNR {m.sqnr_db:.9f} dB")
+    print(f"best power of 2 s = {res.pow2_scale:.12g}: SQNR {res.pow2_sqnr_db:.6f} dB ({res.pow2_db_loss:.4f} dB lost)")
+    print(f"method         {res.method}")
     return 0

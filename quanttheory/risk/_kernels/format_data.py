@@ -1,0 +1,180 @@
+"""Numba kernels of the format data-optimum engine (private; see quanttheory.risk.format_data).
+
+Inputs are validated in Python first: ``v`` sorted distinct magnitudes (float64, finite, >= 0),
+prefix sums ``P0`` (counts) and ``H1 + L1``, ``H2 + L2`` (sum v, sum v**2 split from extended
+precision into float64 high/low words), ``b`` positive midpoints, ``c`` the group levels
+(``c.size == b.size + 1``), positive scales.  A range sum is ``(H[i1] - H[i0]) + (L[i1] - L[i0])``.
+``gamma`` bounds the prefix words' relative error (of the prefix value itself).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+EPS = 2.0**-52
+
+
+@numba.njit(cache=True)
+def _rs(H, L, i0, i1):
+    return (H[i1] - H[i0]) + (L[i1] - L[i0])
+
+
+@numba.njit(cache=True)
+def _gallop_right(v, x, lo):
+    """First index ``i >= lo`` with ``v[i] > x`` (``v`` sorted; ``v[lo-1] <= x`` assumed)."""
+    n = v.size
+    if lo >= n or v[lo] > x:
+        return lo
+    step = 1
+    hi = lo + 1
+    while hi < n and v[hi] <= x:
+        lo = hi
+        step *= 2
+        hi = lo + step
+    if hi > n:
+        hi = n
+    return lo + 1 + np.searchsorted(v[lo + 1:hi], x, side="right")
+
+
+@numba.njit(cache=True)
+def lb_fixed(v, P0, H1, L1, H2, L2, b, c, gamma, s1s, s2s, out):
+    """Second-order lower bounds over ``[s1s[k], s2s[k]]``; NaN where a value straddles two midpoints."""
+    nu = v.size
+    P = b.size
+    for k in range(s1s.size):
+        s1 = s1s[k]
+        s2 = s2s[k]
+        s0 = 0.5 * (s1 + s2)
+        half = 0.5 * (s2 - s1)
+        C0 = 0.0
+        C1 = 0.0
+        C2 = 0.0
+        err = 0.0
+        strad = 0.0
+        ok = True
+        prev = 0
+        vmin = v[0]
+        vmax = v[nu - 1]
+        for j in range(P + 1):
+            last = False
+            if j < P:
+                x1 = b[j] * s1
+                x2 = b[j] * s2
+                if x2 < vmin:  # no value reaches this midpoint: empty group and straddlers
+                    continue
+                if x1 >= vmax:
+                    ia = nu
+                    ib = nu
+                    last = True
+                else:
+                    ia = _gallop_right(v, x1, prev)
+                    ib = _gallop_right(v, x2, ia)
+            else:
+                ia = nu
+                ib = nu
+            if ia < prev:
+                ok = False
+                break
+            if ia > prev:
+                N = P0[ia] - P0[prev]
+                S1 = _rs(H1, L1, prev, ia)
+                S2 = _rs(H2, L2, prev, ia)
+                cj = c[j]
+                C0 += S2 - 2.0 * s0 * cj * S1 + s0 * s0 * cj * cj * N
+                C1 += cj * (S1 - s0 * cj * N)
+                C2 += cj * cj * N
+                a = abs(cj) * (s0 + half)
+                # prefix words: relative to the prefix; float64 arithmetic: relative to this group's sums
+                err += 2.0 * gamma * (H2[ia] + 2.0 * a * H1[ia]) + 16.0 * EPS * (S2 + 2.0 * a * S1 + a * a * N)
+            if j < P and ib > ia:
+                cl = c[j]
+                cu = c[j + 1]
+                hi_l = cl * s2 if cl >= 0.0 else cl * s1
+                lo_u = cu * s1 if cu >= 0.0 else cu * s2
+                if lo_u > hi_l:
+                    gm = 0.5 * (hi_l + lo_u)
+                    r0 = min(max(np.searchsorted(v, hi_l, side="right"), ia), ib)
+                    r1 = min(max(np.searchsorted(v, gm, side="right"), r0), ib)
+                    r2 = min(max(np.searchsorted(v, lo_u, side="left"), r1), ib)
+                    for (i0, i1, cen) in ((r0, r1, hi_l), (r1, r2, lo_u)):
+                        if i1 > i0:
+                            N = P0[i1] - P0[i0]
+                            S1 = _rs(H1, L1, i0, i1)
+                            S2 = _rs(H2, L2, i0, i1)
+                            val = S2 - 2.0 * cen * S1 + cen * cen * N
+                            if val > 0.0:
+                                strad += val
+                            ca = abs(cen)
+                            err += 2.0 * gamma * (H2[i1] + 2.0 * ca * H1[i1]) + 8.0 * EPS * (
+                                S2 + 2.0 * ca * S1 + ca * ca * N)
+            if j < P:
+                prev = ib
+            if last:
+                break
+        if not ok:
+            out[k] = math.nan
+            continue
+        # minimum of C0 - 2 t C1 + t^2 C2 over t in [-half, half]
+        best = C0 + 2.0 * half * C1 + half * half * C2
+        val = C0 - 2.0 * half * C1 + half * half * C2
+        if val < best:
+            best = val
+        if C2 > 0.0:
+            t = C1 / C2
+            if -half < t < half:
+                val = C0 - 2.0 * t * C1 + t * t * C2
+                if val < best:
+                    best = val
+        if best < 0.0:
+            best = 0.0
+        r = best + strad - err
+        out[k] = r if r > 0.0 else 0.0
+
+
+@numba.njit(cache=True)
+def values(v, P0, H1, L1, H2, L2, b, c, gamma, ss, out, err_out):
+    """``sum (v - s q(v/s))**2`` at each scale from range sums, and a rounding bound."""
+    nu = v.size
+    P = b.size
+    for k in range(ss.size):
+        s = ss[k]
+        tot = 0.0
+        err = 0.0
+        prev = 0
+        for j in range(P + 1):
+            if j < P:
+                x = b[j] * s
+                if x < v[0]:
+                    continue
+                i1 = _gallop_right(v, x, prev)
+            else:
+                i1 = nu
+            if i1 > prev:
+                N = P0[i1] - P0[prev]
+                S1 = _rs(H1, L1, prev, i1)
+                S2 = _rs(H2, L2, prev, i1)
+                cj = c[j]
+                val = S2 - 2.0 * s * cj * S1 + s * s * cj * cj * N
+                if val > 0.0:
+                    tot += val
+                a = abs(cj) * s
+                err += 2.0 * gamma * (H2[i1] + 2.0 * a * H1[i1]) + 8.0 * EPS * (S2 + 2.0 * a * S1 + a * a * N)
+            if i1 > prev:
+                prev = i1
+            if prev >= nu:
+                break
+        out[k] = tot
+        err_out[k] = err
+
+
+@numba.njit(cache=True)
+def events(v, b, s1s, s2s, out):
+    """Number of (distinct value, midpoint) breakpoints ``v / b_j`` in each ``(s1, s2]``."""
+    for k in range(s1s.size):
+        tot = 0
+        for j in range(b.size):
+            tot += np.searchsorted(v, b[j] * s2s[k], side="right") - np.searchsorted(v, b[j] * s1s[k], side="right")
+        out[k] = tot

@@ -1,0 +1,783 @@
+"""Exact MSE-optimal scale of data for any number format (level set).
+
+For data ``x_1..x_n`` and a format with levels ``l_0 < ... < l_{K-1}`` (grid units)
+
+    MSE(s) = (1/n) sum_i (x_i - s q(x_i / s))**2        (data units squared),
+
+``q`` = nearest level (saturating).  Because the nearest-level error is
+``min_k (x - s l_k)**2``, ``MSE`` is continuous and piecewise quadratic in ``s``:
+a value ``x`` changes level where ``x / s`` crosses a midpoint ``m_j`` of the
+same sign, i.e. at the breakpoints ``s = x / m_j``.  On each piece
+
+    n MSE(s) = sum_i x_i**2 - 2 s sum_i x_i l_{k_i} + s**2 sum_i l_{k_i}**2
+
+and its minimum is exact.  :func:`optimal_scale_format_data` returns the global
+minimum over ``s > 0`` without enumerating the ``n (K - 1)`` breakpoints:
+
+1. the values are split by sign into two *sides* (``x >= 0`` and ``-x`` for
+   ``x < 0``, with the mirrored level set), sorted, reduced to distinct values
+   with counts, and summed into blocked prefix sums of count, ``v`` and ``v**2``
+   in extended precision (``np.longdouble``); ``MSE`` at any ``s`` is then a sum
+   over the level groups ``(m_j s, m_{j+1} s]`` of range sums (``O(K log n)``);
+2. branch and bound over ``s``-intervals ``[s1, s2]``: each level ``l`` sweeps
+   ``l [s1, s2]``, so ``MSE(s) >= mean_i dist(x_i, U_k l_k [s1, s2])**2``, also a
+   sum of range sums; intervals whose lower bound exceeds the best value found
+   (plus the near-optimality tolerance) are discarded, the others bisected until
+   they hold few breakpoints;
+3. every surviving interval is swept exactly: its breakpoints (distinct values
+   only) are enumerated per midpoint from the sorted values, sorted, and applied
+   to the three quadratic coefficients (centred at the interval midpoint against
+   cancellation); each piece is minimized in closed form;
+4. all local minima whose value is within ``rtol`` (default ``1e-9``) of the best
+   are re-evaluated by a direct pass over the data with :meth:`Format.quantize`
+   and returned, best first: for minifloats the optimum may be a *set* of
+   near-equal scales about an octave apart.
+
+Outside ``[s_lo, s_hi] = [min|x| / m_top, max|x| / m_1]`` (``m_1`` the smallest
+positive midpoint, ``m_top`` the largest) no value changes level and ``MSE`` is a
+single quadratic on each side, minimized exactly.
+
+Memory: about 40 bytes per distinct value of the tensor (or channel) — the
+sorted values and two ``longdouble`` prefix sums — and nothing of size
+``n x K``; the breakpoints swept at once are bounded by ``EVENTS_STOP`` per
+interval.  Accuracy: every bound carries a rigorous rounding allowance from the
+blocked prefix sums (``(BLOCK + n/BLOCK) eps_ld`` of the totals); reported MSE
+values come from the direct float64 pass (pairwise summation).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..formats.levelset import Format, as_format
+
+LD = np.longdouble
+EPS_LD = float(np.finfo(np.longdouble).eps)
+BLOCK = 4096
+RTOL = 1e-9
+EVENTS_STOP = 1 << 8
+CLUSTER_EVENTS = 1 << 18
+CLUSTER_WIDTH = 1.0625  # clusters stay narrow: coefficients centred at s0 lose ~(width)^2 to cancellation
+SWEEP_MAX = 1 << 20
+MAX_LEVELS_BB = 80
+MAX_INTERVALS = 1 << 16
+MAX_NEAR = 64
+NEAR_DIRECT = 4
+DEGENERATE_SCALE = 1.0
+USE_KERNELS = True  # numba bounds (False: the numpy/longdouble reference implementation, tested equal)
+
+
+# --------------------------------------------------------------------------- result
+@dataclass(frozen=True)
+class FormatScale:
+    """MSE-optimal scale of data (or a law) for a number format.
+
+    Attributes
+    ----------
+    scale : float or ndarray
+        The best scale ``s*`` (data units); per-channel results are arrays.
+    mse : float or ndarray
+        ``MSE(s*) = mean (x - Q_s*(x))**2`` (data units squared), from a direct pass.
+    risk : float or ndarray
+        ``pi**2 * mse`` (the paper's MSQE convention, as :class:`OptimalScale.risk`).
+    format : Format
+    method : str
+    scale_error : float or ndarray
+        Bound on ``|s* - s_true|`` for the minimizer reported (rounding of the piece
+        coefficients; ``inf`` for degenerate data).  Other near-equal minima are in
+        ``near_optimal_scales``.
+    risk_lower_bound : float or ndarray
+        Certificate: no ``s > 0`` has ``pi**2 MSE(s)`` below this value.
+    near_optimal_scales : tuple of float (tuple of tuples per channel)
+        Every local minimizer with ``MSE <= (1 + rtol) MSE(s*)``, best first (``s*`` first).
+    near_optimal_mse : tuple of float (tuple of tuples per channel)
+        Their MSE values (the best ``NEAR_DIRECT`` from the direct pass, any others from the exact
+        sweep's extended-precision piece coefficients).
+    amax_scale : float or ndarray
+        The absmax rule ``max|x| / level_max`` (toolkits' default).
+    amax_mse : float or ndarray
+        ``MSE`` at the absmax scale: ``amax_mse / mse - 1`` is the price of the amax rule.
+    extra : dict
+        Diagnostics (intervals, breakpoints swept, timings).
+    """
+
+    scale: Any
+    mse: Any
+    risk: Any
+    format: Format
+    method: str
+    scale_error: Any
+    risk_lower_bound: Any
+    near_optimal_scales: Any = ()
+    near_optimal_mse: Any = ()
+    amax_scale: Any = None
+    amax_mse: Any = None
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        """Strict-JSON-friendly dict: arrays -> lists, non-finite floats -> None (documented in ``extra``)."""
+        def conv(v):
+            if isinstance(v, Format):
+                return {"name": v.name, "kind": v.kind, "level_max": v.level_max, "size": v.size}
+            if isinstance(v, np.ndarray):
+                return [conv(a) for a in v.tolist()]
+            if isinstance(v, (list, tuple)):
+                return [conv(a) for a in v]
+            if isinstance(v, dict):
+                return {str(k): conv(a) for k, a in v.items()}
+            if isinstance(v, np.generic):
+                v = v.item()
+            if isinstance(v, float) and not math.isfinite(v):
+                return None
+            return v
+        return {k: conv(getattr(self, k)) for k in self.__dataclass_fields__}
+
+
+# --------------------------------------------------------------------------- per-side data
+class _Side:
+    """Distinct magnitudes of one sign with counts, blocked longdouble prefix sums, and the side's levels."""
+
+    def __init__(self, v: np.ndarray, fmt_levels: np.ndarray):
+        # fmt_levels: the level set as seen from this side (ascending; negated+reversed for x < 0)
+        v = np.sort(v)
+        if v.size:
+            cut = np.flatnonzero(np.diff(v) != 0.0) + 1
+            starts = np.concatenate(([0], cut))
+            cnt = np.diff(np.concatenate((starts, [v.size]))).astype(np.float64)
+            vu = v[starts]
+        else:
+            cnt = np.empty(0)
+            vu = np.empty(0)
+        self.v = vu
+        self.n = float(v.size)
+        self.nu = vu.size
+        w = cnt.astype(LD)
+        vl = vu.astype(LD)
+        self.P0 = _bprefix(w)
+        self.P1 = _bprefix(w * vl)
+        self.P2 = _bprefix(w * vl * vl)
+        self.cnt = cnt
+        mid = 0.5 * (fmt_levels[:-1] + fmt_levels[1:])
+        j0 = int(np.sum(mid <= 0.0))
+        self.b = mid[j0:]  # positive midpoints b_1..b_P
+        self.c = fmt_levels[j0:]  # group levels c_0..c_P
+        self.P = self.b.size
+        self.vmin_pos = float(vu[vu > 0][0]) if np.any(vu > 0) else math.inf
+        self.vmax = float(vu[-1]) if vu.size else 0.0
+        self.P0f = self.P0.astype(np.float64)
+        self.P1f = self.P1.astype(np.float64)
+        self.P2f = self.P2.astype(np.float64)
+        # each prefix word is within gamma * (its own value) of the exact prefix (non-negative terms)
+        self.gamma = 2.0 * EPS_LD * (BLOCK + self.nu / BLOCK + 4)
+        # float64 high/low words of the prefix sums for the numba kernels
+        self.H1 = self.P1f
+        self.L1 = (self.P1 - self.P1f.astype(LD)).astype(np.float64)
+        self.H2 = self.P2f
+        self.L2 = (self.P2 - self.P2f.astype(LD)).astype(np.float64)
+        self.gamma_k = self.gamma + 2.0**-52 * 2.0**-11  # + the low word's own rounding
+
+    def _kargs(self):
+        return (self.v, self.P0f, self.H1, self.L1, self.H2, self.L2, self.b, self.c, self.gamma_k)
+
+    def k_lower_bound(self, s1, s2):
+        from ._kernels import format_data as K
+
+        out = np.empty(s1.size)
+        if self.P == 0:
+            val, err = self.value(s1)
+            return np.maximum(val - err, 0.0)
+        K.lb_fixed(*self._kargs(), np.ascontiguousarray(s1, dtype=np.float64),
+                   np.ascontiguousarray(s2, dtype=np.float64), out)
+        return out
+
+    def k_value(self, ss):
+        from ._kernels import format_data as K
+
+        out = np.empty(ss.size)
+        err = np.empty(ss.size)
+        K.values(*self._kargs(), np.ascontiguousarray(ss, dtype=np.float64), out, err)
+        return out, err
+
+    def k_events(self, s1, s2):
+        from ._kernels import format_data as K
+
+        out = np.empty(s1.size, dtype=np.int64)
+        K.events(self.v, self.b, np.ascontiguousarray(s1, dtype=np.float64),
+                 np.ascontiguousarray(s2, dtype=np.float64), out)
+        return out
+
+    # range sums over distinct-value index ranges [i0, i1)
+    def sums(self, i0, i1):
+        return (self.P0[i1] - self.P0[i0], self.P1[i1] - self.P1[i0], self.P2[i1] - self.P2[i0])
+
+    def group_index(self, s):
+        """``I[..., j]``, j = 0..P+1: groups are index ranges [I_j, I_{j+1}) at scale(s) ``s`` (any shape)."""
+        s = np.asarray(s, dtype=np.float64)
+        inner = np.searchsorted(self.v, s[..., None] * self.b, side="right")
+        z = np.zeros(s.shape + (1,), dtype=np.int64)
+        return np.concatenate((z, inner, np.full(s.shape + (1,), self.nu, dtype=np.int64)), axis=-1)
+
+    def coeffs(self, s_eval, s0):
+        """Coefficients of ``sum (v - s c_{k(v)})**2 = C0 - 2 t C1 + t**2 C2`` (``s = s0 + t``) with the
+        level assignment at ``s_eval`` (scalar), and rounding bounds (e0, e1, e2) on C0, C1, C2."""
+        I = self.group_index(np.array(s_eval, dtype=np.float64))
+        i0, i1 = I[:-1], I[1:]
+        N, S1, S2 = self.sums(i0, i1)
+        c = self.c.astype(LD)
+        s0l = LD(s0)
+        C0 = np.sum(S2 - 2 * s0l * c * S1 + s0l * s0l * c * c * N)
+        C1 = np.sum(c * (S1 - s0l * c * N))
+        C2 = np.sum(c * c * N)
+        ne = i1 > i0  # empty groups are exactly 0
+        ac = np.abs(self.c)
+        p1 = np.where(ne, self.P1f[i1], 0.0)
+        p2 = np.where(ne, self.P2f[i1], 0.0)
+        g = 2 * self.gamma
+        e0 = float(np.sum(g * (p2 + 2 * s0 * ac * p1)
+                          + 8 * EPS_LD * (np.abs(S2.astype(np.float64)) + 2 * s0 * ac * np.abs(S1.astype(np.float64))
+                                          + (s0 * ac) ** 2 * N.astype(np.float64))))
+        e1 = float(np.sum(ac * g * p1 + 8 * EPS_LD * ac * (np.abs(S1.astype(np.float64)) + s0 * ac * N.astype(np.float64))))
+        e2 = float(8 * EPS_LD * np.sum(ac * ac * N.astype(np.float64)))
+        return C0, C1, C2, e0, e1, e2
+
+    def value(self, s):
+        """``sum (v - s q(v/s))**2`` and its rounding bound at each scale (longdouble sums)."""
+        s = np.asarray(s, dtype=np.float64)
+        I = self.group_index(s)
+        i0, i1 = I[..., :-1], I[..., 1:]
+        N, S1, S2 = self.sums(i0, i1)
+        c = self.c.astype(LD)
+        sl = s.astype(LD)[..., None]
+        val = S2 - 2 * sl * c * S1 + sl * sl * c * c * N
+        val = np.maximum(val, 0).sum(axis=-1).astype(np.float64)
+        ne = i1 > i0
+        sa = s[..., None] * np.abs(self.c)
+        err = np.where(ne, 2 * self.gamma * (self.P2f[i1] + 2 * sa * self.P1f[i1]) + 8 * EPS_LD * (
+            self.P2f[i1] + 2 * sa * self.P1f[i1] + sa * sa * self.P0f[i1]), 0.0).sum(axis=-1)
+        return val, err
+
+    def lower_bound(self, s1, s2):
+        """Lower bound of ``sum (v - s q(v/s))**2`` over ``s in [s1, s2]`` (minus rounding), per interval."""
+        s1 = np.asarray(s1, dtype=np.float64)[:, None]
+        s2 = np.asarray(s2, dtype=np.float64)[:, None]
+        c = self.c[None, :]
+        lo = np.where(c >= 0, c * s1, c * s2)
+        hi = np.where(c >= 0, c * s2, c * s1)
+        # regions (a, b] with centre: below lo_0; gaps between hi_j and lo_{j+1} split at the middle; above hi_P
+        gap_a = hi[:, :-1]
+        gap_b = lo[:, 1:]
+        gm = 0.5 * (gap_a + gap_b)
+        has = gap_b > gap_a
+        gm = np.where(has, gm, gap_a)
+        gap_b2 = np.where(has, gap_b, gap_a)
+        K = s1.shape[0]
+        ninf = np.full((K, 1), -np.inf)
+        pinf = np.full((K, 1), np.inf)
+        A = np.concatenate((ninf, gap_a, gm, hi[:, -1:]), axis=1)
+        B = np.concatenate((lo[:, :1], gm, gap_b2, pinf), axis=1)
+        C = np.concatenate((lo[:, :1], gap_a, gap_b2, hi[:, -1:]), axis=1)
+        ia = np.searchsorted(self.v, A, side="right")
+        ib = np.searchsorted(self.v, B, side="right")
+        ib = np.maximum(ib, ia)
+        N, S1, S2 = self.sums(ia, ib)
+        CL = C.astype(LD)
+        val = np.maximum(S2 - 2 * CL * S1 + CL * CL * N, 0).sum(axis=1).astype(np.float64)
+        ne = ib > ia
+        Ca = np.abs(C)
+        err = np.where(ne, 2 * self.gamma * (self.P2f[ib] + 2 * Ca * self.P1f[ib]) + 8 * EPS_LD * (
+            self.P2f[ib] + 2 * Ca * self.P1f[ib] + Ca * Ca * self.P0f[ib]), 0.0).sum(axis=1)
+        return np.maximum(val - err, 0.0)
+
+    def lower_bound_fixed(self, s1, s2):
+        """Second-order lower bound over ``s in [s1, s2]`` (per interval), NaN where not applicable.
+
+        Values without a breakpoint in the interval keep their level: their exact quadratic
+        ``sum (v - s c)**2`` is minimized over ``[s1, s2]``; the *straddlers* ``v in b_j [s1, s2]``
+        are bounded below by their distance to ``c_j [s1, s2] U c_{j+1} [s1, s2]``.  Applicable when
+        no value straddles two midpoints (``b_j s2 <= b_{j+1} s1``).
+        """
+        s1 = np.asarray(s1, dtype=np.float64)
+        s2 = np.asarray(s2, dtype=np.float64)
+        K = s1.size
+        P = self.P
+        if P == 0:
+            val, err = self.value(s1)
+            return np.maximum(val - err, 0.0)
+        ia = np.searchsorted(self.v, s1[:, None] * self.b, side="right")  # K x P
+        ib = np.searchsorted(self.v, s2[:, None] * self.b, side="right")
+        ok = np.all(ib[:, :-1] <= ia[:, 1:], axis=1)
+        # fixed groups j = 0..P: [ib_{j-1}, ia_j)
+        g0 = np.concatenate((np.zeros((K, 1), dtype=np.int64), ib), axis=1)
+        g1 = np.concatenate((ia, np.full((K, 1), self.nu, dtype=np.int64)), axis=1)
+        g1 = np.maximum(g1, g0)
+        N, S1, S2 = self.sums(g0, g1)
+        s0 = 0.5 * (s1 + s2)
+        s0l = s0.astype(LD)[:, None]
+        c = self.c.astype(LD)[None, :]
+        C0 = np.sum(S2 - 2 * s0l * c * S1 + s0l * s0l * c * c * N, axis=1)
+        C1 = np.sum(c * (S1 - s0l * c * N), axis=1)
+        C2 = np.sum(c * c * N, axis=1)
+        _, qmin = _piece_min(s1, s2, s0, C0, C1, C2)
+        ne = g1 > g0
+        ac = np.abs(self.c)[None, :]
+        sa = s0[:, None] * ac
+        half = 0.5 * (s2 - s1)
+        ha = half[:, None] * ac
+        # C0 error + 2|t| C1 error + t^2 C2 error, |t| <= half
+        egrp = np.where(ne, 2 * self.gamma * (self.P2f[g1] + 2 * sa * self.P1f[g1] + 2 * ha * self.P1f[g1])
+                        + 16 * EPS_LD * (self.P2f[g1] + 2 * (sa + ha) * self.P1f[g1] + (sa + ha) ** 2 * self.P0f[g1]),
+                        0.0)
+        err = egrp.sum(axis=1)
+        # straddlers at b_j (between c_j and c_{j+1}), index range [ia_j, ib_j)
+        cl, cu = self.c[None, :-1], self.c[None, 1:]
+        hi_l = np.where(cl >= 0, cl * s2[:, None], cl * s1[:, None])
+        lo_u = np.where(cu >= 0, cu * s1[:, None], cu * s2[:, None])
+        gap = lo_u > hi_l
+        gm = np.where(gap, 0.5 * (hi_l + lo_u), hi_l)
+        lo_u2 = np.where(gap, lo_u, hi_l)
+        r0 = np.clip(np.searchsorted(self.v, hi_l, side="right"), ia, ib)
+        r1 = np.clip(np.searchsorted(self.v, gm, side="right"), r0, ib)
+        r2 = np.clip(np.searchsorted(self.v, lo_u2, side="left"), r1, ib)
+        tot = np.zeros(K, dtype=LD)
+        for (i0, i1, cen) in ((r0, r1, hi_l), (r1, r2, lo_u2)):
+            n_, a1, a2 = self.sums(i0, i1)
+            cc = cen.astype(LD)
+            tot += np.sum(np.maximum(a2 - 2 * cc * a1 + cc * cc * n_, 0), axis=1)
+            nz = i1 > i0
+            ca = np.abs(cen)
+            err += np.where(nz, 2 * self.gamma * (self.P2f[i1] + 2 * ca * self.P1f[i1]) + 8 * EPS_LD * (
+                self.P2f[i1] + 2 * ca * self.P1f[i1] + ca * ca * self.P0f[i1]), 0.0).sum(axis=1)
+        out = np.maximum(qmin + tot.astype(np.float64) - err, 0.0)
+        return np.where(ok, out, np.nan)
+
+    def events_count(self, s1, s2):
+        ia = np.searchsorted(self.v, np.asarray(s1)[:, None] * self.b, side="right")
+        ib = np.searchsorted(self.v, np.asarray(s2)[:, None] * self.b, side="right")
+        return (ib - ia).sum(axis=1)
+
+
+def _bprefix(a: np.ndarray) -> np.ndarray:
+    """Blocked prefix sums ``P[k] = sum_{i<k} a[i]`` (length n+1): error <= (BLOCK + n/BLOCK) eps of the total."""
+    n = a.size
+    nb = -(-n // BLOCK) if n else 0
+    pad = np.zeros(nb * BLOCK, dtype=a.dtype)
+    pad[:n] = a
+    blk = pad.reshape(nb, BLOCK) if nb else pad.reshape(0, BLOCK)
+    inner = np.cumsum(blk, axis=1)
+    off = np.concatenate((np.zeros(1, dtype=a.dtype), np.cumsum(inner[:, -1])[:-1])) if nb else np.zeros(0, a.dtype)
+    P = (inner + off[:, None]).reshape(-1)[:n]
+    return np.concatenate((np.zeros(1, dtype=a.dtype), P))
+
+
+# --------------------------------------------------------------------------- exact sweep of one interval
+def _sweep(sides, A, B):
+    """Pieces of ``[A, B]``: arrays (left, right, s0, C0, C1, C2, err) with F(s0+t) = C0 - 2tC1 + t^2 C2."""
+    s0 = 0.5 * (A + B)
+    s0l = LD(s0)
+    C = [LD(0), LD(0), LD(0)]
+    E = [0.0, 0.0, 0.0]
+    ev_s, ev_d = [], [[], [], []]
+    for sd in sides:
+        c0, c1, c2, e0, e1, e2 = sd.coeffs(A, s0)
+        C[0] += c0
+        C[1] += c1
+        C[2] += c2
+        E[0] += e0
+        E[1] += e1
+        E[2] += e2
+        if sd.P == 0:
+            continue
+        ia = np.searchsorted(sd.v, A * sd.b, side="right")
+        ib = np.searchsorted(sd.v, B * sd.b, side="right")
+        cnt = ib - ia
+        tot = int(cnt.sum())
+        if tot == 0:
+            continue
+        jj = np.repeat(np.arange(sd.P), cnt)  # boundary b[jj] lies between levels c[jj] and c[jj+1]
+        first = np.repeat(np.cumsum(cnt) - cnt, cnt)
+        idx = np.repeat(ia, cnt) + (np.arange(tot) - first)
+        v = sd.v[idx]
+        s_ev = np.clip(v / sd.b[jj], A, B)
+        c_new = sd.c[jj].astype(LD)  # as s grows past v / b, v moves down to c[jj]
+        c_old = sd.c[jj + 1].astype(LD)
+        vl = v.astype(LD)
+        wl = sd.cnt[idx].astype(LD)
+        e_new = vl - s0l * c_new
+        e_old = vl - s0l * c_old
+        ev_s.append(s_ev)
+        ev_d[0].append(wl * (e_new * e_new - e_old * e_old))
+        ev_d[1].append(wl * (c_new * e_new - c_old * e_old))
+        ev_d[2].append(wl * (c_new * c_new - c_old * c_old))
+    half = 0.5 * (B - A)
+    if ev_s:
+        s_ev = np.concatenate(ev_s)
+        order = np.argsort(s_ev, kind="stable")
+        s_ev = s_ev[order]
+        cum = []
+        for k in range(3):
+            d = np.concatenate(ev_d[k])[order]
+            cum.append(np.concatenate(([C[k]], C[k] + np.cumsum(d))))
+            # cumsum of m terms: error <= m eps * sum |terms| (plus the deltas' own rounding)
+            E[k] += (d.size + 8) * EPS_LD * float(np.sum(np.abs(d)))
+        edges = np.concatenate(([A], s_ev, [B]))
+    else:
+        cum = [np.array([C[k]]) for k in range(3)]
+        edges = np.array([A, B])
+    left, right = edges[:-1], edges[1:]
+    keep = right > left
+    if not keep.any():  # A == B
+        keep[0] = True
+    nev = max(edges.size - 2, 0)
+    err = E[0] + 2 * half * E[1] + half * half * E[2]
+    return _candidates(left[keep], right[keep], s0, cum[0][keep], cum[1][keep], cum[2][keep], err), nev
+
+
+def _candidates(left, right, s0, C0, C1, C2, err):
+    """Local-minimum candidates of one run of pieces: (s, value, err, C2) arrays and min(value - err).
+
+    ``MSE`` only has concave kinks (at a breakpoint its slope drops by ``2 s b (c_old - c_new) > 0``),
+    so its local minima are vertices ``s0 + C1/C2`` lying in their own piece; the run's smallest
+    clipped piece minimum is added as a safety net against rounding at piece ends.
+    """
+    smin, vmin = _piece_min(left, right, s0, C0, C1, C2)
+    pos = C2 > 0
+    tv = np.where(pos, C1 / np.where(pos, C2, 1), 0)
+    vert = (s0 + tv.astype(np.float64))
+    inside = pos & (vert >= left) & (vert <= right) & (vert > 0)
+    k = int(np.argmin(vmin))
+    inside[k] = inside[k] or (smin[k] > 0)
+    sel = np.flatnonzero(inside)
+    errs = np.broadcast_to(np.asarray(err, dtype=np.float64), left.shape)
+    return (smin[sel], vmin[sel], errs[sel].copy(), C2[sel].astype(np.float64),
+            float(np.min(vmin - errs)))
+
+
+def _piece_min(left, right, s0, C0, C1, C2):
+    """Minimum of C0 - 2 t C1 + t^2 C2 over s = s0 + t in [left, right] (right may be inf)."""
+    tl = (left - s0).astype(LD)
+    tr = (right - s0).astype(LD)
+    pos = C2 > 0
+    tv = np.where(pos, C1 / np.where(pos, C2, 1), tl)
+    tv = np.minimum(np.maximum(tv, tl), tr)
+    # C2 == 0: linear (-2 t C1): minimum at an end; right end may be inf only when C1 <= 0 (flat or increasing)
+    lin = ~pos
+    tv = np.where(lin & (C1 > 0) & np.isfinite(tr), tr, tv)
+    val = C0 - 2 * tv * C1 + tv * tv * C2
+    return (s0 + tv.astype(np.float64)), np.maximum(val, 0).astype(np.float64)
+
+
+def _deriv(s, s0, C1, C2):
+    t = (np.asarray(s, dtype=np.float64) - s0).astype(LD)
+    return (-2 * C1 + 2 * t * C2).astype(np.float64)
+
+
+# --------------------------------------------------------------------------- the optimizer
+def _sides_of(x: np.ndarray, fmt: Format):
+    lv = fmt.levels
+    pos = x[x >= 0]
+    neg = -x[x < 0]
+    sides = []
+    if pos.size:
+        sides.append(_Side(pos, lv))
+    if neg.size:
+        sides.append(_Side(neg, -lv[::-1]))
+    return sides
+
+
+def _mse_direct(x: np.ndarray, scales, fmt: Format) -> np.ndarray:
+    """``mean (x - s q(x/s))**2`` per scale, direct float64 pass (pairwise sums), chunked."""
+    out = np.zeros(len(scales))
+    n = x.size
+    lv = fmt.levels
+    for j, s in enumerate(scales):
+        tot = 0.0
+        for i in range(0, n, 1 << 20):
+            c = x[i:i + (1 << 20)]
+            q = lv[fmt.quantize_index(c / s)]
+            tot += float(np.sum((c - s * q) ** 2))
+        out[j] = tot / n
+    return out
+
+
+def _optimal_one(x: np.ndarray, fmt: Format, rtol: float, name: str = "data") -> FormatScale:
+    t0 = time.perf_counter()
+    n = x.size
+    amax = float(np.max(np.abs(x)))
+    sumsq = float(np.sum(x * x))
+    sides = _sides_of(x, fmt)
+    # can some side move its data towards non-zero levels?  (top level of the side positive)
+    useful = [sd for sd in sides if sd.vmax > 0 and sd.c[-1] > 0]
+    if not useful:
+        if amax == 0.0 and fmt.has_zero:
+            return FormatScale(DEGENERATE_SCALE, 0.0, 0.0, fmt,
+                               "degenerate: all-zero data, MSE(s) = 0 for every s > 0; scale=1.0 by convention",
+                               math.inf, 0.0, (DEGENERATE_SCALE,), (0.0,), math.nan, 0.0,
+                               {"n": n, "degenerate": True})
+        if amax == 0.0:
+            raise ValueError(f"{name} is all zeros and format {fmt.name!r} has no zero level: MSE(s) = s^2 * "
+                             f"(nearest level to 0)^2 decreases to 0 as s -> 0, so no s > 0 is optimal")
+        side = "non-negative" if np.all(x >= 0) else ("non-positive" if np.all(x <= 0) else "mixed")
+        raise ValueError(f"format {fmt.name!r} has no level of the sign of the {name}'s non-zero values ({side} data, "
+                         f"levels in [{fmt.lo:g}, {fmt.hi:g}]): Q_s(x) is never closer to x than 0 is, so MSE(s) >= mean(x**2) "
+                         "= MSE(0+) and no scale s > 0 is optimal; use a format with levels of that sign")
+    act = [sd for sd in sides if sd.P > 0 and sd.vmax > 0]
+    s_lo = min(sd.vmin_pos / sd.b[-1] for sd in act) if act else math.inf
+    s_hi = max(sd.vmax / sd.b[0] for sd in act) if act else 0.0
+    pieces = []  # (left, right, s0, C0, C1, C2, err)
+
+    def end_piece(a, b, s_eval):
+        C0 = C1 = C2 = LD(0)
+        e = [0.0, 0.0, 0.0]
+        for sd in sides:
+            c0, c1, c2, e0, e1, e2 = sd.coeffs(s_eval, s_eval)
+            C0, C1, C2 = C0 + c0, C1 + c1, C2 + c2
+            e = [e[0] + e0, e[1] + e1, e[2] + e2]
+        # value error at s = s_eval + t: e0 + 2|t| e1 + t^2 e2, with |t| <= the piece's distance to s_eval
+        tmax = max(abs(a - s_eval), abs(min(b, 1e300) - s_eval)) if math.isfinite(b) else 0.0
+        err = e[0] + 2 * tmax * e[1] + tmax * tmax * e[2]
+        if not math.isfinite(b):  # evaluated later at the minimizer only; bound with |t| up to the vertex
+            tv = abs(float(C1 / C2)) if C2 > 0 else 0.0
+            err = e[0] + 2 * tv * e[1] + tv * tv * e[2]
+        pieces.append(_candidates(np.array([a]), np.array([b]), s_eval, np.array([C0]), np.array([C1]),
+                                  np.array([C2]), err))
+
+    info: dict[str, Any] = {"n": n}
+    if not act:  # no breakpoint at all (e.g. only zeros on the active side): one quadratic
+        end_piece(0.0, math.inf, 1.0)
+        info.update(bb_levels=0, intervals_swept=0, breakpoints_swept=0)
+    else:
+        end_piece(0.0, s_lo, 0.5 * s_lo)
+        end_piece(s_hi, math.inf, 2.0 * s_hi)
+        _bb(sides, s_lo, s_hi, pieces, rtol, info)
+    cs, cv, ce, cc2 = (np.concatenate([p[k] for p in pieces]) for k in range(4))
+    lower_all = min(p[4] for p in pieces)
+    if not np.any(cs > 0):  # cannot happen: the global minimum is a vertex of some piece
+        raise RuntimeError("internal error: no local minimum found; please report")
+    ok = cs > 0
+    cs, cv, ce, cc2 = cs[ok], cv[ok], ce[ok], cc2[ok]
+    best_est = float(np.min(cv))
+    thr = best_est * (1 + rtol) + 2 * float(np.max(ce))
+    near = np.flatnonzero(cv <= thr)
+    near = near[np.argsort(cv[near], kind="stable")]
+    _, first = np.unique(cs[near], return_index=True)
+    near = near[np.sort(first)]
+    truncated = near.size > MAX_NEAR
+    near = near[:MAX_NEAR]
+    # the best few are re-evaluated by a direct pass; the set is ranked by the swept (longdouble) values
+    top = near[:NEAR_DIRECT]
+    direct = _mse_direct(x, cs[top], fmt)
+    i = int(np.argmin(direct))
+    best = float(direct[i])
+    s_best = float(cs[top[i]])
+    near_vals = cv[near] / n
+    keep = cv[near] <= best_est * (1 + rtol) + ce[near] + float(ce[np.argmin(cv)])  # within rtol, up to rounding
+    keep[np.flatnonzero(near == top[i])] = True
+    rest = [k for k in np.flatnonzero(keep) if near[k] != top[i]]
+    near_s = (s_best,) + tuple(float(cs[near[k]]) for k in rest)
+    dmap = {int(t): float(d) for t, d in zip(top, direct)}  # direct-pass values where computed
+    near_m = (best,) + tuple(dmap.get(int(near[k]), float(near_vals[k])) for k in rest)
+    s_star = near_s[0]
+    lower = max(0.0, lower_all / n)
+    lower = min(lower, best)
+    j = top[i]
+    c2 = float(cc2[j]) / n
+    # a quadratic with curvature C2 exceeds its minimum by e at distance sqrt(e / C2)
+    scale_err = max(4 * np.finfo(float).eps * s_star, math.sqrt(2 * float(ce[j]) / n / c2) if c2 > 0 else 0.0)
+    amax_s = amax / fmt.level_max
+    amax_m = float(_mse_direct(x, [amax_s], fmt)[0])
+    info.update(seconds=time.perf_counter() - t0, local_minima_near=int(near.size),
+                near_optimal_truncated=bool(truncated), rtol=rtol, sum_sq=sumsq)
+    method = ("exact: branch and bound on sorted distinct values + exact sweep of the remaining breakpoints "
+              "(global, certified); near-optimal set within rtol of the best")
+    pi2 = math.pi**2
+    return FormatScale(s_star, best, pi2 * best, fmt, method, scale_err, pi2 * lower, near_s, near_m,
+                       amax_s, amax_m, info)
+
+
+def _chunked(fn, *arrays, k=2048):
+    outs = [fn(*(a[i:i + k] for a in arrays)) for i in range(0, arrays[0].size, k)]
+    if isinstance(outs[0], tuple):
+        return tuple(np.concatenate([o[j] for o in outs]) for j in range(len(outs[0])))
+    return np.concatenate(outs)
+
+
+def _bb(sides, s_lo, s_hi, pieces, rtol, info):
+    """Branch and bound on [s_lo, s_hi]; appends the swept pieces of every interval that may hold a
+    near-optimal minimum.  Breadth-first while cheap, then best-first with bounded sweeps."""
+    import heapq
+
+    act = [sd for sd in sides if sd.P > 0]
+    nint = max(8, int(math.ceil(8 * math.log2(s_hi / s_lo)))) if s_hi > s_lo else 1
+    nint = min(nint, 1 << 13)
+    edges = s_lo * (s_hi / s_lo) ** (np.arange(nint + 1) / nint)
+    edges[0], edges[-1] = s_lo, s_hi
+    s1, s2 = edges[:-1].copy(), edges[1:].copy()
+
+    def F1(ss):
+        tot = np.zeros(ss.size)
+        err = np.zeros(ss.size)
+        for sd in sides:
+            v, e = sd.k_value(ss) if USE_KERNELS else sd.value(ss)
+            tot += v
+            err += e
+        return tot, err
+
+    def LB1(a, b):
+        tot = np.zeros(a.size)
+        for sd in sides:
+            l2 = sd.k_lower_bound(a, b) if USE_KERNELS else sd.lower_bound_fixed(a, b)
+            bad = np.isnan(l2)
+            if bad.any():
+                l2[bad] = sd.lower_bound(a[bad], b[bad])
+            tot += l2
+        return tot
+
+    def EV1(a, b):
+        tot = np.zeros(a.size, dtype=np.int64)
+        for sd in act:
+            tot += sd.k_events(a, b) if USE_KERNELS else sd.events_count(a, b)
+        return tot
+
+    def F(ss):
+        return _chunked(F1, ss)
+
+    def LB(a, b):
+        return _chunked(LB1, a, b)
+
+    def EV(a, b):
+        return _chunked(EV1, a, b)
+
+    v0, e0 = F(edges)
+    best_ub = float(np.min(v0 + e0))
+    levels = 0
+    bound_evals = 0
+    while True:
+        levels += 1
+        lb = LB(s1, s2)
+        mid = np.sqrt(s1 * s2)
+        v, e = F(mid)
+        bound_evals += 2 * s1.size
+        best_ub = min(best_ub, float(np.min(v + e)))
+        keep = lb <= best_ub * (1 + 2 * rtol)
+        s1, s2, lb = s1[keep], s2[keep], lb[keep]
+        ev = EV(s1, s2)
+        wide = (ev > EVENTS_STOP) & (s2 > s1 * (1 + 1e-13))
+        if not wide.any() or levels >= MAX_LEVELS_BB or s1.size + int(wide.sum()) > MAX_INTERVALS:
+            break
+        m = np.sqrt(s1[wide] * s2[wide])
+        s1 = np.concatenate((s1[~wide], s1[wide], m))
+        s2 = np.concatenate((s2[~wide], m, s2[wide]))
+    # merge adjacent survivors into clusters (one sweep each) while their breakpoints stay few
+    order = np.argsort(s1)
+    s1, s2, lb, ev = s1[order], s2[order], lb[order], ev[order]
+    cl = []
+    for a, b, l, e in zip(s1, s2, lb, ev):
+        if cl and cl[-1][2] == a and cl[-1][3] + e <= CLUSTER_EVENTS and b <= cl[-1][1] * CLUSTER_WIDTH:
+            cl[-1] = [min(cl[-1][0], l), cl[-1][1], b, cl[-1][3] + e]
+        else:
+            cl.append([l, a, b, e])
+    heap = [(float(l), float(a), float(b), int(e)) for l, a, b, e in cl]
+    heapq.heapify(heap)
+    best = best_ub
+    swept = 0
+    nsw = 0
+    while heap:
+        l, a, b, e = heapq.heappop(heap)
+        if l > best * (1 + 2 * rtol):
+            break  # every remaining interval has a larger lower bound
+        if e > SWEEP_MAX and b > a * (1 + 1e-13):
+            m = math.sqrt(a * b)
+            aa, bb = np.array([a, m]), np.array([m, b])
+            lbs, evs = LB(aa, bb), EV(aa, bb)
+            vm, em = F(np.sqrt(aa * bb))
+            bound_evals += 4
+            best = min(best, float(np.min(vm + em)))
+            for k in range(2):
+                heapq.heappush(heap, (float(lbs[k]), float(aa[k]), float(bb[k]), int(evs[k])))
+            continue
+        out, nev = _sweep(sides, a, b)
+        swept += nev
+        nsw += 1
+        if out[0].size:
+            best = min(best, float(np.min(out[1] + out[2])))
+            near = out[1] - out[2] <= best * (1 + 2 * rtol)
+            out = tuple(o[near] for o in out[:4]) + (out[4],)
+        pieces.append(out)
+    info.update(bb_levels=levels, bound_evals=bound_evals, intervals_swept=nsw, breakpoints_swept=int(swept),
+                bracket=(s_lo, s_hi))
+
+
+# --------------------------------------------------------------------------- public API
+def optimal_scale_format_data(data, fmt, axis=None, *, rtol: float = RTOL) -> FormatScale:
+    """Exact global minimizer ``s*`` of ``MSE(s) = mean (x - s q(x/s))**2`` for format ``fmt``.
+
+    Parameters
+    ----------
+    data : array-like of real numbers (NumPy array, memory-mapped ``.npy``) — NaN/inf rejected
+    fmt : Format, Grid, format name (``'e4m3'``, ``'nf4'``, ``'int8n'``...) or int bit width
+    axis : int or None
+        Channel axis: one scale per index along ``axis`` (fields become arrays, the
+        near-optimal sets tuples of tuples).
+    rtol : float
+        Relative tolerance of the near-optimal set (default ``1e-9``): every local
+        minimum with ``MSE <= (1 + rtol) min MSE`` is returned in ``near_optimal_scales``.
+
+    Returns
+    -------
+    FormatScale
+        ``scale`` (data units), ``mse`` (data units squared), ``risk = pi**2 mse``,
+        certificate ``risk_lower_bound``, the near-optimal set, and the amax rule's
+        scale and MSE for comparison.
+    """
+    from ..laws.atoms import as_data_array as _as_array, iter_chunks as _iter_chunks, scan as _scan
+
+    fmt = as_format(fmt)
+    if isinstance(rtol, bool) or not isinstance(rtol, (int, float, np.floating)) or not 0 <= float(rtol) < 1e-2:
+        raise ValueError(f"rtol must be a number in [0, 0.01), got {rtol!r}")
+    rtol = float(rtol)
+    arr = _as_array(data)
+
+    def load(a, name):
+        _scan(a, name)  # validation: NaN/inf rejected, overflow checked
+        return np.concatenate([c.astype(np.float64) for c in _iter_chunks(a)])
+
+    if axis is None:
+        return _optimal_one(load(arr, "data"), fmt, rtol)
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"axis must be an int or None, got {type(axis).__name__}")
+    if not -arr.ndim <= axis < arr.ndim:
+        raise ValueError(f"axis {axis} is out of range for data with {arr.ndim} dimension(s) (shape {arr.shape})")
+    moved = np.moveaxis(arr, int(axis), 0)
+    if moved.shape[0] == 0 or moved[0].size == 0:
+        raise ValueError(f"data of shape {arr.shape} has empty channels along axis {axis}")
+    res = [_optimal_one(load(moved[i], f"channel {i}"), fmt, rtol, name=f"channel {i}")
+           for i in range(moved.shape[0])]
+
+    def stack(f):
+        return np.array([getattr(r, f) for r in res], dtype=float)
+
+    methods = sorted({r.method for r in res})
+    return FormatScale(stack("scale"), stack("mse"), stack("risk"), fmt,
+                       f"per-channel along axis {axis}: " + " | ".join(methods), stack("scale_error"),
+                       stack("risk_lower_bound"), tuple(r.near_optimal_scales for r in res),
+                       tuple(r.near_optimal_mse for r in res), stack("amax_scale"), stack("amax_mse"),
+                       {"axis": int(axis), "channels": len(res)})
+
+
+def format_data_mse(data, scale, fmt) -> np.ndarray | float:
+    """Exact ``MSE(s) = mean (x - s q(x / s))**2`` (data units squared) at each scale (any shape)."""
+    from .._validate import check_scales
+    from ..laws.atoms import as_data_array as _as_array, iter_chunks as _iter_chunks, scan as _scan
+
+    fmt = as_format(fmt)
+    arr = _as_array(data)
+    _scan(arr)
+    x = np.concatenate([c.astype(np.float64) for c in _iter_chunks(arr)])
+    s = check_scales(scale)
+    vals = _mse_direct(x, s.ravel(), fmt)
+    return float(vals[0]) if np.ndim(scale) == 0 else vals.reshape(np.shape(scale))

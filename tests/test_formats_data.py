@@ -1,0 +1,280 @@
+"""Exact optimal scale of data for any format (quanttheory.risk.format_data).
+
+References (independent of the code under test):
+* ``exact_rational``: every breakpoint ``x_i / m_j`` in exact rational arithmetic (fractions), nearest
+  level by exhaustive comparison, exact quadratic minimum on every piece (small inputs);
+* ``brute_float``: the same enumeration in float64 with ``argmin |u - levels|`` (medium inputs);
+* a dense scan of MSE(s) with ml_dtypes casts for the FP8/FP6/FP4 formats;
+* the integer-grid engine :func:`quanttheory.risk.data.optimal_scale_data` for int grids.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from fractions import Fraction as Fr
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import quanttheory.risk.format_data as D
+from quanttheory.risk.data import optimal_scale_data
+from quanttheory.formats import get_format, levelset
+from quanttheory.formats.grid import Grid
+
+PI2 = math.pi**2
+
+
+def exact_rational(x, fmt):
+    """(min MSE, argmin) as Fractions: all breakpoints, exact nearest level, exact piece minima."""
+    lv = [Fr(float(a)) for a in fmt.levels]
+    mids = [(a + b) / 2 for a, b in zip(lv[:-1], lv[1:])]
+    X = [Fr(float(v)) for v in x]
+    bps = sorted({xi / m for xi in X for m in mids if m != 0 and xi / m > 0})
+    if not bps:
+        bps = [Fr(1)]
+    edges = [Fr(0)] + bps + [None]
+
+    def nearest(u):
+        return min(lv, key=lambda l: abs(u - l))
+
+    C0 = sum(xi * xi for xi in X)
+    best = None
+    for a, b in zip(edges[:-1], edges[1:]):
+        sm = (a + b) / 2 if b is not None else 2 * a
+        q = [nearest(xi / sm) for xi in X]
+        C2 = sum(c * c for c in q)
+        C1 = sum(xi * c for xi, c in zip(X, q))
+        s = max(C1 / C2, a) if C2 > 0 else a
+        if b is not None:
+            s = min(s, b)
+        if s == 0:
+            continue
+        f = (C0 - 2 * s * C1 + s * s * C2) / len(X)
+        if best is None or f < best[0]:
+            best = (f, s)
+    return best
+
+
+def brute_float(x, fmt):
+    x = np.asarray(x, dtype=float)
+    m = fmt.midpoints
+    bps = np.concatenate([x[x > 0] / mj for mj in m[m > 0]] + [x[x < 0] / mj for mj in m[m < 0]])
+    bps = np.unique(bps[bps > 0])
+    edges = np.concatenate(([bps[0] / 2], bps, [bps[-1] * 2]))
+    pieces = np.concatenate(([0.0], edges)), np.concatenate((edges, [np.inf]))
+    best = (math.inf, None)
+    for a, b in zip(*pieces):
+        sm = 0.5 * (a + b) if np.isfinite(b) else 2 * a
+        q = fmt.levels[np.argmin(np.abs(x[:, None] / sm - fmt.levels[None, :]), axis=1)]
+        c2, c1 = float(np.sum(q * q)), float(np.sum(x * q))
+        s = min(max(c1 / c2, a), b) if c2 > 0 else a
+        if s <= 0:
+            continue
+        f = float(np.mean((x - s * q) ** 2))
+        if f < best[0]:
+            best = (f, s)
+    return best
+
+
+FORMATS = ["e2m1", "nf4", "e2m3", "e3m2", "int4n", "int3", "uint3"]
+
+
+@settings(max_examples=25)
+@given(st.sampled_from(FORMATS + ["midrise", "asym"]),
+       st.lists(st.floats(-50, 50, allow_nan=False).filter(lambda v: v == 0 or abs(v) > 1e-3), min_size=1, max_size=9))
+def test_matches_exact_rational(name, xs):
+    fmt = {"midrise": levelset([-1.5, -0.5, 0.5, 1.5], require_zero=False),
+           "asym": levelset([-1.0, 0.0, 0.25, 0.5, 2.0, 7.0])}.get(name) or get_format(name)
+    x = np.array(xs)
+    try:
+        r = D.optimal_scale_format_data(x, fmt)
+    except ValueError as exc:  # only the documented degenerate cases
+        assert "no level of the sign" in str(exc) or "all zeros" in str(exc)
+        return
+    if r.extra.get("degenerate"):
+        assert np.all(x == 0) and r.mse == 0
+        return
+    f, s = exact_rational(x, fmt)
+    f = float(f)
+    assert abs(r.mse - f) <= 1e-13 * f + 1e-300
+    assert r.risk_lower_bound <= PI2 * f * (1 + 1e-13) + 1e-300
+    # the reported scale attains the minimum (it may be another of several equal minimizers)
+    assert D.format_data_mse(x, r.scale, fmt) <= f * (1 + 1e-12) + 1e-300
+
+
+@pytest.mark.parametrize("name", ["e2m1", "nf4", "e3m2", "int4n"])
+@pytest.mark.parametrize("kind", ["normal", "laplace", "relu"])
+def test_branch_and_bound_vs_brute_float(monkeypatch, name, kind):
+    # tiny EVENTS_STOP / CLUSTER_EVENTS / SWEEP_MAX: bisection, pruning, clustering and splitting all run
+    monkeypatch.setattr(D, "EVENTS_STOP", 8)
+    monkeypatch.setattr(D, "CLUSTER_EVENTS", 64)
+    monkeypatch.setattr(D, "SWEEP_MAX", 256)
+    rng = np.random.default_rng([FORMATS.index(name), ["normal", "laplace", "relu"].index(kind)])
+    m = 150 if name == "e3m2" else 400  # the float brute force costs n^2 K^2
+    x = {"normal": rng.normal(size=m), "laplace": rng.laplace(size=m),
+         "relu": np.maximum(rng.normal(size=m), 0)}[kind]
+    fmt = get_format(name)
+    r = D.optimal_scale_format_data(x, fmt)
+    f, s = brute_float(x, fmt)
+    assert r.mse == pytest.approx(f, rel=1e-12)
+    assert r.risk_lower_bound <= PI2 * f * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("name", ["e4m3", "e5m2", "e2m3", "e3m2", "e2m1"])
+def test_dense_scan_with_ml_dtypes_casts(name):
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    T = {"e4m3": "float8_e4m3fn", "e5m2": "float8_e5m2", "e2m3": "float6_e2m3fn", "e3m2": "float6_e3m2fn",
+         "e2m1": "float4_e2m1fn"}[name]
+    T = getattr(ml_dtypes, T)
+    mx = float(ml_dtypes.finfo(T).max)
+    rng = np.random.default_rng(7)
+    x = rng.standard_t(4, size=3000).astype(np.float32)
+    fmt = get_format(name)
+    r = D.optimal_scale_format_data(x, fmt)
+    xd = x.astype(np.float64)
+
+    def mse_cast(s):  # float32 x / s, cast through ml_dtypes: the toolkit computation
+        u = (xd / s).astype(np.float32)
+        q = np.clip(u, -mx, mx).astype(T).astype(np.float64)
+        return float(np.mean((xd - s * q) ** 2))
+
+    amax = float(np.max(np.abs(xd)))
+    scan = amax / mx * np.exp(np.linspace(math.log(0.25), math.log(1.5), 1500))
+    vals = np.array([mse_cast(s) for s in scan])
+    assert vals.min() >= r.mse * (1 - 1e-9)
+    assert mse_cast(r.scale) == pytest.approx(r.mse, rel=1e-9)
+    assert r.amax_mse == pytest.approx(mse_cast(amax / mx), rel=1e-12) and r.amax_mse >= r.mse
+    assert r.risk_lower_bound <= r.risk and r.risk_lower_bound >= r.risk * (1 - 1e-6)
+
+
+def test_octave_equal_minima_by_hand():
+    # x = 1, 1.5, 2, 3 is exactly representable in E2M1 at s = 1 and at s = 0.5 (2, 3, 4, 6), at no other
+    # scale in between: both are global minimizers with MSE 0 and the near-optimal set holds both
+    r = D.optimal_scale_format_data(np.array([1.0, 1.5, 2.0, 3.0]), "e2m1")
+    assert r.mse == 0.0
+    assert sorted(r.near_optimal_scales) == [0.5, 1.0]
+    assert r.near_optimal_mse == (0.0, 0.0)
+
+
+def test_single_value_by_hand():
+    # one value x = 5 on NF4 (top level 1): s = 5 puts it exactly on the top level; MSE 0
+    r = D.optimal_scale_format_data([5.0], "nf4")
+    assert r.mse == 0.0 and 5.0 in r.near_optimal_scales
+    # midrise levels +-0.5, +-1.5 and x = (1, 3): s = 2 maps to 0.5, 1.5 exactly
+    r = D.optimal_scale_format_data([1.0, 3.0], levelset([-1.5, -0.5, 0.5, 1.5], require_zero=False))
+    assert r.mse == 0.0 and r.scale == 2.0
+
+
+@pytest.mark.parametrize("bits,signed", [(2, True), (4, True), (3, False), (8, True)])
+def test_integer_format_equals_integer_engine(bits, signed):
+    rng = np.random.default_rng(bits)
+    x = rng.normal(size=2000) + (0 if signed else 1.0)
+    a = D.optimal_scale_format_data(x, Grid(bits, signed))
+    b = optimal_scale_data(x, Grid(bits, signed))
+    assert a.mse == pytest.approx(b.extra["mse"], rel=1e-12)
+    assert a.scale == pytest.approx(b.scale, rel=1e-9)
+
+
+def test_per_channel_equals_per_slice():
+    rng = np.random.default_rng(3)
+    W = rng.normal(size=(5, 300)) * np.array([1, 2, 0.5, 10, 3])[:, None]
+    r = D.optimal_scale_format_data(W, "nf4", axis=0)
+    assert r.scale.shape == (5,) and len(r.near_optimal_scales) == 5
+    for i in range(5):
+        ri = D.optimal_scale_format_data(W[i], "nf4")
+        assert r.scale[i] == ri.scale and r.mse[i] == ri.mse
+    rT = D.optimal_scale_format_data(W.T.copy(), "nf4", axis=1)
+    np.testing.assert_array_equal(rT.scale, r.scale)
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="non-finite"):
+        D.optimal_scale_format_data([1.0, np.nan], "e4m3")
+    with pytest.raises(ValueError, match="empty"):
+        D.optimal_scale_format_data([], "e4m3")
+    with pytest.raises(ValueError, match="unknown format"):
+        D.optimal_scale_format_data([1.0], "e9m9")
+    with pytest.raises(ValueError, match="no level of the sign"):
+        D.optimal_scale_format_data([1.0, 2.0], levelset([-2.0, -1.0, 0.0]))
+    with pytest.raises(ValueError, match="no level of the sign"):
+        D.optimal_scale_format_data([-1.0, -2.0], "uint4")
+    with pytest.raises(ValueError, match="no zero level"):
+        D.optimal_scale_format_data([0.0, 0.0], levelset([-1.5, -0.5, 0.5, 1.5], require_zero=False))
+    with pytest.raises(ValueError, match="rtol"):
+        D.optimal_scale_format_data([1.0], "nf4", rtol=-1)
+    with pytest.raises(TypeError, match="axis"):
+        D.optimal_scale_format_data([[1.0]], "nf4", axis=0.5)
+    with pytest.raises(ValueError, match="out of range"):
+        D.optimal_scale_format_data([[1.0]], "nf4", axis=2)
+    with pytest.raises(TypeError, match="complex"):
+        D.optimal_scale_format_data(np.array([1j]), "nf4")
+
+
+def test_degenerate_all_zero_and_strict_json():
+    r = D.optimal_scale_format_data(np.zeros(5), "e4m3")
+    assert r.extra["degenerate"] and r.mse == 0.0 and r.scale == 1.0 and r.scale_error == math.inf
+    d = r.as_dict()
+    s = json.dumps(d, allow_nan=False)
+
+    def bad(c):
+        raise ValueError(c)
+
+    json.loads(s, parse_constant=bad)
+    assert d["scale_error"] is None
+    r2 = D.optimal_scale_format_data(np.random.default_rng(0).normal(size=(3, 50)), "e2m1", axis=1)
+    json.loads(json.dumps(r2.as_dict(), allow_nan=False), parse_constant=bad)
+
+
+def test_format_mse_matches_numpy():
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=500)
+    fmt = get_format("nf4")
+    s = np.array([0.5, 1.0, 2.7])
+    ref = [np.mean((x - si * fmt.levels[np.argmin(np.abs(x[:, None] / si - fmt.levels), axis=1)]) ** 2) for si in s]
+    np.testing.assert_allclose(D.format_data_mse(x, s, fmt), ref, rtol=1e-14)
+    assert isinstance(D.format_data_mse(x, 1.0, fmt), float)
+
+
+@pytest.mark.parametrize("name", ["e4m3", "nf4", "int4n", "e2m1"])
+def test_bounds_valid_and_kernels_match_reference(name):
+    """Lower bounds never exceed MSE anywhere in their interval (dense check), upper values are exact,
+    and the numba kernels agree with the numpy/longdouble reference implementation."""
+    fmt = get_format(name)
+    rng = np.random.default_rng(5)
+    x = rng.laplace(size=700)
+    side = D._sides_of(x, fmt)[0]
+    s_star = D.optimal_scale_format_data(x, fmt).scale
+    s1 = s_star * np.exp(rng.uniform(-0.3, 0.3, 40))
+    s2 = s1 * np.exp(rng.uniform(1e-4, 0.05, 40))
+    lb_k = side.k_lower_bound(s1, s2)
+    lb_np = side.lower_bound_fixed(s1, s2)
+    both = ~np.isnan(lb_np)
+    assert both.sum() > 10
+    np.testing.assert_allclose(lb_k[both], lb_np[both], rtol=1e-10, atol=1e-13 * np.sum(side.v ** 2 * side.cnt))
+    v = side.v[np.repeat(np.arange(side.nu), side.cnt.astype(int))]
+    lv_pos = fmt.levels
+
+    def side_sse(s):  # this side's values only: x >= 0, exhaustive nearest level
+        return float(np.sum(np.min((v[:, None] - s * lv_pos[None, :]) ** 2, axis=1)))
+
+    for a, b, lk, ld in zip(s1, s2, lb_k, side.lower_bound(s1, s2)):
+        dense = min(side_sse(s) for s in np.linspace(a, b, 60))
+        assert lk <= dense * (1 + 1e-12) and ld <= dense * (1 + 1e-12)
+    val_k, _ = side.k_value(s1)
+    val_np, _ = side.value(s1)
+    np.testing.assert_allclose(val_k, val_np, rtol=1e-12)
+    np.testing.assert_allclose(val_k, [side_sse(s) for s in s1], rtol=1e-12)
+    np.testing.assert_array_equal(side.k_events(s1, s2), side.events_count(s1, s2))
+
+
+def test_reference_path_without_kernels(monkeypatch):
+    monkeypatch.setattr(D, "USE_KERNELS", False)
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=500)
+    r = D.optimal_scale_format_data(x, "e3m2")
+    monkeypatch.setattr(D, "USE_KERNELS", True)
+    r2 = D.optimal_scale_format_data(x, "e3m2")
+    assert r.mse == pytest.approx(r2.mse, rel=1e-14) and r.scale == pytest.approx(r2.scale, rel=1e-12)
