@@ -85,20 +85,61 @@ def expected_phi_shape(law: int, shape: float, mu: float, sig: float, relu: bool
     out, cut_r, tau_r, cut_l, tau_l = (np.empty(n) for _ in range(5))
     curve(int(law), float(shape), log_norm(law, shape), float(mu), float(sig), bool(relu), int(grid.r_b),
           int(grid.r_t), int(code), flat, ns, nodes, weights, amax, out, cut_r, tau_r, cut_l, tau_l)
+    return out + _remainders(law, shape, sig, code, grid.r_b, grid.r_t, cut_r, tau_r, cut_l, tau_l)
+
+
+def _remainders(law, shape, sig, code, r_b, r_t, cut_r, tau_r, cut_l, tau_l):
+    """Closed-form clipping-tail parts beyond the standardized cuts (see the module docstring)."""
     f = math.pi**2 if code == CODE_QSIN else 1.0
     S0, S1, S2 = upper_moments(law, shape, cut_r)
     if code == CODE_DMSQE:
-        rem = -2.0 * grid.r_t * sig * (S1 - tau_r * S0)
+        rem = -2.0 * r_t * sig * (S1 - tau_r * S0)
     else:
         rem = f * sig * sig * (S2 - 2 * tau_r * S1 + tau_r**2 * S0)
     fin = np.isfinite(cut_l)
     if np.any(fin):
         S0, S1, S2 = upper_moments(law, shape, np.where(fin, cut_l, np.inf))
         if code == CODE_DMSQE:
-            rem = rem + 2.0 * grid.r_b * sig * (S1 + tau_l * S0)
+            rem = rem + 2.0 * r_b * sig * (S1 + tau_l * S0)
         else:
             rem = rem + f * sig * sig * (S2 + 2 * tau_l * S1 + tau_l**2 * S0)
-    return out + rem
+    return rem
+
+
+def format_mse_shape(law, scales, levels) -> np.ndarray:
+    """``E[(xi - Q_s(xi))**2]`` (no pi**2) for a level set (grid units, sorted, e.g. ``Format.levels``),
+    for Student t / generalized Gaussian laws, their ReLU and mixtures of laws with these kernels.
+
+    The ReLU atom at 0 adds ``P(xi = 0) (s d0)**2`` (``d0`` = distance from 0 to the nearest level)."""
+    from ._kernels.heavy import levels_curve
+
+    comps = law.components()
+    if comps:
+        return sum(w * format_mse_shape(c, scales, levels) for w, c in comps)
+    shape_k = law.shape_kernel()
+    if shape_k is None:
+        raise ValueError(f"format_mse_shape takes Student t / generalized Gaussian laws (or their ReLU, "
+                         f"mixtures), got {law}; use quanttheory.risk.format_mse for Normal / Laplace")
+    lc, sh, mu, sig, relu = shape_k
+    lv = np.ascontiguousarray(np.asarray(levels, dtype=np.float64))
+    if lv.ndim != 1 or lv.size < 2 or not np.all(np.isfinite(lv)) or not np.all(np.diff(lv) > 0):
+        raise ValueError("levels must be >= 2 finite, strictly increasing values (grid units)")
+    ns, nodes, weights, amax = _tables()
+    flat = np.ascontiguousarray(np.asarray(scales, dtype=np.float64).ravel())
+    if not np.all(np.isfinite(flat)) or np.any(flat <= 0):
+        raise ValueError("scales must be finite and > 0")
+    n = flat.size
+    out, cut_r, tau_r, cut_l, tau_l = (np.empty(n) for _ in range(5))
+    levels_curve(int(lc), float(sh), log_norm(lc, sh), float(mu), float(sig), bool(relu), lv, flat, ns, nodes,
+                 weights, amax, out, cut_r, tau_r, cut_l, tau_l)
+    out = out + _remainders(lc, sh, sig, CODE_MSQE, 0, 0, cut_r, tau_r, cut_l, tau_l)
+    for g in law.atoms():
+        x = np.asarray(g.values, dtype=float).ravel()
+        for v in x:
+            idx = np.clip(np.searchsorted(lv, v / flat), 1, lv.size - 1)
+            near = np.minimum(np.abs(v / flat - lv[idx - 1]), np.abs(v / flat - lv[idx]))
+            out = out + g.weight * (flat * near) ** 2
+    return out.reshape(np.shape(scales))
 
 
 def dmsqe(law, grid, s: float):
