@@ -222,3 +222,43 @@ def test_fit_law_picks_the_generating_family():
         fit_law([1.0, 2.0])
     with pytest.raises(ValueError, match="equal"):
         fit_law(np.ones(100))
+
+
+def _strict(s):
+    def bad(c):
+        raise ValueError(f"non-strict JSON constant {c}")
+
+    return json.loads(s, parse_constant=bad)
+
+
+def test_cli_student_t_and_gennorm(capsys):
+    from quanttheory.cli import main
+
+    assert main(["scale", "--dist", "student-t", "--df", "4", "--bits", "4", "--json"]) == 0
+    d = _strict(capsys.readouterr().out)
+    assert d["scale"] == pytest.approx(optimal_scale(StudentT(4), Grid(4)).scale, rel=1e-12)
+    assert d["risk_lower_bound"] is None and "not certified" in d["method"]
+    assert main(["scale", "--dist", "gennorm", "--beta", "0.5", "--bits", "3", "--relu", "--unsigned", "--json"]) == 0
+    d = _strict(capsys.readouterr().out)
+    assert d["scale"] == pytest.approx(optimal_scale(ReLU(GenNormal(0.5)), Grid(3, signed=False)).scale, rel=1e-12)
+    for argv, msg in ((["--dist", "student-t", "--df", "2"], "df > 2"), (["--dist", "student-t"], "--df"),
+                      (["--dist", "gennorm", "--beta", "-1"], "beta"), (["--dist", "normal", "--df", "4"], "df")):
+        assert main(["scale", *argv, "--bits", "4"]) == 2
+        assert msg in capsys.readouterr().err
+
+
+def test_format_mse_of_heavy_laws_matches_integer_engine_and_normal():
+    from quanttheory.formats import get_format
+    from quanttheory.risk import format_mse, mse
+    from quanttheory.risk.heavy import format_mse_shape
+
+    s = np.geomspace(0.01, 3, 7)
+    g = Grid(4)
+    lv = np.arange(g.r_b, g.r_t + 1, dtype=float)
+    for law in (StudentT(3), GenNormal(0.5, 0.1), ReLU(StudentT(5, 0.2))):
+        np.testing.assert_allclose(format_mse_shape(law, s, lv), mse(law, s, g), rtol=1e-13)
+    for name in ("nf4", "e2m1", "e4m3"):
+        f = get_format(name)
+        sc = s * 4 / f.level_max
+        np.testing.assert_allclose(format_mse_shape(GenNormal(2, 0.1, math.sqrt(2)), sc, f.levels),
+                                   format_mse(Normal(0.1, 1), sc, f), rtol=1e-12)
