@@ -35,18 +35,24 @@ def best_time(law, scales, grid, repeat):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--bits", type=int, nargs="+", default=[8, 16], help="bit widths (8 first; default 8 16)")
     args = ap.parse_args()
     laws = [Normal(), StudentT(4.0), StudentT(30.0), GenNormal(0.5), GenNormal(1.5)]
     times = {}
-    for bits in (8, 16):
+    for bits in args.bits:
         for law in laws:
             s = np.geomspace(0.01, 10, 1000) * 8 * math.sqrt(law.second_moment()) / 2**bits
             times[bits, str(law)] = best_time(law, s, Grid(bits), args.repeat)
-    print(f"{'law':<28} {'8 bits (s)':>11} {'/Normal':>8} {'16 bits (s)':>12} {'/Normal':>8} {'16b/8b':>7}")
-    n8, n16 = times[8, str(laws[0])], times[16, str(laws[0])]
+    b0 = args.bits[0]
+    print(f"{'law':<28}" + "".join(f" {f'{b} bits (s)':>12} {'/Normal':>8}" for b in args.bits)
+          + (f" {f'{args.bits[-1]}b/{b0}b':>8}" if len(args.bits) > 1 else ""))
     for law in laws:
-        a, b = times[8, str(law)], times[16, str(law)]
-        print(f"{str(law):<28} {a:11.4f} {a / n8:8.2f} {b:12.4f} {b / n16:8.2f} {b / a:7.2f}")
+        line = f"{str(law):<28}"
+        for b in args.bits:
+            line += f" {times[b, str(law)]:12.4f} {times[b, str(law)] / times[b, str(laws[0])]:8.2f}"
+        if len(args.bits) > 1:
+            line += f" {times[args.bits[-1], str(law)] / times[b0, str(law)]:8.2f}"
+        print(line)
 
 
 if __name__ == "__main__":

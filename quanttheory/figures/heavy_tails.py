@@ -134,6 +134,9 @@ def make(outdir, quick: bool = False, fmt: str = "png") -> list[Path]:
                 k, q = curves[kind, label]
                 ax.semilogx(k, q, ls, color=f"C{j}", marker="o" if kind == "t" else "s", ms=3,
                             label=f"{label}, {fam}")
+        ticks = [3, 4, 6, 10, 20, 40]
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.minorticks_off()
         ax.set_xlabel("kurtosis E[xi^4] / sd^4 (Normal: 3)")
         ax.set_ylabel("SQNR at the optimal scale (dB)")
         ax.set_title(f"{bits}-bit formats: which wins as tails get heavier")
