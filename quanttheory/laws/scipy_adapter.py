@@ -5,8 +5,9 @@ sampling of the frozen distribution; the risk engine then integrates it by the g
 path (:mod:`quanttheory.risk.generic`: piecewise Gauss-Legendre on the cells, the
 clipping tails and the density's scale).  This is slower than the laws with numba
 kernels (Normal, Laplace, StudentT, GenNormal) and its accuracy is that of the generic
-path (relative error <= 1e-10, measured against the kernels for scipy's ``t``,
-``norm``, ``laplace``, ``gennorm``: ``tests/test_heavy.py``); the optimum is a log-scan
+path (relative error <= 1e-10, measured against the kernels for scipy's ``t(4)``,
+``norm``, ``laplace``, ``gennorm(1.5)``: ``tests/test_heavy.py``; NOT for extreme tails: 6e-6 for
+``t(2.05)``, 3e-8 for ``gennorm(0.3)``, whose tails the generic window truncates); the optimum is a log-scan
 plus golden section and bisection on R' (MSQE), stated as not certified.
 """
 
