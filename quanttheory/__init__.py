@@ -30,6 +30,11 @@ _LAZY = {
     "Law": "laws",
     "optimal_scale_data": "risk",
     "as_empirical": "laws",
+    "StudentT": "laws",
+    "GenNormal": "laws",
+    "Mixture": "laws",
+    "from_scipy": "laws",
+    "fit_law": "laws",
     "Format": "formats",
     "get_format": "formats",
     "optimal_scale_format_data": "risk",
@@ -51,5 +56,6 @@ __all__ = [
     "Normal", "Laplace", "ReLU", "get_distribution", "Law",
     "Regularizer", "MSQE", "QSIN", "SINREQ", "get_regularizer", "user_regularizer",
     "risk_curve", "optimal_scale", "OptimalScale", "Empirical", "optimal_scale_data", "as_empirical",
+    "StudentT", "GenNormal", "Mixture", "from_scipy", "fit_law",
     "Format", "get_format", "optimal_scale_format_data", "format_optimal_scale",
 ]

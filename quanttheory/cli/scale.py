@@ -8,7 +8,9 @@ import math
 
 def add_arguments(p) -> None:
     p.add_argument("file", nargs="?", help="a .npy tensor (omit to use --dist)")
-    p.add_argument("--dist", choices=("normal", "laplace"), help="parametric law")
+    p.add_argument("--dist", choices=("normal", "laplace", "student-t", "gennorm"), help="parametric law")
+    p.add_argument("--df", type=float, default=None, help="degrees of freedom of --dist student-t (> 2)")
+    p.add_argument("--beta", type=float, default=None, help="shape of --dist gennorm (> 0; 2 Normal, 1 Laplace)")
     p.add_argument("--loc", type=float, default=0.0, help="location of the law (default 0)")
     p.add_argument("--dist-scale", type=float, default=1.0, help="scale of the law (default 1)")
     p.add_argument("--relu", action="store_true", help="apply ReLU to the law")
@@ -65,21 +67,22 @@ def run(args) -> int:
             raise ValueError("give either a FILE or --dist, not both")
         return int(run_file(args) or 0)
     if args.dist is None:
-        raise ValueError("give a .npy FILE or --dist normal|laplace")
+        raise ValueError("give a .npy FILE or --dist normal|laplace|student-t|gennorm")
     from ..laws.parametric import get_distribution
     from ..risk.optimum import optimal_scale
 
-    dist = get_distribution(args.dist, args.loc, args.dist_scale, args.relu)
+    dist = get_distribution(args.dist, args.loc, args.dist_scale, args.relu, df=args.df, beta=args.beta)
     res = optimal_scale(dist, grid, args.regularizer)
     if args.json:
-        d = res.as_dict()
+        d = _finite(res.as_dict())  # strict JSON: a bound that does not exist (NaN) becomes null
         d["distribution"] = str(dist)
-        print(json.dumps(d, indent=2, default=float))
+        print(json.dumps(d, indent=2, default=float, allow_nan=False))
         return 0
     print(f"distribution   {dist}")
     print(f"grid           {grid}")
     print(f"regularizer    {res.regularizer}")
-    print(f"optimal scale  {res.scale:.12g}  (certified within +-{res.scale_error:.2g})")
+    cert = "certified within" if math.isfinite(res.risk_lower_bound) else "not certified; estimated error"
+    print(f"optimal scale  {res.scale:.12g}  ({cert} +-{res.scale_error:.2g})")
     print(f"risk at s*     {res.risk:.12g}")
     print(f"risk >=        {res.risk_lower_bound:.12g}  (lower bound over all s)")
     if res.msqe_excess is not None:
@@ -89,6 +92,17 @@ def run(args) -> int:
     if not math.isfinite(res.risk):
         return 1
     return 0
+
+
+def _finite(v):
+    """Replace non-finite floats by None, recursively (JSON output)."""
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_finite(x) for x in v]
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
 
 
 def run_file(args) -> int:
@@ -260,13 +274,13 @@ def run_format(args) -> int:
         print(f"method: {res.method}")
         return 0
     if args.dist is None:
-        raise ValueError("give a .npy FILE or --dist normal|laplace")
+        raise ValueError("give a .npy FILE or --dist normal|laplace|student-t|gennorm")
     if args.axis is not None:
         raise ValueError("--axis is for a tensor FILE, not for --dist")
     from ..laws.parametric import get_distribution
     from ..risk.levels_optimum import format_optimal_scale
 
-    dist = get_distribution(args.dist, args.loc, args.dist_scale, args.relu)
+    dist = get_distribution(args.dist, args.loc, args.dist_scale, args.relu, df=args.df, beta=args.beta)
     res = format_optimal_scale(dist, fmt)
     if args.json:
         d = res.as_dict()

@@ -30,6 +30,9 @@ method                           meaning                                        
                                  ``Generator`` or int seed
 ``kernel_params()``              ``(law code, loc, scale, relu)`` of the numba   None (no kernel)
                                  integration kernels, when the law has them
+``shape_kernel()``               ``(law code, shape, loc, scale, relu)`` of the  None
+                                 Student t / generalized Gaussian kernels
+``components()``                 ``((w, law), ...)`` of a finite mixture         ``()``
 ===============================  ==============================================  =====================
 
 How the engine uses them (``docs/architecture.md``): the risk curve is
@@ -98,6 +101,15 @@ class Law:
     def kernel_params(self):
         """``(law code, loc, scale, relu)`` for the numba kernels, or None (no kernel)."""
         return None
+
+    def shape_kernel(self):
+        """``(law code, shape, loc, scale, relu)`` for the Student t / generalized Gaussian kernels
+        (:mod:`quanttheory.risk.heavy`), or None."""
+        return None
+
+    def components(self) -> tuple:
+        """``((weight, law), ...)`` of a finite mixture (the engine sums the components' risks), else ``()``."""
+        return ()
 
     # --- moments: generic fallbacks -----------------------------------------------
     def partial_moment(self, k: int, a: float = -math.inf, b: float = math.inf) -> float:

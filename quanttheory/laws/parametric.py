@@ -187,20 +187,33 @@ class ReLU(_LocScale):
     relu = True
 
     def __post_init__(self):
-        if not isinstance(self.base, (Normal, Laplace)):
-            raise TypeError("ReLU takes a Normal or Laplace base distribution")
+        if not isinstance(self.base, Law) or isinstance(self.base, ReLU) or not self.base.has_density \
+                or self.base.atoms():
+            raise TypeError("ReLU takes a law with a density and no atoms (Normal, Laplace, StudentT, GenNormal, "
+                            f"Mixture, from_scipy(...)), got {type(self.base).__name__}")
 
     @property
     def law(self):
-        return self.base.law
+        return getattr(self.base, "law", None)
+
+    def kernel_params(self):
+        """The numba kernels of Normal / Laplace bases; None for other bases."""
+        if isinstance(self.base, (Normal, Laplace)):
+            return self.base.law, self.base.loc, self.base.scale, True
+        return None
+
+    def shape_kernel(self):
+        """The base's Student t / generalized Gaussian kernel with the ReLU flag set (else None)."""
+        sk = getattr(self.base, "shape_kernel", lambda: None)()
+        return None if sk is None else (*sk[:4], True)
 
     @property
     def loc(self):
-        return self.base.loc
+        return getattr(self.base, "loc", 0.0)
 
     @property
     def scale(self):
-        return self.base.scale
+        return getattr(self.base, "scale", 1.0)
 
     @property
     def point_mass(self) -> float:
@@ -221,6 +234,10 @@ class ReLU(_LocScale):
     def breakpoints(self) -> tuple[float, ...]:
         return tuple(c for c in self.base.breakpoints() if c > 0)
 
+    def sf(self, x):
+        x = np.asarray(x, dtype=float)
+        return np.where(x < 0, 1.0, self.base.sf(x))
+
     def atoms(self) -> tuple:
         """The atom ``P(base <= 0)`` at 0."""
         p0 = self.point_mass
@@ -232,6 +249,8 @@ class ReLU(_LocScale):
 
     def _partial_moments(self) -> tuple[float, float]:
         """``E[base; base > 0]`` and ``E[base**2; base > 0]`` in closed form."""
+        if not isinstance(self.base, (Normal, Laplace)):
+            return self.base.partial_moment(1, 0.0, math.inf), self.base.partial_moment(2, 0.0, math.inf)
         m, c = self.base.loc, self.base.scale
         if isinstance(self.base, Normal):
             t = m / c
@@ -263,14 +282,28 @@ class ReLU(_LocScale):
 
 
 _LAWS = {"normal": Normal, "gauss": Normal, "gaussian": Normal, "laplace": Laplace}
+_SHAPED = {"student-t": "df", "studentt": "df", "t": "df", "gennorm": "beta", "generalized-gaussian": "beta"}
 
 
-def get_distribution(name: str, loc: float = 0.0, scale: float = 1.0, relu: bool = False) -> Law:
-    """Build a law by name (``"normal"`` or ``"laplace"``), optionally followed by ReLU."""
+def get_distribution(name: str, loc: float = 0.0, scale: float = 1.0, relu: bool = False, *, df=None,
+                     beta=None) -> Law:
+    """Build a law by name, optionally followed by ReLU: ``"normal"``, ``"laplace"``,
+    ``"student-t"`` (needs ``df > 2``) or ``"gennorm"`` (needs ``beta > 0``)."""
     if not isinstance(name, str):
         raise TypeError(f"distribution name must be a string, got {type(name).__name__}")
     key = name.lower()
-    if key not in _LAWS:
-        raise ValueError(f"unknown distribution {name!r}; choose 'normal' or 'laplace'")
-    base = _LAWS[key](loc, scale)
+    if key in _SHAPED:
+        from .heavy import GenNormal, StudentT
+
+        par = _SHAPED[key]
+        val = df if par == "df" else beta
+        if val is None:
+            raise ValueError(f"distribution {name!r} needs --{par} (e.g. --df 4 for student-t, --beta 0.5 for gennorm)")
+        base = StudentT(val, loc, scale) if par == "df" else GenNormal(val, loc, scale)
+    elif key in _LAWS:
+        if df is not None or beta is not None:
+            raise ValueError(f"df/beta apply to student-t/gennorm, not to {name!r}")
+        base = _LAWS[key](loc, scale)
+    else:
+        raise ValueError(f"unknown distribution {name!r}; choose 'normal', 'laplace', 'student-t' or 'gennorm'")
     return ReLU(base) if relu else base

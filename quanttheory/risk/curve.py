@@ -70,6 +70,9 @@ def expected_phi(dist, scales, grid: Grid, regularizer="msqe", *, method="auto")
     reg = get_regularizer(regularizer)
     s = check_scales(scales)
     flat = np.ascontiguousarray(s.ravel())
+    comps = law.components()
+    if comps:  # a finite mixture: the risk is linear in the law
+        return sum(w * expected_phi(c, flat, grid, reg, method=method) for w, c in comps).reshape(s.shape)
     out = _density_part(law, grid, reg, flat, method) if law.has_density else np.zeros_like(flat)
     for group in law.atoms():
         out = out + _atoms_part(group, grid, reg, flat)
@@ -79,6 +82,12 @@ def expected_phi(dist, scales, grid: Grid, regularizer="msqe", *, method="auto")
 def _density_part(law: Law, grid: Grid, reg: Regularizer, flat: np.ndarray, method: str) -> np.ndarray:
     """``s**2 integral phi(x/s) pdf(x) dx`` over the continuous part of ``law``."""
     params = law.kernel_params()
+    shape = law.shape_kernel() if params is None else None
+    if shape is not None and reg.code in (CODE_MSQE, CODE_QSIN):  # Student t, generalized Gaussian
+        from .heavy import expected_phi_shape
+
+        lc, sh, mu, sig, relu = shape
+        return expected_phi_shape(lc, sh, mu, sig, relu, grid, reg.code, flat)
     if params is None:  # no numba kernel: the generic piecewise Gauss-Legendre path
         from .generic import expected_phi_density
 
