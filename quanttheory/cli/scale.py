@@ -190,7 +190,7 @@ def run_affine(args) -> int:
         from ..affine.parametric import optimal_affine, optimal_offset
         from ..laws.parametric import get_distribution
 
-        dist = get_distribution(args.dist, args.loc, args.dist_scale, args.relu)
+        dist = get_distribution(args.dist, args.loc, args.dist_scale, args.relu, df=args.df, beta=args.beta)
         res = (optimal_affine if form == "zero_point" else optimal_offset)(dist, args.bits)
         what = f"distribution {dist}"
     if args.json:
