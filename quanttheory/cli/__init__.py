@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "figures": ("quanttheory.cli.figures", "regenerate the supplementary figures and tables"),
     "check-regularizer": ("quanttheory.sqr_cli", "property-check a regularizer against the SQR definition"),
     "linear": ("quanttheory.cli.linear", "linear-model theory of training/generalization error"),
+    "model": ("quanttheory.cli.model", "optimal scales and toolkit baselines for every tensor of a checkpoint"),
 }
 
 
