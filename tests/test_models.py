@@ -194,6 +194,22 @@ def test_block_numbers_against_hand_computation():
                           "histogram", "octav", "aciq_gauss", "aciq_laplace"}
 
 
+@pytest.mark.parametrize("signed", [True, False])
+def test_vectorized_histogram_matches_library(signed):
+    from quanttheory.formats.grid import Grid
+    from quanttheory.models.tasks import _histogram_scale
+    from quanttheory.risk.baselines import histogram
+    from quanttheory.risk.data import empirical_mse
+
+    rng = np.random.default_rng(5)
+    g = Grid(4, signed=signed)
+    for n in (3, 100, 5000):
+        x = rng.standard_t(4, n) * 0.1
+        a, b = _histogram_scale(x, g), histogram(x, g)
+        # same candidate set and cost; summation order may differ, so compare the achieved MSE
+        assert empirical_mse(x, a, g) == pytest.approx(empirical_mse(x, b, g), rel=1e-9)
+
+
 def test_affine_block_exact_not_beaten_and_hand_minmax():
     rng = np.random.default_rng(2)
     rows = rng.gamma(2.0, 1.0, (4, 128)) - 0.5
@@ -369,10 +385,13 @@ def _real_model():
 @pytest.mark.skipif(_real_model() is None, reason="real model absent: see docs/models.md (pip download silero-vad)")
 def test_real_trained_model(tmp_path, capsys):
     pytest.importorskip("onnx")
-    rc = main(["model", _real_model(), "--out", str(tmp_path), "--workers", "1", "--json"])
+    # the encoder convolutions (4 tensors, ~70k weights) keep the test within seconds; the whole
+    # model (16 tensors) takes ~30 s on one core
+    rc = main(["model", _real_model(), "--out", str(tmp_path), "--workers", "1", "--json",
+               "--include", r"encoder\.\d\.reparam_conv\.weight$", "--no-figure"])
     assert rc == 0
     doc = _strict(capsys.readouterr().out)
-    assert doc["tensors"] >= 3
+    assert doc["tensors"] >= 4
     for r in csv.DictReader(open(tmp_path / "report.csv")):
         ex = float(r["sqnr_db_exact"])
         assert all(ex >= float(v) - 1e-9 for k, v in r.items() if k.startswith("sqnr_db_"))
