@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
                           "property-check a regularizer against the SQR definition"),
     "linear": ("quanttheory.cli.linear", "linear-model theory of training/generalization error"),
     "blocks": ("quanttheory.cli.blocks", "block-scaled formats (MX, NVFP4, group INT): exact error of each scale rule"),
+    "model": ("quanttheory.cli.model", "optimal scales and toolkit baselines for every tensor of a checkpoint"),
 }
 
 

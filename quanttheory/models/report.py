@@ -1,0 +1,166 @@
+"""Outputs of ``quanttheory model``: report.csv, summary.md, sqnr.png, each written atomically.
+
+Every file is written to a temporary file in the destination directory and moved into
+place with :func:`os.replace` (atomic on POSIX and Windows), so an interrupted run never
+leaves a file that looks complete: either the previous version or the new one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import tempfile
+
+from .tasks import sqnr_db
+
+
+def atomic_write(path, data: bytes | str) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same directory and ``os.replace``."""
+    path = os.fspath(path)
+    d = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=d)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _fmt(v: float) -> str:
+    if math.isnan(v):
+        return "nan"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return f"{v:.6g}"
+
+
+def per_tensor(res) -> list[dict]:
+    """One dict per analyzed tensor: SQNR (dB) and seconds per method, best baseline, gain (dB)."""
+    out = []
+    for t in res.tensors:
+        d = {"tensor": t.name, "shape": "x".join(map(str, t.shape)), "dtype": t.dtype, "units": t.rows,
+             "values": t.values}
+        sq = {m: sqnr_db(t.energy, t.sse[m]) for m in res.methods}
+        for m in res.methods:
+            d[f"sqnr_db_{m}"] = sq[m]
+        for m in res.methods:
+            d[f"seconds_{m}"] = t.seconds[m]
+        def key(m):
+            return sq[m] if not math.isnan(sq[m]) else -math.inf
+        base = [m for m in res.methods if not m.startswith("exact")]
+        ex = max((m for m in res.methods if m.startswith("exact")), key=key)
+        best = max(base, key=key) if base else None
+        d["best_exact"] = ex
+        d["best_baseline"] = best or ""
+        if best is None:
+            d["gain_db"] = math.nan
+        elif math.isfinite(sq[ex]) and math.isfinite(sq[best]):
+            d["gain_db"] = sq[ex] - sq[best]
+        else:  # lossless or all-zero tensor
+            d["gain_db"] = 0.0 if sq[ex] == sq[best] or math.isnan(sq[ex]) else math.inf
+        out.append(d)
+    return out
+
+
+def csv_text(res) -> str:
+    rows = per_tensor(res)
+    buf = io.StringIO()
+    cols = ["tensor", "shape", "dtype", "units", "values", *[f"sqnr_db_{m}" for m in res.methods],
+            "best_exact", "best_baseline", "gain_db", *[f"seconds_{m}" for m in res.methods]]
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(cols)
+    for d in rows:
+        w.writerow([_fmt(d[c]) if isinstance(d[c], float) else d[c] for c in cols])
+    return buf.getvalue()
+
+
+def totals(res) -> dict:
+    """Whole-model SQNR per method (energy and SSE summed over tensors) and total seconds."""
+    e = sum(t.energy for t in res.tensors)
+    return {m: (sqnr_db(e, sum(t.sse[m] for t in res.tensors)), sum(t.seconds[m] for t in res.tensors))
+            for m in res.methods}
+
+
+def summary_md(res, top: int = 10) -> str:
+    rows = per_tensor(res)
+    n = sum(t.values for t in res.tensors)
+    L = [f"# quanttheory model: {os.path.basename(res.path)}", "",
+         f"- format: {res.fmt}{' (affine)' if res.affine else ''}, granularity: {res.granularity}",
+         f"- tensors analyzed: {len(res.tensors)} ({n} values), skipped: {len(res.skipped)}, "
+         f"non-finite: {len(res.nonfinite)}",
+         f"- wall time: {res.seconds:.2f} s on {res.executor}", "",
+         "## Whole-model SQNR (all analyzed tensors, energy-weighted)", "",
+         "| method | SQNR (dB) | compute seconds |", "|---|---:|---:|"]
+    for m, (q, s) in totals(res).items():
+        L.append(f"| {m} | {_fmt(q)} | {s:.3f} |")
+    L += ["", f"## Tensors where the exact optimum gains most over the best baseline (top {top})", "",
+          "Gain = SQNR of the best exact optimum minus SQNR of the best baseline.", "",
+         "| tensor | shape | exact SQNR (dB) | best baseline | its SQNR (dB) | gain (dB) |",
+          "|---|---|---:|---|---:|---:|"]
+    ranked = sorted(rows, key=lambda d: -(d["gain_db"] if math.isfinite(d["gain_db"]) else -math.inf))[:top]
+    for d in ranked:
+        b = d["best_baseline"]
+        L.append(f"| {d['tensor']} | {d['shape']} | {_fmt(d['sqnr_db_' + d['best_exact']])} | {b} | "
+                 f"{_fmt(d['sqnr_db_' + b]) if b else ''} | {_fmt(d['gain_db'])} |")
+    L += ["", "## Skipped tensors", ""]
+    if res.skipped:
+        L += ["| tensor | shape | dtype | reason |", "|---|---|---|---|"]
+        L += [f"| {nm} | {'x'.join(map(str, sh))} | {dt} | {why} |" for nm, sh, dt, why in res.skipped]
+    else:
+        L.append("none")
+    L += ["", "## Non-finite tensors (NaN/inf; skipped)", ""]
+    L += [f"- {nm}" for nm in res.nonfinite] if res.nonfinite else ["none"]
+    return "\n".join(L) + "\n"
+
+
+def figure_png(res) -> bytes:
+    """Per-layer SQNR (dB) by method, tensors in file order (deterministic PNG metadata)."""
+    from ..figures._common import _METADATA, pyplot
+
+    plt = pyplot()
+    rows = per_tensor(res)
+    n = len(rows)
+    fig, ax = plt.subplots(figsize=(max(6.0, min(0.25 * n + 3, 24.0)), 4.2))
+    xs = range(n)
+    styles = {"exact": dict(color="black", lw=2.0, marker="o", ms=3, zorder=5)}
+    for m in res.methods:
+        ys = [d[f"sqnr_db_{m}"] for d in rows]
+        ys = [y if math.isfinite(y) else float("nan") for y in ys]
+        ax.plot(xs, ys, label=m, **styles.get(m, dict(lw=0.9, marker=".", ms=3, alpha=0.8)))
+    ax.set_xlabel("tensor (file order)")
+    ax.set_ylabel("SQNR (dB)")
+    ax.set_title(f"{os.path.basename(res.path)}: {res.fmt}{' affine' if res.affine else ''}, {res.granularity}")
+    if n <= 40:
+        ax.set_xticks(list(xs))
+        ax.set_xticklabels([d["tensor"] for d in rows], rotation=90, fontsize=6)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2, loc="best")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, metadata=_METADATA["png"])
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def write_outputs(res, outdir, figure: bool = True) -> list[str]:
+    """Write report.csv, summary.md and (if any tensor) sqnr.png into ``outdir``; return the paths."""
+    os.makedirs(outdir, exist_ok=True)
+    paths = []
+    for name, text in (("report.csv", csv_text(res)), ("summary.md", summary_md(res))):
+        p = os.path.join(outdir, name)
+        atomic_write(p, text)
+        paths.append(p)
+    if figure and res.tensors:
+        p = os.path.join(outdir, "sqnr.png")
+        atomic_write(p, figure_png(res))
+        paths.append(p)
+    return paths

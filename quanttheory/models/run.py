@@ -1,0 +1,236 @@
+"""Run the analysis of a whole checkpoint: in-process, on a process pool, or on dask.distributed.
+
+Tensors are read one at a time (:func:`quanttheory.models.readers.iter_tensors`), cut into
+blocks of whole units (:func:`quanttheory.models.tasks.unit_rows`), and the blocks are
+submitted with at most ``2 * workers`` in flight, so memory stays bounded by a few blocks
+plus the tensor being read.  Block results are summed per tensor in block order, so the
+totals do not depend on the executor or on completion order.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import MISSING_EXTRA
+from .readers import iter_tensors
+from .tasks import analyze_block, get_format, parse_granularity, unit_rows
+
+BLOCK_VALUES = 1 << 18  # ~2 MB of float64 per task
+
+
+@dataclass
+class TensorRow:
+    """Per-tensor totals (one line of report.csv)."""
+
+    name: str
+    shape: tuple
+    dtype: str
+    rows: int
+    values: int
+    energy: float = 0.0
+    sse: dict = field(default_factory=dict)
+    seconds: dict = field(default_factory=dict)
+    blocks_left: int = 0
+
+
+@dataclass
+class ModelResult:
+    path: str
+    fmt: str
+    granularity: str
+    affine: bool
+    methods: list
+    tensors: list
+    skipped: list  # (name, shape, dtype, reason)
+    nonfinite: list  # names
+    seconds: float
+    workers: int
+    executor: str
+
+
+def _is_float(dt: np.dtype) -> bool:
+    if dt.kind == "f":
+        return True
+    return dt.name in ("bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz")
+
+
+class _Local:
+    def submit(self, fn, *a):
+        return _Done(fn(*a))
+
+    def wait_one(self, pending):
+        return pending.popleft()
+
+    def close(self):
+        pass
+
+
+class _Done:
+    def __init__(self, v):
+        self.v = v
+
+    def result(self):
+        return self.v
+
+
+class _Pool:
+    def __init__(self, workers):
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.ex = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("forkserver"))
+
+    def submit(self, fn, *a):
+        return self.ex.submit(fn, *a)
+
+    def wait_one(self, pending):
+        return pending.popleft()
+
+    def close(self):
+        self.ex.shutdown(wait=True, cancel_futures=True)
+
+
+class _Dask:
+    def __init__(self, address, timeout):
+        try:
+            from distributed import Client
+        except ImportError:
+            raise ValueError(f"--dask needs the optional package 'distributed': {MISSING_EXTRA}") from None
+        try:
+            self.client = Client(address, timeout=timeout)
+        except Exception as exc:
+            raise ValueError(f"cannot connect to the Dask scheduler at {address!r} ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0][:160] if str(exc) else ''})") from None
+        self.own = True
+
+    def submit(self, fn, *a):
+        return self.client.submit(fn, *a, pure=False)
+
+    def wait_one(self, pending):
+        return pending.popleft()
+
+    def close(self):
+        self.client.close()
+
+
+def _progress(total, quiet):
+    if quiet or not sys.stderr.isatty():
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, unit="tensor", file=sys.stderr, leave=False)
+
+
+def analyze_model(path, fmt: str = "int4", granularity: str = "channel", affine: bool = False,
+                  include: str | None = None, workers: int | None = None, dask: str | None = None,
+                  quiet: bool = True, block_values: int = BLOCK_VALUES, methods: tuple | None = None,
+                  dask_timeout: float = 30.0) -> ModelResult:
+    """Exact optimum and baselines for every eligible tensor of the checkpoint at ``path``.
+
+    ``workers``: processes (default ``os.cpu_count()``; 1 = in-process).  ``dask``: a scheduler
+    address (``tcp://host:8786``) or a ``distributed.Client``; then ``workers`` is ignored.
+    Skipped (listed): non-float tensors, tensors with fewer than 2 dimensions, group sizes that do
+    not divide, tensors with NaN/inf (also listed in ``nonfinite``).
+    """
+    get_format(fmt, affine)  # validate before reading anything
+    kind, k = parse_granularity(granularity)
+    rx = None
+    if include is not None:
+        try:
+            rx = re.compile(include)
+        except re.error as exc:
+            raise ValueError(f"--include is not a valid regular expression: {exc}") from None
+    t_start = time.perf_counter()
+    if dask is not None:
+        if hasattr(dask, "submit"):
+            ex = _Dask.__new__(_Dask)
+            ex.client = dask
+            ex.close = lambda: None
+        else:
+            ex = _Dask(dask, dask_timeout)
+        nw, exname = 0, "dask"
+    else:
+        nw = int(workers) if workers else (os.cpu_count() or 1)
+        if nw < 1:
+            raise ValueError(f"--workers must be >= 1, got {workers}")
+        ex, exname = (_Local(), "in-process") if nw == 1 else (_Pool(nw), f"process pool ({nw})")
+    limit = 2 * max(nw, 2) if dask is None else 64
+    rows_out, skipped, nonfinite = [], [], []
+    pending: deque = deque()
+    bar = _progress(None, quiet)
+
+    def collect(fut):
+        br = fut.result()
+        tr = by_name[br.tensor]
+        tr.energy += br.energy
+        for m, v in br.sse.items():
+            tr.sse[m] = tr.sse.get(m, 0.0) + v
+            tr.seconds[m] = tr.seconds.get(m, 0.0) + br.seconds[m]
+        tr.blocks_left -= 1
+        if tr.blocks_left == 0 and bar is not None:
+            bar.update(1)
+
+    by_name: dict = {}
+    try:
+        for info, arr in iter_tensors(path):
+            if rx is not None and not rx.search(info.name):
+                continue
+            dt = np.dtype(arr.dtype)
+            if not _is_float(dt):
+                skipped.append((info.name, info.shape, info.dtype, "not a float tensor"))
+                continue
+            if arr.ndim < 2:
+                skipped.append((info.name, info.shape, info.dtype, f"{arr.ndim}-D (only tensors with >= 2 "
+                                "dimensions are analyzed)"))
+                continue
+            if arr.size == 0:
+                skipped.append((info.name, info.shape, info.dtype, "empty"))
+                continue
+            try:
+                nrows, per = unit_rows(arr.shape, kind, k)
+            except ValueError as exc:
+                skipped.append((info.name, info.shape, info.dtype, str(exc)))
+                continue
+            x = np.asarray(arr, dtype=np.float64).reshape(nrows, per)
+            if not np.isfinite(x).all():
+                bad = int(x.size - np.count_nonzero(np.isfinite(x)))
+                skipped.append((info.name, info.shape, info.dtype, f"{bad} non-finite value(s) (NaN/inf)"))
+                nonfinite.append(info.name)
+                continue
+            if info.name in by_name:
+                raise ValueError(f"{path}: duplicate tensor name {info.name!r}")
+            step = max(1, block_values // per)
+            starts = range(0, nrows, step)
+            tr = TensorRow(info.name, tuple(info.shape), info.dtype, nrows, x.size, blocks_left=len(starts))
+            by_name[info.name] = tr
+            rows_out.append(tr)
+            for bi, s0 in enumerate(starts):
+                pending.append(ex.submit(analyze_block, info.name, bi, x[s0:s0 + step], fmt, affine, methods))
+                while len(pending) >= limit:
+                    collect(ex.wait_one(pending))
+            del x, arr
+        while pending:
+            collect(ex.wait_one(pending))
+    finally:
+        for f in pending:
+            try:
+                f.cancel()
+            except Exception:
+                pass
+        ex.close()
+        if bar is not None:
+            bar.close()
+    spec = get_format(fmt, affine)
+    methods_all = [m for m in spec.methods() if m.startswith("exact") or methods is None or m in methods]
+    return ModelResult(os.fspath(path), spec.name, granularity, affine, methods_all, rows_out, skipped,
+                       nonfinite, time.perf_counter() - t_start, nw, exname)

@@ -1,0 +1,252 @@
+"""Pure, picklable analysis tasks: one block of quantization units (rows) of one tensor.
+
+A *unit* is the set of values sharing one scale: the whole tensor (``tensor``), one
+output channel (``channel``: row ``i`` of the tensor reshaped to ``(shape[0], -1)``),
+or ``K`` consecutive values in C order (``group:K``).  A tensor is cut into blocks of
+whole rows; :func:`analyze_block` returns, per method, the sum of squared errors
+``SSE = sum (x - Q(x))**2`` over the block's rows and the seconds spent, so blocks add up
+exactly, and the tensor's
+
+    SQNR (dB) = 10 log10( sum x**2 / SSE ).
+
+Formats are entries of :data:`FORMATS` (``int<b>``, ``uint<b>`` now): each names its
+exact optimizer and its baselines, so a new number format is one more entry.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+SWEEPS = (20, 39, 80, 126)
+
+
+@dataclass(frozen=True)
+class BlockResult:
+    """Per-method SSE (data units squared) and seconds over one block of rows."""
+
+    tensor: str
+    block: int
+    rows: int
+    values: int
+    energy: float
+    sse: dict = field(default_factory=dict)
+    seconds: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FormatSpec:
+    """One number format: ``exact(rows) -> per-row SSE``; ``baselines`` name -> ``f(rows) -> per-row SSE``."""
+
+    name: str
+    exact: Callable
+    baselines: dict
+    extra_exact: dict = field(default_factory=dict)
+
+    def methods(self) -> list:
+        """Method names in report order: exact optima (names start with ``exact``), then baselines."""
+        return ["exact", *self.extra_exact, *self.baselines]
+
+
+# --------------------------------------------------------------------------- symmetric integer grids
+def _grid(bits: int, signed: bool):
+    from ..formats.grid import Grid
+
+    return Grid(bits, signed=signed)
+
+
+def _sse_scales(rows: np.ndarray, scales: np.ndarray, g) -> np.ndarray:
+    s = np.asarray(scales, dtype=np.float64)[:, None]
+    err = rows - s * np.clip(np.rint(rows / s), g.r_b, g.r_t)
+    return np.einsum("ij,ij->i", err, err)
+
+
+def _int_exact(bits: int, signed: bool):
+    def exact(rows):
+        from ..risk.data import optimal_scale_data
+
+        g = _grid(bits, signed)
+        r = optimal_scale_data(rows, g, axis=0)
+        return _sse_scales(rows, np.atleast_1d(r.scale), g)
+    return exact
+
+
+def _int_baseline(fn_name: str, bits: int, signed: bool, **kw):
+    def base(rows):
+        from ..risk import baselines as B
+
+        g = _grid(bits, signed)
+        fn = getattr(B, fn_name)
+        scales = np.array([fn(r, g, **kw) for r in rows])
+        return _sse_scales(rows, scales, g)
+    return base
+
+
+def _histogram_scale(a: np.ndarray, g, bins: int = 2048, stride: int = 4) -> float:
+    """:func:`quanttheory.risk.baselines.histogram`, all candidate thresholds at once (one matrix
+    ``thresholds x occupied bins`` instead of a Python loop): same candidates, same estimated MSE, same
+    first-minimum rule.  Tested against the library function in tests/test_models.py."""
+    from ..risk.baselines import _alpha_to_scale
+
+    top = float(np.abs(a).max()) if g.signed else float(max(a.max(), 0.0))
+    if top == 0:
+        return 1.0
+    lo = -top if g.signed else min(float(a.min()), 0.0)
+    cnt, edges = np.histogram(a, bins=bins, range=(lo, top))
+    cen = 0.5 * (edges[:-1] + edges[1:])
+    nz = cnt > 0
+    cnt, cen = cnt[nz], cen[nz]
+    ss = np.array([_alpha_to_scale(top * i * stride / bins, g) for i in range(1, bins // stride + 1)])
+    u = np.clip(np.rint(cen[None, :] / ss[:, None]), g.r_b, g.r_t)
+    err = ((cen[None, :] - u * ss[:, None]) ** 2) @ cnt.astype(np.float64)
+    return float(ss[int(np.argmin(err))])
+
+
+def _hist_baseline(bits: int, signed: bool):
+    def base(rows):
+        g = _grid(bits, signed)
+        return _sse_scales(rows, np.array([_histogram_scale(r, g) for r in rows]), g)
+    return base
+
+
+def _int_spec(bits: int, signed: bool) -> FormatSpec:
+    b = {"maxabs": _int_baseline("maxabs", bits, signed),
+         "percentile": _int_baseline("percentile", bits, signed)}
+    for k in SWEEPS:
+        b[f"sweep{k}"] = _int_baseline("sweep", bits, signed, candidates=k)
+    b["histogram"] = _hist_baseline(bits, signed)
+    b["octav"] = _int_baseline("octav", bits, signed)
+    b["aciq_gauss"] = _int_baseline("aciq_gauss", bits, signed)
+    b["aciq_laplace"] = _int_baseline("aciq_laplace", bits, signed)
+    return FormatSpec(f"{'int' if signed else 'uint'}{bits}", _int_exact(bits, signed), b)
+
+
+# --------------------------------------------------------------------------- affine integer grids
+def _affine_exact(bits: int):
+    def exact(rows):
+        from ..affine.data import optimal_affine_data
+
+        r = optimal_affine_data(rows, bits, axis=0, allow_constant=True)
+        return np.atleast_1d(np.asarray(r.mse, dtype=np.float64)) * rows.shape[1]
+    return exact
+
+
+def _affine_baseline(fn_name: str, bits: int):
+    def base(rows):
+        from ..affine import baselines as AB
+
+        fn = getattr(AB, fn_name)
+        out = np.empty(rows.shape[0])
+        for i, r in enumerate(rows):
+            if np.ptp(r) == 0:  # constant row: representable exactly by every method (offset = value)
+                out[i] = 0.0
+            else:
+                out[i] = fn(r, bits).mse * r.size
+        return out
+    return base
+
+
+def _offset_exact(bits: int):
+    def exact(rows):
+        from ..affine.data import optimal_offset_data
+
+        r = optimal_offset_data(rows, bits, axis=0, allow_constant=True)
+        return np.atleast_1d(np.asarray(r.mse, dtype=np.float64)) * rows.shape[1]
+    return exact
+
+
+def _affine_spec(bits: int) -> FormatSpec:
+    """``exact``: integer zero-point form (PyTorch/ONNX), baseline ``minmax`` in the same form;
+    ``exact_offset``: real-offset form ("scale and min"), baselines ``hqq``, ``llamacpp`` in that form.
+    The offset form contains the integer form, so ``exact_offset <= exact``."""
+    return FormatSpec(f"affine-uint{bits}", _affine_exact(bits),
+                      {"minmax": _affine_baseline("minmax", bits), "hqq": _affine_baseline("hqq", bits),
+                       "llamacpp": _affine_baseline("llamacpp", bits)},
+                      {"exact_offset": _offset_exact(bits)})
+
+
+_INT_RE = re.compile(r"^(u?)int([1-9]|1[0-6])$")
+
+#: Format name -> factory ``(affine: bool) -> FormatSpec``.  New formats (minifloats, NF4,
+#: MX/NV block formats) register one entry each with :func:`register_format`.
+FORMATS: dict[str, Callable[[bool], FormatSpec]] = {}
+
+
+def register_format(name: str, factory: Callable[[bool], FormatSpec]) -> None:
+    """Add a number format to ``quanttheory model --format``."""
+    FORMATS[name] = factory
+
+
+def get_format(name: str, affine: bool = False) -> FormatSpec:
+    """The :class:`FormatSpec` for ``--format NAME`` (``int<b>``, ``uint<b>``, registered names)."""
+    name = str(name).lower()
+    if name in FORMATS:
+        return FORMATS[name](affine)
+    m = _INT_RE.match(name)
+    if not m:
+        known = ", ".join(["int<b>", "uint<b> (b = 1..16)", *sorted(FORMATS)])
+        raise ValueError(f"unknown format {name!r}; available: {known}")
+    signed, bits = m.group(1) == "", int(m.group(2))
+    if affine:
+        if bits > 8:
+            raise ValueError(f"--affine supports 1..8 bits, got {bits}")
+        return _affine_spec(bits)
+    return _int_spec(bits, signed)
+
+
+# --------------------------------------------------------------------------- units
+def parse_granularity(text: str) -> tuple[str, int | None]:
+    """``tensor`` | ``channel`` | ``group:K`` -> (kind, K)."""
+    t = str(text).strip().lower()
+    if t in ("tensor", "channel"):
+        return t, None
+    m = re.match(r"^group:(\d+)$", t)
+    if m and int(m.group(1)) >= 1:
+        return "group", int(m.group(1))
+    raise ValueError(f"granularity must be tensor, channel or group:K with K >= 1, got {text!r}")
+
+
+def unit_rows(shape: tuple, kind: str, k: int | None) -> tuple[int, int]:
+    """``(rows, values per row)`` for a tensor of ``shape``; ValueError if the group size does not divide."""
+    n = int(np.prod(shape, dtype=np.int64))
+    if kind == "tensor":
+        return 1, n
+    if kind == "channel":
+        return int(shape[0]), n // int(shape[0])
+    if n % k:
+        raise ValueError(f"group size {k} does not divide {n} values")
+    return n // k, k
+
+
+def analyze_block(tensor: str, block: int, rows: np.ndarray, fmt: str, affine: bool,
+                  methods: tuple | None = None) -> BlockResult:
+    """Exact optimum and every baseline of ``fmt`` on each row of ``rows`` (2-D float64).
+
+    Pure function of its arguments (picklable; runs in a pool or on a Dask worker).
+    """
+    rows = np.ascontiguousarray(rows, dtype=np.float64)
+    spec = get_format(fmt, affine)
+    sse, secs = {}, {}
+    todo = [("exact", spec.exact), *spec.extra_exact.items(), *spec.baselines.items()]
+    for name, fn in todo:
+        if methods is not None and name not in methods and not name.startswith("exact"):
+            continue
+        t0 = time.perf_counter()
+        sse[name] = float(np.sum(fn(rows)))
+        secs[name] = time.perf_counter() - t0
+    return BlockResult(tensor, block, rows.shape[0], rows.size, float(np.einsum("ij,ij->", rows, rows)),
+                       sse, secs)
+
+
+def sqnr_db(energy: float, sse: float) -> float:
+    """``10 log10(energy / sse)``; ``inf`` for a lossless quantization, ``nan`` for an all-zero tensor."""
+    if energy == 0:
+        return math.nan
+    if sse <= 0:
+        return math.inf
+    return 10.0 * math.log10(energy / sse)
