@@ -213,7 +213,7 @@ def _root(g, lo, hi, glo, ghi, maxiter=200):
     return (lo, glo) if abs(glo) <= abs(ghi) else (hi, ghi)
 
 
-def _convexity_certificate(ev, a, b, pieces: int = 8):
+def _convexity_certificate(ev, a, b, pieces: int = 8, budget: int | None = None):
     """Minimizer of the MSQE curve on [a, b], certified by strict convexity; returns
     (s, error bound, curvature evaluations) or None.
 
@@ -235,7 +235,8 @@ def _convexity_certificate(ev, a, b, pieces: int = 8):
     glo, ghi = ev.dmsqe(lo), ev.dmsqe(hi)
     if glo >= 0 or ghi <= 0:
         return None
-    budget = max(256, 2 ** (24 - ev.grid.bits))
+    if budget is None:
+        budget = max(256, 2 ** (24 - ev.grid.bits))
     edges = np.geomspace(a, b, pieces + 1)
     stack = list(zip(edges[:-1], edges[1:]))
     cmin, used = math.inf, 0
@@ -245,9 +246,15 @@ def _convexity_certificate(ev, a, b, pieces: int = 8):
         x, y = stack.pop()
         args = (law, mu, sig, relu, r_b, r_t, float(x), float(y))
         # the larger of the interval bound (first order) and the Taylor bound (second order)
-        c = cells.msqe_curvature_lower_bound(*args)
-        if not c > 0:
-            c = max(c, cells.msqe_curvature_taylor_bound(*args))
+        # wide pieces: the second-order bound first (its loss is O(h^2), the interval bound's O(h))
+        if (y - x) / x > 1e-4:
+            c = cells.msqe_curvature_taylor_bound(*args)
+            if not c > 0:
+                c = max(c, cells.msqe_curvature_lower_bound(*args))
+        else:
+            c = cells.msqe_curvature_lower_bound(*args)
+            if not c > 0:
+                c = max(c, cells.msqe_curvature_taylor_bound(*args))
         used += 1
         if c > 0:
             cmin = min(cmin, c)
@@ -420,7 +427,7 @@ def _components(live):
     return comps
 
 
-def _branch_and_bound(dist, grid, reg, ev, scan, vals, rtol, inner=0.02, hull_iterations=300,
+def _branch_and_bound(dist, grid, reg, ev, scan, vals, rtol, inner=None, hull_iterations=300,
                       cert_iterations=20):
     """Certified global minimum of a parametric law's MSQE/QSin curve (see :func:`optimal_scale`).
 
@@ -460,7 +467,12 @@ def _branch_and_bound(dist, grid, reg, ev, scan, vals, rtol, inner=0.02, hull_it
         s_hi *= 8
         if s_hi > 1e300:
             raise RuntimeError("could not bracket the optimum from above")
-    # cover [s_lo, s_hi] minus the inner neighbourhood
+    # cover [s_lo, s_hi] minus the inner neighbourhood (narrower when the per-cell
+    # curvature bounds of step 4 are costly: they cost O(cells) each)
+    law, mu, sig, relu = dist.kernel_params()
+    ncells = min(2.0 ** grid.bits, (26.0 if law == 0 else 180.0) * sig / best_s)
+    if inner is None:
+        inner = 0.02 if ncells <= 1024 else 0.004
     c_lo, c_hi = max(best_s * math.exp(-inner), s_lo), min(best_s * math.exp(inner), s_hi)
     stack = []
     u = inner
@@ -496,11 +508,11 @@ def _branch_and_bound(dist, grid, reg, ev, scan, vals, rtol, inner=0.02, hull_it
     convex_method = ("branch-and-bound with interval lower bounds (certified global); curve proven strictly "
                      "convex on the surviving hull; root of the exact R': |s* - s_true| <= |R'(s*)| / min R''")
 
-    def try_convex(a, b):
+    def try_convex(a, b, budget=None):
         """The convexity certificate on [a, b] (which holds every global minimizer)."""
         if not (reg.code == CODE_MSQE and a * (1 + 1e-9) < best_s < b * (1 - 1e-9)):
             return None
-        conv = _convexity_certificate(ev, a, b)
+        conv = _convexity_certificate(ev, a, b, budget=budget)
         if conv is None:
             return None
         s_c, err_c, used = conv
@@ -515,12 +527,9 @@ def _branch_and_bound(dist, grid, reg, ev, scan, vals, rtol, inner=0.02, hull_it
                     extra=extra)
 
     # the per-cell curvature bounds cost O(cells): on the wide hull only when that is cheap
-    law, mu, sig, relu = dist.kernel_params()
-    span = 26.0 * sig if law == 0 else 180.0 * sig
-    if min(2.0 ** grid.bits, span / best_s) <= 8192:
-        out = try_convex(hull_a, hull_b)
-        if out is not None:
-            return out
+    out = try_convex(hull_a, hull_b, budget=max(16, int(2**22 / ncells)))
+    if out is not None:
+        return out
     # fallback: shrink the hull by bisection, then search every surviving component
     live.append([c_lo, c_hi, LB(c_lo, c_hi)])
     live = [iv for iv in live if iv[2] <= best]
