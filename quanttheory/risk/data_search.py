@@ -23,6 +23,8 @@ HIST_OCTAVES = 24
 STOP_RTOL = None  # relative width where bisection stops; None: chosen from n
 MAX_INTERVALS = 1 << 11
 STRADDLER_BUFFER = 1 << 16
+STRADDLER_PER_N = 8  # the straddler buffer holds up to n / 8 points (0: STRADDLER_BUFFER only)
+MAX_STRADDLERS = 1 << 22  # 32 MB
 EVENT_BUDGET = 1 << 19
 MAX_SBINS = 1 << 18  # s-bins of the exact sweep (16 MB)  # breakpoints held in memory at once by the exact sweep
 
@@ -152,7 +154,10 @@ def _exact_cluster(arr, A, B, Tp, Tn, n, depth=0):
     M = int(min(max(1 << 12, math.ceil(4 * (B - A) / A * (2 * Tm + 2))), MAX_SBINS))
     base = np.zeros(4)
     acc_rows = np.zeros((M, 8))
-    sbuf = np.empty(STRADDLER_BUFFER)
+    # room for 1/STRADDLER_PER_N of the points (O(n) memory, capped): one s-histogram pass
+    # then suffices instead of a zoom pass and a candidate pass
+    size = STRADDLER_BUFFER if not STRADDLER_PER_N else max(STRADDLER_BUFFER, min(n // STRADDLER_PER_N, MAX_STRADDLERS))
+    sbuf = np.empty(size)
     scount = np.zeros(1, dtype=np.int64)
     for c in iter_chunks(arr):
         K.shist_chunk(c, A, B, 1.0 / A, 1.0 / B, s0, M, Tp, Tn, base, acc_rows, sbuf, scount)
