@@ -527,9 +527,10 @@ def _branch_and_bound(dist, grid, reg, ev, scan, vals, rtol, inner=None, hull_it
                     extra=extra)
 
     # the per-cell curvature bounds cost O(cells): on the wide hull only when that is cheap
-    out = try_convex(hull_a, hull_b, budget=max(16, int(2**22 / ncells)))
-    if out is not None:
-        return out
+    if ncells <= 8192:  # else the hull is shrunk first (step 5): curvature bounds cost O(cells)
+        out = try_convex(hull_a, hull_b, budget=max(16, int(2**22 / ncells)))
+        if out is not None:
+            return out
     # fallback: shrink the hull by bisection, then search every surviving component
     live.append([c_lo, c_hi, LB(c_lo, c_hi)])
     live = [iv for iv in live if iv[2] <= best]
