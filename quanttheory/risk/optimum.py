@@ -337,7 +337,8 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
             "the risk is pi^2 E[xi^2] for every s and no scale is optimal; use an unsigned grid or more bits"
         )
 
-    builtin = reg.code in (CODE_MSQE, CODE_QSIN, CODE_SINREQ)
+    bounds = dist.kernel_params() is not None  # the interval lower bounds need the law's numba kernels
+    builtin = reg.code in (CODE_MSQE, CODE_QSIN, CODE_SINREQ) and bounds
     ev = _Curve(dist, grid, reg) if builtin else None
 
     def R(s):
@@ -353,7 +354,7 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
     # local minima of the scan (diagnostics / SinReQ)
     loc_idx = significant_local_minima(vals)
 
-    if reg.code == CODE_SINREQ or reg.code == CODE_USER:
+    if reg.code == CODE_SINREQ or reg.code == CODE_USER or not bounds:
         if reg.code == CODE_SINREQ:
             if not loc_idx:
                 raise ValueError("SinReQ's curve has no local minimum at s > 0 for this law and grid; "
@@ -365,7 +366,10 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
         if r_opt > vals[ib]:
             s_opt, r_opt = float(scan[ib]), float(vals[ib])
         method = ("lowest local minimum at s > 0 (SinReQ's infimum is 0 as s -> 0)" if reg.code == CODE_SINREQ
-                  else "log-scan (161 points) + Brent refinement; not certified for user regularizers")
+                  else "log-scan (161 points) + Brent refinement; not certified for user regularizers"
+                  if reg.code == CODE_USER
+                  else f"log-scan (161 points) + Brent refinement; not certified ({dist.name} has no interval-bound "
+                       "kernels)")
         res = dict(scale=s_opt, risk=r_opt, scale_error=float(scan[hi_i] - scan[lo_i]),
                    risk_lower_bound=0.0 if reg.code == CODE_SINREQ else float("nan"), method=method,
                    extra={"scan_local_minima": [float(scan[i]) for i in loc_idx]})
