@@ -299,22 +299,27 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
       worst cell position in ``k [s1, s2]`` (gap O((s2 - s1)/s) at any bit width).
 
     Intervals whose bound exceeds the best value found are discarded: the survivors
-    contain every global minimizer.  The outermost survivors are bisected to shrink
-    their hull.  For MSQE rigorous lower bounds of
+    contain every global minimizer (see :func:`_branch_and_bound`: Brent on ``log s``
+    for the upper bound, then a geometric cover of the other scales).  For MSQE
+    rigorous lower bounds of
     ``R''(s) = 2 pi^2 [E[K^2] - s sum_k (k + 1/2)^2 p((k + 1/2) s)]`` (an interval bound
     and a second-order Taylor bound with a termwise bound of the fourth derivative)
-    then prove the curve strictly convex on the hull, and ``s*`` is the root of the
-    exact derivative ``R' = -2 pi^2 E[K (xi - K s)]`` found by bisection, with
-    ``scale_error = |R'(s*)| / min R''`` (measured 2e-12..1.7e-9 relative, bits 1..16,
-    the four laws of the paper).  If convexity cannot be shown (e.g. a Laplace kink
-    off 0 crossed by a cell boundary inside the hull) ``s*`` comes from a
-    golden-section search inside the hull and ``scale_error`` is the distance to the
-    far end of the hull (~1e-3 relative).  ``risk_lower_bound``: no ``s`` has a lower risk.
+    then prove the curve strictly convex on the survivors' hull, and ``s*`` is the root
+    of the exact derivative ``R' = -2 pi^2 E[K (xi - K s)]`` (safeguarded false position),
+    with ``scale_error = |R'(s*)| / min R''`` over a tiny interval around the root
+    (measured 2e-12..1e-9 relative, bits 1..16, the four laws of the paper).  If
+    convexity cannot be shown (e.g. a Laplace kink off 0 crossed by a cell boundary
+    inside the hull, or a curve with several dips) the hull is shrunk by bisection,
+    ``s*`` is the lowest of Brent searches in every surviving component and
+    ``scale_error`` is the distance to the far end of the hull (~1e-3 relative).
+    ``risk_lower_bound``: no ``s`` has a lower risk.
 
     SinReQ has no quadratic tails: ``s^2 E[sin^2(pi xi/s)] <= s^2 -> 0`` as
     ``s -> 0``, so its infimum is 0 and not attained; the lowest local minimum at
     ``s > 0`` is returned with ``risk_lower_bound = 0`` and a method saying so.
-    User regularizers get a dense log-scan plus golden refinement (not certified).
+    User regularizers, and laws without numba kernels (``kernel_params()`` None,
+    integrated by :mod:`quanttheory.risk.generic`), get a dense log-scan plus
+    Brent refinement (not certified).
 
     A purely atomic law (``law.has_density`` False: data arrays, ``Empirical``) gets
     the exact data optimum :func:`quanttheory.risk.data.optimal_scale_atoms`

@@ -1,5 +1,14 @@
 """Private numba kernels: cell-by-cell Gauss-Legendre integration of risk curves.
 
+Why one module of ~900 lines (over the package's ~500-line guideline): the
+interval lower bounds and curvature bounds of the certified optimum (second half)
+call the piece, density and quadrature helpers of the integrator (first half),
+and numba's on-disk cache (``cache=True``) does not track callees in other
+files: a caller cached in ``bounds.py`` would keep running the old code of an
+edited ``cells.py``.  Keeping callers and callees in one file keeps the cache
+correct.  The file has three sections: integration, distance-to-union lower
+bounds, cell-by-cell lower bounds and curvature bounds.
+
 ``R(s) = s**2 E[phi(xi / s)]`` is split into *pieces* on which the integrand is
 analytic: the grid cells ``[(k - 1/2) s, (k + 1/2) s]`` inside ``(r_b, r_t)``,
 the two edge half-cells ``[r_b s, (r_b + 1/2) s]`` and ``[(r_t - 1/2) s, r_t s]``
@@ -455,9 +464,25 @@ def count_nodes(law, mu, sig, relu, r_b, r_t, periodic, s, ns, amax):
     npieces = table.shape[0]
     total = 0
     for p in range(npieces):
-        a = _piece_a(law, mu, sig, table[p, 0], table[p, 1], table[p, 2]) + _a_phi(CODE_USER, 1, True)
-        total += ns[_pick(a, amax, 1)]
+        da, db = table[p, 1], table[p, 2]
+        for h in range(_user_halves(da, db)):
+            lo, hi = _user_half(da, db, h)
+            a = _piece_a(law, mu, sig, table[p, 0], lo, hi) + _a_phi(CODE_USER, 1, True)
+            total += ns[_pick(a, amax, 1)]
     return total
+
+
+@numba.njit(cache=True)
+def _user_halves(da, db):
+    """A user phi may have a kink at the integers (d = 0 of a cell): 2 halves if the piece crosses it."""
+    return 2 if da < 0.0 and 0.0 < db else 1
+
+
+@numba.njit(cache=True)
+def _user_half(da, db, h):
+    if da < 0.0 and 0.0 < db:
+        return (da, 0.0) if h == 0 else (0.0, db)
+    return da, db
 
 
 @numba.njit(cache=True)
@@ -468,19 +493,19 @@ def user_nodes(law, mu, sig, relu, r_b, r_t, periodic, s, ns, nodes, weights, am
     pos = 0
     for p in range(npieces):
         c = table[p, 0]
-        da = table[p, 1]
-        db = table[p, 2]
         k = table[p, 3]
-        a = _piece_a(law, mu, sig, c, da, db) + _a_phi(CODE_USER, 1, True)
-        j = _pick(a, amax, 1)
-        mid = 0.5 * (da + db)
-        hw = 0.5 * (db - da)
         cmu = c - mu
-        for q in range(ns[j]):
-            d = mid + hw * nodes[j, q]
-            u_out[pos] = k + d / s
-            w_out[pos] = s * s * hw * weights[j, q] * _density(law, mu, sig, cmu, d)
-            pos += 1
+        for h in range(_user_halves(table[p, 1], table[p, 2])):
+            da, db = _user_half(table[p, 1], table[p, 2], h)
+            a = _piece_a(law, mu, sig, c, da, db) + _a_phi(CODE_USER, 1, True)
+            j = _pick(a, amax, 1)
+            mid = 0.5 * (da + db)
+            hw = 0.5 * (db - da)
+            for q in range(ns[j]):
+                d = mid + hw * nodes[j, q]
+                u_out[pos] = k + d / s
+                w_out[pos] = s * s * hw * weights[j, q] * _density(law, mu, sig, cmu, d)
+                pos += 1
     return pos
 
 
