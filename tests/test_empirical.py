@@ -36,7 +36,8 @@ class _FormerEmpiricalModule:
 
     __slots__ = ()
     _owners = {"optimal_scale_data": (_data, None), "mse_sums": (_data, None), "BLOCK": (_data, None),
-               "DIRECT_LIMIT": (_data, None), "STRADDLER_BUFFER": (_search, None), "CHUNK": (_atoms, None),
+               "DIRECT_LIMIT": (_data, None), "STRADDLER_BUFFER": (_search, None),
+               "STRADDLER_PER_N": (_search, None), "CHUNK": (_atoms, None),
                "Empirical": (_laws, None), "as_empirical": (_laws, None), "cli_scale_file": (_cli_scale, "run_file")}
 
     def __getattr__(self, name):
@@ -139,6 +140,7 @@ def test_zoom_and_candidate_pass_match_brute_force(monkeypatch, buffer):
     """A tiny straddler buffer forces the zoom recursion and the second (candidate) pass."""
     monkeypatch.setattr(E, "DIRECT_LIMIT", 0)
     monkeypatch.setattr(E, "STRADDLER_BUFFER", buffer)
+    monkeypatch.setattr(E, "STRADDLER_PER_N", 0)
     rng = np.random.default_rng(5 + buffer)
     for bits in (3, 5):
         for kind in range(5):

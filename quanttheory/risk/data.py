@@ -56,7 +56,7 @@ from ..formats.regularizers import Regularizer, get_regularizer
 from ..laws.atoms import DataStats, as_data_array, iter_chunks, scan
 from .results import OptimalScale
 
-from .data_search import BLOCK, EPS, _bb_exact, _exact_direct
+from .data_search import BLOCK, EPS, _bb_exact
 
 DIRECT_LIMIT = 1 << 16
 DEGENERATE_SCALE = 1.0
@@ -129,9 +129,12 @@ def _optimal_msqe(arr: np.ndarray, grid: Grid, st: DataStats | None = None) -> O
 
     info = {"n": n, "bracket": (s_lo, s_hi)}
     if n * max(Tp, Tn) <= DIRECT_LIMIT:
-        ps, pv, pt, nev = _exact_direct(arr, s_lo, s_hi, Tp, Tn)
-        method = "exact: every breakpoint enumerated and each quadratic piece minimized (global)"
-        info.update(breakpoints=nev, data_passes=3)
+        from ._kernels.direct import exact_rows
+
+        row = np.concatenate([c.astype(np.float64) for c in iter_chunks(arr)]).reshape(1, -1)
+        out = np.zeros((1, 6))
+        exact_rows(row, Tp, Tn, out)
+        return _direct_result(out[0], n, grid, info, t0)
     else:
         ps, pv, pt, info2 = _bb_exact(arr, st, Tp, Tn, s_lo, s_hi)
         info.update(info2)
@@ -152,6 +155,46 @@ def _optimal_msqe(arr: np.ndarray, grid: Grid, st: DataStats | None = None) -> O
     mse = F / n
     info.update(mse=mse, seconds=time.perf_counter() - t0)
     return OptimalScale(s_star, cf * mse, "msqe", grid, method, scale_err, cf * cert / n, extra=info)
+
+
+DIRECT_METHOD = "exact: every breakpoint enumerated and each quadratic piece minimized (global)"
+
+
+def _direct_result(row, n, grid, info, t0=None):
+    """OptimalScale from one row of :func:`quanttheory.risk._kernels.direct.exact_rows`."""
+    cf = math.pi**2
+    s_star, F, cert, err, nev = (float(v) for v in row[:5])
+    mse = F / n
+    info = dict(info, breakpoints=int(nev), data_passes=3, mse=mse)
+    if t0 is not None:
+        info["seconds"] = time.perf_counter() - t0
+    return OptimalScale(s_star, cf * mse, "msqe", grid, DIRECT_METHOD, err, cf * cert / n, extra=info)
+
+
+def _per_channel_direct(moved, grid):
+    """Every channel of ``moved`` (channels first) in one kernel call when each is small
+    (``n * max(T) <= DIRECT_LIMIT``); None when this does not apply."""
+    from ._kernels.direct import exact_rows
+
+    Tp, Tn = _tops(grid)
+    rows = moved.shape[0]
+    n = moved[0].size
+    if n * max(Tp, Tn) > DIRECT_LIMIT:
+        return None
+    try:
+        scan(moved)  # validation once for the whole array (NaN/inf, too large)
+    except ValueError:
+        return None  # the per-channel loop names the offending channel
+    X = np.ascontiguousarray(moved.reshape(rows, n), dtype=np.float64)
+    out = np.zeros((rows, 6))
+    exact_rows(X, Tp, Tn, out)
+    res = []
+    for i in range(rows):
+        if out[i, 5] != 0:  # degenerate or too small: the one-channel path says so
+            res.append(_optimal_one(moved[i], grid, get_regularizer("msqe"), name=f"channel {i}"))
+        else:
+            res.append(_direct_result(out[i], n, grid, {"n": n}))
+    return res
 
 
 # --------------------------------------------------------------------------- other regularizers
@@ -250,7 +293,9 @@ def optimal_scale_data(data, grid, regularizer="msqe", axis=None) -> OptimalScal
     moved = np.moveaxis(arr, int(axis), 0)
     if moved.shape[0] == 0 or moved[0].size == 0:
         raise ValueError(f"data of shape {arr.shape} has empty channels along axis {axis}")
-    res = [_optimal_one(moved[i], grid, reg, name=f"channel {i}") for i in range(moved.shape[0])]
+    res = _per_channel_direct(moved, grid) if reg.code == 0 else None
+    if res is None:
+        res = [_optimal_one(moved[i], grid, reg, name=f"channel {i}") for i in range(moved.shape[0])]
 
     def stack(field):
         vals = [getattr(r, field) for r in res]

@@ -23,6 +23,10 @@ HIST_OCTAVES = 24
 STOP_RTOL = None  # relative width where bisection stops; None: chosen from n
 MAX_INTERVALS = 1 << 11
 STRADDLER_BUFFER = 1 << 16
+STRADDLER_PER_N = 8  # the straddler buffer holds up to n / 8 points (0: STRADDLER_BUFFER only)
+MAX_STRADDLERS = 1 << 22  # 32 MB
+EVENT_BUDGET = 1 << 19
+MAX_SBINS = 1 << 18  # s-bins of the exact sweep (16 MB)  # breakpoints held in memory at once by the exact sweep
 
 
 # --------------------------------------------------------------------------- histogram + branch and bound
@@ -145,10 +149,15 @@ def _exact_cluster(arr, A, B, Tp, Tn, n, depth=0):
 
     s0 = 0.5 * (A + B)
     Tm = max(Tp, Tn)
-    M = int(max(1 << 12, math.ceil(4 * (B - A) / A * (2 * Tm + 2))))
+    # ~1/4 breakpoint per point per s-bin, capped (memory: 64 bytes per s-bin; wider s-bins
+    # only weaken the per-bin lower bounds, the sweep stays exact)
+    M = int(min(max(1 << 12, math.ceil(4 * (B - A) / A * (2 * Tm + 2))), MAX_SBINS))
     base = np.zeros(4)
     acc_rows = np.zeros((M, 8))
-    sbuf = np.empty(STRADDLER_BUFFER)
+    # room for 1/STRADDLER_PER_N of the points (O(n) memory, capped): one s-histogram pass
+    # then suffices instead of a zoom pass and a candidate pass
+    size = STRADDLER_BUFFER if not STRADDLER_PER_N else max(STRADDLER_BUFFER, min(n // STRADDLER_PER_N, MAX_STRADDLERS))
+    sbuf = np.empty(size)
     scount = np.zeros(1, dtype=np.int64)
     for c in iter_chunks(arr):
         K.shist_chunk(c, A, B, 1.0 / A, 1.0 / B, s0, M, Tp, Tn, base, acc_rows, sbuf, scount)
@@ -188,41 +197,66 @@ def _exact_cluster(arr, A, B, Tp, Tn, n, depth=0):
         xs = np.concatenate(xl) if xl else np.empty(0)
     v = np.abs(xs)
     T = np.where(xs >= 0, Tp, Tn).astype(np.float64)
-    _, vv, k, beta = _events(v, T, A, B)
-    inv = M / (B - A)
-    jb = np.clip(((beta - A) * inv).astype(np.int64), 0, M - 1)
-    keep = cand[jb]
-    jb, beta, vv, k = jb[keep], beta[keep], vv[keep], k[keep]
-    piece_s, piece_v = [], []
-    order = np.lexsort((beta, jb))
-    jb, beta, vv, k = jb[order], beta[order], vv[order], k[order]
-    starts = np.searchsorted(jb, cj, side="left")
-    cnts = np.searchsorted(jb, cj, side="right") - starts
-    # all candidate s-bins swept at once: bin j has pieces [edge_j, b_1], [b_1, b_2], ..., [b_r, edge_j+1]
-    e_new = vv - k * s0
-    e_old = vv - (k + 1) * s0
-    d = np.stack((e_new * e_new - e_old * e_old, k * e_new - (k + 1) * e_old, k * k - (k + 1) * (k + 1)))
-    cumd = np.concatenate((np.zeros((3, 1)), np.cumsum(d, axis=1)), axis=1)
-    cuma = np.concatenate((np.zeros((3, 1)), np.cumsum(np.abs(d), axis=1)), axis=1)
-    npc = cnts + 1
-    pbin = np.repeat(cj, npc)
-    pst = np.repeat(starts, npc)
-    r = np.arange(pbin.size) - np.repeat(np.cumsum(npc) - npc, npc)
-    last = r == np.repeat(cnts, npc)
-    ev = pst + r  # index of the event ending this piece (if not last)
-    left = np.where(r == 0, edges[pbin], beta[np.maximum(ev - 1, 0)] if beta.size else 0.0)
-    right = np.where(last, edges[pbin + 1], beta[np.minimum(ev, max(beta.size - 1, 0))] if beta.size else 0.0)
-    left = np.clip(left, edges[pbin], edges[pbin + 1])
-    right = np.clip(right, left, edges[pbin + 1])
-    coef = L[:, pbin] + cumd[:, ev] - cumd[:, pst]
-    cabs = cuma[:, ev] - cuma[:, pst]
-    val, t = _qmin(coef[0], coef[1], coef[2], left - s0, right - s0)
-    at = np.abs(t)
     gl = np.sum(np.abs(acc[:3]), axis=1)
-    mag = (np.abs(coef[0]) + 2 * at * np.abs(coef[1]) + at * at * np.abs(coef[2])
-           + cabs[0] + 2 * at * cabs[1] + at * at * cabs[2] + gl[0] + 2 * at * gl[1] + at * at * gl[2] + base[3])
-    return (s0 + t, np.maximum(val, 0.0) + base[3], rtol * mag,
-            int(scount[0]), {"s_bins": M, "candidate_bins": int(cj.size), "passes": passes})
+    inv = M / (B - A)
+    # the breakpoints of the candidate s-bins, a batch of bins at a time: at most
+    # EVENT_BUDGET breakpoints in memory (a single s-bin holds <= ~1 breakpoint per point)
+    out_s, out_v, out_t = [], [], []
+    thr = math.inf
+    groups = [(0, cj.size)]
+    nevents = 0
+    while groups:
+        i0, i1 = groups.pop()
+        a, b = float(edges[cj[i0]]), float(edges[cj[i1 - 1] + 1])
+        kA = np.minimum(np.rint(v * (1.0 / a)), T)
+        kB = np.minimum(np.rint(v * (1.0 / b)), T)
+        cnt = float(np.sum(kA - kB))
+        if cnt > EVENT_BUDGET and i1 - i0 > 1:
+            mid = (i0 + i1) // 2
+            groups += [(mid, i1), (i0, mid)]
+            continue
+        nevents += int(cnt)
+        # breakpoints generated one s-bin wider on each side: each is then assigned to its bin by
+        # the same formula as without batches, and kept by the batch that owns that bin
+        a = float(edges[max(cj[i0] - 1, 0)])
+        b = float(edges[min(cj[i1 - 1] + 2, M)])
+        ps, pv, pt = _bin_pieces(v, T, a, b, cj[i0:i1], cand, edges, L, A, inv, M, s0, gl, base[3], rtol)
+        # a piece whose lower end exceeds some piece's upper end is never the minimum
+        thr = min(thr, float(np.min(pv + pt)))
+        keep = pv - pt <= thr
+        out_s.append(ps[keep])
+        out_v.append(pv[keep])
+        out_t.append(pt[keep])
+    ps, pv, pt = np.concatenate(out_s), np.concatenate(out_v), np.concatenate(out_t)
+    keep = pv - pt <= thr
+    return (ps[keep], pv[keep], pt[keep],
+            int(scount[0]), {"s_bins": M, "candidate_bins": int(cj.size), "passes": passes, "events": nevents})
+
+
+def _bin_pieces(v, T, a, b, cj, cand, edges, L, A, inv, M, s0, gl, base3, rtol):
+    """Exact quadratic pieces of the candidate s-bins ``cj`` (all inside ``[a, b]``), from the
+    exact sums ``L`` at each bin's left edge and the breakpoints of the points ``v``
+    (swept by :func:`quanttheory.risk._kernels.sweep.sweep_bins`).  Returns only the pieces
+    that may hold the minimum of these bins (lower end <= the smallest upper end)."""
+    from ._kernels.sweep import sweep_bins
+
+    _, vv, k, beta = _events(v, T, a, b)
+    jb = np.clip(((beta - A) * inv).astype(np.int64), 0, M - 1)
+    keep = cand[jb] & (jb >= cj[0]) & (jb <= cj[-1])
+    # jb is a non-decreasing function of beta: sorting by beta sorts by (bin, beta)
+    order = np.flatnonzero(keep)
+    order = order[np.argsort(beta[order])]
+    jb, beta, vv, k = jb[order], beta[order], vv[order], k[order]
+    Lc = np.ascontiguousarray(L, dtype=np.float64)
+    cj = np.ascontiguousarray(cj, dtype=np.int64)
+    gl = np.ascontiguousarray(gl, dtype=np.float64)
+    empty = np.empty(0)
+    args = (jb, beta, vv, k, cj, edges, Lc, float(s0), gl, float(base3), float(rtol))
+    thr, _ = sweep_bins(*args, 0, 0.0, empty, empty, empty)
+    _, cnt = sweep_bins(*args, 1, thr, empty, empty, empty)
+    ps, pv, pt = np.empty(cnt), np.empty(cnt), np.empty(cnt)
+    sweep_bins(*args, 2, thr, ps, pv, pt)
+    return ps, pv, pt
 
 
 def _bb_exact(arr, st, Tp, Tn, s_lo, s_hi):

@@ -59,23 +59,184 @@ def _dmsqe(dist, grid, s):
                                      np.array([float(s)]), ns, nodes, weights, amax)[0])
 
 
-def _convexity_certificate(dist, grid, a, b, pieces: int = 8):
-    """Minimizer of the MSQE curve on [a, b] by Newton-free bisection on R', certified by
-    strict convexity; returns (s, error bound) or None.
+class _Curve:
+    """``R(s)`` (and, for MSQE, the exact ``R'(s)``) at single scales of one law and grid.
+
+    The inputs are validated once (by :func:`optimal_scale`); each call goes straight
+    to the kernels: the bit-independent fast path where it is certified, else the
+    per-cell path, exactly as :func:`risk_curve` chooses (same values, bit for bit).
+    """
+
+    def __init__(self, dist, grid, reg):
+        from ._kernels import cells, fast
+        from .fastpath import _eta
+
+        self.dist, self.grid, self.reg = dist, grid, reg
+        law, mu, sig, relu = dist.kernel_params()
+        self.args = (int(law), float(mu), float(sig), bool(relu), int(grid.r_b), int(grid.r_t))
+        self.fast_ok = int(law) in (0, 1)
+        self.code, self.factor = reg.code, reg.curve_factor
+        self.tables = _tables()
+        self.eta = _eta()
+        self.cells, self.fast = cells, fast
+        # atoms away from 0 (a ReLU atom sits at the grid point 0 and contributes phi(0) = 0)
+        self.atoms = [g for g in dist.atoms() if np.any(np.asarray(g.values) != 0)]
+        self.buf = np.empty(1)
+        self.out = np.empty(1)
+        self.handled = np.zeros(1, dtype=np.bool_)
+        self.n = 0
+        self.nd = 0
+
+    def phi(self, s: float, code=None) -> float:
+        """``s^2 E[phi(xi/s)]`` (no curve factor) at one scale."""
+        code = self.code if code is None else code
+        self.buf[0] = s
+        if self.fast_ok:
+            self.fast.fast_curve(*self.args, code, self.buf, self.eta, self.out, self.handled)
+            if self.handled[0]:
+                v = float(self.out[0])
+            else:
+                v = float(self.cells.curve_builtin(*self.args, code, self.buf, *self.tables)[0])
+        else:
+            v = float(self.cells.curve_builtin(*self.args, code, self.buf, *self.tables)[0])
+        for g in self.atoms:
+            from .curve import _atoms_part
+
+            v += float(_atoms_part(g, self.grid, self.reg, self.buf)[0])
+        return v
+
+    def __call__(self, s: float) -> float:
+        self.n += 1
+        return self.factor * self.phi(s)
+
+    def msqe(self, s: float) -> float:
+        """Plain MSQE ``E[(xi - Q_s(xi))^2]`` (no pi^2)."""
+        return self.phi(s, CODE_MSQE)
+
+    def dmsqe(self, s: float) -> float:
+        """Exact ``d/ds E[(xi - Q_s(xi))^2] = -2 E[K (xi - K s)]`` (no pi^2; continuous part)."""
+        self.nd += 1
+        self.buf[0] = s
+        return float(self.cells.curve_builtin(*self.args, self.cells.CODE_DMSQE, self.buf, *self.tables)[0])
+
+
+def _brent_log(f, a, b, c, fb, tol=1e-11, maxiter=200):
+    """Brent's minimization (parabolic steps, golden-section safeguard) of ``f`` over
+    ``log s`` in the bracket ``a < b < c`` with ``f(b) <= f(a), f(c)``; returns (s, f(s)).
+
+    ``tol``: relative tolerance on s (the risk is flat to ~tol^2 there)."""
+    cg = 0.3819660112501051
+    lo, hi = math.log(a), math.log(c)
+    x = w = v = math.log(b)
+    fx = fw = fv = fb
+    d = e = 0.0
+    for _ in range(maxiter):
+        xm = 0.5 * (lo + hi)
+        tol1 = tol * 0.5 + 1e-300
+        tol2 = 2.0 * tol1
+        if abs(x - xm) <= tol2 - 0.5 * (hi - lo):
+            break
+        golden = True
+        if abs(e) > tol1:
+            r = (x - w) * (fx - fv)
+            q = (x - v) * (fx - fw)
+            p = (x - v) * q - (x - w) * r
+            q = 2.0 * (q - r)
+            if q > 0:
+                p = -p
+            q = abs(q)
+            if abs(p) < abs(0.5 * q * e) and q * (lo - x) < p < q * (hi - x):
+                e, d = d, p / q
+                u = x + d
+                if u - lo < tol2 or hi - u < tol2:
+                    d = tol1 if xm >= x else -tol1
+                golden = False
+        if golden:
+            e = (lo - x) if x >= xm else (hi - x)
+            d = cg * e
+        u = x + (d if abs(d) >= tol1 else (tol1 if d > 0 else -tol1))
+        fu = f(math.exp(u))
+        if fu <= fx:
+            if u >= x:
+                lo = x
+            else:
+                hi = x
+            v, w, x = w, x, u
+            fv, fw, fx = fw, fx, fu
+        else:
+            if u < x:
+                lo = u
+            else:
+                hi = u
+            if fu <= fw or w == x:
+                v, w = w, u
+                fv, fw = fw, fu
+            elif fu <= fv or v == x or v == w:
+                v, fv = u, fu
+    return math.exp(x), fx
+
+
+def _root(g, lo, hi, glo, ghi, maxiter=200):
+    """Root of ``g`` in ``[lo, hi]`` with ``glo < 0 < ghi``: Illinois false position with
+    a bisection step whenever two steps did not halve the bracket, down to a few ulps.
+    Returns (s, g(s)) for the bracket end with the smaller ``|g|``."""
+    side = 0
+    width = hi - lo
+    for it in range(maxiter):
+        if not hi - lo > 4e-16 * hi:
+            break
+        if it % 2 == 1:
+            if hi - lo > 0.5 * width:
+                m = 0.5 * (lo + hi)
+            else:
+                m = None
+            width = hi - lo
+        else:
+            m = None
+        if m is None:
+            m = (lo * ghi - hi * glo) / (ghi - glo)
+            if not lo < m < hi:
+                m = 0.5 * (lo + hi)
+        gm = g(m)
+        if gm == 0:
+            return m, 0.0
+        if gm < 0:
+            lo, glo = m, gm
+            if side == -1:
+                ghi *= 0.5
+            side = -1
+        else:
+            hi, ghi = m, gm
+            if side == 1:
+                glo *= 0.5
+            side = 1
+    return (lo, glo) if abs(glo) <= abs(ghi) else (hi, ghi)
+
+
+def _convexity_certificate(ev, a, b, pieces: int = 8, budget: int | None = None):
+    """Minimizer of the MSQE curve on [a, b], certified by strict convexity; returns
+    (s, error bound, curvature evaluations) or None.
 
     ``R''(s) = 2 E[K_s^2] - 2 s sum_k (k + 1/2)^2 p((k + 1/2) s)`` is bounded below on
     sub-intervals (the larger of :func:`msqe_curvature_lower_bound`, first order in the
     width, and :func:`msqe_curvature_taylor_bound`, second order); if every bound is > 0 the
     curve is strictly convex on [a, b] with modulus c = min bound, its minimizer there
-    is unique, it is found by bisection on the sign of the exact derivative ``R'(s) =
-    -2 E[K (xi - K s)]``, and ``|s - s_true| <= (|R'(s)| + err) / c``, where err is
-    1e-12 of the size of the terms of R'.  None when the budget (~2^24 boundary
-    evaluations) runs out before convexity is shown.
+    is unique and is the root of the exact derivative ``R'(s) = -2 E[K (xi - K s)]``
+    (found by safeguarded false position, :func:`_root`), and
+    ``|s - s_true| <= (|R'(s)| + err) / c``, where err is 1e-12 of the size of the terms
+    of R'.  None when the budget (~2^24 boundary evaluations) runs out before
+    convexity is shown, or when the minimizer is not interior to [a, b].
     """
     from ._kernels import cells
 
-    law, mu, sig, relu = dist.kernel_params()
-    budget = max(256, 2 ** (24 - grid.bits))
+    law, mu, sig, relu, r_b, r_t = ev.args
+    # R' first: no convexity work when the minimizer is not interior
+    lo, hi = float(a), float(b)
+    glo, ghi = ev.dmsqe(lo), ev.dmsqe(hi)
+    if glo >= 0 or ghi <= 0:
+        return None
+    if budget is None:
+        budget = max(256, 2 ** (24 - ev.grid.bits))
     edges = np.geomspace(a, b, pieces + 1)
     stack = list(zip(edges[:-1], edges[1:]))
     cmin, used = math.inf, 0
@@ -83,9 +244,17 @@ def _convexity_certificate(dist, grid, a, b, pieces: int = 8):
         if used >= budget:
             return None
         x, y = stack.pop()
-        args = (law, mu, sig, relu, grid.r_b, grid.r_t, float(x), float(y))
+        args = (law, mu, sig, relu, r_b, r_t, float(x), float(y))
         # the larger of the interval bound (first order) and the Taylor bound (second order)
-        c = max(cells.msqe_curvature_lower_bound(*args), cells.msqe_curvature_taylor_bound(*args))
+        # wide pieces: the second-order bound first (its loss is O(h^2), the interval bound's O(h))
+        if (y - x) / x > 1e-4:
+            c = cells.msqe_curvature_taylor_bound(*args)
+            if not c > 0:
+                c = max(c, cells.msqe_curvature_lower_bound(*args))
+        else:
+            c = cells.msqe_curvature_lower_bound(*args)
+            if not c > 0:
+                c = max(c, cells.msqe_curvature_taylor_bound(*args))
         used += 1
         if c > 0:
             cmin = min(cmin, c)
@@ -94,47 +263,25 @@ def _convexity_certificate(dist, grid, a, b, pieces: int = 8):
         else:
             m = math.sqrt(x * y)
             stack += [(x, m), (m, y)]
-    lo, hi = float(a), float(b)
-    glo, ghi = _dmsqe(dist, grid, lo), _dmsqe(dist, grid, hi)
-    if glo >= 0 or ghi <= 0:
-        return None  # minimizer not interior to the hull: leave it to the hull bound
-    for _ in range(200):
-        m = 0.5 * (lo + hi)
-        if not lo < m < hi:
-            break
-        gm = _dmsqe(dist, grid, m)
-        if gm == 0:
-            lo = hi = m
-            break
-        if gm < 0:
-            lo = m
-        else:
-            hi = m
-    s = lo if abs(_dmsqe(dist, grid, lo)) <= abs(_dmsqe(dist, grid, hi)) else hi
-    g = _dmsqe(dist, grid, s)
-    m2 = dist.second_moment()
-    e2 = float(expected_phi(dist, [s], grid, "msqe")[0])
+    s, g = _root(ev.dmsqe, lo, hi, glo, ghi)
+    m2 = ev.dist.second_moment()
+    e2 = ev.msqe(s)
     g_err = 1e-12 * 2 * (math.sqrt(m2) / s + 1) * math.sqrt(e2) + 1e-300
-    return s, (abs(g) + g_err) / cmin
-
-
-def _golden(f, a, b, fa_b, tol):
-    """Golden-section refinement of a bracketed minimum of f on [a, b] (log scale)."""
-    invphi = (math.sqrt(5) - 1) / 2
-    la, lb = math.log(a), math.log(b)
-    c = lb - invphi * (lb - la)
-    d = la + invphi * (lb - la)
-    fc, fd = f(math.exp(c)), f(math.exp(d))
-    while lb - la > tol:
-        if fc <= fd:
-            lb, d, fd = d, c, fc
-            c = lb - invphi * (lb - la)
-            fc = f(math.exp(c))
-        else:
-            la, c, fc = c, d, fd
-            d = la + invphi * (lb - la)
-            fd = f(math.exp(d))
-    return (math.exp(c), fc) if fc <= fd else (math.exp(d), fd)
+    err = (abs(g) + g_err) / cmin
+    # s_true lies in J = [s - err, s + err]: the curvature bound on J alone (tight, J is
+    # tiny) bounds |R'(s) - R'(s_true)| >= c_J |s - s_true| there
+    for _ in range(2):
+        x, y = max(s - err, lo), min(s + err, hi)
+        if not y > x:
+            break
+        args = (law, mu, sig, relu, r_b, r_t, float(x), float(y))
+        c = max(cells.msqe_curvature_lower_bound(*args), cells.msqe_curvature_taylor_bound(*args))
+        used += 1
+        if not c > cmin:
+            break
+        cmin = c
+        err = (abs(g) + g_err) / cmin
+    return s, err, used
 
 
 def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e-10,
@@ -152,24 +299,27 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
       worst cell position in ``k [s1, s2]`` (gap O((s2 - s1)/s) at any bit width).
 
     Intervals whose bound exceeds the best value found are discarded: the survivors
-    contain every global minimizer.  The outermost survivors are bisected to shrink
-    their hull.  For MSQE rigorous lower bounds of
+    contain every global minimizer (see :func:`_branch_and_bound`: Brent on ``log s``
+    for the upper bound, then a geometric cover of the other scales).  For MSQE
+    rigorous lower bounds of
     ``R''(s) = 2 pi^2 [E[K^2] - s sum_k (k + 1/2)^2 p((k + 1/2) s)]`` (an interval bound
     and a second-order Taylor bound with a termwise bound of the fourth derivative)
-    then prove the curve strictly convex on the hull, and ``s*`` is the root of the
-    exact derivative ``R' = -2 pi^2 E[K (xi - K s)]`` found by bisection, with
-    ``scale_error = |R'(s*)| / min R''`` (measured 2e-12..1.7e-9 relative, bits 1..16,
-    the four laws of the paper).  If convexity cannot be shown (e.g. a Laplace kink
-    off 0 crossed by a cell boundary inside the hull) ``s*`` comes from a
-    golden-section search inside the hull and ``scale_error`` is the distance to the
-    far end of the hull (~1e-3 relative).  ``risk_lower_bound``: no ``s`` has a lower risk.
+    then prove the curve strictly convex on the survivors' hull, and ``s*`` is the root
+    of the exact derivative ``R' = -2 pi^2 E[K (xi - K s)]`` (safeguarded false position),
+    with ``scale_error = |R'(s*)| / min R''`` over a tiny interval around the root
+    (measured 2e-12..1e-9 relative, bits 1..16, the four laws of the paper).  If
+    convexity cannot be shown (e.g. a Laplace kink off 0 crossed by a cell boundary
+    inside the hull, or a curve with several dips) the hull is shrunk by bisection,
+    ``s*`` is the lowest of Brent searches in every surviving component and
+    ``scale_error`` is the distance to the far end of the hull (~1e-3 relative).
+    ``risk_lower_bound``: no ``s`` has a lower risk.
 
     SinReQ has no quadratic tails: ``s^2 E[sin^2(pi xi/s)] <= s^2 -> 0`` as
     ``s -> 0``, so its infimum is 0 and not attained; the lowest local minimum at
     ``s > 0`` is returned with ``risk_lower_bound = 0`` and a method saying so.
     User regularizers, and laws without numba kernels (``kernel_params()`` None,
     integrated by :mod:`quanttheory.risk.generic`), get a dense log-scan plus
-    golden refinement (not certified).
+    Brent refinement (not certified).
 
     A purely atomic law (``law.has_density`` False: data arrays, ``Empirical``) gets
     the exact data optimum :func:`quanttheory.risk.data.optimal_scale_atoms`
@@ -192,8 +342,12 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
             "the risk is pi^2 E[xi^2] for every s and no scale is optimal; use an unsigned grid or more bits"
         )
 
+    bounds = dist.kernel_params() is not None  # the interval lower bounds need the law's numba kernels
+    builtin = reg.code in (CODE_MSQE, CODE_QSIN, CODE_SINREQ) and bounds
+    ev = _Curve(dist, grid, reg) if builtin else None
+
     def R(s):
-        return float(risk_curve(dist, np.array([s]), grid, reg)[0])
+        return ev(s) if builtin else float(risk_curve(dist, np.array([s]), grid, reg)[0])
 
     rms = math.sqrt(dist.second_moment())
     # initial log scan covering the optimum of every bit width (s* ~ 8 rms / 2^b)
@@ -202,24 +356,24 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
     scan = np.geomspace(s_min, s_max, 161)
     vals = risk_curve(dist, scan, grid, reg)
     ib = int(np.argmin(vals))
-    best_s, best = float(scan[ib]), float(vals[ib])
     # local minima of the scan (diagnostics / SinReQ)
     loc_idx = significant_local_minima(vals)
 
-    bounds = dist.kernel_params() is not None  # the interval lower bounds need the law's numba kernels
     if reg.code == CODE_SINREQ or reg.code == CODE_USER or not bounds:
         if reg.code == CODE_SINREQ:
             if not loc_idx:
                 raise ValueError("SinReQ's curve has no local minimum at s > 0 for this law and grid; "
                                  "its infimum 0 is approached as s -> 0")
             ib = min(loc_idx, key=lambda i: vals[i])
-            best_s, best = float(scan[ib]), float(vals[ib])
         lo_i, hi_i = max(ib - 1, 0), min(ib + 1, scan.size - 1)
-        s_opt, r_opt = _golden(R, float(scan[lo_i]), float(scan[hi_i]), None, 1e-11)
+        s_opt, r_opt = _brent_log(R, float(scan[lo_i]), float(scan[ib]), float(scan[hi_i]), float(vals[ib]),
+                                  tol=1e-11)
+        if r_opt > vals[ib]:
+            s_opt, r_opt = float(scan[ib]), float(vals[ib])
         method = ("lowest local minimum at s > 0 (SinReQ's infimum is 0 as s -> 0)" if reg.code == CODE_SINREQ
-                  else "log-scan (161 points) + golden section; not certified for user regularizers"
+                  else "log-scan (161 points) + Brent refinement; not certified for user regularizers"
                   if reg.code == CODE_USER
-                  else f"log-scan (161 points) + golden section; not certified ({dist.name} has no interval-bound "
+                  else f"log-scan (161 points) + Brent refinement; not certified ({dist.name} has no interval-bound "
                        "kernels)")
         res = dict(scale=s_opt, risk=r_opt, scale_error=float(scan[hi_i] - scan[lo_i]),
                    risk_lower_bound=0.0 if reg.code == CODE_SINREQ else float("nan"), method=method,
@@ -234,41 +388,94 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
                                   "not certified (global minimality rests on the scan; scale_error is "
                                   "err(R') / R'' at s*, a local estimate)")
     else:
-        # hull shrinking costs ~1/width lower-bound evaluations; each costs O(2^b)
-        iters = 300 if grid.bits <= 10 else 120
-        res = _branch_and_bound(dist, grid, reg, R, scan, vals, rtol, hull_iterations=iters)
+        res = _branch_and_bound(dist, grid, reg, ev, scan, vals, rtol)
         res["extra"]["scan_local_minima"] = [float(scan[i]) for i in loc_idx]
 
     excess = msqe_scale = None
     if reg.code != CODE_MSQE and with_msqe_excess:
-        m = optimal_scale(dist, grid, "msqe", rtol=rtol, with_msqe_excess=False)
-        msqe_scale = m.scale
-        excess = R_msqe = float(risk_curve(dist, np.array([res["scale"]]), grid, "msqe")[0])
-        excess = R_msqe / m.risk - 1.0
+        m_scale, m_risk = _msqe_optimum(dist, grid, rtol)
+        msqe_scale = m_scale
+        R_msqe = (ev.msqe(res["scale"]) * reg_msqe_factor() if builtin
+                  else float(risk_curve(dist, np.array([res["scale"]]), grid, "msqe")[0]))
+        if builtin and ev.atoms:
+            R_msqe = float(risk_curve(dist, np.array([res["scale"]]), grid, "msqe")[0])
+        excess = R_msqe / m_risk - 1.0
     return OptimalScale(scale=res["scale"], risk=res["risk"], regularizer=reg.name, grid=grid,
                         method=res["method"], scale_error=res["scale_error"],
                         risk_lower_bound=res["risk_lower_bound"], msqe_excess=excess,
                         msqe_scale=msqe_scale, extra=res["extra"])
 
 
-def _branch_and_bound(dist, grid, reg, R, scan, vals, rtol, hull_iterations=60, cert_iterations=20):
-    counts = {"lb": 0, "risk": 0}
+def reg_msqe_factor() -> float:
+    return get_regularizer("msqe").curve_factor
+
+
+_MSQE_CACHE: dict = {}
+
+
+def _msqe_optimum(dist, grid, rtol):
+    """(scale, risk) of the certified MSQE optimum, cached per (law, grid, rtol): the MSQE
+    excess of another regularizer's optimum costs one MSQE optimum per law and grid."""
+    try:
+        key = (type(dist).__name__, str(dist), dist.kernel_params(), tuple((g.weight, tuple(np.ravel(g.values)))
+                                                                          for g in dist.atoms()),
+               grid.r_b, grid.r_t, rtol)
+        hash(key)
+    except TypeError:
+        key = None
+    if key is not None and key in _MSQE_CACHE:
+        return _MSQE_CACHE[key]
+    m = optimal_scale(dist, grid, "msqe", rtol=rtol, with_msqe_excess=False)
+    val = (float(m.scale), float(m.risk))
+    if key is not None:
+        if len(_MSQE_CACHE) > 256:
+            _MSQE_CACHE.clear()
+        _MSQE_CACHE[key] = val
+    return val
+
+
+def _components(live):
+    """Merge sorted intervals [a, b, L] into connected components [(a, b), ...]."""
+    comps = []
+    for a, b, _ in sorted(live):
+        if comps and a <= comps[-1][1] * (1 + 1e-15):
+            comps[-1][1] = max(comps[-1][1], b)
+        else:
+            comps.append([a, b])
+    return comps
+
+
+def _branch_and_bound(dist, grid, reg, ev, scan, vals, rtol, inner=None, hull_iterations=300,
+                      cert_iterations=20):
+    """Certified global minimum of a parametric law's MSQE/QSin curve (see :func:`optimal_scale`).
+
+    1. Brent on log s from the best scan point: the upper bound ``best``.
+    2. Bracket: ``[0, s_lo]`` and ``[s_hi, inf)`` have lower bounds above ``best``.
+    3. Cover the rest but a neighbourhood ``best_s * exp(+-inner)`` by intervals
+       growing geometrically away from it; each is discarded when its rigorous lower
+       bound exceeds ``best``, else split (the survivors below ``inner / 4`` in log
+       width are kept): the survivors and the neighbourhood contain every global minimizer.
+    4. MSQE: strict convexity on their hull (curvature lower bounds) + root of the exact
+       R': ``|s* - s_true| <= |R'(s*)| / min R''``.
+    5. Otherwise (QSin, or convexity not shown, e.g. several dips): the old hull
+       shrinking (bisect the outermost survivors, then the lowest bounds), then a Brent
+       search in *each* surviving component, the lowest wins; ``scale_error`` is the
+       distance to the far end of the hull.
+    """
+    counts = {"lb": 0}
+    best = float("inf")
 
     def LB(a, b):
         counts["lb"] += 1
         return _lower_bound(dist, grid, reg, a, b, above=best)
 
-    def Rc(s):
-        counts["risk"] += 1
-        return R(s)
-
     ib = int(np.argmin(vals))
-    # 0. a tight upper bound first: golden refinement around the best scan point
     lo_i, hi_i = max(ib - 1, 0), min(ib + 1, scan.size - 1)
-    best_s, best = _golden(Rc, float(scan[lo_i]), float(scan[hi_i]), None, 1e-12)
+    best_s, best = _brent_log(ev, float(scan[lo_i]), float(scan[ib]), float(scan[hi_i]), float(vals[ib]),
+                              tol=1e-10)
     if vals[ib] < best:
         best_s, best = float(scan[ib]), float(vals[ib])
-    # 1. bracket: [0, s_lo] and [s_hi, inf) provably worse than `best`
+    # bracket: [0, s_lo] and [s_hi, inf) provably worse than `best`
     s_lo, s_hi = float(scan[0]), float(scan[-1])
     while LB(0.0, s_lo) <= best:
         s_lo /= 8
@@ -278,15 +485,79 @@ def _branch_and_bound(dist, grid, reg, R, scan, vals, rtol, hull_iterations=60, 
         s_hi *= 8
         if s_hi > 1e300:
             raise RuntimeError("could not bracket the optimum from above")
-    edges = np.concatenate([[s_lo], scan[(scan > s_lo) & (scan < s_hi)], [s_hi]])
-    # 2. prune the scan intervals: survivors contain every global minimizer
-    live = [[a, b, L] for a, b in zip(edges[:-1], edges[1:]) if (L := LB(a, b)) <= best]
+    # cover [s_lo, s_hi] minus the inner neighbourhood (narrower when the per-cell
+    # curvature bounds of step 4 are costly: they cost O(cells) each)
+    law, mu, sig, relu = dist.kernel_params()
+    ncells = min(2.0 ** grid.bits, (26.0 if law == 0 else 180.0) * sig / best_s)
+    if inner is None:
+        inner = 0.02 if ncells <= 1024 else 0.004
+    c_lo, c_hi = max(best_s * math.exp(-inner), s_lo), min(best_s * math.exp(inner), s_hi)
+    stack = []
+    u = inner
+    while best_s * math.exp(-u) > s_lo:
+        stack.append((max(best_s * math.exp(-2 * u), s_lo), best_s * math.exp(-u)))
+        u *= 2
+    u = inner
+    while best_s * math.exp(u) < s_hi:
+        stack.append((best_s * math.exp(u), min(best_s * math.exp(2 * u), s_hi)))
+        u *= 2
+    wmin = inner / 4
+    live = []
+    while stack:
+        a, b = stack.pop()
+        L = LB(a, b)
+        if L > best:
+            continue
+        if math.log(b / a) < wmin:
+            live.append([a, b, L])
+            continue
+        m = math.sqrt(a * b)
+        rm = ev(m)
+        if rm < best:
+            best, best_s = rm, m
+        stack += [(a, m), (m, b)]
+    live = [iv for iv in live if iv[2] <= best]
+    if not (c_lo <= best_s <= c_hi):
+        # a better point was found outside the neighbourhood: it is inside a survivor
+        pass
+    hull_a = min([c_lo] + [iv[0] for iv in live])
+    hull_b = max([c_hi] + [iv[1] for iv in live])
+    extra = {"bracket": (s_lo, s_hi)}
+    convex_method = ("branch-and-bound with interval lower bounds (certified global); curve proven strictly "
+                     "convex on the surviving hull; root of the exact R': |s* - s_true| <= |R'(s*)| / min R''")
+
+    def try_convex(a, b, budget=None):
+        """The convexity certificate on [a, b] (which holds every global minimizer)."""
+        if not (reg.code == CODE_MSQE and a * (1 + 1e-9) < best_s < b * (1 - 1e-9)):
+            return None
+        conv = _convexity_certificate(ev, a, b, budget=budget)
+        if conv is None:
+            return None
+        s_c, err_c, used = conv
+        r_c = ev(s_c)
+        if r_c > best * (1 + 1e-13):
+            return None
+        extra.update(hull=(a, b), lower_bound_evaluations=counts["lb"], risk_evaluations=ev.n,
+                     derivative_evaluations=ev.nd, curvature_bounds=used)
+        # convex on the hull: its minimum is the global one, R >= R(s_c) - |R'(s_c)| |s_c - s_true|
+        lb = min([r_c * (1 - 1e-12)] + [iv[2] for iv in live])
+        return dict(scale=s_c, risk=r_c, scale_error=err_c, risk_lower_bound=lb, method=convex_method,
+                    extra=extra)
+
+    # the per-cell curvature bounds cost O(cells): on the wide hull only when that is cheap
+    if ncells <= 8192:  # else the hull is shrunk first (step 5): curvature bounds cost O(cells)
+        out = try_convex(hull_a, hull_b, budget=max(16, int(2**22 / ncells)))
+        if out is not None:
+            return out
+    # fallback: shrink the hull by bisection, then search every surviving component
+    live.append([c_lo, c_hi, LB(c_lo, c_hi)])
+    live = [iv for iv in live if iv[2] <= best]
 
     def split(iv):
         nonlocal best, best_s
         a, b, _ = iv
         m = math.sqrt(a * b)
-        rm = Rc(m)
+        rm = ev(m)
         if rm < best:
             best, best_s = rm, m
         live.remove(iv)
@@ -295,45 +566,56 @@ def _branch_and_bound(dist, grid, reg, R, scan, vals, rtol, hull_iterations=60, 
             if L <= best:
                 live.append([x, y, L])
 
-    # 3. shrink the hull: bisect the outermost survivors
+    widths = []
     for _ in range(hull_iterations):
         live.sort()
         ends = [iv for iv in (live[0], live[-1]) if (iv[1] - iv[0]) / iv[0] > 1e-14]
-        if (live[-1][1] - live[0][0]) / best_s < 1e-6 or not ends:
+        width = (live[-1][1] - live[0][0]) / best_s
+        widths.append(width)
+        # stop at 1e-6, or when 12 bisections of both ends gained < 0.5 % (the bound's own gap)
+        if width < 1e-6 or not ends or (len(widths) > 12 and width > 0.995 * widths[-13]):
             break
         for iv in ({id(v): v for v in ends}).values():
             if iv in live:
                 split(iv)
         live = [iv for iv in live if iv[2] <= best]
-    # 4. tighten the certificate: bisect the survivors with the lowest bound (budgeted)
     for _ in range(cert_iterations):
         iv = min(live, key=lambda v: v[2])
         if iv[2] >= best * (1 - rtol) or (iv[1] - iv[0]) / iv[0] < 1e-14:
             break
         split(iv)
         live = [v for v in live if v[2] <= best]
+    # several dips: try to exclude the survivors away from the best point (bounded effort)
+    for _ in range(400):
+        far = [iv for iv in live if not (iv[0] <= best_s * (1 + 1e-9) and best_s <= iv[1] * (1 + 1e-9))
+               and abs(math.log(iv[0] / best_s)) > 0.01 and (iv[1] - iv[0]) / iv[0] > 1e-12]
+        if not far:
+            break
+        split(max(far, key=lambda v: abs(math.log(v[0] / best_s))))
+        live = [v for v in live if v[2] <= best]
     live.sort()
     hull_a, hull_b = live[0][0], live[-1][1]
-    # 5. refine inside the hull (it contains every global minimizer)
-    s_opt, r_opt = _golden(Rc, hull_a, hull_b, None, 1e-12) if hull_b > hull_a * (1 + 1e-12) else (best_s, best)
-    if r_opt > best:
-        s_opt, r_opt = best_s, best
+    out = try_convex(hull_a, hull_b)
+    if out is not None:
+        return out
+    # a local search in each surviving component (the curve may have several dips)
+    s_opt, r_opt = best_s, best
+    comps = _components(live)
+    for a, b in comps:
+        if b > a * (1 + 1e-12):
+            m = math.sqrt(a * b)
+            s_c, r_c = _brent_log(ev, a, m, b, ev(m), tol=1e-12)
+            if r_c < r_opt:
+                s_opt, r_opt = s_c, r_c
     risk_lb = min(min(iv[2] for iv in live), r_opt)
     scale_error = max(s_opt - hull_a, hull_b - s_opt)
-    method = "branch-and-bound with interval lower bounds (certified global), golden refinement"
-    if reg.code == CODE_MSQE:
-        conv = _convexity_certificate(dist, grid, hull_a, hull_b)
-        if conv is not None:
-            s_c, err_c = conv
-            r_c = R(s_c)
-            if r_c <= r_opt * (1 + 1e-13) and err_c < scale_error:
-                s_opt, r_opt, scale_error = s_c, min(r_c, r_opt) if r_c <= r_opt else r_c, err_c
-                r_opt = r_c
-                method = ("branch-and-bound with interval lower bounds (certified global); curve proven "
-                          "strictly convex on the surviving hull; root of the exact R' by bisection: "
-                          "|s* - s_true| <= |R'(s*)| / min R''")
-    return dict(scale=s_opt, risk=r_opt, scale_error=scale_error,
-                risk_lower_bound=risk_lb,
-                method=method,
-                extra={"hull": (hull_a, hull_b), "lower_bound_evaluations": counts["lb"],
-                       "risk_evaluations": counts["risk"], "bracket": (s_lo, s_hi)})
+    method = ("branch-and-bound with interval lower bounds (certified global: scale_error spans every "
+              "survivor), Brent refinement in each surviving component")
+    extra.update(hull=(hull_a, hull_b), lower_bound_evaluations=counts["lb"], risk_evaluations=ev.n,
+                 components=[tuple(c) for c in comps])
+    return dict(scale=s_opt, risk=r_opt, scale_error=scale_error, risk_lower_bound=risk_lb,
+                method=method, extra=extra)
+
+
+def _hull_lb(live, r):
+    return min([r] + [iv[2] for iv in live])
