@@ -137,6 +137,28 @@ def _golden(f, a, b, fa_b, tol):
     return (math.exp(c), fc) if fc <= fd else (math.exp(d), fd)
 
 
+M2_RANGE = (1e-280, 1e280)
+"""Domain of :func:`optimal_scale` for laws with a density: ``E[xi**2]`` (data units
+squared) in this range, so that every risk value, scale and bound of the search is
+a normal float64 (the risk at 24 bits is ~``E[xi**2] 2**-48``).  The optimum is
+scale-equivariant (``s*(c xi) = c s*(xi)``): rescale data outside the range."""
+
+
+def _checked_second_moment(dist) -> float:
+    try:
+        m2 = float(dist.second_moment())
+    except (OverflowError, FloatingPointError):
+        m2 = math.inf
+    lo, hi = M2_RANGE
+    if not (lo <= m2 <= hi):
+        raise ValueError(
+            f"{dist}: E[xi^2] = {m2:.3g} (float64) is outside [{lo:g}, {hi:g}], where the risk curve "
+            "and its search are representable; rescale the data (s*(c xi) = c s*(xi)); a law with "
+            "(nearly) all its mass at 0, e.g. ReLU of a law far below 0, has nothing to quantize"
+        )
+    return m2
+
+
 def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e-10,
                   with_msqe_excess: bool = True) -> OptimalScale:
     """Global minimizer ``s* = argmin_{s > 0} R_phi[xi](s)`` with a certificate.
@@ -193,7 +215,7 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
     def R(s):
         return float(risk_curve(dist, np.array([s]), grid, reg)[0])
 
-    rms = math.sqrt(dist.second_moment())
+    rms = math.sqrt(_checked_second_moment(dist))
     # initial log scan covering the optimum of every bit width (s* ~ 8 rms / 2^b)
     s_min = rms * 2.0 ** (-grid.bits) / 64
     s_max = rms * 64
