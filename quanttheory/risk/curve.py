@@ -95,7 +95,9 @@ def _atoms_part(group, grid: Grid, reg: Regularizer, flat: np.ndarray) -> np.nda
         return reg_sums(group.values, flat, grid, reg) * group.weight
     out = np.zeros_like(flat)
     for x in np.asarray(group.values, dtype=np.float64).ravel():
-        out = out + group.weight * flat**2 * reg.evaluate(x / flat, grid.r_b, grid.r_t)
+        v = reg.evaluate(x / flat, grid.r_b, grid.r_t)
+        with np.errstate(over="ignore", invalid="ignore"):  # s**2 = inf for s > 1e154: an atom with phi = 0 adds 0, not NaN
+            out = out + group.weight * np.where(v == 0, 0.0, flat**2 * v)
     return out
 
 
@@ -115,7 +117,8 @@ def _builtin(law, mu, sig, relu, grid, code, flat, method="auto"):
     if code == CODE_SINREQ:
         # the periodic tails make the piece count ~ window / s: closed form for tiny s
         span = (cells.NORMAL_SPAN if law == LAW_NORMAL else cells.LAPLACE_SPAN) * sig
-        small = 2 * span / flat > MAX_PERIODIC_PIECES
+        with np.errstate(over="ignore"):  # span / s overflows to inf for s ~ 1e-320: "small" is right
+            small = 2 * span / flat > MAX_PERIODIC_PIECES
         out = np.empty_like(flat)
         if np.any(small):
             out[small] = _sinreq_closed(law, mu, sig, relu, flat[small])
@@ -134,6 +137,13 @@ def _sinreq_closed(law, mu, sig, relu, s):
     Laplace: ``cos(w mu) / (1 + w^2 b^2)``; ReLU-Laplace and ReLU-Normal: partial
     characteristic functions over (0, inf) (elementary / Faddeeva ``w``).
     """
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = _sinreq_closed_raw(law, mu, sig, relu, s)
+    # s ~ 1e-320: w = inf and Re E[e^{i w xi}] -> 0 (Riemann-Lebesgue); s^2 (P - 0) / 2 ~ 0
+    return np.where(np.isfinite(out), out, 0.0)
+
+
+def _sinreq_closed_raw(law, mu, sig, relu, s):
     from scipy import special
 
     w = 2 * math.pi / s

@@ -233,6 +233,16 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
                                  "its infimum 0 is approached as s -> 0")
             ib = min(loc_idx, key=lambda i: vals[i])
             best_s, best = float(scan[ib]), float(vals[ib])
+        elif ib in (0, scan.size - 1) or not loc_idx:
+            # the lowest scan value at an end of the scan (or a flat curve) is no optimum:
+            # e.g. phi < 0 (R -> -inf as s -> inf) or phi == 0 (R == 0 for every s)
+            where = "smallest" if ib == 0 else "largest"
+            raise ValueError(
+                f"the risk curve of the user regularizer {reg.name!r} has no interior minimum over "
+                f"s in [{s_min:.3g}, {s_max:.3g}] (lowest value {best:.6g} at the {where} scale, "
+                f"{len(loc_idx)} local minima): is phi >= 0, not identically 0, and growing away from "
+                "the grid? Evaluate risk_curve(...) on a wider scan to see the curve's shape"
+            )
         lo_i, hi_i = max(ib - 1, 0), min(ib + 1, scan.size - 1)
         s_opt, r_opt = _golden(R, float(scan[lo_i]), float(scan[hi_i]), None, 1e-11)
         method = ("lowest local minimum at s > 0 (SinReQ's infimum is 0 as s -> 0)" if reg.code == CODE_SINREQ

@@ -236,8 +236,8 @@ def _s2phi(code, ptype, d, s, k):
     if ptype == P_CELL:
         if code == CODE_MSQE:
             return d * d
-        v = math.sin(math.pi * d / s)
-        return s * s * v * v
+        v = s * math.sin(math.pi * d / s)  # (s sin)^2: no inf * 0 when s^2 overflows (s > 1e154)
+        return v * v
     # tails (MSQE: (x - r s)^2, QSin: pi^2 (x - r s)^2)
     if code == CODE_MSQE:
         return d * d
@@ -323,8 +323,8 @@ def _block_sum_g(law, mu, sig, code, s, spacing, hw, k1, k2, ns, nodes, weights,
         elif code == CODE_DMSQE:
             ph = -2.0 * d  # times k per cell below
         else:
-            v = math.sin(math.pi * d / s)
-            ph = s * s * v * v
+            v = s * math.sin(math.pi * d / s)
+            ph = v * v
         dl[q] = d / sig
         g[q] = weights[j, q] * hw * ph
         if law == LAW_NORMAL:
