@@ -86,3 +86,57 @@ def test_user_phi_with_a_minimum_still_works():
     res = optimal_scale(Normal(0, 1), Grid(4), msq)
     ref = optimal_scale(Normal(0, 1), Grid(4), "msqe")
     assert res.scale == pytest.approx(ref.scale, rel=1e-8)
+
+
+# --------------------------------------------------------------------- item 13
+def _mp_user_risk(phi_mp, law, s, kmin, kmax, extra=()):
+    """s^2 E[phi(xi/s)] by mpmath quad in grid units, split at every half-integer in
+    [kmin, kmax] (and the points ``extra``): every place a corner can sit."""
+    import mpmath as mp
+
+    mp.mp.dps = 30
+    s = mp.mpf(s)
+    if isinstance(law, Normal):
+        pdf = lambda x: mp.npdf(x, law.loc, law.scale)  # noqa: E731
+    else:
+        mu, b = mp.mpf(law.loc), mp.mpf(law.scale)
+        pdf = lambda x: mp.exp(-abs(x - mu) / b) / (2 * b)  # noqa: E731
+    pts = sorted(set([mp.mpf(k) / 2 for k in range(2 * kmin, 2 * kmax + 1)] + [mp.mpf(e) / s for e in extra]))
+    return float(s * s * mp.quad(lambda u: phi_mp(u) * s * pdf(s * u), [-mp.inf] + pts + [mp.inf]))
+
+
+def _abs_err(u, r_b, r_t):
+    return np.abs(u - np.clip(np.rint(u), r_b, r_t))
+
+
+def _abs_sin(u, r_b, r_t):
+    return np.abs(np.sin(np.pi * u))
+
+
+@pytest.mark.parametrize("law,grid,s", [
+    (Normal(0, 1), Grid(4), 0.4),           # the audit's case: 0.0399800 against 0.0402527
+    (Normal(0.3, 0.7), Grid(3), 0.25),
+    (Laplace(0.3, 1), Grid(3, False), 0.7),
+    (Laplace(-0.2, 0.5), Grid(2), 0.3),
+])
+def test_user_phi_with_corners_at_grid_points(law, grid, s):
+    import mpmath as mp
+
+    r_b, r_t = grid.r_b, grid.r_t
+
+    def phi_mp(u):
+        return abs(u - min(max(mp.nint(u), r_b), r_t))
+    ref = _mp_user_risk(phi_mp, law, s, r_b, r_t, extra=[law.loc])
+    got = risk_curve(law, [s], grid, _abs_err)[0]
+    assert got == pytest.approx(ref, rel=1e-12)
+
+
+def test_user_phi_with_corners_periodic_tails():
+    import mpmath as mp
+
+    from quanttheory.formats.regularizers import user_regularizer
+
+    reg = user_regularizer(_abs_sin, periodic_tails=True)
+    # |sin(pi u)| has a corner at every integer, also in the tails: split at all of them
+    ref = _mp_user_risk(lambda u: abs(mp.sin(mp.pi * u)), Normal(0, 1), 0.4, -40, 40)
+    assert risk_curve(Normal(0, 1), [0.4], Grid(4), reg)[0] == pytest.approx(ref, rel=1e-12)

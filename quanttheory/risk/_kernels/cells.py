@@ -455,9 +455,30 @@ def count_nodes(law, mu, sig, relu, r_b, r_t, periodic, s, ns, amax):
     npieces = table.shape[0]
     total = 0
     for p in range(npieces):
-        a = _piece_a(law, mu, sig, table[p, 0], table[p, 1], table[p, 2]) + _a_phi(CODE_USER, 1, True)
-        total += ns[_pick(a, amax, 1)]
+        for part in range(_user_parts(table[p, 1], table[p, 2], table[p, 4])):
+            da, db = _user_part(table[p, 1], table[p, 2], table[p, 4], part)
+            a = _piece_a(law, mu, sig, table[p, 0], da, db) + _a_phi(CODE_USER, 1, True)
+            total += ns[_pick(a, amax, 1)]
     return total
+
+
+@numba.njit(cache=True)
+def _user_parts(da, db, ptype):
+    """A user phi may have a corner at every integer and half-integer of the grid range
+    (e.g. ``|u - Q(u)|`` or ``|sin(pi u)|``).  Half-integers and r_b, r_t are piece ends
+    already; a cell piece (anchored at its integer ``k``) is split at ``d = 0``."""
+    if ptype == P_CELL and da < 0.0 and 0.0 < db:
+        return 2
+    return 1
+
+
+@numba.njit(cache=True)
+def _user_part(da, db, ptype, part):
+    if _user_parts(da, db, ptype) == 1:
+        return da, db
+    if part == 0:
+        return da, 0.0
+    return 0.0, db
 
 
 @numba.njit(cache=True)
@@ -468,19 +489,19 @@ def user_nodes(law, mu, sig, relu, r_b, r_t, periodic, s, ns, nodes, weights, am
     pos = 0
     for p in range(npieces):
         c = table[p, 0]
-        da = table[p, 1]
-        db = table[p, 2]
         k = table[p, 3]
-        a = _piece_a(law, mu, sig, c, da, db) + _a_phi(CODE_USER, 1, True)
-        j = _pick(a, amax, 1)
-        mid = 0.5 * (da + db)
-        hw = 0.5 * (db - da)
         cmu = c - mu
-        for q in range(ns[j]):
-            d = mid + hw * nodes[j, q]
-            u_out[pos] = k + d / s
-            w_out[pos] = s * s * hw * weights[j, q] * _density(law, mu, sig, cmu, d)
-            pos += 1
+        for part in range(_user_parts(table[p, 1], table[p, 2], table[p, 4])):
+            da, db = _user_part(table[p, 1], table[p, 2], table[p, 4], part)
+            a = _piece_a(law, mu, sig, c, da, db) + _a_phi(CODE_USER, 1, True)
+            j = _pick(a, amax, 1)
+            mid = 0.5 * (da + db)
+            hw = 0.5 * (db - da)
+            for q in range(ns[j]):
+                d = mid + hw * nodes[j, q]
+                u_out[pos] = k + d / s
+                w_out[pos] = s * s * hw * weights[j, q] * _density(law, mu, sig, cmu, d)
+                pos += 1
     return pos
 
 
