@@ -140,3 +140,124 @@ def test_user_phi_with_corners_periodic_tails():
     # |sin(pi u)| has a corner at every integer, also in the tails: split at all of them
     ref = _mp_user_risk(lambda u: abs(mp.sin(mp.pi * u)), Normal(0, 1), 0.4, -40, 40)
     assert risk_curve(Normal(0, 1), [0.4], Grid(4), reg)[0] == pytest.approx(ref, rel=1e-12)
+
+
+# --------------------------------------------------------------------- item 15
+def _relu_normal_msqe_mp(mu, sig, s, r_t):
+    """pi^2 E[(xi - Q(xi))^2] for xi = ReLU(N(mu, sig^2)) on the unsigned grid [0, r_t]:
+    closed form per cell (normal partial moments) in mpmath at 80 digits.  The atom at 0
+    contributes 0; upper-tail probabilities avoid the 1 - Phi cancellation."""
+    import mpmath as mp
+
+    mp.mp.dps = 80
+    mu, sig, s = (mp.mpf(float(v)) for v in (mu, sig, s))
+
+    def piece(a, b, c):  # int_a^b (x - c)^2 p(x) dx
+        za, zb = (a - mu) / sig, (b - mu) / sig
+        P = mp.ncdf(-za) - mp.ncdf(-zb)
+        fa, fb = mp.npdf(za), mp.npdf(zb)
+        zfb = 0 if zb == mp.inf else zb * fb
+        m = mu - c
+        return sig**2 * (P - (zfb - za * fa)) + 2 * sig * m * (fa - fb) + m * m * P
+
+    half = mp.mpf(1) / 2
+    tot = piece(mp.mpf(0), s * half, 0)
+    for k in range(1, r_t):
+        tot += piece((k - half) * s, (k + half) * s, k * s)
+    tot += piece((r_t - half) * s, mp.inf, r_t * s)
+    return float(mp.pi**2 * tot)
+
+
+@pytest.mark.parametrize("mu,sig,s,bits", [
+    (-2.0, 0.1, 0.1, 4),     # the issue's case: used to return exactly 0 (true 1.34e-92)
+    (-12.0, 1.0, 0.5, 4),    # mu/sigma = -12: used to be off by 3e-4
+    (-1.2, 0.1, 0.1, 4),
+    (-30.0, 1.0, 0.01, 8),
+    (-20.0, 1.0, 0.05, 2),
+    (-0.5, 1.0, 0.3, 4),     # mildly negative: unchanged behaviour
+])
+@pytest.mark.parametrize("method", ["auto", "cells"])
+def test_relu_normal_far_below_zero(mu, sig, s, bits, method):
+    ref = _relu_normal_msqe_mp(mu, sig, s, 2**bits - 1)
+    got = risk_curve(ReLU(Normal(mu, sig)), [s], Grid(bits, False), method=method)[0]
+    assert got == pytest.approx(ref, rel=1e-12)
+
+
+def test_relu_laplace_far_below_zero():
+    # ReLU(Laplace(mu, b)), mu < 0: density e^{mu/b} e^{-x/b} / (2b) on x > 0, MSQE closed
+    # form per cell: int_a^b (x - c)^2 e^{-x/B} dx by mpmath quad (smooth pieces)
+    import mpmath as mp
+
+    mp.mp.dps = 40
+    mu, b, s, r_t = -100.0, 1.0, 0.3, 7
+    pdf = lambda x: mp.exp((mp.mpf(mu) - x) / b) / (2 * b)  # noqa: E731
+    S = mp.mpf(s)
+    edges = [mp.mpf(0)] + [(k + mp.mpf(1) / 2) * S for k in range(r_t)] + [mp.inf]
+    ref = sum(mp.quad(lambda x, k=k: (x - min(k, r_t) * S) ** 2 * pdf(x), [edges[k], edges[k + 1]])
+              for k in range(r_t + 1))
+    ref = float(mp.pi**2 * ref)
+    got = risk_curve(ReLU(Laplace(mu, b)), [s], Grid(3, False))[0]
+    assert got == pytest.approx(ref, rel=1e-12)
+
+
+@pytest.mark.parametrize("t", [1.5, 2.0, 5.0, 20.0, 30.0, 37.0])
+def test_relu_normal_moments_far_below_zero(t):
+    # E[X; X>0] and E[X^2; X>0] for X ~ N(-t c, c^2): the direct forms cancelled (6e-4 at t = 30)
+    import mpmath as mp
+
+    mp.mp.dps = 80
+    c = 0.5
+    L = ReLU(Normal(-t * c, c))
+    T = mp.mpf(-t)
+    m1 = c * (T * mp.ncdf(T) + mp.npdf(T))
+    m2 = c * c * ((T * T + 1) * mp.ncdf(T) + T * mp.npdf(T))
+    assert L.mean() == pytest.approx(float(m1), rel=1e-14)
+    assert L.second_moment() == pytest.approx(float(m2), rel=1e-14)
+    assert float(L.sf(0.0)) == pytest.approx(float(mp.ncdf(T)), rel=1e-14)
+
+
+@pytest.mark.parametrize("mu,sig", [(-2.0, 0.1), (-30.0, 1.0)])
+def test_optimal_scale_relu_far_below_zero(mu, sig):
+    # used to raise "could not bracket the optimum from below" (the scan sat at the rms
+    # of the whole law, ~1e-46 here, not on the scale of its continuous part)
+    law, g = ReLU(Normal(mu, sig)), Grid(4, False)
+    res = optimal_scale(law, g)
+    assert np.isfinite(res.scale) and res.risk_lower_bound <= res.risk
+    # brute force: no scale of a dense scan around s* beats it, and the scan's best
+    # point lies within the certified error (plus one scan step)
+    scan = np.geomspace(res.scale / 4, res.scale * 4, 1001)
+    vals = risk_curve(law, scan, g)
+    assert vals.min() >= res.risk * (1 - 1e-12)
+    assert abs(scan[np.argmin(vals)] - res.scale) <= res.scale_error + res.scale * (4 ** (2 / 1000) - 1)
+
+
+# --------------------------------------------------------------------- item 17
+def _msq(u, r_b, r_t):
+    k = np.clip(np.rint(u), r_b, r_t)
+    return (u - k) ** 2
+
+
+def test_user_phi_limit_message_names_the_limit_and_the_way_out():
+    # a phi without periodic tails must not be told about "periodic tails"
+    with pytest.raises(ValueError) as e:
+        risk_curve(Normal(0, 1), [8 / 2**24], Grid(24), _msq)
+    msg = str(e.value)
+    assert "periodic" not in msg
+    assert "MAX_USER_PIECES" in msg and "grid cell" in msg and "24-bit" in msg
+    assert "built-in regularizer" in msg and "bits" in msg
+
+
+def test_user_phi_limit_message_periodic_tails():
+    from quanttheory.formats.regularizers import user_regularizer
+
+    reg = user_regularizer(_msq, periodic_tails=True)
+    with pytest.raises(ValueError, match="periodic tails: one piece per cell of width s"):
+        risk_curve(Normal(0, 1), [1e-6], Grid(4), reg)
+
+
+def test_user_phi_chunked_matches_builtin_at_16_bits():
+    # 2^16 cells: ~1.7M nodes in one scale (chunked); user MSQE phi = built-in / pi^2
+    s = 8 / 2**16
+    got = risk_curve(Normal(0, 1), [s], Grid(16), _msq)[0]
+    ref = risk_curve(Normal(0, 1), [s], Grid(16), "msqe")[0] / math.pi**2
+    assert got == pytest.approx(ref, rel=1e-12)

@@ -169,24 +169,53 @@ def _sinreq_closed_raw(law, mu, sig, relu, s):
     return s * s * (P - rc) / 2
 
 
+MAX_USER_PIECES = 1 << 21
+"""Most quadrature pieces per scale for a user regularizer (the piece table takes
+40 bytes a row, two rows per grid cell: ~170 MB at the limit).  Enough for every
+scale of a 20-bit grid; a 24-bit grid near its optimum needs ~2**25."""
+
+
 def _user(law, mu, sig, relu, grid, reg: Regularizer, flat):
     from ._kernels import cells
 
     ns, nodes, weights, amax = _tables()
     out = np.empty_like(flat)
     for i, s in enumerate(flat):
-        n = cells.count_nodes(law, mu, sig, relu, grid.r_b, grid.r_t, reg.periodic_tails, s, ns, amax)
-        if n > _CHUNK_NODES * 4:
-            raise ValueError(
-                f"scale {s:g} needs {n} quadrature nodes for the user regularizer {reg.name!r} "
-                "(periodic tails over a window much wider than s); use a larger scale"
-            )
-        u = np.empty(n)
-        wts = np.empty(n)
-        cells.user_nodes(law, mu, sig, relu, grid.r_b, grid.r_t, reg.periodic_tails, s, ns, nodes, weights,
-                         amax, u, wts)
-        out[i] = math.fsum(wts * reg.evaluate(u, grid.r_b, grid.r_t))
+        npieces = cells._pieces(law, mu, sig, relu, grid.r_b, grid.r_t, reg.periodic_tails, s, np.empty((0, 5)))
+        if npieces > MAX_USER_PIECES:
+            raise ValueError(_user_limit_message(law, mu, sig, relu, grid, reg, s, npieces))
+        table, cum = cells.user_table(law, mu, sig, relu, grid.r_b, grid.r_t, reg.periodic_tails, s, ns, amax)
+        parts = []
+        p0, n = 0, table.shape[0]
+        while p0 < n:  # chunks of <= _CHUNK_NODES nodes: bounded memory for phi's arrays
+            p1 = max(int(np.searchsorted(cum, cum[p0] + _CHUNK_NODES, side="right")) - 1, p0 + 1)
+            p1 = min(p1, n)
+            m = int(cum[p1] - cum[p0])
+            u = np.empty(m)
+            wts = np.empty(m)
+            cells.user_nodes(law, mu, sig, s, table, p0, p1, ns, nodes, weights, amax, u, wts)
+            parts.append(math.fsum(wts * reg.evaluate(u, grid.r_b, grid.r_t)))
+            p0 = p1
+        out[i] = math.fsum(parts)
     return out
+
+
+def _user_limit_message(law, mu, sig, relu, grid, reg, s, npieces) -> str:
+    span = (13.0 if law == LAW_NORMAL else 90.0) * sig
+    lo, hi = mu - span, mu + span
+    if relu:
+        lo = max(lo, 0.0)
+    window_cells = max(hi - lo, 0.0) / s
+    if reg.periodic_tails:
+        why = (f"periodic tails: one piece per cell of width s over the law's whole window, "
+               f"~{window_cells:.3g} cells of width s")
+    else:
+        why = (f"one piece per grid cell that meets the law's window: ~"
+               f"{min(window_cells, grid.r_t - grid.r_b + 1):.3g} of the {grid.r_t - grid.r_b + 1} cells "
+               f"of the {grid}")
+    return (f"scale {s:g}: the user regularizer {reg.name!r} needs {npieces} quadrature pieces "
+            f"({why}), over the limit MAX_USER_PIECES = {MAX_USER_PIECES} (memory). Use at most ~20 bits, "
+            f"a larger scale, or a built-in regularizer ('msqe', 'qsin', 'sinreq': O(1) cost per scale)")
 
 
 def risk_curve(dist, scales, grid, regularizer="msqe", *, method="auto") -> np.ndarray:

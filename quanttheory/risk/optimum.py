@@ -216,6 +216,12 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
         return float(risk_curve(dist, np.array([s]), grid, reg)[0])
 
     rms = math.sqrt(_checked_second_moment(dist))
+    # the scan is centred on the continuous part: a ReLU law far below 0 has P(xi > 0) ~ 1e-200
+    # and an rms set by that mass, while its density lives on a scale ~ scale / |loc / scale|
+    lo = dist.support()[0]
+    p_cont = float(dist.sf(lo)) if math.isfinite(lo) else 1.0
+    if 0.0 < p_cont < 1.0:
+        rms = rms / math.sqrt(p_cont)
     # initial log scan covering the optimum of every bit width (s* ~ 8 rms / 2^b)
     s_min = rms * 2.0 ** (-grid.bits) / 64
     s_max = rms * 64
