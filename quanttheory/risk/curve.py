@@ -241,7 +241,8 @@ def risk_curve(dist, scales, grid, regularizer="msqe", *, method="auto") -> np.n
     Returns
     -------
     ndarray
-        ``R(s)``, relative error <= 1e-12 for the parametric laws.
+        ``R(s)``, relative error <= 1e-12 for the parametric laws with
+        ``|loc| / scale <= 1e4`` (beyond, ~``1e-16 |loc| / scale``: docs/risk.md).
     """
     reg = get_regularizer(regularizer)
     return reg.curve_factor * expected_phi(dist, scales, grid, reg, method=method)
