@@ -31,6 +31,11 @@ class _LocScale(Law):
     scale: float
     relu: bool = False
 
+    def __post_init__(self):  # dataclass subclasses: validate and normalize loc and scale
+        loc, scale = _check_params(self.loc, self.scale)
+        object.__setattr__(self, "loc", loc)
+        object.__setattr__(self, "scale", scale)
+
     def kernel_params(self) -> tuple[int, float, float, bool]:
         """(law code, loc, scale, relu) for the numba kernels."""
         return self.law, self.loc, self.scale, self.relu
@@ -47,11 +52,6 @@ class Normal(_LocScale):
     loc: float = 0.0
     scale: float = 1.0
     law = LAW_NORMAL
-
-    def __post_init__(self):
-        loc, scale = _check_params(self.loc, self.scale)
-        object.__setattr__(self, "loc", loc)
-        object.__setattr__(self, "scale", scale)
 
     def pdf(self, x):
         z = (np.asarray(x, dtype=float) - self.loc) / self.scale
@@ -117,11 +117,6 @@ class Laplace(_LocScale):
     loc: float = 0.0
     scale: float = 1.0
     law = LAW_LAPLACE
-
-    def __post_init__(self):
-        loc, scale = _check_params(self.loc, self.scale)
-        object.__setattr__(self, "loc", loc)
-        object.__setattr__(self, "scale", scale)
 
     def pdf(self, x):
         z = np.abs(np.asarray(x, dtype=float) - self.loc) / self.scale

@@ -55,8 +55,9 @@ def expected_phi(dist, scales, grid: Grid, regularizer="msqe", *, method="auto")
 
     One code path for every law (:class:`quanttheory.laws.Law`; an array is its
     :class:`~quanttheory.laws.Empirical` law): the continuous part (if
-    ``law.has_density``) by the law's numba kernels (``law.kernel_params()``),
-    plus ``w s**2 sum_i phi(x_i / s)`` over each group of ``law.atoms()``.
+    ``law.has_density``) by the law's numba kernels (``law.kernel_params()``), or
+    by :mod:`quanttheory.risk.generic` for a law without kernels, plus
+    ``w s**2 sum_i phi(x_i / s)`` over each group of ``law.atoms()``.
 
     ``method`` (continuous part): ``"auto"`` (default: the bit-independent fast path
     wherever it is certified, else the per-cell path), ``"fast"``, or ``"cells"``
@@ -78,9 +79,10 @@ def expected_phi(dist, scales, grid: Grid, regularizer="msqe", *, method="auto")
 def _density_part(law: Law, grid: Grid, reg: Regularizer, flat: np.ndarray, method: str) -> np.ndarray:
     """``s**2 integral phi(x/s) pdf(x) dx`` over the continuous part of ``law``."""
     params = law.kernel_params()
-    if params is None:
-        raise TypeError(f"{law.name} has a density but no integration kernel (kernel_params() is None); "
-                        "the risk engine cannot integrate it yet")
+    if params is None:  # no numba kernel: the generic piecewise Gauss-Legendre path
+        from .generic import expected_phi_density
+
+        return expected_phi_density(law, grid, reg, flat)
     lc, mu, sig, relu = params
     if reg.code in (CODE_MSQE, CODE_QSIN, CODE_SINREQ):
         return _builtin(lc, mu, sig, relu, grid, reg.code, flat, method)

@@ -189,7 +189,9 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
     SinReQ has no quadratic tails: ``s^2 E[sin^2(pi xi/s)] <= s^2 -> 0`` as
     ``s -> 0``, so its infimum is 0 and not attained; the lowest local minimum at
     ``s > 0`` is returned with ``risk_lower_bound = 0`` and a method saying so.
-    User regularizers get a dense log-scan plus golden refinement (not certified).
+    User regularizers, and laws without numba kernels (``kernel_params()`` None,
+    integrated by :mod:`quanttheory.risk.generic`), get a dense log-scan plus
+    golden refinement (not certified).
 
     A purely atomic law (``law.has_density`` False: data arrays, ``Empirical``) gets
     the exact data optimum :func:`quanttheory.risk.data.optimal_scale_atoms`
@@ -232,7 +234,8 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
     # local minima of the scan (diagnostics / SinReQ)
     loc_idx = significant_local_minima(vals)
 
-    if reg.code == CODE_SINREQ or reg.code == CODE_USER:
+    bounds = dist.kernel_params() is not None  # the interval lower bounds need the law's numba kernels
+    if reg.code == CODE_SINREQ or reg.code == CODE_USER or not bounds:
         if reg.code == CODE_SINREQ:
             if not loc_idx:
                 raise ValueError("SinReQ's curve has no local minimum at s > 0 for this law and grid; "
@@ -244,7 +247,7 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
             # e.g. phi < 0 (R -> -inf as s -> inf) or phi == 0 (R == 0 for every s)
             where = "smallest" if ib == 0 else "largest"
             raise ValueError(
-                f"the risk curve of the user regularizer {reg.name!r} has no interior minimum over "
+                f"the risk curve of {reg.name!r} on {dist} has no interior minimum over "
                 f"s in [{s_min:.3g}, {s_max:.3g}] (lowest value {best:.6g} at the {where} scale, "
                 f"{len(loc_idx)} local minima): is phi >= 0, not identically 0, and growing away from "
                 "the grid? Evaluate risk_curve(...) on a wider scan to see the curve's shape"
@@ -252,7 +255,10 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
         lo_i, hi_i = max(ib - 1, 0), min(ib + 1, scan.size - 1)
         s_opt, r_opt = _golden(R, float(scan[lo_i]), float(scan[hi_i]), None, 1e-11)
         method = ("lowest local minimum at s > 0 (SinReQ's infimum is 0 as s -> 0)" if reg.code == CODE_SINREQ
-                  else "log-scan (161 points) + golden section; not certified for user regularizers")
+                  else "log-scan (161 points) + golden section; not certified for user regularizers"
+                  if reg.code == CODE_USER
+                  else f"log-scan (161 points) + golden section; not certified ({dist.name} has no interval-bound "
+                       "kernels)")
         res = dict(scale=s_opt, risk=r_opt, scale_error=float(scan[hi_i] - scan[lo_i]),
                    risk_lower_bound=0.0 if reg.code == CODE_SINREQ else float("nan"), method=method,
                    extra={"scan_local_minima": [float(scan[i]) for i in loc_idx]})

@@ -1,5 +1,14 @@
 """Private numba kernels: cell-by-cell Gauss-Legendre integration of risk curves.
 
+Why one module of ~900 lines (over the package's ~500-line guideline): the
+interval lower bounds and curvature bounds of the certified optimum (second half)
+call the piece, density and quadrature helpers of the integrator (first half),
+and numba's on-disk cache (``cache=True``) does not track callees in other
+files: a caller cached in ``bounds.py`` would keep running the old code of an
+edited ``cells.py``.  Keeping callers and callees in one file keeps the cache
+correct.  The file has three sections: integration, distance-to-union lower
+bounds, cell-by-cell lower bounds and curvature bounds.
+
 ``R(s) = s**2 E[phi(xi / s)]`` is split into *pieces* on which the integrand is
 analytic: the grid cells ``[(k - 1/2) s, (k + 1/2) s]`` inside ``(r_b, r_t)``,
 the two edge half-cells ``[r_b s, (r_b + 1/2) s]`` and ``[(r_t - 1/2) s, r_t s]``
