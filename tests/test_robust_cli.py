@@ -52,7 +52,7 @@ def test_json_law_outputs_are_strict_with_documented_keys(argv, capsys):
     keys = {"scale", "risk", "regularizer", "grid", "method", "scale_error", "scale_rel_error",
             "risk_lower_bound", "msqe_excess", "msqe_scale", "extra", "distribution"}
     assert keys <= set(d)
-    assert d["scale_rel_error"] == pytest.approx(d["scale_error"] / d["scale"], rel=1e-15)
+    assert d["scale_rel_error"] == pytest.approx(d["scale_error"] / d["scale"], rel=1e-15, abs=0)
 
 
 def test_json_tensor_keys(npy, capsys):
@@ -60,7 +60,7 @@ def test_json_tensor_keys(npy, capsys):
     assert main(["scale", npy(x), "--bits", "3", "--axis", "0", "--json"]) == 0
     d = strict_loads(capsys.readouterr().out)
     assert len(d["scale"]) == 3 and len(d["scale_rel_error"]) == 3
-    assert all(r == pytest.approx(e / s, rel=1e-15)
+    assert all(r == pytest.approx(e / s, rel=1e-15, abs=0)
                for r, e, s in zip(d["scale_rel_error"], d["scale_error"], d["scale"]))
 
 
