@@ -190,14 +190,17 @@ def test_relu_laplace_far_below_zero():
 
     mp.mp.dps = 40
     mu, b, s, r_t = -100.0, 1.0, 0.3, 7
-    pdf = lambda x: mp.exp((mp.mpf(mu) - x) / b) / (2 * b)  # noqa: E731
+    # e^{mu/b} factored out of the quadrature: mp.quad's tolerance is absolute (~10^-dps),
+    # so an integrand of size 1e-44 would only get ~3 correct digits
+    pdf = lambda x: mp.exp(-x / b) / (2 * b)  # noqa: E731
     S = mp.mpf(s)
     edges = [mp.mpf(0)] + [(k + mp.mpf(1) / 2) * S for k in range(r_t)] + [mp.inf]
     ref = sum(mp.quad(lambda x, k=k: (x - min(k, r_t) * S) ** 2 * pdf(x), [edges[k], edges[k + 1]])
               for k in range(r_t + 1))
-    ref = float(mp.pi**2 * ref)
-    got = risk_curve(ReLU(Laplace(mu, b)), [s], Grid(3, False))[0]
-    assert got == pytest.approx(ref, rel=1e-12, abs=0)
+    ref = float(mp.pi**2 * mp.exp(mp.mpf(mu) / b) * ref)
+    for method in ("auto", "cells"):  # the per-cell window [0, mu + 90 b] was empty: 0
+        got = risk_curve(ReLU(Laplace(mu, b)), [s], Grid(3, False), method=method)[0]
+        assert got == pytest.approx(ref, rel=1e-12, abs=0)
 
 
 @pytest.mark.parametrize("t", [1.5, 2.0, 5.0, 20.0, 30.0, 37.0])
