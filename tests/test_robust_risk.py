@@ -299,3 +299,12 @@ def test_accuracy_at_the_edge_of_the_documented_domain(law, s):
     ref = _mp_msqe(law, s, g)
     for method in ("auto", "cells"):
         assert risk_curve(law, [s], g, method=method)[0] == pytest.approx(ref, rel=1e-12, abs=0)
+
+
+def test_user_phi_at_unrepresentable_scales_raises_not_nan():
+    # s^2 overflows (or underflows) in float64: s^2 phi(x/s) would be inf * 0 = NaN
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for s in (1e300, 1e-300):
+            with pytest.raises(ValueError, match="s\\*\\*2 is a normal float64"):
+                risk_curve(Normal(0, 1), [1.0, s], Grid(4), _msq)

@@ -182,6 +182,11 @@ def _user(law, mu, sig, relu, grid, reg: Regularizer, flat):
 
     ns, nodes, weights, amax = _tables()
     out = np.empty_like(flat)
+    bad = flat[~((flat > 1.5e-154) & (flat < 1.3e154))]
+    if bad.size:
+        # phi is evaluated in grid units: s^2 phi(x/s) with s^2 = inf or 0 is inf * 0 (NaN)
+        raise ValueError(f"scale {bad[0]:g} is outside 1.5e-154 < s < 1.3e154, where s**2 is a normal float64: "
+                         "a user regularizer's s**2 phi(x/s) is not representable there; rescale the data")
     for i, s in enumerate(flat):
         npieces = cells._pieces(law, mu, sig, relu, grid.r_b, grid.r_t, reg.periodic_tails, s, np.empty((0, 5)))
         if npieces > MAX_USER_PIECES:
