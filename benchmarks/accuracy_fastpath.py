@@ -6,6 +6,10 @@ Scales: 40 log-spaced points over 1e-4x..100x of 8 rms/2^b; bits 1, 2, 4, 8, 12,
 signed and unsigned grids; Normal/Laplace, plain and ReLU, loc in {0, 0.7, -0.4}.
 Per-cell reference where it has <= 20000 cells; mpmath (40 digits, tests/mpref.py) for
 QSin/SinReQ at every 5th handled scale (MSQE in mpmath is O(2^b): see the tests).
+
+Units: relative errors |value / reference - 1| (dimensionless), maxima over the
+points counted in parentheses.  No timings: accuracy is deterministic, so one run
+is the measurement (timings live in bench_fastpath.py, minimum of several runs).
 """
 
 import math

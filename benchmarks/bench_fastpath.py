@@ -11,9 +11,11 @@ selection: fast formulas where certified and worthwhile, per-cell path for the
 rest, i.e. everything a user gets); "cells" = quanttheory.risk._kernels.cells.curve_builtin
 on all points.  At 16 and 24 bits the per-cell path is timed on an evenly spaced
 subset of the 1000 points (every 20th at 16 bits, every 200th at 24 bits) and
-extrapolated linearly to 1000 points (marked "*").  Times are the best of 3 runs
-(the per-cell subsets at 16/24 bits: one run).  Then optimal_scale at 12 and 16
-bits with risk._builtin monkeypatched to the hybrid path (before/after).
+extrapolated linearly to 1000 points (marked "*").  Units: wall-clock ms per
+1000-point curve, the minimum of 3 runs (the per-cell subsets at 16/24 bits: 2
+runs); ratios are of those minima.  Then optimal_scale at 12 and 16 bits with
+risk._builtin forced to the per-cell path ("cells", min of 2 runs after a warm
+call) vs the default path (min of 3): seconds per call.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ def main(argv=None):
                 step = {16: 20, 24: 200}.get(bits, 1)
                 sub = np.ascontiguousarray(s[::step])
                 run = lambda: cells.curve_builtin(law, 0.0, 1.0, False, r_b, r_t, code, sub, ns, nodes, weights, amax)
-                tc = (best(run) if step == 1 else best(run, 1)) * s.size / sub.size
+                tc = (best(run) if step == 1 else best(run, 2)) * s.size / sub.size
                 if bits == 8:
                     fast8 = tf
                 mark = "*" if step > 1 else " "
@@ -91,14 +93,12 @@ def main(argv=None):
                             (Laplace(0.0, 1.0), 12, "msqe"), (Normal(0.0, 1.0), 16, "msqe")):
         risk._builtin = cells_only
         try:
-            t0 = time.perf_counter()
             a = risk.optimal_scale(dist, bits, reg, with_msqe_excess=False)
-            t_before = time.perf_counter() - t0
+            t_before = best(lambda: risk.optimal_scale(dist, bits, reg, with_msqe_excess=False), 2)
         finally:
             risk._builtin = orig
-        t0 = time.perf_counter()
         b = risk.optimal_scale(dist, bits, reg, with_msqe_excess=False)
-        t_after = time.perf_counter() - t0
+        t_after = best(lambda: risk.optimal_scale(dist, bits, reg, with_msqe_excess=False), 3)
         print(f"{dist!s:18s} {bits:2d} bits {reg:5s} cells {t_before:7.2f} s  default {t_after:7.2f} s  "
               f"ratio {t_before / t_after:5.1f}  |ds|/s {abs(a.scale - b.scale) / a.scale:.1e}  "
               f"|dR|/R {abs(a.risk - b.risk) / a.risk:.1e}", flush=True)

@@ -1,6 +1,6 @@
 """Precompute 24-bit per-cell (reference path) values for tests/test_fastpath.py.
 
-The per-cell path integrates ~2^24 cells per scale at 24 bits (~10 s per point),
+The per-cell path integrates ~2^24 cells per scale at 24 bits (0.1-1.3 s per point),
 too slow for the suite.  Run from the worktree root:
 
     PYTHONPATH=. /work/venv/bin/python tests/make_fastpath_cells24.py

@@ -77,7 +77,7 @@ def test_degenerate_file_strict_json(tmp_path, capsys):
     (["scale", "--dist", "normal", "--format", "e4m3", "--regularizer", "qsin"], "msqe"),
     (["scale", "--dist", "normal"], "--bits B .* or --format NAME"),
     (["scale", "--format", "nf4"], "FILE or --dist"),
-    (["scale", "--dist", "normal", "--format", "nf4", "--axis", "0"], "--axis is for a tensor"),
+    (["scale", "--dist", "normal", "--format", "nf4", "--axis", "0"], "apply to a FILE tensor"),
 ])
 def test_format_cli_errors(argv, msg, capsys):
     assert main(argv) == 2

@@ -281,7 +281,8 @@ def optimal_affine(dist, bits, *, hull_rtol: float = 1e-3) -> AffineOptimum:
     # 4. per surviving zero-point: convexity certificate on its hull (risk engine), else Brent in the hull;
     #    the MSE of the result from the certified risk engine
     from ..risk import mse as engine_mse
-    from ..risk.optimum import _convexity_certificate
+    from ..formats.regularizers import MSQE
+    from ..risk.optimum import _convexity_certificate, _Curve
 
     # a law symmetric about 0 has MSE(s, z) = MSE(s, N - z) (x -> -x): certify one of each mirror pair
     symmetric = L.mu == 0.0 and not L.relu
@@ -292,7 +293,7 @@ def optimal_affine(dist, bits, *, hull_rtol: float = 1e-3) -> AffineOptimum:
         sel = bz == z
         ha, hb = float(b1[sel].min()), float(b2[sel].max())
         g = ShiftedGrid(bits, False, int(z))
-        conv = _convexity_certificate(dist, g, ha, hb)
+        conv = _convexity_certificate(_Curve(dist, g, MSQE), ha, hb)
         if conv is not None:
             s_r, err = float(conv[0]), float(conv[1])
         else:

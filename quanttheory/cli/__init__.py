@@ -30,6 +30,9 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, object | Non
         prog="quanttheory",
         description="Exact theory of uniform quantization: risk curves, optimal scales, SQR checks.",
     )
+    from .. import __version__
+
+    parser.add_argument("--version", action="version", version=f"quanttheory {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     chosen = next((a for a in argv if not a.startswith("-")), None)
     module = None
@@ -46,12 +49,19 @@ def main(argv: list[str] | None = None) -> int:
     parser, module = build_parser(argv)
     args = parser.parse_args(argv)
     if module is None:
-        parser.print_help()
-        return 0
+        # no subcommand is a usage error (exit 2, like argparse's own); --help exits 0
+        parser.print_help(sys.stderr)
+        print("quanttheory: error: give a COMMAND (see the list above)", file=sys.stderr)
+        return 2
     try:
         return int(module.run(args) or 0)
-    except (ValueError, TypeError) as exc:
-        print(f"quanttheory {args.command}: error: {exc}", file=sys.stderr)
+    except (ValueError, TypeError, OSError, ArithmeticError) as exc:
+        # expected failures (bad input, unreadable/unwritable paths, values outside float64)
+        # are one line on stderr and exit status 2, never a traceback
+        msg = str(exc) or type(exc).__name__
+        if isinstance(exc, OSError) and exc.filename is not None:
+            msg = f"{exc.strerror or exc}: {exc.filename}"
+        print(f"quanttheory {args.command}: error: {msg}", file=sys.stderr)
         return 2
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -29,6 +30,12 @@ def run(args) -> int:
             raise ValueError(f"unknown figure(s) {unknown}; known: {list(reg)}")
         selected = list(args.only)
     out = Path(args.out)
+    # the output directory is checked (and created) before any figure is computed
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {str(out)!r} exists and is not a directory; give a directory path")
+    out.mkdir(parents=True, exist_ok=True)
+    if not os.access(out, os.W_OK):
+        raise ValueError(f"--out directory {str(out)!r} is not writable")
     # wall-clock and process CPU time: on a shared machine the CPU time is the reproducible number
     t_all, c_all = time.perf_counter(), time.process_time()
     for name in selected:

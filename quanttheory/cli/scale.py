@@ -1,4 +1,18 @@
-"""``quanttheory scale``: optimal scale factor of a law, or of a tensor in a .npy file."""
+"""``quanttheory scale``: optimal scale factor of a law, or of a tensor in a .npy file.
+
+``--json`` prints one JSON object (strict JSON: no ``NaN``/``Infinity``; a value
+that is not a finite number is ``null``).  Keys (``docs/cli.md``):
+
+``scale``, ``risk``, ``regularizer``, ``grid`` (``bits``, ``signed``, ``r_b``,
+``r_t``), ``method``, ``scale_error`` (absolute bound on ``|s - s_true|``, data
+units; ``null`` when no finite bound exists, e.g. all-zero data where every
+``s`` is optimal), ``scale_rel_error`` (``scale_error / scale``),
+``risk_lower_bound``, ``msqe_excess``, ``msqe_scale``, ``extra`` (method
+diagnostics), and ``distribution`` (law input) or ``file`` (tensor input).
+With ``--format`` the keys are those of ``FormatScale``/``FormatOptimum`` (every
+near-optimal scale included), with ``--affine`` those of the affine results, plus
+``input`` (see docs/cli.md, docs/formats.md, docs/affine.md).
+"""
 
 from __future__ import annotations
 
@@ -11,34 +25,35 @@ def add_arguments(p) -> None:
     p.add_argument("--dist", choices=("normal", "laplace", "student-t", "gennorm"), help="parametric law")
     p.add_argument("--df", type=float, default=None, help="degrees of freedom of --dist student-t (> 2)")
     p.add_argument("--beta", type=float, default=None, help="shape of --dist gennorm (> 0; 2 Normal, 1 Laplace)")
-    p.add_argument("--loc", type=float, default=0.0, help="location of the law (default 0)")
-    p.add_argument("--dist-scale", type=float, default=1.0, help="scale of the law (default 1)")
-    p.add_argument("--relu", action="store_true", help="apply ReLU to the law")
+    p.add_argument("--loc", type=float, default=None, help="location of the law (default 0; --dist only)")
+    p.add_argument("--dist-scale", type=float, default=None,
+                   help="scale of the law (default 1; --dist only)")
+    p.add_argument("--relu", action="store_true", help="apply ReLU to the law (--dist only)")
     p.add_argument("--bits", type=int, default=None, help="bit width of the integer grid (1..24)")
     p.add_argument("--format", default=None, metavar="NAME",
                    help="number format instead of --bits: e4m3, e5m2, e2m3, e3m2, e2m1, nf4, fp16, bf16, "
                         "int<b>, int<b>n (narrow), uint<b>")
     p.add_argument("--unsigned", action="store_true", help="unsigned grid [0, 2^b - 1]")
     p.add_argument("--regularizer", default="msqe", help="msqe (default), qsin or sinreq")
-    p.add_argument("--axis", type=int, default=None, help="per-channel axis (tensor input)")
+    p.add_argument("--axis", type=int, default=None, help="per-channel axis (FILE input only)")
     p.add_argument("--affine", nargs="?", const="zero_point", choices=("zero_point", "offset"), default=None,
                    help="joint optimum of an affine grid x_hat = s (q - z) (integer zero-point, default) or "
                         "x_hat = s q + m ('--affine offset'); codes 0..2^b - 1 (see docs/affine.md)")
     p.add_argument("--group", type=int, default=None,
                    help="with --affine and a FILE: one (s, z) per group of this many consecutive elements")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--json", action="store_true", help="machine-readable output (strict JSON; see docs/cli.md)")
 
 
-def _strict(v):
+def json_safe(v):
     """JSON-safe copy: numpy scalars/arrays to Python, non-finite floats to None (strict JSON)."""
     import numpy as np
 
     if isinstance(v, dict):
-        return {str(k): _strict(a) for k, a in v.items()}
+        return {str(k): json_safe(a) for k, a in v.items()}
     if isinstance(v, (list, tuple)):
-        return [_strict(a) for a in v]
+        return [json_safe(a) for a in v]
     if isinstance(v, np.ndarray):
-        return [_strict(a) for a in v.tolist()]
+        return [json_safe(a) for a in v.tolist()]
     if isinstance(v, np.generic):
         v = v.item()
     if isinstance(v, float) and not math.isfinite(v):
@@ -48,41 +63,76 @@ def _strict(v):
     return str(v)
 
 
-def run(args) -> int:
-    from ..formats.grid import Grid
+def dumps(d: dict, **kw) -> str:
+    """Strict JSON text of a result dict (``allow_nan=False`` after :func:`json_safe`)."""
+    return json.dumps(json_safe(d), allow_nan=False, default=float, **kw)
 
-    if getattr(args, "affine", None) is not None:
-        if args.bits is None or getattr(args, "format", None) is not None:
-            raise ValueError("--affine takes --bits B (codes 0..2^B - 1), not --format")
-        return run_affine(args)
-    if getattr(args, "group", None) is not None:
-        raise ValueError("--group applies to affine grids: add --affine")
-    if getattr(args, "format", None) is not None:
-        return run_format(args)
-    if args.bits is None:
-        raise ValueError("give --bits B (integer grid) or --format NAME (e.g. e4m3, nf4, int8n)")
-    grid = Grid(args.bits, not args.unsigned)
+
+def _check_input(args) -> None:
+    """Flags that only one kind of input takes (before any work)."""
     if args.file is not None:
         if args.dist is not None:
             raise ValueError("give either a FILE or --dist, not both")
-        return int(run_file(args) or 0)
+        given = [f for f, v in (("--loc", args.loc), ("--dist-scale", args.dist_scale),
+                                ("--relu", args.relu or None), ("--df", args.df), ("--beta", args.beta))
+                 if v is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)} describe a --dist law and do not apply to a FILE; "
+                             "transform the data before saving it instead")
+        return
     if args.dist is None:
         raise ValueError("give a .npy FILE or --dist normal|laplace|student-t|gennorm")
+    if args.axis is not None or getattr(args, "group", None) is not None:
+        raise ValueError("--axis / --group apply to a FILE tensor (its channels or groups); a --dist law has no axes")
+
+
+def _law(args):
     from ..laws.parametric import get_distribution
+
+    return get_distribution(args.dist, 0.0 if args.loc is None else args.loc,
+                            1.0 if args.dist_scale is None else args.dist_scale, args.relu,
+                            df=args.df, beta=args.beta)
+
+
+def _validate(args):
+    """Every argument check of the integer-grid path, before any work (file reading, compilation, search)."""
+    from ..formats.grid import Grid
+    from ..formats.regularizers import get_regularizer
+
+    if args.bits is None:
+        raise ValueError("give --bits B (integer grid) or --format NAME (e.g. e4m3, nf4, int8n)")
+    grid = Grid(args.bits, not args.unsigned)
+    reg = get_regularizer(args.regularizer)
+    return grid, reg, (None if args.file is not None else _law(args))
+
+
+def run(args) -> int:
+    if args.group is not None and args.affine is None:
+        raise ValueError("--group applies to affine grids: add --affine")
+    _check_input(args)
+    if args.affine is not None:
+        if args.bits is None or args.format is not None:
+            raise ValueError("--affine takes --bits B (codes 0..2^B - 1), not --format")
+        return run_affine(args)
+    if args.format is not None:
+        return run_format(args)
+    grid, reg, dist = _validate(args)
+    if dist is None:
+        return int(run_file(args, grid, reg) or 0)
     from ..risk.optimum import optimal_scale
 
-    dist = get_distribution(args.dist, args.loc, args.dist_scale, args.relu, df=args.df, beta=args.beta)
-    res = optimal_scale(dist, grid, args.regularizer)
+    res = optimal_scale(dist, grid, reg)
     if args.json:
-        d = _finite(res.as_dict())  # strict JSON: a bound that does not exist (NaN) becomes null
+        d = res.as_dict()
         d["distribution"] = str(dist)
-        print(json.dumps(d, indent=2, default=float, allow_nan=False))
+        print(dumps(d, indent=2))
         return 0
     print(f"distribution   {dist}")
     print(f"grid           {grid}")
     print(f"regularizer    {res.regularizer}")
     cert = "certified within" if math.isfinite(res.risk_lower_bound) else "not certified; estimated error"
-    print(f"optimal scale  {res.scale:.12g}  ({cert} +-{res.scale_error:.2g})")
+    print(f"optimal scale  {res.scale:.12g}  ({cert} +-{res.scale_error:.2g} absolute, "
+          f"{res.scale_rel_error:.2g} relative)")
     print(f"risk at s*     {res.risk:.12g}")
     print(f"risk >=        {res.risk_lower_bound:.12g}  (lower bound over all s)")
     if res.msqe_excess is not None:
@@ -94,47 +144,47 @@ def run(args) -> int:
     return 0
 
 
-def _finite(v):
-    """Replace non-finite floats by None, recursively (JSON output)."""
-    if isinstance(v, dict):
-        return {k: _finite(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_finite(x) for x in v]
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
-
-
-def run_file(args) -> int:
-    """``quanttheory scale FILE.npy --bits B [--unsigned] [--axis A] [--regularizer R] [--json]``."""
+def _npy_path(name: str):
     import pathlib
 
+    path = pathlib.Path(name)
+    if path.suffix.lower() != ".npy":
+        raise ValueError(f"expected a .npy file (np.save), got {path.name!r}")
+    if not path.exists():
+        raise ValueError(f"file {str(path)!r} does not exist")
+    if path.is_dir():
+        raise ValueError(f"{str(path)!r} is a directory, not a .npy file")
+    return path
+
+
+def run_file(args, grid=None, reg=None) -> int:
+    """``quanttheory scale FILE.npy --bits B [--unsigned] [--axis A] [--regularizer R] [--json]``."""
     import numpy as np
 
     from ..formats.grid import Grid
     from ..risk.data import optimal_scale_data
 
-    path = pathlib.Path(args.file)
-    if not path.exists():
-        raise ValueError(f"file {str(path)!r} does not exist")
-    if path.suffix != ".npy":
-        raise ValueError(f"expected a .npy file (np.save), got {path.name!r}")
+    if grid is None:
+        grid = Grid(int(args.bits), signed=not bool(getattr(args, "unsigned", False)))
+    if reg is None:
+        reg = getattr(args, "regularizer", "msqe") or "msqe"
+    path = _npy_path(args.file)
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except Exception as exc:  # noqa: BLE001 - report any reader error cleanly
         raise ValueError(f"cannot read {str(path)!r} as a .npy array: {exc}") from exc
-    grid = Grid(int(args.bits), signed=not bool(getattr(args, "unsigned", False)))
-    res = optimal_scale_data(arr, grid, getattr(args, "regularizer", "msqe") or "msqe", axis=getattr(args, "axis", None))
+    res = optimal_scale_data(arr, grid, reg, axis=getattr(args, "axis", None))
     if getattr(args, "json", False):
         d = res.as_dict()
         d["file"] = str(path)
-        print(json.dumps(d, default=float))
+        print(dumps(d))
     else:
         mse = res.extra.get("mse") if res.extra else None
         print(f"file: {path}  shape {arr.shape} dtype {arr.dtype}")
         print(f"grid: {grid}   regularizer: {res.regularizer}")
         if np.ndim(res.scale) == 0:
-            print(f"optimal scale s* = {res.scale:.17g}  (+- {res.scale_error:.3g})")
+            print(f"optimal scale s* = {res.scale:.17g}  (+- {res.scale_error:.3g} absolute, "
+                  f"{res.scale_rel_error:.3g} relative)")
             print(f"risk R(s*) = {res.risk:.17g}   mse = {mse:.17g}" if mse is not None else f"risk = {res.risk}")
             print(f"certified lower bound: {res.risk_lower_bound:.17g}")
         else:
@@ -145,13 +195,15 @@ def run_file(args) -> int:
     return 0
 
 
-def _strict_json(d) -> str:
-    def bad(c):
-        raise ValueError(f"non-finite number {c} in JSON output")
+def _load(args):
+    import numpy as np
 
-    out = json.dumps(d, allow_nan=False)
-    json.loads(out, parse_constant=bad)
-    return out
+    path = _npy_path(args.file)
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except Exception as exc:  # noqa: BLE001 - report any reader error cleanly
+        raise ValueError(f"cannot read {str(path)!r} as a .npy array: {exc}") from exc
+    return path, arr
 
 
 def run_affine(args) -> int:
@@ -164,39 +216,22 @@ def run_affine(args) -> int:
     if (args.regularizer or "msqe") != "msqe":
         raise ValueError("--affine optimizes the MSE only: drop --regularizer")
     if args.file is not None:
-        if args.dist is not None:
-            raise ValueError("give either a FILE or --dist, not both")
-        import pathlib
-
         from ..affine.data import optimal_affine_data, optimal_offset_data
 
-        path = pathlib.Path(args.file)
-        if not path.exists():
-            raise ValueError(f"file {str(path)!r} does not exist")
-        if path.suffix != ".npy":
-            raise ValueError(f"expected a .npy file (np.save), got {path.name!r}")
-        try:
-            arr = np.load(path, mmap_mode="r", allow_pickle=False)
-        except Exception as exc:  # noqa: BLE001 - report any reader error cleanly
-            raise ValueError(f"cannot read {str(path)!r} as a .npy array: {exc}") from exc
+        path, arr = _load(args)
         f = optimal_affine_data if form == "zero_point" else optimal_offset_data
         res = f(arr, args.bits, axis=args.axis, group=args.group)
         what = f"file {path}  shape {arr.shape} dtype {arr.dtype}"
     else:
-        if args.dist is None:
-            raise ValueError("give a .npy FILE or --dist normal|laplace")
-        if args.axis is not None or args.group is not None:
-            raise ValueError("--axis / --group apply to a FILE, not to --dist")
         from ..affine.parametric import optimal_affine, optimal_offset
-        from ..laws.parametric import get_distribution
 
-        dist = get_distribution(args.dist, args.loc, args.dist_scale, args.relu, df=args.df, beta=args.beta)
+        dist = _law(args)
         res = (optimal_affine if form == "zero_point" else optimal_offset)(dist, args.bits)
         what = f"distribution {dist}"
     if args.json:
         d = res.as_dict()
         d["input"] = what
-        print(_strict_json(d))
+        print(dumps(d))
         return 0
     print(what)
     print(f"affine grid    {args.bits} bits, codes 0..{2**args.bits - 1}, form "
@@ -220,8 +255,6 @@ def run_affine(args) -> int:
 
 def run_format(args) -> int:
     """``quanttheory scale (FILE.npy | --dist LAW) --format NAME [--axis A] [--json]``: MSE-optimal scale(s)."""
-    import pathlib
-
     import numpy as np
 
     from ..formats.levelset import get_format
@@ -235,24 +268,14 @@ def run_format(args) -> int:
         raise ValueError("--format optimizes the MSE (msqe) only; QSin/SinReQ are defined on integer grids (--bits)")
     fmt = get_format(args.format)
     if args.file is not None:
-        if args.dist is not None:
-            raise ValueError("give either a FILE or --dist, not both")
         from ..risk.format_data import optimal_scale_format_data
 
-        path = pathlib.Path(args.file)
-        if not path.exists():
-            raise ValueError(f"file {str(path)!r} does not exist")
-        if path.suffix != ".npy":
-            raise ValueError(f"expected a .npy file (np.save), got {path.name!r}")
-        try:
-            arr = np.load(path, mmap_mode="r", allow_pickle=False)
-        except Exception as exc:  # noqa: BLE001 - report any reader error cleanly
-            raise ValueError(f"cannot read {str(path)!r} as a .npy array: {exc}") from exc
+        path, arr = _load(args)
         res = optimal_scale_format_data(arr, fmt, axis=args.axis)
         if args.json:
             d = res.as_dict()
             d["file"] = str(path)
-            print(json.dumps(_strict(d), allow_nan=False))
+            print(dumps(d))
             return 0
         print(f"file: {path}  shape {arr.shape} dtype {arr.dtype}")
         print(f"format: {fmt}   (MSE-optimal scale, exact and certified)")
@@ -273,19 +296,14 @@ def run_format(args) -> int:
                 print(f"  [{i}] s* = {s_:.17g}  mse = {m_:.17g}  near-optimal: {len(nr)}")
         print(f"method: {res.method}")
         return 0
-    if args.dist is None:
-        raise ValueError("give a .npy FILE or --dist normal|laplace|student-t|gennorm")
-    if args.axis is not None:
-        raise ValueError("--axis is for a tensor FILE, not for --dist")
-    from ..laws.parametric import get_distribution
     from ..risk.levels_optimum import format_optimal_scale
 
-    dist = get_distribution(args.dist, args.loc, args.dist_scale, args.relu, df=args.df, beta=args.beta)
+    dist = _law(args)
     res = format_optimal_scale(dist, fmt)
     if args.json:
         d = res.as_dict()
         d["distribution"] = str(dist)
-        print(json.dumps(_strict(d), indent=2, allow_nan=False))
+        print(dumps(d, indent=2))
         return 0
     print(f"distribution   {dist}")
     print(f"format         {fmt}")

@@ -50,6 +50,9 @@ class Grid:
                 f"bits must be in 1..{MAX_BITS} (float64 cannot resolve finer grids to the "
                 f"package's accuracy), got {self.bits}"
             )
+        if not isinstance(self.signed, (bool, np.bool_)):
+            # bool('no') is True: a string or number here is a mistake, not a choice
+            raise TypeError(f"signed must be True or False, got {self.signed!r}")
         object.__setattr__(self, "bits", int(self.bits))
         object.__setattr__(self, "signed", bool(self.signed))
 
@@ -75,12 +78,14 @@ class Grid:
 
 def as_grid(grid: "Grid | int", signed: bool | None = None) -> Grid:
     """Return ``grid`` as a :class:`Grid`; an int is taken as the bit width."""
+    if signed is not None and not isinstance(signed, (bool, np.bool_)):
+        raise TypeError(f"signed must be True, False or None, got {signed!r}")
     if isinstance(grid, Grid):
         if signed is not None and bool(signed) != grid.signed:
             raise ValueError("signed= contradicts the Grid passed")
         return grid
     if isinstance(grid, (int, np.integer)) and not isinstance(grid, bool):
-        return Grid(int(grid), True if signed is None else bool(signed))
+        return Grid(int(grid), True if signed is None else signed)
     raise TypeError(f"grid must be a Grid or an int bit width, got {type(grid).__name__}")
 
 

@@ -22,7 +22,10 @@ inf, complex or wrongly shaped results raise ``ValueError`` naming the input
 
 The exact risk engine assumes ``phi`` is smooth (analytic) on each half-cell
 ``[m/2, (m+1)/2]`` inside ``[r_b, r_t]`` and on each tail ``u <= r_b``,
-``u >= r_t``: kinks are allowed only at integers and half-integers.
+``u >= r_t``: kinks are allowed only at integers and half-integers (the engine
+splits its quadrature pieces at every one of them, and at ``r_b``, ``r_t``).  With
+``periodic_tails=True`` the same holds on every half-cell outside the range too
+(e.g. ``|sin(pi u)|``); without it each tail must be smooth.
 """
 
 from __future__ import annotations

@@ -179,6 +179,28 @@ class Laplace(_LocScale):
         return f"Laplace({self.loc:g}, {self.scale:g})"
 
 
+def _relu_normal_far_moments(m: float, c: float) -> tuple[float, float]:
+    """``E[X; X > 0]`` and ``E[X^2; X > 0]`` for ``X ~ N(m, c^2)``, ``x = -m/c >= 2``.
+
+    The direct forms ``m Phi + c phi`` and ``(m^2 + c^2) Phi + m c phi`` cancel: they
+    lose ~x^4/2 in relative accuracy (6e-4 at x = 30).  Instead, with
+    ``J_k = int_0^inf w^k e^{-x w - w^2/2} dw``, ``E[X^k; X > 0] = c^k phi(x) J_k``;
+    ``J_{k+1} = k J_{k-1} - x J_k`` gives the ratios ``r_k = J_k / J_{k-1} = k / (x + r_{k+1})``
+    (a continued fraction, summed backwards from depth 300: converged to 1e-16 for
+    x >= 1.5) and ``J_0 = 1 / (x + r_1)`` (the Mills ratio).  No subtraction anywhere.
+    """
+    x = -m / c
+    r_next = r1 = r2 = 0.0
+    for k in range(300, 0, -1):
+        r_next = k / (x + r_next)
+        if k == 2:
+            r2 = r_next
+    r1 = r_next
+    j1 = r1 / (x + r1)
+    phi = math.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+    return c * phi * j1, c * c * phi * j1 * r2
+
+
 @dataclass(frozen=True)
 class ReLU(_LocScale):
     """``max(base, 0)``: an atom ``P(base <= 0)`` at 0 plus the base density on ``(0, inf)``."""
@@ -228,6 +250,12 @@ class ReLU(_LocScale):
         x = np.asarray(x, dtype=float)
         return np.where(x < 0, 0.0, self.base.cdf(x))
 
+    def sf(self, x):
+        """``P(max(base, 0) > x)``: the base's own tail for ``x >= 0`` (no ``1 - cdf``
+        cancellation: ``P(xi > 0)`` stays accurate when it is ~1e-200), 1 below 0."""
+        x = np.asarray(x, dtype=float)
+        return np.where(x < 0, 1.0, self.base.sf(np.maximum(x, 0.0)))
+
     def support(self) -> tuple[float, float]:
         return 0.0, math.inf
 
@@ -254,6 +282,8 @@ class ReLU(_LocScale):
         m, c = self.base.loc, self.base.scale
         if isinstance(self.base, Normal):
             t = m / c
+            if t <= -1.5:
+                return _relu_normal_far_moments(m, c)
             Phi = 0.5 * math.erfc(-t / math.sqrt(2))
             phi = math.exp(-0.5 * t * t) / math.sqrt(2 * math.pi)
             return m * Phi + c * phi, (m * m + c * c) * Phi + m * c * phi

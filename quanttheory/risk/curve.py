@@ -106,7 +106,9 @@ def _atoms_part(group, grid: Grid, reg: Regularizer, flat: np.ndarray) -> np.nda
         return reg_sums(group.values, flat, grid, reg) * group.weight
     out = np.zeros_like(flat)
     for x in np.asarray(group.values, dtype=np.float64).ravel():
-        out = out + group.weight * flat**2 * reg.evaluate(x / flat, grid.r_b, grid.r_t)
+        v = reg.evaluate(x / flat, grid.r_b, grid.r_t)
+        with np.errstate(over="ignore", invalid="ignore"):  # s**2 = inf for s > 1e154: an atom with phi = 0 adds 0, not NaN
+            out = out + group.weight * np.where(v == 0, 0.0, flat**2 * v)
     return out
 
 
@@ -126,7 +128,8 @@ def _builtin(law, mu, sig, relu, grid, code, flat, method="auto"):
     if code == CODE_SINREQ:
         # the periodic tails make the piece count ~ window / s: closed form for tiny s
         span = (cells.NORMAL_SPAN if law == LAW_NORMAL else cells.LAPLACE_SPAN) * sig
-        small = 2 * span / flat > MAX_PERIODIC_PIECES
+        with np.errstate(over="ignore"):  # span / s overflows to inf for s ~ 1e-320: "small" is right
+            small = 2 * span / flat > MAX_PERIODIC_PIECES
         out = np.empty_like(flat)
         if np.any(small):
             out[small] = _sinreq_closed(law, mu, sig, relu, flat[small])
@@ -145,6 +148,13 @@ def _sinreq_closed(law, mu, sig, relu, s):
     Laplace: ``cos(w mu) / (1 + w^2 b^2)``; ReLU-Laplace and ReLU-Normal: partial
     characteristic functions over (0, inf) (elementary / Faddeeva ``w``).
     """
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = _sinreq_closed_raw(law, mu, sig, relu, s)
+    # s ~ 1e-320: w = inf and Re E[e^{i w xi}] -> 0 (Riemann-Lebesgue); s^2 (P - 0) / 2 ~ 0
+    return np.where(np.isfinite(out), out, 0.0)
+
+
+def _sinreq_closed_raw(law, mu, sig, relu, s):
     from scipy import special
 
     w = 2 * math.pi / s
@@ -170,24 +180,58 @@ def _sinreq_closed(law, mu, sig, relu, s):
     return s * s * (P - rc) / 2
 
 
+MAX_USER_PIECES = 1 << 21
+"""Most quadrature pieces per scale for a user regularizer (the piece table takes
+40 bytes a row, two rows per grid cell: ~170 MB at the limit).  Enough for every
+scale of a 20-bit grid; a 24-bit grid near its optimum needs ~2**25."""
+
+
 def _user(law, mu, sig, relu, grid, reg: Regularizer, flat):
     from ._kernels import cells
 
     ns, nodes, weights, amax = _tables()
     out = np.empty_like(flat)
+    bad = flat[~((flat > 1.5e-154) & (flat < 1.3e154))]
+    if bad.size:
+        # phi is evaluated in grid units: s^2 phi(x/s) with s^2 = inf or 0 is inf * 0 (NaN)
+        raise ValueError(f"scale {bad[0]:g} is outside 1.5e-154 < s < 1.3e154, where s**2 is a normal float64: "
+                         "a user regularizer's s**2 phi(x/s) is not representable there; rescale the data")
     for i, s in enumerate(flat):
-        n = cells.count_nodes(law, mu, sig, relu, grid.r_b, grid.r_t, reg.periodic_tails, s, ns, amax)
-        if n > _CHUNK_NODES * 4:
-            raise ValueError(
-                f"scale {s:g} needs {n} quadrature nodes for the user regularizer {reg.name!r} "
-                "(periodic tails over a window much wider than s); use a larger scale"
-            )
-        u = np.empty(n)
-        wts = np.empty(n)
-        cells.user_nodes(law, mu, sig, relu, grid.r_b, grid.r_t, reg.periodic_tails, s, ns, nodes, weights,
-                         amax, u, wts)
-        out[i] = math.fsum(wts * reg.evaluate(u, grid.r_b, grid.r_t))
+        npieces = cells._pieces(law, mu, sig, relu, grid.r_b, grid.r_t, reg.periodic_tails, s, np.empty((0, 5)))
+        if npieces > MAX_USER_PIECES:
+            raise ValueError(_user_limit_message(law, mu, sig, relu, grid, reg, s, npieces))
+        table, cum = cells.user_table(law, mu, sig, relu, grid.r_b, grid.r_t, reg.periodic_tails, s, ns, amax)
+        parts = []
+        p0, n = 0, table.shape[0]
+        while p0 < n:  # chunks of <= _CHUNK_NODES nodes: bounded memory for phi's arrays
+            p1 = max(int(np.searchsorted(cum, cum[p0] + _CHUNK_NODES, side="right")) - 1, p0 + 1)
+            p1 = min(p1, n)
+            m = int(cum[p1] - cum[p0])
+            u = np.empty(m)
+            wts = np.empty(m)
+            cells.user_nodes(law, mu, sig, s, table, p0, p1, ns, nodes, weights, amax, u, wts)
+            parts.append(math.fsum(wts * reg.evaluate(u, grid.r_b, grid.r_t)))
+            p0 = p1
+        out[i] = math.fsum(parts)
     return out
+
+
+def _user_limit_message(law, mu, sig, relu, grid, reg, s, npieces) -> str:
+    span = (13.0 if law == LAW_NORMAL else 90.0) * sig
+    lo, hi = mu - span, mu + span
+    if relu:
+        lo = max(lo, 0.0)
+    window_cells = max(hi - lo, 0.0) / s
+    if reg.periodic_tails:
+        why = (f"periodic tails: one piece per cell of width s over the law's whole window, "
+               f"~{window_cells:.3g} cells of width s")
+    else:
+        why = (f"one piece per grid cell that meets the law's window: ~"
+               f"{min(window_cells, grid.r_t - grid.r_b + 1):.3g} of the {grid.r_t - grid.r_b + 1} cells "
+               f"of the {grid}")
+    return (f"scale {s:g}: the user regularizer {reg.name!r} needs {npieces} quadrature pieces "
+            f"({why}), over the limit MAX_USER_PIECES = {MAX_USER_PIECES} (memory). Use at most ~20 bits, "
+            f"a larger scale, or a built-in regularizer ('msqe', 'qsin', 'sinreq': O(1) cost per scale)")
 
 
 def risk_curve(dist, scales, grid, regularizer="msqe", *, method="auto") -> np.ndarray:
@@ -213,7 +257,8 @@ def risk_curve(dist, scales, grid, regularizer="msqe", *, method="auto") -> np.n
     Returns
     -------
     ndarray
-        ``R(s)``, relative error <= 1e-12 for the parametric laws.
+        ``R(s)``, relative error <= 1e-12 for the parametric laws with
+        ``|loc| / scale <= 1e4`` (beyond, ~``1e-16 |loc| / scale``: docs/risk.md).
     """
     reg = get_regularizer(regularizer)
     return reg.curve_factor * expected_phi(dist, scales, grid, reg, method=method)

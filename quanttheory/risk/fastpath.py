@@ -120,7 +120,8 @@ def percell_cells(law, mu, sig, relu, r_b, r_t, code, scales) -> np.ndarray:
     if relu:
         lo = max(lo, 0.0)
     width = max(hi - lo, 0.0)
-    n = np.ceil(width / s) + 1
+    with np.errstate(over="ignore"):  # width / s overflows to inf for s ~ 1e-320: inf cells is right
+        n = np.ceil(width / s) + 1
     if code != 2:
         n = np.minimum(n, r_t - r_b + 1)
     return n

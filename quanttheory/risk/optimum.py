@@ -284,6 +284,28 @@ def _convexity_certificate(ev, a, b, pieces: int = 8, budget: int | None = None)
     return s, err, used
 
 
+M2_RANGE = (1e-280, 1e280)
+"""Domain of :func:`optimal_scale` for laws with a density: ``E[xi**2]`` (data units
+squared) in this range, so that every risk value, scale and bound of the search is
+a normal float64 (the risk at 24 bits is ~``E[xi**2] 2**-48``).  The optimum is
+scale-equivariant (``s*(c xi) = c s*(xi)``): rescale data outside the range."""
+
+
+def _checked_second_moment(dist) -> float:
+    try:
+        m2 = float(dist.second_moment())
+    except (OverflowError, FloatingPointError):
+        m2 = math.inf
+    lo, hi = M2_RANGE
+    if not (lo <= m2 <= hi):
+        raise ValueError(
+            f"{dist}: E[xi^2] = {m2:.3g} (float64) is outside [{lo:g}, {hi:g}], where the risk curve "
+            "and its search are representable; rescale the data (s*(c xi) = c s*(xi)); a law with "
+            "(nearly) all its mass at 0, e.g. ReLU of a law far below 0, has nothing to quantize"
+        )
+    return m2
+
+
 def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e-10,
                   with_msqe_excess: bool = True) -> OptimalScale:
     """Global minimizer ``s* = argmin_{s > 0} R_phi[xi](s)`` with a certificate.
@@ -349,7 +371,13 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
     def R(s):
         return ev(s) if builtin else float(risk_curve(dist, np.array([s]), grid, reg)[0])
 
-    rms = math.sqrt(dist.second_moment())
+    rms = math.sqrt(_checked_second_moment(dist))
+    # the scan is centred on the continuous part: a ReLU law far below 0 has P(xi > 0) ~ 1e-200
+    # and an rms set by that mass, while its density lives on a scale ~ scale / |loc / scale|
+    lo = dist.support()[0]
+    p_cont = float(dist.sf(lo)) if math.isfinite(lo) else 1.0
+    if 0.0 < p_cont < 1.0:
+        rms = rms / math.sqrt(p_cont)
     # initial log scan covering the optimum of every bit width (s* ~ 8 rms / 2^b)
     s_min = rms * 2.0 ** (-grid.bits) / 64
     s_max = rms * 64
@@ -365,6 +393,16 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
                 raise ValueError("SinReQ's curve has no local minimum at s > 0 for this law and grid; "
                                  "its infimum 0 is approached as s -> 0")
             ib = min(loc_idx, key=lambda i: vals[i])
+        elif ib in (0, scan.size - 1) or not loc_idx:
+            # the lowest scan value at an end of the scan (or a flat curve) is no optimum:
+            # e.g. phi < 0 (R -> -inf as s -> inf) or phi == 0 (R == 0 for every s)
+            where = "smallest" if ib == 0 else "largest"
+            raise ValueError(
+                f"the risk curve of {reg.name!r} on {dist} has no interior minimum over "
+                f"s in [{s_min:.3g}, {s_max:.3g}] (lowest value {vals[ib]:.6g} at the {where} scale, "
+                f"{len(loc_idx)} local minima): is phi >= 0, not identically 0, and growing away from "
+                "the grid? Evaluate risk_curve(...) on a wider scan to see the curve's shape"
+            )
         lo_i, hi_i = max(ib - 1, 0), min(ib + 1, scan.size - 1)
         s_opt, r_opt = _brent_log(R, float(scan[lo_i]), float(scan[ib]), float(scan[hi_i]), float(vals[ib]),
                                   tol=1e-11)

@@ -27,7 +27,9 @@ class OptimalScale:
     method : str
         How the minimum was found and certified.
     scale_error : float or ndarray
-        Bound on ``|s_returned - s_true|`` (data units) for the global minimizer(s).
+        *Absolute* bound on ``|s_returned - s_true|`` (data units) for the global
+        minimizer(s); ``inf`` when no finite bound exists (e.g. all-zero data: every
+        ``s`` is optimal).  Its relative form is the property ``scale_rel_error``.
     risk_lower_bound : float or ndarray
         Certificate: no ``s > 0`` has ``R(s)`` below this value.
     msqe_excess : float or ndarray or None
@@ -51,8 +53,17 @@ class OptimalScale:
     msqe_scale: Any = None
     extra: dict | None = None
 
+    @property
+    def scale_rel_error(self):
+        """*Relative* bound ``scale_error / scale`` (dimensionless; same shape as ``scale``)."""
+        if isinstance(self.scale, np.ndarray) or isinstance(self.scale_error, np.ndarray):
+            return np.asarray(self.scale_error, dtype=float) / np.asarray(self.scale, dtype=float)
+        return float(self.scale_error) / float(self.scale)
+
     def as_dict(self) -> dict:
-        """JSON-friendly dict (arrays become lists)."""
+        """JSON-friendly dict (arrays become lists), with ``scale_rel_error`` after
+        ``scale_error``.  Non-finite floats stay floats here; the CLI writes them as
+        JSON ``null`` (``quanttheory.cli.scale.dumps``)."""
         def conv(v):
             if isinstance(v, np.ndarray):
                 return v.tolist()
@@ -63,4 +74,9 @@ class OptimalScale:
             if isinstance(v, dict):
                 return {k: conv(x) for k, x in v.items()}
             return v
-        return {k: conv(getattr(self, k)) for k in self.__dataclass_fields__}
+        out = {}
+        for k in self.__dataclass_fields__:
+            out[k] = conv(getattr(self, k))
+            if k == "scale_error":
+                out["scale_rel_error"] = conv(self.scale_rel_error)
+        return out

@@ -74,12 +74,33 @@ def gauss_tables():
 
 @numba.njit(cache=True)
 def _window(law, mu, sig, relu):
+    """Integration window ``[lo, hi]`` of the continuous part.
+
+    Plain laws: ``loc +- span scale``.  ReLU laws keep only ``(0, inf)``; when ``loc``
+    is below 0 the window is placed on that surviving part, with the same relative
+    cut-off as the plain window (density at ``hi`` / density at ``lo`` = e^{-84.5}
+    for the Normal, e^{-90} for the Laplace): Normal ``hi = loc + sqrt(loc^2 + (13
+    scale)^2)``, Laplace ``hi = 90 scale`` (it used to be ``loc + span scale``, empty
+    or too short for ``loc < -span scale``: ReLU(N(-2, 0.1)) gave exactly 0)."""
     span = NORMAL_SPAN if law == LAW_NORMAL else LAPLACE_SPAN
     lo = mu - span * sig
     hi = mu + span * sig
     if relu and lo < 0.0:
         lo = 0.0
+        if mu < 0.0:
+            if law == LAW_NORMAL:
+                w = span * sig  # loc + sqrt(loc^2 + w^2), without cancellation
+                hi = w * (w / (math.sqrt(mu * mu + w * w) - mu))
+            else:
+                hi = span * sig
     return lo, hi
+
+
+@numba.njit(cache=True)
+def _zspan(law, mu, sig, relu):
+    """``max |x - loc| / scale`` over :func:`_window` (the plain window's ``span``)."""
+    lo, hi = _window(law, mu, sig, relu)
+    return max(abs(lo - mu), abs(hi - mu)) / sig
 
 
 @numba.njit(cache=True)
@@ -245,8 +266,8 @@ def _s2phi(code, ptype, d, s, k):
     if ptype == P_CELL:
         if code == CODE_MSQE:
             return d * d
-        v = math.sin(math.pi * d / s)
-        return s * s * v * v
+        v = s * math.sin(math.pi * d / s)  # (s sin)^2: no inf * 0 when s^2 overflows (s > 1e154)
+        return v * v
     # tails (MSQE: (x - r s)^2, QSin: pi^2 (x - r s)^2)
     if code == CODE_MSQE:
         return d * d
@@ -267,8 +288,8 @@ def _blocks(law, mu, sig, relu, r_b, r_t, periodic, s):
         k2 = min(k2, r_t - 1)
     delta = s / sig
     if law == LAW_NORMAL:
-        # no subdivision: zmax * delta/2 + delta^2/8 <= MAX_PIECE_A with zmax <= span + delta
-        zmax = NORMAL_SPAN + delta
+        # no subdivision: zmax * delta/2 + delta^2/8 <= MAX_PIECE_A with zmax <= zspan + delta
+        zmax = _zspan(law, mu, sig, relu) + delta
         if zmax * 0.5 * delta + 0.125 * delta * delta > MAX_PIECE_A:
             return 1, 0, 1, 0
         return k1, k2, 1, 0
@@ -332,8 +353,8 @@ def _block_sum_g(law, mu, sig, code, s, spacing, hw, k1, k2, ns, nodes, weights,
         elif code == CODE_DMSQE:
             ph = -2.0 * d  # times k per cell below
         else:
-            v = math.sin(math.pi * d / s)
-            ph = s * s * v * v
+            v = s * math.sin(math.pi * d / s)
+            ph = v * v
         dl[q] = d / sig
         g[q] = weights[j, q] * hw * ph
         if law == LAW_NORMAL:
@@ -458,54 +479,77 @@ def curve_builtin(law, mu, sig, relu, r_b, r_t, code, scales, ns, nodes, weights
 
 
 @numba.njit(cache=True)
-def count_nodes(law, mu, sig, relu, r_b, r_t, periodic, s, ns, amax):
-    """Number of quadrature nodes :func:`user_nodes` will emit for scale ``s``."""
+def _user_parts(da, db, ptype):
+    """A user phi may have a corner at every integer and half-integer of the grid range
+    (e.g. ``|u - Q(u)|`` or ``|sin(pi u)|``).  Half-integers and r_b, r_t are piece ends
+    already; a cell piece (anchored at its integer ``k``) is split at ``d = 0``."""
+    if ptype == P_CELL and da < 0.0 and 0.0 < db:
+        return 2
+    return 1
+
+
+@numba.njit(cache=True)
+def _user_part(da, db, ptype, part):
+    if _user_parts(da, db, ptype) == 1:
+        return da, db
+    if part == 0:
+        return da, 0.0
+    return 0.0, db
+
+
+@numba.njit(cache=True)
+def _user_rule(law, mu, sig, c, da, db, ptype, s, amax):
+    """Rule index for a user-phi piece: density variation plus phi's, assumed ``4`` per
+    grid unit of a cell piece (sin^2-like; a half-cell gets 2) and 4 on a tail piece."""
+    a_phi = 4.0
+    if ptype == P_CELL:
+        a_phi = 4.0 * min(1.0, (db - da) / s)
+    return _pick(_piece_a(law, mu, sig, c, da, db) + a_phi, amax, 1)
+
+
+@numba.njit(cache=True)
+def user_table(law, mu, sig, relu, r_b, r_t, periodic, s, ns, amax):
+    """Pieces for a user phi at scale ``s`` (split at every integer: :func:`_user_parts`)
+    and ``cum`` with ``cum[p]`` = number of quadrature nodes of pieces ``< p``."""
     table = _piece_table(law, mu, sig, relu, r_b, r_t, periodic, s)
-    npieces = table.shape[0]
-    total = 0
-    for p in range(npieces):
-        da, db = table[p, 1], table[p, 2]
-        for h in range(_user_halves(da, db)):
-            lo, hi = _user_half(da, db, h)
-            a = _piece_a(law, mu, sig, table[p, 0], lo, hi) + _a_phi(CODE_USER, 1, True)
-            total += ns[_pick(a, amax, 1)]
-    return total
+    n = 0
+    for p in range(table.shape[0]):
+        n += _user_parts(table[p, 1], table[p, 2], table[p, 4])
+    out = np.empty((n, 5))
+    cum = np.zeros(n + 1, dtype=np.int64)
+    i = 0
+    for p in range(table.shape[0]):
+        for part in range(_user_parts(table[p, 1], table[p, 2], table[p, 4])):
+            da, db = _user_part(table[p, 1], table[p, 2], table[p, 4], part)
+            out[i, 0] = table[p, 0]
+            out[i, 1] = da
+            out[i, 2] = db
+            out[i, 3] = table[p, 3]
+            out[i, 4] = table[p, 4]
+            cum[i + 1] = cum[i] + ns[_user_rule(law, mu, sig, table[p, 0], da, db, table[p, 4], s, amax)]
+            i += 1
+    return out, cum
 
 
 @numba.njit(cache=True)
-def _user_halves(da, db):
-    """A user phi may have a kink at the integers (d = 0 of a cell): 2 halves if the piece crosses it."""
-    return 2 if da < 0.0 and 0.0 < db else 1
-
-
-@numba.njit(cache=True)
-def _user_half(da, db, h):
-    if da < 0.0 and 0.0 < db:
-        return (da, 0.0) if h == 0 else (0.0, db)
-    return da, db
-
-
-@numba.njit(cache=True)
-def user_nodes(law, mu, sig, relu, r_b, r_t, periodic, s, ns, nodes, weights, amax, u_out, w_out):
-    """Fill grid-unit nodes ``u`` and weights ``w`` with ``s^2 E[phi] ~= sum w phi(u)``."""
-    table = _piece_table(law, mu, sig, relu, r_b, r_t, periodic, s)
-    npieces = table.shape[0]
+def user_nodes(law, mu, sig, s, table, p0, p1, ns, nodes, weights, amax, u_out, w_out):
+    """Fill grid-unit nodes ``u`` and weights ``w`` of pieces ``p0 <= p < p1`` of
+    :func:`user_table`, with ``s^2 E[phi] ~= sum w phi(u)`` over all pieces."""
     pos = 0
-    for p in range(npieces):
+    for p in range(p0, p1):
         c = table[p, 0]
+        da = table[p, 1]
+        db = table[p, 2]
         k = table[p, 3]
         cmu = c - mu
-        for h in range(_user_halves(table[p, 1], table[p, 2])):
-            da, db = _user_half(table[p, 1], table[p, 2], h)
-            a = _piece_a(law, mu, sig, c, da, db) + _a_phi(CODE_USER, 1, True)
-            j = _pick(a, amax, 1)
-            mid = 0.5 * (da + db)
-            hw = 0.5 * (db - da)
-            for q in range(ns[j]):
-                d = mid + hw * nodes[j, q]
-                u_out[pos] = k + d / s
-                w_out[pos] = s * s * hw * weights[j, q] * _density(law, mu, sig, cmu, d)
-                pos += 1
+        j = _user_rule(law, mu, sig, c, da, db, table[p, 4], s, amax)
+        mid = 0.5 * (da + db)
+        hw = 0.5 * (db - da)
+        for q in range(ns[j]):
+            d = mid + hw * nodes[j, q]
+            u_out[pos] = k + d / s
+            w_out[pos] = s * s * hw * weights[j, q] * _density(law, mu, sig, cmu, d)
+            pos += 1
     return pos
 
 
@@ -820,7 +864,7 @@ def lower_bound_cells(law, mu, sig, relu, r_b, r_t, code, s1, s2, ns, nodes, wei
         kl = kmin - 1  # no density left of 0: those cells contribute nothing extra
     dmax = s1 / sig
     blocks_ok = (law == LAW_LAPLACE and 0.5 * dmax <= MAX_PIECE_A) or \
-        (law == LAW_NORMAL and (NORMAL_SPAN + s2 / sig) * 0.5 * dmax + 0.125 * dmax * dmax <= MAX_PIECE_A)
+        (law == LAW_NORMAL and (_zspan(law, mu, sig, relu) + s2 / sig) * 0.5 * dmax + 0.125 * dmax * dmax <= MAX_PIECE_A)
     r1 = max(kr, kmin)
     r2 = kmax
     l1 = kmin
