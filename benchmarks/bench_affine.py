@@ -28,8 +28,6 @@ The script asserts that no baseline beats an optimum (beyond 1e-12 relative).
 from __future__ import annotations
 
 import argparse
-import math
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -42,23 +40,18 @@ from quanttheory.affine import baselines as BL  # noqa: E402
 from quanttheory.affine.data import optimal_affine_data, optimal_offset_data  # noqa: E402
 from quanttheory.affine.grid import ShiftedGrid  # noqa: E402
 from quanttheory.affine.parametric import optimal_affine, optimal_offset, _Law, _offset_mse_exact  # noqa: E402
+from _timing import best_time, numpy_pass  # noqa: E402
+
 from quanttheory.laws import Laplace, Normal, ReLU  # noqa: E402
 from quanttheory.risk import mse as engine_mse, optimal_scale  # noqa: E402
 
 
 def tmin(f, reps=5):
-    best = math.inf
-    out = None
-    for _ in range(reps):
-        t = time.perf_counter()
-        out = f()
-        best = min(best, time.perf_counter() - t)
-    return best, out
+    return best_time(f, reps)
 
 
 def one_pass(x) -> float:
-    ts = [tmin(lambda: x.sum())[0], tmin(lambda: x.max())[0], tmin(lambda: (x > 1).sum())[0]]
-    return statistics.median(ts)
+    return numpy_pass(x)
 
 
 def law_mse_of(dist, bits, setting):

@@ -15,20 +15,13 @@
 from __future__ import annotations
 
 import argparse
-import math
-import time
 
 import numpy as np
+from _timing import best_time
 
 
 def tmin(f, repeat):
-    best = math.inf
-    out = None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = f()
-        best = min(best, time.perf_counter() - t)
-    return best, out
+    return best_time(f, repeat)
 
 
 def bench_expectation(repeat, n_mc):

@@ -27,21 +27,16 @@ import time
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
 from scipy.optimize import minimize_scalar  # noqa: E402
+
+from _timing import best_time as _best_time  # noqa: E402
 
 from quanttheory import Grid, Normal  # noqa: E402
 from quanttheory.risk import optimal_scale, risk_curve  # noqa: E402
 
 
 def best_time(f, repeat):
-    t = math.inf
-    out = None
-    for _ in range(repeat):
-        t0 = time.process_time()
-        out = f()
-        t = min(t, time.process_time() - t0)
-    return t, out
+    return _best_time(f, repeat, time.process_time)  # CPU time of this process
 
 
 def baseline(d, g, reg, s_guess):

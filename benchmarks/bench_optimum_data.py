@@ -15,7 +15,6 @@ report gives both times and the mean risk gap of the sweep in dB.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import time
 
@@ -24,23 +23,18 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
+from _timing import best_time as _best_time, numpy_pass  # noqa: E402
+
 from quanttheory import Grid  # noqa: E402
 from quanttheory.risk.data import optimal_scale_data  # noqa: E402
 
 
 def best_time(f, repeat):
-    t = math.inf
-    out = None
-    for _ in range(repeat):
-        t0 = time.process_time()
-        out = f()
-        t = min(t, time.process_time() - t0)
-    return t, out
+    return _best_time(f, repeat, time.process_time)  # CPU time of this process
 
 
 def one_pass(x, repeat):
-    ts = [best_time(f, repeat)[0] for f in (lambda: x.sum(), lambda: x.max(), lambda: (x > 1).sum())]
-    return float(np.median(ts))
+    return numpy_pass(x, repeat, time.process_time)
 
 
 def sweep(w, bits=4, ncand=100, block=64):
