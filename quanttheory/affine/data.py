@@ -66,7 +66,7 @@ def _constant_result(c: float, n: int, bits: int, name: str, allow_constant: boo
 def _solve_one(arr, bits, name="data", allow_constant=False, prune=True):
     from ..risk import data as E
     from ..risk.data_search import _Hist
-    from ..laws.atoms import as_data_array, scan
+    from ..laws.atoms import scan
 
     t0 = time.perf_counter()
     N = 2**bits - 1
@@ -202,9 +202,7 @@ def optimal_affine_data(data, bits, *, axis=None, group=None, allow_constant=Fal
         (:mod:`quanttheory.affine._rows`, same exact optimum, ~15x faster); ``False`` forces the
         reference path (one exact 1-D engine call per surviving zero-point and row).
     """
-    from ..risk import data as E
-    from ..risk.data_search import _Hist
-    from ..laws.atoms import as_data_array, scan
+    from ..laws.atoms import as_data_array
 
     bits = _bits(bits)
     arr = as_data_array(data)
@@ -299,8 +297,6 @@ def optimal_offset_data(data, bits, *, axis=None, group=None, allow_constant=Fal
     two-dimensional branch and bound (~10^3-10^4 boxes): meant for groups and channels (n <= ~10^4);
     constant data raises unless ``allow_constant`` (every s is then optimal).
     """
-    from ..risk import data as E
-    from ..risk.data_search import _Hist
     from ..laws.atoms import as_data_array, scan
     from .offset_data import optimal_offset_1d
 

@@ -20,7 +20,6 @@ form (centred sums).  The minimum over the resolved boxes is the global optimum.
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 
 from ._common import pyplot, savefig
 from ._linear_common import COLORS, LABELS, plot_band, sim_settings

@@ -262,10 +262,6 @@ class ReLU(_LocScale):
     def breakpoints(self) -> tuple[float, ...]:
         return tuple(c for c in self.base.breakpoints() if c > 0)
 
-    def sf(self, x):
-        x = np.asarray(x, dtype=float)
-        return np.where(x < 0, 1.0, self.base.sf(x))
-
     def atoms(self) -> tuple:
         """The atom ``P(base <= 0)`` at 0."""
         p0 = self.point_mass

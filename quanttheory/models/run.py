@@ -9,7 +9,6 @@ totals do not depend on the executor or on completion order.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import sys

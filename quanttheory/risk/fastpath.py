@@ -35,7 +35,6 @@ hybrid_expected_phi(law, mu, sig, relu, r_b, r_t, code, scales) -> ndarray
 
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 from typing import NamedTuple
 

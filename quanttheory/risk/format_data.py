@@ -43,6 +43,13 @@ sorted values and two ``longdouble`` prefix sums — and nothing of size
 interval.  Accuracy: every bound carries a rigorous rounding allowance from the
 blocked prefix sums (``(BLOCK + n/BLOCK) eps_ld`` of the totals); reported MSE
 values come from the direct float64 pass (pairwise summation).
+
+Size (~780 lines, over the package's ~500-line guideline): the search's tuning constants
+(``EVENTS_STOP``, ``CLUSTER_EVENTS``, ``SWEEP_MAX``, ``USE_KERNELS``) are read at call time from
+this module, and the tests switch them here to force every stage of the search (branch and
+bound, cluster sweeps, the numpy/longdouble reference path) on small inputs.  Splitting
+:class:`_Side` (the per-sign prefix sums and bounds, ~220 lines) into another module would
+make those switches miss it; a split that passes the settings explicitly is planned.
 """
 
 from __future__ import annotations

@@ -2,17 +2,7 @@
 :mod:`quanttheory.cli.check_regularizer`): built-in names, ``MODULE:FUNC`` (the current directory is
 searched too) and ``path/to/file.py:FUNC``.
 
-Examples::
-
-    quanttheory check-regularizer qsin --bits 4
-    quanttheory check-regularizer mymodule:my_phi --bits 4          # mymodule.py in the current directory
-    quanttheory check-regularizer mypkg.regs:my_phi --bits 8 --unsigned --json
-    quanttheory check-regularizer ./my_phi.py:phi --bits 4
-
-Exit status: 0 when ``phi`` IS an SQR (the definition: equivalence, order preservation, C^2), 1 when it
-is not, 2 on bad input.  The paper's claims (Props. 1-2, Theorem 1) are reported but only count for the
-exit status with ``--strict`` (then 0 needs every property and claim to pass).  The verdict line of the
-table says which exit status it implies.
+The examples and the exit status are documented in :mod:`quanttheory.cli.check_regularizer`.
 """
 
 from __future__ import annotations

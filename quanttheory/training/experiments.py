@@ -34,7 +34,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -286,7 +285,7 @@ def table(results: dict, bits=None) -> str:
     bits = b_all if bits is None else [int(b) for b in bits]
     S = results["acc"].shape[2]
     fa = 100 * results["float_acc"]
-    lines = [f"| method | " + " | ".join(f"{b} bits" for b in bits) + " |",
+    lines = ["| method | " + " | ".join(f"{b} bits" for b in bits) + " |",
              "|---|" + "---|" * len(bits)]
     for m, name in enumerate(results["methods"]):
         cells = []

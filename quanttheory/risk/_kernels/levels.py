@@ -1,5 +1,10 @@
 """Private numba kernels: exact risk curves of an arbitrary level set (any number format).
 
+Why one module of ~620 lines (over the package's ~500-line guideline): the run, cell and tail
+kernels call each other, and numba's on-disk cache (``cache=True``) does not track callees in
+other files, so a caller cached in a second file would keep running an edited callee's old code
+(the same reason as :mod:`quanttheory.risk._kernels.cells`).
+
 ``F(s) = E[(xi - Q_s(xi))^2]`` (data units squared; no pi^2, ReLU atom excluded) for a
 sorted level set ``L`` (grid units) and ``Q_s(x) = s * (level nearest to x / s)``,
 saturating.  Between two consecutive levels the error is ``min(x - l_i s, l_{i+1} s -
