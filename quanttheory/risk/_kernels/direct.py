@@ -26,6 +26,14 @@ S_FLOOR = 2.0**-1000
 
 
 @numba.njit(cache=True)
+def _magnitude_top(xi, Tp, Tn):
+    """``(|x|, top grid index of x's side)``: ``Tp`` for x >= 0, ``Tn`` for x < 0."""
+    if xi >= 0.0:
+        return xi, Tp
+    return -xi, Tn
+
+
+@numba.njit(cache=True)
 def _qmin(E2, KE, K2, tlo, thi):
     tc = KE / K2 if K2 > 0 else tlo
     if tc < tlo:
@@ -48,12 +56,7 @@ def _sum_sq_err(x, s, Tp, Tn):
     tot = 0.0
     for i in range(x.shape[0]):
         xi = x[i]
-        if xi >= 0.0:
-            v = xi
-            T = Tp
-        else:
-            v = -xi
-            T = Tn
+        v, T = _magnitude_top(xi, Tp, Tn)
         k = min(np.rint(v / s), float(T))
         d = v - k * s
         tot += d * d
@@ -66,12 +69,7 @@ def _clipped(x, sc, Tp, Tn):
     tot = 0.0
     for i in range(x.shape[0]):
         xi = x[i]
-        if xi >= 0.0:
-            v = xi
-            T = Tp
-        else:
-            v = -xi
-            T = Tn
+        v, T = _magnitude_top(xi, Tp, Tn)
         if T > 0 and v >= T * sc:
             d = v - T * sc
             tot += d * d
@@ -84,12 +82,7 @@ def _zeroed(x, sd, Tp, Tn):
     tot = 0.0
     for i in range(x.shape[0]):
         xi = x[i]
-        if xi >= 0.0:
-            v = xi
-            T = Tp
-        else:
-            v = -xi
-            T = Tn
+        v, T = _magnitude_top(xi, Tp, Tn)
         if T == 0 or v < 0.5 * sd:
             tot += v * v
     return tot
@@ -187,12 +180,7 @@ def exact_rows(X, Tp, Tn, out):
         ne = 0
         for i in range(n):
             xi = x[i]
-            if xi >= 0.0:
-                v = xi
-                T = Tp
-            else:
-                v = -xi
-                T = Tn
+            v, T = _magnitude_top(xi, Tp, Tn)
             if T == 0:
                 const += v * v
                 continue
@@ -267,12 +255,7 @@ def exact_rows(X, Tp, Tn, out):
             acc = 0.0
             for i in range(b0, min(n, b0 + BLOCK)):
                 xi = x[i]
-                if xi >= 0.0:
-                    v = xi
-                    T = Tp
-                else:
-                    v = -xi
-                    T = Tn
+                v, T = _magnitude_top(xi, Tp, Tn)
                 kq = min(np.rint(v / s_star), float(T))
                 d = v - kq * s_star
                 acc += d * d
