@@ -40,7 +40,7 @@ from quanttheory.risk.levels import format_mse, format_risk_curve  # noqa: E402
 from quanttheory.risk import optimal_scale, risk_curve  # noqa: E402
 
 LAWS = [("N(0,1)", Normal()), ("Laplace", Laplace()), ("N+ReLU", ReLU(Normal())), ("Laplace+ReLU", ReLU(Laplace()))]
-FORMATS = ["int8", "e4m3", "e5m2", "e3m2", "nf4"]
+FORMATS = os.environ.get("BENCH_FORMATS", "int8,e4m3,e5m2,e3m2,nf4").split(",")
 
 
 def argmin_scale(d, name):

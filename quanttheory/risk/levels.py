@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import lru_cache
 
 import numpy as np
@@ -50,6 +51,10 @@ class _Prepared:
     run_h: np.ndarray
     order: np.ndarray  # runs by decreasing spacing (largest contributions first)
     d0: float  # distance from 0 to the nearest level (grid units)
+    deep_d: np.ndarray  # deep_d[k], k >= 1: boundaries of the minifloat's deep region (grid units); size 1: none
+    deep_w: np.ndarray  # deep_w[k, j]: moment table of the deep region [0, deep_d[k]] normalised to 1
+    neg: bool  # the deep region is mirrored on the negative side
+    sym: bool  # the level set is symmetric about 0
 
 
 def _runs(levels: np.ndarray):
@@ -76,7 +81,113 @@ def _prepare_levels(levels: np.ndarray) -> _Prepared:
     i0, i1, h = _runs(lv)
     lv.setflags(write=False)
     order = np.argsort(-h, kind="stable").astype(np.int64)
-    return _Prepared(lv, i0, i1, h, order, float(np.min(np.abs(lv))))
+    deep_d, n_per, neg = _deep_structure(lv)
+    deep_w = _deep_tables(n_per, deep_d.size - 1)
+    sym = bool(np.array_equal(lv, -lv[::-1]))
+    return _Prepared(lv, i0, i1, h, order, float(np.min(np.abs(lv))), deep_d, deep_w, neg, sym)
+
+
+DEEP_JMAX = 40     # Taylor terms available for the deep region (the kernel stops far earlier: ~10-25)
+DEEP_NMAX = 64     # largest number of levels per binade (2^6) for which the table is built
+
+
+def _deep_structure(lv: np.ndarray):
+    """Deep region of a minifloat-like level set: ``(deep_d, N, neg)``.
+
+    With ``h0`` the smallest positive level and ``2N`` the number of leading intervals of
+    spacing ``h0`` from 0 (subnormals and the first normal binade), ``deep_d[k] = 2^k N h0``
+    (k = 1..K) are the largest boundaries such that the levels in ``[0, deep_d[k]]`` are exactly
+    ``{i h0: i <= 2N}`` and the binades ``deep_d[k'] + i 2^k' h0`` (``i = 1..N``, ``k' < k``),
+    compared exactly (dyadic values).  ``neg``: the negative levels of ``[-deep_d[K], 0]`` mirror
+    them (else, when negative levels exist there, no deep region).  ``deep_d = [nan]`` when
+    there is no such structure (integer grids have one run; NF4 and user sets are irregular).
+    """
+    none = (np.array([math.nan]), 0, False)
+    if not np.any(lv == 0.0):
+        return none
+    pos = lv[lv >= 0.0]
+    if pos.size < 3:
+        return none
+    h0 = float(pos[1])
+    d = np.diff(pos)
+    L = int(np.argmax(d != h0)) if np.any(d != h0) else d.size
+    if L < 2 or L % 2 or L // 2 > DEEP_NMAX:
+        return none
+    N = L // 2
+    if not np.array_equal(pos[:L + 1], h0 * np.arange(L + 1)):
+        return none
+    D = [math.nan, 2.0 * N * h0]
+    j = L  # index of D[-1] in pos
+    while j + N < pos.size:
+        k = len(D) - 1
+        step = 2.0 ** k * h0
+        want = D[-1] + step * np.arange(1, N + 1)
+        if not np.array_equal(pos[j + 1:j + N + 1], want):
+            break
+        D.append(float(want[-1]))
+        j += N
+    negl = -lv[lv < 0.0][::-1]
+    neg = negl.size > 0
+    if neg:
+        # largest K whose region is mirrored
+        while len(D) > 1:
+            m = negl[negl <= D[-1]]
+            if np.array_equal(m, pos[(pos > 0.0) & (pos <= D[-1])]):
+                break
+            D.pop()
+        if len(D) < 2:
+            return none
+    return np.array(D, dtype=np.float64), N, neg
+
+
+def _cell_moments(N: int, jmax: int):
+    """``S_j = int_0^N saw^2(u) u^j du`` and ``M_j = int_N^{2N} saw^2(u) u^j du`` (saw = distance
+    to the nearest integer), j = 0..jmax.  Per cell ``[i, i+1]``:
+    ``sum_k C(j,k) i^(j-k) g_k``, ``g_k = 2^-(k+3)/(k+3) + int_{1/2}^1 (1-w)^2 w^k dw > 0`` (exact
+    rationals), all terms positive: float terms summed by ``math.fsum`` (a few ulp)."""
+    g = []
+    for k in range(jmax + 1):
+        half = Fraction(1, 2)
+        left = half ** (k + 3) / (k + 3)
+        right = sum((Fraction(1, k + 1) - half ** (k + 1) / (k + 1),
+                     -2 * (Fraction(1, k + 2) - half ** (k + 2) / (k + 2)),
+                     Fraction(1, k + 3) - half ** (k + 3) / (k + 3)))
+        g.append(float(left + right))
+    S = np.empty(jmax + 1)
+    M = np.empty(jmax + 1)
+    for j in range(jmax + 1):
+        cells = []
+        for i in range(2 * N):
+            cells.append(math.fsum(float(math.comb(j, k) * i ** (j - k)) * g[k] for k in range(j + 1)))
+        S[j] = math.fsum(cells[:N])
+        M[j] = math.fsum(cells[N:])
+    return S, M
+
+
+@lru_cache(maxsize=16)
+def _deep_w_rows(N: int, K: int) -> np.ndarray:
+    jn = DEEP_JMAX + 2
+    W = np.full((K + 1, jn), math.nan)
+    if K < 1:
+        return W
+    S, M = _cell_moments(N, jn - 1)
+    for j in range(jn):
+        q = 2.0 ** -(j + 3)
+        for k in range(1, K + 1):
+            geo = q * (1.0 - q ** k) / (1.0 - q)  # sum_{i=1}^{k} 2^{-i(j+3)}
+            W[k, j] = (M[j] * geo + S[j] * q ** k) / float(N) ** (j + 3)
+    W.setflags(write=False)
+    return W
+
+
+def _deep_tables(N: int, K: int) -> np.ndarray:
+    """``W[k, j] = int_0^1 E_k(u) u^j du``: the deep region ``[0, deep_d[k]]`` normalised to
+    ``[0, 1]`` (subnormal run of N cells of spacing ``2^-k/N``, then k binades of N cells, spacing
+    ``2^-i/N`` for the binade ``[2^-i, 2^(1-i)]``), ``E_k`` its squared error:
+    ``N^-(j+3) [M_j sum_{i=1}^{k} 2^{-i(j+3)} + S_j 2^{-k(j+3)}]`` (:func:`_cell_moments`)."""
+    if K < 1:
+        return np.full((1, DEEP_JMAX + 2), math.nan)
+    return _deep_w_rows(int(N), int(K))
 
 
 @dataclass(frozen=True)
@@ -176,7 +287,7 @@ def _mse_flat(dist, prep: _Prepared, flat: np.ndarray, method: str) -> np.ndarra
         out = np.empty_like(flat)
         nfast = np.empty(flat.shape, dtype=np.int64)
         rk.curve_runs(law, mu, sig, relu, prep.levels, prep.run_i0, prep.run_i1, prep.run_h, prep.order, flat, _eta(),
-                      ns, nodes, weights, amax, out, nfast)
+                      ns, nodes, weights, amax, prep.deep_d, prep.deep_w, prep.neg, prep.sym, out, nfast)
     p0 = dist.point_mass
     if p0 > 0.0 and prep.d0 > 0.0:
         out = out + p0 * (prep.d0 * flat) ** 2

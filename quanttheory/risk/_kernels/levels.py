@@ -417,19 +417,195 @@ def curve_cells(law, mu, sig, relu, levels, scales, code, ns, nodes, weights, am
 
 
 @numba.njit(cache=True)
+def _run_value(law, mu, sig, relu, levels, run_i0, run_i1, run_h, r, s, i, total, lo, hi, pmax, eta, stamp, tv, pv,
+               ns, nodes, weights, amax):
+    """(value, fast) of run r at scale s (scale index i, for the shared boundary values):
+    ``fast`` is 1 when the run was done by a closed form or skipped as negligible."""
+    i0 = run_i0[r]
+    i1 = run_i1[r]
+    a = levels[i0] * s
+    b = levels[i1] * s
+    if b <= lo or a >= hi:
+        return 0.0, 0
+    hs = run_h[r] * s
+    # negligible run: (hs/2)^2 P(run) <= 1e-17 of the part already summed, with
+    # P(run) <= (b - a) max p, and beyond 4 scales from loc (dz = distance / scale) also
+    # <= (b - a) p(nearest point) and <= the tail mass beyond it (Normal: phi(dz)/dz, Laplace: e^-dz / 2)
+    pm = (b - a) * pmax
+    dz = max(a - mu, mu - b) / sig
+    if dz > 4.0:
+        if law == LAW_NORMAL:
+            e = math.exp(-0.5 * dz * dz)
+            pm *= e
+            pm = min(pm, e * 0.3989422804014327 / dz)
+        else:
+            e = math.exp(-dz)
+            pm *= e
+            pm = min(pm, 0.5 * e)
+    if 0.25 * hs * hs * pm <= 1e-17 * total:
+        return 0.0, 1
+    ia = i0
+    if relu:
+        if b <= 0.0:
+            return 0.0, 0
+        if a < 0.0:
+            # restrict to [0, b] when 0 is a level of the run, else per cell
+            z = -levels[i0] / run_h[r]
+            if z == math.floor(z) and levels[i0] + z * run_h[r] == 0.0:
+                ia = i0 + int(z)
+                a = 0.0
+            else:
+                return _integrate_levels(law, mu, sig, relu, levels, s, i0, i1, False, 0, ns, nodes, weights,
+                                         amax), 0
+    ok = False
+    v = 0.0
+    if ia < i1:
+        if law == LAW_NORMAL:
+            t = 2.0 * math.pi * sig / hs
+            if t >= _f.NORMAL_TMIN:
+                alpha = (a - mu) / sig
+                beta = (b - mu) / sig
+                if ia == i0:
+                    if stamp[i0] != i:
+                        tv[i0], pv[i0] = _bvals(alpha)
+                        stamp[i0] = i
+                    ta, pa = tv[i0], pv[i0]
+                else:
+                    ta, pa = _bvals(alpha)
+                if stamp[i1] != i:
+                    tv[i1], pv[i1] = _bvals(beta)
+                    stamp[i1] = i
+                v, ok = _normal_run(alpha, beta, ta, pa, tv[i1], pv[i1], hs, t, eta, total)
+        else:
+            v, ok = _laplace_run(mu, sig, a, i1 - ia, hs)
+    else:
+        ok = True
+    if ok:
+        return v, 1
+    if law == LAW_NORMAL and (not relu or (a >= 0.0 and mu >= 0.0)):
+        # (ReLU: on x >= 0 the continuous part is the Normal's density; loc >= 0: the plain
+        # window loc +- 13 sig of _normal_cells holds all but 2e-38 of it)
+        return _normal_cells(mu, sig, levels, s, ia, i1), 0
+    return _integrate_levels(law, mu, sig, relu, levels, s, ia, i1, False, 0, ns, nodes, weights, amax), 0
+
+
+# ---------------------------------------------------------------------------
+# the deep binades of a minifloat: one Taylor sum for all of them
+# ---------------------------------------------------------------------------
+
+_ISF = np.array([math.exp(-0.5 * math.lgamma(j + 1.0)) for j in range(80)])  # 1 / sqrt(j!)
+_RSQ = np.array([0.0] + [1.0 / math.sqrt(j) for j in range(1, 80)])          # 1 / sqrt(j)
+CRAMER = 1.0865  # |He_n(z)| <= CRAMER sqrt(n!) e^{z^2/4} (Cramer's inequality, K = 1.086435)
+DEEP_NORMAL = 1.0   # deep region [-c, c] with c <= DEEP_NORMAL sig (Normal)
+DEEP_LAPLACE = 1.0  # c <= DEEP_LAPLACE b and c <= |loc| unless loc == 0 (Laplace: one side of the kink)
+DEEP_COND = 64.0    # sum of |terms| <= DEEP_COND * result, else the runs are summed one by one
+
+
+@numba.njit(cache=True)
+def _deep_value(law, mu, sig, relu, neg, c, w, floor):
+    """(value, ok): ``int_{-c}^{c} err^2 p`` over the deep region of a minifloat (positive side
+    only when ``relu`` or when the format has no negative levels, ``neg = False``).
+
+    ``w[j] = int_0^1 E(u) u^j du`` for the deep grid normalised to ``c = 1`` (its squared error
+    ``E``; table of :func:`quanttheory.risk.levels._deep_tables`), so with the Taylor series
+    ``p(+-x) = sum_j p^+-_j x^j`` on ``[0, c]`` the value is ``c^3 sum_j (p^+_j + p^-_j) c^j w[j]``.
+    Normal: ``p^+-_j = (-+1)^j He_j(z0) phi(z0) / (j! sig^{j+1})``, ``z0 = -mu/sig`` (Hermite
+    recurrence); Laplace (region on one side of the kink): ``A e^{-|mu|/b}... (+-1/b)^j / j!``.
+    The remainder after J terms is at most ``c^3 w[J+1] sum_{j>J} max|p_j| c^j`` (``E >= 0``,
+    ``u^j <= u^{J+1}``), with ``|He_j(z0) phi(z0)| <= CRAMER sqrt(j!) e^{-z0^2/4}/sqrt(2 pi)``;
+    the sum stops when that bound is <= 1e-17 * max(floor, partial sum - bound) (``floor``: a lower
+    bound of the rest of the curve).  ``ok`` is False when the bound is not met within the table or
+    the sum is ill-conditioned (sum of |terms| > DEEP_COND * result).
+    """
+    jmax = w.shape[0] - 2
+    pos = 1.0
+    ng = 1.0 if (neg and not relu) else 0.0
+    acc = 0.0
+    aabs = 0.0
+    if law == LAW_NORMAL:
+        r = c / sig
+        z0 = -mu / sig
+        q0 = _f._pdf(z0)          # He_0 phi / 0!
+        q1 = z0 * q0              # He_1 phi / 1!
+        env = CRAMER * math.exp(-0.25 * z0 * z0) / 2.5066282746310002 * (pos + ng) / sig
+        rj = 1.0
+        for j in range(jmax + 1):
+            if j == 0:
+                q = q0
+            elif j == 1:
+                q = q1
+            else:
+                q = (z0 * q1 - q0) / j
+                q0, q1 = q1, q
+            sgn = -1.0 if (j & 1) else 1.0
+            term = q * rj * w[j] * (sgn * pos + ng) / sig
+            acc += term
+            aabs += abs(term)
+            rj *= r
+            # remainder: env * w[j+1] * sum_{i>j} r^i / sqrt(i!) <= env w[j+1] r^{j+1}/sqrt((j+1)!) / (1 - r/sqrt(j+2))
+            rr = r * _RSQ[j + 2]
+            if rr < 1.0:
+                rem = env * w[j + 1] * rj * _ISF[j + 1] / (1.0 - rr)
+                if rem <= 1e-17 * max(floor / (c * c * c), acc - rem):
+                    if aabs > DEEP_COND * max(acc, 0.0):
+                        return 0.0, False
+                    return c * c * c * acc, True
+        return 0.0, False
+    # Laplace: p(x) = A+- e^{sgn+- x / b} on [0, c] (+) and of x -> -x (-)
+    r = c / sig
+    A = math.exp(-abs(mu) / sig) / (2.0 * sig)
+    sp = 1.0 if mu > 0.0 else -1.0
+    sn = 1.0 if mu < 0.0 else -1.0
+    cp = A * pos
+    cn = A * ng
+    for j in range(jmax + 1):
+        term = (cp + cn) * w[j]
+        acc += term
+        aabs += abs(term)
+        cp *= sp * r / (j + 1.0)
+        cn *= sn * r / (j + 1.0)
+        # remainder: (A (pos + ng)) w[j+1] r^{j+1}/(j+1)! / (1 - r/(j+2)) = (|cp| + |cn|) w[j+1] / (1 - r/(j+2))
+        rem = (abs(cp) + abs(cn)) * w[j + 1] / (1.0 - r / (j + 2.0))
+        if rem <= 1e-17 * max(floor / (c * c * c), acc - rem):
+            if aabs > DEEP_COND * max(acc, 0.0):
+                return 0.0, False
+            return c * c * c * acc, True
+    return 0.0, False
+
+
+@numba.njit(cache=True)
 def curve_runs(law, mu, sig, relu, levels, run_i0, run_i1, run_h, order, scales, eta, ns, nodes, weights,
-               amax, out, nfast):
-    """F(s) for every scale: closed-form tails + one O(1) formula per run (per-cell fallback).
+               amax, deep_d, deep_w, neg, sym, out, nfast):
+    """F(s) for every scale: closed-form tails + one O(1) formula per run (per-cell fallback),
+    the deep binades of a minifloat in one Taylor sum.
 
     ``run_i0[r]..run_i1[r]`` are the level indices of run r (spacing ``run_h[r]``, grid
     units; consecutive runs share their end level), visited in ``order`` (decreasing
     spacing).  A run whose contribution is provably below 1e-17 of the part already
-    summed (``(hs/2)^2 (b - a) max p``) is skipped.  ``nfast[i]`` counts the runs done by
-    the closed forms or skipped at scale i (diagnostics).
+    summed (``(hs/2)^2 (b - a) max p``) is skipped.
+
+    Deep region (minifloats, ``deep_d.size > 1``): ``deep_d[k]`` (k >= 1, grid units) are the
+    binade boundaries ``2^k N h0`` below which the non-negative levels are exactly the
+    minifloat pattern (``N`` levels per binade, subnormal spacing ``h0``; mirrored on the
+    negative side when ``neg``); ``deep_w[k]`` the moment table of that region (see
+    :func:`_deep_value`).  The largest ``k`` with ``deep_d[k] s <= c_max`` is chosen; the runs
+    inside ``[-deep_d[k] s, deep_d[k] s]`` are replaced by :func:`_deep_value` (summed one by
+    one if it declines).  When the law is centred at 0 (``mu == 0``, not ReLU) and the level
+    set symmetric (``sym``), the runs above the deep region and the tails are computed on the
+    positive side and doubled (exact: the integrand is even).
+    ``nfast[i]`` counts the runs done by the closed forms or skipped at scale i, plus the deep
+    region (diagnostics).
     """
     pmax = 1.0 / (sig * 2.5066282746310002) if law == LAW_NORMAL else 0.5 / sig
     K = levels.shape[0]
     nruns = run_i0.shape[0]
+    kdeep = deep_d.shape[0] - 1
+    if law == LAW_NORMAL:
+        cmax = DEEP_NORMAL * sig
+    else:
+        cmax = DEEP_LAPLACE * sig
+        if mu != 0.0:
+            cmax = min(cmax, abs(mu))
     # boundary values of the Normal runs, shared by neighbouring runs (stamped per scale)
     stamp = np.full(K, -1, dtype=np.int64)
     tv = np.empty(K)
@@ -442,6 +618,15 @@ def curve_runs(law, mu, sig, relu, levels, run_i0, run_i1, run_h, order, scales,
         nf = 0
         A = levels[0] * s
         B = levels[K - 1] * s
+        # deep region [-cg, cg] (grid units), cg = 0: none
+        cg = 0.0
+        kd = 0
+        if kdeep >= 1 and deep_d[1] * s <= cmax:
+            kd = 1
+            while kd < kdeep and deep_d[kd + 1] * s <= cmax:
+                kd += 1
+            cg = deep_d[kd]
+        fold = cg > 0.0 and sym and mu == 0.0 and not relu
         # tails
         if relu:
             if B >= 0.0:
@@ -454,65 +639,41 @@ def curve_runs(law, mu, sig, relu, levels, run_i0, run_i1, run_h, order, scales,
                 # (0, A): error (x - A)^2
                 total, comp = _c._neumaier(total, comp, _range_integral(
                     law, mu, sig, relu, A, -math.inf, 0.0, levels[0], ns, nodes, weights, amax))
+        elif fold:
+            total, comp = _c._neumaier(total, comp, 2.0 * _tail_hi(law, mu, sig, B))
         else:
             total, comp = _c._neumaier(total, comp, _tail_hi(law, mu, sig, B))
             total, comp = _c._neumaier(total, comp, _tail_lo(law, mu, sig, A))
         for ro in range(nruns):
             r = order[ro]
-            i0 = run_i0[r]
-            i1 = run_i1[r]
-            a = levels[i0] * s
-            b = levels[i1] * s
-            if b <= lo or a >= hi:
+            l0 = levels[run_i0[r]]
+            l1 = levels[run_i1[r]]
+            if cg > 0.0 and l0 >= -cg and l1 <= cg:
                 continue
-            hs = run_h[r] * s
-            if 0.25 * hs * hs * (b - a) * pmax <= 1e-17 * total:
-                nf += 1
+            if fold and l1 <= 0.0:
                 continue
-            ia = i0
-            if relu:
-                if b <= 0.0:
-                    continue
-                if a < 0.0:
-                    # restrict to [0, b] when 0 is a level of the run, else per cell
-                    z = -levels[i0] / run_h[r]
-                    if z == math.floor(z) and levels[i0] + z * run_h[r] == 0.0:
-                        ia = i0 + int(z)
-                        a = 0.0
-                    else:
-                        total, comp = _c._neumaier(total, comp, _integrate_levels(
-                            law, mu, sig, relu, levels, s, i0, i1, False, 0, ns, nodes, weights, amax))
-                        continue
-            ok = False
-            v = 0.0
-            if ia < i1:
-                if law == LAW_NORMAL:
-                    t = 2.0 * math.pi * sig / hs
-                    if t >= _f.NORMAL_TMIN:
-                        alpha = (a - mu) / sig
-                        beta = (b - mu) / sig
-                        if ia == i0:
-                            if stamp[i0] != i:
-                                tv[i0], pv[i0] = _bvals(alpha)
-                                stamp[i0] = i
-                            ta, pa = tv[i0], pv[i0]
-                        else:
-                            ta, pa = _bvals(alpha)
-                        if stamp[i1] != i:
-                            tv[i1], pv[i1] = _bvals(beta)
-                            stamp[i1] = i
-                        v, ok = _normal_run(alpha, beta, ta, pa, tv[i1], pv[i1], hs, t, eta, total)
-                else:
-                    v, ok = _laplace_run(mu, sig, a, i1 - ia, hs)
-            else:
-                ok = True
+            if l1 * s <= lo or l0 * s >= hi:
+                continue
+            v, f = _run_value(law, mu, sig, relu, levels, run_i0, run_i1, run_h, r, s, i, total, lo, hi, pmax,
+                              eta, stamp, tv, pv, ns, nodes, weights, amax)
+            nf += f
+            total, comp = _c._neumaier(total, comp, 2.0 * v if fold else v)
+        if cg > 0.0:
+            v, ok = _deep_value(law, mu, sig, relu, neg, cg * s, deep_w[kd], total + comp)
             if ok:
                 nf += 1
-            elif law == LAW_NORMAL and not relu:
-                v = _normal_cells(mu, sig, levels, s, ia, i1)
+                total, comp = _c._neumaier(total, comp, v)
             else:
-                v = _integrate_levels(law, mu, sig, relu, levels, s, ia, i1, False, 0, ns, nodes, weights, amax)
-            total, comp = _c._neumaier(total, comp, v)
+                # the deep runs one by one (both sides: they are skipped above, also when folding)
+                for ro in range(nruns):
+                    r = order[ro]
+                    l0 = levels[run_i0[r]]
+                    l1 = levels[run_i1[r]]
+                    if l0 >= -cg and l1 <= cg:
+                        v, f = _run_value(law, mu, sig, relu, levels, run_i0, run_i1, run_h, r, s, i, total, lo,
+                                          hi, pmax, eta, stamp, tv, pv, ns, nodes, weights, amax)
+                        nf += f
+                        total, comp = _c._neumaier(total, comp, v)
         out[i] = total + comp
         nfast[i] = nf
 
