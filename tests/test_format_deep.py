@@ -163,3 +163,25 @@ def test_auto_agrees_with_cells_on_a_dense_scan():
             a = format_mse(d, s, fmt)
             b = format_mse(d, s, fmt, method="cells")
             np.testing.assert_allclose(a, b, rtol=1e-12, err_msg=f"{d!r} {fmt}")
+
+
+@pytest.mark.parametrize("d", [Normal(), ReLU(Normal(0.2, 1.0)), Laplace(), Laplace(0.3, 0.5)], ids=repr)
+def test_declined_deep_sum_falls_back_to_the_runs(d):
+    # a moment table of NaN makes _deep_value decline at every scale: the deep runs are then
+    # summed one by one (both sides, also when the law is folded); same curve to 1e-12
+    from quanttheory.risk._kernels import levels as rk
+    from quanttheory.risk.levels import _eta, _tables
+
+    p = _prep("e5m2")
+    law, mu, sig, relu = d.kernel_params()
+    ns, nodes, weights, amax = _tables()
+    s = np.geomspace(1e-6, 3.0, 25)
+    outs = []
+    for w in (p.deep_w, np.full_like(p.deep_w, np.nan)):
+        out = np.empty_like(s)
+        nf = np.empty(s.shape, dtype=np.int64)
+        rk.curve_runs(law, mu, sig, relu, p.levels, p.run_i0, p.run_i1, p.run_h, p.order, s, _eta(), ns, nodes,
+                      weights, amax, p.deep_d, w, p.neg, p.sym, out, nf)
+        outs.append(out)
+    np.testing.assert_allclose(outs[1], outs[0], rtol=1e-12)
+    np.testing.assert_allclose(outs[0], format_mse(d, s, "e5m2", method="cells"), rtol=1e-12)

@@ -15,7 +15,13 @@ plus the first level of the next binade; an integer grid is one run; NF4 has 15
 one-interval runs).  On a run the error is a periodic sawtooth square whose integral
 against the Normal / Laplace density has O(1) closed forms (the integer grid's fast
 path, :mod:`quanttheory.risk._kernels.fast`, applied to the run's interior): a 1000-point
-E4M3 curve costs ~30 runs per scale, whatever the number of levels.  Runs where the
+E4M3 curve costs ~30 runs per scale, whatever the number of levels.  Below ``c <= 1`` law
+scale the binades of a minifloat are self-similar (binade ``[c 2^-k, c 2^(1-k)]`` is binade
+``[c/2, c]`` shrunk by ``2^(1-k)``): all of them, with the subnormals, are one Taylor sum
+``c^3 sum_j p_j c^j W_k[j]`` against a moment table of the normalised region (``_deep_tables``;
+rigorous remainder bound), and for a law centred at 0 on a symmetric format only the positive
+side is computed (doubled): a 1000-point E4M3 or E5M2 curve costs ~1-4 runs + the sum per
+scale, 1.1-2x an 8-bit integer curve (``docs/format_risk.md``).  Runs where the
 closed forms are not certified fall back to per-cell Gauss-Legendre with error-bounded
 orders (:mod:`quanttheory.risk._kernels.cells`).  ``method="cells"`` integrates every cell by
 Gauss-Legendre (the reference path).  Both agree with an mpmath reference (partial
@@ -271,7 +277,7 @@ def _tables():
 
 @lru_cache(maxsize=1)
 def _eta():
-    from ._kernels.fast import eta_table
+    from ._kernels.levels import eta_table
 
     return eta_table()
 

@@ -96,9 +96,11 @@ def lb_fixed(v, P0, H1, L1, H2, L2, b, c, gamma, s1s, s2s, out):
                 lo_u = cu * s1 if cu >= 0.0 else cu * s2
                 if lo_u > hi_l:
                     gm = 0.5 * (hi_l + lo_u)
-                    r0 = min(max(np.searchsorted(v, hi_l, side="right"), ia), ib)
-                    r1 = min(max(np.searchsorted(v, gm, side="right"), r0), ib)
-                    r2 = min(max(np.searchsorted(v, lo_u, side="left"), r1), ib)
+                    # = min(max(searchsorted(v, .), lower), ib), searched in the straddlers' own
+                    # range v[ia:ib] (a few values, in cache) instead of the whole array
+                    r0 = ia + np.searchsorted(v[ia:ib], hi_l, side="right")
+                    r1 = r0 + np.searchsorted(v[r0:ib], gm, side="right")
+                    r2 = r1 + np.searchsorted(v[r1:ib], lo_u, side="left")
                     for (i0, i1, cen) in ((r0, r1, hi_l), (r1, r2, lo_u)):
                         if i1 > i0:
                             N = P0[i1] - P0[i0]

@@ -25,6 +25,17 @@ law's scale) fall back to per-cell Gauss-Legendre with the error-bounded orders 
 :mod:`quanttheory.risk._kernels.cells` (its ``_emit`` / ``_integrate_table``).  The tails
 are closed forms (Mills-ratio continued fraction / exponentials).
 
+Deep binades (``_deep_value``): below ``c = deep_d[k] s <= 1`` law scale (Normal: sig; Laplace:
+b, and ``c <= |loc|`` so that the kink is outside) a minifloat's levels are ``{i h0}`` (subnormals
+and first binade, ``2N`` cells) and k binades of ``N`` cells, each the previous one doubled.  With
+the density's Taylor series on ``[0, c]`` (Normal: Hermite functions at ``-loc/sig``; Laplace: an
+exponential on each side), ``int_0^c err^2 p = c^3 sum_j p_j c^j W_k[j]``, ``W_k[j]`` the j-th moment
+of the squared error of the region normalised to ``[0, 1]`` (a geometric sum over the binades,
+tabulated once per format in Python).  This replaces up to ~2 x 25 runs (E5M2) by ~20-30
+multiply-adds; the remainder is bounded rigorously (Cramer's inequality for the Hermite
+functions) and held below ``1e-17`` of the rest of the curve.  The integer fast path's closed forms (``_tail_above``, ``_e2``, ``_seg_right`` ...) are copied
+into this file from :mod:`quanttheory.risk._kernels.fast` (section below, with the reason).
+
 The second kernel family builds the pieces of the whole level set (cells anchored at
 their level, offsets relative to the anchor) for the per-cell reference, the exact
 derivative ``dF/ds = -2 E[l(xi) (xi - l(xi) s)]`` and the interval lower bound over
@@ -39,13 +50,163 @@ import numba
 import numpy as np
 
 from . import cells as _c
-from . import fast as _f
 
 LAW_NORMAL = 0
 LAW_LAPLACE = 1
 _PI2 = math.pi * math.pi
 _ZETA4_PI2 = 1.0823232337111382 / _PI2
 TOL = 1e-16  # remainder bound / run estimate (Normal runs), as the integer fast path
+
+
+# ---------------------------------------------------------------------------
+# closed forms copied from the integer fast path (quanttheory/risk/_kernels/fast.py, issue 8)
+#
+# Why copied and not imported: that module is maintained separately, and numba's on-disk
+# cache (cache=True) does not notice a change of a jitted callee in another file: a cached
+# kernel here would keep running the old code of a changed callee (or break at a renamed one).
+# Copied verbatim (same names, same constants); tested through this module's own references.
+# ---------------------------------------------------------------------------
+
+KMAX = 64             # max integration-by-parts order (Normal)
+LAPLACE_TMIN = 2.0    # Laplace handled for 2 pi b / s >= this
+NORMAL_TMIN = 6.0     # below this the bound can never be met: skip the search
+CF_TERMS = 120        # Mills-ratio continued fraction depth (beta >= 2)
+CODE_MSQE = 0
+_SQRT2 = math.sqrt(2.0)
+_INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def eta_table():
+    """``eta(2k+2) = (1 - 2^{-(2k+1)}) zeta(2k+2)`` for k = 0..KMAX (float64).
+
+    ``zeta(2), ..., zeta(8)`` from their closed forms ``pi^2/6, pi^4/90, pi^6/945,
+    pi^8/9450``; from ``zeta(10)`` on, ``sum_{n <= 64} n^-p`` summed smallest term first
+    (remainder < 64^-9 / 8 < 1e-17).  No scipy import (it costs ~0.3 s on a warm call).
+    """
+    out = np.empty(KMAX + 1)
+    pi2 = math.pi * math.pi
+    closed = (pi2 / 6, pi2**2 / 90, pi2**3 / 945, pi2**4 / 9450)
+    for k in range(KMAX + 1):
+        p = 2 * k + 2
+        z = closed[k] if k < 4 else math.fsum(n ** -float(p) for n in range(64, 0, -1))
+        out[k] = (1.0 - 2.0 ** (-(2 * k + 1))) * z
+    return out
+
+
+@numba.njit(cache=True)
+def _pdf(z):
+    if math.isinf(z):
+        return 0.0
+    return math.exp(-0.5 * z * z) * _INV_SQRT2PI
+
+
+@numba.njit(cache=True)
+def _j2(beta):
+    """``J_2(beta) = int_0^inf y^2 exp(-beta y - y^2/2) dy`` for beta >= 0.
+
+    beta < 2: ``(1 + beta^2) R - beta`` with the Mills ratio ``R = Q/phi`` (loses
+    at most a factor 20); beta >= 2: ``D_2 / ((beta + D_2)(beta + D_1))`` from the
+    continued fraction ``R = 1/(beta + D_1)``, ``D_n = n/(beta + D_{n+1})``
+    (all terms positive, no cancellation).
+    """
+    if beta < 2.0:
+        r = math.sqrt(0.5 * math.pi) * math.exp(0.5 * beta * beta) * math.erfc(beta / _SQRT2)
+        return (1.0 + beta * beta) * r - beta
+    d = 0.0
+    for n in range(CF_TERMS, 1, -1):
+        d = n / (beta + d)
+    d1 = 1.0 / (beta + d)
+    return d / ((beta + d) * (beta + d1))
+
+
+@numba.njit(cache=True)
+def _tail_above(beta, sig):
+    """``E[(X - B)^2; X > B]`` for X ~ N(mu, sig^2), beta = (B - mu)/sig."""
+    if beta >= 0.0:
+        return sig * sig * _pdf(beta) * _j2(beta)
+    return sig * sig * ((1.0 + beta * beta) - _pdf(beta) * _j2(-beta))
+
+
+@numba.njit(cache=True)
+def _e2(z):
+    """``E_2(z) = int_0^1 v^2 e^{z v} dv`` (series for |z| <= 2, closed form beyond)."""
+    if abs(z) <= 2.0:
+        term = 1.0
+        acc = 1.0 / 3.0
+        for n in range(1, 40):
+            term *= z / n
+            acc += term / (n + 3)
+            if abs(term) < 1e-18:
+                break
+        return acc
+    return (math.exp(z) * (z * z - 2.0 * z + 2.0) - 2.0) / (z * z * z)
+
+
+@numba.njit(cache=True)
+def _i2(d1, d2, z):
+    """``int_{d1}^{d2} d^2 e^{z d} dd`` for -1/2 <= d1 <= d2 <= 1/2 (positive pieces)."""
+    if d2 <= d1:
+        return 0.0
+    if d1 >= 0.0:
+        return d2 ** 3 * _e2(z * d2) - d1 ** 3 * _e2(z * d1)
+    if d2 <= 0.0:
+        return (-d1) ** 3 * _e2(z * d1) - (-d2) ** 3 * _e2(z * d2)
+    return (-d1) ** 3 * _e2(z * d1) + d2 ** 3 * _e2(z * d2)
+
+
+@numba.njit(cache=True)
+def _seg_right(ku, du, kv, dv, vinf, kmu, dmu, kap, t, code):
+    """Segment [u, v] with u >= mu on the decreasing side, density e^{-(x-mu)/b}/(2b).
+
+    Points are (k, d) in grid units (x = (k + d) s); kap = s/b, t = 2 pi b/s.
+    Returns (mass, cos-mode, msqe) where msqe is int s^{-2}... in units of
+    s^2 * probability: int saw^2(x/s) p(x) dx; cos-mode is int cos(2 pi x/s) p dx.
+    """
+    # exponent (x - mu)/b of the segment ends
+    eu = ((ku - kmu) + (du - dmu)) * kap
+    mass = 0.5 * math.exp(-eu)
+    cosm = 0.0
+    # cos mode: Re[(e^{i th_v} e^{-ev} - e^{i th_u} e^{-eu}) / (2 (i t - 1))]
+    #   1/(i t - 1) = (-1 - i t)/(1 + t^2)  ->  Re[(x + i y)(-1 - i t)] = -x + t y
+    thu = 2.0 * math.pi * du
+    xu = math.cos(thu) * math.exp(-eu)
+    yu = math.sin(thu) * math.exp(-eu)
+    cosm -= (-xu + t * yu) / (2.0 * (1.0 + t * t))
+    if not vinf:
+        ev = ((kv - kmu) + (dv - dmu)) * kap
+        mass = 0.5 * math.exp(-eu) * (-math.expm1(-(ev - eu)))
+        thv = 2.0 * math.pi * dv
+        xv = math.cos(thv) * math.exp(-ev)
+        yv = math.sin(thv) * math.exp(-ev)
+        cosm += (-xv + t * yv) / (2.0 * (1.0 + t * t))
+    msq = 0.0
+    if code == CODE_MSQE:
+        pref = kap / 2.0  # s/(2b): int over a cell = pref * e^{-e_k} * int d^2 e^{-kap d} dd
+        # cell k density exponent e_k = (k - kmu - dmu) kap
+        if (not vinf) and kv == ku:
+            msq = pref * math.exp(-((ku - kmu) - dmu) * kap) * _i2(du, dv, -kap)
+        else:
+            msq = pref * math.exp(-((ku - kmu) - dmu) * kap) * _i2(du, 0.5, -kap)
+            m_full = 0.125 * (_e2(0.5 * kap) + _e2(-0.5 * kap))
+            k1 = ku + 1
+            e1 = ((k1 - kmu) - dmu) * kap
+            if vinf:
+                geo = 1.0 / (-math.expm1(-kap))
+            else:
+                nfull = kv - ku - 1
+                geo = math.expm1(-kap * nfull) / math.expm1(-kap) if nfull > 0 else 0.0
+                msq += pref * math.exp(-((kv - kmu) - dmu) * kap) * _i2(-0.5, dv, -kap)
+            msq += pref * math.exp(-e1) * m_full * geo
+    return mass, cosm, msq
+
+
+@numba.njit(cache=True)
+def _before(k1, d1, k2, d2):
+    """(k1 + d1) < (k2 + d2) for grid-unit points with |d| <= 1/2 and integer k."""
+    dk = k1 - k2  # exact (integers held in float64, |k| < 2^50)
+    if dk != 0.0:
+        return (dk + (d1 - d2)) < 0.0 if abs(dk) == 1.0 else dk < 0.0
+    return d1 < d2
 
 
 # ---------------------------------------------------------------------------
@@ -63,13 +224,13 @@ def _normal_tail(beta, sig):
     40, below the rule everywhere (the FP8 optima clip at 4-9 sig: 18-45 instead of 120 terms).
     """
     if beta < 2.0:
-        return _f._tail_above(beta, sig)
-    n0 = min(_f.CF_TERMS, 12 + int(520.0 / (beta * beta)))
+        return _tail_above(beta, sig)
+    n0 = min(CF_TERMS, 12 + int(520.0 / (beta * beta)))
     d = 0.0
     for n in range(n0, 1, -1):
         d = n / (beta + d)
     d1 = 1.0 / (beta + d)
-    return sig * sig * _f._pdf(beta) * (d / ((beta + d) * (beta + d1)))
+    return sig * sig * _pdf(beta) * (d / ((beta + d) * (beta + d1)))
 
 
 @numba.njit(cache=True)
@@ -93,7 +254,7 @@ def _tail_lo(law, mu, sig, A):
 # one run: int_{a}^{b} hs^2 saw^2((x - a)/hs) p(x) dx, a = run start (data units)
 # ---------------------------------------------------------------------------
 
-_SQ = np.sqrt(np.arange(2 * _f.KMAX + 2, dtype=np.float64) * np.arange(-1, 2 * _f.KMAX + 1, dtype=np.float64)
+_SQ = np.sqrt(np.arange(2 * KMAX + 2, dtype=np.float64) * np.arange(-1, 2 * KMAX + 1, dtype=np.float64)
               .clip(0.0))  # _SQ[2k] = sqrt(2k (2k - 1))
 
 
@@ -101,8 +262,8 @@ _SQ = np.sqrt(np.arange(2 * _f.KMAX + 2, dtype=np.float64) * np.arange(-1, 2 * _
 def _bvals(z):
     """(small tail, density) at standardized z: ``Q(z)`` for z >= 0, ``Phi(z)`` for z < 0."""
     if z >= 0.0:
-        return 0.5 * math.erfc(z / 1.4142135623730951), _f._pdf(z)
-    return 0.5 * math.erfc(-z / 1.4142135623730951), _f._pdf(z)
+        return 0.5 * math.erfc(z / 1.4142135623730951), _pdf(z)
+    return 0.5 * math.erfc(-z / 1.4142135623730951), _pdf(z)
 
 
 @numba.njit(cache=True)
@@ -129,7 +290,7 @@ def _normal_run(alpha, beta, ta, pa, tb, pb, hs, t, eta, floor):
     # the bound sqrt((2K)!) / t^{2K} is smallest at 2K ~ t^2 (K <= KMAX): when even that
     # minimum is too big, give up at once instead of running the whole loop
     if t < 16.0:
-        kb = min(_f.KMAX, max(1, int(0.5 * t * t + 0.5)))
+        kb = min(KMAX, max(1, int(0.5 * t * t + 0.5)))
         if cbound * math.exp(0.5 * math.lgamma(2.0 * kb + 1.0) - 2.0 * kb * math.log(t)) > target:
             return 0.0, False
     ha0 = pa
@@ -140,7 +301,7 @@ def _normal_run(alpha, beta, ta, pa, tb, pb, hs, t, eta, floor):
     tp = 1.0
     acc = 0.0
     bnd = cbound  # cbound * sqrt((2K)!) / t^{2K}
-    for k in range(1, _f.KMAX + 1):
+    for k in range(1, KMAX + 1):
         n = 2 * k - 1
         tp *= it2
         dk = ha1 - hb1
@@ -232,7 +393,7 @@ def _e2_scaled(z, logf):
     """``e^logf E2(z)`` without overflow for large z (``E2`` of :func:`quanttheory.risk._kernels.fast._e2`)."""
     if z > 2.0:
         return (math.exp(z + logf) * (z * z - 2.0 * z + 2.0) - 2.0 * math.exp(logf)) / (z * z * z)
-    return math.exp(logf) * _f._e2(z)
+    return math.exp(logf) * _e2(z)
 
 
 @numba.njit(cache=True)
@@ -259,7 +420,7 @@ def _laplace_side(mu, b, a, nint, hs):
         total = ep + (ep + em) * r * ratio + em * math.exp(-kap * nint)
     else:
         # E2(kap/2) grows like e^{kap/2}: carry the factors r, r^nint inside
-        ep = _f._e2(-0.5 * kap)
+        ep = _e2(-0.5 * kap)
         total = ep + ep * math.exp(-kap) * ratio + _e2_scaled(0.5 * kap, -kap) * ratio \
             + _e2_scaled(0.5 * kap, -kap * nint)
     return pa * hs * hs * hs * 0.125 * total
@@ -274,7 +435,7 @@ def _laplace_run(mu, b, a, nint, hs):
     if end <= mu:
         return _laplace_side(-mu, b, -end, nint, hs), True
     t = 2.0 * math.pi * b / hs
-    if t < _f.LAPLACE_TMIN:
+    if t < LAPLACE_TMIN:
         return 0.0, False
     kap = hs / b
     q = (mu - a) / hs
@@ -286,19 +447,19 @@ def _laplace_run(mu, b, a, nint, hs):
     kb = float(nint)
     msq = 0.0
     # right of the kink: [max(a, mu), b]
-    if _f._before(ka, 0.0, kmu, dmu):
+    if _before(ka, 0.0, kmu, dmu):
         ku, du = kmu, dmu
     else:
         ku, du = ka, 0.0
-    if _f._before(ku, du, kb, 0.0):
-        msq += _f._seg_right(ku, du, kb, 0.0, False, kmu, dmu, kap, t, _f.CODE_MSQE)[2]
+    if _before(ku, du, kb, 0.0):
+        msq += _seg_right(ku, du, kb, 0.0, False, kmu, dmu, kap, t, CODE_MSQE)[2]
     # left of the kink, mirrored
-    if _f._before(kmu, dmu, kb, 0.0):
+    if _before(kmu, dmu, kb, 0.0):
         kv, dv = kmu, dmu
     else:
         kv, dv = kb, 0.0
-    if _f._before(ka, 0.0, kv, dv):
-        msq += _f._seg_right(-kv, -dv, -ka, 0.0, False, -kmu, -dmu, kap, t, _f.CODE_MSQE)[2]
+    if _before(ka, 0.0, kv, dv):
+        msq += _seg_right(-kv, -dv, -ka, 0.0, False, -kmu, -dmu, kap, t, CODE_MSQE)[2]
     return hs * hs * msq, True
 
 
@@ -416,79 +577,6 @@ def curve_cells(law, mu, sig, relu, levels, scales, code, ns, nodes, weights, am
     return out
 
 
-@numba.njit(cache=True)
-def _run_value(law, mu, sig, relu, levels, run_i0, run_i1, run_h, r, s, i, total, lo, hi, pmax, eta, stamp, tv, pv,
-               ns, nodes, weights, amax):
-    """(value, fast) of run r at scale s (scale index i, for the shared boundary values):
-    ``fast`` is 1 when the run was done by a closed form or skipped as negligible."""
-    i0 = run_i0[r]
-    i1 = run_i1[r]
-    a = levels[i0] * s
-    b = levels[i1] * s
-    if b <= lo or a >= hi:
-        return 0.0, 0
-    hs = run_h[r] * s
-    # negligible run: (hs/2)^2 P(run) <= 1e-17 of the part already summed, with
-    # P(run) <= (b - a) max p, and beyond 4 scales from loc (dz = distance / scale) also
-    # <= (b - a) p(nearest point) and <= the tail mass beyond it (Normal: phi(dz)/dz, Laplace: e^-dz / 2)
-    pm = (b - a) * pmax
-    dz = max(a - mu, mu - b) / sig
-    if dz > 4.0:
-        if law == LAW_NORMAL:
-            e = math.exp(-0.5 * dz * dz)
-            pm *= e
-            pm = min(pm, e * 0.3989422804014327 / dz)
-        else:
-            e = math.exp(-dz)
-            pm *= e
-            pm = min(pm, 0.5 * e)
-    if 0.25 * hs * hs * pm <= 1e-17 * total:
-        return 0.0, 1
-    ia = i0
-    if relu:
-        if b <= 0.0:
-            return 0.0, 0
-        if a < 0.0:
-            # restrict to [0, b] when 0 is a level of the run, else per cell
-            z = -levels[i0] / run_h[r]
-            if z == math.floor(z) and levels[i0] + z * run_h[r] == 0.0:
-                ia = i0 + int(z)
-                a = 0.0
-            else:
-                return _integrate_levels(law, mu, sig, relu, levels, s, i0, i1, False, 0, ns, nodes, weights,
-                                         amax), 0
-    ok = False
-    v = 0.0
-    if ia < i1:
-        if law == LAW_NORMAL:
-            t = 2.0 * math.pi * sig / hs
-            if t >= _f.NORMAL_TMIN:
-                alpha = (a - mu) / sig
-                beta = (b - mu) / sig
-                if ia == i0:
-                    if stamp[i0] != i:
-                        tv[i0], pv[i0] = _bvals(alpha)
-                        stamp[i0] = i
-                    ta, pa = tv[i0], pv[i0]
-                else:
-                    ta, pa = _bvals(alpha)
-                if stamp[i1] != i:
-                    tv[i1], pv[i1] = _bvals(beta)
-                    stamp[i1] = i
-                v, ok = _normal_run(alpha, beta, ta, pa, tv[i1], pv[i1], hs, t, eta, total)
-        else:
-            v, ok = _laplace_run(mu, sig, a, i1 - ia, hs)
-    else:
-        ok = True
-    if ok:
-        return v, 1
-    if law == LAW_NORMAL and (not relu or (a >= 0.0 and mu >= 0.0)):
-        # (ReLU: on x >= 0 the continuous part is the Normal's density; loc >= 0: the plain
-        # window loc +- 13 sig of _normal_cells holds all but 2e-38 of it)
-        return _normal_cells(mu, sig, levels, s, ia, i1), 0
-    return _integrate_levels(law, mu, sig, relu, levels, s, ia, i1, False, 0, ns, nodes, weights, amax), 0
-
-
 # ---------------------------------------------------------------------------
 # the deep binades of a minifloat: one Taylor sum for all of them
 # ---------------------------------------------------------------------------
@@ -525,7 +613,7 @@ def _deep_value(law, mu, sig, relu, neg, c, w, floor):
     if law == LAW_NORMAL:
         r = c / sig
         z0 = -mu / sig
-        q0 = _f._pdf(z0)          # He_0 phi / 0!
+        q0 = _pdf(z0)          # He_0 phi / 0!
         q1 = z0 * q0              # He_1 phi / 1!
         env = CRAMER * math.exp(-0.25 * z0 * z0) / 2.5066282746310002 * (pos + ng) / sig
         rj = 1.0
@@ -644,36 +732,99 @@ def curve_runs(law, mu, sig, relu, levels, run_i0, run_i1, run_h, order, scales,
         else:
             total, comp = _c._neumaier(total, comp, _tail_hi(law, mu, sig, B))
             total, comp = _c._neumaier(total, comp, _tail_lo(law, mu, sig, A))
-        for ro in range(nruns):
-            r = order[ro]
-            l0 = levels[run_i0[r]]
-            l1 = levels[run_i1[r]]
-            if cg > 0.0 and l0 >= -cg and l1 <= cg:
-                continue
-            if fold and l1 <= 0.0:
-                continue
-            if l1 * s <= lo or l0 * s >= hi:
-                continue
-            v, f = _run_value(law, mu, sig, relu, levels, run_i0, run_i1, run_h, r, s, i, total, lo, hi, pmax,
-                              eta, stamp, tv, pv, ns, nodes, weights, amax)
-            nf += f
-            total, comp = _c._neumaier(total, comp, 2.0 * v if fold else v)
-        if cg > 0.0:
-            v, ok = _deep_value(law, mu, sig, relu, neg, cg * s, deep_w[kd], total + comp)
-            if ok:
-                nf += 1
-                total, comp = _c._neumaier(total, comp, v)
-            else:
-                # the deep runs one by one (both sides: they are skipped above, also when folding)
-                for ro in range(nruns):
-                    r = order[ro]
-                    l0 = levels[run_i0[r]]
-                    l1 = levels[run_i1[r]]
-                    if l0 >= -cg and l1 <= cg:
-                        v, f = _run_value(law, mu, sig, relu, levels, run_i0, run_i1, run_h, r, s, i, total, lo,
-                                          hi, pmax, eta, stamp, tv, pv, ns, nodes, weights, amax)
-                        nf += f
+        # pass 0: the runs outside the deep region; then the deep sum; pass 1 (only if the deep
+        # sum declines): the deep runs one by one, on both sides.  (The run body is written out
+        # here: a helper call costs ~50 ns per run in reference counting of its array arguments.)
+        deep_ok = cg <= 0.0
+        for pss in range(2):
+            if pss == 1:
+                if cg > 0.0:
+                    v, ok = _deep_value(law, mu, sig, relu, neg, cg * s, deep_w[kd], total + comp)
+                    if ok:
+                        nf += 1
                         total, comp = _c._neumaier(total, comp, v)
+                        deep_ok = True
+                if deep_ok:
+                    break
+            mult = 2.0 if (fold and pss == 0) else 1.0
+            for ro in range(nruns):
+                r = order[ro]
+                i0 = run_i0[r]
+                i1 = run_i1[r]
+                l0 = levels[i0]
+                l1 = levels[i1]
+                indeep = cg > 0.0 and l0 >= -cg and l1 <= cg
+                if indeep != (pss == 1):
+                    continue
+                if pss == 0 and fold and l1 <= 0.0:
+                    continue
+                a = l0 * s
+                b = l1 * s
+                if b <= lo or a >= hi:
+                    continue
+                hs = run_h[r] * s
+                # negligible run: (hs/2)^2 P(run) <= 1e-17 of the part already summed, with
+                # P(run) <= (b - a) max p, and beyond 4 scales from loc (dz = distance / scale)
+                # also <= (b - a) p(nearest point) and <= the tail mass beyond it
+                # (Normal: phi(dz)/dz, Laplace: e^-dz / 2)
+                pm = (b - a) * pmax
+                dz = max(a - mu, mu - b) / sig
+                if dz > 4.0:
+                    if law == LAW_NORMAL:
+                        e = math.exp(-0.5 * dz * dz)
+                        pm = min(pm * e, e * 0.3989422804014327 / dz)
+                    else:
+                        e = math.exp(-dz)
+                        pm = min(pm * e, 0.5 * e)
+                if 0.25 * hs * hs * pm <= 1e-17 * total:
+                    nf += 1
+                    continue
+                ia = i0
+                if relu:
+                    if b <= 0.0:
+                        continue
+                    if a < 0.0:
+                        # restrict to [0, b] when 0 is a level of the run, else per cell
+                        z = -l0 / run_h[r]
+                        if z == math.floor(z) and l0 + z * run_h[r] == 0.0:
+                            ia = i0 + int(z)
+                            a = 0.0
+                        else:
+                            total, comp = _c._neumaier(total, comp, mult * _integrate_levels(
+                                law, mu, sig, relu, levels, s, i0, i1, False, 0, ns, nodes, weights, amax))
+                            continue
+                ok = False
+                v = 0.0
+                if ia < i1:
+                    if law == LAW_NORMAL:
+                        t = 2.0 * math.pi * sig / hs
+                        if t >= NORMAL_TMIN:
+                            alpha = (a - mu) / sig
+                            beta = (b - mu) / sig
+                            if ia == i0:
+                                if stamp[i0] != i:
+                                    tv[i0], pv[i0] = _bvals(alpha)
+                                    stamp[i0] = i
+                                ta, pa = tv[i0], pv[i0]
+                            else:
+                                ta, pa = _bvals(alpha)
+                            if stamp[i1] != i:
+                                tv[i1], pv[i1] = _bvals(beta)
+                                stamp[i1] = i
+                            v, ok = _normal_run(alpha, beta, ta, pa, tv[i1], pv[i1], hs, t, eta, total)
+                    else:
+                        v, ok = _laplace_run(mu, sig, a, i1 - ia, hs)
+                else:
+                    ok = True
+                if ok:
+                    nf += 1
+                elif law == LAW_NORMAL and (not relu or (a >= 0.0 and mu >= 0.0)):
+                    # (ReLU: on x >= 0 the continuous part is the Normal's density; loc >= 0: the
+                    # plain window loc +- 13 sig of _normal_cells holds all but 2e-38 of it)
+                    v = _normal_cells(mu, sig, levels, s, ia, i1)
+                else:
+                    v = _integrate_levels(law, mu, sig, relu, levels, s, ia, i1, False, 0, ns, nodes, weights, amax)
+                total, comp = _c._neumaier(total, comp, mult * v)
         out[i] = total + comp
         nfast[i] = nf
 
