@@ -1,6 +1,7 @@
 """Exact optimal scale of data for FP8/FP6/FP4/NF4 formats vs the candidate sweeps toolkits run.
 
 Run:  .venv/bin/python benchmarks/bench_formats_data.py [--n 1000000] [--repeats 3] [--formats e4m3,nf4] [--seed 0]
+      .venv/bin/python benchmarks/bench_formats_data.py --passes [--sizes 1e6,1e7] [--repeats 2]
 
 Data: float32 tensors of ``n`` values: a Student-t(4) "weight-like" tensor and a
 Normal(0, 1) tensor.  For each format it times, in the same run and on the same
@@ -19,6 +20,12 @@ least noisy):
   ml_dtypes type: its "cast" is numpy's nearest-level lookup (``searchsorted`` on
   the 15 midpoints), which is what bitsandbytes' kernels compute.
 
+``--passes``: instead, the cost of the exact optimum in the package's data unit: time / one
+NumPy pass over the same float32 tensor (``benchmarks/_timing.py``: median of the best times of
+``x.sum()``, ``x.max()``, ``(x > 1).sum()``), min of ``--repeats`` runs, and the peak of the
+memory traced by ``tracemalloc`` during one call (NumPy buffers included) in bytes per value,
+for ``--sizes`` (default 1e6,1e7) x ``--formats`` (default for this mode: e4m3,nf4).
+
 Columns: ``time`` in seconds and ``x sweep39`` (time / time of the 39-candidate
 sweep); ``MSE left`` = ``MSE(s_method) / MSE(s*) - 1`` in percent, with both
 MSEs computed the toolkit way (float32 division + ml_dtypes cast), so the
@@ -36,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from quanttheory.formats import get_format  # noqa: E402
 from quanttheory.risk.format_data import optimal_scale_format_data  # noqa: E402
@@ -83,14 +91,47 @@ def timed(fn, repeats):
     return min(ts), out
 
 
+def passes(sizes, formats, repeats, seed, data="t4") -> None:
+    """Exact optimum cost in NumPy passes and traced peak memory per value."""
+    import tracemalloc
+
+    from _timing import best_time, numpy_pass
+
+    rng = np.random.default_rng(seed)
+    optimal_scale_format_data(rng.normal(size=1000), "e4m3")  # warm-up
+    print(f"{'n':>9s} {'format':6s} {'time s':>8s} {'NumPy pass ms':>14s} {'passes':>8s} "
+          f"{'peak MB':>8s} {'bytes/value':>12s} {'n x K x 8 MB':>13s}")
+    for n in sizes:
+        x = (rng.standard_t(4, size=n) if data == "t4" else rng.standard_normal(n)).astype(np.float32)
+        tp = numpy_pass(x, repeat=max(5, repeats))
+        for name in formats:
+            fmt = get_format(name)
+            t, _ = best_time(lambda: optimal_scale_format_data(x, fmt), repeats)
+            tracemalloc.start()
+            try:
+                optimal_scale_format_data(x, fmt)
+                peak = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+            print(f"{n:9.0e} {name:6s} {t:8.3f} {1e3 * tp:14.3f} {t / tp:8.0f} {peak / 2**20:8.1f} "
+                  f"{peak / n:12.1f} {n * fmt.size * 8 / 2**20:13.0f}")
+            sys.stdout.flush()
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--passes", action="store_true", help="cost in NumPy passes and traced memory (see docstring)")
+    ap.add_argument("--sizes", default="1e6,1e7")
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--formats", default="e4m3,e5m2,e2m3,e3m2,e2m1,nf4")
     ap.add_argument("--data", default="t4,normal")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
+    if a.passes:
+        fmts = a.formats.split(",") if a.formats != ap.get_default("formats") else ["e4m3", "nf4"]
+        passes([int(float(v)) for v in a.sizes.split(",")], fmts, a.repeats, a.seed, a.data.split(",")[0])
+        return 0
     rng = np.random.default_rng(a.seed)
     optimal_scale_format_data(rng.normal(size=1000), "e2m1")  # warm-up (numba cache load of the scan)
     print(f"n = {a.n}, repeats = {a.repeats} (min reported), seed = {a.seed}")
