@@ -278,3 +278,22 @@ def test_reference_path_without_kernels(monkeypatch):
     monkeypatch.setattr(D, "USE_KERNELS", True)
     r2 = D.optimal_scale_format_data(x, "e3m2")
     assert r.mse == pytest.approx(r2.mse, rel=1e-14) and r.scale == pytest.approx(r2.scale, rel=1e-12)
+
+
+def test_coarse_index_search_equals_searchsorted():
+    # _find_right (local probes, then the coarse index v[::64] and one block) == searchsorted
+    # 'right' for every query x and every admissible start lo (v[lo-1] <= x), incl. duplicates,
+    # queries outside the range and arrays shorter than one coarse block
+    from quanttheory.risk._kernels.format_data import COARSE, _find_right
+
+    rng = np.random.default_rng(11)
+    for n in [1, 2, 63, 64, 65, 1000, 20000]:
+        v = np.sort(np.round(rng.exponential(size=n), 2 if n > 100 else 6))
+        vc = np.ascontiguousarray(v[::COARSE])
+        xs = np.concatenate([v, v - 1e-9, v + 1e-9, rng.uniform(-1, v[-1] + 1, 200)])
+        for x in xs:
+            want = int(np.searchsorted(v, x, side="right"))
+            for lo in {0, want // 3, max(want - 1, 0), want, max(want - 40, 0), max(want - 5000, 0)}:
+                if lo > want:
+                    continue
+                assert _find_right(v, vc, x, lo) == want, (n, x, lo)

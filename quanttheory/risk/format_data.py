@@ -187,9 +187,14 @@ class _Side:
         self.H2 = self.P2f
         self.L2 = (self.P2 - self.P2f.astype(LD)).astype(np.float64)
         self.gamma_k = self.gamma + 2.0**-52 * 2.0**-11  # + the low word's own rounding
+        self._vc = None  # coarse index of v for the kernels' searches (built on first use)
 
     def _kargs(self):
-        return (self.v, self.P0f, self.H1, self.L1, self.H2, self.L2, self.b, self.c, self.gamma_k)
+        if self._vc is None:
+            from ._kernels.format_data import COARSE
+
+            self._vc = np.ascontiguousarray(self.v[::COARSE])
+        return (self.v, self._vc, self.P0f, self.H1, self.L1, self.H2, self.L2, self.b, self.c, self.gamma_k)
 
     def k_lower_bound(self, s1, s2):
         from ._kernels import format_data as K
