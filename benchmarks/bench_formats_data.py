@@ -24,7 +24,8 @@ least noisy):
 NumPy pass over the same float32 tensor (``benchmarks/_timing.py``: median of the best times of
 ``x.sum()``, ``x.max()``, ``(x > 1).sum()``), min of ``--repeats`` runs, and the peak of the
 memory traced by ``tracemalloc`` during one call (NumPy buffers included) in bytes per value,
-for ``--sizes`` (default 1e6,1e7) x ``--formats`` (default for this mode: e4m3,nf4).
+for ``--sizes`` (default 1e6,1e7) x ``--formats`` (default for this mode: e4m3,nf4), and for
+reference the integer engine's exact data optimum on ``Grid(8)`` (row ``int8*``).
 
 Columns: ``time`` in seconds and ``x sweep39`` (time / time of the 39-candidate
 sweep); ``MSE left`` = ``MSE(s_method) / MSE(s*) - 1`` in percent, with both
@@ -104,12 +105,17 @@ def passes(sizes, formats, repeats, seed, data="t4") -> None:
     for n in sizes:
         x = (rng.standard_t(4, size=n) if data == "t4" else rng.standard_normal(n)).astype(np.float32)
         tp = numpy_pass(x, repeat=max(5, repeats))
-        for name in formats:
-            fmt = get_format(name)
-            t, _ = best_time(lambda: optimal_scale_format_data(x, fmt), repeats)
+        from quanttheory import Grid, optimal_scale
+
+        runs = [(name, get_format(name), (lambda f=get_format(name): optimal_scale_format_data(x, f)))
+                for name in formats]
+        # reference: the integer engine on the 8-bit grid (quanttheory.optimal_scale, histogram search)
+        runs.append(("int8*", get_format("int8"), lambda: optimal_scale(x, Grid(8))))
+        for name, fmt, fn in runs:
+            t, _ = best_time(fn, repeats)
             tracemalloc.start()
             try:
-                optimal_scale_format_data(x, fmt)
+                fn()
                 peak = tracemalloc.get_traced_memory()[1]
             finally:
                 tracemalloc.stop()

@@ -37,10 +37,13 @@ Outside ``[s_lo, s_hi] = [min|x| / m_top, max|x| / m_1]`` (``m_1`` the smallest
 positive midpoint, ``m_top`` the largest) no value changes level and ``MSE`` is a
 single quadratic on each side, minimized exactly.
 
-Memory: about 40 bytes per distinct value of the tensor (or channel) — the
-sorted values and two ``longdouble`` prefix sums — and nothing of size
-``n x K``; the breakpoints swept at once are bounded by ``EVENTS_STOP`` per
-interval.  Accuracy: every bound carries a rigorous rounding allowance from the
+Memory: linear in n and nothing of size ``n x K``: per distinct value the sorted
+values, three ``longdouble`` prefix sums and their float64 words, a coarse index
+(1/64), plus O(n) temporaries of the sort and of the final direct passes; the
+traced peak is ~160 bytes per value for float32 input (n = 1e6 and 1e7,
+``benchmarks/bench_formats_data.py --passes``; RSS-growth test
+``tests/test_format_data_memory.py``); the breakpoints swept at once are
+bounded by ``EVENTS_STOP`` per interval.  Accuracy: every bound carries a rigorous rounding allowance from the
 blocked prefix sums (``(BLOCK + n/BLOCK) eps_ld`` of the totals); reported MSE
 values come from the direct float64 pass (pairwise summation).
 
