@@ -86,6 +86,9 @@ CASES = [
     (Normal(-2.0, 0.5), "e5m2", [1e-4, 0.01]),
     (ReLU(Normal()), "e5m2", [1e-4, 0.323]),
     (ReLU(Normal(-0.5, 1.0)), "e4m3", [0.005, 0.05]),
+    (ReLU(Normal(-3.0, 1.0)), "e4m3", [1e-3, 0.01]),  # steep density ~e^{-3x}: cancelling Taylor terms
+    (Normal(4.0, 0.5), "e5m2", [1e-4, 0.01]),
+    (ReLU(Normal(-5.0, 1.0)), "e4m3", [1e-3, 0.01]),  # sum declined (|terms| >> result): runs one by one
     (Laplace(), "e4m3", [1e-3, 0.0939, 1.0]),
     (Laplace(), "e5m2", [0.0116, 2.98]),
     (Laplace(0.05, 1.0), "e4m3", [1e-3, 0.05]),
