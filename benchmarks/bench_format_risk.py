@@ -1,6 +1,7 @@
 """Benchmark: 1000-point risk curves of FP8 formats against the 8-bit integer curve.
 
     python benchmarks/bench_format_risk.py [--repeat 60] [--chunk 1000]
+    BENCH_FORMATS=e4m3,e5m2 python benchmarks/bench_format_risk.py   (a subset of the formats)
 
 For each law, a 1000-point curve (scales log-spaced from 1e-2x to 10x the format's own
 MSE-optimal scale, the range of ``bench_risk.py``) of
