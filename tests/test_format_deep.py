@@ -17,7 +17,6 @@ against a moment table (``quanttheory.risk.levels._deep_tables``, kernel
 
 from __future__ import annotations
 
-import math
 
 import mpmath as mp
 import numpy as np
@@ -26,7 +25,7 @@ import pytest
 from mpref import Law
 from mpref_formats import mp_format_mse
 from quanttheory import Laplace, Normal, ReLU
-from quanttheory.formats import get_format, minifloat
+from quanttheory.formats import minifloat
 from quanttheory.risk.levels import _prepare, as_levels_format, format_mse
 
 
