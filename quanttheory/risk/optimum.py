@@ -211,6 +211,11 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
             "the risk is pi^2 E[xi^2] for every s and no scale is optimal; use an unsigned grid or more bits"
         )
 
+    if reg.code in (CODE_MSQE, CODE_QSIN):
+        fast = _normal_optimum(dist, grid, reg, with_msqe_excess, rtol)
+        if fast is not None:
+            return fast
+
     bounds = dist.kernel_params() is not None  # the interval lower bounds need the law's numba kernels
     builtin = reg.code in (CODE_MSQE, CODE_QSIN, CODE_SINREQ) and bounds
     ev = _Curve(dist, grid, reg) if builtin else None
@@ -289,6 +294,56 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
                         method=res["method"], scale_error=res["scale_error"],
                         risk_lower_bound=res["risk_lower_bound"], msqe_excess=excess,
                         msqe_scale=msqe_scale, extra=res["extra"])
+
+
+NORMAL_METHOD = (
+    "bit-independent certificate (Normal law): R' in closed form (Hermite series with a rigorous "
+    "remainder), s* its root with R' < 0 < R' certified at s* -+ scale_error; the curve proven strictly convex (R'' > 0) on a hull "
+    "around s* (interval bounds of the closed-form R''), the rest of s > 0 excluded by monotone clipping, "
+    "granular and interval-union lower bounds (docs/optimum_speed.md)")
+
+
+def _normal_params(dist):
+    """(m = loc/scale, scale, relu) when the bit-independent Normal certificate applies, else None:
+    a Normal law (optionally ReLU) with no atom away from 0 and no mixture components."""
+    params = dist.kernel_params()
+    if params is None or int(params[0]) != 0 or dist.components():
+        return None
+    law, mu, sig, relu = params
+    for g in dist.atoms():
+        if np.any(np.asarray(g.values) != 0):
+            return None
+    return float(mu) / float(sig), float(sig), bool(relu)
+
+
+def _normal_optimum(dist, grid, reg, with_msqe_excess, rtol):
+    """The certified optimum by :mod:`quanttheory.risk._normal_cert` (pure Python, cost
+    independent of the bit width), or None when it does not apply (then the per-cell branch
+    and bound runs)."""
+    np_ = _normal_params(dist)
+    if np_ is None:
+        return None
+    from . import _normal_cert
+
+    m, sig, relu = np_
+    qsin = reg.code == CODE_QSIN
+    cert = _normal_cert.certify(m, relu, grid.r_b, grid.r_t, qsin)
+    if cert is None:
+        return None
+    f = reg.curve_factor * sig * sig
+    scale = cert["scale"] * sig
+    extra = {"hull": (cert["hull"][0] * sig, cert["hull"][1] * sig), "lower_bound_evaluations": cert["bounds"],
+             "risk_evaluations": cert["evaluations"], "curvature_lower_bound": cert["curvature_min"] * f / sig**2}
+    excess = msqe_scale = None
+    if qsin and with_msqe_excess:
+        m_scale, m_risk = _msqe_optimum(dist, grid, rtol)
+        msqe_scale = m_scale
+        mcur = _normal_cert.NormalCurve(m, relu, grid.r_b, grid.r_t, False)
+        excess = reg_msqe_factor() * mcur.value(cert["scale"])[0] * sig * sig / m_risk - 1.0
+    return OptimalScale(scale=scale, risk=cert["value"] * f, regularizer=reg.name, grid=grid,
+                        method=NORMAL_METHOD, scale_error=cert["scale_error"] * sig,
+                        risk_lower_bound=cert["value_lower"] * f, msqe_excess=excess, msqe_scale=msqe_scale,
+                        extra=extra)
 
 
 def reg_msqe_factor() -> float:
