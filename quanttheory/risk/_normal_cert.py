@@ -42,7 +42,8 @@ The certificate (every step a rigorous inequality; rounding covered by relative 
    ``gamma (2P + [4xp + x^2 p']_a^b)`` at the worst end positions, ``- kappa (s2/2pi)^2
    (|g2'(a)| + |g2'(b)| + int|g2''|)`` with Cramer's bound ``|h_n| <= 1.09 sqrt(n!/2pi)``,
    ``+ tf T''``): strictly convex there, so its minimizer is in ``(s_t - e, s_t + e)``.
-4. ``[y, 1]``: ``R(s) >= s^2 J(s) >= s1^2 (gamma P(s1) - kappa (s2/2pi)^2 (2 max|p'| + int|p''|))``.
+4. ``[y, 1]``: ``R(s) >= s^2 J(s) + tf T(s) >= s1^2 (gamma P(s1) - kappa (s2/2pi)^2 (2 max|p'| + int|p''|))
+   + tf T(s2)``.
 5. ``[1, inf)``: every grid point ``k s`` lies in ``k [s1, s2]``; ``R >= c E[d(xi, U)^2]`` over
    ``|xi - m| <= 13`` (``c = 1`` MSQE, ``4`` QSin since ``sin^2(pi d) >= 4 d^2``), the squared
    distance integrated exactly against the smallest density of each piece (width <= 1/4).
@@ -289,11 +290,12 @@ class NormalCurve:
         return lead + self.tf * t2 * (1 - 1e-14) - fourier - 1e-14 * abs(lead)
 
     def granular_lower(self, s1, s2):
-        """Rigorous lower bound of F(s) over [s1, s2] by its granular part alone."""
+        """Rigorous lower bound of F(s) over [s1, s2]: granular part at its worst plus tf T(s2)."""
         m = self.m
         P = _mass(self.r_a * s1 - m, self.r_t * s1 - m) if self.r_a < 0 else _mass(-m, self.r_t * s1 - m)
         fourier = self.kappa * (s2 / (2.0 * math.pi)) ** 2 * (2.0 * self.p1_sup + self.p2_int)
-        return s1 * s1 * (self.gamma * P - fourier) * (1 - 1e-13)
+        # plus the clipping part at s2 (it decreases with s)
+        return (s1 * s1 * (self.gamma * P - fourier) + self.tails(s2)) * (1 - 1e-13)
 
     def union_lower(self, s1, s2):
         """Rigorous lower bound of F(s) over s in [s1, s2] (s2 may be inf): every grid point
