@@ -34,11 +34,11 @@ Cauchy-Schwarz, ``E|sum_j c_j He_j(Z)| <= sqrt(sum_j c_j^2 j!)``:
 The certificate (every step a rigorous inequality; rounding covered by relative slacks of
 1e-13 on values that are accurate to ~1e-15):
 
-1. ``s_t``: root of ``R'`` (bracket by halving from ``s = 0.6``, then safeguarded false
+1. ``s_t``: root of ``R'`` (bracket by halving from ``s = 0.8``, then safeguarded false
    position); ``e``: the smallest of ``1e-15 s_t * 4^j`` with ``R'(s_t - e) < -err`` and
    ``R'(s_t + e) > err`` (``err`` bounds the error of ``R'``).
 2. ``(0, x]``: ``R(s) >= tf T(s) >= tf T(x)`` (``T`` decreases) exceeds ``R(s_t)``.
-3. ``[x, y]`` (``y = 1.5 s_t``): ``R'' > 0`` on a cover by small intervals (lower bound:
+3. ``[x, y]`` (``y = 1.5 s_t``, else 1.3 or 1.15 ``s_t`` when steps 3-5 fail with 1.5): ``R'' > 0`` on a cover by small intervals (lower bound:
    ``gamma (2P + [4xp + x^2 p']_a^b)`` at the worst end positions, ``- kappa (s2/2pi)^2
    (|g2'(a)| + |g2'(b)| + int|g2''|)`` with Cramer's bound ``|h_n| <= 1.09 sqrt(n!/2pi)``,
    ``+ tf T''``): strictly convex there, so its minimizer is in ``(s_t - e, s_t + e)``.
@@ -62,7 +62,7 @@ _PI2 = math.pi * math.pi
 _CRAMER = 1.09 * _INV_SQRT2PI  # |h_n(z)| <= 1.09 sqrt(n!) / sqrt(2 pi)  (Cramer's inequality)
 _KMAX = 24
 _CF = 120
-S_HI = 0.6       # largest scale (units of the law's scale) where R' is evaluated
+S_HI = 0.8       # largest scale (units of the law's scale) where R' is evaluated
 S_UNION = 1.0    # from here on the union-of-intervals bound (step 5)
 WINDOW = 13.0
 
@@ -371,7 +371,61 @@ def _root(g, lo, hi, glo, ghi, maxiter=200):
     return root(g, lo, hi, glo, ghi, maxiter)
 
 
-def certify(m, relu, r_b, r_t, qsin=False, max_bounds=4000):
+def _cover(cur, x, y, F_up, max_bounds):
+    """Steps 3-5 of the certificate for a hull [x, y]: (y, min R'' bound, bounds used) or None."""
+    nb = 0
+    stack = []
+    edges = [x * (y / x) ** (i / 16) for i in range(17)]
+    stack = list(zip(edges[:-1], edges[1:]))
+    cmin = math.inf
+    while stack:
+        s1, s2 = stack.pop()
+        nb += 1
+        if nb > max_bounds:
+            return None
+        c = cur.curvature_lower(s1, s2)
+        if c > 0:
+            cmin = min(cmin, c)
+            continue
+        if (s2 - s1) < 1e-7 * s1:
+            return None
+        mid = math.sqrt(s1 * s2)
+        stack += [(s1, mid), (mid, s2)]
+    # 4. [y, S_UNION]: the granular part exceeds R(s_t)
+    stack = []
+    if y < S_UNION:
+        edges = [y * (S_UNION / y) ** (i / 8) for i in range(9)]
+        stack = list(zip(edges[:-1], edges[1:]))
+    while stack:
+        s1, s2 = stack.pop()
+        nb += 1
+        if nb > max_bounds:
+            return None
+        if cur.granular_lower(s1, s2) > F_up:
+            continue
+        if (s2 - s1) < 1e-3 * s1:
+            return None
+        mid = math.sqrt(s1 * s2)
+        stack += [(s1, mid), (mid, s2)]
+    # 5. [max(y, S_UNION), inf): the union-of-intervals bound
+    start = max(y, S_UNION)
+    edges = [start * 2.0**i for i in range(0, 12)]
+    stack = [(edges[-1], math.inf)] + list(zip(edges[:-1], edges[1:]))
+    while stack:
+        s1, s2 = stack.pop()
+        nb += 1
+        if nb > max_bounds:
+            return None
+        if cur.union_lower(s1, s2) > F_up:
+            continue
+        if math.isinf(s2) or (s2 - s1) < 1e-2 * s1:
+            return None
+        mid = math.sqrt(s1 * s2)
+        stack += [(s1, mid), (mid, s2)]
+    return y, cmin, nb
+
+
+def certify(m, relu, r_b, r_t, qsin=False, max_bounds=1000):
     """Certified global minimizer of the MSQE/QSin curve of Normal(m, 1) (ReLU if ``relu``)
     on ``[r_b, r_t]``, standard units.  Returns a dict (scale, scale_error, value, value_lower,
     diagnostics) or None when the bit-independent certificate does not apply (see module doc)."""
@@ -424,56 +478,14 @@ def certify(m, relu, r_b, r_t, qsin=False, max_bounds=4000):
             break
     else:
         return None
-    # 3. convexity on [x, y]
-    y = 1.5 * s_t
-    stack = []
-    edges = [x * (y / x) ** (i / 16) for i in range(17)]
-    stack = list(zip(edges[:-1], edges[1:]))
-    cmin = math.inf
-    while stack:
-        s1, s2 = stack.pop()
-        nb += 1
-        if nb > max_bounds:
-            return None
-        c = cur.curvature_lower(s1, s2)
-        if c > 0:
-            cmin = min(cmin, c)
-            continue
-        if (s2 - s1) < 1e-7 * s1:
-            return None
-        mid = math.sqrt(s1 * s2)
-        stack += [(s1, mid), (mid, s2)]
-    # 4. [y, S_UNION]: the granular part exceeds R(s_t)
-    stack = []
-    if y < S_UNION:
-        edges = [y * (S_UNION / y) ** (i / 8) for i in range(9)]
-        stack = list(zip(edges[:-1], edges[1:]))
-    while stack:
-        s1, s2 = stack.pop()
-        nb += 1
-        if nb > max_bounds:
-            return None
-        if cur.granular_lower(s1, s2) > F_up:
-            continue
-        if (s2 - s1) < 1e-4 * s1:
-            return None
-        mid = math.sqrt(s1 * s2)
-        stack += [(s1, mid), (mid, s2)]
-    # 5. [max(y, S_UNION), inf): the union-of-intervals bound
-    start = max(y, S_UNION)
-    edges = [start * 2.0**i for i in range(0, 12)]
-    stack = [(edges[-1], math.inf)] + list(zip(edges[:-1], edges[1:]))
-    while stack:
-        s1, s2 = stack.pop()
-        nb += 1
-        if nb > max_bounds:
-            return None
-        if cur.union_lower(s1, s2) > F_up:
-            continue
-        if math.isinf(s2) or (s2 - s1) < 1e-4 * s1:
-            return None
-        mid = math.sqrt(s1 * s2)
-        stack += [(s1, mid), (mid, s2)]
+    for fy in (1.5, 1.3, 1.15):
+        out = _cover(cur, x, fy * s_t, F_up, max_bounds - nb)
+        if out is not None:
+            break
+    else:
+        return None
+    y, cmin, used = out
+    nb += used
     # the minimizer is in (s_t - e, s_t + e); on [x, y] R is convex:
     # R(s) >= R(s_t) + R'(s_t)(s - s_t) >= F_t - F_err - (|g_t| + err) e
     g_t, g_err = cur.deriv(s_t)
