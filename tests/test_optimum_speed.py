@@ -132,28 +132,39 @@ def test_one_bit_signed_normal_closed_form():
     assert res.risk_lower_bound <= float(r_ref) * (1 + 1e-13)
 
 
-def _mp_dmsqe_cells(m, relu, r_b, r_t, s, dps=40):
-    """Independent R'(s)/pi^2 = -2 E[K (xi - K s)] for Normal(m, 1) (ReLU: density on x > 0),
-    K = clip(round(xi/s), r_b, r_t): cell by cell, ``k int_cell (x - k s) p`` in closed form
-    (erf/exp), the interior cells summed by Euler-Maclaurin (mpmath.sumem) on pieces split at
-    m +- j (so the 2^24 cells of a 24-bit grid cost seconds).  No Fourier series, no Hermite
-    functions: nothing shared with the engine's derivation."""
+def _mp_dmsqe_cells(m, relu, r_b, r_t, s, dps=40, law=0):
+    """Independent R'(s)/pi^2 = -2 E[K (xi - K s)] for Normal(m, 1) or Laplace(m, 1) (ReLU: density
+    on x > 0), K = clip(round(xi/s), r_b, r_t): cell by cell, ``k int_cell (x - k s) p`` from the
+    partial moments ``M0``, ``M1`` in closed form (erf/exp), the interior cells summed by
+    Euler-Maclaurin (mpmath.sumem) on pieces split at m +- j (smooth in k there; the Laplace kink
+    cell is summed directly), so the 2^24 cells of a 24-bit grid cost seconds.  No Fourier series,
+    no Hermite functions, no geometric series: nothing shared with the engine's derivation."""
     with mp.workdps(dps):
         m, s = mp.mpf(m), mp.mpf(s)
         half = mp.mpf(1) / 2
+        if law == 0:
+            M0 = lambda x: mp.ncdf(x - m)
+            M1 = lambda x: m * mp.ncdf(x - m) - mp.npdf(x - m)
+        else:
+            M0 = lambda x: (mp.exp(x - m) / 2 if x < m else 1 - mp.exp(-(x - m)) / 2) if mp.isfinite(x) else (
+                mp.mpf(0) if x < 0 else mp.mpf(1))
+            M1 = lambda x: ((mp.exp(x - m) * (x - 1) / 2 if x < m else m - mp.exp(-(x - m)) * (x + 1) / 2)
+                            if mp.isfinite(x) else (mp.mpf(0) if x < 0 else m))
 
         def cell(k, lo, hi):
-            c = k * s
-            return k * (mp.npdf(lo - m) - mp.npdf(hi - m) + (m - c) * (mp.ncdf(hi - m) - mp.ncdf(lo - m)))
+            if relu:
+                lo = max(lo, mp.mpf(0))
+                if not hi > lo:
+                    return mp.mpf(0)
+            return k * (M1(hi) - M1(lo) - k * s * (M0(hi) - M0(lo)))
 
         total = cell(r_t, (r_t - half) * s, mp.inf)
         if not relu:
             total += cell(r_b, -mp.inf, (r_b + half) * s)
-        lo_k = 1 if relu else r_b + 1  # ReLU: cell 0 holds (0, s/2) and K = 0 there
-        if relu:
-            total += 0  # the atom at 0 and cell 0 contribute K = 0
+        lo_k = 1 if relu else r_b + 1  # ReLU: the atom at 0 and cell 0 have K = 0
         f = lambda k: cell(k, (k - half) * s, (k + half) * s)
-        cuts = sorted({int(mp.floor((m + j) / s)) for j in range(-12, 13)} | {lo_k - 1, r_t - 1})
+        cuts = sorted({int(mp.floor((m + j) / s)) for j in range(-12, 13)}
+                      | {int(mp.floor(m / s)) + j for j in (-2, -1, 0, 1)} | {lo_k - 1, r_t - 1})
         cuts = [c for c in cuts if lo_k - 1 <= c <= r_t - 1]
         for a, b in zip(cuts[:-1], cuts[1:]):
             total += mp.fsum(f(k) for k in range(a + 1, b + 1)) if b - a < 50 else mp.sumem(f, [a + 1, b])
@@ -161,7 +172,7 @@ def _mp_dmsqe_cells(m, relu, r_b, r_t, s, dps=40):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("bits,d", [(20, Normal(0.3, 1.7)), (24, ReLU(Normal()))], ids=str)
+@pytest.mark.parametrize("bits,d", [(20, Normal(0.3, 1.7)), (24, ReLU(Normal())), (24, Laplace(0.7, 0.4))], ids=str)
 def test_msqe_high_bits_sign_change_against_independent_mpmath(bits, d):
     """20 and 24 bits: the certified scale_error is <= 1e-9 relative (measured ~1e-14) and the
     independent R' (cells + Euler-Maclaurin at 40 digits) is < 0 at s* - 2 err and > 0 at
@@ -174,18 +185,25 @@ def test_msqe_high_bits_sign_change_against_independent_mpmath(bits, d):
     _, mu, sig, relu = d.kernel_params()
     e = max(res.scale_error, 1e-13 * res.scale) / sig
     s = res.scale / sig
-    assert _mp_dmsqe_cells(mu / sig, relu, g.r_b, g.r_t, s - 2 * e) < 0 < _mp_dmsqe_cells(mu / sig, relu, g.r_b,
-                                                                                          g.r_t, s + 2 * e)
+    law = d.kernel_params()[0]
+    lo = _mp_dmsqe_cells(mu / sig, relu, g.r_b, g.r_t, s - 2 * e, law=law)
+    hi = _mp_dmsqe_cells(mu / sig, relu, g.r_b, g.r_t, s + 2 * e, law=law)
+    assert lo < 0 < hi
 
 
 @pytest.mark.parametrize("bits", [4, 8, 20, 24])
-@pytest.mark.parametrize("d", [Normal(), ReLU(Normal(0.3, 1.0)), Normal(-0.5, 2.0)], ids=str)
+@pytest.mark.parametrize("d", [Normal(), ReLU(Normal(0.3, 1.0)), Normal(-0.5, 2.0), Laplace(0.7, 0.4),
+                               ReLU(Laplace())], ids=str)
 def test_qsin_certificate_is_as_tight_as_msqe(d, bits):
     """QSin is certified like MSQE (issue 20): scale_error <= 1e-9 relative, and the mpmath QSin
     curve (tests/mpref.py: complex erfc closed form, O(1) in the bit width, 50 digits) has a
     negative slope at s* - 2 err and a positive one at s* + 2 err (central differences, step err/20)."""
+    if bits == 4 and d.kernel_params()[0] == 1:
+        pytest.skip("Laplace QSin at 4 bits: the per-cell certificate (hull, ~1e-3) still applies")
     g = Grid(bits, not d.relu)
     res = optimal_scale(d, g, "qsin", with_msqe_excess=False)
+    if bits >= 8:
+        assert res.method.startswith("bit-independent")
     assert res.scale_error <= 1e-9 * res.scale
     law, mu, sig, relu = d.kernel_params()
     e = max(res.scale_error, 1e-13 * res.scale)
@@ -206,10 +224,13 @@ def test_qsin_certificate_is_as_tight_as_msqe(d, bits):
 def test_normal_certificate_work_is_bit_independent(bits):
     """Counts, not times: the Normal certificate uses a bounded number of closed-form evaluations
     and interval bounds at every bit width (the per-cell certificate's cost grew as 2^b)."""
-    for reg in ("msqe", "qsin"):
-        res = optimal_scale(ReLU(Normal(0.2, 1.3)), Grid(bits, False), reg, with_msqe_excess=False)
-        assert res.method.startswith("bit-independent")
-        assert res.extra["risk_evaluations"] <= 120 and res.extra["lower_bound_evaluations"] <= 200
+    for d in (ReLU(Normal(0.2, 1.3)), Laplace(0.7, 0.4)):
+        for reg in ("msqe", "qsin"):
+            res = optimal_scale(d, Grid(bits, not d.relu), reg, with_msqe_excess=False)
+            if bits == 4 and d.kernel_params()[0] == 1:
+                continue  # Laplace(0.7, 0.4) at 4 bits falls back to the per-cell certificate
+            assert res.method.startswith("bit-independent")
+            assert res.extra["risk_evaluations"] <= 120 and res.extra["lower_bound_evaluations"] <= 200
 
 
 def test_normal_certificate_matches_the_per_cell_certificate():
@@ -218,7 +239,7 @@ def test_normal_certificate_matches_the_per_cell_certificate():
     from quanttheory.risk import optimum
 
     for d, g in [(Normal(0.7, 0.4), Grid(5)), (ReLU(Normal(-0.4, 2.0)), Grid(6, False)), (Normal(), Grid(10)),
-                 (Normal(1.5, 1.0), Grid(4, False))]:
+                 (Normal(1.5, 1.0), Grid(4, False)), (Laplace(0.7, 0.4), Grid(6)), (ReLU(Laplace(0.3, 1)), Grid(5, False))]:
         new = optimal_scale(d, g, "msqe")
         assert new.method.startswith("bit-independent")
         old_path = optimum._normal_optimum

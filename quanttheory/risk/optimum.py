@@ -297,51 +297,58 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
 
 
 NORMAL_METHOD = (
-    "bit-independent certificate (Normal law): R' in closed form (Hermite series with a rigorous "
-    "remainder), s* its root with R' < 0 < R' certified at s* -+ scale_error; the curve proven strictly convex (R'' > 0) on a hull "
-    "around s* (interval bounds of the closed-form R''), the rest of s > 0 excluded by monotone clipping, "
-    "granular and interval-union lower bounds (docs/optimum_speed.md)")
+    "bit-independent certificate ({law} law): R' in closed form ({how}), s* its root with R' < 0 < R' "
+    "certified at s* -+ scale_error; {hull}; the rest of s > 0 excluded by monotone clipping, granular and "
+    "interval-union lower bounds (docs/optimum_speed.md)")
+_HOW = {0: "Hermite series with a rigorous remainder", 1: "exact geometric series, forward-mode derivative"}
+_HULL = {True: "the curve proven strictly convex (R'' > 0) on a hull around s*",
+         False: "R' < 0 left and R' > 0 right of s* -+ scale_error on a hull around s* (R'' lower bounds "
+                "between R' values; the curve is not convex there: a Laplace kink off 0)"}
 
 
-def _normal_params(dist):
-    """(m = loc/scale, scale, relu) when the bit-independent Normal certificate applies, else None:
-    a Normal law (optionally ReLU) with no atom away from 0 and no mixture components."""
+def _certify_params(dist):
+    """(law code, m = loc/scale, scale, relu) when the bit-independent certificate applies, else
+    None: a Normal or Laplace law (optionally ReLU) with no atom away from 0, no mixture."""
     params = dist.kernel_params()
-    if params is None or int(params[0]) != 0 or dist.components():
+    if params is None or int(params[0]) not in (0, 1) or dist.components():
         return None
     law, mu, sig, relu = params
     for g in dist.atoms():
         if np.any(np.asarray(g.values) != 0):
             return None
-    return float(mu) / float(sig), float(sig), bool(relu)
+    return int(law), float(mu) / float(sig), float(sig), bool(relu)
 
 
 def _normal_optimum(dist, grid, reg, with_msqe_excess, rtol):
     """The certified optimum by :mod:`quanttheory.risk._normal_cert` (pure Python, cost
     independent of the bit width), or None when it does not apply (then the per-cell branch
     and bound runs)."""
-    np_ = _normal_params(dist)
-    if np_ is None:
+    par = _certify_params(dist)
+    if par is None:
         return None
     from . import _normal_cert
 
-    m, sig, relu = np_
+    law, m, sig, relu = par
     qsin = reg.code == CODE_QSIN
-    cert = _normal_cert.certify(m, relu, grid.r_b, grid.r_t, qsin)
+    cert = _normal_cert.certify(m, relu, grid.r_b, grid.r_t, qsin, law=law)
     if cert is None:
         return None
     f = reg.curve_factor * sig * sig
     scale = cert["scale"] * sig
+    convex = cert["curvature_min"] > 0
     extra = {"hull": (cert["hull"][0] * sig, cert["hull"][1] * sig), "lower_bound_evaluations": cert["bounds"],
-             "risk_evaluations": cert["evaluations"], "curvature_lower_bound": cert["curvature_min"] * f / sig**2}
+             "risk_evaluations": cert["evaluations"], "convex_hull": convex}
+    if convex:
+        extra["curvature_lower_bound"] = cert["curvature_min"] * reg.curve_factor
     excess = msqe_scale = None
     if qsin and with_msqe_excess:
         m_scale, m_risk = _msqe_optimum(dist, grid, rtol)
         msqe_scale = m_scale
-        mcur = _normal_cert.NormalCurve(m, relu, grid.r_b, grid.r_t, False)
+        mcur = type(cert["curve"])(m, relu, grid.r_b, grid.r_t, False)
         excess = reg_msqe_factor() * mcur.value(cert["scale"])[0] * sig * sig / m_risk - 1.0
+    method = NORMAL_METHOD.format(law="Normal" if law == 0 else "Laplace", how=_HOW[law], hull=_HULL[convex])
     return OptimalScale(scale=scale, risk=cert["value"] * f, regularizer=reg.name, grid=grid,
-                        method=NORMAL_METHOD, scale_error=cert["scale_error"] * sig,
+                        method=method, scale_error=cert["scale_error"] * sig,
                         risk_lower_bound=cert["value_lower"] * f, msqe_excess=excess, msqe_scale=msqe_scale,
                         extra=extra)
 
