@@ -14,7 +14,7 @@ first call that is not timed):
   ``minimize_scalar(method="bounded")`` on ``log s`` over ``[log(s*/4), log(4 s*)]`` with
   ``xatol=1e-10``, each step one ``risk_curve`` call (no certificate), CPU ms, and the ratio
   ``cpu / baseline cpu``; ``|ds|/s`` the agreement of the two scales;
-* ``path``: ``normal`` (the bit-independent certificate of ``risk/_normal_cert.py``) or ``cells``
+* ``path``: ``closed`` (the bit-independent certificate of ``risk/_normal_cert.py``) or ``cells``
   (per-cell branch and bound, whose cost grows as 2^b).
 
 A first, untimed call per law and regularizer loads (or compiles) its kernels.  A case whose first
@@ -86,7 +86,7 @@ def main(argv=None):
                     t_wall, _ = best_time(run, a.repeat, time.perf_counter)
                 t_base, s_b = best_time(lambda: baseline(d, g, reg, res.scale), max(1, min(a.repeat, 3)),
                                         time.process_time)
-                path = "normal" if res.method.startswith("bit-independent") else "cells"
+                path = "closed" if res.method.startswith("bit-independent") else "cells"
                 print(f"{name:>12} {b:>4} {reg:>5} {path:>6} {t_cpu * 1e3:>8.2f}{mark} {t_wall * 1e3:>9.2f} "
                       f"{res.scale_error / res.scale:>8.1e} {t_base * 1e3:>9.2f} {t_cpu / t_base:>7.2f} "
                       f"{abs(res.scale - s_b) / res.scale:>8.1e}", flush=True)
