@@ -427,7 +427,7 @@ def _cover(cur, x, y, F_up, max_bounds, s_t, e):
         mid = math.sqrt(s1 * s2)
         stack += [(s1, mid), (mid, s2)]
     if not convex:
-        used = _sign_cover(cur, x, y, s_t, e, max_bounds - nb)
+        used = _sign_cover(cur, x, y, s_t, e, min(150, max_bounds - nb))
         if used is None:
             return None
         nb += used
@@ -467,7 +467,7 @@ def _cover(cur, x, y, F_up, max_bounds, s_t, e):
     return y, cmin, nb
 
 
-def certify(m, relu, r_b, r_t, qsin=False, max_bounds=1000, law=0):
+def certify(m, relu, r_b, r_t, qsin=False, max_bounds=400, law=0):
     """Certified global minimizer of the MSQE/QSin curve of Normal(m, 1) (ReLU if ``relu``)
     on ``[r_b, r_t]``, standard units.  Returns a dict (scale, scale_error, value, value_lower,
     diagnostics) or None when the bit-independent certificate does not apply (see module doc)."""

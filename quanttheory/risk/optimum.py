@@ -336,7 +336,10 @@ def _normal_optimum(dist, grid, reg, with_msqe_excess, rtol):
 
     law, m, sig, relu = par
     qsin = reg.code == CODE_QSIN
-    cert = _normal_cert.certify(m, relu, grid.r_b, grid.r_t, qsin, law=law)
+    try:
+        cert = _normal_cert.certify(m, relu, grid.r_b, grid.r_t, qsin, law=law)
+    except (OverflowError, ZeroDivisionError, ValueError):  # extreme parameters: the per-cell path decides
+        cert = None
     if cert is None:
         return None
     f = reg.curve_factor * sig * sig
