@@ -239,7 +239,8 @@ def test_normal_certificate_matches_the_per_cell_certificate():
     from quanttheory.risk import optimum
 
     for d, g in [(Normal(0.7, 0.4), Grid(5)), (ReLU(Normal(-0.4, 2.0)), Grid(6, False)), (Normal(), Grid(10)),
-                 (Normal(1.5, 1.0), Grid(4, False)), (Laplace(0.7, 0.4), Grid(6)), (ReLU(Laplace(0.3, 1)), Grid(5, False))]:
+                 (Normal(1.5, 1.0), Grid(4, False)), (Laplace(0.7, 0.4), Grid(6)),
+                 (ReLU(Laplace(0.3, 1)), Grid(5, False))]:
         new = optimal_scale(d, g, "msqe")
         assert new.method.startswith("bit-independent")
         old_path = optimum._normal_optimum

@@ -1,8 +1,11 @@
-"""Bit-independent certified optimum of the MSQE and QSin curves of Normal laws (issue 20).
+"""Bit-independent certified optimum of the MSQE and QSin curves of Normal and Laplace laws (issue 20).
 
 Pure Python (``math`` only; no numba, no scipy): a ``quanttheory scale --dist normal`` call
-compiles nothing.  Everything is in standard units (``sigma = 1``, ``m = loc / scale``,
-``s`` in units of the law's scale; the optimum is scale-equivariant).
+compiles nothing.  The Normal part is below; Laplace laws (:class:`LaplaceCurve`, at the end)
+use the same certificate with the exact geometric-series curve of the fast path, its
+forward-mode derivative, and first-order R'' bounds.  Everything is in standard units
+(``sigma = 1``, ``m = loc / scale``, ``s`` in units of the law's scale; the optimum is
+scale-equivariant).
 
 The curve (continuous part; ReLU's atom sits on the grid point 0 and adds nothing) is
 
@@ -34,25 +37,27 @@ Cauchy-Schwarz, ``E|sum_j c_j He_j(Z)| <= sqrt(sum_j c_j^2 j!)``:
 The certificate (every step a rigorous inequality; rounding covered by relative slacks of
 1e-13 on values that are accurate to ~1e-15):
 
-1. ``s_t``: root of ``R'`` (bracket by halving from ``s = 0.8``, then safeguarded false
-   position); ``e``: the smallest of ``1e-15 s_t * 4^j`` with ``R'(s_t - e) < -err`` and
-   ``R'(s_t + e) > err`` (``err`` bounds the error of ``R'``).
+1. ``s_t``: root of ``R'`` (bracket from the guess ``clip_guess / r_t`` in steps of 4x in ``s``,
+   below ``s = 0.8``; then safeguarded false position); ``e``: from ``2 |R'(s_t)| / slope``,
+   times 4 until ``R'(s_t - e) < -err`` and ``R'(s_t + e) > err`` (``err`` bounds the error of R').
 2. ``(0, x]``: ``R(s) >= tf T(s) >= tf T(x)`` (``T`` decreases) exceeds ``R(s_t)``.
-3. ``[x, y]`` (``y = 1.5 s_t``, else 1.3 or 1.15 ``s_t`` when steps 3-5 fail with 1.5); if
-   convexity fails (a Laplace kink off 0 makes R'' oscillate), the sign of R' instead:
-   ``R' < 0`` on ``[x, s_t - e]`` and ``> 0`` on ``[s_t + e, y]`` from R' at the inner end of
-   each piece and the (possibly negative) R'' bound on it.  Then: ``R'' > 0`` on a cover by small intervals (lower bound:
-   ``gamma (2P + [4xp + x^2 p']_a^b)`` at the worst end positions, ``- kappa (s2/2pi)^2
-   (|g2'(a)| + |g2'(b)| + int|g2''|)`` with Cramer's bound ``|h_n| <= 1.09 sqrt(n!/2pi)``,
-   ``+ tf T''``): strictly convex there, so its minimizer is in ``(s_t - e, s_t + e)``.
+3. ``[x, y]`` (``y = 1.5 s_t``, else 1.3 or 1.15 ``s_t`` when steps 3-5 fail with 1.5): ``R'' > 0``
+   on a cover by small intervals (lower bound: ``gamma (2P + [4xp + x^2 p']_a^b)`` at the worst
+   end positions, ``- kappa (s2/2pi)^2 (|g2'(a)| + |g2'(b)| + int|g2''|)`` with Cramer's bound
+   ``|h_n| <= 1.09 sqrt(n!/2pi)``, ``+ tf T''``): strictly convex there, so its minimizer is in
+   ``(s_t - e, s_t + e)``.  If convexity fails (a Laplace kink off 0 makes R'' oscillate), the
+   sign of R' instead: ``R' < 0`` on ``[x, s_t - e]`` and ``> 0`` on ``[s_t + e, y]``, from R' at
+   the inner end of each piece and the (possibly negative) R'' bound on it.
 4. ``[y, 1]``: ``R(s) >= s^2 J(s) + tf T(s) >= s1^2 (gamma P(s1) - kappa (s2/2pi)^2 (2 max|p'| + int|p''|))
    + tf T(s2)``.
 5. ``[1, inf)``: every grid point ``k s`` lies in ``k [s1, s2]``; ``R >= c E[d(xi, U)^2]`` over
-   ``|xi - m| <= 13`` (``c = 1`` MSQE, ``4`` QSin since ``sin^2(pi d) >= 4 d^2``), the squared
+   ``|xi - m| <= 13`` (Laplace 25; ``c = 1`` MSQE, ``4`` QSin since ``sin^2(pi d) >= 4 d^2``), the squared
    distance integrated exactly against the smallest density of each piece (width <= 1/4).
 
 Any step that fails returns ``None`` (the caller falls back to the per-cell branch and bound):
 low bit widths whose optimum is not small against the law's scale, far-off-centre laws.
+The file name is historical (Normal first); both laws live here so that the first call of a
+``--dist normal``/``laplace`` optimum imports one small module.
 """
 
 from __future__ import annotations
@@ -275,7 +280,8 @@ class NormalCurve:
         lip = (4.0 + 6.0 * cmax * zmax + cmax * cmax * (zmax * zmax + 1.0)) * pmax
         w1, w2 = w(c1), w(c2)
         half = 0.5 * (c2 - c1) * lip
-        return 0.5 * (w1 + w2) - half - 1e-14 * (abs(w1) + abs(w2)), 0.5 * (w1 + w2) + half + 1e-14 * (abs(w1) + abs(w2))
+        slack = 1e-14 * (abs(w1) + abs(w2))
+        return 0.5 * (w1 + w2) - half - slack, 0.5 * (w1 + w2) + half + slack
 
     def curvature_lower(self, s1, s2):
         """Rigorous lower bound of R''(s) over s in [s1, s2] (no curve factor)."""
