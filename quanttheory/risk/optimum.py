@@ -161,7 +161,8 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
     bit-independent certificate of :mod:`quanttheory.risk._normal_cert` (pure Python, ~30
     closed-form evaluations of R and R' whatever the bit width; ``scale_error`` ~1e-14
     relative for MSQE and QSin alike; see ``docs/optimum_speed.md``).  Where it does not apply
-    (1-2 bit grids, other laws) or one of its steps fails, the per-cell certificate below runs.
+    (1-2 bit grids, other laws) or one of its steps fails, the per-cell certificate below runs
+    (``rtol`` applies to that path only).
 
     How the global minimum is guaranteed (MSQE and QSin on parametric laws, per-cell path):
     branch and bound over ``s`` with rigorous interval lower bounds of ``R`` (each
