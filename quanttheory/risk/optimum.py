@@ -219,6 +219,7 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
         )
 
     if reg.code in (CODE_MSQE, CODE_QSIN):
+        _checked_second_moment(dist)  # the domain check (E[xi^2] representable) comes first
         fast = _normal_optimum(dist, grid, reg, with_msqe_excess, rtol)
         if fast is not None:
             return fast
@@ -344,6 +345,8 @@ def _normal_optimum(dist, grid, reg, with_msqe_excess, rtol):
     if cert is None:
         return None
     f = reg.curve_factor * sig * sig
+    if not all(math.isfinite(v) for v in (cert["scale"] * sig, cert["value"] * f, cert["scale_error"] * sig)):
+        return None  # not representable in data units: the per-cell path reports it
     scale = cert["scale"] * sig
     convex = cert["curvature_min"] > 0
     extra = {"hull": (cert["hull"][0] * sig, cert["hull"][1] * sig), "lower_bound_evaluations": cert["bounds"],
