@@ -1,20 +1,27 @@
-"""Benchmark of the certified optimum ``optimal_scale`` (not a test; prints a table).
+"""Benchmark of the certified optimum ``optimal_scale`` of parametric laws (not a test; prints a table).
 
-    python benchmarks/bench_optimum.py [--bits 1 2 4 8 12 16] [--repeat 5] [--first-call]
+    python benchmarks/bench_optimum.py [--bits 1 2 4 8 12 16 20 24] [--laws normal laplace relu-normal]
+                                       [--regs msqe qsin] [--repeat 5] [--budget 20]
 
-For Normal(0, 1) and each bit width it reports, warm (numba cache and kernels loaded),
-the minimum over ``--repeat`` runs (CPU time of this process, ``time.process_time``:
-robust to other load on a shared machine) of
+For each law, bit width and regularizer it reports, warm (numba cache and kernels loaded by a
+first call that is not timed):
 
-* ``optimal_scale(Normal(), Grid(b), "msqe")`` and ``"qsin"`` (MSQE excess included,
-  cached after the first call for the law and grid);
+* ``cpu``/``wall``: ``optimal_scale(law, Grid(b), reg, with_msqe_excess=False)``, the minimum over
+  ``--repeat`` runs of the CPU time of this process (``time.process_time``) and of the wall time
+  (``time.perf_counter``); ms;
+* ``err/s``: the certified relative width ``scale_error / scale``;
 * the baseline measured in the same run: what a user would write, scipy's
-  ``minimize_scalar(method="bounded")`` on ``log s`` over ``[log(s*/4), log(4 s*)]``
-  with ``xatol=1e-10``, each step one ``risk_curve`` call;
+  ``minimize_scalar(method="bounded")`` on ``log s`` over ``[log(s*/4), log(4 s*)]`` with
+  ``xatol=1e-10``, each step one ``risk_curve`` call (no certificate), CPU ms, and the ratio
+  ``cpu / baseline cpu``; ``|ds|/s`` the agreement of the two scales;
+* ``path``: ``closed`` (the bit-independent certificate of ``risk/_normal_cert.py``) or ``cells``
+  (per-cell branch and bound, whose cost grows as 2^b).
 
-the ratio (optimal_scale / baseline), the certified relative error ``scale_error / s``
-and the agreement of the two scales.  Single-threaded (threads pinned to 1 below); times are CPU seconds of this process
-(``time.process_time``), robust to other load on the machine.
+A first, untimed call per law and regularizer loads (or compiles) its kernels.  A case whose first
+call takes longer than ``--budget`` seconds (wall) is timed once (that call)
+and marked ``*``; cases after it for the same law and regularizer at more bits are skipped
+(the per-cell certificate takes ~100 s at 20 bits and ~20 min at 24 bits).  Single-threaded
+(threads pinned to 1 below).
 """
 
 from __future__ import annotations
@@ -29,14 +36,12 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from scipy.optimize import minimize_scalar  # noqa: E402
 
-from _timing import best_time as _best_time  # noqa: E402
+from _timing import best_time  # noqa: E402
 
-from quanttheory import Grid, Normal  # noqa: E402
+from quanttheory import Grid, Laplace, Normal, ReLU  # noqa: E402
 from quanttheory.risk import optimal_scale, risk_curve  # noqa: E402
 
-
-def best_time(f, repeat):
-    return _best_time(f, repeat, time.process_time)  # CPU time of this process
+LAWS = {"normal": Normal(), "laplace": Laplace(), "relu-normal": ReLU(Normal())}
 
 
 def baseline(d, g, reg, s_guess):
@@ -46,52 +51,45 @@ def baseline(d, g, reg, s_guess):
     return math.exp(r.x)
 
 
-def first_call(repeat):
-    """CPU time (user + sys of the child) of ``quanttheory scale --dist normal --bits 4`` on an
-    empty numba cache (a fresh NUMBA_CACHE_DIR) and then warm, min of ``repeat`` runs each."""
-    import resource
-    import subprocess
-    import sys
-    import tempfile
-
-    cmd = [sys.executable, "-m", "quanttheory", "scale", "--dist", "normal", "--bits", "4"]
-
-    def run(env):
-        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
-        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
-
-    cold, warm = math.inf, math.inf
-    for _ in range(repeat):
-        with tempfile.TemporaryDirectory() as d:
-            env = dict(os.environ, NUMBA_CACHE_DIR=d)
-            cold = min(cold, run(env))
-            warm = min(warm, min(run(env) for _ in range(2)))
-    print(f"first call (CPU s, child process): empty numba cache {cold:.2f} s, warm {warm:.2f} s")
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser()
-    ap.add_argument("--bits", type=int, nargs="*", default=[1, 2, 4, 8, 12, 16])
+    ap.add_argument("--bits", type=int, nargs="*", default=[1, 2, 4, 8, 12, 16, 20, 24])
+    ap.add_argument("--laws", nargs="*", default=list(LAWS), choices=list(LAWS))
+    ap.add_argument("--regs", nargs="*", default=["msqe", "qsin"])
     ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--first-call", action="store_true", help="only the first-call (compile) timing")
+    ap.add_argument("--budget", type=float, default=20.0, help="seconds: longer warm-up calls are timed once")
     a = ap.parse_args(argv)
-    if a.first_call:
-        first_call(min(a.repeat, 2))
-        return
-    d = Normal()
-    print("Normal(0,1), warm; times are the minimum of %d runs" % a.repeat)
-    print(f"{'bits':>4} {'reg':>5} {'optimal_scale':>14} {'scipy bounded':>14} {'ratio':>7} "
-          f"{'cert err/s':>10} {'|s-s_scipy|/s':>13}")
-    for b in a.bits:
-        g = Grid(b)
-        for reg in ("msqe", "qsin"):
-            optimal_scale(d, g, reg)  # warm-up (compile / load kernels, fill the MSQE cache)
-            t_opt, res = best_time(lambda: optimal_scale(d, g, reg), a.repeat)
-            t_base, s_b = best_time(lambda: baseline(d, g, reg, res.scale), a.repeat)
-            print(f"{b:>4} {reg:>5} {t_opt * 1e3:>11.2f} ms {t_base * 1e3:>11.2f} ms {t_opt / t_base:>7.2f} "
-                  f"{res.scale_error / res.scale:>10.1e} {abs(res.scale - s_b) / res.scale:>13.1e}")
+    print(f"warm; times: minimum of {a.repeat} runs (CPU = time.process_time, wall = time.perf_counter), ms")
+    print(f"{'law':>12} {'bits':>4} {'reg':>5} {'path':>6} {'cpu':>9} {'wall':>9} {'err/s':>8} "
+          f"{'scipy cpu':>9} {'ratio':>7} {'|ds|/s':>8}")
+    for name in a.laws:
+        d = LAWS[name]
+        for reg in a.regs:
+            skip = False
+            for b in a.bits:
+                g = Grid(b, not d.relu)
+                if skip:
+                    print(f"{name:>12} {b:>4} {reg:>5}   (skipped: over the budget at fewer bits)")
+                    continue
+                if b == a.bits[0]:  # warm-up, not timed: compiles / loads the kernels of this law
+                    optimal_scale(d, Grid(min(a.bits), not d.relu), reg, with_msqe_excess=False)
+                t0 = time.perf_counter()
+                c0 = time.process_time()
+                res = optimal_scale(d, g, reg, with_msqe_excess=False)
+                first_wall, first_cpu = time.perf_counter() - t0, time.process_time() - c0
+                mark = " "
+                if first_wall > a.budget:
+                    t_cpu, t_wall, mark, skip = first_cpu, first_wall, "*", True
+                else:
+                    run = lambda: optimal_scale(d, g, reg, with_msqe_excess=False)
+                    t_cpu, res = best_time(run, a.repeat, time.process_time)
+                    t_wall, _ = best_time(run, a.repeat, time.perf_counter)
+                t_base, s_b = best_time(lambda: baseline(d, g, reg, res.scale), max(1, min(a.repeat, 3)),
+                                        time.process_time)
+                path = "closed" if res.method.startswith("bit-independent") else "cells"
+                print(f"{name:>12} {b:>4} {reg:>5} {path:>6} {t_cpu * 1e3:>8.2f}{mark} {t_wall * 1e3:>9.2f} "
+                      f"{res.scale_error / res.scale:>8.1e} {t_base * 1e3:>9.2f} {t_cpu / t_base:>7.2f} "
+                      f"{abs(res.scale - s_b) / res.scale:>8.1e}", flush=True)
 
 
 if __name__ == "__main__":

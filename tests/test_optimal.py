@@ -97,14 +97,17 @@ def test_unimodal_bits_1_to_16(d, signed):
 @pytest.mark.parametrize("bits", [1, 2, 4, 8, 12, 16])
 def test_convexity_certificate_is_tight_and_true(d, bits):
     """For bits 1..16 the MSQE minimizer is certified to < 1e-7 relative (2e-12..1.7e-9 measured); the exact
-    derivative changes sign across [s* - err, s* + err] (so the stationary point is inside the bound)."""
+    derivative changes sign across [s* - err, s* + err] (so the stationary point is inside the bound;
+    err floored at 1e-11 relative, the resolution of the float64 per-cell reference)."""
     from quanttheory.risk.optimum import _dmsqe
 
     g = Grid(bits, not d.relu)
     res = optimal_scale(d, g, "msqe")
     assert "convex" in res.method
     assert res.scale_error / res.scale < 1e-7
-    e = max(res.scale_error, 1e-14 * res.scale)
+    # floor 1e-11: the per-cell float64 reference R' sums 2^b cells, its own rounding is ~1e-12
+    # relative at 16 bits (the Normal certificate's scale_error, ~1e-14, is below what it resolves)
+    e = max(res.scale_error, 1e-11 * res.scale)
     assert _dmsqe(d, g, res.scale - 2 * e) <= 0 <= _dmsqe(d, g, res.scale + 2 * e)
 
 

@@ -157,7 +157,14 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
                   with_msqe_excess: bool = True) -> OptimalScale:
     """Global minimizer ``s* = argmin_{s > 0} R_phi[xi](s)`` with a certificate.
 
-    How the global minimum is guaranteed (MSQE and QSin on parametric laws):
+    Normal and Laplace laws (any loc/scale, optionally ReLU) first go through the
+    bit-independent certificate of :mod:`quanttheory.risk._normal_cert` (pure Python, ~30
+    closed-form evaluations of R and R' whatever the bit width; ``scale_error`` ~1e-14
+    relative for MSQE and QSin alike; see ``docs/optimum_speed.md``).  Where it does not apply
+    (1-2 bit grids, other laws) or one of its steps fails, the per-cell certificate below runs
+    (``rtol`` applies to that path only).
+
+    How the global minimum is guaranteed (MSQE and QSin on parametric laws, per-cell path):
     branch and bound over ``s`` with rigorous interval lower bounds of ``R`` (each
     an exact integral by the same engine; see ``docs/risk.md``):
 
@@ -210,6 +217,12 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
             f"{dist} is >= 0 and the {grid} has no positive grid point: every value quantizes to 0, "
             "the risk is pi^2 E[xi^2] for every s and no scale is optimal; use an unsigned grid or more bits"
         )
+
+    if reg.code in (CODE_MSQE, CODE_QSIN):
+        _checked_second_moment(dist)  # the domain check (E[xi^2] representable) comes first
+        fast = _normal_optimum(dist, grid, reg, with_msqe_excess, rtol)
+        if fast is not None:
+            return fast
 
     bounds = dist.kernel_params() is not None  # the interval lower bounds need the law's numba kernels
     builtin = reg.code in (CODE_MSQE, CODE_QSIN, CODE_SINREQ) and bounds
@@ -289,6 +302,68 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
                         method=res["method"], scale_error=res["scale_error"],
                         risk_lower_bound=res["risk_lower_bound"], msqe_excess=excess,
                         msqe_scale=msqe_scale, extra=res["extra"])
+
+
+NORMAL_METHOD = (
+    "bit-independent certificate ({law} law): R' in closed form ({how}), s* its root with R' < 0 < R' "
+    "certified at s* -+ scale_error; {hull}; the rest of s > 0 excluded by monotone clipping, granular and "
+    "interval-union lower bounds (docs/optimum_speed.md)")
+_HOW = {0: "Hermite series with a rigorous remainder", 1: "exact geometric series, forward-mode derivative"}
+_HULL = {True: "the curve proven strictly convex (R'' > 0) on a hull around s*",
+         False: "R' < 0 left and R' > 0 right of s* -+ scale_error on a hull around s* (R'' lower bounds "
+                "between R' values; the curve is not convex there: a Laplace kink off 0)"}
+
+
+def _certify_params(dist):
+    """(law code, m = loc/scale, scale, relu) when the bit-independent certificate applies, else
+    None: a Normal or Laplace law (optionally ReLU) with no atom away from 0, no mixture."""
+    params = dist.kernel_params()
+    if params is None or int(params[0]) not in (0, 1) or dist.components():
+        return None
+    law, mu, sig, relu = params
+    for g in dist.atoms():
+        if np.any(np.asarray(g.values) != 0):
+            return None
+    return int(law), float(mu) / float(sig), float(sig), bool(relu)
+
+
+def _normal_optimum(dist, grid, reg, with_msqe_excess, rtol):
+    """The certified optimum by :mod:`quanttheory.risk._normal_cert` (pure Python, cost
+    independent of the bit width), or None when it does not apply (then the per-cell branch
+    and bound runs)."""
+    par = _certify_params(dist)
+    if par is None:
+        return None
+    from . import _normal_cert
+
+    law, m, sig, relu = par
+    qsin = reg.code == CODE_QSIN
+    try:
+        cert = _normal_cert.certify(m, relu, grid.r_b, grid.r_t, qsin, law=law)
+    except (OverflowError, ZeroDivisionError, ValueError):  # extreme parameters: the per-cell path decides
+        cert = None
+    if cert is None:
+        return None
+    f = reg.curve_factor * sig * sig
+    if not all(math.isfinite(v) for v in (cert["scale"] * sig, cert["value"] * f, cert["scale_error"] * sig)):
+        return None  # not representable in data units: the per-cell path reports it
+    scale = cert["scale"] * sig
+    convex = cert["curvature_min"] > 0
+    extra = {"hull": (cert["hull"][0] * sig, cert["hull"][1] * sig), "lower_bound_evaluations": cert["bounds"],
+             "risk_evaluations": cert["evaluations"], "convex_hull": convex}
+    if convex:
+        extra["curvature_lower_bound"] = cert["curvature_min"] * reg.curve_factor
+    excess = msqe_scale = None
+    if qsin and with_msqe_excess:
+        m_scale, m_risk = _msqe_optimum(dist, grid, rtol)
+        msqe_scale = m_scale
+        mcur = type(cert["curve"])(m, relu, grid.r_b, grid.r_t, False)
+        excess = reg_msqe_factor() * mcur.value(cert["scale"])[0] * sig * sig / m_risk - 1.0
+    method = NORMAL_METHOD.format(law="Normal" if law == 0 else "Laplace", how=_HOW[law], hull=_HULL[convex])
+    return OptimalScale(scale=scale, risk=cert["value"] * f, regularizer=reg.name, grid=grid,
+                        method=method, scale_error=cert["scale_error"] * sig,
+                        risk_lower_bound=cert["value_lower"] * f, msqe_excess=excess, msqe_scale=msqe_scale,
+                        extra=extra)
 
 
 def reg_msqe_factor() -> float:
