@@ -200,7 +200,15 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
     A purely atomic law (``law.has_density`` False: data arrays, ``Empirical``) gets
     the exact data optimum :func:`quanttheory.risk.data.optimal_scale_atoms`
     (``axis`` for per-channel).
+
+    Any other number format (a :class:`~quanttheory.formats.levelset.Format` such as
+    ``get_format("e4m3")``, or a preset name ``"e4m3"``, ``"nf4"``, ...) goes to the format
+    engine: data to :func:`quanttheory.risk.format_data.optimal_scale_format_data`, laws to
+    :func:`quanttheory.risk.levels_optimum.format_optimal_scale` (MSQE only; both results
+    list every near-optimal scale).  A Format that is a standard integer grid is its Grid.
     """
+    if isinstance(grid, str) or type(grid).__name__ == "Format":
+        return _format_optimum(dist, grid, regularizer, axis)
     grid = as_grid(grid)
     reg = get_regularizer(regularizer)
     dist = as_law(dist)
@@ -312,6 +320,30 @@ _HOW = {0: "Hermite series with a rigorous remainder", 1: "exact geometric serie
 _HULL = {True: "the curve proven strictly convex (R'' > 0) on a hull around s*",
          False: "R' < 0 left and R' > 0 right of s* -+ scale_error on a hull around s* (R'' lower bounds "
                 "between R' values; the curve is not convex there: a Laplace kink off 0)"}
+
+
+def _format_optimum(dist, fmt, regularizer, axis):
+    """Route a number format to the format engine, or to the Grid path if it is an integer grid."""
+    from ..formats.levelset import as_format
+    fmt = as_format(fmt)
+    try:
+        grid = fmt.to_grid()
+    except ValueError:
+        grid = None
+    if grid is not None:
+        return optimal_scale(dist, grid, regularizer, axis=axis)
+    reg = get_regularizer(regularizer)
+    if reg.code != CODE_MSQE:
+        raise ValueError(f"{reg.name} is defined on integer grids only and format {fmt.name!r} is not one; "
+                         "use regularizer='msqe', or a Grid(bits, signed)")
+    if isinstance(dist, (np.ndarray, list, tuple)) or type(dist).__name__ == "Empirical":
+        from .format_data import optimal_scale_format_data
+        data = dist.data if type(dist).__name__ == "Empirical" else dist
+        return optimal_scale_format_data(data, fmt, axis=axis)
+    if axis is not None:
+        raise ValueError("axis= applies to data arrays only, not to a law")
+    from .levels_optimum import format_optimal_scale
+    return format_optimal_scale(as_law(dist), fmt)
 
 
 def _certify_params(dist):
