@@ -68,6 +68,42 @@ def _qfast(u, kind, levels, mids, up, th, s0, lo, hi):
 
 
 @numba.njit(cache=True, fastmath={"reassoc", "nsz"})
+def _sse_k2(xb, i, X, s0, t0, t1, lo, hi):
+    """SSE of block ``i`` at ``X`` for kind 2 with at most two binade starts ``t0 <= t1`` (inf if
+    absent): one fused SIMD loop (only ``xb`` is an array argument: no per-call array overhead)."""
+    k = xb.shape[1]
+    is0 = 1.0 / s0
+    s = 0.0
+    for t in range(k):
+        x = np.float64(xb[i, t])
+        v = x / X
+        a = abs(v)
+        ist = is0 * (0.5 if a >= t0 else 1.0) * (0.5 if a >= t1 else 1.0)
+        st = s0 * (2.0 if a >= t0 else 1.0) * (2.0 if a >= t1 else 1.0)
+        q = min(max(np.rint(v * ist) * st, lo), hi)
+        d = x - X * q
+        s += d * d
+    return s
+
+
+@numba.njit(cache=True, fastmath={"reassoc", "nsz"})
+def _sse_k2g(xb, i, X, p_lo, emin, nt, lo, hi):
+    """SSE of block ``i`` at ``X`` for kind 2 with any number of binade starts: the step
+    ``2^(p_lo + clip(floor(log2 |u|) - emin, 0, nt))`` from ``frexp`` (exact)."""
+    k = xb.shape[1]
+    s = 0.0
+    for t in range(k):
+        x = np.float64(xb[i, t])
+        v = x / X
+        f, e = math.frexp(abs(v))
+        se = min(max(e - 1 - emin, 0), nt) + p_lo
+        q = min(max(np.rint(math.ldexp(v, -se)) * math.ldexp(1.0, se), lo), hi)
+        d = x - X * q
+        s += d * d
+    return s
+
+
+@numba.njit(cache=True, fastmath={"reassoc", "nsz"})
 def _sse_full(xb, i, X, kind, levels, mids, up, th, s0, lo, hi, u, ie, se, par):
     """SSE of block ``i`` at scale ``X > 0`` (every element; exact division ``u = x / X``).
 
@@ -121,8 +157,28 @@ def _block_stats2(xb, i):
     return M, mx >= -mn, s2
 
 
+@numba.njit(cache=True, inline="always")
+def _first_ge(codes, first, t, strict):
+    """Smallest ``j`` with ``codes[j] >= t`` (``> t`` if ``strict``), ``codes.size`` if none:
+    start at ``first[e]`` (the first code ``>= 2^e``, ``e = floor(log2 t)`` clipped to the table)
+    and step forward (a handful of steps: codes per binade)."""
+    nc = codes.size
+    f, e = math.frexp(t)
+    idx = e - 1 + 1100
+    if idx < 0:
+        idx = 0
+    if idx >= first.size:
+        idx = first.size - 1
+    j = first[idx]
+    while j > 0 and (codes[j - 1] > t if strict else codes[j - 1] >= t):
+        j -= 1
+    while j < nc and (codes[j] <= t if strict else codes[j] < t):
+        j += 1
+    return j
+
+
 @numba.njit(cache=True)
-def oracle_codes(xb, codes, half_ok, allhalf_from, zero_code, kind, levels, mids, up, th, s0, lo_l, hi_l, par, T,
+def oracle_codes(xb, codes, first, half_ok, allhalf_from, zero_code, kind, levels, mids, up, th, s0, lo_l, hi_l, par, T,
                  ltop_p, ltop_n, l2_p, l2_n, mumin, outX, outS, counts):
     """Per-block optimal scale among the sorted positive ``codes`` (and the 0 scale if
     ``zero_code``): exact, evaluating only the codes of the window (module doc).
@@ -134,6 +190,12 @@ def oracle_codes(xb, codes, half_ok, allhalf_from, zero_code, kind, levels, mids
     nb, k = xb.shape
     nc = codes.size
     slack = 1.0 + 1e-12
+    mode = (0 if th.size <= 2 else 1) if kind == 2 else 2
+    t0 = th[0] if th.size > 0 else np.inf
+    t1 = th[1] if th.size > 1 else np.inf
+    p_lo = par[0]
+    emin = par[1]
+    nt = par[2]
     su = np.empty(k)
     si = np.empty(k)
     sj = np.empty(k)
@@ -147,15 +209,7 @@ def oracle_codes(xb, codes, half_ok, allhalf_from, zero_code, kind, levels, mids
         ltop = ltop_p if posmax else ltop_n
         # all-zero: the first code with X > M / mumin gives s2 (so does the zero scale)
         thr0 = M / mumin
-        lo = 0
-        hi = nc
-        while lo < hi:
-            m = (lo + hi) >> 1
-            if codes[m] <= thr0:
-                lo = m + 1
-            else:
-                hi = m
-        jz = lo
+        jz = _first_ge(codes, first, thr0, True)
         best = np.inf
         bestX = 0.0
         if zero_code:
@@ -164,27 +218,9 @@ def oracle_codes(xb, codes, half_ok, allhalf_from, zero_code, kind, levels, mids
             best = s2
             bestX = codes[jz]
         # start: the smallest code >= M / ltop (no saturation)
-        t0 = M / ltop
-        lo = 0
-        hi = nc
-        while lo < hi:
-            m = (lo + hi) >> 1
-            if codes[m] < t0:
-                lo = m + 1
-            else:
-                hi = m
-        j0 = min(lo, nc - 1)
+        j0 = min(_first_ge(codes, first, M / ltop, False), nc - 1)
         # second seed: the smallest code >= M / l2 (the largest element on the next level down)
-        t4 = M / (l2_p if posmax else l2_n)
-        lo = j0
-        hi = nc
-        while lo < hi:
-            m = (lo + hi) >> 1
-            if codes[m] < t4:
-                lo = m + 1
-            else:
-                hi = m
-        j4 = lo
+        j4 = _first_ge(codes, first, M / (l2_p if posmax else l2_n), False)
         cnt = 0
         # seeds j0 - 1, j0, j4 (the usual winners: amax just above the top level, or on the next)
         for sd in range(3):
@@ -192,7 +228,9 @@ def oracle_codes(xb, codes, half_ok, allhalf_from, zero_code, kind, levels, mids
             if j < 0 or j >= nc or (sd == 2 and j <= j0):
                 continue
             X = codes[j]
-            s = _sse_full(xb, i, X, kind, levels, mids, up, th, s0, lo_l, hi_l, su, si, sj, par)
+            s = (_sse_k2(xb, i, X, s0, t0, t1, lo_l, hi_l) if mode == 0 else
+                 _sse_k2g(xb, i, X, p_lo, emin, nt, lo_l, hi_l) if mode == 1 else
+                 _sse_full(xb, i, X, kind, levels, mids, up, th, s0, lo_l, hi_l, su, si, sj, par))
             cnt += 1
             if s < best or (s == best and X < bestX):
                 best = s
@@ -204,7 +242,9 @@ def oracle_codes(xb, codes, half_ok, allhalf_from, zero_code, kind, levels, mids
             over = M - X * ltop
             if over > 0.0 and over * over > best * slack:
                 break
-            s = _sse_full(xb, i, X, kind, levels, mids, up, th, s0, lo_l, hi_l, su, si, sj, par)
+            s = (_sse_k2(xb, i, X, s0, t0, t1, lo_l, hi_l) if mode == 0 else
+                 _sse_k2g(xb, i, X, p_lo, emin, nt, lo_l, hi_l) if mode == 1 else
+                 _sse_full(xb, i, X, kind, levels, mids, up, th, s0, lo_l, hi_l, su, si, sj, par))
             cnt += 1
             if s < best or (s == best and X < bestX):
                 best = s
@@ -222,7 +262,9 @@ def oracle_codes(xb, codes, half_ok, allhalf_from, zero_code, kind, levels, mids
             if j == j4:
                 j += 1
                 continue
-            s = _sse_full(xb, i, X, kind, levels, mids, up, th, s0, lo_l, hi_l, su, si, sj, par)
+            s = (_sse_k2(xb, i, X, s0, t0, t1, lo_l, hi_l) if mode == 0 else
+                 _sse_k2g(xb, i, X, p_lo, emin, nt, lo_l, hi_l) if mode == 1 else
+                 _sse_full(xb, i, X, kind, levels, mids, up, th, s0, lo_l, hi_l, su, si, sj, par))
             cnt += 1
             if s < best or (s == best and X < bestX):
                 best = s
@@ -272,6 +314,12 @@ def oracle_pwq(xb, fp16, kind, levels, mids, up, th, s0, lo_l, hi_l, par, T, lto
     su = np.empty(k)
     si = np.empty(k)
     sj = np.empty(k)
+    mode = (0 if th.size <= 2 else 1) if kind == 2 else 2
+    t0 = th[0] if th.size > 0 else np.inf
+    t1 = th[1] if th.size > 1 else np.inf
+    p_lo = par[0]
+    emin = par[1]
+    nt = par[2]
     keys = np.empty(k * J)
     dA = np.empty(k * J)
     dB = np.empty(k * J)
@@ -296,12 +344,16 @@ def oracle_pwq(xb, fp16, kind, levels, mids, up, th, s0, lo_l, hi_l, par, T, lto
                 c2 = F16MAX
             for c in (c1, c2):
                 if c > 0.0:
-                    s = _sse_full(xb, i, c, kind, levels, mids, up, th, s0, lo_l, hi_l, su, si, sj, par)
+                    s = (_sse_k2(xb, i, c, s0, t0, t1, lo_l, hi_l) if mode == 0 else
+                 _sse_k2g(xb, i, c, p_lo, emin, nt, lo_l, hi_l) if mode == 1 else
+                 _sse_full(xb, i, c, kind, levels, mids, up, th, s0, lo_l, hi_l, su, si, sj, par))
                     if s < best or (s == best and c < bestX):
                         best = s
                         bestX = c
         else:
-            s = _sse_full(xb, i, X0, kind, levels, mids, up, th, s0, lo_l, hi_l, su, si, sj, par)
+            s = (_sse_k2(xb, i, X0, s0, t0, t1, lo_l, hi_l) if mode == 0 else
+                 _sse_k2g(xb, i, X0, p_lo, emin, nt, lo_l, hi_l) if mode == 1 else
+                 _sse_full(xb, i, X0, kind, levels, mids, up, th, s0, lo_l, hi_l, su, si, sj, par))
             if s < best:
                 best = s
                 bestX = X0
@@ -392,7 +444,9 @@ def oracle_pwq(xb, fp16, kind, levels, mids, up, th, s0, lo_l, hi_l, par, T, lto
         if bestX == np.inf:
             bestX = 2.0 * M / mumin if not fp16 else _fp16_ceil(min(2.0 * M / mumin, F16MAX))
         outX[i] = bestX
-        outS[i] = _sse_full(xb, i, bestX, kind, levels, mids, up, th, s0, lo_l, hi_l, su, si, sj, par)
+        outS[i] = (_sse_k2(xb, i, bestX, s0, t0, t1, lo_l, hi_l) if mode == 0 else
+                 _sse_k2g(xb, i, bestX, p_lo, emin, nt, lo_l, hi_l) if mode == 1 else
+                 _sse_full(xb, i, bestX, kind, levels, mids, up, th, s0, lo_l, hi_l, su, si, sj, par))
         counts[i] = cnt
 
 

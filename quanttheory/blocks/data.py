@@ -210,9 +210,12 @@ def _code_table(scale_format: str, S: float):
         zero = True
     bad = np.flatnonzero(~half)
     allhalf = int(bad[-1]) + 1 if bad.size else 0
-    codes.setflags(write=False)
-    half.setflags(write=False)
-    return codes, half, allhalf, zero
+    # first[e + 1100]: index of the first code >= 2^e (a starting point for the kernels' searches)
+    first = np.searchsorted(codes, np.exp2(np.arange(-1100, 1024, dtype=np.float64)), side="left")
+    first = first.astype(np.int64)
+    for a in (codes, half, first):
+        a.setflags(write=False)
+    return codes, first, half, allhalf, zero
 
 
 def _as_2d_blocks(xb):
@@ -243,8 +246,8 @@ def oracle_scales(xb, bf: BlockFormat, *, tensor_scale=1.0, return_sse=False, re
     quant, bounds, sides = _oracle_tables(bf.element)
     sf = bf.scale_format
     if sf in ("e8m0", "e4m3"):
-        codes, half, allhalf, zero = _code_table(sf, float(tensor_scale) if sf == "e4m3" else 1.0)
-        K.oracle_codes(flat, codes, half, allhalf, zero, *quant, *bounds, outX, outS, cnt)
+        codes, first, half, allhalf, zero = _code_table(sf, float(tensor_scale) if sf == "e4m3" else 1.0)
+        K.oracle_codes(flat, codes, first, half, allhalf, zero, *quant, *bounds, outX, outS, cnt)
     else:
         K.oracle_pwq(flat, sf == "fp16", *quant, *bounds, *sides, outX, outS, cnt)
     out = (outX.reshape(shape),)
