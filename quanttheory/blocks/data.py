@@ -8,22 +8,25 @@ level of ``x_i / X``, constant between breakpoints)
 
     SSE(X) = sum_i x_i^2 - 2 X B(X) + X^2 A(X).
 
-* ``real`` scales: on each interval between consecutive breakpoints the minimizer is
-  ``B / A`` clamped to the interval; the exact optimum is the best interval optimum (the
-  breakpoints sorted per block: ``k * n_mid`` values).
-* ``e4m3`` scales (NVFP4): all 126 positive codes (and the 0 code: every element to 0)
-  are *evaluated* through ``A, B`` read off the sorted breakpoints (one merged sort of
-  ``k * n_mid + 127`` keys per block), not by quantizing the block 126 times.
-* ``e8m0`` scales: every exponent that can win, each evaluated directly: from the OCP
-  floor exponent upward until ``X >= 2 M / l_+`` (``l_+`` the smallest positive level:
-  every element rounds to 0, ``SSE = sum x^2``, and the same for all larger ``X``), and
-  downward while the max element's saturation error ``(M - X lmax)^2`` (a lower bound on
-  ``SSE``) is below the best value found.
-* ``fp16`` scales: the real optimum ``X*`` rounded to its two fp16 neighbours (NOT the exact
-  fp16 optimum in general; documented as such).
+The per-block optimum (:func:`oracle_scales`) runs in compiled kernels
+(:mod:`quanttheory.blocks._kernels`, one pass over the blocks, memory ``O(nb)``) and only
+looks at scales that can win (proofs in ``docs/blocks.md``, section 3):
 
-Blocks are processed in chunks of ``CHUNK_BLOCKS`` so memory stays ``O(chunk * (k n_mid +
-127))`` whatever the data size.  A partial last block (``partial=True``) is padded with
+* saturation: a scale with ``X ltop < M`` costs at least ``(M - X ltop)^2`` (the largest
+  element saturates), so scales below ``(M - sqrt(best)) / ltop`` cannot win;
+* dominance: if ``M <= T X`` (``T`` from :func:`_dominance_threshold`: 3 for E2M1 and INT4)
+  and ``X / 2`` is representable, ``SSE(X / 2) <= SSE(X)``: larger scales need no look;
+* all-zero: ``X > M / mu_min`` rounds every element to 0 (``SSE = sum x^2``).
+
+* ``e4m3`` (times the tensor scale) and ``e8m0``: every code of that window is evaluated
+  exactly (the code nearest the clip rule and the one mapping amax to the next level down
+  first: the usual winners);
+* ``real``: on the window the breakpoints cut ``SSE`` into quadratics; each piece's minimum
+  is ``B / A`` clamped to the piece; the exact optimum is the best piece;
+* ``fp16``: the same pieces; by convexity the best float16 value of a piece is one of the two
+  float16 values around its clamped minimizer: the exact best float16 scale.
+
+``block_data_report`` processes blocks in chunks of ``CHUNK_BLOCKS`` (memory ``O(chunk k)``).  A partial last block (``partial=True``) is padded with
 zeros: zeros neither change the absmax nor add error (0 is a level of every element
 format), so its optimum and its error are those of its own elements.
 """
