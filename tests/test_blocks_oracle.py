@@ -144,3 +144,22 @@ def test_dominance_threshold_by_hand():
     assert _dominance_threshold(np.arange(-7.0, 8.0)) == 3.0
     # MXINT8 k/64, k in [-128, 127]: L/2 = k/128 tops out at 127/128, so 1 = 64/64 is missing
     assert _dominance_threshold(np.arange(-128, 128) / 64.0) == 63 / 64
+
+
+def test_oracle_and_4over6_monte_carlo_bracket_exact_rules():
+    """No exact expectation for 4over6 / oracle (docs/blocks.md): their Monte Carlo estimates
+    must lie below the exact expectation of the absmax rule they improve on (NVFP4, N(0,1)):
+    4over6 <= round pathwise (it keeps the better of round and amax->4), oracle <= 4over6
+    pathwise; checked on the same blocks and, for the means, against the exact round MSE."""
+    from quanttheory.blocks.data import block_data_report
+    from quanttheory.blocks.expectation import block_mse, monte_carlo_block_mse
+    from quanttheory.laws import Normal
+
+    ex = block_mse(Normal(), "nvfp4", "round")
+    m46, se46, _ = monte_carlo_block_mse(Normal(), "nvfp4", "4over6", n=1 << 20, rng=5)
+    mor, seor, _ = monte_carlo_block_mse(Normal(), "nvfp4", "oracle", n=1 << 20, rng=5)
+    assert m46 + 3 * se46 < ex.mse
+    assert mor < m46
+    x = np.random.default_rng(8).standard_normal((512, 256))
+    rep = {r.rule: r for r in block_data_report(x, "nvfp4", rules=["round", "4over6", "oracle"])}
+    assert rep["oracle"].mse <= rep["4over6"].mse <= rep["round"].mse
