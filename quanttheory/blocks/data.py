@@ -195,7 +195,7 @@ def _dominance_threshold(lv) -> float:
     return T
 
 
-@lru_cache(maxsize=None)
+@lru_cache(maxsize=64)
 def _code_table(scale_format: str, S: float):
     """Sorted positive scale values (E4M3 codes times ``S``; E8M0 ``2^E``), ``half_ok[j]``
     (``codes[j] / 2`` is also a value), the index from which every value has ``half_ok``, and
@@ -211,6 +211,9 @@ def _code_table(scale_format: str, S: float):
         half = np.array([(v / 2.0) in bs for v in b.tolist()], dtype=np.bool_)
         codes = S * b
         zero = True
+        if not (np.all(np.isfinite(codes)) and codes[0] > 0 and np.all(np.diff(codes) > 0)):
+            raise ValueError(f"tensor scale {S!r} makes E4M3 block scales overflow or underflow float64; "
+                             "rescale the data or pass a tensor_scale between 1e-290 and 1e290")
     bad = np.flatnonzero(~half)
     allhalf = int(bad[-1]) + 1 if bad.size else 0
     # first[e + 1100]: index of the first code >= 2^e (a starting point for the kernels' searches)
