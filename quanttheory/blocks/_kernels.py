@@ -397,9 +397,9 @@ def oracle_pwq(xb, fp16, kind, levels, mids, up, th, s0, lo_l, hi_l, par, T, lto
                         dA[nk] = neg_lv[jj + 1] * neg_lv[jj + 1] - neg_lv[jj] * neg_lv[jj]
                         dB[nk] = a * (neg_lv[jj + 1] - neg_lv[jj])
                         nk += 1
-        order = np.argsort(-keys[:nk])
+        order = np.argsort(keys[:nk])  # ascending; walked from the top
         # A, B on the top piece: levels at a point strictly inside it
-        top_lo = keys[order[0]] if nk > 0 else Xlo
+        top_lo = keys[order[nk - 1]] if nk > 0 else Xlo
         Xm = 0.5 * (top_lo + Xhi)
         A = 0.0
         B = 0.0
@@ -411,7 +411,7 @@ def oracle_pwq(xb, fp16, kind, levels, mids, up, th, s0, lo_l, hi_l, par, T, lto
         cnt = 0
         phi = Xhi
         for p in range(nk + 1):
-            plo = keys[order[p]] if p < nk else Xlo
+            plo = keys[order[nk - 1 - p]] if p < nk else Xlo
             if phi * ltop < M:  # saturation bound on the whole piece (X <= phi)
                 over = M - phi * ltop
                 if over * over > best * slack:
@@ -423,23 +423,27 @@ def oracle_pwq(xb, fp16, kind, levels, mids, up, th, s0, lo_l, hi_l, par, T, lto
                     xs = plo
                 if xs > phi:
                     xs = phi
+                # the piece's continuous minimum bounds every fp16 value in it from below
+                # (1e-13 s2 covers the rounding of s2 - 2 X B + X^2 A)
+                qmin = s2 - 2.0 * xs * B + xs * xs * A
                 if fp16:
-                    c1 = _fp16_floor(min(xs, F16MAX))
-                    c2 = _fp16_ceil(xs)
-                    for c in (c1, c2):
-                        if c >= plo and c <= phi and c > 0.0 and c <= F16MAX:
-                            s = s2 - 2.0 * c * B + c * c * A
-                            if s < best or (s == best and c < bestX):
-                                best = s
-                                bestX = c
+                    if qmin - best <= 1e-13 * s2:
+                        c1 = _fp16_floor(min(xs, F16MAX))
+                        c2 = _fp16_ceil(xs)
+                        for c in (c1, c2):
+                            if c >= plo and c <= phi and c > 0.0 and c <= F16MAX:
+                                s = s2 - 2.0 * c * B + c * c * A
+                                if s < best or (s == best and c < bestX):
+                                    best = s
+                                    bestX = c
                 elif xs > 0.0:
                     s = s2 - 2.0 * xs * B + xs * xs * A
                     if s < best:
                         best = s
                         bestX = xs
             if p < nk:
-                A += dA[order[p]]
-                B += dB[order[p]]
+                A += dA[order[nk - 1 - p]]
+                B += dB[order[nk - 1 - p]]
             phi = plo
         if bestX == np.inf:
             bestX = 2.0 * M / mumin if not fp16 else _fp16_ceil(min(2.0 * M / mumin, F16MAX))
