@@ -26,9 +26,10 @@ looks at scales that can win (proofs in ``docs/blocks.md``, section 3):
 * ``fp16``: the same pieces; by convexity the best float16 value of a piece is one of the two
   float16 values around its clamped minimizer: the exact best float16 scale.
 
-``block_data_report`` processes blocks in chunks of ``CHUNK_BLOCKS`` (memory ``O(chunk k)``).  A partial last block (``partial=True``) is padded with
-zeros: zeros neither change the absmax nor add error (0 is a level of every element
-format), so its optimum and its error are those of its own elements.
+``block_data_report`` processes blocks in chunks of ``CHUNK_BLOCKS`` (memory
+``O(chunk k)``).  A partial last block (``partial=True``) is padded with zeros: zeros
+neither change the absmax nor add error (0 is a level of every element format), so its
+optimum and its error are those of its own elements.
 """
 
 from __future__ import annotations
