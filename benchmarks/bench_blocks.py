@@ -4,12 +4,14 @@
    reaching the same accuracy: the MC time per element is measured on ``--mc`` elements and
    extrapolated to the element count whose standard error equals the exact result's error
    bound (``n = (sd_block / err)^2 * k``), and to 1e-6 relative (what a long MC run gives).
-2. Per-block optimal E4M3 scale (NVFP4, k = 16) of a ``rows x 4096`` float32 matrix: the
-   package's oracle (:func:`quanttheory.blocks.data.oracle_scales`) against a NumPy sweep of
-   the 126 positive E4M3 codes (each: one quantization of the whole matrix, ml_dtypes cast),
-   both in units of one NumPy pass (``x * 2.0`` over the matrix).
+2. Per-block optimal scale of a ``rows x 4096`` float32 matrix (NVFP4: E4M3 codes; MXFP4,
+   MXFP8: E8M0; INT4 groups: fp16 values): the package's compiled oracle
+   (:func:`quanttheory.blocks.data.oracle_scales`) in units of one NumPy pass
+   (:func:`_timing.numpy_pass`, wall and CPU), and for NVFP4 against a NumPy sweep of the 126
+   positive E4M3 codes (each: one quantization with ml_dtypes casts), timed on ``--sweep-rows``
+   rows and scaled linearly to ``rows`` (the sweep is ~10^4 passes; stated in the output).
 
-    python benchmarks/bench_blocks.py [--rows 4096] [--repeat 3] [--mc 1000000]
+    python benchmarks/bench_blocks.py [--rows 4096] [--repeat 3] [--mc 1000000] [--sweep-rows 256]
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from _timing import best_time
+from _timing import best_time, numpy_pass
 
 
 def tmin(f, repeat):
@@ -44,24 +46,39 @@ def bench_expectation(repeat, n_mc):
                   f"{n_1e6 * per_el / t_ex:.2e}); to the exact error: ratio {n_same * per_el / t_ex:.1e}")
 
 
-def bench_oracle(rows, repeat):
+def bench_oracle(rows, repeat, sweep_rows):
+    import time
+
     import ml_dtypes
 
     from quanttheory.blocks import get_block_format
     from quanttheory.blocks.data import oracle_scales
     from quanttheory.formats import get_format
 
-    print(f"2. per-block optimal E4M3 scale, NVFP4 (k=16), {rows} x 4096 float32")
+    print(f"2. per-block optimal scale of a {rows} x 4096 float32 N(0,1) matrix (wall and CPU seconds, min of "
+          f"{repeat}); unit: one NumPy pass = numpy_pass(x) (median of x.sum(), x.max(), (x > 1).sum())")
     rng = np.random.default_rng(0)
     x = rng.standard_normal((rows, 4096), dtype=np.float32)
-    t_pass, _ = tmin(lambda: x * np.float32(2.0), repeat)
-    bf = get_block_format("nvfp4")
+    p_wall = numpy_pass(x, repeat)
+    p_cpu = numpy_pass(x, repeat, time.process_time)
+    print(f"  NumPy pass: {p_wall * 1e3:.2f} ms wall, {p_cpu * 1e3:.2f} ms CPU")
     S = float(np.max(np.abs(x))) / (448 * 6)
-    xb = x.astype(np.float64).reshape(rows, -1, 16)
-    t_or, X = tmin(lambda: oracle_scales(xb, bf, tensor_scale=S), 1)
+    res = {}
+    for name in ("nvfp4", "mxfp4", "mxfp8_e4m3", "int4_g32", "int4_g128"):
+        bf = get_block_format(name)
+        xb = x.reshape(rows, -1, bf.block)
+        oracle_scales(xb[:1], bf, tensor_scale=S)  # compile / load the cache
+        t_w, (X, cnt) = best_time(lambda: oracle_scales(xb, bf, tensor_scale=S, return_counts=True), repeat)
+        t_c, _ = best_time(lambda: oracle_scales(xb, bf, tensor_scale=S), repeat, time.process_time)
+        res[name] = X
+        what = {"e4m3": "E4M3 codes", "e8m0": "E8M0 exponents", "fp16": "fp16 values (pieces)"}[bf.scale_format]
+        print(f"  {name:10s} oracle {t_w * 1e3:8.1f} ms wall = {t_w / p_wall:6.1f} passes | {t_c * 1e3:8.1f} ms CPU = "
+              f"{t_c / p_cpu:6.1f} CPU passes | {what} evaluated per block: {np.mean(cnt):.2f}")
+    # NumPy 126-code sweep (the baseline), on the first sweep_rows rows (it is slow), scaled to rows
     e = np.asarray(get_format("e4m3").levels)
     cands = S * e[e > 0]
-    xf = x.reshape(rows, -1, 16)
+    r = min(rows, sweep_rows)
+    xf = x[:r].reshape(r, -1, 16)
 
     def sweep():
         best = np.sum(xf.astype(np.float64) ** 2, axis=-1)
@@ -75,11 +92,15 @@ def bench_oracle(rows, repeat):
             bx = np.where(upd, c, bx)
         return bx
 
-    t_sw, Xs = tmin(sweep, 1)
-    agree = float(np.mean(np.isclose(X, Xs, rtol=1e-6) | (X == Xs)))
-    print(f"  NumPy pass {t_pass * 1e3:.1f} ms | oracle {t_or:.2f} s = {t_or / t_pass:.0f} passes | 126-code NumPy "
-          f"sweep {t_sw:.2f} s = {t_sw / t_pass:.0f} passes | oracle/sweep speedup {t_sw / t_or:.1f}x | same scale "
-          f"on {agree * 100:.2f}% of blocks (the sweep's float32 casts can tie-break differently)")
+    t_sw, Xs = best_time(sweep, 1)
+    t_sw_full = t_sw * rows / r
+    bf = get_block_format("nvfp4")
+    xb = x.reshape(rows, -1, 16)
+    t_or, _ = best_time(lambda: oracle_scales(xb, bf, tensor_scale=S), repeat)
+    agree = float(np.mean(np.isclose(res["nvfp4"][:r], Xs, rtol=1e-6) | (res["nvfp4"][:r] == Xs)))
+    print(f"  NVFP4: 126-code NumPy sweep {t_sw:.2f} s on {r} rows -> {t_sw_full:.1f} s for {rows} rows = "
+          f"{t_sw_full / p_wall:.0f} passes | oracle/sweep speedup {t_sw_full / t_or:.0f}x | same code on "
+          f"{agree * 100:.2f}% of blocks (the sweep's float32 casts can tie-break differently)")
 
 
 def main():
@@ -87,11 +108,12 @@ def main():
     ap.add_argument("--rows", type=int, default=4096)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--mc", type=int, default=10 ** 6)
+    ap.add_argument("--sweep-rows", type=int, default=256)
     ap.add_argument("--skip-oracle", action="store_true")
     a = ap.parse_args()
     bench_expectation(a.repeat, a.mc)
     if not a.skip_oracle:
-        bench_oracle(a.rows, a.repeat)
+        bench_oracle(a.rows, a.repeat, a.sweep_rows)
 
 
 if __name__ == "__main__":

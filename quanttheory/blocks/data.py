@@ -8,30 +8,35 @@ level of ``x_i / X``, constant between breakpoints)
 
     SSE(X) = sum_i x_i^2 - 2 X B(X) + X^2 A(X).
 
-* ``real`` scales: on each interval between consecutive breakpoints the minimizer is
-  ``B / A`` clamped to the interval; the exact optimum is the best interval optimum (the
-  breakpoints sorted per block: ``k * n_mid`` values).
-* ``e4m3`` scales (NVFP4): all 126 positive codes (and the 0 code: every element to 0)
-  are *evaluated* through ``A, B`` read off the sorted breakpoints (one merged sort of
-  ``k * n_mid + 127`` keys per block), not by quantizing the block 126 times.
-* ``e8m0`` scales: every exponent that can win, each evaluated directly: from the OCP
-  floor exponent upward until ``X >= 2 M / l_+`` (``l_+`` the smallest positive level:
-  every element rounds to 0, ``SSE = sum x^2``, and the same for all larger ``X``), and
-  downward while the max element's saturation error ``(M - X lmax)^2`` (a lower bound on
-  ``SSE``) is below the best value found.
-* ``fp16`` scales: the real optimum ``X*`` rounded to its two fp16 neighbours (NOT the exact
-  fp16 optimum in general; documented as such).
+The per-block optimum (:func:`oracle_scales`) runs in compiled kernels
+(:mod:`quanttheory.blocks._kernels`, one pass over the blocks, memory ``O(nb)``) and only
+looks at scales that can win (proofs in ``docs/blocks.md``, section 3):
 
-Blocks are processed in chunks of ``CHUNK_BLOCKS`` so memory stays ``O(chunk * (k n_mid +
-127))`` whatever the data size.  A partial last block (``partial=True``) is padded with
-zeros: zeros neither change the absmax nor add error (0 is a level of every element
-format), so its optimum and its error are those of its own elements.
+* saturation: a scale with ``X ltop < M`` costs at least ``(M - X ltop)^2`` (the largest
+  element saturates), so scales below ``(M - sqrt(best)) / ltop`` cannot win;
+* dominance: if ``M <= T X`` (``T`` from :func:`_dominance_threshold`: 3 for E2M1 and INT4)
+  and ``X / 2`` is representable, ``SSE(X / 2) <= SSE(X)``: larger scales need no look;
+* all-zero: ``X > M / mu_min`` rounds every element to 0 (``SSE = sum x^2``).
+
+* ``e4m3`` (times the tensor scale) and ``e8m0``: every code of that window is evaluated
+  exactly (the code nearest the clip rule and the one mapping amax to the next level down
+  first: the usual winners);
+* ``real``: on the window the breakpoints cut ``SSE`` into quadratics; each piece's minimum
+  is ``B / A`` clamped to the piece; the exact optimum is the best piece;
+* ``fp16``: the same pieces; by convexity the best float16 value of a piece is one of the two
+  float16 values around its clamped minimizer: the exact best float16 scale.
+
+``block_data_report`` processes blocks in chunks of ``CHUNK_BLOCKS`` (memory
+``O(chunk k)``).  A partial last block (``partial=True``) is padded with zeros: zeros
+neither change the absmax nor add error (0 is a level of every element format), so its
+optimum and its error are those of its own elements.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -99,103 +104,170 @@ def _real_oracle(xb, fmt):
     return best_x, np.minimum(np.where(np.isfinite(best), best, s2), s2)
 
 
-def _e4m3_oracle(xb, fmt, S):
-    """Best of the 126 positive E4M3 codes (times S) and the 0 code, per block."""
-    X, dA, dB = _breakpoints(xb, fmt)
-    cand = S * _positive_values("e4m3")
-    nb = xb.shape[0]
-    C = cand.size
-    keys = np.concatenate([X, np.broadcast_to(cand, (nb, C))], axis=1)
-    zA = np.concatenate([dA, np.zeros((nb, C))], axis=1)
-    zB = np.concatenate([dB, np.zeros((nb, C))], axis=1)
-    # descending X; at equal keys put candidates FIRST (SSE is continuous, any order is exact)
-    tag = np.concatenate([np.ones(X.shape), np.zeros((nb, C))], axis=1)
-    order = np.argsort(-keys, axis=1, kind="stable")
-    A = np.cumsum(np.take_along_axis(zA, order, 1), axis=1)
-    B = np.cumsum(np.take_along_axis(zB, order, 1), axis=1)
-    ks = np.take_along_axis(keys, order, 1)
-    isc = np.take_along_axis(tag, order, 1) == 0
-    s2 = np.sum(xb * xb, axis=1)
-    sse = s2[:, None] - 2 * ks * B + ks * ks * A
-    sse = np.where(isc, sse, np.inf)
-    j = np.argmin(sse, axis=1)
-    r = np.arange(nb)
-    bx = ks[r, j]
-    bs = sse[r, j]
-    zero = bs > s2  # the 0 code (block to 0) is better
-    return np.where(zero, 0.0, bx), np.where(zero, s2, bs)
+@lru_cache(maxsize=None)
+def _oracle_tables(element: str):
+    """Element tables of the oracle kernels (see :mod:`quanttheory.blocks._kernels`):
+    levels, midpoints, tie rule, dominance threshold ``T``, top levels, smallest midpoint
+    magnitude, positive / negative (magnitude) midpoints and levels."""
+    from .spec import element_format
+
+    fmt = element_format(element)
+    lv = np.ascontiguousarray(fmt.levels, dtype=np.float64)
+    mids = np.ascontiguousarray(fmt.midpoints, dtype=np.float64)
+    even = np.ascontiguousarray(fmt.even, dtype=np.bool_)
+    T = _dominance_threshold(lv)
+    pos_mid, pos_lv, neg_mid, neg_lv = _tables(fmt)
+    # tie rule per midpoint m (between levels m and m+1): u == mids[m] goes up iff level m is odd
+    up = np.ascontiguousarray(~even[:-1])
+    kind, th, s0, lo, hi = _fast_params(fmt, lv, mids, up)
+    par = np.zeros(3, np.int64)
+    if kind == 2:  # step 2^(p_lo + clip(e - emin, 0, nt)): th = 2^(emin + 1), ..., 2^(emin + nt)
+        p_lo = int(round(math.log2(s0)))
+        emin = int(round(math.log2(th[0]))) - 1 if th.size else 0
+        if 2.0 ** p_lo == s0 and np.array_equal(th, 2.0 ** (emin + 1 + np.arange(th.size))):
+            par[:] = (p_lo, emin, th.size)
+        else:
+            kind = 1 if mids.size <= 32 else 0
+    quant = (kind, lv, mids, up, th, s0, lo, hi, par)
+    pos = lv[lv > 0]
+    neg = -lv[lv < 0][::-1]
+    l2p = float(pos[-2]) if pos.size > 1 else float(pos[-1])
+    l2n = float(neg[-2]) if neg.size > 1 else (float(neg[-1]) if neg.size else 1.0)
+    return quant, (max(T, 1e-300), float(lv[-1]), float(-lv[0]) if lv[0] < 0 else 0.0, l2p, l2n,
+                   float(np.min(np.abs(mids)))), (pos_mid, pos_lv, neg_mid, neg_lv)
 
 
-def _e8m0_oracle(xb, bf: BlockFormat):
-    fmt = bf.fmt
-    M = np.max(np.abs(xb), axis=1)
-    Mp = np.where(M > 0, M, 1.0)
-    _, ex = np.frexp(Mp)
-    e0 = (ex - 1 - bf.emax).astype(np.int64)
-    lplus = float(np.min(np.abs(fmt.levels[fmt.levels != 0])))
-    e_top = np.ceil(np.log2(2 * Mp / lplus)).astype(np.int64) + 1
-    s2 = np.sum(xb * xb, axis=1)
-    best = s2.copy()
-    bestE = np.clip(e_top, E8M0_MIN, E8M0_MAX).astype(np.float64)
-    lo_e = np.clip(e0, E8M0_MIN, E8M0_MAX)
-    hi_e = np.clip(e_top, E8M0_MIN, E8M0_MAX)
-    for d in range(int(np.max(hi_e - lo_e)) + 1 if xb.shape[0] else 0):
-        E = lo_e + d
-        act = E <= hi_e
-        X = np.exp2(E.astype(np.float64))
-        sse, _ = _block_sse(xb, X, fmt)
-        upd = act & (sse < best)
-        best = np.where(upd, sse, best)
-        bestE = np.where(upd, E, bestE)
-    lmax_pos = float(fmt.levels[-1])
-    E = lo_e - 1
-    while True:
-        X = np.exp2(E.astype(np.float64))
-        act = (E >= E8M0_MIN) & ((M - X * lmax_pos) ** 2 < best)
-        if not act.any():
+def _fast_params(fmt, lv, mids, up):
+    """Kernel quantizer of the element format, verified against ``fmt.quantize``.
+
+    kind 2 (arithmetic): ``clip(rint(u / st) st, lo, hi)`` with ``st = s0 2^#{b: |u| >= th[b]}``,
+    for level sets that are a uniform grid (``th`` empty) or a symmetric minifloat (``th`` the
+    binade starts where the step doubles); kind 1 (count over <= 32 midpoints); kind 0 (binary
+    search).  The arithmetic form is accepted only if it reproduces ``fmt.quantize`` at every
+    midpoint, one ulp either side of it, every level and 2000 points in and beyond the range."""
+    from . import _kernels as K
+
+    th = np.empty(0)
+    lo, hi = float(lv[0]), float(lv[-1])
+    d = np.diff(lv)
+    cand = None
+    if np.all(d == d[0]):
+        cand = (np.empty(0), float(d[0]))
+    elif lo == -hi:
+        pos = lv[lv >= 0]
+        st = np.diff(pos)
+        jumps = np.flatnonzero(st[1:] != st[:-1]) + 1
+        if np.all(st[jumps] == 2 * st[jumps - 1]) and np.all(np.isin(st, st[0] * 2.0 ** np.arange(64))):
+            cand = (np.ascontiguousarray(pos[jumps], dtype=np.float64), float(st[0]))
+    if cand is not None:
+        th, s0 = cand
+        test = np.concatenate([mids, np.nextafter(mids, np.inf), np.nextafter(mids, -np.inf), lv,
+                               np.linspace(1.5 * lo - 1, 1.5 * hi + 1, 2001)])
+        got = np.array([K._qfast_py(u, 2, lv, mids, up, th, s0, lo, hi) for u in test])
+        if np.array_equal(got, np.asarray(fmt.quantize(test), dtype=np.float64) + 0.0):
+            return 2, th, s0, lo, hi
+    return (1 if mids.size <= 32 else 0), np.empty(0), 1.0, lo, hi
+
+
+def _dominance_threshold(lv) -> float:
+    """Largest ``T`` such that for every block with ``M / X <= T`` every element is at least as
+    close to the grid ``(X/2) L`` as to ``X L``.
+
+    Sufficient (and what is checked): with ``g+`` the smallest level ``>= T`` and ``g-`` the
+    largest level ``<= -T``, every level in ``[g-, g+]`` is also in ``L / 2``.  Then for
+    ``|x| <= M <= T X`` the nearest level of ``X L`` to ``x`` lies in ``X [g-, g+]`` (``X g+ >= x``
+    and ``X g- <= x`` are levels), so it is a level of ``(X/2) L`` too.  The condition is
+    monotone in ``T`` (a smaller ``T`` gives a sub-interval), so the scan stops at the first
+    failure.  0 if no positive ``T`` works."""
+    half = set((lv / 2.0).tolist())
+    levels = lv.tolist()
+    cands = sorted({abs(v) for v in levels if v != 0})
+    T = 0.0
+    for t in cands:
+        up = [v for v in levels if v >= t]
+        dn = [v for v in levels if v <= -t]
+        if not up or not dn:
             break
-        sse, _ = _block_sse(xb, X, fmt)
-        upd = act & (sse < best)
-        best = np.where(upd, sse, best)
-        bestE = np.where(upd, E, bestE)
-        E = E - 1
-    return np.exp2(bestE), best
+        g_up, g_dn = min(up), max(dn)
+        if all(v in half for v in levels if g_dn <= v <= g_up):
+            T = t
+        else:
+            break
+    return T
 
 
-def oracle_scales(xb, bf: BlockFormat, *, tensor_scale=1.0):
-    """Per-block optimal scale for blocks ``xb`` of shape ``(..., nb, k)`` (chunked)."""
-    shape = xb.shape[:-1]
-    flat = xb.reshape(-1, xb.shape[-1])
-    out = np.empty(flat.shape[0])
-    for i in range(0, flat.shape[0], CHUNK_BLOCKS):
-        ch = flat[i:i + CHUNK_BLOCKS]
-        out[i:i + CHUNK_BLOCKS] = _oracle_chunk(ch, bf, tensor_scale)[0]
-    return out.reshape(shape)
+@lru_cache(maxsize=64)
+def _code_table(scale_format: str, S: float):
+    """Sorted positive scale values (E4M3 codes times ``S``; E8M0 ``2^E``), ``half_ok[j]``
+    (``codes[j] / 2`` is also a value), the index from which every value has ``half_ok``, and
+    whether the 0 scale (block to zero) exists."""
+    if scale_format == "e8m0":
+        codes = np.exp2(np.arange(E8M0_MIN, E8M0_MAX + 1, dtype=np.float64))
+        half = np.ones(codes.size, np.bool_)
+        half[0] = False
+        zero = False
+    else:
+        b = np.asarray(_positive_values(scale_format), dtype=np.float64)
+        bs = set(b.tolist())
+        half = np.array([(v / 2.0) in bs for v in b.tolist()], dtype=np.bool_)
+        codes = S * b
+        zero = True
+        if not (np.all(np.isfinite(codes)) and codes[0] > 0 and np.all(np.diff(codes) > 0)):
+            raise ValueError(f"tensor scale {S!r} makes E4M3 block scales overflow or underflow float64; "
+                             "rescale the data or pass a tensor_scale between 1e-290 and 1e290")
+    bad = np.flatnonzero(~half)
+    allhalf = int(bad[-1]) + 1 if bad.size else 0
+    # first[e + 1100]: index of the first code >= 2^e (a starting point for the kernels' searches)
+    first = np.searchsorted(codes, np.exp2(np.arange(-1100, 1024, dtype=np.float64)), side="left")
+    first = first.astype(np.int64)
+    for a in (codes, half, first):
+        a.setflags(write=False)
+    return codes, first, half, allhalf, zero
+
+
+def _as_2d_blocks(xb):
+    flat = np.asarray(xb).reshape(-1, np.shape(xb)[-1])
+    if flat.dtype not in (np.float32, np.float64):
+        flat = flat.astype(np.float64)
+    return np.ascontiguousarray(flat)
+
+
+def oracle_scales(xb, bf: BlockFormat, *, tensor_scale=1.0, return_sse=False, return_counts=False):
+    """Per-block optimal scale for blocks ``xb`` of shape ``(..., nb, k)`` (float32 or float64).
+
+    E8M0 / E4M3 (times ``tensor_scale``): the exact best value of the scale set, trying only
+    the values of a provably sufficient window (:mod:`quanttheory.blocks._kernels`);
+    ``real``: the exact minimizer over ``X > 0``; ``fp16``: the exact best float16 value
+    (piecewise-quadratic SSE on the window).  Ties: the smaller scale (E4M3/E8M0/fp16 start
+    value excepted: the first found).  A zero E4M3 scale means the block is quantized to 0.
+    One pass over the data in a compiled kernel; memory ``O(nb)``.  With ``return_sse`` also
+    the blocks' squared errors; with ``return_counts`` the number of values (pieces) tried."""
+    from . import _kernels as K
+
+    shape = np.shape(xb)[:-1]
+    flat = _as_2d_blocks(xb)
+    nb = flat.shape[0]
+    outX = np.empty(nb)
+    outS = np.empty(nb)
+    cnt = np.empty(nb, np.int64)
+    quant, bounds, sides = _oracle_tables(bf.element)
+    sf = bf.scale_format
+    if sf in ("e8m0", "e4m3"):
+        codes, first, half, allhalf, zero = _code_table(sf, float(tensor_scale) if sf == "e4m3" else 1.0)
+        K.oracle_codes(flat, codes, first, half, allhalf, zero, *quant, *bounds, outX, outS, cnt)
+    else:
+        K.oracle_pwq(flat, sf == "fp16", *quant, *bounds, *sides, outX, outS, cnt)
+    out = (outX.reshape(shape),)
+    if return_sse:
+        out += (outS.reshape(shape),)
+    if return_counts:
+        out += (cnt.reshape(shape),)
+    return out[0] if len(out) == 1 else out
 
 
 def _oracle_chunk(ch, bf, S):
-    sf = bf.scale_format
-    if sf == "e8m0":
-        return _e8m0_oracle(ch, bf)
-    if sf == "e4m3":
-        return _e4m3_oracle(ch, bf.fmt, S)
-    X, sse = _real_oracle(ch, bf.fmt)
-    if sf == "fp16":
-        from ..formats import get_format
-
-        f16 = _positive_values("fp16")
-        j = np.searchsorted(f16, X)
-        best_x, best = None, None
-        for cand in (f16[np.clip(j - 1, 0, f16.size - 1)], f16[np.clip(j, 0, f16.size - 1)]):
-            s, _ = _block_sse(ch, cand, bf.fmt)
-            if best is None:
-                best_x, best = cand, s
-            else:
-                upd = s < best
-                best_x, best = np.where(upd, cand, best_x), np.where(upd, s, best)
-        del get_format
-        return best_x, best
-    return X, sse
+    """(X, SSE) of the oracle for blocks ``ch`` (nb, k)."""
+    return oracle_scales(ch, bf, tensor_scale=S, return_sse=True)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,460 @@
+"""Numba kernels of the per-block optimal scale (private; see :mod:`quanttheory.blocks.data`).
+
+Inputs are validated and prepared in Python (``data._oracle_tables``): ``levels`` the signed,
+strictly increasing element levels, ``mids`` their float64 midpoints, ``even[j]`` the tie rule
+(level ``j`` wins a tie), ``T`` the dominance threshold (see ``data``), ``ltop_p``/``ltop_n`` the
+largest positive / negative level magnitudes, ``mumin`` the smallest midpoint magnitude.
+Every kernel is ``cache=True`` and uses no Python objects; all callees live in this file.
+
+Why these candidate windows are exact (proofs in ``docs/blocks.md``, section 3):
+
+* saturation: if ``X ltop < M`` the block's largest element (magnitude ``M``) saturates, so
+  ``SSE(X) >= (M - X ltop)^2``; a scale with ``M - X ltop > sqrt(best)`` cannot win, nor can
+  any smaller one;
+* dominance: if ``M / X <= T`` and ``X / 2`` is also a representable scale, every element is at
+  least as close to the grid ``(X/2) L`` as to ``X L`` (``SSE(X/2) <= SSE(X)``): ``X`` need not be
+  tried (ties are resolved toward the smaller scale);
+* all-zero: if ``X > M / mumin`` every element rounds to 0 and ``SSE = sum x^2``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True, inline="always")
+def _qlevel(u, levels, mids, even):
+    """Nearest level to ``u`` (ties to ``even``), as ``LevelSet.quantize`` (searchsorted left)."""
+    n = mids.size
+    lo = 0
+    hi = n
+    while lo < hi:  # first j with mids[j] >= u
+        m = (lo + hi) >> 1
+        if mids[m] < u:
+            lo = m + 1
+        else:
+            hi = m
+    j = lo
+    if j < n and mids[j] == u and not even[j]:
+        j += 1
+    return levels[j]
+
+
+@numba.njit(cache=True, inline="always")
+def _qfast(u, kind, levels, mids, up, th, s0, lo, hi):
+    """Nearest level to ``u``.  kind 1: ``levels[#{m: u > mids[m] or (u == mids[m] and up[m])}]``
+    (branch-free count); kind 2: ``clip(rint(u / st) st, lo, hi)`` with the step
+    ``st = s0 2^#{b: |u| >= th[b]}`` (minifloats and integer grids; verified in Python
+    against ``Format.quantize`` at every midpoint); kind 0: binary search."""
+    if kind == 2:
+        a = abs(u)
+        st = s0
+        ist = 1.0 / s0
+        for b in range(th.size):
+            c = a >= th[b]
+            st = st * (2.0 if c else 1.0)
+            ist = ist * (0.5 if c else 1.0)
+        q = np.rint(u * ist) * st
+        return min(max(q, lo), hi)
+    if kind == 1:
+        j = 0
+        for m in range(mids.size):
+            j += (u > mids[m]) | ((u == mids[m]) & up[m])
+        return levels[j]
+    return _qlevel(u, levels, mids, ~up)
+
+
+@numba.njit(cache=True, fastmath={"reassoc", "nsz"})
+def _sse_k2(xb, i, X, s0, t0, t1, lo, hi):
+    """SSE of block ``i`` at ``X`` for kind 2 with at most two binade starts ``t0 <= t1`` (inf if
+    absent): one fused SIMD loop (only ``xb`` is an array argument: no per-call array overhead)."""
+    k = xb.shape[1]
+    is0 = 1.0 / s0
+    s = 0.0
+    for t in range(k):
+        x = np.float64(xb[i, t])
+        v = x / X
+        a = abs(v)
+        ist = is0 * (0.5 if a >= t0 else 1.0) * (0.5 if a >= t1 else 1.0)
+        st = s0 * (2.0 if a >= t0 else 1.0) * (2.0 if a >= t1 else 1.0)
+        q = min(max(np.rint(v * ist) * st, lo), hi)
+        d = x - X * q
+        s += d * d
+    return s
+
+
+@numba.njit(cache=True, fastmath={"reassoc", "nsz"})
+def _sse_k2g(xb, i, X, p_lo, emin, nt, lo, hi):
+    """SSE of block ``i`` at ``X`` for kind 2 with any number of binade starts: the step
+    ``2^(p_lo + clip(floor(log2 |u|) - emin, 0, nt))`` from ``frexp`` (exact)."""
+    k = xb.shape[1]
+    s = 0.0
+    for t in range(k):
+        x = np.float64(xb[i, t])
+        v = x / X
+        f, e = math.frexp(abs(v))
+        se = min(max(e - 1 - emin, 0), nt) + p_lo
+        q = min(max(np.rint(math.ldexp(v, -se)) * math.ldexp(1.0, se), lo), hi)
+        d = x - X * q
+        s += d * d
+    return s
+
+
+@numba.njit(cache=True, fastmath={"reassoc", "nsz"})
+def _sse_full(xb, i, X, kind, levels, mids, up, th, s0, lo, hi, u, ie, se, par):
+    """SSE of block ``i`` at scale ``X > 0`` (every element; exact division ``u = x / X``).
+
+    kind 2 runs as three simple loops over the block (SIMD): the binary exponent ``e`` of
+    ``u`` read from its bits, the step ``2^(p_lo + clip(e - emin, 0, nt))`` and its inverse
+    built as bits, ``q = clip(rint(u / step) step, lo, hi)`` (``par = (p_lo, emin, nt)``,
+    checked in Python to equal the threshold form of :func:`_qfast`).  ``u, ie, se``:
+    float64 scratch of size ``k``.  Only the final sum is reassociated (summation order)."""
+    k = xb.shape[1]
+    s = 0.0
+    if kind == 2:
+        p_lo = par[0]
+        emin = par[1]
+        nt = par[2]
+        ub = u.view(np.int64)
+        ieb = ie.view(np.int64)
+        seb = se.view(np.int64)
+        for t in range(k):
+            u[t] = np.float64(xb[i, t]) / X
+        for t in range(k):
+            e = ((ub[t] >> 52) & 0x7FF) - 1023 - emin
+            e = min(max(e, 0), nt) + p_lo
+            ieb[t] = (1023 - e) << 52
+            seb[t] = (1023 + e) << 52
+        for t in range(k):
+            q = min(max(np.rint(u[t] * ie[t]) * se[t], lo), hi)
+            d = np.float64(xb[i, t]) - X * q
+            s += d * d
+        return s
+    for t in range(k):
+        x = np.float64(xb[i, t])
+        d = x - X * _qfast(x / X, kind, levels, mids, up, th, s0, lo, hi)
+        s += d * d
+    return s
+
+
+@numba.njit(cache=True, fastmath={"reassoc", "nsz"})
+def _block_stats2(xb, i):
+    """Largest magnitude ``M``, whether it is attained by a positive element, sum of squares
+    (branch-free loops; only the sum is reassociated)."""
+    k = xb.shape[1]
+    mx = -np.inf
+    mn = np.inf
+    s2 = 0.0
+    for t in range(k):
+        x = np.float64(xb[i, t])
+        s2 += x * x
+        mx = max(mx, x)
+        mn = min(mn, x)
+    M = max(mx, -mn)
+    return M, mx >= -mn, s2
+
+
+@numba.njit(cache=True, inline="always")
+def _first_ge(codes, first, t, strict):
+    """Smallest ``j`` with ``codes[j] >= t`` (``> t`` if ``strict``), ``codes.size`` if none:
+    start at ``first[e]`` (the first code ``>= 2^e``, ``e = floor(log2 t)`` clipped to the table)
+    and step forward (a handful of steps: codes per binade)."""
+    nc = codes.size
+    f, e = math.frexp(t)
+    idx = e - 1 + 1100
+    if idx < 0:
+        idx = 0
+    if idx >= first.size:
+        idx = first.size - 1
+    j = first[idx]
+    while j > 0 and (codes[j - 1] > t if strict else codes[j - 1] >= t):
+        j -= 1
+    while j < nc and (codes[j] <= t if strict else codes[j] < t):
+        j += 1
+    return j
+
+
+@numba.njit(cache=True)
+def oracle_codes(xb, codes, first, half_ok, allhalf_from, zero_code, kind, levels, mids, up, th, s0, lo_l, hi_l, par, T,
+                 ltop_p, ltop_n, l2_p, l2_n, mumin, outX, outS, counts):
+    """Per-block optimal scale among the sorted positive ``codes`` (and the 0 scale if
+    ``zero_code``): exact, evaluating only the codes of the window (module doc).
+
+    ``half_ok[j]``: ``codes[j] / 2`` is a code; ``allhalf_from``: every code from this index on
+    has ``half_ok``.  Before a full evaluation, the errors of the two largest elements (a lower
+    bound on the block SSE) are compared with the best value found.  Outputs per block:
+    ``outX`` (0 = the zero scale), ``outS`` the SSE, ``counts`` the number of full evaluations."""
+    nb, k = xb.shape
+    nc = codes.size
+    slack = 1.0 + 1e-12
+    mode = (0 if th.size <= 2 else 1) if kind == 2 else 2
+    t0 = th[0] if th.size > 0 else np.inf
+    t1 = th[1] if th.size > 1 else np.inf
+    p_lo = par[0]
+    emin = par[1]
+    nt = par[2]
+    su = np.empty(k)
+    si = np.empty(k)
+    sj = np.empty(k)
+    for i in range(nb):
+        M, posmax, s2 = _block_stats2(xb, i)
+        if M == 0.0:
+            outX[i] = codes[0]
+            outS[i] = 0.0
+            counts[i] = 0
+            continue
+        ltop = ltop_p if posmax else ltop_n
+        # all-zero: the first code with X > M / mumin gives s2 (so does the zero scale)
+        thr0 = M / mumin
+        jz = _first_ge(codes, first, thr0, True)
+        best = np.inf
+        bestX = 0.0
+        if zero_code:
+            best = s2
+        elif jz < nc:
+            best = s2
+            bestX = codes[jz]
+        # start: the smallest code >= M / ltop (no saturation)
+        j0 = min(_first_ge(codes, first, M / ltop, False), nc - 1)
+        # second seed: the smallest code >= M / l2 (the largest element on the next level down)
+        j4 = _first_ge(codes, first, M / (l2_p if posmax else l2_n), False)
+        cnt = 0
+        # seeds j0 - 1, j0, j4 (the usual winners: amax just above the top level, or on the next)
+        for sd in range(3):
+            j = j0 - 1 + sd if sd < 2 else j4
+            if j < 0 or j >= nc or (sd == 2 and j <= j0):
+                continue
+            X = codes[j]
+            s = (_sse_k2(xb, i, X, s0, t0, t1, lo_l, hi_l) if mode == 0 else
+                 _sse_k2g(xb, i, X, p_lo, emin, nt, lo_l, hi_l) if mode == 1 else
+                 _sse_full(xb, i, X, kind, levels, mids, up, th, s0, lo_l, hi_l, su, si, sj, par))
+            cnt += 1
+            if s < best or (s == best and X < bestX):
+                best = s
+                bestX = X
+        # downward (more saturation) from j0 - 2
+        j = j0 - 2
+        while j >= 0:
+            X = codes[j]
+            over = M - X * ltop
+            if over > 0.0 and over * over > best * slack:
+                break
+            s = (_sse_k2(xb, i, X, s0, t0, t1, lo_l, hi_l) if mode == 0 else
+                 _sse_k2g(xb, i, X, p_lo, emin, nt, lo_l, hi_l) if mode == 1 else
+                 _sse_full(xb, i, X, kind, levels, mids, up, th, s0, lo_l, hi_l, su, si, sj, par))
+            cnt += 1
+            if s < best or (s == best and X < bestX):
+                best = s
+                bestX = X
+            j -= 1
+        # upward (coarser) from j0 + 1
+        j = j0 + 1
+        while j < nc and j < jz:
+            X = codes[j]
+            if half_ok[j] and M * slack <= T * X:
+                if j >= allhalf_from:
+                    break
+                j += 1
+                continue
+            if j == j4:
+                j += 1
+                continue
+            s = (_sse_k2(xb, i, X, s0, t0, t1, lo_l, hi_l) if mode == 0 else
+                 _sse_k2g(xb, i, X, p_lo, emin, nt, lo_l, hi_l) if mode == 1 else
+                 _sse_full(xb, i, X, kind, levels, mids, up, th, s0, lo_l, hi_l, su, si, sj, par))
+            cnt += 1
+            if s < best or (s == best and X < bestX):
+                best = s
+                bestX = X
+            j += 1
+        outX[i] = bestX
+        outS[i] = best
+        counts[i] = cnt
+
+
+@numba.njit(cache=True)
+def _fp16_floor(x):
+    """Largest float16 value <= x (x > 0, x <= 65504)."""
+    if x < 6.103515625e-05:  # 2^-14: subnormal step 2^-24
+        step = 5.960464477539063e-08
+    else:
+        f, e = math.frexp(x)  # x = f 2^e, f in [0.5, 1): binade [2^(e-1), 2^e), step 2^(e-11)
+        step = math.ldexp(1.0, e - 11)
+    return math.floor(x / step) * step
+
+
+@numba.njit(cache=True)
+def _fp16_ceil(x):
+    if x < 6.103515625e-05:
+        step = 5.960464477539063e-08
+    else:
+        f, e = math.frexp(x)
+        step = math.ldexp(1.0, e - 11)
+    return math.ceil(x / step) * step
+
+
+@numba.njit(cache=True)
+def oracle_pwq(xb, fp16, kind, levels, mids, up, th, s0, lo_l, hi_l, par, T, ltop_p, ltop_n, l2_p, l2_n, mumin,
+               pos_mid, pos_lv, neg_mid, neg_lv, outX, outS, counts):
+    """Exact per-block optimum over real scales ``X > 0`` (``fp16`` False) or over the positive
+    float16 values (``fp16`` True), by the piecewise-quadratic SSE on the window.
+
+    On the window ``[X_lo, X_hi]`` (saturation and dominance bounds, module doc) the breakpoints
+    ``|x_i| / mu_j`` cut ``SSE(X) = s2 - 2 X B + X^2 A`` into quadratics with constant ``A, B``;
+    each piece's minimum is ``B / A`` clamped to the piece (real), or one of the two float16
+    values around it inside the piece (convexity).  ``pos_mid/pos_lv`` (``neg_mid/neg_lv``):
+    positive (negative, as magnitudes) midpoints and the level magnitudes ``0, l_1, ...``."""
+    nb, k = xb.shape
+    F16MAX = 65504.0
+    slack = 1.0 + 1e-12
+    J = max(pos_mid.size, neg_mid.size)
+    su = np.empty(k)
+    si = np.empty(k)
+    sj = np.empty(k)
+    mode = (0 if th.size <= 2 else 1) if kind == 2 else 2
+    t0 = th[0] if th.size > 0 else np.inf
+    t1 = th[1] if th.size > 1 else np.inf
+    p_lo = par[0]
+    emin = par[1]
+    nt = par[2]
+    keys = np.empty(k * J)
+    dA = np.empty(k * J)
+    dB = np.empty(k * J)
+    for i in range(nb):
+        M, posmax, s2 = _block_stats2(xb, i)
+        if M == 0.0:
+            outX[i] = 1.0
+            outS[i] = 0.0
+            counts[i] = 0
+            continue
+        ltop = ltop_p if posmax else ltop_n
+        # start: clip scale X0 = M / ltop (fp16: its two neighbours)
+        X0 = M / ltop
+        best = s2
+        bestX = np.inf
+        if fp16:
+            if X0 > F16MAX:
+                X0 = F16MAX
+            c1 = _fp16_floor(X0)
+            c2 = _fp16_ceil(X0)
+            if c2 > F16MAX:
+                c2 = F16MAX
+            for c in (c1, c2):
+                if c > 0.0:
+                    s = (_sse_k2(xb, i, c, s0, t0, t1, lo_l, hi_l) if mode == 0 else
+                 _sse_k2g(xb, i, c, p_lo, emin, nt, lo_l, hi_l) if mode == 1 else
+                 _sse_full(xb, i, c, kind, levels, mids, up, th, s0, lo_l, hi_l, su, si, sj, par))
+                    if s < best or (s == best and c < bestX):
+                        best = s
+                        bestX = c
+        else:
+            s = (_sse_k2(xb, i, X0, s0, t0, t1, lo_l, hi_l) if mode == 0 else
+                 _sse_k2g(xb, i, X0, p_lo, emin, nt, lo_l, hi_l) if mode == 1 else
+                 _sse_full(xb, i, X0, kind, levels, mids, up, th, s0, lo_l, hi_l, su, si, sj, par))
+            if s < best:
+                best = s
+                bestX = X0
+        # window
+        Xhi = M / T * (1.0 + 1e-12)
+        if M / mumin < Xhi:
+            Xhi = M / mumin
+        if fp16:
+            if M / T < 1.220703125e-04:  # pruned X >= M/T must be >= 2^-13 (X/2 a normal fp16)
+                Xhi = M / mumin
+            if Xhi > F16MAX:
+                Xhi = F16MAX
+        Xlo = (M - math.sqrt(best) * slack) / ltop
+        if Xlo < 0.0:
+            Xlo = 0.0
+        if Xlo >= Xhi:
+            outX[i] = bestX if bestX < np.inf else X0
+            outS[i] = best
+            counts[i] = 0
+            continue
+        # breakpoints inside (Xlo, Xhi): element t changes level at |x_t| / mu_j
+        nk = 0
+        for t in range(k):
+            x = np.float64(xb[i, t])
+            a = abs(x)
+            if a == 0.0:
+                continue
+            if x > 0:
+                for jj in range(pos_mid.size):
+                    b = a / pos_mid[jj]
+                    if b > Xlo and b < Xhi:
+                        keys[nk] = b
+                        dA[nk] = pos_lv[jj + 1] * pos_lv[jj + 1] - pos_lv[jj] * pos_lv[jj]
+                        dB[nk] = a * (pos_lv[jj + 1] - pos_lv[jj])
+                        nk += 1
+            else:
+                for jj in range(neg_mid.size):
+                    b = a / neg_mid[jj]
+                    if b > Xlo and b < Xhi:
+                        keys[nk] = b
+                        dA[nk] = neg_lv[jj + 1] * neg_lv[jj + 1] - neg_lv[jj] * neg_lv[jj]
+                        dB[nk] = a * (neg_lv[jj + 1] - neg_lv[jj])
+                        nk += 1
+        order = np.argsort(keys[:nk])  # ascending; walked from the top
+        # A, B on the top piece: levels at a point strictly inside it
+        top_lo = keys[order[nk - 1]] if nk > 0 else Xlo
+        Xm = 0.5 * (top_lo + Xhi)
+        A = 0.0
+        B = 0.0
+        for t in range(k):
+            x = np.float64(xb[i, t])
+            lv = _qfast(x / Xm, kind, levels, mids, up, th, s0, lo_l, hi_l)
+            A += lv * lv
+            B += x * lv
+        cnt = 0
+        phi = Xhi
+        for p in range(nk + 1):
+            plo = keys[order[nk - 1 - p]] if p < nk else Xlo
+            if phi * ltop < M:  # saturation bound on the whole piece (X <= phi)
+                over = M - phi * ltop
+                if over * over > best * slack:
+                    break
+            cnt += 1
+            if A > 0.0:
+                xs = B / A
+                if xs < plo:
+                    xs = plo
+                if xs > phi:
+                    xs = phi
+                # the piece's continuous minimum bounds every fp16 value in it from below
+                # (1e-13 s2 covers the rounding of s2 - 2 X B + X^2 A)
+                qmin = s2 - 2.0 * xs * B + xs * xs * A
+                if fp16:
+                    if qmin - best <= 1e-13 * s2:
+                        c1 = _fp16_floor(min(xs, F16MAX))
+                        c2 = _fp16_ceil(xs)
+                        for c in (c1, c2):
+                            if c >= plo and c <= phi and c > 0.0 and c <= F16MAX:
+                                s = s2 - 2.0 * c * B + c * c * A
+                                if s < best or (s == best and c < bestX):
+                                    best = s
+                                    bestX = c
+                elif xs > 0.0:
+                    s = s2 - 2.0 * xs * B + xs * xs * A
+                    if s < best:
+                        best = s
+                        bestX = xs
+            if p < nk:
+                A += dA[order[nk - 1 - p]]
+                B += dB[order[nk - 1 - p]]
+            phi = plo
+        if bestX == np.inf:
+            bestX = 2.0 * M / mumin if not fp16 else _fp16_ceil(min(2.0 * M / mumin, F16MAX))
+        outX[i] = bestX
+        outS[i] = (_sse_k2(xb, i, bestX, s0, t0, t1, lo_l, hi_l) if mode == 0 else
+                 _sse_k2g(xb, i, bestX, p_lo, emin, nt, lo_l, hi_l) if mode == 1 else
+                 _sse_full(xb, i, bestX, kind, levels, mids, up, th, s0, lo_l, hi_l, su, si, sj, par))
+        counts[i] = cnt
+
+
+@numba.njit(cache=True)
+def _qfast_py(u, kind, levels, mids, up, th, s0, lo, hi):
+    """``_qfast`` callable from Python (used to verify the kernel quantizer)."""
+    return _qfast(u, kind, levels, mids, up, th, s0, lo, hi)
