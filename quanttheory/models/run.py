@@ -141,8 +141,11 @@ def analyze_model(path, fmt: str = "int4", granularity: str = "channel", affine:
     Skipped (listed): non-float tensors, tensors with fewer than 2 dimensions, group sizes that do
     not divide, tensors with NaN/inf (also listed in ``nonfinite``).
     """
-    get_format(fmt, affine)  # validate before reading anything
+    spec0 = get_format(fmt, affine)  # validate before reading anything
     kind, k = parse_granularity(granularity)
+    if spec0.block:  # block formats: units are the tensor's rows, cut into blocks along the last axis
+        kind, k = "channel", None
+        granularity = f"blocks of {spec0.block} along each row"
     rx = None
     if include is not None:
         try:
@@ -208,13 +211,15 @@ def analyze_model(path, fmt: str = "int4", granularity: str = "channel", affine:
                 continue
             if info.name in by_name:
                 raise ValueError(f"{path}: duplicate tensor name {info.name!r}")
+            amax = float(np.abs(x).max()) if spec0.needs_amax else None
             step = max(1, block_values // per)
             starts = range(0, nrows, step)
             tr = TensorRow(info.name, tuple(info.shape), info.dtype, nrows, x.size, blocks_left=len(starts))
             by_name[info.name] = tr
             rows_out.append(tr)
             for bi, s0 in enumerate(starts):
-                pending.append(ex.submit(analyze_block, info.name, bi, x[s0:s0 + step], fmt, affine, methods))
+                pending.append(ex.submit(analyze_block, info.name, bi, x[s0:s0 + step], fmt, affine, methods,
+                                         amax))
                 while len(pending) >= limit:
                     collect(ex.wait_one(pending))
             del x, arr

@@ -9,8 +9,10 @@ exactly, and the tensor's
 
     SQNR (dB) = 10 log10( sum x**2 / SSE ).
 
-Formats are entries of :data:`FORMATS` (``int<b>``, ``uint<b>`` now): each names its
-exact optimizer and its baselines, so a new number format is one more entry.
+Formats: ``int<b>``, ``uint<b>`` here (exact optimum, ten baselines computed for all rows at
+once by :mod:`quanttheory.models._kernels`), level-set and block formats in
+:mod:`quanttheory.models.formats`, and any entry added with :func:`register_format`: each names
+its exact optimizer and its baselines, so a new number format is one more entry.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ class FormatSpec:
     exact: Callable
     baselines: dict
     extra_exact: dict = field(default_factory=dict)
+    block: int = 0  #: block formats: values per block (units are then the tensor's rows)
+    needs_amax: bool = False  #: callables take ``(rows, tensor_amax)`` (NVFP4's tensor scale)
 
     def methods(self) -> list:
         """Method names in report order: exact optima (names start with ``exact``), then baselines."""
@@ -258,12 +262,22 @@ def register_format(name: str, factory: Callable[[bool], FormatSpec]) -> None:
 
 def get_format(name: str, affine: bool = False) -> FormatSpec:
     """The :class:`FormatSpec` for ``--format NAME`` (``int<b>``, ``uint<b>``, registered names)."""
-    name = str(name).lower()
+    name = str(name).strip().lower()
     if name in FORMATS:
         return FORMATS[name](affine)
     m = _INT_RE.match(name)
     if not m:
-        known = ", ".join(["int<b>", "uint<b> (b = 1..16)", *sorted(FORMATS)])
+        from .formats import block_name, block_spec, levelset_spec
+
+        bn = block_name(name)
+        if bn is not None or _is_levelset(name):
+            if affine:
+                raise ValueError(f"--affine applies to integer formats (int<b>/uint<b>), not {name!r}")
+            return block_spec(bn) if bn is not None else levelset_spec(name)
+        from ..blocks import block_format_names
+
+        known = ", ".join(["int<b>", "uint<b> (b = 1..16)", "e4m3", "e5m2", "e2m3", "e3m2", "e2m1", "nf4",
+                           "int<b>n", *block_format_names(), *sorted(FORMATS)])
         raise ValueError(f"unknown format {name!r}; available: {known}")
     signed, bits = m.group(1) == "", int(m.group(2))
     if affine:
@@ -271,6 +285,16 @@ def get_format(name: str, affine: bool = False) -> FormatSpec:
             raise ValueError(f"--affine supports 1..8 bits, got {bits}")
         return _affine_spec(bits)
     return _int_spec(bits, signed)
+
+
+def _is_levelset(name: str) -> bool:
+    from ..formats import get_format as fmt_get
+
+    try:
+        fmt_get(name)
+    except (ValueError, TypeError):
+        return False
+    return True
 
 
 # --------------------------------------------------------------------------- units
@@ -298,9 +322,11 @@ def unit_rows(shape: tuple, kind: str, k: int | None) -> tuple[int, int]:
 
 
 def analyze_block(tensor: str, block: int, rows: np.ndarray, fmt: str, affine: bool,
-                  methods: tuple | None = None) -> BlockResult:
+                  methods: tuple | None = None, tensor_amax: float | None = None) -> BlockResult:
     """Exact optimum and every baseline of ``fmt`` on each row of ``rows`` (2-D float64).
 
+    ``tensor_amax``: ``max |x|`` of the whole tensor (block formats with an E4M3 block scale use it
+    for the FP32 tensor scale; default: the rows' own).
     Pure function of its arguments (picklable; runs in a pool or on a Dask worker).
     """
     rows = np.ascontiguousarray(rows, dtype=np.float64)
@@ -311,6 +337,11 @@ def analyze_block(tensor: str, block: int, rows: np.ndarray, fmt: str, affine: b
         if methods is not None and name not in methods and not name.startswith("exact"):
             continue
         t0 = time.perf_counter()
+        if spec.needs_amax:
+            amax = float(np.abs(rows).max()) if tensor_amax is None else float(tensor_amax)
+            sse[name] = float(np.sum(fn(rows, amax)))
+            secs[name] = time.perf_counter() - t0
+            continue
         sse[name] = float(np.sum(fn(rows)))
         secs[name] = time.perf_counter() - t0
     return BlockResult(tensor, block, rows.shape[0], rows.size, float(np.einsum("ij,ij->", rows, rows)),
