@@ -153,3 +153,23 @@ def test_cli_formats_report(tmp_path, fmt):
         for m in spec.methods():
             assert math.isfinite(float(r[f"sqnr_db_{m}"])) and float(r[f"seconds_{m}"]) >= 0
         assert float(r["sqnr_db_exact"]) >= float(r[f"sqnr_db_{list(spec.baselines)[0]}"]) - 1e-9
+
+
+@pytest.mark.slow
+def test_peak_memory_streams_tensors(tmp_path):
+    """8 float32 tensors of 4 MB (32 MB in all, 64 MB as float64): the analysis keeps one tensor's
+    float64 copy (8 MB = 2x the largest stored tensor) plus blocks, so NumPy's peak (tracemalloc)
+    stays below 2 x 4 MB + 16 MB (holding every tensor would need 64 MB), and the process's RSS
+    growth (also counting the memory-mapped file pages and numba's buffers) below 2 x 4 MB + 64 MB."""
+    from safetensors.numpy import save_file
+
+    from quanttheory.models.memory import measure_peak
+
+    rng = np.random.default_rng(0)
+    p = tmp_path / "m.safetensors"
+    save_file({f"t{i}": (rng.standard_normal((256, 4096)) * 0.02).astype(np.float32) for i in range(8)}, str(p))
+    m = measure_peak(p, granularity="channel", methods=["maxabs"])
+    MB = 1 << 20
+    assert m.tensors == 8 and m.values == 8 * 256 * 4096
+    assert m.tracemalloc_peak < 2 * 4 * MB + 16 * MB, m
+    assert m.rss_growth < 2 * 4 * MB + 64 * MB, m

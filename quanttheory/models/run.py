@@ -239,7 +239,7 @@ def analyze_model(path, fmt: str = "int4", granularity: str = "channel", affine:
                 continue
             if info.name in by_name:
                 raise ValueError(f"{path}: duplicate tensor name {info.name!r}")
-            amax = float(np.abs(x).max()) if spec0.needs_amax else None
+            amax = max(float(x.max()), -float(x.min())) if spec0.needs_amax else None  # no temporary
             step = max(1, block_values // per)
             starts = range(0, nrows, step)
             tr = TensorRow(info.name, tuple(info.shape), info.dtype, nrows, x.size, blocks_left=len(starts))
