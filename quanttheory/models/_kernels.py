@@ -135,8 +135,15 @@ def _side_all(v, P0, P1, P2, m, ss, T, gam, est, err):
                 j = ptr[k]
                 if j < prev:
                     j = prev
-                lo_thr = (k + 0.5) * s * (1.0 - 8.0 * EPS)  # v <= lo_thr  =>  rint(v / s) <= k
-                while j < m and (v[j] <= lo_thr or not np.rint(v[j] / s) > k):
+                thr = (k + 0.5) * s
+                lo_thr = thr * (1.0 - 8.0 * EPS)  # v <= lo_thr  =>  rint(v / s) <= k
+                hi_thr = thr * (1.0 + 8.0 * EPS)  # v >  hi_thr  =>  rint(v / s) >  k
+                while j < m:
+                    vj = v[j]
+                    if vj > hi_thr:
+                        break
+                    if vj > lo_thr and np.rint(vj / s) > k:
+                        break
                     j += 1
                 ptr[k] = j
             else:
@@ -289,11 +296,12 @@ def _np_histogram(a, first, last, edges, cnt):
 
 
 @numba.njit(cache=True)
-def histogram_scales(X, EDGES, LO, TOP, Tp, Tn, half, bins, stride, out):
-    """``out[r]`` = ``baselines.histogram(X[r], grid, bins, stride)``; ``EDGES[r]`` =
-    ``numpy.linspace(LO[r], TOP[r], bins + 1)`` (computed by NumPy, batched), ``TOP[r] = 0`` -> 1.0."""
+def histogram_scales(X, LO, TOP, Tp, Tn, half, bins, stride, out):
+    """``out[r]`` = ``baselines.histogram(X[r], grid, bins, stride)`` for the histogram range
+    ``(LO[r], TOP[r])``; ``TOP[r] = 0`` -> 1.0."""
     nr, n = X.shape
     cnt = np.empty(bins, dtype=np.int64)
+    edges = np.empty(bins + 1)
     ncand = bins // stride
     ss = np.empty(ncand)
     est = np.empty(ncand)
@@ -303,7 +311,13 @@ def histogram_scales(X, EDGES, LO, TOP, Tp, Tn, half, bins, stride, out):
         if top == 0.0:
             out[r] = 1.0
             continue
-        edges = EDGES[r]
+        # numpy.linspace(lo, top, bins + 1) as numpy.histogram calls it (scalar start/stop)
+        lo = LO[r]
+        delta = top - lo
+        step = delta / bins
+        for i in range(bins + 1):
+            edges[i] = (i * step if step != 0.0 else (i / bins) * delta) + lo
+        edges[bins] = top
         _np_histogram(X[r], LO[r], top, edges, cnt)
         npos = 0
         nneg = 0

@@ -37,6 +37,7 @@ class TensorRow:
     energy: float = 0.0
     sse: dict = field(default_factory=dict)
     seconds: dict = field(default_factory=dict)
+    cpu_seconds: dict = field(default_factory=dict)
     blocks_left: int = 0
     gguf_type: str = ""  #: GGUF files: the stored GGML type (F32, F16, Q8_0, Q4_0, ...)
     gguf_sqnr: dict = field(default_factory=dict)  #: float GGUF tensors: llama.cpp scheme -> SQNR (dB)
@@ -205,6 +206,7 @@ def analyze_model(path, fmt: str = "int4", granularity: str = "channel", affine:
         for m, v in br.sse.items():
             tr.sse[m] = tr.sse.get(m, 0.0) + v
             tr.seconds[m] = tr.seconds.get(m, 0.0) + br.seconds[m]
+            tr.cpu_seconds[m] = tr.cpu_seconds.get(m, 0.0) + br.cpu_seconds.get(m, 0.0)
         tr.blocks_left -= 1
         if tr.blocks_left == 0 and bar is not None:
             bar.update(1)
