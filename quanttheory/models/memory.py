@@ -5,9 +5,11 @@ done first on a tiny block of random rows of the same format):
 
 * ``tracemalloc_peak``: the peak of Python and NumPy allocations (NumPy reports its data buffers
   to :mod:`tracemalloc`), bytes;
-* ``rss_growth``: ``ru_maxrss`` after the run minus ``ru_maxrss`` before it
-  (:func:`resource.getrusage`, the process's resident-set high-water mark: also counts the pages
-  of memory-mapped files touched while reading, and allocations numba makes outside NumPy), bytes.
+* ``rss_growth``: the largest resident set size seen during the run minus the resident set size
+  just before it (sampled every 2 ms from ``/proc/self/statm`` by a thread; where that file does
+  not exist, ``ru_maxrss`` after minus before from :func:`resource.getrusage`, which stays 0 if
+  the imports' own high-water mark is never exceeded).  RSS also counts the pages of
+  memory-mapped files touched while reading and allocations made outside NumPy; bytes.
 
 Only the in-process executor is measured (``workers=1``): with a pool, each worker holds at most
 one block of about ``BLOCK_VALUES`` float64 values plus its temporaries.
@@ -37,13 +39,35 @@ except ImportError:
     pass
 if kw.get("methods"):
     kw["methods"] = tuple(kw["methods"])
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+import os, threading, gc
+gc.collect()
+page = os.sysconf("SC_PAGE_SIZE")
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * page
+have_proc = os.path.exists("/proc/self/statm")
+base_max = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base = rss() if have_proc else base_max * 1024
+top = [base]
+stop = threading.Event()
+def sample():
+    while not stop.wait(0.002):
+        top[0] = max(top[0], rss())
+th = threading.Thread(target=sample, daemon=True)
+if have_proc:
+    th.start()
 tracemalloc.start()
 res = analyze_model(sys.argv[1], workers=1, **kw)
 _, peak = tracemalloc.get_traced_memory()
 tracemalloc.stop()
-top = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"tracemalloc_peak": peak, "rss_growth": (top - base) * 1024, "rss_before": base * 1024,
+stop.set()
+if have_proc:
+    th.join()
+    top[0] = max(top[0], rss())
+    growth = top[0] - base
+else:
+    growth = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base_max) * 1024
+print(json.dumps({"tracemalloc_peak": peak, "rss_growth": growth, "rss_before": base,
                   "tensors": len(res.tensors), "values": sum(t.values for t in res.tensors),
                   "seconds": res.seconds}))
 """
