@@ -81,44 +81,6 @@ def _int_exact(bits: int, signed: bool):
     return exact
 
 
-def _int_baseline(fn_name: str, bits: int, signed: bool, **kw):
-    def base(rows):
-        from ..risk import baselines as B
-
-        g = _grid(bits, signed)
-        fn = getattr(B, fn_name)
-        scales = np.array([fn(r, g, **kw) for r in rows])
-        return _sse_scales(rows, scales, g)
-    return base
-
-
-def _histogram_scale(a: np.ndarray, g, bins: int = 2048, stride: int = 4) -> float:
-    """:func:`quanttheory.risk.baselines.histogram`, all candidate thresholds at once (one matrix
-    ``thresholds x occupied bins`` instead of a Python loop): same candidates, same estimated MSE, same
-    first-minimum rule.  Tested against the library function in tests/test_models.py."""
-    from ..risk.baselines import _alpha_to_scale
-
-    top = float(np.abs(a).max()) if g.signed else float(max(a.max(), 0.0))
-    if top == 0:
-        return 1.0
-    lo = -top if g.signed else min(float(a.min()), 0.0)
-    cnt, edges = np.histogram(a, bins=bins, range=(lo, top))
-    cen = 0.5 * (edges[:-1] + edges[1:])
-    nz = cnt > 0
-    cnt, cen = cnt[nz], cen[nz]
-    ss = np.array([_alpha_to_scale(top * i * stride / bins, g) for i in range(1, bins // stride + 1)])
-    u = np.clip(np.rint(cen[None, :] / ss[:, None]), g.r_b, g.r_t)
-    err = ((cen[None, :] - u * ss[:, None]) ** 2) @ cnt.astype(np.float64)
-    return float(ss[int(np.argmin(err))])
-
-
-def _hist_baseline(bits: int, signed: bool):
-    def base(rows):
-        g = _grid(bits, signed)
-        return _sse_scales(rows, np.array([_histogram_scale(r, g) for r in rows]), g)
-    return base
-
-
 # --------------------------------------------------------------------------- batched baselines
 def _half(g) -> float:
     return float(2 ** (g.bits - 1) if g.signed else 2**g.bits - 1)
