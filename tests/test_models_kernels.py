@@ -23,6 +23,7 @@ def _rows(rng, n):
     X[2] = -np.abs(X[2])            # one sign only
     X[3] = np.round(X[3] * 40) / 40  # many ties (values on a lattice: rint ties at level midpoints)
     X[4, : n // 2] = 0.0
+    X[5] *= 1e-160                  # squared errors underflow to subnormals: many near-ties
     return X
 
 
@@ -79,3 +80,21 @@ def test_block_constant_matches_reference():
     from quanttheory.risk._kernels import data as D
 
     assert K.BLOCK == D.BLOCK
+
+
+from hypothesis import given, strategies as st  # noqa: E402
+from hypothesis.extra.numpy import arrays  # noqa: E402
+
+_vals = st.one_of(st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False, width=64),
+                  st.sampled_from([0.0, 0.5, -0.5, 1.0, -1.0, 0.25, 1.5]))  # exact ties at level midpoints
+
+
+@given(arrays(np.float64, st.tuples(st.integers(1, 4), st.integers(1, 40)), elements=_vals),
+       st.sampled_from([(4, True), (4, False), (3, True), (8, True)]), st.sampled_from([20, 39, 126]))
+def test_property_sweep_histogram_identical(X, gb, k):
+    """Any finite rows (ties, zeros, mixed magnitudes): the batched sweep and histogram search pick
+    exactly the library's scale."""
+    g = Grid(gb[0], signed=gb[1])
+    np.testing.assert_array_equal(batched_scales("sweep", X, g, candidates=k),
+                                  [B.sweep(x, g, candidates=k) for x in X])
+    np.testing.assert_array_equal(batched_scales("histogram", X, g), [B.histogram(x, g) for x in X])

@@ -33,6 +33,7 @@ import numpy as np
 
 BLOCK = 4096  # = quanttheory.risk._kernels.data.BLOCK (tested): blocked summation of msqe_sums
 EPS = 2.0**-53
+TINY = 2.0**-1074  # underflow: every operation may also err by half the smallest subnormal
 
 
 # --------------------------------------------------------------------------- shared helpers
@@ -260,7 +261,7 @@ def sweep_scales(X, XS, cands, Tp, Tn, half, signed, out):
             _estimates(pos, Pp0, Pp1, Pp2, neg, Pn0, Pn1, Pn2, ss, Tp, Tn, gam, est, dl)
             lim = np.inf
             for i in range(K):
-                dl[i] = 2.0 * dl[i] + (2.0 * n + 12.0) * EPS * abs(est[i])
+                dl[i] = 2.0 * dl[i] + (2.0 * n + 12.0) * EPS * abs(est[i]) + (64.0 * n + 16.0 * (Tp + Tn) + 256.0) * TINY
                 if est[i] + dl[i] < lim:
                     lim = est[i] + dl[i]
             bv = np.inf
@@ -369,7 +370,7 @@ def histogram_scales(X, LO, TOP, Tp, Tn, half, bins, stride, out):
         _estimates(pv, Pp0, Pp1, Pp2, nv, Pn0, Pn1, Pn2, ss, Tp, Tn, gam, est, dl)
         lim = np.inf
         for i in range(ncand):
-            dl[i] = 2.0 * dl[i] + (2.0 * m + 12.0) * EPS * abs(est[i])
+            dl[i] = 2.0 * dl[i] + (2.0 * m + 12.0) * EPS * abs(est[i]) + (64.0 * (m + n) + 16.0 * (Tp + Tn) + 256.0) * TINY * (1.0 + n)
             if est[i] + dl[i] < lim:
                 lim = est[i] + dl[i]
         bv = np.inf
