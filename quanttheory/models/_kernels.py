@@ -264,12 +264,18 @@ def sweep_scales(X, XS, cands, Tp, Tn, half, signed, out):
                 dl[i] = 2.0 * dl[i] + (2.0 * n + 12.0) * EPS * abs(est[i]) + (64.0 * n + 16.0 * (Tp + Tn) + 256.0) * TINY
                 if est[i] + dl[i] < lim:
                     lim = est[i] + dl[i]
+            allc = not math.isfinite(lim)  # overflow (x**2 > 1.8e308): evaluate every candidate
+            for i in range(K):
+                if not math.isfinite(est[i]):
+                    allc = True
+            first = True
             bv = np.inf
             bs = 1.0
             for i in range(K):
-                if est[i] - dl[i] <= lim:
+                if allc or est[i] - dl[i] <= lim:
                     v = _direct_sse(x, ss[i], Tp, Tn)
-                    if v < bv:
+                    if first or v < bv:  # numpy.argmin: the first minimum (all inf -> the first)
+                        first = False
                         bv = v
                         bs = ss[i]
             out[r, c] = bs
@@ -373,10 +379,14 @@ def histogram_scales(X, LO, TOP, Tp, Tn, half, bins, stride, out):
             dl[i] = 2.0 * dl[i] + (2.0 * m + 12.0) * EPS * abs(est[i]) + (64.0 * (m + n) + 16.0 * (Tp + Tn) + 256.0) * TINY * (1.0 + n)
             if est[i] + dl[i] < lim:
                 lim = est[i] + dl[i]
+        allc = not math.isfinite(lim)  # overflow: evaluate every candidate, as the library does
+        for i in range(ncand):
+            if not math.isfinite(est[i]):
+                allc = True
         bv = np.inf
         bs = 1.0
         for i in range(ncand):
-            if est[i] - dl[i] <= lim:
+            if allc or est[i] - dl[i] <= lim:
                 s = ss[i]
                 v = 0.0
                 for j in range(m):
