@@ -21,7 +21,8 @@ over rows:
   method (``minimize_scalar(method="bounded")``) with the same objective; the Normal tail uses
   ``erfc`` where the library uses ``scipy.special.ndtr`` (a few ulp apart).
 
-The callees live in this file (numba's cache does not see changes in other files).
+The callees live in this file (numba's cache does not see changes in other files), which is why it
+is a little over the package's ~500-line guideline.
 """
 
 from __future__ import annotations
