@@ -6,9 +6,16 @@ Student-t(5) weights, seeded), then runs per-channel INT4 analysis (exact optimu
 baseline) with ``--workers`` processes, and compares with one NumPy pass over the same bytes
 (read each tensor, ``max |x|``), measured in the same run.  Prints the minimum of ``--repeat`` runs.
 
-Units: parameters per second = analyzed values / wall seconds (reading included).
+Units: parameters per second = analyzed values / wall seconds (reading included).  CPU
+seconds per method are ``time.process_time`` inside the workers, summed (on a machine shared
+with other jobs, wall time is inflated by waiting; CPU time is not).
 
-    python benchmarks/bench_models.py --params 22e6 --workers 2
+``--memory``: also the peak memory growth (NumPy allocations by tracemalloc, and the RSS
+high-water mark) of an in-process run over a safetensors file of 8 float32 tensors of
+``--memory-mb`` MB each (largest tensor known), in a fresh subprocess
+(:func:`quanttheory.models.memory.measure_peak`).
+
+    python benchmarks/bench_models.py --params 22e6 --workers 2 --repeat 2 --memory
 """
 
 from __future__ import annotations
@@ -54,6 +61,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--granularity", default="channel")
+    ap.add_argument("--memory", action="store_true", help="measure peak memory (8 tensors of --memory-mb MB)")
+    ap.add_argument("--memory-mb", type=float, default=16.0)
     args = ap.parse_args()
     from quanttheory.models.report import totals
     from quanttheory.models.run import analyze_model
@@ -74,9 +83,36 @@ def main() -> None:
           f"{best:.2f} s wall = {n / best / 1e6:.3f} M params/s")
     print(f"one NumPy pass over the same tensors (read + max|x|): {base:.3f} s = {n / base / 1e6:.1f} M params/s; "
           f"ratio analysis/NumPy pass = {best / base:.0f}x")
-    print("per-method compute seconds (summed over workers) and whole-model SQNR (dB):")
+    cpu = {m: sum(t.cpu_seconds.get(m, 0.0) for t in res.tensors) for m in res.methods}
+    tot_cpu = sum(cpu.values())
+    print(f"CPU seconds of the analysis (process_time summed over workers): {tot_cpu:.2f} s = "
+          f"{n / tot_cpu / 1e6:.3f} M params per CPU-second; CPU/NumPy pass = {tot_cpu / base:.0f}x")
+    print("per method: CPU seconds (share), wall seconds summed over workers, whole-model SQNR (dB):")
     for m, (q, s) in totals(res).items():
-        print(f"  {m:13s} {s:9.2f} s  {q:8.3f} dB")
+        print(f"  {m:13s} {cpu[m]:8.2f} s ({100 * cpu[m] / tot_cpu:4.1f} %)  {s:8.2f} s  {q:8.3f} dB")
+    if args.memory:
+        memory(args.memory_mb)
+
+
+def memory(mb: float) -> None:
+    from safetensors.numpy import save_file
+
+    from quanttheory.models.memory import measure_peak
+
+    rows = 1024
+    cols = max(1, int(mb * (1 << 20) / 4 / rows))
+    rng = np.random.default_rng(1)
+    with tempfile.TemporaryDirectory() as d:
+        p = os.path.join(d, "mem.safetensors")
+        save_file({f"t{i}": (rng.standard_normal((rows, cols)) * 0.02).astype(np.float32) for i in range(8)}, p)
+        big = rows * cols * 4
+        m = measure_peak(p, granularity="channel")
+    MB = float(1 << 20)
+    print(f"peak memory, in-process, per-channel INT4 exact + every baseline, 8 float32 tensors of "
+          f"{big / MB:.1f} MB ({8 * big / MB:.0f} MB file): NumPy peak (tracemalloc) {m.tracemalloc_peak / MB:.1f} MB "
+          f"= {m.tracemalloc_peak / big:.2f}x the largest tensor; RSS growth {m.rss_growth / MB:.1f} MB "
+          f"= {m.rss_growth / big:.2f}x (bound checked in tests: 2x + 64 MB = {(2 * big + 64 * MB) / MB:.0f} MB); "
+          f"{m.seconds:.1f} s")
 
 
 if __name__ == "__main__":

@@ -195,22 +195,6 @@ def test_block_numbers_against_hand_computation():
                           "histogram", "octav", "aciq_gauss", "aciq_laplace"}
 
 
-@pytest.mark.parametrize("signed", [True, False])
-def test_vectorized_histogram_matches_library(signed):
-    from quanttheory.formats.grid import Grid
-    from quanttheory.models.tasks import _histogram_scale
-    from quanttheory.risk.baselines import histogram
-    from quanttheory.risk.data import empirical_mse
-
-    rng = np.random.default_rng(5)
-    g = Grid(4, signed=signed)
-    for n in (3, 100, 5000):
-        x = rng.standard_t(4, n) * 0.1
-        a, b = _histogram_scale(x, g), histogram(x, g)
-        # same candidate set and cost; summation order may differ, so compare the achieved MSE
-        assert empirical_mse(x, a, g) == pytest.approx(empirical_mse(x, b, g), rel=1e-9)
-
-
 def test_affine_block_exact_not_beaten_and_hand_minmax():
     rng = np.random.default_rng(2)
     rows = rng.gamma(2.0, 1.0, (4, 128)) - 0.5
@@ -234,7 +218,7 @@ def test_affine_block_exact_not_beaten_and_hand_minmax():
 
 def test_unknown_format_and_granularity():
     with pytest.raises(ValueError, match="unknown format"):
-        get_format("e4m3")
+        get_format("e9m9")
     with pytest.raises(ValueError, match="granularity"):
         analyze_model("x.npz", granularity="rows")
 

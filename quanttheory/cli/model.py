@@ -9,7 +9,10 @@ import sys
 
 def add_arguments(p) -> None:
     p.add_argument("file", help="checkpoint: .safetensors, .onnx, .gguf, .npz or .npy")
-    p.add_argument("--format", default="int4", help="number format: int<b>, uint<b> (b = 1..16); default int4")
+    p.add_argument("--format", default="int4",
+                   help="number format: int<b>, uint<b> (b = 1..16); level sets e4m3, e5m2, e2m3, e3m2, e2m1, nf4, "
+                        "int<b>n; block formats mxfp4, mxfp6, mxfp8, mxfp8_e5m2, mxint8, nvfp4, int4-g32/g64/g128 "
+                        "(blocks along each row; --granularity is then ignored); default int4")
     p.add_argument("--granularity", default="channel",
                    help="one scale per tensor, per output channel (dim 0) or per group of K values "
                         "(tensor | channel | group:K; default channel)")

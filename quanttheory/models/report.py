@@ -54,6 +54,12 @@ def per_tensor(res) -> list[dict]:
             d[f"sqnr_db_{m}"] = sq[m]
         for m in res.methods:
             d[f"seconds_{m}"] = t.seconds[m]
+        if getattr(res, "gguf", False):
+            d["gguf_type"] = t.gguf_type
+            from .run import GGUF_SCHEMES
+
+            for q in GGUF_SCHEMES:
+                d[f"sqnr_db_gguf_{q.lower()}"] = t.gguf_sqnr.get(f"gguf_{q.lower()}", math.nan)
         def key(m):
             return sq[m] if not math.isnan(sq[m]) else -math.inf
         base = [m for m in res.methods if not m.startswith("exact")]
@@ -76,6 +82,10 @@ def csv_text(res) -> str:
     buf = io.StringIO()
     cols = ["tensor", "shape", "dtype", "units", "values", *[f"sqnr_db_{m}" for m in res.methods],
             "best_exact", "best_baseline", "gain_db", *[f"seconds_{m}" for m in res.methods]]
+    if getattr(res, "gguf", False):
+        from .run import GGUF_SCHEMES
+
+        cols += ["gguf_type", *[f"sqnr_db_gguf_{q.lower()}" for q in GGUF_SCHEMES]]
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(cols)
     for d in rows:
@@ -111,6 +121,21 @@ def summary_md(res, top: int = 10) -> str:
         b = d["best_baseline"]
         L.append(f"| {d['tensor']} | {d['shape']} | {_fmt(d['sqnr_db_' + d['best_exact']])} | {b} | "
                  f"{_fmt(d['sqnr_db_' + b]) if b else ''} | {_fmt(d['gain_db'])} |")
+    if getattr(res, "gguf", False):
+        from .run import GGUF_SCHEMES
+
+        qn = [t for t in res.tensors if t.gguf_sqnr]
+        L += ["", "## GGUF", "",
+              "Quantized GGUF tensors (Q8_0, Q4_0, K-quants...) are dequantized and analyzed as the weights: "
+              "their original float values are not in the file, so their own quantization error cannot be "
+              "measured (re-quantizing a dequantized Q8_0/Q4_0 tensor with its scheme reproduces it exactly). "
+              "For float tensors (F32/F16/BF16), report.csv gives the SQNR of llama.cpp's "
+              + "/".join(GGUF_SCHEMES) + " quantizers (blocks of 32) in the `sqnr_db_gguf_*` columns, to "
+              "compare with the exact optimum of the chosen format.", "",
+              f"- stored types: " + ", ".join(f"{k}: {v}" for k, v in sorted(
+                  {ty: sum(1 for t in res.tensors if t.gguf_type == ty) for ty in
+                   {t.gguf_type for t in res.tensors}}.items())),
+              f"- float tensors with the llama.cpp scheme columns: {len(qn)}"]
     L += ["", "## Skipped tensors", ""]
     if res.skipped:
         L += ["| tensor | shape | dtype | reason |", "|---|---|---|---|"]

@@ -37,7 +37,10 @@ class TensorRow:
     energy: float = 0.0
     sse: dict = field(default_factory=dict)
     seconds: dict = field(default_factory=dict)
+    cpu_seconds: dict = field(default_factory=dict)
     blocks_left: int = 0
+    gguf_type: str = ""  #: GGUF files: the stored GGML type (F32, F16, Q8_0, Q4_0, ...)
+    gguf_sqnr: dict = field(default_factory=dict)  #: float GGUF tensors: llama.cpp scheme -> SQNR (dB)
 
 
 @dataclass
@@ -53,6 +56,7 @@ class ModelResult:
     seconds: float
     workers: int
     executor: str
+    gguf: bool = False  #: the file is GGUF: report.csv has the gguf_type and gguf_* columns
 
 
 def _is_float(dt: np.dtype) -> bool:
@@ -130,6 +134,30 @@ def _progress(total, quiet):
     return tqdm(total=total, unit="tensor", file=sys.stderr, leave=False)
 
 
+GGUF_SCHEMES = ("Q8_0", "Q4_0")
+
+
+def gguf_scheme_sqnr(arr) -> dict:
+    """SQNR (dB) of llama.cpp's reference quantizers (``gguf.quants.quantize`` then ``dequantize``,
+    blocks of 32 along the last axis) applied to a float tensor: ``{"gguf_q8_0": dB, "gguf_q4_0": dB}``;
+    NaN where the last dimension is not a multiple of 32."""
+    from .tasks import sqnr_db
+
+    x = np.asarray(arr, dtype=np.float32)
+    out = {}
+    if x.ndim < 1 or x.shape[-1] % 32:
+        return {f"gguf_{q.lower()}": float("nan") for q in GGUF_SCHEMES}
+    from gguf import GGMLQuantizationType as Q
+    from gguf.quants import dequantize, quantize
+
+    x64 = x.astype(np.float64)
+    e = float(np.einsum("i,i->", x64.ravel(), x64.ravel()))
+    for q in GGUF_SCHEMES:
+        d = dequantize(quantize(x, Q[q]), Q[q]).astype(np.float64).reshape(x.shape) - x64
+        out[f"gguf_{q.lower()}"] = sqnr_db(e, float(np.einsum("i,i->", d.ravel(), d.ravel())))
+    return out
+
+
 def analyze_model(path, fmt: str = "int4", granularity: str = "channel", affine: bool = False,
                   include: str | None = None, workers: int | None = None, dask: str | None = None,
                   quiet: bool = True, block_values: int = BLOCK_VALUES, methods: tuple | None = None,
@@ -141,8 +169,11 @@ def analyze_model(path, fmt: str = "int4", granularity: str = "channel", affine:
     Skipped (listed): non-float tensors, tensors with fewer than 2 dimensions, group sizes that do
     not divide, tensors with NaN/inf (also listed in ``nonfinite``).
     """
-    get_format(fmt, affine)  # validate before reading anything
+    spec0 = get_format(fmt, affine)  # validate before reading anything
     kind, k = parse_granularity(granularity)
+    if spec0.block:  # block formats: units are the tensor's rows, cut into blocks along the last axis
+        kind, k = "channel", None
+        granularity = f"blocks of {spec0.block} along each row"
     rx = None
     if include is not None:
         try:
@@ -175,11 +206,13 @@ def analyze_model(path, fmt: str = "int4", granularity: str = "channel", affine:
         for m, v in br.sse.items():
             tr.sse[m] = tr.sse.get(m, 0.0) + v
             tr.seconds[m] = tr.seconds.get(m, 0.0) + br.seconds[m]
+            tr.cpu_seconds[m] = tr.cpu_seconds.get(m, 0.0) + br.cpu_seconds.get(m, 0.0)
         tr.blocks_left -= 1
         if tr.blocks_left == 0 and bar is not None:
             bar.update(1)
 
     by_name: dict = {}
+    is_gguf = os.fspath(path).lower().endswith(".gguf")
     try:
         for info, arr in iter_tensors(path):
             if rx is not None and not rx.search(info.name):
@@ -208,13 +241,19 @@ def analyze_model(path, fmt: str = "int4", granularity: str = "channel", affine:
                 continue
             if info.name in by_name:
                 raise ValueError(f"{path}: duplicate tensor name {info.name!r}")
+            amax = max(float(x.max()), -float(x.min())) if spec0.needs_amax else None  # no temporary
             step = max(1, block_values // per)
             starts = range(0, nrows, step)
             tr = TensorRow(info.name, tuple(info.shape), info.dtype, nrows, x.size, blocks_left=len(starts))
+            if is_gguf:
+                tr.gguf_type = info.dtype
+                if info.dtype in ("F32", "F16", "BF16", "F64"):
+                    tr.gguf_sqnr = gguf_scheme_sqnr(arr)
             by_name[info.name] = tr
             rows_out.append(tr)
             for bi, s0 in enumerate(starts):
-                pending.append(ex.submit(analyze_block, info.name, bi, x[s0:s0 + step], fmt, affine, methods))
+                pending.append(ex.submit(analyze_block, info.name, bi, x[s0:s0 + step], fmt, affine, methods,
+                                         amax))
                 while len(pending) >= limit:
                     collect(ex.wait_one(pending))
             del x, arr
@@ -232,4 +271,4 @@ def analyze_model(path, fmt: str = "int4", granularity: str = "channel", affine:
     spec = get_format(fmt, affine)
     methods_all = [m for m in spec.methods() if m.startswith("exact") or methods is None or m in methods]
     return ModelResult(os.fspath(path), spec.name, granularity, affine, methods_all, rows_out, skipped,
-                       nonfinite, time.perf_counter() - t_start, nw, exname)
+                       nonfinite, time.perf_counter() - t_start, nw, exname, is_gguf)

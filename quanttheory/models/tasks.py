@@ -9,8 +9,10 @@ exactly, and the tensor's
 
     SQNR (dB) = 10 log10( sum x**2 / SSE ).
 
-Formats are entries of :data:`FORMATS` (``int<b>``, ``uint<b>`` now): each names its
-exact optimizer and its baselines, so a new number format is one more entry.
+Formats: ``int<b>``, ``uint<b>`` here (exact optimum, ten baselines computed for all rows at
+once by :mod:`quanttheory.models._kernels`), level-set and block formats in
+:mod:`quanttheory.models.formats`, and any entry added with :func:`register_format`: each names
+its exact optimizer and its baselines, so a new number format is one more entry.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class BlockResult:
     energy: float
     sse: dict = field(default_factory=dict)
     seconds: dict = field(default_factory=dict)
+    cpu_seconds: dict = field(default_factory=dict)  #: process CPU time per method (time.process_time)
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,8 @@ class FormatSpec:
     exact: Callable
     baselines: dict
     extra_exact: dict = field(default_factory=dict)
+    block: int = 0  #: block formats: values per block (units are then the tensor's rows)
+    needs_amax: bool = False  #: callables take ``(rows, tensor_amax)`` (NVFP4's tensor scale)
 
     def methods(self) -> list:
         """Method names in report order: exact optima (names start with ``exact``), then baselines."""
@@ -76,53 +81,85 @@ def _int_exact(bits: int, signed: bool):
     return exact
 
 
-def _int_baseline(fn_name: str, bits: int, signed: bool, **kw):
+# --------------------------------------------------------------------------- batched baselines
+def _half(g) -> float:
+    return float(2 ** (g.bits - 1) if g.signed else 2**g.bits - 1)
+
+
+def _alpha_scales(alpha: np.ndarray, g) -> np.ndarray:
+    """Vectorized :func:`quanttheory.risk.baselines._alpha_to_scale`."""
+    alpha = np.where(alpha > 0, alpha, 1.0)
+    return alpha / _half(g)
+
+
+def batched_scales(name: str, rows: np.ndarray, g, **kw) -> np.ndarray:
+    """The scale of ``quanttheory.risk.baselines.<name>(row, g)`` for every row of ``rows`` (2-D float64,
+    finite), in one call (numba kernels of :mod:`quanttheory.models._kernels`, NumPy reductions
+    along axis 1).  ``name``: maxabs, percentile, sweep (``candidates=``), histogram, octav,
+    aciq_gauss, aciq_laplace.  Tested equal to the per-row library functions."""
+    from . import _kernels as K
+
+    X = np.ascontiguousarray(rows, dtype=np.float64)
+    nr = X.shape[0]
+    Tp, Tn = int(g.r_t), int(-g.r_b)
+    if name == "maxabs":
+        s = X.max(axis=1) / g.r_t if g.r_t > 0 else np.zeros(nr)
+        if g.signed:
+            s = np.maximum(s, -X.min(axis=1) / -g.r_b)
+        return np.where(s > 0, s, 1.0)
+    if name == "percentile":
+        v = np.abs(X) if g.signed else np.maximum(X, 0.0)
+        return _alpha_scales(np.percentile(v, kw.get("q", 99.99), axis=1), g)
+    if name == "sweep":
+        out = np.empty((nr, 1))
+        K.sweep_scales(X, np.sort(X, axis=1), np.array([int(kw.get("candidates", 100))], dtype=np.int64), Tp, Tn, _half(g),
+                       bool(g.signed), out)
+        return out[:, 0]
+    if name == "histogram":
+        bins, stride = int(kw.get("bins", 2048)), int(kw.get("stride", 4))
+        top = np.abs(X).max(axis=1) if g.signed else np.maximum(X.max(axis=1), 0.0)
+        lo = -top if g.signed else np.minimum(X.min(axis=1), 0.0)
+        out = np.empty(nr)
+        K.histogram_scales(X, lo, np.where(top > 0, top, 0.0), Tp, Tn, _half(g), bins, stride, out)
+        return out
+    if name == "octav":
+        al = np.empty(nr)
+        K.octav_alphas(X, bool(g.signed), int(g.bits), int(kw.get("iters", 30)), al)
+        return _alpha_scales(al, g)
+    if name in ("aciq_gauss", "aciq_laplace"):
+        if name == "aciq_gauss":
+            p1, p2 = X.mean(axis=1), X.std(axis=1)
+            hi, kind = np.abs(p1) + 20 * p2, 0
+        else:
+            p1 = np.median(X, axis=1)
+            p2 = np.mean(np.abs(X - p1[:, None]), axis=1)
+            hi, kind = np.abs(p1) + 60 * p2, 1
+        deg = p2 == 0
+        al = np.empty(nr)
+        K.aciq_alphas(kind, p1, np.where(deg, 1.0, p2), np.where(deg, 1.0, hi), bool(g.signed), int(g.bits), al)
+        s = _alpha_scales(al, g)
+        if deg.any():
+            s[deg] = batched_scales("maxabs", X[deg], g)
+        return s
+    raise ValueError(f"unknown baseline {name!r}")
+
+
+def _batched_baseline(name: str, bits: int, signed: bool, **kw):
     def base(rows):
-        from ..risk import baselines as B
-
         g = _grid(bits, signed)
-        fn = getattr(B, fn_name)
-        scales = np.array([fn(r, g, **kw) for r in rows])
-        return _sse_scales(rows, scales, g)
-    return base
-
-
-def _histogram_scale(a: np.ndarray, g, bins: int = 2048, stride: int = 4) -> float:
-    """:func:`quanttheory.risk.baselines.histogram`, all candidate thresholds at once (one matrix
-    ``thresholds x occupied bins`` instead of a Python loop): same candidates, same estimated MSE, same
-    first-minimum rule.  Tested against the library function in tests/test_models.py."""
-    from ..risk.baselines import _alpha_to_scale
-
-    top = float(np.abs(a).max()) if g.signed else float(max(a.max(), 0.0))
-    if top == 0:
-        return 1.0
-    lo = -top if g.signed else min(float(a.min()), 0.0)
-    cnt, edges = np.histogram(a, bins=bins, range=(lo, top))
-    cen = 0.5 * (edges[:-1] + edges[1:])
-    nz = cnt > 0
-    cnt, cen = cnt[nz], cen[nz]
-    ss = np.array([_alpha_to_scale(top * i * stride / bins, g) for i in range(1, bins // stride + 1)])
-    u = np.clip(np.rint(cen[None, :] / ss[:, None]), g.r_b, g.r_t)
-    err = ((cen[None, :] - u * ss[:, None]) ** 2) @ cnt.astype(np.float64)
-    return float(ss[int(np.argmin(err))])
-
-
-def _hist_baseline(bits: int, signed: bool):
-    def base(rows):
-        g = _grid(bits, signed)
-        return _sse_scales(rows, np.array([_histogram_scale(r, g) for r in rows]), g)
+        return _sse_scales(rows, batched_scales(name, rows, g, **kw), g)
     return base
 
 
 def _int_spec(bits: int, signed: bool) -> FormatSpec:
-    b = {"maxabs": _int_baseline("maxabs", bits, signed),
-         "percentile": _int_baseline("percentile", bits, signed)}
+    b = {"maxabs": _batched_baseline("maxabs", bits, signed),
+         "percentile": _batched_baseline("percentile", bits, signed)}
     for k in SWEEPS:
-        b[f"sweep{k}"] = _int_baseline("sweep", bits, signed, candidates=k)
-    b["histogram"] = _hist_baseline(bits, signed)
-    b["octav"] = _int_baseline("octav", bits, signed)
-    b["aciq_gauss"] = _int_baseline("aciq_gauss", bits, signed)
-    b["aciq_laplace"] = _int_baseline("aciq_laplace", bits, signed)
+        b[f"sweep{k}"] = _batched_baseline("sweep", bits, signed, candidates=k)
+    b["histogram"] = _batched_baseline("histogram", bits, signed)
+    b["octav"] = _batched_baseline("octav", bits, signed)
+    b["aciq_gauss"] = _batched_baseline("aciq_gauss", bits, signed)
+    b["aciq_laplace"] = _batched_baseline("aciq_laplace", bits, signed)
     return FormatSpec(f"{'int' if signed else 'uint'}{bits}", _int_exact(bits, signed), b)
 
 
@@ -184,12 +221,22 @@ def register_format(name: str, factory: Callable[[bool], FormatSpec]) -> None:
 
 def get_format(name: str, affine: bool = False) -> FormatSpec:
     """The :class:`FormatSpec` for ``--format NAME`` (``int<b>``, ``uint<b>``, registered names)."""
-    name = str(name).lower()
+    name = str(name).strip().lower()
     if name in FORMATS:
         return FORMATS[name](affine)
     m = _INT_RE.match(name)
     if not m:
-        known = ", ".join(["int<b>", "uint<b> (b = 1..16)", *sorted(FORMATS)])
+        from .formats import block_name, block_spec, levelset_spec
+
+        bn = block_name(name)
+        if bn is not None or _is_levelset(name):
+            if affine:
+                raise ValueError(f"--affine applies to integer formats (int<b>/uint<b>), not {name!r}")
+            return block_spec(bn) if bn is not None else levelset_spec(name)
+        from ..blocks import block_format_names
+
+        known = ", ".join(["int<b>", "uint<b> (b = 1..16)", "e4m3", "e5m2", "e2m3", "e3m2", "e2m1", "nf4",
+                           "int<b>n", *block_format_names(), *sorted(FORMATS)])
         raise ValueError(f"unknown format {name!r}; available: {known}")
     signed, bits = m.group(1) == "", int(m.group(2))
     if affine:
@@ -197,6 +244,16 @@ def get_format(name: str, affine: bool = False) -> FormatSpec:
             raise ValueError(f"--affine supports 1..8 bits, got {bits}")
         return _affine_spec(bits)
     return _int_spec(bits, signed)
+
+
+def _is_levelset(name: str) -> bool:
+    from ..formats import get_format as fmt_get
+
+    try:
+        fmt_get(name)
+    except (ValueError, TypeError):
+        return False
+    return True
 
 
 # --------------------------------------------------------------------------- units
@@ -224,23 +281,30 @@ def unit_rows(shape: tuple, kind: str, k: int | None) -> tuple[int, int]:
 
 
 def analyze_block(tensor: str, block: int, rows: np.ndarray, fmt: str, affine: bool,
-                  methods: tuple | None = None) -> BlockResult:
+                  methods: tuple | None = None, tensor_amax: float | None = None) -> BlockResult:
     """Exact optimum and every baseline of ``fmt`` on each row of ``rows`` (2-D float64).
 
+    ``tensor_amax``: ``max |x|`` of the whole tensor (block formats with an E4M3 block scale use it
+    for the FP32 tensor scale; default: the rows' own).
     Pure function of its arguments (picklable; runs in a pool or on a Dask worker).
     """
     rows = np.ascontiguousarray(rows, dtype=np.float64)
     spec = get_format(fmt, affine)
-    sse, secs = {}, {}
+    sse, secs, cpu = {}, {}, {}
     todo = [("exact", spec.exact), *spec.extra_exact.items(), *spec.baselines.items()]
     for name, fn in todo:
         if methods is not None and name not in methods and not name.startswith("exact"):
             continue
-        t0 = time.perf_counter()
-        sse[name] = float(np.sum(fn(rows)))
+        t0, c0 = time.perf_counter(), time.process_time()
+        if spec.needs_amax:
+            amax = float(np.abs(rows).max()) if tensor_amax is None else float(tensor_amax)
+            sse[name] = float(np.sum(fn(rows, amax)))
+        else:
+            sse[name] = float(np.sum(fn(rows)))
         secs[name] = time.perf_counter() - t0
+        cpu[name] = time.process_time() - c0
     return BlockResult(tensor, block, rows.shape[0], rows.size, float(np.einsum("ij,ij->", rows, rows)),
-                       sse, secs)
+                       sse, secs, cpu)
 
 
 def sqnr_db(energy: float, sse: float) -> float:
