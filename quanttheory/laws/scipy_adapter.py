@@ -38,6 +38,10 @@ class ScipyLaw(Law):
     def pdf(self, x):
         return self._d.pdf(np.asarray(x, dtype=float))
 
+    def logpdf(self, x):
+        """``log pdf`` (used by the Gauss-Kronrod tails, where pdf alone underflows)."""
+        return self._d.logpdf(np.asarray(x, dtype=float))
+
     def cdf(self, x):
         return self._d.cdf(np.asarray(x, dtype=float))
 

@@ -250,6 +250,10 @@ def certified_msqe(law, grid, scan, vals, s_guess=None, *, target=1e-6, max_roun
 def certify_into(res: dict, law, grid, scan, vals) -> None:
     """Hook for :func:`quanttheory.risk.optimum.optimal_scale`: replace the scan result ``res`` by the
     certified one when :func:`certified_msqe` succeeds (the local scale estimate kept in ``extra``)."""
+    if _t_components(law) is None:
+        if law.kernel_params() is None and law.shape_kernel() is None and not law.components():
+            _quad_note(res, law, grid)  # generic (from_scipy) law: report the quadrature's own estimate
+        return
     cert = certified_msqe(law, grid, scan, vals, s_guess=res["scale"])
     if cert is None:
         return
@@ -258,6 +262,21 @@ def certify_into(res: dict, law, grid, scan, vals) -> None:
     extra["local_scale_error"] = res["scale_error"]
     res.update(scale=cert["scale"], risk=cert["risk"], scale_error=cert["scale_error"],
                risk_lower_bound=cert["risk_lower_bound"], method=cert["method"], extra=extra)
+
+
+def _quad_note(res: dict, law, grid) -> None:
+    """Add the Gauss-Kronrod error estimate of R(s*) (pi^2 included, data units squared) to ``res``."""
+    from ..formats.regularizers import get_regularizer
+    from .generic import quad_expected_phi
+
+    reg = get_regularizer("msqe")
+    q = quad_expected_phi(law, grid, reg, np.array([float(res["scale"])]))
+    extra = dict(res.get("extra") or {})
+    extra["quadrature_error_estimate"] = float(reg.curve_factor * q.error[0])
+    extra["quadrature_converged"] = bool(q.converged[0])
+    res["extra"] = extra
+    res["method"] = (res["method"] + "; curve values by adaptive Gauss-Kronrod, conditional on its error estimate "
+                     "(extra['quadrature_error_estimate'])")
 
 
 def _golden(f, a, b, x0, f0, iters=60):
