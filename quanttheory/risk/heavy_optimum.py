@@ -209,6 +209,12 @@ def certified_msqe(law, grid, scan, vals, s_guess=None, *, target=1e-6, max_roun
         if rg <= best:
             best_s, best = float(s_guess), rg
     ub = best * (1 + SLACK)
+    # the bound at the best point itself: its gap R - LB ~ s^2 E_max is the floor of every interval bound;
+    # a hull narrower than max_width needs gap / R <~ max_width^2 / 2 (R'' s^2 ~ 2 R): skip hopeless cases
+    pt = np.array([best_s])
+    gap = 1.0 - float(lower_bound(comps, grid, pt, pt)[0]) / best
+    if gap > 0.5 * max_width**2:
+        return None
     # brackets: for s <= s_min, F(s) >= 0 - s_min^2 ebound + C(s_min) (the interval bound on (0, s_min]);
     # for s >= s_max every |x| < s_max/2 quantizes to 0
     s_min, s_max = float(scan[0]), float(scan[-1])
