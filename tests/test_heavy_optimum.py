@@ -11,7 +11,6 @@ References:
 
 from __future__ import annotations
 
-import math
 import pathlib
 import sys
 

@@ -15,10 +15,11 @@ breakpoints), the pieces are further cut to widths of at most ``1/8`` of
 and each piece gets a ``NODES``-point Gauss-Legendre rule.  The window leaves out
 tails carrying at most ``TAIL_MASS`` of ``E[xi**2]`` (``x**2 sf(x)`` test).
 
-Accuracy: not certified.  Tested against the numba kernels (Normal, Laplace,
-ReLU: relative error <= 1e-10) and against ``scipy.integrate.quad`` (Student t).
-Cost: ~``NODES`` density evaluations per piece, ``~2**(b+1)`` pieces per scale
-inside the grid range: a fallback, slower than the kernels.
+The window/Gauss-Legendre description above is the path of periodic-tail regularizers
+(SinReQ).  Regularizers with quadratic tails (MSQE, QSin, user) use the adaptive
+Gauss-Kronrod :func:`quad_expected_phi` (infinite tails mapped, error estimate reported).
+Accuracy: not certified (the Gauss-Kronrod estimate is not a bound).  Tested against the
+numba kernels (Student t, Normal, Laplace, generalized Gaussian: relative error <= 1e-10).
 """
 
 from __future__ import annotations

@@ -1,5 +1,10 @@
 """Risk curves of the Student t and generalized Gaussian laws (and their ReLU): numba walk + closed-form tails.
 
+Student t (and ReLU(t)) MSQE / QSin curves go through the bit-independent fast path
+:func:`t_fast_expected_phi` (Fourier series of the sawtooth, end expansions with a
+Cauchy-estimate remainder, closed-form tails; docs/heavy_tails.md) wherever its error bound
+holds, the per-cell walk below elsewhere.
+
 The engine calls :func:`expected_phi_shape` for a law whose ``shape_kernel()`` is not
 None (``(law code, shape, loc, scale, relu)``; codes 2 = Student t with ``nu = shape``,
 3 = generalized Gaussian with ``beta = shape``).  The grid cells and the near part of

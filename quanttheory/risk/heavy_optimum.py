@@ -39,7 +39,6 @@ import math
 
 import numpy as np
 
-from ..formats.regularizers import CODE_MSQE
 from .heavy import LAW_T, log_norm
 
 ZETA4 = math.pi**4 / 90
