@@ -1,13 +1,18 @@
-"""Benchmark: Student t / generalized Gaussian risk curves against the Normal's (issue 15).
+"""Benchmark: Student t / generalized Gaussian risk curves and optima against the Normal's (issue 15).
 
 Run from the worktree root (plain script, not collected by pytest):
 
-    .venv/bin/python benchmarks/bench_heavy.py [--repeat 3]
+    .venv/bin/python benchmarks/bench_heavy.py [--repeat 3] [--bits 4 8 12 16] [--slow 10]
 
-Unit: wall time of one 1000-point MSQE risk curve (``quanttheory.risk_curve``, signed grid,
-scales log-spaced over 1e-2x .. 10x the optimum estimate 8 rms / 2^b), best of ``--repeat`` runs
-after a warm-up call (numba compilation excluded).  Ratios: law / Normal(0, 1) at the same bit
-width (same run), and 16 bits / 8 bits for the same law.
+Curves.  Unit: wall time of one 1000-point MSQE risk curve (``quanttheory.risk_curve``, signed
+grid, scales log-spaced over 1e-2x .. 10x of 8 rms / 2^b), minimum of ``--repeat`` runs after a
+warm-up call (numba compilation excluded); a law/bit width whose first run takes more than
+``--slow`` seconds is run once (marked ``*``).  Ratios: law / Normal(0, 1) at the same bit width
+(Normal = its bit-independent fast path, measured in the same run), and each bit width / 8 bits for
+the same law.  CPU time (time.process_time) is printed beside the wall time: the machine is shared.
+
+Optima.  ``optimal_scale(law, Grid(b))`` wall time (minimum of ``--repeat`` runs after a warm-up),
+its method (certified or not) and relative scale error.
 """
 
 from __future__ import annotations
@@ -18,41 +23,63 @@ import time
 
 import numpy as np
 
-from quanttheory import Grid, Normal, risk_curve
+from quanttheory import Grid, Normal, optimal_scale, risk_curve
 from quanttheory.laws import GenNormal, StudentT
 
 
-def best_time(law, scales, grid, repeat):
-    risk_curve(law, scales[:3], grid)
-    out = math.inf
+def best_time(fn, repeat, slow):
+    fn()  # warm-up (compilation, caches)
+    wall, cpu, runs = math.inf, math.inf, 0
     for _ in range(repeat):
-        t = time.perf_counter()
-        risk_curve(law, scales, grid)
-        out = min(out, time.perf_counter() - t)
-    return out
+        t, c = time.perf_counter(), time.process_time()
+        fn()
+        wall, cpu = min(wall, time.perf_counter() - t), min(cpu, time.process_time() - c)
+        runs += 1
+        if wall > slow:
+            break
+    return wall, cpu, runs
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--bits", type=int, nargs="+", default=[8, 16], help="bit widths (8 first; default 8 16)")
+    ap.add_argument("--bits", type=int, nargs="+", default=[4, 8, 12, 16])
+    ap.add_argument("--slow", type=float, default=10.0, help="run once when a run takes longer (s)")
+    ap.add_argument("--no-gennorm", action="store_true", help="skip the (per-cell, slow) generalized Gaussian")
+    ap.add_argument("--no-optimum", action="store_true")
     args = ap.parse_args()
-    laws = [Normal(), StudentT(4.0), StudentT(30.0), GenNormal(0.5), GenNormal(1.5)]
+    laws = [Normal(), StudentT(3.0), StudentT(4.0), StudentT(30.0)]
+    if not args.no_gennorm:
+        laws += [GenNormal(0.5), GenNormal(1.5)]
     times = {}
     for bits in args.bits:
         for law in laws:
             s = np.geomspace(0.01, 10, 1000) * 8 * math.sqrt(law.second_moment()) / 2**bits
-            times[bits, str(law)] = best_time(law, s, Grid(bits), args.repeat)
-    b0 = args.bits[0]
-    print(f"{'law':<28}" + "".join(f" {f'{b} bits (s)':>12} {'/Normal':>8}" for b in args.bits)
-          + (f" {f'{args.bits[-1]}b/{b0}b':>8}" if len(args.bits) > 1 else ""))
+            # warm-up on 3 scales only (the slow per-cell laws would double the run time)
+            risk_curve(law, s[:3], Grid(bits))
+            times[bits, str(law)] = best_time(lambda: risk_curve(law, s, Grid(bits)), args.repeat, args.slow)
+    ref = 8 if 8 in args.bits else args.bits[0]
+    print("1000-point MSQE curve: wall s (cpu s) [runs], ratio to Normal at the same bits, ratio to 8 bits")
+    head = f"{'law':<24}" + "".join(f" {f'{b} bits':>22} {'/N':>7} {f'/{ref}b':>6}" for b in args.bits)
+    print(head)
     for law in laws:
-        line = f"{str(law):<28}"
+        line = f"{str(law):<24}"
         for b in args.bits:
-            line += f" {times[b, str(law)]:12.4f} {times[b, str(law)] / times[b, str(laws[0])]:8.2f}"
-        if len(args.bits) > 1:
-            line += f" {times[args.bits[-1], str(law)] / times[b0, str(law)]:8.2f}"
+            w, c, r = times[b, str(law)]
+            star = "*" if r < args.repeat else " "
+            line += f" {w:9.4f} ({c:7.4f}){star}[{r}] {w / times[b, str(laws[0])][0]:7.1f} {w / times[ref, str(law)][0]:6.2f}"
         print(line)
+    if args.no_optimum:
+        return
+    print("\noptimal_scale (MSQE): wall s (min of runs), method, scale_rel_error")
+    for law in [StudentT(3.0), StudentT(4.0), StudentT(30.0), Normal()]:
+        for b in args.bits:
+            g = Grid(b)
+            w, c, r = best_time(lambda: optimal_scale(law, g), args.repeat, args.slow)
+            res = optimal_scale(law, g)
+            cert = "certified" if ("certified" in res.method and "not certified" not in res.method) or \
+                res.method.startswith("branch") else "NOT certified"
+            print(f"{str(law):<24} {b:>3} bits {w:9.3f} s ({c:8.3f} cpu) [{r}] {cert:<14} {res.scale_rel_error:.2e}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,10 @@
 """Risk curves of the Student t and generalized Gaussian laws (and their ReLU): numba walk + closed-form tails.
 
+Student t (and ReLU(t)) MSQE / QSin curves go through the bit-independent fast path
+:func:`t_fast_expected_phi` (Fourier series of the sawtooth, end expansions with a
+Cauchy-estimate remainder, closed-form tails; docs/heavy_tails.md) wherever its error bound
+holds, the per-cell walk below elsewhere.
+
 The engine calls :func:`expected_phi_shape` for a law whose ``shape_kernel()`` is not
 None (``(law code, shape, loc, scale, relu)``; codes 2 = Student t with ``nu = shape``,
 3 = generalized Gaussian with ``beta = shape``).  The grid cells and the near part of
@@ -41,8 +46,10 @@ def _tables():
 def log_norm(law: int, shape: float) -> float:
     """log of the standardized density's constant (``p(z) = exp(lnorm - ...)``)."""
     if law == LAW_T:
-        nu = shape
-        return math.lgamma((nu + 1) / 2) - math.lgamma(nu / 2) - 0.5 * math.log(nu * math.pi)
+        from scipy import special
+
+        # 1 / (sqrt(nu) B(nu/2, 1/2)): betaln keeps 1e-16 where the lgamma difference loses 6e-15 at nu = 30
+        return float(-special.betaln(0.5 * shape, 0.5) - 0.5 * math.log(shape))
     return math.log(shape / 2) - math.lgamma(1 / shape)
 
 
@@ -73,8 +80,26 @@ def upper_moments(law: int, shape: float, z):
 
 
 def expected_phi_shape(law: int, shape: float, mu: float, sig: float, relu: bool, grid, code: int,
-                       flat: np.ndarray) -> np.ndarray:
-    """``s**2 E[phi(xi/s)]`` over the continuous part, codes MSQE, QSin, DMSQE (3)."""
+                       flat: np.ndarray, method: str = "auto") -> np.ndarray:
+    """``s**2 E[phi(xi/s)]`` over the continuous part, codes MSQE, QSin, DMSQE (3).
+
+    ``method="auto"``: the Student t's bit-independent fast path (:func:`t_fast_expected_phi`,
+    MSQE and QSin) wherever its error bound holds, the per-cell walk elsewhere;
+    ``"cells"``: the per-cell walk only (the reference)."""
+    if method not in ("auto", "cells"):
+        raise ValueError(f"method must be 'auto' or 'cells', got {method!r}")
+    flat = np.ascontiguousarray(flat, dtype=np.float64)
+    if method == "auto" and law == LAW_T and code in (CODE_MSQE, CODE_QSIN) and flat.size:
+        vals, ok = t_fast_expected_phi(shape, mu, sig, relu, grid, code, flat)
+        if not ok.all():
+            rest = ~ok
+            vals[rest] = _cells_phi(law, shape, mu, sig, relu, grid, code, flat[rest])
+        return vals
+    return _cells_phi(law, shape, mu, sig, relu, grid, code, flat)
+
+
+def _cells_phi(law, shape, mu, sig, relu, grid, code, flat):
+    """The per-cell walk (every grid cell, then the clipping tails)."""
     from ._kernels.heavy import curve
 
     if code not in (CODE_MSQE, CODE_QSIN, CODE_DMSQE):
@@ -86,6 +111,140 @@ def expected_phi_shape(law: int, shape: float, mu: float, sig: float, relu: bool
     curve(int(law), float(shape), log_norm(law, shape), float(mu), float(sig), bool(relu), int(grid.r_b),
           int(grid.r_t), int(code), flat, ns, nodes, weights, amax, out, cut_r, tau_r, cut_l, tau_l)
     return out + _remainders(law, shape, sig, code, grid.r_b, grid.r_t, cut_r, tau_r, cut_l, tau_l)
+
+
+@lru_cache(maxsize=1)
+def _eta_table():
+    """``eta(2k + 2)`` for k = 1..KMAX (Dirichlet eta, ``(1 - 2^(1-n)) zeta(n)``)."""
+    from scipy import special
+
+    from ._kernels.heavy import KMAX
+
+    n = 2.0 * np.arange(1, KMAX + 1) + 2.0
+    return np.ascontiguousarray((1.0 - 2.0 ** (1.0 - n)) * special.zeta(n))
+
+
+CF_MMAX = 256
+
+
+def _t_log_cf(nu: float, u: np.ndarray) -> np.ndarray:
+    """log of the Student t characteristic function ``phi(u) = K_{nu/2}(sqrt(nu) u) (sqrt(nu) u)^{nu/2}
+    / (Gamma(nu/2) 2^{nu/2 - 1})`` (u > 0; decreasing in u since d/dx [x^a K_a(x)] = -x^a K_{a-1}(x))."""
+    from scipy import special
+
+    a = 0.5 * nu
+    x = math.sqrt(nu) * u
+    with np.errstate(divide="ignore", over="ignore"):
+        return np.log(special.kve(a, x)) - x + a * np.log(x) - math.lgamma(a) - (a - 1.0) * math.log(2.0)
+
+
+def _t_cf_sums(nu, mu, s, t, code):
+    """Full-line Fourier part of the fast path: ``(cf, cf_abs, converged)``.
+
+    MSQE: ``cf = sum_m (-1)^m cos(2 pi m mu/s) phi(m t)/m^2``; terms are added until
+    ``phi(m t)/m <= 1e-18`` (since phi decreases, the rest is <= phi(m t)/m), at most
+    ``CF_MMAX`` terms (else not converged).  QSin: ``cf = cos(2 pi mu/s) phi(t)``."""
+    n = s.size
+    lphi = _t_log_cf(nu, t)
+    phi1 = np.exp(lphi)
+    if code == CODE_QSIN:
+        return np.cos(2 * math.pi * np.remainder(mu / s, 1.0)) * phi1, phi1, np.isfinite(phi1)
+    cf = np.zeros(n)
+    cf_abs = np.zeros(n)
+    conv = np.zeros(n, dtype=bool)
+    idx = np.arange(n)
+    phi = phi1
+    frac = np.remainder(mu / s, 1.0)
+    for m in range(1, CF_MMAX + 1):
+        if m > 1:
+            phi = np.exp(_t_log_cf(nu, m * t[idx]))
+        bad = ~np.isfinite(phi)
+        term = phi / (m * m)
+        term[bad] = 0.0
+        sign = -1.0 if m % 2 else 1.0
+        cf[idx] += sign * np.cos(2 * math.pi * np.remainder(m * frac[idx], 1.0)) * term
+        cf_abs[idx] += term
+        done = (phi <= 1e-18 * m) & ~bad
+        conv[idx[done]] = True
+        keep = ~done & ~bad
+        idx = idx[keep]
+        if idx.size == 0:
+            break
+        phi = phi[keep]
+    return cf, cf_abs, conv
+
+
+def t_fast_expected_phi(nu: float, mu: float, sig: float, relu: bool, grid, code: int, flat: np.ndarray):
+    """Bit-independent ``F(s) = s^2 E[phi(xi/s)]`` (MSQE or QSin) for the Student t law (ReLU too):
+    ``(values, handled)``; ``values`` is NaN where ``handled`` is False (error bound not met).
+
+    Interior ``[a, b]`` (``a = r_b s``, or 0 for ReLU; ``b = r_t s``), ``t = 2 pi sig / s``,
+    ``z_a, z_b`` standardized ends.  MSQE (docs/heavy_tails.md, "Fast path"):
+
+        F = s^2 [P_ab/12 + pi^-2 CF + pi^-2 sum_{k=1}^K (-1)^k eta(2k+2) D_k / t^(2k)] + s^2 Rem_K + T_a + T_b,
+
+    with ``CF = sum_m (-1)^m cos(2 pi m mu/s) phi(m t)/m^2`` (phi the t characteristic function),
+    ``D_k = p^(2k-1)(z_b) - p^(2k-1)(z_a)`` (standardized density derivatives, by a three-term
+    recurrence), ``|Rem_K| <= zeta(4)/pi^2 sum_ends (2K)! (1-th)^-(nu+1) (th t sqrt(nu + zeta_e^2))^-(2K) Q_e``
+    (Cauchy estimates, ``Q_e`` the outer tail mass) and the clipping tails ``T`` in closed form
+    (walked where the closed form would cancel).  K is the first order with ``s^2 Rem_K <= 1e-17 F``.
+    """
+    from scipy import special
+
+    from ._kernels.heavy import t_fast, tails_walk
+
+    flat = np.ascontiguousarray(flat, dtype=np.float64)
+    n = flat.size
+    out = np.full(n, np.nan)
+    ok = np.zeros(n, dtype=bool)
+    r_b, r_t = int(grid.r_b), int(grid.r_t)
+    if relu and r_t <= 0:
+        return out, ok
+    a = np.zeros(n) if relu else r_b * flat
+    b = r_t * flat
+    za = (a - mu) / sig
+    zb = (b - mu) / sig
+    t = 2 * math.pi * sig / flat
+    half = 0.5 * nu
+
+    def S0H(z):  # (P(Z > z), P(0 < Z < z)) for z >= 0: the smaller one directly, the other as 1/2 - it
+        with np.errstate(all="ignore"):
+            zz = np.where(np.isinf(z), 0.0, z * z)
+            h = np.where(np.isinf(z), 0.5, 0.5 * special.betainc(0.5, half, zz / (nu + zz)))
+            q = np.where(np.isinf(z), 0.0, 0.5 * special.betainc(half, 0.5, nu / (nu + zz)))
+        small_h = h < 0.25
+        return np.where(small_h, 0.5 - h, q), np.where(small_h, h, 0.5 - q)
+
+    with np.errstate(all="ignore"):
+        aa, ab = np.abs(za), np.abs(zb)
+        (s0a, ha), (s0b, hb) = S0H(aa), S0H(ab)
+        across = (za <= 0) & (zb >= 0)
+        # same side: the difference with the smaller rounding
+        d_s, e_s = np.abs(s0a - s0b), s0a + s0b
+        d_h, e_h = np.abs(hb - ha), ha + hb
+        use_s = e_s <= e_h
+        pab = np.where(across, ha + hb, np.where(use_s, d_s, d_h))
+        pab_err = 4 * 1e-15 * np.where(across, ha + hb, np.where(use_s, e_s, e_h))
+        qa = np.where(za <= 0, s0a, 0.5 + ha)
+        qb = np.where(zb >= 0, s0b, 0.5 + hb)
+        cf, cf_abs, conv = _t_cf_sums(nu, mu, flat, t, code)
+    walk_r = np.zeros(n, dtype=bool)
+    walk_l = np.zeros(n, dtype=bool)
+    t_fast(float(nu), log_norm(LAW_T, nu), float(mu), float(sig), bool(relu), r_b, r_t, int(code), flat, za, zb,
+           pab, pab_err, qa, qb, s0a, s0b, cf, cf_abs, _eta_table(), out, ok, walk_r, walk_l)
+    ok &= conv & np.isfinite(out)
+    out[~ok] = np.nan
+    need = ok & (walk_r | walk_l)
+    if np.any(need):
+        ns, nodes, weights, amax = _tables()
+        sub = np.ascontiguousarray(flat[need])
+        m = sub.size
+        v, cut_r, tau_r, cut_l, tau_l = (np.empty(m) for _ in range(5))
+        tails_walk(LAW_T, float(nu), log_norm(LAW_T, nu), float(mu), float(sig), bool(relu), r_b, r_t, int(code),
+                   sub, walk_r[need], walk_l[need], np.ascontiguousarray(out[need]), ns, nodes, weights, amax,
+                   v, cut_r, tau_r, cut_l, tau_l)
+        out[need] += v + _remainders(LAW_T, nu, sig, code, r_b, r_t, cut_r, tau_r, cut_l, tau_l)
+    return out, ok
 
 
 def _remainders(law, shape, sig, code, r_b, r_t, cut_r, tau_r, cut_l, tau_l):

@@ -293,6 +293,9 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
                            method="log-scan (161 points) + bisection on the exact R' in the best scan bracket; "
                                   "not certified (global minimality rests on the scan; scale_error is "
                                   "err(R') / R'' at s*, a local estimate)")
+            from .heavy_optimum import certify_into  # Student t / ReLU / t mixtures: certified hull
+
+            certify_into(res, dist, grid, scan, vals)
     else:
         res = _branch_and_bound(dist, grid, reg, ev, scan, vals, rtol)
         res["extra"]["scan_local_minima"] = [float(scan[i]) for i in loc_idx]

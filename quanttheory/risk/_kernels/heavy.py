@@ -423,3 +423,178 @@ def levels_curve(law, shape, lnorm, mu, sig, relu, levels, scales, ns, nodes, we
         v, cut_l[i], tau_l[i] = _left_tail(law, shape, lnorm, mu, sig, relu, CODE_MSQE, s, 0, s * levels[0],
                                            total, ns, nodes, weights, amax)
         out[i] = total + v
+
+
+# ---------------------------------------------------------------------------------------------
+# Student t fast path (bit-independent cost): Fourier series of the sawtooth + expansions at the
+# two ends + closed-form clipping tails.  See quanttheory/risk/heavy.py (`_t_fast`) and
+# docs/heavy_tails.md ("Fast path") for the formulas and the error bound.
+# ---------------------------------------------------------------------------------------------
+
+KMAX = 60
+DELTA_SF = 1e-15  # assumed relative accuracy of scipy's betainc / kve (and of exp / log1p here)
+FAST_TOL = 1e-13  # accepted estimated relative error of a fast value (else the per-cell path)
+
+
+@numba.njit(cache=True)
+def _t_tail_closed(nu, lnorm, tau, s0):
+    """``U(tau) = E[(Z - tau)^2; Z > tau]`` for tau >= 0 from ``s0 = P(Z > tau)``:
+    ``(value, |A| + |B|)`` with U = A - B (the second output bounds the rounding amplification)."""
+    p = math.exp(lnorm - 0.5 * (nu + 1.0) * math.log1p(tau * tau / nu))
+    A = s0 * (nu + tau * tau * (nu - 2.0)) / (nu - 2.0)
+    B = (nu + tau * tau) * p * tau * (nu - 3.0) / ((nu - 1.0) * (nu - 2.0))
+    return A - B, abs(A) + abs(B)
+
+
+@numba.njit(cache=True)
+def _t_tail_any(nu, lnorm, tau, s0abs):
+    """``E[(Z - tau)^2; Z > tau]`` for any tau (s0abs = P(Z > |tau|)): (value, error scale)."""
+    if tau >= 0.0:
+        return _t_tail_closed(nu, lnorm, tau, s0abs)
+    u, sc = _t_tail_closed(nu, lnorm, -tau, s0abs)
+    m2 = nu / (nu - 2.0) + tau * tau
+    return m2 - u, m2 + sc
+
+
+@numba.njit(cache=True)
+def _t_end_terms(nu, lnorm, z, t, out_q, nmax):
+    """``out_q[n] = p^(n)(z) / t^n`` for n = 0..nmax (standardized t density), by the recurrence
+    ``p^(n+1) = -[(nu + 1 + 2n) z p^(n) + n (nu + n) p^(n-1)] / (nu + z^2)``."""
+    d = nu + z * z
+    out_q[0] = math.exp(lnorm - 0.5 * (nu + 1.0) * math.log1p(z * z / nu))
+    if nmax >= 1:
+        out_q[1] = -(nu + 1.0) * z * out_q[0] / (d * t)
+    for n in range(1, nmax):
+        out_q[n + 1] = -((nu + 1.0 + 2.0 * n) * z * out_q[n] / t + n * (nu + n) * out_q[n - 1] / (t * t)) / d
+
+
+@numba.njit(cache=True)
+def _t_rem_log(nu, K, t, zeta_e, mass):
+    """log of the bound of ``int_{tail beyond the end} |p^(2K)(z)| dz / t^(2K)``
+    (Cauchy estimate on discs of radius theta sqrt(nu + z^2), theta = 2K/(2K + nu + 1))."""
+    if mass <= 0.0:
+        return -math.inf
+    n = 2.0 * K
+    th = n / (n + nu + 1.0)
+    return (math.lgamma(n + 1.0) - (nu + 1.0) * math.log1p(-th)
+            - n * math.log(th * t * math.sqrt(nu + zeta_e * zeta_e)) + math.log(mass))
+
+
+@numba.njit(cache=True)
+def t_fast(nu, lnorm, mu, sig, relu, r_b, r_t, code, scales, za, zb, pab, pab_err, qa, qb, s0a, s0b,
+           cf, cf_abs, eta, out, ok, walk_r, walk_l):
+    """Per scale: ``out[i]`` = F(s) for MSQE (code 0) or QSin (code 1), ``ok[i]`` False where the
+    error bound is not met (the caller uses the per-cell path there).  Inputs from the caller
+    (scipy special functions, vectorized): standardized ends ``za`` (left end of the interior;
+    -inf never: the interior always has two finite ends), ``zb``; ``pab = P(za < Z < zb)`` and its
+    rounding scale ``pab_err``; outer tail masses ``qa = P(Z < za)``, ``qb = P(Z > zb)``;
+    ``s0a = P(Z > |za|)``, ``s0b = P(Z > |zb|)``; ``cf`` = the full-line Fourier part
+    (MSQE: ``sum_m (-1)^m cos(2 pi m mu/s) phi(m t)/m^2``; QSin: ``cos(2 pi mu/s) phi(t)``) and the
+    sum of its terms' magnitudes ``cf_abs``; ``eta[k] = eta(2k + 2)`` (Dirichlet eta).
+    ``walk_r[i]`` / ``walk_l[i]`` True: the clipping tail's closed form cancels too much and
+    must be walked by the caller (the value here excludes that tail)."""
+    qz = np.empty(2 * KMAX + 2)
+    qw = np.empty(2 * KMAX + 2)
+    for i in range(scales.shape[0]):
+        s = scales[i]
+        t = 2.0 * math.pi * sig / s
+        ok[i] = False
+        walk_r[i] = False
+        walk_l[i] = False
+        out[i] = 0.0
+        # clipping tails (data units)
+        vr, er = _t_tail_any(nu, lnorm, zb[i], s0b[i])
+        tail_r = sig * sig * vr
+        err_r = DELTA_SF * 4.0 * sig * sig * er
+        tail_l = 0.0
+        err_l = 0.0
+        if not relu:
+            vl, el = _t_tail_any(nu, lnorm, -za[i], s0a[i])
+            tail_l = sig * sig * vl
+            err_l = DELTA_SF * 4.0 * sig * sig * el
+        if code == CODE_QSIN:
+            tail_r *= math.pi * math.pi
+            err_r *= math.pi * math.pi
+            tail_l *= math.pi * math.pi
+            err_l *= math.pi * math.pi
+        base = s * s * pab[i] / (12.0 if code == CODE_MSQE else 2.0)
+        est = base + tail_r + tail_l
+        # ends: zeta_e = distance of the outer tail region from the mode
+        zr = max(zb[i], 0.0)
+        zl = max(-za[i], 0.0)
+        _t_end_terms(nu, lnorm, zb[i], t, qz, 1)
+        _t_end_terms(nu, lnorm, za[i], t, qw, 1)
+        corr = 0.0
+        corr_abs = 0.0
+        found = False
+        last = math.inf
+        nmax = 1
+        for K in range(1, KMAX + 1):
+            n = 2 * K - 1
+            if n > nmax:
+                _t_end_terms(nu, lnorm, zb[i], t, qz, n)
+                _t_end_terms(nu, lnorm, za[i], t, qw, n)
+                nmax = n
+            D = (qz[n] - qw[n]) / t
+            sg = -1.0 if K % 2 == 1 else 1.0
+            if code == CODE_MSQE:
+                term = sg * eta[K - 1] * D / (math.pi * math.pi)
+                rem_f = 1.0823232337111382 / (math.pi * math.pi)  # zeta(4) / pi^2 >= zeta(2K+2) / pi^2
+            else:  # QSin: -(1/2) of the m = 1 coefficient
+                term = 0.5 * sg * D
+                rem_f = 0.5
+            corr += term
+            corr_abs += abs(term)
+            lr = max(_t_rem_log(nu, K, t, zr, qb[i]), _t_rem_log(nu, K, t, zl, qa[i]))
+            rem = rem_f * 2.0 * math.exp(lr) if lr > -700.0 else 0.0
+            if s * s * rem <= 1e-17 * est:
+                found = True
+                break
+            if rem > last:
+                break
+            last = rem
+        if not found:
+            continue
+        if code == CODE_MSQE:
+            gran = s * s * (pab[i] / 12.0 + cf[i] / (math.pi * math.pi) + corr)
+            err = s * s * (pab_err[i] / 12.0 + DELTA_SF * 8.0 * (pab[i] / 12.0 + cf_abs[i] / (math.pi * math.pi))
+                           + 1e-15 * corr_abs + rem)
+        else:
+            gran = 0.5 * s * s * (pab[i] - cf[i]) + s * s * corr
+            err = s * s * (0.5 * pab_err[i] + DELTA_SF * 8.0 * (pab[i] + cf_abs[i]) + 1e-15 * corr_abs + rem)
+        total = gran + tail_r + tail_l
+        if not total > 0.0:
+            continue
+        full = total  # the walked tails below are ~ their closed forms: the scale of F for the tolerance
+        if err_r > 0.25 * FAST_TOL * full:
+            walk_r[i] = True
+            total -= tail_r
+        if err_l > 0.25 * FAST_TOL * full:
+            walk_l[i] = True
+            total -= tail_l
+        if err > 0.5 * FAST_TOL * full:
+            continue
+        out[i] = total
+        ok[i] = True
+
+
+@numba.njit(cache=True)
+def tails_walk(law, shape, lnorm, mu, sig, relu, r_b, r_t, code, scales, want_r, want_l, ref, ns, nodes, weights,
+               amax, out, cut_r, tau_r, cut_l, tau_l):
+    """The walked parts of the flagged clipping tails (as in :func:`curve`); ``cut = inf`` where not
+    walked (no closed-form remainder to add)."""
+    for i in range(scales.shape[0]):
+        s = scales[i]
+        out[i] = 0.0
+        cut_r[i] = math.inf
+        tau_r[i] = 0.0
+        cut_l[i] = math.inf
+        tau_l[i] = 0.0
+        if want_r[i]:
+            v, cut_r[i], tau_r[i] = _right_tail(law, shape, lnorm, mu, sig, relu, code, s, r_t, r_t * s, ref[i],
+                                                ns, nodes, weights, amax)
+            out[i] += v
+        if want_l[i]:
+            v, cut_l[i], tau_l[i] = _left_tail(law, shape, lnorm, mu, sig, relu, code, s, r_b, r_b * s, ref[i],
+                                               ns, nodes, weights, amax)
+            out[i] += v
