@@ -1,22 +1,37 @@
 """Fused numba kernel: exact (s, z) optimum of every row of a matrix (private).
 
-Per row ``x`` (``n`` values, ``N = 2**bits - 1``):
+Per row ``x`` (``n`` values, ``N = 2**bits - 1``), with ``code(v, s, z) = clip(rint(v / s), -z, N - z)``
+(the float formula of :func:`~quanttheory.affine.grid.affine_fake_quantize`, minus ``z``):
 
-1. per-bin count / sum / sum of squares and the actual min / max of a uniform histogram
-   (``nbins`` bins over ``[min x, max x]``);
-2. branch and bound over boxes ``(z, [s1, s2])``: a bin whose code ``clip(rint(v/s), -z, N-z)``
-   is the same at the four corners (``v`` in {bin min, bin max}, ``s`` in {s1, s2}; the code is
-   monotone in ``v`` and, for fixed sign, in ``s``) is "fixed": its part of the MSE is the exact
-   quadratic ``S2 - 2 s k S1 + s^2 k^2 cnt``, minimized exactly over ``[s1, s2]`` together with the
-   other fixed bins; other bins contribute ``cnt * dist(bin, levels' intervals)^2``.  Upper bound
-   at the box midpoint: every bin assigned whole to its best candidate level;
-3. every surviving box is solved exactly from the raw values: points whose code is constant on
-   ``[s1, s2]`` are summed into one quadratic, the others' breakpoints ``|x| / (j + 1/2)`` are
-   sorted and swept, each quadratic piece minimized in closed form.
+1. one pass: min, max, ``sum x^2`` and the finiteness checks;
+2. a uniform histogram of ``nb`` bins over ``[min x, max x]``, bucket-sorted (counting sort: the
+   values of bin ``j`` are contiguous in a buffer; ``idx(v) = floor((v - min x) nb / (max x - min x))``
+   is monotone in ``v`` in floating point, so every value of bin ``j`` lies between the values of
+   the bins before and after it), with per-bin count / sum / sum of squares / min / max and
+   their prefix sums;
+3. branch and bound over boxes ``(z, [s1, s2])``.  For each cell boundary ``c | c+1`` the values
+   whose code can change inside the box lie in the "zone" ``(c + 1/2) [s1, s2]`` (widened by
+   ``8 eps`` relative, which covers the rounding of ``v / s``); the bins between two consecutive
+   zones have one code for every ``s`` in the box, so their part of the MSE is an exact quadratic
+   ``S2 - 2 s c S1 + s^2 c^2 cnt`` read from the prefix sums; the bins of a zone (in at most ``G``
+   groups) contribute ``cnt * dist(values, union of the level intervals k [s1, s2])^2``.  The box
+   lower bound is the exact minimum of the quadratic over ``[s1, s2]`` plus those distances; the
+   upper bound is an assignment at the geometric midpoint (each zone group whole to its best
+   level).  The cost of a box is ``O(N + G N)``, independent of the row length;
+4. a box whose zones hold at most ``T`` values is solved exactly on the raw values: values of the
+   fixed bins enter through the prefix sums, the zone values are classified one by one (code at
+   ``s1`` and ``s2``), their breakpoints ``v / (k +- 1/2)`` sorted and swept, each quadratic piece
+   minimized in closed form.  Larger boxes are split at their geometric midpoint.
 
-The minimum over the exactly solved boxes is the global optimum (every box not solved had a
-lower bound above a value that was attained).  A row that overflows a buffer or whose
-survivors contain ``s = 0`` is flagged (``status != 0``) and handled by the reference solver.
+Every box is pruned only when its lower bound, minus a rounding allowance, exceeds an attained
+value plus its allowance (``4 eps (max bin count + nb + N + 16)`` times the magnitude of the
+quadratic's terms), so the minimum over the exactly solved boxes is the global optimum.  Scales
+below ``s_a`` (every level inside ``[-N s_a, N s_a]``) are excluded by one bound; above
+``2 max |x|`` every code is 0 and the MSE is ``mean x^2``.  The MSE of the returned ``(s, z)`` is
+summed directly (no cancellation).  Status per row: 0 solved; 1 a buffer overflowed or the
+histogram is degenerate (reference solver); 2 constant row; 3 the small-scale bound did not
+close (reference solver); 4 no box solved (reference solver); 5 non-finite value (``info[r, 0]``
+is its index); 6 a value too large to square.
 """
 
 from __future__ import annotations
@@ -27,14 +42,13 @@ import numpy as np
 from numba import njit
 
 EPS = 2.0**-52
-MAXBOX = 8192
+MAXBOX = 1 << 15
 MAXBP = 1 << 16
+NCAND = 12
 
 
 @njit(cache=True)
 def _code(v, s, z, N):
-    if s <= 0.0:  # the limit s -> 0+: every non-zero value is clipped
-        return float(N - z) if v > 0.0 else (float(-z) if v < 0.0 else 0.0)
     k = np.rint(v / s)
     if k < -z:
         k = -z
@@ -58,95 +72,190 @@ def _qmin(A, B, C, s1, s2):
 
 
 @njit(cache=True)
-def _box_bounds(cnt, S1, S2, bmin, bmax, nb, z, N, s1, s2):
-    """(lower bound over [s1, s2], upper bound at the midpoint, number of non-fixed bins)."""
-    A = 0.0
-    B = 0.0
-    C = 0.0
-    mag = 0.0
-    strad = 0.0
-    nstr = 0
-    sm = 0.5 * (s1 + s2)
-    ub = 0.0
-    for i in range(nb):
-        c = cnt[i]
-        if c == 0.0:
-            continue
-        lo_v = bmin[i]
-        hi_v = bmax[i]
-        k1 = _code(lo_v, s1, z, N)
-        k2 = _code(lo_v, s2, z, N)
-        k3 = _code(hi_v, s1, z, N)
-        k4 = _code(hi_v, s2, z, N)
-        kmin = min(min(k1, k2), min(k3, k4))
-        kmax = max(max(k1, k2), max(k3, k4))
-        if kmin == kmax:
-            A += S2[i]
-            B += kmin * S1[i]
-            C += kmin * kmin * c
-            mag += S2[i] + abs(kmin * S1[i]) * s2 + kmin * kmin * c * s2 * s2
-            v = S2[i] - 2.0 * sm * kmin * S1[i] + sm * sm * kmin * kmin * c
-            ub += v
-        else:
-            nstr += 1
-            # distance from the bin [lo_v, hi_v] to the union of k [s1, s2], k in [kmin, kmax]
-            dmin = np.inf
-            k = kmin
-            while k <= kmax:
-                lo = k * s1 if k >= 0 else k * s2
-                hi = k * s2 if k >= 0 else k * s1
-                d = max(lo - hi_v, lo_v - hi, 0.0)
-                if d < dmin:
-                    dmin = d
-                k += 1.0
-            strad += c * dmin * dmin
-            # upper bound: the whole bin to its best level at the midpoint
-            ka = _code(lo_v, sm, z, N)
-            kb = _code(hi_v, sm, z, N)
-            best = np.inf
-            k = ka
-            while k <= kb:
-                v = S2[i] - 2.0 * sm * k * S1[i] + sm * sm * k * k * c
-                if v < best:
-                    best = v
-                k += 1.0
-            ub += best
-    q, _ = _qmin(A, B, C, s1, s2)
-    lb = max(q, 0.0) - 8.0 * EPS * (mag + 1.0) * 64.0 + strad * (1.0 - 1e-12)
-    return lb, ub, nstr
+def _idx(v, xmin, invw, nb):
+    t = (v - xmin) * invw
+    if t <= 0.0:
+        return 0
+    if t >= nb - 1:
+        return nb - 1
+    return int(t)
 
 
 @njit(cache=True)
-def _exact_box(x, z, N, s1, s2, bp, bpk):
-    """Exact min over s in [s1, s2] of sum (x - s code(x, s))^2; returns (value, s, status)."""
-    n = x.size
+def _zone(c, s1, s2):
+    """Values that may change code between c and c + 1 for s in [s1, s2] (widened for rounding)."""
+    h = c + 0.5
+    if h > 0.0:
+        a = h * s1
+        b = h * s2
+        m = b
+    else:
+        a = h * s2
+        b = h * s1
+        m = -a
+    mar = 8.0 * EPS * m + 1e-300
+    return a - mar, b + mar
+
+
+@njit(cache=True)
+def _dist_union(a, b, s1, s2, z, N):
+    """Lower bound of the distance from any point of [a, b] to the union of the level intervals
+    k [s1, s2], k = -z..N-z."""
+    if a <= 0.0 <= b:
+        return 0.0
+    if a > 0.0:
+        T = N - z
+        u = a
+        w = b
+    else:
+        T = z
+        u = -b
+        w = -a
+    if T == 0:
+        return u
+    top = T * s2
+    if u >= top:
+        return u - top
+    k = math.floor(u / s2)
+    if k * s2 > u:
+        k -= 1.0
+    elif (k + 1.0) * s2 <= u:
+        k += 1.0
+    nxt = (k + 1.0) * s1
+    if w < nxt:
+        return min(u - k * s2, nxt - w)
+    return 0.0
+
+
+@njit(cache=True)
+def _group(j0, j1, xmin, w, dlt, xmax):
+    """Bounds of the values of bins j0..j1 (from the bin edges, widened by the rounding of idx)."""
+    return max(xmin + j0 * w - dlt, xmin), min(xmin + (j1 + 1) * w + dlt, xmax)
+
+
+@njit(cache=True)
+def _lb(P0, P1, P2, xmin, invw, w, dlt, xmax, nb, z, N, s1, s2, G):
+    """(lower bound over the box, values in zone bins, magnitude of the quadratic's terms)."""
+    A = 0.0
+    B = 0.0
+    C = 0.0
+    strad = 0.0
+    nzone = 0.0
+    ptr = 0
+    for ci in range(N):
+        c = float(ci - z)
+        zl, zh = _zone(c, s1, s2)
+        ja = _idx(zl, xmin, invw, nb)
+        jb = _idx(zh, xmin, invw, nb)
+        if ja > ptr:  # bins [ptr, ja): code c for every s in the box
+            A += P2[ja] - P2[ptr]
+            B += c * (P1[ja] - P1[ptr])
+            C += c * c * (P0[ja] - P0[ptr])
+            ptr = ja
+        if jb >= ptr:
+            nzone += P0[jb + 1] - P0[ptr]
+            g = (jb - ptr + G) // G
+            j0 = ptr
+            while j0 <= jb:
+                j1 = min(j0 + g - 1, jb)
+                cc = P0[j1 + 1] - P0[j0]
+                if cc > 0.0:
+                    lo, hi = _group(j0, j1, xmin, w, dlt, xmax)
+                    d = _dist_union(lo, hi, s1, s2, z, N)
+                    strad += cc * d * d
+                j0 = j1 + 1
+            ptr = jb + 1
+    if ptr < nb:
+        c = float(N - z)
+        A += P2[nb] - P2[ptr]
+        B += c * (P1[nb] - P1[ptr])
+        C += c * c * (P0[nb] - P0[ptr])
+    q, _ = _qmin(A, B, C, s1, s2)
+    return max(q, 0.0) + strad, nzone, A + 2.0 * s2 * abs(B) + s2 * s2 * C
+
+
+@njit(cache=True)
+def _point(P0, P1, P2, xmin, invw, nb, z, N, s):
+    """An assignment at scale s (each bin at a cell boundary whole to its better side) and its
+    least-squares scale: (value at that scale = an upper bound of the MSE there, the scale, magnitude)."""
+    A = 0.0
+    B = 0.0
+    C = 0.0
+    ptr = 0
+    for ci in range(N + 1):
+        c = float(ci - z)
+        if ci < N:
+            zl, zh = _zone(c, s, s)
+            ja = _idx(zl, xmin, invw, nb)
+            jb = _idx(zh, xmin, invw, nb)
+        else:
+            ja = nb
+            jb = -1
+        if ja > ptr:
+            A += P2[ja] - P2[ptr]
+            B += c * (P1[ja] - P1[ptr])
+            C += c * c * (P0[ja] - P0[ptr])
+            ptr = ja
+        if jb >= ptr:
+            cc = P0[jb + 1] - P0[ptr]
+            q1 = P1[jb + 1] - P1[ptr]
+            q2 = P2[jb + 1] - P2[ptr]
+            v0 = -2.0 * s * c * q1 + s * s * c * c * cc
+            v1 = -2.0 * s * (c + 1.0) * q1 + s * s * (c + 1.0) * (c + 1.0) * cc
+            k = c if v0 <= v1 else c + 1.0
+            A += q2
+            B += k * q1
+            C += k * k * cc
+            ptr = jb + 1
+    sl = B / C if C > 0.0 else s
+    if not sl > 0.0:
+        sl = s
+    return A - 2.0 * sl * B + sl * sl * C, sl, A + 2.0 * sl * abs(B) + sl * sl * C
+
+
+@njit(cache=True)
+def _exact(buf, start, P0, P1, P2, xmin, invw, nb, z, N, s1, s2, bp, bpk):
+    """Exact min over s in [s1, s2] of sum (x - s code(x, s))^2: (value, argmin, status)."""
     A = 0.0
     B = 0.0
     C = 0.0
     nbp = 0
-    for i in range(n):
-        v = np.float64(x[i])
-        A += v * v
-        ka = _code(v, s1, z, N)
-        kb = _code(v, s2, z, N)
-        # code at s1 (the sweep starts at s1 and moves up)
-        B += ka * v
-        C += ka * ka
-        if ka != kb:
-            # breakpoints s = |v| / (j + 1/2) where the code steps from j+1 to j (|code| decreases with s)
-            step = -1.0 if ka > kb else 1.0
-            k = ka
-            while k != kb:
-                # crossing between k and k + step happens at s = v / (k + step / 2)
-                sb = v / (k + 0.5 * step)
-                if nbp >= bp.size:
-                    return 0.0, 0.0, 1
-                bp[nbp] = sb
-                bpk[nbp, 0] = v
-                bpk[nbp, 1] = k
-                bpk[nbp, 2] = k + step
-                nbp += 1
-                k += step
+    ptr = 0
+    for ci in range(N + 1):
+        c = float(ci - z)
+        if ci < N:
+            zl, zh = _zone(c, s1, s2)
+            ja = _idx(zl, xmin, invw, nb)
+            jb = _idx(zh, xmin, invw, nb)
+        else:
+            ja = nb
+            jb = -1
+        if ja > ptr:
+            A += P2[ja] - P2[ptr]
+            B += c * (P1[ja] - P1[ptr])
+            C += c * c * (P0[ja] - P0[ptr])
+            ptr = ja
+        if jb >= ptr:
+            for i in range(start[ptr], start[jb + 1]):
+                v = buf[i]
+                ka = _code(v, s1, z, N)
+                kb = _code(v, s2, z, N)
+                A += v * v
+                B += ka * v
+                C += ka * ka
+                if ka != kb:
+                    step = -1.0 if ka > kb else 1.0
+                    k = ka
+                    while k != kb:
+                        if nbp >= bp.size:
+                            return 0.0, 0.0, 1
+                        bp[nbp] = v / (k + 0.5 * step)
+                        bpk[nbp, 0] = v
+                        bpk[nbp, 1] = k
+                        bpk[nbp, 2] = k + step
+                        nbp += 1
+                        k += step
+            ptr = jb + 1
     order = np.argsort(bp[:nbp])
     best = np.inf
     bs = s1
@@ -173,119 +282,197 @@ def _exact_box(x, z, N, s1, s2, bp, bpk):
 
 
 @njit(cache=True)
-def solve_rows(X, N, nbins, stop, ni, out_s, out_z, out_mse, status, info):
+def solve_rows(X, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_tot, status, info):
+    """Exact (s, z) optimum of every row of X (float32/float64, C-contiguous); see the module doc.
+    info[r] = (rounds, box evaluations, exact solves) or (index of the first non-finite value, ...)."""
     R = X.shape[0]
     n = X.shape[1]
-    cnt = np.zeros(nbins)
-    S1 = np.zeros(nbins)
-    S2 = np.zeros(nbins)
-    bmin = np.zeros(nbins)
-    bmax = np.zeros(nbins)
-    bz = np.empty(MAXBOX)
+    idx = np.empty(n, dtype=np.int32)
+    buf = np.empty(n)
+    cnt = np.zeros(nb, dtype=np.int64)
+    S1 = np.zeros(nb)
+    S2 = np.zeros(nb)
+    start = np.zeros(nb + 1, dtype=np.int64)
+    pos = np.zeros(nb, dtype=np.int64)
+    P0 = np.zeros(nb + 1)
+    P1 = np.zeros(nb + 1)
+    P2 = np.zeros(nb + 1)
+    bz = np.empty(MAXBOX, dtype=np.int64)
     b1 = np.empty(MAXBOX)
     b2 = np.empty(MAXBOX)
-    blb = np.empty(MAXBOX)
-    nz = np.empty(MAXBOX)
+    nz = np.empty(MAXBOX, dtype=np.int64)
     n1 = np.empty(MAXBOX)
     n2 = np.empty(MAXBOX)
     bp = np.empty(MAXBP)
     bpk = np.empty((MAXBP, 3))
+    fnb = float(nb)
     for r in range(R):
         x = X[r]
         status[r] = 0
+        info[r, 0] = 0.0
+        info[r, 1] = 0.0
+        info[r, 2] = 0.0
+        # 1. extrema, sum of squares, finiteness
         xmin = np.inf
         xmax = -np.inf
         tot = 0.0
         for i in range(n):
             v = np.float64(x[i])
-            if v < xmin:
-                xmin = v
-            if v > xmax:
-                xmax = v
+            xmin = min(xmin, v)
+            xmax = max(xmax, v)
             tot += v * v
-        if xmin == xmax:
-            status[r] = 2  # constant row
+        if not math.isfinite(tot):
+            status[r] = 6
+            for i in range(n):
+                if not math.isfinite(x[i]):
+                    status[r] = 5
+                    info[r, 0] = i
+                    break
             continue
-        for i in range(nbins):
-            cnt[i] = 0.0
-            S1[i] = 0.0
-            S2[i] = 0.0
-            bmin[i] = np.inf
-            bmax[i] = -np.inf
-        w = (xmax - xmin) / nbins
+        out_tot[r] = tot
+        amax = max(abs(xmin), abs(xmax))
+        if amax > 1e154:
+            status[r] = 6
+            continue
+        if xmin == xmax:
+            status[r] = 2
+            continue
+        rng = xmax - xmin
+        invw = fnb / rng
+        w = rng / fnb
+        if not (math.isfinite(invw) and w > 0.0):
+            status[r] = 1
+            continue
+        dlt = 16.0 * EPS * (abs(xmin) + abs(xmax) + rng)
+        # 2. histogram (count, sum, sum of squares per bin), prefix sums, counting sort
         for i in range(n):
+            t = (np.float64(x[i]) - xmin) * invw
+            t = min(max(t, 0.0), fnb - 1.0)
+            idx[i] = np.int32(t)
+        for j in range(nb):
+            cnt[j] = 0
+            S1[j] = 0.0
+            S2[j] = 0.0
+        for i in range(n):
+            j = idx[i]
             v = np.float64(x[i])
-            j = int((v - xmin) / w)
-            if j >= nbins:
-                j = nbins - 1
-            if j < 0:
-                j = 0
-            cnt[j] += 1.0
+            cnt[j] += 1
             S1[j] += v
             S2[j] += v * v
-            if v < bmin[j]:
-                bmin[j] = v
-            if v > bmax[j]:
-                bmax[j] = v
-        amax = max(abs(xmin), abs(xmax))
-        s_hi = 2.0 * amax
-        s_a = (xmax - xmin) / (N * 64.0)
-        best = tot  # every s >= 2 max|x| gives sum x^2
-        # incumbent: shrunk min-max ranges (histogram upper bounds)
-        for q in range(12):
-            sg = (0.35 + 0.06 * q) * (xmax - xmin) / N
-            zg = int(min(max(np.rint(-xmin / sg), 0.0), float(N)))
-            _, ubg, _ = _box_bounds(cnt, S1, S2, bmin, bmax, nbins, zg, N, sg, sg)
-            if ubg < best:
-                best = ubg
+        maxcnt = 0
+        start[0] = 0
+        for j in range(nb):
+            start[j + 1] = start[j] + cnt[j]
+            pos[j] = start[j]
+            P0[j + 1] = P0[j] + cnt[j]
+            P1[j + 1] = P1[j] + S1[j]
+            P2[j + 1] = P2[j] + S2[j]
+            maxcnt = max(maxcnt, cnt[j])
+        for i in range(n):
+            j = idx[i]
+            buf[pos[j]] = x[i]
+            pos[j] += 1
+        K = 4.0 * EPS * (maxcnt + nb + N + 16)
+        Tr = T + 2.0 * N * n / nb  # a zone holds at least one bin
+        best = tot * (1.0 + K)  # attained for every s >= 2 max|x| (all codes 0)
+        # incumbent: shrunk min-max grids, then least-squares (Lloyd) steps around the best
+        sb = rng / N
+        zb = 0
+        fb = np.inf
+        for q in range(NCAND):
+            sg = (0.35 + 0.06 * q) * rng / N
+            zg = int(min(max(np.rint(0.5 * N - 0.5 * (xmin + xmax) / sg), 0.0), float(N)))
+            ub, sl, mag = _point(P0, P1, P2, xmin, invw, nb, zg, N, sg)
+            if ub < fb:
+                fb = ub
+                sb = sl
+                zb = zg
+            best = min(best, ub + K * mag)
+        for zz in range(max(zb - 1, 0), min(zb + 1, N) + 1):
+            sg = sb
+            for _ in range(4):
+                ub, sg, mag = _point(P0, P1, P2, xmin, invw, nb, zz, N, sg)
+                best = min(best, ub + K * mag)
+        # scales below s_a: every level lies in [-N s_a, N s_a]
+        s_a = rng / (4.0 * N)
+        closed = False
+        for _ in range(80):
+            L = N * s_a
+            acc = 0.0
+            for j in range(nb):
+                if cnt[j] > 0:
+                    lo, hi = _group(j, j, xmin, w, dlt, xmax)
+                    d = max(lo - L, -L - hi, 0.0)
+                    acc += cnt[j] * d * d
+            if acc - K * tot > best:
+                closed = True
+                break
+            s_a *= 0.25
+        if not closed or s_a <= 0.0:
+            status[r] = 3
+            continue
+        # scales above s_b: the values in (-s/2, s/2) alone (code 0 for every z) exceed the incumbent
+        s_b = 2.0 * amax
+        s_l = s_a
+        for _ in range(12):
+            sm = math.sqrt(s_l * s_b)
+            a = 0.5 * sm * (1.0 - 8.0 * EPS)
+            ja = _idx(-a, xmin, invw, nb) + 1
+            jb = _idx(a, xmin, invw, nb)
+            v0 = P2[jb] - P2[ja] if jb > ja else 0.0
+            if v0 * (1.0 - K) - K * tot > best:
+                s_b = sm
+            else:
+                s_l = sm
         nbx = 0
-        for z in range(N + 1):
-            bz[nbx] = z
-            b1[nbx] = 0.0
-            b2[nbx] = s_a
-            nbx += 1
+        for zz in range(N + 1):
             for t in range(ni):
-                bz[nbx] = z
-                b1[nbx] = s_a * (s_hi / s_a) ** (t / ni)
-                b2[nbx] = s_a * (s_hi / s_a) ** ((t + 1) / ni)
+                bz[nbx] = zz
+                b1[nbx] = s_a * (s_b / s_a) ** (t / ni)
+                b2[nbx] = s_a * (s_b / s_a) ** ((t + 1) / ni)
                 nbx += 1
+        fbest = np.inf
+        sbest = 0.0
+        zbest = 0
+        fmag = tot
         rounds = 0
-        while True:
+        while nbx > 0:
             rounds += 1
             m = 0
             info[r, 1] += nbx
             for b in range(nbx):
-                lb, ub, ns = _box_bounds(cnt, S1, S2, bmin, bmax, nbins, bz[b], N, b1[b], b2[b])
-                blb[b] = lb
-                if ub < best:
-                    best = ub
-            nsplit = 0
-            for b in range(nbx):
-                if blb[b] > best * (1.0 + 1e-12):
+                zz = bz[b]
+                s1 = b1[b]
+                s2 = b2[b]
+                lb, nzone, mag = _lb(P0, P1, P2, xmin, invw, w, dlt, xmax, nb, zz, N, s1, s2, G)
+                allow = K * mag
+                if lb - allow > best:
                     continue
-                wide = (b2[b] - b1[b]) > stop * b2[b]
-                if wide and rounds < 60:
-                    sm = 0.5 * (b1[b] + b2[b]) if b1[b] == 0.0 else math.sqrt(b1[b] * b2[b])
+                if nzone <= Tr or (s2 - s1) <= 2.0**-30 * s2 or rounds > 80:
+                    val, s, st = _exact(buf, start, P0, P1, P2, xmin, invw, nb, zz, N, s1, s2, bp, bpk)
+                    info[r, 2] += 1
+                    if st != 0:
+                        status[r] = 1
+                        break
+                    if val < fbest:
+                        fbest = val
+                        sbest = s
+                        zbest = zz
+                        fmag = mag
+                    if val + allow < best:
+                        best = val + allow
+                else:
                     if m + 2 > MAXBOX:
                         status[r] = 1
                         break
-                    nz[m] = bz[b]
-                    n1[m] = b1[b]
+                    sm = math.sqrt(s1 * s2)
+                    nz[m] = zz
+                    n1[m] = s1
                     n2[m] = sm
-                    m += 1
-                    nz[m] = bz[b]
-                    n1[m] = sm
-                    n2[m] = b2[b]
-                    m += 1
-                    nsplit += 1
-                else:
-                    if m + 1 > MAXBOX:
-                        status[r] = 1
-                        break
-                    nz[m] = bz[b]
-                    n1[m] = b1[b]
-                    n2[m] = b2[b]
-                    m += 1
+                    nz[m + 1] = zz
+                    n1[m + 1] = sm
+                    n2[m + 1] = s2
+                    m += 2
             if status[r] != 0:
                 break
             for b in range(m):
@@ -293,51 +480,10 @@ def solve_rows(X, N, nbins, stop, ni, out_s, out_z, out_mse, status, info):
                 b1[b] = n1[b]
                 b2[b] = n2[b]
             nbx = m
-            if nsplit == 0:
-                break
         info[r, 0] = rounds
         if status[r] != 0:
             continue
-        # exact phase: per surviving zero-point, one exact sweep over the hull of its boxes,
-        # zero-points in order of their lowest bound (bounds recomputed for the final boxes)
-        for b in range(nbx):
-            lb, ub, ns = _box_bounds(cnt, S1, S2, bmin, bmax, nbins, bz[b], N, b1[b], b2[b])
-            blb[b] = lb
-            if ub < best:
-                best = ub
-        zlb = np.full(N + 1, np.inf)
-        zlo = np.full(N + 1, np.inf)
-        zhi = np.zeros(N + 1)
-        for b in range(nbx):
-            if blb[b] > best * (1.0 + 1e-12):
-                continue
-            zz = int(bz[b])
-            zlb[zz] = min(zlb[zz], blb[b])
-            zlo[zz] = min(zlo[zz], b1[b])
-            zhi[zz] = max(zhi[zz], b2[b])
-        order = np.argsort(zlb)
-        fbest = np.inf
-        sbest = 0.0
-        zbest = 0
-        for t in range(N + 1):
-            zz = order[t]
-            if not zlb[zz] <= min(fbest, best) * (1.0 + 1e-12):
-                break
-            if zlo[zz] <= 0.0:
-                status[r] = 3
-                break
-            val, s, st = _exact_box(x, zz, N, zlo[zz], zhi[zz], bp, bpk)
-            info[r, 2] += 1
-            if st != 0:
-                status[r] = 1
-                break
-            if val < fbest:
-                fbest = val
-                sbest = s
-                zbest = zz
-        if status[r] != 0:
-            continue
-        if fbest >= tot:
+        if not fbest < tot:
             status[r] = 4
             continue
         # the MSE at the optimum, summed directly (no cancellation)
@@ -348,4 +494,5 @@ def solve_rows(X, N, nbins, stop, ni, out_s, out_z, out_mse, status, info):
             acc += d * d
         out_s[r] = sbest
         out_z[r] = zbest
-        out_mse[r] = min(acc, fbest) / n if acc <= fbest * (1 + 1e-9) else acc / n
+        out_mse[r] = acc / n
+        out_lb[r] = max(min(acc, fbest) - K * fmag, 0.0) / n
