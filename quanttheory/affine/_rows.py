@@ -18,7 +18,7 @@ Per row ``x`` (``n`` values, ``N = 2**bits - 1``), with ``code(v, s, z) = clip(r
    lower bound is the exact minimum of the quadratic over ``[s1, s2]`` plus those distances; the
    upper bound is an assignment at the geometric midpoint (each zone group whole to its best
    level).  The cost of a box is ``O(N + G N)``, independent of the row length;
-4. a box whose zones hold at most ``T`` values is solved exactly on the raw values: values of the
+4. a box whose zones hold at most ``T`` values (or narrower than 2**-10 relative) is solved exactly on the raw values: values of the
    fixed bins enter through the prefix sums, the zone values are classified one by one (code at
    ``s1`` and ``s2``), their breakpoints ``v / (k +- 1/2)`` sorted and swept, each quadratic piece
    minimized in closed form.  Larger boxes are split at their geometric midpoint.
@@ -42,9 +42,9 @@ import numpy as np
 from numba import njit
 
 EPS = 2.0**-52
-MAXBOX = 1 << 15
+MAXBOX = 1 << 12
 MAXBP = 1 << 16
-NCAND = 12
+NCAND = 6
 
 
 @njit(cache=True)
@@ -116,7 +116,7 @@ def _dist_union(a, b, s1, s2, z, N):
     top = T * s2
     if u >= top:
         return u - top
-    k = math.floor(u / s2)
+    k = float(int(u * (1.0 / s2)))
     if k * s2 > u:
         k -= 1.0
     elif (k + 1.0) * s2 <= u:
@@ -172,6 +172,106 @@ def _lb(P0, P1, P2, xmin, invw, w, dlt, xmax, nb, z, N, s1, s2, G):
         C += c * c * (P0[nb] - P0[ptr])
     q, _ = _qmin(A, B, C, s1, s2)
     return max(q, 0.0) + strad, nzone, A + 2.0 * s2 * abs(B) + s2 * s2 * C
+
+
+@njit(cache=True)
+def _node(P0, P1, P2, xmin, invw, w, dlt, xmax, nb, N, s1, s2, G, zlo, zhi, tja, tjb, tA, tB, tC, tS, tZ,
+          out_lb, out_nz, out_mag):
+    """Lower bounds of the boxes (z, [s1, s2]) for every z in zlo..zhi at once.
+
+    The zone of the boundary between codes c and c+1 lies at (c + 1/2) [s1, s2] in value space
+    whatever z is; z only selects the window c = -z..N-z-1 of boundaries and the clipped tails.
+    The interior runs and zones (between consecutive zones of the window) are shared: their
+    quadratic terms and straddler distances are tabulated per c and summed over the window by
+    cumulative sums.  Straddlers use the distance to the union of the levels k [s1, s2], |k| <= N
+    (a superset of every window's levels: a valid, z-independent lower bound)."""
+    cmin = -zhi
+    cmax = N - zlo - 1
+    off = N
+    for c in range(cmin, cmax + 1):
+        zl, zh = _zone(float(c), s1, s2)
+        tja[c + off] = _idx(zl, xmin, invw, nb)
+        tjb[c + off] = _idx(zh, xmin, invw, nb)
+    # interior terms of boundary c (c > cmin): run (jb[c-1], ja[c]) with code c, zone bins after it
+    tA[cmin + off] = 0.0
+    tB[cmin + off] = 0.0
+    tC[cmin + off] = 0.0
+    tS[cmin + off] = 0.0
+    tZ[cmin + off] = 0.0
+    for c in range(cmin + 1, cmax + 1):
+        k = c + off
+        st = tjb[k - 1] + 1
+        ja = tja[k]
+        jb = tjb[k]
+        a = 0.0
+        bb = 0.0
+        cc2 = 0.0
+        sd = 0.0
+        zc = 0.0
+        fc = float(c)
+        if ja > st:
+            a = P2[ja] - P2[st]
+            bb = fc * (P1[ja] - P1[st])
+            cc2 = fc * fc * (P0[ja] - P0[st])
+            st = ja
+        if jb >= st:
+            zc = P0[jb + 1] - P0[st]
+            nzb = jb - st + 1
+            g = 1 if nzb <= G else (nzb + G - 1) // G
+            j0 = st
+            while j0 <= jb:
+                j1 = min(j0 + g - 1, jb)
+                cnt = P0[j1 + 1] - P0[j0]
+                if cnt > 0.0:
+                    lo, hi = _group(j0, j1, xmin, w, dlt, xmax)
+                    d = _dist_union(lo, hi, s1, s2, N, 2 * N)
+                    sd += cnt * d * d
+                j0 = j1 + 1
+        tA[k] = tA[k - 1] + a
+        tB[k] = tB[k - 1] + bb
+        tC[k] = tC[k - 1] + cc2
+        tS[k] = tS[k - 1] + sd
+        tZ[k] = tZ[k - 1] + zc
+    for z in range(zlo, zhi + 1):
+        c0 = -z
+        c1 = N - z - 1
+        k0 = c0 + off
+        k1 = c1 + off
+        A = tA[k1] - tA[k0]
+        B = tB[k1] - tB[k0]
+        C = tC[k1] - tC[k0]
+        strad = tS[k1] - tS[k0]
+        nzone = tZ[k1] - tZ[k0]
+        # head: bins before the first zone (code -z), the first zone
+        ja = tja[k0]
+        jb = tjb[k0]
+        fc = float(c0)
+        A += P2[ja]
+        B += fc * P1[ja]
+        C += fc * fc * P0[ja]
+        nzone += P0[jb + 1] - P0[ja]
+        nzb = jb - ja + 1
+        g = 1 if nzb <= G else (nzb + G - 1) // G
+        j0 = ja
+        while j0 <= jb:
+            j1 = min(j0 + g - 1, jb)
+            cnt = P0[j1 + 1] - P0[j0]
+            if cnt > 0.0:
+                lo, hi = _group(j0, j1, xmin, w, dlt, xmax)
+                d = _dist_union(lo, hi, s1, s2, N, 2 * N)
+                strad += cnt * d * d
+            j0 = j1 + 1
+        # tail: bins after the last zone (code N - z)
+        st = tjb[k1] + 1
+        if st < nb:
+            fc = float(N - z)
+            A += P2[nb] - P2[st]
+            B += fc * (P1[nb] - P1[st])
+            C += fc * fc * (P0[nb] - P0[st])
+        q, _ = _qmin(A, B, C, s1, s2)
+        out_lb[z] = max(q, 0.0) + strad
+        out_nz[z] = nzone
+        out_mag[z] = A + 2.0 * s2 * abs(B) + s2 * s2 * C
 
 
 @njit(cache=True)
@@ -297,12 +397,23 @@ def solve_rows(X, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_tot, statu
     P0 = np.zeros(nb + 1)
     P1 = np.zeros(nb + 1)
     P2 = np.zeros(nb + 1)
-    bz = np.empty(MAXBOX, dtype=np.int64)
     b1 = np.empty(MAXBOX)
     b2 = np.empty(MAXBOX)
-    nz = np.empty(MAXBOX, dtype=np.int64)
     n1 = np.empty(MAXBOX)
     n2 = np.empty(MAXBOX)
+    alive = np.zeros((MAXBOX, N + 1), dtype=np.bool_)
+    nalive = np.zeros((MAXBOX, N + 1), dtype=np.bool_)
+    nal = np.zeros(N + 1, dtype=np.bool_)
+    zlb = np.zeros(N + 1)
+    znz = np.zeros(N + 1)
+    zmag = np.zeros(N + 1)
+    tja = np.zeros(2 * N + 1, dtype=np.int64)
+    tjb = np.zeros(2 * N + 1, dtype=np.int64)
+    tA = np.zeros(2 * N + 1)
+    tB = np.zeros(2 * N + 1)
+    tC = np.zeros(2 * N + 1)
+    tS = np.zeros(2 * N + 1)
+    tZ = np.zeros(2 * N + 1)
     bp = np.empty(MAXBP)
     bpk = np.empty((MAXBP, 3))
     fnb = float(nb)
@@ -380,7 +491,7 @@ def solve_rows(X, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_tot, statu
         zb = 0
         fb = np.inf
         for q in range(NCAND):
-            sg = (0.35 + 0.06 * q) * rng / N
+            sg = (0.4 + 0.1 * q) * rng / N
             zg = int(min(max(np.rint(0.5 * N - 0.5 * (xmin + xmax) / sg), 0.0), float(N)))
             ub, sl, mag = _point(P0, P1, P2, xmin, invw, nb, zg, N, sg)
             if ub < fb:
@@ -388,23 +499,39 @@ def solve_rows(X, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_tot, statu
                 sb = sl
                 zb = zg
             best = min(best, ub + K * mag)
+        fbest = np.inf
+        sbest = 0.0
+        zbest = 0
+        fmag = tot
         for zz in range(max(zb - 1, 0), min(zb + 1, N) + 1):
             sg = sb
-            for _ in range(4):
+            for _ in range(3):
                 ub, sg, mag = _point(P0, P1, P2, xmin, invw, nb, zz, N, sg)
                 best = min(best, ub + K * mag)
+            # an exact value near the incumbent (a small box around its scale) sharpens the pruning
+            val, s, st = _exact(buf, start, P0, P1, P2, xmin, invw, nb, zz, N, sg * (1.0 - 2.0**-9),
+                                sg * (1.0 + 2.0**-9), bp, bpk)
+            info[r, 2] += 1
+            if st == 0 and val < fbest:
+                fbest = val
+                sbest = s
+                zbest = zz
+                fmag = mag
+                best = min(best, val + K * mag)
         # scales below s_a: every level lies in [-N s_a, N s_a]
         s_a = rng / (4.0 * N)
         closed = False
         for _ in range(80):
             L = N * s_a
+            # values above L (bins after idx(L)) and below -L (bins before idx(-L)): exact sums
+            jh = _idx(L, xmin, invw, nb) + 1
+            jl = _idx(-L, xmin, invw, nb)
             acc = 0.0
-            for j in range(nb):
-                if cnt[j] > 0:
-                    lo, hi = _group(j, j, xmin, w, dlt, xmax)
-                    d = max(lo - L, -L - hi, 0.0)
-                    acc += cnt[j] * d * d
-            if acc - K * tot > best:
+            if jh < nb:
+                acc += (P2[nb] - P2[jh]) - 2.0 * L * (P1[nb] - P1[jh]) + L * L * (P0[nb] - P0[jh])
+            if jl > 0:
+                acc += P2[jl] + 2.0 * L * P1[jl] + L * L * P0[jl]
+            if acc - K * (tot + 2.0 * L * math.sqrt(n * tot) + L * L * n) > best:
                 closed = True
                 break
             s_a *= 0.25
@@ -424,61 +551,83 @@ def solve_rows(X, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_tot, statu
                 s_b = sm
             else:
                 s_l = sm
+        # branch and bound over nodes (s-interval, alive zero-points), all z of a node bounded at once
         nbx = 0
-        for zz in range(N + 1):
-            for t in range(ni):
-                bz[nbx] = zz
-                b1[nbx] = s_a * (s_b / s_a) ** (t / ni)
-                b2[nbx] = s_a * (s_b / s_a) ** ((t + 1) / ni)
-                nbx += 1
-        fbest = np.inf
-        sbest = 0.0
-        zbest = 0
-        fmag = tot
+        for t in range(ni):
+            b1[nbx] = s_a * (s_b / s_a) ** (t / ni)
+            b2[nbx] = s_a * (s_b / s_a) ** ((t + 1) / ni)
+            for zz in range(N + 1):
+                alive[nbx, zz] = True
+            nbx += 1
         rounds = 0
         while nbx > 0:
             rounds += 1
             m = 0
-            info[r, 1] += nbx
             for b in range(nbx):
-                zz = bz[b]
                 s1 = b1[b]
                 s2 = b2[b]
-                lb, nzone, mag = _lb(P0, P1, P2, xmin, invw, w, dlt, xmax, nb, zz, N, s1, s2, G)
-                allow = K * mag
-                if lb - allow > best:
+                zlo = N + 1
+                zhi = -1
+                for zz in range(N + 1):
+                    if alive[b, zz]:
+                        zlo = min(zlo, zz)
+                        zhi = max(zhi, zz)
+                if zhi < 0:
                     continue
-                if nzone <= Tr or (s2 - s1) <= 2.0**-30 * s2 or rounds > 80:
-                    val, s, st = _exact(buf, start, P0, P1, P2, xmin, invw, nb, zz, N, s1, s2, bp, bpk)
-                    info[r, 2] += 1
-                    if st != 0:
-                        status[r] = 1
-                        break
-                    if val < fbest:
-                        fbest = val
-                        sbest = s
-                        zbest = zz
-                        fmag = mag
-                    if val + allow < best:
-                        best = val + allow
-                else:
+                _node(P0, P1, P2, xmin, invw, w, dlt, xmax, nb, N, s1, s2, G, zlo, zhi, tja, tjb, tA, tB, tC,
+                      tS, tZ, zlb, znz, zmag)
+                info[r, 1] += zhi - zlo + 1
+                keep = False
+                for zz in range(zlo, zhi + 1):
+                    nal[zz] = False
+                    if not alive[b, zz]:
+                        continue
+                    allow = K * zmag[zz]
+                    if zlb[zz] - allow > best:
+                        continue
+                    tiny = (s2 - s1) <= 2.0**-10 * s2
+                    if (znz[zz] <= Tr and (s2 - s1) <= 0.125 * s2) or tiny or rounds > 80:
+                        val, s, st = _exact(buf, start, P0, P1, P2, xmin, invw, nb, zz, N, s1, s2, bp, bpk)
+                        info[r, 2] += 1
+                        if st != 0:
+                            if tiny or rounds > 80:
+                                status[r] = 1
+                                break
+                            nal[zz] = True  # too many breakpoints: split further
+                            keep = True
+                            continue
+                        if val < fbest:
+                            fbest = val
+                            sbest = s
+                            zbest = zz
+                            fmag = zmag[zz]
+                        if val + allow < best:
+                            best = val + allow
+                    else:
+                        nal[zz] = True
+                        keep = True
+                if status[r] != 0:
+                    break
+                if keep:
                     if m + 2 > MAXBOX:
                         status[r] = 1
                         break
                     sm = math.sqrt(s1 * s2)
-                    nz[m] = zz
                     n1[m] = s1
                     n2[m] = sm
-                    nz[m + 1] = zz
                     n1[m + 1] = sm
                     n2[m + 1] = s2
+                    for zz in range(N + 1):
+                        nalive[m, zz] = nal[zz] if zlo <= zz <= zhi else False
+                        nalive[m + 1, zz] = nalive[m, zz]
                     m += 2
             if status[r] != 0:
                 break
             for b in range(m):
-                bz[b] = nz[b]
                 b1[b] = n1[b]
                 b2[b] = n2[b]
+                for zz in range(N + 1):
+                    alive[b, zz] = nalive[b, zz]
             nbx = m
         info[r, 0] = rounds
         if status[r] != 0:

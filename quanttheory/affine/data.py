@@ -228,7 +228,7 @@ FAST_MAX_ROW = 1 << 16
 
 def _fast_params(n: int, N: int):
     """(bins, zone-value threshold T, zone groups G, initial intervals) of the fused kernel for rows of n."""
-    return int(min(max(n // 4, 4), 4096)), 48, 4, 3
+    return int(min(max(n // 4, 4), 4096)), 48, 2, 3
 
 
 def _solve_rows_fast(rows, bits, kind, allow_constant, extra):
