@@ -586,7 +586,7 @@ def solve_rows(X, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_tot, statu
                     if zlb[zz] - allow > best:
                         continue
                     tiny = (s2 - s1) <= 2.0**-10 * s2
-                    if (znz[zz] <= Tr and (s2 - s1) <= 0.125 * s2) or tiny or rounds > 80:
+                    if (znz[zz] <= Tr and (s2 - s1) * 4.0 * N <= s2) or tiny or rounds > 80:
                         val, s, st = _exact(buf, start, P0, P1, P2, xmin, invw, nb, zz, N, s1, s2, bp, bpk)
                         info[r, 2] += 1
                         if st != 0:
