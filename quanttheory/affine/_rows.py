@@ -4,34 +4,35 @@ Per row ``x`` (``n`` values, ``N = 2**bits - 1``), with ``code(v, s, z) = clip(r
 (the float formula of :func:`~quanttheory.affine.grid.affine_fake_quantize`, minus ``z``):
 
 1. one pass: min, max, ``sum x^2`` and the finiteness checks;
-2. a uniform histogram of ``nb`` bins over ``[min x, max x]``, bucket-sorted (counting sort: the
-   values of bin ``j`` are contiguous in a buffer; ``idx(v) = floor((v - min x) nb / (max x - min x))``
-   is monotone in ``v`` in floating point, so every value of bin ``j`` lies between the values of
-   the bins before and after it), with per-bin count / sum / sum of squares / min / max and
-   their prefix sums;
-3. branch and bound over boxes ``(z, [s1, s2])``.  For each cell boundary ``c | c+1`` the values
-   whose code can change inside the box lie in the "zone" ``(c + 1/2) [s1, s2]`` (widened by
-   ``8 eps`` relative, which covers the rounding of ``v / s``); the bins between two consecutive
-   zones have one code for every ``s`` in the box, so their part of the MSE is an exact quadratic
-   ``S2 - 2 s c S1 + s^2 c^2 cnt`` read from the prefix sums; the bins of a zone (in at most ``G``
-   groups) contribute ``cnt * dist(values, union of the level intervals k [s1, s2])^2``.  The box
-   lower bound is the exact minimum of the quadratic over ``[s1, s2]`` plus those distances; the
-   upper bound is an assignment at the geometric midpoint (each zone group whole to its best
-   level).  The cost of a box is ``O(N + G N)``, independent of the row length;
-4. a box whose zones hold at most ``T`` values (or narrower than 2**-10 relative) is solved exactly on the raw values: values of the
-   fixed bins enter through the prefix sums, the zone values are classified one by one (code at
-   ``s1`` and ``s2``), their breakpoints ``v / (k +- 1/2)`` sorted and swept, each quadratic piece
-   minimized in closed form.  Larger boxes are split at their geometric midpoint.
+2. a uniform histogram of ``nb`` bins over ``[min x, max x]`` (count / sum / sum of squares per bin
+   and their prefix sums) and a counting sort of the values by bin.  ``idx(v) = floor((v - min x)
+   nb / range)`` is monotone in ``v`` in floating point, so every value of bin ``j`` lies between the
+   values of the bins before and after it, and within the bin's edges widened by the rounding;
+3. incumbent: shrunk min-max grids, least-squares (Lloyd) steps, an exact sweep on a small box
+   around each of the three best zero-points; scales below ``s_a`` (every level inside
+   ``[-N s_a, N s_a]``) and above ``s_b`` (the values in ``(-s/2, s/2)`` alone cost more) excluded;
+4. branch and bound over nodes ``([s1, s2], alive zero-points)``.  For each cell boundary ``c | c+1``
+   the values whose code can change inside the box lie in the "zone" ``(c + 1/2) [s1, s2]`` (widened
+   by ``8 eps`` relative, which covers the rounding of ``v / s``), whatever ``z`` is.  The bins between
+   two consecutive zones have one code for every ``s`` of the box: their part of the MSE is an exact
+   quadratic ``S2 - 2 s c S1 + s^2 c^2 cnt`` read from the prefix sums; zone bins (in at most ``G``
+   groups) contribute ``cnt * dist(values, union of the level intervals k [s1, s2])^2``.  The terms
+   are tabulated once per node and summed over each zero-point's window of boundaries by cumulative
+   sums (:func:`_node`): ``O(N)`` for all zero-points of a node, independent of ``n``.  The lower
+   bound is the exact minimum of the quadratic over ``[s1, s2]`` plus the distances;
+5. a (node, z) whose zones hold few values (at most 64, or at most ``T + 2 N n / nb`` in a box at most
+   ``1/(4N)`` wide) or narrower than ``2**-10`` is solved exactly on the raw values (:func:`_exact`):
+   values of the fixed bins enter through the prefix sums, the zone values are classified one by one
+   (code at ``s1`` and ``s2``), their breakpoints ``v / (k +- 1/2)`` sorted and swept, each quadratic
+   piece minimized in closed form.  Other nodes are split at their geometric midpoint.
 
 Every box is pruned only when its lower bound, minus a rounding allowance, exceeds an attained
 value plus its allowance (``4 eps (max bin count + nb + N + 16)`` times the magnitude of the
-quadratic's terms), so the minimum over the exactly solved boxes is the global optimum.  Scales
-below ``s_a`` (every level inside ``[-N s_a, N s_a]``) are excluded by one bound; above
-``2 max |x|`` every code is 0 and the MSE is ``mean x^2``.  The MSE of the returned ``(s, z)`` is
-summed directly (no cancellation).  Status per row: 0 solved; 1 a buffer overflowed or the
-histogram is degenerate (reference solver); 2 constant row; 3 the small-scale bound did not
-close (reference solver); 4 no box solved (reference solver); 5 non-finite value (``info[r, 0]``
-is its index); 6 a value too large to square.
+quadratic's terms), so the minimum over the exactly solved boxes is the global optimum; an exact
+zero MSE ends the search.  The MSE of the returned ``(s, z)`` is summed directly (no cancellation).
+Status per row: 0 solved; 1 a buffer overflowed or the histogram is degenerate (reference solver);
+2 constant row; 3 the small-scale bound did not close (reference solver); 4 no box solved
+(reference solver); 5 non-finite value (``info[r, 0]`` is its index); 6 a value too large to square.
 """
 
 from __future__ import annotations
@@ -131,47 +132,6 @@ def _dist_union(a, b, s1, s2, z, N):
 def _group(j0, j1, xmin, w, dlt, xmax):
     """Bounds of the values of bins j0..j1 (from the bin edges, widened by the rounding of idx)."""
     return max(xmin + j0 * w - dlt, xmin), min(xmin + (j1 + 1) * w + dlt, xmax)
-
-
-@njit(cache=True)
-def _lb(P0, P1, P2, xmin, invw, w, dlt, xmax, nb, z, N, s1, s2, G):
-    """(lower bound over the box, values in zone bins, magnitude of the quadratic's terms)."""
-    A = 0.0
-    B = 0.0
-    C = 0.0
-    strad = 0.0
-    nzone = 0.0
-    ptr = 0
-    for ci in range(N):
-        c = float(ci - z)
-        zl, zh = _zone(c, s1, s2)
-        ja = _idx(zl, xmin, invw, nb)
-        jb = _idx(zh, xmin, invw, nb)
-        if ja > ptr:  # bins [ptr, ja): code c for every s in the box
-            A += P2[ja] - P2[ptr]
-            B += c * (P1[ja] - P1[ptr])
-            C += c * c * (P0[ja] - P0[ptr])
-            ptr = ja
-        if jb >= ptr:
-            nzone += P0[jb + 1] - P0[ptr]
-            g = (jb - ptr + G) // G
-            j0 = ptr
-            while j0 <= jb:
-                j1 = min(j0 + g - 1, jb)
-                cc = P0[j1 + 1] - P0[j0]
-                if cc > 0.0:
-                    lo, hi = _group(j0, j1, xmin, w, dlt, xmax)
-                    d = _dist_union(lo, hi, s1, s2, z, N)
-                    strad += cc * d * d
-                j0 = j1 + 1
-            ptr = jb + 1
-    if ptr < nb:
-        c = float(N - z)
-        A += P2[nb] - P2[ptr]
-        B += c * (P1[nb] - P1[ptr])
-        C += c * c * (P0[nb] - P0[ptr])
-    q, _ = _qmin(A, B, C, s1, s2)
-    return max(q, 0.0) + strad, nzone, A + 2.0 * s2 * abs(B) + s2 * s2 * C
 
 
 @njit(cache=True)
@@ -382,6 +342,17 @@ def _exact(buf, start, P0, P1, P2, xmin, invw, nb, z, N, s1, s2, bp, bpk):
 
 
 @njit(cache=True)
+def _direct(x, s, z, N):
+    """sum (x - s code(x, s, z))^2, summed directly."""
+    acc = 0.0
+    for i in range(x.size):
+        v = np.float64(x[i])
+        d = v - s * _code(v, s, z, N)
+        acc += d * d
+    return acc
+
+
+@njit(cache=True)
 def solve_rows(X, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_tot, status, info):
     """Exact (s, z) optimum of every row of X (float32/float64, C-contiguous); see the module doc.
     info[r] = (rounds, box evaluations, exact solves) or (index of the first non-finite value, ...)."""
@@ -560,6 +531,7 @@ def solve_rows(X, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_tot, statu
                 alive[nbx, zz] = True
             nbx += 1
         rounds = 0
+        zero = False
         while nbx > 0:
             rounds += 1
             m = 0
@@ -586,7 +558,7 @@ def solve_rows(X, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_tot, statu
                     if zlb[zz] - allow > best:
                         continue
                     tiny = (s2 - s1) <= 2.0**-10 * s2
-                    if (znz[zz] <= Tr and (s2 - s1) * 4.0 * N <= s2) or tiny or rounds > 80:
+                    if (znz[zz] <= Tr and (s2 - s1) * 4.0 * N <= s2) or znz[zz] <= 64.0 or tiny or rounds > 80:
                         val, s, st = _exact(buf, start, P0, P1, P2, xmin, invw, nb, zz, N, s1, s2, bp, bpk)
                         info[r, 2] += 1
                         if st != 0:
@@ -601,12 +573,15 @@ def solve_rows(X, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_tot, statu
                             sbest = s
                             zbest = zz
                             fmag = zmag[zz]
+                            if val <= allow and _direct(x, s, zz, N) == 0.0:
+                                zero = True  # MSE 0 attained: nothing can be better
+                                break
                         if val + allow < best:
                             best = val + allow
                     else:
                         nal[zz] = True
                         keep = True
-                if status[r] != 0:
+                if status[r] != 0 or zero:
                     break
                 if keep:
                     if m + 2 > MAXBOX:
@@ -621,7 +596,7 @@ def solve_rows(X, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_tot, statu
                         nalive[m, zz] = nal[zz] if zlo <= zz <= zhi else False
                         nalive[m + 1, zz] = nalive[m, zz]
                     m += 2
-            if status[r] != 0:
+            if status[r] != 0 or zero:
                 break
             for b in range(m):
                 b1[b] = n1[b]
@@ -635,12 +610,7 @@ def solve_rows(X, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_tot, statu
         if not fbest < tot:
             status[r] = 4
             continue
-        # the MSE at the optimum, summed directly (no cancellation)
-        acc = 0.0
-        for i in range(n):
-            v = np.float64(x[i])
-            d = v - sbest * _code(v, sbest, zbest, N)
-            acc += d * d
+        acc = _direct(x, sbest, zbest, N)  # the MSE at the optimum, summed directly (no cancellation)
         out_s[r] = sbest
         out_z[r] = zbest
         out_mse[r] = acc / n
