@@ -97,8 +97,6 @@ def section_laws(bits, quick, rng):
 
 def section_speed():
     """CPU time (min of 7 warm runs) of one certified (s, z) optimum per law and bit width."""
-    from quanttheory.laws.mixture import Mixture
-
     laws = [Normal(0.0, 1.0), Laplace(1.0, 1.0), ReLU(Normal(0.0, 1.0)), ReLU(Laplace(0.5, 1.0))]
     print("\n## 0. One parametric (s, z) optimum, warm, CPU ms (min of 7) (goal 20 ms)")
     print("law | " + " | ".join(f"{b} bits" for b in (2, 4, 8)))
@@ -109,7 +107,6 @@ def section_speed():
             t, _ = best_time(lambda: optimal_affine(d, b), 7, clock=time.process_time)
             cells.append(f"{t * 1e3:.1f}")
         print(f"{d} | " + " | ".join(cells))
-    del Mixture
 
 
 def section_rows(bits, rng):
