@@ -29,7 +29,8 @@ Per row ``x`` (``n`` values, ``N = 2**bits - 1``), with ``code(v, s, z) = clip(r
 Every box is pruned only when its lower bound, minus a rounding allowance, exceeds an attained
 value plus its allowance (``4 eps (max bin count + nb + N + 16)`` times the magnitude of the
 quadratic's terms plus the row's sum of squares), so the minimum over the exactly solved boxes
-is the global optimum; an exact zero MSE ends the search.  The MSE of the returned ``(s, z)`` is summed directly (no cancellation).
+is the global optimum; an exact zero MSE ends the search.  The MSE of the returned ``(s, z)``
+is summed directly (no cancellation).
 Status per row: 0 solved; 1 a buffer overflowed or the histogram is degenerate (reference solver);
 2 constant row; 3 the small-scale bound did not close (reference solver); 4 no box solved
 (reference solver); 5 non-finite value (``info[r, 0]`` is its index); 6 a value too large to square.
