@@ -240,3 +240,102 @@ def test_fused_rows_match_brute_force(rows, bits):
     for i in range(X.shape[0]):
         F, _, _ = brute_force(X[i], bits)
         assert r.mse[i] == pytest.approx(F, rel=1e-10, abs=1e-13 * float(np.mean(X[i] ** 2)))
+
+
+def brute_force_vec(x, bits):
+    """:func:`brute_force` vectorized over the pieces of each zero-point (same enumeration: every piece
+    between consecutive breakpoints |x_i| / (k + 1/2), its assignment at the midpoint, the clamped
+    least-squares scale, the MSE summed directly there)."""
+    x = np.asarray(x, dtype=float)
+    N = 2**bits - 1
+    amax = float(np.abs(x).max())
+    best = math.inf
+    for z in range(N + 1):
+        T = np.where(x >= 0, N - z, z)
+        bps = np.concatenate([np.abs(v) / (np.arange(t) + 0.5) for v, t in zip(x, T)] + [np.array([amax * 1e-9,
+                                                                                                  4 * amax + 1.0])])
+        bps = np.unique(bps[bps > 0])
+        a, b = bps[:-1], bps[1:]
+        m = 0.5 * (a + b)
+        k = np.clip(np.rint(x[None, :] / m[:, None]), -z, N - z)
+        kk = (k * k).sum(axis=1)
+        s = np.where(kk == 0, m, np.clip((x[None, :] * k).sum(axis=1) / np.where(kk == 0, 1.0, kk), a, b))
+        val = np.mean((x[None, :] - s[:, None] * np.clip(np.rint(x[None, :] / s[:, None]), -z, N - z)) ** 2,
+                      axis=1)
+        best = min(best, float(val.min()))
+    return best
+
+
+def _brute_rows(X, bits):
+    """Brute force per row on the float64 values of X (float32 rows are exactly representable)."""
+    return [brute_force_vec(X[i].astype(np.float64), bits) for i in range(X.shape[0])]
+
+
+def test_vectorized_brute_force_equals_loop():
+    rng = np.random.default_rng(3)
+    for bits in (1, 2, 3):
+        x = rng.normal(size=6) + 0.3
+        assert brute_force_vec(x, bits) == pytest.approx(brute_force(x, bits)[0], rel=1e-12)
+
+
+ROW = st.lists(FINITE, min_size=3, max_size=7)
+
+
+@given(st.lists(ROW, min_size=1, max_size=3), st.integers(2, 8), st.sampled_from([np.float32, np.float64]))
+def test_batched_kernel_matches_brute_force(rows, bits, dtype):
+    """The fused kernel (all rows in one call) against the independent breakpoint brute force, float32 and
+    float64 rows, bits 2..8.  Tolerance: both minimize the same piecewise quadratic; the kernel's MSE is summed
+    directly at its (s, z), so it equals the brute force to 1e-10 relative (s* rounding) or 1e-13 mean x^2."""
+    n = min(len(r) for r in rows)
+    X = np.array([r[:n] for r in rows], dtype=dtype)
+    X64 = X.astype(np.float64)
+    if np.any(np.ptp(X64, axis=1) == 0) or np.any(np.all(np.abs(X64) < 1e-6, axis=1)):
+        return
+    r = optimal_affine_data(X, bits, axis=0)
+    assert "fused" in r.method and r.extra["reference_rows"] == []
+    for i, F in enumerate(_brute_rows(X, bits)):
+        tol = 1e-13 * float(np.mean(X64[i] ** 2))
+        assert r.mse[i] == pytest.approx(F, rel=1e-10, abs=tol)
+        xh = A.affine_fake_quantize(X64[i], r.scale[i], int(r.zero_point[i]), bits)
+        assert float(np.mean((X64[i] - xh) ** 2)) == pytest.approx(r.mse[i], rel=1e-12, abs=tol)
+        assert r.mse_lower_bound[i] <= r.mse[i]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_batched_kernel_adversarial_rows(dtype):
+    """Rows whose optimum is derived by hand (N = 2**bits - 1):
+    * two distinct values a < b: two levels reproduce both exactly (MSE 0), e.g. s = b - a with z = 0 for
+      a = 0, or the grid through a and b when (b - a) / s and a / s are integers;
+    * one outlier: [0]*7 + [c]: z = 0, s = c / N puts the top level on c and 0 on the zeros: MSE 0;
+    * all-positive data [1, 2, 3, 10] at 2 bits (levels 0, s, 2s, 3s): one-sided clipping (z = 0) wins;
+      the brute force gives the value, the kernel must equal it with z = 0;
+    * a constant row: error (every s with a level on the value is optimal), or flagged with allow_constant."""
+    X = np.array([[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.5],
+                  [-1.0, -1.0, 3.0, 3.0, -1.0, 3.0, -1.0, 3.0],
+                  [0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]], dtype=dtype)
+    with pytest.raises(ValueError, match="constant"):
+        optimal_affine_data(X, 4, axis=0)
+    r = optimal_affine_data(X, 4, axis=0, allow_constant=True)
+    assert r.extra["degenerate"].tolist() == [False, False, True]
+    assert r.mse[0] <= 1e-30 and r.zero_point[0] == 0      # outlier: the top level on 2.5, 0 on the zeros
+    assert r.mse[1] <= 1e-30                                # two values: both on levels
+    assert r.mse[2] == 0.0
+    pos = np.array([[1.0, 2.0, 3.0, 10.0]], dtype=dtype)
+    F, zb, _ = brute_force(pos[0].astype(float), 2)
+    rp = optimal_affine_data(pos, 2, axis=0)
+    assert zb == 0 and int(rp.zero_point[0]) == 0          # one-sided: no negative level is worth its cost
+    assert rp.mse[0] == pytest.approx(F, rel=1e-12)
+
+
+def test_batched_kernel_long_rows_match_reference():
+    """Rows of 4096 values (the benchmark's size: histogram bounds, pruning, exact sweeps on the zones) against
+    the reference path (exact 1-D engine per surviving zero-point): same MSE to 1e-10 relative."""
+    rng = np.random.default_rng(7)
+    X = np.concatenate([rng.normal(size=(2, 4096)) * 0.02 + 0.004,
+                        np.maximum(rng.normal(size=(1, 4096)), 0.0),
+                        rng.laplace(size=(1, 4096)) + 0.5]).astype(np.float32)
+    for bits, rows in ((2, X), (4, X), (8, X[2:3])):  # 8 bits: the row with 2000 exact zeros (bounded time)
+        fast = optimal_affine_data(rows, bits, axis=0)
+        ref = optimal_affine_data(rows, bits, axis=0, fast=False)
+        assert fast.extra["reference_rows"] == []
+        np.testing.assert_allclose(fast.mse, ref.mse, rtol=1e-10)

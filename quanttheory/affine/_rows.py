@@ -1,22 +1,39 @@
 """Fused numba kernel: exact (s, z) optimum of every row of a matrix (private).
 
-Per row ``x`` (``n`` values, ``N = 2**bits - 1``):
+Per row ``x`` (``n`` values, ``N = 2**bits - 1``), with ``code(v, s, z) = clip(rint(v / s), -z, N - z)``
+(the float formula of :func:`~quanttheory.affine.grid.affine_fake_quantize`, minus ``z``):
 
-1. per-bin count / sum / sum of squares and the actual min / max of a uniform histogram
-   (``nbins`` bins over ``[min x, max x]``);
-2. branch and bound over boxes ``(z, [s1, s2])``: a bin whose code ``clip(rint(v/s), -z, N-z)``
-   is the same at the four corners (``v`` in {bin min, bin max}, ``s`` in {s1, s2}; the code is
-   monotone in ``v`` and, for fixed sign, in ``s``) is "fixed": its part of the MSE is the exact
-   quadratic ``S2 - 2 s k S1 + s^2 k^2 cnt``, minimized exactly over ``[s1, s2]`` together with the
-   other fixed bins; other bins contribute ``cnt * dist(bin, levels' intervals)^2``.  Upper bound
-   at the box midpoint: every bin assigned whole to its best candidate level;
-3. every surviving box is solved exactly from the raw values: points whose code is constant on
-   ``[s1, s2]`` are summed into one quadratic, the others' breakpoints ``|x| / (j + 1/2)`` are
-   sorted and swept, each quadratic piece minimized in closed form.
+1. one pass: min, max, ``sum x^2`` and the finiteness checks;
+2. a uniform histogram of ``nb`` bins over ``[min x, max x]`` (count / sum / sum of squares per bin
+   and their prefix sums) and a counting sort of the values by bin.  ``idx(v) = floor((v - min x)
+   nb / range)`` is monotone in ``v`` in floating point, so every value of bin ``j`` lies between the
+   values of the bins before and after it, and within the bin's edges widened by the rounding;
+3. incumbent: shrunk min-max grids, least-squares (Lloyd) steps, an exact sweep on a small box
+   around each of the three best zero-points; scales below ``s_a`` (every level inside
+   ``[-N s_a, N s_a]``) and above ``s_b`` (the values in ``(-s/2, s/2)`` alone cost more) excluded;
+4. branch and bound over nodes ``([s1, s2], alive zero-points)``.  For each cell boundary ``c | c+1``
+   the values whose code can change inside the box lie in the "zone" ``(c + 1/2) [s1, s2]`` (widened
+   by ``8 eps`` relative, which covers the rounding of ``v / s``), whatever ``z`` is.  The bins between
+   two consecutive zones have one code for every ``s`` of the box: their part of the MSE is an exact
+   quadratic ``S2 - 2 s c S1 + s^2 c^2 cnt`` read from the prefix sums; zone bins (in at most ``G``
+   groups) contribute ``cnt * dist(values, union of the level intervals k [s1, s2])^2``.  The terms
+   are tabulated once per node and summed over each zero-point's window of boundaries by cumulative
+   sums (:func:`_node`): ``O(N)`` for all zero-points of a node, independent of ``n``.  The lower
+   bound is the exact minimum of the quadratic over ``[s1, s2]`` plus the distances;
+5. a (node, z) whose zones hold few values (at most 64, or at most ``T + 2 N n / nb`` in a box at most
+   ``1/(4N)`` wide) or narrower than ``2**-10`` is solved exactly on the raw values (:func:`_exact`):
+   values of the fixed bins enter through the prefix sums, the zone values are classified one by one
+   (code at ``s1`` and ``s2``), their breakpoints ``v / (k +- 1/2)`` sorted and swept, each quadratic
+   piece minimized in closed form.  Other nodes are split at their geometric midpoint.
 
-The minimum over the exactly solved boxes is the global optimum (every box not solved had a
-lower bound above a value that was attained).  A row that overflows a buffer or whose
-survivors contain ``s = 0`` is flagged (``status != 0``) and handled by the reference solver.
+Every box is pruned only when its lower bound, minus a rounding allowance, exceeds an attained
+value plus its allowance (``4 eps (max bin count + nb + N + 16)`` times the magnitude of the
+quadratic's terms plus the row's sum of squares), so the minimum over the exactly solved boxes
+is the global optimum; an exact zero MSE ends the search.  The MSE of the returned ``(s, z)``
+is summed directly (no cancellation).
+Status per row: 0 solved; 1 a buffer overflowed or the histogram is degenerate (reference solver);
+2 constant row; 3 the small-scale bound did not close (reference solver); 4 no box solved
+(reference solver); 5 non-finite value (``info[r, 0]`` is its index); 6 a value too large to square.
 """
 
 from __future__ import annotations
@@ -27,14 +44,13 @@ import numpy as np
 from numba import njit
 
 EPS = 2.0**-52
-MAXBOX = 8192
+MAXBOX = 1 << 12
 MAXBP = 1 << 16
+NCAND = 6
 
 
 @njit(cache=True)
 def _code(v, s, z, N):
-    if s <= 0.0:  # the limit s -> 0+: every non-zero value is clipped
-        return float(N - z) if v > 0.0 else (float(-z) if v < 0.0 else 0.0)
     k = np.rint(v / s)
     if k < -z:
         k = -z
@@ -58,95 +74,249 @@ def _qmin(A, B, C, s1, s2):
 
 
 @njit(cache=True)
-def _box_bounds(cnt, S1, S2, bmin, bmax, nb, z, N, s1, s2):
-    """(lower bound over [s1, s2], upper bound at the midpoint, number of non-fixed bins)."""
-    A = 0.0
-    B = 0.0
-    C = 0.0
-    mag = 0.0
-    strad = 0.0
-    nstr = 0
-    sm = 0.5 * (s1 + s2)
-    ub = 0.0
-    for i in range(nb):
-        c = cnt[i]
-        if c == 0.0:
-            continue
-        lo_v = bmin[i]
-        hi_v = bmax[i]
-        k1 = _code(lo_v, s1, z, N)
-        k2 = _code(lo_v, s2, z, N)
-        k3 = _code(hi_v, s1, z, N)
-        k4 = _code(hi_v, s2, z, N)
-        kmin = min(min(k1, k2), min(k3, k4))
-        kmax = max(max(k1, k2), max(k3, k4))
-        if kmin == kmax:
-            A += S2[i]
-            B += kmin * S1[i]
-            C += kmin * kmin * c
-            mag += S2[i] + abs(kmin * S1[i]) * s2 + kmin * kmin * c * s2 * s2
-            v = S2[i] - 2.0 * sm * kmin * S1[i] + sm * sm * kmin * kmin * c
-            ub += v
-        else:
-            nstr += 1
-            # distance from the bin [lo_v, hi_v] to the union of k [s1, s2], k in [kmin, kmax]
-            dmin = np.inf
-            k = kmin
-            while k <= kmax:
-                lo = k * s1 if k >= 0 else k * s2
-                hi = k * s2 if k >= 0 else k * s1
-                d = max(lo - hi_v, lo_v - hi, 0.0)
-                if d < dmin:
-                    dmin = d
-                k += 1.0
-            strad += c * dmin * dmin
-            # upper bound: the whole bin to its best level at the midpoint
-            ka = _code(lo_v, sm, z, N)
-            kb = _code(hi_v, sm, z, N)
-            best = np.inf
-            k = ka
-            while k <= kb:
-                v = S2[i] - 2.0 * sm * k * S1[i] + sm * sm * k * k * c
-                if v < best:
-                    best = v
-                k += 1.0
-            ub += best
-    q, _ = _qmin(A, B, C, s1, s2)
-    lb = max(q, 0.0) - 8.0 * EPS * (mag + 1.0) * 64.0 + strad * (1.0 - 1e-12)
-    return lb, ub, nstr
+def _idx(v, xmin, invw, nb):
+    t = (v - xmin) * invw
+    if t <= 0.0:
+        return 0
+    if t >= nb - 1:
+        return nb - 1
+    return int(t)
 
 
 @njit(cache=True)
-def _exact_box(x, z, N, s1, s2, bp, bpk):
-    """Exact min over s in [s1, s2] of sum (x - s code(x, s))^2; returns (value, s, status)."""
-    n = x.size
+def _zone(c, s1, s2):
+    """Values that may change code between c and c + 1 for s in [s1, s2] (widened for rounding)."""
+    h = c + 0.5
+    if h > 0.0:
+        a = h * s1
+        b = h * s2
+        m = b
+    else:
+        a = h * s2
+        b = h * s1
+        m = -a
+    mar = 8.0 * EPS * m + 1e-300
+    return a - mar, b + mar
+
+
+@njit(cache=True)
+def _dist_union(a, b, s1, s2, z, N):
+    """Lower bound of the distance from any point of [a, b] to the union of the level intervals
+    k [s1, s2], k = -z..N-z."""
+    if a <= 0.0 <= b:
+        return 0.0
+    if a > 0.0:
+        T = N - z
+        u = a
+        w = b
+    else:
+        T = z
+        u = -b
+        w = -a
+    if T == 0:
+        return u
+    top = T * s2
+    if u >= top:
+        return u - top
+    k = float(int(u * (1.0 / s2)))
+    if k * s2 > u:
+        k -= 1.0
+    elif (k + 1.0) * s2 <= u:
+        k += 1.0
+    nxt = (k + 1.0) * s1
+    if w < nxt:
+        return min(u - k * s2, nxt - w)
+    return 0.0
+
+
+@njit(cache=True)
+def _group(j0, j1, xmin, w, dlt, xmax):
+    """Bounds of the values of bins j0..j1 (from the bin edges, widened by the rounding of idx)."""
+    return max(xmin + j0 * w - dlt, xmin), min(xmin + (j1 + 1) * w + dlt, xmax)
+
+
+@njit(cache=True)
+def _node(P0, P1, P2, xmin, invw, w, dlt, xmax, nb, N, s1, s2, G, zlo, zhi, tja, tjb, tA, tB, tC, tS, tZ,
+          out_lb, out_nz, out_mag):
+    """Lower bounds of the boxes (z, [s1, s2]) for every z in zlo..zhi at once.
+
+    The zone of the boundary between codes c and c+1 lies at (c + 1/2) [s1, s2] in value space
+    whatever z is; z only selects the window c = -z..N-z-1 of boundaries and the clipped tails.
+    The interior runs and zones (between consecutive zones of the window) are shared: their
+    quadratic terms and straddler distances are tabulated per c and summed over the window by
+    cumulative sums.  Straddlers use the distance to the union of the levels k [s1, s2], |k| <= N
+    (a superset of every window's levels: a valid, z-independent lower bound)."""
+    cmin = -zhi
+    cmax = N - zlo - 1
+    off = N
+    for c in range(cmin, cmax + 1):
+        zl, zh = _zone(float(c), s1, s2)
+        tja[c + off] = _idx(zl, xmin, invw, nb)
+        tjb[c + off] = _idx(zh, xmin, invw, nb)
+    # interior terms of boundary c (c > cmin): run (jb[c-1], ja[c]) with code c, zone bins after it
+    tA[cmin + off] = 0.0
+    tB[cmin + off] = 0.0
+    tC[cmin + off] = 0.0
+    tS[cmin + off] = 0.0
+    tZ[cmin + off] = 0.0
+    for c in range(cmin + 1, cmax + 1):
+        k = c + off
+        st = tjb[k - 1] + 1
+        ja = tja[k]
+        jb = tjb[k]
+        a = 0.0
+        bb = 0.0
+        cc2 = 0.0
+        sd = 0.0
+        zc = 0.0
+        fc = float(c)
+        if ja > st:
+            a = P2[ja] - P2[st]
+            bb = fc * (P1[ja] - P1[st])
+            cc2 = fc * fc * (P0[ja] - P0[st])
+            st = ja
+        if jb >= st:
+            zc = P0[jb + 1] - P0[st]
+            nzb = jb - st + 1
+            g = 1 if nzb <= G else (nzb + G - 1) // G
+            j0 = st
+            while j0 <= jb:
+                j1 = min(j0 + g - 1, jb)
+                cnt = P0[j1 + 1] - P0[j0]
+                if cnt > 0.0:
+                    lo, hi = _group(j0, j1, xmin, w, dlt, xmax)
+                    d = _dist_union(lo, hi, s1, s2, N, 2 * N)
+                    sd += cnt * d * d
+                j0 = j1 + 1
+        tA[k] = tA[k - 1] + a
+        tB[k] = tB[k - 1] + bb
+        tC[k] = tC[k - 1] + cc2
+        tS[k] = tS[k - 1] + sd
+        tZ[k] = tZ[k - 1] + zc
+    for z in range(zlo, zhi + 1):
+        c0 = -z
+        c1 = N - z - 1
+        k0 = c0 + off
+        k1 = c1 + off
+        A = tA[k1] - tA[k0]
+        B = tB[k1] - tB[k0]
+        C = tC[k1] - tC[k0]
+        strad = tS[k1] - tS[k0]
+        nzone = tZ[k1] - tZ[k0]
+        # head: bins before the first zone (code -z), the first zone
+        ja = tja[k0]
+        jb = tjb[k0]
+        fc = float(c0)
+        A += P2[ja]
+        B += fc * P1[ja]
+        C += fc * fc * P0[ja]
+        nzone += P0[jb + 1] - P0[ja]
+        nzb = jb - ja + 1
+        g = 1 if nzb <= G else (nzb + G - 1) // G
+        j0 = ja
+        while j0 <= jb:
+            j1 = min(j0 + g - 1, jb)
+            cnt = P0[j1 + 1] - P0[j0]
+            if cnt > 0.0:
+                lo, hi = _group(j0, j1, xmin, w, dlt, xmax)
+                d = _dist_union(lo, hi, s1, s2, N, 2 * N)
+                strad += cnt * d * d
+            j0 = j1 + 1
+        # tail: bins after the last zone (code N - z)
+        st = tjb[k1] + 1
+        if st < nb:
+            fc = float(N - z)
+            A += P2[nb] - P2[st]
+            B += fc * (P1[nb] - P1[st])
+            C += fc * fc * (P0[nb] - P0[st])
+        q, _ = _qmin(A, B, C, s1, s2)
+        out_lb[z] = max(q, 0.0) + strad
+        out_nz[z] = nzone
+        out_mag[z] = A + 2.0 * s2 * abs(B) + s2 * s2 * C
+
+
+@njit(cache=True)
+def _point(P0, P1, P2, xmin, invw, nb, z, N, s):
+    """An assignment at scale s (each bin at a cell boundary whole to its better side) and its
+    least-squares scale: (value at that scale = an upper bound of the MSE there, the scale, magnitude)."""
+    A = 0.0
+    B = 0.0
+    C = 0.0
+    ptr = 0
+    for ci in range(N + 1):
+        c = float(ci - z)
+        if ci < N:
+            zl, zh = _zone(c, s, s)
+            ja = _idx(zl, xmin, invw, nb)
+            jb = _idx(zh, xmin, invw, nb)
+        else:
+            ja = nb
+            jb = -1
+        if ja > ptr:
+            A += P2[ja] - P2[ptr]
+            B += c * (P1[ja] - P1[ptr])
+            C += c * c * (P0[ja] - P0[ptr])
+            ptr = ja
+        if jb >= ptr:
+            cc = P0[jb + 1] - P0[ptr]
+            q1 = P1[jb + 1] - P1[ptr]
+            q2 = P2[jb + 1] - P2[ptr]
+            v0 = -2.0 * s * c * q1 + s * s * c * c * cc
+            v1 = -2.0 * s * (c + 1.0) * q1 + s * s * (c + 1.0) * (c + 1.0) * cc
+            k = c if v0 <= v1 else c + 1.0
+            A += q2
+            B += k * q1
+            C += k * k * cc
+            ptr = jb + 1
+    sl = B / C if C > 0.0 else s
+    if not sl > 0.0:
+        sl = s
+    return A - 2.0 * sl * B + sl * sl * C, sl, A + 2.0 * sl * abs(B) + sl * sl * C
+
+
+@njit(cache=True)
+def _exact(buf, start, P0, P1, P2, xmin, invw, nb, z, N, s1, s2, bp, bpk):
+    """Exact min over s in [s1, s2] of sum (x - s code(x, s))^2: (value, argmin, status)."""
     A = 0.0
     B = 0.0
     C = 0.0
     nbp = 0
-    for i in range(n):
-        v = np.float64(x[i])
-        A += v * v
-        ka = _code(v, s1, z, N)
-        kb = _code(v, s2, z, N)
-        # code at s1 (the sweep starts at s1 and moves up)
-        B += ka * v
-        C += ka * ka
-        if ka != kb:
-            # breakpoints s = |v| / (j + 1/2) where the code steps from j+1 to j (|code| decreases with s)
-            step = -1.0 if ka > kb else 1.0
-            k = ka
-            while k != kb:
-                # crossing between k and k + step happens at s = v / (k + step / 2)
-                sb = v / (k + 0.5 * step)
-                if nbp >= bp.size:
-                    return 0.0, 0.0, 1
-                bp[nbp] = sb
-                bpk[nbp, 0] = v
-                bpk[nbp, 1] = k
-                bpk[nbp, 2] = k + step
-                nbp += 1
-                k += step
+    ptr = 0
+    for ci in range(N + 1):
+        c = float(ci - z)
+        if ci < N:
+            zl, zh = _zone(c, s1, s2)
+            ja = _idx(zl, xmin, invw, nb)
+            jb = _idx(zh, xmin, invw, nb)
+        else:
+            ja = nb
+            jb = -1
+        if ja > ptr:
+            A += P2[ja] - P2[ptr]
+            B += c * (P1[ja] - P1[ptr])
+            C += c * c * (P0[ja] - P0[ptr])
+            ptr = ja
+        if jb >= ptr:
+            for i in range(start[ptr], start[jb + 1]):
+                v = buf[i]
+                ka = _code(v, s1, z, N)
+                kb = _code(v, s2, z, N)
+                A += v * v
+                B += ka * v
+                C += ka * ka
+                if ka != kb:
+                    step = -1.0 if ka > kb else 1.0
+                    k = ka
+                    while k != kb:
+                        if nbp >= bp.size:
+                            return 0.0, 0.0, 1
+                        bp[nbp] = v / (k + 0.5 * step)
+                        bpk[nbp, 0] = v
+                        bpk[nbp, 1] = k
+                        bpk[nbp, 2] = k + step
+                        nbp += 1
+                        k += step
+            ptr = jb + 1
     order = np.argsort(bp[:nbp])
     best = np.inf
     bs = s1
@@ -173,179 +343,276 @@ def _exact_box(x, z, N, s1, s2, bp, bpk):
 
 
 @njit(cache=True)
-def solve_rows(X, N, nbins, stop, ni, out_s, out_z, out_mse, status, info):
+def _direct(x, s, z, N):
+    """sum (x - s code(x, s, z))^2, summed directly."""
+    acc = 0.0
+    for i in range(x.size):
+        v = np.float64(x[i])
+        d = v - s * _code(v, s, z, N)
+        acc += d * d
+    return acc
+
+
+@njit(cache=True)
+def solve_rows(X, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_tot, status, info):
+    """Exact (s, z) optimum of every row of X (float32/float64, C-contiguous); see the module doc.
+    info[r] = (rounds, box evaluations, exact solves) or (index of the first non-finite value, ...)."""
     R = X.shape[0]
     n = X.shape[1]
-    cnt = np.zeros(nbins)
-    S1 = np.zeros(nbins)
-    S2 = np.zeros(nbins)
-    bmin = np.zeros(nbins)
-    bmax = np.zeros(nbins)
-    bz = np.empty(MAXBOX)
+    idx = np.empty(n, dtype=np.int32)
+    buf = np.empty(n)
+    cnt = np.zeros(nb, dtype=np.int64)
+    S1 = np.zeros(nb)
+    S2 = np.zeros(nb)
+    start = np.zeros(nb + 1, dtype=np.int64)
+    pos = np.zeros(nb, dtype=np.int64)
+    P0 = np.zeros(nb + 1)
+    P1 = np.zeros(nb + 1)
+    P2 = np.zeros(nb + 1)
     b1 = np.empty(MAXBOX)
     b2 = np.empty(MAXBOX)
-    blb = np.empty(MAXBOX)
-    nz = np.empty(MAXBOX)
     n1 = np.empty(MAXBOX)
     n2 = np.empty(MAXBOX)
+    alive = np.zeros((MAXBOX, N + 1), dtype=np.bool_)
+    nalive = np.zeros((MAXBOX, N + 1), dtype=np.bool_)
+    nal = np.zeros(N + 1, dtype=np.bool_)
+    zlb = np.zeros(N + 1)
+    znz = np.zeros(N + 1)
+    zmag = np.zeros(N + 1)
+    tja = np.zeros(2 * N + 1, dtype=np.int64)
+    tjb = np.zeros(2 * N + 1, dtype=np.int64)
+    tA = np.zeros(2 * N + 1)
+    tB = np.zeros(2 * N + 1)
+    tC = np.zeros(2 * N + 1)
+    tS = np.zeros(2 * N + 1)
+    tZ = np.zeros(2 * N + 1)
     bp = np.empty(MAXBP)
     bpk = np.empty((MAXBP, 3))
+    fnb = float(nb)
     for r in range(R):
         x = X[r]
         status[r] = 0
+        info[r, 0] = 0.0
+        info[r, 1] = 0.0
+        info[r, 2] = 0.0
+        # 1. extrema, sum of squares, finiteness
         xmin = np.inf
         xmax = -np.inf
         tot = 0.0
         for i in range(n):
             v = np.float64(x[i])
-            if v < xmin:
-                xmin = v
-            if v > xmax:
-                xmax = v
+            xmin = min(xmin, v)
+            xmax = max(xmax, v)
             tot += v * v
-        if xmin == xmax:
-            status[r] = 2  # constant row
+        if not math.isfinite(tot):
+            status[r] = 6
+            for i in range(n):
+                if not math.isfinite(x[i]):
+                    status[r] = 5
+                    info[r, 0] = i
+                    break
             continue
-        for i in range(nbins):
-            cnt[i] = 0.0
-            S1[i] = 0.0
-            S2[i] = 0.0
-            bmin[i] = np.inf
-            bmax[i] = -np.inf
-        w = (xmax - xmin) / nbins
+        out_tot[r] = tot
+        amax = max(abs(xmin), abs(xmax))
+        if amax > 1e154:
+            status[r] = 6
+            continue
+        if xmin == xmax:
+            status[r] = 2
+            continue
+        rng = xmax - xmin
+        invw = fnb / rng
+        w = rng / fnb
+        if not (math.isfinite(invw) and w > 0.0):
+            status[r] = 1
+            continue
+        dlt = 16.0 * EPS * (abs(xmin) + abs(xmax) + rng)
+        # 2. histogram (count, sum, sum of squares per bin), prefix sums, counting sort
         for i in range(n):
+            t = (np.float64(x[i]) - xmin) * invw
+            t = min(max(t, 0.0), fnb - 1.0)
+            idx[i] = np.int32(t)
+        for j in range(nb):
+            cnt[j] = 0
+            S1[j] = 0.0
+            S2[j] = 0.0
+        for i in range(n):
+            j = idx[i]
             v = np.float64(x[i])
-            j = int((v - xmin) / w)
-            if j >= nbins:
-                j = nbins - 1
-            if j < 0:
-                j = 0
-            cnt[j] += 1.0
+            cnt[j] += 1
             S1[j] += v
             S2[j] += v * v
-            if v < bmin[j]:
-                bmin[j] = v
-            if v > bmax[j]:
-                bmax[j] = v
-        amax = max(abs(xmin), abs(xmax))
-        s_hi = 2.0 * amax
-        s_a = (xmax - xmin) / (N * 64.0)
-        best = tot  # every s >= 2 max|x| gives sum x^2
-        # incumbent: shrunk min-max ranges (histogram upper bounds)
-        for q in range(12):
-            sg = (0.35 + 0.06 * q) * (xmax - xmin) / N
-            zg = int(min(max(np.rint(-xmin / sg), 0.0), float(N)))
-            _, ubg, _ = _box_bounds(cnt, S1, S2, bmin, bmax, nbins, zg, N, sg, sg)
-            if ubg < best:
-                best = ubg
-        nbx = 0
-        for z in range(N + 1):
-            bz[nbx] = z
-            b1[nbx] = 0.0
-            b2[nbx] = s_a
-            nbx += 1
-            for t in range(ni):
-                bz[nbx] = z
-                b1[nbx] = s_a * (s_hi / s_a) ** (t / ni)
-                b2[nbx] = s_a * (s_hi / s_a) ** ((t + 1) / ni)
-                nbx += 1
-        rounds = 0
-        while True:
-            rounds += 1
-            m = 0
-            info[r, 1] += nbx
-            for b in range(nbx):
-                lb, ub, ns = _box_bounds(cnt, S1, S2, bmin, bmax, nbins, bz[b], N, b1[b], b2[b])
-                blb[b] = lb
-                if ub < best:
-                    best = ub
-            nsplit = 0
-            for b in range(nbx):
-                if blb[b] > best * (1.0 + 1e-12):
-                    continue
-                wide = (b2[b] - b1[b]) > stop * b2[b]
-                if wide and rounds < 60:
-                    sm = 0.5 * (b1[b] + b2[b]) if b1[b] == 0.0 else math.sqrt(b1[b] * b2[b])
-                    if m + 2 > MAXBOX:
-                        status[r] = 1
-                        break
-                    nz[m] = bz[b]
-                    n1[m] = b1[b]
-                    n2[m] = sm
-                    m += 1
-                    nz[m] = bz[b]
-                    n1[m] = sm
-                    n2[m] = b2[b]
-                    m += 1
-                    nsplit += 1
-                else:
-                    if m + 1 > MAXBOX:
-                        status[r] = 1
-                        break
-                    nz[m] = bz[b]
-                    n1[m] = b1[b]
-                    n2[m] = b2[b]
-                    m += 1
-            if status[r] != 0:
-                break
-            for b in range(m):
-                bz[b] = nz[b]
-                b1[b] = n1[b]
-                b2[b] = n2[b]
-            nbx = m
-            if nsplit == 0:
-                break
-        info[r, 0] = rounds
-        if status[r] != 0:
-            continue
-        # exact phase: per surviving zero-point, one exact sweep over the hull of its boxes,
-        # zero-points in order of their lowest bound (bounds recomputed for the final boxes)
-        for b in range(nbx):
-            lb, ub, ns = _box_bounds(cnt, S1, S2, bmin, bmax, nbins, bz[b], N, b1[b], b2[b])
-            blb[b] = lb
-            if ub < best:
-                best = ub
-        zlb = np.full(N + 1, np.inf)
-        zlo = np.full(N + 1, np.inf)
-        zhi = np.zeros(N + 1)
-        for b in range(nbx):
-            if blb[b] > best * (1.0 + 1e-12):
-                continue
-            zz = int(bz[b])
-            zlb[zz] = min(zlb[zz], blb[b])
-            zlo[zz] = min(zlo[zz], b1[b])
-            zhi[zz] = max(zhi[zz], b2[b])
-        order = np.argsort(zlb)
+        maxcnt = 0
+        start[0] = 0
+        for j in range(nb):
+            start[j + 1] = start[j] + cnt[j]
+            pos[j] = start[j]
+            P0[j + 1] = P0[j] + cnt[j]
+            P1[j + 1] = P1[j] + S1[j]
+            P2[j + 1] = P2[j] + S2[j]
+            maxcnt = max(maxcnt, cnt[j])
+        for i in range(n):
+            j = idx[i]
+            buf[pos[j]] = x[i]
+            pos[j] += 1
+        K = 4.0 * EPS * (maxcnt + nb + N + 16)
+        Tr = T + 2.0 * N * n / nb  # a zone holds at least one bin
+        best = tot * (1.0 + K)  # attained for every s >= 2 max|x| (all codes 0)
+        # incumbent: shrunk min-max grids, then least-squares (Lloyd) steps around the best
+        sb = rng / N
+        zb = 0
+        fb = np.inf
+        for q in range(NCAND):
+            sg = (0.4 + 0.1 * q) * rng / N
+            zg = int(min(max(np.rint(0.5 * N - 0.5 * (xmin + xmax) / sg), 0.0), float(N)))
+            ub, sl, mag = _point(P0, P1, P2, xmin, invw, nb, zg, N, sg)
+            if ub < fb:
+                fb = ub
+                sb = sl
+                zb = zg
+            best = min(best, ub + K * mag)
         fbest = np.inf
         sbest = 0.0
         zbest = 0
-        for t in range(N + 1):
-            zz = order[t]
-            if not zlb[zz] <= min(fbest, best) * (1.0 + 1e-12):
-                break
-            if zlo[zz] <= 0.0:
-                status[r] = 3
-                break
-            val, s, st = _exact_box(x, zz, N, zlo[zz], zhi[zz], bp, bpk)
+        fmag = tot
+        for zz in range(max(zb - 1, 0), min(zb + 1, N) + 1):
+            sg = sb
+            for _ in range(3):
+                ub, sg, mag = _point(P0, P1, P2, xmin, invw, nb, zz, N, sg)
+                best = min(best, ub + K * mag)
+            # an exact value near the incumbent (a small box around its scale) sharpens the pruning
+            val, s, st = _exact(buf, start, P0, P1, P2, xmin, invw, nb, zz, N, sg * (1.0 - 2.0**-9),
+                                sg * (1.0 + 2.0**-9), bp, bpk)
             info[r, 2] += 1
-            if st != 0:
-                status[r] = 1
-                break
-            if val < fbest:
+            if st == 0 and val < fbest:
                 fbest = val
                 sbest = s
                 zbest = zz
+                fmag = mag
+                best = min(best, val + K * mag)
+        # scales below s_a: every level lies in [-N s_a, N s_a]
+        s_a = rng / (4.0 * N)
+        closed = False
+        for _ in range(80):
+            L = N * s_a
+            # values above L (bins after idx(L)) and below -L (bins before idx(-L)): exact sums
+            jh = _idx(L, xmin, invw, nb) + 1
+            jl = _idx(-L, xmin, invw, nb)
+            acc = 0.0
+            if jh < nb:
+                acc += (P2[nb] - P2[jh]) - 2.0 * L * (P1[nb] - P1[jh]) + L * L * (P0[nb] - P0[jh])
+            if jl > 0:
+                acc += P2[jl] + 2.0 * L * P1[jl] + L * L * P0[jl]
+            if acc - K * (tot + 2.0 * L * math.sqrt(n * tot) + L * L * n) > best:
+                closed = True
+                break
+            s_a *= 0.25
+        if not closed or s_a <= 0.0:
+            status[r] = 3
+            continue
+        # scales above s_b: the values in (-s/2, s/2) alone (code 0 for every z) exceed the incumbent
+        s_b = 2.0 * amax
+        s_l = s_a
+        for _ in range(12):
+            sm = math.sqrt(s_l * s_b)
+            a = 0.5 * sm * (1.0 - 8.0 * EPS)
+            ja = _idx(-a, xmin, invw, nb) + 1
+            jb = _idx(a, xmin, invw, nb)
+            v0 = P2[jb] - P2[ja] if jb > ja else 0.0
+            if v0 * (1.0 - K) - K * tot > best:
+                s_b = sm
+            else:
+                s_l = sm
+        # branch and bound over nodes (s-interval, alive zero-points), all z of a node bounded at once
+        nbx = 0
+        for t in range(ni):
+            b1[nbx] = s_a * (s_b / s_a) ** (t / ni)
+            b2[nbx] = s_a * (s_b / s_a) ** ((t + 1) / ni)
+            for zz in range(N + 1):
+                alive[nbx, zz] = True
+            nbx += 1
+        rounds = 0
+        zero = False
+        while nbx > 0:
+            rounds += 1
+            m = 0
+            for b in range(nbx):
+                s1 = b1[b]
+                s2 = b2[b]
+                zlo = N + 1
+                zhi = -1
+                for zz in range(N + 1):
+                    if alive[b, zz]:
+                        zlo = min(zlo, zz)
+                        zhi = max(zhi, zz)
+                if zhi < 0:
+                    continue
+                _node(P0, P1, P2, xmin, invw, w, dlt, xmax, nb, N, s1, s2, G, zlo, zhi, tja, tjb, tA, tB, tC,
+                      tS, tZ, zlb, znz, zmag)
+                info[r, 1] += zhi - zlo + 1
+                keep = False
+                for zz in range(zlo, zhi + 1):
+                    nal[zz] = False
+                    if not alive[b, zz]:
+                        continue
+                    allow = K * (zmag[zz] + tot)  # tot: rounding of the zone distances
+                    if zlb[zz] - allow > best:
+                        continue
+                    tiny = (s2 - s1) <= 2.0**-10 * s2
+                    if (znz[zz] <= Tr and (s2 - s1) * 4.0 * N <= s2) or znz[zz] <= 64.0 or tiny or rounds > 80:
+                        val, s, st = _exact(buf, start, P0, P1, P2, xmin, invw, nb, zz, N, s1, s2, bp, bpk)
+                        info[r, 2] += 1
+                        if st != 0:
+                            if tiny or rounds > 80:
+                                status[r] = 1
+                                break
+                            nal[zz] = True  # too many breakpoints: split further
+                            keep = True
+                            continue
+                        if val < fbest:
+                            fbest = val
+                            sbest = s
+                            zbest = zz
+                            fmag = zmag[zz]
+                            if val <= allow and _direct(x, s, zz, N) == 0.0:
+                                zero = True  # MSE 0 attained: nothing can be better
+                                break
+                        if val + allow < best:
+                            best = val + allow
+                    else:
+                        nal[zz] = True
+                        keep = True
+                if status[r] != 0 or zero:
+                    break
+                if keep:
+                    if m + 2 > MAXBOX:
+                        status[r] = 1
+                        break
+                    sm = math.sqrt(s1 * s2)
+                    n1[m] = s1
+                    n2[m] = sm
+                    n1[m + 1] = sm
+                    n2[m + 1] = s2
+                    for zz in range(N + 1):
+                        nalive[m, zz] = nal[zz] if zlo <= zz <= zhi else False
+                        nalive[m + 1, zz] = nalive[m, zz]
+                    m += 2
+            if status[r] != 0 or zero:
+                break
+            for b in range(m):
+                b1[b] = n1[b]
+                b2[b] = n2[b]
+                for zz in range(N + 1):
+                    alive[b, zz] = nalive[b, zz]
+            nbx = m
+        info[r, 0] = rounds
         if status[r] != 0:
             continue
-        if fbest >= tot:
+        if not fbest < tot:
             status[r] = 4
             continue
-        # the MSE at the optimum, summed directly (no cancellation)
-        acc = 0.0
-        for i in range(n):
-            v = np.float64(x[i])
-            d = v - sbest * _code(v, sbest, zbest, N)
-            acc += d * d
+        acc = _direct(x, sbest, zbest, N)  # the MSE at the optimum, summed directly (no cancellation)
         out_s[r] = sbest
         out_z[r] = zbest
-        out_mse[r] = min(acc, fbest) / n if acc <= fbest * (1 + 1e-9) else acc / n
+        out_mse[r] = acc / n
+        out_lb[r] = max(min(acc, fbest) - K * fmag, 0.0) / n

@@ -224,13 +224,17 @@ def optimal_affine_data(data, bits, *, axis=None, group=None, allow_constant=Fal
 
 
 FAST_MAX_ROW = 1 << 16
-FAST_BINS = 256
+
+
+def _fast_params(n: int, N: int):
+    """(bins, zone-value threshold T, zone groups G, initial intervals) of the fused kernel for rows of n."""
+    return int(min(max(n // 4, 4), 4096)), 48, 2, 3
 
 
 def _solve_rows_fast(rows, bits, kind, allow_constant, extra):
-    """All rows at once with the fused kernel (:mod:`quanttheory.affine._rows`); rows it flags
-    (buffers, constant rows) go to the reference solver / the constant-data rule."""
-    from ..laws.atoms import scan
+    """All rows at once with the fused kernel (:mod:`quanttheory.affine._rows`, which also does the
+    finiteness checks); rows it flags (buffers, constant rows) go to the reference solver / the
+    constant-data rule."""
     from ._rows import solve_rows
 
     t0 = time.perf_counter()
@@ -238,16 +242,25 @@ def _solve_rows_fast(rows, bits, kind, allow_constant, extra):
         np.ascontiguousarray(rows, dtype=np.float64 if rows.dtype != np.float32 else np.float32)
     if not X.dtype.isnative:
         X = X.astype(X.dtype.newbyteorder("="))
-    scan(X, "data")  # NaN / inf / overflow: the engine's errors
     R, n = X.shape
     N = 2**bits - 1
     s = np.zeros(R)
     z = np.zeros(R, dtype=np.int64)
     mse = np.zeros(R)
+    lb = np.zeros(R)
+    tot = np.zeros(R)
     status = np.zeros(R, dtype=np.int64)
     info = np.zeros((R, 3))
-    solve_rows(X, N, FAST_BINS, 2.0**-4, 3, s, z, mse, status, info)
-    lb = mse - 16 * 2.0**-52 * n * np.mean(np.square(X, dtype=np.float64), axis=1)
+    nb, T, G, ni = _fast_params(n, N)
+    solve_rows(X, N, nb, T, G, ni, s, z, mse, lb, tot, status, info)
+    bad = np.flatnonzero(status == 5)
+    if bad.size:
+        i = int(bad[0])
+        j = int(info[i, 0])
+        raise ValueError(f"data contains a non-finite value ({X[i, j]} at position {j} of {kind} {i}); "
+                         "remove or replace NaN/inf before computing a scale")
+    if np.any(status == 6):
+        raise ValueError("data has values too large to square in float64 (|x| > 1e154); rescale the data")
     s_err = 4 * 2.0**-52 * s
     degenerate = np.zeros(R, dtype=bool)
     fallback = []
@@ -259,9 +272,10 @@ def _solve_rows_fast(rows, bits, kind, allow_constant, extra):
             fallback.append(int(i))
     ex = dict(extra)
     ex.update(count=R, degenerate=degenerate, reference_rows=fallback, seconds=time.perf_counter() - t0,
-              bound_evaluations=info[:, 1].copy(), exact_sweeps=info[:, 2].copy())
-    method = (f"per-{kind}: exact, fused row kernel: histogram branch and bound over (zero-point, scale interval) "
-              "boxes, exact breakpoint sweep of the surviving zero-points on the raw values")
+              rounds=info[:, 0].copy(), bound_evaluations=info[:, 1].copy(), exact_solves=info[:, 2].copy())
+    method = (f"per-{kind}: exact, fused row kernel: bucket-sorted histogram, branch and bound over "
+              "(zero-point, scale interval) boxes with prefix-sum bounds, exact breakpoint sweep of the "
+              "small boxes on the raw values")
     off_err = np.where(np.isinf(s_err), np.inf, np.where(np.isinf(s_err), 0.0, s_err) * z)
     return AffineOptimum(bits, "zero_point", s, z, -s * z, mse, np.minimum(lb, mse), s_err, off_err, method,
                          extra=ex)

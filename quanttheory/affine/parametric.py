@@ -233,6 +233,10 @@ def optimal_affine(dist, bits, *, hull_rtol: float = 1e-3) -> AffineOptimum:
     # 1. incumbent: a log scan per zero-point
     scan = rms * np.geomspace(2.0 ** (-bits) / 8, 4.0, 25)
     Z, S = np.meshgrid(zs, scan, indexing="ij")
+    if N > 31:  # many zero-points: only the one-sided ones and those near the centred grid (an incumbent)
+        zc = np.rint(0.5 * N - L.mu / S)
+        near = (np.abs(Z - zc) <= 4) | (Z == 0) | (Z == N)
+        Z, S = Z[near], S[near]
     v, e = values(Z.ravel(), S.ravel())
     i = int(np.argmin(v + e))
     best = float(v[i] + e[i])
@@ -256,7 +260,7 @@ def optimal_affine(dist, bits, *, hull_rtol: float = 1e-3) -> AffineOptimum:
     else:
         raise RuntimeError("could not bracket the optimal scale from above; please report")
     # 3. branch and bound over (z, [s1, s2])
-    nint = 16
+    nint = 16 if N <= 31 else 4  # many zero-points: coarse first boxes, most zero-points go in the first rounds
     t = np.arange(nint + 1) / nint
     ed = s_lo[:, None] * (s_hi / s_lo)[:, None] ** t[None, :]
     bz = np.repeat(zs, nint)
@@ -268,11 +272,13 @@ def optimal_affine(dist, bits, *, hull_rtol: float = 1e-3) -> AffineOptimum:
         keep = lb <= best * (1 + LB_RTOL)
         bz, b1, b2, lb = bz[keep], b1[keep], b2[keep], lb[keep]
         mid = np.sqrt(b1 * b2)
-        v, e = values(bz, mid)
+        # upper bounds at the midpoints of the most promising boxes only (any attained value is valid)
+        top = np.argsort(lb)[:16] if lb.size > 16 else np.arange(lb.size)
+        v, e = values(bz[top], mid[top])
         j = int(np.argmin(v + e))
         if v[j] + e[j] < best:
             best = float(v[j] + e[j])
-            zb, sb = int(bz[j]), float(mid[j])
+            zb, sb = int(bz[top][j]), float(mid[top][j])
         wide = (b2 - b1) > hull_rtol * b1
         # stop when nothing is wide or the bounds can no longer separate the boxes (rounding floor)
         if not wide.any() or rounds >= 200:
