@@ -230,7 +230,8 @@ def _exact_cluster(arr, A, B, Tp, Tn, n, depth=0):
     ps, pv, pt = np.concatenate(out_s), np.concatenate(out_v), np.concatenate(out_t)
     keep = pv - pt <= thr
     return (ps[keep], pv[keep], pt[keep],
-            int(scount[0]), {"s_bins": M, "candidate_bins": int(cj.size), "passes": passes, "events": nevents})
+            int(scount[0]), {"s_bins": M, "candidate_bins": int(cj.size), "passes": passes, "events": nevents,
+                             "const": float(base[3])})
 
 
 def _bin_pieces(v, T, a, b, cj, cand, edges, L, A, inv, M, s0, gl, base3, rtol):
@@ -297,14 +298,31 @@ def _bb_exact(arr, st, Tp, Tn, s_lo, s_hi):
             clusters[-1][2] = min(clusters[-1][2], l)
         else:
             clusters.append([a, b, l])
+    # precision: the sweep sums errors about the cluster's centre s0, and at distance t from it
+    # the terms grow like (k t)^2 with k up to T: split clusters wider than W (relative) so that
+    # T t / s stays below ~2^5 (cancellation <~ 2^10), each piece with its own histogram bound
+    W = max(2.0**-12, 2.0**6 / max(Tp, Tn, 1))
+    split = []
+    for a, b, l in clusters:
+        k = int(math.ceil(math.log(b / a) / math.log1p(W))) if b > a * (1 + W) else 1
+        if k == 1:
+            split.append([a, b, l])
+            continue
+        e = a * (b / a) ** (np.arange(k + 1) / k)
+        e[0], e[-1] = a, b
+        lbs = hist.interval_lb(e[:-1].copy(), e[1:].copy(), Tp, Tn)
+        split += [[float(e[i]), float(e[i + 1]), max(l, float(lbs[i]))] for i in range(k)]
+    clusters = split
     clusters.sort(key=lambda c: c[2])
     best = math.inf
+    best_lo = math.inf
+    const = 0.0
     piece_s, piece_v, piece_t = [], [], []
     passes = 0
     nstr = 0
     cand_bins = 0
     for A, B, l in clusters:
-        if l > best * (1 + 1e-12):
+        if l > (best + const) * (1 + 1e-12):
             continue
         ps, pv, pt, ns, inf = _exact_cluster(arr, float(A), float(B), Tp, Tn, n)
         passes += inf["passes"]
@@ -313,9 +331,15 @@ def _bb_exact(arr, st, Tp, Tn, s_lo, s_hi):
         piece_s.append(ps)
         piece_v.append(pv)
         piece_t.append(pt)
+        const = inf["const"]  # the same in every cluster
         best = min(best, float(np.min(pv + pt)))
-    if best_ub < best * (1 - 1e-6):  # cannot happen unless a bound is wrong
+        best_lo = min(best_lo, float(np.min(pv - pt)))
+    # the piece values leave out the constant part ``const`` (sides with T = 0); the histogram's
+    # upper bound includes it.  An upper bound below the lower end of every piece cannot happen
+    # unless a bound is wrong (comparing with the upper ends ``best`` would fail when the pieces'
+    # rounding bounds are wide, e.g. n = 50 on Grid(15))
+    if best_ub < (best_lo + const) * (1 - 1e-6):
         raise RuntimeError("internal error: histogram upper bound below the exact minimum; please report")
-    info = {"bb_levels": levels, "bb_bound_evals": evals, "clusters": len(clusters), "data_passes": 3 + passes,
+    info = {"const": const, "bb_levels": levels, "bb_bound_evals": evals, "clusters": len(clusters), "data_passes": 3 + passes,
             "straddlers": nstr, "candidate_bins": cand_bins}
     return np.concatenate(piece_s), np.concatenate(piece_v), np.concatenate(piece_t), info

@@ -219,9 +219,12 @@ def exact_rows(X, Tp, Tn, out):
             val, t = _qmin(E2, KE, K2, left - s0, right - s0)
             at = abs(t)
             mag = abs(E2) + 2 * at * abs(KE) + at * at * abs(K2) + a0 + 2 * at * a1 + at * at * a2
-            ps[j] = s0 + t
-            pv[j] = max(val, 0.0) + const
-            pt[j] = rtolv * (mag + const)
+            # s0 + t can round outside the piece (to 0 when left << s0); the constant ``const``
+            # (sides with T = 0) is left out of the values: added, it would round away differences
+            # far below it (it is the same for every s)
+            ps[j] = min(max(s0 + t, left), right)
+            pv[j] = max(val, 0.0)
+            pt[j] = rtolv * mag
             if pv[j] + pt[j] < thr:
                 thr = pv[j] + pt[j]
             if j < ne:
@@ -265,7 +268,7 @@ def exact_rows(X, Tp, Tn, out):
             if pv[j] - pt[j] <= thr:
                 err = max(err, abs(ps[j] - s_star))
         rt_eval = 4 * EPS * (BLOCK + n / BLOCK + 16)
-        cert = max(0.0, min(F * (1 - rt_eval), lo_min))
+        cert = max(0.0, min(F * (1 - rt_eval), const * (1 - 2 * EPS * (n + 1)) + lo_min))
         out[r, 0] = s_star
         out[r, 1] = F
         out[r, 2] = cert
