@@ -57,7 +57,8 @@ from .results import OptimalScale
 
 from .data_search import BLOCK, EPS, _bb_exact
 
-DIRECT_LIMIT = 1 << 16
+DIRECT_LIMIT = 1 << 16  # per channel: n * max(T) (breakpoints, 56 bytes each, one channel at a time)
+DIRECT_ONE_FACTOR = 16  # one array: up to 16 DIRECT_LIMIT breakpoints (~60 MB), faster than the histogram path
 DEGENERATE_SCALE = 1.0
 TINY_DATA = 2.0**-490
 S_FLOOR = 2.0**-1000
@@ -127,7 +128,7 @@ def _optimal_msqe(arr: np.ndarray, grid: Grid, st: DataStats | None = None) -> O
     s_lo, s_hi = br
 
     info = {"n": n, "bracket": (s_lo, s_hi)}
-    if n * max(Tp, Tn) <= DIRECT_LIMIT:
+    if n * max(Tp, Tn) <= DIRECT_ONE_FACTOR * DIRECT_LIMIT:
         from ._kernels.direct import exact_rows
 
         row = np.concatenate([c.astype(np.float64) for c in iter_chunks(arr)]).reshape(1, -1)

@@ -208,11 +208,40 @@ def exact_rows(X, Tp, Tn, out):
         a2 = 0.0
         left = A
         thr = np.inf
+        W = min(0.25, 4.0 / max(Tm, 1))
+        nre = 0
+        ev0 = 0  # events accumulated in q since the last (re)computation of c
         for j in range(ne + 1):
             if j < ne:
                 right = min(max(bb[order[j]], A), B)
             else:
                 right = B
+            # precision: far from s0 the centred terms grow like (k t)^2 with k up to T; when the
+            # piece's midpoint is more than W s0 away, recentre there and recompute the three sums
+            # exactly (the midpoint of a piece of positive width has one grid assignment)
+            sm = 0.5 * (left + right)
+            if right > left and abs(sm - s0) > W * s0:
+                s0 = sm
+                c0 = 0.0
+                c1 = 0.0
+                c2 = 0.0
+                for i in range(n):
+                    v, T = _magnitude_top(x[i], Tp, Tn)
+                    if T == 0:
+                        continue
+                    kc = min(np.rint(v / sm), float(T))
+                    e = v - kc * s0
+                    c0 += e * e
+                    c1 += kc * e
+                    c2 += kc * kc
+                q0 = 0.0
+                q1 = 0.0
+                q2 = 0.0
+                a0 = 0.0
+                a1 = 0.0
+                a2 = 0.0
+                nre += 1
+                ev0 = j
             E2 = c0 + q0
             KE = c1 + q1
             K2 = c2 + q2
@@ -224,7 +253,7 @@ def exact_rows(X, Tp, Tn, out):
             # far below it (it is the same for every s)
             ps[j] = min(max(s0 + t, left), right)
             pv[j] = max(val, 0.0)
-            pt[j] = rtolv * mag
+            pt[j] = 4 * EPS * (BLOCK + n / BLOCK + (j - ev0) + 16) * mag
             if pv[j] + pt[j] < thr:
                 thr = pv[j] + pt[j]
             if j < ne:
