@@ -313,6 +313,8 @@ def _optimal_general(arr: np.ndarray, grid: Grid, reg: Regularizer, nscan: int =
     builtin = reg.code == 1
     if not builtin:  # no monotonicity argument outside the bracket: widen it
         s_lo, s_hi = s_lo / 4, s_hi * 4
+    if builtin:
+        return _optimal_qsin(arr, grid, reg, st, s_lo, s_hi, msq, nscan)
     grid_s = s_lo * (s_hi / s_lo) ** (np.arange(nscan) / (nscan - 1))
     vals = reg_sums(arr, grid_s, grid, reg)
     i = int(np.argmin(vals))
@@ -335,6 +337,88 @@ def _optimal_general(arr: np.ndarray, grid: Grid, reg: Regularizer, nscan: int =
                  if builtin else "NOT certified (user regularizer: no bracket or Lipschitz argument)"))
     return OptimalScale(s_star, cf * F / n, reg.name, grid, method, float(b - a), lower,
                         excess, msq.scale, extra={"n": n, "scan": nscan, "mse": mse_at})
+
+
+QSIN_RTOL = 1e-6  # relative certificate gap at which the QSin branch and bound stops
+QSIN_BUDGET = 1 << 27  # point-scale evaluations (n * scales) after which it stops with the gap reached
+
+
+def _qsin_eval(arr, ss, grid):
+    from ._kernels import data as K
+
+    f, g, af, ag = (np.zeros(ss.size) for _ in range(4))
+    for c in iter_chunks(arr):
+        K.qsin_val_grad(c, ss, float(grid.r_b), float(grid.r_t), f, g, af, ag)
+    return f, g, af, ag
+
+
+def _optimal_qsin(arr, grid, reg, st, s_lo, s_hi, msq, nscan):
+    """Certified global minimum of ``F(s) = sum_i s**2 phi(x_i/s)`` (built-in QSin) on ``[s_lo, s_hi]``.
+
+    Branch and bound on s-intervals ``[a, b]`` (midpoint ``m``, half width ``h``): ``F`` is C^1 and
+    ``|F''| <= M(a) = 2 n + 2 pi S1 / a + 2 pi**2 S2 / a**2`` on ``[a, b]`` (per point ``|h''| <= 2 +
+    2 theta + 2 theta**2``, ``theta = pi |x| / s``, inside the grid; ``2 pi**2 c**2 <= 2 theta**2``
+    when clipped; ``S1 = sum |x| <= sqrt(n S2)``, ``S2 = sum x**2``), so
+    ``F >= F(m) - |F'(m)| h - M(a) h**2 / 2`` on it, minus the bounded rounding of ``F(m)`` and
+    ``F'(m)`` (one exact data pass per level for all midpoints).  Intervals whose bound exceeds the
+    best value are dropped, the others halved, until the gap between the best value and the
+    smallest bound is below ``QSIN_RTOL`` relative (or the budget ``QSIN_BUDGET`` is spent: the
+    certificate then says how far it got).  Outside ``[s_lo, s_hi]`` ``F`` is monotone
+    (everything clipped below ``s_lo``; above ``2 max|x|`` every ``|x/s| < 1/2`` and
+    ``d/ds s**2 sin(pi x/s)**2 = 2 s sin(t) (sin(t) - t cos(t)) >= 0``).
+    """
+    n = st.n
+    cf = reg.curve_factor
+    S2 = st.sum_sq
+    S1 = math.sqrt(n * S2)
+    rt = 8 * EPS * (BLOCK + n / BLOCK + 16)
+    e = s_lo * (s_hi / s_lo) ** (np.arange(nscan + 1) / nscan)
+    e[0], e[-1] = s_lo, s_hi
+    a, b = e[:-1].copy(), e[1:].copy()
+    best_f, best_s = math.inf, s_lo
+    floor = 0.0
+    done_lb = math.inf  # smallest bound of intervals resolved to QSIN_RTOL (not split further)
+    evals = 0
+    levels = 0
+    while a.size:
+        levels += 1
+        m = 0.5 * (a + b)
+        h = 0.5 * (b - a)
+        f, g, af, ag = _qsin_eval(arr, m, grid)
+        evals += m.size
+        i = int(np.argmin(f))
+        if f[i] < best_f:
+            best_f, best_s = float(f[i]), float(m[i])
+        M = 2 * n + 2 * math.pi * S1 / a + 2 * math.pi**2 * S2 / (a * a)
+        lb = f - rt * af - (np.abs(g) + rt * ag) * h - 0.5 * M * h * h
+        ub_best = best_f * (1 + rt) + rt * float(af[i])
+        keep = lb <= ub_best
+        a, b, lb = a[keep], b[keep], lb[keep]
+        # resolved: within QSIN_RTOL of the best, or of the rounding level of F (data with an
+        # exact zero-error scale, e.g. a lattice, have F* ~ 0 and no relative certificate)
+        floor = 64 * rt * float(af[i]) if f[i] <= best_f else floor
+        fine = lb >= best_f * (1 - QSIN_RTOL) - floor
+        if fine.any():
+            done_lb = min(done_lb, float(lb[fine].min()))
+        a, b, lb = a[~fine], b[~fine], lb[~fine]
+        if evals * n > QSIN_BUDGET or levels >= 200:
+            break
+        mid = 0.5 * (a + b)
+        a, b = np.concatenate((a, mid)), np.concatenate((mid, b))
+    open_lb = float(lb.min()) if lb.size else math.inf
+    lower = max(0.0, min(done_lb, open_lb, best_f)) * cf / n
+    # the best scale's interval is resolved: distance to the farthest unresolved or resolved bound
+    mse_at = float(mse_sums(arr, np.array([best_s]), grid)[0]) / n
+    excess = mse_at / msq.extra["mse"] - 1.0 if msq.extra["mse"] > 0 else 0.0
+    certified = not lb.size
+    method = ("exact evaluation + branch and bound on s with |F''| bound (global over [s_lo, s_hi]; "
+              + (f"certified to {QSIN_RTOL:g} relative or the rounding level)" if certified else
+                 f"budget of {QSIN_BUDGET} point evaluations reached: certificate gap "
+                 f"{(best_f - min(done_lb, open_lb)) / best_f:.2g})"))
+    scale_err = float(np.max(h)) if h.size else 0.0
+    return OptimalScale(best_s, cf * best_f / n, reg.name, grid, method, scale_err, lower, excess, msq.scale,
+                        extra={"n": n, "mse": mse_at, "levels": levels, "scale_evaluations": evals,
+                               "data_passes": levels + 1})
 
 
 # --------------------------------------------------------------------------- public API

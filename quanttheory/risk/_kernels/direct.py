@@ -23,6 +23,7 @@ EPS = 2.0**-52
 BLOCK = 4096
 TINY_DATA = 2.0**-490
 S_FLOOR = 2.0**-1000
+NARROW_STEPS = 24  # log-bisection steps of the bracket narrowing (any step count keeps the bounds valid)
 
 
 @numba.njit(cache=True)
@@ -297,7 +298,7 @@ def exact_rows(X, Tp, Tn, out):
             # largest sc in [A, B] with clipped(sc) > F_up (clipped is non-increasing in sc)
             if _clipped(x, a_, Tp, Tn) * (1 - rt) > F_up:
                 lo_c, hi_c = a_, b_
-                for _ in range(60):
+                for _ in range(NARROW_STEPS):
                     m_ = np.sqrt(lo_c) * np.sqrt(hi_c)
                     if _clipped(x, m_, Tp, Tn) * (1 - rt) > F_up:
                         lo_c = m_
@@ -307,7 +308,7 @@ def exact_rows(X, Tp, Tn, out):
             # smallest sd in [a_, B] with zeroed(sd) > F_up (non-decreasing in sd)
             if _zeroed(x, b_, Tp, Tn) * (1 - rt) > F_up:
                 lo_d, hi_d = a_, b_
-                for _ in range(60):
+                for _ in range(NARROW_STEPS):
                     m_ = np.sqrt(lo_d) * np.sqrt(hi_d)
                     if _zeroed(x, m_, Tp, Tn) * (1 - rt) > F_up:
                         hi_d = m_
