@@ -377,6 +377,7 @@ def _optimal_qsin(arr, grid, reg, st, s_lo, s_hi, msq, nscan):
     a, b = e[:-1].copy(), e[1:].copy()
     best_f, best_s = math.inf, s_lo
     floor = 0.0
+    span_lo, span_hi = math.inf, -math.inf  # hull of the resolved intervals (where s* may be)
     done_lb = math.inf  # smallest bound of intervals resolved to QSIN_RTOL (not split further)
     evals = 0
     levels = 0
@@ -388,7 +389,7 @@ def _optimal_qsin(arr, grid, reg, st, s_lo, s_hi, msq, nscan):
         evals += m.size
         i = int(np.argmin(f))
         if f[i] < best_f:
-            best_f, best_s = float(f[i]), float(m[i])
+            best_f, best_s, best_h = float(f[i]), float(m[i]), float(h[i])
         M = 2 * n + 2 * math.pi * S1 / a + 2 * math.pi**2 * S2 / (a * a)
         lb = f - rt * af - (np.abs(g) + rt * ag) * h - 0.5 * M * h * h
         ub_best = best_f * (1 + rt) + rt * float(af[i])
@@ -400,12 +401,21 @@ def _optimal_qsin(arr, grid, reg, st, s_lo, s_hi, msq, nscan):
         fine = lb >= best_f * (1 - QSIN_RTOL) - floor
         if fine.any():
             done_lb = min(done_lb, float(lb[fine].min()))
+            span_lo, span_hi = min(span_lo, float(a[fine].min())), max(span_hi, float(b[fine].max()))
         a, b, lb = a[~fine], b[~fine], lb[~fine]
         if evals * n > QSIN_BUDGET or levels >= 200:
             break
         mid = 0.5 * (a + b)
         a, b = np.concatenate((a, mid)), np.concatenate((mid, b))
     open_lb = float(lb.min()) if lb.size else math.inf
+    # polish inside the best interval (a local minimizer of exact values; the bound is unchanged)
+    from scipy.optimize import minimize_scalar
+
+    lo_p, hi_p = max(s_lo, best_s - best_h), min(s_hi, best_s + best_h)
+    res = minimize_scalar(lambda t: float(_qsin_eval(arr, np.array([t]), grid)[0][0]), bounds=(lo_p, hi_p),
+                          method="bounded", options={"xatol": 1e-12 * hi_p})
+    if res.fun < best_f:
+        best_f, best_s = float(res.fun), float(res.x)
     lower = max(0.0, min(done_lb, open_lb, best_f)) * cf / n
     # the best scale's interval is resolved: distance to the farthest unresolved or resolved bound
     mse_at = float(mse_sums(arr, np.array([best_s]), grid)[0]) / n
@@ -415,7 +425,10 @@ def _optimal_qsin(arr, grid, reg, st, s_lo, s_hi, msq, nscan):
               + (f"certified to {QSIN_RTOL:g} relative or the rounding level)" if certified else
                  f"budget of {QSIN_BUDGET} point evaluations reached: certificate gap "
                  f"{(best_f - min(done_lb, open_lb)) / best_f:.2g})"))
-    scale_err = float(np.max(h)) if h.size else 0.0
+    # every scale within the certified gap lies in a resolved or an unresolved interval
+    if a.size:
+        span_lo, span_hi = min(span_lo, float(a.min())), max(span_hi, float(b.max()))
+    scale_err = max(best_s - span_lo, span_hi - best_s, 0.0) if span_hi >= span_lo else 0.0
     return OptimalScale(best_s, cf * best_f / n, reg.name, grid, method, scale_err, lower, excess, msq.scale,
                         extra={"n": n, "mse": mse_at, "levels": levels, "scale_evaluations": evals,
                                "data_passes": levels + 1})
