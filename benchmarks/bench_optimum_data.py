@@ -1,6 +1,7 @@
 """Benchmark of the exact data optimum ``optimal_scale_data`` (not a test; prints a table).
 
-    python benchmarks/bench_optimum_data.py [--n 1e7] [--bits 2 4 8] [--repeat 3] [--rows 30522 --cols 384]
+    python benchmarks/bench_optimum_data.py [--n 1e7] [--bits 2 4 8] [--repeat 3] [--rows 30000 --cols 384]
+        [--channels 1000x10000] [--channel-bits 4 8] [--mem-bits 16 20 24]
 
 Unit: one *pass* = the median of the warm times of ``x.sum()``, ``x.max()`` and
 ``(x > 1).sum()`` on the same array (min of ``--repeat`` runs each), measured in the
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import sys
 import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -61,6 +64,11 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--rows", type=int, default=0)
     ap.add_argument("--cols", type=int, default=384)
+    ap.add_argument("--channels", type=lambda t: tuple(int(v) for v in t.split("x")), nargs="*", default=[],
+                    help="ROWSxCOLS arrays for the per-channel pass count, e.g. 1000x10000")
+    ap.add_argument("--channel-bits", type=int, nargs="*", default=[4, 8])
+    ap.add_argument("--mem-bits", type=int, nargs="*", default=[],
+                    help="bit widths for the peak-RSS measurement (n = 1e5, fresh process), e.g. 16 20 24")
     a = ap.parse_args(argv)
     rng = np.random.default_rng(0)
     n = int(a.n)
@@ -72,15 +80,44 @@ def main(argv=None):
             t, r = best_time(lambda: optimal_scale_data(x, Grid(b)), a.repeat)
             print(f"n={n:.0e} {np.dtype(dt).name:>7} bits={b:>2}: {t * 1e3:8.1f} ms = {t / p:6.1f} passes "
                   f"(pass {p * 1e3:.1f} ms), scale_error/s {r.scale_error / r.scale:.1e}")
+    for rows, cols in a.channels:
+        # per channel, in passes over the whole (rows x cols) float32 array
+        w = rng.standard_normal((rows, cols)).astype(np.float32)
+        p = one_pass(w, a.repeat)
+        for b in a.channel_bits:
+            optimal_scale_data(w[:2], Grid(b), axis=0)
+            t, r = best_time(lambda: optimal_scale_data(w, Grid(b), axis=0), a.repeat)
+            print(f"per-channel {rows}x{cols} float32 bits={b}: {t:.3f} s = {t / p:7.1f} passes (pass {p * 1e3:.2f} ms)")
     if a.rows:
         w = rng.standard_normal((a.rows, a.cols)).astype(np.float32) * rng.uniform(0.5, 2, (a.rows, 1)).astype(np.float32)
         g = Grid(4)
         optimal_scale_data(w[:4], g, axis=0)
-        t_opt, r = best_time(lambda: optimal_scale_data(w, g, axis=0), 1)
-        t_sw, (s_sw, e_sw) = best_time(lambda: sweep(w), 1)
+        t_opt, r = best_time(lambda: optimal_scale_data(w, g, axis=0), a.repeat)
+        t_sw, (s_sw, e_sw) = best_time(lambda: sweep(w), a.repeat)
         gap = 10 * np.log10(np.mean(e_sw / r.extra["mse"]))
         print(f"per-channel {a.rows}x{a.cols} float32 INT4: optimal_scale_data {t_opt:.2f} s, "
               f"100-candidate NumPy sweep {t_sw:.2f} s, ratio {t_opt / t_sw:.2f}, sweep risk gap {gap:.4f} dB")
+    for b in a.mem_bits:
+        out = subprocess.run([sys.executable, "-c", _RSS, str(b), "100000"], capture_output=True, text=True)
+        print(out.stdout.strip() or out.stderr.strip().splitlines()[-1])
+
+
+_RSS = r"""
+import resource, sys, time
+import numpy as np
+from quanttheory import Grid
+from quanttheory.risk.data import optimal_scale_data
+b, n = int(sys.argv[1]), int(sys.argv[2])
+x = np.random.default_rng(b).standard_normal(n)
+optimal_scale_data(x[:3000], Grid(b))
+r0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t = time.perf_counter()
+r = optimal_scale_data(x, Grid(b))
+t = time.perf_counter() - t
+r1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(f"memory n=1e5 bits={b}: peak RSS growth {(r1 - r0) / 1024:.0f} MB, {t:.2f} s wall, "
+      f"certificate gap {(r.risk - r.risk_lower_bound) / r.risk:.1e}")
+"""
 
 
 if __name__ == "__main__":

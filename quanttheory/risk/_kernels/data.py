@@ -472,3 +472,57 @@ def cand_chunk(x, A, B, iA, iB, M, Tp, Tn, cand, mask):
                 break
             k += 1.0
     return nfl
+
+
+@numba.njit(cache=True)
+def qsin_val_grad(x, ss, r_b, r_t, f, g, af, ag):
+    """Built-in QSin, at each ``s = ss[j]``: ``f[j] += sum_i h_i(s)``, ``g[j] += sum_i h_i'(s)`` with
+    ``h(s) = s**2 phi(x/s)``, and magnitudes for rounding bounds: ``af[j] += sum_i (|h_i| + 2 pi |x_i| s
+    + s**2)`` (a relative error ``eps |u|`` of ``u = x/s`` moves ``sin(pi r)**2`` by ``<= 2 pi eps |u|``),
+    ``ag[j] += sum_i (|terms of h_i'| + 2 pi**2 x_i**2 / s + 2 s)``.
+    Inside the grid ``h = s**2 sin(pi r)**2`` with ``r = u - rint(u)`` (exact), ``h' = 2 s sin(pi r)**2
+    - pi x sin(2 pi r)``; clipped (u beyond r_b or r_t, level c) ``h = pi**2 (x - c s)**2``,
+    ``h' = -2 pi**2 c (x - c s)``.  ``h`` is C^1 in ``s``."""
+    n = x.size
+    pi = math.pi
+    for j in range(ss.size):
+        s = ss[j]
+        tf = 0.0
+        tg = 0.0
+        taf = 0.0
+        tag = 0.0
+        for b0 in range(0, n, BLOCK):
+            b1 = min(n, b0 + BLOCK)
+            bf = 0.0
+            bg = 0.0
+            baf = 0.0
+            bag = 0.0
+            for i in range(b0, b1):
+                xi = np.float64(x[i])
+                u = xi / s
+                if u < r_b or u > r_t:
+                    c = r_b if u < r_b else r_t
+                    d = xi - c * s
+                    hf = pi * pi * d * d
+                    hg = -2.0 * pi * pi * c * d
+                    bf += hf
+                    bg += hg
+                    baf += hf + s * s
+                    bag += abs(hg) + 2.0 * s
+                else:
+                    r = u - np.rint(u)
+                    sn = math.sin(pi * r)
+                    t2 = pi * xi * math.sin(2.0 * pi * r)
+                    hf = s * s * sn * sn
+                    bf += hf
+                    bg += 2.0 * s * sn * sn - t2
+                    baf += hf + 2.0 * pi * abs(xi) * s + s * s
+                    bag += 2.0 * s * sn * sn + abs(t2) + 2.0 * pi * pi * xi * xi / s + 2.0 * s
+            tf += bf
+            tg += bg
+            taf += baf
+            tag += bag
+        f[j] += tf
+        g[j] += tg
+        af[j] += taf
+        ag[j] += tag

@@ -23,14 +23,17 @@ EPS = 2.0**-52
 BLOCK = 4096
 TINY_DATA = 2.0**-490
 S_FLOOR = 2.0**-1000
+NARROW_STEPS = 24  # log-bisection steps of the bracket narrowing (any step count keeps the bounds valid)
 
 
 @numba.njit(cache=True)
 def _magnitude_top(xi, Tp, Tn):
-    """``(|x|, top grid index of x's side)``: ``Tp`` for x >= 0, ``Tn`` for x < 0."""
-    if xi >= 0.0:
-        return xi, Tp
-    return -xi, Tn
+    """``(|x|, top grid index of x's side)``: ``Tp`` for x >= 0, ``Tn`` for x < 0 (float64 magnitude,
+    also for float32 input)."""
+    v = np.float64(xi)
+    if v >= 0.0:
+        return v, Tp
+    return -v, Tn
 
 
 @numba.njit(cache=True)
@@ -86,6 +89,150 @@ def _zeroed(x, sd, Tp, Tn):
         if T == 0 or v < 0.5 * sd:
             tot += v * v
     return tot
+
+
+@numba.njit(cache=True)
+def _sweep_window(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, out_row):
+    """Exact minimum of ``n MSE`` over ``s in [A, B]``: every breakpoint in the window enumerated
+    (buffers ``bv, bk, bb`` of size >= their number, ``ps, pv, pt`` one more), sorted and swept;
+    ``out_row`` as a row of :func:`exact_rows` (``cert`` a lower bound over ``[A, B]`` only)."""
+    n = x.shape[0]
+    Tm = max(Tp, Tn)
+    s0 = 0.5 * (A + B)
+    iA = 1.0 / A
+    iB = 1.0 / B
+    const = 0.0
+    c0 = 0.0
+    c1 = 0.0
+    c2 = 0.0
+    ne = 0
+    for i in range(n):
+        xi = x[i]
+        v, T = _magnitude_top(xi, Tp, Tn)
+        if T == 0:
+            const += v * v
+            continue
+        kA = min(np.rint(v * iA), float(T))
+        kB = min(np.rint(v * iB), float(T))
+        e = v - kA * s0
+        c0 += e * e
+        c1 += kA * e
+        c2 += kA * kA
+        k = kB
+        while k < kA:
+            bv[ne] = v
+            bk[ne] = k
+            bb[ne] = v / (k + 0.5)
+            ne += 1
+            k += 1.0
+    order = np.argsort(bb[:ne], kind="mergesort")
+    rtolv = 4 * EPS * (BLOCK + n / BLOCK + ne + 16)
+    # sweep: piece j spans [edge_j, edge_j+1], edges = A, clip(beta sorted), B
+    q0 = 0.0
+    q1 = 0.0
+    q2 = 0.0
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    left = A
+    thr = np.inf
+    W = min(0.25, 4.0 / max(Tm, 1))
+    nre = 0
+    ev0 = 0  # events accumulated in q since the last (re)computation of c
+    for j in range(ne + 1):
+        if j < ne:
+            right = min(max(bb[order[j]], A), B)
+        else:
+            right = B
+        # precision: far from s0 the centred terms grow like (k t)^2 with k up to T; when the
+        # piece's midpoint is more than W s0 away, recentre there and recompute the three sums
+        # exactly (the midpoint of a piece of positive width has one grid assignment)
+        sm = 0.5 * (left + right)
+        if right > left and abs(sm - s0) > W * s0:
+            s0 = sm
+            c0 = 0.0
+            c1 = 0.0
+            c2 = 0.0
+            for i in range(n):
+                v, T = _magnitude_top(x[i], Tp, Tn)
+                if T == 0:
+                    continue
+                kc = min(np.rint(v / sm), float(T))
+                e = v - kc * s0
+                c0 += e * e
+                c1 += kc * e
+                c2 += kc * kc
+            q0 = 0.0
+            q1 = 0.0
+            q2 = 0.0
+            a0 = 0.0
+            a1 = 0.0
+            a2 = 0.0
+            nre += 1
+            ev0 = j
+        E2 = c0 + q0
+        KE = c1 + q1
+        K2 = c2 + q2
+        val, t = _qmin(E2, KE, K2, left - s0, right - s0)
+        at = abs(t)
+        mag = abs(E2) + 2 * at * abs(KE) + at * at * abs(K2) + a0 + 2 * at * a1 + at * at * a2
+        # s0 + t can round outside the piece (to 0 when left << s0); the constant ``const``
+        # (sides with T = 0) is left out of the values: added, it would round away differences
+        # far below it (it is the same for every s)
+        ps[j] = min(max(s0 + t, left), right)
+        pv[j] = max(val, 0.0)
+        pt[j] = 4 * EPS * (BLOCK + n / BLOCK + (j - ev0) + 16) * mag
+        if pv[j] + pt[j] < thr:
+            thr = pv[j] + pt[j]
+        if j < ne:
+            p = order[j]
+            v = bv[p]
+            k = bk[p]
+            e_new = v - k * s0
+            e_old = v - (k + 1) * s0
+            d0 = e_new * e_new - e_old * e_old
+            d1 = k * e_new - (k + 1) * e_old
+            d2 = k * k - (k + 1) * (k + 1)
+            q0 += d0
+            q1 += d1
+            q2 += d2
+            a0 += abs(d0)
+            a1 += abs(d1)
+            a2 += abs(d2)
+            left = right
+    # the candidate with the smallest value; its exact sum
+    jbest = -1
+    lo_min = np.inf
+    for j in range(ne + 1):
+        lo_j = pv[j] - pt[j]
+        if lo_j < lo_min:
+            lo_min = lo_j
+        if lo_j <= thr and (jbest < 0 or pv[j] < pv[jbest]):
+            jbest = j
+    s_star = ps[jbest]
+    F = 0.0
+    for b0 in range(0, n, BLOCK):
+        acc = 0.0
+        for i in range(b0, min(n, b0 + BLOCK)):
+            xi = x[i]
+            v, T = _magnitude_top(xi, Tp, Tn)
+            kq = min(np.rint(v / s_star), float(T))
+            d = v - kq * s_star
+            acc += d * d
+        F += acc
+    err = 4 * EPS * s_star
+    for j in range(ne + 1):
+        if pv[j] - pt[j] <= thr:
+            err = max(err, abs(ps[j] - s_star))
+    rt_eval = 4 * EPS * (BLOCK + n / BLOCK + 16)
+    cert = max(0.0, min(F * (1 - rt_eval), const * (1 - 2 * EPS * (n + 1)) + lo_min))
+    out_row[0] = s_star
+    out_row[1] = F
+    out_row[2] = cert
+    out_row[3] = err
+    out_row[4] = ne
+    out_row[5] = 0.0
+
 
 
 @numba.njit(cache=True)
@@ -151,8 +298,8 @@ def exact_rows(X, Tp, Tn, out):
             # largest sc in [A, B] with clipped(sc) > F_up (clipped is non-increasing in sc)
             if _clipped(x, a_, Tp, Tn) * (1 - rt) > F_up:
                 lo_c, hi_c = a_, b_
-                for _ in range(60):
-                    m_ = np.sqrt(lo_c * hi_c)
+                for _ in range(NARROW_STEPS):
+                    m_ = np.sqrt(lo_c) * np.sqrt(hi_c)
                     if _clipped(x, m_, Tp, Tn) * (1 - rt) > F_up:
                         lo_c = m_
                     else:
@@ -161,8 +308,8 @@ def exact_rows(X, Tp, Tn, out):
             # smallest sd in [a_, B] with zeroed(sd) > F_up (non-decreasing in sd)
             if _zeroed(x, b_, Tp, Tn) * (1 - rt) > F_up:
                 lo_d, hi_d = a_, b_
-                for _ in range(60):
-                    m_ = np.sqrt(lo_d * hi_d)
+                for _ in range(NARROW_STEPS):
+                    m_ = np.sqrt(lo_d) * np.sqrt(hi_d)
                     if _zeroed(x, m_, Tp, Tn) * (1 - rt) > F_up:
                         hi_d = m_
                     else:
@@ -170,105 +317,36 @@ def exact_rows(X, Tp, Tn, out):
                 b_ = hi_d
             if a_ < b_:
                 A, B = a_, b_
-        s0 = 0.5 * (A + B)
-        iA = 1.0 / A
-        iB = 1.0 / B
-        const = 0.0
-        c0 = 0.0
-        c1 = 0.0
-        c2 = 0.0
-        ne = 0
-        for i in range(n):
-            xi = x[i]
-            v, T = _magnitude_top(xi, Tp, Tn)
-            if T == 0:
-                const += v * v
-                continue
-            kA = min(np.rint(v * iA), float(T))
-            kB = min(np.rint(v * iB), float(T))
-            e = v - kA * s0
-            c0 += e * e
-            c1 += kA * e
-            c2 += kA * kA
-            k = kB
-            while k < kA:
-                bv[ne] = v
-                bk[ne] = k
-                bb[ne] = v / (k + 0.5)
-                ne += 1
-                k += 1.0
-        order = np.argsort(bb[:ne], kind="mergesort")
-        rtolv = 4 * EPS * (BLOCK + n / BLOCK + ne + 16)
-        # sweep: piece j spans [edge_j, edge_j+1], edges = A, clip(beta sorted), B
-        q0 = 0.0
-        q1 = 0.0
-        q2 = 0.0
-        a0 = 0.0
-        a1 = 0.0
-        a2 = 0.0
-        left = A
-        thr = np.inf
-        for j in range(ne + 1):
-            if j < ne:
-                right = min(max(bb[order[j]], A), B)
-            else:
-                right = B
-            E2 = c0 + q0
-            KE = c1 + q1
-            K2 = c2 + q2
-            val, t = _qmin(E2, KE, K2, left - s0, right - s0)
-            at = abs(t)
-            mag = abs(E2) + 2 * at * abs(KE) + at * at * abs(K2) + a0 + 2 * at * a1 + at * at * a2
-            ps[j] = s0 + t
-            pv[j] = max(val, 0.0) + const
-            pt[j] = rtolv * (mag + const)
-            if pv[j] + pt[j] < thr:
-                thr = pv[j] + pt[j]
-            if j < ne:
-                p = order[j]
-                v = bv[p]
-                k = bk[p]
-                e_new = v - k * s0
-                e_old = v - (k + 1) * s0
-                d0 = e_new * e_new - e_old * e_old
-                d1 = k * e_new - (k + 1) * e_old
-                d2 = k * k - (k + 1) * (k + 1)
-                q0 += d0
-                q1 += d1
-                q2 += d2
-                a0 += abs(d0)
-                a1 += abs(d1)
-                a2 += abs(d2)
-                left = right
-        # the candidate with the smallest value; its exact sum
-        jbest = -1
-        lo_min = np.inf
-        for j in range(ne + 1):
-            lo_j = pv[j] - pt[j]
-            if lo_j < lo_min:
-                lo_min = lo_j
-            if lo_j <= thr and (jbest < 0 or pv[j] < pv[jbest]):
-                jbest = j
-        s_star = ps[jbest]
-        F = 0.0
-        for b0 in range(0, n, BLOCK):
-            acc = 0.0
-            for i in range(b0, min(n, b0 + BLOCK)):
-                xi = x[i]
-                v, T = _magnitude_top(xi, Tp, Tn)
-                kq = min(np.rint(v / s_star), float(T))
-                d = v - kq * s_star
-                acc += d * d
-            F += acc
-        err = 4 * EPS * s_star
-        for j in range(ne + 1):
-            if pv[j] - pt[j] <= thr:
-                err = max(err, abs(ps[j] - s_star))
-        rt_eval = 4 * EPS * (BLOCK + n / BLOCK + 16)
-        cert = max(0.0, min(F * (1 - rt_eval), lo_min))
-        out[r, 0] = s_star
-        out[r, 1] = F
-        out[r, 2] = cert
-        out[r, 3] = err
-        out[r, 4] = ne
-        out[r, 5] = 0.0
+        _sweep_window(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, out[r])
+
+
+@numba.njit(cache=True)
+def count_breakpoints(x, Tp, Tn, A, B):
+    """Number of breakpoints ``v / (k + 1/2)`` of the points ``x`` inside ``[A, B]`` (as enumerated
+    by :func:`_sweep_window`)."""
+    iA = 1.0 / A
+    iB = 1.0 / B
+    ne = 0.0
+    for i in range(x.shape[0]):
+        v, T = _magnitude_top(np.float64(x[i]), Tp, Tn)
+        if T == 0:
+            continue
+        ne += min(np.rint(v * iA), float(T)) - min(np.rint(v * iB), float(T))
+    return ne
+
+
+@numba.njit(cache=True)
+def exact_window(x, Tp, Tn, A, B, cap, out_row):
+    """:func:`_sweep_window` on one 1-D array with buffers for ``cap`` breakpoints (the caller
+    checks ``count_breakpoints(x, Tp, Tn, A, B) <= cap``).  Also writes ``out_row[6]`` =
+    ``clipped(A)``, a lower bound of ``n MSE(s)`` for every ``s <= A``, and ``out_row[7]`` =
+    ``zeroed(B)``, a lower bound for every ``s >= B`` (plain sums, relative rounding <= n eps)."""
+    bv = np.empty(cap + 1)
+    bk = np.empty(cap + 1)
+    bb = np.empty(cap + 1)
+    ps = np.empty(cap + 2)
+    pv = np.empty(cap + 2)
+    pt = np.empty(cap + 2)
+    _sweep_window(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, out_row)
+    out_row[6] = _clipped(x, A, Tp, Tn)
+    out_row[7] = _zeroed(x, B, Tp, Tn)

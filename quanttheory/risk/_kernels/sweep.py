@@ -67,15 +67,18 @@ def sweep_bins(jb, beta, vv, k, cj, edges, L, s0, gl, base3, rtol, mode, thr, ou
             val, t = _qmin1(c0, c1, c2, left - s0, right - s0)
             at = abs(t)
             mag = (abs(c0) + 2 * at * abs(c1) + at * at * abs(c2) + a0 + 2 * at * a1 + at * at * a2
-                   + gl[0] + 2 * at * gl[1] + at * at * gl[2] + base3)
-            v = max(val, 0.0) + base3
+                   + gl[0] + 2 * at * gl[1] + at * at * gl[2])
+            # the constant base3 (points on a side with T = 0) is left out: added to the values it
+            # would round away differences far below it (it is the same for every s)
+            v = max(val, 0.0)
             tol = rtol * mag
             if mode == 0:
                 if v + tol < best:
                     best = v + tol
             elif v - tol <= thr:
                 if mode == 2:
-                    out_s[count] = s0 + t
+                    # s0 + t can round outside the piece (to 0 when left << s0)
+                    out_s[count] = min(max(s0 + t, left), right)
                     out_v[count] = v
                     out_t[count] = tol
                 count += 1
