@@ -198,13 +198,18 @@ def test_qsin_certificate_is_as_tight_as_msqe(d, bits):
     """QSin is certified like MSQE (issue 20): scale_error <= 1e-9 relative, and the mpmath QSin
     curve (tests/mpref.py: complex erfc closed form, O(1) in the bit width, 50 digits) has a
     negative slope at s* - 2 err and a positive one at s* + 2 err (central differences, step err/20)."""
-    if bits == 4 and d.kernel_params()[0] == 1:
-        pytest.skip("Laplace QSin at 4 bits: the per-cell certificate (hull, ~1e-3) still applies")
+    hull_only = bits == 4 and d.kernel_params()[0] == 1 and not d.relu   # signed Laplace, 4 bits: known gap
     g = Grid(bits, not d.relu)
     res = optimal_scale(d, g, "qsin", with_msqe_excess=False)
     if bits >= 8:
         assert res.method.startswith("bit-independent")
-    assert res.scale_error <= 1e-9 * res.scale
+    if hull_only:
+        # The per-cell certificate (hull, ~1e-3 relative) still applies here: it must say so and
+        # its (wider) interval must still bracket the sign change of the mpmath slope.
+        assert not res.method.startswith("bit-independent")
+        assert res.scale_error <= 1e-2 * res.scale
+    else:
+        assert res.scale_error <= 1e-9 * res.scale
     law, mu, sig, relu = d.kernel_params()
     e = max(res.scale_error, 1e-13 * res.scale)
 
