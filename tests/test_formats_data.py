@@ -297,3 +297,41 @@ def test_coarse_index_search_equals_searchsorted():
                 if lo > want:
                     continue
                 assert _find_right(v, vc, x, lo) == want, (n, x, lo)
+
+
+def test_distinct_prefix_double_double_against_fractions():
+    # the fused numba pass (distinct values, counts, double-double prefix sums) vs exact rationals:
+    # each prefix within (4 i + 2) u^2 of the exact sum (u = 2^-53), far inside the engine's gamma
+    from fractions import Fraction
+
+    from quanttheory.risk._kernels.format_data import distinct_prefix
+
+    rng = np.random.default_rng(21)
+    v = np.sort(np.concatenate([rng.lognormal(0, 3, 300), np.round(rng.exponential(size=200), 2), [0.0, 0.0]]))
+    n = v.size
+    vu, P0, H1, L1, H2, L2 = np.empty(n), *(np.empty(n + 1) for _ in range(5))
+    nu = distinct_prefix(v, vu, P0, H1, L1, H2, L2)
+    u_vals, cnt = np.unique(v, return_counts=True)
+    assert nu == u_vals.size and np.array_equal(vu[:nu], u_vals)
+    np.testing.assert_array_equal(P0[:nu + 1], np.concatenate(([0], np.cumsum(cnt))))
+    e1 = e2 = Fraction(0)
+    for i in range(nu):
+        e1 += int(cnt[i]) * Fraction(float(u_vals[i]))
+        e2 += int(cnt[i]) * Fraction(float(u_vals[i])) ** 2
+        for H, L, e in ((H1, L1, e1), (H2, L2, e2)):
+            got = Fraction(float(H[i + 1])) + Fraction(float(L[i + 1]))
+            assert abs(got - e) <= (4 * (i + 1) + 2) * Fraction(1, 2**106) * e
+
+
+@pytest.mark.parametrize("name", ["e4m3", "nf4", "e2m1"])
+def test_direct_pass_kernels_match_quantize(name):
+    # the optimum's direct passes (numba: over x, and over each side's sorted distinct values) vs the
+    # numpy pass with Format.quantize_index (ties to even; at a tie both levels give the same error)
+    fmt = get_format(name)
+    rng = np.random.default_rng(4)
+    x = np.concatenate([rng.standard_t(3, size=3000), fmt.levels * 0.37, fmt.midpoints * 0.37])
+    sides = D._sides_of(x, fmt)
+    for s in [1e-3, 0.37, 0.5, 2.0, 40.0]:
+        ref = np.mean((x - s * fmt.levels[fmt.quantize_index(x / s)]) ** 2)
+        assert D._mse_sides(sides, [s], x.size)[0] == pytest.approx(ref, rel=1e-13)
+        assert D._mse_direct(x, [s], fmt)[0] == pytest.approx(ref, rel=1e-13)

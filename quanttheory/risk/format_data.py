@@ -155,40 +155,56 @@ class _Side:
     def __init__(self, v: np.ndarray, fmt_levels: np.ndarray):
         # fmt_levels: the level set as seen from this side (ascending; negated+reversed for x < 0)
         v = np.sort(v)
-        if v.size:
-            cut = np.flatnonzero(np.diff(v) != 0.0) + 1
-            starts = np.concatenate(([0], cut))
-            cnt = np.diff(np.concatenate((starts, [v.size]))).astype(np.float64)
-            vu = v[starts]
-        else:
-            cnt = np.empty(0)
-            vu = np.empty(0)
-        self.v = vu
-        self.n = float(v.size)
-        self.nu = vu.size
-        w = cnt.astype(LD)
-        vl = vu.astype(LD)
-        self.P0 = _bprefix(w)
-        self.P1 = _bprefix(w * vl)
-        self.P2 = _bprefix(w * vl * vl)
-        self.cnt = cnt
+        vpos = v[v > 0]
+        fast = USE_KERNELS and (vpos.size == 0 or (float(vpos[0]) > 1e-140 and float(v[-1]) < 1e140))
         mid = 0.5 * (fmt_levels[:-1] + fmt_levels[1:])
         j0 = int(np.sum(mid <= 0.0))
         self.b = mid[j0:]  # positive midpoints b_1..b_P
         self.c = fmt_levels[j0:]  # group levels c_0..c_P
         self.P = self.b.size
+        self.n = float(v.size)
+        if fast:
+            # one fused numba pass: distinct values, counts, double-double prefix sums (float64 words)
+            from ._kernels.format_data import distinct_prefix
+
+            n = v.size
+            vu = np.empty(n)
+            P0, H1, L1, H2, L2 = (np.empty(n + 1) for _ in range(5))
+            nu = distinct_prefix(np.ascontiguousarray(v, dtype=np.float64), vu, P0, H1, L1, H2, L2)
+            self.v = vu[:nu].copy()
+            self.nu = nu
+            self.P0f, self.H1, self.L1, self.H2, self.L2 = (a[:nu + 1].copy() for a in (P0, H1, L1, H2, L2))
+            self.P1f, self.P2f = self.H1, self.H2
+            self._ld = None  # longdouble prefixes, built from the words on first use
+        else:
+            if v.size:
+                cut = np.flatnonzero(np.diff(v) != 0.0) + 1
+                starts = np.concatenate(([0], cut))
+                cnt = np.diff(np.concatenate((starts, [v.size]))).astype(np.float64)
+                vu = v[starts]
+            else:
+                cnt = np.empty(0)
+                vu = np.empty(0)
+            self.v = vu
+            self.nu = vu.size
+            w = cnt.astype(LD)
+            vl = vu.astype(LD)
+            P0, P1, P2 = _bprefix(w), _bprefix(w * vl), _bprefix(w * vl * vl)
+            self._ld = (P0, P1, P2)
+            self.P0f = P0.astype(np.float64)
+            self.P1f = P1.astype(np.float64)
+            self.P2f = P2.astype(np.float64)
+            # float64 high/low words of the prefix sums for the numba kernels
+            self.H1 = self.P1f
+            self.L1 = (P1 - self.P1f.astype(LD)).astype(np.float64)
+            self.H2 = self.P2f
+            self.L2 = (P2 - self.P2f.astype(LD)).astype(np.float64)
+        vu = self.v
         self.vmin_pos = float(vu[vu > 0][0]) if np.any(vu > 0) else math.inf
         self.vmax = float(vu[-1]) if vu.size else 0.0
-        self.P0f = self.P0.astype(np.float64)
-        self.P1f = self.P1.astype(np.float64)
-        self.P2f = self.P2.astype(np.float64)
-        # each prefix word is within gamma * (its own value) of the exact prefix (non-negative terms)
+        # each prefix word is within gamma * (its own value) of the exact prefix (non-negative terms;
+        # the double-double prefixes of the fast path are far more accurate than this allowance)
         self.gamma = 2.0 * EPS_LD * (BLOCK + self.nu / BLOCK + 4)
-        # float64 high/low words of the prefix sums for the numba kernels
-        self.H1 = self.P1f
-        self.L1 = (self.P1 - self.P1f.astype(LD)).astype(np.float64)
-        self.H2 = self.P2f
-        self.L2 = (self.P2 - self.P2f.astype(LD)).astype(np.float64)
         self.gamma_k = self.gamma + 2.0**-52 * 2.0**-11  # + the low word's own rounding
         self._vc = None  # coarse index of v for the kernels' searches (built on first use)
 
@@ -226,9 +242,38 @@ class _Side:
                  np.ascontiguousarray(s2, dtype=np.float64), out)
         return out
 
+    def _ldp(self):
+        if self._ld is None:
+            self._ld = (self.P0f.astype(LD), self.H1.astype(LD) + self.L1.astype(LD),
+                        self.H2.astype(LD) + self.L2.astype(LD))
+        return self._ld
+
+    @property
+    def cnt(self):
+        """Counts of the distinct values (float64, exact)."""
+        return np.diff(self.P0f)
+
+    @property
+    def P0(self):
+        return self._ldp()[0]
+
+    @property
+    def P1(self):
+        return self._ldp()[1]
+
+    @property
+    def P2(self):
+        return self._ldp()[2]
+
     # range sums over distinct-value index ranges [i0, i1)
     def sums(self, i0, i1):
-        return (self.P0[i1] - self.P0[i0], self.P1[i1] - self.P1[i0], self.P2[i1] - self.P2[i0])
+        if self._ld is None:  # only the entries needed, from the float64 words
+            def g(H, L, i):
+                return H[i].astype(LD) + L[i].astype(LD)
+            return (self.P0f[i1].astype(LD) - self.P0f[i0].astype(LD), g(self.H1, self.L1, i1) - g(self.H1, self.L1, i0),
+                    g(self.H2, self.L2, i1) - g(self.H2, self.L2, i0))
+        P0, P1, P2 = self._ld
+        return (P0[i1] - P0[i0], P1[i1] - P1[i0], P2[i1] - P2[i0])
 
     def group_index(self, s):
         """``I[..., j]``, j = 0..P+1: groups are index ranges [I_j, I_{j+1}) at scale(s) ``s`` (any shape)."""
@@ -421,7 +466,7 @@ def _sweep(sides, A, B):
         c_new = sd.c[jj].astype(LD)  # as s grows past v / b, v moves down to c[jj]
         c_old = sd.c[jj + 1].astype(LD)
         vl = v.astype(LD)
-        wl = sd.cnt[idx].astype(LD)
+        wl = (sd.P0f[idx + 1] - sd.P0f[idx]).astype(LD)  # counts (exact in float64)
         e_new = vl - s0l * c_new
         e_old = vl - s0l * c_old
         ev_s.append(s_ev)
@@ -505,10 +550,21 @@ def _sides_of(x: np.ndarray, fmt: Format):
 
 
 def _mse_direct(x: np.ndarray, scales, fmt: Format) -> np.ndarray:
-    """``mean (x - s q(x/s))**2`` per scale, direct float64 pass (pairwise sums), chunked."""
+    """``mean (x - s q(x/s))**2`` per scale: one direct float64 pass per scale over the data (numba
+    kernel: nearest level by binary search on the midpoints, compensated summation; the numpy
+    reference with :meth:`Format.quantize_index` and pairwise sums when ``USE_KERNELS`` is off)."""
     out = np.zeros(len(scales))
     n = x.size
     lv = fmt.levels
+    if USE_KERNELS:
+        from ._kernels.format_data import direct_sse
+
+        xc = np.ascontiguousarray(x, dtype=np.float64)
+        mids = np.ascontiguousarray(fmt.midpoints, dtype=np.float64)
+        lvc = np.ascontiguousarray(lv, dtype=np.float64)
+        for j, s in enumerate(scales):
+            out[j] = direct_sse(xc, float(s), lvc, mids) / n
+        return out
     for j, s in enumerate(scales):
         tot = 0.0
         for i in range(0, n, 1 << 20):
@@ -516,6 +572,17 @@ def _mse_direct(x: np.ndarray, scales, fmt: Format) -> np.ndarray:
             q = lv[fmt.quantize_index(c / s)]
             tot += float(np.sum((c - s * q) ** 2))
         out[j] = tot / n
+    return out
+
+
+def _mse_sides(sides, scales, n) -> np.ndarray:
+    """``mean (x - s q(x/s))**2`` per scale by a direct pass over each side's sorted distinct values
+    with counts (numba, compensated sums); equal to :func:`_mse_direct` up to rounding (tested)."""
+    from ._kernels.format_data import direct_sse_sorted
+
+    out = np.zeros(len(scales))
+    for j, s in enumerate(scales):
+        out[j] = sum(direct_sse_sorted(sd.v, sd.P0f, sd.b, sd.c, float(s)) for sd in sides) / n
     return out
 
 
@@ -585,7 +652,7 @@ def _optimal_one(x: np.ndarray, fmt: Format, rtol: float, name: str = "data") ->
     near = near[:MAX_NEAR]
     # the best few are re-evaluated by a direct pass; the set is ranked by the swept (longdouble) values
     top = near[:NEAR_DIRECT]
-    direct = _mse_direct(x, cs[top], fmt)
+    direct = _mse_sides(sides, cs[top], n) if USE_KERNELS else _mse_direct(x, cs[top], fmt)
     i = int(np.argmin(direct))
     best = float(direct[i])
     s_best = float(cs[top[i]])
@@ -604,7 +671,7 @@ def _optimal_one(x: np.ndarray, fmt: Format, rtol: float, name: str = "data") ->
     # a quadratic with curvature C2 exceeds its minimum by e at distance sqrt(e / C2)
     scale_err = max(4 * np.finfo(float).eps * s_star, math.sqrt(2 * float(ce[j]) / n / c2) if c2 > 0 else 0.0)
     amax_s = amax / fmt.level_max
-    amax_m = float(_mse_direct(x, [amax_s], fmt)[0])
+    amax_m = float((_mse_sides(sides, [amax_s], n) if USE_KERNELS else _mse_direct(x, [amax_s], fmt))[0])
     info.update(seconds=time.perf_counter() - t0, local_minima_near=int(near.size),
                 near_optimal_truncated=bool(truncated), rtol=rtol, sum_sq=sumsq)
     method = ("exact: branch and bound on sorted distinct values + exact sweep of the remaining breakpoints "

@@ -216,3 +216,127 @@ def events(v, b, s1s, s2s, out):
         for j in range(b.size):
             tot += np.searchsorted(v, b[j] * s2s[k], side="right") - np.searchsorted(v, b[j] * s1s[k], side="right")
         out[k] = tot
+
+
+@numba.njit(cache=True)
+def _two_sum(a, b):
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+@numba.njit(cache=True)
+def _two_prod(a, b):
+    """``a * b = p + e`` exactly (Dekker's split; no FMA needed; finite, non-huge inputs)."""
+    p = a * b
+    f = 134217729.0  # 2^27 + 1
+    t = f * a
+    ah = t - (t - a)
+    al = a - ah
+    t = f * b
+    bh = t - (t - b)
+    bl = b - bh
+    e = ((ah * bh - p) + ah * bl + al * bh) + al * bl
+    return p, e
+
+
+@numba.njit(cache=True)
+def distinct_prefix(v, vu, P0, H1, L1, H2, L2):
+    """From sorted ``v``: distinct values ``vu`` with counts, prefix sums of counts ``P0`` (exact),
+    and double-double prefix sums ``H1 + L1`` of ``cnt * vu``, ``H2 + L2`` of ``cnt * vu**2``
+    (length ``nu + 1``, first entry 0).  Returns ``nu``.  Every term is >= 0 and formed with an
+    error <= 2 u^2 of itself; each double-double addition errs by <= 4 u^2 of the running sum,
+    so a prefix is within ``(4 i + 2) u^2`` (u = 2^-53) of its exact value, far below the
+    engine's allowance ``gamma`` (``>= 8192 eps_ld``)."""
+    n = v.size
+    nu = 0
+    P0[0] = 0.0
+    H1[0] = 0.0
+    L1[0] = 0.0
+    H2[0] = 0.0
+    L2[0] = 0.0
+    h1 = 0.0
+    l1 = 0.0
+    h2 = 0.0
+    l2 = 0.0
+    i = 0
+    while i < n:
+        x = v[i]
+        j = i + 1
+        while j < n and v[j] == x:
+            j += 1
+        w = float(j - i)
+        vu[nu] = x
+        # w * x (exact as p + e), then w * x * x = (p + e) * x
+        p, e = _two_prod(w, x)
+        q, f = _two_prod(p, x)
+        f += e * x
+        # h1 + l1 += p + e
+        s, t = _two_sum(h1, p)
+        t += l1 + e
+        h1, l1 = _two_sum(s, t)
+        s, t = _two_sum(h2, q)
+        t += l2 + f
+        h2, l2 = _two_sum(s, t)
+        nu += 1
+        P0[nu] = P0[nu - 1] + w
+        H1[nu] = h1
+        L1[nu] = l1
+        H2[nu] = h2
+        L2[nu] = l2
+        i = j
+    return nu
+
+
+@numba.njit(cache=True)
+def direct_sse(x, s, levels, mids):
+    """``sum_i (x_i - s q(x_i / s))**2`` in one pass (nearest level by binary search on the
+    midpoints, saturating; at an exact tie both levels give the same error), summed with
+    Neumaier's compensated summation."""
+    tot = 0.0
+    comp = 0.0
+    m = mids.size
+    for i in range(x.size):
+        xi = x[i]
+        u = xi / s
+        lo = 0
+        hi = m
+        while lo < hi:  # first j with u <= mids[j]
+            md = (lo + hi) >> 1
+            if mids[md] < u:
+                lo = md + 1
+            else:
+                hi = md
+        d = xi - s * levels[lo]
+        t = d * d
+        y = tot + t
+        if abs(tot) >= t:
+            comp += (tot - y) + t
+        else:
+            comp += (t - y) + tot
+        tot = y
+    return tot + comp
+
+
+@numba.njit(cache=True)
+def direct_sse_sorted(v, P0, b, c, s):
+    """``sum_i cnt_i (v_i - s c_{k(v_i)})**2`` over sorted distinct magnitudes ``v`` with counts
+    ``P0[i+1] - P0[i]``, the group (level) ``k`` found by walking the midpoints ``b_j s`` upwards
+    (values ascend), compensated (Neumaier) summation: a direct pass, independent of the prefix sums."""
+    tot = 0.0
+    comp = 0.0
+    j = 0
+    P = b.size
+    for i in range(v.size):
+        x = v[i]
+        while j < P and x > b[j] * s:
+            j += 1
+        d = x - s * c[j]
+        t = (P0[i + 1] - P0[i]) * (d * d)
+        y = tot + t
+        if abs(tot) >= t:
+            comp += (tot - y) + t
+        else:
+            comp += (t - y) + tot
+        tot = y
+    return tot + comp
