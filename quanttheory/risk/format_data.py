@@ -77,6 +77,7 @@ SWEEP_MAX = 1 << 20
 MAX_LEVELS_BB = 80
 MAX_INTERVALS = 1 << 16
 MAX_NEAR = 64
+UB_PROBES = 64  # MSE evaluations per branch-and-bound level (at the least lower bounds)
 NEAR_DIRECT = 4
 DEGENERATE_SCALE = 1.0
 USE_KERNELS = True  # numba bounds (False: the numpy/longdouble reference implementation, tested equal)
@@ -173,8 +174,10 @@ class _Side:
             nu = distinct_prefix(np.ascontiguousarray(v, dtype=np.float64), vu, P0, H1, L1, H2, L2)
             self.v = vu[:nu].copy()
             self.nu = nu
-            self.P0f, self.H1, self.L1, self.H2, self.L2 = (a[:nu + 1].copy() for a in (P0, H1, L1, H2, L2))
-            self.P1f, self.P2f = self.H1, self.H2
+            W = np.empty((nu + 1, 5))
+            for k, a in enumerate((P0, H1, L1, H2, L2)):
+                W[:, k] = a[:nu + 1]
+            del P0, H1, L1, H2, L2, vu
             self._ld = None  # longdouble prefixes, built from the words on first use
         else:
             if v.size:
@@ -199,6 +202,12 @@ class _Side:
             self.L1 = (P1 - self.P1f.astype(LD)).astype(np.float64)
             self.H2 = self.P2f
             self.L2 = (P2 - self.P2f.astype(LD)).astype(np.float64)
+            W = np.column_stack((self.P0f, self.H1, self.L1, self.H2, self.L2)) if self.nu else np.zeros((1, 5))
+        # the kernels read the five prefix words of a row together: one row-major table (the
+        # numpy paths use its column views)
+        self.W = W
+        self.P0f, self.H1, self.L1, self.H2, self.L2 = (W[:, k] for k in range(5))
+        self.P1f, self.P2f = self.H1, self.H2
         vu = self.v
         self.vmin_pos = float(vu[vu > 0][0]) if np.any(vu > 0) else math.inf
         self.vmax = float(vu[-1]) if vu.size else 0.0
@@ -213,34 +222,46 @@ class _Side:
             from ._kernels.format_data import COARSE
 
             self._vc = np.ascontiguousarray(self.v[::COARSE])
-        return (self.v, self._vc, self.P0f, self.H1, self.L1, self.H2, self.L2, self.b, self.c, self.gamma_k)
+        return (self.v, self._vc, self.W, self.b, self.c, self.gamma_k)
 
     def k_lower_bound(self, s1, s2):
         from ._kernels import format_data as K
 
-        out = np.empty(s1.size)
         if self.P == 0:
             val, err = self.value(s1)
             return np.maximum(val - err, 0.0)
-        K.lb_fixed(*self._kargs(), np.ascontiguousarray(s1, dtype=np.float64),
-                   np.ascontiguousarray(s2, dtype=np.float64), out)
-        return out
+        s1 = np.ascontiguousarray(s1, dtype=np.float64)
+        s2 = np.ascontiguousarray(s2, dtype=np.float64)
+        o = np.argsort(s1, kind="stable")  # ascending queries: the kernel's searches stay local
+        out = np.empty(s1.size)
+        K.lb_fixed(*self._kargs(), s1[o], s2[o], out)
+        res = np.empty(s1.size)
+        res[o] = out
+        return res
 
     def k_value(self, ss):
         from ._kernels import format_data as K
 
+        ss = np.ascontiguousarray(ss, dtype=np.float64)
+        o = np.argsort(ss, kind="stable")
         out = np.empty(ss.size)
         err = np.empty(ss.size)
-        K.values(*self._kargs(), np.ascontiguousarray(ss, dtype=np.float64), out, err)
-        return out, err
+        K.values(*self._kargs(), ss[o], out, err)
+        r1, r2 = np.empty(ss.size), np.empty(ss.size)
+        r1[o], r2[o] = out, err
+        return r1, r2
 
     def k_events(self, s1, s2):
         from ._kernels import format_data as K
 
+        s1 = np.ascontiguousarray(s1, dtype=np.float64)
+        s2 = np.ascontiguousarray(s2, dtype=np.float64)
+        o = np.argsort(s1, kind="stable")
         out = np.empty(s1.size, dtype=np.int64)
-        K.events(self.v, self.b, np.ascontiguousarray(s1, dtype=np.float64),
-                 np.ascontiguousarray(s2, dtype=np.float64), out)
-        return out
+        K.events(self.v, self._kargs()[1], self.b, s1[o], s2[o], out)
+        res = np.empty(s1.size, dtype=np.int64)
+        res[o] = out
+        return res
 
     def _ldp(self):
         if self._ld is None:
@@ -741,9 +762,12 @@ def _bb(sides, s_lo, s_hi, pieces, rtol, info):
     while True:
         levels += 1
         lb = LB(s1, s2)
-        mid = np.sqrt(s1 * s2)
+        # upper bound: MSE at the midpoints of the UB_PROBES intervals of least lower bound (where the
+        # minimum is; any value of MSE is a valid upper bound, so fewer probes never prune wrongly)
+        pick = np.argpartition(lb, UB_PROBES)[:UB_PROBES] if lb.size > UB_PROBES else np.arange(lb.size)
+        mid = np.sqrt(s1[pick] * s2[pick])
         v, e = F(mid)
-        bound_evals += 2 * s1.size
+        bound_evals += s1.size + pick.size
         best_ub = min(best_ub, float(np.min(v + e)))
         keep = lb <= best_ub * (1 + 2 * rtol)
         s1, s2, lb = s1[keep], s2[keep], lb[keep]

@@ -1,9 +1,11 @@
 """Numba kernels of the format data-optimum engine (private; see quanttheory.risk.format_data).
 
 Inputs are validated in Python first: ``v`` sorted distinct magnitudes (float64, finite, >= 0),
-prefix sums ``P0`` (counts) and ``H1 + L1``, ``H2 + L2`` (sum v, sum v**2 split from extended
-precision into float64 high/low words), ``b`` positive midpoints, ``c`` the group levels
-(``c.size == b.size + 1``), positive scales.  A range sum is ``(H[i1] - H[i0]) + (L[i1] - L[i0])``.
+prefix sums in one row-major table ``W`` of shape ``(nu + 1, 5)``, columns ``P0`` (counts),
+``H1, L1`` (sum v) and ``H2, L2`` (sum v**2) as float64 high/low words (one row = one cache
+line or two: the bounds read the five words of a row together), ``b`` positive midpoints, ``c``
+the group levels (``c.size == b.size + 1``), positive scales.  A range sum is
+``(H[i1] - H[i0]) + (L[i1] - L[i0])``.
 ``gamma`` bounds the prefix words' relative error (of the prefix value itself).
 """
 
@@ -18,8 +20,9 @@ EPS = 2.0**-52
 
 
 @numba.njit(cache=True)
-def _rs(H, L, i0, i1):
-    return (H[i1] - H[i0]) + (L[i1] - L[i0])
+def _rs(W, h, i0, i1):
+    """Range sum ``[i0, i1)`` of the prefix in columns ``h`` (high word) and ``h + 1`` (low word)."""
+    return (W[i1, h] - W[i0, h]) + (W[i1, h + 1] - W[i0, h + 1])
 
 
 COARSE = 64  # stride of the coarse index ``vc = v[::COARSE]`` (fits in cache: 1/64 of v)
@@ -76,10 +79,16 @@ def _gallop_right(v, x, lo):
 
 
 @numba.njit(cache=True)
-def lb_fixed(v, vc, P0, H1, L1, H2, L2, b, c, gamma, s1s, s2s, out):
+def lb_fixed(v, vc, W, b, c, gamma, s1s, s2s, out):
     """Second-order lower bounds over ``[s1s[k], s2s[k]]``; NaN where a value straddles two midpoints."""
     nu = v.size
     P = b.size
+    # per-midpoint search hints from the previous interval (queries ascend when the intervals are
+    # sorted, as the wrapper passes them: the searches then move a few values, in cache)
+    hA = np.zeros(P, dtype=np.int64)
+    hB = np.zeros(P, dtype=np.int64)
+    xA = np.full(P, -np.inf)
+    xB = np.full(P, -np.inf)
     for k in range(s1s.size):
         s1 = s1s[k]
         s2 = s2s[k]
@@ -106,8 +115,18 @@ def lb_fixed(v, vc, P0, H1, L1, H2, L2, b, c, gamma, s1s, s2s, out):
                     ib = nu
                     last = True
                 else:
-                    ia = _find_right(v, vc, x1, prev)
-                    ib = _find_right(v, vc, x2, ia)
+                    st = prev
+                    if x1 >= xA[j] and hA[j] > st:
+                        st = hA[j]
+                    ia = _find_right(v, vc, x1, st)
+                    st = ia
+                    if x2 >= xB[j] and hB[j] > st:
+                        st = hB[j]
+                    ib = _find_right(v, vc, x2, st)
+                    hA[j] = ia
+                    xA[j] = x1
+                    hB[j] = ib
+                    xB[j] = x2
             else:
                 ia = nu
                 ib = nu
@@ -115,16 +134,16 @@ def lb_fixed(v, vc, P0, H1, L1, H2, L2, b, c, gamma, s1s, s2s, out):
                 ok = False
                 break
             if ia > prev:
-                N = P0[ia] - P0[prev]
-                S1 = _rs(H1, L1, prev, ia)
-                S2 = _rs(H2, L2, prev, ia)
+                N = W[ia, 0] - W[prev, 0]
+                S1 = _rs(W, 1, prev, ia)
+                S2 = _rs(W, 3, prev, ia)
                 cj = c[j]
                 C0 += S2 - 2.0 * s0 * cj * S1 + s0 * s0 * cj * cj * N
                 C1 += cj * (S1 - s0 * cj * N)
                 C2 += cj * cj * N
                 a = abs(cj) * (s0 + half)
                 # prefix words: relative to the prefix; float64 arithmetic: relative to this group's sums
-                err += 2.0 * gamma * (H2[ia] + 2.0 * a * H1[ia]) + 16.0 * EPS * (S2 + 2.0 * a * S1 + a * a * N)
+                err += 2.0 * gamma * (W[ia, 3] + 2.0 * a * W[ia, 1]) + 16.0 * EPS * (S2 + 2.0 * a * S1 + a * a * N)
             if j < P and ib > ia:
                 cl = c[j]
                 cu = c[j + 1]
@@ -139,14 +158,14 @@ def lb_fixed(v, vc, P0, H1, L1, H2, L2, b, c, gamma, s1s, s2s, out):
                     r2 = r1 + np.searchsorted(v[r1:ib], lo_u, side="left")
                     for (i0, i1, cen) in ((r0, r1, hi_l), (r1, r2, lo_u)):
                         if i1 > i0:
-                            N = P0[i1] - P0[i0]
-                            S1 = _rs(H1, L1, i0, i1)
-                            S2 = _rs(H2, L2, i0, i1)
+                            N = W[i1, 0] - W[i0, 0]
+                            S1 = _rs(W, 1, i0, i1)
+                            S2 = _rs(W, 3, i0, i1)
                             val = S2 - 2.0 * cen * S1 + cen * cen * N
                             if val > 0.0:
                                 strad += val
                             ca = abs(cen)
-                            err += 2.0 * gamma * (H2[i1] + 2.0 * ca * H1[i1]) + 8.0 * EPS * (
+                            err += 2.0 * gamma * (W[i1, 3] + 2.0 * ca * W[i1, 1]) + 8.0 * EPS * (
                                 S2 + 2.0 * ca * S1 + ca * ca * N)
             if j < P:
                 prev = ib
@@ -173,10 +192,12 @@ def lb_fixed(v, vc, P0, H1, L1, H2, L2, b, c, gamma, s1s, s2s, out):
 
 
 @numba.njit(cache=True)
-def values(v, vc, P0, H1, L1, H2, L2, b, c, gamma, ss, out, err_out):
+def values(v, vc, W, b, c, gamma, ss, out, err_out):
     """``sum (v - s q(v/s))**2`` at each scale from range sums, and a rounding bound."""
     nu = v.size
     P = b.size
+    hA = np.zeros(P, dtype=np.int64)
+    xA = np.full(P, -np.inf)
     for k in range(ss.size):
         s = ss[k]
         tot = 0.0
@@ -187,19 +208,24 @@ def values(v, vc, P0, H1, L1, H2, L2, b, c, gamma, ss, out, err_out):
                 x = b[j] * s
                 if x < v[0]:
                     continue
-                i1 = _find_right(v, vc, x, prev)
+                st = prev
+                if x >= xA[j] and hA[j] > st:
+                    st = hA[j]
+                i1 = _find_right(v, vc, x, st)
+                hA[j] = i1
+                xA[j] = x
             else:
                 i1 = nu
             if i1 > prev:
-                N = P0[i1] - P0[prev]
-                S1 = _rs(H1, L1, prev, i1)
-                S2 = _rs(H2, L2, prev, i1)
+                N = W[i1, 0] - W[prev, 0]
+                S1 = _rs(W, 1, prev, i1)
+                S2 = _rs(W, 3, prev, i1)
                 cj = c[j]
                 val = S2 - 2.0 * s * cj * S1 + s * s * cj * cj * N
                 if val > 0.0:
                     tot += val
                 a = abs(cj) * s
-                err += 2.0 * gamma * (H2[i1] + 2.0 * a * H1[i1]) + 8.0 * EPS * (S2 + 2.0 * a * S1 + a * a * N)
+                err += 2.0 * gamma * (W[i1, 3] + 2.0 * a * W[i1, 1]) + 8.0 * EPS * (S2 + 2.0 * a * S1 + a * a * N)
             if i1 > prev:
                 prev = i1
             if prev >= nu:
@@ -209,12 +235,28 @@ def values(v, vc, P0, H1, L1, H2, L2, b, c, gamma, ss, out, err_out):
 
 
 @numba.njit(cache=True)
-def events(v, b, s1s, s2s, out):
-    """Number of (distinct value, midpoint) breakpoints ``v / b_j`` in each ``(s1, s2]``."""
+def events(v, vc, b, s1s, s2s, out):
+    """Number of (distinct value, midpoint) breakpoints ``v / b_j`` in each ``(s1, s2]`` (searches
+    hinted by the previous query of the same midpoint, as in :func:`lb_fixed`)."""
+    P = b.size
+    hA = np.zeros(P, dtype=np.int64)
+    hB = np.zeros(P, dtype=np.int64)
+    xA = np.full(P, -np.inf)
+    xB = np.full(P, -np.inf)
     for k in range(s1s.size):
         tot = 0
-        for j in range(b.size):
-            tot += np.searchsorted(v, b[j] * s2s[k], side="right") - np.searchsorted(v, b[j] * s1s[k], side="right")
+        for j in range(P):
+            x1 = b[j] * s1s[k]
+            x2 = b[j] * s2s[k]
+            st = hA[j] if x1 >= xA[j] else 0
+            ia = _find_right(v, vc, x1, st)
+            st = hB[j] if (x2 >= xB[j] and hB[j] > ia) else ia
+            ib = _find_right(v, vc, x2, st)
+            hA[j] = ia
+            xA[j] = x1
+            hB[j] = ib
+            xB[j] = x2
+            tot += ib - ia
         out[k] = tot
 
 
