@@ -335,3 +335,36 @@ def test_direct_pass_kernels_match_quantize(name):
         ref = np.mean((x - s * fmt.levels[fmt.quantize_index(x / s)]) ** 2)
         assert D._mse_sides(sides, [s], x.size)[0] == pytest.approx(ref, rel=1e-13)
         assert D._mse_direct(x, [s], fmt)[0] == pytest.approx(ref, rel=1e-13)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from(["e4m3", "e2m1", "nf4", "user"]), st.sampled_from([np.float32, np.float64]),
+       st.lists(st.floats(-300, 300, allow_nan=False).filter(lambda v: v == 0 or abs(v) > 1e-4),
+                min_size=2, max_size=25),
+       st.booleans())
+def test_fast_engine_vs_brute_force_all_breakpoints(name, dtype, xs, force):
+    """Global optimum vs the float64 enumeration of every breakpoint x_i / m_j (each piece minimized
+    exactly), for float32 and float64 input; ``force``: tiny search thresholds and 2 upper-bound probes
+    per level, so bisection, pruning, clustering and splitting all run on these small inputs.
+    Tolerance 1e-12 relative: both sides are float64 sums of <= 25 terms."""
+    fmt = levelset([-5.0, -2.0, -0.75, 0.0, 0.3, 1.0, 4.0]) if name == "user" else get_format(name)
+    x = np.array(xs, dtype=dtype)
+    if not np.any(x != 0):
+        return
+    import contextlib
+
+    with pytest.MonkeyPatch.context() if force else contextlib.nullcontext() as mp:
+        if force:
+            mp.setattr(D, "EVENTS_STOP", 4)
+            mp.setattr(D, "CLUSTER_EVENTS", 8)
+            mp.setattr(D, "SWEEP_MAX", 16)
+            mp.setattr(D, "UB_PROBES", 2)
+        try:
+            r = D.optimal_scale_format_data(x, fmt)
+        except ValueError as exc:
+            assert "no level of the sign" in str(exc)
+            return
+    f, _ = brute_float(x.astype(np.float64), fmt)
+    assert r.mse == pytest.approx(f, rel=1e-12, abs=1e-300)
+    assert r.risk_lower_bound <= PI2 * f * (1 + 1e-12)
+    assert D.format_data_mse(x, r.scale, fmt) <= f * (1 + 1e-12)
