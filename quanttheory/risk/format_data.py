@@ -230,14 +230,23 @@ class _Side:
         if self.P == 0:
             val, err = self.value(s1)
             return np.maximum(val - err, 0.0)
+        return self.k_lower_bound_events(s1, s2)[0]
+
+    def k_lower_bound_events(self, s1, s2):
+        """(lower bound, number of breakpoints or -1) per interval, in one kernel pass (``P > 0``)."""
+        from ._kernels import format_data as K
+
         s1 = np.ascontiguousarray(s1, dtype=np.float64)
         s2 = np.ascontiguousarray(s2, dtype=np.float64)
         o = np.argsort(s1, kind="stable")  # ascending queries: the kernel's searches stay local
         out = np.empty(s1.size)
-        K.lb_fixed(*self._kargs(), s1[o], s2[o], out)
+        ev = np.empty(s1.size, dtype=np.int64)
+        K.lb_fixed(*self._kargs(), s1[o], s2[o], out, ev)
         res = np.empty(s1.size)
+        rev = np.empty(s1.size, dtype=np.int64)
         res[o] = out
-        return res
+        rev[o] = ev
+        return res, rev
 
     def k_value(self, ss):
         from ._kernels import format_data as K
@@ -731,14 +740,21 @@ def _bb(sides, s_lo, s_hi, pieces, rtol, info):
         return tot, err
 
     def LB1(a, b):
+        """Lower bounds and (kernels) the breakpoint counts, -1 where not computed."""
         tot = np.zeros(a.size)
+        evs = np.zeros(a.size, dtype=np.int64)
         for sd in sides:
-            l2 = sd.k_lower_bound(a, b) if USE_KERNELS else sd.lower_bound_fixed(a, b)
+            if USE_KERNELS and sd.P > 0:
+                l2, e2 = sd.k_lower_bound_events(a, b)
+            else:
+                l2 = sd.k_lower_bound(a, b) if USE_KERNELS else sd.lower_bound_fixed(a, b)
+                e2 = np.zeros(a.size, dtype=np.int64) if sd.P == 0 else np.full(a.size, -1, dtype=np.int64)
             bad = np.isnan(l2)
             if bad.any():
                 l2[bad] = sd.lower_bound(a[bad], b[bad])
             tot += l2
-        return tot
+            evs = np.where((evs < 0) | (e2 < 0), -1, evs + e2)
+        return tot, evs
 
     def EV1(a, b):
         tot = np.zeros(a.size, dtype=np.int64)
@@ -761,7 +777,7 @@ def _bb(sides, s_lo, s_hi, pieces, rtol, info):
     bound_evals = 0
     while True:
         levels += 1
-        lb = LB(s1, s2)
+        lb, ev = LB(s1, s2)
         # upper bound: MSE at the midpoints of the UB_PROBES intervals of least lower bound (where the
         # minimum is; any value of MSE is a valid upper bound, so fewer probes never prune wrongly)
         pick = np.argpartition(lb, UB_PROBES)[:UB_PROBES] if lb.size > UB_PROBES else np.arange(lb.size)
@@ -770,8 +786,10 @@ def _bb(sides, s_lo, s_hi, pieces, rtol, info):
         bound_evals += s1.size + pick.size
         best_ub = min(best_ub, float(np.min(v + e)))
         keep = lb <= best_ub * (1 + 2 * rtol)
-        s1, s2, lb = s1[keep], s2[keep], lb[keep]
-        ev = EV(s1, s2)
+        s1, s2, lb, ev = s1[keep], s2[keep], lb[keep], ev[keep]
+        miss = ev < 0
+        if miss.any():
+            ev[miss] = EV(s1[miss], s2[miss])
         wide = (ev > EVENTS_STOP) & (s2 > s1 * (1 + 1e-13))
         if not wide.any() or levels >= MAX_LEVELS_BB or s1.size + int(wide.sum()) > MAX_INTERVALS:
             break
@@ -799,7 +817,8 @@ def _bb(sides, s_lo, s_hi, pieces, rtol, info):
         if e > SWEEP_MAX and b > a * (1 + 1e-13):
             m = math.sqrt(a * b)
             aa, bb = np.array([a, m]), np.array([m, b])
-            lbs, evs = LB(aa, bb), EV(aa, bb)
+            lbs, evs = LB(aa, bb)
+            evs = EV(aa, bb)
             vm, em = F(np.sqrt(aa * bb))
             bound_evals += 4
             best = min(best, float(np.min(vm + em)))

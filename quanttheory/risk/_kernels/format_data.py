@@ -79,8 +79,9 @@ def _gallop_right(v, x, lo):
 
 
 @numba.njit(cache=True)
-def lb_fixed(v, vc, W, b, c, gamma, s1s, s2s, out):
-    """Second-order lower bounds over ``[s1s[k], s2s[k]]``; NaN where a value straddles two midpoints."""
+def lb_fixed(v, vc, W, b, c, gamma, s1s, s2s, out, evout):
+    """Second-order lower bounds over ``[s1s[k], s2s[k]]``; NaN where a value straddles two midpoints.
+    ``evout[k]``: the number of breakpoints in ``(s1, s2]`` as :func:`events` (-1 where NaN)."""
     nu = v.size
     P = b.size
     # per-midpoint search hints from the previous interval (queries ascend when the intervals are
@@ -100,6 +101,7 @@ def lb_fixed(v, vc, W, b, c, gamma, s1s, s2s, out):
         err = 0.0
         strad = 0.0
         ok = True
+        nev = 0
         prev = 0
         vmin = v[0]
         vmax = v[nu - 1]
@@ -169,11 +171,14 @@ def lb_fixed(v, vc, W, b, c, gamma, s1s, s2s, out):
                                 S2 + 2.0 * ca * S1 + ca * ca * N)
             if j < P:
                 prev = ib
+                nev += ib - ia
             if last:
                 break
         if not ok:
             out[k] = math.nan
+            evout[k] = -1
             continue
+        evout[k] = nev
         # minimum of C0 - 2 t C1 + t^2 C2 over t in [-half, half]
         best = C0 + 2.0 * half * C1 + half * half * C2
         val = C0 - 2.0 * half * C1 + half * half * C2
