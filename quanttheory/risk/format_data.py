@@ -15,21 +15,28 @@ and its minimum is exact.  :func:`optimal_scale_format_data` returns the global
 minimum over ``s > 0`` without enumerating the ``n (K - 1)`` breakpoints:
 
 1. the values are split by sign into two *sides* (``x >= 0`` and ``-x`` for
-   ``x < 0``, with the mirrored level set), sorted, reduced to distinct values
-   with counts, and summed into blocked prefix sums of count, ``v`` and ``v**2``
-   in extended precision (``np.longdouble``); ``MSE`` at any ``s`` is then a sum
-   over the level groups ``(m_j s, m_{j+1} s]`` of range sums (``O(K log n)``);
+   ``x < 0``, with the mirrored level set), sorted, and reduced in one fused numba
+   pass to distinct values with counts and prefix sums of count, ``v`` and ``v**2``
+   in double-double arithmetic (float64 high/low words in one row-major table;
+   the numpy reference path, ``USE_KERNELS = False``, uses blocked ``np.longdouble``
+   cumsums); ``MSE`` at any ``s`` is then a sum over the level groups
+   ``(m_j s, m_{j+1} s]`` of range sums (``O(K log n)``);
 2. branch and bound over ``s``-intervals ``[s1, s2]``: each level ``l`` sweeps
    ``l [s1, s2]``, so ``MSE(s) >= mean_i dist(x_i, U_k l_k [s1, s2])**2``, also a
    sum of range sums; intervals whose lower bound exceeds the best value found
    (plus the near-optimality tolerance) are discarded, the others bisected until
-   they hold few breakpoints;
+   they hold few breakpoints (the upper bound of each level: ``MSE`` at the
+   midpoints of the ``UB_PROBES`` intervals of least lower bound; the lower-bound
+   kernel also counts each interval's breakpoints and runs on intervals sorted by
+   ``s``, its searches hinted by the previous interval's);
 3. every surviving interval is swept exactly: its breakpoints (distinct values
    only) are enumerated per midpoint from the sorted values, sorted, and applied
    to the three quadratic coefficients (centred at the interval midpoint against
    cancellation); each piece is minimized in closed form;
 4. all local minima whose value is within ``rtol`` (default ``1e-9``) of the best
-   are re-evaluated by a direct pass over the data with :meth:`Format.quantize`
+   are re-evaluated by a direct pass (numba, compensated sums) over the sorted
+   distinct values with the nearest level found by walking the midpoints
+   (``USE_KERNELS = False``: a pass over the data with :meth:`Format.quantize_index`)
    and returned, best first: for minifloats the optimum may be a *set* of
    near-equal scales about an octave apart.
 
@@ -38,14 +45,16 @@ positive midpoint, ``m_top`` the largest) no value changes level and ``MSE`` is 
 single quadratic on each side, minimized exactly.
 
 Memory: linear in n and nothing of size ``n x K``: per distinct value the sorted
-values, three ``longdouble`` prefix sums and their float64 words, a coarse index
-(1/64), plus O(n) temporaries of the sort and of the final direct passes; the
-traced peak is ~160 bytes per value for float32 input (n = 1e6 and 1e7,
+values, five float64 prefix words, a coarse index (1/64), plus O(n) temporaries of
+the float64 copy, the sign split and the sort; the traced peak is ~96 bytes per
+value for float32 input (n = 1e6 and 1e7,
 ``benchmarks/bench_formats_data.py --passes``; RSS-growth test
 ``tests/test_format_data_memory.py``); the breakpoints swept at once are
 bounded by ``EVENTS_STOP`` per interval.  Accuracy: every bound carries a rigorous rounding allowance from the
-blocked prefix sums (``(BLOCK + n/BLOCK) eps_ld`` of the totals); reported MSE
-values come from the direct float64 pass (pairwise summation).
+prefix sums (``(BLOCK + n/BLOCK) eps_ld`` of the totals, which also covers the
+double-double prefixes: their error is ``<= (4 i + 2) 2^-106`` of the ``i``-th prefix, tested
+against exact fractions); reported MSE values come from the direct float64 pass
+(compensated summation).
 
 Size (~780 lines, over the package's ~500-line guideline): the search's tuning constants
 (``EVENTS_STOP``, ``CLUSTER_EVENTS``, ``SWEEP_MAX``, ``USE_KERNELS``) are read at call time from
