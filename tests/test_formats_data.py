@@ -309,8 +309,9 @@ def test_distinct_prefix_double_double_against_fractions():
     rng = np.random.default_rng(21)
     v = np.sort(np.concatenate([rng.lognormal(0, 3, 300), np.round(rng.exponential(size=200), 2), [0.0, 0.0]]))
     n = v.size
-    vu, P0, H1, L1, H2, L2 = np.empty(n), *(np.empty(n + 1) for _ in range(5))
-    nu = distinct_prefix(v, vu, P0, H1, L1, H2, L2)
+    vu, W = np.empty(n), np.empty((n + 1, 5))
+    nu = distinct_prefix(v, vu, W)
+    P0, H1, L1, H2, L2 = (W[:, k] for k in range(5))
     u_vals, cnt = np.unique(v, return_counts=True)
     assert nu == u_vals.size and np.array_equal(vu[:nu], u_vals)
     np.testing.assert_array_equal(P0[:nu + 1], np.concatenate(([0], np.cumsum(cnt))))

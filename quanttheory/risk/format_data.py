@@ -165,8 +165,8 @@ class _Side:
     def __init__(self, v: np.ndarray, fmt_levels: np.ndarray):
         # fmt_levels: the level set as seen from this side (ascending; negated+reversed for x < 0)
         v = np.sort(v)
-        vpos = v[v > 0]
-        fast = USE_KERNELS and (vpos.size == 0 or (float(vpos[0]) > 1e-140 and float(v[-1]) < 1e140))
+        ip = int(np.searchsorted(v, 0.0, side="right"))
+        fast = USE_KERNELS and (ip == v.size or (float(v[ip]) > 1e-140 and float(v[-1]) < 1e140))
         mid = 0.5 * (fmt_levels[:-1] + fmt_levels[1:])
         j0 = int(np.sum(mid <= 0.0))
         self.b = mid[j0:]  # positive midpoints b_1..b_P
@@ -179,14 +179,12 @@ class _Side:
 
             n = v.size
             vu = np.empty(n)
-            P0, H1, L1, H2, L2 = (np.empty(n + 1) for _ in range(5))
-            nu = distinct_prefix(np.ascontiguousarray(v, dtype=np.float64), vu, P0, H1, L1, H2, L2)
-            self.v = vu[:nu].copy()
+            W = np.empty((n + 1, 5))
+            nu = distinct_prefix(np.ascontiguousarray(v, dtype=np.float64), vu, W)
+            # views (no copies): with few duplicates nu ~ n; otherwise the buffers stay O(n)
+            self.v = vu[:nu]
             self.nu = nu
-            W = np.empty((nu + 1, 5))
-            for k, a in enumerate((P0, H1, L1, H2, L2)):
-                W[:, k] = a[:nu + 1]
-            del P0, H1, L1, H2, L2, vu
+            W = W[:nu + 1]
             self._ld = None  # longdouble prefixes, built from the words on first use
         else:
             if v.size:
@@ -218,7 +216,8 @@ class _Side:
         self.P0f, self.H1, self.L1, self.H2, self.L2 = (W[:, k] for k in range(5))
         self.P1f, self.P2f = self.H1, self.H2
         vu = self.v
-        self.vmin_pos = float(vu[vu > 0][0]) if np.any(vu > 0) else math.inf
+        ip = int(np.searchsorted(vu, 0.0, side="right"))  # first positive distinct value
+        self.vmin_pos = float(vu[ip]) if ip < vu.size else math.inf
         self.vmax = float(vu[-1]) if vu.size else 0.0
         # each prefix word is within gamma * (its own value) of the exact prefix (non-negative terms;
         # the double-double prefixes of the fast path are far more accurate than this allowance)

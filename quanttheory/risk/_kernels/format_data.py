@@ -288,20 +288,18 @@ def _two_prod(a, b):
 
 
 @numba.njit(cache=True)
-def distinct_prefix(v, vu, P0, H1, L1, H2, L2):
-    """From sorted ``v``: distinct values ``vu`` with counts, prefix sums of counts ``P0`` (exact),
-    and double-double prefix sums ``H1 + L1`` of ``cnt * vu``, ``H2 + L2`` of ``cnt * vu**2``
-    (length ``nu + 1``, first entry 0).  Returns ``nu``.  Every term is >= 0 and formed with an
+def distinct_prefix(v, vu, W):
+    """From sorted ``v``: distinct values ``vu`` with counts, and the prefix table ``W`` (rows
+    ``0..nu``, first row 0): column 0 prefix sums of counts ``P0`` (exact), columns 1-2 the
+    double-double prefix sums ``H1 + L1`` of ``cnt * vu``, columns 3-4 ``H2 + L2`` of
+    ``cnt * vu**2``.  Returns ``nu``.  Every term is >= 0 and formed with an
     error <= 2 u^2 of itself; each double-double addition errs by <= 4 u^2 of the running sum,
     so a prefix is within ``(4 i + 2) u^2`` (u = 2^-53) of its exact value, far below the
     engine's allowance ``gamma`` (``>= 8192 eps_ld``)."""
     n = v.size
     nu = 0
-    P0[0] = 0.0
-    H1[0] = 0.0
-    L1[0] = 0.0
-    H2[0] = 0.0
-    L2[0] = 0.0
+    for h in range(5):
+        W[0, h] = 0.0
     h1 = 0.0
     l1 = 0.0
     h2 = 0.0
@@ -326,11 +324,11 @@ def distinct_prefix(v, vu, P0, H1, L1, H2, L2):
         t += l2 + f
         h2, l2 = _two_sum(s, t)
         nu += 1
-        P0[nu] = P0[nu - 1] + w
-        H1[nu] = h1
-        L1[nu] = l1
-        H2[nu] = h2
-        L2[nu] = l2
+        W[nu, 0] = W[nu - 1, 0] + w
+        W[nu, 1] = h1
+        W[nu, 2] = l1
+        W[nu, 3] = h2
+        W[nu, 4] = l2
         i = j
     return nu
 
