@@ -46,7 +46,7 @@ single quadratic on each side, minimized exactly.
 
 Memory: linear in n and nothing of size ``n x K``: per distinct value the sorted
 values, five float64 prefix words, a coarse index (1/64), plus O(n) temporaries of
-the float64 copy, the sign split and the sort; the traced peak is ~96 bytes per
+the float64 copy, the sign split and the sort; the traced peak is ~68 bytes per
 value for float32 input (n = 1e6 and 1e7,
 ``benchmarks/bench_formats_data.py --passes``; RSS-growth test
 ``tests/test_format_data_memory.py``); the breakpoints swept at once are
