@@ -308,7 +308,8 @@ class _Side:
         if self._ld is None:  # only the entries needed, from the float64 words
             def g(H, L, i):
                 return H[i].astype(LD) + L[i].astype(LD)
-            return (self.P0f[i1].astype(LD) - self.P0f[i0].astype(LD), g(self.H1, self.L1, i1) - g(self.H1, self.L1, i0),
+            return (self.P0f[i1].astype(LD) - self.P0f[i0].astype(LD),
+                    g(self.H1, self.L1, i1) - g(self.H1, self.L1, i0),
                     g(self.H2, self.L2, i1) - g(self.H2, self.L2, i0))
         P0, P1, P2 = self._ld
         return (P0[i1] - P0[i0], P1[i1] - P1[i0], P2[i1] - P2[i0])
