@@ -297,3 +297,75 @@ def test_coarse_index_search_equals_searchsorted():
                 if lo > want:
                     continue
                 assert _find_right(v, vc, x, lo) == want, (n, x, lo)
+
+
+def test_distinct_prefix_double_double_against_fractions():
+    # the fused numba pass (distinct values, counts, double-double prefix sums) vs exact rationals:
+    # each prefix within (4 i + 2) u^2 of the exact sum (u = 2^-53), far inside the engine's gamma
+    from fractions import Fraction
+
+    from quanttheory.risk._kernels.format_data import distinct_prefix
+
+    rng = np.random.default_rng(21)
+    v = np.sort(np.concatenate([rng.lognormal(0, 3, 300), np.round(rng.exponential(size=200), 2), [0.0, 0.0]]))
+    n = v.size
+    vu, W = np.empty(n), np.empty((n + 1, 5))
+    nu = distinct_prefix(v, vu, W)
+    P0, H1, L1, H2, L2 = (W[:, k] for k in range(5))
+    u_vals, cnt = np.unique(v, return_counts=True)
+    assert nu == u_vals.size and np.array_equal(vu[:nu], u_vals)
+    np.testing.assert_array_equal(P0[:nu + 1], np.concatenate(([0], np.cumsum(cnt))))
+    e1 = e2 = Fraction(0)
+    for i in range(nu):
+        e1 += int(cnt[i]) * Fraction(float(u_vals[i]))
+        e2 += int(cnt[i]) * Fraction(float(u_vals[i])) ** 2
+        for H, L, e in ((H1, L1, e1), (H2, L2, e2)):
+            got = Fraction(float(H[i + 1])) + Fraction(float(L[i + 1]))
+            assert abs(got - e) <= (4 * (i + 1) + 2) * Fraction(1, 2**106) * e
+
+
+@pytest.mark.parametrize("name", ["e4m3", "nf4", "e2m1"])
+def test_direct_pass_kernels_match_quantize(name):
+    # the optimum's direct passes (numba: over x, and over each side's sorted distinct values) vs the
+    # numpy pass with Format.quantize_index (ties to even; at a tie both levels give the same error)
+    fmt = get_format(name)
+    rng = np.random.default_rng(4)
+    x = np.concatenate([rng.standard_t(3, size=3000), fmt.levels * 0.37, fmt.midpoints * 0.37])
+    sides = D._sides_of(x, fmt)
+    for s in [1e-3, 0.37, 0.5, 2.0, 40.0]:
+        ref = np.mean((x - s * fmt.levels[fmt.quantize_index(x / s)]) ** 2)
+        assert D._mse_sides(sides, [s], x.size)[0] == pytest.approx(ref, rel=1e-13)
+        assert D._mse_direct(x, [s], fmt)[0] == pytest.approx(ref, rel=1e-13)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from(["e4m3", "e2m1", "nf4", "user"]), st.sampled_from([np.float32, np.float64]),
+       st.lists(st.floats(-300, 300, allow_nan=False).filter(lambda v: v == 0 or abs(v) > 1e-4),
+                min_size=2, max_size=25),
+       st.booleans())
+def test_fast_engine_vs_brute_force_all_breakpoints(name, dtype, xs, force):
+    """Global optimum vs the float64 enumeration of every breakpoint x_i / m_j (each piece minimized
+    exactly), for float32 and float64 input; ``force``: tiny search thresholds and 2 upper-bound probes
+    per level, so bisection, pruning, clustering and splitting all run on these small inputs.
+    Tolerance 1e-12 relative: both sides are float64 sums of <= 25 terms."""
+    fmt = levelset([-5.0, -2.0, -0.75, 0.0, 0.3, 1.0, 4.0]) if name == "user" else get_format(name)
+    x = np.array(xs, dtype=dtype)
+    if not np.any(x != 0):
+        return
+    import contextlib
+
+    with pytest.MonkeyPatch.context() if force else contextlib.nullcontext() as mp:
+        if force:
+            mp.setattr(D, "EVENTS_STOP", 4)
+            mp.setattr(D, "CLUSTER_EVENTS", 8)
+            mp.setattr(D, "SWEEP_MAX", 16)
+            mp.setattr(D, "UB_PROBES", 2)
+        try:
+            r = D.optimal_scale_format_data(x, fmt)
+        except ValueError as exc:
+            assert "no level of the sign" in str(exc)
+            return
+    f, _ = brute_float(x.astype(np.float64), fmt)
+    assert r.mse == pytest.approx(f, rel=1e-12, abs=1e-300)
+    assert r.risk_lower_bound <= PI2 * f * (1 + 1e-12)
+    assert D.format_data_mse(x, r.scale, fmt) <= f * (1 + 1e-12)

@@ -15,21 +15,28 @@ and its minimum is exact.  :func:`optimal_scale_format_data` returns the global
 minimum over ``s > 0`` without enumerating the ``n (K - 1)`` breakpoints:
 
 1. the values are split by sign into two *sides* (``x >= 0`` and ``-x`` for
-   ``x < 0``, with the mirrored level set), sorted, reduced to distinct values
-   with counts, and summed into blocked prefix sums of count, ``v`` and ``v**2``
-   in extended precision (``np.longdouble``); ``MSE`` at any ``s`` is then a sum
-   over the level groups ``(m_j s, m_{j+1} s]`` of range sums (``O(K log n)``);
+   ``x < 0``, with the mirrored level set), sorted, and reduced in one fused numba
+   pass to distinct values with counts and prefix sums of count, ``v`` and ``v**2``
+   in double-double arithmetic (float64 high/low words in one row-major table;
+   the numpy reference path, ``USE_KERNELS = False``, uses blocked ``np.longdouble``
+   cumsums); ``MSE`` at any ``s`` is then a sum over the level groups
+   ``(m_j s, m_{j+1} s]`` of range sums (``O(K log n)``);
 2. branch and bound over ``s``-intervals ``[s1, s2]``: each level ``l`` sweeps
    ``l [s1, s2]``, so ``MSE(s) >= mean_i dist(x_i, U_k l_k [s1, s2])**2``, also a
    sum of range sums; intervals whose lower bound exceeds the best value found
    (plus the near-optimality tolerance) are discarded, the others bisected until
-   they hold few breakpoints;
+   they hold few breakpoints (the upper bound of each level: ``MSE`` at the
+   midpoints of the ``UB_PROBES`` intervals of least lower bound; the lower-bound
+   kernel also counts each interval's breakpoints and runs on intervals sorted by
+   ``s``, its searches hinted by the previous interval's);
 3. every surviving interval is swept exactly: its breakpoints (distinct values
    only) are enumerated per midpoint from the sorted values, sorted, and applied
    to the three quadratic coefficients (centred at the interval midpoint against
    cancellation); each piece is minimized in closed form;
 4. all local minima whose value is within ``rtol`` (default ``1e-9``) of the best
-   are re-evaluated by a direct pass over the data with :meth:`Format.quantize`
+   are re-evaluated by a direct pass (numba, compensated sums) over the sorted
+   distinct values with the nearest level found by walking the midpoints
+   (``USE_KERNELS = False``: a pass over the data with :meth:`Format.quantize_index`)
    and returned, best first: for minifloats the optimum may be a *set* of
    near-equal scales about an octave apart.
 
@@ -38,14 +45,16 @@ positive midpoint, ``m_top`` the largest) no value changes level and ``MSE`` is 
 single quadratic on each side, minimized exactly.
 
 Memory: linear in n and nothing of size ``n x K``: per distinct value the sorted
-values, three ``longdouble`` prefix sums and their float64 words, a coarse index
-(1/64), plus O(n) temporaries of the sort and of the final direct passes; the
-traced peak is ~160 bytes per value for float32 input (n = 1e6 and 1e7,
+values, five float64 prefix words, a coarse index (1/64), plus O(n) temporaries of
+the float64 copy, the sign split and the sort; the traced peak is ~68 bytes per
+value for float32 input (n = 1e6 and 1e7,
 ``benchmarks/bench_formats_data.py --passes``; RSS-growth test
 ``tests/test_format_data_memory.py``); the breakpoints swept at once are
 bounded by ``EVENTS_STOP`` per interval.  Accuracy: every bound carries a rigorous rounding allowance from the
-blocked prefix sums (``(BLOCK + n/BLOCK) eps_ld`` of the totals); reported MSE
-values come from the direct float64 pass (pairwise summation).
+prefix sums (``(BLOCK + n/BLOCK) eps_ld`` of the totals, which also covers the
+double-double prefixes: their error is ``<= (4 i + 2) 2^-106`` of the ``i``-th prefix, tested
+against exact fractions); reported MSE values come from the direct float64 pass
+(compensated summation).
 
 Size (~780 lines, over the package's ~500-line guideline): the search's tuning constants
 (``EVENTS_STOP``, ``CLUSTER_EVENTS``, ``SWEEP_MAX``, ``USE_KERNELS``) are read at call time from
@@ -77,6 +86,7 @@ SWEEP_MAX = 1 << 20
 MAX_LEVELS_BB = 80
 MAX_INTERVALS = 1 << 16
 MAX_NEAR = 64
+UB_PROBES = 64  # MSE evaluations per branch-and-bound level (at the least lower bounds)
 NEAR_DIRECT = 4
 DEGENERATE_SCALE = 1.0
 USE_KERNELS = True  # numba bounds (False: the numpy/longdouble reference implementation, tested equal)
@@ -155,40 +165,63 @@ class _Side:
     def __init__(self, v: np.ndarray, fmt_levels: np.ndarray):
         # fmt_levels: the level set as seen from this side (ascending; negated+reversed for x < 0)
         v = np.sort(v)
-        if v.size:
-            cut = np.flatnonzero(np.diff(v) != 0.0) + 1
-            starts = np.concatenate(([0], cut))
-            cnt = np.diff(np.concatenate((starts, [v.size]))).astype(np.float64)
-            vu = v[starts]
-        else:
-            cnt = np.empty(0)
-            vu = np.empty(0)
-        self.v = vu
-        self.n = float(v.size)
-        self.nu = vu.size
-        w = cnt.astype(LD)
-        vl = vu.astype(LD)
-        self.P0 = _bprefix(w)
-        self.P1 = _bprefix(w * vl)
-        self.P2 = _bprefix(w * vl * vl)
-        self.cnt = cnt
+        ip = int(np.searchsorted(v, 0.0, side="right"))
+        fast = USE_KERNELS and (ip == v.size or (float(v[ip]) > 1e-140 and float(v[-1]) < 1e140))
         mid = 0.5 * (fmt_levels[:-1] + fmt_levels[1:])
         j0 = int(np.sum(mid <= 0.0))
         self.b = mid[j0:]  # positive midpoints b_1..b_P
         self.c = fmt_levels[j0:]  # group levels c_0..c_P
         self.P = self.b.size
-        self.vmin_pos = float(vu[vu > 0][0]) if np.any(vu > 0) else math.inf
+        self.n = float(v.size)
+        if fast:
+            # one fused numba pass: distinct values, counts, double-double prefix sums (float64 words)
+            from ._kernels.format_data import distinct_prefix
+
+            n = v.size
+            vu = np.empty(n)
+            W = np.empty((n + 1, 5))
+            nu = distinct_prefix(np.ascontiguousarray(v, dtype=np.float64), vu, W)
+            # views (no copies): with few duplicates nu ~ n; otherwise the buffers stay O(n)
+            self.v = vu[:nu]
+            self.nu = nu
+            W = W[:nu + 1]
+            self._ld = None  # longdouble prefixes, built from the words on first use
+        else:
+            if v.size:
+                cut = np.flatnonzero(np.diff(v) != 0.0) + 1
+                starts = np.concatenate(([0], cut))
+                cnt = np.diff(np.concatenate((starts, [v.size]))).astype(np.float64)
+                vu = v[starts]
+            else:
+                cnt = np.empty(0)
+                vu = np.empty(0)
+            self.v = vu
+            self.nu = vu.size
+            w = cnt.astype(LD)
+            vl = vu.astype(LD)
+            P0, P1, P2 = _bprefix(w), _bprefix(w * vl), _bprefix(w * vl * vl)
+            self._ld = (P0, P1, P2)
+            self.P0f = P0.astype(np.float64)
+            self.P1f = P1.astype(np.float64)
+            self.P2f = P2.astype(np.float64)
+            # float64 high/low words of the prefix sums for the numba kernels
+            self.H1 = self.P1f
+            self.L1 = (P1 - self.P1f.astype(LD)).astype(np.float64)
+            self.H2 = self.P2f
+            self.L2 = (P2 - self.P2f.astype(LD)).astype(np.float64)
+            W = np.column_stack((self.P0f, self.H1, self.L1, self.H2, self.L2)) if self.nu else np.zeros((1, 5))
+        # the kernels read the five prefix words of a row together: one row-major table (the
+        # numpy paths use its column views)
+        self.W = W
+        self.P0f, self.H1, self.L1, self.H2, self.L2 = (W[:, k] for k in range(5))
+        self.P1f, self.P2f = self.H1, self.H2
+        vu = self.v
+        ip = int(np.searchsorted(vu, 0.0, side="right"))  # first positive distinct value
+        self.vmin_pos = float(vu[ip]) if ip < vu.size else math.inf
         self.vmax = float(vu[-1]) if vu.size else 0.0
-        self.P0f = self.P0.astype(np.float64)
-        self.P1f = self.P1.astype(np.float64)
-        self.P2f = self.P2.astype(np.float64)
-        # each prefix word is within gamma * (its own value) of the exact prefix (non-negative terms)
+        # each prefix word is within gamma * (its own value) of the exact prefix (non-negative terms;
+        # the double-double prefixes of the fast path are far more accurate than this allowance)
         self.gamma = 2.0 * EPS_LD * (BLOCK + self.nu / BLOCK + 4)
-        # float64 high/low words of the prefix sums for the numba kernels
-        self.H1 = self.P1f
-        self.L1 = (self.P1 - self.P1f.astype(LD)).astype(np.float64)
-        self.H2 = self.P2f
-        self.L2 = (self.P2 - self.P2f.astype(LD)).astype(np.float64)
         self.gamma_k = self.gamma + 2.0**-52 * 2.0**-11  # + the low word's own rounding
         self._vc = None  # coarse index of v for the kernels' searches (built on first use)
 
@@ -197,38 +230,89 @@ class _Side:
             from ._kernels.format_data import COARSE
 
             self._vc = np.ascontiguousarray(self.v[::COARSE])
-        return (self.v, self._vc, self.P0f, self.H1, self.L1, self.H2, self.L2, self.b, self.c, self.gamma_k)
+        return (self.v, self._vc, self.W, self.b, self.c, self.gamma_k)
 
     def k_lower_bound(self, s1, s2):
         from ._kernels import format_data as K
 
-        out = np.empty(s1.size)
         if self.P == 0:
             val, err = self.value(s1)
             return np.maximum(val - err, 0.0)
-        K.lb_fixed(*self._kargs(), np.ascontiguousarray(s1, dtype=np.float64),
-                   np.ascontiguousarray(s2, dtype=np.float64), out)
-        return out
+        return self.k_lower_bound_events(s1, s2)[0]
+
+    def k_lower_bound_events(self, s1, s2):
+        """(lower bound, number of breakpoints or -1) per interval, in one kernel pass (``P > 0``)."""
+        from ._kernels import format_data as K
+
+        s1 = np.ascontiguousarray(s1, dtype=np.float64)
+        s2 = np.ascontiguousarray(s2, dtype=np.float64)
+        o = np.argsort(s1, kind="stable")  # ascending queries: the kernel's searches stay local
+        out = np.empty(s1.size)
+        ev = np.empty(s1.size, dtype=np.int64)
+        K.lb_fixed(*self._kargs(), s1[o], s2[o], out, ev)
+        res = np.empty(s1.size)
+        rev = np.empty(s1.size, dtype=np.int64)
+        res[o] = out
+        rev[o] = ev
+        return res, rev
 
     def k_value(self, ss):
         from ._kernels import format_data as K
 
+        ss = np.ascontiguousarray(ss, dtype=np.float64)
+        o = np.argsort(ss, kind="stable")
         out = np.empty(ss.size)
         err = np.empty(ss.size)
-        K.values(*self._kargs(), np.ascontiguousarray(ss, dtype=np.float64), out, err)
-        return out, err
+        K.values(*self._kargs(), ss[o], out, err)
+        r1, r2 = np.empty(ss.size), np.empty(ss.size)
+        r1[o], r2[o] = out, err
+        return r1, r2
 
     def k_events(self, s1, s2):
         from ._kernels import format_data as K
 
+        s1 = np.ascontiguousarray(s1, dtype=np.float64)
+        s2 = np.ascontiguousarray(s2, dtype=np.float64)
+        o = np.argsort(s1, kind="stable")
         out = np.empty(s1.size, dtype=np.int64)
-        K.events(self.v, self.b, np.ascontiguousarray(s1, dtype=np.float64),
-                 np.ascontiguousarray(s2, dtype=np.float64), out)
-        return out
+        K.events(self.v, self._kargs()[1], self.b, s1[o], s2[o], out)
+        res = np.empty(s1.size, dtype=np.int64)
+        res[o] = out
+        return res
+
+    def _ldp(self):
+        if self._ld is None:
+            self._ld = (self.P0f.astype(LD), self.H1.astype(LD) + self.L1.astype(LD),
+                        self.H2.astype(LD) + self.L2.astype(LD))
+        return self._ld
+
+    @property
+    def cnt(self):
+        """Counts of the distinct values (float64, exact)."""
+        return np.diff(self.P0f)
+
+    @property
+    def P0(self):
+        return self._ldp()[0]
+
+    @property
+    def P1(self):
+        return self._ldp()[1]
+
+    @property
+    def P2(self):
+        return self._ldp()[2]
 
     # range sums over distinct-value index ranges [i0, i1)
     def sums(self, i0, i1):
-        return (self.P0[i1] - self.P0[i0], self.P1[i1] - self.P1[i0], self.P2[i1] - self.P2[i0])
+        if self._ld is None:  # only the entries needed, from the float64 words
+            def g(H, L, i):
+                return H[i].astype(LD) + L[i].astype(LD)
+            return (self.P0f[i1].astype(LD) - self.P0f[i0].astype(LD),
+                    g(self.H1, self.L1, i1) - g(self.H1, self.L1, i0),
+                    g(self.H2, self.L2, i1) - g(self.H2, self.L2, i0))
+        P0, P1, P2 = self._ld
+        return (P0[i1] - P0[i0], P1[i1] - P1[i0], P2[i1] - P2[i0])
 
     def group_index(self, s):
         """``I[..., j]``, j = 0..P+1: groups are index ranges [I_j, I_{j+1}) at scale(s) ``s`` (any shape)."""
@@ -421,7 +505,7 @@ def _sweep(sides, A, B):
         c_new = sd.c[jj].astype(LD)  # as s grows past v / b, v moves down to c[jj]
         c_old = sd.c[jj + 1].astype(LD)
         vl = v.astype(LD)
-        wl = sd.cnt[idx].astype(LD)
+        wl = (sd.P0f[idx + 1] - sd.P0f[idx]).astype(LD)  # counts (exact in float64)
         e_new = vl - s0l * c_new
         e_old = vl - s0l * c_old
         ev_s.append(s_ev)
@@ -505,10 +589,21 @@ def _sides_of(x: np.ndarray, fmt: Format):
 
 
 def _mse_direct(x: np.ndarray, scales, fmt: Format) -> np.ndarray:
-    """``mean (x - s q(x/s))**2`` per scale, direct float64 pass (pairwise sums), chunked."""
+    """``mean (x - s q(x/s))**2`` per scale: one direct float64 pass per scale over the data (numba
+    kernel: nearest level by binary search on the midpoints, compensated summation; the numpy
+    reference with :meth:`Format.quantize_index` and pairwise sums when ``USE_KERNELS`` is off)."""
     out = np.zeros(len(scales))
     n = x.size
     lv = fmt.levels
+    if USE_KERNELS:
+        from ._kernels.format_data import direct_sse
+
+        xc = np.ascontiguousarray(x, dtype=np.float64)
+        mids = np.ascontiguousarray(fmt.midpoints, dtype=np.float64)
+        lvc = np.ascontiguousarray(lv, dtype=np.float64)
+        for j, s in enumerate(scales):
+            out[j] = direct_sse(xc, float(s), lvc, mids) / n
+        return out
     for j, s in enumerate(scales):
         tot = 0.0
         for i in range(0, n, 1 << 20):
@@ -516,6 +611,17 @@ def _mse_direct(x: np.ndarray, scales, fmt: Format) -> np.ndarray:
             q = lv[fmt.quantize_index(c / s)]
             tot += float(np.sum((c - s * q) ** 2))
         out[j] = tot / n
+    return out
+
+
+def _mse_sides(sides, scales, n) -> np.ndarray:
+    """``mean (x - s q(x/s))**2`` per scale by a direct pass over each side's sorted distinct values
+    with counts (numba, compensated sums); equal to :func:`_mse_direct` up to rounding (tested)."""
+    from ._kernels.format_data import direct_sse_sorted
+
+    out = np.zeros(len(scales))
+    for j, s in enumerate(scales):
+        out[j] = sum(direct_sse_sorted(sd.v, sd.P0f, sd.b, sd.c, float(s)) for sd in sides) / n
     return out
 
 
@@ -585,7 +691,7 @@ def _optimal_one(x: np.ndarray, fmt: Format, rtol: float, name: str = "data") ->
     near = near[:MAX_NEAR]
     # the best few are re-evaluated by a direct pass; the set is ranked by the swept (longdouble) values
     top = near[:NEAR_DIRECT]
-    direct = _mse_direct(x, cs[top], fmt)
+    direct = _mse_sides(sides, cs[top], n) if USE_KERNELS else _mse_direct(x, cs[top], fmt)
     i = int(np.argmin(direct))
     best = float(direct[i])
     s_best = float(cs[top[i]])
@@ -604,7 +710,7 @@ def _optimal_one(x: np.ndarray, fmt: Format, rtol: float, name: str = "data") ->
     # a quadratic with curvature C2 exceeds its minimum by e at distance sqrt(e / C2)
     scale_err = max(4 * np.finfo(float).eps * s_star, math.sqrt(2 * float(ce[j]) / n / c2) if c2 > 0 else 0.0)
     amax_s = amax / fmt.level_max
-    amax_m = float(_mse_direct(x, [amax_s], fmt)[0])
+    amax_m = float((_mse_sides(sides, [amax_s], n) if USE_KERNELS else _mse_direct(x, [amax_s], fmt))[0])
     info.update(seconds=time.perf_counter() - t0, local_minima_near=int(near.size),
                 near_optimal_truncated=bool(truncated), rtol=rtol, sum_sq=sumsq)
     method = ("exact: branch and bound on sorted distinct values + exact sweep of the remaining breakpoints "
@@ -643,14 +749,21 @@ def _bb(sides, s_lo, s_hi, pieces, rtol, info):
         return tot, err
 
     def LB1(a, b):
+        """Lower bounds and (kernels) the breakpoint counts, -1 where not computed."""
         tot = np.zeros(a.size)
+        evs = np.zeros(a.size, dtype=np.int64)
         for sd in sides:
-            l2 = sd.k_lower_bound(a, b) if USE_KERNELS else sd.lower_bound_fixed(a, b)
+            if USE_KERNELS and sd.P > 0:
+                l2, e2 = sd.k_lower_bound_events(a, b)
+            else:
+                l2 = sd.k_lower_bound(a, b) if USE_KERNELS else sd.lower_bound_fixed(a, b)
+                e2 = np.zeros(a.size, dtype=np.int64) if sd.P == 0 else np.full(a.size, -1, dtype=np.int64)
             bad = np.isnan(l2)
             if bad.any():
                 l2[bad] = sd.lower_bound(a[bad], b[bad])
             tot += l2
-        return tot
+            evs = np.where((evs < 0) | (e2 < 0), -1, evs + e2)
+        return tot, evs
 
     def EV1(a, b):
         tot = np.zeros(a.size, dtype=np.int64)
@@ -673,14 +786,19 @@ def _bb(sides, s_lo, s_hi, pieces, rtol, info):
     bound_evals = 0
     while True:
         levels += 1
-        lb = LB(s1, s2)
-        mid = np.sqrt(s1 * s2)
+        lb, ev = LB(s1, s2)
+        # upper bound: MSE at the midpoints of the UB_PROBES intervals of least lower bound (where the
+        # minimum is; any value of MSE is a valid upper bound, so fewer probes never prune wrongly)
+        pick = np.argpartition(lb, UB_PROBES)[:UB_PROBES] if lb.size > UB_PROBES else np.arange(lb.size)
+        mid = np.sqrt(s1[pick] * s2[pick])
         v, e = F(mid)
-        bound_evals += 2 * s1.size
+        bound_evals += s1.size + pick.size
         best_ub = min(best_ub, float(np.min(v + e)))
         keep = lb <= best_ub * (1 + 2 * rtol)
-        s1, s2, lb = s1[keep], s2[keep], lb[keep]
-        ev = EV(s1, s2)
+        s1, s2, lb, ev = s1[keep], s2[keep], lb[keep], ev[keep]
+        miss = ev < 0
+        if miss.any():
+            ev[miss] = EV(s1[miss], s2[miss])
         wide = (ev > EVENTS_STOP) & (s2 > s1 * (1 + 1e-13))
         if not wide.any() or levels >= MAX_LEVELS_BB or s1.size + int(wide.sum()) > MAX_INTERVALS:
             break
@@ -708,7 +826,8 @@ def _bb(sides, s_lo, s_hi, pieces, rtol, info):
         if e > SWEEP_MAX and b > a * (1 + 1e-13):
             m = math.sqrt(a * b)
             aa, bb = np.array([a, m]), np.array([m, b])
-            lbs, evs = LB(aa, bb), EV(aa, bb)
+            lbs, evs = LB(aa, bb)
+            evs = EV(aa, bb)
             vm, em = F(np.sqrt(aa * bb))
             bound_evals += 4
             best = min(best, float(np.min(vm + em)))
