@@ -47,6 +47,8 @@ EPS = 2.0**-52
 MAXBOX = 1 << 12
 MAXBP = 1 << 16
 NCAND = 6
+WF = 4.0  # a box is solved exactly when narrower than s2 / (WF N) and its zones hold <= Tr values
+ZMIN = 64.0  # ... or when its zones hold at most ZMIN values (tuned: 2 N, 256 were no faster)
 
 
 @njit(cache=True)
@@ -577,7 +579,7 @@ def _solve_range(X, r0, r1, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_
                     if zlb[zz] - allow > best:
                         continue
                     tiny = (s2 - s1) <= 2.0**-10 * s2
-                    if (znz[zz] <= Tr and (s2 - s1) * 4.0 * N <= s2) or znz[zz] <= 64.0 or tiny or rounds > 80:
+                    if (znz[zz] <= Tr and (s2 - s1) * WF * N <= s2) or znz[zz] <= ZMIN or tiny or rounds > 80:
                         val, s, st = _exact(buf, start, P0, P1, P2, xmin, invw, nb, zz, N, s1, s2, bp, bpk)
                         info[r, 2] += 1
                         if st != 0:
