@@ -339,3 +339,29 @@ def test_batched_kernel_long_rows_match_reference():
         ref = optimal_affine_data(rows, bits, axis=0, fast=False)
         assert fast.extra["reference_rows"] == []
         np.testing.assert_allclose(fast.mse, ref.mse, rtol=1e-10)
+
+
+def test_threads_give_identical_results():
+    """Rows are independent: the parallel kernel (prange over row chunks, each with its own scratch) must
+    return bit-identical (s, z, MSE, bound) to the serial kernel, including rows that go to the reference
+    path (constant) and rows of very different cost; the serial results are checked against brute force."""
+    rng = np.random.default_rng(11)
+    X = np.concatenate([rng.normal(size=(9, 64)) * 0.02 + 0.004,
+                        np.maximum(rng.normal(size=(4, 64)), 0.0),
+                        np.full((1, 64), 0.25),
+                        np.round(rng.normal(size=(3, 64)) * 4) / 4]).astype(np.float32)
+    ser = optimal_affine_data(X, 3, axis=0, allow_constant=True)
+    for th in (None, 2, 3):
+        par = optimal_affine_data(X, 3, axis=0, allow_constant=True, threads=th)
+        for f in ("scale", "zero_point", "mse", "mse_lower_bound"):
+            np.testing.assert_array_equal(getattr(par, f), getattr(ser, f))
+        assert par.extra["degenerate"].tolist() == ser.extra["degenerate"].tolist()
+    for i in (0, 9, 14):
+        F, _, _ = brute_force(X[i].astype(float), 3)
+        assert ser.mse[i] == pytest.approx(F, rel=1e-10)
+    X[5, 3] = np.inf
+    with pytest.raises(ValueError, match="non-finite"):
+        optimal_affine_data(X, 3, axis=0, threads=2)
+    for bad, exc in ((0, ValueError), (-2, ValueError), (1.5, TypeError), (True, TypeError)):
+        with pytest.raises(exc, match="threads"):
+            optimal_affine_data(X[:2], 3, axis=0, threads=bad)

@@ -181,7 +181,8 @@ def _stack(results, bits, method_prefix, extra):
                          method_prefix + " | ".join(methods), extra=ex)
 
 
-def optimal_affine_data(data, bits, *, axis=None, group=None, allow_constant=False, fast=True) -> AffineOptimum:
+def optimal_affine_data(data, bits, *, axis=None, group=None, allow_constant=False, fast=True,
+                        threads=1) -> AffineOptimum:
     """Exact global minimizer of the affine MSE ``mean (x - s (clip(rint(x/s) + z, 0, N) - z))^2``
     over ``s > 0`` and integer ``z in 0..N`` (``N = 2**bits - 1``).
 
@@ -201,14 +202,19 @@ def optimal_affine_data(data, bits, *, axis=None, group=None, allow_constant=Fal
         Per-channel / per-group rows of at most 65536 values use the fused numba kernel
         (:mod:`quanttheory.affine._rows`, same exact optimum, ~15x faster); ``False`` forces the
         reference path (one exact 1-D engine call per surviving zero-point and row).
+    threads : int or None
+        Threads of the fused kernel (rows are independent: the result is identical for every
+        value).  ``1`` (default) runs in the calling thread; ``None`` uses numba's thread count
+        (all cores unless ``NUMBA_NUM_THREADS`` says otherwise); ``k > 1`` at most ``k`` threads.
     """
     from ..laws.atoms import as_data_array
 
     bits = _bits(bits)
+    threads = _threads(threads)
     arr = as_data_array(data)
     if axis is None and group is None:
         if fast and arr.size <= FAST_MAX_ROW:
-            r = _solve_rows_fast(arr.reshape(1, -1), bits, "tensor", allow_constant, {})
+            r = _solve_rows_fast(arr.reshape(1, -1), bits, "tensor", allow_constant, {}, 1)
             ex = {k: (v[0] if isinstance(v, np.ndarray) and v.ndim == 1 and v.size == 1 else v)
                   for k, v in r.extra.items()}
             return AffineOptimum(bits, "zero_point", float(r.scale[0]), int(r.zero_point[0]), float(r.offset[0]),
@@ -217,7 +223,7 @@ def optimal_affine_data(data, bits, *, axis=None, group=None, allow_constant=Fal
         return _solve_one(arr, bits, allow_constant=allow_constant)
     rows, kind = _rows(arr, axis, group)
     if fast and rows.shape[1] <= FAST_MAX_ROW:
-        return _solve_rows_fast(rows, bits, kind, allow_constant, {"axis": axis, "group": group})
+        return _solve_rows_fast(rows, bits, kind, allow_constant, {"axis": axis, "group": group}, threads)
     res = [_solve_one(rows[i], bits, name=f"{kind} {i}", allow_constant=allow_constant)
            for i in range(rows.shape[0])]
     return _stack(res, bits, f"per-{kind}: ", {"axis": axis, "group": group, "count": len(res)})
@@ -226,16 +232,27 @@ def optimal_affine_data(data, bits, *, axis=None, group=None, allow_constant=Fal
 FAST_MAX_ROW = 1 << 16
 
 
+def _threads(threads):
+    """Validated thread count: an int >= 1, or None (numba's current thread count)."""
+    if threads is None:
+        return None
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)):
+        raise TypeError(f"threads must be a positive int or None, got {threads!r}")
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1 (or None for numba's thread count), got {threads}")
+    return int(threads)
+
+
 def _fast_params(n: int, N: int):
     """(bins, zone-value threshold T, zone groups G, initial intervals) of the fused kernel for rows of n."""
     return int(min(max(n // 4, 4), 4096)), 48, 2, 3
 
 
-def _solve_rows_fast(rows, bits, kind, allow_constant, extra):
+def _solve_rows_fast(rows, bits, kind, allow_constant, extra, threads=1):
     """All rows at once with the fused kernel (:mod:`quanttheory.affine._rows`, which also does the
     finiteness checks); rows it flags (buffers, constant rows) go to the reference solver / the
     constant-data rule."""
-    from ._rows import solve_rows
+    from ._rows import solve_rows, solve_rows_parallel
 
     t0 = time.perf_counter()
     X = rows if rows.dtype in (np.float32, np.float64) and rows.flags.c_contiguous else \
@@ -252,7 +269,22 @@ def _solve_rows_fast(rows, bits, kind, allow_constant, extra):
     status = np.zeros(R, dtype=np.int64)
     info = np.zeros((R, 3))
     nb, T, G, ni = _fast_params(n, N)
-    solve_rows(X, N, nb, T, G, ni, s, z, mse, lb, tot, status, info)
+    nt = 1
+    if threads != 1 and R > 1:
+        import numba
+
+        nt = min(numba.get_num_threads() if threads is None else min(threads, numba.config.NUMBA_NUM_THREADS), R)
+    if nt > 1:
+        import numba
+
+        prev = numba.get_num_threads()
+        numba.set_num_threads(nt)
+        try:  # 4 chunks per thread: prange splits the chunks statically, rows differ in cost
+            solve_rows_parallel(X, N, nb, T, G, ni, s, z, mse, lb, tot, status, info, min(4 * nt, R))
+        finally:
+            numba.set_num_threads(prev)
+    else:
+        solve_rows(X, N, nb, T, G, ni, s, z, mse, lb, tot, status, info)
     bad = np.flatnonzero(status == 5)
     if bad.size:
         i = int(bad[0])
@@ -271,7 +303,7 @@ def _solve_rows_fast(rows, bits, kind, allow_constant, extra):
         if status[i] != 2:
             fallback.append(int(i))
     ex = dict(extra)
-    ex.update(count=R, degenerate=degenerate, reference_rows=fallback, seconds=time.perf_counter() - t0,
+    ex.update(count=R, threads=nt, degenerate=degenerate, reference_rows=fallback, seconds=time.perf_counter() - t0,
               rounds=info[:, 0].copy(), bound_evaluations=info[:, 1].copy(), exact_solves=info[:, 2].copy())
     method = (f"per-{kind}: exact, fused row kernel: bucket-sorted histogram, branch and bound over "
               "(zero-point, scale interval) boxes with prefix-sum bounds, exact breakpoint sweep of the "
