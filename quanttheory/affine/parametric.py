@@ -64,6 +64,7 @@ from ..laws import Laplace, Normal, ReLU
 from .grid import ShiftedGrid, _check_bits
 
 MAX_PARAMETRIC_BITS = 8
+TAYLOR_RW = 0.03  # boxes narrower than this (relative width) also get the second-order bound
 LB_RTOL = 1e-12  # relative slack when comparing a lower bound with the incumbent
 
 
@@ -198,6 +199,28 @@ def _z_intervals(N, z, s1, s2):
     return np.minimum(a, b), np.maximum(a, b)
 
 
+def _zp_taylor_lb(L: "_Law", N, z, s1, s2):
+    """Taylor lower bound of ``F_z(s) = MSE(s, z)`` on boxes ``{z} x [s1, s2]``:
+    ``F_z(s) >= F_z(c) + F_z'(c) d + lam d^2 / 2`` with ``c`` the box centre, ``d = s - c``,
+    ``|d| <= h = (s2 - s1) / 2`` and ``lam`` a lower bound of ``F_z''`` on the box
+    (:func:`._convex2d.zp_curvature_lower`, numba kernel ``zp_taylor_terms``); minimized over ``d`` in closed form, minus the
+    rounding bounds of the value and of the derivative (times ``h``)."""
+    from ._convex2d import zp_taylor_terms
+
+    out = np.full(np.shape(s1), -np.inf)
+    if out.size == 0:
+        return out
+    c = 0.5 * (s1 + s2)
+    h = 0.5 * (s2 - s1)
+    v, e = L.value((np.arange(N + 1)[None, :] - z[:, None]) * c[:, None])
+    g, ge, lam = zp_taylor_terms(L.law, L.mu, L.sig, L.relu, L.p0, N, z, s1, s2)
+    pos = lam > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = np.where(pos, np.clip(-g / np.where(pos, lam, 1.0), -h, h), -np.sign(g) * h)
+    out = v - e + g * d + 0.5 * lam * d * d - ge * h
+    return np.where(np.isfinite(out), out, -np.inf)
+
+
 def optimal_affine(dist, bits, *, hull_rtol: float = 1e-3) -> AffineOptimum:
     """Certified global minimizer of ``E[(xi - s (clip(rint(xi/s) + z, 0, N) - z))^2]`` over ``s > 0``
     and integer zero-points ``z in 0..N`` (``N = 2**bits - 1``).
@@ -241,6 +264,13 @@ def optimal_affine(dist, bits, *, hull_rtol: float = 1e-3) -> AffineOptimum:
     i = int(np.argmin(v + e))
     best = float(v[i] + e[i])
     zb, sb = int(Z.ravel()[i]), float(S.ravel()[i])
+    # a near-optimal incumbent makes the pruning effective from the first rounds: bounded Brent in s
+    # for the best scanned zero-point and its neighbours (any attained value + error bound is valid)
+    for zz in range(max(zb - 2, 0), min(zb + 2, N) + 1):
+        s_b, _ = _brent(lambda s: float(np.sum(values([zz], [s]))), sb / 2, sb * 2, xtol=1e-6)
+        vb = float(np.sum(values([zz], [s_b])))
+        if vb < best:
+            best, zb, sb = vb, zz, s_b
     # 2. bracket every zero-point: [0, s_lo] and [s_hi, inf) provably worse than `best`
     s_lo = np.full(N + 1, scan[0])
     s_hi = np.full(N + 1, scan[-1])
@@ -269,6 +299,10 @@ def optimal_affine(dist, bits, *, hull_rtol: float = 1e-3) -> AffineOptimum:
     while True:
         rounds += 1
         lb = L.lower(*_z_intervals(N, bz, b1, b2))
+        if rounds > 1:
+            # second-order bound (its slack shrinks like the square of the box width)
+            pre = (lb <= best * (1 + LB_RTOL)) & ((b2 - b1) < TAYLOR_RW * b1)
+            lb[pre] = np.maximum(lb[pre], _zp_taylor_lb(L, N, bz[pre], b1[pre], b2[pre]))
         keep = lb <= best * (1 + LB_RTOL)
         bz, b1, b2, lb = bz[keep], b1[keep], b2[keep], lb[keep]
         mid = np.sqrt(b1 * b2)
