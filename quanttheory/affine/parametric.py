@@ -191,6 +191,10 @@ def _z_intervals(N, z, s1, s2):
     j = np.arange(N + 1)[None, :] - np.asarray(z)[:, None]
     s1 = np.asarray(s1, dtype=float)[:, None]
     s2 = np.asarray(s2, dtype=float)[:, None]
+    if np.isfinite(s2).all():  # fast path: j >= 0 -> [j s1, j s2], j < 0 -> [j s2, j s1]
+        jp = np.maximum(j, 0).astype(float)
+        jn = np.minimum(j, 0).astype(float)
+        return jp * s1 + jn * s2, jp * s2 + jn * s1
     with np.errstate(invalid="ignore"):
         a = j * s1
         b = j * s2
