@@ -304,3 +304,33 @@ def test_eight_bits_symmetric_law_mirror_tie_hand_derived():
     per = {z: (s, f) for z, s, f in r.extra["per_zero_point"]}
     assert per[127][0] == pytest.approx(per[128][0], rel=1e-9)
     assert per[127][1] == pytest.approx(per[128][1], rel=1e-12)
+
+
+@pytest.mark.parametrize("dist", [Normal(0.0, 1.0), Laplace(1.0, 1.0), ReLU(Normal(0.0, 1.0)),
+                                  ReLU(Laplace(0.5, 1.0)), Normal(2.0, 0.5)])
+def test_zero_point_taylor_terms(dist):
+    """The pieces of the second-order box bound: F_z' (numba kernel) equals the NumPy formula and a
+    central finite difference of the exact MSE; the lower bound of F_z'' on a box never exceeds
+    second differences of the MSE inside the box (checked on boxes of relative width 1e-3, where the
+    bound is nearly tight) and the kernel equals the NumPy formula."""
+    from quanttheory.affine._convex2d import zp_curvature_lower, zp_gradient_many, zp_taylor_terms
+    from quanttheory.affine.parametric import _Law
+
+    L = _Law(dist)
+    rng = np.random.default_rng(3)
+    for N in (3, 15, 255):
+        z = rng.integers(0, N + 1, 12)
+        s1 = rng.uniform(0.02, 1.0, 12) * (4.0 / (N + 1)) ** 0.5
+        s2 = s1 * 1.001
+        g, e, lam = zp_taylor_terms(L.law, L.mu, L.sig, L.relu, L.p0, N, z, s1, s2)
+        g0, e0 = zp_gradient_many(L.law, L.mu, L.sig, L.relu, L.p0, N, z, 0.5 * (s1 + s2))
+        lam0 = zp_curvature_lower(L.law, L.mu, L.sig, L.relu, N, z, s1, s2)
+        assert np.all(np.abs(g - g0) <= e + e0)
+        assert np.allclose(lam, lam0, rtol=1e-11, atol=1e-11 * np.abs(lam0).max())
+        for i in range(12):
+            F = lambda s: float(np.sum(L.value(((np.arange(N + 1) - z[i]) * s)[None, :])[0]))  # noqa: E731
+            c, h = 0.5 * (s1[i] + s2[i]), 0.5 * (s2[i] - s1[i])
+            fd = (F(c + h / 10) - F(c - h / 10)) / (h / 5)
+            assert g[i] == pytest.approx(fd, rel=1e-5, abs=1e-7)
+            d2 = (F(s2[i]) - 2 * F(c) + F(s1[i])) / h**2  # = F''(x) for some x in the box
+            assert lam[i] <= d2 + 1e-6 * (abs(d2) + 1)

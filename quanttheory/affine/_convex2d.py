@@ -349,12 +349,35 @@ def _zp_kernel():
             c = 0.5 * (s1[i] + s2[i])
             acc = 0.0
             mag = 0.0
+            # Normal: boundary quantities shared by adjacent cells (u, phi, upper tail Q for u > 0,
+            # lower tail P for u <= 0), the same formula as first_moment
+            ua = -math.inf
+            pha = 0.0
+            Pa = 0.0
+            Qa = 1.0
             for k in range(N + 1):
                 j = k - zi
                 L = j * c
                 a = -math.inf if k == 0 else (j - 0.5) * c
                 b = math.inf if k == N else (j + 0.5) * c
-                I = first_moment(law, mu, sig, relu, a, b, L)
+                if law == 0 and not relu:
+                    ub = (b - mu) / sig
+                    phb = phi(ub)
+                    if ub > 0:
+                        Qb = ndtr(-ub)
+                        if ua > 0:
+                            dP = Qa - Qb
+                        else:
+                            dP = ndtr(ub) - Pa
+                        Pb = 1.0 - Qb
+                    else:
+                        Pb = ndtr(ub)
+                        Qb = 1.0 - Pb
+                        dP = Pb - Pa
+                    I = sig * (pha - phb) + (mu - L) * dP
+                    ua, pha, Pa, Qa = ub, phb, Pb, Qb
+                else:
+                    I = first_moment(law, mu, sig, relu, a, b, L)
                 if relu and p0 > 0 and k == min(max(zi, 0), N):
                     I += p0 * (0.0 - L)
                 acc += j * I

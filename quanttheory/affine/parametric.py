@@ -268,9 +268,9 @@ def optimal_affine(dist, bits, *, hull_rtol: float = 1e-3) -> AffineOptimum:
     i = int(np.argmin(v + e))
     best = float(v[i] + e[i])
     zb, sb = int(Z.ravel()[i]), float(S.ravel()[i])
-    # a near-optimal incumbent makes the pruning effective from the first rounds: bounded Brent in s
-    # for the best scanned zero-point and its neighbours (any attained value + error bound is valid)
-    for zz in range(max(zb - 2, 0), min(zb + 2, N) + 1):
+    # many zero-points: a near-optimal incumbent makes the pruning effective from the first rounds:
+    # bounded Brent in s for the best scanned zero-point and its neighbours (any attained value + error bound is valid)
+    for zz in (range(max(zb - 2, 0), min(zb + 2, N) + 1) if N > 31 else ()):
         s_b, _ = _brent(lambda s: float(np.sum(values([zz], [s]))), sb / 2, sb * 2, xtol=1e-6)
         vb = float(np.sum(values([zz], [s_b])))
         if vb < best:
