@@ -303,8 +303,9 @@ def optimal_affine(dist, bits, *, hull_rtol: float = 1e-3) -> AffineOptimum:
     while True:
         rounds += 1
         lb = L.lower(*_z_intervals(N, bz, b1, b2))
-        if rounds > 1:
-            # second-order bound (its slack shrinks like the square of the box width)
+        if rounds > 1 and N > 31:
+            # second-order bound (its slack shrinks like the square of the box width); with few levels the
+            # union bound is already tight (level intervals overlap only when N * width > 1)
             pre = (lb <= best * (1 + LB_RTOL)) & ((b2 - b1) < TAYLOR_RW * b1)
             lb[pre] = np.maximum(lb[pre], _zp_taylor_lb(L, N, bz[pre], b1[pre], b2[pre]))
         keep = lb <= best * (1 + LB_RTOL)
