@@ -299,6 +299,11 @@ def optimal_affine(dist, bits, *, hull_rtol: float = 1e-3) -> AffineOptimum:
     ed = s_lo[:, None] * (s_hi / s_lo)[:, None] ** t[None, :]
     bz = np.repeat(zs, nint)
     b1, b2 = ed[:, :-1].ravel(), ed[:, 1:].ravel()
+    if L.mu == 0.0 and not L.relu:
+        # a law symmetric about 0 has MSE(s, z) = MSE(s, N - z): search z <= N - z only (the mirrors of
+        # the surviving zero-points are added back below)
+        half = bz <= N - bz
+        bz, b1, b2 = bz[half], b1[half], b2[half]
     rounds = 0
     while True:
         rounds += 1
@@ -371,7 +376,8 @@ def optimal_affine(dist, bits, *, hull_rtol: float = 1e-3) -> AffineOptimum:
               "; MSE from the certified risk engine on the ShiftedGrid")
     return AffineOptimum(bits, "zero_point", s_star, z_star, -s_star * z_star, F, min(lbmin, F), scale_err,
                          scale_err * z_star, method,
-                         extra={"surviving_zero_points": [int(z) for z in np.unique(bz)],
+                         extra={"surviving_zero_points": sorted({int(z) for z in np.unique(bz)}
+                                                       | ({N - int(z) for z in np.unique(bz)} if symmetric else set())),
                                 "tied_zero_points": ties, "scale_hull": hull, "rounds": rounds,
                                 "bound_evaluations": L.evals, "seconds": time.perf_counter() - t0,
                                 "convex_certified": convex,
