@@ -198,3 +198,216 @@ def gradient_many(law, mu, sig, relu, p0, N, s, m):
     # terms are bounded by sig + |mu - L|: rounding of a few ulps each
     mag = (sig + np.abs(mu - L)).sum(axis=1) * (N + 1)
     return gs, gm, 1e-13 * mag
+
+
+def _cdf(law, mu, sig, relu, t):
+    """P(xi <= t) without cancellation in the lower tail (continuous base law symmetric about mu)."""
+    c = _base_sf(law, mu, sig, 2 * mu - np.asarray(t, dtype=float))
+    if relu:
+        c = np.where(np.asarray(t) < 0, 0.0, c)
+    return c
+
+
+def zp_gradient_many(law, mu, sig, relu, p0, N, z, s):
+    """``dF_z/ds`` of ``F_z(s) = F(s, -s z)`` (zero-point form) at many ``(z, s)`` and a rounding bound.
+
+    ``dF_z/ds = -2 sum_k (k - z) int_{cell k} (x - s (k - z)) dP(x)``."""
+    s = np.asarray(s, dtype=float)[:, None]
+    j = np.arange(N + 1)[None, :] - np.asarray(z, dtype=float)[:, None]
+    L = j * s
+    t = (j[:, :-1] + 0.5) * s
+    B = s.shape[0]
+    a = np.concatenate([np.full((B, 1), -np.inf), t], axis=1)
+    b = np.concatenate([t, np.full((B, 1), np.inf)], axis=1)
+    I = _first_moment(law, mu, sig, relu, a, b, L)
+    if relu and p0 > 0:
+        k0 = np.clip(np.rint(j[:, 0] * -1.0), 0, N).astype(int)  # the code of 0 is z
+        I[np.arange(B), k0] += p0 * (0.0 - L[np.arange(B), k0])
+    g = -2 * np.sum(j * I, axis=1)
+    mag = (sig + np.abs(mu - L)).sum(axis=1) * (N + 1)
+    return g, 1e-13 * mag
+
+
+def zp_curvature_lower(law, mu, sig, relu, N, z, s1, s2):
+    """Lower bound of ``F_z''(s)`` over ``s in [s1, s2]`` (arrays; ``0 < s1 <= s2``).
+
+    ``F_z'' = 2 (E[J^2] - s sum_k j_k^2 p(s j_k))`` with ``J = K - z`` the signed code and
+    ``j_k = k - z + 1/2`` (thresholds ``s j_k`` never cross 0, so a ReLU atom adds no kink);
+    ``E[J^2] = sum_{j_k < 0} 2|j_k| P(xi <= s j_k) + sum_{j_k > 0} 2 j_k P(xi > s j_k)`` decreases
+    in ``s`` (its lower bound is its value at ``s2``); the density term is at most
+    ``s2 sum_k j_k^2 max_{[s1, s2] j_k} p``."""
+    s1 = np.asarray(s1, dtype=float)[:, None]
+    s2 = np.asarray(s2, dtype=float)[:, None]
+    jk = np.arange(N)[None, :] + 0.5 - np.asarray(z, dtype=float)[:, None]
+    t2 = s2 * jk
+    neg = jk < 0
+    P = np.where(neg, _cdf(law, mu, sig, relu, t2), _sf(law, mu, sig, relu, t2))
+    EJ2 = (2 * np.abs(jk) * P).sum(1)
+    ta, tb = np.minimum(s1 * jk, t2), np.maximum(s1 * jk, t2)
+    _, pmax = _dens_range(law, mu, sig, relu, ta, tb)
+    D = s2[:, 0] * (jk * jk * pmax).sum(1)
+    lam = 2 * (EJ2 * (1 - 1e-12) - D * (1 + 1e-12))
+    return lam - 1e-13 * (EJ2 + D)
+
+
+_ZP_KERNEL = None
+
+
+def _zp_kernel():
+    """Numba kernel of (F_z', its rounding bound, lower bound of F_z'') on boxes (compiled lazily).
+
+    Same formulas as :func:`zp_gradient_many` and :func:`zp_curvature_lower`, one box per
+    iteration (kept in this file: the numba cache does not track callees in other files)."""
+    global _ZP_KERNEL
+    if _ZP_KERNEL is not None:
+        return _ZP_KERNEL
+    import numba
+
+    S2 = math.sqrt(2.0)
+    SP = math.sqrt(2 * math.pi)
+
+    @numba.njit(cache=True)
+    def ndtr(x):
+        return 0.5 * math.erfc(-x / S2)
+
+    @numba.njit(cache=True)
+    def sf(law, mu, sig, relu, t):
+        if relu and t < 0:
+            return 1.0
+        u = (t - mu) / sig
+        if law == 0:
+            return ndtr(-u)
+        return 0.5 * math.exp(-u) if u > 0 else 1.0 - 0.5 * math.exp(u)
+
+    @numba.njit(cache=True)
+    def cdf(law, mu, sig, relu, t):
+        if relu and t < 0:
+            return 0.0
+        u = (t - mu) / sig
+        if law == 0:
+            return ndtr(u)
+        return 0.5 * math.exp(u) if u < 0 else 1.0 - 0.5 * math.exp(-u)
+
+    @numba.njit(cache=True)
+    def dens(law, mu, sig, relu, x):
+        if relu and not x > 0:
+            return 0.0
+        u = (x - mu) / sig
+        if law == 0:
+            return math.exp(-0.5 * u * u) / (sig * SP)
+        return math.exp(-abs(u)) / (2 * sig)
+
+    @numba.njit(cache=True)
+    def densmax(law, mu, sig, relu, a, b):
+        lo = a
+        if relu:
+            if not b > 0:
+                return 0.0
+            lo = max(a, 0.0)
+        pk = min(max(mu, lo), max(b, lo))
+        if not b > lo:
+            return 0.0
+        return dens(law, mu, sig, False, pk) * (1 + 1e-14)
+
+    @numba.njit(cache=True)
+    def G(u, t):
+        if math.isinf(u):
+            return 0.0
+        return math.exp(-u) * (u + t + 1)
+
+    @numba.njit(cache=True)
+    def phi(u):
+        if math.isinf(u):
+            return 0.0
+        return math.exp(-0.5 * u * u) / SP
+
+    @numba.njit(cache=True)
+    def first_moment(law, mu, sig, relu, a, b, c):
+        if relu:
+            a = max(a, 0.0)
+            b = max(b, a)
+        if law == 0:
+            al = (a - mu) / sig
+            be = (b - mu) / sig
+            if al > 0:
+                dP = ndtr(-al) - ndtr(-be)
+            else:
+                dP = ndtr(be) - ndtr(al)
+            return sig * (phi(al) - phi(be)) + (mu - c) * dP
+        d = (c - mu) / sig
+        u0 = (max(a, mu) - mu) / sig
+        u1 = (max(b, mu) - mu) / sig
+        out = 0.5 * sig * (G(u0, -d) - G(u1, -d))
+        v0 = (mu - min(b, mu)) / sig
+        v1 = (mu - min(a, mu)) / sig
+        return out - 0.5 * sig * (G(v0, d) - G(v1, d))
+
+    @numba.njit(cache=True)
+    def kern(law, mu, sig, relu, p0, N, z, s1, s2, g, ge, lam):
+        for i in range(z.shape[0]):
+            zi = z[i]
+            c = 0.5 * (s1[i] + s2[i])
+            acc = 0.0
+            mag = 0.0
+            # Normal: boundary quantities shared by adjacent cells (u, phi, upper tail Q for u > 0,
+            # lower tail P for u <= 0), the same formula as first_moment
+            ua = -math.inf
+            pha = 0.0
+            Pa = 0.0
+            Qa = 1.0
+            for k in range(N + 1):
+                j = k - zi
+                L = j * c
+                a = -math.inf if k == 0 else (j - 0.5) * c
+                b = math.inf if k == N else (j + 0.5) * c
+                if law == 0 and not relu:
+                    ub = (b - mu) / sig
+                    phb = phi(ub)
+                    if ub > 0:
+                        Qb = ndtr(-ub)
+                        if ua > 0:
+                            dP = Qa - Qb
+                        else:
+                            dP = ndtr(ub) - Pa
+                        Pb = 1.0 - Qb
+                    else:
+                        Pb = ndtr(ub)
+                        Qb = 1.0 - Pb
+                        dP = Pb - Pa
+                    I = sig * (pha - phb) + (mu - L) * dP
+                    ua, pha, Pa, Qa = ub, phb, Pb, Qb
+                else:
+                    I = first_moment(law, mu, sig, relu, a, b, L)
+                if relu and p0 > 0 and k == min(max(zi, 0), N):
+                    I += p0 * (0.0 - L)
+                acc += j * I
+                mag += sig + abs(mu - L)
+            g[i] = -2 * acc
+            ge[i] = 1e-13 * mag * (N + 1)
+            EJ2 = 0.0
+            D = 0.0
+            for k in range(N):
+                jk = k + 0.5 - zi
+                t2 = s2[i] * jk
+                t1 = s1[i] * jk
+                if jk < 0:
+                    EJ2 += 2 * (-jk) * cdf(law, mu, sig, relu, t2)
+                    D += jk * jk * densmax(law, mu, sig, relu, t2, t1)
+                else:
+                    EJ2 += 2 * jk * sf(law, mu, sig, relu, t2)
+                    D += jk * jk * densmax(law, mu, sig, relu, t1, t2)
+            D *= s2[i]
+            lam[i] = 2 * (EJ2 * (1 - 1e-12) - D * (1 + 1e-12)) - 1e-13 * (EJ2 + D)
+
+    _ZP_KERNEL = kern
+    return kern
+
+
+def zp_taylor_terms(law, mu, sig, relu, p0, N, z, s1, s2):
+    """(F_z'(c), rounding bound, lower bound of F_z'' on [s1, s2]) at the centres c (numba)."""
+    z = np.ascontiguousarray(z, dtype=np.int64)
+    s1 = np.ascontiguousarray(s1, dtype=np.float64)
+    s2 = np.ascontiguousarray(s2, dtype=np.float64)
+    g, ge, lam = np.empty(z.size), np.empty(z.size), np.empty(z.size)
+    _zp_kernel()(int(law), float(mu), float(sig), bool(relu), float(p0), int(N), z, s1, s2, g, ge, lam)
+    return g, ge, lam

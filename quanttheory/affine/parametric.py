@@ -64,6 +64,7 @@ from ..laws import Laplace, Normal, ReLU
 from .grid import ShiftedGrid, _check_bits
 
 MAX_PARAMETRIC_BITS = 8
+TAYLOR_RW = 0.03  # boxes narrower than this (relative width) also get the second-order bound
 LB_RTOL = 1e-12  # relative slack when comparing a lower bound with the incumbent
 
 
@@ -190,12 +191,38 @@ def _z_intervals(N, z, s1, s2):
     j = np.arange(N + 1)[None, :] - np.asarray(z)[:, None]
     s1 = np.asarray(s1, dtype=float)[:, None]
     s2 = np.asarray(s2, dtype=float)[:, None]
+    if np.isfinite(s2).all():  # fast path: j >= 0 -> [j s1, j s2], j < 0 -> [j s2, j s1]
+        jp = np.maximum(j, 0).astype(float)
+        jn = np.minimum(j, 0).astype(float)
+        return jp * s1 + jn * s2, jp * s2 + jn * s1
     with np.errstate(invalid="ignore"):
         a = j * s1
         b = j * s2
     a = np.where(j == 0, 0.0, a)
     b = np.where(j == 0, 0.0, b)
     return np.minimum(a, b), np.maximum(a, b)
+
+
+def _zp_taylor_lb(L: "_Law", N, z, s1, s2):
+    """Taylor lower bound of ``F_z(s) = MSE(s, z)`` on boxes ``{z} x [s1, s2]``:
+    ``F_z(s) >= F_z(c) + F_z'(c) d + lam d^2 / 2`` with ``c`` the box centre, ``d = s - c``,
+    ``|d| <= h = (s2 - s1) / 2`` and ``lam`` a lower bound of ``F_z''`` on the box
+    (:func:`._convex2d.zp_curvature_lower`, numba kernel ``zp_taylor_terms``); minimized over ``d`` in closed form, minus the
+    rounding bounds of the value and of the derivative (times ``h``)."""
+    from ._convex2d import zp_taylor_terms
+
+    out = np.full(np.shape(s1), -np.inf)
+    if out.size == 0:
+        return out
+    c = 0.5 * (s1 + s2)
+    h = 0.5 * (s2 - s1)
+    v, e = L.value((np.arange(N + 1)[None, :] - z[:, None]) * c[:, None])
+    g, ge, lam = zp_taylor_terms(L.law, L.mu, L.sig, L.relu, L.p0, N, z, s1, s2)
+    pos = lam > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = np.where(pos, np.clip(-g / np.where(pos, lam, 1.0), -h, h), -np.sign(g) * h)
+    out = v - e + g * d + 0.5 * lam * d * d - ge * h
+    return np.where(np.isfinite(out), out, -np.inf)
 
 
 def optimal_affine(dist, bits, *, hull_rtol: float = 1e-3) -> AffineOptimum:
@@ -241,6 +268,13 @@ def optimal_affine(dist, bits, *, hull_rtol: float = 1e-3) -> AffineOptimum:
     i = int(np.argmin(v + e))
     best = float(v[i] + e[i])
     zb, sb = int(Z.ravel()[i]), float(S.ravel()[i])
+    # many zero-points: a near-optimal incumbent makes the pruning effective from the first rounds:
+    # bounded Brent in s for the best scanned zero-point and its neighbours (any attained value + error bound is valid)
+    for zz in (range(max(zb - 2, 0), min(zb + 2, N) + 1) if N > 31 else ()):
+        s_b, _ = _brent(lambda s: float(np.sum(values([zz], [s]))), sb / 2, sb * 2, xtol=1e-6)
+        vb = float(np.sum(values([zz], [s_b])))
+        if vb < best:
+            best, zb, sb = vb, zz, s_b
     # 2. bracket every zero-point: [0, s_lo] and [s_hi, inf) provably worse than `best`
     s_lo = np.full(N + 1, scan[0])
     s_hi = np.full(N + 1, scan[-1])
@@ -265,10 +299,20 @@ def optimal_affine(dist, bits, *, hull_rtol: float = 1e-3) -> AffineOptimum:
     ed = s_lo[:, None] * (s_hi / s_lo)[:, None] ** t[None, :]
     bz = np.repeat(zs, nint)
     b1, b2 = ed[:, :-1].ravel(), ed[:, 1:].ravel()
+    if L.mu == 0.0 and not L.relu:
+        # a law symmetric about 0 has MSE(s, z) = MSE(s, N - z): search z <= N - z only (the mirrors of
+        # the surviving zero-points are added back below)
+        half = bz <= N - bz
+        bz, b1, b2 = bz[half], b1[half], b2[half]
     rounds = 0
     while True:
         rounds += 1
         lb = L.lower(*_z_intervals(N, bz, b1, b2))
+        if rounds > 1 and N > 31:
+            # second-order bound (its slack shrinks like the square of the box width); with few levels the
+            # union bound is already tight (level intervals overlap only when N * width > 1)
+            pre = (lb <= best * (1 + LB_RTOL)) & ((b2 - b1) < TAYLOR_RW * b1)
+            lb[pre] = np.maximum(lb[pre], _zp_taylor_lb(L, N, bz[pre], b1[pre], b2[pre]))
         keep = lb <= best * (1 + LB_RTOL)
         bz, b1, b2, lb = bz[keep], b1[keep], b2[keep], lb[keep]
         mid = np.sqrt(b1 * b2)
@@ -332,7 +376,8 @@ def optimal_affine(dist, bits, *, hull_rtol: float = 1e-3) -> AffineOptimum:
               "; MSE from the certified risk engine on the ShiftedGrid")
     return AffineOptimum(bits, "zero_point", s_star, z_star, -s_star * z_star, F, min(lbmin, F), scale_err,
                          scale_err * z_star, method,
-                         extra={"surviving_zero_points": [int(z) for z in np.unique(bz)],
+                         extra={"surviving_zero_points": sorted({int(z) for z in np.unique(bz)}
+                                                       | ({N - int(z) for z in np.unique(bz)} if symmetric else set())),
                                 "tied_zero_points": ties, "scale_hull": hull, "rounds": rounds,
                                 "bound_evaluations": L.evals, "seconds": time.perf_counter() - t0,
                                 "convex_certified": convex,
