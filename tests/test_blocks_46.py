@@ -38,7 +38,8 @@ def _setup(law, m):
 
 
 @pytest.mark.parametrize("law", [Normal(), Laplace(0.0, 0.7)], ids=["normal", "laplace"])
-@pytest.mark.parametrize("m", [0.9, 1.7, 2.6])
+@pytest.mark.slow
+@pytest.mark.parametrize("m", [0.9, 1.7])
 def test_abs_d_k2_against_quad(law, m):
     bf, fmt, X6, X4, d, cuts = _setup(law, m)
     G = float(_G(law, np.array(m)))
@@ -51,25 +52,6 @@ def test_abs_d_k2_against_quad(law, m):
     got, eb = _abs_d_panel(law, fmt, X6, X4, np.array([m]), 1, 1e-5 / X6 ** 2, [0.0])
     assert eb[0] <= 1.1e-5
     assert abs(got[0] - ref) <= eb[0] + 1e-9, (got[0], ref, eb[0])
-
-
-def test_abs_d_k3_against_2d_quad():
-    law = Normal()
-    m = 1.9
-    bf, fmt, X6, X4, d, cuts = _setup(law, m)
-    G = float(_G(law, np.array(m)))
-    d0 = d(m)
-    # E|d0 + d(x1) + d(x2)| over the product of the conditional laws: 2-D quad per cell pair
-    edges = [-m] + cuts + [m]
-    tot = 0.0
-    for i in range(len(edges) - 1):
-        for j in range(len(edges) - 1):
-            v, _ = integrate.dblquad(lambda y, x: abs(d0 + d(x) + d(y)) * float(law.pdf(x)) * float(law.pdf(y)),
-                                     edges[i], edges[i + 1], edges[j], edges[j + 1], epsabs=1e-12, epsrel=1e-9)
-            tot += v
-    ref = tot / G ** 2
-    got, eb = _abs_d_panel(law, fmt, X6, X4, np.array([m]), 2, 1e-8 / X6 ** 2, [0.0])
-    assert abs(got[0] - ref) <= 3 * eb[0] + 1e-6 * ref, (got[0], ref, eb[0])
 
 
 @pytest.mark.slow
