@@ -46,6 +46,27 @@ def bench_expectation(repeat, n_mc):
                   f"{n_1e6 * per_el / t_ex:.2e}); to the exact error: ratio {n_same * per_el / t_ex:.1e}")
 
 
+def bench_4over6():
+    """One exact 4over6 expectation (NVFP4, N(0,1); characteristic-function route, single run:
+    it takes tens of seconds) against the package Monte Carlo per element."""
+    import time
+
+    from quanttheory.blocks.expectation import monte_carlo_block_mse
+    from quanttheory.blocks.expectation_min import block_mse_4over6
+    from quanttheory.laws import Normal
+
+    t0 = time.process_time()
+    r = block_mse_4over6(Normal(), "nvfp4")
+    t_ex = time.process_time() - t0
+    t0 = time.process_time()
+    mean, se, _ = monte_carlo_block_mse(Normal(), "nvfp4", "4over6", n=1 << 20, rng=1)
+    t_mc = time.process_time() - t0
+    n_1e6 = (1 << 20) * (se / (1e-6 * r.mse)) ** 2
+    print(f"1b. 4over6 NVFP4 N(0,1): exact {t_ex:.1f} s CPU (mse {r.mse:.12g}, err {r.error_estimate:.1e}) | "
+          f"MC(2^20) {mean:.6g} +- {se:.1e} in {t_mc:.2f} s CPU | MC to 1e-6 rel: {n_1e6 * t_mc / (1 << 20):.3g} s "
+          f"(ratio {n_1e6 * t_mc / (1 << 20) / t_ex:.2e})")
+
+
 def bench_oracle(rows, repeat, sweep_rows):
     import time
 
@@ -112,6 +133,7 @@ def main():
     ap.add_argument("--skip-oracle", action="store_true")
     a = ap.parse_args()
     bench_expectation(a.repeat, a.mc)
+    bench_4over6()
     if not a.skip_oracle:
         bench_oracle(a.rows, a.repeat, a.sweep_rows)
 

@@ -9,6 +9,7 @@ from .spec import (RULES, SCALE_FORMATS, BlockFormat, BlockQuantized, block_form
 
 __all__ = ["RULES", "SCALE_FORMATS", "BlockFormat", "BlockQuantized", "block_format_names", "block_scales",
            "element_format", "get_block_format", "quantize_blocks", "block_mse", "BlockMSE", "optimal_clip",
+           "block_mse_4over6",
            "block_data_report", "oracle_scales"]
 
 
@@ -17,6 +18,10 @@ def __getattr__(name):
         from . import expectation
 
         return getattr(expectation, name)
+    if name == "block_mse_4over6":
+        from . import expectation_min
+
+        return expectation_min.block_mse_4over6
     if name in ("block_data_report", "oracle_scales", "BlockDataReport"):
         from . import data
 

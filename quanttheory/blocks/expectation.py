@@ -284,7 +284,11 @@ def block_mse(dist, fmt, rule=None, *, block=None, scale_format=None, c: float =
     dist = _check_law(dist)
     bf = get_block_format(fmt, block=block, scale_format=scale_format)
     r = check_rule(rule, bf)
-    if r in ("4over6", "oracle"):
+    if r == "4over6":
+        from .expectation_min import block_mse_4over6
+
+        return block_mse_4over6(dist, bf, c=c, tensor_scale=tensor_scale, tol=max(tol, 1e-10))
+    if r in ("oracle",):
         raise ValueError(f"rule {r!r} depends on every element of the block, not only its absmax: no exact 1-D "
                          "expectation; use monte_carlo_block_mse (Monte Carlo with a standard error)")
     if not (isinstance(c, (int, float, np.floating)) and math.isfinite(c) and c > 0):

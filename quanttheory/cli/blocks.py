@@ -4,7 +4,7 @@
     quanttheory blocks W.npy --format nvfp4 [--axis -1] [--partial] [--json]
 
 With ``--dist``: the exact expected per-element MSE / SQNR / saturation rate of each
-absmax rule (or the one given).  With a ``.npy`` file: every rule's MSE on the data, with
+absmax rule (or the one given; ``--rule 4over6``: exact MSE, saturation not computed = null).  With a ``.npy`` file: every rule's MSE on the data, with
 the exact per-block oracle and the gap to it.
 """
 
@@ -56,10 +56,15 @@ def run(args) -> int:
             rules = ["round", "ceil", "floor"]
         rows = []
         for r in rules:
-            res = block_mse(law, bf, r, c=args.c)
-            rows.append({"rule": res.rule, "mse": res.mse, "sqnr_db": res.sqnr_db,
-                         "saturation_rate": res.saturation_rate, "scale_underflow_rate": res.scale_underflow_rate,
-                         "scale_overflow_rate": res.scale_overflow_rate, "error_estimate": res.error_estimate,
+            if r in ("4over6", "4/6", "four_over_six"):
+                from ..blocks.expectation_min import block_mse_4over6
+
+                res = block_mse_4over6(law, bf, c=args.c)  # exact (characteristic function), ~1 min
+            else:
+                res = block_mse(law, bf, r, c=args.c)
+            rows.append({"rule": res.rule, "mse": float(res.mse), "sqnr_db": res.sqnr_db,
+                         "saturation_rate": _finite(float(res.saturation_rate)), "scale_underflow_rate": res.scale_underflow_rate,
+                         "scale_overflow_rate": res.scale_overflow_rate, "error_estimate": float(res.error_estimate),
                          "c": res.c, "tensor_scale": res.tensor_scale})
         out = {"format": bf.name, "element": bf.element, "block": bf.block, "scale_format": bf.scale_format,
                "dist": args.dist, "sigma": args.sigma, "rules": rows}
@@ -90,7 +95,7 @@ def run(args) -> int:
     for r in rows:
         sq = r["sqnr_db"]
         line = (f"{r['rule']:8s} {sq if sq is not None else float('inf'):9.4f} {r['mse']:12.6g} "
-                f"{r['saturation_rate']:10.5f} {r['scale_underflow_rate']:9.2e} {r['scale_overflow_rate']:9.2e}")
+                f"{r['saturation_rate'] if r['saturation_rate'] is not None else float('nan'):10.5f} {r['scale_underflow_rate']:9.2e} {r['scale_overflow_rate']:9.2e}")
         if args.file is not None:
             line += f" {r['gap_to_oracle_db']:8.4f}"
         print(line)

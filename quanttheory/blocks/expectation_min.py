@@ -1,0 +1,251 @@
+"""Exact expected per-element MSE of the NVFP4 ``4over6`` rule for iid data.
+
+Per block the rule keeps the better (smaller block squared error) of two scales that depend
+on the block absmax ``M`` only: ``X6 = r(M)`` (``round`` with clip multiplier ``c``: amax
+maps to 6) and ``X4`` (``round`` with ``1.5 c``: amax maps to 4), both E4M3-rounded times
+the tensor scale ``S``.  Given ``M = m`` the block errors are
+
+    A = a(m) + sum_{i<k} a(xi_i),   B = b(m) + sum_{i<k} b(xi_i),
+
+``a(x) = (x - X6 q(x/X6))^2``, ``b`` likewise with ``X4``; the ``k - 1`` other ``xi_i`` are iid
+with the law of ``xi`` given ``|xi| <= m`` (E2M1 is symmetric, so ``a(-m) = a(m)``).  With
+``D = A - B``,
+
+    E min(A, B) = (E A + E B) / 2 - E|D| / 2,
+
+so the per-element MSE is ``(MSE_6 + MSE_4) / 2 - (1/2) int g G^(k-1) E[|D| | M = m] dm``
+(``MSE_6``, ``MSE_4`` = :func:`~quanttheory.blocks.expectation.block_mse` of the two
+absmax rules).  ``d = a - b`` is piecewise *linear* in ``x`` (both errors have ``x^2``
+coefficient 1): ``d = 2 x (R4 - R6) + R6^2 - R4^2`` on each cell of the common refinement of
+both rounding grids (``R6, R4`` the two reconstructions).  Where ``R4 = R6`` (both round to
+0, or to the same non-zero value) ``d = 0``: an atom of mass ``p0``.  Then
+
+    E|D| = (2/pi) int_0^inf (1 - Re phi_D(t)) / t^2 dt,
+    phi_D(t) = exp(i t d(m)) (p0 + psi(t))^(k-1),   psi(t) = E[e^{i t d(xi)}; non-atom cells],
+
+``psi`` by Gauss-Legendre per cell (enough nodes for the phase ``t |slope| width``).  Tail:
+integrating by parts on a cell with slope ``alpha`` where ``f`` is monotone,
+``|int e^{i t d} f| <= 2 max(f(u), f(v)) / (t |alpha|)``, so ``|psi(t)| <= C / t``;
+``|(p0 + psi)^n - p0^n| <= (p0 + C/t)^n - p0^n =: rho(t)`` (decreasing), and
+
+    int_T^inf (1 - Re phi_D)/t^2 dt = 1/T - p0^n [cos(w T)/T - |w| (pi/2 - Si(|w| T))] + E_T,
+    |E_T| <= rho(T) / T,        w = d(m),
+
+with ``T`` chosen per panel so that ``rho(T)/T`` is below the target.  See docs/blocks.md §2b.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+
+from .expectation import (BlockMSE, _check_law, _G, _panels, _range, block_mse, default_tensor_scale)
+from .spec import block_scales, check_rule, get_block_format
+
+
+@lru_cache(maxsize=None)
+def _gl(n):
+    z, w = np.polynomial.legendre.leggauss(n)
+    return z, w
+
+
+def _rec(x, X, fmt):
+    """Reconstruction X q(x/X) (0 if X == 0)."""
+    if X <= 0:
+        return np.zeros_like(x)
+    return X * fmt.quantize(x / X)
+
+
+def _abs_d_panel(dist, fmt, X6, X4, m, n, eps, mode_pts):
+    """E[|D| | M = m] for nodes m (array, one panel: X6, X4 fixed).  Returns (value, error bound)."""
+    from scipy.special import sici
+
+    U = X6 if X6 > 0 else (X4 if X4 > 0 else float(np.max(m)))
+    mids = np.asarray(fmt.midpoints, float)
+    cuts = []
+    for X in (X6, X4):
+        if X > 0:
+            cuts.append(X * mids)
+    cuts.append(np.array([0.0]))
+    cuts.append(np.asarray(mode_pts, float))
+    mmax = float(np.max(m))
+    cuts = np.unique(np.concatenate(cuts))
+    cuts = cuts[(cuts > -mmax) & (cuts < mmax)]
+    cuts = np.concatenate([[-mmax], cuts, [mmax]])
+    J = m.size
+    lo = np.clip(cuts[None, :-1], -m[:, None], m[:, None])       # (J, P)
+    hi = np.clip(cuts[None, 1:], -m[:, None], m[:, None])
+    ctr = 0.5 * (cuts[:-1] + cuts[1:])                           # fixed cell centres (cell identity)
+    r6 = _rec(ctr, X6, fmt)
+    r4 = _rec(ctr, X4, fmt)
+    atom = r6 == r4
+    alpha = 2.0 * (r4 - r6) / U                                  # d / U^2 = alpha (x/U) + beta
+    beta = (r6 * r6 - r4 * r4) / (U * U)
+    G = np.clip(np.asarray(_G(dist, m), float), 1e-300, 1.0)
+    # atom mass
+    cdf_hi = np.asarray(dist.cdf(hi), float)
+    cdf_lo = np.asarray(dist.cdf(lo), float)
+    p0 = np.sum(np.where(atom[None, :], cdf_hi - cdf_lo, 0.0), axis=1) / G
+    p0 = np.clip(p0, 0.0, 1.0)
+    # tail constant C (t in units 1/U^2; x in units U): 2 max f_u / |alpha| per non-atom cell
+    fu_lo = U * np.asarray(dist.pdf(lo), float)
+    fu_hi = U * np.asarray(dist.pdf(hi), float)
+    wid = hi - lo
+    na = ~atom
+    Cc = np.where(na[None, :] & (wid > 0), 2.0 * np.maximum(fu_lo, fu_hi) / np.where(na, np.abs(alpha), 1.0)[None, :],
+                  0.0)
+    C = np.sum(Cc, axis=1) / G                                   # (J,)
+    # d at the maximum element (E2M1 symmetric: a(-m) = a(m))
+    d0 = ((m - _rec(m, X6, fmt)) ** 2 - (m - _rec(m, X4, fmt)) ** 2) / (U * U)
+    # choose T: rho(T)/T <= eps, rho(T) = (p0 + C/T)^n - p0^n
+    T = np.maximum(C / np.maximum(1.0 - p0, 1e-3), 1.0)
+    for _ in range(200):
+        rho = np.minimum((p0 + C / T) ** n, 1.0) - p0 ** n
+        bad = rho / T > eps
+        if not bad.any():
+            break
+        T = np.where(bad, T * 1.25, T)
+    Tm = float(np.max(T))
+    # t panels.  phi_D(t) = E e^{itD} rotates at most at the rate |mu_D| + 8 sd_D (a bound on
+    # the relevant frequencies, mu_D / sd_D the mean / sd of D): uniform panels of half a period
+    # of that rate on [0, T], GL-16 per panel (resolves cos/sin over half a period to ~1e-16).
+    cells0 = np.nonzero(na)[0]
+    zt, wt = _gl(16)
+    if cells0.size:
+        xm = 0.5 * (lo[:, cells0] + hi[:, cells0])
+        hm = 0.5 * (hi[:, cells0] - lo[:, cells0])
+        z8, w8 = _gl(16)
+        xx = xm[..., None] + hm[..., None] * z8
+        ww = hm[..., None] * w8 * U * np.asarray(dist.pdf(xx), float) / G[:, None, None]
+        dd = alpha[cells0][None, :, None] * (xx / U) + beta[cells0][None, :, None]
+        Ed = np.sum(ww * dd, axis=(1, 2))
+        Ed2 = np.sum(ww * dd * dd, axis=(1, 2))
+    else:
+        Ed = np.zeros(J)
+        Ed2 = np.zeros(J)
+    var_d = np.maximum(Ed2 - Ed * Ed, 0.0)       # p0 atom at 0 included (weight without d)
+    sdD = float(np.min(np.sqrt(n * var_d))) if n > 0 else 0.0
+    muD = float(np.max(np.abs(d0 + n * Ed)))
+    freq = max(muD + 8.0 * float(np.max(np.sqrt(n * var_d))), 1e-12)
+    nu = int(min(max(math.ceil(Tm * freq / math.pi), 4), 200000))
+    edges = np.linspace(0.0, Tm, nu + 1)
+    edges = np.asarray(edges)
+    ht = 0.5 * np.diff(edges)
+    tt = ((0.5 * (edges[:-1] + edges[1:]))[:, None] + ht[:, None] * zt).ravel()
+    wtt = (ht[:, None] * wt).ravel()
+    # x nodes per non-atom cell: enough for the phase Tm |alpha| width / 2
+    cells = np.nonzero(na)[0]
+    ph = Tm * np.abs(alpha[cells]) * np.max(wid[:, cells], axis=0) / U if cells.size else np.zeros(0)
+    Q = int(min(max(16, math.ceil(0.5 * float(np.max(ph, initial=0.0)) + 16)), 4000))
+    zq, wq = _gl(Q)
+    out = np.empty(J)
+    errb = np.empty(J)
+    for j in range(J):
+        if cells.size:
+            a_ = lo[j, cells]
+            b_ = hi[j, cells]
+            h = 0.5 * (b_ - a_)
+            x = (0.5 * (a_ + b_))[:, None] + h[:, None] * zq       # (Pc, Q)
+            W = (h[:, None] * wq) * np.asarray(dist.pdf(x), float) / G[j]
+            dx = alpha[cells][:, None] * (x / U) + beta[cells][:, None]
+            W = W.ravel()
+            dx = dx.ravel()
+            keep = W != 0
+            W, dx = W[keep], dx[keep]
+            psi = np.empty(tt.size, complex)
+            step = max(1, (1 << 22) // max(dx.size, 1))     # bounded memory: <= 4M phases at once
+            for s0 in range(0, tt.size, step):
+                ph_ = np.outer(tt[s0:s0 + step], dx)
+                psi[s0:s0 + step] = np.cos(ph_) @ W + 1j * (np.sin(ph_) @ W)
+        else:
+            psi = np.zeros(tt.size, complex)
+        phiD = np.exp(1j * tt * d0[j]) * (p0[j] + psi) ** n
+        integ = (1.0 - phiD.real) / (tt * tt)
+        head = float(integ @ wtt)
+        Tj = Tm
+        w = abs(d0[j])
+        c0 = p0[j] ** n
+        si = sici(w * Tj)[0] if w > 0 else 0.0
+        tail = 1.0 / Tj - c0 * (math.cos(w * Tj) / Tj - w * (0.5 * math.pi - si))
+        rhoT = min((p0[j] + C[j] / Tj) ** n, 1.0) - c0
+        out[j] = (2.0 / math.pi) * (head + tail) * U * U
+        errb[j] = (2.0 / math.pi) * max(rhoT, 0.0) / Tj * U * U
+    return out, errb
+
+
+def block_mse_4over6(dist, fmt="nvfp4", *, block=None, c: float = 1.0, tensor_scale=None, tol: float = 1e-7,
+                     gl_m: int = 8) -> BlockMSE:
+    """Exact expected per-element MSE of the ``4over6`` rule (E2M1 elements, E4M3 block scales).
+
+    ``MSE = (MSE_6 + MSE_4)/2 - (1/2) int_0^inf g(m) G(m)^(k-1) E[|D| | M = m] dm`` with ``D`` the
+    difference of the two candidate block squared errors (module doc); ``E|D|`` from its
+    characteristic function.  ``tol``: target relative accuracy of the ``E|D|`` part's tail
+    bound; ``gl_m``: Gauss-Legendre nodes per ``m`` panel (the ``m`` panels split at every scale
+    jump and kink of either candidate; ``error_estimate`` adds the difference to a
+    ``gl_m // 2``-node rule and the t-tail bounds).  ``saturation_rate`` is NaN (not computed
+    for this rule: it needs the joint law of the choice and the clipped elements).
+    """
+    dist = _check_law(dist)
+    bf = get_block_format(fmt, block=block)
+    r = check_rule("4over6", bf)
+    if bf.scale_format not in ("e4m3", "real", "fp16"):
+        raise ValueError("4over6 needs E4M3 (or fp16/real) block scales, like NVFP4")
+    if not (isinstance(c, (int, float, np.floating)) and math.isfinite(c) and c > 0):
+        raise ValueError(f"clip multiplier c must be a finite number > 0, got {c!r}")
+    if not (isinstance(tol, float) and 1e-12 <= tol < 1e-2):
+        raise ValueError(f"tol must be a float in [1e-12, 1e-2), got {tol!r}")
+    k = bf.block
+    S = 1.0
+    if bf.scale_format == "e4m3":
+        S = default_tensor_scale(dist, bf) if tensor_scale is None else float(tensor_scale)
+        if not (math.isfinite(S) and S > 0):
+            raise ValueError(f"tensor_scale must be a finite number > 0, got {tensor_scale!r}")
+    c = float(c)
+    r6 = block_mse(dist, bf, "round", c=c, tensor_scale=S, tol=1e-12)
+    r4 = block_mse(dist, bf, "round", c=1.5 * c, tensor_scale=S, tol=1e-12)
+    if k == 1:
+        # D = d(m) only: E min = E[min(a, b)(xi)] -- still handled below with n = 0
+        pass
+    n = k - 1
+    m2 = dist.second_moment()
+    mlo, mhi = _range(dist, k, min(tol, 1e-9))
+    e6 = _panels(dist, bf, "round", c, S, mlo, mhi)
+    e4 = _panels(dist, bf, "round", 1.5 * c, S, mlo, mhi)
+    edges = np.unique(np.concatenate([e6, e4]))
+    edges = edges[np.diff(edges, append=np.inf) > 1e-13 * edges]
+    edges = np.unique(np.concatenate([edges, [mhi]]))
+    a, b = edges[:-1], edges[1:]
+    mid = 0.5 * (a + b)
+    X6s = block_scales(mid, bf, "round", c=c, tensor_scale=S)[0]
+    X4s = block_scales(mid, bf, "round", c=1.5 * c, tensor_scale=S)[0]
+    mode_pts = [float(bp) for bp in dist.breakpoints()]
+    loc = getattr(dist, "loc", None)
+    if loc is not None:
+        mode_pts.append(float(loc))
+    fmt_e = bf.fmt
+    # absolute target for each node's E|D| (relative to E[xi^2] scale, spread over the m mass)
+    eps_rel = tol * 1e-2
+    zf, wf = _gl(gl_m)
+    zh, wh = _gl(max(gl_m // 2, 2))
+    total = 0.0
+    err = 0.0
+    for i in range(a.size):
+        X6, X4 = float(X6s[i]), float(X4s[i])
+        U = X6 if X6 > 0 else max(X4, b[i])
+        eps = eps_rel * m2 / (U * U)
+        h = 0.5 * (b[i] - a[i])
+        z = np.concatenate([zf, zh])
+        mm = mid[i] + h * z
+        val, eb = _abs_d_panel(dist, fmt_e, X6, X4, mm, n, eps, mode_pts)
+        g = np.asarray(dist.pdf(mm), float) + np.asarray(dist.pdf(-mm), float)
+        G = np.clip(np.asarray(_G(dist, mm), float), 0.0, 1.0)
+        wgt = g * G ** (k - 1)
+        f1 = h * float(np.sum(wf * wgt[:gl_m] * val[:gl_m]))
+        f2 = h * float(np.sum(wh * wgt[gl_m:] * val[gl_m:]))
+        total += f1
+        err += abs(f1 - f2) + h * float(np.sum(wf * wgt[:gl_m] * eb[:gl_m]))
+    mse = 0.5 * (r6.mse + r4.mse) - 0.5 * total
+    return BlockMSE(mse, 10 * math.log10(m2 / mse), float("nan"), 0.0, 0.0,
+                    0.5 * err + 0.5 * (r6.error_estimate + r4.error_estimate), r, k, c, S)
