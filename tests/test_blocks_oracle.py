@@ -147,7 +147,7 @@ def test_dominance_threshold_by_hand():
 
 
 def test_oracle_and_4over6_monte_carlo_bracket_exact_rules():
-    """No exact expectation for 4over6 / oracle (docs/blocks.md): their Monte Carlo estimates
+    """Monte Carlo estimates of 4over6 and the oracle (docs/blocks.md; 4over6 also has an exact, slow, expectation):
     must lie below the exact expectation of the absmax rule they improve on (NVFP4, N(0,1)):
     4over6 <= round pathwise (it keeps the better of round and amax->4), oracle <= 4over6
     pathwise; checked on the same blocks and, for the means, against the exact round MSE."""

@@ -184,8 +184,8 @@ def block_mse_4over6(dist, fmt="nvfp4", *, block=None, c: float = 1.0, tensor_sc
     characteristic function.  ``tol``: target relative accuracy of the ``E|D|`` part's tail
     bound; ``gl_m``: Gauss-Legendre nodes per ``m`` panel (the ``m`` panels split at every scale
     jump and kink of either candidate; ``error_estimate`` adds the difference to a
-    ``gl_m // 2``-node rule and the t-tail bounds).  ``saturation_rate`` is NaN (not computed
-    for this rule: it needs the joint law of the choice and the clipped elements).
+    ``gl_m // 2``-node rule and the t-tail bounds).  ``saturation_rate`` and the scale under/overflow rates are NaN (not computed
+    for this rule: they need the joint law of the choice and the clipped elements).  Cost: ~1 min CPU.
     """
     dist = _check_law(dist)
     bf = get_block_format(fmt, block=block)
@@ -247,5 +247,7 @@ def block_mse_4over6(dist, fmt="nvfp4", *, block=None, c: float = 1.0, tensor_sc
         total += f1
         err += abs(f1 - f2) + h * float(np.sum(wf * wgt[:gl_m] * eb[:gl_m]))
     mse = 0.5 * (r6.mse + r4.mse) - 0.5 * total
-    return BlockMSE(mse, 10 * math.log10(m2 / mse), float("nan"), 0.0, 0.0,
+    # saturation and scale under/overflow rates depend on which candidate each block picks (a
+    # function of the whole block): not computed here, reported as NaN (null in JSON), never as 0.
+    return BlockMSE(mse, 10 * math.log10(m2 / mse), float("nan"), float("nan"), float("nan"),
                     0.5 * err + 0.5 * (r6.error_estimate + r4.error_estimate), r, k, c, S)

@@ -63,8 +63,8 @@ def run(args) -> int:
             else:
                 res = block_mse(law, bf, r, c=args.c)
             rows.append({"rule": res.rule, "mse": float(res.mse), "sqnr_db": res.sqnr_db,
-                         "saturation_rate": _finite(float(res.saturation_rate)), "scale_underflow_rate": res.scale_underflow_rate,
-                         "scale_overflow_rate": res.scale_overflow_rate, "error_estimate": float(res.error_estimate),
+                         "saturation_rate": _finite(float(res.saturation_rate)), "scale_underflow_rate": _finite(float(res.scale_underflow_rate)),
+                         "scale_overflow_rate": _finite(float(res.scale_overflow_rate)), "error_estimate": float(res.error_estimate),
                          "c": res.c, "tensor_scale": res.tensor_scale})
         out = {"format": bf.name, "element": bf.element, "block": bf.block, "scale_format": bf.scale_format,
                "dist": args.dist, "sigma": args.sigma, "rules": rows}
@@ -95,8 +95,13 @@ def run(args) -> int:
     for r in rows:
         sq = r["sqnr_db"]
         line = (f"{r['rule']:8s} {sq if sq is not None else float('inf'):9.4f} {r['mse']:12.6g} "
-                f"{r['saturation_rate'] if r['saturation_rate'] is not None else float('nan'):10.5f} {r['scale_underflow_rate']:9.2e} {r['scale_overflow_rate']:9.2e}")
+                f"{_num(r['saturation_rate']):10.5f} {_num(r['scale_underflow_rate']):9.2e} {_num(r['scale_overflow_rate']):9.2e}")
         if args.file is not None:
             line += f" {r['gap_to_oracle_db']:8.4f}"
         print(line)
     return 0
+
+
+def _num(v):
+    """A table cell: None (not computed) prints as nan."""
+    return float("nan") if v is None else v
