@@ -1,7 +1,7 @@
 """Benchmark of the exact data optimum ``optimal_scale_data`` (not a test; prints a table).
 
     python benchmarks/bench_optimum_data.py [--n 1e7] [--bits 2 4 8] [--repeat 3] [--rows 30000 --cols 384]
-        [--channels 1000x10000] [--channel-bits 4 8] [--mem-bits 16 20 24]
+        [--channels 1000x10000] [--channel-bits 4 8] [--mem-bits 16 20 24] [--stages]
 
 Unit: one *pass* = the median of the warm times of ``x.sum()``, ``x.max()`` and
 ``(x > 1).sum()`` on the same array (min of ``--repeat`` runs each), measured in the
@@ -11,6 +11,13 @@ Per channel (``--rows`` x ``--cols`` float32, one scale per row, INT4) the basel
 is a 100-candidate NumPy sweep of the same rows (``s = c * max|x_row| / 7`` for 100
 values of ``c`` in (0.3, 1]; vectorized over rows, 64 rows at a time), and the
 report gives both times and the mean risk gap of the sweep in dB.
+
+``--stages`` also splits each one-array call into its stages (CPU time of the best of
+``--repeat`` calls, in passes): ``scan`` (validation, extrema, moments), ``hist`` (the |x|
+histogram pass + prefix sums), ``search`` (branch and bound on the histogram, no data pass),
+``cluster`` (the s-histogram passes and exact sweeps of the surviving clusters) and ``final``
+(the direct exact MSE at the chosen scale, one pass).  Small arrays take the direct path
+(breakpoint enumeration) and show no hist/search/cluster stages.
 """
 
 from __future__ import annotations
@@ -57,6 +64,49 @@ def sweep(w, bits=4, ncand=100, block=64):
     return best_s, best_e
 
 
+class _Stages:
+    """Wraps the stage functions of :mod:`quanttheory.risk.data` to time them (CPU seconds)."""
+
+    def __init__(self):
+        import quanttheory.risk.data as D
+        import quanttheory.risk.data_search as S
+
+        self.t = {}
+        for mod, name, label in ((D, "scan", "scan"), (S._Hist, "__init__", "hist"),
+                                 (S, "_exact_cluster", "cluster"), (D, "mse_sums", "final"),
+                                 (D, "_bb_exact", "_bb")):
+            self._wrap(mod, name, label)
+
+    def _wrap(self, mod, name, label):
+        f = getattr(mod, name)
+        depth = [0]
+
+        def g(*a, **k):  # only the outermost call is timed (_exact_cluster recurses to zoom)
+            depth[0] += 1
+            t0 = time.process_time()
+            try:
+                return f(*a, **k)
+            finally:
+                depth[0] -= 1
+                if depth[0] == 0:
+                    self.t[label] = self.t.get(label, 0.0) + time.process_time() - t0
+
+        setattr(mod, name, g)
+
+    def run(self, f, repeat):
+        best = None
+        for _ in range(max(1, repeat)):
+            self.t = {}
+            t0 = time.process_time()
+            f()
+            tot = time.process_time() - t0
+            if best is None or tot < best[0]:
+                best = (tot, dict(self.t))
+        tot, t = best
+        t["search"] = t.get("_bb", 0.0) - t.get("hist", 0.0) - t.get("cluster", 0.0)
+        return tot, t
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=float, default=1e7)
@@ -69,7 +119,9 @@ def main(argv=None):
     ap.add_argument("--channel-bits", type=int, nargs="*", default=[4, 8])
     ap.add_argument("--mem-bits", type=int, nargs="*", default=[],
                     help="bit widths for the peak-RSS measurement (n = 1e5, fresh process), e.g. 16 20 24")
+    ap.add_argument("--stages", action="store_true", help="time each stage of the one-array calls")
     a = ap.parse_args(argv)
+    stages = _Stages() if a.stages else None
     rng = np.random.default_rng(0)
     n = int(a.n)
     for dt in (np.float64, np.float32):
@@ -80,6 +132,11 @@ def main(argv=None):
             t, r = best_time(lambda: optimal_scale_data(x, Grid(b)), a.repeat)
             print(f"n={n:.0e} {np.dtype(dt).name:>7} bits={b:>2}: {t * 1e3:8.1f} ms = {t / p:6.1f} passes "
                   f"(pass {p * 1e3:.1f} ms), scale_error/s {r.scale_error / r.scale:.1e}")
+            if stages is not None:
+                tot, st = stages.run(lambda: optimal_scale_data(x, Grid(b)), a.repeat)
+                print("    stages [passes]: " + " ".join(f"{k}={st.get(k, 0.0) / p:.1f}" for k in
+                                                         ("scan", "hist", "search", "cluster", "final"))
+                      + f" | total {tot / p:.1f}")
     for rows, cols in a.channels:
         # per channel, in passes over the whole (rows x cols) float32 array
         w = rng.standard_normal((rows, cols)).astype(np.float32)

@@ -52,7 +52,7 @@ import numpy as np
 from .._validate import check_scales
 from ..formats.grid import Grid, as_grid
 from ..formats.regularizers import Regularizer, get_regularizer
-from ..laws.atoms import DataStats, as_data_array, iter_chunks, scan
+from ..laws.atoms import DataStats, as_data_array, iter_chunks, scan as _scan_laws
 from .results import OptimalScale
 
 from .data_search import BLOCK, EPS, _bb_exact
@@ -62,6 +62,28 @@ DIRECT_ONE_FACTOR = 16  # one array: up to 16 DIRECT_LIMIT breakpoints (~60 MB),
 DEGENERATE_SCALE = 1.0
 TINY_DATA = 2.0**-490
 S_FLOOR = 2.0**-1000
+
+
+def scan(arr: np.ndarray, name: str = "data") -> DataStats:
+    """:func:`quanttheory.laws.atoms.scan` (same statistics, checks and messages), float32 chunks
+    through the branchless :func:`quanttheory.risk._kernels.data.scan_stats` (2-3x faster there)."""
+    if arr.dtype != np.float32 or not arr.dtype.isnative:
+        return _scan_laws(arr, name)
+    from ._kernels.data import scan_stats
+
+    st = np.array([0.0, 0.0, np.inf, np.inf, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+    pos = 0
+    for c in iter_chunks(arr):
+        bad = scan_stats(c, st)
+        if bad == -2:
+            raise ValueError(f"{name} has values too large to square in float64 (|x| > 1e154); rescale the data")
+        if bad >= 0:
+            raise ValueError(
+                f"{name} contains a non-finite value ({c[bad]} at position {pos + bad} in memory order); "
+                "remove or replace NaN/inf before computing a scale")
+        pos += c.size
+    return DataStats(int(st[4] + st[5]), float(st[0]), float(st[1]), float(st[2]), float(st[3]),
+                     int(st[4]), int(st[5]), float(st[6]), float(st[7]))
 
 
 # --------------------------------------------------------------------------- exact MSE evaluation

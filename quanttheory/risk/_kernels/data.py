@@ -34,12 +34,8 @@ def hist_chunk64(x, off, m, nb, h):
     sh = 52 - m
     for i in range(x.size):
         b = bits[i]
-        side = 0
-        if b < 0:
-            side = nb
-        j = ((b & mask) >> sh) - off + 1
-        if j < 0:
-            j = 0
+        side = nb * ((b >> 63) & 1)  # branchless: random signs defeat the branch predictor
+        j = max(((b & mask) >> sh) - off + 1, 0)
         v = abs(x[i])
         k = 3 * (side + j)
         h[k] += 1.0
@@ -55,12 +51,8 @@ def hist_chunk32(x, off, m, nb, h):
     sh = 23 - m
     for i in range(x.size):
         b = bits[i]
-        side = 0
-        if b < 0:
-            side = nb
-        j = np.int64((b & mask) >> sh) - off + 1
-        if j < 0:
-            j = 0
+        side = nb * np.int64((b >> 31) & 1)
+        j = max(np.int64((b & mask) >> sh) - off + 1, 0)
         v = abs(np.float64(x[i]))
         k = 3 * (side + j)
         h[k] += 1.0
@@ -312,22 +304,20 @@ def fixed_bounds(ss, h, nb, e_lo, m, P0, P1, Tp, Tn, lo_out, hi_out):
 def msqe_sums(x, ss, Tp, Tn, out):
     """``out[j] += sum_i (x_i - Q(x_i; ss[j]))**2`` (blocked summation; ``x_i / s`` as in grid.quantize)."""
     n = x.size
+    Tm = 0.5 * (Tp + Tn)  # exact (integers): T = Tp for x > 0, Tn for x < 0
+    Th = 0.5 * (Tp - Tn)
     for b0 in range(0, n, BLOCK):
         b1 = min(n, b0 + BLOCK)
         for j in range(ss.size):
             s = ss[j]
             acc = 0.0
             for i in range(b0, b1):
+                # branchless side (random signs defeat the branch predictor: 4x slower); the side of
+                # -0.0 does not matter (k = 0, d = 0)
                 xi = np.float64(x[i])
-                if xi >= 0.0:
-                    v = xi
-                    T = Tp
-                else:
-                    v = -xi
-                    T = Tn
-                k = np.rint(v / s)
-                if k > T:
-                    k = T
+                v = abs(xi)
+                T = Tm + Th * math.copysign(1.0, xi)
+                k = min(np.rint(v / s), T)
                 d = v - k * s
                 acc += d * d
             out[j] += acc
@@ -373,40 +363,45 @@ def shist_chunk(x, A, B, iA, iB, s0, M, Tp, Tn, base, acc, sbuf, scount):
     """
     cap = sbuf.size
     ns = scount[0]
+    Tm = 0.5 * (Tp + Tn)
+    Th = 0.5 * (Tp - Tn)
     n = x.size
     inv = M / (B - A)
     h = (B - A) / M
+    idx = np.empty(BLOCK, dtype=np.int64)
     for b0 in range(0, n, BLOCK):
         b1 = min(n, b0 + BLOCK)
         a0 = 0.0
         a1 = 0.0
         a2 = 0.0
         a3 = 0.0
+        # hot loop without branches (a loop or a branch per value here costs ~2.5 ns per value
+        # even when rarely taken); the points with breakpoints are listed in idx
+        nloc = 0
         for i in range(b0, b1):
             xi = np.float64(x[i])
-            if xi >= 0.0:
-                v = xi
-                T = Tp
-            else:
-                v = -xi
-                T = Tn
-            if T == 0:
-                a3 += v * v
-                continue
-            kA = np.rint(v * iA)
-            if kA > T:
-                kA = T
-            e = v - kA * s0
+            v = abs(xi)
+            T = Tm + Th * math.copysign(1.0, xi)  # branchless side (v = 0 has no breakpoint either way)
+            zt = np.float64(T == 0.0)
+            a3 += zt * (v * v)
+            kA = min(np.rint(v * iA), T)
+            e = (v - kA * s0) * (1.0 - zt)  # T = 0: kA = 0 and e = 0, the point is in a3 only
             a0 += e * e
             a1 += kA * e
             a2 += kA * kA
-            kB = np.rint(v * iB)
-            if kB > T:
-                kB = T
-            if kB < kA:
-                if ns < cap:
-                    sbuf[ns] = xi
-                ns += 1
+            kB = min(np.rint(v * iB), T)
+            idx[nloc] = i
+            nloc += kB < kA
+        for t in range(nloc):
+            i = idx[t]
+            xi = np.float64(x[i])
+            v = abs(xi)
+            T = Tm + Th * math.copysign(1.0, xi)
+            kA = min(np.rint(v * iA), T)
+            kB = min(np.rint(v * iB), T)
+            if ns < cap:
+                sbuf[ns] = xi
+            ns += 1
             k = kB
             while k < kA:
                 beta = v / (k + 0.5)
@@ -442,23 +437,15 @@ def cand_chunk(x, A, B, iA, iB, M, Tp, Tn, cand, mask):
     """``mask[i] = True`` for points with a breakpoint in a candidate s-bin (``cand[j]``)."""
     inv = M / (B - A)
     nfl = 0
+    Tm = 0.5 * (Tp + Tn)
+    Th = 0.5 * (Tp - Tn)
     for i in range(x.size):
         xi = np.float64(x[i])
-        if xi >= 0.0:
-            v = xi
-            T = Tp
-        else:
-            v = -xi
-            T = Tn
+        v = abs(xi)
+        T = Tm + Th * math.copysign(1.0, xi)
         mask[i] = False
-        if T == 0:
-            continue
-        kA = np.rint(v * iA)
-        if kA > T:
-            kA = T
-        kB = np.rint(v * iB)
-        if kB > T:
-            kB = T
+        kA = min(np.rint(v * iA), T)
+        kB = min(np.rint(v * iB), T)
         k = kB
         while k < kA:
             j = int((v / (k + 0.5) - A) * inv)
@@ -526,3 +513,55 @@ def qsin_val_grad(x, ss, r_b, r_t, f, g, af, ag):
         g[j] += tg
         af[j] += taf
         ag[j] += tag
+
+
+@numba.njit(cache=True)
+def scan_stats(x, st):
+    """Branchless twin of :func:`quanttheory.laws._kernels.scan_chunk` (same ``st`` layout, same
+    blocked sums, same return codes).  With random signs the branches of ``scan_chunk`` are
+    mispredicted on float32 chunks (~8 ns per value); this one runs at ~3 ns for both dtypes.
+    Minima use ``v + BIG * excluded`` (``BIG = 1e300``; |x| <= 1e154 is checked through the sum
+    of squares), side counts the IEEE sign bit (-0.0 counts on side 0, as ``x >= 0``)."""
+    mx0 = st[0]
+    mx1 = st[1]
+    mn0 = st[2]
+    mn1 = st[3]
+    c1 = 0.0
+    q_tot = 0.0
+    l_tot = 0.0
+    n = x.size
+    big = 1e300
+    for b0 in range(0, n, BLOCK):
+        b1 = min(n, b0 + BLOCK)
+        q = 0.0
+        lsum = 0.0
+        for i in range(b0, b1):
+            xi = np.float64(x[i])
+            q += xi * xi
+            lsum += xi
+            v = abs(xi)
+            sg = 0.5 - 0.5 * math.copysign(1.0, xi)  # 1.0 if the sign bit is set
+            z = np.float64(v == 0.0)
+            mx0 = xi if xi > mx0 else mx0
+            mx1 = -xi if -xi > mx1 else mx1
+            w0 = v + big * (sg + z)
+            mn0 = w0 if w0 < mn0 else mn0
+            w1 = v + big * (1.0 - sg + z)
+            mn1 = w1 if w1 < mn1 else mn1
+            c1 += sg - sg * z
+        if not math.isfinite(q):
+            for i in range(b0, b1):
+                if not math.isfinite(x[i]):
+                    return i
+            return -2
+        q_tot += q
+        l_tot += lsum
+    st[0] = mx0
+    st[1] = mx1
+    st[2] = mn0 if mn0 < 1e299 else math.inf
+    st[3] = mn1 if mn1 < 1e299 else math.inf
+    st[4] += n - c1
+    st[5] += c1
+    st[6] += q_tot
+    st[7] += l_tot
+    return -1

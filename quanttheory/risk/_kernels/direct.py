@@ -16,6 +16,8 @@ rigorous lower bound of ``n MSE`` over all ``s > 0``; status 0 ok, 1 degenerate
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 
@@ -30,10 +32,10 @@ NARROW_STEPS = 24  # log-bisection steps of the bracket narrowing (any step coun
 def _magnitude_top(xi, Tp, Tn):
     """``(|x|, top grid index of x's side)``: ``Tp`` for x >= 0, ``Tn`` for x < 0 (float64 magnitude,
     also for float32 input)."""
+    # branchless (random signs defeat the branch predictor); T is a float.  -0.0 gets Tn instead
+    # of Tp: irrelevant, v = 0 has error 0 and no breakpoint on either side
     v = np.float64(xi)
-    if v >= 0.0:
-        return v, Tp
-    return -v, Tn
+    return abs(v), 0.5 * (Tp + Tn) + 0.5 * (Tp - Tn) * math.copysign(1.0, v)
 
 
 @numba.njit(cache=True)
@@ -73,9 +75,8 @@ def _clipped(x, sc, Tp, Tn):
     for i in range(x.shape[0]):
         xi = x[i]
         v, T = _magnitude_top(xi, Tp, Tn)
-        if T > 0 and v >= T * sc:
-            d = v - T * sc
-            tot += d * d
+        d = max(v - T * sc, 0.0) * np.float64(T > 0)  # branchless: v >= T sc and T > 0
+        tot += d * d
     return tot
 
 
@@ -86,8 +87,7 @@ def _zeroed(x, sd, Tp, Tn):
     for i in range(x.shape[0]):
         xi = x[i]
         v, T = _magnitude_top(xi, Tp, Tn)
-        if T == 0 or v < 0.5 * sd:
-            tot += v * v
+        tot += (v * v) * np.float64((T == 0) | (v < 0.5 * sd))  # branchless
     return tot
 
 
