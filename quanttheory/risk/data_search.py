@@ -62,6 +62,14 @@ class _Hist:
         K.interval_lower_bounds(s1, s2, self.h, self.nb, self.e_lo, self.m, self.P0, self.P1, Tp, Tn, out)
         return out
 
+    def interval_lb_joint(self, s1, s2, Tp, Tn):
+        """Tighter bounds: :func:`quanttheory.risk._kernels.data.interval_lower_bounds_joint`."""
+        from ._kernels import data as K
+
+        out = np.empty(s1.size)
+        K.interval_lower_bounds_joint(s1, s2, self.h, self.nb, self.e_lo, self.m, self.P0, self.P1, Tp, Tn, out)
+        return out
+
     def fixed(self, ss, Tp, Tn):
         from ._kernels import data as K
 
@@ -278,7 +286,7 @@ def _bb_exact(arr, st, Tp, Tn, s_lo, s_hi):
     evals = 0
     while True:
         levels += 1
-        lb = hist.interval_lb(s1, s2, Tp, Tn)
+        lb = hist.interval_lb_joint(s1, s2, Tp, Tn)
         mid = 0.5 * (s1 + s2)
         _, ub = hist.fixed(mid, Tp, Tn)
         evals += 2 * s1.size
@@ -330,7 +338,7 @@ def _bb_exact(arr, st, Tp, Tn, s_lo, s_hi):
             k = int(math.ceil(math.log(B / A) / math.log1p(W)))
             e = A * (B / A) ** (np.arange(k + 1) / k)
             e[0], e[-1] = A, B
-            lbs = hist.interval_lb(e[:-1].copy(), e[1:].copy(), Tp, Tn)
+            lbs = hist.interval_lb_joint(e[:-1].copy(), e[1:].copy(), Tp, Tn)
             for j in range(k):
                 heapq.heappush(heap, (max(l, float(lbs[j])), float(e[j]), float(e[j + 1]), True))
             continue

@@ -565,3 +565,168 @@ def scan_stats(x, st):
     st[6] += q_tot
     st[7] += l_tot
     return -1
+
+
+# --------------------------------------------------------------------------- joint interval bound
+@numba.njit(cache=True)
+def _qmin_t(c0, c1, c2, tlo, thi):
+    """Minimum over ``t in [tlo, thi]`` of ``c0 - 2 t c1 + t**2 c2`` (``c2 >= 0``)."""
+    tc = c1 / c2 if c2 > 0.0 else tlo
+    if tc < tlo:
+        tc = tlo
+    if tc > thi:
+        tc = thi
+    best = c0 - 2.0 * tlo * c1 + tlo * tlo * c2
+    v = c0 - 2.0 * thi * c1 + thi * thi * c2
+    if v < best:
+        best = v
+    v = c0 - 2.0 * tc * c1 + tc * tc * c2
+    if v < best:
+        best = v
+    return best
+
+
+@numba.njit(cache=True)
+def _gold_bin(lo, hi, s1, s2, T):
+    """``min over v in [lo, hi]`` of ``dist(v, {0} U k [s1, s2], k = 1..T)**2`` (``0 <= lo <= hi``):
+    a lower bound of the squared error of any point of the bin at any scale in ``[s1, s2]``."""
+    best = lo * lo
+    if T == 0 or best == 0.0:
+        return best
+    k = math.floor(lo / s2)
+    if k < 1.0:
+        k = 1.0
+    if k > T:
+        k = np.float64(T)
+    while k <= T:
+        a = k * s1
+        b = k * s2
+        if a > hi:
+            d = a - hi
+        elif b < lo:
+            d = lo - b
+        else:
+            return 0.0
+        if d * d < best:
+            best = d * d
+        if a > hi:
+            break
+        k += 1.0
+    return best
+
+
+@numba.njit(cache=True)
+def _range3(P, j0, j1):
+    """Double-word range sums over bins ``[j0, j1)``: (count, sum v, sum v**2)."""
+    d0 = (P[j1, 0] - P[j0, 0]) + (P[j1, 3] - P[j0, 3])
+    d1 = (P[j1, 1] - P[j0, 1]) + (P[j1, 4] - P[j0, 4])
+    d2 = (P[j1, 2] - P[j0, 2]) + (P[j1, 5] - P[j0, 5])
+    return d0, d1, d2
+
+
+@numba.njit(cache=True)
+def _dist_range(P, nb, j0, j1, a):
+    """``sum (v - a)**2`` over bins ``[j0, j1)`` (clamped at 0) and its rounding bound."""
+    if j1 <= j0:
+        return 0.0, 0.0
+    d0, d1, d2 = _range3(P, j0, j1)
+    val = d2 - 2.0 * a * d1 + a * a * d0
+    err = 8.0 * EPS * (d2 + 2.0 * a * abs(d1) + a * a * d0) + 4.0 * nb * EPS * EPS * (
+        P[nb, 2] + 2.0 * a * P[nb, 1] + a * a * P[nb, 0])
+    if val < 0.0:
+        val = 0.0
+    return val, err
+
+
+@numba.njit(cache=True)
+def _joint_side(s1, s2, T, h, side, P, nb, e_lo, m, buf, ibuf, acc):
+    """One side of :func:`interval_lower_bounds_joint`: adds the exact quadratic (about
+    ``s0 = (s1 + s2)/2``) of the points whose grid index is the same at every ``s`` in ``[s1, s2]``
+    to ``acc[0..2]`` (``sum e**2, sum k e, sum k**2``), a constant lower bound of the other
+    points to ``acc[3]`` and rounding bounds to ``acc[4]``.  Needs ``(T - 1/2)(s2 - s1) <= s1/2``."""
+    s0 = 0.5 * (s1 + s2)
+    base = side * nb
+    j = 0  # first bin not yet accounted
+    nreg = 2 * T + 1
+    for r in range(nreg):
+        k = r // 2
+        kf = np.float64(k)
+        if r % 2 == 0:  # fixed region F_k = [(k - 1/2) s2, (k + 1/2) s1): index k at every s
+            b = math.inf if k == T else (kf + 0.5) * s1
+        else:  # switching region S_k = [(k + 1/2) s1, (k + 1/2) s2): index k + 1, then k
+            b = (kf + 0.5) * s2
+        jb = bin_of(b, e_lo, m, nb, buf, ibuf)
+        if jb > j:
+            if r % 2 == 0:
+                d0, d1, d2 = _range3(P, j, jb)
+                ks = kf * s0
+                acc[0] += d2 - 2.0 * ks * d1 + ks * ks * d0
+                acc[1] += kf * (d1 - ks * d0)
+                acc[2] += kf * kf * d0
+                # each term to 8 eps of its magnitude bound (v - k s)**2 <= ..., s <= s2; summed over
+                # up to 2 nreg terms, then used with |t| <= s2 - s0 in c0 - 2 t c1 + t**2 c2
+                ks2 = kf * s2
+                acc[4] += (40.0 + 4.0 * nreg) * EPS * (d2 + 2.0 * ks2 * d1 + ks2 * ks2 * d0) + 4.0 * nb * EPS * EPS * (
+                    P[nb, 2] + 2.0 * ks2 * P[nb, 1] + ks2 * ks2 * P[nb, 0])
+            else:
+                # error >= min(v - k s2, (k + 1) s1 - v)**2 (both >= 0 here): split at their midpoint
+                a1 = kf * s2
+                a2 = (kf + 1.0) * s1
+                mid = 0.5 * (a1 + a2)
+                jm = bin_of(mid, e_lo, m, nb, buf, ibuf)
+                if jm < j:
+                    jm = j - 1
+                if jm >= jb:
+                    jm = jb
+                v1, e1 = _dist_range(P, nb, j, min(jm, jb), a1)
+                v2, e2 = _dist_range(P, nb, jm + 1, jb, a2)
+                acc[3] += v1 + v2
+                acc[4] += e1 + e2
+                if jm >= j and jm < jb:
+                    kk = 3 * (base + jm)
+                    if h[kk] > 0.0:
+                        acc[3] += h[kk] * _gold_bin(bin_lower(jm, e_lo, m), bin_lower(jm + 1, e_lo, m), s1, s2, T)
+        if jb >= nb:
+            return
+        if jb >= j:  # the bin holding the region's end: the per-point bound of any point
+            kk = 3 * (base + jb)
+            if h[kk] > 0.0:
+                acc[3] += h[kk] * _gold_bin(bin_lower(jb, e_lo, m), bin_lower(jb + 1, e_lo, m), s1, s2, T)
+            j = jb + 1
+
+
+@numba.njit(cache=True)
+def interval_lower_bounds_joint(s1s, s2s, h, nb, e_lo, m, P0, P1, Tp, Tn, out):
+    """Like :func:`interval_lower_bounds`, tighter: the points whose grid index does not change on
+    ``[s1, s2]`` contribute the exact quadratic ``sum (v - k s)**2``, minimized over ``s`` jointly
+    (both sides), instead of each point's own minimum; the others their per-point bound.  Falls back
+    to :func:`interval_lower_bounds` when the interval is too wide
+    (``(max T - 1/2)(s2 - s1) > s1/2``)."""
+    Tm = max(Tp, Tn)
+    buf = np.empty(1)
+    ibuf = buf.view(np.int64)
+    acc = np.zeros(5)
+    one1 = np.empty(1)
+    one2 = np.empty(1)
+    o = np.empty(1)
+    for i in range(s1s.size):
+        s1 = s1s[i]
+        s2 = s2s[i]
+        if (Tm - 0.5) * (s2 - s1) > 0.5 * s1 or not s1 > 0.0:
+            one1[0] = s1
+            one2[0] = s2
+            interval_lower_bounds(one1, one2, h, nb, e_lo, m, P0, P1, Tp, Tn, o)
+            out[i] = o[0]
+            continue
+        for c in range(5):
+            acc[c] = 0.0
+        _joint_side(s1, s2, Tp, h, 0, P0, nb, e_lo, m, buf, ibuf, acc)
+        _joint_side(s1, s2, Tn, h, 1, P1, nb, e_lo, m, buf, ibuf, acc)
+        s0 = 0.5 * (s1 + s2)
+        q = _qmin_t(acc[0], acc[1], acc[2], s1 - s0, s2 - s0)
+        th = s2 - s0
+        nt = 4.0 * (Tp + Tn) + 16.0  # terms summed into acc[3]
+        err = acc[4] + 4.0 * EPS * (abs(acc[0]) + 2.0 * th * abs(acc[1]) + th * th * acc[2]) + nt * EPS * acc[3]
+        if q < 0.0:
+            q = 0.0
+        out[i] = q + acc[3] - err
