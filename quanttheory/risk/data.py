@@ -134,13 +134,30 @@ def _bracket(st: DataStats, Tp: int, Tn: int) -> tuple[float, float] | None:
     return max(lo, S_FLOOR), 2.0 * hi
 
 
-def _optimal_msqe(arr: np.ndarray, grid: Grid, st: DataStats | None = None) -> OptimalScale:
+FUSED_MIN = 1 << 16  # from this size the validation scan is fused into the histogram pass
+
+
+def _optimal_msqe(arr: np.ndarray, grid: Grid, st: DataStats | None = None, name: str = "data") -> OptimalScale:
     t0 = time.perf_counter()
-    st = scan(arr) if st is None else st
     Tp, Tn = _tops(grid)
+    hist = None
+    if st is None:
+        Tm = max(Tp, Tn)
+        nn = arr.size
+        if (nn >= FUSED_MIN and nn * Tm > DIRECT_ONE_FACTOR * DIRECT_LIMIT
+                and not (Tm >= WINDOW_T and nn * Tm > WINDOW_NT)):
+            from .data_search import _Hist, _hist_bits
+
+            got = _Hist.fused(arr, _hist_bits(Tp, Tn))
+            if got is not None:
+                hist, st = got
+        if st is None:
+            st = scan(arr, name)
     n = st.n
     cf = math.pi**2
     br = _bracket(st, Tp, Tn)
+    if br is None and hist is not None:
+        st = scan(arr, name)  # the exact blocked sum of squares for the degenerate result
     if br is None:
         risk = cf * st.sum_sq / n
         why = "all-zero data" if st.sum_sq == 0 else "no non-zero data on a side of the grid with non-zero levels"
@@ -160,7 +177,8 @@ def _optimal_msqe(arr: np.ndarray, grid: Grid, st: DataStats | None = None) -> O
     elif max(Tp, Tn) >= WINDOW_T and n * max(Tp, Tn) > WINDOW_NT:
         return _optimal_windowed(arr, grid, st, s_lo, s_hi, info, t0)
     else:
-        ps, pv, pt, info2 = _bb_exact(arr, st, Tp, Tn, s_lo, s_hi)
+        ps, pv, pt, info2 = _bb_exact(arr, st, Tp, Tn, s_lo, s_hi, hist)
+        info2["fused_scan"] = hist is not None
         info.update(info2)
         method = ("exact: histogram branch-and-bound + s-histogram bounds + exact sweep of the remaining "
                   "breakpoints (global, certified)")
@@ -508,7 +526,7 @@ def optimal_scale_data(data, grid, regularizer="msqe", axis=None) -> OptimalScal
 
 def _optimal_one(arr, grid, reg, name="data", st=None):
     if reg.code == 0:
-        return _optimal_msqe(arr, grid, scan(arr, name) if st is None else st)
+        return _optimal_msqe(arr, grid, st, name)
     return _optimal_general(arr, grid, reg, st=st)
 
 

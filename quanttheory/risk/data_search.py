@@ -32,28 +32,101 @@ MAX_SBINS = 1 << 18  # s-bins of the exact sweep (16 MB)  # breakpoints held in 
 
 
 # --------------------------------------------------------------------------- histogram + branch and bound
+def _hist_layout(n, bits, e_hi, f32):
+    """(m, e_lo, nb) of the |x| histogram: ``m`` sub-bits per octave, octaves ``e_lo..e_hi``."""
+    # finer bins than ~n/24 per octave only cost prefix-sum time
+    m = min(HIST_SUBBITS_MAX, 6 + bits, max(8, int(math.log2(max(n, 2))) - 1))
+    # bins start at the smallest normal number: subnormals (linear bits) all go to bin 0
+    floor = -125 if f32 else -1021
+    e_lo = max(e_hi - HIST_OCTAVES, floor)
+    return m, e_lo, (e_hi - e_lo + 1) * (1 << m) + 1
+
+
 class _Hist:
-    def __init__(self, arr: np.ndarray, st: DataStats, bits: int):
+    def __init__(self, arr: np.ndarray, st: DataStats | None, bits: int, h=None, layout=None):
         from ._kernels import data as K
 
-        vmax = max(st.max_pos, st.max_neg)
-        e_hi = math.frexp(vmax)[1]
-        # finer bins than ~n/24 per octave only cost prefix-sum time
-        m = min(HIST_SUBBITS_MAX, 6 + bits, max(8, int(math.log2(max(st.n, 2))) - 1))
-        floor = -1021 if arr.dtype != np.float32 else -125
-        e_lo = max(e_hi - HIST_OCTAVES, floor)
-        nb = (e_hi - e_lo + 1) * (1 << m) + 1
-        h = np.zeros(2 * nb * 3)
-        for c in iter_chunks(arr):
-            if c.dtype == np.float32:
-                K.hist_chunk32(c, (e_lo + 126) << m, m, nb, h)
-            else:
-                K.hist_chunk64(c, (e_lo + 1022) << m, m, nb, h)
+        if h is None:
+            vmax = max(st.max_pos, st.max_neg)
+            m, e_lo, nb = _hist_layout(st.n, bits, math.frexp(vmax)[1], arr.dtype == np.float32)
+            h = np.zeros(2 * nb * 3)
+            for c in iter_chunks(arr):
+                if c.dtype == np.float32:
+                    K.hist_chunk32(c, (e_lo + 126) << m, m, nb, h)
+                else:
+                    K.hist_chunk64(c, (e_lo + 1022) << m, m, nb, h)
+        else:
+            m, e_lo, nb = layout
         P0 = np.empty((nb + 1, 6))
         P1 = np.empty((nb + 1, 6))
         K.prefix_sums(h, nb, 0, P0)
         K.prefix_sums(h, nb, 1, P1)
         self.h, self.nb, self.e_lo, self.m, self.P0, self.P1 = h, nb, e_lo, m, P0, P1
+
+    @classmethod
+    def fused(cls, arr: np.ndarray, bits: int):
+        """Histogram and :class:`DataStats` in one data pass (:func:`hist_stats`); None when a
+        value is non-finite or beyond the range the histogram can be widened to in place
+        (the caller then runs the separate validation scan, which raises or handles it).
+
+        The range ``e_hi`` comes from the first values; a block with a larger value shifts the
+        bins by whole octaves (the lowest merge into bin 0, exactly).  Statistics: extrema per
+        side exact (IEEE bits of |x|; -0.0 counts on the negative side in ``n_neg``, which
+        only informs), ``sum_sq`` and ``sum`` from the bins (math.fsum of per-bin sums)."""
+        from ._kernels import data as K
+
+        n = arr.size
+        f32 = arr.dtype == np.float32 and arr.dtype.isnative
+        it, mant, sgs, mask, bias = ((np.int32, 23, 31, 0x7FFFFFFF, 126) if f32 else
+                                     (np.int64, 52, 63, 0x7FFFFFFFFFFFFFFF, 1022))
+        big = 0x7FFFFFFFFFFFFFFF
+        ist = np.array([0, 0, big, big], dtype=np.int64)
+        h = None
+        for c in iter_chunks(arr):
+            bits_c = c.view(it)
+            if h is None:
+                head = np.abs(c[:1 << 16].astype(np.float64))
+                v0 = float(head.max())
+                if not math.isfinite(v0) or v0 > 1e154:
+                    return None
+                e_hi = math.frexp(v0)[1] if v0 > 0 else (-125 if f32 else -1021) + HIST_OCTAVES
+                m, e_lo, nb = _hist_layout(n, bits, e_hi, f32)
+                h = np.zeros(2 * nb * 3)
+            i = 0
+            while True:
+                off = (e_lo + bias) << m
+                top = (off + nb - 1) << (mant - m)
+                r = K.hist_stats(c, bits_c, i, top, off, mant - m, sgs, mask, nb, h, ist)
+                if r < 0:
+                    break
+                blk = np.abs(c[r:r + BLOCK].astype(np.float64))
+                vb = float(blk.max())
+                if not math.isfinite(vb) or vb > 1e154:
+                    return None
+                e_new = math.frexp(vb)[1]
+                m2, e_lo2, nb2 = _hist_layout(n, bits, e_new, f32)
+                if nb2 != nb or e_lo2 <= e_lo:
+                    return None  # range clamped at the smallest normal number: not by a shift
+                d = (e_lo2 - e_lo) << m  # bins 1..d merge into bin 0, the rest move down by d
+                hh = h.reshape(2, nb, 3)
+                new = np.zeros_like(hh)
+                new[:, 0] = hh[:, :d + 1].sum(axis=1)
+                new[:, 1:nb - d] = hh[:, d + 1:]
+                h = new.reshape(-1)
+                e_lo = e_lo2
+                i = r
+        hh = h.reshape(2, nb, 3)
+        fl = np.float32 if f32 else np.float64
+
+        def val(b):
+            return float(np.array([b], dtype=it).view(fl)[0])
+
+        mn = [math.inf if ist[2 + s] == big else val(ist[2 + s]) for s in (0, 1)]
+        cnt = [int(round(math.fsum(hh[s, :, 0]))) for s in (0, 1)]
+        sum_sq = math.fsum(hh[:, :, 2].ravel())
+        tot = math.fsum(hh[0, :, 1]) - math.fsum(hh[1, :, 1])
+        st = DataStats(n, val(ist[0]), val(ist[1]), mn[0], mn[1], cnt[0], cnt[1], sum_sq, tot)
+        return cls(arr, None, bits, h, (m, e_lo, nb)), st
 
     def interval_lb(self, s1, s2, Tp, Tn):
         from ._kernels import data as K
@@ -270,15 +343,22 @@ def _bin_pieces(v, T, a, b, cj, cand, edges, L, A, inv, M, s0, gl, base3, rtol):
     return ps, pv, pt
 
 
-def _bb_exact(arr, st, Tp, Tn, s_lo, s_hi):
+def _hist_bits(Tp, Tn):
+    return int(math.ceil(math.log2(max(Tp, Tn) + 1))) + 1
+
+
+def _bb_exact(arr, st, Tp, Tn, s_lo, s_hi, hist=None):
     """Branch and bound on the |x| histogram, then exact search of the surviving clusters."""
     n = st.n
-    hist = _Hist(arr, st, int(math.ceil(math.log2(max(Tp, Tn) + 1))) + 1)
+    if hist is None:
+        hist = _Hist(arr, st, _hist_bits(Tp, Tn))
     nint = max(8, int(math.ceil(4 * math.log2(s_hi / s_lo))))
     edges = s_lo * (s_hi / s_lo) ** (np.arange(nint + 1) / nint)
     edges[0], edges[-1] = s_lo, s_hi
     s1, s2 = edges[:-1].copy(), edges[1:].copy()
-    best_ub = st.sum_sq  # n * MSE(s_hi), exactly
+    # n * MSE(s_hi) (every point rounds to 0), inflated by the rounding of its sum (blocked sum of
+    # the scan, or per-bin sums of the fused histogram pass: <= n eps relative)
+    best_ub = st.sum_sq * (1 + 2 * (n + BLOCK) * EPS)
     # the interval bound loses ~ 12 E|x/s| * width (first order): deeper bisection costs bound
     # evaluations, a wider cluster costs breakpoints in the s-histogram pass (~ n * width * E|x/s|)
     stop = STOP_RTOL if STOP_RTOL is not None else (2.0**-6 if n <= 10**5 else 2.0**-9 if n <= 3 * 10**6 else 2.0**-12)
