@@ -13,8 +13,8 @@ values of ``c`` in (0.3, 1]; vectorized over rows, 64 rows at a time), and the
 report gives both times and the mean risk gap of the sweep in dB.
 
 ``--stages`` also splits each one-array call into its stages (CPU time of the best of
-``--repeat`` calls, in passes): ``scan`` (validation, extrema, moments), ``hist`` (the |x|
-histogram pass + prefix sums), ``search`` (branch and bound on the histogram, no data pass),
+``--repeat`` calls, in passes): ``scan`` (validation, extrema, moments; 0 when fused into the
+histogram pass), ``hist`` (the |x| histogram pass, with the validation when fused, + prefix sums), ``search`` (branch and bound on the histogram, no data pass),
 ``cluster`` (the s-histogram passes and exact sweeps of the surviving clusters) and ``final``
 (the direct exact MSE at the chosen scale, one pass).  Small arrays take the direct path
 (breakpoint enumeration) and show no hist/search/cluster stages.
@@ -72,14 +72,15 @@ class _Stages:
         import quanttheory.risk.data_search as S
 
         self.t = {}
-        for mod, name, label in ((D, "scan", "scan"), (S._Hist, "__init__", "hist"),
+        self.depth = {}
+        for mod, name, label in ((D, "scan", "scan"), (S._Hist, "__init__", "hist"), (S._Hist, "fused", "hist"),
                                  (S, "_exact_cluster", "cluster"), (D, "mse_sums", "final"),
                                  (D, "_bb_exact", "_bb")):
             self._wrap(mod, name, label)
 
     def _wrap(self, mod, name, label):
         f = getattr(mod, name)
-        depth = [0]
+        depth = self.depth.setdefault(label, [0])  # shared by the functions of one label
 
         def g(*a, **k):  # only the outermost call is timed (_exact_cluster recurses to zoom)
             depth[0] += 1

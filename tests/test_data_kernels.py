@@ -66,3 +66,21 @@ def test_mse_sums_match_quantize(dt, bits, signed):
         ref = float(np.sum((v - quantize(v, s, g)) ** 2))
         # same per-element errors, different summation order: 1e-12 relative
         assert val == pytest.approx(ref, rel=1e-12)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_straddle_mask_matches_numpy(dt):
+    # reference: the grid index min(rint(v / s), T) at both ends, with v * (1/s) as the kernels
+    # (and data_search._events) compute it; T = r_t for x >= 0, -r_b for x < 0
+    from quanttheory.risk._kernels.data import straddle_mask
+
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(20_000).astype(dt)
+    x[:4] = [0.0, -0.0, 9.0, -9.0]
+    for Tp, Tn, a, b in ((7, 8, 0.3, 0.31), (127, 128, 0.03, 0.0301), (3, 0, 0.5, 0.9)):
+        mask = np.empty(x.size, dtype=np.bool_)
+        cnt = straddle_mask(x, 1.0 / a, 1.0 / b, Tp, Tn, mask)
+        v = np.abs(x.astype(np.float64))
+        T = np.where(x >= 0, Tp, Tn)
+        ref = np.minimum(np.rint(v * (1.0 / a)), T) > np.minimum(np.rint(v * (1.0 / b)), T)
+        assert np.array_equal(mask, ref) and cnt == int(ref.sum())

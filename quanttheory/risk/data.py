@@ -179,6 +179,7 @@ def _optimal_msqe(arr: np.ndarray, grid: Grid, st: DataStats | None = None, name
     else:
         ps, pv, pt, info2 = _bb_exact(arr, st, Tp, Tn, s_lo, s_hi, hist)
         info2["fused_scan"] = hist is not None
+        info2["data_passes"] -= hist is not None  # validation fused into the histogram pass
         info.update(info2)
         method = ("exact: histogram branch-and-bound + s-histogram bounds + exact sweep of the remaining "
                   "breakpoints (global, certified)")

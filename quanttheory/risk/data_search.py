@@ -23,9 +23,10 @@ HIST_SUBBITS_MAX = 12
 HIST_OCTAVES = 24
 STOP_RTOL = None  # relative width where bisection stops; None: chosen from n
 MAX_INTERVALS = 1 << 11
+UB_PER_LEVEL = 16  # histogram upper bounds per branch-and-bound level (at the smallest lower bounds)
 PIECE_RTOL = 1e-6  # a cluster's best piece resolved worse than this (relative) is split
 STRADDLER_BUFFER = 1 << 16
-STRADDLER_PER_N = 8  # the straddler buffer holds up to n / 8 points (0: STRADDLER_BUFFER only)
+STRADDLER_PER_N = 2  # the straddler buffer holds up to n / 2 points (0: STRADDLER_BUFFER only)
 MAX_STRADDLERS = 1 << 22  # 32 MB
 EVENT_BUDGET = 1 << 19
 MAX_SBINS = 1 << 18  # s-bins of the exact sweep (16 MB)  # breakpoints held in memory at once by the exact sweep
@@ -278,6 +279,14 @@ def _exact_cluster(arr, A, B, Tp, Tn, n, depth=0):
             if K.cand_chunk(c, A, B, 1.0 / A, 1.0 / B, M, Tp, Tn, cand, mask):
                 xl.append(c[mask].astype(np.float64))
         xs = np.concatenate(xl) if xl else np.empty(0)
+    # only the points with a breakpoint in (one s-bin around) the candidate hull take part in
+    # the sweep: filtered in one kernel loop (a wide cluster keeps up to n / 2 points)
+    ha = float(edges[max(cj[0] - 1, 0)])
+    hb = float(edges[min(cj[-1] + 2, M)])
+    if xs.size > 1024:
+        sel = np.empty(xs.size, dtype=np.bool_)
+        K.straddle_mask(xs, 1.0 / ha, 1.0 / hb, Tp, Tn, sel)
+        xs = xs[sel]
     v = np.abs(xs)
     T = np.where(xs >= 0, Tp, Tn).astype(np.float64)
     gl = np.sum(np.abs(acc[:3]), axis=1)
@@ -367,9 +376,10 @@ def _bb_exact(arr, st, Tp, Tn, s_lo, s_hi, hist=None):
     while True:
         levels += 1
         lb = hist.interval_lb_joint(s1, s2, Tp, Tn)
-        mid = 0.5 * (s1 + s2)
-        _, ub = hist.fixed(mid, Tp, Tn)
-        evals += 2 * s1.size
+        # upper bounds at the midpoints of the most promising intervals only (each costs O(T))
+        pick = np.argsort(lb)[:UB_PER_LEVEL] if lb.size > UB_PER_LEVEL else np.arange(lb.size)
+        _, ub = hist.fixed(0.5 * (s1[pick] + s2[pick]), Tp, Tn)
+        evals += s1.size + pick.size
         best_ub = min(best_ub, float(ub.min()))
         keep = lb <= best_ub * (1 + 1e-12)
         s1, s2, lb = s1[keep], s2[keep], lb[keep]

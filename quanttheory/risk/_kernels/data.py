@@ -786,3 +786,22 @@ def hist_stats(x, bits, i0, top, off, sh, sgs, mask, nb, h, ist):
             h[k + 1] += v
             h[k + 2] += v * v
     return -1
+
+
+@numba.njit(cache=True)
+def straddle_mask(x, iA, iB, Tp, Tn, mask):
+    """``mask[i] = True`` for the points with a breakpoint between the scales ``1/iA <= 1/iB``
+    (grid index ``min(rint(v * iA), T) > min(rint(v * iB), T)``, as :func:`shist_chunk`); returns
+    their number."""
+    Tm = 0.5 * (Tp + Tn)
+    Th = 0.5 * (Tp - Tn)
+    cnt = 0
+    for i in range(x.size):
+        xi = np.float64(x[i])
+        v = abs(xi)
+        T = Tm + Th * math.copysign(1.0, xi)
+        kA = min(np.rint(v * iA), T)
+        kB = min(np.rint(v * iB), T)
+        mask[i] = kB < kA
+        cnt += kB < kA
+    return cnt
