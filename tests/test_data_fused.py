@@ -6,7 +6,7 @@
 (``_Hist(arr, scan(arr), bits)``), which must be bit-identical (same bins, same order of
 additions); the optimum itself against the direct enumeration of every breakpoint
 (``exact_rows``, an independent algorithm).  Sums of squares: the fused pass adds per-bin
-sums (each to <= count eps relative) with ``math.fsum``, so 1e-12 relative for n <= 1e5.
+sums (each to <= count eps relative) pairwise, so 1e-12 relative for n <= 1e5.
 """
 
 from __future__ import annotations

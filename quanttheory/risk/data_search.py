@@ -73,7 +73,7 @@ class _Hist:
         The range ``e_hi`` comes from the first values; a block with a larger value shifts the
         bins by whole octaves (the lowest merge into bin 0, exactly).  Statistics: extrema per
         side exact (IEEE bits of |x|; -0.0 counts on the negative side in ``n_neg``, which
-        only informs), ``sum_sq`` and ``sum`` from the bins (math.fsum of per-bin sums)."""
+        only informs), ``sum_sq`` and ``sum`` from the bins (pairwise sums of per-bin sums)."""
         from ._kernels import data as K
 
         n = arr.size
@@ -123,9 +123,11 @@ class _Hist:
             return float(np.array([b], dtype=it).view(fl)[0])
 
         mn = [math.inf if ist[2 + s] == big else val(ist[2 + s]) for s in (0, 1)]
-        cnt = [int(round(math.fsum(hh[s, :, 0]))) for s in (0, 1)]
-        sum_sq = math.fsum(hh[:, :, 2].ravel())
-        tot = math.fsum(hh[0, :, 1]) - math.fsum(hh[1, :, 1])
+        # pairwise sums of the bins (counts exact below 2**53; sums to ~log2(nb) eps, below the
+        # n eps of the per-bin sums that callers allow for)
+        cnt = [int(np.sum(hh[s, :, 0])) for s in (0, 1)]
+        sum_sq = float(np.sum(hh[:, :, 2]))
+        tot = float(np.sum(hh[0, :, 1])) - float(np.sum(hh[1, :, 1]))
         st = DataStats(n, val(ist[0]), val(ist[1]), mn[0], mn[1], cnt[0], cnt[1], sum_sq, tot)
         return cls(arr, None, bits, h, (m, e_lo, nb)), st
 
