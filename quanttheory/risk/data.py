@@ -11,17 +11,20 @@ curve is ``R(s) = pi**2 MSE(s)`` (``curve_factor * s**2 * mean(phi(x/s))``).
 :func:`optimal_scale_data` returns its **global** minimizer with a certificate,
 without evaluating ``MSE`` at every breakpoint:
 
-1. one pass: validation (NaN/inf rejected), extrema, moments;
-2. one pass: a floating-point histogram of ``|x|`` per sign (relative bin width
-   ``2**-10``) with per-bin count, sum and sum of squares;
+1. one pass: validation (NaN/inf rejected), extrema, moments, fused (from
+   ``FUSED_MIN`` values) with
+2. a floating-point histogram of ``|x|`` per sign (relative bin width
+   ``2**-m``, ``m <= 12``) with per-bin count, sum and sum of squares;
 3. branch and bound over ``s``-intervals on the histogram: for ``s`` in
    ``[s1, s2]`` every grid point ``k s`` lies in ``k [s1, s2]``, so
    ``MSE(s) >= mean dist(|x|, {0} U k[s1, s2])**2`` (clipped side: distance to
-   ``T s2``).  Bins inside one piece of that distance function are summed
-   exactly from prefix sums, bins containing a breakpoint contribute
-   ``count * min`` over the bin; rounding errors are bounded and subtracted.
-   Upper bounds come from the histogram at fixed ``s``.  Intervals whose lower
-   bound exceeds the best upper bound are discarded;
+   ``T s2``); on narrow intervals the points whose grid index cannot change
+   are summed as one exact quadratic in ``s`` minimized jointly (see
+   :func:`quanttheory.risk._kernels.data.interval_lower_bounds_joint`).  Bins
+   inside one piece are summed exactly from prefix sums, bins containing a
+   breakpoint contribute ``count * min`` over the bin; rounding errors are
+   bounded and subtracted.  Upper bounds come from the histogram at fixed
+   ``s``.  Intervals whose lower bound exceeds the best upper bound are discarded;
 4. one pass per surviving cluster ``[A, B]``: points whose grid index is the
    same at ``A`` and ``B`` are summed into one quadratic in ``s`` (centred at
    ``s0 = (A+B)/2`` against cancellation); the few "straddlers" give the
