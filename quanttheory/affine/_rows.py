@@ -8,8 +8,8 @@ Per row ``x`` (``n`` values, ``N = 2**bits - 1``), with ``code(v, s, z) = clip(r
    and their prefix sums) and a counting sort of the values by bin.  ``idx(v) = floor((v - min x)
    nb / range)`` is monotone in ``v`` in floating point, so every value of bin ``j`` lies between the
    values of the bins before and after it, and within the bin's edges widened by the rounding;
-3. incumbent: shrunk min-max grids, least-squares (Lloyd) steps, an exact sweep on a small box
-   around each of the three best zero-points; scales below ``s_a`` (every level inside
+3. incumbent: shrunk min-max grids, least-squares (Lloyd) steps at the three best zero-points (their
+   best scale centres the first boxes); scales below ``s_a`` (every level inside
    ``[-N s_a, N s_a]``) and above ``s_b`` (the values in ``(-s/2, s/2)`` alone cost more) excluded;
 4. branch and bound over nodes ``([s1, s2], alive zero-points)``.  For each cell boundary ``c | c+1``
    the values whose code can change inside the box lie in the "zone" ``(c + 1/2) [s1, s2]`` (widened
@@ -19,7 +19,9 @@ Per row ``x`` (``n`` values, ``N = 2**bits - 1``), with ``code(v, s, z) = clip(r
    groups) contribute ``cnt * dist(values, union of the level intervals k [s1, s2])^2``.  The terms
    are tabulated once per node and summed over each zero-point's window of boundaries by cumulative
    sums (:func:`_node`): ``O(N)`` for all zero-points of a node, independent of ``n``.  The lower
-   bound is the exact minimum of the quadratic over ``[s1, s2]`` plus the distances;
+   bound is the exact minimum of the quadratic over ``[s1, s2]`` plus the distances (boxes wider than
+   ``OLDRW``); every node also gets the second-order chord bound of :func:`_chord` (exact at the box
+   ends, slack ~ width^2; derivation in docs/affine.md);
 5. a (node, z) whose zones hold few values (at most 64, or at most ``T + 2 N n / nb`` in a box at most
    ``1/(4N)`` wide) or narrower than ``2**-10`` is solved exactly on the raw values (:func:`_exact`):
    values of the fixed bins enter through the prefix sums, the zone values are classified one by one
