@@ -19,8 +19,9 @@ Sections
    HQQ / llama.cpp, also reported against the integer optimum).
 3. Baselines on data rows of 4096 values (shifted Laplace, ReLU mixture): exact
    optimum, excess and time in passes of that row.
-4. Per-channel optimum of a 4096 x 4096 float32 matrix at 4 bits (goal: 30
-   passes of the whole matrix): the fused kernel on all 4096 rows, wall and CPU
+4. Per-channel optimum of a 4096 x 4096 float32 matrix at 2, 4 and 8 bits (``--matrix-bits``; goal
+   at 4 bits: 30 passes of the whole matrix; 8 bits on ``--sample8`` rows, extrapolated and labelled):
+   the fused kernel on all 4096 rows, wall and CPU
    time (each against the pass measured with the same clock), with the mean
    work per row; the same with ``threads=None`` (numba prange over row chunks: the
    NumPy pass is single-threaded, so its wall passes use all cores against one); the reference path on the first ``--rows`` rows, extrapolated
