@@ -365,3 +365,79 @@ def test_threads_give_identical_results():
     for bad, exc in ((0, ValueError), (-2, ValueError), (1.5, TypeError), (True, TypeError)):
         with pytest.raises(exc, match="threads"):
             optimal_affine_data(X[:2], 3, axis=0, threads=bad)
+
+
+def _hist_like_kernel(x, nb):
+    """The fused kernel's per-row tables (bin index floor((v - min) nb / range) clamped, prefix sums of
+    count / sum / sum of squares, values sorted by bin), rebuilt in NumPy for the unit tests."""
+    x = np.asarray(x, dtype=np.float64)
+    xmin, xmax = float(x.min()), float(x.max())
+    invw = nb / (xmax - xmin)
+    idx = np.minimum(np.maximum((x - xmin) * invw, 0.0), nb - 1.0).astype(np.int64)
+    order = np.argsort(idx, kind="stable")
+    cnt = np.bincount(idx, minlength=nb)
+    start = np.concatenate([[0], np.cumsum(cnt)]).astype(np.int64)
+    P0 = start.astype(np.float64)
+    P1 = np.concatenate([[0.0], np.cumsum(np.bincount(idx, x, nb))])
+    P2 = np.concatenate([[0.0], np.cumsum(np.bincount(idx, x * x, nb))])
+    return P0, P1, P2, x[order].copy(), start, xmin, xmax, invw
+
+
+def _true_sum(x, s, z, N):
+    """sum (x - s code)^2 with the quantizer's own code clip(rint(x / s), -z, N - z)."""
+    return float(np.sum((x - s * np.clip(np.rint(x / s), -z, N - z)) ** 2))
+
+
+@given(st.lists(st.floats(-10, 10), min_size=3, max_size=40), st.integers(1, 5), st.integers(1, 16),
+       st.floats(0.05, 3.0), st.floats(0.0, 0.3))
+def test_chord_bound_is_a_lower_bound_exact_at_the_ends(xs, bits, nb, s1, rw):
+    """The second-order box bound of the fused kernel (``_rows._chord``): for every z and s in [s1, s2] the
+    MSE sum is >= the bound (checked on a dense grid of s and at the bound's own minimizer), and the bound
+    equals the MSE at s1 (``out_ub``) and at s2 (rounding: 1e-9 of the magnitudes).  Independent reference:
+    the quantizer's formula summed directly.  The identity behind it (nearest-level error
+    ``(v + z s)^2 - 2 s sum_k (v - (k + 1/2) s)_+``) is exact, the chord only adds slack inside the box."""
+    from quanttheory.affine import _rows as RK
+
+    x = np.array(xs)
+    if np.ptp(x) == 0:
+        return
+    N = 2**bits - 1
+    s2 = s1 * (1 + rw)
+    P0, P1, _, buf, start, xmin, xmax, invw = _hist_like_kernel(x, nb)
+    cu1, cu2, cnz = (np.zeros(2 * N + 2) for _ in range(3))
+    lb, ub, sm, nz = (np.zeros(N + 1) for _ in range(4))
+    RK._chord(P0, P1, buf, start, xmin, xmax, invw, nb, N, float(x.size), float(P1[-1]), float(np.sum(x * x)),
+              s1, s2, 0, N, cu1, cu2, cnz, lb, ub, sm, nz)
+    grid = np.linspace(s1, s2, 41)
+    mag = float(np.sum(x * x)) + 4 * N * float(np.sum(np.abs(x))) * s2 + 3 * N * N * x.size * s2 * s2
+    for z in range(N + 1):
+        tol = 1e-12 * mag
+        vals = [_true_sum(x, s, z, N) for s in grid] + [_true_sum(x, sm[z], z, N)]
+        assert lb[z] <= min(vals) + tol
+        assert ub[z] == pytest.approx(_true_sum(x, s1, z, N), abs=tol)
+        assert s1 <= sm[z] <= s2
+        assert RK._fz(P0, P1, buf, start, xmin, xmax, invw, nb, N, float(x.size), float(P1[-1]),
+                      float(np.sum(x * x)), s2, z) == pytest.approx(_true_sum(x, s2, z, N), abs=tol)
+        # the zone count covers every value whose code changes inside the box
+        ch = sum(int(np.any(np.clip(np.rint(v / grid), -z, N - z) != np.clip(np.rint(v / s1), -z, N - z)))
+                 for v in x)
+        assert nz[z] >= ch
+
+
+def test_chord_bound_hand_derived():
+    """x = {1, 2, 3}, 2 bits (N = 3), z = 0: levels {0, s, 2s, 3s}.  At s = 1 the MSE sum is 0; the bound
+    on the point box [1, 1] is that value, and on [0.9, 1.1] it is <= 0 + rounding while the end values are
+    the direct sums: s = 0.9 -> codes 1, 2, 3 -> errors 0.1, 0.2, 0.3 -> 0.14; s = 1.1 -> 0.01 + 0.04 + 0.09."""
+    from quanttheory.affine import _rows as RK
+
+    x = np.array([1.0, 2.0, 3.0])
+    N, nb = 3, 2
+    P0, P1, _, buf, start, xmin, xmax, invw = _hist_like_kernel(x, nb)
+    args = (P0, P1, buf, start, xmin, xmax, invw, nb, N, 3.0, 6.0, 14.0)
+    assert RK._fz(*args, 1.0, 0) == pytest.approx(0.0, abs=1e-13)
+    assert RK._fz(*args, 0.9, 0) == pytest.approx(0.14, rel=1e-12)
+    assert RK._fz(*args, 1.1, 0) == pytest.approx(0.14, rel=1e-12)
+    cu1, cu2, cnz = (np.zeros(2 * N + 2) for _ in range(3))
+    lb, ub, sm, nz = (np.zeros(N + 1) for _ in range(4))
+    RK._chord(*args, 0.9, 1.1, 0, N, cu1, cu2, cnz, lb, ub, sm, nz)
+    assert lb[0] <= 1e-12 and ub[0] == pytest.approx(0.14, rel=1e-12)

@@ -8,8 +8,8 @@ Per row ``x`` (``n`` values, ``N = 2**bits - 1``), with ``code(v, s, z) = clip(r
    and their prefix sums) and a counting sort of the values by bin.  ``idx(v) = floor((v - min x)
    nb / range)`` is monotone in ``v`` in floating point, so every value of bin ``j`` lies between the
    values of the bins before and after it, and within the bin's edges widened by the rounding;
-3. incumbent: shrunk min-max grids, least-squares (Lloyd) steps, an exact sweep on a small box
-   around each of the three best zero-points; scales below ``s_a`` (every level inside
+3. incumbent: shrunk min-max grids, least-squares (Lloyd) steps at the three best zero-points (their
+   best scale centres the first boxes); scales below ``s_a`` (every level inside
    ``[-N s_a, N s_a]``) and above ``s_b`` (the values in ``(-s/2, s/2)`` alone cost more) excluded;
 4. branch and bound over nodes ``([s1, s2], alive zero-points)``.  For each cell boundary ``c | c+1``
    the values whose code can change inside the box lie in the "zone" ``(c + 1/2) [s1, s2]`` (widened
@@ -19,7 +19,9 @@ Per row ``x`` (``n`` values, ``N = 2**bits - 1``), with ``code(v, s, z) = clip(r
    groups) contribute ``cnt * dist(values, union of the level intervals k [s1, s2])^2``.  The terms
    are tabulated once per node and summed over each zero-point's window of boundaries by cumulative
    sums (:func:`_node`): ``O(N)`` for all zero-points of a node, independent of ``n``.  The lower
-   bound is the exact minimum of the quadratic over ``[s1, s2]`` plus the distances;
+   bound is the exact minimum of the quadratic over ``[s1, s2]`` plus the distances (boxes wider than
+   ``OLDRW``); every node also gets the second-order chord bound of :func:`_chord` (exact at the box
+   ends, slack ~ width^2; derivation in docs/affine.md);
 5. a (node, z) whose zones hold few values (at most 64, or at most ``T + 2 N n / nb`` in a box at most
    ``1/(4N)`` wide) or narrower than ``2**-10`` is solved exactly on the raw values (:func:`_exact`):
    values of the fixed bins enter through the prefix sums, the zone values are classified one by one
@@ -48,7 +50,10 @@ MAXBOX = 1 << 12
 MAXBP = 1 << 16
 NCAND = 6
 WF = 4.0  # a box is solved exactly when narrower than s2 / (WF N) and its zones hold <= Tr values
-ZMIN = 64.0  # ... or when its zones hold at most ZMIN values (tuned: 2 N, 256 were no faster)
+ZMIN = 64.0
+OLDRW = 0.25  # boxes wider than this (relative) also get the first-order bound of _node
+DELTA0 = 0.01  # half-width (relative) of the first box around the incumbent's scale
+GROW = 1.7  # growth of the first boxes' widths away from it
 
 
 @njit(cache=True)
@@ -238,6 +243,99 @@ def _node(P0, P1, P2, xmin, invw, w, dlt, xmax, nb, N, s1, s2, G, zlo, zhi, tja,
 
 
 @njit(cache=True)
+def _usum(a, P0, P1, buf, start, xmin, xmax, invw, nb):
+    """U(a) = sum_i (x_i - a)_+: the bins after idx(a) hold only values > a (idx is monotone), read from the
+    prefix sums; the values of bin idx(a) one by one.  xmax = the largest value (then U = 0)."""
+    if a >= xmax:
+        return 0.0
+    if a < xmin:
+        return P1[nb] - a * P0[nb]
+    j = _idx(a, xmin, invw, nb)
+    u = (P1[nb] - P1[j + 1]) - a * (P0[nb] - P0[j + 1])
+    for i in range(start[j], start[j + 1]):
+        d = buf[i] - a
+        if d > 0.0:
+            u += d
+    return u
+
+
+@njit(cache=True)
+def _fz(P0, P1, buf, start, xmin, xmax, invw, nb, N, n, T1, T2, s, z):
+    """Nearest-level MSE sum of the grid [-z, N - z] at scale s: T2 + 2 z s T1 + z^2 n s^2 - 2 s sum_k U(h_k s)."""
+    acc = 0.0
+    for k in range(-z, N - z):
+        acc += _usum((k + 0.5) * s, P0, P1, buf, start, xmin, xmax, invw, nb)
+    return T2 + 2.0 * z * T1 * s + float(z) * z * n * s * s - 2.0 * s * acc
+
+
+@njit(cache=True)
+def _chord(P0, P1, buf, start, xmin, xmax, invw, nb, N, n, T1, T2, s1, s2, zlo, zhi, cu1, cu2, cnz, out_lb, out_ub, out_s,
+           out_nz):
+    """Second-order lower bounds of the boxes (z, [s1, s2]) for z in zlo..zhi, exact at s1 and s2.
+
+    With thresholds h_k = k + 1/2 (k = -z..N-z-1) the nearest-level error of every value is
+    ``(v + z s)^2 - 2 s sum_k (v - h_k s)_+`` (moving from code k to k + 1 changes it by
+    ``-2 s (v - h_k s)``), so ``F_z(s) = T2 + 2 z s T1 + z^2 n s^2 - 2 s sum_k U(h_k s)`` with
+    ``U(a) = sum (x - a)_+``.  Each ``s -> U(h_k s)`` is convex, hence below its chord on [s1, s2]:
+    ``F_z(s) >= L(t) = alpha + beta t + gamma t^2`` with ``s = s1 + (s2 - s1) t``, ``t in [0, 1]``,
+    minimized exactly.  out_lb[z]: that minimum, out_ub[z] = L(0) = F_z(s1) (nearest-level MSE at s1),
+    out_s[z]: the minimizing scale.  Rounding is the caller's (allowance from the magnitudes)."""
+    off = N
+    cmin = -zhi
+    cmax = N - zlo - 1
+    dl = s2 - s1
+    a1 = 0.0
+    a2 = 0.0
+    a3 = 0.0
+    cu1[cmin + off] = 0.0
+    cu2[cmin + off] = 0.0
+    cnz[cmin + off] = 0.0
+    for k in range(cmin, cmax + 1):
+        h = k + 0.5
+        a1 += _usum(h * s1, P0, P1, buf, start, xmin, xmax, invw, nb)
+        if dl > 0.0:
+            a2 += _usum(h * s2, P0, P1, buf, start, xmin, xmax, invw, nb)
+            # values whose code may change at this threshold inside the box (whole bins)
+            zl, zh = _zone(float(k), s1, s2)
+            if zh >= xmin and zl <= xmax:
+                a3 += P0[_idx(zh, xmin, invw, nb) + 1] - P0[_idx(zl, xmin, invw, nb)]
+        cu1[k + off + 1] = a1
+        cu2[k + off + 1] = a2
+        cnz[k + off + 1] = a3
+    for z in range(zlo, zhi + 1):
+        k0 = -z + off
+        k1 = N - z + off  # exclusive: thresholds -z..N-z-1
+        W1 = cu1[k1] - cu1[k0]
+        out_nz[z] = cnz[k1] - cnz[k0]
+        fz = float(z)
+        alpha = T2 + 2.0 * fz * T1 * s1 + fz * fz * n * s1 * s1 - 2.0 * s1 * W1
+        out_ub[z] = alpha
+        if dl <= 0.0:
+            out_lb[z] = alpha
+            out_s[z] = s1
+            continue
+        D = (cu2[k1] - cu2[k0]) - W1
+        beta = dl * (2.0 * fz * T1 + 2.0 * fz * fz * n * s1) - 2.0 * (dl * W1 + s1 * D)
+        gamma = dl * (fz * fz * n * dl - 2.0 * D)
+        v1 = alpha + beta + gamma
+        if v1 < alpha:
+            best = v1
+            bt = 1.0
+        else:
+            best = alpha
+            bt = 0.0
+        if gamma > 0.0:
+            t = -beta / (2.0 * gamma)
+            if 0.0 < t < 1.0:
+                v = alpha + t * (beta + gamma * t)
+                if v < best:
+                    best = v
+                    bt = t
+        out_lb[z] = best
+        out_s[z] = s1 + dl * bt
+
+
+@njit(cache=True)
 def _point(P0, P1, P2, xmin, invw, nb, z, N, s):
     """An assignment at scale s (each bin at a cell boundary whole to its better side) and its
     least-squares scale: (value at that scale = an upper bound of the MSE there, the scale, magnitude)."""
@@ -408,7 +506,14 @@ def _solve_range(X, r0, r1, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_
     tZ = np.zeros(2 * N + 1)
     bp = np.empty(MAXBP)
     bpk = np.empty((MAXBP, 3))
+    cu1 = np.zeros(2 * N + 2)
+    cu2 = np.zeros(2 * N + 2)
+    cnz = np.zeros(2 * N + 2)
+    clb = np.zeros(N + 1)
+    cub = np.zeros(N + 1)
+    csc = np.zeros(N + 1)
     fnb = float(nb)
+    fn = float(n)
     for r in range(r0, r1):
         x = X[r]
         status[r] = 0
@@ -495,21 +600,19 @@ def _solve_range(X, r0, r1, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_
         sbest = 0.0
         zbest = 0
         fmag = tot
+        T1 = P1[nb]
+        T2 = P2[nb]
+        Tabs = 1.01 * math.sqrt(n * tot)  # >= sum |x| (Cauchy-Schwarz): a magnitude for the rounding allowance
+        s0 = sb
+        f0 = np.inf
         for zz in range(max(zb - 1, 0), min(zb + 1, N) + 1):
             sg = sb
             for _ in range(3):
                 ub, sg, mag = _point(P0, P1, P2, xmin, invw, nb, zz, N, sg)
                 best = min(best, ub + K * mag)
-            # an exact value near the incumbent (a small box around its scale) sharpens the pruning
-            val, s, st = _exact(buf, start, P0, P1, P2, xmin, invw, nb, zz, N, sg * (1.0 - 2.0**-9),
-                                sg * (1.0 + 2.0**-9), bp, bpk)
-            info[r, 2] += 1
-            if st == 0 and val < fbest:
-                fbest = val
-                sbest = s
-                zbest = zz
-                fmag = mag
-                best = min(best, val + K * mag)
+                if ub < f0:
+                    f0 = ub
+                    s0 = sg
         # scales below s_a: every level lies in [-N s_a, N s_a]
         s_a = rng / (4.0 * N)
         closed = False
@@ -545,12 +648,30 @@ def _solve_range(X, r0, r1, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_
                 s_l = sm
         # branch and bound over nodes (s-interval, alive zero-points), all z of a node bounded at once
         nbx = 0
-        for t in range(ni):
-            b1[nbx] = s_a * (s_b / s_a) ** (t / ni)
-            b2[nbx] = s_a * (s_b / s_a) ** ((t + 1) / ni)
+        s0 = min(max(s0, s_a), s_b)
+        # boxes growing geometrically away from the incumbent's scale s0 (the chord bound loses ~ width^2,
+        # the MSE rises ~ distance^2: far boxes can be wide)
+        lo = s0 / (1.0 + DELTA0)
+        hi = s0 * (1.0 + DELTA0)
+        b1[nbx] = max(lo, s_a)
+        b2[nbx] = min(hi, s_b)
+        nbx += 1
+        wdt = DELTA0
+        while lo > s_a or hi < s_b:
+            wdt *= GROW
+            if lo > s_a:
+                b2[nbx] = lo
+                lo = max(lo / (1.0 + wdt), s_a)
+                b1[nbx] = lo
+                nbx += 1
+            if hi < s_b:
+                b1[nbx] = hi
+                hi = min(hi * (1.0 + wdt), s_b)
+                b2[nbx] = hi
+                nbx += 1
+        for b in range(nbx):
             for zz in range(N + 1):
-                alive[nbx, zz] = True
-            nbx += 1
+                alive[b, zz] = True
         rounds = 0
         zero = False
         while nbx > 0:
@@ -567,8 +688,20 @@ def _solve_range(X, r0, r1, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_
                         zhi = max(zhi, zz)
                 if zhi < 0:
                     continue
-                _node(P0, P1, P2, xmin, invw, w, dlt, xmax, nb, N, s1, s2, G, zlo, zhi, tja, tjb, tA, tB, tC,
-                      tS, tZ, zlb, znz, zmag)
+                _chord(P0, P1, buf, start, xmin, xmax, invw, nb, N, fn, T1, T2, s1, s2, zlo, zhi, cu1, cu2, cnz, clb, cub,
+                       csc, znz)
+                if (s2 - s1) > OLDRW * s1:
+                    _node(P0, P1, P2, xmin, invw, w, dlt, xmax, nb, N, s1, s2, G, zlo, zhi, tja, tjb, tA, tB, tC,
+                          tS, tZ, zlb, znz, zmag)
+                else:
+                    qmag = T2 + 2.0 * N * s2 * Tabs + N * N * fn * s2 * s2  # magnitude of the exact sweep's terms
+                    for zz in range(zlo, zhi + 1):
+                        zlb[zz] = -np.inf
+                        zmag[zz] = qmag
+                allow2 = 4.0 * K * (T2 + 4.0 * N * Tabs * s2 + 3.0 * N * N * fn * s2 * s2)
+                for zz in range(zlo, zhi + 1):
+                    # F_z(s1) <= cub + allow2 is attained (nearest-level MSE; rint ties within the allowance)
+                    best = min(best, cub[zz] + allow2)
                 info[r, 1] += zhi - zlo + 1
                 keep = False
                 for zz in range(zlo, zhi + 1):
@@ -576,7 +709,7 @@ def _solve_range(X, r0, r1, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_
                     if not alive[b, zz]:
                         continue
                     allow = K * (zmag[zz] + tot)  # tot: rounding of the zone distances
-                    if zlb[zz] - allow > best:
+                    if zlb[zz] - allow > best or clb[zz] - allow2 > best:
                         continue
                     tiny = (s2 - s1) <= 2.0**-10 * s2
                     if (znz[zz] <= Tr and (s2 - s1) * WF * N <= s2) or znz[zz] <= ZMIN or tiny or rounds > 80:
