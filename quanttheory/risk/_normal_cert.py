@@ -344,13 +344,21 @@ class NormalCurve:
         total = 0.0
         # region below the first interval and above the last (clipping: distance to the end)
         segs = []
-        if k_lo == self.r_b and merged[0][0] > lo:
-            segs.append((lo, merged[0][0], None, merged[0][0]))
+        # the clipping regions beyond the first and last interval: integrated exactly (the
+        # squared distance to the end of the union is at most the clipping error); the
+        # granular factor c is not needed there, the tail factor tf applies
+        tails = 0.0
+        if k_lo == self.r_b:
+            A = merged[0][0]
+            if not self.relu and not math.isinf(A):
+                tails += self._tail_sq(A, below=True)
+            elif A > lo:
+                segs.append((lo, A, None, A))
         for i in range(len(merged) - 1):
             u, v = merged[i][1], merged[i + 1][0]
             segs.append((u, v, u, v))
-        if k_hi == self.r_t and merged[-1][1] < hi:
-            segs.append((merged[-1][1], hi, merged[-1][1], None))
+        if k_hi == self.r_t and not math.isinf(merged[-1][1]):
+            tails += self._tail_sq(merged[-1][1], below=False)
         for u, v, left, right in segs:
             if left is not None and right is not None:
                 mid = 0.5 * (u + v)
@@ -374,7 +382,11 @@ class NormalCurve:
                         d0, d1 = d1, d0
                     total += pmin * (d1**3 - d0**3) / 3.0
         c = 4.0 if self.qsin else 1.0
-        return c * total * (1 - 1e-12)
+        return (c * total + self.tf * tails) * (1 - 1e-12)
+
+    def _tail_sq(self, c, below):
+        """E[(xi - c)^2; xi > c] (``below``: E[(c - xi)^2; xi < c]) of Normal(m, 1), exact."""
+        return _tail2(self.m - c) if below else _tail2(c - self.m)
 
 
 def _root(g, lo, hi, glo, ghi, maxiter=200):
@@ -476,7 +488,19 @@ def _cover(cur, x, y, F_up, max_bounds, s_t, e):
 def certify(m, relu, r_b, r_t, qsin=False, max_bounds=400, law=0):
     """Certified global minimizer of the MSQE/QSin curve of Normal(m, 1) (ReLU if ``relu``)
     on ``[r_b, r_t]``, standard units.  Returns a dict (scale, scale_error, value, value_lower,
-    diagnostics) or None when the bit-independent certificate does not apply (see module doc)."""
+    diagnostics) or None when the bit-independent certificate does not apply (see module doc).
+
+    A law with density below 0 on an unsigned grid (``r_b = 0``, not ReLU) quantizes every
+    ``xi < 0`` to 0 whatever ``s``: its curve is the ReLU curve plus the constant
+    ``tf E[xi^2; xi < 0]``, certified as such (the constant would swamp the variable part,
+    ~2^-2b of it, in the rounding of the certificate at 20+ bits)."""
+    if not relu and r_b == 0:
+        out = certify(m, True, r_b, r_t, qsin, max_bounds, law)
+        if out is not None:
+            base = (NormalCurve if law == 0 else LaplaceCurve)(m, False, r_b, r_t, qsin)
+            const = base.tf * base._tail_sq(0.0, below=True)
+            out.update(value=out["value"] + const, value_lower=out["value_lower"] + const, curve=base)
+        return out
     cur = (NormalCurve if law == 0 else LaplaceCurve)(m, relu, r_b, r_t, qsin)
     if cur.r_t <= 0 and cur.r_a == 0:
         return None
@@ -845,6 +869,11 @@ class LaplaceCurve(NormalCurve):
         half = 0.5 * (c2 - c1) * lip
         slack = 1e-14 * (abs(w1) + abs(w2))
         return 0.5 * (w1 + w2) - half - slack, 0.5 * (w1 + w2) + half + slack
+
+    def _tail_sq(self, c, below):
+        """E[(xi - c)^2; xi > c] (``below``: E[(c - xi)^2; xi < c]) of Laplace(m, 1), exact."""
+        e = (self.m - c) if below else (c - self.m)
+        return math.exp(-e) if e >= 0.0 else 2.0 + e * e - math.exp(e)
 
     def _q_above(self, c):
         """P(xi > c)."""

@@ -319,6 +319,11 @@ NORMAL_METHOD = (
     "bit-independent certificate ({law} law): R' in closed form ({how}), s* its root with R' < 0 < R' "
     "certified at s* -+ scale_error; {hull}; the rest of s > 0 excluded by monotone clipping, granular and "
     "interval-union lower bounds (docs/optimum_speed.md)")
+FEW_METHOD = (
+    "few-cell certificate ({law} law): R and R' in closed form cell by cell, s* the root of R' with R' < 0 < R' "
+    "certified at s* -+ scale_error; the curve proven strictly convex (R'' > 0) around s*; every other s > 0 "
+    "excluded by second-order lower bounds (R'' bounds per piece), monotone clipping and far-scale bounds "
+    "(risk/_lowbit_cert.py, docs/optimum_speed.md)")
 _HOW = {0: "Hermite series with a rigorous remainder", 1: "exact geometric series, forward-mode derivative"}
 _HULL = {True: "the curve proven strictly convex (R'' > 0) on a hull around s*",
          False: "R' < 0 left and R' > 0 right of s* -+ scale_error on a hull around s* (R'' lower bounds "
@@ -377,6 +382,16 @@ def _normal_optimum(dist, grid, reg, with_msqe_excess, rtol):
         cert = _normal_cert.certify(m, relu, grid.r_b, grid.r_t, qsin, law=law)
     except (OverflowError, ZeroDivisionError, ValueError):  # extreme parameters: the per-cell path decides
         cert = None
+    few = False
+    if cert is None and grid.r_t - (0 if relu else grid.r_b) <= 16:
+        # few grid points (1-4 bits): exact closed forms per cell (risk/_lowbit_cert.py)
+        from . import _lowbit_cert
+
+        try:
+            cert = _lowbit_cert.certify_few(law, m, relu, grid.r_b, grid.r_t, qsin)
+        except (OverflowError, ZeroDivisionError, ValueError):
+            cert = None
+        few = cert is not None
     if cert is None:
         return None
     f = reg.curve_factor * sig * sig
@@ -392,9 +407,17 @@ def _normal_optimum(dist, grid, reg, with_msqe_excess, rtol):
     if qsin and with_msqe_excess:
         m_scale, m_risk = _msqe_optimum(dist, grid, rtol)
         msqe_scale = m_scale
-        mcur = type(cert["curve"])(m, relu, grid.r_b, grid.r_t, False)
+        if few:
+            from ._lowbit_cert import FewCells
+
+            mcur = FewCells(law, m, relu, grid.r_b, grid.r_t, False)
+        else:
+            mcur = type(cert["curve"])(m, relu, grid.r_b, grid.r_t, False)
         excess = reg_msqe_factor() * mcur.value(cert["scale"])[0] * sig * sig / m_risk - 1.0
-    method = NORMAL_METHOD.format(law="Normal" if law == 0 else "Laplace", how=_HOW[law], hull=_HULL[convex])
+    if few:
+        method = FEW_METHOD.format(law="Normal" if law == 0 else "Laplace")
+    else:
+        method = NORMAL_METHOD.format(law="Normal" if law == 0 else "Laplace", how=_HOW[law], hull=_HULL[convex])
     return OptimalScale(scale=scale, risk=cert["value"] * f, regularizer=reg.name, grid=grid,
                         method=method, scale_error=cert["scale_error"] * sig,
                         risk_lower_bound=cert["value_lower"] * f, msqe_excess=excess, msqe_scale=msqe_scale,
