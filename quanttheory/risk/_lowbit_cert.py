@@ -60,6 +60,7 @@ import math
 import numpy as np
 
 from . import _normal_cert as nc
+from ._scalar import _brent_root
 
 _SQ2 = math.sqrt(2.0)
 _PI = math.pi
@@ -129,6 +130,7 @@ class FewCells:
         self.r_a = 0 if relu else self.r_b
         self.tf = _PI2 if qsin else 1.0
         self.n_eval = 0
+        self._memo = {}
         if self.law == 1:
             self._lap = nc.LaplaceCurve(m, relu, r_b, r_t, qsin)
             self.window = 30.0
@@ -166,27 +168,113 @@ class FewCells:
         return self._nrm.tails(s)
 
     def value(self, s):
-        self.n_eval += 1
-        if self.law == 1:
-            return self._lap.value(s)
-        return self._normal_qsin(s)[0] if self.qsin else self._normal_msqe(s)[0]
+        return self.both(s)[0]
 
     def deriv(self, s):
-        self.n_eval += 1
-        if self.law == 1:
-            return self._lap.deriv(s)
-        return self._normal_qsin(s)[1] if self.qsin else self._normal_msqe(s)[1]
+        return self.both(s)[1]
 
     def both(self, s):
-        """((F, err), (R', err)) in one evaluation."""
+        """((F, err), (R', err)) in one evaluation (memoised per scale)."""
+        out = self._memo.get(s)
+        if out is None:
+            out = self._memo[s] = self._both(s)
+        return out
+
+    def _both(self, s):
         self.n_eval += 1
         if self.law == 1:
-            lap = self._lap
-            F, T = lap._curve(nc._Dual(float(s), 1.0))
-            F = F if isinstance(F, nc._Dual) else nc._Dual(F, 0.0)
-            T = T if isinstance(T, nc._Dual) else nc._Dual(T, 0.0)
-            return (F.v, 1e-13 * abs(F.v)), (F.d, 1e-12 * (4.0 * abs(F.v) / s + abs(T.d)))
+            return self._laplace_qsin(s) if self.qsin else self._laplace_msqe(s)
         return self._normal_qsin(s) if self.qsin else self._normal_msqe(s)
+
+    # Laplace(m, 1): int_alpha^beta (t - c)^j p(t) dt, j = 0, 1, 2, split at m; left of m from
+    # L_j(x) = int_{-inf}^x (t - c)^j e^{t - m}/2 = e^{x - m}/2 (1; u - 1; u^2 - 2u + 2), right of m from
+    # R_j(x) = int_x^inf (t - c)^j e^{m - t}/2 = e^{m - x}/2 (1; u + 1; u^2 + 2u + 2), u = x - c
+    def _lap_moments(self, alpha, beta, c):
+        m = self.m
+        M0 = M1 = M2 = A = 0.0
+        if alpha < m:
+            b = min(beta, m)
+            eb = 0.5 * math.exp(b - m)
+            ub = b - c
+            l0, l1, l2 = eb, eb * (ub - 1.0), eb * (ub * ub - 2.0 * ub + 2.0)
+            if alpha > -math.inf:
+                ea = 0.5 * math.exp(alpha - m)
+                ua = alpha - c
+                a0, a1, a2 = ea, ea * (ua - 1.0), ea * (ua * ua - 2.0 * ua + 2.0)
+            else:
+                a0 = a1 = a2 = 0.0
+            M0, M1, M2 = l0 - a0, l1 - a1, l2 - a2
+            A = abs(l0) + abs(a0) + abs(l1) + abs(a1) + abs(l2) + abs(a2)
+        if beta > m:
+            a = max(alpha, m)
+            ea = 0.5 * math.exp(m - a)
+            ua = a - c
+            r0, r1, r2 = ea, ea * (ua + 1.0), ea * (ua * ua + 2.0 * ua + 2.0)
+            if beta < math.inf:
+                eb = 0.5 * math.exp(m - beta)
+                ub = beta - c
+                b0, b1, b2 = eb, eb * (ub + 1.0), eb * (ub * ub + 2.0 * ub + 2.0)
+            else:
+                b0 = b1 = b2 = 0.0
+            M0, M1, M2 = M0 + r0 - b0, M1 + r1 - b1, M2 + r2 - b2
+            A += abs(r0) + abs(b0) + abs(r1) + abs(b1) + abs(r2) + abs(b2)
+        return M0, M1, M2, A
+
+    def _laplace_msqe(self, s):
+        r_a, r_t = self.r_a, self.r_t
+        F = G = absF = absG = 0.0
+        lo = 0.0 if self.relu else -math.inf
+        for k in range(r_a, r_t + 1):
+            hi = math.inf if k == r_t else (k + 0.5) * s
+            M0, M1, M2, A = self._lap_moments(lo, hi, k * s)
+            F += M2
+            absF += A
+            if k:
+                G -= 2.0 * k * M1
+                absG += 2.0 * abs(k) * A
+            lo = hi
+        return (F, 1e-14 * absF + 1e-300), (G, 1e-13 * absG + 1e-300)
+
+    def _laplace_qsin(self, s):
+        m, relu = self.m, self.relu
+        w = 2.0 * _PI / s
+        a, b = self.r_a * s, self.r_t * s
+        # E = int_a^b e^{iwx} p, X = int_a^b x e^{iwx} p; e^{iwx} = 1 at the grid points a, b
+        E = X = 0.0
+        absE = 0.0
+        em = complex(math.cos(w * m), math.sin(w * m))
+        if a < m:
+            lam = complex(1.0, w)
+            top = min(b, m)
+            et = 0.5 * math.exp(top - m) * (1.0 if top == b else em)
+            ea = 0.5 * math.exp(a - m)
+            E += (et - ea) / lam
+            X += et * (top / lam - 1.0 / lam**2) - ea * (a / lam - 1.0 / lam**2)
+            absE += (abs(et) + abs(ea)) * (1.0 + abs(top) + abs(a))
+        if b > m:
+            mu = complex(-1.0, w)
+            bot = max(a, m)
+            eb = 0.5 * math.exp(m - b)
+            ebot = 0.5 * math.exp(m - bot) * (1.0 if bot == a else em)
+            E += (eb - ebot) / mu
+            X += eb * (b / mu - 1.0 / mu**2) - ebot * (bot / mu - 1.0 / mu**2)
+            absE += (abs(eb) + abs(ebot)) * (1.0 + abs(b) + abs(bot))
+        P = nc._lmass(-m if relu else a - m, b - m)
+        C = E.real if isinstance(E, complex) else E
+        S1 = X.imag if isinstance(X, complex) else 0.0
+        lap = self._lap
+        T = lap._tail_sq(b, below=False) + (0.0 if relu else lap._tail_sq(a, below=True))
+        up = 0.5 * math.exp(-(b - m)) if b >= m else (m - b) + 0.5 * math.exp(-(m - b))
+        tp = -2.0 * self.r_t * up
+        if not relu:
+            dn = 0.5 * math.exp(a - m) if a <= m else (a - m) + 0.5 * math.exp(-(a - m))
+            tp += 2.0 * self.r_b * dn
+        F = 0.5 * s * s * (P - C) + _PI2 * T
+        G = s * (P - C) - _PI * S1 + _PI2 * tp
+        errE = 1e-14 * absE * (1.0 + w) + 1e-300
+        errF = 0.5 * s * s * (errE + 1e-15 * (P + abs(C))) + 1e-14 * _PI2 * T
+        errG = (s + _PI) * errE + 1e-13 * (s * (P + abs(C)) + _PI * abs(S1) + _PI2 * abs(tp))
+        return (F, errF), (G, errG)
 
     def _normal_msqe(self, s):
         """((F, err), (R', err)) of the Normal MSQE curve, cell by cell."""
@@ -368,7 +456,7 @@ def certify_few(law, m, relu, r_b, r_t, qsin=False, max_bounds=3000):
         if out is not None:
             base = (nc.NormalCurve if law == 0 else nc.LaplaceCurve)(m, False, r_b, r_t, qsin)
             const = base.tf * base._tail_sq(0.0, below=True)
-            out.update(value=out["value"] + const, value_lower=out["value_lower"] + const)
+            out.update(value=out["value"] + const, value_lower=(out["value_lower"] + const) * (1 - 1e-15))
         return out
     cur = FewCells(law, m, relu, r_b, r_t, qsin)
     if cur.r_t <= 0 and cur.r_a == 0:
@@ -381,7 +469,7 @@ def certify_few(law, m, relu, r_b, r_t, qsin=False, max_bounds=3000):
         if br is None:
             return None
         lo, hi, glo, ghi = br
-        s_t, _ = nc._root(lambda s: cur.deriv(s)[0], lo, hi, glo, ghi)
+        s_t = _brent_root(lambda s: cur.deriv(s)[0], lo, hi, glo, ghi, rtol=1e-13)[0]
         out = _certify_at(cur, s_t, Y, far, max_bounds)
         if out is None:
             return None

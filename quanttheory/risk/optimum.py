@@ -160,9 +160,14 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
     Normal and Laplace laws (any loc/scale, optionally ReLU) first go through the
     bit-independent certificate of :mod:`quanttheory.risk._normal_cert` (pure Python, ~30
     closed-form evaluations of R and R' whatever the bit width; ``scale_error`` ~1e-14
-    relative for MSQE and QSin alike; see ``docs/optimum_speed.md``).  Where it does not apply
-    (1-2 bit grids, other laws) or one of its steps fails, the per-cell certificate below runs
-    (``rtol`` applies to that path only).
+    relative for MSQE and QSin alike; see ``docs/optimum_speed.md``).  Grids with at most 16
+    points on the law's support (1-4 bits) use the few-cell certificate of
+    :mod:`quanttheory.risk._lowbit_cert` instead where the series one does not apply (exact
+    closed forms cell by cell, rigorous R'' bounds, second-order branch and bound; first at
+    1-2 bits and for Laplace laws; ``docs/optimum_lowbit.md``).  A law with density below 0 on
+    an unsigned grid is certified as its ReLU curve plus a constant.  Where neither applies
+    (other laws, far off-centre laws) or one of its steps fails, the per-cell certificate below
+    runs (``rtol`` applies to that path only).
 
     How the global minimum is guaranteed (MSQE and QSin on parametric laws, per-cell path):
     branch and bound over ``s`` with rigorous interval lower bounds of ``R`` (each
@@ -378,19 +383,29 @@ def _normal_optimum(dist, grid, reg, with_msqe_excess, rtol):
 
     law, m, sig, relu = par
     qsin = reg.code == CODE_QSIN
-    try:
-        cert = _normal_cert.certify(m, relu, grid.r_b, grid.r_t, qsin, law=law)
-    except (OverflowError, ZeroDivisionError, ValueError):  # extreme parameters: the per-cell path decides
-        cert = None
-    few = False
-    if cert is None and grid.r_t - (0 if relu else grid.r_b) <= 16:
+    span = grid.r_t - (0 if relu else grid.r_b)  # grid points - 1 on the law's support
+
+    def few_cells():
         # few grid points (1-4 bits): exact closed forms per cell (risk/_lowbit_cert.py)
         from . import _lowbit_cert
 
         try:
-            cert = _lowbit_cert.certify_few(law, m, relu, grid.r_b, grid.r_t, qsin)
+            return _lowbit_cert.certify_few(law, m, relu, grid.r_b, grid.r_t, qsin)
         except (OverflowError, ZeroDivisionError, ValueError):
+            return None
+
+    # the series certificate needs s* small against the law's scale: not at 1-2 bits, nor for
+    # Laplace laws at 1-3 bits (4 with QSin), where the few-cell certificate goes first
+    few_first = span <= 4 or (law == 1 and span <= 16 and (qsin or span <= 8))
+    cert = few_cells() if few_first else None
+    few = cert is not None
+    if cert is None:
+        try:
+            cert = _normal_cert.certify(m, relu, grid.r_b, grid.r_t, qsin, law=law)
+        except (OverflowError, ZeroDivisionError, ValueError):  # extreme parameters: the per-cell path decides
             cert = None
+    if cert is None and not few_first and span <= 16:
+        cert = few_cells()
         few = cert is not None
     if cert is None:
         return None
