@@ -52,9 +52,12 @@ The certificate (every step a rigorous inequality; rounding covered by relative 
    + tf T(s2)``.
 5. ``[1, inf)``: every grid point ``k s`` lies in ``k [s1, s2]``; ``R >= c E[d(xi, U)^2]`` over
    ``|xi - m| <= 13`` (Laplace 25; ``c = 1`` MSQE, ``4`` QSin since ``sin^2(pi d) >= 4 d^2``), the squared
-   distance integrated exactly against the smallest density of each piece (width <= 1/4).
+   distance integrated against the smallest density of each piece (width <= 1/4); the clipping
+   regions beyond the first and last interval exactly (``tf`` times the tail moment).
 
-Any step that fails returns ``None`` (the caller falls back to the per-cell branch and bound):
+A law with density below 0 on an unsigned grid is certified as its ReLU curve plus the constant
+``tf E[xi^2; xi < 0]``.  Any step that fails returns ``None`` (the caller tries the few-cell
+certificate of :mod:`._lowbit_cert` at <= 16 grid points, then the per-cell branch and bound):
 low bit widths whose optimum is not small against the law's scale, far-off-centre laws.
 The file name is historical (Normal first); both laws live here so that the first call of a
 ``--dist normal``/``laplace`` optimum imports one small module.
@@ -457,7 +460,7 @@ def _cover(cur, x, y, F_up, max_bounds, s_t, e):
     the sign cover, bounds used) or None."""
     nb = 0
     stack = []
-    edges = [x * (y / x) ** (i / 16) for i in range(17)]
+    edges = [x * (y / x) ** (i / 4) for i in range(5)]
     stack = list(zip(edges[:-1], edges[1:]))
     cmin = math.inf
     convex = True
@@ -485,8 +488,10 @@ def _cover(cur, x, y, F_up, max_bounds, s_t, e):
     stack = []
     s_union = cur.s_union
     if y < s_union:
-        edges = [y * (s_union / y) ** (i / 8) for i in range(9)]
-        stack = list(zip(edges[:-1], edges[1:]))
+        nb += 1
+        if not cur.granular_lower(y, s_union) > F_up:  # one bound on the whole range first
+            edges = [y * (s_union / y) ** (i / 8) for i in range(9)]
+            stack = list(zip(edges[:-1], edges[1:]))
     while stack:
         s1, s2 = stack.pop()
         nb += 1
@@ -498,10 +503,15 @@ def _cover(cur, x, y, F_up, max_bounds, s_t, e):
             return None
         mid = math.sqrt(s1 * s2)
         stack += [(s1, mid), (mid, s2)]
-    # 5. [max(y, S_UNION), inf): the union-of-intervals bound
+    # 5. [max(y, S_UNION), inf): the union-of-intervals bound (one bound on the whole range
+    # first: enough when R(s_t) is small, i.e. at high bit widths)
     start = max(y, s_union)
-    edges = [start * 4.0**i for i in range(0, 7)]
-    stack = [(edges[-1], math.inf)] + list(zip(edges[:-1], edges[1:]))
+    nb += 1
+    if cur.union_lower(start, math.inf) > F_up:
+        stack = []
+    else:
+        edges = [start * 4.0**i for i in range(0, 7)]
+        stack = [(edges[-1], math.inf)] + list(zip(edges[:-1], edges[1:]))
     while stack:
         s1, s2 = stack.pop()
         nb += 1
