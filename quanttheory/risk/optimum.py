@@ -328,7 +328,7 @@ FEW_METHOD = (
     "few-cell certificate ({law} law): R and R' in closed form cell by cell, s* the root of R' with R' < 0 < R' "
     "certified at s* -+ scale_error; the curve proven strictly convex (R'' > 0) around s*; every other s > 0 "
     "excluded by second-order lower bounds (R'' bounds per piece), monotone clipping and far-scale bounds "
-    "(risk/_lowbit_cert.py, docs/optimum_speed.md)")
+    "(risk/_lowbit_cert.py, docs/optimum_lowbit.md)")
 _HOW = {0: "Hermite series with a rigorous remainder", 1: "exact geometric series, forward-mode derivative"}
 _HULL = {True: "the curve proven strictly convex (R'' > 0) on a hull around s*",
          False: "R' < 0 left and R' > 0 right of s* -+ scale_error on a hull around s* (R'' lower bounds "
