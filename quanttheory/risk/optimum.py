@@ -395,8 +395,9 @@ def _normal_optimum(dist, grid, reg, with_msqe_excess, rtol):
             return None
 
     # the series certificate needs s* small against the law's scale: not at 1-2 bits, nor for
-    # Laplace laws at 1-3 bits (4 with QSin), where the few-cell certificate goes first
-    few_first = span <= 4 or (law == 1 and span <= 16 and (qsin or span <= 8))
+    # Laplace laws at 1-3 bits (and signed 4-bit grids), where the few-cell certificate goes first
+    r_a = 0 if relu else grid.r_b
+    few_first = span <= 4 or (law == 1 and span <= 16 and (span <= 8 or r_a < 0))
     cert = few_cells() if few_first else None
     few = cert is not None
     if cert is None:
