@@ -52,9 +52,12 @@ The certificate (every step a rigorous inequality; rounding covered by relative 
    + tf T(s2)``.
 5. ``[1, inf)``: every grid point ``k s`` lies in ``k [s1, s2]``; ``R >= c E[d(xi, U)^2]`` over
    ``|xi - m| <= 13`` (Laplace 25; ``c = 1`` MSQE, ``4`` QSin since ``sin^2(pi d) >= 4 d^2``), the squared
-   distance integrated exactly against the smallest density of each piece (width <= 1/4).
+   distance integrated against the smallest density of each piece (width <= 1/4); the clipping
+   regions beyond the first and last interval exactly (``tf`` times the tail moment).
 
-Any step that fails returns ``None`` (the caller falls back to the per-cell branch and bound):
+A law with density below 0 on an unsigned grid is certified as its ReLU curve plus the constant
+``tf E[xi^2; xi < 0]``.  Any step that fails returns ``None`` (the caller tries the few-cell
+certificate of :mod:`._lowbit_cert` at <= 16 grid points, then the per-cell branch and bound):
 low bit widths whose optimum is not small against the law's scale, far-off-centre laws.
 The file name is historical (Normal first); both laws live here so that the first call of a
 ``--dist normal``/``laplace`` optimum imports one small module.
@@ -163,6 +166,12 @@ class NormalCurve:
 
     s_hi, s_union, window, clip_guess = S_HI, S_UNION, WINDOW, 8.0
     pdf = staticmethod(_pdf)
+
+    @staticmethod
+    def pdf_np(z):
+        import numpy as np
+
+        return np.exp(-0.5 * z * z) * _INV_SQRT2PI
 
     def __init__(self, m, relu, r_b, r_t, qsin=False):
         self.m, self.relu, self.r_b, self.r_t, self.qsin = float(m), bool(relu), int(r_b), int(r_t), bool(qsin)
@@ -344,13 +353,22 @@ class NormalCurve:
         total = 0.0
         # region below the first interval and above the last (clipping: distance to the end)
         segs = []
-        if k_lo == self.r_b and merged[0][0] > lo:
-            segs.append((lo, merged[0][0], None, merged[0][0]))
+        # the clipping regions beyond the first and last interval: integrated exactly (the
+        # squared distance to the end of the union is at most the clipping error); the
+        # granular factor c is not needed there, the tail factor tf applies
+        tails = 0.0
+        if k_lo == self.r_b:
+            A = merged[0][0]
+            if not self.relu and not math.isinf(A):
+                tails += self._tail_sq(A, below=True)
+            elif A > lo:
+                segs.append((lo, A, None, A))
         for i in range(len(merged) - 1):
             u, v = merged[i][1], merged[i + 1][0]
             segs.append((u, v, u, v))
-        if k_hi == self.r_t and merged[-1][1] < hi:
-            segs.append((merged[-1][1], hi, merged[-1][1], None))
+        if k_hi == self.r_t and not math.isinf(merged[-1][1]):
+            tails += self._tail_sq(merged[-1][1], below=False)
+        X0, X1, AN = [], [], []
         for u, v, left, right in segs:
             if left is not None and right is not None:
                 mid = 0.5 * (u + v)
@@ -361,26 +379,54 @@ class NormalCurve:
                 parts = ((u, v, left),)
             for x0, x1, anchor in parts:
                 x0, x1 = max(x0, lo), min(x1, hi)
-                if not x1 > x0:
-                    continue
-                n = max(1, int(math.ceil((x1 - x0) / 0.25)))
-                h = (x1 - x0) / n
-                for j in range(n):
-                    l = x0 + j * h
-                    r = x1 if j == n - 1 else l + h
-                    pmin = min(self.pdf(l - m), self.pdf(r - m))
-                    d0, d1 = abs(l - anchor), abs(r - anchor)
-                    if d0 > d1:
-                        d0, d1 = d1, d0
-                    total += pmin * (d1**3 - d0**3) / 3.0
+                if x1 > x0:
+                    X0.append(x0)
+                    X1.append(x1)
+                    AN.append(anchor)
+        if X0:
+            # every part in pieces of width <= 1/4, each integrated against its smallest density
+            # (the density is unimodal: at an end of the piece); the distance to the anchor (an end
+            # of the part) is monotone on the piece
+            import numpy as np
+
+            x0, x1, an = np.array(X0), np.array(X1), np.array(AN)
+            n = np.maximum(1, np.ceil((x1 - x0) / 0.25)).astype(np.int64)
+            idx = np.repeat(np.arange(n.size), n)
+            j = np.arange(idx.size) - np.repeat(np.cumsum(n) - n, n)
+            h = ((x1 - x0) / n)[idx]
+            l = x0[idx] + j * h
+            r = np.where(j == n[idx] - 1, x1[idx], l + h)
+            pmin = np.minimum(self.pdf_np(l - m), self.pdf_np(r - m))
+            d0, d1 = np.abs(l - an[idx]), np.abs(r - an[idx])
+            lo3, hi3 = np.minimum(d0, d1) ** 3, np.maximum(d0, d1) ** 3
+            total = float(np.sum(pmin * (hi3 - lo3))) / 3.0
         c = 4.0 if self.qsin else 1.0
-        return c * total * (1 - 1e-12)
+        return (c * total + self.tf * tails) * (1 - 1e-12)
+
+    def _tail_sq(self, c, below):
+        """E[(xi - c)^2; xi > c] (``below``: E[(c - xi)^2; xi < c]) of Normal(m, 1), exact."""
+        return _tail2(self.m - c) if below else _tail2(c - self.m)
 
 
-def _root(g, lo, hi, glo, ghi, maxiter=200):
+def _root(g, lo, hi, glo, ghi, maxiter=200, rtol=4e-16):
     from ._scalar import _root as root
 
-    return root(g, lo, hi, glo, ghi, maxiter)
+    return root(g, lo, hi, glo, ghi, maxiter, rtol)
+
+
+def _memoise(cur):
+    """R' evaluations cached per scale on this curve (the root search, the sign change and the
+    covers ask for the same scales)."""
+    deriv = cur.deriv
+    memo = {}
+
+    def cached(s):
+        out = memo.get(s)
+        if out is None:
+            out = memo[s] = deriv(s)
+        return out
+
+    cur.deriv = cached
 
 
 def _sign_cover(cur, x, y, s_t, e, max_bounds):
@@ -414,7 +460,7 @@ def _cover(cur, x, y, F_up, max_bounds, s_t, e):
     the sign cover, bounds used) or None."""
     nb = 0
     stack = []
-    edges = [x * (y / x) ** (i / 16) for i in range(17)]
+    edges = [x * (y / x) ** (i / 4) for i in range(5)]
     stack = list(zip(edges[:-1], edges[1:]))
     cmin = math.inf
     convex = True
@@ -442,8 +488,10 @@ def _cover(cur, x, y, F_up, max_bounds, s_t, e):
     stack = []
     s_union = cur.s_union
     if y < s_union:
-        edges = [y * (s_union / y) ** (i / 8) for i in range(9)]
-        stack = list(zip(edges[:-1], edges[1:]))
+        nb += 1
+        if not cur.granular_lower(y, s_union) > F_up:  # one bound on the whole range first
+            edges = [y * (s_union / y) ** (i / 8) for i in range(9)]
+            stack = list(zip(edges[:-1], edges[1:]))
     while stack:
         s1, s2 = stack.pop()
         nb += 1
@@ -455,10 +503,15 @@ def _cover(cur, x, y, F_up, max_bounds, s_t, e):
             return None
         mid = math.sqrt(s1 * s2)
         stack += [(s1, mid), (mid, s2)]
-    # 5. [max(y, S_UNION), inf): the union-of-intervals bound
+    # 5. [max(y, S_UNION), inf): the union-of-intervals bound (one bound on the whole range
+    # first: enough when R(s_t) is small, i.e. at high bit widths)
     start = max(y, s_union)
-    edges = [start * 4.0**i for i in range(0, 7)]
-    stack = [(edges[-1], math.inf)] + list(zip(edges[:-1], edges[1:]))
+    nb += 1
+    if cur.union_lower(start, math.inf) > F_up:
+        stack = []
+    else:
+        edges = [start * 4.0**i for i in range(0, 7)]
+        stack = [(edges[-1], math.inf)] + list(zip(edges[:-1], edges[1:]))
     while stack:
         s1, s2 = stack.pop()
         nb += 1
@@ -476,10 +529,23 @@ def _cover(cur, x, y, F_up, max_bounds, s_t, e):
 def certify(m, relu, r_b, r_t, qsin=False, max_bounds=400, law=0):
     """Certified global minimizer of the MSQE/QSin curve of Normal(m, 1) (ReLU if ``relu``)
     on ``[r_b, r_t]``, standard units.  Returns a dict (scale, scale_error, value, value_lower,
-    diagnostics) or None when the bit-independent certificate does not apply (see module doc)."""
+    diagnostics) or None when the bit-independent certificate does not apply (see module doc).
+
+    A law with density below 0 on an unsigned grid (``r_b = 0``, not ReLU) quantizes every
+    ``xi < 0`` to 0 whatever ``s``: its curve is the ReLU curve plus the constant
+    ``tf E[xi^2; xi < 0]``, certified as such (the constant would swamp the variable part,
+    ~2^-2b of it, in the rounding of the certificate at 20+ bits)."""
+    if not relu and r_b == 0:
+        out = certify(m, True, r_b, r_t, qsin, max_bounds, law)
+        if out is not None:
+            base = (NormalCurve if law == 0 else LaplaceCurve)(m, False, r_b, r_t, qsin)
+            const = base.tf * base._tail_sq(0.0, below=True)
+            out.update(value=out["value"] + const, value_lower=(out["value_lower"] + const) * (1 - 1e-15), curve=base)
+        return out
     cur = (NormalCurve if law == 0 else LaplaceCurve)(m, relu, r_b, r_t, qsin)
     if cur.r_t <= 0 and cur.r_a == 0:
         return None
+    _memoise(cur)
     # 1. bracket and root of R': a first guess from the grid range (the optimal clipping point
     # r_t s* is a few law scales: ~2-7 Normal, ~4-20 Laplace), then steps of 4x in s
     r_eff = max(cur.r_t, -cur.r_b, 1)
@@ -507,7 +573,9 @@ def certify(m, relu, r_b, r_t, qsin=False, max_bounds=400, law=0):
     def gfun(s):
         return cur.deriv(s)[0]
 
-    s_t, g_t = _root(gfun, lo, hi, glo, ghi)
+    from ._scalar import _brent_root
+
+    s_t, g_t = _brent_root(gfun, lo, hi, glo, ghi, rtol=1e-13)
     F_t, F_err = cur.value(s_t)
     F_up = (F_t + F_err) * (1 + 1e-13)
     # certified sign change of R' around s_t: e from the error of R' over a slope estimate
@@ -758,6 +826,12 @@ class LaplaceCurve(NormalCurve):
     s_hi, s_union, window, clip_guess = 0.8, 1.0, 25.0, 24.0
     pdf = staticmethod(_lpdf)
 
+    @staticmethod
+    def pdf_np(z):
+        import numpy as np
+
+        return 0.5 * np.exp(-np.abs(z))
+
     def __init__(self, m, relu, r_b, r_t, qsin=False):
         self.m, self.relu, self.r_b, self.r_t, self.qsin = float(m), bool(relu), int(r_b), int(r_t), bool(qsin)
         self.r_a = 0 if relu else self.r_b
@@ -845,6 +919,11 @@ class LaplaceCurve(NormalCurve):
         half = 0.5 * (c2 - c1) * lip
         slack = 1e-14 * (abs(w1) + abs(w2))
         return 0.5 * (w1 + w2) - half - slack, 0.5 * (w1 + w2) + half + slack
+
+    def _tail_sq(self, c, below):
+        """E[(xi - c)^2; xi > c] (``below``: E[(c - xi)^2; xi < c]) of Laplace(m, 1), exact."""
+        e = (self.m - c) if below else (c - self.m)
+        return math.exp(-e) if e >= 0.0 else 2.0 + e * e - math.exp(e)
 
     def _q_above(self, c):
         """P(xi > c)."""

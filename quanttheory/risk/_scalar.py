@@ -133,14 +133,14 @@ def _brent_log(f, a, b, c, fb, tol=1e-11, maxiter=200):
     return math.exp(x), fx
 
 
-def _root(g, lo, hi, glo, ghi, maxiter=200):
+def _root(g, lo, hi, glo, ghi, maxiter=200, rtol=4e-16):
     """Root of ``g`` in ``[lo, hi]`` with ``glo < 0 < ghi``: Illinois false position with
-    a bisection step whenever two steps did not halve the bracket, down to a few ulps.
-    Returns (s, g(s)) for the bracket end with the smaller ``|g|``."""
+    a bisection step whenever two steps did not halve the bracket, down to a few ulps (or to a
+    bracket ``rtol`` relative).  Returns (s, g(s)) for the bracket end with the smaller ``|g|``."""
     side = 0
     width = hi - lo
     for it in range(maxiter):
-        if not hi - lo > 4e-16 * hi:
+        if not hi - lo > rtol * hi:
             break
         if it % 2 == 1:
             if hi - lo > 0.5 * width:
@@ -168,3 +168,47 @@ def _root(g, lo, hi, glo, ghi, maxiter=200):
                 glo *= 0.5
             side = 1
     return (lo, glo) if abs(glo) <= abs(ghi) else (hi, ghi)
+
+
+def _brent_root(g, a, b, fa, fb, rtol=1e-13, maxiter=100):
+    """Root of ``g`` in ``[a, b]`` (``fa``, ``fb`` of opposite signs) by Brent's method (inverse
+    quadratic interpolation, secant, bisection safeguard), to ``rtol`` relative to the bracket.
+    Returns (x, g(x)) at the best end of the final bracket (smaller ``|g|``)."""
+    if fa == 0:
+        return a, fa
+    if fb == 0:
+        return b, fb
+    c, fc = a, fa
+    d = e = b - a
+    for _ in range(maxiter):
+        if (fb > 0) == (fc > 0):
+            c, fc = a, fa
+            d = e = b - a
+        if abs(fc) < abs(fb):
+            a, b, c = b, c, b
+            fa, fb, fc = fb, fc, fb
+        tol = 0.5 * rtol * abs(b) + 1e-300
+        xm = 0.5 * (c - b)
+        if abs(xm) <= tol or fb == 0:
+            break
+        if abs(e) >= tol and abs(fa) > abs(fb):
+            s = fb / fa
+            if a == c:
+                p, q = 2.0 * xm * s, 1.0 - s
+            else:
+                q, r = fa / fc, fb / fc
+                p = s * (2.0 * xm * q * (q - r) - (b - a) * (r - 1.0))
+                q = (q - 1.0) * (r - 1.0) * (s - 1.0)
+            if p > 0:
+                q = -q
+            p = abs(p)
+            if 2.0 * p < min(3.0 * xm * q - abs(tol * q), abs(e * q)):
+                e, d = d, p / q
+            else:
+                d = e = xm
+        else:
+            d = e = xm
+        a, fa = b, fb
+        b += d if abs(d) > tol else (tol if xm > 0 else -tol)
+        fb = g(b)
+    return (b, fb) if abs(fb) <= abs(fc) else (c, fc)

@@ -160,9 +160,14 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
     Normal and Laplace laws (any loc/scale, optionally ReLU) first go through the
     bit-independent certificate of :mod:`quanttheory.risk._normal_cert` (pure Python, ~30
     closed-form evaluations of R and R' whatever the bit width; ``scale_error`` ~1e-14
-    relative for MSQE and QSin alike; see ``docs/optimum_speed.md``).  Where it does not apply
-    (1-2 bit grids, other laws) or one of its steps fails, the per-cell certificate below runs
-    (``rtol`` applies to that path only).
+    relative for MSQE and QSin alike; see ``docs/optimum_speed.md``).  Grids with at most 16
+    points on the law's support (1-4 bits) use the few-cell certificate of
+    :mod:`quanttheory.risk._lowbit_cert` instead where the series one does not apply (exact
+    closed forms cell by cell, rigorous R'' bounds, second-order branch and bound; first at
+    1-2 bits and for Laplace laws; ``docs/optimum_lowbit.md``).  A law with density below 0 on
+    an unsigned grid is certified as its ReLU curve plus a constant.  Where neither applies
+    (other laws, far off-centre laws) or one of its steps fails, the per-cell certificate below
+    runs (``rtol`` applies to that path only).
 
     How the global minimum is guaranteed (MSQE and QSin on parametric laws, per-cell path):
     branch and bound over ``s`` with rigorous interval lower bounds of ``R`` (each
@@ -319,6 +324,11 @@ NORMAL_METHOD = (
     "bit-independent certificate ({law} law): R' in closed form ({how}), s* its root with R' < 0 < R' "
     "certified at s* -+ scale_error; {hull}; the rest of s > 0 excluded by monotone clipping, granular and "
     "interval-union lower bounds (docs/optimum_speed.md)")
+FEW_METHOD = (
+    "few-cell certificate ({law} law): R and R' in closed form cell by cell, s* the root of R' with R' < 0 < R' "
+    "certified at s* -+ scale_error; the curve proven strictly convex (R'' > 0) around s*; every other s > 0 "
+    "excluded by second-order lower bounds (R'' bounds per piece), monotone clipping and far-scale bounds "
+    "(risk/_lowbit_cert.py, docs/optimum_lowbit.md)")
 _HOW = {0: "Hermite series with a rigorous remainder", 1: "exact geometric series, forward-mode derivative"}
 _HULL = {True: "the curve proven strictly convex (R'' > 0) on a hull around s*",
          False: "R' < 0 left and R' > 0 right of s* -+ scale_error on a hull around s* (R'' lower bounds "
@@ -373,10 +383,31 @@ def _normal_optimum(dist, grid, reg, with_msqe_excess, rtol):
 
     law, m, sig, relu = par
     qsin = reg.code == CODE_QSIN
-    try:
-        cert = _normal_cert.certify(m, relu, grid.r_b, grid.r_t, qsin, law=law)
-    except (OverflowError, ZeroDivisionError, ValueError):  # extreme parameters: the per-cell path decides
-        cert = None
+    span = grid.r_t - (0 if relu else grid.r_b)  # grid points - 1 on the law's support
+
+    def few_cells():
+        # few grid points (1-4 bits): exact closed forms per cell (risk/_lowbit_cert.py)
+        from . import _lowbit_cert
+
+        try:
+            return _lowbit_cert.certify_few(law, m, relu, grid.r_b, grid.r_t, qsin)
+        except (OverflowError, ZeroDivisionError, ValueError):
+            return None
+
+    # the series certificate needs s* small against the law's scale: not at 1-2 bits, nor for
+    # Laplace laws at 1-3 bits (and signed 4-bit grids), where the few-cell certificate goes first
+    r_a = 0 if relu else grid.r_b
+    few_first = span <= 4 or (law == 1 and span <= 16 and (span <= 8 or r_a < 0))
+    cert = few_cells() if few_first else None
+    few = cert is not None
+    if cert is None:
+        try:
+            cert = _normal_cert.certify(m, relu, grid.r_b, grid.r_t, qsin, law=law)
+        except (OverflowError, ZeroDivisionError, ValueError):  # extreme parameters: the per-cell path decides
+            cert = None
+    if cert is None and not few_first and span <= 16:
+        cert = few_cells()
+        few = cert is not None
     if cert is None:
         return None
     f = reg.curve_factor * sig * sig
@@ -392,9 +423,17 @@ def _normal_optimum(dist, grid, reg, with_msqe_excess, rtol):
     if qsin and with_msqe_excess:
         m_scale, m_risk = _msqe_optimum(dist, grid, rtol)
         msqe_scale = m_scale
-        mcur = type(cert["curve"])(m, relu, grid.r_b, grid.r_t, False)
+        if few:
+            from ._lowbit_cert import FewCells
+
+            mcur = FewCells(law, m, relu, grid.r_b, grid.r_t, False)
+        else:
+            mcur = type(cert["curve"])(m, relu, grid.r_b, grid.r_t, False)
         excess = reg_msqe_factor() * mcur.value(cert["scale"])[0] * sig * sig / m_risk - 1.0
-    method = NORMAL_METHOD.format(law="Normal" if law == 0 else "Laplace", how=_HOW[law], hull=_HULL[convex])
+    if few:
+        method = FEW_METHOD.format(law="Normal" if law == 0 else "Laplace")
+    else:
+        method = NORMAL_METHOD.format(law="Normal" if law == 0 else "Laplace", how=_HOW[law], hull=_HULL[convex])
     return OptimalScale(scale=scale, risk=cert["value"] * f, regularizer=reg.name, grid=grid,
                         method=method, scale_error=cert["scale_error"] * sig,
                         risk_lower_bound=cert["value_lower"] * f, msqe_excess=excess, msqe_scale=msqe_scale,

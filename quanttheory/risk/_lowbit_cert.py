@@ -1,0 +1,579 @@
+"""Certified optimum of the MSQE and QSin curves of Normal and Laplace laws on grids with few
+points (1-4 bits), where the bit-independent certificate of :mod:`._normal_cert` does not apply
+(its Fourier/Hermite series needs ``s`` small against the law's scale) (issue 20).
+
+Standard units as in :mod:`._normal_cert` (``sigma = 1``, ``m = loc / scale``); the curve is
+``F(s) = s^2 J(s) + tf T(s)`` (continuous part; a ReLU atom sits on the grid point 0).
+
+Exact closed forms, O(grid points) per evaluation:
+
+* Normal MSQE: cell by cell from the partial moments of ``N(m, 1)`` (erfc, exp);
+  ``R'(s) = -2 sum_k k int_cell (x - k s) p`` (the boundary terms cancel).
+* Normal QSin: ``F = s^2 (P - C)/2 + pi^2 T`` with ``C = int_a^b cos(w x) p``, ``w = 2 pi / s``;
+  ``R' = s (P - C) - pi int_a^b x sin(w x) p + pi^2 T'``.  Both oscillatory integrals come from
+  ``E = int_a^b e^{i w x} p dx = e^{i w m - w^2/2} [Phi(z_b - i w) - Phi(z_a - i w)]`` written
+  with the Faddeeva function ``w(z)`` (scipy.special.wofz, relative accuracy ~1e-13; a slack
+  of 1e-12 covers it): with ``a, b`` grid points ``e^{i w a} = e^{i w b} = 1``, so
+  ``e^{i w m} e^{-w^2/2} Phi(z - i w) = e^{-z^2/2} w((-w - i z)/sqrt2)/2`` for ``z <= 0`` and
+  ``e^{i w m - w^2/2} - e^{-z^2/2} w((w + i z)/sqrt2)/2`` for ``z > 0`` (no overflow, no
+  cancellation), and ``int_a^b x e^{i w x} p = p(a) - p(b) + (i w + m) E``.
+* Laplace: the exact geometric-series form of :class:`._normal_cert.LaplaceCurve` (valid at
+  every ``s``), R' by forward-mode differentiation.
+
+Rigorous lower bounds of ``R''`` on ``s in [s1, s2]`` (no derivative of the density: Laplace's
+kink is harmless):
+
+* MSQE: ``R'' = 2 E[K^2] - 2 s sum_j (j + 1/2)^2 p((j + 1/2) s)`` (``j`` over the cell
+  boundaries); ``E[K^2]`` decreases with ``s`` (``|round(x/s)|`` does), so its value at ``s2``,
+  minus ``2 s2 sum_j (j + 1/2)^2 max p`` over the boundary's range.
+* QSin: differentiating ``s^2 sin^2(pi x/s)`` twice in ``s`` (the boundary terms vanish at grid
+  points) gives ``R'' = int_a^b h(pi x/s) p(x) dx + pi^2 T''`` with
+  ``h(t) = 2 sin^2 t - 2 t sin 2t + 2 t^2 cos 2t`` (``h' = -4 t^2 sin 2t``: monotone between the
+  multiples of pi/2), ``= s int_{r_a}^{r_t} h(pi u) p(s u) du + pi^2 T''``.  On u-pieces of width
+  ``1/(2n)`` the positive and negative parts ``I+``, ``I-`` of ``int h(pi u) du`` are tabulated
+  once (closed-form antiderivative ``H(t) = t - 3/2 sin 2t + 2 t cos 2t + t^2 sin 2t``, root by
+  bisection), and each piece contributes ``>= s (p_min I+ - p_max I-)`` with the extremes of ``p``
+  over ``x in [s1 u0, s2 u1]``.  ``T'' = 2 r_t^2 P(xi > B) + 2 r_b^2 P(xi < A)`` at ``s2``.
+
+The certificate:
+
+1. ``s_t``: root of ``R'`` (bracketed as in :mod:`._normal_cert`), sign change of ``R'`` at
+   ``s_t -+ e`` certified with the error bounds of ``R'``; ``e <= 1e-9 s_t``.
+2. ``(0, x]``: ``R >= tf T(x) > R(s_t)`` (the clipping part decreases with ``s``).
+3. A neighbourhood ``[s_t (1 - d), s_t (1 + d)]`` where the ``R''`` bounds are > 0: strictly
+   convex there, its minimizer is in ``(s_t - e, s_t + e)``.
+4. ``[x, s_t (1 - d)]`` and ``[s_t (1 + d), Y]``: branch and bound with the second-order lower
+   bound ``R(s) >= R(u) + R'(u) (s - u) + c (s - u)^2 / 2`` (``c`` the R'' bound on the piece,
+   from either end); a piece is discarded when it exceeds ``R(s_t)``.  A point with a lower
+   value than ``R(s_t)`` (another, deeper dip: QSin has several) restarts from there.
+5. ``[Y, inf)``, ``Y = 2 (W + |m|)`` (``W`` = 13 Normal, 30 Laplace): every ``|xi| <= Y/2`` is
+   quantized to 0, so ``R >= E[xi^2; |xi - m| <= W]`` (MSQE) or
+   ``pi^2 (E[xi^2; window] - pi^2 E[xi^4] / (3 Y^2))`` (QSin: ``sin t >= t - t^3/6``).
+
+Any failure returns None and the caller falls back to the per-cell branch and bound.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import _normal_cert as nc
+from ._scalar import _brent_root
+
+_SQ2 = math.sqrt(2.0)
+_PI = math.pi
+_PI2 = math.pi * math.pi
+_H_TABLES: dict = {}
+
+
+def _H(t):
+    """Antiderivative of h(t) = 2 sin^2 t - 2 t sin 2t + 2 t^2 cos 2t."""
+    s2, c2 = math.sin(2.0 * t), math.cos(2.0 * t)
+    return t - 1.5 * s2 + 2.0 * t * c2 + t * t * s2
+
+
+def _h(t):
+    return 2.0 * math.sin(t) ** 2 - 2.0 * t * math.sin(2.0 * t) + 2.0 * t * t * math.cos(2.0 * t)
+
+
+def _h_table(n, U):
+    """Edges u_i = i/(2n), i = 0..2nU, and the positive / negative parts of int h(pi u) du on each
+    piece (h is monotone on every piece, so one sign change at most: its root by bisection)."""
+    key = (n, U)
+    tab = _H_TABLES.get(key)
+    if tab is not None:
+        return tab
+    npc = 2 * n * U
+    edges = np.arange(npc + 1) / (2.0 * n)
+    ip = np.empty(npc)
+    im = np.empty(npc)
+    for i in range(npc):
+        t0, t1 = _PI * edges[i], _PI * edges[i + 1]
+        h0, h1 = _h(t0), _h(t1)
+        if h0 >= 0.0 and h1 >= 0.0 or h0 <= 0.0 and h1 <= 0.0:
+            v = (_H(t1) - _H(t0)) / _PI
+            ip[i], im[i] = (v, 0.0) if (h0 + h1) >= 0.0 else (0.0, -v)
+            continue
+        lo, hi = t0, t1
+        for _ in range(80):
+            mid = 0.5 * (lo + hi)
+            if (_h(mid) >= 0.0) == (h0 >= 0.0):
+                lo = mid
+            else:
+                hi = mid
+        r = 0.5 * (lo + hi)
+        v0, v1 = (_H(r) - _H(t0)) / _PI, (_H(t1) - _H(r)) / _PI
+        if h0 >= 0.0:
+            ip[i], im[i] = v0, -v1
+        else:
+            ip[i], im[i] = v1, -v0
+    # rounding of the antiderivative differences (terms up to ~t^2): absolute slack
+    slack = 1e-14 * (1.0 + (_PI * U) ** 2)
+    ip = np.maximum(ip - slack, 0.0)
+    im = im + slack
+    tab = (edges, ip, im)
+    if len(_H_TABLES) > 64:
+        _H_TABLES.clear()
+    _H_TABLES[key] = tab
+    return tab
+
+
+class FewCells:
+    """MSQE/QSin curve of Normal(m, 1) (``law`` 0) or Laplace(m, 1) (``law`` 1) on ``[r_b, r_t]``
+    (ReLU if ``relu``), exact at every ``s``; standard units, no curve factor."""
+
+    def __init__(self, law, m, relu, r_b, r_t, qsin):
+        self.law, self.m, self.relu, self.r_b, self.r_t, self.qsin = int(law), float(m), bool(relu), int(r_b), \
+            int(r_t), bool(qsin)
+        self.r_a = 0 if relu else self.r_b
+        self.tf = _PI2 if qsin else 1.0
+        self.n_eval = 0
+        self._memo = {}
+        if self.law == 1:
+            self._lap = nc.LaplaceCurve(m, relu, r_b, r_t, qsin)
+            self.window = 30.0
+        else:
+            self._nrm = nc.NormalCurve(m, relu, r_b, r_t, qsin)
+            self.window = 13.0
+        if self.law == 0 and qsin:
+            from scipy.special import wofz
+
+            self._wofz = wofz
+
+    # ----- the law -------------------------------------------------------------------------
+    def pdf(self, z):
+        return nc._pdf(z) if self.law == 0 else nc._lpdf(z)
+
+    def pdf_arr(self, z):
+        if self.law == 0:
+            return np.exp(-0.5 * z * z) * nc._INV_SQRT2PI
+        return 0.5 * np.exp(-np.abs(z))
+
+    def q_above(self, c):
+        """P(xi > c) for the law without ReLU."""
+        z = c - self.m
+        if self.law == 0:
+            return nc._q(z)
+        return 0.5 * math.exp(-z) if z >= 0 else 1.0 - 0.5 * math.exp(z)
+
+    def mass(self, za, zb):
+        return nc._mass(za, zb) if self.law == 0 else nc._lmass(za, zb)
+
+    # ----- value and derivative ----------------------------------------------------------------
+    def tails(self, s):
+        if self.law == 1:
+            return self._lap.tails(s)
+        return self._nrm.tails(s)
+
+    def value(self, s):
+        return self.both(s)[0]
+
+    def deriv(self, s):
+        return self.both(s)[1]
+
+    def both(self, s):
+        """((F, err), (R', err)) in one evaluation (memoised per scale)."""
+        out = self._memo.get(s)
+        if out is None:
+            out = self._memo[s] = self._both(s)
+        return out
+
+    def _both(self, s):
+        self.n_eval += 1
+        if self.law == 1:
+            return self._laplace_qsin(s) if self.qsin else self._laplace_msqe(s)
+        return self._normal_qsin(s) if self.qsin else self._normal_msqe(s)
+
+    # Laplace(m, 1): int_alpha^beta (t - c)^j p(t) dt, j = 0, 1, 2, split at m; left of m from
+    # L_j(x) = int_{-inf}^x (t - c)^j e^{t - m}/2 = e^{x - m}/2 (1; u - 1; u^2 - 2u + 2), right of m from
+    # R_j(x) = int_x^inf (t - c)^j e^{m - t}/2 = e^{m - x}/2 (1; u + 1; u^2 + 2u + 2), u = x - c
+    def _lap_moments(self, alpha, beta, c):
+        m = self.m
+        M0 = M1 = M2 = A = 0.0
+        if alpha < m:
+            b = min(beta, m)
+            eb = 0.5 * math.exp(b - m)
+            ub = b - c
+            l0, l1, l2 = eb, eb * (ub - 1.0), eb * (ub * ub - 2.0 * ub + 2.0)
+            if alpha > -math.inf:
+                ea = 0.5 * math.exp(alpha - m)
+                ua = alpha - c
+                a0, a1, a2 = ea, ea * (ua - 1.0), ea * (ua * ua - 2.0 * ua + 2.0)
+            else:
+                a0 = a1 = a2 = 0.0
+            M0, M1, M2 = l0 - a0, l1 - a1, l2 - a2
+            A = abs(l0) + abs(a0) + abs(l1) + abs(a1) + abs(l2) + abs(a2)
+        if beta > m:
+            a = max(alpha, m)
+            ea = 0.5 * math.exp(m - a)
+            ua = a - c
+            r0, r1, r2 = ea, ea * (ua + 1.0), ea * (ua * ua + 2.0 * ua + 2.0)
+            if beta < math.inf:
+                eb = 0.5 * math.exp(m - beta)
+                ub = beta - c
+                b0, b1, b2 = eb, eb * (ub + 1.0), eb * (ub * ub + 2.0 * ub + 2.0)
+            else:
+                b0 = b1 = b2 = 0.0
+            M0, M1, M2 = M0 + r0 - b0, M1 + r1 - b1, M2 + r2 - b2
+            A += abs(r0) + abs(b0) + abs(r1) + abs(b1) + abs(r2) + abs(b2)
+        return M0, M1, M2, A
+
+    def _laplace_msqe(self, s):
+        r_a, r_t = self.r_a, self.r_t
+        F = G = absF = absG = 0.0
+        lo = 0.0 if self.relu else -math.inf
+        for k in range(r_a, r_t + 1):
+            hi = math.inf if k == r_t else (k + 0.5) * s
+            M0, M1, M2, A = self._lap_moments(lo, hi, k * s)
+            F += M2
+            absF += A
+            if k:
+                G -= 2.0 * k * M1
+                absG += 2.0 * abs(k) * A
+            lo = hi
+        return (F, 1e-14 * absF + 1e-300), (G, 1e-13 * absG + 1e-300)
+
+    def _laplace_qsin(self, s):
+        m, relu = self.m, self.relu
+        w = 2.0 * _PI / s
+        a, b = self.r_a * s, self.r_t * s
+        # E = int_a^b e^{iwx} p, X = int_a^b x e^{iwx} p; e^{iwx} = 1 at the grid points a, b
+        E = X = 0.0
+        absE = 0.0
+        em = complex(math.cos(w * m), math.sin(w * m))
+        if a < m:
+            lam = complex(1.0, w)
+            top = min(b, m)
+            et = 0.5 * math.exp(top - m) * (1.0 if top == b else em)
+            ea = 0.5 * math.exp(a - m)
+            E += (et - ea) / lam
+            X += et * (top / lam - 1.0 / lam**2) - ea * (a / lam - 1.0 / lam**2)
+            absE += (abs(et) + abs(ea)) * (1.0 + abs(top) + abs(a))
+        if b > m:
+            mu = complex(-1.0, w)
+            bot = max(a, m)
+            eb = 0.5 * math.exp(m - b)
+            ebot = 0.5 * math.exp(m - bot) * (1.0 if bot == a else em)
+            E += (eb - ebot) / mu
+            X += eb * (b / mu - 1.0 / mu**2) - ebot * (bot / mu - 1.0 / mu**2)
+            absE += (abs(eb) + abs(ebot)) * (1.0 + abs(b) + abs(bot))
+        P = nc._lmass(-m if relu else a - m, b - m)
+        C = E.real if isinstance(E, complex) else E
+        S1 = X.imag if isinstance(X, complex) else 0.0
+        lap = self._lap
+        T = lap._tail_sq(b, below=False) + (0.0 if relu else lap._tail_sq(a, below=True))
+        up = 0.5 * math.exp(-(b - m)) if b >= m else (m - b) + 0.5 * math.exp(-(m - b))
+        tp = -2.0 * self.r_t * up
+        if not relu:
+            dn = 0.5 * math.exp(a - m) if a <= m else (a - m) + 0.5 * math.exp(-(a - m))
+            tp += 2.0 * self.r_b * dn
+        F = 0.5 * s * s * (P - C) + _PI2 * T
+        G = s * (P - C) - _PI * S1 + _PI2 * tp
+        errE = 1e-14 * absE * (1.0 + w) + 1e-300
+        errF = 0.5 * s * s * (errE + 1e-15 * (P + abs(C))) + 1e-14 * _PI2 * T
+        errG = (s + _PI) * errE + 1e-13 * (s * (P + abs(C)) + _PI * abs(S1) + _PI2 * abs(tp))
+        return (F, errF), (G, errG)
+
+    def _normal_msqe(self, s):
+        """((F, err), (R', err)) of the Normal MSQE curve, cell by cell."""
+        m, r_a, r_t = self.m, self.r_a, self.r_t
+        F = G = absF = absG = 0.0
+        pdf, q = nc._pdf, nc._q
+        # cells k = r_a..r_t; boundaries (k +- 1/2) s; the lowest cell starts at -inf (0 for ReLU)
+        lo = 0.0 if self.relu else -math.inf
+        for k in range(r_a, r_t + 1):
+            hi = math.inf if k == r_t else (k + 0.5) * s
+            a = lo if (k > r_a) else lo
+            za, zb = a - m, hi - m
+            M0 = nc._mass(za, zb) if za < zb else 0.0
+            pa = 0.0 if math.isinf(za) else pdf(za)
+            pb = 0.0 if math.isinf(zb) else pdf(zb)
+            M1 = pa - pb
+            M2 = M0 + (0.0 if math.isinf(za) else za * pa) - (0.0 if math.isinf(zb) else zb * pb)
+            d = m - k * s
+            t2, t1, t0 = M2, 2.0 * d * M1, d * d * M0
+            F += t2 + t1 + t0
+            absF += abs(t2) + abs(t1) + abs(t0)
+            if k:
+                G += -2.0 * k * (M1 + d * M0)
+                absG += 2.0 * abs(k) * (abs(M1) + abs(d * M0))
+            lo = hi
+        del q
+        return (F, 1e-14 * absF + 1e-300), (G, 1e-13 * absG + 1e-300)
+
+    def _normal_qsin(self, s):
+        m, relu = self.m, self.relu
+        w = 2.0 * _PI / s
+        a, b = self.r_a * s, self.r_t * s
+        za, zb = a - m, b - m
+        wofz = self._wofz
+        ew = math.exp(-0.5 * w * w)
+        cm = complex(math.cos(w * m), math.sin(w * m)) * ew
+
+        def Fh(z):
+            if z <= 0.0:
+                return 0.5 * math.exp(-0.5 * z * z) * complex(wofz(complex(-w, -z) / _SQ2)), 0.0
+            return -0.5 * math.exp(-0.5 * z * z) * complex(wofz(complex(w, z) / _SQ2)), 1.0
+
+        fb, cb = Fh(zb)
+        fa, ca = Fh(za)
+        E = (fb - fa) + (cb - ca) * cm
+        errE = 1e-12 * (abs(fb) + abs(fa) + abs(cb - ca) * ew) + 1e-300
+        P = self.mass(za, zb)
+        C = E.real
+        cur = self._nrm
+        T = nc._tail2(zb) + (0.0 if relu else nc._tail2(-za))
+        F = 0.5 * s * s * (P - C) + _PI2 * T
+        errF = 0.5 * s * s * (errE + 1e-15 * (P + abs(C))) + 1e-15 * _PI2 * T
+        # int_a^b x sin(w x) p = Im[(i w + m) E] = w C + m Im E
+        S1 = w * C + m * E.imag
+        tp = -2.0 * self.r_t * nc._tail1(zb)
+        if not relu:
+            tp += 2.0 * self.r_b * nc._tail1(-za)
+        G = s * (P - C) - _PI * S1 + _PI2 * tp
+        errG = (s + _PI * (w + abs(m))) * errE + 1e-13 * (s * (P + abs(C)) + _PI * (abs(w * C) + abs(m * E.imag))
+                                                          + _PI2 * abs(tp))
+        del cur
+        return (F, errF), (G, errG)
+
+    # ----- rigorous bounds over [s1, s2] ---------------------------------------------------
+    def _p_range(self, x0, x1):
+        """(min, max) of p(x - m) over x in [x0, x1] (arrays)."""
+        m = self.m
+        p0, p1 = self.pdf_arr(x0 - m), self.pdf_arr(x1 - m)
+        pmin = np.minimum(p0, p1)
+        pmax = np.where((x0 <= m) & (m <= x1), self.pdf(0.0), np.maximum(p0, p1))
+        return pmin * (1 - 1e-14), pmax * (1 + 1e-14)
+
+    def _t2_lower(self, s2):
+        """T''(s) >= its value at s2 (it decreases with s)."""
+        t2 = 2.0 * self.r_t * self.r_t * self.q_above(self.r_t * s2)
+        if not self.relu and self.r_b < 0:
+            t2 += 2.0 * self.r_b * self.r_b * (1.0 - self.q_above(self.r_b * s2))
+        return t2 * (1 - 1e-13)
+
+    def curvature_lower(self, s1, s2):
+        """Rigorous lower bound of R''(s), s in [s1, s2] (no curve factor)."""
+        m, r_a, r_t = self.m, self.r_a, self.r_t
+        if not self.qsin:
+            # 2 E[K^2] at s2
+            ek2 = 0.0
+            lo = 0.0 if self.relu else -math.inf
+            for k in range(r_a, r_t + 1):
+                hi = math.inf if k == r_t else (k + 0.5) * s2
+                if k:
+                    ek2 += k * k * self.mass(lo - m, hi - m)
+                lo = hi
+            j = np.arange(r_a, r_t, dtype=float) + 0.5
+            c1, c2 = j * s1, j * s2
+            _, pmax = self._p_range(np.minimum(c1, c2), np.maximum(c1, c2))
+            sub = 2.0 * s2 * float(np.sum(j * j * pmax))
+            return 2.0 * ek2 * (1 - 1e-14) - sub * (1 + 1e-14)
+        U = max(r_t, -r_a)
+        n = 2
+        while n < 64 and s2 / (2 * n) > 0.04:
+            n *= 2
+        edges, ip, im = _h_table(n, U)
+        total = 0.0
+        for sign, top in ((1.0, r_t), (-1.0, -r_a)):
+            if top <= 0:
+                continue
+            npc = 2 * n * top
+            u0, u1 = edges[:npc], edges[1:npc + 1]
+            if sign > 0:
+                x0, x1 = s1 * u0, s2 * u1
+            else:
+                x0, x1 = -s2 * u1, -s1 * u0
+            pmin, pmax = self._p_range(x0, x1)
+            X = pmin * ip[:npc] - pmax * im[:npc]
+            total += float(np.sum(np.where(X >= 0.0, s1 * X, s2 * X)))
+        return total - 1e-13 * abs(total) + _PI2 * self._t2_lower(s2)
+
+    def lower(self, s1, s2, f1, g1, f2, g2):
+        """Lower bound of F over [s1, s2] from the values/derivatives (with error bounds) at the ends
+        and the R'' bound: F(s) >= F(u) + R'(u)(s - u) + c (s - u)^2 / 2, from either end."""
+        c = self.curvature_lower(s1, s2)
+        w = s2 - s1
+
+        def qmin(A, B, c):
+            vals = [A, A + B * w + 0.5 * c * w * w]
+            if c > 0 and 0.0 < -B / c < w:
+                vals.append(A - B * B / (2.0 * c))
+            return min(vals)
+
+        left = qmin(f1[0] - f1[1], g1[0] - g1[1], c)
+        right = qmin(f2[0] - f2[1], -(g2[0] + g2[1]), c)
+        return max(left, right) * (1 - 1e-13) - 1e-300
+
+    def far_lower(self):
+        """(Y, lower bound of F over [Y, inf)): every |xi| <= Y/2 quantizes to 0 there."""
+        m, W = self.m, self.window
+        Y = 2.0 * (W + abs(m))
+        if self.law == 0:
+            e2 = nc._tail2(-m) if (self.relu or self.r_b == 0) else 1.0 + m * m
+            e4 = m**4 + 6 * m * m + 3
+            beyond = 2.0 * nc._q(W) * 1.0 + (W + abs(m)) ** 2 * 2.0 * nc._q(W)  # crude, ~1e-36
+            beyond = (1.0 + (W + abs(m)) ** 2) * 4.0 * nc._q(W) + 1e-300
+        else:
+            e2 = self._lap._tail_sq(0.0, below=False) if (self.relu or self.r_b == 0) else 2.0 + m * m
+            e4 = m**4 + 12 * m * m + 24
+            beyond = (W + abs(m) + 2.0) ** 2 * 2.0 * math.exp(-W) * 4.0
+        ew = max(0.0, e2 - beyond)
+        if self.qsin:
+            return Y, _PI2 * (ew - _PI2 * e4 / (3.0 * Y * Y)) * (1 - 1e-12)
+        return Y, ew * (1 - 1e-12)
+
+
+def _bracket_root(cur, s0):
+    """A bracket [lo, hi] of a sign change (- to +) of R' near s0, by steps of 2x, or None."""
+    g0, e0 = cur.deriv(s0)
+    if g0 > e0:
+        hi, lo = s0, s0
+        for _ in range(200):
+            lo *= 0.5
+            glo, elo = cur.deriv(lo)
+            if glo < -elo:
+                return lo, hi, glo, cur.deriv(hi)[0]
+            hi = lo
+        return None
+    lo = hi = s0
+    glo = g0
+    for _ in range(60):
+        hi *= 2.0
+        ghi, ehi = cur.deriv(hi)
+        if ghi > ehi:
+            return lo, hi, cur.deriv(lo)[0], ghi
+        lo, glo = hi, ghi
+    return None
+
+
+def certify_few(law, m, relu, r_b, r_t, qsin=False, max_bounds=3000):
+    """Certified global minimizer (dict like :func:`._normal_cert.certify`) or None."""
+    if not relu and r_b == 0:  # unsigned grid: the ReLU curve plus the constant tf E[xi^2; xi < 0]
+        out = certify_few(law, m, True, r_b, r_t, qsin, max_bounds)
+        if out is not None:
+            base = (nc.NormalCurve if law == 0 else nc.LaplaceCurve)(m, False, r_b, r_t, qsin)
+            const = base.tf * base._tail_sq(0.0, below=True)
+            out.update(value=out["value"] + const, value_lower=(out["value_lower"] + const) * (1 - 1e-15))
+        return out
+    cur = FewCells(law, m, relu, r_b, r_t, qsin)
+    if cur.r_t <= 0 and cur.r_a == 0:
+        return None
+    r_eff = max(cur.r_t, -cur.r_b, 1)
+    start = (3.0 if law == 0 else 6.0) / r_eff
+    Y, far = cur.far_lower()
+    for _restart in range(4):
+        br = _bracket_root(cur, start)
+        if br is None:
+            return None
+        lo, hi, glo, ghi = br
+        s_t = _brent_root(lambda s: cur.deriv(s)[0], lo, hi, glo, ghi, rtol=1e-13)[0]
+        out = _certify_at(cur, s_t, Y, far, max_bounds)
+        if out is None:
+            return None
+        if isinstance(out, float):  # a deeper dip at this scale: restart there
+            start = out
+            continue
+        return out
+    return None
+
+
+def _certify_at(cur, s_t, Y, far, max_bounds):
+    F_t, F_err = cur.value(s_t)
+    F_up = (F_t + F_err) * (1 + 1e-13)
+    if not far > F_up:
+        return None
+    g_t, err_t = cur.deriv(s_t)
+    g_h, _ = cur.deriv(s_t * (1 + 1e-6))
+    slope = (g_h - g_t) / (s_t * 1e-6)
+    e = max(1e-15 * s_t, 2.0 * (abs(g_t) + err_t) / slope) if slope > 0 else 1e-15 * s_t
+    for _ in range(40):
+        gm, em = cur.deriv(s_t - e)
+        gp, ep = cur.deriv(s_t + e)
+        if gm < -em and gp > ep:
+            break
+        e *= 4.0
+    else:
+        return None
+    if e > 1e-9 * s_t:
+        return None
+    # 2. (0, x]
+    x = s_t
+    for _ in range(400):
+        x *= 0.9
+        if cur.tails(x) * (1 - 1e-13) > F_up:
+            break
+    else:
+        return None
+    # 3. convex neighbourhood
+    nb = 0
+    hull = None
+    for d in (0.05, 0.01, 0.002):
+        a, b = s_t * (1 - d), s_t * (1 + d)
+        if a < x:
+            continue
+        ok, cmin, used = _convex(cur, a, b, 64)
+        nb += used
+        if ok:
+            hull = (a, b)
+            break
+    if hull is None:
+        return None
+    # 4. branch and bound on [x, a] and [b, Y]
+    stack = []
+    for u, v in ((x, hull[0]), (hull[1], Y)):
+        if v > u:
+            npc = max(2, int(math.ceil(math.log(v / u) / math.log(1.6))))
+            edges = [u * (v / u) ** (i / npc) for i in range(npc + 1)]
+            edges[0], edges[-1] = u, v
+            stack += list(zip(edges[:-1], edges[1:]))
+    cache = {}
+
+    def ev(s):
+        r = cache.get(s)
+        if r is None:
+            r = cache[s] = cur.both(s)
+        return r
+
+    while stack:
+        s1, s2 = stack.pop()
+        nb += 1
+        if nb > max_bounds:
+            return None
+        (f1, g1), (f2, g2) = ev(s1), ev(s2)
+        for s, f in ((s1, f1), (s2, f2)):
+            if f[0] + f[1] < F_t - F_err - 1e-12 * abs(F_t):
+                return float(s)  # a lower value elsewhere: the caller restarts from it
+        if cur.lower(s1, s2, f1, g1, f2, g2) > F_up:
+            continue
+        if s2 - s1 < 1e-9 * s1:
+            return None
+        mid = math.sqrt(s1 * s2)
+        stack += [(s1, mid), (mid, s2)]
+    g_t, g_err = cur.deriv(s_t)
+    lip = max(0.0, -cur.curvature_lower(s_t - e, s_t + e))
+    lower = (F_t - F_err - (abs(g_t) + g_err + lip * e) * e) * (1 - 1e-13)
+    return dict(scale=s_t, scale_error=e, value=F_t, value_lower=lower, bounds=nb, evaluations=cur.n_eval,
+                curvature_min=cmin, hull=hull, curve=cur)
+
+
+def _convex(cur, a, b, budget):
+    """(R'' > 0 shown on [a, b], min bound, bounds used)."""
+    stack = [(a * (b / a) ** (i / 4), a * (b / a) ** ((i + 1) / 4)) for i in range(4)]
+    cmin, used = math.inf, 0
+    while stack:
+        s1, s2 = stack.pop()
+        used += 1
+        if used > budget:
+            return False, cmin, used
+        c = cur.curvature_lower(s1, s2)
+        if c > 0:
+            cmin = min(cmin, c)
+            continue
+        if s2 - s1 < 1e-6 * s1:
+            return False, cmin, used
+        mid = math.sqrt(s1 * s2)
+        stack += [(s1, mid), (mid, s2)]
+    return True, cmin, used
