@@ -290,7 +290,7 @@ def _np_histogram(a, first, last, edges, cnt):
     cnt[:] = 0
     denom = last - first
     for i in range(a.size):
-        t = a[i]
+        t = np.float64(a[i])  # float32 rows: the float64 value, as numpy.histogram sees it
         if not (t >= first and t <= last):
             continue
         j = int(((t - first) / denom) * nb)
@@ -407,16 +407,18 @@ def histogram_scales(X, LO, TOP, Tp, Tn, half, bins, stride, out):
 # --------------------------------------------------------------------------- OCTAV
 @numba.njit(cache=True)
 def octav_alphas(X, signed, bits, iters, out):
-    """``out[r]`` = the clipping threshold ``alpha`` of ``baselines.octav(X[r], grid, iters)``."""
+    """``out[r]`` = the clipping threshold ``alpha`` of ``baselines.octav(X[r], grid, iters)``.
+
+    ``X``: float64 or float32 rows (each value taken as its float64); no copy of a row: every
+    iteration is one pass computing ``|x|`` (or ``max(x, 0)``) on the fly (memory O(1))."""
     nr, n = X.shape
     c = (4.0 ** -bits) / 3.0 if signed else (4.0 ** -bits) / 12.0
-    v = np.empty(n)
     for r in range(nr):
         x = X[r]
         sm = 0.0
         for i in range(n):
-            v[i] = abs(x[i]) if signed else max(x[i], 0.0)
-            sm += v[i]
+            xi = np.float64(x[i])
+            sm += abs(xi) if signed else max(xi, 0.0)
         al = sm / n
         if al == 0.0:
             al = 1.0
@@ -424,9 +426,11 @@ def octav_alphas(X, signed, bits, iters, out):
             nb = 0
             sb = 0.0
             for i in range(n):
-                if v[i] > al:
+                xi = np.float64(x[i])
+                vi = abs(xi) if signed else max(xi, 0.0)
+                if vi > al:
                     nb += 1
-                    sb += v[i]
+                    sb += vi
             pb = nb / n
             new = (sb / n) / (c * (1 - pb) + pb) if pb > 0 else al
             if not new > 0 or abs(new - al) <= 1e-12 * al:

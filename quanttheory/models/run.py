@@ -20,6 +20,7 @@ import numpy as np
 
 from . import MISSING_EXTRA
 from .readers import iter_tensors
+from .stream import all_finite, count_nonfinite
 from .tasks import analyze_block, get_format, parse_granularity, unit_rows
 
 BLOCK_VALUES = 1 << 18  # ~2 MB of float64 per task
@@ -233,9 +234,11 @@ def analyze_model(path, fmt: str = "int4", granularity: str = "channel", affine:
             except ValueError as exc:
                 skipped.append((info.name, info.shape, info.dtype, str(exc)))
                 continue
-            x = np.asarray(arr, dtype=np.float64).reshape(nrows, per)
-            if not np.isfinite(x).all():
-                bad = int(x.size - np.count_nonzero(np.isfinite(x)))
+            # as loaded for analysis: float32 (float64 only for float64 tensors); a float32 memmap is not
+            # copied, bf16/fp16/fp8 become one float32 copy; blocks are converted to float64 one at a time
+            x = np.asarray(arr, dtype=np.float64 if dt == np.float64 else np.float32).reshape(nrows, per)
+            if not all_finite(x):
+                bad = count_nonfinite(x)
                 skipped.append((info.name, info.shape, info.dtype, f"{bad} non-finite value(s) (NaN/inf)"))
                 nonfinite.append(info.name)
                 continue
