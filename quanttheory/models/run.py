@@ -151,11 +151,18 @@ def gguf_scheme_sqnr(arr) -> dict:
     from gguf import GGMLQuantizationType as Q
     from gguf.quants import dequantize, quantize
 
-    x64 = x.astype(np.float64)
-    e = float(np.einsum("i,i->", x64.ravel(), x64.ravel()))
+    x2 = x.reshape(-1, x.shape[-1])
+    step = max(1, (1 << 18) // x2.shape[1])  # rows per chunk: no float64 copy of the whole tensor
+    e, sse = 0.0, dict.fromkeys(GGUF_SCHEMES, 0.0)
+    for r0 in range(0, x2.shape[0], step):
+        c = np.ascontiguousarray(x2[r0:r0 + step])
+        c64 = c.astype(np.float64)
+        e += float(np.einsum("ij,ij->", c64, c64))
+        for q in GGUF_SCHEMES:
+            d = dequantize(quantize(c, Q[q]), Q[q]).astype(np.float64).reshape(c.shape) - c64
+            sse[q] += float(np.einsum("ij,ij->", d, d))
     for q in GGUF_SCHEMES:
-        d = dequantize(quantize(x, Q[q]), Q[q]).astype(np.float64).reshape(x.shape) - x64
-        out[f"gguf_{q.lower()}"] = sqnr_db(e, float(np.einsum("i,i->", d.ravel(), d.ravel())))
+        out[f"gguf_{q.lower()}"] = sqnr_db(e, sse[q])
     return out
 
 

@@ -62,7 +62,7 @@ def sum_sq(x: np.ndarray) -> float:
     tot = 0.0
     for c in chunks(x):
         c = c.astype(np.float64)
-        tot += float(np.dot(c, c))
+        tot += float(np.einsum("i,i->", c, c))
     return tot
 
 
@@ -227,7 +227,7 @@ def stream_scale(name: str, x: np.ndarray, g, **kw) -> float:
             var = 0.0
             for c in chunks(x):
                 d = c.astype(np.float64) - p1
-                var += float(np.dot(d, d))
+                var += float(np.einsum("i,i->", d, d))
             p2 = math.sqrt(var / n)
             hi_, kind = abs(p1) + 20 * p2, 0
         else:

@@ -307,7 +307,12 @@ def unit_rows(shape: tuple, kind: str, k: int | None) -> tuple[int, int]:
 
 def analyze_block(tensor: str, block: int, rows: np.ndarray, fmt: str, affine: bool,
                   methods: tuple | None = None, tensor_amax: float | None = None) -> BlockResult:
-    """Exact optimum and every baseline of ``fmt`` on each row of ``rows`` (2-D float64).
+    """Exact optimum and every baseline of ``fmt`` on each row of ``rows`` (2-D, any float dtype).
+
+    Rows of at most :data:`STREAM_MIN` values are converted to one float64 block (the batched
+    kernels); longer rows (one unit = a whole tensor, or a very long channel) stay as loaded (float32,
+    or float64 for float64 tensors) and every method makes chunked passes over them
+    (:mod:`quanttheory.models.stream`): no float64 copy and no sort of the unit.
 
     ``tensor_amax``: ``max |x|`` of the whole tensor (block formats with an E4M3 block scale use it
     for the FP32 tensor scale; default: the rows' own).
