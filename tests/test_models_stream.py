@@ -127,3 +127,16 @@ def test_chunk_helpers():
     y[1, 2] = np.nan
     y[2, 4] = np.inf
     assert not S.all_finite(y) and S.count_nonfinite(y) == 2 and S.all_finite(x)
+
+
+def test_octav_unbuffered_long_row_equals_library():
+    """Rows longer than OCTAV_BUF recompute |x| every pass (no buffer): same threshold as the library
+    (sequential vs pairwise sums: 1e-11 relative, as for the buffered kernel)."""
+    from quanttheory.models._kernels import OCTAV_BUF
+    from quanttheory.risk import baselines as B
+
+    rng = np.random.default_rng(11)
+    x = (rng.standard_t(4, OCTAV_BUF + 5) * 0.02).astype(np.float32)
+    for signed in (True, False):
+        g = Grid(4, signed=signed)
+        assert S.stream_scale("octav", x, g) == pytest.approx(B.octav(x.astype(np.float64), g), rel=1e-11)

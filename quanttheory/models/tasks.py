@@ -82,10 +82,11 @@ def _sse_scales(rows: np.ndarray, scales: np.ndarray, g) -> np.ndarray:
         from .stream import int_sse
 
         return np.array([int_sse(r, sc, g) for r, sc in zip(rows, np.asarray(scales, dtype=np.float64))])
-    rows = _f64(rows)
-    s = np.asarray(scales, dtype=np.float64)[:, None]
-    err = rows - s * np.clip(np.rint(rows / s), g.r_b, g.r_t)
-    return np.einsum("ij,ij->i", err, err)
+    from ._kernels import rows_sse
+
+    out = np.empty(rows.shape[0])
+    rows_sse(_f64(rows), np.ascontiguousarray(scales, dtype=np.float64), int(g.r_t), int(-g.r_b), out)
+    return out
 
 
 def _int_exact(bits: int, signed: bool):
