@@ -157,8 +157,8 @@ def test_cli_formats_report(tmp_path, fmt):
 
 @pytest.mark.slow
 def test_peak_memory_streams_tensors(tmp_path):
-    """8 float32 tensors of 4 MB (32 MB in all, 64 MB as float64): the analysis keeps one tensor's
-    float64 copy (8 MB = 2x the largest stored tensor) plus blocks, so NumPy's peak (tracemalloc)
+    """8 float32 tensors of 4 MB (32 MB in all, 64 MB as float64): the analysis holds one tensor as
+    loaded (the float32 memmap, 1x) plus float64 blocks of ~2 MB, so NumPy's peak (tracemalloc)
     stays below 2 x 4 MB + 16 MB (holding every tensor would need 64 MB), and the process's RSS
     growth (also counting the memory-mapped file pages and numba's buffers) below 2 x 4 MB + 64 MB."""
     from safetensors.numpy import save_file
