@@ -140,3 +140,25 @@ def test_octav_unbuffered_long_row_equals_library():
     for signed in (True, False):
         g = Grid(4, signed=signed)
         assert S.stream_scale("octav", x, g) == pytest.approx(B.octav(x.astype(np.float64), g), rel=1e-11)
+
+
+@pytest.mark.slow
+def test_tensor_granularity_long_unit_end_to_end(tmp_path, monkeypatch):
+    """A 2^19-value tensor as ONE unit through ``analyze_model``: the process pool (float32 blocks
+    pickled to workers) gives the same totals as in-process, and both equal the old float64 batched
+    path (STREAM_MIN raised in-process) to summation rounding."""
+    from safetensors.numpy import save_file
+
+    from quanttheory.models.run import analyze_model
+
+    rng = np.random.default_rng(5)
+    p = tmp_path / "m.safetensors"
+    save_file({"w": (rng.standard_t(5, (512, 1024)) * 0.02).astype(np.float32)}, str(p))
+    one = analyze_model(p, granularity="tensor", workers=1)
+    two = analyze_model(p, granularity="tensor", workers=2)
+    assert one.tensors[0].sse == two.tensors[0].sse and one.tensors[0].energy == two.tensors[0].energy
+    monkeypatch.setattr(T, "STREAM_MIN", 1 << 30)
+    ref = analyze_model(p, granularity="tensor", workers=1)
+    for m, v in ref.tensors[0].sse.items():
+        assert one.tensors[0].sse[m] == pytest.approx(v, rel=1e-9), m
+    assert one.tensors[0].energy == pytest.approx(ref.tensors[0].energy, rel=1e-12)
