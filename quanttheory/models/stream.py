@@ -38,14 +38,6 @@ def chunks(x: np.ndarray, size: int = CHUNK):
         yield x[i:i + size]
 
 
-def flat_unit(x) -> np.ndarray:
-    """``x`` as a 1-D C-contiguous float32/float64 array, without copying a contiguous float32/64 input."""
-    a = np.asarray(x)
-    if a.dtype not in (np.float32, np.float64):
-        a = a.astype(np.float32 if a.dtype.itemsize <= 4 else np.float64)
-    return np.ascontiguousarray(a).reshape(-1)
-
-
 def all_finite(x: np.ndarray) -> bool:
     """True if no value of ``x`` is NaN/inf (chunked: no ``n``-byte boolean temporary)."""
     a = np.asarray(x).reshape(-1)
