@@ -63,6 +63,9 @@ def main() -> None:
     ap.add_argument("--granularity", default="channel")
     ap.add_argument("--memory", action="store_true", help="measure peak memory (8 tensors of --memory-mb MB)")
     ap.add_argument("--memory-mb", type=float, default=16.0)
+    ap.add_argument("--memory-big", nargs="*", default=None, metavar="GRAN:FMT",
+                    help="peak memory on one float32 tensor of --memory-mb MB (plus a small one) for each "
+                         "granularity:format, e.g. tensor:int4 channel:int4 group:128:int4 tensor:nvfp4")
     args = ap.parse_args()
     from quanttheory.models.report import totals
     from quanttheory.models.run import analyze_model
@@ -92,6 +95,8 @@ def main() -> None:
         print(f"  {m:13s} {cpu[m]:8.2f} s ({100 * cpu[m] / tot_cpu:4.1f} %)  {s:8.2f} s  {q:8.3f} dB")
     if args.memory:
         memory(args.memory_mb)
+    if args.memory_big:
+        memory_big(args.memory_mb, args.memory_big)
 
 
 def memory(mb: float) -> None:
@@ -113,6 +118,32 @@ def memory(mb: float) -> None:
           f"= {m.tracemalloc_peak / big:.2f}x the largest tensor; RSS growth {m.rss_growth / MB:.1f} MB "
           f"= {m.rss_growth / big:.2f}x (bound checked in tests: 2x + 64 MB = {(2 * big + 64 * MB) / MB:.0f} MB); "
           f"{m.seconds:.1f} s")
+
+
+def memory_big(mb: float, cases) -> None:
+    """Peak memory growth on a checkpoint with one big float32 tensor (the issue's "2x the largest
+    tensor"), per ``granularity:format``; ratios are to the big tensor's float32 bytes."""
+    from safetensors.numpy import save_file
+
+    from quanttheory.models.memory import measure_peak
+
+    cols = 4096
+    rows = max(1, int(mb * (1 << 20) / 4 / cols))
+    rng = np.random.default_rng(2)
+    MB = float(1 << 20)
+    with tempfile.TemporaryDirectory() as d:
+        p = os.path.join(d, "big.safetensors")
+        save_file({"big": (rng.standard_normal((rows, cols)) * 0.02).astype(np.float32),
+                   "small": (rng.standard_normal((64, 256)) * 0.02).astype(np.float32)}, p)
+        big = rows * cols * 4
+        print(f"peak memory growth, in-process, one float32 tensor of {big / MB:.1f} MB (+ one of 64 KB); "
+              "ratios to the big tensor's float32 bytes")
+        for case in cases:
+            gran, fmt = case.rsplit(":", 1)
+            m = measure_peak(p, granularity=gran, fmt=fmt)
+            print(f"  {gran:10s} {fmt:6s} NumPy peak {m.tracemalloc_peak / MB:7.1f} MB = {m.tracemalloc_peak / big:5.2f}x"
+                  f"   RSS growth {m.rss_growth / MB:7.1f} MB = {m.rss_growth / big:5.2f}x   {m.seconds:7.1f} s wall",
+                  flush=True)
 
 
 if __name__ == "__main__":

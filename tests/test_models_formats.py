@@ -157,8 +157,8 @@ def test_cli_formats_report(tmp_path, fmt):
 
 @pytest.mark.slow
 def test_peak_memory_streams_tensors(tmp_path):
-    """8 float32 tensors of 4 MB (32 MB in all, 64 MB as float64): the analysis keeps one tensor's
-    float64 copy (8 MB = 2x the largest stored tensor) plus blocks, so NumPy's peak (tracemalloc)
+    """8 float32 tensors of 4 MB (32 MB in all, 64 MB as float64): the analysis holds one tensor as
+    loaded (the float32 memmap, 1x) plus float64 blocks of ~2 MB, so NumPy's peak (tracemalloc)
     stays below 2 x 4 MB + 16 MB (holding every tensor would need 64 MB), and the process's RSS
     growth (also counting the memory-mapped file pages and numba's buffers) below 2 x 4 MB + 64 MB."""
     from safetensors.numpy import save_file
@@ -173,3 +173,33 @@ def test_peak_memory_streams_tensors(tmp_path):
     assert m.tensors == 8 and m.values == 8 * 256 * 4096
     assert m.tracemalloc_peak < 2 * 4 * MB + 16 * MB, m
     assert m.rss_growth < 2 * 4 * MB + 64 * MB, m
+
+
+@pytest.mark.slow
+def test_peak_memory_tensor_granularity_one_big_tensor(tmp_path):
+    """One float32 tensor of 64 MB analyzed as ONE unit (``--granularity tensor``, INT4, the exact
+    optimum and every kind of baseline: maxabs, percentile, an MSE sweep, histogram, OCTAV, both ACIQ).
+
+    Budget: the tensor as loaded for analysis (float32; here its memory-mapped pages, 64 MB = 1x)
+    plus at most 1x for the analysis, plus a fixed allowance of 32 MB (the interpreter's and numba's
+    buffers, and the exact engine's capped working arrays of ``quanttheory.risk.data``: histogram,
+    s-bins, straddler buffer).  Before the chunked path this run grew the RSS by ~9x the tensor
+    (float64 copies and sorts of the whole unit), which fails both bounds.  The three longer sweeps
+    (39/80/126 candidates) run the same chunked pass as sweep20 (same memory, 13x the time) and are
+    left out to keep the test short."""
+    from safetensors.numpy import save_file
+
+    from quanttheory.models.memory import measure_peak
+
+    rng = np.random.default_rng(0)
+    p = tmp_path / "big.safetensors"
+    big = (rng.standard_normal((4096, 4096)) * 0.02).astype(np.float32)
+    save_file({"big": big, "small": big[:64, :256].copy()}, str(p))
+    nbytes = big.nbytes
+    del big
+    methods = ["maxabs", "percentile", "sweep20", "histogram", "octav", "aciq_gauss", "aciq_laplace"]
+    m = measure_peak(p, granularity="tensor", fmt="int4", methods=methods)
+    MB = 1 << 20
+    assert m.tensors == 2 and m.values == 4096 * 4096 + 64 * 256
+    assert m.tracemalloc_peak < 1 * nbytes + 32 * MB, m  # NumPy: no O(n) float64 copy, no sort
+    assert m.rss_growth < 2 * nbytes + 32 * MB, m

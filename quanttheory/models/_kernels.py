@@ -64,6 +64,14 @@ def _direct_sse(x, s, Tp, Tn):
 
 
 @numba.njit(cache=True)
+def rows_sse(X, S, Tp, Tn, out):
+    """``out[r] = sum_i (X[r, i] - Q(X[r, i]; S[r]))**2`` (the grid ``[-Tn, Tp]``), by
+    :func:`_direct_sse` (4096-value blocked sums, no temporaries)."""
+    for r in range(X.shape[0]):
+        out[r] = _direct_sse(X[r], S[r], Tp, Tn)
+
+
+@numba.njit(cache=True)
 def _first_above(v, lo, hi, s, k):
     """Smallest index j in [lo, hi) with rint(v[j] / s) > k (hi if none); v ascending, rint(v[lo-1]/s) <= k.
 
@@ -290,7 +298,7 @@ def _np_histogram(a, first, last, edges, cnt):
     cnt[:] = 0
     denom = last - first
     for i in range(a.size):
-        t = a[i]
+        t = np.float64(a[i])  # float32 rows: the float64 value, as numpy.histogram sees it
         if not (t >= first and t <= last):
             continue
         j = int(((t - first) / denom) * nb)
@@ -405,18 +413,29 @@ def histogram_scales(X, LO, TOP, Tp, Tn, half, bins, stride, out):
 
 
 # --------------------------------------------------------------------------- OCTAV
+OCTAV_BUF = 1 << 18  # rows up to this length keep |x| in a buffer; longer rows recompute it per pass
+
+
 @numba.njit(cache=True)
 def octav_alphas(X, signed, bits, iters, out):
-    """``out[r]`` = the clipping threshold ``alpha`` of ``baselines.octav(X[r], grid, iters)``."""
+    """``out[r]`` = the clipping threshold ``alpha`` of ``baselines.octav(X[r], grid, iters)``.
+
+    ``X``: float64 or float32 rows (each value taken as its float64).  Rows longer than ``OCTAV_BUF``
+    are not copied: every iteration recomputes ``|x|`` (or ``max(x, 0)``) on the fly (memory O(1));
+    shorter rows keep it in a buffer (faster).  Same values either way."""
     nr, n = X.shape
     c = (4.0 ** -bits) / 3.0 if signed else (4.0 ** -bits) / 12.0
-    v = np.empty(n)
+    buf = n <= OCTAV_BUF
+    v = np.empty(n if buf else 0)
     for r in range(nr):
         x = X[r]
         sm = 0.0
         for i in range(n):
-            v[i] = abs(x[i]) if signed else max(x[i], 0.0)
-            sm += v[i]
+            xi = np.float64(x[i])
+            vi = abs(xi) if signed else max(xi, 0.0)
+            if buf:
+                v[i] = vi
+            sm += vi
         al = sm / n
         if al == 0.0:
             al = 1.0
@@ -424,9 +443,14 @@ def octav_alphas(X, signed, bits, iters, out):
             nb = 0
             sb = 0.0
             for i in range(n):
-                if v[i] > al:
+                if buf:
+                    vi = v[i]
+                else:
+                    xi = np.float64(x[i])
+                    vi = abs(xi) if signed else max(xi, 0.0)
+                if vi > al:
                     nb += 1
-                    sb += v[i]
+                    sb += vi
             pb = nb / n
             new = (sb / n) / (c * (1 - pb) + pb) if pb > 0 else al
             if not new > 0 or abs(new - al) <= 1e-12 * al:

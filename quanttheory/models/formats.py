@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .tasks import FormatSpec
+from .tasks import FormatSpec, _f64, _is_long
 
 SWEEPS_FMT = (39, 126)
 
@@ -48,13 +48,18 @@ def _levelset(name):
 
 
 def _ls_sse(rows, scales, fmt):
+    if _is_long(rows):  # one unit at a time, chunked
+        from .stream import levelset_sse
+
+        return np.array([levelset_sse(r, [sc], fmt)[0] for r, sc in zip(rows, np.asarray(scales, dtype=np.float64))])
+    rows = _f64(rows)
     s = np.asarray(scales, dtype=np.float64)[:, None]
     err = rows - s * fmt.quantize(rows / s)
     return np.einsum("ij,ij->i", err, err)
 
 
 def _ls_amax_scales(rows, fmt):
-    m = np.abs(rows).max(axis=1) / fmt.level_max
+    m = np.maximum(rows.max(axis=1).astype(np.float64), -rows.min(axis=1).astype(np.float64)) / fmt.level_max
     return np.where(m > 0, m, 1.0)
 
 
@@ -78,7 +83,15 @@ def _ls_amax(name):
 def _ls_sweep(name, K):
     def base(rows):
         fmt = _levelset(name)
-        top = np.abs(rows).max(axis=1)
+        top = np.maximum(rows.max(axis=1).astype(np.float64), -rows.min(axis=1).astype(np.float64))
+        if _is_long(rows):  # every candidate in one chunked pass per unit
+            from .stream import levelset_sse
+
+            out = np.empty(rows.shape[0])
+            for j, r in enumerate(rows):
+                s = top[j] * np.arange(1, K + 1) / K / fmt.level_max
+                out[j] = levelset_sse(r, np.where(s > 0, s, 1.0), fmt).min()
+            return out
         best = np.full(rows.shape[0], np.inf)
         for i in range(1, K + 1):
             s = top * i / K / fmt.level_max
@@ -133,12 +146,27 @@ def _blk_rule_sse(bf, rows, amax, rule, c=1.0, per_block=False):
     return np.einsum("ij->i", e)
 
 
+BLOCK_COLS = 1 << 16  # long rows of block formats: columns per chunk (whole blocks)
+
+
+def _by_columns(bf, rows, f):
+    """``f(float64 chunk) -> per-row SSE`` summed over column chunks of whole blocks (blocks are
+    quantized independently, so the sum is the row's SSE; only long rows are cut)."""
+    if not _is_long(rows):
+        return f(_f64(rows))
+    w = bf.block * max(1, BLOCK_COLS // bf.block)
+    out = np.zeros(rows.shape[0])
+    for c0 in range(0, rows.shape[1], w):
+        out += f(_f64(rows[:, c0:c0 + w]))
+    return out
+
+
 def _blk_method(name, rule, scale_format=None):
     def fn(rows, amax):
         from ..blocks import get_block_format
 
         bf = get_block_format(name, scale_format=scale_format)
-        return _blk_rule_sse(bf, rows, amax, rule)
+        return _by_columns(bf, rows, lambda x: _blk_rule_sse(bf, x, amax, rule))
     return fn
 
 
@@ -147,11 +175,14 @@ def _blk_sweep(name, K):
         from ..blocks import get_block_format
 
         bf = get_block_format(name)
-        best = None
-        for i in range(1, K + 1):
-            e = _blk_rule_sse(bf, rows, amax, "clip", c=i / K, per_block=True)
-            best = e if best is None else np.minimum(best, e)
-        return best.sum(axis=1)
+
+        def f(x):
+            best = None
+            for i in range(1, K + 1):
+                e = _blk_rule_sse(bf, x, amax, "clip", c=i / K, per_block=True)
+                best = e if best is None else np.minimum(best, e)
+            return best.sum(axis=1)
+        return _by_columns(bf, rows, f)
     return fn
 
 

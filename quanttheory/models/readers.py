@@ -2,7 +2,7 @@
 
 Each reader opens the file lazily (memory map where the format allows) and
 materializes one tensor per ``next()``, so peak memory is about the largest tensor
-(plus its float64 working copy in the analysis), whatever the checkpoint size.
+(the analysis converts it to float32 at most, never to a whole float64 copy), whatever the checkpoint size.
 
 ==============  ===========================================================================
 ``.safetensors`` header parsed (8-byte little-endian length + JSON), tensors memory-mapped

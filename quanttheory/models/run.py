@@ -20,6 +20,7 @@ import numpy as np
 
 from . import MISSING_EXTRA
 from .readers import iter_tensors
+from .stream import all_finite, count_nonfinite
 from .tasks import analyze_block, get_format, parse_granularity, unit_rows
 
 BLOCK_VALUES = 1 << 18  # ~2 MB of float64 per task
@@ -150,11 +151,18 @@ def gguf_scheme_sqnr(arr) -> dict:
     from gguf import GGMLQuantizationType as Q
     from gguf.quants import dequantize, quantize
 
-    x64 = x.astype(np.float64)
-    e = float(np.einsum("i,i->", x64.ravel(), x64.ravel()))
+    x2 = x.reshape(-1, x.shape[-1])
+    step = max(1, (1 << 18) // x2.shape[1])  # rows per chunk: no float64 copy of the whole tensor
+    e, sse = 0.0, dict.fromkeys(GGUF_SCHEMES, 0.0)
+    for r0 in range(0, x2.shape[0], step):
+        c = np.ascontiguousarray(x2[r0:r0 + step])
+        c64 = c.astype(np.float64)
+        e += float(np.einsum("ij,ij->", c64, c64))
+        for q in GGUF_SCHEMES:
+            d = dequantize(quantize(c, Q[q]), Q[q]).astype(np.float64).reshape(c.shape) - c64
+            sse[q] += float(np.einsum("ij,ij->", d, d))
     for q in GGUF_SCHEMES:
-        d = dequantize(quantize(x, Q[q]), Q[q]).astype(np.float64).reshape(x.shape) - x64
-        out[f"gguf_{q.lower()}"] = sqnr_db(e, float(np.einsum("i,i->", d.ravel(), d.ravel())))
+        out[f"gguf_{q.lower()}"] = sqnr_db(e, sse[q])
     return out
 
 
@@ -233,9 +241,11 @@ def analyze_model(path, fmt: str = "int4", granularity: str = "channel", affine:
             except ValueError as exc:
                 skipped.append((info.name, info.shape, info.dtype, str(exc)))
                 continue
-            x = np.asarray(arr, dtype=np.float64).reshape(nrows, per)
-            if not np.isfinite(x).all():
-                bad = int(x.size - np.count_nonzero(np.isfinite(x)))
+            # as loaded for analysis: float32 (float64 only for float64 tensors); a float32 memmap is not
+            # copied, bf16/fp16/fp8 become one float32 copy; blocks are converted to float64 one at a time
+            x = np.asarray(arr, dtype=np.float64 if dt == np.float64 else np.float32).reshape(nrows, per)
+            if not all_finite(x):
+                bad = count_nonfinite(x)
                 skipped.append((info.name, info.shape, info.dtype, f"{bad} non-finite value(s) (NaN/inf)"))
                 nonfinite.append(info.name)
                 continue

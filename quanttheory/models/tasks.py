@@ -27,6 +27,18 @@ import numpy as np
 
 SWEEPS = (20, 39, 80, 126)
 
+#: Units (rows) longer than this are analyzed by the chunked functions of
+#: :mod:`quanttheory.models.stream` on the row as loaded (float32), never copied whole to float64.
+STREAM_MIN = 1 << 18
+
+
+def _is_long(rows) -> bool:
+    return rows.ndim == 2 and rows.shape[1] > STREAM_MIN
+
+
+def _f64(rows) -> np.ndarray:
+    return np.ascontiguousarray(rows, dtype=np.float64)
+
 
 @dataclass(frozen=True)
 class BlockResult:
@@ -66,9 +78,15 @@ def _grid(bits: int, signed: bool):
 
 
 def _sse_scales(rows: np.ndarray, scales: np.ndarray, g) -> np.ndarray:
-    s = np.asarray(scales, dtype=np.float64)[:, None]
-    err = rows - s * np.clip(np.rint(rows / s), g.r_b, g.r_t)
-    return np.einsum("ij,ij->i", err, err)
+    if _is_long(rows):
+        from .stream import int_sse
+
+        return np.array([int_sse(r, sc, g) for r, sc in zip(rows, np.asarray(scales, dtype=np.float64))])
+    from ._kernels import rows_sse
+
+    out = np.empty(rows.shape[0])
+    rows_sse(_f64(rows), np.ascontiguousarray(scales, dtype=np.float64), int(g.r_t), int(-g.r_b), out)
+    return out
 
 
 def _int_exact(bits: int, signed: bool):
@@ -76,8 +94,11 @@ def _int_exact(bits: int, signed: bool):
         from ..risk.data import optimal_scale_data
 
         g = _grid(bits, signed)
-        r = optimal_scale_data(rows, g, axis=0)
-        return _sse_scales(rows, np.atleast_1d(r.scale), g)
+        if _is_long(rows):  # one unit at a time, as loaded: the engine streams float32 chunks
+            sc = np.array([optimal_scale_data(r, g).scale for r in rows])
+        else:
+            sc = np.atleast_1d(optimal_scale_data(_f64(rows), g, axis=0).scale)
+        return _sse_scales(rows, sc, g)
     return exact
 
 
@@ -99,6 +120,10 @@ def batched_scales(name: str, rows: np.ndarray, g, **kw) -> np.ndarray:
     aciq_gauss, aciq_laplace.  Tested equal to the per-row library functions."""
     from . import _kernels as K
 
+    if _is_long(rows):
+        from .stream import stream_scale
+
+        return np.array([stream_scale(name, r, g, **kw) for r in rows])
     X = np.ascontiguousarray(rows, dtype=np.float64)
     nr = X.shape[0]
     Tp, Tn = int(g.r_t), int(-g.r_b)
@@ -168,7 +193,7 @@ def _affine_exact(bits: int):
     def exact(rows):
         from ..affine.data import optimal_affine_data
 
-        r = optimal_affine_data(rows, bits, axis=0, allow_constant=True)
+        r = optimal_affine_data(_f64(rows), bits, axis=0, allow_constant=True)
         return np.atleast_1d(np.asarray(r.mse, dtype=np.float64)) * rows.shape[1]
     return exact
 
@@ -180,6 +205,7 @@ def _affine_baseline(fn_name: str, bits: int):
         fn = getattr(AB, fn_name)
         out = np.empty(rows.shape[0])
         for i, r in enumerate(rows):
+            r = _f64(r)
             if np.ptp(r) == 0:  # constant row: representable exactly by every method (offset = value)
                 out[i] = 0.0
             else:
@@ -192,7 +218,7 @@ def _offset_exact(bits: int):
     def exact(rows):
         from ..affine.data import optimal_offset_data
 
-        r = optimal_offset_data(rows, bits, axis=0, allow_constant=True)
+        r = optimal_offset_data(_f64(rows), bits, axis=0, allow_constant=True)
         return np.atleast_1d(np.asarray(r.mse, dtype=np.float64)) * rows.shape[1]
     return exact
 
@@ -282,13 +308,22 @@ def unit_rows(shape: tuple, kind: str, k: int | None) -> tuple[int, int]:
 
 def analyze_block(tensor: str, block: int, rows: np.ndarray, fmt: str, affine: bool,
                   methods: tuple | None = None, tensor_amax: float | None = None) -> BlockResult:
-    """Exact optimum and every baseline of ``fmt`` on each row of ``rows`` (2-D float64).
+    """Exact optimum and every baseline of ``fmt`` on each row of ``rows`` (2-D, any float dtype).
+
+    Rows of at most :data:`STREAM_MIN` values are converted to one float64 block (the batched
+    kernels); longer rows (one unit = a whole tensor, or a very long channel) stay as loaded (float32,
+    or float64 for float64 tensors) and every method makes chunked passes over them
+    (:mod:`quanttheory.models.stream`): no float64 copy and no sort of the unit.
 
     ``tensor_amax``: ``max |x|`` of the whole tensor (block formats with an E4M3 block scale use it
     for the FP32 tensor scale; default: the rows' own).
     Pure function of its arguments (picklable; runs in a pool or on a Dask worker).
     """
-    rows = np.ascontiguousarray(rows, dtype=np.float64)
+    rows = np.asarray(rows)
+    if _is_long(rows) and rows.dtype in (np.float32, np.float64):
+        rows = np.ascontiguousarray(rows)  # long units stay as loaded (float32): chunked passes
+    else:
+        rows = _f64(rows)
     spec = get_format(fmt, affine)
     sse, secs, cpu = {}, {}, {}
     todo = [("exact", spec.exact), *spec.extra_exact.items(), *spec.baselines.items()]
@@ -297,14 +332,19 @@ def analyze_block(tensor: str, block: int, rows: np.ndarray, fmt: str, affine: b
             continue
         t0, c0 = time.perf_counter(), time.process_time()
         if spec.needs_amax:
-            amax = float(np.abs(rows).max()) if tensor_amax is None else float(tensor_amax)
+            amax = max(float(rows.max()), -float(rows.min())) if tensor_amax is None else float(tensor_amax)
             sse[name] = float(np.sum(fn(rows, amax)))
         else:
             sse[name] = float(np.sum(fn(rows)))
         secs[name] = time.perf_counter() - t0
         cpu[name] = time.process_time() - c0
-    return BlockResult(tensor, block, rows.shape[0], rows.size, float(np.einsum("ij,ij->", rows, rows)),
-                       sse, secs, cpu)
+    if rows.dtype == np.float64 and not _is_long(rows):
+        energy = float(np.einsum("ij,ij->", rows, rows))
+    else:
+        from .stream import sum_sq
+
+        energy = sum(sum_sq(r) for r in rows)
+    return BlockResult(tensor, block, rows.shape[0], rows.size, energy, sse, secs, cpu)
 
 
 def sqnr_db(energy: float, sse: float) -> float:
