@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -251,3 +252,41 @@ def block_mse_4over6(dist, fmt="nvfp4", *, block=None, c: float = 1.0, tensor_sc
     # function of the whole block): not computed here, reported as NaN (null in JSON), never as 0.
     return BlockMSE(mse, 10 * math.log10(m2 / mse), float("nan"), float("nan"), float("nan"),
                     0.5 * err + 0.5 * (r6.error_estimate + r4.error_estimate), r, k, c, S)
+
+
+class RateBracket(NamedTuple):
+    """Two-sided brackets ``(lo, hi)`` of the ``4over6`` rates (each a probability):
+    ``saturation`` (fraction of elements clipped), ``scale_underflow`` / ``scale_overflow``
+    (fraction of blocks), and the exact rates of the two candidates they are built from."""
+
+    saturation: tuple
+    scale_underflow: tuple
+    scale_overflow: tuple
+    candidate6: BlockMSE
+    candidate4: BlockMSE
+
+
+def rates_4over6_bracket(dist, fmt="nvfp4", *, block=None, c: float = 1.0, tensor_scale=None) -> RateBracket:
+    """Rigorous brackets of the ``4over6`` saturation and scale under/overflow rates.
+
+    Both candidates are absmax rules (``X6``: ``round`` with ``c``; ``X4``: ``round`` with
+    ``1.5 c``) whose rates are exact (:func:`~quanttheory.blocks.expectation.block_mse`).  A block
+    keeps one of the two scales, so its scale overflows if both candidates overflow and only if
+    one does: ``P(M > t_both) <= rate <= P(M > t_either)``, i.e. ``[min, max]`` of the two
+    candidates' exact rates (the thresholds are nested: ``X4 = 1.5 X6`` before E4M3 rounding);
+    likewise for underflow.  Saturation: the chosen scale clips at most the elements clipped
+    by either candidate, so ``0 <= rate <= sat_6 + sat_4`` (a loose upper bound; the exact
+    value needs the joint law of the choice and the clipped elements, not derived here)."""
+    from .expectation import block_mse as _bm
+
+    dist = _check_law(dist)
+    bf = get_block_format(fmt, block=block)
+    check_rule("4over6", bf)
+    S = None
+    if bf.scale_format == "e4m3":
+        S = default_tensor_scale(dist, bf) if tensor_scale is None else float(tensor_scale)
+    r6 = _bm(dist, bf, "round", c=c, tensor_scale=S)
+    r4 = _bm(dist, bf, "round", c=1.5 * c, tensor_scale=S)
+    u = sorted((r6.scale_underflow_rate, r4.scale_underflow_rate))
+    o = sorted((r6.scale_overflow_rate, r4.scale_overflow_rate))
+    return RateBracket((0.0, min(1.0, r6.saturation_rate + r4.saturation_rate)), tuple(u), tuple(o), r6, r4)
