@@ -107,3 +107,39 @@ def test_error_estimate_every_preset(law):
 def test_method_argument_validated():
     with pytest.raises(ValueError, match="method"):
         block_mse(Normal(), "mxfp4", "floor", method="fast")
+
+
+@pytest.mark.parametrize("law,name", [(Normal(), "mxfp4"), (Laplace(), "mxfp8_e4m3"), (Normal(), "nvfp4")],
+                         ids=["normal-mxfp4", "laplace-mxfp8", "normal-nvfp4"])
+def test_oracle_bracket_contains_monte_carlo(law, name):
+    """lower (each element with its own best scale) <= oracle MC mean <= best exact absmax rule,
+    3 standard errors of slack (2^18 elements, seeded)."""
+    from quanttheory.blocks.expectation import monte_carlo_block_mse
+    from quanttheory.blocks.expectation_min import oracle_bracket
+
+    br = oracle_bracket(law, name)
+    assert 0.0 < br.lower <= br.upper * (1 + 1e-12)
+    assert br.lower_error <= 1e-4 * br.lower
+    mean, se, _ = monte_carlo_block_mse(law, name, "oracle", n=1 << 18, rng=11)
+    assert br.lower - 3 * se <= mean <= br.upper + 3 * se, (br, mean, se)
+
+
+def test_oracle_lower_bound_by_hand():
+    """MXFP4 (E2M1 x 2^E): every X l is 2^j or 1.5 * 2^j, so the lower bound is
+    E[dist(xi, {0} U {2^j, 1.5 2^j})^2]; computed here directly by quad over the Voronoi cells
+    of N(0,1) (cells between consecutive points of the set, |x| <= 40)."""
+    from quanttheory.blocks.expectation_min import oracle_bracket
+
+    pts = sorted({s * 2.0 ** j for j in range(-60, 7) for s in (1.0, 1.5)})
+    V = [0.0] + pts
+    tot = 0.0
+    for a_, b_ in zip(V[:-1], V[1:]):
+        mid = 0.5 * (a_ + b_)
+        for lo, hi, c in ((a_, mid, a_), (mid, b_, b_)):
+            if lo >= 40:
+                continue
+            tot += integrate.quad(lambda x: (x - c) ** 2 * math.exp(-x * x / 2) / math.sqrt(2 * math.pi), lo,
+                                  min(hi, 40.0), epsabs=0, epsrel=1e-12)[0]
+    tot *= 2  # symmetric
+    br = oracle_bracket(Normal(), "mxfp4")
+    assert abs(br.lower - tot) <= 1e-9 * tot, (br.lower, tot)
