@@ -18,7 +18,12 @@ The saturation rate (fraction of elements with ``x / X`` outside the element ran
 same formula with ``e`` replaced by the indicator of saturation; the scale underflow /
 overflow rates are ``P(M in {m : r(m) out of range})`` from ``G^k``.
 
-Quadrature: the ``m`` axis is split at every jump of ``r`` (powers of two for E8M0,
+Default (``method="telescoped"``, E8M0 / E4M3 / fp16 scales): on each ``m``-piece where the
+scale is constant the integrand is ``d/dm [G^(k-1) T(m, X)]``, so the ``m`` integral is a sum of
+end-point values (:func:`_block_mse_telescoped`; compiled cell integrals with rigorous
+Bernstein-ellipse quadrature bounds for Normal / Laplace, :mod:`._expect_kernels`).
+
+``method="quadrature"`` (and ``real`` scales): the ``m`` axis is split at every jump of ``r`` (powers of two for E8M0,
 midpoints or values of the E4M3 / fp16 scale set) and, inside each piece (``X`` constant),
 at every ``m = X mu_j`` (element midpoints and range ends: the integrand's kinks) and the
 law's breakpoints; on each panel 16-point Gauss-Legendre, bisected until the 1-panel and
@@ -30,9 +35,10 @@ at the double-precision floor for the laws here (checked against adaptive ``quad
 ``m`` is truncated to ``[m_lo, m_hi]`` with the neglected mass bounded below ``1e-16``
 relative.
 
-``4over6`` and ``oracle`` depend on the whole block, not only ``M``: their expectation is
-a ``k``-dimensional integral this module does not reduce; :func:`monte_carlo_block_mse`
-estimates it (with a standard error) and says so.
+``4over6`` and ``oracle`` depend on the whole block, not only ``M``: ``4over6`` is exact (slow)
+in :mod:`.expectation_min`, with rate brackets; the ``oracle`` has a rigorous bracket there
+(:func:`~quanttheory.blocks.expectation_min.oracle_bracket`) and :func:`monte_carlo_block_mse`
+estimates it (with a standard error).
 """
 
 from __future__ import annotations
