@@ -62,3 +62,26 @@ def test_4over6_against_monte_carlo(law):
     assert r.error_estimate < 1e-5 * r.mse
     assert math.isnan(r.saturation_rate)
     assert math.isnan(r.scale_underflow_rate) and math.isnan(r.scale_overflow_rate)
+
+
+def test_4over6_rate_brackets_contain_monte_carlo():
+    """The 4over6 rate brackets (expectation_min.rates_4over6_bracket) against a direct simulation
+    through quantize_blocks (2^18 NVFP4 blocks, seed fixed).  A small tensor scale (block absmax
+    2.2 maps to 448 * 6) makes scale overflow common, so the overflow bracket is tested where it is
+    wide; 4 binomial standard errors of slack on each side."""
+    from quanttheory.blocks import quantize_blocks
+    from quanttheory.blocks.expectation_min import rates_4over6_bracket
+
+    S = 2.2 / (448 * 6)
+    br = rates_4over6_bracket(Normal(), "nvfp4", tensor_scale=S)
+    lo, hi = br.scale_overflow
+    assert 0.0 < lo < hi < 1.0
+    nb = 1 << 18
+    x = np.random.default_rng(7).standard_normal(16 * nb)
+    q = quantize_blocks(x, "nvfp4", rule="4over6", tensor_scale=S)
+    ov = float(np.mean(q.scale_overflow))
+    se = math.sqrt(0.25 / nb)
+    assert lo - 4 * se <= ov <= hi + 4 * se, (lo, ov, hi)
+    sat = q.saturated / x.size
+    assert br.saturation[0] <= sat <= br.saturation[1] + 4 * math.sqrt(br.saturation[1] * 16 / x.size)
+    assert br.scale_underflow[1] < 1e-12 and float(np.mean(q.scale_underflow)) == 0.0

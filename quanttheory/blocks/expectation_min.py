@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -251,3 +252,114 @@ def block_mse_4over6(dist, fmt="nvfp4", *, block=None, c: float = 1.0, tensor_sc
     # function of the whole block): not computed here, reported as NaN (null in JSON), never as 0.
     return BlockMSE(mse, 10 * math.log10(m2 / mse), float("nan"), float("nan"), float("nan"),
                     0.5 * err + 0.5 * (r6.error_estimate + r4.error_estimate), r, k, c, S)
+
+
+class RateBracket(NamedTuple):
+    """Two-sided brackets ``(lo, hi)`` of the ``4over6`` rates (each a probability):
+    ``saturation`` (fraction of elements clipped), ``scale_underflow`` / ``scale_overflow``
+    (fraction of blocks), and the exact rates of the two candidates they are built from."""
+
+    saturation: tuple
+    scale_underflow: tuple
+    scale_overflow: tuple
+    candidate6: BlockMSE
+    candidate4: BlockMSE
+
+
+def rates_4over6_bracket(dist, fmt="nvfp4", *, block=None, c: float = 1.0, tensor_scale=None) -> RateBracket:
+    """Rigorous brackets of the ``4over6`` saturation and scale under/overflow rates.
+
+    Both candidates are absmax rules (``X6``: ``round`` with ``c``; ``X4``: ``round`` with
+    ``1.5 c``) whose rates are exact (:func:`~quanttheory.blocks.expectation.block_mse`).  A block
+    keeps one of the two scales, so its scale overflows if both candidates overflow and only if
+    one does: ``P(M > t_both) <= rate <= P(M > t_either)``, i.e. ``[min, max]`` of the two
+    candidates' exact rates (the thresholds are nested: ``X4 = 1.5 X6`` before E4M3 rounding);
+    likewise for underflow.  Saturation: the chosen scale clips at most the elements clipped
+    by either candidate, so ``0 <= rate <= sat_6 + sat_4`` (a loose upper bound; the exact
+    value needs the joint law of the choice and the clipped elements, not derived here)."""
+    from .expectation import block_mse as _bm
+
+    dist = _check_law(dist)
+    bf = get_block_format(fmt, block=block)
+    check_rule("4over6", bf)
+    S = None
+    if bf.scale_format == "e4m3":
+        S = default_tensor_scale(dist, bf) if tensor_scale is None else float(tensor_scale)
+    r6 = _bm(dist, bf, "round", c=c, tensor_scale=S)
+    r4 = _bm(dist, bf, "round", c=1.5 * c, tensor_scale=S)
+    u = sorted((r6.scale_underflow_rate, r4.scale_underflow_rate))
+    o = sorted((r6.scale_overflow_rate, r4.scale_overflow_rate))
+    return RateBracket((0.0, min(1.0, r6.saturation_rate + r4.saturation_rate)), tuple(u), tuple(o), r6, r4)
+
+
+class OracleBracket(NamedTuple):
+    """Rigorous bracket of the per-block optimum's expected per-element MSE:
+    ``lower <= E[oracle] <= upper``; ``upper_rule`` names the exact absmax rule giving ``upper``;
+    ``lower_error`` bounds the quadrature error of ``lower`` (absolute)."""
+
+    lower: float
+    upper: float
+    upper_rule: str
+    lower_error: float
+
+
+def _union_values(bf, S):
+    """Positive values X * |l| over every representable scale X and element level l."""
+    from .spec import E8M0_MAX, E8M0_MIN, _positive_values
+
+    lv = np.unique(np.abs(np.asarray(bf.fmt.levels, float)))
+    lv = lv[lv > 0]
+    if bf.scale_format == "e8m0":
+        sc = np.exp2(np.arange(E8M0_MIN, E8M0_MAX + 1, dtype=float))
+    elif bf.scale_format == "e4m3":
+        sc = S * np.asarray(_positive_values("e4m3"))
+    else:
+        sc = np.asarray(_positive_values("fp16"))
+    return np.unique(np.outer(sc, lv).ravel())
+
+
+def oracle_bracket(dist, fmt, *, block=None, tensor_scale=None) -> OracleBracket:
+    """Two-sided bracket of the ``oracle`` expectation (per-block optimal scale) for iid ``dist``.
+
+    Upper: the best exact absmax rule (``floor``, ``ceil``, ``round``, ``clip``; each picks one
+    feasible scale per block, the oracle picks the best).  Lower: the oracle's block error is
+    ``min_X sum_i e(x_i, X) >= sum_i min_X e(x_i, X)``, so per element ``E[oracle] >=
+    E[dist(xi, V)^2]`` with ``V = {0} U {X l}`` over every representable scale ``X`` and element
+    level ``l`` (each element with its own best scale).  That is a 1-D integral over the Voronoi
+    cells of ``V`` (Gauss-Legendre 16 and 32 points per cell; ``lower_error`` = their difference
+    + the mass outside ``|x| <= 60 sd`` times its second moment).  Real scales: ``V`` is dense,
+    the lower bound is 0."""
+    from .expectation import block_mse as _bm
+
+    dist = _check_law(dist)
+    bf = get_block_format(fmt, block=block)
+    S = 1.0
+    if bf.scale_format == "e4m3":
+        S = default_tensor_scale(dist, bf) if tensor_scale is None else float(tensor_scale)
+    best = None
+    for rule in ("floor", "ceil", "round", "clip"):
+        r = _bm(dist, bf, rule, tensor_scale=S if bf.scale_format == "e4m3" else None)
+        if best is None or r.mse < best[0]:
+            best = (r.mse, rule)
+    if bf.scale_format == "real":
+        return OracleBracket(0.0, best[0], best[1], 0.0)
+    m2 = dist.second_moment()
+    sd = math.sqrt(m2)
+    L = 60.0 * sd + abs(float(getattr(dist, "loc", 0.0)))
+    v = _union_values(bf, S)
+    v = v[(v > 1e-30 * sd) & (v < 2 * L)]
+    V = np.concatenate([-v[::-1], [0.0], v])
+    mids = 0.5 * (V[:-1] + V[1:])
+    cuts = np.unique(np.concatenate([[-L], mids[(mids > -L) & (mids < L)], [L],
+                                     [b for b in dist.breakpoints() if -L < b < L]]))
+    lo, hi = cuts[:-1], cuts[1:]
+    ctr = 0.5 * (lo + hi)
+    h = 0.5 * (hi - lo)
+    lev = V[np.searchsorted(mids, ctr)]
+    vals = []
+    for n in (16, 32):
+        z, w = np.polynomial.legendre.leggauss(n)
+        x = ctr[:, None] + h[:, None] * z
+        vals.append(float(np.sum((((x - lev[:, None]) ** 2 * np.asarray(dist.pdf(x), float)) @ w) * h)))
+    tail = dist.partial_moment(2, L, math.inf) + dist.partial_moment(2, -math.inf, -L)
+    return OracleBracket(vals[1], best[0], best[1], abs(vals[1] - vals[0]) + 4 * tail + 1e-15 * vals[1])

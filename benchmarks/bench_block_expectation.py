@@ -1,0 +1,68 @@
+"""Exact block expectations: every (format, rule, law) preset, timed, with accuracy and MC ratio.
+
+For each law (N(0,1), Laplace(0,1)), preset block format (its own block size k) and absmax rule
+(floor, ceil, round, clip):
+
+* ``exact``: :func:`quanttheory.blocks.expectation.block_mse` (telescoped, warm), the minimum of
+  ``--repeat`` runs, CPU seconds (``time.process_time``) and wall seconds;
+* ``base``: the m-quadrature formulation (``method="quadrature"``, the algorithm on main before
+  the telescoped form), CPU seconds, one run, same process -> ``speed-up = base / exact``;
+* ``err``: the returned error estimate relative to the MSE, and ``|exact - base| / base``;
+* ``MC``: :func:`monte_carlo_block_mse` on ``--mc`` elements (CPU seconds -> seconds per
+  element); the elements a Monte Carlo run needs for the exact result's accuracy ``err`` is
+  ``n = n_mc (se / err)^2`` (se ~ n^-1/2), and for 1e-9 relative ``n_9 = n_mc (se / 1e-9 mse)^2``;
+  ``MC ratio = n_9 * (seconds per element) / exact`` (how many times longer a Monte Carlo run
+  reaching 1e-9 relative would take; extrapolated, not run).
+
+    python benchmarks/bench_block_expectation.py [--repeat 5] [--mc 262144] [--no-base] [--formats nvfp4,mxfp4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from _timing import best_time
+
+
+def main():
+    from quanttheory.blocks.expectation import block_mse, monte_carlo_block_mse
+    from quanttheory.blocks.spec import block_format_names, get_block_format
+    from quanttheory.laws import Laplace, Normal
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--mc", type=int, default=1 << 18)
+    ap.add_argument("--no-base", action="store_true")
+    ap.add_argument("--formats", default=",".join(block_format_names()))
+    a = ap.parse_args()
+    print(f"{'law':8s} {'format':11s} {'k':>4s} {'rule':6s} {'exact CPU ms':>12s} {'wall ms':>8s} "
+          f"{'base CPU ms':>11s} {'speed-up':>8s} {'mse':>20s} {'err/mse':>8s} {'|d|/mse':>8s} "
+          f"{'MC ns/el':>8s} {'MC ratio(1e-9)':>14s}")
+    worst = 0.0
+    for law, lname in ((Normal(), "normal"), (Laplace(), "laplace")):
+        for fmt in a.formats.split(","):
+            k = get_block_format(fmt).block
+            for rule in ("floor", "ceil", "round", "clip"):
+                block_mse(law, fmt, rule)  # warm (compile / load the kernel cache)
+                t_cpu, r = best_time(lambda: block_mse(law, fmt, rule), a.repeat, time.process_time)
+                t_wall, _ = best_time(lambda: block_mse(law, fmt, rule), a.repeat)
+                worst = max(worst, t_cpu)
+                if a.no_base:
+                    t_base, d = float("nan"), float("nan")
+                else:
+                    t_base, q = best_time(lambda: block_mse(law, fmt, rule, method="quadrature"), 1,
+                                          time.process_time)
+                    d = abs(r.mse - q.mse) / q.mse
+                t_mc, (mean, se, _) = best_time(lambda: monte_carlo_block_mse(law, fmt, rule, n=a.mc, rng=1), 1,
+                                                time.process_time)
+                per_el = t_mc / a.mc
+                n9 = a.mc * (se / (1e-9 * r.mse)) ** 2
+                print(f"{lname:8s} {fmt:11s} {k:4d} {rule:6s} {t_cpu * 1e3:12.2f} {t_wall * 1e3:8.2f} "
+                      f"{t_base * 1e3:11.1f} {t_base / t_cpu:8.0f} {r.mse:20.15g} {r.error_estimate / r.mse:8.1e} "
+                      f"{d:8.1e} {per_el * 1e9:8.0f} {n9 * per_el / t_cpu:14.2e}", flush=True)
+    print(f"slowest exact expectation: {worst * 1e3:.1f} ms CPU (min of {a.repeat})")
+
+
+if __name__ == "__main__":
+    main()
