@@ -286,9 +286,9 @@ def _code_index(codes, first, t, strict, tb, tbi):
     return j
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def oracle_codes(xb, codes, first, half_ok, allhalf_from, zero_code, kind, levels, mids, up, th, s0, lo_l, hi_l, par, T,
-                 ltop_p, ltop_n, l2_p, l2_n, mumin, outX, outS, counts):
+                 ltop_p, ltop_n, l2_p, l2_n, mumin, need_sse, outX, outS, counts):
     """Per-block optimal scale among the sorted positive ``codes`` (and the 0 scale if
     ``zero_code``): exact, evaluating only the codes of the window (module doc).
 
@@ -299,9 +299,10 @@ def oracle_codes(xb, codes, first, half_ok, allhalf_from, zero_code, kind, level
        ``u = x * (1/X)`` (a multiplication instead of a division: SIMD, no divider), whose
        error is at most ``e_j = (k + 16) 2^-52 (s2 + X^2)``; the saturation bound of the
        downward scan uses ``U = min_j (a_j + e_j)`` (an upper bound on the best exact SSE);
-    2. every screened code with ``a_j - e_j <= U`` (usually one) is evaluated exactly (exact
-       division, as the brute force does) and the best exact value wins (ties: the smaller
-       scale).  No code outside this set can be the exact optimum.
+    2. every screened code with ``a_j - e_j <= U`` is evaluated exactly (exact division, as the
+       brute force does) and the best exact value wins (ties: the smaller scale).  No code
+       outside this set can be the exact optimum; a single survivor (the usual case) is the
+       optimum without evaluation (its exact SSE is computed only if ``need_sse``).
 
     Outputs per block: ``outX`` (0 = the zero scale), ``outS`` the exact SSE, ``counts`` the
     number of codes screened.  The kernel's element quantizer (kind 2) is the one checked in
@@ -403,20 +404,33 @@ def oracle_codes(xb, codes, first, half_ok, allhalf_from, zero_code, kind, level
             ne += 1
             if a + e < U:
                 U = a + e
-        # stage 2: exact values of the codes that can still be the optimum
+        # stage 2: exact values of the codes that can still be the optimum (a single survivor
+        # with no zero option within U is the optimum: see oracle_codes_f32)
+        nsv = 0
+        c1 = 0
+        for c in range(ne):
+            sv = ea[c] - ee[c] <= U
+            nsv += sv
+            c1 = c if sv else c1
         best = zbest
         bestX = zX
-        for c in range(ne):
-            if ea[c] - ee[c] > U:
-                continue
-            X = codes[ej[c]]
-            if ee[c] == 0.0:
-                s = ea[c]
-            else:
-                s = _x2_exact(xv, X, kind, levels, mids, up, th, s0, lo_l, hi_l, par, su, si, sj)
-            if s < best or (s == best and X < bestX):
-                best = s
-                bestX = X
+        if nsv == 1 and zbest > U:
+            best = ea[c1]
+            bestX = codes[ej[c1]]
+            if need_sse and ee[c1] != 0.0:
+                best = _x2_exact(xv, bestX, kind, levels, mids, up, th, s0, lo_l, hi_l, par, su, si, sj)
+        else:
+            for c in range(ne):
+                if ea[c] - ee[c] > U:
+                    continue
+                X = codes[ej[c]]
+                if ee[c] == 0.0:
+                    s = ea[c]
+                else:
+                    s = _x2_exact(xv, X, kind, levels, mids, up, th, s0, lo_l, hi_l, par, su, si, sj)
+                if s < best or (s == best and X < bestX):
+                    best = s
+                    bestX = X
         outX[i] = bestX
         outS[i] = best
         counts[i] = ne

@@ -270,7 +270,7 @@ def oracle_scales(xb, bf: BlockFormat, *, tensor_scale=1.0, return_sse=False, re
             K.oracle_codes_f32(flat, codes, inv32, ok32, fine, half, allhalf, zero, s0, t0, t1, lo, hi, *bounds,
                                bool(return_sse), outX, outS, cnt)
         else:
-            K.oracle_codes(flat, codes, first, half, allhalf, zero, *quant, *bounds, outX, outS, cnt)
+            K.oracle_codes(flat, codes, first, half, allhalf, zero, *quant, *bounds, bool(return_sse), outX, outS, cnt)
     else:
         K.oracle_pwq(flat, sf == "fp16", *quant, *bounds, *sides, outX, outS, cnt)
     out = (outX.reshape(shape),)
