@@ -466,7 +466,10 @@ def oracle_pwq(xb, fp16, kind, levels, mids, up, th, s0, lo_l, hi_l, par, T, lto
     On the window ``[X_lo, X_hi]`` (saturation and dominance bounds, module doc) the breakpoints
     ``|x_i| / mu_j`` cut ``SSE(X) = s2 - 2 X B + X^2 A`` into quadratics with constant ``A, B``;
     each piece's minimum is ``B / A`` clamped to the piece (real), or one of the two float16
-    values around it inside the piece (convexity).  ``pos_mid/pos_lv`` (``neg_mid/neg_lv``):
+    values around it inside the piece (convexity).  The breakpoints are ordered by a bucket
+    sort on their value followed by one insertion pass (no allocation per block; exact: the
+    insertion pass removes whatever inversions the bucket arithmetic leaves).
+    ``pos_mid/pos_lv`` (``neg_mid/neg_lv``):
     positive (negative, as magnitudes) midpoints and the level magnitudes ``0, l_1, ...``."""
     nb, k = xb.shape
     F16MAX = 65504.0
@@ -484,6 +487,9 @@ def oracle_pwq(xb, fp16, kind, levels, mids, up, th, s0, lo_l, hi_l, par, T, lto
     keys = np.empty(k * J)
     dA = np.empty(k * J)
     dB = np.empty(k * J)
+    order = np.empty(k * J, np.int64)
+    bid = np.empty(k * J, np.int64)
+    cntb = np.empty(k * J + 1, np.int64)
     for i in range(nb):
         M, posmax, s2 = _block_stats2(xb, i)
         if M == 0.0:
@@ -558,7 +564,31 @@ def oracle_pwq(xb, fp16, kind, levels, mids, up, th, s0, lo_l, hi_l, par, T, lto
                         dA[nk] = neg_lv[jj + 1] * neg_lv[jj + 1] - neg_lv[jj] * neg_lv[jj]
                         dB[nk] = a * (neg_lv[jj + 1] - neg_lv[jj])
                         nk += 1
-        order = np.argsort(keys[:nk])  # ascending; walked from the top
+        # ascending order of the keys (walked from the top): bucket sort by value, then one
+        # insertion pass (exact whatever the bucket arithmetic: it only leaves in-bucket inversions)
+        if nk > 0:
+            sc = nk / (Xhi - Xlo)
+            for b in range(nk + 1):
+                cntb[b] = 0
+            for p in range(nk):
+                b = int((keys[p] - Xlo) * sc)
+                b = min(max(b, 0), nk - 1)
+                bid[p] = b
+                cntb[b + 1] += 1
+            for b in range(nk):
+                cntb[b + 1] += cntb[b]
+            for p in range(nk):
+                b = bid[p]
+                order[cntb[b]] = p
+                cntb[b] += 1
+            for q in range(1, nk):
+                v = order[q]
+                kv = keys[v]
+                r = q - 1
+                while r >= 0 and keys[order[r]] > kv:
+                    order[r + 1] = order[r]
+                    r -= 1
+                order[r + 1] = v
         # A, B on the top piece: levels at a point strictly inside it
         top_lo = keys[order[nk - 1]] if nk > 0 else Xlo
         Xm = 0.5 * (top_lo + Xhi)
