@@ -15,6 +15,12 @@ Why these candidate windows are exact (proofs in ``docs/blocks.md``, section 3):
   least as close to the grid ``(X/2) L`` as to ``X L`` (``SSE(X/2) <= SSE(X)``): ``X`` need not be
   tried (ties are resolved toward the smaller scale);
 * all-zero: if ``X > M / mumin`` every element rounds to 0 and ``SSE = sum x^2``.
+
+The code kernels evaluate the window in two stages (docs/blocks.md, section 3, items 4-5): a
+screening value ``a`` with a proven error bound ``e`` for every code of the window (float32
+SIMD for grids with at most two binade starts, float64 with a multiplication otherwise), then
+the exact float64 SSE (exact division, as a brute force) only for the codes with
+``a - e <= min(a + e)``; a single such code is the optimum without evaluation.
 """
 
 from __future__ import annotations
@@ -157,26 +163,6 @@ def _block_stats2(xb, i):
     return M, mx >= -mn, s2
 
 
-@numba.njit(cache=True, inline="always")
-def _first_ge(codes, first, t, strict):
-    """Smallest ``j`` with ``codes[j] >= t`` (``> t`` if ``strict``), ``codes.size`` if none:
-    start at ``first[e]`` (the first code ``>= 2^e``, ``e = floor(log2 t)`` clipped to the table)
-    and step forward (a handful of steps: codes per binade)."""
-    nc = codes.size
-    f, e = math.frexp(t)
-    idx = e - 1 + 1100
-    if idx < 0:
-        idx = 0
-    if idx >= first.size:
-        idx = first.size - 1
-    j = first[idx]
-    while j > 0 and (codes[j - 1] > t if strict else codes[j - 1] >= t):
-        j -= 1
-    while j < nc and (codes[j] <= t if strict else codes[j] < t):
-        j += 1
-    return j
-
-
 @numba.njit(cache=True, fastmath={"reassoc", "nsz"})
 def _load_block(xb, i, xv):
     """Copy block ``i`` into the float64 buffer ``xv``; return ``M``, whether a positive element
@@ -268,8 +254,10 @@ def _x2_exact(xv, X, kind, levels, mids, up, th, s0, lo, hi, par, u, ie, se):
 
 @numba.njit(cache=True, inline="always")
 def _code_index(codes, first, t, strict, tb, tbi):
-    """``_first_ge`` with the binade read from the exponent bits of ``t > 0`` (no ``frexp``;
-    ``tb`` a float64 scratch of size 1, ``tbi`` its int64 view)."""
+    """Smallest ``j`` with ``codes[j] >= t`` (``> t`` if ``strict``), ``codes.size`` if none:
+    start at ``first[e + 1100]`` (the first code ``>= 2^e``, ``e = floor(log2 t)`` read from the
+    exponent bits of ``t > 0``; ``tb`` a float64 scratch of size 1, ``tbi`` its int64 view) and
+    step (a handful of steps: codes per binade)."""
     nc = codes.size
     tb[0] = t
     e = ((tbi[0] >> 52) & 0x7FF) - 1023
