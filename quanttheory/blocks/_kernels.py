@@ -15,6 +15,12 @@ Why these candidate windows are exact (proofs in ``docs/blocks.md``, section 3):
   least as close to the grid ``(X/2) L`` as to ``X L`` (``SSE(X/2) <= SSE(X)``): ``X`` need not be
   tried (ties are resolved toward the smaller scale);
 * all-zero: if ``X > M / mumin`` every element rounds to 0 and ``SSE = sum x^2``.
+
+The code kernels evaluate the window in two stages (docs/blocks.md, section 3, items 4-5): a
+screening value ``a`` with a proven error bound ``e`` for every code of the window (float32
+SIMD for grids with at most two binade starts, float64 with a multiplication otherwise), then
+the exact float64 SSE (exact division, as a brute force) only for the codes with
+``a - e <= min(a + e)``; a single such code is the optimum without evaluation.
 """
 
 from __future__ import annotations
@@ -157,14 +163,105 @@ def _block_stats2(xb, i):
     return M, mx >= -mn, s2
 
 
+@numba.njit(cache=True, fastmath={"reassoc", "nsz"})
+def _load_block(xb, i, xv):
+    """Copy block ``i`` into the float64 buffer ``xv``; return ``M``, whether a positive element
+    attains it, and the sum of squares (only the sum is reassociated)."""
+    k = xb.shape[1]
+    mx = -np.inf
+    mn = np.inf
+    s2 = 0.0
+    for t in range(k):
+        x = np.float64(xb[i, t])
+        xv[t] = x
+        s2 += x * x
+        mx = max(mx, x)
+        mn = min(mn, x)
+    M = max(mx, -mn)
+    return M, mx >= -mn, s2
+
+
+@numba.njit(cache=True, fastmath={"reassoc", "nsz"})
+def _u2_m0(xv, invX, is0, s0, t0, t1, lo, hi):
+    """``sum_t (u_t - q(u_t))^2`` with ``u_t = xv[t] * invX`` (one rounding from ``x / X``), kind 2
+    with at most two binade starts ``t0 <= t1``: one branch-free SIMD loop."""
+    s = 0.0
+    for t in range(xv.size):
+        v = xv[t] * invX
+        a = abs(v)
+        c0 = a >= t0
+        c1 = a >= t1
+        ist = is0 * (0.5 if c0 else 1.0) * (0.5 if c1 else 1.0)
+        st = s0 * (2.0 if c0 else 1.0) * (2.0 if c1 else 1.0)
+        d = v - min(max(np.rint(v * ist) * st, lo), hi)
+        s += d * d
+    return s
+
+
+@numba.njit(cache=True, fastmath={"reassoc", "nsz"})
+def _u2_m1(xv, invX, p_lo, emin, nt, lo, hi, u, ie, se):
+    """As :func:`_u2_m0` for any number of binades: the step ``2^(p_lo + clip(e - emin, 0, nt))``
+    built from the exponent bits of ``u`` (three SIMD loops over the scratch ``u, ie, se``)."""
+    k = xv.size
+    ub = u.view(np.int64)
+    ieb = ie.view(np.int64)
+    seb = se.view(np.int64)
+    for t in range(k):
+        u[t] = xv[t] * invX
+    for t in range(k):
+        e = ((ub[t] >> 52) & 0x7FF) - 1023 - emin
+        e = min(max(e, 0), nt) + p_lo
+        ieb[t] = (1023 - e) << 52
+        seb[t] = (1023 + e) << 52
+    s = 0.0
+    for t in range(k):
+        d = u[t] - min(max(np.rint(u[t] * ie[t]) * se[t], lo), hi)
+        s += d * d
+    return s
+
+
+@numba.njit(cache=True, fastmath={"reassoc", "nsz"})
+def _x2_exact(xv, X, kind, levels, mids, up, th, s0, lo, hi, par, u, ie, se):
+    """Exact block SSE ``sum_t (x_t - X q(x_t / X))^2`` (exact division), as :func:`_sse_full`
+    on the buffer ``xv``."""
+    k = xv.size
+    s = 0.0
+    if kind == 2:
+        p_lo = par[0]
+        emin = par[1]
+        nt = par[2]
+        ub = u.view(np.int64)
+        ieb = ie.view(np.int64)
+        seb = se.view(np.int64)
+        for t in range(k):
+            u[t] = xv[t] / X
+        for t in range(k):
+            e = ((ub[t] >> 52) & 0x7FF) - 1023 - emin
+            e = min(max(e, 0), nt) + p_lo
+            ieb[t] = (1023 - e) << 52
+            seb[t] = (1023 + e) << 52
+        for t in range(k):
+            q = min(max(np.rint(u[t] * ie[t]) * se[t], lo), hi)
+            d = xv[t] - X * q
+            s += d * d
+        return s
+    for t in range(k):
+        x = xv[t]
+        d = x - X * _qfast(x / X, kind, levels, mids, up, th, s0, lo, hi)
+        s += d * d
+    return s
+
+
 @numba.njit(cache=True, inline="always")
-def _first_ge(codes, first, t, strict):
+def _code_index(codes, first, t, strict, tb, tbi):
     """Smallest ``j`` with ``codes[j] >= t`` (``> t`` if ``strict``), ``codes.size`` if none:
-    start at ``first[e]`` (the first code ``>= 2^e``, ``e = floor(log2 t)`` clipped to the table)
-    and step forward (a handful of steps: codes per binade)."""
+    start at ``first[e + 1100]`` (the first code ``>= 2^e``, ``e = floor(log2 t)`` read from the
+    exponent bits of ``t > 0``; ``tb`` a float64 scratch of size 1, ``tbi`` its int64 view) and
+    step (a handful of steps: codes per binade)."""
     nc = codes.size
-    f, e = math.frexp(t)
-    idx = e - 1 + 1100
+    tb[0] = t
+    e = ((tbi[0] >> 52) & 0x7FF) - 1023
+    idx = e + 1100
     if idx < 0:
         idx = 0
     if idx >= first.size:
@@ -177,30 +274,50 @@ def _first_ge(codes, first, t, strict):
     return j
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def oracle_codes(xb, codes, first, half_ok, allhalf_from, zero_code, kind, levels, mids, up, th, s0, lo_l, hi_l, par, T,
-                 ltop_p, ltop_n, l2_p, l2_n, mumin, outX, outS, counts):
+                 ltop_p, ltop_n, l2_p, l2_n, mumin, need_sse, outX, outS, counts):
     """Per-block optimal scale among the sorted positive ``codes`` (and the 0 scale if
     ``zero_code``): exact, evaluating only the codes of the window (module doc).
 
     ``half_ok[j]``: ``codes[j] / 2`` is a code; ``allhalf_from``: every code from this index on
-    has ``half_ok``.  Before a full evaluation, the errors of the two largest elements (a lower
-    bound on the block SSE) are compared with the best value found.  Outputs per block:
-    ``outX`` (0 = the zero scale), ``outS`` the SSE, ``counts`` the number of full evaluations."""
+    has ``half_ok``.  Two stages per block (docs/blocks.md, section 3, "screening"):
+
+    1. every code of the window is screened with an approximate SSE ``a_j = X^2 sum (u - q(u))^2``,
+       ``u = x * (1/X)`` (a multiplication instead of a division: SIMD, no divider), whose
+       error is at most ``e_j = (k + 16) 2^-52 (s2 + X^2)``; the saturation bound of the
+       downward scan uses ``U = min_j (a_j + e_j)`` (an upper bound on the best exact SSE);
+    2. every screened code with ``a_j - e_j <= U`` is evaluated exactly (exact division, as the
+       brute force does) and the best exact value wins (ties: the smaller scale).  No code
+       outside this set can be the exact optimum; a single survivor (the usual case) is the
+       optimum without evaluation (its exact SSE is computed only if ``need_sse``).
+
+    Outputs per block: ``outX`` (0 = the zero scale), ``outS`` the exact SSE, ``counts`` the
+    number of codes screened.  The kernel's element quantizer (kind 2) is the one checked in
+    Python; kinds 0/1 are evaluated exactly in stage 1 (``e_j = 0``)."""
     nb, k = xb.shape
     nc = codes.size
     slack = 1.0 + 1e-12
     mode = (0 if th.size <= 2 else 1) if kind == 2 else 2
     t0 = th[0] if th.size > 0 else np.inf
     t1 = th[1] if th.size > 1 else np.inf
+    is0 = 1.0 / s0
     p_lo = par[0]
     emin = par[1]
     nt = par[2]
+    eps = (k + 16) * 2.0 ** -52
+    xv = np.empty(k)
     su = np.empty(k)
     si = np.empty(k)
     sj = np.empty(k)
+    tb = np.empty(1)
+    tbi = tb.view(np.int64)
+    cl = np.empty(nc + 3, np.int64)   # codes of the deterministic part of the window
+    ej = np.empty(nc + 3, np.int64)   # screened codes, their approximate SSE and error bound
+    ea = np.empty(nc + 3)
+    ee = np.empty(nc + 3)
     for i in range(nb):
-        M, posmax, s2 = _block_stats2(xb, i)
+        M, posmax, s2 = _load_block(xb, i, xv)
         if M == 0.0:
             outX[i] = codes[0]
             outS[i] = 0.0
@@ -208,52 +325,28 @@ def oracle_codes(xb, codes, first, half_ok, allhalf_from, zero_code, kind, level
             continue
         ltop = ltop_p if posmax else ltop_n
         # all-zero: the first code with X > M / mumin gives s2 (so does the zero scale)
-        thr0 = M / mumin
-        jz = _first_ge(codes, first, thr0, True)
-        best = np.inf
-        bestX = 0.0
+        jz = _code_index(codes, first, M / mumin, True, tb, tbi)
+        zbest = np.inf
+        zX = 0.0
         if zero_code:
-            best = s2
+            zbest = s2
         elif jz < nc:
-            best = s2
-            bestX = codes[jz]
-        # start: the smallest code >= M / ltop (no saturation)
-        j0 = min(_first_ge(codes, first, M / ltop, False), nc - 1)
-        # second seed: the smallest code >= M / l2 (the largest element on the next level down)
-        j4 = _first_ge(codes, first, M / (l2_p if posmax else l2_n), False)
-        cnt = 0
-        # seeds j0 - 1, j0, j4 (the usual winners: amax just above the top level, or on the next)
-        # The three-way evaluator dispatch below is written out at each of its three call sites on
-        # purpose: one shared inline="always" helper measured 2x slower (NVFP4 oracle on 1024 x 4096,
-        # 67-80 -> 153-178 CPU passes), as numba then passes the level arrays on every call.
-        for sd in range(3):
-            j = j0 - 1 + sd if sd < 2 else j4
-            if j < 0 or j >= nc or (sd == 2 and j <= j0):
-                continue
-            X = codes[j]
-            s = (_sse_k2(xb, i, X, s0, t0, t1, lo_l, hi_l) if mode == 0 else
-                 _sse_k2g(xb, i, X, p_lo, emin, nt, lo_l, hi_l) if mode == 1 else
-                 _sse_full(xb, i, X, kind, levels, mids, up, th, s0, lo_l, hi_l, su, si, sj, par))
-            cnt += 1
-            if s < best or (s == best and X < bestX):
-                best = s
-                bestX = X
-        # downward (more saturation) from j0 - 2
-        j = j0 - 2
-        while j >= 0:
-            X = codes[j]
-            over = M - X * ltop
-            if over > 0.0 and over * over > best * slack:
-                break
-            s = (_sse_k2(xb, i, X, s0, t0, t1, lo_l, hi_l) if mode == 0 else
-                 _sse_k2g(xb, i, X, p_lo, emin, nt, lo_l, hi_l) if mode == 1 else
-                 _sse_full(xb, i, X, kind, levels, mids, up, th, s0, lo_l, hi_l, su, si, sj, par))
-            cnt += 1
-            if s < best or (s == best and X < bestX):
-                best = s
-                bestX = X
-            j -= 1
-        # upward (coarser) from j0 + 1
+            zbest = s2
+            zX = codes[jz]
+        # seeds: the smallest code >= M / ltop (no saturation), the one below, the smallest
+        # code >= M / l2 (amax on the next level down); then upward (dominance), then downward
+        j0 = min(_code_index(codes, first, M / ltop, False, tb, tbi), nc - 1)
+        j4 = _code_index(codes, first, M / (l2_p if posmax else l2_n), False, tb, tbi)
+        nl = 0
+        if j0 < jz or zbest == np.inf:
+            cl[nl] = j0
+            nl += 1
+        if j0 >= 1:
+            cl[nl] = j0 - 1
+            nl += 1
+        if j4 > j0 and j4 < nc and j4 < jz:
+            cl[nl] = j4
+            nl += 1
         j = j0 + 1
         while j < nc and j < jz:
             X = codes[j]
@@ -262,20 +355,73 @@ def oracle_codes(xb, codes, first, half_ok, allhalf_from, zero_code, kind, level
                     break
                 j += 1
                 continue
-            if j == j4:
-                j += 1
-                continue
-            s = (_sse_k2(xb, i, X, s0, t0, t1, lo_l, hi_l) if mode == 0 else
-                 _sse_k2g(xb, i, X, p_lo, emin, nt, lo_l, hi_l) if mode == 1 else
-                 _sse_full(xb, i, X, kind, levels, mids, up, th, s0, lo_l, hi_l, su, si, sj, par))
-            cnt += 1
-            if s < best or (s == best and X < bestX):
-                best = s
-                bestX = X
+            if j != j4:
+                cl[nl] = j
+                nl += 1
             j += 1
+        U = zbest
+        jd = j0 - 2
+        pos = 0
+        ne = 0
+        while True:
+            if pos < nl:
+                j = cl[pos]
+                pos += 1
+            else:
+                if jd < 0:
+                    break
+                j = jd
+                over = M - codes[j] * ltop
+                if over > 0.0 and over * over > U * slack:
+                    break
+                jd -= 1
+            X = codes[j]
+            if mode == 2:
+                a = _x2_exact(xv, X, kind, levels, mids, up, th, s0, lo_l, hi_l, par, su, si, sj)
+                e = 0.0
+            else:
+                invX = 1.0 / X
+                if mode == 0:
+                    a = _u2_m0(xv, invX, is0, s0, t0, t1, lo_l, hi_l) * (X * X)
+                else:
+                    a = _u2_m1(xv, invX, p_lo, emin, nt, lo_l, hi_l, su, si, sj) * (X * X)
+                e = eps * (s2 + X * X * 1e-280)
+            ej[ne] = j
+            ea[ne] = a
+            ee[ne] = e
+            ne += 1
+            if a + e < U:
+                U = a + e
+        # stage 2: exact values of the codes that can still be the optimum (a single survivor
+        # with no zero option within U is the optimum: see oracle_codes_f32)
+        nsv = 0
+        c1 = 0
+        for c in range(ne):
+            sv = ea[c] - ee[c] <= U
+            nsv += sv
+            c1 = c if sv else c1
+        best = zbest
+        bestX = zX
+        if nsv == 1 and zbest > U:
+            best = ea[c1]
+            bestX = codes[ej[c1]]
+            if need_sse and ee[c1] != 0.0:
+                best = _x2_exact(xv, bestX, kind, levels, mids, up, th, s0, lo_l, hi_l, par, su, si, sj)
+        else:
+            for c in range(ne):
+                if ea[c] - ee[c] > U:
+                    continue
+                X = codes[ej[c]]
+                if ee[c] == 0.0:
+                    s = ea[c]
+                else:
+                    s = _x2_exact(xv, X, kind, levels, mids, up, th, s0, lo_l, hi_l, par, su, si, sj)
+                if s < best or (s == best and X < bestX):
+                    best = s
+                    bestX = X
         outX[i] = bestX
         outS[i] = best
-        counts[i] = cnt
+        counts[i] = ne
 
 
 @numba.njit(cache=True)
@@ -308,7 +454,10 @@ def oracle_pwq(xb, fp16, kind, levels, mids, up, th, s0, lo_l, hi_l, par, T, lto
     On the window ``[X_lo, X_hi]`` (saturation and dominance bounds, module doc) the breakpoints
     ``|x_i| / mu_j`` cut ``SSE(X) = s2 - 2 X B + X^2 A`` into quadratics with constant ``A, B``;
     each piece's minimum is ``B / A`` clamped to the piece (real), or one of the two float16
-    values around it inside the piece (convexity).  ``pos_mid/pos_lv`` (``neg_mid/neg_lv``):
+    values around it inside the piece (convexity).  The breakpoints are ordered by a bucket
+    sort on their value followed by one insertion pass (no allocation per block; exact: the
+    insertion pass removes whatever inversions the bucket arithmetic leaves).
+    ``pos_mid/pos_lv`` (``neg_mid/neg_lv``):
     positive (negative, as magnitudes) midpoints and the level magnitudes ``0, l_1, ...``."""
     nb, k = xb.shape
     F16MAX = 65504.0
@@ -326,6 +475,9 @@ def oracle_pwq(xb, fp16, kind, levels, mids, up, th, s0, lo_l, hi_l, par, T, lto
     keys = np.empty(k * J)
     dA = np.empty(k * J)
     dB = np.empty(k * J)
+    order = np.empty(k * J, np.int64)
+    bid = np.empty(k * J, np.int64)
+    cntb = np.empty(k * J + 1, np.int64)
     for i in range(nb):
         M, posmax, s2 = _block_stats2(xb, i)
         if M == 0.0:
@@ -400,7 +552,31 @@ def oracle_pwq(xb, fp16, kind, levels, mids, up, th, s0, lo_l, hi_l, par, T, lto
                         dA[nk] = neg_lv[jj + 1] * neg_lv[jj + 1] - neg_lv[jj] * neg_lv[jj]
                         dB[nk] = a * (neg_lv[jj + 1] - neg_lv[jj])
                         nk += 1
-        order = np.argsort(keys[:nk])  # ascending; walked from the top
+        # ascending order of the keys (walked from the top): bucket sort by value, then one
+        # insertion pass (exact whatever the bucket arithmetic: it only leaves in-bucket inversions)
+        if nk > 0:
+            sc = nk / (Xhi - Xlo)
+            for b in range(nk + 1):
+                cntb[b] = 0
+            for p in range(nk):
+                b = int((keys[p] - Xlo) * sc)
+                b = min(max(b, 0), nk - 1)
+                bid[p] = b
+                cntb[b + 1] += 1
+            for b in range(nk):
+                cntb[b + 1] += cntb[b]
+            for p in range(nk):
+                b = bid[p]
+                order[cntb[b]] = p
+                cntb[b] += 1
+            for q in range(1, nk):
+                v = order[q]
+                kv = keys[v]
+                r = q - 1
+                while r >= 0 and keys[order[r]] > kv:
+                    order[r + 1] = order[r]
+                    r -= 1
+                order[r + 1] = v
         # A, B on the top piece: levels at a point strictly inside it
         top_lo = keys[order[nk - 1]] if nk > 0 else Xlo
         Xm = 0.5 * (top_lo + Xhi)
@@ -461,3 +637,178 @@ def oracle_pwq(xb, fp16, kind, levels, mids, up, th, s0, lo_l, hi_l, par, T, lto
 def _qfast_py(u, kind, levels, mids, up, th, s0, lo, hi):
     """``_qfast`` callable from Python (used to verify the kernel quantizer)."""
     return _qfast(u, kind, levels, mids, up, th, s0, lo, hi)
+
+
+@numba.njit(cache=True, inline="always")
+def _fine_index(fine, codes, t, strict, tb, tbi):
+    """Smallest ``j`` with ``codes[j] >= t`` (``> t`` if ``strict``), ``codes.size`` if none, for
+    ``t > 0``: ``fine[key]`` is the first code ``>=`` the sub-binade start of ``t`` (key = the
+    exponent and top three mantissa bits of ``t``), then a step or two forward."""
+    nc = codes.size
+    tb[0] = t
+    j = np.int64(fine[(tbi[0] >> 49) & 0x3FFF])
+    if strict:
+        while j < nc and codes[j] <= t:
+            j += 1
+    else:
+        while j < nc and codes[j] < t:
+            j += 1
+    return j
+
+
+@numba.njit(cache=True, fastmath={"reassoc", "nsz"}, error_model="numpy")
+def oracle_codes_f32(xb, codes, inv32, ok32, fine, half_ok, allhalf_from, zero_code, s0, t0, t1, lo, hi, T, ltop_p,
+                     ltop_n, l2_p, l2_n, mumin, need_sse, outX, outS, counts):
+    """:func:`oracle_codes` for element grids with at most two binade starts (E2M1, INT grids):
+    stage 1 screens in float32 (8 SIMD lanes), stage 2 is the exact float64 evaluation.
+
+    Screening value of code ``j``: ``a_j = X^2 sum_t (u_t - q(u_t))^2`` with
+    ``u_t = fl32(fl32(x_t) inv32[j])``, ``inv32[j] = fl32(1 / X)``, summed in float32.  Error
+    bound (docs/blocks.md, section 3): ``|a_j - SSE(X)| <= e = (k + 12) 2^-24 s2`` (``s2`` the
+    block's sum of squares), valid when ``ok32[j]`` (``2^-120 <= X <= 2^120``), ``M <= 2^100`` and
+    ``M / X <= 2^60`` (no float32 overflow); otherwise the code is evaluated exactly in stage 1
+    (``e = 0``).  Codes are screened from the top of the window down: every non-dominated code
+    below the all-zero threshold, then the saturating ones until the saturation bound stops.
+    ``fine``: the code-index table of :func:`_fine_index`."""
+    nb, k = xb.shape
+    nc = codes.size
+    slack = 1.0 + 1e-12
+    f0 = np.float32(0.0)
+    h1 = np.float32(0.5)
+    o1 = np.float32(1.0)
+    w2 = np.float32(2.0)
+    s0f = np.float32(s0)
+    is0f = np.float32(1.0 / s0)
+    t0f = np.float32(t0)
+    t1f = np.float32(t1)
+    lof = np.float32(lo)
+    hif = np.float32(hi)
+    is0 = 1.0 / s0
+    epsk = (k + 12) * 2.0 ** -24
+    x32 = np.empty(k, np.float32)
+    xv = np.empty(k)
+    tb = np.empty(1)
+    tbi = tb.view(np.int64)
+    ej = np.empty(nc + 1, np.int64)
+    ea = np.empty(nc + 1)
+    ee = np.empty(nc + 1)
+    for i in range(nb):
+        mx = -np.inf
+        mn = np.inf
+        s2 = 0.0
+        for t in range(k):
+            x = np.float64(xb[i, t])
+            xv[t] = x
+            x32[t] = np.float32(xb[i, t])
+            s2 += x * x
+            mx = x if x > mx else mx
+            mn = x if x < mn else mn
+        M = max(mx, -mn)
+        if M == 0.0:
+            outX[i] = codes[0]
+            outS[i] = 0.0
+            counts[i] = 0
+            continue
+        posmax = mx >= -mn
+        ltop = ltop_p if posmax else ltop_n
+        small = M <= 2.0 ** 100
+        jz = _fine_index(fine, codes, M / mumin, True, tb, tbi)
+        zbest = np.inf
+        zX = 0.0
+        if zero_code:
+            zbest = s2
+        elif jz < nc:
+            zbest = s2
+            zX = codes[jz]
+        j0 = min(_fine_index(fine, codes, M / ltop, False, tb, tbi), nc - 1)
+        jT = _fine_index(fine, codes, M * slack / T, False, tb, tbi)
+        jhi = min(jz, max(jT, allhalf_from))   # codes from jhi on: all-zero or dominated
+        if jhi < j0 + 1:
+            jhi = j0 + 1
+        U = zbest
+        e32 = epsk * s2
+        ne = 0
+        j = jhi - 1
+        while j >= 0:
+            X = codes[j]
+            if j < j0 - 1:
+                over = M - X * ltop
+                if over > 0.0 and over * over > U * slack:
+                    break
+            elif j >= jT and half_ok[j]:
+                j -= 1
+                continue
+            if ok32[j] and small and M <= X * 2.0 ** 60:
+                w = inv32[j]
+                s32 = f0
+                for t in range(k):
+                    v = x32[t] * w
+                    a = abs(v)
+                    c0 = a >= t0f
+                    cc = a >= t1f
+                    ist = is0f * (h1 if c0 else o1) * (h1 if cc else o1)
+                    st = s0f * (w2 if c0 else o1) * (w2 if cc else o1)
+                    d = v - min(max(np.rint(v * ist) * st, lof), hif)
+                    s32 += d * d
+                av = np.float64(s32) * (X * X)
+                e = e32
+            else:
+                av = 0.0
+                for t in range(k):
+                    x = xv[t]
+                    v = x / X
+                    a = abs(v)
+                    c0 = a >= t0
+                    cc = a >= t1
+                    ist = is0 * (0.5 if c0 else 1.0) * (0.5 if cc else 1.0)
+                    st = s0 * (2.0 if c0 else 1.0) * (2.0 if cc else 1.0)
+                    d = x - X * min(max(np.rint(v * ist) * st, lo), hi)
+                    av += d * d
+                e = 0.0
+            ej[ne] = j
+            ea[ne] = av
+            ee[ne] = e
+            U = min(U, av + e)
+            ne += 1
+            j -= 1
+        # stage 2.  Survivors: screened codes with a - e <= U (U = min(zero option, a + e)); any
+        # other code has an exact SSE > U >= the exact SSE of the code attaining U.  A single
+        # survivor with no zero option within U is therefore the optimum (ties impossible); else
+        # the survivors are evaluated exactly (and the winner always if its SSE is asked for).
+        nsv = 0
+        c1 = 0
+        for c in range(ne):
+            sv = ea[c] - ee[c] <= U
+            nsv += sv
+            c1 = c if sv else c1
+        best = zbest
+        bestX = zX
+        if nsv == 1 and zbest > U:
+            best = ea[c1]
+            bestX = codes[ej[c1]]
+            if need_sse and ee[c1] != 0.0:
+                nsv = -1   # evaluate the winner exactly below
+        for c in range(ne):
+            if nsv == 1 or (nsv == -1 and c != c1) or ea[c] - ee[c] > U:
+                continue
+            X = codes[ej[c]]
+            if ee[c] == 0.0:
+                sx = ea[c]
+            else:
+                sx = 0.0
+                for t in range(k):
+                    x = xv[t]
+                    v = x / X
+                    a = abs(v)
+                    c0 = a >= t0
+                    cc = a >= t1
+                    ist = is0 * (0.5 if c0 else 1.0) * (0.5 if cc else 1.0)
+                    st = s0 * (2.0 if c0 else 1.0) * (2.0 if cc else 1.0)
+                    d = x - X * min(max(np.rint(v * ist) * st, lo), hi)
+                    sx += d * d
+            if nsv == -1 or sx < best or (sx == best and X < bestX):
+                best = sx
+                bestX = X
+        outX[i] = bestX
+        outS[i] = best
+        counts[i] = ne

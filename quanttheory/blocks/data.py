@@ -220,9 +220,17 @@ def _code_table(scale_format: str, S: float):
     # first[e + 1100]: index of the first code >= 2^e (a starting point for the kernels' searches)
     first = np.searchsorted(codes, np.exp2(np.arange(-1100, 1024, dtype=np.float64)), side="left")
     first = first.astype(np.int64)
-    for a in (codes, half, first):
+    # fine[key]: the first code >= the float64 with exponent and top 3 mantissa bits key (and
+    # zero lower bits), key = (bits >> 49) & 0x3FFF: a start for the f32 kernel's searches
+    starts = (np.arange(1 << 14, dtype=np.int64) << 49).view(np.float64)
+    fine = np.searchsorted(codes, starts, side="left").astype(np.int16)
+    fine[~np.isfinite(starts)] = codes.size
+    with np.errstate(over="ignore", divide="ignore"):
+        inv32 = (1.0 / codes).astype(np.float32)
+    ok32 = (codes >= 2.0 ** -120) & (codes <= 2.0 ** 120)
+    for a in (codes, half, first, fine, inv32, ok32):
         a.setflags(write=False)
-    return codes, first, half, allhalf, zero
+    return codes, first, half, allhalf, zero, fine, inv32, ok32
 
 
 def _as_2d_blocks(xb):
@@ -253,8 +261,16 @@ def oracle_scales(xb, bf: BlockFormat, *, tensor_scale=1.0, return_sse=False, re
     quant, bounds, sides = _oracle_tables(bf.element)
     sf = bf.scale_format
     if sf in ("e8m0", "e4m3"):
-        codes, first, half, allhalf, zero = _code_table(sf, float(tensor_scale) if sf == "e4m3" else 1.0)
-        K.oracle_codes(flat, codes, first, half, allhalf, zero, *quant, *bounds, outX, outS, cnt)
+        codes, first, half, allhalf, zero, fine, inv32, ok32 = _code_table(sf, float(tensor_scale) if sf == "e4m3"
+                                                                            else 1.0)
+        kind, lv, mids, up, th, s0, lo, hi, par = quant
+        if kind == 2 and th.size <= 2:
+            t0 = float(th[0]) if th.size > 0 else math.inf
+            t1 = float(th[1]) if th.size > 1 else math.inf
+            K.oracle_codes_f32(flat, codes, inv32, ok32, fine, half, allhalf, zero, s0, t0, t1, lo, hi, *bounds,
+                               bool(return_sse), outX, outS, cnt)
+        else:
+            K.oracle_codes(flat, codes, first, half, allhalf, zero, *quant, *bounds, bool(return_sse), outX, outS, cnt)
     else:
         K.oracle_pwq(flat, sf == "fp16", *quant, *bounds, *sides, outX, outS, cnt)
     out = (outX.reshape(shape),)
