@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from quanttheory import Grid
-from quanttheory.risk._kernels.direct import ROW_T_MAX, exact_rows, exact_rows_full
+from quanttheory.risk._kernels.direct import ROW_T_MAX, exact_rows_full
+from quanttheory.risk._kernels.direct import exact_rows_window as exact_rows
 from quanttheory.risk.data import optimal_scale_data
 
 from test_empirical import PI2, _data, brute_force  # noqa: E402

@@ -259,12 +259,12 @@ def _optimal_windowed(arr, grid, st, s_lo, s_hi, info, t0):
 
 def _direct_result(row, n, grid, info, t0=None):
     """OptimalScale from one row of :func:`quanttheory.risk._kernels.direct.exact_rows`."""
-    from ._kernels.direct import ROW_T_MAX
+    from ._kernels.direct import ROW_MIN_N, ROW_T_MAX
 
     cf = math.pi**2
     s_star, F, cert, err, nev = (float(v) for v in row[:5])
     mse = F / n
-    windowed = max(_tops(grid)) <= ROW_T_MAX
+    windowed = max(_tops(grid)) <= ROW_T_MAX and n >= ROW_MIN_N
     method = DIRECT_METHOD
     if windowed:
         method = ("exact: histogram lower bounds on s-intervals exclude all but a window, every breakpoint "

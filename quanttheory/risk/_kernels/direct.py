@@ -183,6 +183,8 @@ def _sweep_window(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, out_row):
     a0 = 0.0
     a1 = 0.0
     a2 = 0.0
+    a3 = 0.0
+    a4 = 0.0
     left = A
     thr = np.inf
     W = min(0.25, 4.0 / max(Tm, 1))
@@ -217,6 +219,8 @@ def _sweep_window(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, out_row):
             a0 = 0.0
             a1 = 0.0
             a2 = 0.0
+            a3 = 0.0
+            a4 = 0.0
             nre += 1
             ev0 = j
         E2 = c0 + q0
@@ -225,15 +229,17 @@ def _sweep_window(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, out_row):
         val, t = _qmin(E2, KE, K2, left - s0, right - s0)
         at = abs(t)
         mag = abs(E2) + 2 * at * abs(KE) + at * at * abs(K2) + a0 + 2 * at * a1 + at * at * a2
-        # the residuals e = v - k s0 are rounded (by up to eps k s0 each): their effect on the
-        # three sums, by Cauchy-Schwarz (it dominates when the data fit the grid almost exactly)
-        mag += s0 * (2 * math.sqrt(abs(E2) * abs(K2)) + 2 * at * abs(K2) + s0 * (abs(K2) + a2))
+        # the residuals e = v - k s0 are rounded (by up to eps (k s0 + |e|) each): their effect on
+        # the three sums (base sums by Cauchy-Schwarz, events exactly through a3, a4); it dominates
+        # when the data fit the grid almost exactly
+        err_e = EPS * (4 * s0 * math.sqrt(abs(E2) * abs(K2)) + 4 * s0 * a3
+                       + 4 * at * s0 * (abs(K2) + a4) + 4 * EPS * s0 * s0 * (abs(K2) + a4))
         # s0 + t can round outside the piece (to 0 when left << s0); the constant ``const``
         # (sides with T = 0) is left out of the values: added, it would round away differences
         # far below it (it is the same for every s)
         ps[j] = min(max(s0 + t, left), right)
         pv[j] = max(val, 0.0)
-        pt[j] = 4 * EPS * (BLOCK + n / BLOCK + (j - ev0) + 16) * mag
+        pt[j] = 4 * EPS * (BLOCK + n / BLOCK + (j - ev0) + 16) * mag + err_e
         if pv[j] + pt[j] < thr:
             thr = pv[j] + pt[j]
         if j < ne:
@@ -251,6 +257,8 @@ def _sweep_window(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, out_row):
             a0 += abs(d0)
             a1 += abs(d1)
             a2 += abs(d2)
+            a3 += k * abs(e_new) + (k + 1) * abs(e_old)
+            a4 += k * k + (k + 1) * (k + 1)
             left = right
     # the candidate with the smallest value; its exact sum
     jbest = -1
@@ -420,6 +428,7 @@ ROW_NUB = 2  # fixed-scale upper bounds per round (midpoints of the lowest inter
 ROW_NE_MIN = 64  # stop refining once the hull holds about max(ROW_NE_MIN, ROW_NE_PER_N n) breakpoints
 ROW_NE_PER_N = 0.125
 ROW_TINY_VMAX = 2.0**-960
+ROW_MIN_N = 2048  # shorter rows: exact_rows_full (the bounds' fixed cost exceeds the saving)
 ROW_T_MAX = 16  # larger grid tops (5+ bits): exact_rows_full (the bounds cost O(T) per interval)
 ROW_GOLDEN = 16  # golden-section steps of the histogram upper bound
 ROW_MIN_REL = 2.0**-30  # end intervals are not halved below this relative width  # below: one bin per side (M / vmax would overflow)
@@ -664,15 +673,23 @@ def _row_bounds(s1, s2, lower, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, 
 @numba.njit(cache=True)
 def exact_rows(X, Tp, Tn, out):
     """The exact optimum of every row of ``X`` (2-D float32 or float64, C-contiguous); see the module
+    doc.  Rows of at least ``ROW_MIN_N`` values on grids with tops up to ``ROW_T_MAX`` take
+    :func:`exact_rows_window`, the others :func:`exact_rows_full` (faster there)."""
+    if max(Tp, Tn) > ROW_T_MAX or X.shape[1] < ROW_MIN_N:
+        exact_rows_full(X, Tp, Tn, out)
+    else:
+        exact_rows_window(X, Tp, Tn, out)
+
+
+@numba.njit(cache=True)
+def exact_rows_window(X, Tp, Tn, out):
+    """The exact optimum of every row of ``X`` (2-D float32 or float64, C-contiguous); see the module
     doc.  Per row: extrema, a histogram pass, a branch and bound over s-intervals on the histogram,
     the exact sweep of the breakpoints in the hull of the surviving intervals and the direct sum at
     the optimum (four passes over the row).  The certificate is the smaller of the sweep's and the
     discarded intervals' lower bounds."""
     rows, n = X.shape
     Tm = max(Tp, Tn)
-    if Tm > ROW_T_MAX:
-        exact_rows_full(X, Tp, Tn, out)
-        return
     cap = max(1024, n)
     bv = np.empty(cap)
     bk = np.empty(cap)
