@@ -281,30 +281,44 @@ def _optimal_windowed(arr, grid, st, s_lo, s_hi, info, t0):
 
 def _direct_result(row, n, grid, info, t0=None):
     """OptimalScale from one row of :func:`quanttheory.risk._kernels.direct.exact_rows`."""
+    from ._kernels.direct import ROW_MIN_N, ROW_T_MAX
+
     cf = math.pi**2
     s_star, F, cert, err, nev = (float(v) for v in row[:5])
     mse = F / n
-    info = dict(info, breakpoints=int(nev), data_passes=3, mse=mse)
+    windowed = max(_tops(grid)) <= ROW_T_MAX and n >= ROW_MIN_N
+    method = DIRECT_METHOD
+    if windowed:
+        method = ("exact: histogram lower bounds on s-intervals exclude all but a window, every breakpoint "
+                  "in it enumerated and each quadratic piece minimized (global)")
+    info = dict(info, breakpoints=int(nev), data_passes=4 if windowed else 3, mse=mse)
     if t0 is not None:
         info["seconds"] = time.perf_counter() - t0
-    return OptimalScale(s_star, cf * mse, "msqe", grid, DIRECT_METHOD, err, cf * cert / n, extra=info)
+    return OptimalScale(s_star, cf * mse, "msqe", grid, method, err, cf * cert / n, extra=info)
 
 
 def _per_channel_direct(moved, grid):
     """Every channel of ``moved`` (channels first) in one kernel call when each is small
-    (``n * max(T) <= DIRECT_LIMIT``); None when this does not apply."""
-    from ._kernels.direct import exact_rows
+    (``n * max(T) <= DIRECT_LIMIT``, or grid tops up to ``ROW_T_MAX`` (2-5 bits) and ``n * max(T)``
+    within the one-array direct limit); None when this does not apply.  float32 and float64 data
+    are read as they are (no float64 copy)."""
+    from ._kernels.direct import ROW_T_MAX, exact_rows
 
     Tp, Tn = _tops(grid)
+    Tm = max(Tp, Tn)
     rows = moved.shape[0]
     n = moved[0].size
-    if n * max(Tp, Tn) > DIRECT_LIMIT:
+    if n * Tm > DIRECT_LIMIT and not (DIRECT_LIMIT > 0 and Tm <= ROW_T_MAX
+                                      and n * Tm <= DIRECT_ONE_FACTOR * DIRECT_LIMIT):
         return None
     try:
         scan(moved)  # validation once for the whole array (NaN/inf, too large)
     except ValueError:
         return None  # the per-channel loop names the offending channel
-    X = np.ascontiguousarray(moved.reshape(rows, n), dtype=np.float64)
+    X = moved.reshape(rows, n)
+    if X.dtype not in (np.float32, np.float64) or not X.dtype.isnative:
+        X = X.astype(np.float64)
+    X = np.ascontiguousarray(X)
     out = np.zeros((rows, 6))
     exact_rows(X, Tp, Tn, out)
     res = []

@@ -92,6 +92,55 @@ def _zeroed(x, sd, Tp, Tn):
 
 
 @numba.njit(cache=True)
+def _sort_order(bb, ne, A, B):
+    """Indices sorting ``bb[:ne]`` (values in about ``[A, B]``): a bucket sort (``ne`` equal buckets
+    over ``[A, B]``, insertion sort inside small buckets, merge sort inside large ones); O(ne) for
+    smooth data, O(ne log ne) at worst (many breakpoints in one bucket)."""
+    order = np.empty(ne, dtype=np.int64)
+    if ne == 0:
+        return order
+    nbk = ne
+    inv = nbk / (B - A) if B > A else 0.0
+    cnt = np.zeros(nbk + 1, dtype=np.int64)
+    key = np.empty(ne, dtype=np.int64)
+    for i in range(ne):
+        f = (bb[i] - A) * inv
+        j = 0
+        if f > 0.0:
+            j = int(f) if f < nbk else nbk - 1
+        key[i] = j
+        cnt[j + 1] += 1
+    for j in range(nbk):
+        cnt[j + 1] += cnt[j]
+    pos = cnt[:nbk].copy()
+    for i in range(ne):
+        j = key[i]
+        order[pos[j]] = i
+        pos[j] += 1
+    for j in range(nbk):
+        lo = cnt[j]
+        hi = cnt[j + 1]
+        m = hi - lo
+        if m <= 1:
+            continue
+        if m <= 32:
+            for a in range(lo + 1, hi):
+                t = order[a]
+                bt = bb[t]
+                c = a
+                while c > lo and bb[order[c - 1]] > bt:
+                    order[c] = order[c - 1]
+                    c -= 1
+                order[c] = t
+        else:
+            sub = order[lo:hi].copy()
+            idx = np.argsort(bb[sub], kind="mergesort")
+            for a in range(m):
+                order[lo + a] = sub[idx[a]]
+    return order
+
+
+@numba.njit(cache=True)
 def _sweep_window(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, out_row):
     """Exact minimum of ``n MSE`` over ``s in [A, B]``: every breakpoint in the window enumerated
     (buffers ``bv, bk, bb`` of size >= their number, ``ps, pv, pt`` one more), sorted and swept;
@@ -125,7 +174,7 @@ def _sweep_window(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, out_row):
             bb[ne] = v / (k + 0.5)
             ne += 1
             k += 1.0
-    order = np.argsort(bb[:ne], kind="mergesort")
+    order = _sort_order(bb, ne, A, B)
     rtolv = 4 * EPS * (BLOCK + n / BLOCK + ne + 16)
     # sweep: piece j spans [edge_j, edge_j+1], edges = A, clip(beta sorted), B
     q0 = 0.0
@@ -134,6 +183,8 @@ def _sweep_window(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, out_row):
     a0 = 0.0
     a1 = 0.0
     a2 = 0.0
+    a3 = 0.0
+    a4 = 0.0
     left = A
     thr = np.inf
     W = min(0.25, 4.0 / max(Tm, 1))
@@ -168,6 +219,8 @@ def _sweep_window(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, out_row):
             a0 = 0.0
             a1 = 0.0
             a2 = 0.0
+            a3 = 0.0
+            a4 = 0.0
             nre += 1
             ev0 = j
         E2 = c0 + q0
@@ -176,12 +229,17 @@ def _sweep_window(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, out_row):
         val, t = _qmin(E2, KE, K2, left - s0, right - s0)
         at = abs(t)
         mag = abs(E2) + 2 * at * abs(KE) + at * at * abs(K2) + a0 + 2 * at * a1 + at * at * a2
+        # the residuals e = v - k s0 are rounded (by up to eps (k s0 + |e|) each): their effect on
+        # the three sums (base sums by Cauchy-Schwarz, events exactly through a3, a4); it dominates
+        # when the data fit the grid almost exactly
+        err_e = EPS * (4 * s0 * math.sqrt(abs(E2) * abs(K2)) + 4 * s0 * a3
+                       + 4 * at * s0 * (abs(K2) + a4) + 4 * EPS * s0 * s0 * (abs(K2) + a4))
         # s0 + t can round outside the piece (to 0 when left << s0); the constant ``const``
         # (sides with T = 0) is left out of the values: added, it would round away differences
         # far below it (it is the same for every s)
         ps[j] = min(max(s0 + t, left), right)
         pv[j] = max(val, 0.0)
-        pt[j] = 4 * EPS * (BLOCK + n / BLOCK + (j - ev0) + 16) * mag
+        pt[j] = 4 * EPS * (BLOCK + n / BLOCK + (j - ev0) + 16) * mag + err_e
         if pv[j] + pt[j] < thr:
             thr = pv[j] + pt[j]
         if j < ne:
@@ -199,6 +257,8 @@ def _sweep_window(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, out_row):
             a0 += abs(d0)
             a1 += abs(d1)
             a2 += abs(d2)
+            a3 += k * abs(e_new) + (k + 1) * abs(e_old)
+            a4 += k * k + (k + 1) * (k + 1)
             left = right
     # the candidate with the smallest value; its exact sum
     jbest = -1
@@ -236,8 +296,9 @@ def _sweep_window(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, out_row):
 
 
 @numba.njit(cache=True)
-def exact_rows(X, Tp, Tn, out):
-    """The exact optimum of every row of ``X`` (2-D float64, C-contiguous); see the module doc."""
+def exact_rows_full(X, Tp, Tn, out):
+    """The former :func:`exact_rows` (kept as an independent reference for the tests): every
+    breakpoint of a bracket narrowed by the clipping/zero bounds enumerated and sorted per row."""
     rows, n = X.shape
     Tm = max(Tp, Tn)
     cap = n * Tm + 1
@@ -350,3 +411,539 @@ def exact_window(x, Tp, Tn, A, B, cap, out_row):
     _sweep_window(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, out_row)
     out_row[6] = _clipped(x, A, Tp, Tn)
     out_row[7] = _zeroed(x, B, Tp, Tn)
+
+
+# ----------------------------------------------------------------------------- many rows, fast
+# Per row: a linear histogram of |x| per side (count, sum, sum of squares, min and max of each
+# bin; double-word prefix sums), a branch and bound over s-intervals on it (rigorous lower
+# bounds as in risk/_kernels/data.py: for s in [s1, s2] every grid point k s lies in
+# k [s1, s2]; upper bounds at fixed scales), then the exact sweep of :func:`_sweep_window`
+# over the hull of the surviving intervals (a few hundred breakpoints instead of every one).
+ROW_HIST_PER_T = 48  # histogram bins per side: about ROW_HIST_PER_T * T, at most half the side's points
+ROW_HIST_MIN = 8
+ROW_INIT_STEP = 2.0**0.25  # initial geometric step of the s-intervals
+ROW_MAX_ROUNDS = 48  # halvings of the end intervals of the hull
+ROW_MAX_IV = 2048  # surviving s-intervals (per round)
+ROW_NUB = 2  # fixed-scale upper bounds per round (midpoints of the lowest intervals)
+ROW_NE_MIN = 64  # stop refining once the hull holds about max(ROW_NE_MIN, ROW_NE_PER_N n) breakpoints
+ROW_NE_PER_N = 0.125
+ROW_TINY_VMAX = 2.0**-960
+ROW_MIN_N = 2048  # shorter rows: exact_rows_full (the bounds' fixed cost exceeds the saving)
+ROW_T_MAX = 16  # larger grid tops (5+ bits): exact_rows_full (the bounds cost O(T) per interval)
+ROW_GOLDEN = 16  # golden-section steps of the histogram upper bound
+ROW_MIN_REL = 2.0**-30  # end intervals are not halved below this relative width  # below: one bin per side (M / vmax would overflow)
+
+
+@numba.njit(cache=True, inline="always")
+def _hbin(u, iw, M, vmax):
+    """Bin of a boundary ``u >= 0`` (``M`` beyond the data): the same monotone map as the values."""
+    if u > vmax:
+        return M
+    j = int(u * iw)
+    return j if j < M else M - 1
+
+
+@numba.njit(cache=True)
+def _hist_row(x, Tp, Tn, Mp, iwp, iwn, Mn, H, HMN, HMX):
+    """Histogram of one row: side 0 (x >= 0) in bins ``[0, Mp)``, side 1 in ``[Mp, Mp + Mn)``;
+    ``H[j] = (count, sum v, sum v^2)``, ``HMN``/``HMX`` the extreme values of each bin."""
+    m = Mp + Mn
+    for j in range(m):
+        H[j, 0] = 0.0
+        H[j, 1] = 0.0
+        H[j, 2] = 0.0
+        HMN[j] = np.inf
+        HMX[j] = -np.inf
+    Mp1 = Mp - 1
+    Mn1 = Mn - 1
+    for i in range(x.shape[0]):
+        xi = np.float64(x[i])
+        v = abs(xi)
+        neg = xi < 0.0
+        # branchless side (random signs defeat the branch predictor)
+        iw = iwn if neg else iwp
+        top = Mn1 if neg else Mp1
+        off = Mp if neg else 0
+        j = int(v * iw)
+        j = off + (j if j < top else top)
+        H[j, 0] += 1.0
+        H[j, 1] += v
+        H[j, 2] += v * v
+        HMN[j] = min(HMN[j], v)
+        HMX[j] = max(HMX[j], v)
+
+
+@numba.njit(cache=True)
+def _prefix_dw(H, m, P):
+    """Double-word prefix sums (``P[j, c] + P[j, c + 3] = sum_{i < j} H[i, c]``; TwoSum errors in
+    the low word), so that a range sum is accurate to a few eps of the *range* sum."""
+    for c in range(6):
+        P[0, c] = 0.0
+    h0 = 0.0
+    h1 = 0.0
+    h2 = 0.0
+    l0 = 0.0
+    l1 = 0.0
+    l2 = 0.0
+    for j in range(m):
+        a = H[j, 0]
+        t = h0 + a
+        bp = t - h0
+        l0 += (h0 - (t - bp)) + (a - bp)
+        h0 = t
+        a = H[j, 1]
+        t = h1 + a
+        bp = t - h1
+        l1 += (h1 - (t - bp)) + (a - bp)
+        h1 = t
+        a = H[j, 2]
+        t = h2 + a
+        bp = t - h2
+        l2 += (h2 - (t - bp)) + (a - bp)
+        h2 = t
+        P[j + 1, 0] = h0
+        P[j + 1, 1] = h1
+        P[j + 1, 2] = h2
+        P[j + 1, 3] = l0
+        P[j + 1, 4] = l1
+        P[j + 1, 5] = l2
+
+
+@numba.njit(cache=True, inline="always")
+def _range_val(P, j0, j1, a):
+    """``(sum over bins j0..j1 of sum (v - a)^2, magnitude of its terms)`` from the prefix sums."""
+    d0 = (P[j1 + 1, 0] - P[j0, 0]) + (P[j1 + 1, 3] - P[j0, 3])
+    d1 = (P[j1 + 1, 1] - P[j0, 1]) + (P[j1 + 1, 4] - P[j0, 4])
+    d2 = (P[j1 + 1, 2] - P[j0, 2]) + (P[j1 + 1, 5] - P[j0, 5])
+    return d2 - 2.0 * a * d1 + a * a * d0, abs(d2) + 2.0 * a * abs(d1) + a * a * abs(d0)
+
+
+@numba.njit(cache=True, inline="always")
+def _dist_range(a, b, s1, s2, T):
+    """Distance from the values ``[a, b]`` to ``Z = {0} U [k s1, k s2] (k = 1..T)`` (0 if they meet;
+    a floor off by one from rounding only gives 0, a valid lower bound)."""
+    k1 = math.floor(a / s1)
+    if k1 > T:
+        k1 = T
+    left = k1 * s2
+    if a <= left:
+        return 0.0
+    if k1 < T:
+        right = (k1 + 1) * s1
+        if b >= right:
+            return 0.0
+        return min(a - left, right - b)
+    return a - left
+
+
+@numba.njit(cache=True, inline="always")
+def _lb_piece(right, a, isz, jp, off, M, iw, vmax, s1, s2, T, H, HMN, HMX, P):
+    """Adds the piece ``[left, right)`` of ``g = dist(v, Z)^2`` (``(v - a)^2``, or 0 if ``isz``)
+    whose left boundary lies in bin ``jp``: its interior bins exactly, the bin of ``right``
+    (if new) as count * min g over the bin.  Returns ``(lower bound, magnitude, jr)``."""
+    jr = _hbin(right, iw, M, vmax)
+    add = 0.0
+    mag = 0.0
+    if not isz and jp + 1 <= jr - 1:
+        val, mag = _range_val(P, off + jp + 1, off + jr - 1, a)
+        if val > 0.0:
+            add = val
+    if jr < M and jr > jp:
+        j = off + jr
+        c = H[j, 0]
+        if c > 0.0:
+            d = _dist_range(HMN[j], HMX[j], s1, s2, T)
+            add += c * d * d
+    if jr < jp:
+        jr = jp
+    return add, mag, jr
+
+
+@numba.njit(cache=True)
+def _lb_side(s1, s2, T, off, M, iw, vmax, H, HMN, HMX, P):
+    """Lower bound of ``sum_v min_k (v - k s)^2`` over ``s in [s1, s2]`` on one side (histogram
+    bins ``off .. off + M``): ``(bound, magnitude of the exact range sums)``."""
+    lb = 0.0
+    mg = 0.0
+    jp = -1
+    inf = np.inf
+    add, m_, jp = _lb_piece(0.5 * s1, 0.0, False, jp, off, M, iw, vmax, s1, s2, T, H, HMN, HMX, P)
+    lb += add
+    mg += m_
+    if jp < M:
+        add, m_, jp = _lb_piece(s1, s1, False, jp, off, M, iw, vmax, s1, s2, T, H, HMN, HMX, P)
+        lb += add
+        mg += m_
+    k = 1
+    while jp < M:
+        if k < T:
+            a = k * s2
+            c = (k + 1) * s1
+            if c > a:
+                add, m_, jp = _lb_piece(a, 0.0, True, jp, off, M, iw, vmax, s1, s2, T, H, HMN, HMX, P)
+                lb += add
+                if jp < M:
+                    add, m_, jp = _lb_piece(0.5 * (a + c), a, False, jp, off, M, iw, vmax, s1, s2, T, H, HMN,
+                                            HMX, P)
+                    lb += add
+                    mg += m_
+                if jp < M:
+                    add, m_, jp = _lb_piece(c, c, False, jp, off, M, iw, vmax, s1, s2, T, H, HMN, HMX, P)
+                    lb += add
+                    mg += m_
+                k += 1
+                continue
+        # from here on the components [k s1, k s2] overlap (or k = T): zero up to T s2, then clipped
+        add, m_, jp = _lb_piece(T * s2, 0.0, True, jp, off, M, iw, vmax, s1, s2, T, H, HMN, HMX, P)
+        lb += add
+        if jp < M:
+            add, m_, jp = _lb_piece(inf, T * s2, False, jp, off, M, iw, vmax, s1, s2, T, H, HMN, HMX, P)
+            lb += add
+            mg += m_
+        break
+    return lb, mg
+
+
+@numba.njit(cache=True)
+def _ub_side(s, T, off, M, iw, vmax, H, HMN, HMX, P):
+    """Upper bound of ``sum_v min_k (v - k s)^2`` on one side: interior bins of each rounding cell
+    exactly, a bin straddling cells by the better of the cells of its extreme values (any one
+    grid point gives an upper bound).  Returns ``(bound, magnitude)``."""
+    ub = 0.0
+    mg = 0.0
+    jp = -1
+    for k in range(T + 1):
+        a = k * s
+        right = (k + 0.5) * s if k < T else np.inf
+        jr = _hbin(right, iw, M, vmax)
+        if jp + 1 <= jr - 1:
+            val, m_ = _range_val(P, off + jp + 1, off + jr - 1, a)
+            ub += max(val, 0.0)
+            mg += m_
+        if jr < M and jr > jp:
+            j = off + jr
+            c = H[j, 0]
+            if c > 0.0:
+                best = np.inf
+                for u in (HMN[j], HMX[j]):
+                    kk = min(np.rint(u / s), float(T))
+                    ac = kk * s
+                    val = H[j, 2] - 2.0 * ac * H[j, 1] + ac * ac * c
+                    m2 = H[j, 2] + 2.0 * ac * H[j, 1] + ac * ac * c
+                    if val < best:
+                        best = val
+                        mb = m2
+                ub += max(best, 0.0)
+                mg += mb
+        if jr > jp:
+            jp = jr
+        if jp >= M:
+            break
+    return ub, mg
+
+
+@numba.njit(cache=True)
+def _row_bounds(s1, s2, lower, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P, rel, gp, gn):
+    """Lower bound over ``[s1, s2]`` (``lower``) or upper bound at ``s1`` of ``n MSE`` without the
+    sides with ``T = 0``, rounding included: relative ``rel`` of the range-sum magnitudes plus the
+    geometric term ``g * (T s2 + vmax)^2`` per side (grid points and cell edges rounded)."""
+    tot = 0.0
+    err = 0.0
+    if Tp > 0 and vmp > 0.0:
+        if lower:
+            v, m_ = _lb_side(s1, s2, Tp, 0, Mp, iwp, vmp, H, HMN, HMX, P)
+        else:
+            v, m_ = _ub_side(s1, Tp, 0, Mp, iwp, vmp, H, HMN, HMX, P)
+        tot += v
+        q = Tp * s2 + vmp
+        err += rel * m_ + gp * q * q
+    if Tn > 0 and vmn > 0.0:
+        if lower:
+            v, m_ = _lb_side(s1, s2, Tn, Mp, Mn, iwn, vmn, H, HMN, HMX, P)
+        else:
+            v, m_ = _ub_side(s1, Tn, Mp, Mn, iwn, vmn, H, HMN, HMX, P)
+        tot += v
+        q = Tn * s2 + vmn
+        err += rel * m_ + gn * q * q
+    if lower:
+        return tot - err
+    return tot + err
+
+
+@numba.njit(cache=True)
+def exact_rows(X, Tp, Tn, out):
+    """The exact optimum of every row of ``X`` (2-D float32 or float64, C-contiguous); see the module
+    doc.  Rows of at least ``ROW_MIN_N`` values on grids with tops up to ``ROW_T_MAX`` take
+    :func:`exact_rows_window`, the others :func:`exact_rows_full` (faster there)."""
+    if max(Tp, Tn) > ROW_T_MAX or X.shape[1] < ROW_MIN_N:
+        exact_rows_full(X, Tp, Tn, out)
+    else:
+        exact_rows_window(X, Tp, Tn, out)
+
+
+@numba.njit(cache=True)
+def exact_rows_window(X, Tp, Tn, out):
+    """The exact optimum of every row of ``X`` (2-D float32 or float64, C-contiguous); see the module
+    doc.  Per row: extrema, a histogram pass, a branch and bound over s-intervals on the histogram,
+    the exact sweep of the breakpoints in the hull of the surviving intervals and the direct sum at
+    the optimum (four passes over the row).  The certificate is the smaller of the sweep's and the
+    discarded intervals' lower bounds."""
+    rows, n = X.shape
+    Tm = max(Tp, Tn)
+    cap = max(1024, n)
+    bv = np.empty(cap)
+    bk = np.empty(cap)
+    bb = np.empty(cap)
+    ps = np.empty(cap + 1)
+    pv = np.empty(cap + 1)
+    pt = np.empty(cap + 1)
+    mside = min(max(ROW_HIST_MIN, n // 2), ROW_HIST_PER_T * Tm + ROW_HIST_MIN)
+    H = np.empty((2 * mside, 3))
+    HMN = np.empty(2 * mside)
+    HMX = np.empty(2 * mside)
+    P = np.empty((2 * mside + 1, 6))
+    lo1 = np.empty(ROW_MAX_IV)
+    hi1 = np.empty(ROW_MAX_IV)
+    lb1 = np.empty(ROW_MAX_IV)
+    for r in range(rows):
+        x = X[r]
+        max_pos = 0.0
+        max_neg = 0.0
+        min_pos = np.inf
+        min_neg = np.inf
+        npos = 0
+        const = 0.0
+        for i in range(n):
+            xi = np.float64(x[i])
+            if xi >= 0.0:
+                npos += 1
+                if xi > max_pos:
+                    max_pos = xi
+                if xi > 0.0 and xi < min_pos:
+                    min_pos = xi
+            else:
+                if -xi > max_neg:
+                    max_neg = -xi
+                if -xi < min_neg:
+                    min_neg = -xi
+        lo = np.inf
+        hi = 0.0
+        if Tp > 0 and max_pos > 0:
+            lo = min(lo, min_pos / (Tp + 0.5))
+            hi = max(hi, max_pos)
+        if Tn > 0 and max_neg > 0:
+            lo = min(lo, min_neg / (Tn + 0.5))
+            hi = max(hi, max_neg)
+        if hi == 0.0:
+            out[r, 5] = 1.0
+            continue
+        if hi < TINY_DATA:
+            out[r, 5] = 2.0
+            continue
+        A0 = max(lo, S_FLOOR)
+        B0 = 2.0 * hi
+        # ---- histogram (active sides only: T > 0 and a non-zero value)
+        vmp = max_pos if Tp > 0 else 0.0
+        vmn = max_neg if Tn > 0 else 0.0
+        Mp = 1
+        Mn = 1
+        iwp = 0.0
+        iwn = 0.0
+        if vmp > 0.0 and vmp >= ROW_TINY_VMAX:
+            Mp = min(max(ROW_HIST_MIN, npos // 2), ROW_HIST_PER_T * Tp + ROW_HIST_MIN)
+            iwp = Mp / vmp
+        if vmn > 0.0 and vmn >= ROW_TINY_VMAX:
+            Mn = min(max(ROW_HIST_MIN, (n - npos) // 2), ROW_HIST_PER_T * Tn + ROW_HIST_MIN)
+            iwn = Mn / vmn
+        _hist_row(x, Tp, Tn, Mp, iwp, iwn, Mn, H, HMN, HMX)
+        _prefix_dw(H, Mp + Mn, P)
+        if Tp == 0:
+            const = P[Mp, 2] + P[Mp, 5]
+        if Tn == 0:
+            const = (P[Mp + Mn, 2] - P[Mp, 2]) + (P[Mp + Mn, 5] - P[Mp, 5])
+        s1act = 0.0
+        sc = 0.0
+        if vmp > 0.0:
+            s1act += P[Mp, 1] + P[Mp, 4]
+            sc = max(sc, vmp / (Tp + 0.5))
+        if vmn > 0.0:
+            s1act += (P[Mp + Mn, 1] - P[Mp, 1]) + (P[Mp + Mn, 4] - P[Mp, 4])
+            sc = max(sc, vmn / (Tn + 0.5))
+        # rounding: bin sums of up to n terms, range sums and their combination; geometry
+        rel = (n + 16.0) * 4.0 * EPS + 4.0 * (Mp + Mn) * (Mp + Mn) * EPS * EPS
+        gp = 64.0 * EPS * npos
+        gn = 64.0 * EPS * (n - npos)
+        # ---- branch and bound over s-intervals
+        start = max(A0, sc / 64.0)
+        nint = 0
+        if A0 < start:
+            lo1[0] = A0
+            hi1[0] = start
+            nint = 1
+        a_ = start
+        while a_ < B0 and nint < ROW_MAX_IV:
+            b_ = a_ * ROW_INIT_STEP
+            if b_ * 1.0001 >= B0:
+                b_ = B0
+            lo1[nint] = a_
+            hi1[nint] = b_
+            nint += 1
+            a_ = b_
+        U = np.inf
+        min_pruned = np.inf
+        target = max(ROW_NE_MIN, ROW_NE_PER_N * n)
+        A = A0
+        B = B0
+        nevals = nint + ROW_NUB
+        for i in range(nint):
+            lb1[i] = _row_bounds(lo1[i], hi1[i], True, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX,
+                                 P, rel, gp, gn)
+        # upper bounds at the midpoints of the lowest intervals
+        prev = -np.inf
+        for t in range(ROW_NUB):
+            best = -1
+            for i in range(nint):
+                if lb1[i] > prev and (best < 0 or lb1[i] < lb1[best]):
+                    best = i
+            if best < 0:
+                break
+            prev = lb1[best]
+            sm = math.sqrt(lo1[best]) * math.sqrt(hi1[best])
+            U = min(U, _row_bounds(sm, sm, False, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P,
+                                   rel, gp, gn))
+        # golden-section search of the upper bound around the lowest interval (log s)
+        best = 0
+        for i in range(nint):
+            if lb1[i] < lb1[best]:
+                best = i
+        ga = math.log(lo1[max(best - 1, 0)])
+        gb = math.log(hi1[min(best + 1, nint - 1)])
+        gr = 0.6180339887498949
+        gc = gb - gr * (gb - ga)
+        gd = ga + gr * (gb - ga)
+        fc = _row_bounds(math.exp(gc), math.exp(gc), False, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX,
+                         P, rel, gp, gn)
+        fd = _row_bounds(math.exp(gd), math.exp(gd), False, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX,
+                         P, rel, gp, gn)
+        for t in range(ROW_GOLDEN):
+            if fc < fd:
+                gb = gd
+                gd = gc
+                fd = fc
+                gc = gb - gr * (gb - ga)
+                fc = _row_bounds(math.exp(gc), math.exp(gc), False, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN,
+                                 HMX, P, rel, gp, gn)
+            else:
+                ga = gc
+                gc = gd
+                fc = fd
+                gd = ga + gr * (gb - ga)
+                fd = _row_bounds(math.exp(gd), math.exp(gd), False, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN,
+                                 HMX, P, rel, gp, gn)
+        U = min(U, fc, fd)
+        nevals += ROW_GOLDEN + 2
+        # the intervals not excluded (lower bound <= U), in increasing s
+        m = 0
+        for i in range(nint):
+            if lb1[i] <= U:
+                lo1[m] = lo1[i]
+                hi1[m] = hi1[i]
+                m += 1
+            else:
+                min_pruned = min(min_pruned, lb1[i])
+        nint = m
+        il = 0
+        ir = nint - 1
+        la, lb_ = lo1[il], hi1[il]
+        ra, rb = lo1[ir], hi1[ir]
+        A = la
+        B = rb
+        # shrink the hull [A, B] from both ends: halve the end interval, drop the outer half when its
+        # lower bound exceeds U (the bound tightens as the interval narrows), then the rest of it
+        rnd = 0
+        for rnd in range(ROW_MAX_ROUNDS):
+            if s1act * (1.0 / A - 1.0 / B) <= target:
+                break
+            moved = False
+            sm = math.sqrt(la) * math.sqrt(lb_)
+            if la < sm < lb_ and lb_ > la * (1.0 + ROW_MIN_REL):
+                moved = True
+                v_ = _row_bounds(la, sm, True, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P, rel, gp, gn)
+                nevals += 1
+                if v_ > U:
+                    min_pruned = min(min_pruned, v_)
+                    la = sm
+                    A = sm
+                    v_ = _row_bounds(la, lb_, True, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P, rel, gp,
+                                     gn)
+                    nevals += 1
+                    if v_ > U:
+                        # the rest of the end interval goes too: continue with the untested part of
+                        # the surviving interval (or the next one)
+                        min_pruned = min(min_pruned, v_)
+                        la = lb_
+                        lb_ = min(hi1[il], B)
+                        if not la < lb_ and il < ir:
+                            il += 1
+                            la = lo1[il]
+                            lb_ = min(hi1[il], B)
+                        A = la
+                else:
+                    lb_ = sm
+            sm = math.sqrt(ra) * math.sqrt(rb)
+            if ra < sm < rb and rb > ra * (1.0 + ROW_MIN_REL):
+                moved = True
+                v_ = _row_bounds(sm, rb, True, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P, rel, gp, gn)
+                nevals += 1
+                if v_ > U:
+                    min_pruned = min(min_pruned, v_)
+                    rb = sm
+                    B = sm
+                    v_ = _row_bounds(ra, rb, True, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P, rel, gp,
+                                     gn)
+                    nevals += 1
+                    if v_ > U:
+                        min_pruned = min(min_pruned, v_)
+                        rb = ra
+                        ra = max(lo1[ir], A)
+                        if not ra < rb and ir > il:
+                            ir -= 1
+                            rb = hi1[ir]
+                            ra = max(lo1[ir], A)
+                        B = rb
+                else:
+                    ra = sm
+            if not moved:
+                break
+        # ---- exact sweep of [A, B]; buffers for an upper bound of its breakpoints
+        iA = 1.0 / A
+        iB = 1.0 / B
+        ne_ub = 0.0
+        for side in range(2):
+            T = Tp if side == 0 else Tn
+            M = Mp if side == 0 else Mn
+            off = 0 if side == 0 else Mp
+            if T == 0:
+                continue
+            for j in range(off, off + M):
+                c = H[j, 0]
+                if c > 0.0:
+                    ne_ub += c * max(0.0, min(np.rint(HMX[j] * iA), float(T)) - min(np.rint(HMN[j] * iB), float(T)))
+        if ne_ub + 1 > cap:
+            cap = int(ne_ub) + 1
+            bv = np.empty(cap)
+            bk = np.empty(cap)
+            bb = np.empty(cap)
+            ps = np.empty(cap + 1)
+            pv = np.empty(cap + 1)
+            pt = np.empty(cap + 1)
+        _sweep_window(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, out[r])
+        if out.shape[1] >= 10:  # diagnostics: rounds, bound evaluations, window (A, B)
+            out[r, 6] = rnd + 1
+            out[r, 7] = nevals
+            out[r, 8] = A
+            out[r, 9] = B
+        if min_pruned < np.inf:
+            cw = const * (1 - 2 * EPS * (n + 1)) + min_pruned
+            if cw < out[r, 2]:
+                out[r, 2] = max(0.0, cw)

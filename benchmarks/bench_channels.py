@@ -1,0 +1,122 @@
+"""Benchmark of the exact per-channel data optimum ``optimal_scale_data(x, Grid(b), axis=0)``
+(not a test; prints a table).
+
+    python benchmarks/bench_channels.py [--channels 1000x10000] [--bits 2 4 8] [--dtypes float64 float32]
+        [--short 30000x384] [--short-bits 4] [--repeat 3] [--no-short]
+
+Unit: one *pass* = :func:`_timing.numpy_pass` on the whole array (median of the best times of
+``x.sum()``, ``x.max()``, ``(x > 1).sum()``), measured in the same run with the same clock.  Each
+timing is the minimum of ``--repeat`` runs, in CPU seconds of this process (``time.process_time``)
+and in wall seconds (``time.perf_counter``); the machine may be shared, CPU time is the steadier.
+
+Short rows (``--short``, float32, one scale per row): the baseline is a 100-candidate NumPy sweep
+of the same rows (``s = c * max|x_row| / T`` for 100 values of ``c`` in [0.3, 1]; vectorized over
+rows, 64 rows at a time, as in bench_optimum_data.py); the report gives both times, their ratio and
+the mean gap of the sweep's MSE above the exact optimum, in dB.
+
+Data: rows ``N(0, 1)`` times a per-row scale ``exp(N(0, 1/2))`` (seed 0).  Run the same script
+with another checkout's interpreter (e.g. ``/work/main/.venv/bin/python``) for an old-vs-new
+comparison in one session; the first line says which package is imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+from _timing import numpy_pass  # noqa: E402
+
+import quanttheory  # noqa: E402
+from quanttheory import Grid  # noqa: E402
+from quanttheory.risk.data import optimal_scale_data  # noqa: E402
+
+
+def data(rows, cols, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, cols)) * np.exp(0.5 * rng.normal(size=(rows, 1)))
+    return np.ascontiguousarray(x.astype(dtype))
+
+
+def sweep(w, bits=4, ncand=100, block=64):
+    T = 2 ** (bits - 1) - 1
+    lo = -(T + 1)
+    c = np.linspace(0.3, 1.0, ncand)
+    best_s = np.empty(w.shape[0])
+    best_e = np.empty(w.shape[0])
+    for i in range(0, w.shape[0], block):
+        x = w[i:i + block].astype(np.float64)
+        s = c[None, :] * (np.abs(x).max(axis=1, keepdims=True) / T)  # rows x cand
+        q = np.clip(np.rint(x[:, None, :] / s[:, :, None]), lo, T) * s[:, :, None]
+        e = ((x[:, None, :] - q) ** 2).mean(axis=2)
+        j = e.argmin(axis=1)
+        best_s[i:i + block] = s[np.arange(x.shape[0]), j]
+        best_e[i:i + block] = e[np.arange(x.shape[0]), j]
+    return best_s, best_e
+
+
+def timed(f, repeat):
+    """(min CPU seconds, min wall seconds, last result) over ``repeat`` runs, both clocks read
+    around the same runs."""
+    cpu = wall = float("inf")
+    out = None
+    for _ in range(max(1, int(repeat))):
+        c0, w0 = time.process_time(), time.perf_counter()
+        out = f()
+        cpu, wall = min(cpu, time.process_time() - c0), min(wall, time.perf_counter() - w0)
+    return cpu, wall, out
+
+
+def shape(s):
+    r, c = s.lower().split("x")
+    return int(float(r)), int(float(c))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--channels", default="1000x10000")
+    ap.add_argument("--bits", type=int, nargs="+", default=[2, 4, 8])
+    ap.add_argument("--dtypes", nargs="+", default=["float64", "float32"])
+    ap.add_argument("--short", default="30000x384")
+    ap.add_argument("--short-bits", type=int, nargs="+", default=[4])
+    ap.add_argument("--no-short", action="store_true")
+    ap.add_argument("--repeat", type=int, default=3)
+    a = ap.parse_args(argv)
+    print(f"quanttheory from {os.path.dirname(quanttheory.__file__)}")
+    rows, cols = shape(a.channels)
+    print(f"\nper channel, {rows} x {cols}, one scale per row (min of {a.repeat} runs)")
+    print(f"{'dtype':>8} {'bits':>4} {'pass ms cpu/wall':>18} {'optimum s cpu/wall':>20} {'passes cpu/wall':>16}")
+    for dt in a.dtypes:
+        x = data(rows, cols, dt)
+        p_cpu = numpy_pass(x, 5, time.process_time)
+        p_wall = numpy_pass(x, 5, time.perf_counter)
+        for b in a.bits:
+            g = Grid(b)
+            optimal_scale_data(x[:2], g, axis=0)  # compile / load the kernels outside the timing
+            cpu, wall, r = timed(lambda: optimal_scale_data(x, g, axis=0), a.repeat)
+            print(f"{dt:>8} {b:>4} {1e3 * p_cpu:8.2f}/{1e3 * p_wall:<8.2f} {cpu:9.3f}/{wall:<9.3f} "
+                  f"{cpu / p_cpu:7.1f}/{wall / p_wall:<7.1f}")
+            sys.stdout.flush()
+    if a.no_short:
+        return
+    rows, cols = shape(a.short)
+    x = data(rows, cols, "float32", seed=1)
+    print(f"\nshort rows, {rows} x {cols} float32, vs a 100-candidate NumPy sweep (min of {a.repeat} runs)")
+    print(f"{'bits':>4} {'exact s cpu/wall':>18} {'sweep s cpu/wall':>18} {'sweep/exact cpu':>16} {'sweep gap dB':>13}")
+    for b in a.short_bits:
+        g = Grid(b)
+        optimal_scale_data(x[:2], g, axis=0)
+        cpu, wall, r = timed(lambda: optimal_scale_data(x, g, axis=0), a.repeat)
+        scpu, swall, (bs, be) = timed(lambda: sweep(x, b), a.repeat)
+        gap = float(np.mean(10 * np.log10(be / np.asarray(r.extra["mse"]))))
+        print(f"{b:>4} {cpu:8.3f}/{wall:<9.3f} {scpu:8.3f}/{swall:<9.3f} {scpu / cpu:16.2f} {gap:13.4f}")
+
+
+if __name__ == "__main__":
+    main()
