@@ -276,9 +276,9 @@ def certify(law, grid, scan, vals, s_guess, *, gap_target=1e-10, max_rounds=70, 
             ru, rv = Rf([u, v])
             lower = max(lower, float(min(ru, rv) * (1 - EPS_R) - pi2 * max(float(U2[0]), 0.0) * (v - u) ** 2 / 8))
     return dict(scale=s_opt, risk=r_opt, scale_error=scale_err, risk_lower_bound=min(lower, r_opt),
-                method=("branch and bound with second-order interval bounds of R (exact R'' = 2 pi^2 (E[K^2] - "
-                        "s sum c^2 p(c s)) bounded by monotone E[K^2] and unimodal densities; chord bound; "
-                        f"heavy_cert.py): certified, scale_error from the {how}"),
+                method=("branch and bound with second-order interval bounds of R: certified (heavy_cert.py); "
+                        "exact R'' = pi^2 (2 E[K^2] - 2 s sum c^2 p(c s)) bounded by the monotone E[K^2] and the "
+                        f"unimodal densities, chord bound; scale_error from the {how}"),
                 extra={"hull": (a, b), "rounds": rounds, "live_intervals": int(lo.size),
                        "A_evaluations": bnd.evals, "bound_gap": gap})
 
