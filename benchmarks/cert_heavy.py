@@ -4,8 +4,8 @@ the relative scale error, the relative gap (risk - risk_lower_bound) / risk, and
 
     .venv/bin/python benchmarks/cert_heavy.py [bits,comma,separated] [law names,comma,separated]
 """
-import math, sys, time
-import numpy as np
+import sys
+import time
 from quanttheory import Grid, optimal_scale, ReLU
 from quanttheory.laws import StudentT, GenNormal, Mixture
 

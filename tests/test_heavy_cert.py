@@ -32,7 +32,7 @@ from quanttheory.laws import GenNormal, Mixture, StudentT
 from quanttheory.risk.heavy_cert import _Bounds, components
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from heavy_mpref import GG, T, mp_dmsqe, mp_msqe  # noqa: E402
+from heavy_mpref import T, mp_dmsqe, mp_msqe  # noqa: E402
 
 
 def _mp_pdf(law, shape, mu, sig):

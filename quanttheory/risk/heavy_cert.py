@@ -69,10 +69,6 @@ class _Comp:
         self.base = law.base if self.relu else law
         self.mode = float(getattr(self.base, "loc", 0.0))
 
-    def pdf(self, x):
-        p = self.base.pdf(x)
-        return np.where(x > 0, p, 0.0) if self.relu else p
-
     def A(self, s, c_pos, c_neg):
         """``E[K^2]`` of this component's continuous part at each scale (array)."""
         out = np.empty(s.size)
@@ -218,7 +214,6 @@ def certify(law, grid, scan, vals, s_guess, *, gap_target=1e-10, max_rounds=70, 
         return None
     lo, hi = scan[:-1].copy(), scan[1:].copy()
     rlo, rhi = vals[:-1].copy(), vals[1:].copy()
-    pre = None
     from .heavy_optimum import _t_components, lower_bound as t_lower
 
     tcomps = _t_components(law)
