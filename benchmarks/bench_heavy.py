@@ -11,8 +11,9 @@ warm-up call (numba compilation excluded); a law/bit width whose first run takes
 (Normal = its bit-independent fast path, measured in the same run), and each bit width / 8 bits for
 the same law.  CPU time (time.process_time) is printed beside the wall time: the machine is shared.
 
-Optima.  ``optimal_scale(law, Grid(b))`` wall time (minimum of ``--repeat`` runs after a warm-up),
-its method (certified or not) and relative scale error.
+Optima.  ``optimal_scale(law, Grid(b))`` wall and CPU time (minimum of ``--repeat`` runs after a
+warm-up), its method (certified or not), relative scale error and the relative gap of its
+``risk_lower_bound``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import time
 
 import numpy as np
 
-from quanttheory import Grid, Normal, optimal_scale, risk_curve
+from quanttheory import Grid, Normal, ReLU, optimal_scale, risk_curve
 from quanttheory.laws import GenNormal, StudentT
 
 
@@ -47,8 +48,9 @@ def main():
     ap.add_argument("--slow", type=float, default=10.0, help="run once when a run takes longer (s)")
     ap.add_argument("--no-gennorm", action="store_true", help="skip the (per-cell, slow) generalized Gaussian")
     ap.add_argument("--no-optimum", action="store_true")
+    ap.add_argument("--opt-bits", type=int, nargs="+", default=None, help="bit widths of the optimum table")
     args = ap.parse_args()
-    laws = [Normal(), StudentT(3.0), StudentT(4.0), StudentT(30.0)]
+    laws = [Normal()] + [StudentT(nu) for nu in (3.0, 4.0, 5.0, 8.0, 16.0, 30.0)]
     if not args.no_gennorm:
         laws += [GenNormal(0.5), GenNormal(1.5)]
     times = {}
@@ -71,15 +73,20 @@ def main():
         print(line)
     if args.no_optimum:
         return
-    print("\noptimal_scale (MSQE): wall s (min of runs), method, scale_rel_error")
-    for law in [StudentT(3.0), StudentT(4.0), StudentT(30.0), Normal()]:
-        for b in args.bits:
-            g = Grid(b)
+    print("\noptimal_scale (MSQE): wall s (cpu s, min of runs), method, scale_rel_error, "
+          "bound gap (risk - risk_lower_bound) / risk")
+    for law, signed in [(StudentT(3.0), True), (StudentT(4.0), True), (StudentT(30.0), True),
+                        (GenNormal(0.5), True), (ReLU(StudentT(4.0, 0.2)), False), (Normal(), True)]:
+        if args.no_gennorm and isinstance(law, GenNormal):
+            continue
+        for b in args.opt_bits or args.bits:
+            g = Grid(b, signed=signed)
             w, c, r = best_time(lambda: optimal_scale(law, g), args.repeat, args.slow)
             res = optimal_scale(law, g)
-            cert = "certified" if ("certified" in res.method and "not certified" not in res.method) or \
-                res.method.startswith("branch") else "NOT certified"
-            print(f"{str(law):<24} {b:>3} bits {w:9.3f} s ({c:8.3f} cpu) [{r}] {cert:<14} {res.scale_rel_error:.2e}")
+            cert = "certified" if "certified" in res.method and "not certified" not in res.method else "NOT certified"
+            gap = (res.risk - res.risk_lower_bound) / res.risk
+            print(f"{str(law):<24} {b:>3} bits {w:9.3f} s ({c:8.3f} cpu) [{r}] {cert:<14} "
+                  f"{res.scale_rel_error:.2e} {gap:.2e}")
 
 
 if __name__ == "__main__":

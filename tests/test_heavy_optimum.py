@@ -54,9 +54,13 @@ def test_certified_optimum(law, bits):
     assert root is not None and h0 <= root[0] <= h1
 
 
-def test_uncertifiable_cases_say_so():
-    # 2 bits (corrections of order 1 / t^2 are not small) and a ReLU end at 0 (an O(1/t^2) end term):
-    # the hull stays wider than 1e-2 and the method says "not certified"
+def test_formerly_uncertifiable_cases_now_certified():
+    # 2 bits (corrections of order 1 / t^2 are not small) and a ReLU end at 0 (an O(1/t^2) end term) defeated
+    # the first-order bounds above; the second-order bounds of heavy_cert.py certify them (tests/test_heavy_cert.py
+    # checks them against mpmath)
     for law, g in ((StudentT(2.5), Grid(2)), (ReLU(StudentT(4.0, 0.2)), Grid(8, signed=False))):
         r = optimal_scale(law, g)
-        assert "not certified" in r.method
+        assert r.method.startswith("branch and bound with second-order"), r.method
+        assert (r.risk - r.risk_lower_bound) / r.risk < 1e-9
+        lo, hi = r.scale - r.scale_error, r.scale + r.scale_error
+        assert _mp_dR(law, g, lo) < 0 < _mp_dR(law, g, hi)

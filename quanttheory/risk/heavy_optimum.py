@@ -255,11 +255,18 @@ def certified_msqe(law, grid, scan, vals, s_guess=None, *, target=1e-6, max_roun
 def certify_into(res: dict, law, grid, scan, vals) -> None:
     """Hook for :func:`quanttheory.risk.optimum.optimal_scale`: replace the scan result ``res`` by the
     certified one when :func:`certified_msqe` succeeds (the local scale estimate kept in ``extra``)."""
-    if _t_components(law) is None:
+    from .heavy_cert import certify, components
+
+    if components(law) is not None:
+        cert = certify(law, grid, scan, vals, s_guess=res["scale"])
+        if cert is None and _t_components(law) is not None:
+            cert = certified_msqe(law, grid, scan, vals, s_guess=res["scale"])
+    elif _t_components(law) is None:
         if law.kernel_params() is None and law.shape_kernel() is None and not law.components():
             _quad_note(res, law, grid)  # generic (from_scipy) law: report the quadrature's own estimate
         return
-    cert = certified_msqe(law, grid, scan, vals, s_guess=res["scale"])
+    else:
+        cert = certified_msqe(law, grid, scan, vals, s_guess=res["scale"])
     if cert is None:
         return
     extra = dict(res.get("extra") or {})

@@ -355,6 +355,10 @@ def _right_tail(law, shape, lnorm, mu, sig, relu, code, s, k, c, stop_ref, ns, n
     if relu:
         d0 = max(0.0, -c)
     zcut = max(8.0 * abs(tau), tau + 8.0)
+    if law == LAW_T and code != CODE_DMSQE:
+        # beyond 2 tau (tau > 0) (z - tau)^2 >= z^2 / 4, so the closed-form remainder cancels <= 9 times;
+        # tau <= 0: its terms are all >= 0 beyond 0
+        zcut = max(2.0 * tau, 0.0)
     if law == LAW_T or code == CODE_DMSQE:
         v, _ = _walk(law, shape, lnorm, mu, sig, code, P_RTAIL, s, k, c, d0, (zcut - tau) * sig, 1, 0, 0.0,
                      ns, nodes, weights, amax)
@@ -380,6 +384,8 @@ def _left_tail(law, shape, lnorm, mu, sig, relu, code, s, k, c, stop_ref, ns, no
     if relu:
         return 0.0, math.inf, tau
     zcut = max(8.0 * abs(tau), -tau + 8.0)  # mirrored: z < -zcut
+    if law == LAW_T and code != CODE_DMSQE:
+        zcut = max(-2.0 * tau, 0.0)  # as in _right_tail, mirrored
     if law == LAW_T or code == CODE_DMSQE:
         v, _ = _walk(law, shape, lnorm, mu, sig, code, P_LTAIL, s, k, c, (-zcut - tau) * sig, 0.0, -1,
                      0, 0.0, ns, nodes, weights, amax)

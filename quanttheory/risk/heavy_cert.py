@@ -1,0 +1,326 @@
+"""Second-order certified MSQE optimum for Student t / generalized Gaussian laws, their ReLU and
+mixtures (issue 15, item 2, any bit width 1..16).
+
+Notation: ``F(s) = E[(xi - Q_s(xi))^2]`` (the MSQE curve without its pi^2), ``K = K(x; s) =
+clip(round(x/s), r_b, r_t)`` the grid index, ``x_j = c_j s`` the cell boundaries with
+``c_j = j + 1/2``, ``j = r_b .. r_t - 1``, ``p`` the density of the continuous part of the law.
+
+**Exact derivatives.**  Differentiating ``F = sum_k int_cell_k (x - k s)^2 p`` (the integrand is
+continuous across the boundaries, so the moving ends give no first-order term):
+
+    F'(s)  = -2 E[K (xi - K s)],
+    F''(s) = 2 A(s) - B(s),   A(s) = E[K^2] = sum_{c_j > 0} 2 c_j P(xi > c_j s) + sum_{c_j < 0} 2|c_j| P(xi < c_j s),
+                              B(s) = 2 s sum_j c_j^2 p(c_j s)
+
+(for the cell k the moving upper end gives ``-2k (s/2) p (k + 1/2)``, the lower one
+``-2k (s/2) p (k - 1/2)``; at the boundary between k and k+1 they add to ``-2 c_j^2 s p(x_j)``).
+
+**Interval bounds of F''.**  ``|K(x; s)|`` does not increase with ``s`` (``r_b <= 0 <= r_t``), so
+``A(s2) <= A(s) <= A(s1)`` on ``[s1, s2]``; every component density is unimodal (at ``loc``; for the
+ReLU on ``(0, inf)``), so over ``x in [c s1, c s2]`` ``p`` lies between the smaller of its end
+values and its value at the mode clamped to the interval.  Hence, on ``[s1, s2]``,
+
+    L2 = 2 A(s2) - 2 s2 sum c^2 pmax_c  <=  F''(s)  <=  U2 = 2 A(s1) - 2 s1 sum c^2 pmin_c.
+
+(mixtures: weighted sums of the components' bounds; the ReLU atom at 0 is quantized exactly).
+
+**Chord bound.**  ``F'' <= U2`` on ``[s1, s2]`` gives ``F(s) >= chord(s) - U2+ (s - s1)(s2 - s)/2``,
+so ``min F >= min(F(s1), F(s2)) - U2+ (s2 - s1)^2 / 8``: the loss is second order in the width,
+so the bound closes onto the curve near the optimum (the first-order monotone bounds of
+:mod:`.heavy_optimum` lose ``O(s2 - s1)`` and cannot reach ``1e-9``).  Branch and bound in
+``log s``: every interval whose bound exceeds the best curve value found (times ``1 + 2 EPS_R``)
+is discarded, the others are halved (geometric midpoint).  The brackets ``(0, s_min]`` and
+``[s_max, inf)`` are closed by the monotone clipping error ``C(s) >= C(s_min)`` and by
+``F(s) >= E[xi^2; |xi| < s_max/2]`` (every ``|x| < s/2`` quantizes to 0).
+
+**Scale error.**  On the surviving hull, ``F'`` is evaluated (exactly, per cell) on a subdivision;
+a sub-interval ``[u1, u2]`` has ``F' < 0`` throughout when ``F'(u1) + U2+ (u2 - u1) < 0`` (and
+``F' > 0`` when ``F'(u2) - U2+ (u2 - u1) > 0``).  Every global minimizer is a root of ``F'`` inside
+the hull, so it lies in the sub-intervals not excluded; their span is ``scale_error``.  Where
+that is not reached within the budget, ``scale_error`` is the hull's half-width.
+
+**Risk lower bound.**  The smallest surviving interval bound (``pi^2`` included).
+
+Rounding allowances (the only non-proved inputs, as in the rest of the engine): the curve values
+``R(s)`` relative ``EPS_R = 1e-12`` (their tested accuracy against mpmath); ``A``, ``B`` relative
+``1e-13`` (sums of positive terms of scipy's ``stdtr`` / ``gammaincc`` / ``exp``); ``F'`` absolute
+``1e-12 * 2 sqrt(A F)`` (Cauchy-Schwarz bound of the sum of the magnitudes of the per-cell terms).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+EPS_R = 1e-12      # relative accuracy allowance of the curve values R(s)
+EPS_AB = 1e-13     # relative allowance of the sums A, B
+EPS_D1 = 1e-12     # F' allowance, relative to 2 sqrt(A F)
+
+
+class _Comp:
+    """One mixture component: weight, base law (density unimodal at ``mode``), ReLU flag."""
+
+    def __init__(self, w, law):
+        from ..laws.parametric import ReLU
+
+        self.w = float(w)
+        self.relu = isinstance(law, ReLU)
+        self.base = law.base if self.relu else law
+        self.mode = float(getattr(self.base, "loc", 0.0))
+
+    def A(self, s, c_pos, c_neg):
+        """``E[K^2]`` of this component's continuous part at each scale (array)."""
+        out = np.empty(s.size)
+        for i, si in enumerate(s):  # fsum: exact sums of the rounded products
+            v = 2.0 * math.fsum(c_pos * self.base.sf(c_pos * si))
+            if c_neg.size and not self.relu:
+                v += 2.0 * math.fsum(c_neg * self.base.cdf(-c_neg * si))
+            out[i] = v
+        return out
+
+    def B_bounds(self, s1, s2, c, need_hi=True):
+        """``(B_lo, B_hi)`` over ``[s1, s2]`` (arrays of intervals); ``c`` = all boundary constants;
+        ``need_hi=False``: B_hi is not computed (0).  Numba kernel, compensated sums."""
+        from ._kernels.heavy_cert import b_bounds
+        from .heavy import log_norm
+
+        if self.relu:
+            c = c[c > 0]
+        lc, sh, mu, sig, _ = self.base.shape_kernel()
+        lo = np.empty(s1.size)
+        hi = np.empty(s1.size)
+        b_bounds(int(lc), float(sh), log_norm(lc, sh), float(mu), float(sig), np.ascontiguousarray(c, dtype=float),
+                 np.ascontiguousarray(s1, dtype=float), np.ascontiguousarray(s2, dtype=float), bool(need_hi), lo, hi)
+        return lo, hi
+
+
+def components(law):
+    """``[_Comp, ...]`` when every component is a Student t / generalized Gaussian (or its ReLU), else None."""
+    comps = law.components() or ((1.0, law),)
+    out = []
+    for w, c in comps:
+        if c.components() or c.shape_kernel() is None:
+            return None
+        out.append(_Comp(w, c))
+    return out
+
+
+class _Bounds:
+    """Exact ``A(s)`` at anchor scales (cached) and the F'' interval bounds for a law and grid.
+
+    Between anchors, ``A' = -B/s`` gives ``A(s1) = A(a) - int_a^s1 B(s)/s ds
+    <= A(a) - B_lo(a, s1) ln(s1/a)`` for the nearest anchor ``a <= s1``: a second-order loss
+    ``~ (B_max - B_min) ln(s1/a)``, so exact ``A`` (2^b special-function calls) is needed only
+    where the nearest anchor is farther than ``0.3 sqrt(w/s1)`` relative (``w`` the interval width)."""
+
+    def __init__(self, comps, grid):
+        self.comps = comps
+        c = np.arange(grid.r_b, grid.r_t, dtype=float) + 0.5
+        self.c = c
+        self.c_pos = c[c > 0]
+        self.c_neg = -c[c < 0][::-1]  # |c| for the negative boundaries
+        self.cacheA: dict[float, float] = {}
+        self.anchors = np.empty(0)
+        self.evals = 0
+
+    def A(self, s):
+        """Exact ``A(s) = E[K^2]`` (cached; the scales become anchors)."""
+        s = np.asarray(s, dtype=float)
+        need = np.array([x for x in np.unique(s) if float(x) not in self.cacheA])
+        if need.size:
+            tot = np.zeros(need.size)
+            for cp in self.comps:
+                tot += cp.w * cp.A(need, self.c_pos, self.c_neg)
+            for x, v in zip(need, tot):
+                self.cacheA[float(x)] = float(v)
+            self.anchors = np.sort(np.array(list(self.cacheA)))
+            self.evals += need.size
+        return np.array([self.cacheA[float(x)] for x in s])
+
+    def B(self, s1, s2, need_hi=True):
+        blo = np.zeros(s1.size)
+        bhi = np.zeros(s1.size)
+        for cp in self.comps:
+            lo, hi = cp.B_bounds(s1, s2, self.c, need_hi)
+            blo += cp.w * lo
+            bhi += cp.w * hi
+        return blo, bhi
+
+    def A_up(self, s1, w):
+        """Upper bound of ``A(s1)`` (arrays; ``w`` = relative width of the interval it serves)."""
+        out = np.empty(s1.size)
+        k = np.searchsorted(self.anchors, s1, side="right") - 1
+        a = np.where(k >= 0, self.anchors[np.maximum(k, 0)] if self.anchors.size else 0.0, 0.0)
+        far = (k < 0) | (s1 / np.where(a > 0, a, 1.0) - 1 > 0.3 * np.sqrt(w))
+        exact = far | (a == s1)
+        if np.any(exact):
+            out[exact] = self.A(s1[exact])
+        d = ~exact
+        if np.any(d):
+            blo, _ = self.B(a[d], s1[d], need_hi=False)
+            aa = self.A(a[d])
+            out[d] = aa * (1 + EPS_AB) - blo * (1 - EPS_AB) * np.log1p((s1[d] - a[d]) / a[d])
+        return out
+
+    def f2(self, s1, s2, lower=True):
+        """``(L2, U2)``: rigorous bounds of ``F''`` over each ``[s1[i], s2[i]]`` (no pi^2);
+        ``lower=False``: only U2 (L2 is NaN), with ``A(s1)`` from the anchors."""
+        s1 = np.asarray(s1, dtype=float)
+        s2 = np.asarray(s2, dtype=float)
+        blo, bhi = self.B(s1, s2, need_hi=lower)
+        if lower:
+            a1, a2 = self.A(s1), self.A(s2)
+            L2 = 2 * a2 * (1 - EPS_AB) - bhi * (1 + EPS_AB)
+        else:
+            a1 = self.A_up(s1, s2 / s1 - 1)
+            L2 = np.full(s1.size, np.nan)
+        U2 = 2 * a1 * (1 + EPS_AB) - blo * (1 - EPS_AB)
+        return L2, U2
+
+
+def certify(law, grid, scan, vals, s_guess, *, gap_target=1e-10, max_rounds=70, max_live=4000,
+            hull_target=3e-7):
+    """Second-order branch and bound (module docstring): a dict with ``scale``, ``risk``,
+    ``scale_error``, ``risk_lower_bound``, ``method``, ``extra``, or None when the law is not covered,
+    the brackets do not close, or the budget ends before the bound gap is below ``1e-6``."""
+    from .curve import risk_curve
+
+    comps = components(law)
+    if comps is None:
+        return None
+    pi2 = math.pi**2
+    Rf = lambda x: risk_curve(law, np.asarray(x, dtype=float), grid, "msqe")  # noqa: E731
+    scan = np.asarray(scan, dtype=float)
+    vals = np.asarray(vals, dtype=float)
+    ib = int(np.argmin(vals))
+    best_s, best = float(scan[ib]), float(vals[ib])
+    if s_guess is not None:
+        rg = float(Rf([s_guess])[0])
+        if rg <= best:
+            best_s, best = float(s_guess), rg
+    bnd = _Bounds(comps, grid)
+    # brackets
+    s_min, s_max = float(scan[0]), float(scan[-1])
+    clip0 = law.partial_moment(2, grid.r_t * s_min, math.inf) - 2 * grid.r_t * s_min * law.partial_moment(
+        1, grid.r_t * s_min, math.inf) + (grid.r_t * s_min) ** 2 * law.partial_moment(0, grid.r_t * s_min, math.inf)
+    if grid.r_b < 0:
+        b = grid.r_b * s_min
+        clip0 += (law.partial_moment(2, -math.inf, b) - 2 * b * law.partial_moment(1, -math.inf, b)
+                  + b * b * law.partial_moment(0, -math.inf, b))
+    lb0 = pi2 * clip0 * (1 - 1e-10)
+    lb_inf = pi2 * law.partial_moment(2, -s_max / 2, s_max / 2) * (1 - 1e-12)
+    if not (lb0 > best * (1 + 2 * EPS_R) and lb_inf > best * (1 + 2 * EPS_R)):
+        return None
+    lo, hi = scan[:-1].copy(), scan[1:].copy()
+    rlo, rhi = vals[:-1].copy(), vals[1:].copy()
+    from .heavy_optimum import _t_components, lower_bound as t_lower
+
+    tcomps = _t_components(law)
+    rounds = 0
+    lbs = None
+    prev_width = math.inf
+    while True:
+        ub = best * (1 + 2 * EPS_R)
+        # cheap first-order bound (Student t only) first, then the chord bound on what is left
+        if tcomps is not None:
+            pre = t_lower(tcomps, grid, lo, hi)
+            keep = pre <= ub
+            lo, hi, rlo, rhi = lo[keep], hi[keep], rlo[keep], rhi[keep]
+        _, U2 = bnd.f2(lo, hi, lower=False)
+        lbs = np.minimum(rlo, rhi) * (1 - EPS_R) - pi2 * np.maximum(U2, 0.0) * (hi - lo) ** 2 / 8
+        keep = lbs <= ub
+        lo, hi, rlo, rhi, lbs = lo[keep], hi[keep], rlo[keep], rhi[keep], lbs[keep]
+        if lo.size == 0:
+            return None
+        gap = 1 - float(lbs.min()) / best
+        width = float(hi.max() / lo.min() - 1)
+        # stop once the bound gap is reached and the hull no longer shrinks (the values' rounding
+        # allowance EPS_R keeps a hull of relative width ~ sqrt(EPS_R) alive; R' narrows it below)
+        stalled = width > 0.67 * prev_width
+        prev_width = width
+        if (gap <= gap_target and (width <= hull_target or stalled)) or rounds >= max_rounds \
+                or lo.size * 2 > max_live:
+            break
+        mid = np.sqrt(lo * hi)
+        rm = Rf(mid)
+        j = int(np.argmin(rm))
+        if rm[j] < best:
+            best_s, best = float(mid[j]), float(rm[j])
+        lo, hi = np.concatenate([lo, mid]), np.concatenate([mid, hi])
+        rlo, rhi = np.concatenate([rlo, rm]), np.concatenate([rm, rhi])
+        rounds += 1
+    if gap > 1e-6:
+        return None
+    a, b = float(lo.min()), float(hi.max())
+    lower = float(lbs.min())
+    s_opt, r_opt = best_s, best
+    if s_guess is not None and a <= s_guess <= b:  # the root of the exact R' (more precise than values)
+        s_opt, r_opt = float(s_guess), float(Rf([s_guess])[0])
+    scale_err = max(s_opt - a, b - s_opt)
+    how = "hull of the surviving intervals"
+    # R' per cell costs ~2^b: a smaller budget at > 12 bits (scale_error then ~ the hull, ~1e-6)
+    d1 = _root_bracket(law, grid, bnd, a, b, s_opt, budget=120 if grid.bits <= 12 else 40)
+    if d1 is not None and d1[0] <= s_opt <= d1[1] and max(s_opt - d1[0], d1[1] - s_opt) < scale_err:
+        scale_err = max(s_opt - d1[0], d1[1] - s_opt)
+        how = "sign of the exact R' with R'' interval bounds inside the hull"
+        # every global minimizer is in [u, v]: the chord bound over it
+        u, v = d1
+        if v > u:
+            _, U2 = bnd.f2(np.array([u]), np.array([v]), lower=False)
+            ru, rv = Rf([u, v])
+            lower = max(lower, float(min(ru, rv) * (1 - EPS_R) - pi2 * max(float(U2[0]), 0.0) * (v - u) ** 2 / 8))
+    return dict(scale=s_opt, risk=r_opt, scale_error=scale_err, risk_lower_bound=min(lower, r_opt),
+                method=("branch and bound with second-order interval bounds of R: certified (heavy_cert.py); "
+                        "exact R'' = pi^2 (2 E[K^2] - 2 s sum c^2 p(c s)) bounded by the monotone E[K^2] and the "
+                        f"unimodal densities, chord bound; scale_error from the {how}"),
+                extra={"hull": (a, b), "rounds": rounds, "live_intervals": int(lo.size),
+                       "A_evaluations": bnd.evals, "bound_gap": gap})
+
+
+def _root_bracket(law, grid, bnd, a, b, s0, budget=120):
+    """Interval ``[u, v]`` around ``s0`` outside which ``F'`` has no root in ``[a, b]`` (module
+    docstring).  From each far end, steps toward ``s0``: from a point ``x`` left of ``s0`` the
+    step ``[x, x + h]`` is excluded when ``F'(x) + err + U2+ h < 0`` (``F' > 0`` mirrored on the
+    right); ``h`` is doubled after a success (at most half the distance to ``s0``), halved after a
+    failure.  ``budget`` bounds the number of ``F''`` interval evaluations."""
+    from .heavy import dmsqe
+
+    used = 0
+
+    def side(x, sign):  # sign -1: left of s0 (need F' < 0), +1: right (need F' > 0)
+        nonlocal used
+        h = 0.5 * abs(x - s0)
+        g = None
+        while abs(x - s0) > 1e-13 * s0 and used < budget:
+            if g is None:
+                g = dmsqe(law, grid, x)
+                if g is None:
+                    return x
+                A = float(bnd.A_up(np.array([x]), np.array([1.0]))[0])  # (an upper bound of A suffices)
+                e = EPS_D1 * 2 * math.sqrt(max(A, 0.0) * max(risk_curve_f(law, grid, x), 0.0)) + 1e-300
+            h = min(h, 0.5 * abs(x - s0))
+            y = x - sign * h
+            u1, u2 = (x, y) if sign < 0 else (y, x)
+            _, U2 = bnd.f2(np.array([u1]), np.array([u2]), lower=False)
+            used += 1
+            U2 = max(float(U2[0]), 0.0)
+            okay = (g + e + U2 * h < 0) if sign < 0 else (g - e - U2 * h > 0)
+            if okay:
+                x, g, h = y, None, 2 * h
+            else:
+                h *= 0.5
+                if h <= 1e-14 * s0:
+                    break
+        return x
+
+    u = side(a, -1)
+    v = side(b, +1)
+    return u, v
+
+
+def risk_curve_f(law, grid, x):
+    """``F(x) = E[(xi - Q_x(xi))^2]`` at one scale (no pi^2)."""
+    from .curve import risk_curve
+
+    return float(risk_curve(law, np.array([float(x)]), grid, "msqe")[0]) / math.pi**2
