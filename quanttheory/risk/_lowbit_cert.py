@@ -485,19 +485,8 @@ def _certify_at(cur, s_t, Y, far, max_bounds):
     F_up = (F_t + F_err) * (1 + 1e-13)
     if not far > F_up:
         return None
-    g_t, err_t = cur.deriv(s_t)
-    g_h, _ = cur.deriv(s_t * (1 + 1e-6))
-    slope = (g_h - g_t) / (s_t * 1e-6)
-    e = max(1e-15 * s_t, 2.0 * (abs(g_t) + err_t) / slope) if slope > 0 else 1e-15 * s_t
-    for _ in range(40):
-        gm, em = cur.deriv(s_t - e)
-        gp, ep = cur.deriv(s_t + e)
-        if gm < -em and gp > ep:
-            break
-        e *= 4.0
-    else:
-        return None
-    if e > 1e-9 * s_t:
+    e = nc.sign_change_radius(cur, s_t)
+    if e is None:
         return None
     # 2. (0, x]
     x = s_t

@@ -526,6 +526,25 @@ def _cover(cur, x, y, F_up, max_bounds, s_t, e):
     return y, cmin, nb
 
 
+def sign_change_radius(cur, s_t):
+    """Smallest ``e = e0 * 4**j <= 1e-9 s_t`` with a certified sign change of R' around ``s_t``
+    (``R'(s_t - e) < -err`` and ``R'(s_t + e) > err``, ``cur.deriv`` giving ``(R', err)``);
+    ``e0`` from the error of R' at ``s_t`` over a finite-difference slope.  None if there is none."""
+    g_t, err_t = cur.deriv(s_t)
+    g_h, _ = cur.deriv(s_t * (1 + 1e-6))
+    slope = (g_h - g_t) / (s_t * 1e-6)
+    e = max(1e-15 * s_t, 2.0 * (abs(g_t) + err_t) / slope) if slope > 0 else 1e-15 * s_t
+    for _ in range(40):
+        gm, em = cur.deriv(s_t - e)
+        gp, ep = cur.deriv(s_t + e)
+        if gm < -em and gp > ep:
+            break
+        e *= 4.0
+    else:
+        return None
+    return e if e <= 1e-9 * s_t else None
+
+
 def certify(m, relu, r_b, r_t, qsin=False, max_bounds=400, law=0):
     """Certified global minimizer of the MSQE/QSin curve of Normal(m, 1) (ReLU if ``relu``)
     on ``[r_b, r_t]``, standard units.  Returns a dict (scale, scale_error, value, value_lower,
@@ -579,19 +598,8 @@ def certify(m, relu, r_b, r_t, qsin=False, max_bounds=400, law=0):
     F_t, F_err = cur.value(s_t)
     F_up = (F_t + F_err) * (1 + 1e-13)
     # certified sign change of R' around s_t: e from the error of R' over a slope estimate
-    g_t, err_t = cur.deriv(s_t)
-    g_h, _ = cur.deriv(s_t * (1 + 1e-6))
-    slope = (g_h - g_t) / (s_t * 1e-6)
-    e = max(1e-15 * s_t, 2.0 * (abs(g_t) + err_t) / slope) if slope > 0 else 1e-15 * s_t
-    for _ in range(40):
-        gm, em = cur.deriv(s_t - e)
-        gp, ep = cur.deriv(s_t + e)
-        if gm < -em and gp > ep:
-            break
-        e *= 4.0
-    else:
-        return None
-    if e > 1e-9 * s_t:
+    e = sign_change_radius(cur, s_t)
+    if e is None:
         return None
     nb = 0
     # 2. (0, x]: the clipping part alone exceeds R(s_t)

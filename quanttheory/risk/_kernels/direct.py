@@ -296,6 +296,41 @@ def _sweep_window(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, out_row):
 
 
 @numba.njit(cache=True)
+def _row_stats(x, Tp, Tn):
+    """One pass over a row (float32 or float64): ``(max_pos, max_neg, npos, lo, hi)`` with
+    ``npos`` the count of values >= 0, ``lo = min v_min / (T + 1/2)`` over the active sides
+    (T > 0; below it every non-zero value of those sides is clipped), ``hi`` the largest active
+    magnitude (``inf`` / ``0`` when no side is active)."""
+    max_pos = 0.0
+    max_neg = 0.0
+    min_pos = np.inf
+    min_neg = np.inf
+    npos = 0
+    for i in range(x.shape[0]):
+        xi = np.float64(x[i])
+        if xi >= 0.0:
+            npos += 1
+            if xi > max_pos:
+                max_pos = xi
+            if xi > 0.0 and xi < min_pos:
+                min_pos = xi
+        else:
+            if -xi > max_neg:
+                max_neg = -xi
+            if -xi < min_neg:
+                min_neg = -xi
+    lo = np.inf
+    hi = 0.0
+    if Tp > 0 and max_pos > 0:
+        lo = min(lo, min_pos / (Tp + 0.5))
+        hi = max(hi, max_pos)
+    if Tn > 0 and max_neg > 0:
+        lo = min(lo, min_neg / (Tn + 0.5))
+        hi = max(hi, max_neg)
+    return max_pos, max_neg, npos, lo, hi
+
+
+@numba.njit(cache=True)
 def exact_rows_full(X, Tp, Tn, out):
     """The former :func:`exact_rows` (kept as an independent reference for the tests): every
     breakpoint of a bracket narrowed by the clipping/zero bounds enumerated and sorted per row."""
@@ -311,30 +346,7 @@ def exact_rows_full(X, Tp, Tn, out):
     for r in range(rows):
         x = X[r]
         # one-pass stats (as laws.atoms.scan)
-        max_pos = 0.0
-        max_neg = 0.0
-        min_pos = np.inf
-        min_neg = np.inf
-        for i in range(n):
-            xi = x[i]
-            if xi >= 0.0:
-                if xi > max_pos:
-                    max_pos = xi
-                if xi > 0.0 and xi < min_pos:
-                    min_pos = xi
-            else:
-                if -xi > max_neg:
-                    max_neg = -xi
-                if -xi < min_neg:
-                    min_neg = -xi
-        lo = np.inf
-        hi = 0.0
-        if Tp > 0 and max_pos > 0:
-            lo = min(lo, min_pos / (Tp + 0.5))
-            hi = max(hi, max_pos)
-        if Tn > 0 and max_neg > 0:
-            lo = min(lo, min_neg / (Tn + 0.5))
-            hi = max(hi, max_neg)
+        max_pos, max_neg, npos, lo, hi = _row_stats(x, Tp, Tn)
         if hi == 0.0:
             out[r, 5] = 1.0
             continue
@@ -707,33 +719,8 @@ def exact_rows_window(X, Tp, Tn, out):
     lb1 = np.empty(ROW_MAX_IV)
     for r in range(rows):
         x = X[r]
-        max_pos = 0.0
-        max_neg = 0.0
-        min_pos = np.inf
-        min_neg = np.inf
-        npos = 0
         const = 0.0
-        for i in range(n):
-            xi = np.float64(x[i])
-            if xi >= 0.0:
-                npos += 1
-                if xi > max_pos:
-                    max_pos = xi
-                if xi > 0.0 and xi < min_pos:
-                    min_pos = xi
-            else:
-                if -xi > max_neg:
-                    max_neg = -xi
-                if -xi < min_neg:
-                    min_neg = -xi
-        lo = np.inf
-        hi = 0.0
-        if Tp > 0 and max_pos > 0:
-            lo = min(lo, min_pos / (Tp + 0.5))
-            hi = max(hi, max_pos)
-        if Tn > 0 and max_neg > 0:
-            lo = min(lo, min_neg / (Tn + 0.5))
-            hi = max(hi, max_neg)
+        max_pos, max_neg, npos, lo, hi = _row_stats(x, Tp, Tn)
         if hi == 0.0:
             out[r, 5] = 1.0
             continue
