@@ -31,6 +31,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
+from _baselines import sweep  # noqa: E402
 from _timing import numpy_pass  # noqa: E402
 
 import quanttheory  # noqa: E402
@@ -42,24 +43,6 @@ def data(rows, cols, dtype, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(rows, cols)) * np.exp(0.5 * rng.normal(size=(rows, 1)))
     return np.ascontiguousarray(x.astype(dtype))
-
-
-def sweep(w, bits=4, ncand=100, block=64):
-    T = 2 ** (bits - 1) - 1
-    lo = -(T + 1)
-    c = np.linspace(0.3, 1.0, ncand)
-    best_s = np.empty(w.shape[0])
-    best_e = np.empty(w.shape[0])
-    for i in range(0, w.shape[0], block):
-        x = w[i:i + block].astype(np.float64)
-        s = c[None, :] * (np.abs(x).max(axis=1, keepdims=True) / T)  # rows x cand
-        q = np.clip(np.rint(x[:, None, :] / s[:, :, None]), lo, T) * s[:, :, None]
-        e = ((x[:, None, :] - q) ** 2).mean(axis=2)
-        j = e.argmin(axis=1)
-        best_s[i:i + block] = s[np.arange(x.shape[0]), j]
-        best_e[i:i + block] = e[np.arange(x.shape[0]), j]
-    return best_s, best_e
-
 
 def timed(f, repeat):
     """(min CPU seconds, min wall seconds, last result) over ``repeat`` runs, both clocks read
