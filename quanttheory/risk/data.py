@@ -206,6 +206,8 @@ def _optimal_msqe(arr: np.ndarray, grid: Grid, st: DataStats | None = None, name
 
 
 DIRECT_METHOD = "exact: every breakpoint enumerated and each quadratic piece minimized (global)"
+DIRECT_WINDOW_METHOD = ("exact: histogram lower bounds on s-intervals exclude all but a window, every "
+                        "breakpoint in it enumerated and each quadratic piece minimized (global)")
 
 # the histogram search degrades when the grid step is finer than its bins (14 bits, n = 1e5: 39 s and
 # 250 MB; 15 bits: 185 s and 2.4 GB): from these grid tops and sizes the windowed search replaces it
@@ -289,8 +291,7 @@ def _direct_result(row, n, grid, info, t0=None):
     windowed = max(_tops(grid)) <= ROW_T_MAX and n >= ROW_MIN_N
     method = DIRECT_METHOD
     if windowed:
-        method = ("exact: histogram lower bounds on s-intervals exclude all but a window, every breakpoint "
-                  "in it enumerated and each quadratic piece minimized (global)")
+        method = DIRECT_WINDOW_METHOD
     info = dict(info, breakpoints=int(nev), data_passes=4 if windowed else 3, mse=mse)
     if t0 is not None:
         info["seconds"] = time.perf_counter() - t0
