@@ -1,6 +1,6 @@
 """A/B of the fused affine row kernel against an earlier commit, interleaved in one process.
 
-Run:  .venv/bin/python benchmarks/bench_affine_ab.py [--ref e90ce82] [--bits 4] [--rows 4096] [--reps 3]
+Run:  .venv/bin/python benchmarks/bench_affine_ab.py [--ref e881309] [--bits 4] [--rows 4096] [--reps 3]
 
 ``quanttheory/affine/_rows.py`` of ``--ref`` (``git show``) and of the working tree are loaded side by
 side as two modules (numba ``cache=False`` for both, so neither reads the other's cache), warmed up,
@@ -8,6 +8,9 @@ then called alternately on the same rows of the benchmark matrix (4096 x 4096 fl
 a per-row offset, seed 0); each time is the minimum over ``--reps`` alternating runs of
 ``time.process_time`` (CPU time: the machine is shared).  Prints us CPU per row, the ratio, the
 mean work counters, and checks that both kernels agree (zero-points identical, MSE to 1e-12 relative).
+Unit: one NumPy pass = :func:`benchmarks._timing.numpy_pass` over the whole 4096 x 4096 matrix with the same
+clock (CPU), measured in the same run; "passes" = the per-row time x 4096 / that pass (with ``--rows`` below
+4096 the matrix time is extrapolated from the rows timed).
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ sys.path.insert(0, str(ROOT))
 
 from quanttheory.affine.data import _fast_params  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from _timing import numpy_pass  # noqa: E402
+
 
 def load(src: str, name: str, tmp: Path):
     p = tmp / f"{name}.py"
@@ -39,7 +45,7 @@ def load(src: str, name: str, tmp: Path):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--ref", default="e90ce82")
+    ap.add_argument("--ref", default="e881309")
     ap.add_argument("--bits", type=int, default=4)
     ap.add_argument("--rows", type=int, default=4096)
     ap.add_argument("--reps", type=int, default=3)
@@ -73,9 +79,12 @@ def main():
                 out[k] = run(m, X)
                 best[k] = min(best[k], time.process_time() - c0)
     R = X.shape[0]
+    p = numpy_pass(w, repeat=7, clock=time.process_time)
+    print(f"NumPy pass over the 4096 x 4096 float32 matrix: {p * 1e3:.2f} ms CPU (same run)")
     for k in mods:
         o = out[k]
-        print(f"{k:3s} ({a.ref if k == 'ref' else 'working tree'}): {best[k] / R * 1e6:8.1f} us CPU per row; "
+        print(f"{k:3s} ({a.ref if k == 'ref' else 'working tree'}): {best[k] / R * 1e6:8.1f} us CPU per row "
+              f"= {best[k] / R * 4096 / p:7.1f} CPU passes for 4096 rows; "
               f"rounds {o[6][:, 0].mean():.1f}, (z, interval) bounds {o[6][:, 1].mean():.0f}, "
               f"exact sweeps {o[6][:, 2].mean():.1f}; rows not solved by the kernel {int((o[5] != 0).sum())}")
     print(f"ratio ref / new = {best['ref'] / best['new']:.2f}x ({a.bits} bits, {R} rows, min of {a.reps})")

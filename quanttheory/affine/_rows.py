@@ -48,11 +48,13 @@ from numba import njit, prange
 EPS = 2.0**-52
 MAXBOX = 1 << 12
 MAXBP = 1 << 16
+MAXE = 2048  # scale points whose U values are cached per row (box ends); more -> reference path
 NCAND = 6
 WF = 4.0  # a box is solved exactly when narrower than s2 / (WF N) and its zones hold <= Tr values
 ZMIN = 64.0
 OLDRW = 0.25  # boxes wider than this (relative) also get the first-order bound of _node
 DELTA0 = 0.01  # half-width (relative) of the first box around the incumbent's scale
+LSTEPS = 4  # rounds of two least-squares steps and an Aitken extrapolation per zero-point of the incumbent
 GROW = 1.7  # growth of the first boxes' widths away from it
 
 
@@ -336,6 +338,131 @@ def _chord(P0, P1, buf, start, xmin, xmax, invw, nb, N, n, T1, T2, s1, s2, zlo, 
 
 
 @njit(cache=True)
+def _uend(s, klo, khi, P0, P1, buf, start, xmin, xmax, invw, nb, N, Ue, e, eklo, ekhi):
+    """Cache of the scale point ``s`` (endpoint ``e`` of the branch and bound): make sure
+    ``Ue[e, k + N] = U((k + 1/2) s)`` holds for every ``k`` in ``klo..khi``.  The computed range
+    ``eklo[e]..ekhi[e]`` (empty when ``eklo > ekhi``) is extended to a contiguous range, so a box and its
+    children (whose zero-points are a subset of the parent's) never recompute an end they share."""
+    lo = eklo[e]
+    hi = ekhi[e]
+    if lo > hi:
+        for k in range(klo, khi + 1):
+            Ue[e, k + N] = _usum((k + 0.5) * s, P0, P1, buf, start, xmin, xmax, invw, nb)
+        eklo[e] = klo
+        ekhi[e] = khi
+        return
+    for k in range(min(klo, lo), lo):
+        Ue[e, k + N] = _usum((k + 0.5) * s, P0, P1, buf, start, xmin, xmax, invw, nb)
+    for k in range(hi + 1, max(khi, hi) + 1):
+        Ue[e, k + N] = _usum((k + 0.5) * s, P0, P1, buf, start, xmin, xmax, invw, nb)
+    eklo[e] = min(lo, klo)
+    ekhi[e] = max(hi, khi)
+
+
+@njit(cache=True)
+def _chord_ends(Ua, Ub, P0, xmin, xmax, invw, nb, N, n, T1, T2, s1, s2, zlo, zhi, cu1, cu2, cnz, out_lb, out_ub,
+                out_s, out_nz):
+    """:func:`_chord` with the values ``U((k + 1/2) s1) = Ua[k + N]`` and ``U((k + 1/2) s2) = Ub[k + N]`` given
+    (cached per scale point by :func:`_uend`); same arithmetic in the same order, hence the same bounds."""
+    off = N
+    cmin = -zhi
+    cmax = N - zlo - 1
+    dl = s2 - s1
+    a1 = 0.0
+    a2 = 0.0
+    a3 = 0.0
+    cu1[cmin + off] = 0.0
+    cu2[cmin + off] = 0.0
+    cnz[cmin + off] = 0.0
+    for k in range(cmin, cmax + 1):
+        a1 += Ua[k + off]
+        if dl > 0.0:
+            a2 += Ub[k + off]
+            zl, zh = _zone(float(k), s1, s2)
+            if zh >= xmin and zl <= xmax:
+                a3 += P0[_idx(zh, xmin, invw, nb) + 1] - P0[_idx(zl, xmin, invw, nb)]
+        cu1[k + off + 1] = a1
+        cu2[k + off + 1] = a2
+        cnz[k + off + 1] = a3
+    for z in range(zlo, zhi + 1):
+        k0 = -z + off
+        k1 = N - z + off
+        W1 = cu1[k1] - cu1[k0]
+        out_nz[z] = cnz[k1] - cnz[k0]
+        fz = float(z)
+        alpha = T2 + 2.0 * fz * T1 * s1 + fz * fz * n * s1 * s1 - 2.0 * s1 * W1
+        out_ub[z] = alpha
+        if dl <= 0.0:
+            out_lb[z] = alpha
+            out_s[z] = s1
+            continue
+        D = (cu2[k1] - cu2[k0]) - W1
+        beta = dl * (2.0 * fz * T1 + 2.0 * fz * fz * n * s1) - 2.0 * (dl * W1 + s1 * D)
+        gamma = dl * (fz * fz * n * dl - 2.0 * D)
+        v1 = alpha + beta + gamma
+        if v1 < alpha:
+            best = v1
+            bt = 1.0
+        else:
+            best = alpha
+            bt = 0.0
+        if gamma > 0.0:
+            t = -beta / (2.0 * gamma)
+            if 0.0 < t < 1.0:
+                v = alpha + t * (beta + gamma * t)
+                if v < best:
+                    best = v
+                    bt = t
+        out_lb[z] = best
+        out_s[z] = s1 + dl * bt
+
+
+@njit(cache=True)
+def _clip_inner(P0, P1, P2, xmin, xmax, invw, nb, N, s1, s2, z):
+    """A lower bound of ``F_z(s)`` for every ``s`` in ``[s1, s2]`` from prefix sums only (no value is read):
+    ``(lower bound, magnitude of its terms)``.
+
+    * clipping: every level lies in ``[-z s2, (N - z) s2]``, so a value above ``top = (N - z) s2`` costs at
+      least ``(x - top)^2`` and one below ``bot = -z s2`` at least ``(x - bot)^2``; the bins after
+      ``idx(top)`` hold only values ``> top`` and those before ``idx(bot)`` only values ``< bot`` (``idx`` is
+      monotone), read exactly from the prefix sums (the other bins are left out: a lower bound);
+    * inner values: a value with ``|x| < a = s1 (1 - 8 eps) / 2`` has code ``rint(x / s) = 0`` for every
+      ``s >= s1`` and costs ``x^2``; whole bins strictly inside ``(-a, a)`` (for ``z = 0`` only ``x > 0``,
+      for ``z = N`` only ``x < 0``: the other side is already counted as clipped).  For ``1 <= z <= N - 1``
+      ``(-a, a)`` lies inside ``[bot, top]``, so the two sets are disjoint."""
+    top = (N - z) * s2
+    bot = -z * s2
+    acc = 0.0
+    mag = 0.0
+    if top < xmax:
+        jh = _idx(top, xmin, invw, nb) + 1
+        if jh < nb:
+            c0 = P0[nb] - P0[jh]
+            c1 = P1[nb] - P1[jh]
+            c2 = P2[nb] - P2[jh]
+            acc += c2 - 2.0 * top * c1 + top * top * c0
+            mag += c2 + 2.0 * abs(top * c1) + top * top * c0
+    if bot > xmin:
+        jl = _idx(bot, xmin, invw, nb)
+        if jl > 0:
+            acc += P2[jl] - 2.0 * bot * P1[jl] + bot * bot * P0[jl]
+            mag += P2[jl] + 2.0 * abs(bot * P1[jl]) + bot * bot * P0[jl]
+    a = 0.5 * s1 * (1.0 - 8.0 * EPS)
+    ja = _idx(-a, xmin, invw, nb) + 1
+    jb = _idx(a, xmin, invw, nb)
+    if z == 0 or z == N:
+        j0 = _idx(0.0, xmin, invw, nb)
+        if z == 0:
+            ja = max(ja, j0 + 1)
+        else:
+            jb = min(jb, j0)
+    if jb > ja:
+        acc += P2[jb] - P2[ja]
+        mag += P2[jb] - P2[ja]
+    return acc, mag
+
+
+@njit(cache=True)
 def _point(P0, P1, P2, xmin, invw, nb, z, N, s):
     """An assignment at scale s (each bin at a cell boundary whole to its better side) and its
     least-squares scale: (value at that scale = an upper bound of the MSE there, the scale, magnitude)."""
@@ -372,6 +499,37 @@ def _point(P0, P1, P2, xmin, invw, nb, z, N, s):
     if not sl > 0.0:
         sl = s
     return A - 2.0 * sl * B + sl * sl * C, sl, A + 2.0 * sl * abs(B) + sl * sl * C
+
+
+@njit(cache=True)
+def _lloyd(P0, P1, P2, xmin, invw, nb, z, N, s, steps):
+    """Up to ``steps`` least-squares (Lloyd) steps of :func:`_point` from the scale ``s`` (stops when the scale
+    no longer moves): (smallest attained value, its scale, its magnitude)."""
+    fb = np.inf
+    sb = s
+    mb = 0.0
+    for _ in range(steps):
+        ub, s1, mag = _point(P0, P1, P2, xmin, invw, nb, z, N, s)
+        if ub < fb:
+            fb = ub
+            sb = s1
+            mb = mag
+        if abs(s1 - s) <= 1e-7 * s:
+            break
+        ub, s2, mag = _point(P0, P1, P2, xmin, invw, nb, z, N, s1)
+        if ub < fb:
+            fb = ub
+            sb = s2
+            mb = mag
+        # Aitken's extrapolation of the (linearly converging) fixed-point iteration s -> g(s)
+        den = s2 - 2.0 * s1 + s
+        sa = s2
+        if den != 0.0:
+            sa = s - (s1 - s) * (s1 - s) / den
+            if not (0.5 * s1 < sa < 2.0 * s1):
+                sa = s2
+        s = sa
+    return fb, sb, mb
 
 
 @njit(cache=True)
@@ -454,6 +612,38 @@ def _direct(x, s, z, N):
 
 
 @njit(cache=True)
+def _direct_lanes(x, s, z, N):
+    """:func:`_direct` with four interleaved partial sums (the loop body has no branch, so the compiler can
+    vectorize it); the code is the quantizer's own ``clip(rint(v / s), -z, N - z)``."""
+    n = x.size
+    lo = float(-z)
+    hi = float(N - z)
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    a3 = 0.0
+    m = n - n % 4
+    for i in range(0, m, 4):
+        v0 = np.float64(x[i])
+        v1 = np.float64(x[i + 1])
+        v2 = np.float64(x[i + 2])
+        v3 = np.float64(x[i + 3])
+        d0 = v0 - s * min(max(np.rint(v0 / s), lo), hi)
+        d1 = v1 - s * min(max(np.rint(v1 / s), lo), hi)
+        d2 = v2 - s * min(max(np.rint(v2 / s), lo), hi)
+        d3 = v3 - s * min(max(np.rint(v3 / s), lo), hi)
+        a0 += d0 * d0
+        a1 += d1 * d1
+        a2 += d2 * d2
+        a3 += d3 * d3
+    for i in range(m, n):
+        v = np.float64(x[i])
+        d = v - s * min(max(np.rint(v / s), lo), hi)
+        a0 += d * d
+    return (a0 + a1) + (a2 + a3)
+
+
+@njit(cache=True)
 def solve_rows(X, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_tot, status, info):
     """Exact (s, z) optimum of every row of X (float32/float64, C-contiguous); see the module doc.
     info[r] = (rounds, box evaluations, exact solves) or (index of the first non-finite value, ...)."""
@@ -509,6 +699,14 @@ def _solve_range(X, r0, r1, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_
     cu1 = np.zeros(2 * N + 2)
     cu2 = np.zeros(2 * N + 2)
     cnz = np.zeros(2 * N + 2)
+    Ue = np.empty((MAXE, 2 * N))
+    es = np.empty(MAXE)
+    eklo = np.zeros(MAXE, dtype=np.int64)
+    ekhi = np.zeros(MAXE, dtype=np.int64)
+    e1 = np.zeros(MAXBOX, dtype=np.int64)
+    e2 = np.zeros(MAXBOX, dtype=np.int64)
+    ne1 = np.zeros(MAXBOX, dtype=np.int64)
+    ne2 = np.zeros(MAXBOX, dtype=np.int64)
     clb = np.zeros(N + 1)
     cub = np.zeros(N + 1)
     csc = np.zeros(N + 1)
@@ -603,16 +801,23 @@ def _solve_range(X, r0, r1, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_
         T1 = P1[nb]
         T2 = P2[nb]
         Tabs = 1.01 * math.sqrt(n * tot)  # >= sum |x| (Cauchy-Schwarz): a magnitude for the rounding allowance
-        s0 = sb
-        f0 = np.inf
-        for zz in range(max(zb - 1, 0), min(zb + 1, N) + 1):
-            sg = sb
-            for _ in range(3):
-                ub, sg, mag = _point(P0, P1, P2, xmin, invw, nb, zz, N, sg)
+        # Lloyd steps at zb, then walk to the neighbouring zero-points while they improve
+        f0, s0, mag = _lloyd(P0, P1, P2, xmin, invw, nb, zb, N, sb, LSTEPS)
+        best = min(best, f0 + K * mag)
+        for dz in (-1, 1):
+            zz = zb + dz
+            sg = s0
+            fc = f0
+            while 0 <= zz <= N:
+                ub, sg, mag = _lloyd(P0, P1, P2, xmin, invw, nb, zz, N, sg, LSTEPS)
                 best = min(best, ub + K * mag)
+                if not ub < fc:
+                    break
+                fc = ub
                 if ub < f0:
                     f0 = ub
                     s0 = sg
+                zz += dz
         # scales below s_a: every level lies in [-N s_a, N s_a]
         s_a = rng / (4.0 * N)
         closed = False
@@ -651,10 +856,18 @@ def _solve_range(X, r0, r1, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_
         s0 = min(max(s0, s_a), s_b)
         # boxes growing geometrically away from the incumbent's scale s0 (the chord bound loses ~ width^2,
         # the MSE rises ~ distance^2: far boxes can be wide)
+        # scale points (box ends) are numbered: U((k + 1/2) s) at each is computed once (_uend)
         lo = s0 / (1.0 + DELTA0)
         hi = s0 * (1.0 + DELTA0)
         b1[nbx] = max(lo, s_a)
         b2[nbx] = min(hi, s_b)
+        es[0] = b1[nbx]
+        es[1] = b2[nbx]
+        e1[nbx] = 0
+        e2[nbx] = 1
+        elo = 0
+        ehi = 1
+        ne = 2
         nbx += 1
         wdt = DELTA0
         while lo > s_a or hi < s_b:
@@ -663,12 +876,25 @@ def _solve_range(X, r0, r1, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_
                 b2[nbx] = lo
                 lo = max(lo / (1.0 + wdt), s_a)
                 b1[nbx] = lo
+                es[ne] = lo
+                e1[nbx] = ne
+                e2[nbx] = elo
+                elo = ne
+                ne += 1
                 nbx += 1
             if hi < s_b:
                 b1[nbx] = hi
                 hi = min(hi * (1.0 + wdt), s_b)
                 b2[nbx] = hi
+                es[ne] = hi
+                e1[nbx] = ehi
+                e2[nbx] = ne
+                ehi = ne
+                ne += 1
                 nbx += 1
+        for e in range(ne):
+            eklo[e] = 1
+            ekhi[e] = 0
         for b in range(nbx):
             for zz in range(N + 1):
                 alive[b, zz] = True
@@ -684,12 +910,19 @@ def _solve_range(X, r0, r1, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_
                 zhi = -1
                 for zz in range(N + 1):
                     if alive[b, zz]:
+                        # clipping and inner values, O(1) per zero-point (_clip_inner)
+                        q, qm = _clip_inner(P0, P1, P2, xmin, xmax, invw, nb, N, s1, s2, zz)
+                        if q - K * (qm + tot) > best:
+                            alive[b, zz] = False
+                            continue
                         zlo = min(zlo, zz)
                         zhi = max(zhi, zz)
                 if zhi < 0:
                     continue
-                _chord(P0, P1, buf, start, xmin, xmax, invw, nb, N, fn, T1, T2, s1, s2, zlo, zhi, cu1, cu2, cnz, clb, cub,
-                       csc, znz)
+                _uend(s1, -zhi, N - zlo - 1, P0, P1, buf, start, xmin, xmax, invw, nb, N, Ue, e1[b], eklo, ekhi)
+                _uend(s2, -zhi, N - zlo - 1, P0, P1, buf, start, xmin, xmax, invw, nb, N, Ue, e2[b], eklo, ekhi)
+                _chord_ends(Ue[e1[b]], Ue[e2[b]], P0, xmin, xmax, invw, nb, N, fn, T1, T2, s1, s2, zlo, zhi, cu1, cu2,
+                            cnz, clb, cub, csc, znz)
                 if (s2 - s1) > OLDRW * s1:
                     _node(P0, P1, P2, xmin, invw, w, dlt, xmax, nb, N, s1, s2, G, zlo, zhi, tja, tjb, tA, tB, tC,
                           tS, tZ, zlb, znz, zmag)
@@ -738,7 +971,7 @@ def _solve_range(X, r0, r1, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_
                 if status[r] != 0 or zero:
                     break
                 if keep:
-                    if m + 2 > MAXBOX:
+                    if m + 2 > MAXBOX or ne >= MAXE:
                         status[r] = 1
                         break
                     sm = math.sqrt(s1 * s2)
@@ -746,6 +979,14 @@ def _solve_range(X, r0, r1, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_
                     n2[m] = sm
                     n1[m + 1] = sm
                     n2[m + 1] = s2
+                    es[ne] = sm
+                    eklo[ne] = 1
+                    ekhi[ne] = 0
+                    ne1[m] = e1[b]
+                    ne2[m] = ne
+                    ne1[m + 1] = ne
+                    ne2[m + 1] = e2[b]
+                    ne += 1
                     for zz in range(N + 1):
                         nalive[m, zz] = nal[zz] if zlo <= zz <= zhi else False
                         nalive[m + 1, zz] = nalive[m, zz]
@@ -755,6 +996,8 @@ def _solve_range(X, r0, r1, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_
             for b in range(m):
                 b1[b] = n1[b]
                 b2[b] = n2[b]
+                e1[b] = ne1[b]
+                e2[b] = ne2[b]
                 for zz in range(N + 1):
                     alive[b, zz] = nalive[b, zz]
             nbx = m
@@ -764,7 +1007,7 @@ def _solve_range(X, r0, r1, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_
         if not fbest < tot:
             status[r] = 4
             continue
-        acc = _direct(x, sbest, zbest, N)  # the MSE at the optimum, summed directly (no cancellation)
+        acc = _direct_lanes(x, sbest, zbest, N)  # the MSE at the optimum, summed directly (no cancellation)
         out_s[r] = sbest
         out_z[r] = zbest
         out_mse[r] = acc / n
