@@ -130,7 +130,7 @@ def main(argv=None):
             t, tw, r = best_both(lambda: optimal_scale_data(x, Grid(b)), a.repeat)
             print(f"n={n:.0e} {np.dtype(dt).name:>7} bits={b:>2}: CPU {t * 1e3:8.1f} ms = {t / p:6.1f} passes "
                   f"(pass {p * 1e3:.1f} ms), wall {tw * 1e3:8.1f} ms = {tw / pw:6.1f} passes (pass {pw * 1e3:.1f} ms), "
-                  f"scale {r.scale!r}, scale_error/s {r.scale_error / r.scale:.1e}")
+                  f"scale {r.scale!r}, mse {r.extra['mse']!r}, scale_error/s {r.scale_error / r.scale:.1e}")
             if stages is not None:
                 tot, st = stages.run(lambda: optimal_scale_data(x, Grid(b)), a.repeat)
                 print("    stages [passes]: " + " ".join(f"{k}={st.get(k, 0.0) / p:.1f}" for k in
