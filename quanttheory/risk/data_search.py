@@ -20,6 +20,7 @@ from ..laws.atoms import DataStats, iter_chunks
 BLOCK = 4096  # = quanttheory.risk._kernels.data.BLOCK (not imported: importing the kernels loads numba)
 EPS = 2.0**-52
 HIST_SUBBITS_MAX = 12
+HIST_SUBBITS_LOW = 10  # sub-bits up to 4 bits (histogram bits <= 5)
 HIST_OCTAVES = 24
 STOP_RTOL = None  # relative width where bisection stops; None: chosen from n
 MAX_INTERVALS = 1 << 11
@@ -35,8 +36,11 @@ MAX_SBINS = 1 << 18  # s-bins of the exact sweep (16 MB)  # breakpoints held in 
 # --------------------------------------------------------------------------- histogram + branch and bound
 def _hist_layout(n, bits, e_hi, f32):
     """(m, e_lo, nb) of the |x| histogram: ``m`` sub-bits per octave, octaves ``e_lo..e_hi``."""
-    # finer bins than ~n/24 per octave only cost prefix-sum time
-    m = min(HIST_SUBBITS_MAX, 6 + bits, max(8, int(math.log2(max(n, 2))) - 1))
+    # finer bins than ~n/24 per octave only cost prefix-sum time; up to 4 bits (grid tops <= 8) the
+    # histogram pass costs more at 2^11 sub-bins (the active bins leave L2) than the 2x wider
+    # cluster costs in the s-histogram pass (58k -> ~95k straddlers at n = 1e7, 4 bits)
+    m = min(HIST_SUBBITS_MAX, 6 + bits, HIST_SUBBITS_LOW if bits <= 5 else HIST_SUBBITS_MAX,
+            max(8, int(math.log2(max(n, 2))) - 1))
     # bins start at the smallest normal number: subnormals (linear bits) all go to bin 0
     floor = -125 if f32 else -1021
     e_lo = max(e_hi - HIST_OCTAVES, floor)
