@@ -12,7 +12,8 @@ is bounded by the histogram and the per-pass straddler buffer, whatever ``n``:
 1. a validation pass (NaN/inf rejected; per sign: count, zeros, ``min |x| > 0``, ``max |x|``);
 2. a histogram pass: per sign, the magnitudes ``v`` are binned by their binary exponent, with
    ``2**m`` equal bins per octave in the top :data:`FINE_OCTAVES` octaves (``m`` as large as
-   :data:`HIST_BINS` allows, at most 12) and one bin per octave below, plus a bin of zeros.  Each
+   :data:`HIST_BINS` allows, at most :data:`M_MAX` = 14) and one bin per octave below, plus a bin
+   of zeros.  Each
    bin keeps its count, the compensated sums of ``v - r`` and ``(v - r)**2`` about its lower edge
    ``r`` (exact differences), and its observed ``min`` and ``max``; the non-empty bins get
    double-double prefix sums of count, ``v`` and ``v**2``;
@@ -33,9 +34,12 @@ is bounded by the histogram and the per-pass straddler buffer, whatever ``n``:
    by binary search, compensated sums per chunk, chunk totals summed exactly with ``math.fsum``).
 
 Outside ``[s_lo, s_hi]`` (no breakpoint) ``MSE`` is one quadratic per side, from the bins' sums.
-Memory (bytes): ``~ 2 x 9 x (bins per side)`` for the histograms (at most ~``2 x 9 x 82,000 x 8``
-~ 12 MB) plus ``~150 x PASS_BUDGET`` for one pass's straddlers and their exact sweep (~20 MB),
-plus one chunk; the data are read ``4 +`` (cluster passes) times.  Magnitudes outside
+Memory (bytes): ``7 x 8`` per bin while the histogram is filled (at most ``2 x 2**18`` bins: ~30 MB;
+``~ 6 x 8`` per non-empty bin afterwards), ``8 x PASS_TOTAL`` for one pass's straddler buffer (8 MB
+per side) and ``~300 x`` (straddlers of one cluster, at most ~``PASS_BUDGET``) for its exact sweep,
+plus one chunk: nothing grows with ``n``.  The data are read ``3 +`` (cluster passes) times
+(``extra['data_passes']``); finer bins make the bounds tighter (the bound of a bin across a
+midpoint loses about ``count x width x gap``) and the cluster passes fewer.  Magnitudes outside
 ``[1e-140, 1e140]`` (whose squares the bounds cannot sum safely) fall back to the in-memory engine.
 """
 
@@ -434,6 +438,7 @@ def optimal_scale_format_stream(data, fmt, *, rtol: float = FD.RTOL) -> FD.Forma
         end_piece(0.0, s_lo, 0.5 * s_lo)
         end_piece(s_hi, math.inf, 2.0 * s_hi)
         clusters, best, LB, UB = _bb(hists, s_lo, s_hi, rtol, info)
+        mwidth = 2.0 ** -(max(h.m for h in hists) + 2)
         for p in pieces:
             best = min(best, float(np.min(p[1] + p[2])) if p[1].size else best)
         heap = list(clusters)
@@ -446,7 +451,7 @@ def optimal_scale_format_stream(data, fmt, *, rtol: float = FD.RTOL) -> FD.Forma
                 if l > best * (1 + 2 * rtol):
                     heap = []
                     break
-                if e > PASS_BUDGET and b > a * (1 + 1e-13):
+                if e > PASS_BUDGET and b > a * (1 + mwidth):  # narrower: its straddling bins stay
                     heapq.heappop(heap)
                     m = math.sqrt(a * b)
                     aa, bb = np.array([a, m]), np.array([m, b])
