@@ -8,7 +8,10 @@ callables map a 2-D float64 block of rows to the per-row sum of squared errors (
   group, as ``--granularity``), ``Q(x) = s q(x / s)`` with ``q`` the nearest level.
 
   - ``exact``: :func:`quanttheory.risk.format_data.optimal_scale_format_data` per unit (the exact
-    global minimizer of the MSE over ``s > 0``);
+    global minimizer of the MSE over ``s > 0``); units longer than
+    :data:`~quanttheory.models.tasks.STREAM_MIN` (``--granularity tensor``) use
+    :func:`quanttheory.risk.format_stream.optimal_scale_format_stream`, the same optimum from chunked
+    passes over the unit as loaded (bounded memory: no float64 copy, no sort);
   - ``amax``: ``s = max|x| / level_max`` (no clipping);
   - ``sweep39``, ``sweep126``: ``s_i = (max|x| i / K) / level_max``, ``i = 1..K``, exact SSE of each,
     best kept (the MSE observers of common toolkits).
@@ -68,6 +71,11 @@ def _ls_exact(name):
         from ..risk.format_data import optimal_scale_format_data
 
         fmt = _levelset(name)
+        if _is_long(rows):  # one unit at a time, as loaded: chunked passes, bounded memory
+            from ..risk.format_stream import optimal_scale_format_stream
+
+            res = [optimal_scale_format_stream(r, fmt) for r in rows]
+            return np.array([float(q.mse) * rows.shape[1] for q in res])  # SSE from the direct pass
         r = optimal_scale_format_data(rows, fmt, axis=0)
         return _ls_sse(rows, np.atleast_1d(r.scale), fmt)
     return exact

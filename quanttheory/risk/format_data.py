@@ -225,6 +225,60 @@ class _Side:
         self.gamma_k = self.gamma + 2.0**-52 * 2.0**-11  # + the low word's own rounding
         self._vc = None  # coarse index of v for the kernels' searches (built on first use)
 
+    @classmethod
+    def from_counts(cls, vu: np.ndarray, cnt: np.ndarray, fmt_levels: np.ndarray) -> "_Side":
+        """Side from sorted distinct magnitudes ``vu`` (float64, >= 0) with counts ``cnt`` (the
+        longdouble prefix path; used by the streamed engine for the straddlers of one cluster)."""
+        self = cls.__new__(cls)
+        self._set_levels(fmt_levels)
+        vu = np.ascontiguousarray(vu, dtype=np.float64)
+        cnt = np.asarray(cnt, dtype=np.float64)
+        self.n = float(np.sum(cnt))
+        self.v = vu
+        self.nu = vu.size
+        w = cnt.astype(LD)
+        vl = vu.astype(LD)
+        P0, P1, P2 = _bprefix(w), _bprefix(w * vl), _bprefix(w * vl * vl)
+        self._ld = (P0, P1, P2)
+        H1, H2 = P1.astype(np.float64), P2.astype(np.float64)
+        W = np.column_stack((P0.astype(np.float64), H1, (P1 - H1.astype(LD)).astype(np.float64), H2,
+                             (P2 - H2.astype(LD)).astype(np.float64)))
+        self._finish(W, 2.0 * EPS_LD * (BLOCK + self.nu / BLOCK + 4))
+        return self
+
+    @classmethod
+    def from_table(cls, v: np.ndarray, W: np.ndarray, fmt_levels: np.ndarray, gamma: float) -> "_Side":
+        """Side from a prefix table ``W`` (rows ``0..nu``) over ordered groups of values whose largest
+        values are ``v`` (the streamed engine's histogram bins: :meth:`coeffs` and :meth:`value` are
+        then exact wherever no bin holds values of two groups); ``gamma`` bounds the words' error."""
+        self = cls.__new__(cls)
+        self._set_levels(fmt_levels)
+        self.v = np.ascontiguousarray(v, dtype=np.float64)
+        self.nu = self.v.size
+        self.n = float(W[-1, 0])
+        self._ld = None
+        self._finish(W, gamma)
+        return self
+
+    def _set_levels(self, fmt_levels):
+        mid = 0.5 * (fmt_levels[:-1] + fmt_levels[1:])
+        j0 = int(np.sum(mid <= 0.0))
+        self.b = mid[j0:]
+        self.c = fmt_levels[j0:]
+        self.P = self.b.size
+
+    def _finish(self, W, gamma):
+        self.W = W
+        self.P0f, self.H1, self.L1, self.H2, self.L2 = (W[:, k] for k in range(5))
+        self.P1f, self.P2f = self.H1, self.H2
+        vu = self.v
+        ip = int(np.searchsorted(vu, 0.0, side="right"))
+        self.vmin_pos = float(vu[ip]) if ip < vu.size else math.inf
+        self.vmax = float(vu[-1]) if vu.size else 0.0
+        self.gamma = gamma
+        self.gamma_k = gamma + 2.0**-52 * 2.0**-11
+        self._vc = None
+
     def _kargs(self):
         if self._vc is None:
             from ._kernels.format_data import COARSE
@@ -325,7 +379,10 @@ class _Side:
         """Coefficients of ``sum (v - s c_{k(v)})**2 = C0 - 2 t C1 + t**2 C2`` (``s = s0 + t``) with the
         level assignment at ``s_eval`` (scalar), and rounding bounds (e0, e1, e2) on C0, C1, C2."""
         I = self.group_index(np.array(s_eval, dtype=np.float64))
-        i0, i1 = I[:-1], I[1:]
+        return self.coeffs_ranges(I[:-1], I[1:], s0)
+
+    def coeffs_ranges(self, i0, i1, s0):
+        """As :meth:`coeffs`, group ``k`` being the index range ``[i0[k], i1[k])`` (``i1 >= i0``)."""
         N, S1, S2 = self.sums(i0, i1)
         c = self.c.astype(LD)
         s0l = LD(s0)
@@ -474,12 +531,18 @@ def _bprefix(a: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- exact sweep of one interval
-def _sweep(sides, A, B):
-    """Pieces of ``[A, B]``: arrays (left, right, s0, C0, C1, C2, err) with F(s0+t) = C0 - 2tC1 + t^2 C2."""
+def _sweep(sides, A, B, extra=None):
+    """Pieces of ``[A, B]``: arrays (left, right, s0, C0, C1, C2, err) with F(s0+t) = C0 - 2tC1 + t^2 C2.
+
+    ``extra``: ``(C0, C1, C2, e0, e1, e2)`` of values outside ``sides`` whose level is the same on the
+    whole of ``[A, B]`` (centred at ``s0 = (A + B) / 2``, with error bounds), added to every piece."""
     s0 = 0.5 * (A + B)
     s0l = LD(s0)
     C = [LD(0), LD(0), LD(0)]
     E = [0.0, 0.0, 0.0]
+    if extra is not None:
+        C = [LD(extra[0]), LD(extra[1]), LD(extra[2])]
+        E = [float(extra[3]), float(extra[4]), float(extra[5])]
     ev_s, ev_d = [], [[], [], []]
     for sd in sides:
         c0, c1, c2, e0, e1, e2 = sd.coeffs(A, s0)

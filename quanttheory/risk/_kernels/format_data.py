@@ -334,6 +334,18 @@ def distinct_prefix(v, vu, W):
 
 
 @numba.njit(cache=True)
+def _neumaier_add(tot, comp, t):
+    """One step of Neumaier's compensated summation: ``(tot + t, comp + rounding error of that add)``;
+    the compensated sum is ``tot + comp`` at the end."""
+    y = tot + t
+    if abs(tot) >= abs(t):
+        comp += (tot - y) + t
+    else:
+        comp += (t - y) + tot
+    return y, comp
+
+
+@numba.njit(cache=True)
 def direct_sse(x, s, levels, mids):
     """``sum_i (x_i - s q(x_i / s))**2`` in one pass (nearest level by binary search on the
     midpoints, saturating; at an exact tie both levels give the same error), summed with
@@ -353,13 +365,7 @@ def direct_sse(x, s, levels, mids):
             else:
                 hi = md
         d = xi - s * levels[lo]
-        t = d * d
-        y = tot + t
-        if abs(tot) >= t:
-            comp += (tot - y) + t
-        else:
-            comp += (t - y) + tot
-        tot = y
+        tot, comp = _neumaier_add(tot, comp, d * d)
     return tot + comp
 
 
@@ -377,11 +383,5 @@ def direct_sse_sorted(v, P0, b, c, s):
         while j < P and x > b[j] * s:
             j += 1
         d = x - s * c[j]
-        t = (P0[i + 1] - P0[i]) * (d * d)
-        y = tot + t
-        if abs(tot) >= t:
-            comp += (tot - y) + t
-        else:
-            comp += (t - y) + tot
-        tot = y
+        tot, comp = _neumaier_add(tot, comp, (P0[i + 1] - P0[i]) * (d * d))
     return tot + comp
