@@ -170,8 +170,8 @@ def _fast_params(fmt, lv, mids, up):
 
 
 def _dominance_threshold(lv) -> float:
-    """Largest ``T`` such that for every block with ``M / X <= T`` every element is at least as
-    close to the grid ``(X/2) L`` as to ``X L``.
+    """A ``T`` such that for every block with ``M / X <= T`` every element is at least as
+    close to the grid ``(X/2) L`` as to ``X L`` (E2M1 and INT4: 3.5).
 
     Sufficient (and what is checked): with ``g+`` the smallest level ``>= T`` and ``g-`` the
     largest level ``<= -T``, every level in ``[g-, g+]`` is also in ``L / 2``.  Then for
@@ -183,6 +183,7 @@ def _dominance_threshold(lv) -> float:
     levels = lv.tolist()
     cands = sorted({abs(v) for v in levels if v != 0})
     T = 0.0
+    ends = None
     for t in cands:
         up = [v for v in levels if v >= t]
         dn = [v for v in levels if v <= -t]
@@ -191,9 +192,18 @@ def _dominance_threshold(lv) -> float:
         g_up, g_dn = min(up), max(dn)
         if all(v in half for v in levels if g_dn <= v <= g_up):
             T = t
+            ends = (g_dn, g_up)
         else:
             break
-    return T
+    if ends is None:
+        return T
+    # extension to the midpoints beyond g- and g+: for g+ <= u <= (g+ + next level) / 2 the level
+    # g+ is (one of) the nearest, so dist(u, L) = dist(u, L n [g-, g+]) >= dist(u, L / 2) still
+    # (ties at the midpoint: equal distances).  g+ < max(L) (g+ is in L / 2), so a next level exists.
+    g_dn, g_up = ends
+    nxt_up = min(v for v in levels if v > g_up)
+    nxt_dn = max(v for v in levels if v < g_dn)
+    return min((g_up + nxt_up) / 2.0, -(g_dn + nxt_dn) / 2.0)
 
 
 @lru_cache(maxsize=64)
