@@ -14,7 +14,7 @@ looks at scales that can win (proofs in ``docs/blocks.md``, section 3):
 
 * saturation: a scale with ``X ltop < M`` costs at least ``(M - X ltop)^2`` (the largest
   element saturates), so scales below ``(M - sqrt(best)) / ltop`` cannot win;
-* dominance: if ``M <= T X`` (``T`` from :func:`_dominance_threshold`: 3 for E2M1 and INT4)
+* dominance: if ``M <= T X`` (``T`` from :func:`_dominance_threshold`: 3.5 for E2M1 and INT4)
   and ``X / 2`` is representable, ``SSE(X / 2) <= SSE(X)``: larger scales need no look;
 * all-zero: ``X > M / mu_min`` rounds every element to 0 (``SSE = sum x^2``).
 
