@@ -141,6 +141,7 @@ def test_dominance_threshold_by_hand():
     # E2M1: L/2 = {0, .25, .5, .75, 1, 1.5, 2, 3} contains every level of [-3, 3], not 4; for
     # |u| <= 3.5 (the midpoint of 3 and 4) the level 3 is still (one of) the nearest: T = 3.5
     assert _dominance_threshold(np.asarray(get_format("e2m1").levels)) == 3.5
+    assert _dominance_threshold(np.asarray(get_format("e2m1").levels), extend=False) == 3.0
     # INT4 narrow [-7, 7]: L/2 has the integers up to 3 (and 3.5), not 4: T = (3 + 4) / 2
     assert _dominance_threshold(np.arange(-7.0, 8.0)) == 3.5
     # MXINT8 k/64, k in [-128, 127]: L/2 = k/128 tops out at 127/128, so 1 = 64/64 is missing;
