@@ -11,7 +11,12 @@
    positive E4M3 codes (each: one quantization with ml_dtypes casts), timed on ``--sweep-rows``
    rows and scaled linearly to ``rows`` (the sweep is ~10^4 passes; stated in the output).
 
+3. (``--ab``) the dominance window of the oracle (docs/blocks.md, sections 3 and 7b): the same
+   compiled kernel with the earlier threshold (``T = 3`` for E2M1) and the extended one (3.5),
+   alternating in one process (the fairest comparison on a loaded machine).
+
     python benchmarks/bench_blocks.py [--rows 4096] [--repeat 3] [--mc 1000000] [--sweep-rows 256] [--oracle-only]
+                                      [--skip-oracle] [--ab]
 """
 
 from __future__ import annotations
@@ -128,6 +133,46 @@ def bench_oracle(rows, repeat, sweep_rows):
           f"{agree * 100:.2f}% of blocks (the sweep's float32 casts can tie-break differently)")
 
 
+def bench_dominance_ab(rows, repeat):
+    """In-process A/B of the dominance threshold: the same compiled kernel with the contained-range
+    threshold (``T = 3`` for E2M1, the earlier window) and the extended one (3.5), alternating
+    runs, minimum CPU time of each; the picks must be identical."""
+    import time
+
+    from quanttheory.blocks import _kernels as K
+    from quanttheory.blocks import get_block_format
+    from quanttheory.blocks.data import _code_table, _dominance_threshold, _oracle_tables
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((rows, 4096), dtype=np.float32)
+    S = float(np.max(np.abs(x))) / (448 * 6)
+    p_cpu = numpy_pass(x, repeat, time.process_time)
+    print(f"3. dominance window A/B (same kernel, same process, min CPU of {repeat} alternating runs; NumPy pass "
+          f"{p_cpu * 1e3:.2f} ms CPU)")
+    for name in ("nvfp4", "mxfp4"):
+        bf = get_block_format(name)
+        flat = x.reshape(-1, bf.block)
+        nb = flat.shape[0]
+        codes, _, half, allhalf, zero, fine, inv32, ok32 = _code_table(bf.scale_format,
+                                                                        S if bf.scale_format == "e4m3" else 1.0)
+        quant, bounds, _ = _oracle_tables(bf.element)
+        _, lv, _, _, th, s0, lo, hi, _ = quant
+        T_new, *rest = bounds
+        T_old = _dominance_threshold(lv, extend=False)
+        best, picks, tried = {}, {}, {}
+        for _ in range(repeat):
+            for T in (T_old, T_new):
+                outX, outS, cnt = np.empty(nb), np.empty(nb), np.empty(nb, np.int64)
+                t0 = time.process_time()
+                K.oracle_codes_f32(flat, codes, inv32, ok32, fine, half, allhalf, zero, s0, float(th[0]), float(th[1]),
+                                   lo, hi, T, *rest, False, outX, outS, cnt)
+                best[T] = min(best.get(T, np.inf), time.process_time() - t0)
+                picks[T], tried[T] = outX, float(np.mean(cnt))
+        print(f"  {name:6s} T = {T_old:g}: {best[T_old] / p_cpu:5.1f} CPU passes ({tried[T_old]:.2f} tried) | T = {T_new:g}: "
+              f"{best[T_new] / p_cpu:5.1f} CPU passes ({tried[T_new]:.2f} tried) | speed-up {best[T_old] / best[T_new]:.2f}x | "
+              f"same picks: {np.array_equal(picks[T_old], picks[T_new])}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=4096)
@@ -136,12 +181,15 @@ def main():
     ap.add_argument("--sweep-rows", type=int, default=256)
     ap.add_argument("--skip-oracle", action="store_true")
     ap.add_argument("--oracle-only", action="store_true", help="only part 2 (the per-block optimum)")
+    ap.add_argument("--ab", action="store_true", help="part 3: in-process A/B of the dominance window")
     a = ap.parse_args()
     if not a.oracle_only:
         bench_expectation(a.repeat, a.mc)
         bench_4over6()
     if not a.skip_oracle:
         bench_oracle(a.rows, a.repeat, a.sweep_rows)
+    if a.ab:
+        bench_dominance_ab(a.rows, max(a.repeat, 5))
 
 
 if __name__ == "__main__":

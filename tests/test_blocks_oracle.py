@@ -138,12 +138,50 @@ def test_real_oracle_equals_full_sort(el):
 def test_dominance_threshold_by_hand():
     from quanttheory.blocks.data import _dominance_threshold
 
-    # E2M1: L/2 = {0, .25, .5, .75, 1, 1.5, 2, 3}: contains every level up to 3, not 4
-    assert _dominance_threshold(np.asarray(get_format("e2m1").levels)) == 3.0
-    # INT4 narrow [-7, 7]: L/2 has the integers up to 3 (and 3.5), not 4
-    assert _dominance_threshold(np.arange(-7.0, 8.0)) == 3.0
-    # MXINT8 k/64, k in [-128, 127]: L/2 = k/128 tops out at 127/128, so 1 = 64/64 is missing
-    assert _dominance_threshold(np.arange(-128, 128) / 64.0) == 63 / 64
+    # E2M1: L/2 = {0, .25, .5, .75, 1, 1.5, 2, 3} contains every level of [-3, 3], not 4; for
+    # |u| <= 3.5 (the midpoint of 3 and 4) the level 3 is still (one of) the nearest: T = 3.5
+    assert _dominance_threshold(np.asarray(get_format("e2m1").levels)) == 3.5
+    assert _dominance_threshold(np.asarray(get_format("e2m1").levels), extend=False) == 3.0
+    # INT4 narrow [-7, 7]: L/2 has the integers up to 3 (and 3.5), not 4: T = (3 + 4) / 2
+    assert _dominance_threshold(np.arange(-7.0, 8.0)) == 3.5
+    # MXINT8 k/64, k in [-128, 127]: L/2 = k/128 tops out at 127/128, so 1 = 64/64 is missing;
+    # contained: [-63/64, 63/64], extended to the midpoints with +-1: 127/128
+    assert _dominance_threshold(np.arange(-128, 128) / 64.0) == 127 / 128
+
+
+@pytest.mark.parametrize("el", ["e2m1", "e2m3", "e3m2", "e4m3", "int4n", "mxint8"])
+def test_dominance_lemma_brute_force(el):
+    """SSE(X/2) <= SSE(X) for every block with M / X <= T (the dominance lemma), checked with
+    the Format's own quantizer on random blocks, blocks with an element exactly at +-T (the
+    tie of the extended threshold) and elements on the midpoints; and T is sharp enough to
+    matter: just above the next level the lemma fails for some block."""
+    from quanttheory.blocks.data import _dominance_threshold
+    from quanttheory.blocks.spec import element_format
+
+    fmt = element_format(el)
+    lv = np.asarray(fmt.levels, dtype=np.float64)
+    T = _dominance_threshold(lv)
+    rng = np.random.default_rng(5)
+    k = 16
+    u = rng.uniform(-T, T, size=(4000, k))
+    u[:1000, 0] = T
+    u[1000:2000, 0] = -T
+    mids = np.asarray(fmt.midpoints, dtype=np.float64)
+    mids = mids[np.abs(mids) <= T]
+    u[2000:3000, 1:] = rng.choice(mids, size=(1000, k - 1))
+    u[2000:3000, 0] = rng.choice([T, -T], size=1000)
+    u[3000:] *= rng.uniform(0.0, 1.0, size=(1000, 1))
+    X = 0.37  # any positive scale: u = x / X; x / (X/2) = 2u
+    x = u * X
+    e_X = np.sum((x - X * fmt.quantize(x / X)) ** 2, axis=1)
+    e_h = np.sum((x - (X / 2) * fmt.quantize(x / (X / 2))) ** 2, axis=1)
+    assert np.all(e_h <= e_X * (1 + 1e-12) + 1e-300)
+    # beyond: an element just above the level after g+ (u = next level): X/2 saturates or is
+    # coarser for it, and the block of that element alone is worse at X/2
+    nxt = float(np.min(lv[lv > T]))
+    one = np.array([[nxt * X]])
+    assert np.sum((one - X * fmt.quantize(one / X)) ** 2) == 0.0
+    assert np.sum((one - (X / 2) * fmt.quantize(one / (X / 2))) ** 2) > 0.0
 
 
 def test_oracle_and_4over6_monte_carlo_bracket_exact_rules():

@@ -14,7 +14,7 @@ looks at scales that can win (proofs in ``docs/blocks.md``, section 3):
 
 * saturation: a scale with ``X ltop < M`` costs at least ``(M - X ltop)^2`` (the largest
   element saturates), so scales below ``(M - sqrt(best)) / ltop`` cannot win;
-* dominance: if ``M <= T X`` (``T`` from :func:`_dominance_threshold`: 3 for E2M1 and INT4)
+* dominance: if ``M <= T X`` (``T`` from :func:`_dominance_threshold`: 3.5 for E2M1 and INT4)
   and ``X / 2`` is representable, ``SSE(X / 2) <= SSE(X)``: larger scales need no look;
 * all-zero: ``X > M / mu_min`` rounds every element to 0 (``SSE = sum x^2``).
 
@@ -169,9 +169,10 @@ def _fast_params(fmt, lv, mids, up):
     return (1 if mids.size <= 32 else 0), np.empty(0), 1.0, lo, hi
 
 
-def _dominance_threshold(lv) -> float:
-    """Largest ``T`` such that for every block with ``M / X <= T`` every element is at least as
-    close to the grid ``(X/2) L`` as to ``X L``.
+def _dominance_threshold(lv, extend: bool = True) -> float:
+    """A ``T`` such that for every block with ``M / X <= T`` every element is at least as
+    close to the grid ``(X/2) L`` as to ``X L`` (E2M1 and INT4: 3.5; ``extend=False``: the
+    contained range only, 3 -- the earlier threshold, kept for the benchmark's A/B).
 
     Sufficient (and what is checked): with ``g+`` the smallest level ``>= T`` and ``g-`` the
     largest level ``<= -T``, every level in ``[g-, g+]`` is also in ``L / 2``.  Then for
@@ -183,6 +184,7 @@ def _dominance_threshold(lv) -> float:
     levels = lv.tolist()
     cands = sorted({abs(v) for v in levels if v != 0})
     T = 0.0
+    ends = None
     for t in cands:
         up = [v for v in levels if v >= t]
         dn = [v for v in levels if v <= -t]
@@ -191,9 +193,18 @@ def _dominance_threshold(lv) -> float:
         g_up, g_dn = min(up), max(dn)
         if all(v in half for v in levels if g_dn <= v <= g_up):
             T = t
+            ends = (g_dn, g_up)
         else:
             break
-    return T
+    if ends is None or not extend:
+        return T
+    # extension to the midpoints beyond g- and g+: for g+ <= u <= (g+ + next level) / 2 the level
+    # g+ is (one of) the nearest, so dist(u, L) = dist(u, L n [g-, g+]) >= dist(u, L / 2) still
+    # (ties at the midpoint: equal distances).  g+ < max(L) (g+ is in L / 2), so a next level exists.
+    g_dn, g_up = ends
+    nxt_up = min(v for v in levels if v > g_up)
+    nxt_dn = max(v for v in levels if v < g_dn)
+    return min((g_up + nxt_up) / 2.0, -(g_dn + nxt_dn) / 2.0)
 
 
 @lru_cache(maxsize=64)

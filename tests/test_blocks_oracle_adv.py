@@ -1,0 +1,138 @@
+"""NVFP4 per-block oracle (E4M3 block scale x tensor scale S) on adversarial blocks, against a
+brute-force sweep of the 0 scale and all 126 positive E4M3 codes with float64 SSE (the Format's
+own quantizer).  Tie rule (docs/blocks.md, section 3): the smallest exact SSE wins, ties go to
+the smaller scale (the 0 scale first); an all-zero block is exact at every scale and reports
+the smallest positive code.  Several expected codes are derived by hand in the comments."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from quanttheory.blocks import get_block_format, quantize_blocks
+from quanttheory.blocks.data import oracle_scales
+from quanttheory.formats import get_format
+
+BF = get_block_format("nvfp4")
+_E = np.asarray(get_format("e4m3").levels, dtype=np.float64)
+E4M3 = _E[_E > 0]                      # the 126 positive codes, ascending
+
+
+def _sweep(x, S):
+    """(nb, 127) float64 SSE of every candidate [0, S * E4M3...], and the brute-force pick:
+    the first minimum (candidates ascending: ties -> the smaller scale, 0 first)."""
+    cands = np.concatenate([[0.0], S * E4M3])
+    sse = np.empty((x.shape[0], cands.size))
+    sse[:, 0] = np.sum(x * x, axis=1)
+    for j, c in enumerate(cands[1:], 1):
+        sse[:, j] = np.sum((x - c * BF.fmt.quantize(x / c)) ** 2, axis=1)
+    return cands, sse, cands[np.argmin(sse, axis=1)]
+
+
+def _check(x, S, exact_arith=False):
+    """Kernel pick == brute-force pick.  With float64 roundings in the SSE (``exact_arith``
+    False) two codes closer than 1e-13 relative could be ordered differently by the two
+    summation orders: there the kernel's pick must reach the minimum within that margin;
+    otherwise (dyadic data: every SSE is exact in float64) the codes must be equal."""
+    X, sse = oracle_scales(x, BF, tensor_scale=S, return_sse=True)
+    cands, table, pick = _sweep(x, S)
+    best = table.min(axis=1)
+    r = np.arange(x.shape[0])
+    j = np.searchsorted(cands, X)
+    assert np.all(cands[j] == X), "not a candidate scale"
+    got = table[r, j]
+    if exact_arith:
+        assert np.array_equal(X, pick)
+        assert np.array_equal(sse, best)
+    else:
+        srt = np.sort(table, axis=1)
+        clear = srt[:, 1] - srt[:, 0] > 1e-13 * srt[:, 0]
+        assert np.array_equal(X[clear], pick[clear])
+        assert np.all(got <= best * (1 + 1e-13))
+        assert np.allclose(sse, got, rtol=1e-13, atol=0)
+    return X
+
+
+def test_hand_derived_blocks():
+    S = 1.0
+    x = np.zeros((5, 16))
+    # 0: all zero: exact everywhere; the kernel reports the smallest positive code (SSE 0)
+    # 1: sixteen 6s: X = 1 maps them to the level 6 exactly; every smaller code saturates
+    #    (X = 0.9375: 6 / X = 6.4 -> 6, error 0.375); larger exact codes (1.5, 2, 3, ...) tie at 0
+    #    and lose the tie to the smaller scale: expected 1.0
+    x[1] = 6.0
+    # 2: one element 7: X = 1.75 gives u = 4 (exact); no smaller code is exact (u = 6 needs
+    #    X = 7/6, not a code; u in (6, 7) saturates): expected 1.75
+    x[2, 3] = 7.0
+    # 3: one huge value 1000 and fifteen 1e-3 (round to 0 at every candidate: 1e-3 / X < 0.25 X
+    #    ... they add 15e-6 to every code).  Top element: X = 256 -> u = 3.906 -> 4, error 24
+    #    (SSE 576); X = 240 -> 4.17 -> 4, error 40; X = 160 -> 6.25 -> 6, error 40; X = 320 ->
+    #    3.125 -> 3, error 40; X = 448 -> 2.23 -> 2, error 104: expected 256
+    x[3] = 1e-3
+    x[3, 7] = 1000.0
+    # 4: same with the huge value negative (the grid is symmetric): expected 256
+    x[4] = -x[3]
+    X = _check(x, S)
+    assert X[0] == E4M3[0]
+    assert X[1] == 1.0 and X[2] == 1.75 and X[3] == 256.0 and X[4] == 256.0
+
+
+def test_exact_ties_between_codes_dyadic():
+    """Dyadic data (multiples of 1/16 up to 8, S = 1): every SSE is exact in float64, so exact
+    ties between codes are real ties; the smaller code must win.  The rows are chosen so that
+    many have a tie at the minimum (checked: at least 20 of them)."""
+    rng = np.random.default_rng(23)
+    x = rng.integers(-128, 129, size=(3000, 16)) / 16.0
+    x[:1500, 4:] = 0.0                          # sparse rows: more exact ties
+    x[1500:2000] = np.round(x[1500:2000] / 2) * 2
+    _, table, _ = _sweep(x, 1.0)
+    srt = np.sort(table, axis=1)
+    assert np.count_nonzero(srt[:, 1] == srt[:, 0]) >= 20
+    _check(x, 1.0, exact_arith=True)
+
+
+@pytest.mark.parametrize("mag, S", [(1e-300, 1e-303), (1e-310, 1e-312), (1e-40, 1e-42), (3e35, 1e33)])
+def test_subnormal_and_extreme_ranges(mag, S):
+    """Data in the float64 subnormal range (1e-310, codes ~ 1e-312 and below), float32-subnormal
+    magnitudes (1e-40) and near the float32 top (3e35): both stage-1 paths (float32 screening
+    and exact float64) and the 0 scale."""
+    rng = np.random.default_rng(29)
+    x = rng.standard_normal((200, 16)) * mag
+    x[0] = 0.0
+    x[1, 1:] = 0.0
+    x[2] = mag
+    _check(x, S)
+
+
+def test_random_blocks_many_tensor_scales():
+    rng = np.random.default_rng(31)
+    x = rng.standard_normal((2000, 16)) * rng.choice([1.0, 0.05, 20.0], size=(2000, 1))
+    x[::7] = rng.laplace(size=(len(x[::7]), 16))
+    for S in (float(np.max(np.abs(x))) / (448 * 6), 2.0 ** -9, 0.3, 7.0):
+        _check(x, S)
+
+
+def test_float32_input_same_as_float64():
+    rng = np.random.default_rng(37)
+    x = rng.standard_normal((500, 16)).astype(np.float32)
+    S = float(np.max(np.abs(x))) / (448 * 6)
+    X32 = oracle_scales(x, BF, tensor_scale=S)
+    X64 = _check(x.astype(np.float64), S)
+    assert np.array_equal(X32, X64)
+
+
+def test_partial_last_block():
+    """40 elements, blocks of 16 with partial=True: the last block holds 8 elements and its
+    scale comes from them alone (the brute force sees only those 8)."""
+    rng = np.random.default_rng(41)
+    x = rng.standard_normal(40)
+    x[-3] = 9.0                                 # the last block's absmax
+    S = 0.01
+    q = quantize_blocks(x, "nvfp4", rule="oracle", tensor_scale=S, partial=True)
+    scales = np.ravel(q.scales)
+    assert scales.size == 3
+    for b, seg in enumerate((x[:16], x[16:32], x[32:])):
+        _, table, pick = _sweep(seg[None, :], S)
+        assert scales[b] == pick[0]
+    with pytest.raises(ValueError):
+        quantize_blocks(x, "nvfp4", rule="oracle", tensor_scale=S)
