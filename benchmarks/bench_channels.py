@@ -2,7 +2,7 @@
 (not a test; prints a table).
 
     python benchmarks/bench_channels.py [--channels 1000x10000] [--bits 2 4 8] [--dtypes float64 float32]
-        [--short 30000x384] [--short-bits 4] [--repeat 3] [--no-short]
+        [--short 30000x384] [--short-bits 2 4 8] [--repeat 3] [--no-short]
 
 Unit: one *pass* = :func:`_timing.numpy_pass` on the whole array (median of the best times of
 ``x.sum()``, ``x.max()``, ``(x > 1).sum()``), measured in the same run with the same clock.  Each
@@ -67,7 +67,7 @@ def main(argv=None):
     ap.add_argument("--bits", type=int, nargs="+", default=[2, 4, 8])
     ap.add_argument("--dtypes", nargs="+", default=["float64", "float32"])
     ap.add_argument("--short", default="30000x384")
-    ap.add_argument("--short-bits", type=int, nargs="+", default=[4])
+    ap.add_argument("--short-bits", type=int, nargs="+", default=[2, 4, 8])
     ap.add_argument("--no-short", action="store_true")
     ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args(argv)

@@ -292,12 +292,12 @@ def _optimal_windowed(arr, grid, st, s_lo, s_hi, info, t0):
 
 def _direct_result(row, n, grid, info, t0=None):
     """OptimalScale from one row of :func:`quanttheory.risk._kernels.direct.exact_rows`."""
-    from ._kernels.direct import ROW_MIN_N, ROW_T_MAX
+    from ._kernels.direct import ROW_MIN_N, ROW_T_BIG
 
     cf = math.pi**2
     s_star, F, cert, err, nev = (float(v) for v in row[:5])
     mse = F / n
-    windowed = max(_tops(grid)) <= ROW_T_MAX and n >= ROW_MIN_N
+    windowed = max(_tops(grid)) <= ROW_T_BIG and n >= ROW_MIN_N
     method = DIRECT_METHOD
     if windowed:
         method = DIRECT_WINDOW_METHOD
@@ -309,17 +309,16 @@ def _direct_result(row, n, grid, info, t0=None):
 
 def _per_channel_direct(moved, grid):
     """Every channel of ``moved`` (channels first) in one kernel call when each is small
-    (``n * max(T) <= DIRECT_LIMIT``, or grid tops up to ``ROW_T_MAX`` (2-5 bits) and ``n * max(T)``
-    within the one-array direct limit); None when this does not apply.  float32 and float64 data
+    (``n * max(T) <= DIRECT_LIMIT``, or grid tops up to ``ROW_T_BIG`` (2-8 bits) and rows of up to
+    ``ROWS_MAX_N`` values); None when this does not apply.  float32 and float64 data
     are read as they are (no float64 copy)."""
-    from ._kernels.direct import ROW_T_MAX, exact_rows
+    from ._kernels.direct import ROW_T_BIG, ROWS_MAX_N, exact_rows
 
     Tp, Tn = _tops(grid)
     Tm = max(Tp, Tn)
     rows = moved.shape[0]
     n = moved[0].size
-    if n * Tm > DIRECT_LIMIT and not (DIRECT_LIMIT > 0 and Tm <= ROW_T_MAX
-                                      and n * Tm <= DIRECT_ONE_FACTOR * DIRECT_LIMIT):
+    if n * Tm > DIRECT_LIMIT and not (DIRECT_LIMIT > 0 and Tm <= ROW_T_BIG and n <= ROWS_MAX_N):
         return None
     try:
         scan(moved)  # validation once for the whole array (NaN/inf, too large)

@@ -306,19 +306,15 @@ def _row_stats(x, Tp, Tn):
     min_pos = np.inf
     min_neg = np.inf
     npos = 0
+    inf = np.inf
     for i in range(x.shape[0]):
+        # branchless (random signs defeat the branch predictor: 6x slower with branches)
         xi = np.float64(x[i])
-        if xi >= 0.0:
-            npos += 1
-            if xi > max_pos:
-                max_pos = xi
-            if xi > 0.0 and xi < min_pos:
-                min_pos = xi
-        else:
-            if -xi > max_neg:
-                max_neg = -xi
-            if -xi < min_neg:
-                min_neg = -xi
+        npos += xi >= 0.0
+        max_pos = max(max_pos, xi)
+        max_neg = max(max_neg, -xi)
+        min_pos = min(min_pos, xi if xi > 0.0 else inf)
+        min_neg = min(min_neg, -xi if xi < 0.0 else inf)
     lo = np.inf
     hi = 0.0
     if Tp > 0 and max_pos > 0:
@@ -334,6 +330,18 @@ def _row_stats(x, Tp, Tn):
 def exact_rows_full(X, Tp, Tn, out):
     """The former :func:`exact_rows` (kept as an independent reference for the tests): every
     breakpoint of a bracket narrowed by the clipping/zero bounds enumerated and sorted per row."""
+    _rows_full(X, Tp, Tn, out, False)
+
+
+@numba.njit(cache=True)
+def exact_rows_short(X, Tp, Tn, out):
+    """:func:`exact_rows_full` with the bucketed window (:func:`_solve_buckets`) when the narrowed
+    bracket holds more than ``BUCKET_MIN_NE`` breakpoints (short rows at 6+ bits)."""
+    _rows_full(X, Tp, Tn, out, True)
+
+
+@numba.njit(cache=True)
+def _rows_full(X, Tp, Tn, out, bucketed):
     rows, n = X.shape
     Tm = max(Tp, Tn)
     cap = n * Tm + 1
@@ -390,7 +398,26 @@ def exact_rows_full(X, Tp, Tn, out):
                 b_ = hi_d
             if a_ < b_:
                 A, B = a_, b_
+        if bucketed:
+            ne_ = count_breakpoints(x, Tp, Tn, A, B)
+            if ne_ > BUCKET_MIN_NE:
+                mp = _solve_buckets(x, Tp, Tn, A, B, ne_, out[r])
+                if mp < np.inf:
+                    cw = _const_sum(x, Tp, Tn) * (1 - 2 * EPS * (n + 1)) + mp
+                    if cw < out[r, 2]:
+                        out[r, 2] = max(0.0, cw)
+                continue
         _sweep_window(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, out[r])
+
+
+@numba.njit(cache=True)
+def _const_sum(x, Tp, Tn):
+    """sum of v^2 over the sides with T = 0 (their error for every s)."""
+    tot = 0.0
+    for i in range(x.shape[0]):
+        v, T = _magnitude_top(x[i], Tp, Tn)
+        tot += (v * v) * np.float64(T == 0)
+    return tot
 
 
 @numba.njit(cache=True)
@@ -435,13 +462,16 @@ ROW_HIST_PER_T = 48  # histogram bins per side: about ROW_HIST_PER_T * T, at mos
 ROW_HIST_MIN = 8
 ROW_INIT_STEP = 2.0**0.25  # initial geometric step of the s-intervals
 ROW_MAX_ROUNDS = 48  # halvings of the end intervals of the hull
+ROW_MAX_ROUNDS_BIG = 24  # the same for grid tops above ROW_T_MAX (bounds cost O(T); the bucketed window is cheap)
 ROW_MAX_IV = 2048  # surviving s-intervals (per round)
 ROW_NUB = 2  # fixed-scale upper bounds per round (midpoints of the lowest intervals)
 ROW_NE_MIN = 64  # stop refining once the hull holds about max(ROW_NE_MIN, ROW_NE_PER_N n) breakpoints
 ROW_NE_PER_N = 0.125
 ROW_TINY_VMAX = 2.0**-960
 ROW_MIN_N = 2048  # shorter rows: exact_rows_full (the bounds' fixed cost exceeds the saving)
-ROW_T_MAX = 16  # larger grid tops (5+ bits): exact_rows_full (the bounds cost O(T) per interval)
+ROW_T_MAX = 16  # larger grid tops (6+ bits): fewer hull halvings (ROW_MAX_ROUNDS_BIG)
+ROW_T_BIG = 255  # larger grid tops (9+ bits, signed or unsigned): exact_rows_short (the bounds cost O(T) per interval)
+ROWS_MAX_N = 1 << 17  # per-channel calls route rows up to this length (2-8 bits) to exact_rows (memory O(n))
 ROW_GOLDEN = 16  # golden-section steps of the histogram upper bound
 ROW_MIN_REL = 2.0**-30  # end intervals are not halved below this relative width  # below: one bin per side (M / vmax would overflow)
 
@@ -685,10 +715,10 @@ def _row_bounds(s1, s2, lower, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, 
 @numba.njit(cache=True)
 def exact_rows(X, Tp, Tn, out):
     """The exact optimum of every row of ``X`` (2-D float32 or float64, C-contiguous); see the module
-    doc.  Rows of at least ``ROW_MIN_N`` values on grids with tops up to ``ROW_T_MAX`` take
-    :func:`exact_rows_window`, the others :func:`exact_rows_full` (faster there)."""
-    if max(Tp, Tn) > ROW_T_MAX or X.shape[1] < ROW_MIN_N:
-        exact_rows_full(X, Tp, Tn, out)
+    doc.  Rows of at least ``ROW_MIN_N`` values on grids with tops up to ``ROW_T_BIG`` (8 bits) take
+    :func:`exact_rows_window`, the others :func:`exact_rows_short` (faster there)."""
+    if max(Tp, Tn) > ROW_T_BIG or X.shape[1] < ROW_MIN_N:
+        exact_rows_short(X, Tp, Tn, out)
     else:
         exact_rows_window(X, Tp, Tn, out)
 
@@ -848,7 +878,7 @@ def exact_rows_window(X, Tp, Tn, out):
         # shrink the hull [A, B] from both ends: halve the end interval, drop the outer half when its
         # lower bound exceeds U (the bound tightens as the interval narrows), then the rest of it
         rnd = 0
-        for rnd in range(ROW_MAX_ROUNDS):
+        for rnd in range(ROW_MAX_ROUNDS if Tm <= ROW_T_MAX else ROW_MAX_ROUNDS_BIG):
             if s1act * (1.0 / A - 1.0 / B) <= target:
                 break
             moved = False
@@ -916,15 +946,18 @@ def exact_rows_window(X, Tp, Tn, out):
                 c = H[j, 0]
                 if c > 0.0:
                     ne_ub += c * max(0.0, min(np.rint(HMX[j] * iA), float(T)) - min(np.rint(HMN[j] * iB), float(T)))
-        if ne_ub + 1 > cap:
-            cap = int(ne_ub) + 1
-            bv = np.empty(cap)
-            bk = np.empty(cap)
-            bb = np.empty(cap)
-            ps = np.empty(cap + 1)
-            pv = np.empty(cap + 1)
-            pt = np.empty(cap + 1)
-        _sweep_window(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, out[r])
+        if ne_ub > BUCKET_MIN_NE:
+            min_pruned = min(min_pruned, _solve_buckets(x, Tp, Tn, A, B, ne_ub, out[r]))
+        else:
+            if ne_ub + 1 > cap:
+                cap = int(ne_ub) + 1
+                bv = np.empty(cap)
+                bk = np.empty(cap)
+                bb = np.empty(cap)
+                ps = np.empty(cap + 1)
+                pv = np.empty(cap + 1)
+                pt = np.empty(cap + 1)
+            _sweep_window(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, out[r])
         if out.shape[1] >= 10:  # diagnostics: rounds, bound evaluations, window (A, B)
             out[r, 6] = rnd + 1
             out[r, 7] = nevals
@@ -934,3 +967,231 @@ def exact_rows_window(X, Tp, Tn, out):
             cw = const * (1 - 2 * EPS * (n + 1)) + min_pruned
             if cw < out[r, 2]:
                 out[r, 2] = max(0.0, cw)
+
+
+# ----------------------------------------------------------------------------- bucketed window
+# A window [A, B] holding many breakpoints (6-8 bits: tens of thousands per row) is not swept
+# piece by piece: its breakpoints are accumulated into NB buckets of s (no sort), which gives the
+# exact quadratic Q_b of F at every bucket's left edge (an exact value of F there, hence upper
+# bounds) and a rigorous lower bound of F on every bucket; only the buckets whose lower bound does
+# not exceed the best value are swept exactly (:func:`_sweep_window` on each run of them).
+BUCKET_MIN_NE = 4096  # windows with fewer breakpoints are swept directly
+BUCKET_PER_NE = 0.125  # buckets per breakpoint
+BUCKET_MAX_SEG = 32  # segments of the window (each one pass over the row, own centre)
+
+
+@numba.njit(cache=True)
+def _bucket_segment(x, Tp, Tn, a, b, nb, E, D, lbo, cnto, off):
+    """Buckets ``off .. off + nb`` of the window: edges ``E[off + j]`` (``E[off + nb] = b``), and per
+    bucket the lower bound ``lbo`` of ``F`` (without the ``T = 0`` sides) and its breakpoint count
+    ``cnto``.  Returns the smallest rigorous upper bound of ``min F`` found (values at the edges).
+
+    On bucket ``[L, R]``, ``Q`` (the assignment after every breakpoint below ``L``) is ``F`` at
+    ``L``; a breakpoint ``beta = v / (k + 1/2)`` in the bucket lowers ``F`` below ``Q`` by
+    ``(v - (k+1) s)^2 - (v - k s)^2 = (2k + 1) s (s - beta) <= (2k + 1) R (R - beta)`` for
+    ``s > beta`` (0 below), so ``F >= min Q - C`` on the bucket with ``C`` the sum of these."""
+    n = x.shape[0]
+    Tm = max(Tp, Tn)
+    s0 = 0.5 * (a + b)
+    ia = 1.0 / a
+    ib = 1.0 / b
+    w = (b - a) / nb
+    for j in range(nb):
+        E[off + j] = a + w * j
+        for c in range(5):
+            D[j, c] = 0.0
+    E[off + nb] = b
+    inv = nb / (b - a)
+    ih = np.empty(Tm + 1)  # 1 / (k + 1/2): the bucket of a breakpoint (the bounds allow for its rounding)
+    for k in range(Tm + 1):
+        ih[k] = 1.0 / (k + 0.5)
+    c0 = 0.0
+    c1 = 0.0
+    c2 = 0.0
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    a3 = 0.0
+    a4 = 0.0
+    nev = 0
+    for i in range(n):
+        v, T = _magnitude_top(x[i], Tp, Tn)
+        if T == 0:
+            continue
+        kA = min(np.rint(v * ia), float(T))
+        kB = min(np.rint(v * ib), float(T))
+        e = v - kA * s0
+        c0 += e * e
+        c1 += kA * e
+        c2 += kA * kA
+        k = kB
+        while k < kA:
+            beta = v * ih[int(k)]
+            f = (beta - a) * inv
+            j = 0
+            if f > 0.0:
+                j = int(f) if f < nb else nb - 1
+            while j > 0 and beta < E[off + j]:
+                j -= 1
+            while j < nb - 1 and beta >= E[off + j + 1]:
+                j += 1
+            e_new = v - k * s0
+            e_old = v - (k + 1) * s0
+            d0 = e_new * e_new - e_old * e_old
+            d1 = k * e_new - (k + 1) * e_old
+            d2 = k * k - (k + 1) * (k + 1)
+            R = E[off + j + 1]
+            D[j, 0] += d0
+            D[j, 1] += d1
+            D[j, 2] += d2
+            D[j, 3] += (2 * k + 1) * R * (max(R - beta, 0.0) + 2 * EPS * R)
+            D[j, 4] += 1.0
+            # magnitudes for the rounding bounds: totals over the segment (>= every prefix)
+            a0 += abs(d0)
+            a1 += abs(d1)
+            a2 += abs(d2)
+            a3 += k * abs(e_new) + (k + 1) * abs(e_old)
+            a4 += k * k + (k + 1) * (k + 1)
+            nev += 1
+            k += 1.0
+    rt = 4 * EPS * (n + nev + nb + 16)
+    # the true breakpoint v / (k + 1/2) differs from ``beta`` by a few ulps: a value at an edge may
+    # then be below F by (2k + 1) s |s - beta| <= (2k + 1) s^2 8 eps per such event
+    a4t = a4
+    q0 = 0.0
+    q1 = 0.0
+    q2 = 0.0
+    U = np.inf
+    for j in range(nb + 1):
+        E2 = c0 + q0
+        KE = c1 + q1
+        K2 = c2 + q2
+        # value at the left edge (an exact value of F) and, for a bucket, the lower bound
+        for side in range(2):
+            if side == 0:
+                t = E[off + j] - s0
+                val = E2 - 2 * t * KE + t * t * K2
+            else:
+                if j == nb:
+                    break
+                val, t = _qmin(E2, KE, K2, E[off + j] - s0, E[off + j + 1] - s0)
+            at = abs(t)
+            mag = abs(E2) + 2 * at * abs(KE) + at * at * abs(K2) + a0 + 2 * at * a1 + at * at * a2
+            err = rt * mag + EPS * (4 * s0 * math.sqrt(abs(E2) * abs(K2)) + 4 * s0 * a3
+                                    + 4 * at * s0 * (abs(K2) + a4) + 4 * EPS * s0 * s0 * (abs(K2) + a4))
+            if side == 0:
+                se = E[off + j]
+                U = min(U, val + err + 8 * EPS * se * se * a4t)
+            else:
+                lbo[off + j] = val - err - D[j, 3] * (1 + 4 * EPS * (D[j, 4] + 4))
+                cnto[off + j] = D[j, 4]
+        if j == nb:
+            break
+        q0 += D[j, 0]
+        q1 += D[j, 1]
+        q2 += D[j, 2]
+    return U
+
+
+@numba.njit(cache=True)
+def _solve_buckets(x, Tp, Tn, A, B, ne_est, out_row):
+    """Exact minimum of ``F`` over ``[A, B]`` (as :func:`_sweep_window`, same ``out_row``) through
+    buckets: the window is cut into segments of relative width about ``2 min(1/4, 4/T)`` (one centre
+    each, as the sweep recentres), each bucketed (:func:`_bucket_segment`); the buckets whose lower
+    bound does not exceed the best upper bound are swept exactly, run by run.  ``out_row[2]``
+    (certificate over ``[A, B]``) is the smaller of the sweeps' and the dropped buckets' bounds."""
+    n = x.shape[0]
+    Tm = max(Tp, Tn)
+    W = min(0.25, 4.0 / max(Tm, 1))
+    nseg = int(math.ceil((B - A) / (2 * W * A)))
+    nseg = max(1, min(nseg, BUCKET_MAX_SEG))
+    nbt = int(max(16.0, min(BUCKET_PER_NE * ne_est, 4.0 * n + 64)))
+    nb = max(16, nbt // nseg)
+    tot = nb * nseg
+    E = np.empty(tot + 1)
+    lb = np.empty(tot)
+    cnt = np.empty(tot)
+    D = np.empty((nb, 5))
+    U = np.inf
+    for g in range(nseg):
+        a = A + (B - A) * g / nseg
+        b = A + (B - A) * (g + 1) / nseg if g < nseg - 1 else B
+        U = min(U, _bucket_segment(x, Tp, Tn, a, b, nb, E, D, lb, cnt, g * nb))
+    # (E[g nb] of segment g overwrote E[g nb] = end of segment g - 1: the same number)
+    min_pruned = np.inf
+    for j in range(tot):
+        if lb[j] > U:
+            min_pruned = min(min_pruned, lb[j])
+    # runs of surviving buckets (a gap of dropped buckets holding fewer than n/4 breakpoints is
+    # swept with them: cheaper than one more pass over the row)
+    best_F = np.inf
+    best_s = 0.0
+    best_err = 0.0
+    cert = np.inf
+    tmp = np.zeros(6)
+    ss = np.empty(BUCKET_MAX_SEG * 4 + 64)
+    sf = np.empty(BUCKET_MAX_SEG * 4 + 64)
+    sc = np.empty(BUCKET_MAX_SEG * 4 + 64)
+    nruns = 0
+    j = 0
+    nev_all = 0.0
+    cap = 0
+    bv = np.empty(1)
+    bk = np.empty(1)
+    bb = np.empty(1)
+    ps = np.empty(2)
+    pv = np.empty(2)
+    pt = np.empty(2)
+    while j < tot:
+        if lb[j] > U:
+            j += 1
+            continue
+        j0 = j
+        ne_run = 0.0
+        j1 = j
+        gap = 0.0
+        while j < tot:
+            if lb[j] <= U:
+                ne_run += gap + cnt[j]
+                gap = 0.0
+                j1 = j
+            else:
+                gap += cnt[j]
+                if gap > 0.25 * n:
+                    break
+            j += 1
+        j = j1 + 1
+        L = E[j0]
+        R = E[j1 + 1]
+        ne_exact = count_breakpoints(x, Tp, Tn, L, R)
+        if ne_exact + 1 > cap:
+            cap = int(ne_exact) + 1
+            bv = np.empty(cap)
+            bk = np.empty(cap)
+            bb = np.empty(cap)
+            ps = np.empty(cap + 1)
+            pv = np.empty(cap + 1)
+            pt = np.empty(cap + 1)
+        _sweep_window(x, Tp, Tn, L, R, bv, bk, bb, ps, pv, pt, tmp)
+        nev_all += tmp[4]
+        if nruns < ss.shape[0]:
+            ss[nruns] = tmp[0]
+            sf[nruns] = tmp[1]
+            sc[nruns] = tmp[2]
+        nruns += 1
+        cert = min(cert, tmp[2])
+        if tmp[1] < best_F:
+            best_F = tmp[1]
+            best_s = tmp[0]
+            best_err = tmp[3]
+    # other runs whose bound reaches below the best value may hold an equally good scale
+    for r in range(min(nruns, ss.shape[0])):
+        if sc[r] <= best_F and ss[r] != best_s:
+            best_err = max(best_err, abs(ss[r] - best_s))
+    out_row[0] = best_s
+    out_row[1] = best_F
+    out_row[2] = cert
+    out_row[3] = best_err
+    out_row[4] = nev_all
+    out_row[5] = 0.0
+    return min_pruned
