@@ -339,7 +339,8 @@ def _telescoped_4over6(dist, bf, c, S, tol, rate_tol, rates=True):
                     sat += sg * Gk * nu4
                 rerr += Gk * (eP if any(nd) else 0.0)
     mse = mse_ref - tot / (2 * k)
-    err_m = err / (2 * k) + 0.5 * (r6.error_estimate + r4.error_estimate) + 1e-3 * tol * m2 + 20 * np.finfo(float).eps * mse
+    err_m = (err / (2 * k) + 0.5 * (r6.error_estimate + r4.error_estimate) + 1e-3 * tol * m2
+             + 20 * np.finfo(float).eps * mse)
     R = None
     if rates:
         # beyond [mlo, mhi]: both candidates overflow above mhi iff X6 does (nested thresholds);
