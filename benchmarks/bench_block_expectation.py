@@ -15,6 +15,11 @@ For each law (N(0,1), Laplace(0,1)), preset block format (its own block size k) 
   reaching 1e-9 relative would take; extrapolated, not run).
 
     python benchmarks/bench_block_expectation.py [--repeat 5] [--mc 262144] [--no-base] [--formats nvfp4,mxfp4]
+    python benchmarks/bench_block_expectation.py --fourover6 [--laws normal,laplace] [--repeat 3] [--no-base]
+
+``--fourover6``: NVFP4 ``4over6`` only: the telescoped exact value with its rates
+(``block_mse_4over6_fast``) min of ``--repeat`` runs (CPU and wall), against the m-quadrature
+(``block_mse_4over6``, main's algorithm, one run, CPU) and the MC ratio as above.
 """
 
 from __future__ import annotations
@@ -35,7 +40,11 @@ def main():
     ap.add_argument("--mc", type=int, default=1 << 18)
     ap.add_argument("--no-base", action="store_true")
     ap.add_argument("--formats", default=",".join(block_format_names()))
+    ap.add_argument("--fourover6", action="store_true")
+    ap.add_argument("--laws", default="normal,laplace")
     a = ap.parse_args()
+    if a.fourover6:
+        return bench_4over6(a)
     print(f"{'law':8s} {'format':11s} {'k':>4s} {'rule':6s} {'exact CPU ms':>12s} {'wall ms':>8s} "
           f"{'base CPU ms':>11s} {'speed-up':>8s} {'mse':>20s} {'err/mse':>8s} {'|d|/mse':>8s} "
           f"{'MC ns/el':>8s} {'MC ratio(1e-9)':>14s}")
@@ -62,6 +71,35 @@ def main():
                       f"{t_base * 1e3:11.1f} {t_base / t_cpu:8.0f} {r.mse:20.15g} {r.error_estimate / r.mse:8.1e} "
                       f"{d:8.1e} {per_el * 1e9:8.0f} {n9 * per_el / t_cpu:14.2e}", flush=True)
     print(f"slowest exact expectation: {worst * 1e3:.1f} ms CPU (min of {a.repeat})")
+
+
+def bench_4over6(a):
+    from quanttheory.blocks.expectation import monte_carlo_block_mse
+    from quanttheory.blocks.expectation_min import block_mse_4over6, block_mse_4over6_fast
+    from quanttheory.laws import Laplace, Normal
+
+    laws = {"normal": Normal(), "laplace": Laplace()}
+    print(f"{'law':8s} {'exact CPU s':>11s} {'wall s':>7s} {'no-rates CPU s':>14s} {'base CPU s':>10s} "
+          f"{'speed-up':>8s} {'mse':>20s} {'err/mse':>8s} {'|d|/mse':>8s} {'sat':>10s} {'overflow':>10s} "
+          f"{'MC ns/el':>8s} {'MC ratio(1e-9)':>14s}")
+    for name in a.laws.split(","):
+        law = laws[name]
+        block_mse_4over6_fast(law, "nvfp4")  # warm
+        t_cpu, (r, R) = best_time(lambda: block_mse_4over6_fast(law, "nvfp4"), a.repeat, time.process_time)
+        t_wall, _ = best_time(lambda: block_mse_4over6_fast(law, "nvfp4"), a.repeat)
+        t_nr, _ = best_time(lambda: block_mse_4over6_fast(law, "nvfp4", rates=False), a.repeat, time.process_time)
+        if a.no_base:
+            t_base, d = float("nan"), float("nan")
+        else:
+            t_base, q = best_time(lambda: block_mse_4over6(law, "nvfp4"), 1, time.process_time)
+            d = abs(r.mse - q.mse) / q.mse
+        t_mc, (mean, se, _) = best_time(lambda: monte_carlo_block_mse(law, "nvfp4", "4over6", n=a.mc, rng=1), 1,
+                                        time.process_time)
+        per_el = t_mc / a.mc
+        n9 = a.mc * (se / (1e-9 * r.mse)) ** 2
+        print(f"{name:8s} {t_cpu:11.2f} {t_wall:7.2f} {t_nr:14.2f} {t_base:10.1f} {t_base / t_cpu:8.1f} "
+              f"{r.mse:20.15g} {r.error_estimate / r.mse:8.1e} {d:8.1e} {R.saturation:10.6g} "
+              f"{R.scale_overflow:10.4g} {per_el * 1e9:8.0f} {n9 * per_el / t_cpu:14.2e}", flush=True)
 
 
 if __name__ == "__main__":

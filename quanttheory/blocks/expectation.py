@@ -291,8 +291,12 @@ def block_mse(dist, fmt, rule=None, *, block=None, scale_format=None, c: float =
     bf = get_block_format(fmt, block=block, scale_format=scale_format)
     r = check_rule(rule, bf)
     if r == "4over6":
-        from .expectation_min import block_mse_4over6
+        from .expectation_min import block_mse_4over6, block_mse_4over6_fast
 
+        kp = dist.kernel_params()
+        if bf.scale_format == "e4m3" and kp is not None and not kp[3] and kp[0] in (0, 1) and method == "telescoped":
+            # telescoped, with exact rates (docs/blocks.md §2d)
+            return block_mse_4over6_fast(dist, bf, c=c, tensor_scale=tensor_scale, tol=max(tol, 1e-10))[0]
         return block_mse_4over6(dist, bf, c=c, tensor_scale=tensor_scale, tol=max(tol, 1e-10))
     if r in ("oracle",):
         raise ValueError(f"rule {r!r} depends on every element of the block, not only its absmax: no exact 1-D "
