@@ -311,3 +311,21 @@ def test_cli_file(tmp_path, capsys):
     x[0, 0] = np.nan
     np.save(p, x)
     assert main(["blocks", str(p), "--format", "nvfp4"]) == 2
+
+
+def test_cli_dist_4over6_exact_rates(capsys):
+    """``--rule 4over6`` reports the exact MSE (equal to the telescoped ``block_mse``) and finite rates
+    that lie inside the rigorous brackets of ``rates_4over6_bracket`` (built from the two absmax
+    candidates' exact rates, independently of the characteristic-function computation)."""
+    from quanttheory.blocks.expectation_min import rates_4over6_bracket
+    from quanttheory.cli import main
+
+    assert main(["blocks", "--dist", "normal", "--format", "nvfp4", "--rule", "4over6", "--json"]) == 0
+    row = _strict(capsys.readouterr().out)["rules"][0]
+    assert row["rule"] == "4over6"
+    ref = block_mse(Normal(), "nvfp4", "4over6")
+    assert row["mse"] == ref.mse
+    br = rates_4over6_bracket(Normal(), "nvfp4")
+    for key, (lo, hi) in (("saturation_rate", br.saturation), ("scale_overflow_rate", br.scale_overflow),
+                          ("scale_underflow_rate", br.scale_underflow)):
+        assert row[key] is not None and lo - 1e-9 <= row[key] <= hi + 1e-9, (key, row[key], lo, hi)
