@@ -175,24 +175,26 @@ def _side_all(v, P0, P1, P2, m, ss, T, gam, est, err):
 
 
 @numba.njit(cache=True)
+def _side_into(v, P0, P1, P2, ss, T, gam, est, dl):
+    """``est[i] +=`` the estimate of one side's SSE at every scale ``ss[i]`` (ascending), ``dl[i] +=``
+    its bound: the merged walk of :func:`_side_all` for tops up to ``TWO_POINTER_T``, else
+    :func:`_side_est` per scale."""
+    if T <= TWO_POINTER_T:
+        _side_all(v, P0, P1, P2, v.size, ss, T, gam, est, dl)
+    else:
+        for i in range(ss.size):
+            t, e = _side_est(v, P0, P1, P2, v.size, ss[i], T, gam)
+            est[i] += t
+            dl[i] += e
+
+
+@numba.njit(cache=True)
 def _estimates(pv, Pp0, Pp1, Pp2, nv, Pn0, Pn1, Pn2, ss, Tp, Tn, gam, est, dl):
     """Estimates of the SSE at every scale of ``ss`` (ascending) and their bounds (both sides)."""
     est[:] = 0.0
     dl[:] = 0.0
-    if Tp <= TWO_POINTER_T:
-        _side_all(pv, Pp0, Pp1, Pp2, pv.size, ss, Tp, gam, est, dl)
-    else:
-        for i in range(ss.size):
-            t, e = _side_est(pv, Pp0, Pp1, Pp2, pv.size, ss[i], Tp, gam)
-            est[i] += t
-            dl[i] += e
-    if Tn <= TWO_POINTER_T:
-        _side_all(nv, Pn0, Pn1, Pn2, nv.size, ss, Tn, gam, est, dl)
-    else:
-        for i in range(ss.size):
-            t, e = _side_est(nv, Pn0, Pn1, Pn2, nv.size, ss[i], Tn, gam)
-            est[i] += t
-            dl[i] += e
+    _side_into(pv, Pp0, Pp1, Pp2, ss, Tp, gam, est, dl)
+    _side_into(nv, Pn0, Pn1, Pn2, ss, Tn, gam, est, dl)
 
 
 @numba.njit(cache=True)

@@ -189,10 +189,28 @@ def _int_spec(bits: int, signed: bool) -> FormatSpec:
 
 
 # --------------------------------------------------------------------------- affine integer grids
+def _affine_long(rows, fn_name: str, bits: int) -> np.ndarray:
+    """Per-row SSE of ``quanttheory.affine.stream.<fn_name>`` (long units, as loaded: chunked passes)."""
+    from ..affine import stream as AS
+
+    from ..affine._stream_offset import BudgetExceeded
+
+    fn = getattr(AS, fn_name)
+    out = np.empty(rows.shape[0])
+    for i, r in enumerate(rows):
+        try:
+            out[i] = fn(r, bits).sse
+        except BudgetExceeded:  # exact real-offset search beyond its box budget (high bit widths): no number
+            out[i] = math.nan
+    return out
+
+
 def _affine_exact(bits: int):
     def exact(rows):
         from ..affine.data import optimal_affine_data
 
+        if _is_long(rows):
+            return _affine_long(rows, "affine_exact", bits)
         r = optimal_affine_data(_f64(rows), bits, axis=0, allow_constant=True)
         return np.atleast_1d(np.asarray(r.mse, dtype=np.float64)) * rows.shape[1]
     return exact
@@ -202,6 +220,8 @@ def _affine_baseline(fn_name: str, bits: int):
     def base(rows):
         from ..affine import baselines as AB
 
+        if _is_long(rows):
+            return _affine_long(rows, fn_name, bits)
         fn = getattr(AB, fn_name)
         out = np.empty(rows.shape[0])
         for i, r in enumerate(rows):
@@ -218,6 +238,8 @@ def _offset_exact(bits: int):
     def exact(rows):
         from ..affine.data import optimal_offset_data
 
+        if _is_long(rows):
+            return _affine_long(rows, "offset_exact", bits)
         r = optimal_offset_data(_f64(rows), bits, axis=0, allow_constant=True)
         return np.atleast_1d(np.asarray(r.mse, dtype=np.float64)) * rows.shape[1]
     return exact
