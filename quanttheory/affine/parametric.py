@@ -66,6 +66,7 @@ from .grid import ShiftedGrid, _check_bits
 MAX_PARAMETRIC_BITS = 8
 TAYLOR_RW = 0.03  # boxes narrower than this (relative width) also get the second-order bound
 LB_RTOL = 1e-12  # relative slack when comparing a lower bound with the incumbent
+USE_ZP_RANGES = True  # restrict each zero-point to the scales where it can be optimal (False: previous search)
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,52 @@ class _Law:
         return v, e
 
 
+def zero_point_ranges(L: "_Law", N: int, widen: float = 1e-9):
+    """Scales at which each zero-point can be optimal: arrays ``A, B`` (length ``N + 1``) such that
+    for every ``s > 0`` outside ``[A_z, B_z]`` some other zero-point has a strictly smaller MSE
+    (``A_z > B_z``: never optimal).
+
+    Identity (docs/affine.md, section 2c): with ``pi(a) = E[(xi - a)_+]`` and ``lam(c) = E[(c - xi)_+]``,
+    ``F_{z+1}(s) - F_z(s) = 2 s [pi(s (N - 1/2 - z)) - lam(-s (z + 1/2))]``: the bracket increases with
+    ``z`` (``pi`` falls, ``lam`` rises), so ``z -> F_z(s)`` is discretely convex and ``z`` is optimal
+    at ``s`` iff ``g_{z-1}(s) <= 0 <= g_z(s)``.
+
+    * Normal / Laplace ``(mu, sig)``: ``lam(c) = pi(2 mu - c)`` (symmetry about ``mu``) and ``pi`` is
+      strictly decreasing, so ``g_z(s) >= 0`` iff ``z >= c(s) = (N - 1)/2 - mu/s``: ``z`` is optimal iff
+      ``(N - 1)/2 - z <= mu/s <= (N + 1)/2 - z`` (no lower limit at ``z = N``, no upper one at ``z = 0``);
+      ``z*(s) = clip(ceil(c(s)), 0, N)`` is monotone in ``s``.
+    * ReLU laws (``xi >= 0``): ``lam(c) = 0`` for ``c < 0`` and ``pi > 0``: ``F_{z+1} > F_z`` at every
+      scale, ``z = 0`` is the only optimal zero-point.
+
+    The ends are widened by the relative ``widen`` (rounding of ``mu / alpha``); widening only keeps more."""
+    A = np.full(N + 1, np.inf)
+    B = np.zeros(N + 1)
+    if L.relu:
+        A[0], B[0] = 0.0, np.inf
+        return A, B
+    mu = float(L.mu)
+    z = np.arange(N + 1, dtype=float)
+    al = (N - 1) / 2 - z  # need al <= mu / s (not at z = N)
+    be = al + 1.0         # need mu / s <= be (not at z = 0)
+    al[-1] = -np.inf
+    be[0] = np.inf
+    if mu == 0.0:
+        ok = (al <= 0) & (be >= 0)
+        A[ok], B[ok] = 0.0, np.inf
+        return A, B
+    with np.errstate(divide="ignore"):
+        if mu > 0:  # mu / s decreases from +inf to 0 as s grows
+            hi = np.where(al <= 0, np.inf, mu / np.where(al > 0, al, 1.0))   # mu / s >= al
+            lo = np.where(be > 0, np.where(np.isinf(be), 0.0, mu / np.where(be > 0, be, 1.0)), np.inf)
+        else:       # mu / s increases from -inf to 0
+            lo = np.where(al < 0, np.where(np.isinf(al), 0.0, mu / np.where(al < 0, al, -1.0)), np.inf)
+            hi = np.where(be >= 0, np.inf, mu / np.where(be < 0, be, -1.0))
+    ok = (lo <= hi) & np.isfinite(lo)
+    A[ok] = lo[ok] * (1 - widen)
+    B[ok] = hi[ok] * (1 + widen)
+    return A, B
+
+
 def _z_intervals(N, z, s1, s2):
     """lo, hi (B, N+1) of the level intervals (k - z) [s1, s2] for boxes (z, s1, s2)."""
     j = np.arange(N + 1)[None, :] - np.asarray(z)[:, None]
@@ -257,48 +304,83 @@ def optimal_affine(dist, bits, *, hull_rtol: float = 1e-3) -> AffineOptimum:
         lv = (np.arange(N + 1)[None, :] - z[:, None]) * s[:, None]
         return L.value(lv)
 
-    # 1. incumbent: a log scan per zero-point
+    if USE_ZP_RANGES:
+        A, B = zero_point_ranges(L, N)
+    else:  # previous search (benchmark baseline): every zero-point on every scale
+        A, B = np.zeros(N + 1), np.full(N + 1, np.inf)
+    # 1. incumbent: a log scan per zero-point (only at the scales where it can be optimal)
     scan = rms * np.geomspace(2.0 ** (-bits) / 8, 4.0, 25)
     Z, S = np.meshgrid(zs, scan, indexing="ij")
+    near = (S >= A[:, None]) & (S <= B[:, None])
     if N > 31:  # many zero-points: only the one-sided ones and those near the centred grid (an incumbent)
         zc = np.rint(0.5 * N - L.mu / S)
-        near = (np.abs(Z - zc) <= 4) | (Z == 0) | (Z == N)
-        Z, S = Z[near], S[near]
+        near &= (np.abs(Z - zc) <= 4) | (Z == 0) | (Z == N)
+    if not near.any():
+        near = (S >= A[:, None]) & (S <= B[:, None])
+    Z, S = Z[near], S[near]
     v, e = values(Z.ravel(), S.ravel())
     i = int(np.argmin(v + e))
     best = float(v[i] + e[i])
     zb, sb = int(Z.ravel()[i]), float(S.ravel()[i])
     # many zero-points: a near-optimal incumbent makes the pruning effective from the first rounds:
     # bounded Brent in s for the best scanned zero-point and its neighbours (any attained value + error bound is valid)
-    for zz in (range(max(zb - 2, 0), min(zb + 2, N) + 1) if N > 31 else ()):
+    if N > 31 and USE_ZP_RANGES:
+        # one Brent on the lower envelope min_z F_z(s) = F_{z*(s)}(s) (z*(s) from the ranges)
+        def zstar(s):
+            return int(np.flatnonzero((A <= s) & (s <= B))[0])
+
+        s_b, _ = _brent(lambda s: float(np.sum(values([zstar(s)], [s]))), sb / 2, sb * 2, xtol=1e-6)
+        vb = float(np.sum(values([zstar(s_b)], [s_b])))
+        if vb < best:
+            best, zb, sb = vb, zstar(s_b), s_b
+    for zz in (range(max(zb - 2, 0), min(zb + 2, N) + 1) if N > 31 and not USE_ZP_RANGES else ()):
         s_b, _ = _brent(lambda s: float(np.sum(values([zz], [s]))), sb / 2, sb * 2, xtol=1e-6)
         vb = float(np.sum(values([zz], [s_b])))
         if vb < best:
             best, zb, sb = vb, zz, s_b
-    # 2. bracket every zero-point: [0, s_lo] and [s_hi, inf) provably worse than `best`
-    s_lo = np.full(N + 1, scan[0])
-    s_hi = np.full(N + 1, scan[-1])
+    # 2. bracket every zero-point that can be optimal: [A_z, s_lo] and [s_hi, B_z] provably worse than `best`
+    act = np.flatnonzero(A <= B)
+    zs, A, B = zs[act], A[act], B[act]
+    # bounded ranges need no bracket: the box [A_z, B_z] itself is searched
+    s_lo = np.where(A > 0, A, np.minimum(scan[0], B))
+    s_hi = np.where(np.isfinite(B), B, np.maximum(scan[-1], A))
     for _ in range(200):
-        lb = L.lower(*_z_intervals(N, zs, np.zeros(N + 1), s_lo))
-        bad = lb <= best * (1 + LB_RTOL)
+        need = s_lo > A
+        if not need.any():
+            break
+        lb = L.lower(*_z_intervals(N, zs[need], A[need], s_lo[need]))
+        bad = np.zeros(zs.size, dtype=bool)
+        bad[need] = lb <= best * (1 + LB_RTOL)
         if not bad.any():
             break
-        s_lo = np.where(bad, s_lo / 4, s_lo)
+        s_lo = np.where(bad, np.maximum(s_lo / 4, A), s_lo)
+        s_lo = np.where(bad & (s_lo < 1e-300), A, s_lo)
     for _ in range(200):
-        lb = L.lower(*_z_intervals(N, zs, s_hi, np.full(N + 1, np.inf)))
+        need = s_hi < B
+        if not need.any():
+            break
+        lb = L.lower(*_z_intervals(N, zs[need], s_hi[need], B[need]))
         # zero-points whose upper tail cannot be excluded: all levels but 0 run off to infinity
-        bad = lb <= best * (1 + LB_RTOL)
+        bad = np.zeros(zs.size, dtype=bool)
+        bad[need] = lb <= best * (1 + LB_RTOL)
         if not bad.any():
             break
-        s_hi = np.where(bad, s_hi * 4, s_hi)
+        s_hi = np.where(bad, np.minimum(s_hi * 4, B), s_hi)
     else:
         raise RuntimeError("could not bracket the optimal scale from above; please report")
     # 3. branch and bound over (z, [s1, s2])
     nint = 16 if N <= 31 else 4  # many zero-points: coarse first boxes, most zero-points go in the first rounds
-    t = np.arange(nint + 1) / nint
-    ed = s_lo[:, None] * (s_hi / s_lo)[:, None] ** t[None, :]
-    bz = np.repeat(zs, nint)
-    b1, b2 = ed[:, :-1].ravel(), ed[:, 1:].ravel()
+    # a zero-point confined to a bounded range of scales starts with that range as one box (narrow for the
+    # zero-points far from the centred grid: their bound is nearly exact and most go in the first round)
+    nb = np.where((A > 0) & np.isfinite(B), 1, nint)
+    bz = np.repeat(zs, nb)
+    t = np.concatenate([np.arange(n) / n for n in nb])
+    t2 = np.concatenate([np.arange(1, n + 1) / n for n in nb])
+    lo_r, hi_r = np.repeat(s_lo, nb), np.repeat(s_hi, nb)
+    pos = lo_r > 0
+    ratio = hi_r / np.where(pos, lo_r, 1.0)
+    b1 = np.where(pos, lo_r * ratio**t, hi_r * t)
+    b2 = np.where(pos, lo_r * ratio**t2, hi_r * t2)
     if L.mu == 0.0 and not L.relu:
         # a law symmetric about 0 has MSE(s, z) = MSE(s, N - z): search z <= N - z only (the mirrors of
         # the surviving zero-points are added back below)
@@ -308,7 +390,7 @@ def optimal_affine(dist, bits, *, hull_rtol: float = 1e-3) -> AffineOptimum:
     while True:
         rounds += 1
         lb = L.lower(*_z_intervals(N, bz, b1, b2))
-        if rounds > 1 and N > 31:
+        if (rounds > 1 or USE_ZP_RANGES) and N > 31:
             # second-order bound (its slack shrinks like the square of the box width); with few levels the
             # union bound is already tight (level intervals overlap only when N * width > 1)
             pre = (lb <= best * (1 + LB_RTOL)) & ((b2 - b1) < TAYLOR_RW * b1)
