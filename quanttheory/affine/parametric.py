@@ -66,7 +66,8 @@ from .grid import ShiftedGrid, _check_bits
 MAX_PARAMETRIC_BITS = 8
 TAYLOR_RW = 0.03  # boxes narrower than this (relative width) also get the second-order bound
 LB_RTOL = 1e-12  # relative slack when comparing a lower bound with the incumbent
-USE_ZP_RANGES = True  # restrict each zero-point to the scales where it can be optimal (False: previous search)
+WEDGE_WIDEN = 1e-9  # relative widening of the offset form's centre wedge |c - mu| <= s / 2 (rounding)
+USE_ZP_RANGES = True  # zero-point ranges and offset centre wedge (section 2c of docs/affine.md); False: previous searches
 
 
 @dataclass(frozen=True)
@@ -588,10 +589,13 @@ def optimal_offset(dist, bits, *, box_rtol: float = 1e-3, max_boxes: int = 20000
         return v + e
 
     # 1. incumbent: scan (s, m) and Nelder-Mead on the exact MSE
+    # Normal / Laplace: at every scale the optimal centre c = m + s N / 2 lies within s / 2 of mu
+    # (offset_centre_wedge); the search is confined to that wedge
+    wedge = USE_ZP_RANGES and not L.relu
     ss = sd * np.geomspace(2.0 ** (-bits) / 4, 4.0, 25)
-    dl = np.linspace(-1.0, 1.0, 33)
+    dl = np.linspace(-1.0, 1.0, 9 if wedge else 33)
     S, D = np.meshgrid(ss, dl, indexing="ij")
-    M = mean - S * N / 2 + D * S * N / 2
+    M = (L.mu + D * S / 2 if wedge else mean + D * S * N / 2) - S * N / 2
     vals = ub(S.ravel(), M.ravel())
     i = int(np.argmin(vals))
     best = float(vals[i])
@@ -653,10 +657,18 @@ def optimal_offset(dist, bits, *, box_rtol: float = 1e-3, max_boxes: int = 20000
     ns, nc = 24, 24
     s_min = float(ss[0]) / 4
     se = np.concatenate([[0.0], s_min * (s_hi / s_min) ** (np.arange(ns) / (ns - 1))])
-    ce = np.linspace(m_lo, m_hi + s_hi * N / 2, nc + 1)
-    S1, C1 = np.meshgrid(se[:-1], ce[:-1], indexing="ij")
-    S2, C2 = np.meshgrid(se[1:], ce[1:], indexing="ij")
-    s1, s2, c1, c2 = S1.ravel(), S2.ravel(), C1.ravel(), C2.ravel()
+    if wedge:  # per scale box, the centres [mu - s2 / 2, mu + s2 / 2] in 4 pieces
+        nc = 4
+        tt = np.arange(nc + 1) / nc
+        s1, s2 = np.repeat(se[:-1], nc), np.repeat(se[1:], nc)
+        hw = 0.5 * s2 * (1 + WEDGE_WIDEN)
+        c1 = L.mu - hw + 2 * hw * np.tile(tt[:-1], ns)
+        c2 = L.mu - hw + 2 * hw * np.tile(tt[1:], ns)
+    else:
+        ce = np.linspace(m_lo, m_hi + s_hi * N / 2, nc + 1)
+        S1, C1 = np.meshgrid(se[:-1], ce[:-1], indexing="ij")
+        S2, C2 = np.meshgrid(se[1:], ce[1:], indexing="ij")
+        s1, s2, c1, c2 = S1.ravel(), S2.ravel(), C1.ravel(), C2.ravel()
     j = np.arange(N + 1)[None, :] - N / 2
     jp, jn = np.maximum(j, 0.0), np.minimum(j, 0.0)
     rounds = 0
@@ -671,6 +683,9 @@ def optimal_offset(dist, bits, *, box_rtol: float = 1e-3, max_boxes: int = 20000
         # outside m in [m_lo, m_hi] nothing can win (step 3): such boxes may be dropped, but keeping
         # them is harmless; drop only by the bound
         keep = lb <= best * (1 + LB_RTOL)
+        if wedge:  # boxes outside the wedge |c - mu| <= s / 2 hold no minimizer
+            hw = 0.5 * s2 * (1 + WEDGE_WIDEN) + 1e-12 * abs(L.mu)
+            keep &= (c1 <= L.mu + hw) & (c2 >= L.mu - hw)
         s1, s2, c1, c2, lb = s1[keep], s2[keep], c1[keep], c2[keep], lb[keep]
         sc, cc = 0.5 * (s1 + s2), 0.5 * (c1 + c2)
         v = ub(sc, cc - sc * N / 2)
