@@ -67,6 +67,7 @@ MAX_PARAMETRIC_BITS = 8
 TAYLOR_RW = 0.03  # boxes narrower than this (relative width) also get the second-order bound
 LB_RTOL = 1e-12  # relative slack when comparing a lower bound with the incumbent
 WEDGE_WIDEN = 1e-9  # relative widening of the offset form's centre wedge |c - mu| <= s / 2 (rounding)
+ENGINE_ZS = 2  # at most this many zero-points left: the risk engine's 1-D certified optimum of each
 USE_ZP_RANGES = True  # zero-point ranges and offset centre wedge (section 2c of docs/affine.md); False: previous searches
 
 
@@ -273,6 +274,50 @@ def _zp_taylor_lb(L: "_Law", N, z, s1, s2):
     return np.where(np.isfinite(out), out, -np.inf)
 
 
+def _engine_optimum(dist, bits, zs, symmetric, t0, rounds=0, evals=0):
+    """Joint optimum from the risk engine's certified 1-D optimum ``min_s F_z(s)`` of each zero-point in
+    ``zs`` (all others excluded at every scale: ranges, or the branch and bound); None when the engine
+    cannot certify one of them (the caller then runs the hull certificate).  The global minimizer
+    ``(z*, s*)`` has ``s*`` the global 1-D minimizer of ``F_{z*}``, so ``min_z min_s F_z`` over the
+    survivors is the joint minimum; the certificate is the smallest 1-D ``risk_lower_bound``."""
+    from ..risk import mse as engine_mse
+    from ..risk import optimal_scale
+
+    N = 2**bits - 1
+    cands = []
+    for z in zs:
+        g = ShiftedGrid(bits, False, int(z))
+        try:
+            o = optimal_scale(dist, g)
+        except ValueError:
+            return None
+        if not (math.isfinite(o.scale_error) and o.scale_error < 1e-6 * o.scale):
+            return None
+        F_z = float(engine_mse(dist, np.array([o.scale]), g)[0])
+        lb_z = min(float(o.risk_lower_bound) / math.pi**2, F_z * (1 - 1e-12))
+        cands.append((F_z, int(z), float(o.scale), float(o.scale_error), lb_z))
+    if symmetric:
+        cands += [(c[0], N - c[1], c[2], c[3], c[4]) for c in cands if N - c[1] != c[1]]
+    cands.sort()
+    F, z_star, s_star, err_star, _ = cands[0]
+    ties = [c[1] for c in cands if c[0] <= F * (1 + 1e-12)]
+    lbmin = min(c[4] for c in cands)
+    scale_err = max([err_star] + [abs(c[2] - s_star) + c[3] for c in cands[1:] if c[0] <= F * (1 + 1e-12)])
+    method = ("zero-points restricted to the scales where they can be optimal (closed-form ranges from "
+              "F_{z+1} - F_z = 2 s [pi(s (N - 1/2 - z)) - lam(-s (z + 1/2))])"
+              + (", then a branch and bound over (zero-point, scale interval) boxes with closed-form "
+                 "union-distance and Taylor lower bounds" if rounds else "")
+              + f"; {len(zs)} zero-point(s) left: the risk engine's certified 1-D optimum of each "
+              "(quanttheory.risk.optimal_scale on the ShiftedGrid); MSE from the certified risk engine")
+    return AffineOptimum(bits, "zero_point", s_star, z_star, -s_star * z_star, F, min(lbmin, F), scale_err,
+                         scale_err * z_star, method,
+                         extra={"surviving_zero_points": sorted({c[1] for c in cands}), "tied_zero_points": ties,
+                                "scale_hull": (s_star - scale_err, s_star + scale_err), "rounds": rounds,
+                                "bound_evaluations": evals, "seconds": time.perf_counter() - t0,
+                                "convex_certified": True,
+                                "per_zero_point": [(c[1], c[2], c[0]) for c in cands]})
+
+
 def optimal_affine(dist, bits, *, hull_rtol: float = 1e-3) -> AffineOptimum:
     """Certified global minimizer of ``E[(xi - s (clip(rint(xi/s) + z, 0, N) - z))^2]`` over ``s > 0``
     and integer zero-points ``z in 0..N`` (``N = 2**bits - 1``).
@@ -309,6 +354,16 @@ def optimal_affine(dist, bits, *, hull_rtol: float = 1e-3) -> AffineOptimum:
         A, B = zero_point_ranges(L, N)
     else:  # previous search (benchmark baseline): every zero-point on every scale
         A, B = np.zeros(N + 1), np.full(N + 1, np.inf)
+    symmetric = L.mu == 0.0 and not L.relu
+    if USE_ZP_RANGES and ENGINE_ZS > 0:
+        # one or two zero-points possible at all (ReLU laws: z = 0; laws symmetric about 0: the centred pair,
+        # mirrors of each other): the 1-D certified optimum of each is the answer, no two-dimensional search
+        act0 = np.flatnonzero(A <= B)
+        reps = act0[act0 <= N - act0] if symmetric else act0
+        if reps.size <= ENGINE_ZS:
+            out = _engine_optimum(dist, bits, reps, symmetric, t0)
+            if out is not None:
+                return out
     # 1. incumbent: a log scan per zero-point (only at the scales where it can be optimal)
     scan = rms * np.geomspace(2.0 ** (-bits) / 8, 4.0, 25)
     Z, S = np.meshgrid(zs, scan, indexing="ij")
@@ -406,6 +461,10 @@ def optimal_affine(dist, bits, *, hull_rtol: float = 1e-3) -> AffineOptimum:
         if v[j] + e[j] < best:
             best = float(v[j] + e[j])
             zb, sb = int(bz[top][j]), float(mid[top][j])
+        if USE_ZP_RANGES and ENGINE_ZS > 0 and np.unique(bz).size <= ENGINE_ZS:
+            out = _engine_optimum(dist, bits, np.unique(bz), symmetric, t0, rounds, L.evals)
+            if out is not None:
+                return out
         wide = (b2 - b1) > hull_rtol * b1
         # stop when nothing is wide or the bounds can no longer separate the boxes (rounding floor)
         if not wide.any() or rounds >= 200:
@@ -423,7 +482,6 @@ def optimal_affine(dist, bits, *, hull_rtol: float = 1e-3) -> AffineOptimum:
     from ..risk.optimum import _convexity_certificate, _Curve
 
     # a law symmetric about 0 has MSE(s, z) = MSE(s, N - z) (x -> -x): certify one of each mirror pair
-    symmetric = L.mu == 0.0 and not L.relu
     cands = []
     for z in np.unique(bz):
         if symmetric and N - z < z and (N - z) in bz:
