@@ -461,7 +461,8 @@ def optimal_affine(dist, bits, *, hull_rtol: float = 1e-3) -> AffineOptimum:
         if v[j] + e[j] < best:
             best = float(v[j] + e[j])
             zb, sb = int(bz[top][j]), float(mid[top][j])
-        if USE_ZP_RANGES and ENGINE_ZS > 0 and np.unique(bz).size <= ENGINE_ZS:
+        # (more than 32 levels: below, the hull certificate is cheaper than the engine's 1-D search)
+        if USE_ZP_RANGES and ENGINE_ZS > 0 and N > 31 and np.unique(bz).size <= ENGINE_ZS:
             out = _engine_optimum(dist, bits, np.unique(bz), symmetric, t0, rounds, L.evals)
             if out is not None:
                 return out
