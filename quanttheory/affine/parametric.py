@@ -24,6 +24,13 @@ candidates), and the search is a branch and bound over boxes ``{z} x [s1, s2]``:
   minimizer lies in a surviving box: the result lists the surviving zero-points
   and the hull of the surviving scales (``scale_error``).
 
+Zero-point ranges (docs/affine.md, section 2c): ``F_{z+1}(s) - F_z(s) = 2 s [pi(s (N - 1/2 - z))
+- lam(-s (z + 1/2))]`` with the tail partial moments ``pi(a) = E[(xi - a)_+]``, ``lam(c) = E[(c - xi)_+]``;
+so ``z -> F_z(s)`` is convex and, for Normal/Laplace laws, ``z`` can be optimal at ``s`` only if
+``(N - 1)/2 - z <= mu/s <= (N + 1)/2 - z`` (ReLU laws: only ``z = 0``).  Each zero-point is searched on
+its range only; when at most two zero-points remain, the risk engine's certified 1-D optimum of each
+is the answer (:func:`zero_point_ranges`, :func:`_engine_optimum`).
+
 The returned scale is refined inside that hull (bounded Brent on the exact MSE)
 and its MSE is recomputed by the certified risk engine of
 :mod:`quanttheory.risk` on :class:`~quanttheory.affine.grid.ShiftedGrid`
@@ -43,6 +50,9 @@ search region is bounded first (proofs in ``docs/affine.md``):
   ``MSE >= min(E[tent_L^2; left half], E[tent_R^2; right half])``;
 * for ``s <= S`` every level lies in ``[m, m + N S]``: ``m >= M`` costs at least
   ``E[(M - xi)_+^2]``, ``m <= M'`` at least ``E[(xi - M' - N S)_+^2]``.
+* Normal / Laplace laws: the optimal centre ``m + s N / 2`` lies within ``s / 2`` of ``mu`` at every
+  scale (the zero-point ranges applied to the law shifted by a fraction of ``s``); only that wedge
+  is searched.
 
 Size (~630 lines, over the package's ~500-line guideline): the two certified searches,
 integer zero-point and real offset, share the law adapter ``_Law`` and its closed-form box
