@@ -370,7 +370,7 @@ def optimal_affine(dist, bits, *, hull_rtol: float = 1e-3) -> AffineOptimum:
         # mirrors of each other): the 1-D certified optimum of each is the answer, no two-dimensional search
         act0 = np.flatnonzero(A <= B)
         reps = act0[act0 <= N - act0] if symmetric else act0
-        if reps.size <= ENGINE_ZS:
+        if reps.size <= (ENGINE_ZS if N > 31 else 1):  # few levels: one engine call beats the search, two do not
             out = _engine_optimum(dist, bits, reps, symmetric, t0)
             if out is not None:
                 return out
