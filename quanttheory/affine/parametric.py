@@ -395,7 +395,7 @@ def optimal_affine(dist, bits, *, hull_rtol: float = 1e-3) -> AffineOptimum:
         def zstar(s):
             return int(np.flatnonzero((A <= s) & (s <= B))[0])
 
-        s_b, _ = _brent(lambda s: float(np.sum(values([zstar(s)], [s]))), sb / 2, sb * 2, xtol=1e-6)
+        s_b, _ = _brent(lambda s: float(np.sum(values([zstar(s)], [s]))), sb / 2, sb * 2, xtol=1e-4)
         vb = float(np.sum(values([zstar(s_b)], [s_b])))
         if vb < best:
             best, zb, sb = vb, zstar(s_b), s_b
@@ -440,8 +440,9 @@ def optimal_affine(dist, bits, *, hull_rtol: float = 1e-3) -> AffineOptimum:
     # zero-points far from the centred grid: their bound is nearly exact and most go in the first round)
     nb = np.where((A > 0) & np.isfinite(B), 1, nint)
     bz = np.repeat(zs, nb)
-    t = np.concatenate([np.arange(n) / n for n in nb])
-    t2 = np.concatenate([np.arange(1, n + 1) / n for n in nb])
+    nbr = np.repeat(nb, nb)
+    idx = np.arange(nbr.size) - np.repeat(np.cumsum(nb) - nb, nb)  # piece index within its zero-point
+    t, t2 = idx / nbr, (idx + 1) / nbr
     lo_r, hi_r = np.repeat(s_lo, nb), np.repeat(s_hi, nb)
     pos = lo_r > 0
     ratio = hi_r / np.where(pos, lo_r, 1.0)
