@@ -78,7 +78,8 @@ TAYLOR_RW = 0.03  # boxes narrower than this (relative width) also get the secon
 LB_RTOL = 1e-12  # relative slack when comparing a lower bound with the incumbent
 WEDGE_WIDEN = 1e-9  # relative widening of the offset form's centre wedge |c - mu| <= s / 2 (rounding)
 ENGINE_ZS = 2  # at most this many zero-points left: the risk engine's 1-D certified optimum of each
-USE_ZP_RANGES = True  # zero-point ranges and offset centre wedge (section 2c of docs/affine.md); False: previous searches
+# zero-point ranges and offset centre wedge (section 2c of docs/affine.md); False: the previous searches
+USE_ZP_RANGES = True
 
 
 @dataclass(frozen=True)
