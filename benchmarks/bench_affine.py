@@ -9,6 +9,8 @@ minimum of 5 runs).  Every time is the minimum of several runs after a warm-up
 is the least noisy statistic.
 
 Sections
+0. Parametric laws, 2..8 bits: CPU time of one (s, z) optimum against the previous search
+   (zero-point ranges off) in the same run, and of one (s, m) optimum.
 1. Parametric laws, 4 bits: time of the certified (s, z) optimum (goal: 20 ms
    warm) and of the real-offset (s, m) branch and bound; the certificate gap
    ``(mse - mse_lower_bound) / mse``; the naive alternative (the risk engine's
@@ -97,32 +99,53 @@ def section_laws(bits, quick, rng):
               + "; ".join(cells))
 
 
-def section_speed():
-    """CPU time (min of 7 warm runs) of one certified (s, z) optimum per law and bit width, and the
-    same search with the second-order box bound switched off (``TAYLOR_RW = 0``: union-distance
-    bounds only, the previous algorithm; min of 3 runs), measured in the same run."""
+def section_speed(bits_list=(2, 3, 4, 5, 6, 7, 8), offset=True, offset_max_bits=5):
+    """CPU time (``time.process_time``, min of 7 warm runs) of one certified (s, z) optimum per law and
+    bit width, and the same search with the zero-point ranges switched off (``USE_ZP_RANGES = False``:
+    every zero-point on every scale, the previous algorithm; min of 3), measured in the same run; the
+    two must return the same zero-point and the same MSE to 1e-12.  Then the real-offset (s, m) optimum
+    (min of 3)."""
     from quanttheory.affine import parametric as PM
 
-    laws = [Normal(0.0, 1.0), Laplace(1.0, 1.0), ReLU(Normal(0.0, 1.0)), ReLU(Laplace(0.5, 1.0))]
-    bits_list = (2, 4, 6, 8)
+    laws = [Normal(0.0, 1.0), Laplace(1.0, 1.0), Normal(2.0, 1.0), ReLU(Normal(0.0, 1.0)), ReLU(Laplace(0.5, 1.0))]
     print("\n## 0. One parametric (s, z) optimum, warm, CPU ms (min of 7) (goal 20 ms); "
-          "in brackets: union-distance bounds only (min of 3), ratio; gap = (mse - lower bound) / mse")
+          "in brackets: without the zero-point ranges (previous search, min of 3) and the ratio; "
+          "z* and the surviving zero-points")
     print("law | " + " | ".join(f"{b} bits" for b in bits_list))
-    trw = PM.TAYLOR_RW
     for d in laws:
         cells = []
         for b in bits_list:
             optimal_affine(d, b)
             t, r = best_time(lambda: optimal_affine(d, b), 7, clock=time.process_time)
-            PM.TAYLOR_RW = 0.0
+            PM.USE_ZP_RANGES = False
             try:
                 t0, r0 = best_time(lambda: optimal_affine(d, b), 3, clock=time.process_time)
             finally:
-                PM.TAYLOR_RW = trw
-            assert abs(r.mse / r0.mse - 1) <= 1e-12, (r.mse, r0.mse)
-            gap = (r.mse - r.mse_lower_bound) / r.mse
+                PM.USE_ZP_RANGES = True
+            assert abs(r.mse / r0.mse - 1) <= 1e-12 and r.zero_point == r0.zero_point, (d, b, r.mse, r0.mse)
             cells.append(f"{t * 1e3:.1f} ({t0 * 1e3:.1f}, x{t0 / t:.1f}) z*={r.zero_point} "
-                         f"{len(r.extra['surviving_zero_points'])} z left, gap {gap:.1e}")
+                         f"{r.extra['surviving_zero_points']}")
+        print(f"{d} | " + " | ".join(cells))
+    if not offset:
+        return
+    ob = tuple(b for b in bits_list if b <= offset_max_bits)
+    print("\n## 0b. One parametric real-offset (s, m) optimum, warm, CPU ms (min of 3); in brackets without the "
+          f"centre wedge (previous search, min of 2) and the ratio; gap = (mse - bound) / mse; bits <= "
+          f"{offset_max_bits} (above, seconds per optimum and the 20,000-box cap: see docs/affine.md)")
+    print("law | " + " | ".join(f"{b} bits" for b in ob))
+    for d in laws:
+        cells = []
+        for b in ob:
+            optimal_offset(d, b)
+            t, r = best_time(lambda: optimal_offset(d, b), 3, clock=time.process_time)
+            PM.USE_ZP_RANGES = False
+            try:
+                t0, r0 = best_time(lambda: optimal_offset(d, b), 2, clock=time.process_time)
+            finally:
+                PM.USE_ZP_RANGES = True
+            assert r.mse <= r0.mse * (1 + 1e-12) and r0.mse <= r.mse * (1 + 1e-12) or \
+                not (r.extra["convexity_certified"] and r0.extra["convexity_certified"]), (d, b, r.mse, r0.mse)
+            cells.append(f"{t * 1e3:.1f} ({t0 * 1e3:.1f}, x{t0 / t:.1f}) gap {(r.mse - r.mse_lower_bound) / r.mse:.0e}")
         print(f"{d} | " + " | ".join(cells))
 
 

@@ -24,6 +24,13 @@ candidates), and the search is a branch and bound over boxes ``{z} x [s1, s2]``:
   minimizer lies in a surviving box: the result lists the surviving zero-points
   and the hull of the surviving scales (``scale_error``).
 
+Zero-point ranges (docs/affine.md, section 2c): ``F_{z+1}(s) - F_z(s) = 2 s [pi(s (N - 1/2 - z))
+- lam(-s (z + 1/2))]`` with the tail partial moments ``pi(a) = E[(xi - a)_+]``, ``lam(c) = E[(c - xi)_+]``;
+so ``z -> F_z(s)`` is convex and, for Normal/Laplace laws, ``z`` can be optimal at ``s`` only if
+``(N - 1)/2 - z <= mu/s <= (N + 1)/2 - z`` (ReLU laws: only ``z = 0``).  Each zero-point is searched on
+its range only; when at most two zero-points remain, the risk engine's certified 1-D optimum of each
+is the answer (:func:`zero_point_ranges`, :func:`_engine_optimum`).
+
 The returned scale is refined inside that hull (bounded Brent on the exact MSE)
 and its MSE is recomputed by the certified risk engine of
 :mod:`quanttheory.risk` on :class:`~quanttheory.affine.grid.ShiftedGrid`
@@ -43,6 +50,9 @@ search region is bounded first (proofs in ``docs/affine.md``):
   ``MSE >= min(E[tent_L^2; left half], E[tent_R^2; right half])``;
 * for ``s <= S`` every level lies in ``[m, m + N S]``: ``m >= M`` costs at least
   ``E[(M - xi)_+^2]``, ``m <= M'`` at least ``E[(xi - M' - N S)_+^2]``.
+* Normal / Laplace laws: the optimal centre ``m + s N / 2`` lies within ``s / 2`` of ``mu`` at every
+  scale (the zero-point ranges applied to the law shifted by a fraction of ``s``); only that wedge
+  is searched.
 
 Size (~630 lines, over the package's ~500-line guideline): the two certified searches,
 integer zero-point and real offset, share the law adapter ``_Law`` and its closed-form box
@@ -66,6 +76,10 @@ from .grid import ShiftedGrid, _check_bits
 MAX_PARAMETRIC_BITS = 8
 TAYLOR_RW = 0.03  # boxes narrower than this (relative width) also get the second-order bound
 LB_RTOL = 1e-12  # relative slack when comparing a lower bound with the incumbent
+WEDGE_WIDEN = 1e-9  # relative widening of the offset form's centre wedge |c - mu| <= s / 2 (rounding)
+ENGINE_ZS = 2  # at most this many zero-points left: the risk engine's 1-D certified optimum of each
+# zero-point ranges and offset centre wedge (section 2c of docs/affine.md); False: the previous searches
+USE_ZP_RANGES = True
 
 
 @dataclass(frozen=True)
@@ -186,6 +200,52 @@ class _Law:
         return v, e
 
 
+def zero_point_ranges(L: "_Law", N: int, widen: float = 1e-9):
+    """Scales at which each zero-point can be optimal: arrays ``A, B`` (length ``N + 1``) such that
+    for every ``s > 0`` outside ``[A_z, B_z]`` some other zero-point has a strictly smaller MSE
+    (``A_z > B_z``: never optimal).
+
+    Identity (docs/affine.md, section 2c): with ``pi(a) = E[(xi - a)_+]`` and ``lam(c) = E[(c - xi)_+]``,
+    ``F_{z+1}(s) - F_z(s) = 2 s [pi(s (N - 1/2 - z)) - lam(-s (z + 1/2))]``: the bracket increases with
+    ``z`` (``pi`` falls, ``lam`` rises), so ``z -> F_z(s)`` is discretely convex and ``z`` is optimal
+    at ``s`` iff ``g_{z-1}(s) <= 0 <= g_z(s)``.
+
+    * Normal / Laplace ``(mu, sig)``: ``lam(c) = pi(2 mu - c)`` (symmetry about ``mu``) and ``pi`` is
+      strictly decreasing, so ``g_z(s) >= 0`` iff ``z >= c(s) = (N - 1)/2 - mu/s``: ``z`` is optimal iff
+      ``(N - 1)/2 - z <= mu/s <= (N + 1)/2 - z`` (no lower limit at ``z = N``, no upper one at ``z = 0``);
+      ``z*(s) = clip(ceil(c(s)), 0, N)`` is monotone in ``s``.
+    * ReLU laws (``xi >= 0``): ``lam(c) = 0`` for ``c < 0`` and ``pi > 0``: ``F_{z+1} > F_z`` at every
+      scale, ``z = 0`` is the only optimal zero-point.
+
+    The ends are widened by the relative ``widen`` (rounding of ``mu / alpha``); widening only keeps more."""
+    A = np.full(N + 1, np.inf)
+    B = np.zeros(N + 1)
+    if L.relu:
+        A[0], B[0] = 0.0, np.inf
+        return A, B
+    mu = float(L.mu)
+    z = np.arange(N + 1, dtype=float)
+    al = (N - 1) / 2 - z  # need al <= mu / s (not at z = N)
+    be = al + 1.0         # need mu / s <= be (not at z = 0)
+    al[-1] = -np.inf
+    be[0] = np.inf
+    if mu == 0.0:
+        ok = (al <= 0) & (be >= 0)
+        A[ok], B[ok] = 0.0, np.inf
+        return A, B
+    with np.errstate(divide="ignore"):
+        if mu > 0:  # mu / s decreases from +inf to 0 as s grows
+            hi = np.where(al <= 0, np.inf, mu / np.where(al > 0, al, 1.0))   # mu / s >= al
+            lo = np.where(be > 0, np.where(np.isinf(be), 0.0, mu / np.where(be > 0, be, 1.0)), np.inf)
+        else:       # mu / s increases from -inf to 0
+            lo = np.where(al < 0, np.where(np.isinf(al), 0.0, mu / np.where(al < 0, al, -1.0)), np.inf)
+            hi = np.where(be >= 0, np.inf, mu / np.where(be < 0, be, -1.0))
+    ok = (lo <= hi) & np.isfinite(lo)
+    A[ok] = lo[ok] * (1 - widen)
+    B[ok] = hi[ok] * (1 + widen)
+    return A, B
+
+
 def _z_intervals(N, z, s1, s2):
     """lo, hi (B, N+1) of the level intervals (k - z) [s1, s2] for boxes (z, s1, s2)."""
     j = np.arange(N + 1)[None, :] - np.asarray(z)[:, None]
@@ -225,6 +285,50 @@ def _zp_taylor_lb(L: "_Law", N, z, s1, s2):
     return np.where(np.isfinite(out), out, -np.inf)
 
 
+def _engine_optimum(dist, bits, zs, symmetric, t0, rounds=0, evals=0):
+    """Joint optimum from the risk engine's certified 1-D optimum ``min_s F_z(s)`` of each zero-point in
+    ``zs`` (all others excluded at every scale: ranges, or the branch and bound); None when the engine
+    cannot certify one of them (the caller then runs the hull certificate).  The global minimizer
+    ``(z*, s*)`` has ``s*`` the global 1-D minimizer of ``F_{z*}``, so ``min_z min_s F_z`` over the
+    survivors is the joint minimum; the certificate is the smallest 1-D ``risk_lower_bound``."""
+    from ..risk import mse as engine_mse
+    from ..risk import optimal_scale
+
+    N = 2**bits - 1
+    cands = []
+    for z in zs:
+        g = ShiftedGrid(bits, False, int(z))
+        try:
+            o = optimal_scale(dist, g)
+        except ValueError:
+            return None
+        if not (math.isfinite(o.scale_error) and o.scale_error < 1e-6 * o.scale):
+            return None
+        F_z = float(engine_mse(dist, np.array([o.scale]), g)[0])
+        lb_z = min(float(o.risk_lower_bound) / math.pi**2, F_z * (1 - 1e-12))
+        cands.append((F_z, int(z), float(o.scale), float(o.scale_error), lb_z))
+    if symmetric:
+        cands += [(c[0], N - c[1], c[2], c[3], c[4]) for c in cands if N - c[1] != c[1]]
+    cands.sort()
+    F, z_star, s_star, err_star, _ = cands[0]
+    ties = [c[1] for c in cands if c[0] <= F * (1 + 1e-12)]
+    lbmin = min(c[4] for c in cands)
+    scale_err = max([err_star] + [abs(c[2] - s_star) + c[3] for c in cands[1:] if c[0] <= F * (1 + 1e-12)])
+    method = ("zero-points restricted to the scales where they can be optimal (closed-form ranges from "
+              "F_{z+1} - F_z = 2 s [pi(s (N - 1/2 - z)) - lam(-s (z + 1/2))])"
+              + (", then a branch and bound over (zero-point, scale interval) boxes with closed-form "
+                 "union-distance and Taylor lower bounds" if rounds else "")
+              + f"; {len(zs)} zero-point(s) left: the risk engine's certified 1-D optimum of each "
+              "(quanttheory.risk.optimal_scale on the ShiftedGrid); MSE from the certified risk engine")
+    return AffineOptimum(bits, "zero_point", s_star, z_star, -s_star * z_star, F, min(lbmin, F), scale_err,
+                         scale_err * z_star, method,
+                         extra={"surviving_zero_points": sorted({c[1] for c in cands}), "tied_zero_points": ties,
+                                "scale_hull": (s_star - scale_err, s_star + scale_err), "rounds": rounds,
+                                "bound_evaluations": evals, "seconds": time.perf_counter() - t0,
+                                "convex_certified": True,
+                                "per_zero_point": [(c[1], c[2], c[0]) for c in cands]})
+
+
 def optimal_affine(dist, bits, *, hull_rtol: float = 1e-3) -> AffineOptimum:
     """Certified global minimizer of ``E[(xi - s (clip(rint(xi/s) + z, 0, N) - z))^2]`` over ``s > 0``
     and integer zero-points ``z in 0..N`` (``N = 2**bits - 1``).
@@ -257,48 +361,94 @@ def optimal_affine(dist, bits, *, hull_rtol: float = 1e-3) -> AffineOptimum:
         lv = (np.arange(N + 1)[None, :] - z[:, None]) * s[:, None]
         return L.value(lv)
 
-    # 1. incumbent: a log scan per zero-point
+    if USE_ZP_RANGES:
+        A, B = zero_point_ranges(L, N)
+    else:  # previous search (benchmark baseline): every zero-point on every scale
+        A, B = np.zeros(N + 1), np.full(N + 1, np.inf)
+    symmetric = L.mu == 0.0 and not L.relu
+    if USE_ZP_RANGES and ENGINE_ZS > 0:
+        # one or two zero-points possible at all (ReLU laws: z = 0; laws symmetric about 0: the centred pair,
+        # mirrors of each other): the 1-D certified optimum of each is the answer, no two-dimensional search
+        act0 = np.flatnonzero(A <= B)
+        reps = act0[act0 <= N - act0] if symmetric else act0
+        if reps.size <= (ENGINE_ZS if N > 31 else 1):  # few levels: one engine call beats the search, two do not
+            out = _engine_optimum(dist, bits, reps, symmetric, t0)
+            if out is not None:
+                return out
+    # 1. incumbent: a log scan per zero-point (only at the scales where it can be optimal)
     scan = rms * np.geomspace(2.0 ** (-bits) / 8, 4.0, 25)
     Z, S = np.meshgrid(zs, scan, indexing="ij")
+    near = (S >= A[:, None]) & (S <= B[:, None])
     if N > 31:  # many zero-points: only the one-sided ones and those near the centred grid (an incumbent)
         zc = np.rint(0.5 * N - L.mu / S)
-        near = (np.abs(Z - zc) <= 4) | (Z == 0) | (Z == N)
-        Z, S = Z[near], S[near]
+        near &= (np.abs(Z - zc) <= 4) | (Z == 0) | (Z == N)
+    if not near.any():
+        near = (S >= A[:, None]) & (S <= B[:, None])
+    Z, S = Z[near], S[near]
     v, e = values(Z.ravel(), S.ravel())
     i = int(np.argmin(v + e))
     best = float(v[i] + e[i])
     zb, sb = int(Z.ravel()[i]), float(S.ravel()[i])
     # many zero-points: a near-optimal incumbent makes the pruning effective from the first rounds:
     # bounded Brent in s for the best scanned zero-point and its neighbours (any attained value + error bound is valid)
-    for zz in (range(max(zb - 2, 0), min(zb + 2, N) + 1) if N > 31 else ()):
+    if N > 31 and USE_ZP_RANGES:
+        # one Brent on the lower envelope min_z F_z(s) = F_{z*(s)}(s) (z*(s) from the ranges)
+        def zstar(s):
+            return int(np.flatnonzero((A <= s) & (s <= B))[0])
+
+        s_b, _ = _brent(lambda s: float(np.sum(values([zstar(s)], [s]))), sb / 2, sb * 2, xtol=1e-4)
+        vb = float(np.sum(values([zstar(s_b)], [s_b])))
+        if vb < best:
+            best, zb, sb = vb, zstar(s_b), s_b
+    for zz in (range(max(zb - 2, 0), min(zb + 2, N) + 1) if N > 31 and not USE_ZP_RANGES else ()):
         s_b, _ = _brent(lambda s: float(np.sum(values([zz], [s]))), sb / 2, sb * 2, xtol=1e-6)
         vb = float(np.sum(values([zz], [s_b])))
         if vb < best:
             best, zb, sb = vb, zz, s_b
-    # 2. bracket every zero-point: [0, s_lo] and [s_hi, inf) provably worse than `best`
-    s_lo = np.full(N + 1, scan[0])
-    s_hi = np.full(N + 1, scan[-1])
+    # 2. bracket every zero-point that can be optimal: [A_z, s_lo] and [s_hi, B_z] provably worse than `best`
+    act = np.flatnonzero(A <= B)
+    zs, A, B = zs[act], A[act], B[act]
+    # bounded ranges need no bracket: the box [A_z, B_z] itself is searched
+    s_lo = np.where(A > 0, A, np.minimum(scan[0], B))
+    s_hi = np.where(np.isfinite(B), B, np.maximum(scan[-1], A))
     for _ in range(200):
-        lb = L.lower(*_z_intervals(N, zs, np.zeros(N + 1), s_lo))
-        bad = lb <= best * (1 + LB_RTOL)
+        need = s_lo > A
+        if not need.any():
+            break
+        lb = L.lower(*_z_intervals(N, zs[need], A[need], s_lo[need]))
+        bad = np.zeros(zs.size, dtype=bool)
+        bad[need] = lb <= best * (1 + LB_RTOL)
         if not bad.any():
             break
-        s_lo = np.where(bad, s_lo / 4, s_lo)
+        s_lo = np.where(bad, np.maximum(s_lo / 4, A), s_lo)
+        s_lo = np.where(bad & (s_lo < 1e-300), A, s_lo)
     for _ in range(200):
-        lb = L.lower(*_z_intervals(N, zs, s_hi, np.full(N + 1, np.inf)))
+        need = s_hi < B
+        if not need.any():
+            break
+        lb = L.lower(*_z_intervals(N, zs[need], s_hi[need], B[need]))
         # zero-points whose upper tail cannot be excluded: all levels but 0 run off to infinity
-        bad = lb <= best * (1 + LB_RTOL)
+        bad = np.zeros(zs.size, dtype=bool)
+        bad[need] = lb <= best * (1 + LB_RTOL)
         if not bad.any():
             break
-        s_hi = np.where(bad, s_hi * 4, s_hi)
+        s_hi = np.where(bad, np.minimum(s_hi * 4, B), s_hi)
     else:
         raise RuntimeError("could not bracket the optimal scale from above; please report")
     # 3. branch and bound over (z, [s1, s2])
     nint = 16 if N <= 31 else 4  # many zero-points: coarse first boxes, most zero-points go in the first rounds
-    t = np.arange(nint + 1) / nint
-    ed = s_lo[:, None] * (s_hi / s_lo)[:, None] ** t[None, :]
-    bz = np.repeat(zs, nint)
-    b1, b2 = ed[:, :-1].ravel(), ed[:, 1:].ravel()
+    # a zero-point confined to a bounded range of scales starts with that range as one box (narrow for the
+    # zero-points far from the centred grid: their bound is nearly exact and most go in the first round)
+    nb = np.where((A > 0) & np.isfinite(B), 1, nint)
+    bz = np.repeat(zs, nb)
+    nbr = np.repeat(nb, nb)
+    idx = np.arange(nbr.size) - np.repeat(np.cumsum(nb) - nb, nb)  # piece index within its zero-point
+    t, t2 = idx / nbr, (idx + 1) / nbr
+    lo_r, hi_r = np.repeat(s_lo, nb), np.repeat(s_hi, nb)
+    pos = lo_r > 0
+    ratio = hi_r / np.where(pos, lo_r, 1.0)
+    b1 = np.where(pos, lo_r * ratio**t, hi_r * t)
+    b2 = np.where(pos, lo_r * ratio**t2, hi_r * t2)
     if L.mu == 0.0 and not L.relu:
         # a law symmetric about 0 has MSE(s, z) = MSE(s, N - z): search z <= N - z only (the mirrors of
         # the surviving zero-points are added back below)
@@ -308,7 +458,7 @@ def optimal_affine(dist, bits, *, hull_rtol: float = 1e-3) -> AffineOptimum:
     while True:
         rounds += 1
         lb = L.lower(*_z_intervals(N, bz, b1, b2))
-        if rounds > 1 and N > 31:
+        if (rounds > 1 or USE_ZP_RANGES) and N > 31:
             # second-order bound (its slack shrinks like the square of the box width); with few levels the
             # union bound is already tight (level intervals overlap only when N * width > 1)
             pre = (lb <= best * (1 + LB_RTOL)) & ((b2 - b1) < TAYLOR_RW * b1)
@@ -323,6 +473,11 @@ def optimal_affine(dist, bits, *, hull_rtol: float = 1e-3) -> AffineOptimum:
         if v[j] + e[j] < best:
             best = float(v[j] + e[j])
             zb, sb = int(bz[top][j]), float(mid[top][j])
+        # (more than 32 levels: below, the hull certificate is cheaper than the engine's 1-D search)
+        if USE_ZP_RANGES and ENGINE_ZS > 0 and N > 31 and np.unique(bz).size <= ENGINE_ZS:
+            out = _engine_optimum(dist, bits, np.unique(bz), symmetric, t0, rounds, L.evals)
+            if out is not None:
+                return out
         wide = (b2 - b1) > hull_rtol * b1
         # stop when nothing is wide or the bounds can no longer separate the boxes (rounding floor)
         if not wide.any() or rounds >= 200:
@@ -340,7 +495,6 @@ def optimal_affine(dist, bits, *, hull_rtol: float = 1e-3) -> AffineOptimum:
     from ..risk.optimum import _convexity_certificate, _Curve
 
     # a law symmetric about 0 has MSE(s, z) = MSE(s, N - z) (x -> -x): certify one of each mirror pair
-    symmetric = L.mu == 0.0 and not L.relu
     cands = []
     for z in np.unique(bz):
         if symmetric and N - z < z and (N - z) in bz:
@@ -506,10 +660,13 @@ def optimal_offset(dist, bits, *, box_rtol: float = 1e-3, max_boxes: int = 20000
         return v + e
 
     # 1. incumbent: scan (s, m) and Nelder-Mead on the exact MSE
+    # Normal / Laplace: at every scale the optimal centre c = m + s N / 2 lies within s / 2 of mu
+    # (offset_centre_wedge); the search is confined to that wedge
+    wedge = USE_ZP_RANGES and not L.relu
     ss = sd * np.geomspace(2.0 ** (-bits) / 4, 4.0, 25)
-    dl = np.linspace(-1.0, 1.0, 33)
+    dl = np.linspace(-1.0, 1.0, 9 if wedge else 33)
     S, D = np.meshgrid(ss, dl, indexing="ij")
-    M = mean - S * N / 2 + D * S * N / 2
+    M = (L.mu + D * S / 2 if wedge else mean + D * S * N / 2) - S * N / 2
     vals = ub(S.ravel(), M.ravel())
     i = int(np.argmin(vals))
     best = float(vals[i])
@@ -571,10 +728,18 @@ def optimal_offset(dist, bits, *, box_rtol: float = 1e-3, max_boxes: int = 20000
     ns, nc = 24, 24
     s_min = float(ss[0]) / 4
     se = np.concatenate([[0.0], s_min * (s_hi / s_min) ** (np.arange(ns) / (ns - 1))])
-    ce = np.linspace(m_lo, m_hi + s_hi * N / 2, nc + 1)
-    S1, C1 = np.meshgrid(se[:-1], ce[:-1], indexing="ij")
-    S2, C2 = np.meshgrid(se[1:], ce[1:], indexing="ij")
-    s1, s2, c1, c2 = S1.ravel(), S2.ravel(), C1.ravel(), C2.ravel()
+    if wedge:  # per scale box, the centres [mu - s2 / 2, mu + s2 / 2] in 4 pieces
+        nc = 4
+        tt = np.arange(nc + 1) / nc
+        s1, s2 = np.repeat(se[:-1], nc), np.repeat(se[1:], nc)
+        hw = 0.5 * s2 * (1 + WEDGE_WIDEN)
+        c1 = L.mu - hw + 2 * hw * np.tile(tt[:-1], ns)
+        c2 = L.mu - hw + 2 * hw * np.tile(tt[1:], ns)
+    else:
+        ce = np.linspace(m_lo, m_hi + s_hi * N / 2, nc + 1)
+        S1, C1 = np.meshgrid(se[:-1], ce[:-1], indexing="ij")
+        S2, C2 = np.meshgrid(se[1:], ce[1:], indexing="ij")
+        s1, s2, c1, c2 = S1.ravel(), S2.ravel(), C1.ravel(), C2.ravel()
     j = np.arange(N + 1)[None, :] - N / 2
     jp, jn = np.maximum(j, 0.0), np.minimum(j, 0.0)
     rounds = 0
@@ -589,6 +754,9 @@ def optimal_offset(dist, bits, *, box_rtol: float = 1e-3, max_boxes: int = 20000
         # outside m in [m_lo, m_hi] nothing can win (step 3): such boxes may be dropped, but keeping
         # them is harmless; drop only by the bound
         keep = lb <= best * (1 + LB_RTOL)
+        if wedge:  # boxes outside the wedge |c - mu| <= s / 2 hold no minimizer
+            hw = 0.5 * s2 * (1 + WEDGE_WIDEN) + 1e-12 * abs(L.mu)
+            keep &= (c1 <= L.mu + hw) & (c2 >= L.mu - hw)
         s1, s2, c1, c2, lb = s1[keep], s2[keep], c1[keep], c2[keep], lb[keep]
         sc, cc = 0.5 * (s1 + s2), 0.5 * (c1 + c2)
         v = ub(sc, cc - sc * N / 2)
