@@ -271,6 +271,44 @@ def _fz(P0, P1, buf, start, xmin, xmax, invw, nb, N, n, T1, T2, s, z):
 
 
 @njit(cache=True)
+def _chord_z(cu1, cu2, cnz, off, N, n, T1, T2, s1, dl, zlo, zhi, out_lb, out_ub, out_s, out_nz):
+    """The per-zero-point part of :func:`_chord` and :func:`_chord_ends`: from the prefix sums ``cu1``
+    (``sum U(h_k s1)``), ``cu2`` (``sum U(h_k s2)``) and ``cnz`` over thresholds, the quadratic
+    ``L(t) = alpha + beta t + gamma t^2`` of each z in zlo..zhi, minimized exactly on [0, 1]."""
+    for z in range(zlo, zhi + 1):
+        k0 = -z + off
+        k1 = N - z + off  # exclusive: thresholds -z..N-z-1
+        W1 = cu1[k1] - cu1[k0]
+        out_nz[z] = cnz[k1] - cnz[k0]
+        fz = float(z)
+        alpha = T2 + 2.0 * fz * T1 * s1 + fz * fz * n * s1 * s1 - 2.0 * s1 * W1
+        out_ub[z] = alpha
+        if dl <= 0.0:
+            out_lb[z] = alpha
+            out_s[z] = s1
+            continue
+        D = (cu2[k1] - cu2[k0]) - W1
+        beta = dl * (2.0 * fz * T1 + 2.0 * fz * fz * n * s1) - 2.0 * (dl * W1 + s1 * D)
+        gamma = dl * (fz * fz * n * dl - 2.0 * D)
+        v1 = alpha + beta + gamma
+        if v1 < alpha:
+            best = v1
+            bt = 1.0
+        else:
+            best = alpha
+            bt = 0.0
+        if gamma > 0.0:
+            t = -beta / (2.0 * gamma)
+            if 0.0 < t < 1.0:
+                v = alpha + t * (beta + gamma * t)
+                if v < best:
+                    best = v
+                    bt = t
+        out_lb[z] = best
+        out_s[z] = s1 + dl * bt
+
+
+@njit(cache=True)
 def _chord(P0, P1, buf, start, xmin, xmax, invw, nb, N, n, T1, T2, s1, s2, zlo, zhi, cu1, cu2, cnz, out_lb, out_ub, out_s,
            out_nz):
     """Second-order lower bounds of the boxes (z, [s1, s2]) for z in zlo..zhi, exact at s1 and s2.
@@ -304,37 +342,7 @@ def _chord(P0, P1, buf, start, xmin, xmax, invw, nb, N, n, T1, T2, s1, s2, zlo, 
         cu1[k + off + 1] = a1
         cu2[k + off + 1] = a2
         cnz[k + off + 1] = a3
-    for z in range(zlo, zhi + 1):
-        k0 = -z + off
-        k1 = N - z + off  # exclusive: thresholds -z..N-z-1
-        W1 = cu1[k1] - cu1[k0]
-        out_nz[z] = cnz[k1] - cnz[k0]
-        fz = float(z)
-        alpha = T2 + 2.0 * fz * T1 * s1 + fz * fz * n * s1 * s1 - 2.0 * s1 * W1
-        out_ub[z] = alpha
-        if dl <= 0.0:
-            out_lb[z] = alpha
-            out_s[z] = s1
-            continue
-        D = (cu2[k1] - cu2[k0]) - W1
-        beta = dl * (2.0 * fz * T1 + 2.0 * fz * fz * n * s1) - 2.0 * (dl * W1 + s1 * D)
-        gamma = dl * (fz * fz * n * dl - 2.0 * D)
-        v1 = alpha + beta + gamma
-        if v1 < alpha:
-            best = v1
-            bt = 1.0
-        else:
-            best = alpha
-            bt = 0.0
-        if gamma > 0.0:
-            t = -beta / (2.0 * gamma)
-            if 0.0 < t < 1.0:
-                v = alpha + t * (beta + gamma * t)
-                if v < best:
-                    best = v
-                    bt = t
-        out_lb[z] = best
-        out_s[z] = s1 + dl * bt
+    _chord_z(cu1, cu2, cnz, off, N, n, T1, T2, s1, dl, zlo, zhi, out_lb, out_ub, out_s, out_nz)
 
 
 @njit(cache=True)
@@ -384,37 +392,7 @@ def _chord_ends(Ua, Ub, P0, xmin, xmax, invw, nb, N, n, T1, T2, s1, s2, zlo, zhi
         cu1[k + off + 1] = a1
         cu2[k + off + 1] = a2
         cnz[k + off + 1] = a3
-    for z in range(zlo, zhi + 1):
-        k0 = -z + off
-        k1 = N - z + off
-        W1 = cu1[k1] - cu1[k0]
-        out_nz[z] = cnz[k1] - cnz[k0]
-        fz = float(z)
-        alpha = T2 + 2.0 * fz * T1 * s1 + fz * fz * n * s1 * s1 - 2.0 * s1 * W1
-        out_ub[z] = alpha
-        if dl <= 0.0:
-            out_lb[z] = alpha
-            out_s[z] = s1
-            continue
-        D = (cu2[k1] - cu2[k0]) - W1
-        beta = dl * (2.0 * fz * T1 + 2.0 * fz * fz * n * s1) - 2.0 * (dl * W1 + s1 * D)
-        gamma = dl * (fz * fz * n * dl - 2.0 * D)
-        v1 = alpha + beta + gamma
-        if v1 < alpha:
-            best = v1
-            bt = 1.0
-        else:
-            best = alpha
-            bt = 0.0
-        if gamma > 0.0:
-            t = -beta / (2.0 * gamma)
-            if 0.0 < t < 1.0:
-                v = alpha + t * (beta + gamma * t)
-                if v < best:
-                    best = v
-                    bt = t
-        out_lb[z] = best
-        out_s[z] = s1 + dl * bt
+    _chord_z(cu1, cu2, cnz, off, N, n, T1, T2, s1, dl, zlo, zhi, out_lb, out_ub, out_s, out_nz)
 
 
 @njit(cache=True)

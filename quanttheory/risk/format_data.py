@@ -619,6 +619,25 @@ def _candidates(left, right, s0, C0, C1, C2, err):
             float(np.min(vmin - errs)))
 
 
+def _end_piece(sides, a, b, s_eval):
+    """The candidate piece of the outer scale ranges ``(a, b)`` (below every breakpoint, or above all of
+    them, ``b = inf``), where the SSE is one quadratic in ``s`` summed over ``sides`` and evaluated at
+    ``s_eval``, with its rounding bound."""
+    C0 = C1 = C2 = LD(0)
+    e = [0.0, 0.0, 0.0]
+    for sd in sides:
+        c0, c1, c2, e0, e1, e2 = sd.coeffs(s_eval, s_eval)
+        C0, C1, C2 = C0 + c0, C1 + c1, C2 + c2
+        e = [e[0] + e0, e[1] + e1, e[2] + e2]
+    # value error at s = s_eval + t: e0 + 2|t| e1 + t^2 e2, with |t| <= the piece's distance to s_eval
+    tmax = max(abs(a - s_eval), abs(min(b, 1e300) - s_eval)) if math.isfinite(b) else 0.0
+    err = e[0] + 2 * tmax * e[1] + tmax * tmax * e[2]
+    if not math.isfinite(b):  # evaluated later at the minimizer only; bound with |t| up to the vertex
+        tv = abs(float(C1 / C2)) if C2 > 0 else 0.0
+        err = e[0] + 2 * tv * e[1] + tv * tv * e[2]
+    return _candidates(np.array([a]), np.array([b]), s_eval, np.array([C0]), np.array([C1]), np.array([C2]), err)
+
+
 def _piece_min(left, right, s0, C0, C1, C2):
     """Minimum of C0 - 2 t C1 + t^2 C2 over s = s0 + t in [left, right] (right may be inf)."""
     tl = (left - s0).astype(LD)
@@ -715,20 +734,7 @@ def _optimal_one(x: np.ndarray, fmt: Format, rtol: float, name: str = "data") ->
     pieces = []  # (left, right, s0, C0, C1, C2, err)
 
     def end_piece(a, b, s_eval):
-        C0 = C1 = C2 = LD(0)
-        e = [0.0, 0.0, 0.0]
-        for sd in sides:
-            c0, c1, c2, e0, e1, e2 = sd.coeffs(s_eval, s_eval)
-            C0, C1, C2 = C0 + c0, C1 + c1, C2 + c2
-            e = [e[0] + e0, e[1] + e1, e[2] + e2]
-        # value error at s = s_eval + t: e0 + 2|t| e1 + t^2 e2, with |t| <= the piece's distance to s_eval
-        tmax = max(abs(a - s_eval), abs(min(b, 1e300) - s_eval)) if math.isfinite(b) else 0.0
-        err = e[0] + 2 * tmax * e[1] + tmax * tmax * e[2]
-        if not math.isfinite(b):  # evaluated later at the minimizer only; bound with |t| up to the vertex
-            tv = abs(float(C1 / C2)) if C2 > 0 else 0.0
-            err = e[0] + 2 * tv * e[1] + tv * tv * e[2]
-        pieces.append(_candidates(np.array([a]), np.array([b]), s_eval, np.array([C0]), np.array([C1]),
-                                  np.array([C2]), err))
+        pieces.append(_end_piece(sides, a, b, s_eval))
 
     info: dict[str, Any] = {"n": n}
     if not act:  # no breakpoint at all (e.g. only zeros on the active side): one quadratic

@@ -415,19 +415,7 @@ def optimal_scale_format_stream(data, fmt, *, rtol: float = FD.RTOL) -> FD.Forma
                             "bins_per_octave": [1 << h.m for h in hists]}
 
     def end_piece(a, b, s_eval):
-        C0 = C1 = C2 = FD.LD(0)
-        e = [0.0, 0.0, 0.0]
-        for sd in sides:
-            c0, c1, c2, e0, e1, e2 = sd.coeffs(s_eval, s_eval)
-            C0, C1, C2 = C0 + c0, C1 + c1, C2 + c2
-            e = [e[0] + e0, e[1] + e1, e[2] + e2]
-        tmax = max(abs(a - s_eval), abs(min(b, 1e300) - s_eval)) if math.isfinite(b) else 0.0
-        err = e[0] + 2 * tmax * e[1] + tmax * tmax * e[2]
-        if not math.isfinite(b):
-            tv = abs(float(C1 / C2)) if C2 > 0 else 0.0
-            err = e[0] + 2 * tv * e[1] + tv * tv * e[2]
-        pieces.append(FD._candidates(np.array([a]), np.array([b]), s_eval, np.array([C0]), np.array([C1]),
-                                     np.array([C2]), err))
+        pieces.append(FD._end_piece(sides, a, b, s_eval))
 
     passes = 2
     swept = 0
