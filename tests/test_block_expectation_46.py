@@ -114,10 +114,19 @@ def test_fast_against_m_quadrature():
     at every m node; ~1 min): <= 1e-9 relative."""
     from quanttheory.blocks.expectation_min import block_mse_4over6, block_mse_4over6_fast
 
+    from quanttheory.blocks.expectation import monte_carlo_block_mse
+
     fast, _ = block_mse_4over6_fast(Normal(), "nvfp4", rates=False)
     slow = block_mse_4over6(Normal(), "nvfp4")
     assert abs(fast.mse - slow.mse) <= 1e-9 * slow.mse, (fast.mse, slow.mse)
     assert fast.error_estimate <= 1e-9 * fast.mse
+    # the m-quadrature on its own against the package's Monte Carlo (1e6 blocks, seeded); it leaves the
+    # rates NaN (only the telescoped method computes them)
+    mean, se, _ = monte_carlo_block_mse(Normal(), "nvfp4", "4over6", n=16 * 10 ** 6, rng=np.random.default_rng(20261129))
+    assert abs(slow.mse - mean) <= 3 * se, (slow.mse, mean, se)
+    assert slow.error_estimate < 1e-5 * slow.mse
+    assert math.isnan(slow.saturation_rate)
+    assert math.isnan(slow.scale_underflow_rate) and math.isnan(slow.scale_overflow_rate)
 
 
 def _mc_rates(law, S, nb, seed):

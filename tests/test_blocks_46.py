@@ -14,8 +14,8 @@ import pytest
 from scipy import integrate
 
 from quanttheory.blocks import get_block_format
-from quanttheory.blocks.expectation import _G, default_tensor_scale, monte_carlo_block_mse
-from quanttheory.blocks.expectation_min import _abs_d_panel, block_mse_4over6
+from quanttheory.blocks.expectation import _G, default_tensor_scale
+from quanttheory.blocks.expectation_min import _abs_d_panel
 from quanttheory.blocks.spec import block_scales
 from quanttheory.laws import Laplace, Normal
 
@@ -53,15 +53,8 @@ def test_abs_d_k2_against_quad(law, m):
     assert abs(got[0] - ref) <= eb[0] + 1e-9, (got[0], ref, eb[0])
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("law", [Normal()], ids=["normal"])  # Laplace: not run before the deadline
-def test_4over6_against_monte_carlo(law):
-    r = block_mse_4over6(law, "nvfp4")
-    mean, se, _ = monte_carlo_block_mse(law, "nvfp4", "4over6", n=16 * 10 ** 6, rng=np.random.default_rng(20261129))
-    assert abs(r.mse - mean) <= 3 * se, (r.mse, mean, se)
-    assert r.error_estimate < 1e-5 * r.mse
-    assert math.isnan(r.saturation_rate)
-    assert math.isnan(r.scale_underflow_rate) and math.isnan(r.scale_overflow_rate)
+# The m-quadrature (block_mse_4over6) against Monte Carlo: tests/test_block_expectation_46.py::
+# test_fast_against_m_quadrature (one evaluation of the ~1 min method serves both checks).
 
 
 def test_4over6_rate_brackets_contain_monte_carlo():

@@ -108,9 +108,10 @@ def test_adversarial_rows_by_hand():
 @pytest.mark.parametrize("bits", [2, 4, 12, 16])
 def test_float32_channels_native_and_equal_to_single_calls(bits):
     """float32 rows give the same result as their float64 copies and as one-channel calls; 12 and
-    16 bits take the full enumeration (grid top beyond ROW_T_MAX)."""
+    16 bits take the full enumeration (grid top beyond ROW_T_MAX; at 16 bits 30 values keep n T below
+    DIRECT_ONE_FACTOR * DIRECT_LIMIT, where the full enumeration is the path of a single call)."""
     rng = np.random.default_rng(bits)
-    n = 40 if bits >= 12 else 200
+    n = 200 if bits < 12 else (40 if bits == 12 else 30)
     x = (rng.normal(size=(12, n)) * np.exp(rng.normal(size=(12, 1)))).astype(np.float32)
     x[3] = 0.0
     x[5, :] = np.float32(0.75)
@@ -123,7 +124,9 @@ def test_float32_channels_native_and_equal_to_single_calls(bits):
         one = optimal_scale_data(x[i], g)
         assert r32.scale[i] == one.scale and r32.risk[i] == one.risk
         assert r32.risk_lower_bound[i] == one.risk_lower_bound
-    for i in (0, 5):
+    # brute force loops over every piece in Python: ~1e6 pieces for a random 16-bit row (~45 s), so at
+    # 16 bits only the constant row (32767 pieces); 15-bit random data: tests/test_empirical.py
+    for i in ((0, 5) if bits <= 12 else (5,)):
         ref = brute_force(x[i].astype(np.float64), g)
         tol = (r32.risk[i] - r32.risk_lower_bound[i]) / PI2 + 1e-12 * ref[0]
         assert abs(r32.extra["mse"][i] - ref[0]) <= tol
