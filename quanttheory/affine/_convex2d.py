@@ -411,3 +411,152 @@ def zp_taylor_terms(law, mu, sig, relu, p0, N, z, s1, s2):
     g, ge, lam = np.empty(z.size), np.empty(z.size), np.empty(z.size)
     _zp_kernel()(int(law), float(mu), float(sig), bool(relu), float(p0), int(N), z, s1, s2, g, ge, lam)
     return g, ge, lam
+
+
+# ---------------------------------------------------------------------------------------------
+# Second-order interval bound of the Hessian in (scale, centre) coordinates (fast offset search)
+# ---------------------------------------------------------------------------------------------
+#
+# With the centre c = m + s N / 2, thresholds t_k = c + v_k s (v_k = k + 1/2 - N/2) and
+# A_a = s sum_k v_k^a p(t_k), B_a = sum_k v_k^a P(xi > t_k), the Hessian of F(s, c) is
+#
+#     H_cc = 2 (1 - A_0),   H_sc = 2 (B_0 - N/2 - A_1),   H_ss = 2 (N^2/4 + 2 B_1 - A_2)
+#
+# (J^T H J of the (s, m) Hessian above, J = [[1, 0], [-N/2, 1]]).  On a box with centre x0 and
+# half-widths (hs, hc), H(x) = H(x0) + DH(x0)[x - x0] + R with the exact first-order term
+# (dA_a = ds (sum v^a p + s sum v^(a+1) p') + dc s sum v^a p',  dB_a = -ds sum v^(a+1) p - dc sum v^a p)
+# and |R| bounded by half the sup of the second derivatives along the segment
+# (|A_a''| <= 2 hs sum |v|^a |p'| D_k + s2 sum |v|^a |p''| D_k^2, |B_a''| <= sum |v|^a |p'| D_k^2,
+# D_k = hc + |v_k| hs, |p'|, |p''| maximized over each threshold's interval).  The first-order
+# term keeps the cancellation of sum_k s p'(t_k) ~ int p' = 0 that a plain interval bound of the
+# densities loses; lambda_min of a matrix affine in x is concave, so its minimum over the box is
+# at a corner.  Thresholds whose interval holds the Laplace kink at mu get a zero-order interval
+# term instead; a threshold interval holding the ReLU atom at 0 gives -inf (F is not C^2 there).
+# The bound is returned for the scaled coordinates y = (kappa s, c), kappa = max(N / 2, 1/2).
+
+
+def _abs_dens_derivs_max(law, mu, sig, a, b):
+    """(max |p'|, max |p''|) of the base density over [a, b] (arrays, no kink inside for Laplace)."""
+    ua, ub = (a - mu) / sig, (b - mu) / sig
+    if law == 0:
+        def f1(u):
+            return np.abs(u) * np.exp(-0.5 * u * u)
+
+        def f2(u):
+            return np.abs(u * u - 1) * np.exp(-0.5 * u * u)
+
+        m1 = np.maximum(f1(ua), f1(ub))
+        m1 = np.where(((ua <= 1) & (ub >= 1)) | ((ua <= -1) & (ub >= -1)), math.exp(-0.5), m1)
+        m2 = np.maximum(f2(ua), f2(ub))
+        r3 = math.sqrt(3.0)
+        m2 = np.where(((ua <= r3) & (ub >= r3)) | ((ua <= -r3) & (ub >= -r3)), np.maximum(m2, 2 * math.exp(-1.5)), m2)
+        m2 = np.where((ua <= 0) & (ub >= 0), 1.0, m2)
+        return m1 / (SQRT2PI * sig**2) * (1 + 1e-13), m2 / (SQRT2PI * sig**3) * (1 + 1e-13)
+    dmin = np.where((ua <= 0) & (ub >= 0), 0.0, np.minimum(np.abs(ua), np.abs(ub)))
+    pm = np.exp(-dmin) / (2 * sig) * (1 + 1e-13)
+    return pm / sig, pm / sig**2
+
+
+def lambda_lower_sc(law, mu, sig, relu, p0, N, s1, s2, c1, c2):
+    """Lower bound of the smallest eigenvalue of the Hessian of ``F`` in the scaled (scale, centre)
+    coordinates ``y = (kappa s, c)`` (``kappa = max(N/2, 1/2)``) over each box ``[s1, s2] x [c1, c2]``
+    (arrays, ``s1 > 0``); ``-inf`` where F is not C^2 on the box (a threshold on the ReLU atom)."""
+    s1, s2, c1, c2 = (np.asarray(x, dtype=float) for x in (s1, s2, c1, c2))
+    kap = max(N / 2, 0.5)
+    s0, c0 = 0.5 * (s1 + s2), 0.5 * (c1 + c2)
+    hs, hc = 0.5 * (s2 - s1), 0.5 * (c2 - c1)
+    v = (np.arange(N) + 0.5 - N / 2)[None, :]
+    av = np.abs(v)
+    t0 = c0[:, None] + v * s0[:, None]
+    D = hc[:, None] + av * hs[:, None]
+    ta, tb = t0 - D, t0 + D
+    # value at the centre (every threshold)
+    P = _dens(law, mu, sig, relu, t0)
+    Q = _sf(law, mu, sig, relu, t0)
+    sc = s0[:, None]
+    A0, A1, A2 = (sc * P).sum(1), (sc * v * P).sum(1), (sc * v * v * P).sum(1)
+    B0, B1 = Q.sum(1), (v * Q).sum(1)
+    Hcc = 2 * (1 - A0)
+    Hsc = 2 * (B0 - N / 2 - A1)
+    Hss = 2 * (N * N / 4 + 2 * B1 - A2)
+    # smooth thresholds: exact first-order term and second-order remainder; rough: zero-order interval
+    rough = np.zeros(t0.shape, dtype=bool)
+    if law == 1:
+        rough |= (ta <= mu) & (tb >= mu)
+    bad = np.zeros(s0.shape, dtype=bool)
+    if relu:
+        bad = np.any((ta <= 0) & (tb >= 0), axis=1)
+        left = tb < 0  # p = 0, Q = 1 on the whole interval: constant terms
+    sm = ~rough
+    z = (t0 - mu) / sig
+    if law == 0:
+        P1 = -z * P / sig
+    else:
+        P1 = -np.sign(z) * P / sig
+    if relu:
+        P1 = np.where(left, 0.0, P1)
+    Ps, P1s = np.where(sm, P, 0.0), np.where(sm, P1, 0.0)
+    # dA_a = ds * a_s[a] + dc * a_c[a],  dB_a = ds * b_s[a] + dc * b_c[a]
+    def sv(x, a):
+        return (x * v**a).sum(1)
+
+    a_s = [sv(Ps, a) + s0 * sv(P1s, a + 1) for a in range(3)]
+    a_c = [s0 * sv(P1s, a) for a in range(3)]
+    b_s = [-sv(Ps, a + 1) for a in range(2)]
+    b_c = [-sv(Ps, a) for a in range(2)]
+    # linear terms of the entries: dH = ds * Ls + dc * Lc
+    Ls = {"cc": -2 * a_s[0], "sc": 2 * (b_s[0] - a_s[1]), "ss": 2 * (2 * b_s[1] - a_s[2])}
+    Lc = {"cc": -2 * a_c[0], "sc": 2 * (b_c[0] - a_c[1]), "ss": 2 * (2 * b_c[1] - a_c[2])}
+    # remainder bounds
+    la, lb_ = ta, tb
+    if relu:
+        la = np.maximum(ta, 0.0)
+        lb_ = np.maximum(tb, la)
+    d1, d2 = _abs_dens_derivs_max(law, mu, sig, la, lb_)
+    if relu:
+        d1 = np.where(left, 0.0, d1)
+        d2 = np.where(left, 0.0, d2)
+    d1, d2 = np.where(sm, d1, 0.0), np.where(sm, d2, 0.0)
+    Abnd = [2 * hs * (av**a * d1 * D).sum(1) + s2 * (av**a * d2 * D * D).sum(1) for a in range(3)]
+    Bbnd = [(av**a * d1 * D * D).sum(1) for a in range(2)]
+    Rcc = Abnd[0]
+    Rsc = Bbnd[0] + Abnd[1]
+    Rss = 2 * Bbnd[1] + Abnd[2]
+    if np.any(rough):
+        pmin, pmax = _dens_range(law, mu, sig, relu, ta, tb)
+        Qlo, Qhi = _sf(law, mu, sig, relu, tb), _sf(law, mu, sig, relu, ta)
+        def zvar(val0, lo, hi):  # |x - val0| for x in [lo, hi]
+            return np.where(rough, np.maximum(np.abs(hi - val0), np.abs(val0 - lo)), 0.0)
+        # s v^a p in [s1, s2] x v^a [pmin, pmax] (products of intervals; v^a >= 0 for a even)
+        for a in range(3):
+            w = v**a
+            cand = np.stack([s1[:, None] * w * pmin, s1[:, None] * w * pmax, s2[:, None] * w * pmin,
+                             s2[:, None] * w * pmax])
+            var = zvar(sc * w * P, cand.min(0), cand.max(0)).sum(1)
+            if a == 0:
+                Rcc = Rcc + 2 * var
+            elif a == 1:
+                Rsc = Rsc + 2 * var
+            else:
+                Rss = Rss + 2 * var
+        for a in range(2):
+            w = v**a
+            lo_, hi_ = np.minimum(w * Qlo, w * Qhi), np.maximum(w * Qlo, w * Qhi)
+            var = zvar(w * Q, lo_, hi_).sum(1)
+            if a == 0:
+                Rsc = Rsc + 2 * var
+            else:
+                Rss = Rss + 4 * var
+    lam = np.full(s0.shape, np.inf)
+    for es in (-1.0, 1.0):
+        for ec in (-1.0, 1.0):
+            ds, dc = es * hs, ec * hc
+            a_ = (Hss + ds * Ls["ss"] + dc * Lc["ss"]) / kap**2
+            b_ = (Hsc + ds * Ls["sc"] + dc * Lc["sc"]) / kap
+            c_ = Hcc + ds * Ls["cc"] + dc * Lc["cc"]
+            lam = np.minimum(lam, 0.5 * (a_ + c_) - np.sqrt(0.25 * (a_ - c_) ** 2 + b_ * b_))
+    Rn = np.maximum(Rss / kap**2, Rcc) + Rsc / kap
+    # rounding of the sums (terms up to N^2 / kappa^2 ~ 4 in the scaled entries)
+    mag = (np.abs(Hss) + N * N) / kap**2 + np.abs(Hsc) / kap + np.abs(Hcc) + 2.0
+    lam = lam - Rn - 1e-12 * mag * max(N, 1)
+    return np.where(bad & (p0 > 0) | bad, -np.inf, lam)

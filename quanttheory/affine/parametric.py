@@ -80,6 +80,10 @@ WEDGE_WIDEN = 1e-9  # relative widening of the offset form's centre wedge |c - m
 ENGINE_ZS = 2  # at most this many zero-points left: the risk engine's 1-D certified optimum of each
 # zero-point ranges and offset centre wedge (section 2c of docs/affine.md); False: the previous searches
 USE_ZP_RANGES = True
+# real offset: Newton incumbent, convex rectangle around it (second-order Hessian bound), branch and
+# bound outside it (_offset_fast); False: the previous search only (benchmark baseline)
+USE_FAST_OFFSET = True
+OFFSET_GAP_RTOL = 1e-12  # boxes whose lower bound is within this of the incumbent are closed (the engine's accuracy)
 
 
 @dataclass(frozen=True)
@@ -722,6 +726,10 @@ def optimal_offset(dist, bits, *, box_rtol: float = 1e-3, max_boxes: int = 20000
     while lb_below(m_lo + N * s_hi) <= best * (1 + LB_RTOL):
         m_lo -= step
         step *= 2
+    if USE_FAST_OFFSET:
+        out = _offset_fast(dist, L, bits, x0, s_hi, m_lo, m_hi, float(ss[0]) / 4, t0)
+        if out is not None:
+            return out
     # 4. branch and bound over (s, c) with the centre c = m + s N / 2 (level k = c + (k - N/2) s: the
     #    level intervals of a box are half as wide as in (s, m)); region: s in [0, s_hi],
     #    m in [m_lo, m_hi] -> c in [m_lo, m_hi + s_hi N / 2]
@@ -846,5 +854,267 @@ def optimal_offset(dist, bits, *, box_rtol: float = 1e-3, max_boxes: int = 20000
                          extra={"boxes": int(lb.size), "rounds": rounds, "bound_evaluations": L.evals,
                                 "convexity_certified": certified, "clusters": len(clusters),
                                 "per_cluster": [(c[1], c[2], c[0], c[3], c[5]) for c in cand],
+                                "region": {"s_hi": s_hi, "m_lo": m_lo, "m_hi": m_hi},
+                                "seconds": time.perf_counter() - t0})
+
+
+def _newton_sc(L: "_Law", N, s, c, iters=40):
+    """Damped Newton on the exact gradient / Hessian of F(s, c) (c = m + s N / 2) from (s, c); returns
+    (s, c, converged).  Steps that do not decrease F are halved; a Hessian that is not positive
+    definite falls back to a gradient step (scaled coordinates)."""
+    from ._convex2d import gradient, hessian
+
+    kap = max(N / 2, 0.5)
+    J = np.array([[1.0, 0.0], [-N / 2, 1.0]])
+
+    def val(s_, c_):
+        v, e = L.value(_offset_levels(N, [s_], [c_ - s_ * N / 2]))
+        return float(v[0])
+
+    f = val(s, c)
+    for _ in range(iters):
+        m = c - s * N / 2
+        g = J.T @ np.array(gradient(L.law, L.mu, L.sig, L.relu, L.p0, N, s, m))
+        H = J.T @ hessian(L.law, L.mu, L.sig, L.relu, N, s, m) @ J
+        try:
+            ev = np.linalg.eigvalsh(H)
+            step = -np.linalg.solve(H, g) if ev[0] > 1e-14 * abs(ev[1]) else None
+        except np.linalg.LinAlgError:
+            step = None
+        if step is None:
+            D = np.array([1 / kap**2, 1.0])
+            step = -D * g / max(abs(ev[1]), 1e-300)
+        t = 1.0
+        for _ in range(40):
+            sn, cn = s + t * step[0], c + t * step[1]
+            if sn > 0:
+                fn = val(sn, cn)
+                if fn <= f:
+                    break
+            t *= 0.5
+        else:
+            break
+        done = abs(step[0]) * t <= 4e-16 * s and abs(step[1]) * t <= 4e-16 * (abs(c) + s)
+        s, c, f = sn, cn, fn
+        if done:
+            break
+    gy = np.abs(J.T @ np.array(gradient(L.law, L.mu, L.sig, L.relu, L.p0, N, s, c - s * N / 2)))
+    ok = gy[0] / kap + gy[1] <= 1e-7 * (f + 1e-300) / (s + 1e-300)
+    return s, c, ok
+
+
+def _offset_taylor_lb(L: "_Law", N, s1, s2, c1, c2):
+    """Second-order lower bound of F on (s, c) boxes: ``F(y0) + g.d + lam |d|^2 / 2`` in the scaled
+    coordinates ``y = (kappa s, c)`` (exact value and gradient at the centre ``y0``, ``lam`` from
+    :func:`._convex2d.lambda_lower_sc`), minimized over the box coordinate by coordinate, minus the
+    rounding bounds of the value and of the gradient (times the half-widths)."""
+    from ._convex2d import gradient_many, lambda_lower_sc
+
+    kap = max(N / 2, 0.5)
+    sc, cc = 0.5 * (s1 + s2), 0.5 * (c1 + c2)
+    mcen = cc - sc * N / 2
+    v, e = L.value(_offset_levels(N, sc, mcen))
+    gs, gm, ge = gradient_many(L.law, L.mu, L.sig, L.relu, L.p0, N, sc, mcen)
+    lam = lambda_lower_sc(L.law, L.mu, L.sig, L.relu, L.p0, N, s1, s2, c1, c2)
+    g1 = (gs - (N / 2) * gm) / kap  # d/dy1 = (d/ds at fixed c) / kappa
+    g2 = gm                         # d/dc
+    h1, h2 = 0.5 * (s2 - s1) * kap, 0.5 * (c2 - c1)
+    tot = v - e
+    for g, h, gerr in ((g1, h1, ge * (1 + N / 2) / kap), (g2, h2, ge)):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = np.where(lam > 0, np.clip(-g / np.where(lam > 0, lam, 1.0), -h, h), -np.sign(g) * h)
+        tot = tot + g * d + 0.5 * lam * d * d - gerr * h
+    return np.where(np.isfinite(lam) & np.isfinite(tot), tot, -np.inf)
+
+
+def _cut_out(s1, s2, c1, c2, rect):
+    """Boxes minus the rectangle ``rect = (a1, a2, b1, b2)``: each box that overlaps it is cut along
+    the rectangle's edges into up to 9 pieces and the piece inside is dropped (the union of the
+    returned boxes is the union of the given ones minus the open rectangle's interior part)."""
+    a1, a2, b1, b2 = rect
+    ov = (s1 < a2) & (s2 > a1) & (c1 < b2) & (c2 > b1)
+    if not ov.any():
+        return s1, s2, c1, c2
+    x1, x2, y1, y2 = s1[ov], s2[ov], c1[ov], c2[ov]
+    sx = [(x1, np.minimum(x2, a1)), (np.maximum(x1, a1), np.minimum(x2, a2)), (np.maximum(x1, a2), x2)]
+    sy = [(y1, np.minimum(y2, b1)), (np.maximum(y1, b1), np.minimum(y2, b2)), (np.maximum(y1, b2), y2)]
+    out = [[s1[~ov]], [s2[~ov]], [c1[~ov]], [c2[~ov]]]
+    for i, (p1, p2) in enumerate(sx):
+        for j, (q1, q2) in enumerate(sy):
+            if i == 1 and j == 1:
+                continue
+            ok = (p2 > p1) & (q2 > q1)
+            for lst, arr in zip(out, (p1, p2, q1, q2)):
+                lst.append(arr[ok])
+    return tuple(np.concatenate(lst) for lst in out)
+
+
+def _offset_fast(dist, L: "_Law", bits, x0, s_hi, m_lo, m_hi, s_min, t0, max_boxes=4000, max_rounds=80):
+    """Real-offset optimum: Newton incumbent, convex rectangle around it, branch and bound outside it.
+
+    1. Damped Newton on the exact gradient / Hessian (:func:`_newton_sc`) from the scan's best point.
+    2. Rectangle ``R = [s* -+ h / kappa] x [c* -+ h]`` (``h = rho s*``, largest of rho = 0.1, 0.03, ...)
+       on which :func:`._convex2d.lambda_lower_sc` proves ``lam > 0``: on ``R``,
+       ``F >= F(x*) - |grad F(x*)|^2 / (2 lam)`` and every minimizer in ``R`` is within ``|grad| / lam``.
+    3. Branch and bound over (s, c) boxes of the search region (Normal / Laplace: the half wedge
+       ``mu <= c <= mu + s / 2``, the other half by the mirror ``c -> 2 mu - c``; ReLU laws: the
+       bounded region of :func:`optimal_offset`) outside ``R``: union-distance and second-order
+       (:func:`_offset_taylor_lb`) bounds; a box is closed when its bound is at least
+       ``F* (1 - OFFSET_GAP_RTOL)`` or it lies in ``R``; a box centre better than the incumbent
+       restarts step 1-2 from it (the old rectangle keeps its bound).
+    Returns None (caller runs the previous search) when Newton does not converge, no rectangle is
+    certified or the caps are reached."""
+    N = 2**bits - 1
+    kap = max(N / 2, 0.5)
+    sym = not L.relu
+    mu = float(L.mu)
+    gap = OFFSET_GAP_RTOL
+    rects = []  # (s1, s2, c1, c2, lower bound, s*, c*, F*, |g|/lam)
+
+    def incumbent(s, c):
+        s, c, ok = _newton_sc(L, N, s, c)
+        if not ok:
+            return None
+        if sym and c < mu:
+            c = 2 * mu - c
+        v, e = L.value(_offset_levels(N, [s], [c - s * N / 2]))
+        from ._convex2d import gradient, lambda_lower_sc
+
+        gsm = np.array(gradient(L.law, L.mu, L.sig, L.relu, L.p0, N, s, c - s * N / 2))
+        gy = np.array([(gsm[0] - N / 2 * gsm[1]) / kap, gsm[1]])
+        gn = float(np.hypot(*gy)) + 1e-13 * float(np.abs(gsm).sum())
+        # the incumbent's MSE from the certified engine (relative error <= 1e-12); the closed-form
+        # value's own bound e is far more conservative
+        Fx = min(_offset_mse_exact(dist, L, bits, s, c - s * N / 2), float(v[0] + e[0]))
+        for rho in (0.2, 0.1, 0.03, 0.01, 0.003, 0.001):
+            h = rho * s
+            lam = float(lambda_lower_sc(L.law, L.mu, L.sig, L.relu, L.p0, N, [s - h / kap], [s + h / kap],
+                                        [c - h], [c + h])[0])
+            if lam > 0 and gn / lam < 0.5 * h:
+                lbR = Fx * (1 - 1e-12) - gn * gn / (2 * lam)
+                return (s - h / kap, s + h / kap, c - h, c + h, lbR, s, c, Fx * (1 + 1e-12), gn / lam)
+        return None
+
+    R = incumbent(float(x0[0]), float(x0[1]) + float(x0[0]) * N / 2)
+    if R is None:
+        return None
+    rects.append(R)
+    best = R[7]
+    # initial boxes
+    ns = 24
+    se = np.concatenate([[0.0], s_min * (s_hi / s_min) ** (np.arange(ns) / (ns - 1))])
+    if sym:
+        nc = 2
+        tt = np.arange(nc + 1) / nc
+        s1, s2 = np.repeat(se[:-1], nc), np.repeat(se[1:], nc)
+        hw = 0.5 * s2 * (1 + WEDGE_WIDEN) + 1e-12 * abs(mu)
+        c1 = mu + hw * np.tile(tt[:-1], ns)
+        c2 = mu + hw * np.tile(tt[1:], ns)
+    else:
+        # ReLU laws (xi >= 0): a grid with m < -s/2 never uses its lowest level and m + s is strictly
+        # better (the levels m + s .. m + N s stay, a level m + (N + 1) s is added), so every minimizer
+        # has m >= -s/2, i.e. c >= s (N - 1) / 2; per scale box, c from there to m_hi + s2 N / 2
+        nc = 8
+        tt = np.arange(nc + 1) / nc
+        s1, s2 = np.repeat(se[:-1], nc), np.repeat(se[1:], nc)
+        lo_c = s1 * (N - 1) / 2 * (1 - WEDGE_WIDEN) - 1e-12 * abs(m_hi)
+        hi_c = m_hi + s2 * N / 2
+        c1 = lo_c + (hi_c - lo_c) * np.tile(tt[:-1], ns)
+        c2 = lo_c + (hi_c - lo_c) * np.tile(tt[1:], ns)
+    j = np.arange(N + 1)[None, :] - N / 2
+    jp, jn = np.maximum(j, 0.0), np.minimum(j, 0.0)
+    closed_lb = math.inf  # smallest bound of a box closed below the incumbent (gap)
+    near = []             # boxes closed with a bound below the incumbent: may hold near-ties
+    rounds = 0
+    taylor_boxes = 0
+    while s1.size:
+        rounds += 1
+        if rounds > max_rounds or s1.size > max_boxes:
+            return None
+        # boxes inside a certified rectangle are covered by its bound
+        inside = np.zeros(s1.size, dtype=bool)
+        if L.relu:  # below the line c = s (N - 1) / 2 (m < -s/2): no minimizer
+            inside |= c2 < s1 * (N - 1) / 2 * (1 - WEDGE_WIDEN) - 1e-12 * abs(m_hi)
+        s1, s2, c1, c2 = s1[~inside], s2[~inside], c1[~inside], c2[~inside]
+        for r in rects:  # cut the boxes that overlap a rectangle along its edges; drop the pieces inside
+            s1, s2, c1, c2 = _cut_out(s1, s2, c1, c2, r[:4])
+        lo = c1[:, None] + jp * s1[:, None] + jn * s2[:, None]
+        hi = c2[:, None] + jp * s2[:, None] + jn * s1[:, None]
+        lb = L.lower(lo, hi)
+        cut = best * (1 - gap)
+        tay = (lb < cut) & (s1 > 0)
+        if tay.any():
+            taylor_boxes += int(tay.sum())
+            lb[tay] = np.maximum(lb[tay], _offset_taylor_lb(L, N, s1[tay], s2[tay], c1[tay], c2[tay]))
+        shut = lb >= cut
+        nb = shut & (lb < best)
+        if nb.any():
+            closed_lb = min(closed_lb, float(lb[nb].min()))
+            near += list(zip(s1[nb], s2[nb], c1[nb], c2[nb]))
+        keep = ~shut
+        s1, s2, c1, c2, lb = s1[keep], s2[keep], c1[keep], c2[keep], lb[keep]
+        if not s1.size:
+            break
+        # upper bounds at the centres of the most promising boxes: a better point restarts Newton
+        sc, cc = 0.5 * (s1 + s2), 0.5 * (c1 + c2)
+        top = np.argsort(lb)[:8]
+        v, e = L.value(_offset_levels(N, sc[top], cc[top] - sc[top] * N / 2))
+        jb = int(np.argmin(v + e))
+        if v[jb] + e[jb] < best * (1 - 1e-9):
+            Rn = incumbent(float(sc[top][jb]), float(cc[top][jb]))
+            if Rn is None or Rn[7] >= best:
+                return None
+            rects.append(Rn)
+            best = Rn[7]
+            continue
+        # split along the side that moves the levels most (kappa (s2 - s1) against c2 - c1)
+        ws, wc = kap * (s2 - s1), c2 - c1
+        sp = ws >= wc
+        s1n = np.concatenate([s1[sp], sc[sp], s1[~sp], s1[~sp]])
+        s2n = np.concatenate([sc[sp], s2[sp], s2[~sp], s2[~sp]])
+        c1n = np.concatenate([c1[sp], c1[sp], c1[~sp], cc[~sp]])
+        c2n = np.concatenate([c2[sp], c2[sp], cc[~sp], c2[~sp]])
+        s1, s2, c1, c2 = s1n, s2n, c1n, c2n
+    # the best rectangle holds the incumbent; earlier rectangles are certified worse than their own
+    # incumbent's bound (>= best unless near-ties)
+    Rb = min(rects, key=lambda r: r[7])
+    s_star, c_star = Rb[5], Rb[6]
+    m_star = c_star - s_star * N / 2
+    F = _offset_mse_exact(dist, L, bits, s_star, m_star)
+    lbs = [r[4] for r in rects] + ([closed_lb] if math.isfinite(closed_lb) else [])
+    lbmin = min(min(lbs), F)
+    err = Rb[8] + 4 * 2.0**-52 * (abs(s_star) * kap + abs(c_star))
+    s_err, m_err = err / kap, 2 * err
+    per = [(s_star, m_star, F, lbmin, True)]
+    if sym and abs(c_star - mu) > err:
+        m_mir = 2 * mu - c_star - s_star * N / 2
+        per.append((s_star, m_mir, F, lbmin, True))
+        m_err = abs(m_mir - m_star) + m_err
+    # other rectangles / near-tie boxes whose bound is below F may hold a minimizer: widen the errors
+    for r in rects:
+        if r is not Rb and r[4] <= F:
+            s_err = max(s_err, abs(r[5] - s_star) + r[8] / kap)
+            m_err = max(m_err, abs(r[6] - r[5] * N / 2 - m_star) + 2 * r[8])
+    for (a1, a2, b1, b2) in near:
+        if True:
+            s_err = max(s_err, abs(a1 - s_star), abs(a2 - s_star))
+            ms = [b1 - a2 * N / 2, b2 - a1 * N / 2]
+            m_err = max(m_err, *(abs(x - m_star) for x in ms))
+            if sym:
+                ms = [2 * mu - b2 - a2 * N / 2, 2 * mu - b1 - a1 * N / 2]
+                m_err = max(m_err, *(abs(x - m_star) for x in ms))
+    method = ("Newton on the exact gradient / Hessian; strict convexity proven on a rectangle around it "
+              "(second-order interval Hessian in (scale, centre) coordinates): |x - x*| <= |grad F| / lambda; "
+              "outside it a branch and bound over (scale, centre) boxes with closed-form union-distance and "
+              "second-order Taylor lower bounds" + ("; centres restricted to the wedge |c - mu| <= s/2, "
+                                                   "mirror c -> 2 mu - c" if sym else "")
+              + "; MSE from " + ("the certified risk engine (law shifted by -m, unsigned grid)" if not L.relu
+                                 else "Gauss-Legendre cells and closed-form tails"))
+    return AffineOptimum(bits, "offset", s_star, None, m_star, F, lbmin, s_err, m_err, method,
+                         extra={"boxes": 0, "rounds": rounds, "bound_evaluations": L.evals,
+                                "taylor_boxes": taylor_boxes, "rectangles": len(rects),
+                                "near_tie_boxes": len(near),
+                                "convexity_certified": True, "clusters": len(per),
+                                "per_cluster": [(p[0], p[1], p[2], p[3], p[4]) for p in per],
                                 "region": {"s_hi": s_hi, "m_lo": m_lo, "m_hi": m_hi},
                                 "seconds": time.perf_counter() - t0})
