@@ -461,6 +461,18 @@ def lambda_lower_sc(law, mu, sig, relu, p0, N, s1, s2, c1, c2):
     """Lower bound of the smallest eigenvalue of the Hessian of ``F`` in the scaled (scale, centre)
     coordinates ``y = (kappa s, c)`` (``kappa = max(N/2, 1/2)``) over each box ``[s1, s2] x [c1, c2]``
     (arrays, ``s1 > 0``); ``-inf`` where F is not C^2 on the box (a threshold on the ReLU atom)."""
+    return hessian_bounds_sc(law, mu, sig, relu, p0, N, s1, s2, c1, c2)[0]
+
+
+def hessian_bounds_sc(law, mu, sig, relu, p0, N, s1, s2, c1, c2, cont_only=False):
+    """``cont_only`` (ReLU laws): the bounds for the continuous part ``F_cont = F - p0 dist(0, levels)^2``
+    only (mass ``1 - p0``, ``Q`` its survival function), which is C^1 with a bounded Hessian even where a
+    threshold crosses the atom (such thresholds get the zero-order interval term instead of ``-inf``).
+
+    ``(lam, H0, U)`` on each box (scaled coordinates ``y = (kappa s, c)``): ``lam`` as in
+    :func:`lambda_lower_sc`; ``H0 = (h_ss, h_sc, h_cc)`` the exact Hessian at the box centre and
+    ``U = (u_ss, u_sc, u_cc)`` elementwise bounds of ``|H(y) - H0|`` over the box (first-order term at its
+    largest plus the remainder; ``inf`` where F is not C^2 on the box)."""
     s1, s2, c1, c2 = (np.asarray(x, dtype=float) for x in (s1, s2, c1, c2))
     kap = max(N / 2, 0.5)
     s0, c0 = 0.5 * (s1 + s2), 0.5 * (c1 + c2)
@@ -471,12 +483,21 @@ def lambda_lower_sc(law, mu, sig, relu, p0, N, s1, s2, c1, c2):
     D = hc[:, None] + av * hs[:, None]
     ta, tb = t0 - D, t0 + D
     # value at the centre (every threshold)
+    cont = bool(cont_only and relu)
+    if cont:
+        def sfun(t):  # survival of the continuous part: P(xi > max(t, 0), xi > 0)
+            return _base_sf(law, mu, sig, np.maximum(t, 0.0))
+        mass = 1.0 - p0
+    else:
+        def sfun(t):
+            return _sf(law, mu, sig, relu, t)
+        mass = 1.0
     P = _dens(law, mu, sig, relu, t0)
-    Q = _sf(law, mu, sig, relu, t0)
+    Q = sfun(t0)
     sc = s0[:, None]
     A0, A1, A2 = (sc * P).sum(1), (sc * v * P).sum(1), (sc * v * v * P).sum(1)
     B0, B1 = Q.sum(1), (v * Q).sum(1)
-    Hcc = 2 * (1 - A0)
+    Hcc = 2 * (mass - A0)
     Hsc = 2 * (B0 - N / 2 - A1)
     Hss = 2 * (N * N / 4 + 2 * B1 - A2)
     # smooth thresholds: exact first-order term and second-order remainder; rough: zero-order interval
@@ -485,8 +506,12 @@ def lambda_lower_sc(law, mu, sig, relu, p0, N, s1, s2, c1, c2):
         rough |= (ta <= mu) & (tb >= mu)
     bad = np.zeros(s0.shape, dtype=bool)
     if relu:
-        bad = np.any((ta <= 0) & (tb >= 0), axis=1)
-        left = tb < 0  # p = 0, Q = 1 on the whole interval: constant terms
+        cross = (ta <= 0) & (tb >= 0)
+        if cont:  # the density jumps at 0: zero-order interval term, still a valid bound
+            rough |= cross
+        else:
+            bad = np.any(cross, axis=1)
+        left = tb < 0  # p = 0, Q constant on the whole interval: constant terms
     sm = ~rough
     z = (t0 - mu) / sig
     if law == 0:
@@ -524,7 +549,7 @@ def lambda_lower_sc(law, mu, sig, relu, p0, N, s1, s2, c1, c2):
     Rss = 2 * Bbnd[1] + Abnd[2]
     if np.any(rough):
         pmin, pmax = _dens_range(law, mu, sig, relu, ta, tb)
-        Qlo, Qhi = _sf(law, mu, sig, relu, tb), _sf(law, mu, sig, relu, ta)
+        Qlo, Qhi = sfun(tb), sfun(ta)
         def zvar(val0, lo, hi):  # |x - val0| for x in [lo, hi]
             return np.where(rough, np.maximum(np.abs(hi - val0), np.abs(val0 - lo)), 0.0)
         # s v^a p in [s1, s2] x v^a [pmin, pmax] (products of intervals; v^a >= 0 for a even)
@@ -558,5 +583,10 @@ def lambda_lower_sc(law, mu, sig, relu, p0, N, s1, s2, c1, c2):
     Rn = np.maximum(Rss / kap**2, Rcc) + Rsc / kap
     # rounding of the sums (terms up to N^2 / kappa^2 ~ 4 in the scaled entries)
     mag = (np.abs(Hss) + N * N) / kap**2 + np.abs(Hsc) / kap + np.abs(Hcc) + 2.0
-    lam = lam - Rn - 1e-12 * mag * max(N, 1)
-    return np.where(bad & (p0 > 0) | bad, -np.inf, lam)
+    rnd = 1e-12 * mag * max(N, 1)
+    lam = lam - Rn - rnd
+    lam = np.where(bad, -np.inf, lam)
+    H0 = (Hss / kap**2, Hsc / kap, Hcc)
+    U = tuple(np.where(bad, np.inf, (hs * np.abs(Ls[k]) + hc * np.abs(Lc[k]) + R) / sc_ + rnd)
+              for k, R, sc_ in (("ss", Rss, kap**2), ("sc", Rsc, kap), ("cc", Rcc, 1.0)))
+    return lam, H0, U

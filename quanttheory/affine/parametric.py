@@ -858,6 +858,9 @@ def optimal_offset(dist, bits, *, box_rtol: float = 1e-3, max_boxes: int = 20000
                                 "seconds": time.perf_counter() - t0})
 
 
+_FAST_LOG: list = []  # why the fast offset search gave up (diagnostics, last entries)
+
+
 def _newton_sc(L: "_Law", N, s, c, iters=40):
     """Damped Newton on the exact gradient / Hessian of F(s, c) (c = m + s N / 2) from (s, c); returns
     (s, c, converged).  Steps that do not decrease F are halved; a Hessian that is not positive
@@ -903,27 +906,74 @@ def _newton_sc(L: "_Law", N, s, c, iters=40):
     return s, c, ok
 
 
-def _offset_taylor_lb(L: "_Law", N, s1, s2, c1, c2):
-    """Second-order lower bound of F on (s, c) boxes: ``F(y0) + g.d + lam |d|^2 / 2`` in the scaled
-    coordinates ``y = (kappa s, c)`` (exact value and gradient at the centre ``y0``, ``lam`` from
-    :func:`._convex2d.lambda_lower_sc`), minimized over the box coordinate by coordinate, minus the
-    rounding bounds of the value and of the gradient (times the half-widths)."""
-    from ._convex2d import gradient_many, lambda_lower_sc
+def _box_qp_min(g1, g2, m11, m12, m22, h1, h2):
+    """Exact minimum of ``q(d) = g.d + d^T M d / 2`` over ``|d1| <= h1, |d2| <= h2`` (arrays): the interior
+    stationary point when ``M`` is positive definite and it lies in the box, else the minimum over the
+    four edges (each a 1-D quadratic: its clipped stationary point and both ends)."""
+    def q(d1, d2):
+        return g1 * d1 + g2 * d2 + 0.5 * (m11 * d1 * d1 + 2 * m12 * d1 * d2 + m22 * d2 * d2)
+
+    best = np.full(np.shape(g1), np.inf)
+    det = m11 * m22 - m12 * m12
+    pd = (m11 > 0) & (det > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d1 = np.where(pd, (-g1 * m22 + g2 * m12) / np.where(pd, det, 1.0), 0.0)
+        d2 = np.where(pd, (-g2 * m11 + g1 * m12) / np.where(pd, det, 1.0), 0.0)
+    inb = pd & (np.abs(d1) <= h1) & (np.abs(d2) <= h2)
+    best = np.where(inb, q(d1, d2), best)
+    for e in (-1.0, 1.0):
+        # edges d1 = e h1 (free d2) and d2 = e h2 (free d1)
+        a1 = e * h1
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.where(m22 > 0, np.clip(-(g2 + m12 * a1) / np.where(m22 > 0, m22, 1.0), -h2, h2), h2)
+        best = np.minimum(best, np.minimum(q(a1, t), np.minimum(q(a1, h2), q(a1, -h2))))
+        a2 = e * h2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.where(m11 > 0, np.clip(-(g1 + m12 * a2) / np.where(m11 > 0, m11, 1.0), -h1, h1), h1)
+        best = np.minimum(best, q(t, a2))
+    return best
+
+
+def _offset_taylor_lb(L: "_Law", N, s1, s2, c1, c2, cont=False):
+    """Second-order lower bound of F on (s, c) boxes in the scaled coordinates ``y = (kappa s, c)``:
+    ``F(y0 + d) = F(y0) + g.d + d^T H(zeta) d / 2`` with ``zeta`` in the box and
+    ``H(zeta) >= H0 - diag(u_ss + u_sc, u_cc + u_sc)`` in the quadratic-form sense (``|H - H0| <= U``
+    elementwise, :func:`._convex2d.hessian_bounds_sc`; ``2 |d1 d2| <= d1^2 + d2^2``); the quadratic is
+    minimized exactly over the box (:func:`_box_qp_min`), minus the rounding bounds of the value and of
+    the gradient (times the half-widths).  Anisotropic: a narrow valley costs no more than a round one."""
+    from ._convex2d import gradient_many, hessian_bounds_sc
 
     kap = max(N / 2, 0.5)
     sc, cc = 0.5 * (s1 + s2), 0.5 * (c1 + c2)
     mcen = cc - sc * N / 2
     v, e = L.value(_offset_levels(N, sc, mcen))
     gs, gm, ge = gradient_many(L.law, L.mu, L.sig, L.relu, L.p0, N, sc, mcen)
-    lam = lambda_lower_sc(L.law, L.mu, L.sig, L.relu, L.p0, N, s1, s2, c1, c2)
+    cont = bool(cont and L.relu and L.p0 > 0)
+    lam, H0, U = hessian_bounds_sc(L.law, L.mu, L.sig, L.relu, L.p0, N, s1, s2, c1, c2, cont_only=cont)
+    atom_lb = 0.0
+    if cont:
+        # ReLU: F = F_cont + G with the atom term G = p0 dist(0, levels)^2 (not C^1 where a threshold
+        # crosses 0); the Taylor bound is applied to F_cont, G is bounded by p0 dist(0, U)^2 with U the
+        # union of the box's level intervals
+        k0 = np.clip(np.rint(-mcen / sc), 0, N)
+        d0 = mcen + k0 * sc
+        v = v - L.p0 * d0 * d0
+        gm = gm - 2 * L.p0 * d0
+        gs = gs - 2 * L.p0 * k0 * d0
+        jj = np.arange(N + 1)[None, :] - N / 2
+        lo = c1[:, None] + np.maximum(jj, 0) * s1[:, None] + np.minimum(jj, 0) * s2[:, None]
+        hi = c2[:, None] + np.maximum(jj, 0) * s2[:, None] + np.minimum(jj, 0) * s1[:, None]
+        dist0 = np.min(np.maximum(np.maximum(lo, -hi), 0.0), axis=1)
+        atom_lb = L.p0 * dist0 * dist0 * (1 - 1e-15)
+        e = e + 4 * 2.0**-52 * L.p0 * d0 * d0
     g1 = (gs - (N / 2) * gm) / kap  # d/dy1 = (d/ds at fixed c) / kappa
     g2 = gm                         # d/dc
     h1, h2 = 0.5 * (s2 - s1) * kap, 0.5 * (c2 - c1)
-    tot = v - e
-    for g, h, gerr in ((g1, h1, ge * (1 + N / 2) / kap), (g2, h2, ge)):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            d = np.where(lam > 0, np.clip(-g / np.where(lam > 0, lam, 1.0), -h, h), -np.sign(g) * h)
-        tot = tot + g * d + 0.5 * lam * d * d - gerr * h
+    m11 = H0[0] - U[0] - U[1]
+    m22 = H0[2] - U[2] - U[1]
+    with np.errstate(invalid="ignore"):
+        qmin = _box_qp_min(g1, g2, m11, H0[1], m22, h1, h2)
+    tot = v - e + qmin - ge * (1 + N / 2) / kap * h1 - ge * h2 + atom_lb
     return np.where(np.isfinite(lam) & np.isfinite(tot), tot, -np.inf)
 
 
@@ -949,7 +999,7 @@ def _cut_out(s1, s2, c1, c2, rect):
     return tuple(np.concatenate(lst) for lst in out)
 
 
-def _offset_fast(dist, L: "_Law", bits, x0, s_hi, m_lo, m_hi, s_min, t0, max_boxes=4000, max_rounds=80):
+def _offset_fast(dist, L: "_Law", bits, x0, s_hi, m_lo, m_hi, s_min, t0, max_boxes=60000, max_rounds=100):
     """Real-offset optimum: Newton incumbent, convex rectangle around it, branch and bound outside it.
 
     1. Damped Newton on the exact gradient / Hessian (:func:`_newton_sc`) from the scan's best point.
@@ -995,8 +1045,17 @@ def _offset_fast(dist, L: "_Law", bits, x0, s_hi, m_lo, m_hi, s_min, t0, max_box
                 return (s - h / kap, s + h / kap, c - h, c + h, lbR, s, c, Fx * (1 + 1e-12), gn / lam)
         return None
 
-    R = incumbent(float(x0[0]), float(x0[1]) + float(x0[0]) * N / 2)
+    # starts: the scan's best point, and the same scale with the lowest level on the atom (ReLU laws:
+    # m = 0) or the grid centred on mu (Normal / Laplace)
+    sx = float(x0[0])
+    starts = [(sx, float(x0[1]) + sx * N / 2), (sx, sx * N / 2 if L.relu else mu + 0.25 * sx)]
+    R = None
+    for st in starts:
+        Rs = incumbent(*st)
+        if Rs is not None and (R is None or Rs[7] < R[7]):
+            R = Rs
     if R is None:
+        _FAST_LOG.append("no incumbent rectangle")
         return None
     rects.append(R)
     best = R[7]
@@ -1030,6 +1089,7 @@ def _offset_fast(dist, L: "_Law", bits, x0, s_hi, m_lo, m_hi, s_min, t0, max_box
     while s1.size:
         rounds += 1
         if rounds > max_rounds or s1.size > max_boxes:
+            _FAST_LOG.append(f"caps: round {rounds}, {s1.size} boxes")
             return None
         # boxes inside a certified rectangle are covered by its bound
         inside = np.zeros(s1.size, dtype=bool)
@@ -1045,7 +1105,13 @@ def _offset_fast(dist, L: "_Law", bits, x0, s_hi, m_lo, m_hi, s_min, t0, max_box
         tay = (lb < cut) & (s1 > 0)
         if tay.any():
             taylor_boxes += int(tay.sum())
-            lb[tay] = np.maximum(lb[tay], _offset_taylor_lb(L, N, s1[tay], s2[tay], c1[tay], c2[tay]))
+            lt = _offset_taylor_lb(L, N, s1[tay], s2[tay], c1[tay], c2[tay])
+            if L.relu:  # a threshold crosses the atom: the bound on the continuous part plus the atom's
+                bad = ~np.isfinite(lt)
+                if bad.any():
+                    it = np.flatnonzero(tay)[bad]
+                    lt[bad] = _offset_taylor_lb(L, N, s1[it], s2[it], c1[it], c2[it], cont=True)
+            lb[tay] = np.maximum(lb[tay], lt)
         shut = lb >= cut
         nb = shut & (lb < best)
         if nb.any():
@@ -1063,6 +1129,7 @@ def _offset_fast(dist, L: "_Law", bits, x0, s_hi, m_lo, m_hi, s_min, t0, max_box
         if v[jb] + e[jb] < best * (1 - 1e-9):
             Rn = incumbent(float(sc[top][jb]), float(cc[top][jb]))
             if Rn is None or Rn[7] >= best:
+                _FAST_LOG.append("restart failed")
                 return None
             rects.append(Rn)
             best = Rn[7]
