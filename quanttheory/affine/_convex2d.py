@@ -422,6 +422,7 @@ def zp_taylor_terms(law, mu, sig, relu, p0, N, z, s1, s2):
 #
 #     H_cc = 2 (1 - A_0),   H_sc = 2 (B_0 - N/2 - A_1),   H_ss = 2 (N^2/4 + 2 B_1 - A_2)
 #
+# (for the continuous part of a ReLU law alone, 1 becomes its mass 1 - p0 in all three)
 # (J^T H J of the (s, m) Hessian above, J = [[1, 0], [-N/2, 1]]).  On a box with centre x0 and
 # half-widths (hs, hc), H(x) = H(x0) + DH(x0)[x - x0] + R with the exact first-order term
 # (dA_a = ds (sum v^a p + s sum v^(a+1) p') + dc s sum v^a p',  dB_a = -ds sum v^(a+1) p - dc sum v^a p)
@@ -498,8 +499,8 @@ def hessian_bounds_sc(law, mu, sig, relu, p0, N, s1, s2, c1, c2, cont_only=False
     A0, A1, A2 = (sc * P).sum(1), (sc * v * P).sum(1), (sc * v * v * P).sum(1)
     B0, B1 = Q.sum(1), (v * Q).sum(1)
     Hcc = 2 * (mass - A0)
-    Hsc = 2 * (B0 - N / 2 - A1)
-    Hss = 2 * (N * N / 4 + 2 * B1 - A2)
+    Hsc = 2 * (B0 - N / 2 * mass - A1)
+    Hss = 2 * (N * N / 4 * mass + 2 * B1 - A2)
     # smooth thresholds: exact first-order term and second-order remainder; rough: zero-order interval
     rough = np.zeros(t0.shape, dtype=bool)
     if law == 1:
