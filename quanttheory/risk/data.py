@@ -31,6 +31,10 @@ without evaluating ``MSE`` at every breakpoint:
    breakpoints, which are sorted and swept; on each piece the quadratic is
    minimized exactly.
 
+Small arrays skip steps 1-4: up to ``n max(T) = 2**20`` breakpoints, or ``2**22`` on grids with
+tops above 255 (9+ bits, where the histogram's bins are coarser than the grid step), every
+breakpoint is enumerated by the rows kernel (:func:`quanttheory.risk._kernels.direct.exact_rows`).
+
 Outside ``[s_lo, s_hi]`` nothing is lost: for ``s <= s_lo = min_side
 min|x|/(T + 1/2)`` every point is clipped and ``MSE`` is strictly decreasing;
 for ``s >= 2 max|x|`` every point rounds to 0 and ``MSE = mean x**2``.
