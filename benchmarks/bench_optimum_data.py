@@ -1,7 +1,7 @@
 """Benchmark of the exact data optimum ``optimal_scale_data`` (not a test; prints a table).
 
     python benchmarks/bench_optimum_data.py [--n 1e7] [--bits 2 4 8] [--repeat 3] [--rows 30000 --cols 384]
-        [--channels 1000x10000] [--channel-bits 4 8] [--mem-bits 16 20 24] [--stages]
+        [--channels 1000x10000] [--channel-bits 4 8] [--mem-bits 16 20 24] [--no-stages] [--baseline DIR]
     python benchmarks/bench_optimum_data.py --laws-dump OUT.json [--n 1e6] [--bits 2 4 8]
     python benchmarks/bench_optimum_data.py --laws-compare MAIN.json BRANCH.json
 
@@ -20,7 +20,10 @@ is a 100-candidate NumPy sweep of the same rows (``s = c * max|x_row| / 7`` for 
 values of ``c`` in (0.3, 1]; vectorized over rows, 64 rows at a time), and the
 report gives both times and the mean risk gap of the sweep in dB.
 
-``--stages`` also splits each one-array call into its stages (CPU time of the best of
+``--baseline DIR`` first runs the same script on another copy of the package (e.g. main exported
+with ``git archive main | tar -x -C DIR``) in a subprocess, for before/after numbers in one session.
+
+The stages (default; ``--no-stages`` skips them) split each one-array call (CPU time of the best of
 ``--repeat`` calls, in passes): ``scan`` (validation, extrema, moments; 0 when fused into the
 histogram pass), ``hist`` (the |x| histogram pass, with the validation when fused, + prefix sums), ``search`` (branch and bound on the histogram, no data pass),
 ``cluster`` (the s-histogram passes and exact sweeps of the surviving clusters) and ``final``
@@ -123,7 +126,11 @@ def main(argv=None):
     ap.add_argument("--channel-bits", type=int, nargs="*", default=[4, 8])
     ap.add_argument("--mem-bits", type=int, nargs="*", default=[],
                     help="bit widths for the peak-RSS measurement (n = 1e5, fresh process), e.g. 16 20 24")
-    ap.add_argument("--stages", action="store_true", help="time each stage of the one-array calls")
+    ap.add_argument("--stages", action=argparse.BooleanOptionalAction, default=True,
+                    help="time each stage of the one-array calls (default on; --no-stages to skip)")
+    ap.add_argument("--baseline", default=None, metavar="DIR",
+                    help="first run this script on the package in DIR (PYTHONPATH=DIR, e.g. an export of "
+                         "main: git archive main | tar -x -C DIR) in a subprocess, then on this one")
     ap.add_argument("--laws-dump", default=None, help="write scale/MSE for five laws to this JSON file")
     ap.add_argument("--laws-compare", nargs=2, default=None, help="compare two --laws-dump files")
     a = ap.parse_args(argv)
@@ -131,6 +138,16 @@ def main(argv=None):
         return _laws_compare(*a.laws_compare)
     if a.laws_dump:
         return _laws_dump(a.laws_dump, int(a.n), a.bits)
+    if a.baseline:
+        args = [v for v in (argv if argv is not None else sys.argv[1:])]
+        i = args.index("--baseline")
+        del args[i:i + 2]
+        env = dict(os.environ, PYTHONPATH=os.path.abspath(a.baseline))
+        out = subprocess.run([sys.executable, os.path.abspath(__file__), *args], env=env, capture_output=True,
+                             text=True, cwd=os.path.abspath(a.baseline))
+        print(f"--- baseline: {a.baseline}")
+        print(out.stdout.rstrip() or out.stderr.strip())
+        print("--- this package")
     stages = _Stages() if a.stages else None
     rng = np.random.default_rng(0)
     n = int(a.n)

@@ -115,6 +115,36 @@ def test_fifty_normals_fifteen_bits():
     assert (r.risk - r.risk_lower_bound) <= 1e-5 * r.risk
 
 
+@pytest.mark.parametrize("bits,n", [(16, 40), (14, 130)])
+def test_small_n_high_bits_take_the_direct_enumeration(bits, n):
+    # formerly 0.1-3 s: n * max(T) just above the direct limit (2^20) sent these to the histogram
+    # search, which degrades once the grid step is finer than its bins (40 values at 16 bits: ~900
+    # clusters, 2.9 s).  Up to n * max(T) = 2^22 the exact enumeration now takes them (milliseconds)
+    # with the same answer as the brute force over every piece.
+    from quanttheory.risk.data import DIRECT_METHOD
+
+    x = np.random.default_rng(bits * n).standard_normal(n)
+    g = Grid(bits)
+    assert n * 2 ** (bits - 1) > 2**20
+    r, ref = check(x, g)
+    assert r.method == DIRECT_METHOD
+    assert r.scale == pytest.approx(ref[1], rel=1e-9)
+    assert r.extra["mse"] <= ref[0] * (1 + 1e-12)
+
+
+def test_sixteen_bits_lattice_hand_derived():
+    # hand derivation: x = i / 1024, i = +-1..+-20 (exact in float64).  At s = 1 / (1024 k) every
+    # point is the grid point i k (|i k| <= 20 k <= 32767 for k <= 1638), so MSE = 0 is reached,
+    # and only there: MSE(s) = 0 needs x / s integer for x = 1/1024, i.e. s = 1 / (1024 k).
+    i = np.concatenate([np.arange(1, 21), -np.arange(1, 21)])
+    x = i / 1024.0
+    r = optimal_scale_data(x, Grid(16))
+    assert r.extra["mse"] <= 1e-30
+    k = (1 / 1024) / r.scale
+    assert abs(k - round(k)) < 1e-9 * k and 1 <= round(k) <= 1638
+    assert 0 <= r.risk_lower_bound <= r.risk
+
+
 finite = st.floats(min_value=-1e3, max_value=1e3, allow_nan=False, allow_infinity=False, width=64)
 
 

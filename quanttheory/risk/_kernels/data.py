@@ -772,9 +772,10 @@ def interval_lower_bounds_joint(s1s, s2s, h, nb, e_lo, m, P0, P1, Tp, Tn, out):
 
 # --------------------------------------------------------------------------- fused validation + histogram
 @numba.njit(cache=True)
-def _block_extrema(a_bits, b0, b1, sgn_shift, mask, big):
-    """Per-side max and min non-zero of the IEEE bits of ``|x|`` over ``[b0, b1)`` (branchless
-    integer code: vectorized)."""
+def _block_index(x, a_bits, b0, b1, sgn_shift, mask, big, off, sh, nb, kb, vb):
+    """Per-side max and min non-zero of the IEEE bits of ``|x|`` over ``[b0, b1)``, and for each
+    value its flat histogram offset ``kb[i - b0] = 3 (side nb + bin)`` and ``vb[i - b0] = |x|`` as
+    float64 (branchless integer code: vectorized; the scatter loop then only adds)."""
     mx0 = np.int64(0)
     mx1 = np.int64(0)
     mn0 = big
@@ -790,6 +791,10 @@ def _block_extrema(a_bits, b0, b1, sgn_shift, mask, big):
         mx1 = max(mx1, a & n1)
         mn0 = min(mn0, az | (big & n1))
         mn1 = min(mn1, az | (big & n0))
+    for i in range(b0, b1):
+        b = np.int64(a_bits[i])
+        kb[i - b0] = 3 * (nb * ((b >> sgn_shift) & 1) + max(((b & mask) >> sh) - off + 1, 0))
+        vb[i - b0] = abs(np.float64(x[i]))
     return mx0, mx1, mn0, mn1
 
 
@@ -798,28 +803,28 @@ def hist_stats(x, bits, i0, top, off, sh, sgs, mask, nb, h, ist):
     """:func:`hist_chunk64` / :func:`hist_chunk32` from position ``i0`` (a multiple of ``BLOCK``)
     that also keeps, per side (IEEE sign bit), the largest and the smallest non-zero ``|x|`` as
     IEEE bits: ``ist = [max0, max1, min0, min1]``.  Each block of ``BLOCK`` values is first
-    scanned for its extrema; a block holding a value whose bits reach ``top`` (beyond the last
-    bin, or NaN/inf: their bits exceed any finite value's) is not binned and its start is
-    returned (the caller widens the histogram or reports the bad value), else -1.
+    scanned for its extrema and bin offsets (vectorized); a block holding a value whose bits reach
+    ``top`` (beyond the last bin, or NaN/inf: their bits exceed any finite value's) is not binned
+    and its start is returned (the caller widens the histogram or reports the bad value), else -1.
     ``bits``: ``x`` viewed as int32/int64, ``sh`` = mantissa bits - m, ``sgs`` the sign bit,
-    ``mask`` all bits but the sign."""
+    ``mask`` all bits but the sign.  The same sums in the same order as before the split into an
+    index loop and a scatter loop (bit-identical histogram)."""
     big = np.int64(0x7FFFFFFFFFFFFFFF)
     n = x.size
+    kb = np.empty(BLOCK, dtype=np.int64)
+    vb = np.empty(BLOCK)
     for b0 in range(i0, n, BLOCK):
         b1 = min(n, b0 + BLOCK)
-        mx0, mx1, mn0, mn1 = _block_extrema(bits, b0, b1, sgs, mask, big)
+        mx0, mx1, mn0, mn1 = _block_index(x, bits, b0, b1, sgs, mask, big, off, sh, nb, kb, vb)
         if max(mx0, mx1) >= top:
             return b0
         ist[0] = max(ist[0], mx0)
         ist[1] = max(ist[1], mx1)
         ist[2] = min(ist[2], mn0)
         ist[3] = min(ist[3], mn1)
-        for i in range(b0, b1):
-            b = np.int64(bits[i])
-            side = nb * ((b >> sgs) & 1)
-            j = max(((b & mask) >> sh) - off + 1, 0)
-            v = abs(np.float64(x[i]))
-            k = 3 * (side + j)
+        for t in range(b1 - b0):
+            k = kb[t]
+            v = vb[t]
             h[k] += 1.0
             h[k + 1] += v
             h[k + 2] += v * v
