@@ -956,11 +956,22 @@ def _bb(sides, s_lo, s_hi, pieces, rtol, info):
 
 # --------------------------------------------------------------------------- batched rows
 ROWS_MAX = 1 << 16  # per-channel units up to this many values go through the batched row kernel
-ROW_SUB = 4  # sub-intervals per surviving octave of the batched kernel (each swept exactly)
+ROW_SUB = 1  # sub-intervals per surviving octave of the batched kernel (each swept exactly)
+ROW_OCTAVE = True  # doubling-closed formats: search up to 2 t_clip only (False: the whole bracket)
 USE_ROWS = True  # False: every channel through _optimal_one (the reference the tests compare with)
 ROWS_METHOD = ("exact (batched rows): per-row lower bounds on octaves of the scale bracket, exact sweep "
                "of the breakpoints of the surviving sub-intervals, best first (global, certified); "
                "near-optimal set within rtol of the best")
+
+
+def _doubling_closed(levels: np.ndarray) -> bool:
+    """Every level ``l`` with ``2 l`` inside ``[levels[0], levels[-1]]`` has ``2 l`` a level (FP8/FP6/FP4
+    minifloats, integer grids; not NF4): then ``SSE(2t) >= SSE(t)`` for every ``t`` at which no value
+    clips, and the batched kernel searches ``s`` up to twice the no-clipping scale only."""
+    lv = np.asarray(levels, dtype=np.float64)
+    d = 2.0 * lv
+    d = d[(d >= lv[0]) & (d <= lv[-1])]
+    return bool(np.all(np.isin(d, lv)))
 
 
 def _side_levels(levels: np.ndarray):
@@ -988,7 +999,8 @@ def _optimal_rows(M: np.ndarray, fmt: Format, rtol: float) -> list:
     stats = np.zeros((m, 3), dtype=np.int64)
     t0 = time.perf_counter()
     rows_optimum(M, lv, np.ascontiguousarray(fmt.midpoints, dtype=np.float64), float(fmt.level_max),
-                 bP, cP, bN, cN, float(rtol), int(ROW_SUB), int(MAX_NEAR), int(NEAR_DIRECT), int(MAX_DIRECT), *f,
+                 bP, cP, bN, cN, float(rtol), int(ROW_SUB), int(MAX_NEAR), int(NEAR_DIRECT), int(MAX_DIRECT),
+                 bool(ROW_OCTAVE and _doubling_closed(lv)), *f,
                  near_s, near_m, near_c, status, stats)
     sec = (time.perf_counter() - t0) / max(m, 1)
     scale, mse, lower, serr, amax_s, amax_m = f

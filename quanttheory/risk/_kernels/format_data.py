@@ -518,7 +518,7 @@ def _count_side(v, b, A, B):
 
 
 @numba.njit(cache=True)
-def _fill_side(v, b, c, A, B, s0, es, dd, E, acc):
+def _fill_side(v, b, binv, c, A, B, s0, es, dd, E, acc):
     """Breakpoints ``v / b_j`` in ``(A, B]`` (the walk of :func:`_count_side`) with the changes of the
     three coefficients (``dd[e]``) written from index ``E``; their rounding bounds added to ``acc``.
     Returns the new ``E``."""
@@ -538,7 +538,7 @@ def _fill_side(v, b, c, A, B, s0, es, dd, E, acc):
             co = c[j + 1]
             scn = s0 * cn
             sco = s0 * co
-            se = x / b[j]
+            se = x * binv[j]  # x / b_j up to an ulp: only orders the pieces (sums are exact per event)
             if se < A:
                 se = A
             elif se > B:
@@ -680,7 +680,7 @@ def polish_direct2(vP, P0P, bP, cP, vN, P0N, bN, cN, s, acc):
 
 
 @numba.njit(cache=True)
-def rows_optimum(X, levels, mids, lmax, bP, cP, bN, cN, rtol, nsub, max_near, near_direct, max_direct,
+def rows_optimum(X, levels, mids, lmax, bP, cP, bN, cN, rtol, nsub, max_near, near_direct, max_direct, dbl,
                  scale, mse, lower, serr, amax_s, amax_m, near_s, near_m, near_cnt, status, stats):
     """Exact MSE-optimal scale of every row of ``X`` (2-D, float32/float64, finite; validated by the
     caller) for the level set ``levels`` (midpoints ``mids``; ``bP, cP`` / ``bN, cN`` the positive
@@ -690,6 +690,8 @@ def rows_optimum(X, levels, mids, lmax, bP, cP, bN, cN, rtol, nsub, max_near, ne
     row, 2 candidate buffer overflow: the caller solves these rows with the single-array engine),
     ``stats`` = (intervals bounded, intervals swept, breakpoints swept)."""
     m, n = X.shape
+    biP = 1.0 / bP
+    biN = 1.0 / bN
     cap_ev = 1024
     es = np.empty(cap_ev)
     dd = np.empty((cap_ev, 3))
@@ -758,8 +760,28 @@ def rows_optimum(X, levels, mids, lmax, bP, cP, bN, cN, rtol, nsub, max_near, ne
         nc = 0
         lower_all = np.inf
         best_ub = np.inf
-        # ---- end pieces: (0, s_lo) at 0.5 s_lo and (s_hi, inf) at 2 s_hi
+        # ---- doubling-closed level sets (dbl: every level l with 2 l in [lo, hi] has 2 l a level):
+        # for t >= t_clip (no value clips) the absolute levels 2t L within the clipping range are a
+        # subset of t L, so every value's error at 2t is >= its error at t and SSE(2t) >= SSE(t):
+        # the minimum over s >= t_clip is attained in [t_clip, 2 t_clip]; s_top cuts the search there
+        s_top = s_hi
+        if dbl:
+            tc = 0.0
+            okc = True
+            for sd in range(2):
+                v = vp if sd == 0 else vn
+                c = cP if sd == 0 else cN
+                if v.size and v[v.size - 1] > 0.0:
+                    if c[c.size - 1] > 0.0:
+                        tc = max(tc, v[v.size - 1] / c[c.size - 1])
+                    else:
+                        okc = False
+            if okc and tc > 0.0 and 2.0 * tc < s_hi:
+                s_top = max(2.0 * tc, s_lo)
+        # ---- end pieces: (0, s_lo) at 0.5 s_lo and (s_hi, inf) at 2 s_hi (the latter not when cut)
         for endk in range(2):
+            if endk == 1 and s_top < s_hi:
+                continue
             se = 0.5 * s_lo if endk == 0 else 2.0 * s_hi
             a = 0.0 if endk == 0 else s_hi
             acc[:] = 0.0
@@ -810,13 +832,13 @@ def rows_optimum(X, levels, mids, lmax, bP, cP, bN, cN, rtol, nsub, max_near, ne
         if ub0 < best_ub:
             best_ub = ub0
         # ---- octave intervals of the bracket, bounded; survivors split and bounded again
-        L = math.log2(s_hi / s_lo) if s_hi > s_lo else 0.0
+        L = math.log2(s_top / s_lo) if s_top > s_lo else 0.0
         G = int(math.ceil(L)) if L > 0.0 else 1
         niv = 0
         nb = 0
         for g in range(G):
             a = s_lo * 2.0 ** (L * g / G) if g > 0 else s_lo
-            bb = s_lo * 2.0 ** (L * (g + 1) / G) if g + 1 < G else s_hi
+            bb = s_lo * 2.0 ** (L * (g + 1) / G) if g + 1 < G else s_top
             lb = _lb_side(vp, cP, a, bb) + _lb_side(vn, cN, a, bb)
             nb += 1
             if lb > best_ub * (1.0 + 2.0 * rtol):
@@ -863,8 +885,8 @@ def rows_optimum(X, levels, mids, lmax, bP, cP, bN, cN, rtol, nsub, max_near, ne
             acc[:] = 0.0
             _coeffs_side(vp, bP, cP, A, s0, acc)
             _coeffs_side(vn, bN, cN, A, s0, acc)
-            E2 = _fill_side(vp, bP, cP, A, B, s0, es, dd, 0, acc)
-            E2 = _fill_side(vn, bN, cN, A, B, s0, es, dd, E2, acc)
+            E2 = _fill_side(vp, bP, biP, cP, A, B, s0, es, dd, 0, acc)
+            E2 = _fill_side(vn, bN, biN, cN, A, B, s0, es, dd, E2, acc)
             e0, e1, e2 = _errs(acc, n + 2 * E)
             C0 = acc[0]
             k0 = acc[1]
