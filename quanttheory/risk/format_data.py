@@ -40,6 +40,16 @@ minimum over ``s > 0`` without enumerating the ``n (K - 1)`` breakpoints:
    and returned, best first: for minifloats the optimum may be a *set* of
    near-equal scales about an octave apart.
 
+The re-evaluated candidates are first *polished* to the exact vertex of their piece (``sum cnt v c /
+sum cnt c**2`` over the level assignment at the candidate, double-double; never a larger MSE) and
+exact ties go to the smaller scale.
+
+Per-channel (``axis=``, channels of at most ``ROWS_MAX`` values): all channels in one numba call
+(``rows_optimum``: octave lower bounds, exact best-first sweeps of the surviving octaves, for
+doubling-closed formats a search up to twice the no-clipping scale since ``SSE(2t) >= SSE(t)`` there;
+the same polish, direct pass and tie rule, so the results equal the per-channel loop's bit for bit;
+docs/formats.md).
+
 Outside ``[s_lo, s_hi] = [min|x| / m_top, max|x| / m_1]`` (``m_1`` the smallest
 positive midpoint, ``m_top`` the largest) no value changes level and ``MSE`` is a
 single quadratic on each side, minimized exactly.
