@@ -369,3 +369,117 @@ def test_fast_engine_vs_brute_force_all_breakpoints(name, dtype, xs, force):
     assert r.mse == pytest.approx(f, rel=1e-12, abs=1e-300)
     assert r.risk_lower_bound <= PI2 * f * (1 + 1e-12)
     assert D.format_data_mse(x, r.scale, fmt) <= f * (1 + 1e-12)
+
+
+# --------------------------------------------------------------------------- batched rows (per-channel)
+def _rows_cases(rng, n):
+    mag = 10.0 ** rng.uniform(-3, 3)
+    W = rng.standard_t(3, size=(7, n)) * mag
+    W[1] = (np.round(rng.normal(size=n) * 3) + 0.5) * mag  # many duplicates
+    W[2, : n // 2] = 0.0  # zeros beside other values
+    W[3] = np.abs(W[3])  # one-signed rows
+    W[4] = -np.abs(W[4])
+    W[5] = 0.0  # all-zero row: degenerate, solved by the single-array engine
+    return W
+
+
+@pytest.mark.parametrize("name", ["e4m3", "e5m2", "e2m3", "e2m1", "nf4", "int4n", "user", "midrise"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("octave", [True, False])
+def test_rows_kernel_equals_per_row_path(monkeypatch, name, dtype, octave):
+    """The batched row kernel against the single-array engine run channel by channel
+    (``USE_ROWS = False``): the same scale and MSE bit for bit (both polish the best candidates to
+    the exact vertex of their piece and take the direct pass with the same operations), the same
+    amax MSE, and a valid certificate: ``lower <= risk`` and not looser than 1e-6 relative
+    up to 1e-10 of the mean square (the two engines' rounding allowances differ: float64 with error
+    terms vs extended precision).  Near-optimal sets: with the octave cut of doubling-closed formats
+    (``ROW_OCTAVE``) the batched set is a subset (the octave copies above twice the no-clipping
+    scale are not searched); without it, the same set (up to the last bits of the scales that were
+    not re-evaluated)."""
+    monkeypatch.setattr(D, "ROW_OCTAVE", octave)
+    fmt = {"user": levelset([-5.0, -2.0, -0.75, 0.0, 0.3, 1.0, 4.0]),
+           "midrise": levelset([-1.5, -0.5, 0.5, 1.5], require_zero=False)}.get(name) or get_format(name)
+    rng = np.random.default_rng(7)
+    W = _rows_cases(rng, 41).astype(dtype)
+    if name == "midrise":  # no zero level: an all-zero row has no optimum
+        W[5] = 1.0
+    r = D.optimal_scale_format_data(W, fmt, axis=0)
+    assert r.method.startswith("per-channel") and "batched rows" in r.method
+    monkeypatch.setattr(D, "USE_ROWS", False)
+    ref = D.optimal_scale_format_data(W, fmt, axis=0)
+    assert "batched" not in ref.method
+    np.testing.assert_array_equal(r.scale, ref.scale)
+    np.testing.assert_array_equal(r.mse, ref.mse)
+    np.testing.assert_array_equal(r.amax_mse, ref.amax_mse)
+    np.testing.assert_array_equal(r.amax_scale, ref.amax_scale)
+    assert np.all(r.risk_lower_bound <= r.risk)
+    # (rounding allowances scale with the data's mean square: absolute slack 1e-10 of it)
+    ms = PI2 * np.mean(W.astype(np.float64) ** 2, axis=1)
+    assert np.all(r.risk_lower_bound >= ref.risk * (1 - 1e-6) - 1e-10 * ms)
+    for a, b in zip(r.near_optimal_scales, ref.near_optimal_scales):
+        assert a[0] == b[0]
+        if octave and D._doubling_closed(fmt.levels):
+            assert all(np.min(np.abs(np.array(b) / sa - 1)) <= 1e-12 for sa in a)
+        else:
+            assert len(a) == len(b)
+            np.testing.assert_allclose(sorted(a), sorted(b), rtol=1e-12)
+    for a, b in zip(r.near_optimal_mse, ref.near_optimal_mse):
+        assert a[0] == b[0]
+    # every row's MSE is the direct MSE at its scale
+    for i in range(W.shape[0]):
+        assert D.format_data_mse(W[i], r.scale[i], fmt) == pytest.approx(r.mse[i], rel=1e-13, abs=1e-300)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from(["e4m3", "e2m1", "nf4", "int3", "user"]), st.sampled_from([np.float32, np.float64]),
+       st.integers(1, 9),
+       st.lists(st.floats(-300, 300, allow_nan=False).filter(lambda v: v == 0 or abs(v) > 1e-4),
+                min_size=3, max_size=27))
+def test_rows_kernel_vs_brute_force(name, dtype, n, xs):
+    """Each row's optimum vs the float64 enumeration of every breakpoint (``brute_float``; every piece
+    minimized exactly).  Tolerance 1e-12 relative: float64 sums of <= 9 terms on both sides."""
+    fmt = levelset([-5.0, -2.0, -0.75, 0.0, 0.3, 1.0, 4.0]) if name == "user" else get_format(name)
+    m = len(xs) // n
+    if m == 0:
+        return
+    W = np.array(xs[: m * n], dtype=dtype).reshape(m, n)
+    try:
+        r = D.optimal_scale_format_data(W, fmt, axis=0)
+    except ValueError as exc:  # a one-signed row and a format without levels of that sign
+        assert "no level of the sign" in str(exc)
+        return
+    for i in range(m):
+        x = W[i].astype(np.float64)
+        if not np.any(x != 0):
+            assert r.mse[i] == 0.0
+            continue
+        f, _ = brute_float(x, fmt)
+        assert r.mse[i] == pytest.approx(f, rel=1e-12, abs=1e-300)
+        assert r.risk_lower_bound[i] <= PI2 * f * (1 + 1e-12)
+        assert D.format_data_mse(x, r.scale[i], fmt) <= f * (1 + 1e-12) + 1e-300
+
+
+def test_doubling_closed_formats_and_octave_monotonicity():
+    """``SSE(2t) >= SSE(t)`` once no value clips, for the doubling-closed formats (by hand: e2m1 levels
+    0, .5, 1, 1.5, 2, 3, 4, 6 are closed under doubling inside [-6, 6]; NF4's are not), checked on a
+    grid of t against the direct MSE."""
+    assert D._doubling_closed(get_format("e2m1").levels) and D._doubling_closed(get_format("e4m3").levels)
+    assert D._doubling_closed(get_format("int4n").levels) and not D._doubling_closed(get_format("nf4").levels)
+    assert not D._doubling_closed(np.array([-1.0, 0.0, 0.3, 1.0]))
+    rng = np.random.default_rng(5)
+    x = rng.standard_t(3, size=200)
+    for name in ["e2m1", "e4m3", "int4n"]:
+        fmt = get_format(name)
+        t = np.max(np.abs(x)) / fmt.level_max * np.geomspace(1, 8, 97)
+        m1 = D.format_data_mse(x, t, fmt)
+        m2 = D.format_data_mse(x, 2 * t, fmt)
+        assert np.all(m2 >= m1 * (1 - 1e-14))
+
+
+def test_rows_bad_channel_named():
+    W = np.ones((3, 4))
+    W[2, 1] = np.nan
+    with pytest.raises(ValueError, match="channel 2"):
+        D.optimal_scale_format_data(W, "e4m3", axis=0)
+    with pytest.raises(ValueError, match="no level of the sign"):
+        D.optimal_scale_format_data(np.array([[1.0, 2.0], [-1.0, -2.0]]), "uint3", axis=0)

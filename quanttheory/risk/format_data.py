@@ -40,6 +40,16 @@ minimum over ``s > 0`` without enumerating the ``n (K - 1)`` breakpoints:
    and returned, best first: for minifloats the optimum may be a *set* of
    near-equal scales about an octave apart.
 
+The re-evaluated candidates are first *polished* to the exact vertex of their piece (``sum cnt v c /
+sum cnt c**2`` over the level assignment at the candidate, double-double; never a larger MSE) and
+exact ties go to the smaller scale.
+
+Per-channel (``axis=``, channels of at most ``ROWS_MAX`` values): all channels in one numba call
+(``rows_optimum``: octave lower bounds, exact best-first sweeps of the surviving octaves, for
+doubling-closed formats a search up to twice the no-clipping scale since ``SSE(2t) >= SSE(t)`` there;
+the same polish, direct pass and tie rule, so the results equal the per-channel loop's bit for bit;
+docs/formats.md).
+
 Outside ``[s_lo, s_hi] = [min|x| / m_top, max|x| / m_1]`` (``m_1`` the smallest
 positive midpoint, ``m_top`` the largest) no value changes level and ``MSE`` is a
 single quadratic on each side, minimized exactly.
@@ -88,6 +98,7 @@ MAX_INTERVALS = 1 << 16
 MAX_NEAR = 64
 UB_PROBES = 64  # MSE evaluations per branch-and-bound level (at the least lower bounds)
 NEAR_DIRECT = 4
+MAX_DIRECT = 1024  # at most this many candidates indistinguishable from the best get a direct pass
 DEGENERATE_SCALE = 1.0
 USE_KERNELS = True  # numba bounds (False: the numpy/longdouble reference implementation, tested equal)
 
@@ -707,6 +718,27 @@ def _mse_sides(sides, scales, n) -> np.ndarray:
     return out
 
 
+def _polish_direct(sides, s: float, n: int):
+    """``(s', MSE(s'))``: ``s'`` the exact vertex of the piece holding ``s`` (``sum cnt v c / sum cnt
+    c**2`` over its level assignment, double-double; ``s`` itself if that is not a positive finite
+    number), ``MSE`` by the direct pass over the sides' sorted distinct values (numba kernels)."""
+    from ._kernels.format_data import direct_sse_sorted, polish_acc
+
+    acc = np.zeros(4)
+    for sd in sides:
+        polish_acc(sd.v, sd.P0f, sd.b, sd.c, s, acc)
+    den = acc[2] + acc[3]
+    sp = s
+    if den > 0.0:
+        t = (acc[0] + acc[1]) / den
+        if 0.0 < t < math.inf:
+            sp = t
+    d = 0.0
+    for sd in sides:
+        d = d + direct_sse_sorted(sd.v, sd.P0f, sd.b, sd.c, sp)
+    return sp, d / n
+
+
 def _optimal_one(x: np.ndarray, fmt: Format, rtol: float, name: str = "data") -> FormatScale:
     t0 = time.perf_counter()
     n = x.size
@@ -753,22 +785,39 @@ def _optimal_one(x: np.ndarray, fmt: Format, rtol: float, name: str = "data") ->
     best_est = float(np.min(cv))
     thr = best_est * (1 + rtol) + 2 * float(np.max(ce))
     near = np.flatnonzero(cv <= thr)
-    near = near[np.argsort(cv[near], kind="stable")]
+    near = near[np.lexsort((cs[near], cv[near]))]  # by value, exact ties by scale (as the row kernel)
     _, first = np.unique(cs[near], return_index=True)
     near = near[np.sort(first)]
     truncated = near.size > MAX_NEAR
+    near_all = near
     near = near[:MAX_NEAR]
     # the best few are re-evaluated by a direct pass; the set is ranked by the swept (longdouble) values
-    top = near[:NEAR_DIRECT]
-    direct = _mse_sides(sides, cs[top], n) if USE_KERNELS else _mse_direct(x, cs[top], fmt)
-    i = int(np.argmin(direct))
+    # (kernels) also every candidate the swept values cannot tell from the best, each at its polished
+    # scale (the exact vertex of its piece: never a larger MSE); least MSE wins, exact ties to the
+    # smaller scale -- the batched row kernel makes the same choice with the same operations
+    ntop = NEAR_DIRECT
+    if USE_KERNELS:
+        ib0 = int(np.argmin(cv))
+        indist = np.flatnonzero(cv[near_all] <= best_est + ce[ib0] + ce[near_all])
+        if indist.size:
+            ntop = max(ntop, min(int(indist[-1]) + 1, MAX_DIRECT))
+    top = near_all[:ntop]
+    pol = cs.copy()
+    if USE_KERNELS:
+        direct = np.empty(top.size)
+        for q, t in enumerate(top):
+            pol[t], direct[q] = _polish_direct(sides, float(cs[t]), n)
+        i = min(range(top.size), key=lambda q: (direct[q], pol[top[q]]))
+    else:
+        direct = _mse_direct(x, cs[top], fmt)
+        i = int(np.argmin(direct))
     best = float(direct[i])
-    s_best = float(cs[top[i]])
+    s_best = float(pol[top[i]])
     near_vals = cv[near] / n
     keep = cv[near] <= best_est * (1 + rtol) + ce[near] + float(ce[np.argmin(cv)])  # within rtol, up to rounding
     keep[np.flatnonzero(near == top[i])] = True
-    rest = [k for k in np.flatnonzero(keep) if near[k] != top[i]]
-    near_s = (s_best,) + tuple(float(cs[near[k]]) for k in rest)
+    rest = [k for k in np.flatnonzero(keep) if near[k] != top[i]][:MAX_NEAR - 1]
+    near_s = (s_best,) + tuple(float(pol[near[k]]) for k in rest)
     dmap = {int(t): float(d) for t, d in zip(top, direct)}  # direct-pass values where computed
     near_m = (best,) + tuple(dmap.get(int(near[k]), float(near_vals[k])) for k in rest)
     s_star = near_s[0]
@@ -915,6 +964,71 @@ def _bb(sides, s_lo, s_hi, pieces, rtol, info):
                 bracket=(s_lo, s_hi))
 
 
+# --------------------------------------------------------------------------- batched rows
+ROWS_MAX = 1 << 16  # per-channel units up to this many values go through the batched row kernel
+ROW_SUB = 1  # sub-intervals per surviving octave of the batched kernel (each swept exactly)
+ROW_OCTAVE = True  # doubling-closed formats: search up to 2 t_clip only (False: the whole bracket)
+USE_ROWS = True  # False: every channel through _optimal_one (the reference the tests compare with)
+ROWS_METHOD = ("exact (batched rows): per-row lower bounds on octaves of the scale bracket, exact sweep "
+               "of the breakpoints of the surviving sub-intervals, best first (global, certified); "
+               "near-optimal set within rtol of the best")
+
+
+def _doubling_closed(levels: np.ndarray) -> bool:
+    """Every level ``l`` with ``2 l`` inside ``[levels[0], levels[-1]]`` has ``2 l`` a level (FP8/FP6/FP4
+    minifloats, integer grids; not NF4): then ``SSE(2t) >= SSE(t)`` for every ``t`` at which no value
+    clips, and the batched kernel searches ``s`` up to twice the no-clipping scale only."""
+    lv = np.asarray(levels, dtype=np.float64)
+    d = 2.0 * lv
+    d = d[(d >= lv[0]) & (d <= lv[-1])]
+    return bool(np.all(np.isin(d, lv)))
+
+
+def _side_levels(levels: np.ndarray):
+    """Positive midpoints ``b`` and group levels ``c`` of one side (as :class:`_Side`)."""
+    mid = 0.5 * (levels[:-1] + levels[1:])
+    j0 = int(np.sum(mid <= 0.0))
+    return np.ascontiguousarray(mid[j0:], dtype=np.float64), np.ascontiguousarray(levels[j0:], dtype=np.float64)
+
+
+def _optimal_rows(M: np.ndarray, fmt: Format, rtol: float) -> list:
+    """Per-row optimum of the 2-D float32/float64 array ``M`` (finite, validated) in one kernel call;
+    rows the kernel leaves (degenerate or one-sided rows, candidate overflow) go through
+    :func:`_optimal_one`.  Returns one :class:`FormatScale` per row."""
+    from ._kernels.format_data import rows_optimum
+
+    m, n = M.shape
+    lv = np.ascontiguousarray(fmt.levels, dtype=np.float64)
+    bP, cP = _side_levels(lv)
+    bN, cN = _side_levels(-lv[::-1].copy())
+    f = [np.zeros(m) for _ in range(6)]
+    near_s = np.zeros((m, MAX_NEAR))
+    near_m = np.zeros((m, MAX_NEAR))
+    near_c = np.zeros(m, dtype=np.int64)
+    status = np.zeros(m, dtype=np.int64)
+    stats = np.zeros((m, 3), dtype=np.int64)
+    t0 = time.perf_counter()
+    rows_optimum(M, lv, np.ascontiguousarray(fmt.midpoints, dtype=np.float64), float(fmt.level_max),
+                 bP, cP, bN, cN, float(rtol), int(ROW_SUB), int(MAX_NEAR), int(NEAR_DIRECT), int(MAX_DIRECT),
+                 bool(ROW_OCTAVE and _doubling_closed(lv)), *f,
+                 near_s, near_m, near_c, status, stats)
+    sec = (time.perf_counter() - t0) / max(m, 1)
+    scale, mse, lower, serr, amax_s, amax_m = f
+    pi2 = math.pi**2
+    out = []
+    for i in range(m):
+        if status[i] != 0:
+            out.append(_optimal_one(M[i].astype(np.float64), fmt, rtol, name=f"channel {i}"))
+            continue
+        k = int(near_c[i])
+        info = {"n": n, "seconds": sec, "intervals_bounded": int(stats[i, 0]),
+                "intervals_swept": int(stats[i, 1]), "breakpoints_swept": int(stats[i, 2]), "rtol": rtol}
+        out.append(FormatScale(float(scale[i]), float(mse[i]), pi2 * float(mse[i]), fmt, ROWS_METHOD,
+                               float(serr[i]), pi2 * float(lower[i]), tuple(near_s[i, :k].tolist()),
+                               tuple(near_m[i, :k].tolist()), float(amax_s[i]), float(amax_m[i]), info))
+    return out
+
+
 # --------------------------------------------------------------------------- public API
 def optimal_scale_format_data(data, fmt, axis=None, *, rtol: float = RTOL) -> FormatScale:
     """Exact global minimizer ``s*`` of ``MSE(s) = mean (x - s q(x/s))**2`` for format ``fmt``.
@@ -958,8 +1072,20 @@ def optimal_scale_format_data(data, fmt, axis=None, *, rtol: float = RTOL) -> Fo
     moved = np.moveaxis(arr, int(axis), 0)
     if moved.shape[0] == 0 or moved[0].size == 0:
         raise ValueError(f"data of shape {arr.shape} has empty channels along axis {axis}")
-    res = [_optimal_one(load(moved[i], f"channel {i}"), fmt, rtol, name=f"channel {i}")
-           for i in range(moved.shape[0])]
+    m = moved.shape[0]
+    batched = USE_ROWS and USE_KERNELS and moved[0].size <= ROWS_MAX
+    if batched:
+        try:  # validation first, in one pass over the data (on failure the loop names the channel)
+            _scan(arr, "data")
+        except ValueError:
+            batched = False
+    if batched:  # all channels in one kernel call
+        M = moved.reshape(m, -1)
+        if M.dtype not in (np.float32, np.float64) or not M.dtype.isnative:
+            M = M.astype(np.float64)
+        res = _optimal_rows(np.ascontiguousarray(M), fmt, rtol)
+    else:
+        res = [_optimal_one(load(moved[i], f"channel {i}"), fmt, rtol, name=f"channel {i}") for i in range(m)]
 
     def stack(f):
         return np.array([getattr(r, f) for r in res], dtype=float)

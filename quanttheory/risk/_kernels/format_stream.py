@@ -47,19 +47,22 @@ def _bin_of(v, e_min, e_cut, m, nco):
 
 
 @numba.njit(cache=True)
+def _side_value(xi, sign):
+    """The magnitude of ``xi`` on one side (``sign`` +1: ``xi >= 0``, -1: ``-xi`` for ``xi < 0``), or
+    -1.0 when ``xi`` is not on that side (NaN is on neither)."""
+    if sign > 0:
+        return xi if xi >= 0.0 else -1.0
+    return -xi if xi < 0.0 else -1.0
+
+
+@numba.njit(cache=True)
 def hist_fill(x, sign, e_min, e_cut, m, nco, N, D1, C1, D2, C2, lo, hi):
     """Add the values of one side of the chunk ``x`` (``sign`` +1: ``x >= 0``; -1: ``-x`` for
     ``x < 0``) to the histogram arrays (N: counts; D1/C1, D2/C2: Neumaier sums and compensations)."""
     for i in range(x.size):
-        xi = x[i]
-        if sign > 0:
-            if not xi >= 0.0:
-                continue
-            v = xi
-        else:
-            if not xi < 0.0:
-                continue
-            v = -xi
+        v = _side_value(x[i], sign)
+        if v < 0.0:
+            continue
         k, r = _bin_of(v, e_min, e_cut, m, nco)
         d = v - r
         N[k] += 1.0
@@ -354,15 +357,9 @@ def cluster_pass(x, sign, b, c, As, Bs, s0s, e_min, e_cut, m, nco, rel, acc, buf
     ``C1 = sum c (v - s0 c)``, ``C2 = sum c**2``; the others (*straddlers*) are written to
     ``buf[off[q] + nbuf[q]]``.  Returns False if a buffer would overflow its capacity ``cap[q]``."""
     for i in range(x.size):
-        xi = x[i]
-        if sign > 0:
-            if not xi >= 0.0:
-                continue
-            v = xi
-        else:
-            if not xi < 0.0:
-                continue
-            v = -xi
+        v = _side_value(x[i], sign)
+        if v < 0.0:
+            continue
         kb, r = _bin_of(v, e_min, e_cut, m, nco)
         mask = rel[kb]
         if mask == 0:
