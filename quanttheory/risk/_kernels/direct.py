@@ -341,6 +341,78 @@ def exact_rows_short(X, Tp, Tn, out):
 
 
 @numba.njit(cache=True)
+def _compact(sv, sT, m, lim, clip):
+    """Keeps, in order, the entries of ``sv[:m], sT[:m]`` that can still count: for ``clip``
+    those with ``T > 0`` and ``v - T lim > 0`` (clipped below every scale ``>= lim``), else those
+    with ``T = 0`` or ``v < lim / 2`` (rounded to 0 above every scale ``<= lim``).  Returns the new
+    count."""
+    k = 0
+    for i in range(m):
+        v = sv[i]
+        T = sT[i]
+        keep = (T > 0 and v - T * lim > 0.0) if clip else (T == 0 or v < 0.5 * lim)
+        if keep:
+            sv[k] = v
+            sT[k] = T
+            k += 1
+    return k
+
+
+@numba.njit(cache=True)
+def _narrow_clipped(x, Tp, Tn, lo_c, hi_c, F_up, rt, sv, sT):
+    """The log-bisection of the bracket's left end (largest ``sc`` with ``clipped(sc) (1 - rt) >
+    F_up``, ``NARROW_STEPS`` steps from ``[lo_c, hi_c]``), each sum over only the points that can
+    still be clipped (``v > T lo_c``), in the row's order: the dropped terms are exact zeros, so
+    every sum, hence every decision, is that of :func:`_clipped` on the whole row."""
+    m = 0
+    for i in range(x.shape[0]):
+        v, T = _magnitude_top(x[i], Tp, Tn)
+        sv[m] = v
+        sT[m] = T
+        m += 1
+    m = _compact(sv, sT, m, lo_c, True)
+    for _ in range(NARROW_STEPS):
+        m_ = np.sqrt(lo_c) * np.sqrt(hi_c)
+        tot = 0.0
+        for i in range(m):
+            d = max(sv[i] - sT[i] * m_, 0.0)
+            tot += d * d
+        if tot * (1 - rt) > F_up:
+            lo_c = m_
+            m = _compact(sv, sT, m, lo_c, True)
+        else:
+            hi_c = m_
+    return lo_c
+
+
+@numba.njit(cache=True)
+def _narrow_zeroed(x, Tp, Tn, lo_d, hi_d, F_up, rt, sv, sT):
+    """The log-bisection of the bracket's right end (smallest ``sd`` with ``zeroed(sd) (1 - rt) >
+    F_up``) over only the points that can still round to 0 (``T = 0`` or ``v < hi_d / 2``), in the
+    row's order: every sum is that of :func:`_zeroed` on the whole row (see
+    :func:`_narrow_clipped`)."""
+    m = 0
+    for i in range(x.shape[0]):
+        v, T = _magnitude_top(x[i], Tp, Tn)
+        sv[m] = v
+        sT[m] = T
+        m += 1
+    m = _compact(sv, sT, m, hi_d, False)
+    for _ in range(NARROW_STEPS):
+        m_ = np.sqrt(lo_d) * np.sqrt(hi_d)
+        tot = 0.0
+        for i in range(m):
+            v = sv[i]
+            tot += (v * v) * np.float64((sT[i] == 0) | (v < 0.5 * m_))
+        if tot * (1 - rt) > F_up:
+            hi_d = m_
+            m = _compact(sv, sT, m, hi_d, False)
+        else:
+            lo_d = m_
+    return hi_d
+
+
+@numba.njit(cache=True)
 def _rows_full(X, Tp, Tn, out, bucketed):
     rows, n = X.shape
     Tm = max(Tp, Tn)
@@ -351,6 +423,8 @@ def _rows_full(X, Tp, Tn, out, bucketed):
     ps = np.empty(cap + 1)
     pv = np.empty(cap + 1)
     pt = np.empty(cap + 1)
+    sv = np.empty(n)
+    sT = np.empty(n)
     for r in range(rows):
         x = X[r]
         # one-pass stats (as laws.atoms.scan)
@@ -378,24 +452,10 @@ def _rows_full(X, Tp, Tn, out, bucketed):
             a_, b_ = A, B
             # largest sc in [A, B] with clipped(sc) > F_up (clipped is non-increasing in sc)
             if _clipped(x, a_, Tp, Tn) * (1 - rt) > F_up:
-                lo_c, hi_c = a_, b_
-                for _ in range(NARROW_STEPS):
-                    m_ = np.sqrt(lo_c) * np.sqrt(hi_c)
-                    if _clipped(x, m_, Tp, Tn) * (1 - rt) > F_up:
-                        lo_c = m_
-                    else:
-                        hi_c = m_
-                a_ = lo_c
+                a_ = _narrow_clipped(x, Tp, Tn, a_, b_, F_up, rt, sv, sT)
             # smallest sd in [a_, B] with zeroed(sd) > F_up (non-decreasing in sd)
             if _zeroed(x, b_, Tp, Tn) * (1 - rt) > F_up:
-                lo_d, hi_d = a_, b_
-                for _ in range(NARROW_STEPS):
-                    m_ = np.sqrt(lo_d) * np.sqrt(hi_d)
-                    if _zeroed(x, m_, Tp, Tn) * (1 - rt) > F_up:
-                        hi_d = m_
-                    else:
-                        lo_d = m_
-                b_ = hi_d
+                b_ = _narrow_zeroed(x, Tp, Tn, a_, b_, F_up, rt, sv, sT)
             if a_ < b_:
                 A, B = a_, b_
         if bucketed:
@@ -486,9 +546,12 @@ def _hbin(u, iw, M, vmax):
 
 
 @numba.njit(cache=True)
-def _hist_row(x, Tp, Tn, Mp, iwp, iwn, Mn, H, HMN, HMX):
+def _hist_row(x, Tp, Tn, Mp, iwp, iwn, Mn, H, HMN, HMX, J):
     """Histogram of one row: side 0 (x >= 0) in bins ``[0, Mp)``, side 1 in ``[Mp, Mp + Mn)``;
-    ``H[j] = (count, sum v, sum v^2)``, ``HMN``/``HMX`` the extreme values of each bin."""
+    ``H[j] = (count, sum v, sum v^2)``, ``HMN``/``HMX`` the extreme values of each bin.  Two
+    phases (bin indices into the scratch ``J``, then the accumulation in the same order): the
+    same sums, about three times faster than one fused loop (whose read-modify-writes of ``H``
+    stall behind the index computation)."""
     m = Mp + Mn
     for j in range(m):
         H[j, 0] = 0.0
@@ -498,7 +561,8 @@ def _hist_row(x, Tp, Tn, Mp, iwp, iwn, Mn, H, HMN, HMX):
         HMX[j] = -np.inf
     Mp1 = Mp - 1
     Mn1 = Mn - 1
-    for i in range(x.shape[0]):
+    n = x.shape[0]
+    for i in range(n):
         xi = np.float64(x[i])
         v = abs(xi)
         neg = xi < 0.0
@@ -507,7 +571,10 @@ def _hist_row(x, Tp, Tn, Mp, iwp, iwn, Mn, H, HMN, HMX):
         top = Mn1 if neg else Mp1
         off = Mp if neg else 0
         j = int(v * iw)
-        j = off + (j if j < top else top)
+        J[i] = off + (j if j < top else top)
+    for i in range(n):
+        j = J[i]
+        v = abs(np.float64(x[i]))
         H[j, 0] += 1.0
         H[j, 1] += v
         H[j, 2] += v * v
@@ -744,6 +811,7 @@ def exact_rows_window(X, Tp, Tn, out):
     HMN = np.empty(2 * mside)
     HMX = np.empty(2 * mside)
     P = np.empty((2 * mside + 1, 6))
+    J = np.empty(n, dtype=np.int64)
     lo1 = np.empty(ROW_MAX_IV)
     hi1 = np.empty(ROW_MAX_IV)
     lb1 = np.empty(ROW_MAX_IV)
@@ -772,7 +840,7 @@ def exact_rows_window(X, Tp, Tn, out):
         if vmn > 0.0 and vmn >= ROW_TINY_VMAX:
             Mn = min(max(ROW_HIST_MIN, (n - npos) // 2), ROW_HIST_PER_T * Tn + ROW_HIST_MIN)
             iwn = Mn / vmn
-        _hist_row(x, Tp, Tn, Mp, iwp, iwn, Mn, H, HMN, HMX)
+        _hist_row(x, Tp, Tn, Mp, iwp, iwn, Mn, H, HMN, HMX, J)
         _prefix_dw(H, Mp + Mn, P)
         if Tp == 0:
             const = P[Mp, 2] + P[Mp, 5]
