@@ -791,6 +791,44 @@ def exact_rows(X, Tp, Tn, out):
 
 
 @numba.njit(cache=True)
+def _shrink_end(left, q, p, i, ilim, other, lo1, hi1, U, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P,
+                rel, gp, gn):
+    """One halving step at one end of the hull of the surviving s-intervals (both ends mirrored):
+    the end interval is ``[q, p]`` (``left``: the hull's left end, ``q = A``) or ``[p, q]``
+    (right end, ``q = B``), ``q`` its outer end, ``i`` its index in ``lo1, hi1``, ``ilim`` the other
+    end's index, ``other`` the hull's other end.  The outer half is dropped when its lower bound
+    exceeds ``U``, then the whole rest of the interval when its bound does too (continuing with the
+    next interval inward).  Returns ``(moved, q, p, i, smallest dropped bound, bound evaluations)``."""
+    lo, hi = (q, p) if left else (p, q)
+    sm = math.sqrt(lo) * math.sqrt(hi)
+    if not (lo < sm < hi and hi > lo * (1.0 + ROW_MIN_REL)):
+        return False, q, p, i, np.inf, 0
+    pruned = np.inf
+    v_ = _row_bounds(min(q, sm), max(q, sm), True, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P, rel,
+                     gp, gn)
+    nev = 1
+    if v_ > U:
+        pruned = v_
+        q = sm
+        v_ = _row_bounds(min(q, p), max(q, p), True, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P, rel,
+                         gp, gn)
+        nev += 1
+        if v_ > U:
+            # the rest of the end interval goes too: continue with the untested part of the
+            # surviving interval (or the next one inward)
+            pruned = min(pruned, v_)
+            q = p
+            p = min(hi1[i], other) if left else max(lo1[i], other)
+            if not ((q < p) if left else (p < q)) and ((i < ilim) if left else (i > ilim)):
+                i += 1 if left else -1
+                q = lo1[i] if left else hi1[i]
+                p = min(hi1[i], other) if left else max(lo1[i], other)
+    else:
+        p = sm
+    return True, q, p, i, pruned, nev
+
+
+@numba.njit(cache=True)
 def exact_rows_window(X, Tp, Tn, out):
     """The exact optimum of every row of ``X`` (2-D float32 or float64, C-contiguous); see the module
     doc.  Per row: extrema, a histogram pass, a branch and bound over s-intervals on the histogram,
@@ -949,55 +987,18 @@ def exact_rows_window(X, Tp, Tn, out):
         for rnd in range(ROW_MAX_ROUNDS if Tm <= ROW_T_MAX else ROW_MAX_ROUNDS_BIG):
             if s1act * (1.0 / A - 1.0 / B) <= target:
                 break
-            moved = False
-            sm = math.sqrt(la) * math.sqrt(lb_)
-            if la < sm < lb_ and lb_ > la * (1.0 + ROW_MIN_REL):
-                moved = True
-                v_ = _row_bounds(la, sm, True, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P, rel, gp, gn)
-                nevals += 1
-                if v_ > U:
-                    min_pruned = min(min_pruned, v_)
-                    la = sm
-                    A = sm
-                    v_ = _row_bounds(la, lb_, True, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P, rel, gp,
-                                     gn)
-                    nevals += 1
-                    if v_ > U:
-                        # the rest of the end interval goes too: continue with the untested part of
-                        # the surviving interval (or the next one)
-                        min_pruned = min(min_pruned, v_)
-                        la = lb_
-                        lb_ = min(hi1[il], B)
-                        if not la < lb_ and il < ir:
-                            il += 1
-                            la = lo1[il]
-                            lb_ = min(hi1[il], B)
-                        A = la
-                else:
-                    lb_ = sm
-            sm = math.sqrt(ra) * math.sqrt(rb)
-            if ra < sm < rb and rb > ra * (1.0 + ROW_MIN_REL):
-                moved = True
-                v_ = _row_bounds(sm, rb, True, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P, rel, gp, gn)
-                nevals += 1
-                if v_ > U:
-                    min_pruned = min(min_pruned, v_)
-                    rb = sm
-                    B = sm
-                    v_ = _row_bounds(ra, rb, True, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P, rel, gp,
-                                     gn)
-                    nevals += 1
-                    if v_ > U:
-                        min_pruned = min(min_pruned, v_)
-                        rb = ra
-                        ra = max(lo1[ir], A)
-                        if not ra < rb and ir > il:
-                            ir -= 1
-                            rb = hi1[ir]
-                            ra = max(lo1[ir], A)
-                        B = rb
-                else:
-                    ra = sm
+            # the left end first (its new A bounds the right end's interval), then the right end
+            ml, la, lb_, il, pr, nv = _shrink_end(True, la, lb_, il, ir, B, lo1, hi1, U, Tp, Tn, Mp, Mn, iwp,
+                                                  iwn, vmp, vmn, H, HMN, HMX, P, rel, gp, gn)
+            A = la
+            min_pruned = min(min_pruned, pr)
+            nevals += nv
+            mr, rb, ra, ir, pr, nv = _shrink_end(False, rb, ra, ir, il, A, lo1, hi1, U, Tp, Tn, Mp, Mn, iwp,
+                                                 iwn, vmp, vmn, H, HMN, HMX, P, rel, gp, gn)
+            B = rb
+            min_pruned = min(min_pruned, pr)
+            nevals += nv
+            moved = ml or mr
             if not moved:
                 break
         # ---- exact sweep of [A, B]; buffers for an upper bound of its breakpoints
