@@ -341,6 +341,78 @@ def exact_rows_short(X, Tp, Tn, out):
 
 
 @numba.njit(cache=True)
+def _compact(sv, sT, m, lim, clip):
+    """Keeps, in order, the entries of ``sv[:m], sT[:m]`` that can still count: for ``clip``
+    those with ``T > 0`` and ``v - T lim > 0`` (clipped below every scale ``>= lim``), else those
+    with ``T = 0`` or ``v < lim / 2`` (rounded to 0 above every scale ``<= lim``).  Returns the new
+    count."""
+    k = 0
+    for i in range(m):
+        v = sv[i]
+        T = sT[i]
+        keep = (T > 0 and v - T * lim > 0.0) if clip else (T == 0 or v < 0.5 * lim)
+        if keep:
+            sv[k] = v
+            sT[k] = T
+            k += 1
+    return k
+
+
+@numba.njit(cache=True)
+def _narrow_clipped(x, Tp, Tn, lo_c, hi_c, F_up, rt, sv, sT):
+    """The log-bisection of the bracket's left end (largest ``sc`` with ``clipped(sc) (1 - rt) >
+    F_up``, ``NARROW_STEPS`` steps from ``[lo_c, hi_c]``), each sum over only the points that can
+    still be clipped (``v > T lo_c``), in the row's order: the dropped terms are exact zeros, so
+    every sum, hence every decision, is that of :func:`_clipped` on the whole row."""
+    m = 0
+    for i in range(x.shape[0]):
+        v, T = _magnitude_top(x[i], Tp, Tn)
+        sv[m] = v
+        sT[m] = T
+        m += 1
+    m = _compact(sv, sT, m, lo_c, True)
+    for _ in range(NARROW_STEPS):
+        m_ = np.sqrt(lo_c) * np.sqrt(hi_c)
+        tot = 0.0
+        for i in range(m):
+            d = max(sv[i] - sT[i] * m_, 0.0)
+            tot += d * d
+        if tot * (1 - rt) > F_up:
+            lo_c = m_
+            m = _compact(sv, sT, m, lo_c, True)
+        else:
+            hi_c = m_
+    return lo_c
+
+
+@numba.njit(cache=True)
+def _narrow_zeroed(x, Tp, Tn, lo_d, hi_d, F_up, rt, sv, sT):
+    """The log-bisection of the bracket's right end (smallest ``sd`` with ``zeroed(sd) (1 - rt) >
+    F_up``) over only the points that can still round to 0 (``T = 0`` or ``v < hi_d / 2``), in the
+    row's order: every sum is that of :func:`_zeroed` on the whole row (see
+    :func:`_narrow_clipped`)."""
+    m = 0
+    for i in range(x.shape[0]):
+        v, T = _magnitude_top(x[i], Tp, Tn)
+        sv[m] = v
+        sT[m] = T
+        m += 1
+    m = _compact(sv, sT, m, hi_d, False)
+    for _ in range(NARROW_STEPS):
+        m_ = np.sqrt(lo_d) * np.sqrt(hi_d)
+        tot = 0.0
+        for i in range(m):
+            v = sv[i]
+            tot += (v * v) * np.float64((sT[i] == 0) | (v < 0.5 * m_))
+        if tot * (1 - rt) > F_up:
+            hi_d = m_
+            m = _compact(sv, sT, m, hi_d, False)
+        else:
+            lo_d = m_
+    return hi_d
+
+
+@numba.njit(cache=True)
 def _rows_full(X, Tp, Tn, out, bucketed):
     rows, n = X.shape
     Tm = max(Tp, Tn)
@@ -351,6 +423,8 @@ def _rows_full(X, Tp, Tn, out, bucketed):
     ps = np.empty(cap + 1)
     pv = np.empty(cap + 1)
     pt = np.empty(cap + 1)
+    sv = np.empty(n)
+    sT = np.empty(n)
     for r in range(rows):
         x = X[r]
         # one-pass stats (as laws.atoms.scan)
@@ -378,24 +452,10 @@ def _rows_full(X, Tp, Tn, out, bucketed):
             a_, b_ = A, B
             # largest sc in [A, B] with clipped(sc) > F_up (clipped is non-increasing in sc)
             if _clipped(x, a_, Tp, Tn) * (1 - rt) > F_up:
-                lo_c, hi_c = a_, b_
-                for _ in range(NARROW_STEPS):
-                    m_ = np.sqrt(lo_c) * np.sqrt(hi_c)
-                    if _clipped(x, m_, Tp, Tn) * (1 - rt) > F_up:
-                        lo_c = m_
-                    else:
-                        hi_c = m_
-                a_ = lo_c
+                a_ = _narrow_clipped(x, Tp, Tn, a_, b_, F_up, rt, sv, sT)
             # smallest sd in [a_, B] with zeroed(sd) > F_up (non-decreasing in sd)
             if _zeroed(x, b_, Tp, Tn) * (1 - rt) > F_up:
-                lo_d, hi_d = a_, b_
-                for _ in range(NARROW_STEPS):
-                    m_ = np.sqrt(lo_d) * np.sqrt(hi_d)
-                    if _zeroed(x, m_, Tp, Tn) * (1 - rt) > F_up:
-                        hi_d = m_
-                    else:
-                        lo_d = m_
-                b_ = hi_d
+                b_ = _narrow_zeroed(x, Tp, Tn, a_, b_, F_up, rt, sv, sT)
             if a_ < b_:
                 A, B = a_, b_
         if bucketed:
@@ -486,9 +546,12 @@ def _hbin(u, iw, M, vmax):
 
 
 @numba.njit(cache=True)
-def _hist_row(x, Tp, Tn, Mp, iwp, iwn, Mn, H, HMN, HMX):
+def _hist_row(x, Tp, Tn, Mp, iwp, iwn, Mn, H, HMN, HMX, J):
     """Histogram of one row: side 0 (x >= 0) in bins ``[0, Mp)``, side 1 in ``[Mp, Mp + Mn)``;
-    ``H[j] = (count, sum v, sum v^2)``, ``HMN``/``HMX`` the extreme values of each bin."""
+    ``H[j] = (count, sum v, sum v^2)``, ``HMN``/``HMX`` the extreme values of each bin.  Two
+    phases (bin indices into the scratch ``J``, then the accumulation in the same order): the
+    same sums, about three times faster than one fused loop (whose read-modify-writes of ``H``
+    stall behind the index computation)."""
     m = Mp + Mn
     for j in range(m):
         H[j, 0] = 0.0
@@ -498,7 +561,8 @@ def _hist_row(x, Tp, Tn, Mp, iwp, iwn, Mn, H, HMN, HMX):
         HMX[j] = -np.inf
     Mp1 = Mp - 1
     Mn1 = Mn - 1
-    for i in range(x.shape[0]):
+    n = x.shape[0]
+    for i in range(n):
         xi = np.float64(x[i])
         v = abs(xi)
         neg = xi < 0.0
@@ -507,7 +571,10 @@ def _hist_row(x, Tp, Tn, Mp, iwp, iwn, Mn, H, HMN, HMX):
         top = Mn1 if neg else Mp1
         off = Mp if neg else 0
         j = int(v * iw)
-        j = off + (j if j < top else top)
+        J[i] = off + (j if j < top else top)
+    for i in range(n):
+        j = J[i]
+        v = abs(np.float64(x[i]))
         H[j, 0] += 1.0
         H[j, 1] += v
         H[j, 2] += v * v
@@ -724,6 +791,44 @@ def exact_rows(X, Tp, Tn, out):
 
 
 @numba.njit(cache=True)
+def _shrink_end(left, q, p, i, ilim, other, lo1, hi1, U, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P,
+                rel, gp, gn):
+    """One halving step at one end of the hull of the surviving s-intervals (both ends mirrored):
+    the end interval is ``[q, p]`` (``left``: the hull's left end, ``q = A``) or ``[p, q]``
+    (right end, ``q = B``), ``q`` its outer end, ``i`` its index in ``lo1, hi1``, ``ilim`` the other
+    end's index, ``other`` the hull's other end.  The outer half is dropped when its lower bound
+    exceeds ``U``, then the whole rest of the interval when its bound does too (continuing with the
+    next interval inward).  Returns ``(moved, q, p, i, smallest dropped bound, bound evaluations)``."""
+    lo, hi = (q, p) if left else (p, q)
+    sm = math.sqrt(lo) * math.sqrt(hi)
+    if not (lo < sm < hi and hi > lo * (1.0 + ROW_MIN_REL)):
+        return False, q, p, i, np.inf, 0
+    pruned = np.inf
+    v_ = _row_bounds(min(q, sm), max(q, sm), True, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P, rel,
+                     gp, gn)
+    nev = 1
+    if v_ > U:
+        pruned = v_
+        q = sm
+        v_ = _row_bounds(min(q, p), max(q, p), True, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P, rel,
+                         gp, gn)
+        nev += 1
+        if v_ > U:
+            # the rest of the end interval goes too: continue with the untested part of the
+            # surviving interval (or the next one inward)
+            pruned = min(pruned, v_)
+            q = p
+            p = min(hi1[i], other) if left else max(lo1[i], other)
+            if not ((q < p) if left else (p < q)) and ((i < ilim) if left else (i > ilim)):
+                i += 1 if left else -1
+                q = lo1[i] if left else hi1[i]
+                p = min(hi1[i], other) if left else max(lo1[i], other)
+    else:
+        p = sm
+    return True, q, p, i, pruned, nev
+
+
+@numba.njit(cache=True)
 def exact_rows_window(X, Tp, Tn, out):
     """The exact optimum of every row of ``X`` (2-D float32 or float64, C-contiguous); see the module
     doc.  Per row: extrema, a histogram pass, a branch and bound over s-intervals on the histogram,
@@ -744,6 +849,7 @@ def exact_rows_window(X, Tp, Tn, out):
     HMN = np.empty(2 * mside)
     HMX = np.empty(2 * mside)
     P = np.empty((2 * mside + 1, 6))
+    J = np.empty(n, dtype=np.int64)
     lo1 = np.empty(ROW_MAX_IV)
     hi1 = np.empty(ROW_MAX_IV)
     lb1 = np.empty(ROW_MAX_IV)
@@ -772,7 +878,7 @@ def exact_rows_window(X, Tp, Tn, out):
         if vmn > 0.0 and vmn >= ROW_TINY_VMAX:
             Mn = min(max(ROW_HIST_MIN, (n - npos) // 2), ROW_HIST_PER_T * Tn + ROW_HIST_MIN)
             iwn = Mn / vmn
-        _hist_row(x, Tp, Tn, Mp, iwp, iwn, Mn, H, HMN, HMX)
+        _hist_row(x, Tp, Tn, Mp, iwp, iwn, Mn, H, HMN, HMX, J)
         _prefix_dw(H, Mp + Mn, P)
         if Tp == 0:
             const = P[Mp, 2] + P[Mp, 5]
@@ -881,55 +987,18 @@ def exact_rows_window(X, Tp, Tn, out):
         for rnd in range(ROW_MAX_ROUNDS if Tm <= ROW_T_MAX else ROW_MAX_ROUNDS_BIG):
             if s1act * (1.0 / A - 1.0 / B) <= target:
                 break
-            moved = False
-            sm = math.sqrt(la) * math.sqrt(lb_)
-            if la < sm < lb_ and lb_ > la * (1.0 + ROW_MIN_REL):
-                moved = True
-                v_ = _row_bounds(la, sm, True, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P, rel, gp, gn)
-                nevals += 1
-                if v_ > U:
-                    min_pruned = min(min_pruned, v_)
-                    la = sm
-                    A = sm
-                    v_ = _row_bounds(la, lb_, True, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P, rel, gp,
-                                     gn)
-                    nevals += 1
-                    if v_ > U:
-                        # the rest of the end interval goes too: continue with the untested part of
-                        # the surviving interval (or the next one)
-                        min_pruned = min(min_pruned, v_)
-                        la = lb_
-                        lb_ = min(hi1[il], B)
-                        if not la < lb_ and il < ir:
-                            il += 1
-                            la = lo1[il]
-                            lb_ = min(hi1[il], B)
-                        A = la
-                else:
-                    lb_ = sm
-            sm = math.sqrt(ra) * math.sqrt(rb)
-            if ra < sm < rb and rb > ra * (1.0 + ROW_MIN_REL):
-                moved = True
-                v_ = _row_bounds(sm, rb, True, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P, rel, gp, gn)
-                nevals += 1
-                if v_ > U:
-                    min_pruned = min(min_pruned, v_)
-                    rb = sm
-                    B = sm
-                    v_ = _row_bounds(ra, rb, True, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P, rel, gp,
-                                     gn)
-                    nevals += 1
-                    if v_ > U:
-                        min_pruned = min(min_pruned, v_)
-                        rb = ra
-                        ra = max(lo1[ir], A)
-                        if not ra < rb and ir > il:
-                            ir -= 1
-                            rb = hi1[ir]
-                            ra = max(lo1[ir], A)
-                        B = rb
-                else:
-                    ra = sm
+            # the left end first (its new A bounds the right end's interval), then the right end
+            ml, la, lb_, il, pr, nv = _shrink_end(True, la, lb_, il, ir, B, lo1, hi1, U, Tp, Tn, Mp, Mn, iwp,
+                                                  iwn, vmp, vmn, H, HMN, HMX, P, rel, gp, gn)
+            A = la
+            min_pruned = min(min_pruned, pr)
+            nevals += nv
+            mr, rb, ra, ir, pr, nv = _shrink_end(False, rb, ra, ir, il, A, lo1, hi1, U, Tp, Tn, Mp, Mn, iwp,
+                                                 iwn, vmp, vmn, H, HMN, HMX, P, rel, gp, gn)
+            B = rb
+            min_pruned = min(min_pruned, pr)
+            nevals += nv
+            moved = ml or mr
             if not moved:
                 break
         # ---- exact sweep of [A, B]; buffers for an upper bound of its breakpoints
