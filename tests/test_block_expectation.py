@@ -55,23 +55,28 @@ def test_k2_against_hand_formula(law):
     def X_of(m):  # OCP floor, E8M0, emax(E2M1) = 2: X = 2^(floor(log2 m) - 2)
         return 2.0 ** (math.floor(math.log2(m)) - 2)
 
-    def e(x, X):
-        return (x - X * float(fmt.quantize(np.array([x / X]))[0])) ** 2
-
     def P_abs(lo, hi):  # P(lo < |xi| <= hi)
         return float(law.cdf(hi) - law.cdf(lo) + law.cdf(-lo) - law.cdf(-hi))
 
+    weights = {}
+
+    def piece_weights(j):
+        """x2's weights for x1 in the piece [2^j, 2^(j+1)): P(|x2| <= 2^(j+1)) (x2 below m1, where the
+        scale is X(m1), plus the rest of m1's own piece, where it is the same X(m1)), then
+        P(|x2| in [2^jj, 2^(jj+1))) for the pieces jj = j+1..7 above (scale 2^(jj-2)).  They do not
+        depend on x1: computed once per piece."""
+        if j not in weights:
+            weights[j] = np.array([P_abs(0.0, 2.0 ** (j + 1))]
+                                  + [P_abs(2.0 ** jj, 2.0 ** (jj + 1)) for jj in range(j + 1, 8)])
+        return weights[j]
+
     def integrand(x1):
         m1 = abs(x1)
-        X1 = X_of(m1)
-        G1 = P_abs(0.0, m1)
-        s = G1 * e(x1, X1)
         j = math.floor(math.log2(m1))
-        # the rest of m1's own piece, then the pieces above
-        s += P_abs(m1, 2.0 ** (j + 1)) * e(x1, X1)
-        for jj in range(j + 1, 8):
-            s += P_abs(2.0 ** jj, 2.0 ** (jj + 1)) * e(x1, 2.0 ** (jj - 2))
-        return s * float(law.pdf(x1))
+        assert X_of(m1) == 2.0 ** (j - 2)
+        Xs = 2.0 ** (np.arange(j, 8, dtype=float) - 2)  # X(m1), then the pieces above
+        e = (x1 - Xs * fmt.quantize(x1 / Xs)) ** 2  # x1's squared error under each scale
+        return float(np.dot(piece_weights(j), e)) * float(law.pdf(x1))
 
     # integrand kinks: powers of two (scale jumps) and x1 / X at element midpoints
     pts = set()
