@@ -136,3 +136,63 @@ def test_partial_last_block():
         assert scales[b] == pick[0]
     with pytest.raises(ValueError):
         quantize_blocks(x, "nvfp4", rule="oracle", tensor_scale=S)
+
+
+def test_single_survivor_near_the_zero_option():
+    """A block whose best code beats the zero scale by less than the float32 screening bound
+    (2^-19 relative): the screen alone cannot separate the two, so the single screened code must
+    be evaluated exactly.  (Until 2026-11-29 the float32 kernel returned the zero scale here.)
+
+    Hand derivation (S = 1): one element x = 2^-11 (1 + 2^-22), fifteen zeros.  At the smallest
+    code X = 2^-9 (E4M3 subnormal, m = 1), u = x / X = 0.25 (1 + 2^-22) is just above the
+    midpoint 0.25, so it rounds to 0.5: error 2^-10 - x = 2^-11 (1 - 2^-22) < x.  Every larger
+    code gives u < 0.25 (level 0, error x), as does the zero scale.  So X = 2^-9, SSE =
+    (2^-11 (1 - 2^-22))^2 (exact in float64).  With x = 2^-11 exactly, u = 0.25 is a tie that
+    rounds to the even level 0: every option has error x and the zero scale wins the tie."""
+    x = np.zeros((2, 16))
+    x[0, 0] = 2.0 ** -11 * (1 + 2.0 ** -22)
+    x[1, 0] = 2.0 ** -11
+    X, sse = oracle_scales(x, BF, tensor_scale=1.0, return_sse=True)
+    assert X[0] == 2.0 ** -9 and sse[0] == (2.0 ** -11 * (1 - 2.0 ** -22)) ** 2
+    assert X[1] == 0.0 and sse[1] == 2.0 ** -22
+    # float32 input: 2^-11 (1 + 2^-23) is a float32; the same derivation with 2^-23
+    x32 = x.astype(np.float32)
+    x32[0, 0] = np.float32(2.0 ** -11 * (1 + 2.0 ** -23))
+    X, sse = oracle_scales(x32, BF, tensor_scale=1.0, return_sse=True)
+    assert X[0] == 2.0 ** -9 and sse[0] == (2.0 ** -11 * (1 - 2.0 ** -23)) ** 2
+    assert X[1] == 0.0
+    for xx in (x, x32.astype(np.float64)):
+        _check(xx, 1.0, exact_arith=True)
+
+
+def test_all_zero_codes_lose_their_tie_to_the_zero_scale():
+    """Every code rounds the block to 0 (M = 2^-14 < 2^-9 / 4, S = 1): each code's SSE is
+    sum x^2, the zero scale's too, so the zero scale (the smaller) wins; float32 and float64
+    input give the same answer (the kernel screens such codes; their float64 sums must not
+    break the tie by a rounding of the summation order)."""
+    rng = np.random.default_rng(5)
+    x = rng.uniform(-1, 1, size=(64, 16)).astype(np.float32) * np.float32(2.0 ** -14)
+    X32 = oracle_scales(x, BF, tensor_scale=1.0)
+    X64 = oracle_scales(x.astype(np.float64), BF, tensor_scale=1.0)
+    assert np.all(X32 == 0.0) and np.all(X64 == 0.0)
+
+
+def test_codes_at_the_ends_of_the_e4m3_range():
+    """The window at both ends of the code list (S = 1).
+
+    * sixteen elements 10752 = 4 * 448 * 6: every code saturates them; the error 10752 - 6 X
+      falls as X grows, so the largest code 448 wins (SSE 16 (10752 - 2688)^2), also negated;
+    * sixteen elements 5 * 2^-9: at the subnormal code X = 5 * 2^-9 (m = 5) they sit on the
+      level 1 (SSE 0).  Zero error needs X = 5 * 2^-9 / l for a level l in {0.5, 1, 1.5, 2, 3,
+      4, 6}: only l = 1 gives an E4M3 value, so that code is the unique optimum;
+    * sixteen elements 6 * 2^-9: SSE 0 at 2^-9 (level 6), 2^-8 (3), 1.5 * 2^-8 (2) ...: ties at
+      0, the smallest code 2^-9 wins."""
+    x = np.empty((4, 16))
+    x[0] = 10752.0
+    x[1] = -10752.0
+    x[2] = 5 * 2.0 ** -9
+    x[3] = 6 * 2.0 ** -9
+    X, sse = oracle_scales(x, BF, tensor_scale=1.0, return_sse=True)
+    assert list(X) == [448.0, 448.0, 5 * 2.0 ** -9, 2.0 ** -9]
+    assert sse[0] == sse[1] == 16 * (10752.0 - 2688.0) ** 2 and sse[2] == 0.0 and sse[3] == 0.0
+    _check(x, 1.0, exact_arith=True)
