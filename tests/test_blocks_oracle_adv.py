@@ -196,3 +196,31 @@ def test_codes_at_the_ends_of_the_e4m3_range():
     assert list(X) == [448.0, 448.0, 5 * 2.0 ** -9, 2.0 ** -9]
     assert sse[0] == sse[1] == 16 * (10752.0 - 2688.0) ** 2 and sse[2] == 0.0 and sse[3] == 0.0
     _check(x, 1.0, exact_arith=True)
+
+
+def test_rne_step_rounds_to_the_step_inside_fastmath_kernels():
+    """The E4M3 kernel's float32 screen rounds by ``(a + C) - C`` (``C = 1.5 2^23 s``) inside a
+    reassociating (fastmath) kernel; folded to ``a`` it would give 0 error everywhere (a plain
+    ``a - ((a + C) - C)`` in such a kernel does fold to 0).  Expected
+    values by hand: multiples of s/4 (quarter steps: exact ties at the odd ones, which go to the
+    even multiple of s) and 10^4 random values, against numpy's float32 round-half-even."""
+    import numba
+
+    from quanttheory.blocks._kernels import _rne_resid
+
+    @numba.njit(fastmath={"reassoc", "nsz"})
+    def resid(a, C, out):
+        top = np.float32(np.inf)
+        for i in range(a.size):
+            out[i] = _rne_resid(a[i], C, top)
+
+    rng = np.random.default_rng(3)
+    for s in (0.5, 1.0, 2.0, 2.0 ** -20):
+        a = np.concatenate([np.arange(0, 400) * (s / 4), rng.uniform(0, 1000 * s, 10000)]).astype(np.float32)
+        out = np.empty_like(a)
+        resid(a, np.float32(1.5 * 2.0 ** 23 * s), out)
+        expect = a - (np.rint(a / np.float32(s)) * np.float32(s)).astype(np.float32)
+        assert np.array_equal(out, expect)
+        assert np.any(out != 0)
+        # ties by hand: 0.5 s -> 0, 1.5 s -> 2 s, 2.5 s -> 2 s
+        assert list(out[[2, 6, 10]]) == [np.float32(0.5 * s), np.float32(-0.5 * s), np.float32(0.5 * s)]

@@ -16,6 +16,9 @@ Why these candidate windows are exact (proofs in ``docs/blocks.md``, section 3):
   tried (ties are resolved toward the smaller scale);
 * all-zero: if ``X > M / mumin`` every element rounds to 0 and ``SSE = sum x^2``.
 
+E4M3 scales on grids with at most two binade starts (NVFP4) use :func:`oracle_e4m3_f32` (one code
+lookup, a batch of 8 codes screened on magnitudes; docs/blocks.md, section 7c).
+
 The code kernels evaluate the window in two stages (docs/blocks.md, section 3, items 4-5): a
 screening value ``a`` with a proven error bound ``e`` for every code of the window (float32
 SIMD for grids with at most two binade starts, float64 with a multiplication otherwise), then
@@ -34,21 +37,27 @@ from numba.extending import intrinsic
 
 
 @intrinsic
-def _rne_step(typingctx, a, c):
-    """``(a + c) - c`` evaluated as written (no reassociation, whatever the caller's fastmath):
-    for ``0 <= a < 2^22 s`` and ``c = 1.5 2^23 s`` (float32, ``s`` a power of two) this is ``a``
-    rounded to the nearest multiple of ``s``, ties to even (``a + c`` lies in the binade of ``c``,
-    whose spacing is ``s``; ``c / s`` is even).  Both operations carry the LLVM flag ``contract``
-    only, so Numba's fastmath pass (which flags only flag-free instructions) leaves them alone
-    and ``(a + c) - c`` is not folded to ``a``."""
-    if a != c or a not in (types.float32, types.float64):
+def _rne_resid(typingctx, a, c, top):
+    """``a - min((a + c) - c, top)`` evaluated as written, whatever the caller's fastmath: for
+    ``0 <= a < 2^22 s`` and ``c = 1.5 2^23 s`` (float32, ``s`` a power of two) ``(a + c) - c`` is
+    ``a`` rounded to the nearest multiple of ``s``, ties to even (``a + c`` lies in the binade of
+    ``c``, whose spacing is ``s``; ``c / s`` is even), so this is the signed distance from ``a``
+    to its level on a grid of step ``s`` clipped at ``top`` (larger ``a`` round to ``>= top``).
+    Every operation carries the LLVM flag ``contract`` only: Numba's fastmath pass flags only
+    flag-free instructions, so nothing here is reassociated and ``(a + c) - c`` is not folded to
+    ``a`` (a reassociating subtraction ``a - ((a + c) - c)`` would fold to 0; tested)."""
+    if not (a == c == top) or a not in (types.float32, types.float64):
         return None
 
     def codegen(context, builder, signature, args):
-        t = builder.fadd(args[0], args[1], flags=("contract",))
-        return builder.fsub(t, args[1], flags=("contract",))
+        x, cc, tp = args
+        t = builder.fadd(x, cc, flags=("contract",))
+        q = builder.fsub(t, cc, flags=("contract",))
+        lt = builder.fcmp_ordered("<", q, tp, flags=("contract",))
+        q = builder.select(lt, q, tp)
+        return builder.fsub(x, q, flags=("contract",))
 
-    return a(a, c), codegen
+    return a(a, c, top), codegen
 
 
 @numba.njit(cache=True, inline="always")
@@ -863,7 +872,7 @@ def _screen_lanes(ax, cl, inv32, jb, n, C0, t0f, t1f, out):
         for t in range(ax.size):
             a = ax[t] * w
             C = C0 * (w2 if a >= t0f else o1) * (w2 if a >= t1f else o1)
-            d = a - min(_rne_step(a, C), cl[t])
+            d = _rne_resid(a, C, cl[t])
             s32 += d * d
         out[l] = s32
 
@@ -881,11 +890,19 @@ def oracle_e4m3_f32(xb, codes, inv32, ok32, fine, half_ok, allhalf_from, s0, t0,
       non-saturating code, so no seed codes are needed), no all-zero lookup (codes above
       ``M / mu_min`` are screened like any other: SSE ``s2``, never better than the zero scale);
     * the float32 screen works on magnitudes: ``a_t = fl32(|x_t|) inv32[j]``, the level by
-      ``(a + C) - C`` with ``C = 1.5 2^23 step`` (:func:`_rne_step`: round to the step, ties to
+      ``(a + C) - C`` with ``C = 1.5 2^23 step`` (:func:`_rne_resid`: round to the step, ties to
       even), clipped to the top level of the element's sign.  Every ``a_t`` and level equals the
       one of the signed screen of :func:`oracle_codes_f32` (the element grid is symmetric in its
       steps; ``rint`` is odd), so the screening value and its error bound
       ``e = (k + 12) 2^-24 s2`` are the same (summation order aside, which the bound covers).
+
+    * the top ``LB = 8`` codes of the window (``jT - 8 .. jT - 1`` for ordinary blocks: the window
+      holds 8.2 codes on N(0,1) blocks) are screened in one call of :func:`_screen_lanes`, a
+      separate kernel with short, register-resident loops; lower codes follow one by one while
+      lemma 1 allows;
+    * stage 2 (:func:`_stage2_k2`): with the batch alone screened, the single-survivor test is
+      ``amin + e < s2`` and ``amin2 - e > amin + e`` (the two smallest screening values, tracked
+      without a pass over the list).
 
     Requires ``s0`` a power of two and both top levels below ``2^22 s0`` (checked in Python);
     codes outside ``ok32`` or blocks with ``M > 2^100`` or ``M / X > 2^60`` are evaluated exactly
@@ -975,7 +992,7 @@ def oracle_e4m3_f32(xb, codes, inv32, ok32, fine, half_ok, allhalf_from, s0, t0,
                 for t in range(k):
                     a = ax[t] * w
                     C = C0 * (w2 if a >= t0f else o1) * (w2 if a >= t1f else o1)
-                    d = a - min(_rne_step(a, C), cl[t])
+                    d = _rne_resid(a, C, cl[t])
                     s32 += d * d
                 av = np.float64(s32) * (X * X)
                 e = e32
