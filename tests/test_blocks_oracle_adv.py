@@ -224,3 +224,41 @@ def test_rne_step_rounds_to_the_step_inside_fastmath_kernels():
         assert np.any(out != 0)
         # ties by hand: 0.5 s -> 0, 1.5 s -> 2 s, 2.5 s -> 2 s
         assert list(out[[2, 6, 10]]) == [np.float32(0.5 * s), np.float32(-0.5 * s), np.float32(0.5 * s)]
+
+
+@pytest.mark.parametrize("element", ["mxint8", "int4n", "e2m3"])
+def test_e4m3_scales_on_other_grids(element):
+    """The E4M3 kernel also serves other element grids with at most two binade starts (E4M3
+    block scales chosen explicitly): MXINT8 is asymmetric (levels -2 .. 127/64: a negative
+    maximum clips at 2, a positive one at 127/64, per element), INT4 narrow is uniform, E2M3 has
+    two binade starts.  Against the brute-force sweep of the 0 scale and all 126 codes, on N(0,1)
+    blocks, blocks whose maximum is negative, and blocks with values on the grid of a code
+    (ties).  Hand check (MXINT8, S = 1): sixteen -2s are exact at X = 1 (level -2), and at no
+    smaller code (saturation at -2 X), so X = 1 unless a smaller code is also exact: -2 = X l
+    needs l = -2 / X in the level set {-2, -127/64, ..., 127/64}, i.e. X >= 1: X = 1."""
+    bf = get_block_format("nvfp4" if element == "e2m1" else element, block=16, scale_format="e4m3")
+    rng = np.random.default_rng(17)
+    x = rng.standard_normal((300, 16))
+    x[100:150] = -np.abs(x[100:150])
+    lv = np.asarray(bf.fmt.levels)
+    for i in range(150, 200):
+        x[i] = E4M3[rng.integers(40, 90)] * rng.choice(lv, size=16)
+    x[200] = -2.0
+    S = 1.0
+    X, sse = oracle_scales(x, bf, tensor_scale=S, return_sse=True)
+    cands = np.concatenate([[0.0], S * E4M3])
+    table = np.empty((x.shape[0], cands.size))
+    table[:, 0] = np.sum(x * x, axis=1)
+    for j, c in enumerate(cands[1:], 1):
+        table[:, j] = np.sum((x - c * bf.fmt.quantize(x / c)) ** 2, axis=1)
+    best = table.min(axis=1)
+    j = np.searchsorted(cands, X)
+    assert np.all(cands[j] == X)
+    got = table[np.arange(x.shape[0]), j]
+    assert np.all(got <= best * (1 + 1e-13))
+    srt = np.sort(table, axis=1)
+    clear = srt[:, 1] - srt[:, 0] > 1e-13 * srt[:, 0]
+    assert np.array_equal(X[clear], cands[np.argmin(table, axis=1)][clear])
+    assert np.allclose(sse, got, rtol=1e-13, atol=0)
+    if element == "mxint8":
+        assert X[200] == 1.0 and sse[200] == 0.0

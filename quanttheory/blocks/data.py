@@ -249,7 +249,8 @@ def _magic_ok(s0, lo, hi) -> bool:
     ``C = 1.5 2^23 s0 2^b``: exact for a power-of-two step ``s0`` (C is then a float32 with
     spacing ``s0 2^b`` in its binade) and levels below ``2^22 s0`` (larger magnitudes clip)."""
     m, e = math.frexp(s0)
-    return m == 0.5 and 2.0 ** -100 < s0 < 2.0 ** 80 and max(hi, -lo) < 2.0 ** 22 * s0
+    f32 = all(float(np.float32(v)) == v for v in (lo, hi))   # the clip levels compared in float32
+    return m == 0.5 and 2.0 ** -100 < s0 < 2.0 ** 80 and max(hi, -lo) < 2.0 ** 22 * s0 and f32
 
 
 def _as_2d_blocks(xb):
