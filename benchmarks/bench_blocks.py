@@ -19,7 +19,7 @@
    alternating in one process, minimum CPU time of each; picks and SSEs must be identical.
 
     python benchmarks/bench_blocks.py [--rows 4096] [--repeat 3] [--mc 1000000] [--sweep-rows 256] [--oracle-only]
-                                      [--skip-oracle] [--ab] [--ab-kernel]
+                                      [--skip-oracle] [--ab] [--ab-kernel] [--ab-only]
 """
 
 from __future__ import annotations
@@ -235,11 +235,12 @@ def main():
     ap.add_argument("--oracle-only", action="store_true", help="only part 2 (the per-block optimum)")
     ap.add_argument("--ab", action="store_true", help="part 3: in-process A/B of the dominance window")
     ap.add_argument("--ab-kernel", action="store_true", help="part 4: in-process A/B of the NVFP4 kernels")
+    ap.add_argument("--ab-only", action="store_true", help="skip parts 1 and 2 (with --ab / --ab-kernel)")
     a = ap.parse_args()
-    if not a.oracle_only:
+    if not (a.oracle_only or a.ab_only):
         bench_expectation(a.repeat, a.mc)
         bench_4over6()
-    if not a.skip_oracle:
+    if not (a.skip_oracle or a.ab_only):
         bench_oracle(a.rows, a.repeat, a.sweep_rows)
     if a.ab:
         bench_dominance_ab(a.rows, max(a.repeat, 5))
