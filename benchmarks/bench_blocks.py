@@ -14,9 +14,12 @@
 3. (``--ab``) the dominance window of the oracle (docs/blocks.md, sections 3 and 7b): the same
    compiled kernel with the earlier threshold (``T = 3`` for E2M1) and the extended one (3.5),
    alternating in one process (the fairest comparison on a loaded machine).
+4. (``--ab-kernel``) NVFP4: the previous float32 code kernel (``oracle_codes_f32``, still the
+   E8M0 kernel) against the E4M3 kernel ``oracle_e4m3_f32`` (docs/blocks.md, section 7c),
+   alternating in one process, minimum CPU time of each; picks and SSEs must be identical.
 
     python benchmarks/bench_blocks.py [--rows 4096] [--repeat 3] [--mc 1000000] [--sweep-rows 256] [--oracle-only]
-                                      [--skip-oracle] [--ab]
+                                      [--skip-oracle] [--ab] [--ab-kernel] [--ab-only]
 """
 
 from __future__ import annotations
@@ -173,6 +176,55 @@ def bench_dominance_ab(rows, repeat):
               f"same picks: {np.array_equal(picks[T_old], picks[T_new])}")
 
 
+def bench_kernel_ab(rows, repeat):
+    """In-process A/B of the NVFP4 kernels (see the module doc, item 4)."""
+    import time
+
+    from quanttheory.blocks import _kernels as K
+    from quanttheory.blocks.data import _code_table, _oracle_tables
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((rows, 4096), dtype=np.float32)
+    S = float(np.max(np.abs(x))) / (448 * 6)
+    p_cpu = numpy_pass(x, repeat, time.process_time)
+    p_wall = numpy_pass(x, repeat)
+    flat = x.reshape(-1, 16)
+    nb = flat.shape[0]
+    codes, _, half, allhalf, zero, fine, inv32, ok32 = _code_table("e4m3", S)
+    quant, bounds, _ = _oracle_tables("e2m1")
+    _, _, _, _, th, s0, lo, hi, _ = quant
+    T, ltp, ltn, _, _, mumin = bounds
+
+    def old(outX, outS, cnt, need):
+        K.oracle_codes_f32(flat, codes, inv32, ok32, fine, half, allhalf, zero, s0, float(th[0]), float(th[1]), lo,
+                           hi, *bounds, need, outX, outS, cnt)
+
+    def new(outX, outS, cnt, need):
+        K.oracle_e4m3_f32(flat, codes, inv32, ok32, fine, half, allhalf, s0, float(th[0]), float(th[1]), lo, hi,
+                          (1.0 + 2e-12) / T, ltp, ltn, mumin, need, outX, outS, cnt)
+
+    print(f"4. NVFP4 kernel A/B ({rows} x 4096 N(0,1), same process, alternating, min of {repeat} runs; NumPy pass "
+          f"{p_cpu * 1e3:.2f} ms CPU, {p_wall * 1e3:.2f} ms wall)")
+    for need in (False, True):
+        best, res = {}, {}
+        for _ in range(repeat):
+            for name, f in (("oracle_codes_f32", old), ("oracle_e4m3_f32", new)):
+                outX, outS, cnt = np.empty(nb), np.empty(nb), np.empty(nb, np.int64)
+                t0, w0 = time.process_time(), time.perf_counter()
+                f(outX, outS, cnt, need)
+                c, w = time.process_time() - t0, time.perf_counter() - w0
+                b = best.get(name, (np.inf, np.inf))
+                best[name] = (min(b[0], c), min(b[1], w))
+                res[name] = (outX, outS, float(np.mean(cnt)))
+        (co, wo), (cn, wn) = best["oracle_codes_f32"], best["oracle_e4m3_f32"]
+        same = np.array_equal(res["oracle_codes_f32"][0], res["oracle_e4m3_f32"][0])
+        same_s = np.array_equal(res["oracle_codes_f32"][1], res["oracle_e4m3_f32"][1]) if need else None
+        print(f"  return_sse={need!s:5s} old {co / p_cpu:5.1f} CPU / {wo / p_wall:5.1f} wall passes "
+              f"({res['oracle_codes_f32'][2]:.2f} codes) | new {cn / p_cpu:5.1f} CPU / {wn / p_wall:5.1f} wall passes "
+              f"({res['oracle_e4m3_f32'][2]:.2f} codes) | speed-up {co / cn:.2f}x CPU, {wo / wn:.2f}x wall | "
+              f"same codes: {same}" + (f", same SSE: {same_s}" if need else ""))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=4096)
@@ -182,14 +234,18 @@ def main():
     ap.add_argument("--skip-oracle", action="store_true")
     ap.add_argument("--oracle-only", action="store_true", help="only part 2 (the per-block optimum)")
     ap.add_argument("--ab", action="store_true", help="part 3: in-process A/B of the dominance window")
+    ap.add_argument("--ab-kernel", action="store_true", help="part 4: in-process A/B of the NVFP4 kernels")
+    ap.add_argument("--ab-only", action="store_true", help="skip parts 1 and 2 (with --ab / --ab-kernel)")
     a = ap.parse_args()
-    if not a.oracle_only:
+    if not (a.oracle_only or a.ab_only):
         bench_expectation(a.repeat, a.mc)
         bench_4over6()
-    if not a.skip_oracle:
+    if not (a.skip_oracle or a.ab_only):
         bench_oracle(a.rows, a.repeat, a.sweep_rows)
     if a.ab:
         bench_dominance_ab(a.rows, max(a.repeat, 5))
+    if a.ab_kernel:
+        bench_kernel_ab(a.rows, max(a.repeat, 5))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,9 @@ Why these candidate windows are exact (proofs in ``docs/blocks.md``, section 3):
   tried (ties are resolved toward the smaller scale);
 * all-zero: if ``X > M / mumin`` every element rounds to 0 and ``SSE = sum x^2``.
 
+E4M3 scales on grids with at most two binade starts (NVFP4) use :func:`oracle_e4m3_f32` (one code
+lookup, a batch of 8 codes screened on magnitudes; docs/blocks.md, section 7c).
+
 The code kernels evaluate the window in two stages (docs/blocks.md, section 3, items 4-5): a
 screening value ``a`` with a proven error bound ``e`` for every code of the window (float32
 SIMD for grids with at most two binade starts, float64 with a multiplication otherwise), then
@@ -29,6 +32,98 @@ import math
 
 import numba
 import numpy as np
+from numba import types
+from numba.extending import intrinsic
+
+
+@intrinsic
+def _rne_resid(typingctx, a, c, top):
+    """``a - min((a + c) - c, top)`` evaluated as written, whatever the caller's fastmath: for
+    ``0 <= a < 2^22 s`` and ``c = 1.5 2^23 s`` (float32, ``s`` a power of two) ``(a + c) - c`` is
+    ``a`` rounded to the nearest multiple of ``s``, ties to even (``a + c`` lies in the binade of
+    ``c``, whose spacing is ``s``; ``c / s`` is even), so this is the signed distance from ``a``
+    to its level on a grid of step ``s`` clipped at ``top`` (larger ``a`` round to ``>= top``).
+    Every operation carries the LLVM flag ``contract`` only: Numba's fastmath pass flags only
+    flag-free instructions, so nothing here is reassociated and ``(a + c) - c`` is not folded to
+    ``a`` (a reassociating subtraction ``a - ((a + c) - c)`` would fold to 0; tested)."""
+    if not (a == c == top) or a not in (types.float32, types.float64):
+        return None
+
+    def codegen(context, builder, signature, args):
+        x, cc, tp = args
+        t = builder.fadd(x, cc, flags=("contract",))
+        q = builder.fsub(t, cc, flags=("contract",))
+        lt = builder.fcmp_ordered("<", q, tp, flags=("contract",))
+        q = builder.select(lt, q, tp)
+        return builder.fsub(x, q, flags=("contract",))
+
+    return a(a, c, top), codegen
+
+
+@numba.njit(cache=True)
+def _stage2_k2(ea, ee, ej, ne, U, zbest, zX, codes, need_sse, xv, is0, s0, t0, t1, lo, hi, Mz, mumin):
+    """Stage 2 of the float32 code kernels: ``(best SSE, best scale)`` from the screened codes
+    ``ej[:ne]`` (values ``ea``, bounds ``ee``; ``ee = 0``: exact) and the zero option ``(zbest,
+    zX)``.  Survivors: codes with ``a - e <= U`` (``U = min(zbest, a + e)``); any other code has an
+    exact SSE ``> U >=`` the exact SSE of the option attaining ``U``.  A single survivor with the
+    zero option above ``U`` is the optimum (strictly below every other option); otherwise every
+    survivor is evaluated exactly (exact division) and the best wins, ties to the smaller scale
+    (the zero option first).  With ``need_sse`` the winner's SSE is always the exact value.
+    Not inlined: the kernels test the single-survivor case inline and call this only otherwise
+    (inlined, it made the MXFP4 kernel's block loop 1.45x slower).  Codes with ``X mu_min > Mz`` (``Mz`` = the block absmax rounded up, ``mu_min`` the smallest
+    midpoint magnitude; 0 to disable) round every element to 0: their SSE is ``s2``, never below
+    the zero option, so they are skipped (their float64 sum could differ from ``s2`` in the last
+    bit and break the tie toward the zero scale)."""
+    nsv, c1, best, bestX = _single_survivor(ea, ee, ej, ne, U, zbest, zX, codes)
+    if nsv == 1 and zbest > U:
+        if need_sse and ee[c1] != 0.0:
+            best = _x2_k2(xv, bestX, is0, s0, t0, t1, lo, hi)
+        return best, bestX
+    for c in range(ne):
+        if ea[c] - ee[c] > U:
+            continue
+        X = codes[ej[c]]
+        if X * mumin > Mz:
+            continue
+        sx = ea[c] if ee[c] == 0.0 else _x2_k2(xv, X, is0, s0, t0, t1, lo, hi)
+        if sx < best or (sx == best and X < bestX):
+            best = sx
+            bestX = X
+    return best, bestX
+
+
+@numba.njit(cache=True, inline="always")
+def _single_survivor(ea, ee, ej, ne, U, zbest, zX, codes):
+    """Stage 2 of the code kernels: ``nsv`` the number of screened codes with ``a - e <= U``,
+    ``c1`` the last of them; if it is the only one and the zero option is not within ``U``, it is
+    the optimum (``best = a``, its screening value, and its scale); else ``(zbest, zX)``."""
+    nsv = 0
+    c1 = 0
+    for c in range(ne):
+        sv = ea[c] - ee[c] <= U
+        nsv += sv
+        c1 = c if sv else c1
+    if nsv == 1 and zbest > U:
+        return nsv, c1, ea[c1], codes[ej[c1]]
+    return nsv, c1, zbest, zX
+
+
+@numba.njit(cache=True, fastmath={"reassoc", "nsz"}, inline="always")
+def _x2_k2(xv, X, is0, s0, t0, t1, lo, hi):
+    """Exact float64 block SSE at ``X`` (exact division ``x / X``) for grids with at most two
+    binade starts ``t0 <= t1`` (inf if absent); only the final sum is reassociated."""
+    s = 0.0
+    for t in range(xv.size):
+        x = xv[t]
+        v = x / X
+        a = abs(v)
+        c0 = a >= t0
+        cc = a >= t1
+        ist = is0 * (0.5 if c0 else 1.0) * (0.5 if cc else 1.0)
+        st = s0 * (2.0 if c0 else 1.0) * (2.0 if cc else 1.0)
+        d = x - X * min(max(np.rint(v * ist) * st, lo), hi)
+        s += d * d
+    return s
 
 
 @numba.njit(cache=True, inline="always")
@@ -394,17 +489,8 @@ def oracle_codes(xb, codes, first, half_ok, allhalf_from, zero_code, kind, level
                 U = a + e
         # stage 2: exact values of the codes that can still be the optimum (a single survivor
         # with no zero option within U is the optimum: see oracle_codes_f32)
-        nsv = 0
-        c1 = 0
-        for c in range(ne):
-            sv = ea[c] - ee[c] <= U
-            nsv += sv
-            c1 = c if sv else c1
-        best = zbest
-        bestX = zX
+        nsv, c1, best, bestX = _single_survivor(ea, ee, ej, ne, U, zbest, zX, codes)
         if nsv == 1 and zbest > U:
-            best = ea[c1]
-            bestX = codes[ej[c1]]
             if need_sse and ee[c1] != 0.0:
                 best = _x2_exact(xv, bestX, kind, levels, mids, up, th, s0, lo_l, hi_l, par, su, si, sj)
         else:
@@ -753,17 +839,7 @@ def oracle_codes_f32(xb, codes, inv32, ok32, fine, half_ok, allhalf_from, zero_c
                 av = np.float64(s32) * (X * X)
                 e = e32
             else:
-                av = 0.0
-                for t in range(k):
-                    x = xv[t]
-                    v = x / X
-                    a = abs(v)
-                    c0 = a >= t0
-                    cc = a >= t1
-                    ist = is0 * (0.5 if c0 else 1.0) * (0.5 if cc else 1.0)
-                    st = s0 * (2.0 if c0 else 1.0) * (2.0 if cc else 1.0)
-                    d = x - X * min(max(np.rint(v * ist) * st, lo), hi)
-                    av += d * d
+                av = _x2_k2(xv, X, is0, s0, t0, t1, lo, hi)
                 e = 0.0
             ej[ne] = j
             ea[ne] = av
@@ -775,40 +851,177 @@ def oracle_codes_f32(xb, codes, inv32, ok32, fine, half_ok, allhalf_from, zero_c
         # other code has an exact SSE > U >= the exact SSE of the code attaining U.  A single
         # survivor with no zero option within U is therefore the optimum (ties impossible); else
         # the survivors are evaluated exactly (and the winner always if its SSE is asked for).
-        nsv = 0
-        c1 = 0
-        for c in range(ne):
-            sv = ea[c] - ee[c] <= U
-            nsv += sv
-            c1 = c if sv else c1
-        best = zbest
-        bestX = zX
+        # (Until 2026-11-29 a single survivor with the zero option within U was dropped: the
+        # block went to the zero scale even when the survivor's exact SSE was below s2.)
+        nsv, c1, best, bestX = _single_survivor(ea, ee, ej, ne, U, zbest, zX, codes)
         if nsv == 1 and zbest > U:
-            best = ea[c1]
-            bestX = codes[ej[c1]]
             if need_sse and ee[c1] != 0.0:
-                nsv = -1   # evaluate the winner exactly below
-        for c in range(ne):
-            if nsv == 1 or (nsv == -1 and c != c1) or ea[c] - ee[c] > U:
+                best = _x2_k2(xv, bestX, is0, s0, t0, t1, lo, hi)
+        else:
+            best, bestX = _stage2_k2(ea, ee, ej, ne, U, zbest, zX, codes, need_sse, xv, is0, s0, t0, t1, lo, hi, M,
+                                     0.0)
+        outX[i] = bestX
+        outS[i] = best
+        counts[i] = ne
+
+
+
+@numba.njit(cache=True, fastmath={"reassoc", "nsz"}, error_model="numpy")
+def _screen_lanes(ax, cl, inv32, jb, n, C0, t0f, t1f, out):
+    """Float32 screening sums ``out[l] = sum_t (a_t - q(a_t))^2``, ``a_t = ax[t] inv32[jb + l]``,
+    for the ``n`` consecutive codes from ``jb`` (see :func:`oracle_e4m3_f32`); a separate
+    (non-inlined) kernel so that its loops keep their registers."""
+    w2 = np.float32(2.0)
+    o1 = np.float32(1.0)
+    for l in range(n):
+        w = inv32[jb + l]
+        s32 = np.float32(0.0)
+        for t in range(ax.size):
+            a = ax[t] * w
+            C = C0 * (w2 if a >= t0f else o1) * (w2 if a >= t1f else o1)
+            d = _rne_resid(a, C, cl[t])
+            s32 += d * d
+        out[l] = s32
+
+
+@numba.njit(cache=True, fastmath={"reassoc", "nsz"}, error_model="numpy")
+def oracle_e4m3_f32(xb, codes, inv32, ok32, fine, half_ok, allhalf_from, s0, t0, t1, lo, hi, rT, ltop_p, ltop_n,
+                    mumin, need_sse, outX, outS, counts):
+    """:func:`oracle_codes_f32` for E4M3 block scales (the zero scale is a candidate), with a
+    cheaper window and screen (docs/blocks.md, section 3, item 6):
+
+    * one code lookup per block: ``jT``, the first code ``>= M rT`` (``rT = (1 + 2e-12) / T``);
+      codes from ``jT`` on with ``half_ok`` are dominated (lemma 2), the others are screened
+      from the top down, each tested first against the saturation bound (lemma 1: the scan stops
+      at the first code with ``M - X ltop > 0`` and ``(M - X ltop)^2 > U``; it never stops at a
+      non-saturating code, so no seed codes are needed), no all-zero lookup (codes above
+      ``M / mu_min`` are screened like any other: SSE ``s2``, never better than the zero scale);
+    * the float32 screen works on magnitudes: ``a_t = fl32(|x_t|) inv32[j]``, the level by
+      ``(a + C) - C`` with ``C = 1.5 2^23 step`` (:func:`_rne_resid`: round to the step, ties to
+      even), clipped to the top level of the element's sign.  Every ``a_t`` and level equals the
+      one of the signed screen of :func:`oracle_codes_f32` (the element grid is symmetric in its
+      steps; ``rint`` is odd), so the screening value and its error bound
+      ``e = (k + 12) 2^-24 s2`` are the same (summation order aside, which the bound covers).
+
+    * the top ``LB = 8`` codes of the window (``jT - 8 .. jT - 1`` for ordinary blocks: the window
+      holds 8.2 codes on N(0,1) blocks) are screened in one call of :func:`_screen_lanes`, a
+      separate kernel with short, register-resident loops; lower codes follow one by one while
+      lemma 1 allows;
+    * stage 2 (:func:`_stage2_k2`): with the batch alone screened, the single-survivor test is
+      ``amin + e < s2`` and ``amin2 - e > amin + e`` (the two smallest screening values, tracked
+      without a pass over the list).
+
+    Requires ``s0`` a power of two and both top levels below ``2^22 s0`` (checked in Python);
+    codes outside ``ok32`` or blocks with ``M > 2^100`` or ``M / X > 2^60`` are evaluated exactly
+    in stage 1 (``e = 0``), as in :func:`oracle_codes_f32`."""
+    nb, k = xb.shape
+    nc = codes.size
+    slack = 1.0 + 1e-12
+    C0 = np.float32(1.5 * 2.0 ** 23 * s0)
+    w2 = np.float32(2.0)
+    o1 = np.float32(1.0)
+    f0 = np.float32(0.0)
+    t0f = np.float32(t0)
+    t1f = np.float32(t1)
+    hp = np.float32(hi)
+    hn = np.float32(-lo)
+    is0 = 1.0 / s0
+    epsk = (k + 12) * 2.0 ** -24
+    ax = np.empty(k, np.float32)
+    cl = np.empty(k, np.float32)
+    xv = np.empty(k)
+    tb = np.empty(1)
+    tbi = tb.view(np.int64)
+    ej = np.empty(nc + 1, np.int64)
+    ea = np.empty(nc + 1)
+    ee = np.empty(nc + 1)
+    LB = 8 if nc >= 8 else nc
+    r8 = np.empty(LB, np.float32)
+    for i in range(nb):
+        mx = -np.inf
+        mn = np.inf
+        s2 = 0.0
+        for t in range(k):
+            x = np.float64(xb[i, t])
+            xv[t] = x
+            x32 = np.float32(xb[i, t])
+            ax[t] = abs(x32)
+            cl[t] = hp if x32 >= f0 else hn
+            s2 += x * x
+            mx = x if x > mx else mx
+            mn = x if x < mn else mn
+        M = max(mx, -mn)
+        if M == 0.0:
+            outX[i] = codes[0]
+            outS[i] = 0.0
+            counts[i] = 0
+            continue
+        ltop = ltop_p if mx >= -mn else ltop_n
+        small = M <= 2.0 ** 100
+        jT = _fine_index(fine, codes, M * rT, False, tb, tbi)
+        U = s2
+        e32 = epsk * s2
+        ne = 0
+        j = max(jT, allhalf_from) - 1
+        if j > nc - 1:
+            j = nc - 1
+        # batch: the LB codes below the top of the window in one tight kernel (any code may be
+        # screened: a dominated or all-zero one only adds a candidate that cannot win wrongly)
+        jb = max(j - LB + 1, 0)
+        amin = np.inf
+        amin2 = np.inf
+        cmin = 0
+        if LB > 0 and small and ok32[jb] and ok32[jb + LB - 1] and M <= codes[jb] * 2.0 ** 60:
+            _screen_lanes(ax, cl, inv32, jb, LB, C0, t0f, t1f, r8)
+            for l in range(LB):
+                X = codes[jb + l]
+                av = np.float64(r8[l]) * (X * X)
+                ej[l] = jb + l
+                ea[l] = av
+                ee[l] = e32
+                amin2 = min(amin2, max(amin, av))
+                cmin = l if av < amin else cmin
+                amin = min(amin, av)
+            U = min(U, amin + e32)
+            ne = LB
+            j = jb - 1
+        while j >= 0:
+            X = codes[j]
+            over = M - X * ltop
+            if over > 0.0 and over * over > U * slack:
+                break
+            if j >= jT and half_ok[j]:
+                j -= 1
                 continue
-            X = codes[ej[c]]
-            if ee[c] == 0.0:
-                sx = ea[c]
-            else:
-                sx = 0.0
+            if ok32[j] and small and M <= X * 2.0 ** 60:
+                w = inv32[j]
+                s32 = f0
                 for t in range(k):
-                    x = xv[t]
-                    v = x / X
-                    a = abs(v)
-                    c0 = a >= t0
-                    cc = a >= t1
-                    ist = is0 * (0.5 if c0 else 1.0) * (0.5 if cc else 1.0)
-                    st = s0 * (2.0 if c0 else 1.0) * (2.0 if cc else 1.0)
-                    d = x - X * min(max(np.rint(v * ist) * st, lo), hi)
-                    sx += d * d
-            if nsv == -1 or sx < best or (sx == best and X < bestX):
-                best = sx
-                bestX = X
+                    a = ax[t] * w
+                    C = C0 * (w2 if a >= t0f else o1) * (w2 if a >= t1f else o1)
+                    d = _rne_resid(a, C, cl[t])
+                    s32 += d * d
+                av = np.float64(s32) * (X * X)
+                e = e32
+            else:
+                av = _x2_k2(xv, X, is0, s0, t0, t1, lo, hi)
+                e = 0.0
+            ej[ne] = j
+            ea[ne] = av
+            ee[ne] = e
+            U = min(U, av + e)
+            ne += 1
+            j -= 1
+        # a single survivor among the batch alone (no code screened after it): the batch minimum,
+        # when the zero option and the second smallest value are both beyond U = amin + e
+        if ne == LB and LB > 0 and amin + e32 < s2 and amin2 - e32 > amin + e32:
+            best = amin
+            bestX = codes[jb + cmin]
+            if need_sse:
+                best = _x2_k2(xv, bestX, is0, s0, t0, t1, lo, hi)
+        else:
+            best, bestX = _stage2_k2(ea, ee, ej, ne, U, s2, 0.0, codes, need_sse, xv, is0, s0, t0, t1, lo, hi,
+                                     M * (1.0 + 2.0 ** -50), mumin)
         outX[i] = bestX
         outS[i] = best
         counts[i] = ne

@@ -244,6 +244,15 @@ def _code_table(scale_format: str, S: float):
     return codes, first, half, allhalf, zero, fine, inv32, ok32
 
 
+def _magic_ok(s0, lo, hi) -> bool:
+    """The float32 screen of ``oracle_e4m3_f32`` rounds by ``(a + C) - C`` with
+    ``C = 1.5 2^23 s0 2^b``: exact for a power-of-two step ``s0`` (C is then a float32 with
+    spacing ``s0 2^b`` in its binade) and levels below ``2^22 s0`` (larger magnitudes clip)."""
+    m, e = math.frexp(s0)
+    f32 = all(float(np.float32(v)) == v for v in (lo, hi))   # the clip levels compared in float32
+    return m == 0.5 and 2.0 ** -100 < s0 < 2.0 ** 80 and max(hi, -lo) < 2.0 ** 22 * s0 and f32
+
+
 def _as_2d_blocks(xb):
     flat = np.asarray(xb).reshape(-1, np.shape(xb)[-1])
     if flat.dtype not in (np.float32, np.float64):
@@ -278,6 +287,11 @@ def oracle_scales(xb, bf: BlockFormat, *, tensor_scale=1.0, return_sse=False, re
         if kind == 2 and th.size <= 2:
             t0 = float(th[0]) if th.size > 0 else math.inf
             t1 = float(th[1]) if th.size > 1 else math.inf
+        if kind == 2 and th.size <= 2 and zero and _magic_ok(s0, lo, hi):
+            T, ltop_p, ltop_n, mumin = bounds[0], bounds[1], bounds[2], bounds[5]
+            K.oracle_e4m3_f32(flat, codes, inv32, ok32, fine, half, allhalf, s0, t0, t1, lo, hi, (1.0 + 2e-12) / T,
+                              ltop_p, ltop_n, mumin, bool(return_sse), outX, outS, cnt)
+        elif kind == 2 and th.size <= 2:
             K.oracle_codes_f32(flat, codes, inv32, ok32, fine, half, allhalf, zero, s0, t0, t1, lo, hi, *bounds,
                                bool(return_sse), outX, outS, cnt)
         else:
