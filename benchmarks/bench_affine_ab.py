@@ -90,8 +90,10 @@ def main():
     print(f"ratio ref / new = {best['ref'] / best['new']:.2f}x ({a.bits} bits, {R} rows, min of {a.reps})")
     same_z = bool(np.array_equal(out["ref"][1], out["new"][1]))
     rel = float(np.max(np.abs(out["new"][2] / out["ref"][2] - 1)))
-    print(f"zero-points identical: {same_z}; max relative MSE difference {rel:.1e}")
-    assert same_z and rel <= 1e-12
+    # zero-points may differ only on exact ties (several z with one MSE, e.g. no value clipped at 8 bits)
+    print(f"zero-points identical: {same_z} ({int((out['ref'][1] != out['new'][1]).sum())} rows differ, each "
+          f"a tie); max relative MSE difference {rel:.1e}")
+    assert rel <= 1e-12
 
 
 if __name__ == "__main__":

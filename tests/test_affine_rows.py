@@ -276,3 +276,34 @@ def test_benchmark_like_rows_match_reference_path():
             if fast.zero_point[i] != ref.zero_point[i]:  # a tie: the other zero-point's MSE at its scale
                 alt = _mse_at(X[i], ref.scale[i], int(fast.zero_point[i]), bits)
                 assert math.isclose(fast.mse[i], ref.mse[i], rel_tol=1e-10) or alt <= ref.mse[i] * (1 + 1e-10)
+
+
+def test_free_range_hand_derived():
+    """_free_range(xmin, xmax, s1, N): the zero-points that clip no value for any s >= s1.  xmin = -1, xmax = 2,
+    s1 = 0.5, N = 15: x / s1 spans [-2, 4], so rint(x/s) <= N - z needs 4 < 15 - z + 1/2, z <= 11, and
+    rint(x/s) >= -z needs -2 > -z - 1/2, z >= 2 (z = 1 clips -1 to -0.5 at s = 0.5).  A value exactly half-way
+    (xmax / s1 = 4.5: rint(4.5) = 4 is not clipped at z = 11) is excluded by the safety margin (z <= 10).  A range
+    wider than N s1 has no free zero-point; one-signed data constrain one side only."""
+    from quanttheory.affine._rows import _free_range
+
+    assert _free_range(-1.0, 2.0, 0.5, 15) == (2, 11)
+    assert _free_range(-1.0, 2.25, 0.5, 15) == (2, 10)
+    lo, hi = _free_range(-4.0, 4.0, 0.5, 15)  # 16 steps of 0.5 > 15 codes
+    assert lo > hi
+    assert _free_range(0.5, 2.0, 0.5, 15) == (0, 11)
+    assert _free_range(-2.0, -0.5, 0.5, 15) == (4, 15)
+    # the defining property, checked directly on the codes at s1 and at larger scales
+    for s in (0.5, 0.7, 3.0):
+        x = np.array([-1.0, 2.0])
+        for z in range(2, 12):
+            assert np.array_equal(np.clip(np.rint(x / s), -z, 15 - z), np.rint(x / s))
+
+
+@pytest.mark.parametrize("bits", [6, 7])
+def test_unclipped_zero_point_ties_match_brute_force(bits):
+    """At 6-7 bits a short row fits unclipped for a whole range of z at the optimal scale (all those z have the
+    same MSE, and the kernel keeps one of them per box): the MSE must still be the brute-force optimum and the
+    returned z must attain it."""
+    rng = np.random.default_rng(7 + bits)
+    x = np.vstack([rng.normal(size=12) + 0.3, rng.laplace(size=12)])
+    _check(x, bits)

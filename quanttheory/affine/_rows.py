@@ -27,6 +27,10 @@ Per row ``x`` (``n`` values, ``N = 2**bits - 1``), with ``code(v, s, z) = clip(r
    values of the fixed bins enter through the prefix sums, the zone values are classified one by one
    (code at ``s1`` and ``s2``), their breakpoints ``v / (k +- 1/2)`` sorted and swept, each quadratic
    piece minimized in closed form.  Other nodes are split at their geometric midpoint.
+6. zero-points that clip no value for any scale of a box (:func:`_free_range`: ``z`` between
+   ``-xmin / s1 - 1/2`` and ``N + 1/2 - xmax / s1``, with a 4 eps margin) give every value the code
+   ``rint(x / s)``: their MSE is one function of ``s`` there, so only the smallest alive one is kept
+   (the others tie with it exactly; their children are dropped too, since a child's ``s1`` is larger).
 
 Every box is pruned only when its lower bound, minus a rounding allowance, exceeds an attained
 value plus its allowance (``4 eps (max bin count + nb + N + 16)`` times the magnitude of the
@@ -438,6 +442,25 @@ def _clip_inner(P0, P1, P2, xmin, xmax, invw, nb, N, s1, s2, z):
         acc += P2[jb] - P2[ja]
         mag += P2[jb] - P2[ja]
     return acc, mag
+
+
+@njit(cache=True)
+def _free_range(xmin, xmax, s1, N):
+    """Zero-points ``zf_lo..zf_hi`` (empty when ``zf_lo > zf_hi``) that clip no value for any ``s >= s1``:
+    ``-z <= rint(x / s) <= N - z`` for every value.  ``rint(x / s) <= N - z`` holds when the computed
+    ``x / s`` (relative error <= eps / 2) is below ``N - z + 1/2``, which for ``x = xmax > 0`` and every
+    ``s >= s1`` follows from ``xmax / s1 (1 + 4 eps) < N - z + 1/2``; the same for ``xmin < 0`` and ``-z``.
+    For such ``z`` the code of every value is ``rint(x / s)`` whatever ``z`` is, so ``F_z`` is one and the
+    same function of ``s`` on ``[s1, inf)`` (and the exact sweep computes the same numbers for each)."""
+    hi = float(N)
+    if xmax > 0.0:
+        hi = min(hi, math.ceil(N + 0.5 - xmax / s1 * (1.0 + 4.0 * EPS)) - 1.0)  # largest z < N + 1/2 - ...
+    lo = 0.0
+    if xmin < 0.0:
+        lo = max(lo, math.floor(-xmin / s1 * (1.0 + 4.0 * EPS) - 0.5) + 1.0)  # smallest z > ... - 1/2
+    if lo > hi:
+        return 1, 0
+    return int(lo), int(hi)
 
 
 @njit(cache=True)
@@ -886,6 +909,10 @@ def _solve_range(X, r0, r1, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_
                 s2 = b2[b]
                 zlo = N + 1
                 zhi = -1
+                # zero-points that clip no value anywhere in the box (see _free_range) have one and the same
+                # MSE function there: only the smallest alive one is kept
+                zf_lo, zf_hi = _free_range(xmin, xmax, s1, N)
+                free_seen = False
                 for zz in range(N + 1):
                     if alive[b, zz]:
                         # clipping and inner values, O(1) per zero-point (_clip_inner)
@@ -893,6 +920,11 @@ def _solve_range(X, r0, r1, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_
                         if q - K * (qm + tot) > best:
                             alive[b, zz] = False
                             continue
+                        if zf_lo <= zz <= zf_hi:
+                            if free_seen:
+                                alive[b, zz] = False
+                                continue
+                            free_seen = True
                         zlo = min(zlo, zz)
                         zhi = max(zhi, zz)
                 if zhi < 0:
