@@ -191,9 +191,9 @@ def test_analyze_block_long_affine_rows_use_the_streamed_path(monkeypatch):
     calls = []
     real = tasks._affine_long
 
-    def spy(r, fn_name, bits):
+    def spy(r, fn_name, bits, **kw):
         calls.append(fn_name)
-        return real(r, fn_name, bits)
+        return real(r, fn_name, bits, **kw)
 
     monkeypatch.setattr(tasks, "STREAM_MIN", 1000)
     monkeypatch.setattr(tasks, "_affine_long", spy)
@@ -232,3 +232,71 @@ def test_peak_memory_affine_tensor_granularity(tmp_path, bits):
     assert m.tensors == 2 and m.values == 4096 * 4096 + 64 * 256
     assert m.tracemalloc_peak < 1 * nbytes + 32 * MB, m
     assert m.rss_growth < 2 * nbytes + 32 * MB, m
+
+
+# --------------------------------------------------------------------------- budget stop: certified bracket
+def test_offset_budget_stop_returns_a_certified_bracket(monkeypatch, small_chunks):
+    """Past its search budget the streamed real-offset search returns status "bracket": the SSE attained
+    at the returned (s, m) (summed here independently), never above the exact integer zero-point
+    optimum (a point of the same form), and a lower bound; the exact optimum (in-memory search on the
+    sorted float64 copy, an independent algorithm) lies in [sse_lower, sse].  A small box budget forces
+    the stop on 6000 values at 4 bits (at 8 bits it happens on real tensors)."""
+    from quanttheory.affine import _stream_offset as SO
+
+    rng = np.random.default_rng(41)
+    x = (rng.standard_normal(6000) * 0.02 + 0.003).astype(np.float32)
+    x64, N = x.astype(np.float64), 15
+    exact = ST.offset_exact(x, 4)
+    assert exact.status == "exact" and exact.sse_lower == exact.sse
+    monkeypatch.setattr(SO, "MAX_BOXES_1", 10)
+    got = ST.offset_exact(x, 4)
+    assert got.status == "bracket"
+    ref = float(optimal_offset_1d(x64, 4).mse) * x.size
+    tol = 1e-12 * float(np.sum(x64**2))
+    assert got.sse_lower <= ref + tol <= got.sse + 2 * tol, (got, ref)
+    assert 0.0 <= got.sse_lower <= got.sse
+    lv = got.offset + got.scale * np.arange(N + 1)
+    direct = float(np.sum(np.min((x64[:, None] - lv[None, :]) ** 2, axis=1)))
+    assert abs(direct - got.sse) <= tol, (direct, got.sse)
+    assert got.sse <= ST.affine_exact(x, 4).sse + tol
+    assert abs(exact.sse - ref) <= tol  # the unbudgeted search is exact
+
+
+def test_budget_stop_is_reported_with_a_status_column(tmp_path, monkeypatch):
+    """report.csv gets status_exact_offset / sqnr_db_exact_offset_max, summary.md names the tensor, and
+    the --json status is strict JSON (no NaN/Infinity); without a budget stop the status is "exact" and
+    the maximum equals the attained SQNR."""
+    import csv
+    import io
+    import json
+
+    from quanttheory.affine import _stream_offset as SO
+    from quanttheory.models import tasks
+    from quanttheory.models.report import csv_text, status_of, summary_md
+    from quanttheory.models.run import analyze_model
+
+    rng = np.random.default_rng(6)
+    p = tmp_path / "m.npz"
+    np.savez(p, a=(rng.standard_normal((3, 2000)) * 0.02).astype(np.float32))
+    monkeypatch.setattr(tasks, "STREAM_MIN", 1000)
+
+    def strict(s):
+        return json.loads(s, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+
+    def run():
+        res = analyze_model(p, fmt="int4", granularity="tensor", affine=True, workers=1)
+        row = next(csv.DictReader(io.StringIO(csv_text(res))))
+        return res, row
+
+    res, row = run()
+    assert row["status_exact_offset"] == "exact"
+    assert row["sqnr_db_exact_offset_max"] == row["sqnr_db_exact_offset"]
+    assert strict(json.dumps(status_of(res), allow_nan=False))["exact_offset"]["status"] == "exact"
+    monkeypatch.setattr(SO, "MAX_BOXES_1", 10)
+    res, row2 = run()
+    assert row2["status_exact_offset"] == "bracket"
+    assert float(row2["sqnr_db_exact_offset"]) <= float(row["sqnr_db_exact_offset"]) + 1e-9
+    assert float(row["sqnr_db_exact_offset"]) <= float(row2["sqnr_db_exact_offset_max"]) + 1e-9
+    st = strict(json.dumps(status_of(res), allow_nan=False))["exact_offset"]
+    assert st["status"] == "bracket" and st["bracketed_tensors"] == ["a"]
+    assert "reached the search budget of exact_offset" in summary_md(res)
