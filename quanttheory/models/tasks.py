@@ -65,11 +65,11 @@ class FormatSpec:
     exact: Callable
     baselines: dict
     extra_exact: dict = field(default_factory=dict)
+    block: int = 0  #: block formats: values per block (units are then the tensor's rows)
+    needs_amax: bool = False  #: callables take ``(rows, tensor_amax)`` (NVFP4's tensor scale)
     #: exact methods that may stop at a search budget with a certified bracket: their callables return
     #: ``(sse, sse_lower)`` per row, reported with a status column
     may_bracket: tuple = ()
-    block: int = 0  #: block formats: values per block (units are then the tensor's rows)
-    needs_amax: bool = False  #: callables take ``(rows, tensor_amax)`` (NVFP4's tensor scale)
 
     def methods(self) -> list:
         """Method names in report order: exact optima (names start with ``exact``), then baselines."""
