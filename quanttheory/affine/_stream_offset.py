@@ -31,6 +31,7 @@ Memory: a chunk, the histogram (``NB`` bins) and at most ``GATHER_CAP`` straddle
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -42,11 +43,15 @@ MAX_PATTERNS = 4096
 MAX_BOXES = 200000  # level 2 (exact, per-value bounds)
 WORK_2 = 4e9  # level 2: at most this many (box, straddler) bound evaluations (~10 s)
 DIRECT_N = 4096  # units this small skip level 1
-MAX_BOXES_1 = 20000  # level 1 (histogram): beyond it the search stops (BudgetExceeded), no result
+MAX_BOXES_1 = 20000  # level 1 (histogram): live boxes beyond it stop the exact search
+MAX_EVALS_1 = 100000  # level 1: box bound evaluations beyond it stop the exact search
+MAX_READY = 1 << 17  # level 1: resolved boxes waiting for level 2 (5 float64 each: 5 MB)
+REFINE_PASSES = 48  # budget stop: exact F evaluations (one data pass each) of the local refinement
 
 
 class BudgetExceeded(RuntimeError):
-    """The exact search would need more boxes than its budget: no result (never an inexact one)."""
+    """The exact search would need more boxes than its budget (raised inside :func:`solve`, which then
+    returns a certified bracket instead of the exact optimum)."""
 PASS = 1 << 16  # values per kernel call of the chunked passes
 BLK = 1024  # partial sums of the level-2 bounds
 UB_PER_ROUND = 8
@@ -125,6 +130,21 @@ def _dist(tlo, thi, kmin, kmax, half, s1, s2, c1, c2):
 
 
 @njit(cache=True)
+def _nearest_sq(t, m, s, N):
+    """min_k (t - m - k s)^2 over k = 0..N: the rounded, clipped code and its two neighbours (the
+    rounding of (t - m)/s can be off by one next to a midpoint)."""
+    k = min(max(np.rint((t - m) / s), 0.0), float(N))
+    best = np.inf
+    for d in (-1.0, 0.0, 1.0):
+        kk = k + d
+        if 0.0 <= kk <= N:
+            e = t - (m + kk * s)
+            if e * e < best:
+                best = e * e
+    return best
+
+
+@njit(cache=True)
 def _idx(t, lo, invw, nb):
     u = (t - lo) * invw
     if u <= 0.0:
@@ -185,17 +205,7 @@ def sse_pass(x, mu, N, s, m):
     """sum_i min_k (t_i - m - k s)^2 over one chunk (nearest level: the rounded code and its neighbours)."""
     acc = 0.0
     for i in range(x.size):
-        t = np.float64(x[i]) - mu
-        k = np.rint((t - m) / s)
-        k = min(max(k, 0.0), float(N))
-        best = np.inf
-        for d in (-1.0, 0.0, 1.0):
-            kk = k + d
-            if 0.0 <= kk <= N:
-                e = t - (m + kk * s)
-                if e * e < best:
-                    best = e * e
-        acc += best
+        acc += _nearest_sq(np.float64(x[i]) - mu, m, s, N)
     return acc
 
 
@@ -379,16 +389,7 @@ def sub_value(xs, F6, N, s, c):
     v = _q_eval(F6[0], F6[1], F6[2], F6[3], F6[4], F6[5], s, c)
     m = c - half * s
     for i in range(xs.size):
-        t = xs[i]
-        k = min(max(np.rint((t - m) / s), 0.0), float(N))
-        best = np.inf
-        for d in (-1.0, 0.0, 1.0):
-            kk = k + d
-            if 0.0 <= kk <= N:
-                e = t - (m + kk * s)
-                if e * e < best:
-                    best = e * e
-        v += best
+        v += _nearest_sq(xs[i], m, s, N)
     return v
 
 
@@ -489,9 +490,51 @@ def _split(s1, s2, c1, c2, N):
             np.concatenate([c2[sp], c2[sp], cc[~sp], c2[~sp]]))
 
 
-def solve(x, bits, xmin, xmax):
-    """(s, m, SSE) of the exact real-offset optimum of the 1-D float32/float64 unit ``x`` (finite,
-    not constant; ``xmin``/``xmax`` its extrema)."""
+class Solution(NamedTuple):
+    """Result of :func:`solve`: the returned point ``(s, m)`` (data units), its ``sse`` summed directly,
+    and ``lower``, a certified lower bound of ``min F``: equal to ``sse`` when ``status == "exact"``;
+    below it when ``status == "bracket"`` (search budget reached: the optimum lies in ``[lower, sse]``)."""
+
+    s: float
+    m: float
+    sse: float
+    lower: float
+    status: str
+    info: dict
+
+
+def _F(x, mu, N, s, m):
+    return float(sum(sse_pass(ch, mu, N, s, m) for ch in _passes(x)))
+
+
+def _refine(x, mu, N, s, c, passes):
+    """Pattern search on ``(s, c)`` (``c`` the levels' centre) with ``F`` summed exactly, at most ``passes``
+    data passes; returns the best point and its ``F`` (only used for a bracket's upper end)."""
+    half = 0.5 * N
+    Fb = _F(x, mu, N, s, c - half * s)
+    ds, dc = s / (4 * N), s / 4
+    used = 1
+    while used + 4 <= passes and (ds > 1e-9 * s or dc > 1e-9 * s):
+        moved = False
+        for s2, c2 in ((s + ds, c), (s - ds, c), (s, c + dc), (s, c - dc)):
+            if s2 <= 0:
+                continue
+            v = _F(x, mu, N, s2, c2 - half * s2)
+            used += 1
+            if v < Fb:
+                Fb, s, c, moved = v, s2, c2, True
+                break
+        if not moved:
+            ds, dc = ds / 2, dc / 2
+    return s, c, Fb
+
+
+def solve(x, bits, xmin, xmax) -> Solution:
+    """Real-offset optimum of the 1-D float32/float64 unit ``x`` (finite, not constant; ``xmin``/``xmax``
+    its extrema): exact (``status "exact"``), or, when the search budget (boxes, bound evaluations,
+    resolved boxes held, gathered values) is reached -- high bit widths --, the best point found
+    (pattern search from the incumbent, ``F`` summed directly) with a certified lower bound
+    (``status "bracket"``: the smallest lower bound of the boxes not yet excluded)."""
     N = 2**int(bits) - 1
     n = x.size
     mu = sum(float(c.sum(dtype=np.float64)) for c in _passes(x)) / n
@@ -516,7 +559,9 @@ def solve(x, bits, xmin, xmax):
     M = lo + D * S * half + (span - S * N) / 2
     ub = np.empty(S.size)
     hist_upper(P0, P1, P2, cnt, lo, invw, nb, N, K, S, M, ub)
-    U = min(float(ub.min()), Sc)
+    i0 = int(np.argmin(ub))
+    U = min(float(ub[i0]), Sc)
+    upt = (float(S[i0]), float(M[i0] + half * S[i0]))  # (s, c) of the incumbent (for a bracket)
     s_hi = 2 * span
     ns_, nc_ = 16, 16
     se = np.concatenate([[0.0], (s0 / 64) * (s_hi / (s0 / 64)) ** (np.arange(ns_) / (ns_ - 1))])
@@ -525,34 +570,64 @@ def solve(x, bits, xmin, xmax):
     A2, B2 = np.meshgrid(se[1:], ce[1:], indexing="ij")
     s1, s2, c1, c2 = A1.ravel(), A2.ravel(), B1.ravel(), B2.ravel()
     ready = []
+    nready = 0
     rounds = 0
+    evals = 0
+    info = {"n": n, "bits": int(bits)}
+
+    def bracket(lb_open, why):
+        """Budget reached: best point found and the smallest lower bound still open.  Start points: the
+        search's incumbent and the exact integer zero-point optimum (``m = -s z``, a point of this
+        form: the bracket's upper end is never above that optimum), the better one refined."""
+        from .data import _solve_one
+
+        zp = _solve_one(x, int(bits), name="unit", allow_constant=True)
+        cz = (float(zp.scale), float(zp.offset) - mu + half * float(zp.scale))
+        st = min((upt, cz), key=lambda p: _F(x, mu, N, p[0], p[1] - half * p[0]))
+        s, c, F = _refine(x, mu, N, st[0], st[1], REFINE_PASSES)
+        lower = min(max(float(lb_open), 0.0), F)
+        info.update(level1_rounds=rounds, level1_evaluations=evals, stopped=why)
+        return Solution(float(s), float(c - half * s + mu), F, lower, "bracket", info)
+
     if n <= DIRECT_N:  # small units: the histogram is coarser than the levels; every value is gathered
         ready.append(np.stack([s1, s2, c1, c2, np.full(s1.size, -np.inf)], axis=1))
         s1 = s1[:0]
     while s1.size:
         rounds += 1
         B = s1.size
+        evals += B
         lb, nstr, zw = np.empty(B), np.empty(B), np.empty(B, dtype=np.int64)
         hist_bounds(P0, P1, P2, cnt, lo, hi, w, dlt, invw, nb, N, K, s1, s2, c1, c2, lb, nstr, zw)
         pick = np.argsort(lb)[:UB_PER_ROUND]  # upper bounds (O(NB) each) at the most promising boxes
         sc, cc = 0.5 * (s1[pick] + s2[pick]), 0.5 * (c1[pick] + c2[pick])
         ubs = np.empty(pick.size)
         hist_upper(P0, P1, P2, cnt, lo, invw, nb, N, K, sc, cc - half * sc, ubs)
-        U = min(U, float(ubs.min()))
+        j = int(np.argmin(ubs))
+        if float(ubs[j]) < U:
+            U, upt = float(ubs[j]), (float(sc[j]), float(cc[j]))
         keep = lb <= U
         s1, s2, c1, c2, nstr, zw, lb = s1[keep], s2[keep], c1[keep], c2[keep], nstr[keep], zw[keep], lb[keep]
         done = (s1 > 0) & (((zw <= 4) & (nstr <= GATHER_CAP // 8)) | (nstr <= 64))
         if done.any():
             ready.append(np.stack([s1[done], s2[done], c1[done], c2[done], lb[done]], axis=1))
-        s1, s2, c1, c2 = s1[~done], s2[~done], c1[~done], c2[~done]
-        if s1.size > MAX_BOXES_1 or rounds > 400:
-            raise BudgetExceeded(f"the streamed real-offset search at {bits} bits needs more than {MAX_BOXES_1} "
-                                 "histogram boxes on this unit (its bounds are weak when 2**bits is large)")
+            nready += int(done.sum())
+            if nready > MAX_READY:  # drop the resolved boxes the incumbent now excludes
+                Rr = np.concatenate(ready)
+                ready, nready = [Rr[Rr[:, 4] <= U]], int((Rr[:, 4] <= U).sum())
+        s1, s2, c1, c2, lbo = s1[~done], s2[~done], c1[~done], c2[~done], lb[~done]
+        over = (s1.size > MAX_BOXES_1 and "boxes") or (rounds > 400 and "rounds") or \
+            (evals > MAX_EVALS_1 and "evaluations") or (nready > MAX_READY and "resolved boxes")
+        if over:
+            lbs = [float(lbo.min())] if lbo.size else []
+            lbs += [float(r[:, 4].min()) for r in ready if r.shape[0]]
+            return bracket(min(lbs + [U]), f"level 1: more than the budget of {over}")
         if s1.size:
             s1, s2, c1, c2 = _split(s1, s2, c1, c2, N)
         if DEBUG:
             print("level1", rounds, B, int(keep.sum()), s1.size, U)
+    info.update(level1_rounds=rounds, level1_evaluations=evals)
     R = np.concatenate(ready) if ready else np.empty((0, 5))
+    del ready
     R = R[R[:, 4] <= U]
     if not R.shape[0]:
         raise RuntimeError("internal error: no box survived the streamed real-offset search; please report")
@@ -573,27 +648,43 @@ def solve(x, bits, xmin, xmax):
             o = np.argsort(mid, kind="stable")
             groups += [G[o[: G.shape[0] // 2]], G[o[G.shape[0] // 2:]]]
             continue
-        val, s, c = _level2(x, mu, N, h, G, U, best[0])
+        try:
+            val, s, c = _level2(x, mu, N, h, G, U, best[0], int(nsh[0]))
+        except BudgetExceeded as exc:
+            # regions not resolved: this group and those left; resolved ones hold no value below best
+            lbs = [float(G[:, 4].min())] + [float(g[:, 4].min()) for g in groups if g.shape[0]]
+            if best[1] is not None and best[0] < U:
+                U, upt = best[0], (best[1], best[2])
+            return bracket(min(lbs + [best[0], U]), f"level 2: {exc}")
         if val < best[0]:
             best = (val, s, c)
     val, s, c = best
     if s is None:
         raise RuntimeError("internal error: no box resolved in the streamed real-offset search; please report")
     m = c - half * s
-    sse = sum(sse_pass(ch, mu, N, s, m) for ch in _passes(x))
-    return float(s), float(m + mu), float(sse)
+    sse = _F(x, mu, N, s, m)
+    return Solution(float(s), float(m + mu), sse, sse, "exact", info)
 
 
-def _level2(x, mu, N, h, G, U, F_best):
+def _level2(x, mu, N, h, G, U, F_best, nzone=GATHER_CAP):
     """Exact min of F over the boxes G (rows s1, s2, c1, c2, lb) inside the hull h: one gather pass,
-    then branch and bound on the sorted straddlers.  Returns (value, s, c)."""
-    acc, cmp = np.zeros(6), np.zeros(6)
-    buf = np.empty(GATHER_CAP)
-    count = np.zeros(1, dtype=np.int64)
-    for ch in _passes(x):
-        gather_pass(ch, mu, N, h[0], h[1], h[2], h[3], acc, cmp, buf, count)
-    if count[0] > buf.size:
-        raise RuntimeError("streamed real-offset search: too many straddlers for the buffer; please report")
+    then branch and bound on the sorted straddlers.  Returns (value, s, c).
+
+    The straddlers lie in the hull's zone bins (``nzone`` values, from the histogram), so the buffer
+    holds ``nzone`` values (plus slack), never more than ``GATHER_CAP``; should the count exceed it
+    (rounding at a bin edge), the pass is repeated with a buffer of the exact count."""
+    size = int(min(GATHER_CAP, nzone + nzone // 64 + 1024))
+    while True:
+        acc, cmp = np.zeros(6), np.zeros(6)
+        buf = np.empty(size)
+        count = np.zeros(1, dtype=np.int64)
+        for ch in _passes(x):
+            gather_pass(ch, mu, N, h[0], h[1], h[2], h[3], acc, cmp, buf, count)
+        if count[0] <= buf.size:
+            break
+        if count[0] > GATHER_CAP:
+            raise BudgetExceeded(f"more than {GATHER_CAP} straddlers on one box")
+        size = int(count[0])
     F6 = acc + cmp
     xs = np.sort(buf[:count[0]])
     del buf

@@ -23,7 +23,8 @@ whatever ``n``:
   results agree to ~1e-15 relative (tested).
 
 Each function returns the sum of squared errors ``SSE = sum (x - x_hat)**2`` (data units squared)
-with the chosen parameters.
+with the chosen parameters (and, for :func:`offset_exact`, whether that SSE is the certified optimum
+or the upper end of a certified bracket).
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ class StreamSetting(NamedTuple):
     zero_point: int | None
     sse: float
     n: int
+    #: ``"exact"``: ``sse`` is the optimum of the method.  ``"bracket"`` (:func:`offset_exact` past its
+    #: search budget): ``sse`` is attained at ``(scale, offset)`` and the optimum lies in ``[sse_lower, sse]``.
+    status: str = "exact"
+    sse_lower: float | None = None  #: certified lower bound of the optimal SSE (``= sse`` when exact)
 
 
 def chunks(x: np.ndarray, size: int | None = None):
@@ -191,14 +196,14 @@ def affine_exact(x, bits) -> StreamSetting:
 
 def offset_exact(x, bits) -> StreamSetting:
     """Exact global optimum ``(s, m)`` of the real-offset form for one long unit (bounded memory,
-    see :mod:`quanttheory.affine._stream_offset`).  Raises
-    :class:`~quanttheory.affine._stream_offset.BudgetExceeded` (a RuntimeError) when the search would
-    need more boxes than its budget (high bit widths: at 8 bits the histogram bounds only bite on
-    very narrow boxes); it never returns an inexact optimum."""
+    see :mod:`quanttheory.affine._stream_offset`), or, when the search reaches its budget (high bit
+    widths: at 8 bits the histogram bounds only bite on very narrow boxes), a certified bracket:
+    ``status="bracket"``, ``sse`` attained at the returned ``(s, m)`` (best point found) and
+    ``sse_lower <= min SSE <= sse``.  Never a number without its status."""
     from ._stream_offset import solve
 
     x, b, N, lo, hi = _check(x, bits)
     if lo == hi:
-        return StreamSetting(1.0, lo, None, 0.0, x.size)
-    s, m, sse = solve(x, b, lo, hi)
-    return StreamSetting(s, m, None, sse, x.size)
+        return StreamSetting(1.0, lo, None, 0.0, x.size, "exact", 0.0)
+    r = solve(x, b, lo, hi)
+    return StreamSetting(r.s, r.m, None, r.sse, x.size, r.status, r.lower)

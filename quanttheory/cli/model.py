@@ -36,7 +36,7 @@ def _finite(v):
 
 def run(args) -> int:
     try:
-        from ..models.report import totals, write_outputs
+        from ..models.report import status_of, totals, write_outputs
         from ..models.run import analyze_model
     except ImportError as exc:  # pragma: no cover - numpy etc. are hard deps
         raise ValueError(f"cannot import the model analysis ({exc})") from None
@@ -56,6 +56,7 @@ def run(args) -> int:
                "tensors": len(res.tensors), "values": sum(t.values for t in res.tensors),
                "sqnr_db": {m: _finite(q) for m, (q, _) in tot.items()},
                "seconds": {m: s for m, (_, s) in tot.items()}, "wall_seconds": res.seconds,
+               "status": status_of(res),
                "skipped": [{"tensor": n, "reason": r} for n, _, _, r in res.skipped],
                "nonfinite": res.nonfinite, "outputs": paths}
         print(json.dumps(doc, allow_nan=False, indent=1))

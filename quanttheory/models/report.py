@@ -54,6 +54,10 @@ def per_tensor(res) -> list[dict]:
             d[f"sqnr_db_{m}"] = sq[m]
         for m in res.methods:
             d[f"seconds_{m}"] = t.seconds[m]
+        for m in _bracketed(res):
+            lo = t.sse_lower.get(m, t.sse[m])
+            d[f"status_{m}"] = "exact" if lo >= t.sse[m] else "bracket"
+            d[f"sqnr_db_{m}_max"] = sqnr_db(t.energy, lo)  # the optimum's SQNR is at most this
         if getattr(res, "gguf", False):
             d["gguf_type"] = t.gguf_type
             from .run import GGUF_SCHEMES
@@ -77,11 +81,34 @@ def per_tensor(res) -> list[dict]:
     return out
 
 
+def _bracketed(res) -> list:
+    """Methods reported with ``status_<m>`` (``exact`` | ``bracket``) and ``sqnr_db_<m>_max`` columns: a
+    method past its search budget reports the SQNR attained by the best point found (``sqnr_db_<m>``)
+    and a certified upper bound of the optimum's SQNR (``sqnr_db_<m>_max``, from the SSE lower bound)."""
+    return [m for m in getattr(res, "may_bracket", ()) if m in res.methods]
+
+
+def status_of(res) -> dict:
+    """JSON-ready status of the methods that may stop at a search budget: ``{m: {"status": "exact" |
+    "bracket", "bracketed_tensors": [...], "sqnr_db_max": whole-model certified maximum (null when
+    unbounded, i.e. a zero SSE lower bound)}}``."""
+    e = sum(t.energy for t in res.tensors)
+    out = {}
+    for m in _bracketed(res):
+        names = [t.name for t in res.tensors if t.sse_lower.get(m, t.sse[m]) < t.sse[m]]
+        q = sqnr_db(e, sum(t.sse_lower.get(m, t.sse[m]) for t in res.tensors))
+        out[m] = {"status": "bracket" if names else "exact", "bracketed_tensors": names,
+                  "sqnr_db_max": q if math.isfinite(q) else None}
+    return out
+
+
 def csv_text(res) -> str:
     rows = per_tensor(res)
     buf = io.StringIO()
     cols = ["tensor", "shape", "dtype", "units", "values", *[f"sqnr_db_{m}" for m in res.methods],
             "best_exact", "best_baseline", "gain_db", *[f"seconds_{m}" for m in res.methods]]
+    for m in _bracketed(res):
+        cols += [f"status_{m}", f"sqnr_db_{m}_max"]
     if getattr(res, "gguf", False):
         from .run import GGUF_SCHEMES
 
@@ -136,6 +163,17 @@ def summary_md(res, top: int = 10) -> str:
                   {ty: sum(1 for t in res.tensors if t.gguf_type == ty) for ty in
                    {t.gguf_type for t in res.tensors}}.items())),
               f"- float tensors with the llama.cpp scheme columns: {len(qn)}"]
+    for m in _bracketed(res):
+        br = [d for d in rows if d[f"status_{m}"] == "bracket"]
+        L += ["", f"## Status of {m}", ""]
+        if not br:
+            L.append(f"exact on every tensor (certified optimum).")
+            continue
+        L += [f"{len(br)} tensor(s) reached the search budget of {m}: the reported SQNR is attained by the best "
+              "point found; the optimum's SQNR lies between it and the certified maximum.", "",
+              "| tensor | SQNR attained (dB) | certified max (dB) | gap (dB) |", "|---|---:|---:|---:|"]
+        L += [f"| {d['tensor']} | {_fmt(d['sqnr_db_' + m])} | {_fmt(d[f'sqnr_db_{m}_max'])} | "
+              f"{_fmt(d[f'sqnr_db_{m}_max'] - d['sqnr_db_' + m])} |" for d in br]
     L += ["", "## Skipped tensors", ""]
     if res.skipped:
         L += ["| tensor | shape | dtype | reason |", "|---|---|---|---|"]

@@ -42,6 +42,9 @@ class TensorRow:
     blocks_left: int = 0
     gguf_type: str = ""  #: GGUF files: the stored GGML type (F32, F16, Q8_0, Q4_0, ...)
     gguf_sqnr: dict = field(default_factory=dict)  #: float GGUF tensors: llama.cpp scheme -> SQNR (dB)
+    #: method -> certified lower bound of the tensor's optimal SSE (methods that may stop at a search
+    #: budget; equal to ``sse`` when every block was solved exactly)
+    sse_lower: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -58,6 +61,7 @@ class ModelResult:
     workers: int
     executor: str
     gguf: bool = False  #: the file is GGUF: report.csv has the gguf_type and gguf_* columns
+    may_bracket: tuple = ()  #: methods reported with a status column (exact or certified bracket)
 
 
 def _is_float(dt: np.dtype) -> bool:
@@ -215,6 +219,8 @@ def analyze_model(path, fmt: str = "int4", granularity: str = "channel", affine:
             tr.sse[m] = tr.sse.get(m, 0.0) + v
             tr.seconds[m] = tr.seconds.get(m, 0.0) + br.seconds[m]
             tr.cpu_seconds[m] = tr.cpu_seconds.get(m, 0.0) + br.cpu_seconds.get(m, 0.0)
+            if m in spec0.may_bracket:
+                tr.sse_lower[m] = tr.sse_lower.get(m, 0.0) + getattr(br, "sse_lower", {}).get(m, v)
         tr.blocks_left -= 1
         if tr.blocks_left == 0 and bar is not None:
             bar.update(1)
@@ -281,4 +287,4 @@ def analyze_model(path, fmt: str = "int4", granularity: str = "channel", affine:
     spec = get_format(fmt, affine)
     methods_all = [m for m in spec.methods() if m.startswith("exact") or methods is None or m in methods]
     return ModelResult(os.fspath(path), spec.name, granularity, affine, methods_all, rows_out, skipped,
-                       nonfinite, time.perf_counter() - t_start, nw, exname, is_gguf)
+                       nonfinite, time.perf_counter() - t_start, nw, exname, is_gguf, tuple(spec.may_bracket))

@@ -52,6 +52,9 @@ class BlockResult:
     sse: dict = field(default_factory=dict)
     seconds: dict = field(default_factory=dict)
     cpu_seconds: dict = field(default_factory=dict)  #: process CPU time per method (time.process_time)
+    #: methods whose search stopped at its budget on some row: certified lower bound of the block's
+    #: optimal SSE (``sse`` is then attained, the optimum lies in ``[sse_lower, sse]``)
+    sse_lower: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,9 @@ class FormatSpec:
     extra_exact: dict = field(default_factory=dict)
     block: int = 0  #: block formats: values per block (units are then the tensor's rows)
     needs_amax: bool = False  #: callables take ``(rows, tensor_amax)`` (NVFP4's tensor scale)
+    #: exact methods that may stop at a search budget with a certified bracket: their callables return
+    #: ``(sse, sse_lower)`` per row, reported with a status column
+    may_bracket: tuple = ()
 
     def methods(self) -> list:
         """Method names in report order: exact optima (names start with ``exact``), then baselines."""
@@ -189,20 +195,20 @@ def _int_spec(bits: int, signed: bool) -> FormatSpec:
 
 
 # --------------------------------------------------------------------------- affine integer grids
-def _affine_long(rows, fn_name: str, bits: int) -> np.ndarray:
-    """Per-row SSE of ``quanttheory.affine.stream.<fn_name>`` (long units, as loaded: chunked passes)."""
+def _affine_long(rows, fn_name: str, bits: int, lower: bool = False):
+    """Per-row SSE of ``quanttheory.affine.stream.<fn_name>`` (long units, as loaded: chunked passes);
+    with ``lower``, also each row's certified lower bound of the optimal SSE (``offset_exact`` past
+    its search budget returns a bracket; equal to the SSE when exact)."""
     from ..affine import stream as AS
-
-    from ..affine._stream_offset import BudgetExceeded
 
     fn = getattr(AS, fn_name)
     out = np.empty(rows.shape[0])
+    lo = np.empty(rows.shape[0])
     for i, r in enumerate(rows):
-        try:
-            out[i] = fn(r, bits).sse
-        except BudgetExceeded:  # exact real-offset search beyond its box budget (high bit widths): no number
-            out[i] = math.nan
-    return out
+        res = fn(r, bits)
+        out[i] = res.sse
+        lo[i] = res.sse if res.sse_lower is None else res.sse_lower
+    return (out, lo) if lower else out
 
 
 def _affine_exact(bits: int):
@@ -239,9 +245,10 @@ def _offset_exact(bits: int):
         from ..affine.data import optimal_offset_data
 
         if _is_long(rows):
-            return _affine_long(rows, "offset_exact", bits)
+            return _affine_long(rows, "offset_exact", bits, lower=True)
         r = optimal_offset_data(_f64(rows), bits, axis=0, allow_constant=True)
-        return np.atleast_1d(np.asarray(r.mse, dtype=np.float64)) * rows.shape[1]
+        sse = np.atleast_1d(np.asarray(r.mse, dtype=np.float64)) * rows.shape[1]
+        return sse, sse
     return exact
 
 
@@ -252,7 +259,7 @@ def _affine_spec(bits: int) -> FormatSpec:
     return FormatSpec(f"affine-uint{bits}", _affine_exact(bits),
                       {"minmax": _affine_baseline("minmax", bits), "hqq": _affine_baseline("hqq", bits),
                        "llamacpp": _affine_baseline("llamacpp", bits)},
-                      {"exact_offset": _offset_exact(bits)})
+                      {"exact_offset": _offset_exact(bits)}, may_bracket=("exact_offset",))
 
 
 _INT_RE = re.compile(r"^(u?)int([1-9]|1[0-6])$")
@@ -347,7 +354,7 @@ def analyze_block(tensor: str, block: int, rows: np.ndarray, fmt: str, affine: b
     else:
         rows = _f64(rows)
     spec = get_format(fmt, affine)
-    sse, secs, cpu = {}, {}, {}
+    sse, secs, cpu, lower = {}, {}, {}, {}
     todo = [("exact", spec.exact), *spec.extra_exact.items(), *spec.baselines.items()]
     for name, fn in todo:
         if methods is not None and name not in methods and not name.startswith("exact"):
@@ -356,6 +363,11 @@ def analyze_block(tensor: str, block: int, rows: np.ndarray, fmt: str, affine: b
         if spec.needs_amax:
             amax = max(float(rows.max()), -float(rows.min())) if tensor_amax is None else float(tensor_amax)
             sse[name] = float(np.sum(fn(rows, amax)))
+        elif name in spec.may_bracket:
+            v, lo = fn(rows)
+            sse[name] = float(np.sum(v))
+            if np.any(np.asarray(lo) < np.asarray(v)):  # some row is a bracket, not the optimum
+                lower[name] = float(np.sum(lo))
         else:
             sse[name] = float(np.sum(fn(rows)))
         secs[name] = time.perf_counter() - t0
@@ -366,7 +378,7 @@ def analyze_block(tensor: str, block: int, rows: np.ndarray, fmt: str, affine: b
         from .stream import sum_sq
 
         energy = sum(sum_sq(r) for r in rows)
-    return BlockResult(tensor, block, rows.shape[0], rows.size, energy, sse, secs, cpu)
+    return BlockResult(tensor, block, rows.shape[0], rows.size, energy, sse, secs, cpu, lower)
 
 
 def sqnr_db(energy: float, sse: float) -> float:
