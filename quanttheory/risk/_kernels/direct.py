@@ -359,17 +359,20 @@ def _compact(sv, sT, m, lim, clip):
 
 
 @numba.njit(cache=True)
+def _load_row(x, Tp, Tn, sv, sT):
+    """``sv, sT`` = the row's magnitudes and tops (:func:`_magnitude_top`), in its order; returns the count."""
+    for i in range(x.shape[0]):
+        sv[i], sT[i] = _magnitude_top(x[i], Tp, Tn)
+    return x.shape[0]
+
+
+@numba.njit(cache=True)
 def _narrow_clipped(x, Tp, Tn, lo_c, hi_c, F_up, rt, sv, sT):
     """The log-bisection of the bracket's left end (largest ``sc`` with ``clipped(sc) (1 - rt) >
     F_up``, ``NARROW_STEPS`` steps from ``[lo_c, hi_c]``), each sum over only the points that can
     still be clipped (``v > T lo_c``), in the row's order: the dropped terms are exact zeros, so
     every sum, hence every decision, is that of :func:`_clipped` on the whole row."""
-    m = 0
-    for i in range(x.shape[0]):
-        v, T = _magnitude_top(x[i], Tp, Tn)
-        sv[m] = v
-        sT[m] = T
-        m += 1
+    m = _load_row(x, Tp, Tn, sv, sT)
     m = _compact(sv, sT, m, lo_c, True)
     for _ in range(NARROW_STEPS):
         m_ = np.sqrt(lo_c) * np.sqrt(hi_c)
@@ -391,12 +394,7 @@ def _narrow_zeroed(x, Tp, Tn, lo_d, hi_d, F_up, rt, sv, sT):
     F_up``) over only the points that can still round to 0 (``T = 0`` or ``v < hi_d / 2``), in the
     row's order: every sum is that of :func:`_zeroed` on the whole row (see
     :func:`_narrow_clipped`)."""
-    m = 0
-    for i in range(x.shape[0]):
-        v, T = _magnitude_top(x[i], Tp, Tn)
-        sv[m] = v
-        sT[m] = T
-        m += 1
+    m = _load_row(x, Tp, Tn, sv, sT)
     m = _compact(sv, sT, m, hi_d, False)
     for _ in range(NARROW_STEPS):
         m_ = np.sqrt(lo_d) * np.sqrt(hi_d)

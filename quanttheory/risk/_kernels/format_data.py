@@ -497,6 +497,19 @@ def _coeffs_side(v, b, c, s_as, s0, acc):
 
 
 @numba.njit(cache=True)
+def _walk(x, b, A, B, P, jlo, jhi):
+    """One step of the midpoint walk of :func:`_count_side`: the range ``[jlo, jhi)`` of ``j`` with
+    ``b_j A < x <= b_j B`` for the next (not smaller) value ``x``, from the previous range."""
+    while jlo < P and x > b[jlo] * B:
+        jlo += 1
+    if jhi < jlo:
+        jhi = jlo
+    while jhi < P and x > b[jhi] * A:
+        jhi += 1
+    return jlo, jhi
+
+
+@numba.njit(cache=True)
 def _count_side(v, b, A, B):
     """Number of breakpoints ``v_i / b_j`` in ``(A, B]``, i.e. ``b_j A < v_i <= b_j B`` (float
     products, as the group tests): for ascending ``v`` the midpoints ``j`` of value ``i`` are a range
@@ -507,12 +520,7 @@ def _count_side(v, b, A, B):
     jhi = 0
     for i in range(v.size):
         x = v[i]
-        while jlo < P and x > b[jlo] * B:
-            jlo += 1
-        if jhi < jlo:
-            jhi = jlo
-        while jhi < P and x > b[jhi] * A:
-            jhi += 1
+        jlo, jhi = _walk(x, b, A, B, P, jlo, jhi)
         tot += jhi - jlo
     return tot
 
@@ -527,12 +535,7 @@ def _fill_side(v, b, binv, c, A, B, s0, es, dd, E, acc):
     jhi = 0
     for i in range(v.size):
         x = v[i]
-        while jlo < P and x > b[jlo] * B:
-            jlo += 1
-        if jhi < jlo:
-            jhi = jlo
-        while jhi < P and x > b[jhi] * A:
-            jhi += 1
+        jlo, jhi = _walk(x, b, A, B, P, jlo, jhi)
         for j in range(jlo, jhi):
             cn = c[j]  # as s grows past x / b_j, x moves down from c[j + 1] to c[j]
             co = c[j + 1]
