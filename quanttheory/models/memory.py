@@ -38,8 +38,13 @@ from quanttheory.models.tasks import STREAM_MIN
 for warm in (rng.standard_normal((4, 64)), rng.standard_normal((1, STREAM_MIN + 64)).astype(np.float32)):
     if warm.shape[1] > STREAM_MIN and kw.get("granularity", "channel") == "channel":
         continue  # long units only occur with --granularity tensor (or very long channels)
-    analyze_block("warm", 0, warm, kw.get("fmt", "int4"), kw.get("affine", False),
-                  tuple(kw["methods"]) if kw.get("methods") else None, 1.0)
+    # writable and read-only (memory-mapped tensors are read-only: numba compiles a second
+    # specialization for them, which must not happen inside the measured window)
+    ro = warm.copy()
+    ro.setflags(write=False)
+    for w in (warm, ro):
+        analyze_block("warm", 0, w, kw.get("fmt", "int4"), kw.get("affine", False),
+                      tuple(kw["methods"]) if kw.get("methods") else None, 1.0)
 try:
     import safetensors.numpy, onnx, gguf  # noqa: F401  (reader imports, not part of the growth)
 except ImportError:
