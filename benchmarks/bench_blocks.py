@@ -10,16 +10,17 @@
    (:func:`_timing.numpy_pass`, wall and CPU), and for NVFP4 against a NumPy sweep of the 126
    positive E4M3 codes (each: one quantization with ml_dtypes casts), timed on ``--sweep-rows``
    rows and scaled linearly to ``rows`` (the sweep is ~10^4 passes; stated in the output).
+   With ``--base DIR`` (a source tree of another commit, e.g. ``git -C /work/main archive a8eaa3e |
+   tar -x -C /tmp/base``) that tree's ``oracle_scales`` is imported in the same process (package
+   ``qtbase``) and timed alternately with this one (CPU and wall, min of ``--repeat`` each): the
+   same-run baseline; also checks that both give the same scale and SSE on every block.
 
 3. (``--ab``) the dominance window of the oracle (docs/blocks.md, sections 3 and 7b): the same
    compiled kernel with the earlier threshold (``T = 3`` for E2M1) and the extended one (3.5),
    alternating in one process (the fairest comparison on a loaded machine).
-4. (``--ab-kernel``) NVFP4: the previous float32 code kernel (``oracle_codes_f32``, still the
-   E8M0 kernel) against the E4M3 kernel ``oracle_e4m3_f32`` (docs/blocks.md, section 7c),
-   alternating in one process, minimum CPU time of each; picks and SSEs must be identical.
 
     python benchmarks/bench_blocks.py [--rows 4096] [--repeat 3] [--mc 1000000] [--sweep-rows 256] [--oracle-only]
-                                      [--skip-oracle] [--ab] [--ab-kernel] [--ab-only]
+                                      [--skip-oracle] [--ab] [--ab-only] [--base DIR] [--formats nvfp4,mxfp4]
 """
 
 from __future__ import annotations
@@ -75,7 +76,37 @@ def bench_4over6():
           f"(ratio {n_1e6 * t_mc / (1 << 20) / t_ex:.2e})")
 
 
-def bench_oracle(rows, repeat, sweep_rows):
+def load_base(root):
+    """``quanttheory.blocks.data`` of another source tree (e.g. ``git archive a8eaa3e``), imported
+    under the package name ``qtbase`` (its relative imports resolve inside that tree; its numba
+    cache lives next to its sources), so both versions run in this process."""
+    import importlib
+    import os
+    import sys
+    import types
+
+    if "qtbase" not in sys.modules:
+        pkg = types.ModuleType("qtbase")
+        pkg.__path__ = [os.path.join(root, "quanttheory")]
+        sys.modules["qtbase"] = pkg
+    return importlib.import_module("qtbase.blocks.data")
+
+
+def _both_clocks(f, repeat):
+    """(min wall, min CPU, last result) over ``repeat`` runs, both clocks read around each run."""
+    import time
+
+    bw = bc = np.inf
+    out = None
+    for _ in range(max(1, repeat)):
+        w0, c0 = time.perf_counter(), time.process_time()
+        out = f()
+        bc = min(bc, time.process_time() - c0)
+        bw = min(bw, time.perf_counter() - w0)
+    return bw, bc, out
+
+
+def bench_oracle(rows, repeat, sweep_rows, base=None, names=None):
     import time
 
     import ml_dtypes
@@ -93,17 +124,41 @@ def bench_oracle(rows, repeat, sweep_rows):
     p_cpu = numpy_pass(x, repeat, time.process_time)
     print(f"  NumPy pass: {p_wall * 1e3:.2f} ms wall, {p_cpu * 1e3:.2f} ms CPU")
     S = float(np.max(np.abs(x))) / (448 * 6)
+    bdata = load_base(base) if base else None
+    if bdata is not None:
+        print(f"  base = {bdata.__file__} (same process; runs alternate base / new, min of {repeat} each)")
     res = {}
-    for name in ("nvfp4", "mxfp4", "mxfp8_e4m3", "int4_g32", "int4_g64", "int4_g128"):
+    for name in names or ("nvfp4", "mxfp4", "mxfp8_e4m3", "int4_g32", "int4_g64", "int4_g128"):
         bf = get_block_format(name)
         xb = x.reshape(rows, -1, bf.block)
         oracle_scales(xb[:1], bf, tensor_scale=S)  # compile / load the cache
-        t_w, (X, cnt) = best_time(lambda: oracle_scales(xb, bf, tensor_scale=S, return_counts=True), repeat)
-        t_c, _ = best_time(lambda: oracle_scales(xb, bf, tensor_scale=S), repeat, time.process_time)
-        res[name] = X
+        _, cnt = oracle_scales(xb, bf, tensor_scale=S, return_counts=True)
         what = {"e4m3": "E4M3 codes", "e8m0": "E8M0 exponents", "fp16": "fp16 values (pieces)"}[bf.scale_format]
-        print(f"  {name:10s} oracle {t_w * 1e3:8.1f} ms wall = {t_w / p_wall:6.1f} passes | {t_c * 1e3:8.1f} ms CPU = "
-              f"{t_c / p_cpu:6.1f} CPU passes | {what} tried per block: {np.mean(cnt):.2f}")
+        if bdata is None:
+            t_w, t_c, X = _both_clocks(lambda: oracle_scales(xb, bf, tensor_scale=S), repeat)
+            res[name] = X
+            print(f"  {name:10s} oracle {t_w * 1e3:8.1f} ms wall = {t_w / p_wall:6.1f} passes | {t_c * 1e3:8.1f} ms "
+                  f"CPU = {t_c / p_cpu:6.1f} CPU passes | {what} tried per block: {np.mean(cnt):.2f}")
+            continue
+        bbf = bdata.get_block_format(name)
+        bdata.oracle_scales(xb[:1], bbf, tensor_scale=S)
+        tb, tn = [np.inf, np.inf], [np.inf, np.inf]
+        for _ in range(max(1, repeat)):
+            w, c, Xb = _both_clocks(lambda: bdata.oracle_scales(xb, bbf, tensor_scale=S), 1)
+            tb = [min(tb[0], w), min(tb[1], c)]
+            w, c, X = _both_clocks(lambda: oracle_scales(xb, bf, tensor_scale=S), 1)
+            tn = [min(tn[0], w), min(tn[1], c)]
+        res[name] = X
+        _, sn = oracle_scales(xb, bf, tensor_scale=S, return_sse=True)
+        _, sb = bdata.oracle_scales(xb, bbf, tensor_scale=S, return_sse=True)
+        same = float(np.mean(X == Xb))
+        rel = float(np.max(np.abs(sn - sb) / np.maximum(sb, 1e-300)))
+        print(f"  {name:10s} base {tb[1] / p_cpu:6.1f} CPU passes ({tb[0] / p_wall:6.1f} wall) | new "
+              f"{tn[1] / p_cpu:6.1f} CPU passes ({tn[0] / p_wall:6.1f} wall) | speed-up {tb[1] / tn[1]:.2f}x CPU, "
+              f"{tb[0] / tn[0]:.2f}x wall | same scale on {same * 100:.3f}% of blocks, max rel. SSE diff {rel:.1e} "
+              f"| {what} tried per block: {np.mean(cnt):.2f}")
+    if "nvfp4" not in res or sweep_rows <= 0:
+        return
     # NumPy 126-code sweep (the baseline), on the first sweep_rows rows (it is slow), scaled to rows
     e = np.asarray(get_format("e4m3").levels)
     cands = S * e[e > 0]
@@ -167,62 +222,14 @@ def bench_dominance_ab(rows, repeat):
             for T in (T_old, T_new):
                 outX, outS, cnt = np.empty(nb), np.empty(nb), np.empty(nb, np.int64)
                 t0 = time.process_time()
-                K.oracle_codes_f32(flat, codes, inv32, ok32, fine, half, allhalf, zero, s0, float(th[0]), float(th[1]),
-                                   lo, hi, T, *rest, False, outX, outS, cnt)
+                K.oracle_f32(flat, codes, inv32, ok32, fine, half, allhalf, zero, bf.scale_format == "e4m3", s0,
+                             float(th[0]), float(th[1]), lo, hi, (1.0 + 2e-12) / T, rest[0], rest[1], rest[4], False,
+                             outX, outS, cnt)
                 best[T] = min(best.get(T, np.inf), time.process_time() - t0)
                 picks[T], tried[T] = outX, float(np.mean(cnt))
         print(f"  {name:6s} T = {T_old:g}: {best[T_old] / p_cpu:5.1f} CPU passes ({tried[T_old]:.2f} tried) | T = {T_new:g}: "
               f"{best[T_new] / p_cpu:5.1f} CPU passes ({tried[T_new]:.2f} tried) | speed-up {best[T_old] / best[T_new]:.2f}x | "
               f"same picks: {np.array_equal(picks[T_old], picks[T_new])}")
-
-
-def bench_kernel_ab(rows, repeat):
-    """In-process A/B of the NVFP4 kernels (see the module doc, item 4)."""
-    import time
-
-    from quanttheory.blocks import _kernels as K
-    from quanttheory.blocks.data import _code_table, _oracle_tables
-
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((rows, 4096), dtype=np.float32)
-    S = float(np.max(np.abs(x))) / (448 * 6)
-    p_cpu = numpy_pass(x, repeat, time.process_time)
-    p_wall = numpy_pass(x, repeat)
-    flat = x.reshape(-1, 16)
-    nb = flat.shape[0]
-    codes, _, half, allhalf, zero, fine, inv32, ok32 = _code_table("e4m3", S)
-    quant, bounds, _ = _oracle_tables("e2m1")
-    _, _, _, _, th, s0, lo, hi, _ = quant
-    T, ltp, ltn, _, _, mumin = bounds
-
-    def old(outX, outS, cnt, need):
-        K.oracle_codes_f32(flat, codes, inv32, ok32, fine, half, allhalf, zero, s0, float(th[0]), float(th[1]), lo,
-                           hi, *bounds, need, outX, outS, cnt)
-
-    def new(outX, outS, cnt, need):
-        K.oracle_e4m3_f32(flat, codes, inv32, ok32, fine, half, allhalf, s0, float(th[0]), float(th[1]), lo, hi,
-                          (1.0 + 2e-12) / T, ltp, ltn, mumin, need, outX, outS, cnt)
-
-    print(f"4. NVFP4 kernel A/B ({rows} x 4096 N(0,1), same process, alternating, min of {repeat} runs; NumPy pass "
-          f"{p_cpu * 1e3:.2f} ms CPU, {p_wall * 1e3:.2f} ms wall)")
-    for need in (False, True):
-        best, res = {}, {}
-        for _ in range(repeat):
-            for name, f in (("oracle_codes_f32", old), ("oracle_e4m3_f32", new)):
-                outX, outS, cnt = np.empty(nb), np.empty(nb), np.empty(nb, np.int64)
-                t0, w0 = time.process_time(), time.perf_counter()
-                f(outX, outS, cnt, need)
-                c, w = time.process_time() - t0, time.perf_counter() - w0
-                b = best.get(name, (np.inf, np.inf))
-                best[name] = (min(b[0], c), min(b[1], w))
-                res[name] = (outX, outS, float(np.mean(cnt)))
-        (co, wo), (cn, wn) = best["oracle_codes_f32"], best["oracle_e4m3_f32"]
-        same = np.array_equal(res["oracle_codes_f32"][0], res["oracle_e4m3_f32"][0])
-        same_s = np.array_equal(res["oracle_codes_f32"][1], res["oracle_e4m3_f32"][1]) if need else None
-        print(f"  return_sse={need!s:5s} old {co / p_cpu:5.1f} CPU / {wo / p_wall:5.1f} wall passes "
-              f"({res['oracle_codes_f32'][2]:.2f} codes) | new {cn / p_cpu:5.1f} CPU / {wn / p_wall:5.1f} wall passes "
-              f"({res['oracle_e4m3_f32'][2]:.2f} codes) | speed-up {co / cn:.2f}x CPU, {wo / wn:.2f}x wall | "
-              f"same codes: {same}" + (f", same SSE: {same_s}" if need else ""))
 
 
 def main():
@@ -234,18 +241,18 @@ def main():
     ap.add_argument("--skip-oracle", action="store_true")
     ap.add_argument("--oracle-only", action="store_true", help="only part 2 (the per-block optimum)")
     ap.add_argument("--ab", action="store_true", help="part 3: in-process A/B of the dominance window")
-    ap.add_argument("--ab-kernel", action="store_true", help="part 4: in-process A/B of the NVFP4 kernels")
-    ap.add_argument("--ab-only", action="store_true", help="skip parts 1 and 2 (with --ab / --ab-kernel)")
+    ap.add_argument("--ab-only", action="store_true", help="skip parts 1 and 2 (with --ab)")
+    ap.add_argument("--base", default=None, help="part 2: also time the oracle of this source tree (e.g. "
+                    "`git -C /work/main archive a8eaa3e | tar -x -C /tmp/base`) in the same process")
+    ap.add_argument("--formats", default=None, help="part 2: comma-separated block formats (default: all six)")
     a = ap.parse_args()
     if not (a.oracle_only or a.ab_only):
         bench_expectation(a.repeat, a.mc)
         bench_4over6()
     if not (a.skip_oracle or a.ab_only):
-        bench_oracle(a.rows, a.repeat, a.sweep_rows)
+        bench_oracle(a.rows, a.repeat, a.sweep_rows, a.base, a.formats.split(",") if a.formats else None)
     if a.ab:
         bench_dominance_ab(a.rows, max(a.repeat, 5))
-    if a.ab_kernel:
-        bench_kernel_ab(a.rows, max(a.repeat, 5))
 
 
 if __name__ == "__main__":

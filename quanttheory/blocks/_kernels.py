@@ -16,8 +16,10 @@ Why these candidate windows are exact (proofs in ``docs/blocks.md``, section 3):
   tried (ties are resolved toward the smaller scale);
 * all-zero: if ``X > M / mumin`` every element rounds to 0 and ``SSE = sum x^2``.
 
-E4M3 scales on grids with at most two binade starts (NVFP4) use :func:`oracle_e4m3_f32` (one code
-lookup, a batch of 8 codes screened on magnitudes; docs/blocks.md, section 7c).
+E4M3 and E8M0 scales on grids with at most two binade starts and a power-of-two step (NVFP4,
+MXFP4, MXFP6 E2M3, MXINT8) use :func:`oracle_f32` (one code lookup, float32 screen on
+magnitudes; for E4M3 a batch of 8 codes in the lanes of one vector, :func:`_screen8`;
+docs/blocks.md, sections 7c-7d); other grids use :func:`oracle_codes` (float64 screen).
 
 The code kernels evaluate the window in two stages (docs/blocks.md, section 3, items 4-5): a
 screening value ``a`` with a proven error bound ``e`` for every code of the window (float32
@@ -488,7 +490,7 @@ def oracle_codes(xb, codes, first, half_ok, allhalf_from, zero_code, kind, level
             if a + e < U:
                 U = a + e
         # stage 2: exact values of the codes that can still be the optimum (a single survivor
-        # with no zero option within U is the optimum: see oracle_codes_f32)
+        # with no zero option within U is the optimum: see _stage2_k2)
         nsv, c1, best, bestX = _single_survivor(ea, ee, ej, ne, U, zbest, zX, codes)
         if nsv == 1 and zbest > U:
             if need_sse and ee[c1] != 0.0:
@@ -742,178 +744,107 @@ def _fine_index(fine, codes, t, strict, tb, tbi):
     return j
 
 
-@numba.njit(cache=True, fastmath={"reassoc", "nsz"}, error_model="numpy")
-def oracle_codes_f32(xb, codes, inv32, ok32, fine, half_ok, allhalf_from, zero_code, s0, t0, t1, lo, hi, T, ltop_p,
-                     ltop_n, l2_p, l2_n, mumin, need_sse, outX, outS, counts):
-    """:func:`oracle_codes` for element grids with at most two binade starts (E2M1, INT grids):
-    stage 1 screens in float32 (8 SIMD lanes), stage 2 is the exact float64 evaluation.
+_FL = ("contract",)
 
-    Screening value of code ``j``: ``a_j = X^2 sum_t (u_t - q(u_t))^2`` with
-    ``u_t = fl32(fl32(x_t) inv32[j])``, ``inv32[j] = fl32(1 / X)``, summed in float32.  Error
-    bound (docs/blocks.md, section 3): ``|a_j - SSE(X)| <= e = (k + 12) 2^-24 s2`` (``s2`` the
-    block's sum of squares), valid when ``ok32[j]`` (``2^-120 <= X <= 2^120``), ``M <= 2^100`` and
-    ``M / X <= 2^60`` (no float32 overflow); otherwise the code is evaluated exactly in stage 1
-    (``e = 0``).  Codes are screened from the top of the window down: every non-dominated code
-    below the all-zero threshold, then the saturating ones until the saturation bound stops.
-    ``fine``: the code-index table of :func:`_fine_index`."""
-    nb, k = xb.shape
-    nc = codes.size
-    slack = 1.0 + 1e-12
-    f0 = np.float32(0.0)
-    h1 = np.float32(0.5)
-    o1 = np.float32(1.0)
-    w2 = np.float32(2.0)
-    s0f = np.float32(s0)
-    is0f = np.float32(1.0 / s0)
-    t0f = np.float32(t0)
-    t1f = np.float32(t1)
-    lof = np.float32(lo)
-    hif = np.float32(hi)
-    is0 = 1.0 / s0
-    epsk = (k + 12) * 2.0 ** -24
-    x32 = np.empty(k, np.float32)
-    xv = np.empty(k)
-    tb = np.empty(1)
-    tbi = tb.view(np.int64)
-    ej = np.empty(nc + 1, np.int64)
-    ea = np.empty(nc + 1)
-    ee = np.empty(nc + 1)
-    for i in range(nb):
-        mx = -np.inf
-        mn = np.inf
-        s2 = 0.0
-        for t in range(k):
-            x = np.float64(xb[i, t])
-            xv[t] = x
-            x32[t] = np.float32(xb[i, t])
-            s2 += x * x
-            mx = x if x > mx else mx
-            mn = x if x < mn else mn
-        M = max(mx, -mn)
-        if M == 0.0:
-            outX[i] = codes[0]
-            outS[i] = 0.0
-            counts[i] = 0
-            continue
-        posmax = mx >= -mn
-        ltop = ltop_p if posmax else ltop_n
-        small = M <= 2.0 ** 100
-        jz = _fine_index(fine, codes, M / mumin, True, tb, tbi)
-        zbest = np.inf
-        zX = 0.0
-        if zero_code:
-            zbest = s2
-        elif jz < nc:
-            zbest = s2
-            zX = codes[jz]
-        j0 = min(_fine_index(fine, codes, M / ltop, False, tb, tbi), nc - 1)
-        jT = _fine_index(fine, codes, M * slack / T, False, tb, tbi)
-        jhi = min(jz, max(jT, allhalf_from))   # codes from jhi on: all-zero or dominated
-        if jhi < j0 + 1:
-            jhi = j0 + 1
-        U = zbest
-        e32 = epsk * s2
-        ne = 0
-        j = jhi - 1
-        while j >= 0:
-            X = codes[j]
-            if j < j0 - 1:
-                over = M - X * ltop
-                if over > 0.0 and over * over > U * slack:
-                    break
-            elif j >= jT and half_ok[j]:
-                j -= 1
-                continue
-            if ok32[j] and small and M <= X * 2.0 ** 60:
-                w = inv32[j]
-                s32 = f0
-                for t in range(k):
-                    v = x32[t] * w
-                    a = abs(v)
-                    c0 = a >= t0f
-                    cc = a >= t1f
-                    ist = is0f * (h1 if c0 else o1) * (h1 if cc else o1)
-                    st = s0f * (w2 if c0 else o1) * (w2 if cc else o1)
-                    d = v - min(max(np.rint(v * ist) * st, lof), hif)
-                    s32 += d * d
-                av = np.float64(s32) * (X * X)
-                e = e32
-            else:
-                av = _x2_k2(xv, X, is0, s0, t0, t1, lo, hi)
-                e = 0.0
-            ej[ne] = j
-            ea[ne] = av
-            ee[ne] = e
-            U = min(U, av + e)
-            ne += 1
-            j -= 1
-        # stage 2.  Survivors: screened codes with a - e <= U (U = min(zero option, a + e)); any
-        # other code has an exact SSE > U >= the exact SSE of the code attaining U.  A single
-        # survivor with no zero option within U is therefore the optimum (ties impossible); else
-        # the survivors are evaluated exactly (and the winner always if its SSE is asked for).
-        # (Until 2026-11-29 a single survivor with the zero option within U was dropped: the
-        # block went to the zero scale even when the survivor's exact SSE was below s2.)
-        nsv, c1, best, bestX = _single_survivor(ea, ee, ej, ne, U, zbest, zX, codes)
-        if nsv == 1 and zbest > U:
-            if need_sse and ee[c1] != 0.0:
-                best = _x2_k2(xv, bestX, is0, s0, t0, t1, lo, hi)
-        else:
-            best, bestX = _stage2_k2(ea, ee, ej, ne, U, zbest, zX, codes, need_sse, xv, is0, s0, t0, t1, lo, hi, M,
-                                     0.0)
-        outX[i] = bestX
-        outS[i] = best
-        counts[i] = ne
 
+@intrinsic
+def _screen8(typingctx, ax, cl, inv32, jb, C0, t0f, t1f, out):
+    """Float32 screening sums of 8 consecutive codes at once, codes in the 8 lanes of one vector:
+    ``out[l] = sum_t (a - min((a + C) - C, cl[t]))^2`` with ``a = ax[t] inv32[jb + l]`` (``l < 8``),
+    ``C = C0 2^([a >= t0f] + [a >= t1f])`` (as :func:`_rne_resid`: round to the step, ties to even,
+    clip at ``cl[t]``), summed over ``t`` in order.  Written as LLVM vector IR (one ``<8 x float>``
+    per element: no horizontal sums, no per-code loop); every floating-point instruction carries
+    only the ``contract`` flag (nothing reassociated, ``(a + C) - C`` kept).  The caller guarantees
+    ``jb + 8 <= inv32.size``, ``out.size >= 8``, ``cl.size >= ax.size`` (all float32, contiguous)."""
+    if not (ax == cl and isinstance(ax, types.Array) and ax.dtype == types.float32
+            and isinstance(inv32, types.Array) and inv32.dtype == types.float32
+            and isinstance(out, types.Array) and out.dtype == types.float32
+            and C0 == t0f == t1f == types.float32 and isinstance(jb, types.Integer)):
+        return None
+    from llvmlite import ir
+    from numba.core import cgutils
+
+    def codegen(context, builder, signature, args):
+        axv, clv, invv, jbv, c0, t0, t1, outv = args
+        f32 = ir.FloatType()
+        v8 = ir.VectorType(f32, 8)
+        i32 = ir.IntType(32)
+        zero8 = ir.Constant(ir.VectorType(i32, 8), [0] * 8)
+
+        def splat(s):
+            u = builder.insert_element(ir.Constant(v8, ir.Undefined), s, ir.Constant(i32, 0))
+            return builder.shuffle_vector(u, ir.Constant(v8, ir.Undefined), zero8)
+
+        A = context.make_array(signature.args[0])(context, builder, axv)
+        Cl = context.make_array(signature.args[1])(context, builder, clv)
+        inv = context.make_array(signature.args[2])(context, builder, invv)
+        O = context.make_array(signature.args[7])(context, builder, outv)
+        n = builder.extract_value(A.shape, 0)
+        jb64 = context.cast(builder, jbv, signature.args[3], types.intp)
+        w = builder.load(builder.bitcast(builder.gep(inv.data, [jb64]), v8.as_pointer()), align=4)
+        two = ir.Constant(f32, 2.0)
+        c1 = builder.fmul(c0, two, flags=_FL)
+        c0v, c1v, c2v = splat(c0), splat(c1), splat(builder.fmul(c1, two, flags=_FL))
+        t0v, t1v = splat(t0), splat(t1)
+        acc = cgutils.alloca_once_value(builder, ir.Constant(v8, [0.0] * 8))
+        with cgutils.for_range(builder, n) as loop:
+            x = builder.load(builder.gep(A.data, [loop.index]))
+            top = splat(builder.load(builder.gep(Cl.data, [loop.index])))
+            a = builder.fmul(splat(x), w, flags=_FL)
+            C = builder.select(builder.fcmp_ordered(">=", a, t1v, flags=_FL), c2v,
+                               builder.select(builder.fcmp_ordered(">=", a, t0v, flags=_FL), c1v, c0v))
+            q = builder.fsub(builder.fadd(a, C, flags=_FL), C, flags=_FL)
+            q = builder.select(builder.fcmp_ordered("<", q, top, flags=_FL), q, top)
+            d = builder.fsub(a, q, flags=_FL)
+            builder.store(builder.fadd(builder.load(acc), builder.fmul(d, d, flags=_FL), flags=_FL), acc)
+        builder.store(builder.load(acc), builder.bitcast(O.data, v8.as_pointer()), align=4)
+        return context.get_dummy_value()
+
+    return types.none(ax, cl, inv32, jb, C0, t0f, t1f, out), codegen
+
+
+@numba.njit(cache=True, fastmath={"reassoc", "nsz"})
+def _screen8_py(ax, cl, inv32, jb, C0, t0f, t1f, out):
+    """:func:`_screen8` callable from Python (tests), inside a fastmath kernel as in the oracle;
+    checks the bounds the oracle guarantees by construction."""
+    if jb < 0 or jb + 8 > inv32.size or out.size < 8 or cl.size < ax.size:
+        raise ValueError("_screen8_py: index out of range")
+    _screen8(ax, cl, inv32, jb, C0, t0f, t1f, out)
 
 
 @numba.njit(cache=True, fastmath={"reassoc", "nsz"}, error_model="numpy")
-def _screen_lanes(ax, cl, inv32, jb, n, C0, t0f, t1f, out):
-    """Float32 screening sums ``out[l] = sum_t (a_t - q(a_t))^2``, ``a_t = ax[t] inv32[jb + l]``,
-    for the ``n`` consecutive codes from ``jb`` (see :func:`oracle_e4m3_f32`); a separate
-    (non-inlined) kernel so that its loops keep their registers."""
-    w2 = np.float32(2.0)
-    o1 = np.float32(1.0)
-    for l in range(n):
-        w = inv32[jb + l]
-        s32 = np.float32(0.0)
-        for t in range(ax.size):
-            a = ax[t] * w
-            C = C0 * (w2 if a >= t0f else o1) * (w2 if a >= t1f else o1)
-            d = _rne_resid(a, C, cl[t])
-            s32 += d * d
-        out[l] = s32
+def oracle_f32(xb, codes, inv32, ok32, fine, half_ok, allhalf_from, zero_code, batch, s0, t0, t1, lo, hi, rT,
+               ltop_p, ltop_n, mumin, need_sse, outX, outS, counts):
+    """Per-block optimal scale among the sorted positive ``codes`` (E4M3 codes times the tensor
+    scale, with the zero scale: ``zero_code``; or E8M0 powers of two) for element grids with at
+    most two binade starts ``t0 <= t1`` (inf if absent), a power-of-two step ``s0`` and both top
+    levels below ``2^22 s0`` (checked in Python: ``data._magic_ok``).  Exact; docs/blocks.md,
+    section 3 (lemmas 1-3, screening items 4-5) and section 7d.
 
+    * window: one code lookup per block, ``jT`` = the first code ``>= M rT``
+      (``rT = (1 + 2e-12) / T``); codes from ``jT`` on with ``half_ok`` are dominated (lemma 2);
+      the others are screened from the top down, each lower one tested first against the
+      saturation bound (lemma 1: stop at the first code with ``M - X ltop > 0`` and
+      ``(M - X ltop)^2 > U``); codes above ``M / mu_min`` (all-zero, SSE ``s2``) may be screened
+      and are skipped in stage 2 (lemma 3; they never beat the zero option);
+    * screen (float32): ``a_t = fl32(|x_t|) inv32[j]``, the level by ``(a + C) - C`` with
+      ``C = 1.5 2^23 step`` (round to the step, ties to even), clipped to the top level of the
+      element's sign; screening value ``X^2 sum_t (a_t - level)^2`` with the error bound
+      ``e = (k + 12) 2^-24 s2`` (any summation order); codes outside ``ok32``, blocks with
+      ``M > 2^100`` or ``M / X > 2^60`` are evaluated exactly here (``e = 0``);
+    * ``batch``: if true (E4M3: the window holds ~8 codes), the top 8 codes of the window
+      (``jT - 8 .. jT - 1``) are screened at once by :func:`_screen8` (codes in vector lanes);
+      lower codes, and every code if false (E8M0: ~2 exponents per block), one by one;
+    * stage 2: if every screened value has the bound ``e`` (none exact), the single survivor is
+      the smallest value when ``amin + e < s2`` (the zero option is out) and
+      ``amin2 - e > amin + e`` (every other code is out): no pass over the list; else
+      :func:`_stage2_k2` with the zero option ``(s2, 0)`` (E4M3) or ``(s2, codes[jz])``,
+      ``jz`` the first code ``> M / mu_min`` (E8M0; ``(inf, 0)`` if there is none).
+      ``U`` starts at ``s2`` in both cases: every scale has ``SSE <= s2`` (0 is a level, so
+      each element's error is at most ``|x|``).
 
-@numba.njit(cache=True, fastmath={"reassoc", "nsz"}, error_model="numpy")
-def oracle_e4m3_f32(xb, codes, inv32, ok32, fine, half_ok, allhalf_from, s0, t0, t1, lo, hi, rT, ltop_p, ltop_n,
-                    mumin, need_sse, outX, outS, counts):
-    """:func:`oracle_codes_f32` for E4M3 block scales (the zero scale is a candidate), with a
-    cheaper window and screen (docs/blocks.md, section 3, item 6):
-
-    * one code lookup per block: ``jT``, the first code ``>= M rT`` (``rT = (1 + 2e-12) / T``);
-      codes from ``jT`` on with ``half_ok`` are dominated (lemma 2), the others are screened
-      from the top down, each tested first against the saturation bound (lemma 1: the scan stops
-      at the first code with ``M - X ltop > 0`` and ``(M - X ltop)^2 > U``; it never stops at a
-      non-saturating code, so no seed codes are needed), no all-zero lookup (codes above
-      ``M / mu_min`` are screened like any other: SSE ``s2``, never better than the zero scale);
-    * the float32 screen works on magnitudes: ``a_t = fl32(|x_t|) inv32[j]``, the level by
-      ``(a + C) - C`` with ``C = 1.5 2^23 step`` (:func:`_rne_resid`: round to the step, ties to
-      even), clipped to the top level of the element's sign.  Every ``a_t`` and level equals the
-      one of the signed screen of :func:`oracle_codes_f32` (the element grid is symmetric in its
-      steps; ``rint`` is odd), so the screening value and its error bound
-      ``e = (k + 12) 2^-24 s2`` are the same (summation order aside, which the bound covers).
-
-    * the top ``LB = 8`` codes of the window (``jT - 8 .. jT - 1`` for ordinary blocks: the window
-      holds 8.2 codes on N(0,1) blocks) are screened in one call of :func:`_screen_lanes`, a
-      separate kernel with short, register-resident loops; lower codes follow one by one while
-      lemma 1 allows;
-    * stage 2 (:func:`_stage2_k2`): with the batch alone screened, the single-survivor test is
-      ``amin + e < s2`` and ``amin2 - e > amin + e`` (the two smallest screening values, tracked
-      without a pass over the list).
-
-    Requires ``s0`` a power of two and both top levels below ``2^22 s0`` (checked in Python);
-    codes outside ``ok32`` or blocks with ``M > 2^100`` or ``M / X > 2^60`` are evaluated exactly
-    in stage 1 (``e = 0``), as in :func:`oracle_codes_f32`."""
+    Returns the number of blocks whose ``s2`` is not finite (NaN/inf data, or a float64 sum of
+    squares that overflows): their outputs are meaningless and the caller must raise."""
     nb, k = xb.shape
     nc = codes.size
     slack = 1.0 + 1e-12
@@ -932,11 +863,12 @@ def oracle_e4m3_f32(xb, codes, inv32, ok32, fine, half_ok, allhalf_from, s0, t0,
     xv = np.empty(k)
     tb = np.empty(1)
     tbi = tb.view(np.int64)
-    ej = np.empty(nc + 1, np.int64)
-    ea = np.empty(nc + 1)
-    ee = np.empty(nc + 1)
-    LB = 8 if nc >= 8 else nc
-    r8 = np.empty(LB, np.float32)
+    ej = np.empty(nc + 8, np.int64)
+    ea = np.empty(nc + 8)
+    ee = np.empty(nc + 8)
+    LB = 8 if batch and nc >= 8 else 0
+    r8 = np.empty(8, np.float32)
+    nbad = 0
     for i in range(nb):
         mx = -np.inf
         mn = np.inf
@@ -951,6 +883,12 @@ def oracle_e4m3_f32(xb, codes, inv32, ok32, fine, half_ok, allhalf_from, s0, t0,
             mx = x if x > mx else mx
             mn = x if x < mn else mn
         M = max(mx, -mn)
+        if not s2 <= 1.7976931348623157e308:  # NaN or inf (NaN fails every comparison)
+            nbad += 1
+            outX[i] = np.nan
+            outS[i] = np.nan
+            counts[i] = 0
+            continue
         if M == 0.0:
             outX[i] = codes[0]
             outS[i] = 0.0
@@ -962,18 +900,19 @@ def oracle_e4m3_f32(xb, codes, inv32, ok32, fine, half_ok, allhalf_from, s0, t0,
         U = s2
         e32 = epsk * s2
         ne = 0
+        allf = True
         j = max(jT, allhalf_from) - 1
         if j > nc - 1:
             j = nc - 1
-        # batch: the LB codes below the top of the window in one tight kernel (any code may be
-        # screened: a dominated or all-zero one only adds a candidate that cannot win wrongly)
-        jb = max(j - LB + 1, 0)
         amin = np.inf
         amin2 = np.inf
         cmin = 0
-        if LB > 0 and small and ok32[jb] and ok32[jb + LB - 1] and M <= codes[jb] * 2.0 ** 60:
-            _screen_lanes(ax, cl, inv32, jb, LB, C0, t0f, t1f, r8)
-            for l in range(LB):
+        # batch: the 8 codes below the top of the window at once (any code may be screened: a
+        # dominated or all-zero one only adds a candidate that cannot win wrongly)
+        jb = max(j - 7, 0)
+        if LB > 0 and small and ok32[jb] and ok32[jb + 7] and M <= codes[jb] * 2.0 ** 60:
+            _screen8(ax, cl, inv32, jb, C0, t0f, t1f, r8)
+            for l in range(8):
                 X = codes[jb + l]
                 av = np.float64(r8[l]) * (X * X)
                 ej[l] = jb + l
@@ -983,7 +922,7 @@ def oracle_e4m3_f32(xb, codes, inv32, ok32, fine, half_ok, allhalf_from, s0, t0,
                 cmin = l if av < amin else cmin
                 amin = min(amin, av)
             U = min(U, amin + e32)
-            ne = LB
+            ne = 8
             j = jb - 1
         while j >= 0:
             X = codes[j]
@@ -1006,22 +945,33 @@ def oracle_e4m3_f32(xb, codes, inv32, ok32, fine, half_ok, allhalf_from, s0, t0,
             else:
                 av = _x2_k2(xv, X, is0, s0, t0, t1, lo, hi)
                 e = 0.0
+                allf = False
             ej[ne] = j
             ea[ne] = av
             ee[ne] = e
+            amin2 = min(amin2, max(amin, av))
+            cmin = ne if av < amin else cmin
+            amin = min(amin, av)
             U = min(U, av + e)
             ne += 1
             j -= 1
-        # a single survivor among the batch alone (no code screened after it): the batch minimum,
-        # when the zero option and the second smallest value are both beyond U = amin + e
-        if ne == LB and LB > 0 and amin + e32 < s2 and amin2 - e32 > amin + e32:
+        if allf and ne > 0 and amin + e32 < s2 and amin2 - e32 > amin + e32:
             best = amin
-            bestX = codes[jb + cmin]
+            bestX = codes[ej[cmin]]
             if need_sse:
                 best = _x2_k2(xv, bestX, is0, s0, t0, t1, lo, hi)
         else:
-            best, bestX = _stage2_k2(ea, ee, ej, ne, U, s2, 0.0, codes, need_sse, xv, is0, s0, t0, t1, lo, hi,
+            zX = 0.0
+            zbest = s2
+            if not zero_code:
+                jz = _fine_index(fine, codes, M / mumin, True, tb, tbi)
+                if jz < nc:
+                    zX = codes[jz]
+                else:
+                    zbest = np.inf
+            best, bestX = _stage2_k2(ea, ee, ej, ne, U, zbest, zX, codes, need_sse, xv, is0, s0, t0, t1, lo, hi,
                                      M * (1.0 + 2.0 ** -50), mumin)
         outX[i] = bestX
         outS[i] = best
         counts[i] = ne
+    return nbad

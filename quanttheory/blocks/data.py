@@ -245,12 +245,17 @@ def _code_table(scale_format: str, S: float):
 
 
 def _magic_ok(s0, lo, hi) -> bool:
-    """The float32 screen of ``oracle_e4m3_f32`` rounds by ``(a + C) - C`` with
+    """The float32 screen of ``oracle_f32`` rounds by ``(a + C) - C`` with
     ``C = 1.5 2^23 s0 2^b``: exact for a power-of-two step ``s0`` (C is then a float32 with
     spacing ``s0 2^b`` in its binade) and levels below ``2^22 s0`` (larger magnitudes clip)."""
     m, e = math.frexp(s0)
     f32 = all(float(np.float32(v)) == v for v in (lo, hi))   # the clip levels compared in float32
     return m == 0.5 and 2.0 ** -100 < s0 < 2.0 ** 80 and max(hi, -lo) < 2.0 ** 22 * s0 and f32
+
+
+def _check_finite(flat):
+    if not np.all(np.isfinite(flat)):
+        raise ValueError("data contains NaN or infinity; remove or replace them before computing block scales")
 
 
 def _as_2d_blocks(xb):
@@ -269,7 +274,9 @@ def oracle_scales(xb, bf: BlockFormat, *, tensor_scale=1.0, return_sse=False, re
     (piecewise-quadratic SSE on the window).  Ties: the smaller scale (E4M3/E8M0/fp16 start
     value excepted: the first found).  A zero E4M3 scale means the block is quantized to 0.
     One pass over the data in a compiled kernel; memory ``O(nb)``.  With ``return_sse`` also
-    the blocks' squared errors; with ``return_counts`` the number of values (pieces) tried."""
+    the blocks' squared errors; with ``return_counts`` the number of values (pieces) tried.
+    NaN or infinite data raise ``ValueError`` (detected inside the float32 kernel at no extra
+    pass; the other kernels check first)."""
     from . import _kernels as K
 
     shape = np.shape(xb)[:-1]
@@ -284,19 +291,21 @@ def oracle_scales(xb, bf: BlockFormat, *, tensor_scale=1.0, return_sse=False, re
         codes, first, half, allhalf, zero, fine, inv32, ok32 = _code_table(sf, float(tensor_scale) if sf == "e4m3"
                                                                             else 1.0)
         kind, lv, mids, up, th, s0, lo, hi, par = quant
-        if kind == 2 and th.size <= 2:
+        if kind == 2 and th.size <= 2 and _magic_ok(s0, lo, hi):
             t0 = float(th[0]) if th.size > 0 else math.inf
             t1 = float(th[1]) if th.size > 1 else math.inf
-        if kind == 2 and th.size <= 2 and zero and _magic_ok(s0, lo, hi):
             T, ltop_p, ltop_n, mumin = bounds[0], bounds[1], bounds[2], bounds[5]
-            K.oracle_e4m3_f32(flat, codes, inv32, ok32, fine, half, allhalf, s0, t0, t1, lo, hi, (1.0 + 2e-12) / T,
-                              ltop_p, ltop_n, mumin, bool(return_sse), outX, outS, cnt)
-        elif kind == 2 and th.size <= 2:
-            K.oracle_codes_f32(flat, codes, inv32, ok32, fine, half, allhalf, zero, s0, t0, t1, lo, hi, *bounds,
-                               bool(return_sse), outX, outS, cnt)
+            nbad = K.oracle_f32(flat, codes, inv32, ok32, fine, half, allhalf, zero, sf == "e4m3", s0, t0, t1, lo,
+                                hi, (1.0 + 2e-12) / T, ltop_p, ltop_n, mumin, bool(return_sse), outX, outS, cnt)
+            if nbad:
+                _check_finite(flat)
+                raise ValueError(f"{nbad} block(s) have a sum of squares that overflows float64 (|x| above ~1e154); "
+                                 "rescale the data before computing block scales")
         else:
+            _check_finite(flat)
             K.oracle_codes(flat, codes, first, half, allhalf, zero, *quant, *bounds, bool(return_sse), outX, outS, cnt)
     else:
+        _check_finite(flat)
         K.oracle_pwq(flat, sf == "fp16", *quant, *bounds, *sides, outX, outS, cnt)
     out = (outX.reshape(shape),)
     if return_sse:
