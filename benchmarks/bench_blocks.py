@@ -223,7 +223,7 @@ def bench_dominance_ab(rows, repeat):
                 outX, outS, cnt = np.empty(nb), np.empty(nb), np.empty(nb, np.int64)
                 t0 = time.process_time()
                 K.oracle_f32(flat, codes, inv32, ok32, fine, half, allhalf, zero, bf.scale_format == "e4m3", s0,
-                             float(th[0]), float(th[1]), lo, hi, (1.0 + 2e-12) / T, rest[0], rest[1], rest[4], False,
+                             float(th[0]), float(th[1]), lo, hi, (1.0 + 2e-12) / T, rest[0], rest[1], rest[4], False, True,
                              outX, outS, cnt)
                 best[T] = min(best.get(T, np.inf), time.process_time() - t0)
                 picks[T], tried[T] = outX, float(np.mean(cnt))

@@ -814,7 +814,7 @@ def _screen8_py(ax, cl, inv32, jb, C0, t0f, t1f, out):
 
 @numba.njit(cache=True, fastmath={"reassoc", "nsz"}, error_model="numpy")
 def oracle_f32(xb, codes, inv32, ok32, fine, half_ok, allhalf_from, zero_code, batch, s0, t0, t1, lo, hi, rT,
-               ltop_p, ltop_n, mumin, need_sse, outX, outS, counts):
+               ltop_p, ltop_n, mumin, need_sse, need_cnt, outX, outS, counts):
     """Per-block optimal scale among the sorted positive ``codes`` (E4M3 codes times the tensor
     scale, with the zero scale: ``zero_code``; or E8M0 powers of two) for element grids with at
     most two binade starts ``t0 <= t1`` (inf if absent), a power-of-two step ``s0`` and both top
@@ -843,6 +843,8 @@ def oracle_f32(xb, codes, inv32, ok32, fine, half_ok, allhalf_from, zero_code, b
       ``U`` starts at ``s2`` in both cases: every scale has ``SSE <= s2`` (0 is a level, so
       each element's error is at most ``|x|``).
 
+    ``outS`` (the exact SSE) is written only if ``need_sse``, ``counts`` (codes screened) only if
+    ``need_cnt`` (otherwise they may be empty: no allocation, no write traffic).
     Returns the number of blocks whose ``s2`` is not finite (NaN/inf data, or a float64 sum of
     squares that overflows): their outputs are meaningless and the caller must raise."""
     nb, k = xb.shape
@@ -860,7 +862,6 @@ def oracle_f32(xb, codes, inv32, ok32, fine, half_ok, allhalf_from, zero_code, b
     epsk = (k + 12) * 2.0 ** -24
     ax = np.empty(k, np.float32)
     cl = np.empty(k, np.float32)
-    xv = np.empty(k)
     tb = np.empty(1)
     tbi = tb.view(np.int64)
     ej = np.empty(nc + 8, np.int64)
@@ -875,7 +876,6 @@ def oracle_f32(xb, codes, inv32, ok32, fine, half_ok, allhalf_from, zero_code, b
         s2 = 0.0
         for t in range(k):
             x = np.float64(xb[i, t])
-            xv[t] = x
             x32 = np.float32(xb[i, t])
             ax[t] = abs(x32)
             cl[t] = hp if x32 >= f0 else hn
@@ -886,13 +886,13 @@ def oracle_f32(xb, codes, inv32, ok32, fine, half_ok, allhalf_from, zero_code, b
         if not s2 <= 1.7976931348623157e308:  # NaN or inf (NaN fails every comparison)
             nbad += 1
             outX[i] = np.nan
-            outS[i] = np.nan
-            counts[i] = 0
             continue
         if M == 0.0:
             outX[i] = codes[0]
-            outS[i] = 0.0
-            counts[i] = 0
+            if need_sse:
+                outS[i] = 0.0
+            if need_cnt:
+                counts[i] = 0
             continue
         ltop = ltop_p if mx >= -mn else ltop_n
         small = M <= 2.0 ** 100
@@ -943,7 +943,7 @@ def oracle_f32(xb, codes, inv32, ok32, fine, half_ok, allhalf_from, zero_code, b
                 av = np.float64(s32) * (X * X)
                 e = e32
             else:
-                av = _x2_k2(xv, X, is0, s0, t0, t1, lo, hi)
+                av = _x2_k2(xb[i], X, is0, s0, t0, t1, lo, hi)
                 e = 0.0
                 allf = False
             ej[ne] = j
@@ -959,7 +959,7 @@ def oracle_f32(xb, codes, inv32, ok32, fine, half_ok, allhalf_from, zero_code, b
             best = amin
             bestX = codes[ej[cmin]]
             if need_sse:
-                best = _x2_k2(xv, bestX, is0, s0, t0, t1, lo, hi)
+                best = _x2_k2(xb[i], bestX, is0, s0, t0, t1, lo, hi)
         else:
             zX = 0.0
             zbest = s2
@@ -969,9 +969,11 @@ def oracle_f32(xb, codes, inv32, ok32, fine, half_ok, allhalf_from, zero_code, b
                     zX = codes[jz]
                 else:
                     zbest = np.inf
-            best, bestX = _stage2_k2(ea, ee, ej, ne, U, zbest, zX, codes, need_sse, xv, is0, s0, t0, t1, lo, hi,
+            best, bestX = _stage2_k2(ea, ee, ej, ne, U, zbest, zX, codes, need_sse, xb[i], is0, s0, t0, t1, lo, hi,
                                      M * (1.0 + 2.0 ** -50), mumin)
         outX[i] = bestX
-        outS[i] = best
-        counts[i] = ne
+        if need_sse:
+            outS[i] = best
+        if need_cnt:
+            counts[i] = ne
     return nbad

@@ -283,8 +283,8 @@ def oracle_scales(xb, bf: BlockFormat, *, tensor_scale=1.0, return_sse=False, re
     flat = _as_2d_blocks(xb)
     nb = flat.shape[0]
     outX = np.empty(nb)
-    outS = np.empty(nb)
-    cnt = np.empty(nb, np.int64)
+    outS = np.empty(nb if return_sse else 0)            # the float32 kernel writes these only if asked
+    cnt = np.empty(nb if return_counts else 0, np.int64)
     quant, bounds, sides = _oracle_tables(bf.element)
     sf = bf.scale_format
     if sf in ("e8m0", "e4m3"):
@@ -296,16 +296,19 @@ def oracle_scales(xb, bf: BlockFormat, *, tensor_scale=1.0, return_sse=False, re
             t1 = float(th[1]) if th.size > 1 else math.inf
             T, ltop_p, ltop_n, mumin = bounds[0], bounds[1], bounds[2], bounds[5]
             nbad = K.oracle_f32(flat, codes, inv32, ok32, fine, half, allhalf, zero, sf == "e4m3", s0, t0, t1, lo,
-                                hi, (1.0 + 2e-12) / T, ltop_p, ltop_n, mumin, bool(return_sse), outX, outS, cnt)
+                                hi, (1.0 + 2e-12) / T, ltop_p, ltop_n, mumin, bool(return_sse), bool(return_counts),
+                                outX, outS, cnt)
             if nbad:
                 _check_finite(flat)
                 raise ValueError(f"{nbad} block(s) have a sum of squares that overflows float64 (|x| above ~1e154); "
                                  "rescale the data before computing block scales")
         else:
             _check_finite(flat)
+            outS, cnt = np.empty(nb), np.empty(nb, np.int64)
             K.oracle_codes(flat, codes, first, half, allhalf, zero, *quant, *bounds, bool(return_sse), outX, outS, cnt)
     else:
         _check_finite(flat)
+        outS, cnt = np.empty(nb), np.empty(nb, np.int64)
         K.oracle_pwq(flat, sf == "fp16", *quant, *bounds, *sides, outX, outS, cnt)
     out = (outX.reshape(shape),)
     if return_sse:
