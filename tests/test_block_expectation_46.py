@@ -12,7 +12,7 @@ quanttheory/blocks/_expect_46.py) against independent references.
 * telescoping against the m-quadrature formula (block_mse_4over6's per-node characteristic function,
   no telescoping) on one absmax piece, <= 1e-9 relative; the full NVFP4 value, series against the
   earlier t-integral inversion, <= 1e-9 relative (the full m-quadrature, ~100 s CPU, agreed to 2e-12:
-  docs/blocks.md §2e);
+  docs/blocks.md §2f);
 * Monte Carlo (seeded, 3 standard errors) of the MSE and of the three rates, with the default tensor
   scale and with a small one (overflow common).
 """

@@ -351,14 +351,14 @@ def _alias_L(law, zl, zu, a, b, G, p0, k, L0, tgt_abs, tgt_p):
     (``e^x >= 1 + x``), so ``E[S; S >= L] <= L e^{-th L} M(th)^k`` and ``P(S >= L) <= e^{-th L}
     M(th)^k``; likewise for ``-S``; minimum over a geometric grid of ``th``.
     Returns (L, bound of E[|S|; |S| >= L], bound of P(|S| >= L))."""
-    ths = (1.0 / L0) * 1.25 ** np.arange(-4, 60)
+    ths = (1.0 / L0) * 1.5 ** np.arange(-2, 30)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         lM = []
         for sgn in (1.0, -1.0):
             mg = _cell_mgf(law, zl[None, :], zu[None, :], a[None, :], b[None, :], sgn * ths[:, None])
             M = p0 + np.sum(mg, axis=1) / G
             lM.append(np.where(np.isfinite(M) & (M > 0), k * np.log(M), np.inf))
-        Ls = L0 * 1.1 ** np.arange(0, 120)
+        Ls = L0 * 1.1 ** np.arange(0, 80)
         ex = [lm[None, :] - ths[None, :] * Ls[:, None] for lm in lM]        # (nL, nth)
         okth = ths[None, :] >= 1.0 / Ls[:, None]
         bA = sum(np.min(np.where(okth, Ls[:, None] * np.exp(np.minimum(e, 700.0)), np.inf), axis=1) for e in ex)
