@@ -385,7 +385,9 @@ def block_mse_4over6_fast(dist, fmt="nvfp4", *, block=None, c: float = 1.0, tens
 
     Per piece end ``m`` the statistics of ``S = SSE_6 - SSE_4`` come from the characteristic
     function of one element's error difference in closed form (Faddeeva function / exponentials per
-    cell), the one-non-atom-element term exactly, and a rigorous tail bound (:mod:`._expect_46`)."""
+    cell), the one-non-atom-element term exactly, and a rigorous tail bound (:mod:`._expect_46`),
+    inverted by an odd-harmonic Fourier series at ``t_j = j pi / L`` with a Chernoff bound of the
+    aliasing (:func:`._expect_46.endpoint_stats_fs`, docs/blocks.md §2d2)."""
     dist = _check_law(dist)
     bf = get_block_format(fmt, block=block)
     r = check_rule("4over6", bf)
