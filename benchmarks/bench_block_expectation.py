@@ -15,11 +15,12 @@ For each law (N(0,1), Laplace(0,1)), preset block format (its own block size k) 
   reaching 1e-9 relative would take; extrapolated, not run).
 
     python benchmarks/bench_block_expectation.py [--repeat 5] [--mc 262144] [--no-base] [--formats nvfp4,mxfp4]
-    python benchmarks/bench_block_expectation.py --fourover6 [--laws normal,laplace] [--repeat 3] [--no-base]
+    python benchmarks/bench_block_expectation.py --fourover6 [--laws normal,laplace] [--blocks 16,32]
+        [--repeat 3] [--base-repeat 1] [--no-base]
 
-``--fourover6``: NVFP4 ``4over6`` only: the telescoped exact value with its rates
-(``block_mse_4over6_fast``) min of ``--repeat`` runs (CPU and wall), against the m-quadrature
-(``block_mse_4over6``, main's algorithm, one run, CPU) and the MC ratio as above.
+``--fourover6``: ``4over6`` (E2M1 elements, E4M3 scales, block sizes ``--blocks``): the telescoped
+exact MSE with the Fourier-series inversion (and with its rates), min of ``--repeat`` runs (CPU
+and wall), against main's t-integral inversion (same process, CPU) and the MC ratio as above.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ def main():
     ap.add_argument("--formats", default=",".join(block_format_names()))
     ap.add_argument("--fourover6", action="store_true")
     ap.add_argument("--laws", default="normal,laplace")
+    ap.add_argument("--blocks", default="16,32")
+    ap.add_argument("--base-repeat", type=int, default=1)
     a = ap.parse_args()
     if a.fourover6:
         return bench_4over6(a)
@@ -74,32 +77,46 @@ def main():
 
 
 def bench_4over6(a):
-    from quanttheory.blocks.expectation import monte_carlo_block_mse
-    from quanttheory.blocks.expectation_min import block_mse_4over6, block_mse_4over6_fast
+    """``--fourover6``: NVFP4-type 4over6 (E2M1 elements, E4M3 block scales), block sizes
+    ``--blocks``.  ``exact`` = the telescoped value with the Fourier-series inversion (default;
+    ``rates=False``: the MSE alone, and with the three rates), min of ``--repeat`` runs, CPU and
+    wall; ``base`` = the same telescoping with the Gil-Pelaez t-integral (main's algorithm at
+    a8eaa3e, ``inversion="integral"``), min of ``--base-repeat`` runs, CPU, same process ->
+    ``speed-up``; ``MC ratio`` as for the absmax rules."""
+    from quanttheory.blocks import get_block_format
+    from quanttheory.blocks.expectation import default_tensor_scale, monte_carlo_block_mse
+    from quanttheory.blocks.expectation_min import _telescoped_4over6, block_mse_4over6_fast
     from quanttheory.laws import Laplace, Normal
 
     laws = {"normal": Normal(), "laplace": Laplace()}
-    print(f"{'law':8s} {'exact CPU s':>11s} {'wall s':>7s} {'no-rates CPU s':>14s} {'base CPU s':>10s} "
-          f"{'speed-up':>8s} {'mse':>20s} {'err/mse':>8s} {'|d|/mse':>8s} {'sat':>10s} {'overflow':>10s} "
-          f"{'MC ns/el':>8s} {'MC ratio(1e-9)':>14s}")
+    print(f"{'law':8s} {'k':>3s} {'exact CPU ms':>12s} {'wall ms':>8s} {'+rates CPU ms':>13s} "
+          f"{'base CPU ms':>11s} {'speed-up':>8s} {'mse':>22s} {'err/mse':>8s} {'|d|/mse':>8s} "
+          f"{'nodes':>7s} {'base nodes':>10s} {'MC ns/el':>8s} {'MC ratio(1e-9)':>14s}")
     for name in a.laws.split(","):
         law = laws[name]
-        block_mse_4over6_fast(law, "nvfp4")  # warm
-        t_cpu, (r, R) = best_time(lambda: block_mse_4over6_fast(law, "nvfp4"), a.repeat, time.process_time)
-        t_wall, _ = best_time(lambda: block_mse_4over6_fast(law, "nvfp4"), a.repeat)
-        t_nr, _ = best_time(lambda: block_mse_4over6_fast(law, "nvfp4", rates=False), a.repeat, time.process_time)
-        if a.no_base:
-            t_base, d = float("nan"), float("nan")
-        else:
-            t_base, q = best_time(lambda: block_mse_4over6(law, "nvfp4"), 1, time.process_time)
-            d = abs(r.mse - q.mse) / q.mse
-        t_mc, (mean, se, _) = best_time(lambda: monte_carlo_block_mse(law, "nvfp4", "4over6", n=a.mc, rng=1), 1,
-                                        time.process_time)
-        per_el = t_mc / a.mc
-        n9 = a.mc * (se / (1e-9 * r.mse)) ** 2
-        print(f"{name:8s} {t_cpu:11.2f} {t_wall:7.2f} {t_nr:14.2f} {t_base:10.1f} {t_base / t_cpu:8.1f} "
-              f"{r.mse:20.15g} {r.error_estimate / r.mse:8.1e} {d:8.1e} {R.saturation:10.6g} "
-              f"{R.scale_overflow:10.4g} {per_el * 1e9:8.0f} {n9 * per_el / t_cpu:14.2e}", flush=True)
+        for k in (int(v) for v in a.blocks.split(",")):
+            bf = get_block_format("nvfp4", block=k)
+            S = default_tensor_scale(law, bf)
+
+            def run(inv, rates=False):
+                return _telescoped_4over6(law, bf, 1.0, S, 1e-10, 1e-9, rates, inv)
+
+            run("series")  # warm
+            t_cpu, r = best_time(lambda: run("series"), a.repeat, time.process_time)
+            t_wall, _ = best_time(lambda: run("series"), a.repeat)
+            t_rt, _ = best_time(lambda: block_mse_4over6_fast(law, bf), a.repeat, time.process_time)
+            if a.no_base:
+                t_base, d, nb = float("nan"), float("nan"), 0
+            else:
+                t_base, q = best_time(lambda: run("integral"), a.base_repeat, time.process_time)
+                d, nb = abs(r[0] - q[0]) / q[0], q[4]
+            t_mc, (mean, se, _) = best_time(lambda: monte_carlo_block_mse(law, bf, "4over6", n=a.mc, rng=1), 1,
+                                            time.process_time)
+            per_el = t_mc / a.mc
+            n9 = a.mc * (se / (1e-9 * r[0])) ** 2
+            print(f"{name:8s} {k:3d} {t_cpu * 1e3:12.1f} {t_wall * 1e3:8.1f} {t_rt * 1e3:13.1f} {t_base * 1e3:11.1f} "
+                  f"{t_base / t_cpu:8.1f} {r[0]:22.17g} {r[1] / r[0]:8.1e} {d:8.1e} {r[4]:7d} {nb:10d} "
+                  f"{per_el * 1e9:8.0f} {n9 * per_el / t_cpu:14.2e}", flush=True)
 
 
 if __name__ == "__main__":

@@ -53,8 +53,8 @@ def test_abs_d_k2_against_quad(law, m):
     assert abs(got[0] - ref) <= eb[0] + 1e-9, (got[0], ref, eb[0])
 
 
-# The m-quadrature (block_mse_4over6) against Monte Carlo: tests/test_block_expectation_46.py::
-# test_fast_against_m_quadrature (one evaluation of the ~1 min method serves both checks).
+# The m-quadrature's per-node E|D| (_abs_d_panel) against the telescoped value on one absmax piece (1e-9):
+# tests/test_block_expectation_46.py::test_telescoped_pieces_against_m_quadrature.
 
 
 def test_4over6_rate_brackets_contain_monte_carlo():

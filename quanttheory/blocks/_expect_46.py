@@ -320,3 +320,244 @@ def endpoint_stats(law, loc, scale, fmt, m, X6, X4, k, eps_abs, eps_p, need=(Tru
     elif need[2]:
         nu4_pos = 0.0
     return abs_S, P_pos, nu6_le, nu4_pos, err_abs, max(errs), tt.size
+
+
+# ------------------------------------------------------------------ Fourier series (odd harmonics)
+def _cell_mgf(law, zl, zu, a, b, th):
+    """int_zl^zu e^{th (a z + b)} f(z) dz per cell (standard density; th scalar)."""
+    s = th * a
+    if law == 0:
+        from scipy.special import ndtr
+
+        lo, hi = zl - s, zu - s
+        pos = lo >= 0
+        P = np.where(pos, ndtr(-lo) - ndtr(-hi), ndtr(hi) - ndtr(lo))
+        return np.maximum(P, 0.0) * np.exp(th * b + 0.5 * s * s)
+    pos = zl >= 0
+    r = np.where(pos, s - 1.0, s + 1.0)
+    w = zu - zl
+    small = np.abs(r * w) < 1e-8
+    rs = np.where(small, 1.0, r)
+    core = np.where(small, w * (1.0 + 0.5 * r * w), np.expm1(rs * w) / rs)
+    # 0.5 e^{-|z|} e^{s z} = 0.5 e^{r z} on the cell; integral = 0.5 e^{r zl} core
+    return 0.5 * np.exp(r * zl + th * b) * core
+
+
+def _alias_L(law, zl, zu, a, b, G, p0, k, L0, tgt_abs, tgt_p):
+    """Smallest ``L = L0 1.1^i`` with ``E[|S|; |S| >= L] <= tgt_abs`` and ``P(|S| >= L) <= tgt_p``
+    (``S / U^2`` = sum of ``k`` iid ``d / U^2``; ``d / U^2 = a z + b`` on the given non-atom cells, 0
+    with mass ``p0``).  Chernoff with the exact moment generating function ``M`` (closed form per
+    cell, :func:`_cell_mgf`): for ``s >= L > 0`` and ``th >= 1 / L``, ``s <= L e^{th (s - L)}``
+    (``e^x >= 1 + x``), so ``E[S; S >= L] <= L e^{-th L} M(th)^k`` and ``P(S >= L) <= e^{-th L}
+    M(th)^k``; likewise for ``-S``; minimum over a geometric grid of ``th``.
+    Returns (L, bound of E[|S|; |S| >= L], bound of P(|S| >= L))."""
+    ths = (1.0 / L0) * 1.5 ** np.arange(-2, 30)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        lM = []
+        for sgn in (1.0, -1.0):
+            mg = _cell_mgf(law, zl[None, :], zu[None, :], a[None, :], b[None, :], sgn * ths[:, None])
+            M = p0 + np.sum(mg, axis=1) / G
+            lM.append(np.where(np.isfinite(M) & (M > 0), k * np.log(M), np.inf))
+        Ls = L0 * 1.1 ** np.arange(0, 80)
+        ex = [lm[None, :] - ths[None, :] * Ls[:, None] for lm in lM]        # (nL, nth)
+        okth = ths[None, :] >= 1.0 / Ls[:, None]
+        bA = sum(np.min(np.where(okth, Ls[:, None] * np.exp(np.minimum(e, 700.0)), np.inf), axis=1) for e in ex)
+        bP = sum(np.min(np.exp(np.minimum(e, 700.0)), axis=1) for e in ex)
+    good = (bA <= tgt_abs) & (bP <= tgt_p)
+    if not good.any():
+        raise RuntimeError("4over6 Fourier series: no aliasing bound found; report this with the arguments")
+    i = int(np.argmax(good))
+    return float(Ls[i]), float(bA[i]), float(bP[i])
+
+
+def endpoint_stats_fs(law, loc, scale, fmt, m, X6, X4, k, eps_abs, eps_p, need=(True, True, True)):
+    """Same statistics as :func:`endpoint_stats`, by Fourier series instead of a t-integral.
+
+    With ``L`` such that the mass of ``|S| >= L`` is negligible (bounded by Chernoff with the exact
+    moment generating function, :func:`_alias_bound`) and ``L >= max |d|``, on ``|s| <= L``
+
+        |s|     = L/2 - (4 L / pi^2) sum_{j odd} cos(j pi s / L) / j^2,
+        sign(s) = (4 / pi) sum_{j odd} sin(j pi s / L) / j,
+
+    so ``E|S| = L/2 - (4L/pi^2) sum_j Re phi(t_j) / j^2`` at the nodes ``t_j = j pi / L`` only
+    (Poisson summation: no quadrature error; the error is the aliasing from ``|S| > L``).  The atom
+    and the one-non-atom-element terms are exact as in :func:`endpoint_stats`; the remainder ``R``
+    is ``O(t^-2)`` and its series is cut at ``t_J`` where the same tail bound as the t-integral's,
+    ``(2/pi) int_{t_J}^inf rho_2 / t^2`` (each term ``j > J`` is bounded by the integral over
+    ``[t_{j-2}, t_j]``), is below target.  Error = tail bound + aliasing bound + rounding."""
+    cl = cells(fmt, m, X6, X4, loc, scale)
+    U = cl["U"]
+    zl, zu, a, b, atom = cl["zl"], cl["zu"], cl["a"], cl["b"], cl["atom"]
+    p = np.real(_cell_cf(law, zl, zu, np.zeros(zl.shape)))
+    G = float(np.sum(p))
+    p = p / G
+    p0 = float(np.sum(p[atom]))
+    q = 1.0 - p0
+    na = ~atom & (p > 0)
+    sel = np.nonzero(na)[0]
+    fmax = np.maximum(_std_pdf(law, zl), _std_pdf(law, zu)) / G
+    Cj = np.where(na, 2.0 * fmax / np.where(na, np.abs(a), 1.0), 0.0)
+    C = float(np.sum(Cj))
+    sat6, sat4 = cl["sat6"], cl["sat4"]
+    c6, C6, n6 = float(np.sum(p[sat6 & atom])), float(np.sum(Cj[sat6])), float(np.sum(p[sat6]))
+    c4, C4, n4 = float(np.sum(p[sat4 & atom])), float(np.sum(Cj[sat4])), float(np.sum(p[sat4]))
+    E1, P1 = _one_element(law, zl, zu, a, b, sel)
+    E1, P1 = E1 / G, P1 / G
+    s6, s4 = sat6[sel], sat4[sel]
+    n = k
+    need_p, need6, need4 = need
+    need6 = need6 and n6 > 0
+    need4 = need4 and n4 > 0
+    abs1 = n * p0 ** (n - 1) * float(np.sum(E1))
+    P_1 = n * p0 ** (n - 1) * float(np.sum(P1))
+    nu6_1 = c6 * (n - 1) * p0 ** (n - 2) * float(np.sum(P1)) + p0 ** (n - 1) * float(np.sum(P1[s6])) if n >= 2 else \
+        float(np.sum(P1[s6]))
+    nu4_1 = c4 * (n - 1) * p0 ** (n - 2) * float(np.sum(P1)) + p0 ** (n - 1) * float(np.sum(P1[s4])) if n >= 2 else \
+        float(np.sum(P1[s4]))
+    mR = 1.0 - p0 ** n - n * p0 ** (n - 1) * q
+    mR6 = n6 - c6 * p0 ** (n - 1) - (c6 * (n - 1) * p0 ** (n - 2) * q if n >= 2 else 0.0) - p0 ** (n - 1) * (n6 - c6)
+    mR4 = n4 - c4 * p0 ** (n - 1) - (c4 * (n - 1) * p0 ** (n - 2) * q if n >= 2 else 0.0) - p0 ** (n - 1) * (n4 - c4)
+    ea = eps_abs / (U * U) * math.pi / 2          # target of the (2/pi)-scaled tail, as endpoint_stats
+    ep = eps_p * math.pi
+    if sel.size == 0 or mR <= 0.0:
+        # at most one element off the atom (k = 1) or no non-atom cell: everything is exact
+        nan = math.nan
+        P_pos = P_1 if need_p else nan
+        nu6_le = (n6 - nu6_1) if need[1] else nan
+        nu4_pos = nu4_1 if need[2] else nan
+        return abs1 * U * U, P_pos, nu6_le, nu4_pos, 4 * np.finfo(float).eps * abs1 * U * U, 1e-15, 0
+    # L: >= max |d| and aliasing (Chernoff) below a quarter of each target
+    dl, du = a * zl + b, a * zu + b
+    dmax = float(np.max(np.maximum(np.abs(dl[sel]), np.abs(du[sel]))))
+    zq, wq = _gl(16)
+    zm, zh = 0.5 * (zl + zu), 0.5 * (zu - zl)
+    zz = zm[:, None] + zh[:, None] * zq
+    ww = zh[:, None] * wq * _std_pdf(law, zz) / G
+    dd = a[:, None] * zz + b[:, None]
+    e1, e2 = float(np.sum(ww * dd)), float(np.sum(ww * dd * dd))
+    mu, sd = n * e1, math.sqrt(max(n * (e2 - e1 * e1), 0.0))
+    L0 = max(dmax * 1.0000001, abs(mu) + 6.0 * sd, 1e-300)
+    L, al_abs, al_p = _alias_L(law, zl[sel], zu[sel], a[sel], b[sel], G, p0, n, L0, 0.25 * ea * 2 / math.pi,
+                               0.25 * eps_p)
+    # tail bound (same as endpoint_stats): rho_2 on a geometric t grid, all candidate cut points
+    pj, Cs = p[sel], Cj[sel]
+    tmax = float(np.max(Cs / np.maximum(pj, 1e-300)))
+    from scipy.special import comb
+
+    def r2(x, xc=None, c=None, nn=n):
+        j = np.arange(2, nn + 1)
+        s2 = (comb(nn, j)[None, :] * p0 ** (nn - j)[None, :] * x[:, None] ** j[None, :]).sum(axis=1) \
+            if nn >= 2 else np.zeros(x.shape)
+        if xc is None:
+            return s2
+        s1 = nn * p0 ** (nn - 1) * x if nn >= 1 else np.zeros(x.shape)
+        return c * s2 + xc * (s1 + s2)
+
+    t0 = math.pi / L
+    tN = max(tmax, t0) * 1.001
+    ng = int(math.ceil(math.log(tN / t0) / math.log(1.05))) + 1
+    tg = t0 * 1.05 ** np.arange(ng + 1)
+    tN = float(tg[-1])
+    mm = np.minimum(pj[None, :], Cs[None, :] / tg[:, None])
+    x, x6, x4 = mm.sum(axis=1), mm[:, s6].sum(axis=1), mm[:, s4].sum(axis=1)
+    inv = 1.0 / tg[:-1] - 1.0 / tg[1:]
+    lg = np.log(tg[1:] / tg[:-1])
+
+    def suffix(v):
+        return np.concatenate([np.cumsum(v[::-1])[::-1], [0.0]])
+
+    bA = suffix(r2(x)[:-1] * inv) + _rho2(p0, C, n, tN) / (3 * tN)
+    ok = bA <= ea
+    bnds = [bA]
+    if need_p:
+        bP = suffix(r2(x)[:-1] * lg) + _rho2(p0, C, n, tN) / 2
+        ok &= bP <= ep
+        bnds.append(bP)
+    if need6:
+        b6 = suffix(r2(x, x6, c6, n - 1)[:-1] * lg) + _rho2(p0, C, n - 1, tN, c6, C6) / 2
+        ok &= b6 <= ep
+        bnds.append(b6)
+    if need4:
+        b4 = suffix(r2(x, x4, c4, n - 1)[:-1] * lg) + _rho2(p0, C, n - 1, tN, c4, C4) / 2
+        ok &= b4 <= ep
+        bnds.append(b4)
+    i_ok = int(np.argmax(ok)) if ok.any() else None
+    if i_ok is None:
+        # beyond tN the bound is the pure polynomial form, decreasing like tN / T: extend geometrically
+        T = tN
+        while True:
+            T *= 1.5
+            vals = [_rho2(p0, C, n, T) / (3 * T)]
+            good = vals[0] <= ea
+            if need_p:
+                good &= _rho2(p0, C, n, T) / 2 <= ep
+            if need6:
+                good &= _rho2(p0, C, n - 1, T, c6, C6) / 2 <= ep
+            if need4:
+                good &= _rho2(p0, C, n - 1, T, c4, C4) / 2 <= ep
+            if good:
+                break
+        tailA = _rho2(p0, C, n, T) / (3 * T)
+        tailP = max([_rho2(p0, C, n, T) / 2 if need_p else 0.0,
+                     _rho2(p0, C, n - 1, T, c6, C6) / 2 if need6 else 0.0,
+                     _rho2(p0, C, n - 1, T, c4, C4) / 2 if need4 else 0.0])
+    else:
+        T = float(tg[i_ok])
+        tailA = float(bA[i_ok])
+        tailP = max([float(v[i_ok]) for v in bnds[1:]], default=0.0)
+    J = int(math.ceil(T * L / math.pi))
+    j = np.arange(1, J + 1, 2, dtype=float)
+    tt = j * (math.pi / L)
+    # cell characteristic functions at the nodes (loc = 0: cells with z >= 0, twice)
+    wsym = 1.0
+    cs = sel
+    if loc == 0.0:
+        cs = sel[zl[sel] >= 0.0]
+        wsym = 2.0
+        c6s, c4s = sat6[cs], sat4[cs]
+    else:
+        c6s, c4s = s6, s4
+    psi = np.zeros(tt.size, complex)
+    chi6 = np.zeros(tt.size, complex)
+    chi4 = np.zeros(tt.size, complex)
+    step = max(1, (1 << 18) // max(cs.size, 1))
+    for s0 in range(0, tt.size, step):
+        t = tt[s0:s0 + step, None]
+        cf = _cell_cf(law, zl[cs], zu[cs], t * a[cs]) * np.exp(1j * t * b[cs]) * (wsym / G)
+        psi[s0:s0 + step] = cf.sum(axis=1)
+        if need6:
+            chi6[s0:s0 + step] = cf[:, c6s].sum(axis=1)
+        if need4:
+            chi4[s0:s0 + step] = cf[:, c4s].sum(axis=1)
+    Psi = p0 + psi
+    PsiN1 = Psi ** (n - 1)
+    R = PsiN1 * Psi - p0 ** n - n * p0 ** (n - 1) * psi
+    eps = np.finfo(float).eps
+    # rounding: each R to (n + 4) eps of the magnitudes it is formed from
+    rnd_w = (n + 4) * eps * (np.abs(Psi) ** n + p0 ** n + n * p0 ** (n - 1) * np.abs(psi) + 1e-300)
+    Iabs = float(np.sum(R.real / (j * j)))
+    abs_S = (abs1 + 0.5 * L * mR - (4.0 * L / math.pi ** 2) * Iabs) * U * U
+    err_abs = ((2.0 / math.pi) * tailA + al_abs + (4.0 * L / math.pi ** 2) * float(np.sum(rnd_w / (j * j)))
+               + 8 * eps * (abs1 + L * mR)) * U * U
+    P_pos = nu6_le = nu4_pos = math.nan
+    errs = [0.0]
+    # sub-stochastic measure mu without atom at 0: mu(S > 0) = mu_tot / 2 + (2/pi) sum_j Im phi_mu(t_j) / j
+    e_alias_p = al_p
+    rnd_p = (2.0 / math.pi) * float(np.sum(rnd_w / j)) + 8 * eps
+    if need_p:
+        P_pos = P_1 + 0.5 * mR + (2.0 / math.pi) * float(np.sum(R.imag / j))
+        errs.append(tailP / math.pi + e_alias_p + rnd_p)
+    pn1 = p0 ** (n - 2) if n >= 2 else 0.0
+    if need6:
+        R6 = (c6 + chi6) * PsiN1 - c6 * p0 ** (n - 1) - c6 * (n - 1) * pn1 * psi - p0 ** (n - 1) * chi6
+        nu6_le = n6 - (nu6_1 + 0.5 * mR6 + (2.0 / math.pi) * float(np.sum(R6.imag / j)))
+        errs.append(tailP / math.pi + e_alias_p + rnd_p)
+    elif need[1]:
+        nu6_le = 0.0
+    if need4:
+        R4 = (c4 + chi4) * PsiN1 - c4 * p0 ** (n - 1) - c4 * (n - 1) * pn1 * psi - p0 ** (n - 1) * chi4
+        nu4_pos = nu4_1 + 0.5 * mR4 + (2.0 / math.pi) * float(np.sum(R4.imag / j))
+        errs.append(tailP / math.pi + e_alias_p + rnd_p)
+    elif need[2]:
+        nu4_pos = 0.0
+    return abs_S, P_pos, nu6_le, nu4_pos, err_abs, max(errs), tt.size

@@ -265,26 +265,13 @@ class Rates4over6(NamedTuple):
     error: float
 
 
-def _telescoped_4over6(dist, bf, c, S, tol, rate_tol, rates=True):
-    """Telescoped ``4over6`` (docs/blocks.md §2d): on a piece ``(a, b]`` of the block absmax where
-    both candidate scales (and their under/overflow flags) are constant, for any function ``F`` of
-    the block, ``E[F; a < M <= b] = G(b)^k E_b[F] - G(a)^k E_a[F]`` with ``E_m`` the expectation
-    over ``k`` iid elements with the law of ``xi`` given ``|xi| <= m``.  With ``S = SSE_6 - SSE_4``
-    (the rule keeps ``X4`` iff ``S > 0``): ``E min = (E SSE_6 + E SSE_4 - E|S|) / 2`` and the rates
-    from ``P(S > 0)`` and ``E[1{xi_1 saturates}; choice]``, all from :mod:`._expect_46`.
-
-    Returns (mse, err, Rates4over6 or None, number of endpoints, t nodes)."""
-    from ._expect_46 import endpoint_stats
-    from .expectation import _jumps, _range_failures
+def _pieces_4over6(dist, bf, c, S, mlo, mhi):
+    """Pieces ``(a, b]`` of ``[mlo, mhi]`` on which both ``4over6`` candidate scales and their
+    E4M3 under/overflow flags are constant (cut at every jump of either scale and at both
+    overflow thresholds).  Returns (a, b, X6, u6, o6, X4, u4, o4)."""
+    from .expectation import _jumps
     from .spec import _positive_values
 
-    k = bf.block
-    kp = dist.kernel_params()
-    law, loc, scale = int(kp[0]), float(kp[1]), float(kp[2])
-    m2 = dist.second_moment()
-    r6 = block_mse(dist, bf, "round", c=c, tensor_scale=S, tol=1e-12)
-    r4 = block_mse(dist, bf, "round", c=1.5 * c, tensor_scale=S, tol=1e-12)
-    mlo, mhi = _range(dist, k, min(tol, 1e-10))
     lmax = bf.lmax
     vmax = float(_positive_values("e4m3")[-1]) if bf.scale_format == "e4m3" else math.inf
     thr = [vmax * S * lmax / c, vmax * S * lmax / (1.5 * c)]           # overflow thresholds (X6, X4)
@@ -297,6 +284,38 @@ def _telescoped_4over6(dist, bf, c, S, tol, rate_tol, rates=True):
     mid = 0.5 * (a + b)
     X6, u6, o6 = block_scales(mid, bf, "round", c=c, tensor_scale=S)
     X4, u4, o4 = block_scales(mid, bf, "round", c=1.5 * c, tensor_scale=S)
+    return a, b, X6, u6, o6, X4, u4, o4
+
+
+def _telescoped_4over6(dist, bf, c, S, tol, rate_tol, rates=True, inversion="series"):
+    """Telescoped ``4over6`` (docs/blocks.md §2d): on a piece ``(a, b]`` of the block absmax where
+    both candidate scales (and their under/overflow flags) are constant, for any function ``F`` of
+    the block, ``E[F; a < M <= b] = G(b)^k E_b[F] - G(a)^k E_a[F]`` with ``E_m`` the expectation
+    over ``k`` iid elements with the law of ``xi`` given ``|xi| <= m``.  With ``S = SSE_6 - SSE_4``
+    (the rule keeps ``X4`` iff ``S > 0``): ``E min = (E SSE_6 + E SSE_4 - E|S|) / 2`` and the rates
+    from ``P(S > 0)`` and ``E[1{xi_1 saturates}; choice]``, all from :mod:`._expect_46`.
+
+    ``inversion="series"`` (default): odd-harmonic Fourier series at ``t_j = j pi / L``
+    (:func:`._expect_46.endpoint_stats_fs`); ``"integral"``: the Gil-Pelaez t-integral on
+    Gauss-Legendre panels (:func:`._expect_46.endpoint_stats`, the earlier method, kept as a
+    cross-check).
+
+    Returns (mse, err, Rates4over6 or None, number of endpoints, t nodes)."""
+    from ._expect_46 import endpoint_stats, endpoint_stats_fs
+
+    if inversion not in ("series", "integral"):
+        raise ValueError(f"inversion must be 'series' or 'integral', got {inversion!r}")
+    stats = endpoint_stats_fs if inversion == "series" else endpoint_stats
+
+    k = bf.block
+    kp = dist.kernel_params()
+    law, loc, scale = int(kp[0]), float(kp[1]), float(kp[2])
+    m2 = dist.second_moment()
+    r6 = block_mse(dist, bf, "round", c=c, tensor_scale=S, tol=1e-12)
+    r4 = block_mse(dist, bf, "round", c=1.5 * c, tensor_scale=S, tol=1e-12)
+    mlo, mhi = _range(dist, k, min(tol, 1e-10))
+    lmax = bf.lmax
+    a, b, X6, u6, o6, X4, u4, o4 = _pieces_4over6(dist, bf, c, S, mlo, mhi)
     Gk_a = np.clip(np.asarray(_G(dist, a), float), 0.0, 1.0) ** k
     Gk_b = np.clip(np.asarray(_G(dist, b), float), 0.0, 1.0) ** k
     P = a.size
@@ -321,7 +340,7 @@ def _telescoped_4over6(dist, bf, c, S, tol, rate_tol, rates=True):
             nd = (bool(need_p[i]) and rates, bool(need6[i]) and rates, bool(need4[i]) and rates)
             ea = min(eps_abs / Gk, k * m2)
             ep = min(eps_p / Gk, 1e-3)
-            absS, Ppos, nu6, nu4, eA, eP, nt = endpoint_stats(law, loc, scale, bf.fmt, float(m), float(X6[i]),
+            absS, Ppos, nu6, nu4, eA, eP, nt = stats(law, loc, scale, bf.fmt, float(m), float(X6[i]),
                                                               float(X4[i]), k, ea, ep, nd)
             nodes += nt
             tot += sg * Gk * absS
@@ -366,7 +385,9 @@ def block_mse_4over6_fast(dist, fmt="nvfp4", *, block=None, c: float = 1.0, tens
 
     Per piece end ``m`` the statistics of ``S = SSE_6 - SSE_4`` come from the characteristic
     function of one element's error difference in closed form (Faddeeva function / exponentials per
-    cell), the one-non-atom-element term exactly, and a rigorous tail bound (:mod:`._expect_46`)."""
+    cell), the one-non-atom-element term exactly, and a rigorous tail bound (:mod:`._expect_46`),
+    inverted by an odd-harmonic Fourier series at ``t_j = j pi / L`` with a Chernoff bound of the
+    aliasing (:func:`._expect_46.endpoint_stats_fs`, docs/blocks.md §2d2)."""
     dist = _check_law(dist)
     bf = get_block_format(fmt, block=block)
     r = check_rule("4over6", bf)
