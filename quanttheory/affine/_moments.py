@@ -192,21 +192,25 @@ def point_mse(law, mu, sig, relu, p0, levels) -> float:
     if relu:
         cut.append(0.0)
     xg, wg = _gl20()
-    total = 0.0
-    parts = []
+    # pieces: the cells [a_j, b_j] (adjacent: b_j = a_{j+1}) split at the cuts, each piece into
+    # n = ceil(width / (sig/2)) equal parts (vectorized; the same nodes as a loop over the cells)
+    pts = np.unique(np.concatenate([a, b, [c for c in cut if a[0] < c < b[-1]]]))
+    p_, q_ = pts[:-1], pts[1:]
+    keep = q_ > p_
+    p_, q_ = p_[keep], q_[keep]
+    cell = np.searchsorted(b, 0.5 * (p_ + q_), side="left")  # a_j < mid < b_j
     step = 0.5 * sig
-    for j in range(L.size):
-        aj, bj = a[j], b[j]
-        if bj <= aj:
-            continue
-        pts = [aj] + [c for c in cut if aj < c < bj] + [bj]
-        for p, q in zip(pts[:-1], pts[1:]):
-            n = max(1, int(math.ceil((q - p) / step)))
-            e = np.linspace(p, q, n + 1)
-            h = 0.5 * (e[1:] - e[:-1])
-            cen = 0.5 * (e[1:] + e[:-1])
-            x = cen[:, None] + h[:, None] * xg[None, :]
-            parts.append(np.sum(h[:, None] * wg[None, :] * (x - L[j]) ** 2 * _density(law, mu, sig, relu, x)))
+    n = np.maximum(1, np.ceil((q_ - p_) / step)).astype(np.int64)
+    piece = np.repeat(np.arange(p_.size), n)
+    idx = np.arange(piece.size) - np.repeat(np.cumsum(n) - n, n)
+    w = (q_ - p_)[piece] / n[piece]
+    e0 = p_[piece] + idx * w
+    e1 = np.where(idx + 1 == n[piece], q_[piece], p_[piece] + (idx + 1) * w)
+    h = 0.5 * (e1 - e0)
+    cen = 0.5 * (e1 + e0)
+    x = cen[:, None] + h[:, None] * xg[None, :]
+    lv = L[cell[piece]][:, None]
+    parts = list(np.sum(h[:, None] * wg[None, :] * (x - lv) ** 2 * _density(law, mu, sig, relu, x), axis=1))
     total = math.fsum(parts)
     tl, _ = seg_sq(law, mu, sig, relu, -np.inf, L[0], L[0], False)
     tr, _ = seg_sq(law, mu, sig, relu, L[-1], np.inf, L[-1], False)
