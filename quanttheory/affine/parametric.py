@@ -89,6 +89,7 @@ USE_ZP_RANGES = True
 # bound outside it (_offset_fast); False: the previous search only (benchmark baseline)
 USE_FAST_OFFSET = True
 OFFSET_RELU_ANCHOR = 0.0  # ReLU laws: box coordinates c = m + a N s with a = this (0: the lowest level)
+OFFSET_ONE_START = True  # Newton from the better of the two starts only (False: both, the better result)
 OFFSET_GAP_RTOL = 1e-12  # boxes whose lower bound is within this of the incumbent are closed (the engine's accuracy)
 
 
@@ -1035,7 +1036,7 @@ def _offset_fast(dist, L: "_Law", bits, x0, s_hi, m_lo, m_hi, s_min, t0, max_box
        restarts step 1-2 from it (the old rectangle keeps its bound).
     Returns None (caller runs the previous search) when Newton does not converge, no rectangle is
     certified or the caps are reached."""
-    from ._convex2d import anchor_kappa
+    from ._convex2d import anchor_kappa, offset_taylor_lb_nb
 
     N = 2**bits - 1
     sym = not L.relu
@@ -1080,11 +1081,16 @@ def _offset_fast(dist, L: "_Law", bits, x0, s_hi, m_lo, m_hi, s_min, t0, max_box
     # m = 0) or the grid centred on mu (Normal / Laplace)
     sx = float(x0[0])
     starts = [(sx, float(x0[1]) + sx * an), (sx, sx * an if L.relu else mu + 0.25 * sx)]
+    # Newton from the better start only (the other when it fails): a better basin elsewhere is found
+    # by the branch and bound below (a box centre better than the incumbent restarts from there)
+    sv = L.point(N, [st[0] for st in starts], [st[1] - st[0] * an for st in starts])[0]
     R = None
-    for st in starts:
+    for st in sorted(starts, key=lambda st_: sv[starts.index(st_)]) if OFFSET_ONE_START else starts:
         Rs = incumbent(*st)
         if Rs is not None and (R is None or Rs[7] < R[7]):
             R = Rs
+        if R is not None and OFFSET_ONE_START:
+            break
     if R is None:
         _FAST_LOG.append("no incumbent rectangle")
         return None
@@ -1136,12 +1142,11 @@ def _offset_fast(dist, L: "_Law", bits, x0, s_hi, m_lo, m_hi, s_min, t0, max_box
         tay = (lb < cut) & (s1 > 0)
         if tay.any():
             taylor_boxes += int(tay.sum())
-            lt = _offset_taylor_lb(L, N, s1[tay], s2[tay], c1[tay], c2[tay], anchor=an)
-            if L.relu:  # a threshold crosses the atom: the bound on the continuous part plus the atom's
-                bad = ~np.isfinite(lt)
-                if bad.any():
-                    it = np.flatnonzero(tay)[bad]
-                    lt[bad] = _offset_taylor_lb(L, N, s1[it], s2[it], c1[it], c2[it], cont=True, anchor=an)
+            # _offset_taylor_lb in one numba loop; ReLU laws: where a threshold crosses the atom, the bound on
+            # the continuous part plus the atom's
+            lt = offset_taylor_lb_nb(L.law, L.mu, L.sig, L.relu, L.p0, L.full_reach, N, s1[tay], s2[tay],
+                                     c1[tay], c2[tay], anchor=an)
+            L.evals += lt.size
             lb[tay] = np.maximum(lb[tay], lt)
         shut = lb >= cut
         nb = shut & (lb < best)
