@@ -311,3 +311,15 @@ def test_relu_anchor_choice_same_certified_optimum(dist, bits):
     assert r.mse == pytest.approx(r2.mse, rel=1e-12)
     assert r.mse_lower_bound <= r2.mse and r2.mse_lower_bound <= r.mse
     assert abs(r.scale - r2.scale) <= r.scale_error + r2.scale_error + 1e-12 * r.scale
+
+
+def test_point_mse_relu_left_tail_against_quad():
+    """``point_mse`` with the ReLU left tail [0, L0] integrated by Gauss-Legendre: equals scipy quad
+    (1e-12 relative) for lowest levels just above the atom (the 8-bit optimum's m* ~ 1e-5, where the
+    closed form lost ~5e-12), between 0 and a Laplace kink, and above the kink (the piece is split there)."""
+    for dist in (ReLU(Normal(0.0, 1.0)), ReLU(Laplace(0.5, 1.0))):
+        law, mu, sig, relu = dist.kernel_params()
+        for bits, s, m in ((8, 0.0165, 1.4e-5), (2, 0.4, 0.3), (2, 0.6, 1.3), (1, 2.0, 3.1), (3, 0.3, 0.0)):
+            N = 2**bits - 1
+            v = point_mse(law, mu, sig, relu, dist.point_mass, m + s * np.arange(N + 1))
+            assert v == pytest.approx(_quad_mse(dist, s, -m / s, bits), rel=1e-12)
