@@ -458,15 +458,31 @@ def _abs_dens_derivs_max(law, mu, sig, a, b):
     return pm / sig, pm / sig**2
 
 
-def lambda_lower_sc(law, mu, sig, relu, p0, N, s1, s2, c1, c2):
-    """Lower bound of the smallest eigenvalue of the Hessian of ``F`` in the scaled (scale, centre)
-    coordinates ``y = (kappa s, c)`` (``kappa = max(N/2, 1/2)``) over each box ``[s1, s2] x [c1, c2]``
+def anchor_kappa(N, anchor=None):
+    """(anchor ``a``, scaling ``kappa``) of the coordinates ``y = (kappa s, c)``, ``c = m + a s`` (the level
+    ``a`` steps above the lowest; default ``a = N / 2``, the grid's centre); ``kappa = max(a, N - a, 1/2)``:
+    a unit move of either coordinate moves the farthest level by about one unit."""
+    a = N / 2 if anchor is None else float(anchor)
+    if not 0.0 <= a <= N:
+        raise ValueError(f"anchor must lie in [0, N] = [0, {N}], got {a}")
+    return a, max(a, N - a, 0.5)
+
+
+def lambda_lower_sc(law, mu, sig, relu, p0, N, s1, s2, c1, c2, anchor=None):
+    """Lower bound of the smallest eigenvalue of the Hessian of ``F`` in the scaled (scale, anchor)
+    coordinates ``y = (kappa s, c)`` (:func:`anchor_kappa`; default: the centre ``c = m + s N / 2``,
+    ``kappa = max(N/2, 1/2)``) over each box ``[s1, s2] x [c1, c2]``
     (arrays, ``s1 > 0``); ``-inf`` where F is not C^2 on the box (a threshold on the ReLU atom)."""
-    return hessian_bounds_sc(law, mu, sig, relu, p0, N, s1, s2, c1, c2)[0]
+    return hessian_bounds_sc(law, mu, sig, relu, p0, N, s1, s2, c1, c2, anchor=anchor)[0]
 
 
-def hessian_bounds_sc(law, mu, sig, relu, p0, N, s1, s2, c1, c2, cont_only=False):
-    """``cont_only`` (ReLU laws): the bounds for the continuous part ``F_cont = F - p0 dist(0, levels)^2``
+def hessian_bounds_sc(law, mu, sig, relu, p0, N, s1, s2, c1, c2, cont_only=False, anchor=None):
+    """Coordinates ``(s, c)`` with ``c = m + a s`` (``a`` = ``anchor``, default ``N / 2``): thresholds
+    ``t_k = c + v_k s``, ``v_k = k + 1/2 - a``; ``H_cc = 2 (M - A_0)``, ``H_sc = 2 (B_0 - a M - A_1)``,
+    ``H_ss = 2 (a^2 M + 2 B_1 - A_2)`` (``M`` the mass, 1 or ``1 - p0``; ``J^T H J`` with
+    ``J = [[1, 0], [-a, 1]]``).
+
+    ``cont_only`` (ReLU laws): the bounds for the continuous part ``F_cont = F - p0 dist(0, levels)^2``
     only (mass ``1 - p0``, ``Q`` its survival function), which is C^1 with a bounded Hessian even where a
     threshold crosses the atom (such thresholds get the zero-order interval term instead of ``-inf``).
 
@@ -475,10 +491,10 @@ def hessian_bounds_sc(law, mu, sig, relu, p0, N, s1, s2, c1, c2, cont_only=False
     ``U = (u_ss, u_sc, u_cc)`` elementwise bounds of ``|H(y) - H0|`` over the box (first-order term at its
     largest plus the remainder; ``inf`` where F is not C^2 on the box)."""
     s1, s2, c1, c2 = (np.asarray(x, dtype=float) for x in (s1, s2, c1, c2))
-    kap = max(N / 2, 0.5)
+    an, kap = anchor_kappa(N, anchor)
     s0, c0 = 0.5 * (s1 + s2), 0.5 * (c1 + c2)
     hs, hc = 0.5 * (s2 - s1), 0.5 * (c2 - c1)
-    v = (np.arange(N) + 0.5 - N / 2)[None, :]
+    v = (np.arange(N) + 0.5 - an)[None, :]
     av = np.abs(v)
     t0 = c0[:, None] + v * s0[:, None]
     D = hc[:, None] + av * hs[:, None]
@@ -499,8 +515,8 @@ def hessian_bounds_sc(law, mu, sig, relu, p0, N, s1, s2, c1, c2, cont_only=False
     A0, A1, A2 = (sc * P).sum(1), (sc * v * P).sum(1), (sc * v * v * P).sum(1)
     B0, B1 = Q.sum(1), (v * Q).sum(1)
     Hcc = 2 * (mass - A0)
-    Hsc = 2 * (B0 - N / 2 * mass - A1)
-    Hss = 2 * (N * N / 4 * mass + 2 * B1 - A2)
+    Hsc = 2 * (B0 - an * mass - A1)
+    Hss = 2 * (an * an * mass + 2 * B1 - A2)
     # smooth thresholds: exact first-order term and second-order remainder; rough: zero-order interval
     rough = np.zeros(t0.shape, dtype=bool)
     if law == 1:
@@ -591,3 +607,539 @@ def hessian_bounds_sc(law, mu, sig, relu, p0, N, s1, s2, c1, c2, cont_only=False
     U = tuple(np.where(bad, np.inf, (hs * np.abs(Ls[k]) + hc * np.abs(Lc[k]) + R) / sc_ + rnd)
               for k, R, sc_ in (("ss", Rss, kap**2), ("sc", Rsc, kap), ("cc", Rcc, 1.0)))
     return lam, H0, U
+
+
+# ---------------------------------------------------------------------------------------------
+# MSE and its gradient at grid points (s, m), one pass over the cells (fast offset search)
+# ---------------------------------------------------------------------------------------------
+
+_PT_KERNEL = None
+_PT_ROW = None
+
+
+def _pt_kernel():
+    """Numba kernel: per row ``(s, m)``, the MSE ``F = sum_k int_cell_k (x - L_k)^2 dP`` with its rounding
+    bound and the exact gradient ``(dF/ds, dF/dm) = (-2 sum_k k I_k, -2 sum_k I_k)``,
+    ``I_k = int_cell_k (x - L_k) dP`` (compiled lazily; all callees in this file).
+
+    Cells ``[t_(k-1), t_k]`` (``t_k = m + (k + 1/2) s``, ``t_(-1) = -inf``, ``t_N = inf``), clipped to the
+    window ``[mu - reach, mu + reach]`` (and to ``x > 0`` for ReLU laws; the atom adds
+    ``p0 dist(0, levels)^2`` and ``p0 (0 - L_k0)`` to ``I_k0``, ``k0 = clip(rint(-m / s), 0, N)``).
+    Normal pieces: the closed form of ``_kernels._normal_piece`` / :func:`_first_moment`, the tail
+    ``0.5 erfc(|u| / sqrt 2)`` and ``phi(u)`` at each cell end computed once and shared by the two
+    cells that meet there; Laplace pieces: the closed forms of ``_kernels._laplace_piece`` and
+    :func:`_first_moment`.  Error bound of the value: the same per-piece bound as ``union_dist_sq``;
+    of the gradient: ``1e-13 (N + 1) sum_k (sig + |mu - L_k|)`` as :func:`gradient_many`."""
+    global _PT_KERNEL
+    if _PT_KERNEL is not None:
+        return _PT_KERNEL
+    import numba
+
+    EPS = 2.0**-52
+    IS2 = 1.0 / math.sqrt(2.0)
+    ISP = 1.0 / math.sqrt(2.0 * math.pi)
+
+    @numba.njit(cache=True)
+    def lapG2(u, t):
+        return math.exp(-u) * (t * t + 2.0 * t + 2.0)
+
+    @numba.njit(cache=True)
+    def lapG1(u, t):
+        return math.exp(-u) * (u + t + 1.0)
+
+    @numba.njit(cache=True)
+    def lap_piece(a, b, c, mu, sig):
+        """(value, error, first moment) of int_a^b (x - c)^k Laplace(mu, sig), k = 2, 1 (finite a < b)."""
+        d = (c - mu) / sig
+        val = 0.0
+        mag = 0.0
+        fm = 0.0
+        if b > mu:
+            u0 = (max(a, mu) - mu) / sig
+            u1 = (b - mu) / sig
+            g0 = lapG2(u0, u0 - d)
+            g1 = lapG2(u1, u1 - d)
+            val += g0 - g1
+            mag += abs(g0) + abs(g1)
+            fm += lapG1(u0, -d) - lapG1(u1, -d)
+        if a < mu:
+            u0 = (mu - min(b, mu)) / sig
+            u1 = (mu - a) / sig
+            g0 = lapG2(u0, u0 + d)
+            g1 = lapG2(u1, u1 + d)
+            val += g0 - g1
+            mag += abs(g0) + abs(g1)
+            fm -= lapG1(u0, d) - lapG1(u1, d)
+        amp = 4.0 + abs(d) + abs(a - mu) / sig + abs(b - mu) / sig
+        return 0.5 * sig * sig * val, 16.0 * EPS * amp * 0.5 * sig * sig * mag, 0.5 * sig * fm
+
+    @numba.njit(cache=True)
+    def row(law, mu, sig, relu, p0, lo_w, hi_w, N, si, mi):
+        """(F, err, dF/ds, dF/dm, gradient err) of one point."""
+        v = 0.0
+        e = 0.0
+        gs = 0.0
+        gm = 0.0
+        mag = 0.0
+        xc = math.nan  # cached cell end: x, its tail 0.5 erfc(|u|/sqrt2) and phi(u)
+        Ec = 0.0
+        pc = 0.0
+        for k in range(N + 1):
+            L = mi + k * si
+            mag += sig + abs(mu - L)
+            a = lo_w if k == 0 else max(mi + (k - 0.5) * si, lo_w)
+            b = hi_w if k == N else min(mi + (k + 0.5) * si, hi_w)
+            if not b > a:
+                continue
+            I = 0.0
+            if law == 0:
+                al = (a - mu) / sig
+                be = (b - mu) / sig
+                d = (L - mu) / sig
+                if a == xc:
+                    Ea = Ec
+                    pa_ = pc
+                else:
+                    Ea = 0.5 * math.erfc(abs(al) * IS2)
+                    pa_ = math.exp(-0.5 * al * al) * ISP
+                Eb = 0.5 * math.erfc(abs(be) * IS2)
+                pb_ = math.exp(-0.5 * be * be) * ISP
+                xc = b
+                Ec = Eb
+                pc = pb_
+                if al > 0.0:
+                    pa = Ea
+                    pb = Eb
+                    dP = pa - pb
+                else:
+                    pa = Ea
+                    pb = 1.0 - Eb if be > 0.0 else Eb
+                    dP = pb - pa
+                fa = (al - 2.0 * d) * pa_
+                fb = (be - 2.0 * d) * pb_
+                v += sig * sig * ((1.0 + d * d) * dP + fa - fb)
+                amp = 2.0 + al * al + be * be + d * d
+                e += 16.0 * EPS * amp * sig * sig * ((1.0 + d * d) * (abs(pa) + abs(pb)) + abs(fa) + abs(fb))
+                I = sig * (pa_ - pb_) + (mu - L) * dP
+            else:
+                pv, pe, I = lap_piece(a, b, L, mu, sig)
+                v += pv
+                e += pe
+            gs += k * I
+            gm += I
+        if relu and p0 > 0.0:
+            k0 = min(max(round(-mi / si), 0.0), float(N))
+            L0 = mi + k0 * si
+            # the atom's distance to the levels: the nearest level to 0 (levels are m + k s, k in 0..N)
+            v += p0 * L0 * L0
+            gs += k0 * p0 * (0.0 - L0)
+            gm += p0 * (0.0 - L0)
+        return v, e + 1e-300, -2.0 * gs, -2.0 * gm, 1e-13 * mag * (N + 1)
+
+    @numba.njit(cache=True)
+    def kern(law, mu, sig, relu, p0, reach, N, s, m, v_out, e_out, gs_out, gm_out, ge_out):
+        lo_w = mu - reach
+        hi_w = mu + reach
+        if relu and lo_w < 0.0:
+            lo_w = 0.0
+        for i in range(s.shape[0]):
+            v_out[i], e_out[i], gs_out[i], gm_out[i], ge_out[i] = row(law, mu, sig, relu, p0, lo_w, hi_w, N,
+                                                                      s[i], m[i])
+
+    global _PT_ROW
+    _PT_ROW = row
+    _PT_KERNEL = kern
+    return kern
+
+
+def point_value_grad(law, mu, sig, relu, p0, reach, N, s, m):
+    """``(F, err, dF/ds, dF/dm, gradient err)`` at the points ``(s_i, m_i)`` (``s_i > 0``; see
+    :func:`_pt_kernel`)."""
+    s = np.ascontiguousarray(s, dtype=np.float64).ravel()
+    m = np.ascontiguousarray(m, dtype=np.float64).ravel()
+    if s.shape != m.shape or not np.all(s > 0):
+        raise ValueError("point_value_grad needs arrays of equal size with s > 0")
+    out = [np.empty(s.size) for _ in range(5)]
+    _pt_kernel()(int(law), float(mu), float(sig), bool(relu), float(p0), float(reach), int(N), s, m, *out)
+    return tuple(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# hessian_bounds_sc as one numba loop per box (same formulas, no (boxes x N) temporaries)
+# ---------------------------------------------------------------------------------------------
+
+_HB_KERNEL = None
+_HB_BOX = None
+
+
+def _hb_kernel():
+    """Numba kernel of :func:`hessian_bounds_sc` (compiled lazily; all callees in this file)."""
+    global _HB_KERNEL
+    if _HB_KERNEL is not None:
+        return _HB_KERNEL
+    import numba
+
+    IS2 = 1.0 / math.sqrt(2.0)
+    SP = SQRT2PI
+    R3 = math.sqrt(3.0)
+    EH = math.exp(-0.5)
+    E15 = 2 * math.exp(-1.5)
+
+    @numba.njit(cache=True)
+    def base_sf(law, mu, sig, x):
+        z = (x - mu) / sig
+        if law == 0:
+            return 0.5 * math.erfc(z * IS2)
+        if z > 0:
+            return 0.5 * math.exp(-z)
+        return 1.0 - 0.5 * math.exp(z)
+
+    @numba.njit(cache=True)
+    def dens(law, mu, sig, relu, x):
+        if relu and not x > 0:
+            return 0.0
+        z = (x - mu) / sig
+        if law == 0:
+            return math.exp(-0.5 * z * z) / (sig * SP)
+        return math.exp(-abs(z)) / (2 * sig)
+
+    @numba.njit(cache=True)
+    def sfun(law, mu, sig, relu, cont, t):
+        if cont:
+            return base_sf(law, mu, sig, max(t, 0.0))
+        if relu and t < 0:
+            return 1.0
+        return base_sf(law, mu, sig, t)
+
+    @numba.njit(cache=True)
+    def f1(u):
+        return abs(u) * math.exp(-0.5 * u * u)
+
+    @numba.njit(cache=True)
+    def f2(u):
+        return abs(u * u - 1) * math.exp(-0.5 * u * u)
+
+    @numba.njit(cache=True)
+    def derivs_max(law, mu, sig, a, b):
+        ua = (a - mu) / sig
+        ub = (b - mu) / sig
+        if law == 0:
+            ea = math.exp(-0.5 * ua * ua)
+            eb = math.exp(-0.5 * ub * ub)
+            m1 = max(abs(ua) * ea, abs(ub) * eb)
+            if (ua <= 1 and ub >= 1) or (ua <= -1 and ub >= -1):
+                m1 = EH
+            m2 = max(abs(ua * ua - 1) * ea, abs(ub * ub - 1) * eb)
+            if (ua <= R3 and ub >= R3) or (ua <= -R3 and ub >= -R3):
+                m2 = max(m2, E15)
+            if ua <= 0 and ub >= 0:
+                m2 = 1.0
+            return m1 / (SP * sig**2) * (1 + 1e-13), m2 / (SP * sig**3) * (1 + 1e-13)
+        dmin = 0.0 if (ua <= 0 and ub >= 0) else min(abs(ua), abs(ub))
+        pm = math.exp(-dmin) / (2 * sig) * (1 + 1e-13)
+        return pm / sig, pm / sig**2
+
+    @numba.njit(cache=True)
+    def dens_range(law, mu, sig, relu, a, b):
+        lo_a = a
+        if relu:
+            lo_a = max(a, 0.0)
+        hi_ = max(b, lo_a)
+        peak = min(max(mu, lo_a), hi_)
+        pmax = dens(law, mu, sig, False, peak) if b > lo_a else 0.0
+        if relu and not b > 0:
+            pmax = 0.0
+        pmin = min(dens(law, mu, sig, relu, a), dens(law, mu, sig, relu, b))
+        if relu and a <= 0:
+            pmin = 0.0
+        return pmin * (1 - 1e-14), pmax * (1 + 1e-14)
+
+    @numba.njit(cache=True)
+    def zv(val0, lo, hi):
+        return max(abs(hi - val0), abs(val0 - lo))
+
+    @numba.njit(cache=True)
+    def box(law, mu, sig, relu, p0, N, an, kap, cont, s1, s2, c1, c2):
+        """(lam, H0_ss, H0_sc, H0_cc, U_ss, U_sc, U_cc) of one box."""
+        mass = 1.0 - p0 if cont else 1.0
+        s0 = 0.5 * (s1 + s2)
+        c0 = 0.5 * (c1 + c2)
+        hs = 0.5 * (s2 - s1)
+        hc = 0.5 * (c2 - c1)
+        sA0 = sA1 = sA2 = 0.0
+        B0 = B1 = 0.0
+        as0 = as1 = as2 = 0.0
+        ac0 = ac1 = ac2 = 0.0
+        bs0 = bs1 = 0.0
+        bc0 = bc1 = 0.0
+        Ab0 = Ab1 = Ab2 = 0.0
+        Bb0 = Bb1 = 0.0
+        vA0 = vA1 = vA2 = 0.0
+        vB0 = vB1 = 0.0
+        bad = False
+        for k in range(N):
+            v = k + 0.5 - an
+            av = abs(v)
+            t0 = c0 + v * s0
+            D = hc + av * hs
+            ta = t0 - D
+            tb = t0 + D
+            P = dens(law, mu, sig, relu, t0)
+            Q = sfun(law, mu, sig, relu, cont, t0)
+            sA0 += P
+            sA1 += v * P
+            sA2 += v * v * P
+            B0 += Q
+            B1 += v * Q
+            rough = law == 1 and ta <= mu and tb >= mu
+            left = False
+            if relu:
+                if ta <= 0 and tb >= 0:
+                    if cont:
+                        rough = True
+                    else:
+                        bad = True
+                left = tb < 0
+            if not rough:
+                z = (t0 - mu) / sig
+                if law == 0:
+                    P1 = -z * P / sig
+                else:
+                    P1 = -(1.0 if z > 0 else (-1.0 if z < 0 else 0.0)) * P / sig
+                if left:
+                    P1 = 0.0
+                as0 += P + s0 * P1 * v
+                as1 += P * v + s0 * P1 * v * v
+                as2 += P * v * v + s0 * P1 * v * v * v
+                ac0 += s0 * P1
+                ac1 += s0 * P1 * v
+                ac2 += s0 * P1 * v * v
+                bs0 -= P * v
+                bs1 -= P * v * v
+                bc0 -= P
+                bc1 -= P * v
+                la = ta
+                lb = tb
+                if relu:
+                    la = max(ta, 0.0)
+                    lb = max(tb, la)
+                if left:
+                    d1 = 0.0
+                    d2 = 0.0
+                else:
+                    d1, d2 = derivs_max(law, mu, sig, la, lb)
+                Ab0 += 2 * hs * d1 * D + s2 * d2 * D * D
+                Ab1 += 2 * hs * av * d1 * D + s2 * av * d2 * D * D
+                Ab2 += 2 * hs * av * av * d1 * D + s2 * av * av * d2 * D * D
+                Bb0 += d1 * D * D
+                Bb1 += av * d1 * D * D
+            else:
+                pmin, pmax = dens_range(law, mu, sig, relu, ta, tb)
+                Qlo = sfun(law, mu, sig, relu, cont, tb)
+                Qhi = sfun(law, mu, sig, relu, cont, ta)
+                w = 1.0
+                for a in range(3):
+                    x1 = s1 * w * pmin
+                    x2 = s1 * w * pmax
+                    x3 = s2 * w * pmin
+                    x4 = s2 * w * pmax
+                    var = zv(s0 * w * P, min(min(x1, x2), min(x3, x4)), max(max(x1, x2), max(x3, x4)))
+                    if a == 0:
+                        vA0 += var
+                    elif a == 1:
+                        vA1 += var
+                    else:
+                        vA2 += var
+                    w *= v
+                vB0 += zv(Q, min(Qlo, Qhi), max(Qlo, Qhi))
+                vB1 += zv(v * Q, min(v * Qlo, v * Qhi), max(v * Qlo, v * Qhi))
+        A0 = s0 * sA0
+        A1 = s0 * sA1
+        A2 = s0 * sA2
+        Hcc = 2 * (mass - A0)
+        Hsc = 2 * (B0 - an * mass - A1)
+        Hss = 2 * (an * an * mass + 2 * B1 - A2)
+        Ls_cc = -2 * as0
+        Ls_sc = 2 * (bs0 - as1)
+        Ls_ss = 2 * (2 * bs1 - as2)
+        Lc_cc = -2 * ac0
+        Lc_sc = 2 * (bc0 - ac1)
+        Lc_ss = 2 * (2 * bc1 - ac2)
+        Rcc = Ab0 + 2 * vA0
+        Rsc = Bb0 + Ab1 + 2 * vA1 + 2 * vB0
+        Rss = 2 * Bb1 + Ab2 + 2 * vA2 + 4 * vB1
+        lam = math.inf
+        for es in (-1.0, 1.0):
+            for ec in (-1.0, 1.0):
+                ds = es * hs
+                dc = ec * hc
+                a_ = (Hss + ds * Ls_ss + dc * Lc_ss) / kap**2
+                b_ = (Hsc + ds * Ls_sc + dc * Lc_sc) / kap
+                c_ = Hcc + ds * Ls_cc + dc * Lc_cc
+                lam = min(lam, 0.5 * (a_ + c_) - math.sqrt(0.25 * (a_ - c_) ** 2 + b_ * b_))
+        Rn = max(Rss / kap**2, Rcc) + Rsc / kap
+        mag = (abs(Hss) + N * N) / kap**2 + abs(Hsc) / kap + abs(Hcc) + 2.0
+        rnd = 1e-12 * mag * max(N, 1)
+        if bad:
+            return -math.inf, Hss / kap**2, Hsc / kap, Hcc, math.inf, math.inf, math.inf
+        return (lam - Rn - rnd, Hss / kap**2, Hsc / kap, Hcc,
+                (hs * abs(Ls_ss) + hc * abs(Lc_ss) + Rss) / kap**2 + rnd,
+                (hs * abs(Ls_sc) + hc * abs(Lc_sc) + Rsc) / kap + rnd,
+                (hs * abs(Ls_cc) + hc * abs(Lc_cc) + Rcc) + rnd)
+
+    @numba.njit(cache=True)
+    def kern(law, mu, sig, relu, p0, N, an, kap, cont, s1, s2, c1, c2, lam_o, H0_o, U_o):
+        for i in range(s1.shape[0]):
+            r = box(law, mu, sig, relu, p0, N, an, kap, cont, s1[i], s2[i], c1[i], c2[i])
+            lam_o[i] = r[0]
+            H0_o[0, i] = r[1]
+            H0_o[1, i] = r[2]
+            H0_o[2, i] = r[3]
+            U_o[0, i] = r[4]
+            U_o[1, i] = r[5]
+            U_o[2, i] = r[6]
+
+    global _HB_BOX
+    _HB_BOX = box
+    _HB_KERNEL = kern
+    return kern
+
+
+def hessian_bounds_sc_nb(law, mu, sig, relu, p0, N, s1, s2, c1, c2, cont_only=False, anchor=None):
+    """:func:`hessian_bounds_sc` (same formulas and outputs) as one numba loop per box."""
+    s1, s2, c1, c2 = (np.ascontiguousarray(np.asarray(x, dtype=np.float64).ravel()) for x in (s1, s2, c1, c2))
+    if not (s1.shape == s2.shape == c1.shape == c2.shape):
+        raise ValueError("hessian_bounds_sc_nb needs box arrays of equal size")
+    an, kap = anchor_kappa(N, anchor)
+    n = s1.size
+    lam, H0, U = np.empty(n), np.empty((3, n)), np.empty((3, n))
+    _hb_kernel()(int(law), float(mu), float(sig), bool(relu), float(p0), int(N), float(an), float(kap),
+                 bool(cont_only and relu), s1, s2, c1, c2, lam, H0, U)
+    return lam, (H0[0], H0[1], H0[2]), (U[0], U[1], U[2])
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole second-order box bound of the fast offset search in one numba loop
+# ---------------------------------------------------------------------------------------------
+
+_TY_KERNEL = None
+
+
+def _taylor_kernel():
+    """Numba kernel of ``parametric._offset_taylor_lb`` (the same formulas; per box: the point value and
+    gradient at the centre, :func:`hessian_bounds_sc`, the exact 2x2 box QP; ReLU laws: where a threshold
+    interval holds the atom, the continuous-part bound plus ``p0 dist(0, U)^2``)."""
+    global _TY_KERNEL
+    if _TY_KERNEL is not None:
+        return _TY_KERNEL
+    import numba
+
+    _pt_kernel()
+    _hb_kernel()
+    row = _PT_ROW
+    box = _HB_BOX
+    EPS = 2.0**-52
+
+    @numba.njit(cache=True)
+    def q(g1, g2, m11, m12, m22, d1, d2):
+        return g1 * d1 + g2 * d2 + 0.5 * (m11 * d1 * d1 + 2 * m12 * d1 * d2 + m22 * d2 * d2)
+
+    @numba.njit(cache=True)
+    def qp(g1, g2, m11, m12, m22, h1, h2):
+        """min of q over [-h1, h1] x [-h2, h2]: interior stationary point, else the edges (exact)."""
+        best = math.inf
+        det = m11 * m22 - m12 * m12
+        if m11 > 0 and det > 0:
+            d1 = (-g1 * m22 + g2 * m12) / det
+            d2 = (-g2 * m11 + g1 * m12) / det
+            if abs(d1) <= h1 and abs(d2) <= h2:
+                best = q(g1, g2, m11, m12, m22, d1, d2)
+        for e in (-1.0, 1.0):
+            a1 = e * h1
+            t = min(max(-(g2 + m12 * a1) / m22, -h2), h2) if m22 > 0 else h2
+            best = min(best, q(g1, g2, m11, m12, m22, a1, t), q(g1, g2, m11, m12, m22, a1, h2),
+                       q(g1, g2, m11, m12, m22, a1, -h2))
+            a2 = e * h2
+            t = min(max(-(g1 + m12 * a2) / m11, -h1), h1) if m11 > 0 else h1
+            best = min(best, q(g1, g2, m11, m12, m22, t, a2))
+        return best
+
+    @numba.njit(cache=True)
+    def one(law, mu, sig, relu, p0, lo_w, hi_w, N, an, kap, cont, s1, s2, c1, c2):
+        sc = 0.5 * (s1 + s2)
+        cc = 0.5 * (c1 + c2)
+        mcen = cc - sc * an
+        v, e, gs, gm, ge = row(law, mu, sig, relu, p0, lo_w, hi_w, N, sc, mcen)
+        r = box(law, mu, sig, relu, p0, N, an, kap, cont, s1, s2, c1, c2)
+        atom_lb = 0.0
+        if cont:
+            k0 = min(max(round(-mcen / sc), 0.0), float(N))
+            d0 = mcen + k0 * sc
+            v -= p0 * d0 * d0
+            gm -= 2 * p0 * d0
+            gs -= 2 * p0 * k0 * d0
+            dist0 = math.inf
+            for k in range(N + 1):
+                j = k - an
+                jp = max(j, 0.0)
+                jn = min(j, 0.0)
+                lo = c1 + jp * s1 + jn * s2
+                hi = c2 + jp * s2 + jn * s1
+                dist0 = min(dist0, max(max(lo, -hi), 0.0))
+            atom_lb = p0 * dist0 * dist0 * (1 - 1e-15)
+            e += 4 * EPS * p0 * d0 * d0
+        g1 = (gs - an * gm) / kap
+        g2 = gm
+        h1 = 0.5 * (s2 - s1) * kap
+        h2 = 0.5 * (c2 - c1)
+        m11 = r[1] - r[4] - r[5]
+        m22 = r[3] - r[6] - r[5]
+        qmin = qp(g1, g2, m11, r[2], m22, h1, h2)
+        tot = v - e + qmin - ge * (1 + an) / kap * h1 - ge * h2 + atom_lb
+        if math.isfinite(r[0]) and math.isfinite(tot):
+            return tot
+        return -math.inf
+
+    @numba.njit(cache=True)
+    def kern(law, mu, sig, relu, p0, reach, N, an, kap, s1, s2, c1, c2, out):
+        lo_w = mu - reach
+        hi_w = mu + reach
+        if relu and lo_w < 0.0:
+            lo_w = 0.0
+        for i in range(s1.shape[0]):
+            cross = False  # ReLU: does a threshold's interval on the box hold the atom at 0?
+            if relu and p0 > 0:
+                s0 = 0.5 * (s1[i] + s2[i])
+                c0 = 0.5 * (c1[i] + c2[i])
+                hs = 0.5 * (s2[i] - s1[i])
+                hc = 0.5 * (c2[i] - c1[i])
+                for k in range(N):
+                    v = k + 0.5 - an
+                    t0 = c0 + v * s0
+                    D = hc + abs(v) * hs
+                    if t0 - D <= 0 and t0 + D >= 0:
+                        cross = True
+                        break
+            t = -math.inf
+            if not cross:
+                t = one(law, mu, sig, relu, p0, lo_w, hi_w, N, an, kap, False, s1[i], s2[i], c1[i], c2[i])
+            if relu and p0 > 0 and not math.isfinite(t):
+                t = one(law, mu, sig, relu, p0, lo_w, hi_w, N, an, kap, True, s1[i], s2[i], c1[i], c2[i])
+            out[i] = t
+
+    _TY_KERNEL = kern
+    return kern
+
+
+def offset_taylor_lb_nb(law, mu, sig, relu, p0, reach, N, s1, s2, c1, c2, anchor=None):
+    """Second-order lower bound of the real-offset MSE on ``(s, c = m + a s)`` boxes (``s1 > 0``): the
+    numba form of ``parametric._offset_taylor_lb`` (ReLU laws: the continuous-part form where the plain
+    one is ``-inf``, as the caller of that function does)."""
+    s1, s2, c1, c2 = (np.ascontiguousarray(np.asarray(x, dtype=np.float64).ravel()) for x in (s1, s2, c1, c2))
+    if not (s1.shape == s2.shape == c1.shape == c2.shape) or not np.all(s1 > 0):
+        raise ValueError("offset_taylor_lb_nb needs box arrays of equal size with s1 > 0")
+    an, kap = anchor_kappa(N, anchor)
+    out = np.empty(s1.size)
+    _taylor_kernel()(int(law), float(mu), float(sig), bool(relu), float(p0), float(reach), int(N), float(an),
+                     float(kap), s1, s2, c1, c2, out)
+    return out

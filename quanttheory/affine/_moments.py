@@ -174,7 +174,8 @@ def point_mse(law, mu, sig, relu, p0, levels) -> float:
     """Exact ``E[(xi - Q(xi))^2]`` for the nearest-level quantizer with sorted ``levels`` (1-D).
 
     Finite cells: Gauss-Legendre (20 nodes) on sub-pieces of width <= sig/2, split at
-    ``mu`` (Laplace kink) and at 0 (ReLU); the two unbounded tails in closed form.
+    ``mu`` (Laplace kink) and at 0 (ReLU); the unbounded tails in closed form (ReLU laws: the left
+    tail ``[0, L0]`` is finite and integrated by the same rule).
     """
     L = np.asarray(levels, dtype=float)
     t = 0.5 * (L[:-1] + L[1:])
@@ -192,23 +193,32 @@ def point_mse(law, mu, sig, relu, p0, levels) -> float:
     if relu:
         cut.append(0.0)
     xg, wg = _gl20()
-    total = 0.0
-    parts = []
+    # pieces: the cells [a_j, b_j] (adjacent: b_j = a_{j+1}) split at the cuts, each piece into
+    # n = ceil(width / (sig/2)) equal parts (vectorized; the same nodes as a loop over the cells)
+    # ReLU laws: the left tail [0, L0] is finite; it is integrated by the same rule (its closed form
+    # cancels O(1) terms down to ~ p(0) L0^3 / 3: an absolute error ~1e-17, i.e. 5e-12 relative at 8 bits)
+    relu_tail = relu and L[0] > lo_w
+    lo_end = lo_w if relu_tail else a[0]
+    extra = [c for c in cut if lo_end < c < b[-1]] + ([lo_w] if relu_tail else [])
+    pts = np.unique(np.concatenate([a, b, extra]))
+    p_, q_ = pts[:-1], pts[1:]
+    keep = q_ > p_
+    p_, q_ = p_[keep], q_[keep]
+    cell = np.searchsorted(b, 0.5 * (p_ + q_), side="left")  # a_j < mid < b_j
     step = 0.5 * sig
-    for j in range(L.size):
-        aj, bj = a[j], b[j]
-        if bj <= aj:
-            continue
-        pts = [aj] + [c for c in cut if aj < c < bj] + [bj]
-        for p, q in zip(pts[:-1], pts[1:]):
-            n = max(1, int(math.ceil((q - p) / step)))
-            e = np.linspace(p, q, n + 1)
-            h = 0.5 * (e[1:] - e[:-1])
-            cen = 0.5 * (e[1:] + e[:-1])
-            x = cen[:, None] + h[:, None] * xg[None, :]
-            parts.append(np.sum(h[:, None] * wg[None, :] * (x - L[j]) ** 2 * _density(law, mu, sig, relu, x)))
+    n = np.maximum(1, np.ceil((q_ - p_) / step)).astype(np.int64)
+    piece = np.repeat(np.arange(p_.size), n)
+    idx = np.arange(piece.size) - np.repeat(np.cumsum(n) - n, n)
+    w = (q_ - p_)[piece] / n[piece]
+    e0 = p_[piece] + idx * w
+    e1 = np.where(idx + 1 == n[piece], q_[piece], p_[piece] + (idx + 1) * w)
+    h = 0.5 * (e1 - e0)
+    cen = 0.5 * (e1 + e0)
+    x = cen[:, None] + h[:, None] * xg[None, :]
+    lv = L[cell[piece]][:, None]
+    parts = list(np.sum(h[:, None] * wg[None, :] * (x - lv) ** 2 * _density(law, mu, sig, relu, x), axis=1))
     total = math.fsum(parts)
-    tl, _ = seg_sq(law, mu, sig, relu, -np.inf, L[0], L[0], False)
+    tl = 0.0 if relu_tail else seg_sq(law, mu, sig, relu, -np.inf, L[0], L[0], False)[0]
     tr, _ = seg_sq(law, mu, sig, relu, L[-1], np.inf, L[-1], False)
     total += float(tl) + float(tr)
     if p0 > 0:

@@ -88,6 +88,8 @@ USE_ZP_RANGES = True
 # real offset: Newton incumbent, convex rectangle around it (second-order Hessian bound), branch and
 # bound outside it (_offset_fast); False: the previous search only (benchmark baseline)
 USE_FAST_OFFSET = True
+OFFSET_RELU_ANCHOR = 0.0  # ReLU laws: box coordinates c = m + a N s with a = this (0: the lowest level)
+OFFSET_ONE_START = True  # Newton from the better of the two starts only (False: both, the better result)
 OFFSET_GAP_RTOL = 1e-12  # boxes whose lower bound is within this of the incumbent are closed (the engine's accuracy)
 
 
@@ -196,6 +198,15 @@ class _Law:
         union_dist_sq(self.law, self.mu, self.sig, self.relu, self.p0, self.lb_reach, lo, hi, v, e)
         self.evals += lo.shape[0]
         return np.maximum(v - e, 0.0)
+
+    def point(self, N, s, m):
+        """``(F, err, dF/ds, dF/dm, gradient err)`` of the real-offset grid ``m + s k`` (``k = 0..N``) at each
+        ``(s_i, m_i)`` in one pass over the cells (:func:`._convex2d.point_value_grad`)."""
+        from ._convex2d import point_value_grad
+
+        out = point_value_grad(self.law, self.mu, self.sig, self.relu, self.p0, self.full_reach, N, s, m)
+        self.evals += out[0].size
+        return out
 
     def value(self, levels):
         """(value, error bound) of the exact MSE of each row of sorted levels."""
@@ -665,7 +676,7 @@ def optimal_offset(dist, bits, *, box_rtol: float = 1e-3, max_boxes: int = 20000
     sd = math.sqrt(max(float(dist.var()), 0.0)) or math.sqrt(L.m2)
 
     def ub(s, m):
-        v, e = L.value(_offset_levels(N, s, m))
+        v, e = L.point(N, s, m)[:2]
         return v + e
 
     # 1. incumbent: scan (s, m) and Nelder-Mead on the exact MSE
@@ -673,9 +684,13 @@ def optimal_offset(dist, bits, *, box_rtol: float = 1e-3, max_boxes: int = 20000
     # (offset_centre_wedge); the search is confined to that wedge
     wedge = USE_ZP_RANGES and not L.relu
     ss = sd * np.geomspace(2.0 ** (-bits) / 4, 4.0, 25)
-    dl = np.linspace(-1.0, 1.0, 9 if wedge else 33)
+    relu_scan = L.relu and USE_FAST_OFFSET
+    dl = np.linspace(-1.0, 1.0, 9 if (wedge or relu_scan) else 33)
     S, D = np.meshgrid(ss, dl, indexing="ij")
-    M = (L.mu + D * S / 2 if wedge else mean + D * S * N / 2) - S * N / 2
+    if relu_scan:  # ReLU laws: every minimizer has m >= -s/2 (docs/affine_offset.md); m from -s/2 to the mean
+        M = -S / 2 + (D + 1) / 2 * (mean + S / 2)
+    else:
+        M = (L.mu + D * S / 2 if wedge else mean + D * S * N / 2) - S * N / 2
     vals = ub(S.ravel(), M.ravel())
     i = int(np.argmin(vals))
     best = float(vals[i])
@@ -876,13 +891,12 @@ def _newton_sc(L: "_Law", N, s, c, iters=40):
     J = np.array([[1.0, 0.0], [-N / 2, 1.0]])
 
     def val(s_, c_):
-        v, e = L.value(_offset_levels(N, [s_], [c_ - s_ * N / 2]))
-        return float(v[0])
+        return float(L.point(N, [s_], [c_ - s_ * N / 2])[0][0])
 
     f = val(s, c)
     for _ in range(iters):
         m = c - s * N / 2
-        g = J.T @ np.array(gradient(L.law, L.mu, L.sig, L.relu, L.p0, N, s, m))
+        g = J.T @ np.array([x[0] for x in L.point(N, [s], [m])[2:4]])
         H = J.T @ hessian(L.law, L.mu, L.sig, L.relu, N, s, m) @ J
         try:
             ev = np.linalg.eigvalsh(H)
@@ -941,22 +955,23 @@ def _box_qp_min(g1, g2, m11, m12, m22, h1, h2):
     return best
 
 
-def _offset_taylor_lb(L: "_Law", N, s1, s2, c1, c2, cont=False):
+def _offset_taylor_lb(L: "_Law", N, s1, s2, c1, c2, cont=False, anchor=None):
     """Second-order lower bound of F on (s, c) boxes in the scaled coordinates ``y = (kappa s, c)``:
     ``F(y0 + d) = F(y0) + g.d + d^T H(zeta) d / 2`` with ``zeta`` in the box and
     ``H(zeta) >= H0 - diag(u_ss + u_sc, u_cc + u_sc)`` in the quadratic-form sense (``|H - H0| <= U``
     elementwise, :func:`._convex2d.hessian_bounds_sc`; ``2 |d1 d2| <= d1^2 + d2^2``); the quadratic is
     minimized exactly over the box (:func:`_box_qp_min`), minus the rounding bounds of the value and of
     the gradient (times the half-widths).  Anisotropic: a narrow valley costs no more than a round one."""
-    from ._convex2d import gradient_many, hessian_bounds_sc
+    from ._convex2d import anchor_kappa
+    from ._convex2d import hessian_bounds_sc_nb as hessian_bounds_sc
 
-    kap = max(N / 2, 0.5)
+    an, kap = anchor_kappa(N, anchor)
     sc, cc = 0.5 * (s1 + s2), 0.5 * (c1 + c2)
-    mcen = cc - sc * N / 2
-    v, e = L.value(_offset_levels(N, sc, mcen))
-    gs, gm, ge = gradient_many(L.law, L.mu, L.sig, L.relu, L.p0, N, sc, mcen)
+    mcen = cc - sc * an
+    v, e, gs, gm, ge = L.point(N, sc, mcen)
     cont = bool(cont and L.relu and L.p0 > 0)
-    lam, H0, U = hessian_bounds_sc(L.law, L.mu, L.sig, L.relu, L.p0, N, s1, s2, c1, c2, cont_only=cont)
+    lam, H0, U = hessian_bounds_sc(L.law, L.mu, L.sig, L.relu, L.p0, N, s1, s2, c1, c2, cont_only=cont,
+                                   anchor=an)
     atom_lb = 0.0
     if cont:
         # ReLU: F = F_cont + G with the atom term G = p0 dist(0, levels)^2 (not C^1 where a threshold
@@ -967,20 +982,20 @@ def _offset_taylor_lb(L: "_Law", N, s1, s2, c1, c2, cont=False):
         v = v - L.p0 * d0 * d0
         gm = gm - 2 * L.p0 * d0
         gs = gs - 2 * L.p0 * k0 * d0
-        jj = np.arange(N + 1)[None, :] - N / 2
+        jj = np.arange(N + 1)[None, :] - an
         lo = c1[:, None] + np.maximum(jj, 0) * s1[:, None] + np.minimum(jj, 0) * s2[:, None]
         hi = c2[:, None] + np.maximum(jj, 0) * s2[:, None] + np.minimum(jj, 0) * s1[:, None]
         dist0 = np.min(np.maximum(np.maximum(lo, -hi), 0.0), axis=1)
         atom_lb = L.p0 * dist0 * dist0 * (1 - 1e-15)
         e = e + 4 * 2.0**-52 * L.p0 * d0 * d0
-    g1 = (gs - (N / 2) * gm) / kap  # d/dy1 = (d/ds at fixed c) / kappa
+    g1 = (gs - an * gm) / kap  # d/dy1 = (d/ds at fixed c) / kappa
     g2 = gm                         # d/dc
     h1, h2 = 0.5 * (s2 - s1) * kap, 0.5 * (c2 - c1)
     m11 = H0[0] - U[0] - U[1]
     m22 = H0[2] - U[2] - U[1]
     with np.errstate(invalid="ignore"):
         qmin = _box_qp_min(g1, g2, m11, H0[1], m22, h1, h2)
-    tot = v - e + qmin - ge * (1 + N / 2) / kap * h1 - ge * h2 + atom_lb
+    tot = v - e + qmin - ge * (1 + an) / kap * h1 - ge * h2 + atom_lb
     return np.where(np.isfinite(lam) & np.isfinite(tot), tot, -np.inf)
 
 
@@ -1021,32 +1036,42 @@ def _offset_fast(dist, L: "_Law", bits, x0, s_hi, m_lo, m_hi, s_min, t0, max_box
        restarts step 1-2 from it (the old rectangle keeps its bound).
     Returns None (caller runs the previous search) when Newton does not converge, no rectangle is
     certified or the caps are reached."""
+    from ._convex2d import anchor_kappa, offset_taylor_lb_nb
+
     N = 2**bits - 1
-    kap = max(N / 2, 0.5)
     sym = not L.relu
+    # box coordinates (s, c = m + an s): the grid's centre for Normal / Laplace (mirror symmetry), the
+    # lowest level for ReLU laws (their mass sits at 0, where the lowest levels are: a box's lowest
+    # level intervals are then the narrow ones)
+    an, kap = anchor_kappa(N, None if sym else OFFSET_RELU_ANCHOR * N)
     mu = float(L.mu)
     gap = OFFSET_GAP_RTOL
     rects = []  # (s1, s2, c1, c2, lower bound, s*, c*, F*, |g|/lam)
 
-    def incumbent(s, c):
-        s, c, ok = _newton_sc(L, N, s, c)
+    def relu_floor(s1, s2):  # ReLU laws: m >= -s/2, i.e. c >= (an - 1/2) s, on the box's scales (widened)
+        f = np.minimum((an - 0.5) * s1, (an - 0.5) * s2)
+        return f - WEDGE_WIDEN * np.abs(f) - 1e-12 * abs(m_hi)
+
+    def incumbent(s, c):  # c = m + an s
+        s, c, ok = _newton_sc(L, N, s, c + (N / 2 - an) * s)  # Newton in centre coordinates
         if not ok:
             return None
         if sym and c < mu:
             c = 2 * mu - c
-        v, e = L.value(_offset_levels(N, [s], [c - s * N / 2]))
-        from ._convex2d import gradient, lambda_lower_sc
+        c = c - (N / 2 - an) * s
+        v, e = L.point(N, [s], [c - s * an])[:2]
+        from ._convex2d import gradient, hessian_bounds_sc_nb
 
-        gsm = np.array(gradient(L.law, L.mu, L.sig, L.relu, L.p0, N, s, c - s * N / 2))
-        gy = np.array([(gsm[0] - N / 2 * gsm[1]) / kap, gsm[1]])
+        gsm = np.array(gradient(L.law, L.mu, L.sig, L.relu, L.p0, N, s, c - s * an))
+        gy = np.array([(gsm[0] - an * gsm[1]) / kap, gsm[1]])
         gn = float(np.hypot(*gy)) + 1e-13 * float(np.abs(gsm).sum())
         # the incumbent's MSE from the certified engine (relative error <= 1e-12); the closed-form
         # value's own bound e is far more conservative
-        Fx = min(_offset_mse_exact(dist, L, bits, s, c - s * N / 2), float(v[0] + e[0]))
+        Fx = min(_offset_mse_exact(dist, L, bits, s, c - s * an), float(v[0] + e[0]))
         for rho in (0.2, 0.1, 0.03, 0.01, 0.003, 0.001):
             h = rho * s
-            lam = float(lambda_lower_sc(L.law, L.mu, L.sig, L.relu, L.p0, N, [s - h / kap], [s + h / kap],
-                                        [c - h], [c + h])[0])
+            lam = float(hessian_bounds_sc_nb(L.law, L.mu, L.sig, L.relu, L.p0, N, [s - h / kap], [s + h / kap],
+                                        [c - h], [c + h], anchor=an)[0][0])
             if lam > 0 and gn / lam < 0.5 * h:
                 lbR = Fx * (1 - 1e-12) - gn * gn / (2 * lam)
                 return (s - h / kap, s + h / kap, c - h, c + h, lbR, s, c, Fx * (1 + 1e-12), gn / lam)
@@ -1055,12 +1080,17 @@ def _offset_fast(dist, L: "_Law", bits, x0, s_hi, m_lo, m_hi, s_min, t0, max_box
     # starts: the scan's best point, and the same scale with the lowest level on the atom (ReLU laws:
     # m = 0) or the grid centred on mu (Normal / Laplace)
     sx = float(x0[0])
-    starts = [(sx, float(x0[1]) + sx * N / 2), (sx, sx * N / 2 if L.relu else mu + 0.25 * sx)]
+    starts = [(sx, float(x0[1]) + sx * an), (sx, sx * an if L.relu else mu + 0.25 * sx)]
+    # Newton from the better start only (the other when it fails): a better basin elsewhere is found
+    # by the branch and bound below (a box centre better than the incumbent restarts from there)
+    sv = L.point(N, [st[0] for st in starts], [st[1] - st[0] * an for st in starts])[0]
     R = None
-    for st in starts:
+    for st in sorted(starts, key=lambda st_: sv[starts.index(st_)]) if OFFSET_ONE_START else starts:
         Rs = incumbent(*st)
         if Rs is not None and (R is None or Rs[7] < R[7]):
             R = Rs
+        if R is not None and OFFSET_ONE_START:
+            break
     if R is None:
         _FAST_LOG.append("no incumbent rectangle")
         return None
@@ -1083,11 +1113,11 @@ def _offset_fast(dist, L: "_Law", bits, x0, s_hi, m_lo, m_hi, s_min, t0, max_box
         nc = 8
         tt = np.arange(nc + 1) / nc
         s1, s2 = np.repeat(se[:-1], nc), np.repeat(se[1:], nc)
-        lo_c = s1 * (N - 1) / 2 * (1 - WEDGE_WIDEN) - 1e-12 * abs(m_hi)
-        hi_c = m_hi + s2 * N / 2
+        lo_c = relu_floor(s1, s2)
+        hi_c = m_hi + s2 * an
         c1 = lo_c + (hi_c - lo_c) * np.tile(tt[:-1], ns)
         c2 = lo_c + (hi_c - lo_c) * np.tile(tt[1:], ns)
-    j = np.arange(N + 1)[None, :] - N / 2
+    j = np.arange(N + 1)[None, :] - an
     jp, jn = np.maximum(j, 0.0), np.minimum(j, 0.0)
     closed_lb = math.inf  # smallest bound of a box closed below the incumbent (gap)
     near = []             # boxes closed with a bound below the incumbent: may hold near-ties
@@ -1101,7 +1131,7 @@ def _offset_fast(dist, L: "_Law", bits, x0, s_hi, m_lo, m_hi, s_min, t0, max_box
         # boxes inside a certified rectangle are covered by its bound
         inside = np.zeros(s1.size, dtype=bool)
         if L.relu:  # below the line c = s (N - 1) / 2 (m < -s/2): no minimizer
-            inside |= c2 < s1 * (N - 1) / 2 * (1 - WEDGE_WIDEN) - 1e-12 * abs(m_hi)
+            inside |= c2 < relu_floor(s1, s2)
         s1, s2, c1, c2 = s1[~inside], s2[~inside], c1[~inside], c2[~inside]
         for r in rects:  # cut the boxes that overlap a rectangle along its edges; drop the pieces inside
             s1, s2, c1, c2 = _cut_out(s1, s2, c1, c2, r[:4])
@@ -1112,12 +1142,11 @@ def _offset_fast(dist, L: "_Law", bits, x0, s_hi, m_lo, m_hi, s_min, t0, max_box
         tay = (lb < cut) & (s1 > 0)
         if tay.any():
             taylor_boxes += int(tay.sum())
-            lt = _offset_taylor_lb(L, N, s1[tay], s2[tay], c1[tay], c2[tay])
-            if L.relu:  # a threshold crosses the atom: the bound on the continuous part plus the atom's
-                bad = ~np.isfinite(lt)
-                if bad.any():
-                    it = np.flatnonzero(tay)[bad]
-                    lt[bad] = _offset_taylor_lb(L, N, s1[it], s2[it], c1[it], c2[it], cont=True)
+            # _offset_taylor_lb in one numba loop; ReLU laws: where a threshold crosses the atom, the bound on
+            # the continuous part plus the atom's
+            lt = offset_taylor_lb_nb(L.law, L.mu, L.sig, L.relu, L.p0, L.full_reach, N, s1[tay], s2[tay],
+                                     c1[tay], c2[tay], anchor=an)
+            L.evals += lt.size
             lb[tay] = np.maximum(lb[tay], lt)
         shut = lb >= cut
         nb = shut & (lb < best)
@@ -1131,7 +1160,7 @@ def _offset_fast(dist, L: "_Law", bits, x0, s_hi, m_lo, m_hi, s_min, t0, max_box
         # upper bounds at the centres of the most promising boxes: a better point restarts Newton
         sc, cc = 0.5 * (s1 + s2), 0.5 * (c1 + c2)
         top = np.argsort(lb)[:8]
-        v, e = L.value(_offset_levels(N, sc[top], cc[top] - sc[top] * N / 2))
+        v, e = L.point(N, sc[top], cc[top] - sc[top] * an)[:2]
         jb = int(np.argmin(v + e))
         if v[jb] + e[jb] < best * (1 - 1e-9):
             Rn = incumbent(float(sc[top][jb]), float(cc[top][jb]))
@@ -1153,12 +1182,12 @@ def _offset_fast(dist, L: "_Law", bits, x0, s_hi, m_lo, m_hi, s_min, t0, max_box
     # incumbent's bound (>= best unless near-ties)
     Rb = min(rects, key=lambda r: r[7])
     s_star, c_star = Rb[5], Rb[6]
-    m_star = c_star - s_star * N / 2
+    m_star = c_star - s_star * an
     F = _offset_mse_exact(dist, L, bits, s_star, m_star)
     lbs = [r[4] for r in rects] + ([closed_lb] if math.isfinite(closed_lb) else [])
     lbmin = min(min(lbs), F)
     err = Rb[8] + 4 * 2.0**-52 * (abs(s_star) * kap + abs(c_star))
-    s_err, m_err = err / kap, 2 * err
+    s_err, m_err = err / kap, err * (1 + an / kap)
     per = [(s_star, m_star, F, lbmin, True)]
     if sym and abs(c_star - mu) > err:
         m_mir = 2 * mu - c_star - s_star * N / 2
@@ -1168,11 +1197,11 @@ def _offset_fast(dist, L: "_Law", bits, x0, s_hi, m_lo, m_hi, s_min, t0, max_box
     for r in rects:
         if r is not Rb and r[4] <= F:
             s_err = max(s_err, abs(r[5] - s_star) + r[8] / kap)
-            m_err = max(m_err, abs(r[6] - r[5] * N / 2 - m_star) + 2 * r[8])
+            m_err = max(m_err, abs(r[6] - r[5] * an - m_star) + r[8] * (1 + an / kap))
     for (a1, a2, b1, b2) in near:
         if True:
             s_err = max(s_err, abs(a1 - s_star), abs(a2 - s_star))
-            ms = [b1 - a2 * N / 2, b2 - a1 * N / 2]
+            ms = [b1 - a2 * an, b2 - a1 * an]
             m_err = max(m_err, *(abs(x - m_star) for x in ms))
             if sym:
                 ms = [2 * mu - b2 - a2 * N / 2, 2 * mu - b1 - a1 * N / 2]
