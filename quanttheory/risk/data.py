@@ -173,6 +173,8 @@ def _optimal_msqe(arr: np.ndarray, grid: Grid, st: DataStats | None = None, name
             got = _Hist.fused(arr, _hist_bits(Tp, Tn))
             if got is not None:
                 hist, st = got
+                if max(st.max_pos, st.max_neg) <= 2 * TINY_DATA:
+                    st = scan(arr, name)  # the fused extrema are bin edges: exact ones for the tiny-data check
         if st is None:
             st = scan(arr, name)
     n = st.n
