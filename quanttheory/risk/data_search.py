@@ -49,7 +49,7 @@ def _hist_layout(n, bits, e_hi, f32):
 
 
 class _Hist:
-    def __init__(self, arr: np.ndarray, st: DataStats | None, bits: int, h=None, layout=None, hu=None):
+    def __init__(self, arr: np.ndarray, st: DataStats | None, bits: int, h=None, layout=None):
         from ._kernels import data as K
 
         if h is None:
@@ -68,13 +68,9 @@ class _Hist:
         K.prefix_sums(h, nb, 0, P0)
         K.prefix_sums(h, nb, 1, P1)
         self.h, self.nb, self.e_lo, self.m, self.P0, self.P1 = h, nb, e_lo, m, P0, P1
-        # hu: the same bins with an upper bound of each bin's sum of squares (fused pass), for the
-        # upper bounds of ``fixed``; None when ``h`` holds the sums of squares themselves
+        # hu: the same bins with an upper bound of each bin's sum of squares (fused pass, where
+        # ``h`` holds lower bounds), for the upper bounds; None when ``h`` holds the sums themselves
         self.hu = self.P0u = self.P1u = None
-        if hu is not None:
-            self.hu, self.P0u, self.P1u = hu, np.empty((nb + 1, 6)), np.empty((nb + 1, 6))
-            K.prefix_sums(hu, nb, 0, self.P0u)
-            K.prefix_sums(hu, nb, 1, self.P1u)
 
     @classmethod
     def fused(cls, arr: np.ndarray, bits: int):
@@ -133,20 +129,21 @@ class _Hist:
                 e_lo = e_lo2
                 i = r
         hh = h.reshape(2, nb, 2)
-        ql, qu = _sumsq_bounds(hh[:, :, 0], hh[:, :, 1], e_lo, m, nb)
-        h3 = np.empty((2, nb, 3))
-        h3[:, :, :2] = hh
-        h3[:, :, 2] = ql
-        hu = h3.copy()
-        hu[:, :, 2] = qu
+        # the bins' sum-of-squares bounds (:func:`_sumsq_bounds`) and the prefix sums of both
+        # histograms in one kernel loop
+        self = cls.__new__(cls)
+        self.h, self.hu = np.empty(2 * nb * 3), np.empty(2 * nb * 3)
+        self.P0, self.P1, self.P0u, self.P1u = (np.empty((nb + 1, 6)) for _ in range(4))
+        KH.finish_cs(h, nb, e_lo, m, float(n), self.h, self.hu, self.P0, self.P1, self.P0u, self.P1u)
+        self.nb, self.e_lo, self.m = nb, e_lo, m
         mx, mn = _bin_extrema(hh[:, :, 0], hh[:, :, 1], e_lo, m, nb)
         # pairwise sums of the bins (counts exact below 2**53; sums to ~log2(nb) eps, below the
         # n eps of the per-bin sums that callers allow for)
         cnt = [int(np.sum(hh[s, :, 0])) for s in (0, 1)]
-        sum_sq = float(np.sum(qu))
+        sum_sq = float(self.P0u[nb, 2] + self.P1u[nb, 2]) * (1 + 4 * EPS)  # upper bound (prefix sums: ~2 eps)
         tot = float(np.sum(hh[0, :, 1])) - float(np.sum(hh[1, :, 1]))
         st = DataStats(n, mx[0], mx[1], mn[0], mn[1], cnt[0], cnt[1], sum_sq, tot)
-        return cls(arr, None, bits, h3.reshape(-1), (m, e_lo, nb), hu.reshape(-1)), st
+        return self, st
 
     def interval_lb(self, s1, s2, Tp, Tn):
         from ._kernels import data as K
