@@ -153,3 +153,23 @@ def test_bin_sumsq_bounds_bracket_exact_sums(dt):
     assert st.n == ref.n and st.n_pos + st.n_neg == ref.n
     assert ref.sum_sq * (1 - 1e-12) <= st.sum_sq <= ref.sum_sq * (1 + 2.0 ** (-2 * h.m))
     assert math.isclose(st.sum, ref.sum, rel_tol=1e-9)
+
+
+def test_finish_kernel_matches_numpy_bounds_and_prefix_sums():
+    # the one-loop kernel (finish_cs) against the NumPy formulas (_sumsq_bounds) and the library's
+    # prefix-sum kernel on the same bins: the same operations in the same order, so bit-identical
+    from quanttheory.risk._kernels import data as K
+    from quanttheory.risk.data_search import _sumsq_bounds
+
+    x = np.random.default_rng(4).standard_t(4, 200_000)
+    h, _ = _Hist.fused(x, 4)
+    a, u = h.h.reshape(2, h.nb, 3), h.hu.reshape(2, h.nb, 3)
+    ql, qu = _sumsq_bounds(a[:, :, 0], a[:, :, 1], h.e_lo, h.m, h.nb)
+    np.testing.assert_array_equal(a[:, :, 2], ql)
+    np.testing.assert_array_equal(u[:, :, 2], qu)
+    for hx, P0, P1 in ((h.h, h.P0, h.P1), (h.hu, h.P0u, h.P1u)):
+        Q0, Q1 = np.empty_like(P0), np.empty_like(P1)
+        K.prefix_sums(hx, h.nb, 0, Q0)
+        K.prefix_sums(hx, h.nb, 1, Q1)
+        np.testing.assert_array_equal(Q0, P0)
+        np.testing.assert_array_equal(Q1, P1)
