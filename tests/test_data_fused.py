@@ -3,10 +3,13 @@
 :meth:`quanttheory.risk.data_search._Hist.fused` builds the |x| histogram and the
 :class:`DataStats` in one data pass.  References: the separate validation scan
 (:func:`quanttheory.risk.data.scan`, exact extrema, blocked sums) and the two-pass histogram
-(``_Hist(arr, scan(arr), bits)``), which must be bit-identical (same bins, same order of
-additions); the optimum itself against the direct enumeration of every breakpoint
-(``exact_rows``, an independent algorithm).  Sums of squares: the fused pass adds per-bin
-sums (each to <= count eps relative) pairwise, so 1e-12 relative for n <= 1e5.
+(``_Hist(arr, scan(arr), bits)``), whose counts and sums must be bit-identical (same bins, same
+order of additions); the fused pass keeps no sums of squares, its per-bin lower and upper bounds
+(``S**2/c`` and ``(lo + hi) S - c lo hi``) must bracket the two-pass sums; the optimum itself
+against the direct enumeration of every breakpoint (``exact_rows``, an independent algorithm).
+``sum_sq`` of the fused statistics is the sum of the upper bounds: above the exact sum by at most
+``w**2/4`` per value in a bin of width ``w <= v 2**-m``, so within ``2**-2m / 4`` relative (plus
+1e-12 for the rounding of sums of <= 1e5 terms).
 """
 
 from __future__ import annotations
@@ -46,18 +49,32 @@ def test_fused_matches_scan_and_two_pass_histogram(dt, bits):
         assert got is not None
         h, st = got
         ref = D.scan(x)
-        assert (st.n, st.max_pos, st.max_neg, st.min_pos, st.min_neg) == (
-            ref.n, ref.max_pos, ref.max_neg, ref.min_pos, ref.min_neg)
-        assert st.n_pos + st.n_neg == ref.n
-        assert st.sum_sq == pytest.approx(ref.sum_sq, rel=1e-12)
+        assert st.n == ref.n and st.n_pos + st.n_neg == ref.n
         h2 = _Hist(x, ref, bits)
+        if h.hu is not None:  # (count, sum) pass: extrema to a bin (outward), enough for the bracket
+            w = 2.0 ** -h.m
+            for got_mx, mx, got_mn, mn in ((st.max_pos, ref.max_pos, st.min_pos, ref.min_pos),
+                                           (st.max_neg, ref.max_neg, st.min_neg, ref.min_neg)):
+                assert mx <= got_mx <= mx * (1 + 2 * w) or got_mx == mx == 0.0
+                assert got_mn <= mn and (got_mn >= mn * (1 - 2 * w) or mn < 2.0 ** (h.e_lo - 1))
+        else:
+            assert (st.max_pos, st.max_neg, st.min_pos, st.min_neg) == (
+                ref.max_pos, ref.max_neg, ref.min_pos, ref.min_neg)
+        assert ref.sum_sq * (1 - 1e-12) <= st.sum_sq <= ref.sum_sq * (1 + 2.0 ** (-2 * h.m) / 4 + 1e-12)
         # widened in place (or not): the same additions in every bin above the bottom bin,
         # which holds the merged bins (their sums added in another order)
         assert h.nb == h2.nb and h.e_lo >= h2.e_lo
         d = (h.e_lo - h2.e_lo) << h.m
         a, b = h.h.reshape(2, h.nb, 3), h2.h.reshape(2, h2.nb, 3)
-        np.testing.assert_array_equal(a[:, 1:h.nb - d], b[:, 1 + d:])
-        np.testing.assert_allclose(a[:, 0], b[:, :d + 1].sum(axis=1), rtol=1e-12)
+        u = h.hu.reshape(2, h.nb, 3)
+        np.testing.assert_array_equal(a[:, 1:h.nb - d, :2], b[:, 1 + d:, :2])
+        np.testing.assert_array_equal(u[:, :, :2], a[:, :, :2])
+        np.testing.assert_allclose(a[:, 0, :2], b[:, :d + 1, :2].sum(axis=1), rtol=1e-12)
+        # sums of squares: lower bound <= two-pass sum <= upper bound, per bin
+        bq = b[:, 1 + d:, 2]
+        assert np.all(a[:, 1:h.nb - d, 2] <= bq) and np.all(bq <= u[:, 1:h.nb - d, 2])
+        b0 = b[:, :d + 1, 2].sum(axis=1)
+        assert np.all(a[:, 0, 2] <= b0 * (1 + 1e-12)) and np.all(b0 <= u[:, 0, 2] * (1 + 1e-12))
 
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64])

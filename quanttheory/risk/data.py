@@ -14,7 +14,10 @@ without evaluating ``MSE`` at every breakpoint:
 1. one pass: validation (NaN/inf rejected), extrema, moments, fused (from
    ``FUSED_MIN`` values) with
 2. a floating-point histogram of ``|x|`` per sign (relative bin width
-   ``2**-m``, ``m <= 12``) with per-bin count, sum and sum of squares;
+   ``2**-m``, ``m <= 12``) with per-bin count, sum and sum of squares (the
+   fused pass keeps count and sum only and bounds a bin's sum of squares by
+   ``S**2/c`` below and ``(lo + hi) S - c lo hi`` above; its extrema are bin
+   edges, outward);
 3. branch and bound over ``s``-intervals on the histogram: for ``s`` in
    ``[s1, s2]`` every grid point ``k s`` lies in ``k [s1, s2]``, so
    ``MSE(s) >= mean dist(|x|, {0} U k[s1, s2])**2`` (clipped side: distance to
@@ -173,6 +176,8 @@ def _optimal_msqe(arr: np.ndarray, grid: Grid, st: DataStats | None = None, name
             got = _Hist.fused(arr, _hist_bits(Tp, Tn))
             if got is not None:
                 hist, st = got
+                if max(st.max_pos, st.max_neg) <= 2 * TINY_DATA:
+                    st = scan(arr, name)  # the fused extrema are bin edges: exact ones for the tiny-data check
         if st is None:
             st = scan(arr, name)
     n = st.n

@@ -43,6 +43,7 @@ def _hist_layout(n, bits, e_hi, f32):
             max(8, int(math.log2(max(n, 2))) - 1))
     # bins start at the smallest normal number: subnormals (linear bits) all go to bin 0
     floor = -125 if f32 else -1021
+    e_hi = max(e_hi, floor + 1)  # all data subnormal (float32): bin 0 holds them, at least one octave above
     e_lo = max(e_hi - HIST_OCTAVES, floor)
     return m, e_lo, (e_hi - e_lo + 1) * (1 << m) + 1
 
@@ -67,25 +68,34 @@ class _Hist:
         K.prefix_sums(h, nb, 0, P0)
         K.prefix_sums(h, nb, 1, P1)
         self.h, self.nb, self.e_lo, self.m, self.P0, self.P1 = h, nb, e_lo, m, P0, P1
+        # hu: the same bins with an upper bound of each bin's sum of squares (fused pass, where
+        # ``h`` holds lower bounds), for the upper bounds; None when ``h`` holds the sums themselves
+        self.hu = self.P0u = self.P1u = None
 
     @classmethod
     def fused(cls, arr: np.ndarray, bits: int):
-        """Histogram and :class:`DataStats` in one data pass (:func:`hist_stats`); None when a
+        """Histogram and :class:`DataStats` in one data pass (:func:`hist_cs`); None when a
         value is non-finite or beyond the range the histogram can be widened to in place
         (the caller then runs the separate validation scan, which raises or handles it).
 
         The range ``e_hi`` comes from the first values; a block with a larger value shifts the
-        bins by whole octaves (the lowest merge into bin 0, exactly).  Statistics: extrema per
-        side exact (IEEE bits of |x|; -0.0 counts on the negative side in ``n_neg``, which
-        only informs), ``sum_sq`` and ``sum`` from the bins (pairwise sums of per-bin sums)."""
-        from ._kernels import data as K
+        bins by whole octaves (the lowest merge into bin 0, exactly).  The pass keeps per bin only
+        the count ``c`` and the sum ``S`` of ``|x|`` (two scattered additions per value instead of
+        three); the bins' sums of squares are bounded by :func:`_sumsq_bounds` (a lower bound in
+        ``h``, used by every lower bound, an upper bound in ``hu``, used by the upper bounds).
+        Statistics: extrema per side to a bin (:func:`_bin_extrema`: an upper bound of the largest
+        and a lower bound of the smallest non-zero ``|x|``, enough for the bracket of the
+        minimizers), counts per side (IEEE sign bit:
+        -0.0 counts on the negative side in ``n_neg``, which only informs), ``sum`` from the bins
+        (pairwise sums of per-bin sums),
+        ``sum_sq`` an *upper bound* from the bins (above the exact sum by at most ~``2**-2m / 6``
+        relative; only used as the initial upper bound of ``n MSE``)."""
+        from ._kernels import data_hist as KH
 
         n = arr.size
         f32 = arr.dtype == np.float32 and arr.dtype.isnative
         it, mant, sgs, mask, bias = ((np.int32, 23, 31, 0x7FFFFFFF, 126) if f32 else
                                      (np.int64, 52, 63, 0x7FFFFFFFFFFFFFFF, 1022))
-        big = 0x7FFFFFFFFFFFFFFF
-        ist = np.array([0, 0, big, big], dtype=np.int64)
         h = None
         for c in iter_chunks(arr):
             bits_c = c.view(it)
@@ -96,12 +106,10 @@ class _Hist:
                     return None
                 e_hi = math.frexp(v0)[1] if v0 > 0 else (-125 if f32 else -1021) + HIST_OCTAVES
                 m, e_lo, nb = _hist_layout(n, bits, e_hi, f32)
-                h = np.zeros(2 * nb * 3)
+                h = np.zeros(2 * nb * 2)
             i = 0
             while True:
-                off = (e_lo + bias) << m
-                top = (off + nb - 1) << (mant - m)
-                r = K.hist_stats(c, bits_c, i, top, off, mant - m, sgs, mask, nb, h, ist)
+                r = KH.hist_cs(c, bits_c, i, (e_lo + bias) << m, mant - m, sgs, mask, nb, h)
                 if r < 0:
                     break
                 blk = np.abs(c[r:r + BLOCK].astype(np.float64))
@@ -113,27 +121,29 @@ class _Hist:
                 if nb2 != nb or e_lo2 <= e_lo:
                     return None  # range clamped at the smallest normal number: not by a shift
                 d = (e_lo2 - e_lo) << m  # bins 1..d merge into bin 0, the rest move down by d
-                hh = h.reshape(2, nb, 3)
+                hh = h.reshape(2, nb, 2)
                 new = np.zeros_like(hh)
                 new[:, 0] = hh[:, :d + 1].sum(axis=1)
                 new[:, 1:nb - d] = hh[:, d + 1:]
                 h = new.reshape(-1)
                 e_lo = e_lo2
                 i = r
-        hh = h.reshape(2, nb, 3)
-        fl = np.float32 if f32 else np.float64
-
-        def val(b):
-            return float(np.array([b], dtype=it).view(fl)[0])
-
-        mn = [math.inf if ist[2 + s] == big else val(ist[2 + s]) for s in (0, 1)]
+        hh = h.reshape(2, nb, 2)
+        # the bins' sum-of-squares bounds (:func:`_sumsq_bounds`) and the prefix sums of both
+        # histograms in one kernel loop
+        self = cls.__new__(cls)
+        self.h, self.hu = np.empty(2 * nb * 3), np.empty(2 * nb * 3)
+        self.P0, self.P1, self.P0u, self.P1u = (np.empty((nb + 1, 6)) for _ in range(4))
+        KH.finish_cs(h, nb, e_lo, m, float(n), self.h, self.hu, self.P0, self.P1, self.P0u, self.P1u)
+        self.nb, self.e_lo, self.m = nb, e_lo, m
+        mx, mn = _bin_extrema(hh[:, :, 0], hh[:, :, 1], e_lo, m, nb)
         # pairwise sums of the bins (counts exact below 2**53; sums to ~log2(nb) eps, below the
         # n eps of the per-bin sums that callers allow for)
         cnt = [int(np.sum(hh[s, :, 0])) for s in (0, 1)]
-        sum_sq = float(np.sum(hh[:, :, 2]))
+        sum_sq = float(self.P0u[nb, 2] + self.P1u[nb, 2]) * (1 + 4 * EPS)  # upper bound (prefix sums: ~2 eps)
         tot = float(np.sum(hh[0, :, 1])) - float(np.sum(hh[1, :, 1]))
-        st = DataStats(n, val(ist[0]), val(ist[1]), mn[0], mn[1], cnt[0], cnt[1], sum_sq, tot)
-        return cls(arr, None, bits, h, (m, e_lo, nb)), st
+        st = DataStats(n, mx[0], mx[1], mn[0], mn[1], cnt[0], cnt[1], sum_sq, tot)
+        return self, st
 
     def interval_lb(self, s1, s2, Tp, Tn):
         from ._kernels import data as K
@@ -150,13 +160,69 @@ class _Hist:
         K.interval_lower_bounds_joint(s1, s2, self.h, self.nb, self.e_lo, self.m, self.P0, self.P1, Tp, Tn, out)
         return out
 
+    def upper(self, ss, Tp, Tn):
+        """Upper bounds of ``n MSE`` at the scales ``ss`` (:meth:`fixed`'s second result, one kernel call)."""
+        from ._kernels import data as K
+
+        lo = np.empty(ss.size)
+        hi = np.empty(ss.size)
+        if self.hu is None:
+            K.fixed_bounds(ss, self.h, self.nb, self.e_lo, self.m, self.P0, self.P1, Tp, Tn, lo, hi)
+        else:
+            K.fixed_bounds(ss, self.hu, self.nb, self.e_lo, self.m, self.P0u, self.P1u, Tp, Tn, lo, hi)
+        return hi
+
     def fixed(self, ss, Tp, Tn):
         from ._kernels import data as K
 
         lo = np.empty(ss.size)
         hi = np.empty(ss.size)
         K.fixed_bounds(ss, self.h, self.nb, self.e_lo, self.m, self.P0, self.P1, Tp, Tn, lo, hi)
+        if self.hu is not None:  # the upper bounds from the bins' upper sums of squares
+            lo2 = np.empty(ss.size)
+            K.fixed_bounds(ss, self.hu, self.nb, self.e_lo, self.m, self.P0u, self.P1u, Tp, Tn, lo2, hi)
         return lo, hi
+
+
+def _bin_edges(e_lo, m, nb):
+    """``(lo, hi)`` of every bin (see :mod:`quanttheory.risk._kernels.data`): bin 0 is
+    ``[0, 2**(e_lo-1))``, bin ``j >= 1`` ``[2**(e-1) (1 + sub/2**m), ...)``; exact in float64."""
+    q = np.arange(nb + 1, dtype=np.int64) - 1
+    e = e_lo + (q >> m)
+    sub = q & ((1 << m) - 1)
+    edge = np.ldexp(1.0 + sub / float(1 << m), (e - 1).astype(np.int32))
+    edge[0] = 0.0
+    return edge[:-1], edge[1:]
+
+
+def _bin_extrema(c, S, e_lo, m, nb):
+    """Per side (rows of ``c``, ``S``): an upper bound of the largest ``|x|`` (the upper edge of the
+    highest non-empty bin; 0 if every value is 0) and a lower bound of the smallest non-zero one
+    (the lower edge of the lowest non-empty bin above bin 0; 0 when bin 0 holds non-zero values,
+    ``inf`` when there are none).  Enough for the bracket of the minimizers (wider by < one bin)."""
+    lo, hi = _bin_edges(e_lo, m, nb)
+    mx, mn = [], []
+    for s in (0, 1):
+        nz = np.flatnonzero(c[s, 1:]) + 1
+        tiny = S[s, 0] > 0  # non-zero values in bin 0 (their sum of |x| is > 0)
+        mx.append(float(hi[nz[-1]]) if nz.size else float(hi[0]) if tiny else 0.0)
+        mn.append(0.0 if tiny else float(lo[nz[0]]) if nz.size else math.inf)
+    return mx, mn
+
+
+def _sumsq_bounds(c, S, e_lo, m, nb):
+    """Bounds of the sums of squares of histogram bins holding ``c`` values of sum ``S`` in
+    ``[lo, hi]``: ``S**2 / c <= sum v**2`` (Cauchy-Schwarz) and ``sum v**2 <= (lo + hi) S - c lo hi``
+    (``(v - lo)(v - hi) <= 0``).  Widened for the rounding of ``S`` (``c`` sequential additions,
+    ``<= c eps`` relative) and of the formulas (a few eps): ``(2 c + 8) eps`` relative for the
+    lower, ``(4 c + 16) eps`` for the upper bound (the upper formula cancels at most 2:1).  The
+    bounds are ~``c w**2 / 12`` apart for ``c`` points spread over a bin of width ``w``."""
+    lo, hi = _bin_edges(e_lo, m, nb)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ql = np.where(c > 0, S * S / np.where(c > 0, c, 1.0), 0.0) * (1.0 - (2.0 * c + 8.0) * EPS)
+    qu = ((lo + hi) * S - c * (lo * hi)) * (1.0 + (4.0 * c + 16.0) * EPS)
+    qu = np.maximum(qu, ql)
+    return ql, qu
 
 
 def _qmin(E2, KE, K2, tlo, thi):
@@ -384,7 +450,7 @@ def _bb_exact(arr, st, Tp, Tn, s_lo, s_hi, hist=None):
         lb = hist.interval_lb_joint(s1, s2, Tp, Tn)
         # upper bounds at the midpoints of the most promising intervals only (each costs O(T))
         pick = np.argsort(lb)[:UB_PER_LEVEL] if lb.size > UB_PER_LEVEL else np.arange(lb.size)
-        _, ub = hist.fixed(0.5 * (s1[pick] + s2[pick]), Tp, Tn)
+        ub = hist.upper(0.5 * (s1[pick] + s2[pick]), Tp, Tn)
         evals += s1.size + pick.size
         best_ub = min(best_ub, float(ub.min()))
         keep = lb <= best_ub * (1 + 1e-12)
