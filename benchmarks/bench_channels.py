@@ -115,7 +115,9 @@ def main(argv=None):
         short(a, mses)
     if a.dump:
         np.savez(a.dump, **mses)
-    if a.compare:
+    if a.compare and not os.path.exists(a.compare):
+        print(f"--compare: {a.compare} does not exist (run the baseline with --dump first)")
+    elif a.compare:
         ref = np.load(a.compare)
         for k, v in mses.items():
             if k in ref:
