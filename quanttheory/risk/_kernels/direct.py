@@ -519,7 +519,7 @@ def exact_window(x, Tp, Tn, A, B, cap, out_row):
 ROW_HIST_PER_T = 48  # histogram bins per side: about ROW_HIST_PER_T * T, at most half the side's points
 ROW_HIST_MIN = 8
 ROW_INIT_STEP = 2.0**0.25  # initial geometric step of the s-intervals
-ROW_MAX_ROUNDS = 48  # halvings of the end intervals of the hull
+ROW_MAX_ROUNDS = 20  # halvings of the end intervals of the hull
 ROW_MAX_ROUNDS_BIG = 24  # the same for grid tops above ROW_T_MAX (bounds cost O(T); the bucketed window is cheap)
 ROW_MAX_IV = 2048  # surviving s-intervals (per round)
 ROW_NUB = 2  # fixed-scale upper bounds per round (midpoints of the lowest intervals)
@@ -531,6 +531,7 @@ ROW_T_MAX = 16  # larger grid tops (6+ bits): fewer hull halvings (ROW_MAX_ROUND
 ROW_T_BIG = 255  # larger grid tops (9+ bits, signed or unsigned): exact_rows_short (the bounds cost O(T) per interval)
 ROWS_MAX_N = 1 << 17  # per-channel calls route rows up to this length (2-8 bits) to exact_rows (memory O(n))
 ROW_GOLDEN = 16  # golden-section steps of the histogram upper bound
+ROW_BUCKET_MIN_NE = 2048  # hulls with more breakpoints (bound above) take the bucketed window
 ROW_MIN_REL = 2.0**-30  # end intervals are not halved below this relative width  # below: one bin per side (M / vmax would overflow)
 
 
@@ -1013,7 +1014,7 @@ def exact_rows_window(X, Tp, Tn, out):
                 c = H[j, 0]
                 if c > 0.0:
                     ne_ub += c * max(0.0, min(np.rint(HMX[j] * iA), float(T)) - min(np.rint(HMN[j] * iB), float(T)))
-        if ne_ub > BUCKET_MIN_NE:
+        if ne_ub > ROW_BUCKET_MIN_NE:
             min_pruned = min(min_pruned, _solve_buckets(x, Tp, Tn, A, B, ne_ub, out[r]))
         else:
             if ne_ub + 1 > cap:
@@ -1044,147 +1045,188 @@ def exact_rows_window(X, Tp, Tn, out):
 # not exceed the best value are swept exactly (:func:`_sweep_window` on each run of them).
 BUCKET_MIN_NE = 4096  # windows with fewer breakpoints are swept directly
 BUCKET_PER_NE = 0.125  # buckets per breakpoint
-BUCKET_MAX_SEG = 32  # segments of the window (each one pass over the row, own centre)
+BUCKET_SEG_RATIO = 1.5  # segments of the window (one centre each): s ratio at most this
+BUCKET_MAX_SEG = 64
+
+
+@numba.njit(cache=True, inline="always")
+def _seg_base(v, k, s0, C, g):
+    """Adds the point ``v`` with grid index ``k`` to the base sums of segment ``g`` (centre
+    ``s0``): ``sum e^2, sum k e, sum k^2`` with ``e = v - k s0``, ``sum |k e|`` and the magnitudes
+    of the residual rounding (``m = v + k s0`` bounds ``|e|`` and ``k s0``; ``e`` is rounded by at
+    most ``2 eps m``): ``sum |e| m, sum k m, sum m^2``."""
+    e = v - k * s0
+    m = v + k * s0
+    C[g, 0] += e * e
+    C[g, 1] += k * e
+    C[g, 2] += k * k
+    C[g, 3] += abs(k * e)
+    C[g, 4] += abs(e) * m
+    C[g, 5] += k * m
+    C[g, 6] += m * m
 
 
 @numba.njit(cache=True)
-def _bucket_segment(x, Tp, Tn, a, b, nb, E, D, lbo, cnto, off):
-    """Buckets ``off .. off + nb`` of the window: edges ``E[off + j]`` (``E[off + nb] = b``), and per
-    bucket the lower bound ``lbo`` of ``F`` (without the ``T = 0`` sides) and its breakpoint count
-    ``cnto``.  Returns the smallest rigorous upper bound of ``min F`` found (values at the edges).
+def _bucket_bounds(x, Tp, Tn, A, B, nbt, E, lb, cnt):
+    """One pass over the row: every breakpoint ``beta = v / (k + 1/2)`` in ``[A, B]`` accumulated
+    into its bucket (no sort), then per bucket ``[L, R] = [E[j], E[j + 1]]`` a rigorous lower bound
+    ``lb[j]`` of ``F`` (without the ``T = 0`` sides) and its breakpoint count ``cnt[j]``.  Returns
+    ``(number of buckets, smallest rigorous upper bound of min F found)`` (values at the edges).
 
-    On bucket ``[L, R]``, ``Q`` (the assignment after every breakpoint below ``L``) is ``F`` at
-    ``L``; a breakpoint ``beta = v / (k + 1/2)`` in the bucket lowers ``F`` below ``Q`` by
-    ``(v - (k+1) s)^2 - (v - k s)^2 = (2k + 1) s (s - beta) <= (2k + 1) R (R - beta)`` for
-    ``s > beta`` (0 below), so ``F >= min Q - C`` on the bucket with ``C`` the sum of these."""
+    The window is cut into geometric segments (s ratio <= BUCKET_SEG_RATIO, one centre ``s0``
+    each, for precision); inside a segment the buckets are equal in ``u = 1/s`` (a point's
+    breakpoints are equally spaced in u: its bucket index is one multiply away).  Per bucket only
+    ``S1 = sum (2k + 1)``, ``SV = sum v`` and the count are kept: a breakpoint changes the centred
+    sums of the quadratic by ``d0 = s0 (2 v - (2k + 1) s0)``, ``d1 = (2k + 1) s0 - v``,
+    ``d2 = -(2k + 1)`` (k + 1 -> k as s grows past beta), and lowers ``F`` below the bucket's
+    quadratic ``Q`` (exact at ``L``) by ``(2k + 1) s (s - beta) <= (2k + 1) R (R - beta)`` once
+    ``s > beta``; since ``(2k + 1) beta = 2 v``, the sum of these is ``C = R (R S1 - 2 SV)``, and
+    ``F >= min_[L, R] Q - C`` on the bucket.
+
+    Rounding (all bounds rigorous): sums of up to ``n + events + buckets`` terms carry ``rt``
+    times their magnitudes; the residuals ``e`` of the base sums through the ``m`` sums of
+    :func:`_seg_base`; the quadratic's evaluation ``4 eps`` of its terms; a breakpoint's computed
+    bucket (or the computed ``k`` at ``A``, ``B``) may be wrong by ``12 eps s`` in s around it,
+    which moves ``F`` at an edge, and ``C``, by ``(2k + 1) s 12 eps s`` at most: ``G = 32 eps B^2
+    sum S1`` covers every such breakpoint at once."""
     n = x.shape[0]
-    Tm = max(Tp, Tn)
-    s0 = 0.5 * (a + b)
-    ia = 1.0 / a
-    ib = 1.0 / b
-    w = (b - a) / nb
-    for j in range(nb):
-        E[off + j] = a + w * j
-        for c in range(5):
-            D[j, c] = 0.0
-    E[off + nb] = b
-    inv = nb / (b - a)
-    ih = np.empty(Tm + 1)  # 1 / (k + 1/2): the bucket of a breakpoint (the bounds allow for its rounding)
-    for k in range(Tm + 1):
-        ih[k] = 1.0 / (k + 0.5)
-    c0 = 0.0
-    c1 = 0.0
-    c2 = 0.0
-    a0 = 0.0
-    a1 = 0.0
-    a2 = 0.0
-    a3 = 0.0
-    a4 = 0.0
-    nev = 0
+    r = B / A
+    nseg = 1
+    while nseg < BUCKET_MAX_SEG and r > BUCKET_SEG_RATIO ** nseg:
+        nseg += 1
+    # segment edges (geometric), their u, buckets per segment proportional to their u-width
+    a = np.empty(nseg + 1)
+    a[0] = A
+    a[nseg] = B
+    q = r ** (1.0 / nseg)
+    for g in range(1, nseg):
+        a[g] = A * q ** g
+    UA = np.empty(nseg + 1)
+    for g in range(nseg + 1):
+        UA[g] = 1.0 / a[g]
+    du = (UA[0] - UA[nseg]) / nbt
+    NBS = np.empty(nseg, dtype=np.int64)
+    OFF = np.empty(nseg + 1, dtype=np.int64)
+    INV = np.empty(nseg)
+    S0 = np.empty(nseg)
+    OFF[0] = 0
+    for g in range(nseg):
+        NBS[g] = max(1, int(math.ceil((UA[g] - UA[g + 1]) / du)))
+        OFF[g + 1] = OFF[g] + NBS[g]
+        INV[g] = NBS[g] / (UA[g] - UA[g + 1])
+        S0[g] = 0.5 * (a[g] + a[g + 1])
+    nb = OFF[nseg]
+    D = np.zeros((nb, 3))
+    C = np.zeros((nseg, 7))
+    iA = 1.0 / A
+    iB = 1.0 / B
+    nev = 0.0
+    S1tot = 0.0
     for i in range(n):
         v, T = _magnitude_top(x[i], Tp, Tn)
         if T == 0:
             continue
-        kA = min(np.rint(v * ia), float(T))
-        kB = min(np.rint(v * ib), float(T))
-        e = v - kA * s0
-        c0 += e * e
-        c1 += kA * e
-        c2 += kA * kA
-        k = kB
-        while k < kA:
-            beta = v * ih[int(k)]
-            f = (beta - a) * inv
-            j = 0
-            if f > 0.0:
-                j = int(f) if f < nb else nb - 1
-            while j > 0 and beta < E[off + j]:
-                j -= 1
-            while j < nb - 1 and beta >= E[off + j + 1]:
-                j += 1
-            e_new = v - k * s0
-            e_old = v - (k + 1) * s0
-            d0 = e_new * e_new - e_old * e_old
-            d1 = k * e_new - (k + 1) * e_old
-            d2 = k * k - (k + 1) * (k + 1)
-            R = E[off + j + 1]
-            D[j, 0] += d0
-            D[j, 1] += d1
-            D[j, 2] += d2
-            D[j, 3] += (2 * k + 1) * R * (max(R - beta, 0.0) + 2 * EPS * R)
-            D[j, 4] += 1.0
-            # magnitudes for the rounding bounds: totals over the segment (>= every prefix)
-            a0 += abs(d0)
-            a1 += abs(d1)
-            a2 += abs(d2)
-            a3 += k * abs(e_new) + (k + 1) * abs(e_old)
-            a4 += k * k + (k + 1) * (k + 1)
-            nev += 1
-            k += 1.0
-    rt = 4 * EPS * (n + nev + nb + 16)
-    # the true breakpoint v / (k + 1/2) differs from ``beta`` by a few ulps: a value at an edge may
-    # then be below F by (2k + 1) s |s - beta| <= (2k + 1) s^2 8 eps per such event
-    a4t = a4
-    q0 = 0.0
-    q1 = 0.0
-    q2 = 0.0
+        kA = min(np.rint(v * iA), float(T))
+        kB = min(np.rint(v * iB), float(T))
+        _seg_base(v, kA, S0[0], C, 0)
+        if kA > kB:
+            iv = 1.0 / v
+            khi = int(kA)
+            kbi = int(kB)
+            for g in range(nseg):
+                # the breakpoints of segment g: k in [kg, khi) with u = (k + 1/2) / v > UA[g + 1]
+                # (the same computed test decides the segment, whichever way it is reached)
+                kg = kbi
+                if g < nseg - 1:
+                    kg = min(max(kbi, int(math.ceil(UA[g + 1] * v - 0.5))), khi)
+                    while kg > kbi and (kg - 0.5) * iv > UA[g + 1]:
+                        kg -= 1
+                    while kg < khi and (kg + 0.5) * iv <= UA[g + 1]:
+                        kg += 1
+                cu = INV[g] * iv
+                c0 = UA[g] * INV[g]
+                nbs = NBS[g] - 1
+                og = OFF[g]
+                for k in range(kg, khi):
+                    j = min(max(int(c0 - (k + 0.5) * cu), 0), nbs) + og
+                    D[j, 0] += 2 * k + 1
+                    D[j, 1] += v
+                    D[j, 2] += 1.0
+                khi = kg
+                if g < nseg - 1:
+                    _seg_base(v, float(kg), S0[g + 1], C, g + 1)
+            nev += kA - kB
+            S1tot += kA * kA - kB * kB
+        else:
+            for g2 in range(1, nseg):
+                _seg_base(v, kA, S0[g2], C, g2)
+    rt = 4.0 * EPS * (n + nev + nb + 16)
+    G = 16.0 * EPS * (q + 1.0) * B * B * S1tot
     U = np.inf
-    for j in range(nb + 1):
-        E2 = c0 + q0
-        KE = c1 + q1
-        K2 = c2 + q2
-        # value at the left edge (an exact value of F) and, for a bucket, the lower bound
-        for side in range(2):
-            if side == 0:
-                t = E[off + j] - s0
-                val = E2 - 2 * t * KE + t * t * K2
-            else:
-                if j == nb:
-                    break
-                val, t = _qmin(E2, KE, K2, E[off + j] - s0, E[off + j + 1] - s0)
+    for g in range(nseg):
+        s0 = S0[g]
+        c0, c1, c2, c1a, bm0, bm1, bm2 = C[g, 0], C[g, 1], C[g, 2], C[g, 3], C[g, 4], C[g, 5], C[g, 6]
+        q0 = 0.0
+        q1 = 0.0
+        q2 = 0.0
+        A0 = 0.0
+        A1 = 0.0
+        base0 = rt * c0 + 5.0 * EPS * bm0 + 5.0 * EPS * EPS * bm2
+        base1 = rt * c1a + 3.0 * EPS * bm1
+        ua = UA[g]
+        dug = (UA[g] - UA[g + 1]) / NBS[g]
+        R = a[g]
+        for j in range(NBS[g] + 1):
+            jj = OFF[g] + j
+            L = R
+            E[jj] = L
+            E2 = c0 + q0
+            KE = c1 + q1
+            K2 = c2 + q2
+            eE2 = base0 + rt * A0
+            eKE = base1 + rt * A1
+            # value at the left edge: an upper bound of min F
+            t = L - s0
             at = abs(t)
-            mag = abs(E2) + 2 * at * abs(KE) + at * at * abs(K2) + a0 + 2 * at * a1 + at * at * a2
-            err = rt * mag + EPS * (4 * s0 * math.sqrt(abs(E2) * abs(K2)) + 4 * s0 * a3
-                                    + 4 * at * s0 * (abs(K2) + a4) + 4 * EPS * s0 * s0 * (abs(K2) + a4))
-            if side == 0:
-                se = E[off + j]
-                U = min(U, val + err + 8 * EPS * se * se * a4t)
-            else:
-                lbo[off + j] = val - err - D[j, 3] * (1 + 4 * EPS * (D[j, 4] + 4))
-                cnto[off + j] = D[j, 4]
-        if j == nb:
-            break
-        q0 += D[j, 0]
-        q1 += D[j, 1]
-        q2 += D[j, 2]
-    return U
+            val = E2 - 2 * t * KE + t * t * K2
+            err = eE2 + 2 * at * eKE + 6 * EPS * (abs(E2) + 2 * at * abs(KE) + t * t * abs(K2)) + G
+            U = min(U, val + err)
+            if j == NBS[g]:
+                break
+            R = a[g + 1] if j == NBS[g] - 1 else 1.0 / (ua - (j + 1) * dug)
+            if not R > L:  # (rounding) an empty bucket
+                R = L
+            vq, tq = _qmin(E2, KE, K2, L - s0, R - s0)
+            atq = max(abs(L - s0), abs(R - s0))
+            errq = eE2 + 2 * atq * eKE + 6 * EPS * (abs(E2) + 2 * atq * abs(KE) + atq * atq * abs(K2)) + G
+            S1 = D[jj, 0]
+            SV = D[jj, 1]
+            cb = D[jj, 2]
+            Cb = max(R * (R * S1 - 2.0 * SV), 0.0) + (8.0 + 2.0 * cb) * EPS * R * (R * S1 + 2.0 * SV)
+            lb[jj] = vq - errq - Cb
+            cnt[jj] = cb
+            q0 += s0 * (2.0 * SV - s0 * S1)
+            q1 += s0 * S1 - SV
+            q2 -= S1
+            A0 += s0 * (2.0 * SV + s0 * S1)
+            A1 += SV + s0 * S1
+    E[nb] = B
+    return nb, U
 
 
 @numba.njit(cache=True)
 def _solve_buckets(x, Tp, Tn, A, B, ne_est, out_row):
     """Exact minimum of ``F`` over ``[A, B]`` (as :func:`_sweep_window`, same ``out_row``) through
-    buckets: the window is cut into segments of relative width about ``2 min(1/4, 4/T)`` (one centre
-    each, as the sweep recentres), each bucketed (:func:`_bucket_segment`); the buckets whose lower
-    bound does not exceed the best upper bound are swept exactly, run by run.  ``out_row[2]``
-    (certificate over ``[A, B]``) is the smaller of the sweeps' and the dropped buckets' bounds."""
+    buckets (:func:`_bucket_bounds`, one pass over the row); the buckets whose lower bound does not
+    exceed the best upper bound are swept exactly, run by run.  ``out_row[2]`` (certificate over
+    ``[A, B]``) is the smaller of the sweeps' and the dropped buckets' bounds."""
     n = x.shape[0]
-    Tm = max(Tp, Tn)
-    W = min(0.25, 4.0 / max(Tm, 1))
-    nseg = int(math.ceil((B - A) / (2 * W * A)))
-    nseg = max(1, min(nseg, BUCKET_MAX_SEG))
     nbt = int(max(16.0, min(BUCKET_PER_NE * ne_est, 4.0 * n + 64)))
-    nb = max(16, nbt // nseg)
-    tot = nb * nseg
-    E = np.empty(tot + 1)
-    lb = np.empty(tot)
-    cnt = np.empty(tot)
-    D = np.empty((nb, 5))
-    U = np.inf
-    for g in range(nseg):
-        a = A + (B - A) * g / nseg
-        b = A + (B - A) * (g + 1) / nseg if g < nseg - 1 else B
-        U = min(U, _bucket_segment(x, Tp, Tn, a, b, nb, E, D, lb, cnt, g * nb))
-    # (E[g nb] of segment g overwrote E[g nb] = end of segment g - 1: the same number)
+    cap_b = nbt + BUCKET_MAX_SEG + 2
+    E = np.empty(cap_b + 1)
+    lb = np.empty(cap_b)
+    cnt = np.empty(cap_b)
+    tot, U = _bucket_bounds(x, Tp, Tn, A, B, nbt, E, lb, cnt)
     min_pruned = np.inf
     for j in range(tot):
         if lb[j] > U:
