@@ -239,7 +239,8 @@ def section_baseline(ref, rng, bits_list=(2, 4, 8), sample8=32, reps=3):
         lab = "4096 rows" if k == 4096 else f"first {k} rows, extrapolated to 4096"
         for name in ("base", "new"):
             print(f"{b} bits, {ref if name == 'base' else 'working tree':12s} ({lab}, min of {reps}): "
-                  f"{tc[name] * f:.3f} s CPU = {tc[name] * f / p_cpu:6.1f} CPU passes ({tc[name] / k * 1e6:.1f} us/row); "
+                  f"{tc[name] * f:.3f} s CPU = {tc[name] * f / p_cpu:6.1f} CPU passes "
+                  f"({tc[name] / k * 1e6:.1f} us/row); "
                   f"{tw[name] * f:.3f} s wall = {tw[name] * f / p_wall:6.1f} passes")
         print(f"   ratio {ref} / working tree: CPU {tc['base'] / tc['new']:.2f}x, wall {tw['base'] / tw['new']:.2f}x; "
               f"max relative MSE difference {rel:.1e}; zero-points differing {nz} (ties only)")

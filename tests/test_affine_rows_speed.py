@@ -69,7 +69,8 @@ def test_bucket_order_sorts(m, seed, kind):
        st.integers(0, 255))
 def test_chord_lb_and_zone_count_equal_chord_ends(xs, bits, nb, s1, rw, za, zb):
     """``_chord_lb`` (no zone counts) gives bit for bit the bounds of ``_chord_ends`` (lower bound, value at s1,
-    minimizing scale), and ``_zone_count(z)`` equals its zone count ``out_nz[z]`` for every z."""
+    minimizing scale), and ``_zone_count(z)`` and the window of ``_zone_cum`` equal its zone count ``out_nz[z]``
+    for every z."""
     from quanttheory.affine import _rows as RK
 
     x = np.array(xs)
@@ -91,8 +92,11 @@ def test_chord_lb_and_zone_count_equal_chord_ends(xs, bits, nb, s1, rw, za, zb):
     RK._chord_lb(Ue[0], Ue[1], N, n, T1, T2, s1, s2, zlo, zhi, *new)
     for a, b in zip(ref[3:6], new[3:6]):
         np.testing.assert_array_equal(a[zlo:zhi + 1], b[zlo:zhi + 1])
+    cnz = np.zeros(2 * N + 2)
+    RK._zone_cum(P0, xmin, xmax, invw, nb, N, s1, s2, zlo, zhi, cnz)
     for z in range(zlo, zhi + 1):
         assert RK._zone_count(P0, xmin, xmax, invw, nb, N, s1, s2, z) == ref[6][z]
+        assert cnz[2 * N - z] - cnz[N - z] == ref[6][z]
 
 
 @pytest.mark.parametrize("bits", [2, 3, 4])

@@ -25,8 +25,8 @@ Per row ``x`` (``n`` values, ``N = 2**bits - 1``), with ``code(v, s, z) = clip(r
 5. a (node, z) whose zones hold few values (at most 64, or at most ``T + 2 N n / nb`` in a box at most
    ``1/(4N)`` wide) or narrower than ``2**-10`` is solved exactly on the raw values (:func:`_exact`):
    values of the fixed bins enter through the prefix sums, the zone values are classified one by one
-   (code at ``s1`` and ``s2``), their breakpoints ``v / (k +- 1/2)`` sorted and swept, each quadratic
-   piece minimized in closed form.  Other nodes are split at their geometric midpoint.
+   (code at ``s1`` and ``s2``), their breakpoints ``v / (k +- 1/2)`` ordered (:func:`_bucket_order`) and
+   swept, each quadratic piece minimized in closed form.  Other nodes are split at their geometric midpoint.
 6. zero-points that clip no value for any scale of a box (:func:`_free_range`: ``z`` between
    ``-xmin / s1 - 1/2`` and ``N + 1/2 - xmax / s1``, with a 4 eps margin) give every value the code
    ``rint(x / s)``: their MSE is one function of ``s`` there, so only the smallest alive one is kept
@@ -431,6 +431,22 @@ def _zone_count(P0, xmin, xmax, invw, nb, N, s1, s2, z):
             if zh >= xmin and zl <= xmax:
                 a3 += P0[_idx(zh, xmin, invw, nb) + 1] - P0[_idx(zl, xmin, invw, nb)]
     return a3
+
+
+@njit(cache=True)
+def _zone_cum(P0, xmin, xmax, invw, nb, N, s1, s2, zlo, zhi, cnz):
+    """The cumulative zone counts ``cnz`` of :func:`_chord_ends` over the thresholds ``-zhi..N-zlo-1`` (same
+    arithmetic, same order): the zone count of ``z`` is ``cnz[N - z + N] - cnz[-z + N]``.  Called once per box,
+    only when a zero-point of the box survives its bounds."""
+    off = N
+    a3 = 0.0
+    cnz[-zhi + off] = 0.0
+    for k in range(-zhi, N - zlo):
+        if s2 > s1:
+            zl, zh = _zone(float(k), s1, s2)
+            if zh >= xmin and zl <= xmax:
+                a3 += P0[_idx(zh, xmin, invw, nb) + 1] - P0[_idx(zl, xmin, invw, nb)]
+        cnz[k + off + 1] = a3
 
 
 @njit(cache=True)
@@ -1084,6 +1100,7 @@ def _solve_range(X, r0, r1, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_
                     best = min(best, cub[zz] + allow2)
                 info[r, 1] += zhi - zlo + 1
                 keep = False
+                cdone = False
                 for zz in range(zlo, zhi + 1):
                     nal[zz] = False
                     if not alive[b, zz]:
@@ -1092,8 +1109,11 @@ def _solve_range(X, r0, r1, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_
                     if zlb[zz] - allow > best or clb[zz] - allow2 > best:
                         continue
                     tiny = (s2 - s1) <= 2.0**-10 * s2
-                    if not wide:  # zone values of the survivors only (wide boxes: _node's count)
-                        znz[zz] = _zone_count(P0, xmin, xmax, invw, nb, N, s1, s2, zz)
+                    if not wide:  # zone values, once per box with a survivor (wide boxes: _node's count)
+                        if not cdone:
+                            _zone_cum(P0, xmin, xmax, invw, nb, N, s1, s2, zlo, zhi, cnz)
+                            cdone = True
+                        znz[zz] = cnz[N - zz + N] - cnz[-zz + N]
                     if (znz[zz] <= Tr and (s2 - s1) * WF * N <= s2) or znz[zz] <= ZMIN or tiny or rounds > 80:
                         val, s, st = _exact(buf, start, P0, P1, P2, xmin, invw, nb, zz, N, s1, s2, bp, bpk, border,
                                             btmp, bcnt)
