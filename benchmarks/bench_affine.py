@@ -28,6 +28,9 @@ Sections
    work per row; the same with ``threads=None`` (numba prange over row chunks: the
    NumPy pass is single-threaded, so its wall passes use all cores against one); the reference path on the first ``--rows`` rows, extrapolated
    linearly to 4096 rows (``--full``: all rows, minutes).
+4b. ``--baseline REF``: the fused kernel of commit REF (e.g. main's a8eaa3e) against the working tree's, both
+   called directly and alternately on the same matrix rows in one run (CPU and wall, min of 3; ratios in the run;
+   answers compared: MSE to 1e-12 relative).  ``--only baseline --baseline REF`` runs only that.
 The script asserts that no baseline beats an optimum (beyond 1e-12 relative).
 """
 
@@ -169,6 +172,81 @@ def section_rows(bits, rng):
                   f"{100 * (st.mse / o.mse - 1):7.2f} %)  time {t / p:8.1f} passes")
 
 
+def _kernel_at(ref):
+    """The fused row kernel module ``quanttheory/affine/_rows.py`` of the commit ``ref`` (``git show``), loaded
+    under another name with numba ``cache=False`` (so it never reads or writes the working tree's cache)."""
+    import importlib.util
+    import subprocess
+    import tempfile
+
+    root = Path(__file__).resolve().parents[1]
+    src = subprocess.run(["git", "show", f"{ref}:quanttheory/affine/_rows.py"], cwd=root, check=True,
+                         capture_output=True, text=True).stdout
+    d = Path(tempfile.mkdtemp(prefix="bench_affine_base_"))
+    f = d / "rows_baseline.py"
+    f.write_text(src.replace("cache=True", "cache=False"))
+    spec = importlib.util.spec_from_file_location("rows_baseline", f)
+    m = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(m)
+    return m
+
+
+def _run_kernel(m, X, bits):
+    """One call of ``m.solve_rows`` on the rows X (the parameters of :func:`~quanttheory.affine.data._fast_params`);
+    returns (zero-points, MSE per row)."""
+    from quanttheory.affine.data import _fast_params
+
+    R, n = X.shape
+    N = 2**bits - 1
+    nb, T, G, ni = _fast_params(n, N)
+    o = [np.zeros(R), np.zeros(R, np.int64), np.zeros(R), np.zeros(R), np.zeros(R), np.zeros(R, np.int64),
+         np.zeros((R, 3))]
+    m.solve_rows(X, N, nb, T, G, ni, *o)
+    return o[1], o[2]
+
+
+def section_baseline(ref, rng, bits_list=(2, 4, 8), sample8=32, reps=3):
+    """The fused kernel of the working tree against the one of commit ``ref``, both called directly on the same
+    rows of the benchmark matrix, alternately (CPU time, min of ``reps``; above 6 bits on ``sample8`` rows,
+    extrapolated to 4096 and labelled), with the pass measured in the same run; checks that the optima agree
+    (MSE to 1e-12 relative; zero-points may differ only on exact MSE ties)."""
+    from quanttheory.affine import _rows as new
+
+    print(f"\n## 4b. Fused row kernel: working tree against {ref} (same run, same rows, CPU time)")
+    w = rng.standard_normal((4096, 4096), dtype=np.float32) * np.float32(0.02) + \
+        rng.uniform(-0.01, 0.01, size=(4096, 1)).astype(np.float32)
+    base = _kernel_at(ref)
+    p_cpu = numpy_pass(w, clock=time.process_time)
+    p_wall = numpy_pass(w)
+    print(f"pass = {p_wall * 1e3:.2f} ms wall, {p_cpu * 1e3:.2f} ms CPU")
+    for b in bits_list:
+        k = 4096 if b <= 6 else sample8
+        X = np.ascontiguousarray(w[:k])
+        f = 4096 / k
+        _run_kernel(base, X[:2], b)
+        _run_kernel(new, X[:2], b)
+        tc = {"base": np.inf, "new": np.inf}
+        tw = {"base": np.inf, "new": np.inf}
+        out = {}
+        for _ in range(reps):
+            for name, m in (("base", base), ("new", new)):
+                c0, w0 = time.process_time(), time.perf_counter()
+                out[name] = _run_kernel(m, X, b)
+                tc[name] = min(tc[name], time.process_time() - c0)
+                tw[name] = min(tw[name], time.perf_counter() - w0)
+        rel = float(np.max(np.abs(out["new"][1] / out["base"][1] - 1)))
+        nz = int(np.sum(out["new"][0] != out["base"][0]))
+        lab = "4096 rows" if k == 4096 else f"first {k} rows, extrapolated to 4096"
+        for name in ("base", "new"):
+            print(f"{b} bits, {ref if name == 'base' else 'working tree':12s} ({lab}, min of {reps}): "
+                  f"{tc[name] * f:.3f} s CPU = {tc[name] * f / p_cpu:6.1f} CPU passes "
+                  f"({tc[name] / k * 1e6:.1f} us/row); "
+                  f"{tw[name] * f:.3f} s wall = {tw[name] * f / p_wall:6.1f} passes")
+        print(f"   ratio {ref} / working tree: CPU {tc['base'] / tc['new']:.2f}x, wall {tw['base'] / tw['new']:.2f}x; "
+              f"max relative MSE difference {rel:.1e}; zero-points differing {nz} (ties only)")
+        assert rel <= 1e-12
+
+
 def section_matrix(bits, rows, full, rng, bits_list=(2, 4, 8), sample8=32):
     """Per-channel optimum of the 4096 x 4096 float32 matrix at each of ``bits_list`` (min of 3, wall and CPU,
     each against the pass measured with the same clock).  Above 6 bits (~ms per row) only the first
@@ -231,7 +309,10 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--matrix-bits", default="2,4,8", help="bit widths of the matrix section (comma-separated)")
     ap.add_argument("--sample8", type=int, default=32, help="rows solved above 6 bits (time extrapolated)")
-    ap.add_argument("--only", choices=["laws", "rows", "matrix", "speed"], default=None,
+    ap.add_argument("--baseline", default=None, metavar="REF",
+                    help="also time the fused row kernel of git commit REF against the working tree's, same run "
+                         "(e.g. a8eaa3e); with --only baseline only that")
+    ap.add_argument("--only", choices=["laws", "rows", "matrix", "speed", "baseline"], default=None,
                     help="run one section (speed: the parametric speed table only)")
     a = ap.parse_args()
     rng = np.random.default_rng(a.seed)
@@ -244,6 +325,9 @@ def main():
         section_rows(4, rng)
     if a.only in (None, "matrix"):
         section_matrix(4, a.rows, a.full, rng, tuple(int(b) for b in a.matrix_bits.split(",")), a.sample8)
+    if a.baseline and a.only in (None, "matrix", "baseline"):
+        section_baseline(a.baseline, np.random.default_rng(a.seed), tuple(int(b) for b in a.matrix_bits.split(",")),
+                         a.sample8)
 
 
 if __name__ == "__main__":

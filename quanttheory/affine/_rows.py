@@ -25,8 +25,8 @@ Per row ``x`` (``n`` values, ``N = 2**bits - 1``), with ``code(v, s, z) = clip(r
 5. a (node, z) whose zones hold few values (at most 64, or at most ``T + 2 N n / nb`` in a box at most
    ``1/(4N)`` wide) or narrower than ``2**-10`` is solved exactly on the raw values (:func:`_exact`):
    values of the fixed bins enter through the prefix sums, the zone values are classified one by one
-   (code at ``s1`` and ``s2``), their breakpoints ``v / (k +- 1/2)`` sorted and swept, each quadratic
-   piece minimized in closed form.  Other nodes are split at their geometric midpoint.
+   (code at ``s1`` and ``s2``), their breakpoints ``v / (k +- 1/2)`` ordered (:func:`_bucket_order`) and
+   swept, each quadratic piece minimized in closed form.  Other nodes are split at their geometric midpoint.
 6. zero-points that clip no value for any scale of a box (:func:`_free_range`: ``z`` between
    ``-xmin / s1 - 1/2`` and ``N + 1/2 - xmax / s1``, with a 4 eps margin) give every value the code
    ``rint(x / s)``: their MSE is one function of ``s`` there, so only the smallest alive one is kept
@@ -259,9 +259,7 @@ def _usum(a, P0, P1, buf, start, xmin, xmax, invw, nb):
     j = _idx(a, xmin, invw, nb)
     u = (P1[nb] - P1[j + 1]) - a * (P0[nb] - P0[j + 1])
     for i in range(start[j], start[j + 1]):
-        d = buf[i] - a
-        if d > 0.0:
-            u += d
+        u += max(buf[i] - a, 0.0)
     return u
 
 
@@ -400,6 +398,58 @@ def _chord_ends(Ua, Ub, P0, xmin, xmax, invw, nb, N, n, T1, T2, s1, s2, zlo, zhi
 
 
 @njit(cache=True)
+def _chord_lb(Ua, Ub, N, n, T1, T2, s1, s2, zlo, zhi, cu1, cu2, cnz, out_lb, out_ub, out_s, out_nz):
+    """:func:`_chord_ends` without the zone counts (``out_nz`` is left at 0; the branch and bound counts the zone
+    values of the surviving zero-points only, :func:`_zone_count`); the same bounds."""
+    off = N
+    cmin = -zhi
+    cmax = N - zlo - 1
+    dl = s2 - s1
+    a1 = 0.0
+    a2 = 0.0
+    cu1[cmin + off] = 0.0
+    cu2[cmin + off] = 0.0
+    cnz[cmin + off] = 0.0
+    for k in range(cmin, cmax + 1):
+        a1 += Ua[k + off]
+        if dl > 0.0:
+            a2 += Ub[k + off]
+        cu1[k + off + 1] = a1
+        cu2[k + off + 1] = a2
+        cnz[k + off + 1] = 0.0
+    _chord_z(cu1, cu2, cnz, off, N, n, T1, T2, s1, dl, zlo, zhi, out_lb, out_ub, out_s, out_nz)
+
+
+@njit(cache=True)
+def _zone_count(P0, xmin, xmax, invw, nb, N, s1, s2, z):
+    """Number of values in the whole bins of the zones of the thresholds ``k = -z..N-z-1`` of the box ``[s1, s2]``
+    (the ``out_nz[z]`` of :func:`_chord_ends`, summed in the same order)."""
+    a3 = 0.0
+    if s2 > s1:
+        for k in range(-z, N - z):
+            zl, zh = _zone(float(k), s1, s2)
+            if zh >= xmin and zl <= xmax:
+                a3 += P0[_idx(zh, xmin, invw, nb) + 1] - P0[_idx(zl, xmin, invw, nb)]
+    return a3
+
+
+@njit(cache=True)
+def _zone_cum(P0, xmin, xmax, invw, nb, N, s1, s2, zlo, zhi, cnz):
+    """The cumulative zone counts ``cnz`` of :func:`_chord_ends` over the thresholds ``-zhi..N-zlo-1`` (same
+    arithmetic, same order): the zone count of ``z`` is ``cnz[N - z + N] - cnz[-z + N]``.  Called once per box,
+    only when a zero-point of the box survives its bounds."""
+    off = N
+    a3 = 0.0
+    cnz[-zhi + off] = 0.0
+    for k in range(-zhi, N - zlo):
+        if s2 > s1:
+            zl, zh = _zone(float(k), s1, s2)
+            if zh >= xmin and zl <= xmax:
+                a3 += P0[_idx(zh, xmin, invw, nb) + 1] - P0[_idx(zl, xmin, invw, nb)]
+        cnz[k + off + 1] = a3
+
+
+@njit(cache=True)
 def _clip_inner(P0, P1, P2, xmin, xmax, invw, nb, N, s1, s2, z):
     """A lower bound of ``F_z(s)`` for every ``s`` in ``[s1, s2]`` from prefix sums only (no value is read):
     ``(lower bound, magnitude of its terms)``.
@@ -412,6 +462,15 @@ def _clip_inner(P0, P1, P2, xmin, xmax, invw, nb, N, s1, s2, z):
       ``s >= s1`` and costs ``x^2``; whole bins strictly inside ``(-a, a)`` (for ``z = 0`` only ``x > 0``,
       for ``z = N`` only ``x < 0``: the other side is already counted as clipped).  For ``1 <= z <= N - 1``
       ``(-a, a)`` lies inside ``[bot, top]``, so the two sets are disjoint."""
+    acc, mag = _clip_part(P0, P1, P2, xmin, xmax, invw, nb, N, s2, z)
+    v0, vlo, vhi = _inner_part(P2, xmin, invw, nb, s1)
+    v = v0 if 0 < z < N else (vhi if z == 0 else vlo)
+    return acc + v, mag + v
+
+
+@njit(cache=True)
+def _clip_part(P0, P1, P2, xmin, xmax, invw, nb, N, s2, z):
+    """The clipping part of :func:`_clip_inner` (depends on ``s2`` and ``z``): (sum, magnitude)."""
     top = (N - z) * s2
     bot = -z * s2
     acc = 0.0
@@ -429,19 +488,24 @@ def _clip_inner(P0, P1, P2, xmin, xmax, invw, nb, N, s1, s2, z):
         if jl > 0:
             acc += P2[jl] - 2.0 * bot * P1[jl] + bot * bot * P0[jl]
             mag += P2[jl] + 2.0 * abs(bot * P1[jl]) + bot * bot * P0[jl]
+    return acc, mag
+
+
+@njit(cache=True)
+def _inner_part(P2, xmin, invw, nb, s1):
+    """The inner-value part of :func:`_clip_inner` (depends on ``s1`` only): the sum of squares of the whole bins
+    strictly inside ``(-a, a)``, ``a = s1 (1 - 8 eps) / 2`` (for ``1 <= z <= N - 1``), of those with ``x > 0``
+    only (``z = 0``) and ``x < 0`` only (``z = N``): (all, negative side, positive side)."""
     a = 0.5 * s1 * (1.0 - 8.0 * EPS)
     ja = _idx(-a, xmin, invw, nb) + 1
     jb = _idx(a, xmin, invw, nb)
-    if z == 0 or z == N:
-        j0 = _idx(0.0, xmin, invw, nb)
-        if z == 0:
-            ja = max(ja, j0 + 1)
-        else:
-            jb = min(jb, j0)
-    if jb > ja:
-        acc += P2[jb] - P2[ja]
-        mag += P2[jb] - P2[ja]
-    return acc, mag
+    j0 = _idx(0.0, xmin, invw, nb)
+    v = P2[jb] - P2[ja] if jb > ja else 0.0
+    jn = min(jb, j0)
+    vlo = P2[jn] - P2[ja] if jn > ja else 0.0
+    jp = max(ja, j0 + 1)
+    vhi = P2[jb] - P2[jp] if jb > jp else 0.0
+    return v, vlo, vhi
 
 
 @njit(cache=True)
@@ -534,7 +598,52 @@ def _lloyd(P0, P1, P2, xmin, invw, nb, z, N, s, steps):
 
 
 @njit(cache=True)
-def _exact(buf, start, P0, P1, P2, xmin, invw, nb, z, N, s1, s2, bp, bpk):
+def _bucket_order(key, m, lo, hi, order, tmp, bcnt):
+    """``order[:m]`` = a permutation sorting ``key[:m]`` ascending (ties in any order): counting sort into ``m``
+    buckets of equal width over ``[lo, hi]`` (keys outside go to the end buckets), then an insertion sort of each
+    bucket.  Expected O(m) for keys spread over ``[lo, hi]`` (the breakpoints of a box); a bucket of more than 32
+    keys (clustered keys, e.g. duplicate values) falls back to ``np.argsort``, so the worst case is O(m log m)."""
+    if m == 0:
+        return
+    nbk = m
+    for j in range(nbk + 1):
+        bcnt[j] = 0
+    sc = nbk / (hi - lo) if hi > lo else 0.0
+    for i in range(m):
+        t = (key[i] - lo) * sc
+        j = 0 if not t > 0.0 else (nbk - 1 if t >= nbk - 1 else int(t))
+        tmp[i] = j
+        bcnt[j + 1] += 1
+    big = 0
+    for j in range(nbk):
+        big = max(big, bcnt[j + 1])
+        bcnt[j + 1] += bcnt[j]
+    if big > 32:  # clustered keys (duplicate values): no quadratic insertion sort
+        o = np.argsort(key[:m])
+        for i in range(m):
+            order[i] = o[i]
+        return
+    for i in range(m):
+        j = tmp[i]
+        order[bcnt[j]] = i
+        bcnt[j] += 1
+    # bcnt[j] is now the end of bucket j (= start of bucket j + 1); insertion sort inside each bucket
+    b0 = 0
+    for j in range(nbk):
+        b1 = bcnt[j]
+        for a in range(b0 + 1, b1):
+            o = order[a]
+            kv = key[o]
+            c = a - 1
+            while c >= b0 and key[order[c]] > kv:
+                order[c + 1] = order[c]
+                c -= 1
+            order[c + 1] = o
+        b0 = b1
+
+
+@njit(cache=True)
+def _exact(buf, start, P0, P1, P2, xmin, invw, nb, z, N, s1, s2, bp, bpk, order, tmp, bcnt):
     """Exact min over s in [s1, s2] of sum (x - s code(x, s))^2: (value, argmin, status)."""
     A = 0.0
     B = 0.0
@@ -576,7 +685,7 @@ def _exact(buf, start, P0, P1, P2, xmin, invw, nb, z, N, s1, s2, bp, bpk):
                         nbp += 1
                         k += step
             ptr = jb + 1
-    order = np.argsort(bp[:nbp])
+    _bucket_order(bp, nbp, s1, s2, order, tmp, bcnt)
     best = np.inf
     bs = s1
     lo = s1
@@ -645,6 +754,76 @@ def _direct_lanes(x, s, z, N):
 
 
 @njit(cache=True)
+def _stats(x):
+    """(min, max, sum of squares) of a row in float64, four interleaved lanes (the loop has no branch, so the
+    compiler can vectorize it).  A NaN makes the sum of squares NaN (the caller's finiteness check)."""
+    n = x.size
+    m = n - n % 4
+    lo0 = lo1 = lo2 = lo3 = np.inf
+    hi0 = hi1 = hi2 = hi3 = -np.inf
+    t0 = t1 = t2 = t3 = 0.0
+    for i in range(0, m, 4):
+        v0 = np.float64(x[i])
+        v1 = np.float64(x[i + 1])
+        v2 = np.float64(x[i + 2])
+        v3 = np.float64(x[i + 3])
+        lo0 = min(lo0, v0)
+        lo1 = min(lo1, v1)
+        lo2 = min(lo2, v2)
+        lo3 = min(lo3, v3)
+        hi0 = max(hi0, v0)
+        hi1 = max(hi1, v1)
+        hi2 = max(hi2, v2)
+        hi3 = max(hi3, v3)
+        t0 += v0 * v0
+        t1 += v1 * v1
+        t2 += v2 * v2
+        t3 += v3 * v3
+    for i in range(m, n):
+        v = np.float64(x[i])
+        lo0 = min(lo0, v)
+        hi0 = max(hi0, v)
+        t0 += v * v
+    return min(min(lo0, lo1), min(lo2, lo3)), max(max(hi0, hi1), max(hi2, hi3)), (t0 + t1) + (t2 + t3)
+
+
+@njit(cache=True)
+def _histsort(x, xmin, invw, fnb, nb, idx, cnt, S1, S2, start, pos, buf, P0, P1, P2):
+    """Bin ``idx(v) = floor(clip((v - xmin) invw, 0, nb - 1))`` of every value, count / sum / sum of squares per bin
+    and their prefix sums ``P0, P1, P2``, and the counting sort of the values by bin into ``buf`` (bin ``j`` in
+    ``buf[start[j]:start[j + 1]]``).  Returns the largest bin count."""
+    n = x.size
+    for i in range(n):
+        t = (np.float64(x[i]) - xmin) * invw
+        t = min(max(t, 0.0), fnb - 1.0)
+        idx[i] = np.int32(t)
+    for j in range(nb):
+        cnt[j] = 0
+        S1[j] = 0.0
+        S2[j] = 0.0
+    for i in range(n):
+        j = idx[i]
+        v = np.float64(x[i])
+        cnt[j] += 1
+        S1[j] += v
+        S2[j] += v * v
+    maxcnt = 0
+    start[0] = 0
+    for j in range(nb):
+        start[j + 1] = start[j] + cnt[j]
+        pos[j] = start[j]
+        P0[j + 1] = P0[j] + cnt[j]
+        P1[j + 1] = P1[j] + S1[j]
+        P2[j + 1] = P2[j] + S2[j]
+        maxcnt = max(maxcnt, cnt[j])
+    for i in range(n):
+        j = idx[i]
+        buf[pos[j]] = x[i]
+        pos[j] += 1
+    return maxcnt
+
+
+@njit(cache=True)
 def solve_rows(X, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_tot, status, info):
     """Exact (s, z) optimum of every row of X (float32/float64, C-contiguous); see the module doc.
     info[r] = (rounds, box evaluations, exact solves) or (index of the first non-finite value, ...)."""
@@ -671,10 +850,10 @@ def _solve_range(X, r0, r1, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_
     idx = np.empty(n, dtype=np.int32)
     buf = np.empty(n)
     cnt = np.zeros(nb, dtype=np.int64)
-    S1 = np.zeros(nb)
-    S2 = np.zeros(nb)
     start = np.zeros(nb + 1, dtype=np.int64)
     pos = np.zeros(nb, dtype=np.int64)
+    S1 = np.zeros(nb)
+    S2 = np.zeros(nb)
     P0 = np.zeros(nb + 1)
     P1 = np.zeros(nb + 1)
     P2 = np.zeros(nb + 1)
@@ -697,6 +876,9 @@ def _solve_range(X, r0, r1, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_
     tZ = np.zeros(2 * N + 1)
     bp = np.empty(MAXBP)
     bpk = np.empty((MAXBP, 3))
+    border = np.empty(MAXBP, dtype=np.int64)
+    btmp = np.empty(MAXBP, dtype=np.int64)
+    bcnt = np.empty(MAXBP + 1, dtype=np.int64)
     cu1 = np.zeros(2 * N + 2)
     cu2 = np.zeros(2 * N + 2)
     cnz = np.zeros(2 * N + 2)
@@ -720,14 +902,7 @@ def _solve_range(X, r0, r1, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_
         info[r, 1] = 0.0
         info[r, 2] = 0.0
         # 1. extrema, sum of squares, finiteness
-        xmin = np.inf
-        xmax = -np.inf
-        tot = 0.0
-        for i in range(n):
-            v = np.float64(x[i])
-            xmin = min(xmin, v)
-            xmax = max(xmax, v)
-            tot += v * v
+        xmin, xmax, tot = _stats(x)
         if not math.isfinite(tot):
             status[r] = 6
             for i in range(n):
@@ -752,33 +927,7 @@ def _solve_range(X, r0, r1, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_
             continue
         dlt = 16.0 * EPS * (abs(xmin) + abs(xmax) + rng)
         # 2. histogram (count, sum, sum of squares per bin), prefix sums, counting sort
-        for i in range(n):
-            t = (np.float64(x[i]) - xmin) * invw
-            t = min(max(t, 0.0), fnb - 1.0)
-            idx[i] = np.int32(t)
-        for j in range(nb):
-            cnt[j] = 0
-            S1[j] = 0.0
-            S2[j] = 0.0
-        for i in range(n):
-            j = idx[i]
-            v = np.float64(x[i])
-            cnt[j] += 1
-            S1[j] += v
-            S2[j] += v * v
-        maxcnt = 0
-        start[0] = 0
-        for j in range(nb):
-            start[j + 1] = start[j] + cnt[j]
-            pos[j] = start[j]
-            P0[j + 1] = P0[j] + cnt[j]
-            P1[j + 1] = P1[j] + S1[j]
-            P2[j + 1] = P2[j] + S2[j]
-            maxcnt = max(maxcnt, cnt[j])
-        for i in range(n):
-            j = idx[i]
-            buf[pos[j]] = x[i]
-            pos[j] += 1
+        maxcnt = _histsort(x, xmin, invw, fnb, nb, idx, cnt, S1, S2, start, pos, buf, P0, P1, P2)
         K = 4.0 * EPS * (maxcnt + nb + N + 16)
         Tr = T + 2.0 * N * n / nb  # a zone holds at least one bin
         best = tot * (1.0 + K)  # attained for every s >= 2 max|x| (all codes 0)
@@ -913,10 +1062,14 @@ def _solve_range(X, r0, r1, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_
                 # MSE function there: only the smallest alive one is kept
                 zf_lo, zf_hi = _free_range(xmin, xmax, s1, N)
                 free_seen = False
+                vin, vinlo, vinhi = _inner_part(P2, xmin, invw, nb, s1)
                 for zz in range(N + 1):
                     if alive[b, zz]:
-                        # clipping and inner values, O(1) per zero-point (_clip_inner)
-                        q, qm = _clip_inner(P0, P1, P2, xmin, xmax, invw, nb, N, s1, s2, zz)
+                        # clipping and inner values, O(1) per zero-point (_clip_inner, the inner part hoisted)
+                        q, qm = _clip_part(P0, P1, P2, xmin, xmax, invw, nb, N, s2, zz)
+                        vz = vin if 0 < zz < N else (vinhi if zz == 0 else vinlo)
+                        q += vz
+                        qm += vz
                         if q - K * (qm + tot) > best:
                             alive[b, zz] = False
                             continue
@@ -931,9 +1084,9 @@ def _solve_range(X, r0, r1, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_
                     continue
                 _uend(s1, -zhi, N - zlo - 1, P0, P1, buf, start, xmin, xmax, invw, nb, N, Ue, e1[b], eklo, ekhi)
                 _uend(s2, -zhi, N - zlo - 1, P0, P1, buf, start, xmin, xmax, invw, nb, N, Ue, e2[b], eklo, ekhi)
-                _chord_ends(Ue[e1[b]], Ue[e2[b]], P0, xmin, xmax, invw, nb, N, fn, T1, T2, s1, s2, zlo, zhi, cu1, cu2,
-                            cnz, clb, cub, csc, znz)
-                if (s2 - s1) > OLDRW * s1:
+                _chord_lb(Ue[e1[b]], Ue[e2[b]], N, fn, T1, T2, s1, s2, zlo, zhi, cu1, cu2, cnz, clb, cub, csc, znz)
+                wide = (s2 - s1) > OLDRW * s1
+                if wide:
                     _node(P0, P1, P2, xmin, invw, w, dlt, xmax, nb, N, s1, s2, G, zlo, zhi, tja, tjb, tA, tB, tC,
                           tS, tZ, zlb, znz, zmag)
                 else:
@@ -947,6 +1100,7 @@ def _solve_range(X, r0, r1, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_
                     best = min(best, cub[zz] + allow2)
                 info[r, 1] += zhi - zlo + 1
                 keep = False
+                cdone = False
                 for zz in range(zlo, zhi + 1):
                     nal[zz] = False
                     if not alive[b, zz]:
@@ -955,8 +1109,14 @@ def _solve_range(X, r0, r1, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_
                     if zlb[zz] - allow > best or clb[zz] - allow2 > best:
                         continue
                     tiny = (s2 - s1) <= 2.0**-10 * s2
+                    if not wide:  # zone values, once per box with a survivor (wide boxes: _node's count)
+                        if not cdone:
+                            _zone_cum(P0, xmin, xmax, invw, nb, N, s1, s2, zlo, zhi, cnz)
+                            cdone = True
+                        znz[zz] = cnz[N - zz + N] - cnz[-zz + N]
                     if (znz[zz] <= Tr and (s2 - s1) * WF * N <= s2) or znz[zz] <= ZMIN or tiny or rounds > 80:
-                        val, s, st = _exact(buf, start, P0, P1, P2, xmin, invw, nb, zz, N, s1, s2, bp, bpk)
+                        val, s, st = _exact(buf, start, P0, P1, P2, xmin, invw, nb, zz, N, s1, s2, bp, bpk, border,
+                                            btmp, bcnt)
                         info[r, 2] += 1
                         if st != 0:
                             if tiny or rounds > 80:
