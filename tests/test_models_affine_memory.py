@@ -242,14 +242,17 @@ def _stage_peak(fn_name, bits, n):
 @pytest.mark.slow
 @pytest.mark.skipif(not __import__("os").path.exists("/proc/self/clear_refs"), reason="needs Linux /proc")
 def test_peak_memory_zero_point_engine_8_bits():
-    """The integer zero-point engine at 8 bits (the method that allocates most: see docs/models.md,
-    "Where the memory goes") on one 16 MB float32 unit: the RSS it adds on top of the unit stays
-    within 1x the unit + 8 MB, so the whole run stays within ~2x (measured: 1.00x on this unit)."""
+    """The integer zero-point engine at 8 bits (the method that allocated most: see docs/models.md,
+    "Where the memory goes") on one 16 MB float32 unit, warmed up first: the RSS it adds on top of
+    the unit stays within 0.5x the unit + 4 MB, so the whole run (unit 1x + the largest method)
+    stays below 2x.  Measured on this unit: 0.16-0.17x added (one |x| histogram shared by every
+    zero-point, a straddler buffer of n/16); it was 1.00x with the n/2 buffer and a histogram per
+    zero-point, and 5.4x NumPy when that buffer overflowed into the unbounded candidate pass."""
     n = 1 << 22
     numpy_peak, rss = _stage_peak("affine_exact", 8, n)
     MB = 1 << 20
-    assert rss < 4 * n + 8 * MB, (numpy_peak / (4 * n), rss / (4 * n))
-    assert numpy_peak < 4 * (4 * n), numpy_peak / (4 * n)  # allocated (partly untouched): 3.0x measured
+    assert rss < 0.5 * (4 * n) + 4 * MB, (numpy_peak / (4 * n), rss / (4 * n))
+    assert numpy_peak < 1.0 * (4 * n), numpy_peak / (4 * n)  # allocated (partly untouched pages)
 
 
 @pytest.mark.slow
