@@ -245,14 +245,16 @@ def test_peak_memory_zero_point_engine_8_bits():
     """The integer zero-point engine at 8 bits (the method that allocated most: see docs/models.md,
     "Where the memory goes") on one 16 MB float32 unit, warmed up first: the RSS it adds on top of
     the unit stays within 0.5x the unit + 4 MB, so the whole run (unit 1x + the largest method)
-    stays below 2x.  Measured on this unit: 0.16-0.17x added (one |x| histogram shared by every
+    stays below 2x.  Measured on this unit: 0.14-0.17x added (one |x| histogram shared by every
     zero-point, a straddler buffer of n/16); it was 1.00x with the n/2 buffer and a histogram per
     zero-point, and 5.4x NumPy when that buffer overflowed into the unbounded candidate pass."""
     n = 1 << 22
     numpy_peak, rss = _stage_peak("affine_exact", 8, n)
     MB = 1 << 20
     assert rss < 0.5 * (4 * n) + 4 * MB, (numpy_peak / (4 * n), rss / (4 * n))
-    assert numpy_peak < 1.0 * (4 * n), numpy_peak / (4 * n)  # allocated (partly untouched pages)
+    # allocated (partly untouched pages): the |x| histogram's fixed ~15 MB (2^12 sub-bins x 25 octaves,
+    # counts/sums and two prefix tables) + the n/16 buffer; measured 1.13x (18.1 MB), 3.01x before
+    assert numpy_peak < 0.5 * (4 * n) + 16 * MB, numpy_peak / (4 * n)
 
 
 @pytest.mark.slow
