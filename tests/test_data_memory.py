@@ -82,3 +82,46 @@ def test_high_bits_rss_growth_is_bounded(bits):
     # 4001-point scan over +-5% finds at most 1% lower (measured: 0-0.5% at 16-24 bits)
     assert dense.min() >= r["risk"] * (1 - 1e-2)
     assert "windowed" in r["method"]
+
+
+def test_candidate_pass_in_runs_is_exact_and_bounded(monkeypatch):
+    """Straddler buffer overflow without a zoom (zoom depth exhausted): the candidate pass gathers
+    the points of a run of candidate s-bins at a time into the buffer (runs halved until they fit),
+    never more than the buffer except for a single s-bin.  Reference: the enumeration kernel of
+    the direct path (every breakpoint, a different algorithm), MSE equal to 1e-12 relative (both
+    exact; they differ by the rounding of n-term sums, ~1e-15 measured) and the same scale unless
+    the MSE ties.  8-bit signed grid, 6000 values (~n/4 of them straddle a wide cluster)."""
+    from quanttheory.risk import data as E
+    from quanttheory.risk import data_search as S
+
+    rng = np.random.default_rng(19)
+    x = rng.standard_normal(6000) * 0.02
+    g = Grid(8)
+    ref = optimal_scale_data(x, g)  # direct path: window + enumeration kernel (n T below the direct limit)
+    assert "enumerated" in ref.method and "branch-and-bound" not in ref.method
+    sizes = []
+    real = S._gather
+
+    def spy(arr, A, B, M, Tp, Tn, sub, buf):
+        out = real(arr, A, B, M, Tp, Tn, sub, buf)
+        if out is not None:
+            sizes.append((out.size, buf is None))
+        return out
+
+    monkeypatch.setattr(E, "DIRECT_LIMIT", 0)
+    monkeypatch.setattr(S, "STRADDLER_BUFFER", 200)
+    monkeypatch.setattr(S, "STRADDLER_PER_N", 0)
+    monkeypatch.setattr(S, "_gather", spy)
+    real_cluster = S._exact_cluster
+    monkeypatch.setattr(S, "_exact_cluster", lambda arr, A, B, Tp, Tn, n, depth=0: real_cluster(arr, A, B, Tp, Tn, n, 8))
+    got = optimal_scale_data(x, g)
+    assert "branch-and-bound" in got.method
+    assert sizes, "the candidate pass was not taken"
+    assert all(k <= 200 or single for k, single in sizes), sizes
+    mse_ref, mse_got = ref.risk / np.pi**2, got.risk / np.pi**2
+    assert abs(mse_got - mse_ref) <= 1e-12 * mse_ref, (mse_got, mse_ref)
+    direct = float(mse_sums(x, np.array([got.scale]), g)[0]) / x.size  # independent sum at the returned scale
+    assert abs(direct - mse_got) <= 1e-12 * mse_ref
+    if abs(got.scale - ref.scale) > max(got.scale_error, ref.scale_error, 1e-12 * ref.scale):
+        # a different scale only on a tie of the MSE
+        assert abs(float(mse_sums(x, np.array([ref.scale]), g)[0]) / x.size - direct) <= 1e-12 * mse_ref

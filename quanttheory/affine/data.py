@@ -63,6 +63,19 @@ def _constant_result(c: float, n: int, bits: int, name: str, allow_constant: boo
                          extra={"degenerate": True, "n": n})
 
 
+def _same_layout(hist, st, tops, arr):
+    """``hist`` when its bins are those the 1-D engine would build for the grid tops ``(Tp, Tn)``
+    (then the engine's histogram would be the same array: reusing it saves a data pass and a
+    second histogram in memory, ~11 MB at 2^12 sub-bins), else None."""
+    from ..risk.data_search import _hist_bits, _hist_layout
+
+    if hist is None:
+        return None
+    lay = _hist_layout(st.n, _hist_bits(*tops), math.frexp(max(st.max_pos, st.max_neg))[1],
+                       arr.dtype == np.float32)
+    return hist if lay == (hist.m, hist.e_lo, hist.nb) else None
+
+
 def _solve_one(arr, bits, name="data", allow_constant=False, prune=True):
     from ..risk import data as E
     from ..risk.data_search import _Hist
@@ -146,7 +159,7 @@ def _solve_one(arr, bits, name="data", allow_constant=False, prune=True):
             lbs.append(zlb / n)
             continue
         try:
-            r = E._optimal_msqe(arr, ShiftedGrid(bits, False, z), st)
+            r = E._optimal_msqe(arr, ShiftedGrid(bits, False, z), st, hist=_same_layout(hist, st, tops[z], arr))
         except ZeroDivisionError as exc:  # the 1-D engine underflows on magnitudes ~1e-38 next to ~1
             raise ValueError(f"{name}: the exact 1-D engine failed for zero-point {z} (values spanning more than "
                              "~1e30 in magnitude underflow); rescale or drop the negligible values") from exc

@@ -162,10 +162,13 @@ def _direct_one(n: int, Tm: int) -> bool:
     return n * Tm <= lim or (lim > 0 and Tm > 255 and n * Tm <= DIRECT_HIGH_NT)
 
 
-def _optimal_msqe(arr: np.ndarray, grid: Grid, st: DataStats | None = None, name: str = "data") -> OptimalScale:
+def _optimal_msqe(arr: np.ndarray, grid: Grid, st: DataStats | None = None, name: str = "data",
+                  hist=None) -> OptimalScale:
+    # ``hist``: a ``data_search._Hist`` of ``arr`` with this grid's layout (reused, e.g. by
+    # ``affine.data._solve_one`` for every zero-point: one histogram pass and one copy in memory)
     t0 = time.perf_counter()
     Tp, Tn = _tops(grid)
-    hist = None
+    fused = False
     if st is None:
         Tm = max(Tp, Tn)
         nn = arr.size
@@ -175,7 +178,7 @@ def _optimal_msqe(arr: np.ndarray, grid: Grid, st: DataStats | None = None, name
 
             got = _Hist.fused(arr, _hist_bits(Tp, Tn))
             if got is not None:
-                hist, st = got
+                (hist, st), fused = got, True
                 if max(st.max_pos, st.max_neg) <= 2 * TINY_DATA:
                     st = scan(arr, name)  # the fused extrema are bin edges: exact ones for the tiny-data check
         if st is None:
@@ -183,7 +186,7 @@ def _optimal_msqe(arr: np.ndarray, grid: Grid, st: DataStats | None = None, name
     n = st.n
     cf = math.pi**2
     br = _bracket(st, Tp, Tn)
-    if br is None and hist is not None:
+    if br is None and fused:
         st = scan(arr, name)  # the exact blocked sum of squares for the degenerate result
     if br is None:
         risk = cf * st.sum_sq / n
@@ -205,8 +208,8 @@ def _optimal_msqe(arr: np.ndarray, grid: Grid, st: DataStats | None = None, name
         return _optimal_windowed(arr, grid, st, s_lo, s_hi, info, t0)
     else:
         ps, pv, pt, info2 = _bb_exact(arr, st, Tp, Tn, s_lo, s_hi, hist)
-        info2["fused_scan"] = hist is not None
-        info2["data_passes"] -= hist is not None  # validation fused into the histogram pass
+        info2["fused_scan"] = fused
+        info2["data_passes"] -= hist is not None  # validation fused into / histogram pass saved by `hist`
         info.update(info2)
         method = ("exact: histogram branch-and-bound + s-histogram bounds + exact sweep of the remaining "
                   "breakpoints (global, certified)")

@@ -27,7 +27,7 @@ MAX_INTERVALS = 1 << 11
 UB_PER_LEVEL = 16  # histogram upper bounds per branch-and-bound level (at the smallest lower bounds)
 PIECE_RTOL = 1e-6  # a cluster's best piece resolved worse than this (relative) is split
 STRADDLER_BUFFER = 1 << 16
-STRADDLER_PER_N = 2  # the straddler buffer holds up to n / 2 points (0: STRADDLER_BUFFER only)
+STRADDLER_PER_N = 16  # the straddler buffer holds up to n / 16 points (0: STRADDLER_BUFFER only)
 MAX_STRADDLERS = 1 << 22  # 32 MB
 EVENT_BUDGET = 1 << 19
 MAX_SBINS = 1 << 18  # s-bins of the exact sweep (16 MB)  # breakpoints held in memory at once by the exact sweep
@@ -241,20 +241,30 @@ def _qmin(E2, KE, K2, tlo, thi):
     return best, best_t
 
 
-def _events(v, T, A, B):
+def _events(v, T, A, B, want_kA=True):
     """Breakpoints in ``[A, B]`` of points ``v`` (top ``T``): index ``k+1 -> k`` at ``beta = v/(k+1/2)``.
 
     Grid indices at the ends use ``rint(v * (1/A))`` exactly as the kernels do (at an exact
     tie both neighbours have the same error, so either choice is correct, but all passes
-    must agree).
+    must agree).  Returns ``(kA, vv, k, beta)`` (``kA`` None unless ``want_kA``), the events
+    ordered by point then index; computed SLICE points at a time (temporaries of that size
+    besides the events).
     """
-    kA = np.minimum(np.rint(v * (1.0 / A)), T)
-    kB = np.minimum(np.rint(v * (1.0 / B)), T)
-    nev = (kA - kB).astype(np.int64)
-    idx = np.repeat(np.arange(v.size), nev)
-    first = np.repeat(np.cumsum(nev) - nev, nev)
-    k = np.repeat(kB, nev) + (np.arange(idx.size) - first)
-    vv = v[idx]
+    kAs, vvs, ks = [], [], []
+    for i in range(0, max(v.size, 1), SLICE):
+        vi, Ti = v[i:i + SLICE], T[i:i + SLICE]
+        kA = np.minimum(np.rint(vi * (1.0 / A)), Ti)
+        kB = np.minimum(np.rint(vi * (1.0 / B)), Ti)
+        nev = (kA - kB).astype(np.int64)
+        idx = np.repeat(np.arange(vi.size), nev)
+        first = np.repeat(np.cumsum(nev) - nev, nev)
+        ks.append(np.repeat(kB, nev) + (np.arange(idx.size) - first))
+        vvs.append(vi[idx])
+        if want_kA:
+            kAs.append(kA)
+    vv = np.concatenate(vvs) if len(vvs) > 1 else vvs[0]
+    k = np.concatenate(ks) if len(ks) > 1 else ks[0]
+    kA = (np.concatenate(kAs) if len(kAs) > 1 else kAs[0]) if want_kA else None
     return kA, vv, k, vv / (k + 0.5)
 
 
@@ -338,64 +348,146 @@ def _exact_cluster(arr, A, B, Tp, Tn, n, depth=0):
     A2, B2 = float(edges[cj[0]]), float(edges[cj[-1] + 1])
     if scount[0] > sbuf.size and depth < 8 and (B2 - A2) < 0.25 * (B - A):
         # too many breakpoints: zoom into the hull of the candidate s-bins (the minimizer is there)
+        sbuf = acc_rows = None  # not held during the recursion
         out = _exact_cluster(arr, A2, B2, Tp, Tn, n, depth + 1)
         out[4]["passes"] += 1
         return out
+    inv = M / (B - A)
+    gl = np.sum(np.abs(acc[:3]), axis=1)
+    sweep = _GroupSweep(cj, cand, edges, L, A, inv, M, s0, gl, float(base[3]), rtol, Tp, Tn)
     if scount[0] <= sbuf.size:  # every point with a breakpoint in [A, B] was kept
         xs = sbuf[:scount[0]]
-    else:  # pass 2: only the points with a breakpoint in a candidate s-bin
-        passes = 2
-        xl = []
-        for c in iter_chunks(arr):
-            mask = np.empty(c.size, dtype=np.bool_)
-            if K.cand_chunk(c, A, B, 1.0 / A, 1.0 / B, M, Tp, Tn, cand, mask):
-                xl.append(c[mask].astype(np.float64))
-        xs = np.concatenate(xl) if xl else np.empty(0)
-    # only the points with a breakpoint in (one s-bin around) the candidate hull take part in
-    # the sweep: filtered in one kernel loop (a wide cluster keeps up to n / 2 points)
-    ha = float(edges[max(cj[0] - 1, 0)])
-    hb = float(edges[min(cj[-1] + 2, M)])
-    if xs.size > 1024:
-        sel = np.empty(xs.size, dtype=np.bool_)
-        K.straddle_mask(xs, 1.0 / ha, 1.0 / hb, Tp, Tn, sel)
-        xs = xs[sel]
-    v = np.abs(xs)
-    T = np.where(xs >= 0, Tp, Tn).astype(np.float64)
-    gl = np.sum(np.abs(acc[:3]), axis=1)
-    inv = M / (B - A)
-    # the breakpoints of the candidate s-bins, a batch of bins at a time: at most
-    # EVENT_BUDGET breakpoints in memory (a single s-bin holds <= ~1 breakpoint per point)
-    out_s, out_v, out_t = [], [], []
-    thr = math.inf
-    groups = [(0, cj.size)]
-    nevents = 0
-    while groups:
-        i0, i1 = groups.pop()
-        a, b = float(edges[cj[i0]]), float(edges[cj[i1 - 1] + 1])
-        kA = np.minimum(np.rint(v * (1.0 / a)), T)
-        kB = np.minimum(np.rint(v * (1.0 / b)), T)
-        cnt = float(np.sum(kA - kB))
-        if cnt > EVENT_BUDGET and i1 - i0 > 1:
-            mid = (i0 + i1) // 2
-            groups += [(mid, i1), (i0, mid)]
+        # only the points with a breakpoint in (one s-bin around) the candidate hull take part in
+        # the sweep: filtered in one kernel loop, compacted in place (no second buffer)
+        ha = float(edges[max(cj[0] - 1, 0)])
+        hb = float(edges[min(cj[-1] + 2, M)])
+        if xs.size > 1024:
+            xs = _compact(xs, 1.0 / ha, 1.0 / hb, Tp, Tn)
+        sweep.run(xs, 0, cj.size)
+    else:
+        # pass 2: the points with a breakpoint in a candidate s-bin, gathered into the buffer for a
+        # run of candidate s-bins at a time (runs halved until their points fit: one data pass per
+        # run; a single s-bin is gathered whatever its size, <= ~1 breakpoint per point)
+        runs = [(0, cj.size)]
+        passes = 1
+        while runs:
+            r0, r1 = runs.pop()
+            sub = np.zeros(M, dtype=np.bool_)
+            sub[cj[r0:r1]] = True
+            passes += 1
+            xs = _gather(arr, A, B, M, Tp, Tn, sub, sbuf if r1 - r0 > 1 else None)
+            if xs is None:
+                mid = (r0 + r1) // 2
+                runs += [(mid, r1), (r0, mid)]
+                continue
+            sweep.run(xs, r0, r1)
+    sbuf = None
+    ps, pv, pt = sweep.result()
+    return (ps, pv, pt, int(scount[0]), {"s_bins": M, "candidate_bins": int(cj.size), "passes": passes,
+                                          "events": sweep.nevents, "const": float(base[3])})
+
+
+SLICE = 1 << 16  # values per slice of the straddler arrays' temporaries
+
+
+def _compact(xs, iA, iB, Tp, Tn):
+    """The values of ``xs`` with a breakpoint between ``1/iA`` and ``1/iB`` (:func:`straddle_mask`),
+    moved to the front of ``xs`` in their order (slice by slice: temporaries of SLICE values)."""
+    from ._kernels import data as K
+
+    w = 0
+    sel = np.empty(min(SLICE, xs.size), dtype=np.bool_)
+    for i in range(0, xs.size, SLICE):
+        c = xs[i:i + SLICE]
+        m = sel[:c.size]
+        K.straddle_mask(c, iA, iB, Tp, Tn, m)
+        kept = c[m]  # a copy: safe to write below i
+        xs[w:w + kept.size] = kept
+        w += kept.size
+    return xs[:w]
+
+
+def _gather(arr, A, B, M, Tp, Tn, sub, buf):
+    """The points of ``arr`` (float64) with a breakpoint in an s-bin flagged in ``sub`` (one data
+    pass, :func:`cand_chunk`), written into ``buf``; None when they do not fit (``buf`` None: a
+    new array of any size)."""
+    from ._kernels import data as K
+
+    xl = []
+    w = 0
+    for c in iter_chunks(arr):
+        mask = np.empty(c.size, dtype=np.bool_)
+        cnt = K.cand_chunk(c, A, B, 1.0 / A, 1.0 / B, M, Tp, Tn, sub, mask)
+        if not cnt:
             continue
-        nevents += int(cnt)
-        # breakpoints generated one s-bin wider on each side: each is then assigned to its bin by
-        # the same formula as without batches, and kept by the batch that owns that bin
-        a = float(edges[max(cj[i0] - 1, 0)])
-        b = float(edges[min(cj[i1 - 1] + 2, M)])
-        ps, pv, pt = _bin_pieces(v, T, a, b, cj[i0:i1], cand, edges, L, A, inv, M, s0, gl, base[3], rtol)
-        # a piece whose lower end exceeds some piece's upper end is never the minimum
-        thr = min(thr, float(np.min(pv + pt)))
-        keep = pv - pt <= thr
-        out_s.append(ps[keep])
-        out_v.append(pv[keep])
-        out_t.append(pt[keep])
-    ps, pv, pt = np.concatenate(out_s), np.concatenate(out_v), np.concatenate(out_t)
-    keep = pv - pt <= thr
-    return (ps[keep], pv[keep], pt[keep],
-            int(scount[0]), {"s_bins": M, "candidate_bins": int(cj.size), "passes": passes, "events": nevents,
-                             "const": float(base[3])})
+        if buf is None:
+            xl.append(c[mask].astype(np.float64))
+            continue
+        if w + cnt > buf.size:
+            return None
+        buf[w:w + cnt] = c[mask]
+        w += cnt
+    if buf is not None:
+        return buf[:w]
+    return np.concatenate(xl) if xl else np.empty(0)
+
+
+def _count_events(v, T, a, b):
+    """Number of breakpoints of the points ``v`` (tops ``T``) in ``[a, b]`` (float, exact below 2^53),
+    slice by slice."""
+    cnt = 0.0
+    for i in range(0, v.size, SLICE):
+        vi, Ti = v[i:i + SLICE], T[i:i + SLICE]
+        cnt += float(np.sum(np.minimum(np.rint(vi * (1.0 / a)), Ti) - np.minimum(np.rint(vi * (1.0 / b)), Ti)))
+    return cnt
+
+
+class _GroupSweep:
+    """The exact pieces of the candidate s-bins ``cj`` of one cluster, from the straddlers of a run
+    of candidate bins at a time (:meth:`run`), in batches of at most EVENT_BUDGET breakpoints."""
+
+    def __init__(self, cj, cand, edges, L, A, inv, M, s0, gl, base3, rtol, Tp, Tn):
+        self.cj, self.cand, self.edges, self.L, self.A, self.inv, self.M = cj, cand, edges, L, A, inv, M
+        self.s0, self.gl, self.base3, self.rtol, self.Tp, self.Tn = s0, gl, base3, rtol, Tp, Tn
+        self.out_s, self.out_v, self.out_t = [], [], []
+        self.thr = math.inf
+        self.nevents = 0
+
+    def run(self, xs, r0, r1):
+        """Sweep the candidate bins ``cj[r0:r1]`` with the points ``xs`` (signed; every point with a
+        breakpoint in those bins must be among them)."""
+        cj, edges, M = self.cj, self.edges, self.M
+        v = np.abs(xs)
+        T = np.where(xs >= 0, self.Tp, self.Tn).astype(np.float64)
+        # the breakpoints of the candidate s-bins, a batch of bins at a time: at most
+        # EVENT_BUDGET breakpoints in memory (a single s-bin holds <= ~1 breakpoint per point)
+        groups = [(r0, r1)]
+        while groups:
+            i0, i1 = groups.pop()
+            a, b = float(edges[cj[i0]]), float(edges[cj[i1 - 1] + 1])
+            cnt = _count_events(v, T, a, b)
+            if cnt > EVENT_BUDGET and i1 - i0 > 1:
+                mid = (i0 + i1) // 2
+                groups += [(mid, i1), (i0, mid)]
+                continue
+            self.nevents += int(cnt)
+            # breakpoints generated one s-bin wider on each side: each is then assigned to its bin by
+            # the same formula as without batches, and kept by the batch that owns that bin
+            a = float(edges[max(cj[i0] - 1, 0)])
+            b = float(edges[min(cj[i1 - 1] + 2, M)])
+            ps, pv, pt = _bin_pieces(v, T, a, b, cj[i0:i1], self.cand, edges, self.L, self.A, self.inv, M,
+                                     self.s0, self.gl, self.base3, self.rtol)
+            # a piece whose lower end exceeds some piece's upper end is never the minimum
+            self.thr = min(self.thr, float(np.min(pv + pt)))
+            keep = pv - pt <= self.thr
+            self.out_s.append(ps[keep])
+            self.out_v.append(pv[keep])
+            self.out_t.append(pt[keep])
+
+    def result(self):
+        ps, pv, pt = np.concatenate(self.out_s), np.concatenate(self.out_v), np.concatenate(self.out_t)
+        keep = pv - pt <= self.thr
+        return ps[keep], pv[keep], pt[keep]
 
 
 def _bin_pieces(v, T, a, b, cj, cand, edges, L, A, inv, M, s0, gl, base3, rtol):
@@ -405,7 +497,7 @@ def _bin_pieces(v, T, a, b, cj, cand, edges, L, A, inv, M, s0, gl, base3, rtol):
     that may hold the minimum of these bins (lower end <= the smallest upper end)."""
     from ._kernels.sweep import sweep_bins
 
-    _, vv, k, beta = _events(v, T, a, b)
+    _, vv, k, beta = _events(v, T, a, b, want_kA=False)
     jb = np.clip(((beta - A) * inv).astype(np.int64), 0, M - 1)
     keep = cand[jb] & (jb >= cj[0]) & (jb <= cj[-1])
     # jb is a non-decreasing function of beta: sorting by beta sorts by (bin, beta)
