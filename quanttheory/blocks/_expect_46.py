@@ -162,13 +162,10 @@ def _rho2(p0, C, n, T, c=None, Cc=None):
     return c * s2 + (Cc / T) * (s1 + s2)
 
 
-def endpoint_stats(law, loc, scale, fmt, m, X6, X4, k, eps_abs, eps_p, need=(True, True, True)):
-    """Statistics of S at one block absmax m (module doc), the one-non-atom-element terms of the
-    binomial expansion in closed form (so the remaining characteristic function is O(t^-2)).
-    ``eps_abs``: target absolute error of ``E|S|`` (data units^2); ``eps_p``: of each probability
-    requested by ``need = (P(S>0), nu6(S<=0), nu4(S>0))`` (the others are returned as NaN).
-
-    Returns (E|S|, P(S>0), nu6(S<=0), nu4(S>0), err_abs, err_p, number of t nodes)."""
+def _endpoint_setup(law, loc, scale, fmt, m, X6, X4, k, need):
+    """The parts of one piece end's statistics that both inversions (:func:`endpoint_stats`,
+    :func:`endpoint_stats_fs`) share: the cells, their probabilities, the atom, the bounds
+    ``|cf_j(t)| <= Cj / t``, the saturating cells, and the exact one-non-atom-element terms."""
     cl = cells(fmt, m, X6, X4, loc, scale)
     U = cl["U"]
     zl, zu, a, b, atom = cl["zl"], cl["zu"], cl["a"], cl["b"], cl["atom"]
@@ -202,7 +199,13 @@ def endpoint_stats(law, loc, scale, fmt, m, X6, X4, k, eps_abs, eps_p, need=(Tru
     mR = 1.0 - p0 ** n - n * p0 ** (n - 1) * q
     mR6 = n6 - c6 * p0 ** (n - 1) - (c6 * (n - 1) * p0 ** (n - 2) * q if n >= 2 else 0.0) - p0 ** (n - 1) * (n6 - c6)
     mR4 = n4 - c4 * p0 ** (n - 1) - (c4 * (n - 1) * p0 ** (n - 2) * q if n >= 2 else 0.0) - p0 ** (n - 1) * (n4 - c4)
-    # moments of one d / U^2 (for the t panels): 16-point GL per cell in z
+    return (U, zl, zu, a, b, atom, p, G, p0, q, sel, Cj, C, sat6, sat4, c6, C6, n6, c4, C4, n4, E1, P1, s6, s4,
+            n, need_p, need6, need4, abs1, P_1, nu6_1, nu4_1, mR, mR6, mR4)
+
+
+def _d_moments(law, zl, zu, a, b, G, n):
+    """Mean and standard deviation of S (the sum of k per-element differences d = a z + b), by a
+    16-point Gauss-Legendre rule per cell in z (used only to place the t panels / the period L)."""
     zq, wq = _gl(16)
     zm, zh = 0.5 * (zl + zu), 0.5 * (zu - zl)
     zz = zm[:, None] + zh[:, None] * zq
@@ -210,6 +213,48 @@ def endpoint_stats(law, loc, scale, fmt, m, X6, X4, k, eps_abs, eps_p, need=(Tru
     dd = a[:, None] * zz + b[:, None]
     e1, e2 = float(np.sum(ww * dd)), float(np.sum(ww * dd * dd))
     mu, sd = n * e1, math.sqrt(max(n * (e2 - e1 * e1), 0.0))
+    return mu, sd
+
+
+def _r2(p0, x, nn, xc=None, c=None):
+    """Binomial-expansion remainder bound of order >= 2 (``xc``, ``c``: the saturating cells' variant)."""
+    from scipy.special import comb
+
+    j = np.arange(2, nn + 1)
+    s2 = (comb(nn, j)[None, :] * p0 ** (nn - j)[None, :] * x[:, None] ** j[None, :]).sum(axis=1) \
+        if nn >= 2 else np.zeros(x.shape)
+    if xc is None:
+        return s2
+    s1 = nn * p0 ** (nn - 1) * x if nn >= 1 else np.zeros(x.shape)
+    return c * s2 + xc * (s1 + s2)
+
+
+def _sym_cells(loc, sel, zl, sat6, sat4, s6, s4):
+    """Cells to integrate and their weight: for loc = 0 the law and d are even (E2M1 is symmetric),
+    the cells mirror each other and carry the same characteristic function, so the cells with
+    z >= 0 are integrated twice."""
+    wsym = 1.0
+    cs = sel
+    if loc == 0.0:
+        cs = sel[zl[sel] >= 0.0]
+        wsym = 2.0
+        c6s, c4s = sat6[cs], sat4[cs]
+    else:
+        c6s, c4s = s6, s4
+    return wsym, cs, c6s, c4s
+
+
+def endpoint_stats(law, loc, scale, fmt, m, X6, X4, k, eps_abs, eps_p, need=(True, True, True)):
+    """Statistics of S at one block absmax m (module doc), the one-non-atom-element terms of the
+    binomial expansion in closed form (so the remaining characteristic function is O(t^-2)).
+    ``eps_abs``: target absolute error of ``E|S|`` (data units^2); ``eps_p``: of each probability
+    requested by ``need = (P(S>0), nu6(S<=0), nu4(S>0))`` (the others are returned as NaN).
+
+    Returns (E|S|, P(S>0), nu6(S<=0), nu4(S>0), err_abs, err_p, number of t nodes)."""
+    (U, zl, zu, a, b, atom, p, G, p0, q, sel, Cj, C, sat6, sat4, c6, C6, n6, c4, C4, n4, E1, P1, s6, s4, n, need_p,
+     need6, need4, abs1, P_1, nu6_1, nu4_1, mR, mR6, mR4) = _endpoint_setup(law, loc, scale, fmt, m, X6, X4, k, need)
+    # moments of one d / U^2 (for the t panels): 16-point GL per cell in z
+    mu, sd = _d_moments(law, zl, zu, a, b, G, n)
     ea = eps_abs / (U * U) * math.pi / 2          # target of the t-integral of E|S| / U^2
     ep = eps_p * math.pi
 
@@ -223,15 +268,7 @@ def endpoint_stats(law, loc, scale, fmt, m, X6, X4, k, eps_abs, eps_p, need=(Tru
         return mm.sum(axis=1), mm[:, s6].sum(axis=1), mm[:, s4].sum(axis=1)
 
     def r2(x, xc=None, c=None, nn=n):
-        j = np.arange(2, nn + 1)
-        from scipy.special import comb
-
-        s2 = (comb(nn, j)[None, :] * p0 ** (nn - j)[None, :] * x[:, None] ** j[None, :]).sum(axis=1) \
-            if nn >= 2 else np.zeros(x.shape)
-        if xc is None:
-            return s2
-        s1 = nn * p0 ** (nn - 1) * x if nn >= 1 else np.zeros(x.shape)
-        return c * s2 + xc * (s1 + s2)
+        return _r2(p0, x, nn, xc, c)
 
     def bounds(T):
         tN = max(T, tmax) * 1.001
@@ -268,14 +305,7 @@ def endpoint_stats(law, loc, scale, fmt, m, X6, X4, k, eps_abs, eps_p, need=(Tru
     chi4 = np.zeros(tt.size, complex)
     # loc = 0: the law and d are even (E2M1 is symmetric), the cells mirror each other and carry
     # the same characteristic function: integrate the cells with z >= 0 only, twice
-    wsym = 1.0
-    cs = sel
-    if loc == 0.0:
-        cs = sel[zl[sel] >= 0.0]
-        wsym = 2.0
-        c6s, c4s = sat6[cs], sat4[cs]
-    else:
-        c6s, c4s = s6, s4
+    wsym, cs, c6s, c4s = _sym_cells(loc, sel, zl, sat6, sat4, s6, s4)
     step = max(1, (1 << 19) // max(cs.size, 1))
     for s0 in range(0, tt.size, step):
         t = tt[s0:s0 + step, None]
@@ -385,38 +415,8 @@ def endpoint_stats_fs(law, loc, scale, fmt, m, X6, X4, k, eps_abs, eps_p, need=(
     is ``O(t^-2)`` and its series is cut at ``t_J`` where the same tail bound as the t-integral's,
     ``(2/pi) int_{t_J}^inf rho_2 / t^2`` (each term ``j > J`` is bounded by the integral over
     ``[t_{j-2}, t_j]``), is below target.  Error = tail bound + aliasing bound + rounding."""
-    cl = cells(fmt, m, X6, X4, loc, scale)
-    U = cl["U"]
-    zl, zu, a, b, atom = cl["zl"], cl["zu"], cl["a"], cl["b"], cl["atom"]
-    p = np.real(_cell_cf(law, zl, zu, np.zeros(zl.shape)))
-    G = float(np.sum(p))
-    p = p / G
-    p0 = float(np.sum(p[atom]))
-    q = 1.0 - p0
-    na = ~atom & (p > 0)
-    sel = np.nonzero(na)[0]
-    fmax = np.maximum(_std_pdf(law, zl), _std_pdf(law, zu)) / G
-    Cj = np.where(na, 2.0 * fmax / np.where(na, np.abs(a), 1.0), 0.0)
-    C = float(np.sum(Cj))
-    sat6, sat4 = cl["sat6"], cl["sat4"]
-    c6, C6, n6 = float(np.sum(p[sat6 & atom])), float(np.sum(Cj[sat6])), float(np.sum(p[sat6]))
-    c4, C4, n4 = float(np.sum(p[sat4 & atom])), float(np.sum(Cj[sat4])), float(np.sum(p[sat4]))
-    E1, P1 = _one_element(law, zl, zu, a, b, sel)
-    E1, P1 = E1 / G, P1 / G
-    s6, s4 = sat6[sel], sat4[sel]
-    n = k
-    need_p, need6, need4 = need
-    need6 = need6 and n6 > 0
-    need4 = need4 and n4 > 0
-    abs1 = n * p0 ** (n - 1) * float(np.sum(E1))
-    P_1 = n * p0 ** (n - 1) * float(np.sum(P1))
-    nu6_1 = c6 * (n - 1) * p0 ** (n - 2) * float(np.sum(P1)) + p0 ** (n - 1) * float(np.sum(P1[s6])) if n >= 2 else \
-        float(np.sum(P1[s6]))
-    nu4_1 = c4 * (n - 1) * p0 ** (n - 2) * float(np.sum(P1)) + p0 ** (n - 1) * float(np.sum(P1[s4])) if n >= 2 else \
-        float(np.sum(P1[s4]))
-    mR = 1.0 - p0 ** n - n * p0 ** (n - 1) * q
-    mR6 = n6 - c6 * p0 ** (n - 1) - (c6 * (n - 1) * p0 ** (n - 2) * q if n >= 2 else 0.0) - p0 ** (n - 1) * (n6 - c6)
-    mR4 = n4 - c4 * p0 ** (n - 1) - (c4 * (n - 1) * p0 ** (n - 2) * q if n >= 2 else 0.0) - p0 ** (n - 1) * (n4 - c4)
+    (U, zl, zu, a, b, atom, p, G, p0, q, sel, Cj, C, sat6, sat4, c6, C6, n6, c4, C4, n4, E1, P1, s6, s4, n, need_p,
+     need6, need4, abs1, P_1, nu6_1, nu4_1, mR, mR6, mR4) = _endpoint_setup(law, loc, scale, fmt, m, X6, X4, k, need)
     ea = eps_abs / (U * U) * math.pi / 2          # target of the (2/pi)-scaled tail, as endpoint_stats
     ep = eps_p * math.pi
     if sel.size == 0 or mR <= 0.0:
@@ -429,29 +429,15 @@ def endpoint_stats_fs(law, loc, scale, fmt, m, X6, X4, k, eps_abs, eps_p, need=(
     # L: >= max |d| and aliasing (Chernoff) below a quarter of each target
     dl, du = a * zl + b, a * zu + b
     dmax = float(np.max(np.maximum(np.abs(dl[sel]), np.abs(du[sel]))))
-    zq, wq = _gl(16)
-    zm, zh = 0.5 * (zl + zu), 0.5 * (zu - zl)
-    zz = zm[:, None] + zh[:, None] * zq
-    ww = zh[:, None] * wq * _std_pdf(law, zz) / G
-    dd = a[:, None] * zz + b[:, None]
-    e1, e2 = float(np.sum(ww * dd)), float(np.sum(ww * dd * dd))
-    mu, sd = n * e1, math.sqrt(max(n * (e2 - e1 * e1), 0.0))
+    mu, sd = _d_moments(law, zl, zu, a, b, G, n)
     L0 = max(dmax * 1.0000001, abs(mu) + 6.0 * sd, 1e-300)
     L, al_abs, al_p = _alias_L(law, zl[sel], zu[sel], a[sel], b[sel], G, p0, n, L0, 0.25 * ea * 2 / math.pi,
                                0.25 * eps_p)
     # tail bound (same as endpoint_stats): rho_2 on a geometric t grid, all candidate cut points
     pj, Cs = p[sel], Cj[sel]
     tmax = float(np.max(Cs / np.maximum(pj, 1e-300)))
-    from scipy.special import comb
-
     def r2(x, xc=None, c=None, nn=n):
-        j = np.arange(2, nn + 1)
-        s2 = (comb(nn, j)[None, :] * p0 ** (nn - j)[None, :] * x[:, None] ** j[None, :]).sum(axis=1) \
-            if nn >= 2 else np.zeros(x.shape)
-        if xc is None:
-            return s2
-        s1 = nn * p0 ** (nn - 1) * x if nn >= 1 else np.zeros(x.shape)
-        return c * s2 + xc * (s1 + s2)
+        return _r2(p0, x, nn, xc, c)
 
     t0 = math.pi / L
     tN = max(tmax, t0) * 1.001
@@ -509,14 +495,7 @@ def endpoint_stats_fs(law, loc, scale, fmt, m, X6, X4, k, eps_abs, eps_p, need=(
     j = np.arange(1, J + 1, 2, dtype=float)
     tt = j * (math.pi / L)
     # cell characteristic functions at the nodes (loc = 0: cells with z >= 0, twice)
-    wsym = 1.0
-    cs = sel
-    if loc == 0.0:
-        cs = sel[zl[sel] >= 0.0]
-        wsym = 2.0
-        c6s, c4s = sat6[cs], sat4[cs]
-    else:
-        c6s, c4s = s6, s4
+    wsym, cs, c6s, c4s = _sym_cells(loc, sel, zl, sat6, sat4, s6, s4)
     psi = np.zeros(tt.size, complex)
     chi6 = np.zeros(tt.size, complex)
     chi4 = np.zeros(tt.size, complex)
