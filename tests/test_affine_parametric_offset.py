@@ -186,6 +186,57 @@ def test_second_order_hessian_bounds_hold(dist, anchor):
     assert checked >= 60
 
 
+@pytest.mark.parametrize("dist", [Laplace(1.0, 1.0), Laplace(-0.3, 0.6), ReLU(Laplace(0.5, 1.0))])
+@pytest.mark.parametrize("anchor", [None, 0.0])
+def test_kink_hessian_bound_holds(dist, anchor):
+    """Boxes built so that a chosen threshold's interval straddles the Laplace kink at mu (its centre
+    t0 = mu + u D, |u| < 1, so the far side of the kink is reached by D - |t0 - mu| > 0): the first-order
+    kink term keeps lambda_lower_sc below the smallest eigenvalue of the exact Hessian and |H - H0| <= U
+    elementwise at the four corners (the farthest reach past the kink) and 12 random points of each box
+    (1e-10 absolute slack as above); numpy and numba forms agree; and the whole second-order box bound
+    of the search stays below the exact MSE (engine / Gauss-Legendre) on a 5 x 5 grid of the box."""
+    L = _Law(dist)
+    rng = np.random.default_rng(17)
+    checked = n_ty = 0
+    for N in (3, 15, 63, 255):
+        a = N / 2 if anchor is None else anchor
+        for _ in range(12):
+            s0 = rng.uniform(0.3, 3) * 2 / (N + 1) ** 0.8
+            k = int(rng.integers(0, N))
+            v = k + 0.5 - a
+            hs, hc = s0 * 10 ** rng.uniform(-4, -1.5), s0 * 10 ** rng.uniform(-3, -0.3)
+            D = hc + abs(v) * hs
+            t0 = L.mu + rng.uniform(-0.95, 0.95) * D
+            c0 = t0 - v * s0
+            box = ([s0 - hs], [s0 + hs], [c0 - hc], [c0 + hc])
+            lam, H0, U = hessian_bounds_sc(L.law, L.mu, L.sig, L.relu, L.p0, N, *box, anchor=anchor)
+            lam_nb, H0_nb, U_nb = hessian_bounds_sc_nb(L.law, L.mu, L.sig, L.relu, L.p0, N, *box, anchor=anchor)
+            scale = abs(H0[0][0]) + abs(H0[1][0]) + abs(H0[2][0]) + 1.0
+            for x, y in zip((lam, *H0, *U), (lam_nb, *H0_nb, *U_nb)):
+                assert (x[0] == y[0]) or abs(x[0] - y[0]) <= 1e-12 * scale
+            if not np.isfinite(lam[0]):  # a threshold also on the ReLU atom
+                continue
+            checked += 1
+            pts = [(s0 + es * hs, c0 + ec * hc) for es in (-1, 1) for ec in (-1, 1)]
+            pts += [(s0 + hs * rng.uniform(-1, 1), c0 + hc * rng.uniform(-1, 1)) for _ in range(12)]
+            for s, c in pts:
+                H = _scaled_hessian(L, N, s, c, a)
+                assert np.linalg.eigvalsh(H)[0] >= lam[0] - 1e-10
+                assert abs(H[0, 0] - H0[0][0]) <= U[0][0] + 1e-10
+                assert abs(H[0, 1] - H0[1][0]) <= U[1][0] + 1e-10
+                assert abs(H[1, 1] - H0[2][0]) <= U[2][0] + 1e-10
+            if N <= 63:
+                bits = int(round(math.log2(N + 1)))
+                lb = float(offset_taylor_lb_nb(L.law, L.mu, L.sig, L.relu, L.p0, L.full_reach, N, *box,
+                                               anchor=anchor)[0])
+                if np.isfinite(lb):
+                    n_ty += 1
+                    vals = [_engine_F(dist, bits, s, c - s * a) for s in np.linspace(s0 - hs, s0 + hs, 5)
+                            for c in np.linspace(c0 - hc, c0 + hc, 5)]
+                    assert lb <= min(vals) * (1 + 1e-12) + 1e-300
+    assert checked >= 30 and n_ty >= 10
+
+
 @pytest.mark.parametrize("dist", [Normal(0.3, 1.0), Laplace(1.0, 1.0), ReLU(Normal(0.0, 1.0)),
                                   ReLU(Laplace(0.5, 1.0))])
 def test_box_taylor_bound_is_below_the_mse_in_the_box(dist):

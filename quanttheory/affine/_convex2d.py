@@ -431,8 +431,11 @@ def zp_taylor_terms(law, mu, sig, relu, p0, N, z, s1, s2):
 # D_k = hc + |v_k| hs, |p'|, |p''| maximized over each threshold's interval).  The first-order
 # term keeps the cancellation of sum_k s p'(t_k) ~ int p' = 0 that a plain interval bound of the
 # densities loses; lambda_min of a matrix affine in x is concave, so its minimum over the box is
-# at a corner.  Thresholds whose interval holds the Laplace kink at mu get a zero-order interval
-# term instead; a threshold interval holding the ReLU atom at 0 gives -inf (F is not C^2 there).
+# at a corner.  A threshold whose interval holds the Laplace kink at mu keeps the smooth terms (one-sided
+# p'(t0); one-sided maxima of |p'|, |p''|, so the B_a remainder is unchanged: Q is C^1 with Lipschitz Q')
+# plus a first-order kink term: along the segment p' jumps by at most J = 2 p(mu) / sig, and only on the
+# part past the kink (length <= D_k - |t0_k - mu|), so |A_a remainder| gains s2 |v|^a J (D_k - |t0_k - mu|)^+;
+# a threshold interval holding the ReLU atom at 0 gives -inf (F is not C^2 there).
 # The bound is returned for the scaled coordinates y = (kappa s, c), kappa = max(N / 2, 1/2).
 
 
@@ -519,8 +522,9 @@ def hessian_bounds_sc(law, mu, sig, relu, p0, N, s1, s2, c1, c2, cont_only=False
     Hss = 2 * (an * an * mass + 2 * B1 - A2)
     # smooth thresholds: exact first-order term and second-order remainder; rough: zero-order interval
     rough = np.zeros(t0.shape, dtype=bool)
+    kink = np.zeros(t0.shape, dtype=bool)
     if law == 1:
-        rough |= (ta <= mu) & (tb >= mu)
+        kink = (ta <= mu) & (tb >= mu)
     bad = np.zeros(s0.shape, dtype=bool)
     if relu:
         cross = (ta <= 0) & (tb >= 0)
@@ -530,6 +534,11 @@ def hessian_bounds_sc(law, mu, sig, relu, p0, N, s1, s2, c1, c2, cont_only=False
             bad = np.any(cross, axis=1)
         left = tb < 0  # p = 0, Q constant on the whole interval: constant terms
     sm = ~rough
+    # Laplace kink at mu inside a threshold's interval: p is continuous there and only p' jumps (by at most
+    # J = 2 p(mu) / sig), on the part of the segment past the kink (length <= D - |t0 - mu|): the smooth
+    # terms (one-sided p' at t0, one-sided maxima of |p'|, |p''|) plus s2 |v|^a J (D - |t0 - mu|)^+ per A_a
+    jx = np.where(kink & sm, (2.0 * _dens(law, mu, sig, False, np.full(1, mu))[0] / sig)
+                  * np.maximum(D - np.abs(t0 - mu), 0.0) * (1 + 1e-13), 0.0)
     z = (t0 - mu) / sig
     if law == 0:
         P1 = -z * P / sig
@@ -559,7 +568,8 @@ def hessian_bounds_sc(law, mu, sig, relu, p0, N, s1, s2, c1, c2, cont_only=False
         d1 = np.where(left, 0.0, d1)
         d2 = np.where(left, 0.0, d2)
     d1, d2 = np.where(sm, d1, 0.0), np.where(sm, d2, 0.0)
-    Abnd = [2 * hs * (av**a * d1 * D).sum(1) + s2 * (av**a * d2 * D * D).sum(1) for a in range(3)]
+    Abnd = [2 * hs * (av**a * d1 * D).sum(1) + s2 * (av**a * d2 * D * D).sum(1) + 2 * s2 * (av**a * jx).sum(1)
+            for a in range(3)]
     Bbnd = [(av**a * d1 * D * D).sum(1) for a in range(2)]
     Rcc = Abnd[0]
     Rsc = Bbnd[0] + Abnd[1]
@@ -891,7 +901,8 @@ def _hb_kernel():
             sA2 += v * v * P
             B0 += Q
             B1 += v * Q
-            rough = law == 1 and ta <= mu and tb >= mu
+            kink = law == 1 and ta <= mu and tb >= mu
+            rough = False
             left = False
             if relu:
                 if ta <= 0 and tb >= 0:
@@ -900,6 +911,11 @@ def _hb_kernel():
                     else:
                         bad = True
                 left = tb < 0
+            jx = 0.0
+            if kink and not rough:
+                # first-order kink term: p' jumps by at most J = 2 p(mu) / sig, and only on the part of
+                # the segment past the kink (length <= D - |t0 - mu|)
+                jx = (2.0 * dens(law, mu, sig, False, mu) / sig) * max(D - abs(t0 - mu), 0.0) * (1 + 1e-13)
             if not rough:
                 z = (t0 - mu) / sig
                 if law == 0:
@@ -928,9 +944,10 @@ def _hb_kernel():
                     d2 = 0.0
                 else:
                     d1, d2 = derivs_max(law, mu, sig, la, lb)
-                Ab0 += 2 * hs * d1 * D + s2 * d2 * D * D
-                Ab1 += 2 * hs * av * d1 * D + s2 * av * d2 * D * D
-                Ab2 += 2 * hs * av * av * d1 * D + s2 * av * av * d2 * D * D
+                ab = 2 * hs * d1 * D + s2 * d2 * D * D + 2 * s2 * jx
+                Ab0 += ab
+                Ab1 += av * ab
+                Ab2 += av * av * ab
                 Bb0 += d1 * D * D
                 Bb1 += av * d1 * D * D
             else:
