@@ -91,7 +91,8 @@ USE_FAST_OFFSET = True
 OFFSET_RELU_ANCHOR = 0.0  # ReLU laws: box coordinates c = m + a N s with a = this (0: the lowest level)
 OFFSET_ONE_START = True  # Newton from the better of the two starts only (False: both, the better result)
 OFFSET_RELU_SPLIT = 4.0  # ReLU laws, N >= 63: split a box along s only when kappa (s2 - s1) >= this * (c2 - c1)
-#   (else along c; measured: ReLU(Laplace(0.5, 1)) 8 bits 889 -> 422 boxes; below 6 bits 1.0 needs fewer)
+#   (twice this from N >= 127; else along c; measured: ReLU(Laplace(0.5, 1)) 8 bits 889 -> 347 boxes; below
+#   6 bits 1.0 needs fewer)
 OFFSET_GAP_RTOL = 1e-12  # boxes whose lower bound is within this of the incumbent are closed (the engine's accuracy)
 
 
@@ -1173,9 +1174,10 @@ def _offset_fast(dist, L: "_Law", bits, x0, s_hi, m_lo, m_hi, s_min, t0, max_box
             best = Rn[7]
             continue
         # split along the side that moves the levels most (kappa (s2 - s1) against c2 - c1; ReLU laws from
-        # 6 bits: against OFFSET_RELU_SPLIT (c2 - c1), the lowest level anchored, its top moves less mass)
+        # 6 bits: against OFFSET_RELU_SPLIT (c2 - c1), from 7 bits twice that: with the lowest level
+        # anchored, the top levels that kappa measures carry little mass)
         ws, wc = kap * (s2 - s1), c2 - c1
-        sp = ws >= wc * (OFFSET_RELU_SPLIT if not sym and N >= 63 else 1.0)
+        sp = ws >= wc * ((2 * OFFSET_RELU_SPLIT if N >= 127 else OFFSET_RELU_SPLIT) if not sym and N >= 63 else 1.0)
         s1n = np.concatenate([s1[sp], sc[sp], s1[~sp], s1[~sp]])
         s2n = np.concatenate([sc[sp], s2[sp], s2[~sp], s2[~sp]])
         c1n = np.concatenate([c1[sp], c1[sp], c1[~sp], cc[~sp]])
