@@ -289,3 +289,18 @@ def test_fast_validates_input():
         block_mse_4over6_fast(Normal(), "nvfp4", tensor_scale=-1.0)
     with pytest.raises(ValueError, match="E4M3"):
         block_mse_4over6_fast(Normal(), "mxfp4")
+
+
+def test_m_quadrature_rejects_real_scales():
+    """block_mse_4over6 holds both candidate scales constant on each m panel (taken at the panel's
+    midpoint); with real-valued scales X = c m / 6 the scale varies continuously, _panels does not
+    split it, and the result would be a wrong number (one scale for the whole range of m): it must
+    raise instead, directly and through block_mse's dispatch."""
+    from quanttheory.blocks.expectation import block_mse
+    from quanttheory.blocks.expectation_min import block_mse_4over6
+
+    bf = get_block_format("e2m1", block=2, scale_format="real")
+    with pytest.raises(ValueError, match="real-valued block scales"):
+        block_mse_4over6(Normal(), bf)
+    with pytest.raises(ValueError, match="real-valued block scales"):
+        block_mse(Normal(), bf, "4over6")

@@ -178,7 +178,7 @@ def _abs_d_panel(dist, fmt, X6, X4, m, n, eps, mode_pts):
 
 def block_mse_4over6(dist, fmt="nvfp4", *, block=None, c: float = 1.0, tensor_scale=None, tol: float = 1e-7,
                      gl_m: int = 8) -> BlockMSE:
-    """Exact expected per-element MSE of the ``4over6`` rule (E2M1 elements, E4M3 block scales).
+    """Exact expected per-element MSE of the ``4over6`` rule (E2M1 elements, E4M3 or FP16 block scales).
 
     ``MSE = (MSE_6 + MSE_4)/2 - (1/2) int_0^inf g(m) G(m)^(k-1) E[|D| | M = m] dm`` with ``D`` the
     difference of the two candidate block squared errors (module doc); ``E|D|`` from its
@@ -193,6 +193,11 @@ def block_mse_4over6(dist, fmt="nvfp4", *, block=None, c: float = 1.0, tensor_sc
     r = check_rule("4over6", bf)
     if bf.scale_format not in ("e4m3", "real", "fp16"):
         raise ValueError("4over6 needs E4M3 (or fp16/real) block scales, like NVFP4")
+    if bf.scale_format == "real":
+        # the m panels below hold both candidate scales constant (evaluated at each panel's midpoint);
+        # real scales c m / 6 vary continuously with m, so that would be a wrong number, not an error bound
+        raise ValueError("block_mse_4over6 does not support real-valued block scales (the scale varies within "
+                         "every m panel); use scale_format='e4m3' or 'fp16'")
     if not (isinstance(c, (int, float, np.floating)) and math.isfinite(c) and c > 0):
         raise ValueError(f"clip multiplier c must be a finite number > 0, got {c!r}")
     if not (isinstance(tol, float) and 1e-12 <= tol < 1e-2):
