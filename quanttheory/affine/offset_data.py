@@ -29,6 +29,7 @@ from .parametric import AffineOptimum
 
 MAX_PATTERNS = 4096
 MAX_BOXES = 200000
+VALUE_CHUNK = 4096  # boxes per evaluation of the centres' values: 4096 x 256 levels x 8 B = 8 MB at 8 bits
 
 
 def _ls(n, Sx, Sxx, Sk, Skk, Sxk):
@@ -133,7 +134,11 @@ def optimal_offset_1d(x, bits, *, name="data", allow_constant=False) -> AffineOp
         if not s1.size:
             break
         sc, cc = 0.5 * (s1 + s2), 0.5 * (c1 + c2)
-        best = min(best, float(value(sc, cc - sc * N / 2).min()))
+        # the centres' values in chunks: ``value`` builds a (boxes x (N + 1)) level matrix, which at 8 bits and
+        # 2e5 boxes would be ~400 MB; chunks of VALUE_CHUNK boxes bound it (same minimum)
+        mc = cc - sc * N / 2
+        for j in range(0, sc.size, VALUE_CHUNK):
+            best = min(best, float(value(sc[j:j + VALUE_CHUNK], mc[j:j + VALUE_CHUNK]).min()))
         leaf = (s1 > 0) & (npat <= MAX_PATTERNS)
         for b in np.flatnonzero(leaf):
             offset_leaf_exact(xc, N, s1[b], s2[b], c1[b], c2[b], MAX_PATTERNS + 1, out)
