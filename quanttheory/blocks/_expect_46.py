@@ -244,6 +244,26 @@ def _sym_cells(loc, sel, zl, sat6, sat4, s6, s4):
     return wsym, cs, c6s, c4s
 
 
+def _cf_sums(law, tt, loc, sel, zl, zu, a, b, sat6, sat4, s6, s4, G, need6, need4, chunk):
+    """Characteristic function of one element's non-atom part at the nodes ``tt`` (``psi``) and of its
+    saturating cells (``chi6``, ``chi4``; zeros when not needed), summed over the cells chosen by
+    :func:`_sym_cells`; ``chunk`` bounds the (nodes x cells) temporaries to about that many entries."""
+    wsym, cs, c6s, c4s = _sym_cells(loc, sel, zl, sat6, sat4, s6, s4)
+    psi = np.zeros(tt.size, complex)
+    chi6 = np.zeros(tt.size, complex)
+    chi4 = np.zeros(tt.size, complex)
+    step = max(1, chunk // max(cs.size, 1))
+    for s0 in range(0, tt.size, step):
+        t = tt[s0:s0 + step, None]
+        cf = _cell_cf(law, zl[cs], zu[cs], t * a[cs]) * np.exp(1j * t * b[cs]) * (wsym / G)
+        psi[s0:s0 + step] = cf.sum(axis=1)
+        if need6:
+            chi6[s0:s0 + step] = cf[:, c6s].sum(axis=1)
+        if need4:
+            chi4[s0:s0 + step] = cf[:, c4s].sum(axis=1)
+    return psi, chi6, chi4
+
+
 def endpoint_stats(law, loc, scale, fmt, m, X6, X4, k, eps_abs, eps_p, need=(True, True, True)):
     """Statistics of S at one block absmax m (module doc), the one-non-atom-element terms of the
     binomial expansion in closed form (so the remaining characteristic function is O(t^-2)).
@@ -300,21 +320,9 @@ def endpoint_stats(law, loc, scale, fmt, m, X6, X4, k, eps_abs, eps_p, need=(Tru
     z10, w10 = _gl(10)
     tt = np.concatenate([(cp[:, None] + hp[:, None] * z16).ravel(), (cp[:, None] + hp[:, None] * z10).ravel()])
     n16 = npan * 16
-    psi = np.zeros(tt.size, complex)
-    chi6 = np.zeros(tt.size, complex)
-    chi4 = np.zeros(tt.size, complex)
     # loc = 0: the law and d are even (E2M1 is symmetric), the cells mirror each other and carry
     # the same characteristic function: integrate the cells with z >= 0 only, twice
-    wsym, cs, c6s, c4s = _sym_cells(loc, sel, zl, sat6, sat4, s6, s4)
-    step = max(1, (1 << 19) // max(cs.size, 1))
-    for s0 in range(0, tt.size, step):
-        t = tt[s0:s0 + step, None]
-        cf = _cell_cf(law, zl[cs], zu[cs], t * a[cs]) * np.exp(1j * t * b[cs]) * (wsym / G)
-        psi[s0:s0 + step] = cf.sum(axis=1)
-        if need6:
-            chi6[s0:s0 + step] = cf[:, c6s].sum(axis=1)
-        if need4:
-            chi4[s0:s0 + step] = cf[:, c4s].sum(axis=1)
+    psi, chi6, chi4 = _cf_sums(law, tt, loc, sel, zl, zu, a, b, sat6, sat4, s6, s4, G, need6, need4, 1 << 19)
     Psi = p0 + psi
     PsiN1 = Psi ** (n - 1)
     R = PsiN1 * Psi - p0 ** n - n * p0 ** (n - 1) * psi
@@ -495,19 +503,7 @@ def endpoint_stats_fs(law, loc, scale, fmt, m, X6, X4, k, eps_abs, eps_p, need=(
     j = np.arange(1, J + 1, 2, dtype=float)
     tt = j * (math.pi / L)
     # cell characteristic functions at the nodes (loc = 0: cells with z >= 0, twice)
-    wsym, cs, c6s, c4s = _sym_cells(loc, sel, zl, sat6, sat4, s6, s4)
-    psi = np.zeros(tt.size, complex)
-    chi6 = np.zeros(tt.size, complex)
-    chi4 = np.zeros(tt.size, complex)
-    step = max(1, (1 << 18) // max(cs.size, 1))
-    for s0 in range(0, tt.size, step):
-        t = tt[s0:s0 + step, None]
-        cf = _cell_cf(law, zl[cs], zu[cs], t * a[cs]) * np.exp(1j * t * b[cs]) * (wsym / G)
-        psi[s0:s0 + step] = cf.sum(axis=1)
-        if need6:
-            chi6[s0:s0 + step] = cf[:, c6s].sum(axis=1)
-        if need4:
-            chi4[s0:s0 + step] = cf[:, c4s].sum(axis=1)
+    psi, chi6, chi4 = _cf_sums(law, tt, loc, sel, zl, zu, a, b, sat6, sat4, s6, s4, G, need6, need4, 1 << 18)
     Psi = p0 + psi
     PsiN1 = Psi ** (n - 1)
     R = PsiN1 * Psi - p0 ** n - n * p0 ** (n - 1) * psi
