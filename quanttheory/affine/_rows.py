@@ -59,6 +59,7 @@ ZMIN = 64.0
 OLDRW = 0.25  # boxes wider than this (relative) also get the first-order bound of _node
 DELTA0 = 0.01  # half-width (relative) of the first box around the incumbent's scale
 LSTEPS = 4  # rounds of two least-squares steps and an Aitken extrapolation per zero-point of the incumbent
+DOMINANCE = True  # prune zero-points dominated by a neighbour on the whole box (_dominance)
 GROW = 1.7  # growth of the first boxes' widths away from it
 
 
@@ -395,6 +396,38 @@ def _chord_ends(Ua, Ub, P0, xmin, xmax, invw, nb, N, n, T1, T2, s1, s2, zlo, zhi
         cu2[k + off + 1] = a2
         cnz[k + off + 1] = a3
     _chord_z(cu1, cu2, cnz, off, N, n, T1, T2, s1, dl, zlo, zhi, out_lb, out_ub, out_s, out_nz)
+
+
+@njit(cache=True)
+def _dominance(Ua, Ub, N, n, T1, s1, s2, zlo, zhi, mg):
+    """Zero-points of ``zlo..zhi`` that can be optimal somewhere in ``[s1, s2]``: the narrowed range ``(zL, zH)``.
+
+    With ``U(a) = sum (x - a)_+`` and ``Lam(c) = sum (c - x)_+ = U(c) - T1 + n c``, the thresholds of ``z + 1`` are
+    those of ``z`` shifted by one step, and the identity of :func:`_chord` gives
+    ``F_{z+1}(s) - F_z(s) = 2 s g_z(s)``, ``g_z(s) = U(s (N - z - 1/2)) - Lam(-s (z + 1/2))``.
+    ``g_z(s)`` is non-decreasing in ``z`` (U falls and Lam rises with their arguments, which both fall as ``z``
+    grows), so ``g_z > 0`` on the box means ``F_{z'} > F_z`` there for every ``z' > z`` and ``g_{z-1} < 0`` means
+    ``F_{z'} > F_z`` for every ``z' < z``: those zero-points hold no minimizer of the box.  Both terms of ``g_z``
+    fall as ``s`` grows, so on ``[s1, s2]``: ``g_z >= U(s2 (N - z - 1/2)) - Lam(-s1 (z + 1/2))`` and
+    ``g_z <= U(s1 (N - z - 1/2)) - Lam(-s2 (z + 1/2))``, read from the cached box ends
+    (``Ua[k + N] = U((k + 1/2) s1)``, ``Ub`` at ``s2``).  ``mg``: the rounding allowance of a computed ``g``
+    (the bound must exceed it strictly)."""
+    zH = zhi
+    for z in range(zlo, zhi):
+        kt = 2 * N - z - 1  # threshold k = N - z - 1, stored at k + N
+        kb = N - z - 1  # threshold k = -z - 1
+        gl = Ub[kt] - (Ua[kb] - T1 - n * s1 * (z + 0.5))
+        if gl > mg:
+            zH = z
+            break
+    zL = zlo
+    for z in range(zH, zlo, -1):
+        z1 = z - 1
+        gu = Ua[2 * N - z1 - 1] - (Ub[N - z1 - 1] - T1 - n * s2 * (z1 + 0.5))
+        if gu < -mg:
+            zL = z
+            break
+    return zL, zH
 
 
 @njit(cache=True)
@@ -1084,6 +1117,12 @@ def _solve_range(X, r0, r1, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_
                     continue
                 _uend(s1, -zhi, N - zlo - 1, P0, P1, buf, start, xmin, xmax, invw, nb, N, Ue, e1[b], eklo, ekhi)
                 _uend(s2, -zhi, N - zlo - 1, P0, P1, buf, start, xmin, xmax, invw, nb, N, Ue, e2[b], eklo, ekhi)
+                if DOMINANCE and zhi > zlo:
+                    zlo, zhi = _dominance(Ue[e1[b]], Ue[e2[b]], N, fn, T1, s1, s2, zlo, zhi,
+                                          K * (4.0 * Tabs + 4.0 * N * fn * s2))
+                    for zz in range(N + 1):
+                        if zz < zlo or zz > zhi:
+                            alive[b, zz] = False
                 _chord_lb(Ue[e1[b]], Ue[e2[b]], N, fn, T1, T2, s1, s2, zlo, zhi, cu1, cu2, cnz, clb, cub, csc, znz)
                 wide = (s2 - s1) > OLDRW * s1
                 if wide:
