@@ -9,9 +9,9 @@ whole checkpoint.  Here the ``.onnx`` file is memory-mapped and walked in two st
 
    * ``raw_data`` and external data: a zero-copy ``numpy.frombuffer`` view of a memory map of *that
      tensor's bytes only* (its own ``mmap``, unmapped when the array is dropped, so the pages of
-     tensors already analyzed do not stay in the resident set).  A float32/float64 view whose file
-     offset is not a multiple of the item size is copied once into an aligned array and the map is
-     closed (peak 2x that tensor, then 1x);
+     tensors already analyzed do not stay in the resident set).  A float32/float64 tensor whose file
+     offset is not a multiple of the item size (``raw_data`` inside the protobuf usually is not) is
+     read with ``readinto`` into a new aligned array instead (1x that tensor, no mapped pages);
    * ``float_data``/``double_data`` (packed fixed32/fixed64): the same view; ``int32_data``,
      ``int64_data``, ``uint64_data`` (varints): decoded in chunks of :data:`CHUNK` bytes into the
      output array (temporaries bounded by the chunk, not the tensor).  (b)float16 and float8 stored in
@@ -310,8 +310,9 @@ def _np_dtype(kind: str, path: str):
 
 def _map(file: str, offset: int, nbytes: int, dtype: np.dtype, shape: tuple) -> np.ndarray:
     """``nbytes`` at ``offset`` of ``file`` as an array: a read-only view of a memory map of those
-    bytes only (unmapped when the array is dropped); float views at an offset that is not a multiple
-    of the item size are copied once to an aligned array (the map is closed at once)."""
+    bytes only (unmapped when the array is dropped).  A float view at an offset that is not a multiple
+    of the item size would be unaligned: those bytes are read (``readinto``) into a new aligned array
+    instead, so the peak stays 1x the tensor (no mapped pages beside the copy)."""
     n = nbytes // dtype.itemsize
     if n == 0:
         return np.zeros(shape, dtype)
@@ -319,14 +320,16 @@ def _map(file: str, offset: int, nbytes: int, dtype: np.dtype, shape: tuple) -> 
         size = os.fstat(f.fileno()).st_size
         if offset + nbytes > size:
             raise WireError(f"data at bytes [{offset}, {offset + nbytes}) of {file} past its end ({size} bytes)")
+        if offset % dtype.alignment and dtype.kind in "fc":
+            out = np.empty(shape, dtype)
+            f.seek(offset)
+            if f.readinto(memoryview(out.reshape(-1).view(np.uint8))) != nbytes:
+                raise WireError(f"short read at byte {offset} of {file}")
+            return out
         base = offset - offset % mmap.ALLOCATIONGRANULARITY
         mm = mmap.mmap(f.fileno(), offset + nbytes - base, access=mmap.ACCESS_READ, offset=base)
     arr = np.frombuffer(mm, dtype=dtype, count=n, offset=offset - base).reshape(shape)
-    if offset % dtype.alignment and dtype.kind in "fc":
-        out = arr.copy()
-        del arr
-        mm.close()
-        return out
+    arr.flags.writeable = False
     return arr
 
 
