@@ -442,3 +442,16 @@ def test_peak_memory_streams_onnx(tmp_path, external):
     assert m.tensors == 8 and m.values == 8 * 2048 * 1024
     assert m.rss_growth < 2 * nbytes + 16 * MB, m
     assert m.tracemalloc_peak < 2 * nbytes + 16 * MB, m
+
+
+def _real_model():
+    p = os.environ.get("QUANTTHEORY_TEST_MODEL") or os.path.join(os.path.dirname(__file__), "data",
+                                                                 "silero_vad.onnx")
+    return p if os.path.exists(p) and p.endswith(".onnx") else None
+
+
+@pytest.mark.skipif(_real_model() is None, reason="real model absent: see docs/models.md (pip download silero-vad)")
+def test_real_model_bit_for_bit():
+    """The silero-vad models (If subgraphs, Constant nodes, fp16 in silero_vad_half.onnx) read exactly
+    as onnx reads them (all six ONNX files of silero-vad 6.2.3 were checked when this was written)."""
+    assert len(_check_equal(_real_model())) > 10

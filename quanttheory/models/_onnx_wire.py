@@ -88,7 +88,6 @@ class TensorRec:
     external: list = field(default_factory=list)   # [(key, value)]
     has_segment: bool = False
     span: list = field(default_factory=list)       # [(start, end)] of the TensorProto message(s)
-    strings: int = 0
 
 
 @dataclass
@@ -259,8 +258,6 @@ class _Reader:
                         segs[-1] = (segs[-1][0], e, False)
                     else:
                         segs.append((at_, e, False))
-            elif num == 6 and wt == 2:
-                t.strings += 1
             elif num == 8 and wt == 2:
                 t.name = self.text(a, e)
             elif num == 9 and wt == 2:
@@ -297,7 +294,7 @@ def _decode_varints(buf: np.ndarray) -> np.ndarray:
     return np.add.reduceat(vals, starts) if starts.size else np.zeros(0, np.uint64)
 
 
-def _np_dtype(kind: str, path: str):
+def _np_dtype(kind: str):
     if kind.startswith("ml:"):
         try:
             import ml_dtypes
@@ -407,7 +404,7 @@ class OnnxFile:
         kind = DATA_TYPES[t.data_type][1]
         if kind is None:
             return self._fallback(t, name, tname)
-        dt = _np_dtype(kind, self.path)
+        dt = _np_dtype(kind)
         nbytes = count * dt.itemsize
         try:
             if t.location == EXTERNAL:
