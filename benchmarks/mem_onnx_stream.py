@@ -10,7 +10,8 @@ measured in a fresh process (minimum over ``--repeat`` runs):
 
 * ``read``: RSS growth while iterating over ``iter_tensors`` and summing every tensor (the reader alone);
 * ``model``: :func:`quanttheory.models.memory.measure_peak` of ``quanttheory model`` with
-  ``--granularity tensor`` and the amax baseline only (every tensor one unit, chunked passes).
+  ``--granularity tensor`` and the amax baseline only (every tensor one unit, chunked passes); its
+  NumPy peak (tracemalloc) is printed too.
 
 Both are growth over the process's RSS after imports and warm-up, in MB and in units of the largest
 tensor (8 MB).  A baseline that cannot read a file (main rejects external data) is reported as such.
@@ -108,17 +109,19 @@ def main():
     for kind, path in files.items():
         for label, env in bases.items():
             for what, fn in (("read", lambda e, p: run(_READ_CHILD, e, p)), ("model", model_peak)):
-                vals, err = [], None
+                vals, tms, err = [], [], None
                 for _ in range(a.repeat):
                     d, err = fn(env, path)
                     if d is None:
                         break
                     vals.append(d["growth"])
+                    tms.append(d.get("tm", -1))
                 if not vals:
                     print(f"{kind:9s} {label:9s} {what:6s} fails: {err}")
                     continue
                 g = min(vals)
-                print(f"{kind:9s} {label:9s} {what:6s} {g / MB:7.1f} MB ({g / tensor:5.2f}x)", flush=True)
+                tm = f"  NumPy peak {min(tms) / MB:6.1f} MB ({min(tms) / tensor:5.2f}x)" if min(tms) >= 0 else ""
+                print(f"{kind:9s} {label:9s} {what:6s} {g / MB:7.1f} MB ({g / tensor:5.2f}x){tm}", flush=True)
 
 
 if __name__ == "__main__":
