@@ -8,7 +8,8 @@ For each file and each code base (this interpreter's quanttheory; with ``--basel
 interpreter with ``PYTHONPATH=DIR``, e.g. ``git archive c812034 | tar -x -C DIR``), two numbers, each
 measured in a fresh process (minimum over ``--repeat`` runs):
 
-* ``read``: RSS growth while iterating over ``iter_tensors`` and summing every tensor (the reader alone);
+* ``read``: RSS growth while iterating over ``iter_tensors`` and summing every tensor (the reader alone),
+  and its CPU time (``time.process_time``; the file is in the page cache after the first run);
 * ``model``: :func:`quanttheory.models.memory.measure_peak` of ``quanttheory model`` with
   ``--granularity tensor`` and the amax baseline only (every tensor one unit, chunked passes); its
   NumPy peak (tracemalloc) is printed too.
@@ -38,16 +39,19 @@ page = os.sysconf("SC_PAGE_SIZE")
 def rss():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * page
+import time
 base = rss(); top = [base]; stop = threading.Event()
 def sample():
     while not stop.wait(0.002):
         top[0] = max(top[0], rss())
 th = threading.Thread(target=sample, daemon=True); th.start()
 n = 0; s = 0.0
+t0 = time.process_time()
 for info, a in iter_tensors(sys.argv[1]):
     s += float(np.asarray(a, dtype=np.float32).sum(dtype=np.float64)); n += 1
+cpu = time.process_time() - t0
 stop.set(); th.join(); top[0] = max(top[0], rss())
-print(json.dumps({"growth": top[0] - base, "tensors": n, "sum": s}))
+print(json.dumps({"growth": top[0] - base, "tensors": n, "sum": s, "cpu": cpu}))
 """
 
 MB = 1 << 20
@@ -109,18 +113,20 @@ def main():
     for kind, path in files.items():
         for label, env in bases.items():
             for what, fn in (("read", lambda e, p: run(_READ_CHILD, e, p)), ("model", model_peak)):
-                vals, tms, err = [], [], None
+                vals, tms, cpus, err = [], [], [], None
                 for _ in range(a.repeat):
                     d, err = fn(env, path)
                     if d is None:
                         break
                     vals.append(d["growth"])
                     tms.append(d.get("tm", -1))
+                    cpus.append(d.get("cpu", -1))
                 if not vals:
                     print(f"{kind:9s} {label:9s} {what:6s} fails: {err}")
                     continue
                 g = min(vals)
                 tm = f"  NumPy peak {min(tms) / MB:6.1f} MB ({min(tms) / tensor:5.2f}x)" if min(tms) >= 0 else ""
+                tm += f"  CPU {min(cpus):.3f} s (read + sum)" if min(cpus) >= 0 else ""
                 print(f"{kind:9s} {label:9s} {what:6s} {g / MB:7.1f} MB ({g / tensor:5.2f}x){tm}", flush=True)
 
 
