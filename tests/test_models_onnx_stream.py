@@ -399,6 +399,49 @@ def test_packed_varints_cut_inside_a_varint(tmp_path):
         list(iter_tensors(p))
 
 
+def test_differential_single_byte_corruptions(tmp_path):
+    """800 seeded single-byte corruptions of a model's structure (the 4096 weight bytes left intact, a
+    change there is undetectable by anyone): the reader raises only ValueError; when it succeeds, its
+    tensors are onnx's (when onnx parses the file) or the uncorrupted ones (when onnx rejects damage in
+    parts the reader does not read, e.g. a value_info); when only the reader fails, the file has a name
+    that is not valid UTF-8 (onnx returns it as bytes) or a graph with nothing in it."""
+    import warnings
+
+    g, w = _small_graph(np.random.default_rng(5))
+    m = onnx.ModelProto()
+    m.graph.CopyFrom(g)
+    data = m.SerializeToString()
+    orig = [(n, numpy_helper.to_array(t)) for n, t in _ref_walk(m.graph)]
+    k0 = data.index(w.tobytes())
+    rng = np.random.default_rng(19)
+    p = tmp_path / "f.onnx"
+    seen = set()
+    for _ in range(800):
+        b = bytearray(data)
+        i = int(rng.integers(0, len(b) - w.nbytes))
+        i = i if i < k0 else i + w.nbytes
+        b[i] = int(rng.integers(0, 256))
+        p.write_bytes(bytes(b))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ref = [(n, numpy_helper.to_array(t)) for n, t in _ref_walk(onnx.load_model_from_string(bytes(b)).graph)]
+        except Exception:
+            ref = None
+        try:
+            got = [(i.name, a) for i, a in iter_tensors(p)]
+        except ValueError as exc:
+            if ref is not None:
+                assert "not valid UTF-8" in str(exc) or ("not an ONNX model" in str(exc) and not ref), (i, exc)
+            seen.add("error")
+            continue
+        expect = ref if ref is not None else orig
+        assert [n for n, _ in got] == [n for n, _ in expect], i
+        assert all(_same(a, r) for (_, a), (_, r) in zip(got, expect)), i
+        seen.add("same as onnx" if ref is not None else "same as uncorrupted")
+    assert seen == {"error", "same as onnx", "same as uncorrupted"}
+
+
 def test_float_model_needs_no_onnx_but_sub_byte_types_do(tmp_path, monkeypatch):
     rng = np.random.default_rng(8)
     w = _rng_weights(rng, (8, 8))

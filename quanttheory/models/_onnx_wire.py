@@ -166,7 +166,10 @@ class _Reader:
                 raise WireError(f"unsupported or invalid wire type {wt} at byte {tag_at}")
 
     def text(self, a, e):
-        return bytes(self.b[a:e]).decode("utf-8", errors="replace")
+        try:
+            return bytes(self.b[a:e]).decode("utf-8")
+        except UnicodeDecodeError:  # ONNX strings are UTF-8: a corrupt name must not rename a tensor
+            raise WireError(f"string at byte {a} is not valid UTF-8") from None
 
     # ------------------------------------------------------------------ messages
     def model(self):
@@ -248,6 +251,11 @@ class _Reader:
                 scalar_wt = 0 if w == 0 else (5 if w == 4 else 1)
                 segs = t.data.setdefault(num, [])
                 if wt == 2:
+                    # checked here, as protobuf's parser does, even when raw_data makes the field unused
+                    if w and (e - a) % w:
+                        raise WireError(f"packed field {num} at byte {at_} has {e - a} bytes, not a multiple of {w}")
+                    if not w and e > a and self.b[e - 1] >= 0x80:
+                        raise WireError(f"packed varints of field {num} at byte {at_} end inside a varint")
                     segs.append((a, e, True))
                 elif wt == scalar_wt:
                     # one element with its own tag; consecutive elements extend one run whose bytes
