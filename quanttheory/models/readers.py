@@ -7,7 +7,8 @@ materializes one tensor per ``next()``, so peak memory is about the largest tens
 ==============  ===========================================================================
 ``.safetensors`` header parsed (8-byte little-endian length + JSON), tensors memory-mapped
                  with ``numpy.memmap``; ``BF16`` and ``F8_E4M3``/``F8_E5M2`` through ml_dtypes
-``.onnx``        initializers of the graph (``onnx`` package, ``numpy_helper.to_array``)
+``.onnx``        initializers of the graph and subgraphs, protobuf walked over a memory map
+                 (:mod:`._onnx_wire`; no ``onnx`` needed); external data files memory-mapped
 ``.gguf``        ``gguf.GGUFReader``; quantized tensors (Q4_0, Q8_0, K-quants...) dequantized
                  with ``gguf.quants.dequantize`` (their storage type is reported)
 ``.npz``/``.npy`` ``numpy.load`` (``mmap_mode='r'`` for ``.npy``)
@@ -129,42 +130,16 @@ def _read_safetensors(path: str, size: int) -> Iterator[tuple[TensorInfo, np.nda
 
 # ------------------------------------------------------------------ ONNX
 def _read_onnx(path: str, size: int) -> Iterator[tuple[TensorInfo, np.ndarray]]:
-    onnx = _need("onnx")
-    from onnx import numpy_helper
+    """Initializers and ``Constant`` values of the graph and its subgraphs, streamed: the protobuf
+    wire format is walked over a memory map (:mod:`._onnx_wire`), the whole model is never parsed
+    into memory, and each tensor is a view of its own bytes (``raw_data``, packed ``float_data``,
+    or an external-data file next to the model)."""
+    from ._onnx_wire import OnnxFile
 
-    try:
-        model = onnx.load(path, load_external_data=False)
-    except Exception as exc:  # protobuf DecodeError and friends
-        raise ValueError(f"{path}: corrupt or truncated ONNX file ({type(exc).__name__})") from None
-    if not model.graph.node and not model.graph.initializer:
-        raise ValueError(f"{path}: not an ONNX model (no graph nodes and no initializers)")
-    for name, t in _onnx_tensors(onnx, model.graph, ""):
-        info = TensorInfo(name, tuple(int(d) for d in t.dims), onnx.TensorProto.DataType.Name(t.data_type))
-        if t.data_location == onnx.TensorProto.EXTERNAL:
-            raise ValueError(f"{path}: tensor {name!r} stores its data externally (external data files are "
-                             "not supported yet)")
-        try:
-            arr = numpy_helper.to_array(t)
-        except Exception as exc:
-            raise ValueError(f"{path}: corrupt ONNX tensor {name!r} ({type(exc).__name__})") from None
-        yield info, arr
-
-
-def _onnx_tensors(onnx, graph, prefix):
-    """Initializers and ``Constant`` node values of ``graph`` and of its subgraphs (``If``/``Loop``
-    bodies, where exporters often inline the weights), depth first, named ``node/attr/name``."""
-    A = onnx.AttributeProto
-    for t in graph.initializer:
-        yield prefix + t.name, t
-    for node in graph.node:
-        for a in node.attribute:
-            if a.type == A.TENSOR and node.op_type == "Constant":
-                yield prefix + (node.output[0] if node.output else node.name), a.t
-            elif a.type == A.GRAPH:
-                yield from _onnx_tensors(onnx, a.g, f"{prefix}{node.name or node.op_type}/{a.name}/")
-            elif a.type == A.GRAPHS:
-                for i, g in enumerate(a.graphs):
-                    yield from _onnx_tensors(onnx, g, f"{prefix}{node.name or node.op_type}/{a.name}{i}/")
+    f = OnnxFile(path, size)
+    for name, t in f.tensors():
+        info = TensorInfo(name, f.shape(t, name), f.dtype_name(t, name))
+        yield info, f.array(t, name)
 
 
 # ------------------------------------------------------------------ GGUF
