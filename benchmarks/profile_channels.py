@@ -7,8 +7,8 @@ not a test; prints one line per bit width.
 The rows are those of bench_channels.py (``N(0, 1)`` times ``exp(N(0, 1/2))`` per row, seed 0;
 the first ``--rows`` of the 1000-row array).  Stages, each timed over all rows (CPU seconds of
 this process, ``time.process_time``, min of ``--repeat`` runs), in *passes*: one pass =
-:func:`_timing.numpy_pass` over the same rows (median of ``x.sum()``, ``x.max()``,
-``(x > 1).sum()``), so the numbers add up to passes over the whole array:
+:func:`_timing.numpy_pass` over the whole 1000-row array (median of ``x.sum()``, ``x.max()``,
+``(x > 1).sum()``) times ``rows / 1000``, the unit of bench_channels.py:
 
 * ``stats``: ``_row_stats`` (extrema, bracket) per row;
 * ``hist``: ``_hist_row`` + ``_prefix_dw`` (histogram of ``|x|`` and its prefix sums);
@@ -43,6 +43,8 @@ def data(rows, cols, dtype, seed=0):
 
 
 def tm(f, rep):
+    """Min CPU seconds of ``rep`` runs of ``f`` after one untimed run (compilation, caches)."""
+    f()
     best = float("inf")
     for _ in range(max(1, rep)):
         c = time.process_time()
@@ -60,11 +62,15 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args(argv)
     R = a.rows
-    X = data(max(R, 1000), a.cols, a.dtype)[:R].copy()
+    full = data(max(R, 1000), a.cols, a.dtype)
+    X = full[:R].copy()
     n = X.shape[1]
-    unit = numpy_pass(X, 5, time.process_time)
-    print(f"rows kernel stages, {R} x {n} {a.dtype}; unit: one NumPy pass over these rows "
-          f"({1e3 * unit:.3f} ms CPU); CPU min of {a.repeat}")
+    # the unit of bench_channels.py: a pass over the whole (1000-row) array, per row, times R
+    # (a pass over a few rows alone would run from cache, about twice as fast)
+    unit = numpy_pass(full, 5, time.process_time) * R / full.shape[0]
+    del full
+    print(f"rows kernel stages, {R} x {n} {a.dtype}; unit: one NumPy pass over the 1000-row array "
+          f"scaled to {R} rows ({1e3 * unit:.3f} ms CPU); CPU min of {a.repeat}")
     for b in a.bits:
         g = Grid(b)
         Tp, Tn = int(g.r_t), int(-g.r_b)
