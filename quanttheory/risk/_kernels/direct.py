@@ -155,6 +155,7 @@ def _sweep_window(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, out_row):
     c1 = 0.0
     c2 = 0.0
     ne = 0
+    cap = min(bv.shape[0], bk.shape[0], bb.shape[0], ps.shape[0] - 1, pv.shape[0] - 1, pt.shape[0] - 1)
     for i in range(n):
         xi = x[i]
         v, T = _magnitude_top(xi, Tp, Tn)
@@ -169,13 +170,19 @@ def _sweep_window(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, out_row):
         c2 += kA * kA
         k = kB
         while k < kA:
-            bv[ne] = v
-            bk[ne] = k
-            bb[ne] = v / (k + 0.5)
+            if ne < cap:
+                bv[ne] = v
+                bk[ne] = k
+                bb[ne] = v / (k + 0.5)
             ne += 1
             k += 1.0
+    if ne > cap:
+        # the buffers are too small (a caller sizing them from an estimate): nothing else is
+        # valid; out_row[4] is the number needed
+        out_row[4] = ne
+        out_row[5] = -1.0
+        return
     order = _sort_order(bb, ne, A, B)
-    rtolv = 4 * EPS * (BLOCK + n / BLOCK + ne + 16)
     # sweep: piece j spans [edge_j, edge_j+1], edges = A, clip(beta sorted), B
     q0 = 0.0
     q1 = 0.0
@@ -239,7 +246,9 @@ def _sweep_window(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, out_row):
         # far below it (it is the same for every s)
         ps[j] = min(max(s0 + t, left), right)
         pv[j] = max(val, 0.0)
-        pt[j] = 4 * EPS * (BLOCK + n / BLOCK + (j - ev0) + 16) * mag + err_e
+        # the three sums are plain sequential sums of up to n terms (pass over the row or
+        # recentring) plus (j - ev0) events: relative rounding (n + events) eps/2 of their magnitude
+        pt[j] = 4 * EPS * (n + (j - ev0) + 16) * mag + err_e
         if pv[j] + pt[j] < thr:
             thr = pv[j] + pt[j]
         if j < ne:
@@ -1272,9 +1281,12 @@ def _solve_buckets(x, Tp, Tn, A, B, ne_est, out_row):
         j = j1 + 1
         L = E[j0]
         R = E[j1 + 1]
-        ne_exact = count_breakpoints(x, Tp, Tn, L, R)
-        if ne_exact + 1 > cap:
-            cap = int(ne_exact) + 1
+        # buffers sized from the buckets' counts (a breakpoint's computed bucket may be off by one
+        # near an edge: the neighbours' counts too); the sweep reports a shortfall, then it is
+        # repeated with the exact count (no separate counting pass over the row)
+        ne_guess = ne_run + (cnt[j0 - 1] if j0 > 0 else 0.0) + (cnt[j1 + 1] if j1 + 1 < tot else 0.0) + 16.0
+        if ne_guess + 1 > cap:
+            cap = int(ne_guess) + 1
             bv = np.empty(cap)
             bk = np.empty(cap)
             bb = np.empty(cap)
@@ -1282,6 +1294,15 @@ def _solve_buckets(x, Tp, Tn, A, B, ne_est, out_row):
             pv = np.empty(cap + 1)
             pt = np.empty(cap + 1)
         _sweep_window(x, Tp, Tn, L, R, bv, bk, bb, ps, pv, pt, tmp)
+        if tmp[5] < 0.0:
+            cap = int(tmp[4]) + 1
+            bv = np.empty(cap)
+            bk = np.empty(cap)
+            bb = np.empty(cap)
+            ps = np.empty(cap + 1)
+            pv = np.empty(cap + 1)
+            pt = np.empty(cap + 1)
+            _sweep_window(x, Tp, Tn, L, R, bv, bk, bb, ps, pv, pt, tmp)
         nev_all += tmp[4]
         if nruns < ss.shape[0]:
             ss[nruns] = tmp[0]
