@@ -210,7 +210,12 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, Z, W, out):
         sel[nsel] = j
         nsel += 1
         l, u, aa, bb = zl[j], zu[j], a[j], b[j]
-        Cj[j] = 2.0 * max(_f(law, l), _f(law, u)) / G / abs(aa)
+        # |cf_j(t)| <= Cj / t: Normal, by parts on a monotone density, 2 max(f(l), f(u)) / |a|;
+        # Laplace, from the closed form (1/2)|e^{s u} - e^{s l}| / |s| with |s| >= t |a|: (f(l) + f(u)) / |a|
+        if law == 0:
+            Cj[j] = 2.0 * max(_f(law, l), _f(law, u)) / G / abs(aa)
+        else:
+            Cj[j] = (_f(law, l) + _f(law, u)) / G / abs(aa)
         C += Cj[j]
         tmax = max(tmax, Cj[j] / max(p[j], 1e-300))
         dmax = max(dmax, abs(aa * l + bb), abs(aa * u + bb))
