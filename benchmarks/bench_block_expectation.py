@@ -16,11 +16,12 @@ For each law (N(0,1), Laplace(0,1)), preset block format (its own block size k) 
 
     python benchmarks/bench_block_expectation.py [--repeat 5] [--mc 262144] [--no-base] [--formats nvfp4,mxfp4]
     python benchmarks/bench_block_expectation.py --fourover6 [--laws normal,laplace] [--blocks 16,32]
-        [--repeat 3] [--base-repeat 1] [--no-base]
+        [--repeat 3] [--base DIR] [--base-repeat 3] [--integral] [--no-rates]
 
 ``--fourover6``: ``4over6`` (E2M1 elements, E4M3 scales, block sizes ``--blocks``): the telescoped
-exact MSE with the Fourier-series inversion (and with its rates), min of ``--repeat`` runs (CPU
-and wall), against main's t-integral inversion (same process, CPU) and the MC ratio as above.
+exact MSE (numba kernel, no rates) and with its rates, min of ``--repeat`` runs (CPU and wall),
+against main's code exported at ``--base DIR`` (subprocess, same run, CPU and wall), and the MC
+ratio as above (see :func:`bench_4over6`).
 """
 
 from __future__ import annotations
@@ -44,7 +45,10 @@ def main():
     ap.add_argument("--fourover6", action="store_true")
     ap.add_argument("--laws", default="normal,laplace")
     ap.add_argument("--blocks", default="16,32")
-    ap.add_argument("--base-repeat", type=int, default=1)
+    ap.add_argument("--base-repeat", type=int, default=3)
+    ap.add_argument("--base", default=None, help="--fourover6: main's exported tree (baseline, same run)")
+    ap.add_argument("--integral", action="store_true", help="--fourover6: also the t-integral inversion")
+    ap.add_argument("--no-rates", action="store_true", help="--fourover6: skip the timing with rates")
     a = ap.parse_args()
     if a.fourover6:
         return bench_4over6(a)
@@ -76,13 +80,56 @@ def main():
     print(f"slowest exact expectation: {worst * 1e3:.1f} ms CPU (min of {a.repeat})")
 
 
+_BASE_SNIPPET = r"""
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+from quanttheory.blocks import get_block_format
+from quanttheory.blocks.expectation import default_tensor_scale
+from quanttheory.blocks.expectation_min import _telescoped_4over6
+from quanttheory.laws import Laplace, Normal
+law = {"normal": Normal(), "laplace": Laplace()}[sys.argv[2]]
+bf = get_block_format("nvfp4", block=int(sys.argv[3]))
+S = default_tensor_scale(law, bf)
+run = lambda: _telescoped_4over6(law, bf, 1.0, S, 1e-10, 1e-9, False, "series")
+r = run()  # warm
+best = float("inf"); bw = float("inf")
+for _ in range(int(sys.argv[4])):
+    t0 = time.process_time(); w0 = time.perf_counter(); r = run()
+    best = min(best, time.process_time() - t0); bw = min(bw, time.perf_counter() - w0)
+print(json.dumps({"cpu": best, "wall": bw, "mse": float(r[0]), "err": float(r[1]), "nodes": int(r[4])}))
+"""
+
+
+def _base_4over6(base, law, k, repeat):
+    """main's telescoped 4over6 (``_telescoped_4over6``, series inversion, no rates) from the exported
+    tree ``base``, in a subprocess (the same package name cannot be imported twice): min CPU / wall
+    seconds of ``repeat`` warm runs, its mse, error estimate and node count."""
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _BASE_SNIPPET, base, law, str(k), str(repeat)], check=True,
+                         capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1], parse_constant=_no_constant)
+
+
+def _no_constant(c):
+    raise ValueError(f"non-finite number {c} in the baseline's JSON")
+
+
 def bench_4over6(a):
     """``--fourover6``: NVFP4-type 4over6 (E2M1 elements, E4M3 block scales), block sizes
-    ``--blocks``.  ``exact`` = the telescoped value with the Fourier-series inversion (default;
-    ``rates=False``: the MSE alone, and with the three rates), min of ``--repeat`` runs, CPU and
-    wall; ``base`` = the same telescoping with the Gil-Pelaez t-integral (main's algorithm at
-    a8eaa3e, ``inversion="integral"``), min of ``--base-repeat`` runs, CPU, same process ->
-    ``speed-up``; ``MC ratio`` as for the absmax rules."""
+    ``--blocks``.  ``exact`` = the telescoped MSE (numba kernel for ``E|S|``, ``rates=False``),
+    min of ``--repeat`` warm runs, CPU (``time.process_time``) and wall; ``+rates`` = the same with
+    the three rates (:func:`block_mse_4over6_fast`, default), min of ``--repeat`` runs, CPU;
+    ``base`` (``--base DIR``) = main's code exported at ``DIR`` (e.g. ``git -C /work/main archive
+    c812034 | tar -x -C DIR``), the same call, min of ``--base-repeat`` warm runs in a subprocess
+    started in this run -> ``speed-up = base CPU / exact CPU``, ``|d|/mse`` the difference of the
+    two values; ``--integral``: also the Gil-Pelaez t-integral inversion (slow, one run).  ``MC
+    ratio`` as for the absmax rules: how many times longer a Monte Carlo run reaching 1e-9
+    relative would take (extrapolated from ``--mc`` elements, seconds per element, CPU)."""
+    import math
+
     from quanttheory.blocks import get_block_format
     from quanttheory.blocks.expectation import default_tensor_scale, monte_carlo_block_mse
     from quanttheory.blocks.expectation_min import _telescoped_4over6, block_mse_4over6_fast
@@ -90,33 +137,42 @@ def bench_4over6(a):
 
     laws = {"normal": Normal(), "laplace": Laplace()}
     print(f"{'law':8s} {'k':>3s} {'exact CPU ms':>12s} {'wall ms':>8s} {'+rates CPU ms':>13s} "
-          f"{'base CPU ms':>11s} {'speed-up':>8s} {'mse':>22s} {'err/mse':>8s} {'|d|/mse':>8s} "
-          f"{'nodes':>7s} {'base nodes':>10s} {'MC ns/el':>8s} {'MC ratio(1e-9)':>14s}")
+          f"{'base CPU ms':>11s} {'base wall':>9s} {'speed-up':>8s} {'mse':>22s} {'err/mse':>8s} "
+          f"{'base err/mse':>12s} {'|d|/mse':>8s} {'nodes':>7s} {'base nodes':>10s} {'MC ns/el':>8s} "
+          f"{'MC ratio(1e-9)':>14s}")
     for name in a.laws.split(","):
         law = laws[name]
         for k in (int(v) for v in a.blocks.split(",")):
             bf = get_block_format("nvfp4", block=k)
             S = default_tensor_scale(law, bf)
 
-            def run(inv, rates=False):
+            def run(inv="series", rates=False):
                 return _telescoped_4over6(law, bf, 1.0, S, 1e-10, 1e-9, rates, inv)
 
-            run("series")  # warm
-            t_cpu, r = best_time(lambda: run("series"), a.repeat, time.process_time)
-            t_wall, _ = best_time(lambda: run("series"), a.repeat)
-            t_rt, _ = best_time(lambda: block_mse_4over6_fast(law, bf), a.repeat, time.process_time)
-            if a.no_base:
-                t_base, d, nb = float("nan"), float("nan"), 0
+            run()  # warm (kernel cache)
+            t_cpu, r = best_time(run, a.repeat, time.process_time)
+            t_wall, _ = best_time(run, a.repeat)
+            if a.no_rates:
+                t_rt = math.nan
             else:
-                t_base, q = best_time(lambda: run("integral"), a.base_repeat, time.process_time)
-                d, nb = abs(r[0] - q[0]) / q[0], q[4]
+                t_rt, _ = best_time(lambda: block_mse_4over6_fast(law, bf), a.repeat, time.process_time)
+            if a.base:
+                bs = _base_4over6(a.base, name, k, a.base_repeat)
+                t_base, t_bw, d, nb, be = (bs["cpu"], bs["wall"], abs(r[0] - bs["mse"]) / bs["mse"], bs["nodes"],
+                                           bs["err"] / bs["mse"])
+            else:
+                t_base = t_bw = d = be = math.nan
+                nb = 0
+            if a.integral:
+                _, q = best_time(lambda: run("integral"), 1, time.process_time)
+                print(f"  t-integral inversion: |d|/mse = {abs(r[0] - q[0]) / q[0]:.1e}", flush=True)
             t_mc, (mean, se, _) = best_time(lambda: monte_carlo_block_mse(law, bf, "4over6", n=a.mc, rng=1), 1,
                                             time.process_time)
             per_el = t_mc / a.mc
             n9 = a.mc * (se / (1e-9 * r[0])) ** 2
             print(f"{name:8s} {k:3d} {t_cpu * 1e3:12.1f} {t_wall * 1e3:8.1f} {t_rt * 1e3:13.1f} {t_base * 1e3:11.1f} "
-                  f"{t_base / t_cpu:8.1f} {r[0]:22.17g} {r[1] / r[0]:8.1e} {d:8.1e} {r[4]:7d} {nb:10d} "
-                  f"{per_el * 1e9:8.0f} {n9 * per_el / t_cpu:14.2e}", flush=True)
+                  f"{t_bw * 1e3:9.1f} {t_base / t_cpu:8.1f} {r[0]:22.17g} {r[1] / r[0]:8.1e} {be:12.1e} {d:8.1e} "
+                  f"{r[4]:7d} {nb:10d} {per_el * 1e9:8.0f} {n9 * per_el / t_cpu:14.2e}", flush=True)
 
 
 if __name__ == "__main__":

@@ -362,32 +362,45 @@ def endpoint_stats(law, loc, scale, fmt, m, X6, X4, k, eps_abs, eps_p, need=(Tru
 
 # ------------------------------------------------------------------ Fourier series (odd harmonics)
 def _cell_mgf(law, zl, zu, a, b, th):
-    """int_zl^zu e^{th (a z + b)} f(z) dz per cell (standard density; th scalar)."""
+    """int_zl^zu e^{th (a z + b)} f(z) dz per cell (standard density; th scalar), or an upper bound
+    where a factor underflows (Normal: Mills' ratio beyond 30 sd), inf on overflow; computed in
+    log space so that no 0 * large product loses mass (the Chernoff bound needs an upper bound)."""
     s = th * a
-    if law == 0:
-        from scipy.special import ndtr
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        if law == 0:
+            from scipy.special import ndtr
 
-        lo, hi = zl - s, zu - s
-        pos = lo >= 0
-        P = np.where(pos, ndtr(-lo) - ndtr(-hi), ndtr(hi) - ndtr(lo))
-        return np.maximum(P, 0.0) * np.exp(th * b + 0.5 * s * s)
-    pos = zl >= 0
-    r = np.where(pos, s - 1.0, s + 1.0)
-    w = zu - zl
-    small = np.abs(r * w) < 1e-8
-    rs = np.where(small, 1.0, r)
-    core = np.where(small, w * (1.0 + 0.5 * r * w), np.expm1(rs * w) / rs)
-    # 0.5 e^{-|z|} e^{s z} = 0.5 e^{r z} on the cell; integral = 0.5 e^{r zl} core
-    return 0.5 * np.exp(r * zl + th * b) * core
+            lo, hi = zl - s, zu - s
+            side = (lo > 0) | (hi < 0)
+            x0 = np.where(lo > 0, lo, -hi)
+            x1 = np.where(lo > 0, hi, -lo)
+            Pside = ndtr(-x0) - ndtr(-x1)
+            Pmid = ndtr(hi) - ndtr(lo)
+            P = np.where(side, Pside, Pmid)
+            lp = np.where(P > 0, np.log(np.maximum(P, 1e-300)), -np.inf)
+            mills = -0.5 * x0 * x0 - np.log(np.maximum(x0, 1e-300) * math.sqrt(2 * math.pi))
+            lp = np.where(side & (x0 >= 30.0), mills, lp)
+            return np.exp(lp + th * b + 0.5 * s * s)
+        pos = zl >= 0
+        r = np.where(pos, s - 1.0, s + 1.0)
+        w = zu - zl
+        ar = np.abs(r)
+        zt = np.where(r > 0, zu, zl)
+        small = ar * w < 1e-8
+        lc = np.where(small, np.log(w), np.log(-np.expm1(-ar * w) / np.where(small, 1.0, ar)))
+        return 0.5 * np.exp(r * zt + th * b + lc)
 
 
-def _alias_L(law, zl, zu, a, b, G, p0, k, L0, tgt_abs, tgt_p):
+def _alias_L(law, zl, zu, a, b, G, p0, k, L0, tgt_abs, tgt_p, Lmax=math.inf):
     """Smallest ``L = L0 1.1^i`` with ``E[|S|; |S| >= L] <= tgt_abs`` and ``P(|S| >= L) <= tgt_p``
     (``S / U^2`` = sum of ``k`` iid ``d / U^2``; ``d / U^2 = a z + b`` on the given non-atom cells, 0
     with mass ``p0``).  Chernoff with the exact moment generating function ``M`` (closed form per
     cell, :func:`_cell_mgf`): for ``s >= L > 0`` and ``th >= 1 / L``, ``s <= L e^{th (s - L)}``
     (``e^x >= 1 + x``), so ``E[S; S >= L] <= L e^{-th L} M(th)^k`` and ``P(S >= L) <= e^{-th L}
-    M(th)^k``; likewise for ``-S``; minimum over a geometric grid of ``th``.
+    M(th)^k``; likewise for ``-S``; minimum over a geometric grid of ``th``.  ``Lmax``: a bound of
+    ``|S|`` (``k max |d|``); ``L = Lmax`` has no aliasing at all and is used when it is smaller
+    than the first Chernoff-certified ``L`` or when none is found (small ``k``: the Chernoff bound
+    of a sum of few bounded terms need not reach a tiny target on the grid, docs/blocks.md §2d2).
     Returns (L, bound of E[|S|; |S| >= L], bound of P(|S| >= L))."""
     ths = (1.0 / L0) * 1.5 ** np.arange(-2, 30)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -402,10 +415,13 @@ def _alias_L(law, zl, zu, a, b, G, p0, k, L0, tgt_abs, tgt_p):
         bA = sum(np.min(np.where(okth, Ls[:, None] * np.exp(np.minimum(e, 700.0)), np.inf), axis=1) for e in ex)
         bP = sum(np.min(np.exp(np.minimum(e, 700.0)), axis=1) for e in ex)
     good = (bA <= tgt_abs) & (bP <= tgt_p)
-    if not good.any():
-        raise RuntimeError("4over6 Fourier series: no aliasing bound found; report this with the arguments")
-    i = int(np.argmax(good))
-    return float(Ls[i]), float(bA[i]), float(bP[i])
+    if good.any():
+        i = int(np.argmax(good))
+        if Ls[i] < Lmax:
+            return float(Ls[i]), float(bA[i]), float(bP[i])
+    if math.isfinite(Lmax) and Lmax > 0:
+        return float(Lmax), 0.0, 0.0                    # P(|S| > Lmax) = 0 exactly
+    raise RuntimeError("4over6 Fourier series: no aliasing bound found; report this with the arguments")
 
 
 def endpoint_stats_fs(law, loc, scale, fmt, m, X6, X4, k, eps_abs, eps_p, need=(True, True, True)):
@@ -440,7 +456,7 @@ def endpoint_stats_fs(law, loc, scale, fmt, m, X6, X4, k, eps_abs, eps_p, need=(
     mu, sd = _d_moments(law, zl, zu, a, b, G, n)
     L0 = max(dmax * 1.0000001, abs(mu) + 6.0 * sd, 1e-300)
     L, al_abs, al_p = _alias_L(law, zl[sel], zu[sel], a[sel], b[sel], G, p0, n, L0, 0.25 * ea * 2 / math.pi,
-                               0.25 * eps_p)
+                               0.25 * eps_p, Lmax=n * dmax * (1.0 + 1e-12))
     # tail bound (same as endpoint_stats): rho_2 on a geometric t grid, all candidate cut points
     pj, Cs = p[sel], Cj[sel]
     tmax = float(np.max(Cs / np.maximum(pj, 1e-300)))
@@ -536,3 +552,46 @@ def endpoint_stats_fs(law, loc, scale, fmt, m, X6, X4, k, eps_abs, eps_p, need=(
     elif need[2]:
         nu4_pos = 0.0
     return abs_S, P_pos, nu6_le, nu4_pos, err_abs, max(errs), tt.size
+
+
+# ------------------------------------------------------------------ numba path (E|S| only)
+@lru_cache(maxsize=1)
+def _gl_table():
+    from ._expect_46_kernels import gl_table
+
+    return gl_table()
+
+
+def telescoped_abs(law, loc, scale, fmt, ms, X6s, X4s, k, eps_abs):
+    """``E|S|`` (data units^2) at every piece end ``ms[i]`` with scales ``(X6s[i], X4s[i])``, by the
+    numba kernel :func:`._expect_46_kernels.telescoped_abs_kernel` (same series and bounds as
+    :func:`endpoint_stats_fs` with ``need = (False, False, False)``; module doc there).
+    ``eps_abs[i]``: target absolute error at end ``i``.  Returns ``(abs_S, err_abs, harmonics)``
+    arrays (``harmonics``: number of odd harmonics evaluated at each end)."""
+    from ._expect_46_kernels import telescoped_abs_kernel
+
+    ms = np.ascontiguousarray(ms, dtype=float)
+    X6s = np.ascontiguousarray(X6s, dtype=float)
+    X4s = np.ascontiguousarray(X4s, dtype=float)
+    eps_abs = np.ascontiguousarray(np.broadcast_to(np.asarray(eps_abs, float), ms.shape))
+    if law not in (0, 1):
+        raise ValueError(f"law code must be 0 (Normal) or 1 (Laplace), got {law!r}")
+    if not (math.isfinite(loc) and math.isfinite(scale) and scale > 0):
+        raise ValueError(f"loc must be finite and scale finite > 0, got {loc!r}, {scale!r}")
+    if not (isinstance(k, (int, np.integer)) and k >= 1):
+        raise ValueError(f"block size k must be an integer >= 1, got {k!r}")
+    if not (ms.shape == X6s.shape == X4s.shape and ms.ndim == 1):
+        raise ValueError("ms, X6s, X4s must be 1-D arrays of one length")
+    if not (np.all(np.isfinite(ms)) and np.all(ms > 0)):
+        raise ValueError("piece ends must be finite and > 0")
+    for X in (X6s, X4s):
+        if not (np.all(np.isfinite(X)) and np.all(X >= 0)):
+            raise ValueError("scales must be finite and >= 0")
+    if not (np.all(np.isfinite(eps_abs)) and np.all(eps_abs > 0)):
+        raise ValueError("eps_abs must be finite and > 0")
+    levels = np.ascontiguousarray(fmt.levels, dtype=float)
+    mids = np.ascontiguousarray(fmt.midpoints, dtype=float)
+    Z, W = _gl_table()
+    res = telescoped_abs_kernel(int(law), float(loc), float(scale), levels, mids, ms, X6s, X4s, int(k), eps_abs,
+                                Z, W)
+    return res[:, 0], res[:, 1], res[:, 2].astype(np.int64)

@@ -338,15 +338,36 @@ def _telescoped_4over6(dist, bf, c, S, tol, rate_tol, rates=True, inversion="ser
     und = 0.0
     rerr = 0.0
     nodes = 0
+    fast = None
+    if inversion == "series":
+        # E|S| at every end by the numba kernel (same series and bounds, _expect_46.telescoped_abs);
+        # the NumPy path below is called only for the ends whose rates are needed
+        from ._expect_46 import telescoped_abs
+
+        ends = np.concatenate([b, a])
+        gks = np.concatenate([Gk_b, Gk_a])
+        ok = gks > 0
+        ea_all = np.minimum(eps_abs / np.where(ok, gks, 1.0), k * m2)
+        res = telescoped_abs(law, loc, scale, bf.fmt, ends[ok], np.concatenate([X6, X6])[ok],
+                             np.concatenate([X4, X4])[ok], k, ea_all[ok])
+        fast = {}
+        for j, idx in enumerate(np.nonzero(ok)[0]):
+            fast[int(idx)] = (float(res[0][j]), float(res[1][j]), int(res[2][j]))
     for i in range(P):
-        for m, Gk, sg in ((b[i], Gk_b[i], 1.0), (a[i], Gk_a[i], -1.0)):
+        for m, Gk, sg, key in ((b[i], Gk_b[i], 1.0, i), (a[i], Gk_a[i], -1.0, P + i)):
             if Gk <= 0:
                 continue
             nd = (bool(need_p[i]) and rates, bool(need6[i]) and rates, bool(need4[i]) and rates)
             ea = min(eps_abs / Gk, k * m2)
             ep = min(eps_p / Gk, 1e-3)
-            absS, Ppos, nu6, nu4, eA, eP, nt = stats(law, loc, scale, bf.fmt, float(m), float(X6[i]),
-                                                              float(X4[i]), k, ea, ep, nd)
+            if fast is not None and not any(nd):
+                absS, eA, nt = fast[key]
+                Ppos = nu6 = nu4 = eP = math.nan
+            else:
+                absS, Ppos, nu6, nu4, eA, eP, nt = stats(law, loc, scale, bf.fmt, float(m), float(X6[i]),
+                                                         float(X4[i]), k, ea, ep, nd)
+                if fast is not None:
+                    absS, eA, nt = fast[key][0], fast[key][1], nt + fast[key][2]
             nodes += nt
             tot += sg * Gk * absS
             err += Gk * eA
