@@ -403,6 +403,38 @@ def _shist_block(x, b0, b1, iA, iB, s0, Tm, Th, flag):
 
 
 @numba.njit(cache=True)
+def _shist_events(ev_v, ev_k, w, A, inv, h, s0, M, acc):
+    """The s-histogram updates of the events ``(ev_v[r], ev_k[r])``, ``r < w`` (point ``v``, index
+    ``k + 1 -> k`` at ``beta = v / (k + 1/2)``), in order (see :func:`shist_chunk`)."""
+    for r in range(w):
+        v = ev_v[r]
+        k = ev_k[r]
+        beta = v / (k + 0.5)
+        j = int((beta - A) * inv)
+        if j < 0:
+            j = 0
+        if j >= M:
+            j = M - 1
+        e_new = v - k * s0
+        e_old = v - (k + 1.0) * s0
+        acc[j, 0] += e_new * e_new - e_old * e_old
+        acc[j, 1] += k * e_new - (k + 1.0) * e_old
+        acc[j, 2] += k * k - (k + 1.0) * (k + 1.0)
+        acc[j, 3] += e_old * e_old
+        acc[j, 4] += (k + 1.0) * e_old
+        acc[j, 5] += (k + 1.0) * (k + 1.0)
+        sj = A + j * h
+        d1 = v - k * (sj + h)
+        d2 = (k + 1.0) * sj - v
+        d = d1 if d1 < d2 else d2
+        if d > 0.0:
+            acc[j, 6] += d * d
+
+
+EV_CAP = 2 * BLOCK + 2  # events buffered by shist_chunk before they are applied
+
+
+@numba.njit(cache=True)
 def shist_chunk(x, A, B, iA, iB, s0, M, Tp, Tn, base, acc, sbuf, scount):
     """Fine histogram *in s* of the breakpoints inside ``[A, B]`` (``M`` equal s-bins).
 
@@ -414,6 +446,11 @@ def shist_chunk(x, A, B, iA, iB, s0, M, Tp, Tn, base, acc, sbuf, scount):
     the fixed part), acc[6] a lower bound of the point's error on the s-bin.
     Points with breakpoints are copied to ``sbuf`` while it has room;
     ``scount[0]`` counts them all.
+
+    Branch-poor: per block the points with breakpoints are compacted (no branch per value), their
+    events (one or two per point: two slots written, the cursor advanced by the count; more go
+    through a flush and a loop) buffered and applied in order by :func:`_shist_events` (the same
+    additions in the same order as one loop over points and their events).
     """
     cap = sbuf.size
     ns = scount[0]
@@ -423,46 +460,53 @@ def shist_chunk(x, A, B, iA, iB, s0, M, Tp, Tn, base, acc, sbuf, scount):
     inv = M / (B - A)
     h = (B - A) / M
     flag = np.empty(BLOCK, dtype=np.int32)
+    idx = np.empty(BLOCK, dtype=np.int64)
+    ev_v = np.empty(EV_CAP)
+    ev_k = np.empty(EV_CAP)
     for b0 in range(0, n, BLOCK):
         b1 = min(n, b0 + BLOCK)
         # vectorized block sums and per-point breakpoint counts; the points with breakpoints are
         # then visited in a scalar loop (a branch per value in the vectorized loop costs ~2.5 ns)
         a0, a1, a2, a3, cnt = _shist_block(x, b0, b1, iA, iB, s0, Tm, Th, flag)
-        for t in range(b1 - b0 if cnt > 0 else 0):
-            if flag[t] == 0:
-                continue
-            i = b0 + t
-            xi = np.float64(x[i])
-            v = abs(xi)
-            T = Tm + Th * math.copysign(1.0, xi)
-            kA = min(np.rint(v * iA), T)
-            kB = min(np.rint(v * iB), T)
-            if ns < cap:
-                sbuf[ns] = xi
-            ns += 1
-            k = kB
-            while k < kA:
-                beta = v / (k + 0.5)
-                j = int((beta - A) * inv)
-                if j < 0:
-                    j = 0
-                if j >= M:
-                    j = M - 1
-                e_new = v - k * s0
-                e_old = v - (k + 1.0) * s0
-                acc[j, 0] += e_new * e_new - e_old * e_old
-                acc[j, 1] += k * e_new - (k + 1.0) * e_old
-                acc[j, 2] += k * k - (k + 1.0) * (k + 1.0)
-                acc[j, 3] += e_old * e_old
-                acc[j, 4] += (k + 1.0) * e_old
-                acc[j, 5] += (k + 1.0) * (k + 1.0)
-                sj = A + j * h
-                d1 = v - k * (sj + h)
-                d2 = (k + 1.0) * sj - v
-                d = d1 if d1 < d2 else d2
-                if d > 0.0:
-                    acc[j, 6] += d * d
-                k += 1.0
+        if cnt > 0:
+            c = 0
+            for t in range(b1 - b0):
+                idx[c] = t
+                c += flag[t] != 0
+            w = 0
+            for q in range(c):
+                t = idx[q]
+                xi = np.float64(x[b0 + t])
+                v = abs(xi)
+                T = Tm + Th * math.copysign(1.0, xi)
+                kB = min(np.rint(v * iB), T)
+                if ns < cap:
+                    sbuf[ns] = xi
+                ns += 1
+                nev = flag[t]
+                if nev <= 2:
+                    if w + 2 > EV_CAP:
+                        _shist_events(ev_v, ev_k, w, A, inv, h, s0, M, acc)
+                        w = 0
+                    ev_v[w] = v
+                    ev_k[w] = kB
+                    ev_v[w + 1] = v
+                    ev_k[w + 1] = kB + 1.0
+                    w += nev
+                else:
+                    _shist_events(ev_v, ev_k, w, A, inv, h, s0, M, acc)
+                    w = 0
+                    kA = kB + nev
+                    k = kB
+                    while k < kA:
+                        if w + 1 > EV_CAP:
+                            _shist_events(ev_v, ev_k, w, A, inv, h, s0, M, acc)
+                            w = 0
+                        ev_v[w] = v
+                        ev_k[w] = k
+                        w += 1
+                        k += 1.0
+            _shist_events(ev_v, ev_k, w, A, inv, h, s0, M, acc)
         base[0] += a0
         base[1] += a1
         base[2] += a2
