@@ -403,35 +403,45 @@ def _shist_block(x, b0, b1, iA, iB, s0, Tm, Th, flag):
 
 
 @numba.njit(cache=True)
-def _shist_events(ev_v, ev_k, w, A, inv, h, s0, M, acc):
+def _shist_events(ev_v, ev_k, w, A, inv, h, s0, M, acc, tmp, jj):
     """The s-histogram updates of the events ``(ev_v[r], ev_k[r])``, ``r < w`` (point ``v``, index
-    ``k + 1 -> k`` at ``beta = v / (k + 1/2)``), in order (see :func:`shist_chunk`)."""
+    ``k + 1 -> k`` at ``beta = v / (k + 1/2)``), in order (see :func:`shist_chunk`): the s-bins and
+    the seven terms of every event first (a loop without stores to ``acc``: vectorized), then
+    added to their s-bins in order."""
     for r in range(w):
         v = ev_v[r]
         k = ev_k[r]
         beta = v / (k + 0.5)
         j = int((beta - A) * inv)
-        if j < 0:
-            j = 0
-        if j >= M:
-            j = M - 1
+        j = min(max(j, 0), M - 1)
+        jj[r] = j
         e_new = v - k * s0
         e_old = v - (k + 1.0) * s0
-        acc[j, 0] += e_new * e_new - e_old * e_old
-        acc[j, 1] += k * e_new - (k + 1.0) * e_old
-        acc[j, 2] += k * k - (k + 1.0) * (k + 1.0)
-        acc[j, 3] += e_old * e_old
-        acc[j, 4] += (k + 1.0) * e_old
-        acc[j, 5] += (k + 1.0) * (k + 1.0)
+        tmp[0, r] = e_new * e_new - e_old * e_old
+        tmp[1, r] = k * e_new - (k + 1.0) * e_old
+        tmp[2, r] = k * k - (k + 1.0) * (k + 1.0)
+        tmp[3, r] = e_old * e_old
+        tmp[4, r] = (k + 1.0) * e_old
+        tmp[5, r] = (k + 1.0) * (k + 1.0)
         sj = A + j * h
         d1 = v - k * (sj + h)
         d2 = (k + 1.0) * sj - v
-        d = d1 if d1 < d2 else d2
-        if d > 0.0:
-            acc[j, 6] += d * d
+        d = min(d1, d2)
+        d = max(d, 0.0)
+        tmp[6, r] = d * d
+    for r in range(w):
+        j = jj[r]
+        acc[j, 0] += tmp[0, r]
+        acc[j, 1] += tmp[1, r]
+        acc[j, 2] += tmp[2, r]
+        acc[j, 3] += tmp[3, r]
+        acc[j, 4] += tmp[4, r]
+        acc[j, 5] += tmp[5, r]
+        if tmp[6, r] > 0.0:
+            acc[j, 6] += tmp[6, r]
 
 
-EV_CAP = 2 * BLOCK + 2  # events buffered by shist_chunk before they are applied
+EV_CAP = 1024 + 2  # events buffered by shist_chunk before they are applied
 
 
 @numba.njit(cache=True)
@@ -463,6 +473,8 @@ def shist_chunk(x, A, B, iA, iB, s0, M, Tp, Tn, base, acc, sbuf, scount):
     idx = np.empty(BLOCK, dtype=np.int64)
     ev_v = np.empty(EV_CAP)
     ev_k = np.empty(EV_CAP)
+    tmp = np.empty((7, EV_CAP))
+    jj = np.empty(EV_CAP, dtype=np.int64)
     for b0 in range(0, n, BLOCK):
         b1 = min(n, b0 + BLOCK)
         # vectorized block sums and per-point breakpoint counts; the points with breakpoints are
@@ -486,7 +498,7 @@ def shist_chunk(x, A, B, iA, iB, s0, M, Tp, Tn, base, acc, sbuf, scount):
                 nev = flag[t]
                 if nev <= 2:
                     if w + 2 > EV_CAP:
-                        _shist_events(ev_v, ev_k, w, A, inv, h, s0, M, acc)
+                        _shist_events(ev_v, ev_k, w, A, inv, h, s0, M, acc, tmp, jj)
                         w = 0
                     ev_v[w] = v
                     ev_k[w] = kB
@@ -494,19 +506,19 @@ def shist_chunk(x, A, B, iA, iB, s0, M, Tp, Tn, base, acc, sbuf, scount):
                     ev_k[w + 1] = kB + 1.0
                     w += nev
                 else:
-                    _shist_events(ev_v, ev_k, w, A, inv, h, s0, M, acc)
+                    _shist_events(ev_v, ev_k, w, A, inv, h, s0, M, acc, tmp, jj)
                     w = 0
                     kA = kB + nev
                     k = kB
                     while k < kA:
                         if w + 1 > EV_CAP:
-                            _shist_events(ev_v, ev_k, w, A, inv, h, s0, M, acc)
+                            _shist_events(ev_v, ev_k, w, A, inv, h, s0, M, acc, tmp, jj)
                             w = 0
                         ev_v[w] = v
                         ev_k[w] = k
                         w += 1
                         k += 1.0
-            _shist_events(ev_v, ev_k, w, A, inv, h, s0, M, acc)
+            _shist_events(ev_v, ev_k, w, A, inv, h, s0, M, acc, tmp, jj)
         base[0] += a0
         base[1] += a1
         base[2] += a2
