@@ -406,8 +406,8 @@ def _shist_block(x, b0, b1, iA, iB, s0, Tm, Th, flag):
 def _shist_events(ev_v, ev_k, w, A, inv, h, s0, M, acc, tmp, jj):
     """The s-histogram updates of the events ``(ev_v[r], ev_k[r])``, ``r < w`` (point ``v``, index
     ``k + 1 -> k`` at ``beta = v / (k + 1/2)``), in order (see :func:`shist_chunk`): the s-bins and
-    the seven terms of every event first (a loop without stores to ``acc``: vectorized), then
-    added to their s-bins in order."""
+    the seven terms of every event first (a loop without read-modify-writes of ``acc``; LLVM keeps
+    it scalar), then added to their s-bins in order."""
     for r in range(w):
         v = ev_v[r]
         k = ev_k[r]
