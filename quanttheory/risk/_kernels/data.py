@@ -403,6 +403,48 @@ def _shist_block(x, b0, b1, iA, iB, s0, Tm, Th, flag):
 
 
 @numba.njit(cache=True)
+def _shist_events(ev_v, ev_k, w, A, inv, h, s0, M, acc, tmp, jj):
+    """The s-histogram updates of the events ``(ev_v[r], ev_k[r])``, ``r < w`` (point ``v``, index
+    ``k + 1 -> k`` at ``beta = v / (k + 1/2)``), in order (see :func:`shist_chunk`): the s-bins and
+    the seven terms of every event first (a loop without read-modify-writes of ``acc``; LLVM keeps
+    it scalar), then added to their s-bins in order."""
+    for r in range(w):
+        v = ev_v[r]
+        k = ev_k[r]
+        beta = v / (k + 0.5)
+        j = int((beta - A) * inv)
+        j = min(max(j, 0), M - 1)
+        jj[r] = j
+        e_new = v - k * s0
+        e_old = v - (k + 1.0) * s0
+        tmp[0, r] = e_new * e_new - e_old * e_old
+        tmp[1, r] = k * e_new - (k + 1.0) * e_old
+        tmp[2, r] = k * k - (k + 1.0) * (k + 1.0)
+        tmp[3, r] = e_old * e_old
+        tmp[4, r] = (k + 1.0) * e_old
+        tmp[5, r] = (k + 1.0) * (k + 1.0)
+        sj = A + j * h
+        d1 = v - k * (sj + h)
+        d2 = (k + 1.0) * sj - v
+        d = min(d1, d2)
+        d = max(d, 0.0)
+        tmp[6, r] = d * d
+    for r in range(w):
+        j = jj[r]
+        acc[j, 0] += tmp[0, r]
+        acc[j, 1] += tmp[1, r]
+        acc[j, 2] += tmp[2, r]
+        acc[j, 3] += tmp[3, r]
+        acc[j, 4] += tmp[4, r]
+        acc[j, 5] += tmp[5, r]
+        if tmp[6, r] > 0.0:
+            acc[j, 6] += tmp[6, r]
+
+
+EV_CAP = 1024 + 2  # events buffered by shist_chunk before they are applied
+
+
+@numba.njit(cache=True)
 def shist_chunk(x, A, B, iA, iB, s0, M, Tp, Tn, base, acc, sbuf, scount):
     """Fine histogram *in s* of the breakpoints inside ``[A, B]`` (``M`` equal s-bins).
 
@@ -414,6 +456,11 @@ def shist_chunk(x, A, B, iA, iB, s0, M, Tp, Tn, base, acc, sbuf, scount):
     the fixed part), acc[6] a lower bound of the point's error on the s-bin.
     Points with breakpoints are copied to ``sbuf`` while it has room;
     ``scount[0]`` counts them all.
+
+    Branch-poor: per block the points with breakpoints are compacted (no branch per value), their
+    events (one or two per point: two slots written, the cursor advanced by the count; more go
+    through a flush and a loop) buffered and applied in order by :func:`_shist_events` (the same
+    additions in the same order as one loop over points and their events).
     """
     cap = sbuf.size
     ns = scount[0]
@@ -423,46 +470,55 @@ def shist_chunk(x, A, B, iA, iB, s0, M, Tp, Tn, base, acc, sbuf, scount):
     inv = M / (B - A)
     h = (B - A) / M
     flag = np.empty(BLOCK, dtype=np.int32)
+    idx = np.empty(BLOCK, dtype=np.int64)
+    ev_v = np.empty(EV_CAP)
+    ev_k = np.empty(EV_CAP)
+    tmp = np.empty((7, EV_CAP))
+    jj = np.empty(EV_CAP, dtype=np.int64)
     for b0 in range(0, n, BLOCK):
         b1 = min(n, b0 + BLOCK)
         # vectorized block sums and per-point breakpoint counts; the points with breakpoints are
         # then visited in a scalar loop (a branch per value in the vectorized loop costs ~2.5 ns)
         a0, a1, a2, a3, cnt = _shist_block(x, b0, b1, iA, iB, s0, Tm, Th, flag)
-        for t in range(b1 - b0 if cnt > 0 else 0):
-            if flag[t] == 0:
-                continue
-            i = b0 + t
-            xi = np.float64(x[i])
-            v = abs(xi)
-            T = Tm + Th * math.copysign(1.0, xi)
-            kA = min(np.rint(v * iA), T)
-            kB = min(np.rint(v * iB), T)
-            if ns < cap:
-                sbuf[ns] = xi
-            ns += 1
-            k = kB
-            while k < kA:
-                beta = v / (k + 0.5)
-                j = int((beta - A) * inv)
-                if j < 0:
-                    j = 0
-                if j >= M:
-                    j = M - 1
-                e_new = v - k * s0
-                e_old = v - (k + 1.0) * s0
-                acc[j, 0] += e_new * e_new - e_old * e_old
-                acc[j, 1] += k * e_new - (k + 1.0) * e_old
-                acc[j, 2] += k * k - (k + 1.0) * (k + 1.0)
-                acc[j, 3] += e_old * e_old
-                acc[j, 4] += (k + 1.0) * e_old
-                acc[j, 5] += (k + 1.0) * (k + 1.0)
-                sj = A + j * h
-                d1 = v - k * (sj + h)
-                d2 = (k + 1.0) * sj - v
-                d = d1 if d1 < d2 else d2
-                if d > 0.0:
-                    acc[j, 6] += d * d
-                k += 1.0
+        if cnt > 0:
+            c = 0
+            for t in range(b1 - b0):
+                idx[c] = t
+                c += flag[t] != 0
+            w = 0
+            for q in range(c):
+                t = idx[q]
+                xi = np.float64(x[b0 + t])
+                v = abs(xi)
+                T = Tm + Th * math.copysign(1.0, xi)
+                kB = min(np.rint(v * iB), T)
+                if ns < cap:
+                    sbuf[ns] = xi
+                ns += 1
+                nev = flag[t]
+                if nev <= 2:
+                    if w + 2 > EV_CAP:
+                        _shist_events(ev_v, ev_k, w, A, inv, h, s0, M, acc, tmp, jj)
+                        w = 0
+                    ev_v[w] = v
+                    ev_k[w] = kB
+                    ev_v[w + 1] = v
+                    ev_k[w + 1] = kB + 1.0
+                    w += nev
+                else:
+                    _shist_events(ev_v, ev_k, w, A, inv, h, s0, M, acc, tmp, jj)
+                    w = 0
+                    kA = kB + nev
+                    k = kB
+                    while k < kA:
+                        if w + 1 > EV_CAP:
+                            _shist_events(ev_v, ev_k, w, A, inv, h, s0, M, acc, tmp, jj)
+                            w = 0
+                        ev_v[w] = v
+                        ev_k[w] = k
+                        w += 1
+                        k += 1.0
+            _shist_events(ev_v, ev_k, w, A, inv, h, s0, M, acc, tmp, jj)
         base[0] += a0
         base[1] += a1
         base[2] += a2

@@ -82,10 +82,15 @@ def finish_cs(h2, nb, e_lo, m, ctot, h3, hu, P0, P1, P0u, P1u):
         h2u = 0.0
         l2u = 0.0
         lo = 0.0
+        # upper edge of bin j = lower edge of bin j + 1 = 2**(e-1) (1 + sub / 2**m), e = e_lo + (j >> m),
+        # sub = j & (2**m - 1): the octave's power of two times (1 + sub sc), both exact (normal range)
+        sub_mask = (1 << m) - 1
+        octave = math.ldexp(1.0, e_lo - 1)
         for j in range(nb):
-            q = j  # upper edge of bin j = lower edge of bin j + 1
-            e = e_lo + (q >> m)
-            hi = math.ldexp(1.0 + (q & ((1 << m) - 1)) * sc, e - 1)
+            sub = j & sub_mask
+            if sub == 0 and j > 0:
+                octave *= 2.0
+            hi = octave * (1.0 + sub * sc)
             k = 2 * (side * nb + j)
             cnt = h2[k]
             s = h2[k + 1]
