@@ -1284,25 +1284,20 @@ def _solve_buckets(x, Tp, Tn, A, B, ne_est, out_row):
         # buffers sized from the buckets' counts (a breakpoint's computed bucket may be off by one
         # near an edge: the neighbours' counts too); the sweep reports a shortfall, then it is
         # repeated with the exact count (no separate counting pass over the row)
-        ne_guess = ne_run + (cnt[j0 - 1] if j0 > 0 else 0.0) + (cnt[j1 + 1] if j1 + 1 < tot else 0.0) + 16.0
-        if ne_guess + 1 > cap:
-            cap = int(ne_guess) + 1
-            bv = np.empty(cap)
-            bk = np.empty(cap)
-            bb = np.empty(cap)
-            ps = np.empty(cap + 1)
-            pv = np.empty(cap + 1)
-            pt = np.empty(cap + 1)
-        _sweep_window(x, Tp, Tn, L, R, bv, bk, bb, ps, pv, pt, tmp)
-        if tmp[5] < 0.0:
-            cap = int(tmp[4]) + 1
-            bv = np.empty(cap)
-            bk = np.empty(cap)
-            bb = np.empty(cap)
-            ps = np.empty(cap + 1)
-            pv = np.empty(cap + 1)
-            pt = np.empty(cap + 1)
+        need = ne_run + (cnt[j0 - 1] if j0 > 0 else 0.0) + (cnt[j1 + 1] if j1 + 1 < tot else 0.0) + 16.0
+        while True:
+            if need + 1 > cap:
+                cap = int(need) + 1
+                bv = np.empty(cap)
+                bk = np.empty(cap)
+                bb = np.empty(cap)
+                ps = np.empty(cap + 1)
+                pv = np.empty(cap + 1)
+                pt = np.empty(cap + 1)
             _sweep_window(x, Tp, Tn, L, R, bv, bk, bb, ps, pv, pt, tmp)
+            if tmp[5] >= 0.0:
+                break
+            need = tmp[4]  # the exact count the sweep reported: the second try always fits
         nev_all += tmp[4]
         if nruns < ss.shape[0]:
             ss[nruns] = tmp[0]
