@@ -304,6 +304,9 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, Z, W, out):
     nth = 32
     lM = np.empty((2, nth))
     ths = np.empty(nth)
+    # loc = 0: the law and d are even (E2M1 is symmetric), mirrored cells have the same moment
+    # generating function: the cells with z >= 0 only, twice
+    wm = 2.0 if loc == 0.0 else 1.0
     for it in range(nth):
         th = (1.0 / L0) * 1.5 ** (it - 2)
         ths[it] = th
@@ -312,7 +315,9 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, Z, W, out):
             M = p0
             for jj in range(nsel):
                 j = sel[jj]
-                M += _mgf(law, zl[j], zu[j], a[j], b[j], sg * th) / G
+                if loc == 0.0 and zl[j] < 0.0:
+                    continue
+                M += wm * _mgf(law, zl[j], zu[j], a[j], b[j], sg * th) / G
             if math.isfinite(M) and M > 0.0:
                 lM[sgi, it] = n * math.log(M)
             else:
