@@ -467,3 +467,52 @@ def test_k1_end_to_end_fast_and_m_quadrature(law):
     assert abs(fast.mse - ref) <= 1e-10 * ref + fast.error_estimate, (fast.mse, ref)
     mq = block_mse_4over6(law, bf, tensor_scale=S, tol=1e-7)
     assert abs(mq.mse - ref) <= mq.error_estimate, (mq.mse, ref, mq.error_estimate)
+
+
+def test_nvfp4_laplace_value_and_bound():
+    """NVFP4 Laplace(0, 1), k = 16: the kernel path equals main's value 0.015192581563926085 (main at
+    68878cd, before the binary powering / loop-order / mirrored-Chernoff changes; its kernel agreed
+    with the NumPy series at every tested end, test_kernel_against_numpy_series) within 1e-10
+    relative, and its certified bound is <= 2e-10 relative."""
+    from quanttheory.blocks.expectation_min import block_mse_4over6_fast
+
+    bm, R = block_mse_4over6_fast(Laplace(), "nvfp4", rates=False)
+    assert R is None
+    assert abs(bm.mse - 0.015192581563926085) <= 1e-10 * bm.mse
+    assert bm.error_estimate <= 2e-10 * bm.mse
+
+
+def test_kernel_binary_powers_by_hand():
+    """_cpow (Psi^k in the kernel) and _rpow_up (upper bounds in the rounding bound).  By hand:
+    (1 + i)^2 = 2i, (1 + i)^4 = -4, (1 + i)^8 = 16, (1 + i)^16 = 256, i^4 = 1, i^7 = -i: exact in
+    double.  Random z, n = 1..64 against mpmath at 50 digits within the stated bound
+    (n - 1) sqrt(5) eps |z|^n x 1.01.  _rpow_up(x, n) >= x^n exactly (Fractions) and <= x^n (1 + 8 n eps)."""
+    from fractions import Fraction
+
+    import mpmath
+
+    from quanttheory.blocks._expect_46_kernels import _cpow, _rpow_up
+
+    assert _cpow(complex(1, 1), 2) == 2j
+    assert _cpow(complex(1, 1), 4) == -4
+    assert _cpow(complex(1, 1), 8) == 16
+    assert _cpow(complex(1, 1), 16) == 256
+    assert _cpow(1j, 4) == 1
+    assert _cpow(1j, 7) == -1j
+    assert _cpow(complex(0.3, -0.7), 1) == complex(0.3, -0.7)
+    eps = np.finfo(float).eps
+    rng = np.random.default_rng(46)
+    mpmath.mp.dps = 50
+    for _ in range(60):
+        z = complex(*rng.uniform(-1.0, 1.0, 2))
+        n = int(rng.integers(1, 65))
+        ref = mpmath.mpc(z.real, z.imag) ** n
+        got = _cpow(z, n)
+        err = abs(mpmath.mpc(got.real, got.imag) - ref)
+        assert err <= 1.01 * (n - 1) * math.sqrt(5) * eps * abs(z) ** n + 1e-300, (z, n, err)
+        x = float(rng.uniform(0.0, 1.2))
+        up = _rpow_up(x, n)
+        exact = Fraction(x) ** n
+        assert Fraction(up) >= exact
+        assert up <= float(exact) * (1 + 8 * n * eps)
+    assert _rpow_up(0.7, 0) == 1.0
