@@ -557,9 +557,10 @@ def endpoint_stats_fs(law, loc, scale, fmt, m, X6, X4, k, eps_abs, eps_p, need=(
 # ------------------------------------------------------------------ numba path (E|S| only)
 @lru_cache(maxsize=1)
 def _gl_table():
-    from ._expect_46_kernels import gl_table
+    from ._expect_46_kernels import NQ
+    from ._expect_kernels import gl_table
 
-    return gl_table()
+    return gl_table(NQ)
 
 
 def telescoped_abs(law, loc, scale, fmt, ms, X6s, X4s, k, eps_abs):

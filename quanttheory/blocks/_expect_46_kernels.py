@@ -48,17 +48,6 @@ NQ = 64      # largest Gauss-Legendre order of the node table
 PHASE = 8.0  # largest phase half-width t_J |a| h of one Normal sub-cell
 
 
-def gl_table():
-    """Gauss-Legendre nodes / weights for n = 1..NQ: arrays (NQ + 1, NQ), row n padded."""
-    Z = np.zeros((NQ + 1, NQ))
-    W = np.zeros((NQ + 1, NQ))
-    for n in range(1, NQ + 1):
-        z, w = np.polynomial.legendre.leggauss(n)
-        Z[n, :n] = z
-        W[n, :n] = w
-    return Z, W
-
-
 @numba.njit(cache=True)
 def _f(law, z):
     if law == 0:

@@ -36,11 +36,12 @@ def _pdf(x, law, loc, scale):
 NMAX = 40  # largest Gauss-Legendre order of the node table (gl_table)
 
 
-def gl_table():
-    """Gauss-Legendre nodes / weights for n = 1..NMAX: arrays (NMAX + 1, NMAX), row n padded."""
-    Z = np.zeros((NMAX + 1, NMAX))
-    W = np.zeros((NMAX + 1, NMAX))
-    for n in range(1, NMAX + 1):
+def gl_table(nmax: int = NMAX):
+    """Gauss-Legendre nodes / weights for n = 1..nmax: arrays (nmax + 1, nmax), row n padded
+    (also the 4-over-6 kernel's table, with its own ``nmax``)."""
+    Z = np.zeros((nmax + 1, nmax))
+    W = np.zeros((nmax + 1, nmax))
+    for n in range(1, nmax + 1):
         z, w = np.polynomial.legendre.leggauss(n)
         Z[n, :n] = z
         W[n, :n] = w
