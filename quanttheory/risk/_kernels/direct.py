@@ -141,6 +141,14 @@ def _sort_order(bb, ne, A, B):
 
 
 @numba.njit(cache=True)
+def _sweep_buffers(cap):
+    """The six work arrays of :func:`_sweep_window` for ``cap`` breakpoints: ``bv, bk, bb`` of ``cap``
+    values and the piece arrays ``ps, pv, pt`` of ``cap + 1``."""
+    return (np.empty(cap), np.empty(cap), np.empty(cap), np.empty(cap + 1), np.empty(cap + 1),
+            np.empty(cap + 1))
+
+
+@numba.njit(cache=True)
 def _sweep_window(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, out_row):
     """Exact minimum of ``n MSE`` over ``s in [A, B]``: every breakpoint in the window enumerated
     (buffers ``bv, bk, bb`` of size >= their number, ``ps, pv, pt`` one more), sorted and swept;
@@ -424,12 +432,7 @@ def _rows_full(X, Tp, Tn, out, bucketed):
     rows, n = X.shape
     Tm = max(Tp, Tn)
     cap = n * Tm + 1
-    bv = np.empty(cap)
-    bk = np.empty(cap)
-    bb = np.empty(cap)
-    ps = np.empty(cap + 1)
-    pv = np.empty(cap + 1)
-    pt = np.empty(cap + 1)
+    bv, bk, bb, ps, pv, pt = _sweep_buffers(cap)
     sv = np.empty(n)
     sT = np.empty(n)
     for r in range(rows):
@@ -508,12 +511,7 @@ def exact_window(x, Tp, Tn, A, B, cap, out_row):
     checks ``count_breakpoints(x, Tp, Tn, A, B) <= cap``).  Also writes ``out_row[6]`` =
     ``clipped(A)``, a lower bound of ``n MSE(s)`` for every ``s <= A``, and ``out_row[7]`` =
     ``zeroed(B)``, a lower bound for every ``s >= B`` (plain sums, relative rounding <= n eps)."""
-    bv = np.empty(cap + 1)
-    bk = np.empty(cap + 1)
-    bb = np.empty(cap + 1)
-    ps = np.empty(cap + 2)
-    pv = np.empty(cap + 2)
-    pt = np.empty(cap + 2)
+    bv, bk, bb, ps, pv, pt = _sweep_buffers(cap + 1)
     _sweep_window(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, out_row)
     out_row[6] = _clipped(x, A, Tp, Tn)
     out_row[7] = _zeroed(x, B, Tp, Tn)
@@ -846,12 +844,7 @@ def exact_rows_window(X, Tp, Tn, out):
     rows, n = X.shape
     Tm = max(Tp, Tn)
     cap = max(1024, n)
-    bv = np.empty(cap)
-    bk = np.empty(cap)
-    bb = np.empty(cap)
-    ps = np.empty(cap + 1)
-    pv = np.empty(cap + 1)
-    pt = np.empty(cap + 1)
+    bv, bk, bb, ps, pv, pt = _sweep_buffers(cap)
     mside = min(max(ROW_HIST_MIN, n // 2), ROW_HIST_PER_T * Tm + ROW_HIST_MIN)
     H = np.empty((2 * mside, 3))
     HMN = np.empty(2 * mside)
@@ -1028,12 +1021,7 @@ def exact_rows_window(X, Tp, Tn, out):
         else:
             if ne_ub + 1 > cap:
                 cap = int(ne_ub) + 1
-                bv = np.empty(cap)
-                bk = np.empty(cap)
-                bb = np.empty(cap)
-                ps = np.empty(cap + 1)
-                pv = np.empty(cap + 1)
-                pt = np.empty(cap + 1)
+                bv, bk, bb, ps, pv, pt = _sweep_buffers(cap)
             _sweep_window(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, out[r])
         if out.shape[1] >= 10:  # diagnostics: rounds, bound evaluations, window (A, B)
             out[r, 6] = rnd + 1
@@ -1254,12 +1242,7 @@ def _solve_buckets(x, Tp, Tn, A, B, ne_est, out_row):
     j = 0
     nev_all = 0.0
     cap = 0
-    bv = np.empty(1)
-    bk = np.empty(1)
-    bb = np.empty(1)
-    ps = np.empty(2)
-    pv = np.empty(2)
-    pt = np.empty(2)
+    bv, bk, bb, ps, pv, pt = _sweep_buffers(1)
     while j < tot:
         if lb[j] > U:
             j += 1
@@ -1288,12 +1271,7 @@ def _solve_buckets(x, Tp, Tn, A, B, ne_est, out_row):
         while True:
             if need + 1 > cap:
                 cap = int(need) + 1
-                bv = np.empty(cap)
-                bk = np.empty(cap)
-                bb = np.empty(cap)
-                ps = np.empty(cap + 1)
-                pv = np.empty(cap + 1)
-                pt = np.empty(cap + 1)
+                bv, bk, bb, ps, pv, pt = _sweep_buffers(cap)
             _sweep_window(x, Tp, Tn, L, R, bv, bk, bb, ps, pv, pt, tmp)
             if tmp[5] >= 0.0:
                 break
