@@ -355,7 +355,6 @@ def _per_channel_direct(moved, grid):
     X = moved.reshape(rows, n)
     if X.dtype not in (np.float32, np.float64) or not X.dtype.isnative:
         X = X.astype(np.float64)
-    X = np.ascontiguousarray(X)
     out = np.zeros((rows, 6))
     if X.dtype == np.float32:
         # float32 rows are converted to float64 a block of rows at a time (exact; every kernel
@@ -370,7 +369,7 @@ def _per_channel_direct(moved, grid):
             np.copyto(b, X[i0:i1])
             exact_rows(b, Tp, Tn, out[i0:i1])
     else:
-        exact_rows(X, Tp, Tn, out)
+        exact_rows(np.ascontiguousarray(X), Tp, Tn, out)
     res = []
     for i in range(rows):
         if out[i, 5] != 0:  # degenerate or too small: the one-channel path says so
