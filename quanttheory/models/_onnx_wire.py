@@ -304,12 +304,9 @@ def _decode_varints(buf: np.ndarray) -> np.ndarray:
 
 def _np_dtype(kind: str):
     if kind.startswith("ml:"):
-        try:
-            import ml_dtypes
-        except ImportError:
-            from . import MISSING_EXTRA
-            raise ValueError(f"reading this file needs the optional package 'ml_dtypes': {MISSING_EXTRA}") from None
-        return np.dtype(getattr(ml_dtypes, kind[3:]))
+        from .readers import _need  # the readers' missing-extra message (readers imports this module lazily)
+
+        return np.dtype(getattr(_need("ml_dtypes"), kind[3:]))
     return np.dtype(kind)
 
 
