@@ -350,9 +350,9 @@ def _telescoped_4over6(dist, bf, c, S, tol, rate_tol, rates=True, inversion="ser
         ea_all = np.minimum(eps_abs / np.where(ok, gks, 1.0), k * m2)
         res = telescoped_abs(law, loc, scale, bf.fmt, ends[ok], np.concatenate([X6, X6])[ok],
                              np.concatenate([X4, X4])[ok], k, ea_all[ok])
-        fast = {}
-        for j, idx in enumerate(np.nonzero(ok)[0]):
-            fast[int(idx)] = (float(res[0][j]), float(res[1][j]), int(res[2][j]))
+        # per end key (i for b[i], P + i for a[i]): E|S|, its error bound, harmonics (ends with G^k = 0 unused)
+        fast = np.zeros((3, 2 * P))
+        fast[:, ok] = res
     for i in range(P):
         for m, Gk, sg, key in ((b[i], Gk_b[i], 1.0, i), (a[i], Gk_a[i], -1.0, P + i)):
             if Gk <= 0:
@@ -361,13 +361,13 @@ def _telescoped_4over6(dist, bf, c, S, tol, rate_tol, rates=True, inversion="ser
             ea = min(eps_abs / Gk, k * m2)
             ep = min(eps_p / Gk, 1e-3)
             if fast is not None and not any(nd):
-                absS, eA, nt = fast[key]
+                absS, eA, nt = float(fast[0, key]), float(fast[1, key]), int(fast[2, key])
                 Ppos = nu6 = nu4 = eP = math.nan
             else:
                 absS, Ppos, nu6, nu4, eA, eP, nt = stats(law, loc, scale, bf.fmt, float(m), float(X6[i]),
                                                          float(X4[i]), k, ea, ep, nd)
                 if fast is not None:
-                    absS, eA, nt = fast[key][0], fast[key][1], nt + fast[key][2]
+                    absS, eA, nt = float(fast[0, key]), float(fast[1, key]), nt + int(fast[2, key])
             nodes += nt
             tot += sg * Gk * absS
             err += Gk * eA
