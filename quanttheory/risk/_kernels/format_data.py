@@ -349,7 +349,10 @@ def _neumaier_add(tot, comp, t):
 def direct_sse(x, s, levels, mids):
     """``sum_i (x_i - s q(x_i / s))**2`` in one pass (nearest level by binary search on the
     midpoints, saturating; at an exact tie both levels give the same error), summed with
-    Neumaier's compensated summation."""
+    Neumaier's compensated summation. The residual is ``(x - p) - e`` with ``p + e = s q`` exactly
+    (``_two_prod``): when ``s q`` is within a factor 2 of ``x``, ``x - p`` is exact (Sterbenz), so a
+    small residual keeps its relative accuracy (``x - s*q`` in float64 would lose
+    ``log10(|x| / |x - s q|)`` digits to the rounding of the product)."""
     tot = 0.0
     comp = 0.0
     m = mids.size
@@ -364,7 +367,8 @@ def direct_sse(x, s, levels, mids):
                 lo = md + 1
             else:
                 hi = md
-        d = xi - s * levels[lo]
+        p, e = _two_prod(s, levels[lo])  # x - s q with one rounding: exact s q, then Sterbenz
+        d = (xi - p) - e
         tot, comp = _neumaier_add(tot, comp, d * d)
     return tot + comp
 
@@ -382,7 +386,8 @@ def direct_sse_sorted(v, P0, b, c, s):
         x = v[i]
         while j < P and x > b[j] * s:
             j += 1
-        d = x - s * c[j]
+        p, e = _two_prod(s, c[j])
+        d = (x - p) - e
         tot, comp = _neumaier_add(tot, comp, (P0[i + 1] - P0[i]) * (d * d))
     return tot + comp
 
