@@ -28,8 +28,14 @@ UB_PER_LEVEL = 16  # histogram upper bounds per branch-and-bound level (at the s
 PIECE_RTOL = 1e-6  # a cluster's best piece resolved worse than this (relative) is split
 STRADDLER_BUFFER = 1 << 16
 STRADDLER_PER_N = 16  # the straddler buffer holds up to n / 16 points (0: STRADDLER_BUFFER only)
+HIGH_T = 64  # grids with max(T) >= HIGH_T (7-8 bits): the parameters below
+STRADDLER_PER_N_HIGH = 4  # n / 4 points: the 8-bit cluster (~0.5 % wide at n = 1e7, ~1.3M straddlers) in one pass
+STOP_RTOL_HIGH = 2.0**-14  # bisection stop above 3e6 values (else 2^-12): with ENV_BOUND the cluster narrows
 MAX_STRADDLERS = 1 << 22  # 32 MB
 EVENT_BUDGET = 1 << 19
+# the joint interval bound takes the convex-envelope (Jensen) bound for the bins holding a region end
+# on intervals of relative width <= ENV_BOUND (0: never; wider intervals lose first order anyway)
+ENV_BOUND = 2.0**-12
 MAX_SBINS = 1 << 18  # s-bins of the exact sweep (16 MB)  # breakpoints held in memory at once by the exact sweep
 
 
@@ -152,12 +158,14 @@ class _Hist:
         K.interval_lower_bounds(s1, s2, self.h, self.nb, self.e_lo, self.m, self.P0, self.P1, Tp, Tn, out)
         return out
 
-    def interval_lb_joint(self, s1, s2, Tp, Tn):
+    def interval_lb_joint(self, s1, s2, Tp, Tn, env=None):
         """Tighter bounds: :func:`quanttheory.risk._kernels.data.interval_lower_bounds_joint`."""
         from ._kernels import data as K
 
         out = np.empty(s1.size)
-        K.interval_lower_bounds_joint(s1, s2, self.h, self.nb, self.e_lo, self.m, self.P0, self.P1, Tp, Tn, out)
+        env = ENV_BOUND if env is None else env
+        K.interval_lower_bounds_joint(s1, s2, self.h, self.nb, self.e_lo, self.m, self.P0, self.P1, Tp, Tn, out,
+                                      float(env))
         return out
 
     def upper(self, ss, Tp, Tn):
@@ -322,7 +330,8 @@ def _exact_cluster(arr, A, B, Tp, Tn, n, depth=0):
     acc_rows = np.zeros((M, 8))
     # room for 1/STRADDLER_PER_N of the points (O(n) memory, capped): one s-histogram pass
     # then suffices instead of a zoom pass and a candidate pass
-    size = STRADDLER_BUFFER if not STRADDLER_PER_N else max(STRADDLER_BUFFER, min(n // STRADDLER_PER_N, MAX_STRADDLERS))
+    per = STRADDLER_PER_N_HIGH if STRADDLER_PER_N and Tm >= HIGH_T else STRADDLER_PER_N
+    size = STRADDLER_BUFFER if not per else max(STRADDLER_BUFFER, min(n // per, MAX_STRADDLERS))
     sbuf = np.empty(size)
     scount = np.zeros(1, dtype=np.int64)
     for c in iter_chunks(arr):
@@ -534,7 +543,8 @@ def _bb_exact(arr, st, Tp, Tn, s_lo, s_hi, hist=None):
     best_ub = st.sum_sq * (1 + 2 * (n + BLOCK) * EPS)
     # the interval bound loses ~ 12 E|x/s| * width (first order): deeper bisection costs bound
     # evaluations, a wider cluster costs breakpoints in the s-histogram pass (~ n * width * E|x/s|)
-    stop = STOP_RTOL if STOP_RTOL is not None else (2.0**-6 if n <= 10**5 else 2.0**-9 if n <= 3 * 10**6 else 2.0**-12)
+    stop = STOP_RTOL if STOP_RTOL is not None else (
+        2.0**-6 if n <= 10**5 else 2.0**-9 if n <= 3 * 10**6 else STOP_RTOL_HIGH if max(Tp, Tn) >= HIGH_T else 2.0**-12)
     levels = 0
     evals = 0
     while True:
