@@ -204,3 +204,55 @@ def test_joint_envelope_normal_data(dt, bits):
             assert np.all(new <= ref * (1 + 1e-12))
             assert np.all(new >= old - 1e-12 * np.abs(old))
             assert np.mean(new > old) > 0.5
+
+
+# ----------------------------------------------------------------------------- search (7-8 bits)
+def test_interior_intervals_hand_example():
+    # 20 adjacent intervals of relative width 1e-4 from s = 1, then a gap of 1 % and 3 more: with
+    # k = 6 only positions 6..13 of the first cluster have 6 intervals on both sides; the second
+    # cluster is too short; a wide interval is never interior
+    from quanttheory.risk.data_search import _interior
+
+    e = 1.0 * (1 + 1e-4) ** np.arange(21)
+    s1 = np.concatenate((e[:-1], 1.02 * e[:3]))
+    s2 = np.concatenate((e[1:], 1.02 * e[1:4]))
+    perm = np.random.default_rng(0).permutation(s1.size)  # order of the input does not matter
+    got = _interior(s1[perm], s2[perm], 2.0**-10, 6)
+    want = np.zeros(s1.size, dtype=bool)
+    want[6:14] = True
+    assert np.array_equal(got, want[perm])
+    assert not _interior(s1, s2, 1e-5, 6).any()  # intervals wider than rtol
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("bits", [7, 8])
+def test_search_with_envelope_and_hull_same_optimum(monkeypatch, dt, bits):
+    """The 7-8 bit search (envelope bound, bisection to 2^-14, only the clusters' ends refined,
+    n/4 straddler buffer) against the search without them (ENV_BOUND = HULL_RTOL = 0) and an
+    independent NumPy evaluation: the same optimum (MSE within 1e-12 relative; both sums of
+    squares are rounded to ~1e-14), and no scale of a dense scan around it is better."""
+    import quanttheory.risk.data_search as D
+    from quanttheory.risk.data import optimal_scale_data
+
+    rng = np.random.default_rng(bits + 10 * (dt == np.float32))
+    x = rng.standard_normal(70000).astype(dt)  # above FUSED_MIN: the fused histogram path
+    g = Grid(bits)
+    Tp, Tn = _tops(g)
+    monkeypatch.setattr(D, "STOP_RTOL", 2.0**-14)
+    new = optimal_scale_data(x, g)
+    monkeypatch.setattr(D, "ENV_BOUND", 0.0)
+    monkeypatch.setattr(D, "HULL_RTOL", 0.0)
+    monkeypatch.setattr(D, "STRADDLER_PER_N_HIGH", 16)
+    old = optimal_scale_data(x, g)
+    m_new, m_old = new.extra["mse"], old.extra["mse"]
+    assert abs(m_new - m_old) <= 1e-12 * m_old
+    assert abs(new.scale - old.scale) <= new.scale_error + old.scale_error
+    v = np.abs(x.astype(np.float64))
+    T = np.where(x >= 0, Tp, Tn)
+
+    def F(s):
+        return math.fsum((v - s * np.minimum(np.rint(v / s), T)) ** 2) / v.size
+
+    assert F(new.scale) == pytest.approx(m_new, rel=1e-12)
+    for s in new.scale * (1 + np.linspace(-0.02, 0.02, 81)):
+        assert F(s) >= m_new * (1 - 1e-12)

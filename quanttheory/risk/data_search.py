@@ -36,6 +36,10 @@ EVENT_BUDGET = 1 << 19
 # the joint interval bound takes the convex-envelope (Jensen) bound for the bins holding a region end
 # on intervals of relative width <= ENV_BOUND (0: never; wider intervals lose first order anyway)
 ENV_BOUND = 2.0**-12
+# 7-8 bits: intervals of relative width <= HULL_RTOL inside a cluster stop being bisected (only the
+# cluster's ends are refined; 0: every interval down to the stop width)
+HULL_RTOL = 2.0**-10
+HULL_KEEP = 6  # intervals refined at each end of a cluster
 MAX_SBINS = 1 << 18  # s-bins of the exact sweep (16 MB)  # breakpoints held in memory at once by the exact sweep
 
 
@@ -529,6 +533,29 @@ def _hist_bits(Tp, Tn):
     return int(math.ceil(math.log2(max(Tp, Tn) + 1))) + 1
 
 
+def _interior(s1, s2, rtol, k=HULL_KEEP):
+    """True for an interval of relative width <= ``rtol`` with at least ``k`` intervals on either
+    side in its cluster (intervals, sorted by ``s``, with gaps <= 1e-3 relative: merged into one
+    cluster by :func:`_bb_exact`).  Bisecting it cannot change the hull of its cluster unless the
+    ``k`` intervals on one side are all pruned first; the exact search of a cluster uses only its
+    hull, so such an interval stops being bisected (its bound stays) and only the ``k`` intervals
+    at each end of a cluster are refined further."""
+    o = np.argsort(s1)
+    a, b = s1[o], s2[o]
+    inner = np.zeros(a.size, dtype=bool)
+    if a.size > 2 * k:
+        bmax = np.maximum.accumulate(b)
+        start = np.concatenate(([True], a[1:] > bmax[:-1] * (1 + 1e-3)))
+        gid = np.cumsum(start) - 1
+        first = np.flatnonzero(start)
+        last = np.concatenate((first[1:], [a.size])) - 1
+        pos = np.arange(a.size)
+        inner = (pos - first[gid] >= k) & (last[gid] - pos >= k) & ((b - a) <= rtol * b)
+    out = np.empty_like(inner)
+    out[o] = inner
+    return out
+
+
 def _bb_exact(arr, st, Tp, Tn, s_lo, s_hi, hist=None):
     """Branch and bound on the |x| histogram, then exact search of the surviving clusters."""
     n = st.n
@@ -545,24 +572,33 @@ def _bb_exact(arr, st, Tp, Tn, s_lo, s_hi, hist=None):
     # evaluations, a wider cluster costs breakpoints in the s-histogram pass (~ n * width * E|x/s|)
     stop = STOP_RTOL if STOP_RTOL is not None else (
         2.0**-6 if n <= 10**5 else 2.0**-9 if n <= 3 * 10**6 else STOP_RTOL_HIGH if max(Tp, Tn) >= HIGH_T else 2.0**-12)
+    hull = HULL_RTOL if max(Tp, Tn) >= HIGH_T else 0.0
     levels = 0
     evals = 0
+    lb = np.full(s1.size, np.nan)
     while True:
         levels += 1
-        lb = hist.interval_lb_joint(s1, s2, Tp, Tn)
+        # bounds of the new intervals only (an interval kept from the previous level has its bound)
+        new = np.isnan(lb)
+        lb[new] = hist.interval_lb_joint(s1[new], s2[new], Tp, Tn)
         # upper bounds at the midpoints of the most promising intervals only (each costs O(T))
-        pick = np.argsort(lb)[:UB_PER_LEVEL] if lb.size > UB_PER_LEVEL else np.arange(lb.size)
+        # (with ``hull``: among the new intervals; the others' midpoints had their turn)
+        cand = np.flatnonzero(new) if hull else np.arange(lb.size)
+        pick = cand[np.argsort(lb[cand])[:UB_PER_LEVEL]]
         ub = hist.upper(0.5 * (s1[pick] + s2[pick]), Tp, Tn)
-        evals += s1.size + pick.size
+        evals += int(new.sum()) + pick.size
         best_ub = min(best_ub, float(ub.min()))
         keep = lb <= best_ub * (1 + 1e-12)
         s1, s2, lb = s1[keep], s2[keep], lb[keep]
         wide = (s2 - s1) > stop * s2
+        if hull and wide.any():
+            wide &= ~_interior(s1, s2, hull)
         if not wide.any() or levels >= 80 or s1.size > MAX_INTERVALS:
             break
         m = 0.5 * (s1[wide] + s2[wide])
         s1 = np.concatenate((s1[~wide], s1[wide], m))
         s2 = np.concatenate((s2[~wide], m, s2[wide]))
+        lb = np.concatenate((lb[~wide], np.full(2 * m.size, np.nan)))
     order = np.argsort(s1)
     s1, s2, lb = s1[order], s2[order], lb[order]
     clusters = []
