@@ -40,6 +40,7 @@ ENV_BOUND = 2.0**-12
 # cluster's ends are refined; 0: every interval down to the stop width)
 HULL_RTOL = 2.0**-10
 HULL_KEEP = 6  # intervals refined at each end of a cluster
+SPLIT_JOINT = 4  # 7-8 bits: intervals up to 4x wider than the joint bound's limit are cut in 4
 MAX_SBINS = 1 << 18  # s-bins of the exact sweep (16 MB)  # breakpoints held in memory at once by the exact sweep
 
 
@@ -595,6 +596,26 @@ def _bb_exact(arr, st, Tp, Tn, s_lo, s_hi, hist=None):
             wide &= ~_interior(s1, s2, hull)
         if not wide.any() or levels >= 80 or s1.size > MAX_INTERVALS:
             break
+        if hull:
+            # an interval at most SPLIT_JOINT times wider than the joint bound's limit
+            # ((T - 1/2) w <= 1/2, relative) is cut straight into pieces below the limit: the
+            # fallback bound prunes little at those widths and costs the most per interval
+            lim = 0.5 / (max(Tp, Tn) - 0.5)
+            r = (s2 - s1) / (lim * s1)
+            multi = wide & (r > 1) & (r <= SPLIT_JOINT)
+            if multi.any():
+                k = SPLIT_JOINT
+                a, b = s1[multi], s2[multi]
+                t = np.arange(k + 1) / k
+                e = a[:, None] + (b - a)[:, None] * t[None, :]
+                e[:, 0], e[:, -1] = a, b
+                keep_ = ~multi
+                s1 = np.concatenate((s1[keep_], e[:, :-1].ravel()))
+                s2 = np.concatenate((s2[keep_], e[:, 1:].ravel()))
+                lb = np.concatenate((lb[keep_], np.full(e[:, :-1].size, np.nan)))
+                wide = np.concatenate((wide[keep_], np.zeros(e[:, :-1].size, dtype=bool)))
+                if not wide.any():
+                    continue
         m = 0.5 * (s1[wide] + s2[wide])
         s1 = np.concatenate((s1[~wide], s1[wide], m))
         s2 = np.concatenate((s2[~wide], m, s2[wide]))
