@@ -256,3 +256,11 @@ def test_search_with_envelope_and_hull_same_optimum(monkeypatch, dt, bits):
     assert F(new.scale) == pytest.approx(m_new, rel=1e-12)
     for s in new.scale * (1 + np.linspace(-0.02, 0.02, 81)):
         assert F(s) >= m_new * (1 - 1e-12)
+
+
+def test_tiny_interval_scale_huge_quotients():
+    # s1 = 1e-300: every bin lies far beyond the top level (quotients ~1e300, no integer overflow):
+    # g(v) = (v - T s2)^2 ~ v^2, convex; points 1.1 and 1.2 (T = 3): 2 * 1.15^2 = 2.645 (to the
+    # 1e-300 shift of the levels)
+    got = K._bin_bound(2.0, 2.3, 1.0, 1.25, 1e-300, 1e-300, 3, 1)
+    assert got == pytest.approx(2.645, rel=1e-12)

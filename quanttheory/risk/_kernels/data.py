@@ -810,8 +810,10 @@ def _bin_bound(c, S, lo, hi, s1, s2, T, env):
     if env == 0 or not lo > 0.0 or not hi > lo:
         return base
     # the sets nearest to some point of the bin: k(lo) .. k(hi) + 1 (quotients to 1 ulp: widened by 4 eps)
-    k0 = int(math.floor(lo / s1 * (1.0 - 4.0 * EPS)))
-    k1 = int(math.floor(hi / s1 * (1.0 + 4.0 * EPS))) + 1
+    q0 = lo / s1 * (1.0 - 4.0 * EPS)
+    q1 = hi / s1 * (1.0 + 4.0 * EPS)
+    k0 = T if q0 >= T else int(math.floor(q0))  # (compared first: no int overflow for huge quotients)
+    k1 = T if q1 >= T else int(math.floor(q1)) + 1
     if k0 < 0:
         k0 = 0
     if k1 > T:
