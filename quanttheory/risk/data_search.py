@@ -29,7 +29,7 @@ PIECE_RTOL = 1e-6  # a cluster's best piece resolved worse than this (relative) 
 STRADDLER_BUFFER = 1 << 16
 STRADDLER_PER_N = 16  # the straddler buffer holds up to n / 16 points (0: STRADDLER_BUFFER only)
 HIGH_T = 64  # grids with max(T) >= HIGH_T (7-8 bits): the parameters below
-STRADDLER_PER_N_HIGH = 4  # n / 4 points: the 8-bit cluster (~0.5 % wide at n = 1e7, ~1.3M straddlers) in one pass
+STRADDLER_PER_N_HIGH = 4  # n / 4 points: the 8-bit cluster (~0.7 % wide at n = 1e7, ~1.75M straddlers) in one pass
 STOP_RTOL_HIGH = 2.0**-14  # bisection stop above 3e6 values (else 2^-12): with ENV_BOUND the cluster narrows
 MAX_STRADDLERS = 1 << 22  # 32 MB
 EVENT_BUDGET = 1 << 19
