@@ -264,3 +264,17 @@ def test_tiny_interval_scale_huge_quotients():
     # 1e-300 shift of the levels)
     got = K._bin_bound(2.0, 2.3, 1.0, 1.25, 1e-300, 1e-300, 3, 1)
     assert got == pytest.approx(2.645, rel=1e-12)
+
+
+def test_kernel_default_is_the_bound_without_envelope():
+    # callers that do not pass ``env`` (default 0.0) get the fifth-round bound, bit for bit
+    x = np.random.default_rng(3).standard_normal(3000)
+    H = _Hist(x, scan(x), _hist_bits(127, 128))
+    s1 = 0.0307 * (1 + 1e-4 * np.arange(6))
+    s2 = s1 * (1 + 1e-5)
+    a, b, c = np.empty(6), np.empty(6), np.empty(6)
+    K.interval_lower_bounds_joint(s1, s2, H.h, H.nb, H.e_lo, H.m, H.P0, H.P1, 127, 128, a)
+    K.interval_lower_bounds_joint(s1, s2, H.h, H.nb, H.e_lo, H.m, H.P0, H.P1, 127, 128, b, 0.0)
+    K.interval_lower_bounds_joint(s1, s2, H.h, H.nb, H.e_lo, H.m, H.P0, H.P1, 127, 128, c, 1.0)
+    assert np.array_equal(a, b)
+    assert np.all(c >= b)

@@ -949,12 +949,14 @@ def _joint_side(s1, s2, T, h, side, P, nb, e_lo, m, buf, ibuf, acc, env):
 
 
 @numba.njit(cache=True)
-def interval_lower_bounds_joint(s1s, s2s, h, nb, e_lo, m, P0, P1, Tp, Tn, out, env):
+def interval_lower_bounds_joint(s1s, s2s, h, nb, e_lo, m, P0, P1, Tp, Tn, out, env=0.0):
     """Like :func:`interval_lower_bounds`, tighter: the points whose grid index does not change on
     ``[s1, s2]`` contribute the exact quadratic ``sum (v - k s)**2``, minimized over ``s`` jointly
     (both sides), instead of each point's own minimum; the others their per-point bound.  Falls back
     to :func:`interval_lower_bounds` when the interval is too wide
-    (``(max T - 1/2)(s2 - s1) > s1/2``)."""
+    (``(max T - 1/2)(s2 - s1) > s1/2``).  ``env > 0``: on intervals of relative width
+    ``(s2 - s1)/s2 <= env`` the bins holding a region end contribute the convex-envelope (Jensen)
+    bound of :func:`_bin_bound` instead of ``count * min``; ``env = 0`` (default): the bound without it."""
     Tm = max(Tp, Tn)
     buf = np.empty(1)
     ibuf = buf.view(np.int64)
