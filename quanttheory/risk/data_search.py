@@ -28,8 +28,19 @@ UB_PER_LEVEL = 16  # histogram upper bounds per branch-and-bound level (at the s
 PIECE_RTOL = 1e-6  # a cluster's best piece resolved worse than this (relative) is split
 STRADDLER_BUFFER = 1 << 16
 STRADDLER_PER_N = 16  # the straddler buffer holds up to n / 16 points (0: STRADDLER_BUFFER only)
+HIGH_T = 64  # grids with max(T) >= HIGH_T (7-8 bits): the parameters below
+STRADDLER_PER_N_HIGH = 4  # n / 4 points: the 8-bit cluster (~0.7 % wide at n = 1e7, ~1.75M straddlers) in one pass
+STOP_RTOL_HIGH = 2.0**-14  # bisection stop above 3e6 values (else 2^-12): with ENV_BOUND the cluster narrows
 MAX_STRADDLERS = 1 << 22  # 32 MB
 EVENT_BUDGET = 1 << 19
+# the joint interval bound takes the convex-envelope (Jensen) bound for the bins holding a region end
+# on intervals of relative width <= ENV_BOUND (0: never; wider intervals lose first order anyway)
+ENV_BOUND = 2.0**-12
+# 7-8 bits: intervals of relative width <= HULL_RTOL inside a cluster stop being bisected (only the
+# cluster's ends are refined; 0: every interval down to the stop width)
+HULL_RTOL = 2.0**-10
+HULL_KEEP = 6  # intervals refined at each end of a cluster
+SPLIT_JOINT = 4  # 7-8 bits: intervals up to 4x wider than the joint bound's limit are cut in 4
 MAX_SBINS = 1 << 18  # s-bins of the exact sweep (16 MB)  # breakpoints held in memory at once by the exact sweep
 
 
@@ -152,12 +163,14 @@ class _Hist:
         K.interval_lower_bounds(s1, s2, self.h, self.nb, self.e_lo, self.m, self.P0, self.P1, Tp, Tn, out)
         return out
 
-    def interval_lb_joint(self, s1, s2, Tp, Tn):
+    def interval_lb_joint(self, s1, s2, Tp, Tn, env=None):
         """Tighter bounds: :func:`quanttheory.risk._kernels.data.interval_lower_bounds_joint`."""
         from ._kernels import data as K
 
         out = np.empty(s1.size)
-        K.interval_lower_bounds_joint(s1, s2, self.h, self.nb, self.e_lo, self.m, self.P0, self.P1, Tp, Tn, out)
+        env = ENV_BOUND if env is None else env
+        K.interval_lower_bounds_joint(s1, s2, self.h, self.nb, self.e_lo, self.m, self.P0, self.P1, Tp, Tn, out,
+                                      float(env))
         return out
 
     def upper(self, ss, Tp, Tn):
@@ -322,7 +335,8 @@ def _exact_cluster(arr, A, B, Tp, Tn, n, depth=0):
     acc_rows = np.zeros((M, 8))
     # room for 1/STRADDLER_PER_N of the points (O(n) memory, capped): one s-histogram pass
     # then suffices instead of a zoom pass and a candidate pass
-    size = STRADDLER_BUFFER if not STRADDLER_PER_N else max(STRADDLER_BUFFER, min(n // STRADDLER_PER_N, MAX_STRADDLERS))
+    per = STRADDLER_PER_N_HIGH if STRADDLER_PER_N and Tm >= HIGH_T else STRADDLER_PER_N
+    size = STRADDLER_BUFFER if not per else max(STRADDLER_BUFFER, min(n // per, MAX_STRADDLERS))
     sbuf = np.empty(size)
     scount = np.zeros(1, dtype=np.int64)
     for c in iter_chunks(arr):
@@ -520,6 +534,29 @@ def _hist_bits(Tp, Tn):
     return int(math.ceil(math.log2(max(Tp, Tn) + 1))) + 1
 
 
+def _interior(s1, s2, rtol, k=HULL_KEEP):
+    """True for an interval of relative width <= ``rtol`` with at least ``k`` intervals on either
+    side in its cluster (intervals, sorted by ``s``, with gaps <= 1e-3 relative: merged into one
+    cluster by :func:`_bb_exact`).  Bisecting it cannot change the hull of its cluster unless the
+    ``k`` intervals on one side are all pruned first; the exact search of a cluster uses only its
+    hull, so such an interval stops being bisected (its bound stays) and only the ``k`` intervals
+    at each end of a cluster are refined further."""
+    o = np.argsort(s1)
+    a, b = s1[o], s2[o]
+    inner = np.zeros(a.size, dtype=bool)
+    if a.size > 2 * k:
+        bmax = np.maximum.accumulate(b)
+        start = np.concatenate(([True], a[1:] > bmax[:-1] * (1 + 1e-3)))
+        gid = np.cumsum(start) - 1
+        first = np.flatnonzero(start)
+        last = np.concatenate((first[1:], [a.size])) - 1
+        pos = np.arange(a.size)
+        inner = (pos - first[gid] >= k) & (last[gid] - pos >= k) & ((b - a) <= rtol * b)
+    out = np.empty_like(inner)
+    out[o] = inner
+    return out
+
+
 def _bb_exact(arr, st, Tp, Tn, s_lo, s_hi, hist=None):
     """Branch and bound on the |x| histogram, then exact search of the surviving clusters."""
     n = st.n
@@ -534,25 +571,55 @@ def _bb_exact(arr, st, Tp, Tn, s_lo, s_hi, hist=None):
     best_ub = st.sum_sq * (1 + 2 * (n + BLOCK) * EPS)
     # the interval bound loses ~ 12 E|x/s| * width (first order): deeper bisection costs bound
     # evaluations, a wider cluster costs breakpoints in the s-histogram pass (~ n * width * E|x/s|)
-    stop = STOP_RTOL if STOP_RTOL is not None else (2.0**-6 if n <= 10**5 else 2.0**-9 if n <= 3 * 10**6 else 2.0**-12)
+    stop = STOP_RTOL if STOP_RTOL is not None else (
+        2.0**-6 if n <= 10**5 else 2.0**-9 if n <= 3 * 10**6 else STOP_RTOL_HIGH if max(Tp, Tn) >= HIGH_T else 2.0**-12)
+    hull = HULL_RTOL if max(Tp, Tn) >= HIGH_T else 0.0
     levels = 0
     evals = 0
+    lb = np.full(s1.size, np.nan)
     while True:
         levels += 1
-        lb = hist.interval_lb_joint(s1, s2, Tp, Tn)
+        # bounds of the new intervals only (an interval kept from the previous level has its bound)
+        new = np.isnan(lb)
+        lb[new] = hist.interval_lb_joint(s1[new], s2[new], Tp, Tn)
         # upper bounds at the midpoints of the most promising intervals only (each costs O(T))
-        pick = np.argsort(lb)[:UB_PER_LEVEL] if lb.size > UB_PER_LEVEL else np.arange(lb.size)
+        # (with ``hull``: among the new intervals; the others' midpoints had their turn)
+        cand = np.flatnonzero(new) if hull else np.arange(lb.size)
+        pick = cand[np.argsort(lb[cand])[:UB_PER_LEVEL]]
         ub = hist.upper(0.5 * (s1[pick] + s2[pick]), Tp, Tn)
-        evals += s1.size + pick.size
+        evals += int(new.sum()) + pick.size
         best_ub = min(best_ub, float(ub.min()))
         keep = lb <= best_ub * (1 + 1e-12)
         s1, s2, lb = s1[keep], s2[keep], lb[keep]
         wide = (s2 - s1) > stop * s2
+        if hull and wide.any():
+            wide &= ~_interior(s1, s2, hull)
         if not wide.any() or levels >= 80 or s1.size > MAX_INTERVALS:
             break
+        if hull:
+            # an interval at most SPLIT_JOINT times wider than the joint bound's limit
+            # ((T - 1/2) w <= 1/2, relative) is cut straight into pieces below the limit: the
+            # fallback bound prunes little at those widths and costs the most per interval
+            lim = 0.5 / (max(Tp, Tn) - 0.5)
+            r = (s2 - s1) / (lim * s1)
+            multi = wide & (r > 1) & (r <= SPLIT_JOINT)
+            if multi.any():
+                k = SPLIT_JOINT
+                a, b = s1[multi], s2[multi]
+                t = np.arange(k + 1) / k
+                e = a[:, None] + (b - a)[:, None] * t[None, :]
+                e[:, 0], e[:, -1] = a, b
+                keep_ = ~multi
+                s1 = np.concatenate((s1[keep_], e[:, :-1].ravel()))
+                s2 = np.concatenate((s2[keep_], e[:, 1:].ravel()))
+                lb = np.concatenate((lb[keep_], np.full(e[:, :-1].size, np.nan)))
+                wide = np.concatenate((wide[keep_], np.zeros(e[:, :-1].size, dtype=bool)))
+                if not wide.any():
+                    continue
         m = 0.5 * (s1[wide] + s2[wide])
         s1 = np.concatenate((s1[~wide], s1[wide], m))
         s2 = np.concatenate((s2[~wide], m, s2[wide]))
+        lb = np.concatenate((lb[~wide], np.full(2 * m.size, np.nan)))
     order = np.argsort(s1)
     s1, s2, lb = s1[order], s2[order], lb[order]
     clusters = []

@@ -710,6 +710,163 @@ def _gold_bin(lo, hi, s1, s2, T):
 
 
 @numba.njit(cache=True)
+def _set_dist(v, a, b):
+    """Signed distance of ``v`` to ``[a, b]``: ``v - b`` right of it, ``v - a`` left of it, 0 inside."""
+    if v > b:
+        return v - b
+    if v < a:
+        return v - a
+    return 0.0
+
+
+@numba.njit(cache=True)
+def _g_at(v, k0, k1, s1, s2):
+    """``(g(v), g'(v), nearest k)`` for ``g = min_{k0 <= k <= k1} dist(v, k [s1, s2])**2``."""
+    best = math.inf
+    dbest = 0.0
+    kb = k0
+    for k in range(k0, k1 + 1):
+        kf = np.float64(k)
+        d = _set_dist(v, kf * s1, kf * s2)
+        if d * d < best:
+            best = d * d
+            dbest = d
+            kb = k
+    return best, 2.0 * dbest, kb
+
+
+@numba.njit(cache=True)
+def _affine_min(lo, hi, mu, sig, k0, k1, s1, s2):
+    """``min over v in [lo, hi]`` of ``g(v) - sig (v - mu)``, ``g`` as in :func:`_g_at`: per set
+    ``k [s1, s2]`` the convex ``dist**2 - sig (v - mu)`` is smallest at ``k s2 + sig/2`` (``sig > 0``),
+    ``k s1 + sig/2`` (``sig < 0``), anywhere in the set (``sig = 0``), clipped to ``[lo, hi]``.  The
+    value is taken at that (floating-point) point of ``[lo, hi]``: within rounding above the minimum."""
+    best = math.inf
+    for k in range(k0, k1 + 1):
+        kf = np.float64(k)
+        a = kf * s1
+        b = kf * s2
+        if sig > 0.0:
+            v = b + 0.5 * sig
+        elif sig < 0.0:
+            v = a + 0.5 * sig
+        else:
+            v = a
+        if v < lo:
+            v = lo
+        if v > hi:
+            v = hi
+        d = _set_dist(v, a, b)
+        f = d * d - sig * (v - mu)
+        if f < best:
+            best = f
+    return best
+
+
+ENV_MAX_SETS = 8  # level sets k [s1, s2] a bin may meet for the envelope bound (else count * min)
+
+
+@numba.njit(cache=True)
+def _bin_bound(c, S, lo, hi, s1, s2, T, env):
+    """Lower bound of ``sum g(v)`` over the ``c`` values of sum ``S`` of the histogram bin ``[lo, hi)``,
+    ``g(v) = dist(v, {0} U k [s1, s2], k = 1..T)**2`` (the per-point bound of the interval
+    ``[s1, s2]``).  ``env = 0``: ``c min_bin g`` (:func:`_gold_bin`).  ``env = 1``: also the
+    *convex-envelope (Jensen) bound*, and the larger of the two.
+
+    Derivation.  For any slope ``sig`` and reference point ``mu``, let
+    ``alpha = min over v in [lo, hi] of g(v) - sig (v - mu)``.  The line
+    ``l(v) = alpha + sig (v - mu)`` lies below ``g`` on the bin, so
+    ``sum g(v_i) >= sum l(v_i) = c alpha + sig (S_true - c mu)``.  The supremum over ``sig`` at
+    ``mu = S/c`` is ``c g_env(S/c)`` (``g_env`` = convex envelope of ``g`` on the bin,
+    Legendre-Fenchel), i.e. Jensen's inequality for ``g_env``; ``sig = 0`` gives ``c min g``.  The
+    bound is rigorous for *any* ``sig``: the slopes tried are heuristics for the envelope's slope
+    at ``mu`` (chord of ``g`` over the bin -- exact for the "tent" of two parabolas around a
+    gap's midpoint; ``g'(mu)`` -- exact where one set is nearest on the whole bin, ``g`` convex;
+    the tangents from ``(hi, g(hi))`` to the left parabola and from ``(lo, g(lo))`` to the right
+    one -- exact when the envelope is part parabola, part line).  ``alpha`` is exact per set: the
+    convex ``dist(v, [a, b])**2 - sig (v - mu)`` is minimal at ``b + sig/2`` (``sig > 0``) or
+    ``a + sig/2`` (``sig < 0``), clipped to the bin; only the sets that are nearest to some point of
+    the bin matter (``g = min_k``; a line below every *active* ``dist**2`` is below ``g``): the
+    nearest set to ``v`` is ``k(v) = floor(v/s1)`` (clamped to ``T``: the last set with ``k s1 <= v``;
+    the distances to the sets left of ``v`` decrease, to those right of it increase with ``k``) or
+    ``k(v) + 1``, so ``k in [k(lo), k(hi) + 1] n [0, T]`` (the quotients, to 1 ulp, widened by
+    ``4 eps``).  The gap ``c min g`` leaves is first order in the bin width ``w`` (``~ c |g'| w/2``);
+    this one is ``c (g_env(mu) - ...)``: for ``g`` convex on the bin ``sum g - c g(mu) <=
+    c max|g''| w**2 / 8 = c w**2 / 4`` -- second order.
+
+    Rounding (``X = 2 hi + 4 s2 + |sig|`` bounds ``|v|, |a|, |b|, |d|, |v - mu|`` and ``|sig|``, as
+    ``s2 <= 2 s1`` on the intervals of the joint bound): the sets' ends ``k s1, k s2`` to
+    ``eps/2``, the evaluation of ``d**2 - sig (v - mu)`` to ``~10 eps X**2``, the computed minimizer
+    off the exact one by ``Delta <= 2 eps X`` (costing ``<= 2 Delta**2``: the function is C^1 with a
+    2-Lipschitz derivative and zero or outward derivative at the minimizer): ``32 eps X**2`` per
+    value; ``|S_true - S| <= c eps S`` (``c`` sequential additions of positive terms) and
+    ``|S - c mu| <= eps S``: ``|sig| (c + 2) eps S``; the product ``c alpha``: ``2 eps |c alpha|``.
+    All subtracted.  Bin 0 (``lo = 0``, possibly merged bins) and bins meeting more than
+    ``ENV_MAX_SETS`` sets keep ``c min g``.
+    """
+    if c <= 0.0:
+        return 0.0
+    base = c * _gold_bin(lo, hi, s1, s2, T)
+    if env == 0 or not lo > 0.0 or not hi > lo:
+        return base
+    # the sets nearest to some point of the bin: k(lo) .. k(hi) + 1 (quotients to 1 ulp: widened by 4 eps)
+    q0 = lo / s1 * (1.0 - 4.0 * EPS)
+    q1 = hi / s1 * (1.0 + 4.0 * EPS)
+    k0 = T if q0 >= T else int(math.floor(q0))  # (compared first: no int overflow for huge quotients)
+    k1 = T if q1 >= T else int(math.floor(q1)) + 1
+    if k0 < 0:
+        k0 = 0
+    if k1 > T:
+        k1 = T
+    if k0 > k1:
+        k0 = k1
+    if k1 - k0 + 1 > ENV_MAX_SETS:
+        return base
+    mu = S / c
+    if mu < lo:
+        mu = lo
+    if mu > hi:
+        mu = hi
+    gl, dl, kl = _g_at(lo, k0, k1, s1, s2)
+    gh, dh, kh = _g_at(hi, k0, k1, s1, s2)
+    best = base
+    sc = (gh - gl) / (hi - lo)
+    # the chord is the envelope when it leaves both ends below g (dl >= sc >= dh); the same set
+    # nearest at both ends (so on the whole bin: g convex there): the tangent at mu is
+    r0 = 0 if kh != kl and dl >= sc and sc >= dh else 1
+    for r in range(r0, 5):
+        if r == 0:
+            sig = sc
+        elif r == 1:
+            sig = _g_at(mu, k0, k1, s1, s2)[1]
+        elif kh == kl or r0 == 0:
+            break
+        elif r == 2:
+            sig = sc
+        elif r == 3:  # tangent from (hi, g(hi)) to the right branch (v - kl s2)**2 of lo's nearest set
+            H = hi - np.float64(kl) * s2
+            if not (H > 0.0 and H * H >= gh):
+                continue
+            sig = 2.0 * (H - math.sqrt(H * H - gh))
+        else:  # tangent from (lo, g(lo)) to the left branch (kh s1 - v)**2 of hi's nearest set
+            H = np.float64(kh) * s1 - lo
+            if not (H > 0.0 and H * H >= gl):
+                continue
+            sig = -2.0 * (H - math.sqrt(H * H - gl))
+        if not math.isfinite(sig):
+            continue
+        alpha = _affine_min(lo, hi, mu, sig, k0, k1, s1, s2)
+        X = 2.0 * hi + 4.0 * s2 + abs(sig)
+        val = c * alpha
+        val -= 32.0 * EPS * c * X * X + abs(sig) * (c + 2.0) * EPS * S + 2.0 * EPS * abs(val)
+        if val > best:
+            best = val
+        if r == 0:
+            break
+    return best
+
+
+@numba.njit(cache=True)
 def _range3(P, j0, j1):
     """Double-word range sums over bins ``[j0, j1)``: (count, sum v, sum v**2)."""
     d0 = (P[j1, 0] - P[j0, 0]) + (P[j1, 3] - P[j0, 3])
@@ -733,7 +890,7 @@ def _dist_range(P, nb, j0, j1, a):
 
 
 @numba.njit(cache=True)
-def _joint_side(s1, s2, T, h, side, P, nb, e_lo, m, buf, ibuf, acc):
+def _joint_side(s1, s2, T, h, side, P, nb, e_lo, m, buf, ibuf, acc, env):
     """One side of :func:`interval_lower_bounds_joint`: adds the exact quadratic (about
     ``s0 = (s1 + s2)/2``) of the points whose grid index is the same at every ``s`` in ``[s1, s2]``
     to ``acc[0..2]`` (``sum e**2, sum k e, sum k**2``), a constant lower bound of the other
@@ -779,23 +936,27 @@ def _joint_side(s1, s2, T, h, side, P, nb, e_lo, m, buf, ibuf, acc):
                 if jm >= j and jm < jb:
                     kk = 3 * (base + jm)
                     if h[kk] > 0.0:
-                        acc[3] += h[kk] * _gold_bin(bin_lower(jm, e_lo, m), bin_lower(jm + 1, e_lo, m), s1, s2, T)
+                        acc[3] += _bin_bound(h[kk], h[kk + 1], bin_lower(jm, e_lo, m), bin_lower(jm + 1, e_lo, m),
+                                             s1, s2, T, env)
         if jb >= nb:
             return
         if jb >= j:  # the bin holding the region's end: the per-point bound of any point
             kk = 3 * (base + jb)
             if h[kk] > 0.0:
-                acc[3] += h[kk] * _gold_bin(bin_lower(jb, e_lo, m), bin_lower(jb + 1, e_lo, m), s1, s2, T)
+                acc[3] += _bin_bound(h[kk], h[kk + 1], bin_lower(jb, e_lo, m), bin_lower(jb + 1, e_lo, m),
+                                     s1, s2, T, env)
             j = jb + 1
 
 
 @numba.njit(cache=True)
-def interval_lower_bounds_joint(s1s, s2s, h, nb, e_lo, m, P0, P1, Tp, Tn, out):
+def interval_lower_bounds_joint(s1s, s2s, h, nb, e_lo, m, P0, P1, Tp, Tn, out, env=0.0):
     """Like :func:`interval_lower_bounds`, tighter: the points whose grid index does not change on
     ``[s1, s2]`` contribute the exact quadratic ``sum (v - k s)**2``, minimized over ``s`` jointly
     (both sides), instead of each point's own minimum; the others their per-point bound.  Falls back
     to :func:`interval_lower_bounds` when the interval is too wide
-    (``(max T - 1/2)(s2 - s1) > s1/2``)."""
+    (``(max T - 1/2)(s2 - s1) > s1/2``).  ``env > 0``: on intervals of relative width
+    ``(s2 - s1)/s2 <= env`` the bins holding a region end contribute the convex-envelope (Jensen)
+    bound of :func:`_bin_bound` instead of ``count * min``; ``env = 0`` (default): the bound without it."""
     Tm = max(Tp, Tn)
     buf = np.empty(1)
     ibuf = buf.view(np.int64)
@@ -814,8 +975,9 @@ def interval_lower_bounds_joint(s1s, s2s, h, nb, e_lo, m, P0, P1, Tp, Tn, out):
             continue
         for c in range(5):
             acc[c] = 0.0
-        _joint_side(s1, s2, Tp, h, 0, P0, nb, e_lo, m, buf, ibuf, acc)
-        _joint_side(s1, s2, Tn, h, 1, P1, nb, e_lo, m, buf, ibuf, acc)
+        ev = 1 if env > 0.0 and (s2 - s1) <= env * s2 else 0
+        _joint_side(s1, s2, Tp, h, 0, P0, nb, e_lo, m, buf, ibuf, acc, ev)
+        _joint_side(s1, s2, Tn, h, 1, P1, nb, e_lo, m, buf, ibuf, acc, ev)
         s0 = 0.5 * (s1 + s2)
         q = _qmin_t(acc[0], acc[1], acc[2], s1 - s0, s2 - s0)
         th = s2 - s0
