@@ -116,3 +116,22 @@ def test_fused_path_optimum_matches_direct_enumeration(monkeypatch, dt, kind):
     assert abs(direct.risk - fast.risk) <= tol
     assert fast.risk_lower_bound <= direct.risk * (1 + 1e-13)
     assert math.isclose(fast.scale, direct.scale, rel_tol=max(1e-9, 2 * fast.scale_error / fast.scale))
+
+
+def test_public_optimal_scale_takes_the_data_engine(monkeypatch):
+    # optimal_scale(array, grid) must be the data engine's answer, and must not build an Empirical
+    # law first (its eager scan cost ~25 NumPy passes on 1e7 float32 values before the search).
+    import quanttheory.laws as laws
+    from quanttheory import optimal_scale
+    from quanttheory.formats.grid import Grid
+    from quanttheory.risk.data import optimal_scale_data
+
+    x = np.random.default_rng(11).normal(size=70_000).astype(np.float32)
+    want = optimal_scale_data(x, Grid(4))
+
+    def boom(*a, **k):
+        raise AssertionError("Empirical built for a raw array")
+
+    monkeypatch.setattr(laws.Empirical, "__init__", boom)
+    got = optimal_scale(x, Grid(4))
+    assert got.scale == want.scale and got.risk == want.risk

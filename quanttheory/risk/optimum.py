@@ -16,7 +16,7 @@ import numpy as np
 
 from ..formats.grid import as_grid
 from ..formats.regularizers import CODE_MSQE, CODE_QSIN, CODE_SINREQ, CODE_USER, get_regularizer
-from ..laws import as_law
+from ..laws import Law, as_law
 from .curve import _tables, risk_curve, significant_local_minima
 from ._scalar import _brent_log, _Curve, _root  # noqa: F401 - re-exported for tests and affine
 from .results import OptimalScale
@@ -216,7 +216,10 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
         return _format_optimum(dist, grid, regularizer, axis)
     grid = as_grid(grid)
     reg = get_regularizer(regularizer)
-    dist = as_law(dist)
+    if not isinstance(dist, Law):  # a data array: straight to the data engine (its fused validation +
+        from .data import optimal_scale_data  # histogram pass), not through an Empirical law's own scan
+
+        return optimal_scale_data(dist, grid, reg, axis=axis)
     if not dist.has_density:
         from .data import optimal_scale_atoms
 
