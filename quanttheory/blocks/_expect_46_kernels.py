@@ -46,7 +46,7 @@ _SQ2PI = math.sqrt(2.0 * math.pi)
 _EPS = 2.220446049250313e-16
 NQ = 64      # largest Gauss-Legendre order of the node table
 PHASE = 8.0  # largest phase half-width t_J |a| h of one Normal sub-cell
-H0 = 16      # Laplace: harmonics h < H0 by the closed form without cancellation
+H0 = 8       # Laplace: harmonics h < H0 by the closed form without cancellation
 NB = 256     # block length of the rate series' summation (partial sums, then their sum)
 NOUT = 16    # per-end outputs of _endpoint (see there)
 
@@ -589,6 +589,7 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
         ls6 = np.zeros(ncs, np.bool_)
         ls4 = np.zeros(ncs, np.bool_)
         lw = np.empty(ncs)
+        lem = np.empty(ncs)
         lzl = np.empty(ncs)
         lbb = np.empty(ncs)
         lrho = np.empty(ncs)
@@ -631,6 +632,7 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
             # cells: cancellation), harmonics h >= H0 only (below: the form without cancellation)
             rnd_c += 14.0 * Ec
             lw[nl] = u - l
+            lem[nl] = math.expm1(r * (u - l))
             lzl[nl] = l
             lbb[nl] = bb
             lrho[nl] = rho
@@ -663,7 +665,7 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
                     ta = tw * la[c]
                     r = lr[c]
                     w_ = lw[c]
-                    em = math.expm1(r * w_)
+                    em = lem[c]
                     phw = ta * w_
                     sn = math.sin(phw)
                     s2 = math.sin(0.5 * phw)
