@@ -1,7 +1,8 @@
-"""Numba kernel of the telescoped ``4over6`` MSE: ``E|S|`` at every piece end in one call.
+"""Numba kernel of the telescoped ``4over6``: ``E|S|`` and the rates at every piece end in one call.
 
-Same mathematics as :func:`quanttheory.blocks._expect_46.endpoint_stats_fs` restricted to
-``E|S|`` (no rates), ``S = sum_{i<=k} d(xi_i)`` with ``d = (x - R6(x))^2 - (x - R4(x))^2`` and
+Same mathematics as :func:`quanttheory.blocks._expect_46.endpoint_stats_fs` (``E|S|``, and where
+requested ``P(S > 0)``, ``nu6(S <= 0)``, ``nu4(S > 0)`` from the same harmonics, :func:`_endpoint`),
+``S = sum_{i<=k} d(xi_i)`` with ``d = (x - R6(x))^2 - (x - R4(x))^2`` and
 the ``k`` elements iid with the law of ``xi`` given ``|xi| <= m`` (module doc there):
 
     E|S| = k p0^(k-1) E1 + (L/2) mR - (4 L / pi^2) sum_{j odd <= J} Re R(t_j) / j^2,
@@ -16,7 +17,9 @@ Differences from the NumPy path (speed, same bounds):
 
 * everything per piece end runs here (cells, probabilities, moments, Chernoff, tail), no Python;
 * the harmonics ``e^{i t_j d}`` come from a recurrence in ``j`` (one complex product per odd
-  harmonic; its rounding, ``<= 2 j eps`` relative, is added to the bound);
+  harmonic; its rounding, ``<= j rho_c`` relative with the first phase's own rounding in ``rho_c``
+  (:func:`_phasor_rho`), times the size of the term it multiplies, is added to the bound); Laplace
+  harmonics ``h < H0`` by the form without cancellation (docs/blocks.md §2d4);
 * ``Psi^k`` by binary powering (``_cpow``; relative rounding ``<= (k - 1) sqrt(5) eps``, the bound
   uses ``(3 k + 4) eps``), not numba's complex ``**`` (``exp(k log z)``: ~40% of the Laplace k = 16
   time); the binomial tail bound with the powers of ``p0`` tabulated (no ``pow``);
