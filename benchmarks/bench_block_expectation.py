@@ -22,6 +22,19 @@ For each law (N(0,1), Laplace(0,1)), preset block format (its own block size k) 
 exact MSE (numba kernel, no rates) and with its rates, min of ``--repeat`` runs (CPU and wall),
 against main's code exported at ``--base DIR`` (subprocess, same run, CPU and wall), and the MC
 ratio as above (see :func:`bench_4over6`).
+
+    python benchmarks/bench_block_expectation.py --audit [--repeat 5] [--base DIR] [--base-repeat 3]
+        [--slow] [--limit-ms 50]
+
+``--audit``: issue 14 item 6 ("one exact expectation (format, rule, law, k) in <= 50 ms warm") for
+every case ``block_mse`` computes exactly: N(0,1) and Laplace(0,1); every preset format at its own
+block size (MXFP8 E4M3/E5M2, MXFP6 E2M3/E3M2, MXFP4, MXINT8, NVFP4, INT4 groups of 32/64/128) with
+the rules floor, ceil, round, clip (c = 1) and, for E2M1 elements, 4over6 (with its exact rates);
+plus NVFP4 4over6 at k = 32.  Each case: one warm-up call, then the minimum of ``--repeat`` calls,
+CPU (``time.process_time``) and wall; ``--base DIR``: the same calls with the code exported at DIR,
+in a subprocess started in this run (same load).  MXFP4 4over6 (E8M0 scales) has no telescoped
+path: the m-quadrature (``block_mse_4over6``, ~1 min) is timed once with ``--slow`` only.  Cases
+above ``--limit-ms`` CPU are listed at the end.  The oracle rule has only a bracket: out of scope.
 """
 
 from __future__ import annotations
@@ -49,7 +62,12 @@ def main():
     ap.add_argument("--base", default=None, help="--fourover6: main's exported tree (baseline, same run)")
     ap.add_argument("--integral", action="store_true", help="--fourover6: also the t-integral inversion")
     ap.add_argument("--no-rates", action="store_true", help="--fourover6: skip the timing with rates")
+    ap.add_argument("--audit", action="store_true", help="time every (format, rule, law, k) against 50 ms")
+    ap.add_argument("--slow", action="store_true", help="--audit: also the MXFP4 4over6 m-quadrature (~1 min)")
+    ap.add_argument("--limit-ms", type=float, default=50.0)
     a = ap.parse_args()
+    if a.audit:
+        return bench_audit(a)
     if a.fourover6:
         return bench_4over6(a)
     print(f"{'law':8s} {'format':11s} {'k':>4s} {'rule':6s} {'exact CPU ms':>12s} {'wall ms':>8s} "
@@ -173,6 +191,88 @@ def bench_4over6(a):
             print(f"{name:8s} {k:3d} {t_cpu * 1e3:12.1f} {t_wall * 1e3:8.1f} {t_rt * 1e3:13.1f} {t_base * 1e3:11.1f} "
                   f"{t_bw * 1e3:9.1f} {t_base / t_cpu:8.1f} {r[0]:22.17g} {r[1] / r[0]:8.1e} {be:12.1e} {d:8.1e} "
                   f"{r[4]:7d} {nb:10d} {per_el * 1e9:8.0f} {n9 * per_el / t_cpu:14.2e}", flush=True)
+
+
+_AUDIT_SNIPPET = r"""
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+from quanttheory.blocks.expectation import block_mse
+from quanttheory.laws import Laplace, Normal
+cases = json.loads(sys.argv[2])
+rep = int(sys.argv[3])
+out = []
+for law, fmt, k, rule in cases:
+    dist = {"normal": Normal(), "laplace": Laplace()}[law]
+    run = lambda: block_mse(dist, fmt, rule, block=k)
+    r = run()  # warm
+    best = float("inf"); bw = float("inf")
+    for _ in range(rep):
+        t0 = time.process_time(); w0 = time.perf_counter(); r = run()
+        best = min(best, time.process_time() - t0); bw = min(bw, time.perf_counter() - w0)
+    out.append({"cpu": best, "wall": bw, "mse": float(r.mse), "sat": float(r.saturation_rate)})
+print(json.dumps(out, allow_nan=True))
+"""
+
+
+def _audit_cases(slow):
+    """(law, format, k, rule) of every exact ``block_mse`` case of issue 14 item 6 (module doc)."""
+    from quanttheory.blocks.spec import block_format_names, get_block_format
+
+    cases = []
+    for law in ("normal", "laplace"):
+        for fmt in block_format_names():
+            bf = get_block_format(fmt)
+            rules = ["floor", "ceil", "round", "clip"]
+            if bf.element == "e2m1" and (bf.scale_format == "e4m3" or slow):
+                rules.append("4over6")
+            cases += [(law, fmt, bf.block, r) for r in rules]
+        cases.append((law, "nvfp4", 32, "4over6"))
+    return cases
+
+
+def bench_audit(a):
+    """``--audit`` (module doc): every exact (format, rule, law, k), warm, min of ``--repeat`` runs,
+    CPU and wall ms, against ``--base DIR`` in the same run; the cases above ``--limit-ms`` CPU."""
+    import json
+    import math
+    import subprocess
+    import sys
+
+    from quanttheory.blocks.expectation import block_mse
+    from quanttheory.laws import Laplace, Normal
+
+    cases = _audit_cases(a.slow)
+    base = None
+    if a.base:
+        # the slow m-quadrature case (MXFP4 4over6) once in the base too
+        out = subprocess.run([sys.executable, "-c", _AUDIT_SNIPPET, a.base, json.dumps(cases), str(a.base_repeat)],
+                             check=True, capture_output=True, text=True).stdout
+        base = json.loads(out.strip().splitlines()[-1])
+    print(f"{'law':8s} {'format':11s} {'k':>4s} {'rule':7s} {'CPU ms':>9s} {'wall ms':>9s} {'base CPU':>9s} "
+          f"{'base wall':>9s} {'speed-up':>8s} {'|d|/mse':>8s} {'mse':>20s} {'saturation':>12s}")
+    over = []
+    for i, (law, fmt, k, rule) in enumerate(cases):
+        dist = {"normal": Normal(), "laplace": Laplace()}[law]
+        rep = 1 if (fmt == "mxfp4" and rule == "4over6") else a.repeat
+
+        def run():
+            return block_mse(dist, fmt, rule, block=k)
+
+        run()  # warm
+        t_cpu, r = best_time(run, rep, time.process_time)
+        t_wall, _ = best_time(run, rep)
+        if base is not None:
+            b = base[i]
+            bc, bw, d = b["cpu"], b["wall"], abs(r.mse - b["mse"]) / b["mse"]
+        else:
+            bc = bw = d = math.nan
+        print(f"{law:8s} {fmt:11s} {k:4d} {rule:7s} {t_cpu * 1e3:9.2f} {t_wall * 1e3:9.2f} {bc * 1e3:9.2f} "
+              f"{bw * 1e3:9.2f} {bc / t_cpu:8.2f} {d:8.1e} {r.mse:20.15g} {r.saturation_rate:12.6g}", flush=True)
+        if t_cpu * 1e3 > a.limit_ms:
+            over.append((law, fmt, k, rule, t_cpu * 1e3))
+    print(f"cases above {a.limit_ms:g} ms CPU (min of {a.repeat}): {len(over)} of {len(cases)}")
+    for law, fmt, k, rule, ms in over:
+        print(f"  {law} {fmt} k={k} {rule}: {ms:.1f} ms CPU")
 
 
 if __name__ == "__main__":

@@ -473,13 +473,15 @@ def test_nvfp4_laplace_value_and_bound():
     """NVFP4 Laplace(0, 1), k = 16: the kernel path equals main's value 0.015192581563926085 (main at
     68878cd, before the binary powering / loop-order / mirrored-Chernoff changes; its kernel agreed
     with the NumPy series at every tested end, test_kernel_against_numpy_series) within 1e-10
-    relative, and its certified bound is <= 2e-10 relative."""
+    relative, and its certified bound is <= 2.5e-10 relative (1.2e-10 before 2026-11-30 late; the
+    bound now also counts the rounding of the phases t_j d and of the Laplace closed form's end terms,
+    which cancel on narrow cells: docs/blocks.md §2d4)."""
     from quanttheory.blocks.expectation_min import block_mse_4over6_fast
 
     bm, R = block_mse_4over6_fast(Laplace(), "nvfp4", rates=False)
     assert R is None
     assert abs(bm.mse - 0.015192581563926085) <= 1e-10 * bm.mse
-    assert bm.error_estimate <= 2e-10 * bm.mse
+    assert bm.error_estimate <= 2.5e-10 * bm.mse
 
 
 def test_kernel_binary_powers_by_hand():

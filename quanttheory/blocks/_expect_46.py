@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -554,7 +555,7 @@ def endpoint_stats_fs(law, loc, scale, fmt, m, X6, X4, k, eps_abs, eps_p, need=(
     return abs_S, P_pos, nu6_le, nu4_pos, err_abs, max(errs), tt.size
 
 
-# ------------------------------------------------------------------ numba path (E|S| only)
+# ------------------------------------------------------------------ numba path (E|S| and the rates)
 @lru_cache(maxsize=1)
 def _gl_table():
     from ._expect_46_kernels import NQ
@@ -565,11 +566,42 @@ def _gl_table():
 
 def telescoped_abs(law, loc, scale, fmt, ms, X6s, X4s, k, eps_abs):
     """``E|S|`` (data units^2) at every piece end ``ms[i]`` with scales ``(X6s[i], X4s[i])``, by the
-    numba kernel :func:`._expect_46_kernels.telescoped_abs_kernel` (same series and bounds as
+    numba kernel :func:`._expect_46_kernels.telescoped_kernel` (same series and bounds as
     :func:`endpoint_stats_fs` with ``need = (False, False, False)``; module doc there).
     ``eps_abs[i]``: target absolute error at end ``i``.  Returns ``(abs_S, err_abs, harmonics)``
     arrays (``harmonics``: number of odd harmonics evaluated at each end)."""
-    from ._expect_46_kernels import telescoped_abs_kernel
+    res = telescoped_stats(law, loc, scale, fmt, ms, X6s, X4s, k, eps_abs)
+    return res.abs_S, res.err_abs, res.harmonics
+
+
+class TelescopedStats(NamedTuple):
+    """Per piece end (arrays of one length): ``abs_S`` = E|S| (data units^2) and ``err_abs`` its
+    error bound; ``P_pos`` = P(S > 0), ``nu6_le`` = E[1{xi_1 saturates under X6}; S <= 0],
+    ``nu4_pos`` = E[1{xi_1 saturates under X4}; S > 0] (NaN where not requested; 0 where the
+    candidate cannot saturate), ``err_p`` the bound of the error of ``P_pos`` and ``err_nu`` of
+    ``nu6_le`` and ``nu4_pos`` (0 where not requested); ``harmonics`` = number of odd harmonics
+    evaluated."""
+
+    abs_S: np.ndarray
+    err_abs: np.ndarray
+    P_pos: np.ndarray
+    nu6_le: np.ndarray
+    nu4_pos: np.ndarray
+    err_p: np.ndarray
+    err_nu: np.ndarray
+    harmonics: np.ndarray
+
+
+def telescoped_stats(law, loc, scale, fmt, ms, X6s, X4s, k, eps_abs, needs=None, eps_p=None, eps_nu=None):
+    """``E|S|`` and the rates ``P(S > 0)``, ``nu6(S <= 0)``, ``nu4(S > 0)`` at every piece end in one
+    numba call (:func:`._expect_46_kernels.telescoped_kernel`): the same statistics, series and
+    bounds as :func:`endpoint_stats_fs` (module doc there), the rates from the same harmonics
+    ``t_j = j pi / L`` (``sign(s) = (4 / pi) sum_{j odd} sin(j pi s / L) / j`` on ``|s| < L``), with
+    the characteristic function of the saturating cells summed alongside ``psi``.
+    ``needs``: (N, 3) booleans (P(S>0), nu6, nu4) per end (default none); ``eps_p``: target absolute
+    error of ``P(S>0)`` per end, ``eps_nu`` of ``nu6`` and ``nu4`` (default ``eps_p``).  Returns
+    :class:`TelescopedStats`."""
+    from ._expect_46_kernels import telescoped_kernel
 
     ms = np.ascontiguousarray(ms, dtype=float)
     X6s = np.ascontiguousarray(X6s, dtype=float)
@@ -590,9 +622,28 @@ def telescoped_abs(law, loc, scale, fmt, ms, X6s, X4s, k, eps_abs):
             raise ValueError("scales must be finite and >= 0")
     if not (np.all(np.isfinite(eps_abs)) and np.all(eps_abs > 0)):
         raise ValueError("eps_abs must be finite and > 0")
+    if needs is None:
+        needs = np.zeros((ms.size, 3), np.int64)
+    else:
+        needs = np.asarray(needs)
+        if needs.shape != (ms.size, 3) or needs.dtype.kind not in "bi":
+            raise ValueError("needs must be an (N, 3) array of booleans (P(S>0), nu6, nu4) per end")
+        needs = np.ascontiguousarray(needs, dtype=np.int64)
+    if eps_p is None:
+        if np.any(needs):
+            raise ValueError("eps_p (target error of the rates) is required when a rate is requested")
+        eps_p = np.ones(ms.size)
+    if eps_nu is None:
+        eps_nu = eps_p
+    eps_p = np.ascontiguousarray(np.broadcast_to(np.asarray(eps_p, float), ms.shape))
+    eps_nu = np.ascontiguousarray(np.broadcast_to(np.asarray(eps_nu, float), ms.shape))
+    for e in (eps_p, eps_nu):
+        if not (np.all(np.isfinite(e)) and np.all(e > 0)):
+            raise ValueError("eps_p and eps_nu must be finite and > 0")
     levels = np.ascontiguousarray(fmt.levels, dtype=float)
     mids = np.ascontiguousarray(fmt.midpoints, dtype=float)
     Z, W = _gl_table()
-    res = telescoped_abs_kernel(int(law), float(loc), float(scale), levels, mids, ms, X6s, X4s, int(k), eps_abs,
-                                Z, W)
-    return res[:, 0], res[:, 1], res[:, 2].astype(np.int64)
+    res = telescoped_kernel(int(law), float(loc), float(scale), levels, mids, ms, X6s, X4s, int(k), eps_abs,
+                            needs, eps_p, eps_nu, Z, W)
+    return TelescopedStats(res[:, 0], res[:, 1], res[:, 8], res[:, 9], res[:, 10], res[:, 11], res[:, 12],
+                           res[:, 2].astype(np.int64))

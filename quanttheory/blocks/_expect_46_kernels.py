@@ -1,7 +1,8 @@
-"""Numba kernel of the telescoped ``4over6`` MSE: ``E|S|`` at every piece end in one call.
+"""Numba kernel of the telescoped ``4over6``: ``E|S|`` and the rates at every piece end in one call.
 
-Same mathematics as :func:`quanttheory.blocks._expect_46.endpoint_stats_fs` restricted to
-``E|S|`` (no rates), ``S = sum_{i<=k} d(xi_i)`` with ``d = (x - R6(x))^2 - (x - R4(x))^2`` and
+Same mathematics as :func:`quanttheory.blocks._expect_46.endpoint_stats_fs` (``E|S|``, and where
+requested ``P(S > 0)``, ``nu6(S <= 0)``, ``nu4(S > 0)`` from the same harmonics, :func:`_endpoint`),
+``S = sum_{i<=k} d(xi_i)`` with ``d = (x - R6(x))^2 - (x - R4(x))^2`` and
 the ``k`` elements iid with the law of ``xi`` given ``|xi| <= m`` (module doc there):
 
     E|S| = k p0^(k-1) E1 + (L/2) mR - (4 L / pi^2) sum_{j odd <= J} Re R(t_j) / j^2,
@@ -16,7 +17,9 @@ Differences from the NumPy path (speed, same bounds):
 
 * everything per piece end runs here (cells, probabilities, moments, Chernoff, tail), no Python;
 * the harmonics ``e^{i t_j d}`` come from a recurrence in ``j`` (one complex product per odd
-  harmonic; its rounding, ``<= 2 j eps`` relative, is added to the bound);
+  harmonic; its rounding, ``<= j rho_c`` relative with the first phase's own rounding in ``rho_c``
+  (:func:`_phasor_rho`), times the size of the term it multiplies, is added to the bound); Laplace
+  harmonics ``h < H0`` by the form without cancellation (docs/blocks.md §2d4);
 * ``Psi^k`` by binary powering (``_cpow``; relative rounding ``<= (k - 1) sqrt(5) eps``, the bound
   uses ``(3 k + 4) eps``), not numba's complex ``**`` (``exp(k log z)``: ~40% of the Laplace k = 16
   time); the binomial tail bound with the powers of ``p0`` tabulated (no ``pow``);
@@ -46,6 +49,9 @@ _SQ2PI = math.sqrt(2.0 * math.pi)
 _EPS = 2.220446049250313e-16
 NQ = 64      # largest Gauss-Legendre order of the node table
 PHASE = 8.0  # largest phase half-width t_J |a| h of one Normal sub-cell
+H0 = 8       # Laplace: harmonics h < H0 by the closed form without cancellation
+NB = 256     # block length of the rate series' summation (partial sums, then their sum)
+NOUT = 16    # per-end outputs of _endpoint (see there)
 
 
 @numba.njit(cache=True)
@@ -168,11 +174,42 @@ def _rpow_up(x, n):
 
 
 @numba.njit(cache=True)
-def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, Z, W, out):
+def _phasor_rho(w0, a, b, l, u):
+    """Relative error per harmonic of the phasors e^{i j theta}, theta = w0 (a z + b), z in [l, u]: the
+    computed first phase is off by <= eps (1.01 w0 (2 |a| |z| + |b|) + 3 |theta|) (product, sum,
+    product, and w0 = pi / L itself), cos / sin add sqrt(2) eps, the step e^{2 i theta} (one complex
+    square) is then off by 2 x that + sqrt(5) eps, each recurrence step adds that + sqrt(5) eps: at odd
+    harmonic j the phasor is off by <= j (dtheta + 3.7 eps).  |theta| <= max over the two ends."""
+    zm = max(abs(l), abs(u))
+    th = w0 * max(abs(a * l + b), abs(a * u + b))
+    return _EPS * (1.01 * w0 * (2.0 * abs(a) * zm + abs(b)) + 3.0 * th + 3.7)
+
+
+@numba.njit(cache=True)
+def _r2c(pw, x, xc, c, nn):
+    """The saturating-cells variant of :func:`_r2`: ``c s2 + xc (s1 + s2)`` with ``s2`` = ``_r2(x, nn)``
+    and ``s1 = nn p0^(nn-1) x`` (the bound of ``Chi Psi^nn`` beyond first order, ``Chi = c + chi``,
+    ``|chi| <= xc``, ``|psi| <= x``)."""
+    s2 = _r2(pw, x, nn)
+    s1 = nn * pw[nn - 1] * x if nn >= 1 else 0.0
+    return c * s2 + xc * (s1 + s2)
+
+
+@numba.njit(cache=True)
+def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need6, need4, eps_p, eps_nu, Z, W,
+              out):
     """E|S| at one piece end (module doc); out[0] = E|S|, out[1] = error bound, out[2] = harmonics,
     out[3] = L, out[4] = aliasing bound, out[5] = tail bound, out[6] = bound of the characteristic
     function and rounding errors, out[7] = quadrature / remainder bound of psi per harmonic (data
-    units^2 except out[2], out[3] in d / U^2 units, out[7] probability)."""
+    units^2 except out[2], out[3] in d / U^2 units, out[7] probability).
+
+    Rates (``need_p``, ``need6``, ``need4``; ``eps_p`` the target absolute error of ``P(S > 0)``,
+    ``eps_nu`` of ``nu6`` and ``nu4``): out[8] = P(S > 0), out[9] = nu6(S <= 0) = E[1{xi_1
+    saturates under X6}; S <= 0], out[10] = nu4(S > 0) (NaN where not requested, 0 where the
+    candidate cannot saturate), out[11] = bound of the error of out[8], out[12] = of out[9] and
+    out[10]; out[13:16] = parts of the bounds (tail / pi, aliasing, summation rounding).  Same series at the same harmonics (module doc of :mod:`._expect_46`):
+    ``P(S > 0) = P_1 + mR / 2 + (2 / pi) sum_j Im R_j / j`` (the square wave's odd harmonics),
+    ``nu(S > 0) = nu_1 + mR_nu / 2 + (2 / pi) sum_j Im (Chi Psi^(k-1) - first order) / j``."""
     lmax = levels[levels.size - 1]
     U = X6 if X6 > 0 else (X4 if X4 > 0 else m)
     nm = mids.size
@@ -211,10 +248,14 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, Z, W, out):
     b = np.empty(ncell)
     p = np.empty(ncell)
     atom = np.zeros(ncell, np.bool_)
+    sat6 = np.zeros(ncell, np.bool_)
+    sat4 = np.zeros(ncell, np.bool_)
     G = 0.0
     for j in range(ncell):
         lo, hi = x[j], x[j + 1]
         ctr = 0.5 * (lo + hi)
+        sat6[j] = X6 > 0 and abs(ctr) > X6 * lmax
+        sat4[j] = X4 > 0 and abs(ctr) > X4 * lmax
         R6 = X6 * levels[np.searchsorted(mids, ctr / X6)] if X6 > 0 else 0.0
         R4 = X4 * levels[np.searchsorted(mids, ctr / X4)] if X4 > 0 else 0.0
         at = abs(R4 - R6) <= 1e-12 * (abs(R4) + abs(R6))
@@ -236,10 +277,28 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, Z, W, out):
     dmax = 0.0
     sel = np.empty(ncell, np.int64)
     Cj = np.zeros(ncell)
+    # saturating cells: c = atom mass, Cs = sum of Cj, ns = total mass; P1: sum of P(d > 0; cell)
+    c6 = 0.0
+    C6 = 0.0
+    n6 = 0.0
+    c4 = 0.0
+    C4 = 0.0
+    n4 = 0.0
+    P1 = 0.0
+    P16 = 0.0
+    P14 = 0.0
     for j in range(ncell):
         p[j] /= G
+        if sat6[j]:
+            n6 += p[j]
+        if sat4[j]:
+            n4 += p[j]
         if atom[j]:
             p0 += p[j]
+            if sat6[j]:
+                c6 += p[j]
+            if sat4[j]:
+                c4 += p[j]
             continue
         if p[j] <= 0.0:
             continue
@@ -260,12 +319,58 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, Z, W, out):
         Pl, Ml = _prob(law, l, zs), _mom1(law, l, zs)
         su = 1.0 if aa > 0 else -1.0
         E1 += max(su * (aa * Mu + bb * Pu) - su * (aa * Ml + bb * Pl), 0.0) / G
+        pp = (Pu if aa > 0 else Pl) / G
+        P1 += pp
+        if sat6[j]:
+            P16 += pp
+            C6 += Cj[j]
+        if sat4[j]:
+            P14 += pp
+            C4 += Cj[j]
     n = k
     q = 1.0 - p0
     abs1 = n * p0 ** (n - 1) * E1
     mR = 1.0 - p0 ** n - n * p0 ** (n - 1) * q
     UU = U * U
+    # rates: exact one-non-atom-element parts (as _expect_46._endpoint_setup); a rate without
+    # saturating mass is 0 exactly
+    need6 = need6 and n6 > 0.0
+    need4 = need4 and n4 > 0.0
+    rates = need_p or need6 or need4
+    pn2_ = p0 ** (n - 2) if n >= 2 else 0.0
+    P_1 = n * p0 ** (n - 1) * P1
+    if n >= 2:
+        nu6_1 = c6 * (n - 1) * pn2_ * P1 + p0 ** (n - 1) * P16
+        nu4_1 = c4 * (n - 1) * pn2_ * P1 + p0 ** (n - 1) * P14
+        mR6 = n6 - c6 * p0 ** (n - 1) - c6 * (n - 1) * pn2_ * q - p0 ** (n - 1) * (n6 - c6)
+        mR4 = n4 - c4 * p0 ** (n - 1) - c4 * (n - 1) * pn2_ * q - p0 ** (n - 1) * (n4 - c4)
+    else:
+        nu6_1 = P16
+        nu4_1 = P14
+        mR6 = 0.0
+        mR4 = 0.0
+    # rounding of the closed-form parts (cell probabilities, powers of p0, sums): generous
+    rnd_cf = (8.0 * n + 64.0 + 4.0 * ncell) * _EPS
+    out[8] = math.nan
+    out[9] = math.nan
+    out[10] = math.nan
+    for i in range(11, NOUT):
+        out[i] = 0.0
+    if not need6 and n6 <= 0.0:
+        out[9] = 0.0
+    if not need4 and n4 <= 0.0:
+        out[10] = 0.0
     if nsel == 0 or mR <= 0.0:
+        if need_p:
+            out[8] = P_1
+        if need6:
+            out[9] = n6 - nu6_1
+        if need4:
+            out[10] = nu4_1
+        if need_p:
+            out[11] = rnd_cf
+        if need6 or need4:
+            out[12] = rnd_cf
         out[0] = abs1 * UU
         out[1] = 4.0 * _EPS * abs1 * UU
         out[2] = 0.0
@@ -317,24 +422,34 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, Z, W, out):
                 lM[sgi, it] = math.inf
     L = Lmax
     al_abs = 0.0
+    al_p = 0.0
+    # rates: P(|S| >= L) <= e^{-th L} M(th)^k (any th > 0), below a quarter of eps_p
+    tgt_p = 0.25 * min(eps_p if need_p else math.inf, eps_nu if (need6 or need4) else math.inf)
     for iL in range(80):
         LL = L0 * 1.1 ** iL
         if LL >= Lmax:
             break
         bA = 0.0
+        bP = 0.0
         for sgi in range(2):
             best = math.inf
+            bestp = math.inf
             for it in range(nth):
+                e = lM[sgi, it] - ths[it] * LL
+                vp = math.exp(min(e, 700.0))
+                if vp < bestp:
+                    bestp = vp
                 if ths[it] < 1.0 / LL:
                     continue
-                e = lM[sgi, it] - ths[it] * LL
-                v = LL * math.exp(min(e, 700.0))
+                v = LL * vp
                 if v < best:
                     best = v
             bA += best
-        if bA <= tgt:
+            bP += bestp
+        if bA <= tgt and bP <= tgt_p:
             L = LL
             al_abs = bA
+            al_p = bP if rates else 0.0
             break
     # tail of the series: rho_2 on a geometric t grid (first point from which the bound holds)
     pw = np.empty(n + 1)
@@ -349,28 +464,63 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, Z, W, out):
         tg[i] = t0 * 1.05 ** i
     tN = tg[ng]
     suf = _r2(pw, C / tN, n) / (3.0 * tN)
+    # rates: (2 / pi) sum_{j > J} |R_j| / j <= (1 / pi) int_T^inf rho_2(t) / t dt (target pi eps_p)
+    epp = eps_p * math.pi
+    epn = eps_nu * math.pi
+    sufP = _r2(pw, C / tN, n) / 2.0 if need_p else 0.0
+    suf6 = _r2c(pw, C / tN, C6 / tN, c6, n - 1) / 2.0 if need6 else 0.0
+    suf4 = _r2c(pw, C / tN, C4 / tN, c4, n - 1) / 2.0 if need4 else 0.0
     T = -1.0
     tailA = 0.0
+    tailP = 0.0          # tail bounds (of the t-integral, before the 1 / pi) of P(S > 0) and of nu6 / nu4
+    tailN = 0.0
     bAs = np.empty(ng + 1)
+    bPs = np.empty(ng + 1)
+    bNs = np.empty(ng + 1)
     bAs[ng] = suf
+    bPs[ng] = sufP
+    bNs[ng] = max(suf6, suf4)
     for i in range(ng - 1, -1, -1):
         xx = 0.0
+        x6 = 0.0
+        x4 = 0.0
         for jj in range(nsel):
             j = sel[jj]
-            xx += min(p[j], Cj[j] / tg[i])
+            v = min(p[j], Cj[j] / tg[i])
+            xx += v
+            if sat6[j]:
+                x6 += v
+            if sat4[j]:
+                x4 += v
         suf += _r2(pw, xx, n) * (1.0 / tg[i] - 1.0 / tg[i + 1])
         bAs[i] = suf
+        if rates:
+            lg = math.log(tg[i + 1] / tg[i])
+            if need_p:
+                sufP += _r2(pw, xx, n) * lg
+            if need6:
+                suf6 += _r2c(pw, xx, x6, c6, n - 1) * lg
+            if need4:
+                suf4 += _r2c(pw, xx, x4, c4, n - 1) * lg
+        bPs[i] = sufP
+        bNs[i] = max(suf6, suf4)
     for i in range(ng + 1):
-        if bAs[i] <= ea:
+        if bAs[i] <= ea and bPs[i] <= epp and bNs[i] <= epn:
             T = tg[i]
             tailA = bAs[i]
+            tailP = bPs[i]
+            tailN = bNs[i]
             break
     if T < 0.0:
+        # beyond tN the bounds are the pure polynomial forms, decreasing in T
         T = tN
         while True:
             T *= 1.5
             tailA = _r2(pw, C / T, n) / (3.0 * T)
-            if tailA <= ea:
+            tailP = _r2(pw, C / T, n) / 2.0 if need_p else 0.0
+            tailN = max(_r2c(pw, C / T, C6 / T, c6, n - 1) / 2.0 if need6 else 0.0,
+                        _r2c(pw, C / T, C4 / T, c4, n - 1) / 2.0 if need4 else 0.0)
+            if tailA <= ea and tailP <= epp and tailN <= epn:
                 break
     # odd harmonics j <= J; every j > J has t_{j-2} > T (the tail bound's integral from T)
     J = int(math.ceil(T * L / math.pi)) + 2
@@ -380,6 +530,12 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, Z, W, out):
     psi_i = np.zeros(nh)
     acc_r = np.zeros(nh)
     acc_i = np.zeros(nh)
+    # characteristic functions of the saturating cells (rates only)
+    nhc = nh if (need6 or need4) else 0
+    chi6_r = np.zeros(nhc)
+    chi6_i = np.zeros(nhc)
+    chi4_r = np.zeros(nhc)
+    chi4_i = np.zeros(nhc)
     wsym = 1.0
     if loc == 0.0:
         wsym = 2.0
@@ -388,6 +544,10 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, Z, W, out):
     # E|S| / U^2 is <= (4 L / pi^2) sum_j 2 n (1 + delta)^(n-1) delta / j^2 <= L n delta (1.01)
     # (delta <= 0.01 / n keeps (1 + delta)^(n-1) <= 1.0102 in that step)
     dtgt = min(0.25 * ea * 2.0 / math.pi / (L * n * 1.02), 0.01 / n)
+    if rates:
+        # on a probability: (2 / pi) sum_{j odd <= J} 2 n (1.0102) delta / j, sum_j 1 / j <= 1 + ln(J) / 2
+        epr = min(eps_p if need_p else math.inf, eps_nu if (need6 or need4) else math.inf)
+        dtgt = min(dtgt, 0.25 * epr * math.pi / (4.0 * n * 1.02 * (1.0 + 0.5 * math.log(2.0 * nh))))
     ncs = 0
     for jj in range(nsel):
         if loc != 0.0 or zl[sel[jj]] >= 0.0:
@@ -397,6 +557,18 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, Z, W, out):
     quad_err_h = 0.0     # largest remainder of the asymptotic series (high harmonics), per cell
     nq_max = 0
     rnd_c = 0.0          # sum over cells of (terms accumulated) x (cell mass): rounding of psi / eps
+    # rounding of the phasors e^{i t_j d}: off by <= j rho_c at odd harmonic j (:func:`_phasor_rho`).
+    # Times the size of the term it multiplies, per harmonic h:
+    # rec(h) = jd lin(h) + const(h): Laplace end terms E / |s|, |s| >= max(1, jd w0 |a|) -> E rho_c
+    # min(jd, 1 / (w0 |a|)); Normal low harmonics (h < hc) nodes of total weight p_c -> jd rho_c p_c;
+    # Normal high harmonics (h >= hc, jd w0 |a| >= wc) |A| <= K / (jd w0 |a|) -> K (rho_c / (w0 |a|)
+    # + (2 R + 4) eps / wc) (Horner's rounding included).  lin / const change at one harmonic per
+    # cell: difference arrays dlin, dcon.
+    lin0 = 0.0
+    dlin = np.zeros(nh + 1)
+    dcon = np.zeros(nh + 1)
+    # Laplace, harmonics h < H0: psi by the form without cancellation, its error bound per harmonic
+    errlow = np.zeros(H0)
     if law == 1:
         # Laplace cells, closed form (1/2)(e^{s u} - e^{s l}) e^{i t b} / s, s = i t a + r, r = -+1:
         # e^{i t_j (a z + b)} at z = u, l start at j = 1 and step by e^{2 i w0 (a z + b)}.  The loop
@@ -417,6 +589,13 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, Z, W, out):
         lh = np.empty(ncs)
         vr = np.empty(ncs)
         vi = np.empty(ncs)
+        ls6 = np.zeros(ncs, np.bool_)
+        ls4 = np.zeros(ncs, np.bool_)
+        lw = np.empty(ncs)
+        lem = np.empty(ncs)
+        lzl = np.empty(ncs)
+        lbb = np.empty(ncs)
+        lrho = np.empty(ncs)
         nl = 0
         for jj in range(nsel):
             j = sel[jj]
@@ -444,7 +623,24 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, Z, W, out):
             lsli[nl] = sl_.imag
             la[nl] = aa
             lh[nl] = 0.5 * wt
-            rnd_c += 8.0 * p[j] * wt
+            rho = _phasor_rho(w0, aa, bb, l, u)
+            Ec = (leu[nl] + lel[nl]) * 0.5 * wt
+            lin0 += Ec * rho
+            Kc = 1.0 / (w0 * abs(aa))
+            hs_ = nh if Kc >= 2.0 * nh + 1.0 else int(math.ceil(max(Kc - 1.0, 0.0) / 2.0))   # first h: jd >= Kc
+            dlin[hs_] -= Ec * rho
+            dcon[hs_] += Ec * rho * Kc
+            # the closed form's own rounding: <= 14 eps of its end terms E / |s| (products, difference,
+            # division; not of the cell's mass, which is much smaller than the end terms on narrow
+            # cells: cancellation), harmonics h >= H0 only (below: the form without cancellation)
+            rnd_c += 14.0 * Ec
+            lw[nl] = u - l
+            lem[nl] = math.expm1(r * (u - l))
+            lzl[nl] = l
+            lbb[nl] = bb
+            lrho[nl] = rho
+            ls6[nl] = sat6[j]
+            ls4[nl] = sat4[j]
             nl += 1
         for h in range(nh):
             tw = (2 * h + 1) * w0
@@ -462,6 +658,38 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, Z, W, out):
                 lcui[c] = cur * sui + cui * sur
                 lclr[c] = clr * slr - cli * sli
                 lcli[c] = clr * sli + cli * slr
+            if h < H0:
+                # low harmonics (the largest weights): e^{s u} - e^{s l} = e^{s l} (e^{s w} - 1),
+                # e^{s w} - 1 = expm1(r w) e^{i ta w} + (e^{i ta w} - 1), e^{i x} - 1 = -2 sin^2(x / 2)
+                # + i sin x: no cancellation, rounding relative to the cell's own size
+                el_acc = 0.0
+                jd_ = 2.0 * h + 1.0
+                for c in range(nl):
+                    ta = tw * la[c]
+                    r = lr[c]
+                    w_ = lw[c]
+                    em = lem[c]
+                    phw = ta * w_
+                    sn = math.sin(phw)
+                    s2 = math.sin(0.5 * phw)
+                    cm = -2.0 * s2 * s2
+                    xr = em * (1.0 + cm) + cm
+                    xi = sn * (1.0 + em)
+                    mag = abs(em) * (1.0 + abs(cm)) + abs(cm) + abs(sn) * (1.0 + abs(em))
+                    thl = tw * (la[c] * lzl[c] + lbb[c])
+                    cr = math.cos(thl)
+                    ci = math.sin(thl)
+                    pre = lel[c]
+                    yr = pre * (xr * cr - xi * ci)
+                    yi = pre * (xr * ci + xi * cr)
+                    dd = r * r + ta * ta
+                    den = lh[c] / dd
+                    vr[c] = (yr * r + yi * ta) * den
+                    vi[c] = (yi * r - yr * ta) * den
+                    # |error| <= e^{r l} lh (1 + |ta|) / (r^2 + ta^2) x mag x (16 eps + j rho_c) (the
+                    # direct phase t d(l) off by <= j rho_c, :func:`_phasor_rho`)
+                    el_acc += pre * lh[c] * (1.0 + abs(ta)) / dd * mag * (16.0 * _EPS + jd_ * lrho[c])
+                errlow[h] = el_acc
             sr = psi_r[h]
             si = psi_i[h]
             for c in range(nl):
@@ -469,6 +697,14 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, Z, W, out):
                 si += vi[c]
             psi_r[h] = sr
             psi_i[h] = si
+            if nhc > 0:
+                for c in range(nl):
+                    if ls6[c]:
+                        chi6_r[h] += vr[c]
+                        chi6_i[h] += vi[c]
+                    if ls4[c]:
+                        chi4_r[h] += vr[c]
+                        chi4_i[h] += vi[c]
     for jj in range(nsel):
         if law == 1:
             break
@@ -540,6 +776,12 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, Z, W, out):
                     hn = zz * h0 - rr * hm1
                     hm1 = h0
                     h0 = hn
+            # |A_u| <= sum_r |c_r| / |w|^(r+1), |w| >= 24; Horner's rounding (2 R + 4) eps of it
+            Kul = 0.0
+            for rr in range(R):
+                Kul += (abs(cu_[rr]) + abs(cl_[rr])) / 24.0 ** rr
+            rho = _phasor_rho(w0, aa, bb, l, u)
+            dcon[hc] += Kul * (rho / (w0 * abs(aa)) + (2.0 * R + 4.0) * _EPS / wc)
             tj = (2 * hc + 1) * w0
             pu = tj * (aa * u + bb)
             pl = tj * (aa * l + bb)
@@ -560,6 +802,13 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, Z, W, out):
                 v = eu_ * Au - el_ * Al
                 psi_r[h] += v.real
                 psi_i[h] += v.imag
+                if nhc > 0:
+                    if sat6[j]:
+                        chi6_r[h] += v.real
+                        chi6_i[h] += v.imag
+                    if sat4[j]:
+                        chi4_r[h] += v.real
+                        chi4_i[h] += v.imag
                 eu_ *= su_
                 el_ *= sl_
         if hc == 0:
@@ -602,6 +851,9 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, Z, W, out):
             nq_max = nq
         quad_err += ns * math.exp(best_lb - 2.0 * (nq - 1) * math.log(best_rho)) * wt
         rnd_c += (ns * nq + 4.0) * p[j] * wt
+        rho = _phasor_rho(w0, aa, bb, l, u)
+        lin0 += rho * p[j] * wt * 1.01
+        dlin[hc] -= rho * p[j] * wt * 1.01
         # this cell's sum first (its rounding: terms x its mass), then added to psi
         for h in range(hc):
             acc_r[h] = 0.0
@@ -622,9 +874,33 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, Z, W, out):
         for h in range(hc):
             psi_r[h] += acc_r[h]
             psi_i[h] += acc_i[h]
+        if nhc > 0:
+            if sat6[j]:
+                for h in range(hc):
+                    chi6_r[h] += acc_r[h]
+                    chi6_i[h] += acc_i[h]
+            if sat4[j]:
+                for h in range(hc):
+                    chi4_r[h] += acc_r[h]
+                    chi4_i[h] += acc_i[h]
     # series: R_j = Psi^n - p0^n - n p0^(n-1) psi; rounding and characteristic-function errors
     Iabs = 0.0
     ebound = 0.0
+    Iabsb = 0.0
+    sA = 0.0
+    con = 0.0
+    IP = 0.0
+    IPb = 0.0
+    I6b = 0.0
+    I4b = 0.0
+    eP = 0.0
+    sP = 0.0
+    I6 = 0.0
+    e6 = 0.0
+    s6 = 0.0
+    I4 = 0.0
+    e4 = 0.0
+    s4 = 0.0
     pn1 = p0 ** (n - 1)
     pn = p0 ** n
     delta = quad_err + quad_err_h * ncs
@@ -634,16 +910,83 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, Z, W, out):
         Ps = p0 + ps
         Pn = _cpow(Ps, n)
         Rj = Pn - pn - n * pn1 * ps
-        Iabs += Rj.real / (jd * jd)
+        if (h + 1) % NB == 0:
+            Iabs += Iabsb
+            sA += abs(Iabs)
+            Iabsb = 0.0
+        tA = Rj.real / (jd * jd)
+        Iabsb += tA
+        sA += abs(Iabsb) + abs(tA)
         aps = abs(Ps)
         # rounding of R ((n + 4) eps of its parts), of psi (per cell: terms accumulated x its mass,
         # the recurrence's 2 j eps and the sum over cells, total mass wsym (1 - p0)) and the
         # quadrature error, through
         # |(P + e)^n - P^n - n p0^(n-1) e| <= n ((|P| + e)^(n-1) + p0^(n-1)) e
-        dj = delta + (rnd_c + (2.0 * jd + ncs + 16.0) * wsym * (1.0 - p0)) * _EPS * 1.01
+        lin0 += dlin[h]
+        con += dcon[h]
+        if law == 1 and h < H0:
+            dj = delta + (ncs + 16.0) * wsym * (1.0 - p0) * _EPS * 1.01 + errlow[h] * 1.01
+        else:
+            dj = (delta + (rnd_c + (ncs + 16.0) * wsym * (1.0 - p0)) * _EPS * 1.01
+                  + (jd * max(lin0, 0.0) + con) * 1.01)
         # (Ps^n by binary powering: relative error <= (n - 1) sqrt(5) eps (1 + O(n eps)) <= 3 n eps)
-        ebound += ((3 * n + 4) * _EPS * (_rpow_up(aps, n) + pn + n * pn1 * abs(ps) + 1e-300)
-                   + n * (_rpow_up(aps + dj, n - 1) + pn1) * dj) / (jd * jd)
+        ej = ((3 * n + 4) * _EPS * (_rpow_up(aps, n) + pn + n * pn1 * abs(ps) + 1e-300)
+              + n * (_rpow_up(aps + dj, n - 1) + pn1) * dj)
+        ebound += ej / (jd * jd)
+        if not rates:
+            continue
+        if (h + 1) % NB == 0:
+            IP += IPb
+            I6 += I6b
+            I4 += I4b
+            sP += abs(IP)
+            s6 += abs(I6)
+            s4 += abs(I4)
+            IPb = 0.0
+            I6b = 0.0
+            I4b = 0.0
+        if need_p:
+            tP = Rj.imag / jd
+            IPb += tP
+            eP += ej / jd
+            sP += abs(IPb) + abs(tP)
+        if nhc > 0:
+            PsN1 = _cpow(Ps, n - 1)
+            apn1 = _rpow_up(aps, n - 1)
+            apd1 = _rpow_up(aps + dj, n - 1)
+            apd2 = _rpow_up(aps + dj, n - 2)
+            for which in range(2):
+                if which == 0:
+                    if not need6:
+                        continue
+                    cc, ch = c6, complex(chi6_r[h], chi6_i[h])
+                else:
+                    if not need4:
+                        continue
+                    cc, ch = c4, complex(chi4_r[h], chi4_i[h])
+                # R_nu = Chi Psi^(n-1) - c p0^(n-1) - c (n-1) p0^(n-2) psi - p0^(n-1) chi
+                Rn = (cc + ch) * PsN1 - cc * pn1 - cc * (n - 1) * pn2_ * ps - pn1 * ch
+                ach = abs(ch)
+                # rounding ((3 n + 6) eps of the parts) and the errors (<= dj) of chi and psi:
+                # |(Chi + e')(Psi + e)^(n-1) - Chi Psi^(n-1)| <= e' (|Psi| + e)^(n-1) + |Chi| (n-1) (|Psi| + e)^(n-2) e
+                en = ((3 * n + 6) * _EPS * ((cc + ach) * apn1 + cc * pn1 + cc * (n - 1) * pn2_ * abs(ps)
+                                             + pn1 * ach + 1e-300)
+                      + dj * (apd1 + (cc + ach + dj) * (n - 1) * apd2 + cc * (n - 1) * pn2_ + pn1))
+                if which == 0:
+                    tN_ = Rn.imag / jd
+                    I6b += tN_
+                    e6 += en / jd
+                    s6 += abs(I6b) + abs(tN_)
+                else:
+                    tN_ = Rn.imag / jd
+                    I4b += tN_
+                    e4 += en / jd
+                    s4 += abs(I4b) + abs(tN_)
+    Iabs += Iabsb
+    sA += abs(Iabs)
+    # the series' summation (in blocks of NB terms): rounding <= eps x the sum of |every partial sum
+    # and term| (first order, x 1.01), accumulated as it runs
+    ebound += 1.01 * _EPS * sA
     out[0] = (abs1 + 0.5 * L * mR - (4.0 * L / math.pi ** 2) * Iabs) * UU
     out[1] = ((2.0 / math.pi) * tailA + al_abs + (4.0 * L / math.pi ** 2) * ebound
               + 8.0 * _EPS * (abs1 + L * mR)) * UU
@@ -653,16 +996,43 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, Z, W, out):
     out[5] = (2.0 / math.pi) * tailA * UU
     out[6] = (4.0 * L / math.pi ** 2) * ebound * UU
     out[7] = delta
+    if rates:
+        # error of each rate: tail + aliasing + (2 / pi) (per-harmonic errors + summation rounding
+        # (nh + 2) eps sum |terms|) + the closed-form parts' rounding
+        c2p = 2.0 / math.pi
+        base = al_p + rnd_cf
+        errn = 0.0
+        # summation (blocks of NB terms): rounding <= eps x sum |partial sums and terms| (as for E|S|)
+        rs = 1.01 * _EPS
+        sP += abs(IP + IPb)
+        s6 += abs(I6 + I6b)
+        s4 += abs(I4 + I4b)
+        if need_p:
+            out[8] = P_1 + 0.5 * mR + c2p * (IP + IPb)
+            out[11] = base + tailP / math.pi + c2p * (eP + rs * sP)
+        if need6:
+            out[9] = n6 - (nu6_1 + 0.5 * mR6 + c2p * (I6 + I6b))
+            errn = max(errn, base + tailN / math.pi + c2p * (e6 + rs * s6))
+        if need4:
+            out[10] = nu4_1 + 0.5 * mR4 + c2p * (I4 + I4b)
+            errn = max(errn, base + tailN / math.pi + c2p * (e4 + rs * s4))
+        out[12] = errn
+        out[13] = max(tailP, tailN) / math.pi
+        out[14] = al_p
+        out[15] = c2p * rs * max(sP, s6, s4)
 
 
 @numba.njit(cache=True)
-def telescoped_abs_kernel(law, loc, scale, levels, mids, ms, X6s, X4s, k, eps_abs, Z, W):
-    """E|S| at every piece end: returns (E|S|, error bound, harmonics) arrays of ms.size."""
+def telescoped_kernel(law, loc, scale, levels, mids, ms, X6s, X4s, k, eps_abs, needs, eps_p, eps_nu, Z, W):
+    """E|S| and the requested rates at every piece end: returns a (ms.size, NOUT) array, row i =
+    :func:`_endpoint`'s ``out`` at end i (``needs[i] = (P(S>0), nu6, nu4)`` flags, ``eps_p[i]``,
+    ``eps_nu[i]`` the targets of P(S>0) and of nu6 / nu4)."""
     N = ms.size
-    res = np.empty((N, 8))
-    out = np.empty(8)
+    res = np.empty((N, NOUT))
+    out = np.zeros(NOUT)
     for i in range(N):
-        _endpoint(law, loc, scale, levels, mids, ms[i], X6s[i], X4s[i], k, eps_abs[i], Z, W, out)
-        for c in range(8):
+        _endpoint(law, loc, scale, levels, mids, ms[i], X6s[i], X4s[i], k, eps_abs[i], needs[i, 0] != 0,
+                  needs[i, 1] != 0, needs[i, 2] != 0, eps_p[i], eps_nu[i], Z, W, out)
+        for c in range(NOUT):
             res[i, c] = out[c]
     return res

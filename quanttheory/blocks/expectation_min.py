@@ -300,8 +300,9 @@ def _telescoped_4over6(dist, bf, c, S, tol, rate_tol, rates=True, inversion="ser
     (the rule keeps ``X4`` iff ``S > 0``): ``E min = (E SSE_6 + E SSE_4 - E|S|) / 2`` and the rates
     from ``P(S > 0)`` and ``E[1{xi_1 saturates}; choice]``, all from :mod:`._expect_46`.
 
-    ``inversion="series"`` (default): odd-harmonic Fourier series at ``t_j = j pi / L``
-    (:func:`._expect_46.endpoint_stats_fs`); ``"integral"``: the Gil-Pelaez t-integral on
+    ``inversion="series"`` (default): odd-harmonic Fourier series at ``t_j = j pi / L``, ``E|S|`` and
+    the rates at every end in one numba call (:func:`._expect_46.telescoped_stats`, the same series
+    and bounds as :func:`._expect_46.endpoint_stats_fs`); ``"integral"``: the Gil-Pelaez t-integral on
     Gauss-Legendre panels (:func:`._expect_46.endpoint_stats`, the earlier method, kept as a
     cross-check).
 
@@ -338,36 +339,50 @@ def _telescoped_4over6(dist, bf, c, S, tol, rate_tol, rates=True, inversion="ser
     und = 0.0
     rerr = 0.0
     nodes = 0
-    fast = None
     if inversion == "series":
-        # E|S| at every end by the numba kernel (same series and bounds, _expect_46.telescoped_abs);
-        # the NumPy path below is called only for the ends whose rates are needed
-        from ._expect_46 import telescoped_abs
+        # E|S| and the rates at every end by one numba call (same series and bounds as
+        # endpoint_stats_fs; _expect_46.telescoped_stats), summed with the telescoping signs
+        from ._expect_46 import telescoped_stats
 
         ends = np.concatenate([b, a])
         gks = np.concatenate([Gk_b, Gk_a])
+        sgn = np.concatenate([np.ones(P), -np.ones(P)])
         ok = gks > 0
-        ea_all = np.minimum(eps_abs / np.where(ok, gks, 1.0), k * m2)
-        res = telescoped_abs(law, loc, scale, bf.fmt, ends[ok], np.concatenate([X6, X6])[ok],
-                             np.concatenate([X4, X4])[ok], k, ea_all[ok])
-        # per end key (i for b[i], P + i for a[i]): E|S|, its error bound, harmonics (ends with G^k = 0 unused)
-        fast = np.zeros((3, 2 * P))
-        fast[:, ok] = res
-    for i in range(P):
-        for m, Gk, sg, key in ((b[i], Gk_b[i], 1.0, i), (a[i], Gk_a[i], -1.0, P + i)):
+        gw = np.where(ok, gks, 1.0)
+        ea_all = np.minimum(eps_abs / gw, k * m2)
+        # separate budgets: each rate's error is the sum over the ends its own statistic is needed at
+        # (overflow / underflow: P(S > 0); saturation: nu6 / nu4), rate_tol / 2 each
+        n_p = max(1, int(np.sum(need_p)))
+        n_nu = max(1, int(np.sum(need6 | need4)))
+        ep_all = np.minimum(0.5 * rate_tol / (2 * n_p) / gw, 1e-3)
+        en_all = np.minimum(0.5 * rate_tol / (2 * n_nu) / gw, 1e-3)
+        nd = np.stack([need_p, need6, need4], axis=1) & bool(rates)
+        nd = np.concatenate([nd, nd])
+        res = telescoped_stats(law, loc, scale, bf.fmt, ends[ok], np.concatenate([X6, X6])[ok],
+                               np.concatenate([X4, X4])[ok], k, ea_all[ok], nd[ok], ep_all[ok], en_all[ok])
+        g, sg = gks[ok], sgn[ok]
+        tot = float(np.sum(sg * g * res.abs_S))
+        err = float(np.sum(g * res.err_abs))
+        nodes = int(np.sum(res.harmonics))
+        if rates:
+            ndk = nd[ok]
+            o6e, o4e = np.concatenate([o6, o6])[ok], np.concatenate([o4, o4])[ok]
+            u6e, u4e = np.concatenate([u6, u6])[ok], np.concatenate([u4, u4])[ok]
+            Pp = np.where(ndk[:, 0], res.P_pos, 0.0)
+            ovr = float(np.sum(sg * g * np.where(ndk[:, 0], o6e * (1.0 - Pp) + o4e * Pp, o6e)))
+            und = float(np.sum(sg * g * np.where(ndk[:, 0], u6e * (1.0 - Pp) + u4e * Pp, u6e)))
+            sat = float(np.sum(sg * g * (np.where(ndk[:, 1], res.nu6_le, 0.0) + np.where(ndk[:, 2], res.nu4_pos, 0.0))))
+            rerr = max(float(np.sum(g * np.where(ndk[:, 0], res.err_p, 0.0))),
+                       float(np.sum(g * np.where(ndk[:, 1] | ndk[:, 2], res.err_nu, 0.0))))
+    for i in range(P if inversion != "series" else 0):
+        for m, Gk, sg in ((b[i], Gk_b[i], 1.0), (a[i], Gk_a[i], -1.0)):
             if Gk <= 0:
                 continue
             nd = (bool(need_p[i]) and rates, bool(need6[i]) and rates, bool(need4[i]) and rates)
             ea = min(eps_abs / Gk, k * m2)
             ep = min(eps_p / Gk, 1e-3)
-            if fast is not None and not any(nd):
-                absS, eA, nt = float(fast[0, key]), float(fast[1, key]), int(fast[2, key])
-                Ppos = nu6 = nu4 = eP = math.nan
-            else:
-                absS, Ppos, nu6, nu4, eA, eP, nt = stats(law, loc, scale, bf.fmt, float(m), float(X6[i]),
-                                                         float(X4[i]), k, ea, ep, nd)
-                if fast is not None:
-                    absS, eA, nt = float(fast[0, key]), float(fast[1, key]), nt + int(fast[2, key])
+            absS, Ppos, nu6, nu4, eA, eP, nt = stats(law, loc, scale, bf.fmt, float(m), float(X6[i]),
+                                                     float(X4[i]), k, ea, ep, nd)
             nodes += nt
             tot += sg * Gk * absS
             err += Gk * eA
