@@ -762,10 +762,26 @@ def _straddle(j0, j1, off, s1, s2, T, H, HMN, HMX):
     """``sum count * dist([min, max], Z)^2`` over the bins ``j0 .. j1`` of one side (``Z`` as in
     :func:`_dist_range`): a lower bound of their points' errors at every ``s`` in ``[s1, s2]``."""
     tot = 0.0
+    is1 = 1.0 / s1
     for j in range(j0, j1 + 1):
         c = H[off + j, 0]
         if c > 0.0:
-            d = _dist_range(HMN[off + j], HMX[off + j], s1, s2, T)
+            # _dist_range with floor(a / s1) computed as floor(a * (1 / s1)): an index off by one
+            # gives distance 0, still a lower bound
+            a = HMN[off + j]
+            b = HMX[off + j]
+            k1 = math.floor(a * is1)
+            if k1 > T:
+                k1 = T
+            left = k1 * s2
+            d = 0.0
+            if a > left:
+                if k1 < T:
+                    right = (k1 + 1) * s1
+                    if b < right:
+                        d = min(a - left, right - b)
+                else:
+                    d = a - left
             tot += c * d * d
     return tot
 
@@ -969,8 +985,7 @@ def _shrink_end(left, q, p, i, ilim, other, lo1, hi1, U, Tp, Tn, Mp, Mn, iwp, iw
     if v_ > U:
         pruned = v_
         q = sm
-        v_ = _row_lb_joint(min(q, p), max(q, p), Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P, rel, gp,
-                           gn)
+        v_ = _row_lb_joint(min(q, p), max(q, p), Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P, rel, gp, gn)
         nev += 1
         if v_ > U:
             # the rest of the end interval goes too: continue with the untested part of the
