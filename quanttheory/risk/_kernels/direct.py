@@ -523,6 +523,9 @@ def exact_window(x, Tp, Tn, A, B, cap, out_row):
 # bounds as in risk/_kernels/data.py: for s in [s1, s2] every grid point k s lies in
 # k [s1, s2]; upper bounds at fixed scales), then the exact sweep of :func:`_sweep_window`
 # over the hull of the surviving intervals (a few hundred breakpoints instead of every one).
+# The hull halvings use the joint bound :func:`_row_lb_joint` (values whose grid index is fixed on
+# the interval summed as one exact quadratic in s and minimized jointly; docs/data_channels.md,
+# session 5).
 ROW_HIST_PER_T = 48  # histogram bins per side: about ROW_HIST_PER_T * T, at most half the side's points
 ROW_HIST_MIN = 8
 ROW_INIT_STEP = 2.0**0.25  # initial geometric step of the s-intervals
