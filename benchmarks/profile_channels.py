@@ -2,7 +2,11 @@
 not a test; prints one line per bit width.
 
     python benchmarks/profile_channels.py [--rows 200] [--cols 10000] [--bits 2 4 8]
-        [--dtype float64] [--repeat 3]
+        [--dtype float64] [--repeat 3] [--baseline DIR]
+
+``--baseline DIR`` runs the same script and options first on the package in ``DIR``
+(``PYTHONPATH=DIR``, e.g. main exported with ``git archive 337afb3 | tar -x -C DIR``) in a
+subprocess, then on this one (a same-session comparison, as in bench_channels.py).
 
 The rows are those of bench_channels.py (``N(0, 1)`` times ``exp(N(0, 1/2))`` per row, seed 0;
 the first ``--rows`` of the 1000-row array).  Stages, each timed over all rows (CPU seconds of
@@ -26,6 +30,9 @@ passes of noise; ``B&B`` collects all of it.
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -60,7 +67,22 @@ def main(argv=None):
     ap.add_argument("--bits", type=int, nargs="+", default=[2, 4, 8])
     ap.add_argument("--dtype", default="float64")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--baseline", default=None, metavar="DIR")
     a = ap.parse_args(argv)
+    if a.baseline:  # the same script and options on the package in DIR first (subprocess), then this one
+        args = list(argv if argv is not None else sys.argv[1:])
+        i = args.index("--baseline")
+        del args[i:i + 2]
+        env = dict(os.environ, PYTHONPATH=os.path.abspath(a.baseline))
+        out = subprocess.run([sys.executable, os.path.abspath(__file__), *args], env=env, capture_output=True,
+                             text=True, cwd=os.path.abspath(a.baseline))
+        print(f"--- baseline: {a.baseline}")
+        print(out.stdout.rstrip() or out.stderr.strip())
+        print("--- this package")
+        sys.stdout.flush()
+    import quanttheory
+
+    print(f"quanttheory from {os.path.dirname(quanttheory.__file__)}")
     R = a.rows
     full = data(max(R, 1000), a.cols, a.dtype)
     X = full[:R].copy()

@@ -315,14 +315,16 @@ def _optimal_windowed(arr, grid, st, s_lo, s_hi, info, t0):
     return OptimalScale(s_star, cf * mse, "msqe", grid, method, err, cf * cert / n, extra=info)
 
 
-def _direct_result(row, n, grid, info, t0=None):
-    """OptimalScale from one row of :func:`quanttheory.risk._kernels.direct.exact_rows`."""
-    from ._kernels.direct import ROW_MIN_N, ROW_T_BIG
-
+def _direct_result(row, n, grid, info, t0=None, windowed=None):
+    """OptimalScale from one row of :func:`quanttheory.risk._kernels.direct.exact_rows` (``windowed``:
+    whether the row took the windowed kernel, computed here when None)."""
     cf = math.pi**2
     s_star, F, cert, err, nev = (float(v) for v in row[:5])
     mse = F / n
-    windowed = max(_tops(grid)) <= ROW_T_BIG and n >= ROW_MIN_N
+    if windowed is None:
+        from ._kernels.direct import ROW_MIN_N, ROW_T_BIG
+
+        windowed = max(_tops(grid)) <= ROW_T_BIG and n >= ROW_MIN_N
     method = DIRECT_METHOD
     if windowed:
         method = DIRECT_WINDOW_METHOD
@@ -340,7 +342,7 @@ def _per_channel_direct(moved, grid):
     (``n * max(T) <= DIRECT_LIMIT``, or grid tops up to ``ROW_T_BIG`` (2-8 bits) and rows of up to
     ``ROWS_MAX_N`` values); None when this does not apply.  float64 data are read as they are,
     float32 data converted to float64 ``CONVERT_BLOCK`` values at a time (exact)."""
-    from ._kernels.direct import ROW_T_BIG, ROWS_MAX_N, exact_rows
+    from ._kernels.direct import ROW_MIN_N, ROW_T_BIG, ROWS_MAX_N, exact_rows
 
     Tp, Tn = _tops(grid)
     Tm = max(Tp, Tn)
@@ -371,11 +373,13 @@ def _per_channel_direct(moved, grid):
     else:
         exact_rows(np.ascontiguousarray(X), Tp, Tn, out)
     res = []
+    windowed = Tm <= ROW_T_BIG and n >= ROW_MIN_N
+    rows_out = out.tolist()  # Python floats at once (not five NumPy scalars per row)
     for i in range(rows):
-        if out[i, 5] != 0:  # degenerate or too small: the one-channel path says so
+        if rows_out[i][5] != 0:  # degenerate or too small: the one-channel path says so
             res.append(_optimal_one(moved[i], grid, get_regularizer("msqe"), name=f"channel {i}"))
         else:
-            res.append(_direct_result(out[i], n, grid, {"n": n}))
+            res.append(_direct_result(rows_out[i], n, grid, {"n": n}, windowed=windowed))
     return res
 
 

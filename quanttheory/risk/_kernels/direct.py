@@ -523,6 +523,9 @@ def exact_window(x, Tp, Tn, A, B, cap, out_row):
 # bounds as in risk/_kernels/data.py: for s in [s1, s2] every grid point k s lies in
 # k [s1, s2]; upper bounds at fixed scales), then the exact sweep of :func:`_sweep_window`
 # over the hull of the surviving intervals (a few hundred breakpoints instead of every one).
+# The hull halvings use the joint bound :func:`_row_lb_joint` (values whose grid index is fixed on
+# the interval summed as one exact quadratic in s and minimized jointly; docs/data_channels.md,
+# session 5).
 ROW_HIST_PER_T = 48  # histogram bins per side: about ROW_HIST_PER_T * T, at most half the side's points
 ROW_HIST_MIN = 8
 ROW_INIT_STEP = 2.0**0.25  # initial geometric step of the s-intervals
@@ -758,6 +761,176 @@ def _ub_side(s, T, off, M, iw, vmax, H, HMN, HMX, P):
 
 
 @numba.njit(cache=True)
+def _straddle(j0, j1, off, s1, s2, T, H, HMN, HMX):
+    """``sum count * dist([min, max], Z)^2`` over the bins ``j0 .. j1`` of one side (``Z`` as in
+    :func:`_dist_range`): a lower bound of their points' errors at every ``s`` in ``[s1, s2]``."""
+    tot = 0.0
+    is1 = 1.0 / s1
+    for j in range(j0, j1 + 1):
+        c = H[off + j, 0]
+        if c > 0.0:
+            # _dist_range with floor(a / s1) computed as floor(a * (1 / s1)): an index off by one
+            # gives distance 0, still a lower bound
+            a = HMN[off + j]
+            b = HMX[off + j]
+            k1 = math.floor(a * is1)
+            if k1 > T:
+                k1 = T
+            left = k1 * s2
+            d = 0.0
+            if a > left:
+                if k1 < T:
+                    right = (k1 + 1) * s1
+                    if b < right:
+                        d = min(a - left, right - b)
+                else:
+                    d = a - left
+            tot += c * d * d
+    return tot
+
+
+@numba.njit(cache=True)
+def _joint_side(s1, s2, T, off, M, iw, vmax, H, HMN, HMX, P):
+    """One side's part of the joint lower bound :func:`_row_lb_joint` over ``[s1, s2]``.
+
+    A value ``v`` strictly inside ``((k - 1/2) s2, (k + 1/2) s1)`` (``k = 0``: ``[0, s1/2)``;
+    ``k = T``: ``((T - 1/2) s2, inf)``) has the grid index ``k`` at every ``s`` of the interval, so
+    its error is exactly ``(v - k s)^2``: the bins lying in these *certain* regions are summed into
+    one quadratic ``Q(s) = q2 - 2 s q1 + s^2 q0`` (exact range sums), minimized jointly by the
+    caller; every other bin contributes ``count * dist^2`` (:func:`_straddle`).  Returns ``(q2, q1,
+    q0, magnitude of q2, of q1, of q0, straddling sum)``."""
+    q2 = 0.0
+    q1 = 0.0
+    q0 = 0.0
+    m2 = 0.0
+    m1 = 0.0
+    m0 = 0.0
+    lbz = 0.0
+    jp = -1  # bins 0 .. jp are done
+    k = 0
+    while k <= T and jp < M - 1:
+        if k == 0:
+            lo = -1.0
+            hi = 0.5 * s1
+        else:
+            lo = (k - 0.5) * s2
+            hi = (k + 0.5) * s1 if k < T else np.inf
+        if k < T and k > 0 and not (lo < hi):
+            # from here on the certain regions of cells k .. T - 1 are empty and the components
+            # [k s1, k s2] overlap (up to T s2 >= (T - 1/2) s2): the bins up to the one holding
+            # k s1 straddle, those strictly inside [k s1, (T - 1/2) s2] have distance 0 (skipped)
+            jb = _hbin(k * s1, iw, M, vmax)
+            lbz += _straddle(jp + 1, min(jb, M - 1), off, s1, s2, T, H, HMN, HMX)
+            jp = max(jp, jb)
+            jt = _hbin((T - 0.5) * s2, iw, M, vmax)
+            jp = max(jp, jt - 1)
+            k = T
+            continue
+        jl = _hbin(max(lo, 0.0), iw, M, vmax)
+        jh = _hbin(hi, iw, M, vmax) if hi < np.inf else M
+        # bins before this cell's certain region straddle
+        lbz += _straddle(jp + 1, min(jl, M) - 1, off, s1, s2, T, H, HMN, HMX)
+        if jl >= M:
+            jp = M - 1
+            break
+        jp = max(jp, jl - 1)
+        if jl > jp:  # the bin holding lo: certain if all its values are
+            j = off + jl
+            c = H[j, 0]
+            if c > 0.0:
+                if HMN[j] > lo and HMX[j] < hi:
+                    q2 += H[j, 2]
+                    q1 += k * H[j, 1]
+                    q0 += k * k * c
+                    m2 += H[j, 2]
+                    m1 += k * H[j, 1]
+                    m0 += k * k * c
+                else:
+                    d = _dist_range(HMN[j], HMX[j], s1, s2, T)
+                    lbz += c * d * d
+            jp = jl
+        if jh - 1 > jp:  # interior bins: certain (values strictly between lo and hi)
+            j0 = off + jp + 1
+            j1 = off + jh - 1
+            d0 = (P[j1 + 1, 0] - P[j0, 0]) + (P[j1 + 1, 3] - P[j0, 3])
+            d1 = (P[j1 + 1, 1] - P[j0, 1]) + (P[j1 + 1, 4] - P[j0, 4])
+            d2 = (P[j1 + 1, 2] - P[j0, 2]) + (P[j1 + 1, 5] - P[j0, 5])
+            q2 += d2
+            q1 += k * d1
+            q0 += k * k * d0
+            m2 += abs(d2)
+            m1 += k * abs(d1)
+            m0 += k * k * abs(d0)
+            jp = jh - 1
+        if jh < M and jh > jp:  # the bin holding hi: certain here, or left to the next cell
+            j = off + jh
+            c = H[j, 0]
+            if c == 0.0:
+                jp = jh
+            elif HMN[j] > lo and HMX[j] < hi:
+                q2 += H[j, 2]
+                q1 += k * H[j, 1]
+                q0 += k * k * c
+                m2 += H[j, 2]
+                m1 += k * H[j, 1]
+                m0 += k * k * c
+                jp = jh
+        k += 1
+    return q2, q1, q0, m2, m1, m0, lbz
+
+
+@numba.njit(cache=True)
+def _row_lb_joint(s1, s2, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P, rel, gp, gn):
+    """Rigorous lower bound of ``F`` (without the ``T = 0`` sides) over ``s in [s1, s2]``, tighter
+    than :func:`_row_bounds` on narrow intervals: the points whose grid index is the same at every
+    ``s`` of the interval are summed as one exact quadratic in ``s`` and minimized jointly (second
+    order), the others bounded one bin at a time (:func:`_joint_side`).
+
+    Rounding: range sums and their combination carry ``rel`` plus ``4 eps (2 T + 16)`` of their
+    magnitudes (``m2 + 2 s2 m1 + s2^2 m0``), the quadratic's evaluation ``6 eps`` of its terms and
+    ``8 eps^2 s2^2 q0`` for a minimizer off by a few ulps, the straddling sums ``rel`` of their value,
+    and the geometric term of :func:`_row_bounds` per side (rounded cell edges)."""
+    q2 = 0.0
+    q1 = 0.0
+    q0 = 0.0
+    m2 = 0.0
+    m1 = 0.0
+    m0 = 0.0
+    lbz = 0.0
+    geo = 0.0
+    Tm = max(Tp, Tn)
+    if Tp > 0 and vmp > 0.0:
+        a2, a1, a0, b2, b1, b0, z = _joint_side(s1, s2, Tp, 0, Mp, iwp, vmp, H, HMN, HMX, P)
+        q2 += a2
+        q1 += a1
+        q0 += a0
+        m2 += b2
+        m1 += b1
+        m0 += b0
+        lbz += z
+        qq = Tp * s2 + vmp
+        geo += gp * qq * qq
+    if Tn > 0 and vmn > 0.0:
+        a2, a1, a0, b2, b1, b0, z = _joint_side(s1, s2, Tn, Mp, Mn, iwn, vmn, H, HMN, HMX, P)
+        q2 += a2
+        q1 += a1
+        q0 += a0
+        m2 += b2
+        m1 += b1
+        m0 += b0
+        lbz += z
+        qq = Tn * s2 + vmn
+        geo += gn * qq * qq
+    sq = s1
+    if q0 > 0.0:
+        sq = min(max(q1 / q0, s1), s2)
+    val = q2 - 2.0 * sq * q1 + sq * sq * q0
+    err = ((rel + 4.0 * EPS * (2 * Tm + 16)) * (m2 + 2.0 * s2 * m1 + s2 * s2 * m0)
+           + 6.0 * EPS * (abs(q2) + 2.0 * sq * abs(q1) + sq * sq * abs(q0)) + 8.0 * EPS * EPS * s2 * s2 * abs(q0))
+    return max(val, 0.0) - err + lbz * (1.0 - rel) - geo
+
+
+@numba.njit(cache=True)
 def _row_bounds(s1, s2, lower, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P, rel, gp, gn):
     """Lower bound over ``[s1, s2]`` (``lower``) or upper bound at ``s1`` of ``n MSE`` without the
     sides with ``T = 0``, rounding included: relative ``rel`` of the range-sum magnitudes plus the
@@ -810,14 +983,12 @@ def _shrink_end(left, q, p, i, ilim, other, lo1, hi1, U, Tp, Tn, Mp, Mn, iwp, iw
     if not (lo < sm < hi and hi > lo * (1.0 + ROW_MIN_REL)):
         return False, q, p, i, np.inf, 0
     pruned = np.inf
-    v_ = _row_bounds(min(q, sm), max(q, sm), True, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P, rel,
-                     gp, gn)
+    v_ = _row_lb_joint(min(q, sm), max(q, sm), Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P, rel, gp, gn)
     nev = 1
     if v_ > U:
         pruned = v_
         q = sm
-        v_ = _row_bounds(min(q, p), max(q, p), True, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P, rel,
-                         gp, gn)
+        v_ = _row_lb_joint(min(q, p), max(q, p), Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P, rel, gp, gn)
         nev += 1
         if v_ > U:
             # the rest of the end interval goes too: continue with the untested part of the
@@ -1119,13 +1290,73 @@ def _bucket_bounds(x, Tp, Tn, A, B, nbt, E, lb, cnt):
     iB = 1.0 / B
     nev = 0.0
     S1tot = 0.0
-    for i in range(n):
+    # segment 0's base sums (every point adds to them) in scalars, not in C[0] (the same sums in
+    # the same order; read-modify-writes of an array in this loop cost ~3x)
+    s00 = S0[0]
+    b0 = 0.0
+    b1 = 0.0
+    b2 = 0.0
+    b3 = 0.0
+    b4 = 0.0
+    b5 = 0.0
+    b6 = 0.0
+    if nseg == 1:
+        # one segment (windows up to BUCKET_SEG_RATIO wide): a first loop computes the base sums
+        # and gathers, branchless, the points with breakpoints in the window; a second loop adds
+        # their breakpoints to the buckets.  The same sums in the same order as the general loop
+        # below, but no data-dependent branch in the pass over every point (at 2-5 bits only
+        # ~1/3 of the points have a breakpoint in the window: the branch mispredicts)
+        gv = np.empty(n)
+        gi = np.empty(n, dtype=np.int64)
+        m_ = 0
+        for i in range(n):
+            v, T = _magnitude_top(x[i], Tp, Tn)
+            if T == 0:
+                continue
+            kA = min(np.rint(v * iA), float(T))
+            kB = min(np.rint(v * iB), float(T))
+            e = v - kA * s00
+            m = v + kA * s00
+            b0 += e * e
+            b1 += kA * e
+            b2 += kA * kA
+            b3 += abs(kA * e)
+            b4 += abs(e) * m
+            b5 += kA * m
+            b6 += m * m
+            gv[m_] = v
+            gi[m_] = (int(kA) << 32) | int(kB)  # 0 <= kB <= kA <= T < 2^31
+            m_ += kA > kB
+        cu0 = INV[0]
+        c0 = UA[0] * INV[0]
+        nbs = NBS[0] - 1
+        for p in range(m_):
+            v = gv[p]
+            khi = gi[p] >> 32
+            kbi = gi[p] & 0xFFFFFFFF
+            cu = cu0 * (1.0 / v)
+            for k in range(kbi, khi):
+                j = min(max(int(c0 - (k + 0.5) * cu), 0), nbs)
+                D[j, 0] += 2 * k + 1
+                D[j, 1] += v
+                D[j, 2] += 1.0
+            nev += khi - kbi
+            S1tot += float(khi) * khi - float(kbi) * kbi
+    for i in range(n if nseg > 1 else 0):
         v, T = _magnitude_top(x[i], Tp, Tn)
         if T == 0:
             continue
         kA = min(np.rint(v * iA), float(T))
         kB = min(np.rint(v * iB), float(T))
-        _seg_base(v, kA, S0[0], C, 0)
+        e = v - kA * s00
+        m = v + kA * s00
+        b0 += e * e
+        b1 += kA * e
+        b2 += kA * kA
+        b3 += abs(kA * e)
+        b4 += abs(e) * m
+        b5 += kA * m
+        b6 += m * m
         if kA > kB:
             iv = 1.0 / v
             khi = int(kA)
@@ -1157,6 +1388,13 @@ def _bucket_bounds(x, Tp, Tn, A, B, nbt, E, lb, cnt):
         else:
             for g2 in range(1, nseg):
                 _seg_base(v, kA, S0[g2], C, g2)
+    C[0, 0] = b0
+    C[0, 1] = b1
+    C[0, 2] = b2
+    C[0, 3] = b3
+    C[0, 4] = b4
+    C[0, 5] = b5
+    C[0, 6] = b6
     rt = 4.0 * EPS * (n + nev + nb + 16)
     G = 16.0 * EPS * (q + 1.0) * B * B * S1tot
     U = np.inf
