@@ -171,3 +171,20 @@ def test_telescoped_stats_validates_input():
         telescoped_stats(kp[0], kp[1], kp[2], fmt, one, one / 6, one / 4, 16, 1e-12, np.ones((1, 3), bool), -1.0)
     with pytest.raises(ValueError, match="law code"):
         telescoped_stats(2, 0.0, 1.0, fmt, one, one / 6, one / 4, 16, 1e-12)
+
+
+def test_e8m0_4over6_is_round():
+    # E8M0 "round" is E = round(log2 M) - emax whatever c, so the two 4-over-6 candidates are one scale:
+    # quantize_blocks gives the same blocks, and block_mse answers with round's exact value (fast).
+    from quanttheory.blocks import quantize_blocks
+    from quanttheory.blocks.expectation import block_mse
+    from quanttheory.laws import Laplace, Normal
+
+    x = np.random.default_rng(3).standard_normal((64, 32)) * np.geomspace(0.01, 100, 64)[:, None]
+    a = quantize_blocks(x, "mxfp4", rule="4over6")
+    b = quantize_blocks(x, "mxfp4", rule="round")
+    assert np.array_equal(a.values, b.values) and np.array_equal(a.scales, b.scales) and a.saturated == b.saturated
+    for law in (Normal(0, 1), Laplace(0, 1)):
+        r46 = block_mse(law, "mxfp4", "4over6")
+        rr = block_mse(law, "mxfp4", "round")
+        assert r46.rule == "4over6" and r46.mse == rr.mse and r46.saturation_rate == rr.saturation_rate

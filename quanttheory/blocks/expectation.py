@@ -290,6 +290,13 @@ def block_mse(dist, fmt, rule=None, *, block=None, scale_format=None, c: float =
     dist = _check_law(dist)
     bf = get_block_format(fmt, block=block, scale_format=scale_format)
     r = check_rule(rule, bf)
+    if r == "4over6" and bf.scale_format == "e8m0":
+        # E8M0 ``round`` is E = round(log2 M) - emax whatever the multiplier: both candidates
+        # (c and 1.5 c) are the same scale, so 4-over-6 *is* ``round`` block by block (spec.py;
+        # tests/test_block_expectation_46_rates.py checks quantize_blocks and the value).
+        res = block_mse(dist, bf, "round", c=c, tensor_scale=tensor_scale, tol=tol, max_rounds=max_rounds,
+                        method=method)
+        return res._replace(rule="4over6")
     if r == "4over6":
         from .expectation_min import block_mse_4over6, block_mse_4over6_fast
 
