@@ -21,6 +21,9 @@ import math
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 
 EPS = 2.0**-52
 BLOCK = 4096  # blocked-summation size; quanttheory.risk.data.BLOCK and laws._kernels.BLOCK must match (tested)
@@ -305,6 +308,23 @@ def fixed_bounds(ss, h, nb, e_lo, m, P0, P1, Tp, Tn, lo_out, hi_out):
 FM_SUM = {"reassoc"}
 
 
+@intrinsic
+def _fma(typingctx, a, b, c):
+    """``a * b + c`` with one rounding (LLVM ``llvm.fma.f64``; a hardware FMA on x86-64 with FMA3,
+    else libm's correctly rounded ``fma``).  The call carries the flag ``contract`` only, so the
+    fastmath pass of a ``reassoc`` caller leaves it alone and it is never split into a product and
+    a sum."""
+    if not (a == b == c == types.float64):
+        return None
+
+    def codegen(context, builder, signature, args):
+        d = ir.DoubleType()
+        fn = builder.module.declare_intrinsic("llvm.fma", [d], ir.FunctionType(d, [d, d, d]))
+        return builder.call(fn, args, fastmath=("contract",))
+
+    return types.float64(types.float64, types.float64, types.float64), codegen
+
+
 @numba.njit(cache=True, fastmath=FM_SUM)
 def _msqe_block(x, b0, b1, s, Tm, Th):
     acc = 0.0
@@ -315,7 +335,7 @@ def _msqe_block(x, b0, b1, s, Tm, Th):
         v = abs(xi)
         T = Tm + Th * math.copysign(1.0, xi)
         k = min(np.rint(v / s), T)
-        d = v - k * s
+        d = _fma(-k, s, v)  # v - k s with one rounding: a small residual keeps its relative accuracy
         acc += d * d
     return acc
 
