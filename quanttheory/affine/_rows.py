@@ -1273,8 +1273,12 @@ def _solve_range(X, r0, r1, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_
         if not fbest < tot:
             status[r] = 4
             continue
-        # the MSE at the optimum, summed directly (no cancellation), by runs of bins of one code
-        acc = _direct_bins(buf, start, xmin, xmax, invw, w, dlt, nb, sbest, zbest, N)
+        # the MSE at the optimum, summed directly (no cancellation): by runs of bins of one code when the cells
+        # are wide against the bins, else value by value
+        if 8 * (N + 1) <= nb:
+            acc = _direct_bins(buf, start, xmin, xmax, invw, w, dlt, nb, sbest, zbest, N)
+        else:
+            acc = _direct_lanes(x, sbest, zbest, N)
         out_s[r] = sbest
         out_z[r] = zbest
         out_mse[r] = acc / n
