@@ -56,3 +56,33 @@ def test_direct_bins_lattice_ties_outlier_subnormal(bits):
                 ref = _true_sum(x, ss, z, N)
                 for nb in (1, 2, 7, 64):
                     assert _bins(x, ss, z, N, nb) == pytest.approx(ref, rel=1e-13, abs=1e-300)
+
+
+def test_kernel_rows_long_enough_for_the_run_sum_match_brute_force():
+    """Whole kernel on rows long enough that the final sum goes by runs of bins (2 bits: 8 (N + 1) <= n / 4 bins
+    needs n >= 128): lattice values with ties, one outlier, a one-signed row with exact zeros, against the brute
+    force of ``test_affine_rows`` (MSE 1e-10, the returned (s, z) reproduce it to 1e-12)."""
+    from test_affine_rows import _check
+
+    rng = np.random.default_rng(7)
+    n = 160
+    lattice = np.round(rng.normal(size=n) * 2) / 2
+    outlier = np.concatenate([rng.normal(size=n - 1) * 0.1, [25.0]])
+    onesided = np.maximum(rng.normal(size=n), 0.0)
+    _check(np.vstack([lattice, outlier, onesided]), 2)
+
+
+def test_kernel_float32_subnormal_rows():
+    """float32 subnormals (multiples of 2^-149): the row {0, 1, 2, 3} x 2^-149 (repeated) is represented exactly
+    by z = 0, s = 2^-149 at 2 bits (MSE 0, derived by hand; the optimum z is 0 since every value is >= 0); a row
+    mixing subnormals and normal values against the brute force."""
+    from quanttheory.affine import optimal_affine_data
+    from test_affine_rows import _check
+
+    t = np.float32(2.0**-149)
+    x = (np.arange(160) % 4).astype(np.float32) * t
+    r = optimal_affine_data(x[None, :], 2, axis=0)
+    assert r.mse[0] == 0.0 and int(r.zero_point[0]) == 0
+    assert r.scale[0] == pytest.approx(2.0**-149, rel=1e-12)
+    mixed = np.concatenate([(np.arange(80) % 7).astype(np.float32) * t, np.linspace(-1, 2, 80, dtype=np.float32)])
+    _check(mixed[None, :], 2)
