@@ -787,6 +787,63 @@ def _direct_lanes(x, s, z, N):
 
 
 @njit(cache=True)
+def _sum_code(buf, i0, i1, s, c):
+    """``sum (v - s c)^2`` over ``buf[i0:i1]`` (one code ``c`` for all), four interleaved partial sums."""
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    a3 = 0.0
+    sc = s * c
+    m = i0 + (i1 - i0) - (i1 - i0) % 4
+    for i in range(i0, m, 4):
+        d0 = buf[i] - sc
+        d1 = buf[i + 1] - sc
+        d2 = buf[i + 2] - sc
+        d3 = buf[i + 3] - sc
+        a0 += d0 * d0
+        a1 += d1 * d1
+        a2 += d2 * d2
+        a3 += d3 * d3
+    for i in range(m, i1):
+        d = buf[i] - sc
+        a0 += d * d
+    return (a0 + a1) + (a2 + a3)
+
+
+@njit(cache=True)
+def _direct_bins(buf, start, xmin, xmax, invw, w, dlt, nb, s, z, N):
+    """:func:`_direct` over the values sorted by bin (``buf``, bin ``j`` in ``buf[start[j]:start[j + 1]]``), with
+    the quantizer's own code ``clip(rint(v / s), -z, N - z)``: each value's term ``(v - s code)^2`` is the same
+    number, only the order of the sum differs.  The code is monotone in ``v`` in floating point (correctly
+    rounded division by ``s > 0``, ``rint`` and the clip are monotone) and the values of bins ``j0..j1`` lie in
+    ``[L, H]`` (:func:`_group`), so when ``code(L) == code(H)`` every value of the run has that code and no division
+    is needed: runs of bins between the bins holding a threshold ``(c + 1/2) s`` are summed with one code, the
+    values of the other bins are coded one by one."""
+    acc = 0.0
+    hi = float(N - z)
+    j = 0
+    while j < nb:
+        L, _ = _group(j, j, xmin, w, dlt, xmax)
+        c = _code(L, s, z, N)
+        if c >= hi:  # top code: every later value has it too (monotone and clipped)
+            acc += _sum_code(buf, start[j], start[nb], s, hi)
+            break
+        jt = _idx((c + 0.5) * s, xmin, invw, nb)  # the bin holding the next threshold
+        if jt > j:
+            _, H = _group(jt - 1, jt - 1, xmin, w, dlt, xmax)
+            if _code(H, s, z, N) == c:
+                acc += _sum_code(buf, start[j], start[jt], s, c)
+                j = jt
+                continue
+        for i in range(start[j], start[j + 1]):  # one bin, value by value
+            v = buf[i]
+            d = v - s * _code(v, s, z, N)
+            acc += d * d
+        j += 1
+    return acc
+
+
+@njit(cache=True)
 def _stats(x):
     """(min, max, sum of squares) of a row in float64, four interleaved lanes (the loop has no branch, so the
     compiler can vectorize it).  A NaN makes the sum of squares NaN (the caller's finiteness check)."""
@@ -1216,7 +1273,12 @@ def _solve_range(X, r0, r1, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_
         if not fbest < tot:
             status[r] = 4
             continue
-        acc = _direct_lanes(x, sbest, zbest, N)  # the MSE at the optimum, summed directly (no cancellation)
+        # the MSE at the optimum, summed directly (no cancellation): by runs of bins of one code when the cells
+        # are wide against the bins, else value by value
+        if 8 * (N + 1) <= nb:
+            acc = _direct_bins(buf, start, xmin, xmax, invw, w, dlt, nb, sbest, zbest, N)
+        else:
+            acc = _direct_lanes(x, sbest, zbest, N)
         out_s[r] = sbest
         out_z[r] = zbest
         out_mse[r] = acc / n
