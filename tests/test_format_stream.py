@@ -13,6 +13,7 @@ scales are both in each other's near-optimal set with MSE equal to ``1e-12``.
 from __future__ import annotations
 
 import math
+import zlib
 
 import numpy as np
 import pytest
@@ -26,15 +27,24 @@ from quanttheory.risk.format_stream import optimal_scale_format_stream
 FORMATS = ["e4m3", "e5m2", "e2m1", "nf4", "int4n"]
 
 
+def _slack(x):
+    """Absolute MSE slack of a scale one rounding away from the exact vertex (see :func:`_same`)."""
+    return max((4 * np.finfo(float).eps * float(np.max(np.abs(x)))) ** 2, 1e-300) if np.size(x) else 1e-300
+
+
 def _same(x, a, b, tol=1e-12):
     """``b`` (streamed) is the optimum ``a`` (in memory) reports: MSE to ``tol``, the scale within the
-    certified error or among ``a``'s near-optimal minima."""
-    assert b.mse == pytest.approx(a.mse, rel=tol, abs=1e-300), (a.mse, b.mse)
+    certified error or among ``a``'s near-optimal minima.  Absolute slack ``(4 eps max|x|)^2``: the
+    in-memory path polishes its scale to the exact vertex of its piece, the streamed one does not, and a
+    scale one rounding away changes each residual ``x - s q`` by up to ``|q| ulp(s) <~ 2 eps |x|`` --
+    visible when the optimum is 0 (one float32 value: ``x = s q`` exactly at the vertex), now that
+    residuals are formed with one rounding (a zero optimum used to hide it)."""
+    assert b.mse == pytest.approx(a.mse, rel=tol, abs=_slack(x)), (a.mse, b.mse)
     assert a.amax_mse == pytest.approx(b.amax_mse, rel=1e-12, abs=1e-300)
     if abs(b.scale - a.scale) <= max(a.scale_error, b.scale_error, 1e-12 * a.scale):
         return
     # another minimizer: its MSE, recomputed independently, is the optimum
-    assert format_data_mse(x, b.scale, a.format) == pytest.approx(a.mse, rel=tol, abs=1e-300)
+    assert format_data_mse(x, b.scale, a.format) == pytest.approx(a.mse, rel=tol, abs=_slack(x))
     if a.extra.get("near_optimal_truncated") or a.mse == 0.0:
         return  # e.g. exactly representable data: a continuum of optimal scales
     near = np.array(a.near_optimal_scales, dtype=float)
@@ -88,7 +98,7 @@ LAWS = {
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("law", list(LAWS))
 def test_equals_in_memory(fmt, law):
-    rng = np.random.default_rng(hash((fmt, law)) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(f"{fmt}-{law}".encode()))  # str hash() varies per process
     for n in (1, 2, 37, 3000, 40000):
         x = (LAWS[law](rng, n) * 0.02).astype(np.float32)
         _same(x, optimal_scale_format_data(x, fmt), optimal_scale_format_stream(x, fmt))
@@ -101,7 +111,7 @@ def test_equals_brute_force(fmt):
     for n in (1, 3, 20, 40):
         x = rng.standard_normal(n) * rng.exponential(1.0, n)
         b = optimal_scale_format_stream(x, f)
-        assert b.mse == pytest.approx(_brute(x, f), rel=1e-12, abs=1e-300)
+        assert b.mse == pytest.approx(_brute(x, f), rel=1e-12, abs=_slack(x))
         assert b.risk_lower_bound <= math.pi**2 * b.mse * (1 + 1e-12)
 
 
@@ -162,7 +172,7 @@ def test_property_equals_brute_force(vals, fmt):
     if not np.any(np.abs(x) > 1e-30):
         return  # all zero (degenerate; covered below) or below the engine's range
     b = optimal_scale_format_stream(x, f)
-    assert b.mse == pytest.approx(_brute(x.astype(np.float64), f), rel=1e-12, abs=1e-300)
+    assert b.mse == pytest.approx(_brute(x.astype(np.float64), f), rel=1e-12, abs=_slack(x))
 
 
 def test_degenerate_and_bad_input():
