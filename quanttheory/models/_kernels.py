@@ -32,6 +32,8 @@ import math
 import numba
 import numpy as np
 
+from ..risk._kernels.data import _fma  # an LLVM intrinsic (inlined, nothing cached in that file)
+
 BLOCK = 4096  # = quanttheory.risk._kernels.data.BLOCK (tested): blocked summation of msqe_sums
 EPS = 2.0**-53
 TINY = 2.0**-1074  # underflow: every operation may also err by half the smallest subnormal
@@ -57,7 +59,7 @@ def _direct_sse(x, s, Tp, Tn):
             k = np.rint(v / s)
             if k > T:
                 k = T
-            d = v - k * s
+            d = _fma(-k, s, v)  # one rounding, as msqe_sums
             acc += d * d
         out += acc
     return out
