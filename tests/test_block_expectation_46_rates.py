@@ -192,8 +192,9 @@ def test_e8m0_4over6_is_round():
 
 
 def test_plan_pass_and_budget_split():
-    """The kernel's planning pass (``plan=True``: cells, aliasing and tail bounds only) returns the
-    number of harmonics the full computation then uses at the same targets; each end's rate bound
+    """The kernel's planning pass (``plan=True``: cells and tail bounds at ``L = L0``, no aliasing
+    bound) returns at most the harmonics the full computation uses (``L`` is found from ``L0`` up),
+    the most at the same end; each end's rate bound
     meets its own target (tail by bisection + the rest within the 10% kept); the budget split
     (``_split_p_budget``) keeps the total (weights of the P(S > 0) ends sum to at most their count,
     all > 0) and gives the top ends of Laplace k = 16 (the overflow window, the slow ones) more."""
@@ -211,9 +212,16 @@ def test_plan_pass_and_budget_split():
     nd = np.stack([np.ones(ip.size, bool), (x6 * bf.lmax < ms), (x4 * bf.lmax < ms)], axis=1)
     g = np.clip(np.asarray(_G(law, ms), float), 0, 1) ** 16
     ea = np.full(ip.size, 1e-13)
-    h = telescoped_stats(kp[0], kp[1], kp[2], bf.fmt, ms, x6, x4, 16, ea, nd, 5e-11, 5e-12, plan=True)
+    h, hA = telescoped_stats(kp[0], kp[1], kp[2], bf.fmt, ms, x6, x4, 16, ea, nd, 5e-11, 5e-12, plan=True)
     r = telescoped_stats(kp[0], kp[1], kp[2], bf.fmt, ms, x6, x4, 16, ea, nd, 5e-11, 5e-12)
-    assert np.array_equal(h, r.harmonics) and h.max() > 1000
+    ndA = nd.copy()
+    ndA[:, 0] = False
+    rA = telescoped_stats(kp[0], kp[1], kp[2], bf.fmt, ms, x6, x4, 16, ea, ndA, 5e-11, 5e-12)
+    # the plan is at L = L0 <= L (the aliasing search starts there and only grows L): fewer or as many
+    # harmonics, proportional to L, and the same without P(S > 0); P binds at the top ends
+    assert np.all(h <= r.harmonics) and np.all(hA <= rA.harmonics) and np.all(hA <= h)
+    assert r.harmonics.max() > 10000 and int(np.argmax(h)) == int(np.argmax(r.harmonics))
+    assert np.any(h > 2 * hA)
     assert np.all(r.err_p <= 5e-11) and np.all(r.err_nu <= 5e-12)
     w = _split_p_budget(kp[0], kp[1], kp[2], bf.fmt, ms, x6, x4, 16, ea, nd, g, 5e-11, np.full(ip.size, 5e-12))
     assert np.all(w > 0) and float(np.sum(w)) <= ip.size * (1 + 1e-12)

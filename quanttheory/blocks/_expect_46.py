@@ -601,7 +601,8 @@ def telescoped_stats(law, loc, scale, fmt, ms, X6s, X4s, k, eps_abs, needs=None,
     ``needs``: (N, 3) booleans (P(S>0), nu6, nu4) per end (default none); ``eps_p``: target absolute
     error of ``P(S>0)`` per end, ``eps_nu`` of ``nu6`` and ``nu4`` (default ``eps_p``).  Returns
     :class:`TelescopedStats`; ``plan=True``: only the number of odd harmonics each end would need
-    for these targets (int array; cells, aliasing and tail bounds, no harmonic computed)."""
+    for these targets, and without ``P(S > 0)`` (two int arrays; cells and tail bounds at
+    ``L = L0``, the start of the aliasing search: no aliasing bound, no harmonic computed)."""
     from ._expect_46_kernels import telescoped_kernel
 
     ms = np.ascontiguousarray(ms, dtype=float)
@@ -647,6 +648,6 @@ def telescoped_stats(law, loc, scale, fmt, ms, X6s, X4s, k, eps_abs, needs=None,
     res = telescoped_kernel(int(law), float(loc), float(scale), levels, mids, ms, X6s, X4s, int(k), eps_abs,
                             needs, eps_p, eps_nu, Z, W, bool(plan))
     if plan:
-        return res[:, 2].astype(np.int64)
+        return res[:, 2].astype(np.int64), res[:, 4].astype(np.int64)
     return TelescopedStats(res[:, 0], res[:, 1], res[:, 8], res[:, 9], res[:, 10], res[:, 11], res[:, 12],
                            res[:, 2].astype(np.int64))

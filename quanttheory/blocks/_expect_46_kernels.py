@@ -420,7 +420,8 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
     # loc = 0: the law and d are even (E2M1 is symmetric), mirrored cells have the same moment
     # generating function: the cells with z >= 0 only, twice
     wm = 2.0 if loc == 0.0 else 1.0
-    for it in range(nth):
+    # (planning pass: no aliasing bound, L = L0 -- the driver only compares harmonic counts)
+    for it in range(0 if plan else nth):
         th = (1.0 / L0) * 1.5 ** (it - 2)
         ths[it] = th
         for sgi in range(2):
@@ -435,12 +436,12 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
                 lM[sgi, it] = n * math.log(M)
             else:
                 lM[sgi, it] = math.inf
-    L = Lmax
+    L = min(L0, Lmax) if plan else Lmax
     al_abs = 0.0
     al_p = 0.0
     # rates: P(|S| >= L) <= e^{-th L} M(th)^k (any th > 0), below a quarter of eps_p
     tgt_p = 0.25 * min(eps_p if need_p else math.inf, eps_nu if (need6 or need4) else math.inf)
-    for iL in range(80):
+    for iL in range(0 if plan else 80):
         LL = L0 * 1.1 ** iL
         if LL >= Lmax:
             break
@@ -557,8 +558,29 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
     nh = (J + 1) // 2
     if plan:
         # planning only (the driver's budget split): the number of harmonics these targets need
+        # (out[2]) and what they would need without P(S > 0) (out[4]), at L = L0
         out[2] = nh
         out[3] = L
+        TA = -1.0
+        for i in range(ng + 1):
+            if bAs[i] <= ea and bNs[i] <= epn:
+                TA = tg[i]
+                break
+        if TA < 0.0:
+            Tlo = tN
+            TA = tN
+            while True:
+                TA *= 1.5
+                if _tails_ok(pw, C, C6, C4, c6, c4, n, TA, False, need6, need4, ea, epp, epn):
+                    break
+                Tlo = TA
+            for _ in range(12):
+                Tm = math.sqrt(Tlo * TA)
+                if _tails_ok(pw, C, C6, C4, c6, c4, n, Tm, False, need6, need4, ea, epp, epn):
+                    TA = Tm
+                else:
+                    Tlo = Tm
+        out[4] = (int(math.ceil(TA * L / math.pi)) + 3) // 2
         return
     w0 = math.pi / L
     psi_r = np.zeros(nh)
@@ -1095,7 +1117,8 @@ def telescoped_kernel(law, loc, scale, levels, mids, ms, X6s, X4s, k, eps_abs, n
     """E|S| and the requested rates at every piece end: returns a (ms.size, NOUT) array, row i =
     :func:`_endpoint`'s ``out`` at end i (``needs[i] = (P(S>0), nu6, nu4)`` flags, ``eps_p[i]``,
     ``eps_nu[i]`` the targets of P(S>0) and of nu6 / nu4).  ``plan``: only the number of harmonics
-    (column 2) and ``L`` (column 3) each end would need for these targets (other columns unset)."""
+    each end would need for these targets (column 2) and without ``P(S > 0)`` (column 4), both at
+    ``L = L0`` (no aliasing bound computed; column 3), other columns unset."""
     N = ms.size
     res = np.empty((N, NOUT))
     out = np.zeros(NOUT)

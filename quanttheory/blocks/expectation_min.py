@@ -295,7 +295,7 @@ def _pieces_4over6(dist, bf, c, S, mlo, mhi):
 def _split_p_budget(law, loc, scale, fmt, ends, X6, X4, k, ea, nd, g, e0, en):
     """Weights ``w_i`` (mean 1 over the ends needing ``P(S > 0)``) of the per-end error budget
     ``w_i e0`` (weighted by ``g_i = G(m_i)^k``) of ``P(S > 0)``, from the number of harmonics each end
-    would need (planning pass of the kernel, no harmonic computed): with the tail ``~ 1/T^2`` an
+    would need (planning pass of the kernel at ``L = L0``, no harmonic computed): with the tail ``~ 1/T^2`` an
     end needing ``h_i`` harmonics at ``e0`` needs ``h_i sqrt(e0 / e)`` at ``e``, and no fewer than
     ``hA_i`` (what ``E|S|`` and the saturation rates need there).  Minimising the sum of harmonics
     under ``sum e_i = n e0`` gives ``e_i ~ (h_i^2 e0)^(1/3)``, capped where ``P`` stops being the
@@ -307,12 +307,9 @@ def _split_p_budget(law, loc, scale, fmt, ends, X6, X4, k, ea, nd, g, e0, en):
     ip = np.nonzero(nd[:, 0])[0]
     sub = (ends[ip], X6[ip], X4[ip])
     e0g = e0 / g[ip]
-    h = telescoped_stats(law, loc, scale, fmt, *sub, k, ea[ip], nd[ip], np.minimum(e0g, 1e-3), en[ip],
-                         plan=True).astype(float)
-    ndA = nd[ip].copy()
-    ndA[:, 0] = False
-    hA = telescoped_stats(law, loc, scale, fmt, *sub, k, ea[ip], ndA, np.minimum(e0g, 1e-3), en[ip],
-                          plan=True).astype(float)
+    h, hA = telescoped_stats(law, loc, scale, fmt, *sub, k, ea[ip], nd[ip], np.minimum(e0g, 1e-3), en[ip],
+                             plan=True)
+    h, hA = h.astype(float), hA.astype(float)
     n = ip.size
     e = np.full(n, e0)
     e[h <= 0] = 0.01 * e0
