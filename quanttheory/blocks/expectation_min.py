@@ -318,14 +318,19 @@ def _split_p_budget(law, loc, scale, fmt, ends, X6, X4, k, ea, nd, g, e0, en):
         rest = n * e0 - float(np.sum(e[~bind]))
         c23 = (h[bind] ** 2 * e0) ** (1.0 / 3.0)
         cap = np.where(hA[bind] > 0, e0 * (h[bind] / np.maximum(hA[bind], 1.0)) ** 2, np.inf)
-        lo, hi = 0.0, rest / float(np.sum(c23))
-        for _ in range(60):
-            mu = 0.5 * (lo + hi)
-            if float(np.sum(np.minimum(cap, mu * c23))) <= rest:
-                lo = mu
-            else:
-                hi = mu
-        e[bind] = np.minimum(cap, lo * c23)
+        # water-filling: e = min(cap, mu c23) with sum e = rest (the capped set grows each round)
+        capped = np.zeros(c23.size, bool)
+        mu = 0.0
+        for _ in range(c23.size + 1):
+            free = ~capped
+            if not np.any(free):
+                break
+            mu = (rest - float(np.sum(cap[capped]))) / float(np.sum(c23[free]))
+            new = free & (mu * c23 > cap)
+            if not np.any(new):
+                break
+            capped |= new
+        e[bind] = np.where(capped, cap, mu * c23)
     w = np.ones(g.size)
     w[ip] = e / e0
     return w
