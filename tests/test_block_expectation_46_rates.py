@@ -116,8 +116,9 @@ def _numpy_loop_rates(law, bf, S, rate_tol):
     return sat, und, ovr, err + (1.0 - Gmhi) + Gmlo
 
 
-@pytest.mark.parametrize("law, k, S", [(Normal(), 32, None), (Laplace(), 32, None), (Normal(), 16, 2.2 / (448 * 6))],
-                         ids=["normal32", "laplace32", "normal16-smallS"])
+@pytest.mark.parametrize("law, k, S", [(Normal(), 32, None), (Laplace(), 32, None), (Normal(), 16, 2.2 / (448 * 6)),
+                                       (Laplace(), 16, None)],
+                         ids=["normal32", "laplace32", "normal16-smallS", "laplace16"])
 def test_telescoped_rates_against_numpy_loop(law, k, S):
     from quanttheory.blocks.expectation_min import block_mse_4over6_fast
 
@@ -188,3 +189,41 @@ def test_e8m0_4over6_is_round():
         r46 = block_mse(law, "mxfp4", "4over6")
         rr = block_mse(law, "mxfp4", "round")
         assert r46.rule == "4over6" and r46.mse == rr.mse and r46.saturation_rate == rr.saturation_rate
+
+
+def test_plan_pass_and_budget_split():
+    """The kernel's planning pass (``plan=True``: cells and tail bounds at ``L = L0``, no aliasing
+    bound) returns at most the harmonics the full computation uses (``L`` is found from ``L0`` up),
+    the most at the same end; each end's rate bound
+    meets its own target (tail by bisection + the rest within the 10% kept); the budget split
+    (``_split_p_budget``) keeps the total (weights of the P(S > 0) ends sum to at most their count,
+    all > 0) and gives the top ends of Laplace k = 16 (the overflow window, the slow ones) more."""
+    from quanttheory.blocks.expectation_min import _pieces_4over6, _split_p_budget
+
+    law = Laplace()
+    bf = get_block_format("nvfp4", block=16)
+    S = default_tensor_scale(law, bf)
+    kp = law.kernel_params()
+    mlo, mhi = _range(law, 16, 1e-10)
+    a, b, X6, u6, o6, X4, u4, o4 = _pieces_4over6(law, bf, 1.0, S, mlo, mhi)
+    ip = np.nonzero((o6 != o4) | (u6 != u4))[0]
+    assert ip.size >= 3
+    ms, x6, x4 = b[ip], X6[ip], X4[ip]
+    nd = np.stack([np.ones(ip.size, bool), (x6 * bf.lmax < ms), (x4 * bf.lmax < ms)], axis=1)
+    g = np.clip(np.asarray(_G(law, ms), float), 0, 1) ** 16
+    ea = np.full(ip.size, 1e-13)
+    h, hA = telescoped_stats(kp[0], kp[1], kp[2], bf.fmt, ms, x6, x4, 16, ea, nd, 5e-11, 5e-12, plan=True)
+    r = telescoped_stats(kp[0], kp[1], kp[2], bf.fmt, ms, x6, x4, 16, ea, nd, 5e-11, 5e-12)
+    ndA = nd.copy()
+    ndA[:, 0] = False
+    rA = telescoped_stats(kp[0], kp[1], kp[2], bf.fmt, ms, x6, x4, 16, ea, ndA, 5e-11, 5e-12)
+    # the plan is at L = L0 <= L (the aliasing search starts there and only grows L): fewer or as many
+    # harmonics, proportional to L, and the same without P(S > 0); P binds at the top ends
+    assert np.all(h <= r.harmonics) and np.all(hA <= rA.harmonics) and np.all(hA <= h)
+    assert r.harmonics.max() > 10000 and int(np.argmax(h)) == int(np.argmax(r.harmonics))
+    assert np.any(h > 2 * hA)
+    assert np.all(r.err_p <= 5e-11) and np.all(r.err_nu <= 5e-12)
+    w = _split_p_budget(kp[0], kp[1], kp[2], bf.fmt, ms, x6, x4, 16, ea, nd, g, 5e-11, np.full(ip.size, 5e-12))
+    assert np.all(w > 0) and float(np.sum(w)) <= ip.size * (1 + 1e-12)
+    top = int(np.argmax(h))
+    assert w[top] > 1.0 and w[top] == w.max()

@@ -592,7 +592,7 @@ class TelescopedStats(NamedTuple):
     harmonics: np.ndarray
 
 
-def telescoped_stats(law, loc, scale, fmt, ms, X6s, X4s, k, eps_abs, needs=None, eps_p=None, eps_nu=None):
+def telescoped_stats(law, loc, scale, fmt, ms, X6s, X4s, k, eps_abs, needs=None, eps_p=None, eps_nu=None, plan=False):
     """``E|S|`` and the rates ``P(S > 0)``, ``nu6(S <= 0)``, ``nu4(S > 0)`` at every piece end in one
     numba call (:func:`._expect_46_kernels.telescoped_kernel`): the same statistics, series and
     bounds as :func:`endpoint_stats_fs` (module doc there), the rates from the same harmonics
@@ -600,7 +600,9 @@ def telescoped_stats(law, loc, scale, fmt, ms, X6s, X4s, k, eps_abs, needs=None,
     the characteristic function of the saturating cells summed alongside ``psi``.
     ``needs``: (N, 3) booleans (P(S>0), nu6, nu4) per end (default none); ``eps_p``: target absolute
     error of ``P(S>0)`` per end, ``eps_nu`` of ``nu6`` and ``nu4`` (default ``eps_p``).  Returns
-    :class:`TelescopedStats`."""
+    :class:`TelescopedStats`; ``plan=True``: only the number of odd harmonics each end would need
+    for these targets, and without ``P(S > 0)`` (two int arrays; cells and tail bounds at
+    ``L = L0``, the start of the aliasing search: no aliasing bound, no harmonic computed)."""
     from ._expect_46_kernels import telescoped_kernel
 
     ms = np.ascontiguousarray(ms, dtype=float)
@@ -644,6 +646,8 @@ def telescoped_stats(law, loc, scale, fmt, ms, X6s, X4s, k, eps_abs, needs=None,
     mids = np.ascontiguousarray(fmt.midpoints, dtype=float)
     Z, W = _gl_table()
     res = telescoped_kernel(int(law), float(loc), float(scale), levels, mids, ms, X6s, X4s, int(k), eps_abs,
-                            needs, eps_p, eps_nu, Z, W)
+                            needs, eps_p, eps_nu, Z, W, bool(plan))
+    if plan:
+        return res[:, 2].astype(np.int64), res[:, 4].astype(np.int64)
     return TelescopedStats(res[:, 0], res[:, 1], res[:, 8], res[:, 9], res[:, 10], res[:, 11], res[:, 12],
                            res[:, 2].astype(np.int64))

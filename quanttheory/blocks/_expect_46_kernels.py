@@ -196,8 +196,23 @@ def _r2c(pw, x, xc, c, nn):
 
 
 @numba.njit(cache=True)
+def _tails_ok(pw, C, C6, C4, c6, c4, n, T, need_p, need6, need4, ea, epp, epn):
+    """The polynomial tail bounds (beyond the last grid point, where ``min(p, C_j / t) = C_j / t``)
+    at ``T`` meet every requested target (``E|S|``: ``ea``; ``P(S > 0)``: ``epp``; ``nu``: ``epn``)."""
+    if _r2(pw, C / T, n) / (3.0 * T) > ea:
+        return False
+    if need_p and _r2(pw, C / T, n) / 2.0 > epp:
+        return False
+    if need6 and _r2c(pw, C / T, C6 / T, c6, n - 1) / 2.0 > epn:
+        return False
+    if need4 and _r2c(pw, C / T, C4 / T, c4, n - 1) / 2.0 > epn:
+        return False
+    return True
+
+
+@numba.njit(cache=True)
 def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need6, need4, eps_p, eps_nu, Z, W,
-              out):
+              out, plan=False):
     """E|S| at one piece end (module doc); out[0] = E|S|, out[1] = error bound, out[2] = harmonics,
     out[3] = L, out[4] = aliasing bound, out[5] = tail bound, out[6] = bound of the characteristic
     function and rounding errors, out[7] = quadrature / remainder bound of psi per harmonic (data
@@ -405,7 +420,8 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
     # loc = 0: the law and d are even (E2M1 is symmetric), mirrored cells have the same moment
     # generating function: the cells with z >= 0 only, twice
     wm = 2.0 if loc == 0.0 else 1.0
-    for it in range(nth):
+    # (planning pass: no aliasing bound, L = L0 -- the driver only compares harmonic counts)
+    for it in range(0 if plan else nth):
         th = (1.0 / L0) * 1.5 ** (it - 2)
         ths[it] = th
         for sgi in range(2):
@@ -420,12 +436,12 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
                 lM[sgi, it] = n * math.log(M)
             else:
                 lM[sgi, it] = math.inf
-    L = Lmax
+    L = min(L0, Lmax) if plan else Lmax
     al_abs = 0.0
     al_p = 0.0
     # rates: P(|S| >= L) <= e^{-th L} M(th)^k (any th > 0), below a quarter of eps_p
     tgt_p = 0.25 * min(eps_p if need_p else math.inf, eps_nu if (need6 or need4) else math.inf)
-    for iL in range(80):
+    for iL in range(0 if plan else 80):
         LL = L0 * 1.1 ** iL
         if LL >= Lmax:
             break
@@ -465,8 +481,12 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
     tN = tg[ng]
     suf = _r2(pw, C / tN, n) / (3.0 * tN)
     # rates: (2 / pi) sum_{j > J} |R_j| / j <= (1 / pi) int_T^inf rho_2(t) / t dt (target pi eps_p)
-    epp = eps_p * math.pi
-    epn = eps_nu * math.pi
+    # the tails get what is left of each target after the aliasing and the closed-form parts' rounding,
+    # 10% kept for the characteristic-function errors (target 5% of the smaller target, below) and
+    # the rounding of the harmonics and of the summation (0.1-6% of it, measured; the driver checks
+    # the sums against its total)
+    epp = max(0.9 * eps_p - al_p - rnd_cf, 0.5 * eps_p) * math.pi
+    epn = max(0.9 * eps_nu - al_p - rnd_cf, 0.5 * eps_nu) * math.pi
     sufP = _r2(pw, C / tN, n) / 2.0 if need_p else 0.0
     suf6 = _r2c(pw, C / tN, C6 / tN, c6, n - 1) / 2.0 if need6 else 0.0
     suf4 = _r2c(pw, C / tN, C4 / tN, c4, n - 1) / 2.0 if need4 else 0.0
@@ -512,19 +532,56 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
             tailN = bNs[i]
             break
     if T < 0.0:
-        # beyond tN the bounds are the pure polynomial forms, decreasing in T
+        # beyond tN the bounds are the pure polynomial forms, decreasing in T: bracket by steps of
+        # 1.5, then bisect (geometric midpoints, 12 steps: T within 1.5^(1/4096) of the smallest
+        # grid-free T meeting every target; the bound is evaluated at the T returned, so any T is
+        # rigorous -- the bisection only avoids overshooting the targets by up to 1.5x in T)
+        Tlo = tN
         T = tN
         while True:
             T *= 1.5
-            tailA = _r2(pw, C / T, n) / (3.0 * T)
-            tailP = _r2(pw, C / T, n) / 2.0 if need_p else 0.0
-            tailN = max(_r2c(pw, C / T, C6 / T, c6, n - 1) / 2.0 if need6 else 0.0,
-                        _r2c(pw, C / T, C4 / T, c4, n - 1) / 2.0 if need4 else 0.0)
-            if tailA <= ea and tailP <= epp and tailN <= epn:
+            if _tails_ok(pw, C, C6, C4, c6, c4, n, T, need_p, need6, need4, ea, epp, epn):
                 break
+            Tlo = T
+        for _ in range(12):
+            Tm = math.sqrt(Tlo * T)
+            if _tails_ok(pw, C, C6, C4, c6, c4, n, Tm, need_p, need6, need4, ea, epp, epn):
+                T = Tm
+            else:
+                Tlo = Tm
+        tailA = _r2(pw, C / T, n) / (3.0 * T)
+        tailP = _r2(pw, C / T, n) / 2.0 if need_p else 0.0
+        tailN = max(_r2c(pw, C / T, C6 / T, c6, n - 1) / 2.0 if need6 else 0.0,
+                    _r2c(pw, C / T, C4 / T, c4, n - 1) / 2.0 if need4 else 0.0)
     # odd harmonics j <= J; every j > J has t_{j-2} > T (the tail bound's integral from T)
     J = int(math.ceil(T * L / math.pi)) + 2
     nh = (J + 1) // 2
+    if plan:
+        # planning only (the driver's budget split): the number of harmonics these targets need
+        # (out[2]) and what they would need without P(S > 0) (out[4]), at L = L0
+        out[2] = nh
+        out[3] = L
+        TA = -1.0
+        for i in range(ng + 1):
+            if bAs[i] <= ea and bNs[i] <= epn:
+                TA = tg[i]
+                break
+        if TA < 0.0:
+            Tlo = tN
+            TA = tN
+            while True:
+                TA *= 1.5
+                if _tails_ok(pw, C, C6, C4, c6, c4, n, TA, False, need6, need4, ea, epp, epn):
+                    break
+                Tlo = TA
+            for _ in range(12):
+                Tm = math.sqrt(Tlo * TA)
+                if _tails_ok(pw, C, C6, C4, c6, c4, n, Tm, False, need6, need4, ea, epp, epn):
+                    TA = Tm
+                else:
+                    Tlo = Tm
+        out[4] = (int(math.ceil(TA * L / math.pi)) + 3) // 2
+        return
     w0 = math.pi / L
     psi_r = np.zeros(nh)
     psi_i = np.zeros(nh)
@@ -547,7 +604,7 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
     if rates:
         # on a probability: (2 / pi) sum_{j odd <= J} 2 n (1.0102) delta / j, sum_j 1 / j <= 1 + ln(J) / 2
         epr = min(eps_p if need_p else math.inf, eps_nu if (need6 or need4) else math.inf)
-        dtgt = min(dtgt, 0.25 * epr * math.pi / (4.0 * n * 1.02 * (1.0 + 0.5 * math.log(2.0 * nh))))
+        dtgt = min(dtgt, 0.05 * epr * math.pi / (4.0 * n * 1.02 * (1.0 + 0.5 * math.log(2.0 * nh))))
     ncs = 0
     for jj in range(nsel):
         if loc != 0.0 or zl[sel[jj]] >= 0.0:
@@ -642,6 +699,17 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
             ls6[nl] = sat6[j]
             ls4[nl] = sat4[j]
             nl += 1
+        i6c = np.empty(nl, np.int64)
+        i4c = np.empty(nl, np.int64)
+        n6c = 0
+        n4c = 0
+        for c in range(nl):
+            if ls6[c]:
+                i6c[n6c] = c
+                n6c += 1
+            if ls4[c]:
+                i4c[n4c] = c
+                n4c += 1
         for h in range(nh):
             tw = (2 * h + 1) * w0
             for c in range(nl):
@@ -698,13 +766,15 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
             psi_r[h] = sr
             psi_i[h] = si
             if nhc > 0:
-                for c in range(nl):
-                    if ls6[c]:
-                        chi6_r[h] += vr[c]
-                        chi6_i[h] += vi[c]
-                    if ls4[c]:
-                        chi4_r[h] += vr[c]
-                        chi4_i[h] += vi[c]
+                # the saturating cells (index lists: same cells, same order as the flags)
+                for q in range(n6c):
+                    c = i6c[q]
+                    chi6_r[h] += vr[c]
+                    chi6_i[h] += vi[c]
+                for q in range(n4c):
+                    c = i4c[q]
+                    chi4_r[h] += vr[c]
+                    chi4_i[h] += vi[c]
     for jj in range(nsel):
         if law == 1:
             break
@@ -908,7 +978,14 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
         jd = 2.0 * h + 1.0
         ps = complex(psi_r[h], psi_i[h])
         Ps = p0 + ps
-        Pn = _cpow(Ps, n)
+        if nhc > 0:
+            # Psi^(n-1) is needed for the saturation rates: Psi^n = Psi^(n-1) Psi (relative rounding
+            # <= (n - 2) sqrt(5) eps + sqrt(5) eps, the same (n - 1) sqrt(5) eps as _cpow(Ps, n))
+            PsN1 = _cpow(Ps, n - 1) if n >= 2 else complex(1.0, 0.0)
+            Pn = PsN1 * Ps
+        else:
+            PsN1 = complex(1.0, 0.0)
+            Pn = _cpow(Ps, n)
         Rj = Pn - pn - n * pn1 * ps
         if (h + 1) % NB == 0:
             Iabs += Iabsb
@@ -930,8 +1007,21 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
             dj = (delta + (rnd_c + (ncs + 16.0) * wsym * (1.0 - p0)) * _EPS * 1.01
                   + (jd * max(lin0, 0.0) + con) * 1.01)
         # (Ps^n by binary powering: relative error <= (n - 1) sqrt(5) eps (1 + O(n eps)) <= 3 n eps)
-        ej = ((3 * n + 4) * _EPS * (_rpow_up(aps, n) + pn + n * pn1 * abs(ps) + 1e-300)
-              + n * (_rpow_up(aps + dj, n - 1) + pn1) * dj)
+        xd = aps + dj
+        if nhc > 0 and n >= 2:
+            # upper bounds shared with the saturation rates' bound: one more product rounded up
+            # (fl(y x) (1 + 4 eps) >= y x) instead of a second powering
+            apn1 = _rpow_up(aps, n - 1)
+            apd2 = _rpow_up(xd, n - 2)
+            apn = apn1 * aps * (1.0 + 4.0 * _EPS)
+            apd1 = apd2 * xd * (1.0 + 4.0 * _EPS)
+        else:
+            apn = _rpow_up(aps, n)
+            apd1 = _rpow_up(xd, n - 1)
+            apn1 = 0.0
+            apd2 = 0.0
+        ej = ((3 * n + 4) * _EPS * (apn + pn + n * pn1 * abs(ps) + 1e-300)
+              + n * (apd1 + pn1) * dj)
         ebound += ej / (jd * jd)
         if not rates:
             continue
@@ -951,10 +1041,9 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
             eP += ej / jd
             sP += abs(IPb) + abs(tP)
         if nhc > 0:
-            PsN1 = _cpow(Ps, n - 1)
-            apn1 = _rpow_up(aps, n - 1)
-            apd1 = _rpow_up(aps + dj, n - 1)
-            apd2 = _rpow_up(aps + dj, n - 2)
+            if n < 2:
+                apn1 = 1.0
+                apd2 = 0.0
             for which in range(2):
                 if which == 0:
                     if not need6:
@@ -1023,16 +1112,19 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
 
 
 @numba.njit(cache=True)
-def telescoped_kernel(law, loc, scale, levels, mids, ms, X6s, X4s, k, eps_abs, needs, eps_p, eps_nu, Z, W):
+def telescoped_kernel(law, loc, scale, levels, mids, ms, X6s, X4s, k, eps_abs, needs, eps_p, eps_nu, Z, W,
+                      plan=False):
     """E|S| and the requested rates at every piece end: returns a (ms.size, NOUT) array, row i =
     :func:`_endpoint`'s ``out`` at end i (``needs[i] = (P(S>0), nu6, nu4)`` flags, ``eps_p[i]``,
-    ``eps_nu[i]`` the targets of P(S>0) and of nu6 / nu4)."""
+    ``eps_nu[i]`` the targets of P(S>0) and of nu6 / nu4).  ``plan``: only the number of harmonics
+    each end would need for these targets (column 2) and without ``P(S > 0)`` (column 4), both at
+    ``L = L0`` (no aliasing bound computed; column 3), other columns unset."""
     N = ms.size
     res = np.empty((N, NOUT))
     out = np.zeros(NOUT)
     for i in range(N):
         _endpoint(law, loc, scale, levels, mids, ms[i], X6s[i], X4s[i], k, eps_abs[i], needs[i, 0] != 0,
-                  needs[i, 1] != 0, needs[i, 2] != 0, eps_p[i], eps_nu[i], Z, W, out)
+                  needs[i, 1] != 0, needs[i, 2] != 0, eps_p[i], eps_nu[i], Z, W, out, plan)
         for c in range(NOUT):
             res[i, c] = out[c]
     return res

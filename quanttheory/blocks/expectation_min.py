@@ -292,6 +292,50 @@ def _pieces_4over6(dist, bf, c, S, mlo, mhi):
     return a, b, X6, u6, o6, X4, u4, o4
 
 
+def _split_p_budget(law, loc, scale, fmt, ends, X6, X4, k, ea, nd, g, e0, en):
+    """Weights ``w_i`` (mean 1 over the ends needing ``P(S > 0)``) of the per-end error budget
+    ``w_i e0`` (weighted by ``g_i = G(m_i)^k``) of ``P(S > 0)``, from the number of harmonics each end
+    would need (planning pass of the kernel at ``L = L0``, no harmonic computed): with the tail ``~ 1/T^2`` an
+    end needing ``h_i`` harmonics at ``e0`` needs ``h_i sqrt(e0 / e)`` at ``e``, and no fewer than
+    ``hA_i`` (what ``E|S|`` and the saturation rates need there).  Minimising the sum of harmonics
+    under ``sum e_i = n e0`` gives ``e_i ~ (h_i^2 e0)^(1/3)``, capped where ``P`` stops being the
+    binding target; ends where ``P`` does not bind keep ``e0`` (or ``e0 / 100`` when they need no
+    harmonic at all).  A heuristic: the rates' error bound is whatever the kernel returns at the
+    targets given, summed (the driver checks the sum against ``rate_tol``)."""
+    from ._expect_46 import telescoped_stats
+
+    ip = np.nonzero(nd[:, 0])[0]
+    sub = (ends[ip], X6[ip], X4[ip])
+    e0g = e0 / g[ip]
+    h, hA = telescoped_stats(law, loc, scale, fmt, *sub, k, ea[ip], nd[ip], np.minimum(e0g, 1e-3), en[ip],
+                             plan=True)
+    h, hA = h.astype(float), hA.astype(float)
+    n = ip.size
+    e = np.full(n, e0)
+    e[h <= 0] = 0.01 * e0
+    bind = h > 1.02 * hA + 2
+    if np.any(bind):
+        rest = n * e0 - float(np.sum(e[~bind]))
+        c23 = (h[bind] ** 2 * e0) ** (1.0 / 3.0)
+        cap = np.where(hA[bind] > 0, e0 * (h[bind] / np.maximum(hA[bind], 1.0)) ** 2, np.inf)
+        # water-filling: e = min(cap, mu c23) with sum e = rest (the capped set grows each round)
+        capped = np.zeros(c23.size, bool)
+        mu = 0.0
+        for _ in range(c23.size + 1):
+            free = ~capped
+            if not np.any(free):
+                break
+            mu = (rest - float(np.sum(cap[capped]))) / float(np.sum(c23[free]))
+            new = free & (mu * c23 > cap)
+            if not np.any(new):
+                break
+            capped |= new
+        e[bind] = np.where(capped, cap, mu * c23)
+    w = np.ones(g.size)
+    w[ip] = e / e0
+    return w
+
+
 def _telescoped_4over6(dist, bf, c, S, tol, rate_tol, rates=True, inversion="series"):
     """Telescoped ``4over6`` (docs/blocks.md §2d): on a piece ``(a, b]`` of the block absmax where
     both candidate scales (and their under/overflow flags) are constant, for any function ``F`` of
@@ -327,6 +371,10 @@ def _telescoped_4over6(dist, bf, c, S, tol, rate_tol, rates=True, inversion="ser
     P = a.size
     mse_ref = 0.5 * (r6.mse + r4.mse)
     eps_abs = 0.25 * tol * mse_ref * 2 * k / (2 * P)                  # per endpoint, before the G^k weight
+    # beyond [mlo, mhi]: the blocks there carry P(M > mhi) + P(M <= mlo) (rates' error, below)
+    Gmlo = float(np.clip(_G(dist, np.array(mlo)), 0, 1)) ** k
+    Gmhi = float(np.clip(_G(dist, np.array(mhi)), 0, 1)) ** k
+    out_mass = (1.0 - Gmhi) + Gmlo
     need_p = (o6 != o4) | (u6 != u4)
     need6 = (X6 > 0) & (X6 * lmax < b)
     need4 = (X4 > 0) & (X4 * lmax < b)
@@ -351,21 +399,44 @@ def _telescoped_4over6(dist, bf, c, S, tol, rate_tol, rates=True, inversion="ser
         gw = np.where(ok, gks, 1.0)
         ea_all = np.minimum(eps_abs / gw, k * m2)
         # separate budgets: each rate's error is the sum over the ends its own statistic is needed at
-        # (overflow / underflow: P(S > 0); saturation: nu6 / nu4), rate_tol / 2 each
+        # (overflow / underflow: P(S > 0); saturation: nu6 / nu4).  Rates4over6.error is the larger
+        # of the two sums + the mass outside [mlo, mhi], so each sum may use rate_tol - out_mass; the
+        # kernel gives each end's tail what its target eps leaves after aliasing and rounding, minus 3%
+        # for the characteristic-function and summation errors (~1e-3 eps in practice): target
+        # 0.98 (rate_tol - out_mass) per sum, and if the bound returned exceeds rate_tol - out_mass
+        # anyway, the ends are recomputed with the targets scaled down.
         n_p = max(1, int(np.sum(need_p)))
         n_nu = max(1, int(np.sum(need6 | need4)))
-        ep_all = np.minimum(0.5 * rate_tol / (2 * n_p) / gw, 1e-3)
-        en_all = np.minimum(0.5 * rate_tol / (2 * n_nu) / gw, 1e-3)
+        avail = max(rate_tol - out_mass - 1e-15, 0.5 * rate_tol)
         nd = np.stack([need_p, need6, need4], axis=1) & bool(rates)
         nd = np.concatenate([nd, nd])
-        res = telescoped_stats(law, loc, scale, bf.fmt, ends[ok], np.concatenate([X6, X6])[ok],
-                               np.concatenate([X4, X4])[ok], k, ea_all[ok], nd[ok], ep_all[ok], en_all[ok])
-        g, sg = gks[ok], sgn[ok]
+        ends_ok, X6e, X4e = ends[ok], np.concatenate([X6, X6])[ok], np.concatenate([X4, X4])[ok]
+        g, sg, ndk = gks[ok], sgn[ok], nd[ok]
+        fp = fn = 0.98
+        wp = np.ones(g.size)
+        if rates and np.any(ndk[:, 0]):
+            wp = _split_p_budget(law, loc, scale, bf.fmt, ends_ok, X6e, X4e, k, ea_all[ok], ndk, g,
+                                 fp * avail / (2 * n_p), fn * avail / (2 * n_nu) / gw[ok])
+        for _ in range(4):
+            ep_all = np.ones(gw.size)
+            ep_all[ok] = np.minimum(fp * avail / (2 * n_p) * wp / g, 1e-3)
+            en_all = np.minimum(fn * avail / (2 * n_nu) / gw, 1e-3)
+            res = telescoped_stats(law, loc, scale, bf.fmt, ends_ok, X6e, X4e, k, ea_all[ok], ndk,
+                                   ep_all[ok], en_all[ok])
+            if not rates:
+                break
+            ep_sum = float(np.sum(g * np.where(ndk[:, 0], res.err_p, 0.0)))
+            en_sum = float(np.sum(g * np.where(ndk[:, 1] | ndk[:, 2], res.err_nu, 0.0)))
+            if ep_sum <= avail and en_sum <= avail:
+                break
+            if ep_sum > avail:
+                fp *= 0.9 * avail / ep_sum
+            if en_sum > avail:
+                fn *= 0.9 * avail / en_sum
         tot = float(np.sum(sg * g * res.abs_S))
         err = float(np.sum(g * res.err_abs))
         nodes = int(np.sum(res.harmonics))
         if rates:
-            ndk = nd[ok]
             o6e, o4e = np.concatenate([o6, o6])[ok], np.concatenate([o4, o4])[ok]
             u6e, u4e = np.concatenate([u6, u6])[ok], np.concatenate([u4, u4])[ok]
             Pp = np.where(ndk[:, 0], res.P_pos, 0.0)
@@ -405,14 +476,11 @@ def _telescoped_4over6(dist, bf, c, S, tol, rate_tol, rates=True, inversion="ser
     if rates:
         # beyond [mlo, mhi]: both candidates overflow above mhi iff X6 does (nested thresholds);
         # below mlo: both underflow iff X4 does; the blocks there carry P(M > mhi) + P(M <= mlo)
-        Gmlo = float(np.clip(_G(dist, np.array(mlo)), 0, 1)) ** k
-        Gmhi = float(np.clip(_G(dist, np.array(mhi)), 0, 1)) ** k
         top = 1.0 - Gmhi
         if o6[-1]:
             ovr += top
         if u4[0]:
             und += Gmlo
-        out_mass = top + Gmlo
         R = Rates4over6(float(sat), float(und), float(ovr), float(rerr + out_mass + 1e-15))
     return mse, err_m, R, 2 * P, nodes
 
