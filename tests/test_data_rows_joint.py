@@ -23,36 +23,9 @@ from hypothesis import strategies as st
 from quanttheory import Grid
 from quanttheory.risk._kernels import direct as D
 
+from test_data_rows_bucket_bounds import _F, _true_min  # noqa: E402  (the enumeration reference)
+
 EPS = 2.0**-52
-
-
-def _F(x, s, Tp, Tn):
-    v = np.abs(x)
-    T = np.where(x >= 0, Tp, Tn).astype(float)
-    k = np.minimum(np.rint(v / s), T)
-    return float(np.sum(((v - k * s) ** 2)[T > 0]))
-
-
-def _true_min(x, Tp, Tn, L, R):
-    """min F over [L, R] by enumeration (endpoints, breakpoints, piece vertices)."""
-    v = np.abs(x)
-    T = np.where(x >= 0, Tp, Tn)
-    act = (T > 0) & (v > 0)
-    bps = [L, R]
-    for vi, Ti in zip(v[act], T[act]):
-        for k in range(int(Ti)):
-            b = vi / (k + 0.5)
-            if L < b < R:
-                bps.append(b)
-    bps = np.unique(np.array(bps))
-    cands = list(bps)
-    for a, b in zip(bps[:-1], bps[1:]):
-        m = 0.5 * (a + b)
-        k = np.minimum(np.rint(v / m), T) * act
-        k2 = float(np.sum(k * k))
-        if k2 > 0:
-            cands.append(min(max(float(np.sum(k * v)) / k2, a), b))
-    return min(_F(x, s, Tp, Tn) for s in cands)
 
 
 def _hist_args(x, Tp, Tn):
