@@ -1235,6 +1235,15 @@ def _seg_base(v, k, s0, C, g):
 
 
 @numba.njit(cache=True)
+def _seg0_base(v, k, s0, b0, b1, b2, b3, b4, b5, b6):
+    """:func:`_seg_base` for segment 0, whose seven sums the bucket pass keeps in scalars
+    (read-modify-writes of an array in that loop cost ~3x): the same terms, returned updated."""
+    e = v - k * s0
+    m = v + k * s0
+    return (b0 + e * e, b1 + k * e, b2 + k * k, b3 + abs(k * e), b4 + abs(e) * m, b5 + k * m, b6 + m * m)
+
+
+@numba.njit(cache=True)
 def _bucket_bounds(x, Tp, Tn, A, B, nbt, E, lb, cnt):
     """One pass over the row: every breakpoint ``beta = v / (k + 1/2)`` in ``[A, B]`` accumulated
     into its bucket (no sort), then per bucket ``[L, R] = [E[j], E[j + 1]]`` a rigorous lower bound
@@ -1315,15 +1324,7 @@ def _bucket_bounds(x, Tp, Tn, A, B, nbt, E, lb, cnt):
                 continue
             kA = min(np.rint(v * iA), float(T))
             kB = min(np.rint(v * iB), float(T))
-            e = v - kA * s00
-            m = v + kA * s00
-            b0 += e * e
-            b1 += kA * e
-            b2 += kA * kA
-            b3 += abs(kA * e)
-            b4 += abs(e) * m
-            b5 += kA * m
-            b6 += m * m
+            b0, b1, b2, b3, b4, b5, b6 = _seg0_base(v, kA, s00, b0, b1, b2, b3, b4, b5, b6)
             gv[m_] = v
             gi[m_] = (int(kA) << 32) | int(kB)  # 0 <= kB <= kA <= T < 2^31
             m_ += kA > kB
@@ -1348,15 +1349,7 @@ def _bucket_bounds(x, Tp, Tn, A, B, nbt, E, lb, cnt):
             continue
         kA = min(np.rint(v * iA), float(T))
         kB = min(np.rint(v * iB), float(T))
-        e = v - kA * s00
-        m = v + kA * s00
-        b0 += e * e
-        b1 += kA * e
-        b2 += kA * kA
-        b3 += abs(kA * e)
-        b4 += abs(e) * m
-        b5 += kA * m
-        b6 += m * m
+        b0, b1, b2, b3, b4, b5, b6 = _seg0_base(v, kA, s00, b0, b1, b2, b3, b4, b5, b6)
         if kA > kB:
             iv = 1.0 / v
             khi = int(kA)
