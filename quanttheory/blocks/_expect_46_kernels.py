@@ -196,6 +196,27 @@ def _r2c(pw, x, xc, c, nn):
 
 
 @numba.njit(cache=True)
+def _tail_cutoff(pw, C, C6, C4, c6, c4, n, tN, need_p, need6, need4, ea, epp, epn):
+    """The smallest ``T > tN`` (to a factor 1.5^(1/4096)) at which :func:`_tails_ok` holds: bracket
+    by steps of 1.5 from ``tN``, then 12 geometric bisection steps.  Only where the harmonics stop:
+    the caller evaluates the tail bounds at the ``T`` returned, so any ``T`` is rigorous."""
+    Tlo = tN
+    T = tN
+    while True:
+        T *= 1.5
+        if _tails_ok(pw, C, C6, C4, c6, c4, n, T, need_p, need6, need4, ea, epp, epn):
+            break
+        Tlo = T
+    for _ in range(12):
+        Tm = math.sqrt(Tlo * T)
+        if _tails_ok(pw, C, C6, C4, c6, c4, n, Tm, need_p, need6, need4, ea, epp, epn):
+            T = Tm
+        else:
+            Tlo = Tm
+    return T
+
+
+@numba.njit(cache=True)
 def _tails_ok(pw, C, C6, C4, c6, c4, n, T, need_p, need6, need4, ea, epp, epn):
     """The polynomial tail bounds (beyond the last grid point, where ``min(p, C_j / t) = C_j / t``)
     at ``T`` meet every requested target (``E|S|``: ``ea``; ``P(S > 0)``: ``epp``; ``nu``: ``epn``)."""
@@ -536,19 +557,7 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
         # 1.5, then bisect (geometric midpoints, 12 steps: T within 1.5^(1/4096) of the smallest
         # grid-free T meeting every target; the bound is evaluated at the T returned, so any T is
         # rigorous -- the bisection only avoids overshooting the targets by up to 1.5x in T)
-        Tlo = tN
-        T = tN
-        while True:
-            T *= 1.5
-            if _tails_ok(pw, C, C6, C4, c6, c4, n, T, need_p, need6, need4, ea, epp, epn):
-                break
-            Tlo = T
-        for _ in range(12):
-            Tm = math.sqrt(Tlo * T)
-            if _tails_ok(pw, C, C6, C4, c6, c4, n, Tm, need_p, need6, need4, ea, epp, epn):
-                T = Tm
-            else:
-                Tlo = Tm
+        T = _tail_cutoff(pw, C, C6, C4, c6, c4, n, tN, need_p, need6, need4, ea, epp, epn)
         tailA = _r2(pw, C / T, n) / (3.0 * T)
         tailP = _r2(pw, C / T, n) / 2.0 if need_p else 0.0
         tailN = max(_r2c(pw, C / T, C6 / T, c6, n - 1) / 2.0 if need6 else 0.0,
@@ -567,19 +576,7 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
                 TA = tg[i]
                 break
         if TA < 0.0:
-            Tlo = tN
-            TA = tN
-            while True:
-                TA *= 1.5
-                if _tails_ok(pw, C, C6, C4, c6, c4, n, TA, False, need6, need4, ea, epp, epn):
-                    break
-                Tlo = TA
-            for _ in range(12):
-                Tm = math.sqrt(Tlo * TA)
-                if _tails_ok(pw, C, C6, C4, c6, c4, n, Tm, False, need6, need4, ea, epp, epn):
-                    TA = Tm
-                else:
-                    Tlo = Tm
+            TA = _tail_cutoff(pw, C, C6, C4, c6, c4, n, tN, False, need6, need4, ea, epp, epn)
         out[4] = (int(math.ceil(TA * L / math.pi)) + 3) // 2
         return
     w0 = math.pi / L
