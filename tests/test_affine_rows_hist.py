@@ -1,11 +1,10 @@
-"""The histogram stage of the fused per-row (s, z) kernel (``quanttheory.affine._rows._histsort``) and the
-values buffer kept in the input's dtype (issue 16, session of 2026-11-30, third helper).
+"""The histogram stage of the fused per-row (s, z) kernel (``quanttheory.affine._rows._histsort``, prefix sums
+with running values in registers since the session of 2026-11-30, third helper, issue 16) and float32 rows.
 
 References are independent of the kernel: NumPy's stable argsort for the counting sort, and a plain Python
 loop (per-bin sums in value order, then prefix sums in bin order: the order the docstring states) for the
 prefix sums, compared bit for bit.  The whole kernel on a float32 matrix and on the same values as float64
-must give bit-identical results: every value is converted to float64 (exactly) before any arithmetic, so the
-dtype of the buffer can change nothing."""
+must give bit-identical results: every value is converted to float64 (exactly) before any arithmetic."""
 
 from __future__ import annotations
 
@@ -56,7 +55,7 @@ def test_histsort_matches_definition(n, nb, seed, dtype, kind):
         x[0] = x[0] + 1
     xmin, invw, idx, cnt, P0, P1, P2, order = _reference(x, nb)
     k_idx = np.empty(n, np.int32)
-    buf = np.empty_like(x)
+    buf = np.empty(n)
     k_cnt = np.zeros(nb, np.int64)
     S1 = np.zeros(nb)
     S2 = np.zeros(nb)
@@ -67,7 +66,7 @@ def test_histsort_matches_definition(n, nb, seed, dtype, kind):
     assert mc == cnt.max()
     assert np.array_equal(k_idx, idx)
     assert np.array_equal(start, np.concatenate([[0], np.cumsum(cnt)]))
-    assert np.array_equal(buf, x[order])  # stable counting sort, values unchanged (same dtype)
+    assert np.array_equal(buf, x[order].astype(np.float64))  # stable counting sort, values unchanged
     # the same additions in the same order: bit-identical prefix sums
     assert np.array_equal(kP0, P0) and np.array_equal(kP1, P1) and np.array_equal(kP2, P2)
 

@@ -953,7 +953,7 @@ def _solve_range(X, r0, r1, N, nb, T, G, ni, out_s, out_z, out_mse, out_lb, out_
     """Rows r0..r1-1 of X (the body of :func:`solve_rows`)."""
     n = X.shape[1]
     idx = np.empty(n, dtype=np.int32)
-    buf = np.empty_like(X[0])  # the values sorted by bin, in the input's dtype (half the memory for float32)
+    buf = np.empty(n)  # float64 even for float32 rows: a float32 buffer was 10 % slower at 8 bits (docs/affine.md)
     cnt = np.zeros(nb, dtype=np.int64)
     start = np.zeros(nb + 1, dtype=np.int64)
     pos = np.zeros(nb, dtype=np.int64)
