@@ -190,6 +190,17 @@ def _sweep_window(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, out_row):
         out_row[4] = ne
         out_row[5] = -1.0
         return
+    _sweep_pieces(x, Tp, Tn, A, B, s0, const, c0, c1, c2, ne, bv, bk, bb, ps, pv, pt, out_row, False)
+
+
+@numba.njit(cache=True)
+def _sweep_pieces(x, Tp, Tn, A, B, s0, const, c0, c1, c2, ne, bv, bk, bb, ps, pv, pt, out_row, fast):
+    """The sort, sweep and final sum of :func:`_sweep_window` once its first pass is done: the
+    ``ne`` breakpoints ``(bv, bk, bb)`` of ``[A, B]``, the base sums ``c0, c1, c2`` of the grid
+    indices at ``A`` centred at ``s0`` and ``const`` (sides with T = 0).  ``fast``: the final
+    direct sum at ``s*`` by :func:`_sq_err_fast` (vectorized) instead of the sequential loop."""
+    n = x.shape[0]
+    Tm = max(Tp, Tn)
     order = _sort_order(bb, ne, A, B)
     # sweep: piece j spans [edge_j, edge_j+1], edges = A, clip(beta sorted), B
     q0 = 0.0
@@ -289,6 +300,9 @@ def _sweep_window(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, out_row):
     s_star = ps[jbest]
     F = 0.0
     for b0 in range(0, n, BLOCK):
+        if fast:
+            F += _sq_err_fast(x, s_star, Tp, Tn, b0, min(n, b0 + BLOCK))
+            continue
         acc = 0.0
         for i in range(b0, min(n, b0 + BLOCK)):
             xi = x[i]
@@ -310,6 +324,86 @@ def _sweep_window(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, out_row):
     out_row[4] = ne
     out_row[5] = 0.0
 
+
+
+# The fast variants below are used by the rows kernel only (exact_rows_window): their row loops
+# are reductions compiled with ``fastmath={"reassoc"}`` (reassociation only: no contraction, no
+# NaN/inf assumptions), so that LLVM may vectorize the sums (several partial sums added at the
+# end).  Every term is computed exactly as in the sequential loops (one rounding per operation;
+# the terms have no sums to reassociate); only the order of the additions changes, and every
+# rounding bound used here (``(n - 1) eps`` times the sum of the terms' magnitudes) holds for any
+# order of summation.
+@numba.njit(cache=True, fastmath={"reassoc"})
+def _sq_err_fast(x, s, Tp, Tn, i0, i1):
+    """``sum_{i0 <= i < i1} (v_i - s min(rint(v_i / s), T_i))^2`` (vectorized order)."""
+    acc = 0.0
+    for i in range(i0, i1):
+        v, T = _magnitude_top(x[i], Tp, Tn)
+        kq = min(np.rint(v / s), T)
+        d = v - kq * s
+        acc += d * d
+    return acc
+
+
+@numba.njit(cache=True, fastmath={"reassoc"})
+def _window_sums_fast(x, Tp, Tn, iA, iB, s0, ND):
+    """The first pass of :func:`_sweep_window` without its breakpoints: ``(const, c0, c1, c2, ne)``
+    and ``ND[i] = kA - kB``, the number of breakpoints of point ``i`` in ``[A, B]`` (its grid
+    indices at ``A`` and ``B``; 0 on a side with T = 0)."""
+    const = 0.0
+    c0 = 0.0
+    c1 = 0.0
+    c2 = 0.0
+    ne = 0.0
+    for i in range(x.shape[0]):
+        v, T = _magnitude_top(x[i], Tp, Tn)
+        kA = min(np.rint(v * iA), T)
+        kB = min(np.rint(v * iB), T)
+        ND[i] = kA - kB
+        e = v - kA * s0
+        e = e if T > 0 else 0.0
+        const += v * v if T == 0 else 0.0
+        c0 += e * e
+        c1 += kA * e
+        c2 += kA * kA
+        ne += kA - kB
+    return const, c0, c1, c2, ne
+
+
+@numba.njit(cache=True)
+def _sweep_window_fast(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, ND, G, out_row):
+    """:func:`_sweep_window` (the same pieces, candidates and bounds) with its two row loops
+    vectorized: the base sums by :func:`_window_sums_fast`, then the points having breakpoints in
+    ``[A, B]`` gathered without a branch (``G``), and the final sum by :func:`_sq_err_fast`.
+    ``ND, G``: scratch arrays of at least ``n`` entries (float64, int64).  The gathered points'
+    grid indices are recomputed by the same expressions (same values)."""
+    n = x.shape[0]
+    s0 = 0.5 * (A + B)
+    iA = 1.0 / A
+    iB = 1.0 / B
+    cap = min(bv.shape[0], bk.shape[0], bb.shape[0], ps.shape[0] - 1, pv.shape[0] - 1, pt.shape[0] - 1)
+    const, c0, c1, c2, nef = _window_sums_fast(x, Tp, Tn, iA, iB, s0, ND)
+    ne = int(nef)
+    if ne > cap:
+        out_row[4] = ne
+        out_row[5] = -1.0
+        return
+    m = 0
+    for i in range(n):
+        G[m] = i
+        m += ND[i] > 0.0
+    ne = 0
+    for j in range(m):
+        v, T = _magnitude_top(x[G[j]], Tp, Tn)
+        kA = min(np.rint(v * iA), T)
+        k = min(np.rint(v * iB), T)
+        while k < kA and ne < cap:
+            bv[ne] = v
+            bk[ne] = k
+            bb[ne] = v / (k + 0.5)
+            ne += 1
+            k += 1.0
+    _sweep_pieces(x, Tp, Tn, A, B, s0, const, c0, c1, c2, ne, bv, bk, bb, ps, pv, pt, out_row, True)
 
 
 @numba.njit(cache=True)
@@ -1021,7 +1115,8 @@ def exact_rows_window(X, Tp, Tn, out):
     HMN = np.empty(2 * mside)
     HMX = np.empty(2 * mside)
     P = np.empty((2 * mside + 1, 6))
-    J = np.empty(n, dtype=np.int64)
+    J = np.empty(n, dtype=np.int64)  # histogram bins, then the window's gathered points
+    KA = np.empty(n)  # breakpoints per point in the window
     lo1 = np.empty(ROW_MAX_IV)
     hi1 = np.empty(ROW_MAX_IV)
     lb1 = np.empty(ROW_MAX_IV)
@@ -1193,7 +1288,7 @@ def exact_rows_window(X, Tp, Tn, out):
             if ne_ub + 1 > cap:
                 cap = int(ne_ub) + 1
                 bv, bk, bb, ps, pv, pt = _sweep_buffers(cap)
-            _sweep_window(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, out[r])
+            _sweep_window_fast(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, KA, J, out[r])
         if out.shape[1] >= 10:  # diagnostics: rounds, bound evaluations, window (A, B)
             out[r, 6] = rnd + 1
             out[r, 7] = nevals
