@@ -635,6 +635,7 @@ ROW_T_MAX = 16  # larger grid tops (6+ bits): fewer hull halvings (ROW_MAX_ROUND
 ROW_T_BIG = 255  # larger grid tops (9+ bits, signed or unsigned): exact_rows_short (the bounds cost O(T) per interval)
 ROWS_MAX_N = 1 << 17  # per-channel calls route rows up to this length (2-8 bits) to exact_rows (memory O(n))
 ROW_GOLDEN = 16  # golden-section steps of the histogram upper bound
+ROW_PRE_MIN = 8  # more initial s-intervals: the far ones bounded in two blocks (bisection)
 ROW_BUCKET_MIN_NE = 2048  # hulls with more breakpoints (bound above) take the bucketed window
 ROW_MIN_REL = 2.0**-30  # end intervals are not halved below this relative width  # below: one bin per side (M / vmax would overflow)
 
@@ -1185,7 +1186,58 @@ def exact_rows_window(X, Tp, Tn, out):
         A = A0
         B = B0
         nevals = nint + ROW_NUB
-        for i in range(nint):
+        # the far intervals first, in two blocks: the lower bound over [A0, hi1[i]] (a wide interval:
+        # only its clipped points count, O(1) pieces) covers intervals 0..i, the one over
+        # [lo1[i], B0] (points rounded to 0) intervals i..nint-1; with a first upper bound U0 the
+        # blocks above U0 are found by bisection (the bounds are monotone in i; a non-monotone
+        # rounding only makes the blocks smaller) and only the intervals between get their own bound
+        iL = -1
+        iR = nint
+        if nint > ROW_PRE_MIN:
+            U0 = np.inf
+            for f in (1.0, 0.5, 0.25):
+                sg = f * sc
+                if A0 < sg < B0:
+                    U0 = min(U0, _row_bounds(sg, sg, False, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P,
+                                             rel, gp, gn))
+            nevals += 3
+            U = U0
+            # largest iL with bound([A0, hi1[iL]]) > U0 (iL = -1: none)
+            ga_ = -1
+            gb_ = nint
+            bL = np.inf
+            while gb_ - ga_ > 1:
+                gm = (ga_ + gb_) // 2
+                v_ = _row_bounds(A0, hi1[gm], True, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P, rel,
+                                 gp, gn)
+                nevals += 1
+                if v_ > U0:
+                    ga_ = gm
+                    bL = v_
+                else:
+                    gb_ = gm
+            iL = ga_
+            # smallest iR > iL with bound([lo1[iR], B0]) > U0 (iR = nint: none)
+            ga_ = iL
+            gb_ = nint
+            bR = np.inf
+            while gb_ - ga_ > 1:
+                gm = (ga_ + gb_) // 2
+                v_ = _row_bounds(lo1[gm], B0, True, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P, rel,
+                                 gp, gn)
+                nevals += 1
+                if v_ > U0:
+                    gb_ = gm
+                    bR = v_
+                else:
+                    ga_ = gm
+            iR = gb_
+            for i in range(iL + 1):
+                lb1[i] = bL
+            for i in range(iR, nint):
+                lb1[i] = bR
+            nevals -= nint - (iR - iL - 1)
+        for i in range(iL + 1, iR):
             lb1[i] = _row_bounds(lo1[i], hi1[i], True, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX,
                                  P, rel, gp, gn)
         # upper bounds at the midpoints of the lowest intervals
