@@ -406,6 +406,23 @@ def _sweep_window_fast(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, ND, G, out_row):
     _sweep_pieces(x, Tp, Tn, A, B, s0, const, c0, c1, c2, ne, bv, bk, bb, ps, pv, pt, out_row, True)
 
 
+ROW_BIG = 2.0**500  # rows_ok: larger magnitudes are left to the validating one-channel path
+
+
+@numba.njit(cache=True)
+def rows_ok(X):
+    """Whether every value of the 2-D array ``X`` (float32 or float64) is finite with ``|x| <=
+    ROW_BIG``: then no sum of squares of a row of up to 2^17 values overflows (each square is at
+    most 2^1000) and the data pass every check of the validation scan.  A vectorized loop (an
+    integer count, no branch), about half a NumPy pass; a False sends the caller to its
+    validating path."""
+    nb = 0
+    for r in range(X.shape[0]):
+        for i in range(X.shape[1]):
+            nb += not (abs(np.float64(X[r, i])) <= ROW_BIG)
+    return nb == 0
+
+
 @numba.njit(cache=True)
 def _row_stats(x, Tp, Tn):
     """One pass over a row (float32 or float64): ``(max_pos, max_neg, npos, lo, hi)`` with
