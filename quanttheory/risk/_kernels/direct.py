@@ -651,7 +651,8 @@ ROW_MIN_N = 2048  # shorter rows: exact_rows_full (the bounds' fixed cost exceed
 ROW_T_MAX = 16  # larger grid tops (6+ bits): fewer hull halvings (ROW_MAX_ROUNDS_BIG)
 ROW_T_BIG = 255  # larger grid tops (9+ bits, signed or unsigned): exact_rows_short (the bounds cost O(T) per interval)
 ROWS_MAX_N = 1 << 17  # per-channel calls route rows up to this length (2-8 bits) to exact_rows (memory O(n))
-ROW_GOLDEN = 16  # golden-section steps of the histogram upper bound
+ROW_GOLDEN = 16  # golden-section steps of the histogram upper bound (grid tops above ROW_T_MAX)
+ROW_GOLDEN_SMALL = 8  # the same at tops up to ROW_T_MAX (2-5 bits: the window did not change with 8 instead of 16)
 ROW_PRE_MIN = 8  # more initial s-intervals: the far ones bounded in two blocks (bisection)
 ROW_BUCKET_MIN_NE = 2048  # hulls with more breakpoints (bound above) take the bucketed window
 ROW_MIN_REL = 2.0**-30  # end intervals are not halved below this relative width  # below: one bin per side (M / vmax would overflow)
@@ -1284,7 +1285,8 @@ def exact_rows_window(X, Tp, Tn, out):
                          P, rel, gp, gn)
         fd = _row_bounds(math.exp(gd), math.exp(gd), False, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX,
                          P, rel, gp, gn)
-        for t in range(ROW_GOLDEN):
+        ngold = ROW_GOLDEN if Tm > ROW_T_MAX else ROW_GOLDEN_SMALL
+        for t in range(ngold):
             if fc < fd:
                 gb = gd
                 gd = gc
@@ -1300,7 +1302,7 @@ def exact_rows_window(X, Tp, Tn, out):
                 fd = _row_bounds(math.exp(gd), math.exp(gd), False, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN,
                                  HMX, P, rel, gp, gn)
         U = min(U, fc, fd)
-        nevals += ROW_GOLDEN + 2
+        nevals += ngold + 2
         # the intervals not excluded (lower bound <= U), in increasing s
         m = 0
         for i in range(nint):
