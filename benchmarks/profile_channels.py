@@ -117,7 +117,7 @@ def main(argv=None):
         HMN = np.empty(2 * mside)
         HMX = np.empty(2 * mside)
         P = np.empty((2 * mside + 1, 6))
-        J = np.empty(n, np.int64)
+        J = np.empty(n, np.int32)  # int64 before 2026-11-30 (second morning); either works
         pars = []
         for r in range(R):
             mp, mn, npos, lo, hi = D._row_stats(X[r], Tp, Tn)
@@ -139,7 +139,7 @@ def main(argv=None):
         bufs = [np.empty(cap) for _ in range(3)] + [np.empty(cap + 1) for _ in range(3)]
         tmp = np.zeros(6)
         ndb = np.empty(n)
-        gb = np.empty(n, np.int64)
+        gb = np.empty(n, np.int32)
         fast = getattr(D, "_sweep_window_fast", None)
 
         def window():
