@@ -1643,6 +1643,8 @@ def _solve_buckets(x, Tp, Tn, A, B, ne_est, out_row):
     nev_all = 0.0
     cap = 0
     bv, bk, bb, ps, pv, pt = _sweep_buffers(1)
+    ND = np.empty(n)  # scratch of the vectorized sweep
+    G = np.empty(n, dtype=np.int32)
     while j < tot:
         if lb[j] > U:
             j += 1
@@ -1672,7 +1674,7 @@ def _solve_buckets(x, Tp, Tn, A, B, ne_est, out_row):
             if need + 1 > cap:
                 cap = int(need) + 1
                 bv, bk, bb, ps, pv, pt = _sweep_buffers(cap)
-            _sweep_window(x, Tp, Tn, L, R, bv, bk, bb, ps, pv, pt, tmp)
+            _sweep_window_fast(x, Tp, Tn, L, R, bv, bk, bb, ps, pv, pt, ND, G, tmp)
             if tmp[5] >= 0.0:
                 break
             need = tmp[4]  # the exact count the sweep reported: the second try always fits
