@@ -18,7 +18,7 @@ this process, ``time.process_time``, min of ``--repeat`` runs), in *passes*: one
 * ``hist``: ``_hist_row`` + ``_prefix_dw`` (histogram of ``|x|`` and its prefix sums);
 * ``window``: the exact solution of the window ``[A, B]`` the kernel chose (its diagnostics
   ``out[:, 8:10]``): ``_solve_buckets`` when it holds more than ``ROW_BUCKET_MIN_NE``
-  breakpoints, else ``_sweep_window``;
+  breakpoints, else ``_sweep_window_fast`` (``_sweep_window`` before 2026-11-30, second morning);
 * ``B&B``: the rest of the whole kernel's time (the branch and bound over s-intervals on the
   histogram, bounds evaluated per row: ``bounds``).
 
@@ -117,7 +117,7 @@ def main(argv=None):
         HMN = np.empty(2 * mside)
         HMX = np.empty(2 * mside)
         P = np.empty((2 * mside + 1, 6))
-        J = np.empty(n, np.int64)
+        J = np.empty(n, np.int32)  # int64 before 2026-11-30 (second morning); either works
         pars = []
         for r in range(R):
             mp, mn, npos, lo, hi = D._row_stats(X[r], Tp, Tn)
@@ -138,13 +138,19 @@ def main(argv=None):
         cap = int(ne.max()) + 2
         bufs = [np.empty(cap) for _ in range(3)] + [np.empty(cap + 1) for _ in range(3)]
         tmp = np.zeros(6)
+        ndb = np.empty(n)
+        gb = np.empty(n, np.int32)
+        fast = getattr(D, "_sweep_window_fast", None)
 
         def window():
             for r in range(R):
                 if ne[r] > D.ROW_BUCKET_MIN_NE:
                     D._solve_buckets(X[r], Tp, Tn, A[r], B[r], ne[r], tmp)
                 else:
-                    D._sweep_window(X[r], Tp, Tn, A[r], B[r], *bufs, tmp)
+                    if fast is None:  # an older package (baseline)
+                        D._sweep_window(X[r], Tp, Tn, A[r], B[r], *bufs, tmp)
+                    else:
+                        fast(X[r], Tp, Tn, A[r], B[r], *bufs, ndb, gb, tmp)
 
         t_w = tm(window, a.repeat) - t_nop
         print(f"{b} bits: total {tot / unit:6.1f} passes ({1e6 * tot / R:7.1f} us/row) | stats {t_st / unit:5.1f}"

@@ -39,3 +39,36 @@ def test_channel_with_nan_is_named():
     x[2, 4] = np.nan
     with pytest.raises(ValueError, match="channel 2"):
         optimal_scale_data(x, Grid(4), axis=0)
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan, 1e155, -1e200])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_rows_validation_names_the_channel(bad, dtype):
+    """rows_ok (the vectorized check before the rows kernel) sends NaN/inf/too-large values to the
+    validating per-channel path: the same ValueError, naming the channel, as the scan before it."""
+    from quanttheory.risk._kernels.direct import rows_ok
+
+    x = np.random.default_rng(1).normal(size=(4, 3000))
+    x[3, 17] = bad
+    with np.errstate(over="ignore"):  # float32: 1e155 and -1e200 become +-inf
+        x = x.astype(dtype)
+    assert rows_ok(x[:3]) and not rows_ok(x)
+    if dtype == np.float32 and abs(bad) > 1e39:
+        assert np.isinf(x[3, 17])
+    with pytest.raises(ValueError, match="channel 3"):
+        optimal_scale_data(x, Grid(4), axis=0)
+
+
+def test_rows_above_row_big_take_the_per_channel_path():
+    """A value above ROW_BIG = 2^500 but valid (below 1e154): rows_ok is False, every channel then
+    takes the one-channel path, and the results equal the one-channel calls (hand check: ROW_BIG
+    itself passes, its double does not)."""
+    from quanttheory.risk._kernels.direct import ROW_BIG, rows_ok
+
+    assert rows_ok(np.array([[ROW_BIG, -ROW_BIG]])) and not rows_ok(np.array([[0.0, -2 * ROW_BIG]]))
+    x = np.random.default_rng(2).normal(size=(3, 2500))
+    x[1] *= 2.0**505
+    res = optimal_scale_data(x, Grid(4), axis=0)
+    for i in range(3):
+        one = optimal_scale_data(x[i], Grid(4))
+        assert res.scale[i] == one.scale and res.risk[i] == one.risk

@@ -362,7 +362,7 @@ def _per_channel_direct(moved, grid):
     (``n * max(T) <= DIRECT_LIMIT``, or grid tops up to ``ROW_T_BIG`` (2-8 bits) and rows of up to
     ``ROWS_MAX_N`` values); None when this does not apply.  float64 data are read as they are,
     float32 data converted to float64 ``CONVERT_BLOCK`` values at a time (exact)."""
-    from ._kernels.direct import ROW_MIN_N, ROW_T_BIG, ROWS_MAX_N, exact_rows
+    from ._kernels.direct import ROW_MIN_N, ROW_T_BIG, ROWS_MAX_N, exact_rows, rows_ok
 
     Tp, Tn = _tops(grid)
     Tm = max(Tp, Tn)
@@ -370,13 +370,14 @@ def _per_channel_direct(moved, grid):
     n = moved[0].size
     if n * Tm > DIRECT_LIMIT and not (DIRECT_LIMIT > 0 and Tm <= ROW_T_BIG and n <= ROWS_MAX_N):
         return None
-    try:
-        scan(moved)  # validation once for the whole array (NaN/inf, too large)
-    except ValueError:
-        return None  # the per-channel loop names the offending channel
     X = moved.reshape(rows, n)
     if X.dtype not in (np.float32, np.float64) or not X.dtype.isnative:
         X = X.astype(np.float64)
+    # validation once for the whole array, in one vectorized pass: finite and |x| <= ROW_BIG (2^500;
+    # stricter than scan's bound, so every row's sums of squares are finite); otherwise the
+    # per-channel loop (it validates each channel and names an offending one)
+    if not rows_ok(X):
+        return None
     out = np.zeros((rows, 6))
     if X.dtype == np.float32:
         # float32 rows are converted to float64 a block of rows at a time (exact; every kernel

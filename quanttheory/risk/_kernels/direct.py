@@ -190,6 +190,17 @@ def _sweep_window(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, out_row):
         out_row[4] = ne
         out_row[5] = -1.0
         return
+    _sweep_pieces(x, Tp, Tn, A, B, s0, const, c0, c1, c2, ne, bv, bk, bb, ps, pv, pt, out_row, False)
+
+
+@numba.njit(cache=True)
+def _sweep_pieces(x, Tp, Tn, A, B, s0, const, c0, c1, c2, ne, bv, bk, bb, ps, pv, pt, out_row, fast):
+    """The sort, sweep and final sum of :func:`_sweep_window` once its first pass is done: the
+    ``ne`` breakpoints ``(bv, bk, bb)`` of ``[A, B]``, the base sums ``c0, c1, c2`` of the grid
+    indices at ``A`` centred at ``s0`` and ``const`` (sides with T = 0).  ``fast``: the final
+    direct sum at ``s*`` by :func:`_sq_err_fast` (vectorized) instead of the sequential loop."""
+    n = x.shape[0]
+    Tm = max(Tp, Tn)
     order = _sort_order(bb, ne, A, B)
     # sweep: piece j spans [edge_j, edge_j+1], edges = A, clip(beta sorted), B
     q0 = 0.0
@@ -289,6 +300,9 @@ def _sweep_window(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, out_row):
     s_star = ps[jbest]
     F = 0.0
     for b0 in range(0, n, BLOCK):
+        if fast:
+            F += _sq_err_fast(x, s_star, Tp, Tn, b0, min(n, b0 + BLOCK))
+            continue
         acc = 0.0
         for i in range(b0, min(n, b0 + BLOCK)):
             xi = x[i]
@@ -310,6 +324,103 @@ def _sweep_window(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, out_row):
     out_row[4] = ne
     out_row[5] = 0.0
 
+
+
+# The fast variants below are used by the rows kernel only (exact_rows_window): their row loops
+# are reductions compiled with ``fastmath={"reassoc"}`` (reassociation only: no contraction, no
+# NaN/inf assumptions), so that LLVM may vectorize the sums (several partial sums added at the
+# end).  Every term is computed exactly as in the sequential loops (one rounding per operation;
+# the terms have no sums to reassociate); only the order of the additions changes, and every
+# rounding bound used here (``(n - 1) eps`` times the sum of the terms' magnitudes) holds for any
+# order of summation.
+@numba.njit(cache=True, fastmath={"reassoc"})
+def _sq_err_fast(x, s, Tp, Tn, i0, i1):
+    """``sum_{i0 <= i < i1} (v_i - s min(rint(v_i / s), T_i))^2`` (vectorized order)."""
+    acc = 0.0
+    for i in range(i0, i1):
+        v, T = _magnitude_top(x[i], Tp, Tn)
+        kq = min(np.rint(v / s), T)
+        d = v - kq * s
+        acc += d * d
+    return acc
+
+
+@numba.njit(cache=True, fastmath={"reassoc"})
+def _window_sums_fast(x, Tp, Tn, iA, iB, s0, ND):
+    """The first pass of :func:`_sweep_window` without its breakpoints: ``(const, c0, c1, c2, ne)``
+    and ``ND[i] = kA - kB``, the number of breakpoints of point ``i`` in ``[A, B]`` (its grid
+    indices at ``A`` and ``B``; 0 on a side with T = 0)."""
+    const = 0.0
+    c0 = 0.0
+    c1 = 0.0
+    c2 = 0.0
+    ne = 0.0
+    for i in range(x.shape[0]):
+        v, T = _magnitude_top(x[i], Tp, Tn)
+        kA = min(np.rint(v * iA), T)
+        kB = min(np.rint(v * iB), T)
+        ND[i] = kA - kB
+        e = v - kA * s0
+        e = e if T > 0 else 0.0
+        const += v * v if T == 0 else 0.0
+        c0 += e * e
+        c1 += kA * e
+        c2 += kA * kA
+        ne += kA - kB
+    return const, c0, c1, c2, ne
+
+
+@numba.njit(cache=True)
+def _sweep_window_fast(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, ND, G, out_row):
+    """:func:`_sweep_window` (the same pieces, candidates and bounds) with its two row loops
+    vectorized: the base sums by :func:`_window_sums_fast`, then the points having breakpoints in
+    ``[A, B]`` gathered without a branch (``G``), and the final sum by :func:`_sq_err_fast`.
+    ``ND, G``: scratch arrays of at least ``n`` entries (float64, int32 or int64).  The gathered points'
+    grid indices are recomputed by the same expressions (same values)."""
+    n = x.shape[0]
+    s0 = 0.5 * (A + B)
+    iA = 1.0 / A
+    iB = 1.0 / B
+    cap = min(bv.shape[0], bk.shape[0], bb.shape[0], ps.shape[0] - 1, pv.shape[0] - 1, pt.shape[0] - 1)
+    const, c0, c1, c2, nef = _window_sums_fast(x, Tp, Tn, iA, iB, s0, ND)
+    ne = int(nef)
+    if ne > cap:
+        out_row[4] = ne
+        out_row[5] = -1.0
+        return
+    m = 0
+    for i in range(n):
+        G[m] = i
+        m += ND[i] > 0.0
+    ne = 0
+    for j in range(m):
+        v, T = _magnitude_top(x[G[j]], Tp, Tn)
+        kA = min(np.rint(v * iA), T)
+        k = min(np.rint(v * iB), T)
+        while k < kA and ne < cap:
+            bv[ne] = v
+            bk[ne] = k
+            bb[ne] = v / (k + 0.5)
+            ne += 1
+            k += 1.0
+    _sweep_pieces(x, Tp, Tn, A, B, s0, const, c0, c1, c2, ne, bv, bk, bb, ps, pv, pt, out_row, True)
+
+
+ROW_BIG = 2.0**500  # rows_ok: larger magnitudes are left to the validating one-channel path
+
+
+@numba.njit(cache=True)
+def rows_ok(X):
+    """Whether every value of the 2-D array ``X`` (float32 or float64) is finite with ``|x| <=
+    ROW_BIG``: then no sum of squares of a row of up to 2^17 values overflows (each square is at
+    most 2^1000) and the data pass every check of the validation scan.  A vectorized loop (an
+    integer count, no branch), about half a NumPy pass; a False sends the caller to its
+    validating path."""
+    nb = 0
+    for r in range(X.shape[0]):
+        for i in range(X.shape[1]):
+            nb += not (abs(np.float64(X[r, i])) <= ROW_BIG)
+    return nb == 0
 
 
 @numba.njit(cache=True)
@@ -540,7 +651,9 @@ ROW_MIN_N = 2048  # shorter rows: exact_rows_full (the bounds' fixed cost exceed
 ROW_T_MAX = 16  # larger grid tops (6+ bits): fewer hull halvings (ROW_MAX_ROUNDS_BIG)
 ROW_T_BIG = 255  # larger grid tops (9+ bits, signed or unsigned): exact_rows_short (the bounds cost O(T) per interval)
 ROWS_MAX_N = 1 << 17  # per-channel calls route rows up to this length (2-8 bits) to exact_rows (memory O(n))
-ROW_GOLDEN = 16  # golden-section steps of the histogram upper bound
+ROW_GOLDEN = 16  # golden-section steps of the histogram upper bound (grid tops above ROW_T_MAX)
+ROW_GOLDEN_SMALL = 8  # the same at tops up to ROW_T_MAX (2-5 bits: the window did not change with 8 instead of 16)
+ROW_PRE_MIN = 8  # more initial s-intervals: the far ones bounded in two blocks (bisection)
 ROW_BUCKET_MIN_NE = 2048  # hulls with more breakpoints (bound above) take the bucketed window
 ROW_MIN_REL = 2.0**-30  # end intervals are not halved below this relative width  # below: one bin per side (M / vmax would overflow)
 
@@ -568,18 +681,21 @@ def _hist_row(x, Tp, Tn, Mp, iwp, iwn, Mn, H, HMN, HMX, J):
         H[j, 2] = 0.0
         HMN[j] = np.inf
         HMX[j] = -np.inf
-    Mp1 = Mp - 1
-    Mn1 = Mn - 1
+    Mp1 = np.int32(Mp - 1)
+    Mn1 = np.int32(Mn - 1)
+    Mp32 = np.int32(Mp)
+    zero = np.int32(0)
     n = x.shape[0]
     for i in range(n):
         xi = np.float64(x[i])
         v = abs(xi)
         neg = xi < 0.0
-        # branchless side (random signs defeat the branch predictor)
+        # branchless side (random signs defeat the branch predictor); 32-bit bin indices (v * iw
+        # <= M (1 + eps)), whose conversion vectorizes (a 64-bit one does not: ~2x slower)
         iw = iwn if neg else iwp
         top = Mn1 if neg else Mp1
-        off = Mp if neg else 0
-        j = int(v * iw)
+        off = Mp32 if neg else zero
+        j = np.int32(v * iw)
         J[i] = off + (j if j < top else top)
     for i in range(n):
         j = J[i]
@@ -1021,7 +1137,8 @@ def exact_rows_window(X, Tp, Tn, out):
     HMN = np.empty(2 * mside)
     HMX = np.empty(2 * mside)
     P = np.empty((2 * mside + 1, 6))
-    J = np.empty(n, dtype=np.int64)
+    J = np.empty(n, dtype=np.int32)  # histogram bins, then the window's gathered points
+    KA = np.empty(n)  # breakpoints per point in the window
     lo1 = np.empty(ROW_MAX_IV)
     hi1 = np.empty(ROW_MAX_IV)
     lb1 = np.empty(ROW_MAX_IV)
@@ -1090,7 +1207,58 @@ def exact_rows_window(X, Tp, Tn, out):
         A = A0
         B = B0
         nevals = nint + ROW_NUB
-        for i in range(nint):
+        # the far intervals first, in two blocks: the lower bound over [A0, hi1[i]] (a wide interval:
+        # only its clipped points count, O(1) pieces) covers intervals 0..i, the one over
+        # [lo1[i], B0] (points rounded to 0) intervals i..nint-1; with a first upper bound U0 the
+        # blocks above U0 are found by bisection (the bounds are monotone in i; a non-monotone
+        # rounding only makes the blocks smaller) and only the intervals between get their own bound
+        iL = -1
+        iR = nint
+        if nint > ROW_PRE_MIN:
+            U0 = np.inf
+            for f in (1.0, 0.5, 0.25):
+                sg = f * sc
+                if A0 < sg < B0:
+                    U0 = min(U0, _row_bounds(sg, sg, False, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P,
+                                             rel, gp, gn))
+            nevals += 3
+            U = U0
+            # largest iL with bound([A0, hi1[iL]]) > U0 (iL = -1: none)
+            ga_ = -1
+            gb_ = nint
+            bL = np.inf
+            while gb_ - ga_ > 1:
+                gm = (ga_ + gb_) // 2
+                v_ = _row_bounds(A0, hi1[gm], True, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P, rel,
+                                 gp, gn)
+                nevals += 1
+                if v_ > U0:
+                    ga_ = gm
+                    bL = v_
+                else:
+                    gb_ = gm
+            iL = ga_
+            # smallest iR > iL with bound([lo1[iR], B0]) > U0 (iR = nint: none)
+            ga_ = iL
+            gb_ = nint
+            bR = np.inf
+            while gb_ - ga_ > 1:
+                gm = (ga_ + gb_) // 2
+                v_ = _row_bounds(lo1[gm], B0, True, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P, rel,
+                                 gp, gn)
+                nevals += 1
+                if v_ > U0:
+                    gb_ = gm
+                    bR = v_
+                else:
+                    ga_ = gm
+            iR = gb_
+            for i in range(iL + 1):
+                lb1[i] = bL
+            for i in range(iR, nint):
+                lb1[i] = bR
+            nevals -= nint - (iR - iL - 1)
+        for i in range(iL + 1, iR):
             lb1[i] = _row_bounds(lo1[i], hi1[i], True, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX,
                                  P, rel, gp, gn)
         # upper bounds at the midpoints of the lowest intervals
@@ -1120,7 +1288,8 @@ def exact_rows_window(X, Tp, Tn, out):
                          P, rel, gp, gn)
         fd = _row_bounds(math.exp(gd), math.exp(gd), False, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX,
                          P, rel, gp, gn)
-        for t in range(ROW_GOLDEN):
+        ngold = ROW_GOLDEN if Tm > ROW_T_MAX else ROW_GOLDEN_SMALL
+        for t in range(ngold):
             if fc < fd:
                 gb = gd
                 gd = gc
@@ -1136,7 +1305,7 @@ def exact_rows_window(X, Tp, Tn, out):
                 fd = _row_bounds(math.exp(gd), math.exp(gd), False, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN,
                                  HMX, P, rel, gp, gn)
         U = min(U, fc, fd)
-        nevals += ROW_GOLDEN + 2
+        nevals += ngold + 2
         # the intervals not excluded (lower bound <= U), in increasing s
         m = 0
         for i in range(nint):
@@ -1193,7 +1362,7 @@ def exact_rows_window(X, Tp, Tn, out):
             if ne_ub + 1 > cap:
                 cap = int(ne_ub) + 1
                 bv, bk, bb, ps, pv, pt = _sweep_buffers(cap)
-            _sweep_window(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, out[r])
+            _sweep_window_fast(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, KA, J, out[r])
         if out.shape[1] >= 10:  # diagnostics: rounds, bound evaluations, window (A, B)
             out[r, 6] = rnd + 1
             out[r, 7] = nevals
@@ -1474,6 +1643,8 @@ def _solve_buckets(x, Tp, Tn, A, B, ne_est, out_row):
     nev_all = 0.0
     cap = 0
     bv, bk, bb, ps, pv, pt = _sweep_buffers(1)
+    ND = np.empty(n)  # scratch of the vectorized sweep
+    G = np.empty(n, dtype=np.int32)
     while j < tot:
         if lb[j] > U:
             j += 1
@@ -1503,7 +1674,7 @@ def _solve_buckets(x, Tp, Tn, A, B, ne_est, out_row):
             if need + 1 > cap:
                 cap = int(need) + 1
                 bv, bk, bb, ps, pv, pt = _sweep_buffers(cap)
-            _sweep_window(x, Tp, Tn, L, R, bv, bk, bb, ps, pv, pt, tmp)
+            _sweep_window_fast(x, Tp, Tn, L, R, bv, bk, bb, ps, pv, pt, ND, G, tmp)
             if tmp[5] >= 0.0:
                 break
             need = tmp[4]  # the exact count the sweep reported: the second try always fits
