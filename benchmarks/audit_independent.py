@@ -174,6 +174,13 @@ def _cert_check(L, b, sg, reg, scan_pts=120):
     grid_s = np.geomspace(s / 20, s * 20, scan_pts)
     scan = [float(R.ref_risk_gl(L, t, g.r_b, g.r_t, reg)) for t in grid_s] if b >= 6 else [float(Rf(t)) for t in grid_s]
     mn = min(scan)
+    if dR is None:  # no exact slope reference: refine the scan's best point by golden section
+        i = int(np.argmin(scan))
+        sg, vg = R.golden_min(lambda t: float(R.ref_risk_gl(L, t, g.r_b, g.r_t, reg, nodes=12)),
+                              grid_s[max(i - 1, 0)], grid_s[min(i + 1, len(grid_s) - 1)], tol=1e-9)
+        mn = min(mn, vg)
+        row("optimum", case + " golden-section ref min vs risk", r.risk, vg, 1e-12, 1e-10,
+            ok=vg >= r.risk * (1 - 1e-10), note=f"|s_ref - s*|/s = {abs(sg - s) / s:.1e}, e/s = {e / s:.1e}")
     ok_gl = mn >= r.risk_lower_bound * (1 - 1e-12) and ok_lb
     row("optimum", case + " scan min >= lower bound", r.risk_lower_bound, mn, 1e-13, 0, ok=ok_gl,
         note=f"lb<=ref(s*): {ok_lb}")
@@ -194,6 +201,7 @@ def audit_optimum(quick):
         (("normal", 0, 1, False), 8, True, "msqe"), (("normal", 0, 1, False), 8, True, "qsin"),
         (("laplace", 0.3, 1, False), 6, True, "msqe"),
     ]
+    cases += [(("student", 0.0, 1.0, False, 2.5), 4, True, "msqe"), (("student", 0.0, 2.0, False, 3.0), 2, True, "msqe")]
     if not quick:
         cases += [(("normal", 0, 1, False), 16, True, "msqe"), (("laplace", 0, 1, False), 16, True, "qsin"),
                   (("normal", 0, 1, True), 20, False, "msqe")]
@@ -284,89 +292,6 @@ def audit_data(quick):
 
 
 # ---------------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=None)
-def _levels_of(elem):
-    import ml_dtypes
-
-    if elem == "int4n":
-        return np.arange(0, 8, dtype=np.float64)
-    if elem == "mxint8":
-        return np.arange(0, 128, dtype=np.float64) / 64
-    dt = {"e2m1": ml_dtypes.float4_e2m1fn, "e4m3": ml_dtypes.float8_e4m3fn, "e5m2": ml_dtypes.float8_e5m2,
-          "e2m3": ml_dtypes.float6_e2m3fn, "e3m2": ml_dtypes.float6_e3m2fn}[elem]
-    nb = 8 if elem in ("e4m3", "e5m2") else (6 if elem in ("e2m3", "e3m2") else 4)
-    allv = np.arange(2**nb, dtype=np.uint8).view(dt).astype(np.float64) if nb == 8 else \
-        np.array([float(np.uint8(i).view(np.uint8)) for i in []])
-    if nb != 8:
-        # enumerate by casting a dense float32 range (every level is hit exactly by itself)
-        cand = np.unique(np.abs(np.linspace(-64, 64, 2**20, dtype=np.float32)).astype(dt).astype(np.float64))
-        allv = cand
-    v = np.unique(np.abs(allv[np.isfinite(allv)]))
-    return v
-
-
-def nearest(u, pos):
-    """Nearest level of the symmetric set +-pos (exact in float64; ties to the smaller-magnitude
-    level's even code are not needed: ties have probability 0 on the audit's data)."""
-    lv = np.concatenate([-pos[::-1][:-1], pos])
-    u = np.clip(u, lv[0], lv[-1])
-    idx = np.clip(np.searchsorted(lv, u), 1, len(lv) - 1)
-    lo, hi = lv[idx - 1], lv[idx]
-    return np.where(np.abs(u - lo) <= np.abs(hi - u), lo, hi)
-
-
-def block_ref_quant(xb, elem, rule, scale_format, S=1.0, c=1.0):
-    """Direct block quantization (rows of xb are blocks), from the docs' definitions."""
-    pos = _levels_of(elem)
-    lmax = pos[-1]
-    emax = {"e2m1": 2, "e4m3": 8, "e5m2": 15, "e2m3": 2, "e3m2": 4, "mxint8": 0, "int4n": 2}[elem]
-    amax = np.max(np.abs(xb), axis=-1).astype(np.float64)
-    X = np.zeros_like(amax)
-    nz = amax > 0
-    if scale_format == "e8m0":
-        fl = np.floor(np.log2(np.where(nz, amax, 1.0)))
-        # exact floor(log2) via frexp
-        m, e = np.frexp(np.where(nz, amax, 1.0))
-        fl = e - 1.0
-        if rule == "floor":
-            E = fl - emax
-        elif rule == "ceil":
-            m2, e2 = np.frexp(np.where(nz, c * amax / lmax, 1.0))
-            E = np.where(m2 == 0.5, e2 - 1.0, e2 * 1.0)
-        elif rule == "round":
-            E = np.where(np.where(nz, amax, 1.0) >= 2.0 ** (fl + 0.5), fl + 1, fl) - emax
-        elif rule == "clip":
-            m2, e2 = np.frexp(np.where(nz, c * amax / lmax, 1.0))
-            E = np.where(m2 == 0.5, e2 - 1.0, e2 * 1.0)
-        E = np.clip(E, -127, 127)
-        X = np.where(nz, 2.0**E, 0.0)
-    elif scale_format == "e4m3":
-        codes = R.e4m3_positive_codes()
-        t = c * amax / (lmax * S)
-        if rule in ("round", "clip"):
-            # nearest E4M3 value (ties to even code) with saturation at 448; below half of 2^-9 -> 0
-            allc = np.r_[0.0, codes]
-            idx = np.clip(np.searchsorted(allc, t), 1, len(allc) - 1)
-            lo, hi = allc[idx - 1], allc[idx]
-            b = np.where(t - lo < hi - t, lo, np.where(t - lo > hi - t, hi, np.where(idx % 2 == 0, hi, lo)))
-            b = np.where(t >= 448, 448.0, b)
-        elif rule == "ceil":
-            idx = np.searchsorted(codes, t, side="left")
-            b = codes[np.minimum(idx, len(codes) - 1)]
-        elif rule == "floor":
-            idx = np.searchsorted(codes, t, side="right") - 1
-            b = np.where(idx >= 0, codes[np.maximum(idx, 0)], 0.0)
-        X = np.where(nz, b * S, 0.0)
-    elif scale_format == "fp16":
-        t = c * amax / lmax
-        X = np.where(nz, np.minimum(t, 65504.0).astype(np.float16).astype(np.float64), 0.0)  # saturating
-    elif scale_format == "real":
-        X = np.where(nz, c * amax / lmax, 0.0)
-    Xs = np.where(X > 0, X, 1.0)[..., None]
-    out = np.where(X[..., None] > 0, nearest(xb / Xs, pos) * Xs, 0.0)
-    return out, X
-
-
 def audit_blocks(quick):
     from quanttheory import Laplace, Normal
     from quanttheory.blocks import quantize_blocks
@@ -384,7 +309,7 @@ def audit_blocks(quick):
             x = (rng.standard_t(3, size=(3, 4 * k)) * np.exp(rng.uniform(-20, 20, size=(3, 1)))).astype(dt)
             kw = {} if sf in ("e8m0", "fp16") and fmt.startswith(("mx", "int4_g32")) else {"scale_format": sf}
             qb = quantize_blocks(x, fmt, rule=rule, **kw)
-            ref, _ = block_ref_quant(x.reshape(-1, k).astype(np.float64), elem, rule, sf)
+            ref, _ = R.block_ref_quant(x.reshape(-1, k).astype(np.float64), elem, rule, sf)
             d = np.max(np.abs(qb.values.reshape(-1, k).astype(np.float64) - ref)) / np.max(np.abs(ref))
             row("blocks", f"quantize_blocks {fmt} {rule} {sf} {np.dtype(dt).name}: max|diff|/amax", d, 0.0, 0, 0,
                 ok=d == 0.0)
@@ -395,7 +320,7 @@ def audit_blocks(quick):
         qb = quantize_blocks(x, "nvfp4", block=k, tensor_scale=S, partial=partial)
         npad = (-n) % k
         xp = np.concatenate([x, np.zeros((2, npad), np.float32)], axis=1).reshape(-1, k).astype(np.float64)
-        ref, _ = block_ref_quant(xp, "e2m1", "round", "e4m3", S=S)
+        ref, _ = R.block_ref_quant(xp, "e2m1", "round", "e4m3", S=S)
         ref = ref.reshape(2, -1)[:, :n]
         d = np.max(np.abs(qb.values.astype(np.float64) - ref)) / np.max(np.abs(ref))
         row("blocks", f"quantize_blocks nvfp4 k={k} n={n} partial={partial}: max|diff|/amax", d, 0.0, 0, 0,
@@ -405,7 +330,7 @@ def audit_blocks(quick):
 
     def k1_ref(pdf, elem, rule, sf, S=1.0, c=1.0):
         # E[(x - Q(x))^2] with X = r(|x|): integrate over |x| split at every power of two and midpoint
-        pos = _levels_of(elem)
+        pos = R.levels_of(elem)
         pts = []
         for E in range(-40, 41):
             for p in pos[1:]:
@@ -418,7 +343,7 @@ def audit_blocks(quick):
 
         def err(m):
             xm = np.array([[m]])
-            q, _ = block_ref_quant(xm, elem, rule, sf, S=S, c=c)
+            q, _ = R.block_ref_quant(xm, elem, rule, sf, S=S, c=c)
             return (m - q[0, 0]) ** 2
 
         tot = 0.0
@@ -446,7 +371,10 @@ def audit_blocks(quick):
               (Normal(0, 1), "mxfp4", "floor", "e2m1", "e8m0", 3),
               (Laplace(0, 1), "int4_g32", "clip", "int4n", "fp16", 32),
               (Normal(0, 1), "nvfp4", "round", "e2m1", "e4m3", 16),
-              (Laplace(0, 1), "nvfp4", "ceil", "e2m1", "e4m3", 16)]
+              (Laplace(0, 1), "nvfp4", "ceil", "e2m1", "e4m3", 16),
+              (Normal(0, 1), "nvfp4", "4over6", "e2m1", "e4m3", 16),
+              (Laplace(0, 1), "nvfp4", "4over6", "e2m1", "e4m3", 16),
+              (Normal(0, 1), "nvfp4", "4over6", "e2m1", "e4m3", 4)]
     for L, fmt, rule, elem, sf, k in mcases:
         kw = {"block": k} if k != (16 if fmt == "nvfp4" else 32) else {}
         S = 0.0015 if sf == "e4m3" else 1.0
@@ -459,7 +387,13 @@ def audit_blocks(quick):
             n = nblk // 4
             loc, sc = L.loc, L.scale
             x = (loc + sc * (r2.standard_normal((n, k)) if isinstance(L, Normal) else r2.laplace(size=(n, k))))
-            q, _ = block_ref_quant(x, elem, rule, sf, S=S)
+            if rule == "4over6":  # per block the smaller SSE of amax -> 6 and amax -> 4 (ties: amax -> 6)
+                q6, _ = R.block_ref_quant(x, elem, "round", sf, S=S)
+                q4, _ = R.block_ref_quant(x, elem, "round", sf, S=S, c=1.5)
+                e6, e4 = np.sum((x - q6) ** 2, axis=1), np.sum((x - q4) ** 2, axis=1)
+                q = np.where((e4 < e6)[:, None], q4, q6)
+            else:
+                q, _ = R.block_ref_quant(x, elem, rule, sf, S=S)
             e = np.mean((x - q) ** 2, axis=1)  # per block mean: iid over blocks
             tot += e.sum()
             tot2 += (e * e).sum()
@@ -481,16 +415,21 @@ def audit_blocks(quick):
         xb = np.r_[x, np.zeros(npad, np.float32)].reshape(-1, k).astype(np.float64)
         S = float(np.max(np.abs(x))) / (448.0 * 6.0) if sf == "e4m3" else 1.0  # float64, as documented
         cands = R.e4m3_positive_codes() * S if sf == "e4m3" else 2.0 ** np.arange(-127, 128)
-        pos = _levels_of(elem)
+        pos = R.levels_of(elem)
         best = np.full(xb.shape[0], np.inf)
         best[np.all(xb == 0, axis=1)] = 0.0
         for X in cands:
             u = xb / X
-            best = np.minimum(best, np.sum((xb - X * nearest(u, pos)) ** 2, axis=1))
+            best = np.minimum(best, np.sum((xb - X * R.nearest(u, pos)) ** 2, axis=1))
         if sf == "e4m3":
             best = np.minimum(best, np.sum(xb**2, axis=1))  # zero scale
         ref_mse = best.sum() / n
         row("blocks", f"oracle {fmt} n={n} t(2.5) data vs brute force over every scale", ora.mse, ref_mse, 1e-15, 1e-12)
+        for rp in rep:  # every absmax rule on the same data against the direct quantizer
+            if rp.rule in ("floor", "ceil", "round", "clip"):
+                q, _ = R.block_ref_quant(xb, elem, rp.rule, sf, S=S)
+                ref_r = np.sum((xb - q) ** 2) / n
+                row("blocks", f"block_data_report {fmt} rule {rp.rule} n={n}", rp.mse, ref_r, 1e-15, 1e-12)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -704,7 +643,9 @@ def audit_badinput(quick):
         except Exception as e:  # noqa: BLE001
             row("badinput", name, 0, 1, 0, 0, ok=False, note=f"{type(e).__name__}: {str(e)[:90]}")
             continue
-        row("badinput", name, 0, 1, 0, 0, ok=False, note=f"returned {str(out)[:90]}")
+        flagged = isinstance(getattr(out, "extra", None), dict) and bool(out.extra.get("degenerate"))
+        row("badinput", name, 0, 1, 0, 0, ok=flagged,
+            note=("flagged degenerate: " if flagged else "returned ") + f"{getattr(out, 'method', str(out))[:80]}")
     # CLI
     exe = os.path.join(os.path.dirname(sys.executable), "quanttheory")
     import tempfile

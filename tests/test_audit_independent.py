@@ -111,3 +111,87 @@ def test_data_refuses_underflowing_and_overflowing_magnitudes():
         optimal_scale(1e-300 * np.arange(1.0, 9.0), Grid(2))
     with pytest.raises(ValueError, match="rescale"):
         optimal_scale(1e300 * np.arange(1.0, 9.0), Grid(2))
+
+
+# ---------------------------------------------------------------------------------------------
+# blocks: quantize_blocks against a direct implementation (ml_dtypes level sets, spec rules)
+
+from quanttheory.blocks import quantize_blocks  # noqa: E402
+
+
+@pytest.mark.parametrize("fmt,elem,rule,sf,k", [
+    ("mxfp4", "e2m1", "floor", "e8m0", 32), ("mxfp4", "e2m1", "ceil", "e8m0", 32),
+    ("mxfp4", "e2m1", "round", "e8m0", 32), ("mxfp8_e5m2", "e5m2", "ceil", "e8m0", 32),
+    ("mxfp6_e3m2", "e3m2", "round", "e8m0", 32), ("mxint8", "mxint8", "floor", "e8m0", 32),
+    ("int4_g32", "int4n", "clip", "fp16", 32),
+])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_quantize_blocks_matches_direct_implementation(fmt, elem, rule, sf, k, dtype):
+    rng = np.random.default_rng(5)
+    # heavy tails and magnitudes 1e-9..1e9: E8M0 clamping and FP16 scale saturation / underflow occur
+    x = (rng.standard_t(3, size=(4, 2 * k)) * np.exp(rng.uniform(-20, 20, size=(4, 1)))).astype(dtype)
+    qb = quantize_blocks(x, fmt, rule=rule)
+    ref, _ = R.block_ref_quant(x.reshape(-1, k).astype(np.float64), elem, rule, sf)
+    np.testing.assert_array_equal(qb.values.reshape(-1, k).astype(np.float64), ref)
+
+
+def test_mxint8_uses_minus_two():
+    # two's complement int8 x 2^-6 has -128/64 = -2: -1.995 is nearer -2 than -127/64 (hand-derived)
+    x = np.zeros(32, np.float32)
+    x[:3] = [1.996, -1.995, -1.993]
+    qb = quantize_blocks(x, "mxint8")
+    assert qb.scales[0] == 1.0
+    np.testing.assert_array_equal(qb.values[:3], [127 / 64, -2.0, -2.0])
+
+
+@pytest.mark.parametrize("k,n,partial", [(16, 70, True), (1, 9, False), (2, 10, False), (7, 30, True)])
+def test_nvfp4_block_sizes_and_partial_block(k, n, partial):
+    rng = np.random.default_rng(k)
+    x = rng.laplace(size=(2, n)).astype(np.float32)
+    S = float(np.max(np.abs(x))) / (448.0 * 6.0)
+    qb = quantize_blocks(x, "nvfp4", block=k, tensor_scale=S, partial=partial)
+    xp = np.concatenate([x, np.zeros((2, (-n) % k), np.float32)], axis=1).reshape(-1, k).astype(np.float64)
+    ref, _ = R.block_ref_quant(xp, "e2m1", "round", "e4m3", S=S)
+    np.testing.assert_array_equal(qb.values.astype(np.float64), ref.reshape(2, -1)[:, :n])
+
+
+def test_block_mse_k1_against_quad():
+    # k = 1: the block absmax is |x| itself, so MSE = int e(x, X(|x|)) f(x) dx, a 1-D integral split at
+    # every power of two and every level / midpoint of every binade (scipy quad, epsrel 1e-12)
+    from scipy import integrate, stats
+
+    from quanttheory.blocks.expectation import block_mse
+
+    pos = R.levels_of("e2m1")
+    pts = sorted({p * 2.0**E for E in range(-30, 8) for p in list(pos[1:]) + [0.5 * (a + b) for a, b in
+                  zip(pos[:-1], pos[1:])] + [1.0, 2**0.5]})
+    pts = [p for p in pts if 1e-9 < p < 40]
+    edges = [0.0] + pts + [60.0]
+
+    def err(m):
+        q, _ = R.block_ref_quant(np.array([[m]]), "e2m1", "floor", "e8m0")
+        return (m - q[0, 0]) ** 2
+
+    ref = sum(integrate.quad(lambda m: err(m) * 2 * stats.norm.pdf(m), a, b, epsabs=1e-17, epsrel=1e-12)[0]
+              for a, b in zip(edges[:-1], edges[1:]))
+    got = block_mse(Normal(0, 1), "mxfp4", "floor", block=1).mse
+    assert abs(got - ref) <= 1e-9 * ref
+
+
+# ---------------------------------------------------------------------------------------------
+# affine on data: exact enumeration over every zero-point
+
+
+@pytest.mark.parametrize("name", ["one-sided", "outlier", "float32", "one-bit"])
+def test_affine_data_against_enumeration(name):
+    from quanttheory.affine import optimal_affine_data
+
+    rng = np.random.default_rng(16)
+    x, b = {"one-sided": (-np.abs(rng.normal(size=10)), 2), "outlier": (np.r_[rng.normal(size=11), 40.0], 2),
+            "float32": (rng.normal(size=12).astype(np.float32), 3), "one-bit": (rng.normal(size=9), 1)}[name]
+    N = 2**b - 1
+    r = optimal_affine_data(x, b)
+    best = min(R.data_optimum_exact(x, -z, N - z)[1] for z in range(N + 1))
+    at = R.data_mse_exact(x, r.scale, -r.zero_point, N - r.zero_point)
+    assert float(at) <= float(best) * (1 + 1e-12)
+    assert abs(r.mse - float(at)) <= 1e-12 * float(at)
