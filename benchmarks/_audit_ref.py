@@ -582,3 +582,116 @@ def block_ref_quant(xb, elem, rule, scale_format, S=1.0, c=1.0):
     low = -2.0 if elem == "mxint8" else None
     out = np.where(X[..., None] > 0, nearest(xb / Xs, pos, low) * Xs, 0.0)
     return out, X
+
+
+NF4_QLORA = np.array([-1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635,
+                      -0.18477343022823334, -0.09105003625154495, 0.0, 0.07958029955625534, 0.16093020141124725,
+                      0.24611230194568634, 0.33791524171829224, 0.44070982933044434, 0.5626170039176941,
+                      0.7229568362236023, 1.0])  # the QLoRA paper's / bitsandbytes' NF4 code book
+
+
+def full_levels(name):
+    """Sorted level set of a format in its own units (minifloats from ml_dtypes, NF4 from QLoRA)."""
+    if name == "nf4":
+        return NF4_QLORA.copy()
+    pos = levels_of(name)
+    return np.concatenate([-pos[::-1][:-1], pos])
+
+
+def ref_format_msqe_mp(law, s, levels, dps=40):
+    """pi^2 E[(xi - s q(xi/s))^2], q = nearest level: cells between consecutive midpoints, closed form."""
+    with mp.workdps(dps):
+        s = mp.mpf(float(s))
+        lv = [mp.mpf(float(v)) for v in levels]
+        mids = [(a + b) / 2 for a, b in zip(lv[:-1], lv[1:])]
+        edges = [-mp.inf] + [m * s for m in mids] + [mp.inf]
+        return mp.pi**2 * mp.fsum(piece(law, edges[j], edges[j + 1], lv[j] * s) for j in range(len(lv)))
+
+
+def format_data_optimum_bruteforce(x, levels):
+    """min over s > 0 of mean (x - s q(x/s))^2 (q nearest level, levels sorted, 0 included): every
+    breakpoint s = x_i / m_j (m_j a midpoint with the sign of x_i) and every piece's clamped stationary
+    point, evaluated directly in float64.  Returns (s, mse)."""
+    x = np.asarray(x, np.float64).ravel()
+    lv = np.asarray(levels, np.float64)
+    mids = 0.5 * (lv[:-1] + lv[1:])
+    bp = []
+    for v in x:
+        for m in mids:
+            if m != 0 and v / m > 0:
+                bp.append(v / m)
+    bp = np.unique(np.array(bp))
+
+    def q_of(s):
+        u = x / s
+        idx = np.clip(np.searchsorted(lv, u), 1, len(lv) - 1)
+        lo, hi = lv[idx - 1], lv[idx]
+        return np.where(np.abs(u - lo) <= np.abs(hi - u), lo, hi)
+
+    def mse(s):
+        return float(np.mean((x - s * q_of(s)) ** 2))
+
+    edges = np.r_[bp[0] * 0.5, bp, bp[-1] * 2]
+    best = (None, np.inf)
+    for a, b in zip(edges[:-1], edges[1:]):
+        mid = 0.5 * (a + b)
+        q = q_of(mid)
+        den = float(np.dot(q, q))
+        cands = [a, b, mid]
+        if den > 0:
+            cands.append(min(max(float(np.dot(x, q)) / den, a), b))
+        for c in cands:
+            v = mse(c)
+            if v < best[1]:
+                best = (c, v)
+    return best
+
+
+def data_optimum_sweep(x, r_b, r_t, top=40):
+    """Exact-enough global optimum for large n: sweep every breakpoint in ascending s keeping
+    Sxk = sum x K and Skk = sum K^2 (cumulative sums), minimise each piece's quadratic, then
+    re-evaluate the best ``top`` pieces' minimisers directly (residuals formed one by one).
+    Returns (s, mse).  Independent of the package: plain NumPy."""
+    x = np.asarray(x, np.float64).ravel()
+    n = x.size
+    pos, neg = x[x > 0], -x[x < 0]
+    # events: (s, dSxk, dSkk) when K steps toward 0 by one at s = |x| / (j + 1/2)
+    ev_s, ev_dx, ev_dk = [], [], []
+    for vals, top_k, sign in ((pos, r_t, 1.0), (neg, -r_b, -1.0)):
+        if vals.size == 0 or top_k == 0:
+            continue
+        j = np.arange(top_k, dtype=np.float64)  # K goes j+1 -> j (magnitude)
+        S = vals[:, None] / (j[None, :] + 0.5)
+        ev_s.append(S.ravel())
+        # signed K: sign*(j+1) -> sign*j ; x K changes by -sign*x = -|x| ; K^2 changes by j^2 - (j+1)^2
+        ev_dx.append(np.broadcast_to(-vals[:, None], S.shape).ravel())
+        ev_dk.append(np.broadcast_to(-(2 * j + 1)[None, :], S.shape).ravel())
+    s_ev = np.concatenate(ev_s)
+    order = np.argsort(s_ev, kind="stable")
+    s_ev = s_ev[order]
+    dx = np.concatenate(ev_dx)[order]
+    dk = np.concatenate(ev_dk)[order]
+    Sxk0 = float(np.sum(np.abs(pos)) * r_t + np.sum(neg) * (-r_b))
+    Skk0 = float(pos.size * r_t**2 + neg.size * r_b**2)
+    Sxk = np.r_[Sxk0, Sxk0 + np.cumsum(dx)]
+    Skk = np.r_[Skk0, Skk0 + np.cumsum(dk)]
+    lo = np.r_[0.0, s_ev]
+    hi = np.r_[s_ev, np.inf]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        st = np.where(Skk > 0, Sxk / Skk, np.inf)
+    st = np.minimum(np.maximum(st, lo), hi)
+    st = np.where(np.isfinite(st), st, np.where(np.isfinite(hi), hi, lo * 2 + 1))
+    sx2 = float(np.dot(x, x))
+    val = sx2 - 2 * st * Sxk + st * st * Skk
+    idx = np.argsort(val)[:top]
+    best = (None, np.inf)
+    for i in idx:
+        s = float(st[i])
+        if not s > 0:
+            continue
+        for t in (s, np.nextafter(s, 0), np.nextafter(s, np.inf)):
+            k = np.clip(np.rint(x / t), r_b, r_t)
+            m = float(np.mean((x - t * k) ** 2))
+            if m < best[1]:
+                best = (t, m)
+    return best
