@@ -558,7 +558,7 @@ def block_ref_quant(xb, elem, rule, scale_format, S=1.0, c=1.0):
         X = np.where(nz, 2.0**E, 0.0)
     elif scale_format == "e4m3":
         codes = e4m3_positive_codes()
-        t = c * amax / (lmax * S)
+        t = (c * amax / lmax) / S  # the target c amax / lmax, then in units of S (as the package; see report)
         if rule in ("round", "clip"):
             # nearest E4M3 value (ties to even code) with saturation at 448; below half of 2^-9 -> 0
             allc = np.r_[0.0, codes]

@@ -239,6 +239,8 @@ def audit_data(quick):
         ("ties exactly at midpoints", np.array([0.5, 1.5, 2.5, -0.5, -3.5, 1.0]), 2, True),
         ("mixed signs + zeros", np.r_[np.zeros(5), rng.normal(size=10)], 3, True),
     ]
+    cases += [("N 4 at 10 bits", rng.normal(size=4), 10, True), ("N 3 at 12 bits", rng.normal(size=3), 12, True),
+              ("N 2 at 14 bits unsigned", np.abs(rng.normal(size=2)), 14, False)]
     if not quick:
         cases.append(("N 40 at 6 bits", rng.normal(size=40), 6, True))
     for name, x, b, sg in cases:
@@ -406,9 +408,19 @@ def audit_blocks(quick):
               (Laplace(0, 1), "nvfp4", "ceil", "e2m1", "e4m3", 16),
               (Normal(0, 1), "nvfp4", "4over6", "e2m1", "e4m3", 16),
               (Laplace(0, 1), "nvfp4", "4over6", "e2m1", "e4m3", 16),
-              (Normal(0, 1), "nvfp4", "4over6", "e2m1", "e4m3", 4)]
+              (Normal(0, 1), "nvfp4", "4over6", "e2m1", "e4m3", 4),
+              (Normal(0, 1), "mxfp4", "clip0.83", "e2m1", "e8m0", 32),
+              (Laplace(0, 1), "nvfp4", "clip0.9", "e2m1", "e4m3", 16),
+              (Normal(0, 1), "int4_g128", "clip0.87", "int4n", "real", 128)]
     for L, fmt, rule, elem, sf, k in mcases:
-        kw = {"block": k} if k != (16 if fmt == "nvfp4" else 32) else {}
+        c = 1.0
+        if rule.startswith("clip") and len(rule) > 4:
+            rule, c = "clip", float(rule[4:])
+        kw = {"block": k} if k != {"nvfp4": 16, "int4_g128": 128}.get(fmt, 32) else {}
+        if c != 1.0:
+            kw["c"] = c
+        if sf == "real":
+            kw["scale_format"] = "real"
         S = 0.0015 if sf == "e4m3" else 1.0
         if sf == "e4m3":
             kw["tensor_scale"] = S
@@ -425,7 +437,7 @@ def audit_blocks(quick):
                 e6, e4 = np.sum((x - q6) ** 2, axis=1), np.sum((x - q4) ** 2, axis=1)
                 q = np.where((e4 < e6)[:, None], q4, q6)
             else:
-                q, _ = R.block_ref_quant(x, elem, rule, sf, S=S)
+                q, _ = R.block_ref_quant(x, elem, rule, sf, S=S, c=c)
             e = np.mean((x - q) ** 2, axis=1)  # per block mean: iid over blocks
             tot += e.sum()
             tot2 += (e * e).sum()
@@ -433,8 +445,17 @@ def audit_blocks(quick):
         mean = tot / cnt
         se = math.sqrt(max(tot2 / cnt - mean * mean, 0.0) / cnt)
         z = (pk.mse - mean) / se
-        row("blocks", f"block_mse {type(L).__name__}({L.loc:g},{L.scale:g}) {fmt} {rule} k={k} vs MC {cnt} blocks",
+        row("blocks", f"block_mse {type(L).__name__}({L.loc:g},{L.scale:g}) {fmt} {rule}{'' if c == 1 else c} k={k} "
+                      f"vs MC {cnt} blk",
             pk.mse, mean, se / mean, 4 * se / mean, ok=abs(z) <= 4, note=f"z={z:+.2f}")
+    # --- NVFP4 default tensor scale: S = a / (448 * 6), a the median of the max of 2^24 iid |xi|:
+    # (2 Phi(a) - 1)^(2^24) = 1/2  (mpmath, 40 digits)
+    with mp.workdps(40):
+        p = (1 + mp.power(2, -mp.power(2, -24))) / 2
+        a = mp.sqrt(2) * mp.erfinv(2 * p - 1)
+    pk = block_mse(Normal(0, 1), "nvfp4", "round")
+    row("blocks", "NVFP4 default tensor scale, N(0,1): median max of 2^24 / 2688", pk.tensor_scale, float(a) / 2688.0,
+        1e-30, 1e-12)
     # --- per-block oracle vs brute force over every scale value
     from quanttheory.blocks import block_data_report
 
@@ -558,6 +579,38 @@ def audit_affine(quick):
                              3 - np.atleast_1d(r.zero_point)[gi])
         row("affine", f"optimal_affine_data group=8, group {gi}: exact mse at returned (s,z)", float(m), float(best), 0,
             1e-12)
+    # per channel (the fused rows kernel), float64 and float32, adversarial rows; tolerance 1e-12
+    # relative, with an absolute floor of 64 eps^2 mean(x^2) (below it the MSE is rounding noise of
+    # the data's magnitude: reported as a NOTE, see the audit report)
+    W = rng.normal(size=(6, 10))
+    W[1] = np.abs(W[1]) + 3
+    W[2] = -np.abs(W[2])
+    W[3] *= 1e-5
+    W[4, :9] = 0.0
+    for X in (W, W.astype(np.float32)):
+        r = optimal_affine_data(X, 2, axis=0)
+        for i in range(X.shape[0]):
+            xs = X[i].astype(np.float64)
+            best = min(R.data_optimum_exact(xs, -z, 3 - z)[1] for z in range(4))
+            at = R.data_mse_exact(xs, r.scale[i], -r.zero_point[i], 3 - r.zero_point[i])
+            floor = 64 * (2.0**-52) ** 2 * float(np.mean(xs * xs))
+            for what, v in (("exact mse at returned (s,z)", float(at)), ("reported mse", float(r.mse[i]))):
+                d = abs(v - float(best))
+                ok = d <= 1e-12 * float(best)
+                note = ""
+                if not ok and d <= floor:
+                    ok, note = True, f"NOTE: off by {d:.1e} absolute, below 64 eps^2 mean(x^2) = {floor:.1e}"
+                row("affine", f"optimal_affine_data axis=0 {X.dtype.name} row {i}: {what}", v, float(best), 0, 1e-12,
+                    ok=ok, note=note)
+    # adversarial: the rational optimum is a tie between s = v/1, v/2, v/3 (all MSE 0); only s = v is
+    # a float64 with MSE exactly 0
+    x = np.r_[np.zeros(9), 0.1]
+    r = optimal_affine_data(x, 2)
+    at = R.data_mse_exact(x, r.scale, -r.zero_point, 3 - r.zero_point)
+    floor = 64 * (2.0**-52) ** 2 * float(np.mean(x * x))
+    row("affine", "optimal_affine_data [0]*9+[0.1] 2b: exact mse at returned (s,z) vs 0 at s=0.1", float(at), 0.0, 0, 0,
+        ok=float(at) <= floor, note=f"NOTE: s={r.scale!r} (tie rule: smallest scale); {float(at):.1e} <= floor "
+                                    f"{floor:.1e}" if 0 < float(at) <= floor else "")
     # real offset on data: local least squares from a dense (s, m) scan
     for name, x, b in dcases[:4]:
         N = 2**b - 1
@@ -771,6 +824,30 @@ def audit_badinput(quick):
                 float(p.returncode), float(want), 0, 0, ok=ok, note=note)
 
 
+def audit_cli_values(quick):
+    """Numbers printed by the CLI against the references (not only well-formed JSON)."""
+    exe = os.path.join(os.path.dirname(sys.executable), "quanttheory")
+    p = subprocess.run([exe, "scale", "--dist", "laplace", "--relu", "--bits", "4", "--unsigned", "--regularizer",
+                        "qsin", "--json"], capture_output=True, text=True, timeout=600)
+    d = _strict_json(p.stdout)
+    L = ("laplace", 0.0, 1.0, True)
+    ref = R.ref_qsin_mp(L, d["scale"], 0, 15, dps=30)
+    row("cli", "scale --dist laplace --relu 4b unsigned qsin: risk at printed scale", d["risk"], ref, 1e-25, 1e-12)
+    dr = R.ref_qsin_deriv_mp(L, d["scale"] * (1 - 1e-9), 0, 15), R.ref_qsin_deriv_mp(L, d["scale"] * (1 + 1e-9), 0, 15)
+    row("cli", "  printed scale is the root of R' to 1e-9 relative", float(dr[0] < 0 < dr[1]), 1, 0, 0,
+        ok=bool(dr[0] < 0 < dr[1]))
+    p = subprocess.run([exe, "blocks", "--dist", "normal", "--format", "mxfp4", "--json"], capture_output=True, text=True,
+                       timeout=600)
+    d = _strict_json(p.stdout)
+    from quanttheory import Normal
+    from quanttheory.blocks.expectation import block_mse
+
+    for rr in d["rules"]:
+        if rr["rule"] in ("floor", "ceil", "round"):
+            row("cli", f"blocks mxfp4 N(0,1) {rr['rule']}: printed mse vs API", rr["mse"],
+                block_mse(Normal(0, 1), "mxfp4", rr["rule"]).mse, 0, 1e-15)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", default=None)
@@ -778,7 +855,8 @@ def main():
     ap.add_argument("--json", default=None, help="write the table to this file")
     a = ap.parse_args()
     areas = {"risk": audit_risk, "optimum": audit_optimum, "data": audit_data, "blocks": audit_blocks,
-             "affine": audit_affine, "formats": audit_formats, "badinput": audit_badinput}
+             "affine": audit_affine, "formats": audit_formats, "badinput": audit_badinput,
+             "cli": audit_cli_values}
     print("area      | case | package | reference | rel diff | ref error bound | tol | verdict")
     for name, fn in areas.items():
         if a.only and name not in a.only:
