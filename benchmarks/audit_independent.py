@@ -154,9 +154,8 @@ def _cert_check(L, b, sg, reg, scan_pts=120):
         # minimise the reference on each component; none may be below the reported risk
         comps = r.extra.get("components") or [(s - e, s + e)]
         worst = math.inf
-        for a, b in comps:
-            a = max(a, s * 1e-6)
-            xs = np.linspace(a, b, 41)
+        for lo_c, hi_c in comps:
+            xs = np.linspace(max(lo_c, s * 1e-6), hi_c, 41)
             vs = [float(Rf(t)) for t in xs]
             i = int(np.argmin(vs))
             _, v = R.golden_min(lambda t: float(Rf(t)), xs[max(i - 1, 0)], xs[min(i + 1, 40)], tol=1e-13)
