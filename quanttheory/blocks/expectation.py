@@ -100,7 +100,8 @@ def default_tensor_scale(dist, bf: BlockFormat, n_tensor: int = 1 << 24) -> floa
     ``n_tensor`` (default 2^24, a 4096 x 4096 matrix) iid ``|xi|``."""
     from scipy import optimize
 
-    q = 1.0 - 0.5 ** (1.0 / n_tensor)  # P(|xi| > amax) at the median of the max
+    # P(|xi| > amax) at the median of the max: 1 - 2^(-1/n); as expm1 (1 - 0.5 ** (1/n) cancels 7 digits)
+    q = -math.expm1(-math.log(2.0) / n_tensor)
     sd = math.sqrt(dist.second_moment())
     hi = sd
     while dist.sf(hi) + dist.cdf(-hi) > q:
