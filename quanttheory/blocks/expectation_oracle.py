@@ -63,7 +63,9 @@ class OracleCandidates:
     ``min_loss[j]`` = the smallest ``loss_j(r)`` of the max element over ``r`` in
     ``[2^emax, 2^(emax+1))`` (negative: ``j`` can be better at the max element too), ``how[j]``
     how ``j`` was excluded or that it is kept (tuples of ``(j, value)`` pairs, ``j`` from
-    ``-J`` to the last coarse candidate checked; ``J`` = ``jmin_checked``)."""
+    ``-J`` to the last coarse candidate checked; ``J`` = ``jmin_checked``).  ``regions``: per kept
+    ``j != 0``, ``(j, ((r_a, r_b), ...))``: intervals of ``r = M / X0`` outside which ``j`` provably
+    never beats ``X0`` (only there does the expectation need ``E|SSE_j - SSE_0|``)."""
 
     element: str
     k: int
@@ -74,6 +76,7 @@ class OracleCandidates:
     min_loss: tuple
     how: tuple
     jmin_checked: int
+    regions: tuple = ()
 
 
 def _levels(element):
@@ -185,6 +188,32 @@ def _exclusive(pc, pf, k, lo, hi, depth=40):
     return True
 
 
+def _region(pair, k, lo, hi, fine, depth=14):
+    """Closed intervals of ``r`` in ``[lo, hi]`` outside which candidate ``j`` provably never beats
+    ``X0`` (fine: the gain/loss bound; coarse: the necessary condition of :func:`_can_win`);
+    bisection to ``depth`` levels below the breakpoint pieces, adjacent intervals merged.  A
+    superset of where ``j`` can win, so ``min(SSE_j, SSE_0) = SSE_0`` outside it exactly."""
+    out = []
+    stack = [(a, b, 0) for a, b in reversed(pair.pieces(lo, hi))]
+    while stack:
+        a, b, d = stack.pop()
+        if fine:
+            excluded = (k - 1) * pair.gmax(b) <= min(-pair.maxgain(a), -pair.maxgain(b))
+        else:
+            excluded = not _can_win(pair, k, a, b)
+        if excluded:
+            continue
+        if d >= depth:
+            if out and out[-1][1] == a:
+                out[-1] = (out[-1][0], b)
+            else:
+                out.append((a, b))
+            continue
+        c = (a + b) / 2
+        stack += [(c, b, d + 1), (a, c, d + 1)]
+    return tuple((float(a), float(b)) for a, b in out)
+
+
 def _dominates(g_big, g_small, R):
     """e_big(x) >= e_small(x) on |x| <= R (piecewise linear difference: check at breakpoints)."""
     bp = sorted({b for b in g_big.breaks() + g_small.breaks() if 0 <= b <= R} | {Fraction(0), R})
@@ -278,23 +307,24 @@ def oracle_candidates(element: str, k: int) -> OracleCandidates:
         pf = _Pair(g0, _Grid(lv, Fraction(2) ** fine[0]), hi)
         if not _exclusive(pc, pf, k, lo, hi):
             exact, reason = False, f"candidates {coarse[0]} and {fine[0]} may both beat X0 on one block"
-    return OracleCandidates(element, k, tuple(kept), exact, reason, tuple(gain), tuple(loss), tuple(how), jmin)
+    regions = tuple((j, _region(_Pair(g0, _Grid(lv, Fraction(2) ** j), hi), k, lo, hi, j < 0)) for j in kept if j != 0)
+    return OracleCandidates(element, k, tuple(kept), exact, reason, tuple(gain), tuple(loss), tuple(how), jmin,
+                            regions)
 
 
-def _mse_scaled(dist, bf, a, b, X, k, tol):
+def _mse_scaled(dist, bf, a, b, X, k, eabs):
     """Per-element MSE of the absmax rule with scale ``X_p`` on the piece ``(a_p, b_p]`` (the
     telescoped sum of docs/blocks.md §2c, :func:`.expectation._block_mse_telescoped`, for an
-    arbitrary piecewise-constant scale).  Returns (mse, error bound)."""
+    arbitrary piecewise-constant scale; ``eabs`` the target of the summed cell-quadrature bounds).
+    Returns (mse, error bound)."""
     from .expectation import _G, _T_pairs, _shell_prob
 
-    m2 = dist.second_moment()
     Gb = np.clip(_G(dist, b), 0.0, 1.0)
     pab = np.maximum(_shell_prob(dist, a, b), 0.0)
     Gbk = Gb ** (k - 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         dGk = np.where(Gb > 0, -Gbk * np.expm1((k - 1) * np.log1p(-np.minimum(pab / np.where(Gb > 0, Gb, 1.0),
                                                                                  1.0))), 0.0)
-    eabs = 1e-3 * tol * m2
     P = a.size
     nc = len(bf.fmt.levels) + 8
     eps_in = eabs / (2 * P * np.maximum(dGk, 1.0 / P)) / nc
@@ -350,25 +380,36 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10):
         if np.any(e0 + j < E8M0_MIN) or np.any(e0 + j > E8M0_MAX):
             raise ValueError(f"candidate scale 2^{j} X0 leaves the E8M0 range [2^{E8M0_MIN}, 2^{E8M0_MAX}] for block "
                              f"absmax in [{mlo:.3g}, {mhi:.3g}]: rescale the law")
-    mB, errB = _mse_scaled(dist, bf, a, b, X0, k, tol)
+    mB, errB = _mse_scaled(dist, bf, a, b, X0, k, 1e-5 * tol * m2)
     mse, err = mB, errB + 1e-3 * tol * m2
-    P = a.size
-    Gk_a = np.clip(np.asarray(_G(dist, a), float), 0.0, 1.0) ** k
-    Gk_b = np.clip(np.asarray(_G(dist, b), float), 0.0, 1.0) ** k
-    ends = np.concatenate([b, a])
-    gks = np.concatenate([Gk_b, Gk_a])
-    sgn = np.concatenate([np.ones(P), -np.ones(P)])
-    ok = gks > 0
-    gw = np.where(ok, gks, 1.0)
+    regions = dict(cand.regions)
     for j in others:
-        Xj = X0 * 2.0 ** j
-        mj, errj = _mse_scaled(dist, bf, a, b, Xj, k, tol)
+        # sub-pieces (a', b'] of the floor pieces where 2^j X0 can beat X0 (r = M / X0 in a region);
+        # elsewhere min(SSE_j, B) = B exactly.  E[(B - SSE_j)^+; sub-piece] = (E[B] - E[SSE_j] + E|S|) / 2
+        sa, sb, sX = [], [], []
+        for ra, rb in regions[j]:
+            lo_, hi_ = np.maximum(a, X0 * ra), np.minimum(b, X0 * rb)
+            sel = hi_ > lo_
+            sa.append(lo_[sel]), sb.append(hi_[sel]), sX.append(X0[sel])
+        sa, sb, sX = np.concatenate(sa), np.concatenate(sb), np.concatenate(sX)
+        if sa.size == 0:
+            continue
+        Xj = sX * 2.0 ** j
+        mBr, eBr = _mse_scaled(dist, bf, sa, sb, sX, k, 1e-3 * tol * mB)
+        mjr, ejr = _mse_scaled(dist, bf, sa, sb, Xj, k, 1e-3 * tol * mB)
+        P = sa.size
+        gks = np.concatenate([np.clip(np.asarray(_G(dist, sb), float), 0.0, 1.0) ** k,
+                              np.clip(np.asarray(_G(dist, sa), float), 0.0, 1.0) ** k])
+        ends = np.concatenate([sb, sa])
+        sgn = np.concatenate([np.ones(P), -np.ones(P)])
+        ok = gks > 0
+        gw = np.where(ok, gks, 1.0)
         # E|S| at every end, S = SSE_0 - SSE_j; the series' bounds sum to <= tol mse / 4 per candidate
         eps_abs = np.minimum(0.25 * tol * mB * 2 * k / (2 * P) / len(others) / gw, k * m2)
-        X0e, Xje = np.concatenate([X0, X0]), np.concatenate([Xj, Xj])
+        X0e, Xje = np.concatenate([sX, sX]), np.concatenate([Xj, Xj])
         res = telescoped_stats(law, loc, scale, bf.fmt, ends[ok], X0e[ok], Xje[ok], k, eps_abs[ok])
         absS = float(np.sum(sgn[ok] * gks[ok] * res.abs_S))
-        mse += 0.5 * (mj - mB) - absS / (2 * k)
-        err += 0.5 * (errj + errB) + float(np.sum(gks[ok] * res.err_abs)) / (2 * k)
+        mse -= 0.5 * (mBr - mjr) + absS / (2 * k)
+        err += eBr + ejr + float(np.sum(gks[ok] * res.err_abs)) / (2 * k)
     nan = float("nan")
     return BlockMSE(mse, 10 * math.log10(m2 / mse), nan, nan, nan, err, "oracle", k, 1.0, 1.0)
