@@ -188,6 +188,13 @@ def _exclusive(pc, pf, k, lo, hi, depth=40):
     return True
 
 
+def _excluded_at(pair, k, r, fine):
+    """The exclusion test of :func:`_region` at the single point ``r``."""
+    if fine:
+        return (k - 1) * pair.gmax(r) <= -pair.maxgain(r)
+    return (k - 1) * pair.gmax(r) + pair.maxgain(r) <= 0
+
+
 def _region(pair, k, lo, hi, fine, depth=14):
     """Closed intervals of ``r`` in ``[lo, hi]`` outside which candidate ``j`` provably never beats
     ``X0`` (fine: the gain/loss bound; coarse: the necessary condition of :func:`_can_win`);
@@ -203,7 +210,9 @@ def _region(pair, k, lo, hi, fine, depth=14):
             excluded = not _can_win(pair, k, a, b)
         if excluded:
             continue
-        if d >= depth:
+        if d >= depth or (d >= 2 and not _excluded_at(pair, k, a, fine) and not _excluded_at(pair, k, b, fine)):
+            # (both ends can win: keep the whole interval -- a superset is still correct; only the
+            # intervals with an excluded end are bisected further, to place the region's boundary)
             if out and out[-1][1] == a:
                 out[-1] = (out[-1][0], b)
             else:
@@ -333,7 +342,7 @@ def _mse_scaled(dist, bf, a, b, X, k, eabs):
     return mse, float(np.sum(Gbk * Es + dGk * Ea)) + 20 * np.finfo(float).eps * mse
 
 
-def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10):
+def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_harmonics: int = 4_000_000):
     """Exact expected per-element MSE of the per-block optimal E8M0 scale (``oracle``), MX formats,
     Normal and Laplace laws (docs/blocks.md §2f; module doc).
 
@@ -349,7 +358,9 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10):
     Raises ``ValueError`` if the candidate check fails for this element and ``k`` (then use
     :func:`~quanttheory.blocks.expectation_min.oracle_bracket` or ``monte_carlo_block_mse``), for
     non-E8M0 scale formats, laws other than Normal / Laplace, or if a candidate scale leaves the
-    E8M0 range on the relevant ``M`` range."""
+    E8M0 range on the relevant ``M`` range, or if the series would need more than ``max_harmonics``
+    odd harmonics in all (planning pass of the kernel, before any harmonic is computed: MXFP8
+    E4M3 / E5M2 need 1e7-1e8, seconds to minutes and gigabytes; their ``oracle_bracket`` is tight)."""
     from ._expect_46 import telescoped_stats
     from .expectation import BlockMSE, _check_law, _G, _pieces, _range
     from .spec import E8M0_MAX, E8M0_MIN, get_block_format
@@ -407,6 +418,12 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10):
         # E|S| at every end, S = SSE_0 - SSE_j; the series' bounds sum to <= tol mse / 4 per candidate
         eps_abs = np.minimum(0.25 * tol * mB * 2 * k / (2 * P) / len(others) / gw, k * m2)
         X0e, Xje = np.concatenate([sX, sX]), np.concatenate([Xj, Xj])
+        plan = telescoped_stats(law, loc, scale, bf.fmt, ends[ok], X0e[ok], Xje[ok], k, eps_abs[ok], plan=True)[0]
+        if int(np.sum(plan)) > max_harmonics:
+            raise ValueError(f"the exact oracle expectation of {bf.name} (k = {k}) would need ~{int(np.sum(plan)):.3g} "
+                             f"harmonics (> max_harmonics = {max_harmonics}) for the candidate 2^{j} X0: use "
+                             "oracle_bracket (rigorous bracket) or monte_carlo_block_mse(..., 'oracle'), or raise "
+                             "max_harmonics")
         res = telescoped_stats(law, loc, scale, bf.fmt, ends[ok], X0e[ok], Xje[ok], k, eps_abs[ok])
         absS = float(np.sum(sgn[ok] * gks[ok] * res.abs_S))
         mse -= 0.5 * (mBr - mjr) + absS / (2 * k)
