@@ -34,7 +34,19 @@ plus NVFP4 4over6 at k = 32.  Each case: one warm-up call, then the minimum of `
 CPU (``time.process_time``) and wall; ``--base DIR``: the same calls with the code exported at DIR,
 in a subprocess started in this run (same load).  MXFP4 4over6 (E8M0 scales) has no telescoped
 path: the m-quadrature (``block_mse_4over6``, ~1 min) is timed once with ``--slow`` only.  Cases
-above ``--limit-ms`` CPU are listed at the end.  The oracle rule has only a bracket: out of scope.
+above ``--limit-ms`` CPU are listed at the end.  The oracle rule: see ``--oracle``.
+
+    python benchmarks/bench_block_expectation.py --oracle [--repeat 5] [--mc 2097152] [--formats mxfp4,...]
+
+``--oracle``: the exact per-block-optimum expectation of the MX formats
+(:func:`quanttheory.blocks.expectation_oracle.block_mse_oracle`, ``block_mse(law, fmt, "oracle")``,
+docs/blocks.md §2f), N(0,1) and Laplace(0,1), each format at k = 32: one warm-up call (the
+candidate check is cached per element and k; the numba kernel is loaded), then the min of
+``--repeat`` calls, CPU and wall; the baseline is the Monte Carlo with the compiled per-block
+oracle (``monte_carlo_block_mse(..., "oracle")``) on ``--mc`` elements in the same run: ``z`` =
+(MC - exact) / se, and ``MC ratio`` = the CPU time a Monte Carlo run would need to reach the exact
+value's accuracy (``error_estimate``; and 1e-9 relative) over the exact time (extrapolated with
+``se ~ n^-1/2``, not run).
 """
 
 from __future__ import annotations
@@ -65,7 +77,10 @@ def main():
     ap.add_argument("--audit", action="store_true", help="time every (format, rule, law, k) against 50 ms")
     ap.add_argument("--slow", action="store_true", help="--audit: also the MXFP4 4over6 m-quadrature (~1 min)")
     ap.add_argument("--limit-ms", type=float, default=50.0)
+    ap.add_argument("--oracle", action="store_true", help="exact MX oracle expectations against Monte Carlo")
     a = ap.parse_args()
+    if a.oracle:
+        return bench_oracle(a)
     if a.audit:
         return bench_audit(a)
     if a.fourover6:
@@ -96,6 +111,40 @@ def main():
                       f"{t_base * 1e3:11.1f} {t_base / t_cpu:8.0f} {r.mse:20.15g} {r.error_estimate / r.mse:8.1e} "
                       f"{d:8.1e} {per_el * 1e9:8.0f} {n9 * per_el / t_cpu:14.2e}", flush=True)
     print(f"slowest exact expectation: {worst * 1e3:.1f} ms CPU (min of {a.repeat})")
+
+
+def bench_oracle(a):
+    from quanttheory.blocks.expectation import block_mse, monte_carlo_block_mse
+    from quanttheory.laws import Laplace, Normal
+
+    fmts = a.formats.split(",") if a.formats != ",".join(_all_formats()) else [
+        "mxfp4", "mxfp6_e2m3", "mxfp6_e3m2", "mxint8", "mxfp8_e4m3", "mxfp8_e5m2"]
+    mc = a.mc if a.mc != 1 << 18 else 1 << 21
+    print(f"{'law':8s} {'format':11s} {'exact CPU ms':>12s} {'wall ms':>8s} {'mse':>22s} {'err/mse':>8s} "
+          f"{'MC CPU s':>8s} {'MC mean':>14s} {'se':>8s} {'z':>6s} {'MC ratio(err)':>13s} {'MC ratio(1e-9)':>14s}")
+    for law, lname in ((Normal(), "normal"), (Laplace(), "laplace")):
+        for fmt in fmts:
+            try:
+                block_mse(law, fmt, "oracle")  # warm
+            except ValueError as e:
+                print(f"{lname:8s} {fmt:11s} not exact here: {str(e)[:110]}", flush=True)
+                continue
+            t_cpu, r = best_time(lambda: block_mse(law, fmt, "oracle"), a.repeat, time.process_time)
+            t_wall, _ = best_time(lambda: block_mse(law, fmt, "oracle"), a.repeat)
+            t_mc, (mean, se, _) = best_time(lambda: monte_carlo_block_mse(law, fmt, "oracle", n=mc, rng=14), 1,
+                                            time.process_time)
+            per_el = t_mc / mc
+            n_err = mc * (se / r.error_estimate) ** 2
+            n9 = mc * (se / (1e-9 * r.mse)) ** 2
+            print(f"{lname:8s} {fmt:11s} {t_cpu * 1e3:12.1f} {t_wall * 1e3:8.1f} {r.mse:22.16g} "
+                  f"{r.error_estimate / r.mse:8.1e} {t_mc:8.1f} {mean:14.10g} {se:8.1e} {(mean - r.mse) / se:6.2f} "
+                  f"{n_err * per_el / t_cpu:13.1e} {n9 * per_el / t_cpu:14.1e}", flush=True)
+
+
+def _all_formats():
+    from quanttheory.blocks.spec import block_format_names
+
+    return block_format_names()
 
 
 _BASE_SNIPPET = r"""

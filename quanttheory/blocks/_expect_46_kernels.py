@@ -24,7 +24,7 @@ Differences from the NumPy path (speed, same bounds):
   uses ``(3 k + 4) eps``), not numba's complex ``**`` (``exp(k log z)``: ~40% of the Laplace k = 16
   time); the binomial tail bound with the powers of ``p0`` tabulated (no ``pow``);
 * the Chernoff moment generating function over the cells with ``z >= 0`` only, twice, when
-  ``loc = 0`` (mirrored cells carry the same ``d``); Laplace cells with 2 transcendentals;
+  ``loc = 0`` and the grid is odd (``levels == -levels[::-1]``; mirrored cells carry the same ``d``); Laplace cells with 2 transcendentals;
 * Laplace cells: closed form ``(1/2)(e^{s u} - e^{s l}) / s``, ``s = i t a -+ 1``, harmonics in the
   outer loop and cells in the inner one (same sums, same order);
   Normal cells: Gauss-Legendre on sub-cells of phase ``t_J |a| h <= 8`` with the order from the
@@ -249,6 +249,14 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
     lmax = levels[levels.size - 1]
     U = X6 if X6 > 0 else (X4 if X4 > 0 else m)
     nm = mids.size
+    # mirror symmetry (law even about 0 AND an odd rounding grid: d is even): the cells with z >= 0
+    # only, twice.  Asymmetric grids (MXINT8: -2 .. 127/64) take every cell.
+    sym = loc == 0.0
+    nl_ = levels.size
+    for i in range(nl_):
+        if levels[i] != -levels[nl_ - 1 - i]:
+            sym = False
+            break
     cuts = np.empty(4 + 2 * (nm + 2))
     nc = 0
     cuts[0] = 0.0
@@ -438,9 +446,9 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
     nth = 32
     lM = np.empty((2, nth))
     ths = np.empty(nth)
-    # loc = 0: the law and d are even (E2M1 is symmetric), mirrored cells have the same moment
+    # sym (loc = 0, odd grid): the law and d are even, mirrored cells have the same moment
     # generating function: the cells with z >= 0 only, twice
-    wm = 2.0 if loc == 0.0 else 1.0
+    wm = 2.0 if sym else 1.0
     # (planning pass: no aliasing bound, L = L0 -- the driver only compares harmonic counts)
     for it in range(0 if plan else nth):
         th = (1.0 / L0) * 1.5 ** (it - 2)
@@ -450,7 +458,7 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
             M = p0
             for jj in range(nsel):
                 j = sel[jj]
-                if loc == 0.0 and zl[j] < 0.0:
+                if sym and zl[j] < 0.0:
                     continue
                 M += wm * _mgf(law, zl[j], zu[j], a[j], b[j], sg * th) / G
             if math.isfinite(M) and M > 0.0:
@@ -591,7 +599,7 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
     chi4_r = np.zeros(nhc)
     chi4_i = np.zeros(nhc)
     wsym = 1.0
-    if loc == 0.0:
+    if sym:
         wsym = 2.0
     tJ = (2 * nh - 1) * w0
     # target of each harmonic's characteristic-function error (all cells together): its effect on
@@ -604,7 +612,7 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
         dtgt = min(dtgt, 0.05 * epr * math.pi / (4.0 * n * 1.02 * (1.0 + 0.5 * math.log(2.0 * nh))))
     ncs = 0
     for jj in range(nsel):
-        if loc != 0.0 or zl[sel[jj]] >= 0.0:
+        if not sym or zl[sel[jj]] >= 0.0:
             ncs += 1
     dcell = dtgt / max(ncs, 1) * G / wsym
     quad_err = 0.0       # sum over cells of the Gauss-Legendre bounds (low harmonics)
@@ -653,7 +661,7 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
         nl = 0
         for jj in range(nsel):
             j = sel[jj]
-            if loc == 0.0 and zl[j] < 0.0:
+            if sym and zl[j] < 0.0:
                 continue
             l, u, aa, bb = zl[j], zu[j], a[j], b[j]
             wt = wsym / G
@@ -776,7 +784,7 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
         if law == 1:
             break
         j = sel[jj]
-        if loc == 0.0 and zl[j] < 0.0:
+        if sym and zl[j] < 0.0:
             continue
         l, u, aa, bb = zl[j], zu[j], a[j], b[j]
         wt = wsym / G

@@ -306,9 +306,15 @@ def block_mse(dist, fmt, rule=None, *, block=None, scale_format=None, c: float =
             # telescoped, with exact rates (docs/blocks.md §2d)
             return block_mse_4over6_fast(dist, bf, c=c, tensor_scale=tensor_scale, tol=max(tol, 1e-10))[0]
         return block_mse_4over6(dist, bf, c=c, tensor_scale=tensor_scale, tol=max(tol, 1e-10))
-    if r in ("oracle",):
-        raise ValueError(f"rule {r!r} depends on every element of the block, not only its absmax: no exact 1-D "
-                         "expectation; use monte_carlo_block_mse (Monte Carlo with a standard error)")
+    if r == "oracle":
+        if bf.scale_format == "e8m0":
+            # exact for MX formats where the candidate-set check passes (docs/blocks.md §2f)
+            from .expectation_oracle import block_mse_oracle
+
+            return block_mse_oracle(dist, bf, tol=min(max(tol, 1e-10), 1e-4))
+        raise ValueError(f"rule {r!r} with {bf.scale_format} scales depends on every element of the block: no exact "
+                         "expectation (exact only for E8M0 / MX formats); use monte_carlo_block_mse (Monte Carlo "
+                         "with a standard error) and oracle_bracket")
     if not (isinstance(c, (int, float, np.floating)) and math.isfinite(c) and c > 0):
         raise ValueError(f"clip multiplier c must be a finite number > 0, got {c!r}")
     if not (isinstance(tol, float) and 1e-15 <= tol < 1e-2):

@@ -1,0 +1,470 @@
+"""Exact expected error of the per-block optimal E8M0 scale (``oracle``) for MX formats.
+
+docs/blocks.md §2f.  Normalize the block by the OCP floor scale ``X0 = 2^(floor(log2 M) - emax)``,
+so the block absmax is ``r = M / X0`` in ``[2^emax, 2^(emax+1))`` and the E8M0 candidates are
+``s_j = 2^j`` (``j`` integer).  ``e_j(x) = dist(x, s_j L)^2`` (``L`` the signed element levels,
+saturating round-to-nearest = nearest level of a finite set) and ``SSE_j = sum_i e_j(x_i)``.
+
+**Candidate-set check** (:func:`oracle_candidates`, exact rational arithmetic on the level sets).
+On the common refinement of two rounding grids both ``e_j`` and ``e_0`` are quadratics with
+``x^2`` coefficient 1, so ``D_j = e_0 - e_j`` (the gain of ``j`` over ``X0`` for one element) is
+piecewise *linear*: its maximum over ``|x| <= r`` is attained at a breakpoint or at ``r``.  With
+``Gmax_j(r) = max(0, sup_{|x| <= r} D_j(x))`` (non-decreasing) and ``loss_j(r) = min_{+-} -D_j(+-r)``
+(the max element),
+
+    SSE_j - SSE_0 >= loss_j(r) - (k - 1) Gmax_j(r),
+
+so ``j`` never beats ``X0`` strictly where ``(k - 1) Gmax_j(r) <= loss_j(r)``.  This is checked on
+every piece ``[r1, r2]`` of ``[2^emax, 2^(emax+1)]`` between breakpoints (``loss`` linear there:
+minimum at an end; ``Gmax(r) <= Gmax(r2)``), bisecting a failing piece up to 40 times.  Coarse
+candidates are also excluded by pointwise domination ``e_j >= e_j'`` on ``|x| <= 2^(emax+1)``
+(``j' in {0, 1}``), and every ``j`` with ``2^j l_1 / 2 >= 2^(emax+1)`` (all elements round to 0:
+``e_j = x^2 >= e_0``).  Fine candidates beyond ``j = -J`` (all levels inside ``[-eps, eps]``) are
+covered at once by the lower bound ``e_j(x) >= ((|x| - eps)^+)^2``.  The candidates left,
+``K``, can win; the oracle's block error is ``min_{j in K} SSE_j`` exactly.
+
+**Inclusion-exclusion.**  If ``K = {c, 0, f}`` with one coarse ``c > 0`` and one fine ``f < 0``
+candidate, and the two can never both beat ``X0`` (checked: on every piece of ``r`` at most one
+of "``(k - 1) Gmax_j(r) + max_{+-} D_j(+-r) > 0``" holds, the necessary condition for
+``SSE_j < SSE_0``), then with ``A = SSE_c``, ``B = SSE_0``, ``C = SSE_f``
+``min(A, B, C) = min(A, B) + min(B, C) - B`` block by block, and
+
+    E[oracle] = E min(A, B) + E min(B, C) - E B = (E A + E C - E|A - B| - E|B - C|) / 2.
+
+Both candidate scales of each pair are fixed functions of ``M`` (constant between powers of two),
+so each ``E|A - B|`` is the telescoped two-candidate statistic of the exact ``4over6`` path
+(:func:`._expect_46.telescoped_stats`, docs/blocks.md §2d-§2d5) with ``(X6, X4) = (X0, 2^j X0)``,
+and ``E A``, ``E C`` are exact absmax-rule expectations (§2c) with the scale ``2^j X0``.
+Otherwise (two candidates on one side, or both sides possible at once) a ``ValueError`` says so
+and points to :func:`~quanttheory.blocks.expectation_min.oracle_bracket`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
+
+import numpy as np
+
+__all__ = ["OracleCandidates", "oracle_candidates", "block_mse_oracle"]
+
+
+@dataclass(frozen=True)
+class OracleCandidates:
+    """Result of :func:`oracle_candidates` for one element format and block size ``k``.
+
+    ``kept``: the exponent offsets ``j`` (scale ``2^j X0``) that can strictly beat every other
+    candidate on some block (0 = the OCP floor scale ``X0`` is always kept); ``exact``: the
+    inclusion-exclusion of the module doc applies (at most one coarse and one fine candidate,
+    never both better than ``X0`` on one block); ``reason``: why not, if not.  ``gain[j]`` = the
+    largest gain ``max D_j`` of one element (in ``X0^2``, over ``|x| <= 2^(emax+1)``),
+    ``min_loss[j]`` = the smallest ``loss_j(r)`` of the max element over ``r`` in
+    ``[2^emax, 2^(emax+1))`` (negative: ``j`` can be better at the max element too), ``how[j]``
+    how ``j`` was excluded or that it is kept (tuples of ``(j, value)`` pairs, ``j`` from
+    ``-J`` to the last coarse candidate checked; ``J`` = ``jmin_checked``).  ``regions``: per kept
+    ``j != 0``, ``(j, ((r_a, r_b), ...))``: intervals of ``r = M / X0`` outside which ``j`` provably
+    never beats ``X0`` (only there does the expectation need ``E|SSE_j - SSE_0|``)."""
+
+    element: str
+    k: int
+    kept: tuple
+    exact: bool
+    reason: str
+    gain: tuple
+    min_loss: tuple
+    how: tuple
+    jmin_checked: int
+    regions: tuple = ()
+
+
+def _levels(element):
+    from .spec import element_format
+
+    return [Fraction(float(v)) for v in np.asarray(element_format(element).levels, float)]
+
+
+def _emax(element):
+    from .spec import _ELEMENTS
+
+    return _ELEMENTS[element]
+
+
+class _Grid:
+    """``e(x) = dist(x, s L)^2`` (``s`` a power of two) or, with ``eps``, the lower bound
+    ``((|x| - eps)^+)^2`` of every grid inside ``[-eps, eps]``."""
+
+    def __init__(self, lv, s=None, eps=None):
+        self.eps = eps
+        if eps is None:
+            self.lv = [s * v for v in lv]
+            self.mids = [(self.lv[i] + self.lv[i + 1]) / 2 for i in range(len(self.lv) - 1)]
+        else:
+            self.lv, self.mids = None, []
+
+    def e(self, x):
+        if self.eps is not None:
+            d = abs(x) - self.eps
+            return d * d if d > 0 else Fraction(0)
+        import bisect
+
+        i = bisect.bisect_left(self.mids, x)
+        d = x - self.lv[i]
+        return d * d
+
+    def breaks(self):
+        if self.eps is not None:
+            return [self.eps]
+        return [abs(m) for m in self.mids]
+
+
+class _Pair:
+    """``D(x) = e_0(x) - e_j(x)`` on ``|x| <= R``, its breakpoints and prefix maxima."""
+
+    def __init__(self, g0, gj, R):
+        self.g0, self.gj, self.R = g0, gj, R
+        bp = sorted({b for b in g0.breaks() + gj.breaks() if 0 <= b <= R} | {Fraction(0), R})
+        self.bp = bp
+        vals = [max(self.D(b), self.D(-b)) for b in bp]
+        pm, cur = [], None
+        for v in vals:
+            cur = v if cur is None else max(cur, v)
+            pm.append(cur)
+        self.pm = pm
+
+    def D(self, x):
+        return self.g0.e(x) - self.gj.e(x)
+
+    def gmax(self, r):
+        """max(0, sup_{|x| <= r} D(x)) (exact: D is linear between breakpoints)."""
+        import bisect
+
+        i = bisect.bisect_right(self.bp, r) - 1
+        v = max(self.pm[i], self.D(r), self.D(-r))
+        return max(v, Fraction(0))
+
+    def maxgain(self, r):
+        """max over the sign of D(+-r): the max element's gain (minus its loss)."""
+        return max(self.D(r), self.D(-r))
+
+    def pieces(self, lo, hi):
+        pts = sorted({b for b in self.bp if lo < b < hi} | {lo, hi})
+        return list(zip(pts[:-1], pts[1:]))
+
+
+def _never_wins(pair, k, lo, hi, depth=40):
+    """True if (k-1) Gmax(r) <= loss(r) = -maxgain(r) for every r in [lo, hi] (module doc)."""
+    stack = [(a, b, 0) for a, b in pair.pieces(lo, hi)]
+    while stack:
+        a, b, d = stack.pop()
+        loss = min(-pair.maxgain(a), -pair.maxgain(b))
+        if (k - 1) * pair.gmax(b) <= loss:
+            continue
+        if d >= depth:
+            return False
+        c = (a + b) / 2
+        stack += [(a, c, d + 1), (c, b, d + 1)]
+    return True
+
+
+def _can_win(pair, k, a, b):
+    """Necessary condition for SSE_j < SSE_0 somewhere on r in [a, b] (conservative)."""
+    return (k - 1) * pair.gmax(b) + max(pair.maxgain(a), pair.maxgain(b)) > 0
+
+
+def _exclusive(pc, pf, k, lo, hi, depth=40):
+    """True if no r in [lo, hi] lets both candidates beat X0 (bisection of the pieces)."""
+    pts = sorted({p for p in pc.bp + pf.bp if lo < p < hi} | {lo, hi})
+    stack = [(a, b, 0) for a, b in zip(pts[:-1], pts[1:])]
+    while stack:
+        a, b, d = stack.pop()
+        if not (_can_win(pc, k, a, b) and _can_win(pf, k, a, b)):
+            continue
+        if d >= depth:
+            return False
+        c = (a + b) / 2
+        stack += [(a, c, d + 1), (c, b, d + 1)]
+    return True
+
+
+def _excluded_at(pair, k, r, fine):
+    """The exclusion test of :func:`_region` at the single point ``r``."""
+    if fine:
+        return (k - 1) * pair.gmax(r) <= -pair.maxgain(r)
+    return (k - 1) * pair.gmax(r) + pair.maxgain(r) <= 0
+
+
+def _region(pair, k, lo, hi, fine, depth=14):
+    """Closed intervals of ``r`` in ``[lo, hi]`` outside which candidate ``j`` provably never beats
+    ``X0`` (fine: the gain/loss bound; coarse: the necessary condition of :func:`_can_win`);
+    bisection to ``depth`` levels below the breakpoint pieces, adjacent intervals merged.  A
+    superset of where ``j`` can win, so ``min(SSE_j, SSE_0) = SSE_0`` outside it exactly."""
+    out = []
+    stack = [(a, b, 0) for a, b in reversed(pair.pieces(lo, hi))]
+    while stack:
+        a, b, d = stack.pop()
+        if fine:
+            excluded = (k - 1) * pair.gmax(b) <= min(-pair.maxgain(a), -pair.maxgain(b))
+        else:
+            excluded = not _can_win(pair, k, a, b)
+        if excluded:
+            continue
+        if d >= depth or (d >= 2 and not _excluded_at(pair, k, a, fine) and not _excluded_at(pair, k, b, fine)):
+            # (both ends can win: keep the whole interval -- a superset is still correct; only the
+            # intervals with an excluded end are bisected further, to place the region's boundary)
+            if out and out[-1][1] == a:
+                out[-1] = (out[-1][0], b)
+            else:
+                out.append((a, b))
+            continue
+        c = (a + b) / 2
+        stack += [(c, b, d + 1), (a, c, d + 1)]
+    return tuple((float(a), float(b)) for a, b in out)
+
+
+def _dominates(g_big, g_small, R):
+    """e_big(x) >= e_small(x) on |x| <= R (piecewise linear difference: check at breakpoints)."""
+    bp = sorted({b for b in g_big.breaks() + g_small.breaks() if 0 <= b <= R} | {Fraction(0), R})
+    return all(g_big.e(s * b) >= g_small.e(s * b) for b in bp for s in (1, -1))
+
+
+@lru_cache(maxsize=None)
+def oracle_candidates(element: str, k: int) -> OracleCandidates:
+    """Which E8M0 scales ``2^j X0`` can be the per-block optimum, for element format ``element``
+    (``e4m3 e5m2 e2m3 e3m2 e2m1 mxint8 int4n int8n``) and block size ``k >= 1`` (module doc:
+    exact rational arithmetic on the level sets; piecewise-linear gains, maxima at breakpoints).
+
+    Example, MXFP4 (E2M1, ``k = 32``, ``r = M / X0`` in [4, 8)): ``j >= 2`` is dominated by
+    ``j = 1`` pointwise; ``j <= -2`` gains at most ``0.0625 X0^2`` per element while the max
+    element loses ``>= 6.25 X0^2``; ``j = 1`` can win only when ``r > 7`` and ``j = -1`` only when
+    ``31 * 0.0625 > loss(r)``, i.e. ``r < 7`` (loss >= 15 beyond 7): ``kept = (-1, 0, 1)``, exact."""
+    if not isinstance(element, str):
+        raise TypeError(f"element must be a format name (str), got {type(element).__name__}")
+    from .spec import _ELEMENTS
+
+    if element not in _ELEMENTS:
+        raise ValueError(f"unknown element format {element!r}; valid: {sorted(_ELEMENTS)}")
+    if not (isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k >= 1):
+        raise ValueError(f"block size k must be an integer >= 1, got {k!r}")
+    k = int(k)
+    lv = _levels(element)
+    emax = _emax(element)
+    lo, hi = Fraction(2) ** emax, Fraction(2) ** (emax + 1)
+    g0 = _Grid(lv, Fraction(1))
+    amax = max(abs(lv[0]), abs(lv[-1]))
+    l1 = min(abs(v) for v in lv if v != 0)
+    how, gain, loss = [], [], []
+    kept = [0]
+
+    def stats(pair, j):
+        gain.append((j, float(pair.gmax(hi))))
+        pts = sorted({p for p in pair.bp if lo <= p <= hi} | {lo, hi})
+        loss.append((j, float(min(-pair.maxgain(p) for p in pts))))
+
+    # fine side: j = -1, -2, ... until every level is inside [-eps, eps] with eps <= l1 / 8
+    j = -1
+    while True:
+        s = Fraction(2) ** j
+        if s * amax <= l1 / 8:
+            break
+        pair = _Pair(g0, _Grid(lv, s), hi)
+        stats(pair, j)
+        if _never_wins(pair, k, lo, hi):
+            how.append((j, "never beats X0 (gain/loss bound)"))
+        else:
+            how.append((j, "kept"))
+            kept.append(j)
+        j -= 1
+    jmin = j + 1
+    eps = Fraction(2) ** j * amax
+    tail = _Pair(g0, _Grid(lv, eps=eps), hi)
+    if not _never_wins(tail, k, lo, hi):
+        return OracleCandidates(element, k, tuple(sorted(kept)), False,
+                                f"fine scales below 2^{j} X0 not excluded by the tail bound", tuple(gain), tuple(loss),
+                                tuple(how), jmin)
+    how.append((j, f"all j <= {j}: never beat X0 (levels inside +-{float(eps):.3g} X0)"))
+    # coarse side: j = 1, 2, ... until every |x| <= hi rounds to 0
+    g1 = _Grid(lv, Fraction(2))
+    j = 1
+    while True:
+        s = Fraction(2) ** j
+        if s * l1 / 2 >= hi:
+            how.append((j, f"all j >= {j}: every element rounds to 0 (e_j = x^2 >= e_0)"))
+            break
+        gj = g1 if j == 1 else _Grid(lv, s)
+        pair = _Pair(g0, gj, hi)
+        stats(pair, j)
+        if j >= 2 and _dominates(gj, g1, hi):
+            how.append((j, "dominated by j = 1 pointwise"))
+        elif _dominates(gj, g0, hi):
+            how.append((j, "dominated by X0 pointwise"))
+        elif _never_wins(pair, k, lo, hi):
+            how.append((j, "never beats X0 (gain/loss bound)"))
+        else:
+            how.append((j, "kept"))
+            kept.append(j)
+        j += 1
+    kept = sorted(kept)
+    coarse = [j for j in kept if j > 0]
+    fine = [j for j in kept if j < 0]
+    exact, reason = True, ""
+    if len(coarse) > 1 or len(fine) > 1:
+        exact, reason = False, f"more than one candidate on one side of X0 can win: {kept}"
+    elif coarse and fine:
+        pc = _Pair(g0, _Grid(lv, Fraction(2) ** coarse[0]), hi)
+        pf = _Pair(g0, _Grid(lv, Fraction(2) ** fine[0]), hi)
+        if not _exclusive(pc, pf, k, lo, hi):
+            exact, reason = False, f"candidates {coarse[0]} and {fine[0]} may both beat X0 on one block"
+    regions = tuple((j, _region(_Pair(g0, _Grid(lv, Fraction(2) ** j), hi), k, lo, hi, j < 0)) for j in kept if j != 0)
+    return OracleCandidates(element, k, tuple(kept), exact, reason, tuple(gain), tuple(loss), tuple(how), jmin,
+                            regions)
+
+
+def _mse_scaled(dist, bf, a, b, X, k, eabs, per_piece=False):
+    """Per-element MSE of the absmax rule with scale ``X_p`` on the piece ``(a_p, b_p]`` (the
+    telescoped sum of docs/blocks.md §2c, :func:`.expectation._block_mse_telescoped`, for an
+    arbitrary piecewise-constant scale; ``eabs`` the target of the summed cell-quadrature bounds).
+    Returns (mse, error bound), or with ``per_piece`` the arrays of both per piece."""
+    from .expectation import _G, _T_pairs, _shell_prob
+
+    Gb = np.clip(_G(dist, b), 0.0, 1.0)
+    pab = np.maximum(_shell_prob(dist, a, b), 0.0)
+    Gbk = Gb ** (k - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dGk = np.where(Gb > 0, -Gbk * np.expm1((k - 1) * np.log1p(-np.minimum(pab / np.where(Gb > 0, Gb, 1.0),
+                                                                                 1.0))), 0.0)
+    P = a.size
+    nc = len(bf.fmt.levels) + 8
+    eps_in = eabs / (2 * P * np.maximum(dGk, 1.0 / P)) / nc
+    Ta, Sh, Ea, Es = _T_pairs(dist, bf.fmt, a, b, X, (eps_in, eabs / (16 * P)))
+    terms = Gbk * Sh + dGk * Ta
+    mse = float(np.sum(terms))
+    if per_piece:
+        return terms, Gbk * Es + dGk * Ea + 20 * np.finfo(float).eps * terms
+    return mse, float(np.sum(Gbk * Es + dGk * Ea)) + 20 * np.finfo(float).eps * mse
+
+
+def _from_bracket(dist, bf, tol, m2):
+    """The oracle from :func:`~quanttheory.blocks.expectation_min.oracle_bracket` when its width is
+    already below ``tol`` relative (MXFP8 E4M3: ~1e-12): midpoint, error = half-width + the lower
+    bound's quadrature indicator; ``None`` if the bracket is wider."""
+    from .expectation import BlockMSE
+    from .expectation_min import oracle_bracket
+
+    br = oracle_bracket(dist, bf)
+    lo = br.lower - br.lower_error
+    if not (br.upper - lo <= 2 * tol * br.upper):
+        return None
+    mid = 0.5 * (lo + br.upper)
+    nan = float("nan")
+    return BlockMSE(mid, 10 * math.log10(m2 / mid), nan, nan, nan, 0.5 * (br.upper - lo) + 1e-15 * mid, "oracle",
+                    bf.block, 1.0, 1.0)
+
+
+def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_harmonics: int = 4_000_000):
+    """Exact expected per-element MSE of the per-block optimal E8M0 scale (``oracle``), MX formats,
+    Normal and Laplace laws (docs/blocks.md §2f; module doc).
+
+    ``E[oracle] = E B + sum_{j in K, j != 0} (E min(SSE_j, B) - E B)`` with ``B = SSE_0`` the OCP
+    floor scale's block error and ``K`` from :func:`oracle_candidates` (at most one coarse and one
+    fine candidate, never both better than ``X0`` on one block); ``E min(SSE_j, B) = (E SSE_j + E B
+    - E|SSE_j - B|) / 2`` with ``E|.|`` the telescoped characteristic-function series of the exact
+    ``4over6`` path.  Returns :class:`~quanttheory.blocks.expectation.BlockMSE` (``mse`` in data
+    units^2 per element, ``sqnr_db``, ``error_estimate`` absolute: quadrature / series bounds + the
+    truncation of ``M`` to ``[m_lo, m_hi]``); ``saturation_rate`` and the scale under/overflow rates
+    are NaN (not computed).  ``tol``: target relative error (float in [1e-12, 1e-3)).
+
+    Raises ``ValueError`` if the candidate check fails for this element and ``k`` (then use
+    :func:`~quanttheory.blocks.expectation_min.oracle_bracket` or ``monte_carlo_block_mse``), for
+    non-E8M0 scale formats, laws other than Normal / Laplace, or if a candidate scale leaves the
+    E8M0 range on the relevant ``M`` range, or if the series would need more than ``max_harmonics``
+    odd harmonics in all (planning pass of the kernel, before any harmonic is computed) *and* the
+    rigorous bracket :func:`~quanttheory.blocks.expectation_min.oracle_bracket` is wider than ``tol``
+    relative.  MXFP8 E4M3 needs 1.2e7 (N(0,1)) / 6e8 (Laplace) harmonics, but its bracket is
+    ~1e-12 wide: the bracket's midpoint is returned, ``error_estimate`` = half its width + the
+    lower bound's quadrature indicator (Gauss-Legendre 16 vs 32 per Voronoi cell)."""
+    from ._expect_46 import telescoped_stats
+    from .expectation import BlockMSE, _check_law, _G, _pieces, _range
+    from .spec import E8M0_MAX, E8M0_MIN, get_block_format
+
+    dist = _check_law(dist)
+    bf = get_block_format(fmt, block=block)
+    if bf.scale_format != "e8m0":
+        raise ValueError(f"block_mse_oracle needs E8M0 block scales (MX formats), got {bf.scale_format!r}; the "
+                         "NVFP4 / INT4 oracles (E4M3 / fp16 / real scales) have Monte Carlo + oracle_bracket only")
+    kp = dist.kernel_params()
+    if kp is None or kp[3] or kp[0] not in (0, 1):
+        raise ValueError("block_mse_oracle supports Normal and Laplace laws; use monte_carlo_block_mse(..., 'oracle') "
+                         "and oracle_bracket for others")
+    if not (isinstance(tol, float) and 1e-12 <= tol < 1e-3):
+        raise ValueError(f"tol must be a float in [1e-12, 1e-3), got {tol!r}")
+    k = bf.block
+    cand = oracle_candidates(bf.element, k)
+    if not cand.exact:
+        raise ValueError(f"no exact oracle expectation for {bf.name} with k = {k}: {cand.reason}; use oracle_bracket "
+                         "(rigorous bracket) or monte_carlo_block_mse(..., 'oracle')")
+    law, loc, scale = int(kp[0]), float(kp[1]), float(kp[2])
+    m2 = dist.second_moment()
+    mlo, mhi = _range(dist, k, min(tol, 1e-10))
+    a, b, X0 = _pieces(dist, bf, "floor", 1.0, 1.0, mlo, mhi)
+    e0 = np.log2(X0)
+    others = [j for j in cand.kept if j != 0]
+    for j in others + [0]:
+        if np.any(e0 + j < E8M0_MIN) or np.any(e0 + j > E8M0_MAX):
+            raise ValueError(f"candidate scale 2^{j} X0 leaves the E8M0 range [2^{E8M0_MIN}, 2^{E8M0_MAX}] for block "
+                             f"absmax in [{mlo:.3g}, {mhi:.3g}]: rescale the law")
+    mB, errB = _mse_scaled(dist, bf, a, b, X0, k, 1e-5 * tol * m2)
+    mse, err = mB, errB + 1e-3 * tol * m2
+    regions = dict(cand.regions)
+    for j in others:
+        # sub-pieces (a', b'] of the floor pieces where 2^j X0 can beat X0 (r = M / X0 in a region);
+        # elsewhere min(SSE_j, B) = B exactly.  E[(B - SSE_j)^+; sub-piece] = (E[B] - E[SSE_j] + E|S|) / 2
+        sa, sb, sX = [], [], []
+        for ra, rb in regions[j]:
+            lo_, hi_ = np.maximum(a, X0 * ra), np.minimum(b, X0 * rb)
+            sel = hi_ > lo_
+            sa.append(lo_[sel]), sb.append(hi_[sel]), sX.append(X0[sel])
+        sa, sb, sX = np.concatenate(sa), np.concatenate(sb), np.concatenate(sX)
+        if sa.size == 0:
+            continue
+        # sub-pieces carrying almost no error: 0 <= E[(B - SSE_j)^+; piece] <= E[B; piece]; count
+        # E[B; piece] / 2 +- E[B; piece] / 2 instead of two ends whose statistics nearly cancel
+        tB, eB = _mse_scaled(dist, bf, sa, sb, sX, k, 1e-3 * tol * mB, per_piece=True)
+        # (the smallest pieces first, while their sum stays <= 0.1 tol mse: at most 0.05 tol mse of error)
+        order = np.argsort(tB)
+        small = np.zeros(sa.size, bool)
+        small[order[np.cumsum(tB[order]) <= 0.1 * tol * mB / len(others)]] = True
+        mse -= 0.5 * float(np.sum(tB[small]))
+        err += 0.5 * float(np.sum(tB[small])) + float(np.sum(eB[small]))
+        sa, sb, sX = sa[~small], sb[~small], sX[~small]
+        if sa.size == 0:
+            continue
+        Xj = sX * 2.0 ** j
+        mBr, eBr = _mse_scaled(dist, bf, sa, sb, sX, k, 1e-3 * tol * mB)
+        mjr, ejr = _mse_scaled(dist, bf, sa, sb, Xj, k, 1e-3 * tol * mB)
+        P = sa.size
+        gks = np.concatenate([np.clip(np.asarray(_G(dist, sb), float), 0.0, 1.0) ** k,
+                              np.clip(np.asarray(_G(dist, sa), float), 0.0, 1.0) ** k])
+        ends = np.concatenate([sb, sa])
+        sgn = np.concatenate([np.ones(P), -np.ones(P)])
+        ok = gks > 0
+        gw = np.where(ok, gks, 1.0)
+        # E|S| at every end, S = SSE_0 - SSE_j; the series' bounds sum to <= tol mse / 4 per candidate
+        eps_abs = np.minimum(0.25 * tol * mB * 2 * k / (2 * P) / len(others) / gw, k * m2)
+        X0e, Xje = np.concatenate([sX, sX]), np.concatenate([Xj, Xj])
+        plan = telescoped_stats(law, loc, scale, bf.fmt, ends[ok], X0e[ok], Xje[ok], k, eps_abs[ok], plan=True)[0]
+        if int(np.sum(plan)) > max_harmonics:
+            fb = _from_bracket(dist, bf, tol, m2)
+            if fb is not None:
+                return fb
+            raise ValueError(f"the exact oracle expectation of {bf.name} (k = {k}) would need ~{int(np.sum(plan)):.3g} "
+                             f"harmonics (> max_harmonics = {max_harmonics}) for the candidate 2^{j} X0: use "
+                             "oracle_bracket (rigorous bracket) or monte_carlo_block_mse(..., 'oracle'), or raise "
+                             "max_harmonics")
+        res = telescoped_stats(law, loc, scale, bf.fmt, ends[ok], X0e[ok], Xje[ok], k, eps_abs[ok])
+        absS = float(np.sum(sgn[ok] * gks[ok] * res.abs_S))
+        mse -= 0.5 * (mBr - mjr) + absS / (2 * k)
+        err += eBr + ejr + float(np.sum(gks[ok] * res.err_abs)) / (2 * k)
+    nan = float("nan")
+    return BlockMSE(mse, 10 * math.log10(m2 / mse), nan, nan, nan, err, "oracle", k, 1.0, 1.0)

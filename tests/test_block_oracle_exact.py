@@ -1,0 +1,225 @@
+"""Exact oracle expectation for MX formats (quanttheory/blocks/expectation_oracle.py, docs/blocks.md §2f).
+
+* candidate-set check, MXFP4 numbers derived by hand (module doc / docs): per-element gain of
+  X0/2 and X0/4 over X0 is 0.0625 X0^2 (x = 0.25 X0), the max element's loss at r = M/X0 = 4 is
+  (4 - 3)^2 = 1 for X0/2 and (4 - 1.5)^2 = 6.25 for X0/4; 2 X0 wins only for r > 7;
+* the pairwise identity on sampled and hand-built blocks: the brute-force optimum over 17
+  exponents equals min(A, B, C), and A < B and C < B never hold together;
+* Monte Carlo with the compiled per-block oracle (exact per block, brute force in its tests) within
+  3 standard errors, k = 32 and k = 2 (MXINT8 k = 2: three candidates); inside oracle_bracket;
+* k = 2 against an independent double integral (`slow`; outer scipy quad over x1, inner exact over
+  x2: lower envelope of the candidate parabolas over every exponent in [-30, 9], Gauss-Legendre 20
+  per smooth piece; the inner integral checked against a brute-force trapezoid at x1 = 0.3 in the
+  session): agreement 5.4e-8 relative, limited by the outer quad (a 1e-6 check, not 1e-9).
+"""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import integrate
+
+from quanttheory.blocks import get_block_format
+from quanttheory.blocks.expectation import block_mse, monte_carlo_block_mse
+from quanttheory.blocks.expectation_min import oracle_bracket
+from quanttheory.blocks.expectation_oracle import block_mse_oracle, oracle_candidates
+from quanttheory.blocks.spec import _block_sse, element_format
+from quanttheory.laws import Laplace, Normal
+
+
+# ------------------------------------------------------------------ candidate-set check, by hand
+def test_mxfp4_candidates_by_hand():
+    c = oracle_candidates("e2m1", 32)
+    assert c.kept == (-1, 0, 1) and c.exact
+    gain, loss = dict(c.gain), dict(c.min_loss)
+    assert gain[-1] == 0.0625 and gain[-2] == 0.0625          # x = 0.25 X0: e_0 = 0.0625, e_fine = 0
+    assert loss[-1] == 1.0 and loss[-2] == 6.25              # r = 4: (4 - 3)^2 and (4 - 1.5)^2, e_0(4) = 0
+    how = dict(c.how)
+    assert how[2] == "dominated by j = 1 pointwise" and how[-2].startswith("never beats")
+    reg = dict(c.regions)
+    assert reg[1] == ((7.0, 8.0),)                             # 2 X0 needs an element above 7 X0
+    # X0/2 beats X0 only if 31 * 0.0625 > (r - 3)^2 - dist(r, G_X0)^2: r < 4.5 (loss(4.5) = 2.25 - 0.25 = 2)
+    (ra, rb), = reg[-1]
+    assert ra == 4.0 and 4.4 < rb <= 4.5
+
+
+def test_gain_of_two_x0_by_hand():
+    # e_0(x) - e_1(x) on |x| <= 8: 0 up to 7 (2 X0's levels 0..6 are levels of X0), then (x - 6)^2 - (x - 8)^2
+    # = 4x - 28, largest at x = 8: 4.  (The stored gain is its max over |x| <= 8.)
+    assert dict(oracle_candidates("e2m1", 32).gain)[1] == 4.0
+
+
+@pytest.mark.parametrize("k,kept", [(2, (0, 1)), (16, (0, 1)), (17, (0, 1)), (18, (-1, 0, 1)), (64, (-1, 0, 1))])
+def test_mxfp4_candidates_depend_on_k(k, kept):
+    # X0/2 can win iff (k - 1) 0.0625 > min loss = 1 (r = 4): k - 1 > 16
+    c = oracle_candidates("e2m1", k)
+    assert c.kept == kept and c.exact
+
+
+def test_large_k_not_exact_raises():
+    # k = 128: X0/4 gains 127 * 0.0625 = 7.94 > 6.25: two fine candidates, no pairwise formula
+    c = oracle_candidates("e2m1", 128)
+    assert not c.exact and -2 in c.kept
+    with pytest.raises(ValueError, match="oracle_bracket"):
+        block_mse_oracle(Normal(), "mxfp4", block=128)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="E8M0"):
+        block_mse_oracle(Normal(), "nvfp4")
+    with pytest.raises(ValueError, match="oracle_bracket"):
+        block_mse(Normal(), "nvfp4", "oracle")
+    with pytest.raises(ValueError, match="unknown element"):
+        oracle_candidates("e9m9", 32)
+    with pytest.raises(ValueError, match="block size"):
+        oracle_candidates("e2m1", 0)
+    with pytest.raises(ValueError, match="tol"):
+        block_mse_oracle(Normal(), "mxfp4", tol=1e-20)
+    with pytest.raises(ValueError, match="max_harmonics"):
+        block_mse_oracle(Normal(), "mxfp4", max_harmonics=10)
+
+
+# ------------------------------------------------------------------ the identity on blocks
+def _sse_offsets(xb, fmt, emax, js):
+    M = np.max(np.abs(xb), axis=1)
+    X0 = np.exp2(np.floor(np.log2(M)) - emax)
+    return {j: _block_sse(xb, X0 * 2.0 ** j, fmt)[0] for j in js}
+
+
+@pytest.mark.parametrize("element,emax", [("e2m1", 2), ("e2m3", 2), ("mxint8", 0)])
+def test_identity_on_sampled_blocks(element, emax):
+    rng = np.random.default_rng(1414)
+    fmt = element_format(element)
+    c = oracle_candidates(element, 32)
+    n = 1 << 12
+    for xb in (rng.standard_normal((n, 32)), rng.laplace(size=(n, 32)), rng.standard_t(3, size=(n, 32))):
+        sse = _sse_offsets(xb, fmt, emax, range(-8, 9))
+        brute = np.min(np.stack([sse[j] for j in sse]), axis=0)
+        kept = np.min(np.stack([sse[j] for j in c.kept]), axis=0)
+        assert np.array_equal(brute, kept)
+        A, B, C = sse[1], sse[0], sse[-1]
+        assert not np.any((A < B) & (C < B))
+        for j, reg in c.regions:       # outside its region, j never beats X0
+            r = np.max(np.abs(xb), axis=1) / np.exp2(np.floor(np.log2(np.max(np.abs(xb), axis=1))) - emax)
+            inside = np.zeros(n, bool)
+            for ra, rb in reg:
+                inside |= (r >= ra) & (r <= rb)
+            assert not np.any((sse[j] < B) & ~inside)
+
+
+def test_identity_adversarial_mxfp4_by_hand():
+    fmt = element_format("e2m1")
+    blocks = np.array([[4.0] + [0.25] * 31,          # C wins: B = A = 31/16, C = (4 - 3)^2 = 1
+                       [4.4] + [0.25] * 31,          # C = 1.4^2 = 1.96 < B = 0.16 + 1.9375 = 2.0975
+                       [4.5] + [0.25] * 31,          # B = 0.25 + 1.9375 = 2.1875 < C = 2.25
+                       [7.5] * 32,                   # A = 32 * 0.25 = 8 < B = 32 * 2.25 = 72
+                       [7.0] + [0.25] * 31,          # A = B: 2X0 needs r > 7 to win
+                       [7.01] + [0.75] * 31])
+    sse = _sse_offsets(blocks, fmt, 2, range(-8, 9))
+    A, B, C = sse[1], sse[0], sse[-1]
+    np.testing.assert_allclose(B[:4], [1.9375, 2.0975, 2.1875, 72.0], rtol=1e-14)
+    np.testing.assert_allclose(C[:4], [1.0, 1.96, 2.25, 32 * 4.5 ** 2], rtol=1e-14)
+    np.testing.assert_allclose(A[[0, 3]], [1.9375, 8.0], rtol=1e-14)
+    assert A[4] == B[4]
+    brute = np.min(np.stack(list(sse.values())), axis=0)
+    assert np.array_equal(brute, np.minimum(np.minimum(A, B), C))
+    assert not np.any((A < B) & (C < B))
+
+
+# ------------------------------------------------------------------ k = 2 independent reference
+_GLZ, _GLW = np.polynomial.legendre.leggauss(20)
+
+
+def _ref_k2(law, element, Es, B):
+    """E[oracle] per element for k = 2: (1/2) int f(x1) int f(x2) min_E [e_E(x1) + e_E(x2)] dx2 dx1,
+    every exponent E in Es (module doc)."""
+    lv = np.asarray(element_format(element).levels, float)
+    mids = 0.5 * (lv[:-1] + lv[1:])
+    sc = np.exp2(np.asarray(Es, float))
+    allm = np.unique(np.concatenate([s * mids for s in sc]))
+    allm = allm[(allm > -B) & (allm < B)]
+    edges = np.concatenate([[-B], allm, [B]])
+
+    def near(x, s):                                   # nearest level of s * lv (vectorized over x)
+        return s * lv[np.clip(np.searchsorted(mids, x / s), 0, lv.size - 1)]
+
+    def inner(x1):
+        cE = np.array([(x1 - near(np.array([x1]), s)[0]) ** 2 for s in sc])
+        lo, hi = edges[:-1], edges[1:]
+        ctr = 0.5 * (lo + hi)
+        L = np.stack([near(ctr, s) for s in sc], axis=1)            # (panels, E): nearest level
+        # value - x^2 = c_E - 2 l x + l^2 (lines): lower envelope, recursion where the ends disagree
+        pieces = []
+        vlo = cE - 2 * L * lo[:, None] + L ** 2
+        vhi = cE - 2 * L * hi[:, None] + L ** 2
+        ilo, ihi = np.argmin(vlo, axis=1), np.argmin(vhi, axis=1)
+        same = ilo == ihi
+        P = np.arange(lo.size)
+        pieces.append((lo[same], hi[same], L[P[same], ilo[same]], cE[ilo[same]]))
+        for p in P[~same]:
+            stack = [(lo[p], hi[p])]
+            lp = L[p]
+            while stack:
+                a, b = stack.pop()
+                va, vb = cE - 2 * lp * a + lp ** 2, cE - 2 * lp * b + lp ** 2
+                ia, ib = int(np.argmin(va)), int(np.argmin(vb))
+                best = ia if vb[ia] <= vb[ib] else (ib if va[ib] <= va[ia] else -1)
+                xs = math.nan
+                if best < 0:
+                    xs = (cE[ib] + lp[ib] ** 2 - cE[ia] - lp[ia] ** 2) / (2 * (lp[ib] - lp[ia]))
+                if best < 0 and not (a < xs < b) or b - a < 1e-13:
+                    # crossing at an end (a tie there, rounding): the line minimal at the midpoint
+                    best = int(np.argmin(cE - 2 * lp * (0.5 * (a + b)) + lp ** 2))
+                if best >= 0:
+                    pieces.append((np.array([a]), np.array([b]), np.array([lp[best]]), np.array([cE[best]])))
+                    continue
+                stack += [(a, xs), (xs, b)]
+        l, u, lev, c = (np.concatenate(z) for z in zip(*pieces))
+        h = 0.5 * (u - l)
+        x = 0.5 * (u + l)[:, None] + h[:, None] * _GLZ
+        return float(np.sum((((x - lev[:, None]) ** 2 + c[:, None]) * law.pdf(x)) @ _GLW * h))
+
+    pts = sorted({p for p in allm if abs(p) > 0.05} | {float(b) for b in law.breakpoints() if -B < b < B})
+    val, err = integrate.quad(lambda x: inner(x) * float(law.pdf(x)), -B, B, points=pts[:900], limit=4000,
+                              epsabs=1e-14, epsrel=1e-12)
+    return 0.5 * val, 0.5 * err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt,element,law,B", [("mxfp4", "e2m1", Normal(), 12.0)], ids=["mxfp4-normal"])
+def test_k2_against_double_integral(fmt, element, law, B):
+    # exponents: at E = 9 every |x| <= B rounds to 0 (smallest level 0.5 x 2^9 / 2 = 128 >= B), e = x^2,
+    # as for every larger E; E < -30 (levels <= 6 2^-30) only matters for blocks with both |x| < 1e-8
+    # (probability < 1e-16, error < 1e-16)
+    ex = block_mse_oracle(law, fmt, block=2)
+    ref, qerr = _ref_k2(law, element, range(-30, 10), B)
+    print(f"{fmt} k=2: exact {ex.mse!r} (err {ex.error_estimate:.1e}) reference {ref!r} (quad err {qerr:.1e}) "
+          f"rel diff {abs(ex.mse - ref) / ref:.1e}")
+    # observed: 5.4e-8 relative (N(0,1)); Laplace(0.3, 0.7): 4.3e-7 (not in the suite, ~50 s).  The
+    # reference's outer quad does not reach 1e-9 (its kinks in x1 where the best exponent switches are
+    # not among its break points; its own estimate 3e-7 relative): a 1e-6 check, not 1e-9
+    assert abs(ex.mse - ref) <= 1e-6 * ref
+
+
+# ------------------------------------------------------------------ Monte Carlo and the bracket
+@pytest.mark.parametrize("fmt,law,k,seed", [("mxfp4", Normal(), 32, 21), ("mxfp4", Laplace(0.3, 0.7), 32, 22),
+                                            ("mxint8", Normal(), 32, 23), ("mxfp6_e2m3", Laplace(), 32, 24),
+                                            ("mxfp4", Normal(), 2, 25), ("mxint8", Laplace(0.3, 0.7), 2, 26),
+                                            ("mxfp6_e3m2", Normal(), 32, 27), ("mxfp8_e5m2", Laplace(), 32, 28)],
+                         ids=["mxfp4-normal", "mxfp4-laplace-shifted", "mxint8-normal", "e2m3-laplace",
+                              "mxfp4-k2-normal", "mxint8-k2-laplace-shifted", "e3m2-normal", "e5m2-laplace"])
+def test_against_monte_carlo_and_bracket(fmt, law, k, seed):
+    if k != 32:
+        assert len(oracle_candidates(get_block_format(fmt).element, k).kept) == (3 if fmt == "mxint8" else 2)
+    ex = block_mse_oracle(law, fmt, block=k)
+    if k == 32:
+        assert block_mse(law, fmt, "oracle").mse == ex.mse
+    # the bound: <= 2.1e-10 relative except MXINT8 (the kernel's rounding bound of E|S| at the ends:
+    # 1.6e-9 at k = 32, 5.5e-9 at k = 2, docs/blocks.md §2f)
+    assert ex.rule == "oracle" and ex.error_estimate <= (1e-8 if fmt == "mxint8" else 3e-10) * ex.mse
+    mean, se, _ = monte_carlo_block_mse(law, fmt, "oracle", n=1 << 21, rng=seed, block=k)
+    assert abs(mean - ex.mse) <= 3 * se
+    br = oracle_bracket(law, fmt, block=k)
+    assert br.lower - br.lower_error - ex.error_estimate <= ex.mse <= br.upper + ex.error_estimate
+    # strictly better than every absmax rule (the oracle picks X0 or better per block)
+    assert ex.mse < block_mse(law, fmt, "floor", block=k).mse
