@@ -24,21 +24,21 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from mpref import mp_risk  # noqa: E402
 
 
-def _ref(d, g, s):
+def _ref(d, g, s, reg="msqe"):
     law, mu, sig, relu = d.kernel_params()
-    return float(mp_risk(law, mu, sig, relu, g.r_b, g.r_t, "msqe", s, dps=40))
+    return float(mp_risk(law, mu, sig, relu, g.r_b, g.r_t, reg, s, dps=40))
 
 
-def _reference_minima(d, g, lo, hi):
+def _reference_minima(d, g, lo, hi, reg="msqe"):
     """Every local minimum of the mpmath curve on [lo, hi]: a dense log scan of the engine's
     curve only locates the dips (bracket of 2 scan steps), the minimum in each bracket is
     scipy's bounded Brent on the mpmath reference."""
     scan = np.geomspace(lo, hi, 4001)
-    v = risk_curve(d, scan, g, "msqe")
+    v = risk_curve(d, scan, g, reg)
     out = []
     for i in range(1, scan.size - 1):
         if v[i] <= v[i - 1] and v[i] <= v[i + 1]:
-            m = minimize_scalar(lambda s: _ref(d, g, s), bounds=(scan[i - 1], scan[i + 1]), method="bounded",
+            m = minimize_scalar(lambda s: _ref(d, g, s, reg), bounds=(scan[i - 1], scan[i + 1]), method="bounded",
                                 options={"xatol": 1e-12 * scan[i]})
             out.append((float(m.x), float(m.fun)))
     return out
@@ -48,28 +48,29 @@ def _reference_minima(d, g, lo, hi):
 # the reference scale is compared with that slack on top of the certificate's scale_error
 _VALUE_SLACK = 3e-7
 
-CASES = [(Normal(50, 1), Grid(4)), (Normal(-50, 1), Grid(4)), (Normal(50, 1), Grid(4, signed=False)),
-         (Laplace(50, 1), Grid(4))]
+CASES = [(Normal(50, 1), Grid(4), "msqe"), (Normal(-50, 1), Grid(4), "msqe"),
+         (Normal(50, 1), Grid(4, signed=False), "msqe"), (Laplace(50, 1), Grid(4), "msqe"),
+         (Normal(50, 1), Grid(4), "qsin"), (Normal(-50, 1), Grid(4), "qsin"), (Laplace(50, 1), Grid(4), "qsin")]
 
 
-@pytest.mark.parametrize("d,g", CASES, ids=[f"{d}-{g.bits}{'s' if g.signed else 'u'}" for d, g in CASES])
-def test_offcentre_certificate_is_tight_and_brackets_the_reference(d, g):
-    r = optimal_scale(d, g, "msqe")
+@pytest.mark.parametrize("d,g,reg", CASES, ids=[f"{d}-{g.bits}{'s' if g.signed else 'u'}-{r}" for d, g, r in CASES])
+def test_offcentre_certificate_is_tight_and_brackets_the_reference(d, g, reg):
+    r = optimal_scale(d, g, reg, with_msqe_excess=False)
     # tight: scale_error <= 1e-9 relative, risk_lower_bound within 1e-9 of the risk
     assert r.scale_error <= 1e-9 * r.scale
     assert r.risk_lower_bound <= r.risk <= r.risk_lower_bound * (1 + 1e-9)
     # true: the global minimum of the independent reference over [s*/20, 20 s*] (every dip k = 1..15)
-    mins = _reference_minima(d, g, r.scale / 20, r.scale * 20)
+    mins = _reference_minima(d, g, r.scale / 20, r.scale * 20, reg)
     assert len(mins) >= 2  # several dips: the case this file is about
     s_ref, v_ref = min(mins, key=lambda m: m[1])
     assert abs(s_ref - r.scale) <= r.scale_error + _VALUE_SLACK * r.scale
     # the risk agrees with mpmath at the reported scale (1e-12: the module's evaluation error) and
     # no reference value is below the certified lower bound (1e-13: mpmath rounded to float64)
-    assert abs(r.risk - _ref(d, g, r.scale)) <= 1e-12 * r.risk
+    assert abs(r.risk - _ref(d, g, r.scale, reg)) <= 1e-12 * r.risk
     assert all(v >= r.risk_lower_bound * (1 - 1e-13) for _, v in mins)
-    # every other dip is at least 1e-5 relative above: a separation the certificate must make
+    # every other dip is at least 1e-4 relative above: a separation the certificate must make
     others = sorted(v for s, v in mins if abs(s - s_ref) > 1e-3 * s_ref)
-    assert others[0] > v_ref * (1 + 1e-5)
+    assert others[0] > v_ref * (1 + 1e-4)
 
 
 def _gauss_gain(s):
