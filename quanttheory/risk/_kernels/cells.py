@@ -868,8 +868,8 @@ def lower_bound_cells(law, mu, sig, relu, r_b, r_t, code, s1, s2, ns, nodes, wei
         kmax = kmin - 1
     total = 0.0
     comp = 0.0
-    # cells entirely on one side of the mode take the density at the outer position
-    # k s2 + y: equally spaced anchors, summed by recurrences (_block_sum_g)
+    # cells entirely on one side of the mode take the density at their position farthest from
+    # it (k s2 or k s1, :func:`_block_sum_outer`): equally spaced anchors, summed by recurrences
     # right of the mode for every s in [s1, s2] and |y| <= h1: k s - h1 >= mu, i.e. k s1 >= mu + h1
     # (k > 0) or k s2 >= mu + h1 (k <= 0); left: k s + h1 <= mu, i.e. k s2 (k >= 0) or k s1 (k < 0)
     # <= mu - h1 (the midpoint spacing used before let cells straddling the mode in)
