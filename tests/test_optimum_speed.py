@@ -76,7 +76,9 @@ def test_several_dips_returns_the_lowest_local_minimum():
     assert res.scale == pytest.approx(7.14303, abs=2e-5)
     lo, mid, hi = risk_curve(d, [res.scale * (1 - 1e-7), res.scale, res.scale * (1 + 1e-7)], g)
     assert mid <= lo and mid <= hi
-    assert abs(s[np.argmin(v)] - res.scale) <= res.scale_error
+    # the scan locates the minimizer to one step (4e-7; the curve's flatness adds < 1e-8 at
+    # R'' ~ 2 pi^2 49): the certified scale_error (now ~1e-13) plus that resolution
+    assert abs(s[np.argmin(v)] - res.scale) <= res.scale_error + (s[1] - s[0])
     assert res.risk_lower_bound <= v.min() * (1 + 1e-12)
 
 

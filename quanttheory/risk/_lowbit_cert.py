@@ -426,13 +426,13 @@ class FewCells:
         return Y, ew * (1 - 1e-12)
 
 
-def _bracket_root(cur, s0):
-    """A bracket [lo, hi] of a sign change (- to +) of R' near s0, by steps of 2x, or None."""
+def _bracket_root(cur, s0, step=2.0):
+    """A bracket [lo, hi] of a sign change (- to +) of R' near s0, by steps of ``step``x, or None."""
     g0, e0 = cur.deriv(s0)
     if g0 > e0:
         hi, lo = s0, s0
         for _ in range(200):
-            lo *= 0.5
+            lo /= step
             glo, elo = cur.deriv(lo)
             if glo < -elo:
                 return lo, hi, glo, cur.deriv(hi)[0]
@@ -441,7 +441,7 @@ def _bracket_root(cur, s0):
     lo = hi = s0
     glo = g0
     for _ in range(60):
-        hi *= 2.0
+        hi *= step
         ghi, ehi = cur.deriv(hi)
         if ghi > ehi:
             return lo, hi, cur.deriv(lo)[0], ghi
@@ -464,8 +464,9 @@ def certify_few(law, m, relu, r_b, r_t, qsin=False, max_bounds=3000):
     r_eff = max(cur.r_t, -cur.r_b, 1)
     start = (3.0 if law == 0 else 6.0) / r_eff
     Y, far = cur.far_lower()
-    for _restart in range(4):
-        br = _bracket_root(cur, start)
+    for _restart in range(8):
+        # restarts bracket finely: the dips of a law far off centre (s ~ m / k) are < 2x apart
+        br = _bracket_root(cur, start, 2.0 if _restart == 0 else 1.02)
         if br is None:
             return None
         lo, hi, glo, ghi = br

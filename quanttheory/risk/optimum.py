@@ -60,30 +60,13 @@ def _dmsqe(dist, grid, s):
                                      np.array([float(s)]), ns, nodes, weights, amax)[0])
 
 
-def _convexity_certificate(ev, a, b, pieces: int = 8, budget: int | None = None):
-    """Minimizer of the MSQE curve on [a, b], certified by strict convexity; returns
-    (s, error bound, curvature evaluations) or None.
-
-    ``R''(s) = 2 E[K_s^2] - 2 s sum_k (k + 1/2)^2 p((k + 1/2) s)`` is bounded below on
-    sub-intervals (the larger of :func:`msqe_curvature_lower_bound`, first order in the
-    width, and :func:`msqe_curvature_taylor_bound`, second order); if every bound is > 0 the
-    curve is strictly convex on [a, b] with modulus c = min bound, its minimizer there
-    is unique and is the root of the exact derivative ``R'(s) = -2 E[K (xi - K s)]``
-    (found by safeguarded false position, :func:`_root`), and
-    ``|s - s_true| <= (|R'(s)| + err) / c``, where err is 1e-12 of the size of the terms
-    of R'.  None when the budget (~2^24 boundary evaluations) runs out before
-    convexity is shown, or when the minimizer is not interior to [a, b].
-    """
+def _curvature_min(ev, a, b, pieces: int = 8, budget: int = 256):
+    """(c, evaluations) with ``R''(s) >= c > 0`` on [a, b] (MSQE curve, no pi^2), proven by
+    the curvature lower bounds of :func:`_convexity_certificate` on a geometric subdivision;
+    None when the budget runs out or a piece narrower than 1e-12 relative is not shown convex."""
     from ._kernels import cells
 
     law, mu, sig, relu, r_b, r_t = ev.args
-    # R' first: no convexity work when the minimizer is not interior
-    lo, hi = float(a), float(b)
-    glo, ghi = ev.dmsqe(lo), ev.dmsqe(hi)
-    if glo >= 0 or ghi <= 0:
-        return None
-    if budget is None:
-        budget = max(256, 2 ** (24 - ev.grid.bits))
     edges = np.geomspace(a, b, pieces + 1)
     stack = list(zip(edges[:-1], edges[1:]))
     cmin, used = math.inf, 0
@@ -110,6 +93,37 @@ def _convexity_certificate(ev, a, b, pieces: int = 8, budget: int | None = None)
         else:
             m = math.sqrt(x * y)
             stack += [(x, m), (m, y)]
+    return cmin, used
+
+
+def _convexity_certificate(ev, a, b, pieces: int = 8, budget: int | None = None):
+    """Minimizer of the MSQE curve on [a, b], certified by strict convexity; returns
+    (s, error bound, curvature evaluations) or None.
+
+    ``R''(s) = 2 E[K_s^2] - 2 s sum_k (k + 1/2)^2 p((k + 1/2) s)`` is bounded below on
+    sub-intervals (the larger of :func:`msqe_curvature_lower_bound`, first order in the
+    width, and :func:`msqe_curvature_taylor_bound`, second order); if every bound is > 0 the
+    curve is strictly convex on [a, b] with modulus c = min bound, its minimizer there
+    is unique and is the root of the exact derivative ``R'(s) = -2 E[K (xi - K s)]``
+    (found by safeguarded false position, :func:`_root`), and
+    ``|s - s_true| <= (|R'(s)| + err) / c``, where err is 1e-12 of the size of the terms
+    of R'.  None when the budget (~2^24 boundary evaluations) runs out before
+    convexity is shown, or when the minimizer is not interior to [a, b].
+    """
+    from ._kernels import cells
+
+    law, mu, sig, relu, r_b, r_t = ev.args
+    # R' first: no convexity work when the minimizer is not interior
+    lo, hi = float(a), float(b)
+    glo, ghi = ev.dmsqe(lo), ev.dmsqe(hi)
+    if glo >= 0 or ghi <= 0:
+        return None
+    if budget is None:
+        budget = max(256, 2 ** (24 - ev.grid.bits))
+    conv = _curvature_min(ev, a, b, pieces, budget)
+    if conv is None:
+        return None
+    cmin, used = conv
     s, g = _root(ev.dmsqe, lo, hi, glo, ghi)
     m2 = ev.dist.second_moment()
     e2 = ev.msqe(s)
@@ -482,6 +496,80 @@ def _components(live):
     return comps
 
 
+def _component_minimum(ev, a, b, budget):
+    """The MSQE curve's minimum over one component [a, b], certified by convexity on [a, b];
+    returns (s, R(s), lower bound of R over [a, b], lo, hi) with every minimizer over [a, b] in
+    [lo, hi] (risk units, curve factor included), or None when convexity is not shown.
+
+    With ``R'' >= c > 0`` on [a, b]: the minimizer is the root of the exact R' when R'(a) < 0 <
+    R'(b), else the end where R' points inward; in each case ``|s - s_true| <= (|R'(s)| + e) / c``
+    (``e`` the evaluation error of R', as in :func:`_convexity_certificate`) and, by convexity,
+    ``R(s_true) >= R(s) - (|R'(s)| + e) |s - s_true|``; R(s) itself is taken 1e-12 relative low
+    (the error convention of the whole module)."""
+    lo, hi = float(a), float(b)
+    conv = _curvature_min(ev, lo, hi, 4, budget)
+    if conv is None:
+        return None
+    cmin = conv[0]
+    glo, ghi = ev.dmsqe(lo), ev.dmsqe(hi)
+    m2 = ev.dist.second_moment()
+
+    def g_err(s):
+        return 1e-12 * 2 * (math.sqrt(m2) / s + 1) * math.sqrt(ev.msqe(s)) + 1e-300
+
+    # R(t) >= R(s) + R'(s) (t - s) (convexity); the slope's worst sign towards the minimizer is gb
+    if glo >= 0:  # increasing on [a, b] (up to the error of R'(a)): the minimum is at a
+        s = lo
+        gb = max(0.0, g_err(s) - glo)
+    elif ghi <= 0:  # decreasing: at b
+        s = hi
+        gb = max(0.0, g_err(s) + ghi)
+    else:
+        s, g = _root(ev.dmsqe, lo, hi, glo, ghi)
+        gb = abs(g) + g_err(s)
+    err = gb / cmin
+    r = ev(s)
+    lb = r * (1 - 1e-12) - ev.factor * gb * min(err, hi - lo)
+    if not (math.isfinite(lb) and math.isfinite(err)):
+        return None
+    return s, r, lb, max(s - err, lo), min(s + err, hi)
+
+
+def _certify_components(ev, comps, best, LB, budget=4096, max_pieces=64):
+    """Certify every component's own minimum (:func:`_component_minimum`), splitting a
+    component in two (dropping halves whose interval lower bound exceeds ``best``) where
+    convexity is not shown; None when that does not succeed within ``max_pieces`` pieces.
+
+    Returns (winner, survivors, pieces): the pieces are (s, R(s), lower bound, lo, hi); the
+    survivors are those whose lower bound does not exceed the lowest R(s) (taken 1e-12
+    relative high): every global minimizer lies in a survivor's [lo, hi], and no s has a risk
+    below the survivors' smallest lower bound."""
+    stack = [tuple(c) for c in comps]
+    pieces = []
+    tried = 0
+    while stack:
+        a, b = stack.pop()
+        tried += 1
+        if tried > max_pieces:
+            return None
+        cert = _component_minimum(ev, a, b, budget)
+        if cert is not None:
+            pieces.append(cert)
+            continue
+        if (b - a) / a < 1e-9:
+            return None
+        m = math.sqrt(a * b)
+        for x, y in ((a, m), (m, b)):
+            if LB(x, y) <= best:
+                stack.append((x, y))
+    if not pieces:
+        return None
+    win = min(pieces, key=lambda p: p[1])
+    top = min(win[1], best) * (1 + 1e-12)
+    survivors = [p for p in pieces if p[2] <= top]
+    return win, survivors, pieces
+
+
 def _branch_and_bound(dist, grid, reg, ev, scan, vals, rtol, inner=None, hull_iterations=300,
                       cert_iterations=20):
     """Certified global minimum of a parametric law's MSQE/QSin curve (see :func:`optimal_scale`).
@@ -576,8 +664,13 @@ def _branch_and_bound(dist, grid, reg, ev, scan, vals, rtol, inner=None, hull_it
             return None
         extra.update(hull=(a, b), lower_bound_evaluations=counts["lb"], risk_evaluations=ev.n,
                      derivative_evaluations=ev.nd, curvature_bounds=used)
-        # convex on the hull: its minimum is the global one, R >= R(s_c) - |R'(s_c)| |s_c - s_true|
-        lb = min([r_c * (1 - 1e-12)] + [iv[2] for iv in live])
+        # convex on the hull (which holds every survivor; the rest of s > 0 has bounds > best):
+        # R >= R(s_c) - |R'(s_c)| |s_c - s_true| on the hull, R(s_c) taken 1e-12 relative low
+        g_c = ev.dmsqe(s_c)
+        g_err = 1e-12 * 2 * (math.sqrt(dist.second_moment()) / s_c + 1) * math.sqrt(ev.msqe(s_c)) + 1e-300
+        lb = min(r_c * (1 - 1e-12) - ev.factor * (abs(g_c) + g_err) * err_c, best)
+        if not math.isfinite(lb):
+            lb = min([r_c * (1 - 1e-12)] + [iv[2] for iv in live])
         return dict(scale=s_c, risk=r_c, scale_error=err_c, risk_lower_bound=lb, method=convex_method,
                     extra=extra)
 
@@ -586,6 +679,28 @@ def _branch_and_bound(dist, grid, reg, ev, scan, vals, rtol, inner=None, hull_it
         out = try_convex(hull_a, hull_b, budget=max(16, int(2**22 / ncells)))
         if out is not None:
             return out
+    # several dips (the curve is not convex on the hull, e.g. a law far off centre, one dip per
+    # number of levels spanned): certify each component's own minimum, exclude the others
+    if reg.code == CODE_MSQE and ncells <= 8192:
+        comps = _components(live + [[c_lo, c_hi, 0.0]])
+        sep = _certify_components(ev, comps, best, LB, budget=max(64, int(2**20 / ncells)))
+        if sep is not None:
+            win, survivors, pieces = sep
+            s_w, r_w = win[0], win[1]
+            lo_w = min(p[3] for p in survivors)
+            hi_w = max(p[4] for p in survivors)
+            extra.update(hull=(hull_a, hull_b), lower_bound_evaluations=counts["lb"], risk_evaluations=ev.n,
+                         derivative_evaluations=ev.nd, components=[tuple(c) for c in comps],
+                         component_minima=[(p[0], p[1], p[2]) for p in sorted(pieces)])
+            tied = len(survivors) > 1
+            method = ("branch-and-bound with interval lower bounds (certified global); each surviving component "
+                      "proven strictly convex and its minimum certified (root of the exact R'), ")
+            method += ("the components could not be separated (tied minima within their certificates): "
+                       "scale_error spans every tied component's minimizer" if tied else
+                       "every other component excluded by its certified minimum: "
+                       "|s* - s_true| <= |R'(s*)| / min R''")
+            return dict(scale=s_w, risk=r_w, scale_error=max(s_w - lo_w, hi_w - s_w),
+                        risk_lower_bound=min(p[2] for p in survivors), method=method, extra=extra)
     # fallback: shrink the hull by bisection, then search every surviving component
     live.append([c_lo, c_hi, LB(c_lo, c_hi)])
     live = [iv for iv in live if iv[2] <= best]

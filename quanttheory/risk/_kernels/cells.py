@@ -834,6 +834,21 @@ def _gl_min(law, mu, sig, relu, code, tail, s1, a, b, y0, y1, ns, nodes, weights
 
 
 @numba.njit(cache=True)
+def _block_sum_outer(law, mu, sig, code, s1, s2, h1, k1, k2, right, ns, nodes, weights, amax):
+    """:func:`_block_sum_g` of cells k1..k2 all on one side of the mode, each at its position
+    farthest from the mode over s in [s1, s2] (the density's minimum there): k s2 right of the
+    mode for k >= 0 and left of it for k < 0, k s1 otherwise."""
+    total = 0.0
+    n1, n2 = k1, min(k2, -1)
+    if n2 >= n1:
+        total += _block_sum_g(law, mu, sig, code, s1, s1 if right else s2, h1, n1, n2, ns, nodes, weights, amax)
+    p1, p2 = max(k1, 0), k2
+    if p2 >= p1:
+        total += _block_sum_g(law, mu, sig, code, s1, s2 if right else s1, h1, p1, p2, ns, nodes, weights, amax)
+    return total
+
+
+@numba.njit(cache=True)
 def lower_bound_cells(law, mu, sig, relu, r_b, r_t, code, s1, s2, ns, nodes, weights, amax, edges_only=False):
     """Lower bound of ``s^2 E[phi(xi/s)]`` over s in [s1, s2] (0 < s1 <= s2 < inf), MSQE/QSin.
 
@@ -853,11 +868,15 @@ def lower_bound_cells(law, mu, sig, relu, r_b, r_t, code, s1, s2, ns, nodes, wei
         kmax = kmin - 1
     total = 0.0
     comp = 0.0
-    # cells entirely on one side of the mode take the density at the outer position
-    # k s2 + y: equally spaced anchors, summed by recurrences (_block_sum_g)
-    half = 0.5 * (s1 + s2)
-    kr = _kint(math.ceil((mu + h1) / half), -big, big)       # right of the mode from here
-    kl = _kint(math.floor((mu - h1) / half), -big, big)      # left of the mode up to here
+    # cells entirely on one side of the mode take the density at their position farthest from
+    # it (k s2 or k s1, :func:`_block_sum_outer`): equally spaced anchors, summed by recurrences
+    # right of the mode for every s in [s1, s2] and |y| <= h1: k s - h1 >= mu, i.e. k s1 >= mu + h1
+    # (k > 0) or k s2 >= mu + h1 (k <= 0); left: k s + h1 <= mu, i.e. k s2 (k >= 0) or k s1 (k < 0)
+    # <= mu - h1 (the midpoint spacing used before let cells straddling the mode in)
+    c = mu + h1
+    kr = _kint(math.ceil(c / s1 if c > 0.0 else c / s2), -big, big)       # right of the mode from here
+    c = mu - h1
+    kl = _kint(math.floor(c / s2 if c >= 0.0 else c / s1), -big, big)     # left of the mode up to here
     if law == LAW_LAPLACE or relu:
         kr = max(kr, _kint(math.ceil((max(mu, 0.0) + h1) / s2), -big, big) + 1)
     if relu:
@@ -870,13 +889,13 @@ def lower_bound_cells(law, mu, sig, relu, r_b, r_t, code, s1, s2, ns, nodes, wei
     l1 = kmin
     l2 = min(kl, kmax)
     if blocks_ok and r2 >= r1:
-        total, comp = _neumaier(total, comp, _block_sum_g(law, mu, sig, code, s1, s2, h1, r1, r2,
-                                                          ns, nodes, weights, amax))
+        total, comp = _neumaier(total, comp, _block_sum_outer(law, mu, sig, code, s1, s2, h1, r1, r2, True,
+                                                              ns, nodes, weights, amax))
     else:
         r1, r2 = 1, 0
     if blocks_ok and l2 >= l1 and not relu:
-        total, comp = _neumaier(total, comp, _block_sum_g(law, mu, sig, code, s1, s2, h1, l1, l2,
-                                                          ns, nodes, weights, amax))
+        total, comp = _neumaier(total, comp, _block_sum_outer(law, mu, sig, code, s1, s2, h1, l1, l2, False,
+                                                              ns, nodes, weights, amax))
     else:
         l1, l2 = 1, 0
     for k in range(kmin, kmax + 1):
