@@ -563,6 +563,28 @@ def _shell_prob(dist, a, b):
             + np.asarray(dist.cdf(-a), float) - np.asarray(dist.cdf(-b), float))
 
 
+def _telescoped_terms(dist, bf, a, b, X, k, eabs):
+    """Per piece ``(a_p, b_p]`` with scale ``X_p``, the non-negative terms of the telescoped sum
+    (:func:`_block_mse_telescoped`) ``G(b)^(k-1) [T(b, X) - T(a, X)] + [G(b)^(k-1) - G(a)^(k-1)] T(a, X)``,
+    their summed cell-quadrature bounds (target ``eabs`` over all pieces) and ``G(b)^(k-1)``.
+    ``G(b)^(k-1) - G(a)^(k-1)`` comes from ``P(a < |xi| <= b)`` with expm1/log1p (relative accuracy,
+    no cancellation).  Per-cell targets: ``T(a_p)`` is weighted by ``dGk_p`` (these sum to <= 1), so piece
+    ``p`` gets ``eabs / (2 P max(dGk_p, 1/P))`` and ``sum_p dGk_p err_p <= eabs / 2``; the shells are
+    weighted by ``G(b)^(k-1) <= 1``, each with its own few cells: ``eabs / (16 P)`` per cell.
+    Returns (terms, quadrature bounds, G(b)^(k-1)), arrays over the pieces."""
+    Gb = np.clip(_G(dist, b), 0.0, 1.0)
+    pab = np.maximum(_shell_prob(dist, a, b), 0.0)
+    Gbk = Gb ** (k - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dGk = np.where(Gb > 0, -Gbk * np.expm1((k - 1) * np.log1p(-np.minimum(pab / np.where(Gb > 0, Gb, 1.0),
+                                                                                 1.0))), 0.0)
+    P = a.size
+    nc = len(bf.fmt.levels) + 8
+    eps_in = eabs / (2 * P * np.maximum(dGk, 1.0 / P)) / nc
+    Ta, Sh, Ea, Es = _T_pairs(dist, bf.fmt, a, b, X, (eps_in, eabs / (16 * P)))
+    return Gbk * Sh + dGk * Ta, Gbk * Es + dGk * Ea, Gbk
+
+
 def _sat_prob(dist, fmt, m, X):
     """P(|xi| <= m, xi / X beyond the element range) (X > 0; 0 where X == 0)."""
     lo, hi = float(fmt.levels[0]), float(fmt.levels[-1])
@@ -590,24 +612,11 @@ def _block_mse_telescoped(dist, bf, rule, c, S, k, tol):
     a, b, X = _pieces(dist, bf, rule, c, S, mlo, mhi)
     m2 = dist.second_moment()
     Ga = np.clip(_G(dist, a), 0.0, 1.0)
-    Gb = np.clip(_G(dist, b), 0.0, 1.0)
-    pab = np.maximum(_shell_prob(dist, a, b), 0.0)
-    Gbk = Gb ** (k - 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dGk = np.where(Gb > 0, -Gbk * np.expm1((k - 1) * np.log1p(-np.minimum(pab / np.where(Gb > 0, Gb, 1.0),
-                                                                                 1.0))), 0.0)
-    # per-cell quadrature targets: T(a_p) is weighted by dGk_p = G(b)^(k-1) - G(a)^(k-1) (these
-    # sum to <= 1): piece p gets eabs / (2 P max(dGk_p, 1/P)), so that sum_p dGk_p err_p <= eabs / 2;
-    # the shells are weighted by G(b)^(k-1) <= 1, each with its own few cells: eabs / (16 P) per cell
     eabs = 1e-3 * tol * m2
-    P = a.size
-    nc = len(bf.fmt.levels) + 8
-    eps_in = eabs / (2 * P * np.maximum(dGk, 1.0 / P)) / nc
-    Ta, Sh, Ea, Es = _T_pairs(dist, bf.fmt, a, b, X, (eps_in, eabs / (16 * P)))
-    terms = Gbk * Sh + dGk * Ta
+    terms, qerr, Gbk = _telescoped_terms(dist, bf, a, b, X, k, eabs)
     mse = float(np.sum(terms))
     sat = float(np.sum(Gbk * _sat_prob(dist, bf.fmt, b, X) - Ga ** (k - 1) * _sat_prob(dist, bf.fmt, a, X)))
     # error: the truncation of M to [mlo, mhi] (_range), the quadrature (bounds per cell), and
     # rounding (each term to ~20 ulp relative)
-    err = (1e-3 * tol * m2 + float(np.sum(Gbk * Es + dGk * Ea)) + 20 * np.finfo(float).eps * mse)
+    err = (1e-3 * tol * m2 + float(np.sum(qerr)) + 20 * np.finfo(float).eps * mse)
     return mse, sat, err

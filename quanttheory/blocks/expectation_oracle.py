@@ -326,23 +326,13 @@ def _mse_scaled(dist, bf, a, b, X, k, eabs, per_piece=False):
     telescoped sum of docs/blocks.md §2c, :func:`.expectation._block_mse_telescoped`, for an
     arbitrary piecewise-constant scale; ``eabs`` the target of the summed cell-quadrature bounds).
     Returns (mse, error bound), or with ``per_piece`` the arrays of both per piece."""
-    from .expectation import _G, _T_pairs, _shell_prob
+    from .expectation import _telescoped_terms
 
-    Gb = np.clip(_G(dist, b), 0.0, 1.0)
-    pab = np.maximum(_shell_prob(dist, a, b), 0.0)
-    Gbk = Gb ** (k - 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dGk = np.where(Gb > 0, -Gbk * np.expm1((k - 1) * np.log1p(-np.minimum(pab / np.where(Gb > 0, Gb, 1.0),
-                                                                                 1.0))), 0.0)
-    P = a.size
-    nc = len(bf.fmt.levels) + 8
-    eps_in = eabs / (2 * P * np.maximum(dGk, 1.0 / P)) / nc
-    Ta, Sh, Ea, Es = _T_pairs(dist, bf.fmt, a, b, X, (eps_in, eabs / (16 * P)))
-    terms = Gbk * Sh + dGk * Ta
+    terms, qerr, _ = _telescoped_terms(dist, bf, a, b, X, k, eabs)
     mse = float(np.sum(terms))
     if per_piece:
-        return terms, Gbk * Es + dGk * Ea + 20 * np.finfo(float).eps * terms
-    return mse, float(np.sum(Gbk * Es + dGk * Ea)) + 20 * np.finfo(float).eps * mse
+        return terms, qerr + 20 * np.finfo(float).eps * terms
+    return mse, float(np.sum(qerr)) + 20 * np.finfo(float).eps * mse
 
 
 def _from_bracket(dist, bf, tol, m2):
