@@ -153,19 +153,26 @@ class _Pair:
         return list(zip(pts[:-1], pts[1:]))
 
 
-def _never_wins(pair, k, lo, hi, depth=40):
-    """True if (k-1) Gmax(r) <= loss(r) = -maxgain(r) for every r in [lo, hi] (module doc)."""
-    stack = [(a, b, 0) for a, b in pair.pieces(lo, hi)]
+def _holds_everywhere(intervals, ok, depth):
+    """True if ``ok(a, b)`` holds on every interval after bisecting the failing ones at most ``depth``
+    times (``ok`` must be a sufficient condition on ``[a, b]``, so it proves the claim on the union)."""
+    stack = [(a, b, 0) for a, b in intervals]
     while stack:
         a, b, d = stack.pop()
-        loss = min(-pair.maxgain(a), -pair.maxgain(b))
-        if (k - 1) * pair.gmax(b) <= loss:
+        if ok(a, b):
             continue
         if d >= depth:
             return False
         c = (a + b) / 2
         stack += [(a, c, d + 1), (c, b, d + 1)]
     return True
+
+
+def _never_wins(pair, k, lo, hi, depth=40):
+    """True if (k-1) Gmax(r) <= loss(r) = -maxgain(r) for every r in [lo, hi] (module doc)."""
+    return _holds_everywhere(pair.pieces(lo, hi),
+                             lambda a, b: (k - 1) * pair.gmax(b) <= min(-pair.maxgain(a), -pair.maxgain(b)),
+                             depth)
 
 
 def _can_win(pair, k, a, b):
@@ -176,16 +183,8 @@ def _can_win(pair, k, a, b):
 def _exclusive(pc, pf, k, lo, hi, depth=40):
     """True if no r in [lo, hi] lets both candidates beat X0 (bisection of the pieces)."""
     pts = sorted({p for p in pc.bp + pf.bp if lo < p < hi} | {lo, hi})
-    stack = [(a, b, 0) for a, b in zip(pts[:-1], pts[1:])]
-    while stack:
-        a, b, d = stack.pop()
-        if not (_can_win(pc, k, a, b) and _can_win(pf, k, a, b)):
-            continue
-        if d >= depth:
-            return False
-        c = (a + b) / 2
-        stack += [(a, c, d + 1), (c, b, d + 1)]
-    return True
+    return _holds_everywhere(zip(pts[:-1], pts[1:]),
+                             lambda a, b: not (_can_win(pc, k, a, b) and _can_win(pf, k, a, b)), depth)
 
 
 def _excluded_at(pair, k, r, fine):
