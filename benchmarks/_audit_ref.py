@@ -90,8 +90,12 @@ def piece(law, a, b, c):
     raise ValueError(kind)
 
 
-def _support_window(law, width):
+def _support_window(law, width=None):
+    """The window ``mu +- width sc`` outside which the references drop the law's mass (default
+    ``width``: 14 scales for the Normal, 50 for the Laplace; see :func:`ref_msqe_mp`)."""
     kind, mu, sc, relu = law
+    if width is None:
+        width = 14.0 if kind == "normal" else 50.0
     lo, hi = (mu - width * sc, mu + width * sc)
     if relu:
         lo = max(lo, 0.0)
@@ -108,8 +112,6 @@ def ref_msqe_mp(law, s, r_b, r_t, f=None, dps=40, width=None):
     with mp.workdps(dps):
         s = s if isinstance(s, mp.mpf) else mp.mpf(float(s))
         fr = mp.pi**2 if f is None else mp.mpf(f)
-        if width is None:
-            width = 14.0 if law[0] == "normal" else 50.0
         lo, hi = _support_window(law, width)
         total = piece(law, -mp.inf, r_b * s, r_b * s) + piece(law, r_t * s, mp.inf, r_t * s)
         k0 = max(r_b, int(math.floor(lo / float(s))) - 1)
@@ -143,8 +145,6 @@ def ref_qsin_mp(law, s, r_b, r_t, dps=25, width=None):
         s = mp.mpf(s)
         f = _pdf_mp(law)
         kind, mu, sc, relu = law
-        if width is None:
-            width = 14.0 if kind == "normal" else 50.0
         lo, hi = _support_window(law, width)
         total = mp.pi**2 * (piece(law, -mp.inf, r_b * s, r_b * s) + piece(law, r_t * s, mp.inf, r_t * s))
         k0 = max(r_b, int(math.floor(lo / float(s))) - 1)
@@ -207,8 +207,6 @@ def ref_risk_gl(law, s, r_b, r_t, reg="msqe", nodes=None, width=None, chunk=1 <<
                                              epsrel=1e-13, limit=200)[0]
         tails = math.pi**2 * (up + dn)
     else:
-        if width is None:
-            width = 14.0 if kind == "normal" else 50.0
         lo, hi = _support_window(law, width)
         with mp.workdps(30):
             tails = float(mp.pi**2 * (piece(law, -mp.inf, r_b * s, r_b * s) + piece(law, r_t * s, mp.inf, r_t * s)))
@@ -271,8 +269,6 @@ def ref_msqe_deriv_mp(law, s, r_b, r_t, dps=40, width=None):
         s = mp.mpf(s)
         f = _pdf_mp(law)
         kind, mu, sc, relu = law
-        if width is None:
-            width = 14.0 if kind == "normal" else 50.0
         lo, hi = _support_window(law, width)
 
         def lin(a, b, c):  # int_a^b (x - c) f dx
@@ -303,8 +299,6 @@ def ref_qsin_deriv_mp(law, s, r_b, r_t, dps=40, width=None):
         s = mp.mpf(s)
         f = _pdf_mp(law)
         kind, mu, sc, relu = law
-        if width is None:
-            width = 14.0 if kind == "normal" else 50.0
         lo, hi = _support_window(law, width)
 
         def q(g, a, b):
@@ -369,7 +363,6 @@ def data_optimum_exact(x, r_b, r_t):
                 bps.add(-v / (Fraction(2 * j + 1, 2)))
     bps = sorted(b for b in bps if b > 0)
     edges = [Fraction(0)] + bps + [None]
-    sx2 = sum(v * v for v in xs)
     best = (None, None)
 
     def kidx(v, s):
@@ -659,7 +652,6 @@ def data_optimum_sweep(x, r_b, r_t, top=40):
     re-evaluate the best ``top`` pieces' minimisers directly (residuals formed one by one).
     Returns (s, mse).  Independent of the package: plain NumPy."""
     x = np.asarray(x, np.float64).ravel()
-    n = x.size
     pos, neg = x[x > 0], -x[x < 0]
     # events: (s, dSxk, dSkk) when K steps toward 0 by one at s = |x| / (j + 1/2)
     ev_s, ev_dx, ev_dk = [], [], []

@@ -15,7 +15,6 @@ Monte Carlo: 4 standard errors).
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import math
 import os

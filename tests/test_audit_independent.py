@@ -10,7 +10,6 @@ certificates: the exact slope R' (mpmath, 40 digits) must change sign inside [s*
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
