@@ -11,7 +11,6 @@ import math
 import pathlib
 import sys
 
-import mpmath as mp
 import numpy as np
 import pytest
 from scipy.optimize import minimize_scalar

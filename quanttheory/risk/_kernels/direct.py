@@ -154,7 +154,6 @@ def _sweep_window(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, out_row):
     (buffers ``bv, bk, bb`` of size >= their number, ``ps, pv, pt`` one more), sorted and swept;
     ``out_row`` as a row of :func:`exact_rows` (``cert`` a lower bound over ``[A, B]`` only)."""
     n = x.shape[0]
-    Tm = max(Tp, Tn)
     s0 = 0.5 * (A + B)
     iA = 1.0 / A
     iB = 1.0 / B
