@@ -11,6 +11,7 @@ which class a law is: only the :class:`quanttheory.laws.Law` protocol is used.
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 
@@ -58,6 +59,12 @@ def _dmsqe(dist, grid, s):
     ns, nodes, weights, amax = _tables()
     return float(cells.curve_builtin(law, mu, sig, relu, grid.r_b, grid.r_t, cells.CODE_DMSQE,
                                      np.array([float(s)]), ns, nodes, weights, amax)[0])
+
+
+def _dmsqe_error(ev, s):
+    """Evaluation error of the exact MSQE slope ``R'(s) = -2 E[K (xi - K s)]`` (no pi^2): 1e-12 of
+    the size of its terms, ``2 (sqrt(E xi^2) / s + 1) sqrt(MSQE(s))`` (Cauchy-Schwarz on E[K (xi - K s)])."""
+    return 1e-12 * 2 * (math.sqrt(ev.dist.second_moment()) / s + 1) * math.sqrt(ev.msqe(s)) + 1e-300
 
 
 def _curvature_min(ev, a, b, pieces: int = 8, budget: int = 256):
@@ -125,9 +132,7 @@ def _convexity_certificate(ev, a, b, pieces: int = 8, budget: int | None = None)
         return None
     cmin, used = conv
     s, g = _root(ev.dmsqe, lo, hi, glo, ghi)
-    m2 = ev.dist.second_moment()
-    e2 = ev.msqe(s)
-    g_err = 1e-12 * 2 * (math.sqrt(m2) / s + 1) * math.sqrt(e2) + 1e-300
+    g_err = _dmsqe_error(ev, s)
     err = (abs(g) + g_err) / cmin
     # s_true lies in J = [s - err, s + err]: the curvature bound on J alone (tight, J is
     # tiny) bounds |R'(s) - R'(s_true)| >= c_J |s - s_true| there
@@ -512,11 +517,7 @@ def _component_minimum(ev, a, b, budget):
         return None
     cmin = conv[0]
     glo, ghi = ev.dmsqe(lo), ev.dmsqe(hi)
-    m2 = ev.dist.second_moment()
-
-    def g_err(s):
-        return 1e-12 * 2 * (math.sqrt(m2) / s + 1) * math.sqrt(ev.msqe(s)) + 1e-300
-
+    g_err = partial(_dmsqe_error, ev)
     # R(t) >= R(s) + R'(s) (t - s) (convexity); the slope's worst sign towards the minimizer is gb
     if glo >= 0:  # increasing on [a, b] (up to the error of R'(a)): the minimum is at a
         s = lo
@@ -667,7 +668,7 @@ def _branch_and_bound(dist, grid, reg, ev, scan, vals, rtol, inner=None, hull_it
         # convex on the hull (which holds every survivor; the rest of s > 0 has bounds > best):
         # R >= R(s_c) - |R'(s_c)| |s_c - s_true| on the hull, R(s_c) taken 1e-12 relative low
         g_c = ev.dmsqe(s_c)
-        g_err = 1e-12 * 2 * (math.sqrt(dist.second_moment()) / s_c + 1) * math.sqrt(ev.msqe(s_c)) + 1e-300
+        g_err = _dmsqe_error(ev, s_c)
         lb = min(r_c * (1 - 1e-12) - ev.factor * (abs(g_c) + g_err) * err_c, best)
         if not math.isfinite(lb):
             lb = min([r_c * (1 - 1e-12)] + [iv[2] for iv in live])
