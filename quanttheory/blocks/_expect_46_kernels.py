@@ -601,7 +601,6 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
     wsym = 1.0
     if sym:
         wsym = 2.0
-    tJ = (2 * nh - 1) * w0
     # target of each harmonic's characteristic-function error (all cells together): its effect on
     # E|S| / U^2 is <= (4 L / pi^2) sum_j 2 n (1 + delta)^(n-1) delta / j^2 <= L n delta (1.01)
     # (delta <= 0.01 / n keeps (1 + delta)^(n-1) <= 1.0102 in that step)

@@ -516,7 +516,7 @@ def _T_pairs(dist, fmt, a, b, X, eps_cell=(0.0, 0.0), n_gl=_GL_N):
     lv = np.ascontiguousarray(fmt.levels, dtype=float)
     kp = dist.kernel_params()
     if kp is not None and not kp[3] and kp[0] in (0, 1):
-        from ._expect_kernels import gl_table, tele_pieces
+        from ._expect_kernels import tele_pieces
 
         Z, W = _gl_table()
         return tele_pieces(np.ascontiguousarray(a, float), np.ascontiguousarray(b, float),

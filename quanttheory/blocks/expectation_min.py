@@ -127,7 +127,6 @@ def _abs_d_panel(dist, fmt, X6, X4, m, n, eps, mode_pts):
         Ed = np.zeros(J)
         Ed2 = np.zeros(J)
     var_d = np.maximum(Ed2 - Ed * Ed, 0.0)       # p0 atom at 0 included (weight without d)
-    sdD = float(np.min(np.sqrt(n * var_d))) if n > 0 else 0.0
     muD = float(np.max(np.abs(d0 + n * Ed)))
     freq = max(muD + 8.0 * float(np.max(np.sqrt(n * var_d))), 1e-12)
     nu = int(min(max(math.ceil(Tm * freq / math.pi), 4), 200000))

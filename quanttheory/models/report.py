@@ -159,7 +159,7 @@ def summary_md(res, top: int = 10) -> str:
               "For float tensors (F32/F16/BF16), report.csv gives the SQNR of llama.cpp's "
               + "/".join(GGUF_SCHEMES) + " quantizers (blocks of 32) in the `sqnr_db_gguf_*` columns, to "
               "compare with the exact optimum of the chosen format.", "",
-              f"- stored types: " + ", ".join(f"{k}: {v}" for k, v in sorted(
+              "- stored types: " + ", ".join(f"{k}: {v}" for k, v in sorted(
                   {ty: sum(1 for t in res.tensors if t.gguf_type == ty) for ty in
                    {t.gguf_type for t in res.tensors}}.items())),
               f"- float tensors with the llama.cpp scheme columns: {len(qn)}"]
@@ -167,7 +167,7 @@ def summary_md(res, top: int = 10) -> str:
         br = [d for d in rows if d[f"status_{m}"] == "bracket"]
         L += ["", f"## Status of {m}", ""]
         if not br:
-            L.append(f"exact on every tensor (certified optimum).")
+            L.append("exact on every tensor (certified optimum).")
             continue
         L += [f"{len(br)} tensor(s) reached the search budget of {m}: the reported SQNR is attained by the best "
               "point found; the optimum's SQNR lies between it and the certified maximum.", "",

@@ -298,8 +298,6 @@ class _Side:
         return (self.v, self._vc, self.W, self.b, self.c, self.gamma_k)
 
     def k_lower_bound(self, s1, s2):
-        from ._kernels import format_data as K
-
         if self.P == 0:
             val, err = self.value(s1)
             return np.maximum(val - err, 0.0)

@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from ..formats.levelset import Format, as_format
+from ..formats.levelset import as_format
 from . import format_data as FD
 
 CHUNK = 1 << 16
