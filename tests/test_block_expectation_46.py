@@ -14,7 +14,9 @@ quanttheory/blocks/_expect_46.py) against independent references.
   earlier t-integral inversion, <= 1e-9 relative (the full m-quadrature, ~100 s CPU, agreed to 2e-12:
   docs/blocks.md §2f);
 * Monte Carlo (seeded, 3 standard errors) of the MSE and of the three rates, with the default tensor
-  scale and with a small one (overflow common).
+  scale and with a small one (overflow common);
+* one-element blocks end to end: the m-quadrature formula by hand with its m panels split at the kinks
+  of |d(m)| (_k1_m_quadrature), and the direct integral of min(e6, e4) (_k1_reference).
 """
 
 import math
