@@ -14,7 +14,9 @@ quanttheory/blocks/_expect_46.py) against independent references.
   earlier t-integral inversion, <= 1e-9 relative (the full m-quadrature, ~100 s CPU, agreed to 2e-12:
   docs/blocks.md §2f);
 * Monte Carlo (seeded, 3 standard errors) of the MSE and of the three rates, with the default tensor
-  scale and with a small one (overflow common).
+  scale and with a small one (overflow common);
+* one-element blocks end to end: the m-quadrature formula by hand with its m panels split at the kinks
+  of |d(m)| (_k1_m_quadrature), and the direct integral of min(e6, e4) (_k1_reference).
 """
 
 import math
@@ -25,7 +27,7 @@ from scipy import integrate
 
 from quanttheory.blocks import get_block_format
 from quanttheory.blocks._expect_46 import endpoint_stats, endpoint_stats_fs, telescoped_abs
-from quanttheory.blocks.expectation import _G, default_tensor_scale
+from quanttheory.blocks.expectation import _G, block_mse, default_tensor_scale
 from quanttheory.blocks.spec import block_scales
 from quanttheory.laws import Laplace, Normal
 
@@ -380,25 +382,22 @@ def test_small_blocks_against_monte_carlo(law, k):
     assert abs(bm.mse - mean) <= 3 * se, (bm.mse, mean, se)
 
 
-def _k1_reference(law, S):
-    """E min(e6(xi), e4(xi)) for one-element blocks, by hand: M = |xi|, both scales from block_scales
-    at M; [1e-6, 40] cut at every scale jump (a geometric grid, intervals whose end scales differ
-    bisected to 1e-13), then at every rounding midpoint and clip edge of both scales and at the root
-    of e6 - e4 (linear between those cuts), 20-point Gauss-Legendre on each part (the integrand is a
-    quadratic times the density there).  Both signs of xi; the mass below 1e-6 adds < 1e-18."""
+def _k1_setup(law, S, m_lo=1e-6, m_hi=40.0):
+    """One-element NVFP4 blocks (M = |xi|): the block format, its element format, ``scales(m) -> (X6, X4)``
+    (both candidates from block_scales at M = m) and the scale jumps of either candidate on [m_lo, m_hi],
+    found independently of the module's jump list: a geometric grid (ratio 1.0025, below the E4M3 code
+    ratio), intervals whose end scales differ bisected 80 times (up to 3 jumps per interval; very rare)."""
     bf = get_block_format("nvfp4", block=1)
-    fmt = bf.fmt
-    mids = np.asarray(fmt.midpoints, float)
 
     def scales(m):
         m = np.atleast_1d(np.asarray(m, float))
         return (block_scales(m, bf, "round", tensor_scale=S)[0], block_scales(m, bf, "round", c=1.5,
                                                                               tensor_scale=S)[0])
 
-    g = np.geomspace(1e-6, 40.0, 6001)
+    g = np.geomspace(m_lo, m_hi, 6001)
     lo, hi = g[:-1].copy(), g[1:].copy()
-    cuts = [g]
-    for _ in range(3):  # up to 3 jumps per interval (very rare: the grid ratio is 1.0025)
+    jumps = []
+    for _ in range(3):
         a6, a4 = scales(lo)
         b6, b4 = scales(hi)
         jump = (a6 != b6) | (a4 != b4)
@@ -412,9 +411,22 @@ def _k1_reference(law, S):
             same = (m6 == l6) & (m4 == l4)
             l = np.where(same, mid, l)
             h = np.where(same, h, mid)
-        cuts.append(h)
+        jumps.append(h)
         lo, hi = h, hi[jump]
-    edges = np.unique(np.concatenate(cuts))
+    kinks = sorted({abs(float(v)) for v in law.breakpoints()} | {abs(float(getattr(law, "loc", 0.0)))})
+    return bf, bf.fmt, scales, g, np.concatenate(jumps), [v for v in kinks if m_lo < v < m_hi]
+
+
+def _k1_reference(law, S):
+    """E min(e6(xi), e4(xi)) for one-element blocks, by hand: M = |xi|, both scales from block_scales
+    at M; [1e-6, 40] cut at every scale jump (_k1_setup), at the law's kinks (|loc|), then at every
+    rounding midpoint and clip edge of both scales and at the root of e6 - e4 (linear between those
+    cuts), 20-point Gauss-Legendre on each part (the integrand is a quadratic times the density there).
+    Both signs of xi; the mass below 1e-6 adds < 1e-18.  (Until 2026-11-30 the law's kink was not cut:
+    Laplace(0.3, 0.7) was then off by 2.8e-11 relative.)"""
+    bf, fmt, scales, g, jumps, kinks = _k1_setup(law, S)
+    mids = np.asarray(fmt.midpoints, float)
+    edges = np.unique(np.concatenate([g, jumps, kinks]))
     z, w = np.polynomial.legendre.leggauss(20)
     total = 0.0
     a, b = edges[:-1], edges[1:]
@@ -449,15 +461,114 @@ def _k1_reference(law, S):
     return total
 
 
+def _k1_m_quadrature(law, S, n_gl):
+    """The m-quadrature formula of docs/blocks.md §2b at k = 1, every term by hand, with the m panels split
+    at the kinks of |d(m)|:  MSE_4over6 = (MSE_6 + MSE_4)/2 - (1/2) int_0^inf g(m) E[|D| | M = m] dm; for
+    one-element blocks g(m) E[|D| | M = m] = f(m) |d(m)| + f(-m) |d(-m)| and g(m) MSE_6(m) = f(m) e6(m) +
+    f(-m) e6(-m), with d = e6 - e4 and e6, e4 by direct quantization, both scales taken at M = m
+    (block_scales; no cell sums, no characteristic function, no telescoping).  Panels: [1e-6, 40] cut at
+    every scale jump of either candidate (_k1_setup), the law's kinks and a geometric grid of ratio 1.04;
+    inside each, at every rounding midpoint and clip edge (6 X) of both scales (the element's rounding
+    cell changes: e6 or e4 has a kink) and at the roots of d(+-m) (the 4-over-6 choice changes; d is linear
+    in m between the previous cuts).  On each panel every integrand is the density times a quadratic:
+    smooth (analytic for Normal, exponential for Laplace), so n_gl-point Gauss-Legendre converges
+    geometrically.  Below 1e-6 both scales are 0 (asserted: d = 0, e = m^2, mass < 1e-18); beyond 40 the
+    mass is < e^-56.  Returns (mse, int |d|, MSE_6, MSE_4, number of panels)."""
+    bf, fmt, scales, _, jumps, kinks = _k1_setup(law, S)
+    m_lo, m_hi = 1e-6, 40.0
+    assert np.all(np.concatenate(scales(m_lo)) == 0.0)
+    amids = np.unique(np.abs(np.asarray(fmt.midpoints, float)))
+    lmax = float(np.max(np.abs(np.asarray(fmt.levels, float))))
+
+    def d(x, x6, x4):
+        q6 = np.where(x6 > 0, x6 * fmt.quantize(x / np.where(x6 > 0, x6, 1.0)), 0.0)
+        q4 = np.where(x4 > 0, x4 * fmt.quantize(x / np.where(x4 > 0, x4, 1.0)), 0.0)
+        return (x - q6) ** 2 - (x - q4) ** 2
+
+    # (+ a geometric grid of ratio 1.04: keeps panels narrow where the scales are constant over a wide
+    # range, e.g. m > 5.5 for N(0,1), where both scales are E4M3's maximum and e6 = e4 = (m - 6 X)^2)
+    ends = np.unique(np.concatenate([np.geomspace(m_lo, m_hi, 401), jumps[(jumps > m_lo) & (jumps < m_hi)], kinks]))
+    a, b = ends[:-1], ends[1:]
+    X6, X4 = scales(0.5 * (a + b))
+    pl, pu, p6, p4 = [], [], [], []
+    for i in range(a.size):
+        x6, x4 = float(X6[i]), float(X4[i])
+        pts = [a[i], b[i]] + [float(v) for X in (x6, x4) if X > 0 for v in np.concatenate([X * amids, [lmax * X]])
+                              if a[i] < v < b[i]]
+        pts = np.unique(pts)
+        fine = [pts[0]]
+        for u, v in zip(pts[:-1], pts[1:]):
+            roots = []
+            for sg in (1.0, -1.0):  # d(sg m) is linear in m on (u, v): its root, if inside
+                q1, q2 = u + 0.25 * (v - u), u + 0.75 * (v - u)
+                d1, d2 = d(np.array([sg * q1, sg * q2]), x6, x4)
+                if d1 != d2:
+                    r = q1 - d1 * (q2 - q1) / (d2 - d1)
+                    if u < r < v:
+                        roots.append(r)
+            fine += sorted(roots) + [v]
+        pl.append(fine[:-1])
+        pu.append(fine[1:])
+        p6 += [x6] * (len(fine) - 1)
+        p4 += [x4] * (len(fine) - 1)
+    u, v = np.concatenate(pl)[:, None], np.concatenate(pu)[:, None]
+    x6, x4 = np.array(p6)[:, None], np.array(p4)[:, None]
+    z, w = np.polynomial.legendre.leggauss(n_gl)
+    m = 0.5 * (u + v) + 0.5 * (v - u) * z
+    wf = [0.5 * (v - u) * w * law.pdf(sg * m) for sg in (1.0, -1.0)]
+    e6 = [np.where(x6 > 0, (sg * m - x6 * fmt.quantize(sg * m / np.where(x6 > 0, x6, 1.0))) ** 2, m * m)
+          for sg in (1.0, -1.0)]
+    e4 = [np.where(x4 > 0, (sg * m - x4 * fmt.quantize(sg * m / np.where(x4 > 0, x4, 1.0))) ** 2, m * m)
+          for sg in (1.0, -1.0)]
+    mse6 = float(sum(np.sum(f * e) for f, e in zip(wf, e6)))
+    mse4 = float(sum(np.sum(f * e) for f, e in zip(wf, e4)))
+    integral = float(sum(np.sum(f * np.abs(a_ - b_)) for f, a_, b_ in zip(wf, e6, e4)))
+    return 0.5 * (mse6 + mse4) - 0.5 * integral, integral, mse6, mse4, u.size
+
+
+@pytest.mark.parametrize("law", [Normal(), Laplace(0.3, 0.7)], ids=["normal", "laplace-shifted"])
+def test_k1_m_quadrature_split_at_kinks(law):
+    """One-element blocks: the telescoped kernel (block_mse_4over6_fast) against the m-quadrature formula
+    with its m panels split at the kinks of |d(m)| (_k1_m_quadrature, every term by hand; ~0.3 s CPU per
+    call).  Until 2026-11-30 this check ran the package's m-quadrature block_mse_4over6, whose panels are
+    not split where d(m) changes sign (1.5e-2 relative error estimate, 2e-3 actual; > 10 min after the
+    2.5e-11 shift of the default tensor scale).  Without the root cuts the reference below is off by 1.0e-3
+    (12 points) and 2.9e-4 (24 points) relative: the split is what makes it converge.
+
+    Tolerance: the kernel's certified bound (error_estimate, 2.9e-10 relative) + |mq_24 - mq_12| (the
+    reference's quadrature indicator, observed <= 7e-16 relative) + 1e-12 relative (rounding of the sums
+    over ~5e4 nodes: n eps ~ 6e-12 worst case, ~3e-14 typical).  Observed |mq - kernel| = 5.0e-13 (N(0,1)),
+    5.2e-13 (Laplace(0.3, 0.7)) relative; the kernel shares the two absmax MSEs (block_mse ``round``,
+    tol 1e-12), which differ from the by-hand ones by <= 3e-13 relative.  Those are checked here too:
+    by-hand MSE_6, MSE_4 against block_mse at tol 1e-15, within its error estimate + 1e-12 relative
+    (observed <= 1.4e-15)."""
+    from quanttheory.blocks.expectation_min import block_mse_4over6_fast
+
+    bf = get_block_format("nvfp4", block=1)
+    S = default_tensor_scale(law, bf)
+    mq, _, mse6, mse4, npan = _k1_m_quadrature(law, S, 24)
+    mq12, *_ = _k1_m_quadrature(law, S, 12)
+    assert npan > 1000  # the scale jumps, the cells and the choice changes are all cut
+    assert abs(mq - mq12) <= 1e-13 * mq, (mq, mq12)
+    for val, c in ((mse6, 1.0), (mse4, 1.5)):
+        ex = block_mse(law, bf, "round", c=c, tensor_scale=S, tol=1e-15)
+        assert abs(val - ex.mse) <= ex.error_estimate + 1e-12 * ex.mse, (c, val, ex.mse)
+    fast, _ = block_mse_4over6_fast(law, bf, tensor_scale=S, rates=False)
+    tol = fast.error_estimate + abs(mq - mq12) + 1e-12 * mq
+    assert abs(fast.mse - mq) <= tol, (fast.mse, mq, tol)
+    assert tol <= 5e-10 * mq  # the check resolves errors of the kernel above ~5e-10 relative
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("law", [Normal()], ids=["normal"])
+@pytest.mark.parametrize("law", [Normal(), Laplace(0.3, 0.7)], ids=["normal", "laplace-shifted"])
 def test_k1_end_to_end_fast_and_m_quadrature(law):
     """End to end with one-element blocks (4over6 = per element the better of the two scales): the
-    telescoped value (numba kernel) and the m-quadrature block_mse_4over6 against the by-hand 1-D
-    integral (_k1_reference).  Telescoped: <= 1e-10 relative.  The m-quadrature does not split its
-    m panels where d(m) changes sign (the kinks of |d(m)|), so at k = 1 it converges slowly: it must
-    agree within its own error estimate (observed ~1.5e-2 relative estimate, 2e-3 actual at
-    tol=1e-7; Laplace k = 1 took > 5 min, N(0,1) k = 2 > 10 min CPU under load: docs/blocks.md §2d3)."""
+    telescoped value (numba kernel) and the m-quadrature formula split at the kinks of |d(m)|
+    (_k1_m_quadrature) against the by-hand 1-D integral of min(e6, e4) (_k1_reference, ~3 s CPU).
+    Telescoped: <= 1e-10 relative + its bound.  m-quadrature: <= 1e-12 relative (two by-hand quadratures
+    of smooth panels by different formulas, E min(e6, e4) against (E e6 + E e4 - E|e6 - e4|)/2 on other
+    panels; rounding as in test_k1_m_quadrature_split_at_kinks; observed 2.3e-15 N(0,1), 3.0e-15
+    Laplace(0.3, 0.7))."""
     from quanttheory.blocks.expectation_min import block_mse_4over6_fast
 
     bf = get_block_format("nvfp4", block=1)
@@ -465,11 +576,11 @@ def test_k1_end_to_end_fast_and_m_quadrature(law):
     ref = _k1_reference(law, S)
     fast, _ = block_mse_4over6_fast(law, bf, tensor_scale=S, rates=False)
     assert abs(fast.mse - ref) <= 1e-10 * ref + fast.error_estimate, (fast.mse, ref)
-    # The m-quadrature part (block_mse_4over6(law, bf, tensor_scale=S, tol=1e-7), within its own error
-    # estimate) is not run: since the default tensor scale is computed without cancellation (S moved by
-    # 2.5e-11 relative, 2e7e733) it no longer finishes in 10 minutes at k = 1 (not even at tol=1e-5 in
-    # 4 minutes) -- its m panels are not split at the kinks of |d(m)| (docs/blocks.md §2d3).  Open: split
-    # the panels there, then restore this check.
+    mq = _k1_m_quadrature(law, S, 24)[0]
+    assert abs(mq - ref) <= 1e-12 * ref, (mq, ref)
+    # The package's m-quadrature block_mse_4over6 itself is not run at k = 1: its panels are still not
+    # split at the roots of d(m), and it does not finish in 10 minutes since the default tensor scale moved
+    # by 2.5e-11 (2e7e733; docs/blocks.md §2d3).
 
 
 def test_nvfp4_laplace_value_and_bound():

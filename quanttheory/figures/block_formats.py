@@ -4,10 +4,17 @@ For N(0,1) and Laplace(0,1) and each block format (MXFP8 E4M3/E5M2, MXFP6 E2M3/E
 MXINT8, NVFP4, INT4 groups of 32/64/128 with exact real scales):
 
 * the absmax rules (``floor`` = OCP, ``ceil`` = RCEIL, ``round``, and ``clip`` at the
-  optimal multiplier ``c*``): exact expectation (:func:`~quanttheory.blocks.expectation.block_mse`,
-  <= 1e-9 relative);
-* ``4over6`` (NVFP4) and ``oracle`` (per-block optimal scale): Monte Carlo (they depend on
-  the whole block; ``n_mc`` elements, standard error in the CSV);
+  optimal multiplier ``c*``) and NVFP4's ``4over6``: exact expectations
+  (:func:`~quanttheory.blocks.expectation.block_mse`; ``4over6`` with its exact saturation rate,
+  docs/blocks.md §2d);
+* ``oracle`` (per-block optimal scale): exact for the MX formats (E8M0 scales,
+  ``block_mse(law, fmt, "oracle")``, docs/blocks.md §2f), so every gap of an MX row is exact (CSV
+  ``gap_bound_db``: both values' error estimates in dB; the error estimates are <= 1.6e-9 relative,
+  MXINT8's oracle, the others <= 3e-10); its saturation rate is not computed exactly and comes
+  from a Monte Carlo run (``n_mc`` elements).
+  NVFP4 (E4M3 scales) and INT4 groups (real scales) have no exact oracle: Monte Carlo (``n_mc``
+  elements, the compiled per-block optimum of each sampled block), and their gaps carry the
+  oracle's standard error (CSV ``gap_se_db``, ``±`` in the table, error bars of 2 s.e. in the figure);
 * ``per_tensor_db``: the same element format with one MSE-optimal scale for the whole tensor
   (exact curve :func:`~quanttheory.risk.levels.format_mse`, grid of 400 scales + Brent; not
   the certified search, which is too slow for FP8 / MXINT8 here).
@@ -37,13 +44,20 @@ FORMATS = (("MXFP8 E4M3", "mxfp8_e4m3", None), ("MXFP8 E5M2", "mxfp8_e5m2", None
 QUICK = ("mxfp4", "nvfp4", "int4_g32")
 
 
+def _n_mc(quick):
+    """Monte Carlo elements per (law, format): the oracle's saturation rate, and its MSE where no
+    exact oracle exists (NVFP4, INT4 groups)."""
+    return 1 << 16 if quick else 1 << 20
+
+
 def rows(quick: bool = False, seed: int = 2026):
     from ..blocks import get_block_format
     from ..blocks.expectation import block_mse, monte_carlo_block_mse, optimal_clip
     from ..laws import Laplace, Normal
 
     out = []
-    n_mc = 1 << 16 if quick else 1 << 20
+    n_mc = _n_mc(quick)
+    db = 10 / math.log(10)
     for lname, law in (("normal", Normal()), ("laplace", Laplace())):
         m2 = law.second_moment()
         for label, name, sf in FORMATS:
@@ -53,23 +67,41 @@ def rows(quick: bool = False, seed: int = 2026):
             pt = _per_tensor_db(law, bf.fmt)
             exact_rules = (["floor", "ceil", "round"] if bf.scale_format == "e8m0" else
                            ["clip"] if bf.scale_format == "real" else ["round", "ceil", "floor"])
+            # (rule, sqnr_db, saturation, mse, mse_error, method, c, saturation_method)
+            # mse_error: the exact value's error_estimate, or the Monte Carlo standard error
             res = []
             for r in exact_rules:
                 b = block_mse(law, bf, r)
-                res.append((r, b.sqnr_db, b.saturation_rate, b.mse, 0.0, "exact", 1.0))
+                res.append((r, b.sqnr_db, b.saturation_rate, b.mse, b.error_estimate, "exact", 1.0, "exact"))
             if not quick:
                 bounds = (0.5, 1.0) if bf.scale_format == "e8m0" else (0.5, 1.3)
                 c, b = optimal_clip(law, bf, bounds=bounds)
-                res.append(("clip_c*", b.sqnr_db, b.saturation_rate, b.mse, 0.0, "exact", c))
-            mc_rules = (["4over6"] if bf.element == "e2m1" and bf.scale_format == "e4m3" else []) + ["oracle"]
-            for r in mc_rules:
-                mean, se, sat = monte_carlo_block_mse(law, bf, r, n=n_mc, rng=seed)
-                res.append((r, 10 * math.log10(m2 / mean), sat, mean, se, "mc", 1.0))
+                res.append(("clip_c*", b.sqnr_db, b.saturation_rate, b.mse, b.error_estimate, "exact", c, "exact"))
+            if bf.element == "e2m1" and bf.scale_format == "e4m3":
+                b = block_mse(law, bf, "4over6")  # exact, with its exact saturation rate (docs/blocks.md §2d)
+                res.append(("4over6", b.sqnr_db, b.saturation_rate, b.mse, b.error_estimate, "exact", 1.0, "exact"))
+            mean, se, sat = monte_carlo_block_mse(law, bf, "oracle", n=n_mc, rng=seed)
+            if bf.scale_format == "e8m0":
+                # exact oracle expectation (docs/blocks.md §2f); its saturation rate is NaN (not
+                # computed exactly): the Monte Carlo run's rate is shown instead, marked as such
+                b = block_mse(law, bf, "oracle")
+                res.append(("oracle", b.sqnr_db, sat, b.mse, b.error_estimate, "exact", 1.0, "mc"))
+            else:
+                res.append(("oracle", 10 * math.log10(m2 / mean), sat, mean, se, "mc", 1.0, "mc"))
             orc = [x for x in res if x[0] == "oracle"][0]
-            for r, sq, sat, mse, se, how, c in res:
+            # the gap's standard error is the Monte Carlo oracle's (every other rule is exact); with an
+            # exact oracle the gap is exact up to both values' error estimates (gap_bound_db)
+            gap_se = db * orc[4] / orc[3] if orc[5] == "mc" else 0.0
+            for r, sq, sat, mse, err, how, c, sat_how in res:
+                gap = orc[1] - sq
+                bound = db * (err / mse + orc[4] / orc[3]) if orc[5] == "exact" and r != "oracle" else 0.0
+                if orc[5] == "exact" and gap < -bound:  # the oracle is at most every E8M0 rule
+                    raise RuntimeError(f"{lname} {label} {r}: exact oracle {orc[3]!r} above the rule's {mse!r}")
                 out.append(dict(law=lname, format=label, name=name, k=bf.block, scale=bf.scale_format, rule=r,
-                                c=c, sqnr_db=sq, sqnr_se_db=10 / math.log(10) * se / mse if se else 0.0,
-                                gap_db=orc[1] - sq, saturation=sat, mse=mse, method=how, per_tensor_db=pt))
+                                c=c, sqnr_db=sq, sqnr_se_db=db * err / mse if how == "mc" else 0.0,
+                                gap_db=gap, gap_se_db=0.0 if r == "oracle" else gap_se, gap_bound_db=bound,
+                                saturation=sat, mse=mse, method=how, mse_error=err,
+                                saturation_method=sat_how, per_tensor_db=pt))
     return out
 
 
@@ -91,15 +123,28 @@ def _per_tensor_db(law, fmt):
     return 10 * math.log10(law.second_moment() / best)
 
 
-def _md(data):
+def _md(data, n_mc):
     buf = io.StringIO()
+    nmc = f"2^{int(math.log2(n_mc))}"
+    rel = max(d["mse_error"] / d["mse"] for d in data if d["method"] == "exact")
+    buf.write(f"Exact expectations (error estimates <= {rel:.1e} relative) for every absmax rule, NVFP4 "
+              "`4over6` and the MX (E8M0) oracle, so every gap of an MX row is exact. NVFP4 (E4M3 scales) and "
+              f"INT4 groups (real scales) have no exact oracle: it is Monte Carlo (marked MC; {nmc} elements, the "
+              "exact optimum of each sampled block), and their gaps are shown \u00b1 one standard error. The MX "
+              f"oracle's saturation rate is not computed exactly: Monte Carlo ({nmc} elements), marked (MC).\n\n")
     buf.write("| law | format | k | scale | rule | SQNR dB | gap to oracle dB | saturated | per-tensor opt dB |\n")
     buf.write("|---|---|---|---|---|---|---|---|---|\n")
     for d in data:
         rule = d["rule"] + (f" (c={d['c']:.3f})" if d["rule"] == "clip_c*" else "") + (
             " (MC)" if d["method"] == "mc" else "")
+        if d["gap_se_db"] > 0:  # gap to a Monte Carlo oracle
+            gap = f"{d['gap_db']:.3f} \u00b1 {d['gap_se_db']:.3f}"
+        else:  # exact (0.0 added so that a gap of -1e-10 dB, within the error bound, prints as 0.0000)
+            gap = f"{round(d['gap_db'], 4) + 0.0:.4f}"
+        sat = f"{d['saturation']:.4f}" + (" (MC)" if d["saturation_method"] == "mc" and d["method"] == "exact"
+                                          else "")
         buf.write(f"| {d['law']} | {d['format']} | {d['k']} | {d['scale']} | {rule} | {d['sqnr_db']:.3f} | "
-                  f"{d['gap_db']:.3f} | {d['saturation']:.4f} | {d['per_tensor_db']:.3f} |\n")
+                  f"{gap} | {sat} | {d['per_tensor_db']:.3f} |\n")
     return buf.getvalue()
 
 
@@ -114,7 +159,7 @@ def make(outdir, quick: bool = False, fmt: str = "png") -> list[Path]:
         for d in data:
             w.writerow({k: (f"{v:.10g}" if isinstance(v, float) else v) for k, v in d.items()})
     md_path = outdir / "block_formats.md"
-    md_path.write_text(_md(data))
+    md_path.write_text(_md(data, _n_mc(quick)))
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     for ax, lname in zip(axes, ("normal", "laplace")):
@@ -123,20 +168,30 @@ def make(outdir, quick: bool = False, fmt: str = "png") -> list[Path]:
         rules = list(dict.fromkeys(d["rule"] for d in sub))
         width = 0.8 / max(len(rules), 1)
         for i, r in enumerate(rules):
-            xs, ys = [], []
+            xs, ys, es = [], [], []
             for j, f in enumerate(fmts):
-                v = [d["gap_db"] for d in sub if d["format"] == f and d["rule"] == r]
+                v = [d for d in sub if d["format"] == f and d["rule"] == r]
                 if v:
                     xs.append(j + (i - (len(rules) - 1) / 2) * width)
-                    ys.append(v[0])
+                    ys.append(v[0]["gap_db"])
+                    es.append(v[0]["gap_se_db"])
             ax.bar(xs, ys, width, label=r)
+            mc = [i for i, e in enumerate(es) if e > 0]  # only the gaps to a Monte Carlo oracle
+            if mc:
+                ax.errorbar([xs[i] for i in mc], [ys[i] for i in mc], yerr=[2 * es[i] for i in mc], fmt="none",
+                            ecolor="k", elinewidth=0.8, capsize=1.5)
         ax.set_xticks(range(len(fmts)))
         ax.set_xticklabels(fmts, rotation=45, ha="right", fontsize=8)
         ax.set_title(f"{'N(0,1)' if lname == 'normal' else 'Laplace(0,1)'}: dB below the per-block oracle")
         ax.grid(axis="y", alpha=0.3)
     axes[0].set_ylabel("SQNR gap to oracle (dB)")
     axes[1].legend(fontsize=8)
-    fig.tight_layout()
+    sup = str.maketrans("0123456789", "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")
+    nmc = str(int(math.log2(_n_mc(quick)))).translate(sup)  # unicode superscripts (no mathtext)
+    fig.text(0.5, 0.01, "Gaps exact where the oracle is exact (MX formats, E8M0 scales); NVFP4 and INT4 groups: "
+             f"oracle by Monte Carlo (2{nmc} elements), error bars \u00b12 standard errors.", ha="center",
+             fontsize=8)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     png = savefig(fig, outdir, "block_formats", fmt)
     plt.close(fig)
     return [csv_path, md_path, png]
