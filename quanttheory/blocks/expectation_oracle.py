@@ -45,10 +45,11 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["OracleCandidates", "oracle_candidates", "block_mse_oracle"]
+__all__ = ["OracleCandidates", "OracleRates", "oracle_candidates", "block_mse_oracle"]
 
 
 @dataclass(frozen=True)
@@ -351,9 +352,59 @@ def _from_bracket(dist, bf, tol, m2):
                     bf.block, 1.0, 1.0)
 
 
-def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_harmonics: int = 4_000_000):
+class OracleRates(NamedTuple):
+    """Rates of the per-block optimal E8M0 scale with an absolute error bound: ``saturation``
+    (fraction of elements clipped by the chosen scale: ``x / X`` beyond ``[l_min, l_max]``, as
+    ``monte_carlo_block_mse`` / ``block_data_report`` count them), ``scale_underflow`` /
+    ``scale_overflow`` (fraction of blocks whose chosen scale leaves the E8M0 range: 0, the oracle
+    only picks representable scales, as ``block_data_report`` counts it), ``error`` (bound on the
+    saturation's absolute error: series bounds + the pieces counted by their mass + the mass of
+    ``M`` outside ``[m_lo, m_hi]``)."""
+
+    saturation: float
+    scale_underflow: float
+    scale_overflow: float
+    error: float
+
+
+def _tie_sat(dist, fmt, ms, X0, Xj, k):
+    """Per end ``m`` (arrays ``ms``, ``X0``, ``Xj``): ``P0^(k-1) (Q_j - Q_0)`` with ``P0 = P(|xi| <= m,
+    xi in an atom cell)`` (both grids give ``xi`` the same level: ``d = 0``) and ``Q_s = P(|xi| <= m,
+    xi in an atom cell, clipped by X_s)``: ``G(m)^k`` times ``E_m[1{xi_1 clipped by Xj} - 1{xi_1 clipped
+    by X0}; S = 0]``.  ``S = 0`` has positive probability only when all ``k`` elements sit in atom
+    cells (``d`` is linear and not constant on the other cells); the oracle then takes the smaller
+    scale (``oracle_scales``): for a fine candidate ``Xj < X0``, the ``S = 0`` blocks pick ``Xj``."""
+    lv = np.asarray(fmt.levels, float)
+    mids = np.asarray(fmt.midpoints, float)
+    lo, hi = lv[0], lv[-1]
+    ms, X0, Xj = (np.asarray(v, float)[:, None] for v in (ms, X0, Xj))
+    cuts = np.concatenate([X0 * mids, Xj * mids, X0 * np.array([lo, hi]), Xj * np.array([lo, hi]),
+                           np.zeros_like(ms), -ms, ms], axis=1)
+    cuts = np.sort(np.clip(cuts, -ms, ms), axis=1)
+    l, u = cuts[:, :-1], cuts[:, 1:]
+    c = 0.5 * (l + u)
+    R0 = X0 * lv[np.clip(np.searchsorted(mids, (c / X0).ravel()), 0, lv.size - 1)].reshape(c.shape)
+    Rj = Xj * lv[np.clip(np.searchsorted(mids, (c / Xj).ravel()), 0, lv.size - 1)].reshape(c.shape)
+    atom = (R0 == Rj) & (u > l)
+    p = np.where(atom, np.asarray(dist.cdf(u), float) - np.asarray(dist.cdf(l), float), 0.0)
+    cl0 = (c > X0 * hi) | (c < X0 * lo)
+    clj = (c > Xj * hi) | (c < Xj * lo)
+    P0 = np.sum(p, axis=1)
+    Q = np.sum(p * (clj.astype(float) - cl0.astype(float)), axis=1)
+    return P0 ** (k - 1) * Q
+
+
+def _can_clip(fmt, m, X):
+    """Per end ``m`` (array): the grid ``X L`` clips some ``|x| <= m`` (``x / X`` beyond the levels)."""
+    lo, hi = float(fmt.levels[0]), float(fmt.levels[-1])
+    return (X > 0) & ((m > X * hi) | (-m < X * lo))
+
+
+def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_harmonics: int = 4_000_000,
+                     rates: bool = True, rate_tol: float = 1e-9, max_rate_harmonics: int = 300_000,
+                     full: bool = False):
     """Exact expected per-element MSE of the per-block optimal E8M0 scale (``oracle``), MX formats,
-    Normal and Laplace laws (docs/blocks.md §2f; module doc).
+    Normal and Laplace laws (docs/blocks.md §2f; module doc), and its exact saturation rate.
 
     ``E[oracle] = E B + sum_{j in K, j != 0} (E min(SSE_j, B) - E B)`` with ``B = SSE_0`` the OCP
     floor scale's block error and ``K`` from :func:`oracle_candidates` (at most one coarse and one
@@ -361,8 +412,18 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
     - E|SSE_j - B|) / 2`` with ``E|.|`` the telescoped characteristic-function series of the exact
     ``4over6`` path.  Returns :class:`~quanttheory.blocks.expectation.BlockMSE` (``mse`` in data
     units^2 per element, ``sqnr_db``, ``error_estimate`` absolute: quadrature / series bounds + the
-    truncation of ``M`` to ``[m_lo, m_hi]``); ``saturation_rate`` and the scale under/overflow rates
-    are NaN (not computed).  ``tol``: target relative error (float in [1e-12, 1e-3)).
+    truncation of ``M`` to ``[m_lo, m_hi]``), with ``full=True`` also :class:`OracleRates` (the
+    saturation's error bound).  ``tol``: target relative error of the MSE (float in [1e-12, 1e-3)).
+
+    Rates (``rates=True``, docs/blocks.md §2f): the chosen scale is ``2^j X0`` iff ``SSE_j < B``
+    (``j`` in ``K``, ties to the smaller scale as :func:`~quanttheory.blocks.data.oracle_scales`;
+    inside ``j``'s region only), so on each region sub-piece the saturation of the floor rule is
+    replaced by ``E[1{xi_1 clipped by X0}; S <= 0] + E[1{xi_1 clipped by 2^j X0}; S > 0]``
+    (``S = B - SSE_j``), the same series at the same harmonics (``nu6``, ``nu4`` of the 4over6
+    kernel); ``rate_tol`` (float in [1e-13, 1e-2)) bounds the saturation's absolute error.  The
+    scale under/overflow rates are 0 (the oracle picks representable scales only).  ``rates=False``:
+    NaN rates (faster); the rates are also skipped (NaN) when their series would add more than
+    ``max_rate_harmonics`` odd harmonics to the MSE's (planning pass; MXFP6 E3M2 at k >= 8: 0.7-2.9e6).
 
     Raises ``ValueError`` if the candidate check fails for this element and ``k`` (then use
     :func:`~quanttheory.blocks.expectation_min.oracle_bracket` or ``monte_carlo_block_mse``), for
@@ -372,9 +433,10 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
     rigorous bracket :func:`~quanttheory.blocks.expectation_min.oracle_bracket` is wider than ``tol``
     relative.  MXFP8 E4M3 needs 1.2e7 (N(0,1)) / 6e8 (Laplace) harmonics, but its bracket is
     ~1e-12 wide: the bracket's midpoint is returned, ``error_estimate`` = half its width + the
-    lower bound's quadrature indicator (Gauss-Legendre 16 vs 32 per Voronoi cell)."""
+    lower bound's quadrature indicator (Gauss-Legendre 16 vs 32 per Voronoi cell); its saturation
+    is then NaN (not computed)."""
     from ._expect_46 import telescoped_stats
-    from .expectation import BlockMSE, _check_law, _G, _pieces, _range
+    from .expectation import BlockMSE, _check_law, _G, _pieces, _range, _sat_prob
     from .spec import E8M0_MAX, E8M0_MIN, get_block_format
 
     dist = _check_law(dist)
@@ -388,6 +450,9 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
                          "and oracle_bracket for others")
     if not (isinstance(tol, float) and 1e-12 <= tol < 1e-3):
         raise ValueError(f"tol must be a float in [1e-12, 1e-3), got {tol!r}")
+    if not (isinstance(rate_tol, float) and 1e-13 <= rate_tol < 1e-2):
+        raise ValueError(f"rate_tol must be a float in [1e-13, 1e-2), got {rate_tol!r}")
+    rates = bool(rates)
     k = bf.block
     cand = oracle_candidates(bf.element, k)
     if not cand.exact:
@@ -396,6 +461,11 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
     law, loc, scale = int(kp[0]), float(kp[1]), float(kp[2])
     m2 = dist.second_moment()
     mlo, mhi = _range(dist, k, min(tol, 1e-10))
+    if rates:
+        # blocks with M < mlo carry a negligible error but not a negligible saturation (small k):
+        # extend the pieces down until P(M < mlo) = G(mlo)^k <= 1e-3 rate_tol
+        while float(np.clip(_G(dist, mlo), 0.0, 1.0)) ** k > 1e-3 * rate_tol:
+            mlo *= 0.5
     a, b, X0 = _pieces(dist, bf, "floor", 1.0, 1.0, mlo, mhi)
     e0 = np.log2(X0)
     others = [j for j in cand.kept if j != 0]
@@ -405,7 +475,18 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
                              f"absmax in [{mlo:.3g}, {mhi:.3g}]: rescale the law")
     mB, errB = _mse_scaled(dist, bf, a, b, X0, k, 1e-5 * tol * m2)
     mse, err = mB, errB + 1e-3 * tol * m2
+    nan = float("nan")
+    sat, rerr = nan, nan
+    if rates:
+        # the floor rule's saturation (telescoped, expectation._block_mse_telescoped), replaced below on the
+        # region sub-pieces; blocks with M outside [mlo, mhi] count with their whole mass in the bound
+        Ga = np.clip(np.asarray(_G(dist, a), float), 0.0, 1.0)
+        Gb = np.clip(np.asarray(_G(dist, b), float), 0.0, 1.0)
+        sat = float(np.sum(Gb ** (k - 1) * _sat_prob(dist, bf.fmt, b, X0) - Ga ** (k - 1) * _sat_prob(dist, bf.fmt, a, X0)))
+        out_mass = 1.0 - float(np.clip(_G(dist, mhi), 0.0, 1.0)) ** k + float(np.clip(_G(dist, mlo), 0.0, 1.0)) ** k
+        rerr = out_mass + 1e-15
     regions = dict(cand.regions)
+    subs = []
     for j in others:
         # sub-pieces (a', b'] of the floor pieces where 2^j X0 can beat X0 (r = M / X0 in a region);
         # elsewhere min(SSE_j, B) = B exactly.  E[(B - SSE_j)^+; sub-piece] = (E[B] - E[SSE_j] + E|S|) / 2
@@ -423,15 +504,38 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
         # (the smallest pieces first, while their sum stays <= 0.1 tol mse: at most 0.05 tol mse of error)
         order = np.argsort(tB)
         small = np.zeros(sa.size, bool)
-        small[order[np.cumsum(tB[order]) <= 0.1 * tol * mB / len(others)]] = True
+        keep_small = np.cumsum(tB[order]) <= 0.1 * tol * mB / len(others)
+        if rates:
+            # (with rates also while their block mass P(a' < M <= b') sums to <= 0.1 rate_tol: the
+            # low pieces of small blocks carry little error but much saturation)
+            pm = np.maximum(np.clip(np.asarray(_G(dist, sb), float), 0.0, 1.0) ** k
+                            - np.clip(np.asarray(_G(dist, sa), float), 0.0, 1.0) ** k, 0.0)
+            keep_small &= np.cumsum(pm[order]) <= 0.1 * rate_tol / len(others)
+            keep_small = np.cumprod(keep_small).astype(bool)
+        small[order[keep_small]] = True
         mse -= 0.5 * float(np.sum(tB[small]))
         err += 0.5 * float(np.sum(tB[small])) + float(np.sum(eB[small]))
+        if rates and np.any(small):
+            # the saturation of a block is in [0, 1] whichever scale it picks: the oracle's and the floor's
+            # differ by at most P(a' < M <= b') on such a piece
+            Gsa = np.clip(np.asarray(_G(dist, sa[small]), float), 0.0, 1.0) ** k
+            Gsb = np.clip(np.asarray(_G(dist, sb[small]), float), 0.0, 1.0) ** k
+            rerr += float(np.sum(np.maximum(Gsb - Gsa, 0.0)))
         sa, sb, sX = sa[~small], sb[~small], sX[~small]
-        if sa.size == 0:
-            continue
+        if sa.size:
+            subs.append((j, sa, sb, sX))
+    # saturation ends: where X0 or 2^j X0 can clip some |x| <= m (elsewhere nu = 0 exactly)
+    n_nu = 0
+    if rates:
+        for j, sa, sb, sX in subs:
+            ends = np.concatenate([sb, sa])
+            X0e = np.concatenate([sX, sX])
+            n_nu += int(np.sum(_can_clip(bf.fmt, ends, X0e) | _can_clip(bf.fmt, ends, X0e * 2.0 ** j)))
+    avail = max(rate_tol - rerr, 0.5 * rate_tol) if rates else 1.0
+    # per candidate: the ends, their weights and targets; then one planning pass of the kernel for all
+    work = []
+    for j, sa, sb, sX in subs:
         Xj = sX * 2.0 ** j
-        mBr, eBr = _mse_scaled(dist, bf, sa, sb, sX, k, 1e-3 * tol * mB)
-        mjr, ejr = _mse_scaled(dist, bf, sa, sb, Xj, k, 1e-3 * tol * mB)
         P = sa.size
         gks = np.concatenate([np.clip(np.asarray(_G(dist, sb), float), 0.0, 1.0) ** k,
                               np.clip(np.asarray(_G(dist, sa), float), 0.0, 1.0) ** k])
@@ -442,18 +546,58 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
         # E|S| at every end, S = SSE_0 - SSE_j; the series' bounds sum to <= tol mse / 4 per candidate
         eps_abs = np.minimum(0.25 * tol * mB * 2 * k / (2 * P) / len(others) / gw, k * m2)
         X0e, Xje = np.concatenate([sX, sX]), np.concatenate([Xj, Xj])
-        plan = telescoped_stats(law, loc, scale, bf.fmt, ends[ok], X0e[ok], Xje[ok], k, eps_abs[ok], plan=True)[0]
-        if int(np.sum(plan)) > max_harmonics:
+        nd = np.zeros((ends.size, 3), bool)
+        nd[:, 1] = _can_clip(bf.fmt, ends, X0e)
+        nd[:, 2] = _can_clip(bf.fmt, ends, Xje)
+        # saturation: every needed end's bound weighted by G^k; 0.98 of what is left after the mass terms
+        en = np.minimum(0.98 * avail / max(n_nu, 1) / gw, 1e-3)
+        work.append((j, sa, sb, sX, Xj, gks, ends, sgn, ok, eps_abs, X0e, Xje, nd[ok], en))
+
+    def planned(with_rates):
+        return sum(int(np.sum(telescoped_stats(law, loc, scale, bf.fmt, ends[ok], X0e[ok], Xje[ok], k, eps_abs[ok],
+                                               ndk & with_rates, en[ok], en[ok], plan=True)[0]))
+                   for j, sa, sb, sX, Xj, gks, ends, sgn, ok, eps_abs, X0e, Xje, ndk, en in work)
+
+    nh = planned(False) if work else 0
+    if rates and work:
+        nr = planned(True)
+        if nr > max_harmonics or nr - nh > max_rate_harmonics:
+            # the saturation's 1/j series would need too many harmonics (MXFP6 E3M2: 0.5-3e6 more than
+            # the MSE's): MSE alone, rates NaN
+            rates, sat, rerr = False, nan, nan
+    if not rates and work:
+        if nh > max_harmonics:
             fb = _from_bracket(dist, bf, tol, m2)
             if fb is not None:
-                return fb
-            raise ValueError(f"the exact oracle expectation of {bf.name} (k = {k}) would need ~{int(np.sum(plan)):.3g} "
-                             f"harmonics (> max_harmonics = {max_harmonics}) for the candidate 2^{j} X0: use "
-                             "oracle_bracket (rigorous bracket) or monte_carlo_block_mse(..., 'oracle'), or raise "
-                             "max_harmonics")
-        res = telescoped_stats(law, loc, scale, bf.fmt, ends[ok], X0e[ok], Xje[ok], k, eps_abs[ok])
+                return (fb, OracleRates(nan, nan, nan, nan)) if full else fb
+            raise ValueError(f"the exact oracle expectation of {bf.name} (k = {k}) would need ~{nh:.3g} harmonics "
+                             f"(> max_harmonics = {max_harmonics}): use oracle_bracket (rigorous bracket) or "
+                             "monte_carlo_block_mse(..., 'oracle'), or raise max_harmonics")
+    for j, sa, sb, sX, Xj, gks, ends, sgn, ok, eps_abs, X0e, Xje, ndk, en in work:
+        mBr, eBr = _mse_scaled(dist, bf, sa, sb, sX, k, 1e-3 * tol * mB)
+        mjr, ejr = _mse_scaled(dist, bf, sa, sb, Xj, k, 1e-3 * tol * mB)
+        ndk = ndk & rates
+        res = telescoped_stats(law, loc, scale, bf.fmt, ends[ok], X0e[ok], Xje[ok], k, eps_abs[ok], ndk,
+                               en[ok], en[ok])
         absS = float(np.sum(sgn[ok] * gks[ok] * res.abs_S))
         mse -= 0.5 * (mBr - mjr) + absS / (2 * k)
         err += eBr + ejr + float(np.sum(gks[ok] * res.err_abs)) / (2 * k)
-    nan = float("nan")
-    return BlockMSE(mse, 10 * math.log10(m2 / mse), nan, nan, nan, err, "oracle", k, 1.0, 1.0)
+        if rates:
+            # on the sub-pieces the oracle clips E[1{xi_1 clipped by X0}; S <= 0] + E[1{.. by Xj}; S > 0]
+            # (telescoped G^k E_m[.]) instead of the floor's G(m)^(k-1) P(|xi| <= m, clipped by X0)
+            g, sg = gks[ok], sgn[ok]
+            nu = np.where(ndk[:, 1], res.nu6_le, 0.0) + np.where(ndk[:, 2], res.nu4_pos, 0.0)
+            e_ok = ends[ok]
+            G1 = np.clip(np.asarray(_G(dist, e_ok), float), 0.0, 1.0) ** (k - 1)
+            s0 = np.where(ndk[:, 1], G1 * _sat_prob(dist, bf.fmt, e_ok, X0e[ok]), 0.0)
+            sat += float(np.sum(sg * g * nu)) - float(np.sum(sg * s0))
+            if j < 0:
+                # S = 0 (every element in an atom cell): the oracle takes the smaller scale Xj, while
+                # nu6_le / nu4_pos count S = 0 with X0 (the kernel's S > 0 is strict)
+                sat += float(np.sum(sg * _tie_sat(dist, bf.fmt, e_ok, X0e[ok], Xje[ok], k)))
+            rerr += float(np.sum(g * np.where(ndk[:, 1] | ndk[:, 2], res.err_nu, 0.0)))
+    und = ovr = 0.0 if rates else nan
+    bm = BlockMSE(mse, 10 * math.log10(m2 / mse), sat, und, ovr, err, "oracle", k, 1.0, 1.0)
+    if full:
+        return bm, OracleRates(sat, und, ovr, rerr)
+    return bm
