@@ -460,7 +460,16 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
                          "(rigorous bracket) or monte_carlo_block_mse(..., 'oracle')")
     law, loc, scale = int(kp[0]), float(kp[1]), float(kp[2])
     m2 = dist.second_moment()
-    mlo, mhi = _range(dist, k, min(tol, 1e-10))
+    tol_r = min(tol, 1e-10)
+    mlo, mhi = _range(dist, k, tol_r)
+    # the truncation bound of M to [mlo, mhi] is 1e-3 tol_r E[xi^2]: relative to E[xi^2], not to the MSE
+    # (MXINT8: mse / E[xi^2] = 6.7e-5, so 1e-13 absolute was 1.5e-9 relative, the largest term of the bound).
+    # Range again with tol_r scaled by the floor rule's mse / E[xi^2] (a quick value on the first range)
+    a, b, X0 = _pieces(dist, bf, "floor", 1.0, 1.0, mlo, mhi)
+    ratio = min(1.0, _mse_scaled(dist, bf, a, b, X0, k, 1e-3 * tol * m2)[0] / m2)
+    if ratio < 1.0:
+        tol_r *= ratio
+        mlo, mhi = _range(dist, k, tol_r)
     if rates:
         # blocks with M < mlo carry a negligible error but not a negligible saturation (small k):
         # extend the pieces down until P(M < mlo) = G(mlo)^k <= 1e-3 rate_tol
@@ -473,8 +482,8 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
         if np.any(e0 + j < E8M0_MIN) or np.any(e0 + j > E8M0_MAX):
             raise ValueError(f"candidate scale 2^{j} X0 leaves the E8M0 range [2^{E8M0_MIN}, 2^{E8M0_MAX}] for block "
                              f"absmax in [{mlo:.3g}, {mhi:.3g}]: rescale the law")
-    mB, errB = _mse_scaled(dist, bf, a, b, X0, k, 1e-5 * tol * m2)
-    mse, err = mB, errB + 1e-3 * tol * m2
+    mB, errB = _mse_scaled(dist, bf, a, b, X0, k, 1e-5 * tol * m2 * ratio)
+    mse, err = mB, errB + 1e-3 * tol_r * m2
     nan = float("nan")
     sat, rerr = nan, nan
     if rates:
@@ -513,6 +522,35 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
             keep_small &= np.cumsum(pm[order]) <= 0.1 * rate_tol / len(others)
             keep_small = np.cumprod(keep_small).astype(bool)
         small[order[keep_small]] = True
+        # also every piece whose E[B; piece] is below the kernel's rounding floor at its two ends: the
+        # series bound of E|S| at an end is >= ~4e-12 E_m|S| (rounding of the harmonics), and G^k E_m|S| <=
+        # G^k E_m[B + SSE_j] = k G^(k-1) (T(m, X0) + T(m, Xj)); at the top ends (G^k = 1, pieces of mass
+        # ~1e-13: MXINT8 Laplace, m = 16-33) that floor was 10-100x E[B; piece] (a heuristic choice between
+        # two rigorous bounds)
+        from ._expect_kernels import tele_pieces
+        from .expectation import _gl_table
+
+        Xjs = sX * 2.0 ** j
+        Tb = []
+        mids = np.ascontiguousarray(bf.fmt.midpoints, dtype=float)
+        lvs = np.ascontiguousarray(bf.fmt.levels, dtype=float)
+        Z, W = _gl_table()
+        for XX in (sX, Xjs):
+            # T(a, X) and the shell T(b, X) - T(a, X) (expectation._T_pairs' kernel; loose cell targets)
+            Ta, Sh = tele_pieces(np.ascontiguousarray(sa, float), np.ascontiguousarray(sb, float),
+                                 np.ascontiguousarray(XX, float), mids, lvs, law, loc, scale, Z, W,
+                                 np.full(sa.shape, math.log(1e-9 * m2)), math.log(1e-9 * m2))[:2]
+            Tb.append((Ta, Ta + Sh))
+        Ga1 = np.clip(np.asarray(_G(dist, sa), float), 0.0, 1.0) ** (k - 1)
+        Gb1 = np.clip(np.asarray(_G(dist, sb), float), 0.0, 1.0) ** (k - 1)
+        floor_ = 1e-11 * (Gb1 * (Tb[0][1] + Tb[1][1]) + Ga1 * (Tb[0][0] + Tb[1][0])) / 2.0
+        more = (~small) & (tB <= 2.0 * floor_)
+        if rates:
+            left = 0.1 * rate_tol / len(others) - (float(np.sum(pm[small])) if np.any(small) else 0.0)
+            idx = np.nonzero(more)[0]
+            idx = idx[np.argsort(pm[idx])]
+            more[idx[np.cumsum(pm[idx]) > left]] = False
+        small |= more
         mse -= 0.5 * float(np.sum(tB[small]))
         err += 0.5 * float(np.sum(tB[small])) + float(np.sum(eB[small]))
         if rates and np.any(small):
