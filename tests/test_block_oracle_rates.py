@@ -102,3 +102,13 @@ def test_rates_options_and_bad_input():
     # block_mse returns the rates
     r = block_mse(Laplace(), "mxfp4", "oracle")
     assert r.saturation_rate == Ra.saturation and r.scale_underflow_rate == 0.0
+
+
+def test_e4m3_bracket_against_the_series():
+    # MXFP8 E4M3, N(0,1), k = 2: the series fits (1e6 harmonics, ~1 s) -- the bracket's midpoint (returned by
+    # default: the series would need > bracket_first harmonics) and the exact series agree within both bounds
+    br = block_mse_oracle(Normal(), "mxfp8_e4m3", block=2)
+    ex = block_mse_oracle(Normal(), "mxfp8_e4m3", block=2, bracket_first=10 ** 9, rates=False)
+    assert math.isnan(br.saturation_rate) and br.error_estimate <= 2e-12 * br.mse
+    assert ex.error_estimate <= 1e-10 * ex.mse
+    assert abs(br.mse - ex.mse) <= br.error_estimate + ex.error_estimate

@@ -338,17 +338,23 @@ def _mse_scaled(dist, bf, a, b, X, k, eabs, per_piece=False):
 def _from_bracket(dist, bf, tol, m2):
     """The oracle from :func:`~quanttheory.blocks.expectation_min.oracle_bracket` when its width is
     already below ``tol`` relative (MXFP8 E4M3: ~1e-12): midpoint, error = half-width + the lower
-    bound's quadrature indicator; ``None`` if the bracket is wider."""
-    from .expectation import BlockMSE
+    bound's quadrature indicator + the upper bound's own error estimate (the exact absmax rule it
+    is, :func:`~quanttheory.blocks.expectation.block_mse`, recomputed at ``tol=1e-12``); ``None``
+    if the bracket is wider."""
+    from .expectation import BlockMSE, block_mse
     from .expectation_min import oracle_bracket
 
     br = oracle_bracket(dist, bf)
     lo = br.lower - br.lower_error
-    if not (br.upper - lo <= 2 * tol * br.upper):
+    if not (br.upper - lo <= tol * br.upper):
         return None
-    mid = 0.5 * (lo + br.upper)
+    up = block_mse(dist, bf, br.upper_rule, tol=1e-12)      # the same exact rule, to 1e-12 (its bound included)
+    hi = up.mse + float(up.error_estimate)
+    if not (hi - lo <= 2 * tol * br.upper):
+        return None
+    mid = 0.5 * (lo + hi)
     nan = float("nan")
-    return BlockMSE(mid, 10 * math.log10(m2 / mid), nan, nan, nan, 0.5 * (br.upper - lo) + 1e-15 * mid, "oracle",
+    return BlockMSE(mid, 10 * math.log10(m2 / mid), nan, nan, nan, 0.5 * (hi - lo) + 1e-15 * mid, "oracle",
                     bf.block, 1.0, 1.0)
 
 
@@ -402,7 +408,7 @@ def _can_clip(fmt, m, X):
 
 def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_harmonics: int = 4_000_000,
                      rates: bool = True, rate_tol: float = 1e-9, max_rate_harmonics: int = 300_000,
-                     full: bool = False):
+                     bracket_first: int = 500_000, full: bool = False):
     """Exact expected per-element MSE of the per-block optimal E8M0 scale (``oracle``), MX formats,
     Normal and Laplace laws (docs/blocks.md §2f; module doc), and its exact saturation rate.
 
@@ -431,10 +437,11 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
     E8M0 range on the relevant ``M`` range, or if the series would need more than ``max_harmonics``
     odd harmonics in all (planning pass of the kernel, before any harmonic is computed) *and* the
     rigorous bracket :func:`~quanttheory.blocks.expectation_min.oracle_bracket` is wider than ``tol``
-    relative.  MXFP8 E4M3 needs 1.2e7 (N(0,1)) / 6e8 (Laplace) harmonics, but its bracket is
-    ~1e-12 wide: the bracket's midpoint is returned, ``error_estimate`` = half its width + the
-    lower bound's quadrature indicator (Gauss-Legendre 16 vs 32 per Voronoi cell); its saturation
-    is then NaN (not computed)."""
+    relative.  When the MSE's series would need more than ``bracket_first`` harmonics the bracket
+    is tried first: MXFP8 E4M3 (1e6-1.2e7 harmonics for N(0,1), 1.6e8-6e8 for Laplace) has a bracket
+    ~1e-12 wide: its midpoint is returned, ``error_estimate`` = half its width (the upper end raised
+    by the absmax rule's own bound at ``tol=1e-12``) + the lower bound's quadrature indicator
+    (Gauss-Legendre 16 vs 32 per Voronoi cell); its saturation is then NaN (not computed)."""
     from ._expect_46 import telescoped_stats
     from .expectation import BlockMSE, _check_law, _G, _pieces, _range, _sat_prob
     from .spec import E8M0_MAX, E8M0_MIN, get_block_format
@@ -630,6 +637,12 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
                     en_ok[bind] = np.minimum(sh[bind] / gks[ok][bind], 1e-3)
                     en[ok] = en_ok
                     work[i] = (j, sa, sb, sX, Xj, gks, ends, sgn, ok, eps_abs, X0e, Xje, ndk, en)
+    if work and nh > bracket_first:
+        # the series would take >~ 0.2 s: the rigorous bracket first (MXFP8 E4M3 at k = 2 / 8: 1e6 / 3.5e6
+        # harmonics, 1-4 s, against ~25 ms for a bracket 1e-12 wide); its rates are NaN
+        fb = _from_bracket(dist, bf, tol, m2)
+        if fb is not None:
+            return (fb, OracleRates(nan, nan, nan, nan)) if full else fb
     if not rates and work:
         if nh > max_harmonics:
             fb = _from_bracket(dist, bf, tol, m2)
