@@ -42,9 +42,11 @@ def _mc_saturation(law, fmt, k, n, seed):
 @pytest.mark.parametrize("fmt,law,k,seed", [("mxfp4", Normal(), 32, 31), ("mxfp4", Laplace(0.3, 0.7), 32, 32),
                                             ("mxint8", Laplace(0.3, 0.7), 2, 33), ("mxint8", Normal(), 32, 34),
                                             ("mxfp6_e2m3", Laplace(), 32, 35), ("mxfp8_e5m2", Normal(), 32, 36),
-                                            ("mxfp6_e3m2", Normal(), 2, 37), ("mxfp4", Laplace(), 8, 38)],
+                                            ("mxfp6_e3m2", Normal(), 2, 37), ("mxfp4", Laplace(), 8, 38),
+                                            ("mxfp6_e3m2", Laplace(), 32, 39), ("mxfp8_e4m3", Normal(), 32, 40)],
                          ids=["mxfp4-normal", "mxfp4-laplace-shifted", "mxint8-k2-laplace-shifted", "mxint8-normal",
-                              "e2m3-laplace", "e5m2-normal", "e3m2-k2-normal", "mxfp4-k8-laplace"])
+                              "e2m3-laplace", "e5m2-normal", "e3m2-k2-normal", "mxfp4-k8-laplace", "e3m2-laplace",
+                              "e4m3-normal"])
 def test_saturation_against_monte_carlo(fmt, law, k, seed):
     ex, R = block_mse_oracle(law, fmt, block=k, full=True)
     assert R.scale_underflow == 0.0 and R.scale_overflow == 0.0
@@ -90,9 +92,11 @@ def test_tie_rule_of_the_compiled_oracle(element, emax, k):
 
 
 def test_rates_options_and_bad_input():
-    # MXFP6 E3M2 k = 32: the saturation series would add ~1.7e6 harmonics: skipped (NaN), MSE unchanged
-    ex = block_mse_oracle(Normal(), "mxfp6_e3m2", block=32)
-    assert math.isnan(ex.saturation_rate) and math.isfinite(ex.mse)
+    # the saturation series is skipped (NaN) when it would add more than max_rate_harmonics; MSE unchanged
+    ex = block_mse_oracle(Normal(), "mxfp4", block=32, max_rate_harmonics=0)
+    ex1 = block_mse_oracle(Normal(), "mxfp4", block=32)
+    assert math.isnan(ex.saturation_rate) and math.isfinite(ex1.saturation_rate)
+    assert abs(ex.mse - ex1.mse) <= ex.error_estimate + ex1.error_estimate
     with pytest.raises(ValueError, match="rate_tol"):
         block_mse_oracle(Normal(), "mxfp4", rate_tol=0.5)
     # a looser rate target: a bound within it, the same value within both bounds
@@ -104,11 +108,47 @@ def test_rates_options_and_bad_input():
     assert r.saturation_rate == Ra.saturation and r.scale_underflow_rate == 0.0
 
 
-def test_e4m3_bracket_against_the_series():
-    # MXFP8 E4M3, N(0,1), k = 2: the series fits (1e6 harmonics, ~1 s) -- the bracket's midpoint (returned by
-    # default: the series would need > bracket_first harmonics) and the exact series agree within both bounds
-    br = block_mse_oracle(Normal(), "mxfp8_e4m3", block=2)
-    ex = block_mse_oracle(Normal(), "mxfp8_e4m3", block=2, bracket_first=10 ** 9, rates=False)
-    assert math.isnan(br.saturation_rate) and br.error_estimate <= 2e-12 * br.mse
-    assert ex.error_estimate <= 1e-10 * ex.mse
+@pytest.mark.parametrize("law,k", [(Normal(), 32), (Laplace(), 2)], ids=["normal-k32", "laplace-k2"])
+def test_e4m3_series_against_the_bracket(law, k):
+    # MXFP8 E4M3: the exact series (cheap since the sure-win intervals: 464.002 <= r <= 512 needs no series)
+    # against the rigorous bracket's midpoint (oracle_bracket, upper end raised by its own bound), both bounds
+    from quanttheory.blocks.expectation_oracle import _from_bracket
+
+    bf = get_block_format("mxfp8_e4m3", block=k)
+    ex = block_mse_oracle(law, bf)
+    br = _from_bracket(law, bf, 1e-10, law.second_moment())
+    assert math.isfinite(ex.saturation_rate) and ex.error_estimate <= 1e-10 * ex.mse
+    assert br is not None and br.error_estimate <= 1e-11 * br.mse
     assert abs(br.mse - ex.mse) <= br.error_estimate + ex.error_estimate
+
+
+@pytest.mark.parametrize("element,emax,k,r0", [("e3m2", 4, 32, 30 + 31 / 2048), ("e3m2", 4, 2, 30 + 1 / 2048),
+                                               ("e2m1", 2, 2, 7 + 1 / 16), ("e2m1", 2, 8, 7 + 7 / 16)])
+def test_sure_win_intervals(element, emax, k, r0):
+    # by hand: E3M2, 2 X0 against X0 (r = M / X0 in [30, 32]): the grids agree on |x| <= 30 except below
+    # 0.5 X0, where 2 X0 loses at most (1/16)^2 = 1/256 per element; the max element gains
+    # (r - 28)^2 - (r - 32)^2 = 8 r - 240, so 2 X0 wins every block iff 8 r - 240 > (k - 1) / 256.
+    # E2M1: gain 4 r - 28, loss <= 0.25 (x = 0.5 X0 or 1.5 X0): 4 r - 28 > (k - 1) / 4.
+    (j, sure), = oracle_candidates(element, k).sure
+    (ra, rb), = sure
+    assert j == 1 and rb == 2.0 ** (emax + 1) and r0 <= ra <= r0 * (1 + 1e-4)   # (bisection grid: 2^-14 of a piece)
+    # brute force on blocks built to lose the most: the max element at r in the interval, the others at the
+    # worst-loss points and at random
+    fmt = {"e3m2": "mxfp6_e3m2", "e2m1": "mxfp4"}[element]
+    bf = get_block_format(fmt, block=k)
+    rng = np.random.default_rng(1416)
+    n = 4096
+    worst = {"e3m2": [1 / 16, 3 / 16, 5 / 16, 7 / 16], "e2m1": [0.5, 1.5]}[element]
+    r = rng.uniform(ra, rb, n)
+    others = np.where(rng.random((n, k - 1)) < 0.7, rng.choice(worst, (n, k - 1)), rng.uniform(-ra, ra, (n, k - 1)))
+    others *= rng.choice([-1.0, 1.0], (n, k - 1))
+    xb = np.concatenate([r[:, None] * rng.choice([-1.0, 1.0], (n, 1)), others], axis=1)
+    B = _block_sse(xb, np.ones(n), bf.fmt)[0]
+    A = _block_sse(xb, 2 * np.ones(n), bf.fmt)[0]
+    assert np.all(A < B)
+    # and just below the interval's start some block is not won (the interval is tight to the bisection grid)
+    xb[:, 0] = np.sign(xb[:, 0]) * (r0 - 1e-3 if element == "e3m2" else r0 - 1e-2)
+    xb[:, 1:] = np.array(worst)[np.arange(k - 1) % len(worst)]
+    B = _block_sse(xb, np.ones(n), bf.fmt)[0]
+    A = _block_sse(xb, 2 * np.ones(n), bf.fmt)[0]
+    assert np.any(A >= B)
