@@ -37,6 +37,17 @@ so each ``E|A - B|`` is the telescoped two-candidate statistic of the exact ``4o
 and ``E A``, ``E C`` are exact absmax-rule expectations (§2c) with the scale ``2^j X0``.
 Otherwise (two candidates on one side, or both sides possible at once) a ``ValueError`` says so
 and points to :func:`~quanttheory.blocks.expectation_min.oracle_bracket`.
+
+**Sure-win intervals.**  Symmetrically, ``SSE_0 - SSE_j >= min_{+-} D_j(+-r) - (k - 1) Lmax_j(r)`` with
+``Lmax_j(r) = max(0, sup_{|x| <= r} -D_j)``: where that is ``> 0`` (:func:`_sure`), ``j`` wins every block,
+``min(SSE_j, B) = SSE_j`` and the sub-piece needs no series (MXFP6 E3M2 / MXFP8 E4M3 / E5M2: almost
+the whole coarse region).
+
+**Rates.**  The block takes ``2^j X0`` iff ``SSE_j < B`` (coarse ``j``) or ``SSE_j <= B`` (fine ``j``:
+ties go to the smaller scale, as :func:`~quanttheory.blocks.data.oracle_scales`), inside ``j``'s region;
+so the saturation is the floor rule's, with the region sub-pieces' share replaced by the telescoped
+``nu6(S <= 0) + nu4(S > 0)`` of the same kernel (plus the ``S = 0`` atom term for fine ``j``,
+:func:`_tie_sat`) and the sure-win sub-pieces' share by the saturation of ``2^j X0``.
 """
 
 from __future__ import annotations
@@ -498,9 +509,9 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
     odd harmonics in all (planning pass of the kernel, before any harmonic is computed) *and* the
     rigorous bracket :func:`~quanttheory.blocks.expectation_min.oracle_bracket` is wider than ``tol``
     relative.  When the MSE's series would need more than ``bracket_first`` harmonics the bracket
-    is tried first: MXFP8 E4M3 (1e6-1.2e7 harmonics for N(0,1), 1.6e8-6e8 for Laplace) has a bracket
-    ~1e-12 wide: its midpoint is returned, ``error_estimate`` = half its width (the upper end raised
-    by the absmax rule's own bound at ``tol=1e-12``) + the lower bound's quadrature indicator
+    is tried first (MXFP8 E4M3 before the sure-win intervals: 1e6-6e8 harmonics, a bracket ~1e-12
+    wide): its midpoint is returned, ``error_estimate`` = half its width (the upper end raised by
+    the absmax rule's own bound at ``tol=1e-12``) + the lower bound's quadrature indicator
     (Gauss-Legendre 16 vs 32 per Voronoi cell); its saturation is then NaN (not computed)."""
     from ._expect_46 import telescoped_stats
     from .expectation import BlockMSE, _check_law, _G, _pieces, _range, _sat_prob
