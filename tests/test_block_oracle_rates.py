@@ -86,6 +86,13 @@ def test_tie_rule_of_the_compiled_oracle(element, emax, k):
             want = np.where(win, X0 * 2.0 ** j, want)
             if j < 0:
                 ties += int(np.sum(Sj == B))
+                # a tie takes the fine scale: the formula counts it only inside j's region, so ties must
+                # not happen outside it
+                r = M / X0
+                inside = np.zeros(n, bool)
+                for ra, rb in dict(oracle_candidates(element, k).regions)[j]:
+                    inside |= (r >= ra) & (r <= rb)
+                assert not np.any((Sj <= B) & ~inside)
         assert np.array_equal(oracle_scales(xb, bf), want)
     if element == "mxint8" and k == 2:
         assert ties > 50           # the tie term of the saturation is exercised
