@@ -255,7 +255,7 @@ def _region(pair, k, lo, hi, fine, depth=14):
     return tuple((float(a), float(b)) for a, b in out)
 
 
-def _sure(pair, k, lo, hi, depth=14):
+def _sure(pair, k, lo, hi, depth=45):
     """Closed intervals of ``r`` in ``[lo, hi]`` on which ``j`` surely beats ``X0`` strictly on every
     block: ``SSE_0 - SSE_j >= min_{+-} D(+-r) - (k - 1) Lmax(r) > 0`` (the max element gains at least
     ``min D(+-r)``, each other element loses at most ``Lmax(r) = max(0, sup_{|x| <= r} -D)``, which is
