@@ -569,7 +569,8 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
         # region sub-pieces; blocks with M outside [mlo, mhi] count with their whole mass in the bound
         Ga = np.clip(np.asarray(_G(dist, a), float), 0.0, 1.0)
         Gb = np.clip(np.asarray(_G(dist, b), float), 0.0, 1.0)
-        sat = float(np.sum(Gb ** (k - 1) * _sat_prob(dist, bf.fmt, b, X0) - Ga ** (k - 1) * _sat_prob(dist, bf.fmt, a, X0)))
+        sat = float(np.sum(Gb ** (k - 1) * _sat_prob(dist, bf.fmt, b, X0)
+                           - Ga ** (k - 1) * _sat_prob(dist, bf.fmt, a, X0)))
         out_mass = 1.0 - float(np.clip(_G(dist, mhi), 0.0, 1.0)) ** k + float(np.clip(_G(dist, mlo), 0.0, 1.0)) ** k
         rerr = out_mass + 1e-15
     regions = dict(cand.regions)
@@ -612,7 +613,8 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
                 Gqa = np.clip(np.asarray(_G(dist, qa), float), 0.0, 1.0) ** (k - 1)
                 Gqb = np.clip(np.asarray(_G(dist, qb), float), 0.0, 1.0) ** (k - 1)
                 for XX, sg_ in ((qXj, 1.0), (qX, -1.0)):
-                    sat += sg_ * float(np.sum(Gqb * _sat_prob(dist, bf.fmt, qb, XX) - Gqa * _sat_prob(dist, bf.fmt, qa, XX)))
+                    sat += sg_ * float(np.sum(Gqb * _sat_prob(dist, bf.fmt, qb, XX)
+                                              - Gqa * _sat_prob(dist, bf.fmt, qa, XX)))
         sa, sb, sX = cut(r_unc)
         if sa.size == 0:
             continue
