@@ -46,7 +46,10 @@ candidate check is cached per element and k; the numba kernel is loaded), then t
 oracle (``monte_carlo_block_mse(..., "oracle")``) on ``--mc`` elements in the same run: ``z`` =
 (MC - exact) / se, and ``MC ratio`` = the CPU time a Monte Carlo run would need to reach the exact
 value's accuracy (``error_estimate``; and 1e-9 relative) over the exact time (extrapolated with
-``se ~ n^-1/2``, not run).
+``se ~ n^-1/2``, not run).  Also the exact saturation rate and its bound (``block_mse_oracle(...,
+full=True)``), the MSE alone (``rates=False``) CPU time, and the saturation of a Monte Carlo run
+(``--mc`` elements, seed 15: per-block clipped fraction under ``oracle_scales``, mean +- se, ``z``).
+``--blocks 2,8,32``: block sizes (default 32 with ``--oracle``).
 """
 
 from __future__ import annotations
@@ -113,32 +116,69 @@ def main():
     print(f"slowest exact expectation: {worst * 1e3:.1f} ms CPU (min of {a.repeat})")
 
 
+def _mc_oracle_saturation(law, fmt, k, n, seed):
+    """Mean and standard error of the per-block clipped fraction under the compiled per-block oracle
+    (``oracle_scales``; blocks iid, so the per-block fractions are iid), ``n`` elements."""
+    import math
+
+    import numpy as np
+
+    from quanttheory.blocks import get_block_format
+    from quanttheory.blocks.data import oracle_scales
+
+    bf = get_block_format(fmt, block=k)
+    lo, hi = float(bf.fmt.levels[0]), float(bf.fmt.levels[-1])
+    rng = np.random.default_rng(seed)
+    nb = n // k
+    s1 = s2 = 0.0
+    done = 0
+    while done < nb:
+        m = min((1 << 20) // k, nb - done)
+        xb = np.asarray(law.sample(rng, m * k), float).reshape(m, k)
+        u = xb / oracle_scales(xb, bf)[:, None]
+        c = np.count_nonzero((u > hi) | (u < lo), axis=1) / k
+        s1, s2, done = s1 + float(c.sum()), s2 + float((c * c).sum()), done + m
+    mean = s1 / nb
+    return mean, math.sqrt(max(s2 / nb - mean * mean, 0.0) / nb)
+
+
 def bench_oracle(a):
     from quanttheory.blocks.expectation import block_mse, monte_carlo_block_mse
+    from quanttheory.blocks.expectation_oracle import block_mse_oracle
     from quanttheory.laws import Laplace, Normal
 
     fmts = a.formats.split(",") if a.formats != ",".join(_all_formats()) else [
         "mxfp4", "mxfp6_e2m3", "mxfp6_e3m2", "mxint8", "mxfp8_e4m3", "mxfp8_e5m2"]
     mc = a.mc if a.mc != 1 << 18 else 1 << 21
-    print(f"{'law':8s} {'format':11s} {'exact CPU ms':>12s} {'wall ms':>8s} {'mse':>22s} {'err/mse':>8s} "
-          f"{'MC CPU s':>8s} {'MC mean':>14s} {'se':>8s} {'z':>6s} {'MC ratio(err)':>13s} {'MC ratio(1e-9)':>14s}")
+    ks = [32] if a.blocks == "16,32" else [int(v) for v in a.blocks.split(",")]   # (16,32: --fourover6's default)
+    print(f"{'law':8s} {'format':11s} {'k':>3s} {'exact CPU ms':>12s} {'wall ms':>8s} {'no-rates ms':>11s} "
+          f"{'mse':>22s} {'err/mse':>8s} {'MC CPU s':>8s} {'MC mean':>14s} {'se':>8s} {'z':>6s} "
+          f"{'MC ratio(err)':>13s} {'MC ratio(1e-9)':>14s} {'saturation':>18s} {'rate err':>8s} {'MC sat':>12s} "
+          f"{'se':>8s} {'z':>6s}")
     for law, lname in ((Normal(), "normal"), (Laplace(), "laplace")):
         for fmt in fmts:
-            try:
-                block_mse(law, fmt, "oracle")  # warm
-            except ValueError as e:
-                print(f"{lname:8s} {fmt:11s} not exact here: {str(e)[:110]}", flush=True)
-                continue
-            t_cpu, r = best_time(lambda: block_mse(law, fmt, "oracle"), a.repeat, time.process_time)
-            t_wall, _ = best_time(lambda: block_mse(law, fmt, "oracle"), a.repeat)
-            t_mc, (mean, se, _) = best_time(lambda: monte_carlo_block_mse(law, fmt, "oracle", n=mc, rng=14), 1,
-                                            time.process_time)
-            per_el = t_mc / mc
-            n_err = mc * (se / r.error_estimate) ** 2
-            n9 = mc * (se / (1e-9 * r.mse)) ** 2
-            print(f"{lname:8s} {fmt:11s} {t_cpu * 1e3:12.1f} {t_wall * 1e3:8.1f} {r.mse:22.16g} "
-                  f"{r.error_estimate / r.mse:8.1e} {t_mc:8.1f} {mean:14.10g} {se:8.1e} {(mean - r.mse) / se:6.2f} "
-                  f"{n_err * per_el / t_cpu:13.1e} {n9 * per_el / t_cpu:14.1e}", flush=True)
+            for k in ks:
+                try:
+                    block_mse(law, fmt, "oracle", block=k)  # warm
+                except ValueError as e:
+                    print(f"{lname:8s} {fmt:11s} {k:3d} not exact here: {str(e)[:110]}", flush=True)
+                    continue
+                t_cpu, r = best_time(lambda: block_mse(law, fmt, "oracle", block=k), a.repeat, time.process_time)
+                t_wall, _ = best_time(lambda: block_mse(law, fmt, "oracle", block=k), a.repeat)
+                t_nr, _ = best_time(lambda: block_mse_oracle(law, fmt, block=k, rates=False), a.repeat,
+                                    time.process_time)
+                _, R = block_mse_oracle(law, fmt, block=k, full=True)
+                t_mc, (mean, se, _) = best_time(lambda: monte_carlo_block_mse(law, fmt, "oracle", n=mc, rng=14,
+                                                                              block=k), 1, time.process_time)
+                smc, sse = _mc_oracle_saturation(law, fmt, k, mc, 15)
+                per_el = t_mc / mc
+                n_err = mc * (se / r.error_estimate) ** 2
+                n9 = mc * (se / (1e-9 * r.mse)) ** 2
+                zs = (smc - r.saturation_rate) / sse if r.saturation_rate == r.saturation_rate else float("nan")
+                print(f"{lname:8s} {fmt:11s} {k:3d} {t_cpu * 1e3:12.1f} {t_wall * 1e3:8.1f} {t_nr * 1e3:11.1f} "
+                      f"{r.mse:22.16g} {r.error_estimate / r.mse:8.1e} {t_mc:8.1f} {mean:14.10g} {se:8.1e} "
+                      f"{(mean - r.mse) / se:6.2f} {n_err * per_el / t_cpu:13.1e} {n9 * per_el / t_cpu:14.1e} "
+                      f"{r.saturation_rate:18.15g} {R.error:8.1e} {smc:12.8f} {sse:8.1e} {zs:6.2f}", flush=True)
 
 
 def _all_formats():

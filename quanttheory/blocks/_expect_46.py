@@ -86,12 +86,13 @@ def cells(fmt, m, X6, X4, loc, scale):
     standard units: zl, zu, a, b (d / U^2 = a z + b), atom (bool), sat6, sat4 (bool), and U."""
     mids = np.asarray(fmt.midpoints, float)
     lmax = float(fmt.levels[-1])
+    lmin = float(fmt.levels[0])       # saturation: x / X beyond [lmin, lmax] (MXINT8 is asymmetric)
     U = X6 if X6 > 0 else (X4 if X4 > 0 else m)
     cuts = [np.array([0.0, -m, m, loc])]
     for X in (X6, X4):
         if X > 0:
             cuts.append(X * mids)
-            cuts.append(np.array([-X * lmax, X * lmax]))
+            cuts.append(np.array([X * lmin, X * lmax]))
     x = np.unique(np.concatenate(cuts))
     x = x[(x >= -m) & (x <= m)]
     keep = np.concatenate([[True], np.diff(x) > 1e-15 * m])
@@ -113,8 +114,8 @@ def cells(fmt, m, X6, X4, loc, scale):
     # y = (scale z + loc) / U
     a = alpha * scale / U
     b = beta + alpha * loc / U
-    sat6 = (np.abs(ctr) > X6 * lmax) if X6 > 0 else np.zeros(ctr.shape, bool)
-    sat4 = (np.abs(ctr) > X4 * lmax) if X4 > 0 else np.zeros(ctr.shape, bool)
+    sat6 = ((ctr > X6 * lmax) | (ctr < X6 * lmin)) if X6 > 0 else np.zeros(ctr.shape, bool)
+    sat4 = ((ctr > X4 * lmax) | (ctr < X4 * lmin)) if X4 > 0 else np.zeros(ctr.shape, bool)
     return dict(zl=(lo - loc) / scale, zu=(hi - loc) / scale, a=a, b=b, atom=atom, sat6=sat6, sat4=sat4, U=U)
 
 

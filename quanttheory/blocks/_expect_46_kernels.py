@@ -247,6 +247,7 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
     ``P(S > 0) = P_1 + mR / 2 + (2 / pi) sum_j Im R_j / j`` (the square wave's odd harmonics),
     ``nu(S > 0) = nu_1 + mR_nu / 2 + (2 / pi) sum_j Im (Chi Psi^(k-1) - first order) / j``."""
     lmax = levels[levels.size - 1]
+    lmin = levels[0]          # saturation: x / X beyond [lmin, lmax] (MXINT8: -2 .. 127/64; odd grids: -lmax)
     U = X6 if X6 > 0 else (X4 if X4 > 0 else m)
     nm = mids.size
     # mirror symmetry (law even about 0 AND an odd rounding grid: d is even): the cells with z >= 0
@@ -269,7 +270,7 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
             for i in range(nm):
                 cuts[nc] = X * mids[i]
                 nc += 1
-            cuts[nc] = -X * lmax
+            cuts[nc] = X * lmin
             cuts[nc + 1] = X * lmax
             nc += 2
     xs = np.sort(cuts[:nc])
@@ -298,8 +299,8 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
     for j in range(ncell):
         lo, hi = x[j], x[j + 1]
         ctr = 0.5 * (lo + hi)
-        sat6[j] = X6 > 0 and abs(ctr) > X6 * lmax
-        sat4[j] = X4 > 0 and abs(ctr) > X4 * lmax
+        sat6[j] = X6 > 0 and (ctr > X6 * lmax or ctr < X6 * lmin)
+        sat4[j] = X4 > 0 and (ctr > X4 * lmax or ctr < X4 * lmin)
         R6 = X6 * levels[np.searchsorted(mids, ctr / X6)] if X6 > 0 else 0.0
         R4 = X4 * levels[np.searchsorted(mids, ctr / X4)] if X4 > 0 else 0.0
         at = abs(R4 - R6) <= 1e-12 * (abs(R4) + abs(R6))

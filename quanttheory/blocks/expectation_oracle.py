@@ -37,6 +37,17 @@ so each ``E|A - B|`` is the telescoped two-candidate statistic of the exact ``4o
 and ``E A``, ``E C`` are exact absmax-rule expectations (§2c) with the scale ``2^j X0``.
 Otherwise (two candidates on one side, or both sides possible at once) a ``ValueError`` says so
 and points to :func:`~quanttheory.blocks.expectation_min.oracle_bracket`.
+
+**Sure-win intervals.**  Symmetrically, ``SSE_0 - SSE_j >= min_{+-} D_j(+-r) - (k - 1) Lmax_j(r)`` with
+``Lmax_j(r) = max(0, sup_{|x| <= r} -D_j)``: where that is ``> 0`` (:func:`_sure`), ``j`` wins every block,
+``min(SSE_j, B) = SSE_j`` and the sub-piece needs no series (MXFP6 E3M2 / MXFP8 E4M3 / E5M2: almost
+the whole coarse region).
+
+**Rates.**  The block takes ``2^j X0`` iff ``SSE_j < B`` (coarse ``j``) or ``SSE_j <= B`` (fine ``j``:
+ties go to the smaller scale, as :func:`~quanttheory.blocks.data.oracle_scales`), inside ``j``'s region;
+so the saturation is the floor rule's, with the region sub-pieces' share replaced by the telescoped
+``nu6(S <= 0) + nu4(S > 0)`` of the same kernel (plus the ``S = 0`` atom term for fine ``j``,
+:func:`_tie_sat`) and the sure-win sub-pieces' share by the saturation of ``2^j X0``.
 """
 
 from __future__ import annotations
@@ -45,10 +56,11 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["OracleCandidates", "oracle_candidates", "block_mse_oracle"]
+__all__ = ["OracleCandidates", "OracleRates", "oracle_candidates", "block_mse_oracle"]
 
 
 @dataclass(frozen=True)
@@ -65,7 +77,9 @@ class OracleCandidates:
     how ``j`` was excluded or that it is kept (tuples of ``(j, value)`` pairs, ``j`` from
     ``-J`` to the last coarse candidate checked; ``J`` = ``jmin_checked``).  ``regions``: per kept
     ``j != 0``, ``(j, ((r_a, r_b), ...))``: intervals of ``r = M / X0`` outside which ``j`` provably
-    never beats ``X0`` (only there does the expectation need ``E|SSE_j - SSE_0|``)."""
+    never beats ``X0`` (only there does the expectation need ``E|SSE_j - SSE_0|``).  ``sure``: per kept
+    ``j != 0``, intervals of ``r`` on which ``j`` beats ``X0`` on every block (:func:`_sure`; there the
+    expectation is ``E[SSE_j]``, no series)."""
 
     element: str
     k: int
@@ -77,6 +91,7 @@ class OracleCandidates:
     how: tuple
     jmin_checked: int
     regions: tuple = ()
+    sure: tuple = ()
 
 
 def _levels(element):
@@ -132,6 +147,12 @@ class _Pair:
             cur = v if cur is None else max(cur, v)
             pm.append(cur)
         self.pm = pm
+        lows = [min(self.D(b), self.D(-b)) for b in bp]
+        pn, cur = [], None
+        for v in lows:
+            cur = v if cur is None else min(cur, v)
+            pn.append(cur)
+        self.pn = pn
 
     def D(self, x):
         return self.g0.e(x) - self.gj.e(x)
@@ -143,6 +164,18 @@ class _Pair:
         i = bisect.bisect_right(self.bp, r) - 1
         v = max(self.pm[i], self.D(r), self.D(-r))
         return max(v, Fraction(0))
+
+    def lmax(self, r):
+        """max(0, sup_{|x| <= r} -D(x)): the largest loss of one element (exact, as gmax)."""
+        import bisect
+
+        i = bisect.bisect_right(self.bp, r) - 1
+        v = min(self.pn[i], self.D(r), self.D(-r))
+        return max(-v, Fraction(0))
+
+    def mingain(self, r):
+        """min over the sign of D(+-r): the max element's smallest gain."""
+        return min(self.D(r), self.D(-r))
 
     def maxgain(self, r):
         """max over the sign of D(+-r): the max element's gain (minus its loss)."""
@@ -220,6 +253,43 @@ def _region(pair, k, lo, hi, fine, depth=14):
         c = (a + b) / 2
         stack += [(c, b, d + 1), (a, c, d + 1)]
     return tuple((float(a), float(b)) for a, b in out)
+
+
+def _sure(pair, k, lo, hi, depth=45):
+    """Closed intervals of ``r`` in ``[lo, hi]`` on which ``j`` surely beats ``X0`` strictly on every
+    block: ``SSE_0 - SSE_j >= min_{+-} D(+-r) - (k - 1) Lmax(r) > 0`` (the max element gains at least
+    ``min D(+-r)``, each other element loses at most ``Lmax(r) = max(0, sup_{|x| <= r} -D)``, which is
+    non-decreasing; ``D`` is linear between breakpoints, so on ``[a, b]`` inside one piece the gain is
+    smallest at an end).  Bisection ``depth`` levels below the breakpoint pieces; a subset of the
+    true set (only intervals where the sufficient condition is proven).  There
+    ``min(SSE_j, SSE_0) = SSE_j`` exactly and the block takes ``2^j X0``."""
+    out = []
+    stack = [(a, b, 0) for a, b in reversed(pair.pieces(lo, hi))]
+    while stack:
+        a, b, d = stack.pop()
+        if min(pair.mingain(a), pair.mingain(b)) > (k - 1) * pair.lmax(b):
+            if out and out[-1][1] == a:
+                out[-1] = (out[-1][0], b)
+            else:
+                out.append((a, b))
+            continue
+        # no r in [a, b] can pass: the gain's largest value there (each D(+-r) linear: at an end) is
+        # at most the loss bound at a (Lmax non-decreasing)
+        top = min(max(pair.D(a), pair.D(b)), max(pair.D(-a), pair.D(-b)))
+        if d >= depth or top <= (k - 1) * pair.lmax(a):
+            continue
+        c = (a + b) / 2
+        stack += [(c, b, d + 1), (a, c, d + 1)]
+    res = []
+    for a, b in out:
+        fa, fb = float(a), float(b)
+        if Fraction(fa) < a:                 # round inward: the float interval stays inside the proven one
+            fa = float(np.nextafter(fa, np.inf))
+        if Fraction(fb) > b:
+            fb = float(np.nextafter(fb, -np.inf))
+        if fa < fb:
+            res.append((fa, fb))
+    return tuple(res)
 
 
 def _dominates(g_big, g_small, R):
@@ -315,9 +385,11 @@ def oracle_candidates(element: str, k: int) -> OracleCandidates:
         pf = _Pair(g0, _Grid(lv, Fraction(2) ** fine[0]), hi)
         if not _exclusive(pc, pf, k, lo, hi):
             exact, reason = False, f"candidates {coarse[0]} and {fine[0]} may both beat X0 on one block"
-    regions = tuple((j, _region(_Pair(g0, _Grid(lv, Fraction(2) ** j), hi), k, lo, hi, j < 0)) for j in kept if j != 0)
+    pairs = {j: _Pair(g0, _Grid(lv, Fraction(2) ** j), hi) for j in kept if j != 0}
+    regions = tuple((j, _region(pairs[j], k, lo, hi, j < 0)) for j in kept if j != 0)
+    sure = tuple((j, _sure(pairs[j], k, lo, hi)) for j in kept if j != 0)
     return OracleCandidates(element, k, tuple(kept), exact, reason, tuple(gain), tuple(loss), tuple(how), jmin,
-                            regions)
+                            regions, sure)
 
 
 def _mse_scaled(dist, bf, a, b, X, k, eabs, per_piece=False):
@@ -337,23 +409,79 @@ def _mse_scaled(dist, bf, a, b, X, k, eabs, per_piece=False):
 def _from_bracket(dist, bf, tol, m2):
     """The oracle from :func:`~quanttheory.blocks.expectation_min.oracle_bracket` when its width is
     already below ``tol`` relative (MXFP8 E4M3: ~1e-12): midpoint, error = half-width + the lower
-    bound's quadrature indicator; ``None`` if the bracket is wider."""
-    from .expectation import BlockMSE
+    bound's quadrature indicator + the upper bound's own error estimate (the exact absmax rule it
+    is, :func:`~quanttheory.blocks.expectation.block_mse`, recomputed at ``tol=1e-12``); ``None``
+    if the bracket is wider."""
+    from .expectation import BlockMSE, block_mse
     from .expectation_min import oracle_bracket
 
     br = oracle_bracket(dist, bf)
     lo = br.lower - br.lower_error
-    if not (br.upper - lo <= 2 * tol * br.upper):
+    if not (br.upper - lo <= tol * br.upper):
         return None
-    mid = 0.5 * (lo + br.upper)
+    up = block_mse(dist, bf, br.upper_rule, tol=1e-12)      # the same exact rule, to 1e-12 (its bound included)
+    hi = up.mse + float(up.error_estimate)
+    if not (hi - lo <= 2 * tol * br.upper):
+        return None
+    mid = 0.5 * (lo + hi)
     nan = float("nan")
-    return BlockMSE(mid, 10 * math.log10(m2 / mid), nan, nan, nan, 0.5 * (br.upper - lo) + 1e-15 * mid, "oracle",
+    return BlockMSE(mid, 10 * math.log10(m2 / mid), nan, nan, nan, 0.5 * (hi - lo) + 1e-15 * mid, "oracle",
                     bf.block, 1.0, 1.0)
 
 
-def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_harmonics: int = 4_000_000):
+class OracleRates(NamedTuple):
+    """Rates of the per-block optimal E8M0 scale with an absolute error bound: ``saturation``
+    (fraction of elements clipped by the chosen scale: ``x / X`` beyond ``[l_min, l_max]``, as
+    ``monte_carlo_block_mse`` / ``block_data_report`` count them), ``scale_underflow`` /
+    ``scale_overflow`` (fraction of blocks whose chosen scale leaves the E8M0 range: 0, the oracle
+    only picks representable scales, as ``block_data_report`` counts it), ``error`` (bound on the
+    saturation's absolute error: series bounds + the pieces counted by their mass + the mass of
+    ``M`` outside ``[m_lo, m_hi]``)."""
+
+    saturation: float
+    scale_underflow: float
+    scale_overflow: float
+    error: float
+
+
+def _tie_sat(dist, fmt, ms, X0, Xj, k):
+    """Per end ``m`` (arrays ``ms``, ``X0``, ``Xj``): ``P0^(k-1) (Q_j - Q_0)`` with ``P0 = P(|xi| <= m,
+    xi in an atom cell)`` (both grids give ``xi`` the same level: ``d = 0``) and ``Q_s = P(|xi| <= m,
+    xi in an atom cell, clipped by X_s)``: ``G(m)^k`` times ``E_m[1{xi_1 clipped by Xj} - 1{xi_1 clipped
+    by X0}; S = 0]``.  ``S = 0`` has positive probability only when all ``k`` elements sit in atom
+    cells (``d`` is linear and not constant on the other cells); the oracle then takes the smaller
+    scale (``oracle_scales``): for a fine candidate ``Xj < X0``, the ``S = 0`` blocks pick ``Xj``."""
+    lv = np.asarray(fmt.levels, float)
+    mids = np.asarray(fmt.midpoints, float)
+    lo, hi = lv[0], lv[-1]
+    ms, X0, Xj = (np.asarray(v, float)[:, None] for v in (ms, X0, Xj))
+    cuts = np.concatenate([X0 * mids, Xj * mids, X0 * np.array([lo, hi]), Xj * np.array([lo, hi]),
+                           np.zeros_like(ms), -ms, ms], axis=1)
+    cuts = np.sort(np.clip(cuts, -ms, ms), axis=1)
+    l, u = cuts[:, :-1], cuts[:, 1:]
+    c = 0.5 * (l + u)
+    R0 = X0 * lv[np.clip(np.searchsorted(mids, (c / X0).ravel()), 0, lv.size - 1)].reshape(c.shape)
+    Rj = Xj * lv[np.clip(np.searchsorted(mids, (c / Xj).ravel()), 0, lv.size - 1)].reshape(c.shape)
+    atom = (R0 == Rj) & (u > l)
+    p = np.where(atom, np.asarray(dist.cdf(u), float) - np.asarray(dist.cdf(l), float), 0.0)
+    cl0 = (c > X0 * hi) | (c < X0 * lo)
+    clj = (c > Xj * hi) | (c < Xj * lo)
+    P0 = np.sum(p, axis=1)
+    Q = np.sum(p * (clj.astype(float) - cl0.astype(float)), axis=1)
+    return P0 ** (k - 1) * Q
+
+
+def _can_clip(fmt, m, X):
+    """Per end ``m`` (array): the grid ``X L`` clips some ``|x| <= m`` (``x / X`` beyond the levels)."""
+    lo, hi = float(fmt.levels[0]), float(fmt.levels[-1])
+    return (X > 0) & ((m > X * hi) | (-m < X * lo))
+
+
+def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_harmonics: int = 4_000_000,
+                     rates: bool = True, rate_tol: float = 1e-9, max_rate_harmonics: int = 300_000,
+                     bracket_first: int = 500_000, full: bool = False):
     """Exact expected per-element MSE of the per-block optimal E8M0 scale (``oracle``), MX formats,
-    Normal and Laplace laws (docs/blocks.md §2f; module doc).
+    Normal and Laplace laws (docs/blocks.md §2f; module doc), and its exact saturation rate.
 
     ``E[oracle] = E B + sum_{j in K, j != 0} (E min(SSE_j, B) - E B)`` with ``B = SSE_0`` the OCP
     floor scale's block error and ``K`` from :func:`oracle_candidates` (at most one coarse and one
@@ -361,8 +489,18 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
     - E|SSE_j - B|) / 2`` with ``E|.|`` the telescoped characteristic-function series of the exact
     ``4over6`` path.  Returns :class:`~quanttheory.blocks.expectation.BlockMSE` (``mse`` in data
     units^2 per element, ``sqnr_db``, ``error_estimate`` absolute: quadrature / series bounds + the
-    truncation of ``M`` to ``[m_lo, m_hi]``); ``saturation_rate`` and the scale under/overflow rates
-    are NaN (not computed).  ``tol``: target relative error (float in [1e-12, 1e-3)).
+    truncation of ``M`` to ``[m_lo, m_hi]``), with ``full=True`` also :class:`OracleRates` (the
+    saturation's error bound).  ``tol``: target relative error of the MSE (float in [1e-12, 1e-3)).
+
+    Rates (``rates=True``, docs/blocks.md §2f): the chosen scale is ``2^j X0`` iff ``SSE_j < B``
+    (``j`` in ``K``, ties to the smaller scale as :func:`~quanttheory.blocks.data.oracle_scales`;
+    inside ``j``'s region only), so on each region sub-piece the saturation of the floor rule is
+    replaced by ``E[1{xi_1 clipped by X0}; S <= 0] + E[1{xi_1 clipped by 2^j X0}; S > 0]``
+    (``S = B - SSE_j``), the same series at the same harmonics (``nu6``, ``nu4`` of the 4over6
+    kernel); ``rate_tol`` (float in [1e-13, 1e-2)) bounds the saturation's absolute error.  The
+    scale under/overflow rates are 0 (the oracle picks representable scales only).  ``rates=False``:
+    NaN rates (faster); the rates are also skipped (NaN) when their series would add more than
+    ``max_rate_harmonics`` odd harmonics to the MSE's (planning pass; MXFP6 E3M2 at k >= 8: 0.7-2.9e6).
 
     Raises ``ValueError`` if the candidate check fails for this element and ``k`` (then use
     :func:`~quanttheory.blocks.expectation_min.oracle_bracket` or ``monte_carlo_block_mse``), for
@@ -370,11 +508,13 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
     E8M0 range on the relevant ``M`` range, or if the series would need more than ``max_harmonics``
     odd harmonics in all (planning pass of the kernel, before any harmonic is computed) *and* the
     rigorous bracket :func:`~quanttheory.blocks.expectation_min.oracle_bracket` is wider than ``tol``
-    relative.  MXFP8 E4M3 needs 1.2e7 (N(0,1)) / 6e8 (Laplace) harmonics, but its bracket is
-    ~1e-12 wide: the bracket's midpoint is returned, ``error_estimate`` = half its width + the
-    lower bound's quadrature indicator (Gauss-Legendre 16 vs 32 per Voronoi cell)."""
+    relative.  When the MSE's series would need more than ``bracket_first`` harmonics the bracket
+    is tried first (MXFP8 E4M3 before the sure-win intervals: 1e6-6e8 harmonics, a bracket ~1e-12
+    wide): its midpoint is returned, ``error_estimate`` = half its width (the upper end raised by
+    the absmax rule's own bound at ``tol=1e-12``) + the lower bound's quadrature indicator
+    (Gauss-Legendre 16 vs 32 per Voronoi cell); its saturation is then NaN (not computed)."""
     from ._expect_46 import telescoped_stats
-    from .expectation import BlockMSE, _check_law, _G, _pieces, _range
+    from .expectation import BlockMSE, _check_law, _G, _pieces, _range, _sat_prob
     from .spec import E8M0_MAX, E8M0_MIN, get_block_format
 
     dist = _check_law(dist)
@@ -388,6 +528,9 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
                          "and oracle_bracket for others")
     if not (isinstance(tol, float) and 1e-12 <= tol < 1e-3):
         raise ValueError(f"tol must be a float in [1e-12, 1e-3), got {tol!r}")
+    if not (isinstance(rate_tol, float) and 1e-13 <= rate_tol < 1e-2):
+        raise ValueError(f"rate_tol must be a float in [1e-13, 1e-2), got {rate_tol!r}")
+    rates = bool(rates)
     k = bf.block
     cand = oracle_candidates(bf.element, k)
     if not cand.exact:
@@ -395,7 +538,21 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
                          "(rigorous bracket) or monte_carlo_block_mse(..., 'oracle')")
     law, loc, scale = int(kp[0]), float(kp[1]), float(kp[2])
     m2 = dist.second_moment()
-    mlo, mhi = _range(dist, k, min(tol, 1e-10))
+    tol_r = min(tol, 1e-10)
+    mlo, mhi = _range(dist, k, tol_r)
+    # the truncation bound of M to [mlo, mhi] is 1e-3 tol_r E[xi^2]: relative to E[xi^2], not to the MSE
+    # (MXINT8: mse / E[xi^2] = 6.7e-5, so 1e-13 absolute was 1.5e-9 relative, the largest term of the bound).
+    # Range again with tol_r scaled by the floor rule's mse / E[xi^2] (a quick value on the first range)
+    a, b, X0 = _pieces(dist, bf, "floor", 1.0, 1.0, mlo, mhi)
+    ratio = min(1.0, _mse_scaled(dist, bf, a, b, X0, k, 1e-3 * tol * m2)[0] / m2)
+    if ratio < 1.0:
+        tol_r *= ratio
+        mlo, mhi = _range(dist, k, tol_r)
+    if rates:
+        # blocks with M < mlo carry a negligible error but not a negligible saturation (small k):
+        # extend the pieces down until P(M < mlo) = G(mlo)^k <= 1e-3 rate_tol
+        while float(np.clip(_G(dist, mlo), 0.0, 1.0)) ** k > 1e-3 * rate_tol:
+            mlo *= 0.5
     a, b, X0 = _pieces(dist, bf, "floor", 1.0, 1.0, mlo, mhi)
     e0 = np.log2(X0)
     others = [j for j in cand.kept if j != 0]
@@ -403,18 +560,62 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
         if np.any(e0 + j < E8M0_MIN) or np.any(e0 + j > E8M0_MAX):
             raise ValueError(f"candidate scale 2^{j} X0 leaves the E8M0 range [2^{E8M0_MIN}, 2^{E8M0_MAX}] for block "
                              f"absmax in [{mlo:.3g}, {mhi:.3g}]: rescale the law")
-    mB, errB = _mse_scaled(dist, bf, a, b, X0, k, 1e-5 * tol * m2)
-    mse, err = mB, errB + 1e-3 * tol * m2
+    mB, errB = _mse_scaled(dist, bf, a, b, X0, k, 1e-5 * tol * m2 * ratio)
+    mse, err = mB, errB + 1e-3 * tol_r * m2
+    nan = float("nan")
+    sat, rerr = nan, nan
+    if rates:
+        # the floor rule's saturation (telescoped, expectation._block_mse_telescoped), replaced below on the
+        # region sub-pieces; blocks with M outside [mlo, mhi] count with their whole mass in the bound
+        Ga = np.clip(np.asarray(_G(dist, a), float), 0.0, 1.0)
+        Gb = np.clip(np.asarray(_G(dist, b), float), 0.0, 1.0)
+        sat = float(np.sum(Gb ** (k - 1) * _sat_prob(dist, bf.fmt, b, X0)
+                           - Ga ** (k - 1) * _sat_prob(dist, bf.fmt, a, X0)))
+        out_mass = 1.0 - float(np.clip(_G(dist, mhi), 0.0, 1.0)) ** k + float(np.clip(_G(dist, mlo), 0.0, 1.0)) ** k
+        rerr = out_mass + 1e-15
     regions = dict(cand.regions)
+    sures = dict(cand.sure)
+    subs = []
     for j in others:
         # sub-pieces (a', b'] of the floor pieces where 2^j X0 can beat X0 (r = M / X0 in a region);
-        # elsewhere min(SSE_j, B) = B exactly.  E[(B - SSE_j)^+; sub-piece] = (E[B] - E[SSE_j] + E|S|) / 2
-        sa, sb, sX = [], [], []
+        # elsewhere min(SSE_j, B) = B exactly.  E[(B - SSE_j)^+; sub-piece] = (E[B] - E[SSE_j] + E|S|) / 2.
+        # Where j beats X0 on every block (r in a `sure` interval): min(SSE_j, B) = SSE_j exactly, no series
+        # (MXFP6 E3M2 k = 32: r in [30.0153, 32] of the region [30, 32]; its series ends at r = 32 needed
+        # ~8.5e5 harmonics: the max element's gain 8 r - 240 (X0^2) dwarfs the others' losses <= 31 / 256)
+        r_unc, r_sure = [], []
         for ra, rb in regions[j]:
-            lo_, hi_ = np.maximum(a, X0 * ra), np.minimum(b, X0 * rb)
-            sel = hi_ > lo_
-            sa.append(lo_[sel]), sb.append(hi_[sel]), sX.append(X0[sel])
-        sa, sb, sX = np.concatenate(sa), np.concatenate(sb), np.concatenate(sX)
+            ins = [(max(ua, ra), min(ub, rb)) for ua, ub in sures.get(j, ()) if min(ub, rb) > max(ua, ra)]
+            cur = ra
+            for ua, ub in ins:
+                if ua > cur:
+                    r_unc.append((cur, ua))
+                r_sure.append((ua, ub))
+                cur = ub
+            if rb > cur:
+                r_unc.append((cur, rb))
+
+        def cut(rs):
+            pa, pb, pX = [np.zeros(0)], [np.zeros(0)], [np.zeros(0)]
+            for ra, rb in rs:
+                lo_, hi_ = np.maximum(a, X0 * ra), np.minimum(b, X0 * rb)
+                sel = hi_ > lo_
+                pa.append(lo_[sel]), pb.append(hi_[sel]), pX.append(X0[sel])
+            return np.concatenate(pa), np.concatenate(pb), np.concatenate(pX)
+
+        qa, qb, qX = cut(r_sure)
+        if qa.size:
+            qXj = qX * 2.0 ** j
+            mBq, eBq = _mse_scaled(dist, bf, qa, qb, qX, k, 1e-3 * tol * mB)
+            mjq, ejq = _mse_scaled(dist, bf, qa, qb, qXj, k, 1e-3 * tol * mB)
+            mse += mjq - mBq
+            err += eBq + ejq
+            if rates:
+                Gqa = np.clip(np.asarray(_G(dist, qa), float), 0.0, 1.0) ** (k - 1)
+                Gqb = np.clip(np.asarray(_G(dist, qb), float), 0.0, 1.0) ** (k - 1)
+                for XX, sg_ in ((qXj, 1.0), (qX, -1.0)):
+                    sat += sg_ * float(np.sum(Gqb * _sat_prob(dist, bf.fmt, qb, XX)
+                                              - Gqa * _sat_prob(dist, bf.fmt, qa, XX)))
+        sa, sb, sX = cut(r_unc)
         if sa.size == 0:
             continue
         # sub-pieces carrying almost no error: 0 <= E[(B - SSE_j)^+; piece] <= E[B; piece]; count
@@ -423,15 +624,69 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
         # (the smallest pieces first, while their sum stays <= 0.1 tol mse: at most 0.05 tol mse of error)
         order = np.argsort(tB)
         small = np.zeros(sa.size, bool)
-        small[order[np.cumsum(tB[order]) <= 0.1 * tol * mB / len(others)]] = True
+        keep_small = np.cumsum(tB[order]) <= 0.1 * tol * mB / len(others)
+        if rates:
+            # (with rates also while their block mass P(a' < M <= b') sums to <= 0.1 rate_tol: the
+            # low pieces of small blocks carry little error but much saturation)
+            pm = np.maximum(np.clip(np.asarray(_G(dist, sb), float), 0.0, 1.0) ** k
+                            - np.clip(np.asarray(_G(dist, sa), float), 0.0, 1.0) ** k, 0.0)
+            keep_small &= np.cumsum(pm[order]) <= 0.1 * rate_tol / len(others)
+            keep_small = np.cumprod(keep_small).astype(bool)
+        small[order[keep_small]] = True
+        # also every piece whose E[B; piece] is below the kernel's rounding floor at its two ends: the
+        # series bound of E|S| at an end is ~4e-12 E_m|S| at least (rounding of the harmonics), G^k E_m|S| <=
+        # G^k E_m[B + SSE_j] = k G^(k-1) (T(m, X0) + T(m, Xj)); at the top ends (G^k = 1, pieces of mass
+        # ~1e-13: MXINT8 Laplace, m = 16-33) that floor was 10-100x E[B; piece] (a heuristic choice between
+        # two rigorous bounds)
+        from ._expect_kernels import tele_pieces
+        from .expectation import _gl_table
+
+        Xjs = sX * 2.0 ** j
+        Tb = []
+        mids = np.ascontiguousarray(bf.fmt.midpoints, dtype=float)
+        lvs = np.ascontiguousarray(bf.fmt.levels, dtype=float)
+        Z, W = _gl_table()
+        for XX in (sX, Xjs):
+            # T(a, X) and the shell T(b, X) - T(a, X) (expectation._T_pairs' kernel; loose cell targets)
+            Ta, Sh = tele_pieces(np.ascontiguousarray(sa, float), np.ascontiguousarray(sb, float),
+                                 np.ascontiguousarray(XX, float), mids, lvs, law, loc, scale, Z, W,
+                                 np.full(sa.shape, math.log(1e-9 * m2)), math.log(1e-9 * m2))[:2]
+            Tb.append((Ta, Ta + Sh))
+        Ga1 = np.clip(np.asarray(_G(dist, sa), float), 0.0, 1.0) ** (k - 1)
+        Gb1 = np.clip(np.asarray(_G(dist, sb), float), 0.0, 1.0) ** (k - 1)
+        # (in mse units: 4e-12 G^k E_m|S| / (2k) per end; only where it exceeds the piece's share of the
+        # series budget, 0.25 tol mse per candidate, i.e. where the kernel would miss its target anyway)
+        floor_ = 2e-12 * (Gb1 * (Tb[0][1] + Tb[1][1]) + Ga1 * (Tb[0][0] + Tb[1][0]))
+        more = (~small) & (floor_ > 0.25 * tol * mB / len(others) / sa.size) & (tB <= 2.0 * floor_)
+        if rates:
+            left = 0.1 * rate_tol / len(others) - (float(np.sum(pm[small])) if np.any(small) else 0.0)
+            idx = np.nonzero(more)[0]
+            idx = idx[np.argsort(pm[idx])]
+            more[idx[np.cumsum(pm[idx]) > left]] = False
+        small |= more
         mse -= 0.5 * float(np.sum(tB[small]))
         err += 0.5 * float(np.sum(tB[small])) + float(np.sum(eB[small]))
+        if rates and np.any(small):
+            # the saturation of a block is in [0, 1] whichever scale it picks: the oracle's and the floor's
+            # differ by at most P(a' < M <= b') on such a piece
+            Gsa = np.clip(np.asarray(_G(dist, sa[small]), float), 0.0, 1.0) ** k
+            Gsb = np.clip(np.asarray(_G(dist, sb[small]), float), 0.0, 1.0) ** k
+            rerr += float(np.sum(np.maximum(Gsb - Gsa, 0.0)))
         sa, sb, sX = sa[~small], sb[~small], sX[~small]
-        if sa.size == 0:
-            continue
+        if sa.size:
+            subs.append((j, sa, sb, sX))
+    # saturation ends: where X0 or 2^j X0 can clip some |x| <= m (elsewhere nu = 0 exactly)
+    n_nu = 0
+    if rates:
+        for j, sa, sb, sX in subs:
+            ends = np.concatenate([sb, sa])
+            X0e = np.concatenate([sX, sX])
+            n_nu += int(np.sum(_can_clip(bf.fmt, ends, X0e) | _can_clip(bf.fmt, ends, X0e * 2.0 ** j)))
+    avail = max(rate_tol - rerr, 0.5 * rate_tol) if rates else 1.0
+    # per candidate: the ends, their weights and targets; then one planning pass of the kernel for all
+    work = []
+    for j, sa, sb, sX in subs:
         Xj = sX * 2.0 ** j
-        mBr, eBr = _mse_scaled(dist, bf, sa, sb, sX, k, 1e-3 * tol * mB)
-        mjr, ejr = _mse_scaled(dist, bf, sa, sb, Xj, k, 1e-3 * tol * mB)
         P = sa.size
         gks = np.concatenate([np.clip(np.asarray(_G(dist, sb), float), 0.0, 1.0) ** k,
                               np.clip(np.asarray(_G(dist, sa), float), 0.0, 1.0) ** k])
@@ -442,18 +697,89 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
         # E|S| at every end, S = SSE_0 - SSE_j; the series' bounds sum to <= tol mse / 4 per candidate
         eps_abs = np.minimum(0.25 * tol * mB * 2 * k / (2 * P) / len(others) / gw, k * m2)
         X0e, Xje = np.concatenate([sX, sX]), np.concatenate([Xj, Xj])
-        plan = telescoped_stats(law, loc, scale, bf.fmt, ends[ok], X0e[ok], Xje[ok], k, eps_abs[ok], plan=True)[0]
-        if int(np.sum(plan)) > max_harmonics:
+        nd = np.zeros((ends.size, 3), bool)
+        nd[:, 1] = _can_clip(bf.fmt, ends, X0e)
+        nd[:, 2] = _can_clip(bf.fmt, ends, Xje)
+        # saturation: every needed end's bound weighted by G^k; 0.98 of what is left after the mass terms
+        en = np.minimum(0.98 * avail / max(n_nu, 1) / gw, 1e-3)
+        work.append((j, sa, sb, sX, Xj, gks, ends, sgn, ok, eps_abs, X0e, Xje, nd[ok], en))
+
+    def planned(with_rates):
+        """Harmonics each end needs (planning pass of the kernel), per candidate."""
+        return [telescoped_stats(law, loc, scale, bf.fmt, ends[ok], X0e[ok], Xje[ok], k, eps_abs[ok],
+                                 ndk & with_rates, en[ok], en[ok], plan=True)[0]
+                for j, sa, sb, sX, Xj, gks, ends, sgn, ok, eps_abs, X0e, Xje, ndk, en in work]
+
+    hA = planned(False) if work else []
+    nh = sum(int(np.sum(h)) for h in hA)
+    if rates and work:
+        hR = planned(True)
+        nr = sum(int(np.sum(h)) for h in hR)
+        if nr > max_harmonics or nr - nh > max_rate_harmonics:
+            # the saturation's 1/j series would need too many harmonics (MXFP6 E3M2: 0.5-3e6 more than
+            # the MSE's): MSE alone, rates NaN
+            rates, sat, rerr = False, nan, nan
+        else:
+            # where the saturation binds (h > hA at the equal split), share those ends' budgets as
+            # h^(2/3) (the 1/j series' tail ~ 1/T^2: h ~ e^(-1/2), so sum h(e_i) under sum e_i fixed is
+            # least for e_i ~ h_i^(2/3)); every end still gets a target and its bound is what the kernel
+            # returns, so sum G^k err_nu <= 0.98 avail as before.  (MXFP4 N(0,1) k = 32: 2 ends of 14 held
+            # 2/3 of the harmonics)
+            hb = np.concatenate([np.where((ndk[:, 1] | ndk[:, 2]) & (hr > ha), hr, 0)
+                                 for (*_, ndk, en), hr, ha in zip(work, hR, hA)]).astype(float)
+            nb_ = int(np.count_nonzero(hb))
+            if nb_ > 1:
+                w = hb ** (2.0 / 3.0)
+                share = nb_ * (0.98 * avail / max(n_nu, 1)) * w / float(np.sum(w))
+                pos = 0
+                for i, (j, sa, sb, sX, Xj, gks, ends, sgn, ok, eps_abs, X0e, Xje, ndk, en) in enumerate(work):
+                    n_ok = int(np.count_nonzero(ok))
+                    sh, bind = share[pos:pos + n_ok], hb[pos:pos + n_ok] > 0
+                    pos += n_ok
+                    en = en.copy()
+                    en_ok = en[ok]
+                    en_ok[bind] = np.minimum(sh[bind] / gks[ok][bind], 1e-3)
+                    en[ok] = en_ok
+                    work[i] = (j, sa, sb, sX, Xj, gks, ends, sgn, ok, eps_abs, X0e, Xje, ndk, en)
+    if work and nh > bracket_first:
+        # the series would take >~ 0.2 s: the rigorous bracket first (MXFP8 E4M3 at k = 2 / 8: 1e6 / 3.5e6
+        # harmonics, 1-4 s, against ~25 ms for a bracket 1e-12 wide); its rates are NaN
+        fb = _from_bracket(dist, bf, tol, m2)
+        if fb is not None:
+            return (fb, OracleRates(nan, nan, nan, nan)) if full else fb
+    if not rates and work:
+        if nh > max_harmonics:
             fb = _from_bracket(dist, bf, tol, m2)
             if fb is not None:
-                return fb
-            raise ValueError(f"the exact oracle expectation of {bf.name} (k = {k}) would need ~{int(np.sum(plan)):.3g} "
-                             f"harmonics (> max_harmonics = {max_harmonics}) for the candidate 2^{j} X0: use "
-                             "oracle_bracket (rigorous bracket) or monte_carlo_block_mse(..., 'oracle'), or raise "
-                             "max_harmonics")
-        res = telescoped_stats(law, loc, scale, bf.fmt, ends[ok], X0e[ok], Xje[ok], k, eps_abs[ok])
+                return (fb, OracleRates(nan, nan, nan, nan)) if full else fb
+            raise ValueError(f"the exact oracle expectation of {bf.name} (k = {k}) would need ~{nh:.3g} harmonics "
+                             f"(> max_harmonics = {max_harmonics}): use oracle_bracket (rigorous bracket) or "
+                             "monte_carlo_block_mse(..., 'oracle'), or raise max_harmonics")
+    for j, sa, sb, sX, Xj, gks, ends, sgn, ok, eps_abs, X0e, Xje, ndk, en in work:
+        mBr, eBr = _mse_scaled(dist, bf, sa, sb, sX, k, 1e-3 * tol * mB)
+        mjr, ejr = _mse_scaled(dist, bf, sa, sb, Xj, k, 1e-3 * tol * mB)
+        ndk = ndk & rates
+        res = telescoped_stats(law, loc, scale, bf.fmt, ends[ok], X0e[ok], Xje[ok], k, eps_abs[ok], ndk,
+                               en[ok], en[ok])
         absS = float(np.sum(sgn[ok] * gks[ok] * res.abs_S))
         mse -= 0.5 * (mBr - mjr) + absS / (2 * k)
         err += eBr + ejr + float(np.sum(gks[ok] * res.err_abs)) / (2 * k)
-    nan = float("nan")
-    return BlockMSE(mse, 10 * math.log10(m2 / mse), nan, nan, nan, err, "oracle", k, 1.0, 1.0)
+        if rates:
+            # on the sub-pieces the oracle clips E[1{xi_1 clipped by X0}; S <= 0] + E[1{.. by Xj}; S > 0]
+            # (telescoped G^k E_m[.]) instead of the floor's G(m)^(k-1) P(|xi| <= m, clipped by X0)
+            g, sg = gks[ok], sgn[ok]
+            nu = np.where(ndk[:, 1], res.nu6_le, 0.0) + np.where(ndk[:, 2], res.nu4_pos, 0.0)
+            e_ok = ends[ok]
+            G1 = np.clip(np.asarray(_G(dist, e_ok), float), 0.0, 1.0) ** (k - 1)
+            s0 = np.where(ndk[:, 1], G1 * _sat_prob(dist, bf.fmt, e_ok, X0e[ok]), 0.0)
+            sat += float(np.sum(sg * g * nu)) - float(np.sum(sg * s0))
+            if j < 0:
+                # S = 0 (every element in an atom cell): the oracle takes the smaller scale Xj, while
+                # nu6_le / nu4_pos count S = 0 with X0 (the kernel's S > 0 is strict)
+                sat += float(np.sum(sg * _tie_sat(dist, bf.fmt, e_ok, X0e[ok], Xje[ok], k)))
+            rerr += float(np.sum(g * np.where(ndk[:, 1] | ndk[:, 2], res.err_nu, 0.0)))
+    und = ovr = 0.0 if rates else nan
+    bm = BlockMSE(mse, 10 * math.log10(m2 / mse), sat, und, ovr, err, "oracle", k, 1.0, 1.0)
+    if full:
+        return bm, OracleRates(sat, und, ovr, rerr)
+    return bm
