@@ -9,9 +9,8 @@ MXINT8, NVFP4, INT4 groups of 32/64/128 with exact real scales):
   docs/blocks.md §2d);
 * ``oracle`` (per-block optimal scale): exact for the MX formats (E8M0 scales,
   ``block_mse(law, fmt, "oracle")``, docs/blocks.md §2f), so every gap of an MX row is exact (CSV
-  ``gap_bound_db``: both values' error estimates in dB; the error estimates are <= 1.6e-9 relative,
-  MXINT8's oracle, the others <= 3e-10); its saturation rate is not computed exactly and comes
-  from a Monte Carlo run (``n_mc`` elements).
+  ``gap_bound_db``: both values' error estimates in dB; the error estimates are <= 3e-10 relative,
+  the oracle's <= 2.1e-10); its saturation rate is exact too (bound <= 1e-9 absolute).
   NVFP4 (E4M3 scales) and INT4 groups (real scales) have no exact oracle: Monte Carlo (``n_mc``
   elements, the compiled per-block optimum of each sampled block), and their gaps carry the
   oracle's standard error (CSV ``gap_se_db``, ``±`` in the table, error bars of 2 s.e. in the figure);
@@ -45,8 +44,8 @@ QUICK = ("mxfp4", "nvfp4", "int4_g32")
 
 
 def _n_mc(quick):
-    """Monte Carlo elements per (law, format): the oracle's saturation rate, and its MSE where no
-    exact oracle exists (NVFP4, INT4 groups)."""
+    """Monte Carlo elements per (law, format): the oracle's MSE and saturation rate where no exact
+    oracle exists (NVFP4, INT4 groups)."""
     return 1 << 16 if quick else 1 << 20
 
 
@@ -80,13 +79,13 @@ def rows(quick: bool = False, seed: int = 2026):
             if bf.element == "e2m1" and bf.scale_format == "e4m3":
                 b = block_mse(law, bf, "4over6")  # exact, with its exact saturation rate (docs/blocks.md §2d)
                 res.append(("4over6", b.sqnr_db, b.saturation_rate, b.mse, b.error_estimate, "exact", 1.0, "exact"))
-            mean, se, sat = monte_carlo_block_mse(law, bf, "oracle", n=n_mc, rng=seed)
             if bf.scale_format == "e8m0":
-                # exact oracle expectation (docs/blocks.md §2f); its saturation rate is NaN (not
-                # computed exactly): the Monte Carlo run's rate is shown instead, marked as such
+                # exact oracle expectation and saturation rate (docs/blocks.md §2f)
                 b = block_mse(law, bf, "oracle")
-                res.append(("oracle", b.sqnr_db, sat, b.mse, b.error_estimate, "exact", 1.0, "mc"))
+                res.append(("oracle", b.sqnr_db, b.saturation_rate, b.mse, b.error_estimate, "exact", 1.0,
+                            "exact"))
             else:
+                mean, se, sat = monte_carlo_block_mse(law, bf, "oracle", n=n_mc, rng=seed)
                 res.append(("oracle", 10 * math.log10(m2 / mean), sat, mean, se, "mc", 1.0, "mc"))
             orc = [x for x in res if x[0] == "oracle"][0]
             # the gap's standard error is the Monte Carlo oracle's (every other rule is exact); with an
@@ -131,7 +130,7 @@ def _md(data, n_mc):
               "`4over6` and the MX (E8M0) oracle, so every gap of an MX row is exact. NVFP4 (E4M3 scales) and "
               f"INT4 groups (real scales) have no exact oracle: it is Monte Carlo (marked MC; {nmc} elements, the "
               "exact optimum of each sampled block), and their gaps are shown \u00b1 one standard error. The MX "
-              f"oracle's saturation rate is not computed exactly: Monte Carlo ({nmc} elements), marked (MC).\n\n")
+              "oracle's saturation rate is exact too.\n\n")
     buf.write("| law | format | k | scale | rule | SQNR dB | gap to oracle dB | saturated | per-tensor opt dB |\n")
     buf.write("|---|---|---|---|---|---|---|---|---|\n")
     for d in data:
