@@ -35,8 +35,10 @@ at the double-precision floor for the laws here (checked against adaptive ``quad
 ``m`` is truncated to ``[m_lo, m_hi]`` with the neglected mass bounded below ``1e-16``
 relative.
 
-``4over6`` and ``oracle`` depend on the whole block, not only ``M``: ``4over6`` is exact (slow)
-in :mod:`.expectation_min`, with rate brackets; the ``oracle`` has a rigorous bracket there
+``4over6`` and ``oracle`` depend on the whole block, not only ``M``: ``4over6`` is exact
+(telescoped series, :mod:`._expect_46`; the m-quadrature in :mod:`.expectation_min`). The ``oracle``
+is exact, with its saturation rate, for E8M0 (MX) scales (:mod:`.expectation_oracle`,
+docs/blocks.md §2f); for E4M3 / fp16 / real scales (NVFP4, INT4 groups) it has a rigorous bracket
 (:func:`~quanttheory.blocks.expectation_min.oracle_bracket`) and :func:`monte_carlo_block_mse`
 estimates it (with a standard error).
 """
