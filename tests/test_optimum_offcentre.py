@@ -191,3 +191,95 @@ def test_laplace_offcentre_qsin_is_the_global_minimum():
     s_ref, v_ref = min(mins, key=lambda m: m[1])
     assert v_ref >= r.risk_lower_bound * (1 - 1e-13)
     assert abs(s_ref - r.scale) <= r.scale_error + _VALUE_SLACK * r.scale
+
+
+# ----- the few-cell certificate off centre (risk/_lowbit_cert.py): the lattice bound, the window --
+
+def _mp_std(law, m, relu, r_b, r_t, qsin, s, dps=40):
+    """The curve in the few-cell certificate's standard units (scale 1, no curve factor), mpmath."""
+    v = mp_risk(law, m, 1.0, relu, r_b, r_t, "qsin" if qsin else "msqe", s, dps=dps)
+    return float(v if qsin else v / mp_pi2())
+
+
+def mp_pi2():
+    import mpmath
+
+    return mpmath.pi**2
+
+
+LATTICE_CASES = [(0, 50.0, False, -16, 15, False), (0, 50.0, False, -16, 15, True), (1, 20.0, False, -32, 31, False),
+                 (1, 20.0, False, -32, 31, True), (0, 3.0, True, 0, 63, False), (0, 0.5, True, 0, 15, True),
+                 (1, -7.0, False, -8, 7, True)]
+
+
+@pytest.mark.parametrize("case", LATTICE_CASES)
+def test_lattice_lower_bound_is_below_the_curve(case):
+    """FewCells.lattice_lower(s1, s2) (Poisson summation over the unclipped lattice s Z, the clipped
+    error taken >= the lattice distance) must not exceed the curve anywhere in [s1, s2]: checked at
+    5 points of 22 intervals per law (random in log s over 0.1..60, widths 1e-6..30 %, and 10
+    intervals centred on the dips s = m / k where the curve is lowest), against mpmath (30 digits,
+    tests/mpref.py, nothing shared with the module)."""
+    from quanttheory.risk._lowbit_cert import FewCells
+
+    law, m, relu, r_b, r_t, qsin = case
+    cur = FewCells(law, m, relu, r_b, r_t, qsin)
+    rng = np.random.default_rng(20 + LATTICE_CASES.index(case))
+    ivs = []
+    for _ in range(12):
+        s1 = float(np.exp(rng.uniform(math.log(0.1), math.log(60))))
+        ivs.append((s1, s1 * (1 + float(np.exp(rng.uniform(math.log(1e-6), math.log(0.3)))))))
+    for k in range(1, 11):  # the dips of a law off centre (the mean on the level k s)
+        s = abs(m) / k if abs(m) > 1 else 0.2 * k
+        ivs.append((s * (1 - 1e-3), s * (1 + 1e-3)))
+    for s1, s2 in ivs:
+        lb = cur.lattice_lower(s1, s2)
+        if lb <= 0:
+            continue
+        ref = min(_mp_std(law, m, relu, r_b, r_t, qsin, s, dps=30) for s in np.linspace(s1, s2, 5))
+        assert lb <= ref * (1 + 1e-13), (s1, s2, lb, ref)
+
+
+def test_lattice_lower_bound_hand_derived_tight_case():
+    """N(0, 1) on a 16-bit grid (no clipping below s ~ 1e-3 * 2^15): at s = 2 the curve is the
+    lattice error s^2/12 + (s^2/pi^2) sum_n (-1)^n e^{-2 pi^2 n^2 / s^2} / n^2 (the mean on a
+    level, Poisson summation of saw^2 = 1/12 + sum (-1)^n cos(2 pi n u)/(pi^2 n^2)); the bound
+    s^2/12 - (s^2/pi^2) sum_n e^{-2 pi^2 n^2/s^2}/n^2 differs only by the even n (2 e^{-8 pi^2/s^2}/(4 pi^2)
+    s^2 = 5.5e-10 relative to the curve): the bound is below the curve and within 1e-8 of it."""
+    from quanttheory.risk._lowbit_cert import FewCells
+
+    cur = FewCells(0, 0.0, False, -2**15, 2**15 - 1, False)
+    s = 2.0
+    hand = s * s / 12 + s * s / math.pi**2 * sum((-1) ** n * math.exp(-2 * math.pi**2 * n * n / (s * s)) / n**2
+                                                  for n in range(1, 6))
+    ref = _mp_std(0, 0.0, False, -2**15, 2**15 - 1, False, s)
+    assert abs(hand - ref) <= 1e-14 * ref
+    lb = cur.lattice_lower(s, s)
+    assert lb <= ref
+    assert ref - lb <= 1e-8 * ref
+
+
+@pytest.mark.parametrize("m,bits", [(50.0, 6), (-50.0, 7), (20.0, 8), (3.0, 8)])
+def test_windowed_cell_sums_against_mpmath(m, bits):
+    """The Normal MSQE cell sums of FewCells skip the cells beyond 12 sigma of the mean (their part
+    bounded in the error): the value within its error of mpmath, the slope within its error of an
+    mpmath central difference, and the R'' lower bound below mpmath's second difference."""
+    import mpmath
+
+    from quanttheory.risk._lowbit_cert import FewCells
+
+    r_b, r_t = -2 ** (bits - 1), 2 ** (bits - 1) - 1
+    cur = FewCells(0, m, False, r_b, r_t, False)
+    pi2 = mpmath.pi**2
+    for s in (abs(m) / r_t * 1.03, abs(m) / r_t * 1.7, 0.9, 2.3):
+        (F, eF), (G, eG) = cur.both(s)
+        with mpmath.workdps(40):
+            f = lambda x: mp_risk(0, m, 1.0, False, r_b, r_t, "msqe", x, dps=40) / pi2  # noqa: E731
+            h = mpmath.mpf(s) * mpmath.mpf("1e-12")
+            ref = f(s)
+            dref = (f(s + h) - f(s - h)) / (2 * h)
+            h2 = mpmath.mpf(s) * mpmath.mpf("1e-8")
+            d2ref = (f(s + h2) - 2 * ref + f(s - h2)) / h2**2
+        assert abs(F - float(ref)) <= eF + 1e-15 * float(ref), (s, F, float(ref), eF)
+        assert abs(G - float(dref)) <= eG + 1e-9 * (1 + abs(float(dref))), (s, G, float(dref), eG)
+        c = cur.curvature_lower(s * (1 - 1e-7), s * (1 + 1e-7))
+        assert c <= float(d2ref) + 1e-6 * abs(float(d2ref)), (s, c, float(d2ref))

@@ -427,7 +427,9 @@ def _normal_optimum(dist, grid, reg, with_msqe_excess, rtol):
             cert = _normal_cert.certify(m, relu, grid.r_b, grid.r_t, qsin, law=law)
         except (OverflowError, ZeroDivisionError, ValueError):  # extreme parameters: the per-cell path decides
             cert = None
-    if cert is None and not few_first and span <= 16:
+    # ... and for a law off centre up to 256 points (|m| > 3: the series' remainder grows with m and
+    # s* ~ |m| / r is not small; the few-cell sums only the cells near the law's mass)
+    if cert is None and not few_first and (span <= 16 or (abs(m) > 3.0 and span <= 256)):
         cert = few_cells()
         few = cert is not None
     if cert is None:
