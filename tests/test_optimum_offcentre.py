@@ -82,7 +82,7 @@ def _gauss_gain(s):
     return s * (2 * phi - s * q)
 
 
-def test_normal50_four_bits_winner_is_seven_levels():
+def test_normal50_four_bits_winner_is_seven_levels(monkeypatch):
     """Normal(50, 1) on the signed 4-bit grid [-8, 7]: at s = 50/k the mean sits on the level k s,
     MSE = 1 - (gain of the boundary 50 - s/2) - (gain of 50 + s/2, absent for k = 7 = r_t: the top
     cell is unbounded) up to cells > 10 sigma away (< 1e-20).  The gain s (2 phi(s/2) - s Q(s/2))
@@ -103,8 +103,14 @@ def test_normal50_four_bits_winner_is_seven_levels():
     assert hand[6] - 2e-5 > r.risk * (1 + 1e-5)
     ref6 = minimize_scalar(lambda s: _ref(d, g, s), bounds=(50 / 6 * 0.99, 50 / 6 * 1.01), method="bounded")
     assert hand[6] - 2e-5 < ref6.fun <= hand[6]
-    # the certificate separated the dips: every other component's certified lower bound is above
-    # the winner's risk, and the result says so
+    assert "few-cell" in r.method and r.scale_error <= 1e-9 * r.scale
+    assert hand[6] - 2e-5 > r.risk_lower_bound
+    # the per-cell path (forced) separated the dips too: every other component's certified lower
+    # bound is above the winner's risk, and the result says so
+    monkeypatch.setattr(optimum, "_normal_optimum", lambda *a: None)
+    rc = optimal_scale(d, g, "msqe")
+    assert abs(rc.scale - r.scale) <= rc.scale_error + r.scale_error
+    r = rc
     mins = r.extra["component_minima"]
     assert len(mins) >= 3
     for s, v, lb in mins:
@@ -129,18 +135,41 @@ def test_per_cell_path_matches_the_few_cell_certificate(monkeypatch):
 
 
 def test_tied_dips_are_reported_honestly():
-    """Normal(100, 1) at 4 bits: the dips s ~ 100/k (k = 7, 6, ...) differ by < 1e-10 relative (the
-    nearest boundary is >= 7.1 sigma away, gain < 1e-10): no certificate at 1e-12 separates them.
-    The result must say so and its scale_error must span every dip within the tie."""
-    d, g = Normal(100, 1), Grid(4)
+    """Normal(50, 1) at 3 bits: the dips s ~ 50/k (k = 3, 2, 1) differ by < 1e-15 relative (the
+    nearest boundary is >= 8.3 sigma away, gain < 1e-15): no certificate separates them.  The
+    result must say so and its scale_error must span every dip within the tie."""
+    d, g = Normal(50, 1), Grid(3)
     r = optimal_scale(d, g, "msqe")
     assert "could not be separated" in r.method
     assert r.risk_lower_bound <= r.risk
-    mins = _reference_minima(d, g, 100 / 7.5, 100 / 4.5)
-    assert len(mins) >= 3
+    mins = _reference_minima(d, g, 50 / 3.5, 50 / 1.5)
+    assert len(mins) >= 2
     for s, v in mins:
         assert v >= r.risk_lower_bound * (1 - 1e-13)
         assert abs(s - r.scale) <= r.scale_error + _VALUE_SLACK * s
+
+
+def test_nearly_tied_dips_separated_by_the_few_cell_certificate():
+    """Normal(100, 1) at 4 bits: the k = 7 dip (s ~ 100/7, one boundary 7.14 sigma below the mean;
+    the top cell is unbounded) is 1 - gain(100/7) = 1 - 1.7e-12 (hand-derived gain
+    s (2 phi(s/2) - s Q(s/2))), every other dip >= 1 - 2 gain(100/6) = 1 - 2e-16: apart by 1.7e-12
+    relative, below the per-cell path's 1e-12 convention (it reported a tie) but 15x the few-cell
+    certificate's evaluation error (1e-14 of the cell terms).  The certified optimum must be the
+    k = 7 dip, its lower bound below every mpmath dip minimum and above the k = 6 one."""
+    d, g = Normal(100, 1), Grid(4)
+    r = optimal_scale(d, g, "msqe")
+    gain7 = _gauss_gain(100 / 7)
+    assert 1.6e-12 < gain7 < 1.9e-12
+    assert abs(r.scale - 100 / 7) < 1e-6 * r.scale
+    assert r.scale_error <= 1e-9 * r.scale
+    assert abs(r.risk - math.pi**2 * (1 - gain7)) <= 2e-14 * r.risk
+    mins = _reference_minima(d, g, 100 / 7.5, 100 / 4.5)
+    assert len(mins) >= 3
+    s_ref, v_ref = min(mins, key=lambda m: m[1])
+    assert abs(s_ref - r.scale) <= r.scale_error + _VALUE_SLACK * r.scale
+    for s, v in mins:
+        assert v >= r.risk_lower_bound * (1 - 1e-15)
+    assert min(v for s, v in mins if abs(s - s_ref) > 1e-3 * s_ref) > r.risk
 
 
 def test_cell_lower_bound_is_a_lower_bound_off_centre():

@@ -554,6 +554,7 @@ def certify_few(law, m, relu, r_b, r_t, qsin=False, max_bounds=3000):
     if r_side > 0 and abs(m) > 4.0 and (abs(m) - 2.0) / r_side > start:
         start, step0 = (abs(m) - 2.0) / r_side, 1.02
     Y, far = cur.far_lower()
+    seen = set()
     for _restart in range(8):
         # restarts bracket finely: the dips of a law far off centre (s ~ m / k) are < 2x apart
         br = _bracket_root(cur, start, step0 if _restart == 0 else 1.02)
@@ -561,6 +562,9 @@ def certify_few(law, m, relu, r_b, r_t, qsin=False, max_bounds=3000):
             return None
         lo, hi, glo, ghi = br
         s_t = _brent_root(lambda s: cur.deriv(s)[0], lo, hi, glo, ghi, rtol=1e-13)[0]
+        if s_t in seen:  # the restart found the same root again (dips tied or too close): give up
+            return None
+        seen.add(s_t)
         out = _certify_at(cur, s_t, Y, far, max_bounds)
         if out is None:
             return None

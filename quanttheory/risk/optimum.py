@@ -408,11 +408,13 @@ def _normal_optimum(dist, grid, reg, with_msqe_excess, rtol):
     span = grid.r_t - (0 if relu else grid.r_b)  # grid points - 1 on the law's support
 
     def few_cells():
-        # few grid points (1-4 bits): exact closed forms per cell (risk/_lowbit_cert.py)
+        # few grid points (1-4 bits): exact closed forms per cell (risk/_lowbit_cert.py); more points
+        # off centre, with a smaller budget (when it fails the per-cell path still has to run)
         from . import _lowbit_cert
 
         try:
-            return _lowbit_cert.certify_few(law, m, relu, grid.r_b, grid.r_t, qsin)
+            return _lowbit_cert.certify_few(law, m, relu, grid.r_b, grid.r_t, qsin,
+                                            max_bounds=3000 if span <= 16 else 600)
         except (OverflowError, ZeroDivisionError, ValueError):
             return None
 
