@@ -50,6 +50,13 @@ The certificate:
    quantized to 0, so ``R >= E[xi^2; |xi - m| <= W]`` (MSQE) or
    ``pi^2 (E[xi^2; window] - pi^2 E[xi^4] / (3 Y^2))`` (QSin: ``sin t >= t - t^3/6``).
 
+Off centre (``|m|`` large: one dip of the curve per level the mean can sit on, ``s ~ |m| / k``):
+the root search starts just below the outermost dip ``s ~ |m| / r``; Normal cell sums run over the
+cells within 12 law scales of the mean only (the rest bounded in the error terms); and before its
+second-order bound each piece of step 4 is tried by :meth:`FewCells.lattice_lower` (Poisson
+summation over the unclipped lattice ``s Z``: no evaluation), which excludes the scales from just
+above ``s*`` to ~6 law scales, i.e. most dips, in a few pieces.
+
 Any failure returns None and the caller falls back to the per-cell branch and bound.
 """
 

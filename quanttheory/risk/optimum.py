@@ -183,7 +183,8 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
     points on the law's support (1-4 bits) use the few-cell certificate of
     :mod:`quanttheory.risk._lowbit_cert` instead where the series one does not apply (exact
     closed forms cell by cell, rigorous R'' bounds, second-order branch and bound; first at
-    1-2 bits and for Laplace laws; ``docs/optimum_lowbit.md``).  A law with density below 0 on
+    1-2 bits and for Laplace laws; off centre, ``|loc/scale| > 3``, up to 256 points when the series
+fails; ``docs/optimum_lowbit.md``).  A law with density below 0 on
     an unsigned grid is certified as its ReLU curve plus a constant.  Where neither applies
     (other laws, far off-centre laws) or one of its steps fails, the per-cell certificate below
     runs (``rtol`` applies to that path only).
@@ -429,9 +430,12 @@ def _normal_optimum(dist, grid, reg, with_msqe_excess, rtol):
             cert = _normal_cert.certify(m, relu, grid.r_b, grid.r_t, qsin, law=law)
         except (OverflowError, ZeroDivisionError, ValueError):  # extreme parameters: the per-cell path decides
             cert = None
-    # ... and for a law off centre up to 256 points (|m| > 3: the series' remainder grows with m and
-    # s* ~ |m| / r is not small; the few-cell sums only the cells near the law's mass)
-    if cert is None and not few_first and (span <= 16 or (abs(m) > 3.0 and span <= 256)):
+    # ... and for a law off centre (|m| > 3: the series' remainder grows with m and s* ~ |m| / r is
+    # not small): QSin up to 256 points (the per-cell path only certifies QSin to its hull, ~1e-4),
+    # MSQE of a Normal law up to 64 (its cell sums run over the cells near the mean only; beyond 64
+    # points, and for a Laplace law's O(points) sums, the per-cell component certificate is faster)
+    off = abs(m) > 3.0 and (span <= 256 if qsin else (law == 0 and span <= 64))
+    if cert is None and not few_first and (span <= 16 or off):
         cert = few_cells()
         few = cert is not None
     if cert is None:
