@@ -72,6 +72,28 @@ def test_offcentre_certificate_is_tight_and_brackets_the_reference(d, g, reg):
     assert others[0] > v_ref * (1 + 1e-4)
 
 
+WIDE = [(Normal(50, 1), Grid(5), "qsin"), (Normal(50, 1), Grid(6), "qsin"), (Laplace(-50, 1), Grid(5), "qsin"),
+        (Laplace(20, 0.5), Grid(6, signed=False), "qsin"), (Normal(50, 1), Grid(6), "msqe")]
+
+
+@pytest.mark.parametrize("d,g,reg", WIDE, ids=[f"{d}-{g.bits}{'s' if g.signed else 'u'}-{r}" for d, g, r in WIDE])
+def test_offcentre_wide_grids_certified_against_every_mpmath_dip(d, g, reg):
+    """5-6 bit grids off centre (the few-cell certificate with the lattice bound; QSin had only the
+    per-cell hull, ~1e-4): tight (1e-9), the lowest mpmath dip in [s*/20, 20 s*] (one per level the
+    mean can sit on, up to ~30 of them) inside the certified interval, no dip below the certified
+    lower bound, the risk equal to mpmath's at s* within 1e-12."""
+    r = optimal_scale(d, g, reg, with_msqe_excess=False)
+    assert "few-cell" in r.method
+    assert r.scale_error <= 1e-9 * r.scale
+    assert r.risk_lower_bound <= r.risk <= r.risk_lower_bound * (1 + 1e-9)
+    mins = _reference_minima(d, g, r.scale / 20, r.scale * 20, reg)
+    assert len(mins) >= 5
+    s_ref, v_ref = min(mins, key=lambda m: m[1])
+    assert abs(s_ref - r.scale) <= r.scale_error + _VALUE_SLACK * r.scale
+    assert abs(r.risk - _ref(d, g, r.scale, reg)) <= 1e-12 * r.risk
+    assert all(v >= r.risk_lower_bound * (1 - 1e-13) for _, v in mins)
+
+
 def _gauss_gain(s):
     """Hand-derived MSE gain of one cell boundary at distance s/2 from a N(m, 1) law whose mean
     sits on the level m = k s: values beyond the boundary move to the next level, s away, so the
