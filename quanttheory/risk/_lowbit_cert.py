@@ -475,10 +475,13 @@ class FewCells:
           Normal, ``1/(1 + w^2)`` Laplace), ``w_n = 2 pi n / s``: MSQE
           ``s^2/12 + s^2/pi^2 sum_n (-1)^n Re E[e^{i w_n x}] / n^2 >= s1^2/12 - s2^2/pi^2 sum_n |c(w_n)| / n^2``
           (``|c(2 pi n / s)|`` increases with ``s``: taken at ``s2``), QSin
-          ``s^2 (1 - Re E[e^{i w_1 x}]) / 2 >= s1^2 (1 - |c(w_1)|) / 2``.
+          ``s^2 (1 - Re E[e^{i w_1 x}]) / 2 >= s^2 (1 - |c(2 pi / s)|) / 2``, which increases with
+          ``s``: its value at ``s1``.
         """
         if self.qsin:
-            w = 2.0 * _PI / s2
+            # g(s) = s^2 (1 - |c(2 pi / s)|) / 2 increases with s (Normal: g' = s (1 - e^{-u} (1 + u)),
+            # u = 2 pi^2 / s^2; Laplace: g = 2 pi^2 / (1 + 4 pi^2 / s^2)): its value at s1
+            w = 2.0 * _PI / s1
             c = math.exp(-0.5 * w * w) if self.law == 0 else 1.0 / (1.0 + w * w)
             lb = 0.5 * s1 * s1 * (1.0 - c)
             top = 1.0
