@@ -611,7 +611,8 @@ def _certify_at(cur, s_t, Y, far, max_bounds):
     # 3. convex neighbourhood
     nb = 0
     hull = None
-    for d in (0.05, 0.01, 0.002):
+    # off centre the next dips are ~1/r apart and 5 % reaches their humps (R'' < 0): start at 1 %
+    for d in ((0.01, 0.002) if abs(cur.m) > 4.0 else (0.05, 0.01, 0.002)):
         a, b = s_t * (1 - d), s_t * (1 + d)
         if a < x:
             continue
