@@ -582,6 +582,15 @@ def certify_few(law, m, relu, r_b, r_t, qsin=False, max_bounds=3000):
         if s_t in seen:  # the restart found the same root again (dips tied or too close): give up
             return None
         seen.add(s_t)
+        if _restart == 0 and step0 != 2.0:
+            # off centre the next level's dip (mean on level r - 1, r - 2: both neighbours present)
+            # is often deeper than the outermost one: look there first (2 evaluations)
+            F_t = cur.value(s_t)[0]
+            cands = [abs(m) / k for k in (r_side - 1, r_side - 2) if k >= 1]
+            low = min(cands, key=lambda s: cur.value(s)[0], default=None)
+            if low is not None and cur.value(low)[0] < F_t * (1 - 1e-9):
+                start = low
+                continue
         out = _certify_at(cur, s_t, Y, far, max_bounds)
         if out is None:
             return None
