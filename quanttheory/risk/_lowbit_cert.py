@@ -1,6 +1,7 @@
 """Certified optimum of the MSQE and QSin curves of Normal and Laplace laws on grids with few
-points (1-4 bits), where the bit-independent certificate of :mod:`._normal_cert` does not apply
-(its Fourier/Hermite series needs ``s`` small against the law's scale) (issue 20).
+points (1-4 bits), and of laws far off centre on up to 256 points (QSin; 64 for a Normal law's
+MSQE), where the bit-independent certificate of :mod:`._normal_cert` does not apply (its
+Fourier/Hermite series needs ``s`` small against the law's scale) (issue 20).
 
 Standard units as in :mod:`._normal_cert` (``sigma = 1``, ``m = loc / scale``); the curve is
 ``F(s) = s^2 J(s) + tf T(s)`` (continuous part; a ReLU atom sits on the grid point 0).
@@ -49,6 +50,13 @@ The certificate:
 5. ``[Y, inf)``, ``Y = 2 (W + |m|)`` (``W`` = 13 Normal, 30 Laplace): every ``|xi| <= Y/2`` is
    quantized to 0, so ``R >= E[xi^2; |xi - m| <= W]`` (MSQE) or
    ``pi^2 (E[xi^2; window] - pi^2 E[xi^4] / (3 Y^2))`` (QSin: ``sin t >= t - t^3/6``).
+
+Off centre (``|m|`` large: one dip of the curve per level the mean can sit on, ``s ~ |m| / k``):
+the root search starts just below the outermost dip ``s ~ |m| / r``; Normal cell sums run over the
+cells within 12 law scales of the mean only (the rest bounded in the error terms); and before its
+second-order bound each piece of step 4 is tried by :meth:`FewCells.lattice_lower` (Poisson
+summation over the unclipped lattice ``s Z``: no evaluation), which excludes the scales from just
+above ``s*`` to ~6 law scales, i.e. most dips, in a few pieces.
 
 Any failure returns None and the caller falls back to the per-cell branch and bound.
 """
@@ -282,11 +290,11 @@ class FewCells:
         F = G = absF = absG = 0.0
         pdf, q = nc._pdf, nc._q
         # cells k = r_a..r_t; boundaries (k +- 1/2) s; the lowest cell starts at -inf (0 for ReLU)
-        lo = 0.0 if self.relu else -math.inf
-        for k in range(r_a, r_t + 1):
+        k0, k1 = self._cells(s, s)
+        lo = (0.0 if self.relu else -math.inf) if k0 == r_a else (k0 - 0.5) * s
+        for k in range(k0, k1 + 1):
             hi = math.inf if k == r_t else (k + 0.5) * s
-            a = lo if (k > r_a) else lo
-            za, zb = a - m, hi - m
+            za, zb = lo - m, hi - m
             M0 = nc._mass(za, zb) if za < zb else 0.0
             pa = 0.0 if math.isinf(za) else pdf(za)
             pb = 0.0 if math.isinf(zb) else pdf(zb)
@@ -301,7 +309,22 @@ class FewCells:
                 absG += 2.0 * abs(k) * (abs(M1) + abs(d * M0))
             lo = hi
         del q
-        return (F, 1e-14 * absF + 1e-300), (G, 1e-13 * absG + 1e-300)
+        # the cells left out (all of them outside |x - m| < Z): F adds at most s^2/4 P(drop) +
+        # E[(x - m)^2; drop] (|x - Q(x)| <= max(s/2, |x - m|) there), |R'| at most
+        # 2 kmax (s/2 P(drop) + E[|x - m|; drop])
+        fd, gd = self._dropped(s, k0, k1)
+        return (F, 1e-14 * absF + fd + 1e-300), (G, 1e-13 * absG + gd + 1e-300)
+
+    def _dropped(self, s, k0, k1):
+        """Bounds (F, |R'|) of the MSQE contribution of the cells outside ``k0..k1`` (Normal)."""
+        if k0 == self.r_a and k1 == self.r_t:
+            return 0.0, 0.0
+        Z = self.WINDOW
+        pz, qz = nc._pdf(Z), nc._q(Z)
+        e2 = 2.0 * (Z * pz + qz)  # E[y^2; |y| > Z]
+        e1 = 2.0 * pz  # E[|y|; |y| > Z]
+        kmax = max(self.r_t, -self.r_a)
+        return (0.25 * s * s * 2.0 * qz + e2) * 1.01, 2.0 * kmax * (s * qz + e1) * 1.01
 
     def _normal_qsin(self, s):
         m, relu = self.m, self.relu
@@ -338,6 +361,24 @@ class FewCells:
         del cur
         return (F, errF), (G, errG)
 
+    WINDOW = 12.0
+    """Normal laws: cells and pieces beyond ``|x - m| >= WINDOW`` (density <= 2e-32) are left out
+    of the cell sums, their contribution bounded in closed form (:meth:`_dropped`)."""
+
+    def _cells(self, s1, s2):
+        """(k0, k1): the cells ``k`` (of ``r_a..r_t``) that meet ``|x - m| < Z`` (``Z = WINDOW``)
+        for some ``s`` in ``[s1, s2]``, one cell of margin on each side; every cell for a Laplace
+        law."""
+        if self.law != 0:
+            return self.r_a, self.r_t
+        m, Z = self.m, self.WINDOW
+        # the window in units of s, over every s in [s1, s2]
+        lo = (m - Z) / s2 if m - Z >= 0 else (m - Z) / s1
+        hi = (m + Z) / s1 if m + Z >= 0 else (m + Z) / s2
+        k0 = max(self.r_a, min(self.r_t, int(math.floor(lo - 0.5)) - 1))
+        k1 = min(self.r_t, max(self.r_a, int(math.ceil(hi + 0.5)) + 1))
+        return k0, k1
+
     # ----- rigorous bounds over [s1, s2] ---------------------------------------------------
     def _p_range(self, x0, x1):
         """(min, max) of p(x - m) over x in [x0, x1] (arrays)."""
@@ -360,16 +401,22 @@ class FewCells:
         if not self.qsin:
             # 2 E[K^2] at s2
             ek2 = 0.0
-            lo = 0.0 if self.relu else -math.inf
-            for k in range(r_a, r_t + 1):
+            k0, k1 = self._cells(s2, s2)
+            lo = (0.0 if self.relu else -math.inf) if k0 == r_a else (k0 - 0.5) * s2
+            for k in range(k0, k1 + 1):
                 hi = math.inf if k == r_t else (k + 0.5) * s2
                 if k:
                     ek2 += k * k * self.mass(lo - m, hi - m)
                 lo = hi
-            j = np.arange(r_a, r_t, dtype=float) + 0.5
+            # the boundaries (j + 1/2) s, s in [s1, s2], where the density is not 0 in float64
+            k0, k1 = self._cells(s1, s2)
+            j = np.arange(k0, min(k1 + 1, r_t), dtype=float) + 0.5
             c1, c2 = j * s1, j * s2
             _, pmax = self._p_range(np.minimum(c1, c2), np.maximum(c1, c2))
             sub = 2.0 * s2 * float(np.sum(j * j * pmax))
+            if k0 > r_a or k1 + 1 < r_t:  # boundaries left out: |x - m| >= WINDOW, p <= pdf(WINDOW)
+                kmax = max(r_t, -r_a) + 1.0
+                sub += 2.0 * s2 * (r_t - r_a) * kmax * kmax * nc._pdf(self.WINDOW) * 1.01
             return 2.0 * ek2 * (1 - 1e-14) - sub * (1 + 1e-14)
         U = max(r_t, -r_a)
         n = 2
@@ -381,13 +428,22 @@ class FewCells:
             if top <= 0:
                 continue
             npc = 2 * n * top
-            u0, u1 = edges[:npc], edges[1:npc + 1]
+            i0, i1 = 0, npc
+            if self.law == 0:
+                # pieces whose x = s u meets |x - m| < WINDOW for some s in [s1, s2]; the others
+                # (p <= pdf(WINDOW) there) add at least -s2 pdf(WINDOW) I- each
+                mm, Z = sign * self.m, self.WINDOW
+                i0 = min(npc, max(0, int(math.floor(2 * n * (mm - Z) / s2)) - 1))
+                i1 = max(i0, min(npc, int(math.ceil(2 * n * (mm + Z) / s1)) + 1))
+                if i0 > 0 or i1 < npc:
+                    total -= s2 * nc._pdf(self.WINDOW) * float(np.sum(im[:npc])) * 1.01
+            u0, u1 = edges[i0:i1], edges[i0 + 1:i1 + 1]
             if sign > 0:
                 x0, x1 = s1 * u0, s2 * u1
             else:
                 x0, x1 = -s2 * u1, -s1 * u0
             pmin, pmax = self._p_range(x0, x1)
-            X = pmin * ip[:npc] - pmax * im[:npc]
+            X = pmin * ip[i0:i1] - pmax * im[i0:i1]
             total += float(np.sum(np.where(X >= 0.0, s1 * X, s2 * X)))
         return total - 1e-13 * abs(total) + _PI2 * self._t2_lower(s2)
 
@@ -406,6 +462,50 @@ class FewCells:
         left = qmin(f1[0] - f1[1], g1[0] - g1[1], c)
         right = qmin(f2[0] - f2[1], -(g2[0] + g2[1]), c)
         return max(left, right) * (1 - 1e-13) - 1e-300
+
+    def lattice_lower(self, s1, s2):
+        """Rigorous lower bound of F over ``s in [s1, s2]`` from the unclipped lattice ``s Z``
+        (no cell sum, no evaluation of F; strong for ``s`` up to a few law scales, whatever the
+        offset of the mean from the grid):
+
+        * the error of a clipped value exceeds its distance to the lattice (MSQE:
+          ``|x - B| >= d(x, s Z)``; QSin: ``pi |x - B| >= s |sin(pi x / s)|``, ``B`` a grid point),
+          so ``F >= E[s^2 phi_g(x / s)]`` over the whole law (ReLU: less the part below 0, at most
+          ``s^2 max phi_g P(xi < 0)``);
+        * Poisson summation with the law's characteristic function ``|c(w)|`` (``e^{-w^2/2}``
+          Normal, ``1/(1 + w^2)`` Laplace), ``w_n = 2 pi n / s``: MSQE
+          ``s^2/12 + s^2/pi^2 sum_n (-1)^n Re E[e^{i w_n x}] / n^2 >= s1^2/12 - s2^2/pi^2 sum_n |c(w_n)| / n^2``
+          (``|c(2 pi n / s)|`` increases with ``s``: taken at ``s2``), QSin
+          ``s^2 (1 - Re E[e^{i w_1 x}]) / 2 >= s^2 (1 - |c(2 pi / s)|) / 2``, which increases with
+          ``s``: its value at ``s1``; for MSQE also that bound over ``pi^2``
+          (``d(x, sZ) >= (s/pi) |sin(pi x/s)|``), the stronger one at large ``s``.
+        """
+        if self.qsin:
+            # g(s) = s^2 (1 - |c(2 pi / s)|) / 2 increases with s (Normal: g' = s (1 - e^{-u} (1 + u)),
+            # u = 2 pi^2 / s^2; Laplace: g = 2 pi^2 / (1 + 4 pi^2 / s^2)): its value at s1
+            w = 2.0 * _PI / s1
+            c = math.exp(-0.5 * w * w) if self.law == 0 else 1.0 / (1.0 + w * w)
+            lb = 0.5 * s1 * s1 * (1.0 - c)
+            top = 1.0
+        else:
+            a = 2.0 * _PI2 / (s2 * s2)
+            tot = 0.0
+            N = 12
+            for n in range(1, N + 1):
+                tot += (math.exp(-a * n * n) if self.law == 0 else 1.0 / (1.0 + 2.0 * a * n * n)) / (n * n)
+            # the tail n > N: sum 1/n^2 <= 1/N times e^{-a (N+1)^2} (Normal); Laplace:
+            # 1/(1 + 2 a n^2) <= 1/(2 a n^2) and sum_{n > N} 1/n^4 <= 1/(3 N^3)
+            tot += math.exp(-a * (N + 1) ** 2) / N if self.law == 0 else 1.0 / (2.0 * a * 3.0 * N**3)
+            lb = s1 * s1 / 12.0 - s2 * s2 / _PI2 * tot
+            # large s, where the series above is weak: d(x, s Z)^2 >= (s/pi)^2 sin^2(pi x / s), so F
+            # is at least the QSin bound g(s1) / pi^2 (g increasing, tends to pi^2 Var)
+            w = 2.0 * _PI / s1
+            c = math.exp(-0.5 * w * w) if self.law == 0 else 1.0 / (1.0 + w * w)
+            lb = max(lb, 0.5 * s1 * s1 * (1.0 - c) / _PI2)
+            top = 0.25
+        if self.relu:  # the atom at 0 has no error; the law's part below 0 (at most top s^2 each) is gone
+            lb -= top * s2 * s2 * (1.0 - self.q_above(0.0))
+        return lb - 1e-13 * (s2 * s2) - 1e-300
 
     def far_lower(self):
         """(Y, lower bound of F over [Y, inf)): every |xi| <= Y/2 quantizes to 0 there."""
@@ -463,14 +563,34 @@ def certify_few(law, m, relu, r_b, r_t, qsin=False, max_bounds=3000):
         return None
     r_eff = max(cur.r_t, -cur.r_b, 1)
     start = (3.0 if law == 0 else 6.0) / r_eff
+    step0 = 2.0
+    # a law far off centre: one dip of the curve per grid point its mean can sit on (s ~ m / k);
+    # the global one is near the outermost grid point on the mean's side (s ~ |m| / r): start
+    # just below it (clipped: R' < 0 there) and bracket finely
+    r_side = cur.r_t if m > 0 else -cur.r_a
+    if r_side > 0 and abs(m) > 4.0 and (abs(m) - 2.0) / r_side > start:
+        start, step0 = (abs(m) - 2.0) / r_side, 1.02
     Y, far = cur.far_lower()
+    seen = set()
     for _restart in range(8):
         # restarts bracket finely: the dips of a law far off centre (s ~ m / k) are < 2x apart
-        br = _bracket_root(cur, start, 2.0 if _restart == 0 else 1.02)
+        br = _bracket_root(cur, start, step0 if _restart == 0 else 1.02)
         if br is None:
             return None
         lo, hi, glo, ghi = br
         s_t = _brent_root(lambda s: cur.deriv(s)[0], lo, hi, glo, ghi, rtol=1e-13)[0]
+        if s_t in seen:  # the restart found the same root again (dips tied or too close): give up
+            return None
+        seen.add(s_t)
+        if _restart == 0 and step0 != 2.0:
+            # off centre the next level's dip (mean on level r - 1, r - 2: both neighbours present)
+            # is often deeper than the outermost one: look there first (2 evaluations)
+            F_t = cur.value(s_t)[0]
+            cands = [abs(m) / k for k in (r_side - 1, r_side - 2) if k >= 1]
+            low = min(cands, key=lambda s: cur.value(s)[0], default=None)
+            if low is not None and cur.value(low)[0] < F_t * (1 - 1e-9):
+                start = low
+                continue
         out = _certify_at(cur, s_t, Y, far, max_bounds)
         if out is None:
             return None
@@ -500,7 +620,8 @@ def _certify_at(cur, s_t, Y, far, max_bounds):
     # 3. convex neighbourhood
     nb = 0
     hull = None
-    for d in (0.05, 0.01, 0.002):
+    # off centre the next dips are ~1/r apart and 5 % reaches their humps (R'' < 0): start at 1 %
+    for d in ((0.01, 0.002) if abs(cur.m) > 4.0 else (0.05, 0.01, 0.002)):
         a, b = s_t * (1 - d), s_t * (1 + d)
         if a < x:
             continue
@@ -519,6 +640,9 @@ def _certify_at(cur, s_t, Y, far, max_bounds):
             edges = [u * (v / u) ** (i / npc) for i in range(npc + 1)]
             edges[0], edges[-1] = u, v
             stack += list(zip(edges[:-1], edges[1:]))
+    # nearest pieces first (popped last-in first-out): a deeper dip, if any, is most often a
+    # neighbour of s_t (a law far off centre: the dips s ~ m / k next to it), found sooner
+    stack.sort(key=lambda iv: -min(abs(math.log(iv[0] / s_t)), abs(math.log(iv[1] / s_t))))
     cache = {}
 
     def ev(s):
@@ -532,6 +656,8 @@ def _certify_at(cur, s_t, Y, far, max_bounds):
         nb += 1
         if nb > max_bounds:
             return None
+        if cur.lattice_lower(s1, s2) > F_up:  # no evaluation needed
+            continue
         (f1, g1), (f2, g2) = ev(s1), ev(s2)
         for s, f in ((s1, f1), (s2, f2)):
             if f[0] + f[1] < F_t - F_err - 1e-12 * abs(F_t):

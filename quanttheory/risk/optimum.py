@@ -183,7 +183,8 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
     points on the law's support (1-4 bits) use the few-cell certificate of
     :mod:`quanttheory.risk._lowbit_cert` instead where the series one does not apply (exact
     closed forms cell by cell, rigorous R'' bounds, second-order branch and bound; first at
-    1-2 bits and for Laplace laws; ``docs/optimum_lowbit.md``).  A law with density below 0 on
+    1-2 bits and for Laplace laws; off centre, ``|loc/scale| > 3``, up to 256 points when the series
+fails; ``docs/optimum_lowbit.md``).  A law with density below 0 on
     an unsigned grid is certified as its ReLU curve plus a constant.  Where neither applies
     (other laws, far off-centre laws) or one of its steps fails, the per-cell certificate below
     runs (``rtol`` applies to that path only).
@@ -408,11 +409,13 @@ def _normal_optimum(dist, grid, reg, with_msqe_excess, rtol):
     span = grid.r_t - (0 if relu else grid.r_b)  # grid points - 1 on the law's support
 
     def few_cells():
-        # few grid points (1-4 bits): exact closed forms per cell (risk/_lowbit_cert.py)
+        # few grid points (1-4 bits): exact closed forms per cell (risk/_lowbit_cert.py); more points
+        # off centre, with a smaller budget (when it fails the per-cell path still has to run)
         from . import _lowbit_cert
 
         try:
-            return _lowbit_cert.certify_few(law, m, relu, grid.r_b, grid.r_t, qsin)
+            return _lowbit_cert.certify_few(law, m, relu, grid.r_b, grid.r_t, qsin,
+                                            max_bounds=3000 if span <= 16 else 600)
         except (OverflowError, ZeroDivisionError, ValueError):
             return None
 
@@ -427,7 +430,12 @@ def _normal_optimum(dist, grid, reg, with_msqe_excess, rtol):
             cert = _normal_cert.certify(m, relu, grid.r_b, grid.r_t, qsin, law=law)
         except (OverflowError, ZeroDivisionError, ValueError):  # extreme parameters: the per-cell path decides
             cert = None
-    if cert is None and not few_first and span <= 16:
+    # ... and for a law off centre (|m| > 3: the series' remainder grows with m and s* ~ |m| / r is
+    # not small): QSin up to 256 points (the per-cell path only certifies QSin to its hull, ~1e-4),
+    # MSQE of a Normal law up to 64 (its cell sums run over the cells near the mean only; beyond 64
+    # points, and for a Laplace law's O(points) sums, the per-cell component certificate is faster)
+    off = abs(m) > 3.0 and (span <= 256 if qsin else (law == 0 and span <= 64))
+    if cert is None and not few_first and (span <= 16 or off):
         cert = few_cells()
         few = cert is not None
     if cert is None:
