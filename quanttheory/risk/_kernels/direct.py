@@ -25,6 +25,7 @@ EPS = 2.0**-52
 BLOCK = 4096
 TINY_DATA = 2.0**-490
 S_FLOOR = 2.0**-1000
+REC_MIN_REL = 2.0**-40  # the sweep recentres only on pieces at least this wide (relative)
 NARROW_STEPS = 24  # log-bisection steps of the bracket narrowing (any step count keeps the bounds valid)
 
 
@@ -222,9 +223,13 @@ def _sweep_pieces(x, Tp, Tn, A, B, s0, const, c0, c1, c2, ne, bv, bk, bb, ps, pv
             right = B
         # precision: far from s0 the centred terms grow like (k t)^2 with k up to T; when the
         # piece's midpoint is more than W s0 away, recentre there and recompute the three sums
-        # exactly (the midpoint of a piece of positive width has one grid assignment)
+        # exactly.  Only on a piece wider than REC_MIN_REL of its scale: its midpoint is then far
+        # (relative 2^-41) from every breakpoint, so rint(v / sm) is the grid index the events
+        # swept so far give (on a narrower piece, e.g. between two breakpoints of lattice data
+        # that are equal but rounded one ulp apart, rint could disagree with them: the sums were
+        # then those of another assignment, and the sweep's minimum and certificate wrong)
         sm = 0.5 * (left + right)
-        if right > left and abs(sm - s0) > W * s0:
+        if right - left > REC_MIN_REL * right and abs(sm - s0) > W * s0:
             s0 = sm
             c0 = 0.0
             c1 = 0.0
