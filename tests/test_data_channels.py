@@ -72,3 +72,34 @@ def test_rows_above_row_big_take_the_per_channel_path():
     for i in range(3):
         one = optimal_scale_data(x[i], Grid(4))
         assert res.scale[i] == one.scale and res.risk[i] == one.risk
+
+
+def test_lattice_rows_recentring_regression():
+    """Lattice data (``round(20 N(0, 1)) / 7``) at 6 bits: many breakpoints ``v / (k + 1/2)`` are
+    equal but rounded an ulp or two apart, and the sweep used to recentre its sums on a piece
+    between two of them, where ``rint(v / s)`` disagrees with the events already swept: the sums
+    then belonged to another assignment and the sweep returned a scale above the optimum with a
+    certificate above the true minimum (found 2026-11-30 on these rows: rows 0 and 8 at n = 384,
+    the 2500-value row in the window [0.2, 0.3]).  Every channel against the brute force of
+    tests/test_empirical.py (every piece's vertex; an independent evaluator)."""
+    from quanttheory.risk._kernels.direct import exact_rows_full, exact_window
+
+    g = Grid(6)
+    rows = np.stack([np.round(np.random.default_rng(seed).normal(size=384) * 20) / 7 for seed in (0, 8)])
+    res = optimal_scale_data(rows, g, axis=0)  # short rows: exact_rows_short
+    ref_full = np.zeros((2, 6))
+    exact_rows_full(rows, 31, 32, ref_full)
+    for i, row in enumerate(rows):
+        ref = brute_force(row, g)
+        assert res.extra["mse"][i] <= ref[0] * (1 + 1e-12)
+        assert res.risk_lower_bound[i] <= PI2 * ref[0] * (1 + 1e-12)
+        assert ref_full[i, 1] / row.size <= ref[0] * (1 + 1e-12)
+        assert ref_full[i, 2] / row.size <= ref[0] * (1 + 1e-12)
+    x = np.round(np.random.default_rng(0).normal(size=2500) * 20) / 7
+    out = np.zeros(8)
+    exact_window(x, 31, 32, 0.2, 0.3, 2500 * 32, out)
+    # any scale inside the window bounds the window's minimum from above: F(0.29363241) by NumPy
+    s_in = 0.29363241
+    k = np.minimum(np.rint(np.abs(x) / s_in), np.where(x >= 0, 31, 32))
+    f_in = float(np.sum((np.abs(x) - k * s_in) ** 2))  # 18.5713 (the sweep returned 18.827 before)
+    assert out[1] <= f_in * (1 + 1e-12) and out[2] <= f_in * (1 + 1e-12)

@@ -25,6 +25,7 @@ EPS = 2.0**-52
 BLOCK = 4096
 TINY_DATA = 2.0**-490
 S_FLOOR = 2.0**-1000
+REC_MIN_REL = 2.0**-40  # the sweep recentres only on pieces at least this wide (relative)
 NARROW_STEPS = 24  # log-bisection steps of the bracket narrowing (any step count keeps the bounds valid)
 
 
@@ -222,9 +223,13 @@ def _sweep_pieces(x, Tp, Tn, A, B, s0, const, c0, c1, c2, ne, bv, bk, bb, ps, pv
             right = B
         # precision: far from s0 the centred terms grow like (k t)^2 with k up to T; when the
         # piece's midpoint is more than W s0 away, recentre there and recompute the three sums
-        # exactly (the midpoint of a piece of positive width has one grid assignment)
+        # exactly.  Only on a piece wider than REC_MIN_REL of its scale: its midpoint is then far
+        # (relative 2^-41) from every breakpoint, so rint(v / sm) is the grid index the events
+        # swept so far give (on a narrower piece, e.g. between two breakpoints of lattice data
+        # that are equal but rounded one ulp apart, rint could disagree with them: the sums were
+        # then those of another assignment, and the sweep's minimum and certificate wrong)
         sm = 0.5 * (left + right)
-        if right > left and abs(sm - s0) > W * s0:
+        if right - left > REC_MIN_REL * right and abs(sm - s0) > W * s0:
             s0 = sm
             c0 = 0.0
             c1 = 0.0
@@ -633,21 +638,25 @@ def exact_window(x, Tp, Tn, A, B, cap, out_row):
 # bounds as in risk/_kernels/data.py: for s in [s1, s2] every grid point k s lies in
 # k [s1, s2]; upper bounds at fixed scales), then the exact sweep of :func:`_sweep_window`
 # over the hull of the surviving intervals (a few hundred breakpoints instead of every one).
-# The hull halvings use the joint bound :func:`_row_lb_joint` (values whose grid index is fixed on
+# The march of the hull ends uses the joint bound :func:`_row_lb_joint` (values whose grid index is fixed on
 # the interval summed as one exact quadratic in s and minimized jointly; docs/data_channels.md,
 # session 5).
 ROW_HIST_PER_T = 48  # histogram bins per side: about ROW_HIST_PER_T * T, at most half the side's points
 ROW_HIST_MIN = 8
 ROW_INIT_STEP = 2.0**0.25  # initial geometric step of the s-intervals
-ROW_MAX_ROUNDS = 20  # halvings of the end intervals of the hull
-ROW_MAX_ROUNDS_BIG = 24  # the same for grid tops above ROW_T_MAX (bounds cost O(T); the bucketed window is cheap)
+ROW_MARCH_BETA = 0.5  # march pieces: at most this fraction of the end's log-distance to the centre
+ROW_MARCH_GROW = 1.25  # beta factor after a dropped piece (a kept one halves it)
+ROW_MARCH_EV = 4.0  # an end stops once its piece holds fewer than ROW_MARCH_EV * T breakpoints
+ROW_MARCH_EV_BIG = 16.0  # the same above ROW_T_MAX
+ROW_MARCH_MAX = 64  # march steps per row (both ends), grid tops up to ROW_T_MAX
+ROW_MARCH_MAX_BIG = 96  # the same above ROW_T_MAX
 ROW_MAX_IV = 2048  # surviving s-intervals (per round)
 ROW_NUB = 2  # fixed-scale upper bounds per round (midpoints of the lowest intervals)
 ROW_NE_MIN = 64  # stop refining once the hull holds about max(ROW_NE_MIN, ROW_NE_PER_N n) breakpoints
 ROW_NE_PER_N = 0.125
 ROW_TINY_VMAX = 2.0**-960
 ROW_MIN_N = 2048  # shorter rows: exact_rows_full (the bounds' fixed cost exceeds the saving)
-ROW_T_MAX = 16  # larger grid tops (6+ bits): fewer hull halvings (ROW_MAX_ROUNDS_BIG)
+ROW_T_MAX = 16  # larger grid tops (6+ bits): more march steps (ROW_MARCH_MAX_BIG), 16 golden-section steps
 ROW_T_BIG = 255  # larger grid tops (9+ bits, signed or unsigned): exact_rows_short (the bounds cost O(T) per interval)
 ROWS_MAX_N = 1 << 17  # per-channel calls route rows up to this length (2-8 bits) to exact_rows (memory O(n))
 ROW_GOLDEN = 16  # golden-section steps of the histogram upper bound (grid tops above ROW_T_MAX)
@@ -1085,39 +1094,37 @@ def exact_rows(X, Tp, Tn, out):
 
 
 @numba.njit(cache=True)
-def _shrink_end(left, q, p, i, ilim, other, lo1, hi1, U, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P,
-                rel, gp, gn):
-    """One halving step at one end of the hull of the surviving s-intervals (both ends mirrored):
-    the end interval is ``[q, p]`` (``left``: the hull's left end, ``q = A``) or ``[p, q]``
-    (right end, ``q = B``), ``q`` its outer end, ``i`` its index in ``lo1, hi1``, ``ilim`` the other
-    end's index, ``other`` the hull's other end.  The outer half is dropped when its lower bound
-    exceeds ``U``, then the whole rest of the interval when its bound does too (continuing with the
-    next interval inward).  Returns ``(moved, q, p, i, smallest dropped bound, bound evaluations)``."""
-    lo, hi = (q, p) if left else (p, q)
-    sm = math.sqrt(lo) * math.sqrt(hi)
-    if not (lo < sm < hi and hi > lo * (1.0 + ROW_MIN_REL)):
-        return False, q, p, i, np.inf, 0
-    pruned = np.inf
-    v_ = _row_lb_joint(min(q, sm), max(q, sm), Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P, rel, gp, gn)
-    nev = 1
-    if v_ > U:
-        pruned = v_
-        q = sm
-        v_ = _row_lb_joint(min(q, p), max(q, p), Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P, rel, gp, gn)
-        nev += 1
-        if v_ > U:
-            # the rest of the end interval goes too: continue with the untested part of the
-            # surviving interval (or the next one inward)
-            pruned = min(pruned, v_)
-            q = p
-            p = min(hi1[i], other) if left else max(lo1[i], other)
-            if not ((q < p) if left else (p < q)) and ((i < ilim) if left else (i > ilim)):
-                i += 1 if left else -1
-                q = lo1[i] if left else hi1[i]
-                p = min(hi1[i], other) if left else max(lo1[i], other)
+def _march_end(left, q, other, d, i, nint, lo1, hi1, U, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P, rel,
+               gp, gn):
+    """One step of the march of one end ``q`` of the hull (``left``: ``q = A``, ``other = B``; else
+    ``q = B``, ``other = A``) over the surviving s-intervals ``lo1, hi1`` (``i``: the one holding
+    ``q``, ``nint`` of them): the piece ``[A, A (1 + d)]`` (or ``[B / (1 + d), B]``), at most the
+    hull's outer half, is dropped when its joint lower bound exceeds ``U``; ``q`` then moves past
+    it (and past any excluded gap between surviving intervals).  Returns ``(moved, q, i, the
+    dropped piece's bound or inf)``."""
+    mid = math.sqrt(q) * math.sqrt(other)
+    if left:
+        s1 = q
+        s2 = min(q * (1.0 + d), mid)
     else:
-        p = sm
-    return True, q, p, i, pruned, nev
+        s1 = max(q * (1.0 / (1.0 + d)), mid)
+        s2 = q
+    if not (s1 < s2 and s2 > s1 * (1.0 + ROW_MIN_REL)):
+        return False, q, i, np.inf
+    v_ = _row_lb_joint(s1, s2, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P, rel, gp, gn)
+    if not (v_ > U):
+        return False, q, i, np.inf
+    if left:
+        q = s2
+        while i < nint - 1 and q >= hi1[i]:
+            i += 1
+            q = max(q, lo1[i])
+    else:
+        q = s1
+        while i > 0 and q <= lo1[i]:
+            i -= 1
+            q = min(q, hi1[i])
+    return True, q, i, v_
 
 
 @numba.njit(cache=True)
@@ -1305,6 +1312,7 @@ def exact_rows_window(X, Tp, Tn, out):
                                  HMX, P, rel, gp, gn)
         U = min(U, fc, fd)
         nevals += ngold + 2
+        sg = math.exp(gc) if fc < fd else math.exp(gd)  # the march's centre
         # the intervals not excluded (lower bound <= U), in increasing s
         m = 0
         for i in range(nint):
@@ -1317,30 +1325,44 @@ def exact_rows_window(X, Tp, Tn, out):
         nint = m
         il = 0
         ir = nint - 1
-        la, lb_ = lo1[il], hi1[il]
-        ra, rb = lo1[ir], hi1[ir]
-        A = la
-        B = rb
-        # shrink the hull [A, B] from both ends: halve the end interval, drop the outer half when its
-        # lower bound exceeds U (the bound tightens as the interval narrows), then the rest of it
+        A = lo1[il]
+        B = hi1[ir]
+        # shrink the hull [A, B] from both ends by a march towards the centre sg (the best upper
+        # bound's scale): the next piece at an end, of relative width beta |ln(q / sg)| (q the end),
+        # is dropped when its joint lower bound exceeds U (then beta grows by ROW_MARCH_GROW, up to
+        # ROW_MARCH_BETA), else beta halves; an end stops once its piece would hold fewer than
+        # ROW_MARCH_EV * Tm breakpoints (a bound costs about that many swept ones), the whole
+        # march once the hull holds about `target` breakpoints (or after nmax steps)
+        be_l = ROW_MARCH_BETA
+        be_r = ROW_MARCH_BETA
+        act_l = True
+        act_r = True
+        ev_stop = (ROW_MARCH_EV if Tm <= ROW_T_MAX else ROW_MARCH_EV_BIG) * Tm / max(s1act, 1e-300)
         rnd = 0
-        for rnd in range(ROW_MAX_ROUNDS if Tm <= ROW_T_MAX else ROW_MAX_ROUNDS_BIG):
+        nmax = ROW_MARCH_MAX if Tm <= ROW_T_MAX else ROW_MARCH_MAX_BIG
+        while rnd < nmax and (act_l or act_r):
             if s1act * (1.0 / A - 1.0 / B) <= target:
                 break
-            # the left end first (its new A bounds the right end's interval), then the right end
-            ml, la, lb_, il, pr, nv = _shrink_end(True, la, lb_, il, ir, B, lo1, hi1, U, Tp, Tn, Mp, Mn, iwp,
-                                                  iwn, vmp, vmn, H, HMN, HMX, P, rel, gp, gn)
-            A = la
-            min_pruned = min(min_pruned, pr)
-            nevals += nv
-            mr, rb, ra, ir, pr, nv = _shrink_end(False, rb, ra, ir, il, A, lo1, hi1, U, Tp, Tn, Mp, Mn, iwp,
-                                                 iwn, vmp, vmn, H, HMN, HMX, P, rel, gp, gn)
-            B = rb
-            min_pruned = min(min_pruned, pr)
-            nevals += nv
-            moved = ml or mr
-            if not moved:
-                break
+            if act_l:
+                d_ = be_l * abs(math.log(A / sg))
+                ok, A, il, pr = _march_end(True, A, B, d_, il, nint, lo1, hi1, U, Tp, Tn, Mp, Mn, iwp, iwn,
+                                           vmp, vmn, H, HMN, HMX, P, rel, gp, gn)
+                min_pruned = min(min_pruned, pr)
+                nevals += 1
+                rnd += 1
+                be_l = min(ROW_MARCH_BETA, ROW_MARCH_GROW * be_l) if ok else 0.5 * be_l
+                if not (be_l * abs(math.log(A / sg)) >= max(ev_stop * A, ROW_MIN_REL)):
+                    act_l = False
+            if act_r:
+                d_ = be_r * abs(math.log(B / sg))
+                ok, B, ir, pr = _march_end(False, B, A, d_, ir, nint, lo1, hi1, U, Tp, Tn, Mp, Mn, iwp, iwn,
+                                           vmp, vmn, H, HMN, HMX, P, rel, gp, gn)
+                min_pruned = min(min_pruned, pr)
+                nevals += 1
+                rnd += 1
+                be_r = min(ROW_MARCH_BETA, ROW_MARCH_GROW * be_r) if ok else 0.5 * be_r
+                if not (be_r * abs(math.log(B / sg)) >= max(ev_stop * B, ROW_MIN_REL)):
+                    act_r = False
         # ---- exact sweep of [A, B]; buffers for an upper bound of its breakpoints
         iA = 1.0 / A
         iB = 1.0 / B
