@@ -28,3 +28,18 @@ def numpy_pass(x, repeat: int = 5, clock=time.perf_counter) -> float:
     """Seconds of one NumPy pass over ``x``: median of the best times of three plain reductions."""
     return statistics.median(best_time(f, repeat, clock)[0]
                              for f in (lambda: x.sum(), lambda: x.max(), lambda: (x > 1).sum()))
+
+
+def load_source_copy(src: str, name: str, directory):
+    """Import the module source ``src`` as module ``name`` from a file in ``directory`` (numba's
+    ``cache=True`` switched off, so that two versions of one kernel file can be timed side by side
+    in one process)."""
+    import importlib.util
+    from pathlib import Path
+
+    p = Path(directory) / f"{name}.py"
+    p.write_text(src.replace("cache=True", "cache=False"))
+    spec = importlib.util.spec_from_file_location(name, p)
+    m = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(m)
+    return m

@@ -16,7 +16,6 @@ clock (CPU), measured in the same run; "passes" = the per-row time x 4096 / that
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import subprocess
 import sys
 import tempfile
@@ -31,16 +30,7 @@ sys.path.insert(0, str(ROOT))
 from quanttheory.affine.data import _fast_params  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from _timing import numpy_pass  # noqa: E402
-
-
-def load(src: str, name: str, tmp: Path):
-    p = tmp / f"{name}.py"
-    p.write_text(src.replace("cache=True", "cache=False"))
-    spec = importlib.util.spec_from_file_location(name, p)
-    m = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(m)
-    return m
+from _timing import load_source_copy as load, numpy_pass  # noqa: E402
 
 
 def main():

@@ -33,7 +33,6 @@ the least-squares incumbent is from it.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import tempfile
 import time
@@ -46,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from quanttheory.affine.data import _fast_params  # noqa: E402
-from _timing import numpy_pass  # noqa: E402
+from _timing import load_source_copy as load, numpy_pass  # noqa: E402
 
 CENTRE = "        s0 = min(max(s0, s_a), s_b)\n"
 MARKS = {
@@ -155,15 +154,6 @@ def hist_section(X, reps):
         print(f"{k:58s} {best[k] / X.shape[0] * 1e6:6.2f} us CPU per row")
 
 
-def load(src: str, name: str, d: Path):
-    p = d / f"{name}.py"
-    p.write_text(src.replace("cache=True", "cache=False"))
-    spec = importlib.util.spec_from_file_location(name, p)
-    m = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(m)
-    return m
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bits", type=int, default=4)
@@ -229,7 +219,7 @@ def main():
         print(f"{k:20s} {best[k] / R * 1e6:7.1f} us CPU per row = {best[k] / R * 4096 / p:6.1f} CPU passes "
               f"({best['kernel'] / best[k]:.2f}x the kernel){extra}")
     d = cen / ref[0] - 1
-    print(f"incumbent's scale (centre of the first boxes) against s*: |s0/s* - 1| percentiles 10/50/90/99: "
+    print("incumbent's scale (centre of the first boxes) against s*: |s0/s* - 1| percentiles 10/50/90/99: "
           + " / ".join(f"{100 * v:.2f} %" for v in np.percentile(np.abs(d), [10, 50, 90, 99])))
     if a.landscape:
         ds = np.array([-0.06, -0.04, -0.03, -0.02, -0.015, -0.01, -0.005, 0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.06])
