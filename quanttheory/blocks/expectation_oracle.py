@@ -48,6 +48,10 @@ ties go to the smaller scale, as :func:`~quanttheory.blocks.data.oracle_scales`)
 so the saturation is the floor rule's, with the region sub-pieces' share replaced by the telescoped
 ``nu6(S <= 0) + nu4(S > 0)`` of the same kernel (plus the ``S = 0`` atom term for fine ``j``,
 :func:`_tie_sat`) and the sure-win sub-pieces' share by the saturation of ``2^j X0``.
+
+**One-signed ends.**  Where ``D_j`` has one sign on all of ``|x| <= m`` (:func:`_one_signed`, exact), ``|S| =
+-+S`` and ``G^k E_m|S| = k G^(k-1) |T(m, 2^j X0) - T(m, X0)|`` by the cell sums (MXINT8 ``2 X0`` at ``r =
+1.9921875``: ``X0``'s grid contains ``2 X0``'s levels and clips nothing there).
 """
 
 from __future__ import annotations
@@ -500,7 +504,7 @@ def _can_clip(fmt, m, X):
 def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_harmonics: int = 4_000_000,
                      rates: bool = True, rate_tol: float = 1e-9, max_rate_harmonics: int = 300_000,
                      bracket_first: int = 500_000, full: bool = False, share_abs: bool = True,
-                     share_from: int = 20_000, min_closed: int = 64):
+                     share_from: int = 20_000, min_closed: int = 500):
     """Exact expected per-element MSE of the per-block optimal E8M0 scale (``oracle``), MX formats,
     Normal and Laplace laws (docs/blocks.md §2f; module doc), and its exact saturation rate.
 
@@ -533,7 +537,13 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
     is tried first (MXFP8 E4M3 before the sure-win intervals: 1e6-6e8 harmonics, a bracket ~1e-12
     wide): its midpoint is returned, ``error_estimate`` = half its width (the upper end raised by
     the absmax rule's own bound at ``tol=1e-12``) + the lower bound's quadrature indicator
-    (Gauss-Legendre 16 vs 32 per Voronoi cell); its saturation is then NaN (not computed)."""
+    (Gauss-Legendre 16 vs 32 per Voronoi cell); its saturation is then NaN (not computed).
+
+    Cost controls (docs/blocks.md §2f, MXINT8 at k = 2 and 8): piece ends where ``e_0 - e_j`` has one sign
+    on ``|x| <= m`` (exact test) take ``E|S|`` from the cell sums instead of the series when the series would
+    need ``>= min_closed`` harmonics; with ``share_abs`` the series budget is split over the ends as
+    ``h^(3/4)`` (``h`` their harmonics at the equal split, planning pass) when those sum to ``> share_from``.
+    Neither changes the total budget of the bound."""
     from ._expect_46 import telescoped_stats
     from .expectation import BlockMSE, _T_pairs, _check_law, _G, _pieces, _range, _sat_prob
     from .spec import E8M0_MAX, E8M0_MIN, get_block_format
@@ -741,8 +751,8 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
 
     hA = planned(False) if work else []
     for i, (j, sa, sb, sX, Xj, gks, ends, sgn, ok, eps_abs, X0e, Xje, ndk, en) in enumerate(work):
-        # one-signed ends whose series needs >= min_closed harmonics (below that the series is cheaper than
-        # the two cell sums: E4M3 / E5M2 ends need 8-89): closed form
+        # one-signed ends whose series needs >= min_closed harmonics (below that the series costs less than
+        # the two cell sums: E2M3 Laplace k = 2 was 2.5 ms slower with 64; E4M3 / E5M2 ends need 8-89): closed form
         h_full = np.zeros(ends.size, np.int64)
         h_full[ok] = hA[i]
         cf = cands[i] & ok & (h_full >= min_closed)
