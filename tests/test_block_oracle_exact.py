@@ -234,3 +234,62 @@ def test_against_monte_carlo_and_bracket(fmt, law, k, seed):
     assert br.lower - br.lower_error - ex.error_estimate <= ex.mse <= br.upper + ex.error_estimate
     # strictly better than every absmax rule (the oracle picks X0 or better per block)
     assert ex.mse < block_mse(law, fmt, "floor", block=k).mse
+
+
+# ------------------------------------------------------------------ one-signed ends, shared budgets
+def test_one_signed_by_hand_and_brute_force():
+    # MXINT8 (levels i/64, -2 .. 127/64): X0's grid contains 2 X0's levels (i/32) up to 127/64, so where X0
+    # does not clip (|x| <= 127/64 + 1/128) e_0 <= e_1, D_1 <= 0; at r = 2, x in (127/64 + 1/128, 2] rounds
+    # to 127/64 under X0 and to 2 under 2 X0: D > 0.
+    from quanttheory.blocks.expectation_oracle import _one_signed
+
+    assert _one_signed("mxint8", 1, 1.9921875) and not _one_signed("mxint8", 1, 2.0)
+    # E2M1: up to x = 7 both grids round to 6 or X0 is finer: D_1 <= 0; beyond 7, 2 X0 rounds to 8
+    assert _one_signed("e2m1", 1, 7.0) and not _one_signed("e2m1", 1, 7.0 + 2.0 ** -20)
+    # fine X0/2 of MXINT8 clips at 127/128 < 1: D_-1 < 0 just below 1, never one-signed on r >= 1
+    assert not _one_signed("mxint8", -1, 1.0)
+    # brute force on a dense grid of x (every level, midpoint and random points)
+    lv = np.asarray(element_format("mxint8").levels, float)
+    rng = np.random.default_rng(7)
+    x = np.concatenate([lv, (lv[1:] + lv[:-1]) / 2, rng.uniform(-1.9921875, 1.9921875, 20000)])
+    x = x[np.abs(x) <= 1.9921875]
+
+    def e(x, s):
+        q = s * lv
+        return np.min((x[:, None] - q[None, :]) ** 2, axis=1)
+
+    assert np.all(e(x, 1.0) - e(x, 2.0) <= 0.0)
+    x2 = np.linspace(1.9921875 + 1 / 128 + 1e-6, 2.0, 50)
+    assert np.all(e(x2, 1.0) - e(x2, 2.0) > 0.0)
+
+
+@pytest.mark.parametrize("fmt,r,law", [("mxint8", 1.9921875, Normal()), ("mxint8", 1.9921875, Laplace(0.3, 0.7)),
+                                       ("mxfp4", 7.0, Normal())])
+@pytest.mark.parametrize("k", [2, 8])
+def test_one_signed_closed_form_against_series(fmt, r, law, k):
+    # |S| = -S there: G^k E_m|S| = k G^(k-1) (T(m, 2 X0) - T(m, X0)) against the characteristic-function
+    # series of the 4over6 kernel (its own bound), at three ends m = r X0
+    from quanttheory.blocks._expect_46 import telescoped_stats
+    from quanttheory.blocks.expectation import _G, _T_pairs
+
+    bf = get_block_format(fmt)
+    _, loc, scale, _ = law.kernel_params()
+    X0 = np.array([0.125, 0.25, 0.5]) if fmt == "mxint8" else np.array([0.0625, 0.125, 0.25])
+    m = r * X0
+    res = telescoped_stats(int(law.kernel_params()[0]), loc, scale, bf.fmt, m, X0, 2 * X0, k, np.full(3, 1e-16))
+    T0, _, E0, _ = _T_pairs(law, bf.fmt, m, m * (1 + 2.0 ** -40), X0, (1e-19, 1.0))
+    T1, _, E1, _ = _T_pairs(law, bf.fmt, m, m * (1 + 2.0 ** -40), 2 * X0, (1e-19, 1.0))
+    closed = k * (T1 - T0) / np.asarray(_G(law, m), float)
+    assert np.all(closed > 0)
+    assert np.all(np.abs(res.abs_S - closed) <= res.err_abs + k * (E0 + E1) + 1e-14 * closed)
+
+
+def test_shared_budgets_same_value():
+    # the h^(3/4) split of the series budget (MXINT8 Laplace k = 2: ~1.7e5 harmonics at the equal split) moves
+    # the value within both bounds, each bound stays below 2 tol relative, saturation within its bounds
+    law = Laplace()
+    a, A = block_mse_oracle(law, "mxint8", block=2, full=True, share_abs=False)
+    b, B = block_mse_oracle(law, "mxint8", block=2, full=True)
+    assert abs(a.mse - b.mse) <= a.error_estimate + b.error_estimate
+    assert b.error_estimate <= 2e-10 * b.mse and a.error_estimate <= 2e-10 * a.mse
+    assert abs(A.saturation - B.saturation) <= A.error + B.error and B.error <= 1e-9

@@ -512,8 +512,6 @@ def _T_pairs(dist, fmt, a, b, X, eps_cell=(0.0, 0.0), n_gl=_GL_N):
     (shell), the returned error bounds are rigorous); other laws: the same
     sums vectorized in NumPy, 16-point rule, with |16-point - 8-point| as the (heuristic,
     conservative) error indicator."""
-    z1, w1 = np.polynomial.legendre.leggauss(n_gl)
-    z2, w2 = np.polynomial.legendre.leggauss(n_gl // 2)
     mids = np.ascontiguousarray(fmt.midpoints, dtype=float)
     lv = np.ascontiguousarray(fmt.levels, dtype=float)
     kp = dist.kernel_params()
@@ -525,6 +523,9 @@ def _T_pairs(dist, fmt, a, b, X, eps_cell=(0.0, 0.0), n_gl=_GL_N):
                            np.ascontiguousarray(X, float), mids, lv, int(kp[0]), float(kp[1]), float(kp[2]),
                            Z, W, np.log(np.maximum(np.broadcast_to(eps_cell[0], a.shape), 1e-300)),
                            math.log(max(eps_cell[1], 1e-300)))
+    # (the NumPy path's nodes only: leggauss costs ~0.5 ms a call, and the oracle calls the kernel path 10-20 times)
+    z1, w1 = np.polynomial.legendre.leggauss(n_gl)
+    z2, w2 = np.polynomial.legendre.leggauss(n_gl // 2)
     lawbp = tuple(float(bp) for bp in dist.breakpoints())
     P = a.size
     pos = X > 0

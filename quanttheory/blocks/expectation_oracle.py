@@ -48,6 +48,10 @@ ties go to the smaller scale, as :func:`~quanttheory.blocks.data.oracle_scales`)
 so the saturation is the floor rule's, with the region sub-pieces' share replaced by the telescoped
 ``nu6(S <= 0) + nu4(S > 0)`` of the same kernel (plus the ``S = 0`` atom term for fine ``j``,
 :func:`_tie_sat`) and the sure-win sub-pieces' share by the saturation of ``2^j X0``.
+
+**One-signed ends.**  Where ``D_j`` has one sign on all of ``|x| <= m`` (:func:`_one_signed`, exact), ``|S| =
+-+S`` and ``G^k E_m|S| = k G^(k-1) |T(m, 2^j X0) - T(m, X0)|`` by the cell sums (MXINT8 ``2 X0`` at ``r =
+1.9921875``: ``X0``'s grid contains ``2 X0``'s levels and clips nothing there).
 """
 
 from __future__ import annotations
@@ -292,6 +296,26 @@ def _sure(pair, k, lo, hi, depth=45):
     return tuple(res)
 
 
+@lru_cache(maxsize=None)
+def _pair_of(element, j):
+    """The exact ``_Pair`` of ``(X0, 2^j X0)`` on ``|x| <= 2^(emax+1)`` (cached)."""
+    lv = _levels(element)
+    return _Pair(_Grid(lv, Fraction(1)), _Grid(lv, Fraction(2) ** j), Fraction(2) ** (_emax(element) + 1))
+
+
+@lru_cache(maxsize=4096)
+def _one_signed(element, j, r):
+    """True if ``D_j = e_0 - e_j`` has the sign that decides the block on all of ``|x| <= r`` (``r = m / X0``
+    exact, a float): coarse ``j > 0``: ``D <= 0`` (``sup D = 0``, so ``S = SSE_0 - SSE_j <= 0`` and the block
+    never takes ``2^j X0``); fine ``j < 0``: ``D >= 0`` (``S >= 0``: the block always takes it, ties to the
+    smaller scale).  Exact: ``D`` is linear between breakpoints (:class:`_Pair`)."""
+    pair = _pair_of(element, j)
+    rr = Fraction(r)
+    if not (0 < rr <= pair.R):
+        return False
+    return pair.gmax(rr) == 0 if j > 0 else pair.lmax(rr) == 0
+
+
 def _dominates(g_big, g_small, R):
     """e_big(x) >= e_small(x) on |x| <= R (piecewise linear difference: check at breakpoints)."""
     bp = sorted({b for b in g_big.breaks() + g_small.breaks() if 0 <= b <= R} | {Fraction(0), R})
@@ -479,7 +503,8 @@ def _can_clip(fmt, m, X):
 
 def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_harmonics: int = 4_000_000,
                      rates: bool = True, rate_tol: float = 1e-9, max_rate_harmonics: int = 300_000,
-                     bracket_first: int = 500_000, full: bool = False):
+                     bracket_first: int = 500_000, full: bool = False, share_abs: bool = True,
+                     share_from: int = 20_000, min_closed: int = 500):
     """Exact expected per-element MSE of the per-block optimal E8M0 scale (``oracle``), MX formats,
     Normal and Laplace laws (docs/blocks.md §2f; module doc), and its exact saturation rate.
 
@@ -512,9 +537,15 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
     is tried first (MXFP8 E4M3 before the sure-win intervals: 1e6-6e8 harmonics, a bracket ~1e-12
     wide): its midpoint is returned, ``error_estimate`` = half its width (the upper end raised by
     the absmax rule's own bound at ``tol=1e-12``) + the lower bound's quadrature indicator
-    (Gauss-Legendre 16 vs 32 per Voronoi cell); its saturation is then NaN (not computed)."""
+    (Gauss-Legendre 16 vs 32 per Voronoi cell); its saturation is then NaN (not computed).
+
+    Cost controls (docs/blocks.md §2f, MXINT8 at k = 2 and 8): piece ends where ``e_0 - e_j`` has one sign
+    on ``|x| <= m`` (exact test) take ``E|S|`` from the cell sums instead of the series when the series would
+    need ``>= min_closed`` harmonics; with ``share_abs`` the series budget is split over the ends as
+    ``h^(3/4)`` (``h`` their harmonics at the equal split, planning pass) when those sum to ``> share_from``.
+    Neither changes the total budget of the bound."""
     from ._expect_46 import telescoped_stats
-    from .expectation import BlockMSE, _check_law, _G, _pieces, _range, _sat_prob
+    from .expectation import BlockMSE, _T_pairs, _check_law, _G, _pieces, _range, _sat_prob
     from .spec import E8M0_MAX, E8M0_MIN, get_block_format
 
     dist = _check_law(dist)
@@ -685,6 +716,8 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
     avail = max(rate_tol - rerr, 0.5 * rate_tol) if rates else 1.0
     # per candidate: the ends, their weights and targets; then one planning pass of the kernel for all
     work = []
+    closed = []
+    cands = []
     for j, sa, sb, sX in subs:
         Xj = sX * 2.0 ** j
         P = sa.size
@@ -697,6 +730,11 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
         # E|S| at every end, S = SSE_0 - SSE_j; the series' bounds sum to <= tol mse / 4 per candidate
         eps_abs = np.minimum(0.25 * tol * mB * 2 * k / (2 * P) / len(others) / gw, k * m2)
         X0e, Xje = np.concatenate([sX, sX]), np.concatenate([Xj, Xj])
+        # one-signed ends (docs/blocks.md §2f, 2026-11-30 late): where D_j = e_0 - e_j has one sign on
+        # |x| <= m (exact test, :func:`_one_signed`), |S| = +-S and G^k E_m|S| = k G^(k-1) |T(m, Xj) - T(m, X0)|
+        # (the §2c cell sums), no series; MXINT8 (X0, 2 X0) at r = 1.9921875: 2X0's grid is a subset of X0's
+        # and no element is clipped by X0, so D <= 0 (half of that candidate's ends, 4e3-6e3 harmonics each)
+        cands.append(ok & np.array([_one_signed(bf.element, j, float(e / x)) for e, x in zip(ends, X0e)], bool))
         nd = np.zeros((ends.size, 3), bool)
         nd[:, 1] = _can_clip(bf.fmt, ends, X0e)
         nd[:, 2] = _can_clip(bf.fmt, ends, Xje)
@@ -707,10 +745,56 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
     def planned(with_rates):
         """Harmonics each end needs (planning pass of the kernel), per candidate."""
         return [telescoped_stats(law, loc, scale, bf.fmt, ends[ok], X0e[ok], Xje[ok], k, eps_abs[ok],
-                                 ndk & with_rates, en[ok], en[ok], plan=True)[0]
+                                 ndk & with_rates, en[ok], en[ok], plan=True)[0] if np.any(ok)
+                else np.zeros(0, np.int64)
                 for j, sa, sb, sX, Xj, gks, ends, sgn, ok, eps_abs, X0e, Xje, ndk, en in work]
 
     hA = planned(False) if work else []
+    for i, (j, sa, sb, sX, Xj, gks, ends, sgn, ok, eps_abs, X0e, Xje, ndk, en) in enumerate(work):
+        # one-signed ends whose series needs >= min_closed harmonics (below that the series costs less than
+        # the two cell sums: E2M3 Laplace k = 2 was 2.5 ms slower with 64; E4M3 / E5M2 ends need 8-89): closed form
+        h_full = np.zeros(ends.size, np.int64)
+        h_full[ok] = hA[i]
+        cf = cands[i] & ok & (h_full >= min_closed)
+        if not np.any(cf):
+            continue
+        nd_full = np.zeros((ends.size, 3), bool)
+        nd_full[ok] = ndk
+        e_c, X_c, Xj_c = ends[cf], X0e[cf], Xje[cf]
+        G1 = np.clip(np.asarray(_G(dist, e_c), float), 0.0, 1.0) ** (k - 1)
+        # per-cell targets: each end's two T's within its share eps_abs G^k of the series budget
+        ncl = len(bf.fmt.levels) + 8
+        tcell = eps_abs[cf] * gks[cf] / (k * np.maximum(G1, 1e-300)) / (4 * ncl)
+        T0, _, E0, _ = _T_pairs(dist, bf.fmt, e_c, e_c * (1 + 2.0 ** -40), X_c, (tcell, 1.0))
+        Tj, _, Ej, _ = _T_pairs(dist, bf.fmt, e_c, e_c * (1 + 2.0 ** -40), Xj_c, (tcell, 1.0))
+        val = k * G1 * ((Tj - T0) if j > 0 else (T0 - Tj))          # G^k E_m|S|
+        c_abs = float(np.sum(sgn[cf] * val))
+        c_err = float(np.sum(k * G1 * (np.abs(E0) + np.abs(Ej)))) + 20 * np.finfo(float).eps * float(
+            np.sum(k * G1 * (np.abs(T0) + np.abs(Tj))))
+        # rates: coarse j with S <= 0 never takes 2^j X0 (the floor's saturation stands: 0); fine j with
+        # S >= 0 always takes it (ties go to the smaller scale): G^(k-1) [P(clipped by Xj) - P(.. by X0)]
+        c_sat = 0.0
+        if j < 0:
+            c_sat = float(np.sum(sgn[cf] * G1 * (_sat_prob(dist, bf.fmt, e_c, Xj_c)
+                                                - _sat_prob(dist, bf.fmt, e_c, X_c))))
+        closed.append((c_abs, c_err, c_sat))
+        ok = ok & ~cf
+        hA[i] = h_full[ok]
+        work[i] = (j, sa, sb, sX, Xj, gks, ends, sgn, ok, eps_abs, X0e, Xje, nd_full[ok], en)
+    if share_abs and work and sum(int(np.sum(h)) for h in hA) > share_from:
+        # E|S| budgets shared over every end of every candidate as h^(3/4) instead of equally (the series'
+        # tail is ~ rho(T) / T ~ C^2 / T^3 once p0 > 0 or k = 2: h ~ eps^(-1/3), so sum h(eps_i) under
+        # sum G^k eps_i fixed is least for G^k eps_i ~ h_i^(3/4), h_i the harmonics at the equal split).
+        # The total sum G^k eps_abs is unchanged, so the bound of the MSE is too (each end's bound is
+        # what the kernel returns, <= its target).  MXINT8 N(0,1) k = 2: 3 ends of 34 held 2/3 of them
+        tot = sum(float(np.sum(gks[ok] * eps_abs[ok])) for (j, sa, sb, sX, Xj, gks, ends, sgn, ok, eps_abs, *_) in work)
+        w = [np.maximum(h, 1).astype(float) ** 0.75 for h in hA]
+        sw = float(sum(np.sum(x) for x in w))
+        for i, (j, sa, sb, sX, Xj, gks, ends, sgn, ok, eps_abs, X0e, Xje, ndk, en) in enumerate(work):
+            e2 = eps_abs.copy()
+            e2[ok] = np.minimum(tot * w[i] / sw / gks[ok], k * m2)
+            work[i] = (j, sa, sb, sX, Xj, gks, ends, sgn, ok, e2, X0e, Xje, ndk, en)
+        hA = planned(False)
     nh = sum(int(np.sum(h)) for h in hA)
     if rates and work:
         hR = planned(True)
@@ -755,9 +839,19 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
             raise ValueError(f"the exact oracle expectation of {bf.name} (k = {k}) would need ~{nh:.3g} harmonics "
                              f"(> max_harmonics = {max_harmonics}): use oracle_bracket (rigorous bracket) or "
                              "monte_carlo_block_mse(..., 'oracle'), or raise max_harmonics")
+    for c_abs, c_err, c_sat in closed:
+        mse -= c_abs / (2 * k)
+        err += c_err / (2 * k)
+        if rates:
+            sat += c_sat
     for j, sa, sb, sX, Xj, gks, ends, sgn, ok, eps_abs, X0e, Xje, ndk, en in work:
         mBr, eBr = _mse_scaled(dist, bf, sa, sb, sX, k, 1e-3 * tol * mB)
         mjr, ejr = _mse_scaled(dist, bf, sa, sb, Xj, k, 1e-3 * tol * mB)
+        if not np.any(ok):
+            # (every end one-signed: in `closed`)
+            mse -= 0.5 * (mBr - mjr)
+            err += eBr + ejr
+            continue
         ndk = ndk & rates
         res = telescoped_stats(law, loc, scale, bf.fmt, ends[ok], X0e[ok], Xje[ok], k, eps_abs[ok], ndk,
                                en[ok], en[ok])
