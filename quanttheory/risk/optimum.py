@@ -255,7 +255,9 @@ fails; ``docs/optimum_lowbit.md``).  A law with density below 0 on
         )
 
     if reg.code in (CODE_MSQE, CODE_QSIN):
-        _checked_second_moment(dist)  # the domain check (E[xi^2] representable) comes first
+        m2 = _checked_second_moment(dist)  # the domain check (E[xi^2] representable) comes first
+        if grid.r_b == 0 and dist.support()[0] < 0:
+            _check_positive_side(dist, grid, m2)
         fast = _normal_optimum(dist, grid, reg, with_msqe_excess, rtol)
         if fast is not None:
             return fast
@@ -380,6 +382,27 @@ def _format_optimum(dist, fmt, regularizer, axis):
         raise ValueError("axis= applies to data arrays only, not to a law")
     from .levels_optimum import format_optimal_scale
     return format_optimal_scale(as_law(dist), fmt)
+
+
+def _check_positive_side(dist, grid, m2):
+    """Refuse a law with (almost) all its mass below 0 on an unsigned grid.
+
+    Every value below 0 quantizes to 0 (error ``xi^2``, or ``pi^2 xi^2`` for QSin, whatever ``s``),
+    and a value ``x > 0`` has error at most ``pi^2 x^2``, so the risk is the constant
+    ``E[xi^2; xi <= 0]`` plus an ``s``-dependent part at most ``pi^2 E[xi^2; xi > 0]``.  When that part
+    is below ``1e-13`` of ``m2 = E[xi^2]`` the curve is flat to double precision and no scale is
+    distinguishable: a ``ValueError`` says so instead of a certificate of rounding noise."""
+    p_pos = float(dist.sf(0.0))
+    if p_pos > 1e-6:
+        return
+    from scipy import integrate
+
+    m_pos = integrate.quad(lambda x: x * x * float(dist.pdf(x)), 0.0, np.inf, limit=200)[0] if p_pos > 0 else 0.0
+    if np.pi ** 2 * m_pos <= 1e-13 * m2:
+        raise ValueError(
+            f"{dist} has P(xi > 0) = {p_pos:.3g} and the {grid} has no negative grid point: every value "
+            "below 0 quantizes to 0 whatever s, the risk is flat in s to 1e-13 relative and no scale is "
+            "optimal; use a signed grid (Grid(bits, signed=True)) or quantize -xi")
 
 
 def _certify_params(dist):
