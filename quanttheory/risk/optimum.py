@@ -184,7 +184,7 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
     :mod:`quanttheory.risk._lowbit_cert` instead where the series one does not apply (exact
     closed forms cell by cell, rigorous R'' bounds, second-order branch and bound; first at
     1-2 bits and for Laplace laws; off centre, ``|loc/scale| > 3``, up to 256 points when the series
-fails; ``docs/optimum_lowbit.md``).  A law with density below 0 on
+    fails; ``docs/optimum_lowbit.md``).  A law with density below 0 on
     an unsigned grid is certified as its ReLU curve plus a constant.  Where neither applies
     (other laws, far off-centre laws) or one of its steps fails, the per-cell certificate below
     runs (``rtol`` applies to that path only).
@@ -395,10 +395,7 @@ def _check_positive_side(dist, grid, m2):
     p_pos = float(dist.sf(0.0))
     if p_pos > 1e-6:
         return
-    from scipy import integrate
-
-    m_pos = integrate.quad(lambda x: x * x * float(dist.pdf(x)), 0.0, np.inf, limit=200)[0] if p_pos > 0 else 0.0
-    if np.pi ** 2 * m_pos <= 1e-13 * m2:
+    if np.pi ** 2 * dist.partial_moment(2, 0.0, math.inf) <= 1e-13 * m2:
         raise ValueError(
             f"{dist} has P(xi > 0) = {p_pos:.3g} and the {grid} has no negative grid point: every value "
             "below 0 quantizes to 0 whatever s, the risk is flat in s to 1e-13 relative and no scale is "
