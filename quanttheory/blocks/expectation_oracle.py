@@ -14,7 +14,11 @@ piecewise *linear*: its maximum over ``|x| <= r`` is attained at a breakpoint or
 
     SSE_j - SSE_0 >= loss_j(r) - (k - 1) Gmax_j(r),
 
-so ``j`` never beats ``X0`` strictly where ``(k - 1) Gmax_j(r) <= loss_j(r)``.  This is checked on
+so ``j`` never beats ``X0`` strictly where ``(k - 1) Gmax_j(r) <= loss_j(r)``.  A fine ``j`` also takes the block on a
+tie (ties go to the smaller scale), so it is excluded only where that inequality is strict or ``(k - 1)
+Gmax_j(r) > 0`` (:func:`_can_be_taken`: a tie of positive probability needs ``D_j(+-r) = 0`` at the max
+element, i.e. ``loss_j(r) <= 0``; at ``k = 1`` MXINT8's ``X0 / 2`` ties ``X0`` for ``x`` in ``(-(1 +
+1/128), -1] X0``).  This is checked on
 every piece ``[r1, r2]`` of ``[2^emax, 2^(emax+1)]`` between breakpoints (``loss`` linear there:
 minimum at an end; ``Gmax(r) <= Gmax(r2)``), bisecting a failing piece up to 40 times.  Coarse
 candidates are also excluded by pointwise domination ``e_j >= e_j'`` on ``|x| <= 2^(emax+1)``
@@ -205,11 +209,11 @@ def _holds_everywhere(intervals, ok, depth):
     return True
 
 
-def _never_wins(pair, k, lo, hi, depth=40):
-    """True if (k-1) Gmax(r) <= loss(r) = -maxgain(r) for every r in [lo, hi] (module doc)."""
-    return _holds_everywhere(pair.pieces(lo, hi),
-                             lambda a, b: (k - 1) * pair.gmax(b) <= min(-pair.maxgain(a), -pair.maxgain(b)),
-                             depth)
+def _never_wins(pair, k, lo, hi, depth=40, fine=False):
+    """True if ``j`` is never taken for ``r`` in ``[lo, hi]``: coarse (``fine=False``): ``(k-1) Gmax(r) <=
+    loss(r) = -maxgain(r)`` (module doc: ``SSE_j >= SSE_0``, ties go to ``X0``); fine: the same with the
+    tie-aware test of :func:`_can_be_taken` (ties go to the smaller scale ``2^j X0``)."""
+    return _holds_everywhere(pair.pieces(lo, hi), lambda a, b: not _can_be_taken(pair, k, a, b, fine), depth)
 
 
 def _can_win(pair, k, a, b):
@@ -217,34 +221,47 @@ def _can_win(pair, k, a, b):
     return (k - 1) * pair.gmax(b) + max(pair.maxgain(a), pair.maxgain(b)) > 0
 
 
+def _can_be_taken(pair, k, a, b, fine):
+    """Necessary condition for the block to take ``2^j X0`` over ``X0`` with positive probability for some
+    ``r`` in ``[a, b]`` (conservative).  Coarse ``j``: ``SSE_j < SSE_0`` (:func:`_can_win`).  Fine ``j``:
+    ``SSE_j <= SSE_0`` (ties go to the smaller scale, as ``oracle_scales``), i.e. ``v = (k - 1) Gmax(b) +
+    max_{+-} D(+-r) >= 0``.  Where ``v = 0`` and ``(k - 1) Gmax(b) > 0`` the tie ``SSE_j = SSE_0`` needs
+    every other element at a maximum of the piecewise-linear ``D`` where ``D = Gmax > 0`` (``D`` is constant
+    only where it is 0): probability 0, so that case is excluded as before and nothing changes where
+    ``(k - 1) Gmax > 0`` (every preset at ``k >= 2``).  Where ``(k - 1) Gmax(b) = 0`` (``k = 1``) a tie of
+    the max element (``D(+-r) = 0``: both grids give it the same level) has positive probability: MXINT8
+    ``X0 / 2`` at ``k = 1``, ``x`` in ``(-(1 + 1/128), -1] X0`` (docs/audit.md finding 7)."""
+    g = (k - 1) * pair.gmax(b)
+    v = g + max(pair.maxgain(a), pair.maxgain(b))
+    if v > 0:
+        return True
+    return bool(fine and v == 0 and g == 0)
+
+
 def _exclusive(pc, pf, k, lo, hi, depth=40):
-    """True if no r in [lo, hi] lets both candidates beat X0 (bisection of the pieces)."""
+    """True if no r in [lo, hi] lets both candidates be taken over X0 (bisection of the pieces; the fine
+    one tie-aware, :func:`_can_be_taken`)."""
     pts = sorted({p for p in pc.bp + pf.bp if lo < p < hi} | {lo, hi})
     return _holds_everywhere(zip(pts[:-1], pts[1:]),
-                             lambda a, b: not (_can_win(pc, k, a, b) and _can_win(pf, k, a, b)), depth)
+                             lambda a, b: not (_can_win(pc, k, a, b) and _can_be_taken(pf, k, a, b, True)), depth)
 
 
 def _excluded_at(pair, k, r, fine):
     """The exclusion test of :func:`_region` at the single point ``r``."""
-    if fine:
-        return (k - 1) * pair.gmax(r) <= -pair.maxgain(r)
-    return (k - 1) * pair.gmax(r) + pair.maxgain(r) <= 0
+    return not _can_be_taken(pair, k, r, r, fine)
 
 
 def _region(pair, k, lo, hi, fine, depth=14):
     """Closed intervals of ``r`` in ``[lo, hi]`` outside which candidate ``j`` provably never beats
-    ``X0`` (fine: the gain/loss bound; coarse: the necessary condition of :func:`_can_win`);
+    ``X0`` (the necessary condition of :func:`_can_be_taken`: strict win for coarse ``j``, win or tie of
+    positive probability for fine ``j``, whose ties the block takes);
     bisection to ``depth`` levels below the breakpoint pieces, adjacent intervals merged.  A
     superset of where ``j`` can win, so ``min(SSE_j, SSE_0) = SSE_0`` outside it exactly."""
     out = []
     stack = [(a, b, 0) for a, b in reversed(pair.pieces(lo, hi))]
     while stack:
         a, b, d = stack.pop()
-        if fine:
-            excluded = (k - 1) * pair.gmax(b) <= min(-pair.maxgain(a), -pair.maxgain(b))
-        else:
-            excluded = not _can_win(pair, k, a, b)
-        if excluded:
+        if not _can_be_taken(pair, k, a, b, fine):
             continue
         if d >= depth or (d >= 2 and not _excluded_at(pair, k, a, fine) and not _excluded_at(pair, k, b, fine)):
             # (both ends can win: keep the whole interval -- a superset is still correct; only the
@@ -363,7 +380,7 @@ def oracle_candidates(element: str, k: int) -> OracleCandidates:
             break
         pair = _Pair(g0, _Grid(lv, s), hi)
         stats(pair, j)
-        if _never_wins(pair, k, lo, hi):
+        if _never_wins(pair, k, lo, hi, fine=True):
             how.append((j, "never beats X0 (gain/loss bound)"))
         else:
             how.append((j, "kept"))
@@ -372,7 +389,7 @@ def oracle_candidates(element: str, k: int) -> OracleCandidates:
     jmin = j + 1
     eps = Fraction(2) ** j * amax
     tail = _Pair(g0, _Grid(lv, eps=eps), hi)
-    if not _never_wins(tail, k, lo, hi):
+    if not _never_wins(tail, k, lo, hi, fine=True):
         return OracleCandidates(element, k, tuple(sorted(kept)), False,
                                 f"fine scales below 2^{j} X0 not excluded by the tail bound", tuple(gain), tuple(loss),
                                 tuple(how), jmin)
@@ -712,7 +729,7 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
         for j, sa, sb, sX in subs:
             ends = np.concatenate([sb, sa])
             X0e = np.concatenate([sX, sX])
-            n_nu += int(np.sum(_can_clip(bf.fmt, ends, X0e) | _can_clip(bf.fmt, ends, X0e * 2.0 ** j)))
+            n_nu += int(np.sum((_can_clip(bf.fmt, ends, X0e) | _can_clip(bf.fmt, ends, X0e * 2.0 ** j))))
     avail = max(rate_tol - rerr, 0.5 * rate_tol) if rates else 1.0
     # per candidate: the ends, their weights and targets; then one planning pass of the kernel for all
     work = []
@@ -872,14 +889,6 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
                 # nu6_le / nu4_pos count S = 0 with X0 (the kernel's S > 0 is strict)
                 sat += float(np.sum(sg * _tie_sat(dist, bf.fmt, e_ok, X0e[ok], Xje[ok], k)))
             rerr += float(np.sum(g * np.where(ndk[:, 1] | ndk[:, 2], res.err_nu, 0.0)))
-    lvs = np.asarray(bf.fmt.levels, float)
-    if rates and k == 1 and lvs[0] != -lvs[-1]:
-        # k = 1 with asymmetric levels (MXINT8): the fine candidate X0/2 ties X0 on a whole interval of
-        # the absmax (x in (-(1 + 1/128), -1] X0: both grids give the level -X0, X0/2 clipped), which the
-        # exclusion test (k - 1) Gmax <= loss (0 <= 0 at k = 1) drops from its region; the oracle gives
-        # the tie to the smaller scale, which clips, so the rate would miss it (found by the review of
-        # 2026-11-30: 0.00284 returned, 0.00846 by quadrature and Monte Carlo for N(0, 1)): not computed
-        sat = rerr = nan
     und = ovr = 0.0 if rates else nan
     bm = BlockMSE(mse, 10 * math.log10(m2 / mse), sat, und, ovr, err, "oracle", k, 1.0, 1.0)
     if full:
