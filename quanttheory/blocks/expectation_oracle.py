@@ -56,6 +56,12 @@ so the saturation is the floor rule's, with the region sub-pieces' share replace
 **One-signed ends.**  Where ``D_j`` has one sign on all of ``|x| <= m`` (:func:`_one_signed`, exact), ``|S| =
 -+S`` and ``G^k E_m|S| = k G^(k-1) |T(m, 2^j X0) - T(m, X0)|`` by the cell sums (MXINT8 ``2 X0`` at ``r =
 1.9921875``: ``X0``'s grid contains ``2 X0``'s levels and clips nothing there).
+
+**Shared ends.**  With both ``2 X0`` and ``X0/2`` kept, ``2 X0``'s upper end ``r = 2^(emax+1)`` of one binade and
+``X0/2``'s lower end ``r = 2^emax`` of the next are the same ``m`` with the same two grids in swapped roles: ``E_m|S|``
+is the same (``S`` changes sign) and so is the oracle's saturation there (the coarse ``nu6(S <= 0) + nu4(S > 0)``
+equals the fine one plus its tie term), entering with opposite signs; both ends are left out exactly
+(``cancel=True``), only the floor parts ``G^(k-1) P(|xi| <= m, clipped by X0)`` of the rates stay.
 """
 
 from __future__ import annotations
@@ -521,7 +527,8 @@ def _can_clip(fmt, m, X):
 def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_harmonics: int = 4_000_000,
                      rates: bool = True, rate_tol: float = 1e-9, max_rate_harmonics: int = 300_000,
                      bracket_first: int = 500_000, full: bool = False, share_abs: bool = True,
-                     share_from: int = 20_000, min_closed: int = 500):
+                     share_from: int = 20_000, min_closed: int = 500,
+                     cancel: bool = True):
     """Exact expected per-element MSE of the per-block optimal E8M0 scale (``oracle``), MX formats,
     Normal and Laplace laws (docs/blocks.md §2f; module doc), and its exact saturation rate.
 
@@ -560,7 +567,8 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
     on ``|x| <= m`` (exact test) take ``E|S|`` from the cell sums instead of the series when the series would
     need ``>= min_closed`` harmonics; with ``share_abs`` the series budget is split over the ends as
     ``h^(3/4)`` (``h`` their harmonics at the equal split, planning pass) when those sum to ``> share_from``.
-    Neither changes the total budget of the bound."""
+    Neither changes the total budget of the bound.  ``cancel`` (default True): the shared ends of ``2 X0`` and
+    ``X0/2`` (module doc) cancel exactly and are not computed (``False``: every end by the series, for checks)."""
     from ._expect_46 import telescoped_stats
     from .expectation import BlockMSE, _T_pairs, _check_law, _G, _pieces, _range, _sat_prob
     from .spec import E8M0_MAX, E8M0_MIN, get_block_format
@@ -723,13 +731,36 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
         sa, sb, sX = sa[~small], sb[~small], sX[~small]
         if sa.size:
             subs.append((j, sa, sb, sX))
+    # shared ends (docs/blocks.md §2f "Shared ends"): the coarse candidate 2 X0's upper end r = 2^(emax+1) of one
+    # binade and the fine candidate X0/2's lower end r = 2^emax of the next are the same m with the same two
+    # grids (X0', 2 X0') = (X0/2, X0) in swapped roles: E_m|S| is the same, and so is the oracle's saturation
+    # there (nu6(S <= 0) + nu4(S > 0) of the one = nu6 + nu4 + the tie term of the other), and they enter with
+    # opposite signs (+ at an upper end, - at a lower one).  Both are left out exactly; only the floor parts
+    # G^(k-1) P(|xi| <= m, clipped by X0) of the rates (closed form) stay
+    drop = {j: np.zeros(2 * sa.size, bool) for j, sa, sb, sX in subs}
+    shared_sat = 0.0
+    if cancel and 1 in drop and -1 in drop:
+        (_, ca, cb, cX), = [t for t in subs if t[0] == 1]
+        (_, fa, fb, fX), = [t for t in subs if t[0] == -1]
+        for ic in range(cb.size):
+            hit = np.nonzero((fa == cb[ic]) & (fX == 2.0 * cX[ic]))[0]
+            if hit.size:
+                drop[1][ic] = True                                   # coarse: ends = [sb, sa], the upper end
+                drop[-1][fa.size + hit[0]] = True                    # fine: the lower end
+                if rates:
+                    m_ = cb[ic:ic + 1]
+                    G1_ = float(np.clip(np.asarray(_G(dist, m_), float), 0.0, 1.0)[0]) ** (k - 1)
+                    for XX, sg_ in ((fX[hit[0]:hit[0] + 1], 1.0), (cX[ic:ic + 1], -1.0)):
+                        if bool(_can_clip(bf.fmt, m_, XX)[0]):
+                            shared_sat += sg_ * G1_ * float(_sat_prob(dist, bf.fmt, m_, XX)[0])
     # saturation ends: where X0 or 2^j X0 can clip some |x| <= m (elsewhere nu = 0 exactly)
     n_nu = 0
     if rates:
+        sat += shared_sat
         for j, sa, sb, sX in subs:
             ends = np.concatenate([sb, sa])
             X0e = np.concatenate([sX, sX])
-            n_nu += int(np.sum((_can_clip(bf.fmt, ends, X0e) | _can_clip(bf.fmt, ends, X0e * 2.0 ** j))))
+            n_nu += int(np.sum((_can_clip(bf.fmt, ends, X0e) | _can_clip(bf.fmt, ends, X0e * 2.0 ** j)) & ~drop[j]))
     avail = max(rate_tol - rerr, 0.5 * rate_tol) if rates else 1.0
     # per candidate: the ends, their weights and targets; then one planning pass of the kernel for all
     work = []
@@ -742,10 +773,11 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
                               np.clip(np.asarray(_G(dist, sa), float), 0.0, 1.0) ** k])
         ends = np.concatenate([sb, sa])
         sgn = np.concatenate([np.ones(P), -np.ones(P)])
-        ok = gks > 0
+        ok = (gks > 0) & ~drop[j]
         gw = np.where(ok, gks, 1.0)
         # E|S| at every end, S = SSE_0 - SSE_j; the series' bounds sum to <= tol mse / 4 per candidate
-        eps_abs = np.minimum(0.25 * tol * mB * 2 * k / (2 * P) / len(others) / gw, k * m2)
+        n_e = max(2 * P - int(np.count_nonzero(drop[j])), 1)
+        eps_abs = np.minimum(0.25 * tol * mB * 2 * k / n_e / len(others) / gw, k * m2)
         X0e, Xje = np.concatenate([sX, sX]), np.concatenate([Xj, Xj])
         # one-signed ends (docs/blocks.md §2f, 2026-11-30 late): where D_j = e_0 - e_j has one sign on
         # |x| <= m (exact test, :func:`_one_signed`), |S| = +-S and G^k E_m|S| = k G^(k-1) |T(m, Xj) - T(m, X0)|
