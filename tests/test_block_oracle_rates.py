@@ -159,15 +159,3 @@ def test_sure_win_intervals(element, emax, k, r0):
     B = _block_sse(xb, np.ones(n), bf.fmt)[0]
     A = _block_sse(xb, 2 * np.ones(n), bf.fmt)[0]
     assert np.any(A >= B)
-
-
-def test_k1_mxint8_rate_not_computed():
-    """k = 1, MXINT8 (asymmetric levels -2..127/64): for x in (-(1 + 1/128), -1] X0 the fine scale X0/2
-    (clipped to -1) and X0 (rounded to -1) give the same level, a tie on an interval of positive
-    probability that goes to the smaller, clipping scale; the region test drops it, so the rate is
-    reported NaN, not a wrong number (review of 2026-11-30: 0.00284 returned, 0.00846 by quadrature
-    and Monte Carlo). Ties do not change the MSE (the review's 1-D quadrature of min_j e_j(x) agreed
-    to 1e-11); symmetric formats at k = 1 keep their exact rate."""
-    b = block_mse(Normal(), get_block_format("mxint8", block=1), "oracle")
-    assert math.isnan(b.saturation_rate) and b.mse > 0
-    assert not math.isnan(block_mse(Normal(), get_block_format("mxfp4", block=1), "oracle").saturation_rate)

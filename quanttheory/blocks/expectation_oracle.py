@@ -14,7 +14,11 @@ piecewise *linear*: its maximum over ``|x| <= r`` is attained at a breakpoint or
 
     SSE_j - SSE_0 >= loss_j(r) - (k - 1) Gmax_j(r),
 
-so ``j`` never beats ``X0`` strictly where ``(k - 1) Gmax_j(r) <= loss_j(r)``.  This is checked on
+so ``j`` never beats ``X0`` strictly where ``(k - 1) Gmax_j(r) <= loss_j(r)``.  A fine ``j`` also takes the block on a
+tie (ties go to the smaller scale), so it is excluded only where that inequality is strict or ``(k - 1)
+Gmax_j(r) > 0`` (:func:`_can_be_taken`: a tie of positive probability needs ``D_j(+-r) = 0`` at the max
+element, i.e. ``loss_j(r) <= 0``; at ``k = 1`` MXINT8's ``X0 / 2`` ties ``X0`` for ``x`` in ``(-(1 +
+1/128), -1] X0``).  This is checked on
 every piece ``[r1, r2]`` of ``[2^emax, 2^(emax+1)]`` between breakpoints (``loss`` linear there:
 minimum at an end; ``Gmax(r) <= Gmax(r2)``), bisecting a failing piece up to 40 times.  Coarse
 candidates are also excluded by pointwise domination ``e_j >= e_j'`` on ``|x| <= 2^(emax+1)``
@@ -52,6 +56,12 @@ so the saturation is the floor rule's, with the region sub-pieces' share replace
 **One-signed ends.**  Where ``D_j`` has one sign on all of ``|x| <= m`` (:func:`_one_signed`, exact), ``|S| =
 -+S`` and ``G^k E_m|S| = k G^(k-1) |T(m, 2^j X0) - T(m, X0)|`` by the cell sums (MXINT8 ``2 X0`` at ``r =
 1.9921875``: ``X0``'s grid contains ``2 X0``'s levels and clips nothing there).
+
+**Shared ends.**  With both ``2 X0`` and ``X0/2`` kept, ``2 X0``'s upper end ``r = 2^(emax+1)`` of one binade and
+``X0/2``'s lower end ``r = 2^emax`` of the next are the same ``m`` with the same two grids in swapped roles: ``E_m|S|``
+is the same (``S`` changes sign) and so is the oracle's saturation there (the coarse ``nu6(S <= 0) + nu4(S > 0)``
+equals the fine one plus its tie term), entering with opposite signs; both ends are left out exactly
+(``cancel=True``), only the floor parts ``G^(k-1) P(|xi| <= m, clipped by X0)`` of the rates stay.
 """
 
 from __future__ import annotations
@@ -205,11 +215,11 @@ def _holds_everywhere(intervals, ok, depth):
     return True
 
 
-def _never_wins(pair, k, lo, hi, depth=40):
-    """True if (k-1) Gmax(r) <= loss(r) = -maxgain(r) for every r in [lo, hi] (module doc)."""
-    return _holds_everywhere(pair.pieces(lo, hi),
-                             lambda a, b: (k - 1) * pair.gmax(b) <= min(-pair.maxgain(a), -pair.maxgain(b)),
-                             depth)
+def _never_wins(pair, k, lo, hi, depth=40, fine=False):
+    """True if ``j`` is never taken for ``r`` in ``[lo, hi]``: coarse (``fine=False``): ``(k-1) Gmax(r) <=
+    loss(r) = -maxgain(r)`` (module doc: ``SSE_j >= SSE_0``, ties go to ``X0``); fine: the same with the
+    tie-aware test of :func:`_can_be_taken` (ties go to the smaller scale ``2^j X0``)."""
+    return _holds_everywhere(pair.pieces(lo, hi), lambda a, b: not _can_be_taken(pair, k, a, b, fine), depth)
 
 
 def _can_win(pair, k, a, b):
@@ -217,34 +227,47 @@ def _can_win(pair, k, a, b):
     return (k - 1) * pair.gmax(b) + max(pair.maxgain(a), pair.maxgain(b)) > 0
 
 
+def _can_be_taken(pair, k, a, b, fine):
+    """Necessary condition for the block to take ``2^j X0`` over ``X0`` with positive probability for some
+    ``r`` in ``[a, b]`` (conservative).  Coarse ``j``: ``SSE_j < SSE_0`` (:func:`_can_win`).  Fine ``j``:
+    ``SSE_j <= SSE_0`` (ties go to the smaller scale, as ``oracle_scales``), i.e. ``v = (k - 1) Gmax(b) +
+    max_{+-} D(+-r) >= 0``.  Where ``v = 0`` and ``(k - 1) Gmax(b) > 0`` the tie ``SSE_j = SSE_0`` needs
+    every other element at a maximum of the piecewise-linear ``D`` where ``D = Gmax > 0`` (``D`` is constant
+    only where it is 0): probability 0, so that case is excluded as before and nothing changes where
+    ``(k - 1) Gmax > 0`` (every preset at ``k >= 2``).  Where ``(k - 1) Gmax(b) = 0`` (``k = 1``) a tie of
+    the max element (``D(+-r) = 0``: both grids give it the same level) has positive probability: MXINT8
+    ``X0 / 2`` at ``k = 1``, ``x`` in ``(-(1 + 1/128), -1] X0`` (docs/audit.md finding 7)."""
+    g = (k - 1) * pair.gmax(b)
+    v = g + max(pair.maxgain(a), pair.maxgain(b))
+    if v > 0:
+        return True
+    return bool(fine and v == 0 and g == 0)
+
+
 def _exclusive(pc, pf, k, lo, hi, depth=40):
-    """True if no r in [lo, hi] lets both candidates beat X0 (bisection of the pieces)."""
+    """True if no r in [lo, hi] lets both candidates be taken over X0 (bisection of the pieces; the fine
+    one tie-aware, :func:`_can_be_taken`)."""
     pts = sorted({p for p in pc.bp + pf.bp if lo < p < hi} | {lo, hi})
     return _holds_everywhere(zip(pts[:-1], pts[1:]),
-                             lambda a, b: not (_can_win(pc, k, a, b) and _can_win(pf, k, a, b)), depth)
+                             lambda a, b: not (_can_win(pc, k, a, b) and _can_be_taken(pf, k, a, b, True)), depth)
 
 
 def _excluded_at(pair, k, r, fine):
     """The exclusion test of :func:`_region` at the single point ``r``."""
-    if fine:
-        return (k - 1) * pair.gmax(r) <= -pair.maxgain(r)
-    return (k - 1) * pair.gmax(r) + pair.maxgain(r) <= 0
+    return not _can_be_taken(pair, k, r, r, fine)
 
 
 def _region(pair, k, lo, hi, fine, depth=14):
     """Closed intervals of ``r`` in ``[lo, hi]`` outside which candidate ``j`` provably never beats
-    ``X0`` (fine: the gain/loss bound; coarse: the necessary condition of :func:`_can_win`);
+    ``X0`` (the necessary condition of :func:`_can_be_taken`: strict win for coarse ``j``, win or tie of
+    positive probability for fine ``j``, whose ties the block takes);
     bisection to ``depth`` levels below the breakpoint pieces, adjacent intervals merged.  A
     superset of where ``j`` can win, so ``min(SSE_j, SSE_0) = SSE_0`` outside it exactly."""
     out = []
     stack = [(a, b, 0) for a, b in reversed(pair.pieces(lo, hi))]
     while stack:
         a, b, d = stack.pop()
-        if fine:
-            excluded = (k - 1) * pair.gmax(b) <= min(-pair.maxgain(a), -pair.maxgain(b))
-        else:
-            excluded = not _can_win(pair, k, a, b)
-        if excluded:
+        if not _can_be_taken(pair, k, a, b, fine):
             continue
         if d >= depth or (d >= 2 and not _excluded_at(pair, k, a, fine) and not _excluded_at(pair, k, b, fine)):
             # (both ends can win: keep the whole interval -- a superset is still correct; only the
@@ -363,7 +386,7 @@ def oracle_candidates(element: str, k: int) -> OracleCandidates:
             break
         pair = _Pair(g0, _Grid(lv, s), hi)
         stats(pair, j)
-        if _never_wins(pair, k, lo, hi):
+        if _never_wins(pair, k, lo, hi, fine=True):
             how.append((j, "never beats X0 (gain/loss bound)"))
         else:
             how.append((j, "kept"))
@@ -372,7 +395,7 @@ def oracle_candidates(element: str, k: int) -> OracleCandidates:
     jmin = j + 1
     eps = Fraction(2) ** j * amax
     tail = _Pair(g0, _Grid(lv, eps=eps), hi)
-    if not _never_wins(tail, k, lo, hi):
+    if not _never_wins(tail, k, lo, hi, fine=True):
         return OracleCandidates(element, k, tuple(sorted(kept)), False,
                                 f"fine scales below 2^{j} X0 not excluded by the tail bound", tuple(gain), tuple(loss),
                                 tuple(how), jmin)
@@ -504,7 +527,8 @@ def _can_clip(fmt, m, X):
 def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_harmonics: int = 4_000_000,
                      rates: bool = True, rate_tol: float = 1e-9, max_rate_harmonics: int = 300_000,
                      bracket_first: int = 500_000, full: bool = False, share_abs: bool = True,
-                     share_from: int = 20_000, min_closed: int = 500):
+                     share_from: int = 20_000, min_closed: int = 500,
+                     cancel: bool = True):
     """Exact expected per-element MSE of the per-block optimal E8M0 scale (``oracle``), MX formats,
     Normal and Laplace laws (docs/blocks.md §2f; module doc), and its exact saturation rate.
 
@@ -543,7 +567,8 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
     on ``|x| <= m`` (exact test) take ``E|S|`` from the cell sums instead of the series when the series would
     need ``>= min_closed`` harmonics; with ``share_abs`` the series budget is split over the ends as
     ``h^(3/4)`` (``h`` their harmonics at the equal split, planning pass) when those sum to ``> share_from``.
-    Neither changes the total budget of the bound."""
+    Neither changes the total budget of the bound.  ``cancel`` (default True): the shared ends of ``2 X0`` and
+    ``X0/2`` (module doc) cancel exactly and are not computed (``False``: every end by the series, for checks)."""
     from ._expect_46 import telescoped_stats
     from .expectation import BlockMSE, _T_pairs, _check_law, _G, _pieces, _range, _sat_prob
     from .spec import E8M0_MAX, E8M0_MIN, get_block_format
@@ -706,13 +731,36 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
         sa, sb, sX = sa[~small], sb[~small], sX[~small]
         if sa.size:
             subs.append((j, sa, sb, sX))
+    # shared ends (docs/blocks.md §2f "Shared ends"): the coarse candidate 2 X0's upper end r = 2^(emax+1) of one
+    # binade and the fine candidate X0/2's lower end r = 2^emax of the next are the same m with the same two
+    # grids (X0', 2 X0') = (X0/2, X0) in swapped roles: E_m|S| is the same, and so is the oracle's saturation
+    # there (nu6(S <= 0) + nu4(S > 0) of the one = nu6 + nu4 + the tie term of the other), and they enter with
+    # opposite signs (+ at an upper end, - at a lower one).  Both are left out exactly; only the floor parts
+    # G^(k-1) P(|xi| <= m, clipped by X0) of the rates (closed form) stay
+    drop = {j: np.zeros(2 * sa.size, bool) for j, sa, sb, sX in subs}
+    shared_sat = 0.0
+    if cancel and 1 in drop and -1 in drop:
+        (_, ca, cb, cX), = [t for t in subs if t[0] == 1]
+        (_, fa, fb, fX), = [t for t in subs if t[0] == -1]
+        for ic in range(cb.size):
+            hit = np.nonzero((fa == cb[ic]) & (fX == 2.0 * cX[ic]))[0]
+            if hit.size:
+                drop[1][ic] = True                                   # coarse: ends = [sb, sa], the upper end
+                drop[-1][fa.size + hit[0]] = True                    # fine: the lower end
+                if rates:
+                    m_ = cb[ic:ic + 1]
+                    G1_ = float(np.clip(np.asarray(_G(dist, m_), float), 0.0, 1.0)[0]) ** (k - 1)
+                    for XX, sg_ in ((fX[hit[0]:hit[0] + 1], 1.0), (cX[ic:ic + 1], -1.0)):
+                        if bool(_can_clip(bf.fmt, m_, XX)[0]):
+                            shared_sat += sg_ * G1_ * float(_sat_prob(dist, bf.fmt, m_, XX)[0])
     # saturation ends: where X0 or 2^j X0 can clip some |x| <= m (elsewhere nu = 0 exactly)
     n_nu = 0
     if rates:
+        sat += shared_sat
         for j, sa, sb, sX in subs:
             ends = np.concatenate([sb, sa])
             X0e = np.concatenate([sX, sX])
-            n_nu += int(np.sum(_can_clip(bf.fmt, ends, X0e) | _can_clip(bf.fmt, ends, X0e * 2.0 ** j)))
+            n_nu += int(np.sum((_can_clip(bf.fmt, ends, X0e) | _can_clip(bf.fmt, ends, X0e * 2.0 ** j)) & ~drop[j]))
     avail = max(rate_tol - rerr, 0.5 * rate_tol) if rates else 1.0
     # per candidate: the ends, their weights and targets; then one planning pass of the kernel for all
     work = []
@@ -725,10 +773,11 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
                               np.clip(np.asarray(_G(dist, sa), float), 0.0, 1.0) ** k])
         ends = np.concatenate([sb, sa])
         sgn = np.concatenate([np.ones(P), -np.ones(P)])
-        ok = gks > 0
+        ok = (gks > 0) & ~drop[j]
         gw = np.where(ok, gks, 1.0)
         # E|S| at every end, S = SSE_0 - SSE_j; the series' bounds sum to <= tol mse / 4 per candidate
-        eps_abs = np.minimum(0.25 * tol * mB * 2 * k / (2 * P) / len(others) / gw, k * m2)
+        n_e = max(2 * P - int(np.count_nonzero(drop[j])), 1)
+        eps_abs = np.minimum(0.25 * tol * mB * 2 * k / n_e / len(others) / gw, k * m2)
         X0e, Xje = np.concatenate([sX, sX]), np.concatenate([Xj, Xj])
         # one-signed ends (docs/blocks.md §2f, 2026-11-30 late): where D_j = e_0 - e_j has one sign on
         # |x| <= m (exact test, :func:`_one_signed`), |S| = +-S and G^k E_m|S| = k G^(k-1) |T(m, Xj) - T(m, X0)|
@@ -872,14 +921,6 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
                 # nu6_le / nu4_pos count S = 0 with X0 (the kernel's S > 0 is strict)
                 sat += float(np.sum(sg * _tie_sat(dist, bf.fmt, e_ok, X0e[ok], Xje[ok], k)))
             rerr += float(np.sum(g * np.where(ndk[:, 1] | ndk[:, 2], res.err_nu, 0.0)))
-    lvs = np.asarray(bf.fmt.levels, float)
-    if rates and k == 1 and lvs[0] != -lvs[-1]:
-        # k = 1 with asymmetric levels (MXINT8): the fine candidate X0/2 ties X0 on a whole interval of
-        # the absmax (x in (-(1 + 1/128), -1] X0: both grids give the level -X0, X0/2 clipped), which the
-        # exclusion test (k - 1) Gmax <= loss (0 <= 0 at k = 1) drops from its region; the oracle gives
-        # the tie to the smaller scale, which clips, so the rate would miss it (found by the review of
-        # 2026-11-30: 0.00284 returned, 0.00846 by quadrature and Monte Carlo for N(0, 1)): not computed
-        sat = rerr = nan
     und = ovr = 0.0 if rates else nan
     bm = BlockMSE(mse, 10 * math.log10(m2 / mse), sat, und, ovr, err, "oracle", k, 1.0, 1.0)
     if full:
