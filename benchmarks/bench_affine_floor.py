@@ -21,6 +21,15 @@ could give with the same boxes and bounds.  Each time is the minimum over ``--re
 whole 4096 x 4096 float32 matrix with the same clock, measured in the same run; "passes" = per-row time x 4096 /
 pass.  The oracle variants must return the same zero-points and MSEs (checked, 1e-12 relative).
 
+``--rounds``: instead of the variants above, copies stopped before the branch and bound and after its round 1, 2
+and 3 (``while nbx > 0`` limited), with the ``U`` evaluations per row (cached box ends) of the whole kernel and of
+round 1: what each round of the branch and bound costs.
+
+``--sweep``: the cost of one exact sweep (``_exact`` at the row's optimal zero-point) over the windows
+``s* [1/(1 + W), 1 + W]``, W = 0.5, 1, 2, 5 %: a numba loop over the rows (histogram, then the sweep), the same
+loop without the sweep subtracted, CPU us per row, min of reps, and the number of values whose code differs at the
+window's ends (the zone values the sweep orders): what an exact bound of a box of that width costs.
+
 ``--hist``: the histogram stage alone (a numba loop over the rows calling the kernel's ``_stats`` and ``_histsort``
 with 1024 and 256 bins, and a copy of ``_histsort`` without the per-bin sums of squares), CPU us per row, min of reps.
 
@@ -53,6 +62,92 @@ MARKS = {
     "+incumbent": ("        # scales below s_a: every level", "        if True:\n            continue\n"),
     "-direct sum": ("        # the MSE at the optimum, summed directly", "        if True:\n            continue\n"),
 }
+
+
+LOOP = "        while nbx > 0:\n            rounds += 1\n"
+UCOUNT = ("        info[r, 0] = rounds\n",
+          "        info[r, 0] = rounds\n        cu = 0\n        for e in range(ne):\n            if ekhi[e] >= eklo[e]:\n"
+          "                cu += ekhi[e] - eklo[e] + 1\n        out_tot[r] = cu\n")
+
+
+def round_variants(src: str) -> dict:
+    """The kernel stopped before the branch and bound and after round 1, 2, 3; the U evaluations per row are written
+    to ``out_tot`` (kernel and round 1)."""
+    assert LOOP in src and UCOUNT[0] in src
+    v = {"kernel": src.replace(*UCOUNT), "before the branch and bound": src.replace(LOOP, LOOP.replace(
+        "nbx > 0", "nbx > 0 and False"))}
+    for k in (1, 2, 3):
+        v[f"after round {k}"] = src.replace(LOOP, LOOP.replace("nbx > 0", f"nbx > 0 and rounds < {k}"))
+    v["after round 1"] = v["after round 1"].replace(*UCOUNT)
+    return v
+
+
+def sweep_section(X, N, reps):
+    """CPU us per row of one exact sweep at the optimal zero-point over s* [1/(1 + W), 1 + W], and its zone values."""
+    from numba import njit
+
+    from quanttheory.affine import _rows as K
+
+    R, n = X.shape
+    nb, T, G, ni = _fast_params(n, N)
+    o = [np.zeros(R), np.zeros(R, np.int64), np.zeros(R), np.zeros(R), np.zeros(R), np.zeros(R, np.int64),
+         np.zeros((R, 3))]
+    K.solve_rows(X, N, nb, T, G, ni, *o)
+    S, Z = o[0], o[1]
+
+    @njit
+    def loop(X, S, Z, N, nb, W, mode):
+        n = X.shape[1]
+        idx = np.empty(n, np.int32)
+        cnt = np.zeros(nb, np.int64)
+        S1 = np.zeros(nb)
+        S2 = np.zeros(nb)
+        start = np.zeros(nb + 1, np.int64)
+        pos = np.zeros(nb, np.int64)
+        buf = np.empty(n)
+        P0 = np.zeros(nb + 1)
+        P1 = np.zeros(nb + 1)
+        P2 = np.zeros(nb + 1)
+        bp = np.empty(K.MAXBP)
+        bpk = np.empty((K.MAXBP, 3))
+        order = np.empty(K.MAXBP, np.int64)
+        tmp = np.empty(K.MAXBP, np.int64)
+        bcnt = np.empty(K.MAXBP + 1, np.int64)
+        acc = 0.0
+        nz = 0.0
+        for r in range(X.shape[0]):
+            x = X[r]
+            xmin, xmax, tot = K._stats(x)
+            invw = nb / (xmax - xmin)
+            K._histsort(x, xmin, invw, float(nb), nb, idx, cnt, S1, S2, start, pos, buf, P0, P1, P2)
+            if mode == 0:
+                continue
+            s1 = S[r] / (1.0 + W)
+            s2 = S[r] * (1.0 + W)
+            val, sb, st = K._exact(buf, start, P0, P1, P2, xmin, invw, nb, Z[r], N, s1, s2, bp, bpk, order, tmp, bcnt)
+            acc += val
+            if mode == 2:
+                for i in range(n):
+                    v = np.float64(x[i])
+                    if K._code(v, s1, Z[r], N) != K._code(v, s2, Z[r], N):
+                        nz += 1
+        return acc, nz
+
+    print(f"exact sweep at z* over s* [1/(1 + W), 1 + W], {R} rows, CPU min of {reps}:")
+    for W in (0.005, 0.01, 0.02, 0.05):
+        loop(X[:2], S, Z, N, nb, W, 1)
+        _, nz = loop(X, S, Z, N, nb, W, 2)
+        b0 = b1 = np.inf
+        for _ in range(reps):
+            c0 = time.process_time()
+            loop(X, S, Z, N, nb, W, 0)
+            b0 = min(b0, time.process_time() - c0)
+            c0 = time.process_time()
+            loop(X, S, Z, N, nb, W, 1)
+            b1 = min(b1, time.process_time() - c0)
+        d = (b1 - b0) / R * 1e6
+        print(f"  W = {100 * W:.1f} %: {nz / R:7.1f} values change code per row; sweep {d:6.2f} us CPU per row "
+              f"({d * 1e3 / max(nz / R, 1.0):.1f} ns per such value)")
 
 
 def variants(src: str) -> dict:
@@ -161,6 +256,8 @@ def main():
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--landscape", type=int, default=0)
     ap.add_argument("--hist", action="store_true", help="only the histogram-stage loop")
+    ap.add_argument("--rounds", action="store_true", help="copies stopped after each round of the branch and bound")
+    ap.add_argument("--sweep", action="store_true", help="only the exact-sweep cost by window width")
     a = ap.parse_args()
     rng = np.random.default_rng(0)
     w = rng.standard_normal((4096, 4096), dtype=np.float32) * np.float32(0.02) + \
@@ -169,12 +266,16 @@ def main():
     if a.hist:
         hist_section(X, a.reps)
         return
+    if a.sweep:
+        sweep_section(X, 2**a.bits - 1, a.reps)
+        return
     R, n = X.shape
     N = 2**a.bits - 1
     nb, T, G, ni = _fast_params(n, N)
     src = (ROOT / "quanttheory/affine/_rows.py").read_text()
     with tempfile.TemporaryDirectory() as d:
-        mods = {k: load(s, f"floor_{i}", Path(d)) for i, (k, s) in enumerate(variants(src).items())}
+        vs = round_variants(src) if a.rounds else variants(src)
+        mods = {k: load(s, f"floor_{i}", Path(d)) for i, (k, s) in enumerate(vs.items())}
 
         def fresh():
             return [np.zeros(R), np.zeros(R, np.int64), np.zeros(R), np.zeros(R), np.zeros(R),
@@ -200,7 +301,7 @@ def main():
                 c0 = time.process_time()
                 out[k] = run(mods[k])
                 best[k] = min(best[k], time.process_time() - c0)
-        cen = run(mods["centre"])[3]
+        cen = run(mods["centre"])[3] if "centre" in mods else None
     p = numpy_pass(w, repeat=7, clock=time.process_time)
     print(f"{a.bits} bits, {R} rows of the 4096 x 4096 float32 benchmark matrix, CPU time min of {a.reps}; "
           f"NumPy pass {p * 1e3:.2f} ms CPU = {p / 4096 * 1e6:.2f} us per row (same run)")
@@ -216,8 +317,12 @@ def main():
         elif k == "kernel":
             extra = (f"; rounds {o[6][:, 0].mean():.2f}, (z, box) bounds {o[6][:, 1].mean():.1f}, "
                      f"exact sweeps {o[6][:, 2].mean():.2f}")
-        print(f"{k:20s} {best[k] / R * 1e6:7.1f} us CPU per row = {best[k] / R * 4096 / p:6.1f} CPU passes "
+        if a.rounds and k in ("kernel", "after round 1"):
+            extra += f"; U evaluations per row {o[4].mean():.0f}"
+        print(f"{k:27s} {best[k] / R * 1e6:7.1f} us CPU per row = {best[k] / R * 4096 / p:6.1f} CPU passes "
               f"({best['kernel'] / best[k]:.2f}x the kernel){extra}")
+    if cen is None:
+        return
     d = cen / ref[0] - 1
     print("incumbent's scale (centre of the first boxes) against s*: |s0/s* - 1| percentiles 10/50/90/99: "
           + " / ".join(f"{100 * v:.2f} %" for v in np.percentile(np.abs(d), [10, 50, 90, 99])))
