@@ -292,10 +292,21 @@ def _sweep_pieces(x, Tp, Tn, A, B, s0, const, c0, c1, c2, ne, bv, bk, bb, ps, pv
             a3 += k * abs(e_new) + (k + 1) * abs(e_old)
             a4 += k * k + (k + 1) * (k + 1)
             left = right
+    _sweep_finish(x, Tp, Tn, ne + 1, ps, pv, pt, thr, np.inf, const, ne, out_row, fast)
+
+
+@numba.njit(cache=True)
+def _sweep_finish(x, Tp, Tn, npc, ps, pv, pt, thr, lo_extra, const, ne, out_row, fast):
+    """The end of a sweep over ``npc`` pieces (vertex ``ps``, value ``pv`` without ``const``,
+    rounding bound ``pt``; ``thr`` the smallest ``pv + pt``): the candidate with the smallest value,
+    its exact sum (``fast``: :func:`_sq_err_fast`), the spread of the tied candidates and the
+    certificate (the smaller of the pieces' lower bounds and ``lo_extra``, a lower bound over the
+    rest of the window, plus ``const``)."""
+    n = x.shape[0]
     # the candidate with the smallest value; its exact sum
     jbest = -1
-    lo_min = np.inf
-    for j in range(ne + 1):
+    lo_min = lo_extra
+    for j in range(npc):
         lo_j = pv[j] - pt[j]
         if lo_j < lo_min:
             lo_min = lo_j
@@ -316,7 +327,7 @@ def _sweep_pieces(x, Tp, Tn, A, B, s0, const, c0, c1, c2, ne, bv, bk, bb, ps, pv
             acc += d * d
         F += acc
     err = 4 * EPS * s_star
-    for j in range(ne + 1):
+    for j in range(npc):
         if pv[j] - pt[j] <= thr:
             err = max(err, abs(ps[j] - s_star))
     rt_eval = 4 * EPS * (BLOCK + n / BLOCK + 16)
@@ -407,7 +418,202 @@ def _sweep_window_fast(x, Tp, Tn, A, B, bv, bk, bb, ps, pv, pt, ND, G, out_row):
             bb[ne] = v / (k + 0.5)
             ne += 1
             k += 1.0
+    if ne >= SWEEP_BLOCK_MIN and B - A <= min(0.25, 4.0 / max(Tp, Tn, 1)) * s0:
+        # no recentring can occur (every piece's midpoint within W s0 of s0): prune by blocks
+        _sweep_blocks(x, Tp, Tn, A, B, s0, const, c0, c1, c2, ne, bv, bk, bb, ps, pv, pt, out_row)
+        return
     _sweep_pieces(x, Tp, Tn, A, B, s0, const, c0, c1, c2, ne, bv, bk, bb, ps, pv, pt, out_row, True)
+
+
+SWEEP_BLOCK_MIN = 256  # windows with at least this many breakpoints: block pruning before the sort
+SWEEP_BLOCK_PER = 16  # breakpoints per block (on average)
+
+
+@numba.njit(cache=True)
+def _sweep_blocks(x, Tp, Tn, A, B, s0, const, c0, c1, c2, ne, bv, bk, bb, ps, pv, pt, out_row):
+    """:func:`_sweep_pieces` (``fast``) for a window that needs no recentring, with its breakpoints
+    first pruned by blocks: ``[A, B]`` is cut into ``nb`` equal s-blocks, each breakpoint added to
+    its block's sums (the changes of the three centred sums, their magnitudes, and
+    ``C = sum (2k + 1) (R - beta)^+`` with ``R`` the block's right edge).  Prefix sums give the
+    quadratic ``Q_j`` of the grid indices at the block's left edge; on the block
+    ``F(s) >= Q_j(s) - R C_j - G`` (a breakpoint of the block lowers ``F`` below ``Q_j`` by
+    ``(2k + 1) s (s - beta) <= (2k + 1) R (R - beta)`` once passed; ``G`` covers breakpoints
+    whose computed block or value is off by a few ulps near an edge), and ``min Q_j + rounding``
+    is an upper bound of ``min F`` (``Q_j`` is ``F`` of an admissible index assignment, >= ``F``
+    everywhere).  Blocks whose lower bound exceeds the smallest such upper bound are not sorted
+    nor swept piece by piece: their sums are added at once (order-independent rounding bounds);
+    their bounds join the certificate.  Every other breakpoint is swept as in
+    :func:`_sweep_pieces`, with the same piece values; the block holding the optimum is always
+    kept.  Same outputs as :func:`_sweep_pieces`, up to the rounding of the sums' order."""
+    n = x.shape[0]
+    nb = max(1, ne // SWEEP_BLOCK_PER)
+    h = (B - A) / nb
+    inv = nb / (B - A)
+    # per block: 0 count, 1-3 d0 d1 d2, 4-8 a0..a4, 9 sum (2k+1)(R - beta)^+
+    S = np.zeros((nb, 10))
+    key = np.empty(ne, dtype=np.int64)
+    s1tot = 0.0
+    for i in range(ne):
+        f = (bb[i] - A) * inv
+        j = 0
+        if f > 0.0:
+            j = int(f) if f < nb else nb - 1
+        key[i] = j
+        v = bv[i]
+        k = bk[i]
+        R = A + (j + 1) * h if j < nb - 1 else B
+        e_new = v - k * s0
+        e_old = v - (k + 1) * s0
+        d0 = e_new * e_new - e_old * e_old
+        d1 = k * e_new - (k + 1) * e_old
+        d2 = k * k - (k + 1) * (k + 1)
+        S[j, 0] += 1.0
+        S[j, 1] += d0
+        S[j, 2] += d1
+        S[j, 3] += d2
+        S[j, 4] += abs(d0)
+        S[j, 5] += abs(d1)
+        S[j, 6] += abs(d2)
+        S[j, 7] += k * abs(e_new) + (k + 1) * abs(e_old)
+        S[j, 8] += k * k + (k + 1) * (k + 1)
+        S[j, 9] += (2 * k + 1) * max(0.0, R - bb[i])
+        s1tot += 2 * k + 1
+    rt = 4 * EPS * (n + ne + nb + 16)
+    # a breakpoint within ~10 eps B of a block edge (its computed block, or its computed value, off
+    # by a few ulps) changes F on the block by at most (2k + 1) s 10 eps B
+    Gb = 16 * EPS * B * B * s1tot
+    # pass 1 over the blocks: bounds
+    lbk = np.empty(nb)
+    U = np.inf
+    q0 = 0.0
+    q1 = 0.0
+    q2 = 0.0
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    a3 = 0.0
+    a4 = 0.0
+    for j in range(nb):
+        L = A + j * h if j > 0 else A
+        R = A + (j + 1) * h if j < nb - 1 else B
+        E2 = c0 + q0
+        KE = c1 + q1
+        K2 = c2 + q2
+        val, t = _qmin(E2, KE, K2, L - s0, R - s0)
+        at = abs(t)
+        mag = abs(E2) + 2 * at * abs(KE) + at * at * abs(K2) + a0 + 2 * at * a1 + at * at * a2
+        err_e = EPS * (4 * s0 * math.sqrt(abs(E2) * abs(K2)) + 4 * s0 * a3
+                       + 4 * at * s0 * (abs(K2) + a4) + 4 * EPS * s0 * s0 * (abs(K2) + a4))
+        ptj = rt * mag + err_e
+        U = min(U, val + ptj)
+        lbk[j] = val - ptj - R * S[j, 9] * (1 + rt) - Gb
+        q0 += S[j, 1]
+        q1 += S[j, 2]
+        q2 += S[j, 3]
+        a0 += S[j, 4]
+        a1 += S[j, 5]
+        a2 += S[j, 6]
+        a3 += S[j, 7]
+        a4 += S[j, 8]
+    # the kept breakpoints (blocks not excluded, and empty blocks), compacted in place
+    keep = np.empty(nb, dtype=np.bool_)
+    jl = nb
+    jr = -1
+    for j in range(nb):
+        keep[j] = not (lbk[j] > U) or S[j, 0] == 0.0
+        if not (lbk[j] > U):
+            jl = min(jl, j)
+            jr = j
+    m = 0
+    for i in range(ne):
+        if keep[key[i]]:
+            bv[m] = bv[i]
+            bk[m] = bk[i]
+            bb[m] = bb[i]
+            key[m] = key[i]
+            m += 1
+    if jr < 0:  # not reached (the block of the smallest upper bound is kept); sort the whole window
+        jl = 0
+        jr = nb - 1
+    Lk = A + jl * h if jl > 0 else A
+    Rk = A + (jr + 1) * h if jr < nb - 1 else B
+    order = _sort_order(bb, m, Lk, Rk)
+    # pass 2: the sweep, block by block
+    q0 = 0.0
+    q1 = 0.0
+    q2 = 0.0
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    a3 = 0.0
+    a4 = 0.0
+    thr = np.inf
+    lo_min = np.inf
+    npc = 0
+    p = 0
+    j = 0
+    while j < nb:
+        if not keep[j]:
+            lo_min = min(lo_min, lbk[j])
+            q0 += S[j, 1]
+            q1 += S[j, 2]
+            q2 += S[j, 3]
+            a0 += S[j, 4]
+            a1 += S[j, 5]
+            a2 += S[j, 6]
+            a3 += S[j, 7]
+            a4 += S[j, 8]
+            j += 1
+            continue
+        # a run of kept blocks j .. j2
+        j2 = j
+        while j2 + 1 < nb and keep[j2 + 1]:
+            j2 += 1
+        L = A + j * h if j > 0 else A
+        R = A + (j2 + 1) * h if j2 < nb - 1 else B
+        left = L
+        while True:
+            last = not (p < m and key[order[p]] <= j2)
+            if last:
+                right = R
+            else:
+                right = min(max(bb[order[p]], L), R)
+            E2 = c0 + q0
+            KE = c1 + q1
+            K2 = c2 + q2
+            val, t = _qmin(E2, KE, K2, left - s0, right - s0)
+            at = abs(t)
+            mag = abs(E2) + 2 * at * abs(KE) + at * at * abs(K2) + a0 + 2 * at * a1 + at * at * a2
+            err_e = EPS * (4 * s0 * math.sqrt(abs(E2) * abs(K2)) + 4 * s0 * a3
+                           + 4 * at * s0 * (abs(K2) + a4) + 4 * EPS * s0 * s0 * (abs(K2) + a4))
+            ps[npc] = min(max(s0 + t, left), right)
+            pv[npc] = max(val, 0.0)
+            pt[npc] = rt * mag + err_e + Gb
+            if pv[npc] + pt[npc] < thr:
+                thr = pv[npc] + pt[npc]
+            npc += 1
+            if last:
+                break
+            q = order[p]
+            v = bv[q]
+            k = bk[q]
+            e_new = v - k * s0
+            e_old = v - (k + 1) * s0
+            d0 = e_new * e_new - e_old * e_old
+            d1 = k * e_new - (k + 1) * e_old
+            d2 = k * k - (k + 1) * (k + 1)
+            q0 += d0
+            q1 += d1
+            q2 += d2
+            a0 += abs(d0)
+            a1 += abs(d1)
+            a2 += abs(d2)
+            a3 += k * abs(e_new) + (k + 1) * abs(e_old)
+            a4 += k * k + (k + 1) * (k + 1)
+            left = right
+            p += 1
+        j = j2 + 1
+    _sweep_finish(x, Tp, Tn, npc, ps, pv, pt, thr, lo_min, const, ne, out_row, True)
 
 
 ROW_BIG = 2.0**500  # rows_ok: larger magnitudes are left to the validating one-channel path
