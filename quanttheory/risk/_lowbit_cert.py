@@ -396,7 +396,24 @@ class FewCells:
         return t2 * (1 - 1e-13)
 
     def curvature_lower(self, s1, s2):
-        """Rigorous lower bound of R''(s), s in [s1, s2] (no curve factor)."""
+        """Rigorous lower bound of R''(s), s in [s1, s2] (no curve factor): the larger of the
+        pointwise-Taylor bound (Normal law off centre) and the interval bound of the cells."""
+        if self.taylor_ok():
+            t = self.curvature_taylor(s1, s2)
+            if t > 0.0:
+                return t
+            return max(t, self._curvature_cells(s1, s2))
+        return self._curvature_cells(s1, s2)
+
+    def curvature_convex(self, s1, s2):
+        """The R'' bound used to prove convexity near s*: off centre (Normal) the Taylor bound alone
+        (the interval bound of the cells only wins on pieces too wide to be convex anyway)."""
+        if self.taylor_ok():
+            return self.curvature_taylor(s1, s2)
+        return self._curvature_cells(s1, s2)
+
+    def _curvature_cells(self, s1, s2):
+        """Rigorous lower bound of R''(s), s in [s1, s2], from interval bounds of the cell terms."""
         m, r_a, r_t = self.m, self.r_a, self.r_t
         if not self.qsin:
             # 2 E[K^2] at s2
@@ -446,6 +463,152 @@ class FewCells:
             X = pmin * ip[i0:i1] - pmax * im[i0:i1]
             total += float(np.sum(np.where(X >= 0.0, s1 * X, s2 * X)))
         return total - 1e-13 * abs(total) + _PI2 * self._t2_lower(s2)
+
+    # ----- R'' and R''' at a point, |R''''| over an interval (Normal law, off centre) ----------
+    # Off centre the interval bounds of R'' above lose O((m/s)^2 (s2 - s1)/s) against R'' (two
+    # large terms that nearly cancel are bounded separately) and the QSin bound also loses
+    # O(h(pi m/s) |p'| s/n) on its u-pieces even on a point.  Here R'' and R''' are exact at the
+    # midpoint u of [s1, s2] (closed forms, cancellation kept) and only the fourth derivative is
+    # bounded crudely: R''(s) >= R''(u) - |R'''(u)| h - M4 h^2/2, h = (s2 - s1)/2.
+    #
+    # QSin: differentiating R'' = int_a^b h(pi x/s) p dx + pi^2 T'' once more, the boundary terms
+    # (r h(pi r) p(r s) = 2 pi^2 r^3 p(r s) at a = r_a s and b = r_t s) cancel pi^2 T''' exactly, and
+    # h'(t) = -4 t^2 sin 2t gives  R''' = (4 pi^3/s^4) int_a^b x^3 sin(w x) p dx,  w = 2 pi/s;  once
+    # more (sin(w x) = 0 at a, b)  R'''' = -(16 pi^3/s^5) int x^3 sin(wx) p - (8 pi^4/s^6) int x^4 cos(wx) p,
+    # so |R''''| <= (16 pi^3/s1^5) E|xi|^3 + (8 pi^4/s1^6) E[xi^4]  (no derivative of p).
+    # With X_k = int_a^b x^k e^{iwx} p (Normal: x p = m p - p', e^{iwa} = e^{iwb} = 1):
+    # X_{k+1} = (m + i w) X_k + k X_{k-1} - (b^k p(b) - a^k p(a)), and
+    # int h(pi x/s) p = P - Re E - w Im X_1 + (w^2/2) Re X_2  (h = 1 - cos wx - wx sin wx + (wx)^2/2 cos wx).
+    #
+    # MSQE: R'' = 2 E[K^2] - 2 s sum_j c_j^2 p(c_j s),  c_j = j + 1/2 over the cell boundaries;
+    # d E[K^2]/ds = -2 sum_j c_j^2 p(c_j s), so R''' = -6 sum_j c_j^2 p(c_j s) - 2 s sum_j c_j^3 p'(c_j s)
+    # and R'''' = -8 sum_j c_j^3 p'(c_j s) - 2 s sum_j c_j^4 p''(c_j s), bounded with the extremes of
+    # |p'| <= |z| phi(z), |p''| = |z^2 - 1| phi(z) <= (z^2 + 1) phi(z) over each boundary's range.
+
+    TAYLOR = True
+    """Use the pointwise-Taylor curvature bound for a Normal law off centre (|m| > 4)."""
+
+    def taylor_ok(self):
+        return self.TAYLOR and self.law == 0 and abs(self.m) > 4.0
+
+    def curv_point(self, s):
+        """(R''(s), err, R'''(s), err) of a Normal law, exact at ``s`` (memoised)."""
+        key = ("c", s)
+        out = self._memo.get(key)
+        if out is None:
+            out = self._memo[key] = self._normal_qsin_c(s) if self.qsin else self._normal_msqe_c(s)
+        return out
+
+    def _normal_qsin_c(self, s):
+        m, relu = self.m, self.relu
+        w = 2.0 * _PI / s
+        a, b = self.r_a * s, self.r_t * s
+        za, zb = a - m, b - m
+        wofz = self._wofz
+        ew = math.exp(-0.5 * w * w)
+        cm = complex(math.cos(w * m), math.sin(w * m)) * ew
+
+        def Fh(z):
+            if z <= 0.0:
+                return 0.5 * math.exp(-0.5 * z * z) * complex(wofz(complex(-w, -z) / _SQ2)), 0.0
+            return -0.5 * math.exp(-0.5 * z * z) * complex(wofz(complex(w, z) / _SQ2)), 1.0
+
+        fb, cb = Fh(zb)
+        fa, ca = Fh(za)
+        E = (fb - fa) + (cb - ca) * cm
+        errE = 1e-12 * (abs(fb) + abs(fa) + abs(cb - ca) * ew) + 1e-300
+        pa, pb = nc._pdf(za), nc._pdf(zb)
+        mu = complex(m, w)
+        amu = abs(mu)
+        # X_1, X_2, X_3 by the recurrence, with a running bound of the propagated error (err) and
+        # of the magnitudes summed (mag: the rounding of each step is <= 1e-15 of it)
+        X0, X1 = E, mu * E - (pb - pa)
+        e0, e1 = errE, amu * errE
+        g0, g1 = abs(E), amu * abs(E) + pb + pa
+        X2 = mu * X1 + X0 - (b * pb - a * pa)
+        e2 = amu * e1 + e0
+        g2 = amu * g1 + g0 + abs(b * pb) + abs(a * pa)
+        X3 = mu * X2 + 2.0 * X1 - (b * b * pb - a * a * pa)
+        e3 = amu * e2 + 2.0 * e1
+        g3 = amu * g2 + 2.0 * g1 + b * b * pb + a * a * pa
+        e1, e2, e3 = e1 + 1e-14 * g1, e2 + 1e-14 * g2, e3 + 1e-14 * g3
+        P = self.mass(za, zb)
+        t2 = 2.0 * self.r_t * self.r_t * nc._q(zb)
+        if not relu and self.r_b < 0:
+            t2 += 2.0 * self.r_b * self.r_b * (1.0 - nc._q(za))
+        inner = P - E.real - w * X1.imag + 0.5 * w * w * X2.real
+        c2 = inner + _PI2 * t2
+        err2 = (errE + w * e1 + 0.5 * w * w * e2 + 1e-15 * (P + abs(E.real) + w * abs(X1.imag)
+                                                            + 0.5 * w * w * abs(X2.real)) + 1e-14 * _PI2 * t2)
+        k3 = 4.0 * _PI**3 / s**4
+        c3 = k3 * X3.imag
+        err3 = k3 * e3 * (1 + 1e-14) + 1e-15 * abs(c3)
+        return c2, err2 + 1e-300, c3, err3 + 1e-300
+
+    def _normal_msqe_c(self, s):
+        m, r_a, r_t = self.m, self.r_a, self.r_t
+        pdf = nc._pdf
+        k0, k1 = self._cells(s, s)
+        lo = (0.0 if self.relu else -math.inf) if k0 == r_a else (k0 - 0.5) * s
+        ek2 = 0.0
+        for k in range(k0, k1 + 1):
+            hi = math.inf if k == r_t else (k + 0.5) * s
+            if k:
+                ek2 += k * k * self.mass(lo - m, hi - m)
+            lo = hi
+        S2 = S3 = A3 = 0.0
+        for k in range(k0, min(k1 + 1, r_t)):
+            c = k + 0.5
+            z = c * s - m
+            pz = pdf(z)
+            S2 += c * c * pz
+            t = c * c * c * z * pz  # c^3 (-p'(c s)) with p' = -z phi(z)
+            S3 += t
+            A3 += abs(t)
+        c2 = 2.0 * ek2 - 2.0 * s * S2
+        c3 = -6.0 * S2 + 2.0 * s * S3
+        err2 = 1e-14 * (2.0 * ek2 + 2.0 * s * S2)
+        err3 = 1e-14 * (6.0 * S2 + 2.0 * s * A3)
+        if k0 > r_a or k1 < r_t:  # left out: mass <= 2 Q(Z), boundaries with phi(z) <= phi(Z), |z| <= ~kmax s
+            kmax = max(r_t, -r_a) + 1.0
+            Z = self.WINDOW
+            nb = r_t - r_a
+            err2 += 2.0 * kmax * kmax * 2.0 * nc._q(Z) * 1.01 + 2.0 * s * nb * kmax**2 * pdf(Z) * 1.01
+            zm = kmax * s + abs(m)
+            err3 += (6.0 * nb * kmax**2 + 2.0 * s * nb * kmax**3 * zm) * pdf(Z) * 1.01
+        return c2, err2 + 1e-300, c3, err3 + 1e-300
+
+    def fourth_bound(self, s1, s2):
+        """Upper bound of |R''''(s)| over s in [s1, s2] (Normal law)."""
+        m = self.m
+        if self.qsin:
+            e4 = m**4 + 6.0 * m * m + 3.0
+            e3 = e4**0.75
+            return ((16.0 * _PI**3 / s1**5) * e3 + (8.0 * _PI2 * _PI2 / s1**6) * e4) * (1 + 1e-12)
+        k0, k1 = self._cells(s1, s2)
+        j = np.arange(k0, min(k1 + 1, self.r_t), dtype=float) + 0.5
+        x0, x1 = j * s1 - m, j * s2 - m  # the range of z = c s - m (c s increasing in s for c > 0)
+        lo, hi = np.minimum(x0, x1), np.maximum(x0, x1)
+        dmin = np.where((lo <= 0.0) & (hi >= 0.0), 0.0, np.minimum(np.abs(lo), np.abs(hi)))
+        zmax = np.maximum(np.abs(lo), np.abs(hi))
+        ph = np.exp(-0.5 * dmin * dmin) * nc._INV_SQRT2PI * (1 + 1e-14)
+        a = np.abs(j)
+        tot = float(np.sum(8.0 * a**3 * zmax * ph + 2.0 * s2 * a**4 * (zmax * zmax + 1.0) * ph))
+        if k0 > self.r_a or k1 + 1 < self.r_t:
+            kmax = max(self.r_t, -self.r_a) + 1.0
+            Z = self.WINDOW
+            zm = kmax * s2 + abs(m)
+            tot += (self.r_t - self.r_a) * (8.0 * kmax**3 * zm + 2.0 * s2 * kmax**4 * (zm * zm + 1.0)) \
+                * nc._pdf(Z) * 1.01
+        return tot * (1 + 1e-12)
+
+    def curvature_taylor(self, s1, s2):
+        """Rigorous lower bound of R'' on [s1, s2]: R''(u) - |R'''(u)| h - M4 h^2 / 2 at the midpoint."""
+        u = 0.5 * (s1 + s2)
+        h = 0.5 * (s2 - s1) * (1 + 1e-15)
+        c2, e2, c3, e3 = self.curv_point(u)
+        M4 = self.fourth_bound(s1, s2)
+        return (c2 - e2 - (abs(c3) + e3) * h - 0.5 * M4 * h * h) - 1e-14 * abs(c2)
 
     def lower(self, s1, s2, f1, g1, f2, g2):
         """Lower bound of F over [s1, s2] from the values/derivatives (with error bounds) at the ends
@@ -574,12 +737,18 @@ def certify_few(law, m, relu, r_b, r_t, qsin=False, max_bounds=3000):
     seen = set()
     for _restart in range(8):
         # restarts bracket finely: the dips of a law far off centre (s ~ m / k) are < 2x apart
-        br = _bracket_root(cur, start, step0 if _restart == 0 else 1.02)
+        step = step0 if _restart == 0 else 1.02
+        if _restart and abs(m) > 4.0:
+            # the dips s ~ |m| / k are ~ s / |m| apart (relative): steps of 1.02x can jump from the
+            # restart point over its own dip into the next one (the search then cycles)
+            step = 1.0 + min(0.02, 0.3 * start / abs(m))
+        br = _bracket_root(cur, start, step)
         if br is None:
             return None
         lo, hi, glo, ghi = br
         s_t = _brent_root(lambda s: cur.deriv(s)[0], lo, hi, glo, ghi, rtol=1e-13)[0]
-        if s_t in seen:  # the restart found the same root again (dips tied or too close): give up
+        if s_t in seen or (abs(m) > 4.0 and any(abs(s_t - v) <= 1e-9 * v for v in seen)):
+            # the restart found the same root again (dips tied or too close): give up
             return None
         seen.add(s_t)
         if _restart == 0 and step0 != 2.0:
@@ -621,7 +790,14 @@ def _certify_at(cur, s_t, Y, far, max_bounds):
     nb = 0
     hull = None
     # off centre the next dips are ~1/r apart and 5 % reaches their humps (R'' < 0): start at 1 %
-    for d in ((0.01, 0.002) if abs(cur.m) > 4.0 else (0.05, 0.01, 0.002)):
+    ds = (0.01, 0.002) if abs(cur.m) > 4.0 else (0.05, 0.01, 0.002)
+    if cur.taylor_ok():
+        # R'' falls from its value at s_t at the rate of the third derivative c3: a neighbourhood
+        # where it stays above about half of it
+        c2, _, c3, _ = cur.curv_point(s_t)
+        d0 = min(0.01, max(2e-4, 0.5 * c2 / (abs(c3) * s_t + 1e-300)))
+        ds = (d0, 0.2 * d0)
+    for d in ds:
         a, b = s_t * (1 - d), s_t * (1 + d)
         if a < x:
             continue
@@ -684,7 +860,7 @@ def _convex(cur, a, b, budget):
         used += 1
         if used > budget:
             return False, cmin, used
-        c = cur.curvature_lower(s1, s2)
+        c = cur.curvature_convex(s1, s2)
         if c > 0:
             cmin = min(cmin, c)
             continue
