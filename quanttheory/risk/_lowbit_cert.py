@@ -292,11 +292,27 @@ class FewCells:
         # cells k = r_a..r_t; boundaries (k +- 1/2) s; the lowest cell starts at -inf (0 for ReLU)
         k0, k1 = self._cells(s, s)
         lo = (0.0 if self.relu else -math.inf) if k0 == r_a else (k0 - 0.5) * s
+        # each boundary is shared by two cells: its density and tail probabilities (the values
+        # nc._mass would compute) are carried over to the next cell instead of computed again
+        pb = qb_pos = qb_neg = None
         for k in range(k0, k1 + 1):
             hi = math.inf if k == r_t else (k + 0.5) * s
             za, zb = lo - m, hi - m
-            M0 = nc._mass(za, zb) if za < zb else 0.0
-            pa = 0.0 if math.isinf(za) else pdf(za)
+            qa_pos, qa_neg = qb_pos, qb_neg
+            qb_pos = qb_neg = None
+            if za < zb:  # = nc._mass(za, zb)
+                if za >= 0.0:
+                    qb_pos = q(zb)
+                    M0 = (q(za) if qa_pos is None else qa_pos) - qb_pos
+                elif zb <= 0.0:
+                    qb_neg = q(-zb)
+                    M0 = qb_neg - (q(-za) if qa_neg is None else qa_neg)
+                else:
+                    qb_pos = q(zb)
+                    M0 = 1.0 - (q(-za) if qa_neg is None else qa_neg) - qb_pos
+            else:
+                M0 = 0.0
+            pa = (0.0 if math.isinf(za) else pdf(za)) if pb is None else pb
             pb = 0.0 if math.isinf(zb) else pdf(zb)
             M1 = pa - pb
             M2 = M0 + (0.0 if math.isinf(za) else za * pa) - (0.0 if math.isinf(zb) else zb * pb)
@@ -541,22 +557,34 @@ class FewCells:
         m, r_a, r_t = self.m, self.r_a, self.r_t
         pdf = nc._pdf
         k0, k1 = self._cells(s, s)
+        q = nc._q
         lo = (0.0 if self.relu else -math.inf) if k0 == r_a else (k0 - 0.5) * s
-        ek2 = 0.0
+        ek2 = S2 = S3 = A3 = 0.0
+        qb_pos = qb_neg = None  # the upper boundary's tail probabilities, reused by the next cell
         for k in range(k0, k1 + 1):
             hi = math.inf if k == r_t else (k + 0.5) * s
-            if k:
-                ek2 += k * k * self.mass(lo - m, hi - m)
+            za, zb = lo - m, hi - m
+            qa_pos, qa_neg = qb_pos, qb_neg
+            qb_pos = qb_neg = None
+            if za < zb:  # P(cell k) as nc._mass(za, zb)
+                if za >= 0.0:
+                    qb_pos = q(zb)
+                    M0 = (q(za) if qa_pos is None else qa_pos) - qb_pos
+                elif zb <= 0.0:
+                    qb_neg = q(-zb)
+                    M0 = qb_neg - (q(-za) if qa_neg is None else qa_neg)
+                else:
+                    qb_pos = q(zb)
+                    M0 = 1.0 - (q(-za) if qa_neg is None else qa_neg) - qb_pos
+                ek2 += k * k * M0
+            if k < r_t:  # the boundary c s, c = k + 1/2
+                c = k + 0.5
+                pz = pdf(zb)
+                S2 += c * c * pz
+                t = c * c * c * zb * pz  # c^3 (-p'(c s)) with p' = -z phi(z)
+                S3 += t
+                A3 += abs(t)
             lo = hi
-        S2 = S3 = A3 = 0.0
-        for k in range(k0, min(k1 + 1, r_t)):
-            c = k + 0.5
-            z = c * s - m
-            pz = pdf(z)
-            S2 += c * c * pz
-            t = c * c * c * z * pz  # c^3 (-p'(c s)) with p' = -z phi(z)
-            S3 += t
-            A3 += abs(t)
         c2 = 2.0 * ek2 - 2.0 * s * S2
         c3 = -6.0 * S2 + 2.0 * s * S3
         err2 = 1e-14 * (2.0 * ek2 + 2.0 * s * S2)
