@@ -20,7 +20,7 @@ import mpmath as mp
 import numpy as np
 import pytest
 
-from quanttheory import Grid, Normal
+from quanttheory import Grid, Laplace, Normal
 from quanttheory.risk import optimal_scale
 from quanttheory.risk._lowbit_cert import FewCells
 
@@ -39,33 +39,40 @@ POINT_CASES = [
     (-50.0, False, -128, 127, False, (0.3925, 0.41)),
     (50.0, True, 0, 127, False, (0.3958, 0.38)),
 ]
+# Laplace(m, 1), QSin only (R''' and R'''' of QSin need no derivative of the density)
+LAPLACE_CASES = [
+    (40.0, True, 0, 63, True, (0.7408, 0.62, 0.87)),
+    (-50.0, False, -16, 15, True, (3.3, 3.5)),
+    (20.0, False, -32, 31, True, (0.645, 0.8)),
+]
+ALL = [(0,) + c for c in POINT_CASES] + [(1,) + c for c in LAPLACE_CASES]
+IDS = [f"{'NL'[c[0]]}{c[1]:.4g}-{'relu' if c[2] else 's'}{c[4]}-{'qsin' if c[5] else 'msqe'}" for c in ALL]
 
 
-def _mp_derivs(m, relu, r_b, r_t, qsin, s):
+def _mp_derivs(law, m, relu, r_b, r_t, qsin, s):
     """(R'', R''') of the standard-units curve (no curve factor) by mpmath central differences."""
     reg = "qsin" if qsin else "msqe"
     with mp.workdps(60):
         fac = mp.mpf(1) if qsin else mp.pi**2
         s0 = mp.mpf(s)
         h = s0 * mp.mpf("1e-10")
-        v = [mp_risk(0, m, 1.0, relu, r_b, r_t, reg, s0 + k * h, dps=60) / fac for k in (-2, -1, 0, 1, 2)]
+        v = [mp_risk(law, m, 1.0, relu, r_b, r_t, reg, s0 + k * h, dps=60) / fac for k in (-2, -1, 0, 1, 2)]
         d2 = (v[3] - 2 * v[2] + v[1]) / h**2
         d3 = (v[4] - 2 * v[3] + 2 * v[1] - v[0]) / (2 * h**3)
     return float(d2), float(d3)
 
 
-@pytest.mark.parametrize("case", POINT_CASES, ids=[f"m{c[0]:.4g}-{'relu' if c[1] else 's'}{c[3]}-{'qsin' if c[4] else 'msqe'}"
-                                                   for c in POINT_CASES])
+@pytest.mark.parametrize("case", ALL, ids=IDS)
 def test_pointwise_second_and_third_derivative_against_mpmath(case):
     """R'' and R''' at a point within their stated errors of mpmath (plus 1e-12 relative for the
     reference's differencing); the stated errors themselves <= 1e-11 of the size of the cancelling
     terms, so a value off by 1e-10 of that fails."""
-    m, relu, r_b, r_t, qsin, scales = case
-    cur = FewCells(0, m, relu, r_b, r_t, qsin)
+    law, m, relu, r_b, r_t, qsin, scales = case
+    cur = FewCells(law, m, relu, r_b, r_t, qsin)
     assert cur.taylor_ok()
     for s in scales:
         c2, e2, c3, e3 = cur.curv_point(s)
-        d2, d3 = _mp_derivs(m, relu, r_b, r_t, qsin, s)
+        d2, d3 = _mp_derivs(law, m, relu, r_b, r_t, qsin, s)
         assert abs(c2 - d2) <= e2 + 1e-12 * abs(d2), (s, c2, d2, e2)
         assert abs(c3 - d3) <= e3 + 1e-11 * abs(d3), (s, c3, d3, e3)
         # the errors are rounding (and the Faddeeva slack) of terms that cancel, of size
@@ -104,14 +111,13 @@ def _interval_violations(cur, s0, widths, fourth=True, third=True):
 WIDTHS = (1e-5, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2)
 
 
-@pytest.mark.parametrize("case", POINT_CASES, ids=[f"m{c[0]:.4g}-{'relu' if c[1] else 's'}{c[3]}-{'qsin' if c[4] else 'msqe'}"
-                                                   for c in POINT_CASES])
+@pytest.mark.parametrize("case", ALL, ids=IDS)
 def test_taylor_curvature_bound_below_the_curve(case):
     """curvature_taylor(s1, s2) <= R'' everywhere on [s1, s2] (18 intervals per case, relative
     widths 1e-5..3e-2 around each scale), |R''''| <= fourth_bound, and the bound is tight on a
     narrow interval (2e-12 relative: within 1e-6 of R'' at its midpoint, the loss is only the h terms)."""
-    m, relu, r_b, r_t, qsin, scales = case
-    cur = FewCells(0, m, relu, r_b, r_t, qsin)
+    law, m, relu, r_b, r_t, qsin, scales = case
+    cur = FewCells(law, m, relu, r_b, r_t, qsin)
     for s0 in scales:
         assert _interval_violations(cur, s0, WIDTHS) == []
         c2 = cur.curv_point(s0)[0]
@@ -122,8 +128,8 @@ def test_interval_check_fails_when_a_term_is_left_out():
     """The check above can fail: without the fourth-derivative term, or without the third-
     derivative term, the 'bound' exceeds the sampled R'' on some of the same intervals."""
     hits_4 = hits_3 = 0
-    for m, relu, r_b, r_t, qsin, scales in POINT_CASES:
-        cur = FewCells(0, m, relu, r_b, r_t, qsin)
+    for law, m, relu, r_b, r_t, qsin, scales in ALL:
+        cur = FewCells(law, m, relu, r_b, r_t, qsin)
         for s0 in scales[:2]:
             hits_4 += len(_interval_violations(cur, s0, WIDTHS, fourth=False))
             hits_3 += len(_interval_violations(cur, s0, WIDTHS, third=False))
@@ -131,15 +137,17 @@ def test_interval_check_fails_when_a_term_is_left_out():
 
 
 def test_taylor_bound_is_only_used_off_centre():
-    """Centred laws (and Laplace laws) keep the interval bound of the cells: their results are
-    unchanged bit for bit."""
+    """Centred laws (and Laplace MSQE, whose fourth derivative has a delta at the kink) keep the
+    interval bound of the cells: their results are unchanged bit for bit."""
     assert not FewCells(0, 3.9, False, -8, 7, True).taylor_ok()
-    assert not FewCells(1, 50.0, False, -8, 7, True).taylor_ok()
+    assert not FewCells(1, 50.0, False, -8, 7, False).taylor_ok()
+    assert not FewCells(1, 3.9, False, -8, 7, True).taylor_ok()
+    assert FewCells(1, 50.0, False, -8, 7, True).taylor_ok()
     assert FewCells(0, -4.1, False, -8, 7, False).taylor_ok()
 
 
 NEW = [(Normal(20, 1), Grid(6), "qsin"), (Normal(50, 1), Grid(6, signed=False), "qsin"),
-       (Normal(50, 0.3), Grid(6), "qsin"), (Normal(50, 1), Grid(7), "msqe")]
+       (Normal(50, 0.3), Grid(6), "qsin"), (Normal(50, 1), Grid(7), "msqe"), (Laplace(20, 2), Grid(6), "qsin")]
 
 
 @pytest.mark.parametrize("d,g,reg", NEW, ids=[f"{d}-{g.bits}{'s' if g.signed else 'u'}-{r}" for d, g, r in NEW])

@@ -443,13 +443,14 @@ def _normal_optimum(dist, grid, reg, with_msqe_excess, rtol):
     # Laplace laws at 1-3 bits (and signed 4-bit grids), where the few-cell certificate goes first
     r_a = 0 if relu else grid.r_b
     few_first = span <= 4 or (law == 1 and span <= 16 and (span <= 8 or r_a < 0))
-    # a Normal law off centre (|m| > 4): the few-cell certificate, whose convexity proof off centre
+    # a Normal law (Laplace: QSin) off centre (|m| > 4): the few-cell certificate, whose convexity proof off centre
     # uses R'' and its derivative at points (FewCells.curvature_taylor), first, up to 256 points
     # (the series certificate often fails there, slowly: its remainder grows with m)
     # s* ~ |m| / r (r the grid's end on the mean's side) not small: where it is, the series
     # certificate is exact to ~1e-16 and the few-cell sums (O(24/s) cells) round to ~1e-12
     r_side = grid.r_t if m > 0 else -r_a
-    off_first = law == 0 and abs(m) > 4.0 and span <= 256 and r_side > 0 and abs(m) / r_side >= 0.25
+    off_first = ((law == 0 or qsin) and abs(m) > 4.0 and span <= 256 and r_side > 0
+                 and abs(m) / r_side >= 0.25)
     few_first = few_first or off_first
     cert = few_cells() if few_first else None
     few = cert is not None
