@@ -56,7 +56,11 @@ the root search starts just below the outermost dip ``s ~ |m| / r``; Normal cell
 cells within 12 law scales of the mean only (the rest bounded in the error terms); and before its
 second-order bound each piece of step 4 is tried by :meth:`FewCells.lattice_lower` (Poisson
 summation over the unclipped lattice ``s Z``: no evaluation), which excludes the scales from just
-above ``s*`` to ~6 law scales, i.e. most dips, in a few pieces.
+above ``s*`` to ~6 law scales, i.e. most dips, in a few pieces.  The R'' bounds above lose
+``O((m/s)^2 (s2 - s1)/s)`` there (two large terms bounded separately); for a Normal law (a
+Laplace law with QSin) with ``|m| > 4`` R'' and R''' are computed exactly at a point instead and
+only ``|R''''|`` is bounded over the interval (:meth:`FewCells.curvature_taylor`;
+docs/optimum_lowbit.md, "Off centre: a curvature bound without cancellation").
 
 Any failure returns None and the caller falls back to the per-cell branch and bound.
 """
