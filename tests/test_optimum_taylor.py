@@ -44,6 +44,7 @@ LAPLACE_CASES = [
     (40.0, True, 0, 63, True, (0.7408, 0.62, 0.87)),
     (-50.0, False, -16, 15, True, (3.3, 3.5)),
     (20.0, False, -32, 31, True, (0.645, 0.8)),
+    (50.0, True, 0, 255, True, (0.23256, 0.2, 0.3)),
 ]
 ALL = [(0,) + c for c in POINT_CASES] + [(1,) + c for c in LAPLACE_CASES]
 IDS = [f"{'NL'[c[0]]}{c[1]:.4g}-{'relu' if c[2] else 's'}{c[4]}-{'qsin' if c[5] else 'msqe'}" for c in ALL]
@@ -147,7 +148,8 @@ def test_taylor_bound_is_only_used_off_centre():
 
 
 NEW = [(Normal(20, 1), Grid(6), "qsin"), (Normal(50, 1), Grid(6, signed=False), "qsin"),
-       (Normal(50, 0.3), Grid(6), "qsin"), (Normal(50, 1), Grid(7), "msqe"), (Laplace(20, 2), Grid(6), "qsin")]
+       (Normal(50, 0.3), Grid(6), "qsin"), (Normal(50, 1), Grid(7), "msqe"), (Laplace(20, 2), Grid(6), "qsin"),
+       (Laplace(50, 1), Grid(8, signed=False), "qsin")]
 
 
 @pytest.mark.parametrize("d,g,reg", NEW, ids=[f"{d}-{g.bits}{'s' if g.signed else 'u'}-{r}" for d, g, r in NEW])

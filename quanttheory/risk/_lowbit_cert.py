@@ -681,7 +681,32 @@ class FewCells:
             # E[xi^4] of Normal(m, 1) / Laplace(m, 1); E|xi|^3 <= E[xi^4]^(3/4)
             e4 = m**4 + 6.0 * m * m + 3.0 if self.law == 0 else m**4 + 12.0 * m * m + 24.0
             e3 = e4**0.75
-            return ((16.0 * _PI**3 / s1**5) * e3 + (8.0 * _PI2 * _PI2 / s1**6) * e4) * (1 + 1e-12)
+            crude = (16.0 * _PI**3 / s1**5) * e3 + (8.0 * _PI2 * _PI2 / s1**6) * e4
+            # sharper, by one integration by parts (e^{iwx} = 1 at a, b; f_k = x^k p is continuous
+            # and piecewise C^1): |X_k| <= (|f_k(a)| + |f_k(b)| + int |f_k'|) / w, w >= 2 pi / s2,
+            # int |f_k'| <= k E|xi|^(k-1) + E[|xi|^k |p'/p|] <= k E[xi^2k]^((k-1)/2k) + E[xi^2k]^(1/2) c
+            # (Cauchy-Schwarz; |p'/p| = |x - m| (Normal: E = 1) or 1 (Laplace)); the ends a = r_a s,
+            # b = r_t s over s in [s1, s2] with the largest |x|^k and density there
+            if self.law == 0:
+                e6 = m**6 + 15.0 * m**4 + 45.0 * m * m + 15.0
+                e8 = m**8 + 28.0 * m**6 + 210.0 * m**4 + 420.0 * m * m + 105.0
+            else:
+                e6 = m**6 + 30.0 * m**4 + 360.0 * m * m + 720.0
+                e8 = m**8 + 56.0 * m**6 + 1680.0 * m**4 + 20160.0 * m * m + 40320.0
+            ends = 0.0
+            for r in (self.r_t, self.r_a):
+                if r == 0:
+                    continue
+                x0, x1 = sorted((r * s1, r * s2))
+                pm = self.pdf(0.0) if x0 <= m <= x1 else max(self.pdf(x0 - m), self.pdf(x1 - m))
+                xm = max(abs(x0), abs(x1))
+                ends += pm * (xm**3 + xm**4 * 8.0 * _PI2 * _PI2 / s1**6 / (16.0 * _PI**3 / s1**5))
+            wmin = 2.0 * _PI / s2
+            i3 = 3.0 * e6 ** (2.0 / 6.0) + e6**0.5
+            i4 = 4.0 * e8 ** (3.0 / 8.0) + e8**0.5
+            sharp = ((16.0 * _PI**3 / s1**5) * i3 + (8.0 * _PI2 * _PI2 / s1**6) * i4
+                     + (16.0 * _PI**3 / s1**5) * ends * 1.0001) / wmin
+            return min(crude, sharp) * (1 + 1e-12)
         k0, k1 = self._cells(s1, s2)
         j = np.arange(k0, min(k1 + 1, self.r_t), dtype=float) + 0.5
         x0, x1 = j * s1 - m, j * s2 - m  # the range of z = c s - m (c s increasing in s for c > 0)
@@ -892,7 +917,10 @@ def _certify_at(cur, s_t, Y, far, max_bounds):
         # R'' falls from its value at s_t at the rate of the third derivative c3: a neighbourhood
         # where it stays above about half of it
         c2, _, c3, _ = cur.curv_point(s_t)
-        d0 = min(0.01, max(2e-4, 0.5 * c2 / (abs(c3) * s_t + 1e-300)))
+        d0 = min(0.01, 0.5 * c2 / (abs(c3) * s_t + 1e-300))
+        # ... and where the fourth-derivative term (M4 d^2/2, an upper bound) stays below it
+        m4 = cur.fourth_bound(s_t * 0.99, s_t * 1.01)
+        d0 = max(1e-5, min(d0, math.sqrt(max(c2, 0.0) / (m4 + 1e-300)) / s_t))
         ds = (d0, 0.2 * d0)
     for d in ds:
         a, b = s_t * (1 - d), s_t * (1 + d)

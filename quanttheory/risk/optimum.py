@@ -449,8 +449,9 @@ def _normal_optimum(dist, grid, reg, with_msqe_excess, rtol):
     # s* ~ |m| / r (r the grid's end on the mean's side) not small: where it is, the series
     # certificate is exact to ~1e-16 and the few-cell sums (O(24/s) cells) round to ~1e-12
     r_side = grid.r_t if m > 0 else -r_a
+    # (a Laplace law's QSin curve is a closed form whatever the grid: no such threshold)
     off_first = ((law == 0 or qsin) and abs(m) > 4.0 and span <= 256 and r_side > 0
-                 and abs(m) / r_side >= 0.25)
+                 and (abs(m) / r_side >= 0.25 or law == 1))
     few_first = few_first or off_first
     cert = few_cells() if few_first else None
     few = cert is not None
