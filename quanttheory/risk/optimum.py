@@ -450,7 +450,9 @@ def _normal_optimum(dist, grid, reg, with_msqe_excess, rtol):
     # certificate is exact to ~1e-16 and the few-cell sums (O(24/s) cells) round to ~1e-12
     r_side = grid.r_t if m > 0 else -r_a
     # (a Laplace law's QSin curve is a closed form whatever the grid: no such threshold)
-    off_first = ((law == 0 or qsin) and abs(m) > 4.0 and span <= 256 and r_side > 0
+    # Laplace QSin up to 1024 points (9-10 bits: its evaluation is O(1); beyond, the few-cell
+    # certificate failed on Laplace(50, 1) at 12 bits)
+    off_first = ((law == 0 or qsin) and abs(m) > 4.0 and span <= (1024 if law == 1 else 256) and r_side > 0
                  and (abs(m) / r_side >= 0.25 or law == 1))
     few_first = few_first or off_first
     cert = few_cells() if few_first else None
