@@ -1,6 +1,6 @@
 """Certified optimum of the MSQE and QSin curves of Normal and Laplace laws on grids with few
-points (1-4 bits), and of laws far off centre on up to 256 points (QSin; 64 for a Normal law's
-MSQE), where the bit-independent certificate of :mod:`._normal_cert` does not apply (its
+points (1-4 bits), and of laws far off centre on up to 256 points (a Laplace law's QSin: 1024;
+dispatch in ``optimum._normal_optimum``), where the bit-independent certificate of :mod:`._normal_cert` does not apply (its
 Fourier/Hermite series needs ``s`` small against the law's scale) (issue 20).
 
 Standard units as in :mod:`._normal_cert` (``sigma = 1``, ``m = loc / scale``); the curve is
