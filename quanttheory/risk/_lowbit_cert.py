@@ -1,6 +1,6 @@
 """Certified optimum of the MSQE and QSin curves of Normal and Laplace laws on grids with few
-points (1-4 bits), and of laws far off centre on up to 256 points (QSin; 64 for a Normal law's
-MSQE), where the bit-independent certificate of :mod:`._normal_cert` does not apply (its
+points (1-4 bits), and of laws far off centre on up to 256 points (a Laplace law's QSin: 1024;
+dispatch in ``optimum._normal_optimum``), where the bit-independent certificate of :mod:`._normal_cert` does not apply (its
 Fourier/Hermite series needs ``s`` small against the law's scale) (issue 20).
 
 Standard units as in :mod:`._normal_cert` (``sigma = 1``, ``m = loc / scale``); the curve is
@@ -56,7 +56,11 @@ the root search starts just below the outermost dip ``s ~ |m| / r``; Normal cell
 cells within 12 law scales of the mean only (the rest bounded in the error terms); and before its
 second-order bound each piece of step 4 is tried by :meth:`FewCells.lattice_lower` (Poisson
 summation over the unclipped lattice ``s Z``: no evaluation), which excludes the scales from just
-above ``s*`` to ~6 law scales, i.e. most dips, in a few pieces.
+above ``s*`` to ~6 law scales, i.e. most dips, in a few pieces.  The R'' bounds above lose
+``O((m/s)^2 (s2 - s1)/s)`` there (two large terms bounded separately); for a Normal law (a
+Laplace law with QSin) with ``|m| > 4`` R'' and R''' are computed exactly at a point instead and
+only ``|R''''|`` is bounded over the interval (:meth:`FewCells.curvature_taylor`;
+docs/optimum_lowbit.md, "Off centre: a curvature bound without cancellation").
 
 Any failure returns None and the caller falls back to the per-cell branch and bound.
 """
@@ -292,11 +296,27 @@ class FewCells:
         # cells k = r_a..r_t; boundaries (k +- 1/2) s; the lowest cell starts at -inf (0 for ReLU)
         k0, k1 = self._cells(s, s)
         lo = (0.0 if self.relu else -math.inf) if k0 == r_a else (k0 - 0.5) * s
+        # each boundary is shared by two cells: its density and tail probabilities (the values
+        # nc._mass would compute) are carried over to the next cell instead of computed again
+        pb = qb_pos = qb_neg = None
         for k in range(k0, k1 + 1):
             hi = math.inf if k == r_t else (k + 0.5) * s
             za, zb = lo - m, hi - m
-            M0 = nc._mass(za, zb) if za < zb else 0.0
-            pa = 0.0 if math.isinf(za) else pdf(za)
+            qa_pos, qa_neg = qb_pos, qb_neg
+            qb_pos = qb_neg = None
+            if za < zb:  # = nc._mass(za, zb)
+                if za >= 0.0:
+                    qb_pos = q(zb)
+                    M0 = (q(za) if qa_pos is None else qa_pos) - qb_pos
+                elif zb <= 0.0:
+                    qb_neg = q(-zb)
+                    M0 = qb_neg - (q(-za) if qa_neg is None else qa_neg)
+                else:
+                    qb_pos = q(zb)
+                    M0 = 1.0 - (q(-za) if qa_neg is None else qa_neg) - qb_pos
+            else:
+                M0 = 0.0
+            pa = (0.0 if math.isinf(za) else pdf(za)) if pb is None else pb
             pb = 0.0 if math.isinf(zb) else pdf(zb)
             M1 = pa - pb
             M2 = M0 + (0.0 if math.isinf(za) else za * pa) - (0.0 if math.isinf(zb) else zb * pb)
@@ -396,7 +416,27 @@ class FewCells:
         return t2 * (1 - 1e-13)
 
     def curvature_lower(self, s1, s2):
-        """Rigorous lower bound of R''(s), s in [s1, s2] (no curve factor)."""
+        """Rigorous lower bound of R''(s), s in [s1, s2] (no curve factor): the pointwise-Taylor
+        bound for a Normal law off centre, else the interval bound of the cells."""
+        if self.taylor_ok():
+            # MSQE with at most 21 cells in the window (4-6 bits): the interval bound of the cells
+            # first (cheap there, and stronger on wide pieces: N(50, 1), 4 bits, 77 bounds against
+            # 115 with the Taylor bound alone), the Taylor bound only where it fails on a piece
+            # narrower than 0.2 % (on wider ones it cost ~2x time for no fewer bounds). QSin: the
+            # Taylor bound alone (the cells' bound costs 0.1-0.5 ms per piece and saved a few pieces
+            # only: N(50, 1), 6 bits, 4.1 -> 1.4 ms)
+            if not self.qsin:
+                k0, k1 = self._cells(s1, s2)
+                if k1 - k0 <= 20:
+                    c = self._curvature_cells(s1, s2)
+                    if c > 0.0 or s2 - s1 > 2e-3 * s1:
+                        return c
+                    return max(c, self.curvature_taylor(s1, s2))
+            return self.curvature_taylor(s1, s2)
+        return self._curvature_cells(s1, s2)
+
+    def _curvature_cells(self, s1, s2):
+        """Rigorous lower bound of R''(s), s in [s1, s2], from interval bounds of the cell terms."""
         m, r_a, r_t = self.m, self.r_a, self.r_t
         if not self.qsin:
             # 2 E[K^2] at s2
@@ -446,6 +486,251 @@ class FewCells:
             X = pmin * ip[i0:i1] - pmax * im[i0:i1]
             total += float(np.sum(np.where(X >= 0.0, s1 * X, s2 * X)))
         return total - 1e-13 * abs(total) + _PI2 * self._t2_lower(s2)
+
+    # ----- R'' and R''' at a point, |R''''| over an interval (Normal law, off centre) ----------
+    # Off centre the interval bounds of R'' above lose O((m/s)^2 (s2 - s1)/s) against R'' (two
+    # large terms that nearly cancel are bounded separately) and the QSin bound also loses
+    # O(h(pi m/s) |p'| s/n) on its u-pieces even on a point.  Here R'' and R''' are exact at the
+    # midpoint u of [s1, s2] (closed forms, cancellation kept) and only the fourth derivative is
+    # bounded crudely: R''(s) >= R''(u) - |R'''(u)| h - M4 h^2/2, h = (s2 - s1)/2.
+    #
+    # QSin: differentiating R'' = int_a^b h(pi x/s) p dx + pi^2 T'' once more, the boundary terms
+    # (r h(pi r) p(r s) = 2 pi^2 r^3 p(r s) at a = r_a s and b = r_t s) cancel pi^2 T''' exactly, and
+    # h'(t) = -4 t^2 sin 2t gives  R''' = (4 pi^3/s^4) int_a^b x^3 sin(w x) p dx,  w = 2 pi/s;  once
+    # more (sin(w x) = 0 at a, b)  R'''' = -(16 pi^3/s^5) int x^3 sin(wx) p - (8 pi^4/s^6) int x^4 cos(wx) p,
+    # so |R''''| <= (16 pi^3/s1^5) E|xi|^3 + (8 pi^4/s1^6) E[xi^4]  (no derivative of p).
+    # With X_k = int_a^b x^k e^{iwx} p (Normal: x p = m p - p', e^{iwa} = e^{iwb} = 1):
+    # X_{k+1} = (m + i w) X_k + k X_{k-1} - (b^k p(b) - a^k p(a)), and
+    # int h(pi x/s) p = P - Re E - w Im X_1 + (w^2/2) Re X_2  (h = 1 - cos wx - wx sin wx + (wx)^2/2 cos wx).
+    #
+    # MSQE: R'' = 2 E[K^2] - 2 s sum_j c_j^2 p(c_j s),  c_j = j + 1/2 over the cell boundaries;
+    # d E[K^2]/ds = -2 sum_j c_j^2 p(c_j s), so R''' = -6 sum_j c_j^2 p(c_j s) - 2 s sum_j c_j^3 p'(c_j s)
+    # and R'''' = -8 sum_j c_j^3 p'(c_j s) - 2 s sum_j c_j^4 p''(c_j s), bounded with the extremes of
+    # |p'| <= |z| phi(z), |p''| = |z^2 - 1| phi(z) <= (z^2 + 1) phi(z) over each boundary's range.
+
+    TAYLOR = True
+    """Use the pointwise-Taylor curvature bound for a Normal law off centre (|m| > 4)."""
+
+    def taylor_ok(self):
+        # Normal MSQE and QSin; Laplace QSin (its R''' and R'''' need no derivative of the density,
+        # so the kink is harmless; Laplace MSQE's R'''' has a delta at the kink: not here)
+        return self.TAYLOR and (self.law == 0 or self.qsin) and abs(self.m) > 4.0
+
+    def curv_point(self, s):
+        """(R''(s), err, R'''(s), err) of a Normal law, exact at ``s`` (memoised)."""
+        key = ("c", s)
+        out = self._memo.get(key)
+        if out is None:
+            if self.law == 1:
+                out = self._laplace_qsin_c(s)
+            else:
+                out = self._normal_qsin_c(s) if self.qsin else self._normal_msqe_c(s)
+            self._memo[key] = out
+        return out
+
+    def _laplace_qsin_c(self, s):
+        """(R'', err, R''', err) of the Laplace QSin curve at s: the same formulas as the Normal one
+        with X_k = int_a^b x^k e^{iwx} p in closed form (p = e^{-|x - m|}/2 split at m; the
+        antiderivative of x^k e^{lam x} is e^{lam x} sum_j (-1)^j k!/(k-j)! x^{k-j} / lam^{j+1}); the
+        error is 1e-14 of the sum of the magnitudes of every term."""
+        m, relu = self.m, self.relu
+        w = 2.0 * _PI / s
+        a, b = self.r_a * s, self.r_t * s
+        em = complex(math.cos(w * m), math.sin(w * m))
+        X = [0j, 0j, 0j, 0j]
+        A = [0.0, 0.0, 0.0, 0.0]
+
+        def anti(x, lam, ex, sign):
+            # X[k] += sign ex P_k(x), P_k = sum_j (-1)^j k!/(k-j)! x^{k-j}/lam^{j+1}, by the
+            # recurrence P_0 = 1/lam, P_k = (x^k - k P_{k-1})/lam; A[k] += |ex| (the same sum of |terms|)
+            il, ail, aex = 1.0 / lam, 1.0 / abs(lam), abs(ex)
+            P, M, xk = il, ail, 1.0
+            X[0] += sign * ex * P
+            A[0] += aex * M
+            for k in range(1, 4):
+                xk *= x
+                P = (xk - k * P) * il
+                M = (abs(xk) + k * M) * ail
+                X[k] += sign * ex * P
+                A[k] += aex * M
+
+        if a < m:  # left of the mode: p = e^{x - m}/2, lam = 1 + i w
+            lam = complex(1.0, w)
+            top = min(b, m)
+            et = 0.5 * math.exp(top - m) * (1.0 if top == b else em)
+            ea = 0.5 * math.exp(a - m)
+            anti(top, lam, et, 1.0)
+            anti(a, lam, ea, -1.0)
+        if b > m:  # right of it: p = e^{m - x}/2, lam = -1 + i w
+            lam = complex(-1.0, w)
+            bot = max(a, m)
+            eb = 0.5 * math.exp(m - b)
+            ebot = 0.5 * math.exp(m - bot) * (1.0 if bot == a else em)
+            anti(b, lam, eb, 1.0)
+            anti(bot, lam, ebot, -1.0)
+        E, X1, X2, X3 = X
+        e0, e1, e2, e3 = (1e-14 * v + 1e-300 for v in A)
+        P = nc._lmass(-m if relu else a - m, b - m)
+        t2 = 2.0 * self.r_t * self.r_t * self.q_above(b)
+        if not relu and self.r_b < 0:
+            t2 += 2.0 * self.r_b * self.r_b * (1.0 - self.q_above(a))
+        inner = P - E.real - w * X1.imag + 0.5 * w * w * X2.real
+        c2 = inner + _PI2 * t2
+        err2 = (e0 + w * e1 + 0.5 * w * w * e2 + 1e-15 * (P + abs(E.real) + w * abs(X1.imag)
+                                                          + 0.5 * w * w * abs(X2.real)) + 1e-14 * _PI2 * t2)
+        k3 = 4.0 * _PI**3 / s**4
+        c3 = k3 * X3.imag
+        err3 = k3 * e3 * (1 + 1e-14) + 1e-15 * abs(c3)
+        return c2, err2 + 1e-300, c3, err3 + 1e-300
+
+    def _normal_qsin_c(self, s):
+        m, relu = self.m, self.relu
+        w = 2.0 * _PI / s
+        a, b = self.r_a * s, self.r_t * s
+        za, zb = a - m, b - m
+        wofz = self._wofz
+        ew = math.exp(-0.5 * w * w)
+        cm = complex(math.cos(w * m), math.sin(w * m)) * ew
+
+        def Fh(z):
+            if z <= 0.0:
+                return 0.5 * math.exp(-0.5 * z * z) * complex(wofz(complex(-w, -z) / _SQ2)), 0.0
+            return -0.5 * math.exp(-0.5 * z * z) * complex(wofz(complex(w, z) / _SQ2)), 1.0
+
+        fb, cb = Fh(zb)
+        fa, ca = Fh(za)
+        E = (fb - fa) + (cb - ca) * cm
+        errE = 1e-12 * (abs(fb) + abs(fa) + abs(cb - ca) * ew) + 1e-300
+        pa, pb = nc._pdf(za), nc._pdf(zb)
+        mu = complex(m, w)
+        amu = abs(mu)
+        # X_1, X_2, X_3 by the recurrence, with a running bound of the propagated error (err) and
+        # of the magnitudes summed (mag: the rounding of each step is <= 1e-15 of it)
+        X0, X1 = E, mu * E - (pb - pa)
+        e0, e1 = errE, amu * errE
+        g0, g1 = abs(E), amu * abs(E) + pb + pa
+        X2 = mu * X1 + X0 - (b * pb - a * pa)
+        e2 = amu * e1 + e0
+        g2 = amu * g1 + g0 + abs(b * pb) + abs(a * pa)
+        X3 = mu * X2 + 2.0 * X1 - (b * b * pb - a * a * pa)
+        e3 = amu * e2 + 2.0 * e1
+        g3 = amu * g2 + 2.0 * g1 + b * b * pb + a * a * pa
+        e1, e2, e3 = e1 + 1e-14 * g1, e2 + 1e-14 * g2, e3 + 1e-14 * g3
+        P = self.mass(za, zb)
+        t2 = 2.0 * self.r_t * self.r_t * nc._q(zb)
+        if not relu and self.r_b < 0:
+            t2 += 2.0 * self.r_b * self.r_b * (1.0 - nc._q(za))
+        inner = P - E.real - w * X1.imag + 0.5 * w * w * X2.real
+        c2 = inner + _PI2 * t2
+        err2 = (errE + w * e1 + 0.5 * w * w * e2 + 1e-15 * (P + abs(E.real) + w * abs(X1.imag)
+                                                            + 0.5 * w * w * abs(X2.real)) + 1e-14 * _PI2 * t2)
+        k3 = 4.0 * _PI**3 / s**4
+        c3 = k3 * X3.imag
+        err3 = k3 * e3 * (1 + 1e-14) + 1e-15 * abs(c3)
+        return c2, err2 + 1e-300, c3, err3 + 1e-300
+
+    def _normal_msqe_c(self, s):
+        m, r_a, r_t = self.m, self.r_a, self.r_t
+        pdf = nc._pdf
+        k0, k1 = self._cells(s, s)
+        q = nc._q
+        lo = (0.0 if self.relu else -math.inf) if k0 == r_a else (k0 - 0.5) * s
+        ek2 = S2 = S3 = A3 = 0.0
+        qb_pos = qb_neg = None  # the upper boundary's tail probabilities, reused by the next cell
+        for k in range(k0, k1 + 1):
+            hi = math.inf if k == r_t else (k + 0.5) * s
+            za, zb = lo - m, hi - m
+            qa_pos, qa_neg = qb_pos, qb_neg
+            qb_pos = qb_neg = None
+            if za < zb:  # P(cell k) as nc._mass(za, zb)
+                if za >= 0.0:
+                    qb_pos = q(zb)
+                    M0 = (q(za) if qa_pos is None else qa_pos) - qb_pos
+                elif zb <= 0.0:
+                    qb_neg = q(-zb)
+                    M0 = qb_neg - (q(-za) if qa_neg is None else qa_neg)
+                else:
+                    qb_pos = q(zb)
+                    M0 = 1.0 - (q(-za) if qa_neg is None else qa_neg) - qb_pos
+                ek2 += k * k * M0
+            if k < r_t:  # the boundary c s, c = k + 1/2
+                c = k + 0.5
+                pz = pdf(zb)
+                S2 += c * c * pz
+                t = c * c * c * zb * pz  # c^3 (-p'(c s)) with p' = -z phi(z)
+                S3 += t
+                A3 += abs(t)
+            lo = hi
+        c2 = 2.0 * ek2 - 2.0 * s * S2
+        c3 = -6.0 * S2 + 2.0 * s * S3
+        err2 = 1e-14 * (2.0 * ek2 + 2.0 * s * S2)
+        err3 = 1e-14 * (6.0 * S2 + 2.0 * s * A3)
+        if k0 > r_a or k1 < r_t:  # left out: mass <= 2 Q(Z), boundaries with phi(z) <= phi(Z), |z| <= ~kmax s
+            kmax = max(r_t, -r_a) + 1.0
+            Z = self.WINDOW
+            nb = r_t - r_a
+            err2 += 2.0 * kmax * kmax * 2.0 * nc._q(Z) * 1.01 + 2.0 * s * nb * kmax**2 * pdf(Z) * 1.01
+            zm = kmax * s + abs(m)
+            err3 += (6.0 * nb * kmax**2 + 2.0 * s * nb * kmax**3 * zm) * pdf(Z) * 1.01
+        return c2, err2 + 1e-300, c3, err3 + 1e-300
+
+    def fourth_bound(self, s1, s2):
+        """Upper bound of |R''''(s)| over s in [s1, s2] (Normal law)."""
+        m = self.m
+        if self.qsin:
+            # E[xi^4] of Normal(m, 1) / Laplace(m, 1); E|xi|^3 <= E[xi^4]^(3/4)
+            e4 = m**4 + 6.0 * m * m + 3.0 if self.law == 0 else m**4 + 12.0 * m * m + 24.0
+            e3 = e4**0.75
+            crude = (16.0 * _PI**3 / s1**5) * e3 + (8.0 * _PI2 * _PI2 / s1**6) * e4
+            # sharper, by one integration by parts (e^{iwx} = 1 at a, b; f_k = x^k p is continuous
+            # and piecewise C^1): |X_k| <= (|f_k(a)| + |f_k(b)| + int |f_k'|) / w, w >= 2 pi / s2,
+            # int |f_k'| <= k E|xi|^(k-1) + E[|xi|^k |p'/p|] <= k E[xi^2k]^((k-1)/2k) + E[xi^2k]^(1/2) c
+            # (Cauchy-Schwarz; |p'/p| = |x - m| (Normal: E = 1) or 1 (Laplace)); the ends a = r_a s,
+            # b = r_t s over s in [s1, s2] with the largest |x|^k and density there
+            if self.law == 0:
+                e6 = m**6 + 15.0 * m**4 + 45.0 * m * m + 15.0
+                e8 = m**8 + 28.0 * m**6 + 210.0 * m**4 + 420.0 * m * m + 105.0
+            else:
+                e6 = m**6 + 30.0 * m**4 + 360.0 * m * m + 720.0
+                e8 = m**8 + 56.0 * m**6 + 1680.0 * m**4 + 20160.0 * m * m + 40320.0
+            ends = 0.0
+            for r in (self.r_t, self.r_a):
+                if r == 0:
+                    continue
+                x0, x1 = sorted((r * s1, r * s2))
+                pm = self.pdf(0.0) if x0 <= m <= x1 else max(self.pdf(x0 - m), self.pdf(x1 - m))
+                xm = max(abs(x0), abs(x1))
+                ends += pm * (xm**3 + xm**4 * 8.0 * _PI2 * _PI2 / s1**6 / (16.0 * _PI**3 / s1**5))
+            wmin = 2.0 * _PI / s2
+            i3 = 3.0 * e6 ** (2.0 / 6.0) + e6**0.5
+            i4 = 4.0 * e8 ** (3.0 / 8.0) + e8**0.5
+            sharp = ((16.0 * _PI**3 / s1**5) * i3 + (8.0 * _PI2 * _PI2 / s1**6) * i4
+                     + (16.0 * _PI**3 / s1**5) * ends * 1.0001) / wmin
+            return min(crude, sharp) * (1 + 1e-12)
+        k0, k1 = self._cells(s1, s2)
+        j = np.arange(k0, min(k1 + 1, self.r_t), dtype=float) + 0.5
+        x0, x1 = j * s1 - m, j * s2 - m  # the range of z = c s - m (c s increasing in s for c > 0)
+        lo, hi = np.minimum(x0, x1), np.maximum(x0, x1)
+        dmin = np.where((lo <= 0.0) & (hi >= 0.0), 0.0, np.minimum(np.abs(lo), np.abs(hi)))
+        zmax = np.maximum(np.abs(lo), np.abs(hi))
+        ph = np.exp(-0.5 * dmin * dmin) * nc._INV_SQRT2PI * (1 + 1e-14)
+        a = np.abs(j)
+        tot = float(np.sum(8.0 * a**3 * zmax * ph + 2.0 * s2 * a**4 * (zmax * zmax + 1.0) * ph))
+        if k0 > self.r_a or k1 + 1 < self.r_t:
+            kmax = max(self.r_t, -self.r_a) + 1.0
+            Z = self.WINDOW
+            zm = kmax * s2 + abs(m)
+            tot += (self.r_t - self.r_a) * (8.0 * kmax**3 * zm + 2.0 * s2 * kmax**4 * (zm * zm + 1.0)) \
+                * nc._pdf(Z) * 1.01
+        return tot * (1 + 1e-12)
+
+    def curvature_taylor(self, s1, s2):
+        """Rigorous lower bound of R'' on [s1, s2]: R''(u) - |R'''(u)| h - M4 h^2 / 2 at the midpoint."""
+        u = 0.5 * (s1 + s2)
+        h = 0.5 * (s2 - s1) * (1 + 1e-15)
+        c2, e2, c3, e3 = self.curv_point(u)
+        M4 = self.fourth_bound(s1, s2)
+        return (c2 - e2 - (abs(c3) + e3) * h - 0.5 * M4 * h * h) - 1e-14 * abs(c2)
 
     def lower(self, s1, s2, f1, g1, f2, g2):
         """Lower bound of F over [s1, s2] from the values/derivatives (with error bounds) at the ends
@@ -574,12 +859,18 @@ def certify_few(law, m, relu, r_b, r_t, qsin=False, max_bounds=3000):
     seen = set()
     for _restart in range(8):
         # restarts bracket finely: the dips of a law far off centre (s ~ m / k) are < 2x apart
-        br = _bracket_root(cur, start, step0 if _restart == 0 else 1.02)
+        step = step0 if _restart == 0 else 1.02
+        if _restart and abs(m) > 4.0:
+            # the dips s ~ |m| / k are ~ s / |m| apart (relative): steps of 1.02x can jump from the
+            # restart point over its own dip into the next one (the search then cycles)
+            step = 1.0 + min(0.02, 0.3 * start / abs(m))
+        br = _bracket_root(cur, start, step)
         if br is None:
             return None
         lo, hi, glo, ghi = br
         s_t = _brent_root(lambda s: cur.deriv(s)[0], lo, hi, glo, ghi, rtol=1e-13)[0]
-        if s_t in seen:  # the restart found the same root again (dips tied or too close): give up
+        if s_t in seen or (abs(m) > 4.0 and any(abs(s_t - v) <= 1e-9 * v for v in seen)):
+            # the restart found the same root again (dips tied or too close): give up
             return None
         seen.add(s_t)
         if _restart == 0 and step0 != 2.0:
@@ -621,7 +912,17 @@ def _certify_at(cur, s_t, Y, far, max_bounds):
     nb = 0
     hull = None
     # off centre the next dips are ~1/r apart and 5 % reaches their humps (R'' < 0): start at 1 %
-    for d in ((0.01, 0.002) if abs(cur.m) > 4.0 else (0.05, 0.01, 0.002)):
+    ds = (0.01, 0.002) if abs(cur.m) > 4.0 else (0.05, 0.01, 0.002)
+    if cur.taylor_ok():
+        # R'' falls from its value at s_t at the rate of the third derivative c3: a neighbourhood
+        # where it stays above about half of it
+        c2, _, c3, _ = cur.curv_point(s_t)
+        d0 = min(0.01, 0.5 * c2 / (abs(c3) * s_t + 1e-300))
+        # ... and where the fourth-derivative term (M4 d^2/2, an upper bound) stays below it
+        m4 = cur.fourth_bound(s_t * 0.99, s_t * 1.01)
+        d0 = max(1e-5, min(d0, math.sqrt(max(c2, 0.0) / (m4 + 1e-300)) / s_t))
+        ds = (d0, 0.2 * d0)
+    for d in ds:
         a, b = s_t * (1 - d), s_t * (1 + d)
         if a < x:
             continue

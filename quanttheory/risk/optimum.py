@@ -443,6 +443,18 @@ def _normal_optimum(dist, grid, reg, with_msqe_excess, rtol):
     # Laplace laws at 1-3 bits (and signed 4-bit grids), where the few-cell certificate goes first
     r_a = 0 if relu else grid.r_b
     few_first = span <= 4 or (law == 1 and span <= 16 and (span <= 8 or r_a < 0))
+    # a Normal law (Laplace: QSin) off centre (|m| > 4): the few-cell certificate, whose convexity proof off centre
+    # uses R'' and its derivative at points (FewCells.curvature_taylor), first, up to 256 points
+    # (the series certificate often fails there, slowly: its remainder grows with m)
+    # s* ~ |m| / r (r the grid's end on the mean's side) not small: where it is, the series
+    # certificate is exact to ~1e-16 and the few-cell sums (O(24/s) cells) round to ~1e-12
+    r_side = grid.r_t if m > 0 else -r_a
+    # (a Laplace law's QSin curve is a closed form whatever the grid: no such threshold)
+    # Laplace QSin up to 1024 points (9-10 bits: its evaluation is O(1); beyond, the few-cell
+    # certificate failed on Laplace(50, 1) at 12 bits)
+    off_first = ((law == 0 or qsin) and abs(m) > 4.0 and span <= (1024 if law == 1 else 256) and r_side > 0
+                 and (abs(m) / r_side >= 0.25 or law == 1))
+    few_first = few_first or off_first
     cert = few_cells() if few_first else None
     few = cert is not None
     if cert is None:
@@ -454,7 +466,7 @@ def _normal_optimum(dist, grid, reg, with_msqe_excess, rtol):
     # not small): QSin up to 256 points (the per-cell path only certifies QSin to its hull, ~1e-4),
     # MSQE of a Normal law up to 64 (its cell sums run over the cells near the mean only; beyond 64
     # points, and for a Laplace law's O(points) sums, the per-cell component certificate is faster)
-    off = abs(m) > 3.0 and (span <= 256 if qsin else (law == 0 and span <= 64))
+    off = abs(m) > 3.0 and (span <= 256 if qsin else (law == 0 and span <= 64)) and not off_first
     if cert is None and not few_first and (span <= 16 or off):
         cert = few_cells()
         few = cert is not None
