@@ -40,7 +40,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .spec import (E8M0_MAX, E8M0_MIN, BlockFormat, _block_sse, _positive_values, _tensor_scale,
+from .spec import (E8M0_MAX, E8M0_MIN, BlockFormat, _block_sse, _oracle_underflow, _positive_values, _tensor_scale,
                    as_blocks, block_scales, check_rule, get_block_format)
 
 CHUNK_BLOCKS = 1 << 14
@@ -276,9 +276,23 @@ def oracle_scales(xb, bf: BlockFormat, *, tensor_scale=1.0, return_sse=False, re
     One pass over the data in a compiled kernel; memory ``O(nb)``.  With ``return_sse`` also
     the blocks' squared errors; with ``return_counts`` the number of values (pieces) tried.
     NaN or infinite data raise ``ValueError`` (detected inside the float32 kernel at no extra
-    pass; the other kernels check first)."""
+    pass; the other kernels check first).  ``xb`` must have at least 2 dimensions and a last
+    axis of the format's block size ``bf.block`` (else ``ValueError``: use :func:`as_blocks`);
+    bool arrays raise ``TypeError``."""
     from . import _kernels as K
 
+    if not isinstance(bf, BlockFormat):
+        raise TypeError(f"bf must be a BlockFormat (quanttheory.blocks.get_block_format(...)), got "
+                        f"{type(bf).__name__}")
+    if np.ndim(xb) < 2 or np.shape(xb)[-1] != bf.block:
+        raise ValueError(f"xb must have shape (..., nblocks, {bf.block}) (blocks of the format's size "
+                         f"k = {bf.block}), got shape {np.shape(xb)}; use quanttheory.blocks.as_blocks(x, "
+                         f"{bf.block}) or get_block_format(..., block=k)")
+    if np.asarray(xb).dtype.kind not in "fiu":
+        raise TypeError(f"xb must be a real numeric array (cast bool with .astype(float)), got dtype "
+                        f"{np.asarray(xb).dtype}")
+    if bf.scale_format == "e4m3":  # validated (finite, > 0); ignored by the other scale formats
+        tensor_scale = _tensor_scale(None, bf, 1.0 if tensor_scale is None else tensor_scale)
     shape = np.shape(xb)[:-1]
     flat = _as_2d_blocks(xb)
     nb = flat.shape[0]
@@ -359,6 +373,8 @@ def block_data_report(x, fmt, *, rules=None, axis=-1, block=None, scale_format=N
     if "oracle" not in rules:
         rules = rules + ["oracle"]
     xb, n, _ = as_blocks(x, bf.block, axis, partial)
+    if xb.size == 0:
+        raise ValueError(f"data is empty (shape {np.shape(x)}): a report of no data is undefined")
     S = _tensor_scale(xb, bf, tensor_scale)
     flat = xb.reshape(-1, bf.block)
     rows = flat.shape[0] // max(xb.shape[-2], 1)
@@ -383,9 +399,9 @@ def block_data_report(x, fmt, *, rules=None, axis=-1, block=None, scale_format=N
                 X, un, ov, sse = np.where(p4, X4, X6), np.where(p4, u4, u6), np.where(p4, o4, o6), np.minimum(e4, e6)
             else:
                 X, sse = _oracle_chunk(ch, bf, S)
-                sse = _block_sse(ch, X, fmt_e)[0]
-                un = np.zeros(X.shape, bool)
-                ov = un
+                sse, q = _block_sse(ch, X, fmt_e)
+                un = _oracle_underflow(ch, q)
+                ov = np.zeros(X.shape, bool)
             Xs = np.where(X > 0, X, 1.0)[:, None]
             u = ch / Xs
             sat = np.count_nonzero(((u > hi * (1 + 1e-12)) | (u < lo * (1 + 1e-12))) & (X > 0)[:, None])
