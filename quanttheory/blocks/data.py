@@ -379,37 +379,46 @@ def block_data_report(x, fmt, *, rules=None, axis=-1, block=None, scale_format=N
     flat = xb.reshape(-1, bf.block)
     rows = flat.shape[0] // max(xb.shape[-2], 1)
     nel = flat.shape[0] * bf.block - rows * (xb.shape[-2] * bf.block - n)  # padding excluded
-    s2 = float(np.sum(flat * flat))
+    # validate before computing: values whose squares overflow would print numpy warnings and give inf
+    big = ValueError("data has values too large to square in float64 (the sum of squares overflows; |x| above "
+                     "~1e154); rescale the data before computing block scales")
+    with np.errstate(over="ignore"):
+        s2 = float(np.sum(flat * flat))
+    if not math.isfinite(s2):
+        raise big
     acc = {r: [0.0, 0, 0, 0] for r in rules}
     fmt_e = bf.fmt
     lo, hi = float(fmt_e.levels[0]), float(fmt_e.levels[-1])
-    for i in range(0, flat.shape[0], CHUNK_BLOCKS):
-        ch = flat[i:i + CHUNK_BLOCKS]
-        M = np.max(np.abs(ch), axis=1)
-        for r in rules:
-            if r in ("floor", "ceil", "round", "clip"):
-                X, un, ov = block_scales(M, bf, r, c=c, tensor_scale=S)
-                sse, _ = _block_sse(ch, X, fmt_e)
-            elif r == "4over6":
-                X6, u6, o6 = block_scales(M, bf, "round", c=c, tensor_scale=S)
-                X4, u4, o4 = block_scales(M, bf, "round", c=1.5 * c, tensor_scale=S)
-                e6, _ = _block_sse(ch, X6, fmt_e)
-                e4, _ = _block_sse(ch, X4, fmt_e)
-                p4 = e4 < e6
-                X, un, ov, sse = np.where(p4, X4, X6), np.where(p4, u4, u6), np.where(p4, o4, o6), np.minimum(e4, e6)
-            else:
-                X, sse = _oracle_chunk(ch, bf, S)
-                sse, q = _block_sse(ch, X, fmt_e)
-                un = _oracle_underflow(ch, q)
-                ov = np.zeros(X.shape, bool)
-            Xs = np.where(X > 0, X, 1.0)[:, None]
-            u = ch / Xs
-            sat = np.count_nonzero(((u > hi * (1 + 1e-12)) | (u < lo * (1 + 1e-12))) & (X > 0)[:, None])
-            a = acc[r]
-            a[0] += float(np.sum(sse))
-            a[1] += int(sat)
-            a[2] += int(np.count_nonzero(un))
-            a[3] += int(np.count_nonzero(ov))
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is detected below and raised
+        for i in range(0, flat.shape[0], CHUNK_BLOCKS):
+            ch = flat[i:i + CHUNK_BLOCKS]
+            M = np.max(np.abs(ch), axis=1)
+            for r in rules:
+                if r in ("floor", "ceil", "round", "clip"):
+                    X, un, ov = block_scales(M, bf, r, c=c, tensor_scale=S)
+                    sse, _ = _block_sse(ch, X, fmt_e)
+                elif r == "4over6":
+                    X6, u6, o6 = block_scales(M, bf, "round", c=c, tensor_scale=S)
+                    X4, u4, o4 = block_scales(M, bf, "round", c=1.5 * c, tensor_scale=S)
+                    e6, _ = _block_sse(ch, X6, fmt_e)
+                    e4, _ = _block_sse(ch, X4, fmt_e)
+                    p4 = e4 < e6
+                    X, un, ov, sse = np.where(p4, X4, X6), np.where(p4, u4, u6), np.where(p4, o4, o6), np.minimum(e4, e6)
+                else:
+                    X, sse = _oracle_chunk(ch, bf, S)
+                    sse, q = _block_sse(ch, X, fmt_e)
+                    un = _oracle_underflow(ch, q)
+                    ov = np.zeros(X.shape, bool)
+                Xs = np.where(X > 0, X, 1.0)[:, None]
+                u = ch / Xs
+                sat = np.count_nonzero(((u > hi * (1 + 1e-12)) | (u < lo * (1 + 1e-12))) & (X > 0)[:, None])
+                a = acc[r]
+                a[0] += float(np.sum(sse))
+                a[1] += int(sat)
+                a[2] += int(np.count_nonzero(un))
+                a[3] += int(np.count_nonzero(ov))
+    if not all(math.isfinite(acc[r][0]) for r in rules):
+        raise big
     nblk = flat.shape[0]
 
     def db(e):
