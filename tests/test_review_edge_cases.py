@@ -104,6 +104,21 @@ def test_block_data_report_empty(fmt, shape, partial):
         block_data_report(np.zeros(shape), fmt, partial=partial)
 
 
+def test_block_data_report_tiny_raises_zero_is_exact():
+    # x ~ 1e-300: every value quantizes to 0 (true SQNR 0 dB), but the squares underflow: MSE 0, SQNR inf
+    with pytest.raises(ValueError, match="magnitudes are all below 3.13e-148"):
+        block_data_report(BASE * 1e-300, "mxfp4")
+    reps = block_data_report(np.zeros(64), "mxfp4")
+    assert all(r.mse == 0.0 for r in reps)
+    # just above the guard, with real block scales (no scale range: E8M0 / E4M3 would underflow and
+    # correctly report SQNR 0 dB), the report is the power-of-2 rescaled one: SQNR and rates identical
+    a = block_data_report(BASE, "mxfp4", scale_format="real")
+    b = block_data_report(BASE * 2.0**-480, "mxfp4", scale_format="real")
+    assert [r.rule for r in a] == ["clip", "4over6", "oracle"] and a[0].sqnr_db > 10
+    for r1, r2 in zip(a, b):
+        assert r2.sqnr_db == pytest.approx(r1.sqnr_db, abs=1e-9) and r2.saturation_rate == r1.saturation_rate
+
+
 def _cli(tmp_path, arr, *args):
     p = tmp_path / "x.npy"
     np.save(p, arr)

@@ -375,6 +375,11 @@ def block_data_report(x, fmt, *, rules=None, axis=-1, block=None, scale_format=N
     xb, n, _ = as_blocks(x, bf.block, axis, partial)
     if xb.size == 0:
         raise ValueError(f"data is empty (shape {np.shape(x)}): a report of no data is undefined")
+    amax = float(np.max(np.abs(xb)))
+    if amax > 0:  # (all-zero data is exact: MSE 0) squares below TINY_DATA underflow: MSE 0, SQNR inf
+        from ..risk.data import check_not_tiny
+
+        check_not_tiny(amax)
     S = _tensor_scale(xb, bf, tensor_scale)
     flat = xb.reshape(-1, bf.block)
     rows = flat.shape[0] // max(xb.shape[-2], 1)
