@@ -40,7 +40,9 @@ def as_float_array(x, name: str, *, allow_empty: bool = True) -> np.ndarray:
     arr = np.asarray(x)
     if arr.dtype.kind == "c":
         raise TypeError(f"{name} must be real, got a complex array; pass x.real or abs(x) explicitly")
-    if arr.dtype.kind not in "fiub":
+    if arr.dtype.kind == "b":  # as the data optimizers (laws.atoms.as_data_array): no silent 0/1 cast
+        raise TypeError(f"{name} is boolean; convert it explicitly (e.g. x.astype(float)) if you mean 0/1 values")
+    if arr.dtype.kind not in "fiu":
         raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
     arr = arr.astype(np.float64, copy=False)
     if not allow_empty and arr.size == 0:

@@ -91,8 +91,12 @@ def _solve_one(arr, bits, name="data", allow_constant=False, prune=True):
         lo_v = 0.0 if st.min_pos == math.inf else st.min_pos
         if st.n_pos and st.max_pos == 0.0:
             lo_v = 0.0
+    if lo_v != hi_v:
+        # not constant: tiny magnitudes are reported as such (their sum of squares underflows to 0, which
+        # used to be read as all-zero data: "constant (every value is 0.0)")
+        E.check_not_tiny(max(st.max_pos, st.max_neg), name)
     if lo_v == hi_v or (st.sum_sq == 0.0):
-        c = 0.0 if st.sum_sq == 0.0 else float(hi_v)
+        c = float(hi_v)  # lo_v == hi_v here (sum_sq == 0 with lo_v != hi_v is tiny data, raised above)
         # constant: every value equal (sum_sq = n c^2 and mean = c)
         if st.sum_sq == 0.0 or abs(st.sum_sq - n * c * c) <= 4 * 2.0**-52 * st.sum_sq * max(1, math.log2(n)):
             if st.sum_sq == 0.0 or float(np.min(arr)) == float(np.max(arr)):
@@ -102,7 +106,7 @@ def _solve_one(arr, bits, name="data", allow_constant=False, prune=True):
     brackets = []
     for tp, tn in tops:
         try:
-            brackets.append(E._bracket(st, tp, tn))
+            brackets.append(E._bracket(st, tp, tn, name))
         except ValueError:
             if max(st.max_pos, st.max_neg) < E.TINY_DATA:
                 raise

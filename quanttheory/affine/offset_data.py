@@ -53,13 +53,22 @@ def optimal_offset_1d(x, bits, *, name="data", allow_constant=False) -> AffineOp
     n = xs.size
     if xs[0] == xs[-1]:
         if not allow_constant:
-            raise ValueError(f"{name} is constant (every value is {xs[0]!r}): with a real offset every s > 0 is "
+            raise ValueError(f"{name} is constant (every value is {float(xs[0])!r}): with a real offset every s > 0 is "
                              "optimal (m = value - k s, MSE 0); pass allow_constant=True to get s = 1, m = value")
         return AffineOptimum(bits, "offset", 1.0, None, float(xs[0]), 0.0, 0.0, math.inf, math.inf,
                              "degenerate: constant data, every s > 0 is optimal; s = 1 returned",
                              extra={"degenerate": True, "n": n})
+    from ..risk.data import check_not_tiny
+
+    # the same guard as the zero-point and symmetric data optimizers: squares of values below TINY_DATA
+    # underflow (the search below works on squared errors; without it, x ~ 1e-300 never left the offset
+    # bracket loops and x ~ 1e-160 returned a wrong optimum)
+    check_not_tiny(max(-float(xs[0]), float(xs[-1])), name)
     mu = float(np.mean(xs))
     xc = xs - mu  # centred: translation-equivariant (m shifts by mu)
+    # the search squares the centred values: their spread must not underflow either (x ~ 1e-140 with
+    # differences of a few ulps)
+    check_not_tiny(max(-float(xc[0]), float(xc[-1])), name, "deviations from their mean")
     span = float(xc[-1] - xc[0])
     kk = np.arange(N + 1)
 
@@ -94,6 +103,8 @@ def optimal_offset_1d(x, bits, *, name="data", allow_constant=False) -> AffineOp
             out.append(float(np.sum(np.minimum(sel - a, b - sel) ** 2)))
         return min(out) * (1 - 4 * n * 2.0**-52)
 
+    # terminates: s_hi doubles from span / N past 4 span in <= bits + 3 steps, then either breaks or the
+    # condition fails (span is finite and >= TINY_DATA)
     s_hi = max(s0, 1e-300)
     while tent(s_hi) <= best:
         s_hi *= 2
@@ -101,13 +112,30 @@ def optimal_offset_1d(x, bits, *, name="data", allow_constant=False) -> AffineOp
             if tent(s_hi) <= best:
                 s_hi = 4 * span  # beyond 2 * span a window holds all data: the bound is the tent of the data
                 break
+    # offsets: m >= m_hi puts every level above m_hi, m <= m_lo every level below m_lo + N s_hi.
+    # Termination: xc[0] <= 0 <= xc[-1] and span >= max |xc| >= TINY_DATA (checked above), so after k
+    # steps the term of xc[0] (of xc[-1]) is >= (k span)^2, a normal float; the incumbent is
+    # best <= n span^2 (every scan grid's hull holds a point within span of every datum), so each loop
+    # stops after at most sqrt(n) + 1 steps (or at an overflow to inf > best).  The cap only turns a
+    # violated assumption into an error instead of a hang.
+    if not math.isfinite(best):
+        raise ValueError(f"{name}: squared deviations from the mean overflow float64; rescale the data")
+    cap = 2 * math.isqrt(n) + 8
     m_hi = 0.0
-    step = max(span, 1e-300)
-    while float(np.sum(np.maximum(m_hi - xc, 0.0) ** 2)) <= best:
+    step = span
+    for _ in range(cap):
+        if float(np.sum(np.maximum(m_hi - xc, 0.0) ** 2)) > best:
+            break
         m_hi += step
+    else:
+        raise RuntimeError("internal error: the real-offset bracket did not close; please report")
     m_lo = -N * s_hi
-    while float(np.sum(np.maximum(xc - (m_lo + N * s_hi), 0.0) ** 2)) <= best:
+    for _ in range(cap):
+        if float(np.sum(np.maximum(xc - (m_lo + N * s_hi), 0.0) ** 2)) > best:
+            break
         m_lo -= step
+    else:
+        raise RuntimeError("internal error: the real-offset bracket did not close; please report")
     # boxes over (s, c), c = m + s N / 2
     ns, nc = 16, 16
     s_min = s0 / 64

@@ -40,7 +40,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .spec import (E8M0_MAX, E8M0_MIN, BlockFormat, _block_sse, _positive_values, _tensor_scale,
+from .spec import (E8M0_MAX, E8M0_MIN, BlockFormat, _block_sse, _oracle_underflow, _positive_values, _tensor_scale,
                    as_blocks, block_scales, check_rule, get_block_format)
 
 CHUNK_BLOCKS = 1 << 14
@@ -276,9 +276,23 @@ def oracle_scales(xb, bf: BlockFormat, *, tensor_scale=1.0, return_sse=False, re
     One pass over the data in a compiled kernel; memory ``O(nb)``.  With ``return_sse`` also
     the blocks' squared errors; with ``return_counts`` the number of values (pieces) tried.
     NaN or infinite data raise ``ValueError`` (detected inside the float32 kernel at no extra
-    pass; the other kernels check first)."""
+    pass; the other kernels check first).  ``xb`` must have at least 2 dimensions and a last
+    axis of the format's block size ``bf.block`` (else ``ValueError``: use :func:`as_blocks`);
+    bool arrays raise ``TypeError``."""
     from . import _kernels as K
 
+    if not isinstance(bf, BlockFormat):
+        raise TypeError(f"bf must be a BlockFormat (quanttheory.blocks.get_block_format(...)), got "
+                        f"{type(bf).__name__}")
+    if np.ndim(xb) < 2 or np.shape(xb)[-1] != bf.block:
+        raise ValueError(f"xb must have shape (..., nblocks, {bf.block}) (blocks of the format's size "
+                         f"k = {bf.block}), got shape {np.shape(xb)}; use quanttheory.blocks.as_blocks(x, "
+                         f"{bf.block}) or get_block_format(..., block=k)")
+    if np.asarray(xb).dtype.kind not in "fiu":
+        raise TypeError(f"xb must be a real numeric array (cast bool with .astype(float)), got dtype "
+                        f"{np.asarray(xb).dtype}")
+    if bf.scale_format == "e4m3":  # validated (finite, > 0); ignored by the other scale formats
+        tensor_scale = _tensor_scale(None, bf, 1.0 if tensor_scale is None else tensor_scale)
     shape = np.shape(xb)[:-1]
     flat = _as_2d_blocks(xb)
     nb = flat.shape[0]
@@ -359,41 +373,57 @@ def block_data_report(x, fmt, *, rules=None, axis=-1, block=None, scale_format=N
     if "oracle" not in rules:
         rules = rules + ["oracle"]
     xb, n, _ = as_blocks(x, bf.block, axis, partial)
+    if xb.size == 0:
+        raise ValueError(f"data is empty (shape {np.shape(x)}): a report of no data is undefined")
+    amax = float(np.max(np.abs(xb)))
+    if amax > 0:  # (all-zero data is exact: MSE 0) squares below TINY_DATA underflow: MSE 0, SQNR inf
+        from ..risk.data import check_not_tiny
+
+        check_not_tiny(amax)
     S = _tensor_scale(xb, bf, tensor_scale)
     flat = xb.reshape(-1, bf.block)
     rows = flat.shape[0] // max(xb.shape[-2], 1)
     nel = flat.shape[0] * bf.block - rows * (xb.shape[-2] * bf.block - n)  # padding excluded
-    s2 = float(np.sum(flat * flat))
+    # validate before computing: values whose squares overflow would print numpy warnings and give inf
+    big = ValueError("data has values too large to square in float64 (the sum of squares overflows; |x| above "
+                     "~1e154); rescale the data before computing block scales")
+    with np.errstate(over="ignore"):
+        s2 = float(np.sum(flat * flat))
+    if not math.isfinite(s2):
+        raise big
     acc = {r: [0.0, 0, 0, 0] for r in rules}
     fmt_e = bf.fmt
     lo, hi = float(fmt_e.levels[0]), float(fmt_e.levels[-1])
-    for i in range(0, flat.shape[0], CHUNK_BLOCKS):
-        ch = flat[i:i + CHUNK_BLOCKS]
-        M = np.max(np.abs(ch), axis=1)
-        for r in rules:
-            if r in ("floor", "ceil", "round", "clip"):
-                X, un, ov = block_scales(M, bf, r, c=c, tensor_scale=S)
-                sse, _ = _block_sse(ch, X, fmt_e)
-            elif r == "4over6":
-                X6, u6, o6 = block_scales(M, bf, "round", c=c, tensor_scale=S)
-                X4, u4, o4 = block_scales(M, bf, "round", c=1.5 * c, tensor_scale=S)
-                e6, _ = _block_sse(ch, X6, fmt_e)
-                e4, _ = _block_sse(ch, X4, fmt_e)
-                p4 = e4 < e6
-                X, un, ov, sse = np.where(p4, X4, X6), np.where(p4, u4, u6), np.where(p4, o4, o6), np.minimum(e4, e6)
-            else:
-                X, sse = _oracle_chunk(ch, bf, S)
-                sse = _block_sse(ch, X, fmt_e)[0]
-                un = np.zeros(X.shape, bool)
-                ov = un
-            Xs = np.where(X > 0, X, 1.0)[:, None]
-            u = ch / Xs
-            sat = np.count_nonzero(((u > hi * (1 + 1e-12)) | (u < lo * (1 + 1e-12))) & (X > 0)[:, None])
-            a = acc[r]
-            a[0] += float(np.sum(sse))
-            a[1] += int(sat)
-            a[2] += int(np.count_nonzero(un))
-            a[3] += int(np.count_nonzero(ov))
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is detected below and raised
+        for i in range(0, flat.shape[0], CHUNK_BLOCKS):
+            ch = flat[i:i + CHUNK_BLOCKS]
+            M = np.max(np.abs(ch), axis=1)
+            for r in rules:
+                if r in ("floor", "ceil", "round", "clip"):
+                    X, un, ov = block_scales(M, bf, r, c=c, tensor_scale=S)
+                    sse, _ = _block_sse(ch, X, fmt_e)
+                elif r == "4over6":
+                    X6, u6, o6 = block_scales(M, bf, "round", c=c, tensor_scale=S)
+                    X4, u4, o4 = block_scales(M, bf, "round", c=1.5 * c, tensor_scale=S)
+                    e6, _ = _block_sse(ch, X6, fmt_e)
+                    e4, _ = _block_sse(ch, X4, fmt_e)
+                    p4 = e4 < e6
+                    X, un, ov, sse = np.where(p4, X4, X6), np.where(p4, u4, u6), np.where(p4, o4, o6), np.minimum(e4, e6)
+                else:
+                    X, sse = _oracle_chunk(ch, bf, S)
+                    sse, q = _block_sse(ch, X, fmt_e)
+                    un = _oracle_underflow(ch, q)
+                    ov = np.zeros(X.shape, bool)
+                Xs = np.where(X > 0, X, 1.0)[:, None]
+                u = ch / Xs
+                sat = np.count_nonzero(((u > hi * (1 + 1e-12)) | (u < lo * (1 + 1e-12))) & (X > 0)[:, None])
+                a = acc[r]
+                a[0] += float(np.sum(sse))
+                a[1] += int(sat)
+                a[2] += int(np.count_nonzero(un))
+                a[3] += int(np.count_nonzero(ov))
+    if not all(math.isfinite(acc[r][0]) for r in rules):
+        raise big
     nblk = flat.shape[0]
 
     def db(e):

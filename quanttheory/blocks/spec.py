@@ -284,7 +284,9 @@ def as_blocks(x, block: int, axis: int = -1, partial: bool = False):
     if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or int(block) < 1:
         raise ValueError(f"block size must be an integer >= 1, got {block!r}")
     block = int(block)
-    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -x.ndim <= int(axis) < x.ndim:
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"axis must be an int, got {type(axis).__name__} {axis!r}")
+    if not -x.ndim <= int(axis) < x.ndim:
         raise ValueError(f"axis {axis!r} out of range for data of shape {x.shape}")
     xm = np.moveaxis(x, int(axis), -1)
     n = xm.shape[-1]
@@ -344,9 +346,9 @@ def quantize_blocks(x, element, *, block=None, scale_format=None, rule=None, axi
         from .data import oracle_scales
 
         X = oracle_scales(xb, bf, tensor_scale=S)
-        under = np.zeros(X.shape, bool)
         over = np.zeros(X.shape, bool)
         _, q = _block_sse(xb, X, fmt)
+        under = _oracle_underflow(xb, q)
     lo, hi = float(fmt.levels[0]), float(fmt.levels[-1])
     Xs = np.where(X > 0, X, 1.0)[..., None]
     u = xb / Xs
@@ -356,13 +358,30 @@ def quantize_blocks(x, element, *, block=None, scale_format=None, rule=None, axi
     return BlockQuantized(vals, X, under, over, sat, r, bf.block)
 
 
+def _oracle_underflow(xb, q):
+    """The oracle's ``scale_underflow`` per block: the block has a non-zero value and every value
+    quantizes to 0 at the oracle's scale.  Rounding is to nearest with 0 a level, so each error is
+    at most ``|x|``: a scale that keeps any value beats all-zero, and the oracle returns all-zero only
+    when every representable scale rounds the whole block to 0 (the scale it needs is below the scale
+    format's range).  The oracle never overflows (it can always take a smaller scale)."""
+    return np.any(xb != 0, axis=-1) & ~np.any(q != 0, axis=-1)
+
+
 def _tensor_scale(xb, bf: BlockFormat, tensor_scale):
+    """The FP32 tensor scale ``S`` of E4M3-scaled formats (NVFP4 style); 1.0 for the others.  A given
+    ``tensor_scale`` must be a finite number > 0, and is an error for a format without E4M3 block scales
+    (E8M0 / fp16 / real scales have no tensor scale: silently ignoring it would hide a wrong format)."""
+    if tensor_scale is not None:
+        if isinstance(tensor_scale, bool) or not isinstance(tensor_scale, (int, float, np.integer, np.floating)):
+            raise TypeError(f"tensor_scale must be a real number, got {type(tensor_scale).__name__}")
+        ts = float(tensor_scale)
+        if not (math.isfinite(ts) and ts > 0):
+            raise ValueError(f"tensor_scale must be a finite number > 0, got {tensor_scale!r}")
+        if bf.scale_format != "e4m3":
+            raise ValueError(f"tensor_scale applies only to formats with E4M3 block scales (e.g. nvfp4); this "
+                             f"format's block scales are {bf.scale_format}: drop tensor_scale")
+        return ts
     if bf.scale_format != "e4m3":
         return 1.0
-    if tensor_scale is None:
-        amax = float(np.max(np.abs(xb))) if xb.size else 0.0
-        return amax / (448.0 * bf.lmax) if amax > 0 else 1.0
-    ts = float(tensor_scale)
-    if not (math.isfinite(ts) and ts > 0):
-        raise ValueError(f"tensor_scale must be a finite number > 0, got {tensor_scale!r}")
-    return ts
+    amax = float(np.max(np.abs(xb))) if xb.size else 0.0
+    return amax / (448.0 * bf.lmax) if amax > 0 else 1.0

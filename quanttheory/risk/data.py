@@ -128,7 +128,18 @@ def empirical_mse(data, scale, grid) -> np.ndarray | float:
     return float(vals[0]) if np.ndim(scale) == 0 else vals.reshape(np.shape(scale))
 
 
-def _bracket(st: DataStats, Tp: int, Tn: int) -> tuple[float, float] | None:
+def check_not_tiny(amax: float, name: str = "data", what: str = "magnitudes") -> None:
+    """Raise ValueError when ``amax < TINY_DATA`` (2**-490 ~ 3.13e-148): squared errors of such values
+    underflow in float64 (``TINY_DATA**2 ~ 1e-295`` is the smallest square kept with full relative
+    accuracy), so no search on them can be trusted.  Shared by every exact data optimizer (``amax`` is
+    the largest magnitude the search squares: ``max |x|``, or ``max |x - mean|`` for the real-offset form)."""
+    if amax < TINY_DATA:
+        who = "the data's" if name == "data" else f"{name}:"
+        raise ValueError(f"{who} {what} are all below {TINY_DATA:.3g}: squared errors underflow in "
+                         "float64; rescale the data by a power of 2 (the optimal scale scales with it)")
+
+
+def _bracket(st: DataStats, Tp: int, Tn: int, name: str = "data") -> tuple[float, float] | None:
     """``[s_lo, s_hi]`` containing every global minimizer, or None if MSE is constant in s."""
     lo = math.inf
     hi = 0.0
@@ -140,9 +151,7 @@ def _bracket(st: DataStats, Tp: int, Tn: int) -> tuple[float, float] | None:
         hi = max(hi, st.max_neg)
     if hi == 0.0:
         return None
-    if hi < TINY_DATA:
-        raise ValueError(f"the data's magnitudes are all below {TINY_DATA:.3g}: squared errors underflow in "
-                         "float64; rescale the data by a power of 2 (the optimal scale scales with it)")
+    check_not_tiny(hi, name)
     # below S_FLOOR only points with |x| < (T + 1/2) S_FLOOR ~ 1e-298 are not clipped; their squared
     # errors (< 1e-596) underflow to 0 in float64, so MSE is non-increasing there as well
     return max(lo, S_FLOOR), 2.0 * hi
