@@ -214,3 +214,23 @@ def test_tensor_scale_validated_and_format_checked():
     # valid: unchanged result with an explicit default
     S = float(np.max(np.abs(x))) / (448 * 6)
     assert np.array_equal(quantize_blocks(x, "nvfp4").values, quantize_blocks(x, "nvfp4", tensor_scale=S).values)
+
+
+def test_block_mse_rejects_unused_tensor_scale_and_bool_c():
+    """A tensor scale multiplies only E4M3 block scales (NVFP4): for an E8M0 (MX) format it would be
+    silently ignored, so it is an error; ``c=True`` is not a clip multiplier."""
+    import quanttheory as qt
+    from quanttheory.blocks import block_mse, quantize_blocks
+
+    with pytest.raises(ValueError, match="tensor_scale applies only"):
+        block_mse(qt.Normal(), "mxfp4", tensor_scale=0.5)
+    with pytest.raises(TypeError, match="clip multiplier"):
+        quantize_blocks(np.ones(32), "mxfp4", c=True)
+    with pytest.raises(TypeError, match="clip multiplier"):
+        block_mse(qt.Normal(), "mxfp4", "clip", c=np.True_)
+    # the NVFP4 tensor scale is still accepted, and S = the default gives the default result
+    from quanttheory.blocks.expectation import default_tensor_scale
+    from quanttheory.blocks import get_block_format
+
+    S = default_tensor_scale(qt.Normal(), get_block_format("nvfp4"))
+    assert block_mse(qt.Normal(), "nvfp4", tensor_scale=S).mse == block_mse(qt.Normal(), "nvfp4").mse

@@ -51,7 +51,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .spec import (BlockFormat, _positive_values, block_scales, check_rule, get_block_format)
+from .spec import (BlockFormat, _positive_values, block_scales, check_clip_multiplier, check_rule, get_block_format)
 
 _GL_N = 16
 
@@ -286,13 +286,17 @@ def block_mse(dist, fmt, rule=None, *, block=None, scale_format=None, c: float =
         Clip multiplier (``clip``; scales the target ``c M / lmax`` of ``ceil``/``round``
         for non-E8M0 scales).
     tensor_scale : float or None
-        NVFP4's FP32 tensor scale ``S`` (default :func:`default_tensor_scale`).
+        NVFP4's FP32 tensor scale ``S`` (default :func:`default_tensor_scale`); a ``ValueError``
+        for formats without E4M3 block scales (their scale is not multiplied by a tensor scale).
     tol : float
         Target relative accuracy of ``mse`` (the returned ``error_estimate`` is absolute).
     """
     dist = _check_law(dist)
     bf = get_block_format(fmt, block=block, scale_format=scale_format)
     r = check_rule(rule, bf)
+    if tensor_scale is not None and bf.scale_format != "e4m3":
+        raise ValueError(f"tensor_scale applies only to formats with E4M3 block scales (e.g. nvfp4); this format's "
+                         f"block scales are {bf.scale_format}: drop tensor_scale")
     if r == "4over6" and bf.scale_format == "e8m0":
         # E8M0 ``round`` is E = round(log2 M) - emax whatever the multiplier: both candidates
         # (c and 1.5 c) are the same scale, so 4-over-6 *is* ``round`` block by block (spec.py;
@@ -317,8 +321,7 @@ def block_mse(dist, fmt, rule=None, *, block=None, scale_format=None, c: float =
         raise ValueError(f"rule {r!r} with {bf.scale_format} scales depends on every element of the block: no exact "
                          "expectation (exact only for E8M0 / MX formats); use monte_carlo_block_mse (Monte Carlo "
                          "with a standard error) and oracle_bracket")
-    if not (isinstance(c, (int, float, np.floating)) and math.isfinite(c) and c > 0):
-        raise ValueError(f"clip multiplier c must be a finite number > 0, got {c!r}")
+    check_clip_multiplier(c)
     if not (isinstance(tol, float) and 1e-15 <= tol < 1e-2):
         raise ValueError(f"tol must be a float in [1e-15, 1e-2), got {tol!r}")
     if method not in ("telescoped", "quadrature"):

@@ -43,7 +43,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .expectation import (BlockMSE, _check_law, _G, _panels, _range, block_mse, default_tensor_scale)
-from .spec import block_scales, check_rule, get_block_format
+from .spec import block_scales, check_clip_multiplier, check_rule, get_block_format
 
 
 @lru_cache(maxsize=None)
@@ -197,8 +197,7 @@ def block_mse_4over6(dist, fmt="nvfp4", *, block=None, c: float = 1.0, tensor_sc
         # real scales c m / 6 vary continuously with m, so that would be a wrong number, not an error bound
         raise ValueError("block_mse_4over6 does not support real-valued block scales (the scale varies within "
                          "every m panel); use scale_format='e4m3' or 'fp16'")
-    if not (isinstance(c, (int, float, np.floating)) and math.isfinite(c) and c > 0):
-        raise ValueError(f"clip multiplier c must be a finite number > 0, got {c!r}")
+    check_clip_multiplier(c)
     if not (isinstance(tol, float) and 1e-12 <= tol < 1e-2):
         raise ValueError(f"tol must be a float in [1e-12, 1e-2), got {tol!r}")
     k = bf.block
@@ -208,8 +207,9 @@ def block_mse_4over6(dist, fmt="nvfp4", *, block=None, c: float = 1.0, tensor_sc
         if not (math.isfinite(S) and S > 0):
             raise ValueError(f"tensor_scale must be a finite number > 0, got {tensor_scale!r}")
     c = float(c)
-    r6 = block_mse(dist, bf, "round", c=c, tensor_scale=S, tol=1e-12)
-    r4 = block_mse(dist, bf, "round", c=1.5 * c, tensor_scale=S, tol=1e-12)
+    S_arg = S if bf.scale_format == "e4m3" else None  # (block_mse rejects a tensor scale the format does not use)
+    r6 = block_mse(dist, bf, "round", c=c, tensor_scale=S_arg, tol=1e-12)
+    r4 = block_mse(dist, bf, "round", c=1.5 * c, tensor_scale=S_arg, tol=1e-12)
     if k == 1:
         # D = d(m) only: E min = E[min(a, b)(xi)] -- still handled below with n = 0
         pass
@@ -360,8 +360,9 @@ def _telescoped_4over6(dist, bf, c, S, tol, rate_tol, rates=True, inversion="ser
     kp = dist.kernel_params()
     law, loc, scale = int(kp[0]), float(kp[1]), float(kp[2])
     m2 = dist.second_moment()
-    r6 = block_mse(dist, bf, "round", c=c, tensor_scale=S, tol=1e-12)
-    r4 = block_mse(dist, bf, "round", c=1.5 * c, tensor_scale=S, tol=1e-12)
+    S_arg = S if bf.scale_format == "e4m3" else None  # (block_mse rejects a tensor scale the format does not use)
+    r6 = block_mse(dist, bf, "round", c=c, tensor_scale=S_arg, tol=1e-12)
+    r4 = block_mse(dist, bf, "round", c=1.5 * c, tensor_scale=S_arg, tol=1e-12)
     mlo, mhi = _range(dist, k, min(tol, 1e-10))
     lmax = bf.lmax
     a, b, X6, u6, o6, X4, u4, o4 = _pieces_4over6(dist, bf, c, S, mlo, mhi)
@@ -504,8 +505,7 @@ def block_mse_4over6_fast(dist, fmt="nvfp4", *, block=None, c: float = 1.0, tens
     kp = dist.kernel_params()
     if kp is None or kp[3] or kp[0] not in (0, 1):
         raise ValueError("block_mse_4over6_fast supports Normal and Laplace laws; use block_mse_4over6 for others")
-    if not (isinstance(c, (int, float, np.floating)) and math.isfinite(c) and c > 0):
-        raise ValueError(f"clip multiplier c must be a finite number > 0, got {c!r}")
+    check_clip_multiplier(c)
     if not (isinstance(tol, float) and 1e-13 <= tol < 1e-2):
         raise ValueError(f"tol must be a float in [1e-13, 1e-2), got {tol!r}")
     if not (isinstance(rate_tol, float) and 1e-13 <= rate_tol < 1e-2):

@@ -232,6 +232,14 @@ def e8m0_exponent(M, bf: BlockFormat, rule: str, c: float = 1.0):
     return (ex - (f == 0.5)).astype(np.float64)
 
 
+def check_clip_multiplier(c) -> None:
+    """Validate a clip multiplier ``c`` (a real number, finite, > 0; not a bool)."""
+    if isinstance(c, (bool, np.bool_)) or not isinstance(c, (int, float, np.integer, np.floating)):
+        raise TypeError(f"clip multiplier c must be a real number, got {type(c).__name__}")
+    if not (math.isfinite(c) and c > 0):
+        raise ValueError(f"clip multiplier c must be a finite number > 0, got {c!r}")
+
+
 def block_scales(M, bf: BlockFormat, rule: str, *, c: float = 1.0, tensor_scale: float = 1.0):
     """Scale ``X`` of a rule that depends on the block absmax only (floor/ceil/round/clip).
 
@@ -323,8 +331,7 @@ def quantize_blocks(x, element, *, block=None, scale_format=None, rule=None, axi
     """
     bf = get_block_format(element, block=block, scale_format=scale_format)
     r = check_rule(rule, bf)
-    if not (isinstance(c, (int, float, np.floating)) and math.isfinite(c) and c > 0):
-        raise ValueError(f"clip multiplier c must be a finite number > 0, got {c!r}")
+    check_clip_multiplier(c)
     xb, n, padded_shape = as_blocks(x, bf.block, axis, partial)
     M = np.max(np.abs(xb), axis=-1)
     S = _tensor_scale(xb, bf, tensor_scale)
