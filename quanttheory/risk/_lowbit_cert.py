@@ -189,8 +189,27 @@ class FewCells:
         """((F, err), (R', err)) in one evaluation (memoised per scale)."""
         out = self._memo.get(s)
         if out is None:
+            if self.FUSE and self.law == 0 and not self.qsin and self.taylor_ok():
+                k0, k1 = self._cells(s, s)
+                if k1 - k0 > self.CELLS_FIRST:
+                    # Normal MSQE off centre, many cells: R'' and R''' from the same cell pass
+                    # (the branch and bound's curvature bound then needs no other point)
+                    self.n_eval += 1
+                    out, cp = self._normal_msqe_all(s)
+                    self._memo[s] = out
+                    self._memo.setdefault(("c", s), cp)
+                    return out
             out = self._memo[s] = self._both(s)
         return out
+
+    CELLS_FIRST = 16
+    """Normal MSQE off centre: with at most ``CELLS_FIRST + 1`` cells in the window the interval
+    bound of the cells is tried before the Taylor bound of R''."""
+
+    FUSE = True
+    """Normal MSQE off centre with more than 21 cells in the window: value, slope, R'' and R''' in
+    one pass (:meth:`_normal_msqe_all`), and the branch and bound's curvature bound from the ends
+    of each piece (:meth:`taylor_ends`)."""
 
     def _both(self, s):
         self.n_eval += 1
@@ -346,6 +365,57 @@ class FewCells:
         kmax = max(self.r_t, -self.r_a)
         return (0.25 * s * s * 2.0 * qz + e2) * 1.01, 2.0 * kmax * (s * qz + e1) * 1.01
 
+    def _normal_msqe_all(self, s):
+        """(:meth:`_normal_msqe` (s), :meth:`_normal_msqe_c` (s)) in one pass over the cells, each
+        bit-identical to the separate sums (the same terms in the same order)."""
+        m, r_a, r_t = self.m, self.r_a, self.r_t
+        F = G = absF = absG = 0.0
+        ek2 = S2 = S3 = A3 = 0.0
+        pdf, q = nc._pdf, nc._q
+        k0, k1 = self._cells(s, s)
+        lo = (0.0 if self.relu else -math.inf) if k0 == r_a else (k0 - 0.5) * s
+        pb = qb_pos = qb_neg = None
+        for k in range(k0, k1 + 1):
+            hi = math.inf if k == r_t else (k + 0.5) * s
+            za, zb = lo - m, hi - m
+            qa_pos, qa_neg = qb_pos, qb_neg
+            qb_pos = qb_neg = None
+            if za < zb:
+                if za >= 0.0:
+                    qb_pos = q(zb)
+                    M0 = (q(za) if qa_pos is None else qa_pos) - qb_pos
+                elif zb <= 0.0:
+                    qb_neg = q(-zb)
+                    M0 = qb_neg - (q(-za) if qa_neg is None else qa_neg)
+                else:
+                    qb_pos = q(zb)
+                    M0 = 1.0 - (q(-za) if qa_neg is None else qa_neg) - qb_pos
+                ek2 += k * k * M0
+            else:
+                M0 = 0.0
+            pa = (0.0 if math.isinf(za) else pdf(za)) if pb is None else pb
+            pb = 0.0 if math.isinf(zb) else pdf(zb)
+            M1 = pa - pb
+            M2 = M0 + (0.0 if math.isinf(za) else za * pa) - (0.0 if math.isinf(zb) else zb * pb)
+            d = m - k * s
+            t2, t1, t0 = M2, 2.0 * d * M1, d * d * M0
+            F += t2 + t1 + t0
+            absF += abs(t2) + abs(t1) + abs(t0)
+            if k:
+                G += -2.0 * k * (M1 + d * M0)
+                absG += 2.0 * abs(k) * (abs(M1) + abs(d * M0))
+            if k < r_t:  # the boundary c s, c = k + 1/2 (pb = pdf(zb): zb is finite)
+                c = k + 0.5
+                S2 += c * c * pb
+                t = c * c * c * zb * pb
+                S3 += t
+                A3 += abs(t)
+            lo = hi
+        del q
+        fd, gd = self._dropped(s, k0, k1)
+        return ((F, 1e-14 * absF + fd + 1e-300), (G, 1e-13 * absG + gd + 1e-300)), \
+            self._msqe_c_finish(s, k0, k1, ek2, S2, S3, A3)
+
     def _normal_qsin(self, s):
         m, relu = self.m, self.relu
         w = 2.0 * _PI / s
@@ -427,7 +497,7 @@ class FewCells:
             # only: N(50, 1), 6 bits, 4.1 -> 1.4 ms)
             if not self.qsin:
                 k0, k1 = self._cells(s1, s2)
-                if k1 - k0 <= 20:
+                if k1 - k0 <= self.CELLS_FIRST:
                     c = self._curvature_cells(s1, s2)
                     if c > 0.0 or s2 - s1 > 2e-3 * s1:
                         return c
@@ -661,6 +731,11 @@ class FewCells:
                 S3 += t
                 A3 += abs(t)
             lo = hi
+        return self._msqe_c_finish(s, k0, k1, ek2, S2, S3, A3)
+
+    def _msqe_c_finish(self, s, k0, k1, ek2, S2, S3, A3):
+        m, r_a, r_t = self.m, self.r_a, self.r_t
+        pdf = nc._pdf
         c2 = 2.0 * ek2 - 2.0 * s * S2
         c3 = -6.0 * S2 + 2.0 * s * S3
         err2 = 1e-14 * (2.0 * ek2 + 2.0 * s * S2)
@@ -744,7 +819,7 @@ class FewCells:
         if self.qsin:
             return True
         k0, k1 = self._cells(s1, s2)
-        return k1 - k0 > 20
+        return k1 - k0 > self.CELLS_FIRST
 
     def taylor_lazy(self, s1, s2, test, m4=None):
         """(v, ok, M4): ``v, ok = test(c)`` with ``c`` the Taylor bound of R'' on [s1, s2] (as
@@ -768,6 +843,29 @@ class FewCells:
                 return v, ok, m4
         M4 = self.fourth_bound(s1, s2)
         v, ok = test((base - 0.5 * M4 * h * h) - tail)
+        return v, ok, M4
+
+    def taylor_ends(self, s1, s2, test, m4=None):
+        """As :meth:`taylor_lazy`, with the Taylor bound of R'' taken from the ends of [s1, s2]
+        instead of its midpoint (no new point: the ends are evaluated anyway, and with
+        :meth:`_normal_msqe_all` their R'' and R''' come with the value): over the left half
+        ``R''(s) >= R''(s1) + min(0, R'''(s1)) h - M4 h^2/2``, over the right half
+        ``R''(s) >= R''(s2) - max(0, R'''(s2)) h - M4 h^2/2``, ``h = (s2 - s1)/2``, ``M4`` the
+        bound of the fourth derivative over [s1, s2]; ``c`` the smaller of the two."""
+        h = 0.5 * (s2 - s1) * (1 + 1e-15)
+        a2, ae2, a3, ae3 = self.curv_point(s1)
+        b2, be2, b3, be3 = self.curv_point(s2)
+        base = min((a2 - ae2) + min(0.0, a3 - ae3) * h - 1e-14 * abs(a2),
+                   (b2 - be2) - max(0.0, b3 + be3) * h - 1e-14 * abs(b2))
+        v, ok = test(base)  # M4 = 0: the most optimistic bound
+        if not ok:
+            return v, ok, None
+        if m4 is not None:
+            v, ok = test(base - 0.5 * m4 * h * h)
+            if ok:
+                return v, ok, m4
+        M4 = self.fourth_bound(s1, s2)
+        v, ok = test(base - 0.5 * M4 * h * h)
         return v, ok, M4
 
     def _lower_c(self, c, s1, s2, f1, g1, f2, g2):
@@ -1004,7 +1102,9 @@ def _certify_at(cur, s_t, Y, far, max_bounds):
             def test(c, s1=s1, s2=s2, f1=f1, g1=g1, f2=f2, g2=g2):
                 v = cur._lower_c(c, s1, s2, f1, g1, f2, g2)
                 return v, v > F_up
-            _, ok, m4 = cur.taylor_lazy(s1, s2, test, m4)
+            # the ends' R'' and R''' known already (fused evaluations): no new point needed
+            ends = cur.FUSE and ("c", s1) in cur._memo and ("c", s2) in cur._memo
+            _, ok, m4 = (cur.taylor_ends if ends else cur.taylor_lazy)(s1, s2, test, m4)
             if ok:
                 continue
         elif cur.lower(s1, s2, f1, g1, f2, g2) > F_up:
