@@ -367,36 +367,41 @@ class FewCells:
 
     def _normal_msqe_all(self, s):
         """(:meth:`_normal_msqe` (s), :meth:`_normal_msqe_c` (s)) in one pass over the cells, each
-        bit-identical to the separate sums (the same terms in the same order)."""
+        bit-identical to the separate sums (the same terms in the same order; ``nc._pdf`` and
+        ``nc._q`` inlined, and ``pdf(+-inf) = 0`` without the ``isinf`` tests)."""
         m, r_a, r_t = self.m, self.r_a, self.r_t
         F = G = absF = absG = 0.0
         ek2 = S2 = S3 = A3 = 0.0
-        pdf, q = nc._pdf, nc._q
+        exp, erfc, C, R2 = math.exp, math.erfc, nc._INV_SQRT2PI, nc._SQRT2
+        ninf = -math.inf
         k0, k1 = self._cells(s, s)
-        lo = (0.0 if self.relu else -math.inf) if k0 == r_a else (k0 - 0.5) * s
-        pb = qb_pos = qb_neg = None
+        lo = (0.0 if self.relu else ninf) if k0 == r_a else (k0 - 0.5) * s
+        za = lo - m
+        pb = exp(-0.5 * za * za) * C if abs(za) < 40 else 0.0  # the first cell's lower boundary
+        qb_pos = qb_neg = None
         for k in range(k0, k1 + 1):
-            hi = math.inf if k == r_t else (k + 0.5) * s
-            za, zb = lo - m, hi - m
+            last = k == r_t
+            hi = math.inf if last else (k + 0.5) * s
+            zb = hi - m
             qa_pos, qa_neg = qb_pos, qb_neg
             qb_pos = qb_neg = None
             if za < zb:
                 if za >= 0.0:
-                    qb_pos = q(zb)
-                    M0 = (q(za) if qa_pos is None else qa_pos) - qb_pos
+                    qb_pos = 0.5 * erfc(zb / R2)
+                    M0 = (0.5 * erfc(za / R2) if qa_pos is None else qa_pos) - qb_pos
                 elif zb <= 0.0:
-                    qb_neg = q(-zb)
-                    M0 = qb_neg - (q(-za) if qa_neg is None else qa_neg)
+                    qb_neg = 0.5 * erfc(-zb / R2)
+                    M0 = qb_neg - (0.5 * erfc(-za / R2) if qa_neg is None else qa_neg)
                 else:
-                    qb_pos = q(zb)
-                    M0 = 1.0 - (q(-za) if qa_neg is None else qa_neg) - qb_pos
+                    qb_pos = 0.5 * erfc(zb / R2)
+                    M0 = 1.0 - (0.5 * erfc(-za / R2) if qa_neg is None else qa_neg) - qb_pos
                 ek2 += k * k * M0
             else:
                 M0 = 0.0
-            pa = (0.0 if math.isinf(za) else pdf(za)) if pb is None else pb
-            pb = 0.0 if math.isinf(zb) else pdf(zb)
+            pa = pb
+            pb = exp(-0.5 * zb * zb) * C if abs(zb) < 40 else 0.0
             M1 = pa - pb
-            M2 = M0 + (0.0 if math.isinf(za) else za * pa) - (0.0 if math.isinf(zb) else zb * pb)
+            M2 = M0 + (0.0 if za == ninf else za * pa) - (0.0 if last else zb * pb)
             d = m - k * s
             t2, t1, t0 = M2, 2.0 * d * M1, d * d * M0
             F += t2 + t1 + t0
@@ -404,14 +409,14 @@ class FewCells:
             if k:
                 G += -2.0 * k * (M1 + d * M0)
                 absG += 2.0 * abs(k) * (abs(M1) + abs(d * M0))
-            if k < r_t:  # the boundary c s, c = k + 1/2 (pb = pdf(zb): zb is finite)
+            if not last:  # the boundary c s, c = k + 1/2
                 c = k + 0.5
                 S2 += c * c * pb
                 t = c * c * c * zb * pb
                 S3 += t
                 A3 += abs(t)
             lo = hi
-        del q
+            za = zb
         fd, gd = self._dropped(s, k0, k1)
         return ((F, 1e-14 * absF + fd + 1e-300), (G, 1e-13 * absG + gd + 1e-300)), \
             self._msqe_c_finish(s, k0, k1, ek2, S2, S3, A3)
@@ -783,14 +788,25 @@ class FewCells:
                      + (16.0 * _PI**3 / s1**5) * ends * 1.0001) / wmin
             return min(crude, sharp) * (1 + 1e-12)
         k0, k1 = self._cells(s1, s2)
-        j = np.arange(k0, min(k1 + 1, self.r_t), dtype=float) + 0.5
+        key = ("j", k0, k1)
+        pre = self._memo.get(key)
+        if pre is None:  # the boundaries c = j and the powers of |c| (per window)
+            j = np.arange(k0, min(k1 + 1, self.r_t), dtype=float) + 0.5
+            a = np.abs(j)
+            pre = self._memo[key] = (j, 8.0 * a**3, a**4, k0 >= 0, k1 + 1 <= 0)
+        j, a3, a4, pos, neg = pre
         x0, x1 = j * s1 - m, j * s2 - m  # the range of z = c s - m (c s increasing in s for c > 0)
-        lo, hi = np.minimum(x0, x1), np.maximum(x0, x1)
-        dmin = np.where((lo <= 0.0) & (hi >= 0.0), 0.0, np.minimum(np.abs(lo), np.abs(hi)))
-        zmax = np.maximum(np.abs(lo), np.abs(hi))
+        if pos:
+            lo, hi = x0, x1
+        elif neg:
+            lo, hi = x1, x0
+        else:
+            lo, hi = np.minimum(x0, x1), np.maximum(x0, x1)
+        # the smallest |z| (0 if the range holds 0) and the largest, exactly (lo <= hi)
+        dmin = np.maximum(np.maximum(lo, -hi), 0.0)
+        zmax = np.maximum(-lo, hi)
         ph = np.exp(-0.5 * dmin * dmin) * nc._INV_SQRT2PI * (1 + 1e-14)
-        a = np.abs(j)
-        tot = float(np.sum(8.0 * a**3 * zmax * ph + 2.0 * s2 * a**4 * (zmax * zmax + 1.0) * ph))
+        tot = float(np.sum(a3 * zmax * ph + 2.0 * s2 * a4 * (zmax * zmax + 1.0) * ph))
         if k0 > self.r_a or k1 + 1 < self.r_t:
             kmax = max(self.r_t, -self.r_a) + 1.0
             Z = self.WINDOW
