@@ -552,7 +552,6 @@ def _T_pairs(dist, fmt, a, b, X, eps_cell=(0.0, 0.0), n_gl=_GL_N):
     # the expansion in partial moments cancels at most a factor ~9).  Gauss-Legendre on the others:
     # bounded cells (in grid units) away from 0 where the density is analytic.
     ex = (h > 0) & ((lev == 0.0) | (lo >= 2 * lv[-1] * (1 - 1e-15)) | (hi <= 2 * lv[0] * (1 - 1e-15)))
-    X3 = (Xs ** 3)[:, None]
     vals = []
     gl = (h > 0) & ~ex
     ig = np.nonzero(gl)
@@ -580,23 +579,13 @@ def _T_pairs(dist, fmt, a, b, X, eps_cell=(0.0, 0.0), n_gl=_GL_N):
 def _std_upper(dist, z):
     """``(S0, S1, S2)``, ``S_j(z) = E[Z^j; Z > z]`` (``z >= 0``, array) of the standardized law of
     ``dist = loc + scale Z`` (Z symmetric), and the moments ``(1, 0, E[Z^2])``; None if no closed form."""
-    from ..laws.heavy import StudentT, _Shape
+    from ..laws.heavy import _Shape
 
     z = np.asarray(z, float)
     if isinstance(dist, _Shape):
         from ..risk.heavy import upper_moments
 
-        S = upper_moments(dist.law, dist._shape(), z)
-        if isinstance(dist, StudentT):
-            # upper_moments' S0 = betainc(nu/2, 1/2, nu/(nu + z^2)) / 2 loses ~sqrt(eps) absolute near z = 0
-            # (4e-10 at z = 1e-9: I_x ~ 1 - C sqrt(1 - x)); scipy's stdtr is accurate there.  S2 from it.
-            from scipy import special
-
-            nu = dist.df
-            S0 = special.stdtr(nu, -z)
-            with np.errstate(over="ignore", invalid="ignore"):
-                S2 = np.where(np.isinf(z), 0.0, (np.where(np.isinf(z), 0.0, z) * (nu - 1) * S[1] + nu * S0) / (nu - 2))
-            S = (S0, S[1], S2)
+        S = upper_moments(dist.law, dist._shape(), z)  # (Student t: S0 from scipy's stdtr, accurate near z = 0)
         return S, (1.0, 0.0, dist._std_moment(2))
     kp = dist.kernel_params()
     if kp is None or kp[3] or kp[0] not in (0, 1) or type(dist).__name__ not in ("Normal", "Laplace"):

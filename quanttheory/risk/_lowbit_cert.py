@@ -421,8 +421,11 @@ class FewCells:
         return ((F, 1e-14 * absF + fd + 1e-300), (G, 1e-13 * absG + gd + 1e-300)), \
             self._msqe_c_finish(s, k0, k1, ek2, S2, S3, A3)
 
-    def _normal_qsin(self, s):
-        m, relu = self.m, self.relu
+    def _qsin_window(self, s):
+        """Normal law, QSin: ``w = 2 pi / s``, the window ends ``a = r_a s``, ``b = r_t s`` (``za``,
+        ``zb`` standardized) and ``E = int_a^b e^{i w x} p(x) dx`` in closed form (Faddeeva function)
+        with its error bound."""
+        m = self.m
         w = 2.0 * _PI / s
         a, b = self.r_a * s, self.r_t * s
         za, zb = a - m, b - m
@@ -439,6 +442,11 @@ class FewCells:
         fa, ca = Fh(za)
         E = (fb - fa) + (cb - ca) * cm
         errE = 1e-12 * (abs(fb) + abs(fa) + abs(cb - ca) * ew) + 1e-300
+        return w, a, b, za, zb, E, errE
+
+    def _normal_qsin(self, s):
+        m, relu = self.m, self.relu
+        w, a, b, za, zb, E, errE = self._qsin_window(s)
         P = self.mass(za, zb)
         C = E.real
         cur = self._nrm
@@ -664,22 +672,7 @@ class FewCells:
 
     def _normal_qsin_c(self, s):
         m, relu = self.m, self.relu
-        w = 2.0 * _PI / s
-        a, b = self.r_a * s, self.r_t * s
-        za, zb = a - m, b - m
-        wofz = self._wofz
-        ew = math.exp(-0.5 * w * w)
-        cm = complex(math.cos(w * m), math.sin(w * m)) * ew
-
-        def Fh(z):
-            if z <= 0.0:
-                return 0.5 * math.exp(-0.5 * z * z) * complex(wofz(complex(-w, -z) / _SQ2)), 0.0
-            return -0.5 * math.exp(-0.5 * z * z) * complex(wofz(complex(w, z) / _SQ2)), 1.0
-
-        fb, cb = Fh(zb)
-        fa, ca = Fh(za)
-        E = (fb - fa) + (cb - ca) * cm
-        errE = 1e-12 * (abs(fb) + abs(fa) + abs(cb - ca) * ew) + 1e-300
+        w, a, b, za, zb, E, errE = self._qsin_window(s)
         pa, pb = nc._pdf(za), nc._pdf(zb)
         mu = complex(m, w)
         amu = abs(mu)

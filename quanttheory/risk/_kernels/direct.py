@@ -29,6 +29,17 @@ REC_MIN_REL = 2.0**-40  # the sweep recentres only on pieces at least this wide 
 NARROW_STEPS = 24  # log-bisection steps of the bracket narrowing (any step count keeps the bounds valid)
 
 
+
+@numba.njit(cache=True, inline="always")
+def _event_terms(v, k, s0):
+    """One breakpoint of the sweep (value ``v`` moving from code ``k + 1`` to ``k``, sums centred at
+    ``s0``): the changes ``(d0, d1, d2)`` of ``sum e^2``, ``sum k e``, ``sum k^2`` (``e = v - k s0``) and
+    the magnitudes ``k |e_new| + (k + 1) |e_old|`` and ``k^2 + (k + 1)^2`` of their rounding bounds."""
+    e_new = v - k * s0
+    e_old = v - (k + 1) * s0
+    return (e_new * e_new - e_old * e_old, k * e_new - (k + 1) * e_old, k * k - (k + 1) * (k + 1),
+            k * abs(e_new) + (k + 1) * abs(e_old), k * k + (k + 1) * (k + 1))
+
 @numba.njit(cache=True)
 def _magnitude_top(xi, Tp, Tn):
     """``(|x|, top grid index of x's side)``: ``Tp`` for x >= 0, ``Tn`` for x < 0 (float64 magnitude,
@@ -278,19 +289,15 @@ def _sweep_pieces(x, Tp, Tn, A, B, s0, const, c0, c1, c2, ne, bv, bk, bb, ps, pv
             p = order[j]
             v = bv[p]
             k = bk[p]
-            e_new = v - k * s0
-            e_old = v - (k + 1) * s0
-            d0 = e_new * e_new - e_old * e_old
-            d1 = k * e_new - (k + 1) * e_old
-            d2 = k * k - (k + 1) * (k + 1)
+            d0, d1, d2, d3, d4 = _event_terms(v, k, s0)
             q0 += d0
             q1 += d1
             q2 += d2
             a0 += abs(d0)
             a1 += abs(d1)
             a2 += abs(d2)
-            a3 += k * abs(e_new) + (k + 1) * abs(e_old)
-            a4 += k * k + (k + 1) * (k + 1)
+            a3 += d3
+            a4 += d4
             left = right
     _sweep_finish(x, Tp, Tn, ne + 1, ps, pv, pt, thr, np.inf, const, ne, out_row, fast)
 
@@ -462,11 +469,7 @@ def _sweep_blocks(x, Tp, Tn, A, B, s0, const, c0, c1, c2, ne, bv, bk, bb, ps, pv
         v = bv[i]
         k = bk[i]
         R = A + (j + 1) * h if j < nb - 1 else B
-        e_new = v - k * s0
-        e_old = v - (k + 1) * s0
-        d0 = e_new * e_new - e_old * e_old
-        d1 = k * e_new - (k + 1) * e_old
-        d2 = k * k - (k + 1) * (k + 1)
+        d0, d1, d2, d3, d4 = _event_terms(v, k, s0)
         S[j, 0] += 1.0
         S[j, 1] += d0
         S[j, 2] += d1
@@ -474,8 +477,8 @@ def _sweep_blocks(x, Tp, Tn, A, B, s0, const, c0, c1, c2, ne, bv, bk, bb, ps, pv
         S[j, 4] += abs(d0)
         S[j, 5] += abs(d1)
         S[j, 6] += abs(d2)
-        S[j, 7] += k * abs(e_new) + (k + 1) * abs(e_old)
-        S[j, 8] += k * k + (k + 1) * (k + 1)
+        S[j, 7] += d3
+        S[j, 8] += d4
         S[j, 9] += (2 * k + 1) * max(0.0, R - bb[i])
         s1tot += 2 * k + 1
     rt = 4 * EPS * (n + ne + nb + 16)
@@ -597,19 +600,15 @@ def _sweep_blocks(x, Tp, Tn, A, B, s0, const, c0, c1, c2, ne, bv, bk, bb, ps, pv
             q = order[p]
             v = bv[q]
             k = bk[q]
-            e_new = v - k * s0
-            e_old = v - (k + 1) * s0
-            d0 = e_new * e_new - e_old * e_old
-            d1 = k * e_new - (k + 1) * e_old
-            d2 = k * k - (k + 1) * (k + 1)
+            d0, d1, d2, d3, d4 = _event_terms(v, k, s0)
             q0 += d0
             q1 += d1
             q2 += d2
             a0 += abs(d0)
             a1 += abs(d1)
             a2 += abs(d2)
-            a3 += k * abs(e_new) + (k + 1) * abs(e_old)
-            a4 += k * k + (k + 1) * (k + 1)
+            a3 += d3
+            a4 += d4
             left = right
             p += 1
         j = j2 + 1
