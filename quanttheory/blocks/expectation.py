@@ -715,13 +715,18 @@ def _block_mse_telescoped(dist, bf, rule, c, S, k, tol):
     ``T(b) - T(a)`` is integrated directly; ``G(b)^(k-1) - G(a)^(k-1)`` from
     ``P(a < |xi| <= b)`` with expm1/log1p), so rounding errors do not accumulate over the
     thousands of fp16 pieces.  Returns (mse, saturation, error estimate)."""
-    mlo, mhi = _range(dist, k, tol, rate_tol=tol)
+    # the error needs M >= mlo_e only; the saturation rate needs the range down to mlo (finding 9):
+    # the pieces below mlo_e are used for the rate alone (cell sums of tiny pieces are not needed)
+    mlo_e, mhi = _range(dist, k, tol)
+    mlo, _ = _range(dist, k, tol, rate_tol=tol)
     a, b, X = _pieces(dist, bf, rule, c, S, mlo, mhi)
     m2 = dist.second_moment()
     Ga = np.clip(_G(dist, a), 0.0, 1.0)
     eabs = 1e-3 * tol * m2
-    terms, qerr, Gbk = _telescoped_terms(dist, bf, a, b, X, k, eabs)
+    ke = b > mlo_e
+    terms, qerr, _ = _telescoped_terms(dist, bf, np.maximum(a[ke], mlo_e), b[ke], X[ke], k, eabs)
     mse = float(np.sum(terms))
+    Gbk = np.clip(_G(dist, b), 0.0, 1.0) ** (k - 1)
     sat = float(np.sum(Gbk * _sat_prob(dist, bf.fmt, b, X) - Ga ** (k - 1) * _sat_prob(dist, bf.fmt, a, X)))
     # error: the truncation of M to [mlo, mhi] (_range), the quadrature (bounds per cell), and
     # rounding (each term to ~20 ulp relative)
