@@ -132,6 +132,20 @@ def _h_table(n, U):
     return tab
 
 
+
+def _qsin_curvature(s, w, P, t2, E, X1, X2, X3, e0, e1, e2, e3):
+    """QSin's ``(c2, err2, c3, err3)``, the second- and third-derivative terms of the few-cell
+    certificate, from the window mass ``P``, the clipping term ``t2``, ``X_j = int_a^b x^j e^{i w x} p``
+    (``X_0 = E``) and their error bounds ``e_j``; shared by the Normal and Laplace laws (``w = 2 pi / s``)."""
+    inner = P - E.real - w * X1.imag + 0.5 * w * w * X2.real
+    c2 = inner + _PI2 * t2
+    err2 = (e0 + w * e1 + 0.5 * w * w * e2 + 1e-15 * (P + abs(E.real) + w * abs(X1.imag)
+                                                      + 0.5 * w * w * abs(X2.real)) + 1e-14 * _PI2 * t2)
+    k3 = 4.0 * _PI**3 / s**4
+    c3 = k3 * X3.imag
+    err3 = k3 * e3 * (1 + 1e-14) + 1e-15 * abs(c3)
+    return c2, err2 + 1e-300, c3, err3 + 1e-300
+
 class FewCells:
     """MSQE/QSin curve of Normal(m, 1) (``law`` 0) or Laplace(m, 1) (``law`` 1) on ``[r_b, r_t]``
     (ReLU if ``relu``), exact at every ``s``; standard units, no curve factor."""
@@ -661,14 +675,7 @@ class FewCells:
         t2 = 2.0 * self.r_t * self.r_t * self.q_above(b)
         if not relu and self.r_b < 0:
             t2 += 2.0 * self.r_b * self.r_b * (1.0 - self.q_above(a))
-        inner = P - E.real - w * X1.imag + 0.5 * w * w * X2.real
-        c2 = inner + _PI2 * t2
-        err2 = (e0 + w * e1 + 0.5 * w * w * e2 + 1e-15 * (P + abs(E.real) + w * abs(X1.imag)
-                                                          + 0.5 * w * w * abs(X2.real)) + 1e-14 * _PI2 * t2)
-        k3 = 4.0 * _PI**3 / s**4
-        c3 = k3 * X3.imag
-        err3 = k3 * e3 * (1 + 1e-14) + 1e-15 * abs(c3)
-        return c2, err2 + 1e-300, c3, err3 + 1e-300
+        return _qsin_curvature(s, w, P, t2, E, X1, X2, X3, e0, e1, e2, e3)
 
     def _normal_qsin_c(self, s):
         m, relu = self.m, self.relu
@@ -692,14 +699,7 @@ class FewCells:
         t2 = 2.0 * self.r_t * self.r_t * nc._q(zb)
         if not relu and self.r_b < 0:
             t2 += 2.0 * self.r_b * self.r_b * (1.0 - nc._q(za))
-        inner = P - E.real - w * X1.imag + 0.5 * w * w * X2.real
-        c2 = inner + _PI2 * t2
-        err2 = (errE + w * e1 + 0.5 * w * w * e2 + 1e-15 * (P + abs(E.real) + w * abs(X1.imag)
-                                                            + 0.5 * w * w * abs(X2.real)) + 1e-14 * _PI2 * t2)
-        k3 = 4.0 * _PI**3 / s**4
-        c3 = k3 * X3.imag
-        err3 = k3 * e3 * (1 + 1e-14) + 1e-15 * abs(c3)
-        return c2, err2 + 1e-300, c3, err3 + 1e-300
+        return _qsin_curvature(s, w, P, t2, E, X1, X2, X3, errE, e1, e2, e3)
 
     def _normal_msqe_c(self, s):
         m, r_a, r_t = self.m, self.r_a, self.r_t
