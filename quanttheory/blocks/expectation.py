@@ -51,7 +51,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .spec import (BlockFormat, _positive_values, block_scales, check_clip_multiplier, check_rule, get_block_format)
+from .spec import (BlockFormat, _positive_values, block_scales, check_clip_multiplier, check_rule, get_block_format,
+                   reject_unused_tensor_scale)
 
 _GL_N = 16
 
@@ -301,9 +302,7 @@ def block_mse(dist, fmt, rule=None, *, block=None, scale_format=None, c: float =
     dist = _check_law(dist)
     bf = get_block_format(fmt, block=block, scale_format=scale_format)
     r = check_rule(rule, bf)
-    if tensor_scale is not None and bf.scale_format != "e4m3":
-        raise ValueError(f"tensor_scale applies only to formats with E4M3 block scales (e.g. nvfp4); this format's "
-                         f"block scales are {bf.scale_format}: drop tensor_scale")
+    reject_unused_tensor_scale(bf, tensor_scale)
     if r == "4over6" and bf.scale_format == "e8m0":
         # E8M0 ``round`` is E = round(log2 M) - emax whatever the multiplier: both candidates
         # (c and 1.5 c) are the same scale, so 4-over-6 *is* ``round`` block by block (spec.py;

@@ -374,6 +374,14 @@ def _oracle_underflow(xb, q):
     return np.any(xb != 0, axis=-1) & ~np.any(q != 0, axis=-1)
 
 
+def reject_unused_tensor_scale(bf: BlockFormat, tensor_scale) -> None:
+    """A ``ValueError`` when a tensor scale is given for a format without E4M3 block scales (E8M0 /
+    fp16 / real scales are not multiplied by one: silently ignoring it would hide a wrong format)."""
+    if tensor_scale is not None and bf.scale_format != "e4m3":
+        raise ValueError(f"tensor_scale applies only to formats with E4M3 block scales (e.g. nvfp4); this "
+                         f"format's block scales are {bf.scale_format}: drop tensor_scale")
+
+
 def _tensor_scale(xb, bf: BlockFormat, tensor_scale):
     """The FP32 tensor scale ``S`` of E4M3-scaled formats (NVFP4 style); 1.0 for the others.  A given
     ``tensor_scale`` must be a finite number > 0, and is an error for a format without E4M3 block scales
@@ -384,9 +392,7 @@ def _tensor_scale(xb, bf: BlockFormat, tensor_scale):
         ts = float(tensor_scale)
         if not (math.isfinite(ts) and ts > 0):
             raise ValueError(f"tensor_scale must be a finite number > 0, got {tensor_scale!r}")
-        if bf.scale_format != "e4m3":
-            raise ValueError(f"tensor_scale applies only to formats with E4M3 block scales (e.g. nvfp4); this "
-                             f"format's block scales are {bf.scale_format}: drop tensor_scale")
+        reject_unused_tensor_scale(bf, ts)
         return ts
     if bf.scale_format != "e4m3":
         return 1.0
