@@ -129,7 +129,8 @@ def _affine_exact(a, z, b):
     """``(fl(a z + b), exact)``: ``exact`` is True iff the product and the sum were both exact (the
     rounding errors of both, by Dekker's TwoProduct with Veltkamp splitting and Knuth's TwoSum, are 0),
     i.e. ``fl(a z + b)`` is the real number ``a z + b`` itself.  Finite inputs of moderate size (the
-    splitting constant 2^27 + 1 must not overflow)."""
+    splitting constant 2^27 + 1 must not overflow; a product in the subnormal range may be called exact
+    when it is off by < 2^-1074, which moves a phase by nothing measurable)."""
     p = a * z
     ca = 134217729.0 * a
     ah = ca - (ca - a)
