@@ -49,7 +49,11 @@ value's accuracy (``error_estimate``; and 1e-9 relative) over the exact time (ex
 ``se ~ n^-1/2``, not run).  Also the exact saturation rate and its bound (``block_mse_oracle(...,
 full=True)``), the MSE alone (``rates=False``) CPU time, and the saturation of a Monte Carlo run
 (``--mc`` elements, seed 15: per-block clipped fraction under ``oracle_scales``, mean +- se, ``z``).
-``--blocks 2,8,32``: block sizes (default 32 with ``--oracle``).
+``--blocks 2,8,32``: block sizes (default 32 with ``--oracle``).  ``--base DIR`` with ``--oracle``: the same
+``block_mse(law, fmt, "oracle", block=k)`` with the code exported at ``DIR`` (``git -C /work/main archive 7d66dd9 |
+tar -x -C DIR``), min of ``--base-repeat`` warm calls, CPU, in a subprocess started right after each case
+(same load): ``base ms``, ``speed-up`` = base / exact CPU, ``|d|/bounds`` = |exact - base| / (the two error
+estimates summed).
 """
 
 from __future__ import annotations
@@ -175,10 +179,42 @@ def bench_oracle(a):
                 n_err = mc * (se / r.error_estimate) ** 2
                 n9 = mc * (se / (1e-9 * r.mse)) ** 2
                 zs = (smc - r.saturation_rate) / sse if r.saturation_rate == r.saturation_rate else float("nan")
+                base = ""
+                if a.base:
+                    b = _base_oracle(a.base, lname, fmt, k, a.base_repeat)
+                    base = (f" base {b['cpu'] * 1e3:8.1f} ms  speed-up {b['cpu'] / t_cpu:6.1f}  |d|/bounds "
+                            f"{abs(b['mse'] - r.mse) / (b['err'] + r.error_estimate):.3f}")
                 print(f"{lname:8s} {fmt:11s} {k:3d} {t_cpu * 1e3:12.1f} {t_wall * 1e3:8.1f} {t_nr * 1e3:11.1f} "
                       f"{r.mse:22.16g} {r.error_estimate / r.mse:8.1e} {t_mc:8.1f} {mean:14.10g} {se:8.1e} "
                       f"{(mean - r.mse) / se:6.2f} {n_err * per_el / t_cpu:13.1e} {n9 * per_el / t_cpu:14.1e} "
-                      f"{r.saturation_rate:18.15g} {R.error:8.1e} {smc:12.8f} {sse:8.1e} {zs:6.2f}", flush=True)
+                      f"{r.saturation_rate:18.15g} {R.error:8.1e} {smc:12.8f} {sse:8.1e} {zs:6.2f}{base}", flush=True)
+
+
+_BASE_ORACLE = r"""
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+from quanttheory.blocks.expectation import block_mse
+from quanttheory.laws import Laplace, Normal
+law = {"normal": Normal(), "laplace": Laplace()}[sys.argv[2]]
+run = lambda: block_mse(law, sys.argv[3], "oracle", block=int(sys.argv[4]))
+r = run()  # warm
+best = float("inf")
+for _ in range(int(sys.argv[5])):
+    t0 = time.process_time(); r = run(); best = min(best, time.process_time() - t0)
+print(json.dumps({"cpu": best, "mse": float(r.mse), "err": float(r.error_estimate)}))
+"""
+
+
+def _base_oracle(base, lname, fmt, k, repeat):
+    """``block_mse(law, fmt, "oracle", block=k)`` with the exported tree ``base`` in a subprocess: min CPU
+    seconds of ``repeat`` warm calls, its mse and error estimate."""
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _BASE_ORACLE, base, lname, fmt, str(k), str(repeat)], check=True,
+                         capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1], parse_constant=_no_constant)
 
 
 def _all_formats():

@@ -593,7 +593,8 @@ class TelescopedStats(NamedTuple):
     harmonics: np.ndarray
 
 
-def telescoped_stats(law, loc, scale, fmt, ms, X6s, X4s, k, eps_abs, needs=None, eps_p=None, eps_nu=None, plan=False):
+def telescoped_stats(law, loc, scale, fmt, ms, X6s, X4s, k, eps_abs, needs=None, eps_p=None, eps_nu=None, plan=False,
+                     group=False, noalias=None):
     """``E|S|`` and the rates ``P(S > 0)``, ``nu6(S <= 0)``, ``nu4(S > 0)`` at every piece end in one
     numba call (:func:`._expect_46_kernels.telescoped_kernel`): the same statistics, series and
     bounds as :func:`endpoint_stats_fs` (module doc there), the rates from the same harmonics
@@ -603,7 +604,11 @@ def telescoped_stats(law, loc, scale, fmt, ms, X6s, X4s, k, eps_abs, needs=None,
     error of ``P(S>0)`` per end, ``eps_nu`` of ``nu6`` and ``nu4`` (default ``eps_p``).  Returns
     :class:`TelescopedStats`; ``plan=True``: only the number of odd harmonics each end would need
     for these targets, and without ``P(S > 0)`` (two int arrays; cells and tail bounds at
-    ``L = L0``, the start of the aliasing search: no aliasing bound, no harmonic computed)."""
+    ``L = L0``, the start of the aliasing search: no aliasing bound, no harmonic computed).  ``group``:
+    cells whose phases ``a z + b`` are exactly equal at both ends share one phasor per end (a uniform grid
+    such as MXINT8's: a handful of groups instead of ~260 cells per harmonic; docs/blocks.md §2f).
+    ``noalias``: booleans per end; where set, ``L = k max|d|`` (no aliasing, no Chernoff search: cheaper at
+    ends that need few harmonics)."""
     from ._expect_46_kernels import telescoped_kernel
 
     ms = np.ascontiguousarray(ms, dtype=float)
@@ -643,11 +648,17 @@ def telescoped_stats(law, loc, scale, fmt, ms, X6s, X4s, k, eps_abs, needs=None,
     for e in (eps_p, eps_nu):
         if not (np.all(np.isfinite(e)) and np.all(e > 0)):
             raise ValueError("eps_p and eps_nu must be finite and > 0")
+    na = np.zeros(ms.size, np.int64)
+    if noalias is not None:
+        na = np.asarray(noalias)
+        if na.shape != ms.shape or na.dtype.kind not in "bi":
+            raise ValueError("noalias must be a 1-D array of booleans, one per end")
+        na = np.ascontiguousarray(na, dtype=np.int64)
     levels = np.ascontiguousarray(fmt.levels, dtype=float)
     mids = np.ascontiguousarray(fmt.midpoints, dtype=float)
     Z, W = _gl_table()
     res = telescoped_kernel(int(law), float(loc), float(scale), levels, mids, ms, X6s, X4s, int(k), eps_abs,
-                            needs, eps_p, eps_nu, Z, W, bool(plan))
+                            needs, eps_p, eps_nu, Z, W, bool(plan), bool(group), na)
     if plan:
         return res[:, 2].astype(np.int64), res[:, 4].astype(np.int64)
     return TelescopedStats(res[:, 0], res[:, 1], res[:, 8], res[:, 9], res[:, 10], res[:, 11], res[:, 12],

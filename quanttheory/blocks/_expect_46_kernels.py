@@ -125,6 +125,64 @@ def _mgf(law, l, u, a, b, th):
 
 
 @numba.njit(cache=True)
+def _affine_exact(a, z, b):
+    """``(fl(a z + b), exact)``: ``exact`` is True iff the product and the sum were both exact (the
+    rounding errors of both, by Dekker's TwoProduct with Veltkamp splitting and Knuth's TwoSum, are 0),
+    i.e. ``fl(a z + b)`` is the real number ``a z + b`` itself.  Finite inputs of moderate size (the
+    splitting constant 2^27 + 1 must not overflow; a product in the subnormal range may be called exact
+    when it is off by < 2^-1074, which moves a phase by nothing measurable)."""
+    p = a * z
+    ca = 134217729.0 * a
+    ah = ca - (ca - a)
+    al = a - ah
+    cz = 134217729.0 * z
+    zh = cz - (cz - z)
+    zl = z - zh
+    ep = ((ah * zh - p) + ah * zl + al * zh) + al * zl
+    s = p + b
+    bb = s - p
+    es = (p - (s - bb)) + (b - bb)
+    return s, (ep == 0.0 and es == 0.0 and math.isfinite(s))
+
+
+@numba.njit(cache=True)
+def _ibp_order(l, u, wt, dcell, wc0):
+    """Integration by parts on a Normal cell [l, u] (weight ``wt``): from ``wc = wc0``, x 1.5 until some
+    ``R <= 60`` has the remainder bound ``<= dcell`` (:func:`_endpoint`); returns ``(wc, R, rem)``."""
+    zmin = min(abs(l), abs(u))
+    wc = wc0
+    R = 0
+    rem = 0.0
+    while True:
+        lfac = 0.0
+        for rr in range(1, 61):
+            lfac += 0.5 * math.log(rr)
+            lr = (math.log(1.086435 * (u - l) / _SQ2PI) - 0.25 * zmin * zmin + lfac - rr * math.log(wc)
+                  + math.log(wt))
+            if lr <= math.log(dcell):
+                R = rr
+                rem = math.exp(lr)
+                break
+        if R > 0:
+            break
+        wc *= 1.5
+    return wc, R, rem
+
+
+@numba.njit(cache=True)
+def _ibp_rem(l, u, wt, wc, R):
+    """The remainder bound of :func:`_ibp_order` at a given ``(wc, R)`` (same arithmetic)."""
+    zmin = min(abs(l), abs(u))
+    lfac = 0.0
+    lr = 0.0
+    for rr in range(1, R + 1):
+        lfac += 0.5 * math.log(rr)
+        lr = (math.log(1.086435 * (u - l) / _SQ2PI) - 0.25 * zmin * zmin + lfac - rr * math.log(wc)
+              + math.log(wt))
+    return math.exp(lr)
+
+
+@numba.njit(cache=True)
 def _r2(pw, x, n):
     """sum_{j=2}^n C(n, j) p0^(n-j) x^j (non-negative terms, no cancellation); pw[i] = p0^i
     (powers by running products instead of pow: relative rounding O(n eps), as before)."""
@@ -233,7 +291,7 @@ def _tails_ok(pw, C, C6, C4, c6, c4, n, T, need_p, need6, need4, ea, epp, epn):
 
 @numba.njit(cache=True)
 def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need6, need4, eps_p, eps_nu, Z, W,
-              out, plan=False):
+              out, plan=False, group=False, noalias=False):
     """E|S| at one piece end (module doc); out[0] = E|S|, out[1] = error bound, out[2] = harmonics,
     out[3] = L, out[4] = aliasing bound, out[5] = tail bound, out[6] = bound of the characteristic
     function and rounding errors, out[7] = quadrature / remainder bound of psi per harmonic (data
@@ -451,7 +509,9 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
     # generating function: the cells with z >= 0 only, twice
     wm = 2.0 if sym else 1.0
     # (planning pass: no aliasing bound, L = L0 -- the driver only compares harmonic counts)
-    for it in range(0 if plan else nth):
+    # (``noalias``: no Chernoff search, L = k max|d|: no aliasing at all -- cheaper where the end needs few
+    # harmonics: the search costs 64 moment generating functions per cell, ~0.4 ms for MXINT8's ~260 cells)
+    for it in range(0 if (plan or noalias) else nth):
         th = (1.0 / L0) * 1.5 ** (it - 2)
         ths[it] = th
         for sgi in range(2):
@@ -471,7 +531,7 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
     al_p = 0.0
     # rates: P(|S| >= L) <= e^{-th L} M(th)^k (any th > 0), below a quarter of eps_p
     tgt_p = 0.25 * min(eps_p if need_p else math.inf, eps_nu if (need6 or need4) else math.inf)
-    for iL in range(0 if plan else 80):
+    for iL in range(0 if (plan or noalias) else 80):
         LL = L0 * 1.1 ** iL
         if LL >= Lmax:
             break
@@ -615,6 +675,70 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
         if not sym or zl[sel[jj]] >= 0.0:
             ncs += 1
     dcell = dtgt / max(ncs, 1) * G / wsym
+    # cell groups (docs/blocks.md §2f, "Grouped cells"): with ``group``, cells with the same slope ``a``, the
+    # same side of 0 and the same saturation flags whose phases ``a z + b`` at both ends are exactly equal
+    # (both computed without rounding, :func:`_affine_exact`) have the same phasors e^{i t (a z + b)} at every
+    # harmonic, so their characteristic functions share one phasor per end: Laplace, (1/2)(sum e^{r u}
+    # e^{i t d(u)} - sum e^{r l} e^{i t d(l)}) / s; Normal (high harmonics), the integration-by-parts
+    # coefficients summed over the group.  A uniform grid (MXINT8: d(x + X0/64) = d(x)) has a handful of
+    # groups instead of ~260 cells.  Without ``group`` every cell is its own group (the previous sums).
+    gmem = np.empty(nsel, np.int64)      # cells (indices into the cell arrays) ordered by group
+    gst = np.zeros(nsel + 1, np.int64)   # group g: gmem[gst[g]:gst[g + 1]]
+    gof = np.full(nsel, -1, np.int64)
+    ngr = 0
+    gcnt = np.zeros(nsel, np.int64)
+    ga_ = np.empty(nsel)
+    gdu = np.empty(nsel)
+    gdl = np.empty(nsel)
+    gex = np.zeros(nsel, np.bool_)
+    grp0 = np.empty(nsel, np.int64)
+    for jj in range(nsel):
+        j = sel[jj]
+        if sym and zl[j] < 0.0:
+            continue
+        found = -1
+        du_, exu = _affine_exact(a[j], zu[j], b[j])
+        dl_, exl = _affine_exact(a[j], zl[j], b[j])
+        if group and exu and exl:
+            for g in range(ngr):
+                r0 = grp0[g]
+                if (gex[g] and ga_[g] == a[j] and gdu[g] == du_ and gdl[g] == dl_ and sat6[r0] == sat6[j]
+                        and sat4[r0] == sat4[j] and (zl[r0] >= 0.0) == (zl[j] >= 0.0)):
+                    found = g
+                    break
+        if found < 0:
+            found = ngr
+            ga_[ngr] = a[j]
+            gdu[ngr] = du_
+            gdl[ngr] = dl_
+            gex[ngr] = exu and exl
+            grp0[ngr] = j
+            ngr += 1
+        gof[jj] = found
+        gcnt[found] += 1
+    for g in range(ngr):
+        gst[g + 1] = gst[g] + gcnt[g]
+    gfill = gst[:ngr].copy()
+    for jj in range(nsel):
+        g = gof[jj]
+        if g >= 0:
+            gmem[gfill[g]] = sel[jj]
+            gfill[g] += 1
+    for g in range(ngr):
+        # the group's phasors come from its first cell: the one whose computed phase has the smallest rounding
+        # bound (:func:`_phasor_rho`, which grows with |z|); every cell's exact phase is the same
+        if gst[g + 1] - gst[g] > 1:
+            qb = gst[g]
+            rb = math.inf
+            for q_ in range(gst[g], gst[g + 1]):
+                jm = gmem[q_]
+                rh = _phasor_rho(w0, a[jm], b[jm], zl[jm], zu[jm])
+                if rh < rb:
+                    rb = rh
+                    qb = q_
+            jm = gmem[qb]
+            gmem[qb] = gmem[gst[g]]
+            gmem[gst[g]] = jm
     quad_err = 0.0       # sum over cells of the Gauss-Legendre bounds (low harmonics)
     quad_err_h = 0.0     # largest remainder of the asymptotic series (high harmonics), per cell
     nq_max = 0
@@ -658,17 +782,33 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
         lzl = np.empty(ncs)
         lbb = np.empty(ncs)
         lrho = np.empty(ncs)
+        lgx = np.zeros(ncs)     # groups: the compensated sums' relative rounding / eps (low harmonics' bound)
         nl = 0
-        for jj in range(nsel):
-            j = sel[jj]
-            if sym and zl[j] < 0.0:
-                continue
+        for g in range(ngr):
+            j = gmem[gst[g]]
+            ngm = gst[g + 1] - gst[g]
             l, u, aa, bb = zl[j], zu[j], a[j], b[j]
             wt = wsym / G
             r = -1.0 if l >= 0.0 else 1.0
             lr[nl] = r
             leu[nl] = math.exp(r * u)
             lel[nl] = math.exp(r * l)
+            if ngm > 1:
+                # (a group: e^{r u}, e^{r l} summed over its cells, compensated (Neumaier); the phasors are the
+                # first cell's)
+                cpu_ = 0.0
+                cpl_ = 0.0
+                for q_ in range(gst[g] + 1, gst[g + 1]):
+                    xu_ = math.exp(r * zu[gmem[q_]])
+                    xl_ = math.exp(r * zl[gmem[q_]])
+                    su2 = leu[nl] + xu_
+                    cpu_ += (leu[nl] - su2) + xu_ if abs(leu[nl]) >= abs(xu_) else (xu_ - su2) + leu[nl]
+                    leu[nl] = su2
+                    sl2 = lel[nl] + xl_
+                    cpl_ += (lel[nl] - sl2) + xl_ if abs(lel[nl]) >= abs(xl_) else (xl_ - sl2) + lel[nl]
+                    lel[nl] = sl2
+                leu[nl] += cpu_
+                lel[nl] += cpl_
             pu = w0 * (aa * u + bb)
             pl = w0 * (aa * l + bb)
             cu = complex(math.cos(pu), math.sin(pu))
@@ -696,6 +836,12 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
             # division; not of the cell's mass, which is much smaller than the end terms on narrow
             # cells: cancellation), harmonics h >= H0 only (below: the form without cancellation)
             rnd_c += 14.0 * Ec
+            if ngm > 1:
+                # the compensated sums over the group's cells (positive terms): relative error <= 2 eps + 2 ngm^2
+                # eps^2 each (Higham, Accuracy and Stability, 2nd ed., §4.3); the exponentials' own rounding
+                # (<= 2 eps each, as for one cell) is in the 14 eps above
+                rnd_c += (4.0 + 4.0 * ngm * ngm * _EPS) * Ec
+                lgx[nl] = 4.0 + 4.0 * ngm * ngm * _EPS
             lw[nl] = u - l
             lem[nl] = math.expm1(r * (u - l))
             lzl[nl] = l
@@ -761,7 +907,7 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
                     vi[c] = (yi * r - yr * ta) * den
                     # |error| <= e^{r l} lh (1 + |ta|) / (r^2 + ta^2) x mag x (16 eps + j rho_c) (the
                     # direct phase t d(l) off by <= j rho_c, :func:`_phasor_rho`)
-                    el_acc += pre * lh[c] * (1.0 + abs(ta)) / dd * mag * (16.0 * _EPS + jd_ * lrho[c])
+                    el_acc += pre * lh[c] * (1.0 + abs(ta)) / dd * mag * ((16.0 + lgx[c]) * _EPS + jd_ * lrho[c])
                 errlow[h] = el_acc
             sr = psi_r[h]
             si = psi_i[h]
@@ -780,83 +926,92 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
                     c = i4c[q]
                     chi4_r[h] += vr[c]
                     chi4_i[h] += vi[c]
-    for jj in range(nsel):
+    for g in range(ngr):
         if law == 1:
             break
-        j = sel[jj]
-        if sym and zl[j] < 0.0:
-            continue
+        j = gmem[gst[g]]
+        ngm = gst[g + 1] - gst[g]
         l, u, aa, bb = zl[j], zu[j], a[j], b[j]
         wt = wsym / G
-        if law == 1:
-            r = -1.0 if l >= 0.0 else 1.0
-            eu, el = math.exp(r * u), math.exp(r * l)
-            # e^{i t_j (a z + b)} at z = u, l: start at j = 1, step e^{2 i w0 (a z + b)}
-            pu = w0 * (aa * u + bb)
-            pl = w0 * (aa * l + bb)
-            cu = complex(math.cos(pu), math.sin(pu))
-            cl = complex(math.cos(pl), math.sin(pl))
-            su_ = cu * cu
-            sl_ = cl * cl
-            rnd_c += 8.0 * p[j] * wt
-            hwt = 0.5 * wt
-            for h in range(nh):
-                ta = (2 * h + 1) * w0 * aa
-                nr = eu * cu.real - el * cl.real          # (e^{s u} - e^{s l}) e^{i t b} / s,
-                ni = eu * cu.imag - el * cl.imag          # 1 / s = (r - i t a) / (r^2 + t^2 a^2)
-                den = hwt / (r * r + ta * ta)
-                psi_r[h] += (nr * r + ni * ta) * den
-                psi_i[h] += (ni * r - nr * ta) * den
-                cu *= su_
-                cl *= sl_
-            continue
         # Normal.  High harmonics (|w| = t |a| >= wc): integration by parts R times,
         #   int_l^u e^{i w z} phi = [e^{i w z} sum_{r<R} He_r(z) phi(z) / (i w)^(r+1)]_l^u + rem,
         #   |rem| <= int_l^u |He_R phi| / |w|^R <= K sqrt(R!) (u - l) e^{-zmin^2/4} / (sqrt(2 pi) |w|^R)
         # (Cramer: |He_R(z)| e^{-z^2/4} <= K sqrt(R!), K = 1.086435);  low harmonics: Gauss-Legendre.
-        zmin = min(abs(l), abs(u))
+        # A group shares (wc, R): wc the largest of its cells' own, R the largest any cell needs at that wc
+        # (the bound sqrt(R!) / wc^R decreases in wc, and in R for R < wc^2: every cell's rem stays <= dcell)
         wc = 24.0
+        for q_ in range(gst[g], gst[g + 1]):
+            jm = gmem[q_]
+            wcm, Rm, remm = _ibp_order(zl[jm], zu[jm], wt, dcell, 24.0)
+            if wcm > wc:
+                wc = wcm
         R = 0
-        rem = 0.0
-        while True:
-            lfac = 0.0
-            for rr in range(1, 61):
-                lfac += 0.5 * math.log(rr)
-                lr = (math.log(1.086435 * (u - l) / _SQ2PI) - 0.25 * zmin * zmin + lfac - rr * math.log(wc)
-                      + math.log(wt))
-                if lr <= math.log(dcell):
-                    R = rr
-                    rem = math.exp(lr)
-                    break
-            if R > 0:
-                break
-            wc *= 1.5
-        if rem > quad_err_h:
-            quad_err_h = rem
+        for q_ in range(gst[g], gst[g + 1]):
+            jm = gmem[q_]
+            wcm, Rm, remm = _ibp_order(zl[jm], zu[jm], wt, dcell, wc)
+            if Rm > R:
+                R = Rm
+        for q_ in range(gst[g], gst[g + 1]):
+            jm = gmem[q_]
+            remm = _ibp_rem(zl[jm], zu[jm], wt, wc, R)
+            if remm > quad_err_h:
+                quad_err_h = remm
         hc = int(math.ceil((wc / (abs(aa) * w0) - 1.0) / 2.0))     # first harmonic with t |a| >= wc
         if hc < 0:
             hc = 0
         if hc > nh:
             hc = nh
         if hc < nh:
-            rnd_c += (4.0 * R + 8.0) * p[j] * wt
-            cu_ = np.empty(R)
-            cl_ = np.empty(R)
-            for (zz, cc_) in ((u, cu_), (l, cl_)):
-                ph0 = _f(0, zz)
-                hm1 = 0.0
-                h0 = 1.0
-                for rr in range(R):
-                    cc_[rr] = h0 * ph0 * wt
-                    hn = zz * h0 - rr * hm1
-                    hm1 = h0
-                    h0 = hn
-            # |A_u| <= sum_r |c_r| / |w|^(r+1), |w| >= 24; Horner's rounding (2 R + 4) eps of it
+            cu_ = np.zeros(R)
+            cl_ = np.zeros(R)
             Kul = 0.0
-            for rr in range(R):
-                Kul += (abs(cu_[rr]) + abs(cl_[rr])) / 24.0 ** rr
+            pg = 0.0
+            cum = np.empty(R)
+            clm = np.empty(R)
+            ccu = np.zeros(R)
+            ccl = np.zeros(R)
+            for q_ in range(gst[g], gst[g + 1]):
+                jm = gmem[q_]
+                pg += p[jm]
+                for (zz, cc_) in ((zu[jm], cum), (zl[jm], clm)):
+                    ph0 = _f(0, zz)
+                    hm1 = 0.0
+                    h0 = 1.0
+                    for rr in range(R):
+                        cc_[rr] = h0 * ph0 * wt
+                        hn = zz * h0 - rr * hm1
+                        hm1 = h0
+                        h0 = hn
+                # |A_u| <= sum_r |c_r| / |w|^(r+1), |w| >= 24; Horner's rounding (2 R + 4) eps of it
+                # (a group: the sum over its cells of each cell's own, >= that of the summed coefficients)
+                for rr in range(R):
+                    Kul += (abs(cum[rr]) + abs(clm[rr])) / 24.0 ** rr
+                if q_ == gst[g]:
+                    for rr in range(R):
+                        cu_[rr] = cum[rr]
+                        cl_[rr] = clm[rr]
+                else:
+                    # (compensated, Neumaier: the corrections in ccu / ccl, added at the end)
+                    for rr in range(R):
+                        x_ = cum[rr]
+                        s_ = cu_[rr] + x_
+                        ccu[rr] += (cu_[rr] - s_) + x_ if abs(cu_[rr]) >= abs(x_) else (x_ - s_) + cu_[rr]
+                        cu_[rr] = s_
+                        x_ = clm[rr]
+                        s_ = cl_[rr] + x_
+                        ccl[rr] += (cl_[rr] - s_) + x_ if abs(cl_[rr]) >= abs(x_) else (x_ - s_) + cl_[rr]
+                        cl_[rr] = s_
+            if ngm > 1:
+                for rr in range(R):
+                    cu_[rr] += ccu[rr]
+                    cl_[rr] += ccl[rr]
+            rnd_c += (4.0 * R + 8.0) * pg * wt
             rho = _phasor_rho(w0, aa, bb, l, u)
             dcon[hc] += Kul * (rho / (w0 * abs(aa)) + (2.0 * R + 4.0) * _EPS / wc)
+            if ngm > 1:
+                # the compensated coefficient sums over the group: <= (2 eps + 2 ngm^2 eps^2) of the sum of |terms|
+                # (Higham §4.3), through |w|^(r+1) >= wc 24^r: <= that x Kul / wc
+                dcon[hc] += Kul * (2.0 + 2.0 * ngm * ngm * _EPS) * _EPS / wc
             tj = (2 * hc + 1) * w0
             pu = tj * (aa * u + bb)
             pl = tj * (aa * l + bb)
@@ -868,12 +1023,31 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
             sl_ = complex(math.cos(pl), math.sin(pl))
             for h in range(hc, nh):
                 ww = (2 * h + 1) * w0 * aa
-                y = complex(0.0, -1.0 / ww)
-                Au = 0j
-                Al = 0j
-                for rr in range(R - 1, -1, -1):
-                    Au = (Au + cu_[rr]) * y
-                    Al = (Al + cl_[rr]) * y
+                if group:
+                    # A = sum_r c_r y^(r+1), y = -i s, s = 1 / w: with x = -s^2, Im A = -s sum_m c_2m x^m and
+                    # Re A = -s^2 sum_m c_(2m+1) x^m -- two real Horner sums of ~R/2 terms (the complex
+                    # Horner's 2 R complex products: same bound, relative rounding <= (3 R / 2 + 4) eps)
+                    s_ = 1.0 / ww
+                    x_ = -s_ * s_
+                    ue = 0.0
+                    le = 0.0
+                    for rr in range(R - 1 - (R - 1) % 2, -1, -2):       # even r, from the top
+                        ue = ue * x_ + cu_[rr]
+                        le = le * x_ + cl_[rr]
+                    uo = 0.0
+                    lo_ = 0.0
+                    for rr in range(R - 2 + (R - 1) % 2, 0, -2):        # odd r, from the top
+                        uo = uo * x_ + cu_[rr]
+                        lo_ = lo_ * x_ + cl_[rr]
+                    Au = complex(x_ * uo, -s_ * ue)
+                    Al = complex(x_ * lo_, -s_ * le)
+                else:
+                    y = complex(0.0, -1.0 / ww)
+                    Au = 0j
+                    Al = 0j
+                    for rr in range(R - 1, -1, -1):
+                        Au = (Au + cu_[rr]) * y
+                        Al = (Al + cl_[rr]) * y
                 v = eu_ * Au - el_ * Al
                 psi_r[h] += v.real
                 psi_i[h] += v.imag
@@ -888,76 +1062,79 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
                 el_ *= sl_
         if hc == 0:
             continue
-        # low harmonics h < hc: sub-cells of phase half-width <= PHASE at t_low, Bernstein order
-        tlow = (2 * hc - 1) * w0
-        hw = 0.5 * (u - l)
-        ns = int(math.ceil(tlow * abs(aa) * hw / PHASE))
-        if ns < 1:
-            ns = 1
-        hs = hw / ns
-        tgt_s = dcell / ns
-        best_n = NQ + 1
-        best_lb = 0.0
-        best_rho = 2.0
-        for ir in range(12):
-            rho = 1.25 * 1.6 ** ir
-            A = 0.5 * hs * (rho + 1.0 / rho)
-            B = 0.5 * hs * (rho - 1.0 / rho)
-            worst = -1e300
+        for q_ in range(gst[g], gst[g + 1]):
+            j = gmem[q_]
+            l, u, aa, bb = zl[j], zu[j], a[j], b[j]
+            # low harmonics h < hc: sub-cells of phase half-width <= PHASE at t_low, Bernstein order
+            tlow = (2 * hc - 1) * w0
+            hw = 0.5 * (u - l)
+            ns = int(math.ceil(tlow * abs(aa) * hw / PHASE))
+            if ns < 1:
+                ns = 1
+            hs = hw / ns
+            tgt_s = dcell / ns
+            best_n = NQ + 1
+            best_lb = 0.0
+            best_rho = 2.0
+            for ir in range(12):
+                rho = 1.25 * 1.6 ** ir
+                A = 0.5 * hs * (rho + 1.0 / rho)
+                B = 0.5 * hs * (rho - 1.0 / rho)
+                worst = -1e300
+                for qq in range(ns):
+                    cc = l + (2 * qq + 1) * hs
+                    dmin = max(abs(cc) - A, 0.0)
+                    lb = tlow * abs(aa) * B + 0.5 * B * B - 0.5 * dmin * dmin
+                    if lb > worst:
+                        worst = lb
+                lb = worst + math.log(hs * 64.0 / 15.0 / ((rho * rho - 1.0) * _SQ2PI))
+                # n points: the theorem's (n + 1)-point form gives rho^(-2(n - 1))
+                nq = 1 + int(math.ceil((lb - math.log(tgt_s)) / (2.0 * math.log(rho))))
+                if nq < 2:
+                    nq = 2
+                if nq < best_n:
+                    best_n = nq
+                    best_lb = lb
+                    best_rho = rho
+            if best_n > NQ:
+                best_n = NQ      # bound reported below (phase <= PHASE: n ~ 30 suffices)
+            nq = best_n
+            if nq > nq_max:
+                nq_max = nq
+            quad_err += ns * math.exp(best_lb - 2.0 * (nq - 1) * math.log(best_rho)) * wt
+            rnd_c += (ns * nq + 4.0) * p[j] * wt
+            rho = _phasor_rho(w0, aa, bb, l, u)
+            lin0 += rho * p[j] * wt * 1.01
+            dlin[hc] -= rho * p[j] * wt * 1.01
+            # this cell's sum first (its rounding: terms x its mass), then added to psi
+            for h in range(hc):
+                acc_r[h] = 0.0
+                acc_i[h] = 0.0
             for qq in range(ns):
                 cc = l + (2 * qq + 1) * hs
-                dmin = max(abs(cc) - A, 0.0)
-                lb = tlow * abs(aa) * B + 0.5 * B * B - 0.5 * dmin * dmin
-                if lb > worst:
-                    worst = lb
-            lb = worst + math.log(hs * 64.0 / 15.0 / ((rho * rho - 1.0) * _SQ2PI))
-            # n points: the theorem's (n + 1)-point form gives rho^(-2(n - 1))
-            nq = 1 + int(math.ceil((lb - math.log(tgt_s)) / (2.0 * math.log(rho))))
-            if nq < 2:
-                nq = 2
-            if nq < best_n:
-                best_n = nq
-                best_lb = lb
-                best_rho = rho
-        if best_n > NQ:
-            best_n = NQ      # bound reported below (phase <= PHASE: n ~ 30 suffices)
-        nq = best_n
-        if nq > nq_max:
-            nq_max = nq
-        quad_err += ns * math.exp(best_lb - 2.0 * (nq - 1) * math.log(best_rho)) * wt
-        rnd_c += (ns * nq + 4.0) * p[j] * wt
-        rho = _phasor_rho(w0, aa, bb, l, u)
-        lin0 += rho * p[j] * wt * 1.01
-        dlin[hc] -= rho * p[j] * wt * 1.01
-        # this cell's sum first (its rounding: terms x its mass), then added to psi
-        for h in range(hc):
-            acc_r[h] = 0.0
-            acc_i[h] = 0.0
-        for qq in range(ns):
-            cc = l + (2 * qq + 1) * hs
-            for i in range(nq):
-                z = cc + hs * Z[nq, i]
-                fw = hs * W[nq, i] * _f(0, z) * wt
-                ph = w0 * (aa * z + bb)
-                cz = complex(math.cos(ph), math.sin(ph))
-                st = cz * cz
-                cz = cz * fw
-                for h in range(hc):
-                    acc_r[h] += cz.real
-                    acc_i[h] += cz.imag
-                    cz *= st
-        for h in range(hc):
-            psi_r[h] += acc_r[h]
-            psi_i[h] += acc_i[h]
-        if nhc > 0:
-            if sat6[j]:
-                for h in range(hc):
-                    chi6_r[h] += acc_r[h]
-                    chi6_i[h] += acc_i[h]
-            if sat4[j]:
-                for h in range(hc):
-                    chi4_r[h] += acc_r[h]
-                    chi4_i[h] += acc_i[h]
+                for i in range(nq):
+                    z = cc + hs * Z[nq, i]
+                    fw = hs * W[nq, i] * _f(0, z) * wt
+                    ph = w0 * (aa * z + bb)
+                    cz = complex(math.cos(ph), math.sin(ph))
+                    st = cz * cz
+                    cz = cz * fw
+                    for h in range(hc):
+                        acc_r[h] += cz.real
+                        acc_i[h] += cz.imag
+                        cz *= st
+            for h in range(hc):
+                psi_r[h] += acc_r[h]
+                psi_i[h] += acc_i[h]
+            if nhc > 0:
+                if sat6[j]:
+                    for h in range(hc):
+                        chi6_r[h] += acc_r[h]
+                        chi6_i[h] += acc_i[h]
+                if sat4[j]:
+                    for h in range(hc):
+                        chi4_r[h] += acc_r[h]
+                        chi4_i[h] += acc_i[h]
     # series: R_j = Psi^n - p0^n - n p0^(n-1) psi; rounding and characteristic-function errors
     Iabs = 0.0
     ebound = 0.0
@@ -1118,18 +1295,21 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
 
 @numba.njit(cache=True)
 def telescoped_kernel(law, loc, scale, levels, mids, ms, X6s, X4s, k, eps_abs, needs, eps_p, eps_nu, Z, W,
-                      plan=False):
+                      plan, group, noalias):
     """E|S| and the requested rates at every piece end: returns a (ms.size, NOUT) array, row i =
     :func:`_endpoint`'s ``out`` at end i (``needs[i] = (P(S>0), nu6, nu4)`` flags, ``eps_p[i]``,
     ``eps_nu[i]`` the targets of P(S>0) and of nu6 / nu4).  ``plan``: only the number of harmonics
     each end would need for these targets (column 2) and without ``P(S > 0)`` (column 4), both at
-    ``L = L0`` (no aliasing bound computed; column 3), other columns unset."""
+    ``L = L0`` (no aliasing bound computed; column 3), other columns unset.  ``group``: cells with
+    identical phase data share their phasors (:func:`_endpoint`; same values up to rounding, the bound
+    includes it).  ``noalias`` (int array per end): no Chernoff search at those ends, ``L = k max|d|``."""
     N = ms.size
     res = np.empty((N, NOUT))
     out = np.zeros(NOUT)
     for i in range(N):
         _endpoint(law, loc, scale, levels, mids, ms[i], X6s[i], X4s[i], k, eps_abs[i], needs[i, 0] != 0,
-                  needs[i, 1] != 0, needs[i, 2] != 0, eps_p[i], eps_nu[i], Z, W, out, plan)
+                  needs[i, 1] != 0, needs[i, 2] != 0, eps_p[i], eps_nu[i], Z, W, out, plan, group,
+                  noalias[i] != 0)
         for c in range(NOUT):
             res[i, c] = out[c]
     return res
