@@ -264,3 +264,48 @@ def test_certificate_against_every_dip(m, bits):
     # and the test can tell the dips apart: the runner-up is higher by more than the tolerance
     if len(dips) > 1:
         assert dips[1][0] - best > 10 * tol
+
+
+@pytest.mark.parametrize("m,bits", [(50.0, 11), (-50.0, 12)])
+def test_qsin_certificate_against_every_dip(m, bits):
+    """Laplace QSin off centre at 11-12 bits (few-cell certificate with the ripple settings: the QSin
+    curve ripples the same way, a dip per boundary crossing the mode): against mpref's mpmath QSin
+    risk (closed form of the characteristic integral, nothing shared) minimized in every tooth
+    within 8 of s*."""
+    r_b, r_t = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    res = optimal_scale(Laplace(m, 1.0), Grid(bits, True), "qsin", with_msqe_excess=False)
+    assert "few-cell" in res.method
+    s_star, err = res.scale, res.scale_error
+    assert err <= 1e-9 * s_star
+
+    def F(s):
+        return float(mp_risk(1, m, 1.0, False, r_b, r_t, "qsin", s, dps=30))
+
+    M, r_side = abs(m), (r_t if m > 0 else -r_b)
+    c0 = M / s_star
+    dips = []
+    for j in range(-8, 9):
+        c = math.floor(c0 - 0.5) + 0.5 + j
+        if c <= 0.5 or c + 1 > r_side:
+            continue
+        a, b = M / (c + 1), M / c
+        xs = np.linspace(a, b, 13)
+        vs = [F(x) for x in xs]
+        i = int(np.argmin(vs))
+        lo, hi = xs[max(i - 1, 0)], xs[min(i + 1, len(xs) - 1)]
+        g = (math.sqrt(5) - 1) / 2
+        for _ in range(30):
+            x1, x2 = hi - g * (hi - lo), lo + g * (hi - lo)
+            if F(x1) <= F(x2):
+                hi = x2
+            else:
+                lo = x1
+        x = 0.5 * (lo + hi)
+        dips.append((F(x), x))
+    dips.sort()
+    best, s_best = dips[0]
+    tol = 1e-12 * best
+    assert res.risk_lower_bound <= best + tol
+    assert abs(res.risk - best) <= tol + 1e-12 * best
+    assert abs(s_best - s_star) <= err + 1e-6 * s_star
+    assert dips[1][0] - best > 10 * tol

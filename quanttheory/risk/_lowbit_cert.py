@@ -58,7 +58,8 @@ second-order bound each piece of step 4 is tried by :meth:`FewCells.lattice_lowe
 summation over the unclipped lattice ``s Z``: no evaluation), which excludes the scales from just
 above ``s*`` to ~6 law scales, i.e. most dips, in a few pieces.  The R'' bounds above lose
 ``O((m/s)^2 (s2 - s1)/s)`` there (two large terms bounded separately); for a Normal law (a
-Laplace law with QSin) with ``|m| > 4`` R'' and R''' are computed exactly at a point instead and
+Laplace law with QSin, or with MSQE on more than 16 points: geometric power sums, O(1)) with ``|m| > 4``
+R'' and R''' are computed exactly at a point instead and
 only ``|R''''|`` is bounded over the interval (:meth:`FewCells.curvature_taylor`;
 docs/optimum_lowbit.md, "Off centre: a curvature bound without cancellation").
 
@@ -310,8 +311,13 @@ class FewCells:
                 return self._laplace_qsin(s)
             if self.lap_geo():
                 # off centre, more than 16 points: the geometric-series closed form, O(1) whatever
-                # the bit width (the cell sums below are O(points))
-                return self._lap.value(s), self._lap.deriv(s)
+                # the bit width (the cell sums below are O(points)); value and slope from one
+                # forward-mode pass (its value part is the float pass's, bit for bit: 2,000 scales)
+                F, T = self._lap._curve(nc._Dual(float(s), 1.0))
+                F = F if isinstance(F, nc._Dual) else nc._Dual(F, 0.0)
+                T = T if isinstance(T, nc._Dual) else nc._Dual(T, 0.0)
+                # the errors of LaplaceCurve.value and .deriv
+                return (F.v, 1e-13 * abs(F.v)), (F.d, 1e-12 * (4.0 * abs(F.v) / s + abs(T.d)))
             return self._laplace_msqe(s)
         return self._normal_qsin(s) if self.qsin else self._normal_msqe(s)
 
@@ -707,6 +713,11 @@ class FewCells:
     """Laplace MSQE off centre (|m| > 4): the pointwise-Taylor curvature bound from the geometric
     sums of :meth:`_laplace_msqe_c`; and with more than 16 points on the support the value and slope
     from the geometric-series closed form of :class:`._normal_cert.LaplaceCurve` (O(1))."""
+
+    def ripple(self):
+        """A Laplace law off centre on many points: the curve ripples near s* (a dip per boundary
+        crossing the mode, ~s^2/|m| apart; MSQE above 16 points, QSin above 1024)."""
+        return self.law == 1 and abs(self.m) > 4.0 and self.r_t - self.r_a > (1024 if self.qsin else 16)
 
     def lap_geo(self):
         return self.law == 1 and not self.qsin and self.LAP_MSQE and abs(self.m) > 4.0 \
@@ -1192,7 +1203,7 @@ def certify_few(law, m, relu, r_b, r_t, qsin=False, max_bounds=3000):
     seen = set()
     # Laplace MSQE with many points off centre: a handful of ripple dips (one per boundary crossing
     # the mode) compete near the optimum, whatever the bit width: more restarts
-    for _restart in range(24 if cur.lap_geo() else 8):
+    for _restart in range(24 if cur.ripple() else 8):
         # restarts bracket finely: the dips of a law far off centre (s ~ m / k) are < 2x apart
         step = step0 if _restart == 0 else 1.02
         if _restart and abs(m) > 4.0:
@@ -1257,7 +1268,7 @@ def _certify_at(cur, s_t, Y, far, max_bounds):
         m4 = cur.fourth_bound(s_t * 0.99, s_t * 1.01)
         # (Laplace MSQE: R'' is a sawtooth of amplitude ~m^2 with a tooth per boundary crossing the
         # mode, s ~ s_t^2/|m| apart: the neighbourhood must fit within a tooth)
-        floor = min(1e-5, 0.02 * s_t / abs(cur.m)) if cur.lap_geo() else 1e-5
+        floor = min(1e-5, 0.02 * s_t / abs(cur.m)) if cur.ripple() else 1e-5
         d0 = max(floor, min(d0, math.sqrt(max(c2, 0.0) / (m4 + 1e-300)) / s_t))
         ds = (d0, 0.2 * d0)
     for d in ds:
