@@ -142,13 +142,10 @@ def test_fourth_bound_above_sampled_regular_part(m, r_b, r_t):
     assert jump == pytest.approx(2 * sc * abs(c) ** 3, rel=1e-3)
 
 
-@pytest.mark.parametrize("m,r_b,r_t,f", [(-50.0, -1024, 1023, 1.0), (50.0, -32768, 32767, 1.37),
-                                         (5.5, -2048, 2047, 1.2)])
+@pytest.mark.parametrize("m,r_b,r_t,f", [(-50.0, -1024, 1023, 1.0), (5.5, -2048, 2047, 1.2)])
 def test_value_slope_against_mpmath(m, r_b, r_t, f):
     """The geometric-series value and slope used above 16 points (LaplaceCurve) within their errors
     of mpref's per-cell risk (slope: central difference, step 1e-8 s)."""
-    if r_t > 5000:
-        pytest.skip("mpref's per-cell sum is too slow at 16 bits; covered by the dip test below")
     cur = FewCells(1, m, False, r_b, r_t, False)
     assert cur.lap_geo()
     r_side = r_t if m > 0 else -r_b
@@ -225,12 +222,12 @@ def test_certificate_against_every_dip(m, bits):
     f = math.pi**2  # MSQE's curve factor
     F = _ref_curve(m, r_b, r_t)
     # the dips: one per tooth between consecutive scales where a boundary crosses the mode, s = |m|/|c|
-    # (R' is smooth inside a tooth), 10 teeth on either side of s* (6 at 16 bits: the ripple dips that
+    # (R' is smooth inside a tooth), 8 teeth on either side of s* (6 at 16 bits: the ripple dips that
     # can compete lie within ~4 teeth)
     M, r_side = abs(m), (r_t if m > 0 else -r_b)
     c0 = M / s_star  # |c| of the boundary on the mode at s*
     teeth = []
-    J = 10 if bits <= 11 else 6
+    J = 8 if bits <= 11 else 6
     for j in range(-J, J + 1):
         c = math.floor(c0 - 0.5) + 0.5 + j
         if c <= 0.5 or c + 1 > r_side:

@@ -717,8 +717,8 @@ class FewCells:
 
     def ripple(self):
         """A Laplace law off centre on many points: the curve ripples near s* (a dip per boundary
-        crossing the mode, ~s^2/|m| apart; MSQE above 16 points, QSin above 1024)."""
-        return self.law == 1 and abs(self.m) > 4.0 and self.r_t - self.r_a > (1024 if self.qsin else 16)
+        crossing the mode, ~s^2/|m| apart; MSQE above 16 points, QSin above 512)."""
+        return self.law == 1 and abs(self.m) > 4.0 and self.r_t - self.r_a > (512 if self.qsin else 16)
 
     def lap_geo(self):
         return self.law == 1 and not self.qsin and self.LAP_MSQE and abs(self.m) > 4.0 \

@@ -440,7 +440,7 @@ def _normal_optimum(dist, grid, reg, with_msqe_excess, rtol):
 
         try:
             return _lowbit_cert.certify_few(law, m, relu, grid.r_b, grid.r_t, qsin,
-                                            max_bounds=3000 if span <= 16 or (law == 1 and (not qsin or span > 1024)) else 600)
+                                            max_bounds=3000 if span <= 16 or (law == 1 and (not qsin or span > 512)) else 600)
         except (OverflowError, ZeroDivisionError, ValueError):
             return None
 
