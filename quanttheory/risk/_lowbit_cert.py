@@ -1,5 +1,6 @@
 """Certified optimum of the MSQE and QSin curves of Normal and Laplace laws on grids with few
-points (1-4 bits), and of laws far off centre on up to 256 points (a Laplace law's QSin: 1024;
+points (1-4 bits), and of laws far off centre on up to 256 points (a Laplace law's QSin: 4096, its
+MSQE: 65536;
 dispatch in ``optimum._normal_optimum``), where the bit-independent certificate of :mod:`._normal_cert` does not apply (its
 Fourier/Hermite series needs ``s`` small against the law's scale) (issue 20).
 
@@ -58,7 +59,8 @@ second-order bound each piece of step 4 is tried by :meth:`FewCells.lattice_lowe
 summation over the unclipped lattice ``s Z``: no evaluation), which excludes the scales from just
 above ``s*`` to ~6 law scales, i.e. most dips, in a few pieces.  The R'' bounds above lose
 ``O((m/s)^2 (s2 - s1)/s)`` there (two large terms bounded separately); for a Normal law (a
-Laplace law with QSin) with ``|m| > 4`` R'' and R''' are computed exactly at a point instead and
+Laplace law with QSin, or with MSQE on more than 16 points: geometric power sums, O(1)) with ``|m| > 4``
+R'' and R''' are computed exactly at a point instead and
 only ``|R''''|`` is bounded over the interval (:meth:`FewCells.curvature_taylor`;
 docs/optimum_lowbit.md, "Off centre: a curvature bound without cancellation").
 
@@ -146,6 +148,84 @@ def _qsin_curvature(s, w, P, t2, E, X1, X2, X3, e0, e1, e2, e3):
     err3 = k3 * e3 * (1 + 1e-14) + 1e-15 * abs(c3)
     return c2, err2 + 1e-300, c3, err3 + 1e-300
 
+# ----- Laplace MSQE off centre: geometric power sums (issue 20) -----------------------------------
+# On either side of the mode the Laplace density is a pure exponential, so every sum over the cell
+# boundaries c = k + 1/2 on one side is sum_i (x0 + i d)^n e^{-a i}: O(1) per evaluation whatever
+# the bit width (docs/optimum_lowbit.md, "Laplace MSQE off centre").
+_BINOM = ((1,), (1, 1), (1, 2, 1), (1, 3, 3, 1), (1, 4, 6, 4, 1))
+
+
+def _geo_pow(N, a):
+    """``[G_0..G_4]``, ``G_k = sum_{i=0}^{N-1} i^k e^{-a i}`` (``a >= 0``, ``N`` an int >= 0 or
+    ``inf`` with ``a > 0``), every term >= 0 and each result within ``1e-13`` of itself: a direct
+    sum for ``N <= 48``, the closed form (Eulerian numbers) minus its tail when ``a N >= 4`` (the
+    tail then cancels at most ~2/3 of the full sum, k <= 4), else
+    by doubling blocks (sums of nonnegative terms only)."""
+    if N <= 0:
+        return [0.0] * 5
+    if a == 0.0:
+        n = float(N)
+        return [n, n * (n - 1) / 2, (n - 1) * n * (2 * n - 1) / 6, (n * (n - 1) / 2) ** 2,
+                (n - 1) * n * (2 * n - 1) * (3 * (n - 1) ** 2 + 3 * (n - 1) - 1) / 30]
+    if N <= 48:
+        G = [0.0] * 5
+        for i in range(int(N)):
+            e = math.exp(-a * i)
+            G[0] += e
+            G[1] += i * e
+            G[2] += i * i * e
+            G[3] += i * i * i * e
+            G[4] += i * i * i * i * e
+        return G
+    q = math.exp(-a)
+    om = -math.expm1(-a)  # 1 - q without cancellation
+    S = [1.0 / om, q / om**2, q * (1 + q) / om**3, q * (1 + 4 * q + q * q) / om**4,
+         q * (1 + 11 * q + 11 * q * q + q**3) / om**5]
+    if N == math.inf or a * N > 745.0:
+        return S
+    if a * N >= 4.0:
+        qN = math.exp(-a * N)
+        n = float(N)
+        return [S[k] - qN * sum(_BINOM[k][j] * n ** (k - j) * S[j] for j in range(k + 1)) for k in range(5)]
+    # doubling: B = sums over a block of L terms; the result accumulates blocks at offset n0
+    B = [1.0, 0.0, 0.0, 0.0, 0.0]  # the block {i = 0}
+    L = 1
+    R = [0.0] * 5
+    n0 = 0
+    rem = int(N)
+    while rem:
+        if rem & 1:
+            w = math.exp(-a * n0)
+            R = [R[k] + w * sum(_BINOM[k][j] * float(n0) ** (k - j) * B[j] for j in range(k + 1))
+                 for k in range(5)]
+            n0 += L
+        rem >>= 1
+        if rem:
+            w = math.exp(-a * L)
+            B = [B[k] + w * sum(_BINOM[k][j] * float(L) ** (k - j) * B[j] for j in range(k + 1))
+                 for k in range(5)]
+            L *= 2
+    return R
+
+
+def _ap_sums(x0, d, N, a):
+    """``(T, A)``: ``T_n = sum_{i<N} (x0 + i d)^n e^{-a i}``, ``n = 0..4``, by the binomial expansion
+    over :func:`_geo_pow`, and ``A_n`` >= the sum of the magnitudes of the expansion's terms
+    (>= ``|T_n|``; the rounding of ``T_n`` is within ``1e-13 A_n``)."""
+    G = _geo_pow(N, a)
+    ax, ad = abs(x0), abs(d)
+    T = [0.0] * 5
+    A = [0.0] * 5
+    for n in range(5):
+        t = at = 0.0
+        for k in range(n + 1):
+            g = _BINOM[n][k] * G[k]
+            t += g * x0 ** (n - k) * d**k
+            at += g * ax ** (n - k) * ad**k
+        T[n], A[n] = t, at
+    return T, A
+
+
 class FewCells:
     """MSQE/QSin curve of Normal(m, 1) (``law`` 0) or Laplace(m, 1) (``law`` 1) on ``[r_b, r_t]``
     (ReLU if ``relu``), exact at every ``s``; standard units, no curve factor."""
@@ -228,7 +308,18 @@ class FewCells:
     def _both(self, s):
         self.n_eval += 1
         if self.law == 1:
-            return self._laplace_qsin(s) if self.qsin else self._laplace_msqe(s)
+            if self.qsin:
+                return self._laplace_qsin(s)
+            if self.lap_geo():
+                # off centre, more than 16 points: the geometric-series closed form, O(1) whatever
+                # the bit width (the cell sums below are O(points)); value and slope from one
+                # forward-mode pass (its value part is the float pass's, bit for bit: 2,000 scales)
+                F, T = self._lap._curve(nc._Dual(float(s), 1.0))
+                F = F if isinstance(F, nc._Dual) else nc._Dual(F, 0.0)
+                T = T if isinstance(T, nc._Dual) else nc._Dual(T, 0.0)
+                # the errors of LaplaceCurve.value and .deriv
+                return (F.v, 1e-13 * abs(F.v)), (F.d, 1e-12 * (4.0 * abs(F.v) / s + abs(T.d)))
+            return self._laplace_msqe(s)
         return self._normal_qsin(s) if self.qsin else self._normal_msqe(s)
 
     # Laplace(m, 1): int_alpha^beta (t - c)^j p(t) dt, j = 0, 1, 2, split at m; left of m from
@@ -614,8 +705,113 @@ class FewCells:
 
     def taylor_ok(self):
         # Normal MSQE and QSin; Laplace QSin (its R''' and R'''' need no derivative of the density,
-        # so the kink is harmless; Laplace MSQE's R'''' has a delta at the kink: not here)
-        return self.TAYLOR and (self.law == 0 or self.qsin) and abs(self.m) > 4.0
+        # so the kink is harmless); Laplace MSQE (its R''' jumps *up* where a cell boundary crosses
+        # the mode: R''''s delta has one sign, which keeps the Taylor bound valid, see _laplace_msqe_c)
+        # (with more than 16 points only: at most 16 keep the interval bound of the cells, bit-identical)
+        return self.TAYLOR and (self.law == 0 or self.qsin or self.lap_geo()) and abs(self.m) > 4.0
+
+    LAP_MSQE = True
+    """Laplace MSQE off centre (|m| > 4): the pointwise-Taylor curvature bound from the geometric
+    sums of :meth:`_laplace_msqe_c`; and with more than 16 points on the support the value and slope
+    from the geometric-series closed form of :class:`._normal_cert.LaplaceCurve` (O(1))."""
+
+    def ripple(self):
+        """A Laplace law off centre on many points: the curve ripples near s* (a dip per boundary
+        crossing the mode, ~s^2/|m| apart; MSQE above 16 points, QSin above 512)."""
+        return self.law == 1 and abs(self.m) > 4.0 and self.r_t - self.r_a > (512 if self.qsin else 16)
+
+    def lap_geo(self):
+        return self.law == 1 and not self.qsin and self.LAP_MSQE and abs(self.m) > 4.0 \
+            and self.r_t - self.r_a > 16
+
+    # Laplace MSQE: R'' = 2 E[K^2] - 2 s sum_c c^2 p(c s), R''' = -6 sum_c c^2 p(c s) - 2 s sum_c c^3 p'(c s)
+    # (c = k + 1/2 over the boundaries, as for the Normal law), with p(x) = e^{-|x - m|}/2: on either
+    # side of the mode every sum over the boundaries is sum_i (x0 +- i)^n e^{-s i} times e^{-dist}/2
+    # (:func:`_ap_sums`), and E[K^2] = sum_{c > 0} 2c P(xi > c s) + sum_{c < 0} 2|c| P(xi < c s)
+    # (K^2 grows by 2|c| across a boundary away from 0), P(xi > x) = p(x) above the mode and
+    # 1 - p(x) below it.  Where a boundary c crosses the mode (s = m/c) p' jumps from +1/2 to -1/2 in
+    # z = c s - m, and z moves with s in the direction of sign(c), so R''' jumps by +2 s |c|^3: every
+    # jump is upward, and the Taylor bounds R''(s) >= R''(u) + R'''(u+) (s - u) - M4 (s - u)^2/2
+    # (s > u) and R''(s) >= R''(u) - R'''(u-) (u - s) - M4 (u - s)^2/2 (s < u) hold with M4 a bound
+    # of the regular part |R''''| <= 8 sum |c|^3 p(c s) + 2 s sum c^4 p(c s) (|p'| = p'' = p off the mode).
+    def _lap_part(self, k1, k2, sigma, above):
+        """(T, A, N): ``T_n = sum c^n p(c sigma)`` over the boundaries ``c = k + 1/2``, ``k1 <= k <= k2``,
+        all on one side of the mode at ``sigma`` (``above``: ``c sigma >= m``), ``A_n`` the magnitudes."""
+        m = self.m
+        if above:
+            x0, d = k1 + 0.5, 1.0
+            dist = x0 * sigma - m
+        else:
+            x0, d = k2 + 0.5, -1.0
+            dist = m - x0 * sigma
+        pre = 0.5 * math.exp(-max(dist, 0.0))
+        N = k2 - k1 + 1
+        T, A = _ap_sums(x0, d, N, sigma)
+        return [pre * t for t in T], [pre * v for v in A], N
+
+    def _lap_ranges(self):
+        k_lo, k_hi = self.r_a, self.r_t - 1
+        return ((max(k_lo, 0), k_hi, True), (k_lo, min(k_hi, -1), False))
+
+    def _laplace_msqe_c(self, s):
+        """(R'', err, R''', err) of the Laplace MSQE curve at s, O(1) (geometric sums; the right
+        derivative R'''(s+) for c > 0 at a boundary exactly on the mode, whose jump is added to the error)."""
+        m = self.m
+        thr = math.ceil(m / s - 0.5)  # boundaries k >= thr: c s >= m
+        ek = mag = S2 = A2 = S3 = A3 = 0.0
+        for a, b, pos in self._lap_ranges():
+            if b < a:
+                continue
+            for above in (True, False):
+                k1, k2 = (max(a, thr), b) if above else (a, min(b, thr - 1))
+                if k2 < k1:
+                    continue
+                T, A, N = self._lap_part(k1, k2, s, above)
+                S2 += T[2]
+                A2 += A[2]
+                S3 += -T[3] if above else T[3]  # sum c^3 p'(c s): p' = -p above the mode, +p below
+                A3 += A[3]
+                if pos == above:  # c > 0 above the mode (P(xi > cs) = p) or c < 0 below (P(xi < cs) = p)
+                    ek += 2.0 * abs(T[1])
+                    mag += 2.0 * A[1]
+                else:  # 2 |c| (1 - p)
+                    sc = N * abs(k1 + k2 + 1) / 2.0
+                    ek += 2.0 * (sc - abs(T[1]))
+                    mag += 2.0 * (sc + A[1])
+        c2 = 2.0 * ek - 2.0 * s * S2
+        c3 = -6.0 * S2 - 2.0 * s * S3
+        err2 = 1e-13 * (2.0 * mag + 2.0 * s * A2)
+        err3 = 1e-13 * (6.0 * A2 + 2.0 * s * A3)
+        for k in (thr - 1, thr):  # a boundary within rounding of the mode: R''' one-sided, add its jump
+            c = k + 0.5
+            if self.r_a <= k < self.r_t and abs(c * s - m) <= 1e-12 * (abs(m) + 1.0):
+                err3 += 2.0 * s * abs(c) ** 3
+        return c2, err2 + 1e-300, c3, err3 + 1e-300
+
+    def _laplace_msqe_m4(self, s1, s2):
+        """Bound of the regular part of |R''''| (8 sum |c|^3 p + 2 s sum c^4 p) of the Laplace MSQE
+        curve over [s1, s2]: boundaries above (below) the mode at every s of the interval with ``p`` at
+        their nearest scale, those crossing it with ``p <= 1/2``."""
+        m = self.m
+        tot = 0.0
+        for a, b, pos in self._lap_ranges():
+            if b < a:
+                continue
+            sA, sB = (s1, s2) if pos else (s2, s1)  # the scales of the smallest / largest c s
+            tA = math.ceil(m / sA - 0.5)  # k >= tA: c s >= m for every s
+            tB = math.ceil(m / sB - 0.5) - 1  # k <= tB: c s < m for every s
+            parts = []
+            if max(a, tA) <= b:
+                parts.append(self._lap_part(max(a, tA), b, sA, True)[:2])
+            if a <= min(b, tB):
+                parts.append(self._lap_part(a, min(b, tB), sB, False)[:2])
+            k1, k2 = max(a, tB + 1), min(b, tA - 1)
+            if k1 <= k2:
+                T, A = _ap_sums(k1 + 0.5, 1.0, k2 - k1 + 1, 0.0)
+                parts.append(([0.5 * t for t in T], [0.5 * v for v in A]))
+            for T, A in parts:
+                tot += 8.0 * (abs(T[3]) + 1e-13 * A[3]) + 2.0 * s2 * (abs(T[4]) + 1e-13 * A[4])
+        return tot * (1 + 1e-12) + 1e-300
 
     def curv_point(self, s):
         """(R''(s), err, R'''(s), err) of a Normal law, exact at ``s`` (memoised)."""
@@ -623,7 +819,7 @@ class FewCells:
         out = self._memo.get(key)
         if out is None:
             if self.law == 1:
-                out = self._laplace_qsin_c(s)
+                out = self._laplace_qsin_c(s) if self.qsin else self._laplace_msqe_c(s)
             else:
                 out = self._normal_qsin_c(s) if self.qsin else self._normal_msqe_c(s)
             self._memo[key] = out
@@ -752,8 +948,10 @@ class FewCells:
         return c2, err2 + 1e-300, c3, err3 + 1e-300
 
     def fourth_bound(self, s1, s2):
-        """Upper bound of |R''''(s)| over s in [s1, s2] (Normal law)."""
+        """Upper bound of |R''''(s)| over s in [s1, s2] (Normal law; Laplace: QSin, and MSQE's regular part)."""
         m = self.m
+        if self.law == 1 and not self.qsin:
+            return self._laplace_msqe_m4(s1, s2)
         if self.qsin:
             # E[xi^4] of Normal(m, 1) / Laplace(m, 1); E|xi|^3 <= E[xi^4]^(3/4)
             e4 = m**4 + 6.0 * m * m + 3.0 if self.law == 0 else m**4 + 12.0 * m * m + 24.0
@@ -958,8 +1156,9 @@ class FewCells:
         return Y, ew * (1 - 1e-12)
 
 
-def _bracket_root(cur, s0, step=2.0):
-    """A bracket [lo, hi] of a sign change (- to +) of R' near s0, by steps of ``step``x, or None."""
+def _bracket_root(cur, s0, step=2.0, nmax=60):
+    """A bracket [lo, hi] of a sign change (- to +) of R' near s0, by steps of ``step``x (at most
+    ``nmax`` upwards), or None."""
     g0, e0 = cur.deriv(s0)
     if g0 > e0:
         hi, lo = s0, s0
@@ -972,7 +1171,7 @@ def _bracket_root(cur, s0, step=2.0):
         return None
     lo = hi = s0
     glo = g0
-    for _ in range(60):
+    for _ in range(nmax):
         hi *= step
         ghi, ehi = cur.deriv(hi)
         if ghi > ehi:
@@ -1004,14 +1203,18 @@ def certify_few(law, m, relu, r_b, r_t, qsin=False, max_bounds=3000):
         start, step0 = (abs(m) - 2.0) / r_side, 1.02
     Y, far = cur.far_lower()
     seen = set()
-    for _restart in range(8):
+    # Laplace MSQE with many points off centre: a handful of ripple dips (one per boundary crossing
+    # the mode) compete near the optimum, whatever the bit width: more restarts
+    for _restart in range(24 if cur.ripple() else 8):
         # restarts bracket finely: the dips of a law far off centre (s ~ m / k) are < 2x apart
         step = step0 if _restart == 0 else 1.02
         if _restart and abs(m) > 4.0:
             # the dips s ~ |m| / k are ~ s / |m| apart (relative): steps of 1.02x can jump from the
             # restart point over its own dip into the next one (the search then cycles)
             step = 1.0 + min(0.02, 0.3 * start / abs(m))
-        br = _bracket_root(cur, start, step)
+        # (a ripple curve whose s* is many law scales above |m| / r, e.g. Laplace(10, 1) at 16 bits:
+        # s* ~ 3.2 |m| / r, beyond the 60 steps of 1.02x)
+        br = _bracket_root(cur, start, step, 300 if cur.ripple() else 60)
         if br is None:
             return None
         lo, hi, glo, ghi = br
@@ -1067,7 +1270,10 @@ def _certify_at(cur, s_t, Y, far, max_bounds):
         d0 = min(0.01, 0.5 * c2 / (abs(c3) * s_t + 1e-300))
         # ... and where the fourth-derivative term (M4 d^2/2, an upper bound) stays below it
         m4 = cur.fourth_bound(s_t * 0.99, s_t * 1.01)
-        d0 = max(1e-5, min(d0, math.sqrt(max(c2, 0.0) / (m4 + 1e-300)) / s_t))
+        # (Laplace MSQE: R'' is a sawtooth of amplitude ~m^2 with a tooth per boundary crossing the
+        # mode, s ~ s_t^2/|m| apart: the neighbourhood must fit within a tooth)
+        floor = min(1e-5, 0.02 * s_t / abs(cur.m)) if cur.ripple() else 1e-5
+        d0 = max(floor, min(d0, math.sqrt(max(c2, 0.0) / (m4 + 1e-300)) / s_t))
         ds = (d0, 0.2 * d0)
     for d in ds:
         a, b = s_t * (1 - d), s_t * (1 + d)

@@ -415,6 +415,11 @@ def _certify_params(dist):
     return int(law), float(mu) / float(sig), float(sig), bool(relu)
 
 
+LAP_QSIN_MAX = 4096
+"""Largest number of points (less one) on which a Laplace law's QSin off centre tries the few-cell
+certificate first."""
+
+
 def _normal_optimum(dist, grid, reg, with_msqe_excess, rtol):
     """The certified optimum by :mod:`quanttheory.risk._normal_cert` (pure Python, cost
     independent of the bit width), or None when it does not apply (then the per-cell branch
@@ -435,7 +440,7 @@ def _normal_optimum(dist, grid, reg, with_msqe_excess, rtol):
 
         try:
             return _lowbit_cert.certify_few(law, m, relu, grid.r_b, grid.r_t, qsin,
-                                            max_bounds=3000 if span <= 16 else 600)
+                                            max_bounds=3000 if span <= 16 or (law == 1 and (not qsin or span > 512)) else 600)
         except (OverflowError, ZeroDivisionError, ValueError):
             return None
 
@@ -450,10 +455,15 @@ def _normal_optimum(dist, grid, reg, with_msqe_excess, rtol):
     # certificate is exact to ~1e-16 and the few-cell sums (O(24/s) cells) round to ~1e-12
     r_side = grid.r_t if m > 0 else -r_a
     # (a Laplace law's QSin curve is a closed form whatever the grid: no such threshold)
-    # Laplace QSin up to 1024 points (9-10 bits: its evaluation is O(1); beyond, the few-cell
-    # certificate failed on Laplace(50, 1) at 12 bits)
-    off_first = ((law == 0 or qsin) and abs(m) > 4.0 and span <= (1024 if law == 1 else 256) and r_side > 0
-                 and (abs(m) / r_side >= 0.25 or law == 1))
+    # Laplace QSin up to 4096 points (9-12 bits: its evaluation is O(1); at 11-12 bits with the
+    # ripple settings of FewCells.ripple and 3000 bounds; at 13-16 bits it failed in ~1 s before the
+    # per-cell path, e.g. Laplace(20, 1) 13 bits)
+    # Laplace MSQE off centre up to 16 bits (value, slope, R'' and R''' are O(1) geometric-series closed
+    # forms, the Taylor bound's R'''' has one-signed deltas where a boundary crosses the mode; from 17
+    # bits the ripple dips near s* exhaust the budget: Laplace(-50, 1), 20 bits, 3000 bounds in 1.5 s)
+    off_first = (abs(m) > 4.0 and r_side > 0
+                 and ((law == 0 and span <= 256 and abs(m) / r_side >= 0.25)
+                      or (law == 1 and span <= (LAP_QSIN_MAX if qsin else 65536))))
     few_first = few_first or off_first
     cert = few_cells() if few_first else None
     few = cert is not None
