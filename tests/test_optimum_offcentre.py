@@ -354,3 +354,64 @@ def test_law_mostly_below_zero_unsigned_still_solved():
     a = optimal_scale(Laplace(-20.0, 1.0), Grid(4, signed=False), "msqe")
     b = optimal_scale(Laplace(-3.0, 1.0), Grid(4, signed=False), "msqe")
     assert abs(a.scale - b.scale) <= a.scale_error + b.scale_error + 1e-12 * b.scale
+
+
+# ----- the series certificate off centre above 8 bits (risk/_normal_cert.py, _cover): the scales
+# above the hull excluded by the lattice bound in pieces of ratio 2 up to 2 (|m| + window) ----------
+
+SERIES_LATTICE = [(0, 50.0, False, -256, 255, False), (0, 50.0, True, 0, 511, False),
+                  (0, 20.0 / 0.3, False, -256, 255, True), (0, -50.0, False, -2**15, 2**15 - 1, True)]
+
+
+@pytest.mark.parametrize("case", SERIES_LATTICE)
+def test_series_certificate_lattice_pieces_below_the_curve(case):
+    """The series certificate (N(50, 1) 9 bits signed / unsigned (its ReLU curve), N(20, 0.3) 9 bits
+    QSin, N(-50, 1) 16 bits QSin) excludes [y, 2 (|m| + 13)] (y the hull's upper end) by
+    ``lattice_lower`` on pieces [u, 2u]: each piece's bound must exceed the certified value (else
+    the step is not what certifies) and stay below the mpmath curve (tests/mpref.py, 25 digits) at
+    both ends and at the bottoms of the dips s = m / k next to each end (the mean on a level:
+    where the curve is lowest).  The points are sharp enough to catch a wrong bound: at the dip
+    ``s = m / 5`` the lattice term alone, s^2/12 (MSQE), is far above the curve (asserted)."""
+    from quanttheory.risk import _normal_cert as nc
+
+    law, m, relu, r_b, r_t, qsin = case
+    out = nc.certify(m, relu, r_b, r_t, qsin)
+    assert out is not None and out["scale_error"] <= 1e-9 * out["scale"]
+    cur = out["curve"]
+    y, y_lat = out["hull"][1], 2.0 * (abs(m) + cur.window)
+    u, checked = y, 0
+    while u < y_lat:
+        v = min(y_lat, 2.0 * u)
+        lb = cur.lattice_lower(u, v)
+        assert lb > out["value"] * (1 + 1e-12), (u, v, lb, out["value"])
+        pts = {u, v}
+        for k in (math.floor(abs(m) / u), math.ceil(abs(m) / v)):
+            if k >= 1 and u <= abs(m) / k <= v:
+                pts.add(abs(m) / k)
+        for s in sorted(pts):
+            ref = _mp_std(law, m, relu, r_b, r_t, qsin, s, dps=25)
+            assert lb <= ref * (1 + 1e-13), (u, v, s, lb, ref)
+            checked += 1
+        u = v
+    assert checked >= 12
+    if not qsin:  # the sampled dips are sensitive: without its Poisson term the bound would fail
+        s = abs(m) / 5
+        assert s * s / 12 > 2 * _mp_std(law, m, relu, r_b, r_t, qsin, s, dps=25)
+
+
+def test_series_and_few_cell_lattice_bounds_are_one_function():
+    """NormalCurve / LaplaceCurve.lattice_lower and FewCells.lattice_lower are the same bound
+    (one shared function): bit-identical on 200 random intervals of 8 curves."""
+    from quanttheory.risk import _normal_cert as nc
+    from quanttheory.risk._lowbit_cert import FewCells
+
+    rng = np.random.default_rng(7)
+    for law in (0, 1):
+        for relu, qsin in ((False, False), (True, False), (False, True), (True, True)):
+            m = 3.0 if relu else -20.0
+            a = (nc.NormalCurve if law == 0 else nc.LaplaceCurve)(m, relu, -128, 127, qsin)
+            b = FewCells(law, m, relu, -128, 127, qsin)
+            for _ in range(25):
+                s1 = float(np.exp(rng.uniform(-3, 4)))
+                s2 = s1 * (1 + float(np.exp(rng.uniform(-12, 0))))
+                assert a.lattice_lower(s1, s2) == b.lattice_lower(s1, s2)
