@@ -415,3 +415,62 @@ def test_series_and_few_cell_lattice_bounds_are_one_function():
                 s1 = float(np.exp(rng.uniform(-3, 4)))
                 s2 = s1 * (1 + float(np.exp(rng.uniform(-12, 0))))
                 assert a.lattice_lower(s1, s2) == b.lattice_lower(s1, s2)
+
+
+FAR = [(Normal(100, 1), Grid(9), "msqe"), (Normal(-167, 1), Grid(9), "qsin"), (Normal(300, 1), Grid(9), "msqe")]
+
+
+@pytest.mark.parametrize("d,g,reg", FAR, ids=[f"{d}-{g.bits}{'s' if g.signed else 'u'}-{r}" for d, g, r in FAR])
+def test_far_offcentre_nine_bits_against_mpmath(d, g, reg):
+    """s* ~ |m| / r not small against the law's scale at 9 bits: N(100, 1) (s* = 0.40: the series
+    certificate with R'' > 0 near s* from the few-cell Taylor bound, its crude bound fails there;
+    it took 10-15 ms before), N(-167, 1) QSin (s* = 0.67: the series certificate failed, the
+    per-cell path gave a hull of 1.3e-3), N(300, 1) (s* = 1.19: the few-cell certificate after
+    the series at 512 points; per-cell 0.2 s before).  Against mpmath (tests/mpref.py, 30 digits):
+    the risk at s*, s* a local minimum to 1e-6 relative, and no value below the certified lower
+    bound at the dips s = |m| / k of the neighbouring levels nor on a log grid over [s*/1.3, 3 s*]
+    (above (|m| - 50) / r only: mpref skips the clipping tail when the grid's end on the mean's side
+    is below its 60-sigma window, and returns 0 there, e.g. N(100, 1), 9 bits, s = 0.135)."""
+    r = optimal_scale(d, g, reg, with_msqe_excess=False)
+    assert r.scale_error <= 1e-9 * r.scale
+    assert r.risk_lower_bound <= r.risk <= r.risk_lower_bound * (1 + 1e-9)
+    law, mu, sig, relu = d.kernel_params()
+
+    def ref(s):
+        return float(mp_risk(law, mu, sig, relu, g.r_b, g.r_t, reg, s, dps=30))
+
+    v0 = ref(r.scale)
+    assert abs(r.risk - v0) <= 1e-12 * v0
+    assert ref(r.scale * (1 - 1e-6)) > v0 and ref(r.scale * (1 + 1e-6)) > v0
+    k0 = round(abs(mu) / r.scale)
+    pts = [abs(mu) / k for k in range(max(1, k0 - 3), k0 + 4)] + list(np.geomspace(max(r.scale / 1.3, (abs(mu) - 50) / (g.r_t if mu > 0 else -g.r_b)), r.scale * 3, 9))
+    for s in pts:
+        assert ref(s) >= r.risk_lower_bound * (1 - 1e-13), s
+
+
+def test_series_certificate_taylor_neighbourhood_is_convex():
+    """N(127.5, 1) on 9 bits signed (s* = 0.513, |m| s* = 65): the series certificate's crude R''
+    bound is negative at s* itself (it loses O((s m)^2)), so convexity near s* comes from the
+    few-cell Taylor bound (_taylor_neighbourhood).  Its neighbourhood [a, b] must hold s* -+ e and
+    be convex by mpmath: second differences of the mpmath curve (tests/mpref.py, 40 digits, step
+    1e-6 s) positive at a, b and three points between; the certificate as a whole passes."""
+    import mpmath
+
+    from quanttheory.risk import _normal_cert as nc
+
+    m, r_b, r_t = 127.5, -256, 255
+    out = nc.certify(m, False, r_b, r_t, False)
+    assert out is not None and out["scale_error"] <= 1e-9 * out["scale"]
+    cur, s_t, e = out["curve"], out["scale"], out["scale_error"]
+    assert cur.curvature_lower(s_t, s_t) < 0  # the crude bound fails at s* itself
+    a, b, _ = nc._taylor_neighbourhood(cur, s_t, e)
+    assert a < s_t - e and s_t + e < b and b - a > 1e-6 * s_t
+
+    def R(s):
+        return mp_risk(0, m, 1.0, False, r_b, r_t, "msqe", s, dps=40)
+
+    with mpmath.workdps(40):
+        for s in np.linspace(a, b, 5):
+            h = mpmath.mpf(float(s)) * mpmath.mpf("1e-6")
+            c2 = (R(mpmath.mpf(float(s)) + h) - 2 * R(mpmath.mpf(float(s))) + R(mpmath.mpf(float(s)) - h)) / h**2
+            assert c2 > 0, (s, c2)
