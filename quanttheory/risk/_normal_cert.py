@@ -50,6 +50,13 @@ The certificate (every step a rigorous inequality; rounding covered by relative 
    the inner end of each piece and the (possibly negative) R'' bound on it.
 4. ``[y, 1]``: ``R(s) >= s^2 J(s) + tf T(s) >= s1^2 (gamma P(s1) - kappa (s2/2pi)^2 (2 max|p'| + int|p''|))
    + tf T(s2)``.
+4'. (tried first) ``[y, 2 (|m| + window)]`` in pieces of ratio 2 by the lattice bound
+   (:func:`lattice_lower`, no evaluation), then step 5 from ``2 (|m| + window)`` on; off centre
+   steps 4-5 alone needed pieces ~``s / |m|`` wide (every dip ``s ~ |m| / k`` on its own).  In the
+   sign cover of step 3 a piece right of ``s_t`` may be excluded by it instead (``R > R(s_t)``);
+   for a Normal law off centre whose crude R'' bound fails near ``s_t``, R'' > 0 on
+   ``s_t (1 -+ d)`` comes from the few-cell certificate's pointwise Taylor bound
+   (:func:`_taylor_neighbourhood`) and the sign cover runs outside it.
 5. ``[1, inf)``: every grid point ``k s`` lies in ``k [s1, s2]``; ``R >= c E[d(xi, U)^2]`` over
    ``|xi - m| <= 13`` (Laplace 25; ``c = 1`` MSQE, ``4`` QSin since ``sin^2(pi d) >= 4 d^2``), the squared
    distance integrated against the smallest density of each piece (width <= 1/4); the clipping
