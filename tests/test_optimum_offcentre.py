@@ -354,3 +354,123 @@ def test_law_mostly_below_zero_unsigned_still_solved():
     a = optimal_scale(Laplace(-20.0, 1.0), Grid(4, signed=False), "msqe")
     b = optimal_scale(Laplace(-3.0, 1.0), Grid(4, signed=False), "msqe")
     assert abs(a.scale - b.scale) <= a.scale_error + b.scale_error + 1e-12 * b.scale
+
+
+# ----- the series certificate off centre above 8 bits (risk/_normal_cert.py, _cover): the scales
+# above the hull excluded by the lattice bound in pieces of ratio 2 up to 2 (|m| + window) ----------
+
+SERIES_LATTICE = [(0, 50.0, False, -256, 255, False), (0, 50.0, True, 0, 511, False),
+                  (0, 20.0 / 0.3, False, -256, 255, True), (0, -50.0, False, -2**15, 2**15 - 1, True)]
+
+
+@pytest.mark.parametrize("case", SERIES_LATTICE)
+def test_series_certificate_lattice_pieces_below_the_curve(case):
+    """The series certificate (N(50, 1) 9 bits signed / unsigned (its ReLU curve), N(20, 0.3) 9 bits
+    QSin, N(-50, 1) 16 bits QSin) excludes [y, 2 (|m| + 13)] (y the hull's upper end) by
+    ``lattice_lower`` on pieces [u, 2u]: each piece's bound must exceed the certified value (else
+    the step is not what certifies) and stay below the mpmath curve (tests/mpref.py, 25 digits) at
+    both ends and at the bottoms of the dips s = m / k next to each end (the mean on a level:
+    where the curve is lowest).  The points are sharp enough to catch a wrong bound: at the dip
+    ``s = m / 5`` the lattice term alone, s^2/12 (MSQE), is far above the curve (asserted)."""
+    from quanttheory.risk import _normal_cert as nc
+
+    law, m, relu, r_b, r_t, qsin = case
+    out = nc.certify(m, relu, r_b, r_t, qsin)
+    assert out is not None and out["scale_error"] <= 1e-9 * out["scale"]
+    cur = out["curve"]
+    y, y_lat = out["hull"][1], 2.0 * (abs(m) + cur.window)
+    u, checked = y, 0
+    while u < y_lat:
+        v = min(y_lat, 2.0 * u)
+        lb = cur.lattice_lower(u, v)
+        assert lb > out["value"] * (1 + 1e-12), (u, v, lb, out["value"])
+        pts = {u, v}
+        for k in (math.floor(abs(m) / u), math.ceil(abs(m) / v)):
+            if k >= 1 and u <= abs(m) / k <= v:
+                pts.add(abs(m) / k)
+        for s in sorted(pts):
+            ref = _mp_std(law, m, relu, r_b, r_t, qsin, s, dps=25)
+            assert lb <= ref * (1 + 1e-13), (u, v, s, lb, ref)
+            checked += 1
+        u = v
+    assert checked >= 12
+    if not qsin:  # the sampled dips are sensitive: without its Poisson term the bound would fail
+        s = abs(m) / 5
+        assert s * s / 12 > 2 * _mp_std(law, m, relu, r_b, r_t, qsin, s, dps=25)
+
+
+def test_series_and_few_cell_lattice_bounds_are_one_function():
+    """NormalCurve / LaplaceCurve.lattice_lower and FewCells.lattice_lower are the same bound
+    (one shared function): bit-identical on 200 random intervals of 8 curves."""
+    from quanttheory.risk import _normal_cert as nc
+    from quanttheory.risk._lowbit_cert import FewCells
+
+    rng = np.random.default_rng(7)
+    for law in (0, 1):
+        for relu, qsin in ((False, False), (True, False), (False, True), (True, True)):
+            m = 3.0 if relu else -20.0
+            a = (nc.NormalCurve if law == 0 else nc.LaplaceCurve)(m, relu, -128, 127, qsin)
+            b = FewCells(law, m, relu, -128, 127, qsin)
+            for _ in range(25):
+                s1 = float(np.exp(rng.uniform(-3, 4)))
+                s2 = s1 * (1 + float(np.exp(rng.uniform(-12, 0))))
+                assert a.lattice_lower(s1, s2) == b.lattice_lower(s1, s2)
+
+
+FAR = [(Normal(100, 1), Grid(9), "msqe"), (Normal(-167, 1), Grid(9), "qsin"), (Normal(300, 1), Grid(9), "msqe")]
+
+
+@pytest.mark.parametrize("d,g,reg", FAR, ids=[f"{d}-{g.bits}{'s' if g.signed else 'u'}-{r}" for d, g, r in FAR])
+def test_far_offcentre_nine_bits_against_mpmath(d, g, reg):
+    """s* ~ |m| / r not small against the law's scale at 9 bits: N(100, 1) (s* = 0.40: the series
+    certificate with R'' > 0 near s* from the few-cell Taylor bound, its crude bound fails there;
+    it took 10-15 ms before), N(-167, 1) QSin (s* = 0.67: the series certificate failed, the
+    per-cell path gave a hull of 1.3e-3), N(300, 1) (s* = 1.19: the few-cell certificate after
+    the series at 512 points; per-cell 0.2 s before).  Against mpmath (tests/mpref.py, 30 digits):
+    the risk at s*, s* a local minimum to 1e-6 relative, and no value below the certified lower
+    bound at the dips s = |m| / k of the neighbouring levels nor on a log grid over [s*/1.3, 3 s*]
+    (above (|m| - 50) / r only: mpref skips the clipping tail when the grid's end on the mean's side
+    is below its 60-sigma window, and returns 0 there, e.g. N(100, 1), 9 bits, s = 0.135)."""
+    r = optimal_scale(d, g, reg, with_msqe_excess=False)
+    assert r.scale_error <= 1e-9 * r.scale
+    assert r.risk_lower_bound <= r.risk <= r.risk_lower_bound * (1 + 1e-9)
+    law, mu, sig, relu = d.kernel_params()
+
+    def ref(s):
+        return float(mp_risk(law, mu, sig, relu, g.r_b, g.r_t, reg, s, dps=30))
+
+    v0 = ref(r.scale)
+    assert abs(r.risk - v0) <= 1e-12 * v0
+    assert ref(r.scale * (1 - 1e-6)) > v0 and ref(r.scale * (1 + 1e-6)) > v0
+    k0 = round(abs(mu) / r.scale)
+    pts = [abs(mu) / k for k in range(max(1, k0 - 3), k0 + 4)] + list(np.geomspace(max(r.scale / 1.3, (abs(mu) - 50) / (g.r_t if mu > 0 else -g.r_b)), r.scale * 3, 9))
+    for s in pts:
+        assert ref(s) >= r.risk_lower_bound * (1 - 1e-13), s
+
+
+def test_series_certificate_taylor_neighbourhood_is_convex():
+    """N(127.5, 1) on 9 bits signed (s* = 0.513, |m| s* = 65): the series certificate's crude R''
+    bound is negative at s* itself (it loses O((s m)^2)), so convexity near s* comes from the
+    few-cell Taylor bound (_taylor_neighbourhood).  Its neighbourhood [a, b] must hold s* -+ e and
+    be convex by mpmath: second differences of the mpmath curve (tests/mpref.py, 40 digits, step
+    1e-6 s) positive at a, b and three points between; the certificate as a whole passes."""
+    import mpmath
+
+    from quanttheory.risk import _normal_cert as nc
+
+    m, r_b, r_t = 127.5, -256, 255
+    out = nc.certify(m, False, r_b, r_t, False)
+    assert out is not None and out["scale_error"] <= 1e-9 * out["scale"]
+    cur, s_t, e = out["curve"], out["scale"], out["scale_error"]
+    assert cur.curvature_lower(s_t, s_t) < 0  # the crude bound fails at s* itself
+    a, b, _ = nc._taylor_neighbourhood(cur, s_t, e)
+    assert a < s_t - e and s_t + e < b and b - a > 1e-6 * s_t
+
+    def R(s):
+        return mp_risk(0, m, 1.0, False, r_b, r_t, "msqe", s, dps=40)
+
+    with mpmath.workdps(40):
+        for s in np.linspace(a, b, 5):
+            h = mpmath.mpf(float(s)) * mpmath.mpf("1e-6")
+            c2 = (R(mpmath.mpf(float(s)) + h) - 2 * R(mpmath.mpf(float(s))) + R(mpmath.mpf(float(s)) - h)) / h**2
+            assert c2 > 0, (s, c2)

@@ -1095,47 +1095,8 @@ class FewCells:
 
     def lattice_lower(self, s1, s2):
         """Rigorous lower bound of F over ``s in [s1, s2]`` from the unclipped lattice ``s Z``
-        (no cell sum, no evaluation of F; strong for ``s`` up to a few law scales, whatever the
-        offset of the mean from the grid):
-
-        * the error of a clipped value exceeds its distance to the lattice (MSQE:
-          ``|x - B| >= d(x, s Z)``; QSin: ``pi |x - B| >= s |sin(pi x / s)|``, ``B`` a grid point),
-          so ``F >= E[s^2 phi_g(x / s)]`` over the whole law (ReLU: less the part below 0, at most
-          ``s^2 max phi_g P(xi < 0)``);
-        * Poisson summation with the law's characteristic function ``|c(w)|`` (``e^{-w^2/2}``
-          Normal, ``1/(1 + w^2)`` Laplace), ``w_n = 2 pi n / s``: MSQE
-          ``s^2/12 + s^2/pi^2 sum_n (-1)^n Re E[e^{i w_n x}] / n^2 >= s1^2/12 - s2^2/pi^2 sum_n |c(w_n)| / n^2``
-          (``|c(2 pi n / s)|`` increases with ``s``: taken at ``s2``), QSin
-          ``s^2 (1 - Re E[e^{i w_1 x}]) / 2 >= s^2 (1 - |c(2 pi / s)|) / 2``, which increases with
-          ``s``: its value at ``s1``; for MSQE also that bound over ``pi^2``
-          (``d(x, sZ) >= (s/pi) |sin(pi x/s)|``), the stronger one at large ``s``.
-        """
-        if self.qsin:
-            # g(s) = s^2 (1 - |c(2 pi / s)|) / 2 increases with s (Normal: g' = s (1 - e^{-u} (1 + u)),
-            # u = 2 pi^2 / s^2; Laplace: g = 2 pi^2 / (1 + 4 pi^2 / s^2)): its value at s1
-            w = 2.0 * _PI / s1
-            c = math.exp(-0.5 * w * w) if self.law == 0 else 1.0 / (1.0 + w * w)
-            lb = 0.5 * s1 * s1 * (1.0 - c)
-            top = 1.0
-        else:
-            a = 2.0 * _PI2 / (s2 * s2)
-            tot = 0.0
-            N = 12
-            for n in range(1, N + 1):
-                tot += (math.exp(-a * n * n) if self.law == 0 else 1.0 / (1.0 + 2.0 * a * n * n)) / (n * n)
-            # the tail n > N: sum 1/n^2 <= 1/N times e^{-a (N+1)^2} (Normal); Laplace:
-            # 1/(1 + 2 a n^2) <= 1/(2 a n^2) and sum_{n > N} 1/n^4 <= 1/(3 N^3)
-            tot += math.exp(-a * (N + 1) ** 2) / N if self.law == 0 else 1.0 / (2.0 * a * 3.0 * N**3)
-            lb = s1 * s1 / 12.0 - s2 * s2 / _PI2 * tot
-            # large s, where the series above is weak: d(x, s Z)^2 >= (s/pi)^2 sin^2(pi x / s), so F
-            # is at least the QSin bound g(s1) / pi^2 (g increasing, tends to pi^2 Var)
-            w = 2.0 * _PI / s1
-            c = math.exp(-0.5 * w * w) if self.law == 0 else 1.0 / (1.0 + w * w)
-            lb = max(lb, 0.5 * s1 * s1 * (1.0 - c) / _PI2)
-            top = 0.25
-        if self.relu:  # the atom at 0 has no error; the law's part below 0 (at most top s^2 each) is gone
-            lb -= top * s2 * s2 * (1.0 - self.q_above(0.0))
-        return lb - 1e-13 * (s2 * s2) - 1e-300
+        (:func:`._normal_cert.lattice_lower`: no cell sum, no evaluation of F)."""
+        return nc.lattice_lower(self.law, self.qsin, self.relu, self.q_above, s1, s2)
 
     def far_lower(self):
         """(Y, lower bound of F over [Y, inf)): every |xi| <= Y/2 quantizes to 0 there."""

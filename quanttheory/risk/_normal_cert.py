@@ -50,6 +50,13 @@ The certificate (every step a rigorous inequality; rounding covered by relative 
    the inner end of each piece and the (possibly negative) R'' bound on it.
 4. ``[y, 1]``: ``R(s) >= s^2 J(s) + tf T(s) >= s1^2 (gamma P(s1) - kappa (s2/2pi)^2 (2 max|p'| + int|p''|))
    + tf T(s2)``.
+4'. (tried first) ``[y, 2 (|m| + window)]`` in pieces of ratio 2 by the lattice bound
+   (:func:`lattice_lower`, no evaluation), then step 5 from ``2 (|m| + window)`` on; off centre
+   steps 4-5 alone needed pieces ~``s / |m|`` wide (every dip ``s ~ |m| / k`` on its own).  In the
+   sign cover of step 3 a piece right of ``s_t`` may be excluded by it instead (``R > R(s_t)``);
+   for a Normal law off centre whose crude R'' bound fails near ``s_t``, R'' > 0 on
+   ``s_t (1 -+ d)`` comes from the few-cell certificate's pointwise Taylor bound
+   (:func:`_taylor_neighbourhood`) and the sign cover runs outside it.
 5. ``[1, inf)``: every grid point ``k s`` lies in ``k [s1, s2]``; ``R >= c E[d(xi, U)^2]`` over
    ``|xi - m| <= 13`` (Laplace 25; ``c = 1`` MSQE, ``4`` QSin since ``sin^2(pi d) >= 4 d^2``), the squared
    distance integrated against the smallest density of each piece (width <= 1/4); the clipping
@@ -318,6 +325,14 @@ class NormalCurve:
         # plus the clipping part at s2 (it decreases with s)
         return (s1 * s1 * (self.gamma * P - fourier) + self.tails(s2)) * (1 - 1e-13)
 
+    def lattice_lower(self, s1, s2):
+        """Rigorous lower bound of F over ``s in [s1, s2]`` by :func:`lattice_lower` (no evaluation)."""
+        return lattice_lower(0, self.qsin, self.relu, self._q_above, s1, s2)
+
+    def _q_above(self, c):
+        """P(xi > c) of the law without ReLU."""
+        return _q(c - self.m)
+
     def union_lower(self, s1, s2):
         """Rigorous lower bound of F(s) over s in [s1, s2] (s2 may be inf): every grid point
         k s lies in k [s1, s2]; the squared distance to the union of those intervals,
@@ -408,6 +423,55 @@ class NormalCurve:
         return _tail2(self.m - c) if below else _tail2(c - self.m)
 
 
+def lattice_lower(law, qsin, relu, q_above, s1, s2):
+    """Rigorous lower bound of F over ``s in [s1, s2]`` from the unclipped lattice ``s Z`` for
+    ``Normal(m, 1)`` (``law`` 0) or ``Laplace(m, 1)`` (``law`` 1), ``q_above(c) = P(xi > c)`` of
+    the law without ReLU (no cell sum, no evaluation of F; strong for ``s`` up to a few law
+    scales, whatever the offset of the mean from the grid):
+
+    * the error of a clipped value exceeds its distance to the lattice (MSQE:
+      ``|x - B| >= d(x, s Z)``; QSin: ``pi |x - B| >= s |sin(pi x / s)|``, ``B`` a grid point),
+      so ``F >= E[s^2 phi_g(x / s)]`` over the whole law (ReLU: less the part below 0, at most
+      ``s^2 max phi_g P(xi < 0)``);
+    * Poisson summation with the law's characteristic function ``|c(w)|`` (``e^{-w^2/2}``
+      Normal, ``1/(1 + w^2)`` Laplace), ``w_n = 2 pi n / s``: MSQE
+      ``s^2/12 + s^2/pi^2 sum_n (-1)^n Re E[e^{i w_n x}] / n^2 >= s1^2/12 - s2^2/pi^2 sum_n |c(w_n)| / n^2``
+      (``|c(2 pi n / s)|`` increases with ``s``: taken at ``s2``), QSin
+      ``s^2 (1 - Re E[e^{i w_1 x}]) / 2 >= s^2 (1 - |c(2 pi / s)|) / 2``, which increases with
+      ``s``: its value at ``s1``; for MSQE also that bound over ``pi^2``
+      (``d(x, sZ) >= (s/pi) |sin(pi x/s)|``), the stronger one at large ``s``.
+
+    Shared by the few-cell certificate (:meth:`._lowbit_cert.FewCells.lattice_lower`, its
+    branch and bound) and the series certificate (:func:`_cover`, the scales above the hull).
+    """
+    if qsin:
+        # g(s) = s^2 (1 - |c(2 pi / s)|) / 2 increases with s (Normal: g' = s (1 - e^{-u} (1 + u)),
+        # u = 2 pi^2 / s^2; Laplace: g = 2 pi^2 / (1 + 4 pi^2 / s^2)): its value at s1
+        w = 2.0 * math.pi / s1
+        c = math.exp(-0.5 * w * w) if law == 0 else 1.0 / (1.0 + w * w)
+        lb = 0.5 * s1 * s1 * (1.0 - c)
+        top = 1.0
+    else:
+        a = 2.0 * _PI2 / (s2 * s2)
+        tot = 0.0
+        N = 12
+        for n in range(1, N + 1):
+            tot += (math.exp(-a * n * n) if law == 0 else 1.0 / (1.0 + 2.0 * a * n * n)) / (n * n)
+        # the tail n > N: sum 1/n^2 <= 1/N times e^{-a (N+1)^2} (Normal); Laplace:
+        # 1/(1 + 2 a n^2) <= 1/(2 a n^2) and sum_{n > N} 1/n^4 <= 1/(3 N^3)
+        tot += math.exp(-a * (N + 1) ** 2) / N if law == 0 else 1.0 / (2.0 * a * 3.0 * N**3)
+        lb = s1 * s1 / 12.0 - s2 * s2 / _PI2 * tot
+        # large s, where the series above is weak: d(x, s Z)^2 >= (s/pi)^2 sin^2(pi x / s), so F
+        # is at least the QSin bound g(s1) / pi^2 (g increasing, tends to pi^2 Var)
+        w = 2.0 * math.pi / s1
+        c = math.exp(-0.5 * w * w) if law == 0 else 1.0 / (1.0 + w * w)
+        lb = max(lb, 0.5 * s1 * s1 * (1.0 - c) / _PI2)
+        top = 0.25
+    if relu:  # the atom at 0 has no error; the law's part below 0 (at most top s^2 each) is gone
+        lb -= top * s2 * s2 * (1.0 - q_above(0.0))
+    return lb - 1e-13 * (s2 * s2) - 1e-300
+
+
 def _root(g, lo, hi, glo, ghi, maxiter=200, rtol=4e-16):
     from ._scalar import _root as root
 
@@ -429,18 +493,30 @@ def _memoise(cur):
     cur.deriv = cached
 
 
-def _sign_cover(cur, x, y, s_t, e, max_bounds):
+def _sign_cover(cur, x, y, s_t, e, max_bounds, F_up=math.inf, inner=None):
     """Step 3 without convexity: R' < 0 on [x, s_t - e] and R' > 0 on [s_t + e, y], from R' at the
     inner end of each piece and a lower bound c of R'' on it (R'(s) <= R'(v) + max(0, -c)(v - s)
     left of s_t, R'(s) >= R'(u) - max(0, -c)(s - u) right of it); pieces bisected on failure.
-    Returns the number of bounds used, or None."""
+    Right of ``s_t`` a piece may instead be excluded outright, ``R > F_up >= R(s_t)`` on it by the
+    lattice bound (tried first: no evaluation): every piece is then increasing or excluded, so
+    ``R(s) >= min(R(s_t + e), F_up)`` on ``[s_t + e, y]`` (an increasing piece's minimum is at its
+    left end, which is ``s_t + e`` or the right end of an increasing or excluded piece), which
+    is all the certificate uses.  Off centre (``|m| > 40``) R' > 0 is hard to show there (the
+    crude R'' bound loses ``O((s m)^2)``), while ``lattice_lower > F_up`` holds from
+    ``s ~ s_t (1 + 0.003)`` on.  ``inner = (a, b)``: a neighbourhood of ``s_t`` (containing
+    ``[s_t - e, s_t + e]``) where R is shown strictly convex: R' < 0 on ``[a, s_t - e]`` and > 0 on
+    ``[s_t + e, b]`` there already, the cover is of ``[x, a]`` and ``[b, y]`` only.  Returns the
+    number of bounds used, or None."""
     nb = 0
-    stack = [(x, s_t - e, -1), (s_t + e, y, 1)]
+    lo, hi = inner if inner is not None else (s_t - e, s_t + e)
+    stack = [iv for iv in ((x, lo, -1), (hi, y, 1)) if iv[1] > iv[0]]
     while stack:
         u, v, side = stack.pop()
         nb += 1
-        if nb > max_bounds or not v > u:
-            return None if nb > max_bounds else nb
+        if nb > max_bounds:
+            return None
+        if side > 0 and cur.lattice_lower(u, v) > F_up:
+            continue
         c = cur.curvature_lower(u, v)
         lip = max(0.0, -c)
         g, err = cur.deriv(v if side < 0 else u)
@@ -453,6 +529,47 @@ def _sign_cover(cur, x, y, s_t, e, max_bounds):
         mid = 0.5 * (u + v)
         stack += [(u, mid, side), (mid, v, side)]
     return nb
+
+
+def _taylor_neighbourhood(cur, s_t, e):
+    """``(a, b, bounds used)`` with ``a < s_t - e``, ``s_t + e < b`` and R'' > 0 on ``[a, b]`` by the
+    pointwise Taylor bound of :class:`._lowbit_cert.FewCells` (R'' and R''' exact at points from
+    the cells within 10 law scales of the mean, ``|R''''|`` bounded over the piece), or None: a
+    Normal law off centre (``|m| > 4``) only.  The half-width is chosen as in the few-cell
+    certificate (``_certify_at``, step 3): where R'' stays above about half its value at ``s_t``
+    by the R''' and R'''' terms, at most 1 %, at least 1e-5 relative."""
+    if type(cur) is not NormalCurve or not abs(cur.m) > 4.0:
+        return None
+    memo = cur.__dict__.setdefault("_near", {})  # one per s_t: _cover runs for up to 3 hulls
+    if s_t in memo:
+        near = memo[s_t]
+        return None if near is None else (near[0], near[1], 0)  # its bounds counted once
+    near = memo[s_t] = _taylor_neighbourhood_at(cur, s_t, e)
+    return near
+
+
+def _taylor_neighbourhood_at(cur, s_t, e):
+    from ._lowbit_cert import FewCells, _convex
+
+    fc = FewCells(0, cur.m, cur.relu, cur.r_b, cur.r_t, cur.qsin)
+    if not fc.taylor_ok():
+        return None
+    c2, _, c3, _ = fc.curv_point(s_t)
+    if not c2 > 0.0:
+        return None
+    d0 = min(0.01, 0.5 * c2 / (abs(c3) * s_t + 1e-300))
+    m4 = fc.fourth_bound(s_t * 0.99, s_t * 1.01)
+    d0 = max(1e-5, min(d0, math.sqrt(c2 / (m4 + 1e-300)) / s_t))
+    nb = 0
+    for d in (d0, 0.2 * d0):
+        a, b = s_t * (1 - d), s_t * (1 + d)
+        if not (a < s_t - e and s_t + e < b):
+            continue
+        ok, _, used = _convex(fc, a, b, 64)
+        nb += used
+        if ok:
+            return a, b, nb
+    return None
 
 
 def _cover(cur, x, y, F_up, max_bounds, s_t, e):
@@ -479,18 +596,46 @@ def _cover(cur, x, y, F_up, max_bounds, s_t, e):
         mid = math.sqrt(s1 * s2)
         stack += [(s1, mid), (mid, s2)]
     if not convex:
-        used = _sign_cover(cur, x, y, s_t, e, min(150, max_bounds - nb))
+        # off centre the crude R'' bound can fail at s_t itself (it loses O((s m)^2)): R'' > 0 near
+        # s_t from the few-cell certificate's pointwise Taylor bound, the sign cover outside
+        # (its cell sums cost O(20 / s*) cells per point: with more than 256 cells the plain sign
+        # cover first, which succeeds there unless |m| s* is large: N(300, 1), 16 bits, s* = 0.0093,
+        # 35 -> 2 ms)
+        many = 20.0 / s_t > 256
+        near = None if many else _taylor_neighbourhood(cur, s_t, e)
+        if near is not None:
+            nb += near[2]
+        used = _sign_cover(cur, x, y, s_t, e, min(150, max_bounds - nb), F_up,
+                           None if near is None else near[:2])
+        if used is None and many:
+            near = _taylor_neighbourhood(cur, s_t, e)
+            if near is not None:
+                nb += near[2]
+                used = _sign_cover(cur, x, y, s_t, e, min(150, max(0, max_bounds - nb)), F_up, near[:2])
         if used is None:
             return None
         nb += used
         cmin = -math.inf
-    # 4. [y, S_UNION]: the granular part exceeds R(s_t)
+    # 4-5 at once by the lattice bound (no evaluation): [y, Y] in pieces of ratio 2 (a handful),
+    # Y = 2 (|m| + window); from Y on the union bound below needs one or two calls.  Off centre the
+    # bounds of steps 4-5 need pieces ~ s / |m| wide (every dip s ~ |m| / k excluded on its own):
+    # 200+ union bounds at 9 bits for N(50, 1).  When a piece fails, steps 4-5 run as before.
     stack = []
     s_union = cur.s_union
-    if y < s_union:
+    y_lat = 2.0 * (abs(cur.m) + cur.window)
+    lattice = y < y_lat
+    u = y
+    while lattice and u < y_lat:
+        v = min(y_lat, 2.0 * u)
         nb += 1
-        if not cur.granular_lower(y, s_union) > F_up:  # one bound on the whole range first
-            edges = [y * (s_union / y) ** (i / 8) for i in range(9)]
+        lattice = cur.lattice_lower(u, v) > F_up
+        u = v
+    y4 = y_lat if lattice else y  # where steps 4-5 start (y stays the hull's end)
+    # 4. [y, S_UNION]: the granular part exceeds R(s_t)
+    if y4 < s_union:
+        nb += 1
+        if not cur.granular_lower(y4, s_union) > F_up:  # one bound on the whole range first
+            edges = [y4 * (s_union / y4) ** (i / 8) for i in range(9)]
             stack = list(zip(edges[:-1], edges[1:]))
     while stack:
         s1, s2 = stack.pop()
@@ -505,7 +650,7 @@ def _cover(cur, x, y, F_up, max_bounds, s_t, e):
         stack += [(s1, mid), (mid, s2)]
     # 5. [max(y, S_UNION), inf): the union-of-intervals bound (one bound on the whole range
     # first: enough when R(s_t) is small, i.e. at high bit widths)
-    start = max(y, s_union)
+    start = max(y4, s_union)
     nb += 1
     if cur.union_lower(start, math.inf) > F_up:
         stack = []
@@ -932,6 +1077,9 @@ class LaplaceCurve(NormalCurve):
         """E[(xi - c)^2; xi > c] (``below``: E[(c - xi)^2; xi < c]) of Laplace(m, 1), exact."""
         e = (self.m - c) if below else (c - self.m)
         return math.exp(-e) if e >= 0.0 else 2.0 + e * e - math.exp(e)
+
+    def lattice_lower(self, s1, s2):
+        return lattice_lower(1, self.qsin, self.relu, self._q_above, s1, s2)
 
     def _q_above(self, c):
         """P(xi > c)."""

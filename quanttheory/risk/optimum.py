@@ -477,6 +477,10 @@ def _normal_optimum(dist, grid, reg, with_msqe_excess, rtol):
     # MSQE of a Normal law up to 64 (its cell sums run over the cells near the mean only; beyond 64
     # points, and for a Laplace law's O(points) sums, the per-cell component certificate is faster)
     off = abs(m) > 3.0 and (span <= 256 if qsin else (law == 0 and span <= 64)) and not off_first
+    # ... and a Normal law whose s* ~ |m| / r is not small against its scale on any grid (the series
+    # certificate needs s* below ~0.8 law scales: N(300, 1) on 9 bits, s* = 1.19; the few-cell
+    # evaluation is O(20 / s) cells whatever the grid): it costs 3-9 ms there, the per-cell path 0.2-13 s
+    off = off or (law == 0 and abs(m) > 4.0 and r_side > 0 and abs(m) / r_side >= 0.5 and not off_first)
     if cert is None and not few_first and (span <= 16 or off):
         cert = few_cells()
         few = cert is not None
