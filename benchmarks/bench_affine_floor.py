@@ -82,6 +82,19 @@ def round_variants(src: str) -> dict:
     return v
 
 
+def _hist_buffers():
+    """A numba function ``(n, nb) -> (idx, cnt, S1, S2, start, pos, buf, P0, P1, P2)``: the work arrays of
+    ``quanttheory.affine._rows._histsort`` for rows of ``n`` values and ``nb`` bins (both harness loops)."""
+    from numba import njit
+
+    @njit
+    def hist_buffers(n, nb):
+        return (np.empty(n, np.int32), np.zeros(nb, np.int64), np.zeros(nb), np.zeros(nb), np.zeros(nb + 1, np.int64),
+                np.zeros(nb, np.int64), np.empty(n), np.zeros(nb + 1), np.zeros(nb + 1), np.zeros(nb + 1))
+
+    return hist_buffers
+
+
 def sweep_section(X, N, reps):
     """CPU us per row of one exact sweep at the optimal zero-point over s* [1/(1 + W), 1 + W], and its zone values."""
     from numba import njit
@@ -94,20 +107,12 @@ def sweep_section(X, N, reps):
          np.zeros((R, 3))]
     K.solve_rows(X, N, nb, T, G, ni, *o)
     S, Z = o[0], o[1]
+    hist_buffers = _hist_buffers()
 
     @njit
     def loop(X, S, Z, N, nb, W, mode):
         n = X.shape[1]
-        idx = np.empty(n, np.int32)
-        cnt = np.zeros(nb, np.int64)
-        S1 = np.zeros(nb)
-        S2 = np.zeros(nb)
-        start = np.zeros(nb + 1, np.int64)
-        pos = np.zeros(nb, np.int64)
-        buf = np.empty(n)
-        P0 = np.zeros(nb + 1)
-        P1 = np.zeros(nb + 1)
-        P2 = np.zeros(nb + 1)
+        idx, cnt, S1, S2, start, pos, buf, P0, P1, P2 = hist_buffers(n, nb)
         bp = np.empty(K.MAXBP)
         bpk = np.empty((K.MAXBP, 3))
         order = np.empty(K.MAXBP, np.int64)
@@ -171,6 +176,8 @@ def hist_section(X, reps):
 
     from quanttheory.affine._rows import _histsort, _stats
 
+    hist_buffers = _hist_buffers()
+
     @njit
     def hist_nos2(x, xmin, invw, fnb, nb, idx, cnt, S1, start, pos, buf, P0, P1):
         n = x.size
@@ -209,16 +216,7 @@ def hist_section(X, reps):
     @njit
     def loop(X, nb, mode):
         n = X.shape[1]
-        idx = np.empty(n, np.int32)
-        cnt = np.zeros(nb, np.int64)
-        S1 = np.zeros(nb)
-        S2 = np.zeros(nb)
-        start = np.zeros(nb + 1, np.int64)
-        pos = np.zeros(nb, np.int64)
-        buf = np.empty(n)
-        P0 = np.zeros(nb + 1)
-        P1 = np.zeros(nb + 1)
-        P2 = np.zeros(nb + 1)
+        idx, cnt, S1, S2, start, pos, buf, P0, P1, P2 = hist_buffers(n, nb)
         acc = 0.0
         for r in range(X.shape[0]):
             x = X[r]

@@ -40,6 +40,44 @@ def _event_terms(v, k, s0):
     return (e_new * e_new - e_old * e_old, k * e_new - (k + 1) * e_old, k * k - (k + 1) * (k + 1),
             k * abs(e_new) + (k + 1) * abs(e_old), k * k + (k + 1) * (k + 1))
 
+
+@numba.njit(cache=True, inline="always")
+def _acc_event(acc, v, k, s0):
+    """The sweep's event accumulators ``acc = (q0, q1, q2, a0, a1, a2, a3, a4)`` after the breakpoint
+    ``(v, k)`` (:func:`_event_terms`): ``q`` the changes of the three centred sums, ``a0..a2`` their
+    magnitudes, ``a3, a4`` those of the residuals' rounding bound."""
+    d0, d1, d2, d3, d4 = _event_terms(v, k, s0)
+    return (acc[0] + d0, acc[1] + d1, acc[2] + d2, acc[3] + abs(d0), acc[4] + abs(d1), acc[5] + abs(d2),
+            acc[6] + d3, acc[7] + d4)
+
+
+@numba.njit(cache=True, inline="always")
+def _acc_block(acc, S, j):
+    """``acc`` (as in :func:`_acc_event`) plus the events summed in ``S[j, 1:9]`` (same order)."""
+    return (acc[0] + S[j, 1], acc[1] + S[j, 2], acc[2] + S[j, 3], acc[3] + S[j, 4], acc[4] + S[j, 5],
+            acc[5] + S[j, 6], acc[6] + S[j, 7], acc[7] + S[j, 8])
+
+
+@numba.njit(cache=True, inline="always")
+def _piece_min(c0, c1, c2, acc, left, right, s0):
+    """One quadratic piece ``[left, right]`` of a sweep: the sums ``E2, KE, K2`` (base sums ``c`` plus
+    the events ``acc`` of :func:`_acc_event`, centred at ``s0``), their minimum ``val`` over the piece
+    at ``t = s - s0``, the magnitude ``mag`` of the terms of ``val`` (times the relative rounding of
+    the sums gives their error) and ``err_e``, the effect of the rounded residuals."""
+    E2 = c0 + acc[0]
+    KE = c1 + acc[1]
+    K2 = c2 + acc[2]
+    val, t = _qmin(E2, KE, K2, left - s0, right - s0)
+    at = abs(t)
+    mag = abs(E2) + 2 * at * abs(KE) + at * at * abs(K2) + acc[3] + 2 * at * acc[4] + at * at * acc[5]
+    # the residuals e = v - k s0 are rounded (by up to eps (k s0 + |e|) each): their effect on
+    # the three sums (base sums by Cauchy-Schwarz, events exactly through a3, a4); it dominates
+    # when the data fit the grid almost exactly
+    err_e = EPS * (4 * s0 * math.sqrt(abs(E2) * abs(K2)) + 4 * s0 * acc[6]
+                   + 4 * at * s0 * (abs(K2) + acc[7]) + 4 * EPS * s0 * s0 * (abs(K2) + acc[7]))
+    return val, t, mag, err_e
+
+
 @numba.njit(cache=True)
 def _magnitude_top(xi, Tp, Tn):
     """``(|x|, top grid index of x's side)``: ``Tp`` for x >= 0, ``Tn`` for x < 0 (float64 magnitude,
@@ -52,6 +90,8 @@ def _magnitude_top(xi, Tp, Tn):
 
 @numba.njit(cache=True)
 def _qmin(E2, KE, K2, tlo, thi):
+    """Minimum over ``t in [tlo, thi]`` of ``E2 - 2 t KE + t^2 K2`` (``K2 >= 0``) and its ``t``: same
+    candidates and tie order as ``risk.data_search._qmin`` (also used by ``_kernels.sweep``)."""
     tc = KE / K2 if K2 > 0 else tlo
     if tc < tlo:
         tc = tlo
@@ -103,6 +143,17 @@ def _zeroed(x, sd, Tp, Tn):
     return tot
 
 
+@numba.njit(cache=True, inline="always")
+def _bucket(b, A, inv, nbk):
+    """The bucket (0 .. nbk - 1) of ``b`` among ``nbk`` equal buckets from ``A`` (``inv`` = nbk over
+    their total width); values outside go to the first or last."""
+    f = (b - A) * inv
+    j = 0
+    if f > 0.0:
+        j = int(f) if f < nbk else nbk - 1
+    return j
+
+
 @numba.njit(cache=True)
 def _sort_order(bb, ne, A, B):
     """Indices sorting ``bb[:ne]`` (values in about ``[A, B]``): a bucket sort (``ne`` equal buckets
@@ -116,10 +167,7 @@ def _sort_order(bb, ne, A, B):
     cnt = np.zeros(nbk + 1, dtype=np.int64)
     key = np.empty(ne, dtype=np.int64)
     for i in range(ne):
-        f = (bb[i] - A) * inv
-        j = 0
-        if f > 0.0:
-            j = int(f) if f < nbk else nbk - 1
+        j = _bucket(bb[i], A, inv, nbk)
         key[i] = j
         cnt[j + 1] += 1
     for j in range(nbk):
@@ -214,19 +262,12 @@ def _sweep_pieces(x, Tp, Tn, A, B, s0, const, c0, c1, c2, ne, bv, bk, bb, ps, pv
     Tm = max(Tp, Tn)
     order = _sort_order(bb, ne, A, B)
     # sweep: piece j spans [edge_j, edge_j+1], edges = A, clip(beta sorted), B
-    q0 = 0.0
-    q1 = 0.0
-    q2 = 0.0
-    a0 = 0.0
-    a1 = 0.0
-    a2 = 0.0
-    a3 = 0.0
-    a4 = 0.0
+    acc = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     left = A
     thr = np.inf
     W = min(0.25, 4.0 / max(Tm, 1))
     nre = 0
-    ev0 = 0  # events accumulated in q since the last (re)computation of c
+    ev0 = 0  # events accumulated in acc since the last (re)computation of c
     for j in range(ne + 1):
         if j < ne:
             right = min(max(bb[order[j]], A), B)
@@ -254,27 +295,10 @@ def _sweep_pieces(x, Tp, Tn, A, B, s0, const, c0, c1, c2, ne, bv, bk, bb, ps, pv
                 c0 += e * e
                 c1 += kc * e
                 c2 += kc * kc
-            q0 = 0.0
-            q1 = 0.0
-            q2 = 0.0
-            a0 = 0.0
-            a1 = 0.0
-            a2 = 0.0
-            a3 = 0.0
-            a4 = 0.0
+            acc = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
             nre += 1
             ev0 = j
-        E2 = c0 + q0
-        KE = c1 + q1
-        K2 = c2 + q2
-        val, t = _qmin(E2, KE, K2, left - s0, right - s0)
-        at = abs(t)
-        mag = abs(E2) + 2 * at * abs(KE) + at * at * abs(K2) + a0 + 2 * at * a1 + at * at * a2
-        # the residuals e = v - k s0 are rounded (by up to eps (k s0 + |e|) each): their effect on
-        # the three sums (base sums by Cauchy-Schwarz, events exactly through a3, a4); it dominates
-        # when the data fit the grid almost exactly
-        err_e = EPS * (4 * s0 * math.sqrt(abs(E2) * abs(K2)) + 4 * s0 * a3
-                       + 4 * at * s0 * (abs(K2) + a4) + 4 * EPS * s0 * s0 * (abs(K2) + a4))
+        val, t, mag, err_e = _piece_min(c0, c1, c2, acc, left, right, s0)
         # s0 + t can round outside the piece (to 0 when left << s0); the constant ``const``
         # (sides with T = 0) is left out of the values: added, it would round away differences
         # far below it (it is the same for every s)
@@ -287,17 +311,7 @@ def _sweep_pieces(x, Tp, Tn, A, B, s0, const, c0, c1, c2, ne, bv, bk, bb, ps, pv
             thr = pv[j] + pt[j]
         if j < ne:
             p = order[j]
-            v = bv[p]
-            k = bk[p]
-            d0, d1, d2, d3, d4 = _event_terms(v, k, s0)
-            q0 += d0
-            q1 += d1
-            q2 += d2
-            a0 += abs(d0)
-            a1 += abs(d1)
-            a2 += abs(d2)
-            a3 += d3
-            a4 += d4
+            acc = _acc_event(acc, bv[p], bk[p], s0)
             left = right
     _sweep_finish(x, Tp, Tn, ne + 1, ps, pv, pt, thr, np.inf, const, ne, out_row, fast)
 
@@ -461,24 +475,14 @@ def _sweep_blocks(x, Tp, Tn, A, B, s0, const, c0, c1, c2, ne, bv, bk, bb, ps, pv
     key = np.empty(ne, dtype=np.int64)
     s1tot = 0.0
     for i in range(ne):
-        f = (bb[i] - A) * inv
-        j = 0
-        if f > 0.0:
-            j = int(f) if f < nb else nb - 1
+        j = _bucket(bb[i], A, inv, nb)
         key[i] = j
         v = bv[i]
         k = bk[i]
         R = A + (j + 1) * h if j < nb - 1 else B
-        d0, d1, d2, d3, d4 = _event_terms(v, k, s0)
         S[j, 0] += 1.0
-        S[j, 1] += d0
-        S[j, 2] += d1
-        S[j, 3] += d2
-        S[j, 4] += abs(d0)
-        S[j, 5] += abs(d1)
-        S[j, 6] += abs(d2)
-        S[j, 7] += d3
-        S[j, 8] += d4
+        S[j, 1], S[j, 2], S[j, 3], S[j, 4], S[j, 5], S[j, 6], S[j, 7], S[j, 8] = _acc_event(
+            (S[j, 1], S[j, 2], S[j, 3], S[j, 4], S[j, 5], S[j, 6], S[j, 7], S[j, 8]), v, k, s0)
         S[j, 9] += (2 * k + 1) * max(0.0, R - bb[i])
         s1tot += 2 * k + 1
     rt = 4 * EPS * (n + ne + nb + 16)
@@ -488,36 +492,15 @@ def _sweep_blocks(x, Tp, Tn, A, B, s0, const, c0, c1, c2, ne, bv, bk, bb, ps, pv
     # pass 1 over the blocks: bounds
     lbk = np.empty(nb)
     U = np.inf
-    q0 = 0.0
-    q1 = 0.0
-    q2 = 0.0
-    a0 = 0.0
-    a1 = 0.0
-    a2 = 0.0
-    a3 = 0.0
-    a4 = 0.0
+    acc = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     for j in range(nb):
         L = A + j * h if j > 0 else A
         R = A + (j + 1) * h if j < nb - 1 else B
-        E2 = c0 + q0
-        KE = c1 + q1
-        K2 = c2 + q2
-        val, t = _qmin(E2, KE, K2, L - s0, R - s0)
-        at = abs(t)
-        mag = abs(E2) + 2 * at * abs(KE) + at * at * abs(K2) + a0 + 2 * at * a1 + at * at * a2
-        err_e = EPS * (4 * s0 * math.sqrt(abs(E2) * abs(K2)) + 4 * s0 * a3
-                       + 4 * at * s0 * (abs(K2) + a4) + 4 * EPS * s0 * s0 * (abs(K2) + a4))
+        val, t, mag, err_e = _piece_min(c0, c1, c2, acc, L, R, s0)
         ptj = rt * mag + err_e
         U = min(U, val + ptj)
         lbk[j] = val - ptj - R * S[j, 9] * (1 + rt) - Gb
-        q0 += S[j, 1]
-        q1 += S[j, 2]
-        q2 += S[j, 3]
-        a0 += S[j, 4]
-        a1 += S[j, 5]
-        a2 += S[j, 6]
-        a3 += S[j, 7]
-        a4 += S[j, 8]
+        acc = _acc_block(acc, S, j)
     # the kept breakpoints (blocks not excluded, and empty blocks), compacted in place
     keep = np.empty(nb, dtype=np.bool_)
     jl = nb
@@ -542,14 +525,7 @@ def _sweep_blocks(x, Tp, Tn, A, B, s0, const, c0, c1, c2, ne, bv, bk, bb, ps, pv
     Rk = A + (jr + 1) * h if jr < nb - 1 else B
     order = _sort_order(bb, m, Lk, Rk)
     # pass 2: the sweep, block by block
-    q0 = 0.0
-    q1 = 0.0
-    q2 = 0.0
-    a0 = 0.0
-    a1 = 0.0
-    a2 = 0.0
-    a3 = 0.0
-    a4 = 0.0
+    acc = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     thr = np.inf
     lo_min = np.inf
     npc = 0
@@ -558,14 +534,7 @@ def _sweep_blocks(x, Tp, Tn, A, B, s0, const, c0, c1, c2, ne, bv, bk, bb, ps, pv
     while j < nb:
         if not keep[j]:
             lo_min = min(lo_min, lbk[j])
-            q0 += S[j, 1]
-            q1 += S[j, 2]
-            q2 += S[j, 3]
-            a0 += S[j, 4]
-            a1 += S[j, 5]
-            a2 += S[j, 6]
-            a3 += S[j, 7]
-            a4 += S[j, 8]
+            acc = _acc_block(acc, S, j)
             j += 1
             continue
         # a run of kept blocks j .. j2
@@ -581,14 +550,7 @@ def _sweep_blocks(x, Tp, Tn, A, B, s0, const, c0, c1, c2, ne, bv, bk, bb, ps, pv
                 right = R
             else:
                 right = min(max(bb[order[p]], L), R)
-            E2 = c0 + q0
-            KE = c1 + q1
-            K2 = c2 + q2
-            val, t = _qmin(E2, KE, K2, left - s0, right - s0)
-            at = abs(t)
-            mag = abs(E2) + 2 * at * abs(KE) + at * at * abs(K2) + a0 + 2 * at * a1 + at * at * a2
-            err_e = EPS * (4 * s0 * math.sqrt(abs(E2) * abs(K2)) + 4 * s0 * a3
-                           + 4 * at * s0 * (abs(K2) + a4) + 4 * EPS * s0 * s0 * (abs(K2) + a4))
+            val, t, mag, err_e = _piece_min(c0, c1, c2, acc, left, right, s0)
             ps[npc] = min(max(s0 + t, left), right)
             pv[npc] = max(val, 0.0)
             pt[npc] = rt * mag + err_e + Gb
@@ -598,17 +560,7 @@ def _sweep_blocks(x, Tp, Tn, A, B, s0, const, c0, c1, c2, ne, bv, bk, bb, ps, pv
             if last:
                 break
             q = order[p]
-            v = bv[q]
-            k = bk[q]
-            d0, d1, d2, d3, d4 = _event_terms(v, k, s0)
-            q0 += d0
-            q1 += d1
-            q2 += d2
-            a0 += abs(d0)
-            a1 += abs(d1)
-            a2 += abs(d2)
-            a3 += d3
-            a4 += d4
+            acc = _acc_event(acc, bv[q], bk[q], s0)
             left = right
             p += 1
         j = j2 + 1

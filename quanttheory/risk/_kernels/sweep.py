@@ -17,25 +17,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-
-@numba.njit(cache=True)
-def _qmin1(E2, KE, K2, tlo, thi):
-    """Minimum over t in [tlo, thi] of E2 - 2 t KE + t^2 K2 (K2 >= 0) and its t: same
-    candidates and tie order as risk.data_search._qmin."""
-    tc = KE / K2 if K2 > 0 else tlo
-    if tc < tlo:
-        tc = tlo
-    if tc > thi:
-        tc = thi
-    best_t = tlo
-    best = E2 - 2 * tlo * KE + tlo * tlo * K2
-    v = E2 - 2 * thi * KE + thi * thi * K2
-    if v < best:
-        best, best_t = v, thi
-    v = E2 - 2 * tc * KE + tc * tc * K2
-    if v < best:
-        best, best_t = v, tc
-    return best, best_t
+# the piece minimum (same candidates and tie order as risk.data_search._qmin) and a breakpoint's
+# changes of the three sums: those of the rows kernel's sweep
+from .direct import _event_terms, _qmin
 
 
 @numba.njit(cache=True)
@@ -64,7 +48,7 @@ def sweep_bins(jb, beta, vv, k, cj, edges, L, s0, gl, base3, rtol, mode, thr, ou
                 right = hi_edge
             else:
                 right = min(max(beta[p], left), hi_edge)
-            val, t = _qmin1(c0, c1, c2, left - s0, right - s0)
+            val, t = _qmin(c0, c1, c2, left - s0, right - s0)
             at = abs(t)
             mag = (abs(c0) + 2 * at * abs(c1) + at * at * abs(c2) + a0 + 2 * at * a1 + at * at * a2
                    + gl[0] + 2 * at * gl[1] + at * at * gl[2])
@@ -84,12 +68,7 @@ def sweep_bins(jb, beta, vv, k, cj, edges, L, s0, gl, base3, rtol, mode, thr, ou
                 count += 1
             if last:
                 break
-            kk = k[p]
-            e_new = vv[p] - kk * s0
-            e_old = vv[p] - (kk + 1) * s0
-            d0 = e_new * e_new - e_old * e_old
-            d1 = kk * e_new - (kk + 1) * e_old
-            d2 = kk * kk - (kk + 1) * (kk + 1)
+            d0, d1, d2, _, _ = _event_terms(vv[p], k[p], s0)
             c0 += d0
             c1 += d1
             c2 += d2
