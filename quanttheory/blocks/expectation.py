@@ -616,13 +616,21 @@ def _cell_sq_moment(dist, lo, hi, lev):
     Student t, generalized Normal, finite mixtures of them; else ``partial_moment`` cell by cell).
     Returns (values, error bounds): rounding of the closed forms (relative 1e-13 of each term's
     magnitude, the upper tails at the inner end included: the differences of tails cancel)."""
+    v, e = _cell_poly_moment(dist, lo, hi, lev, 1.0, 0.0, 0.0)
+    return np.maximum(v, 0.0), e
+
+
+def _cell_poly_moment(dist, lo, hi, lev, c2, c1, c0):
+    """``int_lo^hi [c2 (x - lev)^2 + c1 (x - lev) + c0] f(x) dx`` per cell (arrays; ``lev``, ``c1``, ``c0``
+    arrays or scalars) from the closed-form partial moments of :func:`_cell_sq_moment` (which is the case
+    ``c2, c1, c0 = 1, 0, 0``).  Returns (values, error bounds), the values not clipped."""
     comps = dist.components()
     if comps:
         tot = np.zeros(lo.shape)
         err = np.zeros(lo.shape)
         for w, c in comps:
             if c.has_density:
-                v, e = _cell_sq_moment(c, lo, hi, lev)
+                v, e = _cell_poly_moment(c, lo, hi, lev, c2, c1, c0)
                 tot += w * v
                 err += w * e
         return tot, err
@@ -633,9 +641,12 @@ def _cell_sq_moment(dist, lo, hi, lev):
     if up is None:
         # generic law: adaptive quadrature per cell (Law.partial_moment, relative ~1e-10)
         Q = [np.array([dist.partial_moment(j, float(x0), float(x1)) for x0, x1 in zip(lo, hi)]) for j in range(3)]
-        v = Q[2] - 2 * lev * Q[1] + lev * lev * Q[0]
-        mag = np.abs(Q[2]) + 2 * np.abs(lev * Q[1]) + lev * lev * np.abs(Q[0])
-        return np.maximum(v, 0.0), 1e-9 * mag
+        v = c2 * (Q[2] - 2 * lev * Q[1] + lev * lev * Q[0])
+        mag = c2 * (np.abs(Q[2]) + 2 * np.abs(lev * Q[1]) + lev * lev * np.abs(Q[0]))
+        if np.any(c1) or np.any(c0):
+            v = v + c1 * (Q[1] - lev * Q[0]) + c0 * Q[0]
+            mag = mag + np.abs(c1) * (np.abs(Q[1]) + np.abs(lev * Q[0])) + np.abs(c0 * Q[0])
+        return v, 1e-9 * mag
     S, Mom = up
     n = za.size
     Q = []
@@ -651,9 +662,14 @@ def _cell_sq_moment(dist, lo, hi, lev):
         left = sg * (Sb - Sa)          # both ends <= 0: mirror, E[Z^j; za < Z <= zb] = (-1)^j [S(-zb) - S(-za)]
         Q.append(np.where(zb <= 0, left, right))
         mag.append(np.abs(Sa) + np.abs(Sb) + np.where((za < 0) & (zb > 0), abs(Mom[j]), 0.0))
-    v = d * d * Q[0] + 2 * d * sc * Q[1] + sc * sc * Q[2]
-    m = d * d * mag[0] + 2 * np.abs(d) * sc * mag[1] + sc * sc * mag[2]
-    return np.maximum(v, 0.0), 1e-13 * m + 1e-14 * np.abs(v)
+    # in z = (x - loc) / sc: x - lev = d + sc z, so the polynomial is A0 + A1 z + A2 z^2
+    if c2 == 1.0 and not np.any(c1) and not np.any(c0):
+        A0, A1, A2 = d * d, 2 * d * sc, sc * sc          # (the squared-error case, as it always was)
+    else:
+        A0, A1, A2 = c2 * d * d + c1 * d + c0, (2 * c2 * d + c1) * sc, c2 * sc * sc
+    v = A0 * Q[0] + A1 * Q[1] + A2 * Q[2]
+    m = np.abs(A0) * mag[0] + np.abs(A1) * mag[1] + np.abs(A2) * mag[2]
+    return v, 1e-13 * m + 1e-14 * np.abs(v)
 
 
 @lru_cache(maxsize=1)

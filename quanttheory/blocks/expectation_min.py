@@ -81,7 +81,11 @@ def _abs_d_panel(dist, fmt, X6, X4, m, n, eps, mode_pts):
     ctr = 0.5 * (cuts[:-1] + cuts[1:])                           # fixed cell centres (cell identity)
     r6 = _rec(ctr, X6, fmt)
     r4 = _rec(ctr, X4, fmt)
-    atom = r6 == r4
+    # equal reconstructions up to rounding (X4 = 1.5 X6 makes 3 X6 = 2 X4, 6 X6 = 4 X4, ... equal but for
+    # the last bit): an atom, as in _expect_46.cells.  With exact equality such a cell had a slope
+    # |alpha| ~ 1e-15, so C ~ 1e15, T ~ 3e7, 200000 t panels x a 4000-point x rule: the minutes that
+    # NVFP4 N(0,1) k = 16 and every heavy-tailed case took (d there is ~1e-12 of x^2: negligible)
+    atom = np.abs(r4 - r6) <= 1e-12 * (np.abs(r4) + np.abs(r6))
     alpha = 2.0 * (r4 - r6) / U                                  # d / U^2 = alpha (x/U) + beta
     beta = (r6 * r6 - r4 * r4) / (U * U)
     G = np.clip(np.asarray(_G(dist, m), float), 1e-300, 1.0)
@@ -101,13 +105,24 @@ def _abs_d_panel(dist, fmt, X6, X4, m, n, eps, mode_pts):
     # d at the maximum element (E2M1 symmetric: a(-m) = a(m))
     d0 = ((m - _rec(m, X6, fmt)) ** 2 - (m - _rec(m, X4, fmt)) ** 2) / (U * U)
     # choose T: rho(T)/T <= eps, rho(T) = (p0 + C/T)^n - p0^n
+    # rho(T)/T decreases in T: the smallest T on the grid 1.25^i (i >= -80) meeting the target (the
+    # grid used to start at C / (1 - p0), which can be far above what the target needs: an x rule of
+    # up to 4000 points per cell and minutes per panel for a loose, probability-weighted target)
+    def _ok(T):
+        return np.minimum((p0 + C / T) ** n, 1.0) - p0 ** n <= eps * T
+
     T = np.maximum(C / np.maximum(1.0 - p0, 1e-3), 1.0)
     for _ in range(200):
-        rho = np.minimum((p0 + C / T) ** n, 1.0) - p0 ** n
-        bad = rho / T > eps
+        bad = ~_ok(T)
         if not bad.any():
             break
         T = np.where(bad, T * 1.25, T)
+    for _ in range(80):
+        Td = T / 1.25
+        down = _ok(Td)
+        if not down.any():
+            break
+        T = np.where(down, Td, T)
     Tm = float(np.max(T))
     # t panels.  phi_D(t) = E e^{itD} rotates at most at the rate |mu_D| + 8 sd_D (a bound on
     # the relevant frequencies, mu_D / sd_D the mean / sd of D): uniform panels of half a period
@@ -175,8 +190,50 @@ def _abs_d_panel(dist, fmt, X6, X4, m, n, eps, mode_pts):
     return out, errb
 
 
+def _abs_d_k2(dist, fmt, X6, X4, m, mode_pts):
+    """E[|D| | M = m] for two-element blocks (nodes ``m``, one panel: ``X6``, ``X4`` fixed), exactly:
+    ``D = d(m) + d(xi)`` with ``xi`` the other element given ``|xi| <= m``, and ``d`` is linear on each
+    cell of both rounding grids, so ``E|D| = sum over the cells, split at the root of d(m) + d(x), of
+    |int (d(m) + d(x)) f| / G(m)``, each from the closed-form partial moments of order 0 and 1
+    (``expectation._cell_poly_moment``; no characteristic function, no quadrature).  Returns (value,
+    error bound)."""
+    from .expectation import _cell_poly_moment
+
+    mids = np.asarray(fmt.midpoints, float)
+    cuts = [np.array([0.0]), np.asarray(mode_pts, float)]
+    for X in (X6, X4):
+        if X > 0:
+            cuts.append(X * mids)
+    mmax = float(np.max(m))
+    cuts = np.unique(np.concatenate(cuts))
+    cuts = np.concatenate([[-mmax], cuts[(cuts > -mmax) & (cuts < mmax)], [mmax]])
+    lo = np.clip(cuts[None, :-1], -m[:, None], m[:, None])       # (J, P)
+    hi = np.clip(cuts[None, 1:], -m[:, None], m[:, None])
+    ctr = 0.5 * (cuts[:-1] + cuts[1:])
+    r6 = _rec(ctr, X6, fmt)
+    r4 = _rec(ctr, X4, fmt)
+    dm = (m - _rec(m, X6, fmt)) ** 2 - (m - _rec(m, X4, fmt)) ** 2       # d at the absmax element
+    c1 = np.broadcast_to(2.0 * (r4 - r6), lo.shape)                       # d(x) = c1 x + (r6^2 - r4^2)
+    c0 = dm[:, None] + (r6 * r6 - r4 * r4)[None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        root = np.where(c1 != 0, -c0 / c1, np.nan)
+    inside = (root > lo) & (root < hi)
+    lo2 = np.concatenate([lo, np.where(inside, root, hi)], axis=1)    # piece 1: [lo, root]; 2: [root, hi]
+    hi2 = np.concatenate([np.where(inside, root, hi), hi], axis=1)
+    C1 = np.concatenate([c1, c1], axis=1)
+    C0 = np.concatenate([c0, c0], axis=1)
+    ok = hi2 > lo2
+    v, e = _cell_poly_moment(dist, lo2[ok], hi2[ok], 0.0, 0.0, C1[ok], C0[ok])
+    V = np.zeros(lo2.shape)
+    E = np.zeros(lo2.shape)
+    V[ok] = np.abs(v)                        # one sign on each piece
+    E[ok] = e
+    G = np.clip(np.asarray(_G(dist, m), float), 1e-300, 1.0)
+    return V.sum(axis=1) / G, (E.sum(axis=1) + 1e-15 * V.sum(axis=1)) / G
+
+
 def block_mse_4over6(dist, fmt="nvfp4", *, block=None, c: float = 1.0, tensor_scale=None, tol: float = 1e-7,
-                     gl_m: int = 8) -> BlockMSE:
+                     gl_m=None) -> BlockMSE:
     """Exact expected per-element MSE of the ``4over6`` rule (E2M1 elements, E4M3 or FP16 block scales).
 
     ``MSE = (MSE_6 + MSE_4)/2 - (1/2) int_0^inf g(m) G(m)^(k-1) E[|D| | M = m] dm`` with ``D`` the
@@ -184,8 +241,11 @@ def block_mse_4over6(dist, fmt="nvfp4", *, block=None, c: float = 1.0, tensor_sc
     characteristic function.  ``tol``: target relative accuracy of the ``E|D|`` part's tail
     bound; ``gl_m``: Gauss-Legendre nodes per ``m`` panel (the ``m`` panels split at every scale
     jump and kink of either candidate; ``error_estimate`` adds the difference to a
-    ``gl_m // 2``-node rule and the t-tail bounds).  ``saturation_rate`` and the scale under/overflow rates are NaN (not computed
-    for this rule: they need the joint law of the choice and the clipped elements).  Cost: ~1 min CPU.
+    ``gl_m // 2``-node rule and the t-tail bounds; default 32 for ``k = 2``, else 8).  ``saturation_rate`` and the scale under/overflow rates are NaN (not computed
+    for this rule: they need the joint law of the choice and the clipped elements).  ``k = 1`` and ``k = 2``
+    are closed forms per node (``|d(m)|``; partial moments, :func:`_abs_d_k2`): < 0.5 s / ~1-2 s CPU with E4M3
+    scales; ``k >= 3`` inverts a characteristic function per node: 20-100 s CPU for ``k = 16`` at ``tol=1e-7``
+    (docs/blocks.md §2h); FP16 scales with ``k >= 3`` raise ``ValueError`` (hours).
     """
     dist = _check_law(dist)
     bf = get_block_format(fmt, block=block)
@@ -201,6 +261,12 @@ def block_mse_4over6(dist, fmt="nvfp4", *, block=None, c: float = 1.0, tensor_sc
     if not (isinstance(tol, float) and 1e-12 <= tol < 1e-2):
         raise ValueError(f"tol must be a float in [1e-12, 1e-2), got {tol!r}")
     k = bf.block
+    if bf.scale_format == "fp16" and k >= 3:
+        # (docs/blocks.md §2h) FP16 scales jump every 2^-10 relative: 25k-100k m panels, each needing the
+        # characteristic-function inversion below (0.1-0.5 s per panel): hours.  k = 1 and 2 are closed forms.
+        raise ValueError(f"4over6 with fp16 block scales is exact here only for blocks of 1 or 2 elements (got "
+                         f"{k}): the m-quadrature would invert a characteristic function on each of ~1e4-1e5 "
+                         "m panels (hours); use monte_carlo_block_mse (Monte Carlo with a standard error)")
     S = 1.0
     if bf.scale_format == "e4m3":
         S = default_tensor_scale(dist, bf) if tensor_scale is None else float(tensor_scale)
@@ -230,20 +296,78 @@ def block_mse_4over6(dist, fmt="nvfp4", *, block=None, c: float = 1.0, tensor_sc
     if loc is not None:
         mode_pts.append(float(loc))
     fmt_e = bf.fmt
-    # absolute target for each node's E|D| (relative to E[xi^2] scale, spread over the m mass)
-    eps_rel = tol * 1e-2
+    eps_rel = tol * 1e-2                         # the old per-node E|D| target (relative to E[xi^2])
+    # Cut every panel at the root of d(m) = (m - R6(m))^2 - (m - R4(m))^2 too: d is linear in m on a
+    # panel (both scales and both rounding cells of m are fixed), and at k = 1 the integrand g |d(m)|
+    # has a kink there (Gauss-Legendre across it erred by ~2e-3 relative, docs/blocks.md 2d3); for
+    # k >= 2 E[|D| | M = m] is smooth except where d(m) crosses an atom of the other elements' sum.
+    mid = 0.5 * (a + b)
+    r6m = np.where(X6s > 0, X6s * fmt_e.quantize(mid / np.where(X6s > 0, X6s, 1.0)), 0.0)
+    r4m = np.where(X4s > 0, X4s * fmt_e.quantize(mid / np.where(X4s > 0, X4s, 1.0)), 0.0)
+    with np.errstate(invalid="ignore"):
+        root = 0.5 * (r6m + r4m)
+    cut = (r6m != r4m) & (root > a) & (root < b)
+    if np.any(cut):
+        a = np.concatenate([a, root[cut]])
+        b = np.concatenate([np.where(cut, root, b), b[cut]])
+        X6s = np.concatenate([X6s, X6s[cut]])
+        X4s = np.concatenate([X4s, X4s[cut]])
+        o = np.argsort(a, kind="stable")
+        a, b, X6s, X4s = a[o], b[o], X6s[o], X4s[o]
+    mid = 0.5 * (a + b)
+    if gl_m is None:
+        # k = 2: E[|D| | M = m] is only C^1 in m (the density of d(xi) jumps at the cell edges): 32 nodes
+        # (the |32 - 16| difference, the error estimate, is 5e-10 for N(0,1), where the telescoped value is
+        # known: actual 1e-11); k >= 3 is smoother
+        gl_m = 32 if k == 2 else 8
     zf, wf = _gl(gl_m)
     zh, wh = _gl(max(gl_m // 2, 2))
+    if k == 1:
+        # one element: D = d(m) exactly, E[|D| | M = m] = |d(m)|: no characteristic function (the
+        # general path below inverted phi_D = e^{i t d(m)} numerically and took minutes: its x
+        # quadrature of the other elements' cells is sized for k >= 2 and built a 4000-point rule)
+        h = 0.5 * (b - a)
+        tot = []
+        for z, w in ((zf, wf), (zh, wh)):
+            mm = mid[:, None] + h[:, None] * z
+            X6b = np.broadcast_to(X6s[:, None], mm.shape)
+            X4b = np.broadcast_to(X4s[:, None], mm.shape)
+            d = (mm - np.where(X6b > 0, X6b * fmt_e.quantize(mm / np.where(X6b > 0, X6b, 1.0)), 0.0)) ** 2 \
+                - (mm - np.where(X4b > 0, X4b * fmt_e.quantize(mm / np.where(X4b > 0, X4b, 1.0)), 0.0)) ** 2
+            g = np.asarray(dist.pdf(mm), float) + np.asarray(dist.pdf(-mm), float)
+            tot.append(float(np.sum(h * ((g * np.abs(d)) @ w))))
+        total = tot[0]
+        err = abs(tot[0] - tot[1]) + 2e-3 * tol * m2 + 1e-15 * abs(total)
+        mse = 0.5 * (r6.mse + r4.mse) - 0.5 * total
+        return BlockMSE(mse, 10 * math.log10(m2 / mse), float("nan"), float("nan"), float("nan"),
+                        0.5 * err + 0.5 * (r6.error_estimate + r4.error_estimate), r, k, c, S)
+    # Per-panel targets.  The panel (a, b] carries P_i = G(b)^k - G(a)^k of the blocks, and its part
+    # of the MSE is (1/(2k)) E[|D|; M in panel] with |D| <= A + B <= 2 k b^2 (every element error
+    # <= x^2, 0 being a level), so a panel with P_i b^2 <= its share of the budget is bounded, not
+    # computed; the others get an E|D| tail target inversely proportional to P_i (before: one
+    # absolute target 1e-2 tol E[xi^2] at every node, however improbable its m: blocks with
+    # M ~ 0.18 at k = 16 got the same t range as the typical ones, minutes per call).
+    Gk = np.clip(np.asarray(_G(dist, np.concatenate([a, b])), float), 0.0, 1.0) ** k
+    Pm = np.maximum(Gk[a.size:] - Gk[:a.size], 0.0)
+    budget = 0.25 * tol * m2                     # each of: skipped panels, t tails
+    skip = Pm * b * b <= budget / a.size
+    nact = max(1, int(np.sum(~skip)))
     total = 0.0
-    err = 0.0
+    err = float(np.sum(Pm[skip] * b[skip] ** 2))
     for i in range(a.size):
+        if skip[i]:
+            continue
         X6, X4 = float(X6s[i]), float(X4s[i])
         U = X6 if X6 > 0 else max(X4, b[i])
-        eps = eps_rel * m2 / (U * U)
+        # t-tail bound of one node <= eps U^2 (2/pi); its weight in the MSE <= P_i / (2k)
+        eps = min(max(eps_rel * m2, 2 * k * budget / (nact * max(Pm[i], 1e-300))), k * m2) / (U * U)
         h = 0.5 * (b[i] - a[i])
         z = np.concatenate([zf, zh])
         mm = mid[i] + h * z
-        val, eb = _abs_d_panel(dist, fmt_e, X6, X4, mm, n, eps, mode_pts)
+        if k == 2:
+            val, eb = _abs_d_k2(dist, fmt_e, X6, X4, mm, mode_pts)
+        else:
+            val, eb = _abs_d_panel(dist, fmt_e, X6, X4, mm, n, eps, mode_pts)
         g = np.asarray(dist.pdf(mm), float) + np.asarray(dist.pdf(-mm), float)
         G = np.clip(np.asarray(_G(dist, mm), float), 0.0, 1.0)
         wgt = g * G ** (k - 1)
