@@ -310,7 +310,7 @@ class FewCells:
         if self.law == 1:
             if self.qsin:
                 return self._laplace_qsin(s)
-            if self.lap_geo():
+            if self.lap_geo() and self._geo_trusted(s):
                 # off centre, more than 16 points: the geometric-series closed form, O(1) whatever
                 # the bit width (the cell sums below are O(points)); value and slope from one
                 # forward-mode pass (its value part is the float pass's, bit for bit: 2,000 scales)
@@ -355,6 +355,22 @@ class FewCells:
             M0, M1, M2 = M0 + r0 - b0, M1 + r1 - b1, M2 + r2 - b2
             A += abs(r0) + abs(b0) + abs(r1) + abs(b1) + abs(r2) + abs(b2)
         return M0, M1, M2, A
+
+    GEO_S_MAX = 16.0
+    """Largest scale (standard units) at which the geometric-series closed form's value and slope
+    are trusted at their stated 1e-13 / 1e-12: its rounding error grows like ``eps e^(s/4)``
+    (measured against the cell sums: 2e-15 at s = 24, 7e-14 at 30, 8e-11..4e-10 at 60; review of
+    2026-11-30 night, docs/audit.md finding 11, where far off-centre 5-6-bit grids drove the search to
+    s ~ |m| and a value wrong by 1e114 was certified)."""
+
+    def _geo_trusted(self, s):
+        """The closed form may be used at ``s``: ``s <= GEO_S_MAX``, and the mode is not within
+        rounding of a rounding boundary (``m/s`` a half-integer: there the forward-mode slope takes
+        the wrong branch; the value is right)."""
+        if s > self.GEO_S_MAX:
+            return False
+        q = self.m / s
+        return abs(abs(q - math.floor(q + 0.5)) - 0.5) > 1e-12 * (abs(q) + 1.0)
 
     def _laplace_msqe(self, s):
         r_a, r_t = self.r_a, self.r_t
