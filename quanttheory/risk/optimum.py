@@ -486,6 +486,10 @@ def _normal_optimum(dist, grid, reg, with_msqe_excess, rtol):
         few = cert is not None
     if cert is None:
         return None
+    if not cert["value"] >= 0.0:
+        # MSQE and QSin are nonnegative: a negative certified value is a defect of a closed form
+        # (docs/audit.md finding 11); never report it, let the per-cell path decide
+        return None
     f = reg.curve_factor * sig * sig
     if not all(math.isfinite(v) for v in (cert["scale"] * sig, cert["value"] * f, cert["scale_error"] * sig)):
         return None  # not representable in data units: the per-cell path reports it
