@@ -122,6 +122,8 @@ def mp_risk(law_code: int, loc, scale, relu: bool, r_b: int, r_t: int, reg: str,
             # only the cells that meet [lo, hi]
             kmin = max(r_b, int(mp.floor(law.lo / s - mp.mpf(1) / 2)))
             kmax = min(r_t, int(mp.ceil(law.hi / s + mp.mpf(1) / 2)))
+            # a grid entirely below lo (above hi): its end cell, unbounded, holds all the mass
+            kmin, kmax = min(kmin, r_t), max(kmax, r_b)
             prevM = None
             for k in range(kmin, kmax + 1):
                 a = -mp.inf if k == r_b else (k - mp.mpf(1) / 2) * s
