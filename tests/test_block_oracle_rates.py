@@ -100,7 +100,8 @@ def test_tie_rule_of_the_compiled_oracle(element, emax, k):
 
 def test_rates_options_and_bad_input():
     # the saturation series is skipped (NaN) when it would add more than max_rate_harmonics; MSE unchanged
-    ex = block_mse_oracle(Normal(), "mxfp4", block=32, max_rate_harmonics=0)
+    with pytest.warns(RuntimeWarning, match="max_rate_harmonics"):
+        ex = block_mse_oracle(Normal(), "mxfp4", block=32, max_rate_harmonics=0)
     ex1 = block_mse_oracle(Normal(), "mxfp4", block=32)
     assert math.isnan(ex.saturation_rate) and math.isfinite(ex1.saturation_rate)
     assert abs(ex.mse - ex1.mse) <= ex.error_estimate + ex1.error_estimate
@@ -159,3 +160,11 @@ def test_sure_win_intervals(element, emax, k, r0):
     B = _block_sse(xb, np.ones(n), bf.fmt)[0]
     A = _block_sse(xb, 2 * np.ones(n), bf.fmt)[0]
     assert np.any(A >= B)
+
+
+def test_rates_unreachable_rate_tol_warns():
+    # rate_tol = 1e-12 is accepted, but MXFP4 k = 32's saturation series then exceeds max_rate_harmonics: NaN,
+    # no longer silently (independent review 2026-11-30 night, F3)
+    with pytest.warns(RuntimeWarning, match="rate_tol = 1e-12"):
+        ex = block_mse_oracle(Normal(), "mxfp4", block=32, rate_tol=1e-12)
+    assert math.isnan(ex.saturation_rate) and math.isfinite(ex.mse)

@@ -86,6 +86,56 @@ def _mom1(law, l, u):
 
 
 @numba.njit(cache=True)
+def _prob_err(law, l, u, c):
+    """Rounding bound / eps of :func:`_prob` (cell on one side of 0; eps = 2^-52, one operation <= eps / 2):
+    the terms are not small when the cell is narrow (cancellation), so each term's own: Normal
+    ``0.5 erfc(x)``, ``x = |z| / sqrt2`` (argument <= eps relative, log-derivative of erfc <= 2 (x + 1),
+    libm's erfc <= 5 ulp): <= (z^2 + 1.5 |z| + 6) eps, charged (z^2 + 2 |z| + 8) eps; Laplace ``0.5 e^-|z|``:
+    4 eps; the difference: eps / 2 of the terms.  ``c >= 0``: the standardized end ``z = (x - loc) / scale``
+    is itself off by <= eps (|z| + c) (c = 0: exact), moving each term by <= (|z| + 1) of that."""
+    tl = 0.0
+    tu = 0.0
+    gl = 1.0
+    gu = 1.0
+    if law == 0:
+        tl = 0.5 * math.erfc(abs(l) / _SQ2)
+        tu = 0.5 * math.erfc(abs(u) / _SQ2)
+        gl = l * l + 2.0 * abs(l) + 9.0
+        gu = u * u + 2.0 * abs(u) + 9.0
+    else:
+        tl = 0.5 * math.exp(-abs(l))
+        tu = 0.5 * math.exp(-abs(u))
+        gl = 5.0
+        gu = 5.0
+    if c >= 0.0:
+        gl += (abs(l) + 1.0) * (abs(l) + c)
+        gu += (abs(u) + 1.0) * (abs(u) + c)
+    return tl * gl + tu * gu
+
+
+@numba.njit(cache=True)
+def _mom1_err(law, l, u, c):
+    """Rounding bound / eps of :func:`_mom1` (cell on one side of 0), as :func:`_prob_err`: Normal
+    ``phi(z) = exp(-z z / 2) / sqrt(2 pi)`` <= (z^2 / 4 + 2) eps, charged (z^2 / 2 + 4) eps; Laplace
+    ``0.5 (|z| + 1) e^-|z|``: 5 eps; the difference eps / 2; the argument's error as there (log-derivative
+    of the term <= |z| + 1)."""
+    if law == 0:
+        tl = _f(0, l)
+        tu = _f(0, u)
+        gl = 0.5 * l * l + 4.5
+        gu = 0.5 * u * u + 4.5
+    else:
+        tl = 0.5 * (abs(l) + 1.0) * math.exp(-abs(l))
+        tu = 0.5 * (abs(u) + 1.0) * math.exp(-abs(u))
+        gl = 5.5
+        gu = 5.5
+    if c >= 0.0:
+        gl += (abs(l) + 1.0) * (abs(l) + c)
+        gu += (abs(u) + 1.0) * (abs(u) + c)
+    return tl * gl + tu * gu
+
+
+@numba.njit(cache=True)
 def _mgf(law, l, u, a, b, th):
     """int_l^u e^{th (a z + b)} f(z) dz (standard density, cell on one side of 0), or an upper
     bound where a factor underflows; inf on overflow (the Chernoff bound then skips this th)."""
@@ -349,6 +399,7 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
     zu = np.empty(ncell)
     a = np.empty(ncell)
     b = np.empty(ncell)
+    bm = np.empty(ncell)
     p = np.empty(ncell)
     atom = np.zeros(ncell, np.bool_)
     sat6 = np.zeros(ncell, np.bool_)
@@ -368,6 +419,7 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
         be = 0.0 if at else r6 * r6 - r4 * r4
         a[j] = al * scale / U
         b[j] = be + al * loc / U
+        bm[j] = 2.0 * (r6 * r6 + r4 * r4 + abs(al * loc / U)) + abs(b[j])
         zl[j] = (lo - loc) / scale
         zu[j] = (hi - loc) / scale
         p[j] = _prob(law, zl[j], zu[j])
@@ -375,6 +427,9 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
     p0 = 0.0
     C = 0.0
     E1 = 0.0
+    E1e = 0.0      # rounding bound of E1 / eps (the cancelling differences, below)
+    # the standardized cuts (x - loc) / scale are exact for loc = 0 and a power-of-2 scale (then c = -1)
+    cl = -1.0 if (loc == 0.0 and math.frexp(scale)[0] == 0.5) else abs(loc) / scale
     nsel = 0
     tmax = 0.0
     dmax = 0.0
@@ -422,6 +477,12 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
         Pl, Ml = _prob(law, l, zs), _mom1(law, l, zs)
         su = 1.0 if aa > 0 else -1.0
         E1 += max(su * (aa * Mu + bb * Pu) - su * (aa * Ml + bb * Pl), 0.0) / G
+        # rounding of that cancelling combination (docs/audit.md finding 12): the moments' and
+        # probabilities' terms (_mom1_err / _prob_err), the products, sums and aa (4 eps of |aa| int |z| f
+        # + |bb| int f), bb (r6^2 - r4^2 cancels: bm = 2 (r6^2 + r4^2) + |al loc / U| + |bb|, times int f)
+        E1e += (abs(aa) * (_mom1_err(law, zs, u, cl) + _mom1_err(law, l, zs, cl))
+                + abs(bb) * (_prob_err(law, zs, u, cl) + _prob_err(law, l, zs, cl))
+                + 4.0 * (abs(aa) * (abs(Mu) + abs(Ml)) + abs(bb) * (Pu + Pl)) + bm[j] * (Pu + Pl)) / G
         pp = (Pu if aa > 0 else Pl) / G
         P1 += pp
         if sat6[j]:
@@ -433,6 +494,11 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
     n = k
     q = 1.0 - p0
     abs1 = n * p0 ** (n - 1) * E1
+    # + G's (the ends' terms, a sum of ncell positive masses): relative to E1
+    # (the inner terms of G = sum of the cells' _prob telescope: the same computed erfc / exp at a shared cut)
+    E1e += E1 * (ncell + 4.0 + (_prob_err(law, zl[0], zu[0], cl)
+                                + _prob_err(law, zl[ncell - 1], zu[ncell - 1], cl)) / G)
+    err1 = n * p0 ** (n - 1) * E1e * _EPS      # rounding of abs1 beyond its own 4 / 8 eps (d / U^2 units)
     mR = 1.0 - p0 ** n - n * p0 ** (n - 1) * q
     UU = U * U
     # rates: exact one-non-atom-element parts (as _expect_46._endpoint_setup); a rate without
@@ -475,7 +541,7 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
         if need6 or need4:
             out[12] = rnd_cf
         out[0] = abs1 * UU
-        out[1] = 4.0 * _EPS * abs1 * UU
+        out[1] = (4.0 * _EPS * abs1 + err1) * UU
         out[2] = 0.0
         out[3] = 0.0
         out[4] = 0.0
@@ -1260,7 +1326,7 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
     ebound += 1.01 * _EPS * sA
     out[0] = (abs1 + 0.5 * L * mR - (4.0 * L / math.pi ** 2) * Iabs) * UU
     out[1] = ((2.0 / math.pi) * tailA + al_abs + (4.0 * L / math.pi ** 2) * ebound
-              + 8.0 * _EPS * (abs1 + L * mR)) * UU
+              + 8.0 * _EPS * (abs1 + L * mR) + err1) * UU
     out[2] = nh
     out[3] = L
     out[4] = al_abs * UU

@@ -67,6 +67,7 @@ equals the fine one plus its tie term), entering with opposite signs; both ends 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -549,7 +550,8 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
     kernel); ``rate_tol`` (float in [1e-13, 1e-2)) bounds the saturation's absolute error.  The
     scale under/overflow rates are 0 (the oracle picks representable scales only).  ``rates=False``:
     NaN rates (faster); the rates are also skipped (NaN) when their series would add more than
-    ``max_rate_harmonics`` odd harmonics to the MSE's (planning pass; MXFP6 E3M2 at k >= 8: 0.7-2.9e6).
+    ``max_rate_harmonics`` odd harmonics to the MSE's (planning pass; MXFP6 E3M2 at k >= 8: 0.7-2.9e6;
+    ``rate_tol <= 1e-12``: MXINT8 at k = 2, MXFP4 at k = 32), with a ``RuntimeWarning`` saying so.
 
     Raises ``ValueError`` if the candidate check fails for this element and ``k`` (then use
     :func:`~quanttheory.blocks.expectation_min.oracle_bracket` or ``monte_carlo_block_mse``), for
@@ -854,7 +856,12 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
         nr = sum(int(np.sum(h)) for h in hR)
         if nr > max_harmonics or nr - nh > max_rate_harmonics:
             # the saturation's 1/j series would need too many harmonics (MXFP6 E3M2: 0.5-3e6 more than
-            # the MSE's): MSE alone, rates NaN
+            # the MSE's): MSE alone, rates NaN, said (independent review 2026-11-30 night, F3: rate_tol <= 1e-12
+            # gave NaN silently for MXINT8 k = 2 and MXFP4 k = 32)
+            warnings.warn(f"block_mse_oracle: the saturation rate of {bf.name} (k = {k}) to rate_tol = {rate_tol:g} "
+                          f"would need ~{nr - nh:.3g} more odd harmonics than the MSE (> max_rate_harmonics = "
+                          f"{max_rate_harmonics}): rates not computed (NaN).  Use a larger rate_tol (e.g. the default "
+                          "1e-9), raise max_rate_harmonics, or pass rates=False", RuntimeWarning, stacklevel=2)
             rates, sat, rerr = False, nan, nan
         else:
             # where the saturation binds (h > hA at the equal split), share those ends' budgets as
