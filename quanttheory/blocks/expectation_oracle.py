@@ -859,9 +859,10 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
             # the MSE's): MSE alone, rates NaN, said (independent review 2026-11-30 night, F3: rate_tol <= 1e-12
             # gave NaN silently for MXINT8 k = 2 and MXFP4 k = 32)
             warnings.warn(f"block_mse_oracle: the saturation rate of {bf.name} (k = {k}) to rate_tol = {rate_tol:g} "
-                          f"would need ~{nr - nh:.3g} more odd harmonics than the MSE (> max_rate_harmonics = "
-                          f"{max_rate_harmonics}): rates not computed (NaN).  Use a larger rate_tol (e.g. the default "
-                          "1e-9), raise max_rate_harmonics, or pass rates=False", RuntimeWarning, stacklevel=2)
+                          f"would need {nr:.3g} odd harmonics, ~{nr - nh:.3g} more than the MSE (limits: "
+                          f"max_harmonics = {max_harmonics}, max_rate_harmonics = {max_rate_harmonics}): rates not "
+                          "computed (NaN).  Use a larger rate_tol, raise max_harmonics / max_rate_harmonics, or pass "
+                          "rates=False", RuntimeWarning, stacklevel=2)
             rates, sat, rerr = False, nan, nan
         else:
             # where the saturation binds (h > hA at the equal split), share those ends' budgets as
