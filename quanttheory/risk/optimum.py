@@ -415,9 +415,21 @@ def _certify_params(dist):
     return int(law), float(mu) / float(sig), float(sig), bool(relu)
 
 
-LAP_QSIN_MAX = 4096
-"""Largest number of points (less one) on which a Laplace law's QSin off centre tries the few-cell
-certificate first."""
+# Laplace laws off centre (|loc/scale| > 4): the few-cell certificate's dispatch, in grid points less
+# one on the law's support (``span``)
+LAP_QSIN_MAX = 1 << 24
+"""Largest ``span`` on which a Laplace law's QSin off centre tries the few-cell certificate first."""
+
+LAP_MSQE_MAX = 1 << 24
+"""Largest number of points (less one) on which a Laplace law's MSQE off centre (``|m| > 4``) tries the
+few-cell certificate first (65,536 before the smooth-part bound of ``FewCells.smooth_lower``: from 17
+bits the ripple dips exhausted the budget; now every grid up to 24 bits)."""
+
+LAP_RIPPLE_QSIN = 512
+"""Above this ``span`` a Laplace law's QSin curve off centre gets the ripple settings of the few-cell
+certificate (``_lowbit_cert.FewCells.ripple``: more restarts, a convex neighbourhood within a tooth,
+the excluded pieces kept across restarts, the smooth-part bound); MSQE above 16 points (its
+``FewCells.lap_geo`` threshold: the geometric sums)."""
 
 
 def _normal_optimum(dist, grid, reg, with_msqe_excess, rtol):
@@ -463,7 +475,7 @@ def _normal_optimum(dist, grid, reg, with_msqe_excess, rtol):
     # bits the ripple dips near s* exhaust the budget: Laplace(-50, 1), 20 bits, 3000 bounds in 1.5 s)
     off_first = (abs(m) > 4.0 and r_side > 0
                  and ((law == 0 and span <= 256 and abs(m) / r_side >= 0.25)
-                      or (law == 1 and span <= (LAP_QSIN_MAX if qsin else 65536))))
+                      or (law == 1 and span <= (LAP_QSIN_MAX if qsin else LAP_MSQE_MAX))))
     few_first = few_first or off_first
     cert = few_cells() if few_first else None
     few = cert is not None
