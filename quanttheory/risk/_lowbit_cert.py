@@ -284,6 +284,14 @@ class FewCells:
             return nc._q(z)
         return 0.5 * math.exp(-z) if z >= 0 else 1.0 - 0.5 * math.exp(z)
 
+    def q_below(self, c):
+        """P(xi < c) for the law without ReLU, without the cancellation of ``1 - q_above(c)`` (far
+        below the mean that lost ``eps / P`` relatively: 7e-10 at ``P = 1.5e-7``)."""
+        z = c - self.m
+        if self.law == 0:
+            return nc._q(-z)
+        return 0.5 * math.exp(z) if z < 0 else 1.0 - 0.5 * math.exp(-z)
+
     def mass(self, za, zb):
         return nc._mass(za, zb) if self.law == 0 else nc._lmass(za, zb)
 
@@ -654,7 +662,7 @@ class FewCells:
         """T''(s) >= its value at s2 (it decreases with s)."""
         t2 = 2.0 * self.r_t * self.r_t * self.q_above(self.r_t * s2)
         if not self.relu and self.r_b < 0:
-            t2 += 2.0 * self.r_b * self.r_b * (1.0 - self.q_above(self.r_b * s2))
+            t2 += 2.0 * self.r_b * self.r_b * self.q_below(self.r_b * s2)
         return t2 * (1 - 1e-13)
 
     def curvature_lower(self, s1, s2):
@@ -979,7 +987,7 @@ class FewCells:
         P = nc._lmass(-m if relu else a - m, b - m)
         t2 = 2.0 * self.r_t * self.r_t * self.q_above(b)
         if not relu and self.r_b < 0:
-            t2 += 2.0 * self.r_b * self.r_b * (1.0 - self.q_above(a))
+            t2 += 2.0 * self.r_b * self.r_b * self.q_below(a)
         return _qsin_curvature(s, w, P, t2, E, X1, X2, X3, e0, e1, e2, e3)
 
     def _normal_qsin_c(self, s):
@@ -1003,7 +1011,7 @@ class FewCells:
         P = self.mass(za, zb)
         t2 = 2.0 * self.r_t * self.r_t * nc._q(zb)
         if not relu and self.r_b < 0:
-            t2 += 2.0 * self.r_b * self.r_b * (1.0 - nc._q(za))
+            t2 += 2.0 * self.r_b * self.r_b * nc._q(-za)
         return _qsin_curvature(s, w, P, t2, E, X1, X2, X3, errE, e1, e2, e3)
 
     def _normal_msqe_c(self, s):
