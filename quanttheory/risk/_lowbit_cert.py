@@ -347,6 +347,17 @@ class FewCells:
                 T = T if isinstance(T, nc._Dual) else nc._Dual(T, 0.0)
                 # the errors of LaplaceCurve.value and .deriv
                 return (F.v, 1e-13 * abs(F.v)), (F.d, 1e-12 * (4.0 * abs(F.v) / s + abs(T.d)))
+            if self.lap_geo() and s <= self.GEO_S_MAX and 2.0 * self.LAP_WINDOW / s > 2e5:
+                # the mode within rounding of a rounding boundary at 18+ bits (e.g. m/s = 20560312.5,
+                # Laplace(10, 1), 24 bits unsigned): the cell sums would take 1.2e8 cells (minutes). The
+                # closed form's value is right there (only its slope takes the wrong branch); the slope
+                # is then only bounded, |R'| = 2 |E[K (xi - K s)]| <= 2 sqrt(E[K^2] F) with
+                # |K| <= |xi|/s + 1/2 (the piece is bisected on, the next point off the boundary)
+                Fv = self._lap._curve(float(s))[0]
+                eF = 1e-13 * abs(Fv)
+                m2 = 2.0 + self.m * self.m
+                gb = 2.0 * (math.sqrt(m2) / s + 0.5) * math.sqrt(abs(Fv) + eF) * (1 + 1e-12)
+                return (Fv, eF), (0.0, gb)
             return self._laplace_msqe(s)
         return self._normal_qsin(s) if self.qsin else self._normal_msqe(s)
 
