@@ -73,11 +73,11 @@ def _grid(bits, signed):
     return (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
 
 
-def _curve(m, bits, signed, qsin, dps=40):
+def _curve(m, bits, signed, qsin, dps=40, relu=False):
     r_b, r_t = _grid(bits, signed)
     if qsin:
-        return lambda s: mp_risk(1, m, 1, False, r_b, r_t, "qsin", s, dps)
-    return lambda s: _msqe_ref(m, False, r_b, r_t, s, dps)
+        return lambda s: mp_risk(1, m, 1, relu, r_b, r_t, "qsin", s, dps)
+    return lambda s: _msqe_ref(m, relu, r_b, r_t, s, dps)
 
 
 def test_msqe_reference_against_cell_sums():
@@ -106,7 +106,7 @@ def test_phase_against_mpmath():
 
 def test_smooth_lower_below_the_curve():
     """F >= H - rho K s^4 on random intervals (1/3 to 100 teeth wide, scales at and above |m|/r, both
-    penalties, signed and ReLU, 5-24 bits): the bound is below the reference's minimum over 61 points,
+    penalties, signed, unsigned and ReLU, 5-24 bits): the bound is below the reference's minimum over 61 points,
     and without its remainder it would not be (so the remainder is needed and the test can fail)."""
     rng = random.Random(7)
     ratios = []
@@ -115,13 +115,14 @@ def test_smooth_lower_below_the_curve():
         m = rng.choice((-1, 1)) * rng.choice((4.5, 10.0, 20.0, 50.0, 300.0, 1e3)) * (1 + 0.01 * rng.random())
         bits = rng.choice((5, 8, 12, 16, 20, 24))
         signed = m < 0 or rng.random() < 0.6
+        relu = not signed and rng.random() < 0.5  # the continuous part of ReLU(xi) (certify_few's unsigned curve)
         r_b, r_t = _grid(bits, signed)
-        cur = FewCells(1, m, False, r_b, r_t, qsin)
+        cur = FewCells(1, m, relu, r_b, r_t, qsin)
         r_side = r_t if m > 0 else -cur.r_a
         s1 = abs(m) / r_side * rng.choice((1.0, 1.02, 1.1, 1.5, 2.0)) * (1 + 0.05 * rng.random())
         s2 = s1 + s1 * s1 / abs(m) * rng.choice((0.3, 1.0, 3.0, 100.0))
         lb = cur.smooth_lower(s1, s2)
-        F = _curve(m, bits, signed, qsin, 30)
+        F = _curve(m, bits, signed, qsin, 30, relu)
         with mp.workdps(30):
             fmin = min(F(mp.mpf(s1) + (mp.mpf(s2) - s1) * i / 60) for i in range(61))
         rem = (1 / (8 * math.pi**2) if qsin else 1 / 360) * 3.0 * s2**4
