@@ -345,8 +345,11 @@ class FewCells:
                 F, T = self._lap._curve(nc._Dual(float(s), 1.0))
                 F = F if isinstance(F, nc._Dual) else nc._Dual(F, 0.0)
                 T = T if isinstance(T, nc._Dual) else nc._Dual(T, 0.0)
-                # the errors of LaplaceCurve.value and .deriv
-                return (F.v, 1e-13 * abs(F.v)), (F.d, 1e-12 * (4.0 * abs(F.v) / s + abs(T.d)))
+                # the errors of LaplaceCurve.value and .deriv; the slope's with (4 + |m|) |F|/s instead of
+                # 4 |F|/s: the forward-mode terms of the mode's offset q = m/s carry dq/ds = -m/s^2 (against
+                # mpmath: LaplaceCurve's 1e-12 (4 |F|/s + |T'|) was exceeded 19x at m = 1000, 16-20 bits;
+                # session lapoff)
+                return (F.v, 1e-13 * abs(F.v)), (F.d, 1e-12 * ((4.0 + abs(self.m)) * abs(F.v) / s + abs(T.d)))
             if self.lap_geo() and s <= self.GEO_S_MAX and 2.0 * self.LAP_WINDOW / s > 2e5:
                 # the mode within rounding of a rounding boundary at 18+ bits (e.g. m/s = 20560312.5,
                 # Laplace(10, 1), 24 bits unsigned): the cell sums would take 1.2e8 cells (minutes). The
