@@ -349,7 +349,11 @@ class FewCells:
                 # 4 |F|/s: the forward-mode terms of the mode's offset q = m/s carry dq/ds = -m/s^2 (against
                 # mpmath: LaplaceCurve's 1e-12 (4 |F|/s + |T'|) was exceeded 19x at m = 1000, 16-20 bits;
                 # session lapoff)
-                return (F.v, 1e-13 * abs(F.v)), (F.d, 1e-12 * ((4.0 + abs(self.m)) * abs(F.v) / s + abs(T.d)))
+                # value: 1e-13 + 1e-15 |m| of F (the mode's offset m/s rounds to eps |m| in the exponents: 5x
+                # the flat 1e-13 seen at m = 1e4); slope: (4 + 4 |m|) (1.2x the (4 + |m|) seen at m = 1e4, 24 bits)
+                am = abs(self.m)
+                return (F.v, (1e-13 + 1e-15 * am) * abs(F.v)), \
+                    (F.d, 1e-12 * ((4.0 + 4.0 * am) * abs(F.v) / s + abs(T.d)))
             if self.lap_geo() and s <= self.GEO_S_MAX and 2.0 * self.LAP_WINDOW / s > 2e5:
                 # the mode within rounding of a rounding boundary at 18+ bits (e.g. m/s = 20560312.5,
                 # Laplace(10, 1), 24 bits unsigned): the cell sums would take 1.2e8 cells (minutes). The
@@ -923,8 +927,11 @@ class FewCells:
                     mag += 2.0 * (sc + A[1])
         c2 = 2.0 * ek - 2.0 * s * S2
         c3 = -6.0 * S2 - 2.0 * s * S3
-        err2 = 1e-13 * (2.0 * mag + 2.0 * s * A2)
-        err3 = 1e-13 * (6.0 * A2 + 2.0 * s * A3)
+        # 1e-13 of the magnitudes, times (1 + |m|/100): the exponents c s - m round to ~eps |m| (R'' was
+        # off by 3.9x the flat 1e-13 bound at m = 1e4, 16-24 bits, against mpmath; session lapoff)
+        fm = 1.0 + 0.01 * abs(m)
+        err2 = 1e-13 * fm * (2.0 * mag + 2.0 * s * A2)
+        err3 = 1e-13 * fm * (6.0 * A2 + 2.0 * s * A3)
         for k in (thr - 1, thr):  # a boundary within rounding of the mode: R''' one-sided, add its jump
             c = k + 0.5
             if self.r_a <= k < self.r_t and abs(c * s - m) <= 1e-12 * (abs(m) + 1.0):
@@ -952,8 +959,9 @@ class FewCells:
             if k1 <= k2:
                 T, A = _ap_sums(k1 + 0.5, 1.0, k2 - k1 + 1, 0.0)
                 parts.append(([0.5 * t for t in T], [0.5 * v for v in A]))
+            fm = 1e-13 * (1.0 + 0.01 * abs(m))  # as in _laplace_msqe_c
             for T, A in parts:
-                tot += 8.0 * (abs(T[3]) + 1e-13 * A[3]) + 2.0 * s2 * (abs(T[4]) + 1e-13 * A[4])
+                tot += 8.0 * (abs(T[3]) + fm * A[3]) + 2.0 * s2 * (abs(T[4]) + fm * A[4])
         return tot * (1 + 1e-12) + 1e-300
 
     def curv_point(self, s):
