@@ -361,7 +361,7 @@ class FewCells:
                 # is then only bounded, |R'| = 2 |E[K (xi - K s)]| <= 2 sqrt(E[K^2] F) with
                 # |K| <= |xi|/s + 1/2 (the piece is bisected on, the next point off the boundary)
                 Fv = self._lap._curve(float(s))[0]
-                eF = 1e-13 * abs(Fv)
+                eF = (1e-13 + 1e-15 * abs(self.m)) * abs(Fv)  # as above
                 m2 = 2.0 + self.m * self.m
                 gb = 2.0 * (math.sqrt(m2) / s + 0.5) * math.sqrt(abs(Fv) + eF) * (1 + 1e-12)
                 return (Fv, eF), (0.0, gb)
