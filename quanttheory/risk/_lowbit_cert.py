@@ -1,7 +1,6 @@
 """Certified optimum of the MSQE and QSin curves of Normal and Laplace laws on grids with few
-points (1-4 bits), and of laws far off centre on up to 256 points (a Laplace law's QSin: 4096, its
-MSQE: 65536;
-dispatch in ``optimum._normal_optimum``), where the bit-independent certificate of :mod:`._normal_cert` does not apply (its
+points (1-4 bits), and of laws far off centre on up to 256 points (a Laplace law's MSQE and QSin:
+up to 24 bits, ``optimum.LAP_MSQE_MAX``, ``LAP_QSIN_MAX``; dispatch in ``optimum._normal_optimum``), where the bit-independent certificate of :mod:`._normal_cert` does not apply (its
 Fourier/Hermite series needs ``s`` small against the law's scale) (issue 20).
 
 Standard units as in :mod:`._normal_cert` (``sigma = 1``, ``m = loc / scale``); the curve is

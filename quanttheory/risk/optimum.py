@@ -467,12 +467,11 @@ def _normal_optimum(dist, grid, reg, with_msqe_excess, rtol):
     # certificate is exact to ~1e-16 and the few-cell sums (O(24/s) cells) round to ~1e-12
     r_side = grid.r_t if m > 0 else -r_a
     # (a Laplace law's QSin curve is a closed form whatever the grid: no such threshold)
-    # Laplace QSin up to 4096 points (9-12 bits: its evaluation is O(1); at 11-12 bits with the
-    # ripple settings of FewCells.ripple and 3000 bounds; at 13-16 bits it failed in ~1 s before the
-    # per-cell path, e.g. Laplace(20, 1) 13 bits)
-    # Laplace MSQE off centre up to 16 bits (value, slope, R'' and R''' are O(1) geometric-series closed
-    # forms, the Taylor bound's R'''' has one-signed deltas where a boundary crosses the mode; from 17
-    # bits the ripple dips near s* exhaust the budget: Laplace(-50, 1), 20 bits, 3000 bounds in 1.5 s)
+    # Laplace laws off centre, MSQE and QSin, up to 24 bits (LAP_MSQE_MAX, LAP_QSIN_MAX): the evaluations
+    # are O(1) closed forms (MSQE: geometric sums; the Taylor bound's R'''' has one-signed deltas where a
+    # boundary crosses the mode), and the ripple dips near s* (one per boundary crossing the mode) are
+    # excluded by the smooth-part bound FewCells.smooth_lower (before it, 17+ bits MSQE and 13+ bits QSin
+    # exhausted the budget: Laplace(-50, 1), 20 bits, 3000 bounds in 1.5 s)
     off_first = (abs(m) > 4.0 and r_side > 0
                  and ((law == 0 and span <= 256 and abs(m) / r_side >= 0.25)
                       or (law == 1 and span <= (LAP_QSIN_MAX if qsin else LAP_MSQE_MAX))))
