@@ -1,6 +1,7 @@
 """Certified optimum of the MSQE and QSin curves of Normal and Laplace laws on grids with few
 points (1-4 bits), and of laws far off centre on up to 256 points (a Laplace law's MSQE and QSin:
-up to 24 bits, ``optimum.LAP_MSQE_MAX``, ``LAP_QSIN_MAX``; dispatch in ``optimum._normal_optimum``), where the bit-independent certificate of :mod:`._normal_cert` does not apply (its
+up to 24 bits, ``optimum.LAP_MSQE_MAX``, ``LAP_QSIN_MAX``; dispatch in ``optimum._normal_optimum``),
+where the bit-independent certificate of :mod:`._normal_cert` does not apply (its
 Fourier/Hermite series needs ``s`` small against the law's scale) (issue 20).
 
 Standard units as in :mod:`._normal_cert` (``sigma = 1``, ``m = loc / scale``); the curve is
@@ -487,7 +488,8 @@ class FewCells:
             absE += (abs(eb) + abs(ebot)) * (1.0 + abs(b) + abs(bot))
             il = 1.0 / abs(mu)
             sharp += abs(eb) * (il * (1.0 + abs(b)) + il * il) * (1.0 + abs(b) + abs(m))
-            sharp += abs(ebot) * (il * (1.0 + abs(bot)) + il * il) * (1.0 + abs(bot) + abs(m) + (0.0 if bot == a else wm))
+            sharp += abs(ebot) * (il * (1.0 + abs(bot)) + il * il) \
+                * (1.0 + abs(bot) + abs(m) + (0.0 if bot == a else wm))
         P = nc._lmass(-m if relu else a - m, b - m)
         C = E.real if isinstance(E, complex) else E
         S1 = X.imag if isinstance(X, complex) else 0.0
