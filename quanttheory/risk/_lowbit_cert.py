@@ -1,7 +1,7 @@
 """Certified optimum of the MSQE and QSin curves of Normal and Laplace laws on grids with few
-points (1-4 bits), and of laws far off centre on up to 256 points (a Laplace law's QSin: 4096, its
-MSQE: 65536;
-dispatch in ``optimum._normal_optimum``), where the bit-independent certificate of :mod:`._normal_cert` does not apply (its
+points (1-4 bits), and of laws far off centre on up to 256 points (a Laplace law's MSQE and QSin:
+up to 24 bits, ``optimum.LAP_MSQE_MAX``, ``LAP_QSIN_MAX``; dispatch in ``optimum._normal_optimum``),
+where the bit-independent certificate of :mod:`._normal_cert` does not apply (its
 Fourier/Hermite series needs ``s`` small against the law's scale) (issue 20).
 
 Standard units as in :mod:`._normal_cert` (``sigma = 1``, ``m = loc / scale``); the curve is
@@ -74,6 +74,7 @@ import math
 import numpy as np
 
 from . import _normal_cert as nc
+from .optimum import LAP_RIPPLE_QSIN  # the dispatch table of Laplace laws off centre
 from ._scalar import _brent_root
 
 _SQ2 = math.sqrt(2.0)
@@ -133,6 +134,25 @@ def _h_table(n, U):
     _H_TABLES[key] = tab
     return tab
 
+
+
+def _phase(m, s):
+    """``e^{2 pi i m/s}`` with an error of a few ulps whatever ``m/s``: ``q = m/s`` is reduced mod 1
+    exactly (``m - fl(m/s) s`` by Dekker's exact product, then Sterbenz), where ``cos(w m)`` with
+    ``w = fl(2 pi/s)`` has a phase error of ~``3 eps w |m|`` (``5e-9`` at ``m/s = 8e6``)."""
+    q = m / s
+    c = 134217729.0 * q  # Veltkamp split of q and s: q s = p + e exactly
+    qh = c - (c - q)
+    ql = q - qh
+    c = 134217729.0 * s
+    sh = c - (c - s)
+    sl = s - sh
+    p = q * s
+    e = ((qh * sh - p) + qh * sl + ql * sh) + ql * sl
+    r = (m - p) - e  # m - q s (m - p exact: p is within a factor 2 of m)
+    f = (q - math.floor(q)) + r / s  # q mod 1 (exact) plus the residual
+    t = 2.0 * _PI * f
+    return complex(math.cos(t), math.sin(t))
 
 
 def _qsin_curvature(s, w, P, t2, E, X1, X2, X3, e0, e1, e2, e3):
@@ -264,6 +284,14 @@ class FewCells:
             return nc._q(z)
         return 0.5 * math.exp(-z) if z >= 0 else 1.0 - 0.5 * math.exp(z)
 
+    def q_below(self, c):
+        """P(xi < c) for the law without ReLU, without the cancellation of ``1 - q_above(c)`` (far
+        below the mean that lost ``eps / P`` relatively: 7e-10 at ``P = 1.5e-7``)."""
+        z = c - self.m
+        if self.law == 0:
+            return nc._q(-z)
+        return 0.5 * math.exp(z) if z < 0 else 1.0 - 0.5 * math.exp(-z)
+
     def mass(self, za, zb):
         return nc._mass(za, zb) if self.law == 0 else nc._lmass(za, zb)
 
@@ -317,8 +345,26 @@ class FewCells:
                 F, T = self._lap._curve(nc._Dual(float(s), 1.0))
                 F = F if isinstance(F, nc._Dual) else nc._Dual(F, 0.0)
                 T = T if isinstance(T, nc._Dual) else nc._Dual(T, 0.0)
-                # the errors of LaplaceCurve.value and .deriv
-                return (F.v, 1e-13 * abs(F.v)), (F.d, 1e-12 * (4.0 * abs(F.v) / s + abs(T.d)))
+                # the errors of LaplaceCurve.value and .deriv; the slope's with (4 + |m|) |F|/s instead of
+                # 4 |F|/s: the forward-mode terms of the mode's offset q = m/s carry dq/ds = -m/s^2 (against
+                # mpmath: LaplaceCurve's 1e-12 (4 |F|/s + |T'|) was exceeded 19x at m = 1000, 16-20 bits;
+                # session lapoff)
+                # value: 1e-13 + 1e-15 |m| of F (the mode's offset m/s rounds to eps |m| in the exponents: 5x
+                # the flat 1e-13 seen at m = 1e4); slope: (4 + 4 |m|) (1.2x the (4 + |m|) seen at m = 1e4, 24 bits)
+                am = abs(self.m)
+                return (F.v, (1e-13 + 1e-15 * am) * abs(F.v)), \
+                    (F.d, 1e-12 * ((4.0 + 4.0 * am) * abs(F.v) / s + abs(T.d)))
+            if self.lap_geo() and s <= self.GEO_S_MAX and 2.0 * self.LAP_WINDOW / s > 2e5:
+                # the mode within rounding of a rounding boundary at 18+ bits (e.g. m/s = 20560312.5,
+                # Laplace(10, 1), 24 bits unsigned): the cell sums would take 1.2e8 cells (minutes). The
+                # closed form's value is right there (only its slope takes the wrong branch); the slope
+                # is then only bounded, |R'| = 2 |E[K (xi - K s)]| <= 2 sqrt(E[K^2] F) with
+                # |K| <= |xi|/s + 1/2 (the piece is bisected on, the next point off the boundary)
+                Fv = self._lap._curve(float(s))[0]
+                eF = (1e-13 + 1e-15 * abs(self.m)) * abs(Fv)  # as above
+                m2 = 2.0 + self.m * self.m
+                gb = 2.0 * (math.sqrt(m2) / s + 0.5) * math.sqrt(abs(Fv) + eF) * (1 + 1e-12)
+                return (Fv, eF), (0.0, gb)
             return self._laplace_msqe(s)
         return self._normal_qsin(s) if self.qsin else self._normal_msqe(s)
 
@@ -372,11 +418,30 @@ class FewCells:
         q = self.m / s
         return abs(abs(q - math.floor(q + 0.5)) - 0.5) > 1e-12 * (abs(q) + 1.0)
 
+    LAP_WINDOW = 60.0
+    """Laplace MSQE cell sums with more than 16 points off centre (:meth:`lap_geo`; there only at
+    scales where the closed form is not trusted, e.g. ``s > GEO_S_MAX``): the interior cells entirely
+    beyond ``|x - m| >= LAP_WINDOW`` are left out (mass ``e^{-60} = 8.8e-27``), their contribution
+    bounded: ``|x - Q(x)| <= s/2`` there, so ``F`` loses at most ``s^2/4 e^{-Z}`` and ``|R'|`` at most
+    ``kmax s e^{-Z}`` (at 18 bits unsigned every such evaluation summed 262,144 cells: 13 s)."""
+
     def _laplace_msqe(self, s):
         r_a, r_t = self.r_a, self.r_t
         F = G = absF = absG = 0.0
-        lo = 0.0 if self.relu else -math.inf
-        for k in range(r_a, r_t + 1):
+        ks = range(r_a, r_t + 1)
+        fd = gd = 0.0
+        if self.lap_geo():
+            Z = self.LAP_WINDOW
+            k0 = max(r_a, int(math.floor((self.m - Z) / s - 0.5)) - 1)
+            k1 = min(r_t, int(math.ceil((self.m + Z) / s + 0.5)) + 1)
+            if k1 - k0 + 2 < r_t - r_a:
+                ks = sorted({r_a, r_t} | set(range(k0, k1 + 1)))
+                ez = math.exp(-Z) * 1.01
+                fd = 0.25 * s * s * ez
+                gd = max(r_t, -r_a) * s * ez
+        lo0 = 0.0 if self.relu else -math.inf
+        for k in ks:
+            lo = lo0 if k == r_a else (k - 0.5) * s
             hi = math.inf if k == r_t else (k + 0.5) * s
             M0, M1, M2, A = self._lap_moments(lo, hi, k * s)
             F += M2
@@ -384,8 +449,7 @@ class FewCells:
             if k:
                 G -= 2.0 * k * M1
                 absG += 2.0 * abs(k) * A
-            lo = hi
-        return (F, 1e-14 * absF + 1e-300), (G, 1e-13 * absG + 1e-300)
+        return (F, 1e-14 * absF + fd + 1e-300), (G, 1e-13 * absG + gd + 1e-300)
 
     def _laplace_qsin(self, s):
         m, relu = self.m, self.relu
@@ -394,7 +458,15 @@ class FewCells:
         # E = int_a^b e^{iwx} p, X = int_a^b x e^{iwx} p; e^{iwx} = 1 at the grid points a, b
         E = X = 0.0
         absE = 0.0
-        em = complex(math.cos(w * m), math.sin(w * m))
+        # the sharper error (ripple curves, more than LAP_RIPPLE_QSIN points): each end term
+        # e (x/lam - 1/lam^2) (and e/lam) has the size |e| ((1 + |x|)/|lam| + 1/|lam|^2) and a relative
+        # error of at most 1e-14 (1 + |x| + |m|) (the exponent x - m rounds to eps max(|x|, |m|)), plus
+        # 1e-14 w |m| at the mode (the phase w m rounds to ~3 eps w |m|; e^{iwx} = 1 exactly at a, b)
+        sharp = 0.0
+        rip = self.ripple()
+        # ripple curves: the mode's phase e^{2 pi i m/s} reduced exactly (:func:`_phase`: a few ulps)
+        em = _phase(m, s) if rip else complex(math.cos(w * m), math.sin(w * m))
+        wm = 0.0 if rip else w * abs(m)
         if a < m:
             lam = complex(1.0, w)
             top = min(b, m)
@@ -403,6 +475,9 @@ class FewCells:
             E += (et - ea) / lam
             X += et * (top / lam - 1.0 / lam**2) - ea * (a / lam - 1.0 / lam**2)
             absE += (abs(et) + abs(ea)) * (1.0 + abs(top) + abs(a))
+            il = 1.0 / abs(lam)
+            sharp += abs(et) * (il * (1.0 + abs(top)) + il * il) * (1.0 + abs(top) + abs(m) + (0.0 if top == b else wm))
+            sharp += abs(ea) * (il * (1.0 + abs(a)) + il * il) * (1.0 + abs(a) + abs(m))
         if b > m:
             mu = complex(-1.0, w)
             bot = max(a, m)
@@ -411,6 +486,10 @@ class FewCells:
             E += (eb - ebot) / mu
             X += eb * (b / mu - 1.0 / mu**2) - ebot * (bot / mu - 1.0 / mu**2)
             absE += (abs(eb) + abs(ebot)) * (1.0 + abs(b) + abs(bot))
+            il = 1.0 / abs(mu)
+            sharp += abs(eb) * (il * (1.0 + abs(b)) + il * il) * (1.0 + abs(b) + abs(m))
+            sharp += abs(ebot) * (il * (1.0 + abs(bot)) + il * il) \
+                * (1.0 + abs(bot) + abs(m) + (0.0 if bot == a else wm))
         P = nc._lmass(-m if relu else a - m, b - m)
         C = E.real if isinstance(E, complex) else E
         S1 = X.imag if isinstance(X, complex) else 0.0
@@ -423,7 +502,7 @@ class FewCells:
             tp += 2.0 * self.r_b * dn
         F = 0.5 * s * s * (P - C) + _PI2 * T
         G = s * (P - C) - _PI * S1 + _PI2 * tp
-        errE = 1e-14 * absE * (1.0 + w) + 1e-300
+        errE = 1e-14 * (min(absE * (1.0 + w), sharp) if rip else absE * (1.0 + w)) + 1e-300
         errF = 0.5 * s * s * (errE + 1e-15 * (P + abs(C))) + 1e-14 * _PI2 * T
         errG = (s + _PI) * errE + 1e-13 * (s * (P + abs(C)) + _PI * abs(S1) + _PI2 * abs(tp))
         return (F, errF), (G, errG)
@@ -620,7 +699,7 @@ class FewCells:
         """T''(s) >= its value at s2 (it decreases with s)."""
         t2 = 2.0 * self.r_t * self.r_t * self.q_above(self.r_t * s2)
         if not self.relu and self.r_b < 0:
-            t2 += 2.0 * self.r_b * self.r_b * (1.0 - self.q_above(self.r_b * s2))
+            t2 += 2.0 * self.r_b * self.r_b * self.q_below(self.r_b * s2)
         return t2 * (1 - 1e-13)
 
     def curvature_lower(self, s1, s2):
@@ -734,7 +813,60 @@ class FewCells:
     def ripple(self):
         """A Laplace law off centre on many points: the curve ripples near s* (a dip per boundary
         crossing the mode, ~s^2/|m| apart; MSQE above 16 points, QSin above 512)."""
-        return self.law == 1 and abs(self.m) > 4.0 and self.r_t - self.r_a > (512 if self.qsin else 16)
+        return self.law == 1 and abs(self.m) > 4.0 and self.r_t - self.r_a > (LAP_RIPPLE_QSIN if self.qsin else 16)
+
+    def smooth_lower(self, s1, s2):
+        """Rigorous lower bound of F over ``[s1, s2]`` for a Laplace law, without the ripple: inside
+        the grid's range ``[a, b] = [r_a s, r_t s]`` (a, b grid points) the error is ``s^2 saw(x/s)^2``
+        (MSQE) or ``s^2 sin^2(pi x/s)`` (QSin), whose Fourier series ``1/12 + sum_n (-1)^n cos(2 pi n x/s)
+        / (pi^2 n^2)`` (``(1 - cos(2 pi x/s))/2``) gives ``F = H(s) + s^2 sum_n c_n C_n``, ``H = gamma s^2
+        P(a < xi < b) + tf T(s)`` smooth and ``C_n = int_a^b cos(w_n x) p``, ``w_n = 2 pi n/s``.
+        Integrating by parts twice (``e^{i w_n a} = e^{i w_n b} = 1``: the first boundary term is
+        imaginary; ``p'`` jumps by 1 at the mode and ``|p''| = p`` elsewhere):
+        ``|C_n| <= K/w_n^2``, ``K = p(a) + p(b) + 2``, so ``F >= H(s) - rho K s^4`` with ``rho =
+        zeta(4)/(4 pi^4) = 1/360`` (MSQE) or ``1/(8 pi^2)`` (QSin, n = 1 only).  ``H`` over the interval
+        by its values and slopes at the ends and a lower bound of ``H''`` (:meth:`_lower_c`)."""
+        m, r_t, r_a, relu = self.m, self.r_t, self.r_a, self.relu
+        gam, tf = (0.5, _PI2) if self.qsin else (1.0 / 12.0, 1.0)
+        rho = 1.0 / (8.0 * _PI2) if self.qsin else 1.0 / 360.0
+        lap = self._lap
+
+        def pmax(x0, x1):  # max of p over [x0, x1]
+            if x0 <= m <= x1:
+                return 0.5
+            return 0.5 * math.exp(-min(abs(x0 - m), abs(x1 - m)))
+
+        def HG(s):
+            b = r_t * s
+            a = 0.0 if relu else r_a * s
+            P = nc._lmass(a - m, b - m)
+            T = lap._tail_sq(b, below=False) + (0.0 if relu else lap._tail_sq(a, below=True))
+            up = 0.5 * math.exp(-(b - m)) if b >= m else (m - b) + 0.5 * math.exp(-(m - b))
+            tp = -2.0 * r_t * up
+            dP = r_t * 0.5 * math.exp(-abs(b - m))
+            if not relu:
+                dn = 0.5 * math.exp(a - m) if a <= m else (a - m) + 0.5 * math.exp(-(a - m))
+                tp += 2.0 * r_a * dn
+                dP -= r_a * 0.5 * math.exp(-abs(a - m))
+            h = gam * s * s * P + tf * T
+            g1, g2, g3 = 2.0 * gam * s * P, gam * s * s * dP, tf * tp
+            return (h, 1e-14 * h + 1e-300), (g1 + g2 + g3, 1e-13 * (abs(g1) + abs(g2) + abs(g3)) + 1e-300)
+
+        pb = pmax(r_t * s1, r_t * s2) if r_t > 0 else 0.0
+        if relu:
+            pa = 0.5 * math.exp(-abs(m))  # a = 0
+        else:
+            pa = pmax(r_a * s2, r_a * s1) if r_a < 0 else 0.5 * math.exp(-abs(m))
+        # H'' = gam (2 P + 4 s P' + s^2 P'') + tf T'', P' >= 0, P'' >= -(r_t^2 p(b) + r_a^2 p(a)), T'' at s2
+        P1 = nc._lmass((0.0 if relu else r_a * s1) - m, r_t * s1 - m)
+        ra2 = 0.0 if relu else float(r_a * r_a)
+        c = gam * (2.0 * P1 * (1 - 1e-15) - s2 * s2 * (r_t * r_t * pb + ra2 * pa) * (1 + 1e-14)) \
+            + tf * self._t2_lower(s2)
+        c -= 1e-14 * abs(c)
+        f1, g1 = HG(s1)
+        f2, g2 = HG(s2)
+        K = 2.0 + pa + pb
+        return self._lower_c(c, s1, s2, f1, g1, f2, g2) - rho * K * s2**4 * (1 + 1e-12)
 
     def lap_geo(self):
         return self.law == 1 and not self.qsin and self.LAP_MSQE and abs(self.m) > 4.0 \
@@ -796,8 +928,11 @@ class FewCells:
                     mag += 2.0 * (sc + A[1])
         c2 = 2.0 * ek - 2.0 * s * S2
         c3 = -6.0 * S2 - 2.0 * s * S3
-        err2 = 1e-13 * (2.0 * mag + 2.0 * s * A2)
-        err3 = 1e-13 * (6.0 * A2 + 2.0 * s * A3)
+        # 1e-13 of the magnitudes, times (1 + |m|/100): the exponents c s - m round to ~eps |m| (R'' was
+        # off by 3.9x the flat 1e-13 bound at m = 1e4, 16-24 bits, against mpmath; session lapoff)
+        fm = 1.0 + 0.01 * abs(m)
+        err2 = 1e-13 * fm * (2.0 * mag + 2.0 * s * A2)
+        err3 = 1e-13 * fm * (6.0 * A2 + 2.0 * s * A3)
         for k in (thr - 1, thr):  # a boundary within rounding of the mode: R''' one-sided, add its jump
             c = k + 0.5
             if self.r_a <= k < self.r_t and abs(c * s - m) <= 1e-12 * (abs(m) + 1.0):
@@ -825,8 +960,9 @@ class FewCells:
             if k1 <= k2:
                 T, A = _ap_sums(k1 + 0.5, 1.0, k2 - k1 + 1, 0.0)
                 parts.append(([0.5 * t for t in T], [0.5 * v for v in A]))
+            fm = 1e-13 * (1.0 + 0.01 * abs(m))  # as in _laplace_msqe_c
             for T, A in parts:
-                tot += 8.0 * (abs(T[3]) + 1e-13 * A[3]) + 2.0 * s2 * (abs(T[4]) + 1e-13 * A[4])
+                tot += 8.0 * (abs(T[3]) + fm * A[3]) + 2.0 * s2 * (abs(T[4]) + fm * A[4])
         return tot * (1 + 1e-12) + 1e-300
 
     def curv_point(self, s):
@@ -849,14 +985,20 @@ class FewCells:
         m, relu = self.m, self.relu
         w = 2.0 * _PI / s
         a, b = self.r_a * s, self.r_t * s
-        em = complex(math.cos(w * m), math.sin(w * m))
+        rip = self.ripple()
+        em = _phase(m, s) if rip else complex(math.cos(w * m), math.sin(w * m))
         X = [0j, 0j, 0j, 0j]
         A = [0.0, 0.0, 0.0, 0.0]
 
-        def anti(x, lam, ex, sign):
+        wm = 0.0 if rip else w * abs(m)  # the phase error at the mode (none left by _phase)
+
+        def anti(x, lam, ex, sign, mode=False):
             # X[k] += sign ex P_k(x), P_k = sum_j (-1)^j k!/(k-j)! x^{k-j}/lam^{j+1}, by the
             # recurrence P_0 = 1/lam, P_k = (x^k - k P_{k-1})/lam; A[k] += |ex| (the same sum of |terms|)
-            il, ail, aex = 1.0 / lam, 1.0 / abs(lam), abs(ex)
+            # times the relative error of ex in units of 1e-14 (the exponent x - m rounds to eps max(|x|, |m|),
+            # the phase w m at the mode to ~3 eps w |m|)
+            il, ail = 1.0 / lam, 1.0 / abs(lam)
+            aex = abs(ex) * (1.0 + (abs(x) + abs(m) + (wm if mode else 0.0)) / 10.0)
             P, M, xk = il, ail, 1.0
             X[0] += sign * ex * P
             A[0] += aex * M
@@ -872,7 +1014,7 @@ class FewCells:
             top = min(b, m)
             et = 0.5 * math.exp(top - m) * (1.0 if top == b else em)
             ea = 0.5 * math.exp(a - m)
-            anti(top, lam, et, 1.0)
+            anti(top, lam, et, 1.0, top != b)
             anti(a, lam, ea, -1.0)
         if b > m:  # right of it: p = e^{m - x}/2, lam = -1 + i w
             lam = complex(-1.0, w)
@@ -880,13 +1022,13 @@ class FewCells:
             eb = 0.5 * math.exp(m - b)
             ebot = 0.5 * math.exp(m - bot) * (1.0 if bot == a else em)
             anti(b, lam, eb, 1.0)
-            anti(bot, lam, ebot, -1.0)
+            anti(bot, lam, ebot, -1.0, bot != a)
         E, X1, X2, X3 = X
         e0, e1, e2, e3 = (1e-14 * v + 1e-300 for v in A)
         P = nc._lmass(-m if relu else a - m, b - m)
         t2 = 2.0 * self.r_t * self.r_t * self.q_above(b)
         if not relu and self.r_b < 0:
-            t2 += 2.0 * self.r_b * self.r_b * (1.0 - self.q_above(a))
+            t2 += 2.0 * self.r_b * self.r_b * self.q_below(a)
         return _qsin_curvature(s, w, P, t2, E, X1, X2, X3, e0, e1, e2, e3)
 
     def _normal_qsin_c(self, s):
@@ -910,7 +1052,7 @@ class FewCells:
         P = self.mass(za, zb)
         t2 = 2.0 * self.r_t * self.r_t * nc._q(zb)
         if not relu and self.r_b < 0:
-            t2 += 2.0 * self.r_b * self.r_b * (1.0 - nc._q(za))
+            t2 += 2.0 * self.r_b * self.r_b * nc._q(-za)
         return _qsin_curvature(s, w, P, t2, E, X1, X2, X3, errE, e1, e2, e3)
 
     def _normal_msqe_c(self, s):
@@ -997,6 +1139,8 @@ class FewCells:
             i4 = 4.0 * e8 ** (3.0 / 8.0) + e8**0.5
             sharp = ((16.0 * _PI**3 / s1**5) * i3 + (8.0 * _PI2 * _PI2 / s1**6) * i4
                      + (16.0 * _PI**3 / s1**5) * ends * 1.0001) / wmin
+            if self.law == 1 and self.ripple():
+                sharp = min(sharp, self._lap_qsin_m4_twice(s1, s2))
             return min(crude, sharp) * (1 + 1e-12)
         k0, k1 = self._cells(s1, s2)
         key = ("j", k0, k1)
@@ -1025,6 +1169,36 @@ class FewCells:
             tot += (self.r_t - self.r_a) * (8.0 * kmax**3 * zm + 2.0 * s2 * kmax**4 * (zm * zm + 1.0)) \
                 * nc._pdf(Z) * 1.01
         return tot * (1 + 1e-12)
+
+    def _lap_qsin_m4_twice(self, s1, s2):
+        """|R''''| of a Laplace law's QSin curve over [s1, s2] by two integrations by parts of
+        ``X_k = int_a^b f_k e^{iwx}``, ``f_k = x^k p`` (``e^{iwx} = 1`` at the grid points a, b, so the
+        first boundary term is imaginary): ``|Re X_k| <= D_k / w^2``, ``|Im X_k| <= |f_k(b) - f_k(a)|/w +
+        D_k/w^2``, ``D_k = |f_k'(a)| + |f_k'(b)| + |m|^k (p' jumps by 1 at the mode) + int |f_k''|``,
+        ``int |f_k''| <= k(k-1) E|xi|^(k-2) + 2k E|xi|^(k-1) + E|xi|^k`` (``|p'| = |p''| = p`` off the mode);
+        ``R'''' = -(16 pi^3/s^5) Im X_3 - (8 pi^4/s^6) Re X_4``, ``w >= 2 pi/s2``."""
+        m = self.m
+        am = abs(m)
+        # E|xi|^j <= E (|m| + |Y|)^j, E|Y|^i = i! (standard Laplace)
+        mom = [sum(math.comb(j, i) * am ** (j - i) * math.factorial(i) for i in range(j + 1)) for j in range(5)]
+        ends = []  # (max |x|, max p) over the range of each grid end
+        for r in (self.r_t, self.r_a):
+            if r == 0:
+                ends.append((0.0, 0.5 * math.exp(-am)))
+                continue
+            x0, x1 = sorted((r * s1, r * s2))
+            pm = 0.5 if x0 <= m <= x1 else 0.5 * math.exp(-min(abs(x0 - m), abs(x1 - m)))
+            ends.append((max(abs(x0), abs(x1)), pm))
+
+        def D(k):
+            bnd = sum((k * xm ** (k - 1) + xm**k) * pm for xm, pm in ends)
+            return bnd + am**k + k * (k - 1) * mom[k - 2] + 2 * k * mom[k - 1] + mom[k]
+
+        w = 2.0 * _PI / s2
+        f3 = sum(xm**3 * pm for xm, pm in ends)
+        i3 = f3 / w + D(3) / (w * w)
+        i4 = D(4) / (w * w)
+        return ((16.0 * _PI**3 / s1**5) * i3 + (8.0 * _PI2 * _PI2 / s1**6) * i4) * (1 + 1e-12)
 
     def curvature_taylor(self, s1, s2):
         """Rigorous lower bound of R'' on [s1, s2]: R''(u) - |R'''(u)| h - M4 h^2 / 2 at the midpoint."""
@@ -1107,6 +1281,11 @@ class FewCells:
 
         left = qmin(f1[0] - f1[1], g1[0] - g1[1], c)
         right = qmin(f2[0] - f2[1], -(g2[0] + g2[1]), c)
+        if self.ripple():
+            # the rounding of qmin, 1e-15 of its terms (a ripple curve's dips near s* can differ by
+            # less than 1e-13 of F at 20+ bits: the flat 1e-13 below would hide them)
+            mag = max(abs(f1[0]), abs(f2[0])) + (abs(g1[0]) + abs(g2[0]) + 0.5 * abs(c) * w) * w
+            return max(left, right) - 1e-15 * mag - 1e-300
         return max(left, right) * (1 - 1e-13) - 1e-300
 
     def lattice_lower(self, s1, s2):
@@ -1180,6 +1359,9 @@ def certify_few(law, m, relu, r_b, r_t, qsin=False, max_bounds=3000):
         start, step0 = (abs(m) - 2.0) / r_side, 1.02
     Y, far = cur.far_lower()
     seen = set()
+    # a ripple curve restarts several times (one per deeper dip found): the pieces excluded under a
+    # threshold at least the new one stay excluded (kept across restarts, with their threshold)
+    excl = [] if cur.ripple() else None
     # Laplace MSQE with many points off centre: a handful of ripple dips (one per boundary crossing
     # the mode) compete near the optimum, whatever the bit width: more restarts
     for _restart in range(24 if cur.ripple() else 8):
@@ -1209,7 +1391,7 @@ def certify_few(law, m, relu, r_b, r_t, qsin=False, max_bounds=3000):
             if low is not None and cur.value(low)[0] < F_t * (1 - 1e-9):
                 start = low
                 continue
-        out = _certify_at(cur, s_t, Y, far, max_bounds)
+        out = _certify_at(cur, s_t, Y, far, max_bounds, excl)
         if out is None:
             return None
         if isinstance(out, float):  # a deeper dip at this scale: restart there
@@ -1219,9 +1401,25 @@ def certify_few(law, m, relu, r_b, r_t, qsin=False, max_bounds=3000):
     return None
 
 
-def _certify_at(cur, s_t, Y, far, max_bounds):
+def _gaps(u, v, excl, F_up):
+    """The parts of [u, v] outside the union of the pieces of ``excl`` (``(s1, s2, thr)``: a lower
+    bound of F over [s1, s2] exceeded ``thr``) whose ``thr >= F_up`` (so they exceed ``F_up`` too)."""
+    ivs = sorted((a, b) for a, b, thr in excl if thr >= F_up and b > u and a < v)
+    out, lo = [], u
+    for a, b in ivs:
+        if a > lo:
+            out.append((lo, min(a, v)))
+        lo = max(lo, b)
+        if lo >= v:
+            break
+    if lo < v:
+        out.append((lo, v))
+    return [(a, b) for a, b in out if b > a]
+
+
+def _certify_at(cur, s_t, Y, far, max_bounds, excl=None):
     F_t, F_err = cur.value(s_t)
-    F_up = (F_t + F_err) * (1 + 1e-13)
+    F_up = (F_t + F_err) * (1 + (1e-15 if cur.ripple() else 1e-13))
     if not far > F_up:
         return None
     e = nc.sign_change_radius(cur, s_t)
@@ -1256,7 +1454,8 @@ def _certify_at(cur, s_t, Y, far, max_bounds):
         a, b = s_t * (1 - d), s_t * (1 + d)
         if a < x:
             continue
-        ok, cmin, used = _convex(cur, a, b, 64)
+        # (a ripple curve at 20+ bits: the neighbourhood itself is narrower than 1e-6 relative)
+        ok, cmin, used = _convex(cur, a, b, 64, min(1e-6, 0.01 * (b - a) / a) if cur.ripple() else 1e-6)
         nb += used
         if ok:
             hull = (a, b)
@@ -1265,12 +1464,13 @@ def _certify_at(cur, s_t, Y, far, max_bounds):
         return None
     # 4. branch and bound on [x, a] and [b, Y]
     stack = []
-    for u, v in ((x, hull[0]), (hull[1], Y)):
-        if v > u:
-            npc = max(2, int(math.ceil(math.log(v / u) / math.log(1.6))))
-            edges = [u * (v / u) ** (i / npc) for i in range(npc + 1)]
-            edges[0], edges[-1] = u, v
-            stack += [(e1, e2, None) for e1, e2 in zip(edges[:-1], edges[1:])]
+    for u0, v0 in ((x, hull[0]), (hull[1], Y)):
+        for u, v in ([(u0, v0)] if excl is None else _gaps(u0, v0, excl, F_up)):
+            if v > u:
+                npc = max(2, int(math.ceil(math.log(v / u) / math.log(1.6))))
+                edges = [u * (v / u) ** (i / npc) for i in range(npc + 1)]
+                edges[0], edges[-1] = u, v
+                stack += [(e1, e2, None) for e1, e2 in zip(edges[:-1], edges[1:])]
     # nearest pieces first (popped last-in first-out): a deeper dip, if any, is most often a
     # neighbour of s_t (a law far off centre: the dips s ~ m / k next to it), found sooner
     stack.sort(key=lambda iv: -min(abs(math.log(iv[0] / s_t)), abs(math.log(iv[1] / s_t))))
@@ -1287,7 +1487,10 @@ def _certify_at(cur, s_t, Y, far, max_bounds):
         nb += 1
         if nb > max_bounds:
             return None
-        if cur.lattice_lower(s1, s2) > F_up:  # no evaluation needed
+        if cur.lattice_lower(s1, s2) > F_up or (excl is not None and cur.smooth_lower(s1, s2) > F_up):
+            # no evaluation of F needed (a ripple curve: its smooth part less the ripple's bound)
+            if excl is not None:
+                excl.append((s1, s2, F_up))
             continue
         (f1, g1), (f2, g2) = ev(s1), ev(s2)
         for s, f in ((s1, f1), (s2, f2)):
@@ -1303,8 +1506,12 @@ def _certify_at(cur, s_t, Y, far, max_bounds):
             ends = cur.FUSE and ("c", s1) in cur._memo and ("c", s2) in cur._memo
             _, ok, m4 = (cur.taylor_ends if ends else cur.taylor_lazy)(s1, s2, test, m4)
             if ok:
+                if excl is not None:
+                    excl.append((s1, s2, F_up))
                 continue
         elif cur.lower(s1, s2, f1, g1, f2, g2) > F_up:
+            if excl is not None:
+                excl.append((s1, s2, F_up))
             continue
         if s2 - s1 < 1e-9 * s1:
             return None
@@ -1317,8 +1524,9 @@ def _certify_at(cur, s_t, Y, far, max_bounds):
                 curvature_min=cmin, hull=hull, curve=cur)
 
 
-def _convex(cur, a, b, budget):
-    """(R'' > 0 shown on [a, b], min bound, bounds used)."""
+def _convex(cur, a, b, budget, tiny=1e-6):
+    """(R'' > 0 shown on [a, b], min bound, bounds used); pieces narrower than ``tiny`` (relative)
+    are not split."""
     stack = [(a * (b / a) ** (i / 4), a * (b / a) ** ((i + 1) / 4)) for i in range(4)]
     cmin, used = math.inf, 0
     while stack:
@@ -1330,7 +1538,7 @@ def _convex(cur, a, b, budget):
         if c > 0:
             cmin = min(cmin, c)
             continue
-        if s2 - s1 < 1e-6 * s1:
+        if s2 - s1 < tiny * s1:
             return False, cmin, used
         mid = math.sqrt(s1 * s2)
         stack += [(s1, mid), (mid, s2)]

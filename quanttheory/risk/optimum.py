@@ -415,9 +415,21 @@ def _certify_params(dist):
     return int(law), float(mu) / float(sig), float(sig), bool(relu)
 
 
-LAP_QSIN_MAX = 4096
-"""Largest number of points (less one) on which a Laplace law's QSin off centre tries the few-cell
-certificate first."""
+# Laplace laws off centre (|loc/scale| > 4): the few-cell certificate's dispatch, in grid points less
+# one on the law's support (``span``)
+LAP_QSIN_MAX = 1 << 24
+"""Largest ``span`` on which a Laplace law's QSin off centre tries the few-cell certificate first."""
+
+LAP_MSQE_MAX = 1 << 24
+"""Largest number of points (less one) on which a Laplace law's MSQE off centre (``|m| > 4``) tries the
+few-cell certificate first (65,536 before the smooth-part bound of ``FewCells.smooth_lower``: from 17
+bits the ripple dips exhausted the budget; now every grid up to 24 bits)."""
+
+LAP_RIPPLE_QSIN = 512
+"""Above this ``span`` a Laplace law's QSin curve off centre gets the ripple settings of the few-cell
+certificate (``_lowbit_cert.FewCells.ripple``: more restarts, a convex neighbourhood within a tooth,
+the excluded pieces kept across restarts, the smooth-part bound); MSQE above 16 points (its
+``FewCells.lap_geo`` threshold: the geometric sums)."""
 
 
 def _normal_optimum(dist, grid, reg, with_msqe_excess, rtol):
@@ -455,15 +467,14 @@ def _normal_optimum(dist, grid, reg, with_msqe_excess, rtol):
     # certificate is exact to ~1e-16 and the few-cell sums (O(24/s) cells) round to ~1e-12
     r_side = grid.r_t if m > 0 else -r_a
     # (a Laplace law's QSin curve is a closed form whatever the grid: no such threshold)
-    # Laplace QSin up to 4096 points (9-12 bits: its evaluation is O(1); at 11-12 bits with the
-    # ripple settings of FewCells.ripple and 3000 bounds; at 13-16 bits it failed in ~1 s before the
-    # per-cell path, e.g. Laplace(20, 1) 13 bits)
-    # Laplace MSQE off centre up to 16 bits (value, slope, R'' and R''' are O(1) geometric-series closed
-    # forms, the Taylor bound's R'''' has one-signed deltas where a boundary crosses the mode; from 17
-    # bits the ripple dips near s* exhaust the budget: Laplace(-50, 1), 20 bits, 3000 bounds in 1.5 s)
+    # Laplace laws off centre, MSQE and QSin, up to 24 bits (LAP_MSQE_MAX, LAP_QSIN_MAX): the evaluations
+    # are O(1) closed forms (MSQE: geometric sums; the Taylor bound's R'''' has one-signed deltas where a
+    # boundary crosses the mode), and the ripple dips near s* (one per boundary crossing the mode) are
+    # excluded by the smooth-part bound FewCells.smooth_lower (before it, 17+ bits MSQE and 13+ bits QSin
+    # exhausted the budget: Laplace(-50, 1), 20 bits, 3000 bounds in 1.5 s)
     off_first = (abs(m) > 4.0 and r_side > 0
                  and ((law == 0 and span <= 256 and abs(m) / r_side >= 0.25)
-                      or (law == 1 and span <= (LAP_QSIN_MAX if qsin else 65536))))
+                      or (law == 1 and span <= (LAP_QSIN_MAX if qsin else LAP_MSQE_MAX))))
     few_first = few_first or off_first
     cert = few_cells() if few_first else None
     few = cert is not None
