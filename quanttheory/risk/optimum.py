@@ -257,7 +257,9 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
     if reg.code in (CODE_MSQE, CODE_QSIN):
         m2 = _checked_second_moment(dist)  # the domain check (E[xi^2] representable) comes first
         if grid.r_b == 0 and dist.support()[0] < 0:
-            _check_positive_side(dist, grid, m2)
+            _check_flat_side(dist, grid, m2, +1, reg.code)
+        if grid.r_t == 0 and dist.support()[1] > 0:
+            _check_flat_side(dist, grid, m2, -1, reg.code)
         fast = _normal_optimum(dist, grid, reg, with_msqe_excess, rtol)
         if fast is not None:
             return fast
@@ -384,22 +386,44 @@ def _format_optimum(dist, fmt, regularizer, axis):
     return format_optimal_scale(as_law(dist), fmt)
 
 
-def _check_positive_side(dist, grid, m2):
-    """Refuse a law with (almost) all its mass below 0 on an unsigned grid.
+# the s-dependent part of the risk, relative to E[xi^2], below which a scale is refused (_check_flat_side)
+FLAT_SIDE_MSQE = 1e-13
+FLAT_SIDE_QSIN = 1e-8
 
-    Every value below 0 quantizes to 0 (error ``xi^2``, or ``pi^2 xi^2`` for QSin, whatever ``s``),
-    and a value ``x > 0`` has error at most ``pi^2 x^2``, so the risk is the constant
-    ``E[xi^2; xi <= 0]`` plus an ``s``-dependent part at most ``pi^2 E[xi^2; xi > 0]``.  When that part
-    is below ``1e-13`` of ``m2 = E[xi^2]`` the curve is flat to double precision and no scale is
-    distinguishable: a ``ValueError`` says so instead of a certificate of rounding noise."""
-    p_pos = float(dist.sf(0.0))
-    if p_pos > 1e-6:
+
+def _check_flat_side(dist, grid, m2, side, code):
+    """Refuse a law with (almost) all its mass on the side of 0 where the grid has no point.
+
+    ``side = +1``: the grid has no negative point (unsigned, ``[0, N]``) and the law's mass sits below
+    0; ``side = -1``: no positive point (the signed 1-bit grid ``[-1, 0]``) and the mass sits above 0.
+    Every value on the far side quantizes to 0 (error ``xi^2``, or ``pi^2 xi^2`` for QSin, whatever
+    ``s``), and a value on the grid's side has error at most ``pi^2 xi^2`` (0 is a grid point), so the
+    risk is a constant plus an ``s``-dependent part at most ``pi^2 E[xi^2; xi on the grid's side]``.
+    When that part is below ``FLAT_SIDE_MSQE = 1e-13`` (MSQE) or ``FLAT_SIDE_QSIN = 1e-8`` (QSin) of
+    ``m2 = E[xi^2]`` a ``ValueError`` says the curve is flat instead of returning a certificate of rounding
+    noise.  MSQE's certificate rests on the exact R' (no differences of R) and stays correct down to
+    ~1e-13 (loose, honest scale errors below ~1e-9); QSin's rests on interval bounds of R itself, which
+    exclude on rounding noise below ~1e-9: Laplace(18, 1) on the 1-bit signed grid (part 4.6e-10)
+    certified ``s = 2.35666 +- 1.4e-6`` while mpmath's optimum is 2.3565585 (tests/test_optimum_flat_side.py).
+    """
+    flat = FLAT_SIDE_MSQE if code == CODE_MSQE else FLAT_SIDE_QSIN
+    if side > 0:
+        p_side = float(dist.sf(0.0))
+        part = dist.partial_moment(2, 0.0, math.inf)
+        what, sign, fix = "P(xi > 0)", "negative", "use a signed grid (Grid(bits, signed=True)) or quantize -xi"
+    else:
+        p_side = float(dist.cdf(0.0))
+        part = dist.partial_moment(2, -math.inf, 0.0)
+        what, sign, fix = ("P(xi < 0)", "positive",
+                           "use an unsigned grid (Grid(bits, signed=False)), more bits, or quantize -xi")
+    if p_side > 1e-6:
         return
-    if np.pi ** 2 * dist.partial_moment(2, 0.0, math.inf) <= 1e-13 * m2:
+    if np.pi ** 2 * part <= flat * m2:
+        far = "below" if side > 0 else "above"
         raise ValueError(
-            f"{dist} has P(xi > 0) = {p_pos:.3g} and the {grid} has no negative grid point: every value "
-            "below 0 quantizes to 0 whatever s, the risk is flat in s to 1e-13 relative and no scale is "
-            "optimal; use a signed grid (Grid(bits, signed=True)) or quantize -xi")
+            f"{dist} has {what} = {p_side:.3g} and the {grid} has no {sign} grid point: every value "
+            f"{far} 0 quantizes to 0 whatever s, the risk is flat in s to {flat:g} relative and no scale "
+            f"is meaningfully optimal; {fix}")
 
 
 def _certify_params(dist):
@@ -701,6 +725,8 @@ def _branch_and_bound(dist, grid, reg, ev, scan, vals, rtol, inner=None, hull_it
     while stack:
         a, b = stack.pop()
         L = LB(a, b)
+        if a <= best_s <= b:
+            L = _check_not_above(L, best, dist, reg)
         if L > best:
             continue
         if math.log(b / a) < wmin:
@@ -772,7 +798,8 @@ def _branch_and_bound(dist, grid, reg, ev, scan, vals, rtol, inner=None, hull_it
             return dict(scale=s_w, risk=r_w, scale_error=max(s_w - lo_w, hi_w - s_w),
                         risk_lower_bound=min(p[2] for p in survivors), method=method, extra=extra)
     # fallback: shrink the hull by bisection, then search every surviving component
-    live.append([c_lo, c_hi, LB(c_lo, c_hi)])
+    L = _check_not_above(LB(c_lo, c_hi), best, dist, reg)
+    live.append([c_lo, c_hi, L])
     live = [iv for iv in live if iv[2] <= best]
 
     def split(iv):
@@ -785,6 +812,8 @@ def _branch_and_bound(dist, grid, reg, ev, scan, vals, rtol, inner=None, hull_it
         live.remove(iv)
         for x, y in ((a, m), (m, b)):
             L = LB(x, y)
+            if x <= best_s <= y:
+                L = _check_not_above(L, best, dist, reg)
             if L <= best:
                 live.append([x, y, L])
 
@@ -837,6 +866,22 @@ def _branch_and_bound(dist, grid, reg, ev, scan, vals, rtol, inner=None, hull_it
                  components=[tuple(c) for c in comps])
     return dict(scale=s_opt, risk=r_opt, scale_error=scale_error, risk_lower_bound=risk_lb,
                 method=method, extra=extra)
+
+
+def _check_not_above(L, best, dist, reg):
+    """An interval holding the best point found (risk ``best``) has an exact lower bound ``<= best``;
+    a computed one above it means the curve is flat to double-precision rounding there, where no
+    certificate is possible (the exclusions would be rounding noise): a ``ValueError`` says so.  Within
+    8 ulps of ``best`` the bound is taken as ``best`` (the interval, which holds the best point, is kept).
+    Returns the bound to use."""
+    if L <= best:
+        return L
+    if L - best <= 8 * 2.220446049250313e-16 * abs(best):
+        return best
+    raise ValueError(
+            f"the {reg.name} risk curve of {dist} is flat to double-precision rounding near its minimum "
+            f"(risk {best:.17g}; an interval lower bound exceeded it by {L - best:.3g}): no scale can be "
+            "certified optimal; evaluate risk_curve(...) to see how flat it is")
 
 
 def _hull_lb(live, r):
