@@ -855,6 +855,10 @@ ROW_HIST_MIN = 8
 ROW_INIT_STEP = 2.0**0.25  # initial geometric step of the s-intervals
 ROW_MARCH_BETA = 0.5  # march pieces: at most this fraction of the end's log-distance to the centre
 ROW_MARCH_GROW = 1.25  # beta factor after a dropped piece (a kept one halves it)
+ROW_MARCH_BETA0_SMALL = 0.3  # the first beta at grid tops up to ROW_T_MAX
+ROW_MARCH_HI = 0.06  # tops up to ROW_T_MAX: beta grows by ROW_MARCH_GROW only after a dropped piece whose
+ROW_MARCH_LO = 0.005  # bound exceeded U by more than ROW_MARCH_HI (relative), stays after one between
+ROW_MARCH_SHRINK = 0.8  # the two, and shrinks by ROW_MARCH_SHRINK after one within ROW_MARCH_LO of U
 ROW_MARCH_EV = 4.0  # an end stops once its piece holds fewer than ROW_MARCH_EV * T breakpoints
 ROW_MARCH_EV_BIG = 16.0  # the same above ROW_T_MAX
 ROW_MARCH_MAX = 64  # march steps per row (both ends), grid tops up to ROW_T_MAX
@@ -1302,6 +1306,22 @@ def exact_rows(X, Tp, Tn, out):
         exact_rows_window(X, Tp, Tn, out)
 
 
+@numba.njit(cache=True, inline="always")
+def _march_factor(ok, pr, U, small):
+    """The factor of the march's beta after a step: a kept piece halves it; a dropped one (bound
+    ``pr > U``) grows it by ``ROW_MARCH_GROW``, at grid tops up to ``ROW_T_MAX`` only when ``pr``
+    exceeded ``U`` by more than ``ROW_MARCH_HI`` (relative), keeps it above ``ROW_MARCH_LO`` and
+    shrinks it below (the next piece, nearer the optimum, would then fail: each failure costs a
+    bound).  Only the choice of the pieces depends on it, not their bounds' validity."""
+    if not ok:
+        return 0.5
+    if not small or pr > (1.0 + ROW_MARCH_HI) * U:
+        return ROW_MARCH_GROW
+    if pr > (1.0 + ROW_MARCH_LO) * U:
+        return 1.0
+    return ROW_MARCH_SHRINK
+
+
 @numba.njit(cache=True)
 def _march_end(left, q, other, d, i, nint, lo1, hi1, U, Tp, Tn, Mp, Mn, iwp, iwn, vmp, vmn, H, HMN, HMX, P, rel,
                gp, gn):
@@ -1564,8 +1584,9 @@ def _rows_window(X, Tp, Tn, out, check):
         # ROW_MARCH_BETA), else beta halves; an end stops once its piece would hold fewer than
         # ROW_MARCH_EV * Tm breakpoints (a bound costs about that many swept ones), the whole
         # march once the hull holds about `target` breakpoints (or after nmax steps)
-        be_l = ROW_MARCH_BETA
-        be_r = ROW_MARCH_BETA
+        small = Tm <= ROW_T_MAX
+        be_l = ROW_MARCH_BETA0_SMALL if small else ROW_MARCH_BETA
+        be_r = be_l
         act_l = True
         act_r = True
         ev_stop = (ROW_MARCH_EV if Tm <= ROW_T_MAX else ROW_MARCH_EV_BIG) * Tm / max(s1act, 1e-300)
@@ -1581,7 +1602,7 @@ def _rows_window(X, Tp, Tn, out, check):
                 min_pruned = min(min_pruned, pr)
                 nevals += 1
                 rnd += 1
-                be_l = min(ROW_MARCH_BETA, ROW_MARCH_GROW * be_l) if ok else 0.5 * be_l
+                be_l = min(ROW_MARCH_BETA, _march_factor(ok, pr, U, small) * be_l)
                 if not (be_l * abs(math.log(A / sg)) >= max(ev_stop * A, ROW_MIN_REL)):
                     act_l = False
             if act_r:
@@ -1591,7 +1612,7 @@ def _rows_window(X, Tp, Tn, out, check):
                 min_pruned = min(min_pruned, pr)
                 nevals += 1
                 rnd += 1
-                be_r = min(ROW_MARCH_BETA, ROW_MARCH_GROW * be_r) if ok else 0.5 * be_r
+                be_r = min(ROW_MARCH_BETA, _march_factor(ok, pr, U, small) * be_r)
                 if not (be_r * abs(math.log(B / sg)) >= max(ev_stop * B, ROW_MIN_REL)):
                     act_r = False
         # ---- exact sweep of [A, B]; buffers for an upper bound of its breakpoints
