@@ -33,6 +33,10 @@ Differences from the NumPy path (speed, same bounds):
   ``e^{t |a| B + B^2 / 2 - dist(0, [c - A, c + A])^2 / 2} / sqrt(2 pi)``), instead of the
   Faddeeva function (no complex special function in numba).
 
+* ``E1`` per cell without cancellation (:func:`_e1_cell`: split at the root of ``d``, the hat form of
+  ``|d|`` with non-negative terms, its rounding relative to the cell's own value; docs/audit.md finding 12,
+  docs/blocks.md §2d6).
+
 Inputs are validated in Python (:func:`quanttheory.blocks._expect_46.telescoped_abs`).  Every
 callee is in this file (numba's cache does not track callees in other files).
 """
@@ -140,8 +144,8 @@ def _mom1_err(law, l, u, c):
     return _ends_err(l, u, c, tl, tu, gl, gu)
 
 
-NGL = 16                     # E1 pieces: largest Gauss-Legendre order (weights of the table within 40 eps)
-GLW = 40.0                   # relative error of the table's weights, n <= NGL (tested against mpmath), / eps
+NGL = 16                     # E1 pieces: largest Gauss-Legendre order
+GLW = 64.0                   # relative error of the table's weights, n <= NGL, / eps (measured <= 39.7, tested)
 LTGT = math.log(_EPS / 8.0)  # E1 pieces: Gauss-Legendre truncation target, relative to the piece
 NSER = 18                    # Laplace pieces of width < 1/2: terms of the series of alpha, beta
 
@@ -279,15 +283,18 @@ def _e1_cell(law, l, u, xl, xu, R4, R6, loc, scale, UU, aa, bb, bmj, c, fl_, fu_
     form ``+-(aa M + bb P)`` (:func:`_mom1`, :func:`_prob`; bound: their terms (:func:`_mom1_err` /
     :func:`_prob_err`), the products and sum, ``aa`` (4 eps) and ``bb`` (``bmj``) as before, ``(4 |aa|
     zm + bmj) P``).  Charged besides (/ eps): the ends' absolute part (:func:`_dval`, x ``P``), the root
-    (off by ``<= eps ((|R4 + R6| / 2) / scale + |zs|)``: ``|d|`` and the hat differ by ``<= 1.01 |aa|`` times
-    that, x ``P``), ``P = int_l^u f <= (u - l) f(near end)``; for ``c >= 0`` each standardized end ``z`` off
+    (off by ``<= eps dzr``, ``dzr = (|R4 + R6| / 2) / scale + |zr|``, or exact where ``R4 + R6`` is (TwoSum),
+    ``loc = 0`` and the scale is a power of 2; where the true root may lie in the cell,
+    ``|d|`` and the hat differ by ``<= 2 |d(zs)| <= 2 |aa|`` times that: ``2.02 |aa| dzr P``), ``P = int_l^u f
+    <= (u - l) f(near end)``; for ``c >= 0`` each standardized end ``z`` off
     by ``<= eps (|z| + c)``, which moves the integral by ``<= 1.01 (|d(z)| + |aa| eps (|z| + c)) f(z)``
     times that (the integrand at the end)."""
     D = R4 - R6
     gl_, el_ = _dval(xl, R4, R6, D, UU)
     gu_, eu_ = _dval(xu, R4, R6, D, UU)
     xr = 0.5 * (R4 + R6)
-    zs = min(max((xr - loc) / scale, l), u)
+    zr = (xr - loc) / scale
+    zs = min(max(zr, l), u)
     inner = l < zs < u
     gz = 0.0 if inner else (gl_ if zs == l else gu_)
     v = 0.0
@@ -314,8 +321,13 @@ def _e1_cell(law, l, u, xl, xu, R4, R6, loc, scale, UU, aa, bb, bmj, c, fl_, fu_
         v += vp
         e += ep
     e += (el_ + eu_) * Pc
-    if inner:
-        e += 1.01 * abs(aa) * (abs(xr) / scale + abs(zs)) * Pc
+    # the computed root is off by <= eps dzr; exact (dzr = 0) where R4 + R6 is (TwoSum), loc = 0 and the
+    # scale a power of 2
+    xs_, xe_ = _two_sum(R4, R6)
+    exact_root = xe_ == 0.0 and loc == 0.0 and math.frexp(scale)[0] == 0.5 and abs(xs_) > 1e-300
+    dzr = 0.0 if exact_root else abs(xr) / scale + abs(zr)
+    if dzr > 0.0 and l - 1.01 * _EPS * dzr <= zr <= u + 1.01 * _EPS * dzr:
+        e += 2.02 * abs(aa) * dzr * Pc
     if c >= 0.0:
         dl = (abs(l) + c) * 1.01
         du = (abs(u) + c) * 1.01
