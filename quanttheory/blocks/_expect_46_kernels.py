@@ -33,6 +33,10 @@ Differences from the NumPy path (speed, same bounds):
   ``e^{t |a| B + B^2 / 2 - dist(0, [c - A, c + A])^2 / 2} / sqrt(2 pi)``), instead of the
   Faddeeva function (no complex special function in numba).
 
+* ``E1`` per cell without cancellation (:func:`_e1_cell`: split at the root of ``d``, the hat form of
+  ``|d|`` with non-negative terms, its rounding relative to the cell's own value; docs/audit.md finding 12,
+  docs/blocks.md §2d6).
+
 Inputs are validated in Python (:func:`quanttheory.blocks._expect_46.telescoped_abs`).  Every
 callee is in this file (numba's cache does not track callees in other files).
 """
@@ -46,6 +50,7 @@ import numpy as np
 
 _SQ2 = math.sqrt(2.0)
 _SQ2PI = math.sqrt(2.0 * math.pi)
+_LN2 = math.log(2.0)
 _EPS = 2.220446049250313e-16
 NQ = 64      # largest Gauss-Legendre order of the node table
 PHASE = 8.0  # largest phase half-width t_J |a| h of one Normal sub-cell
@@ -107,6 +112,13 @@ def _prob_err(law, l, u, c):
         tu = 0.5 * math.exp(-abs(u))
         gl = 5.0
         gu = 5.0
+    return _ends_err(l, u, c, tl, tu, gl, gu)
+
+
+@numba.njit(cache=True, inline="always")
+def _ends_err(l, u, c, tl, tu, gl, gu):
+    """``tl gl + tu gu`` (/ eps) with, for ``c >= 0``, the standardized end's error ``eps (|z| + c)`` moving
+    each term ``t`` by ``<= (|z| + 1)`` of it (the log-derivative bound of :func:`_prob_err` / :func:`_mom1_err`)."""
     if c >= 0.0:
         gl += (abs(l) + 1.0) * (abs(l) + c)
         gu += (abs(u) + 1.0) * (abs(u) + c)
@@ -129,10 +141,198 @@ def _mom1_err(law, l, u, c):
         tu = 0.5 * (abs(u) + 1.0) * math.exp(-abs(u))
         gl = 5.5
         gu = 5.5
+    return _ends_err(l, u, c, tl, tu, gl, gu)
+
+
+NGL = 16                     # E1 pieces: largest Gauss-Legendre order
+GLW = 64.0                   # relative error of the table's weights, n <= NGL, / eps (measured <= 39.7, tested)
+LTGT = math.log(_EPS / 8.0)  # E1 pieces: Gauss-Legendre truncation target, relative to the piece
+NSER = 18                    # Laplace pieces of width < 1/2: terms of the series of alpha, beta
+
+
+@numba.njit(cache=True)
+def _e1_piece(law, p, q, gp, gq, Z, W):
+    """``int_p^q h(z) f(z) dz`` with ``h`` linear, ``h(p) = gp >= 0``, ``h(q) = gq >= 0`` (the hat form of
+    ``|aa z + bb|`` on a piece without sign change), ``[p, q]`` on one side of 0; standard density.
+    Returns ``(value, bound / eps)`` with every term non-negative (no cancellation, docs/audit.md
+    finding 12), or ``(-1, 0)`` where the Normal rule would need more than ``NGL`` points (the caller then
+    takes the closed form: wide pieces, where it does not cancel much).
+
+    Laplace (reflected to ``p >= 0``): ``(1/2) e^-p (gp alpha(w) + gq beta(w))``, ``w = q - p``,
+    ``alpha = int_0^w (w - t) e^-t dt / w = (w + expm1(-w)) / w``, ``beta = int_0^w t e^-t dt / w =
+    (-expm1(-w) - w e^-w) / w``; for ``w < 1/2`` their alternating series ``sum_{n>=2} (-1)^n c_n w^(n-1) /
+    n!`` (``c_n = 1``, ``n - 1``; terms decreasing: truncation <= the first omitted term), term ``n``
+    by ``n - 2`` recurrence steps (<= ``(n - 1) eps`` each with its coefficient), the sum ``eps / 2``
+    per addition of the partial sums (<= the sum of |terms|); ``w >= 1/2``: libm's ``expm1`` / ``exp``
+    charged 2 eps (<= 1 ulp documented), the product, difference and quotient ``eps / 2`` each (the
+    differences cancel at most 9x there).  ``w`` itself rounds (``eps / 2``): ``|w alpha' / alpha|``,
+    ``|w beta' / beta| <= 1``; ``e^-p``, the products and the sum: 4 eps of the value.
+
+    Normal: ``n``-point Gauss-Legendre on ``[p, q]`` (nodes ``p + hw (1 + s_i)``, ``hw = w / 2``, the hat
+    weights ``(1 -+ s_i) / 2`` from the table's nodes: no ``q - z`` cancellation), ``n`` from the
+    Bernstein-ellipse bound (Trefethen, ATAP Thm 19.3, its ``(n + 1)``-point form read conservatively
+    as ``rho^(-2(n - 1))`` for ``n`` points): on ``E_rho`` (``|Re s| <= alpha = (rho + 1/rho) / 2``,
+    ``|Im s| <= beta = (rho - 1/rho) / 2``) ``|h| <= (gp + gq)(1 + alpha) / 2``, ``|phi| <= e^{(hw
+    beta)^2 / 2 - dist^2 / 2} / sqrt(2 pi)``, ``dist = max(|c| - hw alpha, 0)``, ``c`` the centre; the
+    piece is ``>= (gp + gq) hw phi(zf)``, ``zf`` its end farther from 0, so the truncation is ``<=
+    eps / 8`` of it where ``log(64/15) + log((1 + alpha) / 2) - log(rho^2 - 1) + (hw beta)^2 / 2 + (zf^2 -
+    dist^2) / 2 - 2 (n - 1) log rho <= log(eps / 8)``, ``rho = 2^e`` with ``hw alpha ~ 2`` (``e >= 1``; or
+    ``e + 1`` if ``e`` needs more than ``NGL`` points).  Rounding, relative: a node ``z_i`` is off by ``<= eps (|z| + 2 hw) <= 2 eps zf``,
+    so ``phi(z_i)`` by ``<= (2.25 zf^2 + 1) eps`` (exp <= 1 ulp); the hat 1.5 eps, two products,
+    ``n - 1`` additions of positive terms ``eps / 2`` each, ``hw`` (an end moved by ``eps / 2`` of ``w``:
+    <= 2 eps of the piece, ``h`` being linear and >= 0), ``1 / sqrt(2 pi)``; the table (weights
+    <= ``GLW`` eps relative, nodes <= 0.4 eps): charged ``(2.5 zf^2 + n + 12 + GLW) eps`` + the truncation."""
+    if not (q > p):
+        return 0.0, 0.0
+    if law != 0:
+        if q <= 0.0:
+            p, q, gp, gq = -q, -p, gq, gp
+        w = q - p
+        if w < 0.5:
+            t = 0.5 * w
+            sa = t
+            sb = t
+            ra = t          # sum over terms of |term| (n - 1): the recurrence's rounding
+            rb = t
+            aa_ = t
+            ab_ = t
+            for n in range(3, NSER + 1):
+                t = t * w / n
+                if n % 2 == 0:
+                    sa += t
+                    sb += (n - 1) * t
+                else:
+                    sa -= t
+                    sb -= (n - 1) * t
+                aa_ += t
+                ab_ += (n - 1) * t
+                ra += (n - 1) * t
+                rb += n * (n - 1) * t
+            tr = t * w / (NSER + 1)                      # first omitted term of alpha (beta: x NSER)
+            ea = ra + 0.5 * (NSER - 1) * aa_ + tr * NSER / _EPS
+            eb = rb + 0.5 * (NSER - 1) * ab_ + tr * NSER * NSER / _EPS
+        else:
+            e1 = math.expm1(-w)
+            t2 = w * math.exp(-w)
+            sa = (w + e1) / w
+            sb = (-e1 - t2) / w
+            ea = 2.0 * abs(e1) / w + sa
+            eb = (2.0 * abs(e1) + 2.5 * t2) / w + sb
+        ep = 0.5 * math.exp(-p)
+        v = ep * (gp * sa + gq * sb)
+        return v, ep * (gp * (ea + 0.5 * sa) + gq * (eb + 0.5 * sb)) * 1.01 + 4.0 * v
+    hw = 0.5 * (q - p)
+    ac = abs(p + hw)
+    zf = max(abs(p), abs(q))
+    # rho = 2^e with the ellipse's real half-axis hw alpha ~ 2 (e >= 1; no sqrt, log rho = e log 2), then
+    # e + 1 if that needs more than NGL points
+    e = max(1, min(math.frexp(4.0 / hw)[1], 300))
+    n = NGL + 1
+    for _ in range(2):
+        rho = math.ldexp(1.0, e)
+        al = 0.5 * (rho + 1.0 / rho)
+        be = 0.5 * (rho - 1.0 / rho)
+        dist = max(ac - hw * al, 0.0)
+        lb = (math.log(64.0 / 15.0 * 0.5 * (1.0 + al) / ((rho - 1.0) * (rho + 1.0))) + 0.5 * (hw * be) ** 2
+              + 0.5 * (zf - dist) * (zf + dist))
+        n = 1 + int(math.ceil((lb - LTGT) / (2.0 * e * _LN2)))
+        if n <= NGL:
+            break
+        e += 1
+    if n < 2:
+        n = 2
+    if n > NGL:
+        return -1.0, 0.0
+    s = 0.0
+    for i in range(n):
+        si = Z[n, i]
+        z = p + hw * (1.0 + si)
+        s += W[n, i] * (gp * (1.0 - si) + gq * (1.0 + si)) * math.exp(-0.5 * z * z)
+    v = 0.5 * hw * s / _SQ2PI
+    return v, v * ((2.5 * zf * zf + n + 12.0 + GLW) + 1.01 / 8.0)
+
+
+@numba.njit(cache=True)
+def _two_sum(a, b):
+    """Knuth's TwoSum: ``s + e == a + b`` exactly, ``s = fl(a + b)``."""
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+@numba.njit(cache=True)
+def _dval(xe, R4, R6, D, UU):
+    """``|d(x)| / U^2 = |(R4 - R6)(2 x - R4 - R6)| / U^2`` at a cut ``x`` (a double) for the cell's rounded
+    values ``R4``, ``R6`` (doubles), ``D = fl(R4 - R6)``: ``2 x - R4 - R6`` by two TwoSums (its error
+    ``<= eps / 2`` of it + ``eps^2 (2 |x| + |R4| + |R6|)``), so relative ``<= 3 eps`` (D, the product, U^2,
+    the quotient ``eps / 2`` each) + that absolute part (returned second, / eps, in U^2 units)."""
+    s1, e1 = _two_sum(2.0 * xe, -R4)
+    s2, e2 = _two_sum(s1, -R6)
+    S = s2 + (e1 + e2)
+    return abs(D * S) / UU, _EPS * abs(D) * (2.0 * abs(xe) + abs(R4) + abs(R6)) / UU
+
+
+@numba.njit(cache=True)
+def _e1_cell(law, l, u, xl, xu, R4, R6, loc, scale, UU, aa, bb, bmj, c, fl_, fu_, Z, W):
+    """``int_l^u |d| f`` in ``U^2`` units (the cell's part of ``E1`` before ``/ G``), ``d = (x - R6)^2 - (x -
+    R4)^2``, ``x = loc + scale z``, ``[l, u]`` on one side of 0 (standardized cuts ``xl``, ``xu``), ``fl_ =
+    f(l)``, ``fu_ = f(u)``; returns ``(value, bound / eps)``.  ``d`` is linear in ``z`` (slope ``aa``): split at
+    its root ``zs = ((R4 + R6) / 2 - loc) / scale`` (where inside), each piece by :func:`_e1_piece` in the hat
+    form with ``|d|`` at the ends from the factored form (:func:`_dval`: no cancellation, relative 3 eps,
+    so 3 eps of the piece) and 0 at ``zs``; where a Normal piece is too wide for ``NGL`` points, the closed
+    form ``+-(aa M + bb P)`` (:func:`_mom1`, :func:`_prob`; bound: their terms (:func:`_mom1_err` /
+    :func:`_prob_err`), the products and sum, ``aa`` (4 eps) and ``bb`` (``bmj``) as before, ``(4 |aa|
+    zm + bmj) P``).  Charged besides (/ eps): the ends' absolute part (:func:`_dval`, x ``P``), the root
+    (off by ``<= eps dzr``, ``dzr = (|R4 + R6| / 2) / scale + |zr|``, or exact where ``R4 + R6`` is (TwoSum),
+    ``loc = 0`` and the scale is a power of 2; where the true root may lie in the cell,
+    ``|d|`` and the hat differ by ``<= 2 |d(zs)| <= 2 |aa|`` times that: ``2.02 |aa| dzr P``), ``P = int_l^u f
+    <= (u - l) f(near end)``; for ``c >= 0`` each standardized end ``z`` off
+    by ``<= eps (|z| + c)``, which moves the integral by ``<= 1.01 (|d(z)| + |aa| eps (|z| + c)) f(z)``
+    times that (the integrand at the end)."""
+    D = R4 - R6
+    gl_, el_ = _dval(xl, R4, R6, D, UU)
+    gu_, eu_ = _dval(xu, R4, R6, D, UU)
+    xr = 0.5 * (R4 + R6)
+    zr = (xr - loc) / scale
+    zs = min(max(zr, l), u)
+    inner = l < zs < u
+    gz = 0.0 if inner else (gl_ if zs == l else gu_)
+    v = 0.0
+    e = 0.0
+    zm = max(abs(l), abs(u))
+    Pc = 1.01 * (u - l) * max(fl_, fu_)
+    for side in range(2):
+        p = l if side == 0 else zs
+        q = zs if side == 0 else u
+        if not (q > p):
+            continue
+        gp = gl_ if side == 0 else gz
+        gq = gz if side == 0 else gu_
+        vp, ep = _e1_piece(law, p, q, gp, gq, Z, W)
+        if vp < 0.0:
+            M = _mom1(law, p, q)
+            P = _prob(law, p, q)
+            sg = 1.0 if aa * (0.5 * (p + q)) + bb >= 0.0 else -1.0
+            vp = max(sg * (aa * M + bb * P), 0.0)
+            ep = (abs(aa) * _mom1_err(law, p, q, -1.0) + abs(bb) * _prob_err(law, p, q, -1.0)
+                  + 2.0 * (abs(aa * M) + abs(bb * P)) + (4.0 * abs(aa) * zm + bmj) * Pc)
+        else:
+            ep += 3.0 * vp
+        v += vp
+        e += ep
+    e += (el_ + eu_) * Pc
+    # the computed root is off by <= eps dzr; exact (dzr = 0) where R4 + R6 is (TwoSum), loc = 0 and the
+    # scale a power of 2
+    xs_, xe_ = _two_sum(R4, R6)
+    exact_root = xe_ == 0.0 and loc == 0.0 and math.frexp(scale)[0] == 0.5 and abs(xs_) > 1e-300
+    dzr = 0.0 if exact_root else abs(xr) / scale + abs(zr)
+    if dzr > 0.0 and l - 1.01 * _EPS * dzr <= zr <= u + 1.01 * _EPS * dzr:
+        e += 2.02 * abs(aa) * dzr * Pc
     if c >= 0.0:
-        gl += (abs(l) + 1.0) * (abs(l) + c)
-        gu += (abs(u) + 1.0) * (abs(u) + c)
-    return tl * gl + tu * gu
+        dl = (abs(l) + c) * 1.01
+        du = (abs(u) + c) * 1.01
+        e += 1.01 * (dl * (gl_ + abs(aa) * _EPS * dl) * fl_ + du * (gu_ + abs(aa) * _EPS * du) * fu_)
+    return v, e
 
 
 @numba.njit(cache=True)
@@ -400,6 +600,8 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
     a = np.empty(ncell)
     b = np.empty(ncell)
     bm = np.empty(ncell)
+    R4s = np.empty(ncell)
+    R6s = np.empty(ncell)
     p = np.empty(ncell)
     atom = np.zeros(ncell, np.bool_)
     sat6 = np.zeros(ncell, np.bool_)
@@ -412,6 +614,8 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
         sat4[j] = X4 > 0 and (ctr > X4 * lmax or ctr < X4 * lmin)
         R6 = X6 * levels[np.searchsorted(mids, ctr / X6)] if X6 > 0 else 0.0
         R4 = X4 * levels[np.searchsorted(mids, ctr / X4)] if X4 > 0 else 0.0
+        R6s[j] = R6
+        R4s[j] = R4
         at = abs(R4 - R6) <= 1e-12 * (abs(R4) + abs(R6))
         atom[j] = at
         r6, r4 = R6 / U, R4 / U
@@ -420,6 +624,15 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
         a[j] = al * scale / U
         b[j] = be + al * loc / U
         bm[j] = 2.0 * (r6 * r6 + r4 * r4 + abs(al * loc / U)) + abs(b[j])
+        # bb exact (no rounding to charge, E1 only): loc = 0, r6 = R6 / U and r4 = R4 / U exact quotients,
+        # r6^2 - r4^2 with an exact product and sum (error-free transformations; MX grids: always)
+        if loc == 0.0 and not at:
+            q6, e6 = _affine_exact(r6, U, -R6)
+            q4, e4 = _affine_exact(r4, U, -R4)
+            if q6 == 0.0 and e6 and q4 == 0.0 and e4 and _affine_exact(r6, r6, 0.0)[1]:
+                bex, eb_ = _affine_exact(-r4, r4, r6 * r6)
+                if eb_ and bex == be:
+                    bm[j] = 0.0
         zl[j] = (lo - loc) / scale
         zu[j] = (hi - loc) / scale
         p[j] = _prob(law, zl[j], zu[j])
@@ -445,6 +658,14 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
     P1 = 0.0
     P16 = 0.0
     P14 = 0.0
+    # where E1's weight k p0^(k-1) is <= 1e-4 (k = 16, 32 on most ends), E1 by the closed form with the
+    # term-wise bound of finding 12 (its looseness scaled by the weight; same values and cost as before);
+    # elsewhere without cancellation (_e1_cell)
+    p0w = 0.0
+    for j in range(ncell):
+        if atom[j]:
+            p0w += p[j]
+    cheap = k >= 2 and k * (p0w / G) ** (k - 1) <= 1e-4
     for j in range(ncell):
         p[j] /= G
         if sat6[j]:
@@ -465,24 +686,35 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
         l, u, aa, bb = zl[j], zu[j], a[j], b[j]
         # |cf_j(t)| <= Cj / t: Normal, by parts on a monotone density, 2 max(f(l), f(u)) / |a|;
         # Laplace, from the closed form (1/2)|e^{s u} - e^{s l}| / |s| with |s| >= t |a|: (f(l) + f(u)) / |a|
+        fl_ = _f(law, l)
+        fu_ = _f(law, u)
         if law == 0:
-            Cj[j] = 2.0 * max(_f(law, l), _f(law, u)) / G / abs(aa)
+            Cj[j] = 2.0 * max(fl_, fu_) / G / abs(aa)
         else:
-            Cj[j] = (_f(law, l) + _f(law, u)) / G / abs(aa)
+            Cj[j] = (fl_ + fu_) / G / abs(aa)
         C += Cj[j]
         tmax = max(tmax, Cj[j] / max(p[j], 1e-300))
         dmax = max(dmax, abs(aa * l + bb), abs(aa * u + bb))
         zs = min(max(-bb / aa, l), u)
-        Pu, Mu = _prob(law, zs, u), _mom1(law, zs, u)
-        Pl, Ml = _prob(law, l, zs), _mom1(law, l, zs)
-        su = 1.0 if aa > 0 else -1.0
-        E1 += max(su * (aa * Mu + bb * Pu) - su * (aa * Ml + bb * Pl), 0.0) / G
-        # rounding of that cancelling combination (docs/audit.md finding 12): the moments' and
-        # probabilities' terms (_mom1_err / _prob_err), the products, sums and aa (4 eps of |aa| int |z| f
-        # + |bb| int f), bb (r6^2 - r4^2 cancels: bm = 2 (r6^2 + r4^2) + |al loc / U| + |bb|, times int f)
-        E1e += (abs(aa) * (_mom1_err(law, zs, u, cl) + _mom1_err(law, l, zs, cl))
-                + abs(bb) * (_prob_err(law, zs, u, cl) + _prob_err(law, l, zs, cl))
-                + 4.0 * (abs(aa) * (abs(Mu) + abs(Ml)) + abs(bb) * (Pu + Pl)) + bm[j] * (Pu + Pl)) / G
+        Pu = _prob(law, zs, u)
+        Pl = _prob(law, l, zs)
+        if cheap:
+            Mu = _mom1(law, zs, u)
+            Ml = _mom1(law, l, zs)
+            su = 1.0 if aa > 0 else -1.0
+            E1 += max(su * (aa * Mu + bb * Pu) - su * (aa * Ml + bb * Pl), 0.0) / G
+            # each term's own rounding (_mom1_err / _prob_err), the products, sums and aa (4 eps of |aa| int |z| f
+            # + |bb| int f), bb (bm, or 0 where proven exact), times int f
+            E1e += (abs(aa) * (_mom1_err(law, zs, u, cl) + _mom1_err(law, l, zs, cl))
+                    + abs(bb) * (_prob_err(law, zs, u, cl) + _prob_err(law, l, zs, cl))
+                    + 4.0 * (abs(aa) * (abs(Mu) + abs(Ml)) + abs(bb) * (Pu + Pl)) + bm[j] * (Pu + Pl)) / G
+        else:
+            # int |aa z + bb| f over the cell without cancellation, its rounding relative to the cell's own
+            # value (docs/audit.md finding 12; bb: bm = 2 (r6^2 + r4^2) + |al loc / U| + |bb| as before)
+            ve, vb = _e1_cell(law, l, u, x[j], x[j + 1], R4s[j], R6s[j], loc, scale, U * U, aa, bb, bm[j], cl,
+                              fl_, fu_, Z, W)
+            E1 += ve / G
+            E1e += vb / G
         pp = (Pu if aa > 0 else Pl) / G
         P1 += pp
         if sat6[j]:
