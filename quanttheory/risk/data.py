@@ -337,7 +337,9 @@ def _refine_direct(x, row, grid):
     the kernel's value is kept (its error is below ~1e-14 there).  The certificate ``row[2]`` is
     kept below the value."""
     F = float(row[1])
-    if F > 0 and x.size * (float(row[0]) * max(_tops(grid))) ** 2 <= REFINE_COND * F:
+    # the test n (s* T)^2 <= REFINE_COND F, in a form that cannot overflow (audit finding 14b: s* T
+    # ~ 2^511, valid data below scan's 1e154 bound, overflowed the square: OverflowError)
+    if F > 0 and float(row[0]) * max(_tops(grid)) <= math.sqrt(REFINE_COND * (F / x.size)):
         return  # well conditioned (a zero F is always checked directly)
     F = float(mse_sums(x, np.asarray(row[:1], dtype=np.float64), grid)[0])
     row[1] = F
