@@ -494,17 +494,28 @@ class FewCells:
         C = E.real if isinstance(E, complex) else E
         S1 = X.imag if isinstance(X, complex) else 0.0
         lap = self._lap
-        T = lap._tail_sq(b, below=False) + (0.0 if relu else lap._tail_sq(a, below=True))
+        Tb = lap._tail_sq(b, below=False)
+        Ta = 0.0 if relu else lap._tail_sq(a, below=True)
+        T = Tb + Ta
         up = 0.5 * math.exp(-(b - m)) if b >= m else (m - b) + 0.5 * math.exp(-(m - b))
         tp = -2.0 * self.r_t * up
+        tpa = 0.0
         if not relu:
             dn = 0.5 * math.exp(a - m) if a <= m else (a - m) + 0.5 * math.exp(-(a - m))
-            tp += 2.0 * self.r_b * dn
+            tpa = 2.0 * self.r_b * dn
+            tp += tpa
         F = 0.5 * s * s * (P - C) + _PI2 * T
         G = s * (P - C) - _PI * S1 + _PI2 * tp
         errE = 1e-14 * (min(absE * (1.0 + w), sharp) if rip else absE * (1.0 + w)) + 1e-300
-        errF = 0.5 * s * s * (errE + 1e-15 * (P + abs(C))) + 1e-14 * _PI2 * T
-        errG = (s + _PI) * errE + 1e-13 * (s * (P + abs(C)) + _PI * abs(S1) + _PI2 * abs(tp))
+        # the grid ends b = fl(r_t s) (off by eps/2 |b|) and the exponents b - m (eps/2 |b - m|) move the
+        # tails T (log-derivative <= 1 in b) and tp (<= 2) relatively, P absolutely by p(b) per unit
+        # (likewise at a): 2.4e-16 (|b| + |b - m|) per end (review of 2026-11-30 late night: the flat
+        # 1e-14 pi^2 T alone was exceeded 4.3x at m = 1666, 21 bits)
+        rb_, ra_ = 2.4e-16 * (abs(b) + abs(b - m)), 2.4e-16 * (abs(a) + abs(a - m))  # see above
+        dPe = 0.5 * (ra_ * math.exp(-abs(a - m)) + rb_ * math.exp(-abs(b - m)))
+        errF = 0.5 * s * s * (errE + 1e-15 * (P + abs(C)) + dPe) + _PI2 * (1e-14 * T + rb_ * Tb + ra_ * Ta)
+        errG = (s + _PI) * errE + 1e-13 * (s * (P + abs(C)) + _PI * abs(S1) + _PI2 * abs(tp)) \
+            + s * dPe + _PI2 * (rb_ * abs(tp - tpa) + ra_ * abs(tpa))
         return (F, errF), (G, errG)
 
     def _normal_msqe(self, s):
@@ -840,17 +851,28 @@ class FewCells:
             b = r_t * s
             a = 0.0 if relu else r_a * s
             P = nc._lmass(a - m, b - m)
-            T = lap._tail_sq(b, below=False) + (0.0 if relu else lap._tail_sq(a, below=True))
+            Tb = lap._tail_sq(b, below=False)
+            Ta = 0.0 if relu else lap._tail_sq(a, below=True)
+            T = Tb + Ta
             up = 0.5 * math.exp(-(b - m)) if b >= m else (m - b) + 0.5 * math.exp(-(m - b))
             tp = -2.0 * r_t * up
+            tpa = 0.0
             dP = r_t * 0.5 * math.exp(-abs(b - m))
             if not relu:
                 dn = 0.5 * math.exp(a - m) if a <= m else (a - m) + 0.5 * math.exp(-(a - m))
-                tp += 2.0 * r_a * dn
+                tpa = 2.0 * r_a * dn
+                tp += tpa
                 dP -= r_a * 0.5 * math.exp(-abs(a - m))
             h = gam * s * s * P + tf * T
             g1, g2, g3 = 2.0 * gam * s * P, gam * s * s * dP, tf * tp
-            return (h, 1e-14 * h + 1e-300), (g1 + g2 + g3, 1e-13 * (abs(g1) + abs(g2) + abs(g3)) + 1e-300)
+            # as in _laplace_qsin: the rounded ends and exponents, eps (|a| + |b| + |m|) relative on the
+            # tails and absolute on P (the review found H 6e-14 above the curve at m = 2133 without it)
+            rb_, ra_ = 2.4e-16 * (abs(b) + abs(b - m)), 2.4e-16 * (abs(a) + abs(a - m))  # see above
+            dPe = 0.5 * (ra_ * math.exp(-abs(a - m)) + rb_ * math.exp(-abs(b - m)))
+            eh = 1e-14 * h + tf * (rb_ * Tb + ra_ * Ta) + gam * s * s * dPe + 1e-300
+            eg = 1e-13 * (abs(g1) + abs(g2) + abs(g3)) + tf * (rb_ * abs(tp - tpa) + ra_ * abs(tpa)) \
+                + 2.0 * gam * s * dPe + gam * s * s * (abs(r_t) * rb_ + abs(r_a) * ra_) + 1e-300
+            return (h, eh), (g1 + g2 + g3, eg)
 
         pb = pmax(r_t * s1, r_t * s2) if r_t > 0 else 0.0
         if relu:
