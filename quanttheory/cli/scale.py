@@ -130,7 +130,7 @@ def run(args) -> int:
     print(f"distribution   {dist}")
     print(f"grid           {grid}")
     print(f"regularizer    {res.regularizer}")
-    cert = "certified within" if math.isfinite(res.risk_lower_bound) else "not certified; estimated error"
+    cert = "certified within" if math.isfinite(res.risk_lower_bound) else "not certified; local error estimate (not global)"
     print(f"optimal scale  {res.scale:.12g}  ({cert} +-{res.scale_error:.2g} absolute, "
           f"{res.scale_rel_error:.2g} relative)")
     print(f"risk at s*     {res.risk:.12g}")

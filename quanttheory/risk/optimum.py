@@ -172,6 +172,57 @@ def _checked_second_moment(dist) -> float:
     return m2
 
 
+N_REFINE = 4          # uncertified search: local minima Brent-refined (the lowest ones)
+REFINE_WITHIN = 0.1   # ... among those within 10 % of the lowest sampled value
+
+
+def _uncertified_minimum(dist, grid, reg, R, scan, vals, ib):
+    """Lowest of Brent refinements around the lowest local minima of the scan merged with the
+    lattice-alignment candidates of :func:`quanttheory.risk.offcentre.alignment_scales` (audit F2:
+    an off-centre narrow law has one narrow dip per alignment s ~ loc/k, which the log scan misses).
+
+    Returns ``(s, R(s), bracket width, number of candidates, [(s_i, R_i) refined])``.  The scan's
+    best bracket is refined first, so a curve whose other sampled minima are not lower gives the
+    same scale as the single-bracket search."""
+    from .offcentre import alignment_scales
+
+    cand = alignment_scales(dist, grid)
+    cand = cand[(cand > scan[0]) & (cand < scan[-1])]
+    S, V = scan, vals
+    if cand.size:
+        cv = np.asarray(risk_curve(dist, cand, grid, reg), dtype=float)
+        S = np.concatenate([scan, cand])
+        V = np.concatenate([vals, cv])
+        order = np.argsort(S, kind="stable")
+        S, V = S[order], V[order]
+    order_min = [int(np.argmin(V))] + [i for i in sorted(significant_local_minima(V), key=lambda i: V[i])]
+    vmin = float(V[order_min[0]])
+    picks = []
+    for i in order_min:
+        if i not in picks and 0 < i < S.size - 1 and V[i] <= vmin + REFINE_WITHIN * abs(vmin):
+            picks.append(i)
+        if len(picks) == N_REFINE:
+            break
+    best = None
+    refined = []
+    # the scan's own best bracket first (identical to the single-bracket search when nothing beats it)
+    brackets = [(float(scan[max(ib - 1, 0)]), float(scan[ib]), float(scan[min(ib + 1, scan.size - 1)]),
+                 float(vals[ib]))]
+    brackets += [(float(S[i - 1]), float(S[i]), float(S[i + 1]), float(V[i])) for i in picks]
+    seen = set()
+    for a, b, c, fb in brackets:
+        if (a, b, c) in seen:
+            continue
+        seen.add((a, b, c))
+        s, r = _brent_log(R, a, b, c, fb, tol=1e-11)
+        if r > fb:
+            s, r = b, fb
+        refined.append((float(s), float(r)))
+        if best is None or r < best[1]:
+            best = (float(s), float(r), float(c - a))
+    return best[0], best[1], best[2], int(cand.size), refined
+
+
 def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e-10,
                   with_msqe_excess: bool = True) -> OptimalScale:
     """Global minimizer ``s* = argmin_{s > 0} R_phi[xi](s)`` with a certificate.
@@ -304,18 +355,28 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
                 "the grid? Evaluate risk_curve(...) on a wider scan to see the curve's shape"
             )
         lo_i, hi_i = max(ib - 1, 0), min(ib + 1, scan.size - 1)
-        s_opt, r_opt = _brent_log(R, float(scan[lo_i]), float(scan[ib]), float(scan[hi_i]), float(vals[ib]),
-                                  tol=1e-11)
-        if r_opt > vals[ib]:
-            s_opt, r_opt = float(scan[ib]), float(vals[ib])
+        extra = {"scan_local_minima": [float(scan[i]) for i in loc_idx]}
+        if reg.code == CODE_SINREQ or reg.code == CODE_MSQE:
+            s_opt, r_opt = _brent_log(R, float(scan[lo_i]), float(scan[ib]), float(scan[hi_i]), float(vals[ib]),
+                                      tol=1e-11)
+            if r_opt > vals[ib]:
+                s_opt, r_opt = float(scan[ib]), float(vals[ib])
+            s_err = float(scan[hi_i] - scan[lo_i])
+        else:  # QSin / user regularizer: several local minima, alignment candidates (audit F2)
+            s_opt, r_opt, s_err, n_cand, refined = _uncertified_minimum(dist, grid, reg, R, scan, vals, ib)
+            extra.update(alignment_candidates=n_cand, refined_minima=refined)
+        local = ("; not certified: scale_error is the width of the bracket refined around the returned "
+                 "scale, not a bound on the distance to the global minimizer")
+        cands = (" + the lattice alignments s = |loc|/k, k = 1, 3/2, 2, ... of each off-centre bump, "
+                 "Brent refinement of the lowest local minima" if reg.code not in (CODE_SINREQ, CODE_MSQE)
+                 else " + Brent refinement")
         method = ("lowest local minimum at s > 0 (SinReQ's infimum is 0 as s -> 0)" if reg.code == CODE_SINREQ
-                  else "log-scan (161 points) + Brent refinement; not certified for user regularizers"
+                  else f"log-scan (161 points){cands}{local} (user regularizer)"
                   if reg.code == CODE_USER
-                  else f"log-scan (161 points) + Brent refinement; not certified ({dist.name} has no interval-bound "
-                       "kernels)")
-        res = dict(scale=s_opt, risk=r_opt, scale_error=float(scan[hi_i] - scan[lo_i]),
+                  else f"log-scan (161 points){cands}{local} ({dist.name} has no interval-bound kernels)")
+        res = dict(scale=s_opt, risk=r_opt, scale_error=s_err,
                    risk_lower_bound=0.0 if reg.code == CODE_SINREQ else float("nan"), method=method,
-                   extra={"scan_local_minima": [float(scan[i]) for i in loc_idx]})
+                   extra=extra)
         if reg.code == CODE_MSQE and not bounds:  # laws with an exact R' (Student t, gennorm, mixtures)
             from .heavy import refine_msqe
 

@@ -30,6 +30,10 @@ class OptimalScale:
         *Absolute* bound on ``|s_returned - s_true|`` (data units) for the global
         minimizer(s); ``inf`` when no finite bound exists (e.g. all-zero data: every
         ``s`` is optimal).  Its relative form is the property ``scale_rel_error``.
+        Uncertified results (``risk_lower_bound`` nan and ``method`` saying "not certified":
+        user regularizers, QSin on laws without interval-bound kernels) report only the width
+        of the local bracket refined around the returned scale, not a bound on the distance to
+        the global minimizer (audit F2); ``extra["refined_minima"]`` lists the local minima compared.
     risk_lower_bound : float or ndarray
         Certificate: no ``s > 0`` has ``R(s)`` below this value.
     msqe_excess : float or ndarray or None
