@@ -58,3 +58,14 @@ def test_narrow_shifted_laws_match_brute_force(mu, sg, bits):
     assert r.extra["convex_certified"]
     # the returned point attains the reported MSE (independent closed form)
     assert abs(_mse(mu, sg, 2**bits - 1, r.zero_point, r.scale)[0] - r.mse) <= 1e-12 * r.mse
+
+
+def test_audit_f5_offset_data_bound_not_above_exact_zero():
+    """An exact fit (s = 0.25, m = 0 represents every value; two values always fit at 1 bit) has optimum 0:
+    the lower bound must not exceed it (was 7.4e-32 / 3.9e-31, the rounding of the residuals)."""
+    from quanttheory.affine import optimal_offset_data
+
+    for x, bits in (([0.75, 1., 0.75, 1.75, 1.75], 3), ([8.37096831, 0.29165805], 1)):
+        r = optimal_offset_data(np.array(x), bits)
+        assert r.mse_lower_bound == 0.0
+        assert r.mse < 1e-29
