@@ -21,6 +21,8 @@ is below 1e-100 and is skipped.
 
 from __future__ import annotations
 
+import math
+
 import mpmath as mp
 
 NORMAL, LAPLACE = 0, 1
@@ -146,3 +148,32 @@ def mp_risk(law_code: int, loc, scale, relu: bool, r_b: int, r_t: int, reg: str,
             inner = (law.M(mp.inf)[0] - mp.re(law.charint(w, -mp.inf, mp.inf))) / 2
             return s**2 * inner
         raise ValueError(reg)
+
+
+def tooth_minima(F, M, s_star, J, npts, iters, r_side=math.inf):
+    """Every dip of a ripple curve F near s*: one per tooth between consecutive scales where a rounding
+    boundary crosses the mode, s = M/c, c = k + 1/2 (R' is smooth inside a tooth), J teeth on either
+    side of s* (teeth with c <= 1/2 or c + 1 > r_side skipped); each minimized by a grid of ``npts``
+    points and ``iters`` golden-section steps.  Sorted (value, scale) pairs."""
+    c0 = M / s_star  # |c| of the boundary on the mode at s*
+    dips = []
+    for j in range(-J, J + 1):
+        c = math.floor(c0 - 0.5) + 0.5 + j
+        if c <= 0.5 or c + 1 > r_side:
+            continue
+        lo0, hi0 = M / (c + 1), M / c
+        xs = [lo0 + (hi0 - lo0) * i / (npts - 1) for i in range(npts)]
+        vs = [F(x) for x in xs]
+        i = min(range(npts), key=lambda t: vs[t])
+        lo, hi = xs[max(i - 1, 0)], xs[min(i + 1, npts - 1)]
+        g = (math.sqrt(5) - 1) / 2
+        for _ in range(iters):  # golden section on the bracket
+            x1, x2 = hi - g * (hi - lo), lo + g * (hi - lo)
+            if F(x1) <= F(x2):
+                hi = x2
+            else:
+                lo = x1
+        x = 0.5 * (lo + hi)
+        dips.append((F(x), x))
+    dips.sort()
+    return dips

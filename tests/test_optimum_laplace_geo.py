@@ -23,7 +23,7 @@ from quanttheory.risk import optimal_scale
 from quanttheory.risk._lowbit_cert import FewCells, _ap_sums, _geo_pow
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from mpref import mp_risk  # noqa: E402
+from mpref import mp_risk, tooth_minima  # noqa: E402
 
 
 def test_geo_pow_against_mpmath():
@@ -212,34 +212,6 @@ def _ref_curve(m, r_b, r_t):
     return F
 
 
-def _dip_minima(F, M, s_star, r_side, J, npts, iters):
-    """Every dip of the curve F near s*: one per tooth between consecutive scales where a boundary
-    crosses the mode, s = M/c, c = k + 1/2 (R' is smooth inside a tooth), J teeth on either side of
-    s*; each minimized by a grid of ``npts`` points and ``iters`` golden-section steps.  Sorted
-    (value, scale) pairs."""
-    c0 = M / s_star  # |c| of the boundary on the mode at s*
-    dips = []
-    for j in range(-J, J + 1):
-        c = math.floor(c0 - 0.5) + 0.5 + j
-        if c <= 0.5 or c + 1 > r_side:
-            continue
-        xs = np.linspace(M / (c + 1), M / c, npts)
-        vs = [F(x) for x in xs]
-        i = int(np.argmin(vs))
-        lo, hi = xs[max(i - 1, 0)], xs[min(i + 1, len(xs) - 1)]
-        g = (math.sqrt(5) - 1) / 2
-        for _ in range(iters):  # golden section on the bracket
-            x1, x2 = hi - g * (hi - lo), lo + g * (hi - lo)
-            if F(x1) <= F(x2):
-                hi = x2
-            else:
-                lo = x1
-        x = 0.5 * (lo + hi)
-        dips.append((F(x), x))
-    dips.sort()
-    return dips
-
-
 @pytest.mark.parametrize("m,bits", [(20.0, 6), (-50.0, 11), pytest.param(50.0, 16, marks=pytest.mark.slow)])
 def test_certificate_against_every_dip(m, bits):
     r_b, r_t = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
@@ -253,7 +225,7 @@ def test_certificate_against_every_dip(m, bits):
     # (R' is smooth inside a tooth), 8 teeth on either side of s* (6 at 16 bits: the ripple dips that
     # can compete lie within ~4 teeth)
     M, r_side = abs(m), (r_t if m > 0 else -r_b)
-    dips = _dip_minima(F, M, s_star, r_side, 8 if bits <= 11 else 6, 15, 32)
+    dips = tooth_minima(F, M, s_star, 8 if bits <= 11 else 6, 15, 32, r_side)
     best, s_best = dips[0]
     tol = 1e-12 * best  # the reference's rounding (float64 sums of positive terms, mpmath cells)
     # the certificate's lower bound is below every dip, its risk is the lowest dip's
@@ -283,7 +255,7 @@ def test_qsin_certificate_against_every_dip(m, bits):
         return float(mp_risk(1, m, 1.0, False, r_b, r_t, "qsin", s, dps=30))
 
     M, r_side = abs(m), (r_t if m > 0 else -r_b)
-    dips = _dip_minima(F, M, s_star, r_side, 8, 13, 30)
+    dips = tooth_minima(F, M, s_star, 8, 13, 30, r_side)
     best, s_best = dips[0]
     tol = 1e-12 * best
     assert res.risk_lower_bound <= best + tol

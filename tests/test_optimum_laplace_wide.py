@@ -24,7 +24,7 @@ from quanttheory.risk import optimal_scale
 from quanttheory.risk._lowbit_cert import FewCells, _phase
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from mpref import mp_risk  # noqa: E402
+from mpref import mp_risk, tooth_minima  # noqa: E402
 
 
 def _cell(m, al, be, c):
@@ -177,30 +177,6 @@ def test_qsin_value_slope_errors(m, bits, signed):
         assert abs(c2 - d2) <= e2, (s, float(c2 - d2), e2)
 
 
-def _dips(F, M, s_star, J, npts=11, iters=36):
-    """The minimum of F in each tooth (between consecutive s = M/c, c = k + 1/2) within J teeth of s*."""
-    c0 = M / s_star
-    out = []
-    for j in range(-J, J + 1):
-        c = math.floor(c0 - 0.5) + 0.5 + j
-        lo0, hi0 = M / (c + 1), M / c
-        xs = [lo0 + (hi0 - lo0) * i / (npts - 1) for i in range(npts)]
-        vs = [F(x) for x in xs]
-        i = min(range(npts), key=lambda t: vs[t])
-        lo, hi = xs[max(i - 1, 0)], xs[min(i + 1, npts - 1)]
-        g = (math.sqrt(5) - 1) / 2
-        for _ in range(iters):
-            x1, x2 = hi - g * (hi - lo), lo + g * (hi - lo)
-            if F(x1) <= F(x2):
-                hi = x2
-            else:
-                lo = x1
-        x = 0.5 * (lo + hi)
-        out.append((F(x), x))
-    out.sort()
-    return out
-
-
 @pytest.mark.parametrize("m,bits,signed,reg", [
     (-50.0, 20, True, "msqe"), (20.0, 18, True, "msqe"), (10.0, 24, True, "msqe"), (1000.0, 20, True, "msqe"),
     (20.0, 13, True, "qsin"), (-50.0, 16, True, "qsin"), (50.0, 20, False, "qsin"), (-50.0, 24, True, "qsin"),
@@ -223,7 +199,7 @@ def test_certificate_against_every_dip(m, bits, signed, reg):
         with mp.workdps(40):
             return Fm(mp.mpf(x))
 
-    dips = _dips(F, abs(m), s_star, 4)
+    dips = tooth_minima(F, abs(m), s_star, 4, 11, 36)
     best, s_best = dips[0]
     tol = 1e-13 * best  # the certificate's value error (MSQE's closed form: 1e-13 of F)
     assert res.risk_lower_bound / f <= best * (1 + 1e-15)
