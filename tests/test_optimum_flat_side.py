@@ -78,3 +78,56 @@ def test_unsigned_negative_law_qsin_refused():
     """The mirror: Laplace(-50, 2) on an unsigned 2-bit grid (IndexError before)."""
     with pytest.raises(ValueError, match="no negative grid point"):
         optimal_scale(Laplace(-50.0, 2.0), Grid(2, signed=False), "qsin")
+
+
+@pytest.mark.parametrize("m", [18.0, 22.0, 24.0])
+def test_unsigned_qsin_flat_refused(m):
+    """Laplace(-m, 1) on the unsigned 2-bit grid: the positive tail is memoryless, so the QSin optimum is the
+    same for every m (1.2950192 by mpmath from s^2 int QSin(x/s) e^-x, as in the tests above); with the
+    threshold 1e-13 these certified 1.29622 +- 2.4e-11, 1.27436 +- 3.9e-7, 1.24534 +- 3.8e-7 (false).  The
+    part pi^2 E[xi^2; xi > 0] / E[xi^2] is below FLAT_SIDE_QSIN (checked here in closed form:
+    E[xi^2; xi > 0] = e^-m for Laplace(-m, 1), E[xi^2] = m^2 + 2)."""
+    assert math.pi ** 2 * math.exp(-m) <= FLAT_SIDE_QSIN * (m * m + 2)
+    with pytest.raises(ValueError, match="no negative grid point"):
+        optimal_scale(Laplace(-m, 1.0), Grid(2, signed=False), "qsin")
+
+
+@pytest.mark.parametrize("m", [10.0, 14.0])
+def test_unsigned_qsin_certificate_contains_truth(m):
+    """Above the threshold the answer's scale_error contains the memoryless optimum 1.29501921067."""
+    r = optimal_scale(Laplace(-m, 1.0), Grid(2, signed=False), "qsin")
+    assert abs(r.scale - 1.2950192106746837) <= r.scale_error
+
+
+def test_neighbourhood_check_only_when_it_holds_the_best_point():
+    """Review of 2026-11-30 late night: when the cover finds a better point outside the first
+    neighbourhood of the scan's best, that neighbourhood's lower bound may honestly exceed the best value;
+    it must be pruned, not reported as 'flat to rounding'.  Forced with a scan over the wrong dip
+    (Normal(13, 0.05), 3 bits, QSin: its minimum 0.0247 is far from any rounding level); the result must be
+    the dense scan's minimum or better."""
+    from quanttheory.formats.regularizers import get_regularizer
+    from quanttheory.risk import risk_curve
+    from quanttheory.risk import optimum as O
+    from quanttheory.risk._scalar import _Curve
+    import numpy as np
+
+    d, g, reg = Normal(13.0, 0.05), Grid(3), get_regularizer("qsin")
+    scan = np.geomspace(7.5, 8.0, 21)
+    r = O._branch_and_bound(d, g, reg, _Curve(d, g, reg), scan, risk_curve(d, scan, g, reg), 1e-10)
+    dense = risk_curve(d, np.geomspace(0.5, 50, 4001), g, reg)
+    assert r["risk"] <= dense.min() * (1 + 1e-12)
+    assert r["risk_lower_bound"] <= r["risk"]
+
+
+def test_atoms_on_the_grid_side_count():
+    """An atom at 1000 with weight 1e-7 beside N(-20, 1) on an unsigned grid: the risk varies by ~2.4e-4
+    relative with s (risk_curve), so the curve is not flat and no refusal is due."""
+    from quanttheory.laws import Empirical, Mixture
+    from quanttheory.risk import risk_curve
+    import numpy as np
+
+    d = Mixture([Normal(-20.0, 1.0), Empirical([1e3])], [1 - 1e-7, 1e-7])
+    v = risk_curve(d, np.array([1.0, 100.0]), Grid(4, signed=False), "msqe")
+    assert abs(v[0] - v[1]) > 1e-5 * v[0]
+    r = optimal_scale(d, Grid(4, signed=False), "msqe")
+    assert r.risk <= v.min() * (1 + 1e-12)
