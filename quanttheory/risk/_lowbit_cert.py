@@ -493,30 +493,39 @@ class FewCells:
         P = nc._lmass(-m if relu else a - m, b - m)
         C = E.real if isinstance(E, complex) else E
         S1 = X.imag if isinstance(X, complex) else 0.0
-        lap = self._lap
-        Tb = lap._tail_sq(b, below=False)
-        Ta = 0.0 if relu else lap._tail_sq(a, below=True)
+        Tb, Ta, tpb, tpa, rb_, ra_, dPe = self._lap_tails(a, b)
         T = Tb + Ta
-        up = 0.5 * math.exp(-(b - m)) if b >= m else (m - b) + 0.5 * math.exp(-(m - b))
-        tp = -2.0 * self.r_t * up
-        tpa = 0.0
-        if not relu:
-            dn = 0.5 * math.exp(a - m) if a <= m else (a - m) + 0.5 * math.exp(-(a - m))
-            tpa = 2.0 * self.r_b * dn
-            tp += tpa
+        tp = tpb + tpa
         F = 0.5 * s * s * (P - C) + _PI2 * T
         G = s * (P - C) - _PI * S1 + _PI2 * tp
         errE = 1e-14 * (min(absE * (1.0 + w), sharp) if rip else absE * (1.0 + w)) + 1e-300
-        # the grid ends b = fl(r_t s) (off by eps/2 |b|) and the exponents b - m (eps/2 |b - m|) move the
-        # tails T (log-derivative <= 1 in b) and tp (<= 2) relatively, P absolutely by p(b) per unit
-        # (likewise at a): 2.4e-16 (|b| + |b - m|) per end (review of 2026-11-30 late night: the flat
-        # 1e-14 pi^2 T alone was exceeded 4.3x at m = 1666, 21 bits)
-        rb_, ra_ = 2.4e-16 * (abs(b) + abs(b - m)), 2.4e-16 * (abs(a) + abs(a - m))  # see above
-        dPe = 0.5 * (ra_ * math.exp(-abs(a - m)) + rb_ * math.exp(-abs(b - m)))
         errF = 0.5 * s * s * (errE + 1e-15 * (P + abs(C)) + dPe) + _PI2 * (1e-14 * T + rb_ * Tb + ra_ * Ta)
         errG = (s + _PI) * errE + 1e-13 * (s * (P + abs(C)) + _PI * abs(S1) + _PI2 * abs(tp)) \
-            + s * dPe + _PI2 * (rb_ * abs(tp - tpa) + ra_ * abs(tpa))
+            + s * dPe + _PI2 * (rb_ * abs(tpb) + ra_ * abs(tpa))
         return (F, errF), (G, errG)
+
+    def _lap_tails(self, a, b):
+        """The Laplace law's clipping terms at the grid ends ``a = r_a s``, ``b = r_t s`` (standard units),
+        shared by :meth:`_laplace_qsin` and :meth:`smooth_lower`: ``(Tb, Ta, tpb, tpa, rb, ra, dPe)`` with
+        ``Tb = E[(xi - b)^2; xi > b]``, ``Ta`` the same below ``a`` (0 for ReLU laws), ``tpb + tpa`` the
+        derivative of ``Tb + Ta`` in ``s``, and their rounding: the grid ends ``b = fl(r_t s)`` (off by
+        ``eps/2 |b|``) and the exponents ``b - m`` (``eps/2 |b - m|``) move the tails (log-derivative
+        ``<= 1`` in ``b``) and ``tpb`` (``<= 2``) relatively by ``rb = 2.4e-16 (|b| + |b - m|)`` (likewise
+        ``ra`` at ``a``), and ``P(a < xi < b)`` absolutely by ``dPe = ra p(a) + rb p(b)`` (review of
+        2026-11-30 late night: the flat ``1e-14 pi^2 T`` alone was exceeded 4.3x at m = 1666, 21 bits, and
+        ``smooth_lower``'s H was 6e-14 above the curve at m = 2133)."""
+        m, relu, lap = self.m, self.relu, self._lap
+        Tb = lap._tail_sq(b, below=False)
+        Ta = 0.0 if relu else lap._tail_sq(a, below=True)
+        up = 0.5 * math.exp(-(b - m)) if b >= m else (m - b) + 0.5 * math.exp(-(m - b))
+        tpb = -2.0 * self.r_t * up
+        tpa = 0.0
+        if not relu:
+            dn = 0.5 * math.exp(a - m) if a <= m else (a - m) + 0.5 * math.exp(-(a - m))
+            tpa = 2.0 * self.r_a * dn
+        rb, ra = 2.4e-16 * (abs(b) + abs(b - m)), 2.4e-16 * (abs(a) + abs(a - m))
+        dPe = 0.5 * (ra * math.exp(-abs(a - m)) + rb * math.exp(-abs(b - m)))
+        return Tb, Ta, tpb, tpa, rb, ra, dPe
 
     def _normal_msqe(self, s):
         """((F, err), (R', err)) of the Normal MSQE curve, cell by cell."""
@@ -840,7 +849,6 @@ class FewCells:
         m, r_t, r_a, relu = self.m, self.r_t, self.r_a, self.relu
         gam, tf = (0.5, _PI2) if self.qsin else (1.0 / 12.0, 1.0)
         rho = 1.0 / (8.0 * _PI2) if self.qsin else 1.0 / 360.0
-        lap = self._lap
 
         def pmax(x0, x1):  # max of p over [x0, x1]
             if x0 <= m <= x1:
@@ -851,26 +859,15 @@ class FewCells:
             b = r_t * s
             a = 0.0 if relu else r_a * s
             P = nc._lmass(a - m, b - m)
-            Tb = lap._tail_sq(b, below=False)
-            Ta = 0.0 if relu else lap._tail_sq(a, below=True)
-            T = Tb + Ta
-            up = 0.5 * math.exp(-(b - m)) if b >= m else (m - b) + 0.5 * math.exp(-(m - b))
-            tp = -2.0 * r_t * up
-            tpa = 0.0
+            # the clipping terms and the rounding of the ends (:meth:`_lap_tails`)
+            Tb, Ta, tpb, tpa, rb_, ra_, dPe = self._lap_tails(a, b)
             dP = r_t * 0.5 * math.exp(-abs(b - m))
             if not relu:
-                dn = 0.5 * math.exp(a - m) if a <= m else (a - m) + 0.5 * math.exp(-(a - m))
-                tpa = 2.0 * r_a * dn
-                tp += tpa
                 dP -= r_a * 0.5 * math.exp(-abs(a - m))
-            h = gam * s * s * P + tf * T
-            g1, g2, g3 = 2.0 * gam * s * P, gam * s * s * dP, tf * tp
-            # as in _laplace_qsin: the rounded ends and exponents, eps (|a| + |b| + |m|) relative on the
-            # tails and absolute on P (the review found H 6e-14 above the curve at m = 2133 without it)
-            rb_, ra_ = 2.4e-16 * (abs(b) + abs(b - m)), 2.4e-16 * (abs(a) + abs(a - m))  # see above
-            dPe = 0.5 * (ra_ * math.exp(-abs(a - m)) + rb_ * math.exp(-abs(b - m)))
+            h = gam * s * s * P + tf * (Tb + Ta)
+            g1, g2, g3 = 2.0 * gam * s * P, gam * s * s * dP, tf * (tpb + tpa)
             eh = 1e-14 * h + tf * (rb_ * Tb + ra_ * Ta) + gam * s * s * dPe + 1e-300
-            eg = 1e-13 * (abs(g1) + abs(g2) + abs(g3)) + tf * (rb_ * abs(tp - tpa) + ra_ * abs(tpa)) \
+            eg = 1e-13 * (abs(g1) + abs(g2) + abs(g3)) + tf * (rb_ * abs(tpb) + ra_ * abs(tpa)) \
                 + 2.0 * gam * s * dPe + gam * s * s * (abs(r_t) * rb_ + abs(r_a) * ra_) + 1e-300
             return (h, eh), (g1 + g2 + g3, eg)
 
