@@ -471,22 +471,21 @@ def _check_flat_side(dist, grid, m2, side, code):
     bounds did certify (Normal(-5, 1), 4 bits unsigned) are refused too.
     """
     flat = FLAT_SIDE_MSQE if code == CODE_MSQE else FLAT_SIDE_QSIN
+    p_side = float(dist.sf(0.0) if side > 0 else dist.cdf(0.0))
+    if p_side > 1e-6:
+        return
     # point masses on the grid's side count too (partial_moment covers the continuous part only)
     atoms_part = 0.0
     for g in dist.atoms():
         v = np.asarray(g.values, dtype=float).ravel()
         atoms_part += g.weight * float(np.sum(np.where(v > 0 if side > 0 else v < 0, v * v, 0.0)))
     if side > 0:
-        p_side = float(dist.sf(0.0))
         part = dist.partial_moment(2, 0.0, math.inf) + atoms_part
         what, sign, fix = "P(xi > 0)", "negative", "use a signed grid (Grid(bits, signed=True)) or quantize -xi"
     else:
-        p_side = float(dist.cdf(0.0))
         part = dist.partial_moment(2, -math.inf, 0.0) + atoms_part
         what, sign, fix = ("P(xi < 0)", "positive",
                            "use an unsigned grid (Grid(bits, signed=False)), more bits, or quantize -xi")
-    if p_side > 1e-6:
-        return
     if np.pi ** 2 * part <= flat * m2:
         far = "below" if side > 0 else "above"
         raise ValueError(
@@ -793,9 +792,7 @@ def _branch_and_bound(dist, grid, reg, ev, scan, vals, rtol, inner=None, hull_it
     live = []
     while stack:
         a, b = stack.pop()
-        L = LB(a, b)
-        if a <= best_s <= b:
-            L = _check_not_above(L, best, dist, reg)
+        L = _check_not_above(LB(a, b), a, b, best_s, best, dist, reg)
         if L > best:
             continue
         if math.log(b / a) < wmin:
@@ -867,10 +864,8 @@ def _branch_and_bound(dist, grid, reg, ev, scan, vals, rtol, inner=None, hull_it
             return dict(scale=s_w, risk=r_w, scale_error=max(s_w - lo_w, hi_w - s_w),
                         risk_lower_bound=min(p[2] for p in survivors), method=method, extra=extra)
     # fallback: shrink the hull by bisection, then search every surviving component
-    L = LB(c_lo, c_hi)
-    if c_lo <= best_s <= c_hi:  # (best_s may have moved out of the first neighbourhood)
-        L = _check_not_above(L, best, dist, reg)
-    live.append([c_lo, c_hi, L])
+    # (best_s may have moved out of the first neighbourhood: then its bound is not checked)
+    live.append([c_lo, c_hi, _check_not_above(LB(c_lo, c_hi), c_lo, c_hi, best_s, best, dist, reg)])
     live = [iv for iv in live if iv[2] <= best]
 
     def split(iv):
@@ -882,9 +877,7 @@ def _branch_and_bound(dist, grid, reg, ev, scan, vals, rtol, inner=None, hull_it
             best, best_s = rm, m
         live.remove(iv)
         for x, y in ((a, m), (m, b)):
-            L = LB(x, y)
-            if x <= best_s <= y:
-                L = _check_not_above(L, best, dist, reg)
+            L = _check_not_above(LB(x, y), x, y, best_s, best, dist, reg)
             if L <= best:
                 live.append([x, y, L])
 
@@ -939,20 +932,21 @@ def _branch_and_bound(dist, grid, reg, ev, scan, vals, rtol, inner=None, hull_it
                 method=method, extra=extra)
 
 
-def _check_not_above(L, best, dist, reg):
-    """An interval holding the best point found (risk ``best``) has an exact lower bound ``<= best``;
+def _check_not_above(L, a, b, best_s, best, dist, reg):
+    """The bound ``L`` of ``[a, b]`` to use.  An interval holding the best point found (``best_s``, risk
+    ``best``) has an exact lower bound ``<= best``;
     a computed one above it means the curve is flat to double-precision rounding there, where no
     certificate is possible (the exclusions would be rounding noise): a ``ValueError`` says so.  Within
     8 ulps of ``best`` the bound is taken as ``best`` (the interval, which holds the best point, is kept).
-    Returns the bound to use."""
-    if L <= best:
+    Intervals without ``best_s`` are returned as they are."""
+    if L <= best or not (a <= best_s <= b):
         return L
     if L - best <= 8 * 2.220446049250313e-16 * abs(best):
         return best
     raise ValueError(
-            f"the {reg.name} risk curve of {dist} is flat to double-precision rounding near its minimum "
-            f"(risk {best:.17g}; an interval lower bound exceeded it by {L - best:.3g}): no scale can be "
-            "certified optimal; evaluate risk_curve(...) to see how flat it is")
+        f"the {reg.name} risk curve of {dist} is flat to double-precision rounding near its minimum "
+        f"(risk {best:.17g}; an interval lower bound exceeded it by {L - best:.3g}): no scale can be "
+        "certified optimal; evaluate risk_curve(...) to see how flat it is")
 
 
 def _hull_lb(live, r):
