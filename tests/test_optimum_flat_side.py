@@ -131,3 +131,17 @@ def test_atoms_on_the_grid_side_count():
     assert abs(v[0] - v[1]) > 1e-5 * v[0]
     r = optimal_scale(d, Grid(4, signed=False), "msqe")
     assert r.risk <= v.min() * (1 + 1e-12)
+
+
+def test_generic_law_flat_curve_says_flat():
+    """A scipy law on the signed 1-bit grid [-1, 0] with its mass at +5: P(xi < 0) = 2.9e-7, so the
+    s-dependent part of the risk is ~pi^2 E[xi^2; xi < 0] / (pi^2 E[xi^2]) ~ 1e-9 relative, above the
+    refusal threshold but below the generic path's quadrature resolution.  Derived by hand: the curve over
+    any scan varies by < 1e-6 relative, so the error must say the curve is flat (not only "no interior
+    minimum"), and no scale may be returned."""
+    from scipy import stats
+
+    from quanttheory.laws import from_scipy
+
+    with pytest.raises(ValueError, match="flat to .* relative over that scan"):
+        optimal_scale(from_scipy(stats.norm(5, 1)), Grid(1), "msqe")

@@ -348,11 +348,17 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
             # the lowest scan value at an end of the scan (or a flat curve) is no optimum:
             # e.g. phi < 0 (R -> -inf as s -> inf) or phi == 0 (R == 0 for every s)
             where = "smallest" if ib == 0 else "largest"
+            fin = vals[np.isfinite(vals)]
+            spread = float((fin.max() - fin.min()) / abs(fin.min())) if fin.size and fin.min() != 0 else math.inf
+            flat = (f" The curve is flat to {spread:.1g} relative over that scan: (almost) every value of the law "
+                    "quantizes the same way whatever s (e.g. its mass sits on the side of 0 where the grid has no "
+                    "point), so no scale is meaningfully optimal; use a grid that covers the law's support."
+                    if spread < 1e-6 else "")
             raise ValueError(
                 f"the risk curve of {reg.name!r} on {dist} has no interior minimum over "
                 f"s in [{s_min:.3g}, {s_max:.3g}] (lowest value {vals[ib]:.6g} at the {where} scale, "
                 f"{len(loc_idx)} local minima): is phi >= 0, not identically 0, and growing away from "
-                "the grid? Evaluate risk_curve(...) on a wider scan to see the curve's shape"
+                "the grid? Evaluate risk_curve(...) on a wider scan to see the curve's shape." + flat
             )
         lo_i, hi_i = max(ib - 1, 0), min(ib + 1, scan.size - 1)
         extra = {"scan_local_minima": [float(scan[i]) for i in loc_idx]}
