@@ -194,3 +194,29 @@ def test_oracle_shifted_against_direct_simulation(law, k, seed):
 
     fl = block_mse(law, "mxint8", "floor", block=k)
     assert abs(m - fl.mse) > 5 * se
+
+
+@pytest.mark.parametrize("law,loc,scale", [(1, 0.3, 0.7), (0, -0.4, 1.3)])
+def test_forced_groups_bound_covers_the_error(law, loc, scale, monkeypatch):
+    # adversarial: with GTOL = 1e14 (phase gaps up to ~2% of the phase scale) cells with genuinely different
+    # phases are grouped; the value moves by far more than rounding, and the bound (gap terms) must still cover
+    # it.  The kernel's Python function (``py_func``) reads GTOL at run time; the cell-by-cell reference is the
+    # compiled kernel, called before GTOL is changed (the compiled code keeps the module's value).
+    import quanttheory.blocks._expect_46_kernels as K
+    from quanttheory.blocks._expect_46 import _gl_table
+
+    fmt = get_block_format("mxint8", block=8).fmt
+    lv = np.ascontiguousarray(fmt.levels, float)
+    md = np.ascontiguousarray(fmt.midpoints, float)
+    Z, W = _gl_table()
+    args = (law, loc, scale, lv, md, 1.99 * 0.5, 0.5, 1.0, 8, 1e-12 * 0.25, True, True, True, 1e-9, 1e-9, Z, W)
+    ref = np.zeros(K.NOUT)
+    K._endpoint(*args, ref, False, False, True)
+    monkeypatch.setattr(K, "GTOL", 1e14)
+    g = np.zeros(K.NOUT)
+    K._endpoint.py_func(*args, g, False, True, True)
+    d = abs(g[0] - ref[0])
+    assert d <= g[1] + ref[1]
+    assert d > 1e3 * ref[1]          # the forced groups did change the value
+    for i in (8, 9, 10):
+        assert abs(g[i] - ref[i]) <= g[11] + ref[11] + g[12] + ref[12]
