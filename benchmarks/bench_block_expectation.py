@@ -53,7 +53,9 @@ full=True)``), the MSE alone (``rates=False``) CPU time, and the saturation of a
 ``block_mse(law, fmt, "oracle", block=k)`` with the code exported at ``DIR`` (``git -C /work/main archive 7d66dd9 |
 tar -x -C DIR``), min of ``--base-repeat`` warm calls, CPU, in a subprocess started right after each case
 (same load): ``base ms``, ``speed-up`` = base / exact CPU, ``|d|/bounds`` = |exact - base| / (the two error
-estimates summed).
+estimates summed).  ``--laws`` with ``--oracle``: ``normal``, ``laplace`` or ``normal:LOC:SCALE`` /
+``laplace:LOC:SCALE`` (shifted / rescaled laws, e.g. ``--laws normal,laplace,normal:0:1.7,laplace:0.3:0.7``;
+default N(0,1) and Laplace(0,1)).
 """
 
 from __future__ import annotations
@@ -149,23 +151,23 @@ def _mc_oracle_saturation(law, fmt, k, n, seed):
 def bench_oracle(a):
     from quanttheory.blocks.expectation import block_mse, monte_carlo_block_mse
     from quanttheory.blocks.expectation_oracle import block_mse_oracle
-    from quanttheory.laws import Laplace, Normal
 
     fmts = a.formats.split(",") if a.formats != ",".join(_all_formats()) else [
         "mxfp4", "mxfp6_e2m3", "mxfp6_e3m2", "mxint8", "mxfp8_e4m3", "mxfp8_e5m2"]
     mc = a.mc if a.mc != 1 << 18 else 1 << 21
     ks = [32] if a.blocks == "16,32" else [int(v) for v in a.blocks.split(",")]   # (16,32: --fourover6's default)
-    print(f"{'law':8s} {'format':11s} {'k':>3s} {'exact CPU ms':>12s} {'wall ms':>8s} {'no-rates ms':>11s} "
+    print(f"{'law':15s} {'format':11s} {'k':>3s} {'exact CPU ms':>12s} {'wall ms':>8s} {'no-rates ms':>11s} "
           f"{'mse':>22s} {'err/mse':>8s} {'MC CPU s':>8s} {'MC mean':>14s} {'se':>8s} {'z':>6s} "
           f"{'MC ratio(err)':>13s} {'MC ratio(1e-9)':>14s} {'saturation':>18s} {'rate err':>8s} {'MC sat':>12s} "
           f"{'se':>8s} {'z':>6s}")
-    for law, lname in ((Normal(), "normal"), (Laplace(), "laplace")):
+    for lname in a.laws.split(","):
+        law = _oracle_law(lname)
         for fmt in fmts:
             for k in ks:
                 try:
                     block_mse(law, fmt, "oracle", block=k)  # warm
                 except ValueError as e:
-                    print(f"{lname:8s} {fmt:11s} {k:3d} not exact here: {str(e)[:110]}", flush=True)
+                    print(f"{lname:15s} {fmt:11s} {k:3d} not exact here: {str(e)[:110]}", flush=True)
                     continue
                 t_cpu, r = best_time(lambda: block_mse(law, fmt, "oracle", block=k), a.repeat, time.process_time)
                 t_wall, _ = best_time(lambda: block_mse(law, fmt, "oracle", block=k), a.repeat)
@@ -184,10 +186,22 @@ def bench_oracle(a):
                     b = _base_oracle(a.base, lname, fmt, k, a.base_repeat)
                     base = (f" base {b['cpu'] * 1e3:8.1f} ms  speed-up {b['cpu'] / t_cpu:6.1f}  |d|/bounds "
                             f"{abs(b['mse'] - r.mse) / (b['err'] + r.error_estimate):.3f}")
-                print(f"{lname:8s} {fmt:11s} {k:3d} {t_cpu * 1e3:12.1f} {t_wall * 1e3:8.1f} {t_nr * 1e3:11.1f} "
+                print(f"{lname:15s} {fmt:11s} {k:3d} {t_cpu * 1e3:12.1f} {t_wall * 1e3:8.1f} {t_nr * 1e3:11.1f} "
                       f"{r.mse:22.16g} {r.error_estimate / r.mse:8.1e} {t_mc:8.1f} {mean:14.10g} {se:8.1e} "
                       f"{(mean - r.mse) / se:6.2f} {n_err * per_el / t_cpu:13.1e} {n9 * per_el / t_cpu:14.1e} "
                       f"{r.saturation_rate:18.15g} {R.error:8.1e} {smc:12.8f} {sse:8.1e} {zs:6.2f}{base}", flush=True)
+
+
+def _oracle_law(spec):
+    """``normal`` / ``laplace`` (standard) or ``normal:LOC:SCALE`` / ``laplace:LOC:SCALE``."""
+    from quanttheory.laws import Laplace, Normal
+
+    name, *par = spec.split(":")
+    cls = {"normal": Normal, "laplace": Laplace}[name]
+    if not par:
+        return cls()
+    loc, scale = (float(v) for v in par)
+    return cls(loc, scale)
 
 
 _BASE_ORACLE = r"""
@@ -195,7 +209,8 @@ import json, sys, time
 sys.path.insert(0, sys.argv[1])
 from quanttheory.blocks.expectation import block_mse
 from quanttheory.laws import Laplace, Normal
-law = {"normal": Normal(), "laplace": Laplace()}[sys.argv[2]]
+name, *par = sys.argv[2].split(":")
+law = {"normal": Normal, "laplace": Laplace}[name](*(float(v) for v in par))
 run = lambda: block_mse(law, sys.argv[3], "oracle", block=int(sys.argv[4]))
 r = run()  # warm
 best = float("inf")

@@ -605,8 +605,9 @@ def telescoped_stats(law, loc, scale, fmt, ms, X6s, X4s, k, eps_abs, needs=None,
     :class:`TelescopedStats`; ``plan=True``: only the number of odd harmonics each end would need
     for these targets, and without ``P(S > 0)`` (two int arrays; cells and tail bounds at
     ``L = L0``, the start of the aliasing search: no aliasing bound, no harmonic computed).  ``group``:
-    cells whose phases ``a z + b`` are exactly equal at both ends share one phasor per end (a uniform grid
-    such as MXINT8's: a handful of groups instead of ~260 cells per harmonic; docs/blocks.md §2f).
+    cells whose phases ``a z + b`` are equal at both ends (exactly, or a few roundings apart: the gap in the
+    bound) share one phasor per end (a uniform grid such as MXINT8's: a handful of groups instead of ~260 cells
+    per harmonic; docs/blocks.md §2f).
     ``noalias``: booleans per end; where set, ``L = k max|d|`` (no aliasing, no Chernoff search: cheaper at
     ends that need few harmonics)."""
     from ._expect_46_kernels import telescoped_kernel

@@ -57,6 +57,7 @@ PHASE = 8.0  # largest phase half-width t_J |a| h of one Normal sub-cell
 H0 = 8       # Laplace: harmonics h < H0 by the closed form without cancellation
 NB = 256     # block length of the rate series' summation (partial sums, then their sum)
 NOUT = 16    # per-end outputs of _endpoint (see there)
+GTOL = 64.0  # cell groups: largest phase gap, in eps x the group's |a| max|z| + |b| (docs/blocks.md §2f)
 
 
 @numba.njit(cache=True)
@@ -396,6 +397,39 @@ def _affine_exact(a, z, b):
 
 
 @numba.njit(cache=True)
+def _affine_dd(a, z, b):
+    """``(s, r)`` with ``|a z + b - s| <= r`` for the real number ``a z + b``: ``s = fl(a z + b)``, ``r`` the
+    sum of the two error-free transformations' error terms (Dekker's TwoProduct, Knuth's TwoSum, as
+    :func:`_affine_exact`: ``a z + b = s + es + ep`` exactly), rounded up.  ``r = 0`` iff both are exact."""
+    p = a * z
+    ca = 134217729.0 * a
+    ah = ca - (ca - a)
+    al = a - ah
+    cz = 134217729.0 * z
+    zh = cz - (cz - z)
+    zl = z - zh
+    ep = ((ah * zh - p) + ah * zl + al * zh) + al * zl
+    s = p + b
+    bb = s - p
+    es = (p - (s - bb)) + (b - bb)
+    r = abs(ep) + abs(es)
+    if r > 0.0:
+        r = r * (1.0 + 4.0 * _EPS) + 1e-300
+    return s, r
+
+
+@numba.njit(cache=True)
+def _phase_gap(s1, r1, s2, r2):
+    """Upper bound of ``|P1 - P2|`` for reals ``P1``, ``P2`` with ``|P1 - s1| <= r1``, ``|P2 - s2| <= r2``
+    (:func:`_affine_dd`): ``|s1 - s2| + r1 + r2``, the float sum and difference rounded up; 0 iff
+    ``s1 == s2`` and ``r1 = r2 = 0``."""
+    d = abs(s1 - s2) + r1 + r2
+    if d > 0.0:
+        d = d * (1.0 + 8.0 * _EPS) + 1e-300
+    return d
+
+
+@numba.njit(cache=True)
 def _ibp_order(l, u, wt, dcell, wc0):
     """Integration by parts on a Normal cell [l, u] (weight ``wt``): from ``wc = wc0``, x 1.5 until some
     ``R <= 60`` has the remainder bound ``<= dcell`` (:func:`_endpoint`); returns ``(wc, R, rem)``."""
@@ -698,7 +732,11 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
         zs = min(max(-bb / aa, l), u)
         Pu = _prob(law, zs, u)
         Pl = _prob(law, l, zs)
-        if cheap:
+        if plan:
+            # (planning pass: the harmonics it returns do not depend on E1; at k <= 2, where E1 is formed without
+            # cancellation by _e1_cell, that was ~1/4 of the planning time)
+            pass
+        elif cheap:
             Mu = _mom1(law, zs, u)
             Ml = _mom1(law, l, zs)
             su = 1.0 if aa > 0 else -1.0
@@ -980,6 +1018,11 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
     # e^{i t d(u)} - sum e^{r l} e^{i t d(l)}) / s; Normal (high harmonics), the integration-by-parts
     # coefficients summed over the group.  A uniform grid (MXINT8: d(x + X0/64) = d(x)) has a handful of
     # groups instead of ~260 cells.  Without ``group`` every cell is its own group (the previous sums).
+    # Since 2026-12-01 also cells whose phases differ by a phase gap <= GTOL eps (|a| max|z| + |b|) (shifted /
+    # rescaled laws: z = (x - loc) / scale is rounded, so the periodic cells' phases differ by a few roundings):
+    # each member's gap to its representative (exact bound, :func:`_affine_dd`, :func:`_phase_gap`) enters the
+    # bound like a phasor rounding on that member's own terms, and the Laplace low harmonics add the width
+    # differences to first order (docs/blocks.md §2f, "Grouped cells with a phase gap").
     gmem = np.empty(nsel, np.int64)      # cells (indices into the cell arrays) ordered by group
     gst = np.zeros(nsel + 1, np.int64)   # group g: gmem[gst[g]:gst[g + 1]]
     gof = np.full(nsel, -1, np.int64)
@@ -988,28 +1031,53 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
     ga_ = np.empty(nsel)
     gdu = np.empty(nsel)
     gdl = np.empty(nsel)
-    gex = np.zeros(nsel, np.bool_)
+    gru = np.empty(nsel)
+    grl = np.empty(nsel)
+    gsc = np.empty(nsel)
     grp0 = np.empty(nsel, np.int64)
+    # per cell: the computed phases at both ends and the bounds of their distance to the exact ones
+    cdu = np.zeros(ncell)
+    cru = np.zeros(ncell)
+    cdl = np.zeros(ncell)
+    crl = np.zeros(ncell)
     for jj in range(nsel):
         j = sel[jj]
         if sym and zl[j] < 0.0:
             continue
         found = -1
-        du_, exu = _affine_exact(a[j], zu[j], b[j])
-        dl_, exl = _affine_exact(a[j], zl[j], b[j])
-        if group and exu and exl:
-            for g in range(ngr):
-                r0 = grp0[g]
-                if (gex[g] and ga_[g] == a[j] and gdu[g] == du_ and gdl[g] == dl_ and sat6[r0] == sat6[j]
-                        and sat4[r0] == sat4[j] and (zl[r0] >= 0.0) == (zl[j] >= 0.0)):
-                    found = g
+        du_, ru_ = _affine_dd(a[j], zu[j], b[j])
+        dl_, rl_ = _affine_dd(a[j], zl[j], b[j])
+        cdu[j] = du_
+        cru[j] = ru_
+        cdl[j] = dl_
+        crl[j] = rl_
+        if group:
+            # exactly equal phases first (gap 0: the grouping of 2026-11-30 night), then phases within
+            # GTOL eps of the group's scale |a| max|z| + |b| (shifted / rescaled laws: z = (x - loc) / scale
+            # rounded, so the periodic cells' phases differ by a few roundings); the gap enters the bound
+            for pas in range(2):
+                for g in range(ngr):
+                    r0 = grp0[g]
+                    if not (ga_[g] == a[j] and sat6[r0] == sat6[j] and sat4[r0] == sat4[j]
+                            and (zl[r0] >= 0.0) == (zl[j] >= 0.0)):
+                        continue
+                    gpu = _phase_gap(du_, ru_, gdu[g], gru[g])
+                    gpl = _phase_gap(dl_, rl_, gdl[g], grl[g])
+                    tau = 0.0 if pas == 0 else GTOL * _EPS * (gsc[g] + abs(a[j]) * max(abs(zl[j]), abs(zu[j]))
+                                                              + abs(b[j]))
+                    if gpu <= tau and gpl <= tau:
+                        found = g
+                        break
+                if found >= 0:
                     break
         if found < 0:
             found = ngr
             ga_[ngr] = a[j]
             gdu[ngr] = du_
             gdl[ngr] = dl_
-            gex[ngr] = exu and exl
+            gru[ngr] = ru_
+            grl[ngr] = rl_
+            gsc[ngr] = abs(a[j]) * max(abs(zl[j]), abs(zu[j])) + abs(b[j])
             grp0[ngr] = j
             ngr += 1
         gof[jj] = found
@@ -1037,6 +1105,37 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
             jm = gmem[qb]
             gmem[qb] = gmem[gst[g]]
             gmem[gst[g]] = jm
+    # phase gaps: per cell (cgap) the largest distance between its exact phase and its representative's (the
+    # group's first cell, whose phasors the group uses) at either end, gdel the largest in the group (0 for
+    # exact groups); wdif = u_c - l_c - (u_r - l_r), the difference of the widths in z (both exact as TwoSum
+    # pairs; 0 where the phases are equal: a (u - l) equal, same a), and the bound wdie of its rounding
+    # (Laplace low harmonics, below)
+    gdel = np.zeros(max(ngr, 1))
+    cgap = np.zeros(ncell)      # per cell: its phase gap to the representative (either end)
+    wdif = np.zeros(ncell)
+    wdie = np.zeros(ncell)
+    for g in range(ngr):
+        jr = gmem[gst[g]]
+        swr = zu[jr] - zl[jr]
+        bb_ = swr - zu[jr]
+        ewr = (zu[jr] - (swr - bb_)) + (-zl[jr] - bb_)
+        for q_ in range(gst[g], gst[g + 1]):
+            jm = gmem[q_]
+            if q_ == gst[g]:
+                continue
+            gpu = _phase_gap(cdu[jm], cru[jm], cdu[jr], cru[jr])
+            gpl = _phase_gap(cdl[jm], crl[jm], cdl[jr], crl[jr])
+            if gpu > 0.0 or gpl > 0.0:
+                gdel[g] = max(gdel[g], gpu, gpl)
+                cgap[jm] = max(gpu, gpl)
+                swm = zu[jm] - zl[jm]
+                bb_ = swm - zu[jm]
+                ewm = (zu[jm] - (swm - bb_)) + (-zl[jm] - bb_)
+                # u_c - l_c - (u_r - l_r) = (swm - swr) + (ewm - ewr) exactly; three roundings of terms whose
+                # sum of magnitudes is <= |swm - swr| + |ewm| + |ewr|
+                dsw = swm - swr
+                wdif[jm] = dsw + (ewm - ewr)
+                wdie[jm] = 4.0 * _EPS * (abs(dsw) + abs(ewm) + abs(ewr)) + 1e-300
     quad_err = 0.0       # sum over cells of the Gauss-Legendre bounds (low harmonics)
     quad_err_h = 0.0     # largest remainder of the asymptotic series (high harmonics), per cell
     nq_max = 0
@@ -1081,6 +1180,10 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
         lbb = np.empty(ncs)
         lrho = np.empty(ncs)
         lgx = np.zeros(ncs)     # groups: the compensated sums' relative rounding / eps (low harmonics' bound)
+        lxd = np.zeros(ncs)     # groups with a phase gap: sum_c gap_c w_c (e^{r l_c} + e^{r u_c}), sum_c e^{r l_c}
+        ldw = np.zeros(ncs)     # wdif_c, its rounding bound, and the largest |wdif_c| (bound; low harmonics)
+        ldwe = np.zeros(ncs)
+        lxw = np.zeros(ncs)
         nl = 0
         for g in range(ngr):
             j = gmem[gst[g]]
@@ -1091,6 +1194,7 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
             lr[nl] = r
             leu[nl] = math.exp(r * u)
             lel[nl] = math.exp(r * l)
+            egap = 0.0          # sum_c gap_c (e^{r u_c} + e^{r l_c}) (a group with a phase gap; 0 for the representative)
             if ngm > 1:
                 # (a group: e^{r u}, e^{r l} summed over its cells, compensated (Neumaier); the phasors are the
                 # first cell's)
@@ -1099,6 +1203,16 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
                 for q_ in range(gst[g] + 1, gst[g + 1]):
                     xu_ = math.exp(r * zu[gmem[q_]])
                     xl_ = math.exp(r * zl[gmem[q_]])
+                    if gdel[g] > 0.0:
+                        gq = cgap[gmem[q_]]
+                        egap += gq * (xu_ + xl_)
+                        lxd[nl] += gq * (zu[gmem[q_]] - zl[gmem[q_]]) * (xu_ + xl_)
+                        # sum_c e^{r l_c} wdif_c (plain sum; rounding: each term's (wdie + 4 eps |wdif|) and the
+                        # sum's ngm eps, of e^{r l_c} |wdif_c|)
+                        wq = wdif[gmem[q_]]
+                        ldw[nl] += xl_ * wq
+                        ldwe[nl] += xl_ * (wdie[gmem[q_]] + (4.0 + ngm) * _EPS * abs(wq)) * 1.01
+                        lxw[nl] = max(lxw[nl], (abs(wq) + wdie[gmem[q_]]) * 1.01)
                     su2 = leu[nl] + xu_
                     cpu_ += (leu[nl] - su2) + xu_ if abs(leu[nl]) >= abs(xu_) else (xu_ - su2) + leu[nl]
                     leu[nl] = su2
@@ -1125,11 +1239,16 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
             lh[nl] = 0.5 * wt
             rho = _phasor_rho(w0, aa, bb, l, u)
             Ec = (leu[nl] + lel[nl]) * 0.5 * wt
-            lin0 += Ec * rho
+            # a group with a phase gap: member c's phasors are its representative's, off by <= t gap_c
+            # (|e^{ix} - e^{iy}| <= |x - y|), times its end terms e^{r z_c} lh / |s|: a phase rounding of w0 gap_c
+            # per harmonic index on its own terms (x 1.01: t = jd w0 with w0 itself rounded, and the sums)
+            Erho = Ec * rho + (1.01 * w0 * egap * 0.5 * wt if egap > 0.0 else 0.0)
+            lin0 += Erho
             Kc = 1.0 / (w0 * abs(aa))
             hs_ = nh if Kc >= 2.0 * nh + 1.0 else int(math.ceil(max(Kc - 1.0, 0.0) / 2.0))   # first h: jd >= Kc
-            dlin[hs_] -= Ec * rho
-            dcon[hs_] += Ec * rho * Kc
+            dlin[hs_] -= Erho
+            dcon[hs_] += Erho * Kc
+            lxd[nl] *= 1.01
             # the closed form's own rounding: <= 14 eps of its end terms E / |s| (products, difference,
             # division; not of the cell's mass, which is much smaller than the end terms on narrow
             # cells: cancellation), harmonics h >= H0 only (below: the form without cancellation)
@@ -1203,9 +1322,36 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
                     den = lh[c] / dd
                     vr[c] = (yr * r + yi * ta) * den
                     vi[c] = (yi * r - yr * ta) * den
+                    if ldw[c] != 0.0:
+                        # a group whose members' widths w_c differ from the representative's w: e^{s w_c} - 1 =
+                        # (e^{s w} - 1) + e^{s w} (s (w_c - w) + O(s^2 (w_c - w)^2)), so the group's term gains
+                        # lh e^{i t d(l)} e^{s w} sum_c e^{r l_c} (w_c - w) (no division by s; bound below)
+                        ew = 1.0 + em
+                        er_ = ew * (1.0 + cm)
+                        ei_ = ew * sn
+                        vr[c] += lh[c] * ldw[c] * (er_ * cr - ei_ * ci)
+                        vi[c] += lh[c] * ldw[c] * (er_ * ci + ei_ * cr)
                     # |error| <= e^{r l} lh (1 + |ta|) / (r^2 + ta^2) x mag x (16 eps + j rho_c) (the
                     # direct phase t d(l) off by <= j rho_c, :func:`_phasor_rho`)
                     el_acc += pre * lh[c] * (1.0 + abs(ta)) / dd * mag * ((16.0 + lgx[c]) * _EPS + jd_ * lrho[c])
+                    if lxd[c] > 0.0 or ldw[c] != 0.0:
+                        # a group with a phase gap: member c's exact term lh e^{r l_c} e^{i t d_c(l_c)} (e^{s w_c}
+                        # - 1) / s against the computed lh e^{r l_c} e^{i t d(l)} ((e^{s w} - 1) / s + e^{s w} D_c),
+                        # D_c = w_c - w (representative's phase and width w): the difference is
+                        #   lh e^{r l_c} [(e^{i t d_c} - e^{i t d}) (e^{s w_c} - 1) / s + e^{i t d} e^{s w} (e^{s D_c}
+                        #   - 1 - s D_c) / s],
+                        # |e^{ix} - e^{iy}| <= |x - y|, |e^{s w_c} - 1| / |s| <= w_c max(1, e^{r w_c}),
+                        # |e^{x} - 1 - x| <= |x|^2 e^{|x|} / 2, and e^{r l_c} max(1, e^{r w}) <= max(e^{r l_c},
+                        # e^{r u_c}) e^{|D_c|}: summed over the group <= lh (t sum_c gap_c w_c (e^{r l_c} + e^{r
+                        # u_c}) + |s| Dmax^2 e^{(|s| + 1) Dmax} / 2 (leu + lel)) (x 1.01: the sums' and t's
+                        # rounding); + the correction's rounding: lh max(1, e^{r w}) (its sum's bound + (16 + 2 |s| w)
+                        # eps |sum|: the products, and e^{s w} from the rounded width fl(u - l))
+                        sa = math.sqrt(dd)
+                        xw = lxw[c]
+                        el_acc += lh[c] * (tw * lxd[c] + 0.5 * sa * xw * xw * math.exp((sa + 1.0) * xw)
+                                           * (leu[c] + lel[c])) * 1.01
+                        el_acc += (lh[c] * max(1.0, 1.0 + em) * (ldwe[c] + (16.0 + 2.0 * sa * w_) * _EPS * abs(ldw[c]))
+                                   * 1.01)
                 errlow[h] = el_acc
             sr = psi_r[h]
             si = psi_i[h]
@@ -1263,6 +1409,7 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
             cu_ = np.zeros(R)
             cl_ = np.zeros(R)
             Kul = 0.0
+            Kgap = 0.0      # sum_c gap_c Kul_c (a group with a phase gap)
             pg = 0.0
             cum = np.empty(R)
             clm = np.empty(R)
@@ -1282,8 +1429,11 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
                         h0 = hn
                 # |A_u| <= sum_r |c_r| / |w|^(r+1), |w| >= 24; Horner's rounding (2 R + 4) eps of it
                 # (a group: the sum over its cells of each cell's own, >= that of the summed coefficients)
+                Kc_ = 0.0
                 for rr in range(R):
-                    Kul += (abs(cum[rr]) + abs(clm[rr])) / 24.0 ** rr
+                    Kc_ += (abs(cum[rr]) + abs(clm[rr])) / 24.0 ** rr
+                Kul += Kc_
+                Kgap += cgap[jm] * Kc_
                 if q_ == gst[g]:
                     for rr in range(R):
                         cu_[rr] = cum[rr]
@@ -1306,6 +1456,11 @@ def _endpoint(law, loc, scale, levels, mids, m, X6, X4, k, eps_abs, need_p, need
             rnd_c += (4.0 * R + 8.0) * pg * wt
             rho = _phasor_rho(w0, aa, bb, l, u)
             dcon[hc] += Kul * (rho / (w0 * abs(aa)) + (2.0 * R + 4.0) * _EPS / wc)
+            if Kgap > 0.0:
+                # a group with a phase gap: member c's phasors are off by <= t gap_c more (|e^{ix} - e^{iy}| <=
+                # |x - y|), times |A_u| + |A_l| <= Kul_c / (t |a|): sum_c gap_c Kul_c / |a| per harmonic (x 1.01:
+                # t = jd w0 with w0 itself rounded, and the sums)
+                dcon[hc] += 1.01 * Kgap / abs(aa)
             if ngm > 1:
                 # the compensated coefficient sums over the group: <= (2 eps + 2 ngm^2 eps^2) of the sum of |terms|
                 # (Higham §4.3), through |w|^(r+1) >= wc 24^r: <= that x Kul / wc
@@ -1599,8 +1754,8 @@ def telescoped_kernel(law, loc, scale, levels, mids, ms, X6s, X4s, k, eps_abs, n
     ``eps_nu[i]`` the targets of P(S>0) and of nu6 / nu4).  ``plan``: only the number of harmonics
     each end would need for these targets (column 2) and without ``P(S > 0)`` (column 4), both at
     ``L = L0`` (no aliasing bound computed; column 3), other columns unset.  ``group``: cells with
-    identical phase data share their phasors (:func:`_endpoint`; same values up to rounding, the bound
-    includes it).  ``noalias`` (int array per end): no Chernoff search at those ends, ``L = k max|d|``."""
+    identical phase data (or phases a few roundings apart) share their phasors (:func:`_endpoint`; same
+    values up to rounding, the bound includes it).  ``noalias`` (int array per end): no Chernoff search at those ends, ``L = k max|d|``."""
     N = ms.size
     res = np.empty((N, NOUT))
     out = np.zeros(NOUT)

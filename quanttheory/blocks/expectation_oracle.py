@@ -571,8 +571,9 @@ def block_mse_oracle(dist, fmt="mxfp4", *, block=None, tol: float = 1e-10, max_h
     ``h^(3/4)`` (``h`` their harmonics at the equal split, planning pass) when those sum to ``> share_from``.
     Neither changes the total budget of the bound.  ``cancel`` (default True): the shared ends of ``2 X0`` and
     ``X0/2`` (module doc) cancel exactly and are not computed (``False``: every end by the series, for checks).
-    ``group`` (default True): the series kernel evaluates cells with exactly equal phase data once per group
-    (uniform grids: MXINT8; ``False``: cell by cell, as before, for checks).  With ``group``, ends whose planned
+    ``group`` (default True): the series kernel evaluates cells with equal phase data once per group
+    (uniform grids: MXINT8; phases exactly equal, or for shifted / rescaled laws a few roundings apart, the
+    gap in the bound; ``False``: cell by cell, as before, for checks).  With ``group``, ends whose planned
     harmonics ``h`` have ``(k - 1) h < noalias_below`` take ``L = k max|d|`` (no aliasing) instead of the Chernoff
     search (~0.4 ms per MXINT8 end, more than the <= (k - 1) h harmonics it could save)."""
     from ._expect_46 import telescoped_stats
