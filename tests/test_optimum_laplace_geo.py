@@ -160,6 +160,41 @@ def test_value_slope_against_mpmath(m, r_b, r_t, f):
     assert abs(G - gref) <= eG + 1e-9 * abs(G)
 
 
+def test_written_out_dual_pass_is_bit_identical():
+    """_lap_msqe_vd (the forward-mode pass of LaplaceCurve._curve written out on floats, used by
+    FewCells above 16 points) returns the very floats of the _Dual pass (whose value and slope the
+    mpmath tests above check): random laws, grids and scales up to GEO_S_MAX, including the mode
+    exactly on a level, on a rounding boundary and next to one, both segments empty or not, ReLU
+    and signed."""
+    import random
+
+    from quanttheory.risk._lowbit_cert import _lap_msqe_vd
+    from quanttheory.risk._normal_cert import LaplaceCurve, _Dual
+
+    rng = random.Random(7)
+    n = 0
+    for _ in range(120):
+        bits = rng.randint(5, 24)
+        signed = rng.random() < 0.6
+        relu = (not signed) or rng.random() < 0.2
+        m = rng.choice((1.0, -1.0)) * 10 ** rng.uniform(0.61, 4.5)
+        r_b, r_t = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
+        lap = LaplaceCurve(m, relu, r_b, r_t, False)
+        base = abs(m) / max(r_t, -r_b)
+        for j in range(30):
+            if j < 8:
+                k = round(abs(m) / base) + rng.randint(-3, 3)
+                s = abs(m) / (k + rng.choice((0.5, 0.0, 0.5 + 1e-12, 0.25)))
+            else:
+                s = base * 10 ** rng.uniform(-1.0, 1.3)
+            s = min(s, 16.0)  # FewCells.GEO_S_MAX: the closed form is not used beyond
+            F, T = lap._curve(_Dual(float(s), 1.0))
+            v, d, td = _lap_msqe_vd(m, relu, r_b, r_t, float(s))
+            assert (v, d, td) == (F.v, F.d, T.d), (m, relu, r_b, r_t, s)
+            n += 1
+    assert n == 3600
+
+
 # ----- the certified optimum against every dip near it -------------------------------------------
 def _ref_curve(m, r_b, r_t):
     """Independent MSQE curve of Laplace(m, 1) on [r_b, r_t] (standard units, no curve factor):
