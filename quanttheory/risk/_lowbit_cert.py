@@ -1501,6 +1501,65 @@ def _bracket_root(cur, s0, step=2.0, nmax=60):
     return None
 
 
+def _smooth_argmin(cur, s0):
+    """Laplace MSQE above 16 points (:meth:`FewCells.lap_geo`): a root of the slope of the curve's
+    smooth part ``H(s) = s^2/12 P(a < xi < b) + T(s)`` (:meth:`FewCells.smooth_lower`; the ripple
+    left out), bracketed upwards from ``s0`` by steps of 1.5x; ``None`` if not found. A starting
+    point only (no rigour needed: the certificate proves the optimum wherever it starts): s* lies
+    within about half a ripple tooth of it (13 laws, 6-16 bits, 0.0-0.5 teeth), where the search from
+    ``s0 = (|m| - 2)/r`` stepped up to s* by steps of a third of a tooth after 1.02x ones (10-50
+    evaluations) and then often restarted in a neighbouring tooth."""
+    m, r_t, r_a, relu = cur.m, cur.r_t, cur.r_a, cur.relu
+
+    def hp(s):  # H'(s) = s/6 P + s^2/12 P' + T'
+        b = r_t * s
+        a = 0.0 if relu else r_a * s
+        P = nc._lmass(a - m, b - m)
+        dP = r_t * 0.5 * math.exp(-abs(b - m))
+        tp = -2.0 * r_t * (0.5 * math.exp(-(b - m)) if b >= m else (m - b) + 0.5 * math.exp(-(m - b)))
+        if not relu:
+            dP -= r_a * 0.5 * math.exp(-abs(a - m))
+            tp += 2.0 * r_a * (0.5 * math.exp(a - m) if a <= m else (a - m) + 0.5 * math.exp(-(a - m)))
+        return s * P / 6.0 + s * s * dP / 12.0 + tp
+
+    lo = s0
+    glo = hp(lo)
+    if not glo < 0.0:
+        return None
+    for _ in range(40):
+        hi = lo * 1.5
+        ghi = hp(hi)
+        if ghi > 0.0:
+            return _brent_root(hp, lo, hi, glo, ghi, rtol=1e-12)[0]
+        lo, glo = hi, ghi
+    return None
+
+
+def _tooth_descent(cur, s_t):
+    """Laplace MSQE above 16 points: near s* the curve has one dip per ripple tooth (the mode on
+    level ``k = round(|m|/s)``; a cell boundary crosses the mode between two teeth), the dips alike
+    in shape, so the point of the same phase ``q = |m|/s_t`` in a neighbouring tooth, ``|m|/(q + j)``,
+    bounds that tooth's dip from above. From the dip ``s_t`` walk tooth by tooth (first towards
+    larger q, then smaller) while that value falls below ``F(s_t)``; the point in the lowest tooth
+    reached, or ``None`` when neither neighbour is lower (2 evaluations; a heuristic, the
+    certificate proves the optimum wherever it starts)."""
+    am = abs(cur.m)
+    q = am / s_t
+    F0 = cur.value(s_t)[0]
+    for d in (1.0, -1.0):
+        best, Fb, j = None, F0, d
+        while q + j > 0.5 and abs(j) <= 64:
+            s = am / (q + j)
+            F = cur.value(s)[0]
+            if not F < Fb:
+                break
+            best, Fb = s, F
+            j += d
+        if best is not None:
+            return best
+    return None
+
+
 def certify_few(law, m, relu, r_b, r_t, qsin=False, max_bounds=3000):
     """Certified global minimizer (dict like :func:`._normal_cert.certify`) or None."""
     if not relu and r_b == 0:  # unsigned grid: the ReLU curve plus the constant tf E[xi^2; xi < 0]
@@ -1522,6 +1581,11 @@ def certify_few(law, m, relu, r_b, r_t, qsin=False, max_bounds=3000):
     r_side = cur.r_t if m > 0 else -cur.r_a
     if r_side > 0 and abs(m) > 4.0 and (abs(m) - 2.0) / r_side > start:
         start, step0 = (abs(m) - 2.0) / r_side, 1.02
+    # Laplace MSQE above 16 points: from the minimizer of the curve's smooth part (no evaluation),
+    # in steps of a third of a ripple tooth; each dip found is compared with its neighbouring teeth
+    smooth = cur.lap_geo() and r_side > 0 and _smooth_argmin(cur, start)
+    if smooth:
+        start = smooth
     Y, far = cur.far_lower()
     seen = set()
     # a ripple curve restarts several times (one per deeper dip found): the pieces excluded under a
@@ -1532,7 +1596,7 @@ def certify_few(law, m, relu, r_b, r_t, qsin=False, max_bounds=3000):
     for _restart in range(24 if cur.ripple() else 8):
         # restarts bracket finely: the dips of a law far off centre (s ~ m / k) are < 2x apart
         step = step0 if _restart == 0 else 1.02
-        if _restart and abs(m) > 4.0:
+        if (_restart or smooth) and abs(m) > 4.0:
             # the dips s ~ |m| / k are ~ s / |m| apart (relative): steps of 1.02x can jump from the
             # restart point over its own dip into the next one (the search then cycles)
             step = 1.0 + min(0.02, 0.3 * start / abs(m))
@@ -1547,7 +1611,12 @@ def certify_few(law, m, relu, r_b, r_t, qsin=False, max_bounds=3000):
             # the restart found the same root again (dips tied or too close): give up
             return None
         seen.add(s_t)
-        if _restart == 0 and step0 != 2.0:
+        if smooth:
+            low = _tooth_descent(cur, s_t)
+            if low is not None:  # a neighbouring tooth's dip is lower: restart there
+                start = low
+                continue
+        elif _restart == 0 and step0 != 2.0:
             # off centre the next level's dip (mean on level r - 1, r - 2: both neighbours present)
             # is often deeper than the outermost one: look there first (2 evaluations)
             F_t = cur.value(s_t)[0]
@@ -1629,12 +1698,20 @@ def _certify_at(cur, s_t, Y, far, max_bounds, excl=None):
         return None
     # 4. branch and bound on [x, a] and [b, Y]
     stack = []
+    # Laplace MSQE above 16 points: the width of a ripple tooth at s_t (s^2/|m|: the mode moves by
+    # one level); the smooth-part bound excludes all but the few teeth next to s_t, so the pieces
+    # start at that width there (were: 1.6x pieces bisected ~18 times down to it, each level
+    # evaluated), and a piece wider than 4 teeth is split without evaluating F (its second-order
+    # bound cannot hold across the concave crossings of R'')
+    tooth = s_t * s_t / abs(cur.m) if cur.lap_geo() else 0.0
     for u0, v0 in ((x, hull[0]), (hull[1], Y)):
         for u, v in ([(u0, v0)] if excl is None else _gaps(u0, v0, excl, F_up)):
             if v > u:
                 npc = max(2, int(math.ceil(math.log(v / u) / math.log(1.6))))
                 edges = [u * (v / u) ** (i / npc) for i in range(npc + 1)]
                 edges[0], edges[-1] = u, v
+                if tooth:  # a ripple tooth wide next to s_t, doubling away from it
+                    edges = _tooth_edges(u, v, s_t, tooth)
                 stack += [(e1, e2, None) for e1, e2 in zip(edges[:-1], edges[1:])]
     # nearest pieces first (popped last-in first-out): a deeper dip, if any, is most often a
     # neighbour of s_t (a law far off centre: the dips s ~ m / k next to it), found sooner
@@ -1656,6 +1733,10 @@ def _certify_at(cur, s_t, Y, far, max_bounds, excl=None):
             # no evaluation of F needed (a ripple curve: its smooth part less the ripple's bound)
             if excl is not None:
                 excl.append((s1, s2, F_up))
+            continue
+        if tooth and s2 - s1 > 4.0 * tooth * (s2 / s_t) ** 2:
+            mid = math.sqrt(s1 * s2)
+            stack += [(s1, mid, m4), (mid, s2, m4)]
             continue
         (f1, g1), (f2, g2) = ev(s1), ev(s2)
         for s, f in ((s1, f1), (s2, f2)):
@@ -1687,6 +1768,30 @@ def _certify_at(cur, s_t, Y, far, max_bounds, excl=None):
     lower = (F_t - F_err - (abs(g_t) + g_err + lip * e) * e) * (1 - 1e-13)
     return dict(scale=s_t, scale_error=e, value=F_t, value_lower=lower, bounds=nb, evaluations=cur.n_eval,
                 curvature_min=cmin, hull=hull, curve=cur)
+
+
+def _tooth_edges(u, v, s_t, w):
+    """Edges of a partition of ``[u, v]`` (on one side of ``s_t``) into pieces of width ``w`` at the
+    end nearest ``s_t``, each next piece twice as wide, at most 0.6x its inner edge wide."""
+    if u >= s_t:  # above s_t: from u upwards
+        edges, e = [u], u
+        while True:
+            e = e + min(w, 0.6 * e)
+            if e >= v * (1 - 1e-12):
+                break
+            edges.append(e)
+            w *= 2.0
+        edges.append(v)
+        return edges
+    edges, e = [v], v  # below s_t (v <= s_t): from v downwards
+    while True:
+        e = e - min(w, 0.375 * e)
+        if e <= u * (1 + 1e-12):
+            break
+        edges.append(e)
+        w *= 2.0
+    edges.append(u)
+    return edges[::-1]
 
 
 def _convex(cur, a, b, budget, tiny=1e-6):
