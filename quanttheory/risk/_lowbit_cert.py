@@ -188,15 +188,16 @@ def _geo_pow(N, a):
         return [n, n * (n - 1) / 2, (n - 1) * n * (2 * n - 1) / 6, (n * (n - 1) / 2) ** 2,
                 (n - 1) * n * (2 * n - 1) * (3 * (n - 1) ** 2 + 3 * (n - 1) - 1) / 30]
     if N <= 48:
-        G = [0.0] * 5
+        g0 = g1 = g2 = g3 = g4 = 0.0
+        exp = math.exp
         for i in range(int(N)):
-            e = math.exp(-a * i)
-            G[0] += e
-            G[1] += i * e
-            G[2] += i * i * e
-            G[3] += i * i * i * e
-            G[4] += i * i * i * i * e
-        return G
+            e = exp(-a * i)
+            g0 += e
+            g1 += i * e
+            g2 += i * i * e
+            g3 += i * i * i * e
+            g4 += i * i * i * i * e
+        return [g0, g1, g2, g3, g4]
     q = math.exp(-a)
     om = -math.expm1(-a)  # 1 - q without cancellation
     S = [1.0 / om, q / om**2, q * (1 + q) / om**3, q * (1 + 4 * q + q * q) / om**4,
@@ -244,6 +245,22 @@ def _ap_sums(x0, d, N, a, nmax=4):
     ax, ad = abs(x0), abs(d)
     T = [0.0] * 5
     A = [0.0] * 5
+    if d == 1.0 or d == -1.0:
+        # (the callers' case: d^k = +-1 and |d|^k = 1 exactly, so the products by them are exact and
+        # left out; the rest as below, term for term)
+        xp = [x0**j for j in range(nmax + 1)]
+        axp = [ax**j for j in range(nmax + 1)]
+        neg = d < 0.0
+        for n in range(nmax + 1):
+            t = at = 0.0
+            Bn = _BINOM[n]
+            for k in range(n + 1):
+                g = Bn[k] * G[k]
+                v = g * xp[n - k]
+                t += -v if (neg and k & 1) else v
+                at += g * axp[n - k]
+            T[n], A[n] = t, at
+        return T, A
     xp = [x0**j for j in range(nmax + 1)]
     dp = [d**k for k in range(nmax + 1)]
     axp = [ax**j for j in range(nmax + 1)]
