@@ -297,3 +297,70 @@ def test_qsin_certificate_against_every_dip(m, bits):
     assert abs(res.risk - best) <= tol + 1e-12 * best
     assert abs(s_best - s_star) <= err + 1e-6 * s_star
     assert dips[1][0] - best > 10 * tol
+
+
+# ----- the ripple bound of FewCells.smooth_lower (session lapmsqe) ---------------------------------
+def test_ripple_coefficient_closed_form():
+    """C = int_a^b cos(w x) p(x) dx (p = e^{-|x - m|}/2, a, b multiples of s, w = 2 pi n/s) equals
+    (p'(b) - p'(a) + cos(w m) [a < m < b]) / (w^2 + 1) (two integrations by parts; p'' = p off the
+    mode, p' jumps by -1 there), the identity behind smooth_lower's K = 1 + p(a) + p(b). Against
+    mpmath quadrature (split at the mode and at every period), hand-picked: the mode on a level
+    (cos = 1), on a cell boundary (cos(w_1 m) = -1), next to a grid end, outside [a, b] on either
+    side, a = 0 (the ReLU law's lower end), harmonics n = 1, 2, 5."""
+    cases = [  # (m, s, r_a, r_t, n)
+        (3.0, 0.5, -8, 7, 1), (3.0, 0.5, -8, 7, 2), (3.25, 0.5, -8, 7, 1), (3.25, 0.5, -8, 7, 5),
+        (3.45, 0.5, -8, 7, 1), (-3.9, 0.5, -8, 7, 2), (5.0, 0.5, -8, 7, 1), (-4.4, 0.5, -8, 7, 1),
+        (2.0, 0.4, 0, 7, 1), (2.2, 0.4, 0, 7, 2), (0.3, 0.25, 0, 15, 1), (1.3, 1.1, -2, 1, 1),
+    ]
+    with mp.workdps(30):
+        for m, s, r_a, r_t, n in cases:
+            m, s = mp.mpf(m), mp.mpf(s)
+            a, b, w = r_a * s, r_t * s, 2 * mp.pi * n / s
+
+            def p(x):
+                return mp.exp(-abs(x - m)) / 2
+
+            def dp(x):  # one-sided at the grid ends (x != m)
+                return p(x) if x < m else -p(x)
+
+            pts = sorted({a, b} | {a + j * s / (2 * n) for j in range(1, int(2 * n * (r_t - r_a)))}
+                         | ({m} if a < m < b else set()))
+            ref = mp.quad(lambda x: mp.cos(w * x) * p(x), pts)
+            closed = (dp(b) - dp(a) + (mp.cos(w * m) if a < m < b else 0)) / (w * w + 1)
+            assert abs(ref - closed) <= mp.mpf(10) ** -20, (m, s, r_a, r_t, n)
+            assert abs(closed) <= (1 + p(a) + p(b)) / (w * w)
+
+
+@pytest.mark.parametrize("qsin", [False, True])
+def test_smooth_lower_where_the_ripple_is_deepest(qsin):
+    """smooth_lower with K = 1 + p(a) + p(b) at the scales where the ripple is deepest, the mode on a
+    level (m/s an integer: every cos(2 pi n m/s) = 1; QSin's ripple -(s^2/2) C_1 then reaches its
+    bound up to (w^2/(w^2 + 1)), MSQE's s^2 sum (-1)^n C_n/(pi^2 n^2) 7/8 of it): on a piece of
+    relative width 1e-12 the bound is below the mpmath curve, and within (1/8 (MSQE) + 2 (p(a) + p(b))
+    + 0.05) rho s^4 of it (the old K = 2 + p(a) + p(b) left more than rho s^4: the tightening is real,
+    and a K too small would fail the first assertion on the QSin cases)."""
+    import sys as _sys
+
+    sys_path = str(pathlib.Path(__file__).parent)
+    if sys_path not in _sys.path:
+        _sys.path.insert(0, sys_path)
+    from test_optimum_laplace_wide import _curve, _grid
+
+    rho = 1 / (8 * math.pi**2) if qsin else 1 / 360
+    for m, bits, signed, relu, f in ((20.0, 6, True, False, 1.05), (-50.0, 12, True, False, 1.3),
+                                     (50.0, 8, False, True, 1.02), (4.5, 10, True, False, 2.0),
+                                     (300.0, 16, True, False, 1.1), (10.0, 9, True, False, 1.5)):
+        r_b, r_t = _grid(bits, signed)
+        cur = FewCells(1, m, relu, r_b, r_t, qsin)
+        r_side = r_t if m > 0 else -cur.r_a
+        k = int(r_side / f)
+        s = abs(m) / k  # the mode on level k (sign(m) k)
+        lb = cur.smooth_lower(s, s * (1 + 1e-12))
+        F = _curve(m, bits, signed, qsin, 40, relu)
+        with mp.workdps(40):
+            Fs = F(mp.mpf(s))
+            gap = float((Fs - lb) / (rho * s**4))
+        pab = float(mp.exp(-abs(cur.r_a * s - m)) + mp.exp(-abs(r_t * s - m))) / 2  # p(a) + p(b)
+        assert gap >= 0.0, (m, bits, qsin, gap)
+        # the ripple reaches (1 - p(a) - p(b)) of 1 (QSin) or 7/8 (MSQE) of rho s^4 at least
+        assert gap <= (0.0 if qsin else 0.125) + 2.0 * pab + 0.05, (m, bits, qsin, gap, pab)

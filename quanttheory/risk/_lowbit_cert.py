@@ -1004,8 +1004,9 @@ class FewCells:
         / (pi^2 n^2)`` (``(1 - cos(2 pi x/s))/2``) gives ``F = H(s) + s^2 sum_n c_n C_n``, ``H = gamma s^2
         P(a < xi < b) + tf T(s)`` smooth and ``C_n = int_a^b cos(w_n x) p``, ``w_n = 2 pi n/s``.
         Integrating by parts twice (``e^{i w_n a} = e^{i w_n b} = 1``: the first boundary term is
-        imaginary; ``p'`` jumps by 1 at the mode and ``|p''| = p`` elsewhere):
-        ``|C_n| <= K/w_n^2``, ``K = p(a) + p(b) + 2``, so ``F >= H(s) - rho K s^4`` with ``rho =
+        imaginary; ``p'`` jumps by -1 at the mode and ``p'' = p`` elsewhere, so the second one gives
+        ``C_n`` back): ``C_n = (p'(b) - p'(a) + cos(w_n m) [a < m < b]) / (w_n^2 + 1)`` exactly, and
+        ``|C_n| <= K/w_n^2``, ``K = p(a) + p(b) + 1``, so ``F >= H(s) - rho K s^4`` with ``rho =
         zeta(4)/(4 pi^4) = 1/360`` (MSQE) or ``1/(8 pi^2)`` (QSin, n = 1 only).  ``H`` over the interval
         by its values and slopes at the ends and a lower bound of ``H''`` (:meth:`_lower_c`)."""
         m, r_t, r_a, relu = self.m, self.r_t, self.r_a, self.relu
@@ -1046,7 +1047,11 @@ class FewCells:
         c -= 1e-14 * abs(c)
         f1, g1 = HG(s1)
         f2, g2 = HG(s2)
-        K = 2.0 + pa + pb
+        # |C_n| <= (1 + p(a) + p(b))/(w_n^2 + 1) (was 2 + p(a) + p(b) over w_n^2: the second integration
+        # by parts gives int cos(w x) p'' = C_n itself (p'' = p off the mode), so C_n (1 + 1/w^2) =
+        # (p'(b) - p'(a) + cos(w m) [a < m < b]) / w^2 exactly; session lapmsqe, tests against mpmath in
+        # tests/test_optimum_laplace_geo.py)
+        K = 1.0 + pa + pb
         return self._lower_c(c, s1, s2, f1, g1, f2, g2) - rho * K * s2**4 * (1 + 1e-12)
 
     def lap_geo(self):
@@ -1728,7 +1733,7 @@ def _certify_at(cur, s_t, Y, far, max_bounds, excl=None):
                 edges = [u * (v / u) ** (i / npc) for i in range(npc + 1)]
                 edges[0], edges[-1] = u, v
                 if tooth:  # a ripple tooth wide next to s_t, doubling away from it
-                    edges = _tooth_edges(u, v, s_t, tooth)
+                    edges = _tooth_edges(u, v, s_t, TOOTH_W0 * tooth)
                 stack += [(e1, e2, None) for e1, e2 in zip(edges[:-1], edges[1:])]
     # nearest pieces first (popped last-in first-out): a deeper dip, if any, is most often a
     # neighbour of s_t (a law far off centre: the dips s ~ m / k next to it), found sooner
@@ -1751,7 +1756,7 @@ def _certify_at(cur, s_t, Y, far, max_bounds, excl=None):
             if excl is not None:
                 excl.append((s1, s2, F_up))
             continue
-        if tooth and s2 - s1 > 4.0 * tooth * (s2 / s_t) ** 2:
+        if tooth and s2 - s1 > TOOTH_SPLIT * tooth * (s2 / s_t) ** 2:
             mid = math.sqrt(s1 * s2)
             stack += [(s1, mid, m4), (mid, s2, m4)]
             continue
@@ -1785,6 +1790,9 @@ def _certify_at(cur, s_t, Y, far, max_bounds, excl=None):
     lower = (F_t - F_err - (abs(g_t) + g_err + lip * e) * e) * (1 - 1e-13)
     return dict(scale=s_t, scale_error=e, value=F_t, value_lower=lower, bounds=nb, evaluations=cur.n_eval,
                 curvature_min=cmin, hull=hull, curve=cur)
+
+
+TOOTH_W0, TOOTH_SPLIT = 0.5, 0.35
 
 
 def _tooth_edges(u, v, s_t, w):
