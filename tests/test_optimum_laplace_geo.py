@@ -364,3 +364,41 @@ def test_smooth_lower_where_the_ripple_is_deepest(qsin):
         assert gap >= 0.0, (m, bits, qsin, gap)
         # the ripple reaches (1 - p(a) - p(b)) of 1 (QSin) or 7/8 (MSQE) of rho s^4 at least
         assert gap <= (0.0 if qsin else 0.125) + 2.0 * pab + 0.05, (m, bits, qsin, gap, pab)
+
+
+def test_sqrt_lipschitz_lower_below_the_curve():
+    """FewCells.sqrt_lip_lower (|d sqrt(F)/ds| <= sqrt(m^2 + 2)/s + 1/2, Cauchy-Schwarz on R') below
+    the mpmath MSQE curve's minimum over 41 points of each piece: laws far off centre at few bits
+    (the humps between the level dips, where it is used), pieces 0.01-1 level wide, holding a dip, a
+    hump or a slope, signed and ReLU; with half the Lipschitz constant the same bound exceeds the
+    curve on some piece (the constant is needed: the test can fail)."""
+    import sys as _sys
+
+    sys_path = str(pathlib.Path(__file__).parent)
+    if sys_path not in _sys.path:
+        _sys.path.insert(0, sys_path)
+    from test_optimum_laplace_wide import _curve, _grid
+
+    rng = np.random.default_rng(5)
+    too_high = 0
+    for m, bits, signed, relu in ((300.0, 6, True, False), (-300.0, 6, True, False), (1000.0, 8, True, False),
+                                  (100.0, 5, True, False), (300.0, 5, False, True), (50.0, 8, True, False)):
+        r_b, r_t = _grid(bits, signed)
+        cur = FewCells(1, m, relu, r_b, r_t, False)
+        F = _curve(m, bits, signed, False, 30, relu)
+        r_side = r_t if m > 0 else -cur.r_a
+        for _ in range(6):
+            k = int(r_side / rng.uniform(1.0, 2.5))  # a level; its dip at s = |m|/k, a tooth ~ s/k wide
+            s_k = abs(m) / k
+            s1 = s_k * (1 + rng.uniform(-1.0, 1.0) / k)
+            s2 = s1 * (1 + rng.choice((0.01, 0.1, 0.3, 1.0)) / k)
+            f1, f2 = cur.both(s1)[0], cur.both(s2)[0]
+            lb = cur.sqrt_lip_lower(s1, s2, f1, f2)
+            with mp.workdps(30):
+                fmin = float(min(F(mp.mpf(s1) + (mp.mpf(s2) - s1) * i / 40) for i in range(41)))
+            assert lb <= fmin, (m, bits, s1, s2, lb, fmin)
+            L = 0.5 * (math.sqrt(m * m + 2.0) / s1 + 0.5)
+            a, b = math.sqrt(f1[0]), math.sqrt(f2[0])
+            v = max(0.5 * (a + b - L * (s2 - s1)), max(a, b) - L * (s2 - s1))
+            too_high += v > 0 and v * v > fmin * (1 + 1e-9)
+    assert too_high > 0
