@@ -160,6 +160,41 @@ def test_value_slope_against_mpmath(m, r_b, r_t, f):
     assert abs(G - gref) <= eG + 1e-9 * abs(G)
 
 
+def test_written_out_dual_pass_is_bit_identical():
+    """_lap_msqe_vd (the forward-mode pass of LaplaceCurve._curve written out on floats, used by
+    FewCells above 16 points) returns the very floats of the _Dual pass (whose value and slope the
+    mpmath tests above check): random laws, grids and scales up to GEO_S_MAX, including the mode
+    exactly on a level, on a rounding boundary and next to one, both segments empty or not, ReLU
+    and signed."""
+    import random
+
+    from quanttheory.risk._lowbit_cert import _lap_msqe_vd
+    from quanttheory.risk._normal_cert import LaplaceCurve, _Dual
+
+    rng = random.Random(7)
+    n = 0
+    for _ in range(120):
+        bits = rng.randint(5, 24)
+        signed = rng.random() < 0.6
+        relu = (not signed) or rng.random() < 0.2
+        m = rng.choice((1.0, -1.0)) * 10 ** rng.uniform(0.61, 4.5)
+        r_b, r_t = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
+        lap = LaplaceCurve(m, relu, r_b, r_t, False)
+        base = abs(m) / max(r_t, -r_b)
+        for j in range(30):
+            if j < 8:
+                k = round(abs(m) / base) + rng.randint(-3, 3)
+                s = abs(m) / (k + rng.choice((0.5, 0.0, 0.5 + 1e-12, 0.25)))
+            else:
+                s = base * 10 ** rng.uniform(-1.0, 1.3)
+            s = min(s, 16.0)  # FewCells.GEO_S_MAX: the closed form is not used beyond
+            F, T = lap._curve(_Dual(float(s), 1.0))
+            v, d, td = _lap_msqe_vd(m, relu, r_b, r_t, float(s))
+            assert (v, d, td) == (F.v, F.d, T.d), (m, relu, r_b, r_t, s)
+            n += 1
+    assert n == 3600
+
+
 # ----- the certified optimum against every dip near it -------------------------------------------
 def _ref_curve(m, r_b, r_t):
     """Independent MSQE curve of Laplace(m, 1) on [r_b, r_t] (standard units, no curve factor):
@@ -262,3 +297,108 @@ def test_qsin_certificate_against_every_dip(m, bits):
     assert abs(res.risk - best) <= tol + 1e-12 * best
     assert abs(s_best - s_star) <= err + 1e-6 * s_star
     assert dips[1][0] - best > 10 * tol
+
+
+# ----- the ripple bound of FewCells.smooth_lower (session lapmsqe) ---------------------------------
+def test_ripple_coefficient_closed_form():
+    """C = int_a^b cos(w x) p(x) dx (p = e^{-|x - m|}/2, a, b multiples of s, w = 2 pi n/s) equals
+    (p'(b) - p'(a) + cos(w m) [a < m < b]) / (w^2 + 1) (two integrations by parts; p'' = p off the
+    mode, p' jumps by -1 there), the identity behind smooth_lower's K = 1 + p(a) + p(b). Against
+    mpmath quadrature (split at the mode and at every period), hand-picked: the mode on a level
+    (cos = 1), on a cell boundary (cos(w_1 m) = -1), next to a grid end, outside [a, b] on either
+    side, a = 0 (the ReLU law's lower end), harmonics n = 1, 2, 5."""
+    cases = [  # (m, s, r_a, r_t, n)
+        (3.0, 0.5, -8, 7, 1), (3.0, 0.5, -8, 7, 2), (3.25, 0.5, -8, 7, 1), (3.25, 0.5, -8, 7, 5),
+        (3.45, 0.5, -8, 7, 1), (-3.9, 0.5, -8, 7, 2), (5.0, 0.5, -8, 7, 1), (-4.4, 0.5, -8, 7, 1),
+        (2.0, 0.4, 0, 7, 1), (2.2, 0.4, 0, 7, 2), (0.3, 0.25, 0, 15, 1), (1.3, 1.1, -2, 1, 1),
+    ]
+    with mp.workdps(30):
+        for m, s, r_a, r_t, n in cases:
+            m, s = mp.mpf(m), mp.mpf(s)
+            a, b, w = r_a * s, r_t * s, 2 * mp.pi * n / s
+
+            def p(x):
+                return mp.exp(-abs(x - m)) / 2
+
+            def dp(x):  # one-sided at the grid ends (x != m)
+                return p(x) if x < m else -p(x)
+
+            pts = sorted({a, b} | {a + j * s / (2 * n) for j in range(1, int(2 * n * (r_t - r_a)))}
+                         | ({m} if a < m < b else set()))
+            ref = mp.quad(lambda x: mp.cos(w * x) * p(x), pts)
+            closed = (dp(b) - dp(a) + (mp.cos(w * m) if a < m < b else 0)) / (w * w + 1)
+            assert abs(ref - closed) <= mp.mpf(10) ** -20, (m, s, r_a, r_t, n)
+            assert abs(closed) <= (1 + p(a) + p(b)) / (w * w)
+
+
+@pytest.mark.parametrize("qsin", [False, True])
+def test_smooth_lower_where_the_ripple_is_deepest(qsin):
+    """smooth_lower with K = 1 + p(a) + p(b) at the scales where the ripple is deepest, the mode on a
+    level (m/s an integer: every cos(2 pi n m/s) = 1; QSin's ripple -(s^2/2) C_1 then reaches its
+    bound up to (w^2/(w^2 + 1)), MSQE's s^2 sum (-1)^n C_n/(pi^2 n^2) 7/8 of it): on a piece of
+    relative width 1e-12 the bound is below the mpmath curve, and within (1/8 (MSQE) + 2 (p(a) + p(b))
+    + 0.05) rho s^4 of it (the old K = 2 + p(a) + p(b) left more than rho s^4: the tightening is real,
+    and a K too small would fail the first assertion on the QSin cases)."""
+    import sys as _sys
+
+    sys_path = str(pathlib.Path(__file__).parent)
+    if sys_path not in _sys.path:
+        _sys.path.insert(0, sys_path)
+    from test_optimum_laplace_wide import _curve, _grid
+
+    rho = 1 / (8 * math.pi**2) if qsin else 1 / 360
+    for m, bits, signed, relu, f in ((20.0, 6, True, False, 1.05), (-50.0, 12, True, False, 1.3),
+                                     (50.0, 8, False, True, 1.02), (4.5, 10, True, False, 2.0),
+                                     (300.0, 16, True, False, 1.1), (10.0, 9, True, False, 1.5)):
+        r_b, r_t = _grid(bits, signed)
+        cur = FewCells(1, m, relu, r_b, r_t, qsin)
+        r_side = r_t if m > 0 else -cur.r_a
+        k = int(r_side / f)
+        s = abs(m) / k  # the mode on level k (sign(m) k)
+        lb = cur.smooth_lower(s, s * (1 + 1e-12))
+        F = _curve(m, bits, signed, qsin, 40, relu)
+        with mp.workdps(40):
+            Fs = F(mp.mpf(s))
+            gap = float((Fs - lb) / (rho * s**4))
+        pab = float(mp.exp(-abs(cur.r_a * s - m)) + mp.exp(-abs(r_t * s - m))) / 2  # p(a) + p(b)
+        assert gap >= 0.0, (m, bits, qsin, gap)
+        # the ripple reaches (1 - p(a) - p(b)) of 1 (QSin) or 7/8 (MSQE) of rho s^4 at least
+        assert gap <= (0.0 if qsin else 0.125) + 2.0 * pab + 0.05, (m, bits, qsin, gap, pab)
+
+
+def test_sqrt_lipschitz_lower_below_the_curve():
+    """FewCells.sqrt_lip_lower (|d sqrt(F)/ds| <= sqrt(m^2 + 2)/s + 1/2, Cauchy-Schwarz on R') below
+    the mpmath MSQE curve's minimum over 41 points of each piece: laws far off centre at few bits
+    (the humps between the level dips, where it is used), pieces 0.01-1 level wide, holding a dip, a
+    hump or a slope, signed and ReLU; with half the Lipschitz constant the same bound exceeds the
+    curve on some piece (the constant is needed: the test can fail)."""
+    import sys as _sys
+
+    sys_path = str(pathlib.Path(__file__).parent)
+    if sys_path not in _sys.path:
+        _sys.path.insert(0, sys_path)
+    from test_optimum_laplace_wide import _curve, _grid
+
+    rng = np.random.default_rng(5)
+    too_high = 0
+    for m, bits, signed, relu in ((300.0, 6, True, False), (-300.0, 6, True, False), (1000.0, 8, True, False),
+                                  (100.0, 5, True, False), (300.0, 5, False, True), (50.0, 8, True, False)):
+        r_b, r_t = _grid(bits, signed)
+        cur = FewCells(1, m, relu, r_b, r_t, False)
+        F = _curve(m, bits, signed, False, 30, relu)
+        r_side = r_t if m > 0 else -cur.r_a
+        for _ in range(6):
+            k = int(r_side / rng.uniform(1.0, 2.5))  # a level; its dip at s = |m|/k, a tooth ~ s/k wide
+            s_k = abs(m) / k
+            s1 = s_k * (1 + rng.uniform(-1.0, 1.0) / k)
+            s2 = s1 * (1 + rng.choice((0.01, 0.1, 0.3, 1.0)) / k)
+            f1, f2 = cur.both(s1)[0], cur.both(s2)[0]
+            lb = cur.sqrt_lip_lower(s1, s2, f1, f2)
+            with mp.workdps(30):
+                fmin = float(min(F(mp.mpf(s1) + (mp.mpf(s2) - s1) * i / 40) for i in range(41)))
+            assert lb <= fmin, (m, bits, s1, s2, lb, fmin)
+            L = 0.5 * (math.sqrt(m * m + 2.0) / s1 + 0.5)
+            a, b = math.sqrt(f1[0]), math.sqrt(f2[0])
+            v = max(0.5 * (a + b - L * (s2 - s1)), max(a, b) - L * (s2 - s1))
+            too_high += v > 0 and v * v > fmin * (1 + 1e-9)
+    assert too_high > 0

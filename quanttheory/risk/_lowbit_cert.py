@@ -188,15 +188,16 @@ def _geo_pow(N, a):
         return [n, n * (n - 1) / 2, (n - 1) * n * (2 * n - 1) / 6, (n * (n - 1) / 2) ** 2,
                 (n - 1) * n * (2 * n - 1) * (3 * (n - 1) ** 2 + 3 * (n - 1) - 1) / 30]
     if N <= 48:
-        G = [0.0] * 5
+        g0 = g1 = g2 = g3 = g4 = 0.0
+        exp = math.exp
         for i in range(int(N)):
-            e = math.exp(-a * i)
-            G[0] += e
-            G[1] += i * e
-            G[2] += i * i * e
-            G[3] += i * i * i * e
-            G[4] += i * i * i * i * e
-        return G
+            e = exp(-a * i)
+            g0 += e
+            g1 += i * e
+            g2 += i * i * e
+            g3 += i * i * i * e
+            g4 += i * i * i * i * e
+        return [g0, g1, g2, g3, g4]
     q = math.exp(-a)
     om = -math.expm1(-a)  # 1 - q without cancellation
     S = [1.0 / om, q / om**2, q * (1 + q) / om**3, q * (1 + 4 * q + q * q) / om**4,
@@ -206,7 +207,7 @@ def _geo_pow(N, a):
     if a * N >= 4.0:
         qN = math.exp(-a * N)
         n = float(N)
-        return [S[k] - qN * sum(_BINOM[k][j] * n ** (k - j) * S[j] for j in range(k + 1)) for k in range(5)]
+        return [S[k] - qN * v for k, v in enumerate(_bsum(n, S))]
     # doubling: B = sums over a block of L terms; the result accumulates blocks at offset n0
     B = [1.0, 0.0, 0.0, 0.0, 0.0]  # the block {i = 0}
     L = 1
@@ -216,34 +217,195 @@ def _geo_pow(N, a):
     while rem:
         if rem & 1:
             w = math.exp(-a * n0)
-            R = [R[k] + w * sum(_BINOM[k][j] * float(n0) ** (k - j) * B[j] for j in range(k + 1))
-                 for k in range(5)]
+            R = [R[k] + w * v for k, v in enumerate(_bsum(float(n0), B))]
             n0 += L
         rem >>= 1
         if rem:
             w = math.exp(-a * L)
-            B = [B[k] + w * sum(_BINOM[k][j] * float(L) ** (k - j) * B[j] for j in range(k + 1))
-                 for k in range(5)]
+            B = [B[k] + w * v for k, v in enumerate(_bsum(float(L), B))]
             L *= 2
     return R
 
 
-def _ap_sums(x0, d, N, a):
+def _bsum(n, V):
+    """``[sum_{j <= k} C(k, j) n^(k - j) V_j for k in 0..4]``, each term ``(C(k, j) n^(k - j)) V_j`` and
+    the terms added in the order of j, as ``sum()`` over them (the same floats, up to a zero's sign;
+    written out: the generator expressions took a third of an evaluation of R'')."""
+    p1, p2, p3, p4 = n, n**2, n**3, n**4
+    V0, V1, V2, V3, V4 = V
+    return [V0, p1 * V0 + V1, p2 * V0 + (2 * p1) * V1 + V2, p3 * V0 + (3 * p2) * V1 + (3 * p1) * V2 + V3,
+            p4 * V0 + (4 * p3) * V1 + (6 * p2) * V2 + (4 * p1) * V3 + V4]
+
+
+def _ap_sums(x0, d, N, a, nmax=4):
     """``(T, A)``: ``T_n = sum_{i<N} (x0 + i d)^n e^{-a i}``, ``n = 0..4``, by the binomial expansion
     over :func:`_geo_pow`, and ``A_n`` >= the sum of the magnitudes of the expansion's terms
-    (>= ``|T_n|``; the rounding of ``T_n`` is within ``1e-13 A_n``)."""
+    (>= ``|T_n|``; the rounding of ``T_n`` is within ``1e-13 A_n``); ``n > nmax`` left at 0."""
     G = _geo_pow(N, a)
     ax, ad = abs(x0), abs(d)
     T = [0.0] * 5
     A = [0.0] * 5
-    for n in range(5):
+    if d == 1.0 or d == -1.0:
+        # (the callers' case: d^k = +-1 and |d|^k = 1 exactly, so the products by them are exact and
+        # left out; the rest as below, term for term)
+        xp = [x0**j for j in range(nmax + 1)]
+        axp = [ax**j for j in range(nmax + 1)]
+        neg = d < 0.0
+        for n in range(nmax + 1):
+            t = at = 0.0
+            Bn = _BINOM[n]
+            for k in range(n + 1):
+                g = Bn[k] * G[k]
+                v = g * xp[n - k]
+                t += -v if (neg and k & 1) else v
+                at += g * axp[n - k]
+            T[n], A[n] = t, at
+        return T, A
+    xp = [x0**j for j in range(nmax + 1)]
+    dp = [d**k for k in range(nmax + 1)]
+    axp = [ax**j for j in range(nmax + 1)]
+    adp = [ad**k for k in range(nmax + 1)]
+    for n in range(nmax + 1):
         t = at = 0.0
+        Bn = _BINOM[n]
         for k in range(n + 1):
-            g = _BINOM[n][k] * G[k]
-            t += g * x0 ** (n - k) * d**k
-            at += g * ax ** (n - k) * ad**k
+            g = Bn[k] * G[k]
+            t += g * xp[n - k] * dp[k]
+            at += g * axp[n - k] * adp[k]
         T[n], A[n] = t, at
     return T, A
+
+
+def _lap_msqe_vd(mu, relu, r_b, r_t, s):
+    """``(F, F', T')`` of the Laplace MSQE curve at ``s``: ``LaplaceCurve._curve(_Dual(s, 1))`` (the
+    geometric-series closed form of :class:`._normal_cert.LaplaceCurve`, differentiated in forward
+    mode) with the dual arithmetic written out on pairs of floats, every value and derivative
+    component the same float operation in the same order as ``_Dual``'s (a float argument taken as
+    a dual with derivative 0), so the results are bit-identical up to the sign of a zero (checked on
+    tens of thousands of scales, tests/test_optimum_laplace_geo.py); ~4x faster (no objects).
+    ``relu`` with ``r_t <= 0`` is not handled (the caller keeps the dual path there)."""
+    exp, es = math.exp, nc._e_series
+    qv = mu / s
+    qd = -mu / (s * s)
+    kmu = float(math.floor(qv + 0.5))
+    dv_, dd_ = qv - kmu, qd  # dmu
+
+    def tail(c, dmv, dmd):  # _ltail: e = (c - dmu) kap; c = kB - kmu
+        xv = c - dmv
+        ev, ed = xv * s, -dmd * s + xv
+        if ev >= 0.0:
+            E = exp(-ev)
+            return E, E * -ed
+        E = exp(ev)
+        return ev * ev + 2.0 - E, (ed * ev + ev * ed) - E * ed
+
+    kb = float(r_t)
+    Tv, Td = tail(kb - kmu, dv_, dd_)
+    ka = 0.0
+    if not relu:
+        ka = float(r_b)
+        t2v, t2d = tail(-ka - (-kmu), -dv_, -dd_)
+        Tv, Td = Tv + t2v, Td + t2d
+
+    def le2(zv, zd):  # (_e_series(zv, 2), _e_series(zv, 3) zd), both series in one loop
+        if -2.0 <= zv <= 2.0:
+            term, a2, a3 = 1.0, 1.0 / 3, 1.0 / 4
+            for k in range(1, 40):
+                term *= zv / k
+                a2 += term / (k + 3)
+                a3 += term / (k + 4)
+                if -1e-18 < term < 1e-18:
+                    break
+            return a2, a3 * zd
+        return es(zv, 2), es(zv, 3) * zd
+
+    def li2(d1v, d1d, d2v, d2d):  # _li2(d1, d2, -kap); z d = (-s dv, -dv - s dd)
+        if d2v <= d1v:
+            return 0.0, 0.0
+        if d1v >= 0.0:
+            a3v, a3d, bv, bd = d2v, d2d, d1v, d1d
+            sg = -1.0
+        elif d2v <= 0.0:
+            a3v, a3d, bv, bd = -d1v, -d1d, -d2v, -d2d
+            sg = -1.0
+        else:
+            a3v, a3d, bv, bd = -d1v, -d1d, d2v, d2d
+            sg = 1.0
+        # first term: a^3 E_2(z x) with x the argument whose cube is a^3 (x = d2 or d1)
+        x1v, x1d = (d2v, d2d) if d1v >= 0.0 else (d1v, d1d)
+        x2v, x2d = (d1v, d1d) if d1v >= 0.0 else (d2v, d2d)
+        L1v, L1d = le2(-s * x1v, -1.0 * x1v + -s * x1d)
+        L2v, L2d = le2(-s * x2v, -1.0 * x2v + -s * x2d)
+        p1v, p1d = a3v**3, 3 * a3v**2 * a3d
+        p2v, p2d = bv**3, 3 * bv**2 * bd
+        u1v, u1d = p1v * L1v, p1d * L1v + p1v * L1d
+        u2v, u2d = p2v * L2v, p2d * L2v + p2v * L2d
+        if sg < 0.0:
+            return u1v - u2v, u1d - u2d
+        return u1v + u2v, u1d + u2d
+
+    pv, pd = s / 2.0, 1.0 / 2.0  # pref = kap / 2
+    mf = None
+
+    def seg(ku, duv, dud, kv, dvv, dvd, km, dmv, dmd):  # _lseg_right(..., vinf=False, qsin=False)[2]
+        nonlocal mf
+        xv = (ku - km) - dmv  # -((ku - km) - dmu) kap
+        av, ad = -xv, -(-dmd)
+        av, ad = av * s, ad * s + av
+        E = exp(av)
+        ev, ed = pv * E, pd * E + pv * (E * ad)
+        if kv == ku:
+            lv, ld = li2(duv, dud, dvv, dvd)
+            return ev * lv, ed * lv + ev * ld
+        lv, ld = li2(duv, dud, 0.5, 0.0)
+        qv, qd = ev * lv, ed * lv + ev * ld
+        if mf is None:
+            a_v, a_d = le2(s * 0.5, 1.0 * 0.5)
+            b_v, b_d = le2(s * -0.5, 1.0 * -0.5)
+            mf = ((a_v + b_v) * 0.125, (a_d + b_d) * 0.125)
+        c1 = (ku + 1) - km
+        e1v = c1 - dmv
+        e1v, e1d = e1v * s, -dmd * s + e1v
+        nfull = kv - ku - 1
+        if nfull > 0:
+            nv = -s * nfull
+            nd = -1.0 * nfull
+            Nv, Nd = math.expm1(nv), exp(nv) * nd
+            Dv, Dd = math.expm1(-s), exp(-s) * -1.0
+            gv, gd = Nv / Dv, (Nd * Dv - Nv * Dd) / (Dv * Dv)
+        else:
+            gv = gd = 0.0
+        xv = (kv - km) - dmv
+        av, ad = -xv, -(-dmd)
+        av, ad = av * s, ad * s + av
+        E = exp(av)
+        e2v, e2d = pv * E, pd * E + pv * (E * ad)
+        lv, ld = li2(-0.5, 0.0, dvv, dvd)
+        qv, qd = qv + e2v * lv, qd + (e2d * lv + e2v * ld)
+        E = exp(-e1v)
+        e3v, e3d = pv * E, pd * E + pv * (E * -e1d)
+        e3v, e3d = e3v * mf[0], e3d * mf[0] + e3v * mf[1]
+        return qv + e3v * gv, qd + (e3d * gv + e3v * gd)
+
+    before = nc._lbefore
+    mv = md = 0.0
+    if before(ka, 0.0, kmu, dv_):
+        ku, duv, dud = kmu, dv_, dd_
+    else:
+        ku, duv, dud = ka, 0.0, 0.0
+    if before(ku, duv, kb, 0.0):
+        q1v, q1d = seg(ku, duv, dud, kb, 0.0, 0.0, kmu, dv_, dd_)
+        mv, md = q1v + 0.0, q1d
+    if before(kmu, dv_, kb, 0.0):
+        kv, dvv, dvd = kmu, dv_, dd_
+    else:
+        kv, dvv, dvd = kb, 0.0, 0.0
+    if before(ka, 0.0, kv, dvv):
+        q2v, q2d = seg(-kv, -dvv, -dvd, -ka, 0.0, 0.0, -kmu, -dv_, -dd_)
+        mv, md = mv + q2v, md + q2d
+    ssv, ssd = s * s, 1.0 * s + s * 1.0
+    gv, gd = ssv * mv, ssd * mv + ssv * md
+    return gv + Tv, gd + Td, Td
 
 
 class FewCells:
@@ -342,9 +504,9 @@ class FewCells:
                 # off centre, more than 16 points: the geometric-series closed form, O(1) whatever
                 # the bit width (the cell sums below are O(points)); value and slope from one
                 # forward-mode pass (its value part is the float pass's, bit for bit: 2,000 scales)
-                F, T = self._lap._curve(nc._Dual(float(s), 1.0))
-                F = F if isinstance(F, nc._Dual) else nc._Dual(F, 0.0)
-                T = T if isinstance(T, nc._Dual) else nc._Dual(T, 0.0)
+                # (_lap_msqe_vd: the same dual pass written out on floats, bit-identical, ~4x faster)
+                F, T = nc._Dual(0.0, 0.0), nc._Dual(0.0, 0.0)
+                F.v, F.d, T.d = _lap_msqe_vd(self.m, self.relu, self.r_b, self.r_t, float(s))
                 # the errors of LaplaceCurve.value and .deriv; the slope's with (4 + |m|) |F|/s instead of
                 # 4 |F|/s: the forward-mode terms of the mode's offset q = m/s carry dq/ds = -m/s^2 (against
                 # mpmath: LaplaceCurve's 1e-12 (4 |F|/s + |T'|) was exceeded 19x at m = 1000, 16-20 bits;
@@ -842,8 +1004,9 @@ class FewCells:
         / (pi^2 n^2)`` (``(1 - cos(2 pi x/s))/2``) gives ``F = H(s) + s^2 sum_n c_n C_n``, ``H = gamma s^2
         P(a < xi < b) + tf T(s)`` smooth and ``C_n = int_a^b cos(w_n x) p``, ``w_n = 2 pi n/s``.
         Integrating by parts twice (``e^{i w_n a} = e^{i w_n b} = 1``: the first boundary term is
-        imaginary; ``p'`` jumps by 1 at the mode and ``|p''| = p`` elsewhere):
-        ``|C_n| <= K/w_n^2``, ``K = p(a) + p(b) + 2``, so ``F >= H(s) - rho K s^4`` with ``rho =
+        imaginary; ``p'`` jumps by -1 at the mode and ``p'' = p`` elsewhere, so the second one gives
+        ``C_n`` back): ``C_n = (p'(b) - p'(a) + cos(w_n m) [a < m < b]) / (w_n^2 + 1)`` exactly, and
+        ``|C_n| <= K/w_n^2``, ``K = p(a) + p(b) + 1``, so ``F >= H(s) - rho K s^4`` with ``rho =
         zeta(4)/(4 pi^4) = 1/360`` (MSQE) or ``1/(8 pi^2)`` (QSin, n = 1 only).  ``H`` over the interval
         by its values and slopes at the ends and a lower bound of ``H''`` (:meth:`_lower_c`)."""
         m, r_t, r_a, relu = self.m, self.r_t, self.r_a, self.relu
@@ -884,8 +1047,28 @@ class FewCells:
         c -= 1e-14 * abs(c)
         f1, g1 = HG(s1)
         f2, g2 = HG(s2)
-        K = 2.0 + pa + pb
+        # |C_n| <= (1 + p(a) + p(b))/(w_n^2 + 1) (was 2 + p(a) + p(b) over w_n^2: the second integration
+        # by parts gives int cos(w x) p'' = C_n itself (p'' = p off the mode), so C_n (1 + 1/w^2) =
+        # (p'(b) - p'(a) + cos(w m) [a < m < b]) / w^2 exactly; session lapmsqe, tests against mpmath in
+        # tests/test_optimum_laplace_geo.py)
+        K = 1.0 + pa + pb
         return self._lower_c(c, s1, s2, f1, g1, f2, g2) - rho * K * s2**4 * (1 + 1e-12)
+
+    def sqrt_lip_lower(self, s1, s2, f1, f2):
+        """Lower bound of F over ``[s1, s2]`` (MSQE) from its values at the ends (``(F, err)``) and
+        the Lipschitz bound of ``sqrt(F)``: ``R' = -2 E[K (xi - K s)]`` (``K`` the level of ``xi``; the
+        error is continuous, so no boundary term), so by Cauchy-Schwarz ``|R'| <= 2 sqrt(E[K^2] F)``,
+        and ``|K| <= |xi|/s + 1/2`` (rounding; clipping to a range holding 0 only lowers ``|K|``) gives
+        ``E[K^2] <= (sqrt(E[xi^2])/s + 1/2)^2``, ``E[xi^2] <= m^2 + 2`` (Laplace(m, 1); the ReLU curve's
+        continuous part has less): ``|d sqrt(F)/ds| <= L = sqrt(m^2 + 2)/s1 + 1/2`` on the piece. Strong
+        where F is far above the threshold (the humps between the dips of a law far off centre, where
+        ``sqrt(F) ~ |m - k s|`` has slope ~``k`` and the bound of R'' is very negative)."""
+        L = (math.sqrt(self.m * self.m + 2.0) / s1 + 0.5) * (1 + 1e-12)
+        a = math.sqrt(max(f1[0] - f1[1], 0.0))
+        b = math.sqrt(max(f2[0] - f2[1], 0.0))
+        Lw = L * (s2 - s1)
+        v = max(0.5 * (a + b - Lw), max(a, b) - Lw)
+        return v * v * (1 - 1e-12) if v > 0.0 else 0.0
 
     def lap_geo(self):
         return self.law == 1 and not self.qsin and self.LAP_MSQE and abs(self.m) > 4.0 \
@@ -901,9 +1084,10 @@ class FewCells:
     # jump is upward, and the Taylor bounds R''(s) >= R''(u) + R'''(u+) (s - u) - M4 (s - u)^2/2
     # (s > u) and R''(s) >= R''(u) - R'''(u-) (u - s) - M4 (u - s)^2/2 (s < u) hold with M4 a bound
     # of the regular part |R''''| <= 8 sum |c|^3 p(c s) + 2 s sum c^4 p(c s) (|p'| = p'' = p off the mode).
-    def _lap_part(self, k1, k2, sigma, above):
+    def _lap_part(self, k1, k2, sigma, above, nmax=4):
         """(T, A, N): ``T_n = sum c^n p(c sigma)`` over the boundaries ``c = k + 1/2``, ``k1 <= k <= k2``,
-        all on one side of the mode at ``sigma`` (``above``: ``c sigma >= m``), ``A_n`` the magnitudes."""
+        all on one side of the mode at ``sigma`` (``above``: ``c sigma >= m``), ``A_n`` the magnitudes
+        (``n <= nmax``; the others 0)."""
         m = self.m
         if above:
             x0, d = k1 + 0.5, 1.0
@@ -913,7 +1097,7 @@ class FewCells:
             dist = m - x0 * sigma
         pre = 0.5 * math.exp(-max(dist, 0.0))
         N = k2 - k1 + 1
-        T, A = _ap_sums(x0, d, N, sigma)
+        T, A = _ap_sums(x0, d, N, sigma, nmax)
         return [pre * t for t in T], [pre * v for v in A], N
 
     def _lap_ranges(self):
@@ -933,7 +1117,7 @@ class FewCells:
                 k1, k2 = (max(a, thr), b) if above else (a, min(b, thr - 1))
                 if k2 < k1:
                     continue
-                T, A, N = self._lap_part(k1, k2, s, above)
+                T, A, N = self._lap_part(k1, k2, s, above, 3)
                 S2 += T[2]
                 A2 += A[2]
                 S3 += -T[3] if above else T[3]  # sum c^3 p'(c s): p' = -p above the mode, +p below
@@ -1355,6 +1539,65 @@ def _bracket_root(cur, s0, step=2.0, nmax=60):
     return None
 
 
+def _smooth_argmin(cur, s0):
+    """Laplace MSQE above 16 points (:meth:`FewCells.lap_geo`): a root of the slope of the curve's
+    smooth part ``H(s) = s^2/12 P(a < xi < b) + T(s)`` (:meth:`FewCells.smooth_lower`; the ripple
+    left out), bracketed upwards from ``s0`` by steps of 1.5x; ``None`` if not found. A starting
+    point only (no rigour needed: the certificate proves the optimum wherever it starts): s* lies
+    within about half a ripple tooth of it (13 laws, 6-16 bits, 0.0-0.5 teeth), where the search from
+    ``s0 = (|m| - 2)/r`` stepped up to s* by steps of a third of a tooth after 1.02x ones (10-50
+    evaluations) and then often restarted in a neighbouring tooth."""
+    m, r_t, r_a, relu = cur.m, cur.r_t, cur.r_a, cur.relu
+
+    def hp(s):  # H'(s) = s/6 P + s^2/12 P' + T'
+        b = r_t * s
+        a = 0.0 if relu else r_a * s
+        P = nc._lmass(a - m, b - m)
+        dP = r_t * 0.5 * math.exp(-abs(b - m))
+        tp = -2.0 * r_t * (0.5 * math.exp(-(b - m)) if b >= m else (m - b) + 0.5 * math.exp(-(m - b)))
+        if not relu:
+            dP -= r_a * 0.5 * math.exp(-abs(a - m))
+            tp += 2.0 * r_a * (0.5 * math.exp(a - m) if a <= m else (a - m) + 0.5 * math.exp(-(a - m)))
+        return s * P / 6.0 + s * s * dP / 12.0 + tp
+
+    lo = s0
+    glo = hp(lo)
+    if not glo < 0.0:
+        return None
+    for _ in range(40):
+        hi = lo * 1.5
+        ghi = hp(hi)
+        if ghi > 0.0:
+            return _brent_root(hp, lo, hi, glo, ghi, rtol=1e-12)[0]
+        lo, glo = hi, ghi
+    return None
+
+
+def _tooth_descent(cur, s_t):
+    """Laplace MSQE above 16 points: near s* the curve has one dip per ripple tooth (the mode on
+    level ``k = round(|m|/s)``; a cell boundary crosses the mode between two teeth), the dips alike
+    in shape, so the point of the same phase ``q = |m|/s_t`` in a neighbouring tooth, ``|m|/(q + j)``,
+    bounds that tooth's dip from above. From the dip ``s_t`` walk tooth by tooth (first towards
+    larger q, then smaller) while that value falls below ``F(s_t)``; the point in the lowest tooth
+    reached, or ``None`` when neither neighbour is lower (2 evaluations; a heuristic, the
+    certificate proves the optimum wherever it starts)."""
+    am = abs(cur.m)
+    q = am / s_t
+    F0 = cur.value(s_t)[0]
+    for d in (1.0, -1.0):
+        best, Fb, j = None, F0, d
+        while q + j > 0.5 and abs(j) <= 64:
+            s = am / (q + j)
+            F = cur.value(s)[0]
+            if not F < Fb:
+                break
+            best, Fb = s, F
+            j += d
+        if best is not None:
+            return best
+    return None
+
+
 def certify_few(law, m, relu, r_b, r_t, qsin=False, max_bounds=3000):
     """Certified global minimizer (dict like :func:`._normal_cert.certify`) or None."""
     if not relu and r_b == 0:  # unsigned grid: the ReLU curve plus the constant tf E[xi^2; xi < 0]
@@ -1376,6 +1619,11 @@ def certify_few(law, m, relu, r_b, r_t, qsin=False, max_bounds=3000):
     r_side = cur.r_t if m > 0 else -cur.r_a
     if r_side > 0 and abs(m) > 4.0 and (abs(m) - 2.0) / r_side > start:
         start, step0 = (abs(m) - 2.0) / r_side, 1.02
+    # Laplace MSQE above 16 points: from the minimizer of the curve's smooth part (no evaluation),
+    # in steps of a third of a ripple tooth; each dip found is compared with its neighbouring teeth
+    smooth = cur.lap_geo() and r_side > 0 and _smooth_argmin(cur, start)
+    if smooth:
+        start = smooth
     Y, far = cur.far_lower()
     seen = set()
     # a ripple curve restarts several times (one per deeper dip found): the pieces excluded under a
@@ -1386,7 +1634,7 @@ def certify_few(law, m, relu, r_b, r_t, qsin=False, max_bounds=3000):
     for _restart in range(24 if cur.ripple() else 8):
         # restarts bracket finely: the dips of a law far off centre (s ~ m / k) are < 2x apart
         step = step0 if _restart == 0 else 1.02
-        if _restart and abs(m) > 4.0:
+        if (_restart or smooth) and abs(m) > 4.0:
             # the dips s ~ |m| / k are ~ s / |m| apart (relative): steps of 1.02x can jump from the
             # restart point over its own dip into the next one (the search then cycles)
             step = 1.0 + min(0.02, 0.3 * start / abs(m))
@@ -1401,7 +1649,12 @@ def certify_few(law, m, relu, r_b, r_t, qsin=False, max_bounds=3000):
             # the restart found the same root again (dips tied or too close): give up
             return None
         seen.add(s_t)
-        if _restart == 0 and step0 != 2.0:
+        if smooth:
+            low = _tooth_descent(cur, s_t)
+            if low is not None:  # a neighbouring tooth's dip is lower: restart there
+                start = low
+                continue
+        elif _restart == 0 and step0 != 2.0:
             # off centre the next level's dip (mean on level r - 1, r - 2: both neighbours present)
             # is often deeper than the outermost one: look there first (2 evaluations)
             F_t = cur.value(s_t)[0]
@@ -1483,12 +1736,20 @@ def _certify_at(cur, s_t, Y, far, max_bounds, excl=None):
         return None
     # 4. branch and bound on [x, a] and [b, Y]
     stack = []
+    # Laplace MSQE above 16 points: the width of a ripple tooth at s_t (s^2/|m|: the mode moves by
+    # one level); the smooth-part bound excludes all but the few teeth next to s_t, so the pieces
+    # start at that width there (were: 1.6x pieces bisected ~18 times down to it, each level
+    # evaluated), and a piece wider than 4 teeth is split without evaluating F (its second-order
+    # bound cannot hold across the concave crossings of R'')
+    tooth = s_t * s_t / abs(cur.m) if cur.lap_geo() else 0.0
     for u0, v0 in ((x, hull[0]), (hull[1], Y)):
         for u, v in ([(u0, v0)] if excl is None else _gaps(u0, v0, excl, F_up)):
             if v > u:
                 npc = max(2, int(math.ceil(math.log(v / u) / math.log(1.6))))
                 edges = [u * (v / u) ** (i / npc) for i in range(npc + 1)]
                 edges[0], edges[-1] = u, v
+                if tooth:  # a ripple tooth wide next to s_t, doubling away from it
+                    edges = _tooth_edges(u, v, s_t, TOOTH_W0 * tooth)
                 stack += [(e1, e2, None) for e1, e2 in zip(edges[:-1], edges[1:])]
     # nearest pieces first (popped last-in first-out): a deeper dip, if any, is most often a
     # neighbour of s_t (a law far off centre: the dips s ~ m / k next to it), found sooner
@@ -1506,15 +1767,29 @@ def _certify_at(cur, s_t, Y, far, max_bounds, excl=None):
         nb += 1
         if nb > max_bounds:
             return None
-        if cur.lattice_lower(s1, s2) > F_up or (excl is not None and cur.smooth_lower(s1, s2) > F_up):
+        # (smooth_lower cannot exclude a piece above s_t once s^2 >= 30 (QSin 4 pi^2): its remainder
+        # s^4/360 (s^4/(8 pi^2)) then exceeds the granular part s^2/12 (s^2/2) of H, and the clipping
+        # part is below T(s_t) <= F_up there)
+        if cur.lattice_lower(s1, s2) > F_up or (excl is not None
+                                                and not (s1 >= s_t and s2 * s2 >= (40.0 if cur.qsin else 30.0))
+                                                and cur.smooth_lower(s1, s2) > F_up):
             # no evaluation of F needed (a ripple curve: its smooth part less the ripple's bound)
             if excl is not None:
                 excl.append((s1, s2, F_up))
+            continue
+        if tooth and s2 - s1 > TOOTH_SPLIT * tooth * (s2 / s_t) ** 2:
+            mid = math.sqrt(s1 * s2)
+            stack += [(s1, mid, m4), (mid, s2, m4)]
             continue
         (f1, g1), (f2, g2) = ev(s1), ev(s2)
         for s, f in ((s1, f1), (s2, f2)):
             if f[0] + f[1] < F_t - F_err - 1e-12 * abs(F_t):
                 return float(s)  # a lower value elsewhere: the caller restarts from it
+        if tooth and cur.sqrt_lip_lower(s1, s2, f1, f2) > F_up:
+            # (far off centre at few bits: the humps between the level dips, where the R'' bound is
+            # very negative; O(1), from the ends' values alone)
+            excl.append((s1, s2, F_up))
+            continue
         if cur.taylor_alone(s1, s2):
             # the same decision as cur.lower, with the fourth-derivative bound computed only when
             # it decides (a parent's bound is inherited by its halves)
@@ -1541,6 +1816,36 @@ def _certify_at(cur, s_t, Y, far, max_bounds, excl=None):
     lower = (F_t - F_err - (abs(g_t) + g_err + lip * e) * e) * (1 - 1e-13)
     return dict(scale=s_t, scale_error=e, value=F_t, value_lower=lower, bounds=nb, evaluations=cur.n_eval,
                 curvature_min=cmin, hull=hull, curve=cur)
+
+
+TOOTH_W0, TOOTH_SPLIT = 0.5, 0.35
+"""Ripple curves (:meth:`FewCells.lap_geo`): the first pieces next to s* are ``TOOTH_W0`` teeth wide, and a
+piece wider than ``TOOTH_SPLIT`` teeth (at its upper end) is split without evaluating F (of 248 Taylor
+bounds tried on 18 laws none held on a piece a tooth wide or wider, 2 of 137 at half a tooth)."""
+
+
+def _tooth_edges(u, v, s_t, w):
+    """Edges of a partition of ``[u, v]`` (on one side of ``s_t``) into pieces of width ``w`` at the
+    end nearest ``s_t``, each next piece twice as wide, at most 0.6x its inner edge wide."""
+    if u >= s_t:  # above s_t: from u upwards
+        edges, e = [u], u
+        while True:
+            e = e + min(w, 0.6 * e)
+            if e >= v * (1 - 1e-12):
+                break
+            edges.append(e)
+            w *= 2.0
+        edges.append(v)
+        return edges
+    edges, e = [v], v  # below s_t (v <= s_t): from v downwards
+    while True:
+        e = e - min(w, 0.375 * e)
+        if e <= u * (1 + 1e-12):
+            break
+        edges.append(e)
+        w *= 2.0
+    edges.append(u)
+    return edges[::-1]
 
 
 def _convex(cur, a, b, budget, tiny=1e-6):
