@@ -463,6 +463,11 @@ class FewCells:
         # error of at most 1e-14 (1 + |x| + |m|) (the exponent x - m rounds to eps max(|x|, |m|)), plus
         # 1e-14 w |m| at the mode (the phase w m rounds to ~3 eps w |m|; e^{iwx} = 1 exactly at a, b)
         sharp = 0.0
+        # ... and E alone (the value), whose terms are e/lam: |e|/|lam| with the relative error of e, 1e-14 (1 + |x|
+        # + |m|) at the grid ends and 1e-14 at the mode of a ripple curve, where the exponent is exactly 0 and the
+        # phase reduced by _phase to a few ulps (the X-sized factor (1 + |x|)/|lam| and the |m| made the value's
+        # error 3e-9 of F at Laplace(1e4, 1), 21 bits, where the dips differ by 6e-9)
+        sharpE = 0.0
         rip = self.ripple()
         # ripple curves: the mode's phase e^{2 pi i m/s} reduced exactly (:func:`_phase`: a few ulps)
         em = _phase(m, s) if rip else complex(math.cos(w * m), math.sin(w * m))
@@ -478,6 +483,7 @@ class FewCells:
             il = 1.0 / abs(lam)
             sharp += abs(et) * (il * (1.0 + abs(top)) + il * il) * (1.0 + abs(top) + abs(m) + (0.0 if top == b else wm))
             sharp += abs(ea) * (il * (1.0 + abs(a)) + il * il) * (1.0 + abs(a) + abs(m))
+            sharpE += abs(et) * il * (1.0 if top != b and rip else 1.0 + abs(top) + abs(m)) + abs(ea) * il * (1.0 + abs(a) + abs(m))
         if b > m:
             mu = complex(-1.0, w)
             bot = max(a, m)
@@ -488,6 +494,8 @@ class FewCells:
             absE += (abs(eb) + abs(ebot)) * (1.0 + abs(b) + abs(bot))
             il = 1.0 / abs(mu)
             sharp += abs(eb) * (il * (1.0 + abs(b)) + il * il) * (1.0 + abs(b) + abs(m))
+            sharpE += abs(eb) * il * (1.0 + abs(b) + abs(m)) \
+                + abs(ebot) * il * (1.0 if bot != a and rip else 1.0 + abs(bot) + abs(m))
             sharp += abs(ebot) * (il * (1.0 + abs(bot)) + il * il) \
                 * (1.0 + abs(bot) + abs(m) + (0.0 if bot == a else wm))
         P = nc._lmass(-m if relu else a - m, b - m)
@@ -499,7 +507,8 @@ class FewCells:
         F = 0.5 * s * s * (P - C) + _PI2 * T
         G = s * (P - C) - _PI * S1 + _PI2 * tp
         errE = 1e-14 * (min(absE * (1.0 + w), sharp) if rip else absE * (1.0 + w)) + 1e-300
-        errF = 0.5 * s * s * (errE + 1e-15 * (P + abs(C)) + dPe) + _PI2 * (1e-14 * T + rb_ * Tb + ra_ * Ta)
+        errE0 = min(errE, 1e-14 * sharpE + 1e-300) if rip else errE
+        errF = 0.5 * s * s * (errE0 + 1e-15 * (P + abs(C)) + dPe) + _PI2 * (1e-14 * T + rb_ * Tb + ra_ * Ta)
         errG = (s + _PI) * errE + 1e-13 * (s * (P + abs(C)) + _PI * abs(S1) + _PI2 * abs(tp)) \
             + s * dPe + _PI2 * (rb_ * abs(tpb) + ra_ * abs(tpa))
         return (F, errF), (G, errG)
@@ -1381,6 +1390,7 @@ def certify_few(law, m, relu, r_b, r_t, qsin=False, max_bounds=3000):
     # a ripple curve restarts several times (one per deeper dip found): the pieces excluded under a
     # threshold at least the new one stay excluded (kept across restarts, with their threshold)
     excl = [] if cur.ripple() else None
+    walked = set() if cur.ripple() and r_side > 0 else None
     # Laplace MSQE with many points off centre: a handful of ripple dips (one per boundary crossing
     # the mode) compete near the optimum, whatever the bit width: more restarts
     for _restart in range(24 if cur.ripple() else 8):
@@ -1401,13 +1411,23 @@ def certify_few(law, m, relu, r_b, r_t, qsin=False, max_bounds=3000):
             # the restart found the same root again (dips tied or too close): give up
             return None
         seen.add(s_t)
-        if _restart == 0 and step0 != 2.0:
+        if (_restart == 0 and step0 != 2.0) or (walked is not None and _restart and len(walked) < 12):
             # off centre the next level's dip (mean on level r - 1, r - 2: both neighbours present)
             # is often deeper than the outermost one: look there first (2 evaluations)
             F_t = cur.value(s_t)[0]
-            cands = [abs(m) / k for k in (r_side - 1, r_side - 2) if k >= 1]
-            low = min(cands, key=lambda s: cur.value(s)[0], default=None)
-            if low is not None and cur.value(low)[0] < F_t * (1 - 1e-9):
+            if walked is None:
+                cands = [abs(m) / k for k in (r_side - 1, r_side - 2) if k >= 1]
+                low = min(cands, key=lambda s: cur.value(s)[0], default=None)
+            else:
+                # a ripple curve far off centre: the dips s ~ |m|/k next to the root's, walked (one O(1)
+                # evaluation each) downhill until three in a row are no lower (Laplace(1e4, 1), 13 bits: the
+                # root's dip k = 4093, the lowest k = 4091; the restarts from the first lower point found
+                # instead walked 24 dips from k = 3960 and gave up), also after a restart (once per start
+                # found). Only a start: the certificate decides
+                low = _dip_walk(cur, abs(m), s_t, F_t, r_side)
+                low = None if low in walked else low
+                walked.add(low)
+            if low is not None and cur.value(low)[0] < F_t * (1 - (1e-9 if walked is None else 0.0)):
                 start = low
                 continue
         out = _certify_at(cur, s_t, Y, far, max_bounds, excl)
@@ -1418,6 +1438,31 @@ def certify_few(law, m, relu, r_b, r_t, qsin=False, max_bounds=3000):
             continue
         return out
     return None
+
+
+def _dip_walk(cur, am, s_t, F_t, r_side, nmax=200):
+    """A dip lower than the root ``s_t``'s (or None): the dips repeat with the mode's offset from the grid,
+    ``s_j = am/(q + j)``, ``q = am/s_t`` (``0 < q + j <= r_side + 1/2``; at a few law scales they sit near
+    ``am/k``, the mode on a grid point, at ~0.1 law scales elsewhere: the root's own offset is used), and
+    their values vary smoothly with ``j``: a galloping descent in either direction (strides doubled while
+    F decreases, halved when not; at most ``nmax`` evaluations). Only a start: the certificate decides."""
+    q = am / s_t
+    best_j, best_f, n = 0, F_t, 0
+    for d in (-1, 1):
+        stride = 1
+        while stride >= 1 and n < nmax:
+            j = best_j + d * stride
+            if not 0.0 < q + j <= r_side + 0.5:
+                stride //= 2
+                continue
+            n += 1
+            f = cur.value(am / (q + j))[0]
+            if f < best_f:
+                best_j, best_f = j, f
+                stride *= 2
+            else:
+                stride //= 2
+    return None if best_j == 0 else am / (q + best_j)
 
 
 def _gaps(u, v, excl, F_up):
@@ -1481,9 +1526,14 @@ def _certify_at(cur, s_t, Y, far, max_bounds, excl=None):
             break
     if hull is None:
         return None
+    # (a ripple curve: the minimizer's own dip beyond the convex neighbourhood, where R' keeps its sign up
+    # to the dip's humps; there F is within the value errors of F(s_t) at 22-24 bits and no lower bound of F
+    # alone can exclude it, but its monotony follows from R' and R'' alone)
+    basin = hull if excl is None else _basin(cur, hull[0], hull[1], x, Y)
+    nb += 0 if excl is None else basin[2]
     # 4. branch and bound on [x, a] and [b, Y]
     stack = []
-    for u0, v0 in ((x, hull[0]), (hull[1], Y)):
+    for u0, v0 in ((x, basin[0]), (basin[1], Y)):
         for u, v in ([(u0, v0)] if excl is None else _gaps(u0, v0, excl, F_up)):
             if v > u:
                 npc = max(2, int(math.ceil(math.log(v / u) / math.log(1.6))))
@@ -1501,6 +1551,9 @@ def _certify_at(cur, s_t, Y, far, max_bounds, excl=None):
             r = cache[s] = cur.both(s)
         return r
 
+    # a lower value restarts the search; a ripple curve's competing dips can differ by ~1e-13 of F (24 bits),
+    # less than the flat 1e-12 margin (Laplace(300, 1) QSin 24 bits: a dip 1.7e-13 lower, F's error 1.3e-14)
+    low_tol = (1e-15 if excl is not None else 1e-12) * abs(F_t)
     while stack:
         s1, s2, m4 = stack.pop()
         nb += 1
@@ -1513,7 +1566,7 @@ def _certify_at(cur, s_t, Y, far, max_bounds, excl=None):
             continue
         (f1, g1), (f2, g2) = ev(s1), ev(s2)
         for s, f in ((s1, f1), (s2, f2)):
-            if f[0] + f[1] < F_t - F_err - 1e-12 * abs(F_t):
+            if f[0] + f[1] < F_t - F_err - low_tol:
                 return float(s)  # a lower value elsewhere: the caller restarts from it
         if cur.taylor_alone(s1, s2):
             # the same decision as cur.lower, with the fourth-derivative bound computed only when
@@ -1541,6 +1594,38 @@ def _certify_at(cur, s_t, Y, far, max_bounds, excl=None):
     lower = (F_t - F_err - (abs(g_t) + g_err + lip * e) * e) * (1 - 1e-13)
     return dict(scale=s_t, scale_error=e, value=F_t, value_lower=lower, bounds=nb, evaluations=cur.n_eval,
                 curvature_min=cmin, hull=hull, curve=cur)
+
+
+def _basin(cur, a, b, lo, hi, budget=24):
+    """(a', b', bounds used): ``[a', b'] >= [a, b]`` within ``[lo, hi]`` with R' < 0 shown on ``[a', a]``
+    and R' > 0 on ``[b, b']``, so that F on them exceeds its minimum over ``[a, b]`` (F strictly convex
+    on ``[a, b]`` with its minimizer inside: F(a) and F(b) exceed it). A piece ``[u, v]`` right of ``b``:
+    ``R'(s) >= R'(u) + c (s - u) >= (g_u - err_u) - max(0, -c) (v - u)`` (``c`` a lower bound of R''
+    over the piece, :meth:`FewCells.curvature_lower`); left of ``a``: ``R'(s) <= R'(v) - c (v - s)``.
+    Pieces as wide as ``[a, b]`` at first, doubled after a success and halved after a failure; at most
+    ``budget`` pieces per side."""
+    used = 0
+    ends = []
+    for side in (1, -1):
+        w = b - a
+        u = b if side > 0 else a
+        stop = used + budget
+        while used < stop and (u < hi if side > 0 else u > lo):
+            v = min(hi, u + w) if side > 0 else max(lo, u - w)
+            s1, s2 = (u, v) if side > 0 else (v, u)
+            used += 1
+            g, e = cur.deriv(u)
+            c = cur.curvature_lower(s1, s2)
+            slack = max(0.0, -c) * (s2 - s1) * (1 + 1e-12)
+            if (g - e - slack if side > 0 else -(g + e) - slack) > 1e-15 * (abs(g) + e):
+                u = v
+                w *= 2.0
+            else:
+                w *= 0.5
+                if w < (b - a) / 64.0:
+                    break
+        ends.append(u)
+    return ends[1], ends[0], used
 
 
 def _convex(cur, a, b, budget, tiny=1e-6):
