@@ -23,7 +23,7 @@ from quanttheory.risk._lowbit_cert import FewCells, _basin, certify_few
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from mpref import tooth_minima  # noqa: E402
-from test_optimum_laplace_wide import _curve, _grid  # noqa: E402
+from test_optimum_laplace_wide import _cell, _curve, _grid, _msqe_ref  # noqa: E402
 
 
 @pytest.mark.parametrize("m,bits,signed", [(1e4, 21, True), (1e5, 22, True), (-1e4, 24, True), (300.0, 24, True),
@@ -62,6 +62,10 @@ CASES = [
     (300.0, 24, True, "qsin", 3),   # a dip 1.7e-13 of F lower: the restart margin
     (50.0, 24, False, "qsin", 3),
     (1e5, 16, True, "qsin", 4),
+    (1e5, 16, True, "msqe", 4),     # dip_lower: the dips ~1e-4 apart at s* = 3.05 (3000 bounds ran out)
+    (1e4, 10, True, "msqe", 4),     # s* = 19.6 law scales: every dip within 2e-3 of the law's variance
+    (1e5, 17, False, "msqe", 4),
+    (20.0, 24, False, "msqe", 3),   # the dips 2e-13 of F apart, F's error 1.2e-13
 ]
 
 
@@ -77,6 +81,7 @@ def test_certificate_far_against_every_dip(m, bits, signed, reg, J):
     qsin = reg == "qsin"
     f = 1.0 if qsin else math.pi**2
     Fm = _curve(m, bits, signed, qsin, 40, relu=False)
+    Fm60 = _curve(m, bits, signed, qsin, 60, relu=False)
 
     def F(x):
         with mp.workdps(40):
@@ -89,8 +94,8 @@ def test_certificate_far_against_every_dip(m, bits, signed, reg, J):
         for sgn in (-1, 1):
             x = mp.mpf(s_star) + sgn * 2 * mp.mpf(err)
             h = mp.mpf(err) * mp.mpf(10) ** -3
-            with mp.workdps(60):
-                d = (Fm(x + h) - Fm(x - h)) / (2 * h)
+            with mp.workdps(60):  # (60 digits: at 24 bits the chord's difference is ~1e-27 of F)
+                d = (Fm60(x + h) - Fm60(x - h)) / (2 * h)
             assert sgn * d > 0, (sgn, d)
     r_b, r_t = _grid(bits, signed)
     r_side = r_t if m > 0 else -r_b
@@ -134,3 +139,70 @@ def test_basin_monotone(m, bits, signed):
             vs = [Fm(x) for x in xs]
         for v0, v1 in zip(vs, vs[1:]):
             assert sign * (v1 - v0) > 0, (lo, hi, sign)
+
+
+def _lattice_mse(z, s, dps=40):
+    """E[d(z + Y, s Z)^2], Y standard Laplace, cell by cell (mpmath)."""
+    with mp.workdps(dps):
+        z, s = mp.mpf(z), mp.mpf(s)
+        half = mp.mpf(1) / 2
+        kmax = int(mp.ceil((abs(z) + 90) / s)) + 1
+        return sum(_cell(z, (k - half) * s, (k + half) * s, k * s) for k in range(-kmax, kmax + 1))
+
+
+@pytest.mark.parametrize("s", [0.05, 0.2, 1.0, 3.05, 12.0, 30.0])
+def test_dip_envelope_closed_form(s):
+    """FewCells.dip_lower's two claims: the lattice MSE of a Laplace law with its mode on a lattice point is
+    2 - s/sinh(s/2), and no offset of the mode gives less (derived from the closed-form Fourier series; checked
+    here cell by cell at 40 digits, offsets 0..s/2)."""
+    g0 = _lattice_mse(0, s)
+    with mp.workdps(40):
+        assert abs(g0 - (2 - mp.mpf(s) / mp.sinh(mp.mpf(s) / 2))) <= mp.mpf(10) ** -30
+    vals = [_lattice_mse(s * t / 20, s) for t in range(1, 11)]
+    assert all(v > g0 for v in vals)
+    assert vals[-1] - g0 > 1e-6 * g0  # the offsets do matter (the test could fail)
+
+
+@pytest.mark.parametrize("m,bits,signed", [(1e5, 16, True), (1e4, 13, True), (1e4, 10, True), (1e5, 17, False),
+                                           (-1e4, 14, True), (300.0, 12, True), (50.0, 8, True)])
+def test_dip_lower_below_the_curve(m, bits, signed):
+    """dip_lower below the curve (mpmath) on intervals at, next to and far from s* (1/4 to 400 teeth wide), the
+    minimum over each sampled at 41 points and refined by golden section around the lowest; and on an interval
+    of one tooth around s* it is within 2e-3 of F(s*) (it tracks the dips: the test would catch a wrong
+    envelope), and it excludes the scales a few teeth above s* (what it is for)."""
+    r_b, r_t = _grid(bits, signed)
+    relu = not signed
+    cur = FewCells(1, m, relu, 0 if relu else r_b, r_t, False)
+    out = certify_few(1, m, False, r_b, r_t, False)
+    assert out is not None
+    s_t = out["scale"]
+    tooth = s_t * s_t / abs(m)
+
+    def F(x):
+        with mp.workdps(40):
+            return _msqe_ref(m, relu, 0 if relu else r_b, r_t, mp.mpf(x))
+
+    Ft = F(s_t)
+    ivs = [(s_t - tooth / 2, s_t + tooth / 2), (s_t - tooth / 8, s_t + tooth / 8), (s_t + tooth, s_t + 2 * tooth),
+           (s_t - 3 * tooth, s_t - tooth), (s_t * 1.01, s_t * 1.01 + 40 * tooth), (s_t * 1.3, s_t * 1.3 + 400 * tooth),
+           (s_t * 0.995, s_t * 0.995 + 10 * tooth)]
+    for s1, s2 in ivs:
+        lb = cur.dip_lower(s1, s2)
+        xs = [s1 + (s2 - s1) * i / 40 for i in range(41)]
+        vs = [F(x) for x in xs]
+        i = min(range(41), key=lambda t: vs[t])
+        lo, hi = xs[max(i - 1, 0)], xs[min(i + 1, 40)]
+        g = (math.sqrt(5) - 1) / 2
+        for _ in range(40):
+            x1, x2 = hi - g * (hi - lo), lo + g * (hi - lo)
+            if F(x1) <= F(x2):
+                hi = x2
+            else:
+                lo = x1
+        fmin = min(min(vs), F(0.5 * (lo + hi)))
+        assert lb <= fmin, (s1, s2, lb, float(fmin))
+    lb = cur.dip_lower(s_t - tooth / 2, s_t + tooth / 2)
+    assert lb >= float(Ft) * (1 - (2e-3 if s_t >= 1 else 5e-2)), (lb, float(Ft))
+    # (a ripple curve at 0.15 law scales, 300 law scales off centre: still within 2e-3)
+    above = cur.dip_lower(s_t * (1 + 0.05), s_t * (1 + 0.06))
+    assert above > float(Ft) or s_t < 0.5  # at a few law scales it excludes whole ranges above s*
