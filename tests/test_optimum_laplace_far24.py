@@ -59,6 +59,7 @@ CASES = [
     (-1e4, 14, True, "msqe", 4),
     (-5.0, 22, True, "msqe", 3),    # _basin: F within 2e-13 of F(s*) a tooth-fraction away, in s*'s own dip
     (1e4, 21, True, "qsin", 3),     # the QSin value error (was 3e-9 of F, dips 6e-9 apart)
+    (-1e4, 21, True, "qsin", 3),    # the walk overshot next to the clipping edge: certified at its origin
     (300.0, 24, True, "qsin", 3),   # a dip 1.7e-13 of F lower: the restart margin
     (50.0, 24, False, "qsin", 3),
     (1e5, 16, True, "qsin", 4),
@@ -206,3 +207,16 @@ def test_dip_lower_below_the_curve(m, bits, signed):
     # (a ripple curve at 0.15 law scales, 300 law scales off centre: still within 2e-3)
     above = cur.dip_lower(s_t * (1 + 0.05), s_t * (1 + 0.06))
     assert above > float(Ft) or s_t < 0.5  # at a few law scales it excludes whole ranges above s*
+
+
+def test_dip_lower_envelope_rounding():
+    """dip_lower's G(0, s) in float (a series for sinh x - x below x = 1, the difference above) against mpmath:
+    below it, and within 1e-14 of it, from s = 1e-4 to 40 (both branches and their seam at s = 2); the grid
+    holds the law entirely (no mass outside, no clipping), so the bound is G(0, s) alone."""
+    cur = FewCells(1, 5.0, False, -(2**23), 2**23 - 1, False)
+    for s in (1e-4, 1e-3, 0.0123, 0.1, 0.7, 1.99, 2.0, 2.01, 3.3, 12.0, 40.0):
+        lb = cur.dip_lower(s, s)
+        with mp.workdps(40):
+            g = 2 - mp.mpf(s) / mp.sinh(mp.mpf(s) / 2)
+        assert lb <= g, (s, lb, float(g))
+        assert lb >= float(g) * (1 - 1e-14), (s, lb, float(g))

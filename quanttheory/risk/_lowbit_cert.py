@@ -911,11 +911,18 @@ class FewCells:
         ``>= G(0, s1) - (s2^2/4) P_out(s1) + T(s2)``. A ripple curve's dips at a few law scales (far off
         centre, e.g. Laplace(1e5, 1) at 16 bits, s* = 3.05) are ~1e-4 relative apart, and there neither the
         lattice bound (worst phase, no clipping) nor :meth:`smooth_lower` (remainder ~s^4/180) excludes them."""
-        if s1 < 0.05:
+        if s1 < 1e-4:
             return -math.inf
         x = 0.5 * s1
-        g0 = 2.0 - s1 / math.sinh(x) if x < 700.0 else 2.0
-        g0 -= 1e-15 * (2.0 + abs(g0))  # the rounding of the difference (2 - s/sinh(s/2) ~ s^2/12 at small s)
+        if x < 1.0:  # 2 (sinh x - x)/sinh x, sinh x - x = x^3/3! + x^5/5! + ... (no cancellation; 12 terms: < 1e-30)
+            t, tot = x * x * x / 6.0, 0.0
+            for k in range(12):
+                tot += t
+                t *= x * x / ((2 * k + 4) * (2 * k + 5))
+            g0 = 2.0 * tot / math.sinh(x) * (1 - 4e-15)
+        else:
+            g0 = 2.0 - s1 / math.sinh(x) if x < 700.0 else 2.0
+            g0 -= 1e-15 * (2.0 + abs(g0))  # the rounding of the difference
         b1, a1 = self.r_t * s1, 0.0 if self.relu else self.r_a * s1
         pout = self.q_above(b1) if self.r_t > 0 else 1.0
         pout += self.q_below(a1)
@@ -1421,6 +1428,7 @@ def certify_few(law, m, relu, r_b, r_t, qsin=False, max_bounds=3000):
     # threshold at least the new one stay excluded (kept across restarts, with their threshold)
     excl = [] if cur.ripple() else None
     walked = set() if cur.ripple() and r_side > 0 else None
+    walk_from = None
     # Laplace MSQE with many points off centre: a handful of ripple dips (one per boundary crossing
     # the mode) compete near the optimum, whatever the bit width: more restarts
     for _restart in range(24 if cur.ripple() else 8):
@@ -1433,15 +1441,26 @@ def certify_few(law, m, relu, r_b, r_t, qsin=False, max_bounds=3000):
         # (a ripple curve whose s* is many law scales above |m| / r, e.g. Laplace(10, 1) at 16 bits:
         # s* ~ 3.2 |m| / r, beyond the 60 steps of 1.02x)
         br = _bracket_root(cur, start, step, 300 if cur.ripple() else 60)
+        if br is None and walk_from is not None:
+            # (where the ripple is too weak for dips, F falls monotonically over many teeth: coarser steps)
+            br = _bracket_root(cur, start, 1.0 + 64.0 * (step - 1.0), 300)
+        if br is None and walk_from is not None:
+            # the walk's start had no root within the fine bracket (e.g. next to the clipping edge, where F
+            # falls steeply: Laplace(-1e4, 1) QSin 21 bits): certify at the root the walk came from
+            s_t, walk_from = walk_from, None
+        elif br is None:
+            return None
+        else:
+            walk_from = None
+            lo, hi, glo, ghi = br
+            s_t = _brent_root(lambda s: cur.deriv(s)[0], lo, hi, glo, ghi, rtol=1e-13)[0]
+            if s_t in seen or (abs(m) > 4.0 and any(abs(s_t - v) <= 1e-9 * v for v in seen)):
+                # the restart found the same root again (dips tied or too close): give up
+                return None
+            seen.add(s_t)
         if br is None:
-            return None
-        lo, hi, glo, ghi = br
-        s_t = _brent_root(lambda s: cur.deriv(s)[0], lo, hi, glo, ghi, rtol=1e-13)[0]
-        if s_t in seen or (abs(m) > 4.0 and any(abs(s_t - v) <= 1e-9 * v for v in seen)):
-            # the restart found the same root again (dips tied or too close): give up
-            return None
-        seen.add(s_t)
-        if (_restart == 0 and step0 != 2.0) or (walked is not None and _restart and len(walked) < 12):
+            pass
+        elif (_restart == 0 and step0 != 2.0) or (walked is not None and _restart and len(walked) < 12):
             # off centre the next level's dip (mean on level r - 1, r - 2: both neighbours present)
             # is often deeper than the outermost one: look there first (2 evaluations)
             F_t = cur.value(s_t)[0]
@@ -1459,6 +1478,7 @@ def certify_few(law, m, relu, r_b, r_t, qsin=False, max_bounds=3000):
                 walked.add(low)
             if low is not None and cur.value(low)[0] < F_t * (1 - (1e-9 if walked is None else 0.0)):
                 start = low
+                walk_from = s_t if walked is not None else None
                 continue
         out = _certify_at(cur, s_t, Y, far, max_bounds, excl)
         if out is None:
@@ -1559,8 +1579,14 @@ def _certify_at(cur, s_t, Y, far, max_bounds, excl=None):
     # (a ripple curve: the minimizer's own dip beyond the convex neighbourhood, where R' keeps its sign up
     # to the dip's humps; there F is within the value errors of F(s_t) at 22-24 bits and no lower bound of F
     # alone can exclude it, but its monotony follows from R' and R'' alone)
-    basin = hull if excl is None else _basin(cur, hull[0], hull[1], x, Y)
-    nb += 0 if excl is None else basin[2]
+    # (only where F at the neighbourhood's ends is within ~100 value errors of F(s_t): elsewhere the lower
+    # bounds of F exclude the dip's flanks at once, and the extension cost 30-60 bounds at 6-16 bits)
+    basin = hull
+    if excl is not None:
+        half = max(s_t - hull[0], hull[1] - s_t)
+        if 0.5 * max(cur.curv_point(s_t)[0], 0.0) * half * half < 100.0 * F_err:
+            basin = _basin(cur, hull[0], hull[1], x, Y)
+            nb += basin[2]
     # 4. branch and bound on [x, a] and [b, Y]
     stack = []
     for u0, v0 in ((x, basin[0]), (basin[1], Y)):
