@@ -147,11 +147,11 @@ def _lattice_mse(z, s, dps=40):
     with mp.workdps(dps):
         z, s = mp.mpf(z), mp.mpf(s)
         half = mp.mpf(1) / 2
-        kmax = int(mp.ceil((abs(z) + 90) / s)) + 1
+        kmax = int(mp.ceil((abs(z) + 75) / s)) + 1  # (mass beyond 75 law scales: e^-75 = 3e-33)
         return sum(_cell(z, (k - half) * s, (k + half) * s, k * s) for k in range(-kmax, kmax + 1))
 
 
-@pytest.mark.parametrize("s", [0.05, 0.2, 1.0, 3.05, 12.0, 30.0])
+@pytest.mark.parametrize("s", [0.1, 0.3, 1.0, 3.05, 12.0, 30.0])
 def test_dip_envelope_closed_form(s):
     """FewCells.dip_lower's two claims: the lattice MSE of a Laplace law with its mode on a lattice point is
     2 - s/sinh(s/2), and no offset of the mode gives less (derived from the closed-form Fourier series; checked
@@ -159,7 +159,7 @@ def test_dip_envelope_closed_form(s):
     g0 = _lattice_mse(0, s)
     with mp.workdps(40):
         assert abs(g0 - (2 - mp.mpf(s) / mp.sinh(mp.mpf(s) / 2))) <= mp.mpf(10) ** -30
-    vals = [_lattice_mse(s * t / 20, s) for t in range(1, 11)]
+    vals = [_lattice_mse(s * t / 20, s) for t in (1, 3, 5, 7, 10)]
     assert all(v > g0 for v in vals)
     assert vals[-1] - g0 > 1e-6 * g0  # the offsets do matter (the test could fail)
 
