@@ -625,6 +625,11 @@ class FewCells:
         # error of at most 1e-14 (1 + |x| + |m|) (the exponent x - m rounds to eps max(|x|, |m|)), plus
         # 1e-14 w |m| at the mode (the phase w m rounds to ~3 eps w |m|; e^{iwx} = 1 exactly at a, b)
         sharp = 0.0
+        # ... and E alone (the value), whose terms are e/lam: |e|/|lam| with the relative error of e, 1e-14 (1 + |x|
+        # + |m|) at the grid ends and 1e-14 at the mode of a ripple curve, where the exponent is exactly 0 and the
+        # phase reduced by _phase to a few ulps (the X-sized factor (1 + |x|)/|lam| and the |m| made the value's
+        # error 3e-9 of F at Laplace(1e4, 1), 21 bits, where the dips differ by 6e-9)
+        sharpE = 0.0
         rip = self.ripple()
         # ripple curves: the mode's phase e^{2 pi i m/s} reduced exactly (:func:`_phase`: a few ulps)
         em = _phase(m, s) if rip else complex(math.cos(w * m), math.sin(w * m))
@@ -640,6 +645,7 @@ class FewCells:
             il = 1.0 / abs(lam)
             sharp += abs(et) * (il * (1.0 + abs(top)) + il * il) * (1.0 + abs(top) + abs(m) + (0.0 if top == b else wm))
             sharp += abs(ea) * (il * (1.0 + abs(a)) + il * il) * (1.0 + abs(a) + abs(m))
+            sharpE += abs(et) * il * (1.0 if top != b and rip else 1.0 + abs(top) + abs(m)) + abs(ea) * il * (1.0 + abs(a) + abs(m))
         if b > m:
             mu = complex(-1.0, w)
             bot = max(a, m)
@@ -650,6 +656,8 @@ class FewCells:
             absE += (abs(eb) + abs(ebot)) * (1.0 + abs(b) + abs(bot))
             il = 1.0 / abs(mu)
             sharp += abs(eb) * (il * (1.0 + abs(b)) + il * il) * (1.0 + abs(b) + abs(m))
+            sharpE += abs(eb) * il * (1.0 + abs(b) + abs(m)) \
+                + abs(ebot) * il * (1.0 if bot != a and rip else 1.0 + abs(bot) + abs(m))
             sharp += abs(ebot) * (il * (1.0 + abs(bot)) + il * il) \
                 * (1.0 + abs(bot) + abs(m) + (0.0 if bot == a else wm))
         P = nc._lmass(-m if relu else a - m, b - m)
@@ -661,7 +669,8 @@ class FewCells:
         F = 0.5 * s * s * (P - C) + _PI2 * T
         G = s * (P - C) - _PI * S1 + _PI2 * tp
         errE = 1e-14 * (min(absE * (1.0 + w), sharp) if rip else absE * (1.0 + w)) + 1e-300
-        errF = 0.5 * s * s * (errE + 1e-15 * (P + abs(C)) + dPe) + _PI2 * (1e-14 * T + rb_ * Tb + ra_ * Ta)
+        errE0 = min(errE, 1e-14 * sharpE + 1e-300) if rip else errE
+        errF = 0.5 * s * s * (errE0 + 1e-15 * (P + abs(C)) + dPe) + _PI2 * (1e-14 * T + rb_ * Tb + ra_ * Ta)
         errG = (s + _PI) * errE + 1e-13 * (s * (P + abs(C)) + _PI * abs(S1) + _PI2 * abs(tp)) \
             + s * dPe + _PI2 * (rb_ * abs(tpb) + ra_ * abs(tpa))
         return (F, errF), (G, errG)
@@ -1069,6 +1078,43 @@ class FewCells:
         Lw = L * (s2 - s1)
         v = max(0.5 * (a + b - Lw), max(a, b) - Lw)
         return v * v * (1 - 1e-12) if v > 0.0 else 0.0
+
+    def dip_lower(self, s1, s2):
+        """Rigorous lower bound of a Laplace law's MSQE curve F over ``[s1, s2]`` by the envelope of its dips
+        (no evaluation of F): inside the grid's range ``[a, b]`` (a, b grid points) the error is the distance
+        to the lattice ``s Z``, and for ``xi = m + Y``, Y standard Laplace, Poisson summation gives
+        ``G(z, s) = E[d(z + Y, s Z)^2] = s^2/12 + (s^2/pi^2) sum_n cos(n phi) / (n^2 (1 + (2 pi n/s)^2))``
+        (``phi = pi + 2 pi z/s``, z the mode's offset from the lattice), in closed form on ``[0, 2 pi]``
+        (``sum cos(n phi)/n^2 = pi^2/6 - pi phi/2 + phi^2/4``, ``sum cos(n phi)/(1 + beta^2 n^2) = (pi/(2 beta))
+        cosh((pi - phi)/beta)/sinh(pi/beta) - 1/2``, ``beta = 2 pi/s``); its derivative in phi is
+        ``(s^2/(2 pi^2)) (pi sinh(psi/beta)/sinh(pi/beta) - psi)``, ``psi = pi - phi``, <= 0 for psi in [0, pi]
+        (sinh convex: below its chord), so the minimum over every offset is at z = 0 (the mode on a lattice
+        point): ``G(0, s) = 2 - s/sinh(s/2)``, increasing in s. Hence ``F(s) >= G(0, s) - (s^2/4) P(xi outside
+        [a, b]) + T(s)`` (outside, ``d <= s/2``; ``T`` the clipping part, decreasing in s), over the interval
+        ``>= G(0, s1) - (s2^2/4) P_out(s1) + T(s2)``. A ripple curve's dips at a few law scales (far off
+        centre, e.g. Laplace(1e5, 1) at 16 bits, s* = 3.05) are ~1e-4 relative apart, and there neither the
+        lattice bound (worst phase, no clipping) nor :meth:`smooth_lower` (remainder ~s^4/180) excludes them."""
+        if s1 < 1e-4:
+            return -math.inf
+        x = 0.5 * s1
+        if x < 1.0:  # 2 (sinh x - x)/sinh x, sinh x - x = x^3/3! + x^5/5! + ... (no cancellation; 12 terms: < 1e-30)
+            t, tot = x * x * x / 6.0, 0.0
+            for k in range(12):
+                tot += t
+                t *= x * x / ((2 * k + 4) * (2 * k + 5))
+            g0 = 2.0 * tot / math.sinh(x) * (1 - 4e-15)
+        else:
+            g0 = 2.0 - s1 / math.sinh(x) if x < 700.0 else 2.0
+            g0 -= 1e-15 * (2.0 + abs(g0))  # the rounding of the difference
+        b1, a1 = self.r_t * s1, 0.0 if self.relu else self.r_a * s1
+        pout = self.q_above(b1) if self.r_t > 0 else 1.0
+        pout += self.q_below(a1)
+        # the rounding of the ends and of their exponents (relative, as in :meth:`_lap_tails`)
+        pout *= 1.0 + 2.4e-16 * (abs(b1) + abs(b1 - self.m) + abs(a1) + abs(a1 - self.m)) + 1e-14
+        # the clipping part at s2 and the rounding of the grid ends (:meth:`_lap_tails`)
+        Tb, Ta, _, _, rb_, ra_, _ = self._lap_tails(0.0 if self.relu else self.r_a * s2, self.r_t * s2)
+        T2 = (Tb * (1.0 - rb_) + Ta * (1.0 - ra_)) * (1 - 1e-14)
+        return (g0 - 0.25 * s2 * s2 * pout + T2) - 1e-300
 
     def lap_geo(self):
         return self.law == 1 and not self.qsin and self.LAP_MSQE and abs(self.m) > 4.0 \
@@ -1573,31 +1619,6 @@ def _smooth_argmin(cur, s0):
     return None
 
 
-def _tooth_descent(cur, s_t):
-    """Laplace MSQE above 16 points: near s* the curve has one dip per ripple tooth (the mode on
-    level ``k = round(|m|/s)``; a cell boundary crosses the mode between two teeth), the dips alike
-    in shape, so the point of the same phase ``q = |m|/s_t`` in a neighbouring tooth, ``|m|/(q + j)``,
-    bounds that tooth's dip from above. From the dip ``s_t`` walk tooth by tooth (first towards
-    larger q, then smaller) while that value falls below ``F(s_t)``; the point in the lowest tooth
-    reached, or ``None`` when neither neighbour is lower (2 evaluations; a heuristic, the
-    certificate proves the optimum wherever it starts)."""
-    am = abs(cur.m)
-    q = am / s_t
-    F0 = cur.value(s_t)[0]
-    for d in (1.0, -1.0):
-        best, Fb, j = None, F0, d
-        while q + j > 0.5 and abs(j) <= 64:
-            s = am / (q + j)
-            F = cur.value(s)[0]
-            if not F < Fb:
-                break
-            best, Fb = s, F
-            j += d
-        if best is not None:
-            return best
-    return None
-
-
 def certify_few(law, m, relu, r_b, r_t, qsin=False, max_bounds=3000):
     """Certified global minimizer (dict like :func:`._normal_cert.certify`) or None."""
     if not relu and r_b == 0:  # unsigned grid: the ReLU curve plus the constant tf E[xi^2; xi < 0]
@@ -1629,6 +1650,8 @@ def certify_few(law, m, relu, r_b, r_t, qsin=False, max_bounds=3000):
     # a ripple curve restarts several times (one per deeper dip found): the pieces excluded under a
     # threshold at least the new one stay excluded (kept across restarts, with their threshold)
     excl = [] if cur.ripple() else None
+    walked = set() if cur.ripple() and r_side > 0 else None
+    walk_from = None
     # Laplace MSQE with many points off centre: a handful of ripple dips (one per boundary crossing
     # the mode) compete near the optimum, whatever the bit width: more restarts
     for _restart in range(24 if cur.ripple() else 8):
@@ -1641,27 +1664,44 @@ def certify_few(law, m, relu, r_b, r_t, qsin=False, max_bounds=3000):
         # (a ripple curve whose s* is many law scales above |m| / r, e.g. Laplace(10, 1) at 16 bits:
         # s* ~ 3.2 |m| / r, beyond the 60 steps of 1.02x)
         br = _bracket_root(cur, start, step, 300 if cur.ripple() else 60)
+        if br is None and walk_from is not None:
+            # (where the ripple is too weak for dips, F falls monotonically over many teeth: coarser steps)
+            br = _bracket_root(cur, start, 1.0 + 64.0 * (step - 1.0), 300)
+        if br is None and walk_from is not None:
+            # the walk's start had no root within the fine bracket (e.g. next to the clipping edge, where F
+            # falls steeply: Laplace(-1e4, 1) QSin 21 bits): certify at the root the walk came from
+            s_t, walk_from = walk_from, None
+        elif br is None:
+            return None
+        else:
+            walk_from = None
+            lo, hi, glo, ghi = br
+            s_t = _brent_root(lambda s: cur.deriv(s)[0], lo, hi, glo, ghi, rtol=1e-13)[0]
+            if s_t in seen or (abs(m) > 4.0 and any(abs(s_t - v) <= 1e-9 * v for v in seen)):
+                # the restart found the same root again (dips tied or too close): give up
+                return None
+            seen.add(s_t)
         if br is None:
-            return None
-        lo, hi, glo, ghi = br
-        s_t = _brent_root(lambda s: cur.deriv(s)[0], lo, hi, glo, ghi, rtol=1e-13)[0]
-        if s_t in seen or (abs(m) > 4.0 and any(abs(s_t - v) <= 1e-9 * v for v in seen)):
-            # the restart found the same root again (dips tied or too close): give up
-            return None
-        seen.add(s_t)
-        if smooth:
-            low = _tooth_descent(cur, s_t)
-            if low is not None:  # a neighbouring tooth's dip is lower: restart there
-                start = low
-                continue
-        elif _restart == 0 and step0 != 2.0:
+            pass
+        elif (_restart == 0 and step0 != 2.0) or (walked is not None and _restart and len(walked) < 12):
             # off centre the next level's dip (mean on level r - 1, r - 2: both neighbours present)
             # is often deeper than the outermost one: look there first (2 evaluations)
             F_t = cur.value(s_t)[0]
-            cands = [abs(m) / k for k in (r_side - 1, r_side - 2) if k >= 1]
-            low = min(cands, key=lambda s: cur.value(s)[0], default=None)
-            if low is not None and cur.value(low)[0] < F_t * (1 - 1e-9):
+            if walked is None:
+                cands = [abs(m) / k for k in (r_side - 1, r_side - 2) if k >= 1]
+                low = min(cands, key=lambda s: cur.value(s)[0], default=None)
+            else:
+                # a ripple curve far off centre: the dips s ~ |m|/k next to the root's, walked (one O(1)
+                # evaluation each) downhill until three in a row are no lower (Laplace(1e4, 1), 13 bits: the
+                # root's dip k = 4093, the lowest k = 4091; the restarts from the first lower point found
+                # instead walked 24 dips from k = 3960 and gave up), also after a restart (once per start
+                # found). Only a start: the certificate decides
+                low = _dip_walk(cur, abs(m), s_t, F_t, r_side)
+                low = None if low in walked else low
+                walked.add(low)
+            if low is not None and cur.value(low)[0] < F_t * (1 - (1e-9 if walked is None else 0.0)):
                 start = low
+                walk_from = s_t if walked is not None else None
                 continue
         out = _certify_at(cur, s_t, Y, far, max_bounds, excl)
         if out is None:
@@ -1671,6 +1711,31 @@ def certify_few(law, m, relu, r_b, r_t, qsin=False, max_bounds=3000):
             continue
         return out
     return None
+
+
+def _dip_walk(cur, am, s_t, F_t, r_side, nmax=200):
+    """A dip lower than the root ``s_t``'s (or None): the dips repeat with the mode's offset from the grid,
+    ``s_j = am/(q + j)``, ``q = am/s_t`` (``0 < q + j <= r_side + 1/2``; at a few law scales they sit near
+    ``am/k``, the mode on a grid point, at ~0.1 law scales elsewhere: the root's own offset is used), and
+    their values vary smoothly with ``j``: a galloping descent in either direction (strides doubled while
+    F decreases, halved when not; at most ``nmax`` evaluations). Only a start: the certificate decides."""
+    q = am / s_t
+    best_j, best_f, n = 0, F_t, 0
+    for d in (-1, 1):
+        stride = 1
+        while stride >= 1 and n < nmax:
+            j = best_j + d * stride
+            if not 0.0 < q + j <= r_side + 0.5:
+                stride //= 2
+                continue
+            n += 1
+            f = cur.value(am / (q + j))[0]
+            if f < best_f:
+                best_j, best_f = j, f
+                stride *= 2
+            else:
+                stride //= 2
+    return None if best_j == 0 else am / (q + best_j)
 
 
 def _gaps(u, v, excl, F_up):
@@ -1734,6 +1799,17 @@ def _certify_at(cur, s_t, Y, far, max_bounds, excl=None):
             break
     if hull is None:
         return None
+    # (a ripple curve: the minimizer's own dip beyond the convex neighbourhood, where R' keeps its sign up
+    # to the dip's humps; there F is within the value errors of F(s_t) at 22-24 bits and no lower bound of F
+    # alone can exclude it, but its monotony follows from R' and R'' alone)
+    # (only where F at the neighbourhood's ends is within ~100 value errors of F(s_t): elsewhere the lower
+    # bounds of F exclude the dip's flanks at once, and the extension cost 30-60 bounds at 6-16 bits)
+    basin = hull
+    if excl is not None:
+        half = max(s_t - hull[0], hull[1] - s_t)
+        if 0.5 * max(cur.curv_point(s_t)[0], 0.0) * half * half < 100.0 * F_err:
+            basin = _basin(cur, hull[0], hull[1], x, Y)
+            nb += basin[2]
     # 4. branch and bound on [x, a] and [b, Y]
     stack = []
     # Laplace MSQE above 16 points: the width of a ripple tooth at s_t (s^2/|m|: the mode moves by
@@ -1742,7 +1818,7 @@ def _certify_at(cur, s_t, Y, far, max_bounds, excl=None):
     # evaluated), and a piece wider than 4 teeth is split without evaluating F (its second-order
     # bound cannot hold across the concave crossings of R'')
     tooth = s_t * s_t / abs(cur.m) if cur.lap_geo() else 0.0
-    for u0, v0 in ((x, hull[0]), (hull[1], Y)):
+    for u0, v0 in ((x, basin[0]), (basin[1], Y)):
         for u, v in ([(u0, v0)] if excl is None else _gaps(u0, v0, excl, F_up)):
             if v > u:
                 npc = max(2, int(math.ceil(math.log(v / u) / math.log(1.6))))
@@ -1762,6 +1838,9 @@ def _certify_at(cur, s_t, Y, far, max_bounds, excl=None):
             r = cache[s] = cur.both(s)
         return r
 
+    # a lower value restarts the search; a ripple curve's competing dips can differ by ~1e-13 of F (24 bits),
+    # less than the flat 1e-12 margin (Laplace(300, 1) QSin 24 bits: a dip 1.7e-13 lower, F's error 1.3e-14)
+    low_tol = (1e-15 if excl is not None else 1e-12) * abs(F_t)
     while stack:
         s1, s2, m4 = stack.pop()
         nb += 1
@@ -1770,9 +1849,9 @@ def _certify_at(cur, s_t, Y, far, max_bounds, excl=None):
         # (smooth_lower cannot exclude a piece above s_t once s^2 >= 30 (QSin 4 pi^2): its remainder
         # s^4/360 (s^4/(8 pi^2)) then exceeds the granular part s^2/12 (s^2/2) of H, and the clipping
         # part is below T(s_t) <= F_up there)
-        if cur.lattice_lower(s1, s2) > F_up or (excl is not None
-                                                and not (s1 >= s_t and s2 * s2 >= (40.0 if cur.qsin else 30.0))
-                                                and cur.smooth_lower(s1, s2) > F_up):
+        if cur.lattice_lower(s1, s2) > F_up or (excl is not None and (
+                (not (s1 >= s_t and s2 * s2 >= (40.0 if cur.qsin else 30.0)) and cur.smooth_lower(s1, s2) > F_up)
+                or (not cur.qsin and cur.dip_lower(s1, s2) > F_up))):
             # no evaluation of F needed (a ripple curve: its smooth part less the ripple's bound)
             if excl is not None:
                 excl.append((s1, s2, F_up))
@@ -1783,7 +1862,7 @@ def _certify_at(cur, s_t, Y, far, max_bounds, excl=None):
             continue
         (f1, g1), (f2, g2) = ev(s1), ev(s2)
         for s, f in ((s1, f1), (s2, f2)):
-            if f[0] + f[1] < F_t - F_err - 1e-12 * abs(F_t):
+            if f[0] + f[1] < F_t - F_err - low_tol:
                 return float(s)  # a lower value elsewhere: the caller restarts from it
         if tooth and cur.sqrt_lip_lower(s1, s2, f1, f2) > F_up:
             # (far off centre at few bits: the humps between the level dips, where the R'' bound is
@@ -1846,6 +1925,38 @@ def _tooth_edges(u, v, s_t, w):
         w *= 2.0
     edges.append(u)
     return edges[::-1]
+
+
+def _basin(cur, a, b, lo, hi, budget=24):
+    """(a', b', bounds used): ``[a', b'] >= [a, b]`` within ``[lo, hi]`` with R' < 0 shown on ``[a', a]``
+    and R' > 0 on ``[b, b']``, so that F on them exceeds its minimum over ``[a, b]`` (F strictly convex
+    on ``[a, b]`` with its minimizer inside: F(a) and F(b) exceed it). A piece ``[u, v]`` right of ``b``:
+    ``R'(s) >= R'(u) + c (s - u) >= (g_u - err_u) - max(0, -c) (v - u)`` (``c`` a lower bound of R''
+    over the piece, :meth:`FewCells.curvature_lower`); left of ``a``: ``R'(s) <= R'(v) - c (v - s)``.
+    Pieces as wide as ``[a, b]`` at first, doubled after a success and halved after a failure; at most
+    ``budget`` pieces per side."""
+    used = 0
+    ends = []
+    for side in (1, -1):
+        w = b - a
+        u = b if side > 0 else a
+        stop = used + budget
+        while used < stop and (u < hi if side > 0 else u > lo):
+            v = min(hi, u + w) if side > 0 else max(lo, u - w)
+            s1, s2 = (u, v) if side > 0 else (v, u)
+            used += 1
+            g, e = cur.deriv(u)
+            c = cur.curvature_lower(s1, s2)
+            slack = max(0.0, -c) * (s2 - s1) * (1 + 1e-12)
+            if (g - e - slack if side > 0 else -(g + e) - slack) > 1e-15 * (abs(g) + e):
+                u = v
+                w *= 2.0
+            else:
+                w *= 0.5
+                if w < (b - a) / 64.0:
+                    break
+        ends.append(u)
+    return ends[1], ends[0], used
 
 
 def _convex(cur, a, b, budget, tiny=1e-6):
