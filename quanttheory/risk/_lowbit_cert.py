@@ -1754,22 +1754,10 @@ def _gaps(u, v, excl, F_up):
     return [(a, b) for a, b in out if b > a]
 
 
-def _certify_at(cur, s_t, Y, far, max_bounds, excl=None):
-    F_t, F_err = cur.value(s_t)
-    F_up = (F_t + F_err) * (1 + (1e-15 if cur.ripple() else 1e-13))
-    if not far > F_up:
-        return None
-    e = nc.sign_change_radius(cur, s_t)
-    if e is None:
-        return None
-    # 2. (0, x]
-    x = s_t
-    for _ in range(400):
-        x *= 0.9
-        if cur.tails(x) * (1 - 1e-13) > F_up:
-            break
-    else:
-        return None
+def _hull_basin(cur, s_t, x, Y, F_err, excl):
+    """Step 3 of :func:`_certify_at` at a root ``s_t`` of R': (hull, basin, min R'' bound, bounds used)
+    or None: ``hull`` an interval around ``s_t`` (above ``x``) where R'' > 0 is proven, ``basin >= hull``
+    where R' keeps its sign outside ``hull`` (:func:`_basin`; ripple curves only)."""
     # 3. convex neighbourhood
     nb = 0
     hull = None
@@ -1810,6 +1798,29 @@ def _certify_at(cur, s_t, Y, far, max_bounds, excl=None):
         if 0.5 * max(cur.curv_point(s_t)[0], 0.0) * half * half < 100.0 * F_err:
             basin = _basin(cur, hull[0], hull[1], x, Y)
             nb += basin[2]
+    return hull, basin, cmin, nb
+
+
+def _certify_at(cur, s_t, Y, far, max_bounds, excl=None):
+    F_t, F_err = cur.value(s_t)
+    F_up = (F_t + F_err) * (1 + (1e-15 if cur.ripple() else 1e-13))
+    if not far > F_up:
+        return None
+    e = nc.sign_change_radius(cur, s_t)
+    if e is None:
+        return None
+    # 2. (0, x]
+    x = s_t
+    for _ in range(400):
+        x *= 0.9
+        if cur.tails(x) * (1 - 1e-13) > F_up:
+            break
+    else:
+        return None
+    hb = _hull_basin(cur, s_t, x, Y, F_err, excl)
+    if hb is None:
+        return None
+    hull, basin, cmin, nb = hb
     # 4. branch and bound on [x, a] and [b, Y]
     stack = []
     # Laplace MSQE above 16 points: the width of a ripple tooth at s_t (s^2/|m|: the mode moves by
@@ -1841,8 +1852,14 @@ def _certify_at(cur, s_t, Y, far, max_bounds, excl=None):
     # a lower value restarts the search; a ripple curve's competing dips can differ by ~1e-13 of F (24 bits),
     # less than the flat 1e-12 margin (Laplace(300, 1) QSin 24 bits: a dip 1.7e-13 lower, F's error 1.3e-14)
     low_tol = (1e-15 if excl is not None else 1e-12) * abs(F_t)
+    kept = []  # dips met by pieces that could not be excluded (tied with s_t): see _tied_dip
     while stack:
         s1, s2, m4 = stack.pop()
+        if kept:
+            parts = _outside(s1, s2, kept)
+            if len(parts) != 1 or parts[0] != (s1, s2):
+                stack += [(u, v, m4) for u, v in parts]
+                continue
         nb += 1
         if nb > max_bounds:
             return None
@@ -1887,14 +1904,124 @@ def _certify_at(cur, s_t, Y, far, max_bounds, excl=None):
                 excl.append((s1, s2, F_up))
             continue
         if s2 - s1 < 1e-9 * s1:
-            return None
+            # a piece next to another dip whose bottom is within the value errors of F(s_t) (tied dips):
+            # certify that dip's own minimum and take its basin out of the search (or give up)
+            dip = _tied_dip(cur, s1, s_t, kept, x, Y, excl)
+            if dip is None:
+                return None
+            nb += dip["bounds"]
+            kept.append(dip)
+            stack.append((s1, s2, m4))
+            continue
         mid = math.sqrt(s1 * s2)
         stack += [(s1, mid, m4), (mid, s2, m4)]
     g_t, g_err = cur.deriv(s_t)
     lip = max(0.0, -cur.curvature_lower(s_t - e, s_t + e))
     lower = (F_t - F_err - (abs(g_t) + g_err + lip * e) * e) * (1 - 1e-13)
-    return dict(scale=s_t, scale_error=e, value=F_t, value_lower=lower, bounds=nb, evaluations=cur.n_eval,
-                curvature_min=cmin, hull=hull, curve=cur)
+    out = dict(scale=s_t, scale_error=e, value=F_t, value_lower=lower, bounds=nb, evaluations=cur.n_eval,
+               curvature_min=cmin, hull=hull, curve=cur)
+    if kept:
+        out = _tied_result(out, kept, F_up, F_err)
+    return out
+
+
+def _outside(s1, s2, kept):
+    """The parts of ``[s1, s2]`` outside every kept dip's basin."""
+    parts = [(s1, s2)]
+    for d in kept:
+        A, B = d["basin"]
+        nxt = []
+        for u, v in parts:
+            if B <= u or A >= v:
+                nxt.append((u, v))
+                continue
+            if u < A:
+                nxt.append((u, A))
+            if B < v:
+                nxt.append((B, v))
+        parts = nxt
+    return parts
+
+
+TIED_MAX = 64
+"""At most this many dips besides s_t's are certified one by one (:func:`_tied_dip`) before giving up."""
+
+
+def _tied_dip(cur, s1, s_t, kept, x, Y, excl):
+    """The dip next to a piece at ``s1`` that no lower bound excludes (its bottom within the value errors
+    of F(s_t)): the root ``s_r`` of R' bracketed from ``s1`` (as a restart does), its certified sign change
+    ``s_r -+ e`` and its convex neighbourhood and basin (:func:`_hull_basin`): on the basin F's minimum is
+    at the root, within ``s_r -+ e``, and at least ``lower`` (the same bound as s_t's). A dict, or None
+    (no root, the root already known, no certificate, more than ``TIED_MAX`` dips)."""
+    if len(kept) >= TIED_MAX or cur.law != 1:
+        # (Laplace laws only: a Normal law's ties, e.g. Normal(50, 1) at 3 bits, are left to the per-cell path's
+        # component certificate, which reports them as before)
+        return None
+    am = abs(cur.m)
+    step = 1.0 + min(0.02, 0.3 * s1 / am) if am > 4.0 else 1.02
+    br = _bracket_root(cur, s1, step, 300)
+    if br is None:
+        return None
+    lo, hi, glo, ghi = br
+    s_r = _brent_root(lambda s: cur.deriv(s)[0], lo, hi, glo, ghi, rtol=1e-13)[0]
+    if not x < s_r < Y or any(abs(s_r - v) <= 1e-9 * v for v in [s_t] + [d["scale"] for d in kept]):
+        return None
+    e = _sign_change(cur, s_r)
+    if e is None:
+        return None
+    F_r, F_err_r = cur.value(s_r)
+    hb = _hull_basin(cur, s_r, x, Y, F_err_r, excl)
+    if hb is None:
+        return None
+    hull, basin, cmin, nb = hb
+    g, g_err = cur.deriv(s_r)
+    # (R'' > 0 is proven on the hull: where it holds s_r -+ e, F >= F(s_r) + R'(s_r)(s - s_r) there; the
+    # curvature bound over s_r -+ e alone can be loose by orders of magnitude: QSin Laplace(1e5, 1), 8 bits)
+    inside = hull[0] <= s_r - e and s_r + e <= hull[1]
+    lip = 0.0 if inside else max(0.0, -cur.curvature_lower(s_r - e, s_r + e))
+    lower = (F_r - F_err_r - (abs(g) + g_err + lip * e) * e) * (1 - 1e-13)
+    # (F's minimum over the basin is its minimum over the hull: at least the lattice bound there, which does not
+    # depend on F's value error; QSin Laplace(1e5, 1), 8 bits, at s = m: F = 19.7, its stated error 643)
+    lower = max(lower, cur.lattice_lower(hull[0], hull[1]))
+    return dict(scale=s_r, scale_error=e, value=F_r, value_err=F_err_r, value_lower=lower, hull=hull,
+                basin=(basin[0], basin[1]), curvature_min=cmin, bounds=nb)
+
+
+def _sign_change(cur, s_r, cap=1e-6):
+    """:func:`._normal_cert.sign_change_radius` with a radius up to ``cap s_r`` (was 1e-9): a tied dip's
+    interval only has to lie inside the tied span (Laplace(1e5, 1) QSin 6 bits: at ``s = m``, the mode on grid
+    point 1, R' is ~80 with an error of ~3e-3 and no sign change is certified within 1e-9 s)."""
+    g_t, err_t = cur.deriv(s_r)
+    g_h, _ = cur.deriv(s_r * (1 + 1e-6))
+    slope = (g_h - g_t) / (s_r * 1e-6)
+    e = max(1e-15 * s_r, 2.0 * (abs(g_t) + err_t) / slope) if slope > 0 else 1e-15 * s_r
+    for _ in range(40):
+        if e > cap * s_r:
+            return None
+        gm, em = cur.deriv(s_r - e)
+        gp, ep = cur.deriv(s_r + e)
+        if gm < -em and gp > ep:
+            return e
+        e *= 4.0
+    return None
+
+
+def _tied_result(out, kept, F_up, F_err):
+    """s_t's certificate ``out`` and the dips ``kept`` (:func:`_tied_dip`), every other scale excluded by a
+    lower bound above ``F_up`` (an upper bound of F(s_t)): the global minimum is the least of the dips' minima.
+    A dip whose certified minimum exceeds ``F_best`` (the least upper bound of the dips' values) holds no global
+    minimizer; the others are tied: the lowest computed value is reported, ``value_lower`` the least of their
+    lower bounds, ``scale_error`` spans their minimizers' intervals."""
+    dips = [dict(out, value_err=F_err)] + kept
+    F_best = min([F_up] + [(d["value"] + d["value_err"]) * (1 + 1e-15) for d in dips])
+    tied = [d for d in dips if d["value_lower"] <= F_best]
+    best = min(tied, key=lambda d: d["value"])
+    s = best["scale"]
+    err = max(max(s - (d["scale"] - d["scale_error"]), d["scale"] + d["scale_error"] - s) for d in tied)
+    res = dict(out, scale=s, scale_error=err, value=best["value"], value_lower=min(d["value_lower"] for d in tied),
+               curvature_min=best["curvature_min"], hull=best["hull"],
+               bounds=out["bounds"], tied=[(d["scale"], d["scale_error"]) for d in tied] if len(tied) > 1 else None)
+    return res
 
 
 TOOTH_W0, TOOTH_SPLIT = 0.5, 0.35

@@ -423,6 +423,9 @@ FEW_METHOD = (
     "certified at s* -+ scale_error; the curve proven strictly convex (R'' > 0) around s*; every other s > 0 "
     "excluded by second-order lower bounds (R'' bounds per piece), monotone clipping and far-scale bounds "
     "(risk/_lowbit_cert.py, docs/optimum_lowbit.md)")
+FEW_TIED = ("; {n} dips tied within their certificates (their minima closer than the value errors): each "
+            "one's minimizer certified as above, every other scale excluded; the minimum value is certified "
+            "(risk_lower_bound <= min <= risk) and scale_error spans every tied dip's minimizer")
 _HOW = {0: "Hermite series with a rigorous remainder", 1: "exact geometric series, forward-mode derivative"}
 _HULL = {True: "the curve proven strictly convex (R'' > 0) on a hull around s*",
          False: "R' < 0 left and R' > 0 right of s* -+ scale_error on a hull around s* (R'' lower bounds "
@@ -621,6 +624,11 @@ def _normal_optimum(dist, grid, reg, with_msqe_excess, rtol):
         excess = reg_msqe_factor() * mcur.value(cert["scale"])[0] * sig * sig / m_risk - 1.0
     if few:
         method = FEW_METHOD.format(law="Normal" if law == 0 else "Laplace")
+        if cert.get("tied"):
+            # dips whose minima the value errors cannot separate (issue 20): each one's minimizer certified,
+            # every other scale excluded; the minimum value is certified, the minimizer only to their span
+            method += FEW_TIED.format(n=len(cert["tied"]))
+            extra["tied_minima"] = [(s * sig, e * sig) for s, e in cert["tied"]]
     else:
         method = NORMAL_METHOD.format(law="Normal" if law == 0 else "Laplace", how=_HOW[law], hull=_HULL[convex])
     return OptimalScale(scale=scale, risk=cert["value"] * f, regularizer=reg.name, grid=grid,
