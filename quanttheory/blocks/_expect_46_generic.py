@@ -387,7 +387,20 @@ def _alias_L(p, dl, du, p0, k, L0, tgt_abs, Lmax):
 
 
 def endpoint_abs(dist, comps, fmt, m, X6, X4, k, eps_abs):
-    """``(E|S|, error bound, harmonics)`` at one piece end ``m`` (data units^2; module doc)."""
+    """``(E|S|, error bound, harmonics)`` at one piece end ``m`` (data units^2; module doc), the series' tail
+    at 0.6 ``eps_abs``."""
+    r = _end_prepare(dist, comps, fmt, m, X6, X4, k, eps_abs)
+    if r[0] == "done":
+        return r[1]
+    return r[3](0.6 * eps_abs)
+
+
+def _end_prepare(dist, comps, fmt, m, X6, X4, k, eps_abs):
+    """First stage of :func:`endpoint_abs`: everything up to the tail bound.  Returns ``("done", (E|S|, error,
+    0))`` where no harmonic is needed, else ``("curve", harmonics, tail bounds, finish)``: for each candidate
+    cut ``T`` (the geometric grid of the tail bound, extended by ``1.25^i`` beyond it) the number of odd
+    harmonics and the tail's error bound (data units^2, decreasing), and ``finish(tail_abs)`` completing the end
+    with the first ``T`` whose tail bound is ``<= tail_abs``."""
     from ._expect_46 import _r2, _rho2
     from ._expect_46_generic_kernels import legendre_cf_sum
     from .expectation import _G, _cell_poly_moment
@@ -415,7 +428,7 @@ def endpoint_abs(dist, comps, fmt, m, X6, X4, k, eps_abs):
     E1e = float(np.sum(ve)) / G + 8 * _EPS * E1
     abs1 = n * p0 ** (n - 1) * E1
     if sel.size == 0 or mR <= 0.0:
-        return abs1 * U * U, (n * p0 ** (n - 1) * E1e + 4 * _EPS * abs1) * U * U, 0
+        return "done", (abs1 * U * U, (n * p0 ** (n - 1) * E1e + 4 * _EPS * abs1) * U * U, 0)
     ea = eps_abs / (U * U)                       # target of E|S| / U^2
     # tail constants |cf_j(t)| <= Cj / t
     Cj = _tv_bound(comps, ls, us) / (G * np.abs(aa))
@@ -432,8 +445,7 @@ def endpoint_abs(dist, comps, fmt, m, X6, X4, k, eps_abs):
     mu, sd = n * e1, math.sqrt(max(n * (e2 - e1 * e1), 0.0))
     L0 = max(dmax * 1.0000001, abs(mu) + 6.0 * sd, 1e-300)
     L, al_abs = _alias_L(pj, dl, du, p0, n, L0, 0.2 * ea, n * dmax * (1.0 + 1e-12))
-    # tail: (2/pi) int_T^inf rho_2 / t^2 on a geometric grid (as endpoint_stats_fs), target 0.6 ea
-    eat = 0.6 * ea * math.pi / 2
+    # tail: (2/pi) int_T^inf rho_2 / t^2 on a geometric grid (as endpoint_stats_fs)
     tmax = float(np.max(Cj / np.maximum(pj, 1e-300)))
     t0 = math.pi / L
     tN = max(tmax, t0) * 1.001
@@ -443,51 +455,105 @@ def endpoint_abs(dist, comps, fmt, m, X6, X4, k, eps_abs):
     x = np.minimum(pj[None, :], Cj[None, :] / tg[:, None]).sum(axis=1)
     inv = 1.0 / tg[:-1] - 1.0 / tg[1:]
     bA = np.concatenate([np.cumsum((_r2(p0, x, n)[:-1] * inv)[::-1])[::-1], [0.0]]) + _rho2(p0, C, n, tN) / (3 * tN)
-    ok = bA <= eat
-    if ok.any():
-        i_ok = int(np.argmax(ok))
-        T, tailA = float(tg[i_ok]), float(bA[i_ok])
-    else:
-        T = tN
-        while _rho2(p0, C, n, T) / (3 * T) > eat:
-            T *= 1.25
-        tailA = _rho2(p0, C, n, T) / (3 * T)
-    J = int(math.ceil(T * L / math.pi))
-    j = np.arange(1, J + 1, 2, dtype=float)
-    tt = j * (math.pi / L)
-    # cells' polynomials: sum delta <= 0.1 ea / (L k (1 + p0^(k-1)) 1.05 / 2)
-    sym = all(mu_ == 0.0 for _, _, _, mu_, _ in comps)
-    if sym:
-        cs = np.nonzero(ls >= 0.0)[0]
-        wsym = 2.0
-    else:
-        cs = np.arange(sel.size)
-        wsym = 1.0
-    dtot = 0.1 * ea / (L * n * 0.5 * (1.05 + p0 ** (n - 1)))
-    wid = us[cs] - ls[cs]
-    tgt = dtot / wsym * wid / float(np.sum(wid))
-    cl_, cu_, par, coef, deg, delta = _approx_cells(dist, comps, ls[cs], us[cs], tgt, G)
-    delta *= wsym
-    coef = np.ascontiguousarray(coef * wsym)
-    ctr = 0.5 * (cl_ + cu_)
-    hh = 0.5 * (cu_ - cl_)
-    re = np.empty(tt.size)
-    im = np.empty(tt.size)
-    rnd_c = np.empty(tt.size)
-    legendre_cf_sum(tt, np.ascontiguousarray(aa[cs][par]), np.ascontiguousarray(bb[cs][par]), ctr, hh, coef,
-                    deg, re, im, rnd_c)
-    psi = re + 1j * im
-    Psi = p0 + psi
-    R = Psi ** (n - 1) * Psi - p0 ** n - n * p0 ** (n - 1) * psi
-    fac = (1.0 + delta + np.abs(rnd_c)) ** (n - 1) + p0 ** (n - 1)
-    rnd_w = (3 * n + 4) * _EPS * (np.abs(Psi) ** n + p0 ** n + n * p0 ** (n - 1) * np.abs(psi) + 1e-300) \
-        + n * rnd_c * fac
-    Iabs = float(np.sum(R.real / (j * j)))
-    abs_S = (abs1 + 0.5 * L * mR - (4.0 * L / math.pi ** 2) * Iabs) * U * U
-    d_err = 0.5 * L * n * delta * ((1.0 + delta) ** (n - 1) + p0 ** (n - 1))
-    err_abs = ((2.0 / math.pi) * tailA + al_abs + (4.0 * L / math.pi ** 2) * float(np.sum(rnd_w / (j * j)))
-               + 8 * _EPS * (abs1 + L * mR) * (1 + J * _EPS) + d_err + n * p0 ** (n - 1) * E1e) * U * U
-    return abs_S, err_abs, int(tt.size)
+    # beyond tN every min(p_j, Cj / t) is Cj / t: the pure form rho_2(T) / (3 T)
+    Te = tN * 1.25 ** np.arange(1, 61)
+    Tc = np.concatenate([tg, Te])
+    bc = np.concatenate([bA, _r2(p0, C / Te, n) / (3 * Te)])
+    harm = np.ceil(np.ceil(Tc * L / math.pi) / 2)
+    errc = (2.0 / math.pi) * bc * U * U
+
+    def finish(tail_abs):
+        eat = tail_abs / (U * U) * math.pi / 2
+        ok = bc <= eat
+        if ok.any():
+            i_ok = int(np.argmax(ok))
+            T, tailA = float(Tc[i_ok]), float(bc[i_ok])
+        else:
+            T = float(Te[-1])
+            while _rho2(p0, C, n, T) / (3 * T) > eat:
+                T *= 1.25
+            tailA = _rho2(p0, C, n, T) / (3 * T)
+        return _end_finish(T, tailA)
+
+    def _end_finish(T, tailA):
+        J = int(math.ceil(T * L / math.pi))
+        j = np.arange(1, J + 1, 2, dtype=float)
+        tt = j * (math.pi / L)
+        # cells' polynomials: sum delta <= 0.1 ea / (L k (1 + p0^(k-1)) 1.05 / 2)
+        sym = all(mu_ == 0.0 for _, _, _, mu_, _ in comps)
+        if sym:
+            cs = np.nonzero(ls >= 0.0)[0]
+            wsym = 2.0
+        else:
+            cs = np.arange(sel.size)
+            wsym = 1.0
+        dtot = 0.1 * ea / (L * n * 0.5 * (1.05 + p0 ** (n - 1)))
+        wid = us[cs] - ls[cs]
+        tgt = dtot / wsym * wid / float(np.sum(wid))
+        cl_, cu_, par, coef, deg, delta = _approx_cells(dist, comps, ls[cs], us[cs], tgt, G)
+        delta *= wsym
+        coef = np.ascontiguousarray(coef * wsym)
+        ctr = 0.5 * (cl_ + cu_)
+        hh = 0.5 * (cu_ - cl_)
+        re = np.empty(tt.size)
+        im = np.empty(tt.size)
+        rnd_c = np.empty(tt.size)
+        legendre_cf_sum(tt, np.ascontiguousarray(aa[cs][par]), np.ascontiguousarray(bb[cs][par]), ctr, hh, coef,
+                        deg, re, im, rnd_c)
+        psi = re + 1j * im
+        Psi = p0 + psi
+        R = Psi ** (n - 1) * Psi - p0 ** n - n * p0 ** (n - 1) * psi
+        fac = (1.0 + delta + np.abs(rnd_c)) ** (n - 1) + p0 ** (n - 1)
+        rnd_w = (3 * n + 4) * _EPS * (np.abs(Psi) ** n + p0 ** n + n * p0 ** (n - 1) * np.abs(psi) + 1e-300) \
+            + n * rnd_c * fac
+        Iabs = float(np.sum(R.real / (j * j)))
+        abs_S = (abs1 + 0.5 * L * mR - (4.0 * L / math.pi ** 2) * Iabs) * U * U
+        d_err = 0.5 * L * n * delta * ((1.0 + delta) ** (n - 1) + p0 ** (n - 1))
+        err_abs = ((2.0 / math.pi) * tailA + al_abs + (4.0 * L / math.pi ** 2) * float(np.sum(rnd_w / (j * j)))
+                   + 8 * _EPS * (abs1 + L * mR) * (1 + J * _EPS) + d_err + n * p0 ** (n - 1) * E1e) * U * U
+        return abs_S, err_abs, int(tt.size)
+
+
+    return "curve", harm, errc, finish
+
+
+def _split_tail_budget(g, default, harm, errc):
+    """Tail targets ``e_i`` (data units^2) per end with ``sum g_i e_i <= sum g_i default_i`` (the equal split's
+    total, so the summed bound is unchanged) and few harmonics in all: each end's cost curve is the number of odd
+    harmonics against its tail bound at the candidate cuts (``harm``, ``errc``: arrays, the bound decreasing);
+    for a multiplier ``lam`` each end takes the cut minimizing ``harmonics + lam g_i bound``, and ``lam`` is the
+    smallest (bisection in log scale) whose choices fit the budget.  A heuristic for *where* the budget goes;
+    every end's bound is the one its cut gives, summed (docs/blocks.md §2i)."""
+    n = len(g)
+    if n == 0:
+        return []
+    g = np.asarray(g, float)
+    B = float(np.sum(g * np.asarray(default, float)))
+    K = max(h.size for h in harm)
+    H = np.full((n, K), np.inf)
+    E = np.full((n, K), np.inf)
+    for i in range(n):
+        H[i, :harm[i].size] = harm[i]
+        E[i, :errc[i].size] = errc[i]
+    GE = g[:, None] * E
+
+    def pick(lam):
+        with np.errstate(invalid="ignore"):
+            idx = np.argmin(np.where(np.isfinite(H), H + lam * GE, np.inf), axis=1)
+        return idx, float(np.sum(GE[np.arange(n), idx]))
+
+    lo, hi = -80.0, 80.0                       # log10 lam
+    idx, tot = pick(10.0 ** hi)
+    if tot > B:
+        return list(default)                    # the budget is below what the curves reach: the equal split
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        i2, t2 = pick(10.0 ** mid)
+        if t2 <= B:
+            hi, idx = mid, i2
+        else:
+            lo = mid
+    return list(E[np.arange(n), idx] * (1.0 + 1e-12))
 
 
 def telescoped_4over6_generic(dist, bf, c, S, tol):
@@ -516,16 +582,27 @@ def telescoped_4over6_generic(dist, bf, c, S, tol):
     err = 0.0
     harm = 0
     ends = 0
+    pend = []
     for i in range(P):
         for m, g, sg in ((b[i], Gk_b[i], 1.0), (a[i], Gk_a[i], -1.0)):
             if g <= 0:
                 continue
             ea = min(eps_abs / g, k * m2)
-            v, e, h = endpoint_abs(dist, comps, bf.fmt, float(m), float(X6[i]), float(X4[i]), k, ea)
-            tot += sg * g * v
-            err += g * e
-            harm += h
+            r = _end_prepare(dist, comps, bf.fmt, float(m), float(X6[i]), float(X4[i]), k, ea)
             ends += 1
+            if r[0] == "done":
+                v, e, h = r[1]
+                tot += sg * g * v
+                err += g * e
+                continue
+            pend.append((g, sg, ea, r[1], r[2], r[3]))
+    tails = _split_tail_budget([p[0] for p in pend], [0.6 * p[2] for p in pend], [p[3] for p in pend],
+                               [p[4] for p in pend])
+    for (g, sg, ea, _, _, finish), ta in zip(pend, tails):
+        v, e, h = finish(ta)
+        tot += sg * g * v
+        err += g * e
+        harm += h
     mse = mse_ref - tot / (2 * k)
     err_m = (err / (2 * k) + 0.5 * (r6.error_estimate + r4.error_estimate) + 1e-3 * tol * rrel * m2
              + 20 * _EPS * mse)
