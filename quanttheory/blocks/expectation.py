@@ -317,7 +317,10 @@ def block_mse(dist, fmt, rule=None, *, block=None, scale_format=None, c: float =
         if bf.scale_format == "e4m3" and kp is not None and not kp[3] and kp[0] in (0, 1) and method == "telescoped":
             # telescoped, with exact rates (docs/blocks.md §2d)
             return block_mse_4over6_fast(dist, bf, c=c, tensor_scale=tensor_scale, tol=max(tol, 1e-10))[0]
-        return block_mse_4over6(dist, bf, c=c, tensor_scale=tensor_scale, tol=max(tol, 1e-10))
+        # other laws: telescoped with Legendre cells for k >= 3 where the law is supported (docs/blocks.md §2i),
+        # else (and with method='quadrature') the m-quadrature of §2b
+        return block_mse_4over6(dist, bf, c=c, tensor_scale=tensor_scale, tol=max(tol, 1e-10),
+                                method="quadrature" if method == "quadrature" else None)
     if r == "oracle":
         if bf.scale_format == "e8m0":
             # exact for MX formats where the candidate-set check passes (docs/blocks.md §2f)

@@ -58,8 +58,9 @@ def run(args) -> int:
         for r in rules:
             if r in ("4/6", "four_over_six"):
                 r = "4over6"
-            # 4over6: exact with its rates (telescoped characteristic functions, seconds for
-            # Normal/Laplace; the m-quadrature, ~1 min, for other laws)
+            # 4over6: exact with its rates (telescoped characteristic functions, < 0.1 s for
+            # Normal/Laplace); MSE only for Student t / GenNormal / mixtures (telescoped with Legendre cells,
+            # ~1-100 s, docs/blocks.md §2i) and the m-quadrature for other laws
             res = block_mse(law, bf, r, c=args.c)
             rows.append({"rule": res.rule, "mse": float(res.mse), "sqnr_db": res.sqnr_db,
                          "saturation_rate": _finite(float(res.saturation_rate)), "scale_underflow_rate": _finite(float(res.scale_underflow_rate)),
