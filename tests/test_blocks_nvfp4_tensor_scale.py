@@ -1,10 +1,11 @@
 """NVFP4 default tensor scale: the amax block maps exactly to the top E4M3 value 448 (audit F2 of
-2026-12-01), exact block-scale choices near boundaries.
+2026-12-01), exact block-scale choices near boundaries, and no numpy warnings for huge data (F7).
 
 References are independent of the package: E4M3 values enumerated from ``ml_dtypes`` bit patterns,
 targets in exact rational arithmetic (``fractions.Fraction``), the rules' choices by hand (floor =
 largest value <= U, ceil = smallest >= U, round = nearest with ties to the even code)."""
 
+import warnings
 from fractions import Fraction
 
 import ml_dtypes
@@ -142,3 +143,26 @@ def test_overflow_still_flagged_when_real():
     amax = float(np.max(np.abs(x)))
     q = quantize_blocks(x, "nvfp4", rule="ceil", tensor_scale=amax / 2688.0 / 1.01)
     assert q.scale_overflow[0] and q.saturated >= 1
+
+
+def test_no_warning_for_huge_data():
+    x = np.random.default_rng(0).standard_normal(64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for fmt, rule in [("mxfp4", None), ("nvfp4", None), ("nvfp4", "4over6"), ("int4_g32", None),
+                          ("mxfp8_e4m3", None)]:
+            q = quantize_blocks(x * 1e200, fmt, rule=rule)
+            assert np.all(np.isfinite(q.values))
+        # MXFP4: 1e200 is beyond E8M0's 2^127: every scale is clamped (flagged), values saturate at 6 2^127
+        q = quantize_blocks(x * 1e200, "mxfp4")
+        assert q.scale_overflow.all()
+        u = np.clip(x * 1e200 / 2.0 ** 127, -6.0, 6.0)  # saturation at +-6
+        e2m1 = u.astype(ml_dtypes.float4_e2m1fn).astype(np.float64) * 2.0 ** 127
+        assert np.array_equal(q.values, e2m1)
+        # 4over6 at 2^600 x: S scales by 2^600 exactly, so every choice (before: all SSEs inf -> always
+        # the 6 candidate) and value is the one at x, times 2^600
+        for rule in ("4over6", "round", "floor"):
+            big = quantize_blocks(np.ldexp(x, 600), "nvfp4", rule=rule)
+            ref = quantize_blocks(x, "nvfp4", rule=rule)
+            assert np.array_equal(big.values, np.ldexp(ref.values, 600))
+            assert np.array_equal(big.scales, np.ldexp(ref.scales, 600))

@@ -398,12 +398,25 @@ def as_blocks(x, block: int, axis: int = -1, partial: bool = False):
     return xm.reshape(xm.shape[:-1] + (-1, block)), n, xm.shape
 
 
-def _block_sse(xb, X, fmt):
-    """Squared error of each block (..., nb) at scales X (..., nb); X == 0 -> all zeros."""
+def _block_sse(xb, X, fmt, sse=True):
+    """Squared error of each block (..., nb) at scales X (..., nb); X == 0 -> all zeros.
+    ``sse=False``: the quantized values only (the SSE is None)."""
     Xs = np.where(X > 0, X, 1.0)[..., None]
     q = Xs * fmt.quantize(xb / Xs)
     q = np.where((X > 0)[..., None], q, 0.0)
+    if not sse:
+        return None, q
     return np.sum((xb - q) ** 2, axis=-1), q
+
+
+def _block_sse_scaled(xb, q):
+    """Block SSE of ``xb`` quantized to ``q`` in units of ``4^-e`` per block (``2^e`` >= the block absmax):
+    finite for any finite data.  Scaling by a power of two is exact, so comparing two candidates of the
+    same block this way agrees with comparing their float SSEs wherever those do not overflow."""
+    M = np.max(np.abs(xb), axis=-1)
+    _, e = np.frexp(np.where(M > 0, M, 1.0))
+    d = np.ldexp(xb - q, -e[..., None])  # |xb - q| <= 2 M (saturation excepted: < 2 |x|), so |d| < 2
+    return np.sum(d * d, axis=-1)
 
 
 def quantize_blocks(x, element, *, block=None, scale_format=None, rule=None, axis=-1, c=1.0,
@@ -429,12 +442,19 @@ def quantize_blocks(x, element, *, block=None, scale_format=None, rule=None, axi
     fmt = bf.fmt
     if r in ("floor", "ceil", "round", "clip"):
         X, under, over = block_scales(M, bf, r, c=c, tensor_scale=S, tensor_amax=A)
-        _, q = _block_sse(xb, X, fmt)
+        _, q = _block_sse(xb, X, fmt, sse=False)
     elif r == "4over6":
         X6, u6, o6 = block_scales(M, bf, "round", c=c, tensor_scale=S, tensor_amax=A)
         X4, u4, o4 = block_scales(M, bf, "round", c=c * 1.5, tensor_scale=S, tensor_amax=A)
-        e6, q6 = _block_sse(xb, X6, fmt)
-        e4, q4 = _block_sse(xb, X4, fmt)
+        _, q6 = _block_sse(xb, X6, fmt, sse=False)
+        _, q4 = _block_sse(xb, X4, fmt, sse=False)
+        with np.errstate(over="ignore"):  # |x| ~ 1e200: squares overflow; such blocks are compared scaled
+            e6 = np.sum((xb - q6) ** 2, axis=-1)
+            e4 = np.sum((xb - q4) ** 2, axis=-1)
+        big = ~(np.isfinite(e6) & np.isfinite(e4))
+        if np.any(big):
+            e6 = np.where(big, _block_sse_scaled(xb, q6), e6)
+            e4 = np.where(big, _block_sse_scaled(xb, q4), e4)
         pick4 = e4 < e6
         X = np.where(pick4, X4, X6)
         under = np.where(pick4, u4, u6)
@@ -445,7 +465,7 @@ def quantize_blocks(x, element, *, block=None, scale_format=None, rule=None, axi
 
         X = oracle_scales(xb, bf, tensor_scale=S)
         over = np.zeros(X.shape, bool)
-        _, q = _block_sse(xb, X, fmt)
+        _, q = _block_sse(xb, X, fmt, sse=False)
         under = _oracle_underflow(xb, q)
     lo, hi = float(fmt.levels[0]), float(fmt.levels[-1])
     Xs = np.where(X > 0, X, 1.0)[..., None]
