@@ -166,3 +166,27 @@ def test_no_warning_for_huge_data():
             ref = quantize_blocks(x, "nvfp4", rule=rule)
             assert np.array_equal(big.values, np.ldexp(ref.values, 600))
             assert np.array_equal(big.scales, np.ldexp(ref.scales, 600))
+
+
+def test_tensor_amax_for_chunks_equals_whole_tensor():
+    rng = np.random.default_rng(5)
+    for _ in range(50):
+        x = rng.standard_normal(64)
+        amax = float(np.max(np.abs(x)))
+        for rule in ("round", "ceil", "floor", "4over6"):
+            whole = quantize_blocks(x, "nvfp4", rule=rule)
+            for j in range(4):
+                part = quantize_blocks(x[16 * j:16 * j + 16], "nvfp4", rule=rule, tensor_amax=amax)
+                assert np.array_equal(part.values, whole.values[16 * j:16 * j + 16])
+                assert part.scales[0] == whole.scales[j]
+                assert part.scale_overflow[0] == whole.scale_overflow[j]
+    x = rng.standard_normal(16)
+    with pytest.raises(ValueError, match="not both"):
+        quantize_blocks(x, "nvfp4", tensor_amax=1.0, tensor_scale=0.1)
+    with pytest.raises(ValueError, match="E4M3"):
+        quantize_blocks(np.zeros(32), "mxfp4", tensor_amax=1.0)
+    with pytest.raises(TypeError):
+        quantize_blocks(x, "nvfp4", tensor_amax="1")
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="tensor_amax"):
+            quantize_blocks(x, "nvfp4", tensor_amax=bad)

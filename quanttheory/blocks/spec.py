@@ -420,7 +420,7 @@ def _block_sse_scaled(xb, q):
 
 
 def quantize_blocks(x, element, *, block=None, scale_format=None, rule=None, axis=-1, c=1.0,
-                    tensor_scale=None, partial=False) -> BlockQuantized:
+                    tensor_scale=None, partial=False, tensor_amax=None) -> BlockQuantized:
     """Block-scaled quantization of ``x`` along ``axis``.
 
     ``element``: a preset block format name (``"mxfp4"``, ``"nvfp4"``, ``"int4_g128"`` ...) or
@@ -429,7 +429,10 @@ def quantize_blocks(x, element, *, block=None, scale_format=None, rule=None, axi
     (rules ``clip``; also scales the target of ``ceil``/``round`` for E4M3/fp16/real).
     ``tensor_scale``: NVFP4 FP32 tensor scale ``S`` (default ``amax(x) / (448 * 6)``).
     ``partial``: allow a last block shorter than ``block`` (its scale comes from its own
-    elements).  Each block: ``Q(x_i) = X * q(x_i / X)``, ``q`` round to nearest even,
+    elements).  ``tensor_amax``: the amax of the whole tensor when ``x`` is a chunk of it: the
+    default tensor scale ``S = tensor_amax / (448 * 6)`` is then used as a real number (the block
+    holding ``tensor_amax`` maps to exactly 448), as for ``x`` itself without it (not with
+    ``tensor_scale``).  Each block: ``Q(x_i) = X * q(x_i / X)``, ``q`` round to nearest even,
     saturating.
     """
     bf = get_block_format(element, block=block, scale_format=scale_format)
@@ -437,8 +440,11 @@ def quantize_blocks(x, element, *, block=None, scale_format=None, rule=None, axi
     check_clip_multiplier(c)
     xb, n, padded_shape = as_blocks(x, bf.block, axis, partial)
     M = np.max(np.abs(xb), axis=-1)
-    S = _tensor_scale(xb, bf, tensor_scale)
-    A = _default_tensor_amax(xb, bf, tensor_scale)
+    if tensor_amax is not None:
+        S, A = _tensor_scale_of_amax(bf, tensor_amax, tensor_scale)
+    else:
+        S = _tensor_scale(xb, bf, tensor_scale)
+        A = _default_tensor_amax(xb, bf, tensor_scale)
     fmt = bf.fmt
     if r in ("floor", "ceil", "round", "clip"):
         X, under, over = block_scales(M, bf, r, c=c, tensor_scale=S, tensor_amax=A)
@@ -491,6 +497,21 @@ def reject_unused_tensor_scale(bf: BlockFormat, tensor_scale) -> None:
     if tensor_scale is not None and bf.scale_format != "e4m3":
         raise ValueError(f"tensor_scale applies only to formats with E4M3 block scales (e.g. nvfp4); this "
                          f"format's block scales are {bf.scale_format}: drop tensor_scale")
+
+
+def _tensor_scale_of_amax(bf: BlockFormat, tensor_amax, tensor_scale):
+    """(S, amax) of a given tensor amax (the default tensor scale of a tensor processed in chunks)."""
+    if tensor_scale is not None:
+        raise ValueError("give tensor_scale or tensor_amax, not both")
+    if isinstance(tensor_amax, bool) or not isinstance(tensor_amax, (int, float, np.integer, np.floating)):
+        raise TypeError(f"tensor_amax must be a real number, got {type(tensor_amax).__name__}")
+    a = float(tensor_amax)
+    if not (math.isfinite(a) and a > 0):
+        raise ValueError(f"tensor_amax must be a finite number > 0, got {tensor_amax!r}")
+    if bf.scale_format != "e4m3":
+        raise ValueError(f"tensor_amax applies only to formats with E4M3 block scales (e.g. nvfp4); this "
+                         f"format's block scales are {bf.scale_format}: drop tensor_amax")
+    return a / (448.0 * bf.lmax), a
 
 
 def _default_tensor_amax(xb, bf: BlockFormat, tensor_scale):
