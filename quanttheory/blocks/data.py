@@ -40,8 +40,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from .spec import (E8M0_MAX, E8M0_MIN, BlockFormat, _block_sse, _oracle_underflow, _positive_values, _tensor_scale,
-                   as_blocks, block_scales, check_rule, get_block_format)
+from .spec import (E8M0_MAX, E8M0_MIN, BlockFormat, _block_sse, _default_tensor_amax, _oracle_underflow,
+                   _positive_values, _tensor_scale, as_blocks, block_scales, check_rule, get_block_format)
 
 CHUNK_BLOCKS = 1 << 14
 
@@ -381,6 +381,7 @@ def block_data_report(x, fmt, *, rules=None, axis=-1, block=None, scale_format=N
 
         check_not_tiny(amax)
     S = _tensor_scale(xb, bf, tensor_scale)
+    A = _default_tensor_amax(xb, bf, tensor_scale)
     flat = xb.reshape(-1, bf.block)
     rows = flat.shape[0] // max(xb.shape[-2], 1)
     nel = flat.shape[0] * bf.block - rows * (xb.shape[-2] * bf.block - n)  # padding excluded
@@ -400,11 +401,11 @@ def block_data_report(x, fmt, *, rules=None, axis=-1, block=None, scale_format=N
             M = np.max(np.abs(ch), axis=1)
             for r in rules:
                 if r in ("floor", "ceil", "round", "clip"):
-                    X, un, ov = block_scales(M, bf, r, c=c, tensor_scale=S)
+                    X, un, ov = block_scales(M, bf, r, c=c, tensor_scale=S, tensor_amax=A)
                     sse, _ = _block_sse(ch, X, fmt_e)
                 elif r == "4over6":
-                    X6, u6, o6 = block_scales(M, bf, "round", c=c, tensor_scale=S)
-                    X4, u4, o4 = block_scales(M, bf, "round", c=1.5 * c, tensor_scale=S)
+                    X6, u6, o6 = block_scales(M, bf, "round", c=c, tensor_scale=S, tensor_amax=A)
+                    X4, u4, o4 = block_scales(M, bf, "round", c=1.5 * c, tensor_scale=S, tensor_amax=A)
                     e6, _ = _block_sse(ch, X6, fmt_e)
                     e4, _ = _block_sse(ch, X4, fmt_e)
                     p4 = e4 < e6

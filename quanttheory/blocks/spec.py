@@ -180,10 +180,56 @@ def _positive_values(scale_format: str) -> np.ndarray:
     return v
 
 
-def _scale_from_target(target, bf: BlockFormat, rule: str, tensor_scale: float):
+@lru_cache(maxsize=None)
+def _target_boundaries(scale_format: str) -> np.ndarray:
+    """Every point where a rule's choice or flag can change as the block-scale target ``u``
+    crosses it: the positive values (floor/ceil, overflow above the largest) and the midpoints
+    of consecutive values of ``{0} U values`` (round, underflow to 0)."""
+    v = _positive_values(scale_format)
+    b = np.unique(np.concatenate([v, 0.5 * (np.concatenate([[0.0], v[:-1]]) + v)]))
+    b.setflags(write=False)
+    return b
+
+
+# relative distance of the float target from a boundary below which it is recomputed exactly (the
+# float evaluation of u = c M / (lmax S) has at most ~4 roundings, ~1e-15 relative)
+_EXACT_WINDOW = 1e-12
+
+
+def _exact_target_choice(U, vals: list, rule: str, quantize):
+    """(q, underflow, overflow) of a rule for an exact (``Fraction``) target ``U > 0``; ``vals`` the sorted
+    positive scale values (floats: Python compares Fraction and float exactly)."""
+    import bisect
+
+    top = vals[-1]
+    if rule == "floor":
+        j = bisect.bisect_right(vals, U) - 1
+        q = vals[j] if j >= 0 else 0.0
+    elif rule == "ceil":
+        q = vals[min(bisect.bisect_left(vals, U), len(vals) - 1)]
+    elif U >= top:  # round: saturating at the largest value
+        q = top
+    else:
+        j = bisect.bisect_left(vals, U)
+        hi = vals[j]
+        lo = vals[j - 1] if j > 0 else 0.0
+        if U == hi:
+            q = hi
+        elif U - lo != hi - U:
+            q = lo if U - lo < hi - U else hi
+        else:  # a tie: the format's own rounding of the (exactly representable) midpoint, ties to even
+            q = float(abs(quantize(np.array([0.5 * (lo + hi)]))[0]))
+    return q, q == 0.0, U > top
+
+
+def _scale_from_target(target, bf: BlockFormat, rule: str, tensor_scale: float, exact=None):
     """Representable scale for a real target ``t = c M / lmax`` (array), rule floor/ceil/round.
 
-    Returns (X, underflow mask, overflow mask)."""
+    ``exact = (M, c, amax)``: targets within ``_EXACT_WINDOW`` (relative) of a point where the choice
+    or a flag changes are recomputed in exact rational arithmetic as ``u = c M / (lmax S)``, with
+    ``S`` the float ``tensor_scale`` when ``amax`` is None and else the real default tensor scale
+    ``S = amax / (448 lmax)`` (``u = 448 c M / amax``: the block holding the tensor amax maps to
+    exactly 448 when ``c = 1``).  Returns (X, underflow mask, overflow mask)."""
     t = np.asarray(target, dtype=np.float64)
     sf = bf.scale_format
     if sf == "real":
@@ -214,7 +260,44 @@ def _scale_from_target(target, bf: BlockFormat, rule: str, tensor_scale: float):
         q = vals[np.minimum(j, vals.size - 1)]
     over = u > vals[-1]
     under = (q == 0.0) & (u > 0)
+    if exact is not None:
+        q, under, over = _exact_fixup(u, q, under, over, vals, rule, bf, S, exact)
     return S * q, under, over
+
+
+def _exact_fixup(u, q, under, over, vals, rule, bf, S, exact):
+    """Recompute exactly the targets near a boundary (see :func:`_scale_from_target`)."""
+    from fractions import Fraction
+
+    bnd = _target_boundaries("e4m3" if bf.scale_format == "e4m3" else "fp16")
+    j = np.clip(np.searchsorted(bnd, u), 1, bnd.size - 1)
+    with np.errstate(invalid="ignore"):
+        near = np.minimum(np.abs(u - bnd[j - 1]), np.abs(u - bnd[j])) <= _EXACT_WINDOW * u
+    near &= u > 0
+    if not np.any(near):
+        return q, under, over
+    M, c, amax = exact
+    M = np.broadcast_to(np.asarray(M, dtype=np.float64), u.shape)
+    q, under, over = q.copy(), under.copy(), over.copy()
+    idx = np.flatnonzero(near.ravel())
+    Mv = M.ravel()[idx]
+    if amax is None:
+        base = Fraction(float(c)) / (Fraction(bf.lmax) * Fraction(float(S)))
+    else:
+        base = Fraction(float(vals[-1])) * Fraction(float(c)) / Fraction(float(amax))
+    vl = [float(v) for v in vals]
+    fmt = None
+    if rule == "round":
+        from ..formats import get_format
+
+        fmt = get_format("e4m3" if bf.scale_format == "e4m3" else "fp16")
+    quant = fmt.quantize if fmt is not None else None
+    uniq, inv = np.unique(Mv, return_inverse=True)  # one exact evaluation per distinct absmax
+    res = [_exact_target_choice(base * Fraction(float(m)), vl, rule, quant) for m in uniq]
+    qf, uf, of = q.reshape(-1), under.reshape(-1), over.reshape(-1)
+    for k, i in enumerate(idx):
+        qf[i], uf[i], of[i] = res[inv[k]]
+    return q, under, over
 
 
 def e8m0_exponent(M, bf: BlockFormat, rule: str, c: float = 1.0):
@@ -240,11 +323,17 @@ def check_clip_multiplier(c) -> None:
         raise ValueError(f"clip multiplier c must be a finite number > 0, got {c!r}")
 
 
-def block_scales(M, bf: BlockFormat, rule: str, *, c: float = 1.0, tensor_scale: float = 1.0):
+def block_scales(M, bf: BlockFormat, rule: str, *, c: float = 1.0, tensor_scale: float = 1.0,
+                 tensor_amax=None):
     """Scale ``X`` of a rule that depends on the block absmax only (floor/ceil/round/clip).
 
     Returns ``(X, underflow, overflow)`` arrays; ``X`` is 0 where the scale underflows to 0
-    (E4M3/fp16); blocks with ``M = 0`` get ``X = 1`` (irrelevant: all elements are 0)."""
+    (E4M3/fp16); blocks with ``M = 0`` get ``X = 1`` (irrelevant: all elements are 0).
+    E4M3/fp16 scales: the choice is that of the exact target ``u = c M / (lmax S)`` (targets
+    within 1e-12 of a boundary are recomputed in rational arithmetic).  ``tensor_amax``: the
+    tensor ``tensor_scale`` is the default ``amax / (448 lmax)``; the targets then use this real
+    ``S`` (``u = 448 c M / amax``, exactly 448 at the amax block for ``c = 1``, never an overflow),
+    not its float64 rounding; the scale is ``X = tensor_scale * b``."""
     M = np.asarray(M, dtype=np.float64)
     Mp = np.where(M > 0, M, 1.0)
     if bf.scale_format == "e8m0":
@@ -254,7 +343,8 @@ def block_scales(M, bf: BlockFormat, rule: str, *, c: float = 1.0, tensor_scale:
         X = np.exp2(np.clip(e, E8M0_MIN, E8M0_MAX))
     else:
         r = {"clip": "round" if bf.scale_format != "real" else "round"}.get(rule, rule)
-        X, under, over = _scale_from_target(c * Mp / bf.lmax, bf, r, tensor_scale)
+        X, under, over = _scale_from_target(c * Mp / bf.lmax, bf, r, tensor_scale,
+                                            exact=None if bf.scale_format == "real" else (Mp, c, tensor_amax))
         under &= M > 0
         over &= M > 0
     X = np.where(M > 0, X, 1.0)
@@ -308,16 +398,29 @@ def as_blocks(x, block: int, axis: int = -1, partial: bool = False):
     return xm.reshape(xm.shape[:-1] + (-1, block)), n, xm.shape
 
 
-def _block_sse(xb, X, fmt):
-    """Squared error of each block (..., nb) at scales X (..., nb); X == 0 -> all zeros."""
+def _block_sse(xb, X, fmt, sse=True):
+    """Squared error of each block (..., nb) at scales X (..., nb); X == 0 -> all zeros.
+    ``sse=False``: the quantized values only (the SSE is None)."""
     Xs = np.where(X > 0, X, 1.0)[..., None]
     q = Xs * fmt.quantize(xb / Xs)
     q = np.where((X > 0)[..., None], q, 0.0)
+    if not sse:
+        return None, q
     return np.sum((xb - q) ** 2, axis=-1), q
 
 
+def _block_sse_scaled(xb, q):
+    """Block SSE of ``xb`` quantized to ``q`` in units of ``4^-e`` per block (``2^e`` >= the block absmax):
+    finite for any finite data.  Scaling by a power of two is exact, so comparing two candidates of the
+    same block this way agrees with comparing their float SSEs wherever those do not overflow."""
+    M = np.max(np.abs(xb), axis=-1)
+    _, e = np.frexp(np.where(M > 0, M, 1.0))
+    d = np.ldexp(xb - q, -e[..., None])  # |xb - q| <= 2 M (saturation excepted: < 2 |x|), so |d| < 2
+    return np.sum(d * d, axis=-1)
+
+
 def quantize_blocks(x, element, *, block=None, scale_format=None, rule=None, axis=-1, c=1.0,
-                    tensor_scale=None, partial=False) -> BlockQuantized:
+                    tensor_scale=None, partial=False, tensor_amax=None) -> BlockQuantized:
     """Block-scaled quantization of ``x`` along ``axis``.
 
     ``element``: a preset block format name (``"mxfp4"``, ``"nvfp4"``, ``"int4_g128"`` ...) or
@@ -326,7 +429,10 @@ def quantize_blocks(x, element, *, block=None, scale_format=None, rule=None, axi
     (rules ``clip``; also scales the target of ``ceil``/``round`` for E4M3/fp16/real).
     ``tensor_scale``: NVFP4 FP32 tensor scale ``S`` (default ``amax(x) / (448 * 6)``).
     ``partial``: allow a last block shorter than ``block`` (its scale comes from its own
-    elements).  Each block: ``Q(x_i) = X * q(x_i / X)``, ``q`` round to nearest even,
+    elements).  ``tensor_amax``: the amax of the whole tensor when ``x`` is a chunk of it: the
+    default tensor scale ``S = tensor_amax / (448 * 6)`` is then used as a real number (the block
+    holding ``tensor_amax`` maps to exactly 448), as for ``x`` itself without it (not with
+    ``tensor_scale``).  Each block: ``Q(x_i) = X * q(x_i / X)``, ``q`` round to nearest even,
     saturating.
     """
     bf = get_block_format(element, block=block, scale_format=scale_format)
@@ -334,16 +440,27 @@ def quantize_blocks(x, element, *, block=None, scale_format=None, rule=None, axi
     check_clip_multiplier(c)
     xb, n, padded_shape = as_blocks(x, bf.block, axis, partial)
     M = np.max(np.abs(xb), axis=-1)
-    S = _tensor_scale(xb, bf, tensor_scale)
+    if tensor_amax is not None:
+        S, A = _tensor_scale_of_amax(bf, tensor_amax, tensor_scale)
+    else:
+        S = _tensor_scale(xb, bf, tensor_scale)
+        A = _default_tensor_amax(xb, bf, tensor_scale)
     fmt = bf.fmt
     if r in ("floor", "ceil", "round", "clip"):
-        X, under, over = block_scales(M, bf, r, c=c, tensor_scale=S)
-        _, q = _block_sse(xb, X, fmt)
+        X, under, over = block_scales(M, bf, r, c=c, tensor_scale=S, tensor_amax=A)
+        _, q = _block_sse(xb, X, fmt, sse=False)
     elif r == "4over6":
-        X6, u6, o6 = block_scales(M, bf, "round", c=c, tensor_scale=S)
-        X4, u4, o4 = block_scales(M, bf, "round", c=c * 1.5, tensor_scale=S)
-        e6, q6 = _block_sse(xb, X6, fmt)
-        e4, q4 = _block_sse(xb, X4, fmt)
+        X6, u6, o6 = block_scales(M, bf, "round", c=c, tensor_scale=S, tensor_amax=A)
+        X4, u4, o4 = block_scales(M, bf, "round", c=c * 1.5, tensor_scale=S, tensor_amax=A)
+        _, q6 = _block_sse(xb, X6, fmt, sse=False)
+        _, q4 = _block_sse(xb, X4, fmt, sse=False)
+        with np.errstate(over="ignore"):  # |x| ~ 1e200: squares overflow; such blocks are compared scaled
+            e6 = np.sum((xb - q6) ** 2, axis=-1)
+            e4 = np.sum((xb - q4) ** 2, axis=-1)
+        big = ~(np.isfinite(e6) & np.isfinite(e4))
+        if np.any(big):
+            e6 = np.where(big, _block_sse_scaled(xb, q6), e6)
+            e4 = np.where(big, _block_sse_scaled(xb, q4), e4)
         pick4 = e4 < e6
         X = np.where(pick4, X4, X6)
         under = np.where(pick4, u4, u6)
@@ -354,7 +471,7 @@ def quantize_blocks(x, element, *, block=None, scale_format=None, rule=None, axi
 
         X = oracle_scales(xb, bf, tensor_scale=S)
         over = np.zeros(X.shape, bool)
-        _, q = _block_sse(xb, X, fmt)
+        _, q = _block_sse(xb, X, fmt, sse=False)
         under = _oracle_underflow(xb, q)
     lo, hi = float(fmt.levels[0]), float(fmt.levels[-1])
     Xs = np.where(X > 0, X, 1.0)[..., None]
@@ -380,6 +497,30 @@ def reject_unused_tensor_scale(bf: BlockFormat, tensor_scale) -> None:
     if tensor_scale is not None and bf.scale_format != "e4m3":
         raise ValueError(f"tensor_scale applies only to formats with E4M3 block scales (e.g. nvfp4); this "
                          f"format's block scales are {bf.scale_format}: drop tensor_scale")
+
+
+def _tensor_scale_of_amax(bf: BlockFormat, tensor_amax, tensor_scale):
+    """(S, amax) of a given tensor amax (the default tensor scale of a tensor processed in chunks)."""
+    if tensor_scale is not None:
+        raise ValueError("give tensor_scale or tensor_amax, not both")
+    if isinstance(tensor_amax, bool) or not isinstance(tensor_amax, (int, float, np.integer, np.floating)):
+        raise TypeError(f"tensor_amax must be a real number, got {type(tensor_amax).__name__}")
+    a = float(tensor_amax)
+    if not (math.isfinite(a) and a > 0):
+        raise ValueError(f"tensor_amax must be a finite number > 0, got {tensor_amax!r}")
+    if bf.scale_format != "e4m3":
+        raise ValueError(f"tensor_amax applies only to formats with E4M3 block scales (e.g. nvfp4); this "
+                         f"format's block scales are {bf.scale_format}: drop tensor_amax")
+    return a / (448.0 * bf.lmax), a
+
+
+def _default_tensor_amax(xb, bf: BlockFormat, tensor_scale):
+    """The tensor amax when the default E4M3 tensor scale ``amax / (448 lmax)`` is used (else None):
+    block targets are then computed with this real ``S`` (see :func:`block_scales`)."""
+    if tensor_scale is not None or bf.scale_format != "e4m3" or not xb.size:
+        return None
+    amax = float(np.max(np.abs(xb)))
+    return amax if amax > 0 else None
 
 
 def _tensor_scale(xb, bf: BlockFormat, tensor_scale):

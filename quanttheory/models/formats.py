@@ -147,7 +147,10 @@ def _blk_rule_sse(bf, rows, amax, rule, c=1.0, per_block=False):
     from ..blocks import quantize_blocks
 
     x = _padded(rows, bf.block)
-    q = quantize_blocks(x, bf, rule=rule, c=c, axis=-1, tensor_scale=_tensor_scale(bf, amax)).values
+    if bf.scale_format == "e4m3" and amax > 0:  # the default S = amax / (448 lmax) as a real number
+        q = quantize_blocks(x, bf, rule=rule, c=c, axis=-1, tensor_amax=amax).values
+    else:
+        q = quantize_blocks(x, bf, rule=rule, c=c, axis=-1, tensor_scale=_tensor_scale(bf, amax)).values
     e = (x - q) ** 2
     if per_block:
         return e.reshape(x.shape[0], -1, bf.block).sum(axis=-1)
