@@ -122,3 +122,53 @@ def test_relu_laplace_one_bit_near_closed_form():
     assert r.mse == pytest.approx(0.04, abs=2e-8)
     assert r.mse_lower_bound <= r.mse
     assert r.mse_lower_bound <= 0.04 + 2e-8
+
+
+def _laplace_seg(a, b, c, mu, bb):
+    """int_a^b (x - c)^2 Laplace(mu, bb)(x) dx by scipy quad split at mu (independent reference)."""
+    f = lambda x: (x - c) ** 2 * math.exp(-abs(x - mu) / bb) / (2 * bb)
+    pts = sorted({min(max(mu, a), b)} | {a, b})
+    return sum(integrate.quad(f, u, v, epsabs=0, epsrel=1e-11, limit=200)[0] for u, v in zip(pts, pts[1:]) if v > u)
+
+
+def _laplace_mse(mu, bb, N, s, m):
+    lev = m + s * np.arange(N + 1)
+    thr = np.concatenate([[-np.inf], 0.5 * (lev[:-1] + lev[1:]), [np.inf]])
+    return sum(_laplace_seg(thr[k], thr[k + 1], lev[k], mu, bb) for k in range(N + 1))
+
+
+@pytest.mark.parametrize("kind,params,bits", [("laplace", (0.0, 1.0), 1), ("laplace", (1.0, 0.5), 2),
+                                              ("relu", (0.0, 1.0), 1), ("relu", (-0.5, 0.3), 2),
+                                              ("relu", (3.0, 0.2), 1)])
+def test_window_bound_is_below_every_mse_with_s_at_least_S(kind, params, bits):
+    """_window_lower_bound(S) <= MSE(s, m) for s >= S: adversarial (s, m) found by minimizing the
+    independent MSE over s in [S, 4 S] and all m (dense scan + Nelder-Mead), at several S
+    around the law's spread (where the bound is tight)."""
+    from quanttheory.affine.parametric import _Law, _window_lower_bound
+
+    mu, sig = params
+    N = 2**bits - 1
+    dist = Laplace(mu, sig) if kind == "laplace" else ReLU(Normal(mu, sig))
+    L = _Law(dist)
+    mean, sd = float(dist.mean()), math.sqrt(float(dist.var()))
+    if kind == "laplace":
+        F = lambda s, m: _laplace_mse(mu, sig, N, s, m)
+        ns, nm = 12, 40
+    else:
+        F = lambda s, m: float(_relu_normal_mse(mu, sig, N, s, m))
+        ns, nm = 40, 200
+    for S in sd * np.array([0.5, 1.0, 2.0, 4.0, 8.0]):
+        lb = _window_lower_bound(L, mean, sd, S)
+        best = math.inf
+        for s in S * np.geomspace(1.0, 4.0, ns):
+            for m in np.linspace(mean - N * s - 3 * sd, mean + 3 * sd, nm):
+                v = F(s, m)
+                if v < best:
+                    best, x0 = v, (s, m)
+        g = lambda p: F(max(p[0], S), p[1])  # s >= S enforced
+        r = minimize(g, x0, method="Nelder-Mead", options={"xatol": 1e-9 * sd, "fatol": 0.0, "maxiter": 600})
+        best = min(best, float(r.fun))
+        assert lb <= best * (1 + 1e-12), (S, lb, best)
+        assert lb >= 0
+    # and it separates: at S = 16 sd it exceeds the optimum of N + 1 levels (the failure of F1)
+    assert _window_lower_bound(L, mean, sd, 16 * sd) > optimal_offset(dist, bits).mse
