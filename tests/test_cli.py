@@ -119,3 +119,59 @@ def test_scale_affine_constant_and_nan_files(tmp_path, capsys):
     np.save(f, np.array([1.0, np.nan]))
     assert main(["scale", str(f), "--bits", "4", "--affine"]) == 2
     assert "non-finite" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- --affine: constant channels (audit F5)
+def test_scale_affine_allow_constant_flag(tmp_path, capsys):
+    """A pruned (all-zero) channel: without the flag the error names the CLI flag (not the API
+    keyword); with it, that channel is degenerate (MSE 0, scale_error null) and the other channels
+    equal the API's per-channel optima computed on them alone."""
+    import numpy as np
+
+    from quanttheory.affine import optimal_affine_data, optimal_offset_data
+
+    w = np.random.default_rng(5).normal(size=(3, 40))
+    w[1] = 0.0
+    f = tmp_path / "w.npy"
+    np.save(f, w)
+    assert main(["scale", str(f), "--bits", "4", "--affine", "--axis", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "--allow-constant" in err and "allow_constant=True" not in err and "channel 1" in err
+    for form, api in (("zero_point", optimal_affine_data), ("offset", optimal_offset_data)):
+        assert main(["scale", str(f), "--bits", "4", "--affine", form, "--axis", "0", "--allow-constant",
+                     "--json"]) == 0
+        d = json.loads(capsys.readouterr().out, parse_constant=_no_constant)
+        assert d["mse"][1] == 0.0 and d["scale_error"][1] is None
+        for i in (0, 2):
+            ref = api(w[i], 4)
+            assert d["scale"][i] == pytest.approx(ref.scale, rel=1e-12)
+            assert d["mse"][i] == pytest.approx(ref.mse, rel=1e-12)
+        # the degenerate channel has MSE 0 exactly: the level set holds 0 (hand check of the
+        # returned (s, offset): 0 = offset + k s for an integer k in 0..15)
+        k = -d["offset"][1] / d["scale"][1]
+        assert k == round(k) and 0 <= k <= 15
+    # text output works too
+    assert main(["scale", str(f), "--bits", "3", "--affine", "--axis", "0", "--allow-constant"]) == 0
+    assert "3 channels" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["--affine", "--json"], "--affine needs --bits B"),
+    (["--affine", "--format", "e4m3"], "not --format"),
+    (["--bits", "4", "--allow-constant"], "--allow-constant applies to --affine with a FILE"),
+])
+def test_scale_affine_flag_messages(tmp_path, argv, msg, capsys):
+    import numpy as np
+
+    f = tmp_path / "w.npy"
+    np.save(f, np.arange(6.0))
+    assert main(["scale", str(f)] + argv) == 2
+    err = capsys.readouterr().err
+    assert msg in err
+    if "--format" not in argv:
+        assert "not --format" not in err
+
+
+def test_scale_allow_constant_rejected_with_dist(capsys):
+    assert main(["scale", "--dist", "normal", "--bits", "4", "--affine", "--allow-constant"]) == 2
+    assert "--allow-constant applies to --affine with a FILE" in capsys.readouterr().err

@@ -10,10 +10,22 @@ Conventions (tested from this definition in ``tests/test_affine_grid.py``):
 
 * ``rint`` is round-half-to-even (``torch.round`` / ``std::nearbyint``), applied to
   ``x / s`` *before* ``z`` is added; ``z`` is an integer, so the tie rule is the
-  same as for ``rint(x / s + z)``.  PyTorch's CPU kernel multiplies by the float32
-  reciprocal ``1 / s`` instead of dividing; this module divides in float64, so at
-  exact ties of ``x / s`` the two can differ in the last bit of ``x / s`` (a
-  measure-zero set; the risk values are unaffected);
+  same as for ``rint(x / s + z)``.  By default (``rounding="divide"``, ONNX
+  ``QuantizeLinear`` and the SPEC) ``x / s`` is one float64 division of ``x`` (as
+  float64) by ``s``.  PyTorch's fake-quantize kernels instead multiply by a float32
+  reciprocal: ``rounding="pytorch"`` reproduces them (below).  Near ties the two
+  differ by one code: e.g. ``x = float32(0.35)``, ``s = float32(0.1)``, ``z = 8``:
+  ``x / s = 3.4999999`` gives ``q = 11``, PyTorch's ``float32(x * float32(1 / s)) = 3.5``
+  rounds to even, ``q = 12`` (docs/affine.md, section 1);
+* ``rounding="pytorch"`` (the CPU kernel ``_fake_quantize_tensor_helper`` behind
+  ``torch.fake_quantize_per_tensor_affine``, read in PyTorch's
+  ``aten/src/ATen/native/quantized/cpu/kernels/QuantizedOpKernels.cpp``): the scale is
+  passed as C ``float``: ``s32 = float32(s)``; ``inv = float32(1 / s32)`` (one float32
+  division); for float32 ``x`` the product ``x * inv`` is one float32 multiplication
+  (float64 ``x``: a float64 product with the float32 ``inv``); ``nearbyint`` of it
+  (ties to even), plus ``z``, clamped to ``0..N``; the fake-quantized value is the
+  float32 product ``float32((q - z) * s32)`` (also for float64 input, converted back
+  to float64).  Other real dtypes are converted to float64 first;
 * clamping is applied to the *code* after adding ``z`` (``0 <= q <= N``), so in
   grid units the quantizer is the integer grid ``[-z, N - z]``: this is
   :class:`ShiftedGrid`, a :class:`quanttheory.formats.grid.Grid` whose ``r_b = -z`` and
@@ -127,11 +139,48 @@ class AffineGrid:
         return affine_fake_quantize(x, self.scale, self.zero_point, self.bits)
 
 
-def affine_quantize(x, scale, zero_point, bits) -> np.ndarray:
-    """Integer codes ``q = clip(rint(x / s) + z, 0, 2**bits - 1)`` (int64; ties to even)."""
+ROUNDINGS = ("divide", "pytorch")
+
+
+def _check_rounding(rounding) -> str:
+    if not isinstance(rounding, str):
+        raise TypeError(f"rounding must be a string, one of {ROUNDINGS}, got {type(rounding).__name__}")
+    if rounding not in ROUNDINGS:
+        raise ValueError(f"rounding must be one of {ROUNDINGS} ('divide': rint(x / s) in float64, ONNX and the "
+                         f"SPEC; 'pytorch': PyTorch's float32 reciprocal and product), got {rounding!r}")
+    return rounding
+
+
+def _pytorch_codes(x, s, z, bits):
+    """PyTorch CPU fake-quantize codes (module docstring): ``(q, is_float32, s32)``."""
+    src = np.asarray(x)
+    f32 = src.dtype == np.float32
+    xa = as_float_array(src, "x")  # validation (finite, real); float32 values convert exactly
+    with np.errstate(over="ignore", divide="ignore"):  # out-of-range scales are refused just below
+        s32 = np.float32(s)
+        inv = np.float32(1.0) / s32 if s32 > 0 else np.float32(np.inf)
+    if not (s32 > 0 and np.isfinite(s32) and np.isfinite(inv)):
+        raise ValueError(f"rounding='pytorch' passes the scale as float32: scale {s!r} gives float32 {s32!r} "
+                         f"and reciprocal {inv!r}; use a scale in about [3e-38, 3e38] or rounding='divide'")
+    with np.errstate(over="ignore"):  # |x * inv| beyond float32 range rounds to inf: clamped like PyTorch
+        p = (xa.astype(np.float32) * inv) if f32 else xa * np.float64(inv)
+    q = np.clip(np.rint(p).astype(np.float64) + z, 0, 2**bits - 1).astype(np.int64)
+    return q, f32, s32
+
+
+def affine_quantize(x, scale, zero_point, bits, *, rounding: str = "divide") -> np.ndarray:
+    """Integer codes ``q = clip(rint(x / s) + z, 0, 2**bits - 1)`` (int64; ties to even).
+
+    ``rounding="divide"`` (default; ONNX ``QuantizeLinear``, the SPEC): ``x / s`` is a float64
+    division.  ``rounding="pytorch"``: PyTorch's fake-quantize kernel, ``rint(float32(x *
+    float32(1 / float32(s))))`` for float32 ``x`` (float64 ``x``: the product in float64), see the
+    module docstring; near ties the codes differ by one from the default.
+    """
     bits = _check_bits(bits)
     s = check_scale(scale)
     z = check_zero_point(zero_point, bits)
+    if _check_rounding(rounding) == "pytorch":
+        return _pytorch_codes(x, s, z, bits)[0]
     x = as_float_array(x, "x")
     return np.clip(np.rint(x / s) + z, 0, 2**bits - 1).astype(np.int64)
 
@@ -149,11 +198,20 @@ def affine_dequantize(q, scale, zero_point, bits) -> np.ndarray:
     return s * (q.astype(np.float64) - z)
 
 
-def affine_fake_quantize(x, scale, zero_point, bits) -> np.ndarray:
-    """``s (clip(rint(x / s) + z, 0, N) - z)`` in float64 (units of ``x``)."""
+def affine_fake_quantize(x, scale, zero_point, bits, *, rounding: str = "divide") -> np.ndarray:
+    """``s (clip(rint(x / s) + z, 0, N) - z)`` in float64 (units of ``x``).
+
+    ``rounding="pytorch"``: the codes of :func:`affine_quantize` with ``rounding="pytorch"`` and
+    PyTorch's output ``float32((q - z) * float32(s))``: a float32 array for float32 ``x`` (what
+    ``torch.fake_quantize_per_tensor_affine`` returns), else float64 holding those float32 values.
+    """
     bits = _check_bits(bits)
     s = check_scale(scale)
     z = check_zero_point(zero_point, bits)
+    if _check_rounding(rounding) == "pytorch":
+        q, f32, s32 = _pytorch_codes(x, s, z, bits)
+        out = (q - z).astype(np.float32) * s32  # |q - z| <= 2^24 - 1: exact in float32; one float32 product
+        return out if f32 else out.astype(np.float64)
     x = as_float_array(x, "x")
     return s * (np.clip(np.rint(x / s) + z, 0, 2**bits - 1) - z)
 

@@ -47,7 +47,9 @@ search region is bounded first (proofs in ``docs/affine.md``):
 * ``s >= S``: levels are ``S`` apart, so a window ``[w, w + S)`` holds at most one
   level and one of its two halves holds none; in that half every point is at
   least its distance to the half's ends from any level:
-  ``MSE >= min(E[tent_L^2; left half], E[tent_R^2; right half])``;
+  ``MSE >= min(E[tent_L^2; left half], E[tent_R^2; right half])``; or, sharper (the half bound never
+  exceeds the optimum of Laplace laws at 1 bit), the window's single level ``q`` is covered by
+  intervals ``I_j`` and ``MSE >= min_j E[dist(xi, (-inf, w] U I_j U [w + S, inf))^2]``;
 * for ``s <= S`` every level lies in ``[m, m + N S]``: ``m >= M`` costs at least
   ``E[(M - xi)_+^2]``, ``m <= M'`` at least ``E[(xi - M' - N S)_+^2]``.
 * Normal / Laplace laws: the optimal centre ``m + s N / 2`` lies within ``s / 2`` of ``mu`` at every
@@ -668,6 +670,28 @@ def _second_order_lb(L: "_Law", N, s1, s2, c1, c2):
     return out
 
 
+def _window_lower_bound(L: "_Law", mean: float, sd: float, S: float, pieces: int = 256) -> float:
+    """Lower bound of the real-offset MSE over every ``s >= S`` (any ``m``, any ``N``).
+
+    For ``s >= S`` the open window ``(lo, hi) = (mean - S/2, mean + S/2)`` holds at most one level
+    ``q`` and every other level is ``<= lo`` or ``>= hi``, so ``MSE >= min_q E[dist(xi, (-inf, lo] U
+    {q} U [hi, inf))^2]``.  ``q`` is covered by intervals ``I_j`` (``pieces`` of them on ``mean +- 8 sd``,
+    plus the remainders of the window); each gives the closed-form union-distance bound of
+    ``(-inf, lo] U I_j U [hi, inf)`` with its rounding error subtracted (``L.lower``), and the minimum
+    over ``j`` is the bound (a window without a level is dominated by any ``q``).  As ``S`` grows it
+    tends to the law's variance, above the optimum of ``N + 1 >= 2`` levels.
+    """
+    lo, hi = mean - S / 2, mean + S / 2
+    a, b = max(lo, mean - 8 * sd), min(hi, mean + 8 * sd)
+    edges = np.linspace(a, b, pieces + 1) if b > a else np.array([lo, hi])
+    edges = np.unique(np.concatenate([[lo], edges, [hi]]))
+    q1, q2 = edges[:-1], edges[1:]
+    n = q1.size
+    lo_r = np.stack([np.full(n, -np.inf), q1, np.full(n, hi)], axis=1)
+    hi_r = np.stack([np.full(n, lo), q2, np.full(n, np.inf)], axis=1)
+    return float(L.lower(lo_r, hi_r).min())
+
+
 def optimal_offset(dist, bits, *, box_rtol: float = 1e-3, max_boxes: int = 20000) -> AffineOptimum:
     """Global minimizer of ``E[(xi - m - s clip(rint((xi - m)/s), 0, N))^2]`` over ``s > 0`` and real ``m``.
 
@@ -746,9 +770,15 @@ def optimal_offset(dist, bits, *, box_rtol: float = 1e-3, max_boxes: int = 20000
             out.append(t)
         return min(out)
 
+    # the tent bound above keeps only one half of the window: when half the law's mass carries as much
+    # error as the optimum (Laplace / ReLU laws at 1 bit: E[X^2; X > 0] = 1 = MSE* for Laplace(0, 1)) it
+    # never exceeds the incumbent; the window bound (_window_lower_bound) tends to the variance
+    def lb_window(S_):
+        return _window_lower_bound(L, mean, sd, S_)
+
     s_hi = float(ss[-1])
     for _ in range(200):
-        if lb_big(s_hi) > best * (1 + LB_RTOL):
+        if lb_big(s_hi) > best * (1 + LB_RTOL) or lb_window(s_hi) > best * (1 + LB_RTOL):
             break
         s_hi *= 2
     else:

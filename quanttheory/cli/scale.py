@@ -41,6 +41,10 @@ def add_arguments(p) -> None:
                         "x_hat = s q + m ('--affine offset'); codes 0..2^b - 1 (see docs/affine.md)")
     p.add_argument("--group", type=int, default=None,
                    help="with --affine and a FILE: one (s, z) per group of this many consecutive elements")
+    p.add_argument("--allow-constant", action="store_true",
+                   help="with --affine and a FILE: accept constant data / constant channels or groups (e.g. an "
+                        "all-zero pruned channel; every scale is then optimal, one is returned and flagged "
+                        "'degenerate')")
     p.add_argument("--json", action="store_true", help="machine-readable output (strict JSON; see docs/cli.md)")
 
 
@@ -109,10 +113,14 @@ def _validate(args):
 def run(args) -> int:
     if args.group is not None and args.affine is None:
         raise ValueError("--group applies to affine grids: add --affine")
+    if getattr(args, "allow_constant", False) and (args.affine is None or args.file is None):
+        raise ValueError("--allow-constant applies to --affine with a FILE (constant data, channels or groups)")
     _check_input(args)
     if args.affine is not None:
-        if args.bits is None or args.format is not None:
+        if args.format is not None:
             raise ValueError("--affine takes --bits B (codes 0..2^B - 1), not --format")
+        if args.bits is None:
+            raise ValueError("--affine needs --bits B (codes 0..2^B - 1)")
         return run_affine(args)
     if args.format is not None:
         return run_format(args)
@@ -220,7 +228,10 @@ def run_affine(args) -> int:
 
         path, arr = _load(args)
         f = optimal_affine_data if form == "zero_point" else optimal_offset_data
-        res = f(arr, args.bits, axis=args.axis, group=args.group)
+        try:
+            res = f(arr, args.bits, axis=args.axis, group=args.group, allow_constant=args.allow_constant)
+        except ValueError as exc:  # the API's advice, in CLI terms
+            raise ValueError(str(exc).replace("pass allow_constant=True", "pass --allow-constant")) from exc
         what = f"file {path}  shape {arr.shape} dtype {arr.dtype}"
     else:
         from ..affine.parametric import optimal_affine, optimal_offset
@@ -229,7 +240,9 @@ def run_affine(args) -> int:
         res = (optimal_affine if form == "zero_point" else optimal_offset)(dist, args.bits)
         what = f"distribution {dist}"
     if args.json:
-        d = res.as_dict()
+        # strict JSON with null for non-finite values (docs/cli.md), not as_dict()'s "inf" strings
+        # (a degenerate constant channel has scale_error inf)
+        d = {k: getattr(res, k) for k in res.__dataclass_fields__}
         d["input"] = what
         print(dumps(d))
         return 0
