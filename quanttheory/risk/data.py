@@ -36,7 +36,9 @@ without evaluating ``MSE`` at every breakpoint:
 
 Small arrays skip steps 1-4: up to ``n max(T) = 2**20`` breakpoints, or ``2**22`` on grids with
 tops above 255 (9+ bits, where the histogram's bins are coarser than the grid step), every
-breakpoint is enumerated by the rows kernel (:func:`quanttheory.risk._kernels.direct.exact_rows`).
+breakpoint is enumerated by the rows kernel (:func:`quanttheory.risk._kernels.direct.exact_rows`);
+so are tiny arrays (``n <= 64``) on those grids up to ``n max(T) = 2**29`` (its bucketed window
+sweeps at most ``2**19`` breakpoints at a time: memory O(n)).
 
 Outside ``[s_lo, s_hi]`` nothing is lost: for ``s <= s_lo = min_side
 min|x|/(T + 1/2)`` every point is clipped and ``MSE`` is strictly decreasing;
@@ -73,6 +75,12 @@ DIRECT_ONE_FACTOR = 16  # one array: up to 16 DIRECT_LIMIT breakpoints (~60 MB),
 # kernel (narrowed bracket + bucketed window) replaces the histogram search, which degrades there
 # (40 values at 16 bits: 2.9 s in ~900 clusters -> 0.06-0.09 s; peak RSS growth <= ~50 MB)
 DIRECT_HIGH_NT = 1 << 22
+# tiny arrays on 9+ bit grids (n <= DIRECT_SMALL_N): up to DIRECT_SMALL_NT breakpoints the rows
+# kernel too (its bucketed window sweeps at most BUCKET_RUN_MAX breakpoints at a time: memory
+# O(n), ~30 MB); the histogram search degrades there (5 values at 21 bits: > 150 s in ~1200
+# clusters and O(T) interval bounds; 2 values at 24 bits: > 900 s) -> 0.2-6 s (2026-12-01)
+DIRECT_SMALL_N = 64
+DIRECT_SMALL_NT = 1 << 29
 DEGENERATE_SCALE = 1.0
 TINY_DATA = 2.0**-490
 S_FLOOR = 2.0**-1000
@@ -165,10 +173,11 @@ FINAL_RTOL = 1e-9  # from FUSED_MIN values the best piece's value is the returne
 def _direct_one(n: int, Tm: int) -> bool:
     """True when one array of ``n`` values (largest grid top ``Tm``) takes the exact enumeration of
     the rows kernel: ``n Tm <= DIRECT_ONE_FACTOR * DIRECT_LIMIT``, or ``Tm > 255`` (9+ bits) and
-    ``n Tm <= DIRECT_HIGH_NT`` (not when ``DIRECT_ONE_FACTOR * DIRECT_LIMIT`` is 0: the tests'
+    ``n Tm <= DIRECT_HIGH_NT`` or ``n <= DIRECT_SMALL_N`` and ``n Tm <= DIRECT_SMALL_NT`` (not when ``DIRECT_ONE_FACTOR * DIRECT_LIMIT`` is 0: the tests'
     switch that sends every array to the histogram search)."""
     lim = DIRECT_ONE_FACTOR * DIRECT_LIMIT
-    return n * Tm <= lim or (lim > 0 and Tm > 255 and n * Tm <= DIRECT_HIGH_NT)
+    return n * Tm <= lim or (lim > 0 and Tm > 255 and (
+        n * Tm <= DIRECT_HIGH_NT or (n <= DIRECT_SMALL_N and n * Tm <= DIRECT_SMALL_NT)))
 
 
 def _optimal_msqe(arr: np.ndarray, grid: Grid, st: DataStats | None = None, name: str = "data",
