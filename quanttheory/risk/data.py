@@ -36,7 +36,9 @@ without evaluating ``MSE`` at every breakpoint:
 
 Small arrays skip steps 1-4: up to ``n max(T) = 2**20`` breakpoints, or ``2**22`` on grids with
 tops above 255 (9+ bits, where the histogram's bins are coarser than the grid step), every
-breakpoint is enumerated by the rows kernel (:func:`quanttheory.risk._kernels.direct.exact_rows`).
+breakpoint is enumerated by the rows kernel (:func:`quanttheory.risk._kernels.direct.exact_rows`);
+so are tiny arrays (``n <= 64``) on those grids up to ``n max(T) = 2**29`` (its bucketed window
+sweeps at most ``2**19`` breakpoints at a time: memory O(n)).
 
 Outside ``[s_lo, s_hi]`` nothing is lost: for ``s <= s_lo = min_side
 min|x|/(T + 1/2)`` every point is clipped and ``MSE`` is strictly decreasing;
@@ -73,6 +75,12 @@ DIRECT_ONE_FACTOR = 16  # one array: up to 16 DIRECT_LIMIT breakpoints (~60 MB),
 # kernel (narrowed bracket + bucketed window) replaces the histogram search, which degrades there
 # (40 values at 16 bits: 2.9 s in ~900 clusters -> 0.06-0.09 s; peak RSS growth <= ~50 MB)
 DIRECT_HIGH_NT = 1 << 22
+# tiny arrays on 9+ bit grids (n <= DIRECT_SMALL_N): up to DIRECT_SMALL_NT breakpoints the rows
+# kernel too (its bucketed window sweeps at most BUCKET_RUN_MAX breakpoints at a time: memory
+# O(n), ~30 MB); the histogram search degrades there (5 values at 21 bits: > 150 s in ~1200
+# clusters and O(T) interval bounds; 2 values at 24 bits: > 900 s) -> 0.2-6 s (2026-12-01)
+DIRECT_SMALL_N = 64
+DIRECT_SMALL_NT = 1 << 29
 DEGENERATE_SCALE = 1.0
 TINY_DATA = 2.0**-490
 S_FLOOR = 2.0**-1000
@@ -157,6 +165,26 @@ def _bracket(st: DataStats, Tp: int, Tn: int, name: str = "data") -> tuple[float
     return max(lo, S_FLOOR), 2.0 * hi
 
 
+def _flat_side(st: DataStats, Tp: int, Tn: int) -> str | None:
+    """Why ``MSE(s)`` is flat in ``s`` to float64 rounding although a side with levels holds
+    non-zero data (audit F3), or None.  The values on the sides with levels (``T > 0``) are all
+    below ``TINY_DATA`` while a side without levels (``T = 0``: x < 0 on an unsigned grid, x > 0 on
+    the signed 1-bit grid, whose top level is 0) holds a value ``w`` with ``w**2 eps >= 4 n hi**2``:
+    those values change ``n MSE(s) >= w**2`` by at most ``n hi**2`` (their squared errors are at most
+    ``v**2``), below the rounding of the sum.  Rescaling keeps the ratios, so it cannot help;
+    ``check_not_tiny`` (rescale advice) is for data that are tiny on every side."""
+    hi = max(st.max_pos if Tp > 0 else 0.0, st.max_neg if Tn > 0 else 0.0)
+    w = max(st.max_pos if Tp == 0 else 0.0, st.max_neg if Tn == 0 else 0.0)
+    if not 0.0 < hi < TINY_DATA or w <= 2.0 * hi * math.sqrt(st.n / EPS):
+        return None
+    side = "x > 0" if Tp == 0 else "x < 0"
+    return (f"all of the data's mass is where the grid has no non-zero level ({side}: max |x| = {w:.3g}), "
+            f"and the values on the side with levels (|x| <= {hi:.3g}) are too small to change the MSE "
+            "(their squared errors are below the float64 rounding of the rest), so MSE(s) is flat in s to "
+            "rounding; rescaling cannot change this (it keeps the ratios): use a grid with levels on that side "
+            "(a signed grid with a positive top, or negate the data)")
+
+
 FUSED_MIN = 1 << 16  # from this size the validation scan is fused into the histogram pass
 FINAL_RTOL = 1e-9  # from FUSED_MIN values the best piece's value is the returned MSE when its rounding
 # bound is below this (relative; in practice its error is ~1e-15, tested against mse_sums at 1e-13)
@@ -165,10 +193,11 @@ FINAL_RTOL = 1e-9  # from FUSED_MIN values the best piece's value is the returne
 def _direct_one(n: int, Tm: int) -> bool:
     """True when one array of ``n`` values (largest grid top ``Tm``) takes the exact enumeration of
     the rows kernel: ``n Tm <= DIRECT_ONE_FACTOR * DIRECT_LIMIT``, or ``Tm > 255`` (9+ bits) and
-    ``n Tm <= DIRECT_HIGH_NT`` (not when ``DIRECT_ONE_FACTOR * DIRECT_LIMIT`` is 0: the tests'
+    ``n Tm <= DIRECT_HIGH_NT`` or ``n <= DIRECT_SMALL_N`` and ``n Tm <= DIRECT_SMALL_NT`` (not when ``DIRECT_ONE_FACTOR * DIRECT_LIMIT`` is 0: the tests'
     switch that sends every array to the histogram search)."""
     lim = DIRECT_ONE_FACTOR * DIRECT_LIMIT
-    return n * Tm <= lim or (lim > 0 and Tm > 255 and n * Tm <= DIRECT_HIGH_NT)
+    return n * Tm <= lim or (lim > 0 and Tm > 255 and (
+        n * Tm <= DIRECT_HIGH_NT or (n <= DIRECT_SMALL_N and n * Tm <= DIRECT_SMALL_NT)))
 
 
 def _optimal_msqe(arr: np.ndarray, grid: Grid, st: DataStats | None = None, name: str = "data",
@@ -194,11 +223,21 @@ def _optimal_msqe(arr: np.ndarray, grid: Grid, st: DataStats | None = None, name
             st = scan(arr, name)
     n = st.n
     cf = math.pi**2
-    br = _bracket(st, Tp, Tn)
+    flat = _flat_side(st, Tp, Tn)
+    br = None if flat else _bracket(st, Tp, Tn)
     if br is None and fused:
         st = scan(arr, name)  # the exact blocked sum of squares for the degenerate result
     if br is None:
         risk = cf * st.sum_sq / n
+        if flat:
+            # the MSE at s = 1 (every value on the sides with levels is below 1/2: rounds to 0, error
+            # v**2): sum_sq / n; the minimum is within n hi**2 <= eps w**2 / 4 of it, below the blocked
+            # sum's rounding, which the lower bound subtracts
+            lb = risk * (1 - 4 * EPS * (BLOCK + n / BLOCK + 16) - EPS)
+            return OptimalScale(DEGENERATE_SCALE, risk, "msqe", grid,
+                                f"degenerate: MSE(s) is flat in s to float64 rounding ({flat}); scale=1.0 by "
+                                "convention", math.inf, lb,
+                                extra={"mse": st.sum_sq / n, "n": n, "degenerate": True, "flat_to_rounding": True})
         why = "all-zero data" if st.sum_sq == 0 else "no non-zero data on a side of the grid with non-zero levels"
         return OptimalScale(DEGENERATE_SCALE, risk, "msqe", grid,
                             f"degenerate: MSE(s) is the same for every s > 0 ({why}); scale=1.0 by convention",
@@ -481,7 +520,7 @@ def _optimal_general(arr: np.ndarray, grid: Grid, reg: Regularizer, nscan: int =
     st = scan(arr) if st is None else st
     Tp, Tn = _tops(grid)
     n = st.n
-    br = _bracket(st, Tp, Tn)
+    br = None if _flat_side(st, Tp, Tn) else _bracket(st, Tp, Tn)
     msq = _optimal_msqe(arr, grid, st)
     if br is None:
         r = float(reg_sums(arr, np.array([DEGENERATE_SCALE]), grid, reg)[0]) / n * reg.curve_factor

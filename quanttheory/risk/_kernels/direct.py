@@ -755,7 +755,9 @@ def _narrow_zeroed(x, Tp, Tn, lo_d, hi_d, F_up, rt, sv, sT):
 def _rows_full(X, Tp, Tn, out, bucketed):
     rows, n = X.shape
     Tm = max(Tp, Tn)
-    cap = n * Tm + 1
+    # bucketed: a window swept here holds at most BUCKET_MIN_NE breakpoints (larger ones go to
+    # _solve_buckets, whose memory is bounded by BUCKET_RUN_MAX): memory O(n), not O(n T)
+    cap = min(n * Tm, BUCKET_MIN_NE) + 1 if bucketed else n * Tm + 1
     bv, bk, bb, ps, pv, pt = _sweep_buffers(cap)
     sv = np.empty(n)
     sT = np.empty(n)
@@ -1657,6 +1659,10 @@ BUCKET_MIN_NE = 4096  # windows with fewer breakpoints are swept directly
 BUCKET_PER_NE = 0.125  # buckets per breakpoint
 BUCKET_SEG_RATIO = 1.5  # segments of the window (one centre each): s ratio at most this
 BUCKET_MAX_SEG = 64
+# breakpoints swept at once by _solve_buckets (~56 bytes each: ~30 MB): longer runs of surviving
+# buckets are cut at bucket edges, and windows with many breakpoints per point (tiny arrays at
+# 16-24 bits: 2 values at 24 bits have 2^24) get at least 4 ne / BUCKET_RUN_MAX buckets
+BUCKET_RUN_MAX = 1 << 19
 
 
 @numba.njit(cache=True, inline="always")
@@ -1891,7 +1897,7 @@ def _solve_buckets(x, Tp, Tn, A, B, ne_est, out_row):
     exceed the best upper bound are swept exactly, run by run.  ``out_row[2]`` (certificate over
     ``[A, B]``) is the smaller of the sweeps' and the dropped buckets' bounds."""
     n = x.shape[0]
-    nbt = int(max(16.0, min(BUCKET_PER_NE * ne_est, 4.0 * n + 64)))
+    nbt = int(max(16.0, min(BUCKET_PER_NE * ne_est, 4.0 * n + 64), 4.0 * ne_est / BUCKET_RUN_MAX))
     cap_b = nbt + BUCKET_MAX_SEG + 2
     E = np.empty(cap_b + 1)
     lb = np.empty(cap_b)
@@ -1927,6 +1933,8 @@ def _solve_buckets(x, Tp, Tn, A, B, ne_est, out_row):
         j1 = j
         gap = 0.0
         while j < tot:
+            if j > j0 and ne_run + gap + cnt[j] > BUCKET_RUN_MAX:
+                break  # bounded memory: the rest of the run is swept as a run of its own
             if lb[j] <= U:
                 ne_run += gap + cnt[j]
                 gap = 0.0
