@@ -123,6 +123,10 @@ CASES = [
     (Normal(-2, 1), 16, "msqe", 7.10004e-5),
     (Normal(-6, 1), 8, "msqe", 0.0053763),
     (Normal(-4, 1), 10, "qsin", 0.00249569),
+    # found by the A/B sweep of negative locs (docs/audit.md finding 18)
+    (Normal(-3, 1), 16, "msqe", 6.222302672e-05),
+    (Laplace(-8, 1), 14, "qsin", 1.18859661e-3),
+    (Laplace(-8, 1), 16, "qsin", 3.342281714e-4),
 ]
 
 
