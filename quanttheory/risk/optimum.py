@@ -236,7 +236,9 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
     closed forms cell by cell, rigorous R'' bounds, second-order branch and bound; first at
     1-2 bits and for Laplace laws; off centre, ``|loc/scale| > 3``, up to 256 points when the series
     fails; ``docs/optimum_lowbit.md``).  A law with density below 0 on
-    an unsigned grid is certified as its ReLU curve plus a constant.  Where neither applies
+    an unsigned grid is certified as its ReLU curve plus a constant (Normal and Laplace also where
+    those certificates fail, :func:`_relu_split_optimum`; the signed 1-bit grid ``[-1, 0]`` with mass
+    above 0 as the unsigned problem of ``-xi``; docs/audit.md finding 18).  Where neither applies
     (other laws, far off-centre laws) or one of its steps fails, the per-cell certificate below
     runs (``rtol`` applies to that path only).
 
