@@ -236,7 +236,9 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
     closed forms cell by cell, rigorous R'' bounds, second-order branch and bound; first at
     1-2 bits and for Laplace laws; off centre, ``|loc/scale| > 3``, up to 256 points when the series
     fails; ``docs/optimum_lowbit.md``).  A law with density below 0 on
-    an unsigned grid is certified as its ReLU curve plus a constant.  Where neither applies
+    an unsigned grid is certified as its ReLU curve plus a constant (Normal and Laplace also where
+    those certificates fail, :func:`_relu_split_optimum`; the signed 1-bit grid ``[-1, 0]`` with mass
+    above 0 as the unsigned problem of ``-xi``; docs/audit.md finding 18).  Where neither applies
     (other laws, far off-centre laws) or one of its steps fails, the per-cell certificate below
     runs (``rtol`` applies to that path only).
 
@@ -314,6 +316,9 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
         fast = _normal_optimum(dist, grid, reg, with_msqe_excess, rtol)
         if fast is not None:
             return fast
+        split = _relu_split_optimum(dist, grid, reg, with_msqe_excess, rtol)
+        if split is not None:
+            return split
 
     bounds = dist.kernel_params() is not None  # the interval lower bounds need the law's numba kernels
     builtin = reg.code in (CODE_MSQE, CODE_QSIN, CODE_SINREQ) and bounds
@@ -459,6 +464,70 @@ def _format_optimum(dist, fmt, regularizer, axis):
 # the s-dependent part of the risk, relative to E[xi^2], below which a scale is refused (_check_flat_side)
 FLAT_SIDE_MSQE = 1e-13
 FLAT_SIDE_QSIN = 1e-8
+
+
+RELU_SPLIT_METHOD = (
+    "{how}: every value {side} 0 quantizes to 0 whatever s, so R(s) = R_ReLU(s) + pi^2 E[xi^2; xi {cmp} 0] "
+    "(a constant); certified as ReLU({law}) plus that constant, ReLU's certificate: {inner}")
+
+
+def _relu_split_optimum(dist, grid, reg, with_msqe_excess, rtol):
+    """MSQE / QSin of a Normal or Laplace law with mass on the side of 0 where the grid has no point.
+
+    Unsigned grid (``r_b == 0``): every ``x < 0`` quantizes to 0 (error ``x^2``, times ``pi^2`` in both
+    curves: MSQE's curve factor, QSin's tail ``pi^2 u^2``), so ``R(s) = R_{ReLU(xi)}(s) + C`` with
+    ``C = pi^2 E[xi^2; xi < 0]`` independent of ``s``; the ReLU law has the same minimizer.  The per-cell
+    path on the full law minimized ``R_ReLU + C`` directly: where ``C`` dominates, its rounding noise
+    (~1e-16 C) swamped the dips of ``R_ReLU`` and it certified wrong scales with tiny ``scale_error``s
+    (docs/audit.md finding on unsigned grids below 0).  The signed 1-bit grid ``[-1, 0]`` with mass above
+    0 is the unsigned 1-bit problem of ``-xi`` (MSQE and QSin are even; the grid reflects to ``[0, 1]``).
+    None where this does not apply (other laws, no mass on the flat side, other grids)."""
+    from ..laws.parametric import Laplace, Normal, ReLU
+
+    if type(dist) not in (Normal, Laplace):
+        return None
+    if grid.r_b == 0 and grid.r_t > 0:
+        if not dist.cdf(0.0) > 0.0:
+            return None
+        inner = optimal_scale(ReLU(dist), grid, reg, rtol=rtol, with_msqe_excess=with_msqe_excess)
+        if not (math.isfinite(inner.risk_lower_bound) and inner.risk_lower_bound > 0.0):
+            return None  # the ReLU route is not certified: leave the law to the per-cell path
+        const = math.pi ** 2 * float(dist.partial_moment(2, -math.inf, 0.0))
+        if not (math.isfinite(const) and const > 0.0):
+            return None
+        eps = np.finfo(float).eps
+        excess = inner.msqe_excess
+        if excess is not None:
+            # MSQE(s)/min MSQE - 1 of the full law: the ReLU law's excess e over its optimum M is
+            # (M (1 + e) + C) / (M + C) - 1 = e M / (M + C) (no cancellation)
+            m_relu = _msqe_optimum(ReLU(dist), grid, rtol)[1]
+            excess = excess * m_relu / (m_relu + const)
+        method = RELU_SPLIT_METHOD.format(how="unsigned grid", side="below", cmp="<", law=dist,
+                                          inner=inner.method)
+        extra = dict(inner.extra or {})
+        extra.update(relu_constant=const, relu_risk=inner.risk, relu_risk_lower_bound=inner.risk_lower_bound)
+        return OptimalScale(scale=inner.scale, risk=inner.risk + const, regularizer=reg.name, grid=grid,
+                            method=method, scale_error=inner.scale_error,
+                            risk_lower_bound=(inner.risk_lower_bound + const) * (1.0 - 4.0 * eps),
+                            msqe_excess=excess, msqe_scale=inner.msqe_scale, extra=extra)
+    if grid.r_b == -1 and grid.r_t == 0:
+        if not dist.sf(0.0) > 0.0:
+            return None
+        from ..formats.grid import Grid
+
+        refl = type(dist)(-dist.loc, dist.scale)
+        ugrid = Grid(1, signed=False)
+        if (ugrid.r_b, ugrid.r_t) != (0, 1):
+            return None
+        out = optimal_scale(refl, ugrid, reg, rtol=rtol, with_msqe_excess=with_msqe_excess)
+        extra = dict(out.extra or {})
+        extra.update(reflected_law=str(refl))
+        method = (f"signed 1-bit grid [-1, 0] with mass above 0: the unsigned 1-bit problem [0, 1] of -xi = {refl} "
+                  f"(MSQE and QSin are even); {out.method}")
+        return OptimalScale(scale=out.scale, risk=out.risk, regularizer=reg.name, grid=grid, method=method,
+                            scale_error=out.scale_error, risk_lower_bound=out.risk_lower_bound,
+                            msqe_excess=out.msqe_excess, msqe_scale=out.msqe_scale, extra=extra)
+    return None
 
 
 def _check_flat_side(dist, grid, m2, side, code):
