@@ -123,6 +123,12 @@ def _piece_rule(law, shape, z1, z2, aphi, shift, amax, ns):
         # non-integer beta) is used.
         b = shape
         uc = abs(zc)
+        if zmin ** b > 800.0:
+            # the density is below e^(lnorm - 800) on the whole piece (lnorm = log(beta / (2 Gamma(1/beta)))
+            # < 25 for every beta < 1e10): each node's exp() underflows to exactly 0, so every rule gives
+            # the same 0 and the cheapest is taken; without this the rule search halved the piece down to
+            # TINY far out in a cell of a steep law (GenNormal(6, -1, 1), 4-bit unsigned grid at s = 30)
+            return 0
         rho_b = math.inf
         if b != math.floor(b):
             if z1 < 0.0 and 0.0 < z2:
@@ -140,9 +146,12 @@ def _piece_rule(law, shape, z1, z2, aphi, shift, amax, ns):
                 V = (uc + R) ** b - uc ** b
             else:
                 V = b * R * (uc - R) ** (b - 1.0)
-            n = int(math.ceil((V + 46.0 + 2.0 * math.log(rho0)) / (2.0 * math.log(rho0))))
-            if n < best:
-                best = n
+            # kept a float until it is known to be small: far out V reaches 1e19 and more (or inf), and
+            # math.ceil in compiled code converts to int64 (INT_MIN on overflow), a negative table index:
+            # GenNormal(4) on a 4-bit unsigned grid at s = 30 read out of bounds (a segfault)
+            nf = (V + 46.0 + 2.0 * math.log(rho0)) / (2.0 * math.log(rho0))
+            if nf < best:
+                best = int(math.ceil(nf))
             rho0 *= 2.0
         if best > ns[ns.shape[0] - 1]:
             return -1
