@@ -106,5 +106,9 @@ LAWS = {"t3": StudentT(3), "t5": StudentT(5), "gn05": GenNormal(0.5), "mix": MIX
 @pytest.mark.parametrize("name,bits", sorted(BASELINE))
 def test_centred_laws_unchanged(name, bits):
     r = optimal_scale(LAWS[name], Grid(bits), "qsin")
-    assert abs(r.scale - BASELINE[name, bits]) <= 1e-12 * BASELINE[name, bits]
+    # a minimizer found from function values is determined only to ~sqrt(eps) relative (the curve is flat
+    # to rounding within that distance), so library versions that move R's last digits move the Brent
+    # iterate by up to ~1e-8 (6.4e-9 seen with numpy 2.4.6 / scipy 1.17.1 / numba 0.68.1 on 2026-12-01;
+    # bit-identical before); 2 sqrt(eps) = 3e-8 still catches any real change of the search (>= 1e-6)
+    assert abs(r.scale - BASELINE[name, bits]) <= 3e-8 * BASELINE[name, bits]
     assert r.extra["alignment_candidates"] == 0
