@@ -382,18 +382,8 @@ def _affine_exact(a, z, b):
     i.e. ``fl(a z + b)`` is the real number ``a z + b`` itself.  Finite inputs of moderate size (the
     splitting constant 2^27 + 1 must not overflow; a product in the subnormal range may be called exact
     when it is off by < 2^-1074, which moves a phase by nothing measurable)."""
-    p = a * z
-    ca = 134217729.0 * a
-    ah = ca - (ca - a)
-    al = a - ah
-    cz = 134217729.0 * z
-    zh = cz - (cz - z)
-    zl = z - zh
-    ep = ((ah * zh - p) + ah * zl + al * zh) + al * zl
-    s = p + b
-    bb = s - p
-    es = (p - (s - bb)) + (b - bb)
-    return s, (ep == 0.0 and es == 0.0 and math.isfinite(s))
+    s, r = _affine_dd(a, z, b)  # r = 0 iff both error terms are 0 (NaN terms give r NaN: not exact)
+    return s, (r == 0.0 and math.isfinite(s))
 
 
 @numba.njit(cache=True)
