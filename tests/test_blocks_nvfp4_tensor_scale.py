@@ -5,6 +5,7 @@ References are independent of the package: E4M3 values enumerated from ``ml_dtyp
 targets in exact rational arithmetic (``fractions.Fraction``), the rules' choices by hand (floor =
 largest value <= U, ceil = smallest >= U, round = nearest with ties to the even code)."""
 
+import math
 import warnings
 from fractions import Fraction
 
@@ -190,3 +191,22 @@ def test_tensor_amax_for_chunks_equals_whole_tensor():
     for bad in (0.0, -1.0, float("nan"), float("inf")):
         with pytest.raises(ValueError, match="tensor_amax"):
             quantize_blocks(x, "nvfp4", tensor_amax=bad)
+
+
+@pytest.mark.parametrize("v", [1e-320, 1e-310, 2.0 ** -1063, 2.0 ** -1030, 2.0 ** -1022, 2.0 ** -1000])
+def test_subnormal_amax_block_is_448(v):
+    """Review of 2026-12-01: with a tensor amax near the subnormal range, S = amax/2688 (or the block
+    target) loses relative precision, so the float target cannot decide; by hand the exact target of the
+    block holding the amax is 448 M / amax = 448 whatever v: code 448, no scale overflow, every rule."""
+    x = np.zeros(32)
+    x[0] = v
+    exact_quarter = v / 4 * 4 == v and (v / 4) * 4 == v and math.frexp(v)[0] == 0.5
+    x[17] = -v / 4  # a power of two v: a second block with exact target 448 / 4 = 112, an E4M3 value
+    for rule in ("round", "floor", "ceil"):
+        r = quantize_blocks(x, "nvfp4", rule=rule)
+        S = v / 2688.0
+        codes = r.scales.ravel() / S
+        assert abs(codes[0] - 448.0) <= 1e-6 * 448.0, (rule, codes)
+        if exact_quarter:
+            assert abs(codes[1] - 112.0) <= 1e-6 * 112.0, (rule, codes)
+        assert not r.scale_overflow.any()

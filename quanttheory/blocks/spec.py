@@ -194,6 +194,8 @@ def _target_boundaries(scale_format: str) -> np.ndarray:
 # relative distance of the float target from a boundary below which it is recomputed exactly (the
 # float evaluation of u = c M / (lmax S) has at most ~4 roundings, ~1e-15 relative)
 _EXACT_WINDOW = 1e-12
+# below this a float target's inputs may be subnormal (relative error no longer ~1e-16): recomputed exactly
+_LOSSY = 1e-290
 
 
 def _exact_target_choice(U, vals: list, rule: str, quantize):
@@ -273,11 +275,18 @@ def _exact_fixup(u, q, under, over, vals, rule, bf, S, exact):
     j = np.clip(np.searchsorted(bnd, u), 1, bnd.size - 1)
     with np.errstate(invalid="ignore"):
         near = np.minimum(np.abs(u - bnd[j - 1]), np.abs(u - bnd[j])) <= _EXACT_WINDOW * u
+    M, c, amax = exact
+    M = np.broadcast_to(np.asarray(M, dtype=np.float64), u.shape)
+    # near the subnormal range t = c M / lmax or S lose relative precision (1e-10 at S ~ 1e-310): the float
+    # target says nothing there, so every such target is recomputed (review of 2026-12-01: x = [1e-320, 0...]
+    # took the code 352 instead of 448, and 1e-310 flagged an overflow)
+    if S < _LOSSY:
+        near[...] = True
+    else:
+        near |= M * float(c) < _LOSSY * bf.lmax
     near &= u > 0
     if not np.any(near):
         return q, under, over
-    M, c, amax = exact
-    M = np.broadcast_to(np.asarray(M, dtype=np.float64), u.shape)
     q, under, over = q.copy(), under.copy(), over.copy()
     idx = np.flatnonzero(near.ravel())
     Mv = M.ravel()[idx]
