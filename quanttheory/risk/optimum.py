@@ -270,7 +270,9 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
 
     SinReQ has no quadratic tails: ``s^2 E[sin^2(pi xi/s)] <= s^2 -> 0`` as
     ``s -> 0``, so its infimum is 0 and not attained; the lowest local minimum at
-    ``s > 0`` is returned with ``risk_lower_bound = 0`` and a method saying so.
+    ``s > 0``, when the curve has one, is returned with ``risk_lower_bound = 0`` and a method
+    saying so; when it has none (e.g. Normal laws on signed grids: the curve rises from 0) a
+    ``ValueError`` says so.
     User regularizers, and laws without numba kernels (``kernel_params()`` None,
     integrated by :mod:`quanttheory.risk.generic`), get a dense log-scan plus
     Brent refinement (not certified).
