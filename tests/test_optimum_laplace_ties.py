@@ -25,7 +25,7 @@ from quanttheory.risk import optimal_scale
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from mpref import tooth_minima  # noqa: E402
-from test_optimum_laplace_wide import _curve, _grid  # noqa: E402
+from test_optimum_laplace_wide import _curve, _grid, _msqe_ref  # noqa: E402
 
 
 @pytest.mark.parametrize("m", [1e4, -1e4])
@@ -106,3 +106,111 @@ def test_tied_near_ties_against_every_dip(m, bits, signed, J):
         assert abs(x - s_star) <= err + tol, (x, s_star, err)
     # the test could fail: a tooth outside the span exists and is above the risk
     assert any(abs(x - s_star) > err + tol and v > top for v, x in dips)
+
+
+# --- session lapties2 (2026-12-01, early morning): the tied family in closed form (_lowbit_cert._lap_family) ---
+
+
+@pytest.mark.parametrize("z,s", [(0.0, 9.0), (0.7, 9.0), (-1.0, 12.0), (2.5, 20.0), (4.4, 9.0), (0.3, 150.0)])
+def test_lattice_closed_form_against_quad(z, s):
+    """``G(z, s) = E[d(z + Y, s Z)^2] = 2 + z^2 - s cosh(z)/sinh(s/2)`` (Y standard Laplace, |z| <= s/2), the closed
+    form behind the family bound, against mpmath quadrature cell by cell; and the two inequalities the family uses
+    for ``s >= 9``: ``G >= 2 + z^2 - cosh(1) A(s)`` for |z| <= 1, ``G >= 2 + z^2/2`` for |z| >= 1."""
+    with mp.workdps(40):
+        zz, ss = mp.mpf(z), mp.mpf(s)
+
+        def f(y):
+            u = zz + y
+            return (u - ss * mp.floor(u / ss + mp.mpf(1) / 2)) ** 2 * mp.exp(-abs(y)) / 2
+
+        W = 120
+        pts = sorted({-W, 0, W} | {(k + mp.mpf(1) / 2) * ss - zz for k in range(-int(W / s) - 2, int(W / s) + 3)
+                                    if -W < (k + 0.5) * s - z < W})
+        ref = mp.quad(f, pts) + 2 * mp.exp(-W) * (W + ss) ** 2  # (the tails beyond W: bounded, ~1e-50)
+        G = 2 + zz**2 - ss * mp.cosh(zz) / mp.sinh(ss / 2)
+        assert abs(ref - G) <= mp.mpf(10) ** -25 + 2 * mp.exp(-W) * (W + ss) ** 2
+        A = ss / mp.sinh(ss / 2)
+        if abs(z) <= 1:
+            assert G >= 2 + zz**2 - mp.cosh(1) * A
+        else:
+            assert G >= 2 + zz**2 / 2
+
+
+FAMILY = [
+    # (m, bits, signed): more than 64 tied levels, or an OverflowError before (lapties: per-cell, 0.3-60+ s)
+    (1e4, 8, True), (-1e4, 8, True), (1e5, 8, True), (1e5, 10, True), (-1e5, 10, True), (1e5, 8, False),
+    (1e4, 6, False), (1e5, 6, True), (-1e5, 6, True), (1e5, 6, False),
+]
+
+
+@pytest.mark.parametrize("m,bits,signed", FAMILY)
+def test_tied_family_hand_derived(m, bits, signed):
+    """Far off centre every ``|m|/k`` (k = 1..r, r the outermost grid point on the mean's side) puts the mode on a
+    grid point with the law inside one cell to ``e^{-s/2}``: a dip of value ``Var = 2`` (times pi^2) at ``|m|/k``,
+    the dips equal to ~1e-15 at most (8 bits, m = 1e4: ``s/sinh(s/2) = 1.5e-15`` at s = 78.7). Expected (hand):
+    the certificate is few-cell and tied, the risk is 2 pi^2 to a few ulps and the curve's value at the scale
+    (mpmath), ``risk_lower_bound`` is within 1e-12 below it and not above any dip's exact value (mpmath at |m|/k,
+    the largest k included, where the dips are lowest), the span covers |m|/r .. |m|, and the curve just outside a
+    window (1e-9 relative off |m|/k, ``z^2 = (1e-9 |m|)^2 >= 1e-10``) is above the risk (the windows exclude it)."""
+    res = optimal_scale(Laplace(m, 1.0), Grid(bits, signed), "msqe", with_msqe_excess=False)
+    assert "few-cell" in res.method and "tied" in res.method and "closed form" in res.method
+    r_b, r_t = _grid(bits, signed)
+    r_side = r_t if m > 0 else -r_b
+    fam = res.extra["tied_family"]
+    assert fam["k_max"] == r_side and fam["count"] == r_side
+    assert fam["radius"] <= 1e-6
+    listed = res.extra["tied_minima"]
+    assert len(listed) == (r_side if r_side <= 64 else 1)
+    f = math.pi**2
+    assert abs(res.risk - 2 * f) <= 1e-14 * 2 * f
+    assert 2 * f * (1 - 1e-12) <= res.risk_lower_bound <= res.risk
+    with mp.workdps(40):
+        Fs = _msqe_ref(m, not signed, r_b, r_t, res.scale)
+        assert abs(res.risk / f - Fs) <= 2e-15 * Fs
+        for k in sorted({1, 2, r_side // 2, r_side - 2, r_side - 1, r_side}):
+            s_k = abs(m) / k
+            assert abs(s_k - res.scale) <= res.scale_error
+            assert res.risk_lower_bound / f <= _msqe_ref(m, not signed, r_b, r_t, s_k)
+            # just outside the window: excluded rightly (above the risk)
+            assert _msqe_ref(m, not signed, r_b, r_t, s_k * (1 + 1e-9)) > res.risk / f
+    # the span is the family's (not wider): |m|/r_side .. |m| plus the windows' radii
+    assert res.scale_error <= max(res.scale - abs(m) / r_side, abs(m) - res.scale) + 1e-6
+
+
+@pytest.mark.parametrize("m", [1e5, -1e5, 2e4])
+def test_clipping_part_beyond_1400_and_no_silent_overflow(m):
+    """Laplace(1e5, 1) at 6 bits raised an OverflowError at the certificate's first step: ``tails`` (the clipping
+    part ``T``, a lower bound of F below s) evaluated the whole geometric closed form, whose full-cell integral
+    ``E_2(s/2) ~ e^{s/2}`` overflows above s ~ 1400 (and gave ``inf * 0 = nan`` at s = 1400: a silent wrong number).
+    Now ``tails`` computes T alone (bit-identical to the closed form's T where that works) and the closed form
+    raises a clear OverflowError above s = 1400. T against its hand-derived form: ``E[(xi - b)^2; xi > b] =
+    e^{-(b - m)}`` for b >= m, ``2 + (m - b)^2 - e^{-(m - b)}`` for b < m (and the same at the lower end a)."""
+    from quanttheory.risk import _lowbit_cert as lc
+    from quanttheory.risk import _normal_cert as nc
+
+    def T_ref(s, r_b, r_t, relu):
+        with mp.workdps(40):
+            mm, ss = mp.mpf(m), mp.mpf(s)
+
+            def side(d):  # E[(xi - e)^2; xi beyond e], d = (e - m) signed away from the mode
+                return mp.exp(-d) if d >= 0 else 2 + d * d - mp.exp(d)
+
+            t = side(r_t * ss - mm)
+            if not relu:
+                t += side(mm - r_b * ss)
+            return t
+
+    for r_b, r_t, relu in ((-32, 31, False), (0, 63, True), (-128, 127, False)):
+        cur = nc.LaplaceCurve(m, relu, r_b, r_t, False)
+        for s in (50.0, 300.0, 1399.0, abs(m) / 31, 1401.0, 5e3, 1.3 * abs(m)):
+            t = cur.tails(s)
+            # (the exponents b - m round to eps/2 (|b| + |m|): the documented relative error of _lap_tails)
+            tol = t * (1e-14 + 5e-16 * (abs(r_t * s) + abs(r_b * s) + 2 * abs(m))) + 1e-300
+            assert abs(t - T_ref(s, r_b, r_t, relu)) <= tol, (s, t)
+            if s <= 1399.0:
+                assert t == cur._curve(s)[1]  # bit-identical where the closed form works
+            else:
+                with pytest.raises(OverflowError, match="overflows above s = 1400"):
+                    cur._curve(s)
+                with pytest.raises(OverflowError, match="overflows above s = 1400"):
+                    lc._lap_msqe_vd(m, relu, r_b, r_t, s)

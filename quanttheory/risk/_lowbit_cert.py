@@ -284,6 +284,8 @@ def _lap_msqe_vd(mu, relu, r_b, r_t, s):
     a dual with derivative 0), so the results are bit-identical up to the sign of a zero (checked on
     tens of thousands of scales, tests/test_optimum_laplace_geo.py); ~4x faster (no objects).
     ``relu`` with ``r_t <= 0`` is not handled (the caller keeps the dual path there)."""
+    if s * 0.5 > nc.E_BIG:
+        raise OverflowError(nc.E_BIG_MSG.format(s=s))
     exp, es = math.exp, nc._e_series
     qv = mu / s
     qd = -mu / (s * s)
@@ -1821,6 +1823,15 @@ def _certify_at(cur, s_t, Y, far, max_bounds, excl=None):
     if hb is None:
         return None
     hull, basin, cmin, nb = hb
+    # far off centre (MSQE of a Laplace law): the dips |m|/k, k = 1 .. k_max, tied to F's value error, excluded
+    # between them and bounded below all at once by a closed form (_lap_family); when s_t lies among them at
+    # once (else when a piece above fam["lo"] is found tied, below), and the search covers [x, fam["lo"]] only
+    fam = _lap_family(cur, F_t, F_up) if excl is not None else None
+    if fam is not None and not s_t >= fam["lo"]:
+        lazy_fam, fam = fam, None
+    else:
+        lazy_fam = None
+    top = fam["lo"] if fam is not None else math.inf
     # 4. branch and bound on [x, a] and [b, Y]
     stack = []
     # Laplace MSQE above 16 points: the width of a ripple tooth at s_t (s^2/|m|: the mode moves by
@@ -1829,7 +1840,7 @@ def _certify_at(cur, s_t, Y, far, max_bounds, excl=None):
     # evaluated), and a piece wider than 4 teeth is split without evaluating F (its second-order
     # bound cannot hold across the concave crossings of R'')
     tooth = s_t * s_t / abs(cur.m) if cur.lap_geo() else 0.0
-    for u0, v0 in ((x, basin[0]), (basin[1], Y)):
+    for u0, v0 in ((x, min(basin[0], top)), (basin[1], min(Y, top))):
         for u, v in ([(u0, v0)] if excl is None else _gaps(u0, v0, excl, F_up)):
             if v > u:
                 npc = max(2, int(math.ceil(math.log(v / u) / math.log(1.6))))
@@ -1905,7 +1916,15 @@ def _certify_at(cur, s_t, Y, far, max_bounds, excl=None):
             continue
         if s2 - s1 < 1e-9 * s1:
             # a piece next to another dip whose bottom is within the value errors of F(s_t) (tied dips):
-            # certify that dip's own minimum and take its basin out of the search (or give up)
+            # certify that dip's own minimum and take its basin out of the search (or give up); far off centre
+            # every dip above lazy_fam["lo"] at once (_lap_family: the pieces above it are dropped)
+            if lazy_fam is not None and s2 > lazy_fam["lo"]:
+                fam, lazy_fam = lazy_fam, None
+                top = fam["lo"]
+                stack = [(u, min(v, top), m4_) for u, v, m4_ in stack if u < top]
+                if s1 < top:
+                    stack.append((s1, min(s2, top), m4))
+                continue
             dip = _tied_dip(cur, s1, s_t, kept, x, Y, excl)
             if dip is None:
                 return None
@@ -1920,9 +1939,70 @@ def _certify_at(cur, s_t, Y, far, max_bounds, excl=None):
     lower = (F_t - F_err - (abs(g_t) + g_err + lip * e) * e) * (1 - 1e-13)
     out = dict(scale=s_t, scale_error=e, value=F_t, value_lower=lower, bounds=nb, evaluations=cur.n_eval,
                curvature_min=cmin, hull=hull, curve=cur)
-    if kept:
-        out = _tied_result(out, kept, F_up, F_err)
+    if kept or fam is not None:
+        out = _tied_result(out, kept, F_up, F_err, fam)
     return out
+
+
+FAMILY_S0 = 9.0
+"""The tied family (:func:`_lap_family`) covers scales ``s >= FAMILY_S0`` law scales at least."""
+_COSH1 = 1.5430806348152437 * (1 + 1e-15)  # cosh(1), rounded up
+
+
+def _lap_family(cur, F_t, F_up):
+    """The dips of a Laplace law's MSQE curve far off centre, certified all at once (dict or None).
+
+    For ``xi = m + Y`` (Y standard Laplace) every quantization error is at least the distance to the
+    unclipped lattice ``s Z`` (a clipped value's nearest grid point is an end of the grid, no nearer), so
+    ``F(s) >= G(z, s) = E[d(z + Y, s Z)^2] = 2 + z^2 - s cosh(z)/sinh(s/2)`` with ``z = dist(m, s Z)`` (the
+    closed form of :meth:`FewCells.dip_lower`'s Poisson sum, ``|z| <= s/2``; checked against mpmath in
+    tests/test_optimum_laplace_ties.py); a ReLU law loses at most ``E[xi^2; xi < 0] = e^{-m}`` (``m > 0``).
+    With ``A(s) = s/sinh(s/2)`` (decreasing) and ``s >= S >= 9``: for ``|z| <= 1`` ``G >= 2 + z^2 - cosh(1)
+    A(S)``; for ``1 <= |z| <= s/2`` ``A(s) cosh(z) <= z^2/2`` (``cosh(z)/z^2`` is log-convex, so at most its
+    value at ``z = 1`` or ``z = s/2``: ``cosh(1) A(9) = 0.31`` and ``4 coth(s/2)/s <= 0.45``), so ``G >= 2.5``.
+    Hence on ``[S, inf)``: ``F(s) >= L0 + min(z^2, 1/2)``, ``L0 = 2 - cosh(1) A(S) [- e^{-m}]``, and every
+    ``s >= S`` with ``F(s) <= F_up < L0 + 1/2`` has ``|m - k s| <= D = sqrt(F_up - L0)``, ``k = round(|m|/s)``,
+    i.e. lies in a window ``[(|m| - D)/k, (|m| + D)/k]``, ``1 <= k <= k_max`` (``S >= |m|/(r + 1/2)``: ``k``
+    is a grid point on the mean's side, ``r`` the outermost). ``S`` is the least such scale with ``cosh(1) A(S)
+    <= F_up - F_t`` (the dips there differ by less than F's value error: tied). MSQE of a Laplace law only."""
+    if cur.law != 1 or cur.qsin or not abs(cur.m) > 4.0:
+        return None
+    am = abs(cur.m)
+    r_side = cur.r_t if cur.m > 0 else -cur.r_a
+    tol = F_up - F_t
+    if r_side <= 0 or not tol > 0.0:
+        return None
+
+    def A(s):  # an upper bound of s/sinh(s/2) = 2 s e^{-s/2}/(1 - e^{-s}) (s >= 9)
+        return 2.0 * s * math.exp(-0.5 * s) / -math.expm1(-s) * (1 + 1e-14) + 1e-300
+
+    S = max(am / (r_side + 0.5) * (1 + 1e-15), FAMILY_S0)
+    if _COSH1 * A(S) > tol:
+        lo, hi = S, S
+        while _COSH1 * A(hi) > tol:
+            lo, hi = hi, hi * 1.25
+        for _ in range(40):
+            mid = 0.5 * (lo + hi)
+            if _COSH1 * A(mid) > tol:
+                lo = mid
+            else:
+                hi = mid
+        S = hi
+    relu_t = math.exp(-am) * (1 + 1e-15) if cur.relu else 0.0
+    L0 = 2.0 - _COSH1 * A(S) - relu_t - 1e-15  # (the rounding of the difference: a few ulps of 2)
+    if not F_up - L0 < 0.5:
+        return None
+    D = math.sqrt(max(F_up - L0, 0.0)) * (1 + 1e-15) + 1e-300
+    k_max = min(r_side, int(math.floor((am + D) / S)))
+    if k_max < 1:
+        return None
+    return dict(lo=S, lower=L0, radius=D, k_max=k_max, m=am)
+
+
+def _family_windows(fam):
+    """The family's windows ``(centre, radius)``, ``centre = |m|/k`` (``k = k_max .. 1``: increasing)."""
+    am, D = fam["m"], fam["radius"]
+    return [(am / k, D / k * (1 + 1e-15) + 4.5e-16 * am / k) for k in range(fam["k_max"], 0, -1)]
 
 
 def _outside(s1, s2, kept):
@@ -2006,21 +2086,39 @@ def _sign_change(cur, s_r, cap=1e-6):
     return None
 
 
-def _tied_result(out, kept, F_up, F_err):
+def _tied_result(out, kept, F_up, F_err, fam=None):
     """s_t's certificate ``out`` and the dips ``kept`` (:func:`_tied_dip`), every other scale excluded by a
     lower bound above ``F_up`` (an upper bound of F(s_t)): the global minimum is the least of the dips' minima.
     A dip whose certified minimum exceeds ``F_best`` (the least upper bound of the dips' values) holds no global
     minimizer; the others are tied: the lowest computed value is reported, ``value_lower`` the least of their
-    lower bounds, ``scale_error`` spans their minimizers' intervals."""
+    lower bounds, ``scale_error`` spans their minimizers' intervals. ``fam`` (:func:`_lap_family`): every scale
+    ``>= fam["lo"]`` with ``F <= F_up`` lies in one of its windows, where ``F >= fam["lower"]``; tied when that is
+    ``<= F_best``: its windows join the span and ``value_lower``, and the dips inside them are not listed apart."""
     dips = [dict(out, value_err=F_err)] + kept
     F_best = min([F_up] + [(d["value"] + d["value_err"]) * (1 + 1e-15) for d in dips])
     tied = [d for d in dips if d["value_lower"] <= F_best]
     best = min(tied, key=lambda d: d["value"])
     s = best["scale"]
     err = max(max(s - (d["scale"] - d["scale_error"]), d["scale"] + d["scale_error"] - s) for d in tied)
-    res = dict(out, scale=s, scale_error=err, value=best["value"], value_lower=min(d["value_lower"] for d in tied),
-               curvature_min=best["curvature_min"], hull=best["hull"],
-               bounds=out["bounds"], tied=[(d["scale"], d["scale_error"]) for d in tied] if len(tied) > 1 else None)
+    lower = min(d["value_lower"] for d in tied)
+    family = None
+    if fam is not None and fam["lower"] <= F_best:
+        wins = _family_windows(fam)
+        (c0, r0), (c1, r1) = wins[0], wins[-1]
+        err = max(err, s - (c0 - r0), c1 + r1 - s)
+        lower = min(lower, fam["lower"])
+        # a certified dip inside a window stands for it (its own interval is narrower): the other windows
+        # (k_max of them at most, centres |m|/k) are the family's
+        am = fam["m"]
+        taken = {round(am / d["scale"]) for d in tied if abs(d["scale"] - am / max(1, round(am / d["scale"])))
+                 <= fam["radius"] / max(1, round(am / d["scale"])) * (1 + 1e-12) + 1e-15 * d["scale"]}
+        wins = [(c, r) for c, r in wins if round(am / c) not in taken]
+        family = dict(fam, count=len(wins), windows=wins)
+    n_tied = len(tied) + (family["count"] if family else 0)
+    res = dict(out, scale=s, scale_error=err, value=best["value"], value_lower=lower,
+               curvature_min=best["curvature_min"], hull=best["hull"], bounds=out["bounds"],
+               tied=[(d["scale"], d["scale_error"]) for d in tied] if n_tied > 1 else None,
+               tied_family=family if n_tied > 1 else None, tied_count=n_tied)
     return res
 
 

@@ -877,6 +877,15 @@ def _e_series(z, n):
     return (ez * (z * z * z - 3.0 * z * z + 6.0 * z - 6.0) + 6.0) / (z * z * z * z)
 
 
+E_BIG = 700.0
+E_BIG_MSG = ("Laplace MSQE closed form at s = {s:.6g} law scales: its full-cell integral E_2(s/2) ~ e^(s/2) overflows "
+             "above s = 1400 (the few-cell certificate evaluates F by cell sums there; only the clipping part T is "
+             "taken from this form, LaplaceCurve.tails)")
+"""Above ``s/2 = E_BIG`` the geometric closed form's products ``e^c E_2(w)`` overflow (``OverflowError``) or
+give ``inf * 0 = nan`` (s = 1400: a silent wrong number); :meth:`LaplaceCurve._curve` and
+:func:`._lowbit_cert._lap_msqe_vd` raise a clear OverflowError there instead."""
+
+
 def _le2(z):
     """E_2(z) = int_0^1 v^2 e^{z v} dv (fast._e2); for a dual z, E_2' = E_3."""
     if isinstance(z, _Dual):
@@ -915,6 +924,8 @@ def _lseg_right(ku, du, kv, dv, vinf, kmu, dmu, kap, t, qsin):
             cosm = cosm + (-xv + t * yv) / (2.0 * (1.0 + t * t))
     if not qsin:
         pref = kap / 2.0
+        if 0.5 * _val(kap) > E_BIG:
+            raise OverflowError(E_BIG_MSG.format(s=_val(kap)))
         if (not vinf) and kv == ku:
             msq = pref * _dexp(-((ku - kmu) - dmu) * kap) * _li2(du, dv, -kap)
         else:
@@ -1039,7 +1050,17 @@ class LaplaceCurve(NormalCurve):
         return F, 1e-13 * abs(F)
 
     def tails(self, s):
-        return self._curve(float(s))[1]
+        """``tf T(s)``, the clipping part alone: the same float operations as :meth:`_curve`'s (bit-identical),
+        without its cell integrals (which overflow above s = 1400: Laplace(1e5, 1) at 6 bits raised an
+        OverflowError at the certificate's first step, the clipping bound of (0, x])."""
+        s = float(s)
+        q = self.m / s
+        kmu = math.floor(q + 0.5)
+        dmu = q - kmu
+        T = _ltail(float(self.r_t), kmu, dmu, s)
+        if not self.relu:
+            T = T + _ltail(-float(self.r_b), -kmu, -dmu, s)
+        return self.tf * T
 
     def deriv(self, s):
         self.n_eval += 1

@@ -433,6 +433,14 @@ FEW_METHOD = (
 FEW_TIED = ("; {n} dips tied within their certificates (their minima closer than the value errors): each "
             "one's minimizer certified as above, every other scale excluded; the minimum value is certified "
             "(risk_lower_bound <= min <= risk) and scale_error spans every tied dip's minimizer")
+FEW_FAMILY = ("; of them the dips at |loc|/k, k = 1..{k_max} (the mode on grid point k, equal to ~e^(-s/2): "
+              "the scales >= {lo:.6g}) are certified at once by a closed form (every quantization error is at least "
+              "the distance to the unclipped lattice sZ: R >= c b^2 (2 + z^2 - s cosh(z)/sinh(s/2)) in units of the law's "
+              "scale b, z the mode's offset from sZ, c the curve factor), not one by one: each s there with R(s) <= risk lies "
+              "within |loc|/k -+ radius/k; extra['tied_family'] summarizes them and extra['tied_minima'] lists them "
+              "only when at most {n_list} dips are tied")
+TIED_LIST = 64
+"""At most this many tied dips are listed in ``extra["tied_minima"]`` (a tied family beyond it is summarized)."""
 _HOW = {0: "Hermite series with a rigorous remainder", 1: "exact geometric series, forward-mode derivative"}
 _HULL = {True: "the curve proven strictly convex (R'' > 0) on a hull around s*",
          False: "R' < 0 left and R' > 0 right of s* -+ scale_error on a hull around s* (R'' lower bounds "
@@ -698,8 +706,17 @@ def _normal_optimum(dist, grid, reg, with_msqe_excess, rtol):
         if cert.get("tied"):
             # dips whose minima the value errors cannot separate (issue 20): each one's minimizer certified,
             # every other scale excluded; the minimum value is certified, the minimizer only to their span
-            method += FEW_TIED.format(n=len(cert["tied"]))
-            extra["tied_minima"] = [(s * sig, e * sig) for s, e in cert["tied"]]
+            fam = cert.get("tied_family")
+            method += FEW_TIED.format(n=cert.get("tied_count") or len(cert["tied"]))
+            pairs = [(s * sig, e * sig) for s, e in cert["tied"]]
+            if fam:
+                # far off centre (issue 20, session lapties2): the family of dips |m|/k in closed form (_lap_family)
+                method += FEW_FAMILY.format(k_max=fam["k_max"], lo=fam["lo"] * sig, n_list=TIED_LIST)
+                extra["tied_family"] = dict(loc=m * sig, k_max=fam["k_max"], radius=fam["radius"] * sig,
+                                            from_scale=fam["lo"] * sig, count=len(pairs) + fam["count"])
+                if len(pairs) + fam["count"] <= TIED_LIST:
+                    pairs += [(c * sig, r * sig) for c, r in fam["windows"]]
+            extra["tied_minima"] = sorted(pairs)
     else:
         method = NORMAL_METHOD.format(law="Normal" if law == 0 else "Laplace", how=_HOW[law], hull=_HULL[convex])
     return OptimalScale(scale=scale, risk=cert["value"] * f, regularizer=reg.name, grid=grid,
