@@ -214,3 +214,33 @@ def test_clipping_part_beyond_1400_and_no_silent_overflow(m):
                     cur._curve(s)
                 with pytest.raises(OverflowError, match="overflows above s = 1400"):
                     lc._lap_msqe_vd(m, relu, r_b, r_t, s)
+
+
+@pytest.mark.parametrize("m,bits,signed", [(1e5, 6, True), (-1e5, 6, True), (1e5, 8, True), (-1e5, 8, True),
+                                           (1e5, 6, False)])
+def test_tied_family_qsin_against_mpmath(m, bits, signed):
+    """QSin far off centre: ``F >= (2 pi^2 + 4 z^2)/(1 + 4 pi^2/s^2)`` (the unclipped lattice, |sin t| >= 2|t|/pi), so
+    the dips at |m|/k rise with s (hand: ``2 pi^2/(1 + 4 pi^2 k^2/m^2)``) and F's value error (~5e-4 of F at s ~ 3000:
+    the non-ripple error model) ties them. Against mpmath (the dips' exact values at |m|/k, the 45 largest k and
+    k = 1): the reported risk is the curve's value at the scale, ``risk_lower_bound`` is below the least dip, every
+    dip whose exact value is not above the risk lies within ``scale -+ scale_error``; certified in the few-cell path
+    (600 bounds: before 1557-3088 bounds one dip at a time, or the per-cell path)."""
+    res = optimal_scale(Laplace(m, 1.0), Grid(bits, signed), "qsin", with_msqe_excess=False)
+    assert "few-cell" in res.method and "tied" in res.method and "closed form" in res.method
+    assert res.extra["lower_bound_evaluations"] <= 600
+    F = _curve(m, bits, signed, True, 40)
+    r_b, r_t = _grid(bits, signed)
+    r_side = r_t if m > 0 else -r_b
+    with mp.workdps(40):
+        # (F = s^2 (P - C)/2 cancels ~s^2/(4 pi^2) = 3e5 at s ~ 3000: the computed value is off by up to 4e-11 of F,
+        # within its stated error ~5e-4 of F)
+        assert abs(res.risk - F(res.scale)) <= 2e-10 * res.risk
+        dips = [(F(abs(m) / k), abs(m) / k) for k in sorted(set(range(max(1, r_side - 45), r_side + 1)) | {1})]
+        best = min(dips)[0]
+        assert res.risk_lower_bound <= best <= res.risk * (1 + 2e-10)
+        for v, s_k in dips:
+            if v <= res.risk * (1 + 2e-10):
+                assert abs(s_k - res.scale) <= res.scale_error, (s_k, v)
+    # hand: the dips' lower bounds 2 pi^2/(1 + 4 pi^2/s^2) at |m|/r_side is below the risk, and the gap is small
+    assert res.risk_lower_bound <= 2 * math.pi**2 / (1 + 4 * math.pi**2 / (abs(m) / r_side) ** 2)
+    assert (res.risk - res.risk_lower_bound) / res.risk <= 2e-6

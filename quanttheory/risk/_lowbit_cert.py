@@ -1826,7 +1826,7 @@ def _certify_at(cur, s_t, Y, far, max_bounds, excl=None):
     # far off centre (MSQE of a Laplace law): the dips |m|/k, k = 1 .. k_max, tied to F's value error, excluded
     # between them and bounded below all at once by a closed form (_lap_family); when s_t lies among them at
     # once (else when a piece above fam["lo"] is found tied, below), and the search covers [x, fam["lo"]] only
-    fam = _lap_family(cur, F_t, F_up) if excl is not None else None
+    fam = _lap_family(cur, F_t, F_up) if (excl is not None or (cur.qsin and cur.law == 1)) else None
     if fam is not None and not s_t >= fam["lo"]:
         lazy_fam, fam = fam, None
     else:
@@ -1965,13 +1965,30 @@ def _lap_family(cur, F_t, F_up):
     i.e. lies in a window ``[(|m| - D)/k, (|m| + D)/k]``, ``1 <= k <= k_max`` (``S >= |m|/(r + 1/2)``: ``k``
     is a grid point on the mean's side, ``r`` the outermost). ``S`` is the least such scale with ``cosh(1) A(S)
     <= F_up - F_t`` (the dips there differ by less than F's value error: tied). MSQE of a Laplace law only."""
-    if cur.law != 1 or cur.qsin or not abs(cur.m) > 4.0:
+    if cur.law != 1 or not abs(cur.m) > 4.0:
         return None
     am = abs(cur.m)
     r_side = cur.r_t if cur.m > 0 else -cur.r_a
     tol = F_up - F_t
     if r_side <= 0 or not tol > 0.0:
         return None
+    if cur.qsin:
+        # QSin: the error s^2 sin^2(pi x/s) inside, pi^2 (x - e)^2 >= s^2 sin^2(pi x/s) clipped (e a grid point), so
+        # F >= E[s^2 sin^2(pi xi/s)] = (s^2/2)(1 - cos(2 pi z/s)/(1 + beta)) = (2 pi^2 + s^2 sin^2(pi z/s))/(1 + beta),
+        # beta = 4 pi^2/s^2 (the characteristic function of Y: 1/(1 + w^2)), >= (2 pi^2 + 4 z^2)/(1 + beta)
+        # (|sin t| >= 2|t|/pi, |t| <= pi/2); a ReLU law loses at most pi^2 E[xi^2; xi < 0] = pi^2 e^{-m}. The dips
+        # rise with s (2 pi^2/(1 + beta)): each window's own lower bound, at its lower end (_tied_result)
+        S = am / (r_side + 0.5) * (1 + 1e-15)
+        beta = 4.0 * _PI2 / (S * S) * (1 + 1e-15)
+        relu_t = _PI2 * math.exp(-am) * (1 + 1e-15) if cur.relu else 0.0
+        L0 = 2.0 * _PI2 / (1.0 + beta) * (1 - 1e-15) - relu_t
+        D = math.sqrt(max(F_up - L0, 0.0) * (1.0 + beta) / 4.0) * (1 + 1e-15) + 1e-300
+        k_max = min(r_side, int(math.floor((am + D) / S)))
+        # (only where the dips are tied: the family's bound within F's value error of F(s_t); elsewhere, e.g. 18+
+        # bits, s* ~ 1, the dips differ by far more and the search separates them)
+        if k_max < 1 or not D < 0.25 * S or not F_t - L0 <= tol:
+            return None
+        return dict(lo=S, lower=L0, radius=D, k_max=k_max, m=am, relu_t=relu_t)
 
     def A(s):  # an upper bound of s/sinh(s/2) = 2 s e^{-s/2}/(1 - e^{-s}) (s >= 9)
         return 2.0 * s * math.exp(-0.5 * s) / -math.expm1(-s) * (1 + 1e-14) + 1e-300
@@ -2095,6 +2112,11 @@ def _tied_result(out, kept, F_up, F_err, fam=None):
     ``>= fam["lo"]`` with ``F <= F_up`` lies in one of its windows, where ``F >= fam["lower"]``; tied when that is
     ``<= F_best``: its windows join the span and ``value_lower``, and the dips inside them are not listed apart."""
     dips = [dict(out, value_err=F_err)] + kept
+    if fam is not None:
+        # every s >= fam["lo"] has F(s) >= fam["lower"]: so has each certified dip there
+        for d in dips:
+            if d["scale"] - d["scale_error"] >= fam["lo"]:
+                d["value_lower"] = max(d["value_lower"], fam["lower"])
     F_best = min([F_up] + [(d["value"] + d["value_err"]) * (1 + 1e-15) for d in dips])
     tied = [d for d in dips if d["value_lower"] <= F_best]
     best = min(tied, key=lambda d: d["value"])
@@ -2102,8 +2124,15 @@ def _tied_result(out, kept, F_up, F_err, fam=None):
     err = max(max(s - (d["scale"] - d["scale_error"]), d["scale"] + d["scale_error"] - s) for d in tied)
     lower = min(d["value_lower"] for d in tied)
     family = None
-    if fam is not None and fam["lower"] <= F_best:
-        wins = _family_windows(fam)
+    wins = _family_windows(fam) if fam is not None and fam["lower"] <= F_best else []
+    if wins and "relu_t" in fam:
+        # QSin: a window's own lower bound, 2 pi^2/(1 + 4 pi^2/s^2) at its lower end (the dips rise with s): the
+        # windows above F_best hold no global minimizer
+        def wl(c, r):
+            lo = c - r
+            return 2.0 * _PI2 / (1.0 + 4.0 * _PI2 / (lo * lo) * (1 + 1e-15)) * (1 - 1e-15) - fam["relu_t"]
+        wins = [(c, r) for c, r in wins if wl(c, r) <= F_best]
+    if wins:
         (c0, r0), (c1, r1) = wins[0], wins[-1]
         err = max(err, s - (c0 - r0), c1 + r1 - s)
         lower = min(lower, fam["lower"])
