@@ -265,3 +265,29 @@ def test_value_error_at_the_dips(m, bits, signed):
             s = abs(m) / k * f
             v, e = cur.value(s)
             assert abs(v - _msqe_ref(m, relu, r_b, r_t, s, 40)) <= e, (k, f)
+
+
+def test_which_dip_is_lowest_hand_derived():
+    """Laplace(1e4, 1), signed 6 bits (r = 31), by hand: at ``s = m/k`` the mode sits on grid point k and
+    ``F(m/k) = G(0, s) + clipping = 2 - s/sinh(s/2) + [k = r] s e^{-s/2}`` (above the top point ``b = r s`` a value
+    ``b + y``, ``y > s/2``, has error ``y`` instead of ``y - s``: ``int_{s/2}^inf (2 y s - s^2) e^{-y}/2 dy = s
+    e^{-s/2}``; the other clipped tails are ``e^{-1.5 s}`` or less). So ``F(m/31) = 2 - 2.89e-68`` is the least
+    (``s/sinh(s/2)`` falls with s faster than the clipping term rises), ``F(m/30) = 2 - 2.76e-70``: all equal to
+    double precision. Checked against the 120-digit geometric reference; the certificate's span holds ``m/31`` and
+    its lower bound is below ``2 - 2.89e-68`` (times pi^2), its risk is 2 pi^2."""
+    with mp.workdps(120):
+        m = mp.mpf(10000)
+        vals = {}
+        for k in (31, 30, 29, 16, 2):
+            s = m / k
+            F = _msqe_ref(m, False, -32, 31, s, 120)
+            hand = 2 - s / mp.sinh(s / 2) + (s * mp.exp(-s / 2) if k == 31 else 0)
+            assert abs(F - hand) <= mp.mpf(10) ** -100 * (2 - hand) + mp.mpf(10) ** -115, k
+            vals[k] = F
+        assert min(vals, key=vals.get) == 31
+        assert mp.mpf("2.8e-68") < 2 - vals[31] < mp.mpf("2.9e-68")
+    res = optimal_scale(Laplace(1e4, 1.0), Grid(6, True), "msqe", with_msqe_excess=False)
+    f = math.pi**2
+    assert abs(1e4 / 31 - res.scale) <= res.scale_error
+    assert res.risk == 2 * f or abs(res.risk - 2 * f) <= 4e-16 * 2 * f
+    assert res.risk_lower_bound <= f * 2 * (1 - 1e-16)
