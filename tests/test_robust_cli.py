@@ -171,3 +171,72 @@ def test_scale_validates_before_reading_the_file(tmp_path, capsys, monkeypatch):
     _one_line_error(capsys, main(["scale", str(p), "--bits", "4", "--regularizer", "nope"]), "regularizer")
     _one_line_error(capsys, main(["scale", str(p), "--bits", "99"]), "bits")
     _one_line_error(capsys, main(["scale", str(p), "--bits", "4", "--dist", "normal"]), "not both")
+
+
+# ----------------------------------------------------------------- audit of 2026-12-01 (CLI findings 1, 2, 4-6, 8-10)
+@pytest.mark.parametrize("c", ["0", "-1", "nan", "inf"])
+def test_blocks_clip_multiplier_must_be_positive_and_finite(npy, c, capsys):
+    # c = 0 sent every value to 0 and printed SQNR 0 dB; c = -1 printed the c = +1 numbers
+    path = npy(np.linspace(-1, 1, 16))
+    assert main(["blocks", path, "--format", "nvfp4", "--block", "4", "--rule", "clip", "--c", c]) == 2
+    assert "clip multiplier c must be a finite number > 0" in capsys.readouterr().err
+
+
+def test_block_data_report_validates_c():
+    from quanttheory.blocks.data import block_data_report
+
+    with pytest.raises(ValueError, match="finite number > 0"):
+        block_data_report(np.ones(8), "nvfp4", block=4, rules=["clip"], c=-1.0)
+
+
+@pytest.mark.parametrize("content", [b"", b"xx", b"not a numpy file at all"])
+@pytest.mark.parametrize("cmd", [["blocks", "--format", "mxfp4"], ["scale", "--bits", "4"]])
+def test_unreadable_npy_is_one_line(tmp_path, content, cmd, capsys):
+    # a 0-byte file raised EOFError with a traceback (blocks); 'xx' got numpy's "pickled (object) data" message
+    p = tmp_path / "bad.npy"
+    p.write_bytes(content)
+    assert main([cmd[0], str(p), *cmd[1:]]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read" in err and "pickled" not in err and "Traceback" not in err
+    assert ("empty" in err) if not content else ("magic" in err)
+
+
+def test_blocks_partial_message_names_the_cli_flag(npy, capsys):
+    assert main(["blocks", npy(np.ones(16)), "--format", "mxfp4"]) == 2
+    err = capsys.readouterr().err
+    assert "--partial" in err and "partial=True" not in err
+
+
+@pytest.mark.parametrize("argv", [
+    ["blocks", "--dist", "normal", "--format", "mxfp4", "--axis", "0"],
+    ["blocks", "--dist", "normal", "--format", "mxfp4", "--partial"],
+])
+def test_blocks_dist_rejects_tensor_flags(argv, capsys):
+    assert main(argv) == 2
+    assert "apply to a FILE" in capsys.readouterr().err
+
+
+def test_blocks_file_rejects_sigma(npy, capsys):
+    assert main(["blocks", npy(np.ones(32)), "--format", "mxfp4", "--sigma", "5"]) == 2
+    assert "--sigma" in capsys.readouterr().err
+
+
+def test_model_int_formats_beyond_16_bits_are_refused(tmp_path, capsys):
+    np.savez(tmp_path / "m.npz", w=np.linspace(-1, 1, 64).reshape(4, 16))
+    assert main(["model", str(tmp_path / "m.npz"), "--out", str(tmp_path / "o"), "--workers", "1", "--quiet",
+                 "--no-figure", "--format", "int17"]) == 2
+    assert "b = 1..16" in capsys.readouterr().err
+
+
+def test_linear_theory_infinite_time_with_eta_is_quiet():
+    out = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-m", "quanttheory", "linear", "theory",
+                          "--alpha", "0.5", "--t", "inf", "--eta", "0.1"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "RuntimeWarning" not in out.stderr
+
+
+def test_linear_simulate_refuses_zero_examples_and_names_the_simulated_alpha(capsys):
+    assert main(["linear", "simulate", "--alpha", "1e-9", "--N", "10", "--seeds", "2", "--steps", "2"]) == 2
+    assert "no training example" in capsys.readouterr().err
+    assert main(["linear", "simulate", "--alpha", "0.15", "--N", "10", "--seeds", "2", "--steps", "2"]) == 0
+    assert "simulated alpha is P/N = 0.2" in capsys.readouterr().out

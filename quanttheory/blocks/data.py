@@ -41,7 +41,8 @@ from functools import lru_cache
 import numpy as np
 
 from .spec import (E8M0_MAX, E8M0_MIN, BlockFormat, _block_sse, _default_tensor_amax, _oracle_underflow,
-                   _positive_values, _tensor_scale, as_blocks, block_scales, check_rule, get_block_format)
+                   _positive_values, _tensor_scale, as_blocks, block_scales, check_clip_multiplier, check_rule,
+                   get_block_format)
 
 CHUNK_BLOCKS = 1 << 14
 
@@ -359,6 +360,7 @@ def block_data_report(x, fmt, *, rules=None, axis=-1, block=None, scale_format=N
 
     The oracle is included (and ``gap_db`` is measured against it).  Memory: blocks are
     processed in chunks of :data:`CHUNK_BLOCKS`."""
+    check_clip_multiplier(c)
     bf = get_block_format(fmt, block=block, scale_format=scale_format)
     if rules is None:
         rules = ["floor", "ceil", "round", "oracle"] if bf.scale_format == "e8m0" else ["round", "ceil", "floor",

@@ -143,6 +143,9 @@ def _simulate(args) -> int:
     r = simulate(N=args.N, alpha=args.alpha, eta=args.eta, steps=args.steps, transform=args.transform,
                  sigma_w=args.sigma_w, sigma_w0=args.sigma_w0, sigma_eps=args.sigma_eps, n_hat=args.n_hat,
                  inputs=args.inputs, seeds=args.seeds, rng=args.seed, record=8, detach_max=args.detach_max)
+    alpha_eff = r.P / r.N
+    if abs(alpha_eff - args.alpha) > 1e-12 * args.alpha:  # P = round(alpha N): say which alpha was simulated
+        print(f"note: P = round(alpha N) = {r.P}, so the simulated alpha is P/N = {alpha_eff:.6g}, not {args.alpha:.6g}")
     print(f"transform {r.transform}  N={r.N} P={r.P}  eta*lambda_max={r.eta_lambda_max:.4g}  "
           f"{r.steps_per_second:.0f} seed-steps/s  init output var {r.init_out_var:.4g}  "
           f"lr gain {r.lr_gain:.4g}")

@@ -176,11 +176,7 @@ def run_file(args, grid=None, reg=None) -> int:
         grid = Grid(int(args.bits), signed=not bool(getattr(args, "unsigned", False)))
     if reg is None:
         reg = getattr(args, "regularizer", "msqe") or "msqe"
-    path = _npy_path(args.file)
-    try:
-        arr = np.load(path, mmap_mode="r", allow_pickle=False)
-    except Exception as exc:  # noqa: BLE001 - report any reader error cleanly
-        raise ValueError(f"cannot read {str(path)!r} as a .npy array: {exc}") from exc
+    path, arr = _load(args)
     res = optimal_scale_data(arr, grid, reg, axis=getattr(args, "axis", None))
     if getattr(args, "json", False):
         d = res.as_dict()
@@ -203,10 +199,26 @@ def run_file(args, grid=None, reg=None) -> int:
     return 0
 
 
+NPY_MAGIC = b"\x93NUMPY"
+
+
+def _check_npy_magic(path) -> None:
+    """A clear message for a file that is not in the .npy format (numpy's own reads such a file as a
+    pickle and says 'pickled (object) data', or raises EOFError on an empty file)."""
+    with open(path, "rb") as fh:
+        head = fh.read(len(NPY_MAGIC))
+    if not head:
+        raise ValueError(f"cannot read {str(path)!r} as a .npy array: the file is empty")
+    if head != NPY_MAGIC:
+        raise ValueError(f"cannot read {str(path)!r} as a .npy array: it does not start with the .npy magic "
+                         "string (save arrays with numpy.save)")
+
+
 def _load(args):
     import numpy as np
 
     path = _npy_path(args.file)
+    _check_npy_magic(path)
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except Exception as exc:  # noqa: BLE001 - report any reader error cleanly

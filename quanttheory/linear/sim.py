@@ -229,7 +229,10 @@ def simulate(*, N: int, alpha: float, eta: float, steps: int, transform="vanilla
     n_hat = N * x2 if n_hat is None else check_positive(n_hat, "n_hat")
     if tr != "vanilla" and s0 == 0:
         raise ValueError("sigma_w0 = 0 makes max|tanh W| = 0: the clamp S3 needs a nonzero initialisation")
-    P = max(1, int(round(alpha * N)))
+    P = int(round(alpha * N))
+    if P < 1:
+        raise ValueError(f"alpha * N = {alpha * N:.4g} rounds to no training example (P = round(alpha N) = 0); "
+                         f"use N >= {math.ceil(0.5 / alpha)} or a larger alpha")
     if isinstance(record, (int, np.integer)) and not isinstance(record, bool):
         rec = np.unique(np.concatenate([[0], np.round(np.geomspace(1, max(steps, 1), int(record)))]))
         rec = rec[rec <= steps].astype(np.int64)

@@ -249,7 +249,8 @@ def _check_eta(eta, alpha, t):
     k = t / e
     finite = np.isfinite(k)
     kr = np.where(finite, np.round(np.where(finite, k, 0.0)), k)
-    off = finite & (np.abs(k - kr) > STEP_RTOL * np.maximum(1.0, kr))
+    with np.errstate(invalid="ignore"):  # t = inf: k - kr = inf - inf, masked by `finite`
+        off = finite & (np.abs(k - kr) > STEP_RTOL * np.maximum(1.0, kr))
     if np.any(off):
         i = int(np.flatnonzero(off)[0])
         raise ValueError(

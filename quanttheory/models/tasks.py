@@ -280,6 +280,8 @@ def get_format(name: str, affine: bool = False) -> FormatSpec:
     if name in FORMATS:
         return FORMATS[name](affine)
     m = _INT_RE.match(name)
+    if not m and re.match(r"^u?int\d+$", name):  # not a level set "int<b>" by another route (audit 2026-12-01)
+        raise ValueError(f"--format {name!r}: integer formats int<b> / uint<b> take b = 1..16 here")
     if not m:
         from .formats import block_name, block_spec, levelset_spec
 
