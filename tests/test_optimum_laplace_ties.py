@@ -251,9 +251,8 @@ def test_tied_family_qsin_against_mpmath(m, bits, signed):
 def test_value_error_at_the_dips(m, bits, signed):
     """The family's windows rest on ``F_up = F(s_t) + err`` being an upper bound of the curve at ``s_t`` (a dip
     ``|m|/k``): there the stated value error of the cell sums covers the true error (mpmath), at the dips and 1e-13
-    off them. (Away from the dips, at the humps, the cell sums' stated 1e-14 model is exceeded by up to ~60x far
-    off centre, the rounding of the cell centres ``k s``: docs/optimum_lowbit.md, lapties2; the margins there are
-    many orders larger.)"""
+    off them. (Away from the dips the cell sums' old 1e-14 model was exceeded by up to ~90x far off centre, the
+    rounding of the cell centres ``k s``; since lapverr the error model holds it: tests/test_optimum_laplace_verr.py.)"""
     from quanttheory.risk import _lowbit_cert as lc
 
     r_b, r_t = _grid(bits, signed)

@@ -534,19 +534,27 @@ class FewCells:
 
     # Laplace(m, 1): int_alpha^beta (t - c)^j p(t) dt, j = 0, 1, 2, split at m; left of m from
     # L_j(x) = int_{-inf}^x (t - c)^j e^{t - m}/2 = e^{x - m}/2 (1; u - 1; u^2 - 2u + 2), right of m from
-    # R_j(x) = int_x^inf (t - c)^j e^{m - t}/2 = e^{m - x}/2 (1; u + 1; u^2 + 2u + 2), u = x - c
+    # R_j(x) = int_x^inf (t - c)^j e^{m - t}/2 = e^{m - x}/2 (1; u + 1; u^2 + 2u + 2), u = x - c.
+    # Also (for the error model of _laplace_msqe) X = sum over the finite ends x != m of (|e_0| + |e_1| + |e_2|)
+    # |x - m| (the exponent x - m rounds to eps/2 |x - m|: each such term's relative error) and
+    # Pe = p(alpha) |alpha| + p(beta) |beta| (the ends' own rounding, for the slope).
     def _lap_moments(self, alpha, beta, c):
         m = self.m
-        M0 = M1 = M2 = A = 0.0
+        M0 = M1 = M2 = A = X = Pe = 0.0
         if alpha < m:
             b = min(beta, m)
             eb = 0.5 * math.exp(b - m)
             ub = b - c
             l0, l1, l2 = eb, eb * (ub - 1.0), eb * (ub * ub - 2.0 * ub + 2.0)
+            if b < m:
+                X = (l0 + abs(l1) + l2) * (m - b)
+                Pe = eb * abs(b)
             if alpha > -math.inf:
                 ea = 0.5 * math.exp(alpha - m)
                 ua = alpha - c
                 a0, a1, a2 = ea, ea * (ua - 1.0), ea * (ua * ua - 2.0 * ua + 2.0)
+                X += (a0 + abs(a1) + a2) * (m - alpha)
+                Pe += ea * abs(alpha)
             else:
                 a0 = a1 = a2 = 0.0
             M0, M1, M2 = l0 - a0, l1 - a1, l2 - a2
@@ -556,15 +564,20 @@ class FewCells:
             ea = 0.5 * math.exp(m - a)
             ua = a - c
             r0, r1, r2 = ea, ea * (ua + 1.0), ea * (ua * ua + 2.0 * ua + 2.0)
+            if a > m:
+                X += (r0 + abs(r1) + r2) * (a - m)
+                Pe += ea * abs(a)
             if beta < math.inf:
                 eb = 0.5 * math.exp(m - beta)
                 ub = beta - c
                 b0, b1, b2 = eb, eb * (ub + 1.0), eb * (ub * ub + 2.0 * ub + 2.0)
+                X += (b0 + abs(b1) + b2) * (beta - m)
+                Pe += eb * abs(beta)
             else:
                 b0 = b1 = b2 = 0.0
             M0, M1, M2 = M0 + r0 - b0, M1 + r1 - b1, M2 + r2 - b2
             A += abs(r0) + abs(b0) + abs(r1) + abs(b1) + abs(r2) + abs(b2)
-        return M0, M1, M2, A
+        return M0, M1, M2, A, X, Pe
 
     GEO_S_MAX = 16.0
     """Largest scale (standard units) at which the geometric-series closed form's value and slope
@@ -604,16 +617,34 @@ class FewCells:
                 fd = 0.25 * s * s * ez
                 gd = max(r_t, -r_a) * s * ez
         lo0 = 0.0 if self.relu else -math.inf
+        # the rounding of the cell centres, the ends and the exponents (lapverr; docs/optimum_lowbit.md):
+        # xF, xG: the exponents' terms (X of _lap_moments); cF, cG: the centres c_k = fl(k s), off by eps/2 |c_k|,
+        # dF/dc_k = -2 M1_k, dR'/dc_k = 2 k M0_k (with the moments' own error 1e-14 A_k); bG: the ends
+        # x = fl((k -+ 1/2) s), off by eps/2 |x|, shared by two cells: F's first-order change cancels there,
+        # R''s is -(2k + 1) s p(x)
+        xF = xG = cF = cG = bG = 0.0
         for k in ks:
             lo = lo0 if k == r_a else (k - 0.5) * s
             hi = math.inf if k == r_t else (k + 0.5) * s
-            M0, M1, M2, A = self._lap_moments(lo, hi, k * s)
+            c = k * s
+            M0, M1, M2, A, X, Pe = self._lap_moments(lo, hi, c)
             F += M2
             absF += A
+            xF += X
+            ac = abs(c)
+            cF += ac * (abs(M1) + 1e-14 * A)
+            bG += (2.0 * abs(k) + 1.0) * Pe
             if k:
                 G -= 2.0 * k * M1
                 absG += 2.0 * abs(k) * A
-        return (F, 1e-14 * absF + fd + 1e-300), (G, 1e-13 * absG + gd + 1e-300)
+                xG += abs(k) * X
+                cG += abs(k) * ac * (abs(M0) + 1e-14 * A)
+        # per term (exp, the polynomial in u = x - c, the products) <= 40 u of its size, the sum of the 4 n terms
+        # <= 4 n u of their sizes (u = 2^-53 <= 1.12e-16): 1e-14 covers n <= 12 cells, and 1e-13 (slope) n <= 200
+        n4 = 4.0 * len(ks) + 40.0
+        errF = max(1e-14, 1.12e-16 * n4) * absF + 2.25e-16 * (xF + 2.0 * cF) + fd + 1e-300
+        errG = max(1e-13, 1.12e-16 * n4) * absG + 2.25e-16 * (2.0 * xG + 2.0 * cG + s * bG) + gd + 1e-300
+        return (F, errF), (G, errG)
 
     def _laplace_qsin(self, s):
         m, relu = self.m, self.relu
@@ -704,6 +735,7 @@ class FewCells:
         """((F, err), (R', err)) of the Normal MSQE curve, cell by cell."""
         m, r_a, r_t = self.m, self.r_a, self.r_t
         F = G = absF = absG = 0.0
+        cF = cG = bG = 0.0  # the rounding of the centres k s and of the ends (as in _laplace_msqe; lapverr)
         pdf, q = nc._pdf, nc._q
         # cells k = r_a..r_t; boundaries (k +- 1/2) s; the lowest cell starts at -inf (0 for ReLU)
         k0, k1 = self._cells(s, s)
@@ -732,20 +764,27 @@ class FewCells:
             pb = 0.0 if math.isinf(zb) else pdf(zb)
             M1 = pa - pb
             M2 = M0 + (0.0 if math.isinf(za) else za * pa) - (0.0 if math.isinf(zb) else zb * pb)
-            d = m - k * s
+            c = k * s
+            d = m - c
             t2, t1, t0 = M2, 2.0 * d * M1, d * d * M0
             F += t2 + t1 + t0
             absF += abs(t2) + abs(t1) + abs(t0)
+            e1 = M1 + d * M0  # E[xi - c; cell]
+            cF += abs(c) * (abs(e1) + 1e-14 * (abs(M1) + abs(d * M0)))
             if k:
-                G += -2.0 * k * (M1 + d * M0)
+                G += -2.0 * k * e1
                 absG += 2.0 * abs(k) * (abs(M1) + abs(d * M0))
+                cG += abs(k) * abs(c) * abs(M0)
+            if hi < math.inf:
+                bG += (2.0 * abs(k) + 1.0) * pb * abs(hi)
             lo = hi
         del q
         # the cells left out (all of them outside |x - m| < Z): F adds at most s^2/4 P(drop) +
         # E[(x - m)^2; drop] (|x - Q(x)| <= max(s/2, |x - m|) there), |R'| at most
         # 2 kmax (s/2 P(drop) + E[|x - m|; drop])
         fd, gd = self._dropped(s, k0, k1)
-        return (F, 1e-14 * absF + fd + 1e-300), (G, 1e-13 * absG + gd + 1e-300)
+        return (F, 1e-14 * absF + 4.5e-16 * cF + fd + 1e-300), \
+            (G, 1e-13 * absG + 2.25e-16 * (2.0 * cG + s * bG) + gd + 1e-300)
 
     def _dropped(self, s, k0, k1):
         """Bounds (F, |R'|) of the MSQE contribution of the cells outside ``k0..k1`` (Normal)."""
@@ -764,6 +803,7 @@ class FewCells:
         ``nc._q`` inlined, and ``pdf(+-inf) = 0`` without the ``isinf`` tests)."""
         m, r_a, r_t = self.m, self.r_a, self.r_t
         F = G = absF = absG = 0.0
+        cF = cG = bG = 0.0
         ek2 = S2 = S3 = A3 = 0.0
         exp, erfc, C, R2 = math.exp, math.erfc, nc._INV_SQRT2PI, nc._SQRT2
         ninf = -math.inf
@@ -795,13 +835,19 @@ class FewCells:
             pb = exp(-0.5 * zb * zb) * C if abs(zb) < 40 else 0.0
             M1 = pa - pb
             M2 = M0 + (0.0 if za == ninf else za * pa) - (0.0 if last else zb * pb)
-            d = m - k * s
+            c = k * s
+            d = m - c
             t2, t1, t0 = M2, 2.0 * d * M1, d * d * M0
             F += t2 + t1 + t0
             absF += abs(t2) + abs(t1) + abs(t0)
+            e1 = M1 + d * M0  # E[xi - c; cell]
+            cF += abs(c) * (abs(e1) + 1e-14 * (abs(M1) + abs(d * M0)))
             if k:
-                G += -2.0 * k * (M1 + d * M0)
+                G += -2.0 * k * e1
                 absG += 2.0 * abs(k) * (abs(M1) + abs(d * M0))
+                cG += abs(k) * abs(c) * abs(M0)
+            if hi < math.inf:
+                bG += (2.0 * abs(k) + 1.0) * pb * abs(hi)
             if not last:  # the boundary c s, c = k + 1/2
                 c = k + 0.5
                 S2 += c * c * pb
@@ -811,7 +857,8 @@ class FewCells:
             lo = hi
             za = zb
         fd, gd = self._dropped(s, k0, k1)
-        return ((F, 1e-14 * absF + fd + 1e-300), (G, 1e-13 * absG + gd + 1e-300)), \
+        return ((F, 1e-14 * absF + 4.5e-16 * cF + fd + 1e-300),
+                (G, 1e-13 * absG + 2.25e-16 * (2.0 * cG + s * bG) + gd + 1e-300)), \
             self._msqe_c_finish(s, k0, k1, ek2, S2, S3, A3)
 
     def _qsin_window(self, s):
@@ -834,7 +881,8 @@ class FewCells:
         fb, cb = Fh(zb)
         fa, ca = Fh(za)
         E = (fb - fa) + (cb - ca) * cm
-        errE = 1e-12 * (abs(fb) + abs(fa) + abs(cb - ca) * ew) + 1e-300
+        # (the phase w m = fl(fl(2 pi)/s) m is off by 3 eps/2 |w m| (lapverr): up to 2e-12 at 10 bits, m/s ~ 1e3)
+        errE = 1e-12 * (abs(fb) + abs(fa) + abs(cb - ca) * ew) + 3.4e-16 * abs(w * m) * abs(cb - ca) * ew + 1e-300
         return w, a, b, za, zb, E, errE
 
     def _normal_qsin(self, s):
@@ -845,15 +893,25 @@ class FewCells:
         cur = self._nrm
         T = nc._tail2(zb) + (0.0 if relu else nc._tail2(-za))
         F = 0.5 * s * s * (P - C) + _PI2 * T
-        errF = 0.5 * s * s * (errE + 1e-15 * (P + abs(C))) + 1e-15 * _PI2 * T
+        # the grid ends b = fl(r_t s), zb = fl(b - m) (likewise a) are off by eps/2 (|b| + |zb|): the clipped part
+        # moves by |dT/db| = 2 E[xi - b; xi > b] and tp by 2 r_t P(xi > b) times that (the window's part,
+        # s^2/2 (1 - cos w x) p, vanishes at a grid point: second order; lapverr)
+        t1b = nc._tail1(zb)
+        db = 1.13e-16 * (abs(b) + abs(zb))
+        eT, eTp = 2.0 * t1b * db, 2.0 * self.r_t * nc._q(zb) * db
+        if not relu:
+            da = 1.13e-16 * (abs(a) + abs(za))
+            eT += 2.0 * nc._tail1(-za) * da
+            eTp += 2.0 * abs(self.r_b) * nc._q(-za) * da
+        errF = 0.5 * s * s * (errE + 1e-15 * (P + abs(C))) + 1e-15 * _PI2 * T + _PI2 * eT
         # int_a^b x sin(w x) p = Im[(i w + m) E] = w C + m Im E
         S1 = w * C + m * E.imag
-        tp = -2.0 * self.r_t * nc._tail1(zb)
+        tp = -2.0 * self.r_t * t1b
         if not relu:
             tp += 2.0 * self.r_b * nc._tail1(-za)
         G = s * (P - C) - _PI * S1 + _PI2 * tp
         errG = (s + _PI * (w + abs(m))) * errE + 1e-13 * (s * (P + abs(C)) + _PI * (abs(w * C) + abs(m * E.imag))
-                                                          + _PI2 * abs(tp))
+                                                          + _PI2 * abs(tp)) + _PI2 * eTp
         del cur
         return (F, errF), (G, errG)
 
