@@ -7,7 +7,9 @@ script ``bench_affine_bounds.py`` imports this file for the per-box measurements
   into buckets (a lower bound per bucket with slack ``1 / M`` of the chord bound's) and only the surviving buckets
   ordered and swept;
 * :func:`_bin_table`, :func:`_binsweep`: a lower bound of ``min F_z`` over a box whose slack does not grow with the
-  box width (bin-level upper bound of ``U``, exact minimum of the resulting piecewise quadratic by an event sweep).
+  box width (bin-level upper bound of ``U``, exact minimum of the resulting piecewise quadratic by an event sweep);
+* :func:`_uedge`, :func:`_binchord`: the same slack without the event merge or a table (the box cut into sub-boxes,
+  each with the chord bound on upper bounds of ``U`` read from the prefix sums at bin edges).
 """
 
 import numpy as np
@@ -330,3 +332,59 @@ def _binsweep(TA, TB, xmin, invw, w, dlt, xmax, nb, N, n, T1, T2, z, s1, s2, max
             nx[kb] = t if t > hi else (hi if t > 0.0 else np.inf)
         lo = hi
     return lb, nev
+
+
+@njit(cache=True)
+def _uedge(a, P0, P1, xmin, invw, w, dlt, xmax, nb, n, T1):
+    """An upper bound of U(a) = sum (x - a)_+ read from the prefix sums only: exact outside [min x, max x]; inside, the
+    line through upper bounds ``V_e >= U(E_e)`` at the two edges of ``a``'s bin (``U`` is convex, below its chord)
+    with ``V_e = sum_{bins >= e} (v - E_e) + (count of bins e - 1 and e) dlt``."""
+    if a <= xmin:
+        return T1 - a * n
+    if a >= xmax:
+        return 0.0
+    j = _idx(a, xmin, invw, nb)
+    E0 = xmin + j * w if j > 0 else xmin
+    if j == 0:
+        V0 = T1 - xmin * n
+    else:
+        V0 = (P1[nb] - P1[j]) - E0 * (P0[nb] - P0[j]) + (P0[j + 1] - P0[j - 1]) * dlt
+    if j + 1 >= nb:
+        V1 = 0.0
+    else:
+        E1 = xmin + (j + 1) * w
+        V1 = (P1[nb] - P1[j + 1]) - E1 * (P0[nb] - P0[j + 1]) + (P0[j + 2] - P0[j]) * dlt
+    return V0 + (V1 - V0) * ((a - E0) * invw)
+
+
+@njit(cache=True)
+def _binchord(P0, P1, xmin, invw, w, dlt, xmax, nb, N, n, T1, T2, z, s1, s2, M):
+    """A lower bound of ``min_{s in [s1, s2]} F_z(s)``: ``[s1, s2]`` cut into ``M`` equal sub-boxes, on each the chord
+    bound with ``U(h_k s)`` at the sub-box ends replaced by :func:`_uedge` (no value read).  With ``M`` such that the
+    largest threshold moves by about one bin per sub-box, the slack is the bin-level one, whatever the width."""
+    dl = (s2 - s1) / M
+    fz = float(z)
+    W1 = 0.0
+    for ci in range(N):
+        W1 += _uedge((ci - z + 0.5) * s1, P0, P1, xmin, invw, w, dlt, xmax, nb, n, T1)
+    lb = np.inf
+    for m in range(M):
+        ta = s1 + m * dl
+        tb = s2 if m == M - 1 else s1 + (m + 1) * dl
+        W2 = 0.0
+        for ci in range(N):
+            W2 += _uedge((ci - z + 0.5) * tb, P0, P1, xmin, invw, w, dlt, xmax, nb, n, T1)
+        d = tb - ta
+        D = W2 - W1
+        alpha = T2 + 2.0 * fz * T1 * ta + fz * fz * n * ta * ta - 2.0 * ta * W1
+        beta = d * (2.0 * fz * T1 + 2.0 * fz * fz * n * ta) - 2.0 * (d * W1 + ta * D)
+        gamma = d * (fz * fz * n * d - 2.0 * D)
+        v = min(alpha, alpha + beta + gamma)
+        if gamma > 0.0:
+            t = -beta / (2.0 * gamma)
+            if 0.0 < t < 1.0:
+                v = min(v, alpha + t * (beta + gamma * t))
+        if v < lb:
+            lb = v
+        W1 = W2
+    return lb

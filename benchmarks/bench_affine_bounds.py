@@ -12,14 +12,17 @@ The functions are in ``benchmarks/_affine_bounds_src.py`` (written as if inside 
   exceed it), its slack in % of the optimum, the fraction of rows on which it prunes the box (bound above the
   optimum ``F*``; the exact minimum is above it on every box that does not hold ``s*``), events per box, and its
   CPU time per row (a numba loop over the rows: histogram, table, sweep; the loop without the sweep subtracted);
+  and the same for ``_binchord`` (the box cut into sub-boxes, each with the chord bound on the bin-edge upper bounds
+  of ``U`` of ``_uedge``: no merge, no table), with 1 and 2 bins per sub-box at the top threshold;
 * ``--buckets``: the exact minimum over ``s* [1/(1 + W), 1 + W]`` by ``_rows._exact`` (every breakpoint ordered)
   and by ``_bexact`` (crossings counted into 64 buckets, a chord bound per bucket, only the buckets that can beat
   ``F*`` ordered and swept): same value (1e-12 relative) and CPU time per row;
-* ``--kernel``: copies of ``_rows.py`` with either bound inserted, interleaved with the unmodified kernel on the
+* ``--kernel``: copies of ``_rows.py`` with one of the bounds inserted, interleaved with the unmodified kernel on the
   benchmark matrix (as ``bench_affine_ab.py``): ``bucket D0/WB`` = first box ``s0 [1/(1 + D0), 1 + D0]`` and every
   box at most ``WB`` wide (relative) solved by ``_bexact`` instead of being split; ``binsweep BSW`` = every box at
-  least ``BSW`` wide whose chord bound does not prune it gets ``_binsweep`` before a split.  Same answers checked
-  (zero-points identical, MSE to 1e-12 relative);
+  least ``BSW`` wide whose chord bound does not prune it gets ``_binsweep`` before a split; ``binchord BSW/BMMAX``
+  the same with ``_binchord`` (sub-boxes of ~2 bins at the top threshold, at most ``BMMAX``; ``--binchord``: only
+  these).  Same answers checked (zero-points identical, MSE to 1e-12 relative);
 * ``--scan``: the floor of an exact window read from the raw row instead of the counting-sorted histogram: a numba
   loop computing every value's code at both ends of ``s* [1/(1 + W), 1 + W]`` (``rint(v / s)`` by a reciprocal,
   clipped) and the code-0.. sums, and the same with each crossing's bucket sums accumulated branch-free (a division
@@ -74,7 +77,8 @@ def make_loop(B):
     @njit
     def loop(X, N, nb, sst, zst, fst, a, b, mode, out):
         """mode 0: histogram only; 1: + _binsweep on s* [a, b]; 2: + _exact there too; 3: histogram + _exact on
-        s* [a, b]; 4: histogram + _bexact there (best = F*)."""
+        s* [a, b]; 4: histogram + _bexact there (best = F*); 5 / 6: histogram + _binchord (the top threshold moves
+        about 1 / 2 bins per sub-box)."""
         n = X.shape[1]
         idx = np.empty(n, dtype=np.int32)
         buf = np.empty(n)
@@ -119,6 +123,11 @@ def make_loop(B):
                                       jk, nx, hk, rk)
                 out[r, 0] = lb
                 out[r, 1] = nev
+            if mode == 5 or mode == 6:
+                hmax = max(abs(-z + 0.5), abs(N - z - 0.5))
+                M = max(1, int(np.ceil((s2 - s1) * hmax / w * (1.0 if mode == 5 else 0.5))))
+                out[r, 0] = B._binchord(P0, P1, xmin, invw, w, dlt, xmax, nb, N, n, P1[nb], P2[nb], z, s1, s2, M)
+                out[r, 1] = M
             if mode == 2 or mode == 3:
                 v, s, st = R._exact(buf, start, P0, P1, P2, xmin, invw, nb, z, N, s1, s2, bp, bpk, order, tmp, bcnt)
                 out[r, 2] = v
@@ -169,6 +178,15 @@ def per_box(B, X, N, ref, reps, boxes, buckets):
                   f"{np.mean(lb > F * (1 + 1e-10)) * 100:.1f} % of rows (exact min > F*: "
                   f"{np.mean(ex > F * (1 + 1e-10)) * 100:.1f} %); events {ev.mean():.0f}; "
                   f"{(t[1] - t[0]) / R_ * 1e6:.2f} us CPU per row (table + sweep)", flush=True)
+            for mode, lab in ((5, "1 bin"), (6, "2 bins")):
+                loop(*args(a, b), mode, out)
+                lc = out[:, 0].copy()
+                assert np.all(lc <= ex * (1 + 1e-12)), "bound above the exact minimum"
+                t = timed(loop, args(a, b) + (out,), (0, mode), reps)
+                print(f"    _binchord ({lab} per sub-box, {out[:, 1].mean():.0f} sub-boxes): slack median "
+                      f"{np.median((ex - lc) / F) * 100:.3f} %, 90th pct {np.quantile((ex - lc) / F, 0.9) * 100:.3f} %; "
+                      f"prunes {np.mean(lc > F * (1 + 1e-10)) * 100:.1f} %; {(t[mode] - t[0]) / R_ * 1e6:.2f} us CPU "
+                      f"per row", flush=True)
     if buckets:
         print("exact minimum over s* [1/(1+W), 1+W] at z*: _exact (all breakpoints ordered) vs _bexact (64 buckets):")
         for W in (0.01, 0.02, 0.05):
@@ -289,6 +307,22 @@ def kernel_source(base, kind, p):
                             val, s, st = _bexact(buf, start, P0, P1, P2, xmin, invw, nb, zz, N, s1, s2, best, allow,
                                                  BM, bp, border, bpk, btmp, bcnt2, bcnt, bk, hzr)
 """)
+    elif kind == "binchord":
+        rep(grow, grow + f"BSW = {p[0]}\nBMMAX = {p[1]}\n")
+        rep("""                    else:
+                        nal[zz] = True
+                        keep = True
+""", """                    else:
+                        if (s2 - s1) >= BSW * s1:
+                            hmax = max(zz + 0.5, N - zz - 0.5)
+                            Mb = int(math.ceil((s2 - s1) * hmax / w * 0.5))
+                            if Mb <= BMMAX:
+                                lbb = _binchord(P0, P1, xmin, invw, w, dlt, xmax, nb, N, fn, T1, T2, zz, s1, s2, max(Mb, 1))
+                                if lbb - allow2 > best:
+                                    continue
+                        nal[zz] = True
+                        keep = True
+""")
     else:
         rep(grow, grow + f"BSW = {p}\nBSWEV = 4096\n")
         rep(alloc, alloc + "    TA = np.zeros(nb + 2)\n    TB = np.zeros(nb + 2)\n"
@@ -349,6 +383,7 @@ def main():
     ap.add_argument("--buckets", action="store_true")
     ap.add_argument("--kernel", action="store_true")
     ap.add_argument("--scan", action="store_true")
+    ap.add_argument("--binchord", action="store_true", help="with --kernel: only the _binchord variants")
     ap.add_argument("--rows", type=int, default=512)
     ap.add_argument("--reps", type=int, default=7)
     a = ap.parse_args()
@@ -365,7 +400,8 @@ def main():
         scan(X, N, ref, a.reps)
     if a.kernel:
         kernels(w, X, N, max(1, a.reps // 2), [("bucket", (0.01, 0.04)), ("bucket", (0.03, 0.07)),
-                                              ("binsweep", 0.01)])
+                                              ("binsweep", 0.01), ("binchord", (0.01, 32)), ("binchord", (0.02, 96))]
+                if not a.binchord else [("binchord", (0.01, 32)), ("binchord", (0.02, 96)), ("binchord", (0.005, 16))])
 
 
 if __name__ == "__main__":
