@@ -273,10 +273,10 @@ def legendre_cf_sum(tt, a, b, ctr, h, coef, deg, out_re, out_im, rnd):
             re3 = coef[c, 0] * a3
             im0 = im1 = im2 = im3 = 0.0
             if R >= 1:
-                b0 = s0 / (xs0 * xs0) - c0 * iv0
-                b1 = s1 / (xs1 * xs1) - c1 * iv1
-                b2 = s2 / (xs2 * xs2) - c2 * iv2
-                b3 = s3 / (xs3 * xs3) - c3 * iv3
+                b0 = (a0 - c0) * iv0                 # j_1 = (sin x / x - cos x) / x
+                b1 = (a1 - c1) * iv1
+                b2 = (a2 - c2) * iv2
+                b3 = (a3 - c3) * iv3
                 cr = coef[c, 1]
                 im0 = cr * b0
                 im1 = cr * b1
@@ -329,9 +329,9 @@ def legendre_cf_sum(tt, a, b, ctr, h, coef, deg, out_re, out_im, rnd):
                 dev = abs(t - tt[i0] - n * dt) + 4.0 * _EPS * (abs(t) + n * abs(dt))
                 ex = n * stx + thx * dev
                 ep = n * stp + abs(thp) * dev
-                rnd[ii] += (absc * (2.0 * R + 10.0 + 2.0 * x)
-                            + math.sqrt(re * re + im * im) * (3.0 * abs(t) * phb + 4.0)) * _EPS \
-                    + 2.0 * absc * ex + math.sqrt(re * re + im * im) * ep
+                mag = math.sqrt(re * re + im * im)
+                rnd[ii] += (absc * (2.0 * R + 10.0 + 2.0 * x) + mag * (3.0 * abs(t) * phb + 4.0)) * _EPS \
+                    + 2.0 * absc * ex + mag * ep
             i += g
 
 
