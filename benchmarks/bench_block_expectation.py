@@ -36,6 +36,16 @@ in a subprocess started in this run (same load).  MXFP4 4over6 (E8M0 scales) has
 path: the m-quadrature (``block_mse_4over6``, ~1 min) is timed once with ``--slow`` only.  Cases
 above ``--limit-ms`` CPU are listed at the end.  The oracle rule: see ``--oracle``.
 
+    python benchmarks/bench_block_expectation.py --generic46 --base DIR [--laws t:10,t:6,t:3,gennorm:0.5,mix]
+        [--blocks 16,32] [--tol 1e-7] [--repeat 3] [--base-repeat 3]
+
+``--generic46``: NVFP4 ``block_mse_4over6(law, "nvfp4", block=k, tol=tol)`` on the telescoped path for laws
+off the compiled kernel (docs/blocks.md §2i, §2i2): ``t:NU`` (Student t), ``gennorm:BETA``, ``mix`` (0.7 N(0,1)
++ 0.3 Laplace(0,2)), ``normal``.  This tree and the tree exported at ``--base DIR`` each in a subprocess started
+one after the other for every case (same load): one warm-up call, then the min CPU seconds of ``--repeat``
+(``--base-repeat``) calls; ``speed-up`` = base / new, ``|d|/bounds`` = |new - base| / (the two error estimates
+summed).
+
     python benchmarks/bench_block_expectation.py --oracle [--repeat 5] [--mc 2097152] [--formats mxfp4,...]
 
 ``--oracle``: the exact per-block-optimum expectation of the MX formats
@@ -87,7 +97,12 @@ def main():
     ap.add_argument("--slow", action="store_true", help="--audit: also the MXFP4 4over6 m-quadrature (~1 min)")
     ap.add_argument("--limit-ms", type=float, default=50.0)
     ap.add_argument("--oracle", action="store_true", help="exact MX oracle expectations against Monte Carlo")
+    ap.add_argument("--generic46", action="store_true",
+                    help="telescoped 4over6 for t / GenNormal / mixtures (docs/blocks.md §2i2) against --base")
+    ap.add_argument("--tol", type=float, default=1e-7, help="--generic46: tol of block_mse_4over6")
     a = ap.parse_args()
+    if a.generic46:
+        return bench_generic46(a)
     if a.oracle:
         return bench_oracle(a)
     if a.audit:
@@ -413,6 +428,62 @@ def bench_audit(a):
     print(f"cases above {a.limit_ms:g} ms CPU (min of {a.repeat}): {len(over)} of {len(cases)}")
     for law, fmt, k, rule, ms in over:
         print(f"  {law} {fmt} k={k} {rule}: {ms:.1f} ms CPU")
+
+
+_GENERIC46_SNIPPET = r"""
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+import quanttheory as qt
+from quanttheory.blocks.expectation_min import block_mse_4over6
+spec, k, tol, rep = sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+assert qt.__file__.startswith(sys.argv[1]), qt.__file__
+if spec == "mix":
+    law = qt.Mixture([qt.Normal(), qt.Laplace(0, 2)], [0.7, 0.3])
+elif spec == "normal":
+    law = qt.Normal()
+else:
+    kind, par = spec.split(":")
+    law = qt.StudentT(float(par)) if kind == "t" else qt.GenNormal(float(par))
+f = lambda: block_mse_4over6(law, "nvfp4", block=k, tol=tol)
+t0 = time.process_time(); r = f(); first = time.process_time() - t0
+best = float("inf")
+for _ in range(rep):
+    t0 = time.process_time(); r = f(); best = min(best, time.process_time() - t0)
+print(json.dumps({"cpu": best, "first": first, "mse": r.mse, "err": r.error_estimate}))
+"""
+
+
+def _run_generic46(tree, spec, k, tol, repeat):
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _GENERIC46_SNIPPET, tree, spec, str(k), repr(tol), str(repeat)],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1], parse_constant=_no_constant)
+
+
+def bench_generic46(a):
+    """``--generic46`` (module doc)."""
+    import os
+
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    laws = a.laws if a.laws != "normal,laplace" else "t:10,t:6,t:3,gennorm:0.5,mix"
+    print(f"tol {a.tol:g}; new = {here}; base = {a.base}")
+    print(f"{'law':12s} {'k':>3s} {'new CPU ms':>10s} {'base CPU ms':>11s} {'speed-up':>8s} {'mse (new)':>20s} "
+          f"{'err/mse':>8s} {'base err/mse':>12s} {'|d|/bounds':>10s} {'new 1st s':>9s} {'base mse':>20s} "
+          f"{'base err':>9s} {'new err':>9s}")
+    for spec in laws.split(","):
+        for k in (int(b) for b in a.blocks.split(",")):
+            n = _run_generic46(here, spec, k, a.tol, a.repeat)
+            b = _run_generic46(a.base, spec, k, a.tol, a.base_repeat) if a.base else None
+            bc = b["cpu"] if b else float("nan")
+            be = b["err"] / b["mse"] if b else float("nan")
+            dd = abs(n["mse"] - b["mse"]) / (n["err"] + b["err"]) if b else float("nan")
+            print(f"{spec:12s} {k:3d} {n['cpu'] * 1e3:10.1f} {bc * 1e3:11.1f} {bc / n['cpu']:8.2f} "
+                  f"{n['mse']:20.17g} {n['err'] / n['mse']:8.1e} {be:12.1e} {dd:10.2e} {n['first']:9.2f} "
+                  f"{(b['mse'] if b else float('nan')):20.17g} {(b['err'] if b else float('nan')):9.3e} "
+                  f"{n['err']:9.3e}", flush=True)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,12 @@ from the Normal / Laplace kernel is each cell's characteristic function and two 
 
 Targets per end: tail 0.6, aliasing 0.2, cells 0.1 of ``eps_abs``; rounding as in §2d2 plus the kernel's
 charge.  Rates are not computed on this path (NaN, as in §2h).
+
+Speed (docs/blocks.md §2i2): the NumPy stage is batched over all ends (:func:`_prepare_ends`,
+:func:`_approx_all`: one partial-moment / density / quantize call for every end's cells), the Chernoff search
+is a numba loop, trailing Legendre coefficients within half a cell's slack are dropped (their sum, ``|j_r| <=
+1``, joins the cell's bound), and the kernel advances ``e^{i t (a c + b)}`` and ``sin x, cos x`` by phasor
+recurrences across harmonics with four Bessel recurrences interleaved.
 """
 
 from __future__ import annotations
@@ -234,13 +240,16 @@ def _lebesgue(n):
     return (2.0 / math.pi) * math.log(n + 1) + 1.0
 
 
-def _approx_cells(dist, comps, lo, hi, tgt, G):
+def _approx_cells(dist, comps, lo, hi, tgt, G, per_cell=False):
     """Legendre coefficients (``coef[c, r] = 2 h c_r / G``) of a polynomial per cell (bisecting where needed) with
-    ``sum int |f - p| / G <= sum tgt``.  Returns (lo, hi, idx of the parent cell, coef, deg, delta)."""
+    ``sum int |f - p| / G <= sum tgt``.  Returns (lo, hi, idx of the parent cell, coef, deg, delta); ``G`` a
+    number or one per cell (cells of several ends at once, :func:`_approx_all`); with ``per_cell`` the last
+    item is the array of each output cell's ``int |f - p| / G`` bound instead of their sum."""
     from .expectation import _cell_poly_moment
 
     out_lo, out_hi, out_par, out_coef, out_deg, out_del = [], [], [], [], [], []
     lo, hi, tgt = np.asarray(lo, float), np.asarray(hi, float), np.asarray(tgt, float)
+    G = np.array(np.broadcast_to(np.asarray(G, float), lo.shape))
     par0 = np.arange(lo.size)
     # cells ending at the cusp / kink of a GenNormal component with non-integer beta (its loc): not analytic
     # there, so graded towards it (cuts at loc +- w 2^-j): each graded cell stays >= its own width from the
@@ -256,7 +265,7 @@ def _approx_cells(dist, comps, lo, hi, tgt, G):
                 continue
             w = hi[i] - lo[i]
             fmax = float(np.max(_pdf(comps, np.array([pt]))))
-            J = max(1, int(math.ceil(math.log2(max(8 * w * fmax / (G * tgt[i]), 2.0)))))
+            J = max(1, int(math.ceil(math.log2(max(8 * w * fmax / (G[i] * tgt[i]), 2.0)))))
             fr = 0.5 ** np.arange(J, -1, -1)                       # w 2^-J .. w
             d = w * np.concatenate([[0.0], fr])
             e = pt + d if pt == lo[i] else pt - d[::-1]
@@ -268,12 +277,14 @@ def _approx_cells(dist, comps, lo, hi, tgt, G):
             nl.extend(e[:-1]); nh.extend(e[1:]); nt.extend(ti); npar.extend([par0[i]] * wi.size)   # noqa: E702
         lo, hi, tgt, par0 = np.array(nl), np.array(nh), np.array(nt), np.array(npar, np.int64)
     todo = [(lo, hi, tgt, par0)]
+    Gp = G                                     # G of each cell, by its parent index
     for _depth in range(200):
         if not todo:
             break
         l, u, tg, par = todo.pop()
         if l.size == 0:
             continue
+        G = Gp[par]
         h = 0.5 * (u - l)
         best_n = np.full(l.size, -1)
         best_b = np.full(l.size, np.inf)
@@ -290,21 +301,19 @@ def _approx_cells(dist, comps, lo, hi, tgt, G):
         hard = ~done
         if np.any(hard):
             P, _ = _cell_poly_moment(dist, l[hard], u[hard], 0.0, 0.0, 0.0, 1.0)
-            P = np.maximum(P, 0.0) / G
+            P = np.maximum(P, 0.0) / G[hard]
             uni = np.zeros(l.size, bool)
             uni[np.nonzero(hard)[0]] = 2 * P * (1 + 1e-12) <= tg[hard]
             if np.any(uni):
                 Pu = np.zeros(l.size)
                 Pu[np.nonzero(hard)[0]] = P
-                for i in np.nonzero(uni)[0]:
-                    out_lo.append(l[i])
-                    out_hi.append(u[i])
-                    out_par.append(par[i])
-                    cf = np.zeros(1)
-                    cf[0] = Pu[i]            # 2 h c_0 / G with c_0 = P G / (2 h)
-                    out_coef.append(cf)
-                    out_deg.append(0)
-                    out_del.append(2 * Pu[i] * (1 + 1e-12) + 4 * _EPS * Pu[i])
+                iu = np.nonzero(uni)[0]
+                out_lo.append(l[iu])
+                out_hi.append(u[iu])
+                out_par.append(par[iu])
+                out_coef.append(Pu[iu][:, None])          # 2 h c_0 / G with c_0 = P G / (2 h)
+                out_deg.append(np.zeros(iu.size, np.int64))
+                out_del.append(2 * Pu[iu] * (1 + 1e-12) + 4 * _EPS * Pu[iu])
             bis = hard & ~uni
             if np.any(bis):
                 m = 0.5 * (l[bis] + u[bis])
@@ -318,7 +327,7 @@ def _approx_cells(dist, comps, lo, hi, tgt, G):
             # node rounding: |x~ - x| <= eps (h / 2 + 2 (|c| + h))  (y rounded, then c + h y)
             fv, fe = _pdf(comps, x, True, (2.0 * np.abs(cc) + 2.5 * hc)[:, None])   # (cells, n+1)
             cr = fv @ A.T                                         # Legendre coefficients c_r
-            co = 2 * hc[:, None] * cr / G
+            co = 2 * hc[:, None] * cr / G[sel][:, None]
             # int |f - p~| <= int |f - p| (interpolation bound, best_b) + 2 h Lambda_n max |f~ - f| (values and
             # nodes, the interpolant of the perturbation) + int |p - p~| (coefficients' rounding: |dc_r| <=
             # beta_r = (n + 2) eps sum_i |A_ri| |f_i|, and int_{-1}^{1} |sum dc_r P_r| <= 2 sqrt(sum beta_r^2 /
@@ -326,24 +335,41 @@ def _approx_cells(dist, comps, lo, hi, tgt, G):
             beta = (n + 2) * _EPS * (np.abs(fv) @ np.abs(A).T) * (1 + 1e-10)
             r21 = 2 * np.arange(int(n) + 1) + 1.0
             rnd = (2 * hc * _lebesgue(int(n)) * np.max(fe, axis=1)
-                   + hc * 2 * np.sqrt(np.sum(beta ** 2 / r21[None, :], axis=1))) / G
-            for q, i in enumerate(sel):
-                out_lo.append(l[i])
-                out_hi.append(u[i])
-                out_par.append(par[i])
-                out_coef.append(co[q])
-                out_deg.append(int(n))
-                out_del.append(best_b[i] + rnd[q])
+                   + hc * 2 * np.sqrt(np.sum(beta ** 2 / r21[None, :], axis=1))) / G[sel]
+            # trailing coefficients within half the cell's slack are dropped (docs/blocks.md §2i2): |j_r| <= 1, so
+            # dropping r >= r* moves the cell's characteristic function by <= sum_{r >= r*} |coef_r| at every t,
+            # added to the cell's bound (which stays <= its target); fewer Bessel orders per harmonic
+            dc = best_b[sel] + rnd
+            slack = 0.5 * np.maximum(tg[sel] - dc, 0.0)
+            tail = np.cumsum(np.abs(co[:, ::-1]), axis=1)[:, ::-1] * (1.0 + 1e-12)     # sum_{q >= r} |co_q|
+            okt = tail <= slack[:, None]
+            okt[:, 0] = False                                                             # keep c_0
+            rs = np.where(okt.any(axis=1), np.argmax(okt, axis=1), int(n) + 1)            # first r* dropped
+            drop = np.where(rs <= int(n), tail[np.arange(sel.size), np.minimum(rs, int(n))], 0.0)
+            co = np.where(np.arange(int(n) + 1)[None, :] < rs[:, None], co, 0.0)
+            out_lo.append(l[sel])
+            out_hi.append(u[sel])
+            out_par.append(par[sel])
+            out_coef.append(co)
+            out_deg.append((rs - 1).astype(np.int64))
+            out_del.append(dc + drop)
     else:
         raise RuntimeError("4over6 generic cells: bisection did not converge; report this with the arguments")
     if todo:
         raise RuntimeError("4over6 generic cells: bisection did not converge; report this with the arguments")
-    R1 = max(out_deg, default=0) + 1
-    coef = np.zeros((len(out_coef), R1))
-    for i, cf in enumerate(out_coef):
-        coef[i, :cf.size] = cf
-    return (np.array(out_lo), np.array(out_hi), np.array(out_par, np.int64), coef, np.array(out_deg, np.int64),
-            float(np.sum(out_del)))
+    # (blocks of cells, in the order the first version appended them one by one)
+    deg = np.concatenate(out_deg) if out_deg else np.zeros(0, np.int64)
+    R1 = int(np.max(deg, initial=0)) + 1
+    coef = np.zeros((deg.size, R1))
+    i0 = 0
+    for cf in out_coef:
+        w = min(cf.shape[1], R1)                 # (columns beyond a row's degree are zero)
+        coef[i0:i0 + cf.shape[0], :w] = cf[:, :w]
+        i0 += cf.shape[0]
+    cat = (lambda v, dt: np.concatenate(v).astype(dt) if v else np.zeros(0, dt))
+    dels = cat(out_del, float)
+    return (cat(out_lo, float), cat(out_hi, float), cat(out_par, np.int64), coef, deg,
+            dels if per_cell else float(np.sum(dels)))
 
 
 @lru_cache(maxsize=1)
@@ -367,7 +393,19 @@ def generic_cells(fmt, m, X6, X4, extra):
 
 
 def _alias_L(p, dl, du, p0, k, L0, tgt_abs, Lmax):
-    """As :func:`._expect_46._alias_L`, with ``M(th) <= p0 + sum_j p_j e^{th max(d_l, d_u)}`` (an upper bound)."""
+    """As :func:`._expect_46._alias_L`, with ``M(th) <= p0 + sum_j p_j e^{th max(d_l, d_u)}`` (an upper bound):
+    ``(L, bound)``, the loops in numba (:func:`._expect_46_generic_kernels.alias_L`, docs/blocks.md §2i2; the
+    NumPy version of §2i is :func:`_alias_L_numpy`, the reference in the tests)."""
+    from ._expect_46_generic_kernels import alias_L
+
+    L, b = alias_L(np.ascontiguousarray(p, float), np.ascontiguousarray(np.maximum(dl, du), float),
+                   np.ascontiguousarray(-np.minimum(dl, du), float), float(p0), float(k), float(L0),
+                   float(tgt_abs), float(Lmax))
+    return float(L), float(b)
+
+
+def _alias_L_numpy(p, dl, du, p0, k, L0, tgt_abs, Lmax):
+    """The first (NumPy) version of :func:`_alias_L` (§2i)."""
     ths = (1.0 / L0) * 1.5 ** np.arange(-2, 30)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         lM = []
@@ -386,100 +424,183 @@ def _alias_L(p, dl, du, p0, k, L0, tgt_abs, Lmax):
     return float(Lmax), 0.0
 
 
+@lru_cache(maxsize=None)
+def _comb_row(nn):
+    from scipy.special import comb
+
+    j = np.arange(2, nn + 1)
+    return comb(nn, j), j
+
+
+def _r2(p0, x, nn):
+    """:func:`._expect_46._r2` (no saturating cells) with the binomial coefficients cached per ``nn``."""
+    if nn < 2:
+        return np.zeros(x.shape)
+    cb, j = _comb_row(nn)
+    return (cb[None, :] * p0 ** (nn - j)[None, :] * x[:, None] ** j[None, :]).sum(axis=1)
+
+
+def _generic_cells_all(fmt, ends, extra):
+    """:func:`generic_cells` for every end ``(m, X6, X4)`` of ``ends``, the rounding of the cells' centres in one
+    ``fmt.quantize`` call per candidate (the same cells as :func:`._expect_46.cells` with ``loc = 0``,
+    ``scale = 1``, then cut at ``extra``).  Returns a list of ``(lo, hi, a, b, atom, U)``."""
+    mids = np.asarray(fmt.midpoints, float)
+    lmax = float(fmt.levels[-1])
+    lmin = float(fmt.levels[0])
+    xs, U_, ctr_ = [], [], []
+    for m, X6, X4 in ends:
+        U = X6 if X6 > 0 else (X4 if X4 > 0 else m)
+        cuts = [np.array([0.0, -m, m, 0.0])]
+        for X in (X6, X4):
+            if X > 0:
+                cuts.append(X * mids)
+                cuts.append(np.array([X * lmin, X * lmax]))
+        x = np.unique(np.concatenate(cuts))
+        x = x[(x >= -m) & (x <= m)]
+        keep = np.concatenate([[True], np.diff(x) > 1e-15 * m])
+        x = x[keep]
+        x[0], x[-1] = -m, m
+        xs.append(x)
+        U_.append(U)
+        ctr_.append(0.5 * (x[:-1] + x[1:]))
+    off = np.concatenate([[0], np.cumsum([c.size for c in ctr_])])
+    CT = np.concatenate(ctr_)
+    RR = []
+    for w in (1, 2):
+        Xv = np.concatenate([np.full(c.size, float(e[w])) for c, e in zip(ctr_, ends)])
+        pos = Xv > 0
+        R = np.zeros(CT.shape)
+        if np.any(pos):
+            R[pos] = Xv[pos] * np.asarray(fmt.quantize(CT[pos] / Xv[pos]), float)
+        RR.append(R)
+    out = []
+    for e, (m, X6, X4) in enumerate(ends):
+        x, U = xs[e], U_[e]
+        R6, R4 = RR[0][off[e]:off[e + 1]], RR[1][off[e]:off[e + 1]]
+        atom = np.abs(R4 - R6) <= 1e-12 * (np.abs(R4) + np.abs(R6))
+        r6, r4 = R6 / U, R4 / U
+        alpha = np.where(atom, 0.0, 2.0 * (r4 - r6))
+        beta = np.where(atom, 0.0, r6 * r6 - r4 * r4)
+        lo, hi, a, b = x[:-1], x[1:], alpha * 1.0 / U, beta + alpha * 0.0 / U
+        ex = np.array(sorted(set(float(v) for v in extra if -m < v < m)))
+        ex = ex[~np.isin(ex, lo)] if ex.size else ex
+        if ex.size:
+            ee = np.unique(np.concatenate([lo, [hi[-1]], ex]))
+            i = np.searchsorted(lo, ee[:-1], side="right") - 1
+            lo, hi, a, b, atom = ee[:-1], ee[1:], a[i], b[i], atom[i]
+        out.append((lo, hi, a, b, atom, U))
+    return out
+
+
 def endpoint_abs(dist, comps, fmt, m, X6, X4, k, eps_abs):
     """``(E|S|, error bound, harmonics)`` at one piece end ``m`` (data units^2; module doc), the series' tail
     at 0.6 ``eps_abs``."""
-    r = _end_prepare(dist, comps, fmt, m, X6, X4, k, eps_abs)
+    r = _prepare_ends(dist, comps, fmt, [(m, X6, X4)], k, [eps_abs])[0]
     if r[0] == "done":
         return r[1]
-    return r[3](0.6 * eps_abs)
+    _approx_all(dist, comps, [r[3]])
+    return _finish(r[3], 0.6 * eps_abs)
 
 
-def _end_prepare(dist, comps, fmt, m, X6, X4, k, eps_abs):
-    """First stage of :func:`endpoint_abs`: everything up to the tail bound.  Returns ``("done", (E|S|, error,
-    0))`` where no harmonic is needed, else ``("curve", harmonics, tail bounds, finish)``: for each candidate
-    cut ``T`` (the geometric grid of the tail bound, extended by ``1.25^i`` beyond it) the number of odd
-    harmonics and the tail's error bound (data units^2, decreasing), and ``finish(tail_abs)`` completing the end
-    with the first ``T`` whose tail bound is ``<= tail_abs``."""
-    from ._expect_46 import _r2, _rho2
-    from ._expect_46_generic_kernels import legendre_cf_sum
+def _prepare_ends(dist, comps, fmt, ends, k, eas):
+    """First stage of :func:`endpoint_abs` for every end ``(m, X6, X4)`` in ``ends`` (targets ``eas``), the
+    NumPy work batched over the ends (docs/blocks.md §2i2; the same numbers as one end at a time): everything
+    up to the tail bound.  Per end ``("done", (E|S|, error, 0))`` where no harmonic is needed, else
+    ``("curve", harmonics, tail bounds, state)``: for each candidate cut ``T`` (the geometric grid of the tail
+    bound, extended by ``1.25^i`` beyond it) the number of odd harmonics and the tail's error bound (data
+    units^2, decreasing); ``state`` goes to :func:`_approx_all` (all ends at once) and then
+    :func:`_finish` ``(state, tail_abs)``, which completes the end with the first ``T`` whose tail bound is
+    ``<= tail_abs``."""
+    from ._expect_46 import _rho2
     from .expectation import _G, _cell_poly_moment
 
-    extra = [mu for _, _, _, mu, _ in comps]
-    lo, hi, a, b, atom, U = generic_cells(fmt, m, X6, X4, extra)
-    G = float(np.clip(_G(dist, np.array(m)), 1e-300, 1.0))
-    p, pe = _cell_poly_moment(dist, lo, hi, 0.0, 0.0, 0.0, 1.0)
-    p = np.maximum(p, 0.0) / G
-    p0 = float(min(np.sum(p[atom]), 1.0))
     n = k
-    na = ~atom & (p > 0)
-    sel = np.nonzero(na)[0]
-    q = 1.0 - p0
-    mR = 1.0 - p0 ** n - n * p0 ** (n - 1) * q
-    # one-non-atom-element term, exact: split at the root of d, |int (a x + b) f| per piece
-    ls, us, aa, bb = lo[sel], hi[sel], a[sel], b[sel]
-    zs = np.clip(-bb / aa, ls, us)
-    pl = np.concatenate([ls, zs])
-    pu = np.concatenate([zs, us])
-    A2, B2 = np.concatenate([aa, aa]), np.concatenate([bb, bb])
-    okp = pu > pl
-    v, ve = _cell_poly_moment(dist, pl[okp], pu[okp], 0.0, 0.0, A2[okp], B2[okp])
-    E1 = float(np.sum(np.abs(v))) / G
-    E1e = float(np.sum(ve)) / G + 8 * _EPS * E1
-    abs1 = n * p0 ** (n - 1) * E1
-    if sel.size == 0 or mR <= 0.0:
-        return "done", (abs1 * U * U, (n * p0 ** (n - 1) * E1e + 4 * _EPS * abs1) * U * U, 0)
-    ea = eps_abs / (U * U)                       # target of E|S| / U^2
-    # tail constants |cf_j(t)| <= Cj / t
-    Cj = _tv_bound(comps, ls, us) / (G * np.abs(aa))
-    C = float(np.sum(Cj))
-    pj = p[sel]
-    dl, du = aa * ls + bb, aa * us + bb
-    dmax = float(np.max(np.maximum(np.abs(dl), np.abs(du))))
-    # mean / sd of S (placement of L only): 16-point Gauss-Legendre per cell
+    E = len(ends)
+    if E == 0:
+        return []
+    extra = [mu for _, _, _, mu, _ in comps]
+    cl = _generic_cells_all(fmt, [(float(m), float(X6), float(X4)) for m, X6, X4 in ends], extra)
+    off = np.concatenate([[0], np.cumsum([c[0].size for c in cl])])
+    LO = np.concatenate([c[0] for c in cl])
+    HI = np.concatenate([c[1] for c in cl])
+    Gs = np.clip(np.asarray(_G(dist, np.array([float(e[0]) for e in ends])), float), 1e-300, 1.0)
+    P_all, _ = _cell_poly_moment(dist, LO, HI, 0.0, 0.0, 0.0, 1.0)
+    # per end: probabilities, atom, selected cells and the split at the root of d
+    st = []
+    pl_, pu_, A2_, B2_ = [], [], [], []
+    for e in range(E):
+        lo, hi, a, b, atom, U = cl[e]
+        G = float(Gs[e])
+        p = np.maximum(P_all[off[e]:off[e + 1]], 0.0) / G
+        p0 = float(min(np.sum(p[atom]), 1.0))
+        na = ~atom & (p > 0)
+        sel = np.nonzero(na)[0]
+        q = 1.0 - p0
+        mR = 1.0 - p0 ** n - n * p0 ** (n - 1) * q
+        ls, us, aa, bb = lo[sel], hi[sel], a[sel], b[sel]
+        zs = np.clip(-bb / aa, ls, us)
+        pl = np.concatenate([ls, zs])
+        pu = np.concatenate([zs, us])
+        A2, B2 = np.concatenate([aa, aa]), np.concatenate([bb, bb])
+        okp = pu > pl
+        pl_.append(pl[okp]); pu_.append(pu[okp]); A2_.append(A2[okp]); B2_.append(B2[okp])   # noqa: E702
+        st.append(dict(G=G, U=U, p=p, p0=p0, sel=sel, mR=mR, ls=ls, us=us, aa=aa, bb=bb, ea=eas[e]))
+    offv = np.concatenate([[0], np.cumsum([x.size for x in pl_])])
+    V, VE = _cell_poly_moment(dist, np.concatenate(pl_), np.concatenate(pu_), 0.0, 0.0, np.concatenate(A2_),
+                              np.concatenate(B2_))
+    # tail constants and the Gauss-Legendre nodes of every end's selected cells at once
+    offs = np.concatenate([[0], np.cumsum([s["sel"].size for s in st])])
+    LS = np.concatenate([s["ls"] for s in st])
+    US = np.concatenate([s["us"] for s in st])
+    TV = _tv_bound(comps, LS, US)
     zq, wq = _gl16()
-    xx = 0.5 * (ls + us)[:, None] + 0.5 * (us - ls)[:, None] * zq
-    ww = 0.5 * (us - ls)[:, None] * wq * _pdf(comps, xx) / G
-    dd = aa[:, None] * xx + bb[:, None]
-    e1, e2 = float(np.sum(ww * dd)), float(np.sum(ww * dd * dd))
-    mu, sd = n * e1, math.sqrt(max(n * (e2 - e1 * e1), 0.0))
-    L0 = max(dmax * 1.0000001, abs(mu) + 6.0 * sd, 1e-300)
-    L, al_abs = _alias_L(pj, dl, du, p0, n, L0, 0.2 * ea, n * dmax * (1.0 + 1e-12))
-    # tail: (2/pi) int_T^inf rho_2 / t^2 on a geometric grid (as endpoint_stats_fs)
-    tmax = float(np.max(Cj / np.maximum(pj, 1e-300)))
-    t0 = math.pi / L
-    tN = max(tmax, t0) * 1.001
-    ng = int(math.ceil(math.log(tN / t0) / math.log(1.05))) + 1
-    tg = t0 * 1.05 ** np.arange(ng + 1)
-    tN = float(tg[-1])
-    x = np.minimum(pj[None, :], Cj[None, :] / tg[:, None]).sum(axis=1)
-    inv = 1.0 / tg[:-1] - 1.0 / tg[1:]
-    bA = np.concatenate([np.cumsum((_r2(p0, x, n)[:-1] * inv)[::-1])[::-1], [0.0]]) + _rho2(p0, C, n, tN) / (3 * tN)
-    # beyond tN every min(p_j, Cj / t) is Cj / t: the pure form rho_2(T) / (3 T)
-    Te = tN * 1.25 ** np.arange(1, 61)
-    Tc = np.concatenate([tg, Te])
-    bc = np.concatenate([bA, _r2(p0, C / Te, n) / (3 * Te)])
-    harm = np.ceil(np.ceil(Tc * L / math.pi) / 2)
-    errc = (2.0 / math.pi) * bc * U * U
-
-    def finish(tail_abs):
-        eat = tail_abs / (U * U) * math.pi / 2
-        ok = bc <= eat
-        if ok.any():
-            i_ok = int(np.argmax(ok))
-            T, tailA = float(Tc[i_ok]), float(bc[i_ok])
-        else:
-            T = float(Te[-1])
-            while _rho2(p0, C, n, T) / (3 * T) > eat:
-                T *= 1.25
-            tailA = _rho2(p0, C, n, T) / (3 * T)
-        return _end_finish(T, tailA)
-
-    def _end_finish(T, tailA):
-        J = int(math.ceil(T * L / math.pi))
-        j = np.arange(1, J + 1, 2, dtype=float)
-        tt = j * (math.pi / L)
-        # cells' polynomials: sum delta <= 0.1 ea / (L k (1 + p0^(k-1)) 1.05 / 2)
+    XX = 0.5 * (LS + US)[:, None] + 0.5 * (US - LS)[:, None] * zq
+    FX = _pdf(comps, XX)
+    out = []
+    for e in range(E):
+        s = st[e]
+        G, U, p0, sel, mR = s["G"], s["U"], s["p0"], s["sel"], s["mR"]
+        ls, us, aa, bb = s["ls"], s["us"], s["aa"], s["bb"]
+        v, ve = V[offv[e]:offv[e + 1]], VE[offv[e]:offv[e + 1]]
+        E1 = float(np.sum(np.abs(v))) / G
+        E1e = float(np.sum(ve)) / G + 8 * _EPS * E1
+        abs1 = n * p0 ** (n - 1) * E1
+        if sel.size == 0 or mR <= 0.0:
+            out.append(("done", (abs1 * U * U, (n * p0 ** (n - 1) * E1e + 4 * _EPS * abs1) * U * U, 0)))
+            continue
+        ea = s["ea"] / (U * U)                       # target of E|S| / U^2
+        # tail constants |cf_j(t)| <= Cj / t
+        Cj = TV[offs[e]:offs[e + 1]] / (G * np.abs(aa))
+        C = float(np.sum(Cj))
+        pj = s["p"][sel]
+        dl, du = aa * ls + bb, aa * us + bb
+        dmax = float(np.max(np.maximum(np.abs(dl), np.abs(du))))
+        # mean / sd of S (placement of L only): 16-point Gauss-Legendre per cell
+        xx = XX[offs[e]:offs[e + 1]]
+        ww = 0.5 * (us - ls)[:, None] * wq * FX[offs[e]:offs[e + 1]] / G
+        dd = aa[:, None] * xx + bb[:, None]
+        e1, e2 = float(np.sum(ww * dd)), float(np.sum(ww * dd * dd))
+        mu, sd = n * e1, math.sqrt(max(n * (e2 - e1 * e1), 0.0))
+        L0 = max(dmax * 1.0000001, abs(mu) + 6.0 * sd, 1e-300)
+        L, al_abs = _alias_L(pj, dl, du, p0, n, L0, 0.2 * ea, n * dmax * (1.0 + 1e-12))
+        # tail: (2/pi) int_T^inf rho_2 / t^2 on a geometric grid (as endpoint_stats_fs)
+        tmax = float(np.max(Cj / np.maximum(pj, 1e-300)))
+        t0 = math.pi / L
+        tN = max(tmax, t0) * 1.001
+        ng = int(math.ceil(math.log(tN / t0) / math.log(1.05))) + 1
+        tg = t0 * 1.05 ** np.arange(ng + 1)
+        tN = float(tg[-1])
+        x = np.minimum(pj[None, :], Cj[None, :] / tg[:, None]).sum(axis=1)
+        inv = 1.0 / tg[:-1] - 1.0 / tg[1:]
+        bA = np.concatenate([np.cumsum((_r2(p0, x, n)[:-1] * inv)[::-1])[::-1], [0.0]]) \
+            + _rho2(p0, C, n, tN) / (3 * tN)
+        # beyond tN every min(p_j, Cj / t) is Cj / t: the pure form rho_2(T) / (3 T)
+        Te = tN * 1.25 ** np.arange(1, 61)
+        Tc = np.concatenate([tg, Te])
+        bc = np.concatenate([bA, _r2(p0, C / Te, n) / (3 * Te)])
+        harm = np.ceil(np.ceil(Tc * L / math.pi) / 2)
+        errc = (2.0 / math.pi) * bc * U * U
+        # cells' polynomials (built by _approx_all): sum delta <= 0.1 ea / (L k (1 + p0^(k-1)) 1.05 / 2)
         sym = all(mu_ == 0.0 for _, _, _, mu_, _ in comps)
         if sym:
             cs = np.nonzero(ls >= 0.0)[0]
@@ -490,31 +611,80 @@ def _end_prepare(dist, comps, fmt, m, X6, X4, k, eps_abs):
         dtot = 0.1 * ea / (L * n * 0.5 * (1.05 + p0 ** (n - 1)))
         wid = us[cs] - ls[cs]
         tgt = dtot / wsym * wid / float(np.sum(wid))
-        cl_, cu_, par, coef, deg, delta = _approx_cells(dist, comps, ls[cs], us[cs], tgt, G)
-        delta *= wsym
-        coef = np.ascontiguousarray(coef * wsym)
-        ctr = 0.5 * (cl_ + cu_)
-        hh = 0.5 * (cu_ - cl_)
-        re = np.empty(tt.size)
-        im = np.empty(tt.size)
-        rnd_c = np.empty(tt.size)
-        legendre_cf_sum(tt, np.ascontiguousarray(aa[cs][par]), np.ascontiguousarray(bb[cs][par]), ctr, hh, coef,
-                        deg, re, im, rnd_c)
-        psi = re + 1j * im
-        Psi = p0 + psi
-        R = Psi ** (n - 1) * Psi - p0 ** n - n * p0 ** (n - 1) * psi
-        fac = (1.0 + delta + np.abs(rnd_c)) ** (n - 1) + p0 ** (n - 1)
-        rnd_w = (3 * n + 4) * _EPS * (np.abs(Psi) ** n + p0 ** n + n * p0 ** (n - 1) * np.abs(psi) + 1e-300) \
-            + n * rnd_c * fac
-        Iabs = float(np.sum(R.real / (j * j)))
-        abs_S = (abs1 + 0.5 * L * mR - (4.0 * L / math.pi ** 2) * Iabs) * U * U
-        d_err = 0.5 * L * n * delta * ((1.0 + delta) ** (n - 1) + p0 ** (n - 1))
-        err_abs = ((2.0 / math.pi) * tailA + al_abs + (4.0 * L / math.pi ** 2) * float(np.sum(rnd_w / (j * j)))
-                   + 8 * _EPS * (abs1 + L * mR) * (1 + J * _EPS) + d_err + n * p0 ** (n - 1) * E1e) * U * U
-        return abs_S, err_abs, int(tt.size)
+        out.append(("curve", harm, errc, dict(
+            n=n, U=U, G=G, p0=p0, mR=mR, L=L, al_abs=al_abs, abs1=abs1, E1e=E1e, C=C, Tc=Tc, Te=Te, bc=bc,
+            cs=cs, wsym=wsym, tgt=tgt, ls=ls, us=us, aa=aa, bb=bb)))
+    return out
 
 
-    return "curve", harm, errc, finish
+def _approx_all(dist, comps, states):
+    """The cells' polynomials (:func:`_approx_cells`) of every end's state in one call (the same cells, in
+    the same order, as one end at a time: each cell's choice depends on its own bounds only), stored in the
+    states."""
+    if not states:
+        return
+    lo = np.concatenate([s["ls"][s["cs"]] for s in states])
+    hi = np.concatenate([s["us"][s["cs"]] for s in states])
+    tgt = np.concatenate([s["tgt"] for s in states])
+    G = np.concatenate([np.full(s["cs"].size, s["G"]) for s in states])
+    endi = np.concatenate([np.full(s["cs"].size, i, np.int64) for i, s in enumerate(states)])
+    offc = np.concatenate([[0], np.cumsum([s["cs"].size for s in states])])
+    cl_, cu_, par, coef, deg, dels = _approx_cells(dist, comps, lo, hi, tgt, G, per_cell=True)
+    owner = endi[par]
+    for i, s in enumerate(states):
+        w = np.nonzero(owner == i)[0]
+        dg = deg[w]
+        R1 = int(np.max(dg, initial=0)) + 1
+        s["cells"] = (cl_[w], cu_[w], par[w] - offc[i], np.ascontiguousarray(coef[w, :R1]), dg,
+                      float(np.sum(dels[w])))
+
+
+def _finish(s, tail_abs):
+    """Last stage of an end (:func:`_prepare_ends`): the cut ``T`` for the tail target ``tail_abs`` (data
+    units^2), the harmonics (numba kernel) and the end's value and error bound."""
+    from ._expect_46 import _rho2
+    from ._expect_46_generic_kernels import legendre_cf_sum
+
+    n, U, L, p0, C = s["n"], s["U"], s["L"], s["p0"], s["C"]
+    Tc, Te, bc = s["Tc"], s["Te"], s["bc"]
+    eat = tail_abs / (U * U) * math.pi / 2
+    ok = bc <= eat
+    if ok.any():
+        i_ok = int(np.argmax(ok))
+        T, tailA = float(Tc[i_ok]), float(bc[i_ok])
+    else:
+        T = float(Te[-1])
+        while _rho2(p0, C, n, T) / (3 * T) > eat:
+            T *= 1.25
+        tailA = _rho2(p0, C, n, T) / (3 * T)
+    J = int(math.ceil(T * L / math.pi))
+    j = np.arange(1, J + 1, 2, dtype=float)
+    tt = j * (math.pi / L)
+    cl_, cu_, par, coef, deg, delta = s["cells"]
+    wsym = s["wsym"]
+    cs = s["cs"]
+    delta *= wsym
+    coef = np.ascontiguousarray(coef * wsym)
+    ctr = 0.5 * (cl_ + cu_)
+    hh = 0.5 * (cu_ - cl_)
+    re = np.empty(tt.size)
+    im = np.empty(tt.size)
+    rnd_c = np.empty(tt.size)
+    legendre_cf_sum(tt, np.ascontiguousarray(s["aa"][cs][par]), np.ascontiguousarray(s["bb"][cs][par]), ctr, hh,
+                    coef, deg, re, im, rnd_c)
+    psi = re + 1j * im
+    Psi = p0 + psi
+    R = Psi ** (n - 1) * Psi - p0 ** n - n * p0 ** (n - 1) * psi
+    fac = (1.0 + delta + np.abs(rnd_c)) ** (n - 1) + p0 ** (n - 1)
+    rnd_w = (3 * n + 4) * _EPS * (np.abs(Psi) ** n + p0 ** n + n * p0 ** (n - 1) * np.abs(psi) + 1e-300) \
+        + n * rnd_c * fac
+    Iabs = float(np.sum(R.real / (j * j)))
+    abs1, mR = s["abs1"], s["mR"]
+    abs_S = (abs1 + 0.5 * L * mR - (4.0 * L / math.pi ** 2) * Iabs) * U * U
+    d_err = 0.5 * L * n * delta * ((1.0 + delta) ** (n - 1) + p0 ** (n - 1))
+    err_abs = ((2.0 / math.pi) * tailA + s["al_abs"] + (4.0 * L / math.pi ** 2) * float(np.sum(rnd_w / (j * j)))
+               + 8 * _EPS * (abs1 + L * mR) * (1 + J * _EPS) + d_err + n * p0 ** (n - 1) * s["E1e"]) * U * U
+    return abs_S, err_abs, int(tt.size)
 
 
 def _split_tail_budget(g, default, harm, errc):
@@ -581,25 +751,29 @@ def telescoped_4over6_generic(dist, bf, c, S, tol):
     tot = 0.0
     err = 0.0
     harm = 0
-    ends = 0
     pend = []
+    elist, einfo = [], []
     for i in range(P):
         for m, g, sg in ((b[i], Gk_b[i], 1.0), (a[i], Gk_a[i], -1.0)):
             if g <= 0:
                 continue
             ea = min(eps_abs / g, k * m2)
-            r = _end_prepare(dist, comps, bf.fmt, float(m), float(X6[i]), float(X4[i]), k, ea)
-            ends += 1
-            if r[0] == "done":
-                v, e, h = r[1]
-                tot += sg * g * v
-                err += g * e
-                continue
-            pend.append((g, sg, ea, r[1], r[2], r[3]))
+            elist.append((float(m), float(X6[i]), float(X4[i])))
+            einfo.append((g, sg, ea))
+    ends = len(elist)
+    prep = _prepare_ends(dist, comps, bf.fmt, elist, k, [e[2] for e in einfo])
+    for (g, sg, ea), r in zip(einfo, prep):
+        if r[0] == "done":
+            v, e, h = r[1]
+            tot += sg * g * v
+            err += g * e
+            continue
+        pend.append((g, sg, ea, r[1], r[2], r[3]))
+    _approx_all(dist, comps, [p[5] for p in pend])
     tails = _split_tail_budget([p[0] for p in pend], [0.6 * p[2] for p in pend], [p[3] for p in pend],
                                [p[4] for p in pend])
-    for (g, sg, ea, _, _, finish), ta in zip(pend, tails):
-        v, e, h = finish(ta)
+    for (g, sg, ea, _, _, state), ta in zip(pend, tails):
+        v, e, h = _finish(state, ta)
         tot += sg * g * v
         err += g * e
         harm += h

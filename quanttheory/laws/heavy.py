@@ -50,8 +50,19 @@ class _Shape(Law):
     def _std_moment(self, k: int) -> float:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _std_partial(self, k: int, za: float, zb: float) -> float:
-        """``E[Z**k; za < Z <= zb]`` without cancellation (tails by symmetry)."""
+    def _std_partial(self, k: int, za: float, zb: float, memo=None) -> float:
+        """``E[Z**k; za < Z <= zb]`` without cancellation (tails by symmetry).  ``memo``: a dict shared by the
+        calls for ``k = 0, 1, 2`` at the same ends (:meth:`partial_moment`), so that ``upper_moments`` (which
+        gives all three orders) runs once per end point instead of once per order; the same numbers."""
+
+        def up(z):
+            if memo is None:
+                return self._upper(k, z)
+            if z not in memo:
+                from ..risk.heavy import upper_moments
+
+                memo[z] = upper_moments(self.law, self._shape(), np.array([z]))
+            return float(memo[z][k][0])
 
         def G(z):  # E[Z^k; Z > z]
             if z == math.inf:
@@ -59,8 +70,8 @@ class _Shape(Law):
             if z == -math.inf:
                 return self._std_moment(k)
             if z >= 0:
-                return self._upper(k, z)
-            return self._std_moment(k) - (-1) ** k * self._upper(k, -z)
+                return up(z)
+            return self._std_moment(k) - (-1) ** k * up(-z)
 
         if zb <= 0:  # both on the left: mirror
             return (-1) ** k * (G(-zb) - G(-za))
@@ -75,7 +86,8 @@ class _Shape(Law):
             return 0.0
         m, c = self.loc, self.scale
         za, zb = (a - m) / c, (b - m) / c
-        P = [self._std_partial(j, za, zb) for j in range(k + 1)]
+        memo = {}
+        P = [self._std_partial(j, za, zb, memo) for j in range(k + 1)]
         if k == 0:
             return P[0]
         if k == 1:
