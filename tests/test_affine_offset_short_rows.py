@@ -108,3 +108,50 @@ def test_the_reference_can_fail():
     span = np.ptp(x)
     grid = np.mean((x - (x.min() + np.rint((x - x.min()) / (span / N)) * span / N)) ** 2)
     assert arrangement_min(x, 6) < 0.7 * grid
+
+
+def _pair_bound(x, bits, a, b):
+    from quanttheory.affine._kernels import offset_pair_bounds
+
+    x = np.sort(np.asarray(x, dtype=float))
+    i, j = np.triu_indices(x.size, 1)
+    out = np.empty(1)
+    offset_pair_bounds(np.ascontiguousarray(x[j] - x[i]), x.size, 2**bits - 1, np.array([a]), np.array([b]), out)
+    return float(out[0])
+
+
+def test_pair_bound_by_hand():
+    # two values 1 apart, N = 3, s in [0.4, 0.45]: the multiples 2 s <= 0.9 < 1 < 1.2 <= 3 s, so
+    # |e_2 - e_1| >= 0.1 and min_m F = (e_2 - e_1)^2 / 2 = 0.005 (attained at s = 0.45, k = 2)
+    assert _pair_bound([0.0, 1.0], 2, 0.4, 0.45) == pytest.approx(0.005, rel=1e-12)
+    # an interval holding s = 1/2 (2 s = 1) or s = 1/3 (3 s = 1): no bound
+    assert _pair_bound([0.0, 1.0], 2, 0.45, 0.55) == 0.0
+    assert _pair_bound([0.0, 1.0], 2, 0.3, 0.34) == 0.0
+    # beyond N s: s in [0.2, 0.25], 3 s <= 0.75: e_2 - e_1 >= 0.25 -> 0.25^2 / 2
+    assert _pair_bound([0.0, 1.0], 2, 0.2, 0.25) == pytest.approx(0.03125, rel=1e-12)
+    # s from 0: some s <= b has N s = d
+    assert _pair_bound([0.0, 1.0], 2, 0.0, 0.4) == 0.0
+    # three values 0, 1, 3 at N = 3, s in [0.9, 0.95]: d = 1 (k = 1: 0.05), 2 (k = 2: 0.1), 3 (k = 3: 0.15)
+    assert _pair_bound([0.0, 1.0, 3.0], 2, 0.9, 0.95) == pytest.approx((0.05**2 + 0.1**2 + 0.15**2) / 3, rel=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pair_bound_is_below_F_on_the_interval(seed):
+    """The bound never exceeds F at any (s, m) with s in the interval (dense grid plus random points)."""
+    rng = np.random.default_rng(seed)
+    bits = int(rng.integers(2, 7))
+    N = 2**bits - 1
+    x = np.sort(rng.normal(size=int(rng.integers(2, 12))))
+    s0 = np.ptp(x) / N
+    pos = 0
+    for _ in range(20):
+        a = s0 * rng.uniform(0.2, 2.5)
+        b = a * (1 + rng.uniform(0, 0.05))
+        lb = _pair_bound(x, bits, a, b)
+        s = np.concatenate([np.linspace(a, b, 41), rng.uniform(a, b, 40)])
+        m = np.linspace(x.min() - N * b, x.max() + b, 4001)
+        q = np.clip(np.rint((x[None, None, :] - m[None, :, None]) / s[:, None, None]), 0, N)
+        F = np.sum((x[None, None, :] - m[None, :, None] - q * s[:, None, None]) ** 2, axis=2)
+        assert lb <= F.min() * (1 + 1e-12)
+        pos += lb > 0.05 * F.min()
+    assert pos >= 1  # not vacuous: the comparison can fail
