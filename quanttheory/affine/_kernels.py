@@ -367,3 +367,40 @@ def offset_leaf_exact(xc, N, s1, s2, c1, c2, max_pat, out):
     out[1] = bs
     out[2] = bc
     out[3] = count
+
+
+@njit(cache=True)
+def offset_pair_bounds(d, n, N, s1, s2, out):
+    """Lower bound, depending on the scale only, of ``min_m F(s, m)`` over ``s in [s1[b], s2[b]]``.
+
+    ``d``: the pairwise differences ``x_j - x_i >= 0`` (``i < j``) of the ``n`` sorted values.  With
+    residuals ``e_i = x_i - m - q_i s`` (``q_i in 0..N``), ``F = sum e_i^2 >= sum (e_i - mean e)^2
+    = (1/n) sum_{i<j} (e_j - e_i)^2`` and ``e_j - e_i = d_ij - (q_j - q_i) s`` with an integer
+    ``q_j - q_i`` in ``-N..N``, so ``F >= (1/n) sum_{i<j} min_{s, |k| <= N} (d_ij - k s)^2`` (the
+    codes' consistency relaxed).  Each term is the distance from ``d`` to the multiples ``k s``,
+    ``k = 0..N`` (``d >= 0``), minimized over the interval in closed form; every distance is lowered
+    by a rounding allowance before squaring and the sum by its relative rounding."""
+    for b in range(s1.size):
+        a = s1[b]
+        c = s2[b]
+        acc = 0.0
+        for p in range(d.size):
+            x = d[p]
+            if x <= N * c:
+                if a <= 0.0:
+                    continue  # some s in (0, c] has a multiple k s = x, k <= N
+                k = math.floor(x / c)  # multiples below x at s = c
+                if k >= N:
+                    dist = x - N * c  # only when x > N c up to rounding; then the best is N c
+                    if dist < 0.0:
+                        continue
+                elif x / a >= k + 1.0:
+                    continue  # (k + 1) s = x for some s in [a, c]
+                else:
+                    dist = min(x - k * c, (k + 1.0) * a - x)
+            else:
+                dist = x - N * c
+            dist -= 4.0 * EPS * (x + (N + 1.0) * c)
+            if dist > 0.0:
+                acc += dist * dist
+        out[b] = acc * (1.0 - 4.0 * (d.size + 8.0) * EPS) / n

@@ -6,6 +6,9 @@ level).  Two facts make an exact global search possible:
 * interchanging the minima, ``min_{s>0, m} F = min over assignments k of
   min_{s>0, m} sum_i (x_i - m - k_i s)^2``: every assignment's least-squares value is
   an upper bound and the nearest assignment at a global minimizer attains it;
+* ``F >= (1/n) sum_{i<j} min_k (x_j - x_i - k s)^2`` (``|k| <= N``; the residuals' spread, codes
+  relaxed to independent differences): a bound on the scale alone, which prunes most scales when the
+  levels outnumber the values (short rows at high bit widths, ``_kernels.offset_pair_bounds``);
 * on a box ``[s1, s2] x [c1, c2]`` of the scale and the centre ``c = m + s N / 2``,
   level ``k`` lies in ``c + (k - N/2) [s1, s2]``, so ``F >= sum_i dist(x_i, U)^2``
   (lower bound, one sorted sweep per box) and a point's nearest index ranges over
@@ -28,6 +31,8 @@ import numpy as np
 from .parametric import AffineOptimum
 
 MAX_PATTERNS = 4096
+PAIR_MAX_N = 256  # rows up to this length (and 4 (N + 1)) also use the pairwise scale bound (offset_pair_bounds)
+PAIR_MAX_PATTERNS = 64  # leaf size with the pairwise bound: splitting further lets it prune (cheaper than enumerating)
 MAX_BOXES = 200000
 VALUE_CHUNK = 4096  # boxes per evaluation of the centres' values: 4096 x 256 levels x 8 B = 8 MB at 8 bits
 
@@ -144,7 +149,17 @@ def optimal_offset_1d(x, bits, *, name="data", allow_constant=False) -> AffineOp
     S1, C1 = np.meshgrid(se[:-1], ce[:-1], indexing="ij")
     S2, C2 = np.meshgrid(se[1:], ce[1:], indexing="ij")
     s1, s2, c1, c2 = S1.ravel(), S2.ravel(), C1.ravel(), C2.ravel()
-    from ._kernels import offset_box_bounds, offset_leaf_exact
+    from ._kernels import offset_box_bounds, offset_leaf_exact, offset_pair_bounds
+
+    # scale-only bound from the pairwise differences (``offset_pair_bounds``): strong when the levels
+    # outnumber the values (short rows at high bit widths), useless when n >> N; n^2/2 work per interval
+    dpair = None
+    if n <= min(PAIR_MAX_N, 4 * (N + 1)):
+        iu, ju = np.triu_indices(n, 1)
+        dpair = np.ascontiguousarray(xc[ju] - xc[iu])
+        del iu, ju
+    pair_intervals = 0
+    max_pat = PAIR_MAX_PATTERNS if dpair is not None else MAX_PATTERNS
 
     Fb, sb, cb = math.inf, None, None
     rounds = 0
@@ -157,6 +172,13 @@ def optimal_offset_1d(x, bits, *, name="data", allow_constant=False) -> AffineOp
         lb, nstr, npat, span = np.empty(B), np.empty(B, np.int64), np.empty(B), np.empty(B, np.int64)
         offset_box_bounds(xc, N, s1, s2, c1, c2, lb, nstr, npat, span)
         evals += B
+        if dpair is not None:
+            # one bound per distinct scale interval (boxes split in c share theirs)
+            u, inv = np.unique(np.stack([s1, s2]), axis=1, return_inverse=True)
+            gb = np.empty(u.shape[1])
+            offset_pair_bounds(dpair, n, N, np.ascontiguousarray(u[0]), np.ascontiguousarray(u[1]), gb)
+            pair_intervals += u.shape[1]
+            lb = np.maximum(lb, gb[inv.ravel()])
         keep = lb <= min(best, Fb)
         s1, s2, c1, c2, lb, npat = s1[keep], s2[keep], c1[keep], c2[keep], lb[keep], npat[keep]
         if not s1.size:
@@ -167,9 +189,9 @@ def optimal_offset_1d(x, bits, *, name="data", allow_constant=False) -> AffineOp
         mc = cc - sc * N / 2
         for j in range(0, sc.size, VALUE_CHUNK):
             best = min(best, float(value(sc[j:j + VALUE_CHUNK], mc[j:j + VALUE_CHUNK]).min()))
-        leaf = (s1 > 0) & (npat <= MAX_PATTERNS)
+        leaf = (s1 > 0) & (npat <= max_pat)
         for b in np.flatnonzero(leaf):
-            offset_leaf_exact(xc, N, s1[b], s2[b], c1[b], c2[b], MAX_PATTERNS + 1, out)
+            offset_leaf_exact(xc, N, s1[b], s2[b], c1[b], c2[b], max_pat + 1, out)
             leaves += 1
             if out[0] < Fb:
                 Fb, sb, cb = float(out[0]), float(out[1]), float(out[2])
@@ -200,4 +222,5 @@ def optimal_offset_1d(x, bits, *, name="data", allow_constant=False) -> AffineOp
     lbF = max(0.0, F * (1 - 8 * n * 2.0**-52) - floor)
     return AffineOptimum(bits, "offset", sb, None, mb + mu, F, lbF, 0.0, 0.0, method,
                          extra={"n": n, "leaves": leaves, "rounds": rounds, "bound_evaluations": evals,
+                                "pair_intervals": pair_intervals,
                                 "seconds": time.perf_counter() - t0})
