@@ -108,6 +108,12 @@ def test_no_runtime_error_for_levels_without_zero():
         assert "bracket" in str(e) or "flat" in str(e)
 
 
+def test_relu_far_below_zero_clear_error():
+    # E[ReLU(N(-40, 1))^2] ~ 1e-350 underflows to 0: formerly ZeroDivisionError
+    with pytest.raises(ValueError, match="E\\[xi\\^2\\] = 0"):
+        format_optimal_scale(ReLU(Normal(-40, 1)), "uint4")
+
+
 def test_cli_scale_uint4_negative_loc(capsys):
     from quanttheory.cli import main
 

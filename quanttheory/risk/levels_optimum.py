@@ -318,6 +318,12 @@ def format_optimal_scale(dist, fmt, *, rtol: float = 1e-9, resolution: float = 1
     if not (1e-12 <= resolution <= 1e-2):
         raise ValueError(f"resolution must be in [1e-12, 1e-2], got {resolution}")
     lv = np.asarray(f.levels, dtype=float)
+    m2 = float(dist.second_moment())
+    if not (math.isfinite(m2) and m2 > 0.0):
+        # e.g. ReLU(Normal(-40, 1)): E[xi^2] underflows to 0 (formerly ZeroDivisionError)
+        raise ValueError(f"{dist}: E[xi^2] = {m2:.3g} in float64, where the risk curve and its search are not "
+                         "representable; rescale the law (s*(c xi) = c s*(xi)); a law with (nearly) all its mass "
+                         "at 0, e.g. ReLU of a law far below 0, has nothing to quantize")
     if dist.relu and lv[-1] <= 0.0:
         raise ValueError(f"{dist} is >= 0 and format {f.name!r} has no positive level: every value maps to "
                          "the largest level and no scale is optimal; use a format with positive levels")
