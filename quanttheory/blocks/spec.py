@@ -354,7 +354,9 @@ def block_scales(M, bf: BlockFormat, rule: str, *, c: float = 1.0, tensor_scale:
         r = {"clip": "round" if bf.scale_format != "real" else "round"}.get(rule, rule)
         X, under, over = _scale_from_target(c * Mp / bf.lmax, bf, r, tensor_scale,
                                             exact=None if bf.scale_format == "real" else (Mp, c, tensor_amax))
-        under &= M > 0
+        # a zero scale quantizes the block to all zeros: an underflow also when the float64 target
+        # c M / lmax itself underflowed to 0 (subnormal M, audit 2026-12-01 F5), where u > 0 failed
+        under = (under | (X == 0.0)) & (M > 0)
         over &= M > 0
     X = np.where(M > 0, X, 1.0)
     return X, under, over
@@ -520,7 +522,19 @@ def _tensor_scale_of_amax(bf: BlockFormat, tensor_amax, tensor_scale):
     if bf.scale_format != "e4m3":
         raise ValueError(f"tensor_amax applies only to formats with E4M3 block scales (e.g. nvfp4); this "
                          f"format's block scales are {bf.scale_format}: drop tensor_amax")
-    return a / (448.0 * bf.lmax), a
+    return _checked_default_S(a, bf), a
+
+
+def _checked_default_S(amax: float, bf: BlockFormat) -> float:
+    """The default tensor scale ``amax / (448 lmax)``; a clear ``ValueError`` when it underflows to 0
+    in float64 (``amax`` of a few subnormal ulps; audit 2026-12-01 F5: the targets became 0/0 and the
+    error blamed NaN input)."""
+    S = amax / (448.0 * bf.lmax)
+    if S == 0.0:
+        raise ValueError(f"the default tensor scale amax / (448 * {bf.lmax:g}) underflows to 0 in float64 "
+                         f"(amax = {amax:.3g}): every block scale would be 0; rescale the data by a power of 2 "
+                         "or pass tensor_scale=")
+    return S
 
 
 def _default_tensor_amax(xb, bf: BlockFormat, tensor_scale):
@@ -547,4 +561,4 @@ def _tensor_scale(xb, bf: BlockFormat, tensor_scale):
     if bf.scale_format != "e4m3":
         return 1.0
     amax = float(np.max(np.abs(xb))) if xb.size else 0.0
-    return amax / (448.0 * bf.lmax) if amax > 0 else 1.0
+    return _checked_default_S(amax, bf) if amax > 0 else 1.0

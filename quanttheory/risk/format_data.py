@@ -737,7 +737,33 @@ def _polish_direct(sides, s: float, n: int):
     return sp, d / n
 
 
+# data with max |x| above HUGE_DATA are solved as x 2^-k (exact: a power of 2; max |x 2^-k| in [1/2, 1))
+# and the answer scaled back: the piece coefficients and rounding bounds hold s^2 c^2 n, which overflowed
+# float64 from |x| ~ 1e153 on (audit 2026-12-01 F3; the scan admits |x| <= 1e154)
+HUGE_DATA = 2.0**128
+
+
 def _optimal_one(x: np.ndarray, fmt: Format, rtol: float, name: str = "data") -> FormatScale:
+    amax = float(np.max(np.abs(x))) if x.size else 0.0
+    if not amax > HUGE_DATA:
+        return _optimal_one_core(x, fmt, rtol, name)
+    k = math.frexp(amax)[1]
+    # values below 2^(k - 1074) flush to 0: their squares (< 4^(k - 1074) ~ 1e-600 amax^2) are far below
+    # the rounding of the MSE (~1e-16 amax^2 / n)
+    r = _optimal_one_core(np.ldexp(x, -k), fmt, rtol, name)
+    up = lambda v: math.ldexp(v, k)  # noqa: E731
+    up2 = lambda v: math.ldexp(v, 2 * k)  # noqa: E731
+    extra = dict(r.extra)
+    if "sum_sq" in extra:
+        extra["sum_sq"] = float(np.sum(x * x))
+    extra["rescaled_by_pow2"] = -k
+    return FormatScale(up(r.scale), up2(r.mse), up2(r.risk), fmt,
+                       r.method + f"; solved on x * 2^{-k} (exact) and scaled back", up(r.scale_error),
+                       up2(r.risk_lower_bound), tuple(up(v) for v in r.near_optimal_scales),
+                       tuple(up2(v) for v in r.near_optimal_mse), amax / fmt.level_max, up2(r.amax_mse), extra)
+
+
+def _optimal_one_core(x: np.ndarray, fmt: Format, rtol: float, name: str = "data") -> FormatScale:
     t0 = time.perf_counter()
     n = x.size
     amax = float(np.max(np.abs(x)))
@@ -758,6 +784,7 @@ def _optimal_one(x: np.ndarray, fmt: Format, rtol: float, name: str = "data") ->
         raise ValueError(f"format {fmt.name!r} has no level of the sign of the {name}'s non-zero values ({side} data, "
                          f"levels in [{fmt.lo:g}, {fmt.hi:g}]): Q_s(x) is never closer to x than 0 is, so MSE(s) >= mean(x**2) "
                          "= MSE(0+) and no scale s > 0 is optimal; use a format with levels of that sign")
+    _check_tiny(max(float(sd.vmax) for sd in useful), amax, name)
     act = [sd for sd in sides if sd.P > 0 and sd.vmax > 0]
     s_lo = min(sd.vmin_pos / sd.b[-1] for sd in act) if act else math.inf
     s_hi = max(sd.vmax / sd.b[0] for sd in act) if act else 0.0
@@ -989,6 +1016,22 @@ def _side_levels(levels: np.ndarray):
     return np.ascontiguousarray(mid[j0:], dtype=np.float64), np.ascontiguousarray(levels[j0:], dtype=np.float64)
 
 
+def _check_tiny(hi: float, amax: float, name: str) -> None:
+    """The integer engine's tiny-data guard (``risk.data.check_not_tiny``, audit 2026-12-01 F2/F4) on
+    ``hi``, the largest magnitude on a side of 0 with non-zero levels (``0 < hi``): below ``TINY_DATA``
+    (2^-490 ~ 3.13e-148) the squared errors underflow and MSE(s) is 0 or rounding noise."""
+    from .data import TINY_DATA, check_not_tiny
+
+    if hi >= TINY_DATA:
+        return
+    if amax < TINY_DATA:
+        check_not_tiny(hi, name)
+    who = "the data's" if name == "data" else f"{name}:"
+    raise ValueError(f"{who} magnitudes on the side(s) of 0 with non-zero levels are all below {TINY_DATA:.3g} "
+                     "(the other values quantize to 0 whatever s): squared errors underflow in float64 and "
+                     "MSE(s) is flat in s to rounding; no scale is meaningfully optimal")
+
+
 def _optimal_rows(M: np.ndarray, fmt: Format, rtol: float) -> list:
     """Per-row optimum of the 2-D float32/float64 array ``M`` (finite, validated) in one kernel call;
     rows the kernel leaves (degenerate or one-sided rows, candidate overflow) go through
@@ -997,6 +1040,15 @@ def _optimal_rows(M: np.ndarray, fmt: Format, rtol: float) -> list:
 
     m, n = M.shape
     lv = np.ascontiguousarray(fmt.levels, dtype=np.float64)
+    # tiny rows (F2): the guard of _optimal_one, before the kernel (which would return underflowed MSEs)
+    hi = np.zeros(m)
+    if lv[-1] > 0:
+        hi = np.maximum(hi, np.max(np.where(M > 0, M, 0), axis=1))
+    if lv[0] < 0:
+        hi = np.maximum(hi, np.max(np.where(M < 0, -M, 0), axis=1))
+    for i in np.flatnonzero(hi > 0):
+        if hi[i] < 2.0**-490:
+            _check_tiny(float(hi[i]), float(np.max(np.abs(M[i]))), f"channel {i}")
     bP, cP = _side_levels(lv)
     bN, cN = _side_levels(-lv[::-1].copy())
     f = [np.zeros(m) for _ in range(6)]

@@ -214,6 +214,74 @@ def _sqnr(m2, f):
     return 10.0 * math.log10(m2 / f) if f > 0 else math.inf
 
 
+def _one_sided_split(dist, f, lv, **kw):
+    """Normal / Laplace law on a format with a zero level and no level on one side of 0, with mass there.
+
+    Every value on the level-free side quantizes to 0 whatever ``s`` (error ``xi^2``), so
+    ``R(s) = R_ReLU(s) + C`` with ``C = pi^2 E[xi^2; xi on that side]`` independent of ``s``: the optimum
+    is the one of ``ReLU(law)`` on the format (no negative level), or of ``ReLU(-law)`` on the reflected
+    levels ``-L`` (no positive level), plus ``C``.  Certifying ``R_ReLU + C`` directly failed where ``C``
+    dominates (its rounding, ~1e-16 C, swamps the dips of ``R_ReLU``: "could not bracket"; docs/audit.md,
+    finding 20).  As in the integer engine (``risk.optimum._check_flat_side``) a ``ValueError`` says the
+    curve is flat when the ``s``-dependent part ``pi^2 E[xi^2; grid side]`` is at most ``FLAT_SIDE_MSQE``
+    (1e-13) of ``E[xi^2]`` and ``P(grid side) <= 1e-6``.  ``rtol``, ``certified_intervals`` and ``pow2_near``
+    refer to the ``s``-dependent part ``R_ReLU`` (relative to the full risk every scale would be within
+    ``rtol`` once ``C`` dominates).  None where this does not apply."""
+    from ..formats.levelset import levelset
+    from ..laws.parametric import Laplace, Normal, ReLU
+    from .optimum import FLAT_SIDE_MSQE
+
+    if type(dist) not in (Normal, Laplace) or not np.any(lv == 0.0):
+        return None
+    if lv[0] == 0.0 and dist.cdf(0.0) > 0.0:
+        side, inner_law, inner_fmt = +1, ReLU(dist), f
+        p_side = float(dist.sf(0.0))
+        part = float(dist.partial_moment(2, 0.0, math.inf))
+        const = float(dist.partial_moment(2, -math.inf, 0.0))
+    elif lv[-1] == 0.0 and dist.sf(0.0) > 0.0:
+        side = -1
+        inner_law = ReLU(type(dist)(-dist.loc, dist.scale))
+        inner_fmt = levelset(-lv[::-1], name=f"-({f.name})")
+        p_side = float(dist.cdf(0.0))
+        part = float(dist.partial_moment(2, -math.inf, 0.0))
+        const = float(dist.partial_moment(2, 0.0, math.inf))
+    else:
+        return None
+    m2 = float(dist.second_moment())
+    if p_side <= 1e-6 and _PI2 * part <= FLAT_SIDE_MSQE * m2:
+        what, sign, far = ("P(xi > 0)", "negative", "below") if side > 0 else ("P(xi < 0)", "positive", "above")
+        raise ValueError(
+            f"{dist} has {what} = {p_side:.3g} and format {f.name!r} has no {sign} level: every value {far} 0 "
+            f"quantizes to 0 whatever s, the risk is flat in s to {FLAT_SIDE_MSQE:g} relative and no scale is "
+            "meaningfully optimal; use a format with levels on both sides or quantize -xi")
+    if not (math.isfinite(const) and const >= 0.0):
+        return None
+    inner = format_optimal_scale(inner_law, inner_fmt, **kw)
+    c = _PI2 * const
+    eps = np.finfo(float).eps
+
+    def sq(r):
+        return _sqnr(m2, r / _PI2)
+
+    minima = tuple(FormatMinimum(m.scale, m.risk + c, sq(m.risk + c), m.interval) for m in inner.minima)
+    risk = inner.risk + c
+    p2 = inner.pow2_risk + c
+    how = "no negative level" if side > 0 else "no positive level (reflected: -xi on the levels -L)"
+    method = (f"format with {how}: every value {'below' if side > 0 else 'above'} 0 quantizes to 0 whatever s, "
+              f"so R(s) = R_ReLU(s) + pi^2 E[xi^2; xi {'<' if side > 0 else '>'} 0] (a constant); certified as "
+              f"{inner_law} on {inner_fmt.name!r} plus that constant (rtol and the intervals refer to R_ReLU); "
+              + inner.method)
+    extra = dict(inner.extra)
+    extra.update(relu_constant=c, relu_law=str(inner_law), relu_format=inner_fmt.name, relu_risk=inner.risk,
+                 relu_risk_lower_bound=inner.risk_lower_bound)
+    return FormatOptimum(
+        format=f.name, distribution=str(dist), scale=inner.scale, risk=risk, sqnr_db=sq(risk), minima=minima,
+        rtol=inner.rtol, risk_lower_bound=(inner.risk_lower_bound + c) * (1.0 - 4.0 * eps),
+        certified_intervals=inner.certified_intervals, pow2_scale=inner.pow2_scale, pow2_risk=p2,
+        pow2_sqnr_db=sq(p2), pow2_db_loss=sq(risk) - sq(p2), pow2_near=inner.pow2_near, method=method,
+        extra=extra)
+
+
 def format_optimal_scale(dist, fmt, *, rtol: float = 1e-9, resolution: float = 1e-5,
                          inner_width: float = 1e-3, max_bounds: int = 200_000) -> FormatOptimum:
     """Certified MSE-optimal scale(s) of a number format for a parametric law.
@@ -250,9 +318,19 @@ def format_optimal_scale(dist, fmt, *, rtol: float = 1e-9, resolution: float = 1
     if not (1e-12 <= resolution <= 1e-2):
         raise ValueError(f"resolution must be in [1e-12, 1e-2], got {resolution}")
     lv = np.asarray(f.levels, dtype=float)
+    m2 = float(dist.second_moment())
+    if not (math.isfinite(m2) and m2 > 0.0):
+        # e.g. ReLU(Normal(-40, 1)): E[xi^2] underflows to 0 (formerly ZeroDivisionError)
+        raise ValueError(f"{dist}: E[xi^2] = {m2:.3g} in float64, where the risk curve and its search are not "
+                         "representable; rescale the law (s*(c xi) = c s*(xi)); a law with (nearly) all its mass "
+                         "at 0, e.g. ReLU of a law far below 0, has nothing to quantize")
     if dist.relu and lv[-1] <= 0.0:
         raise ValueError(f"{dist} is >= 0 and format {f.name!r} has no positive level: every value maps to "
                          "the largest level and no scale is optimal; use a format with positive levels")
+    split = _one_sided_split(dist, f, lv, rtol=rtol, resolution=resolution, inner_width=inner_width,
+                             max_bounds=max_bounds)
+    if split is not None:
+        return split
     P = _Problem(dist, f)
     rms = math.sqrt(P.m2)
     lmax = float(np.max(np.abs(lv)))
@@ -275,11 +353,16 @@ def format_optimal_scale(dist, fmt, *, rtol: float = 1e-9, resolution: float = 1
     while P.lb_dist(0.0, s_lo) <= thr():
         s_lo /= 4.0
         if s_lo < 1e-300:
-            raise RuntimeError("could not bracket the optimum from below")
+            raise ValueError(
+                f"could not bracket the optimum of {dist} on format {f.name!r} from below: no scale down to "
+                "1e-300 is provably worse than the best found (the risk is flat in s to rounding, e.g. almost "
+                "all of the law on a side of 0 with no level); use a format with levels on both sides")
     while P.lb_dist(s_hi, math.inf) <= thr():
         s_hi *= 4.0
         if s_hi > 1e300:
-            raise RuntimeError("could not bracket the optimum from above")
+            raise ValueError(
+                f"could not bracket the optimum of {dist} on format {f.name!r} from above: no scale up to "
+                "1e300 is provably worse than the best found (the risk is flat in s to rounding)")
     edges = np.concatenate([[s_lo], scan[(scan > s_lo) & (scan < s_hi)], [s_hi]])
     # 2. branch and bound
     todo = list(zip(edges[:-1].tolist(), edges[1:].tolist()))
