@@ -95,6 +95,7 @@ def certify_qsin(law, grid, S, V, s_best, r_best, *, gap_target=1e-10, hull_targ
     j = int(np.argmin(V))
     if V[j] < best:
         best_s, best = float(S[j]), float(V[j])
+    ret_s, ret_r = best_s, best  # (a lower value within the rounding allowance keeps the seed: stable scales)
     pi2 = math.pi**2
     s_min, s_max = float(S[0]), float(S[-1])
     lb0 = pi2 * _clip(law, grid, s_min) * (1 - 1e-10)
@@ -126,7 +127,9 @@ def certify_qsin(law, grid, S, V, s_best, r_best, *, gap_target=1e-10, hull_targ
             return None
         k = int(np.argmin(rm))
         if rm[k] < best:
-            best_s, best = float(mid[k]), float(rm[k])
+            best = float(rm[k])  # the upper bound
+            if rm[k] < ret_r * (1 - 4 * EPS_R):  # the returned scale moves only for a real improvement
+                ret_s, ret_r = float(mid[k]), float(rm[k])
         lo, hi = np.concatenate([lo, mid]), np.concatenate([mid, hi])
         rlo, rhi = np.concatenate([rlo, rm]), np.concatenate([rm, rhi])
         rounds += 1
@@ -140,7 +143,9 @@ def certify_qsin(law, grid, S, V, s_best, r_best, *, gap_target=1e-10, hull_targ
             comps[-1][1] = max(comps[-1][1], float(y))
         else:
             comps.append([float(x), float(y)])
-    return dict(scale=best_s, risk=best, scale_error=max(best_s - a, b - best_s),
+    if not a <= ret_s <= b:  # cannot happen (R(ret_s) <= ub); be safe
+        return None
+    return dict(scale=ret_s, risk=ret_r, scale_error=max(ret_s - a, b - ret_s),
                 risk_lower_bound=float(min(lbs.min(), best)),
                 method=("branch and bound with second-order interval bounds of the QSin curve: certified "
                         "(qsin_cert.py); exact R'' = E[2 sin^2 u - 2u sin 2u + 2u^2 cos 2u; interior] + clipping "
