@@ -15,7 +15,7 @@ from scipy import integrate, stats
 
 from quanttheory import Grid, Laplace, Normal, optimal_scale, risk_curve
 from quanttheory.laws import GenNormal, Mixture, StudentT
-from quanttheory.risk.qsin_cert import EPS_R, u2_bound
+from quanttheory.risk.qsin_cert import EPS_R, U2, u2_bound
 
 PI2 = math.pi**2
 
@@ -71,13 +71,13 @@ def qsin_ref(law, s, grid):
     return tot
 
 
-def chord_lb(law, grid, s1, s2, drop_m2=False):
-    """The certificate's interval bound, from the engine's values at the ends and u2_bound."""
+def chord_lb(law, grid, s1, s2, drop_quad=False):
+    """The certificate's interval bound, from the engine's values at the ends and U2 (drop_quad: without
+    its u^2 cos 2u term)."""
     r1, r2 = risk_curve(law, np.array([s1, s2]), grid, "qsin")
-    m2 = law.second_moment()
-    u2 = u2_bound(m2, s1)
-    if drop_m2:
-        u2 -= 2 * PI2 * m2 / s1**2
+    lin, quad, clip = U2(law, grid).terms(np.array([s1]))
+    u2 = float(lin[0] + clip[0]) + (0.0 if drop_quad else float(quad[0]))
+    assert u2 <= u2_bound(law.second_moment(), s1) + float(clip[0])  # never looser than the law-free bound
     return min(r1, r2) * (1 - EPS_R) - u2 * (s2 - s1) ** 2 / 8
 
 
@@ -100,6 +100,21 @@ CASES = [
 def test_u2_bound_hand_value():
     # 2 + 2 pi sqrt(m2)/s + 2 pi^2 m2/s^2 at m2 = 4, s = 2: 2 + 2 pi + 2 pi^2 (each term checked)
     assert u2_bound(4.0, 2.0) == pytest.approx(2 + 2 * math.pi + 2 * PI2, rel=1e-15)
+    # U2 of Laplace(0, 1) (m2 = 2, mu = 0: TV(x^2 p) <= 2 sqrt 2 + 0 + 2 sqrt 2) on Grid(2) = [-2, 1] at s1 = 1:
+    # 2 + 2 pi sqrt 2 + min(4 pi^2, 4 sqrt2 pi) + 2 pi^2 (1 P(xi > 1) + 4 P(xi < -2)), P = e^-1 / 2, e^-2 / 2
+    hand = 2 + 6 * math.sqrt(2) * math.pi + PI2 * (math.exp(-1) + 4 * math.exp(-2))
+    assert float(U2(Laplace(0, 1), Grid(2))(np.array([1.0]))[0]) == pytest.approx(hand, rel=1e-11)
+
+
+def test_u2_above_numerical_curvature():
+    """U2(s - h) >= the second difference of the curve at s (h = 1e-4 s) over a wide log range."""
+    for law, grid in [(StudentT(3), Grid(4)), (GenNormal(0.5), Grid(3)), (MIX_NL, Grid(2)),
+                      (StudentT(2.5, 3, 0.01), Grid(6)), (GenNormal(1.5, 5, 0.1), Grid(4))]:
+        s = np.geomspace(0.01, 10, 200) * math.sqrt(law.second_moment())
+        h = 1e-4 * s
+        r = [risk_curve(law, s + k * h, grid, "qsin") for k in (-1, 0, 1)]
+        d2 = (r[0] - 2 * r[1] + r[2]) / h**2
+        assert np.all(d2 <= U2(law, grid)(s - h)), law
 
 
 @pytest.mark.parametrize("law, grid", CASES, ids=[f"{i}" for i in range(len(CASES))])
@@ -138,17 +153,17 @@ def test_two_bumps_hand_derived():
     assert res.risk_lower_bound <= r_hand * (1 + 1e-12)
     assert res.risk_lower_bound >= r_hand * (1 - 1e-6)
     # R'' at s = 1 is 2 pi^2 (w1 1^2 + w2 2^2) = 5 pi^2 = 2 pi^2 E[xi^2] (up to sigma^2): the u^2 term of U2
-    # is attained, so a bound without it fails: the chord bound over [1 - d, 1 + d] exceeds the dip bottom
+    # (here its 2 pi^2 m2_i/s^2 branch) is attained, so a bound without it fails: the chord bound over [1 - d, 1 + d] exceeds the dip bottom
     d = 5e-3
     lb = chord_lb(TWO_BUMPS, grid, 1 - d, 1 + d)
-    lb_dropped = chord_lb(TWO_BUMPS, grid, 1 - d, 1 + d, drop_m2=True)
+    lb_dropped = chord_lb(TWO_BUMPS, grid, 1 - d, 1 + d, drop_quad=True)
     assert lb <= r_hand
-    assert lb_dropped > 10 * r_hand  # the test above would fail if the m2 term were dropped
+    assert lb_dropped > 10 * r_hand  # the test above would fail if the u^2 term were dropped
     h = 1e-4
     r = risk_curve(TWO_BUMPS, np.array([1 - h, 1.0, 1 + h]), grid, "qsin")
     r2 = (r[0] - 2 * r[1] + r[2]) / h**2
     assert r2 == pytest.approx(5 * PI2, rel=1e-4)
-    assert r2 <= u2_bound(TWO_BUMPS.second_moment(), 1 - h)
+    assert r2 <= U2(TWO_BUMPS, grid)(np.array([1 - h]))[0]
 
 
 @pytest.mark.parametrize("law, grid", CASES, ids=[f"{i}" for i in range(len(CASES))])

@@ -274,9 +274,15 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
     ``s > 0``, when the curve has one, is returned with ``risk_lower_bound = 0`` and a method
     saying so; when it has none (e.g. Normal laws on signed grids: the curve rises from 0) a
     ``ValueError`` says so.
-    User regularizers, and laws without numba kernels (``kernel_params()`` None,
-    integrated by :mod:`quanttheory.risk.generic`), get a dense log-scan plus
-    Brent refinement (not certified).
+    Laws without numba interval-bound kernels (``kernel_params()`` None): Student t, generalized
+    Gaussian, their ReLU and mixtures of these with Normal / Laplace components are certified for
+    MSQE by :mod:`quanttheory.risk.heavy_cert` (second-order branch and bound) and for QSin by
+    :mod:`quanttheory.risk.qsin_cert` (exact ``R''`` bounded by ``2 + 2 pi sqrt(E xi^2)/s +
+    2 pi^2 E[xi^2]/s^2``, chord bounds; seeded by the log scan, the lattice alignments of
+    off-centre bumps and Brent refinements; ``scale_error`` ~1e-6 relative, the values' 1e-12
+    allowance); where their budget ends, and for user regularizers and other laws (``from_scipy``,
+    integrated by :mod:`quanttheory.risk.generic`), a dense log-scan plus Brent refinement (not
+    certified; the method says so).
 
     A purely atomic law (``law.has_density`` False: data arrays, ``Empirical``) gets
     the exact data optimum :func:`quanttheory.risk.data.optimal_scale_atoms`
