@@ -125,6 +125,7 @@ CASES = [
     (MIX_NL, Grid(4)),
     (MIX_TG, Grid(3)),
     (StudentT(2.5, 3, 0.01), Grid(4)),
+    (Mixture([StudentT(3), Laplace(1, 0.5)], [0.5, 0.5]), Grid(1)),  # r_t = 0: x > 0 always clipped at 0
 ]
 
 

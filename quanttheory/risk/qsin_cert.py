@@ -30,7 +30,8 @@ intervals whose bound exceeds ``R_best (1 + 2e-12)``, halving the others (one ve
 round), until the bound gap is <= ``gap_target`` and the hull stops shrinking (the 1e-12 value
 allowance keeps a hull of relative width ~1e-6 alive).  Brackets: ``R(s) >= pi^2 (T_a + T_b)(s_min)`` for
 ``s <= s_min`` (the clipping part does not increase with s) and ``R(s) >= 4 E[xi^2; |xi| < s_max/2]`` for
-``s >= s_max`` (``s^2 sin^2(pi x/s) >= 4 x^2`` and ``pi^2 x^2 >= 4 x^2`` for ``|x| <= s/2``).
+``s >= s_max`` (``s^2 sin^2(pi x/s) >= 4 x^2`` and ``pi^2 x^2 >= 4 x^2`` for ``|x| <= s/2``; on a side of 0
+without grid points, ``r_t = 0`` or ``r_b = 0``, all of that side is clipped at 0: ``pi^2 E[xi^2; that side]``).
 
 Result: ``scale`` = the best point, ``scale_error`` = its distance to the far end of the surviving hull
 (every global minimizer lies in the hull), ``risk_lower_bound`` = the smallest surviving bound.
@@ -159,7 +160,11 @@ def certify_qsin(law, grid, S, V, s_best, r_best, *, gap_target=1e-10, hull_targ
     pi2 = math.pi**2
     s_min, s_max = float(S[0]), float(S[-1])
     lb0 = pi2 * _clip(law, grid, s_min) * (1 - 1e-10)
-    lb_inf = 4 * law.partial_moment(2, -s_max / 2, s_max / 2) * (1 - 1e-10)
+    pos = (pi2 * law.partial_moment(2, 0.0, math.inf) if grid.r_t == 0
+           else 4 * law.partial_moment(2, 0.0, s_max / 2))
+    neg = (pi2 * law.partial_moment(2, -math.inf, 0.0) if grid.r_b == 0
+           else 4 * law.partial_moment(2, -s_max / 2, 0.0))
+    lb_inf = (pos + neg) * (1 - 1e-10)
     if not (lb0 > best * (1 + 2 * EPS_R) and lb_inf > best * (1 + 2 * EPS_R)):
         return None
     lo, hi = S[:-1].copy(), S[1:].copy()
