@@ -87,7 +87,7 @@ class _Comp:
 
         if self.relu:
             c = c[c > 0]
-        lc, sh, mu, sig, _ = self.base.shape_kernel()
+        lc, sh, mu, sig = _shape_of(self.base)
         lo = np.empty(s1.size)
         hi = np.empty(s1.size)
         b_bounds(int(lc), float(sh), log_norm(lc, sh), float(mu), float(sig), np.ascontiguousarray(c, dtype=float),
@@ -95,13 +95,41 @@ class _Comp:
         return lo, hi
 
 
+def _shape_of(base):
+    """``(law code, shape, loc, scale)`` of the kernel density: Student t / generalized Gaussian as they
+    are; Normal(mu, sig) = GenNormal(2, mu, sig sqrt 2), Laplace(mu, b) = GenNormal(1, mu, b) (issue 20)."""
+    from ..laws.parametric import LAW_LAPLACE, LAW_NORMAL
+    from .heavy import LAW_GENNORM
+
+    sk = base.shape_kernel()
+    if sk is not None:
+        return sk[0], float(sk[1]), float(sk[2]), float(sk[3])
+    lc, mu, sig, _ = base.kernel_params()
+    if lc == LAW_NORMAL:
+        return LAW_GENNORM, 2.0, float(mu), float(sig) * math.sqrt(2.0)
+    if lc == LAW_LAPLACE:
+        return LAW_GENNORM, 1.0, float(mu), float(sig)
+    raise ValueError(f"no density kernel for law code {lc}")
+
+
 def components(law):
-    """``[_Comp, ...]`` when every component is a Student t / generalized Gaussian (or its ReLU), else None."""
-    comps = law.components() or ((1.0, law),)
+    """``[_Comp, ...]`` when every component is a Student t / generalized Gaussian / Normal / Laplace (or its
+    ReLU), else None.  (A single Normal / Laplace law has its own certificates: None.)"""
+    from ..laws.parametric import LAW_LAPLACE, LAW_NORMAL
+
+    comps = law.components()
+    if not comps:
+        if law.shape_kernel() is None:
+            return None
+        comps = ((1.0, law),)
     out = []
     for w, c in comps:
-        if c.components() or c.shape_kernel() is None:
+        if c.components():
             return None
+        if c.shape_kernel() is None:
+            kp = c.kernel_params()
+            if kp is None or kp[0] not in (LAW_NORMAL, LAW_LAPLACE):
+                return None
         out.append(_Comp(w, c))
     return out
 

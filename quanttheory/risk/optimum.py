@@ -181,7 +181,8 @@ def _uncertified_minimum(dist, grid, reg, R, scan, vals, ib):
     lattice-alignment candidates of :func:`quanttheory.risk.offcentre.alignment_scales` (audit F2:
     an off-centre narrow law has one narrow dip per alignment s ~ loc/k, which the log scan misses).
 
-    Returns ``(s, R(s), bracket width, number of candidates, [(s_i, R_i) refined])``.  The scan's
+    Returns ``(s, R(s), bracket width, number of candidates, [(s_i, R_i) refined], S, V)`` (``S``, ``V``:
+    the sorted scan merged with the candidates and their values).  The scan's
     best bracket is refined first, so a curve whose other sampled minima are not lower gives the
     same scale as the single-bracket search."""
     from .offcentre import alignment_scales
@@ -220,7 +221,7 @@ def _uncertified_minimum(dist, grid, reg, R, scan, vals, ib):
         refined.append((float(s), float(r)))
         if best is None or r < best[1]:
             best = (float(s), float(r), float(c - a))
-    return best[0], best[1], best[2], int(cand.size), refined
+    return best[0], best[1], best[2], int(cand.size), refined, S, V
 
 
 def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e-10,
@@ -273,9 +274,15 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
     ``s > 0``, when the curve has one, is returned with ``risk_lower_bound = 0`` and a method
     saying so; when it has none (e.g. Normal laws on signed grids: the curve rises from 0) a
     ``ValueError`` says so.
-    User regularizers, and laws without numba kernels (``kernel_params()`` None,
-    integrated by :mod:`quanttheory.risk.generic`), get a dense log-scan plus
-    Brent refinement (not certified).
+    Laws without numba interval-bound kernels (``kernel_params()`` None): Student t, generalized
+    Gaussian, their ReLU and mixtures of these with Normal / Laplace components are certified for
+    MSQE by :mod:`quanttheory.risk.heavy_cert` (second-order branch and bound) and for QSin by
+    :mod:`quanttheory.risk.qsin_cert` (exact ``R''`` bounded by ``2 + 2 pi sqrt(E xi^2)/s +
+    2 pi^2 E[xi^2]/s^2``, chord bounds; seeded by the log scan, the lattice alignments of
+    off-centre bumps and Brent refinements; ``scale_error`` ~1e-6 relative, the values' 1e-12
+    allowance); where their budget ends, and for user regularizers and other laws (``from_scipy``,
+    integrated by :mod:`quanttheory.risk.generic`), a dense log-scan plus Brent refinement (not
+    certified; the method says so).
 
     A purely atomic law (``law.has_density`` False: data arrays, ``Empirical``) gets
     the exact data optimum :func:`quanttheory.risk.data.optimal_scale_atoms`
@@ -376,7 +383,8 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
                 s_opt, r_opt = float(scan[ib]), float(vals[ib])
             s_err = float(scan[hi_i] - scan[lo_i])
         else:  # QSin / user regularizer: several local minima, alignment candidates (audit F2)
-            s_opt, r_opt, s_err, n_cand, refined = _uncertified_minimum(dist, grid, reg, R, scan, vals, ib)
+            s_opt, r_opt, s_err, n_cand, refined, S_all, V_all = _uncertified_minimum(dist, grid, reg, R, scan,
+                                                                                     vals, ib)
             extra.update(alignment_candidates=n_cand, refined_minima=refined)
         local = ("; not certified: scale_error is the width of the bracket refined around the returned "
                  "scale, not a bound on the distance to the global minimizer")
@@ -402,6 +410,17 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
             from .heavy_optimum import certify_into  # Student t / ReLU / t mixtures: certified hull
 
             certify_into(res, dist, grid, scan, vals)
+        if reg.code == CODE_QSIN and not bounds:  # issue 20: second-order branch and bound (qsin_cert.py)
+            from .qsin_cert import certify_qsin, covered
+
+            cert = certify_qsin(dist, grid, S_all, V_all, s_opt, r_opt) if covered(dist) else None
+            if cert is not None:
+                extra.update(cert["extra"])
+                extra["local_scale_error"] = s_err
+                res.update(scale=cert["scale"], risk=cert["risk"], scale_error=cert["scale_error"],
+                           risk_lower_bound=cert["risk_lower_bound"], method=cert["method"], extra=extra)
+            elif covered(dist):
+                res["method"] += "; the QSin branch and bound (qsin_cert.py) did not close within its budget"
     else:
         res = _branch_and_bound(dist, grid, reg, ev, scan, vals, rtol)
         res["extra"]["scan_local_minima"] = [float(scan[i]) for i in loc_idx]
