@@ -81,14 +81,11 @@ def _std_pdf(law, z):
     return 0.5 * np.exp(-np.abs(z))
 
 
-def cells(fmt, m, X6, X4, loc, scale):
-    """Cells of [-m, m] on which d is linear (module doc).  Returns a dict of per-cell arrays in
-    standard units: zl, zu, a, b (d / U^2 = a z + b), atom (bool), sat6, sat4 (bool), and U."""
-    mids = np.asarray(fmt.midpoints, float)
-    lmax = float(fmt.levels[-1])
-    lmin = float(fmt.levels[0])       # saturation: x / X beyond [lmin, lmax] (MXINT8 is asymmetric)
-    U = X6 if X6 > 0 else (X4 if X4 > 0 else m)
-    cuts = [np.array([0.0, -m, m, loc])]
+def cut_points(m, X6, X4, mids, lmin, lmax, extra=0.0):
+    """Sorted cell edges of ``[-m, m]`` for the two candidate scales ``X6, X4`` (0: absent): ``0``, ``+-m``,
+    ``extra`` (the law's centre, or 0), each candidate's rounding midpoints ``X mids`` and saturation points
+    ``X lmin, X lmax``; edges closer than ``1e-15 m`` merged, the ends exactly ``-m, m``."""
+    cuts = [np.array([0.0, -m, m, extra])]
     for X in (X6, X4):
         if X > 0:
             cuts.append(X * mids)
@@ -98,6 +95,17 @@ def cells(fmt, m, X6, X4, loc, scale):
     keep = np.concatenate([[True], np.diff(x) > 1e-15 * m])
     x = x[keep]
     x[0], x[-1] = -m, m
+    return x
+
+
+def cells(fmt, m, X6, X4, loc, scale):
+    """Cells of [-m, m] on which d is linear (module doc).  Returns a dict of per-cell arrays in
+    standard units: zl, zu, a, b (d / U^2 = a z + b), atom (bool), sat6, sat4 (bool), and U."""
+    mids = np.asarray(fmt.midpoints, float)
+    lmax = float(fmt.levels[-1])
+    lmin = float(fmt.levels[0])       # saturation: x / X beyond [lmin, lmax] (MXINT8 is asymmetric)
+    U = X6 if X6 > 0 else (X4 if X4 > 0 else m)
+    x = cut_points(m, X6, X4, mids, lmin, lmax, loc)
     lo, hi = x[:-1], x[1:]
     ctr = 0.5 * (lo + hi)
 

@@ -444,22 +444,15 @@ def _generic_cells_all(fmt, ends, extra):
     """:func:`generic_cells` for every end ``(m, X6, X4)`` of ``ends``, the rounding of the cells' centres in one
     ``fmt.quantize`` call per candidate (the same cells as :func:`._expect_46.cells` with ``loc = 0``,
     ``scale = 1``, then cut at ``extra``).  Returns a list of ``(lo, hi, a, b, atom, U)``."""
+    from ._expect_46 import cut_points
+
     mids = np.asarray(fmt.midpoints, float)
     lmax = float(fmt.levels[-1])
     lmin = float(fmt.levels[0])
     xs, U_, ctr_ = [], [], []
     for m, X6, X4 in ends:
         U = X6 if X6 > 0 else (X4 if X4 > 0 else m)
-        cuts = [np.array([0.0, -m, m, 0.0])]
-        for X in (X6, X4):
-            if X > 0:
-                cuts.append(X * mids)
-                cuts.append(np.array([X * lmin, X * lmax]))
-        x = np.unique(np.concatenate(cuts))
-        x = x[(x >= -m) & (x <= m)]
-        keep = np.concatenate([[True], np.diff(x) > 1e-15 * m])
-        x = x[keep]
-        x[0], x[-1] = -m, m
+        x = cut_points(m, X6, X4, mids, lmin, lmax)
         xs.append(x)
         U_.append(U)
         ctr_.append(0.5 * (x[:-1] + x[1:]))
