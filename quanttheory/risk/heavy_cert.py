@@ -95,6 +95,22 @@ class _Comp:
         return lo, hi
 
 
+def chord_prune(lo, hi, rlo, rhi, curv, ub, best, prev_width):
+    """One pruning step of the chord branch and bound on ``[lo, hi]`` (arrays of s-intervals with the curve
+    values ``rlo, rhi`` at their ends): the lower bound ``min(R(lo), R(hi)) (1 - EPS_R) - curv (hi - lo)^2 / 8``
+    (``curv``: an upper bound of ``R''`` on each interval, >= 0), intervals above ``ub`` dropped.  Returns
+    ``(lo, hi, rlo, rhi, lbs, gap, width, stalled)`` (``gap = 1 - min lbs / best``, ``width`` the hull's
+    relative width, ``stalled`` when it shrank by less than a third since ``prev_width``), or None when
+    nothing is left."""
+    lbs = np.minimum(rlo, rhi) * (1 - EPS_R) - curv * (hi - lo) ** 2 / 8
+    keep = lbs <= ub
+    lo, hi, rlo, rhi, lbs = lo[keep], hi[keep], rlo[keep], rhi[keep], lbs[keep]
+    if lo.size == 0:  # cannot happen (the best scale lies in a kept interval); be safe
+        return None
+    width = float(hi.max() / lo.min() - 1)
+    return lo, hi, rlo, rhi, lbs, 1 - float(lbs.min()) / best, width, width > 0.67 * prev_width
+
+
 def _shape_of(base):
     """``(law code, shape, loc, scale)`` of the kernel density: Student t / generalized Gaussian as they
     are; Normal(mu, sig) = GenNormal(2, mu, sig sqrt 2), Laplace(mu, b) = GenNormal(1, mu, b) (issue 20)."""
@@ -256,16 +272,12 @@ def certify(law, grid, scan, vals, s_guess, *, gap_target=1e-10, max_rounds=70, 
             keep = pre <= ub
             lo, hi, rlo, rhi = lo[keep], hi[keep], rlo[keep], rhi[keep]
         _, U2 = bnd.f2(lo, hi, lower=False)
-        lbs = np.minimum(rlo, rhi) * (1 - EPS_R) - pi2 * np.maximum(U2, 0.0) * (hi - lo) ** 2 / 8
-        keep = lbs <= ub
-        lo, hi, rlo, rhi, lbs = lo[keep], hi[keep], rlo[keep], rhi[keep], lbs[keep]
-        if lo.size == 0:
+        step = chord_prune(lo, hi, rlo, rhi, pi2 * np.maximum(U2, 0.0), ub, best, prev_width)
+        if step is None:
             return None
-        gap = 1 - float(lbs.min()) / best
-        width = float(hi.max() / lo.min() - 1)
         # stop once the bound gap is reached and the hull no longer shrinks (the values' rounding
         # allowance EPS_R keeps a hull of relative width ~ sqrt(EPS_R) alive; R' narrows it below)
-        stalled = width > 0.67 * prev_width
+        lo, hi, rlo, rhi, lbs, gap, width, stalled = step
         prev_width = width
         if (gap <= gap_target and (width <= hull_target or stalled)) or rounds >= max_rounds \
                 or lo.size * 2 > max_live:

@@ -151,6 +151,8 @@ def certify_qsin(law, grid, S, V, s_best, r_best, *, gap_target=1e-10, hull_targ
     V = np.asarray(V, dtype=float)
     if S.size < 2 or not np.all(np.isfinite(V)) or not np.all(np.diff(S) > 0):
         return None
+    from .heavy_cert import chord_prune
+
     u2 = U2(law, grid)
     best_s, best = float(s_best), float(r_best)
     j = int(np.argmin(V))
@@ -173,14 +175,10 @@ def certify_qsin(law, grid, S, V, s_best, r_best, *, gap_target=1e-10, hull_targ
     prev_width = math.inf
     while True:
         ub = best * (1 + 2 * EPS_R)
-        lbs = np.minimum(rlo, rhi) * (1 - EPS_R) - u2(lo) * (hi - lo) ** 2 / 8
-        keep = lbs <= ub
-        lo, hi, rlo, rhi, lbs = lo[keep], hi[keep], rlo[keep], rhi[keep], lbs[keep]
-        if lo.size == 0:  # cannot happen (best_s lies in a kept interval); be safe
+        step = chord_prune(lo, hi, rlo, rhi, u2(lo), ub, best, prev_width)
+        if step is None:
             return None
-        gap = 1 - float(lbs.min()) / best
-        width = float(hi.max() / lo.min() - 1)
-        stalled = width > 0.67 * prev_width
+        lo, hi, rlo, rhi, lbs, gap, width, stalled = step
         prev_width = width
         if (gap <= gap_target and (width <= hull_target or stalled)) or rounds >= max_rounds \
                 or lo.size * 2 > max_live:
