@@ -265,3 +265,22 @@ def test_msqe_normal_laplace_mixture_certified(bits):
 
     tol = 4 * e + 1e-9 * s
     assert d_ref(s - tol) < 0 < d_ref(s + tol)
+
+
+@pytest.mark.parametrize("reg", ["qsin", "msqe"])
+def test_far_offcentre_components_are_not_certified(reg):
+    """Independent review of 2026-12-01: StudentT(3, 1e7, 0.4), Grid(4), QSin was 'certified' with a lower bound
+    4.737402294237994 above the true value 4.7374022941755381892 at the returned scale (mpmath, 40 and 60 digits,
+    two breakpoint sets): at |loc|/scale ~ 2.5e7 the curve values lose ~1e-11 relative to x - k s, beyond the
+    certificates' 1e-12 allowance.  Beyond 1e5 scales off centre no certificate is claimed (MSQE too)."""
+    from quanttheory.risk.heavy_cert import OFFCENTRE_MAX, offcentre_ratio
+
+    law = StudentT(3, 1e7, 0.4)
+    assert offcentre_ratio(law) == pytest.approx(2.5e7) and offcentre_ratio(law) > OFFCENTRE_MAX
+    res = optimal_scale(law, Grid(4), reg, with_msqe_excess=False)
+    assert "not certified: a component lies more than 1e5" in res.method
+    assert math.isnan(res.risk_lower_bound)
+    near = optimal_scale(StudentT(3, 1e4, 0.5), Grid(4), reg, with_msqe_excess=False)  # 2e4 scales: certified
+    assert math.isfinite(near.risk_lower_bound) and near.risk_lower_bound <= near.risk
+    mix = Mixture([StudentT(3, 0, 1), StudentT(3, 1e7, 0.4)], [0.5, 0.5])  # one far component is enough
+    assert offcentre_ratio(mix) > OFFCENTRE_MAX

@@ -255,8 +255,11 @@ def certified_msqe(law, grid, scan, vals, s_guess=None, *, target=1e-6, max_roun
 def certify_into(res: dict, law, grid, scan, vals) -> None:
     """Hook for :func:`quanttheory.risk.optimum.optimal_scale`: replace the scan result ``res`` by the
     certified one when :func:`certified_msqe` succeeds (the local scale estimate kept in ``extra``)."""
-    from .heavy_cert import certify, components
+    from .heavy_cert import OFFCENTRE_MAX, OFFCENTRE_NOTE, certify, components, offcentre_ratio
 
+    if offcentre_ratio(law) > OFFCENTRE_MAX:  # curve values beyond the certificates' rounding allowance
+        res["method"] += OFFCENTRE_NOTE
+        return
     if components(law) is not None:
         cert = certify(law, grid, scan, vals, s_guess=res["scale"])
         if cert is None and _t_components(law) is not None:

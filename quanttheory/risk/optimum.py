@@ -421,6 +421,11 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
                            risk_lower_bound=cert["risk_lower_bound"], method=cert["method"], extra=extra)
             elif covered(dist):
                 res["method"] += "; the QSin branch and bound (qsin_cert.py) did not close within its budget"
+            else:
+                from .heavy_cert import OFFCENTRE_MAX, OFFCENTRE_NOTE, offcentre_ratio
+
+                if offcentre_ratio(dist) > OFFCENTRE_MAX:
+                    res["method"] += OFFCENTRE_NOTE
     else:
         res = _branch_and_bound(dist, grid, reg, ev, scan, vals, rtol)
         res["extra"]["scan_local_minima"] = [float(scan[i]) for i in loc_idx]

@@ -56,7 +56,9 @@ def covered(law) -> bool:
             return False
         if c.shape_kernel() is None and c.kernel_params() is None:
             return False
-    return True
+    from .heavy_cert import OFFCENTRE_MAX, offcentre_ratio
+
+    return offcentre_ratio(law) <= OFFCENTRE_MAX  # beyond: curve values not within the 1e-12 allowance
 
 
 def u2_bound(m2, s1):
