@@ -413,13 +413,14 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
         if reg.code == CODE_QSIN and not bounds:  # issue 20: second-order branch and bound (qsin_cert.py)
             from .qsin_cert import certify_qsin, covered
 
-            cert = certify_qsin(dist, grid, S_all, V_all, s_opt, r_opt) if covered(dist) else None
+            cov = covered(dist)
+            cert = certify_qsin(dist, grid, S_all, V_all, s_opt, r_opt) if cov else None
             if cert is not None:
                 extra.update(cert["extra"])
                 extra["local_scale_error"] = s_err
                 res.update(scale=cert["scale"], risk=cert["risk"], scale_error=cert["scale_error"],
                            risk_lower_bound=cert["risk_lower_bound"], method=cert["method"], extra=extra)
-            elif covered(dist):
+            elif cov:
                 res["method"] += "; the QSin branch and bound (qsin_cert.py) did not close within its budget"
             else:
                 from .heavy_cert import OFFCENTRE_MAX, OFFCENTRE_NOTE, offcentre_ratio

@@ -44,7 +44,8 @@ import math
 
 import numpy as np
 
-EPS_R = 1e-12   # relative accuracy allowance of the curve values R(s)
+# one curve-value allowance (EPS_R) and one pruning step for the MSQE and QSin heavy-law certificates
+from .heavy_cert import EPS_R, OFFCENTRE_MAX, _shape_of, chord_prune, offcentre_ratio
 
 
 def covered(law) -> bool:
@@ -56,8 +57,6 @@ def covered(law) -> bool:
             return False
         if c.shape_kernel() is None and c.kernel_params() is None:
             return False
-    from .heavy_cert import OFFCENTRE_MAX, offcentre_ratio
-
     return offcentre_ratio(law) <= OFFCENTRE_MAX  # beyond: curve values not within the 1e-12 allowance
 
 
@@ -69,7 +68,6 @@ def u2_bound(m2, s1):
 
 def _std_density_at_mode(base):
     """``(q(0), loc, scale)``: the standardized density at its mode and the location-scale parameters."""
-    from .heavy_cert import _shape_of
     from .heavy import log_norm
 
     lc, sh, mu, sig = _shape_of(base)
@@ -153,8 +151,6 @@ def certify_qsin(law, grid, S, V, s_best, r_best, *, gap_target=1e-10, hull_targ
     V = np.asarray(V, dtype=float)
     if S.size < 2 or not np.all(np.isfinite(V)) or not np.all(np.diff(S) > 0):
         return None
-    from .heavy_cert import chord_prune
-
     u2 = U2(law, grid)
     best_s, best = float(s_best), float(r_best)
     j = int(np.argmin(V))
