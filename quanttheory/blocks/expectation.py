@@ -90,7 +90,26 @@ def _check_law(dist):
     if not dist.has_density or dist.atoms() or dist.point_mass > 0:
         raise ValueError("block expectations need a law with a density and no point masses (Normal, Laplace); "
                          "for ReLU-type laws or data use block_data_report on samples")
+    # The exact paths work in data units with E[xi^2], sd = sqrt(E[xi^2]) and their products (tol * E[xi^2],
+    # cell integrals X^3 f): outside sd in [2^-460, 2^460] these underflow into subnormals or overflow.  Before
+    # 2026-12-01 N(0, 2^-500) came out 0.58 % low with no error and N(0, 1e-200) hung (E[xi^2] = 1e-400 = 0,
+    # so the bracket hi = sd = 0 of default_tensor_scale / _range doubled 0 forever): docs/audit.md finding 30.
+    try:
+        m2 = float(dist.second_moment())
+    except OverflowError:  # Normal(0, 1e200): scale**2 on Python floats raises (errno 34) instead of giving inf
+        m2 = math.inf
+    if not (_M2_MIN <= m2 <= _M2_MAX):
+        raise ValueError(
+            f"block expectations need E[xi^2] between 2^-920 and 2^920 (standard deviation between 2^-460 ~ 3e-139 "
+            f"and 2^460 ~ 3e138) to be exact in float64 (the products it forms would underflow or overflow); this law "
+            f"has E[xi^2] = {m2!r}.  Rescale the law by a power of two 2^j: with real or E4M3 block "
+            "scales and the tensor_scale rescaled by the same 2^j, mse scales by exactly 4^j; E8M0 (MX) and FP16 "
+            "scales have a fixed range, so at such magnitudes every block underflows (mse = E[xi^2]) or overflows")
     return dist
+
+
+_M2_MIN = 2.0 ** -920
+_M2_MAX = 2.0 ** 920
 
 
 def _G(dist, m):
@@ -105,6 +124,7 @@ def default_tensor_scale(dist, bf: BlockFormat, n_tensor: int = 1 << 24) -> floa
 
     # P(|xi| > amax) at the median of the max: 1 - 2^(-1/n); as expm1 (1 - 0.5 ** (1/n) cancels 7 digits)
     q = -math.expm1(-math.log(2.0) / n_tensor)
+    _check_law(dist)  # E[xi^2] in [2^-920, 2^920]: else sd = 0 and the doubling below never ends (finding 30)
     sd = math.sqrt(dist.second_moment())
     hi = sd
     while dist.sf(hi) + dist.cdf(-hi) > q:

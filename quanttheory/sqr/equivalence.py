@@ -46,7 +46,12 @@ class RootScan:
         pos = ms > 0
         self.zero_bad.update_min(-np.abs(v[~pos]), u[~pos])
         self.neg.update_min(v, u)
-        score = v[pos] / zero_tolerance(self.view, ms[pos])
+        # tol_zero scales with phi's magnitude: 0 for phi == 0, where 0/0 gave NaN and a RuntimeWarning (finding
+        # 31); phi <= tol (here 0 <= 0) is a root by definition, so the score is 0 there, +inf for phi > tol = 0
+        tol = zero_tolerance(self.view, ms[pos])
+        vp = v[pos]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            score = np.where(tol > 0, vp / np.where(tol > 0, tol, 1.0), np.where(vp <= 0, 0.0, np.inf))
         before = self.root.value
         self.root.update_min(score, u[pos], None if keys is None else keys[pos])
         if self.root.value < before:
