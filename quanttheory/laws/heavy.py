@@ -163,7 +163,8 @@ class StudentT(_Shape):
         return 6.0 / (self.df - 4) if self.df > 4 else math.inf
 
     def __str__(self) -> str:
-        return f"t({self.df:g}; {self.loc:g}, {self.scale:g})"
+        df = f"{self.df:g}" if float(f"{self.df:g}") == self.df else repr(float(self.df))  # 2.0000001 is not t(2)
+        return f"t({df}; {self.loc:g}, {self.scale:g})"
 
 
 @dataclass(frozen=True)

@@ -157,6 +157,26 @@ a normal float64 (the risk at 24 bits is ~``E[xi**2] 2**-48``).  The optimum is
 scale-equivariant (``s*(c xi) = c s*(xi)``): rescale data outside the range."""
 
 
+def _body_scale(dist):
+    """Median of ``|xi - med|`` for a law with a density (bisection on the CDF), or None."""
+    if not dist.has_density or dist.atoms() or dist.point_mass > 0:
+        return None
+    from scipy import optimize
+
+    def root(f, a, b):
+        while f(a) > 0:
+            a = a * 2 if a > 0 else (a * 2 if a < 0 else -1.0)
+        while f(b) < 0:
+            b = b * 2 if b > 0 else (b * 2 if b < 0 else 1.0)
+        return optimize.brentq(f, a, b, xtol=1e-12 * max(abs(a), abs(b), 1e-300))
+
+    try:
+        med = root(lambda x: float(dist.cdf(x)) - 0.5, -1.0, 1.0)
+        return root(lambda d: float(dist.cdf(med + d) - dist.cdf(med - d)) - 0.5, 1e-300, 1.0)
+    except (ValueError, ArithmeticError, RuntimeError):
+        return None
+
+
 def _checked_second_moment(dist) -> float:
     try:
         m2 = float(dist.second_moment())
@@ -368,6 +388,21 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
                     "quantizes the same way whatever s (e.g. its mass sits on the side of 0 where the grid has no "
                     "point), so no scale is meaningfully optimal; use a grid that covers the law's support."
                     if spread < 1e-6 else "")
+            body = _body_scale(dist) if spread < 1e-6 else None
+            if body is not None and body * body < 1e-6 * rms * rms:
+                # t(2.0000001): E[xi^2] = 2e7 is almost all clipping error of the far tail, nearly the same for
+                # every s (~ s^-(df-2) / (df-2)); the s-dependent part (~ body^2 ~ 1) is below the float64
+                # resolution of the risk, so the scan is flat.  The optimum exists (finite variance) but cannot be
+                # located from R(s) in float64; phi is not the cause (finding 31).
+                raise ValueError(
+                    f"the risk curve of {reg.name!r} on {dist} is flat to {spread:.1g} relative over s in "
+                    f"[{s_min:.3g}, {s_max:.3g}] (value ~{vals[ib]:.6g}): the law's tails are too heavy for float64 "
+                    f"here. E[xi^2] = {rms * rms:.6g} is {rms * rms / (body * body):.3g} times the squared body "
+                    "scale (median |xi - median|); almost all of the risk is the far tail's clipping error, which "
+                    "barely depends on s, and the part that does (the body's rounding error) is below the "
+                    "rounding error of the risk itself. The minimum exists but cannot be located in float64; use "
+                    "a law with lighter tails (e.g. Student-t with df >= 2.0001) or choose the scale from data."
+                    )
             raise ValueError(
                 f"the risk curve of {reg.name!r} on {dist} has no interior minimum over "
                 f"s in [{s_min:.3g}, {s_max:.3g}] (lowest value {vals[ib]:.6g} at the {where} scale, "
