@@ -84,3 +84,27 @@ def test_student_t_near_2_message():
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             optimal_scale(law, Grid(4, True), "msqe")
+
+
+@pytest.mark.parametrize("e", [-460, 459])
+def test_nvfp4_4over6_scale_invariance_power_of_two(e):
+    # same argument as for 'round': both candidates (c, 1.5 c) are E4M3 decisions relative to the tensor scale
+    bf = get_block_format("nvfp4")
+    S1 = default_tensor_scale(qt.Laplace(0, 1), bf)
+    ref = block_mse(qt.Laplace(0, 1), "nvfp4", "4over6", tensor_scale=S1).mse
+    s = 2.0 ** e
+    r = block_mse(qt.Laplace(0, s), "nvfp4", "4over6", tensor_scale=S1 * s)
+    assert r.mse / s ** 2 == pytest.approx(ref, rel=1e-10)
+
+
+@pytest.mark.parametrize("e, under, over", [(-460, 1.0, 0.0), (459, 0.0, 1.0)])
+@pytest.mark.parametrize("rule", ["floor", "ceil", "clip"])
+def test_mxfp4_fixed_range_at_extreme_magnitudes(e, under, over, rule):
+    # E8M0 scales live in [2^-127, 2^127]: at sd 2^-460 every block's scale underflows (all elements -> 0, MSE =
+    # E[xi^2] = s^2); at 2^459 every block overflows: E is clamped to 127 (spec.py), elements saturate at
+    # 6 * 2^127 ~ 2^-329 sd, so the error is xi^2 up to ~2^-329 relative: MSE / s^2 = 1 again
+    s = 2.0 ** e
+    r = block_mse(qt.Normal(0, s), "mxfp4", rule)
+    assert r.mse / s ** 2 == pytest.approx(1.0, rel=1e-12)
+    assert r.scale_underflow_rate == pytest.approx(under, abs=1e-12)
+    assert r.scale_overflow_rate == pytest.approx(over, abs=1e-12)
