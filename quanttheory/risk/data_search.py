@@ -41,6 +41,11 @@ ENV_BOUND = 2.0**-12
 HULL_RTOL = 2.0**-10
 HULL_KEEP = 6  # intervals refined at each end of a cluster
 SPLIT_JOINT = 4  # 7-8 bits: intervals up to 4x wider than the joint bound's limit are cut in 4
+# float32 histogram pass with integer bins (hist_ci32): flushed every CI32_FLUSH values (count field
+# < 2**23); below CI32_MAX_N values (bin sums exact: count * lower edge exact in float64, low-bit sums
+# below 2**63)
+CI32_FLUSH = 1 << 22
+CI32_MAX_N = 1 << 40
 MAX_SBINS = 1 << 18  # s-bins of the exact sweep (16 MB)  # breakpoints held in memory at once by the exact sweep
 
 
@@ -107,6 +112,9 @@ class _Hist:
         f32 = arr.dtype == np.float32 and arr.dtype.isnative
         it, mant, sgs, mask, bias = ((np.int32, 23, 31, 0x7FFFFFFF, 126) if f32 else
                                      (np.int64, 52, 63, 0x7FFFFFFFFFFFFFFF, 1022))
+        # float32: one scattered integer addition per value (:func:`hist_ci32`: count and the sum of
+        # the values' low bits per bin, exact), flushed to int64 totals every < 2**23 values
+        ci = f32 and n < CI32_MAX_N
         h = None
         for c in iter_chunks(arr):
             bits_c = c.view(it)
@@ -118,27 +126,46 @@ class _Hist:
                 e_hi = math.frexp(v0)[1] if v0 > 0 else (-125 if f32 else -1021) + HIST_OCTAVES
                 m, e_lo, nb = _hist_layout(n, bits, e_hi, f32)
                 h = np.zeros(2 * nb * 2)
-            i = 0
-            while True:
-                r = KH.hist_cs(c, bits_c, i, (e_lo + bias) << m, mant - m, sgs, mask, nb, h)
-                if r < 0:
-                    break
-                blk = np.abs(c[r:r + BLOCK].astype(np.float64))
-                vb = float(blk.max())
-                if not math.isfinite(vb) or vb > 1e154:
-                    return None
-                e_new = math.frexp(vb)[1]
-                m2, e_lo2, nb2 = _hist_layout(n, bits, e_new, f32)
-                if nb2 != nb or e_lo2 <= e_lo:
-                    return None  # range clamped at the smallest normal number: not by a shift
-                d = (e_lo2 - e_lo) << m  # bins 1..d merge into bin 0, the rest move down by d
-                hh = h.reshape(2, nb, 2)
-                new = np.zeros_like(hh)
-                new[:, 0] = hh[:, :d + 1].sum(axis=1)
-                new[:, 1:nb - d] = hh[:, d + 1:]
-                h = new.reshape(-1)
-                e_lo = e_lo2
-                i = r
+                if ci:
+                    if mant - m > 17:
+                        ci = False
+                    else:
+                        hi = np.zeros(2 * nb, dtype=np.int64)
+                        C, L, s0 = np.zeros(2 * nb, dtype=np.int64), np.zeros(2 * nb, dtype=np.int64), np.zeros(2)
+            for j0 in range(0, c.size, CI32_FLUSH if ci else max(c.size, 1)):
+                j1 = min(c.size, j0 + (CI32_FLUSH if ci else c.size))
+                i = j0
+                while True:
+                    if ci:
+                        r = KH.hist_ci32(c, bits_c, i, j1, (e_lo + bias) << m, mant - m, nb, hi, s0)
+                    else:
+                        r = KH.hist_cs(c, bits_c, i, (e_lo + bias) << m, mant - m, sgs, mask, nb, h)
+                    if r < 0:
+                        break
+                    blk = np.abs(c[r:r + BLOCK].astype(np.float64))
+                    vb = float(blk.max())
+                    if not math.isfinite(vb) or vb > 1e154:
+                        return None
+                    e_new = math.frexp(vb)[1]
+                    m2, e_lo2, nb2 = _hist_layout(n, bits, e_new, f32)
+                    if nb2 != nb or e_lo2 <= e_lo:
+                        return None  # range clamped at the smallest normal number: not by a shift
+                    d = (e_lo2 - e_lo) << m  # bins 1..d merge into bin 0, the rest move down by d
+                    if ci:
+                        KH.ci32_flush(hi, nb, C, L)
+                        KH.ci32_shift(C, L, s0, nb, e_lo, m, d)
+                    else:
+                        hh = h.reshape(2, nb, 2)
+                        new = np.zeros_like(hh)
+                        new[:, 0] = hh[:, :d + 1].sum(axis=1)
+                        new[:, 1:nb - d] = hh[:, d + 1:]
+                        h = new.reshape(-1)
+                    e_lo = e_lo2
+                    i = r
+                if ci:
+                    KH.ci32_flush(hi, nb, C, L)
+        if ci:
+            KH.ci32_to_cs(C, L, s0, nb, e_lo, m, mant - m, h)
         hh = h.reshape(2, nb, 2)
         # the bins' sum-of-squares bounds (:func:`_sumsq_bounds`) and the prefix sums of both
         # histograms in one kernel loop
