@@ -156,19 +156,20 @@ def hist_ci32(x, bits, i0, i1, off, sh, nb, hi, s0):
     for b0 in range(i0, i1, BLOCK):
         b1 = min(i1, b0 + BLOCK)
         jmax = np.int32(0)
-        jmin = nb32
+        tiny = np.int32(0)
         for i in range(b0, b1):
             b = bits[i]
-            j = max(((b & np.int32(0x7FFFFFFF)) >> sh32) - offm1, np.int32(0))
+            a = b & np.int32(0x7FFFFFFF)
+            j = max((a >> sh32) - offm1, np.int32(0))
             jmax = max(jmax, j)
-            jmin = min(jmin, j)
+            tiny |= (j == 0) & (a != 0)
             kb[i - b0] = np.uint32(nb32 * ((b >> np.int32(31)) & np.int32(1)) + j)
             ab[i - b0] = b & low
         if jmax >= nb32:
             return b0
         for t in range(b1 - b0):
             hi[kb[t]] += one + ab[t]
-        if jmin == 0:  # values in bin 0 (either side)
+        if tiny:  # non-zero values in bin 0 (either side; zeros add nothing to the sums)
             for t in range(b1 - b0):
                 k = kb[t]
                 if k == 0:
