@@ -29,7 +29,7 @@ def hist_cs(x, bits, i0, off, sh, sgs, mask, nb, h):
     ``sgs`` the sign bit, ``mask`` all bits but the sign, ``off`` = the first bin's exponent and
     sub-bin bits.  No extrema: the caller reads them (to a bin) from the histogram."""
     n = x.size
-    kb = np.empty(BLOCK, dtype=np.uint64)  # unsigned: no negative-index wrap-around in the scatter
+    kb = np.empty(BLOCK, dtype=np.int64)
     vb = np.empty(BLOCK)
     for b0 in range(i0, n, BLOCK):
         b1 = min(n, b0 + BLOCK)
@@ -38,14 +38,14 @@ def hist_cs(x, bits, i0, off, sh, sgs, mask, nb, h):
             b = np.int64(bits[i])
             j = max(((b & mask) >> sh) - off + 1, 0)
             jmax = max(jmax, j)
-            kb[i - b0] = np.uint64(2 * (nb * ((b >> sgs) & 1) + j))
+            kb[i - b0] = 2 * (nb * ((b >> sgs) & 1) + j)
             vb[i - b0] = abs(np.float64(x[i]))
         if jmax >= nb:
             return b0
         for t in range(b1 - b0):
             k = kb[t]
             h[k] += 1.0
-            h[k + np.uint64(1)] += vb[t]
+            h[k + 1] += vb[t]
     return -1
 
 
