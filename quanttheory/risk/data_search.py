@@ -105,7 +105,14 @@ class _Hist:
         -0.0 counts on the negative side in ``n_neg``, which only informs), ``sum`` from the bins
         (pairwise sums of per-bin sums),
         ``sum_sq`` an *upper bound* from the bins (above the exact sum by at most ~``2**-2m / 6``
-        relative; only used as the initial upper bound of ``n MSE``)."""
+        relative; only used as the initial upper bound of ``n MSE``).
+
+        float32 (below ``CI32_MAX_N`` values): :func:`hist_ci32` keeps per bin one int64 (count and
+        the sum of the values' low mantissa bits), flushed to int64 totals every ``CI32_FLUSH``
+        values; a widening shifts the integer bins (:func:`ci32_shift`, the merged bins' exact sums
+        go to bin 0's float64 sum); the float64 ``(count, sum)`` bins come from
+        :func:`ci32_to_cs` (sums within ``2 u`` of the exact ones for bins ``j >= 1``, within
+        ``c eps`` for bin 0: inside the ``c eps`` that :func:`_sumsq_bounds` allows for)."""
         from ._kernels import data_hist as KH
 
         n = arr.size

@@ -5,6 +5,9 @@ bin keeps only ``(count, sum |x|)``: two scattered additions per value instead o
 (measured at n = 1e7, 2^10 sub-bins, CPU time: ~8 instead of ~11 NumPy passes for float64).
 The sum of squares of a bin is bounded from the two (:meth:`quanttheory.risk.data_search._Hist.fused`):
 ``S**2 / c <= sum v**2 <= (lo + hi) S - c lo hi`` for ``c`` values in ``[lo, hi]``.
+float32 data take :func:`hist_ci32` instead: one scattered int64 addition per value (count and the
+sum of the values' low mantissa bits per bin, from which the bin's sum of ``|x|`` is exact up to its
+conversion to float64; :func:`ci32_flush`, :func:`ci32_shift`, :func:`ci32_to_cs`).
 Kept in its own file (the numba cache does not see changes of callees in other files).
 """
 
