@@ -134,7 +134,7 @@ class _Hist:
                 m, e_lo, nb = _hist_layout(n, bits, e_hi, f32)
                 h = np.zeros(2 * nb * 2)
                 if ci:
-                    if mant - m > 17:
+                    if mant - m > 17 or n >= 1 << (52 - m):  # fields / c * lo exact: see hist_ci32
                         ci = False
                     else:
                         hi = np.zeros(2 * nb, dtype=np.int64)
