@@ -2,6 +2,7 @@
 
     python benchmarks/bench_optimum_data.py [--n 1e7] [--bits 2 4 8] [--repeat 3] [--rows 30000 --cols 384]
         [--channels 1000x10000] [--channel-bits 4 8] [--mem-bits 16 20 24] [--no-stages] [--baseline DIR]
+        [--dist normal|student3|lattice]
     python benchmarks/bench_optimum_data.py --laws-dump OUT.json [--n 1e6] [--bits 2 4 8]
     python benchmarks/bench_optimum_data.py --laws-compare MAIN.json BRANCH.json
 
@@ -119,6 +120,9 @@ def main(argv=None):
     ap.add_argument("--n", type=float, default=1e7)
     ap.add_argument("--bits", type=int, nargs="*", default=[2, 4, 8])
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--dist", choices=("normal", "student3", "lattice"), default="normal",
+                    help="one-array data: standard normal (default), Student-t(3) (heavy tails) or a "
+                         "lattice (normal rounded to multiples of 1/16: many ties)")
     ap.add_argument("--rows", type=int, default=0)
     ap.add_argument("--cols", type=int, default=384)
     ap.add_argument("--channels", type=lambda t: tuple(int(v) for v in t.split("x")), nargs="*", default=[],
@@ -152,13 +156,14 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     n = int(a.n)
     for dt in (np.float64, np.float32):
-        x = rng.standard_normal(n).astype(dt)
+        x = {"normal": lambda: rng.standard_normal(n), "student3": lambda: rng.standard_t(3, n),
+             "lattice": lambda: np.round(rng.standard_normal(n) * 16) / 16}[a.dist]().astype(dt)
         p = one_pass(x, a.repeat)
         pw = numpy_pass(x, a.repeat, time.perf_counter)
         for b in a.bits:
             optimal_scale_data(x[:100000], Grid(b))  # kernels loaded
             t, tw, r = best_both(lambda: optimal_scale_data(x, Grid(b)), a.repeat)
-            print(f"n={n:.0e} {np.dtype(dt).name:>7} bits={b:>2}: CPU {t * 1e3:8.1f} ms = {t / p:6.1f} passes "
+            print(f"{a.dist} n={n:.0e} {np.dtype(dt).name:>7} bits={b:>2}: CPU {t * 1e3:8.1f} ms = {t / p:6.1f} passes "
                   f"(pass {p * 1e3:.1f} ms), wall {tw * 1e3:8.1f} ms = {tw / pw:6.1f} passes (pass {pw * 1e3:.1f} ms), "
                   f"scale {r.scale!r}, mse {r.extra['mse']!r}, scale_error/s {r.scale_error / r.scale:.1e}")
             if stages is not None:

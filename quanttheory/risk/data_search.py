@@ -41,6 +41,11 @@ ENV_BOUND = 2.0**-12
 HULL_RTOL = 2.0**-10
 HULL_KEEP = 6  # intervals refined at each end of a cluster
 SPLIT_JOINT = 4  # 7-8 bits: intervals up to 4x wider than the joint bound's limit are cut in 4
+# float32 histogram pass with integer bins (hist_ci32): flushed every CI32_FLUSH values (count field
+# < 2**23); below CI32_MAX_N values (bin sums exact: count * lower edge exact in float64, low-bit sums
+# below 2**63)
+CI32_FLUSH = 1 << 22
+CI32_MAX_N = 1 << 40
 MAX_SBINS = 1 << 18  # s-bins of the exact sweep (16 MB)  # breakpoints held in memory at once by the exact sweep
 
 
@@ -100,13 +105,23 @@ class _Hist:
         -0.0 counts on the negative side in ``n_neg``, which only informs), ``sum`` from the bins
         (pairwise sums of per-bin sums),
         ``sum_sq`` an *upper bound* from the bins (above the exact sum by at most ~``2**-2m / 6``
-        relative; only used as the initial upper bound of ``n MSE``)."""
+        relative; only used as the initial upper bound of ``n MSE``).
+
+        float32 (below ``CI32_MAX_N`` values): :func:`hist_ci32` keeps per bin one int64 (count and
+        the sum of the values' low mantissa bits), flushed to int64 totals every ``CI32_FLUSH``
+        values; a widening shifts the integer bins (:func:`ci32_shift`, the merged bins' exact sums
+        go to bin 0's float64 sum); the float64 ``(count, sum)`` bins come from
+        :func:`ci32_to_cs` (sums within ``2 u`` of the exact ones for bins ``j >= 1``, within
+        ``c eps`` for bin 0: inside the ``c eps`` that :func:`_sumsq_bounds` allows for)."""
         from ._kernels import data_hist as KH
 
         n = arr.size
         f32 = arr.dtype == np.float32 and arr.dtype.isnative
         it, mant, sgs, mask, bias = ((np.int32, 23, 31, 0x7FFFFFFF, 126) if f32 else
                                      (np.int64, 52, 63, 0x7FFFFFFFFFFFFFFF, 1022))
+        # float32: one scattered integer addition per value (:func:`hist_ci32`: count and the sum of
+        # the values' low bits per bin, exact), flushed to int64 totals every < 2**23 values
+        ci = f32 and n < CI32_MAX_N
         h = None
         for c in iter_chunks(arr):
             bits_c = c.view(it)
@@ -118,27 +133,46 @@ class _Hist:
                 e_hi = math.frexp(v0)[1] if v0 > 0 else (-125 if f32 else -1021) + HIST_OCTAVES
                 m, e_lo, nb = _hist_layout(n, bits, e_hi, f32)
                 h = np.zeros(2 * nb * 2)
-            i = 0
-            while True:
-                r = KH.hist_cs(c, bits_c, i, (e_lo + bias) << m, mant - m, sgs, mask, nb, h)
-                if r < 0:
-                    break
-                blk = np.abs(c[r:r + BLOCK].astype(np.float64))
-                vb = float(blk.max())
-                if not math.isfinite(vb) or vb > 1e154:
-                    return None
-                e_new = math.frexp(vb)[1]
-                m2, e_lo2, nb2 = _hist_layout(n, bits, e_new, f32)
-                if nb2 != nb or e_lo2 <= e_lo:
-                    return None  # range clamped at the smallest normal number: not by a shift
-                d = (e_lo2 - e_lo) << m  # bins 1..d merge into bin 0, the rest move down by d
-                hh = h.reshape(2, nb, 2)
-                new = np.zeros_like(hh)
-                new[:, 0] = hh[:, :d + 1].sum(axis=1)
-                new[:, 1:nb - d] = hh[:, d + 1:]
-                h = new.reshape(-1)
-                e_lo = e_lo2
-                i = r
+                if ci:
+                    if mant - m > 17 or n >= 1 << (52 - m):  # fields / c * lo exact: see hist_ci32
+                        ci = False
+                    else:
+                        hi = np.zeros(2 * nb, dtype=np.int64)
+                        C, L, s0 = np.zeros(2 * nb, dtype=np.int64), np.zeros(2 * nb, dtype=np.int64), np.zeros(2)
+            for j0 in range(0, c.size, CI32_FLUSH if ci else max(c.size, 1)):
+                j1 = min(c.size, j0 + (CI32_FLUSH if ci else c.size))
+                i = j0
+                while True:
+                    if ci:
+                        r = KH.hist_ci32(c, bits_c, i, j1, (e_lo + bias) << m, mant - m, nb, hi, s0)
+                    else:
+                        r = KH.hist_cs(c, bits_c, i, (e_lo + bias) << m, mant - m, sgs, mask, nb, h)
+                    if r < 0:
+                        break
+                    blk = np.abs(c[r:r + BLOCK].astype(np.float64))
+                    vb = float(blk.max())
+                    if not math.isfinite(vb) or vb > 1e154:
+                        return None
+                    e_new = math.frexp(vb)[1]
+                    m2, e_lo2, nb2 = _hist_layout(n, bits, e_new, f32)
+                    if nb2 != nb or e_lo2 <= e_lo:
+                        return None  # range clamped at the smallest normal number: not by a shift
+                    d = (e_lo2 - e_lo) << m  # bins 1..d merge into bin 0, the rest move down by d
+                    if ci:
+                        KH.ci32_flush(hi, nb, C, L)
+                        KH.ci32_shift(C, L, s0, nb, e_lo, m, d)
+                    else:
+                        hh = h.reshape(2, nb, 2)
+                        new = np.zeros_like(hh)
+                        new[:, 0] = hh[:, :d + 1].sum(axis=1)
+                        new[:, 1:nb - d] = hh[:, d + 1:]
+                        h = new.reshape(-1)
+                    e_lo = e_lo2
+                    i = r
+                if ci:
+                    KH.ci32_flush(hi, nb, C, L)
+        if ci:
+            KH.ci32_to_cs(C, L, s0, nb, e_lo, m, mant - m, h)
         hh = h.reshape(2, nb, 2)
         # the bins' sum-of-squares bounds (:func:`_sumsq_bounds`) and the prefix sums of both
         # histograms in one kernel loop

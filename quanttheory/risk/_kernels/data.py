@@ -490,6 +490,7 @@ def shist_chunk(x, A, B, iA, iB, s0, M, Tp, Tn, base, acc, sbuf, scount):
     inv = M / (B - A)
     h = (B - A) / M
     flag = np.empty(BLOCK, dtype=np.int32)
+    fw = flag.view(np.int64)  # BLOCK is even
     idx = np.empty(BLOCK, dtype=np.int64)
     ev_v = np.empty(EV_CAP)
     ev_k = np.empty(EV_CAP)
@@ -501,10 +502,24 @@ def shist_chunk(x, A, B, iA, iB, s0, M, Tp, Tn, base, acc, sbuf, scount):
         # then visited in a scalar loop (a branch per value in the vectorized loop costs ~2.5 ns)
         a0, a1, a2, a3, cnt = _shist_block(x, b0, b1, iA, iB, s0, Tm, Th, flag)
         if cnt > 0:
+            # sparse flags: compaction two at a time (one int64 test per pair; the pair's second
+            # slot past an odd block end is zeroed); either way the order of the points is kept
+            nf = b1 - b0
             c = 0
-            for t in range(b1 - b0):
-                idx[c] = t
-                c += flag[t] != 0
+            if cnt * 16 > nf:  # dense flags (e.g. many equal values): branchless, one by one
+                for t in range(nf):
+                    idx[c] = t
+                    c += flag[t] != 0
+            else:
+                if nf & 1:
+                    flag[nf] = 0
+                for w in range((nf + 1) >> 1):
+                    if fw[w] != 0:
+                        t = 2 * w
+                        idx[c] = t
+                        c += flag[t] != 0
+                        idx[c] = t + 1
+                        c += flag[t + 1] != 0
             w = 0
             for q in range(c):
                 t = idx[q]
