@@ -264,6 +264,7 @@ def certify(law, grid, scan, vals, s_guess, *, gap_target=1e-10, max_rounds=70, 
     vals = np.asarray(vals, dtype=float)
     ib = int(np.argmin(vals))
     best_s, best = float(scan[ib]), float(vals[ib])
+    rg = None
     if s_guess is not None:
         rg = float(Rf([s_guess])[0])
         if rg <= best:
@@ -293,6 +294,7 @@ def certify(law, grid, scan, vals, s_guess, *, gap_target=1e-10, max_rounds=70, 
     rounds = 0
     lbs = None
     prev_width = math.inf
+    convex, tried = None, math.inf
     while True:
         ub = best * (1 + 2 * EPS_R)
         # cheap first-order bound (Student t only) first, then the chord bound on what is left
@@ -308,6 +310,15 @@ def certify(law, grid, scan, vals, s_guess, *, gap_target=1e-10, max_rounds=70, 
         # allowance EPS_R keeps a hull of relative width ~ sqrt(EPS_R) alive; R' narrows it below)
         lo, hi, rlo, rhi, lbs, gap, width, stalled = step
         prev_width = width
+        # a hull on which R'' > 0 is proven needs no further rounds: R' is increasing there and one exact R'
+        # value at the local minimizer brackets the root (_convex_finish)
+        if s_guess is not None and width <= CONVEX_WIDTH and width < 0.5 * tried:
+            tried = width
+            a, b = float(lo.min()), float(hi.max())
+            if a <= s_guess <= b:
+                convex = _convex_finish(law, grid, bnd, a, b, float(s_guess), rg)
+                if convex is not None:
+                    break
         if (gap <= gap_target and (width <= hull_target or stalled)) or rounds >= max_rounds \
                 or lo.size * 2 > max_live:
             break
@@ -319,13 +330,30 @@ def certify(law, grid, scan, vals, s_guess, *, gap_target=1e-10, max_rounds=70, 
         lo, hi = np.concatenate([lo, mid]), np.concatenate([mid, hi])
         rlo, rhi = np.concatenate([rlo, rm]), np.concatenate([rm, rhi])
         rounds += 1
-    if gap > 1e-6:
-        return None
     a, b = float(lo.min()), float(hi.max())
     lower = float(lbs.min())
+    if convex is not None:
+        u, v = convex
+        s_opt, r_opt = float(s_guess), rg
+        scale_err = max(s_opt - u, v - s_opt)
+        if v > u:
+            _, U2 = bnd.f2(np.array([u]), np.array([v]), lower=False)
+            ru, rv = Rf([u, v])
+            lower = max(lower, float(min(ru, rv) * (1 - EPS_R) - pi2 * max(float(U2[0]), 0.0) * (v - u) ** 2 / 8))
+        gap = 1 - lower / best
+        if gap > 1e-6:
+            return None
+        how = ("sign of the exact R' at the scale, R' increasing on the hull (interval lower bound of R'' > 0 "
+               "over it)")
+        return dict(scale=s_opt, risk=r_opt, scale_error=scale_err, risk_lower_bound=min(lower, r_opt),
+                    method=METHOD.format(how=how),
+                    extra={"hull": (a, b), "rounds": rounds, "live_intervals": int(lo.size),
+                           "A_evaluations": bnd.evals, "bound_gap": gap})
+    if gap > 1e-6:
+        return None
     s_opt, r_opt = best_s, best
     if s_guess is not None and a <= s_guess <= b:  # the root of the exact R' (more precise than values)
-        s_opt, r_opt = float(s_guess), float(Rf([s_guess])[0])
+        s_opt, r_opt = float(s_guess), rg
     scale_err = max(s_opt - a, b - s_opt)
     how = "hull of the surviving intervals"
     # R' per cell costs ~2^b: a smaller budget at > 12 bits (scale_error then ~ the hull, ~1e-6)
@@ -340,17 +368,61 @@ def certify(law, grid, scan, vals, s_guess, *, gap_target=1e-10, max_rounds=70, 
             ru, rv = Rf([u, v])
             lower = max(lower, float(min(ru, rv) * (1 - EPS_R) - pi2 * max(float(U2[0]), 0.0) * (v - u) ** 2 / 8))
     return dict(scale=s_opt, risk=r_opt, scale_error=scale_err, risk_lower_bound=min(lower, r_opt),
-                method=("branch and bound with second-order interval bounds of R: certified (heavy_cert.py); "
-                        "exact R'' = pi^2 (2 E[K^2] - 2 s sum c^2 p(c s)) bounded by the monotone E[K^2] and the "
-                        f"unimodal densities, chord bound; scale_error from the {how}"),
+                method=METHOD.format(how=how),
                 extra={"hull": (a, b), "rounds": rounds, "live_intervals": int(lo.size),
                        "A_evaluations": bnd.evals, "bound_gap": gap})
+
+
+METHOD = ("branch and bound with second-order interval bounds of R: certified (heavy_cert.py); "
+          "exact R'' = pi^2 (2 E[K^2] - 2 s sum c^2 p(c s)) bounded by the monotone E[K^2] and the "
+          "unimodal densities, chord bound; scale_error from the {how}")
+
+CONVEX_WIDTH = 1e-3  # relative hull width below which the branch and bound tries to prove R'' > 0 on the hull
+
+
+def _convex_finish(law, grid, bnd, a, b, s0, r0):
+    """``(u, v)`` with every root of ``F'`` in ``[a, b]`` inside ``[u, v]``, or None (issue 20).
+
+    When the interval lower bound ``L2`` of ``F''`` over the whole hull ``[a, b]`` is > 0, ``F'`` increases
+    there, and with ``g0`` the computed ``F'(s0)``, ``e0`` its allowance (``EPS_D1 2 sqrt(A F)``, as in
+    :func:`_root_bracket`): ``F'(s0 - d) <= g0 + e0 - L2 d < 0`` for ``d > (g0 + e0)/L2`` and
+    ``F'(s0 + d) >= g0 - e0 + L2 d > 0`` for ``d > (e0 - g0)/L2``.  One ``F'`` value replaces the stepping
+    (~50 ``F'`` and ``F''``-bound evaluations).  The distances get a relative ``1e-9`` and 4 ulp of ``s0``
+    for their own rounding.  ``r0``: the curve value ``R(s0)`` (pi^2 included)."""
+    from .heavy import dmsqe
+
+    L2, _ = bnd.f2(np.array([a]), np.array([b]), lower=True)
+    L2 = float(L2[0])
+    if not L2 > 0 or r0 is None:
+        return None
+    g0 = dmsqe(law, grid, s0)
+    if g0 is None:
+        return None
+    A0 = float(bnd.A_up(np.array([s0]), np.array([1.0]))[0])
+    e0 = EPS_D1 * 2 * math.sqrt(max(A0, 0.0) * max(r0 / math.pi**2, 0.0)) + 1e-300
+    pad = 4 * math.ulp(s0)
+
+    def dists(L):
+        return max(g0 + e0, 0.0) / L * (1 + 1e-9) + pad, max(e0 - g0, 0.0) / L * (1 + 1e-9) + pad
+
+    dl, dr = dists(L2)
+    # the hull's L2 loses ~ its width (first order) against F''(s0): on D = 2 max(dl, dr) around s0 the
+    # interval bound is within ~D of F''(s0), and the distances it gives are valid when they are <= D
+    D = 2 * max(dl, dr)
+    x1, x2 = max(a, s0 - D), min(b, s0 + D)
+    if x2 > x1:
+        L2s = float(bnd.f2(np.array([x1]), np.array([x2]), lower=True)[0][0])
+        if L2s > L2:
+            dl2, dr2 = dists(L2s)
+            if s0 - dl2 >= x1 and s0 + dr2 <= x2:
+                dl, dr = dl2, dr2
+    return max(a, s0 - dl), min(b, s0 + dr)
 
 
 LADDER_K = (4, 22)  # the seed ladder's relative offsets 2^-k around the local minimizer
 
 
-def _seed_ladder(Rf, scan, vals, best_s, best, s_guess):
+def _seed_ladder(Rf, scan, vals, best_s, best, s_guess, k_range=LADDER_K):
     """The branch and bound's initial subdivision: the caller's scan plus, when the local minimizer
     ``s_guess`` lies inside it, the ladder ``s_guess (1 -+ 2^-k)``, ``k`` in ``LADDER_K``, and ``s_guess``
     itself, their curve values in one vectorized call (issue 20).  Any subdivision of ``[scan[0], scan[-1]]``
@@ -359,7 +431,7 @@ def _seed_ladder(Rf, scan, vals, best_s, best, s_guess):
     points and their values."""
     if s_guess is None or not scan[0] < s_guess < scan[-1]:
         return scan, vals
-    k = np.arange(LADDER_K[0], LADDER_K[1] + 1, dtype=float)
+    k = np.arange(k_range[0], k_range[1] + 1, dtype=float)
     d = float(s_guess) * 2.0 ** -k
     lad = np.concatenate([float(s_guess) - d, [float(s_guess)], float(s_guess) + d])
     lad = lad[(lad > scan[0]) & (lad < scan[-1])]

@@ -45,7 +45,10 @@ import math
 import numpy as np
 
 # one curve-value allowance (EPS_R) and one pruning step for the MSQE and QSin heavy-law certificates
-from .heavy_cert import EPS_R, OFFCENTRE_MAX, _shape_of, chord_prune, offcentre_ratio
+from .heavy_cert import EPS_R, OFFCENTRE_MAX, _seed_ladder, _shape_of, chord_prune, offcentre_ratio
+
+QSIN_STALL = 0.97  # a bisection round that leaves more than this fraction of the hull's width ends the search
+QSIN_LADDER_K = (4, 20)  # the seed ladder's offsets 2^-k (the hull stalls near 1e-6: the values' 1e-12 allowance)
 
 
 def covered(law) -> bool:
@@ -167,19 +170,32 @@ def certify_qsin(law, grid, S, V, s_best, r_best, *, gap_target=1e-10, hull_targ
     lb_inf = (pos + neg) * (1 - 1e-10)
     if not (lb0 > best * (1 + 2 * EPS_R) and lb_inf > best * (1 + 2 * EPS_R)):
         return None
+    # the initial subdivision: S plus the ladder ret_s (1 -+ 2^-k) (issue 20: the narrow intervals around the
+    # best point that ~15 bisection rounds, one curve call each, would otherwise reach)
+    n0 = S.size
+    S, V = _seed_ladder(lambda x: np.asarray(risk_curve(law, x, grid, "qsin"), dtype=float), S, V, ret_s,
+                        ret_r, ret_s, k_range=QSIN_LADDER_K)
+    evals = int(S.size - n0)
+    k = int(np.argmin(V))
+    if V[k] < best:
+        best = float(V[k])
+        if V[k] < ret_r * (1 - 4 * EPS_R):
+            ret_s, ret_r = float(S[k]), float(V[k])
     lo, hi = S[:-1].copy(), S[1:].copy()
     rlo, rhi = V[:-1].copy(), V[1:].copy()
-    rounds = evals = 0
+    rounds = 0
     prev_width = math.inf
     while True:
         ub = best * (1 + 2 * EPS_R)
         step = chord_prune(lo, hi, rlo, rhi, u2(lo), ub, best, prev_width)
         if step is None:
             return None
-        lo, hi, rlo, rhi, lbs, gap, width, stalled = step
+        lo, hi, rlo, rhi, lbs, gap, width, _ = step
+        # the seeded subdivision reaches the hull's scale at once; its ends shrink by the bisection rounds, until
+        # a round takes less than 3% off (issue 20: a hull at least as narrow as the unseeded search's)
+        stalled = width > QSIN_STALL * prev_width
         prev_width = width
-        if (gap <= gap_target and (width <= hull_target or stalled)) or rounds >= max_rounds \
-                or lo.size * 2 > max_live:
+        if (gap <= gap_target and stalled) or rounds >= max_rounds or lo.size * 2 > max_live:
             break
         mid = np.sqrt(lo * hi)
         rm = np.asarray(risk_curve(law, mid, grid, "qsin"), dtype=float)
