@@ -315,6 +315,14 @@ def certify(law, grid, scan, vals, s_guess, *, gap_target=1e-10, max_rounds=70, 
         if s_guess is not None and width <= CONVEX_WIDTH and width < 0.5 * tried:
             tried = width
             a, b = float(lo.min()), float(hi.max())
+            if not a <= s_guess <= b:  # the caller's local minimizer is not the global one (two dips):
+                from .heavy import refine_msqe  # the root of R' inside the hull instead
+
+                ref = refine_msqe(law, grid, a, b)
+                if ref is not None:
+                    s_guess, rg = float(ref[0]), float(Rf([ref[0]])[0])
+                    if rg <= best:
+                        best_s, best = s_guess, rg
             if a <= s_guess <= b:
                 convex = _convex_finish(law, grid, bnd, a, b, float(s_guess), rg)
                 if convex is not None:
