@@ -56,6 +56,8 @@ import numpy as np
 EPS_R = 1e-12      # relative accuracy allowance of the curve values R(s)
 EPS_AB = 1e-13     # relative allowance of the sums A, B
 EPS_D1 = 1e-12     # F' allowance, relative to 2 sqrt(A F)
+MIN_SPLIT = 2.0**-23  # relative width below which a B&B interval is not halved (the values' 1e-12 allowance keeps
+#                       a hull of relative width ~1e-6 alive: halving below ~1e-7 cannot shrink it)
 
 
 class _Comp:
@@ -175,6 +177,67 @@ def components(law):
     return out
 
 
+FAR_KMAX = 256  # cells per side summed by the granular bound of far_lower
+
+
+def far_lower(comps, grid, s1, s2):
+    """Cheap lower bound of ``R(s) = pi^2 F(s)`` over each ``[s1, s2]`` (arrays), first order in the width, for
+    the intervals far from the optimum that the chord bound cannot discard (issue 20):
+
+    * granular: every cell ``k`` (clipped end cells included: they contain their symmetric part) contributes
+      ``int (x - k s)^2 p >= min_cell p * s^3/12``; as ``s`` runs over ``[s1, s2]`` the cell stays inside
+      ``[(k - 1/2) s1, (k + 1/2) s2]`` (``k >= 1``; mirrored for ``k <= -1``; ``[-s2/2, s2/2]`` for ``k = 0``), over
+      which a unimodal density is smallest at an end: ``F(s) >= s1^3/12 sum_k min(p(left_k), p(right_k))``,
+      over ``|k| <= FAR_KMAX`` (the other cells add >= 0);
+    * clipping: ``F(s) >= E[(xi - r_t s)^2; xi > r_t s] + E[(xi - r_b s)^2; xi < r_b s]``, which does not increase
+      with ``s``: its value at ``s2``, from the closed-form upper partial moments where the clipping point is in
+      the component's tail (``z >= 0``: ``sig^2 (S2 - 2 z S1 + z^2 S0)``), less ``1e-11`` of the terms' magnitudes
+      (their tested accuracy is 1e-12), else 0.
+
+    Mixtures: weighted sums over the components (the ReLU's continuous part has no density below 0)."""
+    from ._kernels.heavy_cert import LAW_T
+    from .heavy import log_norm, upper_moments
+
+    s1 = np.asarray(s1, dtype=float)
+    s2 = np.asarray(s2, dtype=float)
+    if s1.size == 0:
+        return np.zeros(0)
+    k = np.arange(max(grid.r_b, -FAR_KMAX), min(grid.r_t, FAR_KMAX) + 1, dtype=float)
+    a1, a2, kk = s1[:, None], s2[:, None], k[None, :]
+    left = np.where(kk >= 1, (kk - 0.5) * a1, np.where(kk <= -1, (kk - 0.5) * a2, -0.5 * a2))
+    right = np.where(kk >= 1, (kk + 0.5) * a2, np.where(kk <= -1, (kk + 0.5) * a1, 0.5 * a2))
+    gran = np.zeros(s1.size)
+    clip = np.zeros(s1.size)
+    for cp in comps:
+        lc, sh, mu, sig = _shape_of(cp.base)
+        ln = log_norm(lc, sh)
+
+        def pdf(x):
+            z = (x - mu) / sig
+            with np.errstate(over="ignore", under="ignore"):
+                if lc == LAW_T:
+                    return np.exp(ln - 0.5 * (sh + 1.0) * np.log1p(z * z / sh)) / sig
+                return np.exp(ln - np.abs(z) ** sh) / sig
+
+        pm = np.minimum(pdf(left), pdf(right))
+        if cp.relu:
+            pm = np.where(left < 0, 0.0, pm)
+        gran += cp.w * pm.sum(axis=1)
+        with np.errstate(all="ignore"):
+            zb = (grid.r_t * s2 - mu) / sig
+            S0, S1, S2 = upper_moments(lc, sh, np.maximum(zb, 0.0))
+            t = S2 - 2 * zb * S1 + zb * zb * S0 - 1e-11 * (S2 + 2 * np.abs(zb) * S1 + zb * zb * S0)
+            c = np.where((zb >= 0) & np.isfinite(t), np.maximum(t, 0.0), 0.0)
+            if grid.r_b < 0 and not cp.relu:
+                za = (grid.r_b * s2 - mu) / sig  # E[(Z - za)^2; Z < za] = E[(Y + za)^2; Y > -za], Y = -Z
+                S0, S1, S2 = upper_moments(lc, sh, np.maximum(-za, 0.0))
+                t = S2 + 2 * za * S1 + za * za * S0 - 1e-11 * (S2 + 2 * np.abs(za) * S1 + za * za * S0)
+                c = c + np.where((za <= 0) & np.isfinite(t), np.maximum(t, 0.0), 0.0)
+        clip += cp.w * sig * sig * c
+    gran = gran * s1**3 / 12
+    return math.pi**2 * np.maximum(gran, clip) * (1 - 1e-12)
+
+
 class _Bounds:
     """Exact ``A(s)`` at anchor scales (cached) and the F'' interval bounds for a law and grid.
 
@@ -291,6 +354,9 @@ def certify(law, grid, scan, vals, s_guess, *, gap_target=1e-10, max_rounds=70, 
     from .heavy_optimum import _t_components, lower_bound as t_lower
 
     tcomps = _t_components(law)
+    # the law-free curvature bound F'' <= 2 E[K^2] <= 2 (m2/s1^2 + sqrt(m2)/s1 + 1/4) on [s1, s2] (|K| <= |xi|/s + 1/2,
+    # B >= 0): no 2^b sums, discards the far intervals before the exact bounds (issue 20)
+    m2c = sum(cp.w * float(cp.base.second_moment()) for cp in comps)
     rounds = 0
     lbs = None
     prev_width = math.inf
@@ -298,6 +364,11 @@ def certify(law, grid, scan, vals, s_guess, *, gap_target=1e-10, max_rounds=70, 
     while True:
         ub = best * (1 + 2 * EPS_R)
         # cheap first-order bound (Student t only) first, then the chord bound on what is left
+        crude = 2 * (m2c / lo**2 + math.sqrt(m2c) / lo + 0.25) * (1 + 1e-12)
+        keep = np.minimum(rlo, rhi) * (1 - EPS_R) - pi2 * crude * (hi - lo) ** 2 / 8 <= ub
+        lo, hi, rlo, rhi = lo[keep], hi[keep], rlo[keep], rhi[keep]
+        keep = far_lower(comps, grid, lo, hi) <= ub
+        lo, hi, rlo, rhi = lo[keep], hi[keep], rlo[keep], rhi[keep]
         if tcomps is not None:
             pre = t_lower(tcomps, grid, lo, hi)
             keep = pre <= ub
@@ -330,13 +401,19 @@ def certify(law, grid, scan, vals, s_guess, *, gap_target=1e-10, max_rounds=70, 
         if (gap <= gap_target and (width <= hull_target or stalled)) or rounds >= max_rounds \
                 or lo.size * 2 > max_live:
             break
+        # (intervals below the values' resolution stay whole once their bound is within the gap target)
+        wide = (hi / lo - 1 > MIN_SPLIT) | (lbs < best * (1 - gap_target))
+        if not wide.any():
+            break
+        lo0, hi0, rlo0, rhi0 = lo[~wide], hi[~wide], rlo[~wide], rhi[~wide]
+        lo, hi, rlo, rhi = lo[wide], hi[wide], rlo[wide], rhi[wide]
         mid = np.sqrt(lo * hi)
         rm = Rf(mid)
         j = int(np.argmin(rm))
         if rm[j] < best:
             best_s, best = float(mid[j]), float(rm[j])
-        lo, hi = np.concatenate([lo, mid]), np.concatenate([mid, hi])
-        rlo, rhi = np.concatenate([rlo, rm]), np.concatenate([rm, rhi])
+        lo, hi = np.concatenate([lo0, lo, mid]), np.concatenate([hi0, mid, hi])
+        rlo, rhi = np.concatenate([rlo0, rlo, rm]), np.concatenate([rhi0, rm, rhi])
         rounds += 1
     a, b = float(lo.min()), float(hi.max())
     lower = float(lbs.min())

@@ -45,7 +45,7 @@ import math
 import numpy as np
 
 # one curve-value allowance (EPS_R) and one pruning step for the MSQE and QSin heavy-law certificates
-from .heavy_cert import EPS_R, OFFCENTRE_MAX, _seed_ladder, _shape_of, chord_prune, offcentre_ratio
+from .heavy_cert import EPS_R, MIN_SPLIT, OFFCENTRE_MAX, _seed_ladder, _shape_of, chord_prune, offcentre_ratio
 
 QSIN_STALL = 0.97  # a bisection round that leaves more than this fraction of the hull's width ends the search
 QSIN_LADDER_K = (4, 20)  # the seed ladder's offsets 2^-k (the hull stalls near 1e-6: the values' 1e-12 allowance)
@@ -197,6 +197,15 @@ def certify_qsin(law, grid, S, V, s_best, r_best, *, gap_target=1e-10, hull_targ
         prev_width = width
         if (gap <= gap_target and stalled) or rounds >= max_rounds or lo.size * 2 > max_live:
             break
+        # intervals below the values' resolution whose bound is within the gap target stay whole (issue 20: the
+        # seeded ladder's innermost intervals, which no bound can discard, would otherwise double every round)
+        wide = (hi / lo - 1 > MIN_SPLIT) | (lbs < best * (1 - 4 * EPS_R))
+        wide[np.argmin(lo)] = wide[np.argmax(hi)] = True  # the hull's two end intervals always (its width)
+        wide &= hi / lo - 1 > 1e-15
+        if not wide.any():
+            break
+        lo0, hi0, rlo0, rhi0 = lo[~wide], hi[~wide], rlo[~wide], rhi[~wide]
+        lo, hi, rlo, rhi = lo[wide], hi[wide], rlo[wide], rhi[wide]
         mid = np.sqrt(lo * hi)
         rm = np.asarray(risk_curve(law, mid, grid, "qsin"), dtype=float)
         evals += mid.size
@@ -207,8 +216,8 @@ def certify_qsin(law, grid, S, V, s_best, r_best, *, gap_target=1e-10, hull_targ
             best = float(rm[k])  # the upper bound
             if rm[k] < ret_r * (1 - 4 * EPS_R):  # the returned scale moves only for a real improvement
                 ret_s, ret_r = float(mid[k]), float(rm[k])
-        lo, hi = np.concatenate([lo, mid]), np.concatenate([mid, hi])
-        rlo, rhi = np.concatenate([rlo, rm]), np.concatenate([rm, rhi])
+        lo, hi = np.concatenate([lo0, lo, mid]), np.concatenate([hi0, mid, hi])
+        rlo, rhi = np.concatenate([rlo0, rlo, rm]), np.concatenate([rhi0, rm, rhi])
         rounds += 1
     if gap > max_gap:
         return None
