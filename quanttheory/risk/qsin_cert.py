@@ -199,7 +199,7 @@ def certify_qsin(law, grid, S, V, s_best, r_best, *, gap_target=1e-10, hull_targ
             break
         # intervals below the values' resolution whose bound is within the gap target stay whole (issue 20: the
         # seeded ladder's innermost intervals, which no bound can discard, would otherwise double every round)
-        wide = (hi / lo - 1 > MIN_SPLIT) | (lbs < best * (1 - 4 * EPS_R))
+        wide = (hi / lo - 1 > MIN_SPLIT) | (lbs < best * (1 - 1.5 * EPS_R))
         wide[np.argmin(lo)] = wide[np.argmax(hi)] = True  # the hull's two end intervals always (its width)
         wide &= hi / lo - 1 > 1e-15
         if not wide.any():
