@@ -392,8 +392,9 @@ def refine_msqe(law, grid, a: float, b: float):
     """Root of the exact MSQE derivative in ``[a, b]``: ``(s, scale_error)`` or None.
 
     Illinois false position on the sign-changing bracket, a bisection step whenever the bracket did not
-    halve over the last three steps, down to adjacent floats (issue 20: ~10 derivative evaluations instead
-    of ~55 for plain bisection; the same final bracket property ``R'(lo) < 0 < R'(hi)``).
+    halve over the last three steps, down to a bracket of 1e-14 relative width (issue 20: ~10 derivative
+    evaluations instead of ~55 for plain bisection to adjacent floats; the same final bracket property
+    ``R'(lo) < 0 < R'(hi)``; the value errors of R' make its root uncertain by ~1e-12 relative anyway).
     ``scale_error`` = ``err(R') / R''(s)`` with ``err(R')`` = 1e-12 of the size of the terms of R'
     and ``R''`` by a central difference of the exact R' (a local estimate, not a bound).
     """
@@ -405,7 +406,7 @@ def refine_msqe(law, grid, a: float, b: float):
     last, widths = 0, [hi - lo]
     for _ in range(200):
         mid = 0.5 * (lo + hi)
-        if not lo < mid < hi:
+        if not lo < mid < hi or hi - lo <= 1e-14 * hi:  # (far below err(R') / R'', ~1e-12 relative)
             break
         m = hi - ghi * (hi - lo) / (ghi - glo)
         if len(widths) > 3 and widths[-1] > 0.5 * widths[-4] or not lo < m < hi:

@@ -177,7 +177,7 @@ def components(law):
     return out
 
 
-FAR_KMAX = 256  # cells per side summed by the granular bound of far_lower
+FAR_KMAX = 64  # cells per side summed by the granular bound of far_lower (far from the optimum: few cells)
 
 
 def far_lower(comps, grid, s1, s2):
@@ -367,12 +367,12 @@ def certify(law, grid, scan, vals, s_guess, *, gap_target=1e-10, max_rounds=70, 
         crude = 2 * (m2c / lo**2 + math.sqrt(m2c) / lo + 0.25) * (1 + 1e-12)
         keep = np.minimum(rlo, rhi) * (1 - EPS_R) - pi2 * crude * (hi - lo) ** 2 / 8 <= ub
         lo, hi, rlo, rhi = lo[keep], hi[keep], rlo[keep], rhi[keep]
-        keep = far_lower(comps, grid, lo, hi) <= ub
-        lo, hi, rlo, rhi = lo[keep], hi[keep], rlo[keep], rhi[keep]
         if tcomps is not None:
             pre = t_lower(tcomps, grid, lo, hi)
             keep = pre <= ub
             lo, hi, rlo, rhi = lo[keep], hi[keep], rlo[keep], rhi[keep]
+        keep = far_lower(comps, grid, lo, hi) <= ub
+        lo, hi, rlo, rhi = lo[keep], hi[keep], rlo[keep], rhi[keep]
         _, U2 = bnd.f2(lo, hi, lower=False)
         step = chord_prune(lo, hi, rlo, rhi, pi2 * np.maximum(U2, 0.0), ub, best, prev_width)
         if step is None:
