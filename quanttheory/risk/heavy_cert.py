@@ -33,7 +33,22 @@ is discarded, the others are halved (geometric midpoint).  The brackets ``(0, s_
 ``[s_max, inf)`` are closed by the monotone clipping error ``C(s) >= C(s_min)`` and by
 ``F(s) >= E[xi^2; |xi| < s_max/2]`` (every ``|x| < s/2`` quantizes to 0).
 
-**Scale error.**  On the surviving hull, ``F'`` is evaluated (exactly, per cell) on a subdivision;
+**Start and cheap filters (issue 20).**  The initial subdivision is the caller's scan plus the ladder
+``s_g (1 -+ 2^-k)``, ``k = 4..22``, around the caller's local minimizer ``s_g`` (one vectorized curve call), so
+the intervals near the optimum are narrow from the first round.  Before the exact ``F''`` bounds (2^b terms per
+interval) an interval is dropped by the chord bound with the law-free ``F'' <= 2 E[K^2] <= 2 (m2/s1^2 +
+sqrt(m2)/s1 + 1/4)``, by the first-order bound of :mod:`.heavy_optimum` (Student t), and by :func:`far_lower`
+(granular: ``F(s) >= s1^3/12 sum_k min p`` over each cell's range; clipping: monotone in ``s``).  Intervals
+narrower than ``MIN_SPLIT`` whose bound is within ``4 EPS_R`` of the best value are not halved any more.
+
+**Convex finish (issue 20).**  Once the hull is narrower than ``CONVEX_WIDTH``, the interval lower bound ``L2`` of
+``F''`` over the whole hull is computed; if it is > 0, ``F'`` increases on the hull and one exact ``F'(s0)`` at the
+root ``s0`` of the exact ``R'`` brackets every minimizer: ``F'(s0 - d) <= g0 + e0 - L2 d < 0`` for
+``d > (g0 + e0)/L2`` (mirrored on the right), with ``L2`` recomputed over ``s0 -+ 2 d`` (within ~d of ``F''(s0)``).
+If the caller's ``s0`` is outside the hull (a lower dip elsewhere), the root of ``R'`` inside the hull is taken.
+Where ``L2 > 0`` cannot be shown, the stepping below.
+
+**Scale error (fallback).**  On the surviving hull, ``F'`` is evaluated (exactly, per cell) on a subdivision;
 a sub-interval ``[u1, u2]`` has ``F' < 0`` throughout when ``F'(u1) + U2+ (u2 - u1) < 0`` (and
 ``F' > 0`` when ``F'(u2) - U2+ (u2 - u1) > 0``).  Every global minimizer is a root of ``F'`` inside
 the hull, so it lies in the sub-intervals not excluded; their span is ``scale_error``.  Where

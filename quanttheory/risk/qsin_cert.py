@@ -24,11 +24,13 @@ terms are taken exactly at ``s1`` (they decrease with s).  The chord bound then 
 ``min_[s1,s2] R >= min(R(s1), R(s2)) - U2(s1) (s2 - s1)^2 / 8``: a second-order loss, so the bound closes
 onto the curve, whatever the number of dips (off-centre narrow laws: one per lattice alignment).
 
-Branch and bound in ``log s`` from the caller's scan merged with its alignment candidates (the
-upper bound is the caller's best point: Brent refinements of the lowest local minima), discarding
-intervals whose bound exceeds ``R_best (1 + 2e-12)``, halving the others (one vectorized curve call per
-round), until the bound gap is <= ``gap_target`` and the hull stops shrinking (the 1e-12 value
-allowance keeps a hull of relative width ~1e-6 alive).  Brackets: ``R(s) >= pi^2 (T_a + T_b)(s_min)`` for
+Branch and bound in ``log s`` from the caller's scan merged with its alignment candidates and (issue 20)
+the ladder ``s_b (1 -+ 2^-k)``, ``k = 4..20``, around the best point ``s_b`` (the upper bound: Brent refinements
+of the lowest local minima), discarding intervals whose bound exceeds ``R_best (1 + 2e-12)``, halving the
+others (one vectorized curve call per round; intervals narrower than ``2^-23`` whose bound is within
+``1.5 EPS_R`` of the best value stay whole, the hull's two end intervals are always halved), until the bound gap
+is <= ``gap_target`` and a round takes less than 3% off the hull (the 1e-12 value allowance keeps a hull of
+relative width ~1e-6 alive).  Brackets: ``R(s) >= pi^2 (T_a + T_b)(s_min)`` for
 ``s <= s_min`` (the clipping part does not increase with s) and ``R(s) >= 4 E[xi^2; |xi| < s_max/2]`` for
 ``s >= s_max`` (``s^2 sin^2(pi x/s) >= 4 x^2`` and ``pi^2 x^2 >= 4 x^2`` for ``|x| <= s/2``; on a side of 0
 without grid points, ``r_t = 0`` or ``r_b = 0``, all of that side is clipped at 0: ``pi^2 E[xi^2; that side]``).
