@@ -27,8 +27,8 @@ onto the curve, whatever the number of dips (off-centre narrow laws: one per lat
 Branch and bound in ``log s`` from the caller's scan merged with its alignment candidates and (issue 20)
 the ladder ``s_b (1 -+ 2^-k)``, ``k = 4..20``, around the best point ``s_b`` (the upper bound: Brent refinements
 of the lowest local minima), discarding intervals whose bound exceeds ``R_best (1 + 2e-12)``, halving the
-others (one vectorized curve call per round; intervals narrower than ``2^-23`` whose bound is within
-``1.5 EPS_R`` of the best value stay whole, the hull's two end intervals are always halved), until the bound gap
+others (one vectorized curve call per round; intervals narrower than ``2^-20`` whose chord loss is below
+``EPS_R / 2`` stay whole, the hull's two end intervals are always halved), until the bound gap
 is <= ``gap_target`` and a round takes less than 3% off the hull (the 1e-12 value allowance keeps a hull of
 relative width ~1e-6 alive).  Brackets: ``R(s) >= pi^2 (T_a + T_b)(s_min)`` for
 ``s <= s_min`` (the clipping part does not increase with s) and ``R(s) >= 4 E[xi^2; |xi| < s_max/2]`` for
@@ -47,9 +47,11 @@ import math
 import numpy as np
 
 # one curve-value allowance (EPS_R) and one pruning step for the MSQE and QSin heavy-law certificates
-from .heavy_cert import EPS_R, MIN_SPLIT, OFFCENTRE_MAX, _seed_ladder, _shape_of, chord_prune, offcentre_ratio
+from .heavy_cert import EPS_R, OFFCENTRE_MAX, _seed_ladder, _shape_of, chord_prune, offcentre_ratio
 
 QSIN_STALL = 0.97  # a bisection round that leaves more than this fraction of the hull's width ends the search
+QSIN_MIN_SPLIT = 2.0**-20  # inside the hull, narrower intervals are halved only for the bound gap (the hull's
+#                            extent comes from its two end intervals, always halved)
 QSIN_LADDER_K = (4, 20)  # the seed ladder's offsets 2^-k (the hull stalls near 1e-6: the values' 1e-12 allowance)
 
 
@@ -189,9 +191,12 @@ def certify_qsin(law, grid, S, V, s_best, r_best, *, gap_target=1e-10, hull_targ
     prev_width = math.inf
     while True:
         ub = best * (1 + 2 * EPS_R)
-        step = chord_prune(lo, hi, rlo, rhi, u2(lo), ub, best, prev_width)
+        curv = u2(lo)
+        step = chord_prune(lo, hi, rlo, rhi, curv, ub, best, prev_width)
         if step is None:
             return None
+        kept = np.isin(lo, step[0])  # (chord_prune keeps the order; lo values are distinct)
+        curv = curv[kept] if kept.sum() == step[0].size else u2(step[0])
         lo, hi, rlo, rhi, lbs, gap, width, _ = step
         # the seeded subdivision reaches the hull's scale at once; its ends shrink by the bisection rounds, until
         # a round takes less than 3% off (issue 20: a hull at least as narrow as the unseeded search's)
@@ -199,9 +204,10 @@ def certify_qsin(law, grid, S, V, s_best, r_best, *, gap_target=1e-10, hull_targ
         prev_width = width
         if (gap <= gap_target and stalled) or rounds >= max_rounds or lo.size * 2 > max_live:
             break
-        # intervals below the values' resolution whose bound is within the gap target stay whole (issue 20: the
-        # seeded ladder's innermost intervals, which no bound can discard, would otherwise double every round)
-        wide = (hi / lo - 1 > MIN_SPLIT) | (lbs < best * (1 - 1.5 * EPS_R))
+        # intervals narrower than QSIN_MIN_SPLIT whose chord loss is below EPS_R / 2 stay whole (issue 20: the
+        # seeded ladder's innermost intervals, which no bound can discard, would otherwise double every round;
+        # halving them cannot bring their bound above min(R(lo), R(hi)) (1 - EPS_R))
+        wide = (hi / lo - 1 > QSIN_MIN_SPLIT) | (curv * (hi - lo) ** 2 / 8 > 0.5 * EPS_R * best)
         wide[np.argmin(lo)] = wide[np.argmax(hi)] = True  # the hull's two end intervals always (its width)
         wide &= hi / lo - 1 > 1e-15
         if not wide.any():
