@@ -28,7 +28,7 @@ Branch and bound in ``log s`` from the caller's scan merged with its alignment c
 the ladder ``s_b (1 -+ 2^-k)``, ``k = 4..20``, around the best point ``s_b`` (the upper bound: Brent refinements
 of the lowest local minima), discarding intervals whose bound exceeds ``R_best (1 + 2e-12)``, halving the
 others (one vectorized curve call per round; intervals narrower than ``2^-20`` whose chord loss is below
-``EPS_R / 2`` stay whole, the hull's two end intervals are always halved), until the bound gap
+``EPS_R / 20`` stay whole, the hull's two end intervals are always halved), until the bound gap
 is <= ``gap_target`` and a round takes less than 3% off the hull (the 1e-12 value allowance keeps a hull of
 relative width ~1e-6 alive).  Brackets: ``R(s) >= pi^2 (T_a + T_b)(s_min)`` for
 ``s <= s_min`` (the clipping part does not increase with s) and ``R(s) >= 4 E[xi^2; |xi| < s_max/2]`` for
@@ -204,10 +204,10 @@ def certify_qsin(law, grid, S, V, s_best, r_best, *, gap_target=1e-10, hull_targ
         prev_width = width
         if (gap <= gap_target and stalled) or rounds >= max_rounds or lo.size * 2 > max_live:
             break
-        # intervals narrower than QSIN_MIN_SPLIT whose chord loss is below EPS_R / 2 stay whole (issue 20: the
+        # intervals narrower than QSIN_MIN_SPLIT whose chord loss is below EPS_R / 20 stay whole (issue 20: the
         # seeded ladder's innermost intervals, which no bound can discard, would otherwise double every round;
         # halving them cannot bring their bound above min(R(lo), R(hi)) (1 - EPS_R))
-        wide = (hi / lo - 1 > QSIN_MIN_SPLIT) | (curv * (hi - lo) ** 2 / 8 > 0.5 * EPS_R * best)
+        wide = (hi / lo - 1 > QSIN_MIN_SPLIT) | (curv * (hi - lo) ** 2 / 8 > 0.05 * EPS_R * best)
         wide[np.argmin(lo)] = wide[np.argmax(hi)] = True  # the hull's two end intervals always (its width)
         wide &= hi / lo - 1 > 1e-15
         if not wide.any():
