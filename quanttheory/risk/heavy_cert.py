@@ -477,13 +477,15 @@ METHOD = ("branch and bound with second-order interval bounds of R: certified (h
           "exact R'' = pi^2 (2 E[K^2] - 2 s sum c^2 p(c s)) bounded by the monotone E[K^2] and the "
           "unimodal densities, chord bound; scale_error from the {how}")
 
+CONVEX_PIECES = 256  # at most this many pieces of the hull for the R'' > 0 proof
 CONVEX_WIDTH = 1e-3  # relative hull width below which the branch and bound tries to prove R'' > 0 on the hull
 
 
 def _convex_finish(law, grid, bnd, a, b, s0, r0):
     """``(u, v)`` with every root of ``F'`` in ``[a, b]`` inside ``[u, v]``, or None (issue 20).
 
-    When the interval lower bound ``L2`` of ``F''`` over the whole hull ``[a, b]`` is > 0, ``F'`` increases
+    When the interval lower bound ``L2`` of ``F''`` over the whole hull ``[a, b]`` (or, where that one is <= 0,
+    over each of up to ``CONVEX_PIECES`` pieces of it: the bound loses ~ width x 2^b) is > 0, ``F'`` increases
     there, and with ``g0`` the computed ``F'(s0)``, ``e0`` its allowance (``EPS_D1 2 sqrt(A F)``, as in
     :func:`_root_bracket`): ``F'(s0 - d) <= g0 + e0 - L2 d < 0`` for ``d > (g0 + e0)/L2`` and
     ``F'(s0 + d) >= g0 - e0 + L2 d > 0`` for ``d > (e0 - g0)/L2``.  One ``F'`` value replaces the stepping
@@ -491,10 +493,21 @@ def _convex_finish(law, grid, bnd, a, b, s0, r0):
     for their own rounding.  ``r0``: the curve value ``R(s0)`` (pi^2 included)."""
     from .heavy import dmsqe
 
-    L2, _ = bnd.f2(np.array([a]), np.array([b]), lower=True)
-    L2 = float(L2[0])
-    if not L2 > 0 or r0 is None:
+    if r0 is None:
         return None
+    L2, U2 = bnd.f2(np.array([a]), np.array([b]), lower=True)
+    L2, U2 = float(L2[0]), float(U2[0])
+    if not L2 > 0:
+        # the bound loses ~ the hull's width times 2^b (first order): at high bit widths prove F'' > 0 piece by
+        # piece over a subdivision of the hull (F' then increases on each piece, hence on the hull)
+        if not L2 + U2 > 0:
+            return None
+        n = int(min(CONVEX_PIECES, math.ceil(4 * (U2 - L2) / (U2 + L2))))
+        edges = np.geomspace(a, b, n + 1)
+        edges[0], edges[-1] = a, b
+        L2 = float(bnd.f2(edges[:-1], edges[1:], lower=True)[0].min())
+        if not L2 > 0:
+            return None
     g0 = dmsqe(law, grid, s0)
     if g0 is None:
         return None
