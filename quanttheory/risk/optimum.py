@@ -411,7 +411,14 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
             )
         lo_i, hi_i = max(ib - 1, 0), min(ib + 1, scan.size - 1)
         extra = {"scan_local_minima": [float(scan[i]) for i in loc_idx]}
-        if reg.code == CODE_SINREQ or reg.code == CODE_MSQE:
+        ref = None
+        if reg.code == CODE_MSQE and not bounds:  # laws with an exact R' (Student t, gennorm, mixtures)
+            from .heavy import refine_msqe
+
+            ref = refine_msqe(dist, grid, float(scan[lo_i]), float(scan[hi_i]))
+        if ref is not None:  # Brent's result would be replaced by the root of R' below (issue 20: not computed)
+            s_opt, r_opt, s_err = ref[0], R(ref[0]), ref[1]
+        elif reg.code == CODE_SINREQ or reg.code == CODE_MSQE:
             s_opt, r_opt = _brent_log(R, float(scan[lo_i]), float(scan[ib]), float(scan[hi_i]), float(vals[ib]),
                                       tol=1e-11)
             if r_opt > vals[ib]:
@@ -433,13 +440,11 @@ def optimal_scale(dist, grid, regularizer="msqe", *, axis=None, rtol: float = 1e
         res = dict(scale=s_opt, risk=r_opt, scale_error=s_err,
                    risk_lower_bound=0.0 if reg.code == CODE_SINREQ else float("nan"), method=method,
                    extra=extra)
-        if reg.code == CODE_MSQE and not bounds:  # laws with an exact R' (Student t, gennorm, mixtures)
-            from .heavy import refine_msqe
-
-            ref = refine_msqe(dist, grid, float(scan[lo_i]), float(scan[hi_i]))
+        if reg.code == CODE_MSQE and not bounds:
             if ref is not None:
-                res.update(scale=ref[0], risk=R(ref[0]), scale_error=ref[1],
-                           method="log-scan (161 points) + bisection on the exact R' in the best scan bracket; "
+                res.update(scale=s_opt, risk=r_opt, scale_error=s_err,
+                           method="log-scan (161 points) + the root of the exact R' in the best scan bracket "
+                                  "(safeguarded false position); "
                                   "not certified (global minimality rests on the scan; scale_error is "
                                   "err(R') / R'' at s*, a local estimate)")
             from .heavy_optimum import certify_into  # Student t / ReLU / t mixtures: certified hull

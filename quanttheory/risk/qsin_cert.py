@@ -24,11 +24,13 @@ terms are taken exactly at ``s1`` (they decrease with s).  The chord bound then 
 ``min_[s1,s2] R >= min(R(s1), R(s2)) - U2(s1) (s2 - s1)^2 / 8``: a second-order loss, so the bound closes
 onto the curve, whatever the number of dips (off-centre narrow laws: one per lattice alignment).
 
-Branch and bound in ``log s`` from the caller's scan merged with its alignment candidates (the
-upper bound is the caller's best point: Brent refinements of the lowest local minima), discarding
-intervals whose bound exceeds ``R_best (1 + 2e-12)``, halving the others (one vectorized curve call per
-round), until the bound gap is <= ``gap_target`` and the hull stops shrinking (the 1e-12 value
-allowance keeps a hull of relative width ~1e-6 alive).  Brackets: ``R(s) >= pi^2 (T_a + T_b)(s_min)`` for
+Branch and bound in ``log s`` from the caller's scan merged with its alignment candidates and (issue 20)
+the ladder ``s_b (1 -+ 2^-k)``, ``k = 4..20``, around the best point ``s_b`` (the upper bound: Brent refinements
+of the lowest local minima), discarding intervals whose bound exceeds ``R_best (1 + 2e-12)``, halving the
+others (one vectorized curve call per round; intervals narrower than ``2^-20`` whose chord loss is below
+``EPS_R / 20`` stay whole, the hull's two end intervals are always halved), until the bound gap
+is <= ``gap_target`` and a round takes less than 3% off the hull (the 1e-12 value allowance keeps a hull of
+relative width ~1e-6 alive).  Brackets: ``R(s) >= pi^2 (T_a + T_b)(s_min)`` for
 ``s <= s_min`` (the clipping part does not increase with s) and ``R(s) >= 4 E[xi^2; |xi| < s_max/2]`` for
 ``s >= s_max`` (``s^2 sin^2(pi x/s) >= 4 x^2`` and ``pi^2 x^2 >= 4 x^2`` for ``|x| <= s/2``; on a side of 0
 without grid points, ``r_t = 0`` or ``r_b = 0``, all of that side is clipped at 0: ``pi^2 E[xi^2; that side]``).
@@ -45,7 +47,12 @@ import math
 import numpy as np
 
 # one curve-value allowance (EPS_R) and one pruning step for the MSQE and QSin heavy-law certificates
-from .heavy_cert import EPS_R, OFFCENTRE_MAX, _shape_of, chord_prune, offcentre_ratio
+from .heavy_cert import EPS_R, OFFCENTRE_MAX, _seed_ladder, _shape_of, chord_prune, offcentre_ratio
+
+QSIN_STALL = 0.97  # a bisection round that leaves more than this fraction of the hull's width ends the search
+QSIN_MIN_SPLIT = 2.0**-20  # inside the hull, narrower intervals are halved only for the bound gap (the hull's
+#                            extent comes from its two end intervals, always halved)
+QSIN_LADDER_K = (4, 20)  # the seed ladder's offsets 2^-k (the hull stalls near 1e-6: the values' 1e-12 allowance)
 
 
 def covered(law) -> bool:
@@ -167,20 +174,46 @@ def certify_qsin(law, grid, S, V, s_best, r_best, *, gap_target=1e-10, hull_targ
     lb_inf = (pos + neg) * (1 - 1e-10)
     if not (lb0 > best * (1 + 2 * EPS_R) and lb_inf > best * (1 + 2 * EPS_R)):
         return None
+    # the initial subdivision: S plus the ladder ret_s (1 -+ 2^-k) (issue 20: the narrow intervals around the
+    # best point that ~15 bisection rounds, one curve call each, would otherwise reach)
+    n0 = S.size
+    S, V = _seed_ladder(lambda x: np.asarray(risk_curve(law, x, grid, "qsin"), dtype=float), S, V, ret_s,
+                        ret_r, ret_s, k_range=QSIN_LADDER_K)
+    evals = int(S.size - n0)
+    k = int(np.argmin(V))
+    if V[k] < best:
+        best = float(V[k])
+        if V[k] < ret_r * (1 - 4 * EPS_R):
+            ret_s, ret_r = float(S[k]), float(V[k])
     lo, hi = S[:-1].copy(), S[1:].copy()
     rlo, rhi = V[:-1].copy(), V[1:].copy()
-    rounds = evals = 0
+    rounds = 0
     prev_width = math.inf
     while True:
         ub = best * (1 + 2 * EPS_R)
-        step = chord_prune(lo, hi, rlo, rhi, u2(lo), ub, best, prev_width)
+        curv = u2(lo)
+        step = chord_prune(lo, hi, rlo, rhi, curv, ub, best, prev_width)
         if step is None:
             return None
-        lo, hi, rlo, rhi, lbs, gap, width, stalled = step
+        kept = np.isin(lo, step[0])  # (chord_prune keeps the order; lo values are distinct)
+        curv = curv[kept] if kept.sum() == step[0].size else u2(step[0])
+        lo, hi, rlo, rhi, lbs, gap, width, _ = step
+        # the seeded subdivision reaches the hull's scale at once; its ends shrink by the bisection rounds, until
+        # a round takes less than 3% off (issue 20: a hull at least as narrow as the unseeded search's)
+        stalled = width > QSIN_STALL * prev_width
         prev_width = width
-        if (gap <= gap_target and (width <= hull_target or stalled)) or rounds >= max_rounds \
-                or lo.size * 2 > max_live:
+        if (gap <= gap_target and stalled) or rounds >= max_rounds or lo.size * 2 > max_live:
             break
+        # intervals narrower than QSIN_MIN_SPLIT whose chord loss is below EPS_R / 20 stay whole (issue 20: the
+        # seeded ladder's innermost intervals, which no bound can discard, would otherwise double every round;
+        # halving them cannot bring their bound above min(R(lo), R(hi)) (1 - EPS_R))
+        wide = (hi / lo - 1 > QSIN_MIN_SPLIT) | (curv * (hi - lo) ** 2 / 8 > 0.05 * EPS_R * best)
+        wide[np.argmin(lo)] = wide[np.argmax(hi)] = True  # the hull's two end intervals always (its width)
+        wide &= hi / lo - 1 > 1e-15
+        if not wide.any():
+            break
+        lo0, hi0, rlo0, rhi0 = lo[~wide], hi[~wide], rlo[~wide], rhi[~wide]
+        lo, hi, rlo, rhi = lo[wide], hi[wide], rlo[wide], rhi[wide]
         mid = np.sqrt(lo * hi)
         rm = np.asarray(risk_curve(law, mid, grid, "qsin"), dtype=float)
         evals += mid.size
@@ -191,8 +224,8 @@ def certify_qsin(law, grid, S, V, s_best, r_best, *, gap_target=1e-10, hull_targ
             best = float(rm[k])  # the upper bound
             if rm[k] < ret_r * (1 - 4 * EPS_R):  # the returned scale moves only for a real improvement
                 ret_s, ret_r = float(mid[k]), float(rm[k])
-        lo, hi = np.concatenate([lo, mid]), np.concatenate([mid, hi])
-        rlo, rhi = np.concatenate([rlo, rm]), np.concatenate([rm, rhi])
+        lo, hi = np.concatenate([lo0, lo, mid]), np.concatenate([hi0, mid, hi])
+        rlo, rhi = np.concatenate([rlo0, rlo, rm]), np.concatenate([rhi0, rm, rhi])
         rounds += 1
     if gap > max_gap:
         return None
