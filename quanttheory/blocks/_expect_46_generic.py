@@ -690,14 +690,22 @@ def _split_tail_budget(g, default, harm, errc):
     n = len(g)
     if n == 0:
         return []
-    g = np.asarray(g, float)
-    B = float(np.sum(g * np.asarray(default, float)))
     K = max(h.size for h in harm)
     H = np.full((n, K), np.inf)
     E = np.full((n, K), np.inf)
     for i in range(n):
         H[i, :harm[i].size] = harm[i]
         E[i, :errc[i].size] = errc[i]
+    return _split_tail_budget_mat(g, default, H, E)
+
+
+def _split_tail_budget_mat(g, default, H, E):
+    """:func:`_split_tail_budget` with the curves as rows of ``H``, ``E`` (padded with ``inf``)."""
+    n = len(g)
+    if n == 0:
+        return []
+    g = np.asarray(g, float)
+    B = float(np.sum(g * np.asarray(default, float)))
     GE = g[:, None] * E
 
     def pick(lam):
@@ -719,7 +727,7 @@ def _split_tail_budget(g, default, harm, errc):
     return list(E[np.arange(n), idx] * (1.0 + 1e-12))
 
 
-def telescoped_4over6_generic(dist, bf, c, S, tol):
+def telescoped_4over6_generic(dist, bf, c, S, tol, fast=True):
     """``(mse, error bound, ends, harmonics)`` of the ``4over6`` rule for a law accepted by :func:`components`
     (E4M3 scales, ``k >= 3``): telescoped over the pieces of ``_pieces_4over6``, as
     ``expectation_min._telescoped_4over6`` without the rates."""
@@ -754,7 +762,26 @@ def telescoped_4over6_generic(dist, bf, c, S, tol):
             elist.append((float(m), float(X6[i]), float(X4[i])))
             einfo.append((g, sg, ea))
     ends = len(elist)
-    prep = _prepare_ends(dist, comps, bf.fmt, elist, k, [e[2] for e in einfo])
+    if fast:
+        t_, e_, harm = _ends_all(dist, comps, bf.fmt, elist, k, [e[2] for e in einfo], [e[0] for e in einfo],
+                                 [e[1] for e in einfo])
+        tot += t_
+        err += e_
+    else:
+        tot, err, harm = _ends_stepwise(dist, comps, bf.fmt, elist, einfo, k)
+    mse = mse_ref - tot / (2 * k)
+    err_m = (err / (2 * k) + 0.5 * (r6.error_estimate + r4.error_estimate) + 1e-3 * tol * rrel * m2
+             + 20 * _EPS * mse)
+    return mse, err_m, ends, harm
+
+
+def _ends_stepwise(dist, comps, fmt, elist, einfo, k):
+    """The ends one stage at a time with a Python step per end (§2i2; the reference of :func:`_ends_all`)."""
+    tot = 0.0
+    err = 0.0
+    harm = 0
+    pend = []
+    prep = _prepare_ends(dist, comps, fmt, elist, k, [e[2] for e in einfo])
     for (g, sg, ea), r in zip(einfo, prep):
         if r[0] == "done":
             v, e, h = r[1]
@@ -770,7 +797,109 @@ def telescoped_4over6_generic(dist, bf, c, S, tol):
         tot += sg * g * v
         err += g * e
         harm += h
-    mse = mse_ref - tot / (2 * k)
-    err_m = (err / (2 * k) + 0.5 * (r6.error_estimate + r4.error_estimate) + 1e-3 * tol * rrel * m2
-             + 20 * _EPS * mse)
-    return mse, err_m, ends, harm
+    return tot, err, harm
+
+
+def _ends_all(dist, comps, fmt, ends, k, eas, g, sgn):
+    """``sum_e sgn_e g_e E|S|_e`` and ``sum_e g_e err_e`` (data units^2) and the harmonics over every end ``(m,
+    X6, X4)`` of ``ends`` (targets ``eas``): :func:`_prepare_ends`, :func:`_approx_all`,
+    :func:`_split_tail_budget` and :func:`_finish` without a Python step per end (docs/blocks.md §2i3): the
+    per-end loops of the first two in NumPy over all ends at once (``bincount`` by end) and in one numba call
+    (:func:`._expect_46_generic_kernels.end_curves`), the harmonics of all ends in one numba call
+    (:func:`._expect_46_generic_kernels.finish_all`).  The same cells, the same bounds and the same series;
+    the functions above stay as the reference (tests)."""
+    from ._expect_46_generic_kernels import end_curves, finish_all
+    from .expectation import _G, _cell_poly_moment
+
+    n = k
+    E = len(ends)
+    if E == 0:
+        return 0.0, 0.0, 0
+    g = np.asarray(g, float)
+    sgn = np.asarray(sgn, float)
+    eas = np.asarray(eas, float)
+    extra = [mu for _, _, _, mu, _ in comps]
+    cl = _generic_cells_all(fmt, [(float(m), float(X6), float(X4)) for m, X6, X4 in ends], extra)
+    sizes = np.array([c[0].size for c in cl], np.int64)
+    endc = np.repeat(np.arange(E), sizes)
+    LO = np.concatenate([c[0] for c in cl])
+    HI = np.concatenate([c[1] for c in cl])
+    AA = np.concatenate([c[2] for c in cl])
+    BB = np.concatenate([c[3] for c in cl])
+    ATOM = np.concatenate([c[4] for c in cl])
+    U = np.array([c[5] for c in cl], float)
+    Gs = np.clip(np.asarray(_G(dist, np.array([float(e[0]) for e in ends])), float), 1e-300, 1.0)
+    P_all, _ = _cell_poly_moment(dist, LO, HI, 0.0, 0.0, 0.0, 1.0)
+    p = np.maximum(P_all, 0.0) / Gs[endc]
+    p0 = np.minimum(np.bincount(endc, weights=np.where(ATOM, p, 0.0), minlength=E), 1.0)
+    mR = 1.0 - p0 ** n - n * p0 ** (n - 1) * (1.0 - p0)
+    sel = np.nonzero(~ATOM & (p > 0))[0]
+    es = endc[sel]
+    ls, us, aa, bb, pj = LO[sel], HI[sel], AA[sel], BB[sel], p[sel]
+    zs = np.clip(-bb / aa, ls, us)
+    pl, pu = np.concatenate([ls, zs]), np.concatenate([zs, us])
+    A2, B2, own = np.concatenate([aa, aa]), np.concatenate([bb, bb]), np.concatenate([es, es])
+    okp = pu > pl
+    V, VE = _cell_poly_moment(dist, pl[okp], pu[okp], 0.0, 0.0, A2[okp], B2[okp])
+    E1 = np.bincount(own[okp], weights=np.abs(V), minlength=E) / Gs
+    E1e = np.bincount(own[okp], weights=VE, minlength=E) / Gs + 8 * _EPS * E1
+    abs1 = n * p0 ** (n - 1) * E1
+    nsel = np.bincount(es, minlength=E)
+    done = (nsel == 0) | (mR <= 0.0)
+    tot = 0.0
+    err = 0.0
+    if np.any(done):
+        dv = abs1[done] * U[done] ** 2
+        de = (n * p0[done] ** (n - 1) * E1e[done] + 4 * _EPS * abs1[done]) * U[done] ** 2
+        tot += float(np.sum(sgn[done] * g[done] * dv))
+        err += float(np.sum(g[done] * de))
+    cv = np.nonzero(~done)[0]
+    if cv.size == 0:
+        return tot, err, 0
+    keep = ~done[es]
+    ls, us, aa, bb, pj, es = ls[keep], us[keep], aa[keep], bb[keep], pj[keep], es[keep]
+    remap = np.full(E, -1, np.int64)
+    remap[cv] = np.arange(cv.size)
+    ec = remap[es]                                   # the curve end of each selected cell
+    off = np.concatenate([[0], np.cumsum(np.bincount(ec, minlength=cv.size))]).astype(np.int64)
+    TV = _tv_bound(comps, ls, us)
+    zq, wq = _gl16()
+    XX = 0.5 * (ls + us)[:, None] + 0.5 * (us - ls)[:, None] * zq
+    FX = _pdf(comps, XX)
+    Gc, Uc, p0c = Gs[cv], U[cv], p0[cv]
+    eac = eas[cv] / (Uc * Uc)
+    sym = all(mu_ == 0.0 for _, _, _, mu_, _ in comps)
+    C, L, al, coff, Tc, bc, harm, errc, tgt, csm = end_curves(
+        off, ls, us, aa, bb, pj, TV, np.ascontiguousarray(XX), np.ascontiguousarray(FX), wq, Gc, Uc, p0c, eac,
+        n, sym)
+    # the cells' polynomials of every end at once (:func:`_approx_all`), grouped back by end (stable)
+    ci = np.nonzero(csm)[0]
+    cl_, cu_, par, coef, deg, dels = _approx_cells(dist, comps, ls[ci], us[ci], tgt[ci], Gc[ec[ci]],
+                                                   per_cell=True)
+    owner = ec[ci[par]]
+    order = np.argsort(owner, kind="stable")
+    cl_, cu_, par, coef, deg, dels, owner = (cl_[order], cu_[order], par[order], coef[order], deg[order],
+                                             dels[order], owner[order])
+    cof = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=cv.size))]).astype(np.int64)
+    delta = np.bincount(owner, weights=dels, minlength=cv.size)
+    src = ci[par]                                    # the selected cell each polynomial cell lies in
+    # tail budget split (:func:`_split_tail_budget` on the padded curves)
+    gc = g[cv]
+    lens = np.diff(coff)
+    K = int(np.max(lens))
+    idx = coff[:-1, None] + np.arange(K)[None, :]
+    valid = np.arange(K)[None, :] < lens[:, None]
+    idx = np.where(valid, idx, 0)
+    Hm = np.where(valid, harm[idx], np.inf)
+    Em = np.where(valid, errc[idx], np.inf)
+    tails = np.asarray(_split_tail_budget_mat(gc, 0.6 * eas[cv], Hm, Em), float)
+    wsym = 2.0 if sym else 1.0
+    vo = np.empty(cv.size)
+    eo = np.empty(cv.size)
+    ho = np.empty(cv.size, np.int64)
+    finish_all(n, Uc, L, p0c, C, coff, Tc, bc, tails, cof, np.ascontiguousarray(aa[src]),
+               np.ascontiguousarray(bb[src]), 0.5 * (cl_ + cu_), 0.5 * (cu_ - cl_), np.ascontiguousarray(coef),
+               np.ascontiguousarray(deg), delta, wsym, abs1[cv], mR[cv], al, E1e[cv], vo, eo, ho)
+    tot += float(np.sum(sgn[cv] * gc * vo))
+    err += float(np.sum(gc * eo))
+    return tot, err, int(np.sum(ho))

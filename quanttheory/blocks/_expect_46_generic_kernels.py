@@ -375,3 +375,240 @@ def alias_L(p, dmx_pos, dmx_neg, p0, k, L0, tgt_abs, Lmax):
                 return L, tot
             return Lmax, 0.0
     return Lmax, 0.0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Per-end stages of all ends in one call each (docs/blocks.md §2i3): the tail curves (:func:`end_curves`, the
+# second loop of ``_expect_46_generic._prepare_ends``) and the harmonics with the end's value and bound
+# (:func:`finish_all`, ``_expect_46_generic._finish``), the same arithmetic without a Python step per end.
+
+
+@njit(cache=True)
+def _r2p(pw, x, n):
+    """``sum_{j=2}^n C(n, j) p0^(n-j) x^j`` (``pw[i] = p0^i``); as ``._expect_46_kernels._r2``."""
+    s = 0.0
+    c = 0.5 * n * (n - 1)
+    xp = x * x
+    for j in range(2, n + 1):
+        s += c * pw[n - j] * xp
+        c = c * (n - j) / (j + 1)
+        xp *= x
+    return s
+
+
+@njit(cache=True)
+def _powers(p0, n):
+    pw = np.empty(n + 1)
+    pw[0] = 1.0
+    for i in range(1, n + 1):
+        pw[i] = pw[i - 1] * p0
+    return pw
+
+
+@njit(cache=True)
+def _cpow_n(z, n):
+    """``z^n`` (``n >= 1``) by binary powering, as NumPy's integer complex power (at most ``2 log2 n``
+    products: relative error ``<= (n - 1) sqrt(5) eps (1 + O(n eps))``)."""
+    r = complex(1.0, 0.0)
+    first = True
+    while n > 0:
+        if n & 1:
+            if first:
+                r = z
+                first = False
+            else:
+                r = r * z
+        n >>= 1
+        if n > 0:
+            z = z * z
+    return r
+
+
+@njit(cache=True)
+def end_curves(off, ls, us, aa, bb, pj, tv, xx, fx, wq, G, U, p0, ea, n, sym):
+    """For every end ``e`` (its selected non-atom cells ``off[e] .. off[e + 1]``): the tail constants, the
+    period ``L`` (Chernoff search :func:`alias_L`), and the tail-bound curve of ``_prepare_ends`` (geometric
+    grid ``t0 1.05^i`` up to ``max C_j / p_j``, then ``1.25^q``, q = 1..60), plus each cell's polynomial target.
+    Returns ``(C, L, al, coff, Tc, bc, harm, errc, tgt, csm)``: per end ``C``, ``L``, the aliasing bound;
+    the curves flattened with offsets ``coff``; per cell the target (``0`` where not approximated) and whether it
+    is (``csm``: ``ls >= 0`` for laws symmetric about 0, else every cell)."""
+    E = off.size - 1
+    Cv = np.empty(E)
+    Lv = np.empty(E)
+    al = np.empty(E)
+    t0v = np.empty(E)
+    ngv = np.empty(E, np.int64)
+    coff = np.zeros(E + 1, np.int64)
+    cjv = np.empty(ls.size)
+    NQ = wq.size
+    for e in range(E):
+        o0 = off[e]
+        o1 = off[e + 1]
+        Ge = G[e]
+        C = 0.0
+        dmax = 0.0
+        e1 = 0.0
+        e2 = 0.0
+        tmax = 0.0
+        for c in range(o0, o1):
+            cj = tv[c] / (Ge * abs(aa[c]))
+            cjv[c] = cj
+            C += cj
+            dl = aa[c] * ls[c] + bb[c]
+            du = aa[c] * us[c] + bb[c]
+            dmax = max(dmax, max(abs(dl), abs(du)))
+            hw = 0.5 * (us[c] - ls[c])
+            for q in range(NQ):
+                w = hw * wq[q] * fx[c, q] / Ge
+                d = aa[c] * xx[c, q] + bb[c]
+                e1 += w * d
+                e2 += w * d * d
+            tmax = max(tmax, cj / max(pj[c], 1e-300))
+        mu = n * e1
+        sd = math.sqrt(max(n * (e2 - e1 * e1), 0.0))
+        L0 = max(dmax * 1.0000001, abs(mu) + 6.0 * sd, 1e-300)
+        dpos = np.empty(o1 - o0)
+        dneg = np.empty(o1 - o0)
+        for c in range(o0, o1):
+            dl = aa[c] * ls[c] + bb[c]
+            du = aa[c] * us[c] + bb[c]
+            dpos[c - o0] = max(dl, du)
+            dneg[c - o0] = -min(dl, du)
+        L, ab = alias_L(pj[o0:o1], dpos, dneg, p0[e], float(n), L0, 0.2 * ea[e], n * dmax * (1.0 + 1e-12))
+        t0 = math.pi / L
+        tN = max(tmax, t0) * 1.001
+        ng = int(math.ceil(math.log(tN / t0) / math.log(1.05))) + 1
+        Cv[e] = C
+        Lv[e] = L
+        al[e] = ab
+        t0v[e] = t0
+        ngv[e] = ng
+        coff[e + 1] = coff[e] + ng + 1 + 60
+    NT = coff[E]
+    Tc = np.empty(NT)
+    bc = np.empty(NT)
+    harm = np.empty(NT)
+    errc = np.empty(NT)
+    tgt = np.zeros(ls.size)
+    csm = np.zeros(ls.size, np.bool_)
+    for e in range(E):
+        o0 = off[e]
+        o1 = off[e + 1]
+        pw = _powers(p0[e], n)
+        ng = ngv[e]
+        t0 = t0v[e]
+        L = Lv[e]
+        C = Cv[e]
+        b0 = coff[e]
+        for i in range(ng + 1):
+            Tc[b0 + i] = t0 * 1.05 ** float(i)
+        tN = Tc[b0 + ng]
+        suf = _r2p(pw, C / tN, n) / (3 * tN)
+        acc = 0.0
+        bc[b0 + ng] = 0.0 + suf
+        for i in range(ng - 1, -1, -1):
+            t = Tc[b0 + i]
+            x = 0.0
+            for c in range(o0, o1):
+                x += min(pj[c], cjv[c] / t)
+            acc += _r2p(pw, x, n) * (1.0 / t - 1.0 / Tc[b0 + i + 1])
+            bc[b0 + i] = acc + suf
+        for q in range(1, 61):
+            T = tN * 1.25 ** float(q)
+            Tc[b0 + ng + q] = T
+            bc[b0 + ng + q] = _r2p(pw, C / T, n) / (3 * T)
+        for i in range(b0, coff[e + 1]):
+            harm[i] = math.ceil(math.ceil(Tc[i] * L / math.pi) / 2)
+            errc[i] = (2.0 / math.pi) * bc[i] * U[e] * U[e]
+        dtot = 0.1 * ea[e] / (L * n * 0.5 * (1.05 + pw[n - 1]))
+        wsum = 0.0
+        for c in range(o0, o1):
+            if (not sym) or ls[c] >= 0.0:
+                csm[c] = True
+                wsum += us[c] - ls[c]
+        wsym = 2.0 if sym else 1.0
+        for c in range(o0, o1):
+            if csm[c]:
+                tgt[c] = dtot / wsym * (us[c] - ls[c]) / wsum
+    return Cv, Lv, al, coff, Tc, bc, harm, errc, tgt, csm
+
+
+@njit(cache=True)
+def _nsum_add(s, comp, v):
+    """One step of Neumaier's compensated sum."""
+    t = s + v
+    if abs(s) >= abs(v):
+        comp += (s - t) + v
+    else:
+        comp += (v - t) + s
+    return t, comp
+
+
+@njit(cache=True)
+def finish_all(n, U, L, p0, C, coff, Tc, bc, tail_abs, cof, ca, cb, ctr, hh, coef, deg, delta, wsym, abs1, mR,
+               al_abs, E1e, v_out, e_out, h_out):
+    """``_expect_46_generic._finish`` for every end ``e``: the cut ``T`` (first curve point whose tail bound is
+    ``<= tail_abs[e]``, else ``1.25``-steps of the pure form beyond the curve), the odd harmonics
+    (:func:`legendre_cf_sum` on the end's cells ``cof[e] .. cof[e + 1]``, coefficients times ``wsym``), then
+    ``E|S|`` and its bound, as there; the two sums over harmonics compensated (Neumaier: error ``<= 2 eps``
+    of the sum's size, below the pairwise sum's ``log2(J) eps``)."""
+    E = L.size
+    pi = math.pi
+    for e in range(E):
+        Ue = U[e]
+        Le = L[e]
+        pe = p0[e]
+        eat = tail_abs[e] / (Ue * Ue) * pi / 2
+        i_ok = -1
+        for i in range(coff[e], coff[e + 1]):
+            if bc[i] <= eat:
+                i_ok = i
+                break
+        pw = _powers(pe, n)
+        if i_ok >= 0:
+            T = Tc[i_ok]
+            tailA = bc[i_ok]
+        else:
+            T = Tc[coff[e + 1] - 1]
+            while _r2p(pw, C[e] / T, n) / (3 * T) > eat:
+                T *= 1.25
+            tailA = _r2p(pw, C[e] / T, n) / (3 * T)
+        J = int(math.ceil(T * Le / pi))
+        H = (J + 1) // 2
+        jj = np.empty(H)
+        tt = np.empty(H)
+        for q in range(H):
+            jj[q] = 1.0 + 2.0 * q
+            tt[q] = jj[q] * (pi / Le)
+        c0 = cof[e]
+        c1 = cof[e + 1]
+        cw = np.ascontiguousarray(coef[c0:c1]) * wsym
+        de = delta[e] * wsym
+        re = np.empty(H)
+        im = np.empty(H)
+        rnd_c = np.empty(H)
+        legendre_cf_sum(tt, ca[c0:c1], cb[c0:c1], ctr[c0:c1], hh[c0:c1], cw, deg[c0:c1], re, im, rnd_c)
+        pn = pe ** n
+        pn1 = pe ** (n - 1)
+        s_i = 0.0
+        k_i = 0.0
+        s_r = 0.0
+        k_r = 0.0
+        for q in range(H):
+            psi = complex(re[q], im[q])
+            Ps = pe + psi
+            Pn = _cpow_n(Ps, n - 1) * Ps
+            R = Pn - pn - n * pn1 * psi
+            fac = (1.0 + de + abs(rnd_c[q])) ** (n - 1) + pn1
+            rw = (3 * n + 4) * _EPS * (abs(Ps) ** n + pn + n * pn1 * abs(psi) + 1e-300) + n * rnd_c[q] * fac
+            j2 = jj[q] * jj[q]
+            s_i, k_i = _nsum_add(s_i, k_i, R.real / j2)
+            s_r, k_r = _nsum_add(s_r, k_r, rw / j2)
+        Iabs = s_i + k_i
+        Srnd = (s_r + k_r) * (1.0 + 4.0 * _EPS)
+        a1 = abs1[e]
+        v_out[e] = (a1 + 0.5 * Le * mR[e] - (4.0 * Le / pi ** 2) * Iabs) * Ue * Ue
+        d_err = 0.5 * Le * n * de * ((1.0 + de) ** (n - 1) + pn1)
+        e_out[e] = ((2.0 / pi) * tailA + al_abs[e] + (4.0 * Le / pi ** 2) * Srnd
+                    + 8 * _EPS * (a1 + Le * mR[e]) * (1 + J * _EPS) + d_err + n * pn1 * E1e[e]) * Ue * Ue
+        h_out[e] = H
