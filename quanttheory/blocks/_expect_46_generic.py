@@ -443,46 +443,80 @@ def _r2(p0, x, nn):
 def _generic_cells_all(fmt, ends, extra):
     """:func:`generic_cells` for every end ``(m, X6, X4)`` of ``ends``, the rounding of the cells' centres in one
     ``fmt.quantize`` call per candidate (the same cells as :func:`._expect_46.cells` with ``loc = 0``,
-    ``scale = 1``, then cut at ``extra``).  Returns a list of ``(lo, hi, a, b, atom, U)``."""
-    from ._expect_46 import cut_points
+    ``scale = 1``, then cut at ``extra``).  Returns a list of ``(lo, hi, a, b, atom, U)`` (from
+    :func:`_generic_cells_flat`)."""
+    lo, hi, a, b, atom, off, U = _generic_cells_flat(fmt, ends, extra)
+    return [(lo[off[e]:off[e + 1]], hi[off[e]:off[e + 1]], a[off[e]:off[e + 1]], b[off[e]:off[e + 1]],
+             atom[off[e]:off[e + 1]], float(U[e])) for e in range(len(ends))]
 
-    mids = np.asarray(fmt.midpoints, float)
+
+def _generic_cells_flat(fmt, ends, extra):
+    """:func:`_generic_cells_all` flattened: ``(lo, hi, a, b, atom, off, U)``, end ``e``'s cells at
+    ``off[e]:off[e + 1]``; the cut points of all ends in one numba call
+    (:func:`._expect_46_generic_kernels.cut_points_all`, the steps of :func:`._expect_46.cut_points`), the
+    cuts at ``extra`` inserted only in the ends that need them (docs/blocks.md §2i3)."""
+    from ._expect_46_generic_kernels import cut_points_all
+
+    mids = np.ascontiguousarray(np.asarray(fmt.midpoints, float))
     lmax = float(fmt.levels[-1])
     lmin = float(fmt.levels[0])
-    xs, U_, ctr_ = [], [], []
-    for m, X6, X4 in ends:
-        U = X6 if X6 > 0 else (X4 if X4 > 0 else m)
-        x = cut_points(m, X6, X4, mids, lmin, lmax)
-        xs.append(x)
-        U_.append(U)
-        ctr_.append(0.5 * (x[:-1] + x[1:]))
-    off = np.concatenate([[0], np.cumsum([c.size for c in ctr_])])
-    CT = np.concatenate(ctr_)
+    E = len(ends)
+    ms = np.array([e[0] for e in ends], float)
+    X6s = np.array([e[1] for e in ends], float)
+    X4s = np.array([e[2] for e in ends], float)
+    U = np.where(X6s > 0, X6s, np.where(X4s > 0, X4s, ms))
+    x, xo = cut_points_all(ms, X6s, X4s, mids, lmin, lmax)
+    nc = np.diff(xo) - 1                                   # cells per end
+    endc = np.repeat(np.arange(E), nc)
+    first = np.zeros(x.size, bool)
+    first[xo[1:] - 1] = True                               # the last edge of each end starts no cell
+    li = np.nonzero(~first)[0]
+    lo, hi = x[li], x[li + 1]
+    CT = 0.5 * (lo + hi)
     RR = []
-    for w in (1, 2):
-        Xv = np.concatenate([np.full(c.size, float(e[w])) for c, e in zip(ctr_, ends)])
+    for Xv in (X6s[endc], X4s[endc]):
         pos = Xv > 0
         R = np.zeros(CT.shape)
         if np.any(pos):
             R[pos] = Xv[pos] * np.asarray(fmt.quantize(CT[pos] / Xv[pos]), float)
         RR.append(R)
-    out = []
-    for e, (m, X6, X4) in enumerate(ends):
-        x, U = xs[e], U_[e]
-        R6, R4 = RR[0][off[e]:off[e + 1]], RR[1][off[e]:off[e + 1]]
-        atom = np.abs(R4 - R6) <= 1e-12 * (np.abs(R4) + np.abs(R6))
-        r6, r4 = R6 / U, R4 / U
-        alpha = np.where(atom, 0.0, 2.0 * (r4 - r6))
-        beta = np.where(atom, 0.0, r6 * r6 - r4 * r4)
-        lo, hi, a, b = x[:-1], x[1:], alpha * 1.0 / U, beta + alpha * 0.0 / U
-        ex = np.array(sorted(set(float(v) for v in extra if -m < v < m)))
-        ex = ex[~np.isin(ex, lo)] if ex.size else ex
-        if ex.size:
-            ee = np.unique(np.concatenate([lo, [hi[-1]], ex]))
-            i = np.searchsorted(lo, ee[:-1], side="right") - 1
-            lo, hi, a, b, atom = ee[:-1], ee[1:], a[i], b[i], atom[i]
-        out.append((lo, hi, a, b, atom, U))
-    return out
+    R6, R4 = RR
+    Uc = U[endc]
+    atom = np.abs(R4 - R6) <= 1e-12 * (np.abs(R4) + np.abs(R6))
+    r6, r4 = R6 / Uc, R4 / Uc
+    alpha = np.where(atom, 0.0, 2.0 * (r4 - r6))
+    beta = np.where(atom, 0.0, r6 * r6 - r4 * r4)
+    a, b = alpha * 1.0 / Uc, beta + alpha * 0.0 / Uc
+    off = np.concatenate([[0], np.cumsum(nc)]).astype(np.int64)
+    exs = sorted(set(float(v) for v in extra))
+    if not exs:
+        return lo, hi, a, b, atom, off, U
+    # ends where a point of extra lies strictly inside a cell (not already an edge): re-cut those ends
+    need = []
+    for v in exs:
+        inside = (lo < v) & (hi > v)
+        if np.any(inside):
+            need.append(endc[inside])
+    if not need:
+        return lo, hi, a, b, atom, off, U
+    redo = set(np.unique(np.concatenate(need)).tolist())
+    parts = []
+    for e in range(E):
+        sl = slice(off[e], off[e + 1])
+        l_, h_, a_, b_, t_ = lo[sl], hi[sl], a[sl], b[sl], atom[sl]
+        if e in redo:
+            m = ms[e]
+            ex = np.array([v for v in exs if -m < v < m])
+            ex = ex[~np.isin(ex, l_)] if ex.size else ex
+            if ex.size:
+                ee = np.unique(np.concatenate([l_, [h_[-1]], ex]))
+                i = np.searchsorted(l_, ee[:-1], side="right") - 1
+                l_, h_, a_, b_, t_ = ee[:-1], ee[1:], a_[i], b_[i], t_[i]
+        parts.append((l_, h_, a_, b_, t_))
+    nc = np.array([p_[0].size for p_ in parts], np.int64)
+    off = np.concatenate([[0], np.cumsum(nc)]).astype(np.int64)
+    cat = [np.concatenate([p_[j] for p_ in parts]) for j in range(5)]
+    return cat[0], cat[1], cat[2], cat[3], cat[4], off, U
 
 
 def endpoint_abs(dist, comps, fmt, m, X6, X4, k, eps_abs):
@@ -819,15 +853,8 @@ def _ends_all(dist, comps, fmt, ends, k, eas, g, sgn):
     sgn = np.asarray(sgn, float)
     eas = np.asarray(eas, float)
     extra = [mu for _, _, _, mu, _ in comps]
-    cl = _generic_cells_all(fmt, [(float(m), float(X6), float(X4)) for m, X6, X4 in ends], extra)
-    sizes = np.array([c[0].size for c in cl], np.int64)
-    endc = np.repeat(np.arange(E), sizes)
-    LO = np.concatenate([c[0] for c in cl])
-    HI = np.concatenate([c[1] for c in cl])
-    AA = np.concatenate([c[2] for c in cl])
-    BB = np.concatenate([c[3] for c in cl])
-    ATOM = np.concatenate([c[4] for c in cl])
-    U = np.array([c[5] for c in cl], float)
+    LO, HI, AA, BB, ATOM, coff0, U = _generic_cells_flat(fmt, ends, extra)
+    endc = np.repeat(np.arange(E), np.diff(coff0))
     Gs = np.clip(np.asarray(_G(dist, np.array([float(e[0]) for e in ends])), float), 1e-300, 1.0)
     P_all, _ = _cell_poly_moment(dist, LO, HI, 0.0, 0.0, 0.0, 1.0)
     p = np.maximum(P_all, 0.0) / Gs[endc]

@@ -612,3 +612,56 @@ def finish_all(n, U, L, p0, C, coff, Tc, bc, tail_abs, cof, ca, cb, ctr, hh, coe
         e_out[e] = ((2.0 / pi) * tailA + al_abs[e] + (4.0 * Le / pi ** 2) * Srnd
                     + 8 * _EPS * (a1 + Le * mR[e]) * (1 + J * _EPS) + d_err + n * pn1 * E1e[e]) * Ue * Ue
         h_out[e] = H
+
+
+@njit(cache=True)
+def cut_points_all(ms, X6s, X4s, mids, lmin, lmax):
+    """``._expect_46.cut_points(m, X6, X4, mids, lmin, lmax)`` (``extra = 0``) of every end, flattened:
+    ``(x, off)`` with the end ``e``'s edges ``x[off[e]:off[e + 1]]``.  The same steps: the candidates' points,
+    sorted, exact duplicates removed, kept in ``[-m, m]``, then a point dropped where it is within ``1e-15 m``
+    of the point before it (before dropping), the ends set to ``-m, m``."""
+    E = ms.size
+    nm = mids.size
+    cap = 4 + 2 * (nm + 2)
+    buf = np.empty(E * cap)
+    off = np.zeros(E + 1, np.int64)
+    tmp = np.empty(cap)
+    for e in range(E):
+        m = ms[e]
+        q = 0
+        tmp[0] = 0.0
+        tmp[1] = -m
+        tmp[2] = m
+        tmp[3] = 0.0
+        q = 4
+        for w in range(2):
+            X = X6s[e] if w == 0 else X4s[e]
+            if X > 0:
+                for i in range(nm):
+                    tmp[q] = X * mids[i]
+                    q += 1
+                tmp[q] = X * lmin
+                tmp[q + 1] = X * lmax
+                q += 2
+        srt = np.sort(tmp[:q])
+        o = off[e]
+        r = 0
+        prev = 0.0
+        have = False
+        for i in range(q):
+            v = srt[i]
+            if i > 0 and v == srt[i - 1]:
+                continue                                  # np.unique
+            if v < -m or v > m:
+                continue
+            if have and not (v - prev > 1e-15 * m):
+                prev = v
+                continue                                  # diff against the previous point of the unique array
+            buf[o + r] = v
+            r += 1
+            prev = v
+            have = True
+        buf[o] = -m
+        buf[o + r - 1] = m
+        off[e + 1] = o + r
+    return buf[:off[E]].copy(), off
