@@ -733,14 +733,23 @@ def _split_tail_budget(g, default, harm, errc):
     return _split_tail_budget_mat(g, default, H, E)
 
 
-def _split_tail_budget_mat(g, default, H, E):
-    """:func:`_split_tail_budget` with the curves as rows of ``H``, ``E`` (padded with ``inf``)."""
+def _split_tail_budget_mat(g, default, H, E, numba_split=False):
+    """:func:`_split_tail_budget` with the curves as rows of ``H``, ``E`` (padded with ``inf``); with
+    ``numba_split`` the multiplier search in one numba call (:func:`._expect_46_generic_kernels.split_bisect`,
+    the same steps; docs/blocks.md §2i3)."""
     n = len(g)
     if n == 0:
         return []
     g = np.asarray(g, float)
     B = float(np.sum(g * np.asarray(default, float)))
     GE = g[:, None] * E
+    if numba_split:
+        from ._expect_46_generic_kernels import split_bisect
+
+        idx = split_bisect(np.ascontiguousarray(H, float), np.ascontiguousarray(GE), B)
+        if idx[0] < 0:
+            return list(default)
+        return list(E[np.arange(n), idx] * (1.0 + 1e-12))
 
     def pick(lam):
         with np.errstate(invalid="ignore"):
@@ -919,7 +928,7 @@ def _ends_all(dist, comps, fmt, ends, k, eas, g, sgn):
     idx = np.where(valid, idx, 0)
     Hm = np.where(valid, harm[idx], np.inf)
     Em = np.where(valid, errc[idx], np.inf)
-    tails = np.asarray(_split_tail_budget_mat(gc, 0.6 * eas[cv], Hm, Em), float)
+    tails = np.asarray(_split_tail_budget_mat(gc, 0.6 * eas[cv], Hm, Em, numba_split=True), float)
     wsym = 2.0 if sym else 1.0
     vo = np.empty(cv.size)
     eo = np.empty(cv.size)

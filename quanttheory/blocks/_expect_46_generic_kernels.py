@@ -362,13 +362,14 @@ def alias_L(p, dmx_pos, dmx_neg, p0, k, L0, tgt_abs, Lmax):
         L = L0 * 1.1 ** float(q)
         tot = 0.0
         for s in range(2):
-            best = math.inf
+            # min_i L e^{min(e_i, 700)} = L e^{min(min_i e_i, 700)} (exp increasing): one exp per side
+            emin = math.inf
             for i in range(NT):
                 if ths[i] >= 1.0 / L:
                     e = lM[s, i] - ths[i] * L
-                    v = L * math.exp(min(e, 700.0))
-                    if v < best:
-                        best = v
+                    if e < emin:
+                        emin = e
+            best = L * math.exp(min(emin, 700.0)) if emin < math.inf else math.inf
             tot += best
         if tot <= tgt_abs:
             if L < Lmax:
@@ -665,3 +666,50 @@ def cut_points_all(ms, X6s, X4s, mids, lmin, lmax):
         buf[o + r - 1] = m
         off[e + 1] = o + r
     return buf[:off[E]].copy(), off
+
+
+@njit(cache=True)
+def split_pick(H, GE, lam, idx):
+    """Per row ``i`` the first column minimizing ``H[i] + lam GE[i]`` over the finite ``H`` (``np.argmin`` of
+    ``where(isfinite(H), H + lam GE, inf)``, index 0 if none is finite) into ``idx``; returns ``sum_i
+    GE[i, idx[i]]``."""
+    n, K = H.shape
+    tot = 0.0
+    for i in range(n):
+        best = math.inf
+        bi = 0
+        for j in range(K):
+            if math.isfinite(H[i, j]):
+                v = H[i, j] + lam * GE[i, j]
+                if v < best:
+                    best = v
+                    bi = j
+        idx[i] = bi
+        tot += GE[i, bi]
+    return tot
+
+
+@njit(cache=True)
+def split_bisect(H, GE, B):
+    """The multiplier search of ``_expect_46_generic._split_tail_budget_mat`` (60 bisection steps in
+    ``log10 lam`` on ``[-80, 80]``): the columns of the smallest ``lam`` found whose total is ``<= B``, or
+    ``-1`` in ``idx[0]`` if even ``lam = 1e80`` exceeds ``B``."""
+    n = H.shape[0]
+    idx = np.empty(n, np.int64)
+    i2 = np.empty(n, np.int64)
+    lo = -80.0
+    hi = 80.0
+    tot = split_pick(H, GE, 10.0 ** hi, idx)
+    if tot > B:
+        idx[0] = -1
+        return idx
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        t2 = split_pick(H, GE, 10.0 ** mid, i2)
+        if t2 <= B:
+            hi = mid
+            for i in range(n):
+                idx[i] = i2[i]
+        else:
+            lo = mid
+    return idx
