@@ -81,6 +81,113 @@ def sph_bessel_all(x, R, jb):
 
 
 @njit(cache=True)
+def _miller4(tt, i0, g, ah, R, jb4):
+    """``jb4[l, r] = j_r(|tt[i0 + l] ah|)``, ``r = 0 .. R``, for the lanes ``l < g`` (``g <= 4``): the Miller
+    branch of :func:`sph_bessel_all` (the same start ``N = R + 40 + int(x)`` per lane, the same rescaling and
+    normalization) with the four lanes' recurrences interleaved and ``(2r + 1) / x`` as ``(2r + 1) (1/x)``
+    (one more rounding of the coefficient, as in the upward branch of :func:`legendre_cf_sum`; checked
+    against mpmath within the kernel's charge, ``tests/test_block_46_generic_fast2.py``); a lane with ``x <
+    1e-300`` or ``x >= R + 1`` goes through :func:`sph_bessel_all` itself."""
+    x0 = x1 = x2 = x3 = 1.0
+    N0 = N1 = N2 = N3 = -1
+    Nmax = -1
+    for l in range(g):
+        x = abs(tt[i0 + l] * ah)
+        if x < 1e-300 or x >= R + 1.0:
+            sph_bessel_all(x, R, jb4[l])
+            continue
+        N = R + 40 + int(x)
+        if N > Nmax:
+            Nmax = N
+        if l == 0:
+            x0, N0 = x, N
+        elif l == 1:
+            x1, N1 = x, N
+        elif l == 2:
+            x2, N2 = x, N
+        else:
+            x3, N3 = x, N
+    if Nmax < 0:
+        return
+    i0_ = 1.0 / x0
+    i1 = 1.0 / x1
+    i2 = 1.0 / x2
+    i3 = 1.0 / x3
+    p0 = p1 = p2 = p3 = 0.0
+    c0 = c1 = c2 = c3 = 1e-300
+    for r in range(Nmax, -1, -1):
+        f = 2.0 * r + 1.0
+        if r <= N0:
+            if r <= R:
+                jb4[0, r] = c0
+            m = f * i0_ * c0 - p0
+            p0 = c0
+            c0 = m
+            if abs(c0) > 1e150:
+                c0 *= 1e-150
+                p0 *= 1e-150
+                for q in range(r, R + 1):
+                    jb4[0, q] *= 1e-150
+        if r <= N1:
+            if r <= R:
+                jb4[1, r] = c1
+            m = f * i1 * c1 - p1
+            p1 = c1
+            c1 = m
+            if abs(c1) > 1e150:
+                c1 *= 1e-150
+                p1 *= 1e-150
+                for q in range(r, R + 1):
+                    jb4[1, q] *= 1e-150
+        if r <= N2:
+            if r <= R:
+                jb4[2, r] = c2
+            m = f * i2 * c2 - p2
+            p2 = c2
+            c2 = m
+            if abs(c2) > 1e150:
+                c2 *= 1e-150
+                p2 *= 1e-150
+                for q in range(r, R + 1):
+                    jb4[2, q] *= 1e-150
+        if r <= N3:
+            if r <= R:
+                jb4[3, r] = c3
+            m = f * i3 * c3 - p3
+            p3 = c3
+            c3 = m
+            if abs(c3) > 1e150:
+                c3 *= 1e-150
+                p3 *= 1e-150
+                for q in range(r, R + 1):
+                    jb4[3, q] *= 1e-150
+    for l in range(g):
+        if l == 0:
+            x, N = x0, N0
+        elif l == 1:
+            x, N = x1, N1
+        elif l == 2:
+            x, N = x2, N2
+        else:
+            x, N = x3, N3
+        if N < 0:
+            continue
+        s = math.sin(x)
+        c = math.cos(x)
+        j0 = s / x
+        if R >= 1 and x >= 1.0:
+            j1 = s / (x * x) - c / x
+            if abs(j1) > abs(j0) and jb4[l, 1] != 0.0:
+                fc = j1 / jb4[l, 1]
+            else:
+                fc = j0 / jb4[l, 0]
+        else:
+            fc = j0 / jb4[l, 0]
+        for r in range(R + 1):
+            jb4[l, r] *= fc
+
+
+@njit(cache=True)
 def legendre_cf_sum_direct(tt, a, b, ctr, h, coef, deg, out_re, out_im, rnd):
     """``psi(t_i) = sum_cells e^{i t (a c + b)} sum_r coef[c, r] i^r j_r(t a h)`` for every ``t_i`` in ``tt``
     (``coef[c, r] = 2 h c_r`` times any weight, real), and the rounding charge per ``t_i`` (module doc).  The
@@ -159,6 +266,7 @@ def legendre_cf_sum(tt, a, b, ctr, h, coef, deg, out_re, out_im, rnd):
         return
     R1 = coef.shape[1]
     jb = np.empty(R1 + 1)
+    jb4 = np.empty((4, R1 + 1))
     dt = 0.0
     if H >= 2:
         dt = (tt[H - 1] - tt[0]) / (H - 1)
@@ -173,8 +281,42 @@ def legendre_cf_sum(tt, a, b, ctr, h, coef, deg, out_re, out_im, rnd):
         phb = abs(ac * ctr[c]) + abs(b[c])
         thx = abs(ac * hc)
         sg = 1.0
-        # Miller harmonics (x < R + 1) first: as the direct kernel
-        i = 0
+        # Miller harmonics (x < R + 1) first: as the direct kernel, four harmonics' backward recurrences
+        # interleaved (:func:`_miller4`, the same numbers as :func:`sph_bessel_all`)
+        iM = 0
+        while iM < H and abs(tt[iM] * ac * hc) < R + 1.0:
+            iM += 1
+        if iM >= 2:
+            for i4 in range(0, iM, 4):
+                g4 = min(4, iM - i4)
+                _miller4(tt, i4, g4, ac * hc, R, jb4)
+                for l in range(g4):
+                    i = i4 + l
+                    t = tt[i]
+                    om = t * ac * hc
+                    x = abs(om)
+                    sg = 1.0 if om >= 0.0 else -1.0
+                    re = 0.0
+                    im = 0.0
+                    for r in range(R + 1):
+                        v = coef[c, r] * jb4[l, r]
+                        q = r & 3
+                        if q == 0:
+                            re += v
+                        elif q == 1:
+                            im += sg * v
+                        elif q == 2:
+                            re -= v
+                        else:
+                            im -= sg * v
+                    ph = t * thp
+                    cs = math.cos(ph)
+                    sn = math.sin(ph)
+                    out_re[i] += cs * re - sn * im
+                    out_im[i] += sn * re + cs * im
+                    rnd[i] += (absc * (2.0 * R + 10.0 + 2.0 * x)
+                               + math.sqrt(re * re + im * im) * (3.0 * abs(t) * phb + 4.0)) * _EPS
+        i = iM if iM >= 2 else 0
         while i < H:
             t = tt[i]
             om = t * ac * hc
