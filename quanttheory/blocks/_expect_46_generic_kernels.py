@@ -80,97 +80,115 @@ def sph_bessel_all(x, R, jb):
         jb[r] *= f
 
 
+_MILLER_TAIL = 1e-30
+
+
+_INV_ODD2 = 1.0 / ((2.0 * np.arange(512) - 1.0) * (2.0 * np.arange(512) + 1.0))
+
+
+@njit(cache=True)
+def _miller_start(x, R):
+    """Start of Miller's backward recurrence for ``j_0 .. j_R(x)``, ``x < R + 1``: the first ``N > R`` with
+    ``prod_{n=R+1}^{N} x^2 / ((2n - 1)(2n + 1)) <= 1e-30`` (the small-argument size of ``j_N / y_N`` over
+    ``j_R / y_R``, the relative weight of the unwanted solution), never beyond :func:`sph_bessel_all`'s
+    ``R + 40 + int(x)``.  A heuristic like that one: checked against mpmath (``j_r`` within a quarter of the
+    kernel's charge ``(2R + 10 + 2x) eps`` for every ``R <= 48`` on a grid of ``x < R + 1``, worst 0.09 at a
+    threshold of 1e-24; tests/test_block_46_generic_fast2.py); ~45% fewer steps than ``R + 40 + x``."""
+    Nold = R + 40 + int(x)
+    P = 1.0
+    N = R
+    x2 = x * x
+    while True:
+        N += 1
+        P *= x2 * (_INV_ODD2[N] if N < 512 else 1.0 / ((2.0 * N - 1.0) * (2.0 * N + 1.0)))
+        if P <= _MILLER_TAIL or N >= Nold:
+            return N
+
+
 @njit(cache=True)
 def _miller4(tt, i0, g, ah, R, jb4):
     """``jb4[l, r] = j_r(|tt[i0 + l] ah|)``, ``r = 0 .. R``, for the lanes ``l < g`` (``g <= 4``): the Miller
-    branch of :func:`sph_bessel_all` (the same start ``N = R + 40 + int(x)`` per lane, the same rescaling and
-    normalization) with the four lanes' recurrences interleaved and ``(2r + 1) / x`` as ``(2r + 1) (1/x)``
-    (one more rounding of the coefficient, as in the upward branch of :func:`legendre_cf_sum`; checked
-    against mpmath within the kernel's charge, ``tests/test_block_46_generic_fast2.py``); a lane with ``x <
-    1e-300`` or ``x >= R + 1`` goes through :func:`sph_bessel_all` itself."""
+    branch of :func:`sph_bessel_all` (the same normalization; rescaling per lane) with the four lanes'
+    recurrences interleaved from one start ``N`` (the largest of the lanes' :func:`_miller_start`, at most
+    ``sph_bessel_all``'s ``R + 40 + int(x)``: a later start only shrinks the unwanted solution), and
+    ``(2r + 1) / x`` as ``(2r + 1) (1/x)`` (one more rounding of the coefficient, as in the upward branch of
+    :func:`legendre_cf_sum`).  Checked against mpmath within a quarter of the kernel's charge
+    (tests/test_block_46_generic_fast2.py).  A lane with ``x < 1e-300`` or ``x >= R + 1`` goes through
+    :func:`sph_bessel_all` itself; unused lanes compute ``x = 1`` (discarded)."""
     x0 = x1 = x2 = x3 = 1.0
-    N0 = N1 = N2 = N3 = -1
-    Nmax = -1
+    u0 = u1 = u2 = u3 = False
+    xmax = -1.0
     for l in range(g):
         x = abs(tt[i0 + l] * ah)
         if x < 1e-300 or x >= R + 1.0:
-            sph_bessel_all(x, R, jb4[l])
-            continue
-        N = R + 40 + int(x)
-        if N > Nmax:
-            Nmax = N
+            continue                          # (sph_bessel_all below, after the shared loop writes every row)
+        if x > xmax:
+            xmax = x
         if l == 0:
-            x0, N0 = x, N
+            x0, u0 = x, True
         elif l == 1:
-            x1, N1 = x, N
+            x1, u1 = x, True
         elif l == 2:
-            x2, N2 = x, N
+            x2, u2 = x, True
         else:
-            x3, N3 = x, N
-    if Nmax < 0:
+            x3, u3 = x, True
+    if xmax < 0.0:
+        for l in range(g):
+            sph_bessel_all(abs(tt[i0 + l] * ah), R, jb4[l])
         return
+    Nmax = _miller_start(xmax, R)          # nondecreasing in x: the largest of the lanes' starts
     i0_ = 1.0 / x0
     i1 = 1.0 / x1
     i2 = 1.0 / x2
     i3 = 1.0 / x3
     p0 = p1 = p2 = p3 = 0.0
     c0 = c1 = c2 = c3 = 1e-300
+    BIG = 1e150
+    SM = 1e-150
     for r in range(Nmax, -1, -1):
+        if r <= R:
+            jb4[0, r] = c0
+            jb4[1, r] = c1
+            jb4[2, r] = c2
+            jb4[3, r] = c3
         f = 2.0 * r + 1.0
-        if r <= N0:
-            if r <= R:
-                jb4[0, r] = c0
-            m = f * i0_ * c0 - p0
-            p0 = c0
-            c0 = m
-            if abs(c0) > 1e150:
-                c0 *= 1e-150
-                p0 *= 1e-150
-                for q in range(r, R + 1):
-                    jb4[0, q] *= 1e-150
-        if r <= N1:
-            if r <= R:
-                jb4[1, r] = c1
-            m = f * i1 * c1 - p1
-            p1 = c1
-            c1 = m
-            if abs(c1) > 1e150:
-                c1 *= 1e-150
-                p1 *= 1e-150
-                for q in range(r, R + 1):
-                    jb4[1, q] *= 1e-150
-        if r <= N2:
-            if r <= R:
-                jb4[2, r] = c2
-            m = f * i2 * c2 - p2
-            p2 = c2
-            c2 = m
-            if abs(c2) > 1e150:
-                c2 *= 1e-150
-                p2 *= 1e-150
-                for q in range(r, R + 1):
-                    jb4[2, q] *= 1e-150
-        if r <= N3:
-            if r <= R:
-                jb4[3, r] = c3
-            m = f * i3 * c3 - p3
-            p3 = c3
-            c3 = m
-            if abs(c3) > 1e150:
-                c3 *= 1e-150
-                p3 *= 1e-150
-                for q in range(r, R + 1):
-                    jb4[3, q] *= 1e-150
+        m0 = f * i0_ * c0 - p0
+        m1 = f * i1 * c1 - p1
+        m2 = f * i2 * c2 - p2
+        m3 = f * i3 * c3 - p3
+        p0, p1, p2, p3 = c0, c1, c2, c3
+        c0, c1, c2, c3 = m0, m1, m2, m3
+        if abs(c0) > BIG:
+            c0 *= SM
+            p0 *= SM
+            for q in range(r, R + 1):
+                jb4[0, q] *= SM
+        if abs(c1) > BIG:
+            c1 *= SM
+            p1 *= SM
+            for q in range(r, R + 1):
+                jb4[1, q] *= SM
+        if abs(c2) > BIG:
+            c2 *= SM
+            p2 *= SM
+            for q in range(r, R + 1):
+                jb4[2, q] *= SM
+        if abs(c3) > BIG:
+            c3 *= SM
+            p3 *= SM
+            for q in range(r, R + 1):
+                jb4[3, q] *= SM
     for l in range(g):
         if l == 0:
-            x, N = x0, N0
+            x, u = x0, u0
         elif l == 1:
-            x, N = x1, N1
+            x, u = x1, u1
         elif l == 2:
-            x, N = x2, N2
+            x, u = x2, u2
         else:
-            x, N = x3, N3
-        if N < 0:
+            x, u = x3, u3
+        if not u:
+            sph_bessel_all(abs(tt[i0 + l] * ah), R, jb4[l])
             continue
         s = math.sin(x)
         c = math.cos(x)
