@@ -852,7 +852,7 @@ def _ends_all(dist, comps, fmt, ends, k, eas, g, sgn):
     (:func:`._expect_46_generic_kernels.finish_all`).  The same cells, the same bounds and the same series;
     the functions above stay as the reference (tests)."""
     from ._expect_46_generic_kernels import end_curves, finish_all
-    from .expectation import _G, _cell_poly_moment
+    from .expectation import _G, _cell_poly_moment_pts
 
     n = k
     E = len(ends)
@@ -865,18 +865,38 @@ def _ends_all(dist, comps, fmt, ends, k, eas, g, sgn):
     LO, HI, AA, BB, ATOM, coff0, U = _generic_cells_flat(fmt, ends, extra)
     endc = np.repeat(np.arange(E), np.diff(coff0))
     Gs = np.clip(np.asarray(_G(dist, np.array([float(e[0]) for e in ends])), float), 1e-300, 1.0)
-    P_all, _ = _cell_poly_moment(dist, LO, HI, 0.0, 0.0, 0.0, 1.0)
+    # the cells' edges as points (a cell's upper edge is the next cell's lower edge within an end), then the
+    # roots of d: the partial moments once per point (:func:`expectation._cell_poly_moment_pts`, the same
+    # numbers as per cell)
+    nC = LO.size
+    ii = np.arange(nC)
+    cont = np.zeros(nC, bool)
+    cont[:-1] = (endc[1:] == endc[:-1]) & (LO[1:] == HI[:-1])
+    last = np.nonzero(~cont)[0]
+    ihc = np.where(cont, ii + 1, 0)
+    ihc[last] = nC + np.arange(last.size)
+    P_pts = np.concatenate([LO, HI[last]])
+    # the roots of d on the non-atom cells (known before the probabilities: atom is a property of the cell)
+    cand = np.nonzero(~ATOM)[0]
+    zc = np.clip(-BB[cand] / AA[cand], LO[cand], HI[cand])
+    pts = np.concatenate([P_pts, zc])
+    cache = {}
+    P_all, _ = _cell_poly_moment_pts(dist, pts, ii, ihc, 0.0, 0.0, 0.0, 1.0, cache)
     p = np.maximum(P_all, 0.0) / Gs[endc]
     p0 = np.minimum(np.bincount(endc, weights=np.where(ATOM, p, 0.0), minlength=E), 1.0)
     mR = 1.0 - p0 ** n - n * p0 ** (n - 1) * (1.0 - p0)
-    sel = np.nonzero(~ATOM & (p > 0))[0]
+    okc = p[cand] > 0
+    sel = cand[okc]
     es = endc[sel]
     ls, us, aa, bb, pj = LO[sel], HI[sel], AA[sel], BB[sel], p[sel]
-    zs = np.clip(-bb / aa, ls, us)
-    pl, pu = np.concatenate([ls, zs]), np.concatenate([zs, us])
+    zs = zc[okc]
+    izs = P_pts.size + np.nonzero(okc)[0]                 # index of each zs in pts
+    il2 = np.concatenate([sel, izs])
+    ih2 = np.concatenate([izs, ihc[sel]])
+    pl, pu = pts[il2], pts[ih2]
     A2, B2, own = np.concatenate([aa, aa]), np.concatenate([bb, bb]), np.concatenate([es, es])
     okp = pu > pl
-    V, VE = _cell_poly_moment(dist, pl[okp], pu[okp], 0.0, 0.0, A2[okp], B2[okp])
+    V, VE = _cell_poly_moment_pts(dist, pts, il2[okp], ih2[okp], 0.0, 0.0, A2[okp], B2[okp], cache)
     E1 = np.bincount(own[okp], weights=np.abs(V), minlength=E) / Gs
     E1e = np.bincount(own[okp], weights=VE, minlength=E) / Gs + 8 * _EPS * E1
     abs1 = n * p0 ** (n - 1) * E1

@@ -720,6 +720,59 @@ def _cell_poly_moment(dist, lo, hi, lev, c2, c1, c0):
     return v, 1e-13 * m + 1e-14 * np.abs(v)
 
 
+def _cell_poly_moment_pts(dist, pts, il, ih, lev, c2, c1, c0, cache=None):
+    """:func:`_cell_poly_moment` on the cells ``[pts[il], pts[ih]]`` (index arrays into ``pts``): the
+    upper partial moments are computed once per point of ``pts`` (cells sharing an edge share it; with a
+    ``cache`` dict, once for several calls on the same ``pts``), then the same arithmetic per cell as there,
+    so the same numbers (tests/test_block_46_generic_fast2.py).  Laws without closed-form tails go through
+    :func:`_cell_poly_moment` itself."""
+    comps = dist.components()
+    if comps:
+        tot = np.zeros(il.shape)
+        err = np.zeros(il.shape)
+        for w, c in comps:
+            if c.has_density:
+                v, e = _cell_poly_moment_pts(c, pts, il, ih, lev, c2, c1, c0, cache)
+                tot += w * v
+                err += w * e
+        return tot, err
+    loc, sc = float(getattr(dist, "loc", 0.0)), float(getattr(dist, "scale", 1.0))
+    key = id(dist)
+    if cache is not None and key in cache and cache[key][0] is dist:
+        zp, up = cache[key][1], cache[key][2]
+    else:
+        zp = (pts - loc) / sc
+        up = _std_upper(dist, np.abs(zp))
+        if cache is not None:
+            cache[key] = (dist, zp, up)
+    if up is None:
+        return _cell_poly_moment(dist, pts[il], pts[ih], lev, c2, c1, c0)
+    za, zb = zp[il], zp[ih]
+    d = loc - lev
+    S, Mom = up
+    Q = []
+    mag = []
+    for j in range(3):
+        Sj = np.asarray(S[j], float)
+        Sa, Sb = Sj[il], Sj[ih]
+        sg = (-1.0) ** j
+
+        def Gt(zv, Sv):  # E[Z^j; Z > z]
+            return np.where(zv >= 0, Sv, Mom[j] - sg * Sv)
+
+        right = Gt(za, Sa) - Gt(zb, Sb)
+        left = sg * (Sb - Sa)
+        Q.append(np.where(zb <= 0, left, right))
+        mag.append(np.abs(Sa) + np.abs(Sb) + np.where((za < 0) & (zb > 0), abs(Mom[j]), 0.0))
+    if c2 == 1.0 and not np.any(c1) and not np.any(c0):
+        A0, A1, A2 = d * d, 2 * d * sc, sc * sc
+    else:
+        A0, A1, A2 = c2 * d * d + c1 * d + c0, (2 * c2 * d + c1) * sc, c2 * sc * sc
+    v = A0 * Q[0] + A1 * Q[1] + A2 * Q[2]
+    m = np.abs(A0) * mag[0] + np.abs(A1) * mag[1] + np.abs(A2) * mag[2]
+    return v, 1e-13 * m + 1e-14 * np.abs(v)
+
+
 @lru_cache(maxsize=1)
 def _gl_table():
     from ._expect_kernels import gl_table
