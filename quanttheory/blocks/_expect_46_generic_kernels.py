@@ -285,6 +285,16 @@ def legendre_cf_sum(tt, a, b, ctr, h, coef, deg, out_re, out_im, rnd):
     R1 = coef.shape[1]
     jb = np.empty(R1 + 1)
     jb4 = np.empty((4, R1 + 1))
+    bx = np.empty(_NB)
+    bs = np.empty(_NB)
+    bc_ = np.empty(_NB)
+    bps = np.empty(_NB)
+    bpc = np.empty(_NB)
+    biv = np.empty(_NB)
+    ba = np.empty(_NB)
+    bb_ = np.empty(_NB)
+    bre = np.empty(_NB)
+    bim = np.empty(_NB)
     dt = 0.0
     if H >= 2:
         dt = (tt[H - 1] - tt[0]) / (H - 1)
@@ -373,120 +383,85 @@ def legendre_cf_sum(tt, a, b, ctr, h, coef, deg, out_re, out_im, rnd):
         cdp = math.cos(thp * dt)
         stx = (8.0 + abs(thx * dt)) * _EPS
         stp = (8.0 + abs(thp * dt)) * _EPS
-        i0 = i
-        sx = cx = sp = cp = 0.0
+        # blocks of _NB harmonics from one anchor; inside a block, the lanes' (harmonics') recurrences as loops
+        # over the block (vectorizable: the sign pattern of i^r is fixed per order r), the same operations per
+        # harmonic as the four-lane version of §2i2 (docs/blocks.md §2i3)
         while i < H:
-            # a group of up to 4 harmonics; re-anchor where i - i0 reaches _NB
-            if i == i0 or i - i0 >= _NB:
-                i0 = i
-                x0 = abs(tt[i] * ac * hc)
-                sx = math.sin(x0)
-                cx = math.cos(x0)
-                ph0 = tt[i] * thp
-                sp = math.sin(ph0)
-                cp = math.cos(ph0)
-            g = min(4, H - i)
-            if i - i0 + g > _NB:
-                g = _NB - (i - i0)
-            # per lane: x, 1/x, sin x, cos x, phase phasor
-            xs0 = xs1 = xs2 = xs3 = 0.0
-            s0 = s1 = s2 = s3 = 0.0
-            c0 = c1 = c2 = c3 = 0.0
-            ps0 = ps1 = ps2 = ps3 = 0.0
-            pc0 = pc1 = pc2 = pc3 = 0.0
+            i0 = i
+            g = min(_NB, H - i)
+            x0 = abs(tt[i] * ac * hc)
+            sx = math.sin(x0)
+            cx = math.cos(x0)
+            ph0 = tt[i] * thp
+            sp = math.sin(ph0)
+            cp = math.cos(ph0)
             for l in range(g):
-                xl = abs(tt[i + l] * ac * hc)
-                if l == 0:
-                    xs0, s0, c0, ps0, pc0 = xl, sx, cx, sp, cp
-                elif l == 1:
-                    xs1, s1, c1, ps1, pc1 = xl, sx, cx, sp, cp
-                elif l == 2:
-                    xs2, s2, c2, ps2, pc2 = xl, sx, cx, sp, cp
-                else:
-                    xs3, s3, c3, ps3, pc3 = xl, sx, cx, sp, cp
-                # advance the phasors to the next harmonic
+                bx[l] = abs(tt[i + l] * ac * hc)
+                bs[l] = sx
+                bc_[l] = cx
+                bps[l] = sp
+                bpc[l] = cp
                 nsx = sx * cdx + cx * sdx
                 cx = cx * cdx - sx * sdx
                 sx = nsx
                 nsp = sp * cdp + cp * sdp
                 cp = cp * cdp - sp * sdp
                 sp = nsp
-            if g < 4:
-                # unused lanes: a harmless x (results discarded)
-                if g < 2:
-                    xs1, s1, c1 = xs0, s0, c0
-                if g < 3:
-                    xs2, s2, c2 = xs0, s0, c0
-                xs3, s3, c3 = xs0, s0, c0
-            iv0 = 1.0 / xs0
-            iv1 = 1.0 / xs1
-            iv2 = 1.0 / xs2
-            iv3 = 1.0 / xs3
-            # j_0, j_1 per lane
-            a0 = s0 * iv0
-            a1 = s1 * iv1
-            a2 = s2 * iv2
-            a3 = s3 * iv3
-            re0 = coef[c, 0] * a0
-            re1 = coef[c, 0] * a1
-            re2 = coef[c, 0] * a2
-            re3 = coef[c, 0] * a3
-            im0 = im1 = im2 = im3 = 0.0
+            c0r = coef[c, 0]
+            for l in range(g):
+                iv = 1.0 / bx[l]
+                biv[l] = iv
+                av = bs[l] * iv
+                ba[l] = av
+                bre[l] = c0r * av
+                bim[l] = 0.0
             if R >= 1:
-                b0 = (a0 - c0) * iv0                 # j_1 = (sin x / x - cos x) / x
-                b1 = (a1 - c1) * iv1
-                b2 = (a2 - c2) * iv2
-                b3 = (a3 - c3) * iv3
                 cr = coef[c, 1]
-                im0 = cr * b0
-                im1 = cr * b1
-                im2 = cr * b2
-                im3 = cr * b3
+                for l in range(g):
+                    bv = (ba[l] - bc_[l]) * biv[l]       # j_1 = (sin x / x - cos x) / x
+                    bb_[l] = bv
+                    bim[l] = cr * bv
                 for r in range(1, R):
                     f = 2.0 * r + 1.0
-                    n0 = f * iv0 * b0 - a0
-                    n1 = f * iv1 * b1 - a1
-                    n2 = f * iv2 * b2 - a2
-                    n3 = f * iv3 * b3 - a3
-                    a0, a1, a2, a3 = b0, b1, b2, b3
-                    b0, b1, b2, b3 = n0, n1, n2, n3
                     cr = coef[c, r + 1]
                     q = (r + 1) & 3
                     if q == 0:
-                        re0 += cr * n0
-                        re1 += cr * n1
-                        re2 += cr * n2
-                        re3 += cr * n3
+                        for l in range(g):
+                            nv = f * biv[l] * bb_[l] - ba[l]
+                            ba[l] = bb_[l]
+                            bb_[l] = nv
+                            bre[l] += cr * nv
                     elif q == 1:
-                        im0 += cr * n0
-                        im1 += cr * n1
-                        im2 += cr * n2
-                        im3 += cr * n3
+                        for l in range(g):
+                            nv = f * biv[l] * bb_[l] - ba[l]
+                            ba[l] = bb_[l]
+                            bb_[l] = nv
+                            bim[l] += cr * nv
                     elif q == 2:
-                        re0 -= cr * n0
-                        re1 -= cr * n1
-                        re2 -= cr * n2
-                        re3 -= cr * n3
+                        for l in range(g):
+                            nv = f * biv[l] * bb_[l] - ba[l]
+                            ba[l] = bb_[l]
+                            bb_[l] = nv
+                            bre[l] -= cr * nv
                     else:
-                        im0 -= cr * n0
-                        im1 -= cr * n1
-                        im2 -= cr * n2
-                        im3 -= cr * n3
+                        for l in range(g):
+                            nv = f * biv[l] * bb_[l] - ba[l]
+                            ba[l] = bb_[l]
+                            bb_[l] = nv
+                            bim[l] -= cr * nv
+            t0b = tt[i0]
             for l in range(g):
-                if l == 0:
-                    re, im, x, ps, pc = re0, sg * im0, xs0, ps0, pc0
-                elif l == 1:
-                    re, im, x, ps, pc = re1, sg * im1, xs1, ps1, pc1
-                elif l == 2:
-                    re, im, x, ps, pc = re2, sg * im2, xs2, ps2, pc2
-                else:
-                    re, im, x, ps, pc = re3, sg * im3, xs3, ps3, pc3
-                ii = i + l
+                re = bre[l]
+                im = sg * bim[l]
+                x = bx[l]
+                ps = bps[l]
+                pc = bpc[l]
+                ii = i0 + l
                 t = tt[ii]
-                n = ii - i0
+                n = l
                 out_re[ii] += pc * re - ps * im
                 out_im[ii] += ps * re + pc * im
-                dev = abs(t - tt[i0] - n * dt) + 4.0 * _EPS * (abs(t) + n * abs(dt))
+                dev = abs(t - t0b - n * dt) + 4.0 * _EPS * (abs(t) + n * abs(dt))
                 ex = n * stx + thx * dev
                 ep = n * stp + abs(thp) * dev
                 mag = math.sqrt(re * re + im * im)
