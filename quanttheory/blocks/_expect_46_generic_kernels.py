@@ -483,6 +483,7 @@ def alias_L(p, dmx_pos, dmx_neg, p0, k, L0, tgt_abs, Lmax):
     for i in range(NT):
         ths[i] = (1.0 / L0) * 1.5 ** float(i - 2)
     for s in range(2):
+        inf_from = NT
         for i in range(NT):
             th = ths[i]
             M = 0.0
@@ -493,6 +494,13 @@ def alias_L(p, dmx_pos, dmx_neg, p0, k, L0, tgt_abs, Lmax):
                 lM[s, i] = k * math.log(M)
             else:
                 lM[s, i] = math.inf
+                if M == math.inf:
+                    inf_from = i + 1
+                    break
+        # M(th) is nondecreasing in th once it overflows (an infinite term stays infinite for larger th):
+        # the rest is inf without the exps
+        for i in range(inf_from, NT):
+            lM[s, i] = math.inf
     for q in range(80):
         L = L0 * 1.1 ** float(q)
         tot = 0.0
