@@ -541,6 +541,23 @@ def _r2p(pw, x, n):
 
 
 @njit(cache=True)
+def _rpow_up(x, n):
+    """Upper bound of ``x^n`` for ``x >= 0``, ``n >= 0``: binary powering, then ``1 + 4 (n + 1) eps`` for its
+    roundings (as ``._expect_46_kernels._rpow_up``)."""
+    if n == 0:
+        return 1.0
+    n0 = n
+    r = 1.0
+    while n > 0:
+        if n & 1:
+            r *= x
+        n >>= 1
+        if n > 0:
+            x = x * x
+    return r * (1.0 + 4.0 * (n0 + 1) * _EPS)
+
+
+@njit(cache=True)
 def _powers(p0, n):
     pw = np.empty(n + 1)
     pw[0] = 1.0
@@ -743,8 +760,9 @@ def finish_all(n, U, L, p0, C, coff, Tc, bc, tail_abs, cof, ca, cb, ctr, hh, coe
             Ps = pe + psi
             Pn = _cpow_n(Ps, n - 1) * Ps
             R = Pn - pn - n * pn1 * psi
-            fac = (1.0 + de + abs(rnd_c[q])) ** (n - 1) + pn1
-            rw = (3 * n + 4) * _EPS * (abs(Ps) ** n + pn + n * pn1 * abs(psi) + 1e-300) + n * rnd_c[q] * fac
+            # (integer powers of the charges by binary powering, rounded up: _rpow_up)
+            fac = _rpow_up(1.0 + de + abs(rnd_c[q]), n - 1) + pn1
+            rw = (3 * n + 4) * _EPS * (_rpow_up(abs(Ps), n) + pn + n * pn1 * abs(psi) + 1e-300) + n * rnd_c[q] * fac
             j2 = jj[q] * jj[q]
             s_i, k_i = _nsum_add(s_i, k_i, R.real / j2)
             s_r, k_r = _nsum_add(s_r, k_r, rw / j2)
