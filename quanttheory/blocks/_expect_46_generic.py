@@ -746,7 +746,9 @@ def _split_tail_budget_mat(g, default, H, E, numba_split=False):
     if numba_split:
         from ._expect_46_generic_kernels import split_bisect
 
-        idx = split_bisect(np.ascontiguousarray(H, float), np.ascontiguousarray(GE), B)
+        fin = np.isfinite(H)
+        lens = np.where(fin.any(axis=1), H.shape[1] - np.argmax(fin[:, ::-1], axis=1), 0).astype(np.int64)
+        idx = split_bisect(np.ascontiguousarray(H, float), np.ascontiguousarray(GE), B, lens)
         if idx[0] < 0:
             return list(default)
         return list(E[np.arange(n), idx] * (1.0 + 1e-12))

@@ -830,16 +830,16 @@ def cut_points_all(ms, X6s, X4s, mids, lmin, lmax):
 
 
 @njit(cache=True)
-def split_pick(H, GE, lam, idx):
+def split_pick(H, GE, lam, idx, lens):
     """Per row ``i`` the first column minimizing ``H[i] + lam GE[i]`` over the finite ``H`` (``np.argmin`` of
     ``where(isfinite(H), H + lam GE, inf)``, index 0 if none is finite) into ``idx``; returns ``sum_i
-    GE[i, idx[i]]``."""
+    GE[i, idx[i]]``.  ``lens[i]``: row ``i`` has no finite ``H`` from that column on."""
     n, K = H.shape
     tot = 0.0
     for i in range(n):
         best = math.inf
         bi = 0
-        for j in range(K):
+        for j in range(lens[i]):
             if math.isfinite(H[i, j]):
                 v = H[i, j] + lam * GE[i, j]
                 if v < best:
@@ -851,7 +851,7 @@ def split_pick(H, GE, lam, idx):
 
 
 @njit(cache=True)
-def split_bisect(H, GE, B):
+def split_bisect(H, GE, B, lens):
     """The multiplier search of ``_expect_46_generic._split_tail_budget_mat`` (60 bisection steps in
     ``log10 lam`` on ``[-80, 80]``): the columns of the smallest ``lam`` found whose total is ``<= B``, or
     ``-1`` in ``idx[0]`` if even ``lam = 1e80`` exceeds ``B``."""
@@ -860,13 +860,13 @@ def split_bisect(H, GE, B):
     i2 = np.empty(n, np.int64)
     lo = -80.0
     hi = 80.0
-    tot = split_pick(H, GE, 10.0 ** hi, idx)
+    tot = split_pick(H, GE, 10.0 ** hi, idx, lens)
     if tot > B:
         idx[0] = -1
         return idx
     for _ in range(60):
         mid = 0.5 * (lo + hi)
-        t2 = split_pick(H, GE, 10.0 ** mid, i2)
+        t2 = split_pick(H, GE, 10.0 ** mid, i2, lens)
         if t2 <= B:
             hi = mid
             for i in range(n):
