@@ -35,7 +35,11 @@ Speed (docs/blocks.md §2i2): the NumPy stage is batched over all ends (:func:`_
 :func:`_approx_all`: one partial-moment / density / quantize call for every end's cells), the Chernoff search
 is a numba loop, trailing Legendre coefficients within half a cell's slack are dropped (their sum, ``|j_r| <=
 1``, joins the cell's bound), and the kernel advances ``e^{i t (a c + b)}`` and ``sin x, cos x`` by phasor
-recurrences across harmonics with four Bessel recurrences interleaved.
+recurrences across harmonics with four Bessel recurrences interleaved.  Since docs/blocks.md §2i3 the default
+path (:func:`_ends_all`) has no Python step per end: the tail curves (``end_curves``), the budget split
+(``split_bisect``) and every end's harmonics and bound (``finish_all``) are one numba call each, the cut points
+of all ends one more (``cut_points_all``); :func:`_ends_stepwise` (``telescoped_4over6_generic(..., fast=False)``)
+is the §2i2 path, the tests' reference.
 """
 
 from __future__ import annotations
