@@ -801,7 +801,6 @@ def telescoped_4over6_generic(dist, bf, c, S, tol, fast=True):
     tot = 0.0
     err = 0.0
     harm = 0
-    pend = []
     elist, einfo = [], []
     for i in range(P):
         for m, g, sg in ((b[i], Gk_b[i], 1.0), (a[i], Gk_a[i], -1.0)):
@@ -895,8 +894,7 @@ def _ends_all(dist, comps, fmt, ends, k, eas, g, sgn):
     sel = cand[okc]
     es = endc[sel]
     ls, us, aa, bb, pj = LO[sel], HI[sel], AA[sel], BB[sel], p[sel]
-    zs = zc[okc]
-    izs = P_pts.size + np.nonzero(okc)[0]                 # index of each zs in pts
+    izs = P_pts.size + np.nonzero(okc)[0]                 # index of each root zc[okc] in pts
     il2 = np.concatenate([sel, izs])
     ih2 = np.concatenate([izs, ihc[sel]])
     pl, pu = pts[il2], pts[ih2]
