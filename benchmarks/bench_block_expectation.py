@@ -40,7 +40,7 @@ above ``--limit-ms`` CPU are listed at the end.  The oracle rule: see ``--oracle
         [--blocks 16,32] [--tol 1e-7] [--repeat 3] [--base-repeat 3]
 
 ``--generic46``: NVFP4 ``block_mse_4over6(law, "nvfp4", block=k, tol=tol)`` on the telescoped path for laws
-off the compiled kernel (docs/blocks.md §2i, §2i2): ``t:NU`` (Student t), ``gennorm:BETA``, ``mix`` (0.7 N(0,1)
+off the compiled kernel (docs/blocks.md §2i, §2i2, §2i3): ``t:NU`` (Student t), ``gennorm:BETA``, ``mix`` (0.7 N(0,1)
 + 0.3 Laplace(0,2)), ``normal``.  This tree and the tree exported at ``--base DIR`` each in a subprocess started
 one after the other for every case (same load): one warm-up call, then the min CPU seconds of ``--repeat``
 (``--base-repeat``) calls; ``speed-up`` = base / new, ``|d|/bounds`` = |new - base| / (the two error estimates

@@ -35,7 +35,11 @@ Speed (docs/blocks.md §2i2): the NumPy stage is batched over all ends (:func:`_
 :func:`_approx_all`: one partial-moment / density / quantize call for every end's cells), the Chernoff search
 is a numba loop, trailing Legendre coefficients within half a cell's slack are dropped (their sum, ``|j_r| <=
 1``, joins the cell's bound), and the kernel advances ``e^{i t (a c + b)}`` and ``sin x, cos x`` by phasor
-recurrences across harmonics with four Bessel recurrences interleaved.
+recurrences across harmonics with four Bessel recurrences interleaved.  Since docs/blocks.md §2i3 the default
+path (:func:`_ends_all`) has no Python step per end: the tail curves (``end_curves``), the budget split
+(``split_bisect``) and every end's harmonics and bound (``finish_all``) are one numba call each, the cut points
+of all ends one more (``cut_points_all``); :func:`_ends_stepwise` (``telescoped_4over6_generic(..., fast=False)``)
+is the §2i2 path, the tests' reference.
 """
 
 from __future__ import annotations
@@ -443,46 +447,80 @@ def _r2(p0, x, nn):
 def _generic_cells_all(fmt, ends, extra):
     """:func:`generic_cells` for every end ``(m, X6, X4)`` of ``ends``, the rounding of the cells' centres in one
     ``fmt.quantize`` call per candidate (the same cells as :func:`._expect_46.cells` with ``loc = 0``,
-    ``scale = 1``, then cut at ``extra``).  Returns a list of ``(lo, hi, a, b, atom, U)``."""
-    from ._expect_46 import cut_points
+    ``scale = 1``, then cut at ``extra``).  Returns a list of ``(lo, hi, a, b, atom, U)`` (from
+    :func:`_generic_cells_flat`)."""
+    lo, hi, a, b, atom, off, U = _generic_cells_flat(fmt, ends, extra)
+    return [(lo[off[e]:off[e + 1]], hi[off[e]:off[e + 1]], a[off[e]:off[e + 1]], b[off[e]:off[e + 1]],
+             atom[off[e]:off[e + 1]], float(U[e])) for e in range(len(ends))]
 
-    mids = np.asarray(fmt.midpoints, float)
+
+def _generic_cells_flat(fmt, ends, extra):
+    """:func:`_generic_cells_all` flattened: ``(lo, hi, a, b, atom, off, U)``, end ``e``'s cells at
+    ``off[e]:off[e + 1]``; the cut points of all ends in one numba call
+    (:func:`._expect_46_generic_kernels.cut_points_all`, the steps of :func:`._expect_46.cut_points`), the
+    cuts at ``extra`` inserted only in the ends that need them (docs/blocks.md §2i3)."""
+    from ._expect_46_generic_kernels import cut_points_all
+
+    mids = np.ascontiguousarray(np.asarray(fmt.midpoints, float))
     lmax = float(fmt.levels[-1])
     lmin = float(fmt.levels[0])
-    xs, U_, ctr_ = [], [], []
-    for m, X6, X4 in ends:
-        U = X6 if X6 > 0 else (X4 if X4 > 0 else m)
-        x = cut_points(m, X6, X4, mids, lmin, lmax)
-        xs.append(x)
-        U_.append(U)
-        ctr_.append(0.5 * (x[:-1] + x[1:]))
-    off = np.concatenate([[0], np.cumsum([c.size for c in ctr_])])
-    CT = np.concatenate(ctr_)
+    E = len(ends)
+    ms = np.array([e[0] for e in ends], float)
+    X6s = np.array([e[1] for e in ends], float)
+    X4s = np.array([e[2] for e in ends], float)
+    U = np.where(X6s > 0, X6s, np.where(X4s > 0, X4s, ms))
+    x, xo = cut_points_all(ms, X6s, X4s, mids, lmin, lmax)
+    nc = np.diff(xo) - 1                                   # cells per end
+    endc = np.repeat(np.arange(E), nc)
+    first = np.zeros(x.size, bool)
+    first[xo[1:] - 1] = True                               # the last edge of each end starts no cell
+    li = np.nonzero(~first)[0]
+    lo, hi = x[li], x[li + 1]
+    CT = 0.5 * (lo + hi)
     RR = []
-    for w in (1, 2):
-        Xv = np.concatenate([np.full(c.size, float(e[w])) for c, e in zip(ctr_, ends)])
+    for Xv in (X6s[endc], X4s[endc]):
         pos = Xv > 0
         R = np.zeros(CT.shape)
         if np.any(pos):
             R[pos] = Xv[pos] * np.asarray(fmt.quantize(CT[pos] / Xv[pos]), float)
         RR.append(R)
-    out = []
-    for e, (m, X6, X4) in enumerate(ends):
-        x, U = xs[e], U_[e]
-        R6, R4 = RR[0][off[e]:off[e + 1]], RR[1][off[e]:off[e + 1]]
-        atom = np.abs(R4 - R6) <= 1e-12 * (np.abs(R4) + np.abs(R6))
-        r6, r4 = R6 / U, R4 / U
-        alpha = np.where(atom, 0.0, 2.0 * (r4 - r6))
-        beta = np.where(atom, 0.0, r6 * r6 - r4 * r4)
-        lo, hi, a, b = x[:-1], x[1:], alpha * 1.0 / U, beta + alpha * 0.0 / U
-        ex = np.array(sorted(set(float(v) for v in extra if -m < v < m)))
-        ex = ex[~np.isin(ex, lo)] if ex.size else ex
-        if ex.size:
-            ee = np.unique(np.concatenate([lo, [hi[-1]], ex]))
-            i = np.searchsorted(lo, ee[:-1], side="right") - 1
-            lo, hi, a, b, atom = ee[:-1], ee[1:], a[i], b[i], atom[i]
-        out.append((lo, hi, a, b, atom, U))
-    return out
+    R6, R4 = RR
+    Uc = U[endc]
+    atom = np.abs(R4 - R6) <= 1e-12 * (np.abs(R4) + np.abs(R6))
+    r6, r4 = R6 / Uc, R4 / Uc
+    alpha = np.where(atom, 0.0, 2.0 * (r4 - r6))
+    beta = np.where(atom, 0.0, r6 * r6 - r4 * r4)
+    a, b = alpha * 1.0 / Uc, beta + alpha * 0.0 / Uc
+    off = np.concatenate([[0], np.cumsum(nc)]).astype(np.int64)
+    exs = sorted(set(float(v) for v in extra))
+    if not exs:
+        return lo, hi, a, b, atom, off, U
+    # ends where a point of extra lies strictly inside a cell (not already an edge): re-cut those ends
+    need = []
+    for v in exs:
+        inside = (lo < v) & (hi > v)
+        if np.any(inside):
+            need.append(endc[inside])
+    if not need:
+        return lo, hi, a, b, atom, off, U
+    redo = set(np.unique(np.concatenate(need)).tolist())
+    parts = []
+    for e in range(E):
+        sl = slice(off[e], off[e + 1])
+        l_, h_, a_, b_, t_ = lo[sl], hi[sl], a[sl], b[sl], atom[sl]
+        if e in redo:
+            m = ms[e]
+            ex = np.array([v for v in exs if -m < v < m])
+            ex = ex[~np.isin(ex, l_)] if ex.size else ex
+            if ex.size:
+                ee = np.unique(np.concatenate([l_, [h_[-1]], ex]))
+                i = np.searchsorted(l_, ee[:-1], side="right") - 1
+                l_, h_, a_, b_, t_ = ee[:-1], ee[1:], a_[i], b_[i], t_[i]
+        parts.append((l_, h_, a_, b_, t_))
+    nc = np.array([p_[0].size for p_ in parts], np.int64)
+    off = np.concatenate([[0], np.cumsum(nc)]).astype(np.int64)
+    cat = [np.concatenate([p_[j] for p_ in parts]) for j in range(5)]
+    return cat[0], cat[1], cat[2], cat[3], cat[4], off, U
 
 
 def endpoint_abs(dist, comps, fmt, m, X6, X4, k, eps_abs):
@@ -690,15 +728,34 @@ def _split_tail_budget(g, default, harm, errc):
     n = len(g)
     if n == 0:
         return []
-    g = np.asarray(g, float)
-    B = float(np.sum(g * np.asarray(default, float)))
     K = max(h.size for h in harm)
     H = np.full((n, K), np.inf)
     E = np.full((n, K), np.inf)
     for i in range(n):
         H[i, :harm[i].size] = harm[i]
         E[i, :errc[i].size] = errc[i]
+    return _split_tail_budget_mat(g, default, H, E)
+
+
+def _split_tail_budget_mat(g, default, H, E, numba_split=False):
+    """:func:`_split_tail_budget` with the curves as rows of ``H``, ``E`` (padded with ``inf``); with
+    ``numba_split`` the multiplier search in one numba call (:func:`._expect_46_generic_kernels.split_bisect`,
+    the same steps; docs/blocks.md §2i3)."""
+    n = len(g)
+    if n == 0:
+        return []
+    g = np.asarray(g, float)
+    B = float(np.sum(g * np.asarray(default, float)))
     GE = g[:, None] * E
+    if numba_split:
+        from ._expect_46_generic_kernels import split_bisect
+
+        fin = np.isfinite(H)
+        lens = np.where(fin.any(axis=1), H.shape[1] - np.argmax(fin[:, ::-1], axis=1), 0).astype(np.int64)
+        idx = split_bisect(np.ascontiguousarray(H, float), np.ascontiguousarray(GE), B, lens)
+        if idx[0] < 0:
+            return list(default)
+        return list(E[np.arange(n), idx] * (1.0 + 1e-12))
 
     def pick(lam):
         with np.errstate(invalid="ignore"):
@@ -719,7 +776,7 @@ def _split_tail_budget(g, default, harm, errc):
     return list(E[np.arange(n), idx] * (1.0 + 1e-12))
 
 
-def telescoped_4over6_generic(dist, bf, c, S, tol):
+def telescoped_4over6_generic(dist, bf, c, S, tol, fast=True):
     """``(mse, error bound, ends, harmonics)`` of the ``4over6`` rule for a law accepted by :func:`components`
     (E4M3 scales, ``k >= 3``): telescoped over the pieces of ``_pieces_4over6``, as
     ``expectation_min._telescoped_4over6`` without the rates."""
@@ -744,7 +801,6 @@ def telescoped_4over6_generic(dist, bf, c, S, tol):
     tot = 0.0
     err = 0.0
     harm = 0
-    pend = []
     elist, einfo = [], []
     for i in range(P):
         for m, g, sg in ((b[i], Gk_b[i], 1.0), (a[i], Gk_a[i], -1.0)):
@@ -754,7 +810,26 @@ def telescoped_4over6_generic(dist, bf, c, S, tol):
             elist.append((float(m), float(X6[i]), float(X4[i])))
             einfo.append((g, sg, ea))
     ends = len(elist)
-    prep = _prepare_ends(dist, comps, bf.fmt, elist, k, [e[2] for e in einfo])
+    if fast:
+        t_, e_, harm = _ends_all(dist, comps, bf.fmt, elist, k, [e[2] for e in einfo], [e[0] for e in einfo],
+                                 [e[1] for e in einfo])
+        tot += t_
+        err += e_
+    else:
+        tot, err, harm = _ends_stepwise(dist, comps, bf.fmt, elist, einfo, k)
+    mse = mse_ref - tot / (2 * k)
+    err_m = (err / (2 * k) + 0.5 * (r6.error_estimate + r4.error_estimate) + 1e-3 * tol * rrel * m2
+             + 20 * _EPS * mse)
+    return mse, err_m, ends, harm
+
+
+def _ends_stepwise(dist, comps, fmt, elist, einfo, k):
+    """The ends one stage at a time with a Python step per end (§2i2; the reference of :func:`_ends_all`)."""
+    tot = 0.0
+    err = 0.0
+    harm = 0
+    pend = []
+    prep = _prepare_ends(dist, comps, fmt, elist, k, [e[2] for e in einfo])
     for (g, sg, ea), r in zip(einfo, prep):
         if r[0] == "done":
             v, e, h = r[1]
@@ -770,7 +845,121 @@ def telescoped_4over6_generic(dist, bf, c, S, tol):
         tot += sg * g * v
         err += g * e
         harm += h
-    mse = mse_ref - tot / (2 * k)
-    err_m = (err / (2 * k) + 0.5 * (r6.error_estimate + r4.error_estimate) + 1e-3 * tol * rrel * m2
-             + 20 * _EPS * mse)
-    return mse, err_m, ends, harm
+    return tot, err, harm
+
+
+def _ends_all(dist, comps, fmt, ends, k, eas, g, sgn):
+    """``sum_e sgn_e g_e E|S|_e`` and ``sum_e g_e err_e`` (data units^2) and the harmonics over every end ``(m,
+    X6, X4)`` of ``ends`` (targets ``eas``): :func:`_prepare_ends`, :func:`_approx_all`,
+    :func:`_split_tail_budget` and :func:`_finish` without a Python step per end (docs/blocks.md §2i3): the
+    per-end loops of the first two in NumPy over all ends at once (``bincount`` by end) and in one numba call
+    (:func:`._expect_46_generic_kernels.end_curves`), the harmonics of all ends in one numba call
+    (:func:`._expect_46_generic_kernels.finish_all`).  The same cells, the same bounds and the same series;
+    the functions above stay as the reference (tests)."""
+    from ._expect_46_generic_kernels import end_curves, finish_all
+    from .expectation import _G, _cell_poly_moment_pts
+
+    n = k
+    E = len(ends)
+    if E == 0:
+        return 0.0, 0.0, 0
+    g = np.asarray(g, float)
+    sgn = np.asarray(sgn, float)
+    eas = np.asarray(eas, float)
+    extra = [mu for _, _, _, mu, _ in comps]
+    LO, HI, AA, BB, ATOM, coff0, U = _generic_cells_flat(fmt, ends, extra)
+    endc = np.repeat(np.arange(E), np.diff(coff0))
+    Gs = np.clip(np.asarray(_G(dist, np.array([float(e[0]) for e in ends])), float), 1e-300, 1.0)
+    # the cells' edges as points (a cell's upper edge is the next cell's lower edge within an end), then the
+    # roots of d: the partial moments once per point (:func:`expectation._cell_poly_moment_pts`, the same
+    # numbers as per cell)
+    nC = LO.size
+    ii = np.arange(nC)
+    cont = np.zeros(nC, bool)
+    cont[:-1] = (endc[1:] == endc[:-1]) & (LO[1:] == HI[:-1])
+    last = np.nonzero(~cont)[0]
+    ihc = np.where(cont, ii + 1, 0)
+    ihc[last] = nC + np.arange(last.size)
+    P_pts = np.concatenate([LO, HI[last]])
+    # the roots of d on the non-atom cells (known before the probabilities: atom is a property of the cell)
+    cand = np.nonzero(~ATOM)[0]
+    zc = np.clip(-BB[cand] / AA[cand], LO[cand], HI[cand])
+    pts = np.concatenate([P_pts, zc])
+    cache = {}
+    P_all, _ = _cell_poly_moment_pts(dist, pts, ii, ihc, 0.0, 0.0, 0.0, 1.0, cache)
+    p = np.maximum(P_all, 0.0) / Gs[endc]
+    p0 = np.minimum(np.bincount(endc, weights=np.where(ATOM, p, 0.0), minlength=E), 1.0)
+    mR = 1.0 - p0 ** n - n * p0 ** (n - 1) * (1.0 - p0)
+    okc = p[cand] > 0
+    sel = cand[okc]
+    es = endc[sel]
+    ls, us, aa, bb, pj = LO[sel], HI[sel], AA[sel], BB[sel], p[sel]
+    izs = P_pts.size + np.nonzero(okc)[0]                 # index of each root zc[okc] in pts
+    il2 = np.concatenate([sel, izs])
+    ih2 = np.concatenate([izs, ihc[sel]])
+    pl, pu = pts[il2], pts[ih2]
+    A2, B2, own = np.concatenate([aa, aa]), np.concatenate([bb, bb]), np.concatenate([es, es])
+    okp = pu > pl
+    V, VE = _cell_poly_moment_pts(dist, pts, il2[okp], ih2[okp], 0.0, 0.0, A2[okp], B2[okp], cache)
+    E1 = np.bincount(own[okp], weights=np.abs(V), minlength=E) / Gs
+    E1e = np.bincount(own[okp], weights=VE, minlength=E) / Gs + 8 * _EPS * E1
+    abs1 = n * p0 ** (n - 1) * E1
+    nsel = np.bincount(es, minlength=E)
+    done = (nsel == 0) | (mR <= 0.0)
+    tot = 0.0
+    err = 0.0
+    if np.any(done):
+        dv = abs1[done] * U[done] ** 2
+        de = (n * p0[done] ** (n - 1) * E1e[done] + 4 * _EPS * abs1[done]) * U[done] ** 2
+        tot += float(np.sum(sgn[done] * g[done] * dv))
+        err += float(np.sum(g[done] * de))
+    cv = np.nonzero(~done)[0]
+    if cv.size == 0:
+        return tot, err, 0
+    keep = ~done[es]
+    ls, us, aa, bb, pj, es = ls[keep], us[keep], aa[keep], bb[keep], pj[keep], es[keep]
+    remap = np.full(E, -1, np.int64)
+    remap[cv] = np.arange(cv.size)
+    ec = remap[es]                                   # the curve end of each selected cell
+    off = np.concatenate([[0], np.cumsum(np.bincount(ec, minlength=cv.size))]).astype(np.int64)
+    TV = _tv_bound(comps, ls, us)
+    zq, wq = _gl16()
+    XX = 0.5 * (ls + us)[:, None] + 0.5 * (us - ls)[:, None] * zq
+    FX = _pdf(comps, XX)
+    Gc, Uc, p0c = Gs[cv], U[cv], p0[cv]
+    eac = eas[cv] / (Uc * Uc)
+    sym = all(mu_ == 0.0 for _, _, _, mu_, _ in comps)
+    C, L, al, coff, Tc, bc, harm, errc, tgt, csm = end_curves(
+        off, ls, us, aa, bb, pj, TV, np.ascontiguousarray(XX), np.ascontiguousarray(FX), wq, Gc, Uc, p0c, eac,
+        n, sym)
+    # the cells' polynomials of every end at once (:func:`_approx_all`), grouped back by end (stable)
+    ci = np.nonzero(csm)[0]
+    cl_, cu_, par, coef, deg, dels = _approx_cells(dist, comps, ls[ci], us[ci], tgt[ci], Gc[ec[ci]],
+                                                   per_cell=True)
+    owner = ec[ci[par]]
+    order = np.argsort(owner, kind="stable")
+    cl_, cu_, par, coef, deg, dels, owner = (cl_[order], cu_[order], par[order], coef[order], deg[order],
+                                             dels[order], owner[order])
+    cof = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=cv.size))]).astype(np.int64)
+    delta = np.bincount(owner, weights=dels, minlength=cv.size)
+    src = ci[par]                                    # the selected cell each polynomial cell lies in
+    # tail budget split (:func:`_split_tail_budget` on the padded curves)
+    gc = g[cv]
+    lens = np.diff(coff)
+    K = int(np.max(lens))
+    idx = coff[:-1, None] + np.arange(K)[None, :]
+    valid = np.arange(K)[None, :] < lens[:, None]
+    idx = np.where(valid, idx, 0)
+    Hm = np.where(valid, harm[idx], np.inf)
+    Em = np.where(valid, errc[idx], np.inf)
+    tails = np.asarray(_split_tail_budget_mat(gc, 0.6 * eas[cv], Hm, Em, numba_split=True), float)
+    wsym = 2.0 if sym else 1.0
+    vo = np.empty(cv.size)
+    eo = np.empty(cv.size)
+    ho = np.empty(cv.size, np.int64)
+    finish_all(n, Uc, L, p0c, C, coff, Tc, bc, tails, cof, np.ascontiguousarray(aa[src]),
+               np.ascontiguousarray(bb[src]), 0.5 * (cl_ + cu_), 0.5 * (cu_ - cl_), np.ascontiguousarray(coef),
+               np.ascontiguousarray(deg), delta, wsym, abs1[cv], mR[cv], al, E1e[cv], vo, eo, ho)
+    tot += float(np.sum(sgn[cv] * gc * vo))
+    err += float(np.sum(gc * eo))
+    return tot, err, int(np.sum(ho))

@@ -80,6 +80,131 @@ def sph_bessel_all(x, R, jb):
         jb[r] *= f
 
 
+_MILLER_TAIL = 1e-30
+
+
+_INV_ODD2 = 1.0 / ((2.0 * np.arange(512) - 1.0) * (2.0 * np.arange(512) + 1.0))
+
+
+@njit(cache=True)
+def _miller_start(x, R):
+    """Start of Miller's backward recurrence for ``j_0 .. j_R(x)``, ``x < R + 1``: the first ``N > R`` with
+    ``prod_{n=R+1}^{N} x^2 / ((2n - 1)(2n + 1)) <= 1e-30`` (the small-argument size of ``j_N / y_N`` over
+    ``j_R / y_R``, the relative weight of the unwanted solution), never beyond :func:`sph_bessel_all`'s
+    ``R + 40 + int(x)``.  A heuristic like that one: checked against mpmath (``j_r`` within a quarter of the
+    kernel's charge ``(2R + 10 + 2x) eps`` for every ``R <= 48`` on a grid of ``x < R + 1``, worst 0.09 at a
+    threshold of 1e-24; tests/test_block_46_generic_fast2.py); ~45% fewer steps than ``R + 40 + x``."""
+    Nold = R + 40 + int(x)
+    P = 1.0
+    N = R
+    x2 = x * x
+    while True:
+        N += 1
+        P *= x2 * (_INV_ODD2[N] if N < 512 else 1.0 / ((2.0 * N - 1.0) * (2.0 * N + 1.0)))
+        if P <= _MILLER_TAIL or N >= Nold:
+            return N
+
+
+@njit(cache=True)
+def _miller4(tt, i0, g, ah, R, jb4):
+    """``jb4[l, r] = j_r(|tt[i0 + l] ah|)``, ``r = 0 .. R``, for the lanes ``l < g`` (``g <= 4``): the Miller
+    branch of :func:`sph_bessel_all` (the same normalization; rescaling per lane) with the four lanes'
+    recurrences interleaved from one start ``N`` (the largest of the lanes' :func:`_miller_start`, at most
+    ``sph_bessel_all``'s ``R + 40 + int(x)``: a later start only shrinks the unwanted solution), and
+    ``(2r + 1) / x`` as ``(2r + 1) (1/x)`` (one more rounding of the coefficient, as in the upward branch of
+    :func:`legendre_cf_sum`).  Checked against mpmath within a quarter of the kernel's charge
+    (tests/test_block_46_generic_fast2.py).  A lane with ``x < 1e-300`` or ``x >= R + 1`` goes through
+    :func:`sph_bessel_all` itself; unused lanes compute ``x = 1`` (discarded)."""
+    x0 = x1 = x2 = x3 = 1.0
+    u0 = u1 = u2 = u3 = False
+    xmax = -1.0
+    for l in range(g):
+        x = abs(tt[i0 + l] * ah)
+        if x < 1e-300 or x >= R + 1.0:
+            continue                          # (sph_bessel_all below, after the shared loop writes every row)
+        if x > xmax:
+            xmax = x
+        if l == 0:
+            x0, u0 = x, True
+        elif l == 1:
+            x1, u1 = x, True
+        elif l == 2:
+            x2, u2 = x, True
+        else:
+            x3, u3 = x, True
+    if xmax < 0.0:
+        for l in range(g):
+            sph_bessel_all(abs(tt[i0 + l] * ah), R, jb4[l])
+        return
+    Nmax = _miller_start(xmax, R)          # nondecreasing in x: the largest of the lanes' starts
+    i0_ = 1.0 / x0
+    i1 = 1.0 / x1
+    i2 = 1.0 / x2
+    i3 = 1.0 / x3
+    p0 = p1 = p2 = p3 = 0.0
+    c0 = c1 = c2 = c3 = 1e-300
+    BIG = 1e150
+    SM = 1e-150
+    for r in range(Nmax, -1, -1):
+        if r <= R:
+            jb4[0, r] = c0
+            jb4[1, r] = c1
+            jb4[2, r] = c2
+            jb4[3, r] = c3
+        f = 2.0 * r + 1.0
+        m0 = f * i0_ * c0 - p0
+        m1 = f * i1 * c1 - p1
+        m2 = f * i2 * c2 - p2
+        m3 = f * i3 * c3 - p3
+        p0, p1, p2, p3 = c0, c1, c2, c3
+        c0, c1, c2, c3 = m0, m1, m2, m3
+        if abs(c0) > BIG:
+            c0 *= SM
+            p0 *= SM
+            for q in range(r, R + 1):
+                jb4[0, q] *= SM
+        if abs(c1) > BIG:
+            c1 *= SM
+            p1 *= SM
+            for q in range(r, R + 1):
+                jb4[1, q] *= SM
+        if abs(c2) > BIG:
+            c2 *= SM
+            p2 *= SM
+            for q in range(r, R + 1):
+                jb4[2, q] *= SM
+        if abs(c3) > BIG:
+            c3 *= SM
+            p3 *= SM
+            for q in range(r, R + 1):
+                jb4[3, q] *= SM
+    for l in range(g):
+        if l == 0:
+            x, u = x0, u0
+        elif l == 1:
+            x, u = x1, u1
+        elif l == 2:
+            x, u = x2, u2
+        else:
+            x, u = x3, u3
+        if not u:
+            sph_bessel_all(abs(tt[i0 + l] * ah), R, jb4[l])
+            continue
+        s = math.sin(x)
+        c = math.cos(x)
+        j0 = s / x
+        if R >= 1 and x >= 1.0:
+            j1 = s / (x * x) - c / x
+            if abs(j1) > abs(j0) and jb4[l, 1] != 0.0:
+                fc = j1 / jb4[l, 1]
+            else:
+                fc = j0 / jb4[l, 0]
+        else:
+            fc = j0 / jb4[l, 0]
+        for r in range(R + 1):
+            jb4[l, r] *= fc
+
+
 @njit(cache=True)
 def legendre_cf_sum_direct(tt, a, b, ctr, h, coef, deg, out_re, out_im, rnd):
     """``psi(t_i) = sum_cells e^{i t (a c + b)} sum_r coef[c, r] i^r j_r(t a h)`` for every ``t_i`` in ``tt``
@@ -159,6 +284,17 @@ def legendre_cf_sum(tt, a, b, ctr, h, coef, deg, out_re, out_im, rnd):
         return
     R1 = coef.shape[1]
     jb = np.empty(R1 + 1)
+    jb4 = np.empty((4, R1 + 1))
+    bx = np.empty(_NB)
+    bs = np.empty(_NB)
+    bc_ = np.empty(_NB)
+    bps = np.empty(_NB)
+    bpc = np.empty(_NB)
+    biv = np.empty(_NB)
+    ba = np.empty(_NB)
+    bb_ = np.empty(_NB)
+    bre = np.empty(_NB)
+    bim = np.empty(_NB)
     dt = 0.0
     if H >= 2:
         dt = (tt[H - 1] - tt[0]) / (H - 1)
@@ -173,8 +309,42 @@ def legendre_cf_sum(tt, a, b, ctr, h, coef, deg, out_re, out_im, rnd):
         phb = abs(ac * ctr[c]) + abs(b[c])
         thx = abs(ac * hc)
         sg = 1.0
-        # Miller harmonics (x < R + 1) first: as the direct kernel
-        i = 0
+        # Miller harmonics (x < R + 1) first: as the direct kernel, four harmonics' backward recurrences
+        # interleaved (:func:`_miller4`, the same numbers as :func:`sph_bessel_all`)
+        iM = 0
+        while iM < H and abs(tt[iM] * ac * hc) < R + 1.0:
+            iM += 1
+        if iM >= 2:
+            for i4 in range(0, iM, 4):
+                g4 = min(4, iM - i4)
+                _miller4(tt, i4, g4, ac * hc, R, jb4)
+                for l in range(g4):
+                    i = i4 + l
+                    t = tt[i]
+                    om = t * ac * hc
+                    x = abs(om)
+                    sg = 1.0 if om >= 0.0 else -1.0
+                    re = 0.0
+                    im = 0.0
+                    for r in range(R + 1):
+                        v = coef[c, r] * jb4[l, r]
+                        q = r & 3
+                        if q == 0:
+                            re += v
+                        elif q == 1:
+                            im += sg * v
+                        elif q == 2:
+                            re -= v
+                        else:
+                            im -= sg * v
+                    ph = t * thp
+                    cs = math.cos(ph)
+                    sn = math.sin(ph)
+                    out_re[i] += cs * re - sn * im
+                    out_im[i] += sn * re + cs * im
+                    rnd[i] += (absc * (2.0 * R + 10.0 + 2.0 * x)
+                               + math.sqrt(re * re + im * im) * (3.0 * abs(t) * phb + 4.0)) * _EPS
+        i = iM if iM >= 2 else 0
         while i < H:
             t = tt[i]
             om = t * ac * hc
@@ -213,120 +383,85 @@ def legendre_cf_sum(tt, a, b, ctr, h, coef, deg, out_re, out_im, rnd):
         cdp = math.cos(thp * dt)
         stx = (8.0 + abs(thx * dt)) * _EPS
         stp = (8.0 + abs(thp * dt)) * _EPS
-        i0 = i
-        sx = cx = sp = cp = 0.0
+        # blocks of _NB harmonics from one anchor; inside a block, the lanes' (harmonics') recurrences as loops
+        # over the block (vectorizable: the sign pattern of i^r is fixed per order r), the same operations per
+        # harmonic as the four-lane version of §2i2 (docs/blocks.md §2i3)
         while i < H:
-            # a group of up to 4 harmonics; re-anchor where i - i0 reaches _NB
-            if i == i0 or i - i0 >= _NB:
-                i0 = i
-                x0 = abs(tt[i] * ac * hc)
-                sx = math.sin(x0)
-                cx = math.cos(x0)
-                ph0 = tt[i] * thp
-                sp = math.sin(ph0)
-                cp = math.cos(ph0)
-            g = min(4, H - i)
-            if i - i0 + g > _NB:
-                g = _NB - (i - i0)
-            # per lane: x, 1/x, sin x, cos x, phase phasor
-            xs0 = xs1 = xs2 = xs3 = 0.0
-            s0 = s1 = s2 = s3 = 0.0
-            c0 = c1 = c2 = c3 = 0.0
-            ps0 = ps1 = ps2 = ps3 = 0.0
-            pc0 = pc1 = pc2 = pc3 = 0.0
+            i0 = i
+            g = min(_NB, H - i)
+            x0 = abs(tt[i] * ac * hc)
+            sx = math.sin(x0)
+            cx = math.cos(x0)
+            ph0 = tt[i] * thp
+            sp = math.sin(ph0)
+            cp = math.cos(ph0)
             for l in range(g):
-                xl = abs(tt[i + l] * ac * hc)
-                if l == 0:
-                    xs0, s0, c0, ps0, pc0 = xl, sx, cx, sp, cp
-                elif l == 1:
-                    xs1, s1, c1, ps1, pc1 = xl, sx, cx, sp, cp
-                elif l == 2:
-                    xs2, s2, c2, ps2, pc2 = xl, sx, cx, sp, cp
-                else:
-                    xs3, s3, c3, ps3, pc3 = xl, sx, cx, sp, cp
-                # advance the phasors to the next harmonic
+                bx[l] = abs(tt[i + l] * ac * hc)
+                bs[l] = sx
+                bc_[l] = cx
+                bps[l] = sp
+                bpc[l] = cp
                 nsx = sx * cdx + cx * sdx
                 cx = cx * cdx - sx * sdx
                 sx = nsx
                 nsp = sp * cdp + cp * sdp
                 cp = cp * cdp - sp * sdp
                 sp = nsp
-            if g < 4:
-                # unused lanes: a harmless x (results discarded)
-                if g < 2:
-                    xs1, s1, c1 = xs0, s0, c0
-                if g < 3:
-                    xs2, s2, c2 = xs0, s0, c0
-                xs3, s3, c3 = xs0, s0, c0
-            iv0 = 1.0 / xs0
-            iv1 = 1.0 / xs1
-            iv2 = 1.0 / xs2
-            iv3 = 1.0 / xs3
-            # j_0, j_1 per lane
-            a0 = s0 * iv0
-            a1 = s1 * iv1
-            a2 = s2 * iv2
-            a3 = s3 * iv3
-            re0 = coef[c, 0] * a0
-            re1 = coef[c, 0] * a1
-            re2 = coef[c, 0] * a2
-            re3 = coef[c, 0] * a3
-            im0 = im1 = im2 = im3 = 0.0
+            c0r = coef[c, 0]
+            for l in range(g):
+                iv = 1.0 / bx[l]
+                biv[l] = iv
+                av = bs[l] * iv
+                ba[l] = av
+                bre[l] = c0r * av
+                bim[l] = 0.0
             if R >= 1:
-                b0 = (a0 - c0) * iv0                 # j_1 = (sin x / x - cos x) / x
-                b1 = (a1 - c1) * iv1
-                b2 = (a2 - c2) * iv2
-                b3 = (a3 - c3) * iv3
                 cr = coef[c, 1]
-                im0 = cr * b0
-                im1 = cr * b1
-                im2 = cr * b2
-                im3 = cr * b3
+                for l in range(g):
+                    bv = (ba[l] - bc_[l]) * biv[l]       # j_1 = (sin x / x - cos x) / x
+                    bb_[l] = bv
+                    bim[l] = cr * bv
                 for r in range(1, R):
                     f = 2.0 * r + 1.0
-                    n0 = f * iv0 * b0 - a0
-                    n1 = f * iv1 * b1 - a1
-                    n2 = f * iv2 * b2 - a2
-                    n3 = f * iv3 * b3 - a3
-                    a0, a1, a2, a3 = b0, b1, b2, b3
-                    b0, b1, b2, b3 = n0, n1, n2, n3
                     cr = coef[c, r + 1]
                     q = (r + 1) & 3
                     if q == 0:
-                        re0 += cr * n0
-                        re1 += cr * n1
-                        re2 += cr * n2
-                        re3 += cr * n3
+                        for l in range(g):
+                            nv = f * biv[l] * bb_[l] - ba[l]
+                            ba[l] = bb_[l]
+                            bb_[l] = nv
+                            bre[l] += cr * nv
                     elif q == 1:
-                        im0 += cr * n0
-                        im1 += cr * n1
-                        im2 += cr * n2
-                        im3 += cr * n3
+                        for l in range(g):
+                            nv = f * biv[l] * bb_[l] - ba[l]
+                            ba[l] = bb_[l]
+                            bb_[l] = nv
+                            bim[l] += cr * nv
                     elif q == 2:
-                        re0 -= cr * n0
-                        re1 -= cr * n1
-                        re2 -= cr * n2
-                        re3 -= cr * n3
+                        for l in range(g):
+                            nv = f * biv[l] * bb_[l] - ba[l]
+                            ba[l] = bb_[l]
+                            bb_[l] = nv
+                            bre[l] -= cr * nv
                     else:
-                        im0 -= cr * n0
-                        im1 -= cr * n1
-                        im2 -= cr * n2
-                        im3 -= cr * n3
+                        for l in range(g):
+                            nv = f * biv[l] * bb_[l] - ba[l]
+                            ba[l] = bb_[l]
+                            bb_[l] = nv
+                            bim[l] -= cr * nv
+            t0b = tt[i0]
             for l in range(g):
-                if l == 0:
-                    re, im, x, ps, pc = re0, sg * im0, xs0, ps0, pc0
-                elif l == 1:
-                    re, im, x, ps, pc = re1, sg * im1, xs1, ps1, pc1
-                elif l == 2:
-                    re, im, x, ps, pc = re2, sg * im2, xs2, ps2, pc2
-                else:
-                    re, im, x, ps, pc = re3, sg * im3, xs3, ps3, pc3
-                ii = i + l
+                re = bre[l]
+                im = sg * bim[l]
+                x = bx[l]
+                ps = bps[l]
+                pc = bpc[l]
+                ii = i0 + l
                 t = tt[ii]
-                n = ii - i0
+                n = l
                 out_re[ii] += pc * re - ps * im
                 out_im[ii] += ps * re + pc * im
-                dev = abs(t - tt[i0] - n * dt) + 4.0 * _EPS * (abs(t) + n * abs(dt))
+                dev = abs(t - t0b - n * dt) + 4.0 * _EPS * (abs(t) + n * abs(dt))
                 ex = n * stx + thx * dev
                 ep = n * stp + abs(thp) * dev
                 mag = math.sqrt(re * re + im * im)
@@ -348,6 +483,7 @@ def alias_L(p, dmx_pos, dmx_neg, p0, k, L0, tgt_abs, Lmax):
     for i in range(NT):
         ths[i] = (1.0 / L0) * 1.5 ** float(i - 2)
     for s in range(2):
+        inf_from = NT
         for i in range(NT):
             th = ths[i]
             M = 0.0
@@ -358,20 +494,383 @@ def alias_L(p, dmx_pos, dmx_neg, p0, k, L0, tgt_abs, Lmax):
                 lM[s, i] = k * math.log(M)
             else:
                 lM[s, i] = math.inf
+                if M == math.inf:
+                    inf_from = i + 1
+                    break
+        # M(th) is nondecreasing in th once it overflows (an infinite term stays infinite for larger th):
+        # the rest is inf without the exps
+        for i in range(inf_from, NT):
+            lM[s, i] = math.inf
     for q in range(80):
         L = L0 * 1.1 ** float(q)
         tot = 0.0
         for s in range(2):
-            best = math.inf
+            # min_i L e^{min(e_i, 700)} = L e^{min(min_i e_i, 700)} (exp increasing): one exp per side
+            emin = math.inf
             for i in range(NT):
                 if ths[i] >= 1.0 / L:
                     e = lM[s, i] - ths[i] * L
-                    v = L * math.exp(min(e, 700.0))
-                    if v < best:
-                        best = v
+                    if e < emin:
+                        emin = e
+            best = L * math.exp(min(emin, 700.0)) if emin < math.inf else math.inf
             tot += best
         if tot <= tgt_abs:
             if L < Lmax:
                 return L, tot
             return Lmax, 0.0
     return Lmax, 0.0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Per-end stages of all ends in one call each (docs/blocks.md §2i3): the tail curves (:func:`end_curves`, the
+# second loop of ``_expect_46_generic._prepare_ends``) and the harmonics with the end's value and bound
+# (:func:`finish_all`, ``_expect_46_generic._finish``), the same arithmetic without a Python step per end.
+
+
+@njit(cache=True)
+def _r2p(pw, x, n):
+    """``sum_{j=2}^n C(n, j) p0^(n-j) x^j`` (``pw[i] = p0^i``); as ``._expect_46_kernels._r2``."""
+    s = 0.0
+    c = 0.5 * n * (n - 1)
+    xp = x * x
+    for j in range(2, n + 1):
+        s += c * pw[n - j] * xp
+        c = c * (n - j) / (j + 1)
+        xp *= x
+    return s
+
+
+@njit(cache=True)
+def _rpow_up(x, n):
+    """Upper bound of ``x^n`` for ``x >= 0``, ``n >= 0``: binary powering, then ``1 + 4 (n + 1) eps`` for its
+    roundings (as ``._expect_46_kernels._rpow_up``)."""
+    if n == 0:
+        return 1.0
+    n0 = n
+    r = 1.0
+    while n > 0:
+        if n & 1:
+            r *= x
+        n >>= 1
+        if n > 0:
+            x = x * x
+    return r * (1.0 + 4.0 * (n0 + 1) * _EPS)
+
+
+@njit(cache=True)
+def _powers(p0, n):
+    pw = np.empty(n + 1)
+    pw[0] = 1.0
+    for i in range(1, n + 1):
+        pw[i] = pw[i - 1] * p0
+    return pw
+
+
+@njit(cache=True)
+def _cpow_n(z, n):
+    """``z^n`` (``n >= 1``) by binary powering, as NumPy's integer complex power (at most ``2 log2 n``
+    products: relative error ``<= (n - 1) sqrt(5) eps (1 + O(n eps))``)."""
+    r = complex(1.0, 0.0)
+    first = True
+    while n > 0:
+        if n & 1:
+            if first:
+                r = z
+                first = False
+            else:
+                r = r * z
+        n >>= 1
+        if n > 0:
+            z = z * z
+    return r
+
+
+@njit(cache=True)
+def end_curves(off, ls, us, aa, bb, pj, tv, xx, fx, wq, G, U, p0, ea, n, sym):
+    """For every end ``e`` (its selected non-atom cells ``off[e] .. off[e + 1]``): the tail constants, the
+    period ``L`` (Chernoff search :func:`alias_L`), and the tail-bound curve of ``_prepare_ends`` (geometric
+    grid ``t0 1.05^i`` up to ``max C_j / p_j``, then ``1.25^q``, q = 1..60), plus each cell's polynomial target.
+    Returns ``(C, L, al, coff, Tc, bc, harm, errc, tgt, csm)``: per end ``C``, ``L``, the aliasing bound;
+    the curves flattened with offsets ``coff``; per cell the target (``0`` where not approximated) and whether it
+    is (``csm``: ``ls >= 0`` for laws symmetric about 0, else every cell)."""
+    E = off.size - 1
+    Cv = np.empty(E)
+    Lv = np.empty(E)
+    al = np.empty(E)
+    t0v = np.empty(E)
+    ngv = np.empty(E, np.int64)
+    coff = np.zeros(E + 1, np.int64)
+    cjv = np.empty(ls.size)
+    NQ = wq.size
+    for e in range(E):
+        o0 = off[e]
+        o1 = off[e + 1]
+        Ge = G[e]
+        C = 0.0
+        dmax = 0.0
+        e1 = 0.0
+        e2 = 0.0
+        tmax = 0.0
+        for c in range(o0, o1):
+            cj = tv[c] / (Ge * abs(aa[c]))
+            cjv[c] = cj
+            C += cj
+            dl = aa[c] * ls[c] + bb[c]
+            du = aa[c] * us[c] + bb[c]
+            dmax = max(dmax, max(abs(dl), abs(du)))
+            hw = 0.5 * (us[c] - ls[c])
+            for q in range(NQ):
+                w = hw * wq[q] * fx[c, q] / Ge
+                d = aa[c] * xx[c, q] + bb[c]
+                e1 += w * d
+                e2 += w * d * d
+            tmax = max(tmax, cj / max(pj[c], 1e-300))
+        mu = n * e1
+        sd = math.sqrt(max(n * (e2 - e1 * e1), 0.0))
+        L0 = max(dmax * 1.0000001, abs(mu) + 6.0 * sd, 1e-300)
+        dpos = np.empty(o1 - o0)
+        dneg = np.empty(o1 - o0)
+        for c in range(o0, o1):
+            dl = aa[c] * ls[c] + bb[c]
+            du = aa[c] * us[c] + bb[c]
+            dpos[c - o0] = max(dl, du)
+            dneg[c - o0] = -min(dl, du)
+        L, ab = alias_L(pj[o0:o1], dpos, dneg, p0[e], float(n), L0, 0.2 * ea[e], n * dmax * (1.0 + 1e-12))
+        t0 = math.pi / L
+        tN = max(tmax, t0) * 1.001
+        ng = int(math.ceil(math.log(tN / t0) / math.log(1.05))) + 1
+        Cv[e] = C
+        Lv[e] = L
+        al[e] = ab
+        t0v[e] = t0
+        ngv[e] = ng
+        coff[e + 1] = coff[e] + ng + 1 + 60
+    NT = coff[E]
+    Tc = np.empty(NT)
+    bc = np.empty(NT)
+    harm = np.empty(NT)
+    errc = np.empty(NT)
+    tgt = np.zeros(ls.size)
+    csm = np.zeros(ls.size, np.bool_)
+    for e in range(E):
+        o0 = off[e]
+        o1 = off[e + 1]
+        pw = _powers(p0[e], n)
+        ng = ngv[e]
+        t0 = t0v[e]
+        L = Lv[e]
+        C = Cv[e]
+        b0 = coff[e]
+        for i in range(ng + 1):
+            Tc[b0 + i] = t0 * 1.05 ** float(i)
+        tN = Tc[b0 + ng]
+        suf = _r2p(pw, C / tN, n) / (3 * tN)
+        acc = 0.0
+        bc[b0 + ng] = 0.0 + suf
+        for i in range(ng - 1, -1, -1):
+            t = Tc[b0 + i]
+            x = 0.0
+            for c in range(o0, o1):
+                x += min(pj[c], cjv[c] / t)
+            acc += _r2p(pw, x, n) * (1.0 / t - 1.0 / Tc[b0 + i + 1])
+            bc[b0 + i] = acc + suf
+        for q in range(1, 61):
+            T = tN * 1.25 ** float(q)
+            Tc[b0 + ng + q] = T
+            bc[b0 + ng + q] = _r2p(pw, C / T, n) / (3 * T)
+        for i in range(b0, coff[e + 1]):
+            harm[i] = math.ceil(math.ceil(Tc[i] * L / math.pi) / 2)
+            errc[i] = (2.0 / math.pi) * bc[i] * U[e] * U[e]
+        dtot = 0.1 * ea[e] / (L * n * 0.5 * (1.05 + pw[n - 1]))
+        wsum = 0.0
+        for c in range(o0, o1):
+            if (not sym) or ls[c] >= 0.0:
+                csm[c] = True
+                wsum += us[c] - ls[c]
+        wsym = 2.0 if sym else 1.0
+        for c in range(o0, o1):
+            if csm[c]:
+                tgt[c] = dtot / wsym * (us[c] - ls[c]) / wsum
+    return Cv, Lv, al, coff, Tc, bc, harm, errc, tgt, csm
+
+
+@njit(cache=True)
+def _nsum_add(s, comp, v):
+    """One step of Neumaier's compensated sum."""
+    t = s + v
+    if abs(s) >= abs(v):
+        comp += (s - t) + v
+    else:
+        comp += (v - t) + s
+    return t, comp
+
+
+@njit(cache=True)
+def finish_all(n, U, L, p0, C, coff, Tc, bc, tail_abs, cof, ca, cb, ctr, hh, coef, deg, delta, wsym, abs1, mR,
+               al_abs, E1e, v_out, e_out, h_out):
+    """``_expect_46_generic._finish`` for every end ``e``: the cut ``T`` (first curve point whose tail bound is
+    ``<= tail_abs[e]``, else ``1.25``-steps of the pure form beyond the curve), the odd harmonics
+    (:func:`legendre_cf_sum` on the end's cells ``cof[e] .. cof[e + 1]``, coefficients times ``wsym``), then
+    ``E|S|`` and its bound, as there; the two sums over harmonics compensated (Neumaier: error ``<= 2 eps``
+    of the sum's size, below the pairwise sum's ``log2(J) eps``)."""
+    E = L.size
+    pi = math.pi
+    for e in range(E):
+        Ue = U[e]
+        Le = L[e]
+        pe = p0[e]
+        eat = tail_abs[e] / (Ue * Ue) * pi / 2
+        i_ok = -1
+        for i in range(coff[e], coff[e + 1]):
+            if bc[i] <= eat:
+                i_ok = i
+                break
+        pw = _powers(pe, n)
+        if i_ok >= 0:
+            T = Tc[i_ok]
+            tailA = bc[i_ok]
+        else:
+            T = Tc[coff[e + 1] - 1]
+            while _r2p(pw, C[e] / T, n) / (3 * T) > eat:
+                T *= 1.25
+            tailA = _r2p(pw, C[e] / T, n) / (3 * T)
+        J = int(math.ceil(T * Le / pi))
+        H = (J + 1) // 2
+        jj = np.empty(H)
+        tt = np.empty(H)
+        for q in range(H):
+            jj[q] = 1.0 + 2.0 * q
+            tt[q] = jj[q] * (pi / Le)
+        c0 = cof[e]
+        c1 = cof[e + 1]
+        cw = np.ascontiguousarray(coef[c0:c1]) * wsym
+        de = delta[e] * wsym
+        re = np.empty(H)
+        im = np.empty(H)
+        rnd_c = np.empty(H)
+        legendre_cf_sum(tt, ca[c0:c1], cb[c0:c1], ctr[c0:c1], hh[c0:c1], cw, deg[c0:c1], re, im, rnd_c)
+        pn = pe ** n
+        pn1 = pe ** (n - 1)
+        s_i = 0.0
+        k_i = 0.0
+        s_r = 0.0
+        k_r = 0.0
+        for q in range(H):
+            psi = complex(re[q], im[q])
+            Ps = pe + psi
+            Pn = _cpow_n(Ps, n - 1) * Ps
+            R = Pn - pn - n * pn1 * psi
+            # (integer powers of the charges by binary powering, rounded up: _rpow_up)
+            fac = _rpow_up(1.0 + de + abs(rnd_c[q]), n - 1) + pn1
+            rw = (3 * n + 4) * _EPS * (_rpow_up(abs(Ps), n) + pn + n * pn1 * abs(psi) + 1e-300) + n * rnd_c[q] * fac
+            j2 = jj[q] * jj[q]
+            s_i, k_i = _nsum_add(s_i, k_i, R.real / j2)
+            s_r, k_r = _nsum_add(s_r, k_r, rw / j2)
+        Iabs = s_i + k_i
+        Srnd = (s_r + k_r) * (1.0 + 4.0 * _EPS)
+        a1 = abs1[e]
+        v_out[e] = (a1 + 0.5 * Le * mR[e] - (4.0 * Le / pi ** 2) * Iabs) * Ue * Ue
+        d_err = 0.5 * Le * n * de * ((1.0 + de) ** (n - 1) + pn1)
+        e_out[e] = ((2.0 / pi) * tailA + al_abs[e] + (4.0 * Le / pi ** 2) * Srnd
+                    + 8 * _EPS * (a1 + Le * mR[e]) * (1 + J * _EPS) + d_err + n * pn1 * E1e[e]) * Ue * Ue
+        h_out[e] = H
+
+
+@njit(cache=True)
+def cut_points_all(ms, X6s, X4s, mids, lmin, lmax):
+    """``._expect_46.cut_points(m, X6, X4, mids, lmin, lmax)`` (``extra = 0``) of every end, flattened:
+    ``(x, off)`` with the end ``e``'s edges ``x[off[e]:off[e + 1]]``.  The same steps: the candidates' points,
+    sorted, exact duplicates removed, kept in ``[-m, m]``, then a point dropped where it is within ``1e-15 m``
+    of the point before it (before dropping), the ends set to ``-m, m``."""
+    E = ms.size
+    nm = mids.size
+    cap = 4 + 2 * (nm + 2)
+    buf = np.empty(E * cap)
+    off = np.zeros(E + 1, np.int64)
+    tmp = np.empty(cap)
+    for e in range(E):
+        m = ms[e]
+        q = 0
+        tmp[0] = 0.0
+        tmp[1] = -m
+        tmp[2] = m
+        tmp[3] = 0.0
+        q = 4
+        for w in range(2):
+            X = X6s[e] if w == 0 else X4s[e]
+            if X > 0:
+                for i in range(nm):
+                    tmp[q] = X * mids[i]
+                    q += 1
+                tmp[q] = X * lmin
+                tmp[q + 1] = X * lmax
+                q += 2
+        srt = np.sort(tmp[:q])
+        o = off[e]
+        r = 0
+        prev = 0.0
+        have = False
+        for i in range(q):
+            v = srt[i]
+            if i > 0 and v == srt[i - 1]:
+                continue                                  # np.unique
+            if v < -m or v > m:
+                continue
+            if have and not (v - prev > 1e-15 * m):
+                prev = v
+                continue                                  # diff against the previous point of the unique array
+            buf[o + r] = v
+            r += 1
+            prev = v
+            have = True
+        buf[o] = -m
+        buf[o + r - 1] = m
+        off[e + 1] = o + r
+    return buf[:off[E]].copy(), off
+
+
+@njit(cache=True)
+def split_pick(H, GE, lam, idx, lens):
+    """Per row ``i`` the first column minimizing ``H[i] + lam GE[i]`` over the finite ``H`` (``np.argmin`` of
+    ``where(isfinite(H), H + lam GE, inf)``, index 0 if none is finite) into ``idx``; returns ``sum_i
+    GE[i, idx[i]]``.  ``lens[i]``: row ``i`` has no finite ``H`` from that column on."""
+    n, K = H.shape
+    tot = 0.0
+    for i in range(n):
+        best = math.inf
+        bi = 0
+        for j in range(lens[i]):
+            if math.isfinite(H[i, j]):
+                v = H[i, j] + lam * GE[i, j]
+                if v < best:
+                    best = v
+                    bi = j
+        idx[i] = bi
+        tot += GE[i, bi]
+    return tot
+
+
+@njit(cache=True)
+def split_bisect(H, GE, B, lens):
+    """The multiplier search of ``_expect_46_generic._split_tail_budget_mat`` (60 bisection steps in
+    ``log10 lam`` on ``[-80, 80]``): the columns of the smallest ``lam`` found whose total is ``<= B``, or
+    ``-1`` in ``idx[0]`` if even ``lam = 1e80`` exceeds ``B``."""
+    n = H.shape[0]
+    idx = np.empty(n, np.int64)
+    i2 = np.empty(n, np.int64)
+    lo = -80.0
+    hi = 80.0
+    tot = split_pick(H, GE, 10.0 ** hi, idx, lens)
+    if tot > B:
+        idx[0] = -1
+        return idx
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        t2 = split_pick(H, GE, 10.0 ** mid, i2, lens)
+        if t2 <= B:
+            hi = mid
+            for i in range(n):
+                idx[i] = i2[i]
+        else:
+            lo = mid
+    return idx

@@ -254,8 +254,21 @@ def _range(dist, k, tol, rate_tol=None):
     sd = math.sqrt(m2)
     # upper: k E[xi^2; |xi| > m] < 1e-3 tol E[xi^2]
     hi = sd
-    while k * (dist.partial_moment(2, hi, math.inf) + dist.partial_moment(2, -math.inf, -hi)) > 1e-3 * tol * m2:
-        hi *= 1.25
+    if _tails2_batch(dist, np.array([hi])) is None:
+        while k * (dist.partial_moment(2, hi, math.inf) + dist.partial_moment(2, -math.inf, -hi)) > 1e-3 * tol * m2:
+            hi *= 1.25
+    else:
+        # Student t / GenNormal: the same steps, 48 candidates per vectorized call (docs/blocks.md §2i3)
+        while True:
+            his = [hi]
+            for _ in range(47):
+                his.append(his[-1] * 1.25)
+            R, L = _tails2_batch(dist, np.array(his))
+            stop = next((i for i in range(len(his)) if not k * (float(R[i]) + float(L[i])) > 1e-3 * tol * m2), None)
+            if stop is not None:
+                hi = his[stop]
+                break
+            hi = his[-1] * 1.25
     # lower: every error is <= (2 M)^2 when M < m_lo; 4 m_lo^2 G(m_lo)^k < 1e-3 tol E[xi^2].  The
     # rates need more: the blocks with M < m_lo carry a negligible error but not a negligible
     # saturation (at k = 1 with the floor rule ~40 % of their elements saturate), so also
@@ -268,6 +281,38 @@ def _range(dist, k, tol, rate_tol=None):
            or (rate_tol is not None and float(np.clip(_G(dist, lo), 0.0, 1.0)) ** k > 1e-3 * rate_tol)):
         lo *= 0.5
     return lo, hi
+
+
+def _tails2_batch(dist, his):
+    """``(partial_moment(2, h, inf), partial_moment(2, -inf, -h))`` for every ``h`` of ``his`` (``> 0``) for a
+    Student t / GenNormal law (``laws.heavy._Shape``): the arithmetic of ``_Shape.partial_moment`` and
+    ``_std_partial`` elementwise, with one ``upper_moments`` call for all end points (the same numbers;
+    ``tests/test_block_46_generic_fast2.py``); None for other laws."""
+    from ..laws.heavy import _Shape
+
+    if not isinstance(dist, _Shape):
+        return None
+    from ..risk.heavy import upper_moments
+
+    m, c = dist.loc, dist.scale
+    zR = (his - m) / c                          # right tail: za = (h - m) / c, zb = inf
+    zL = (-his - m) / c                         # left tail: za = -inf, zb = (-h - m) / c
+    az = np.abs(np.concatenate([zR, zL]))
+    S = upper_moments(dist.law, dist._shape(), az)
+    n = his.size
+    PR, PL = [], []
+    for j in range(3):
+        Sj = np.asarray(S[j], float)
+        uR, uL = Sj[:n], Sj[n:]
+        Mj = dist._std_moment(j)
+        sg = (-1) ** j
+        # G(z) = up(z) (z >= 0), Mom - (-1)^j up(-z) (z < 0); right: G(zR) - 0.0
+        PR.append(np.where(zR >= 0, uR, Mj - sg * uR) - 0.0)
+        # left: zb <= 0: (-1)^j (G(-zb) - G(inf)) = (-1)^j (up(-zb) - 0.0); zb > 0: Mom - G(zb) = Mom - up(zb)
+        PL.append(np.where(zL <= 0, sg * (uL - 0.0), Mj - uL))
+    R = m * m * PR[0] + 2 * m * c * PR[1] + c * c * PR[2]
+    L = m * m * PL[0] + 2 * m * c * PL[1] + c * c * PL[2]
+    return R, L
 
 
 def _panels(dist, bf, rule, c, S, mlo, mhi):
@@ -688,6 +733,59 @@ def _cell_poly_moment(dist, lo, hi, lev, c2, c1, c0):
     # in z = (x - loc) / sc: x - lev = d + sc z, so the polynomial is A0 + A1 z + A2 z^2
     if c2 == 1.0 and not np.any(c1) and not np.any(c0):
         A0, A1, A2 = d * d, 2 * d * sc, sc * sc          # (the squared-error case, as it always was)
+    else:
+        A0, A1, A2 = c2 * d * d + c1 * d + c0, (2 * c2 * d + c1) * sc, c2 * sc * sc
+    v = A0 * Q[0] + A1 * Q[1] + A2 * Q[2]
+    m = np.abs(A0) * mag[0] + np.abs(A1) * mag[1] + np.abs(A2) * mag[2]
+    return v, 1e-13 * m + 1e-14 * np.abs(v)
+
+
+def _cell_poly_moment_pts(dist, pts, il, ih, lev, c2, c1, c0, cache=None):
+    """:func:`_cell_poly_moment` on the cells ``[pts[il], pts[ih]]`` (index arrays into ``pts``): the
+    upper partial moments are computed once per point of ``pts`` (cells sharing an edge share it; with a
+    ``cache`` dict, once for several calls on the same ``pts``), then the same arithmetic per cell as there,
+    so the same numbers (tests/test_block_46_generic_fast2.py).  Laws without closed-form tails go through
+    :func:`_cell_poly_moment` itself."""
+    comps = dist.components()
+    if comps:
+        tot = np.zeros(il.shape)
+        err = np.zeros(il.shape)
+        for w, c in comps:
+            if c.has_density:
+                v, e = _cell_poly_moment_pts(c, pts, il, ih, lev, c2, c1, c0, cache)
+                tot += w * v
+                err += w * e
+        return tot, err
+    loc, sc = float(getattr(dist, "loc", 0.0)), float(getattr(dist, "scale", 1.0))
+    key = id(dist)
+    if cache is not None and key in cache and cache[key][0] is dist:
+        zp, up = cache[key][1], cache[key][2]
+    else:
+        zp = (pts - loc) / sc
+        up = _std_upper(dist, np.abs(zp))
+        if cache is not None:
+            cache[key] = (dist, zp, up)
+    if up is None:
+        return _cell_poly_moment(dist, pts[il], pts[ih], lev, c2, c1, c0)
+    za, zb = zp[il], zp[ih]
+    d = loc - lev
+    S, Mom = up
+    Q = []
+    mag = []
+    for j in range(3):
+        Sj = np.asarray(S[j], float)
+        Sa, Sb = Sj[il], Sj[ih]
+        sg = (-1.0) ** j
+
+        def Gt(zv, Sv):  # E[Z^j; Z > z]
+            return np.where(zv >= 0, Sv, Mom[j] - sg * Sv)
+
+        right = Gt(za, Sa) - Gt(zb, Sb)
+        left = sg * (Sb - Sa)
+        Q.append(np.where(zb <= 0, left, right))
+        mag.append(np.abs(Sa) + np.abs(Sb) + np.where((za < 0) & (zb > 0), abs(Mom[j]), 0.0))
+    if c2 == 1.0 and not np.any(c1) and not np.any(c0):
+        A0, A1, A2 = d * d, 2 * d * sc, sc * sc
     else:
         A0, A1, A2 = c2 * d * d + c1 * d + c0, (2 * c2 * d + c1) * sc, c2 * sc * sc
     v = A0 * Q[0] + A1 * Q[1] + A2 * Q[2]

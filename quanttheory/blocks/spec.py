@@ -198,30 +198,42 @@ _EXACT_WINDOW = 1e-12
 _LOSSY = 1e-290
 
 
-def _exact_target_choice(U, vals: list, rule: str, quantize):
+def _exact_target_choice(U, vals: list, rule: str, quantize, valsF=None):
     """(q, underflow, overflow) of a rule for an exact (``Fraction``) target ``U > 0``; ``vals`` the sorted
-    positive scale values (floats: Python compares Fraction and float exactly)."""
+    positive scale values (floats: Python compares Fraction and float exactly); ``valsF`` the same values as
+    ``Fraction`` (optional: the comparisons then need no float -> Fraction conversion each; the same results)."""
     import bisect
 
+    F = vals if valsF is None else valsF
     top = vals[-1]
     if rule == "floor":
-        j = bisect.bisect_right(vals, U) - 1
+        j = bisect.bisect_right(F, U) - 1
         q = vals[j] if j >= 0 else 0.0
     elif rule == "ceil":
-        q = vals[min(bisect.bisect_left(vals, U), len(vals) - 1)]
-    elif U >= top:  # round: saturating at the largest value
+        q = vals[min(bisect.bisect_left(F, U), len(vals) - 1)]
+    elif U >= F[-1]:  # round: saturating at the largest value
         q = top
     else:
-        j = bisect.bisect_left(vals, U)
+        j = bisect.bisect_left(F, U)
         hi = vals[j]
         lo = vals[j - 1] if j > 0 else 0.0
-        if U == hi:
+        hiF = F[j]
+        loF = F[j - 1] if j > 0 else 0
+        if U == hiF:
             q = hi
-        elif U - lo != hi - U:
-            q = lo if U - lo < hi - U else hi
+        elif U - loF != hiF - U:
+            q = lo if U - loF < hiF - U else hi
         else:  # a tie: the format's own rounding of the (exactly representable) midpoint, ties to even
             q = float(abs(quantize(np.array([0.5 * (lo + hi)]))[0]))
-    return q, q == 0.0, U > top
+    return q, q == 0.0, U > F[-1]
+
+
+@lru_cache(maxsize=None)
+def _positive_values_frac(scale_format: str) -> tuple:
+    """:func:`_positive_values` as exact ``Fraction`` values (for :func:`_exact_target_choice`)."""
+    from fractions import Fraction
+
+    return tuple(Fraction(float(v)) for v in _positive_values(scale_format))
 
 
 def _scale_from_target(target, bf: BlockFormat, rule: str, tensor_scale: float, exact=None):
@@ -302,7 +314,8 @@ def _exact_fixup(u, q, under, over, vals, rule, bf, S, exact):
         fmt = get_format("e4m3" if bf.scale_format == "e4m3" else "fp16")
     quant = fmt.quantize if fmt is not None else None
     uniq, inv = np.unique(Mv, return_inverse=True)  # one exact evaluation per distinct absmax
-    res = [_exact_target_choice(base * Fraction(float(m)), vl, rule, quant) for m in uniq]
+    vF = _positive_values_frac("e4m3" if bf.scale_format == "e4m3" else "fp16")
+    res = [_exact_target_choice(base * Fraction(float(m)), vl, rule, quant, vF) for m in uniq]
     qf, uf, of = q.reshape(-1), under.reshape(-1), over.reshape(-1)
     for k, i in enumerate(idx):
         qf[i], uf[i], of[i] = res[inv[k]]
