@@ -211,10 +211,11 @@ def test_mixture_of_one_law_equals_the_law():
 
 @pytest.mark.slow
 def test_against_m_quadrature():
-    """The m-quadrature (``method="quadrature"``, docs/blocks.md §2h; ~40 s CPU) at ``tol=1e-7`` against the
-    telescoped value, within both error estimates."""
+    """The m-quadrature (``method="quadrature"``, docs/blocks.md §2h; ~22 s CPU at ``tol=1e-6``, ~41 s at
+    1e-7) against the telescoped value at ``tol=1e-9``, within both error estimates (measured 2026-12-01:
+    |difference| = 0.26 of their sum at either tolerance, the quadrature's estimate 9e-6 relative at 1e-6)."""
     law = qt.StudentT(10.0)
     bf = get_block_format("nvfp4")
-    old = block_mse_4over6(law, bf, tol=1e-7, method="quadrature")
+    old = block_mse_4over6(law, bf, tol=1e-6, method="quadrature")
     new = block_mse_4over6(law, bf, tol=1e-9)
     assert abs(old.mse - new.mse) <= old.error_estimate + new.error_estimate, (old.mse, new.mse)

@@ -30,13 +30,15 @@ def _mp_risk(loc, s, levels):
 
 
 def _mp_argmin(loc, levels, lo, hi):
-    """Golden section in mpmath on the exact risk (unimodal on the given bracket)."""
+    """Golden section in mpmath on the exact risk (unimodal on the given bracket).  40 steps shrink the
+    bracket by 0.618^40 = 4.4e-9: to <= 2e-10 for the brackets below (width <= 0.04), far inside the
+    tests' 1e-7 / 1e-6 relative tolerances at s ~ 0.07-0.12 (60 steps cost 1.5x the CPU for nothing)."""
     f = lambda s: _mp_risk(loc, s, levels)  # noqa: E731
     g = (mp.sqrt(5) - 1) / 2
     a, b = mp.mpf(lo), mp.mpf(hi)
     c, d = b - g * (b - a), a + g * (b - a)
     fc, fd = f(c), f(d)
-    for _ in range(60):
+    for _ in range(40):
         if fc <= fd:
             b, d, fd = d, c, fc
             c = b - g * (b - a)

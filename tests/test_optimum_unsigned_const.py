@@ -19,7 +19,7 @@ import math
 import mpmath as mp
 import numpy as np
 import pytest
-from scipy import integrate, stats
+from scipy import integrate
 
 from quanttheory import Grid, Laplace, Normal, ReLU, optimal_scale
 
@@ -50,7 +50,7 @@ _GL16 = np.polynomial.legendre.leggauss(16)
 
 def _normal_pos(s, m, n, reg):
     """Risk of the part x > 0 of Normal(m, 1) on the unsigned grid [0, n] (Gauss-Legendre per cell)."""
-    pdf = stats.norm(m, 1).pdf
+    pdf = lambda x: np.exp(-0.5 * (x - m) ** 2) / math.sqrt(2 * math.pi)  # 4x cheaper than stats.norm's pdf
     if reg == "msqe":
         t, wt = _GL8
         k = np.arange(n + 1)[:, None]
@@ -93,14 +93,15 @@ def _golden_log(f, a, b, iters=90):
     return float(mp.e ** ((la + lb) / 2))
 
 
-def _ref_min(f, s0):
-    """Global minimizer of f near s0: a scan over [s0/8, 8 s0] (its minimum must be interior), then golden."""
+def _ref_min(f, s0, iters=90):
+    """Global minimizer of f near s0: a scan over [s0/8, 8 s0] (its minimum must be interior), then golden
+    (``iters`` steps: 50 shrink the scan's bracket, 0.14 in log s, to 5e-12, below what a float64 f resolves)."""
     scan = np.geomspace(s0 / 8, 8 * s0, 61)
     mp.mp.dps = 40
     vals = [f(float(v)) for v in scan]
     i = int(np.argmin(vals))
     assert 0 < i < scan.size - 1, "reference: the scan's minimum is at its end"
-    return _golden_log(f, float(scan[i - 1]), float(scan[i + 1]))
+    return _golden_log(f, float(scan[i - 1]), float(scan[i + 1]), iters)
 
 
 def _neg_second_moment(law):
@@ -142,7 +143,7 @@ def test_unsigned_below_zero_against_reference(law, bits, reg, old):
     else:
         f = lambda s: _normal_pos(float(s), m, n, reg)
         tol_ref = 2e-6
-    s_ref = _ref_min(f, r.scale)
+    s_ref = _ref_min(f, r.scale, 90 if isinstance(law, Laplace) else 50)
     # the certificate holds against the independent minimizer, and the old answer is excluded by it
     assert abs(r.scale - s_ref) <= r.scale_error + tol_ref * s_ref, (r.scale, r.scale_error, s_ref)
     assert abs(old - s_ref) > r.scale_error + tol_ref * s_ref + 1e-6 * s_ref
