@@ -219,7 +219,16 @@ def optimal_offset_1d(x, bits, *, name="data", allow_constant=False) -> AffineOp
     # (each computed residual x - level is off by a few ulps of |x|: an exact fit, MSE 0, shows as
     # ~eps^2 mean x^2; audit F5: [0.75, 1, 0.75, 1.75, 1.75], 3 bits, F = 7.4e-32 with bound 7.4e-32 > 0)
     floor = 64 * 2.0**-104 * float(np.mean(xs * xs))
-    lbF = max(0.0, F * (1 - 8 * n * 2.0**-52) - floor)
+    # (audit 2026-12-01 finding 28) each computed residual xc - (m + k s) -- here and in the box bounds --
+    # is off by up to ~4 ulps of the magnitudes involved, |xc| + |level| <= R, whatever the residual's own
+    # size; with a tiny spread of residuals (MSE ~1e-11 on a spread ~0.05) the cross term 2 sum r delta is
+    # far above the relative allowance.  In the l2 norm: sqrt(F_true) >= sqrt(F_comp) - D with
+    # D = sqrt(sum delta^2) <= 8 eps sqrt(n) R, and the minimizer's own rounding (its residuals move by the
+    # same order) costs at most D^2 more.
+    R = float(np.max(np.abs(xc))) + abs(m_lo) + abs(m_hi) + 2.0 * N * s_hi + abs(mb) + N * sb
+    D = 8 * 2.0**-52 * math.sqrt(n) * R
+    root = max(0.0, math.sqrt(Fb * (1 - 8 * n * 2.0**-52)) - D)
+    lbF = max(0.0, min(F * (1 - 8 * n * 2.0**-52) - floor, (root * root - D * D) / n))
     return AffineOptimum(bits, "offset", sb, None, mb + mu, F, lbF, 0.0, 0.0, method,
                          extra={"n": n, "leaves": leaves, "rounds": rounds, "bound_evaluations": evals,
                                 "pair_intervals": pair_intervals,

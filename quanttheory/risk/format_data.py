@@ -741,6 +741,7 @@ def _polish_direct(sides, s: float, n: int):
 # and the answer scaled back: the piece coefficients and rounding bounds hold s^2 c^2 n, which overflowed
 # float64 from |x| ~ 1e153 on (audit 2026-12-01 F3; the scan admits |x| <= 1e154)
 HUGE_DATA = 2.0**128
+TINY_DATA_FD = 2.0**-490  # risk.data.TINY_DATA
 
 
 def _optimal_one(x: np.ndarray, fmt: Format, rtol: float, name: str = "data") -> FormatScale:
@@ -763,7 +764,74 @@ def _optimal_one(x: np.ndarray, fmt: Format, rtol: float, name: str = "data") ->
                        tuple(up2(v) for v in r.near_optimal_mse), amax / fmt.level_max, up2(r.amax_mse), extra)
 
 
+# values far below the data's useful magnitudes (audit 2026-12-01 findings 26/27): a non-zero value with
+# |x| < hi * TINY_REL (hi the largest magnitude on a side of 0 with non-zero levels) rounds to 0 at every
+# scale s >= s_min = hi * TINY_REL / b_1 (b_1 the side's first positive midpoint), where it adds exactly
+# x^2 to the sum; below s_min every value clips to |s q| <= s_min * top, which is bounded separately.
+# Without this, a subnormal next to O(1) data made the bracket ratio s_hi / s_lo overflow (per tensor:
+# OverflowError in log2; per channel: a false certificate from the row kernel).
+TINY_REL = 2.0**-200
+
+
+def _tiny_mask(x: np.ndarray, lv: np.ndarray):
+    """``(mask, hi)``: the non-zero values on a side with non-zero levels below ``hi * TINY_REL``."""
+    hi = 0.0
+    if lv[-1] > 0 and np.any(x > 0):
+        hi = max(hi, float(np.max(x)))
+    if lv[0] < 0 and np.any(x < 0):
+        hi = max(hi, -float(np.min(x)))
+    if hi == 0.0:
+        return None, hi
+    ax = np.abs(x)
+    m = (ax < hi * TINY_REL) & (x != 0)
+    if lv[-1] <= 0:
+        m &= x < 0
+    if lv[0] >= 0:
+        m &= x > 0
+    return (m if np.any(m) else None), hi
+
+
 def _optimal_one_core(x: np.ndarray, fmt: Format, rtol: float, name: str = "data") -> FormatScale:
+    lv = np.asarray(fmt.levels, dtype=np.float64)
+    mask, hi = _tiny_mask(x, lv)
+    if mask is None or hi < TINY_DATA_FD:  # (tiny data: the tiny-data guard of the core speaks)
+        return _optimal_one_core0(x, fmt, rtol, name)
+    if not fmt.has_zero:
+        raise ValueError(f"{name}: values below {hi * TINY_REL:.3g} (2^-200 of the largest magnitude {hi:.17g}) "
+                         f"and format {fmt.name!r} has no zero level: rescale or drop them")
+    n = x.size
+    xt = x[mask]
+    tsq = float(np.sum(xt * xt))
+    tsq_lo = max(0.0, tsq * (1 - 2.0**-50) - xt.size * 2.0**-1074)
+    r = _optimal_one_core0(np.where(mask, 0.0, x), fmt, rtol, name)
+    mids = 0.5 * (lv[:-1] + lv[1:])
+    # first positive midpoint of each side (as _Side.b[0]); the smallest of them
+    b1 = min(([float(np.min(mids[mids > 0]))] if np.any(mids > 0) else []) +
+             ([float(-np.max(mids[mids < 0]))] if np.any(mids < 0) else []))
+    s_min = hi * TINY_REL / b1 * (1 + 2.0**-40)
+    top = max(abs(float(lv[0])), abs(float(lv[-1])))
+    # below s_min every |error| >= |x| - s_min top on a useful side, |x| on the other (and >= 0 always)
+    big = np.abs(x[~mask])
+    lb_small = float(np.sum(np.maximum(big - s_min * top, 0.0) ** 2)) * (1 - 2.0**-40) / n
+    add = tsq / n
+    if not (r.scale >= s_min and lb_small > r.mse + add):
+        raise ValueError(f"{name}: values below {hi * TINY_REL:.3g} (2^-200 of the largest magnitude) and the optimum "
+                         "could not be separated from them; rescale or drop them")
+    pi2 = math.pi**2
+    lower = min(r.risk_lower_bound / pi2 + tsq_lo / n, lb_small)
+    amax_m = float(_mse_direct(x, [r.amax_scale], fmt)[0])
+    extra = dict(r.extra)
+    extra["sum_sq"] = float(np.sum(x * x))
+    extra["tiny_values_to_zero"] = int(xt.size)
+    mse = r.mse + add
+    return FormatScale(r.scale, mse, pi2 * mse, fmt,
+                       r.method + f"; {xt.size} value(s) below 2^-200 of the largest magnitude round to 0 at every "
+                       "candidate scale (their x^2 added)", r.scale_error, pi2 * min(lower, mse),
+                       r.near_optimal_scales, tuple(v + add for v in r.near_optimal_mse), r.amax_scale, amax_m,
+                       extra)
+
+
+def _optimal_one_core0(x: np.ndarray, fmt: Format, rtol: float, name: str = "data") -> FormatScale:
     t0 = time.perf_counter()
     n = x.size
     amax = float(np.max(np.abs(x)))
@@ -1049,6 +1117,14 @@ def _optimal_rows(M: np.ndarray, fmt: Format, rtol: float) -> list:
     for i in np.flatnonzero(hi > 0):
         if hi[i] < 2.0**-490:
             _check_tiny(float(hi[i]), float(np.max(np.abs(M[i]))), f"channel {i}")
+    # rows holding values far below their largest magnitude (audit 2026-12-01 finding 26: a subnormal gave
+    # the row kernel a false certificate) go through _optimal_one, which sets those values aside
+    tiny_rows = np.flatnonzero(np.any((M != 0) & (np.abs(M) < (hi * TINY_REL)[:, None]), axis=1))
+    if tiny_rows.size:  # the kernel does not see them (it could divide by an underflowed bracket)
+        M_all, M = M, M.copy()
+        M[tiny_rows] = 1.0
+    else:
+        M_all = M
     bP, cP = _side_levels(lv)
     bN, cN = _side_levels(-lv[::-1].copy())
     f = [np.zeros(m) for _ in range(6)]
@@ -1066,9 +1142,10 @@ def _optimal_rows(M: np.ndarray, fmt: Format, rtol: float) -> list:
     scale, mse, lower, serr, amax_s, amax_m = f
     pi2 = math.pi**2
     out = []
+    tiny_set = set(tiny_rows.tolist())
     for i in range(m):
-        if status[i] != 0:
-            out.append(_optimal_one(M[i].astype(np.float64), fmt, rtol, name=f"channel {i}"))
+        if status[i] != 0 or i in tiny_set:
+            out.append(_optimal_one(M_all[i].astype(np.float64), fmt, rtol, name=f"channel {i}"))
             continue
         k = int(near_c[i])
         info = {"n": n, "seconds": sec, "intervals_bounded": int(stats[i, 0]),
