@@ -126,3 +126,20 @@ def test_laplace_below_zero_routed(bits, reg, relu):
     q = optimal_scale(ReLU(Laplace(0.0, 1.0)), grid, reg)
     assert r.scale == q.scale and r.scale_error == q.scale_error
     assert r.risk == pytest.approx(math.exp(m) * q.risk + c, rel=1e-14)
+
+
+@pytest.mark.parametrize("bits", [12, 16, 20])
+def test_relu_laplace_below_zero_signed_grid(bits):
+    """ReLU(Laplace(-3, 2)) on the SIGNED grid through the e^(loc/b) route, against an independent closed form:
+    with x = 2y the density on x > 0, (e^-1.5 / 4) e^(-x/2), and (x - k s)^2 = 4 (y - k s/2)^2 give
+    R(s) = 4 * _lap_pos(s / 2, -1.5, r_t) (the atom at 0 quantizes without error; the negative levels are
+    never used). Checked by the lead on 2026-12-01: 12 / 16 / 20 bits agree to <= 2e-14 in s."""
+    g = Grid(bits)
+    r = optimal_scale(ReLU(Laplace(-3, 2)), g, "msqe")
+    assert "e^(loc/b)" in r.method
+    mp.mp.dps = 40
+    f = lambda s: 4 * _lap_pos(s / 2, -1.5, g.r_t, "msqe")  # noqa: E731
+    s_ref = _golden_log(f, r.scale * 0.98, r.scale * 1.02)
+    assert abs(r.scale - s_ref) <= r.scale_error + 1e-12 * s_ref
+    assert r.risk == pytest.approx(float(f(s_ref)), rel=1e-12)
+    assert r.risk_lower_bound <= float(f(s_ref)) * (1 + 1e-13)
