@@ -490,6 +490,19 @@ NORMAL_METHOD = (
     "bit-independent certificate ({law} law): R' in closed form ({how}), s* its root with R' < 0 < R' "
     "certified at s* -+ scale_error; {hull}; the rest of s > 0 excluded by monotone clipping, granular and "
     "interval-union lower bounds (docs/optimum_speed.md)")
+FEW_VALUE_REL_MAX = 1e-3
+"""A few-cell certificate whose lower bound is more than this fraction of R(s*) below R(s*) is not reported
+as certified (audit finding 29: QSin far off centre, e.g. Normal(2e6, 0.47) 1 bit unsigned, the closed form's
+stated value error 0.48 of R): its exclusions and lower bound hold only to that error."""
+
+FEW_UNCERT = (
+    "not certified (few-cell closed forms, {law} law, {ratio:.3g} law scales off centre): at the scale found "
+    "the closed-form value is {rel:.2g} relative off the accurate curve with a stated value error of "
+    "{err:.2g} (beyond it, or a lower bound more than FEW_VALUE_REL_MAX below the value: cancellation far off "
+    "centre, docs/audit.md finding 29), so the certificate's exclusions and lower bound are not trusted; risk is the accurate curve's value at this scale, which is a local "
+    "minimum of the search only")
+"""Method of a few-cell result refused for its value error (audit finding 29)."""
+
 FEW_METHOD = (
     "few-cell certificate ({law} law): R and R' in closed form cell by cell, s* the root of R' with R' < 0 < R' "
     "certified at s* -+ scale_error; the curve proven strictly convex (R'' > 0) around s*; every other s > 0 "
@@ -687,6 +700,8 @@ def _normal_optimum(dist, grid, reg, with_msqe_excess, rtol):
     from . import _normal_cert
 
     law, m, sig, relu = par
+    if law == 1 and m < 0.0 and (relu or grid.r_b == 0):
+        return _laplace_below_zero(dist, m, sig, relu, grid, reg, with_msqe_excess, rtol)
     qsin = reg.code == CODE_QSIN
     span = grid.r_t - (0 if relu else grid.r_b)  # grid points - 1 on the law's support
 
@@ -766,6 +781,27 @@ def _normal_optimum(dist, grid, reg, with_msqe_excess, rtol):
         else:
             mcur = type(cert["curve"])(m, relu, grid.r_b, grid.r_t, False)
         excess = reg_msqe_factor() * mcur.value(cert["scale"])[0] * sig * sig / m_risk - 1.0
+    risk, lower = cert["value"] * f, cert["value_lower"] * f
+    if few:
+        # audit finding 29: far off centre the few-cell closed forms (QSin above all) lose ~eps (|m| /
+        # scale)^2 of F to cancellation, beyond their stated value error (Normal(1e5, 1) QSin 2 bits:
+        # -4.7e-8 relative; Normal(4.3e8, 4.4): +0.7 %, below the lower bound). The value reported is
+        # the accurate curve's (risk_curve, ~1e-16 against mpmath); where the closed form at the
+        # certified scale is off by more than its own stated error, the certificate's value errors (its
+        # exclusions, its lower bound) are not to be trusted: not certified
+        acc = float(risk_curve(dist, np.array([scale]), grid, reg)[0])
+        f_err = (abs(cert["curve"].value(cert["scale"])[1]) + 1e-15 * abs(cert["value"])) * f
+        # (a tied family far off centre: the lower bound is the family's closed form, not F_t - F_err)
+        if not (math.isfinite(acc) and abs(risk - acc) <= f_err + 4e-16 * abs(acc)
+                and acc * (1 - FEW_VALUE_REL_MAX) <= lower <= acc):
+            return OptimalScale(
+                scale=scale, risk=acc, regularizer=reg.name, grid=grid,
+                method=FEW_UNCERT.format(law="Normal" if law == 0 else "Laplace", ratio=abs(m),
+                                         rel=abs(risk - acc) / abs(acc) if acc else math.inf,
+                                         err=f_err / abs(acc) if acc else math.inf),
+                scale_error=cert["scale_error"] * sig, risk_lower_bound=float("nan"), msqe_excess=None,
+                msqe_scale=None, extra=dict(extra, few_cell_value=risk))
+        risk, lower = acc, max(0.0, min(lower, acc))  # (MSQE and QSin are >= 0)
     if few:
         method = FEW_METHOD.format(law="Normal" if law == 0 else "Laplace")
         if cert.get("tied"):
@@ -784,10 +820,51 @@ def _normal_optimum(dist, grid, reg, with_msqe_excess, rtol):
             extra["tied_minima"] = sorted(pairs)
     else:
         method = NORMAL_METHOD.format(law="Normal" if law == 0 else "Laplace", how=_HOW[law], hull=_HULL[convex])
-    return OptimalScale(scale=scale, risk=cert["value"] * f, regularizer=reg.name, grid=grid,
+    return OptimalScale(scale=scale, risk=risk, regularizer=reg.name, grid=grid,
                         method=method, scale_error=cert["scale_error"] * sig,
-                        risk_lower_bound=cert["value_lower"] * f, msqe_excess=excess, msqe_scale=msqe_scale,
+                        risk_lower_bound=lower, msqe_excess=excess, msqe_scale=msqe_scale,
                         extra=extra)
+
+
+LAP_BELOW_NOTE = ("; ReLU(Laplace({loc:g}, {b:g})) is e^(loc/b) = {w:.6g} times ReLU(Laplace(0, {b:g})) on x > 0, "
+                  "its atom at 0 quantizes without error{const} (scale, scale_error as that law's)")
+
+
+def _laplace_below_zero(dist, m, sig, relu, grid, reg, with_msqe_excess, rtol):
+    """Laplace(loc <= 0, b) (issue 20): ReLU'd, or on an unsigned grid. On x > 0 its density is
+    ``e^{m} e^{-x/b}/(2b)`` (``m = loc/b``), e^m times ReLU(Laplace(0, b))'s; the mass at or below 0 sits on
+    the grid point 0 (ReLU: an atom, zero error for MSQE and QSin, signed grids too) or, unsigned and not
+    ReLU'd, quantizes to 0 with the error ``pi^2 x^2`` for both regularizers (QSin: the clipped part below
+    ``r_b s = 0``), a constant ``pi^2 E[xi^2; xi < 0] = pi^2 b^2 (m^2 + 2 - e^m)``. So
+    ``R(s) = e^m R_0(s) + C``: R_0's minimizer and scale_error, its risk and lower bound mapped. None when
+    ``e^m`` underflows or R_0 is not certified (the general path decides)."""
+    from ..laws import Laplace, ReLU
+
+    w = math.exp(m)
+    if not w > 1e-280:
+        return None
+    base = optimal_scale(ReLU(Laplace(0.0, sig)), grid, reg, rtol=rtol, with_msqe_excess=with_msqe_excess)
+    if not (math.isfinite(base.risk_lower_bound) and math.isfinite(base.risk)):
+        return None
+    const = 0.0 if relu else float(np.pi) ** 2 * sig * sig * (m * m + 2.0 - w)
+    risk = w * base.risk + const
+    lower = (w * base.risk_lower_bound + const) * (1 - 1e-15)
+    extra = dict(base.extra)
+    if "curvature_lower_bound" in extra:
+        extra["curvature_lower_bound"] = extra["curvature_lower_bound"] * w * (1 - 1e-15)
+    extra["relu_laplace_factor"] = w
+    excess = base.msqe_excess
+    if excess is not None and const:
+        # MSQE(s_q) / min MSQE - 1 with both shifted: (w (1 + x) M0 + C) / (w M0 + C) - 1
+        m0 = _msqe_optimum(ReLU(Laplace(0.0, sig)), grid, rtol)[1]
+        c_m = float(np.pi) ** 2 * sig * sig * (m * m + 2.0 - w)
+        excess = w * excess * m0 / (w * m0 + c_m)
+    method = base.method + LAP_BELOW_NOTE.format(
+        loc=m * sig, b=sig, w=w, const="" if relu else "; the mass below 0 adds pi^2 E[xi^2; xi < 0] = "
+        f"{const:.6g}")
+    return OptimalScale(scale=base.scale, risk=risk, regularizer=reg.name, grid=grid, method=method,
+                        scale_error=base.scale_error, risk_lower_bound=lower, msqe_excess=excess,
+                        msqe_scale=base.msqe_scale, extra=extra)
 
 
 def reg_msqe_factor() -> float:
