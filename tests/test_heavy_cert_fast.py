@@ -27,6 +27,7 @@ from quanttheory.laws import GenNormal, Mixture, StudentT
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from heavy_mpref import mp_dmsqe, mp_msqe  # noqa: E402
+from test_heavy_cert import _comps  # noqa: E402  (the components as kernel tuples, one copy)
 
 W_NARROW = 0.014434616253640398  # w* (1 - 1e-5): the dip at s ~ 0.247 is the lower one
 W_WIDE = 0.014434904948852424    # w* (1 + 1e-5): the dip at s ~ 1.292 is the lower one
@@ -37,12 +38,6 @@ def _two_dip_law(w):
     return Mixture([StudentT(5.0, 0.0, 1.0), StudentT(5.0, 0.0, 0.1)], [w, 1 - w])
 
 
-def _comps(law):
-    out = []
-    for w, c in (law.components() or ((1.0, law),)):
-        lc, sh, mu, sig, relu = c.shape_kernel()
-        out.append((w, lc, sh, mu, sig, relu))
-    return out
 
 
 def ref_dF(law, g, s):

@@ -31,6 +31,8 @@ import math
 import numpy as np
 from numba import njit
 
+from ._expect_46_kernels import _cpow  # z^n by binary powering (one copy for both 4over6 kernels)
+
 _EPS = 2.220446049250313e-16
 
 
@@ -567,25 +569,6 @@ def _powers(p0, n):
 
 
 @njit(cache=True)
-def _cpow_n(z, n):
-    """``z^n`` (``n >= 1``) by binary powering, as NumPy's integer complex power (at most ``2 log2 n``
-    products: relative error ``<= (n - 1) sqrt(5) eps (1 + O(n eps))``)."""
-    r = complex(1.0, 0.0)
-    first = True
-    while n > 0:
-        if n & 1:
-            if first:
-                r = z
-                first = False
-            else:
-                r = r * z
-        n >>= 1
-        if n > 0:
-            z = z * z
-    return r
-
-
-@njit(cache=True)
 def end_curves(off, ls, us, aa, bb, pj, tv, xx, fx, wq, G, U, p0, ea, n, sym):
     """For every end ``e`` (its selected non-atom cells ``off[e] .. off[e + 1]``): the tail constants, the
     period ``L`` (Chernoff search :func:`alias_L`), and the tail-bound curve of ``_prepare_ends`` (geometric
@@ -758,7 +741,7 @@ def finish_all(n, U, L, p0, C, coff, Tc, bc, tail_abs, cof, ca, cb, ctr, hh, coe
         for q in range(H):
             psi = complex(re[q], im[q])
             Ps = pe + psi
-            Pn = _cpow_n(Ps, n - 1) * Ps
+            Pn = _cpow(Ps, n - 1) * Ps
             R = Pn - pn - n * pn1 * psi
             # (integer powers of the charges by binary powering, rounded up: _rpow_up)
             fac = _rpow_up(1.0 + de + abs(rnd_c[q]), n - 1) + pn1
