@@ -165,7 +165,14 @@ def optimal_offset_1d(x, bits, *, name="data", allow_constant=False) -> AffineOp
     rounds = 0
     evals = 0
     leaves = 0
-    out = np.empty(4)
+    out = np.empty(5)
+    # (audit 2026-12-01 finding 32) a leaf's value carries a rounding error ``out[4]`` (box-centred quadratic,
+    # shrinks with the box); a leaf is resolved only when that error is small against its value (else it is
+    # split further), its certified floor ``value - err`` enters the returned lower bound, and the incumbent
+    # is the directly summed value at the leaf's minimizer (not the quadratic's)
+    R0 = float(np.max(np.abs(xc))) + abs(m_lo) + abs(m_hi) + 2.0 * N * s_hi
+    leaf_abs = (8 * 2.0**-52 * R0) ** 2 * n
+    Lleaf = math.inf
     while s1.size:
         rounds += 1
         B = s1.size
@@ -192,9 +199,19 @@ def optimal_offset_1d(x, bits, *, name="data", allow_constant=False) -> AffineOp
         leaf = (s1 > 0) & (npat <= max_pat)
         for b in np.flatnonzero(leaf):
             offset_leaf_exact(xc, N, s1[b], s2[b], c1[b], c2[b], max_pat + 1, out)
+            v, err = float(out[0]), float(out[4])
+            inc = min(best, Fb)
+            if v - err > inc:
+                leaves += 1
+                continue  # certified: nothing below the incumbent in this box
+            if err > 1e-7 * (max(v, 0.0) + inc) + leaf_abs and rounds < 200:
+                leaf[b] = False  # the quadratic is too coarse on this box: split it
+                continue
             leaves += 1
-            if out[0] < Fb:
-                Fb, sb, cb = float(out[0]), float(out[1]), float(out[2])
+            Lleaf = min(Lleaf, v - err)
+            Fd = float(value(out[1], out[2] - out[1] * N / 2)[0])
+            if Fd < Fb:
+                Fb, sb, cb = Fd, float(out[1]), float(out[2])
         split = ~leaf
         s1, s2, c1, c2, sc, cc = s1[split], s2[split], c1[split], c2[split], sc[split], cc[split]
         if s1.size > MAX_BOXES or rounds > 300:
@@ -229,6 +246,9 @@ def optimal_offset_1d(x, bits, *, name="data", allow_constant=False) -> AffineOp
     D = 8 * 2.0**-52 * math.sqrt(n) * R
     root = max(0.0, math.sqrt(Fb * (1 - 8 * n * 2.0**-52)) - D)
     lbF = max(0.0, min(F * (1 - 8 * n * 2.0**-52) - floor, (root * root - D * D) / n))
+    # the resolved leaves' certified floors (their quadratics' rounding, then the residuals' as above)
+    rootL = max(0.0, math.sqrt(max(Lleaf, 0.0)) - D)
+    lbF = max(0.0, min(lbF, (rootL * rootL - D * D) / n))
     return AffineOptimum(bits, "offset", sb, None, mb + mu, F, lbF, 0.0, 0.0, method,
                          extra={"n": n, "leaves": leaves, "rounds": rounds, "bound_evaluations": evals,
                                 "pair_intervals": pair_intervals,
