@@ -330,7 +330,7 @@ def test_offset_budget_stop_returns_a_certified_bracket(monkeypatch, small_chunk
     x = (rng.standard_normal(6000) * 0.02 + 0.003).astype(np.float32)
     x64, N = x.astype(np.float64), 15
     exact = ST.offset_exact(x, 4)
-    assert exact.status == "exact" and exact.sse_lower == exact.sse
+    assert exact.status == "exact" and exact.sse * (1 - 1e-9) <= exact.sse_lower <= exact.sse  # rounding allowance only
     monkeypatch.setattr(SO, "MAX_BOXES_1", 10)
     got = ST.offset_exact(x, 4)
     assert got.status == "bracket"
