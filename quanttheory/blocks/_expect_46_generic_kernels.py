@@ -31,7 +31,8 @@ import math
 import numpy as np
 from numba import njit
 
-from ._expect_46_kernels import _cpow  # z^n by binary powering (one copy for both 4over6 kernels)
+from ..risk._kernels.cells import _neumaier  # one step of Neumaier's compensated sum
+from ._expect_46_kernels import _cpow, _rpow_up  # z^n, and an upper bound of x^n (one copy for both 4over6 kernels)
 
 _EPS = 2.220446049250313e-16
 
@@ -262,6 +263,33 @@ _NB = 128          # harmonics per phasor anchor
 
 
 @njit(cache=True)
+def _miller_term(coef, c, R, j, sg, t, thp, absc, x, phb, i, out_re, out_im, rnd):
+    """Add cell ``c``'s term at harmonic ``i`` from its Bessel values ``j[0..R]`` (a Miller harmonic, x < R + 1):
+    ``e^{i t thp} sum_r coef[c, r] i^r j_r`` (``sg``: the sign of ``a h``, i^r's sign for odd r) to
+    ``out_re/out_im[i]`` and its rounding charge to ``rnd[i]`` (as :func:`legendre_cf_sum_direct`)."""
+    re = 0.0
+    im = 0.0
+    for r in range(R + 1):
+        v = coef[c, r] * j[r]
+        q = r & 3
+        if q == 0:
+            re += v
+        elif q == 1:
+            im += sg * v
+        elif q == 2:
+            re -= v
+        else:
+            im -= sg * v
+    ph = t * thp
+    cs = math.cos(ph)
+    sn = math.sin(ph)
+    out_re[i] += cs * re - sn * im
+    out_im[i] += sn * re + cs * im
+    rnd[i] += (absc * (2.0 * R + 10.0 + 2.0 * x)
+               + math.sqrt(re * re + im * im) * (3.0 * abs(t) * phb + 4.0)) * _EPS
+
+
+@njit(cache=True)
 def legendre_cf_sum(tt, a, b, ctr, h, coef, deg, out_re, out_im, rnd):
     """As :func:`legendre_cf_sum_direct` (same sums, same charges), faster (docs/blocks.md §2i2): cells outer,
     harmonics inner (``x = |t a h|`` grows with ``t``: the Miller harmonics come first, then the upward ones);
@@ -326,26 +354,7 @@ def legendre_cf_sum(tt, a, b, ctr, h, coef, deg, out_re, out_im, rnd):
                     om = t * ac * hc
                     x = abs(om)
                     sg = 1.0 if om >= 0.0 else -1.0
-                    re = 0.0
-                    im = 0.0
-                    for r in range(R + 1):
-                        v = coef[c, r] * jb4[l, r]
-                        q = r & 3
-                        if q == 0:
-                            re += v
-                        elif q == 1:
-                            im += sg * v
-                        elif q == 2:
-                            re -= v
-                        else:
-                            im -= sg * v
-                    ph = t * thp
-                    cs = math.cos(ph)
-                    sn = math.sin(ph)
-                    out_re[i] += cs * re - sn * im
-                    out_im[i] += sn * re + cs * im
-                    rnd[i] += (absc * (2.0 * R + 10.0 + 2.0 * x)
-                               + math.sqrt(re * re + im * im) * (3.0 * abs(t) * phb + 4.0)) * _EPS
+                    _miller_term(coef, c, R, jb4[l], sg, t, thp, absc, x, phb, i, out_re, out_im, rnd)
         i = iM if iM >= 2 else 0
         while i < H:
             t = tt[i]
@@ -355,26 +364,7 @@ def legendre_cf_sum(tt, a, b, ctr, h, coef, deg, out_re, out_im, rnd):
                 break
             sg = 1.0 if om >= 0.0 else -1.0
             sph_bessel_all(x, R, jb)
-            re = 0.0
-            im = 0.0
-            for r in range(R + 1):
-                v = coef[c, r] * jb[r]
-                q = r & 3
-                if q == 0:
-                    re += v
-                elif q == 1:
-                    im += sg * v
-                elif q == 2:
-                    re -= v
-                else:
-                    im -= sg * v
-            ph = t * thp
-            cs = math.cos(ph)
-            sn = math.sin(ph)
-            out_re[i] += cs * re - sn * im
-            out_im[i] += sn * re + cs * im
-            rnd[i] += (absc * (2.0 * R + 10.0 + 2.0 * x)
-                       + math.sqrt(re * re + im * im) * (3.0 * abs(t) * phb + 4.0)) * _EPS
+            _miller_term(coef, c, R, jb, sg, t, thp, absc, x, phb, i, out_re, out_im, rnd)
             i += 1
         if i >= H:
             continue
@@ -543,23 +533,6 @@ def _r2p(pw, x, n):
 
 
 @njit(cache=True)
-def _rpow_up(x, n):
-    """Upper bound of ``x^n`` for ``x >= 0``, ``n >= 0``: binary powering, then ``1 + 4 (n + 1) eps`` for its
-    roundings (as ``._expect_46_kernels._rpow_up``)."""
-    if n == 0:
-        return 1.0
-    n0 = n
-    r = 1.0
-    while n > 0:
-        if n & 1:
-            r *= x
-        n >>= 1
-        if n > 0:
-            x = x * x
-    return r * (1.0 + 4.0 * (n0 + 1) * _EPS)
-
-
-@njit(cache=True)
 def _powers(p0, n):
     pw = np.empty(n + 1)
     pw[0] = 1.0
@@ -678,17 +651,6 @@ def end_curves(off, ls, us, aa, bb, pj, tv, xx, fx, wq, G, U, p0, ea, n, sym):
 
 
 @njit(cache=True)
-def _nsum_add(s, comp, v):
-    """One step of Neumaier's compensated sum."""
-    t = s + v
-    if abs(s) >= abs(v):
-        comp += (s - t) + v
-    else:
-        comp += (v - t) + s
-    return t, comp
-
-
-@njit(cache=True)
 def finish_all(n, U, L, p0, C, coff, Tc, bc, tail_abs, cof, ca, cb, ctr, hh, coef, deg, delta, wsym, abs1, mR,
                al_abs, E1e, v_out, e_out, h_out):
     """``_expect_46_generic._finish`` for every end ``e``: the cut ``T`` (first curve point whose tail bound is
@@ -747,8 +709,8 @@ def finish_all(n, U, L, p0, C, coff, Tc, bc, tail_abs, cof, ca, cb, ctr, hh, coe
             fac = _rpow_up(1.0 + de + abs(rnd_c[q]), n - 1) + pn1
             rw = (3 * n + 4) * _EPS * (_rpow_up(abs(Ps), n) + pn + n * pn1 * abs(psi) + 1e-300) + n * rnd_c[q] * fac
             j2 = jj[q] * jj[q]
-            s_i, k_i = _nsum_add(s_i, k_i, R.real / j2)
-            s_r, k_r = _nsum_add(s_r, k_r, rw / j2)
+            s_i, k_i = _neumaier(s_i, k_i, R.real / j2)
+            s_r, k_r = _neumaier(s_r, k_r, rw / j2)
         Iabs = s_i + k_i
         Srnd = (s_r + k_r) * (1.0 + 4.0 * _EPS)
         a1 = abs1[e]
