@@ -715,12 +715,21 @@ def _cell_poly_moment(dist, lo, hi, lev, c2, c1, c0):
             v = v + c1 * (Q[1] - lev * Q[0]) + c0 * Q[0]
             mag = mag + np.abs(c1) * (np.abs(Q[1]) + np.abs(lev * Q[0])) + np.abs(c0 * Q[0])
         return v, 1e-9 * mag
-    S, Mom = up
     n = za.size
+    return _poly_from_tails(za, zb, up, slice(None, n), slice(n, None), d, sc, c2, c1, c0)
+
+
+def _poly_from_tails(za, zb, up, ia, ib, d, sc, c2, c1, c0):
+    """The closed-form part of :func:`_cell_poly_moment` (and of :func:`_cell_poly_moment_pts`): the
+    standardized upper partial moments ``up = (S, Mom)`` of the cells' ends (``S[j][ia]`` at ``za``,
+    ``S[j][ib]`` at ``zb``), combined into ``int [c2 (x - lev)^2 + c1 (x - lev) + c0] f`` with ``d = loc - lev``.
+    Returns (values, error bounds)."""
+    S, Mom = up
     Q = []
     mag = []
     for j in range(3):
-        Sa, Sb = np.asarray(S[j], float)[:n], np.asarray(S[j], float)[n:]
+        Sj = np.asarray(S[j], float)
+        Sa, Sb = Sj[ia], Sj[ib]
         sg = (-1.0) ** j
 
         def Gt(zv, Sv):  # E[Z^j; Z > z]
@@ -767,30 +776,7 @@ def _cell_poly_moment_pts(dist, pts, il, ih, lev, c2, c1, c0, cache=None):
             cache[key] = (dist, zp, up)
     if up is None:
         return _cell_poly_moment(dist, pts[il], pts[ih], lev, c2, c1, c0)
-    za, zb = zp[il], zp[ih]
-    d = loc - lev
-    S, Mom = up
-    Q = []
-    mag = []
-    for j in range(3):
-        Sj = np.asarray(S[j], float)
-        Sa, Sb = Sj[il], Sj[ih]
-        sg = (-1.0) ** j
-
-        def Gt(zv, Sv):  # E[Z^j; Z > z]
-            return np.where(zv >= 0, Sv, Mom[j] - sg * Sv)
-
-        right = Gt(za, Sa) - Gt(zb, Sb)
-        left = sg * (Sb - Sa)
-        Q.append(np.where(zb <= 0, left, right))
-        mag.append(np.abs(Sa) + np.abs(Sb) + np.where((za < 0) & (zb > 0), abs(Mom[j]), 0.0))
-    if c2 == 1.0 and not np.any(c1) and not np.any(c0):
-        A0, A1, A2 = d * d, 2 * d * sc, sc * sc
-    else:
-        A0, A1, A2 = c2 * d * d + c1 * d + c0, (2 * c2 * d + c1) * sc, c2 * sc * sc
-    v = A0 * Q[0] + A1 * Q[1] + A2 * Q[2]
-    m = np.abs(A0) * mag[0] + np.abs(A1) * mag[1] + np.abs(A2) * mag[2]
-    return v, 1e-13 * m + 1e-14 * np.abs(v)
+    return _poly_from_tails(zp[il], zp[ih], up, il, ih, loc - lev, sc, c2, c1, c0)
 
 
 @lru_cache(maxsize=1)
