@@ -116,16 +116,17 @@ def chord_prune(lo, hi, rlo, rhi, curv, ub, best, prev_width):
     """One pruning step of the chord branch and bound on ``[lo, hi]`` (arrays of s-intervals with the curve
     values ``rlo, rhi`` at their ends): the lower bound ``min(R(lo), R(hi)) (1 - EPS_R) - curv (hi - lo)^2 / 8``
     (``curv``: an upper bound of ``R''`` on each interval, >= 0), intervals above ``ub`` dropped.  Returns
-    ``(lo, hi, rlo, rhi, lbs, gap, width, stalled)`` (``gap = 1 - min lbs / best``, ``width`` the hull's
+    ``(lo, hi, rlo, rhi, lbs, curv, gap, width, stalled)`` (the kept intervals and their ``curv``;
+    ``gap = 1 - min lbs / best``, ``width`` the hull's
     relative width, ``stalled`` when it shrank by less than a third since ``prev_width``), or None when
     nothing is left."""
     lbs = np.minimum(rlo, rhi) * (1 - EPS_R) - curv * (hi - lo) ** 2 / 8
     keep = lbs <= ub
-    lo, hi, rlo, rhi, lbs = lo[keep], hi[keep], rlo[keep], rhi[keep], lbs[keep]
+    lo, hi, rlo, rhi, lbs, curv = lo[keep], hi[keep], rlo[keep], rhi[keep], lbs[keep], curv[keep]
     if lo.size == 0:  # cannot happen (the best scale lies in a kept interval); be safe
         return None
     width = float(hi.max() / lo.min() - 1)
-    return lo, hi, rlo, rhi, lbs, 1 - float(lbs.min()) / best, width, width > 0.67 * prev_width
+    return lo, hi, rlo, rhi, lbs, curv, 1 - float(lbs.min()) / best, width, width > 0.67 * prev_width
 
 
 def _shape_of(base):
@@ -394,7 +395,7 @@ def certify(law, grid, scan, vals, s_guess, *, gap_target=1e-10, max_rounds=70, 
             return None
         # stop once the bound gap is reached and the hull no longer shrinks (the values' rounding
         # allowance EPS_R keeps a hull of relative width ~ sqrt(EPS_R) alive; R' narrows it below)
-        lo, hi, rlo, rhi, lbs, gap, width, stalled = step
+        lo, hi, rlo, rhi, lbs, _, gap, width, stalled = step
         prev_width = width
         # a hull on which R'' > 0 is proven needs no further rounds: R' is increasing there and one exact R'
         # value at the local minimizer brackets the root (_convex_finish)

@@ -191,13 +191,10 @@ def certify_qsin(law, grid, S, V, s_best, r_best, *, gap_target=1e-10, hull_targ
     prev_width = math.inf
     while True:
         ub = best * (1 + 2 * EPS_R)
-        curv = u2(lo)
-        step = chord_prune(lo, hi, rlo, rhi, curv, ub, best, prev_width)
+        step = chord_prune(lo, hi, rlo, rhi, u2(lo), ub, best, prev_width)
         if step is None:
             return None
-        kept = np.isin(lo, step[0])  # (chord_prune keeps the order; lo values are distinct)
-        curv = curv[kept] if kept.sum() == step[0].size else u2(step[0])
-        lo, hi, rlo, rhi, lbs, gap, width, _ = step
+        lo, hi, rlo, rhi, lbs, curv, gap, width, _ = step
         # the seeded subdivision reaches the hull's scale at once; its ends shrink by the bisection rounds, until
         # a round takes less than 3% off (issue 20: a hull at least as narrow as the unseeded search's)
         stalled = width > QSIN_STALL * prev_width
