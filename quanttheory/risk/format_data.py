@@ -741,7 +741,6 @@ def _polish_direct(sides, s: float, n: int):
 # and the answer scaled back: the piece coefficients and rounding bounds hold s^2 c^2 n, which overflowed
 # float64 from |x| ~ 1e153 on (audit 2026-12-01 F3; the scan admits |x| <= 1e154)
 HUGE_DATA = 2.0**128
-TINY_DATA_FD = 2.0**-490  # risk.data.TINY_DATA
 
 
 def _optimal_one(x: np.ndarray, fmt: Format, rtol: float, name: str = "data") -> FormatScale:
@@ -792,9 +791,11 @@ def _tiny_mask(x: np.ndarray, lv: np.ndarray):
 
 
 def _optimal_one_core(x: np.ndarray, fmt: Format, rtol: float, name: str = "data") -> FormatScale:
+    from .data import TINY_DATA
+
     lv = np.asarray(fmt.levels, dtype=np.float64)
     mask, hi = _tiny_mask(x, lv)
-    if mask is None or hi < TINY_DATA_FD:  # (tiny data: the tiny-data guard of the core speaks)
+    if mask is None or hi < TINY_DATA:  # (tiny data: the tiny-data guard of the core speaks)
         return _optimal_one_core0(x, fmt, rtol, name)
     if not fmt.has_zero:
         raise ValueError(f"{name}: values below {hi * TINY_REL:.3g} (2^-200 of the largest magnitude {hi:.17g}) "
