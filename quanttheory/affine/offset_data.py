@@ -242,7 +242,7 @@ def optimal_offset_1d(x, bits, *, name="data", allow_constant=False) -> AffineOp
     # far above the relative allowance.  In the l2 norm: sqrt(F_true) >= sqrt(F_comp) - D with
     # D = sqrt(sum delta^2) <= 8 eps sqrt(n) R, and the minimizer's own rounding (its residuals move by the
     # same order) costs at most D^2 more.
-    R = float(np.max(np.abs(xc))) + abs(m_lo) + abs(m_hi) + 2.0 * N * s_hi + abs(mb) + N * sb
+    R = R0 + abs(mb) + N * sb  # (R0: the searched region's magnitudes, above)
     D = 8 * 2.0**-52 * math.sqrt(n) * R
     root = max(0.0, math.sqrt(Fb * (1 - 8 * n * 2.0**-52)) - D)
     lbF = max(0.0, min(F * (1 - 8 * n * 2.0**-52) - floor, (root * root - D * D) / n))
