@@ -48,6 +48,20 @@ def _ls(n, Sx, Sxx, Sk, Skk, Sxk):
     return np.maximum(val, 0.0), s, m
 
 
+def residual_rounding(n: int, R: float) -> float:
+    """``D = 8 eps sqrt(n) R``: a bound of ``sqrt(sum delta_i^2)`` when each of ``n`` computed residuals
+    ``x - level`` is off by up to ~4 ulps of magnitudes ``<= R`` (audit findings 28, 33)."""
+    return 8 * 2.0**-52 * math.sqrt(n) * R
+
+
+def l2_lower(F: float, D: float) -> float:
+    """Lower bound of a true sum of squares from a computed one ``F`` whose residual vector is off by at most
+    ``D`` in the l2 norm: ``sqrt(F_true) >= sqrt(F) - D``, and the minimizer's own rounding costs at most
+    ``D^2`` more: ``(sqrt(F) - D)_+^2 - D^2`` (may be negative: clip at the caller)."""
+    root = max(0.0, math.sqrt(F) - D)
+    return root * root - D * D
+
+
 def optimal_offset_1d(x, bits, *, name="data", allow_constant=False) -> AffineOptimum:
     """Exact global minimizer ``(s, m)`` of ``mean (x - s clip(rint((x - m)/s), 0, N) - m)^2`` for 1-D data."""
     from ._kernels import data_union_dist_sq
@@ -243,12 +257,10 @@ def optimal_offset_1d(x, bits, *, name="data", allow_constant=False) -> AffineOp
     # D = sqrt(sum delta^2) <= 8 eps sqrt(n) R, and the minimizer's own rounding (its residuals move by the
     # same order) costs at most D^2 more.
     R = R0 + abs(mb) + N * sb  # (R0: the searched region's magnitudes, above)
-    D = 8 * 2.0**-52 * math.sqrt(n) * R
-    root = max(0.0, math.sqrt(Fb * (1 - 8 * n * 2.0**-52)) - D)
-    lbF = max(0.0, min(F * (1 - 8 * n * 2.0**-52) - floor, (root * root - D * D) / n))
+    D = residual_rounding(n, R)
+    lbF = max(0.0, min(F * (1 - 8 * n * 2.0**-52) - floor, l2_lower(Fb * (1 - 8 * n * 2.0**-52), D) / n))
     # the resolved leaves' certified floors (their quadratics' rounding, then the residuals' as above)
-    rootL = max(0.0, math.sqrt(max(Lleaf, 0.0)) - D)
-    lbF = max(0.0, min(lbF, (rootL * rootL - D * D) / n))
+    lbF = max(0.0, min(lbF, l2_lower(max(Lleaf, 0.0), D) / n))
     return AffineOptimum(bits, "offset", sb, None, mb + mu, F, lbF, 0.0, 0.0, method,
                          extra={"n": n, "leaves": leaves, "rounds": rounds, "bound_evaluations": evals,
                                 "pair_intervals": pair_intervals,

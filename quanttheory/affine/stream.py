@@ -223,9 +223,9 @@ def offset_exact(x, bits) -> StreamSetting:
         # each computed residual is off by a few ulps of |x| + |level| whatever its own size (audit findings
         # 28 and 33): in the l2 norm sqrt(SSE_true) >= sqrt(SSE_comp) - D, D = 8 eps sqrt(n) R, and the
         # minimizer's own rounding costs at most D^2 more (the bound of affine/offset_data.py)
-        n, eps = x.size, 2.0**-52
-        R = max(abs(lo), abs(hi)) + abs(r.m) + N * abs(r.s)
-        D = 8 * eps * math.sqrt(n) * R
-        root = max(0.0, math.sqrt(r.sse * (1 - 8 * n * eps)) - D)
-        lower = max(0.0, min(r.sse, root * root - D * D))
+        from .offset_data import l2_lower, residual_rounding
+
+        n = x.size
+        D = residual_rounding(n, max(abs(lo), abs(hi)) + abs(r.m) + N * abs(r.s))
+        lower = max(0.0, min(r.sse, l2_lower(r.sse * (1 - 8 * n * 2.0**-52), D)))
     return StreamSetting(r.s, r.m, None, r.sse, x.size, r.status, lower)
