@@ -32,7 +32,8 @@ import numpy as np
 from numba import njit
 
 from ..risk._kernels.cells import _neumaier  # one step of Neumaier's compensated sum
-from ._expect_46_kernels import _cpow, _rpow_up  # z^n, and an upper bound of x^n (one copy for both 4over6 kernels)
+from ._expect_46_kernels import _cpow, _r2, _rpow_up  # z^n, sum_{j>=2} C(n,j) p0^(n-j) x^j, an upper bound of x^n
+#                                                   (one copy for both 4over6 kernels)
 
 _EPS = 2.220446049250313e-16
 
@@ -520,19 +521,6 @@ def alias_L(p, dmx_pos, dmx_neg, p0, k, L0, tgt_abs, Lmax):
 
 
 @njit(cache=True)
-def _r2p(pw, x, n):
-    """``sum_{j=2}^n C(n, j) p0^(n-j) x^j`` (``pw[i] = p0^i``); as ``._expect_46_kernels._r2``."""
-    s = 0.0
-    c = 0.5 * n * (n - 1)
-    xp = x * x
-    for j in range(2, n + 1):
-        s += c * pw[n - j] * xp
-        c = c * (n - j) / (j + 1)
-        xp *= x
-    return s
-
-
-@njit(cache=True)
 def _powers(p0, n):
     pw = np.empty(n + 1)
     pw[0] = 1.0
@@ -620,7 +608,7 @@ def end_curves(off, ls, us, aa, bb, pj, tv, xx, fx, wq, G, U, p0, ea, n, sym):
         for i in range(ng + 1):
             Tc[b0 + i] = t0 * 1.05 ** float(i)
         tN = Tc[b0 + ng]
-        suf = _r2p(pw, C / tN, n) / (3 * tN)
+        suf = _r2(pw, C / tN, n) / (3 * tN)
         acc = 0.0
         bc[b0 + ng] = 0.0 + suf
         for i in range(ng - 1, -1, -1):
@@ -628,12 +616,12 @@ def end_curves(off, ls, us, aa, bb, pj, tv, xx, fx, wq, G, U, p0, ea, n, sym):
             x = 0.0
             for c in range(o0, o1):
                 x += min(pj[c], cjv[c] / t)
-            acc += _r2p(pw, x, n) * (1.0 / t - 1.0 / Tc[b0 + i + 1])
+            acc += _r2(pw, x, n) * (1.0 / t - 1.0 / Tc[b0 + i + 1])
             bc[b0 + i] = acc + suf
         for q in range(1, 61):
             T = tN * 1.25 ** float(q)
             Tc[b0 + ng + q] = T
-            bc[b0 + ng + q] = _r2p(pw, C / T, n) / (3 * T)
+            bc[b0 + ng + q] = _r2(pw, C / T, n) / (3 * T)
         for i in range(b0, coff[e + 1]):
             harm[i] = math.ceil(math.ceil(Tc[i] * L / math.pi) / 2)
             errc[i] = (2.0 / math.pi) * bc[i] * U[e] * U[e]
@@ -676,9 +664,9 @@ def finish_all(n, U, L, p0, C, coff, Tc, bc, tail_abs, cof, ca, cb, ctr, hh, coe
             tailA = bc[i_ok]
         else:
             T = Tc[coff[e + 1] - 1]
-            while _r2p(pw, C[e] / T, n) / (3 * T) > eat:
+            while _r2(pw, C[e] / T, n) / (3 * T) > eat:
                 T *= 1.25
-            tailA = _r2p(pw, C[e] / T, n) / (3 * T)
+            tailA = _r2(pw, C[e] / T, n) / (3 * T)
         J = int(math.ceil(T * Le / pi))
         H = (J + 1) // 2
         jj = np.empty(H)
