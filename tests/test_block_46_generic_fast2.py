@@ -84,12 +84,7 @@ def test_split_bisect_equals_numpy():
             errc.append(np.sort(10.0 ** rng.uniform(-14, -3, L))[::-1].copy())
         gw = 10.0 ** rng.uniform(-3, 0, n)
         default = [float(e[min(e.size - 1, int(rng.integers(0, e.size)))]) * rng.uniform(0.5, 2) for e in errc]
-        K_ = max(h.size for h in harm)
-        H = np.full((n, K_), np.inf)
-        E = np.full((n, K_), np.inf)
-        for i in range(n):
-            H[i, :harm[i].size] = harm[i]
-            E[i, :errc[i].size] = errc[i]
+        H, E = g._pad_curves(harm, errc)
         ref = g._split_tail_budget_mat(gw, default, H, E)
         new = g._split_tail_budget_mat(gw, default, H, E, numba_split=True)
         assert ref == new

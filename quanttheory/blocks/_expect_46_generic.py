@@ -725,16 +725,21 @@ def _split_tail_budget(g, default, harm, errc):
     for a multiplier ``lam`` each end takes the cut minimizing ``harmonics + lam g_i bound``, and ``lam`` is the
     smallest (bisection in log scale) whose choices fit the budget.  A heuristic for *where* the budget goes;
     every end's bound is the one its cut gives, summed (docs/blocks.md §2i)."""
-    n = len(g)
-    if n == 0:
+    if len(g) == 0:
         return []
+    return _split_tail_budget_mat(g, default, *_pad_curves(harm, errc))
+
+
+def _pad_curves(harm, errc):
+    """The ends' cut curves as two ``(n, K)`` matrices padded with ``inf`` (harmonics, bounds)."""
+    n = len(harm)
     K = max(h.size for h in harm)
     H = np.full((n, K), np.inf)
     E = np.full((n, K), np.inf)
     for i in range(n):
         H[i, :harm[i].size] = harm[i]
         E[i, :errc[i].size] = errc[i]
-    return _split_tail_budget_mat(g, default, H, E)
+    return H, E
 
 
 def _split_tail_budget_mat(g, default, H, E, numba_split=False):
